@@ -1,0 +1,3 @@
+from .cmdline import main
+
+main()

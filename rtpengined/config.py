@@ -1,0 +1,359 @@
+"""Daemon configuration with rtpengine's option names, from the command line and INI files.
+
+Sans-I/O apart from reading the config file. ``parse_args`` accepts rtpengine's
+GLib-style syntax (``--opt=value``, ``--opt value``, ``-o value``, ``-ovalue``) and the
+``[rtpengine]`` section of an INI file; command-line values win over the file. Options
+rtpengine knows but we do not implement are accepted and reported once as warnings;
+unknown options are errors.
+"""
+
+from __future__ import annotations
+
+import configparser
+import ipaddress
+import os
+from dataclasses import dataclass, field
+from typing import Any
+
+from .model import Interface
+from .rtpengine_options import RTPENGINE_OPTIONS
+
+
+class ConfigError(ValueError):
+    """An option or value the daemon cannot start with."""
+
+
+@dataclass(frozen=True)
+class ListenAddress:
+    host: str
+    port: int
+
+    def __str__(self) -> str:
+        return f"[{self.host}]:{self.port}" if ":" in self.host else f"{self.host}:{self.port}"
+
+
+@dataclass
+class Option:
+    name: str
+    short: str
+    kind: str  # str, int, float, bool, list, listen, listen-list, interface-list
+    dest: str
+    help: str
+    metavar: str = ""
+
+
+OPTIONS: list[Option] = [
+    Option("config-file", "", "str", "config_file", "Load config from this INI file ('none': no file)", "FILE"),
+    Option("config-section", "", "str", "config_section", "Config file section to use (default rtpengine)", "NAME"),
+    Option("interface", "i", "interface-list", "interfaces", "Local interface for RTP, repeatable", "[NAME/]IP[!ADVERTISED]"),
+    Option("listen-ng", "n", "listen-list", "listen_ng", "UDP ng control listener, repeatable", "[IP:]PORT"),
+    Option("listen-tcp-ng", "N", "listen-list", "listen_tcp_ng", "TCP ng control listener, repeatable", "[IP:]PORT"),
+    Option("listen-cli", "c", "listen-list", "listen_cli", "TCP CLI listener (rtpengine-ctl), repeatable", "[IP:]PORT"),
+    Option("listen-http", "", "listen-list", "listen_http", "HTTP and WebSocket listener, repeatable", "[IP:]PORT"),
+    Option("listen-https", "", "listen-list", "listen_https", "HTTPS and secure WebSocket listener, repeatable", "[IP:]PORT"),
+    Option("https-cert", "", "str", "https_cert", "Certificate (PEM) for HTTPS and WSS", "FILE"),
+    Option("https-key", "", "str", "https_key", "Private key (PEM) for HTTPS and WSS", "FILE"),
+    Option("http-idle-timeout", "", "int", "http_idle_timeout", "Close idle HTTP/WS connections after this many seconds", "SECS"),
+    Option("port-min", "m", "int", "port_min", "Lowest port to use for RTP", "INT"),
+    Option("port-max", "M", "int", "port_max", "Highest port to use for RTP", "INT"),
+    Option("timeout", "o", "int", "timeout", "End a call after this long without media", "SECS"),
+    Option("silent-timeout", "s", "int", "silent_timeout", "Media timeout for held/inactive calls", "SECS"),
+    Option("final-timeout", "a", "int", "final_timeout", "End every call after this long (0: never)", "SECS"),
+    Option("offer-timeout", "", "int", "offer_timeout", "End calls that got no answer after this long", "SECS"),
+    Option("delete-delay", "d", "int", "delete_delay", "Keep deleted calls this long before removing them", "INT"),
+    Option("max-sessions", "", "int", "max_sessions", "Refuse new calls beyond this many (-1: no limit)", "INT"),
+    Option("max-load", "", "float", "max_load", "Refuse new calls above this load average (0: off)", "FLOAT"),
+    Option("max-cpu", "", "float", "max_cpu", "Refuse new calls above this CPU usage in percent (0: off)", "FLOAT"),
+    Option("max-bandwidth", "", "int", "max_bandwidth", "Refuse new calls above this many bytes per second (0: off)", "INT"),
+    Option("endpoint-learning", "", "str", "endpoint_learning", "RTP endpoint learning: delayed, immediate, off, heuristic", "MODE"),
+    Option("sip-source", "", "bool", "sip_source", "Use the SIP source address by default", ""),
+    Option("tos", "T", "int", "tos", "TOS value to set on media sockets", "INT"),
+    Option("control-tos", "", "int", "control_tos", "TOS value to set on ng control sockets", "INT"),
+    Option("relay-workers", "", "int", "relay_workers", "Media relay worker processes (default: one per CPU core)", "INT"),
+    Option("log-level", "L", "int", "log_level", "Log level (syslog numbering: 3 error … 7 debug)", "INT"),
+    Option("log-stderr", "E", "bool", "log_stderr", "Log to stderr (always on: we do not use syslog)", ""),
+    Option("foreground", "f", "bool", "foreground", "Stay in the foreground (always: use a service manager to detach)", ""),
+    Option("pidfile", "p", "str", "pidfile", "Write the daemon's PID to this file", "FILE"),
+    Option("table", "t", "int", "table", "Kernel forwarding table (accepted; we relay in userspace)", "INT"),
+]
+OPTIONS_BY_NAME = {o.name: o for o in OPTIONS}
+OPTIONS_BY_SHORT = {o.short: o for o in OPTIONS if o.short}
+LOG_SUBSYSTEMS = [
+    "core", "spandsp", "ffmpeg", "transcoding", "codec", "rtcp", "ice", "crypto",
+    "srtp", "internals", "http", "control", "dtx",
+]
+_UNSUPPORTED_SHORT = {
+    short: name for name, (short, _) in RTPENGINE_OPTIONS.items() if short
+}
+
+
+@dataclass
+class Config:
+    """Everything the daemon is configured with. Defaults are safe: loopback only."""
+
+    config_file: str | None = None
+    config_section: str = "rtpengine"
+    interfaces: list[Interface] = field(
+        default_factory=lambda: [Interface("default", "127.0.0.1", "127.0.0.1")]
+    )
+    listen_ng: list[ListenAddress] = field(
+        default_factory=lambda: [ListenAddress("127.0.0.1", 22222)]
+    )
+    listen_tcp_ng: list[ListenAddress] = field(
+        default_factory=lambda: [ListenAddress("127.0.0.1", 22222)]
+    )
+    listen_cli: list[ListenAddress] = field(
+        default_factory=lambda: [ListenAddress("127.0.0.1", 9900)]
+    )
+    listen_http: list[ListenAddress] = field(
+        default_factory=lambda: [ListenAddress("127.0.0.1", 8080)]
+    )
+    listen_https: list[ListenAddress] = field(default_factory=list)
+    https_cert: str | None = None
+    https_key: str | None = None
+    http_idle_timeout: int = 60
+    port_min: int = 30000
+    port_max: int = 40000
+    timeout: int = 60
+    silent_timeout: int = 3600
+    final_timeout: int = 0
+    offer_timeout: int = 3600
+    delete_delay: int = 30
+    max_sessions: int = -1
+    max_load: float = 0.0
+    max_cpu: float = 0.0
+    max_bandwidth: int = 0
+    endpoint_learning: str = "delayed"
+    sip_source: bool = False
+    tos: int = 0
+    control_tos: int = 0
+    relay_workers: int = 0
+    log_level: int = 5
+    log_levels: dict[str, int] = field(default_factory=dict)
+    log_stderr: bool = True
+    foreground: bool = True
+    pidfile: str | None = None
+    table: int = -1
+    unsupported: dict[str, Any] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
+
+
+def parse_listen(value: str, option: str) -> ListenAddress:
+    """Parse ``[IP46|HOSTNAME:]PORT``; a bare port means every address, as in rtpengine."""
+    text = value.strip()
+    host = ""
+    port_text = text
+    if text.startswith("["):
+        end = text.find("]")
+        if end < 0 or text[end + 1 : end + 2] != ":":
+            raise ConfigError(f"--{option}: bad address {value!r} (expected [IPv6]:PORT)")
+        host, port_text = text[1:end], text[end + 2 :]
+    elif text.count(":") == 1:
+        host, port_text = text.split(":")
+    elif text.count(":") > 1:
+        raise ConfigError(f"--{option}: bad address {value!r} (write IPv6 as [ADDR]:PORT)")
+    try:
+        port = int(port_text)
+    except ValueError:
+        raise ConfigError(f"--{option}: bad port in {value!r}") from None
+    if not 0 <= port <= 65535:
+        raise ConfigError(f"--{option}: port out of range in {value!r}")
+    if not host:
+        host = "0.0.0.0"
+    elif host == "localhost":
+        host = "127.0.0.1"
+    return ListenAddress(host, port)
+
+
+def parse_interface(value: str) -> Interface:
+    """Parse ``[NAME/]IP[!ADVERTISED]``."""
+    name, _, rest = value.strip().rpartition("/")
+    address, _, advertised = rest.partition("!")
+    for what in filter(None, (address, advertised)):
+        try:
+            ipaddress.ip_address(what)
+        except ValueError:
+            raise ConfigError(f"--interface: {what!r} is not an IP address (in {value!r})") from None
+    if not address:
+        raise ConfigError(f"--interface: no address in {value!r}")
+    return Interface(name or "default", address, advertised or address)
+
+
+def _convert(option: Option, value: str) -> Any:
+    if option.kind == "int":
+        try:
+            return int(value)
+        except ValueError:
+            raise ConfigError(f"--{option.name}: {value!r} is not a whole number") from None
+    if option.kind == "float":
+        try:
+            return float(value)
+        except ValueError:
+            raise ConfigError(f"--{option.name}: {value!r} is not a number") from None
+    if option.kind == "bool":
+        lowered = value.strip().lower()
+        if lowered in ("", "1", "true", "yes", "on"):
+            return True
+        if lowered in ("0", "false", "no", "off"):
+            return False
+        raise ConfigError(f"--{option.name}: {value!r} is not true or false")
+    if option.kind == "listen-list":
+        return [parse_listen(v, option.name) for v in value.split(";") if v.strip()]
+    if option.kind == "interface-list":
+        return [parse_interface(v) for v in value.split(";") if v.strip()]
+    if option.name == "endpoint-learning" and value not in ("delayed", "immediate", "off", "heuristic"):
+        raise ConfigError(f"--endpoint-learning: {value!r} is not delayed, immediate, off or heuristic")
+    return value
+
+
+def _tokenize(argv: list[str]) -> list[tuple[str, str | None]]:
+    """Turn argv into (long option name, value or None) pairs, GLib style."""
+    pairs: list[tuple[str, str | None]] = []
+    args = list(argv)
+    while args:
+        arg = args.pop(0)
+        if arg.startswith("--") and len(arg) > 2:
+            name, eq, value = arg[2:].partition("=")
+            takes = _takes_value(name)
+            if takes is None:
+                raise ConfigError(f"unknown option --{name} (not an rtpengine option; see --help)")
+            if eq:
+                pairs.append((name, value))
+            elif takes:
+                if not args:
+                    raise ConfigError(f"--{name} needs a value")
+                pairs.append((name, args.pop(0)))
+            else:
+                pairs.append((name, None))
+        elif arg.startswith("-") and len(arg) > 1:
+            letter, rest = arg[1], arg[2:]
+            name = _short_name(letter)
+            if name is None:
+                raise ConfigError(f"unknown option -{letter} (not an rtpengine option; see --help)")
+            if _takes_value(name):
+                if rest.startswith("="):
+                    rest = rest[1:]
+                if not rest:
+                    if not args:
+                        raise ConfigError(f"-{letter} (--{name}) needs a value")
+                    rest = args.pop(0)
+                pairs.append((name, rest))
+            else:
+                pairs.append((name, None))
+                if rest:
+                    args.insert(0, "-" + rest)
+        else:
+            raise ConfigError(f"unexpected argument {arg!r}")
+    return pairs
+
+
+def _short_name(letter: str) -> str | None:
+    if letter in OPTIONS_BY_SHORT:
+        return OPTIONS_BY_SHORT[letter].name
+    return _UNSUPPORTED_SHORT.get(letter)
+
+
+def _takes_value(name: str) -> bool | None:
+    option = OPTIONS_BY_NAME.get(name)
+    if option is not None:
+        return option.kind != "bool"
+    if name in RTPENGINE_OPTIONS:
+        return RTPENGINE_OPTIONS[name][1]
+    return None
+
+
+def _apply(config: Config, name: str, value: str | None, explicit: set[str]) -> None:
+    option = OPTIONS_BY_NAME.get(name)
+    if name.startswith("log-level-") and name[10:] in LOG_SUBSYSTEMS:
+        try:
+            config.log_levels[name[10:]] = int(value or "")
+        except ValueError:
+            raise ConfigError(f"--{name}: {value!r} is not a whole number") from None
+        return
+    if option is None:
+        if name not in config.unsupported:
+            config.warnings.append(
+                f"option --{name} is an rtpengine option that rtpengined does not support; ignored"
+            )
+        config.unsupported[name] = value
+        return
+    converted = _convert(option, "" if value is None else value)
+    if option.kind.endswith("-list"):
+        # Repeated options accumulate; the first explicit one replaces the default.
+        if option.dest not in explicit:
+            setattr(config, option.dest, [])
+            explicit.add(option.dest)
+        getattr(config, option.dest).extend(converted)
+    else:
+        setattr(config, option.dest, converted)
+
+
+def read_config_file(path: str, section: str) -> list[tuple[str, str | None]]:
+    """Read ``section`` of an INI file into option pairs (list values split on ``;``)."""
+    parser = configparser.ConfigParser(interpolation=None, strict=False)
+    try:
+        with open(path, encoding="utf-8") as handle:
+            parser.read_file(handle)
+    except OSError as exc:
+        raise ConfigError(f"cannot read config file {path}: {exc.strerror}") from None
+    except configparser.Error as exc:
+        raise ConfigError(f"config file {path} is not valid INI: {exc}") from None
+    if not parser.has_section(section):
+        raise ConfigError(f"config file {path} has no [{section}] section")
+    pairs: list[tuple[str, str | None]] = []
+    for key, value in parser.items(section):
+        if _takes_value(key) is None:
+            raise ConfigError(f"config file {path}: unknown option {key!r} in [{section}]")
+        pairs.append((key, value))
+    return pairs
+
+
+def parse_args(argv: list[str], environ: dict[str, str] | None = None) -> Config:
+    """Build a ``Config`` from rtpengine-style arguments (and the file they name)."""
+    del environ
+    pairs = _tokenize(argv)
+    config = Config()
+    file_path: str | None = None
+    for name, value in pairs:
+        if name == "config-file":
+            file_path = value
+        elif name == "config-section":
+            config.config_section = value or "rtpengine"
+    explicit: set[str] = set()
+    if file_path and file_path != "none":
+        config.config_file = os.path.abspath(file_path)
+        file_pairs = read_config_file(file_path, config.config_section)
+        file_explicit: set[str] = set()
+        for name, value in file_pairs:
+            if name in ("config-file", "config-section"):
+                continue
+            _apply(config, name, value, file_explicit)
+    for name, value in pairs:
+        if name in ("config-file", "config-section"):
+            continue
+        _apply(config, name, value, explicit)
+    validate(config)
+    return config
+
+
+def validate(config: Config) -> None:
+    if not config.interfaces:
+        raise ConfigError("at least one --interface is needed")
+    if not 1 <= config.port_min <= config.port_max <= 65535:
+        raise ConfigError(
+            f"--port-min/--port-max: {config.port_min}-{config.port_max} is not a valid port range"
+        )
+    if config.listen_https and not (config.https_cert and config.https_key):
+        raise ConfigError("--listen-https needs --https-cert and --https-key")
+
+
+def options_help() -> str:
+    """The option list shown by ``rtpengined run --help``."""
+    lines = []
+    for option in OPTIONS:
+        flag = (f"-{option.short}, " if option.short else "    ") + f"--{option.name}"
+        if option.metavar:
+            flag += f"={option.metavar}"
+        lines.append(f"  {flag:<48} {option.help}")
+    lines.append(f"  {'    --log-level-SUBSYSTEM=INT':<48} Log level of one subsystem")
+    return "\n".join(lines)

@@ -1,0 +1,163 @@
+"""The command core: every transport hands its bytes here and sends back what it returns.
+
+Sans-I/O: no sockets, no trio. ``handle_ng`` implements the ng envelope (cookie, reply
+cache, encodings, error replies) and dispatches to the command table; ``handle_cli``
+runs one line of the text CLI. Both are synchronous, so a request is never half done
+when another arrives, and a retransmission can always be answered from the cache.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from . import ngcodec
+from .config import Config
+from .media import MediaPlane, NullMediaPlane
+from .ngcodec import BENCODE, NgError
+from .stats import Stats
+
+log = logging.getLogger("rtpengined")
+
+NgHandler = Callable[["Core", dict[str, Any], "Request"], dict[str, Any]]
+NG_COMMANDS: dict[str, NgHandler] = {}
+
+
+def ng_command(name: str) -> Callable[[NgHandler], NgHandler]:
+    """Register ``func`` as the handler of ng command ``name`` (exact, case-sensitive)."""
+
+    def register(func: NgHandler) -> NgHandler:
+        NG_COMMANDS[name] = func
+        return func
+
+    return register
+
+
+@dataclass
+class Request:
+    """What a command may know about where its request came from."""
+
+    source: tuple[str, int] | None = None
+    transport: str = "udp"
+    received: float = 0.0
+
+    @property
+    def source_ip(self) -> str:
+        return self.source[0] if self.source else ""
+
+    @property
+    def source_text(self) -> str:
+        """``IP:port`` as rtpengine prints a proxy address (IPv6 in brackets)."""
+        if not self.source:
+            return ""
+        host, port = self.source[0], self.source[1]
+        return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+
+
+class Core:
+    """Daemon state behind every transport: config, calls, counters, reply cache."""
+
+    def __init__(
+        self,
+        config: Config | None = None,
+        media: MediaPlane | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        from .calls import CallManager  # the call model registers ng commands on import
+        from . import commands  # noqa: F401  (registers the remaining ng commands)
+
+        self.config = config or Config()
+        self.clock = clock
+        self.media: MediaPlane = media or NullMediaPlane()
+        self.stats = Stats(clock=clock)
+        self.cache = ngcodec.ReplyCache()
+        self.calls = CallManager(self)
+
+    # -- ng ---------------------------------------------------------------------------
+
+    def handle_ng(
+        self, raw: bytes, source: tuple[str, int] | None = None, transport: str = "udp"
+    ) -> bytes | None:
+        """Answer one ng envelope; ``None`` means drop it silently (no cookie)."""
+        envelope = ngcodec.split_envelope(raw)
+        if envelope is None:
+            log.warning("ng: dropping message without cookie from %s", _peer(source))
+            return None
+        cached = self.cache.get(envelope.cookie)
+        if cached is not None:
+            return envelope.cookie + b" " + cached
+        reply = self._execute(envelope.payload, Request(source, transport, self.clock()))
+        self.cache.put(envelope.cookie, reply)
+        return envelope.cookie + b" " + reply
+
+    def handle_ng_plain(
+        self, payload: bytes, source: tuple[str, int] | None = None, transport: str = "http"
+    ) -> tuple[bytes, str]:
+        """Answer a bare payload (``/ng-plain``): no cookie, no cache. Returns the encoding too."""
+        encoding = ngcodec.detect_encoding(payload) or BENCODE
+        return self._execute(payload, Request(source, transport, self.clock())), encoding
+
+    def _execute(self, payload: bytes, request: Request) -> bytes:
+        if not payload:
+            return self._error(BENCODE, "Invalid data (no payload)", request)
+        encoding = ngcodec.detect_encoding(payload)
+        if encoding is None:
+            return self._error(BENCODE, "Invalid NG data format", request)
+        try:
+            message = ngcodec.decode_payload(payload, encoding)
+        except NgError as exc:
+            return self._error(encoding, exc.reason, request)
+        command = message.get("command")
+        if not isinstance(command, str):
+            return self._error(encoding, 'Dictionary contains no key "command"', request)
+        handler = NG_COMMANDS.get(command)
+        if handler is None:
+            return self._error(encoding, "Unrecognized command", request, command)
+        started = time.perf_counter()
+        failed = False
+        try:
+            reply = handler(self, message, request)
+        except NgError as exc:
+            failed = True
+            log.warning("ng %s from %s failed: %s", command, _peer(request.source), exc.reason)
+            reply = ngcodec.error_reply(exc.reason)
+        except Exception:
+            failed = True
+            log.exception("ng %s from %s: internal error", command, _peer(request.source))
+            reply = ngcodec.error_reply("Internal error while processing the request")
+        self.stats.record_command(
+            request.source_ip, command, time.perf_counter() - started, failed
+        )
+        return ngcodec.encode_payload(reply, encoding)
+
+    def _error(
+        self, encoding: str, reason: str, request: Request, command: str | None = None
+    ) -> bytes:
+        what = f"ng {command!r}" if command else "ng message"
+        log.warning("%s from %s rejected: %s", what, _peer(request.source), reason)
+        return ngcodec.encode_payload(ngcodec.error_reply(reason), encoding)
+
+    # -- CLI --------------------------------------------------------------------------
+
+    def handle_cli(self, line: str, source: tuple[str, int] | None = None) -> str:
+        """Run one CLI command line and return its complete output text."""
+        from .cli import handle_cli
+
+        return handle_cli(self, line)
+
+    # -- timers -----------------------------------------------------------------------
+
+    def tick(self) -> None:
+        """Run due timers (delete delay, timeouts); the daemon calls this once a second."""
+        self.calls.tick(self.clock())
+
+    def shutdown(self) -> None:
+        """Release every call's media before the process exits."""
+        self.calls.shutdown()
+
+
+def _peer(source: tuple[str, int] | None) -> str:
+    return f"{source[0]}:{source[1]}" if source else "local"

@@ -1,0 +1,51 @@
+"""The media plane's interface as the control plane sees it.
+
+The control plane binds media sockets (``ports``) and tells a ``MediaPlane`` which
+stream relays where. Implementations: ``NullMediaPlane`` (unit tests, no packets) and
+the worker-process relay in ``rtpengined.media.plane``. Every method is synchronous and
+non-blocking so the sans-I/O command code can call it directly.
+"""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+from ..model import Stream
+
+
+class MediaPlane(Protocol):
+    def open_stream(self, stream: Stream) -> None:
+        """Start receiving on ``stream.sock`` and relaying to ``stream.sink``."""
+
+    def update_stream(self, stream: Stream) -> None:
+        """``stream``'s sink, endpoints or flags changed."""
+
+    def close_stream(self, stream: Stream) -> None:
+        """Stop relaying and close ``stream.sock``; final counters stay in ``stream.stats``."""
+
+    def refresh(self, streams: list[Stream] | None = None) -> None:
+        """Copy the latest counters and learned endpoints into ``stream.stats``/``endpoint``.
+
+        Cheap (reads shared memory); called before any view is rendered.
+        """
+
+
+class NullMediaPlane:
+    """A media plane that relays nothing: for unit tests of the call model."""
+
+    def __init__(self) -> None:
+        self.open: dict[int, Stream] = {}
+
+    def open_stream(self, stream: Stream) -> None:
+        self.open[stream.id] = stream
+
+    def update_stream(self, stream: Stream) -> None:
+        self.open[stream.id] = stream
+
+    def close_stream(self, stream: Stream) -> None:
+        self.open.pop(stream.id, None)
+        if stream.sock is not None:
+            stream.sock.close()
+
+    def refresh(self, streams: list[Stream] | None = None) -> None:
+        return None

@@ -1,0 +1,160 @@
+"""The call model's data: Call → Monologue (one per SIP tag) → Media (m= section) → Stream.
+
+Plain data shared by the ng commands (``calls``), the CLI views (``cli``), the metrics
+exporter and the media plane. Behaviour lives elsewhere; these classes only hold state,
+so every view reads the same objects and no number is kept twice.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import itertools
+import socket
+from dataclasses import dataclass, field
+from typing import Any
+
+_stream_ids = itertools.count(1)
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    """A transport address (IP text as written in SDP or seen on the wire, and port)."""
+
+    address: str
+    port: int
+
+    @property
+    def family(self) -> str:
+        """``IPv4`` or ``IPv6``, as rtpengine names families in replies."""
+        return "IPv6" if ":" in self.address else "IPv4"
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"family": self.family, "address": self.address, "port": self.port}
+
+
+@dataclass(frozen=True)
+class Interface:
+    """One ``--interface [NAME/]IP[!ADVERTISED]`` entry."""
+
+    name: str
+    address: str
+    advertised: str
+
+    @property
+    def family(self) -> str:
+        return "IPv6" if ipaddress.ip_address(self.address).version == 6 else "IPv4"
+
+    @property
+    def sdp_family(self) -> str:
+        """``IP4``/``IP6`` as written in SDP ``c=`` lines."""
+        return "IP6" if self.family == "IPv6" else "IP4"
+
+
+@dataclass
+class StreamStats:
+    """Counters of packets *received* on a stream's local port (rtpengine counts these)."""
+
+    packets: int = 0
+    bytes: int = 0
+    errors: int = 0
+    last_packet: float = 0.0
+    ssrc: int = 0
+
+    def as_dict(self) -> dict[str, int]:
+        return {"packets": self.packets, "bytes": self.bytes, "errors": self.errors}
+
+
+@dataclass(eq=False)
+class Stream:
+    """One local media socket: the port a party sends its RTP (or RTCP) to.
+
+    Packets received here are relayed to ``sink.endpoint`` (or ``sink.advertised``) and
+    sent from ``sink.sock``, so each party sees the port it sends to as the source.
+    """
+
+    interface: Interface
+    port: int
+    rtcp: bool = False
+    sock: socket.socket | None = None
+    sink: Stream | None = None
+    advertised: Endpoint | None = None
+    endpoint: Endpoint | None = None
+    confirmed: bool = False
+    strict_source: bool = False
+    media_handover: bool = False
+    asymmetric: bool = False
+    learning: str = "delayed"
+    rtcp_mux: bool = False
+    blocked: bool = False
+    stats: StreamStats = field(default_factory=StreamStats)
+    id: int = field(default_factory=lambda: next(_stream_ids))
+
+    @property
+    def local(self) -> Endpoint:
+        return Endpoint(self.interface.address, self.port)
+
+    @property
+    def destination(self) -> Endpoint | None:
+        """Where packets for this party go: the learned endpoint unless asymmetric."""
+        if self.asymmetric or self.endpoint is None:
+            return self.advertised
+        return self.endpoint
+
+
+@dataclass(eq=False)
+class Media:
+    """One ``m=`` section of one party."""
+
+    index: int
+    type: str
+    protocol: str
+    streams: list[Stream] = field(default_factory=list)
+    flags: list[str] = field(default_factory=list)
+    codec: str | None = None
+    formats: list[str] = field(default_factory=list)
+
+    @property
+    def rtp(self) -> Stream | None:
+        return next((s for s in self.streams if not s.rtcp), None)
+
+    @property
+    def rtcp(self) -> Stream | None:
+        return next((s for s in self.streams if s.rtcp), None)
+
+
+@dataclass(eq=False)
+class Monologue:
+    """One call party, keyed by its SIP tag (empty until the answer names it)."""
+
+    tag: str
+    created: float
+    label: str = ""
+    via_branch: str = ""
+    medias: list[Media] = field(default_factory=list)
+    subscriptions: list[Monologue] = field(default_factory=list)
+    subscribers: list[Monologue] = field(default_factory=list)
+    tag_type: str = "FROM_TAG"
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(eq=False)
+class Call:
+    """One call, keyed by SIP Call-ID."""
+
+    call_id: str
+    created: float
+    last_signal: float
+    monologues: list[Monologue] = field(default_factory=list)
+    deletion_mark: bool = False
+    delete_at: float | None = None
+    proxy: str = ""
+    foreign: bool = False
+    tos: int = 0
+    debug: bool = False
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def streams(self):
+        """Every stream of every party, for counters and teardown."""
+        for monologue in self.monologues:
+            for media in monologue.medias:
+                yield from media.streams

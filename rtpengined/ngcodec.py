@@ -1,0 +1,178 @@
+"""The ng envelope, sans-I/O: cookie framing, payload encodings and the reply cache.
+
+A request is ``COOKIE SP PAYLOAD``. The payload is bencode when it starts with ``d``
+and JSON when it starts with ``{``; the reply uses the same encoding. The cache maps a
+cookie to the reply bytes it got, so a retransmitted request (on any transport) gets
+the identical answer without running the command again.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from . import bencode
+
+BENCODE = "bencode"
+JSON = "json"
+
+
+class NgError(Exception):
+    """A request that must be answered with ``result: error`` and this reason."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+@dataclass(frozen=True)
+class Envelope:
+    cookie: bytes
+    payload: bytes
+
+
+def split_envelope(raw: bytes) -> Envelope | None:
+    """Split ``COOKIE SP PAYLOAD``; ``None`` when there is no space or the cookie is empty.
+
+    rtpengine drops such messages without a reply.
+    """
+    space = raw.find(b" ")
+    if space <= 0:
+        return None
+    return Envelope(raw[:space], raw[space + 1 :])
+
+
+def detect_encoding(payload: bytes) -> str | None:
+    """Return the payload encoding chosen by its first byte, or ``None`` if neither."""
+    if payload[:1] == b"d":
+        return BENCODE
+    if payload[:1] == b"{":
+        return JSON
+    return None
+
+
+def _from_json(value: Any) -> Any:
+    """Map a JSON value onto the bencode data model, as rtpengine converts it."""
+    if isinstance(value, bool):
+        return int(value)
+    if isinstance(value, (int, str)):
+        return value
+    if isinstance(value, list):
+        return [_from_json(item) for item in value]
+    if isinstance(value, dict):
+        return {key: _from_json(item) for key, item in value.items()}
+    raise NgError("Could not decode bencode dictionary")  # null, floats
+
+
+def _first_key_wins(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    result: dict[str, Any] = {}
+    for key, value in pairs:
+        result.setdefault(key, value)
+    return result
+
+
+def decode_payload(payload: bytes, encoding: str) -> dict[str, Any]:
+    """Decode a payload into a request dict, raising ``NgError`` with rtpengine's text."""
+    if encoding == BENCODE:
+        try:
+            value = bencode.decode(payload)
+        except (bencode.BencodeError, RecursionError):
+            raise NgError("Could not decode bencode dictionary") from None
+    else:
+        try:
+            text = payload.decode("utf-8")
+            value = json.loads(text, object_pairs_hook=_first_key_wins)
+        except (UnicodeDecodeError, ValueError, RecursionError):
+            raise NgError("Failed to parse JSON document") from None
+        value = _from_json(value)
+    if not isinstance(value, dict):
+        raise NgError("Could not decode bencode dictionary")
+    return value
+
+
+def _to_json(value: Any) -> Any:
+    if isinstance(value, (bytes, bytearray)):
+        return bytes(value).decode("utf-8", "surrogateescape")
+    if isinstance(value, float):
+        return "%.6f" % value
+    if isinstance(value, dict):
+        return {str(key): _to_json(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_to_json(item) for item in value]
+    return value
+
+
+def encode_payload(reply: dict[str, Any], encoding: str) -> bytes:
+    """Encode a reply dict in the request's encoding (compact JSON, ordered bencode)."""
+    if encoding == JSON:
+        text = json.dumps(_to_json(reply), separators=(",", ":"), ensure_ascii=False)
+        return text.encode("utf-8", "surrogateescape")
+    return bencode.encode(reply)
+
+
+def error_reply(reason: str) -> dict[str, Any]:
+    """The shape of every ng error: ``result`` first, then ``error-reason``."""
+    return {"result": "error", "error-reason": reason}
+
+
+class ReplyCache:
+    """Replies by cookie, kept for 30 to 60 seconds in two generations.
+
+    Like rtpengine, the generations rotate on lookup once 30 s have passed since the
+    last rotation, so an entry survives exactly one rotation. ``max_bytes`` bounds the
+    memory of one generation: past it the oldest generation is dropped early, which
+    only shortens how long old cookies stay answerable.
+    """
+
+    def __init__(
+        self,
+        lifetime: float = 30.0,
+        max_bytes: int = 64 * 1024 * 1024,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.lifetime = lifetime
+        self.max_bytes = max_bytes
+        self._clock = clock
+        self._current: dict[bytes, bytes] = {}
+        self._previous: dict[bytes, bytes] = {}
+        self._current_bytes = 0
+        self._rotated_at = clock()
+
+    def __len__(self) -> int:
+        return len(self._current) + len(self._previous)
+
+    def _rotate(self) -> None:
+        self._previous = self._current
+        self._current = {}
+        self._current_bytes = 0
+
+    def _maybe_rotate(self) -> None:
+        now = self._clock()
+        if now - self._rotated_at >= self.lifetime:
+            self._rotate()
+            if now - self._rotated_at >= 2 * self.lifetime:
+                self._previous = {}
+            self._rotated_at = now
+
+    def get(self, cookie: bytes) -> bytes | None:
+        self._maybe_rotate()
+        hit = self._current.get(cookie)
+        if hit is None:
+            hit = self._previous.get(cookie)
+        return hit
+
+    def put(self, cookie: bytes, reply: bytes) -> None:
+        self._maybe_rotate()
+        if self._current_bytes + len(reply) > self.max_bytes:
+            self._rotate()
+            self._rotated_at = self._clock()
+        self._current[cookie] = reply
+        self._current_bytes += len(cookie) + len(reply)
+
+    def clear(self) -> None:
+        self._current.clear()
+        self._previous.clear()
+        self._current_bytes = 0

@@ -1,0 +1,71 @@
+"""ng over UDP: one request per datagram, the reply sent back to the request's source."""
+
+from __future__ import annotations
+
+import logging
+import socket
+from contextlib import asynccontextmanager
+from urllib.parse import urlsplit
+
+import trio
+
+from . import Transport, register
+from ._net import bind_socket, family_of, format_address
+
+log = logging.getLogger("rtpengined.udp")
+MAX_DATAGRAM = 65535
+
+
+async def serve(core, address, *, task_status=trio.TASK_STATUS_IGNORED) -> None:
+    sock = await bind_socket(socket.SOCK_DGRAM, address.host, address.port, "ng (UDP)")
+    with sock:
+        if core.config.control_tos and sock.family == socket.AF_INET:
+            sock.setsockopt(socket.IPPROTO_IP, socket.IP_TOS, core.config.control_tos)
+        log.info("listening for ng on udp %s", format_address(sock.getsockname()))
+        task_status.started(sock.getsockname())
+        while True:
+            data, source = await sock.recvfrom(MAX_DATAGRAM)
+            reply = core.handle_ng(data, source[:2], "udp")
+            if reply is not None:
+                try:
+                    await sock.sendto(reply, source)
+                except OSError as exc:
+                    log.warning("ng reply to %s failed: %s", format_address(source), exc)
+
+
+class UdpClient:
+    """Sends one datagram per request; retransmits with the same cookie on timeout."""
+
+    def __init__(self, host: str, port: int, timeout: float = 1.0, retries: int = 3) -> None:
+        self.target = (host, port)
+        self.timeout = timeout
+        self.retries = retries
+        self.sock = trio.socket.socket(family_of(host), socket.SOCK_DGRAM)
+
+    async def request(self, data: bytes) -> bytes:
+        await self.sock.connect(self.target)
+        cookie = data.split(b" ", 1)[0]
+        for _ in range(self.retries + 1):
+            await self.sock.send(data)
+            with trio.move_on_after(self.timeout):
+                while True:
+                    reply = await self.sock.recv(MAX_DATAGRAM)
+                    if reply.split(b" ", 1)[0] == cookie:
+                        return reply
+        raise TimeoutError(f"no reply from udp {format_address(self.target)}")
+
+    async def aclose(self) -> None:
+        self.sock.close()
+
+
+@asynccontextmanager
+async def open_client(url: str, timeout: float = 1.0, retries: int = 3, **_):
+    parts = urlsplit(url)
+    client = UdpClient(parts.hostname or "127.0.0.1", parts.port or 22222, timeout, retries)
+    try:
+        yield client
+    finally:
+        await client.aclose()
+
+
+register(Transport("udp-ng", "listen_ng", serve, ("udp",), open_client, frozenset({"ng"})))
