@@ -66,8 +66,8 @@ class Core:
         media: MediaPlane | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
-        from .calls import CallManager  # the call model registers ng commands on import
         from . import commands  # noqa: F401  (registers the remaining ng commands)
+        from .calls import CallManager  # the call model registers ng commands on import
 
         self.config = config or Config()
         self.clock = clock
