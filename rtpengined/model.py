@@ -86,6 +86,10 @@ class Stream:
     learning: str = "delayed"
     rtcp_mux: bool = False
     blocked: bool = False
+    # Streams of one call share a group, so the media plane relays them in one worker.
+    group: str = ""
+    # For an RTP stream: its RTCP stream (None with rtcp-mux or for non-RTP media).
+    rtcp_peer: Stream | None = None
     stats: StreamStats = field(default_factory=StreamStats)
     id: int = field(default_factory=lambda: next(_stream_ids))
 
