@@ -1,0 +1,88 @@
+"""The bencode codec, including the decoder quirks rtpengine 10.5 shows on the wire."""
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from rtpengined import bencode
+from rtpengined.bencode import BencodeError
+
+
+@pytest.mark.parametrize(
+    ("raw", "value"),
+    [
+        (b"i0e", 0),
+        (b"i-5e", -5),
+        (b"i-0e", 0),  # accepted by rtpengine (capture c22)
+        (b"4:ping", "ping"),
+        (b"0:", ""),
+        (b"le", []),
+        (b"de", {}),
+        (b"l4:spami42ee", ["spam", 42]),
+        (b"d7:command4:pinge", {"command": "ping"}),
+        (b"d7:command4:ping", {"command": "ping"}),  # missing final e: accepted (capture c4)
+        (b"d7:command4:pingeXYZ", {"command": "ping"}),  # trailing bytes ignored (c5)
+        (b"d7:command4:ping7:command6:nosuche", {"command": "ping"}),  # first key wins (c30)
+    ],
+)
+def test_decode_accepts(raw, value):
+    assert bencode.decode(raw) == value
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [b"", b"i03e", b"04:abcd", b"ie", b"i-e", b"5:abc", b"x", b"di1ei2ee", b"i12", b"3abc"],
+)
+def test_decode_rejects(raw):
+    with pytest.raises(BencodeError):
+        bencode.decode(raw)
+
+
+def test_binary_strings_round_trip_exactly():
+    raw = bytes(range(256))
+    encoded = bencode.encode({"sdp": raw.decode("utf-8", "surrogateescape")})
+    assert encoded == b"d3:sdp256:" + raw + b"e"
+    assert bencode.encode(bencode.decode(encoded)) == encoded
+
+
+def test_encode_keeps_insertion_order_and_formats_floats():
+    assert bencode.encode({"sdp": "x", "result": "ok"}) == b"d3:sdp1:x6:result2:oke"
+    assert bencode.encode({"a": 1.5, "b": True}) == b"d1:a8:1.5000001:bi1ee"
+
+
+def test_deep_nesting_is_an_error_not_a_crash():
+    with pytest.raises(BencodeError):
+        bencode.decode(b"l" * 5000)
+
+
+@pytest.mark.parametrize(
+    ("raw", "end"),
+    [
+        (b"d7:command4:pinge", 17),
+        (b"d7:command4:pingetail", 17),
+        (b"i42e", 4),
+        (b"4:spam", 6),
+        (b"ld1:ai1eee", 10),
+    ],
+)
+def test_scan_value_finds_message_end(raw, end):
+    assert bencode.scan_value(raw) == end
+
+
+@pytest.mark.parametrize("raw", [b"", b"d7:comm", b"d7:command4:ping", b"i42", b"l"])
+def test_scan_value_waits_for_more(raw):
+    assert bencode.scan_value(raw) is None
+
+
+values = st.recursive(
+    st.integers() | st.text(),
+    lambda children: st.lists(children) | st.dictionaries(st.text(), children),
+    max_leaves=20,
+)
+
+
+@given(values)
+def test_round_trip(value):
+    encoded = bencode.encode(value)
+    assert bencode.decode(encoded) == value
+    assert bencode.scan_value(encoded) == len(encoded)

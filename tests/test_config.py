@@ -1,0 +1,89 @@
+"""Configuration: rtpengine's option names on the command line and in INI files."""
+
+import pytest
+
+from rtpengined.config import ConfigError, ListenAddress, parse_args
+from rtpengined.model import Interface
+
+
+def test_defaults_are_loopback_only():
+    config = parse_args([])
+    assert config.interfaces == [Interface("default", "127.0.0.1", "127.0.0.1")]
+    assert config.listen_ng == [ListenAddress("127.0.0.1", 22222)]
+    assert config.listen_tcp_ng == [ListenAddress("127.0.0.1", 22222)]
+    assert config.listen_cli == [ListenAddress("127.0.0.1", 9900)]
+    assert config.listen_http == [ListenAddress("127.0.0.1", 8080)]
+    assert (config.port_min, config.port_max) == (30000, 40000)
+    assert config.warnings == []
+
+
+def test_glib_style_syntax():
+    config = parse_args(["-i", "pub/10.0.0.1!203.0.113.1", "--interface=priv/192.168.1.1",
+                         "-n127.0.0.1:2223", "--listen-cli", "9901", "-m", "20000",
+                         "--port-max=20100", "-fE", "-L", "7", "--delete-delay=0",
+                         "--listen-ng=[::1]:2224"])
+    assert config.interfaces == [Interface("pub", "10.0.0.1", "203.0.113.1"),
+                                 Interface("priv", "192.168.1.1", "192.168.1.1")]
+    assert config.listen_ng == [ListenAddress("127.0.0.1", 2223), ListenAddress("::1", 2224)]
+    assert config.listen_cli == [ListenAddress("0.0.0.0", 9901)]  # bare port: every address
+    assert (config.port_min, config.port_max, config.log_level, config.delete_delay) == (20000, 20100, 7, 0)
+    assert config.foreground and config.log_stderr
+
+
+def test_ini_file_and_command_line_give_the_same_result(tmp_path):
+    argv = ["--interface=10.0.0.1!203.0.113.1", "--listen-ng=127.0.0.1:2223",
+            "--timeout=30", "--max-sessions=10", "--listen-http=127.0.0.1:8081",
+            "--log-level-core=7"]
+    ini = tmp_path / "rtpengine.conf"
+    ini.write_text("[rtpengine]\n" + "\n".join(
+        arg[2:].replace("=", " = ", 1) for arg in argv) + "\n")
+    from_file = parse_args([f"--config-file={ini}"])
+    from_argv = parse_args(argv)
+    for field in ("interfaces", "listen_ng", "timeout", "max_sessions", "listen_http", "log_levels"):
+        assert getattr(from_file, field) == getattr(from_argv, field)
+
+
+def test_command_line_overrides_file_and_sections(tmp_path):
+    ini = tmp_path / "rtpengine.conf"
+    ini.write_text("[rtpengine]\ntimeout = 30\n[other]\ntimeout = 45\ninterface = a/10.0.0.1;b/10.0.0.2\n")
+    assert parse_args([f"--config-file={ini}", "--timeout=50"]).timeout == 50
+    other = parse_args([f"--config-file={ini}", "--config-section=other"])
+    assert other.timeout == 45
+    assert [i.name for i in other.interfaces] == ["a", "b"]
+    assert parse_args(["--config-file=none"]).config_file is None
+
+
+def test_unsupported_rtpengine_option_warns_once():
+    config = parse_args(["--num-threads=4", "--num-threads", "8", "-F", "--recording-dir=/tmp"])
+    assert config.warnings == [
+        "option --num-threads is an rtpengine option that rtpengined does not support; ignored",
+        "option --no-fallback is an rtpengine option that rtpengined does not support; ignored",
+        "option --recording-dir is an rtpengine option that rtpengined does not support; ignored",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["--no-such-option"], "unknown option --no-such-option"),
+        (["-Z"], "unknown option -Z"),
+        (["--port-min=abc"], "--port-min: 'abc' is not a whole number"),
+        (["--interface=not-an-ip"], "--interface: 'not-an-ip' is not an IP address"),
+        (["--listen-ng=1.2.3.4:99999"], "--listen-ng: port out of range"),
+        (["--port-min=5000", "--port-max=4000"], "is not a valid port range"),
+        (["--listen-https=8443"], "--listen-https needs --https-cert and --https-key"),
+        (["--timeout"], "--timeout needs a value"),
+    ],
+)
+def test_bad_options_fail_clearly(argv, message):
+    with pytest.raises(ConfigError, match=message.replace("(", r"\(")):
+        parse_args(argv)
+
+
+def test_unknown_key_in_config_file_fails(tmp_path):
+    ini = tmp_path / "bad.conf"
+    ini.write_text("[rtpengine]\ntimeuot = 5\n")
+    with pytest.raises(ConfigError, match="unknown option 'timeuot'"):
+        parse_args([f"--config-file={ini}"])
+    with pytest.raises(ConfigError, match="cannot read config file"):
+        parse_args([f"--config-file={tmp_path}/missing.conf"])
