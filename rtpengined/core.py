@@ -66,7 +66,7 @@ class Core:
         media: MediaPlane | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
-        from . import commands  # noqa: F401  (registers the remaining ng commands)
+        from . import commands, ng_extended  # noqa: F401  (register the remaining ng commands)
         from .calls import CallManager  # the call model registers ng commands on import
 
         self.config = config or Config()

@@ -1,0 +1,182 @@
+"""Extended ng commands: media blocking, silencing, recording, forwarding, playback, DTMF.
+
+rtpengined has no recording daemon, transcoder or media player, so these commands answer as
+rtpengine 10.5 answers when those parts have nothing to do: recording and forwarding are
+acknowledged, playback and DTMF injection fail with rtpengine's own reasons. Blocking media
+is real: the relay drops the packets a blocked party sends.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .core import Core, Request, ng_command
+from .model import Call, Monologue
+from .ngcodec import NgError
+
+OK: dict[str, Any] = {"result": "ok"}
+
+
+def _call(core: Core, message: dict[str, Any], unknown: str = "Unknown call-ID") -> Call:
+    call_id = message.get("call-id")
+    if not isinstance(call_id, str):
+        raise NgError("No call-id in message")
+    call = core.calls.calls.get(call_id)
+    if call is None:
+        raise NgError(unknown)
+    return call
+
+
+def _flags(message: dict[str, Any]) -> set[str]:
+    flags = message.get("flags")
+    if not isinstance(flags, list):
+        return set()
+    return {flag.replace(" ", "-") for flag in flags if isinstance(flag, str)}
+
+
+def _media_addresses(monologue: Monologue) -> set[str]:
+    return {
+        stream.advertised.address
+        for media in monologue.medias
+        for stream in media.streams
+        if stream.advertised is not None
+    }
+
+
+def select_party(call: Call, message: dict[str, Any]) -> Monologue | None:
+    """The party a command names by from-tag, label or media address; None for the whole call."""
+    tag = message.get("from-tag")
+    if isinstance(tag, str):
+        for monologue in call.monologues:
+            if monologue.tag == tag:
+                return monologue
+        raise NgError("From-tag given, but no such tag exists")
+    label = message.get("label")
+    if isinstance(label, str):
+        for monologue in call.monologues:
+            if monologue.label == label:
+                return monologue
+        raise NgError("No monologue matching the given label")
+    address = message.get("address")
+    if isinstance(address, str):
+        for monologue in call.monologues:
+            if address in _media_addresses(monologue):
+                return monologue
+        raise NgError("Failed to match address to any tag")
+    return None
+
+
+def _apply_blocks(core: Core, call: Call) -> None:
+    """Push the blocked state of the call and its parties down to the relay."""
+    call_blocked = bool(call.extra.get("block media"))
+    for monologue in call.monologues:
+        blocked = call_blocked or bool(monologue.extra.get("block media"))
+        for media in monologue.medias:
+            for stream in media.streams:
+                if stream.blocked != blocked:
+                    stream.blocked = blocked
+                    core.media.update_stream(stream)
+
+
+def _set_state(core: Core, message: dict[str, Any], key: str, value: bool) -> dict[str, Any]:
+    """Block/silence state on the named party, or the whole call (``all`` clears parties too)."""
+    call = _call(core, message)
+    party = select_party(call, message)
+    if party is not None:
+        party.extra[key] = value
+    else:
+        call.extra[key] = value
+        if not value and "all" in _flags(message):
+            for monologue in call.monologues:
+                monologue.extra[key] = False
+    if key == "block media":
+        _apply_blocks(core, call)
+    return dict(OK)
+
+
+@ng_command("block media")
+def block_media(core: Core, message: dict[str, Any], request: Request) -> dict[str, Any]:
+    return _set_state(core, message, "block media", True)
+
+
+@ng_command("unblock media")
+def unblock_media(core: Core, message: dict[str, Any], request: Request) -> dict[str, Any]:
+    return _set_state(core, message, "block media", False)
+
+
+@ng_command("silence media")
+def silence_media(core: Core, message: dict[str, Any], request: Request) -> dict[str, Any]:
+    return _set_state(core, message, "silence media", True)
+
+
+@ng_command("unsilence media")
+def unsilence_media(core: Core, message: dict[str, Any], request: Request) -> dict[str, Any]:
+    return _set_state(core, message, "silence media", False)
+
+
+@ng_command("block DTMF")
+def block_dtmf(core: Core, message: dict[str, Any], request: Request) -> dict[str, Any]:
+    return _set_state(core, message, "block DTMF", True)
+
+
+@ng_command("unblock DTMF")
+def unblock_dtmf(core: Core, message: dict[str, Any], request: Request) -> dict[str, Any]:
+    return _set_state(core, message, "block DTMF", False)
+
+
+def _recording(core: Core, message: dict[str, Any], value: bool) -> dict[str, Any]:
+    call = _call(core, message, unknown="Unknown call-id")
+    call.extra["recording"] = value
+    return dict(OK)
+
+
+@ng_command("start recording")
+def start_recording(core: Core, message: dict[str, Any], request: Request) -> dict[str, Any]:
+    return _recording(core, message, True)
+
+
+@ng_command("stop recording")
+def stop_recording(core: Core, message: dict[str, Any], request: Request) -> dict[str, Any]:
+    return _recording(core, message, False)
+
+
+def _forwarding(core: Core, message: dict[str, Any], value: bool) -> dict[str, Any]:
+    call = _call(core, message)
+    party = select_party(call, message)
+    (party.extra if party is not None else call.extra)["forwarding"] = value
+    return dict(OK)
+
+
+@ng_command("start forwarding")
+def start_forwarding(core: Core, message: dict[str, Any], request: Request) -> dict[str, Any]:
+    return _forwarding(core, message, True)
+
+
+@ng_command("stop forwarding")
+def stop_forwarding(core: Core, message: dict[str, Any], request: Request) -> dict[str, Any]:
+    return _forwarding(core, message, False)
+
+
+@ng_command("play media")
+def play_media(core: Core, message: dict[str, Any], request: Request) -> dict[str, Any]:
+    """No media player here: every playback request fails as an unplayable file does."""
+    call = _call(core, message)
+    select_party(call, message)
+    if not any(isinstance(message.get(key), str) for key in ("file", "blob", "db-id")):
+        raise NgError("No media file specified")
+    raise NgError("Failed to start media playback from file")
+
+
+@ng_command("stop media")
+def stop_media(core: Core, message: dict[str, Any], request: Request) -> dict[str, Any]:
+    call = _call(core, message)
+    select_party(call, message)
+    return dict(OK)
+
+
+@ng_command("play DTMF")
+def play_dtmf(core: Core, message: dict[str, Any], request: Request) -> dict[str, Any]:
+    """DTMF injection needs a transcoding context, which rtpengined never has."""
+    call = _call(core, message)
+    select_party(call, message)
+    raise NgError("No SSRC context present for DTMF injection")
