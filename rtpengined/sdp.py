@@ -1,0 +1,430 @@
+"""SDP parse and rewrite, sans-I/O, the way rtpengine 10.5 rewrites plain RTP offers/answers.
+
+``parse`` keeps every line with its own line ending, so ``render`` can copy untouched
+lines byte for byte; only lines the proxy must change are regenerated (they always end
+in CRLF, copied lines keep their ending, as rtpengine does). The call model decides
+ports, addresses and codecs and hands them over in a ``SessionPlan``/``MediaPlan``.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from .ngcodec import NgError
+
+CRLF = "\r\n"
+DIRECTIONS = ("sendrecv", "sendonly", "recvonly", "inactive")
+RTP_PROTOCOLS = frozenset({
+    "RTP/AVP", "RTP/AVPF", "RTP/SAVP", "RTP/SAVPF",
+    "UDP/TLS/RTP/SAVP", "UDP/TLS/RTP/SAVPF",
+})
+ICE_ATTRIBUTES = frozenset({
+    "ice-ufrag", "ice-pwd", "ice-options", "ice-lite", "ice-mismatch", "candidate",
+    "remote-candidates", "end-of-candidates",
+})
+# Media attributes the rewriter regenerates (removed from their place, re-added at the end).
+MANAGED_MEDIA_ATTRIBUTES = frozenset({"rtcp", "rtcp-mux", "rtpmap", "fmtp", "ptime", "mid"})
+STATIC_PAYLOAD_TYPES = {
+    "0": "PCMU/8000", "3": "GSM/8000", "4": "G723/8000", "5": "DVI4/8000",
+    "6": "DVI4/16000", "7": "LPC/8000", "8": "PCMA/8000", "9": "G722/8000",
+    "10": "L16/44100/2", "11": "L16/44100", "12": "QCELP/8000", "13": "CN/8000",
+    "14": "MPA/90000", "15": "G728/8000", "16": "DVI4/11025", "17": "DVI4/22050",
+    "18": "G729/8000", "25": "CelB/90000", "26": "JPEG/90000", "28": "nv/90000",
+    "31": "H261/90000", "32": "MPV/90000", "33": "MP2T/90000", "34": "H263/90000",
+}
+_LINE = re.compile(r"([^\r\n]*)(\r\n|\n|\r|$)")
+
+
+class SdpError(NgError):
+    """SDP the proxy cannot work with; the reason is rtpengine's error text."""
+
+
+@dataclass
+class Line:
+    """One SDP line: type letter, value after ``=``, and its original line ending."""
+
+    kind: str
+    value: str
+    ending: str
+
+    @property
+    def text(self) -> str:
+        return f"{self.kind}={self.value}{self.ending}"
+
+    @property
+    def attribute(self) -> tuple[str, str]:
+        """``(name, value)`` of an ``a=`` line (value empty for flag attributes)."""
+        name, _, value = self.value.partition(":")
+        return name, value
+
+
+@dataclass
+class Connection:
+    family: str  # IP4 / IP6
+    address: str
+
+    @property
+    def is_zero(self) -> bool:
+        return self.address in ("0.0.0.0", "::")
+
+
+@dataclass
+class MediaSection:
+    """One ``m=`` section: the m= line first, then its own lines."""
+
+    lines: list[Line]
+    type: str
+    port: int
+    port_count: int | None
+    protocol: str
+    formats: list[str]
+
+    def attributes(self, name: str) -> list[str]:
+        return [line.attribute[1] for line in self.lines
+                if line.kind == "a" and line.attribute[0] == name]
+
+    def has_attribute(self, name: str) -> bool:
+        return any(line.kind == "a" and line.attribute[0] == name for line in self.lines)
+
+    @property
+    def connection(self) -> Connection | None:
+        for line in self.lines:
+            if line.kind == "c":
+                return parse_connection(line.value)
+        return None
+
+    @property
+    def is_rtp(self) -> bool:
+        return self.protocol in RTP_PROTOCOLS
+
+    def rtpmaps(self) -> dict[str, str]:
+        """Payload type → ``encoding/rate[/channels]``, static types filled in."""
+        result: dict[str, str] = {}
+        for value in self.attributes("rtpmap"):
+            pt, _, codec = value.partition(" ")
+            result[pt] = codec.strip()
+        for pt in self.formats:
+            if pt not in result and pt in STATIC_PAYLOAD_TYPES:
+                result[pt] = STATIC_PAYLOAD_TYPES[pt]
+        return result
+
+
+@dataclass
+class SessionDescription:
+    session: list[Line]
+    medias: list[MediaSection]
+
+    def session_attributes(self, name: str) -> list[str]:
+        return [line.attribute[1] for line in self.session
+                if line.kind == "a" and line.attribute[0] == name]
+
+    @property
+    def connection(self) -> Connection | None:
+        for line in self.session:
+            if line.kind == "c":
+                return parse_connection(line.value)
+        return None
+
+    @property
+    def origin(self) -> list[str] | None:
+        for line in self.session:
+            if line.kind == "o":
+                return line.value.split()
+        return None
+
+    def media_connection(self, index: int) -> Connection | None:
+        """The connection that applies to media ``index`` (its own, else the session's)."""
+        return self.medias[index].connection or self.connection
+
+    def direction(self, index: int) -> str | None:
+        """The direction attribute in force for media ``index`` (media level wins)."""
+        for line in self.medias[index].lines:
+            if line.kind == "a" and line.value in DIRECTIONS:
+                return line.value
+        for line in self.session:
+            if line.kind == "a" and line.value in DIRECTIONS:
+                return line.value
+        return None
+
+    def has_ice(self, index: int) -> bool:
+        media = self.medias[index]
+        return bool(self.session_attributes("ice-ufrag")) or media.has_attribute(
+            "ice-ufrag") or media.has_attribute("candidate")
+
+    def rtcp_mux(self, index: int) -> bool:
+        return self.medias[index].has_attribute("rtcp-mux")
+
+    def rtcp_attribute(self, index: int) -> tuple[int, Connection | None] | None:
+        """``a=rtcp:PORT [IN IP4 ADDR]`` of media ``index``, or ``None``."""
+        values = self.medias[index].attributes("rtcp")
+        if not values:
+            return None
+        parts = values[0].split()
+        try:
+            port = int(parts[0])
+        except (ValueError, IndexError):
+            return None
+        conn = parse_connection(" ".join(parts[1:4])) if len(parts) >= 4 else None
+        return port, conn
+
+
+def parse_connection(value: str) -> Connection | None:
+    parts = value.split()
+    if len(parts) < 3 or parts[0] != "IN" or parts[1] not in ("IP4", "IP6"):
+        return None
+    return Connection(parts[1], parts[2].split("/")[0])
+
+
+def _parse_media_line(value: str) -> tuple[str, int, int | None, str, list[str]]:
+    parts = value.split()
+    if len(parts) < 3:
+        raise SdpError("Failed to parse SDP")
+    port_text, _, count_text = parts[1].partition("/")
+    if not port_text.isdigit() or (count_text and not count_text.isdigit()):
+        raise SdpError("Failed to parse SDP")
+    port = int(port_text)
+    if port > 65535:
+        raise SdpError("Failed to parse SDP")
+    return parts[0], port, int(count_text) if count_text else None, parts[2], parts[3:]
+
+
+def parse(text: str) -> SessionDescription:
+    """Parse an SDP body; ``SdpError('Failed to parse SDP')`` for anything that is not SDP."""
+    lines: list[Line] = []
+    pos = 0
+    while pos < len(text):
+        match = _LINE.match(text, pos)
+        assert match is not None
+        body, ending = match.group(1), match.group(2)
+        pos = match.end()
+        if not body and not ending:
+            break
+        if not body:
+            continue  # rtpengine skips empty lines
+        if len(body) < 2 or body[1] != "=" or not body[0].isalpha():
+            raise SdpError("Failed to parse SDP")
+        lines.append(Line(body[0], body[2:], ending))
+    if not lines or lines[0].kind != "v":
+        raise SdpError("Failed to parse SDP")
+    session: list[Line] = []
+    medias: list[MediaSection] = []
+    for line in lines:
+        if line.kind == "m":
+            mtype, port, count, proto, formats = _parse_media_line(line.value)
+            medias.append(MediaSection([line], mtype, port, count, proto, formats))
+        elif medias:
+            medias[-1].lines.append(line)
+        else:
+            session.append(line)
+        if line.kind == "c" and parse_connection(line.value) is None:
+            raise SdpError("Failed to parse SDP")
+        if line.kind == "o" and len(line.value.split()) != 6:
+            raise SdpError("Failed to parse SDP")
+    return SessionDescription(session, medias)
+
+
+def check_complete(sdp: SessionDescription) -> None:
+    """Every media needs a connection address (``Incomplete SDP specification``)."""
+    for index in range(len(sdp.medias)):
+        if sdp.media_connection(index) is None:
+            raise SdpError("Incomplete SDP specification")
+
+
+# -- rewriting -------------------------------------------------------------------------
+
+
+@dataclass
+class IceCredentials:
+    ufrag: str
+    pwd: str
+    foundation: str
+
+
+@dataclass
+class MediaPlan:
+    """What the produced SDP says for one media section."""
+
+    port: int  # 0: rejected, no ports and no generated attributes
+    address: Connection  # our address for c= lines
+    formats: list[str] | None = None  # None: keep the input's format list
+    protocol: str | None = None
+    direction: str | None = "sendrecv"  # None: keep input direction lines (original-sendrecv)
+    keep_zero_address: bool = False
+    rtcp_port: int | None = None  # None: no a=rtcp line
+    rtcp_full: bool = False
+    rtcp_mux: bool = False
+    ptime: str | None = None
+    ice: IceCredentials | None = None
+    ice_rtcp_port: int | None = None
+
+
+@dataclass
+class SessionPlan:
+    medias: list[MediaPlan]
+    origin_address: Connection | None = None
+    session_connection: Connection | None = None  # rewrite the session c= line to this
+    keep_zero_address: bool = False
+    origin_username: str | None = None
+    origin_version: str | None = None
+    session_name: str | None = None
+    extra_attributes: list[str] = field(default_factory=list)
+    keep_directions: bool = False
+
+
+def render(sdp: SessionDescription, plan: SessionPlan) -> str:
+    """Produce the rewritten SDP text."""
+    out: list[str] = []
+    for line in sdp.session:
+        out.append(_session_line(line, plan))
+    out.extend(f"a={attr}{CRLF}" for attr in plan.extra_attributes)
+    for media, mplan in zip(sdp.medias, plan.medias, strict=True):
+        out.extend(_render_media(media, mplan, plan))
+    return "".join(line for line in out if line)
+
+
+def _session_line(line: Line, plan: SessionPlan) -> str:
+    if line.kind == "o":
+        fields = line.value.split()
+        if plan.origin_username is not None:
+            fields[0] = plan.origin_username
+        if plan.origin_version is not None:
+            fields[2] = plan.origin_version
+        if plan.origin_address is not None:
+            fields[4], fields[5] = plan.origin_address.family, plan.origin_address.address
+        value = " ".join(fields)
+        return line.text if value == line.value else f"o={value}{line.ending}"
+    if line.kind == "s" and plan.session_name is not None:
+        return f"s={plan.session_name}{line.ending}"
+    if line.kind == "c" and plan.session_connection is not None:
+        current = parse_connection(line.value)
+        if current is not None and current.is_zero and plan.keep_zero_address:
+            return line.text
+        conn = plan.session_connection
+        return f"c=IN {conn.family} {conn.address}{line.ending}"
+    if line.kind == "a":
+        name = line.attribute[0]
+        if line.value in DIRECTIONS and not plan.keep_directions:
+            return ""
+        if name in ICE_ATTRIBUTES:
+            return ""
+    return line.text
+
+
+def _render_media(media: MediaSection, mplan: MediaPlan, plan: SessionPlan) -> list[str]:
+    rtp = media.is_rtp
+    formats = media.formats if mplan.formats is None else mplan.formats
+    out: list[str] = []
+    mids: list[str] = []
+    keep_directions = mplan.direction is None
+    for index, line in enumerate(media.lines):
+        if index == 0:
+            port = str(mplan.port)
+            if media.port_count is not None:
+                port += f"/{media.port_count}"
+            value = " ".join([media.type, port, mplan.protocol or media.protocol, *formats])
+            out.append(line.text if value == line.value else f"m={value}{line.ending}")
+            continue
+        if line.kind == "c":
+            current = parse_connection(line.value)
+            if current is not None and current.is_zero and mplan.keep_zero_address:
+                out.append(line.text)
+            else:
+                addr = mplan.address
+                value = f"IN {addr.family} {addr.address}"
+                out.append(line.text if value == line.value else f"c={value}{line.ending}")
+            continue
+        if line.kind != "a":
+            out.append(line.text)
+            continue
+        name, value = line.attribute
+        if line.value in DIRECTIONS:
+            if keep_directions:
+                out.append(line.text)
+            continue
+        if name in ICE_ATTRIBUTES:
+            continue
+        if rtp and name == "mid":
+            mids.append(value)
+            continue
+        if rtp and name in MANAGED_MEDIA_ATTRIBUTES:
+            continue
+        if rtp and name == "rtcp-fb" and value.split(" ", 1)[0] != "*":
+            continue
+        out.append(line.text)
+    if not mplan.port:
+        return out
+    out.extend(f"a=mid:{mid}{CRLF}" for mid in mids)
+    if rtp:
+        out.extend(_codec_lines(media, formats))
+    if mplan.direction is not None:
+        out.append(f"a={mplan.direction}{CRLF}")
+    if rtp and mplan.rtcp_port is not None:
+        if mplan.rtcp_full:
+            addr = mplan.address
+            out.append(f"a=rtcp:{mplan.rtcp_port} IN {addr.family} {addr.address}{CRLF}")
+        else:
+            out.append(f"a=rtcp:{mplan.rtcp_port}{CRLF}")
+    if rtp and mplan.rtcp_mux:
+        out.append(f"a=rtcp-mux{CRLF}")
+    if rtp and mplan.ptime is not None:
+        out.append(f"a=ptime:{mplan.ptime}{CRLF}")
+    if mplan.ice is not None:
+        ice = mplan.ice
+        addr = mplan.address.address
+        out.append(f"a=ice-ufrag:{ice.ufrag}{CRLF}")
+        out.append(f"a=ice-pwd:{ice.pwd}{CRLF}")
+        out.append(
+            f"a=candidate:{ice.foundation} 1 UDP 2130706431 {addr} {mplan.port} typ host{CRLF}")
+        if mplan.ice_rtcp_port is not None:
+            out.append(f"a=candidate:{ice.foundation} 2 UDP 2130706430 {addr} "
+                       f"{mplan.ice_rtcp_port} typ host{CRLF}")
+    return out
+
+
+def _codec_lines(media: MediaSection, formats: list[str]) -> list[str]:
+    rtpmaps = media.rtpmaps()
+    fmtps: dict[str, list[str]] = {}
+    feedback: dict[str, list[str]] = {}
+    for value in media.attributes("fmtp"):
+        fmtps.setdefault(value.split(" ", 1)[0], []).append(value)
+    for value in media.attributes("rtcp-fb"):
+        feedback.setdefault(value.split(" ", 1)[0], []).append(value)
+    out: list[str] = []
+    for pt in formats:
+        if pt in rtpmaps:
+            out.append(f"a=rtpmap:{pt} {rtpmaps[pt]}{CRLF}")
+        out.extend(f"a=fmtp:{value}{CRLF}" for value in fmtps.get(pt, []))
+        out.extend(f"a=rtcp-fb:{value}{CRLF}" for value in feedback.get(pt, []))
+    return out
+
+
+def filter_codecs(
+    media: MediaSection, strip: list[str], except_: list[str]
+) -> list[str]:
+    """The format list after ``codec: {strip, except}`` (no transcoding: order kept)."""
+    if not strip or not media.is_rtp:
+        return list(media.formats)
+    rtpmaps = media.rtpmaps()
+
+    def matches(pt: str, names: list[str]) -> bool:
+        codec = rtpmaps.get(pt, "")
+        encoding = codec.split("/")[0]
+        for name in names:
+            if name == pt or name.lower() == encoding.lower() or name.lower() == codec.lower():
+                return True
+            # "PCMU/8000" matches "PCMU/8000/1"
+            if codec and codec.lower().startswith(name.lower() + "/"):
+                return True
+        return False
+
+    strip_all = "all" in strip
+    kept = []
+    for pt in media.formats:
+        if matches(pt, except_):
+            kept.append(pt)
+        elif strip_all or matches(pt, strip):
+            continue
+        else:
+            kept.append(pt)
+    return kept
