@@ -1,0 +1,255 @@
+"""HTTP/HTTPS and WS/WSS on one port: hypercorn serving the quart-trio app, inside the daemon nursery.
+
+We bind the listening socket ourselves (a clear ``ListenError`` instead of hypercorn's
+traceback) and hand it to hypercorn's trio worker. Shutdown is bounded: on cancellation
+the app closes open WebSockets with a close frame, hypercorn stops accepting and drops
+idle keep-alive connections, and whatever is left is cut after ``SHUTDOWN_SECONDS``.
+
+Client side: ``open_client(url, kind=...)`` speaks ``POST /ng`` / ``GET /cli/<command>``
+over a kept-alive HTTP/1.1 connection (h11), or the ng/cli WebSocket subprotocols.
+"""
+
+from __future__ import annotations
+
+import http
+import logging
+import socket
+import ssl
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+from urllib.parse import quote_plus, urlsplit
+
+import h11
+import trio
+from hypercorn.config import Config as HypercornConfig
+from hypercorn.config import Sockets
+from hypercorn.trio.run import worker_serve
+from hypercorn.utils import wrap_app
+
+from . import ListenError, Transport, register
+from ._net import bind_socket, format_address
+from .http_app import MAX_BODY, NG_CONTENT_TYPE, AppState, create_app
+from .ws import client_ssl_context, open_ws_client
+
+log = logging.getLogger("rtpengined.http")
+SHUTDOWN_SECONDS = 1.0
+GRACEFUL_SECONDS = 0.5
+
+
+def _with_reason_phrases() -> None:
+    """Give hypercorn's HTTP/1.1 status lines a reason phrase (``200 OK``), as rtpengine's have.
+
+    h11 writes ``HTTP/1.1 200 `` unless told the phrase, and hypercorn never tells it. The
+    patch is local to hypercorn's h11 protocol module, which only this daemon uses.
+    """
+    from hypercorn.protocol import h11 as hypercorn_h11
+
+    if getattr(hypercorn_h11.h11, "_rtpengined", False):
+        return
+
+    class H11WithReasons:
+        _rtpengined = True
+
+        def __getattr__(self, name: str) -> Any:
+            return getattr(h11, name)
+
+        @staticmethod
+        def Response(*, status_code: int, headers: Any, **kwargs: Any) -> h11.Response:  # noqa: N802
+            if "reason" not in kwargs:
+                try:
+                    kwargs["reason"] = http.HTTPStatus(status_code).phrase.encode()
+                except ValueError:
+                    pass
+            return h11.Response(status_code=status_code, headers=headers, **kwargs)
+
+    hypercorn_h11.h11 = H11WithReasons()
+
+
+def _hypercorn_config(core: Any, tls: bool) -> HypercornConfig:
+    config = HypercornConfig()
+    config.include_date_header = False
+    config.include_server_header = False
+    config.graceful_timeout = GRACEFUL_SECONDS
+    config.keep_alive_timeout = float(core.config.http_idle_timeout or 5)
+    config.websocket_max_message_size = MAX_BODY
+    config.h11_max_incomplete_size = 64 * 1024
+    config.accesslog = None
+    config.errorlog = logging.getLogger("rtpengined.http.server")
+    if tls:
+        config.certfile = core.config.https_cert
+        config.keyfile = core.config.https_key
+    return config
+
+
+async def _serve(core: Any, address: Any, tls: bool, task_status: Any) -> None:
+    what = "HTTPS/WSS" if tls else "HTTP/WS"
+    config = _hypercorn_config(core, tls)
+    if tls:
+        if not (config.certfile and config.keyfile):
+            raise ListenError(f"cannot listen for {what}: --https-cert and --https-key are required")
+        try:
+            config.create_ssl_context()
+        except (OSError, ssl.SSLError) as exc:
+            raise ListenError(f"cannot listen for {what}: certificate or key unusable: {exc}") from None
+    sock = await bind_socket(socket.SOCK_STREAM, address.host, address.port, what)
+    sock.listen(128)
+    sockname = sock.getsockname()
+    std_sock = socket.socket(sock.family, sock.type, fileno=sock.detach())
+    sockets = Sockets(secure_sockets=[std_sock] if tls else [], insecure_sockets=[] if tls else [std_sock],
+                      quic_sockets=[])
+    _with_reason_phrases()
+    state = AppState(core)
+    app = wrap_app(create_app(state), config.wsgi_max_body_size, "asgi")
+    stopping = trio.Event()
+    server_scope = trio.CancelScope(shield=True)
+
+    async def run_server(task_status: Any = trio.TASK_STATUS_IGNORED) -> None:
+        with server_scope:
+            await worker_serve(app, config, sockets=sockets, shutdown_trigger=stopping.wait,
+                               task_status=task_status)
+
+    try:
+        async with trio.open_nursery() as nursery:
+            await nursery.start(run_server)
+            log.info("listening for %s on %s", what, format_address(sockname))
+            task_status.started(sockname)
+            try:
+                await trio.sleep_forever()
+            finally:
+                # Shielded server: close WebSockets, stop hypercorn, cap the whole thing.
+                server_scope.deadline = trio.current_time() + SHUTDOWN_SECONDS
+                state.begin_shutdown()
+                stopping.set()
+    finally:
+        std_sock.close()
+
+
+async def serve_http(core: Any, address: Any, *, task_status: Any = trio.TASK_STATUS_IGNORED) -> None:
+    await _serve(core, address, False, task_status)
+
+
+async def serve_https(core: Any, address: Any, *, task_status: Any = trio.TASK_STATUS_IGNORED) -> None:
+    await _serve(core, address, True, task_status)
+
+
+# -- client -----------------------------------------------------------------------------
+
+
+class HttpStatusError(ConnectionError):
+    """The daemon answered with a status other than 200 (``status``, ``body``)."""
+
+    def __init__(self, status: int, body: bytes) -> None:
+        super().__init__(f"HTTP status {status}: {body[:200]!r}")
+        self.status = status
+        self.body = body
+
+
+def cli_target(command: str) -> str:
+    """``/cli/`` path for a command: spaces as ``+``, everything else percent-encoded."""
+    return "/cli/" + quote_plus(command.encode("utf-8", "surrogateescape"), safe="")
+
+
+class HttpClient:
+    """One kept-alive HTTP/1.1 connection; reconnects once if the daemon closed it while idle."""
+
+    def __init__(self, host: str, port: int, kind: str, timeout: float,
+                 ssl_context: ssl.SSLContext | None) -> None:
+        self.host, self.port, self.kind, self.timeout = host, port, kind, timeout
+        self.ssl_context = ssl_context
+        self.stream: trio.abc.Stream | None = None
+        self.connection: h11.Connection | None = None
+        self.lock = trio.Lock()
+        self.host_header = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+
+    async def _connect(self) -> None:
+        stream: trio.abc.Stream = await trio.open_tcp_stream(self.host, self.port)
+        if self.ssl_context is not None:
+            stream = trio.SSLStream(stream, self.ssl_context, server_hostname=self.host,
+                                    https_compatible=True)
+            await stream.do_handshake()
+        self.stream = stream
+        self.connection = h11.Connection(h11.CLIENT)
+
+    def _build(self, data: bytes) -> h11.Request:
+        headers = [("host", self.host_header)]
+        if self.kind == "cli":
+            target = cli_target(data.decode("utf-8", "surrogateescape"))
+            return h11.Request(method="GET", target=target, headers=headers)
+        headers += [("content-type", NG_CONTENT_TYPE), ("content-length", str(len(data)))]
+        return h11.Request(method="POST", target="/ng", headers=headers)
+
+    async def _exchange(self, data: bytes) -> tuple[int, bytes]:
+        assert self.stream is not None and self.connection is not None
+        conn = self.connection
+        out = conn.send(self._build(data))
+        if self.kind != "cli":
+            out += conn.send(h11.Data(data=data))
+        out += conn.send(h11.EndOfMessage())
+        await self.stream.send_all(out)
+        status, body = 0, bytearray()
+        while True:
+            event = conn.next_event()
+            if event is h11.NEED_DATA:
+                conn.receive_data(await self.stream.receive_some(65536))
+            elif isinstance(event, h11.Response):
+                status = event.status_code
+            elif isinstance(event, h11.Data):
+                body += event.data
+            elif isinstance(event, h11.EndOfMessage):
+                break
+            elif isinstance(event, h11.ConnectionClosed):
+                raise ConnectionError("connection closed by the daemon")
+        if conn.our_state is h11.DONE and conn.their_state is h11.DONE:
+            conn.start_next_cycle()
+        else:
+            await self.aclose()
+        return status, bytes(body)
+
+    async def request(self, data: bytes) -> bytes:
+        async with self.lock:
+            with trio.fail_after(self.timeout):
+                reused = self.stream is not None
+                if not reused:
+                    await self._connect()
+                try:
+                    status, body = await self._exchange(data)
+                except (ConnectionError, trio.BrokenResourceError, h11.RemoteProtocolError):
+                    await self.aclose()
+                    if not reused:
+                        raise
+                    await self._connect()  # the idle connection was closed; ng cookies make a retry safe
+                    status, body = await self._exchange(data)
+        if status != 200:
+            raise HttpStatusError(status, body)
+        return body
+
+    async def aclose(self) -> None:
+        if self.stream is not None:
+            stream, self.stream, self.connection = self.stream, None, None
+            with trio.CancelScope(shield=True):
+                await stream.aclose()
+
+
+@asynccontextmanager
+async def open_client(url: str, kind: str = "ng", timeout: float = 5.0, insecure: bool = False,
+                      cacert: str | None = None, **_: Any) -> AsyncIterator[Any]:
+    """Client for ``http(s)://host:port`` or ``ws(s)://host:port/``; ``kind`` is ``ng`` or ``cli``."""
+    parts = urlsplit(url)
+    if parts.scheme in ("ws", "wss"):
+        async with open_ws_client(url, kind, timeout, insecure, cacert) as client:
+            yield client
+        return
+    tls = parts.scheme == "https"
+    context = client_ssl_context(insecure, cacert) if tls else None
+    client = HttpClient(parts.hostname or "127.0.0.1", parts.port or (443 if tls else 8080), kind,
+                        timeout, context)
+    try:
+        yield client
+    finally:
+        await client.aclose()
+
+
+register(Transport("http", "listen_http", serve_http, ("http", "ws"), open_client, frozenset({"ng", "cli"})))
+register(Transport("https", "listen_https", serve_https, ("https", "wss"), open_client,
+                   frozenset({"ng", "cli"})))

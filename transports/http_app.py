@@ -1,0 +1,208 @@
+"""The HTTP side of rtpengine's web port as a quart-trio app: /ping, /cli/, /ng, /ng-plain, /metrics.
+
+Routing follows rtpengine (metrics.md §2), not Quart: Quart decodes the path before routing
+and would turn ``+`` or ``%2B`` into the wrong bytes, and redirect or 405 where rtpengine
+answers 200/404. So a thin ASGI front stashes the raw request target, points Quart at one
+view, and that view normalises and decodes the target itself (``normalise_target``,
+``url_decode``: sans-I/O, unit-tested). Every reply carries exactly ``content-type`` and
+``content-length``, as rtpengine's do.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from typing import Any
+
+import trio
+from quart import Response, request
+from quart_trio import QuartTrio
+from werkzeug.exceptions import HTTPException
+
+from rtpengined.ngcodec import JSON
+
+log = logging.getLogger("rtpengined.http")
+
+NG_CONTENT_TYPE = "application/x-rtpengine-ng"
+JSON_CONTENT_TYPE = "application/json"
+MAX_BODY = 1024 * 1024  # rtpengine has no documented cap; 1 MiB is far above any ng message
+TARGET_KEY = "rtpengined.target"
+# The page libwebsockets sends with its 403 (metrics.md §2.2), so clients see the same bytes.
+FORBIDDEN_PAGE = (
+    b'<html><head><meta charset=utf-8 http-equiv="Content-Language" content="en"/>'
+    b'<link rel="stylesheet" type="text/css" href="/error.css"/></head><body><h1>403</h1></body></html>'
+)
+_HEX_PAIR = re.compile(rb"[0-9A-Fa-f]{2}")
+
+
+class ForbiddenTarget(ValueError):
+    """The request target cannot be served: absolute form, bad escape or NUL byte."""
+
+
+def normalise_target(target: bytes) -> bytes:
+    """Cut query and ``;`` parameters, resolve ``.``/``..`` and ``//`` (before decoding)."""
+    target = target.split(b"?", 1)[0].split(b";", 1)[0]
+    if not target.startswith(b"/"):
+        raise ForbiddenTarget("request target is not an absolute path")
+    parts = target.split(b"/")[1:]
+    segments: list[bytes] = []
+    for part in parts:
+        if part == b"..":
+            if segments:
+                segments.pop()
+        elif part not in (b"", b"."):
+            segments.append(part)
+    trailing_slash = bool(segments) and parts[-1] in (b"", b".", b"..")
+    return b"/" + b"/".join(segments) + (b"/" if trailing_slash else b"")
+
+
+def url_decode(path: bytes) -> bytes:
+    """``+`` → space, ``%XX`` → byte; a malformed escape or ``%00`` is refused."""
+    path = path.replace(b"+", b" ")
+    if b"%" not in path:
+        return path
+    first, *escaped = path.split(b"%")
+    decoded = bytearray(first)
+    for piece in escaped:
+        if not _HEX_PAIR.match(piece):
+            raise ForbiddenTarget("malformed percent escape")
+        value = int(piece[:2], 16)
+        if value == 0:
+            raise ForbiddenTarget("NUL byte in path")
+        decoded.append(value)
+        decoded += piece[2:]
+    return bytes(decoded)
+
+
+def request_path(target: bytes) -> bytes:
+    """The decoded, normalised path rtpengine routes on."""
+    return url_decode(normalise_target(target))
+
+
+def text_response(body: bytes | str, status: int = 200, content_type: str = "text/plain",
+                  close: bool = False) -> Response:
+    if isinstance(body, str):
+        body = body.encode("utf-8", "surrogateescape")
+    response = Response(body, status=status, content_type=content_type)
+    response.headers["content-length"] = str(len(body))
+    if close:
+        response.headers["connection"] = "close"
+    return response
+
+
+def not_found() -> Response:
+    return text_response(b"not found\n", 404)
+
+
+def forbidden() -> Response:
+    return text_response(FORBIDDEN_PAGE, 403, "text/html", close=True)
+
+
+def media_type(value: str | None) -> str:
+    return (value or "").split(";", 1)[0].strip().lower()
+
+
+class RawTargetFront:
+    """ASGI front: keep the raw target for our own routing, let Quart route everything to ``/``."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
+        if scope["type"] in ("http", "websocket"):
+            scope = dict(scope)
+            scope[TARGET_KEY] = scope.get("raw_path") or scope["path"].encode("latin-1")
+            scope["path"] = "/"
+            scope["raw_path"] = b"/"
+        await self.app(scope, receive, send)
+
+
+class AppState:
+    """What the handlers share: the core, and open WebSockets to close on shutdown."""
+
+    def __init__(self, core: Any) -> None:
+        self.core = core
+        self.closing = False
+        self.open_websockets: set[trio.CancelScope] = set()
+
+    def begin_shutdown(self) -> None:
+        """Stop every WebSocket loop; each then sends its close frame (1001)."""
+        self.closing = True
+        for scope in list(self.open_websockets):
+            scope.cancel()
+
+
+def _source() -> tuple[str, int] | None:
+    client = request.scope.get("client")
+    return (client[0], client[1]) if client else None
+
+
+async def _handle_get(state: AppState, path: bytes) -> Response:
+    if path == b"/ping":
+        return text_response(b"pong\n")
+    if path == b"/metrics":
+        from rtpengined.metrics import CONTENT_TYPE, metrics_text
+
+        return text_response(metrics_text(state.core), content_type=CONTENT_TYPE)
+    if path.startswith(b"/cli/"):
+        line = path[5:].decode("utf-8", "surrogateescape")
+        return text_response(state.core.handle_cli(line, _source()))
+    return not_found()
+
+
+async def _handle_post(state: AppState, path: bytes) -> Response:
+    body = await request.get_data(cache=False)
+    content_type = media_type(request.headers.get("content-type"))
+    if path == b"/ng" and content_type == NG_CONTENT_TYPE:
+        reply = state.core.handle_ng(body, _source(), "http")
+        if reply is None:
+            return text_response(b"error\n", 600)
+        return text_response(reply, content_type=NG_CONTENT_TYPE)
+    if path == b"/ng-plain" and content_type in (NG_CONTENT_TYPE, JSON_CONTENT_TYPE):
+        reply, encoding = state.core.handle_ng_plain(body, _source(), "http")
+        return text_response(reply, content_type=JSON_CONTENT_TYPE if encoding == JSON else NG_CONTENT_TYPE)
+    if content_type not in (NG_CONTENT_TYPE, JSON_CONTENT_TYPE):
+        log.info("http: unsupported content type %r for POST %r", content_type, path)
+    return not_found()
+
+
+def create_app(state: AppState) -> RawTargetFront:
+    """The quart-trio app for one listener, wrapped in the raw-target front."""
+    from .ws import serve_websocket
+
+    app = QuartTrio("rtpengined.http")
+    app.config.update(MAX_CONTENT_LENGTH=MAX_BODY, BODY_TIMEOUT=30, RESPONSE_TIMEOUT=30,
+                      PROPAGATE_EXCEPTIONS=False)
+    app.url_map.strict_slashes = False
+    methods = ["GET", "POST", "HEAD", "PUT", "DELETE", "OPTIONS", "PATCH"]
+
+    @app.route("/", methods=methods, provide_automatic_options=False)
+    async def http_entry() -> Response:
+        try:
+            path = request_path(request.scope[TARGET_KEY])
+        except ForbiddenTarget as exc:
+            log.info("http: refusing target %r: %s", request.scope[TARGET_KEY][:200], exc)
+            return forbidden()
+        if request.method == "GET":
+            return await _handle_get(state, path)
+        if request.method == "POST":
+            return await _handle_post(state, path)
+        # rtpengine never answers these (the client times out); a clear 405 is kinder.
+        return text_response(b"method not allowed\n", 405)
+
+    @app.websocket("/")
+    async def websocket_entry() -> Response | None:
+        return await serve_websocket(state)
+
+    @app.errorhandler(HTTPException)
+    async def http_error(error: HTTPException) -> Response:
+        code = error.code or 500
+        log.info("http: %s %s", code, error.description)
+        return text_response(f"{(error.name or 'error').lower()}\n", code, close=code >= 400)
+
+    @app.errorhandler(Exception)
+    async def internal_error(error: Exception) -> Response:
+        log.exception("http: internal error")
+        return text_response(b"internal error\n", 500, close=True)
+
+    return RawTargetFront(app)
