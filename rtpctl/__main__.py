@@ -1,0 +1,5 @@
+"""``python -m rtpctl``."""
+
+from .main import main
+
+main()

@@ -1,0 +1,111 @@
+"""The I/O shell: one request to the daemon through the transport registry's client side.
+
+Every failure to get an answer (refused, unreachable, timed out, connection dropped,
+TLS problems) becomes ``Unreachable`` with a one-line reason, which rtpctl turns into
+exit status 3.
+"""
+
+from __future__ import annotations
+
+import ssl
+from dataclasses import dataclass
+from typing import Any
+
+import trio
+
+import transports
+
+from . import ng
+from .target import CLI, NG, Target
+
+
+class Unreachable(Exception):
+    """No answer from the daemon; the message says where and why."""
+
+
+class NotAvailable(Exception):
+    """This installation has no client for the transport (a usage error)."""
+
+
+@dataclass(frozen=True)
+class ClientOptions:
+    timeout: float = 3.0
+    retries: int = 2
+    insecure: bool = False
+    cacert: str | None = None
+
+    def kwargs(self) -> dict[str, Any]:
+        return {"timeout": self.timeout, "retries": self.retries,
+                "insecure": self.insecure, "cacert": self.cacert}
+
+
+def _client_factory(target: Target):
+    transport = transports.by_scheme(target.transport)
+    if transport is None or transport.open_client is None:
+        raise NotAvailable(f"no client for {target.transport}:// in this installation")
+    return transport.open_client
+
+
+def _reason(exc: BaseException) -> str:
+    if isinstance(exc, trio.TooSlowError | TimeoutError):
+        return "timed out"
+    if isinstance(exc, ssl.SSLError):
+        return f"TLS: {exc.reason or exc}"
+    if isinstance(exc, OSError) and exc.strerror:
+        return exc.strerror
+    if isinstance(exc, BaseExceptionGroup):
+        inner = exc.exceptions[0] if exc.exceptions else exc
+        return _reason(inner)
+    return str(exc) or type(exc).__name__
+
+
+def _is_transport_failure(exc: BaseException) -> bool:
+    if isinstance(exc, BaseExceptionGroup):
+        return all(_is_transport_failure(inner) for inner in exc.exceptions)
+    if isinstance(exc, ng.ReplyError | NotAvailable):
+        return False
+    return isinstance(exc, OSError | TimeoutError | trio.TooSlowError | trio.BrokenResourceError
+                      | trio.ClosedResourceError | ConnectionError | EOFError | ssl.SSLError) or \
+        type(exc).__module__.startswith(("httpx", "trio_websocket", "websockets", "h11", "wsproto"))
+
+
+async def _request(target: Target, kind: str, data: bytes, options: ClientOptions) -> bytes:
+    open_client = _client_factory(target)
+    # An overall deadline too, in case a client does not bound its own waiting.
+    overall = options.timeout * (options.retries + 1) + options.timeout
+    with trio.fail_after(overall):
+        async with open_client(target.url, kind=kind, **options.kwargs()) as client:
+            return await client.request(data)
+
+
+async def request(target: Target, kind: str, data: bytes, options: ClientOptions) -> bytes:
+    """Send ``data`` and return the reply bytes, or raise ``Unreachable``."""
+    try:
+        return await _request(target, kind, data, options)
+    except BaseException as exc:
+        if _is_transport_failure(exc):
+            raise Unreachable(f"cannot reach {target.url}: {_reason(exc)}") from None
+        raise
+
+
+async def ng_request(target: Target, message: dict[str, Any] | None, options: ClientOptions,
+                     encoding: str = "bencode", payload: bytes | None = None) -> dict[str, Any]:
+    """Send one ng message (a dict, or a ready ``payload``) and return the decoded reply."""
+    if payload is not None:
+        cookie = ng.next_cookie()
+        data = cookie + b" " + payload
+    else:
+        cookie, data = ng.encode_request(message or {}, encoding)
+    raw = await request(target, NG, data, options)
+    return ng.decode_reply(raw, cookie)
+
+
+def cli_line(target: Target, command: str) -> bytes:
+    """The bytes a CLI client sends: rtpengine-ctl appends LF on TCP; HTTP/WS send the text."""
+    line = command.encode("utf-8", "surrogateescape")
+    return line + b"\n" if target.transport == "cli" else line
+
+
+async def cli_request(target: Target, command: str, options: ClientOptions) -> bytes:
+    """Run one CLI command and return the daemon's reply bytes unchanged."""
+    return await request(target, CLI, cli_line(target, command), options)
