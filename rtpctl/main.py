@@ -103,6 +103,8 @@ def _call(func: Callable[[], Awaitable[Any]]) -> Any:
         return trio.run(func)
     except transport.Unreachable as exc:
         raise Failure(str(exc), EXIT_UNREACHABLE) from None
+    except transport.Refused as exc:
+        raise Failure(str(exc), EXIT_DAEMON_ERROR) from None
     except transport.NotAvailable as exc:
         raise OneLineUsageError(str(exc)) from None
     except ng.ReplyError as exc:

@@ -23,6 +23,10 @@ class Unreachable(Exception):
     """No answer from the daemon; the message says where and why."""
 
 
+class Refused(Exception):
+    """The daemon answered, but not with a reply (e.g. an HTTP status other than 200)."""
+
+
 class NotAvailable(Exception):
     """This installation has no client for the transport (a usage error)."""
 
@@ -56,7 +60,18 @@ def _reason(exc: BaseException) -> str:
     if isinstance(exc, BaseExceptionGroup):
         inner = exc.exceptions[0] if exc.exceptions else exc
         return _reason(inner)
-    return str(exc) or type(exc).__name__
+    inner = exc.__cause__ or exc.__context__
+    text = str(exc)
+    if inner is not None and (not text or text == type(exc).__name__ or "attempts to connect" in text):
+        return _reason(inner)
+    return text or type(exc).__name__
+
+
+def _http_status(exc: BaseException) -> int | None:
+    if isinstance(exc, BaseExceptionGroup) and len(exc.exceptions) == 1:
+        return _http_status(exc.exceptions[0])
+    status = getattr(exc, "status", None)
+    return status if isinstance(status, int) else None
 
 
 def _is_transport_failure(exc: BaseException) -> bool:
@@ -83,6 +98,9 @@ async def request(target: Target, kind: str, data: bytes, options: ClientOptions
     try:
         return await _request(target, kind, data, options)
     except BaseException as exc:
+        status = _http_status(exc)
+        if status is not None:
+            raise Refused(f"{target.url} answered HTTP status {status}") from None
         if _is_transport_failure(exc):
             raise Unreachable(f"cannot reach {target.url}: {_reason(exc)}") from None
         raise
