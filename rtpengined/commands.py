@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from . import statsview  # noqa: F401
 from .core import Core, Request, ng_command
 
 

@@ -74,6 +74,13 @@ class Stats:
     total_calls_duration_us: int = 0
     total_calls_duration2_ms: int = 0
     proxies: dict[str, ProxyStats] = field(default_factory=dict)
+    # Per-second rates of the last once-a-second sample (statsview.sample_rates) and the
+    # totals they were measured from.
+    rate_packets: int = 0
+    rate_bytes: int = 0
+    rate_errors: int = 0
+    rate_sampled_at: float = 0.0
+    rate_base: tuple[int, int, int] = (0, 0, 0)
 
     def __post_init__(self) -> None:
         if not self.started:

@@ -1,0 +1,465 @@
+"""The one statistics view: ``list totals``, ``list jsonstats``, ``list counters``,
+``list numsessions``, ``list interfaces``, ng ``statistics`` and ``/metrics`` all read it.
+
+``json_statistics(core)`` builds rtpengine's statistics model (cli.md §4) as an ordered
+dict of Python ints and floats; every text rendering below starts from that dict, so a
+number is computed in exactly one place. Two value types carry rtpengine's formatting
+quirks without changing arithmetic: ``Fixed2`` (a float printed with two decimals,
+``used_pct``) and ``TextInt`` (an int that ng ``statistics`` sends as a bencode string,
+e.g. ``uptime``). Sans-I/O: reads the call model and ``core.stats`` only.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from .core import Request, ng_command
+from .stats import NG_COMMANDS
+
+if TYPE_CHECKING:
+    from .core import Core
+    from .model import Call, Stream
+
+# Rates are re-sampled at most this often (rtpengine's timer: at most every 0.9 s).
+RATE_MIN_INTERVAL = 0.9
+
+
+class Fixed2(float):
+    """A float rtpengine prints with two decimals (``used_pct``)."""
+
+
+class TextInt(int):
+    """An int rtpengine's ng ``statistics`` reply carries as a string (``uptime``, rates)."""
+
+
+# -- the model ---------------------------------------------------------------------------
+
+CURRENT = [
+    ("sessionsown", "Owned sessions"),
+    ("sessionsforeign", "Foreign sessions"),
+    ("sessionstotal", "Total sessions"),
+    ("transcodedmedia", "Transcoded media"),
+    ("packetrate_user", "Packets per second (userspace)"),
+    ("byterate_user", "Bytes per second (userspace)"),
+    ("errorrate_user", "Errors per second (userspace)"),
+    ("packetrate_kernel", "Packets per second (kernel)"),
+    ("byterate_kernel", "Bytes per second (kernel)"),
+    ("errorrate_kernel", "Errors per second (kernel)"),
+    ("packetrate", "Packets per second (total)"),
+    ("byterate", "Bytes per second (total)"),
+    ("errorrate", "Errors per second (total)"),
+    ("media_userspace", "Userspace-only media streams"),
+    ("media_kernel", "Kernel-only media streams"),
+    ("media_mixed", "Mixed kernel/userspace media streams"),
+]
+TOTAL = [
+    ("uptime", "Uptime of rtpengine", " seconds"),
+    ("managedsessions", "Total managed sessions", ""),
+    ("rejectedsessions", "Total rejected sessions", ""),
+    ("timeoutsessions", "Total timed-out sessions via TIMEOUT", ""),
+    ("silenttimeoutsessions", "Total timed-out sessions via SILENT_TIMEOUT", ""),
+    ("finaltimeoutsessions", "Total timed-out sessions via FINAL_TIMEOUT", ""),
+    ("offertimeoutsessions", "Total timed-out sessions via OFFER_TIMEOUT", ""),
+    ("regularterminatedsessions", "Total regular terminated sessions", ""),
+    ("forcedterminatedsessions", "Total forced terminated sessions", ""),
+    ("relayedpackets_user", "Total relayed packets (userspace)", ""),
+    ("relayedpacketerrors_user", "Total relayed packet errors (userspace)", ""),
+    ("relayedbytes_user", "Total relayed bytes (userspace)", ""),
+    ("relayedpackets_kernel", "Total relayed packets (kernel)", ""),
+    ("relayedpacketerrors_kernel", "Total relayed packet errors (kernel)", ""),
+    ("relayedbytes_kernel", "Total relayed bytes (kernel)", ""),
+    ("relayedpackets", "Total relayed packets", ""),
+    ("relayedpacketerrors", "Total relayed packet errors", ""),
+    ("relayedbytes", "Total relayed bytes", ""),
+    ("zerowaystreams", "Total number of streams with no relayed packets", ""),
+    ("onewaystreams", "Total number of 1-way streams", ""),
+    ("avgcallduration", "Average call duration", " seconds"),
+    ("totalcallsduration", "Total calls duration", " seconds"),
+    ("totalcallsduration2", "Total calls duration squared", " seconds squared"),
+    ("totalcallsduration_stddev", "Total calls duration standard deviation", " seconds"),
+]
+MOS = [
+    ("mos_total", "Sum of all MOS values sampled"),
+    ("mos2_total", "Sum of all MOS square values sampled"),
+    ("mos_samples_total", "Total number of MOS samples"),
+    ("mos_average", "Average MOS"),
+    ("mos_stddev", "MOS standard deviation"),
+]
+COUNTERS = CURRENT[4:13]
+
+
+@dataclass
+class LiveTotals:
+    """Packets/bytes/errors received on media ports since start (closed + live streams)."""
+
+    packets: int = 0
+    bytes: int = 0
+    errors: int = 0
+
+
+def live_streams(core: Core) -> list[Stream]:
+    """Every stream of every call, with counters refreshed from the media plane."""
+    streams = [
+        stream
+        for call in core.calls.calls.values()
+        for stream in call.streams()
+        if not getattr(stream, "closed", False)  # closed ones are in stats.closed_*
+    ]
+    core.media.refresh(streams)
+    return streams
+
+
+def relayed_totals(core: Core, streams: list[Stream] | None = None) -> LiveTotals:
+    if streams is None:
+        streams = live_streams(core)
+    stats = core.stats
+    totals = LiveTotals(stats.closed_packets, stats.closed_bytes, stats.closed_errors)
+    for stream in streams:
+        totals.packets += stream.stats.packets
+        totals.bytes += stream.stats.bytes
+        totals.errors += stream.stats.errors
+    return totals
+
+
+def sample_rates(core: Core, now: float | None = None, streams: list[Stream] | None = None) -> None:
+    """Once a second: turn the counts since the previous sample into per-second rates.
+
+    Called from the daemon's tick; views call it too, so rates exist even without one
+    (it does nothing if the last sample is younger than ``RATE_MIN_INTERVAL``).
+    """
+    stats = core.stats
+    now = core.clock() if now is None else now
+    totals = relayed_totals(core, streams)
+    previous = getattr(stats, "rate_sampled_at", 0.0)
+    if previous and now - previous < RATE_MIN_INTERVAL:
+        return
+    if previous:
+        elapsed_us = max(1, int((now - previous) * 1_000_000))
+        base_packets, base_bytes, base_errors = stats.rate_base
+        stats.rate_packets = max(0, totals.packets - base_packets) * 1_000_000 // elapsed_us
+        stats.rate_bytes = max(0, totals.bytes - base_bytes) * 1_000_000 // elapsed_us
+        stats.rate_errors = max(0, totals.errors - base_errors) * 1_000_000 // elapsed_us
+    stats.rate_sampled_at = now
+    stats.rate_base = (totals.packets, totals.bytes, totals.errors)
+
+
+def _rates(core: Core, streams: list[Stream]) -> tuple[int, int, int]:
+    stats = core.stats
+    sampled = getattr(stats, "rate_sampled_at", 0.0)
+    if not sampled or core.clock() - sampled > 2.5:
+        sample_rates(core, streams=streams)  # no tick drives us: sample on demand
+    return stats.rate_packets, stats.rate_bytes, stats.rate_errors
+
+
+def _family(call: Call, monologue_index: int) -> set[str]:
+    monologue = call.monologues[monologue_index]
+    families = set()
+    for media in monologue.medias:
+        for stream in media.streams:
+            if not stream.rtcp and stream.advertised is not None and stream.advertised.address:
+                families.add(stream.advertised.family)
+    return families
+
+
+def address_family_gauges(core: Core) -> tuple[int, int, int]:
+    """(ipv4, ipv6, mixed) over established calls, by the families of offer and answer."""
+    ipv4 = ipv6 = mixed = 0
+    for call in core.calls.calls.values():
+        answered = [i for i, m in enumerate(call.monologues) if m.tag_type == "TO_TAG"]
+        offered = [i for i, m in enumerate(call.monologues) if m.tag_type == "FROM_TAG"]
+        if not answered or not offered:
+            continue
+        offer, answer = _family(call, offered[0]), _family(call, answered[0])
+        if not offer or not answer:
+            continue
+        if len(offer) > 1 and len(answer) == 1:
+            offer = answer
+        elif len(answer) > 1 and len(offer) == 1:
+            answer = offer
+        if len(offer) > 1 or offer != answer:
+            mixed += 1
+        elif offer == {"IPv4"}:
+            ipv4 += 1
+        else:
+            ipv6 += 1
+    return ipv4, ipv6, mixed
+
+
+@dataclass
+class PortPoolView:
+    name: str
+    address: str
+    family: str
+    port_min: int
+    port_max: int
+    used: int
+    last: int
+
+    @property
+    def total(self) -> int:
+        return self.port_max - self.port_min + 1
+
+
+def port_pools(core: Core) -> list[PortPoolView]:
+    """The media port pools, or the configured interfaces before any pool exists."""
+    pools = getattr(core.calls, "port_pools", None)
+    views = []
+    if pools:
+        for pool in pools:
+            interface = pool.interface
+            views.append(PortPoolView(interface.name, interface.address, interface.family,
+                                      pool.port_min, pool.port_max, pool.used, pool.last))
+        return views
+    config = core.config
+    for interface in config.interfaces:
+        views.append(PortPoolView(interface.name, interface.address, interface.family,
+                                  config.port_min, config.port_max, 0, 0))
+    return views
+
+
+def _seconds(value: float) -> float:
+    """Truncate to whole microseconds, as rtpengine prints ``sec.usec``."""
+    return int(value * 1_000_000) / 1_000_000
+
+
+def json_statistics(core: Core) -> dict[str, Any]:
+    """The statistics model as an ordered dict (``list jsonstats`` / ng ``statistics``)."""
+    streams = live_streams(core)
+    stats = core.stats
+    calls = list(core.calls.calls.values())
+    foreign = sum(1 for call in calls if call.foreign)
+    packet_rate, byte_rate, error_rate = _rates(core, streams)
+    userspace_media = sum(1 for stream in streams if stream.stats.packets > 0)
+    current = {
+        "sessionsown": len(calls) - foreign,
+        "sessionsforeign": foreign,
+        "sessionstotal": len(calls),
+        "transcodedmedia": 0,
+        "packetrate_user": packet_rate,
+        "byterate_user": byte_rate,
+        "errorrate_user": error_rate,
+        "packetrate_kernel": 0,
+        "byterate_kernel": 0,
+        "errorrate_kernel": 0,
+        "packetrate": packet_rate,
+        "byterate": byte_rate,
+        "errorrate": error_rate,
+        "media_userspace": userspace_media,
+        "media_kernel": 0,
+        "media_mixed": 0,
+    }
+    relayed = relayed_totals(core, streams)
+    managed = stats.managed_sessions
+    total_us = stats.total_calls_duration_us
+    avg_us = total_us // managed if managed else 0
+    squared = stats.total_calls_duration2_ms / 1_000_000
+    stddev = 0.0
+    if managed:
+        variance = stats.total_calls_duration2_ms / managed - (avg_us / 1000) ** 2
+        stddev = math.sqrt(abs(variance)) / 1000
+    total = {
+        "uptime": TextInt(stats.uptime),
+        "managedsessions": managed,
+        "rejectedsessions": stats.rejected_sessions,
+        "timeoutsessions": stats.timeout_sessions,
+        "silenttimeoutsessions": stats.silent_timeout_sessions,
+        "finaltimeoutsessions": stats.final_timeout_sessions,
+        "offertimeoutsessions": stats.offer_timeout_sessions,
+        "regularterminatedsessions": stats.regular_terminated_sessions,
+        "forcedterminatedsessions": stats.forced_terminated_sessions,
+        "relayedpackets_user": relayed.packets,
+        "relayedpacketerrors_user": relayed.errors,
+        "relayedbytes_user": relayed.bytes,
+        "relayedpackets_kernel": 0,
+        "relayedpacketerrors_kernel": 0,
+        "relayedbytes_kernel": 0,
+        "relayedpackets": relayed.packets,
+        "relayedpacketerrors": relayed.errors,
+        "relayedbytes": relayed.bytes,
+        "zerowaystreams": stats.zeroway_streams,
+        "onewaystreams": stats.oneway_streams,
+        "avgcallduration": avg_us / 1_000_000,
+        "totalcallsduration": total_us / 1_000_000,
+        "totalcallsduration2": squared,
+        "totalcallsduration_stddev": stddev,
+    }
+    interval: dict[str, Any] = {
+        "totalcallsduration": 0.0,
+        "minmanagedsessions": 0,
+        "maxmanagedsessions": 0,
+    }
+    for long_name, _, _ in NG_COMMANDS:
+        for which in ("min", "max", "avg"):
+            interval[f"{which}{long_name}delay"] = 0.0
+    for long_name, _, _ in NG_COMMANDS:
+        for which in ("min", "max", "avg"):
+            interval[f"{which}{long_name}requestrate"] = TextInt(0)
+    mos = {
+        "mos_total": 0.0,
+        "mos2_total": 0.0,
+        "mos_samples_total": 0,
+        "mos_average": 0.0,
+        "mos_stddev": 0.0,
+    }
+    proxies = []
+    totals = [0] * len(NG_COMMANDS)
+    for address, entry in stats.proxies.items():
+        proxy: dict[str, Any] = {"proxy": address}
+        for index, (_, short, _) in enumerate(NG_COMMANDS):
+            proxy[f"{short}count"] = entry.counts[index]
+            proxy[f"{short}duration"] = _seconds(entry.durations[index])
+            totals[index] += entry.counts[index]
+        proxy["errorcount"] = entry.errors
+        proxies.append(proxy)
+    control: dict[str, Any] = {"proxies": proxies}
+    for index, (_, short, _) in enumerate(NG_COMMANDS):
+        control[f"total{short}count"] = totals[index]
+    interfaces = []
+    for pool in port_pools(core):
+        free = pool.total - pool.used
+        interfaces.append({
+            "name": pool.name,
+            "address": pool.address,
+            "ports": {
+                "min": pool.port_min,
+                "max": pool.port_max,
+                "used": pool.used,
+                "used_pct": Fixed2(pool.used * 100 / pool.total if pool.total else 0.0),
+                "free": free,
+                "totals": pool.total,
+                "last": pool.last,
+            },
+        })
+    return {
+        "currentstatistics": current,
+        "totalstatistics": total,
+        "intervalstatistics": interval,
+        "mos": mos,
+        "controlstatistics": control,
+        "interfaces": interfaces,
+        "transcoders": [],
+    }
+
+
+# -- renderings ---------------------------------------------------------------------------
+
+
+def _short(value: Any) -> str:
+    if isinstance(value, Fixed2):
+        return "%.2f" % value
+    if isinstance(value, float):
+        return "%.6f" % value
+    return str(value)
+
+
+def _json(value: Any) -> str:
+    """rtpengine's compact JSON: model order, ``%.6f`` floats, strings unescaped."""
+    if isinstance(value, dict):
+        return "{" + ",".join(f'"{key}":{_json(item)}' for key, item in value.items()) + "}"
+    if isinstance(value, list):
+        return "[" + ",".join(_json(item) for item in value) + "]"
+    if isinstance(value, str):
+        return f'"{value}"'
+    return _short(value)
+
+
+def render_jsonstats(core: Core) -> str:
+    """``list jsonstats``: no trailing newline."""
+    return _json(json_statistics(core))
+
+
+def _ng_value(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {key: _ng_value(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_ng_value(item) for item in value]
+    if isinstance(value, (float, TextInt)):
+        return _short(value)
+    return value
+
+
+def ng_statistics(core: Core) -> dict[str, Any]:
+    """The model with rtpengine's bencode types: floats and ``TextInt`` become strings."""
+    return _ng_value(json_statistics(core))
+
+
+@ng_command("statistics")
+def statistics(core: Core, message: dict[str, Any], request: Request) -> dict[str, Any]:
+    """ng ``statistics``: the same content as ``list jsonstats``."""
+    return {"statistics": ng_statistics(core), "result": "ok"}
+
+
+def _line(description: str, value: str) -> str:
+    return f" {description:<48}:{value}\n"
+
+
+def render_totals(core: Core) -> str:
+    """``list totals``: the human-readable dump (layout of cli.md §3.4)."""
+    model = json_statistics(core)
+    current, total = model["currentstatistics"], model["totalstatistics"]
+    interval, mos = model["intervalstatistics"], model["mos"]
+    out = ["\nStatistics over currently running sessions:\n\n"]
+    out += [_line(label, _short(current[key])) for key, label in CURRENT]
+    out.append("\nTotal statistics (does not include current running sessions):\n\n")
+    out += [_line(label, _short(total[key]) + unit) for key, label, unit in TOTAL]
+    out.append("\n\nGraphite interval statistics (last reported values to graphite):\n")
+    out.append(_line("Total calls duration", _short(interval["totalcallsduration"]) + " seconds"))
+    out.append("\n")
+    out.append(_line("Min managed sessions", _short(interval["minmanagedsessions"])))
+    out.append(_line("Max managed sessions", _short(interval["maxmanagedsessions"])))
+    for long_name, _, _ in NG_COMMANDS:
+        values = "/".join(_short(interval[f"{w}{long_name}delay"]) for w in ("min", "max", "avg"))
+        out.append(_line(f"Min/Max/Avg {long_name} processing delay", values + " sec"))
+    for long_name, _, _ in NG_COMMANDS:
+        values = "/".join(_short(interval[f"{w}{long_name}requestrate"]) for w in ("min", "max", "avg"))
+        out.append(_line(f"Min/Max/Avg {long_name} requests per second", values + " per sec"))
+    out.append("\n\nMOS statistics:\n\n")
+    out += [_line(label, _short(mos[key])) for key, label in MOS]
+    out.append("\n\nControl statistics:\n\n")
+    header = " %20s " % "Proxy" + "".join("| %10s " % title for _, _, title in NG_COMMANDS)
+    out.append(header + "\n")
+    for proxy in model["controlstatistics"]["proxies"]:
+        row = " %20s " % proxy["proxy"]
+        row += "".join("| %10d " % proxy[f"{short}count"] for _, short, _ in NG_COMMANDS)
+        out.append(row + "\n")
+    out.append("\n\n\n")
+    out.append("\n\n" * len(model["transcoders"]))
+    out.append("\n")
+    return "".join(out)
+
+
+def render_counters(core: Core) -> str:
+    """``list counters``: the per-second rates."""
+    current = json_statistics(core)["currentstatistics"]
+    lines = "".join(_line(label, _short(current[key])) for key, label in COUNTERS)
+    return "\nCurrent per-second counters:\n\n" + lines
+
+
+def render_numsessions(core: Core) -> str:
+    calls = list(core.calls.calls.values())
+    foreign = sum(1 for call in calls if call.foreign)
+    ipv4, ipv6, mixed = address_family_gauges(core)
+    return (
+        f"Current sessions own: {len(calls) - foreign}\n"
+        f"Current sessions foreign: {foreign}\n"
+        f"Current sessions total: {len(calls)}\n"
+        f"Current transcoded media: 0\n"
+        f"Current sessions ipv4 only media: {ipv4}\n"
+        f"Current sessions ipv6 only media: {ipv6}\n"
+        f"Current sessions ip mixed  media: {mixed}\n"
+    )
+
+
+def render_interfaces(core: Core) -> str:
+    out = []
+    for pool in port_pools(core):
+        percent = pool.used * 100 / pool.total if pool.total else 0.0
+        out.append(
+            f"Interface '{pool.name}' address '{pool.address}' ({pool.family})\n"
+            f" Port range: {pool.port_min:5d} - {pool.port_max:5d}\n"
+            f" Ports used: {pool.used:5d} / {pool.total:5d} ({percent:5.1f}%)\n"
+            f" Last port used: {pool.last:5d}\n"
+        )
+    return "".join(out)

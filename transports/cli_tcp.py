@@ -1,0 +1,156 @@
+"""The TCP CLI port (``--listen-cli``), as ``rtpengine-ctl`` talks to it.
+
+One command per connection (cli.md §1.1): no banner; the first complete line (LF, an
+optional CR before it dropped, empty lines skipped) is run, the whole reply is written,
+then the server half-closes. Later lines are ignored. A client that half-closes without
+a LF gets its partial line run; more than 1024 bytes without a LF closes the connection
+without a reply. ``CliLineReader`` is the sans-I/O framer; the rest is the trio shell.
+"""
+
+from __future__ import annotations
+
+import logging
+import socket
+from contextlib import asynccontextmanager
+from urllib.parse import urlsplit
+
+import trio
+
+from . import Transport, register
+from ._net import bind_socket, format_address
+
+log = logging.getLogger("rtpengined.cli")
+MAX_LINE = 1024  # rtpengine closes a connection holding more than this without a LF
+# rtpengine keeps a silent connection open forever; we give up after this long.
+IDLE_TIMEOUT = 300.0
+# After replying, wait this long for the client to close before dropping it.
+LINGER_TIMEOUT = 5.0
+
+
+class LineTooLong(Exception):
+    """More than ``MAX_LINE`` bytes arrived without a line end."""
+
+
+class CliLineReader:
+    """Feed bytes; ``feed`` returns the first command line once it is complete."""
+
+    def __init__(self, max_line: int = MAX_LINE) -> None:
+        self.buffer = bytearray()
+        self.max_line = max_line
+
+    def feed(self, data: bytes) -> bytes | None:
+        self.buffer += data
+        while True:
+            end = self.buffer.find(b"\n")
+            if end < 0:
+                break
+            line = bytes(self.buffer[:end])
+            del self.buffer[: end + 1]
+            if line.endswith(b"\r"):
+                line = line[:-1]
+            if line:
+                return line
+        if len(self.buffer) > self.max_line:
+            raise LineTooLong(f"{len(self.buffer)} bytes without a line end")
+        return None
+
+    def at_eof(self) -> bytes | None:
+        """The client half-closed: what it sent so far is the command (if anything)."""
+        if not self.buffer:
+            return None
+        line = bytes(self.buffer)
+        self.buffer.clear()
+        return line
+
+
+def decode_line(line: bytes) -> str:
+    return line.decode("utf-8", "surrogateescape")
+
+
+def encode_reply(text: str) -> bytes:
+    return text.encode("utf-8", "surrogateescape")
+
+
+async def _read_command(stream: trio.SocketStream) -> bytes | None:
+    reader = CliLineReader()
+    while True:
+        data = await stream.receive_some(4096)
+        if not data:
+            return reader.at_eof()
+        line = reader.feed(data)
+        if line is not None:
+            return line
+
+
+async def _serve_connection(core, stream: trio.SocketStream) -> None:
+    try:
+        peer = stream.socket.getpeername()[:2]
+    except OSError:
+        await stream.aclose()
+        return
+    async with stream:
+        try:
+            line = None
+            with trio.move_on_after(IDLE_TIMEOUT):
+                line = await _read_command(stream)
+            if line is None:
+                return
+            command = decode_line(line)
+            log.info("Got CLI command: %s", command)
+            reply = core.handle_cli(command, peer)
+            if reply:
+                await stream.send_all(encode_reply(reply))
+            await stream.send_eof()
+            # Let the client read the reply and close first: closing with unread
+            # input pending would reset the connection and could lose the reply.
+            with trio.move_on_after(LINGER_TIMEOUT):
+                while await stream.receive_some(4096):
+                    pass
+        except LineTooLong as exc:
+            log.warning("CLI connection from %s: %s; closing", format_address(peer), exc)
+        except (trio.BrokenResourceError, trio.ClosedResourceError, OSError):
+            pass
+
+
+async def serve(core, address, *, task_status=trio.TASK_STATUS_IGNORED) -> None:
+    sock = await bind_socket(socket.SOCK_STREAM, address.host, address.port, "CLI")
+    sock.listen(128)
+    listener = trio.SocketListener(sock)
+    log.info("listening for CLI on tcp %s", format_address(sock.getsockname()))
+    task_status.started(sock.getsockname())
+    async with listener:
+        await trio.serve_listeners(lambda s: _serve_connection(core, s), [listener])
+
+
+class CliClient:
+    """rtpengine-ctl's side: a fresh connection per command, reply read until EOF."""
+
+    def __init__(self, host: str, port: int, timeout: float) -> None:
+        self.host = host
+        self.port = port
+        self.timeout = timeout
+
+    async def request(self, line: bytes) -> bytes:
+        with trio.fail_after(self.timeout):
+            stream = await trio.open_tcp_stream(self.host, self.port)
+            async with stream:
+                await stream.send_all(line + b"\n")
+                chunks = []
+                while True:
+                    data = await stream.receive_some(65536)
+                    if not data:
+                        return b"".join(chunks)
+                    chunks.append(data)
+
+    async def aclose(self) -> None:
+        return None
+
+
+@asynccontextmanager
+async def open_client(url: str, timeout: float = 3.0, **_):
+    """``cli://HOST:PORT`` (default 127.0.0.1:9900)."""
+    parts = urlsplit(url if "//" in url else "cli://" + url)
+    yield CliClient(parts.hostname or "127.0.0.1", parts.port or 9900, timeout)
+
+
+register(Transport("cli", "listen_cli", serve, ("cli",), open_client, frozenset({"cli"})))
