@@ -1,24 +1,206 @@
-"""Call lifecycle and the ng call commands (placeholder until the call model lands)."""
+"""Call lifecycle: the call table, media ports, teardown and timers.
+
+The ng commands that create and read calls live in ``offer_answer`` (offer, answer) and
+``query`` (query, list, delete); importing them here registers them. Everything is
+sans-I/O apart from binding media sockets, which goes through the port pools' binder.
+"""
 
 from __future__ import annotations
 
+import logging
+import secrets
 from typing import TYPE_CHECKING
 
-from .model import Call
+from .model import Call, Interface, Media, Monologue, Stream
+from .ports import Binder, PortPool, bind_udp
 
 if TYPE_CHECKING:
     from .core import Core
 
+log = logging.getLogger("rtpengined.calls")
+
+REASON_COUNTERS = {
+    "regular": "regular_terminated_sessions",
+    "forced": "forced_terminated_sessions",
+    "timeout": "timeout_sessions",
+    "silent_timeout": "silent_timeout_sessions",
+    "final_timeout": "final_timeout_sessions",
+    "offer_timeout": "offer_timeout_sessions",
+}
+
 
 class CallManager:
-    """Owns every call, keyed by call-id."""
+    """Owns every call (keyed by call-id, in creation order) and the media port pools."""
 
-    def __init__(self, core: Core) -> None:
+    def __init__(self, core: Core, binder: Binder = bind_udp) -> None:
         self.core = core
         self.calls: dict[str, Call] = {}
+        config = core.config
+        self.port_pools: list[PortPool] = [
+            PortPool(interface, config.port_min, config.port_max, binder)
+            for interface in config.interfaces
+        ]
+        # Loop protection marker: a=rtpengine:<instance id> (12 hex digits like rtpengine).
+        self.instance_id = secrets.token_hex(6)
+
+    # -- interfaces and ports ------------------------------------------------------------
+
+    def pool_for(self, name: str | None = None, family: str | None = None) -> PortPool:
+        """The pool of logical interface ``name`` (default: the first), preferring ``family``."""
+        pools = [p for p in self.port_pools if name is not None and p.interface.name == name]
+        if not pools:
+            first = self.port_pools[0].interface.name
+            pools = [p for p in self.port_pools if p.interface.name == first]
+        if family is not None:
+            for pool in pools:
+                if pool.interface.family == family:
+                    return pool
+        return pools[0]
+
+    def has_interface(self, name: str) -> bool:
+        return any(p.interface.name == name for p in self.port_pools)
+
+    def pool_of(self, interface: Interface) -> PortPool | None:
+        for pool in self.port_pools:
+            if pool.interface == interface:
+                return pool
+        return None
+
+    def release_stream(self, stream: Stream) -> None:
+        """Close a stream's socket through the media plane and give its port back."""
+        if stream.closed:
+            return
+        self.core.media.close_stream(stream)
+        stream.sock = None
+        stream.closed = True
+        pool = self.pool_of(stream.interface)
+        if pool is not None:
+            pool.release(stream.port)
+
+    # -- teardown ------------------------------------------------------------------------
+
+    def destroy(self, call: Call, reason: str) -> None:
+        """End ``call``: final counters into the totals, ports released, call removed."""
+        stats = self.core.stats
+        streams = [s for s in call.streams() if not s.closed]
+        try:
+            self.core.media.refresh(streams)
+        except Exception:  # counters are best effort at teardown
+            log.exception("media refresh failed while ending call %s", call.call_id)
+        self._count_stream_pairs(call)
+        for stream in streams:
+            stats.closed_packets += stream.stats.packets
+            stats.closed_bytes += stream.stats.bytes
+            stats.closed_errors += stream.stats.errors
+            self.release_stream(stream)
+        if not call.foreign:
+            stats.record_call_end(max(0.0, self.core.clock() - call.created))
+        counter = REASON_COUNTERS.get(reason)
+        if counter is not None:
+            setattr(stats, counter, getattr(stats, counter) + 1)
+        if self.calls.get(call.call_id) is call:
+            del self.calls[call.call_id]
+        log.info("call %s ended (%s)", call.call_id, reason)
+
+    def _count_stream_pairs(self, call: Call) -> None:
+        """rtpengine's zero-way/one-way stream counters: RTP stream pairs by packets received."""
+        stats = self.core.stats
+        seen: set[int] = set()
+        for stream in call.streams():
+            if stream.rtcp or stream.id in seen:
+                continue
+            peer = stream.sink
+            seen.add(stream.id)
+            if peer is None or peer.id in seen:
+                continue
+            seen.add(peer.id)
+            flowing = (stream.stats.packets > 0) + (peer.stats.packets > 0)
+            if flowing == 0:
+                stats.zeroway_streams += 1
+            elif flowing == 1:
+                stats.oneway_streams += 1
+
+    def delete_party(self, call: Call, monologue: Monologue) -> None:
+        """Close one party's streams (forked branch deleted); the call goes on."""
+        stats = self.core.stats
+        streams = [s for media in monologue.medias for s in media.streams if not s.closed]
+        self.core.media.refresh(streams)
+        for stream in streams:
+            stats.closed_packets += stream.stats.packets
+            stats.closed_bytes += stream.stats.bytes
+            stats.closed_errors += stream.stats.errors
+            self.release_stream(stream)
+        for other in call.monologues:
+            for media in other.medias:
+                for stream in media.streams:
+                    if stream.sink is not None and stream.sink.closed and not stream.closed:
+                        stream.sink = None
+                        self.core.media.update_stream(stream)
+
+    # -- timers --------------------------------------------------------------------------
 
     def tick(self, now: float) -> None:
-        """Fire due timers."""
+        """Fire due timers: delete delay, offer/final timeouts, media and silent timeouts."""
+        config = self.core.config
+        due: list[tuple[Call, str]] = []
+        live = [c for c in self.calls.values()]
+        streams = [s for c in live if not c.deletion_mark for s in c.streams() if not s.closed]
+        if streams and (config.timeout > 0 or config.silent_timeout > 0):
+            self.core.media.refresh(streams)
+        for call in live:
+            reason = self._expired(call, now)
+            if reason is not None:
+                due.append((call, reason))
+        for call, reason in due:
+            try:
+                self.destroy(call, reason)
+            except Exception:
+                log.exception("ending call %s failed", call.call_id)
+                self.calls.pop(call.call_id, None)
+
+    def _expired(self, call: Call, now: float) -> str | None:
+        config = self.core.config
+        if call.deletion_mark:
+            if call.delete_at is not None and now >= call.delete_at:
+                return "regular"
+            return None
+        if config.final_timeout > 0 and now - call.created >= config.final_timeout:
+            return "final_timeout"
+        answered = bool(call.extra.get("answered"))
+        if not answered:
+            if config.offer_timeout > 0 and now - call.last_signal >= config.offer_timeout:
+                return "offer_timeout"
+            return None
+        last = call.last_signal
+        for stream in call.streams():
+            if not stream.closed and stream.stats.last_packet > last:
+                last = stream.stats.last_packet
+        if _on_hold(call):
+            if config.silent_timeout > 0 and now - last >= config.silent_timeout:
+                return "silent_timeout"
+            return None
+        if config.timeout > 0 and now - last >= config.timeout:
+            return "timeout"
+        return None
 
     def shutdown(self) -> None:
-        """Close every call's media (daemon exit)."""
+        """Release every call's media (daemon exit); not counted as terminated sessions."""
+        for call in list(self.calls.values()):
+            for stream in call.streams():
+                try:
+                    self.release_stream(stream)
+                except Exception:
+                    log.exception("closing a stream of %s failed", call.call_id)
+        self.calls.clear()
+
+
+def _on_hold(call: Call) -> bool:
+    """Held or inactive: no active media sends (rtpengine then uses --silent-timeout)."""
+    medias: list[Media] = [m for mono in call.monologues for m in mono.medias if m.streams]
+    if not medias:
+        return False
+    return all(m.direction in ("sendonly", "recvonly", "inactive") or m.extra.get("zero")
+               for m in medias if m.extra.get("initialized"))
+
+
+from . import offer_answer, query  # noqa: E402,F401  (register the ng call commands)

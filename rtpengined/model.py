@@ -92,6 +92,9 @@ class Stream:
     rtcp_peer: Stream | None = None
     stats: StreamStats = field(default_factory=StreamStats)
     id: int = field(default_factory=lambda: next(_stream_ids))
+    # Ports released (party deleted) while the call lives on: query omits the local port.
+    closed: bool = False
+    created: float = 0.0
 
     @property
     def local(self) -> Endpoint:
@@ -116,6 +119,11 @@ class Media:
     flags: list[str] = field(default_factory=list)
     codec: str | None = None
     formats: list[str] = field(default_factory=list)
+    # Payload type -> "encoding/rate" from this party's SDP (static types filled in).
+    rtpmaps: dict[str, str] = field(default_factory=dict)
+    # Direction from this party's SDP: sendrecv, sendonly, recvonly or inactive.
+    direction: str = "sendrecv"
+    extra: dict[str, Any] = field(default_factory=dict)
 
     @property
     def rtp(self) -> Stream | None:

@@ -1,0 +1,659 @@
+"""ng ``offer`` and ``answer``: update the call model from an SDP and rewrite it.
+
+Orientation (as rtpengine): the SDP produced for an offer goes to the callee, so it
+carries the callee-side monologue's local ports; the SDP produced for an answer carries
+the caller's. Both sides' ports are bound at offer time. Requests are validated and
+every port is bound before the model changes, so an error leaves the call as it was.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+import string
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from . import sdp as sdpmod
+from .core import Core, Request, ng_command
+from .model import Call, Endpoint, Interface, Media, Monologue, Stream
+from .ngcodec import NgError
+from .sdp import Connection, IceCredentials, MediaPlan, SessionDescription, SessionPlan
+
+if TYPE_CHECKING:
+    from .calls import CallManager
+    from .ports import PortPool
+
+_ALNUM = string.ascii_letters + string.digits
+
+
+def get_str(message: dict[str, Any], *names: str) -> str | None:
+    """First of ``names`` present with a string value (integers count as absent)."""
+    for name in names:
+        value = message.get(name)
+        if isinstance(value, str):
+            return value
+    return None
+
+
+def get_int(message: dict[str, Any], *names: str) -> int | None:
+    """An integer option given as ``i5e`` or ``"5"``; non-numeric strings count as absent."""
+    for name in names:
+        value = message.get(name)
+        if isinstance(value, int):
+            return value
+        if isinstance(value, str):
+            try:
+                return int(value.strip())
+            except ValueError:
+                return None
+    return None
+
+
+def get_list(message: dict[str, Any], *names: str) -> list[str]:
+    """A list of strings, with spaces turned into dashes (rtpengine's flag spelling rule)."""
+    for name in names:
+        value = message.get(name)
+        if isinstance(value, list):
+            return [item.replace(" ", "-") for item in value if isinstance(item, str)]
+    return []
+
+
+@dataclass
+class Options:
+    """The offer/answer options that matter for plain RTP."""
+
+    flags: set[str] = field(default_factory=set)
+    replace: set[str] = field(default_factory=set)
+    rtcp_mux: set[str] = field(default_factory=set)
+    ice: str = "default"
+    media_address: str | None = None
+    address_family: str | None = None
+    received_from: str | None = None
+    transport_protocol: str | None = None
+    label: str | None = None
+    via_branch: str | None = None
+    ptime: int | None = None
+    strip: list[str] = field(default_factory=list)
+    except_: list[str] = field(default_factory=list)
+    direction: list[str] = field(default_factory=list)
+    supports: set[str] = field(default_factory=set)
+    learning: str | None = None
+
+    @classmethod
+    def from_message(cls, message: dict[str, Any]) -> Options:
+        opts = cls()
+        opts.flags = set(get_list(message, "flags"))
+        opts.replace = set(get_list(message, "replace"))
+        for flag in opts.flags:
+            if flag.startswith("replace-"):
+                opts.replace.add(flag[8:])
+            elif flag.startswith("rtcp-mux-"):
+                opts.rtcp_mux.add(flag[9:])
+            elif flag.startswith("codec-strip-"):
+                opts.strip.append(flag[12:])
+            elif flag.startswith("codec-except-"):
+                opts.except_.append(flag[13:])
+            elif flag.startswith("endpoint-learning-"):
+                opts.learning = flag[18:]
+        opts.rtcp_mux.update(get_list(message, "rtcp-mux", "rtcp mux"))
+        ice = get_str(message, "ICE", "ice")
+        if ice in ("remove", "force", "default", "force-relay", "optional"):
+            opts.ice = ice
+        opts.media_address = get_str(message, "media address", "media-address")
+        family = get_str(message, "address family", "address-family")
+        opts.address_family = {"IP4": "IPv4", "IP6": "IPv6"}.get(family or "")
+        received = message.get("received from", message.get("received-from"))
+        if isinstance(received, list) and len(received) >= 2 and isinstance(received[1], str):
+            opts.received_from = received[1]
+        protocol = get_str(message, "transport protocol", "transport-protocol")
+        if protocol in sdpmod.RTP_PROTOCOLS:
+            opts.transport_protocol = protocol
+        opts.label = get_str(message, "label")
+        opts.via_branch = get_str(message, "via-branch", "via branch")
+        opts.ptime = get_int(message, "ptime")
+        codec = message.get("codec")
+        if isinstance(codec, dict):
+            opts.strip += get_list(codec, "strip")
+            opts.except_ += get_list(codec, "except")
+        opts.direction = [d for d in get_list(message, "direction")]
+        opts.supports = set(get_list(message, "supports"))
+        learning = get_str(message, "endpoint-learning", "endpoint learning")
+        if learning in ("off", "immediate", "delayed", "heuristic"):
+            opts.learning = learning
+        return opts
+
+
+def _required(message: dict[str, Any], answer: bool) -> tuple[str, str, str, str | None]:
+    """The keys every offer/answer needs, checked in rtpengine's order."""
+    body = get_str(message, "sdp", "SDP")
+    if body is None:
+        raise NgError("No SDP body in message")
+    call_id = get_str(message, "call-id", "call-ID", "call id", "call ID")
+    if call_id is None:
+        raise NgError("No call-id in message")
+    from_tag = get_str(message, "from-tag", "from tag", "from-Tag")
+    if from_tag is None:
+        raise NgError("No from-tag in message")
+    to_tag = get_str(message, "to-tag", "to tag", "to-Tag")
+    if answer and to_tag is None:
+        raise NgError("No to-tag in message")
+    return body, call_id, from_tag, to_tag
+
+
+def _parse(body: str) -> SessionDescription:
+    parsed = sdpmod.parse(body)
+    sdpmod.check_complete(parsed)
+    return parsed
+
+
+# -- the commands ----------------------------------------------------------------------
+
+
+@ng_command("offer")
+def offer(core: Core, message: dict[str, Any], request: Request) -> dict[str, Any]:
+    body, call_id, from_tag, to_tag = _required(message, answer=False)
+    parsed = _parse(body)
+    opts = Options.from_message(message)
+    manager: CallManager = core.calls
+    if _looped(manager, parsed, opts):
+        return {"sdp": body, "result": "ok"}
+    call = manager.calls.get(call_id)
+    if call is None:
+        limit = core.config.max_sessions
+        if limit >= 0 and len(manager.calls) >= limit:
+            core.stats.rejected_sessions += 1
+            if "load-limit" in opts.supports:
+                return {"result": "load limit", "message": "Parallel session limit reached"}
+            raise NgError("Parallel session limit reached")
+    if not parsed.medias:
+        raise NgError("Error rewriting SDP")
+    now = core.clock()
+    new_call = call is None
+    if call is None:
+        call = Call(call_id=call_id, created=now, last_signal=now, proxy=request.source_text)
+    session = _Session(manager, call, now)
+    sender = session.monologue(from_tag, "FROM_TAG")
+    peer = session.offer_peer(sender, to_tag, opts.via_branch)
+    result = session.apply(parsed, sender, peer, opts, request, is_offer=True)
+    call.last_signal = now
+    call.deletion_mark = False
+    call.delete_at = None
+    if new_call:
+        manager.calls[call_id] = call
+    return {"sdp": result, "result": "ok"}
+
+
+@ng_command("answer")
+def answer(core: Core, message: dict[str, Any], request: Request) -> dict[str, Any]:
+    body, call_id, from_tag, to_tag = _required(message, answer=True)
+    assert to_tag is not None
+    parsed = _parse(body)
+    opts = Options.from_message(message)
+    manager: CallManager = core.calls
+    if _looped(manager, parsed, opts):
+        return {"sdp": body, "result": "ok"}
+    call = manager.calls.get(call_id)
+    if call is None:
+        raise NgError("Unknown call-id")
+    if not parsed.medias:
+        raise NgError("Error rewriting SDP")
+    now = core.clock()
+    session = _Session(manager, call, now)
+    offerer = session.monologue(from_tag, "FROM_TAG")
+    answerer = session.answer_party(offerer, to_tag, opts.via_branch)
+    result = session.apply(parsed, answerer, offerer, opts, request, is_offer=False)
+    call.last_signal = now
+    call.extra["answered"] = True
+    return {"sdp": result, "result": "ok"}
+
+
+def _looped(manager: CallManager, parsed: SessionDescription, opts: Options) -> bool:
+    """loop-protect: an SDP that already carries our marker is returned untouched."""
+    return "loop-protect" in opts.flags and manager.instance_id in parsed.session_attributes(
+        "rtpengine")
+
+
+# -- one offer/answer transaction ------------------------------------------------------
+
+
+def _link(a: Monologue, b: Monologue) -> None:
+    """Offer/answer association: each party receives the other's media."""
+    for x, y in ((a, b), (b, a)):
+        if y not in x.subscriptions:
+            x.subscriptions.append(y)
+        if x not in y.subscribers:
+            y.subscribers.append(x)
+
+
+class _Session:
+    """Collects model changes of one request; nothing is visible until ``apply`` succeeds."""
+
+    def __init__(self, manager: CallManager, call: Call, now: float) -> None:
+        self.manager = manager
+        self.core = manager.core
+        self.call = call
+        self.now = now
+        self.new_monologues: list[Monologue] = []
+        self.links: list[tuple[Monologue, Monologue]] = []
+        self.tag_updates: list[tuple[Monologue, str]] = []
+        self.exclusive: tuple[Monologue, Monologue] | None = None
+
+    # -- party lookup ---------------------------------------------------------------------
+
+    def find(self, tag: str) -> Monologue | None:
+        for mono in [*self.call.monologues, *self.new_monologues]:
+            if mono.tag == tag:
+                return mono
+        for mono, new_tag in self.tag_updates:
+            if new_tag == tag:
+                return mono
+        return None
+
+    def _create(self, tag: str, tag_type: str) -> Monologue:
+        mono = Monologue(tag=tag, created=self.now, tag_type=tag_type)
+        self.new_monologues.append(mono)
+        return mono
+
+    def monologue(self, tag: str, tag_type: str) -> Monologue:
+        return self.find(tag) or self._create(tag, tag_type)
+
+    def offer_peer(self, sender: Monologue, to_tag: str | None, via: str | None) -> Monologue:
+        """The party the offer goes to: by to-tag, by via-branch fork, or the existing peer."""
+        if to_tag:
+            peer = self.find(to_tag)
+            if peer is None:
+                peer = self._create(to_tag, "TO_TAG")
+            self.links.append((sender, peer))
+            return peer
+        peers = [m for m in sender.subscribers if m is not sender]
+        chosen: Monologue | None = None
+        if via:
+            # SIP forking: a new via-branch gets its own peer unless an unbranched one waits.
+            chosen = next((m for m in peers if m.via_branch == via), None)
+            if chosen is None:
+                chosen = next((m for m in peers if not m.tag and not m.via_branch), None)
+        elif peers:
+            chosen = peers[-1]
+        if chosen is None:
+            chosen = self._create("", "TO_TAG")
+            chosen.extra["ice_controlling"] = True
+        if via:
+            chosen.extra["new_via_branch"] = via
+        self.links.append((sender, chosen))
+        return chosen
+
+    def answer_party(self, offerer: Monologue, to_tag: str, via: str | None) -> Monologue:
+        """The answering party: tagged by to-tag, else the offerer's untagged peer (fork)."""
+        party = self.find(to_tag)
+        if party is None:
+            # Every fork the offerer's offers went to, answered or not.
+            peers = [m for m in offerer.subscriptions if not m.tag]
+            if via:
+                party = next((m for m in peers if m.via_branch == via), None)
+            if party is None and peers:
+                party = next((m for m in peers if not m.via_branch), peers[0])
+            if party is None:
+                party = self._create(to_tag, "TO_TAG")
+                party.extra["ice_controlling"] = True
+            else:
+                self.tag_updates.append((party, to_tag))
+        self.links.append((party, offerer))
+        self.exclusive = (offerer, party)
+        return party
+
+    # -- the transaction --------------------------------------------------------------------
+
+    def apply(self, parsed: SessionDescription, sender: Monologue, receiver: Monologue,
+              opts: Options, request: Request, is_offer: bool) -> str:
+        """Bind ports, update both parties from ``parsed`` and return the produced SDP."""
+        plans = [self._plan_media(parsed, i, sender, receiver, opts, is_offer)
+                 for i in range(len(parsed.medias))]
+        self._bind(plans, opts)  # may raise "Ran out of ports": nothing changed yet
+        self._commit(plans, parsed, sender, receiver, opts, request, is_offer)
+        return self._render(plans, parsed, sender, receiver, opts, is_offer)
+
+    def _plan_media(self, parsed: SessionDescription, index: int, sender: Monologue,
+                    receiver: Monologue, opts: Options, is_offer: bool) -> _MediaWork:
+        section = parsed.medias[index]
+        work = _MediaWork(index=index, section=section)
+        work.sender_media = sender.medias[index] if index < len(sender.medias) else None
+        work.receiver_media = receiver.medias[index] if index < len(receiver.medias) else None
+        if section.port == 0:
+            return work
+        conn = parsed.media_connection(index)
+        assert conn is not None
+        work.endpoint = Endpoint(conn.address, section.port)
+        names = opts.direction
+        sender_if = names[0] if len(names) > 0 and self.manager.has_interface(names[0]) else None
+        receiver_if = names[1] if len(names) > 1 and self.manager.has_interface(names[1]) else None
+        work.sender_pool = self.manager.pool_for(sender_if, opts.address_family)
+        work.receiver_pool = self.manager.pool_for(receiver_if, opts.address_family)
+        require = is_offer and "require" in opts.rtcp_mux and section.is_rtp
+        receiver_count = 1 if require or not section.is_rtp else 2
+        sender_count = 2 if section.is_rtp else 1
+        if _needs_ports(work.sender_media):
+            work.sender_count = sender_count
+        rmedia = work.receiver_media
+        if _needs_ports(rmedia) or (is_offer and len(rmedia.streams) != receiver_count):
+            work.receiver_count = receiver_count
+        elif rmedia is not None and "port-latching" not in opts.flags:
+            bound = rmedia.extra.get("bound_endpoint")
+            if bound is not None and bound != work.endpoint:
+                work.receiver_count = receiver_count  # the far side moved: fresh ports
+        return work
+
+    def _bind(self, plans: list[_MediaWork], opts: Options) -> None:
+        bound: list[tuple[PortPool, list[tuple[int, Any]]]] = []
+        try:
+            for work in plans:
+                if work.sender_count:
+                    work.sender_ports = work.sender_pool.allocate(work.sender_count)
+                    bound.append((work.sender_pool, work.sender_ports))
+                if work.receiver_count:
+                    work.receiver_ports = work.receiver_pool.allocate(work.receiver_count)
+                    bound.append((work.receiver_pool, work.receiver_ports))
+        except NgError:
+            for pool, group in bound:
+                for port, sock in group:
+                    sock.close()
+                    pool.release(port)
+            raise
+
+    def _commit(self, plans: list[_MediaWork], parsed: SessionDescription, sender: Monologue,
+                receiver: Monologue, opts: Options, request: Request, is_offer: bool) -> None:
+        call = self.call
+        for mono in self.new_monologues:
+            call.monologues.append(mono)
+        for mono, tag in self.tag_updates:
+            mono.tag = tag
+            mono.tag_type = "TO_TAG"
+        for a, b in self.links:
+            _link(a, b)
+        if self.exclusive is not None:
+            offerer, party = self.exclusive
+            for other in list(offerer.subscribers):
+                if other is not party:
+                    offerer.subscribers.remove(other)
+                    if offerer in other.subscriptions:
+                        other.subscriptions.remove(offerer)
+        if opts.label is not None:
+            sender.label = opts.label
+        via = receiver.extra.pop("new_via_branch", None)
+        if via:
+            receiver.via_branch = via
+        config = self.core.config
+        learning = opts.learning or config.endpoint_learning
+        source_ip = opts.received_from or request.source_ip
+        use_source = ("SIP-source-address" in opts.flags
+                      or (config.sip_source and "trust-address" not in opts.flags))
+        changed: list[Stream] = []
+        opened: list[Stream] = []
+        for work in plans:
+            smedia = self._ensure_media(sender, work, parsed)
+            rmedia = self._ensure_media(receiver, work, parsed, mirror=True,
+                                        protocol=opts.transport_protocol if is_offer else None)
+            if work.sender_ports:
+                opened += self._replace_streams(smedia, work.sender_pool, work.sender_ports)
+            if work.receiver_ports:
+                opened += self._replace_streams(rmedia, work.receiver_pool, work.receiver_ports)
+            section = work.section
+            smedia.formats = list(section.formats)
+            smedia.rtpmaps = section.rtpmaps()
+            smedia.type = section.type
+            smedia.protocol = section.protocol
+            smedia.extra["initialized"] = True
+            smedia.extra["ice"] = parsed.has_ice(work.index)
+            if section.port == 0:
+                continue
+            conn = parsed.media_connection(work.index)
+            assert conn is not None
+            smedia.direction = parsed.direction(work.index) or (
+                "sendonly" if conn.is_zero else "sendrecv")
+            smedia.extra["zero"] = conn.is_zero
+            smedia.extra["rtcp_mux"] = parsed.rtcp_mux(work.index)
+            if is_offer:
+                smedia.extra["mux_offered"] = parsed.rtcp_mux(work.index)
+                smedia.extra["mux_flags"] = set(opts.rtcp_mux)
+            if work.endpoint is not None:
+                rmedia.extra["bound_endpoint"] = work.endpoint
+            address = conn.address
+            if use_source and source_ip and not parsed.has_ice(work.index):
+                address = source_ip
+            rtp_ep = None if conn.is_zero else Endpoint(address, section.port)
+            rtcp_attr = parsed.rtcp_attribute(work.index)
+            rtcp_ep = None
+            if rtp_ep is not None:
+                if rtcp_attr is not None:
+                    rtcp_addr = rtcp_attr[1].address if rtcp_attr[1] is not None else address
+                    rtcp_ep = Endpoint(rtcp_addr, rtcp_attr[0])
+                else:
+                    rtcp_ep = Endpoint(address, section.port + 1)
+            for stream in smedia.streams:
+                target = rtcp_ep if stream.rtcp else rtp_ep
+                if stream.advertised != target:
+                    stream.advertised = target
+                    stream.endpoint = None
+                    stream.confirmed = False
+                stream.asymmetric = "asymmetric" in opts.flags
+                stream.strict_source = "strict-source" in opts.flags
+                stream.media_handover = "media-handover" in opts.flags
+                stream.learning = "off" if stream.asymmetric else learning
+                if not stream.rtcp:
+                    stream.rtcp_mux = parsed.rtcp_mux(work.index) and smedia.rtcp is None
+                changed.append(stream)
+            if not is_offer:
+                self._answer_mux(smedia, rmedia, parsed.rtcp_mux(work.index), opts)
+            # Relay both ways, RTP to RTP and RTCP to RTCP.
+            for mine, theirs in ((smedia.rtp, rmedia.rtp), (smedia.rtcp, rmedia.rtcp)):
+                if mine is not None and theirs is not None:
+                    mine.sink, theirs.sink = theirs, mine
+                    changed += [mine, theirs]
+            if rmedia.rtp is not None and rmedia.rtcp is None:
+                # rtcp-mux only: RTCP from the other side arrives on its RTCP socket and
+                # goes out through our single port.
+                if smedia.rtcp is not None:
+                    smedia.rtcp.sink = rmedia.rtp
+                    changed.append(smedia.rtcp)
+        for stream in call.streams():
+            if stream.sink is not None and stream.sink.closed and not stream.closed:
+                stream.sink = None  # its peer's ports were replaced
+                changed.append(stream)
+        media_plane = self.core.media
+        opened_ids = {s.id for s in opened}
+        for stream in opened:
+            media_plane.open_stream(stream)
+        done: set[int] = set()
+        for stream in changed:
+            if stream.id in opened_ids or stream.id in done or stream.closed:
+                continue
+            done.add(stream.id)
+            media_plane.update_stream(stream)
+
+    def _answer_mux(self, answer_media: Media, offer_media: Media, accepted: bool,
+                    opts: Options) -> None:
+        """Whether the offerer gets rtcp-mux back (RFC 5761 as rtpengine negotiates it)."""
+        flags = set(offer_media.extra.get("mux_flags", set())) | opts.rtcp_mux
+        offered = bool(offer_media.extra.get("mux_offered"))
+        use = offered and "reject" not in flags and (accepted or "demux" in flags)
+        offer_media.extra["mux_answer"] = use
+        rtp = offer_media.rtp
+        if rtp is not None and rtp.rtcp_mux != use:
+            rtp.rtcp_mux = use
+
+    def _ensure_media(self, mono: Monologue, work: _MediaWork, parsed: SessionDescription,
+                      mirror: bool = False, protocol: str | None = None) -> Media:
+        while len(mono.medias) <= work.index:
+            section = parsed.medias[len(mono.medias)]
+            media = Media(index=len(mono.medias) + 1, type=section.type,
+                          protocol=section.protocol)
+            mono.medias.append(media)
+        media = mono.medias[work.index]
+        if mirror:
+            media.type = work.section.type
+            media.protocol = protocol or work.section.protocol
+            if mono.extra.get("ice_controlling"):
+                media.extra["ice_controlling"] = True
+        return media
+
+    def _replace_streams(self, media: Media, pool: PortPool,
+                         ports: list[tuple[int, Any]]) -> list[Stream]:
+        old_streams = list(media.streams)
+        for old in old_streams:
+            self.manager.release_stream(old)
+        interface: Interface = pool.interface
+        streams: list[Stream] = []
+        for n, (port, sock) in enumerate(ports):
+            stream = Stream(interface=interface, port=port, rtcp=n == 1, sock=sock,
+                            group=self.call.call_id, created=self.now)
+            old = next((o for o in old_streams if o.rtcp == stream.rtcp), None)
+            if old is not None:  # new local ports, same remote party
+                stream.advertised = old.advertised
+                stream.asymmetric, stream.strict_source = old.asymmetric, old.strict_source
+                stream.media_handover, stream.learning = old.media_handover, old.learning
+                stream.blocked = old.blocked
+            streams.append(stream)
+        if len(streams) == 1 and media.protocol in sdpmod.RTP_PROTOCOLS:
+            streams[0].rtcp_mux = True
+        if len(streams) == 2:
+            streams[0].rtcp_peer = streams[1]
+        media.streams = streams
+        media.extra.pop("bound_endpoint", None)
+        return streams
+
+    # -- output -----------------------------------------------------------------------------
+
+    def _render(self, plans: list[_MediaWork], parsed: SessionDescription, sender: Monologue,
+                receiver: Monologue, opts: Options, is_offer: bool) -> str:
+        media_plans: list[MediaPlan] = []
+        first_address: Connection | None = None
+        for work in plans:
+            section = work.section
+            # The produced SDP shows the ports of the party it is sent to.
+            out_media = receiver.medias[work.index]
+            if section.port == 0 or out_media.rtp is None:
+                addr = Connection("IP4", "0.0.0.0")
+                media_plans.append(MediaPlan(port=0, address=addr))
+                continue
+            rtp = out_media.rtp
+            address = opts.media_address or rtp.interface.advertised
+            addr = Connection("IP6" if ":" in address else "IP4", address)
+            first_address = first_address or addr
+            conn = parsed.media_connection(work.index)
+            assert conn is not None
+            if "original-sendrecv" in opts.flags:
+                direction = None
+            else:
+                direction = parsed.direction(work.index) or (
+                    "sendonly" if conn.is_zero else "sendrecv")
+            mux, rtcp_port = self._mux_out(out_media, parsed, work, opts, is_offer)
+            plan = MediaPlan(
+                port=rtp.port, address=addr,
+                formats=sdpmod.filter_codecs(section, opts.strip, opts.except_),
+                protocol=opts.transport_protocol if is_offer else None,
+                direction=direction,
+                keep_zero_address="zero-address" not in opts.replace,
+                rtcp_port=None if "no-rtcp-attribute" in opts.flags else rtcp_port,
+                rtcp_full="full-rtcp-attribute" in opts.flags,
+                rtcp_mux=mux)
+            if opts.ptime is not None and opts.ptime > 0:
+                plan.ptime = str(opts.ptime)
+            elif section.attributes("ptime"):
+                plan.ptime = section.attributes("ptime")[0]
+            if opts.ice == "force" or (opts.ice in ("default", "optional", "force-relay")
+                                       and parsed.has_ice(work.index)):
+                plan.ice = self._ice(receiver, rtp.interface)
+                plan.ice_rtcp_port = rtcp_port if rtcp_port != rtp.port else None
+                out_media.extra["ice_out"] = True
+            else:
+                out_media.extra["ice_out"] = False
+            media_plans.append(plan)
+        session_plan = SessionPlan(media_plans)
+        if first_address is None:
+            first_address = Connection("IP4", self.manager.pool_for().interface.advertised)
+        session_plan.keep_zero_address = "zero-address" not in opts.replace
+        lacking = any(m.connection is None for m in parsed.medias)
+        if lacking or "session-connection" in opts.replace:
+            session_plan.session_connection = first_address
+        if "origin" in opts.replace:
+            session_plan.origin_address = first_address
+        if "loop-protect" in opts.flags:
+            session_plan.extra_attributes.append(f"rtpengine:{self.manager.instance_id}")
+        origin = parsed.origin
+        if origin is not None:
+            if "username" in opts.replace:
+                session_plan.origin_username = sender.extra.setdefault("sdp_username", origin[0])
+            if "session-name" in opts.replace:
+                name = next((ln.value for ln in parsed.session if ln.kind == "s"), None)
+                if name is not None:
+                    session_plan.session_name = sender.extra.setdefault("sdp_session_name", name)
+            if "SDP-version" in opts.replace:
+                return self._versioned(parsed, session_plan, sender, origin)
+        return sdpmod.render(parsed, session_plan)
+
+    def _versioned(self, parsed: SessionDescription, plan: SessionPlan, sender: Monologue,
+                   origin: list[str]) -> str:
+        """Keep the first SDP version; bump it only when the produced SDP changed."""
+        version = sender.extra.get("sdp_version")
+        plan.origin_version = "0"
+        body = sdpmod.render(parsed, plan)
+        if version is None:
+            try:
+                version = int(origin[2])
+            except ValueError:
+                version = 0
+        elif body != sender.extra.get("sdp_last_body"):
+            version += 1
+        sender.extra["sdp_version"] = version
+        sender.extra["sdp_last_body"] = body
+        plan.origin_version = str(version)
+        return sdpmod.render(parsed, plan)
+
+    def _mux_out(self, out_media: Media, parsed: SessionDescription, work: _MediaWork,
+                 opts: Options, is_offer: bool) -> tuple[bool, int]:
+        rtp = out_media.rtp
+        assert rtp is not None
+        rtcp = out_media.rtcp
+        if rtcp is None:  # single port (rtcp-mux require)
+            return True, rtp.port
+        if is_offer:
+            flags = opts.rtcp_mux
+            if "demux" in flags:
+                mux = False
+            elif "offer" in flags or "require" in flags:
+                mux = True
+            else:
+                mux = parsed.rtcp_mux(work.index)
+            return mux, rtcp.port
+        if out_media.extra.get("mux_answer"):
+            return True, rtp.port
+        return False, rtcp.port
+
+    def _ice(self, mono: Monologue, interface: Interface) -> IceCredentials:
+        creds = mono.extra.get("ice_credentials")
+        if creds is None:
+            creds = ("".join(secrets.choice(_ALNUM) for _ in range(8)),
+                     "".join(secrets.choice(_ALNUM) for _ in range(26)))
+            mono.extra["ice_credentials"] = creds
+        digest = hashlib.sha256(interface.address.encode()).digest()
+        foundation = "".join(_ALNUM[b % len(_ALNUM)] for b in digest[:16])
+        return IceCredentials(creds[0], creds[1], foundation)
+
+
+@dataclass
+class _MediaWork:
+    index: int
+    section: sdpmod.MediaSection
+    sender_media: Media | None = None
+    receiver_media: Media | None = None
+    endpoint: Endpoint | None = None
+    sender_pool: Any = None
+    receiver_pool: Any = None
+    sender_count: int = 0
+    receiver_count: int = 0
+    sender_ports: list[tuple[int, Any]] = field(default_factory=list)
+    receiver_ports: list[tuple[int, Any]] = field(default_factory=list)
+
+
+def _needs_ports(media: Media | None) -> bool:
+    return media is None or not media.streams or any(s.closed for s in media.streams)

@@ -1,0 +1,233 @@
+"""ng ``query``, ``list`` and ``delete``: call statistics in rtpengine 10.5's reply shape.
+
+Unlike offer/answer, these commands read only the literal keys ``call-id``, ``from-tag``,
+``to-tag`` and ``via-branch`` (rtpengine ignores the spelling aliases here).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from .core import Core, Request, ng_command
+from .model import Call, Media, Monologue, Stream
+from .ngcodec import NgError
+from .offer_answer import get_int, get_list
+
+if TYPE_CHECKING:
+    from .calls import CallManager
+
+NOT_FOUND = "Call-ID not found or tags didn't match"
+
+
+def _call_id(message: dict[str, Any]) -> str:
+    call_id = message.get("call-id")
+    if not isinstance(call_id, str):
+        raise NgError("No call-id in message")
+    return call_id
+
+
+def _tag(message: dict[str, Any], key: str) -> str | None:
+    value = message.get(key)
+    return value if isinstance(value, str) else None
+
+
+def _find(call: Call, tag: str) -> Monologue | None:
+    return next((m for m in call.monologues if m.tag == tag), None)
+
+
+# -- rendering -------------------------------------------------------------------------
+
+
+def refresh(core: Core, call: Call) -> None:
+    """Pull the relay's counters and fill in what a view derives from them."""
+    streams = [s for s in call.streams() if not s.closed]
+    core.media.refresh(streams)
+    for mono in call.monologues:
+        for media in mono.medias:
+            rtp = media.rtp
+            if media.codec is None and rtp is not None and rtp.stats.packets > 0:
+                pt = media.formats[0] if media.formats else None
+                if pt is not None and pt in media.rtpmaps:
+                    media.codec = media.rtpmaps[pt]
+
+
+def _stream_dict(stream: Stream, created: float) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    if not stream.closed:
+        out["local port"] = stream.port
+        out["local address"] = stream.interface.address
+        out["family"] = stream.interface.family
+    endpoint = stream.endpoint or stream.advertised
+    out["endpoint"] = endpoint.as_dict() if endpoint is not None else {}
+    advertised = stream.advertised
+    out["advertised endpoint"] = advertised.as_dict() if advertised is not None else {}
+    out["last packet"] = int(stream.stats.last_packet or stream.created or created)
+    flags = ["RTCP" if stream.rtcp else "RTP"]
+    if stream.advertised is not None:
+        flags.append("filled")
+    if stream.confirmed:
+        flags += ["confirmed", "kernelized", "no kernel support"]
+    if stream.strict_source:
+        flags.append("strict source address")
+    if stream.media_handover:
+        flags.append("media handover")
+    out["flags"] = flags
+    if stream.stats.ssrc:
+        out["SSRC"] = stream.stats.ssrc
+    out["stats"] = stream.stats.as_dict()
+    return out
+
+
+def _media_flags(media: Media) -> list[str]:
+    flags: list[str] = []
+    initialized = bool(media.extra.get("initialized"))
+    if initialized:
+        flags.append("initialized")
+    rtp = media.rtp
+    if rtp is not None and rtp.asymmetric:
+        flags.append("asymmetric")
+    direction = media.direction if initialized else "sendrecv"
+    if direction in ("sendrecv", "sendonly"):
+        flags.append("send")
+    if direction in ("sendrecv", "recvonly"):
+        flags.append("recv")
+    if rtp is not None and rtp.rtcp_mux:
+        flags.append("rtcp-mux")
+    if media.extra.get("ice_out"):
+        flags.append("ICE")
+    if media.extra.get("ice_controlling"):
+        flags.append("ICE controlling")
+    return flags
+
+
+def _monologue_dict(mono: Monologue) -> dict[str, Any]:
+    out: dict[str, Any] = {"tag": mono.tag}
+    if mono.via_branch:
+        out["via-branch"] = mono.via_branch
+    if mono.label:
+        out["label"] = mono.label
+    out["created"] = int(mono.created)
+    out["subscriptions"] = [{"tag": m.tag, "type": "offer/answer"} for m in mono.subscriptions]
+    out["subscribers"] = [{"tag": m.tag, "type": "offer/answer"} for m in mono.subscribers]
+    medias = []
+    for media in mono.medias:
+        entry: dict[str, Any] = {"index": media.index, "type": media.type,
+                                 "protocol": media.protocol}
+        if media.codec:
+            entry["codec"] = media.codec
+        entry["streams"] = [_stream_dict(s, mono.created) for s in media.streams]
+        entry["flags"] = _media_flags(media)
+        medias.append(entry)
+    out["medias"] = medias
+    return out
+
+
+def call_stats(core: Core, call: Call, party: Monologue | None = None) -> dict[str, Any]:
+    """The body of a ``query`` reply (without ``result``)."""
+    refresh(core, call)
+    if party is None:
+        monologues = list(call.monologues)
+    else:
+        monologues = [party] + [m for m in party.subscriptions if m is not party]
+    tags: dict[str, Any] = {}
+    untagged = 0
+    for mono in call.monologues:
+        if mono.tag:
+            key = mono.tag
+        else:
+            untagged += 1
+            key = f"<untagged {untagged}>"
+        mono.extra["_key"] = key
+    for mono in monologues:
+        tags[mono.extra.pop("_key", mono.tag)] = _monologue_dict(mono)
+    for mono in call.monologues:
+        mono.extra.pop("_key", None)
+    totals = {"RTP": {"packets": 0, "bytes": 0, "errors": 0},
+              "RTCP": {"packets": 0, "bytes": 0, "errors": 0}}
+    for stream in call.streams():
+        bucket = totals["RTCP" if stream.rtcp else "RTP"]
+        bucket["packets"] += stream.stats.packets
+        bucket["bytes"] += stream.stats.bytes
+        bucket["errors"] += stream.stats.errors
+    created = call.created
+    return {
+        "created": int(created),
+        "created_us": int(round((created - int(created)) * 1_000_000)) % 1_000_000,
+        "last signal": int(call.last_signal),
+        "SSRC": {},
+        "tags": tags,
+        "totals": totals,
+    }
+
+
+# -- commands ----------------------------------------------------------------------------
+
+
+@ng_command("query")
+def query(core: Core, message: dict[str, Any], request: Request) -> dict[str, Any]:
+    call_id = _call_id(message)
+    call = core.calls.calls.get(call_id)
+    if call is None:
+        raise NgError("Unknown call-id")
+    party = None
+    for key in ("to-tag", "from-tag"):
+        tag = _tag(message, key)
+        if tag is not None:
+            party = _find(call, tag)
+            if party is not None:
+                break
+    reply = call_stats(core, call, party)
+    reply["result"] = "ok"
+    return reply
+
+
+@ng_command("list")
+def list_calls(core: Core, message: dict[str, Any], request: Request) -> dict[str, Any]:
+    limit = get_int(message, "limit")
+    if limit is None:
+        limit = 32
+    if limit < 0:
+        raise NgError("invalid limit, must be >= 0")
+    return {"calls": list(core.calls.calls)[:limit], "result": "ok"}
+
+
+@ng_command("delete")
+def delete(core: Core, message: dict[str, Any], request: Request) -> dict[str, Any]:
+    call_id = _call_id(message)
+    manager: CallManager = core.calls
+    fatal = "fatal" in get_list(message, "flags")
+    delay = get_int(message, "delete-delay", "delete delay")
+    if delay is None:
+        delay = core.config.delete_delay
+    call = manager.calls.get(call_id)
+    from_tag = _tag(message, "from-tag")
+    to_tag = _tag(message, "to-tag")
+    party: Monologue | None = None
+    if call is not None and from_tag is not None:
+        if to_tag is not None:
+            party = _find(call, to_tag)
+        if party is None:
+            party = _find(call, from_tag)
+        if party is None:
+            call = None
+    if call is None:
+        if fatal:
+            raise NgError(NOT_FOUND)
+        return {"warning": NOT_FOUND, "result": "ok"}
+    now = core.clock()
+    reply: dict[str, Any] = {}
+    if party is not None:
+        reply = call_stats(core, call, party)
+        remaining = [m for m in call.monologues if m.tag and m is not party
+                     and not all(s.closed for md in m.medias for s in md.streams)]
+        if len(remaining) >= 2:
+            manager.delete_party(call, party)
+            reply["result"] = "ok"
+            return reply
+    if delay > 0:
+        call.deletion_mark = True
+        call.delete_at = now + delay
+    else:
+        manager.destroy(call, "regular")
+    reply["result"] = "ok"
+    return reply
