@@ -87,3 +87,103 @@ def free_tcp_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
+
+
+# -- hand-built call model in the fixtures' states --------------------------------------------
+
+CREATED = 1795698090.157513
+
+
+class FakePool:
+    """What the views read of a media port pool."""
+
+    def __init__(self, interface, port_min: int, port_max: int, used: int = 0, last: int = 0) -> None:
+        self.interface, self.port_min, self.port_max = interface, port_min, port_max
+        self.used, self.last = used, last
+
+    @property
+    def total(self) -> int:
+        return self.port_max - self.port_min + 1
+
+
+class FakeCalls:
+    """Stands in for ``CallManager`` in unit tests: the call table and ``destroy``."""
+
+    def __init__(self, core, pools) -> None:
+        self.core = core
+        self.calls: dict = {}
+        self.port_pools = pools
+        self.destroyed: list[tuple[str, str | None]] = []
+
+    def destroy(self, call, reason) -> None:
+        self.destroyed.append((call.call_id, reason))
+        del self.calls[call.call_id]
+
+    def tick(self, now: float) -> None:
+        pass
+
+    def shutdown(self) -> None:
+        pass
+
+
+def _party(tag, tag_type, created, local_port, remote, codec=None, stats=None):
+    from rtpengined.model import Endpoint, Interface, Media, Monologue, Stream, StreamStats
+
+    interface = Interface("default", "127.0.0.1", "127.0.0.1")
+    monologue = Monologue(tag=tag, created=created, tag_type=tag_type)
+    media = Media(index=1, type="audio", protocol="RTP/AVP", codec=codec)
+    for offset, rtcp in ((0, False), (1, True)):
+        endpoint = Endpoint("127.0.0.1", remote + offset) if remote else None
+        stream = Stream(interface, local_port + offset, rtcp=rtcp, advertised=endpoint,
+                        endpoint=endpoint)
+        stream.stats = StreamStats(last_packet=int(created))
+        media.streams.append(stream)
+    if stats:
+        packets, size, ssrc, last = stats
+        media.streams[0].stats = StreamStats(packets, packets * size, 0, last, ssrc)
+    monologue.medias.append(media)
+    return monologue
+
+
+def build_call(call_id, proxy, parties, created=CREATED):
+    """A call whose monologues subscribe to each other, as after offer + answer."""
+    from rtpengined.model import Call
+
+    call = Call(call_id=call_id, created=created, last_signal=created, proxy=proxy)
+    call.monologues = parties
+    if len(parties) == 2:
+        parties[0].subscriptions.append(parties[1])
+        parties[1].subscriptions.append(parties[0])
+        parties[0].subscribers.append(parties[1])
+        parties[1].subscribers.append(parties[0])
+    return call
+
+
+def fixture_calls(media: bool = False) -> list:
+    """fixture-call-1 and -2 as in calls/ (``media=True``: after the RTP of media/)."""
+    codec = "PCMU/8000" if media else None
+    caller_stats = (10, 172, 0x11223344, 1795698101) if media else None
+    callee_stats = (5, 172, 0x55667788, 1795698101) if media else None
+    call1 = build_call("fixture-call-1", "127.0.0.1:50559", [
+        _party("caller1", "FROM_TAG", CREATED, 40020, 52500, codec, caller_stats),
+        _party("callee1", "TO_TAG", CREATED + 0.08, 40000, 52502, codec, callee_stats),
+    ])
+    call2 = build_call("fixture-call-2", "127.0.0.1:57280", [
+        _party("caller2", "FROM_TAG", CREATED + 0.07, 40048, 52510),
+        _party("callee2", "TO_TAG", CREATED + 0.16, 40040, 52512),
+    ])
+    return [call1, call2]
+
+
+def model_core(calls=(), used: int = 0, last: int = 0, clock=None):
+    """A sans-I/O ``Core`` holding ``calls``, with the fixtures' port range and log level."""
+    from rtpengined.config import Config
+    from rtpengined.core import Core
+
+    config = Config(port_min=40000, port_max=40999, log_level=6)
+    core = Core(config, clock=clock) if clock else Core(config)
+    pools = [FakePool(config.interfaces[0], 40000, 40999, used, last)]
+    core.calls = FakeCalls(core, pools)
+    for call in calls:
+        core.calls.calls[call.call_id] = call
+    return core
