@@ -1,7 +1,8 @@
 """HTTP/HTTPS and WS/WSS on one port: hypercorn serving the quart-trio app, inside the daemon nursery.
 
 We bind the listening socket ourselves (a clear ``ListenError`` instead of hypercorn's
-traceback) and hand it to hypercorn's trio worker. Shutdown is bounded: on cancellation
+traceback) and run hypercorn's connection handler on it in our own small accept loop, so
+that shutdown and hang-ups are under our control. Shutdown is bounded: on cancellation
 the app closes open WebSockets with a close frame, hypercorn stops accepting and drops
 idle keep-alive connections, and whatever is left is cut after ``SHUTDOWN_SECONDS``.
 
@@ -17,14 +18,18 @@ import socket
 import ssl
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from functools import partial
 from typing import Any
 from urllib.parse import quote_plus, urlsplit
 
 import h11
 import trio
 from hypercorn.config import Config as HypercornConfig
-from hypercorn.config import Sockets
-from hypercorn.trio.run import worker_serve
+from hypercorn.trio.lifespan import Lifespan
+from hypercorn.trio.statsd import StatsdLogger
+from hypercorn.trio.tcp_server import TCPServer
+from hypercorn.trio.worker_context import WorkerContext
+from hypercorn.typing import ConnectionState
 from hypercorn.utils import wrap_app
 
 from . import ListenError, Transport, register
@@ -82,6 +87,57 @@ def _hypercorn_config(core: Any, tls: bool) -> HypercornConfig:
     return config
 
 
+class _PromptCloseTCPServer(TCPServer):
+    """Hypercorn's connection handler, but a connection the client closed is closed at once.
+
+    Stock hypercorn keeps the socket until its keep-alive timer fires, so a client that
+    hangs up leaves the server side in CLOSE-WAIT for the whole idle timeout (the
+    complaint of rtpengine issue 1896).
+    """
+
+    async def _read_data(self) -> None:
+        await super()._read_data()
+        await self.idle_task.stop()
+
+
+async def _run_hypercorn(app: Any, config: HypercornConfig, sock: trio.socket.SocketType, tls: bool,
+                         stopping: trio.Event, task_status: Any = trio.TASK_STATUS_IGNORED) -> None:
+    """hypercorn's trio worker for one listening socket we bound, with our connection handler."""
+    config.set_statsd_logger_class(StatsdLogger)
+    lifespan_state: dict = {}
+    lifespan = Lifespan(app, config, lifespan_state)
+    context = WorkerContext(None)
+    listener: Any = trio.SocketListener(sock)
+    if tls:
+        listener = trio.SSLListener(listener, config.create_ssl_context(), https_compatible=True)
+    async with trio.open_nursery() as lifespan_nursery:
+        await lifespan_nursery.start(lifespan.handle_lifespan)
+        await lifespan.wait_for_startup()
+        async with trio.open_nursery() as connections:
+            handler = partial(_PromptCloseTCPServer, app, config, context,
+                              ConnectionState(lifespan_state.copy()))
+            accepting = trio.CancelScope()
+            stopped_accepting = trio.Event()
+
+            async def accept() -> None:
+                try:
+                    with accepting:
+                        await trio.serve_listeners(handler, [listener], handler_nursery=connections)
+                finally:
+                    stopped_accepting.set()
+
+            connections.start_soon(accept)
+            task_status.started()
+            await stopping.wait()
+            accepting.cancel()
+            await stopped_accepting.wait()
+            await listener.aclose()
+            await context.terminated.set()  # idle keep-alive connections close now
+            connections.cancel_scope.deadline = trio.current_time() + config.graceful_timeout
+        await lifespan.wait_for_shutdown()
+        lifespan_nursery.cancel_scope.cancel()
+
+
 async def _serve(core: Any, address: Any, tls: bool, task_status: Any) -> None:
     what = "HTTPS/WSS" if tls else "HTTP/WS"
     config = _hypercorn_config(core, tls)
@@ -95,9 +151,6 @@ async def _serve(core: Any, address: Any, tls: bool, task_status: Any) -> None:
     sock = await bind_socket(socket.SOCK_STREAM, address.host, address.port, what)
     sock.listen(128)
     sockname = sock.getsockname()
-    std_sock = socket.socket(sock.family, sock.type, fileno=sock.detach())
-    sockets = Sockets(secure_sockets=[std_sock] if tls else [], insecure_sockets=[] if tls else [std_sock],
-                      quic_sockets=[])
     _with_reason_phrases()
     state = AppState(core)
     app = wrap_app(create_app(state), config.wsgi_max_body_size, "asgi")
@@ -106,8 +159,7 @@ async def _serve(core: Any, address: Any, tls: bool, task_status: Any) -> None:
 
     async def run_server(task_status: Any = trio.TASK_STATUS_IGNORED) -> None:
         with server_scope:
-            await worker_serve(app, config, sockets=sockets, shutdown_trigger=stopping.wait,
-                               task_status=task_status)
+            await _run_hypercorn(app, config, sock, tls, stopping, task_status=task_status)
 
     try:
         async with trio.open_nursery() as nursery:
@@ -117,12 +169,13 @@ async def _serve(core: Any, address: Any, tls: bool, task_status: Any) -> None:
             try:
                 await trio.sleep_forever()
             finally:
-                # Shielded server: close WebSockets, stop hypercorn, cap the whole thing.
+                # The server is shielded from our cancellation so that it can close WebSockets
+                # with a close frame and hang up on idle connections; bounded all the same.
                 server_scope.deadline = trio.current_time() + SHUTDOWN_SECONDS
                 state.begin_shutdown()
                 stopping.set()
     finally:
-        std_sock.close()
+        sock.close()
 
 
 async def serve_http(core: Any, address: Any, *, task_status: Any = trio.TASK_STATUS_IGNORED) -> None:
@@ -167,7 +220,12 @@ class HttpClient:
         if self.ssl_context is not None:
             stream = trio.SSLStream(stream, self.ssl_context, server_hostname=self.host,
                                     https_compatible=True)
-            await stream.do_handshake()
+            try:
+                await stream.do_handshake()
+            except trio.BrokenResourceError as exc:
+                await stream.aclose()
+                raise ConnectionError(f"TLS handshake with {self.host_header} failed: "
+                                      f"{exc.__cause__ or exc}") from None
         self.stream = stream
         self.connection = h11.Connection(h11.CLIENT)
 

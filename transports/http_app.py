@@ -103,7 +103,8 @@ def media_type(value: str | None) -> str:
 
 
 class RawTargetFront:
-    """ASGI front: keep the raw target for our own routing, let Quart route everything to ``/``."""
+    """ASGI front: keep the raw target for our own routing, let Quart route everything to ``/``;
+    shield hypercorn's send from quart-trio's cancellation."""
 
     def __init__(self, app: Any) -> None:
         self.app = app
@@ -114,7 +115,23 @@ class RawTargetFront:
             scope[TARGET_KEY] = scope.get("raw_path") or scope["path"].encode("latin-1")
             scope["path"] = "/"
             scope["raw_path"] = b"/"
-        await self.app(scope, receive, send)
+        await self.app(scope, receive, _shielded(send))
+
+
+def _shielded(send: Any) -> Any:
+    """Let hypercorn finish what a send starts (e.g. closing the connection after the reply).
+
+    quart-trio cancels its request nursery as soon as hypercorn reports the disconnect,
+    which can interrupt hypercorn half way through closing the socket, leaving the
+    connection open (and later in CLOSE-WAIT). Hypercorn already shields its socket
+    writes; this shields the bookkeeping around them too.
+    """
+
+    async def send_shielded(message: Any) -> None:
+        with trio.CancelScope(shield=True):
+            await send(message)
+
+    return send_shielded
 
 
 class AppState:
