@@ -1,0 +1,68 @@
+"""Messages between the control plane and a relay worker, over a SOCK_SEQPACKET pair.
+
+Each datagram is one pickled message (both ends are this package, so pickle is safe);
+a socket travels with its ``add`` message as SCM_RIGHTS ancillary data. The control
+plane keeps its own copy of every socket, so a restarted worker gets them all again.
+
+Control → worker: ``("add", StreamSpec)`` + fd, ``("update", StreamSpec)``,
+``("remove", stream_id)``. Worker → control: ``("removed", stream_id, slot)`` once the
+worker will no longer write the stream's counter slot (it may then be reused).
+"""
+
+from __future__ import annotations
+
+import array
+import pickle
+import socket
+from typing import Any, NamedTuple
+
+MAX_MESSAGE = 4096
+
+
+class StreamSpec(NamedTuple):
+    """What a worker needs to relay one stream (all plain values, picklable)."""
+
+    id: int
+    slot: int
+    family: int  # 4 or 6: the socket's family
+    sink: int | None  # stream id of the sink (same worker)
+    rtcp_peer: int | None  # stream id of this stream's RTCP stream (None when muxed)
+    advertised: tuple | None  # socket address tuple ready for sendto
+    endpoint: tuple | None  # learned endpoint as the control plane wants it, or None
+    override_endpoint: bool  # True: replace the worker's learned endpoint/confirmed
+    confirmed: bool
+    learning: str  # delayed, immediate, off, heuristic
+    strict_source: bool
+    media_handover: bool
+    asymmetric: bool
+    rtcp_mux: bool
+    blocked: bool
+    restart_learning: bool  # signalling happened: open a new 3 s learning window
+    generation: int  # version of this spec; the worker echoes it in the counter slot
+
+
+def encode(message: tuple) -> bytes:
+    return pickle.dumps(message, protocol=pickle.HIGHEST_PROTOCOL)
+
+
+def decode(data: bytes) -> Any:
+    return pickle.loads(data)
+
+
+def send(channel: socket.socket, message: tuple, fds: list[int] | None = None) -> None:
+    """Send one message; raises BlockingIOError when the channel is full."""
+    if fds:
+        socket.send_fds(channel, [encode(message)], fds)
+    else:
+        channel.send(encode(message))
+
+
+def receive_raw(channel: socket.socket, flags: int = 0) -> tuple[bytes, list[int]]:
+    """One datagram and the fds that came with it (``socket.recv_fds`` drops ``flags``)."""
+    fd_size = array.array("i").itemsize
+    data, ancillary, _msg_flags, _addr = channel.recvmsg(MAX_MESSAGE, socket.CMSG_LEN(4 * fd_size), flags)
+    fds = array.array("i")
+    for level, kind, payload in ancillary:
+        if level == socket.SOL_SOCKET and kind == socket.SCM_RIGHTS:
+            fds.frombytes(payload[: len(payload) - (len(payload) % fd_size)])
+    return data, list(fds)

@@ -1,0 +1,165 @@
+"""Per-stream counters in shared memory: relay workers write, the control plane reads.
+
+One ``memfd`` holds a fixed-size slot per open stream. It is sized for many slots but
+sparse: pages are only backed by memory once a slot in them is used, and the control
+plane hands out the lowest free slot first so the used part stays compact. A reader
+never waits on a worker: each slot carries a sequence number that is odd while the
+worker writes it (a seqlock), and the reader retries on a torn read.
+
+Slot layout (80 bytes, little endian)::
+
+    0  u64 seq           odd while being written
+    8  u64 packets       received on the stream's socket (dropped ones included)
+    16 u64 bytes         UDP payload bytes of those packets
+    24 u64 errors        packets the worker dropped or failed to send
+    32 f64 last_packet   wall-clock time of the last received packet (0: none)
+    40 u32 ssrc          last seen RTP/RTCP SSRC
+    44 u16 port          learned endpoint port
+    46 u8  family        learned endpoint family: 0 none, 4, 6
+    47 u8  flags         bit 0 confirmed, bit 1 ssrc seen
+    48 16s address       learned endpoint address (packed, IPv4 in the first 4 bytes)
+    64 u64 kernel_drops  packets the kernel dropped on the socket (receive buffer full)
+    72 u64 generation    version of the stream's settings the worker has applied
+"""
+
+from __future__ import annotations
+
+import heapq
+import mmap
+import os
+import socket
+import struct
+from dataclasses import dataclass
+
+SLOT_SIZE = 80
+DEFAULT_CAPACITY = 1 << 20  # slots; 80 MiB of address space, backed only where used
+
+SEQ = struct.Struct("<Q")
+BODY = struct.Struct("<QQQdIHBB16sQQ")  # everything after seq
+CONFIRMED = 1
+SSRC_SEEN = 2
+
+
+@dataclass(frozen=True)
+class SlotValues:
+    packets: int
+    bytes: int
+    errors: int
+    last_packet: float
+    ssrc: int | None
+    endpoint: tuple[str, int] | None
+    confirmed: bool
+    kernel_drops: int
+    generation: int
+    written: bool  # False until a worker has written the slot
+
+
+def pack_address(family: int, address: str) -> bytes:
+    """Packed 16-byte form of an IP text for the slot (IPv4 padded with zeros)."""
+    af = socket.AF_INET6 if family == 6 else socket.AF_INET
+    return socket.inet_pton(af, address).ljust(16, b"\0")
+
+
+def unpack_address(family: int, packed: bytes) -> str:
+    if family == 6:
+        return socket.inet_ntop(socket.AF_INET6, packed)
+    return socket.inet_ntop(socket.AF_INET, packed[:4])
+
+
+class CounterTable:
+    """The shared slots, mapped in this process (control plane or worker)."""
+
+    def __init__(self, fd: int, capacity: int) -> None:
+        self.fd = fd
+        self.capacity = capacity
+        self.map = mmap.mmap(fd, capacity * SLOT_SIZE, mmap.MAP_SHARED)
+
+    @classmethod
+    def create(cls, capacity: int = DEFAULT_CAPACITY) -> CounterTable:
+        fd = os.memfd_create("rtpengined-counters", os.MFD_CLOEXEC)
+        os.ftruncate(fd, capacity * SLOT_SIZE)
+        return cls(fd, capacity)
+
+    @classmethod
+    def attach(cls, fd: int) -> CounterTable:
+        """Map a table created by another process (``fd`` inherited or received)."""
+        return cls(fd, os.fstat(fd).st_size // SLOT_SIZE)
+
+    def close(self) -> None:
+        self.map.close()
+        os.close(self.fd)
+
+    # -- writer side (one worker per slot) ----------------------------------------
+
+    def write(
+        self,
+        slot: int,
+        packets: int,
+        nbytes: int,
+        errors: int,
+        last_packet: float,
+        ssrc: int,
+        port: int,
+        family: int,
+        flags: int,
+        address: bytes,
+        kernel_drops: int,
+        generation: int,
+    ) -> None:
+        offset = slot * SLOT_SIZE
+        seq = SEQ.unpack_from(self.map, offset)[0] | 1
+        SEQ.pack_into(self.map, offset, seq)
+        BODY.pack_into(
+            self.map, offset + 8, packets, nbytes, errors, last_packet, ssrc, port, family,
+            flags, address, kernel_drops, generation,
+        )
+        SEQ.pack_into(self.map, offset, seq + 1)
+
+    def clear(self, slot: int) -> None:
+        """Zero a slot before it is given to a new stream."""
+        offset = slot * SLOT_SIZE
+        self.map[offset : offset + SLOT_SIZE] = bytes(SLOT_SIZE)
+
+    # -- reader side ----------------------------------------------------------------
+
+    def read_raw(self, slot: int) -> tuple:
+        """The slot's fields as a tuple (see ``BODY``), consistent thanks to the seqlock."""
+        offset = slot * SLOT_SIZE
+        while True:
+            before = SEQ.unpack_from(self.map, offset)[0]
+            if before & 1:
+                continue
+            values = BODY.unpack_from(self.map, offset + 8)
+            if SEQ.unpack_from(self.map, offset)[0] == before:
+                return values
+
+    def read(self, slot: int) -> SlotValues:
+        packets, nbytes, errors, last, ssrc, port, family, flags, address, drops, gen = self.read_raw(slot)
+        endpoint = (unpack_address(family, address), port) if family else None
+        return SlotValues(
+            packets, nbytes, errors, last, ssrc if flags & SSRC_SEEN else None, endpoint,
+            bool(flags & CONFIRMED), drops, gen, self.written(slot),
+        )
+
+    def written(self, slot: int) -> bool:
+        return SEQ.unpack_from(self.map, slot * SLOT_SIZE)[0] != 0
+
+
+class SlotAllocator:
+    """Hands out the lowest free slot, so the touched part of the table stays small."""
+
+    def __init__(self, capacity: int) -> None:
+        self.capacity = capacity
+        self.next_unused = 0
+        self.free: list[int] = []
+
+    def allocate(self) -> int:
+        if self.free:
+            return heapq.heappop(self.free)
+        if self.next_unused >= self.capacity:
+            raise RuntimeError("media counter table is full")
+        self.next_unused += 1
+        return self.next_unused - 1
+
+    def release(self, slot: int) -> None:
+        heapq.heappush(self.free, slot)

@@ -1,0 +1,393 @@
+"""The relay media plane: worker processes that forward RTP/RTCP, supervised from trio.
+
+The control plane (the trio thread) keeps owning every media socket and the call model.
+``RelayPlane`` hands each stream's socket to a worker process over a SOCK_SEQPACKET
+channel (``send_fds``), with what the worker needs to relay it; all streams of one
+call (``stream.group``) go to the same worker, so a stream and its sink are together.
+Counters and learned endpoints come back through shared memory (``counters``), so
+``refresh`` never waits on a worker. A worker that dies is restarted and gets every
+socket again; its calls go on. Methods called by ng commands are synchronous and never
+block: a message that does not fit into the channel right now is queued and written by
+a trio task.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections import deque
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+
+import trio
+
+from ..config import Config
+from ..model import Endpoint, Stream
+from . import channel as ch
+from .counters import CounterTable, SlotAllocator, SlotValues
+from .worker import socket_address
+
+log = logging.getLogger("rtpengined")
+
+RESTART_BACKOFF = 0.2  # seconds before restarting a worker that died right after starting
+STOP_GRACE = 1.0  # seconds a worker gets to exit on its own at shutdown before SIGKILL
+
+
+@dataclass(eq=False)
+class _Record:
+    """The control plane's book-keeping for one open stream."""
+
+    stream: Stream
+    slot: int
+    worker: _WorkerHandle
+    generation: int = 1
+    seen_endpoint: Endpoint | None = None
+    seen_confirmed: bool = False
+    seen_raw: tuple | None = None
+
+
+@dataclass(eq=False)
+class _WorkerHandle:
+    index: int
+    channel: socket.socket
+    child_end: socket.socket
+    records: dict[int, _Record] = field(default_factory=dict)
+    pending_removal: dict[int, int] = field(default_factory=dict)  # stream id -> slot
+    groups: dict[str, int] = field(default_factory=dict)  # group -> open streams
+    outbox: deque = field(default_factory=deque)
+    outbox_ready: trio.Event = field(default_factory=trio.Event)
+    pid: int | None = None
+    restarts: int = 0
+
+
+class RelayPlane:
+    """MediaPlane implementation backed by relay worker processes."""
+
+    def __init__(self, config: Config, workers: int | None = None) -> None:
+        count = workers if workers is not None else (config.relay_workers or os.cpu_count() or 1)
+        self.config = config
+        self.counters = CounterTable.create()
+        self.slots = SlotAllocator(self.counters.capacity)
+        self.records: dict[int, _Record] = {}
+        self.group_workers: dict[str, _WorkerHandle] = {}
+        self.workers = [self._new_handle(index) for index in range(max(1, count))]
+        self.closing = False
+
+    # -- MediaPlane -------------------------------------------------------------------
+
+    def open_stream(self, stream: Stream) -> None:
+        if stream.id in self.records:
+            self.update_stream(stream)
+            return
+        if stream.sock is None:
+            return
+        worker = self._worker_for(stream)
+        slot = self.slots.allocate()
+        self.counters.clear(slot)
+        record = _Record(stream, slot, worker, 1, stream.endpoint, stream.confirmed)
+        self.records[stream.id] = record
+        worker.records[stream.id] = record
+        worker.groups[stream.group] = worker.groups.get(stream.group, 0) + 1
+        self.group_workers[stream.group] = worker
+        self._send(worker, ("add", self._spec(record, True, True)), [stream.sock.fileno()])
+
+    def update_stream(self, stream: Stream) -> None:
+        record = self.records.get(stream.id)
+        if record is None:
+            self.open_stream(stream)
+            return
+        override = (
+            stream.endpoint != record.seen_endpoint or stream.confirmed != record.seen_confirmed
+        )
+        record.generation += 1
+        if override:
+            record.seen_endpoint = stream.endpoint
+            record.seen_confirmed = stream.confirmed
+        self._send(record.worker, ("update", self._spec(record, override, True)))
+
+    def close_stream(self, stream: Stream) -> None:
+        record = self.records.pop(stream.id, None)
+        if record is not None:
+            self._refresh_record(record)
+            worker = record.worker
+            del worker.records[stream.id]
+            worker.pending_removal[stream.id] = record.slot
+            remaining = worker.groups.get(stream.group, 1) - 1
+            if remaining > 0:
+                worker.groups[stream.group] = remaining
+            else:
+                worker.groups.pop(stream.group, None)
+                if self.group_workers.get(stream.group) is worker:
+                    del self.group_workers[stream.group]
+            self._send(worker, ("remove", stream.id))
+        if stream.sock is not None:
+            stream.sock.close()
+
+    def refresh(self, streams: list[Stream] | None = None) -> None:
+        if streams is None:
+            for record in self.records.values():
+                self._refresh_record(record)
+            return
+        for stream in streams:
+            record = self.records.get(stream.id)
+            if record is not None:
+                self._refresh_record(record)
+
+    # -- introspection (tests, CLI) -----------------------------------------------------
+
+    def worker_pids(self) -> list[int | None]:
+        return [worker.pid for worker in self.workers]
+
+    def synced(self, stream: Stream) -> bool:
+        """True once the worker has applied the latest open/update of ``stream``."""
+        record = self.records.get(stream.id)
+        if record is None:
+            return False
+        values = self.counters.read(record.slot)
+        return values.written and values.generation == record.generation
+
+    def worker_of(self, stream: Stream) -> int | None:
+        record = self.records.get(stream.id)
+        return record.worker.pid if record else None
+
+    # -- internals ----------------------------------------------------------------------
+
+    def _new_handle(self, index: int) -> _WorkerHandle:
+        parent, child = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        parent.setblocking(False)
+        return _WorkerHandle(index, parent, child)
+
+    def _worker_for(self, stream: Stream) -> _WorkerHandle:
+        worker = self.group_workers.get(stream.group)
+        if worker is not None:
+            return worker
+        sink = self.records.get(stream.sink.id) if stream.sink is not None else None
+        if sink is not None:
+            return sink.worker
+        return min(self.workers, key=lambda w: len(w.records))
+
+    def _spec(self, record: _Record, override: bool, restart_learning: bool) -> ch.StreamSpec:
+        stream = record.stream
+        family = 6 if stream.sock is not None and stream.sock.family == socket.AF_INET6 else 4
+        return ch.StreamSpec(
+            id=stream.id,
+            slot=record.slot,
+            family=family,
+            sink=stream.sink.id if stream.sink is not None else None,
+            rtcp_peer=stream.rtcp_peer.id if stream.rtcp_peer is not None else None,
+            advertised=_address(family, stream.advertised),
+            endpoint=_address(family, stream.endpoint),
+            override_endpoint=override,
+            confirmed=stream.confirmed,
+            learning=stream.learning,
+            strict_source=stream.strict_source,
+            media_handover=stream.media_handover,
+            asymmetric=stream.asymmetric,
+            rtcp_mux=stream.rtcp_mux,
+            blocked=stream.blocked,
+            restart_learning=restart_learning,
+            generation=record.generation,
+        )
+
+    def _refresh_record(self, record: _Record) -> None:
+        values: SlotValues = self.counters.read(record.slot)
+        stream = record.stream
+        stats = stream.stats
+        stats.packets = values.packets
+        stats.bytes = values.bytes
+        stats.errors = values.errors + values.kernel_drops
+        stats.last_packet = values.last_packet
+        if values.ssrc is not None:
+            stats.ssrc = values.ssrc
+        if not values.written or values.generation != record.generation:
+            return  # the worker has not applied the latest update yet: keep our endpoint
+        if values.endpoint != record.seen_raw:
+            record.seen_raw = values.endpoint
+            record.seen_endpoint = _endpoint(values.endpoint, stream.endpoint)
+        stream.endpoint = record.seen_endpoint
+        stream.confirmed = record.seen_confirmed = values.confirmed
+
+    def _send(self, worker: _WorkerHandle, message: tuple, fds: list[int] | None = None) -> None:
+        """Send now if the channel has room, else queue (fds duplicated until sent)."""
+        data = ch.encode(message)
+        if not worker.outbox:
+            try:
+                if fds:
+                    socket.send_fds(worker.channel, [data], fds)
+                else:
+                    worker.channel.send(data)
+                return
+            except (BlockingIOError, InterruptedError):
+                pass
+            except OSError:
+                if self.closing:
+                    return
+                # A dying worker: the restart re-sends every stream, so nothing is lost.
+                log.debug("relay worker %d channel: send failed", worker.index, exc_info=True)
+                return
+        worker.outbox.append((data, [os.dup(fd) for fd in fds or ()]))
+        worker.outbox_ready.set()
+
+    def _reset_channel(self, worker: _WorkerHandle) -> None:
+        """A fresh channel for a restarted worker, preloaded with all of its streams."""
+        for _data, fds in worker.outbox:
+            for fd in fds:
+                os.close(fd)
+        worker.outbox.clear()
+        worker.channel.close()
+        worker.child_end.close()
+        for slot in worker.pending_removal.values():
+            self.slots.release(slot)
+        worker.pending_removal.clear()
+        worker.channel, worker.child_end = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        worker.channel.setblocking(False)
+        worker.outbox_ready = trio.Event()
+        for record in worker.records.values():
+            self._refresh_record(record)
+        for record in worker.records.values():
+            # The slot keeps the counters; the new worker resumes from them.
+            self._send(
+                worker,
+                ("add", self._spec(record, True, False)),
+                [record.stream.sock.fileno()],
+            )
+
+    async def _supervise(self, worker: _WorkerHandle) -> None:
+        """Run one worker process for as long as the plane is open; restart it if it dies."""
+        process = None
+        try:
+            while not self.closing:
+                started = time.monotonic()
+                child_fd = worker.child_end.fileno()
+                process = await trio.lowlevel.open_process(
+                    [sys.executable, "-m", "rtpengined.media.worker", str(child_fd),
+                     str(self.counters.fd), str(worker.index)],
+                    pass_fds=(child_fd, self.counters.fd),
+                    stdin=subprocess.DEVNULL,
+                )
+                worker.pid = process.pid
+                worker.child_end.close()
+                async with trio.open_nursery() as tasks:
+                    tasks.start_soon(self._read_channel, worker)
+                    tasks.start_soon(self._write_outbox, worker)
+                    await process.wait()
+                    tasks.cancel_scope.cancel()
+                if self.closing:
+                    return
+                worker.restarts += 1
+                log.warning(
+                    "relay worker %d (pid %d) exited with status %s; restarting it with its %d streams",
+                    worker.index, process.pid, process.returncode, len(worker.records),
+                )
+                self._reset_channel(worker)
+                if time.monotonic() - started < 1.0:
+                    await trio.sleep(RESTART_BACKOFF)
+        finally:
+            with trio.CancelScope(shield=True):
+                self._close_channel(worker)
+                if process is not None and process.returncode is None:
+                    with trio.move_on_after(STOP_GRACE):
+                        await process.wait()
+                    if process.returncode is None:
+                        process.kill()
+                        await process.wait()
+
+    async def _read_channel(self, worker: _WorkerHandle) -> None:
+        """Acknowledgements from the worker: a removed stream's slot may be reused."""
+        channel = worker.channel
+        while True:
+            try:
+                await trio.lowlevel.wait_readable(channel)
+            except trio.ClosedResourceError:
+                return
+            while True:
+                try:
+                    data = channel.recv(ch.MAX_MESSAGE)
+                except BlockingIOError:
+                    break
+                except OSError:
+                    return
+                if not data:
+                    return
+                message = ch.decode(data)
+                if message[0] == "removed":
+                    slot = worker.pending_removal.pop(message[1], None)
+                    if slot is not None:
+                        self.slots.release(slot)
+
+    async def _write_outbox(self, worker: _WorkerHandle) -> None:
+        channel = worker.channel
+        while True:
+            await worker.outbox_ready.wait()
+            worker.outbox_ready = trio.Event()
+            while worker.outbox:
+                data, fds = worker.outbox[0]
+                try:
+                    if fds:
+                        socket.send_fds(channel, [data], fds)
+                    else:
+                        channel.send(data)
+                except (BlockingIOError, InterruptedError):
+                    try:
+                        await trio.lowlevel.wait_writable(channel)
+                    except trio.ClosedResourceError:
+                        return
+                    continue
+                except OSError:
+                    return
+                worker.outbox.popleft()
+                for fd in fds:
+                    os.close(fd)
+
+    def _close_channel(self, worker: _WorkerHandle) -> None:
+        if worker.channel.fileno() >= 0:
+            trio.lowlevel.notify_closing(worker.channel)
+            worker.channel.close()
+        worker.child_end.close()
+
+    def start(self, nursery: trio.Nursery) -> None:
+        for worker in self.workers:
+            nursery.start_soon(self._supervise, worker)
+
+    def close(self) -> None:
+        """Stop relaying: workers see end of file on their channel and exit."""
+        self.closing = True
+        for worker in self.workers:
+            self._close_channel(worker)
+            for _data, fds in worker.outbox:
+                for fd in fds:
+                    os.close(fd)
+            worker.outbox.clear()
+
+
+def _address(family: int, endpoint: Endpoint | None) -> tuple | None:
+    if endpoint is None or not endpoint.port:
+        return None
+    return socket_address(family, endpoint.address, endpoint.port)
+
+
+def _endpoint(raw: tuple | None, current: Endpoint | None) -> Endpoint | None:
+    """An ``Endpoint`` for a learned address (IPv4-mapped IPv6 shown as IPv4)."""
+    if raw is None:
+        return current
+    address, port = raw
+    if address.startswith("::ffff:") and "." in address:
+        address = address[7:]
+    if current is not None and current.address == address and current.port == port:
+        return current
+    return Endpoint(address, port)
+
+
+@asynccontextmanager
+async def open_media_plane(config: Config, nursery: trio.Nursery):
+    """Start the relay workers in ``nursery``; yield the plane; stop them on exit."""
+    plane = RelayPlane(config)
+    plane.start(nursery)
+    try:
+        yield plane
+    finally:
+        plane.close()

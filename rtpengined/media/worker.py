@@ -1,0 +1,366 @@
+"""A relay worker process: one tight epoll loop forwarding RTP/RTCP between stream sockets.
+
+Run as ``python -m rtpengined.media.worker CHANNEL_FD COUNTERS_FD INDEX`` by the control
+plane (``rtpengined.media.plane``). No trio, no threads, no logging per packet: each
+ready socket is drained (up to ``BATCH`` packets, so one flooded socket cannot starve
+the others and no socket is ever given up on) with ``recvfrom_into`` into one buffer,
+and each packet is sent unchanged from the sink stream's socket to the sink's current
+destination. Counters live in Python ints and are flushed to shared memory every few
+milliseconds, so the control plane reads them without asking.
+
+The worker exits when the control channel reaches end of file: the daemon stopped or
+died (the kernel closes its end either way). No PR_SET_PDEATHSIG: trio spawns processes
+from a helper thread, and that signal fires when the spawning *thread* ends.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import logging
+import select
+import signal
+import socket
+import struct
+import sys
+import time
+
+from . import channel as ch
+from .counters import CONFIRMED, SSRC_SEEN, CounterTable, pack_address
+
+log = logging.getLogger("rtpengined.relay")
+
+BATCH = 64  # packets per socket per loop turn: fairness under overload
+FLUSH_INTERVAL = 0.005  # seconds between counter flushes while packets flow
+LEARNING_WINDOW = 3.0  # seconds after signalling during which delayed learning follows sources
+SO_MEMINFO = 55  # Linux: per-socket memory info, index 8 = packets dropped by the kernel
+RTP_SSRC = struct.Struct("!I")
+
+
+class _Stream:
+    """Relay state of one stream inside the worker (attributes read in the hot loop)."""
+
+    __slots__ = (
+        "id", "slot", "sock", "fd", "recv", "send", "family",
+        "sink_id", "sink", "rtcp_peer_id", "rtcp_peer",
+        "advertised", "endpoint", "dest", "confirmed", "generation",
+        "learning", "strict_source", "media_handover", "asymmetric", "rtcp_mux", "blocked",
+        "learn_until", "best_score",
+        "packets", "bytes", "errors", "last_packet", "ssrc", "ssrc_seen",
+        "kernel_drops", "congested",
+    )
+
+    def __init__(self, spec: ch.StreamSpec, sock: socket.socket, counters: CounterTable) -> None:
+        self.id = spec.id
+        self.slot = spec.slot
+        self.sock = sock
+        self.fd = sock.fileno()
+        self.recv = sock.recvfrom_into
+        self.send = sock.sendto
+        self.sink = None
+        self.rtcp_peer = None
+        self.endpoint = None
+        self.confirmed = False
+        self.generation = 0
+        self.learn_until = 0.0
+        self.best_score = -1
+        raw = counters.read_raw(spec.slot)
+        self.packets, self.bytes, self.errors, self.last_packet, self.ssrc = raw[:5]
+        self.ssrc_seen = bool(raw[7] & SSRC_SEEN)
+        self.kernel_drops = raw[9]
+        self.congested = True  # read the kernel's drop counter once at the first flush
+        self.apply(spec, time.monotonic())
+
+    def apply(self, spec: ch.StreamSpec, now: float) -> None:
+        self.family = spec.family
+        self.sink_id = spec.sink
+        self.rtcp_peer_id = spec.rtcp_peer
+        self.advertised = spec.advertised
+        self.learning = spec.learning
+        self.strict_source = spec.strict_source
+        self.media_handover = spec.media_handover
+        self.asymmetric = spec.asymmetric
+        self.rtcp_mux = spec.rtcp_mux
+        self.blocked = spec.blocked
+        if spec.override_endpoint:
+            self.endpoint = spec.endpoint
+            self.confirmed = spec.confirmed
+            self.best_score = -1
+        self.generation = spec.generation
+        if spec.restart_learning:
+            self.learn_until = now + LEARNING_WINDOW
+        self.update_destination()
+
+    def update_destination(self) -> None:
+        """Where packets *for* this stream's party go: learned endpoint unless asymmetric."""
+        if self.asymmetric or self.endpoint is None:
+            self.dest = self.advertised
+        else:
+            self.dest = self.endpoint
+
+    def score(self, source: tuple) -> int:
+        """Heuristic learning: how well a source matches the SDP (address+port best)."""
+        advertised = self.advertised
+        if advertised is None:
+            return 0
+        if source[0] == advertised[0]:
+            return 3 if source[1] == advertised[1] else 2
+        return 1 if source[1] == advertised[1] else 0
+
+    def on_new_source(self, source: tuple, now: float) -> bool:
+        """Learning, strict source and handover for a packet from ``source``.
+
+        Called only when ``source`` differs from the endpoint or the endpoint is not yet
+        confirmed. Returns False to drop the packet.
+        """
+        if self.confirmed:
+            if self.media_handover:
+                self.endpoint = source
+            elif self.strict_source:
+                return False
+            self.update_destination()
+            return True
+        mode = self.learning
+        if self.asymmetric or mode == "off":
+            self.confirmed = True  # nothing to learn: the SDP endpoint stays
+            return True
+        if mode == "immediate":
+            self.endpoint = source
+            self.confirmed = True
+        elif mode == "heuristic":
+            score = self.score(source)
+            if score >= self.best_score:
+                self.best_score = score
+                self.endpoint = source
+            if now >= self.learn_until:
+                self.confirmed = True
+        else:  # delayed
+            self.endpoint = source
+            if now >= self.learn_until:
+                self.confirmed = True
+        self.update_destination()
+        return True
+
+
+class Worker:
+    def __init__(self, channel: socket.socket, counters: CounterTable, index: int) -> None:
+        self.channel = channel
+        self.counters = counters
+        self.index = index
+        self.epoll = select.epoll()
+        self.streams: dict[int, _Stream] = {}
+        self.by_fd: dict[int, _Stream] = {}
+        self.dirty: set[_Stream] = set()
+        self.buffer = bytearray(65536)
+        self.view = memoryview(self.buffer)
+
+    # -- control messages -----------------------------------------------------------
+
+    def handle_channel(self) -> bool:
+        """Apply every queued control message; False when the control plane is gone."""
+        while True:
+            try:
+                data, fds = ch.receive_raw(self.channel, socket.MSG_DONTWAIT)
+            except BlockingIOError:
+                return True
+            except ConnectionError:
+                return False
+            if not data:
+                for fd in fds:
+                    socket.close(fd)
+                return False
+            message = ch.decode(data)
+            kind = message[0]
+            if kind == "add":
+                self.add(message[1], fds[0])
+                for extra in fds[1:]:
+                    socket.close(extra)
+            elif kind == "update":
+                self.update(message[1])
+            elif kind == "remove":
+                self.remove(message[1])
+            else:
+                for fd in fds:
+                    socket.close(fd)
+
+    def add(self, spec: ch.StreamSpec, fd: int) -> None:
+        if spec.id in self.streams:
+            self.remove(spec.id, acknowledge=False)
+        sock = socket.socket(fileno=fd)
+        sock.setblocking(False)
+        stream = _Stream(spec, sock, self.counters)
+        self.streams[stream.id] = stream
+        self.by_fd[stream.fd] = stream
+        self.epoll.register(stream.fd, select.EPOLLIN)
+        self.relink()
+        self.dirty.add(stream)
+
+    def update(self, spec: ch.StreamSpec) -> None:
+        stream = self.streams.get(spec.id)
+        if stream is None:
+            return
+        stream.apply(spec, time.monotonic())
+        self.relink()
+        self.dirty.add(stream)
+
+    def remove(self, stream_id: int, acknowledge: bool = True) -> None:
+        stream = self.streams.pop(stream_id, None)
+        if stream is None:
+            return
+        self.flush_one(stream)
+        self.dirty.discard(stream)
+        del self.by_fd[stream.fd]
+        self.epoll.unregister(stream.fd)
+        stream.sock.close()
+        self.relink()
+        if acknowledge:
+            self.channel.send(ch.encode(("removed", stream.id, stream.slot)))
+
+    def relink(self) -> None:
+        """Resolve sink and RTCP peer ids to objects (streams arrive in any order)."""
+        streams = self.streams
+        for stream in streams.values():
+            stream.sink = streams.get(stream.sink_id) if stream.sink_id is not None else None
+            stream.rtcp_peer = (
+                streams.get(stream.rtcp_peer_id) if stream.rtcp_peer_id is not None else None
+            )
+
+    # -- counters -------------------------------------------------------------------
+
+    def flush_one(self, stream: _Stream) -> None:
+        if stream.congested:
+            stream.kernel_drops = _kernel_drops(stream.sock)
+        endpoint = stream.endpoint
+        if endpoint is None:
+            family, port, address = 0, 0, b""
+        else:
+            family = stream.family
+            port = endpoint[1]
+            address = pack_address(family, endpoint[0])
+        flags = (CONFIRMED if stream.confirmed else 0) | (SSRC_SEEN if stream.ssrc_seen else 0)
+        self.counters.write(
+            stream.slot, stream.packets, stream.bytes, stream.errors, stream.last_packet,
+            stream.ssrc, port, family, flags, address, stream.kernel_drops, stream.generation,
+        )
+
+    def flush(self) -> None:
+        for stream in self.dirty:
+            self.flush_one(stream)
+        self.dirty.clear()
+
+    # -- the loop -------------------------------------------------------------------
+
+    def run(self) -> None:
+        channel_fd = self.channel.fileno()
+        self.epoll.register(channel_fd, select.EPOLLIN)
+        poll = self.epoll.poll
+        by_fd = self.by_fd
+        dirty = self.dirty
+        drain = self.drain
+        wall_clock = time.time
+        monotonic = time.monotonic
+        next_flush = 0.0
+        while True:
+            events = poll(FLUSH_INTERVAL if dirty else -1)
+            wall = wall_clock()
+            now = monotonic()
+            for fd, _mask in events:
+                stream = by_fd.get(fd)
+                if stream is not None:
+                    drain(stream, wall, now)
+                elif fd == channel_fd and not self.handle_channel():
+                    return
+            if dirty and (not events or now >= next_flush):
+                self.flush()
+                next_flush = now + FLUSH_INTERVAL
+
+    def drain(self, stream: _Stream, wall: float, now: float) -> None:
+        """Relay up to BATCH packets waiting on ``stream``'s socket."""
+        buffer = self.buffer
+        view = self.view
+        recv = stream.recv
+        endpoint = stream.endpoint
+        settled = stream.confirmed
+        sink = None if stream.blocked else stream.sink
+        demux = stream.rtcp_mux and sink is not None and not sink.rtcp_mux
+        count = nbytes = errors = size = 0
+        while count < BATCH:
+            try:
+                size, source = recv(buffer)
+            except BlockingIOError:
+                break
+            except OSError:
+                errors += 1
+                break
+            count += 1
+            nbytes += size
+            if source != endpoint or not settled:
+                if not stream.on_new_source(source, now):
+                    errors += 1
+                    continue
+                endpoint = stream.endpoint
+                settled = stream.confirmed
+            if sink is None:
+                continue
+            target = sink
+            if demux and size > 1 and 192 <= buffer[1] <= 223 and sink.rtcp_peer is not None:
+                target = sink.rtcp_peer
+            destination = target.dest
+            if destination is None:
+                continue
+            try:
+                target.send(view[:size], destination)
+            except OSError:
+                errors += 1
+        if count or errors:
+            stream.packets += count
+            stream.bytes += nbytes
+            stream.errors += errors
+            if count:
+                stream.last_packet = wall
+                if size >= 8 and buffer[0] & 0xC0 == 0x80:
+                    if 192 <= buffer[1] <= 223:
+                        stream.ssrc = RTP_SSRC.unpack_from(buffer, 4)[0]
+                        stream.ssrc_seen = True
+                    elif size >= 12:
+                        stream.ssrc = RTP_SSRC.unpack_from(buffer, 8)[0]
+                        stream.ssrc_seen = True
+            if count >= BATCH:
+                stream.congested = True
+            self.dirty.add(stream)
+
+
+def _kernel_drops(sock: socket.socket) -> int:
+    """Packets the kernel dropped on this socket because its receive buffer was full."""
+    try:
+        info = sock.getsockopt(socket.SOL_SOCKET, SO_MEMINFO, 36)
+    except OSError:
+        return 0
+    return struct.unpack_from("I", info, 32)[0]
+
+
+def socket_address(family: int, address: str, port: int) -> tuple | None:
+    """A ``sendto`` address for a socket of ``family`` (IPv4 mapped into IPv6 if needed)."""
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return None
+    if family == 6:
+        if ip.version == 4:
+            return (f"::ffff:{ip}", port, 0, 0)
+        return (str(ip), port, 0, 0)
+    if ip.version == 6:
+        return None
+    return (str(ip), port)
+
+
+def main(argv: list[str]) -> int:
+    channel_fd, counters_fd, index = (int(arg) for arg in argv[1:4])
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C goes to the daemon; it stops us
+    channel = socket.socket(fileno=channel_fd)
+    counters = CounterTable.attach(counters_fd)
+    Worker(channel, counters, index).run()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))

@@ -1,0 +1,361 @@
+"""The relay media plane with hand-built streams: real worker processes, real loopback packets."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+
+import pytest
+import trio
+from relay_helpers import (
+    LOOPBACK6,
+    make_call,
+    open_call,
+    party,
+    rtcp_packet,
+    rtp_packet,
+    wait_counters,
+    wait_until,
+)
+
+from rtpengined.config import Config
+from rtpengined.media.plane import open_media_plane
+from rtpengined.model import Endpoint
+
+
+@pytest.fixture
+async def plane(nursery):
+    async with open_media_plane(Config(relay_workers=1), nursery) as media:
+        yield media
+
+
+async def test_relays_both_directions_from_the_peer_port(plane):
+    alice, bob = await party(), await party()
+    a, b = make_call(alice.endpoint, bob.endpoint)
+    open_call(plane, a, b)
+
+    for seq in range(5):
+        await alice.send(rtp_packet(seq), a.rtp.local)
+    for seq in range(5):
+        data, source = await bob.receive()
+        assert data == rtp_packet(seq)  # unchanged
+        assert source == b.rtp.local  # sent from the port bob sends to
+    for seq in range(3):
+        await bob.send(rtp_packet(seq, ssrc=0x22222222), b.rtp.local)
+    for seq in range(3):
+        data, source = await alice.receive()
+        assert data == rtp_packet(seq, ssrc=0x22222222)
+        assert source == a.rtp.local
+
+    await wait_counters(plane, a.rtp, 5)
+    await wait_counters(plane, b.rtp, 3)
+    assert (a.rtp.stats.packets, a.rtp.stats.bytes, a.rtp.stats.errors) == (5, 5 * 172, 0)
+    assert (b.rtp.stats.packets, b.rtp.stats.bytes, b.rtp.stats.errors) == (3, 3 * 172, 0)
+    assert a.rtp.stats.ssrc == 0x11111111
+    assert b.rtp.stats.ssrc == 0x22222222
+    assert a.rtp.stats.last_packet > 0
+    assert a.rtp.endpoint == alice.endpoint and a.rtp.confirmed is False  # within 3 s
+
+
+async def test_counters_equal_packets_sent(plane):
+    alice, bob = await party(), await party()
+    a, b = make_call(alice.endpoint, bob.endpoint)
+    open_call(plane, a, b)
+    for seq in range(200):
+        await alice.send(rtp_packet(seq), a.rtp.local)
+    await bob.receive_until(rtp_packet(199))
+    await wait_counters(plane, a.rtp, 200)
+    assert (a.rtp.stats.packets, a.rtp.stats.bytes, a.rtp.stats.errors) == (200, 200 * 172, 0)
+    plane.refresh()
+    assert b.rtp.stats.packets == 0
+
+
+async def test_rtcp_between_the_rtcp_sockets(plane):
+    alice, bob = await party(), await party()
+    alice_rtcp, bob_rtcp = await party(), await party()
+    a, b = make_call(alice.endpoint, bob.endpoint, rtcp=True,
+                     a_rtcp_adv=alice_rtcp.endpoint, b_rtcp_adv=bob_rtcp.endpoint)
+    open_call(plane, a, b)
+    await alice_rtcp.send(rtcp_packet(), a.rtcp.local)
+    data, source = await bob_rtcp.receive()
+    assert data == rtcp_packet() and source == b.rtcp.local
+    await bob_rtcp.send(rtcp_packet(0x22222222), b.rtcp.local)
+    data, source = await alice_rtcp.receive()
+    assert data == rtcp_packet(0x22222222) and source == a.rtcp.local
+    await wait_counters(plane, a.rtcp, 1)
+    assert (a.rtcp.stats.packets, a.rtcp.stats.bytes) == (1, 8)
+    assert a.rtcp.stats.ssrc == 0x11111111
+    plane.refresh()
+    assert a.rtp.stats.packets == 0
+
+
+async def test_rtcp_mux_is_demultiplexed_towards_a_non_muxed_peer(plane):
+    alice, bob, bob_rtcp = await party(), await party(), await party()
+    a, b = make_call(alice.endpoint, bob.endpoint, rtcp=True, b_rtcp_adv=bob_rtcp.endpoint)
+    a.rtp.rtcp_mux = True  # alice muxes: RTP and RTCP on one port
+    a.rtcp.sink = None
+    open_call(plane, a, b)
+
+    await alice.send(rtp_packet(1), a.rtp.local)
+    await alice.send(rtcp_packet(), a.rtp.local)
+    data, source = await bob.receive()
+    assert data == rtp_packet(1) and source == b.rtp.local
+    data, source = await bob_rtcp.receive()
+    assert data == rtcp_packet() and source == b.rtcp.local
+
+    # bob's RTCP goes to alice's muxed port (the call model points b.rtcp at a.rtp)
+    b.rtcp.sink = a.rtp
+    plane.update_stream(b.rtcp)
+    await wait_until(lambda: plane.synced(b.rtcp))
+    await bob_rtcp.send(rtcp_packet(0x22222222), b.rtcp.local)
+    data, source = await alice.receive()
+    assert data == rtcp_packet(0x22222222) and source == a.rtp.local
+
+
+async def test_delayed_learning_follows_the_source(plane):
+    alice, alice_moved, bob = await party(), await party(), await party()
+    a, b = make_call(Endpoint("192.0.2.10", 2000), bob.endpoint)  # alice's SDP lies (NAT)
+    open_call(plane, a, b)
+
+    await alice.send(rtp_packet(1), a.rtp.local)
+    await bob.receive()
+    await bob.send(rtp_packet(1), b.rtp.local)
+    data, source = await alice.receive()  # reply reaches alice's real address
+    assert source == a.rtp.local
+    await wait_until(lambda: (plane.refresh(), a.rtp.endpoint == alice.endpoint)[1])
+    assert a.rtp.advertised == Endpoint("192.0.2.10", 2000)
+
+    await alice_moved.send(rtp_packet(2), a.rtp.local)  # still within 3 s: follow it
+    await bob.receive()
+    await bob.send(rtp_packet(2), b.rtp.local)
+    data, _ = await alice_moved.receive()
+    assert data == rtp_packet(2)
+
+
+async def test_immediate_learning_with_strict_source_drops_others(plane):
+    alice, intruder, bob = await party(), await party(), await party()
+    a, b = make_call(Endpoint("192.0.2.10", 2000), bob.endpoint,
+                     learning="immediate", strict_source=True)
+    open_call(plane, a, b)
+    await alice.send(rtp_packet(1), a.rtp.local)
+    await bob.receive()
+    await wait_until(lambda: (plane.refresh(), a.rtp.confirmed)[1])
+    assert a.rtp.endpoint == alice.endpoint
+
+    await intruder.send(rtp_packet(99), a.rtp.local)
+    await alice.send(rtp_packet(2), a.rtp.local)
+    data, _ = await bob.receive()
+    assert data == rtp_packet(2)  # the intruder's packet was not relayed
+    await wait_counters(plane, a.rtp, 3)
+    assert (a.rtp.stats.packets, a.rtp.stats.errors) == (3, 1)
+    assert a.rtp.endpoint == alice.endpoint
+
+
+async def test_confirmed_endpoint_without_strict_source_still_relays(plane):
+    alice, other, bob = await party(), await party(), await party()
+    a, b = make_call(alice.endpoint, bob.endpoint, learning="immediate")
+    open_call(plane, a, b)
+    await alice.send(rtp_packet(1), a.rtp.local)
+    await bob.receive()
+    await other.send(rtp_packet(2), a.rtp.local)
+    data, _ = await bob.receive()
+    assert data == rtp_packet(2)
+    await bob.send(rtp_packet(3), b.rtp.local)
+    data, _ = await alice.receive()  # replies stay with the confirmed endpoint
+    assert data == rtp_packet(3)
+    plane.refresh()
+    assert a.rtp.endpoint == alice.endpoint and a.rtp.stats.errors == 0
+
+
+async def test_media_handover_relearns_after_confirmation(plane):
+    alice, alice_new, bob = await party(), await party(), await party()
+    a, b = make_call(alice.endpoint, bob.endpoint, learning="immediate", media_handover=True)
+    open_call(plane, a, b)
+    await alice.send(rtp_packet(1), a.rtp.local)
+    await bob.receive()
+    await alice_new.send(rtp_packet(2), a.rtp.local)
+    await bob.receive()
+    await bob.send(rtp_packet(3), b.rtp.local)
+    data, _ = await alice_new.receive()
+    assert data == rtp_packet(3)
+    await wait_until(lambda: (plane.refresh(), a.rtp.endpoint == alice_new.endpoint)[1])
+    assert a.rtp.confirmed
+
+
+async def test_asymmetric_always_sends_to_the_sdp_address(plane):
+    alice_sdp, alice_sender, bob = await party(), await party(), await party()
+    a, b = make_call(alice_sdp.endpoint, bob.endpoint, asymmetric=True)
+    open_call(plane, a, b)
+    await alice_sender.send(rtp_packet(1), a.rtp.local)
+    data, _ = await bob.receive()
+    assert data == rtp_packet(1)
+    await bob.send(rtp_packet(2), b.rtp.local)
+    data, source = await alice_sdp.receive()
+    assert data == rtp_packet(2) and source == a.rtp.local
+    plane.refresh()
+    assert a.rtp.endpoint == alice_sdp.endpoint
+
+
+async def test_learning_off_keeps_the_sdp_endpoint(plane):
+    alice_sdp, alice_sender, bob = await party(), await party(), await party()
+    a, b = make_call(alice_sdp.endpoint, bob.endpoint, learning="off")
+    open_call(plane, a, b)
+    await alice_sender.send(rtp_packet(1), a.rtp.local)
+    await bob.receive()
+    await bob.send(rtp_packet(2), b.rtp.local)
+    data, _ = await alice_sdp.receive()
+    assert data == rtp_packet(2)
+
+
+async def test_reinvite_retargets_to_a_new_address(plane):
+    alice, bob, bob_new = await party(), await party(), await party()
+    a, b = make_call(alice.endpoint, bob.endpoint)
+    open_call(plane, a, b)
+    await alice.send(rtp_packet(1), a.rtp.local)
+    assert (await bob.receive())[0] == rtp_packet(1)
+
+    # re-INVITE: bob's SDP now names another address; the call model resets the endpoint
+    b.rtp.advertised = b.rtp.endpoint = bob_new.endpoint
+    b.rtp.confirmed = False
+    plane.update_stream(b.rtp)
+    await wait_until(lambda: plane.synced(b.rtp))
+    await alice.send(rtp_packet(2), a.rtp.local)
+    data, source = await bob_new.receive()
+    assert data == rtp_packet(2) and source == b.rtp.local
+    plane.refresh()
+    assert b.rtp.endpoint == bob_new.endpoint
+
+
+async def test_blocked_stream_counts_but_does_not_relay(plane):
+    alice, bob = await party(), await party()
+    a, b = make_call(alice.endpoint, bob.endpoint)
+    a.rtp.blocked = True
+    open_call(plane, a, b)
+    await alice.send(rtp_packet(1), a.rtp.local)
+    await wait_counters(plane, a.rtp, 1)
+    a.rtp.blocked = False
+    plane.update_stream(a.rtp)
+    await wait_until(lambda: plane.synced(a.rtp))
+    await alice.send(rtp_packet(2), a.rtp.local)
+    data, _ = await bob.receive()
+    assert data == rtp_packet(2)
+
+
+async def test_no_destination_drops_quietly(plane):
+    alice, bob = await party(), await party()
+    a, b = make_call(alice.endpoint, None)  # bob has not answered yet
+    open_call(plane, a, b)
+    await alice.send(rtp_packet(1), a.rtp.local)
+    await wait_counters(plane, a.rtp, 1)
+    assert a.rtp.stats.errors == 0
+    # early media from bob still reaches alice's SDP address
+    await bob.send(rtp_packet(2), b.rtp.local)
+    assert (await alice.receive())[0] == rtp_packet(2)
+
+
+async def test_worker_killed_mid_call_media_resumes(plane):
+    alice, bob = await party(), await party()
+    a, b = make_call(alice.endpoint, bob.endpoint)
+    open_call(plane, a, b)
+    await alice.send(rtp_packet(1), a.rtp.local)
+    await bob.receive()
+    await wait_counters(plane, a.rtp, 1)
+    pid = plane.worker_of(a.rtp)
+    os.kill(pid, signal.SIGKILL)
+    await wait_until(lambda: plane.worker_of(a.rtp) not in (pid, None))
+
+    await alice.send(rtp_packet(2), a.rtp.local)
+    assert (await bob.receive())[0] == rtp_packet(2)
+    await bob.send(rtp_packet(3), b.rtp.local)
+    assert (await alice.receive())[0] == rtp_packet(3)
+    await wait_counters(plane, a.rtp, 2)
+    assert a.rtp.stats.packets == 2  # counters survive the restart
+    assert plane.workers[0].restarts == 1
+
+
+async def test_overload_drops_are_counted_and_the_stream_recovers(plane):
+    alice, bob = await party(), await party()
+    a, b = make_call(alice.endpoint, bob.endpoint)
+    open_call(plane, a, b)
+    await alice.send(rtp_packet(0), a.rtp.local)
+    await bob.receive()
+    pid = plane.worker_of(a.rtp)
+    sent = 1
+    os.kill(pid, signal.SIGSTOP)  # the worker falls behind: the socket's buffer overflows
+    try:
+        for seq in range(1, 3001):
+            await alice.send(rtp_packet(seq), a.rtp.local)
+        sent += 3000
+    finally:
+        os.kill(pid, signal.SIGCONT)
+
+    def all_accounted() -> bool:
+        plane.refresh([a.rtp])
+        return a.rtp.stats.packets + a.rtp.stats.errors >= sent
+
+    await wait_until(all_accounted)
+    assert a.rtp.stats.errors > 0
+    assert a.rtp.stats.packets + a.rtp.stats.errors == sent
+    # load is gone: the stream relays again (bob first drops what already reached it)
+    bob.drain_now()
+    marker = rtp_packet(5000, ssrc=0x33333333)
+    await alice.send(marker, a.rtp.local)
+    await bob.receive_until(marker)
+
+
+async def test_close_stream_keeps_final_counters_and_closes_the_socket(plane):
+    alice, bob = await party(), await party()
+    a, b = make_call(alice.endpoint, bob.endpoint)
+    open_call(plane, a, b)
+    for seq in range(4):
+        await alice.send(rtp_packet(seq), a.rtp.local)
+    await bob.receive_until(rtp_packet(3))
+    await wait_until(lambda: plane.counters.read(plane.records[a.rtp.id].slot).packets == 4)
+    slot = plane.records[a.rtp.id].slot
+    plane.close_stream(a.rtp)
+    plane.close_stream(b.rtp)
+    assert a.rtp.stats.packets == 4
+    assert a.rtp.sock.fileno() == -1
+    assert plane.records == {}
+    await wait_until(lambda: slot in plane.slots.free)  # the worker acknowledged
+
+
+async def test_calls_spread_over_workers_and_stay_together(nursery):
+    async with open_media_plane(Config(relay_workers=2), nursery) as media:
+        alice, bob = await party(), await party()
+        calls = [make_call(alice.endpoint, bob.endpoint, group=f"call-{n}") for n in range(4)]
+        for a, b in calls:
+            open_call(media, a, b)
+        for a, b in calls:
+            assert media.worker_of(a.rtp) == media.worker_of(b.rtp)
+        assert len({media.records[a.rtp.id].worker.index for a, _ in calls}) == 2
+        for n, (a, _) in enumerate(calls):
+            await alice.send(rtp_packet(n), a.rtp.local)
+            data, _ = await bob.receive()
+            assert data == rtp_packet(n)
+
+
+async def test_ipv6(plane):
+    if not socket.has_ipv6:
+        pytest.skip("no IPv6")
+    alice, bob = await party("::1"), await party("::1")
+    a, b = make_call(alice.endpoint, bob.endpoint, interface=LOOPBACK6)
+    open_call(plane, a, b)
+    await alice.send(rtp_packet(1), a.rtp.local)
+    data, source = await bob.receive()
+    assert data == rtp_packet(1) and source == b.rtp.local
+    await bob.send(rtp_packet(2), b.rtp.local)
+    assert (await alice.receive())[0] == rtp_packet(2)
+    await wait_counters(plane, a.rtp, 1)
+    assert a.rtp.endpoint == alice.endpoint
+
+
+async def test_workers_exit_with_the_plane():
+    async with trio.open_nursery() as nursery:
+        async with open_media_plane(Config(relay_workers=2), nursery) as media:
+            await wait_until(lambda: all(media.worker_pids()))
+            pids = media.worker_pids()
+    for pid in pids:
+        with pytest.raises(ProcessLookupError):
+            os.kill(pid, 0)
