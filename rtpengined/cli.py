@@ -263,8 +263,10 @@ def tag_info(core: Core, call: Call, monologue: Monologue) -> str:
     end = getattr(monologue, "terminated", None) or monologue.extra.get("terminated")
     if not end:
         end = call.extra.get("terminated") or core.clock()
+    # A party whose tag is not known yet (offered to, not answered) is UNKNOWN in 10.5.
+    tag_type = monologue.tag_type if monologue.tag else "UNKNOWN"
     out = [
-        f"--- Tag '{monologue.tag}', type: {monologue.tag_type}, label '{monologue.label}', "
+        f"--- Tag '{monologue.tag}', type: {tag_type}, label '{monologue.label}', "
         f"branch '{monologue.via_branch}', callduration {_duration_text(end - monologue.created)}\n"
     ]
     # 10.5 prints the subscriptions under both headings (defect D6); reproduced.
