@@ -7,6 +7,7 @@ exit status 3.
 
 from __future__ import annotations
 
+import importlib
 import ssl
 from dataclasses import dataclass
 from typing import Any
@@ -43,8 +44,25 @@ class ClientOptions:
                 "insecure": self.insecure, "cacert": self.cacert}
 
 
+#: The module that serves each scheme, so a udp or cli request does not import the web stack.
+SCHEME_MODULES = {"udp": "transports.udp_ng", "tcp": "transports.tcp_ng", "cli": "transports.cli_tcp"}
+
+
+def _find_transport(scheme: str):
+    module = SCHEME_MODULES.get(scheme)
+    if module is not None:
+        try:
+            importlib.import_module(module)
+        except ModuleNotFoundError:
+            pass
+        for transport in transports.REGISTRY.values():
+            if scheme in transport.schemes:
+                return transport
+    return transports.by_scheme(scheme)
+
+
 def _client_factory(target: Target):
-    transport = transports.by_scheme(target.transport)
+    transport = _find_transport(target.transport)
     if transport is None or transport.open_client is None:
         raise NotAvailable(f"no client for {target.transport}:// in this installation")
     return transport.open_client
@@ -118,12 +136,9 @@ async def ng_request(target: Target, message: dict[str, Any] | None, options: Cl
     return ng.decode_reply(raw, cookie)
 
 
-def cli_line(target: Target, command: str) -> bytes:
-    """The bytes a CLI client sends: rtpengine-ctl appends LF on TCP; HTTP/WS send the text."""
-    line = command.encode("utf-8", "surrogateescape")
-    return line + b"\n" if target.transport == "cli" else line
-
-
 async def cli_request(target: Target, command: str, options: ClientOptions) -> bytes:
-    """Run one CLI command and return the daemon's reply bytes unchanged."""
-    return await request(target, CLI, cli_line(target, command), options)
+    """Run one CLI command and return the daemon's reply bytes unchanged.
+
+    The command goes without its LF: the cli:// client frames the line itself.
+    """
+    return await request(target, CLI, command.encode("utf-8", "surrogateescape"), options)

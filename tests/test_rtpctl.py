@@ -1,0 +1,338 @@
+"""rtpctl as a subprocess against ``rtpengined run`` in a subprocess, over every transport."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import socket
+import sys
+
+import pytest
+from rtpctl_helpers import (
+    MEDIA_RANGE,
+    SDP_DIR,
+    clean_env,
+    complete,
+    normalise,
+    port_for,
+    raw_cli,
+    rtpctl,
+    target_args,
+)
+
+from conftest import DaemonProcess, free_port
+
+NG_TRANSPORTS = ["udp", "tcp", "http", "ws"]
+CLI_TRANSPORTS = ["cli", "http", "ws"]
+REPO = os.path.join(os.path.dirname(__file__), "..")
+
+
+@pytest.fixture(scope="module")
+def daemon():
+    proc = DaemonProcess(list(MEDIA_RANGE))
+    yield proc
+    proc.stop()
+
+
+@pytest.fixture(scope="module")
+def call(daemon) -> str:
+    """One established call (tags caller1/callee1) shared by the read-only tests."""
+    offer_answer(daemon, "udp", "shared-call")
+    return "shared-call"
+
+
+def ok(result) -> str:
+    assert result.returncode == 0, (result.returncode, result.stdout, result.stderr)
+    return result.stdout.decode()
+
+
+def offer_answer(daemon, transport: str, call_id: str, *extra: str) -> tuple[dict, dict]:
+    args = [*target_args(daemon, transport), "--json", *extra, "ng"]
+    offer = json.loads(ok(rtpctl(*args, "offer", "--call-id", call_id, "--from-tag", "caller1",
+                                 os.path.join(SDP_DIR, "offer1.sdp"))))
+    with open(os.path.join(SDP_DIR, "answer1.sdp"), "rb") as sdp:
+        answer = json.loads(ok(rtpctl(*args, "answer", "--call-id", call_id, "--from-tag", "caller1",
+                                      "--to-tag", "callee1", stdin=sdp.read())))
+    return offer, answer
+
+
+# -- every transport ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("transport", NG_TRANSPORTS)
+def test_ng_ping_over_every_transport(daemon, transport):
+    assert ok(rtpctl(*target_args(daemon, transport), "ng", "ping")) == "result: pong\n"
+    assert json.loads(ok(rtpctl(*target_args(daemon, transport), "--json", "ng", "ping"))) == {"result": "pong"}
+
+
+@pytest.mark.parametrize("transport", CLI_TRANSPORTS)
+def test_list_numsessions_over_every_transport_is_the_daemons_text(daemon, transport):
+    out = rtpctl(*target_args(daemon, transport), "list", "numsessions")
+    assert out.returncode == 0, out.stderr
+    assert out.stdout == raw_cli(daemon.cli_port, "list numsessions")
+    assert out.stdout.startswith(b"Current sessions own: ")
+
+
+def test_url_form_of_every_transport(daemon):
+    for scheme in NG_TRANSPORTS:
+        assert ok(rtpctl("--url", f"{scheme}://127.0.0.1:{port_for(daemon, scheme)}", "ng", "ping")) == \
+            "result: pong\n"
+    for scheme in CLI_TRANSPORTS:
+        out = rtpctl("--url", f"{scheme}://127.0.0.1:{port_for(daemon, scheme)}", "list", "maxsessions")
+        assert out.stdout == raw_cli(daemon.cli_port, "list maxsessions")
+
+
+def test_offer_answer_delete_give_the_same_reply_over_each_ng_transport(daemon):
+    replies = {}
+    for transport in NG_TRANSPORTS:
+        call_id = f"same-reply-{transport}"
+        offer, answer = offer_answer(daemon, transport, call_id)
+        delete = json.loads(ok(rtpctl(*target_args(daemon, transport), "--json", "ng", "delete",
+                                      "--call-id", call_id, "--from-tag", "caller1")))
+        assert offer["result"] == answer["result"] == delete["result"] == "ok"
+        replies[transport] = normalise([offer, answer, delete])
+    first = replies["udp"]
+    for transport in NG_TRANSPORTS[1:]:
+        assert replies[transport] == first, transport
+
+
+def test_query_list_statistics_and_raw(daemon, call):
+    query = json.loads(ok(rtpctl(*target_args(daemon, "udp"), "--json", "ng", "query", "-c", call)))
+    assert set(query["tags"]) >= {"caller1", "callee1"}
+    listed = json.loads(ok(rtpctl(*target_args(daemon, "tcp"), "--json", "ng", "list")))
+    assert call in listed["calls"]
+    stats = json.loads(ok(rtpctl(*target_args(daemon, "http"), "--json", "ng", "statistics")))
+    assert "currentstatistics" in stats["statistics"]
+    plain = ok(rtpctl(*target_args(daemon, "udp"), "ng", "query", "-c", call))
+    assert "tags:\n" in plain and "  caller1:\n" in plain
+    assert ok(rtpctl(*target_args(daemon, "udp"), "ng", "raw", '{"command": "ping"}')) == "result: pong\n"
+    assert ok(rtpctl(*target_args(daemon, "tcp"), "ng", "raw", "d7:command4:pinge")) == "result: pong\n"
+    assert ok(rtpctl(*target_args(daemon, "udp"), "--encoding", "json", "ng", "raw", stdin=b'{"command":"ping"}')) \
+        == "result: pong\n"
+
+
+def test_sdp_only_prints_the_rewritten_sdp(daemon):
+    out = ok(rtpctl(*target_args(daemon, "udp"), "ng", "offer", "--sdp-only", "-c", "sdp-only", "-f", "a",
+                    "--flag", "trust-address", "--replace", "origin", "--option", "ICE=remove",
+                    os.path.join(SDP_DIR, "offer1.sdp")))
+    assert out.startswith("v=0\r\n") and "m=audio 46" in out
+
+
+# -- the daemon's text, byte for byte ---------------------------------------------------------
+
+
+BYTE_FOR_BYTE = [("cli", command) for command in (
+    "list numsessions", "list sessions all", "list sessions shared-call", "list totals", "list jsonstats",
+    "list counters", "list maxsessions", "list timeout", "list interfaces", "params current", "list help",
+    "help", "call shared-call tag caller1 info")]
+BYTE_FOR_BYTE += [(transport, command) for transport in ("http", "ws")
+                  for command in ("list sessions all", "list totals", "list sessions shared-call")]
+
+
+@pytest.mark.parametrize("transport,command", BYTE_FOR_BYTE)
+def test_plain_output_is_the_daemons_text_byte_for_byte(daemon, call, transport, command):
+    # The uptime may tick between the two requests (compare up to three times); a call's
+    # duration always moves, so only its microseconds are masked.
+    def mask(raw: bytes) -> bytes:
+        return re.sub(rb"callduration \d+\.\d+", b"callduration *", raw)
+
+    for _ in range(3):
+        out = rtpctl(*target_args(daemon, transport), *command.split())
+        assert out.returncode == 0, out.stderr
+        expected = raw_cli(daemon.cli_port, command)
+        if mask(out.stdout) == mask(expected):
+            break
+    assert mask(out.stdout) == mask(expected)
+    assert out.stderr == b""
+
+
+def test_words_are_joined_and_trimmed_like_rtpengine_ctl(daemon):
+    out = rtpctl("--port", str(daemon.cli_port), "list", " sessions", "all ")
+    assert out.stdout == raw_cli(daemon.cli_port, "list  sessions all")
+
+
+def test_set_and_get_any_cli_word(daemon):
+    assert ok(rtpctl("--port", str(daemon.cli_port), "set", "maxsessions", "100")) == \
+        "Success setting maxsessions to 100\n"
+    assert ok(rtpctl("--port", str(daemon.cli_port), "get", "maxsessions")) == \
+        "Maximum sessions configured on rtpengine: 100\n"
+    ok(rtpctl("--port", str(daemon.cli_port), "set", "maxsessions", "-1"))
+    # words after the command may start with '-' (rtpengine-ctl's require_order)
+    assert ok(rtpctl("--port", str(daemon.cli_port), "set", "loglevel", "internals", "-1")).startswith("Success")
+
+
+def test_terminate_a_call(daemon):
+    offer_answer(daemon, "udp", "terminate-me")
+    assert ok(rtpctl("--port", str(daemon.cli_port), "terminate", "terminate-me")) == \
+        "\nCall Id (terminate-me) successfully terminated by operator.\n\n"
+
+
+# -- JSON -----------------------------------------------------------------------------------
+
+
+def test_json_of_cli_tables(daemon, call):
+    totals = json.loads(ok(rtpctl("--port", str(daemon.cli_port), "--json", "list", "totals")))
+    current = totals["Statistics over currently running sessions"]
+    assert isinstance(current["Total sessions"], int) and current["Total sessions"] >= 1
+    assert isinstance(totals["Control statistics"], list)
+    numsessions = json.loads(ok(rtpctl("--port", str(daemon.cli_port), "--json", "list", "numsessions")))
+    assert numsessions["Current sessions total"] >= 1
+    sessions = json.loads(ok(rtpctl("--port", str(daemon.cli_port), "--json", "list", "sessions", "all")))
+    assert call in {row["callid"] for row in sessions}
+    call = json.loads(ok(rtpctl("--port", str(daemon.cli_port), "--json", "list", "sessions", call)))
+    assert [tag["tag"] for tag in call["tags"]][:2] == ["caller1", "callee1"]
+    jsonstats = json.loads(ok(rtpctl("--port", str(daemon.cli_port), "--json", "list", "jsonstats")))
+    assert "currentstatistics" in jsonstats
+
+
+# -- exit statuses --------------------------------------------------------------------------
+
+
+def test_exit_1_when_the_cli_answers_an_error_with_its_text_unchanged(daemon):
+    out = rtpctl("--port", str(daemon.cli_port), "bogus")
+    assert out.returncode == 1
+    assert out.stdout == raw_cli(daemon.cli_port, "bogus")
+    assert out.stderr.decode().count("\n") == 1 and out.stderr.startswith(b"rtpctl: ")
+
+
+def test_exit_1_when_ng_answers_an_error(daemon):
+    for transport in NG_TRANSPORTS:
+        out = rtpctl(*target_args(daemon, transport), "ng", "query", "--call-id", "no-such-call")
+        assert out.returncode == 1, transport
+        assert out.stdout == b""
+        assert out.stderr.decode().count("\n") == 1 and b"Unknown call-id" in out.stderr
+    out = rtpctl(*target_args(daemon, "udp"), "--json", "ng", "query", "--call-id", "no-such-call")
+    assert out.returncode == 1 and json.loads(out.stdout)["result"] == "error"
+
+
+@pytest.mark.parametrize("args", [
+    ["--transport", "udp", "list", "totals"],
+    ["--transport", "tcp", "list", "totals"],
+    ["--transport", "cli", "ng", "ping"],
+    ["--url", "bogus://127.0.0.1:1", "ng", "ping"],
+    ["--option-that-does-not-exist"],
+    ["ng", "offer", "--from-tag", "x"],
+    ["ng", "offer", "--call-id", "x", "--from-tag", "y"],  # no SDP on stdin
+    ["ng", "offer", "-c", "x", "-f", "y", "--option", "novalue", os.path.join(SDP_DIR, "offer1.sdp")],
+    ["ng", "raw", "not a message"],
+])
+def test_exit_2_on_usage_errors(daemon, args):
+    out = rtpctl(*args)
+    assert out.returncode == 2, (out.stdout, out.stderr)
+    assert out.stderr
+
+
+def test_mismatch_message_is_one_clear_line():
+    out = rtpctl("--transport", "udp", "list", "totals")
+    assert out.stderr.decode() == \
+        "rtpctl: CLI commands cannot go over udp: use --transport cli, http, https, ws, wss\n"
+
+
+@pytest.mark.parametrize("transport", ["cli", "tcp", "http", "ws", "udp"])
+def test_exit_3_when_nothing_listens(transport):
+    port = free_port(socket.SOCK_DGRAM if transport == "udp" else socket.SOCK_STREAM)
+    words = ["list", "totals"] if transport == "cli" else ["ng", "ping"]
+    out = rtpctl("--transport", transport, "--port", str(port), "--timeout", "0.5", *words)
+    assert out.returncode == 3, (out.stdout, out.stderr)
+    assert out.stdout == b""
+    assert out.stderr.decode().count("\n") == 1 and f":{port}" in out.stderr.decode()
+
+
+def test_udp_timeout_retransmits_with_the_same_cookie_then_exits_3():
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as silent:
+        silent.bind(("127.0.0.1", 0))
+        port = silent.getsockname()[1]
+        out = rtpctl("--port", str(port), "--timeout", "0.2", "--retries", "2", "ng", "ping")
+        assert out.returncode == 3
+        assert b"timed out" in out.stderr
+        silent.setblocking(False)
+        received = []
+        while True:
+            try:
+                received.append(silent.recv(65535))
+            except BlockingIOError:
+                break
+    assert len(received) == 3
+    assert len(set(received)) == 1
+    cookie = received[0].split(b" ", 1)[0]
+    assert received[0] == cookie + b" d7:command4:pinge"
+
+
+# -- settings from the environment, the config file and rtpengine-ctl's options -------------------
+
+
+def test_environment_variables(daemon):
+    env = clean_env(RTPCTL_URL=f"cli://127.0.0.1:{daemon.cli_port}")
+    assert rtpctl("list", "numsessions", env=env).stdout == raw_cli(daemon.cli_port, "list numsessions")
+    env = clean_env(RTPCTL_TRANSPORT="tcp", RTPCTL_PORT=str(daemon.ng_port), RTPCTL_HOST="127.0.0.1",
+                    RTPCTL_TIMEOUT="2")
+    assert ok(rtpctl("ng", "ping", env=env)) == "result: pong\n"
+    env = clean_env(RTPCTL_OUTPUT="json", RTPCTL_PORT=str(daemon.ng_port))
+    assert json.loads(ok(rtpctl("ng", "ping", env=env))) == {"result": "pong"}
+
+
+def test_config_file_listen_keys_as_rtpengine_ctl_reads_them(daemon, tmp_path):
+    conf = tmp_path / "rtpengine.conf"
+    conf.write_text(f"[rtpengine]\nlisten-cli = 127.0.0.1:{daemon.cli_port}\nlisten-ng = {daemon.ng_port}\n"
+                    f"listen-http = 127.0.0.1:{daemon.http_port}\n")
+    assert rtpctl("--config-file", str(conf), "list", "numsessions").stdout == \
+        raw_cli(daemon.cli_port, "list numsessions")
+    assert ok(rtpctl("-config-file", str(conf), "ng", "ping")) == "result: pong\n"
+    assert ok(rtpctl("--config-file", str(conf), "-t", "ws", "ng", "ping")) == "result: pong\n"
+    env = clean_env(RTPCTL_CONFIG_FILE=str(conf))
+    assert ok(rtpctl("-t", "http", "list", "maxsessions", env=env)).startswith("Maximum sessions")
+
+
+def test_rtpengine_ctl_style_options(daemon):
+    expected = raw_cli(daemon.cli_port, "list numsessions")
+    assert rtpctl("-ip", f"127.0.0.1:{daemon.cli_port}", "list", "numsessions").stdout == expected
+    assert rtpctl("-ip", "127.0.0.1", "-port", str(daemon.cli_port), "list", "numsessions").stdout == expected
+
+
+def test_watch_when_piped_prints_each_refresh(daemon):
+    out = ok(rtpctl("--port", str(daemon.cli_port), "watch", "--interval", "0.1", "--count", "2", "list",
+                    "maxsessions"))
+    assert out == raw_cli(daemon.cli_port, "list maxsessions").decode() * 2
+    out = ok(rtpctl("--port", str(daemon.ng_port), "--watch", "0.1", "--count", "3", "--json", "ng", "ping"))
+    assert [json.loads(line) for line in out.splitlines()] == [{"result": "pong"}] * 3
+
+
+# -- shell completion -----------------------------------------------------------------------
+
+
+def test_completion_of_command_words():
+    assert complete("li") == ["list"]
+    assert complete("list", "tot") == ["totals"]
+    assert "numsessions" in complete("list", "")
+    assert complete("ng", "q") == ["query"]
+    assert complete("--transport", "w") == ["ws", "wss"]
+
+
+def test_completion_of_live_call_ids_and_tags(daemon, call):
+    cli = ["--port", str(daemon.cli_port)]
+    assert call in complete(*cli, "terminate", "shared-")
+    assert call in complete(*cli, "list", "sessions", "")
+    assert complete(*cli, "call", call, "tag", "") == ["caller1", "callee1"]
+    ngp = ["--port", str(daemon.ng_port)]
+    assert complete(*ngp, "ng", "query", "--call-id", "shared-c") == [call]
+    tags = complete(*ngp, "ng", "delete", "--call-id", call, "--from-tag", "")
+    assert set(tags) == {"caller1", "callee1"}
+    env = {"RTPCTL_URL": f"http://127.0.0.1:{daemon.http_port}"}
+    assert call in complete("terminate", "shar", env=env)
+
+
+def test_completion_falls_back_to_static_words_when_the_daemon_is_away():
+    port = str(free_port())
+    assert complete("--port", port, "terminate", "") == ["all", "own", "foreign"]
+    assert complete("--port", port, "ng", "query", "--call-id", "") == []
+
+
+@pytest.mark.parametrize("shell", ["bash", "zsh", "fish"])
+def test_checked_in_completion_scripts_are_current(shell):
+    import subprocess
+
+    fresh = subprocess.run([sys.executable, "-m", "rtpctl"], capture_output=True, stdin=subprocess.DEVNULL,
+                           env=clean_env(_RTPCTL_COMPLETE=f"{shell}_source"), timeout=60).stdout
+    with open(os.path.join(REPO, "completions", f"rtpctl.{shell}"), "rb") as handle:
+        assert handle.read() == fresh, f"regenerate: _RTPCTL_COMPLETE={shell}_source rtpctl > completions/rtpctl.{shell}"
