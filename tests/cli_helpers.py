@@ -187,3 +187,14 @@ def model_core(calls=(), used: int = 0, last: int = 0, clock=None):
     for call in calls:
         core.calls.calls[call.call_id] = call
     return core
+
+
+async def start_cli_server(nursery, **config_overrides):
+    """Only the TCP CLI listener over a fresh core (null media plane): ``(core, address)``."""
+    from rtpengined.config import Config, ListenAddress
+    from rtpengined.core import Core
+    from transports import cli_tcp
+
+    core = Core(Config(**config_overrides))
+    address = await nursery.start(cli_tcp.serve, core, ListenAddress("127.0.0.1", 0))
+    return core, address

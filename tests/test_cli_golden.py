@@ -1,6 +1,6 @@
 """Golden tests: our CLI port answers every captured rtpengine 10.5 command byte for byte.
 
-Each test starts a daemon in the state of the capture (fresh, idle, ``-L 6``, media
+Each test starts a CLI port over a fresh core in the state of the capture (fresh, idle, ``-L 6``, media
 ports 40000-40999 configured but never bound) and sends the captured commands over the
 real TCP CLI port in the captured order; volatile values are masked (fixtures README).
 """
@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 
-from cli_helpers import capture_list, cli, fixture, mask
+from cli_helpers import capture_list, cli, fixture, mask, start_cli_server
 
 from conftest import FIXTURES
 
@@ -29,9 +29,8 @@ def _compare(name: str, ours: str, expected: str, mismatches: list) -> None:
         mismatches.append((name, expected, ours))
 
 
-async def test_idle_fixtures_byte_exact(make_daemon):
-    daemon = await make_daemon(**IDLE_CONFIG)
-    address = daemon.address("cli")
+async def test_idle_fixtures_byte_exact(nursery):
+    _, address = await start_cli_server(nursery, **IDLE_CONFIG)
     mismatches: list = []
     for filename in sorted(os.listdir(os.path.join(FIXTURES, "idle"))):
         command = filename.removesuffix(".txt").replace("_", " ")
@@ -39,9 +38,8 @@ async def test_idle_fixtures_byte_exact(make_daemon):
     assert mismatches == []
 
 
-async def test_error_fixtures_byte_exact(make_daemon):
-    daemon = await make_daemon(**IDLE_CONFIG)
-    address = daemon.address("cli")
+async def test_error_fixtures_byte_exact(nursery):
+    _, address = await start_cli_server(nursery, **IDLE_CONFIG)
     mismatches: list = []
     cases = capture_list("error / edge replies")
     assert len(cases) > 50
@@ -51,10 +49,9 @@ async def test_error_fixtures_byte_exact(make_daemon):
     assert mismatches == []
 
 
-async def test_set_session_byte_exact(make_daemon):
+async def test_set_session_byte_exact(nursery):
     """The numbered setter session: each set, its getter, params diff/current/revert."""
-    daemon = await make_daemon(**IDLE_CONFIG)
-    address = daemon.address("cli")
+    _, address = await start_cli_server(nursery, **IDLE_CONFIG)
     mismatches: list = []
     cases = capture_list("set commands")
     assert len(cases) == 36
@@ -63,9 +60,9 @@ async def test_set_session_byte_exact(make_daemon):
     assert mismatches == []
 
 
-async def test_setters_write_the_live_config(make_daemon):
-    daemon = await make_daemon(**IDLE_CONFIG)
-    address, config = daemon.address("cli"), daemon.core.config
+async def test_setters_write_the_live_config(nursery):
+    core, address = await start_cli_server(nursery, **IDLE_CONFIG)
+    config = core.config
     assert await cli(address, "set maxsessions 7") == "Success setting maxsessions to 7\n"
     assert await cli(address, "set timeout 90") == "Success setting timeout to 90\n"
     assert await cli(address, "set silenttimeout 91") == "Success setting timeout to 91\n"

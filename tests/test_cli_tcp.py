@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import trio
 import trio.testing
-from cli_helpers import cli_request
+from cli_helpers import cli_request, start_cli_server
 
 from transports.cli_tcp import CliLineReader, LineTooLong, open_client
 
@@ -13,9 +13,9 @@ MAXSESSIONS = b"Maximum sessions configured on rtpengine: -1\n"
 
 
 @pytest.fixture
-async def cli_address(make_daemon):
-    daemon = await make_daemon()
-    return daemon.address("cli")
+async def cli_address(nursery):
+    _, address = await start_cli_server(nursery)
+    return address
 
 
 @pytest.mark.parametrize("sent, reply", [
@@ -78,11 +78,15 @@ async def test_long_line_with_its_end_is_accepted(cli_address):
     assert reply == f"\nCall ID not found ({call_id}).\n\n".encode()
 
 
-async def test_command_runs_on_the_daemon_state(make_daemon):
-    daemon = await make_daemon()
-    address = daemon.address("cli")
+async def test_command_runs_on_the_daemon_state(nursery):
+    core, address = await start_cli_server(nursery)
     assert await cli_request(address, b"set maxsessions 3\n") == b"Success setting maxsessions to 3\n"
-    assert daemon.core.config.max_sessions == 3
+    assert core.config.max_sessions == 3
+
+
+async def test_full_daemon_serves_the_cli_port(make_daemon):
+    daemon = await make_daemon()
+    assert await cli_request(daemon.address("cli"), b"list maxsessions\n") == MAXSESSIONS
 
 
 async def test_client_side(cli_address):
