@@ -48,7 +48,7 @@ def _number(value: str) -> Any:
 _METRIC = re.compile(r"^ (.+?)\s*:(.*)$")
 
 
-def parse_totals(text: str) -> dict[str, Any] | None:
+def parse_totals(text: str, typed: bool = True) -> dict[str, Any] | None:
     """``list totals`` / ``list counters``: {section title: {description: value}}.
 
     The proxy table of "Control statistics" becomes a list of row dicts.
@@ -73,12 +73,13 @@ def parse_totals(text: str) -> dict[str, Any] | None:
                 header = cells
                 current = sections[list(sections)[-1]] = []
             else:
-                current.append({name: _number(cell) for name, cell in zip(header, cells, strict=False)})
+                current.append({name: _number(cell) if typed else cell
+                                for name, cell in zip(header, cells, strict=False)})
             continue
         match = _METRIC.match(line)
         if not match or not isinstance(current, dict):
             return None
-        current[match.group(1)] = _number(match.group(2))
+        current[match.group(1)] = _number(match.group(2)) if typed else match.group(2)
     return sections or None
 
 

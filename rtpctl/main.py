@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import json
 import sys
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
 import click
 import trio
-from rich.console import Console, RenderableType
+from rich.console import Console, Group, RenderableType
 
 from . import cliparse, complete, ng, render, transport
 from .target import CLI, NG, TRANSPORTS, Target, TargetError, read_listen_config, resolve
@@ -116,43 +117,46 @@ def _console() -> Console:
 
 
 def _repeat(settings: Settings, fetch: Callable[[], Any], show: Callable[[Any], RenderableType | None],
-            emit: Callable[[Any], None]) -> Any:
+            emit: Callable[[Any], None], title: str = "") -> Any:
     """Fetch once, or every ``--watch`` seconds (``--count`` times) with a live view on a terminal."""
     if settings.watch is None:
         result = _call(fetch)
         emit(result)
         return result
+    try:
+        return _watch(settings, fetch, show, emit, title)
+    except KeyboardInterrupt:  # Ctrl-C is how a watch normally ends
+        sys.exit(EXIT_OK)
+
+
+def _watch(settings: Settings, fetch: Callable[[], Any], show: Callable[[Any], RenderableType | None],
+           emit: Callable[[Any], None], title: str) -> Any:
     count = settings.count
     result = None
+    done = 0
     if settings.output == "rich":
         from rich.live import Live
+        from rich.text import Text
 
-        console = _console()
-        with Live(console=console, auto_refresh=False, transient=False) as live:
-            done = 0
-            while count is None or done < count:
+        with Live(console=_console(), auto_refresh=False, transient=False) as live:
+            while True:
                 result = _call(fetch)
                 done += 1
-                view = show(result)
-                header = f"every {settings.watch:g}s, refresh {done}" + (f"/{count}" if count else "")
-                from rich.console import Group
-                from rich.text import Text
-
-                live.update(Group(Text(header, style="dim"), view or Text("")), refresh=True)
+                header = Text(f"rtpctl {title}", style="bold")
+                header.append(f"   every {settings.watch:g}s   {time.strftime('%H:%M:%S')}   "
+                              f"refresh {done}" + (f"/{count}" if count else "   Ctrl-C to stop"), style="dim")
+                live.update(Group(header, show(result) or Text("")), refresh=True)
                 if count is not None and done >= count:
-                    break
+                    return result
                 trio.run(trio.sleep, settings.watch)
-        return result
-    done = 0
-    while count is None or done < count:
+    while True:
         result = _call(fetch)
         emit(result)
         sys.stdout.flush()
         done += 1
         if count is not None and done >= count:
-            break
+            return result
         trio.run(trio.sleep, settings.watch)
-    return result
 
 
 # -- CLI commands ---------------------------------------------------------------------------
@@ -184,7 +188,7 @@ def run_cli(ctx: click.Context, words: tuple[str, ...]) -> None:
         else:
             _console().print(show(raw))
 
-    raw = _repeat(settings, fetch, show, emit)
+    raw = _repeat(settings, fetch, show, emit, command)
     error = cliparse.error_line(raw.decode("utf-8", "surrogateescape"))
     if error is not None:
         raise Failure(f"daemon error: {error}", EXIT_DAEMON_ERROR)
@@ -356,7 +360,7 @@ def run_ng(ctx: click.Context, command: str, message: dict[str, Any] | None, pay
         else:
             _console().print(show(reply))
 
-    reply = _repeat(settings, fetch, show, emit)
+    reply = _repeat(settings, fetch, show, emit, f"ng {command}")
     if ng.is_error(reply):
         raise Failure(f"daemon error: {ng.error_text(reply)}", EXIT_DAEMON_ERROR)
 

@@ -268,11 +268,28 @@ def rich_ng(command: str, reply: dict[str, Any]) -> RenderableType:
 # -- rich: CLI ------------------------------------------------------------------------------
 
 
+def _proxy_table(title: str, rows: list[dict[str, Any]]) -> RenderableType:
+    """The per-client command counts, turned on their side: one row per command."""
+    if not rows:
+        return Text(f"{title}: no ng client yet", style="bold cyan")
+    proxies = [str(row.get("Proxy", "?")) for row in rows]
+    table = Table(title=title, box=box.SIMPLE_HEAD, title_justify="left", title_style="bold cyan")
+    table.add_column("command")
+    for proxy in proxies:
+        table.add_column(proxy, justify="right")
+    for command in rows[0]:
+        if command == "Proxy" or not command:
+            continue
+        counts = [str(row.get(command, "")) for row in rows]
+        table.add_row(command, *counts, style=None if any(c not in ("0", "") for c in counts) else "dim")
+    return table
+
+
 def _totals_renderables(data: dict[str, Any]) -> list[RenderableType]:
     parts: list[RenderableType] = []
     for title, values in data.items():
         if isinstance(values, list):
-            parts.append(_rows_table(title, values) if values else Text(f"{title}: none", style="bold"))
+            parts.append(_proxy_table(title, values))
             continue
         table = Table(title=title, box=box.SIMPLE_HEAD, show_header=False, title_justify="left",
                       title_style="bold cyan")
@@ -319,7 +336,7 @@ def rich_cli(command: str, text: str) -> RenderableType:
         return Text(text.strip("\n"), style="bold red")
     shape, data = cliparse.parse(command, text)
     if shape == "totals":
-        return Group(*_totals_renderables(data))
+        return Group(*_totals_renderables(cliparse.parse_totals(text, typed=False) or data))
     if shape == "sessions":
         if not data:
             return Text(text.rstrip("\n"), style="dim")
