@@ -336,3 +336,39 @@ def test_checked_in_completion_scripts_are_current(shell):
                            env=clean_env(_RTPCTL_COMPLETE=f"{shell}_source"), timeout=60).stdout
     with open(os.path.join(REPO, "completions", f"rtpctl.{shell}"), "rb") as handle:
         assert handle.read() == fresh, f"regenerate: _RTPCTL_COMPLETE={shell}_source rtpctl > completions/rtpctl.{shell}"
+
+
+# -- TLS ------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def tls_daemon(tmp_path_factory):
+    import shutil
+    import subprocess
+
+    if shutil.which("openssl") is None:
+        pytest.skip("openssl is needed to make a test certificate")
+    folder = tmp_path_factory.mktemp("tls")
+    cert, key = str(folder / "cert.pem"), str(folder / "key.pem")
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", key, "-out", cert,
+                    "-days", "1", "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1"],
+                   check=True, capture_output=True, timeout=60)
+    port = free_port()
+    proc = DaemonProcess([*MEDIA_RANGE, f"--listen-https=127.0.0.1:{port}", f"--https-cert={cert}",
+                          f"--https-key={key}"])
+    proc.https_port, proc.cert = port, cert
+    yield proc
+    proc.stop()
+
+
+@pytest.mark.parametrize("scheme", ["https", "wss"])
+def test_tls_transports_verify_unless_insecure(tls_daemon, scheme):
+    url = f"{scheme}://127.0.0.1:{tls_daemon.https_port}"
+    refused = rtpctl("--url", url, "--timeout", "2", "ng", "ping")
+    assert refused.returncode == 3 and refused.stderr.count(b"\n") == 1
+    assert ok(rtpctl("--url", url, "--insecure", "ng", "ping")) == "result: pong\n"
+    assert ok(rtpctl("--url", url, "--cacert", tls_daemon.cert, "ng", "ping")) == "result: pong\n"
+    out = rtpctl("--url", url, "--cacert", tls_daemon.cert, "list", "numsessions")
+    assert out.returncode == 0 and out.stdout == raw_cli(tls_daemon.cli_port, "list numsessions")
+    env = clean_env(RTPCTL_URL=url, RTPCTL_INSECURE="1")
+    assert ok(rtpctl("ng", "ping", env=env)) == "result: pong\n"
