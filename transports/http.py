@@ -18,7 +18,6 @@ import socket
 import ssl
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from functools import partial
 from typing import Any
 from urllib.parse import quote_plus, urlsplit
 
@@ -42,13 +41,18 @@ SHUTDOWN_SECONDS = 1.0
 GRACEFUL_SECONDS = 0.5
 
 
-def _with_reason_phrases() -> None:
-    """Give hypercorn's HTTP/1.1 status lines a reason phrase (``200 OK``), as rtpengine's have.
+def _patch_hypercorn() -> None:
+    """Two small fixes to hypercorn, local to the modules only this daemon uses.
 
-    h11 writes ``HTTP/1.1 200 `` unless told the phrase, and hypercorn never tells it. The
-    patch is local to hypercorn's h11 protocol module, which only this daemon uses.
+    * HTTP/1.1 status lines get their reason phrase (``200 OK``), as rtpengine's have; h11
+      writes ``HTTP/1.1 200 `` unless told the phrase, and hypercorn never tells it.
+    * A WebSocket frame that breaks the protocol (bad UTF-8, unmasked, reserved opcode) or a
+      message over the size cap is answered with a close frame (1007, 1002, 1009) and the
+      connection is closed; hypercorn would drop it without saying why, or (too big) send
+      the close but then stop reading and keep the socket until the idle timeout.
     """
     from hypercorn.protocol import h11 as hypercorn_h11
+    from hypercorn.protocol import ws_stream
 
     if getattr(hypercorn_h11.h11, "_rtpengined", False):
         return
@@ -69,6 +73,38 @@ def _with_reason_phrases() -> None:
             return h11.Response(status_code=status_code, headers=headers, **kwargs)
 
     hypercorn_h11.h11 = H11WithReasons()
+    original_handle_events = ws_stream.WSStream._handle_events
+
+    def first_fatal(self: Any, events: list) -> tuple[int, int, str] | None:
+        """Index, close code and reason of the first event that must end the connection."""
+        pending = self.buffer.length
+        for index, event in enumerate(events):
+            if isinstance(event, ws_stream.Message):
+                pending += len(event.data)
+                if pending > self.buffer.max_length:
+                    return index, 1009, "message too big"
+                if event.message_finished:
+                    pending = 0
+            elif isinstance(event, ws_stream.CloseConnection):
+                if self.connection.state is ws_stream.ConnectionState.OPEN:  # wsproto's parse error
+                    return index, event.code, event.reason or ""
+                return None
+        return None
+
+    async def handle_events(self: Any) -> None:
+        events = list(self.connection.events())
+        fatal = first_fatal(self, events)
+        self.connection.events = lambda: iter(events[:fatal[0]] if fatal else events)
+        try:
+            await original_handle_events(self)  # hypercorn handles everything before it
+        finally:
+            del self.connection.events
+        if fatal is not None and not self.closed:
+            log.info("ws: closing with %d: %s", fatal[1], fatal[2])
+            await self._send_wsproto_event(ws_stream.CloseConnection(code=fatal[1]))
+            await self.send(ws_stream.StreamClosed(stream_id=self.stream_id))
+
+    ws_stream.WSStream._handle_events = handle_events
 
 
 def _hypercorn_config(core: Any, tls: bool) -> HypercornConfig:
@@ -114,8 +150,17 @@ async def _run_hypercorn(app: Any, config: HypercornConfig, sock: trio.socket.So
         await lifespan_nursery.start(lifespan.handle_lifespan)
         await lifespan.wait_for_startup()
         async with trio.open_nursery() as connections:
-            handler = partial(_PromptCloseTCPServer, app, config, context,
-                              ConnectionState(lifespan_state.copy()))
+            connection_state = ConnectionState(lifespan_state.copy())
+
+            async def handler(stream: Any) -> None:
+                # One connection's failure (hypercorn/h11 raising on odd input) must not take
+                # the listener, and with it the daemon, down.
+                try:
+                    await _PromptCloseTCPServer(app, config, context, connection_state, stream)
+                except Exception:
+                    log.warning("http: connection failed on bad input", exc_info=True)
+                    with trio.CancelScope(shield=True):
+                        await stream.aclose()
             accepting = trio.CancelScope()
             stopped_accepting = trio.Event()
 
@@ -151,7 +196,7 @@ async def _serve(core: Any, address: Any, tls: bool, task_status: Any) -> None:
     sock = await bind_socket(socket.SOCK_STREAM, address.host, address.port, what)
     sock.listen(128)
     sockname = sock.getsockname()
-    _with_reason_phrases()
+    _patch_hypercorn()
     state = AppState(core)
     app = wrap_app(create_app(state), config.wsgi_max_body_size, "asgi")
     stopping = trio.Event()
