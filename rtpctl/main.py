@@ -112,6 +112,13 @@ def _call(func: Callable[[], Awaitable[Any]]) -> Any:
         raise Failure(f"bad reply: {exc}", EXIT_DAEMON_ERROR) from None
 
 
+def _write_text(text: str) -> None:
+    """Write text whose odd bytes (kept as surrogates by the codec) go out unchanged."""
+    sys.stdout.flush()
+    sys.stdout.buffer.write(text.encode("utf-8", "surrogateescape"))
+    sys.stdout.buffer.flush()
+
+
 def _console() -> Console:
     return Console(highlight=False)
 
@@ -195,7 +202,7 @@ def run_cli(ctx: click.Context, words: tuple[str, ...]) -> None:
 
 
 CLI_HELP = {
-    "list": "Show sessions, totals, counters, limits, log levels (list help: all).",
+    "list": "Show sessions, totals, counters, limits, log levels (list help: all words).",
     "get": "Alias of list.",
     "set": "Change a limit, timeout or log level at run time.",
     "terminate": "End a call (terminate CALLID) or all/own/foreign calls.",
@@ -354,9 +361,9 @@ def run_ng(ctx: click.Context, command: str, message: dict[str, Any] | None, pay
         elif ng.is_error(reply):
             return  # the one-line message on stderr says it all
         elif sdp_only and isinstance(reply.get("sdp"), str):
-            sys.stdout.write(reply["sdp"])
+            _write_text(reply["sdp"])
         elif settings.output == "plain":
-            sys.stdout.write(render.plain_ng(reply))
+            _write_text(render.plain_ng(reply))
         else:
             _console().print(show(reply))
 
