@@ -135,7 +135,11 @@ async def _live_tags(settings, call_id: str, prefer: str) -> list[str]:
         if kind == CLI:
             return cliparse.tags_from_call(await _cli_text(settings, f"list sessions {call_id}"))
         reply = await _ng_reply(settings, {"command": "query", "call-id": call_id})
-        return [str(tag) for tag in (reply.get("tags") or {}) if tag]
+        tags = reply.get("tags") or {}
+        # rtpengine lists a monologue without a tag under a made-up "<untagged N>" key
+        return [str(info.get("tag", key)) if isinstance(info, dict) else str(key)
+                for key, info in tags.items()
+                if key and not (isinstance(info, dict) and not info.get("tag", key))]
     return []
 
 
