@@ -151,8 +151,12 @@ class Core:
     # -- timers -----------------------------------------------------------------------
 
     def tick(self) -> None:
-        """Run due timers (delete delay, timeouts); the daemon calls this once a second."""
-        self.calls.tick(self.clock())
+        """Run due timers (delete delay, timeouts) and sample the per-second rates."""
+        from .statsview import sample_rates
+
+        now = self.clock()
+        self.calls.tick(now)
+        sample_rates(self, now)
 
     def shutdown(self) -> None:
         """Release every call's media before the process exits."""
