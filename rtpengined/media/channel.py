@@ -5,7 +5,7 @@ a socket travels with its ``add`` message as SCM_RIGHTS ancillary data. The cont
 plane keeps its own copy of every socket, so a restarted worker gets them all again.
 
 Control → worker: ``("add", StreamSpec)`` + fd, ``("update", StreamSpec)``,
-``("remove", stream_id)``. Worker → control: ``("removed", stream_id, slot)`` once the
+``("remove", stream_id)``. Worker → control: ``("removed", stream_id)`` once the
 worker will no longer write the stream's counter slot (it may then be reused).
 """
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import logging
 import os
+import resource
 import socket
 import subprocess
 import sys
@@ -93,7 +94,7 @@ class RelayPlane:
         worker.records[stream.id] = record
         worker.groups[stream.group] = worker.groups.get(stream.group, 0) + 1
         self.group_workers[stream.group] = worker
-        self._send(worker, ("add", self._spec(record, True, True)), [stream.sock.fileno()])
+        self._send(worker, ("add", self._spec(record, True, True)), stream.id)
 
     def update_stream(self, stream: Stream) -> None:
         record = self.records.get(stream.id)
@@ -211,15 +212,17 @@ class RelayPlane:
         stream.endpoint = record.seen_endpoint
         stream.confirmed = record.seen_confirmed = values.confirmed
 
-    def _send(self, worker: _WorkerHandle, message: tuple, fds: list[int] | None = None) -> None:
-        """Send now if the channel has room, else queue (fds duplicated until sent)."""
+    def _send(self, worker: _WorkerHandle, message: tuple, socket_of: int | None = None) -> None:
+        """Send now if the channel has room, else queue for the writer task.
+
+        ``socket_of``: the id of the stream whose socket goes along. A queued message
+        looks the socket up when it is finally sent (no fds held meanwhile); if the
+        stream was closed in between, its ``add`` is skipped.
+        """
         data = ch.encode(message)
         if not worker.outbox:
             try:
-                if fds:
-                    socket.send_fds(worker.channel, [data], fds)
-                else:
-                    worker.channel.send(data)
+                self._transmit(worker.channel, data, socket_of)
                 return
             except (BlockingIOError, InterruptedError):
                 pass
@@ -229,14 +232,20 @@ class RelayPlane:
                 # A dying worker: the restart re-sends every stream, so nothing is lost.
                 log.debug("relay worker %d channel: send failed", worker.index, exc_info=True)
                 return
-        worker.outbox.append((data, [os.dup(fd) for fd in fds or ()]))
+        worker.outbox.append((data, socket_of))
         worker.outbox_ready.set()
+
+    def _transmit(self, channel: socket.socket, data: bytes, socket_of: int | None) -> None:
+        if socket_of is None:
+            channel.send(data)
+            return
+        record = self.records.get(socket_of)
+        if record is None or record.stream.sock is None or record.stream.sock.fileno() < 0:
+            return  # closed before it could be handed over
+        socket.send_fds(channel, [data], [record.stream.sock.fileno()])
 
     def _reset_channel(self, worker: _WorkerHandle) -> None:
         """A fresh channel for a restarted worker, preloaded with all of its streams."""
-        for _data, fds in worker.outbox:
-            for fd in fds:
-                os.close(fd)
         worker.outbox.clear()
         worker.channel.close()
         worker.child_end.close()
@@ -250,11 +259,7 @@ class RelayPlane:
             self._refresh_record(record)
         for record in worker.records.values():
             # The slot keeps the counters; the new worker resumes from them.
-            self._send(
-                worker,
-                ("add", self._spec(record, True, False)),
-                [record.stream.sock.fileno()],
-            )
+            self._send(worker, ("add", self._spec(record, True, False)), record.stream.id)
 
     async def _supervise(self, worker: _WorkerHandle) -> None:
         """Run one worker process for as long as the plane is open; restart it if it dies."""
@@ -325,12 +330,9 @@ class RelayPlane:
             await worker.outbox_ready.wait()
             worker.outbox_ready = trio.Event()
             while worker.outbox:
-                data, fds = worker.outbox[0]
+                data, socket_of = worker.outbox[0]
                 try:
-                    if fds:
-                        socket.send_fds(channel, [data], fds)
-                    else:
-                        channel.send(data)
+                    self._transmit(channel, data, socket_of)
                 except (BlockingIOError, InterruptedError):
                     try:
                         await trio.lowlevel.wait_writable(channel)
@@ -340,8 +342,6 @@ class RelayPlane:
                 except OSError:
                     return
                 worker.outbox.popleft()
-                for fd in fds:
-                    os.close(fd)
 
     def _close_channel(self, worker: _WorkerHandle) -> None:
         if worker.channel.fileno() >= 0:
@@ -358,9 +358,6 @@ class RelayPlane:
         self.closing = True
         for worker in self.workers:
             self._close_channel(worker)
-            for _data, fds in worker.outbox:
-                for fd in fds:
-                    os.close(fd)
             worker.outbox.clear()
 
 
@@ -382,9 +379,20 @@ def _endpoint(raw: tuple | None, current: Endpoint | None) -> Endpoint | None:
     return Endpoint(address, port)
 
 
+def _raise_file_limit() -> None:
+    """Every call holds several sockets (here and in a worker): use the hard fd limit."""
+    try:
+        soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+        if soft != hard:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+    except (ValueError, OSError):
+        pass
+
+
 @asynccontextmanager
 async def open_media_plane(config: Config, nursery: trio.Nursery):
     """Start the relay workers in ``nursery``; yield the plane; stop them on exit."""
+    _raise_file_limit()
     plane = RelayPlane(config)
     plane.start(nursery)
     try:

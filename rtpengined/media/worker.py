@@ -15,7 +15,6 @@ from a helper thread, and that signal fires when the spawning *thread* ends.
 
 from __future__ import annotations
 
-import ipaddress
 import logging
 import select
 import signal
@@ -150,6 +149,7 @@ class Worker:
         self.streams: dict[int, _Stream] = {}
         self.by_fd: dict[int, _Stream] = {}
         self.dirty: set[_Stream] = set()
+        self.referrers: dict[int, set[_Stream]] = {}
         self.buffer = bytearray(65536)
         self.view = memoryview(self.buffer)
 
@@ -191,38 +191,59 @@ class Worker:
         self.streams[stream.id] = stream
         self.by_fd[stream.fd] = stream
         self.epoll.register(stream.fd, select.EPOLLIN)
-        self.relink()
+        self.link(stream)
         self.dirty.add(stream)
 
     def update(self, spec: ch.StreamSpec) -> None:
         stream = self.streams.get(spec.id)
         if stream is None:
             return
+        self.unlink(stream)
         stream.apply(spec, time.monotonic())
-        self.relink()
+        self.link(stream)
         self.dirty.add(stream)
 
     def remove(self, stream_id: int, acknowledge: bool = True) -> None:
         stream = self.streams.pop(stream_id, None)
-        if stream is None:
-            return
-        self.flush_one(stream)
-        self.dirty.discard(stream)
-        del self.by_fd[stream.fd]
-        self.epoll.unregister(stream.fd)
-        stream.sock.close()
-        self.relink()
-        if acknowledge:
-            self.channel.send(ch.encode(("removed", stream.id, stream.slot)))
+        if stream is not None:
+            self.flush_one(stream)
+            self.dirty.discard(stream)
+            del self.by_fd[stream.fd]
+            self.epoll.unregister(stream.fd)
+            stream.sock.close()
+            self.unlink(stream)
+            self.resolve_referrers(stream_id)
+        if acknowledge:  # also for a stream we never got: its slot is free either way
+            self.channel.send(ch.encode(("removed", stream_id)))
 
-    def relink(self) -> None:
-        """Resolve sink and RTCP peer ids to objects (streams arrive in any order)."""
+    # Sinks and RTCP peers arrive in any order: ``referrers`` maps a stream id to the
+    # streams that name it, so adding or removing one stream touches only its neighbours.
+
+    def link(self, stream: _Stream) -> None:
+        for target in (stream.sink_id, stream.rtcp_peer_id):
+            if target is not None:
+                self.referrers.setdefault(target, set()).add(stream)
+        self.resolve(stream)
+        self.resolve_referrers(stream.id)
+
+    def unlink(self, stream: _Stream) -> None:
+        for target in (stream.sink_id, stream.rtcp_peer_id):
+            referrers = self.referrers.get(target)
+            if referrers is not None:
+                referrers.discard(stream)
+                if not referrers:
+                    del self.referrers[target]
+
+    def resolve(self, stream: _Stream) -> None:
         streams = self.streams
-        for stream in streams.values():
-            stream.sink = streams.get(stream.sink_id) if stream.sink_id is not None else None
-            stream.rtcp_peer = (
-                streams.get(stream.rtcp_peer_id) if stream.rtcp_peer_id is not None else None
-            )
+        stream.sink = streams.get(stream.sink_id) if stream.sink_id is not None else None
+        stream.rtcp_peer = (
+            streams.get(stream.rtcp_peer_id) if stream.rtcp_peer_id is not None else None
+        )
+
+    def resolve_referrers(self, stream_id: int) -> None:
+        for referrer in self.referrers.get(stream_id, ()):
+            self.resolve(referrer)
 
     # -- counters -------------------------------------------------------------------
 
@@ -339,18 +360,27 @@ def _kernel_drops(sock: socket.socket) -> int:
 
 
 def socket_address(family: int, address: str, port: int) -> tuple | None:
-    """A ``sendto`` address for a socket of ``family`` (IPv4 mapped into IPv6 if needed)."""
+    """A ``sendto`` address for a socket of ``family`` (IPv4 mapped into IPv6 if needed).
+
+    ``None`` for anything that is not an IP literal: a worker must never resolve names.
+    """
     try:
-        ip = ipaddress.ip_address(address)
-    except ValueError:
-        return None
+        socket.inet_pton(socket.AF_INET, address)
+        version = 4
+    except OSError:
+        try:
+            packed = socket.inet_pton(socket.AF_INET6, address)
+        except (OSError, ValueError):
+            return None
+        version = 6
+        address = socket.inet_ntop(socket.AF_INET6, packed)
     if family == 6:
-        if ip.version == 4:
-            return (f"::ffff:{ip}", port, 0, 0)
-        return (str(ip), port, 0, 0)
-    if ip.version == 6:
+        if version == 4:
+            return (f"::ffff:{address}", port, 0, 0)
+        return (address, port, 0, 0)
+    if version == 6:
         return None
-    return (str(ip), port)
+    return (address, port)
 
 
 def main(argv: list[str]) -> int:

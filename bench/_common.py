@@ -1,0 +1,204 @@
+"""Shared bench helpers: start a daemon from a command, talk ng, read /proc for CPU and memory.
+
+Every bench takes daemon start commands (``--daemon NAME=COMMAND``, repeatable), so one run
+measures ``/usr/bin/rtpengine`` and ``rtpengined`` alternately on the same machine. The
+standard options (listeners on free loopback ports, interface, port range, foreground,
+no config file) are appended to each command; both daemons understand them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import os
+import shlex
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
+
+from rtpengined import bencode  # noqa: E402
+
+DEFAULT_DAEMONS = [
+    "rtpengine=/usr/bin/rtpengine --table=-1",
+    f"rtpengined={sys.executable} -m rtpengined run",
+]
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def add_daemon_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--daemon", action="append", metavar="NAME=COMMAND",
+        help="daemon start command, repeatable (default: rtpengine and rtpengined)",
+    )
+    parser.add_argument("--interface", default="127.0.0.1", help="media interface address")
+    parser.add_argument("--port-min", type=int, default=42000)
+    parser.add_argument("--port-max", type=int, default=43999)
+    parser.add_argument("--extra", default="", help="extra options for every daemon")
+
+
+def daemons_from(args: argparse.Namespace) -> list[tuple[str, str]]:
+    out = []
+    for item in args.daemon or DEFAULT_DAEMONS:
+        name, _, command = item.partition("=")
+        out.append((name, command))
+    return out
+
+
+def free_port(kind: int = socket.SOCK_STREAM) -> int:
+    with socket.socket(socket.AF_INET, kind) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class NgClient:
+    """A blocking ng client over UDP (bencode), for set-up steps."""
+
+    _cookies = itertools.count(1)
+
+    def __init__(self, address: tuple[str, int]) -> None:
+        self.address = address
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self.sock.settimeout(5)
+
+    def request(self, message: dict) -> dict:
+        cookie = f"b{os.getpid()}_{next(self._cookies)}".encode()
+        self.sock.sendto(cookie + b" " + bencode.encode(message), self.address)
+        while True:
+            data = self.sock.recv(65535)
+            if data.startswith(cookie + b" "):
+                return bencode.decode(data[len(cookie) + 1 :])
+
+    def close(self) -> None:
+        self.sock.close()
+
+
+@dataclass
+class Daemon:
+    name: str
+    proc: subprocess.Popen
+    ng: tuple[str, int]
+
+    @property
+    def pid(self) -> int:
+        return self.proc.pid
+
+    def stop(self) -> None:
+        self.proc.terminate()
+        try:
+            self.proc.wait(10)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+
+
+def start_daemon(name: str, command: str, args: argparse.Namespace) -> Daemon:
+    ng_port = free_port(socket.SOCK_DGRAM)
+    argv = shlex.split(command) + [
+        f"--listen-ng=127.0.0.1:{ng_port}",
+        f"--listen-cli=127.0.0.1:{free_port()}",
+        f"--interface={args.interface}",
+        f"--port-min={args.port_min}", f"--port-max={args.port_max}",
+        "--foreground", "--log-stderr", "--config-file=none", "--log-level=3",
+        *shlex.split(args.extra),
+    ]
+    if "rtpengined" in command:
+        argv += [f"--listen-http=127.0.0.1:{free_port()}",
+                 f"--listen-tcp-ng=127.0.0.1:{free_port()}"]
+    proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    daemon = Daemon(name, proc, ("127.0.0.1", ng_port))
+    deadline = time.monotonic() + 15
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        sock.settimeout(0.2)
+        while time.monotonic() < deadline:
+            if proc.poll() is not None:
+                raise RuntimeError(f"{name} exited at start: {' '.join(argv)}")
+            sock.sendto(b"ready d7:command4:pinge", daemon.ng)
+            try:
+                if sock.recv(100).endswith(b"ponge"):
+                    time.sleep(0.5)  # let relay workers finish starting
+                    return daemon
+            except OSError:
+                pass
+    daemon.stop()
+    raise RuntimeError(f"{name} did not answer ping")
+
+
+# -- /proc ---------------------------------------------------------------------------------
+
+
+def process_tree(pid: int) -> list[int]:
+    """``pid`` and all its descendants (relay workers are children of the daemon)."""
+    pids, todo = [], [pid]
+    while todo:
+        current = todo.pop()
+        pids.append(current)
+        try:
+            for task in os.listdir(f"/proc/{current}/task"):
+                with open(f"/proc/{current}/task/{task}/children") as handle:
+                    todo += [int(p) for p in handle.read().split()]
+        except OSError:
+            pass
+    return pids
+
+
+def cpu_seconds(pid: int) -> float:
+    """User+system CPU of the whole process tree, in seconds."""
+    total = 0
+    for each in process_tree(pid):
+        try:
+            with open(f"/proc/{each}/stat") as handle:
+                fields = handle.read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += int(fields[11]) + int(fields[12])  # utime, stime
+    return total / CLOCK_TICKS
+
+
+def memory_kb(pid: int) -> int:
+    """Proportional set size (kB) of the process tree: shared pages counted once."""
+    total = 0
+    for each in process_tree(pid):
+        try:
+            with open(f"/proc/{each}/smaps_rollup") as handle:
+                for line in handle:
+                    if line.startswith("Pss:"):
+                        total += int(line.split()[1])
+        except OSError:
+            continue
+    return total
+
+
+def open_fds(pid: int) -> int:
+    return sum(len(os.listdir(f"/proc/{each}/fd")) for each in process_tree(pid))
+
+
+# -- SDP -------------------------------------------------------------------------------------
+
+
+def sdp(address: str, port: int) -> str:
+    return (
+        f"v=0\r\no=- 1 1 IN IP4 {address}\r\ns=-\r\nc=IN IP4 {address}\r\nt=0 0\r\n"
+        f"m=audio {port} RTP/AVP 0\r\na=rtpmap:0 PCMU/8000\r\na=sendrecv\r\n"
+    )
+
+
+def media_port(text: str) -> int:
+    line = next(line for line in text.splitlines() if line.startswith("m=audio "))
+    return int(line.split()[1])
+
+
+def percentile(values: list[float], fraction: float) -> float:
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))]
+
+
+def ratio(ours: float, theirs: float) -> str:
+    if not theirs or theirs != theirs:
+        return "n/a"
+    return f"{ours / theirs:.2f}"

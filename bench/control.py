@@ -1,0 +1,212 @@
+"""Control-plane benchmark: offer+answer+delete lifecycles/s, latency, CPU and memory per call.
+
+For each daemon command: start it with ``--delete-delay=0``; run lifecycles (offer,
+answer, delete of a fresh call) over UDP ng with 1, 16 and 64 requests in flight for a
+few seconds each, printing lifecycles/s, request latency p50/p99 and daemon CPU per
+lifecycle; then open 1k and 4k calls (offer+answer) and print the memory (PSS of the
+daemon and its relay workers) and file descriptors per open call. The client is one
+epoll loop; its ceiling is measured against a stub ng server that answers at once.
+Run: ``python bench/control.py``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import multiprocessing
+import os
+import select
+import socket
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(__file__))
+
+from _common import (  # noqa: E402
+    NgClient,
+    add_daemon_arguments,
+    cpu_seconds,
+    daemons_from,
+    memory_kb,
+    open_fds,
+    percentile,
+    ratio,
+    sdp,
+    start_daemon,
+)
+
+from rtpengined import bencode  # noqa: E402
+
+OK = b"6:result2:ok"
+
+
+def _requests(call_id: str, port: int) -> list[bytes]:
+    return [
+        bencode.encode({"command": "offer", "call-id": call_id, "from-tag": "a",
+                        "sdp": sdp("127.0.0.1", port)}),
+        bencode.encode({"command": "answer", "call-id": call_id, "from-tag": "a", "to-tag": "b",
+                        "sdp": sdp("127.0.0.1", port + 2)}),
+        bencode.encode({"command": "delete", "call-id": call_id}),
+    ]
+
+
+def lifecycles(address: tuple, in_flight: int, duration: float, tag: str) -> dict:
+    """Run lifecycles with ``in_flight`` requests outstanding; one socket per slot."""
+    epoll = select.epoll()
+    slots = []
+    for n in range(in_flight):
+        sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        sock.setblocking(False)
+        sock.connect(address)
+        epoll.register(sock.fileno(), select.EPOLLIN)
+        slots.append({"sock": sock, "n": n, "step": 0, "requests": None, "sent": 0.0, "seq": 0})
+    by_fd = {slot["sock"].fileno(): slot for slot in slots}
+    latencies: list[float] = []
+    done = errors = 0
+    counter = 0
+    perf = time.perf_counter
+
+    def send(slot: dict) -> None:
+        nonlocal counter
+        if slot["step"] == 0:
+            counter += 1
+            slot["requests"] = _requests(f"ctl-{tag}-{counter}", 10000 + (counter % 20000) * 2)
+        slot["seq"] += 1
+        cookie = f"{slot['n']}_{slot['seq']} ".encode()
+        slot["cookie"] = cookie
+        slot["sent"] = perf()
+        slot["sock"].send(cookie + slot["requests"][slot["step"]])
+
+    start = perf()
+    end = start + duration
+    for slot in slots:
+        send(slot)
+    outstanding = len(slots)
+    while outstanding:
+        events = epoll.poll(1.0)
+        if not events:
+            errors += outstanding  # lost requests: give up this run
+            break
+        now = perf()
+        for fd, _ in events:
+            slot = by_fd[fd]
+            try:
+                data = slot["sock"].recv(65535)
+            except (BlockingIOError, ConnectionRefusedError):
+                continue
+            if not data.startswith(slot["cookie"]):
+                continue
+            latencies.append(now - slot["sent"])
+            if OK not in data:
+                errors += 1
+            slot["step"] += 1
+            if slot["step"] == 3:
+                slot["step"] = 0
+                done += 1
+            if now < end or slot["step"]:
+                send(slot)
+            else:
+                outstanding -= 1
+    elapsed = perf() - start
+    for slot in slots:
+        slot["sock"].close()
+    return {"rate": done / elapsed, "done": done, "errors": errors,
+            "p50": percentile(latencies, 0.5) * 1000, "p99": percentile(latencies, 0.99) * 1000}
+
+
+def stub_server(sock: socket.socket) -> None:
+    """Answers every ng request at once: the client's ceiling without a daemon."""
+    reply = bencode.encode({"sdp": sdp("127.0.0.1", 30000), "result": "ok"})
+    while True:
+        data, source = sock.recvfrom(65535)
+        cookie = data.split(b" ", 1)[0]
+        sock.sendto(cookie + b" " + reply, source)
+
+
+def open_calls(ng: NgClient, start: int, count: int, tag: str) -> None:
+    for n in range(start, start + count):
+        call_id = f"mem-{tag}-{n}"
+        for message in (
+            {"command": "offer", "call-id": call_id, "from-tag": "a", "sdp": sdp("127.0.0.1", 10000 + 2 * (n % 20000))},
+            {"command": "answer", "call-id": call_id, "from-tag": "a", "to-tag": "b",
+             "sdp": sdp("127.0.0.1", 10002 + 2 * (n % 20000))},
+        ):
+            reply = ng.request(message)
+            if reply.get("result") != "ok":
+                raise RuntimeError(f"opening call {n}: {reply}")
+
+
+def measure_daemon(name: str, command: str, args) -> dict:
+    daemon = start_daemon(name, command, args)
+    result: dict = {}
+    try:
+        for in_flight in args.in_flight:
+            lifecycles(daemon.ng, in_flight, 0.5, f"{name}-warm{in_flight}")
+            before = cpu_seconds(daemon.pid)
+            run = lifecycles(daemon.ng, in_flight, args.duration, f"{name}-{in_flight}")
+            cpu = cpu_seconds(daemon.pid) - before
+            run["cpu_ms"] = cpu / run["done"] * 1000 if run["done"] else float("nan")
+            result[in_flight] = run
+            print(f"  {in_flight:>3} in flight: {run['rate']:8,.0f} lifecycles/s  "
+                  f"latency p50 {run['p50']:.2f} ms p99 {run['p99']:.2f} ms  "
+                  f"CPU {run['cpu_ms']:.3f} ms/call  errors {run['errors']}")
+        ng = NgClient(daemon.ng)
+        time.sleep(1.0)
+        base_kb, base_fds = memory_kb(daemon.pid), open_fds(daemon.pid)
+        opened = 0
+        for target in args.open_calls:
+            open_calls(ng, opened, target - opened, name)
+            opened = target
+            time.sleep(0.5)
+            kb, fds = memory_kb(daemon.pid), open_fds(daemon.pid)
+            per_call = (kb - base_kb) * 1024 / opened
+            result[f"mem{target}"] = per_call
+            print(f"  {opened:>5} calls open: +{(kb - base_kb) / 1024:.1f} MiB PSS = "
+                  f"{per_call / 1024:.1f} kB/call, {(fds - base_fds) / opened:.1f} fds/call")
+        ng.close()
+    finally:
+        daemon.stop()
+    return result
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    add_daemon_arguments(parser)
+    parser.set_defaults(interface="127.0.0.42", port_min=10000, port_max=29999,
+                        extra="--delete-delay=0")
+    parser.add_argument("--duration", type=float, default=3.0, help="seconds per configuration")
+    parser.add_argument("--in-flight", type=int, nargs="+", default=[1, 16, 64])
+    parser.add_argument("--open-calls", type=int, nargs="+", default=[1000, 4000])
+    args = parser.parse_args()
+
+    print(f"control bench: {args.duration:g} s per configuration, media on {args.interface} "
+          f"ports {args.port_min}-{args.port_max}, {os.cpu_count()} CPUs")
+    stub = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    stub.bind(("127.0.0.1", 0))
+    server = multiprocessing.get_context("fork").Process(target=stub_server, args=(stub,), daemon=True)
+    server.start()
+    for in_flight in args.in_flight:
+        run = lifecycles(stub.getsockname(), in_flight, min(args.duration, 2.0), f"stub{in_flight}")
+        print(f"client ceiling (stub server), {in_flight:>3} in flight: {run['rate']:8,.0f} lifecycles/s")
+    server.kill()
+
+    results = {}
+    for name, command in daemons_from(args):
+        print(f"\n== {name}: {command}")
+        results[name] = measure_daemon(name, command, args)
+
+    names = list(results)
+    if len(names) >= 2:
+        ours, theirs = results[names[-1]], results[names[0]]
+        print(f"\n{names[-1]}/{names[0]} ratios:")
+        for in_flight in args.in_flight:
+            print(f"  lifecycles/s with {in_flight:>3} in flight: "
+                  f"{ratio(ours[in_flight]['rate'], theirs[in_flight]['rate'])}"
+                  + ("  (target >= 1.5)" if in_flight == 16 else "")
+                  + f"; CPU per call {ratio(ours[in_flight]['cpu_ms'], theirs[in_flight]['cpu_ms'])}")
+        for target in args.open_calls:
+            key = f"mem{target}"
+            print(f"  memory per open call at {target}: {ratio(ours[key], theirs[key])}  (target <= 0.25)")
+
+
+if __name__ == "__main__":
+    main()
