@@ -19,11 +19,13 @@ MAX_DATAGRAM = 65535
 async def serve(core, address, *, task_status=trio.TASK_STATUS_IGNORED) -> None:
     sock = await bind_socket(socket.SOCK_DGRAM, address.host, address.port, "ng (UDP)")
     with sock:
-        if core.config.control_tos and sock.family == socket.AF_INET:
-            sock.setsockopt(socket.IPPROTO_IP, socket.IP_TOS, core.config.control_tos)
+        applied_tos = 0
         log.info("listening for ng on udp %s", format_address(sock.getsockname()))
         task_status.started(sock.getsockname())
         while True:
+            if core.config.control_tos != applied_tos:  # `set controltos` takes effect at once
+                applied_tos = core.config.control_tos
+                _set_tos(sock, applied_tos)
             data, source = await sock.recvfrom(MAX_DATAGRAM)
             reply = core.handle_ng(data, source[:2], "udp")
             if reply is not None:
@@ -31,6 +33,16 @@ async def serve(core, address, *, task_status=trio.TASK_STATUS_IGNORED) -> None:
                     await sock.sendto(reply, source)
                 except OSError as exc:
                     log.warning("ng reply to %s failed: %s", format_address(source), exc)
+
+
+def _set_tos(sock, tos: int) -> None:
+    try:
+        if sock.family == socket.AF_INET6:
+            sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_TCLASS, tos)
+        else:
+            sock.setsockopt(socket.IPPROTO_IP, socket.IP_TOS, tos)
+    except OSError as exc:
+        log.warning("cannot set TOS %d on the ng socket: %s", tos, exc)
 
 
 class UdpClient:
