@@ -14,6 +14,7 @@ import string
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from . import codec_negotiation as negotiation
 from . import sdp as sdpmod
 from .core import Core, Request, ng_command
 from .model import Call, Endpoint, Interface, Media, Monologue, Stream
@@ -166,8 +167,6 @@ def offer(core: Core, message: dict[str, Any], request: Request) -> dict[str, An
             if "load-limit" in opts.supports:
                 return {"result": "load limit", "message": "Parallel session limit reached"}
             raise NgError("Parallel session limit reached")
-    if not parsed.medias:
-        raise NgError("Error rewriting SDP")
     now = core.clock()
     new_call = call is None
     if call is None:
@@ -181,6 +180,8 @@ def offer(core: Core, message: dict[str, Any], request: Request) -> dict[str, An
     call.delete_at = None
     if new_call:
         manager.calls[call_id] = call
+    if result is None:
+        raise NgError("Error rewriting SDP")
     return {"sdp": result, "result": "ok"}
 
 
@@ -196,14 +197,14 @@ def answer(core: Core, message: dict[str, Any], request: Request) -> dict[str, A
     call = manager.calls.get(call_id)
     if call is None:
         raise NgError("Unknown call-id")
-    if not parsed.medias:
-        raise NgError("Error rewriting SDP")
     now = core.clock()
     session = _Session(manager, call, now)
     offerer = session.monologue(from_tag, "FROM_TAG")
     answerer = session.answer_party(offerer, to_tag, opts.via_branch)
     result = session.apply(parsed, answerer, offerer, opts, request, is_offer=False)
     call.last_signal = now
+    if result is None:
+        raise NgError("Error rewriting SDP")
     call.extra["answered"] = True
     return {"sdp": result, "result": "ok"}
 
@@ -305,12 +306,21 @@ class _Session:
     # -- the transaction --------------------------------------------------------------------
 
     def apply(self, parsed: SessionDescription, sender: Monologue, receiver: Monologue,
-              opts: Options, request: Request, is_offer: bool) -> str:
-        """Bind ports, update both parties from ``parsed`` and return the produced SDP."""
+              opts: Options, request: Request, is_offer: bool) -> str | None:
+        """Bind ports, update both parties from ``parsed`` and return the produced SDP.
+
+        An SDP without media sections still associates the parties (rtpengine 10.5 keeps
+        the call); it comes back unchanged if the sender already has media, else ``None``
+        (rtpengine's "Error rewriting SDP").
+        """
         plans = [self._plan_media(parsed, i, sender, receiver, opts, is_offer)
                  for i in range(len(parsed.medias))]
         self._bind(plans, opts)  # may raise "Ran out of ports": nothing changed yet
         self._commit(plans, parsed, sender, receiver, opts, request, is_offer)
+        if not plans:
+            # Neither c= nor m= on a party with media crashes 10.5: an error here.
+            usable = sender.medias and parsed.connection is not None
+            return parsed_text(parsed) if usable else None
         return self._render(plans, parsed, sender, receiver, opts, is_offer)
 
     def _plan_media(self, parsed: SessionDescription, index: int, sender: Monologue,
@@ -405,16 +415,25 @@ class _Session:
             smedia.extra["initialized"] = True
             smedia.extra["ice"] = parsed.has_ice(work.index)
             if section.port == 0:
+                if not is_offer:
+                    self._reject_media(smedia, rmedia, parsed.media_connection(work.index))
                 continue
             conn = parsed.media_connection(work.index)
             assert conn is not None
             smedia.direction = parsed.direction(work.index) or (
                 "sendonly" if conn.is_zero else "sendrecv")
             smedia.extra["zero"] = conn.is_zero
+            # rtpengine's media "send"/"recv" flags are from the proxy's point of view.
+            sends = smedia.direction in ("sendrecv", "sendonly")
+            receives = smedia.direction in ("sendrecv", "recvonly")
+            smedia.extra["dir_flags"] = (receives, sends)
+            rmedia.extra["dir_flags"] = (sends, receives)
             smedia.extra["rtcp_mux"] = parsed.rtcp_mux(work.index)
             if is_offer:
                 smedia.extra["mux_offered"] = parsed.rtcp_mux(work.index)
                 smedia.extra["mux_flags"] = set(opts.rtcp_mux)
+                rmedia.extra["offered"] = negotiation.offered(
+                    section, sdpmod.filter_codecs(section, opts.strip, opts.except_), opts.ptime)
             if work.endpoint is not None:
                 rmedia.extra["bound_endpoint"] = work.endpoint
             address = conn.address
@@ -469,6 +488,16 @@ class _Session:
                 continue
             done.add(stream.id)
             media_plane.update_stream(stream)
+
+    def _reject_media(self, answer_media: Media, offer_media: Media,
+                      conn: Connection | None) -> None:
+        """An answer refused this media (port 0): both sides' ports go, as in rtpengine."""
+        for stream in [*answer_media.streams, *offer_media.streams]:
+            self.manager.release_stream(stream)
+        if conn is not None:
+            for stream in answer_media.streams:
+                stream.advertised = Endpoint(conn.address, 1 if stream.rtcp else 0)
+                stream.endpoint = None
 
     def _answer_mux(self, answer_media: Media, offer_media: Media, accepted: bool,
                     opts: Options) -> None:
@@ -556,7 +585,12 @@ class _Session:
                 rtcp_port=None if "no-rtcp-attribute" in opts.flags else rtcp_port,
                 rtcp_full="full-rtcp-attribute" in opts.flags,
                 rtcp_mux=mux)
-            if opts.ptime is not None and opts.ptime > 0:
+            offer_sent = sender.medias[work.index].extra.get("offered")
+            if not is_offer and section.is_rtp and offer_sent is not None:
+                plan.codecs = [(c.pt, c.source_pt, c.rtpmap) for c in
+                               negotiation.answer_codecs(section, plan.formats, offer_sent)]
+                plan.ptime, plan.keep_ptime = negotiation.answer_ptime(section, offer_sent)
+            elif is_offer and opts.ptime is not None and opts.ptime > 0:
                 plan.ptime = str(opts.ptime)
             elif section.attributes("ptime"):
                 plan.ptime = section.attributes("ptime")[0]
@@ -653,6 +687,10 @@ class _MediaWork:
     receiver_count: int = 0
     sender_ports: list[tuple[int, Any]] = field(default_factory=list)
     receiver_ports: list[tuple[int, Any]] = field(default_factory=list)
+
+
+def parsed_text(parsed: SessionDescription) -> str:
+    return "".join(line.text for line in parsed.session)
 
 
 def _needs_ports(media: Media | None) -> bool:

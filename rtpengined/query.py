@@ -86,10 +86,10 @@ def _media_flags(media: Media) -> list[str]:
     rtp = media.rtp
     if rtp is not None and rtp.asymmetric:
         flags.append("asymmetric")
-    direction = media.direction if initialized else "sendrecv"
-    if direction in ("sendrecv", "sendonly"):
+    send, recv = media.extra.get("dir_flags", (True, True))
+    if send:
         flags.append("send")
-    if direction in ("sendrecv", "recvonly"):
+    if recv:
         flags.append("recv")
     if rtp is not None and rtp.rtcp_mux:
         flags.append("rtcp-mux")

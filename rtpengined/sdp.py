@@ -257,6 +257,9 @@ class MediaPlan:
     ptime: str | None = None
     ice: IceCredentials | None = None
     ice_rtcp_port: int | None = None
+    # (payload type out, payload type in the input, rtpmap text): renumbered answer codecs.
+    codecs: list[tuple[str, str, str | None]] | None = None
+    keep_ptime: bool = False  # copy the input's a=ptime lines where they are
 
 
 @dataclass
@@ -314,6 +317,8 @@ def _session_line(line: Line, plan: SessionPlan) -> str:
 def _render_media(media: MediaSection, mplan: MediaPlan, plan: SessionPlan) -> list[str]:
     rtp = media.is_rtp
     formats = media.formats if mplan.formats is None else mplan.formats
+    if mplan.codecs is not None:
+        formats = [pt for pt, _, _ in mplan.codecs]
     out: list[str] = []
     mids: list[str] = []
     keep_directions = mplan.direction is None
@@ -347,6 +352,9 @@ def _render_media(media: MediaSection, mplan: MediaPlan, plan: SessionPlan) -> l
         if rtp and name == "mid":
             mids.append(value)
             continue
+        if rtp and name == "ptime" and mplan.keep_ptime:
+            out.append(line.text)
+            continue
         if rtp and name in MANAGED_MEDIA_ATTRIBUTES:
             continue
         if rtp and name == "rtcp-fb" and value.split(" ", 1)[0] != "*":
@@ -356,7 +364,7 @@ def _render_media(media: MediaSection, mplan: MediaPlan, plan: SessionPlan) -> l
         return out
     out.extend(f"a=mid:{mid}{CRLF}" for mid in mids)
     if rtp:
-        out.extend(_codec_lines(media, formats))
+        out.extend(_codec_lines(media, formats, mplan.codecs))
     if mplan.direction is not None:
         out.append(f"a={mplan.direction}{CRLF}")
     if rtp and mplan.rtcp_port is not None:
@@ -382,8 +390,11 @@ def _render_media(media: MediaSection, mplan: MediaPlan, plan: SessionPlan) -> l
     return out
 
 
-def _codec_lines(media: MediaSection, formats: list[str]) -> list[str]:
+def _codec_lines(media: MediaSection, formats: list[str],
+                 codecs: list[tuple[str, str, str | None]] | None = None) -> list[str]:
     rtpmaps = media.rtpmaps()
+    if codecs is not None:
+        return _mapped_codec_lines(media, codecs)
     fmtps: dict[str, list[str]] = {}
     feedback: dict[str, list[str]] = {}
     for value in media.attributes("fmtp"):
@@ -428,3 +439,20 @@ def filter_codecs(
         else:
             kept.append(pt)
     return kept
+
+
+def _mapped_codec_lines(media: MediaSection, codecs: list[tuple[str, str, str | None]]) -> list[str]:
+    """Codec lines under new payload type numbers (fmtp/rtcp-fb taken from the input's)."""
+    fmtps: dict[str, list[str]] = {}
+    feedback: dict[str, list[str]] = {}
+    for value in media.attributes("fmtp"):
+        fmtps.setdefault(value.split(" ", 1)[0], []).append(value.partition(" ")[2])
+    for value in media.attributes("rtcp-fb"):
+        feedback.setdefault(value.split(" ", 1)[0], []).append(value.partition(" ")[2])
+    out: list[str] = []
+    for pt, source, rtpmap in codecs:
+        if rtpmap:
+            out.append(f"a=rtpmap:{pt} {rtpmap}{CRLF}")
+        out.extend(f"a=fmtp:{pt} {value}{CRLF}" for value in fmtps.get(source, []))
+        out.extend(f"a=rtcp-fb:{pt} {value}{CRLF}" for value in feedback.get(source, []))
+    return out

@@ -1,0 +1,106 @@
+"""Answer codecs as rtpengine 10.5 narrows them without transcoding, sans-I/O.
+
+An answer may list codecs the offer never carried (a phone answering with its whole
+codec list). rtpengine passes on only what the offer sent, under the offer's payload
+type numbers, so the offerer never sees a payload type it did not offer. Probed on 10.5:
+
+- an answer codec whose payload type the offer used for the same encoding is kept;
+- one whose payload type the offer used for another encoding is renumbered to the
+  offer's payload type of that encoding (if the offer has it), else dropped;
+- one with a payload type the offer never used is dropped;
+- if nothing is left: answer codecs are matched by encoding name alone, and failing that
+  the offer's first media codec (not DTMF or comfort noise) is answered.
+
+The answer's ``a=ptime`` wins; without one, the offerer's own ``a=ptime`` is repeated.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .sdp import MediaSection
+
+SUPPLEMENTARY = frozenset({"telephone-event", "cn"})
+
+
+@dataclass
+class Offered:
+    """What an offer sent for one media section (kept on the answerer's media)."""
+
+    codecs: list[tuple[str, str]]  # (payload type, "encoding/rate[/channels]") in order
+    ptime: str | None = None  # the offerer's own a=ptime
+    forced_ptime: bool = False  # the offer set ``ptime``: the offerer keeps its own
+
+
+@dataclass
+class AnswerCodec:
+    pt: str  # payload type in the produced answer
+    source_pt: str  # payload type in the answerer's SDP (its fmtp/rtcp-fb lines)
+    rtpmap: str | None  # encoding text for a=rtpmap
+
+
+def offered(section: MediaSection, formats: list[str], ptime_option: int | None) -> Offered:
+    """Record the codecs an offer sends on (``formats`` after any stripping)."""
+    rtpmaps = section.rtpmaps()
+    ptimes = section.attributes("ptime")
+    return Offered(
+        codecs=[(pt, rtpmaps.get(pt, "")) for pt in formats],
+        ptime=ptimes[0] if ptimes else None,
+        forced_ptime=ptime_option is not None and ptime_option > 0,
+    )
+
+
+def _encoding(rtpmap: str) -> str:
+    return rtpmap.split("/", 1)[0].lower()
+
+
+def answer_codecs(section: MediaSection, formats: list[str], offer: Offered) -> list[AnswerCodec]:
+    """The answer's codec list narrowed to the offer's (see the module doc)."""
+    if not offer.codecs:
+        rtpmaps = section.rtpmaps()
+        return [AnswerCodec(pt, pt, rtpmaps.get(pt)) for pt in formats]
+    rtpmaps = section.rtpmaps()
+    by_pt = dict(offer.codecs)
+    result: list[AnswerCodec] = []
+    used: set[str] = set()
+
+    def by_name(encoding: str) -> str | None:
+        return next((pt for pt, text in offer.codecs
+                     if text and _encoding(text) == encoding and pt not in used), None)
+
+    for pt in formats:
+        encoding = _encoding(rtpmaps.get(pt, ""))
+        if pt not in by_pt:
+            continue
+        target: str | None = pt
+        if _encoding(by_pt[pt]) != encoding:
+            target = by_name(encoding) if encoding else None
+        if target is not None and target not in used:
+            used.add(target)
+            result.append(AnswerCodec(target, pt, by_pt[target] or None))
+    if result:
+        return result
+    for pt in formats:
+        encoding = _encoding(rtpmaps.get(pt, ""))
+        target = by_name(encoding) if encoding else None
+        if target is not None:
+            used.add(target)
+            result.append(AnswerCodec(target, pt, by_pt[target] or None))
+    if result:
+        return result
+    for pt, text in offer.codecs:
+        if _encoding(text) not in SUPPLEMENTARY:
+            return [AnswerCodec(pt, "", text or None)]
+    return []
+
+
+def answer_ptime(section: MediaSection, offer: Offered) -> tuple[str | None, bool]:
+    """``(ptime for the managed a=ptime line, keep the answer's own ptime lines in place)``."""
+    own = section.attributes("ptime")
+    if offer.forced_ptime:
+        if offer.ptime is not None:
+            return offer.ptime, False
+        return None, True
+    if own:
+        return own[0], False
+    return offer.ptime, False
