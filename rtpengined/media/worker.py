@@ -304,34 +304,59 @@ class Worker:
         sink = None if stream.blocked else stream.sink
         demux = stream.rtcp_mux and sink is not None and not sink.rtcp_mux
         count = nbytes = errors = size = 0
-        while count < BATCH:
-            try:
-                size, source = recv(buffer)
-            except BlockingIOError:
-                break
-            except OSError:
-                errors += 1
-                break
-            count += 1
-            nbytes += size
-            if source != endpoint or not settled:
-                if not stream.on_new_source(source, now):
+        fast = (
+            settled and sink is not None and not demux and sink.dest is not None
+            and not (stream.strict_source or stream.media_handover)
+        )
+        if fast:
+            # Confirmed, no source checks: the source address no longer matters, so do
+            # not build it (the common case once a call is up).
+            send = sink.send
+            destination = sink.dest
+            recv_into = stream.sock.recv_into
+            while count < BATCH:
+                try:
+                    size = recv_into(buffer)
+                except BlockingIOError:
+                    break
+                except OSError:
                     errors += 1
+                    break
+                count += 1
+                nbytes += size
+                try:
+                    send(view[:size], destination)
+                except OSError:
+                    errors += 1
+        else:
+            while count < BATCH:
+                try:
+                    size, source = recv(buffer)
+                except BlockingIOError:
+                    break
+                except OSError:
+                    errors += 1
+                    break
+                count += 1
+                nbytes += size
+                if source != endpoint or not settled:
+                    if not stream.on_new_source(source, now):
+                        errors += 1
+                        continue
+                    endpoint = stream.endpoint
+                    settled = stream.confirmed
+                if sink is None:
                     continue
-                endpoint = stream.endpoint
-                settled = stream.confirmed
-            if sink is None:
-                continue
-            target = sink
-            if demux and size > 1 and 192 <= buffer[1] <= 223 and sink.rtcp_peer is not None:
-                target = sink.rtcp_peer
-            destination = target.dest
-            if destination is None:
-                continue
-            try:
-                target.send(view[:size], destination)
-            except OSError:
-                errors += 1
+                target = sink
+                if demux and size > 1 and 192 <= buffer[1] <= 223 and sink.rtcp_peer is not None:
+                    target = sink.rtcp_peer
+                destination = target.dest
+                if destination is None:
+                    continue
+                try:
+                    target.send(view[:size], destination)
+                except OSError:
+                    errors += 1
         if count or errors:
             stream.packets += count
             stream.bytes += nbytes
