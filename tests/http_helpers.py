@@ -150,3 +150,30 @@ async def read_response(stream) -> bytes:
         if not chunk:
             return data
         data += chunk
+
+
+async def start_web_daemon(nursery, **overrides):
+    """The control-plane listeners these tests talk to (UDP ng, CLI, HTTP, HTTPS) over one core.
+
+    Like conftest's ``make_daemon`` but with the null media plane: the web transports never
+    touch media, and this keeps their tests independent of the relay workers.
+    """
+    import transports
+    from rtpengined.core import Core
+    from rtpengined.daemon import Daemon
+    from rtpengined.media import NullMediaPlane
+
+    from conftest import loopback_config
+
+    config = loopback_config(**overrides)
+    core = Core(config, media=NullMediaPlane())
+    daemon = Daemon(core)
+    registry = transports.load_all()
+    for name in ("udp-ng", "cli", "http", "https"):
+        transport = registry.get(name)
+        if transport is None:
+            continue
+        for address in getattr(config, transport.config_attr, []):
+            bound = await nursery.start(transport.serve, core, address)
+            daemon.addresses.setdefault(name, []).append(bound)
+    return daemon

@@ -16,6 +16,7 @@ from http_helpers import (
     read_response,
     server_socket_states,
     split_response,
+    start_web_daemon,
     wait_for,
 )
 
@@ -27,6 +28,21 @@ from conftest import FIXTURES, udp_request
 
 HTTP_FIXTURES = os.path.join(FIXTURES, "http")
 NG = "application/x-rtpengine-ng"
+
+
+@pytest.fixture
+def make_daemon(nursery):
+    """Web-port tests run over a core with the null media plane (see ``start_web_daemon``)."""
+
+    async def start(**overrides):
+        return await start_web_daemon(nursery, **overrides)
+
+    return start
+
+
+@pytest.fixture
+async def daemon(make_daemon):
+    return await make_daemon()
 
 
 def fixture_bytes(name: str) -> bytes:

@@ -9,14 +9,35 @@ import sys
 
 import pytest
 import trio
-from http_helpers import fresh_cookie, make_self_signed, raw_exchange, server_socket_states, wait_for
+from http_helpers import (
+    fresh_cookie,
+    make_self_signed,
+    raw_exchange,
+    server_socket_states,
+    start_web_daemon,
+    wait_for,
+)
 from trio_websocket import ConnectionClosed, ConnectionRejected, open_websocket_url
 
 from rtpengined.config import ListenAddress
-from rtpengined.daemon import run_daemon
 from transports.http import open_client
 
-from conftest import loopback_config, udp_request
+from conftest import udp_request
+
+
+@pytest.fixture
+def make_daemon(nursery):
+    """Web-port tests run over a core with the null media plane (see ``start_web_daemon``)."""
+
+    async def start(**overrides):
+        return await start_web_daemon(nursery, **overrides)
+
+    return start
+
+
+@pytest.fixture
+async def daemon(make_daemon):
+    return await make_daemon()
 
 
 def ws_url(daemon, path: str = "/", scheme: str = "ws", transport: str = "http") -> str:
@@ -210,7 +231,8 @@ async def test_shutdown_sends_close_frames(nursery):
 
     async def run(task_status):
         with scope:
-            await run_daemon(loopback_config(), handle_signals=False, task_status=task_status)
+            async with trio.open_nursery() as servers:
+                task_status.started(await start_web_daemon(servers))
 
     daemon = await nursery.start(run)
     async with open_websocket_url(ws_url(daemon), subprotocols=["ng.rtpengine.com"]) as ws:
