@@ -8,15 +8,17 @@ type numbers, so the offerer never sees a payload type it did not offer. Probed 
 - one whose payload type the offer used for another encoding is renumbered to the
   offer's payload type of that encoding (if the offer has it), else dropped;
 - one with a payload type the offer never used is dropped;
-- if nothing is left: answer codecs are matched by encoding name alone, and failing that
-  the offer's first media codec (not DTMF or comfort noise) is answered.
+- if nothing is left, 10.5 transcodes: the offer's first media codec (not DTMF or comfort
+  noise) is answered, plus any answer codec found in the offer by encoding name alone
+  (typically telephone-event), with the offer's fmtp. rtpengined cannot transcode; it
+  answers the same SDP (the call is broken either way) and flags the media as 10.5 does.
 
 The answer's ``a=ptime`` wins; without one, the offerer's own ``a=ptime`` is repeated.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from .sdp import MediaSection
 
@@ -30,23 +32,35 @@ class Offered:
     codecs: list[tuple[str, str]]  # (payload type, "encoding/rate[/channels]") in order
     ptime: str | None = None  # the offerer's own a=ptime
     forced_ptime: bool = False  # the offer set ``ptime``: the offerer keeps its own
+    fmtps: dict[str, list[str]] = field(default_factory=dict)  # payload type -> fmtp params
 
 
 @dataclass
 class AnswerCodec:
     pt: str  # payload type in the produced answer
-    source_pt: str  # payload type in the answerer's SDP (its fmtp/rtcp-fb lines)
+    source_pt: str  # payload type in the answerer's SDP ("" if it had none)
     rtpmap: str | None  # encoding text for a=rtpmap
+    fmtps: list[str] | None = None  # fmtp parameters to use instead of the answer's
+
+    @property
+    def renumbered(self) -> bool:
+        """rtpengine must rewrite payload types (its media then shows "transcoding")."""
+        return self.pt != self.source_pt
 
 
 def offered(section: MediaSection, formats: list[str], ptime_option: int | None) -> Offered:
     """Record the codecs an offer sends on (``formats`` after any stripping)."""
     rtpmaps = section.rtpmaps()
     ptimes = section.attributes("ptime")
+    fmtps: dict[str, list[str]] = {}
+    for value in section.attributes("fmtp"):
+        pt, _, params = value.partition(" ")
+        fmtps.setdefault(pt, []).append(params)
     return Offered(
         codecs=[(pt, rtpmaps.get(pt, "")) for pt in formats],
         ptime=ptimes[0] if ptimes else None,
         forced_ptime=ptime_option is not None and ptime_option > 0,
+        fmtps=fmtps,
     )
 
 
@@ -56,10 +70,9 @@ def _encoding(rtpmap: str) -> str:
 
 def answer_codecs(section: MediaSection, formats: list[str], offer: Offered) -> list[AnswerCodec]:
     """The answer's codec list narrowed to the offer's (see the module doc)."""
-    if not offer.codecs:
-        rtpmaps = section.rtpmaps()
-        return [AnswerCodec(pt, pt, rtpmaps.get(pt)) for pt in formats]
     rtpmaps = section.rtpmaps()
+    if not offer.codecs:
+        return [AnswerCodec(pt, pt, rtpmaps.get(pt)) for pt in formats]
     by_pt = dict(offer.codecs)
     result: list[AnswerCodec] = []
     used: set[str] = set()
@@ -67,6 +80,10 @@ def answer_codecs(section: MediaSection, formats: list[str], offer: Offered) -> 
     def by_name(encoding: str) -> str | None:
         return next((pt for pt, text in offer.codecs
                      if text and _encoding(text) == encoding and pt not in used), None)
+
+    def from_offer(pt: str, source: str) -> AnswerCodec:
+        used.add(pt)
+        return AnswerCodec(pt, source, by_pt[pt] or None, offer.fmtps.get(pt, []))
 
     for pt in formats:
         encoding = _encoding(rtpmaps.get(pt, ""))
@@ -80,18 +97,18 @@ def answer_codecs(section: MediaSection, formats: list[str], offer: Offered) -> 
             result.append(AnswerCodec(target, pt, by_pt[target] or None))
     if result:
         return result
+    # Nothing in common: rtpengine transcodes to the offer's first codec (we cannot).
     for pt in formats:
         encoding = _encoding(rtpmaps.get(pt, ""))
         target = by_name(encoding) if encoding else None
         if target is not None:
-            used.add(target)
-            result.append(AnswerCodec(target, pt, by_pt[target] or None))
-    if result:
-        return result
-    for pt, text in offer.codecs:
-        if _encoding(text) not in SUPPLEMENTARY:
-            return [AnswerCodec(pt, "", text or None)]
-    return []
+            result.append(from_offer(target, pt))
+    if not any(_encoding(c.rtpmap or "") not in SUPPLEMENTARY for c in result):
+        first = next((pt for pt, text in offer.codecs if _encoding(text) not in SUPPLEMENTARY),
+                     None)
+        if first is not None:
+            result.insert(0, from_offer(first, ""))
+    return result
 
 
 def answer_ptime(section: MediaSection, offer: Offered) -> tuple[str | None, bool]:

@@ -87,9 +87,8 @@ class Options:
         opts.flags = set(get_list(message, "flags"))
         opts.replace = set(get_list(message, "replace"))
         for flag in opts.flags:
-            if flag.startswith("replace-"):
-                opts.replace.add(flag[8:])
-            elif flag.startswith("rtcp-mux-"):
+            # (10.5 ignores "replace-origin" style flags: only the replace list counts.)
+            if flag.startswith("rtcp-mux-"):
                 opts.rtcp_mux.add(flag[9:])
             elif flag.startswith("codec-strip-"):
                 opts.strip.append(flag[12:])
@@ -340,8 +339,9 @@ class _Session:
         work.sender_pool = self.manager.pool_for(sender_if, opts.address_family)
         work.receiver_pool = self.manager.pool_for(receiver_if, opts.address_family)
         require = is_offer and "require" in opts.rtcp_mux and section.is_rtp
-        receiver_count = 1 if require or not section.is_rtp else 2
-        sender_count = 2 if section.is_rtp else 1
+        # rtpengine binds an even/odd pair for every protocol (udptl and BFCP too).
+        receiver_count = 1 if require else 2
+        sender_count = 2
         if _needs_ports(work.sender_media):
             work.sender_count = sender_count
         rmedia = work.receiver_media
@@ -587,8 +587,11 @@ class _Session:
                 rtcp_mux=mux)
             offer_sent = sender.medias[work.index].extra.get("offered")
             if not is_offer and section.is_rtp and offer_sent is not None:
-                plan.codecs = [(c.pt, c.source_pt, c.rtpmap) for c in
-                               negotiation.answer_codecs(section, plan.formats, offer_sent)]
+                codecs = negotiation.answer_codecs(section, plan.formats, offer_sent)
+                plan.codecs = [(c.pt, c.source_pt, c.rtpmap, c.fmtps) for c in codecs]
+                renumbered = any(c.renumbered for c in codecs)
+                for media in (out_media, sender.medias[work.index]):
+                    media.extra["transcoding"] = renumbered
                 plan.ptime, plan.keep_ptime = negotiation.answer_ptime(section, offer_sent)
             elif is_offer and opts.ptime is not None and opts.ptime > 0:
                 plan.ptime = str(opts.ptime)

@@ -97,6 +97,8 @@ def _media_flags(media: Media) -> list[str]:
         flags.append("ICE")
     if media.extra.get("ice_controlling"):
         flags.append("ICE controlling")
+    if media.extra.get("transcoding"):
+        flags.append("transcoding")
     return flags
 
 

@@ -258,7 +258,7 @@ class MediaPlan:
     ice: IceCredentials | None = None
     ice_rtcp_port: int | None = None
     # (payload type out, payload type in the input, rtpmap text): renumbered answer codecs.
-    codecs: list[tuple[str, str, str | None]] | None = None
+    codecs: list[tuple[str, str, str | None, list[str] | None]] | None = None
     keep_ptime: bool = False  # copy the input's a=ptime lines where they are
 
 
@@ -318,7 +318,7 @@ def _render_media(media: MediaSection, mplan: MediaPlan, plan: SessionPlan) -> l
     rtp = media.is_rtp
     formats = media.formats if mplan.formats is None else mplan.formats
     if mplan.codecs is not None:
-        formats = [pt for pt, _, _ in mplan.codecs]
+        formats = [codec[0] for codec in mplan.codecs]
     out: list[str] = []
     mids: list[str] = []
     keep_directions = mplan.direction is None
@@ -391,7 +391,7 @@ def _render_media(media: MediaSection, mplan: MediaPlan, plan: SessionPlan) -> l
 
 
 def _codec_lines(media: MediaSection, formats: list[str],
-                 codecs: list[tuple[str, str, str | None]] | None = None) -> list[str]:
+                 codecs: list[tuple[str, str, str | None, list[str] | None]] | None = None) -> list[str]:
     rtpmaps = media.rtpmaps()
     if codecs is not None:
         return _mapped_codec_lines(media, codecs)
@@ -441,7 +441,8 @@ def filter_codecs(
     return kept
 
 
-def _mapped_codec_lines(media: MediaSection, codecs: list[tuple[str, str, str | None]]) -> list[str]:
+def _mapped_codec_lines(media: MediaSection,
+                        codecs: list[tuple[str, str, str | None, list[str] | None]]) -> list[str]:
     """Codec lines under new payload type numbers (fmtp/rtcp-fb taken from the input's)."""
     fmtps: dict[str, list[str]] = {}
     feedback: dict[str, list[str]] = {}
@@ -450,9 +451,10 @@ def _mapped_codec_lines(media: MediaSection, codecs: list[tuple[str, str, str | 
     for value in media.attributes("rtcp-fb"):
         feedback.setdefault(value.split(" ", 1)[0], []).append(value.partition(" ")[2])
     out: list[str] = []
-    for pt, source, rtpmap in codecs:
+    for pt, source, rtpmap, own_fmtps in codecs:
         if rtpmap:
             out.append(f"a=rtpmap:{pt} {rtpmap}{CRLF}")
-        out.extend(f"a=fmtp:{pt} {value}{CRLF}" for value in fmtps.get(source, []))
+        params = fmtps.get(source, []) if own_fmtps is None else own_fmtps
+        out.extend(f"a=fmtp:{pt} {value}{CRLF}" for value in params)
         out.extend(f"a=rtcp-fb:{pt} {value}{CRLF}" for value in feedback.get(source, []))
     return out

@@ -7,6 +7,8 @@ ICE credentials are masked) so that only real differences remain.
 
 from __future__ import annotations
 
+import difflib
+import pprint
 import re
 import socket
 import subprocess
@@ -70,24 +72,103 @@ class NgProcess:
             self.proc.wait()
 
 
-def common_args(ng_port: int, port_min: int, port_max: int) -> list[str]:
-    return ["--config-file=none", "-i", "127.0.0.1", f"--listen-ng=127.0.0.1:{ng_port}",
-            "-m", str(port_min), "-M", str(port_max), "--delete-delay=0", "-f", "-E", "-L", "3"]
+DEFAULT_INTERFACES = ("127.0.0.1",)
 
 
-def start_reference(port_min: int = 20000, port_max: int = 20999, extra: list[str] = ()) -> NgProcess:
+def common_args(ng_port: int, port_min: int, port_max: int,
+                interfaces: tuple[str, ...] = DEFAULT_INTERFACES) -> list[str]:
+    args = ["--config-file=none"]
+    for interface in interfaces:
+        args += ["-i", interface]
+    return [*args, f"--listen-ng=127.0.0.1:{ng_port}", "-m", str(port_min), "-M", str(port_max),
+            "--delete-delay=0", "-f", "-E", "-L", "3"]
+
+
+def start_reference(port_min: int = 20000, port_max: int = 20999, extra: list[str] = (),
+                    interfaces: tuple[str, ...] = DEFAULT_INTERFACES) -> NgProcess:
     ng_port = free_port(socket.SOCK_DGRAM)
-    argv = [REFERENCE_BINARY, *common_args(ng_port, port_min, port_max),
+    argv = [REFERENCE_BINARY, *common_args(ng_port, port_min, port_max, interfaces),
             f"--listen-cli=127.0.0.1:{free_port()}", *extra]
     return NgProcess(argv, ng_port, port_min, port_max)
 
 
-def start_ours(port_min: int = 21000, port_max: int = 21999, extra: list[str] = ()) -> NgProcess:
+def start_ours(port_min: int = 21000, port_max: int = 21999, extra: list[str] = (),
+               interfaces: tuple[str, ...] = DEFAULT_INTERFACES) -> NgProcess:
     ng_port = free_port(socket.SOCK_DGRAM)
-    argv = [sys.executable, "-m", "rtpengined", "run", *common_args(ng_port, port_min, port_max),
+    argv = [sys.executable, "-m", "rtpengined", "run",
+            *common_args(ng_port, port_min, port_max, interfaces),
             f"--listen-tcp-ng=127.0.0.1:{free_port()}", f"--listen-cli=127.0.0.1:{free_port()}",
             f"--listen-http=127.0.0.1:{free_port()}", "--relay-workers=1", *extra]
     return NgProcess(argv, ng_port, port_min, port_max)
+
+
+class DaemonPair:
+    """rtpengine 10.5 and rtpengined started with the same interfaces and extra options."""
+
+    def __init__(self, extra: list[str] = (), interfaces: tuple[str, ...] = DEFAULT_INTERFACES,
+                 ranges: tuple[tuple[int, int], tuple[int, int]] = ((20000, 20999), (21000, 21999))
+                 ) -> None:
+        (ref_min, ref_max), (our_min, our_max) = ranges
+        self.reference = start_reference(ref_min, ref_max, list(extra), interfaces)
+        try:
+            self.ours = start_ours(our_min, our_max, list(extra), interfaces)
+        except Exception:
+            self.reference.stop()
+            raise
+        self.scenarios = 0
+
+    def stop(self) -> None:
+        self.reference.stop()
+        self.ours.stop()
+
+    def compare(self, steps: list[dict[str, Any]], name: str = "") -> None:
+        """Run ``steps`` on both daemons; assert the normalised replies are equal, step by step.
+
+        A step's keys starting with ``_`` are not sent: ``_mask`` is a function applied to
+        both normalised replies before comparing (for parts that legitimately differ).
+        """
+        self.scenarios += 1
+        call_id = f"{name or 'scenario'}-{self.scenarios}".replace(" ", "_")
+        expected = converse(self.reference, steps, call_id)
+        got = converse(self.ours, steps, call_id)
+        for index, (step, want, have) in enumerate(zip(steps, expected, got, strict=True)):
+            mask = step.get("_mask")
+            if mask is not None:
+                want, have = mask(want), mask(have)
+            if have != want:
+                raise AssertionError(f"step {index} ({step.get('command')}) differs:\n"
+                                     + describe_difference(want, have))
+
+
+def describe_difference(want: Any, have: Any) -> str:
+    """A unified diff of two normalised replies (rtpengine's first), SDP split into lines."""
+
+    def lines(value: Any) -> list[str]:
+        text = pprint.pformat(value, width=100)
+        return text.replace("\\r\\n", "\\r\\n\n").splitlines()
+
+    return "\n".join(difflib.unified_diff(lines(want), lines(have), "rtpengine", "rtpengined",
+                                          lineterm="", n=2))
+
+
+def converse(daemon: NgProcess, steps: list[dict[str, Any]], call_id: str) -> list[Any]:
+    """Send ``steps`` in order; ``{cid}`` in a step's call-id becomes the scenario's id."""
+    normaliser = Normaliser(daemon.port_range)
+    replies = []
+    for step in steps:
+        message = {k: v for k, v in step.items() if v is not None and not k.startswith("_")}
+        given = message.get("call-id")
+        if "call-id" not in step:
+            message["call-id"] = call_id
+        elif isinstance(given, str) and "{cid}" in given:
+            message["call-id"] = given.replace("{cid}", call_id)
+        raw = step.get("_raw")
+        if raw is not None:
+            reply = daemon.raw(raw)
+            replies.append(reply)
+            continue
+        replies.append(normaliser.value(daemon.request(message)))
+    return replies
 
 
 class Normaliser:
@@ -106,7 +187,10 @@ class Normaliser:
         return self.ports[value]
 
     def sdp(self, text: str) -> str:
-        text = re.sub(r"\b\d{4,5}\b", lambda m: str(self.port(int(m.group()))), text)
+        text = re.sub(r"^(?:m=|a=rtcp:|a=candidate:|a=remote-candidates:).*$",
+                      lambda line: re.sub(r"\b\d{4,5}\b", lambda m: str(self.port(int(m.group()))),
+                                          line.group()),
+                      text, flags=re.MULTILINE)
         text = re.sub(r"a=ice-ufrag:\S+", "a=ice-ufrag:UFRAG", text)
         text = re.sub(r"a=ice-pwd:\S+", "a=ice-pwd:PWD", text)
         text = re.sub(r"a=candidate:\S+", "a=candidate:FOUNDATION", text)
@@ -129,3 +213,45 @@ class Normaliser:
 
 def normalise(reply: Any, port_range: tuple[int, int], normaliser: Normaliser | None = None) -> Any:
     return (normaliser or Normaliser(port_range)).value(reply)
+
+
+# -- building conversations ---------------------------------------------------------------
+
+CRLF = "\r\n"
+
+
+def sdp(*lines: str) -> str:
+    return CRLF.join(lines) + CRLF
+
+
+def offer(sdp_body: str, tag: str = "A", **extra: Any) -> dict[str, Any]:
+    return {"command": "offer", "from-tag": tag, "sdp": sdp_body, **extra}
+
+
+def answer(sdp_body: str, from_tag: str = "A", to_tag: str = "B", **extra: Any) -> dict[str, Any]:
+    return {"command": "answer", "from-tag": from_tag, "to-tag": to_tag, "sdp": sdp_body, **extra}
+
+
+def query(**extra: Any) -> dict[str, Any]:
+    return {"command": "query", **extra}
+
+
+def delete(**extra: Any) -> dict[str, Any]:
+    return {"command": "delete", "delete-delay": 0, **extra}
+
+
+def mask_sdp_lines(*prefixes: str):
+    """A ``_mask`` that drops SDP lines starting with any of ``prefixes`` (e.g. ``a=fingerprint``)."""
+
+    def mask(reply: Any) -> Any:
+        if not isinstance(reply, list):
+            return reply
+        out = []
+        for key, value in reply:
+            if key == "sdp" and isinstance(value, str):
+                value = "".join(line for line in value.splitlines(keepends=True)
+                                if not line.startswith(prefixes))
+            out.append((key, value))
+        return out
+
+    return mask
