@@ -305,6 +305,8 @@ class RelayPlane:
         """Acknowledgements from the worker: a removed stream's slot may be reused."""
         channel = worker.channel
         while True:
+            if channel.fileno() < 0:  # closed while this task was not waiting on it
+                return
             try:
                 await trio.lowlevel.wait_readable(channel)
             except trio.ClosedResourceError:
@@ -334,6 +336,8 @@ class RelayPlane:
                 try:
                     self._transmit(channel, data, socket_of)
                 except (BlockingIOError, InterruptedError):
+                    if channel.fileno() < 0:
+                        return
                     try:
                         await trio.lowlevel.wait_writable(channel)
                     except trio.ClosedResourceError:
