@@ -104,18 +104,61 @@ def media_type(value: str | None) -> str:
 
 class RawTargetFront:
     """ASGI front: keep the raw target for our own routing, let Quart route everything to ``/``;
-    shield hypercorn's send from quart-trio's cancellation."""
+    shield hypercorn's send from quart-trio's cancellation. ``POST /ng`` with the ng
+    content type, the one request a SIP proxy sends at rate, is answered right here: the
+    same core call and reply as the Quart view, without a request context per message."""
 
-    def __init__(self, app: Any) -> None:
+    def __init__(self, app: Any, state: AppState | None = None) -> None:
         self.app = app
+        self.state = state
 
     async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
+        if (self.state is not None and scope["type"] == "http" and scope["method"] == "POST"
+                and scope.get("raw_path") == b"/ng" and _is_ng_request(scope["headers"])):
+            await _fast_ng(self.state, scope, receive, _shielded(send))
+            return
         if scope["type"] in ("http", "websocket"):
             scope = dict(scope)
             scope[TARGET_KEY] = scope.get("raw_path") or scope["path"].encode("latin-1")
             scope["path"] = "/"
             scope["raw_path"] = b"/"
         await self.app(scope, receive, _shielded(send))
+
+
+def _is_ng_request(headers: list[tuple[bytes, bytes]]) -> bool:
+    content_type = length = None
+    for name, value in headers:
+        name = name.lower()
+        if name == b"content-type":
+            content_type = value
+        elif name == b"content-length":
+            length = value
+    return (content_type is not None and length is not None and length.strip().isdigit()
+            and int(length) <= MAX_BODY and media_type(content_type.decode("latin-1")) == NG_CONTENT_TYPE)
+
+
+async def _fast_ng(state: AppState, scope: dict, receive: Any, send: Any) -> None:
+    body = bytearray()
+    while True:
+        message = await receive()
+        if message["type"] != "http.request":
+            return  # client went away
+        body += message.get("body", b"")
+        if len(body) > MAX_BODY:
+            reply, status, content_type = b"request entity too large\n", 413, b"text/plain"
+            break
+        if not message.get("more_body", False):
+            client = scope.get("client")
+            source = (client[0], client[1]) if client else None
+            answer = state.core.handle_ng(bytes(body), source, "http")
+            if answer is None:
+                reply, status, content_type = b"error\n", 600, b"text/plain"
+            else:
+                reply, status, content_type = answer, 200, NG_CONTENT_TYPE.encode()
+            break
+    await send({"type": "http.response.start", "status": status,
+                "headers": [(b"content-type", content_type), (b"content-length", b"%d" % len(reply))]})
+    await send({"type": "http.response.body", "body": reply, "more_body": False})
 
 
 def _shielded(send: Any) -> Any:
@@ -222,4 +265,4 @@ def create_app(state: AppState) -> RawTargetFront:
         log.exception("http: internal error")
         return text_response(b"internal error\n", 500, close=True)
 
-    return RawTargetFront(app)
+    return RawTargetFront(app, state)
