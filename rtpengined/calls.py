@@ -148,6 +148,11 @@ class CallManager:
         if streams and (config.timeout > 0 or config.silent_timeout > 0):
             self.core.media.refresh(streams)
         for call in live:
+            for party in call.monologues:
+                due_at = party.extra.get("delete_at")
+                if due_at is not None and now >= due_at:
+                    del party.extra["delete_at"]
+                    self.delete_party(call, party)
             reason = self._expired(call, now)
             if reason is not None:
                 due.append((call, reason))

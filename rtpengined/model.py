@@ -95,6 +95,9 @@ class Stream:
     # Ports released (party deleted) while the call lives on: query omits the local port.
     closed: bool = False
     created: float = 0.0
+    # What the party's SDP said when it must not be sent to (c=0.0.0.0 hold, port 0):
+    # shown by query like rtpengine, never used as a destination.
+    shown_endpoint: Endpoint | None = None
 
     @property
     def local(self) -> Endpoint:

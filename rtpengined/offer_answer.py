@@ -198,6 +198,8 @@ def answer(core: Core, message: dict[str, Any], request: Request) -> dict[str, A
         raise NgError("Unknown call-id")
     now = core.clock()
     session = _Session(manager, call, now)
+    if session.find(from_tag) is None and session.find(to_tag) is None:
+        session.new_party(to_tag)  # 10.5 creates the answering party first
     offerer = session.monologue(from_tag, "FROM_TAG")
     answerer = session.answer_party(offerer, to_tag, opts.via_branch)
     result = session.apply(parsed, answerer, offerer, opts, request, is_offer=False)
@@ -255,6 +257,12 @@ class _Session:
         self.new_monologues.append(mono)
         return mono
 
+    def new_party(self, tag: str) -> Monologue:
+        """A callee-side party created by this request (it controls ICE, as in rtpengine)."""
+        mono = self._create(tag, "TO_TAG")
+        mono.extra["ice_controlling"] = True
+        return mono
+
     def monologue(self, tag: str, tag_type: str) -> Monologue:
         return self.find(tag) or self._create(tag, tag_type)
 
@@ -264,6 +272,7 @@ class _Session:
             peer = self.find(to_tag)
             if peer is None:
                 peer = self._create(to_tag, "TO_TAG")
+                peer.extra["ice_controlling"] = True
             self.links.append((sender, peer))
             return peer
         peers = [m for m in sender.subscribers if m is not sender]
@@ -349,7 +358,7 @@ class _Session:
             work.receiver_count = receiver_count
         elif rmedia is not None and "port-latching" not in opts.flags:
             bound = rmedia.extra.get("bound_endpoint")
-            if bound is not None and bound != work.endpoint:
+            if bound is not None and bound != work.endpoint and not conn.is_zero:
                 work.receiver_count = receiver_count  # the far side moved: fresh ports
         return work
 
@@ -382,6 +391,9 @@ class _Session:
             _link(a, b)
         if self.exclusive is not None:
             offerer, party = self.exclusive
+            if party in offerer.subscriptions:  # the latest answer comes first
+                offerer.subscriptions.remove(party)
+                offerer.subscriptions.insert(0, party)
             for other in list(offerer.subscribers):
                 if other is not party:
                     offerer.subscribers.remove(other)
@@ -415,13 +427,11 @@ class _Session:
             smedia.extra["initialized"] = True
             smedia.extra["ice"] = parsed.has_ice(work.index)
             if section.port == 0:
-                if not is_offer:
-                    self._reject_media(smedia, rmedia, parsed.media_connection(work.index))
+                self._reject_media(smedia, rmedia, parsed.media_connection(work.index), is_offer)
                 continue
             conn = parsed.media_connection(work.index)
             assert conn is not None
-            smedia.direction = parsed.direction(work.index) or (
-                "sendonly" if conn.is_zero else "sendrecv")
+            smedia.direction = _direction(parsed, work.index, conn)
             smedia.extra["zero"] = conn.is_zero
             # rtpengine's media "send"/"recv" flags are from the proxy's point of view.
             sends = smedia.direction in ("sendrecv", "sendonly")
@@ -434,12 +444,13 @@ class _Session:
                 smedia.extra["mux_flags"] = set(opts.rtcp_mux)
                 rmedia.extra["offered"] = negotiation.offered(
                     section, sdpmod.filter_codecs(section, opts.strip, opts.except_), opts.ptime)
-            if work.endpoint is not None:
+            if work.endpoint is not None and not conn.is_zero:
                 rmedia.extra["bound_endpoint"] = work.endpoint
             address = conn.address
             if use_source and source_ip and not parsed.has_ice(work.index):
                 address = source_ip
             rtp_ep = None if conn.is_zero else Endpoint(address, section.port)
+            held = Endpoint(conn.address, section.port) if conn.is_zero else None
             rtcp_attr = parsed.rtcp_attribute(work.index)
             rtcp_ep = None
             if rtp_ep is not None:
@@ -450,6 +461,8 @@ class _Session:
                     rtcp_ep = Endpoint(address, section.port + 1)
             for stream in smedia.streams:
                 target = rtcp_ep if stream.rtcp else rtp_ep
+                stream.shown_endpoint = None if held is None else Endpoint(
+                    held.address, held.port + 1 if stream.rtcp else held.port)
                 if stream.advertised != target:
                     stream.advertised = target
                     stream.endpoint = None
@@ -489,15 +502,20 @@ class _Session:
             done.add(stream.id)
             media_plane.update_stream(stream)
 
-    def _reject_media(self, answer_media: Media, offer_media: Media,
-                      conn: Connection | None) -> None:
-        """An answer refused this media (port 0): both sides' ports go, as in rtpengine."""
-        for stream in [*answer_media.streams, *offer_media.streams]:
-            self.manager.release_stream(stream)
+    def _reject_media(self, sender_media: Media, peer_media: Media,
+                      conn: Connection | None, is_offer: bool) -> None:
+        """Port 0: an answer refusing a media closes both sides' ports (as rtpengine);
+        either way the sender's streams show its address with ports 0 and 1."""
+        if not is_offer:
+            for stream in [*sender_media.streams, *peer_media.streams]:
+                self.manager.release_stream(stream)
         if conn is not None:
-            for stream in answer_media.streams:
+            for stream in sender_media.streams:
                 stream.advertised = Endpoint(conn.address, 1 if stream.rtcp else 0)
+                stream.shown_endpoint = None
                 stream.endpoint = None
+                if not stream.closed:
+                    self.core.media.update_stream(stream)
 
     def _answer_mux(self, answer_media: Media, offer_media: Media, accepted: bool,
                     opts: Options) -> None:
@@ -518,11 +536,11 @@ class _Session:
                           protocol=section.protocol)
             mono.medias.append(media)
         media = mono.medias[work.index]
+        if mono.extra.get("ice_controlling"):
+            media.extra["ice_controlling"] = True
         if mirror:
             media.type = work.section.type
             media.protocol = protocol or work.section.protocol
-            if mono.extra.get("ice_controlling"):
-                media.extra["ice_controlling"] = True
         return media
 
     def _replace_streams(self, media: Media, pool: PortPool,
@@ -573,8 +591,7 @@ class _Session:
             if "original-sendrecv" in opts.flags:
                 direction = None
             else:
-                direction = parsed.direction(work.index) or (
-                    "sendonly" if conn.is_zero else "sendrecv")
+                direction = _direction(parsed, work.index, conn)
             mux, rtcp_port = self._mux_out(out_media, parsed, work, opts, is_offer)
             plan = MediaPlan(
                 port=rtp.port, address=addr,
@@ -690,6 +707,14 @@ class _MediaWork:
     receiver_count: int = 0
     sender_ports: list[tuple[int, Any]] = field(default_factory=list)
     receiver_ports: list[tuple[int, Any]] = field(default_factory=list)
+
+
+def _direction(parsed: SessionDescription, index: int, conn: Connection) -> str:
+    """The media's direction; c=0.0.0.0 (old-style hold) means the party receives nothing."""
+    direction = parsed.direction(index) or "sendrecv"
+    if conn.is_zero:
+        return {"sendrecv": "sendonly", "recvonly": "inactive"}.get(direction, direction)
+    return direction
 
 
 def parsed_text(parsed: SessionDescription) -> str:

@@ -57,13 +57,13 @@ def _stream_dict(stream: Stream, created: float) -> dict[str, Any]:
         out["local port"] = stream.port
         out["local address"] = stream.interface.address
         out["family"] = stream.interface.family
-    endpoint = stream.endpoint or stream.advertised
+    advertised = stream.advertised or stream.shown_endpoint
+    endpoint = stream.endpoint or advertised
     out["endpoint"] = endpoint.as_dict() if endpoint is not None else {}
-    advertised = stream.advertised
     out["advertised endpoint"] = advertised.as_dict() if advertised is not None else {}
     out["last packet"] = int(stream.stats.last_packet or stream.created or created)
     flags = ["RTCP" if stream.rtcp else "RTP"]
-    if stream.advertised is not None:
+    if advertised is not None:
         flags.append("filled")
     if stream.confirmed:
         flags += ["confirmed", "kernelized", "no kernel support"]
@@ -124,10 +124,13 @@ def _monologue_dict(mono: Monologue) -> dict[str, Any]:
     return out
 
 
-def call_stats(core: Core, call: Call, party: Monologue | None = None) -> dict[str, Any]:
-    """The body of a ``query`` reply (without ``result``)."""
+def call_stats(core: Core, call: Call, party: Monologue | None = None,
+               nobody: bool = False) -> dict[str, Any]:
+    """The body of a ``query`` reply (without ``result``); ``nobody``: no tags listed."""
     refresh(core, call)
-    if party is None:
+    if nobody:
+        monologues = []
+    elif party is None:
         monologues = list(call.monologues)
     else:
         monologues = [party] + [m for m in party.subscriptions if m is not party]
@@ -172,13 +175,13 @@ def query(core: Core, message: dict[str, Any], request: Request) -> dict[str, An
     if call is None:
         raise NgError("Unknown call-id")
     party = None
-    for key in ("to-tag", "from-tag"):
-        tag = _tag(message, key)
-        if tag is not None:
-            party = _find(call, tag)
-            if party is not None:
-                break
-    reply = call_stats(core, call, party)
+    tags = [tag for tag in (_tag(message, "to-tag"), _tag(message, "from-tag")) if tag is not None]
+    for tag in tags:
+        party = _find(call, tag)
+        if party is not None:
+            break
+    # A tag that matches no party lists nobody (10.5), not the whole call.
+    reply = call_stats(core, call, party, nobody=bool(tags) and party is None)
     reply["result"] = "ok"
     return reply
 
@@ -223,7 +226,10 @@ def delete(core: Core, message: dict[str, Any], request: Request) -> dict[str, A
         remaining = [m for m in call.monologues if m.tag and m is not party
                      and not all(s.closed for md in m.medias for s in md.streams)]
         if len(remaining) >= 2:
-            manager.delete_party(call, party)
+            if delay > 0:  # the branch keeps its ports until the delay is over (10.5)
+                party.extra["delete_at"] = now + delay
+            else:
+                manager.delete_party(call, party)
             reply["result"] = "ok"
             return reply
     if delay > 0:

@@ -385,3 +385,26 @@ def test_advertised_address_and_named_interfaces():
                sdp=sdp_body(3000, "192.0.2.20"), direction=["pub", "int"])
     assert "c=IN IP4 127.0.0.1\r\n" in reply["sdp"]
     core.shutdown()
+
+
+def test_deleted_fork_branch_keeps_ports_until_delete_delay():
+    """10.5 keeps a deleted branch's ports for --delete-delay; the call itself goes on."""
+    core, clock = make_core()
+    for branch in ("z1", "z2"):
+        ng(core, command="offer", sdp=sdp_body(),
+           **{"call-id": "c1", "from-tag": "a", "via-branch": branch})
+    for tag, branch, port in (("b", "z1", 3000), ("c", "z2", 4000)):
+        ng(core, command="answer", sdp=sdp_body(port, "192.0.2.30"),
+           **{"call-id": "c1", "from-tag": "a", "to-tag": tag, "via-branch": branch})
+    pool = core.calls.port_pools[0]
+    used = pool.used
+    reply = ng(core, command="delete", **{"call-id": "c1", "from-tag": "c", "delete-delay": 10})
+    assert reply["result"] == "ok"
+    assert pool.used == used
+    clock.now += 10
+    core.tick()
+    assert pool.used == used - 2 and "c1" in core.calls.calls
+    streams = [s for m in core.calls.calls["c1"].monologues if m.tag == "c" for md in m.medias
+               for s in md.streams]
+    assert streams and all(s.closed for s in streams)
+    core.shutdown()
