@@ -411,9 +411,15 @@ def socket_address(family: int, address: str, port: int) -> tuple | None:
 def main(argv: list[str]) -> int:
     channel_fd, counters_fd, index = (int(arg) for arg in argv[1:4])
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C goes to the daemon; it stops us
-    channel = socket.socket(fileno=channel_fd)
-    counters = CounterTable.attach(counters_fd)
-    Worker(channel, counters, index).run()
+    try:
+        channel = socket.socket(fileno=channel_fd)
+        counters = CounterTable.attach(counters_fd)
+    except OSError:
+        return 0  # the daemon stopped (e.g. a listener failed) before this worker started
+    try:
+        Worker(channel, counters, index).run()
+    except (BrokenPipeError, ConnectionResetError):
+        pass  # the daemon went away: nothing left to relay for
     return 0
 
 
