@@ -88,9 +88,8 @@ class Options:
         opts.replace = set(get_list(message, "replace"))
         for flag in opts.flags:
             # (10.5 ignores "replace-origin" style flags: only the replace list counts.)
-            if flag.startswith("rtcp-mux-"):
-                opts.rtcp_mux.add(flag[9:])
-            elif flag.startswith("codec-strip-"):
+            # (10.5 ignores "rtcp-mux-offer" style flags too: only the rtcp-mux list counts.)
+            if flag.startswith("codec-strip-"):
                 opts.strip.append(flag[12:])
             elif flag.startswith("codec-except-"):
                 opts.except_.append(flag[13:])
@@ -350,7 +349,9 @@ class _Session:
         require = is_offer and "require" in opts.rtcp_mux and section.is_rtp
         # rtpengine binds an even/odd pair for every protocol (udptl and BFCP too).
         receiver_count = 1 if require else 2
-        sender_count = 2
+        # A caller offering rtcp-mux with "demux" keeps one port on its side (as 10.5).
+        demux = is_offer and "demux" in opts.rtcp_mux and parsed.rtcp_mux(index)
+        sender_count = 1 if demux and section.is_rtp else 2
         if _needs_ports(work.sender_media):
             work.sender_count = sender_count
         rmedia = work.receiver_media
@@ -487,6 +488,9 @@ class _Session:
                 if smedia.rtcp is not None:
                     smedia.rtcp.sink = rmedia.rtp
                     changed.append(smedia.rtcp)
+            if smedia.rtp is not None and smedia.rtcp is None and rmedia.rtcp is not None:
+                rmedia.rtcp.sink = smedia.rtp  # the same, the other way round
+                changed.append(rmedia.rtcp)
         for stream in call.streams():
             if stream.sink is not None and stream.sink.closed and not stream.closed:
                 stream.sink = None  # its peer's ports were replaced
@@ -520,10 +524,14 @@ class _Session:
     def _answer_mux(self, answer_media: Media, offer_media: Media, accepted: bool,
                     opts: Options) -> None:
         """Whether the offerer gets rtcp-mux back (RFC 5761 as rtpengine negotiates it)."""
-        flags = set(offer_media.extra.get("mux_flags", set())) | opts.rtcp_mux
+        # "reject" only means something in an offer (10.5 ignores it in answers).
+        flags = set(offer_media.extra.get("mux_flags", set())) | (opts.rtcp_mux - {"reject"})
         offered = bool(offer_media.extra.get("mux_offered"))
         use = offered and "reject" not in flags and (accepted or "demux" in flags)
         offer_media.extra["mux_answer"] = use
+        # What query shows: rtcp-mux in use on each party's leg.
+        offer_media.extra["mux_shown"] = use
+        answer_media.extra["mux_shown"] = accepted and bool(answer_media.extra.get("mux_sent"))
         rtp = offer_media.rtp
         if rtp is not None and rtp.rtcp_mux != use:
             rtp.rtcp_mux = use
@@ -593,6 +601,8 @@ class _Session:
             else:
                 direction = _direction(parsed, work.index, conn)
             mux, rtcp_port = self._mux_out(out_media, parsed, work, opts, is_offer)
+            if is_offer:
+                out_media.extra["mux_sent"] = mux
             plan = MediaPlan(
                 port=rtp.port, address=addr,
                 formats=sdpmod.filter_codecs(section, opts.strip, opts.except_),

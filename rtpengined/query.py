@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from .core import Core, Request, ng_command
-from .model import Call, Media, Monologue, Stream
+from .model import Call, Endpoint, Media, Monologue, Stream
 from .ngcodec import NgError
 from .offer_answer import get_int, get_list
 
@@ -51,7 +51,7 @@ def refresh(core: Core, call: Call) -> None:
                     media.codec = media.rtpmaps[pt]
 
 
-def _stream_dict(stream: Stream, created: float) -> dict[str, Any]:
+def _stream_dict(stream: Stream, created: float, muxed: bool = False) -> dict[str, Any]:
     out: dict[str, Any] = {}
     if not stream.closed:
         out["local port"] = stream.port
@@ -63,6 +63,8 @@ def _stream_dict(stream: Stream, created: float) -> dict[str, Any]:
     out["advertised endpoint"] = advertised.as_dict() if advertised is not None else {}
     out["last packet"] = int(stream.stats.last_packet or stream.created or created)
     flags = ["RTCP" if stream.rtcp else "RTP"]
+    if muxed:  # RTCP travels on the RTP port; the RTCP stream is only a fallback
+        flags.append("fallback RTCP" if stream.rtcp else "RTCP")
     if advertised is not None:
         flags.append("filled")
     if stream.confirmed:
@@ -75,6 +77,30 @@ def _stream_dict(stream: Stream, created: float) -> dict[str, Any]:
     if stream.stats.ssrc:
         out["SSRC"] = stream.stats.ssrc
     out["stats"] = stream.stats.as_dict()
+    return out
+
+
+def _muxed(media: Media) -> bool:
+    """rtcp-mux in use on this party's leg (negotiated both ways, as 10.5 shows it)."""
+    shown = media.extra.get("mux_shown")
+    if shown is not None:
+        return bool(shown)
+    rtp = media.rtp
+    return rtp is not None and rtp.rtcp_mux
+
+
+def _unbound_rtcp(rtp: Stream, created: float) -> dict[str, Any]:
+    """10.5 lists an RTCP stream without a local port beside a single rtcp-mux port."""
+    out: dict[str, Any] = {"local port": 0, "local address": rtp.interface.address,
+                           "family": rtp.interface.family}
+    advertised = rtp.advertised or rtp.shown_endpoint
+    if advertised is not None:
+        advertised = Endpoint(advertised.address, advertised.port + 1)
+    out["endpoint"] = advertised.as_dict() if advertised is not None else {}
+    out["advertised endpoint"] = advertised.as_dict() if advertised is not None else {}
+    out["last packet"] = int(rtp.created or created)
+    out["flags"] = ["RTCP", "fallback RTCP"] + (["filled"] if advertised is not None else [])
+    out["stats"] = {"packets": 0, "bytes": 0, "errors": 0}
     return out
 
 
@@ -91,7 +117,7 @@ def _media_flags(media: Media) -> list[str]:
         flags.append("send")
     if recv:
         flags.append("recv")
-    if rtp is not None and rtp.rtcp_mux:
+    if _muxed(media):
         flags.append("rtcp-mux")
     if media.extra.get("ice_out"):
         flags.append("ICE")
@@ -117,7 +143,11 @@ def _monologue_dict(mono: Monologue) -> dict[str, Any]:
                                  "protocol": media.protocol}
         if media.codec:
             entry["codec"] = media.codec
-        entry["streams"] = [_stream_dict(s, mono.created) for s in media.streams]
+        muxed = _muxed(media)
+        entry["streams"] = [_stream_dict(s, mono.created, muxed) for s in media.streams]
+        rtp = media.rtp
+        if muxed and media.rtcp is None and rtp is not None and not rtp.closed:
+            entry["streams"].append(_unbound_rtcp(rtp, mono.created))
         entry["flags"] = _media_flags(media)
         medias.append(entry)
     out["medias"] = medias

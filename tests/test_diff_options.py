@@ -1,0 +1,141 @@
+"""Differential: the offer/answer options a SIP proxy sets, on plain RTP calls.
+
+Flag spellings (dashes, spaces), ``replace`` variants, rtcp-mux and ICE in offers and
+answers, SDES/OSRTP/DTLS keys given for plain RTP, ptime, TOS, labels, recording, and the
+address options (media address, received from, SIP source address).
+"""
+
+from __future__ import annotations
+
+import pytest
+from differential import DaemonPair, answer, delete, offer, query, sdp
+
+A = sdp("v=0", "o=alice 1 1 IN IP4 192.0.2.10", "s=-", "c=IN IP4 192.0.2.10", "t=0 0",
+        "m=audio 2000 RTP/AVP 0 8 101", "a=rtpmap:101 telephone-event/8000", "a=fmtp:101 0-15",
+        "a=ptime:20", "a=sendrecv")
+B = sdp("v=0", "o=bob 2 2 IN IP4 192.0.2.20", "s=-", "c=IN IP4 192.0.2.20", "t=0 0",
+        "m=audio 3000 RTP/AVP 0 101", "a=rtpmap:101 telephone-event/8000", "a=fmtp:101 0-15",
+        "a=sendrecv")
+A_MUX = A.replace("a=sendrecv", "a=sendrecv\r\na=rtcp-mux")
+B_MUX = B.replace("a=sendrecv", "a=sendrecv\r\na=rtcp-mux")
+A_ICE = A.replace("a=sendrecv", "a=sendrecv\r\na=ice-ufrag:F7gI\r\na=ice-pwd:x9cml/YzichV2+XlhiMu8g"
+                  "\r\na=candidate:1 1 UDP 2130706431 192.0.2.10 2000 typ host"
+                  "\r\na=candidate:1 2 UDP 2130706430 192.0.2.10 2001 typ host")
+B_ICE = B.replace("a=sendrecv", "a=sendrecv\r\na=ice-ufrag:8hhY\r\na=ice-pwd:asd88fgpdd777uzjYhagZg"
+                  "\r\na=candidate:1 1 UDP 2130706431 192.0.2.20 3000 typ host")
+A_RTCP_ATTR = A.replace("a=sendrecv", "a=sendrecv\r\na=rtcp:2001")
+A_RTCP_FAR = A.replace("a=sendrecv", "a=sendrecv\r\na=rtcp:5555 IN IP4 192.0.2.99")
+
+SCENARIOS: dict[str, list[dict]] = {
+    # -- flag spellings
+    "flags with spaces": [offer(A, flags=["trust address", "no rtcp attribute", "loop protect"]),
+                          delete()],
+    "flags mixed case unknown": [offer(A, flags=["Trust-Address", "NO-RTCP-ATTRIBUTE"]), delete()],
+    "replace with spaces": [offer(A, replace=["session connection", "origin"]), delete()],
+    "replace-origin as a flag is ignored": [
+        offer(A, flags=["replace-origin", "replace-session-connection"]), delete()],
+    "replace zero-address without hold": [offer(A, replace=["zero-address"]), delete()],
+    "replace force-increment-sdp-ver": [offer(A, replace=["force-increment-sdp-ver"]),
+                                        offer(A, replace=["force-increment-sdp-ver"]), delete()],
+    "replace SDP-version unchanged re-offer": [offer(A, replace=["SDP-version"]),
+                                               offer(A, replace=["SDP-version"]), delete()],
+    "original-sendrecv with sendonly": [
+        offer(A.replace("sendrecv", "sendonly"), flags=["original-sendrecv"]), delete()],
+    "symmetric and asymmetric flags": [offer(A, flags=["asymmetric"]),
+                                       answer(B, flags=["symmetric"]), query(), delete()],
+    "strict source and media handover": [offer(A, flags=["strict-source", "media-handover"]),
+                                         answer(B), query(), delete()],
+    "port latching flag": [offer(A, flags=["port-latching"]), answer(B), delete()],
+    "no-rtcp-attribute in answer": [offer(A), answer(B, flags=["no-rtcp-attribute"]), delete()],
+    "full-rtcp-attribute in answer": [offer(A), answer(B, flags=["full-rtcp-attribute"]),
+                                      delete()],
+    "a=rtcp in the offer": [offer(A_RTCP_ATTR), answer(B), query(), delete()],
+    "a=rtcp with another address": [offer(A_RTCP_FAR), query(), delete()],
+    # -- rtcp-mux
+    "rtcp-mux offer, answer accepts": [offer(A, **{"rtcp-mux": ["offer"]}), answer(B_MUX), query(),
+                                       delete()],
+    "rtcp-mux offered by caller, demux": [offer(A_MUX, **{"rtcp-mux": ["demux"]}), answer(B),
+                                          query(), delete()],
+    "rtcp-mux accept in answer": [offer(A_MUX), answer(B_MUX, **{"rtcp-mux": ["accept"]}),
+                                  delete()],
+    "rtcp-mux reject in answer": [offer(A_MUX), answer(B_MUX, **{"rtcp-mux": ["reject"]}),
+                                  delete()],
+    "rtcp-mux require in answer": [offer(A), answer(B, **{"rtcp-mux": ["require"]}), delete()],
+    "rtcp-mux as flags": [offer(A, flags=["rtcp-mux-offer"]), answer(B_MUX), delete()],
+    "rtcp-mux require then re-offer": [offer(A, **{"rtcp-mux": ["require"]}), answer(B_MUX),
+                                       offer(A, **{"rtcp-mux": ["require"]}), query(), delete()],
+    "rtcp-mux given as a string": [offer(A_MUX, **{"rtcp-mux": "demux"}), delete()],
+    # -- ICE
+    "ICE force on both": [offer(A, ICE="force"), answer(B, ICE="force"), query(), delete()],
+    "ICE remove in answer": [offer(A_ICE), answer(B_ICE, ICE="remove"), query(), delete()],
+    "ICE default both sides": [offer(A_ICE), answer(B_ICE), query(), delete()],
+    "ICE offered, plain answer": [offer(A_ICE), answer(B), delete()],
+    "ICE force-relay": [offer(A_ICE, ICE="force-relay"), delete()],
+    "ICE optional": [offer(A, ICE="optional"), delete()],
+    "ICE lite given": [offer(A_ICE, **{"ICE-lite": "forward"}), delete()],
+    "ICE unknown value": [offer(A_ICE, ICE="sometimes"), delete()],
+    # -- crypto keys on plain RTP
+    "SDES off on plain RTP": [offer(A, SDES=["off"]), answer(B), delete()],
+    "SDES suites on plain RTP": [offer(A, SDES=["no-AES_CM_128_HMAC_SHA1_32", "unencrypted_srtcp"]),
+                                 delete()],
+    "OSRTP accept on plain RTP": [offer(A, OSRTP=["accept"]), answer(B), delete()],
+    "DTLS off on plain RTP": [offer(A, DTLS="off"), answer(B, DTLS="passive"), delete()],
+    "DTLS-fingerprint key": [offer(A, **{"DTLS-fingerprint": "sha-256"}), delete()],
+    # -- ptime, TOS, labels, recording
+    "ptime forced in offer": [offer(A, ptime=30), answer(B), query(), delete()],
+    "ptime forced in answer": [offer(A), answer(B, ptime=30), delete()],
+    "ptime as string": [offer(A, ptime="40"), delete()],
+    "ptime zero": [offer(A, ptime=0), delete()],
+    "ptime-reverse": [offer(A, **{"ptime-reverse": 30}), answer(B), delete()],
+    "TOS": [offer(A, TOS=184), answer(B, TOS=184), query(), delete()],
+    "TOS out of range": [offer(A, TOS=300), delete()],
+    "label and set-label": [offer(A, label="caller"), answer(B, **{"set-label": "callee"}),
+                            query(), delete()],
+    "label changes on re-offer": [offer(A, label="one"), offer(A, label="two"), query(), delete()],
+    "record call yes": [offer(A, **{"record call": "yes"}), answer(B), query(), delete()],
+    "record-call flag": [offer(A, flags=["record-call"]), delete()],
+    "metadata and output destination": [offer(A, metadata="k1:v1|k2:v2",
+                                              **{"output-destination": "/tmp/x"}), delete()],
+    # -- addresses
+    "media address in answer": [offer(A), answer(B, **{"media address": "203.0.113.9"}),
+                                delete()],
+    "media-address spelt with a dash": [offer(A, **{"media-address": "203.0.113.9"}), delete()],
+    "media address IPv6": [offer(A, **{"media address": "2001:db8::5"}), delete()],
+    "received from with trust-address": [
+        offer(A, flags=["trust-address"], **{"received from": ["IP4", "198.51.100.7"]}), query(),
+        delete()],
+    "received from IPv6": [offer(A, flags=["SIP-source-address"],
+                                 **{"received from": ["IP6", "2001:db8::7"]}), query(), delete()],
+    "received from malformed": [offer(A, flags=["SIP-source-address"],
+                                      **{"received from": "198.51.100.7"}), query(), delete()],
+    "address family IP4": [offer(A, **{"address family": "IP4"}), delete()],
+    "address family IP6 without IPv6 interface": [offer(A, **{"address family": "IP6"}),
+                                                  delete()],
+    "transport protocol RTP/SAVP": [offer(A, **{"transport protocol": "RTP/SAVP"}), delete()],
+    "transport protocol accept": [offer(A, **{"transport protocol": "accept"}), delete()],
+    "transport protocol in answer": [offer(A), answer(B, **{"transport-protocol": "RTP/AVPF"}),
+                                     delete()],
+    # -- codecs
+    "codec mask": [offer(A, codec={"mask": ["PCMA"]}), delete()],
+    "codec strip all": [offer(A, codec={"strip": ["all"]}), delete()],
+    "codec strip by payload type": [offer(A, codec={"strip": ["8"]}), delete()],
+    "codec strip in answer": [offer(A), answer(B, codec={"strip": ["PCMU"]}), delete()],
+    "codec consume and accept": [offer(A, codec={"consume": ["PCMA"], "accept": ["PCMU"]}),
+                                 delete()],
+    "codec offer unknown codec": [offer(A, codec={"offer": ["G729"]}), delete()],
+    "codec strip given as string": [offer(A, codec={"strip": "PCMA"}), delete()],
+    "single codec flag": [offer(A), answer(B, flags=["single-codec"]), delete()],
+    "always transcode": [offer(A, flags=["always-transcode"]), answer(B), delete()],
+}
+
+
+@pytest.fixture(scope="module")
+def pair():
+    daemons = DaemonPair()
+    yield daemons
+    daemons.stop()
+
+
+@pytest.mark.parametrize("name", list(SCENARIOS))
+def test_option(pair, name):
+    pair.compare(SCENARIOS[name], name)
