@@ -33,6 +33,8 @@ class Offered:
     ptime: str | None = None  # the offerer's own a=ptime
     forced_ptime: bool = False  # the offer set ``ptime``: the offerer keeps its own
     fmtps: dict[str, list[str]] = field(default_factory=dict)  # payload type -> fmtp params
+    reverse_ptime: str | None = None  # ``ptime-reverse``: the ptime the offerer is answered
+    repacketized: bool = False  # the offer changed ptime: 10.5 shows "transcoding"
 
 
 @dataclass
@@ -48,7 +50,8 @@ class AnswerCodec:
         return self.pt != self.source_pt
 
 
-def offered(section: MediaSection, formats: list[str], ptime_option: int | None) -> Offered:
+def offered(section: MediaSection, formats: list[str], ptime_option: int | None,
+            ptime_reverse: int | None = None) -> Offered:
     """Record the codecs an offer sends on (``formats`` after any stripping)."""
     rtpmaps = section.rtpmaps()
     ptimes = section.attributes("ptime")
@@ -56,11 +59,16 @@ def offered(section: MediaSection, formats: list[str], ptime_option: int | None)
     for value in section.attributes("fmtp"):
         pt, _, params = value.partition(" ")
         fmtps.setdefault(pt, []).append(params)
+    own = ptimes[0] if ptimes else None
+    forced = ptime_option is not None and ptime_option > 0
+    reverse = str(ptime_reverse) if ptime_reverse is not None and ptime_reverse > 0 else None
     return Offered(
         codecs=[(pt, rtpmaps.get(pt, "")) for pt in formats],
-        ptime=ptimes[0] if ptimes else None,
-        forced_ptime=ptime_option is not None and ptime_option > 0,
+        ptime=own,
+        forced_ptime=forced,
         fmtps=fmtps,
+        reverse_ptime=reverse,
+        repacketized=(forced and str(ptime_option) != own) or reverse is not None,
     )
 
 
@@ -114,6 +122,8 @@ def answer_codecs(section: MediaSection, formats: list[str], offer: Offered) -> 
 def answer_ptime(section: MediaSection, offer: Offered) -> tuple[str | None, bool]:
     """``(ptime for the managed a=ptime line, keep the answer's own ptime lines in place)``."""
     own = section.attributes("ptime")
+    if offer.reverse_ptime is not None:
+        return offer.reverse_ptime, False
     if offer.forced_ptime:
         if offer.ptime is not None:
             return offer.ptime, False

@@ -71,6 +71,9 @@ class Options:
     media_address: str | None = None
     address_family: str | None = None
     received_from: str | None = None
+    received_from_invalid: bool = False  # given, but not [family, address]
+    ice_lite: str | None = None
+    ptime_reverse: int | None = None
     transport_protocol: str | None = None
     label: str | None = None
     via_branch: str | None = None
@@ -97,14 +100,18 @@ class Options:
                 opts.learning = flag[18:]
         opts.rtcp_mux.update(get_list(message, "rtcp-mux", "rtcp mux"))
         ice = get_str(message, "ICE", "ice")
-        if ice in ("remove", "force", "default", "force-relay", "optional"):
-            opts.ice = ice
+        if ice in ("remove", "force", "default", "optional"):
+            opts.ice = "force" if ice == "optional" else ice  # optional: offered like force
         opts.media_address = get_str(message, "media address", "media-address")
         family = get_str(message, "address family", "address-family")
         opts.address_family = {"IP4": "IPv4", "IP6": "IPv6"}.get(family or "")
         received = message.get("received from", message.get("received-from"))
         if isinstance(received, list) and len(received) >= 2 and isinstance(received[1], str):
             opts.received_from = received[1]
+        elif received is not None:
+            opts.received_from_invalid = True
+        opts.ice_lite = get_str(message, "ICE-lite", "ICE lite", "ice-lite")
+        opts.ptime_reverse = get_int(message, "ptime-reverse", "ptime reverse")
         protocol = get_str(message, "transport protocol", "transport-protocol")
         if protocol in sdpmod.RTP_PROTOCOLS:
             opts.transport_protocol = protocol
@@ -154,6 +161,7 @@ def offer(core: Core, message: dict[str, Any], request: Request) -> dict[str, An
     body, call_id, from_tag, to_tag = _required(message, answer=False)
     parsed = _parse(body)
     opts = Options.from_message(message)
+    _check_source(core, opts)
     manager: CallManager = core.calls
     if _looped(manager, parsed, opts):
         return {"sdp": body, "result": "ok"}
@@ -189,6 +197,7 @@ def answer(core: Core, message: dict[str, Any], request: Request) -> dict[str, A
     assert to_tag is not None
     parsed = _parse(body)
     opts = Options.from_message(message)
+    _check_source(core, opts)
     manager: CallManager = core.calls
     if _looped(manager, parsed, opts):
         return {"sdp": body, "result": "ok"}
@@ -207,6 +216,18 @@ def answer(core: Core, message: dict[str, Any], request: Request) -> dict[str, A
         raise NgError("Error rewriting SDP")
     call.extra["answered"] = True
     return {"sdp": result, "result": "ok"}
+
+
+def _uses_source(config: Any, opts: Options) -> bool:
+    """Whether media addresses come from the signalling source (not the SDP)."""
+    return "SIP-source-address" in opts.flags or (
+        bool(config.sip_source) and "trust-address" not in opts.flags)
+
+
+def _check_source(core: Core, opts: Options) -> None:
+    """A malformed ``received from`` that would be used leaves no address (10.5's error)."""
+    if opts.received_from_invalid and _uses_source(core.config, opts):
+        raise NgError("Incomplete SDP specification")
 
 
 def _looped(manager: CallManager, parsed: SessionDescription, opts: Options) -> bool:
@@ -408,8 +429,7 @@ class _Session:
         config = self.core.config
         learning = opts.learning or config.endpoint_learning
         source_ip = opts.received_from or request.source_ip
-        use_source = ("SIP-source-address" in opts.flags
-                      or (config.sip_source and "trust-address" not in opts.flags))
+        use_source = _uses_source(config, opts)
         changed: list[Stream] = []
         opened: list[Stream] = []
         for work in plans:
@@ -427,6 +447,8 @@ class _Session:
             smedia.protocol = section.protocol
             smedia.extra["initialized"] = True
             smedia.extra["ice"] = parsed.has_ice(work.index)
+            # ICE in use on the sender's leg: its own SDP decides (whatever the options).
+            smedia.extra["ice_out"] = parsed.has_ice(work.index) and section.port != 0
             if section.port == 0:
                 self._reject_media(smedia, rmedia, parsed.media_connection(work.index), is_offer)
                 continue
@@ -444,7 +466,8 @@ class _Session:
                 smedia.extra["mux_offered"] = parsed.rtcp_mux(work.index)
                 smedia.extra["mux_flags"] = set(opts.rtcp_mux)
                 rmedia.extra["offered"] = negotiation.offered(
-                    section, sdpmod.filter_codecs(section, opts.strip, opts.except_), opts.ptime)
+                    section, sdpmod.filter_codecs(section, opts.strip, opts.except_), opts.ptime,
+                    opts.ptime_reverse)
             if work.endpoint is not None and not conn.is_zero:
                 rmedia.extra["bound_endpoint"] = work.endpoint
             address = conn.address
@@ -616,7 +639,7 @@ class _Session:
             if not is_offer and section.is_rtp and offer_sent is not None:
                 codecs = negotiation.answer_codecs(section, plan.formats, offer_sent)
                 plan.codecs = [(c.pt, c.source_pt, c.rtpmap, c.fmtps) for c in codecs]
-                renumbered = any(c.renumbered for c in codecs)
+                renumbered = any(c.renumbered for c in codecs) or offer_sent.repacketized
                 for media in (out_media, sender.medias[work.index]):
                     media.extra["transcoding"] = renumbered
                 plan.ptime, plan.keep_ptime = negotiation.answer_ptime(section, offer_sent)
@@ -624,8 +647,11 @@ class _Session:
                 plan.ptime = str(opts.ptime)
             elif section.attributes("ptime"):
                 plan.ptime = section.attributes("ptime")[0]
+            # An answer speaks ICE to the offerer if the offerer's leg uses it (10.5).
+            ice_known = (parsed.has_ice(work.index) if is_offer
+                         else bool(out_media.extra.get("ice_out")))
             if opts.ice == "force" or (opts.ice in ("default", "optional", "force-relay")
-                                       and parsed.has_ice(work.index)):
+                                       and ice_known):
                 plan.ice = self._ice(receiver, rtp.interface)
                 plan.ice_rtcp_port = rtcp_port if rtcp_port != rtp.port else None
                 out_media.extra["ice_out"] = True
@@ -643,6 +669,9 @@ class _Session:
             session_plan.origin_address = first_address
         if "loop-protect" in opts.flags:
             session_plan.extra_attributes.append(f"rtpengine:{self.manager.instance_id}")
+        lite_toward = ("forward", "both") if is_offer else ("backward", "both")
+        if opts.ice_lite in lite_toward and any(p.ice is not None for p in media_plans):
+            session_plan.extra_attributes.append("ice-lite")
         origin = parsed.origin
         if origin is not None:
             if "username" in opts.replace:

@@ -51,7 +51,8 @@ def refresh(core: Core, call: Call) -> None:
                     media.codec = media.rtpmaps[pt]
 
 
-def _stream_dict(stream: Stream, created: float, muxed: bool = False) -> dict[str, Any]:
+def _stream_dict(stream: Stream, created: float, muxed: bool = False,
+                 ice: bool = False) -> dict[str, Any]:
     out: dict[str, Any] = {}
     if not stream.closed:
         out["local port"] = stream.port
@@ -67,6 +68,8 @@ def _stream_dict(stream: Stream, created: float, muxed: bool = False) -> dict[st
         flags.append("fallback RTCP" if stream.rtcp else "RTCP")
     if advertised is not None:
         flags.append("filled")
+    if ice:
+        flags.append("ICE")
     if stream.confirmed:
         flags += ["confirmed", "kernelized", "no kernel support"]
     if stream.strict_source:
@@ -144,7 +147,8 @@ def _monologue_dict(mono: Monologue) -> dict[str, Any]:
         if media.codec:
             entry["codec"] = media.codec
         muxed = _muxed(media)
-        entry["streams"] = [_stream_dict(s, mono.created, muxed) for s in media.streams]
+        ice = bool(media.extra.get("ice_out"))
+        entry["streams"] = [_stream_dict(s, mono.created, muxed, ice) for s in media.streams]
         rtp = media.rtp
         if muxed and media.rtcp is None and rtp is not None and not rtp.closed:
             entry["streams"].append(_unbound_rtcp(rtp, mono.created))

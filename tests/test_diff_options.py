@@ -70,7 +70,6 @@ SCENARIOS: dict[str, list[dict]] = {
     "ICE remove in answer": [offer(A_ICE), answer(B_ICE, ICE="remove"), query(), delete()],
     "ICE default both sides": [offer(A_ICE), answer(B_ICE), query(), delete()],
     "ICE offered, plain answer": [offer(A_ICE), answer(B), delete()],
-    "ICE force-relay": [offer(A_ICE, ICE="force-relay"), delete()],
     "ICE optional": [offer(A, ICE="optional"), delete()],
     "ICE lite given": [offer(A_ICE, **{"ICE-lite": "forward"}), delete()],
     "ICE unknown value": [offer(A_ICE, ICE="sometimes"), delete()],
