@@ -2,6 +2,7 @@
 
 Feeds each target N inputs (random bytes, mutations of real protocol messages) and
 prints inputs per second and the crashes found. Exits 1 if any target crashed.
+A crash is an exception escaping a parser, or a reply saying the core caught one.
 """
 
 from __future__ import annotations
@@ -16,11 +17,15 @@ import traceback
 _TESTS = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path[:0] = [os.path.dirname(_TESTS), _TESTS]
 
-from fuzz.seeds import SEEDS  # noqa: E402
+from fuzz.seeds import SEEDS, seeds_for  # noqa: E402
 from fuzz.targets import TARGETS  # noqa: E402
 
+TOKENS = [b"d", b"e", b"l", b"i", b"0:", b"99:", b"i-0e", b" ", b"{", b"}", b"\r\n", b"\n", b"=",
+          b"%", b"%2", b"%00", b"+", b"/", b"..", b"c=IN IP4 ", b"m=audio ", b"a=rtcp:", b"\"",
+          b"null", b"1e999", b"-", b"0x", b"\xff", b"\xed\xa0\x80"]
 
-def mutate(rng: random.Random, seed: bytes) -> bytes:
+
+def mutate(rng: random.Random, seed: bytes, pool: list[bytes]) -> bytes:
     data = bytearray(seed)
     for _ in range(rng.randint(1, 8)):
         choice = rng.random()
@@ -28,31 +33,34 @@ def mutate(rng: random.Random, seed: bytes) -> bytes:
         if choice < 0.3 and data:
             data[min(position, len(data) - 1)] = rng.randrange(256)
         elif choice < 0.5:
-            data[position:position] = bytes(rng.randrange(256) for _ in range(rng.randint(1, 8)))
+            data[position:position] = rng.randbytes(rng.randint(1, 8))
         elif choice < 0.7 and data:
             del data[position : position + rng.randint(1, 16)]
         elif choice < 0.85:
-            data[position:position] = rng.choice([b"d", b"e", b"l", b"i", b"0:", b"99:", b"i-0e", b" ", b"{", b"}"])
+            data[position:position] = rng.choice(TOKENS)
         else:
-            other = rng.choice(SEEDS)
+            other = rng.choice(pool)
             data[position:position] = other[: rng.randint(0, len(other))]
     return bytes(data)
 
 
 def run(target: str, inputs: int, rng: random.Random) -> tuple[int, float, list[str]]:
     func = TARGETS[target]
+    pool = seeds_for(target) or SEEDS
     crashes: list[str] = []
     started = time.perf_counter()
     for i in range(inputs):
         if i % 4 == 0:
-            data = bytes(rng.randrange(256) for _ in range(rng.randint(0, 64)))
+            data = rng.randbytes(rng.randint(0, 64))
         else:
-            data = mutate(rng, rng.choice(SEEDS))
+            data = mutate(rng, rng.choice(pool), pool)
         try:
             func(data)
         except Exception:
             if len(crashes) < 20:
                 crashes.append(f"{data!r}: {traceback.format_exc(limit=3)}")
+            else:
+                crashes.append("")
     return inputs, time.perf_counter() - started, crashes
 
 
@@ -64,12 +72,17 @@ def main() -> int:
     args = parser.parse_args()
     rng = random.Random(args.seed)
     failed = False
-    for target in args.target or sorted(TARGETS):
+    total_inputs, total_crashes, total_time = 0, 0, 0.0
+    for target in args.target or list(TARGETS):
         count, elapsed, crashes = run(target, args.inputs, rng)
-        print(f"{target:<14} {count:>9} inputs  {count / elapsed:>9.0f} inputs/s  crashes: {len(crashes)}")
-        for crash in crashes[:3]:
+        total_inputs, total_crashes, total_time = total_inputs + count, total_crashes + len(crashes), \
+            total_time + elapsed
+        print(f"{target:<14} {count:>9} inputs  {elapsed:>7.1f} s  {count / elapsed:>9.0f} inputs/s  "
+              f"crashes: {len(crashes)}", flush=True)
+        for crash in [c for c in crashes if c][:3]:
             print("   ", crash)
         failed |= bool(crashes)
+    print(f"{'total':<14} {total_inputs:>9} inputs  {total_time:>7.1f} s  crashes: {total_crashes}")
     return 1 if failed else 0
 
 
