@@ -35,6 +35,7 @@ class Offered:
     fmtps: dict[str, list[str]] = field(default_factory=dict)  # payload type -> fmtp params
     reverse_ptime: str | None = None  # ``ptime-reverse``: the ptime the offerer is answered
     repacketized: bool = False  # the offer changed ptime: 10.5 shows "transcoding"
+    stripped: list[tuple[str, str]] = field(default_factory=list)  # in the SDP, not sent on
 
 
 @dataclass
@@ -64,6 +65,7 @@ def offered(section: MediaSection, formats: list[str], ptime_option: int | None,
     reverse = str(ptime_reverse) if ptime_reverse is not None and ptime_reverse > 0 else None
     return Offered(
         codecs=[(pt, rtpmaps.get(pt, "")) for pt in formats],
+        stripped=[(pt, rtpmaps.get(pt, "")) for pt in section.formats if pt not in formats],
         ptime=own,
         forced_ptime=forced,
         fmtps=fmtps,
@@ -117,6 +119,17 @@ def answer_codecs(section: MediaSection, formats: list[str], offer: Offered) -> 
         if first is not None:
             result.insert(0, from_offer(first, ""))
     return result
+
+
+def hides_formats(section: MediaSection, result: list[AnswerCodec], offer: Offered) -> bool:
+    """10.5 quirk: an answer left with only telephone-event because its codecs were stripped
+    from the offer gets an empty m= format list (the telephone-event attributes stay)."""
+    if not result or any(_encoding(c.rtpmap or "") != "telephone-event" for c in result):
+        return False
+    rtpmaps = section.rtpmaps()
+    stripped = dict(offer.stripped)
+    return any(pt in stripped and _encoding(stripped[pt]) == _encoding(rtpmaps.get(pt, ""))
+               for pt in section.formats)
 
 
 def answer_ptime(section: MediaSection, offer: Offered) -> tuple[str | None, bool]:

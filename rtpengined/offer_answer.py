@@ -121,6 +121,9 @@ class Options:
         codec = message.get("codec")
         if isinstance(codec, dict):
             opts.strip += get_list(codec, "strip")
+            # Without transcoding, masked/consumed codecs vanish from the output like stripped
+            # ones (10.5 would still accept them from the sender).
+            opts.strip += get_list(codec, "mask") + get_list(codec, "consume")
             opts.except_ += get_list(codec, "except")
         opts.direction = [d for d in get_list(message, "direction")]
         opts.supports = set(get_list(message, "supports"))
@@ -435,7 +438,7 @@ class _Session:
         for work in plans:
             smedia = self._ensure_media(sender, work, parsed)
             rmedia = self._ensure_media(receiver, work, parsed, mirror=True,
-                                        protocol=opts.transport_protocol if is_offer else None)
+                                        protocol=opts.transport_protocol)
             if work.sender_ports:
                 opened += self._replace_streams(smedia, work.sender_pool, work.sender_ports)
             if work.receiver_ports:
@@ -629,7 +632,7 @@ class _Session:
             plan = MediaPlan(
                 port=rtp.port, address=addr,
                 formats=sdpmod.filter_codecs(section, opts.strip, opts.except_),
-                protocol=opts.transport_protocol if is_offer else None,
+                protocol=opts.transport_protocol,
                 direction=direction,
                 keep_zero_address="zero-address" not in opts.replace,
                 rtcp_port=None if "no-rtcp-attribute" in opts.flags else rtcp_port,
@@ -639,6 +642,7 @@ class _Session:
             if not is_offer and section.is_rtp and offer_sent is not None:
                 codecs = negotiation.answer_codecs(section, plan.formats, offer_sent)
                 plan.codecs = [(c.pt, c.source_pt, c.rtpmap, c.fmtps) for c in codecs]
+                plan.hide_formats = negotiation.hides_formats(section, codecs, offer_sent)
                 renumbered = any(c.renumbered for c in codecs) or offer_sent.repacketized
                 for media in (out_media, sender.medias[work.index]):
                     media.extra["transcoding"] = renumbered
@@ -657,6 +661,10 @@ class _Session:
                 out_media.extra["ice_out"] = True
             else:
                 out_media.extra["ice_out"] = False
+            if opts.strip and section.is_rtp and not plan.hide_formats:
+                plan.hide_formats = sdpmod.only_dtmf_left(
+                    section, section.formats,
+                    [c[0] for c in plan.codecs] if plan.codecs is not None else plan.formats)
             media_plans.append(plan)
         session_plan = SessionPlan(media_plans)
         if first_address is None:

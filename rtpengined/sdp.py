@@ -260,6 +260,7 @@ class MediaPlan:
     # (payload type out, payload type in the input, rtpmap text): renumbered answer codecs.
     codecs: list[tuple[str, str, str | None, list[str] | None]] | None = None
     keep_ptime: bool = False  # copy the input's a=ptime lines where they are
+    hide_formats: bool = False  # empty m= format list, codec attributes kept (10.5 quirk)
 
 
 @dataclass
@@ -327,7 +328,10 @@ def _render_media(media: MediaSection, mplan: MediaPlan, plan: SessionPlan) -> l
             port = str(mplan.port)
             if media.port_count is not None:
                 port += f"/{media.port_count}"
-            value = " ".join([media.type, port, mplan.protocol or media.protocol, *formats])
+            shown = [] if mplan.hide_formats else formats
+            value = " ".join([media.type, port, mplan.protocol or media.protocol, *shown])
+            if mplan.hide_formats:
+                value += " "
             out.append(line.text if value == line.value else f"m={value}{line.ending}")
             continue
         if line.kind == "c":
@@ -413,7 +417,11 @@ def _codec_lines(media: MediaSection, formats: list[str],
 def filter_codecs(
     media: MediaSection, strip: list[str], except_: list[str]
 ) -> list[str]:
-    """The format list after ``codec: {strip, except}`` (no transcoding: order kept)."""
+    """The format list after ``codec: {strip, except}`` (no transcoding: order kept).
+
+    As 10.5: codecs match by encoding name or ``name/rate`` (not by payload type), and a
+    strip that would leave nothing at all leaves everything.
+    """
     if not strip or not media.is_rtp:
         return list(media.formats)
     rtpmaps = media.rtpmaps()
@@ -422,7 +430,7 @@ def filter_codecs(
         codec = rtpmaps.get(pt, "")
         encoding = codec.split("/")[0]
         for name in names:
-            if name == pt or name.lower() == encoding.lower() or name.lower() == codec.lower():
+            if name.lower() == encoding.lower() or name.lower() == codec.lower():
                 return True
             # "PCMU/8000" matches "PCMU/8000/1"
             if codec and codec.lower().startswith(name.lower() + "/"):
@@ -438,7 +446,16 @@ def filter_codecs(
             continue
         else:
             kept.append(pt)
-    return kept
+    return kept or list(media.formats)
+
+
+def only_dtmf_left(media: MediaSection, before: list[str], after: list[str]) -> bool:
+    """10.5 quirk: stripping every codec but telephone-event empties the m= format list
+    while the telephone-event attributes stay."""
+    if not after or len(after) == len(before):
+        return False
+    rtpmaps = media.rtpmaps()
+    return all(rtpmaps.get(pt, "").split("/")[0].lower() == "telephone-event" for pt in after)
 
 
 def _mapped_codec_lines(media: MediaSection,
