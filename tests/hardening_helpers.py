@@ -1,0 +1,110 @@
+"""Helpers for the hardening tests: ng over UDP to an in-process or subprocess daemon,
+two-party calls with real media sockets, and what of a call must survive a fault."""
+
+from __future__ import annotations
+
+import itertools
+import os
+import socket
+from typing import Any
+
+import trio
+from relay_helpers import Party, party, rtp_packet
+
+from rtpengined import bencode
+from rtpengined.model import Endpoint
+
+from conftest import udp_request
+
+_cookies = itertools.count(1)
+
+
+def cookie() -> bytes:
+    return f"hd{os.getpid()}_{next(_cookies)}".encode()
+
+
+async def ng(address: tuple, message: dict, timeout: float = 5.0) -> dict:
+    """One ng request over UDP; the decoded reply (fails the test when none comes)."""
+    tag = cookie()
+    reply = await udp_request(address, tag + b" " + bencode.encode(message), timeout)
+    assert reply is not None, f"no reply to {message.get('command')}"
+    assert reply.startswith(tag + b" ")
+    return bencode.decode(reply[len(tag) + 1 :])
+
+
+def sdp(endpoint: Endpoint, version: int = 1) -> str:
+    return "\r\n".join([
+        "v=0", f"o=- 1 {version} IN IP4 {endpoint.address}", "s=-", f"c=IN IP4 {endpoint.address}",
+        "t=0 0", f"m=audio {endpoint.port} RTP/AVP 0", "a=rtpmap:0 PCMU/8000", "a=sendrecv", "",
+    ])
+
+
+def media_port(text: str) -> int:
+    line = next(line for line in text.splitlines() if line.startswith("m=audio "))
+    return int(line.split()[1])
+
+
+class LiveCall:
+    """An answered call between two loopback parties, with the ports each must send to."""
+
+    def __init__(self, call_id: str, alice: Party, bob: Party, alice_target: Endpoint,
+                 bob_target: Endpoint) -> None:
+        self.call_id, self.alice, self.bob = call_id, alice, bob
+        self.alice_target, self.bob_target = alice_target, bob_target
+
+    async def relays(self, seq: int) -> None:
+        """A packet each way gets through (retrying: loopback UDP may drop under load)."""
+        for sender, receiver, target in ((self.alice, self.bob, self.alice_target),
+                                         (self.bob, self.alice, self.bob_target)):
+            with trio.fail_after(10):
+                while True:
+                    receiver.drain_now()
+                    await sender.send(rtp_packet(seq), target)
+                    with trio.move_on_after(0.2):
+                        while True:
+                            data, _ = await receiver.receive()
+                            if data == rtp_packet(seq):
+                                break
+                        break
+                    seq += 1000
+
+    def close(self) -> None:
+        self.alice.close()
+        self.bob.close()
+
+
+async def live_call(address: tuple, call_id: str) -> LiveCall:
+    alice, bob = await party(), await party()
+    offer = await ng(address, {"command": "offer", "call-id": call_id, "from-tag": "alice",
+                               "sdp": sdp(alice.endpoint)})
+    assert offer["result"] == "ok", offer
+    answer = await ng(address, {"command": "answer", "call-id": call_id, "from-tag": "alice",
+                                "to-tag": "bob", "sdp": sdp(bob.endpoint)})
+    assert answer["result"] == "ok", answer
+    return LiveCall(call_id, alice, bob, Endpoint("127.0.0.1", media_port(answer["sdp"])),
+                    Endpoint("127.0.0.1", media_port(offer["sdp"])))
+
+
+def call_shape(query: dict) -> dict[str, Any]:
+    """What must not change when a fault hits the daemon: tags, their local ports and peers."""
+    assert query["result"] == "ok", query
+    return {
+        tag: [(media["index"], [(s["local port"], s["endpoint"].get("port")) for s in media["streams"]])
+              for media in value["medias"]]
+        for tag, value in query["tags"].items()
+    }
+
+
+async def ping(address: tuple) -> bool:
+    reply = await ng(address, {"command": "ping"})
+    return reply == {"result": "pong"}
+
+
+def count_fds() -> int:
+    return len(os.listdir("/proc/self/fd"))
+
+
+def tcp_connect(address: tuple) -> socket.socket:
+    sock = socket.create_connection(address[:2], timeout=5)
+    sock.setblocking(False)
+    return sock
