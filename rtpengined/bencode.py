@@ -21,63 +21,106 @@ class BencodeError(ValueError):
     """The bytes are not a bencode value rtpengine would accept."""
 
 
-def _text(raw: bytes) -> str:
-    return raw.decode("utf-8", "surrogateescape")
-
-
 def _parse_int(buf: bytes, start: int, end: int) -> int:
     digits = buf[start:end]
     if not digits:
         raise BencodeError("empty integer")
     body = digits[1:] if digits[:1] == b"-" else digits
-    if not body or any(c not in _DIGITS for c in body):
+    if not body.isdigit():
         raise BencodeError("bad integer")
     if len(body) > 1 and body[:1] == b"0":
         raise BencodeError("leading zero")
     return int(digits)
 
 
-def _decode_at(buf: bytes, pos: int, depth: int = 0) -> tuple[Any, int]:
-    """Decode one value at ``pos``; return it and the position after it."""
-    if depth > 100:
-        raise BencodeError("nested too deeply")
-    if pos >= len(buf):
-        raise BencodeError("unexpected end of data")
-    lead = buf[pos]
-    if lead == 0x69:  # i
-        end = buf.find(b"e", pos + 1)
-        if end < 0:
-            raise BencodeError("unterminated integer")
-        return _parse_int(buf, pos + 1, end), end + 1
-    if lead in _DIGITS:
-        colon = buf.find(b":", pos)
-        if colon < 0:
-            raise BencodeError("string without colon")
+def _string_end(buf: bytes, pos: int) -> tuple[int, int]:
+    """Where the string whose length starts at ``pos`` begins and ends (after checks)."""
+    colon = buf.find(b":", pos)
+    if colon < 0:
+        raise BencodeError("string without colon")
+    if colon == pos + 1:  # one-digit length: the common case, no slice needed
+        start = colon + 1
+        stop = start + buf[pos] - 0x30
+    else:
         length = buf[pos:colon]
         if not length.isdigit() or (len(length) > 1 and length[:1] == b"0"):
             raise BencodeError("bad string length")
         start = colon + 1
         stop = start + int(length)
-        if stop > len(buf):
-            raise BencodeError("string runs past the end")
-        return _text(buf[start:stop]), stop
-    if lead == 0x6C:  # l
-        items: list[Any] = []
-        pos += 1
-        while pos < len(buf) and buf[pos] != 0x65:
-            value, pos = _decode_at(buf, pos, depth + 1)
-            items.append(value)
-        return items, pos + 1
+    if stop > len(buf):
+        raise BencodeError("string runs past the end")
+    return start, stop
+
+
+def _decode_at(buf: bytes, pos: int, depth: int = 0) -> tuple[Any, int]:
+    """Decode one value at ``pos``; return it and the position after it.
+
+    Strings inside containers (nearly every key and value of an ng message) are
+    parsed inline rather than by a recursive call: decoding cost is mostly calls.
+    """
+    if depth > 100:
+        raise BencodeError("nested too deeply")
+    n = len(buf)
+    if pos >= n:
+        raise BencodeError("unexpected end of data")
+    lead = buf[pos]
+    if 0x30 <= lead <= 0x39:
+        start, stop = _string_end(buf, pos)
+        return buf[start:stop].decode("utf-8", "surrogateescape"), stop
     if lead == 0x64:  # d
         result: dict[str, Any] = {}
         pos += 1
-        while pos < len(buf) and buf[pos] != 0x65:
-            if buf[pos] not in _DIGITS:
+        inline = depth < 100  # a nested string would be "too deep" itself
+        while pos < n:
+            lead = buf[pos]
+            if lead == 0x65:
+                break
+            if not 0x30 <= lead <= 0x39:
                 raise BencodeError("dictionary key is not a string")
-            key, pos = _decode_at(buf, pos, depth + 1)
-            value, pos = _decode_at(buf, pos, depth + 1)
-            result.setdefault(key, value)
+            if not inline:
+                raise BencodeError("nested too deeply")
+            # The key, inline (see _string_end): one-digit lengths need no slice.
+            if buf[pos + 1 : pos + 2] == b":":
+                pos += 2
+                stop = pos + lead - 0x30
+                if stop > n:
+                    raise BencodeError("string runs past the end")
+            else:
+                start, stop = _string_end(buf, pos)
+                pos = start
+            key = buf[pos:stop].decode("utf-8", "surrogateescape")
+            pos = stop
+            if pos >= n:
+                raise BencodeError("unexpected end of data")
+            lead = buf[pos]
+            if 0x30 <= lead <= 0x39 and inline:
+                start, pos = _string_end(buf, pos)
+                value = buf[start:pos].decode("utf-8", "surrogateescape")
+            else:
+                value, pos = _decode_at(buf, pos, depth + 1)
+            if key not in result:  # the first of two equal keys wins
+                result[key] = value
         return result, pos + 1
+    if lead == 0x6C:  # l
+        items: list[Any] = []
+        pos += 1
+        inline = depth < 100
+        while pos < n:
+            lead = buf[pos]
+            if lead == 0x65:
+                break
+            if 0x30 <= lead <= 0x39 and inline:
+                start, pos = _string_end(buf, pos)
+                items.append(buf[start:pos].decode("utf-8", "surrogateescape"))
+            else:
+                value, pos = _decode_at(buf, pos, depth + 1)
+                items.append(value)
+        return items, pos + 1
+    if lead == 0x69:  # i
+        end = buf.find(b"e", pos + 1)
+        if end < 0:
+            raise BencodeError("unterminated integer")
+        return _parse_int(buf, pos + 1, end), end + 1
     raise BencodeError("unknown value type")
 
 
@@ -137,11 +180,54 @@ def scan_value(buf: bytes | bytearray, pos: int = 0) -> int | None:
             return pos
 
 
+_KEY_CACHE: dict[str, bytes] = {}  # encoded dict keys: ng replies reuse a few dozen
+
+
+def _encode_key(key: Any) -> bytes:
+    encoded = _KEY_CACHE.get(key) if type(key) is str else None
+    if encoded is None:
+        raw = str(key).encode("utf-8", "surrogateescape")
+        encoded = b"%d:%b" % (len(raw), raw)
+        if type(key) is str and len(_KEY_CACHE) < 4096:
+            _KEY_CACHE[key] = encoded
+    return encoded
+
+
 def _encode_into(value: Any, out: list[bytes]) -> None:
-    if isinstance(value, str):
+    kind = type(value)
+    if kind is str:
         raw = value.encode("utf-8", "surrogateescape")
-        out.append(b"%d:" % len(raw))
-        out.append(raw)
+        out.append(b"%d:%b" % (len(raw), raw))
+    elif kind is dict:
+        append = out.append
+        append(b"d")
+        for key, item in value.items():
+            append(_encode_key(key))
+            kind = type(item)
+            if kind is str:
+                raw = item.encode("utf-8", "surrogateescape")
+                append(b"%d:%b" % (len(raw), raw))
+            elif kind is int:
+                append(b"i%de" % item)
+            else:
+                _encode_into(item, out)
+        append(b"e")
+    elif kind is list or kind is tuple:
+        out.append(b"l")
+        for item in value:
+            _encode_into(item, out)
+        out.append(b"e")
+    elif kind is int:
+        out.append(b"i%de" % value)
+    else:
+        _encode_general(value, out)
+
+
+def _encode_general(value: Any, out: list[bytes]) -> None:
+    """Subclasses and the rarer types (bytes, bool, float)."""
+    if isinstance(value, str):
+        raw = str.encode(value, "utf-8", "surrogateescape")
+        out.append(b"%d:%b" % (len(raw), raw))
     elif isinstance(value, (bytes, bytearray)):
         out.append(b"%d:" % len(value))
         out.append(bytes(value))
@@ -152,16 +238,9 @@ def _encode_into(value: Any, out: list[bytes]) -> None:
     elif isinstance(value, float):
         _encode_into("%.6f" % value, out)
     elif isinstance(value, dict):
-        out.append(b"d")
-        for key, item in value.items():
-            _encode_into(str(key), out)
-            _encode_into(item, out)
-        out.append(b"e")
+        _encode_into(dict(value), out)
     elif isinstance(value, (list, tuple)):
-        out.append(b"l")
-        for item in value:
-            _encode_into(item, out)
-        out.append(b"e")
+        _encode_into(list(value), out)
     else:
         raise TypeError(f"cannot bencode {type(value).__name__}")
 
