@@ -9,6 +9,7 @@ every port is bound before the model changes, so an error leaves the call as it 
 from __future__ import annotations
 
 import hashlib
+import ipaddress
 import secrets
 import string
 from dataclasses import dataclass, field
@@ -102,11 +103,13 @@ class Options:
         ice = get_str(message, "ICE", "ice")
         if ice in ("remove", "force", "default", "optional"):
             opts.ice = "force" if ice == "optional" else ice  # optional: offered like force
-        opts.media_address = get_str(message, "media address", "media-address")
+        media_address = get_str(message, "media address", "media-address")
+        opts.media_address = media_address if _is_address(media_address) else None
         family = get_str(message, "address family", "address-family")
         opts.address_family = {"IP4": "IPv4", "IP6": "IPv6"}.get(family or "")
         received = message.get("received from", message.get("received-from"))
-        if isinstance(received, list) and len(received) >= 2 and isinstance(received[1], str):
+        if (isinstance(received, list) and len(received) >= 2 and isinstance(received[1], str)
+                and _is_address(received[1])):
             opts.received_from = received[1]
         elif received is not None:
             opts.received_from_invalid = True
@@ -133,6 +136,17 @@ class Options:
         return opts
 
 
+def _is_address(text: str | None) -> bool:
+    """An IPv4/IPv6 literal (10.5 ignores address options that are not)."""
+    if not text:
+        return False
+    try:
+        ipaddress.ip_address(text)
+    except ValueError:
+        return False
+    return True
+
+
 def _required(message: dict[str, Any], answer: bool) -> tuple[str, str, str, str | None]:
     """The keys every offer/answer needs, checked in rtpengine's order."""
     body = get_str(message, "sdp", "SDP")
@@ -151,6 +165,8 @@ def _required(message: dict[str, Any], answer: bool) -> tuple[str, str, str, str
 
 
 def _parse(body: str) -> SessionDescription:
+    if body == "":  # 10.5 takes an empty SDP as one without media, and answers bare "ok"
+        return SessionDescription([], [])
     parsed = sdpmod.parse(body)
     sdpmod.check_complete(parsed)
     return parsed
@@ -191,6 +207,8 @@ def offer(core: Core, message: dict[str, Any], request: Request) -> dict[str, An
         manager.calls[call_id] = call
     if result is None:
         raise NgError("Error rewriting SDP")
+    if result == "":
+        return {"result": "ok"}
     return {"sdp": result, "result": "ok"}
 
 
@@ -218,6 +236,8 @@ def answer(core: Core, message: dict[str, Any], request: Request) -> dict[str, A
     if result is None:
         raise NgError("Error rewriting SDP")
     call.extra["answered"] = True
+    if result == "":
+        return {"result": "ok"}
     return {"sdp": result, "result": "ok"}
 
 
@@ -349,6 +369,8 @@ class _Session:
         self._bind(plans, opts)  # may raise "Ran out of ports": nothing changed yet
         self._commit(plans, parsed, sender, receiver, opts, request, is_offer)
         if not plans:
+            if not parsed.session:
+                return ""  # empty SDP
             # Neither c= nor m= on a party with media crashes 10.5: an error here.
             usable = sender.medias and parsed.connection is not None
             return parsed_text(parsed) if usable else None

@@ -11,11 +11,13 @@ from typing import TYPE_CHECKING, Any
 from .core import Core, Request, ng_command
 from .model import Call, Endpoint, Media, Monologue, Stream
 from .ngcodec import NgError
+from .sdp import RTP_PROTOCOLS
 from .offer_answer import get_int, get_list
 
 if TYPE_CHECKING:
     from .calls import CallManager
 
+KNOWN_PROTOCOLS = RTP_PROTOCOLS | {"udptl"}
 NOT_FOUND = "Call-ID not found or tags didn't match"
 
 
@@ -142,8 +144,9 @@ def _monologue_dict(mono: Monologue) -> dict[str, Any]:
     out["subscribers"] = [{"tag": m.tag, "type": "offer/answer"} for m in mono.subscribers]
     medias = []
     for media in mono.medias:
-        entry: dict[str, Any] = {"index": media.index, "type": media.type,
-                                 "protocol": media.protocol}
+        entry: dict[str, Any] = {"index": media.index, "type": media.type}
+        if media.protocol in KNOWN_PROTOCOLS:  # 10.5 omits protocols it does not know
+            entry["protocol"] = media.protocol
         if media.codec:
             entry["codec"] = media.codec
         muxed = _muxed(media)
