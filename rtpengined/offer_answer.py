@@ -129,7 +129,9 @@ class Options:
             opts.strip += get_list(codec, "mask") + get_list(codec, "consume")
             opts.except_ += get_list(codec, "except")
         opts.direction = [d for d in get_list(message, "direction")]
-        opts.supports = set(get_list(message, "supports"))
+        supports = message.get("supports")  # spelt exactly "load limit" (10.5)
+        opts.supports = ({item for item in supports if isinstance(item, str)}
+                         if isinstance(supports, list) else set())
         learning = get_str(message, "endpoint-learning", "endpoint learning")
         if learning in ("off", "immediate", "delayed", "heuristic"):
             opts.learning = learning
@@ -189,7 +191,7 @@ def offer(core: Core, message: dict[str, Any], request: Request) -> dict[str, An
         limit = core.config.max_sessions
         if limit >= 0 and len(manager.calls) >= limit:
             core.stats.rejected_sessions += 1
-            if "load-limit" in opts.supports:
+            if "load limit" in opts.supports:
                 return {"result": "load limit", "message": "Parallel session limit reached"}
             raise NgError("Parallel session limit reached")
     now = core.clock()
@@ -390,8 +392,10 @@ class _Session:
         names = opts.direction
         sender_if = names[0] if len(names) > 0 and self.manager.has_interface(names[0]) else None
         receiver_if = names[1] if len(names) > 1 and self.manager.has_interface(names[1]) else None
-        work.sender_pool = self.manager.pool_for(sender_if, opts.address_family)
-        work.receiver_pool = self.manager.pool_for(receiver_if, opts.address_family)
+        # The sender's side speaks its own SDP's family; the other side the requested one.
+        own_family = "IPv6" if conn.family == "IP6" else "IPv4"
+        work.sender_pool = self.manager.pool_for(sender_if, own_family)
+        work.receiver_pool = self.manager.pool_for(receiver_if, opts.address_family or own_family)
         require = is_offer and "require" in opts.rtcp_mux and section.is_rtp
         # rtpengine binds an even/odd pair for every protocol (udptl and BFCP too).
         receiver_count = 1 if require else 2
@@ -403,6 +407,9 @@ class _Session:
         rmedia = work.receiver_media
         if _needs_ports(rmedia) or (is_offer and len(rmedia.streams) != receiver_count):
             work.receiver_count = receiver_count
+        elif is_offer and rmedia is not None and rmedia.rtp is not None and (
+                rmedia.rtp.interface.name != work.receiver_pool.interface.name):
+            work.receiver_count = receiver_count  # re-offer towards another interface
         elif rmedia is not None and "port-latching" not in opts.flags:
             bound = rmedia.extra.get("bound_endpoint")
             if bound is not None and bound != work.endpoint and not conn.is_zero:

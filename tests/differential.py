@@ -172,40 +172,67 @@ def converse(daemon: NgProcess, steps: list[dict[str, Any]], call_id: str) -> li
 
 
 class Normaliser:
-    """Replaces values that legitimately differ between two daemons by stable symbols."""
+    """Replaces values that legitimately differ between two daemons by stable symbols.
+
+    A local port is identified by (local address, port): rtpengine may hand out the same
+    port number on two interfaces, which must not look like one port.
+    """
+
+    PORT_LINES = re.compile(r"^(?:m=|a=rtcp:|a=candidate:|a=remote-candidates:)")
 
     def __init__(self, port_range: tuple[int, int]) -> None:
         self.port_range = port_range
-        self.ports: dict[int, str] = {}
+        self.ports: dict[tuple[str, int], str] = {}
 
-    def port(self, value: int) -> str | int:
+    def port(self, value: int, address: str = "") -> str | int:
         low, high = self.port_range
         if not low <= value <= high:
             return value
-        if value not in self.ports:
-            self.ports[value] = f"P{len(self.ports) + 1}"
-        return self.ports[value]
+        key = (address, value)
+        if key not in self.ports:
+            self.ports[key] = f"P{len(self.ports) + 1}"
+        return self.ports[key]
 
     def sdp(self, text: str) -> str:
-        text = re.sub(r"^(?:m=|a=rtcp:|a=candidate:|a=remote-candidates:).*$",
-                      lambda line: re.sub(r"\b\d{4,5}\b", lambda m: str(self.port(int(m.group()))),
-                                          line.group()),
-                      text, flags=re.MULTILINE)
+        lines = text.splitlines(keepends=True)
+        session_address = ""
+        sections: list[list[str]] = [[]]
+        for line in lines:
+            if line.startswith("m="):
+                sections.append([])
+            sections[-1].append(line)
+        out: list[str] = []
+        for number, section in enumerate(sections):
+            address = session_address
+            for line in section:
+                if line.startswith("c="):
+                    address = line.split()[-1]
+                    if number == 0:
+                        session_address = address
+            for line in section:
+                if self.PORT_LINES.match(line):
+                    line = re.sub(r"\b\d{4,5}\b",
+                                  lambda m, a=address: str(self.port(int(m.group()), a)), line)
+                out.append(line)
+        text = "".join(out)
         text = re.sub(r"a=ice-ufrag:\S+", "a=ice-ufrag:UFRAG", text)
         text = re.sub(r"a=ice-pwd:\S+", "a=ice-pwd:PWD", text)
         text = re.sub(r"a=candidate:\S+", "a=candidate:FOUNDATION", text)
         text = re.sub(r"a=rtpengine:[0-9a-f]+", "a=rtpengine:LOOPER", text)
         return text
 
-    def value(self, value: Any, key: str = "") -> Any:
+    def value(self, value: Any, key: str = "", address: str = "") -> Any:
         if key in VOLATILE_KEYS and isinstance(value, int):
             return "TIME"
         if isinstance(value, dict):
-            return [(k, self.value(v, k)) for k, v in value.items()]
+            local = value.get("local address", "")
+            local = local if isinstance(local, str) else ""
+            return [(k, self.value(v, k, local if k == "local port" else "")) for k, v in
+                    value.items()]
         if isinstance(value, list):
             return [self.value(v) for v in value]
         if isinstance(value, int) and key in ("local port", "port"):
-            return self.port(value)
+            return self.port(value, address)
         if isinstance(value, str) and key == "sdp":
             return self.sdp(value)
         return value
