@@ -68,7 +68,8 @@ class Settings:
             except TargetError as exc:
                 raise OneLineUsageError(str(exc)) from None
         client = {"timeout": params.get("timeout") or 3.0, "retries": params.get("retries"),
-                  "insecure": bool(params.get("insecure")), "cacert": params.get("cacert")}
+                  "insecure": bool(params.get("insecure")), "cacert": params.get("cacert"),
+                  "auth_token": params.get("auth_token") or None}
         if client["retries"] is None:
             client["retries"] = 2
         client.update(client_overrides)
@@ -282,6 +283,8 @@ def _host_option(ctx: click.Context, param: click.Parameter, value: str | None) 
               help="Do not verify the TLS certificate (https, wss).")
 @click.option("--cacert", envvar="RTPCTL_CACERT", type=click.Path(dir_okay=False),
               help="CA certificate (PEM) to verify the daemon's TLS certificate.")
+@click.option("--auth-token", envvar="RTPCTL_AUTH_TOKEN", metavar="TOKEN",
+              help="Send 'Authorization: Bearer TOKEN' (http, ws; daemon's --http-auth-token).")
 @click.option("--json", "json_output", is_flag=True, help="Machine-readable JSON output.")
 @click.option("--output", "-o", envvar="RTPCTL_OUTPUT", type=click.Choice(OUTPUTS), default="auto",
               show_default=True, help="rich on a terminal, plain (the daemon's exact text) when piped.")
@@ -308,7 +311,7 @@ def cli(ctx: click.Context, **params: Any) -> None:
 
     Settings also come from RTPCTL_URL, RTPCTL_TRANSPORT, RTPCTL_HOST, RTPCTL_PORT,
     RTPCTL_TIMEOUT, RTPCTL_RETRIES, RTPCTL_CONFIG_FILE, RTPCTL_OUTPUT, RTPCTL_CACERT,
-    RTPCTL_INSECURE, RTPCTL_ENCODING.
+    RTPCTL_INSECURE, RTPCTL_AUTH_TOKEN, RTPCTL_ENCODING.
 
     Exit status: 0 ok, 1 the daemon answered an error, 2 usage, 3 no answer.
     """

@@ -38,10 +38,11 @@ class ClientOptions:
     retries: int = 2
     insecure: bool = False
     cacert: str | None = None
+    auth_token: str | None = None
 
     def kwargs(self) -> dict[str, Any]:
         return {"timeout": self.timeout, "retries": self.retries,
-                "insecure": self.insecure, "cacert": self.cacert}
+                "insecure": self.insecure, "cacert": self.cacert, "auth_token": self.auth_token}
 
 
 #: The module that serves each scheme, so a udp or cli request does not import the web stack.

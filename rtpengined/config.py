@@ -53,6 +53,9 @@ OPTIONS: list[Option] = [
     Option("listen-https", "", "listen-list", "listen_https", "HTTPS and secure WebSocket listener, repeatable", "[IP:]PORT"),
     Option("https-cert", "", "str", "https_cert", "Certificate (PEM) for HTTPS and WSS", "FILE"),
     Option("https-key", "", "str", "https_key", "Private key (PEM) for HTTPS and WSS", "FILE"),
+    Option("http-auth-token", "", "str", "http_auth_token", "Require 'Authorization: Bearer TOKEN' for HTTP/WS control", "TOKEN"),
+    Option("http-auth-metrics", "", "bool", "http_auth_metrics", "Require the HTTP auth token for /ping and /metrics too", ""),
+    Option("https-client-ca", "", "str", "https_client_ca", "Require HTTPS/WSS client certificates signed by this CA (PEM)", "FILE"),
     Option("http-idle-timeout", "", "int", "http_idle_timeout", "Close idle HTTP/WS connections after this many seconds", "SECS"),
     Option("port-min", "m", "int", "port_min", "Lowest port to use for RTP", "INT"),
     Option("port-max", "M", "int", "port_max", "Highest port to use for RTP", "INT"),
@@ -112,6 +115,9 @@ class Config:
     https_cert: str | None = None
     https_key: str | None = None
     http_idle_timeout: int = 60
+    http_auth_token: str | None = None  # off by default; also RTPENGINED_HTTP_AUTH_TOKEN
+    http_auth_metrics: bool = False
+    https_client_ca: str | None = None
     port_min: int = 30000
     port_max: int = 40000
     timeout: int = 60

@@ -108,3 +108,62 @@ def tcp_connect(address: tuple) -> socket.socket:
     sock = socket.create_connection(address[:2], timeout=5)
     sock.setblocking(False)
     return sock
+
+
+def make_ca_and_certs(directory: str) -> dict[str, str]:
+    """A CA, a server certificate for 127.0.0.1 and a client certificate it signed, and a
+    client certificate from another CA. Returns paths by name (``ca``, ``server_cert``,
+    ``server_key``, ``client_cert``, ``client_key``, ``stranger_cert``, ``stranger_key``)."""
+    import datetime
+    import ipaddress
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+
+    now = datetime.datetime.now(datetime.UTC)
+
+    def build(subject: str, issuer_name, issuer_key, key, *, ca=False, server=False):
+        builder = (
+            x509.CertificateBuilder()
+            .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, subject)]))
+            .issuer_name(issuer_name).public_key(key.public_key())
+            .serial_number(x509.random_serial_number())
+            .not_valid_before(now - datetime.timedelta(minutes=5))
+            .not_valid_after(now + datetime.timedelta(days=1))
+            .add_extension(x509.BasicConstraints(ca=ca, path_length=None), critical=True)
+        )
+        if server:
+            builder = builder.add_extension(x509.SubjectAlternativeName(
+                [x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), critical=False)
+        if not ca:
+            usage = ExtendedKeyUsageOID.SERVER_AUTH if server else ExtendedKeyUsageOID.CLIENT_AUTH
+            builder = builder.add_extension(x509.ExtendedKeyUsage([usage]), critical=False)
+        return builder.sign(issuer_key, hashes.SHA256())
+
+    paths: dict[str, str] = {}
+
+    def write(name: str, cert, key=None) -> None:
+        paths[name] = os.path.join(directory, f"{name}.pem")
+        with open(paths[name], "wb") as handle:
+            handle.write(cert.public_bytes(serialization.Encoding.PEM))
+        if key is not None:
+            base = name.removesuffix("_cert")
+            paths[f"{base}_key"] = os.path.join(directory, f"{base}_key.pem")
+            with open(paths[f"{base}_key"], "wb") as handle:
+                handle.write(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                               serialization.NoEncryption()))
+
+    cas = {}
+    for ca_name in ("ca", "other_ca"):
+        key = ec.generate_private_key(ec.SECP256R1())
+        name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, f"rtpengined test {ca_name}")])
+        cert = build(f"rtpengined test {ca_name}", name, key, key, ca=True)
+        cas[ca_name] = (name, key)
+        write(ca_name, cert)
+    for cert_name, issuer, server in (("server_cert", "ca", True), ("client_cert", "ca", False),
+                                      ("stranger_cert", "other_ca", False)):
+        key = ec.generate_private_key(ec.SECP256R1())
+        write(cert_name, build(cert_name, *cas[issuer], key, server=server), key)
+    return paths

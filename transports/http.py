@@ -120,6 +120,10 @@ def _hypercorn_config(core: Any, tls: bool) -> HypercornConfig:
     if tls:
         config.certfile = core.config.https_cert
         config.keyfile = core.config.https_key
+        client_ca = getattr(core.config, "https_client_ca", None)
+        if client_ca:  # mutual TLS: only clients with a certificate this CA signed get in
+            config.ca_certs = client_ca
+            config.verify_mode = ssl.CERT_REQUIRED
     return config
 
 
@@ -252,9 +256,10 @@ class HttpClient:
     """One kept-alive HTTP/1.1 connection; reconnects once if the daemon closed it while idle."""
 
     def __init__(self, host: str, port: int, kind: str, timeout: float,
-                 ssl_context: ssl.SSLContext | None) -> None:
+                 ssl_context: ssl.SSLContext | None, auth_token: str | None = None) -> None:
         self.host, self.port, self.kind, self.timeout = host, port, kind, timeout
         self.ssl_context = ssl_context
+        self.auth_token = auth_token
         self.stream: trio.abc.Stream | None = None
         self.connection: h11.Connection | None = None
         self.lock = trio.Lock()
@@ -276,6 +281,8 @@ class HttpClient:
 
     def _build(self, data: bytes) -> h11.Request:
         headers = [("host", self.host_header)]
+        if self.auth_token:
+            headers.append(("authorization", f"Bearer {self.auth_token}"))
         if self.kind == "cli":
             target = cli_target(data.decode("utf-8", "surrogateescape"))
             return h11.Request(method="GET", target=target, headers=headers)
@@ -336,17 +343,24 @@ class HttpClient:
 
 @asynccontextmanager
 async def open_client(url: str, kind: str = "ng", timeout: float = 5.0, insecure: bool = False,
-                      cacert: str | None = None, **_: Any) -> AsyncIterator[Any]:
-    """Client for ``http(s)://host:port`` or ``ws(s)://host:port/``; ``kind`` is ``ng`` or ``cli``."""
+                      cacert: str | None = None, auth_token: str | None = None,
+                      client_cert: str | None = None, client_key: str | None = None,
+                      **_: Any) -> AsyncIterator[Any]:
+    """Client for ``http(s)://host:port`` or ``ws(s)://host:port/``; ``kind`` is ``ng`` or ``cli``.
+
+    ``auth_token`` is sent as ``Authorization: Bearer``; ``client_cert``/``client_key``
+    (PEM) present a TLS client certificate to a daemon started with ``--https-client-ca``.
+    """
     parts = urlsplit(url)
     if parts.scheme in ("ws", "wss"):
-        async with open_ws_client(url, kind, timeout, insecure, cacert) as client:
+        async with open_ws_client(url, kind, timeout, insecure, cacert, auth_token=auth_token,
+                                  client_cert=client_cert, client_key=client_key) as client:
             yield client
         return
     tls = parts.scheme == "https"
-    context = client_ssl_context(insecure, cacert) if tls else None
+    context = client_ssl_context(insecure, cacert, client_cert, client_key) if tls else None
     client = HttpClient(parts.hostname or "127.0.0.1", parts.port or (443 if tls else 8080), kind,
-                        timeout, context)
+                        timeout, context, auth_token)
     try:
         yield client
     finally:

@@ -10,7 +10,9 @@ view, and that view normalises and decodes the target itself (``normalise_target
 
 from __future__ import annotations
 
+import hmac
 import logging
+import os
 import re
 from typing import Any
 
@@ -33,6 +35,9 @@ FORBIDDEN_PAGE = (
     b'<link rel="stylesheet" type="text/css" href="/error.css"/></head><body><h1>403</h1></body></html>'
 )
 _HEX_PAIR = re.compile(rb"[0-9A-Fa-f]{2}")
+AUTH_TOKEN_ENV = "RTPENGINED_HTTP_AUTH_TOKEN"
+UNAUTHORIZED_BODY = b"unauthorized: send 'Authorization: Bearer <token>' (see --http-auth-token)\n"
+OPEN_PATHS = (b"/ping", b"/metrics")  # readable without the token unless --http-auth-metrics
 
 
 class ForbiddenTarget(ValueError):
@@ -113,6 +118,10 @@ class RawTargetFront:
         self.state = state
 
     async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
+        if self.state is not None and scope["type"] in ("http", "websocket") \
+                and not self.state.authorized(scope):
+            await _refuse_unauthorized(scope, _shielded(send))
+            return
         if (self.state is not None and scope["type"] == "http" and scope["method"] == "POST"
                 and scope.get("raw_path") == b"/ng" and _is_ng_request(scope["headers"])):
             await _fast_ng(self.state, scope, receive, _shielded(send))
@@ -123,6 +132,38 @@ class RawTargetFront:
             scope["path"] = "/"
             scope["raw_path"] = b"/"
         await self.app(scope, receive, _shielded(send))
+
+
+def bearer_token(headers: list[tuple[bytes, bytes]]) -> bytes | None:
+    """The token of an ``Authorization: Bearer <token>`` header (scheme case-insensitive)."""
+    for name, value in headers:
+        if name.lower() == b"authorization":
+            scheme, _, token = value.strip().partition(b" ")
+            if scheme.lower() == b"bearer":
+                return token.strip()
+            return None
+    return None
+
+
+def needs_token(raw_target: bytes, protect_open_paths: bool) -> bool:
+    """Every path needs the token except ``/ping`` and ``/metrics`` (unless those are protected too)."""
+    if protect_open_paths:
+        return True
+    try:
+        path = request_path(raw_target)
+    except ForbiddenTarget:
+        return False  # answered 403 anyway
+    return path.rstrip(b"/") not in OPEN_PATHS
+
+
+async def _refuse_unauthorized(scope: dict, send: Any) -> None:
+    log.info("http: refusing %s %r from %s: missing or wrong auth token", scope["type"],
+             scope.get("raw_path", b"")[:200], scope.get("client"))
+    headers = [(b"content-type", b"text/plain"), (b"content-length", b"%d" % len(UNAUTHORIZED_BODY)),
+               (b"www-authenticate", b'Bearer realm="rtpengined"')]
+    prefix = "websocket.http" if scope["type"] == "websocket" else "http"
+    await send({"type": f"{prefix}.response.start", "status": 401, "headers": headers})
+    await send({"type": f"{prefix}.response.body", "body": UNAUTHORIZED_BODY, "more_body": False})
 
 
 def _is_ng_request(headers: list[tuple[bytes, bytes]]) -> bool:
@@ -184,6 +225,18 @@ class AppState:
         self.core = core
         self.closing = False
         self.open_websockets: set[trio.CancelScope] = set()
+        token = getattr(core.config, "http_auth_token", None) or os.environ.get(AUTH_TOKEN_ENV) or None
+        self.auth_token: bytes | None = token.encode("utf-8") if token else None
+
+    def authorized(self, scope: dict) -> bool:
+        """No token configured, an open path, or the right ``Authorization: Bearer`` header."""
+        if self.auth_token is None:
+            return True
+        raw = scope.get("raw_path") or scope.get("path", "/").encode("latin-1")
+        if not needs_token(raw, bool(getattr(self.core.config, "http_auth_metrics", False))):
+            return True
+        given = bearer_token(scope.get("headers", []))
+        return given is not None and hmac.compare_digest(given, self.auth_token)
 
     def begin_shutdown(self) -> None:
         """Stop every WebSocket loop; each then sends its close frame (1001)."""

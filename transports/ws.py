@@ -96,8 +96,11 @@ async def serve_websocket(state: Any) -> Response | None:
 # -- client -----------------------------------------------------------------------------
 
 
-def client_ssl_context(insecure: bool = False, cacert: str | None = None) -> ssl.SSLContext:
+def client_ssl_context(insecure: bool = False, cacert: str | None = None,
+                       client_cert: str | None = None, client_key: str | None = None) -> ssl.SSLContext:
     context = ssl.create_default_context(cafile=cacert)
+    if client_cert:
+        context.load_cert_chain(client_cert, client_key)
     if insecure:
         context.check_hostname = False
         context.verify_mode = ssl.CERT_NONE
@@ -176,14 +179,18 @@ class WsEchoClient:
 
 @asynccontextmanager
 async def open_ws_client(url: str, kind: str = "ng", timeout: float = 5.0, insecure: bool = False,
-                         cacert: str | None = None) -> AsyncIterator[Any]:
+                         cacert: str | None = None, *, auth_token: str | None = None,
+                         client_cert: str | None = None,
+                         client_key: str | None = None) -> AsyncIterator[Any]:
     """Connect to ``ws://`` or ``wss://`` with the subprotocol for ``kind`` (ng, cli, echo, ng-plain)."""
     from trio_websocket import open_websocket_url
 
     subprotocol = {"ng": NG, "cli": CLI, "echo": ECHO, "ng-plain": NG_PLAIN}[kind]
-    context = client_ssl_context(insecure, cacert) if url.startswith("wss:") else None
+    context = client_ssl_context(insecure, cacert, client_cert, client_key) if url.startswith("wss:") else None
+    headers = [(b"authorization", b"Bearer " + auth_token.encode())] if auth_token else None
     async with open_websocket_url(url, ssl_context=context, subprotocols=[subprotocol],
-                                  connect_timeout=timeout, disconnect_timeout=1.0) as connection:
+                                  extra_headers=headers, connect_timeout=timeout,
+                                  disconnect_timeout=1.0) as connection:
         if kind == "ng":
             client = WsNgClient(connection, timeout)
             async with trio.open_nursery() as nursery:
