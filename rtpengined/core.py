@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from typing import Any
 
@@ -119,7 +120,8 @@ class Core:
         started = time.perf_counter()
         failed = False
         try:
-            reply = handler(self, message, request)
+            with self._media_batch():  # one media-plane message per worker per command
+                reply = handler(self, message, request)
         except NgError as exc:
             failed = True
             log.warning("ng %s from %s failed: %s", command, _peer(request.source), exc.reason)
@@ -146,7 +148,8 @@ class Core:
         """Run one CLI command line and return its complete output text."""
         from .cli import handle_cli
 
-        return handle_cli(self, line)
+        with self._media_batch():
+            return handle_cli(self, line)
 
     # -- timers -----------------------------------------------------------------------
 
@@ -155,8 +158,13 @@ class Core:
         from .statsview import sample_rates
 
         now = self.clock()
-        self.calls.tick(now)
+        with self._media_batch():
+            self.calls.tick(now)
         sample_rates(self, now)
+
+    def _media_batch(self) -> AbstractContextManager[None]:
+        batch = getattr(self.media, "batch", None)  # optional for third-party planes
+        return batch() if batch is not None else nullcontext()
 
     def shutdown(self) -> None:
         """Release every call's media before the process exits."""

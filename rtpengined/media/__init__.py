@@ -8,6 +8,7 @@ non-blocking so the sans-I/O command code can call it directly.
 
 from __future__ import annotations
 
+from contextlib import AbstractContextManager, nullcontext
 from typing import Protocol
 
 from ..model import Stream
@@ -29,6 +30,9 @@ class MediaPlane(Protocol):
         Cheap (reads shared memory); called before any view is rendered.
         """
 
+    def batch(self) -> AbstractContextManager[None]:
+        """Collect the changes made inside the block and hand them to the relay at its end."""
+
 
 class NullMediaPlane:
     """A media plane that relays nothing: for unit tests of the call model."""
@@ -49,3 +53,6 @@ class NullMediaPlane:
 
     def refresh(self, streams: list[Stream] | None = None) -> None:
         return None
+
+    def batch(self) -> AbstractContextManager[None]:
+        return nullcontext()

@@ -1,12 +1,16 @@
 """Messages between the control plane and a relay worker, over a SOCK_SEQPACKET pair.
 
-Each datagram is one pickled message (both ends are this package, so pickle is safe);
-a socket travels with its ``add`` message as SCM_RIGHTS ancillary data. The control
-plane keeps its own copy of every socket, so a restarted worker gets them all again.
+Each datagram is one pickled *batch*: a list of messages (both ends are this package,
+so pickle is safe). An ng command changes several streams at once, and one datagram per
+command instead of one per stream saves most of the pickling and syscalls. The sockets
+of a batch's ``add`` messages travel with it as SCM_RIGHTS ancillary data, in the order
+of those messages. The control plane keeps its own copy of every socket, so a restarted
+worker gets them all again.
 
-Control → worker: ``("add", StreamSpec)`` + fd, ``("update", StreamSpec)``,
-``("remove", stream_id)``. Worker → control: ``("removed", stream_id)`` once the
-worker will no longer write the stream's counter slot (it may then be reused).
+Control → worker: ``("add", spec)`` + fd, ``("update", spec)``, ``("remove", stream_id)``,
+where ``spec`` is a ``StreamSpec`` sent as a plain tuple (cheaper to pickle). Worker →
+control: ``("removed", [stream_id, ...])`` once the worker will no longer write those
+streams' counter slots (they may then be reused).
 """
 
 from __future__ import annotations
@@ -16,7 +20,9 @@ import pickle
 import socket
 from typing import Any, NamedTuple
 
-MAX_MESSAGE = 4096
+MAX_MESSAGE = 65536  # bytes of one batch; the sender keeps batches well below this
+MAX_BATCH = 64  # messages (and so sockets) per batch
+MAX_FDS = MAX_BATCH
 
 
 class StreamSpec(NamedTuple):
@@ -41,26 +47,26 @@ class StreamSpec(NamedTuple):
     generation: int  # version of this spec; the worker echoes it in the counter slot
 
 
-def encode(message: tuple) -> bytes:
-    return pickle.dumps(message, protocol=pickle.HIGHEST_PROTOCOL)
+def encode(messages: list[tuple]) -> bytes:
+    return pickle.dumps(messages, protocol=pickle.HIGHEST_PROTOCOL)
 
 
 def decode(data: bytes) -> Any:
     return pickle.loads(data)
 
 
-def send(channel: socket.socket, message: tuple, fds: list[int] | None = None) -> None:
-    """Send one message; raises BlockingIOError when the channel is full."""
+def send(channel: socket.socket, messages: list[tuple], fds: list[int] | None = None) -> None:
+    """Send one batch; raises BlockingIOError when the channel is full."""
     if fds:
-        socket.send_fds(channel, [encode(message)], fds)
+        socket.send_fds(channel, [encode(messages)], fds)
     else:
-        channel.send(encode(message))
+        channel.send(encode(messages))
 
 
 def receive_raw(channel: socket.socket, flags: int = 0) -> tuple[bytes, list[int]]:
     """One datagram and the fds that came with it (``socket.recv_fds`` drops ``flags``)."""
     fd_size = array.array("i").itemsize
-    data, ancillary, _msg_flags, _addr = channel.recvmsg(MAX_MESSAGE, socket.CMSG_LEN(4 * fd_size), flags)
+    data, ancillary, _msg_flags, _addr = channel.recvmsg(MAX_MESSAGE, socket.CMSG_SPACE(MAX_FDS * fd_size), flags)
     fds = array.array("i")
     for level, kind, payload in ancillary:
         if level == socket.SOL_SOCKET and kind == socket.SCM_RIGHTS:

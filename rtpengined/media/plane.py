@@ -8,7 +8,8 @@ Counters and learned endpoints come back through shared memory (``counters``), s
 ``refresh`` never waits on a worker. A worker that dies is restarted and gets every
 socket again; its calls go on. Methods called by ng commands are synchronous and never
 block: a message that does not fit into the channel right now is queued and written by
-a trio task.
+a trio task. Inside ``with plane.batch():`` (the core wraps every command in one) the
+messages for each worker are collected and sent as one datagram when the block ends.
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ import trio
 from ..config import Config
 from ..model import Endpoint, Stream
 from . import channel as ch
-from .counters import CounterTable, SlotAllocator, SlotValues
+from .counters import CONFIRMED, SSRC_SEEN, CounterTable, SlotAllocator, unpack_address
 from .worker import socket_address
 
 log = logging.getLogger("rtpengined")
@@ -48,7 +49,8 @@ class _Record:
     generation: int = 1
     seen_endpoint: Endpoint | None = None
     seen_confirmed: bool = False
-    seen_raw: tuple | None = None
+    seen_raw: tuple | None = None  # (family, port, packed address) last read from the slot
+    family: int = 4
 
 
 @dataclass(eq=False)
@@ -59,7 +61,8 @@ class _WorkerHandle:
     records: dict[int, _Record] = field(default_factory=dict)
     pending_removal: dict[int, int] = field(default_factory=dict)  # stream id -> slot
     groups: dict[str, int] = field(default_factory=dict)  # group -> open streams
-    outbox: deque = field(default_factory=deque)
+    outbox: deque = field(default_factory=deque)  # batches waiting for room in the channel
+    pending: list = field(default_factory=list)  # (message, socket_of) of the open batch
     outbox_ready: trio.Event = field(default_factory=trio.Event)
     pid: int | None = None
     restarts: int = 0
@@ -77,6 +80,21 @@ class RelayPlane:
         self.group_workers: dict[str, _WorkerHandle] = {}
         self.workers = [self._new_handle(index) for index in range(max(1, count))]
         self.closing = False
+        self.batching = 0  # depth of nested ``batch()`` blocks
+        self.batched: list[_WorkerHandle] = []  # workers with a pending batch
+        self.addresses: dict[tuple, tuple | None] = {}  # (family, Endpoint) -> sendto address
+
+    # -- batching ---------------------------------------------------------------------
+
+    def batch(self) -> _Batch:
+        """``with plane.batch():`` sends the messages of the block as one datagram per worker."""
+        return _Batch(self)
+
+    def flush(self) -> None:
+        """Send every pending batch now (or queue it for the writer task)."""
+        batched, self.batched = self.batched, []
+        for worker in batched:
+            self._flush_worker(worker)
 
     # -- MediaPlane -------------------------------------------------------------------
 
@@ -89,7 +107,8 @@ class RelayPlane:
         worker = self._worker_for(stream)
         slot = self.slots.allocate()
         self.counters.clear(slot)
-        record = _Record(stream, slot, worker, 1, stream.endpoint, stream.confirmed)
+        family = 6 if stream.sock.family == socket.AF_INET6 else 4
+        record = _Record(stream, slot, worker, 1, stream.endpoint, stream.confirmed, None, family)
         self.records[stream.id] = record
         worker.records[stream.id] = record
         worker.groups[stream.group] = worker.groups.get(stream.group, 0) + 1
@@ -171,58 +190,91 @@ class RelayPlane:
             return sink.worker
         return min(self.workers, key=lambda w: len(w.records))
 
-    def _spec(self, record: _Record, override: bool, restart_learning: bool) -> ch.StreamSpec:
+    def _spec(self, record: _Record, override: bool, restart_learning: bool) -> tuple:
+        """The stream's ``StreamSpec`` as a plain tuple (field order of ``StreamSpec``)."""
         stream = record.stream
-        family = 6 if stream.sock is not None and stream.sock.family == socket.AF_INET6 else 4
-        return ch.StreamSpec(
-            id=stream.id,
-            slot=record.slot,
-            family=family,
-            sink=stream.sink.id if stream.sink is not None else None,
-            rtcp_peer=stream.rtcp_peer.id if stream.rtcp_peer is not None else None,
-            advertised=_address(family, stream.advertised),
-            endpoint=_address(family, stream.endpoint),
-            override_endpoint=override,
-            confirmed=stream.confirmed,
-            learning=stream.learning,
-            strict_source=stream.strict_source,
-            media_handover=stream.media_handover,
-            asymmetric=stream.asymmetric,
-            rtcp_mux=stream.rtcp_mux,
-            blocked=stream.blocked,
-            restart_learning=restart_learning,
-            generation=record.generation,
+        family = record.family
+        sink = stream.sink
+        rtcp_peer = stream.rtcp_peer
+        return (
+            stream.id,
+            record.slot,
+            family,
+            sink.id if sink is not None else None,
+            rtcp_peer.id if rtcp_peer is not None else None,
+            self._address(family, stream.advertised),
+            self._address(family, stream.endpoint),
+            override,
+            stream.confirmed,
+            stream.learning,
+            stream.strict_source,
+            stream.media_handover,
+            stream.asymmetric,
+            stream.rtcp_mux,
+            stream.blocked,
+            restart_learning,
+            record.generation,
         )
 
+    def _address(self, family: int, endpoint: Endpoint | None) -> tuple | None:
+        """``_address`` with a cache: calls reuse the same few SDP addresses."""
+        if endpoint is None:
+            return None
+        key = (family, endpoint)
+        try:
+            return self.addresses[key]
+        except KeyError:
+            pass
+        address = _address(family, endpoint)
+        if len(self.addresses) >= 4096:
+            self.addresses.clear()
+        self.addresses[key] = address
+        return address
+
     def _refresh_record(self, record: _Record) -> None:
-        values: SlotValues = self.counters.read(record.slot)
+        (packets, nbytes, errors, last_packet, ssrc, port, family, flags, address,
+         kernel_drops, generation) = self.counters.read_raw(record.slot)
         stream = record.stream
         stats = stream.stats
-        stats.packets = values.packets
-        stats.bytes = values.bytes
-        stats.errors = values.errors + values.kernel_drops
-        stats.last_packet = values.last_packet
-        if values.ssrc is not None:
-            stats.ssrc = values.ssrc
-        if not values.written or values.generation != record.generation:
+        stats.packets = packets
+        stats.bytes = nbytes
+        stats.errors = errors + kernel_drops
+        stats.last_packet = last_packet
+        if flags & SSRC_SEEN:
+            stats.ssrc = ssrc
+        if generation != record.generation or not self.counters.written(record.slot):
             return  # the worker has not applied the latest update yet: keep our endpoint
-        if values.endpoint != record.seen_raw:
-            record.seen_raw = values.endpoint
-            record.seen_endpoint = _endpoint(values.endpoint, stream.endpoint)
+        raw = (family, port, address)
+        if raw != record.seen_raw:
+            record.seen_raw = raw
+            learned = (unpack_address(family, address), port) if family else None
+            record.seen_endpoint = _endpoint(learned, stream.endpoint)
         stream.endpoint = record.seen_endpoint
-        stream.confirmed = record.seen_confirmed = values.confirmed
+        stream.confirmed = record.seen_confirmed = bool(flags & CONFIRMED)
 
     def _send(self, worker: _WorkerHandle, message: tuple, socket_of: int | None = None) -> None:
-        """Send now if the channel has room, else queue for the writer task.
+        """Add ``message`` to the worker's batch; send it unless a ``batch()`` block is open.
 
-        ``socket_of``: the id of the stream whose socket goes along. A queued message
-        looks the socket up when it is finally sent (no fds held meanwhile); if the
-        stream was closed in between, its ``add`` is skipped.
+        ``socket_of``: the id of the stream whose socket goes along. The socket is looked
+        up when the batch is finally sent (no fds held meanwhile); if the stream was
+        closed in between, its ``add`` is skipped.
         """
-        data = ch.encode(message)
+        pending = worker.pending
+        if not pending and self.batching:
+            self.batched.append(worker)
+        pending.append((message, socket_of))
+        if not self.batching or len(pending) >= ch.MAX_BATCH:
+            self._flush_worker(worker)
+
+    def _flush_worker(self, worker: _WorkerHandle) -> None:
+        """Send the worker's pending batch now if the channel has room, else queue it."""
+        batch = worker.pending
+        if not batch:
+            return
+        worker.pending = []
         if not worker.outbox:
             try:
-                self._transmit(worker.channel, data, socket_of)
+                self._transmit(worker.channel, batch)
                 return
             except (BlockingIOError, InterruptedError):
                 pass
@@ -232,21 +284,36 @@ class RelayPlane:
                 # A dying worker: the restart re-sends every stream, so nothing is lost.
                 log.debug("relay worker %d channel: send failed", worker.index, exc_info=True)
                 return
-        worker.outbox.append((data, socket_of))
+        worker.outbox.append(batch)
         worker.outbox_ready.set()
 
-    def _transmit(self, channel: socket.socket, data: bytes, socket_of: int | None) -> None:
-        if socket_of is None:
-            channel.send(data)
+    def _transmit(self, channel: socket.socket, batch: list) -> None:
+        messages = []
+        fds = []
+        records = self.records
+        for message, socket_of in batch:
+            if socket_of is not None:
+                record = records.get(socket_of)
+                sock = record.stream.sock if record is not None else None
+                fd = sock.fileno() if sock is not None else -1
+                if fd < 0:
+                    continue  # closed before it could be handed over
+                fds.append(fd)
+            messages.append(message)
+        if not messages:
             return
-        record = self.records.get(socket_of)
-        if record is None or record.stream.sock is None or record.stream.sock.fileno() < 0:
-            return  # closed before it could be handed over
-        socket.send_fds(channel, [data], [record.stream.sock.fileno()])
+        data = ch.encode(messages)
+        if fds:
+            socket.send_fds(channel, [data], fds)
+        else:
+            channel.send(data)
 
     def _reset_channel(self, worker: _WorkerHandle) -> None:
         """A fresh channel for a restarted worker, preloaded with all of its streams."""
         worker.outbox.clear()
+        worker.pending = []
+        if worker in self.batched:
+            self.batched.remove(worker)
         worker.channel.close()
         worker.child_end.close()
         for slot in worker.pending_removal.values():
@@ -257,9 +324,10 @@ class RelayPlane:
         worker.outbox_ready = trio.Event()
         for record in worker.records.values():
             self._refresh_record(record)
-        for record in worker.records.values():
-            # The slot keeps the counters; the new worker resumes from them.
-            self._send(worker, ("add", self._spec(record, True, False)), record.stream.id)
+        with self.batch():
+            for record in worker.records.values():
+                # The slot keeps the counters; the new worker resumes from them.
+                self._send(worker, ("add", self._spec(record, True, False)), record.stream.id)
 
     async def _supervise(self, worker: _WorkerHandle) -> None:
         """Run one worker process for as long as the plane is open; restart it if it dies."""
@@ -320,11 +388,12 @@ class RelayPlane:
                     return
                 if not data:
                     return
-                message = ch.decode(data)
-                if message[0] == "removed":
-                    slot = worker.pending_removal.pop(message[1], None)
-                    if slot is not None:
-                        self.slots.release(slot)
+                for kind, stream_ids in ch.decode(data):
+                    if kind == "removed":
+                        for stream_id in stream_ids:
+                            slot = worker.pending_removal.pop(stream_id, None)
+                            if slot is not None:
+                                self.slots.release(slot)
 
     async def _write_outbox(self, worker: _WorkerHandle) -> None:
         channel = worker.channel
@@ -332,9 +401,8 @@ class RelayPlane:
             await worker.outbox_ready.wait()
             worker.outbox_ready = trio.Event()
             while worker.outbox:
-                data, socket_of = worker.outbox[0]
                 try:
-                    self._transmit(channel, data, socket_of)
+                    self._transmit(channel, worker.outbox[0])
                 except (BlockingIOError, InterruptedError):
                     if channel.fileno() < 0:
                         return
@@ -363,6 +431,26 @@ class RelayPlane:
         for worker in self.workers:
             self._close_channel(worker)
             worker.outbox.clear()
+            worker.pending = []
+        self.batched = []
+
+
+class _Batch:
+    """The context manager of ``RelayPlane.batch()`` (nestable; the outermost sends)."""
+
+    __slots__ = ("plane",)
+
+    def __init__(self, plane: RelayPlane) -> None:
+        self.plane = plane
+
+    def __enter__(self) -> None:
+        self.plane.batching += 1
+
+    def __exit__(self, *exc_info) -> None:
+        plane = self.plane
+        plane.batching -= 1
+        if not plane.batching and plane.batched:
+            plane.flush()
 
 
 def _address(family: int, endpoint: Endpoint | None) -> tuple | None:

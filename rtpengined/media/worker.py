@@ -156,35 +156,42 @@ class Worker:
     # -- control messages -----------------------------------------------------------
 
     def handle_channel(self) -> bool:
-        """Apply every queued control message; False when the control plane is gone."""
-        while True:
-            try:
-                data, fds = ch.receive_raw(self.channel, socket.MSG_DONTWAIT)
-            except BlockingIOError:
-                return True
-            except ConnectionError:
-                return False
-            if not data:
+        """Apply every queued control batch; False when the control plane is gone."""
+        removed: list[int] = []
+        try:
+            while True:
+                try:
+                    data, fds = ch.receive_raw(self.channel, socket.MSG_DONTWAIT)
+                except BlockingIOError:
+                    return True
+                except ConnectionError:
+                    return False
+                if not data:
+                    for fd in fds:
+                        socket.close(fd)
+                    return False
+                fds.reverse()  # the sockets of the batch's adds, in order: pop() takes the next
+                for kind, argument in ch.decode(data):
+                    if kind == "add":
+                        if fds:
+                            self.add(ch.StreamSpec._make(argument), fds.pop())
+                    elif kind == "update":
+                        self.update(ch.StreamSpec._make(argument))
+                    elif kind == "remove":
+                        self.remove(argument)
+                        removed.append(argument)
                 for fd in fds:
                     socket.close(fd)
-                return False
-            message = ch.decode(data)
-            kind = message[0]
-            if kind == "add":
-                self.add(message[1], fds[0])
-                for extra in fds[1:]:
-                    socket.close(extra)
-            elif kind == "update":
-                self.update(message[1])
-            elif kind == "remove":
-                self.remove(message[1])
-            else:
-                for fd in fds:
-                    socket.close(fd)
+        finally:
+            if removed:  # one acknowledgement for everything removed in this turn
+                try:
+                    self.channel.send(ch.encode([("removed", removed)]))
+                except OSError:
+                    pass  # the control plane is gone: nobody waits for the slots
 
     def add(self, spec: ch.StreamSpec, fd: int) -> None:
         if spec.id in self.streams:
-            self.remove(spec.id, acknowledge=False)
+            self.remove(spec.id)
         sock = socket.socket(fileno=fd)
         sock.setblocking(False)
         stream = _Stream(spec, sock, self.counters)
@@ -203,7 +210,8 @@ class Worker:
         self.link(stream)
         self.dirty.add(stream)
 
-    def remove(self, stream_id: int, acknowledge: bool = True) -> None:
+    def remove(self, stream_id: int) -> None:
+        """Stop relaying a stream; its slot is freed by the caller's acknowledgement."""
         stream = self.streams.pop(stream_id, None)
         if stream is not None:
             self.flush_one(stream)
@@ -213,8 +221,6 @@ class Worker:
             stream.sock.close()
             self.unlink(stream)
             self.resolve_referrers(stream_id)
-        if acknowledge:  # also for a stream we never got: its slot is free either way
-            self.channel.send(ch.encode(("removed", stream_id)))
 
     # Sinks and RTCP peers arrive in any order: ``referrers`` maps a stream id to the
     # streams that name it, so adding or removing one stream touches only its neighbours.
