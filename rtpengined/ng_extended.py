@@ -161,7 +161,7 @@ def stop_forwarding(core: Core, message: dict[str, Any], request: Request) -> di
 def play_media(core: Core, message: dict[str, Any], request: Request) -> dict[str, Any]:
     """No media player here: every playback request fails as an unplayable file does."""
     call = _call(core, message)
-    select_party(call, message)
+    _require_party(call, message)
     if not any(isinstance(message.get(key), str) for key in ("file", "blob", "db-id")):
         raise NgError("No media file specified")
     raise NgError("Failed to start media playback from file")
@@ -178,5 +178,22 @@ def stop_media(core: Core, message: dict[str, Any], request: Request) -> dict[st
 def play_dtmf(core: Core, message: dict[str, Any], request: Request) -> dict[str, Any]:
     """DTMF injection needs a transcoding context, which rtpengined never has."""
     call = _call(core, message)
-    select_party(call, message)
+    _require_party(call, message)
+    if not _valid_dtmf_code(message.get("code")):
+        raise NgError("Out of range 'code' specified")
     raise NgError("No SSRC context present for DTMF injection")
+
+
+def _require_party(call: Call, message: dict[str, Any]) -> Monologue:
+    """Playback needs one party (by from-tag, label or address), as 10.5 insists."""
+    party = select_party(call, message)
+    if party is None:
+        raise NgError("No participant party specified")
+    return party
+
+
+def _valid_dtmf_code(code: Any) -> bool:
+    """A DTMF event: 0-9, *, #, A-D as text, or the event number 0-15."""
+    if isinstance(code, int):
+        return 0 <= code <= 15
+    return isinstance(code, str) and len(code) == 1 and code.upper() in "0123456789*#ABCD"

@@ -487,7 +487,7 @@ class _Session:
             conn = parsed.media_connection(work.index)
             assert conn is not None
             smedia.direction = _direction(parsed, work.index, conn)
-            smedia.extra["zero"] = conn.is_zero
+            smedia.extra["zero"] = _held(parsed, work.index, conn)
             # rtpengine's media "send"/"recv" flags are from the proxy's point of view.
             sends = smedia.direction in ("sendrecv", "sendonly")
             receives = smedia.direction in ("sendrecv", "recvonly")
@@ -663,7 +663,8 @@ class _Session:
                 formats=sdpmod.filter_codecs(section, opts.strip, opts.except_),
                 protocol=opts.transport_protocol,
                 direction=direction,
-                keep_zero_address="zero-address" not in opts.replace,
+                keep_zero_address=("zero-address" not in opts.replace
+                                   and _held(parsed, work.index, conn)),
                 rtcp_port=None if "no-rtcp-attribute" in opts.flags else rtcp_port,
                 rtcp_full="full-rtcp-attribute" in opts.flags,
                 rtcp_mux=mux)
@@ -785,10 +786,15 @@ class _MediaWork:
     receiver_ports: list[tuple[int, Any]] = field(default_factory=list)
 
 
+def _held(parsed: SessionDescription, index: int, conn: Connection) -> bool:
+    """c=0.0.0.0 is a hold, except with ICE (trickle ICE offers: candidates give the address)."""
+    return conn.is_zero and not parsed.has_ice(index)
+
+
 def _direction(parsed: SessionDescription, index: int, conn: Connection) -> str:
     """The media's direction; c=0.0.0.0 (old-style hold) means the party receives nothing."""
     direction = parsed.direction(index) or "sendrecv"
-    if conn.is_zero:
+    if _held(parsed, index, conn):
         return {"sendrecv": "sendonly", "recvonly": "inactive"}.get(direction, direction)
     return direction
 

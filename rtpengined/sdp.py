@@ -23,6 +23,11 @@ ICE_ATTRIBUTES = frozenset({
     "ice-ufrag", "ice-pwd", "ice-options", "ice-lite", "ice-mismatch", "candidate",
     "remote-candidates", "end-of-candidates",
 })
+
+
+def _rtpmap_text(codec: str) -> str:
+    """10.5 writes ``encoding/rate`` without a ``/1`` channel count."""
+    return codec[:-2] if codec.count("/") == 2 and codec.endswith("/1") else codec
 # Media attributes the rewriter regenerates (removed from their place, re-added at the end).
 MANAGED_MEDIA_ATTRIBUTES = frozenset({"rtcp", "rtcp-mux", "rtpmap", "fmtp", "ptime", "mid"})
 STATIC_PAYLOAD_TYPES = {
@@ -312,6 +317,8 @@ def _session_line(line: Line, plan: SessionPlan) -> str:
             return ""
         if name in ICE_ATTRIBUTES:
             return ""
+        if name == "group" and line.attribute[1].startswith("BUNDLE"):
+            return ""  # 10.5 does not bundle what it relays
     return line.text
 
 
@@ -391,6 +398,8 @@ def _render_media(media: MediaSection, mplan: MediaPlan, plan: SessionPlan) -> l
         if mplan.ice_rtcp_port is not None:
             out.append(f"a=candidate:{ice.foundation} 2 UDP 2130706430 {addr} "
                        f"{mplan.ice_rtcp_port} typ host{CRLF}")
+    if media.has_attribute("end-of-candidates"):
+        out.append(f"a=end-of-candidates{CRLF}")  # kept, moved last (as 10.5)
     return out
 
 
@@ -408,7 +417,7 @@ def _codec_lines(media: MediaSection, formats: list[str],
     out: list[str] = []
     for pt in formats:
         if pt in rtpmaps:
-            out.append(f"a=rtpmap:{pt} {rtpmaps[pt]}{CRLF}")
+            out.append(f"a=rtpmap:{pt} {_rtpmap_text(rtpmaps[pt])}{CRLF}")
         out.extend(f"a=fmtp:{value}{CRLF}" for value in fmtps.get(pt, []))
         out.extend(f"a=rtcp-fb:{value}{CRLF}" for value in feedback.get(pt, []))
     return out
@@ -470,7 +479,7 @@ def _mapped_codec_lines(media: MediaSection,
     out: list[str] = []
     for pt, source, rtpmap, own_fmtps in codecs:
         if rtpmap:
-            out.append(f"a=rtpmap:{pt} {rtpmap}{CRLF}")
+            out.append(f"a=rtpmap:{pt} {_rtpmap_text(rtpmap)}{CRLF}")
         params = fmtps.get(source, []) if own_fmtps is None else own_fmtps
         out.extend(f"a=fmtp:{pt} {value}{CRLF}" for value in params)
         out.extend(f"a=rtcp-fb:{pt} {value}{CRLF}" for value in feedback.get(source, []))
