@@ -180,25 +180,30 @@ def _is_ng_request(headers: list[tuple[bytes, bytes]]) -> bool:
 
 async def _fast_ng(state: AppState, scope: dict, receive: Any, send: Any) -> None:
     body = bytearray()
-    while True:
-        message = await receive()
-        if message["type"] != "http.request":
-            return  # client went away
-        body += message.get("body", b"")
-        if len(body) > MAX_BODY:
-            reply, status, content_type = b"request entity too large\n", 413, b"text/plain"
-            break
-        if not message.get("more_body", False):
-            client = scope.get("client")
-            source = (client[0], client[1]) if client else None
-            answer = state.core.handle_ng(bytes(body), source, "http")
-            if answer is None:
-                reply, status, content_type = b"error\n", 600, b"text/plain"
-            else:
-                reply, status, content_type = answer, 200, NG_CONTENT_TYPE.encode()
-            break
-    await send({"type": "http.response.start", "status": status,
-                "headers": [(b"content-type", content_type), (b"content-length", b"%d" % len(reply))]})
+    reply, status, content_type = b"request timeout\n", 408, b"text/plain"
+    # A client that sends part of the body and then nothing (slowloris) is cut off.
+    with trio.move_on_after(state.body_timeout):
+        while True:
+            message = await receive()
+            if message["type"] != "http.request":
+                return  # client went away
+            body += message.get("body", b"")
+            if len(body) > MAX_BODY:
+                reply, status, content_type = b"request entity too large\n", 413, b"text/plain"
+                break
+            if not message.get("more_body", False):
+                client = scope.get("client")
+                source = (client[0], client[1]) if client else None
+                answer = state.core.handle_ng(bytes(body), source, "http")
+                if answer is None:
+                    reply, status, content_type = b"error\n", 600, b"text/plain"
+                else:
+                    reply, status, content_type = answer, 200, NG_CONTENT_TYPE.encode()
+                break
+    headers = [(b"content-type", content_type), (b"content-length", b"%d" % len(reply))]
+    if status >= 400:
+        headers.append((b"connection", b"close"))
+    await send({"type": "http.response.start", "status": status, "headers": headers})
     await send({"type": "http.response.body", "body": reply, "more_body": False})
 
 
@@ -227,6 +232,8 @@ class AppState:
         self.open_websockets: set[trio.CancelScope] = set()
         token = getattr(core.config, "http_auth_token", None) or os.environ.get(AUTH_TOKEN_ENV) or None
         self.auth_token: bytes | None = token.encode("utf-8") if token else None
+        # How long a request body may take to arrive: the idle timeout, at most 30 s.
+        self.body_timeout = float(min(getattr(core.config, "http_idle_timeout", 0) or 30, 30))
 
     def authorized(self, scope: dict) -> bool:
         """No token configured, an open path, or the right ``Authorization: Bearer`` header."""
@@ -284,7 +291,7 @@ def create_app(state: AppState) -> RawTargetFront:
     from .ws import serve_websocket
 
     app = QuartTrio("rtpengined.http")
-    app.config.update(MAX_CONTENT_LENGTH=MAX_BODY, BODY_TIMEOUT=30, RESPONSE_TIMEOUT=30,
+    app.config.update(MAX_CONTENT_LENGTH=MAX_BODY, BODY_TIMEOUT=state.body_timeout, RESPONSE_TIMEOUT=30,
                       PROPAGATE_EXCEPTIONS=False)
     app.url_map.strict_slashes = False
     methods = ["GET", "POST", "HEAD", "PUT", "DELETE", "OPTIONS", "PATCH"]
