@@ -16,6 +16,8 @@ import sys
 import time
 from typing import Any
 
+import pytest
+
 from rtpengined import bencode
 
 from conftest import free_port
@@ -27,16 +29,18 @@ VOLATILE_KEYS = {"created", "created_us", "last signal", "last packet", "uptime"
 class NgProcess:
     """A daemon process (the reference or ours) and a UDP ng client for it."""
 
-    def __init__(self, argv: list[str], ng_port: int, port_min: int, port_max: int) -> None:
+    def __init__(self, argv: list[str], ng_port: int, port_min: int, port_max: int,
+                 wait: bool = True) -> None:
         self.ng_port = ng_port
         self.port_range = (port_min, port_max)
         self.proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
         self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         self.sock.settimeout(3)
         self.counter = 0
-        self._wait_ready()
+        if wait:
+            self.wait_ready()
 
-    def _wait_ready(self) -> None:
+    def wait_ready(self) -> None:
         deadline = time.monotonic() + 15
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
@@ -85,21 +89,23 @@ def common_args(ng_port: int, port_min: int, port_max: int,
 
 
 def start_reference(port_min: int = 20000, port_max: int = 20999, extra: list[str] = (),
-                    interfaces: tuple[str, ...] = DEFAULT_INTERFACES) -> NgProcess:
+                    interfaces: tuple[str, ...] = DEFAULT_INTERFACES, wait: bool = True
+                    ) -> NgProcess:
     ng_port = free_port(socket.SOCK_DGRAM)
     argv = [REFERENCE_BINARY, *common_args(ng_port, port_min, port_max, interfaces),
             f"--listen-cli=127.0.0.1:{free_port()}", *extra]
-    return NgProcess(argv, ng_port, port_min, port_max)
+    return NgProcess(argv, ng_port, port_min, port_max, wait)
 
 
 def start_ours(port_min: int = 21000, port_max: int = 21999, extra: list[str] = (),
-               interfaces: tuple[str, ...] = DEFAULT_INTERFACES) -> NgProcess:
+               interfaces: tuple[str, ...] = DEFAULT_INTERFACES, wait: bool = True
+               ) -> NgProcess:
     ng_port = free_port(socket.SOCK_DGRAM)
     argv = [sys.executable, "-m", "rtpengined", "run",
             *common_args(ng_port, port_min, port_max, interfaces),
             f"--listen-tcp-ng=127.0.0.1:{free_port()}", f"--listen-cli=127.0.0.1:{free_port()}",
             f"--listen-http=127.0.0.1:{free_port()}", "--relay-workers=1", *extra]
-    return NgProcess(argv, ng_port, port_min, port_max)
+    return NgProcess(argv, ng_port, port_min, port_max, wait)
 
 
 class DaemonPair:
@@ -109,15 +115,20 @@ class DaemonPair:
                  ranges: tuple[tuple[int, int], tuple[int, int]] = ((20000, 20999), (21000, 21999))
                  ) -> None:
         (ref_min, ref_max), (our_min, our_max) = ranges
-        self.reference = start_reference(ref_min, ref_max, list(extra), interfaces)
+        # Both start at once; then each must answer a ping.
+        self.reference = start_reference(ref_min, ref_max, list(extra), interfaces, wait=False)
+        self.ours = start_ours(our_min, our_max, list(extra), interfaces, wait=False)
         try:
-            self.ours = start_ours(our_min, our_max, list(extra), interfaces)
+            self.reference.wait_ready()
+            self.ours.wait_ready()
         except Exception:
-            self.reference.stop()
+            self.stop()
             raise
         self.scenarios = 0
 
     def stop(self) -> None:
+        for daemon in (self.reference, self.ours):  # both shut down at once
+            daemon.proc.terminate()
         self.reference.stop()
         self.ours.stop()
 
@@ -149,6 +160,14 @@ def describe_difference(want: Any, have: Any) -> str:
 
     return "\n".join(difflib.unified_diff(lines(want), lines(have), "rtpengine", "rtpengined",
                                           lineterm="", n=2))
+
+
+@pytest.fixture(scope="session", name="default_pair")
+def default_pair_fixture():
+    """One pair with the default configuration, shared by every differential module."""
+    daemons = DaemonPair()
+    yield daemons
+    daemons.stop()
 
 
 def converse(daemon: NgProcess, steps: list[dict[str, Any]], call_id: str) -> list[Any]:

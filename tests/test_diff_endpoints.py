@@ -8,7 +8,14 @@ ICE credentials and timestamps (see ``differential.py``).
 from __future__ import annotations
 
 import pytest
-from differential import (DaemonPair, answer, delete, mask_sdp_lines, offer, query, sdp)
+from differential import (
+    answer,
+    default_pair_fixture,  # noqa: F401  (registers default_pair)
+    delete,
+    offer,
+    query,
+    sdp,
+)
 
 POLYCOM = sdp("v=0", "o=- 1700000000 1700000000 IN IP4 10.1.1.50", "s=Polycom IP Phone",
               "c=IN IP4 10.1.1.50", "t=0 0", "a=sendrecv", "m=audio 2222 RTP/AVP 9 102 0 8 18 127",
@@ -145,11 +152,9 @@ SCENARIOS: dict[str, list[dict]] = {
 }
 
 
-@pytest.fixture(scope="module")
-def pair():
-    daemons = DaemonPair()
-    yield daemons
-    daemons.stop()
+@pytest.fixture
+def pair(default_pair):
+    return default_pair
 
 
 @pytest.mark.parametrize("name", list(SCENARIOS))

@@ -8,7 +8,14 @@ not SDP, and errors in the middle of a live call (which must not disturb it).
 from __future__ import annotations
 
 import pytest
-from differential import DaemonPair, answer, delete, offer, query, sdp
+from differential import (
+    answer,
+    default_pair_fixture,  # noqa: F401  (registers default_pair)
+    delete,
+    offer,
+    query,
+    sdp,
+)
 
 A = sdp("v=0", "o=- 1 1 IN IP4 192.0.2.10", "s=-", "c=IN IP4 192.0.2.10", "t=0 0",
         "m=audio 2000 RTP/AVP 0 8")
@@ -95,11 +102,9 @@ SCENARIOS: dict[str, list[dict]] = {
 }
 
 
-@pytest.fixture(scope="module")
-def pair():
-    daemons = DaemonPair()
-    yield daemons
-    daemons.stop()
+@pytest.fixture
+def pair(default_pair):
+    return default_pair
 
 
 @pytest.mark.parametrize("name", list(SCENARIOS))

@@ -8,7 +8,15 @@ address options (media address, received from, SIP source address).
 from __future__ import annotations
 
 import pytest
-from differential import DaemonPair, answer, delete, mask_sdp_lines, offer, query, sdp
+from differential import (
+    answer,
+    default_pair_fixture,  # noqa: F401  (registers default_pair)
+    delete,
+    mask_sdp_lines,
+    offer,
+    query,
+    sdp,
+)
 
 A = sdp("v=0", "o=alice 1 1 IN IP4 192.0.2.10", "s=-", "c=IN IP4 192.0.2.10", "t=0 0",
         "m=audio 2000 RTP/AVP 0 8 101", "a=rtpmap:101 telephone-event/8000", "a=fmtp:101 0-15",
@@ -144,11 +152,9 @@ SCENARIOS: dict[str, list[dict]] = {
 }
 
 
-@pytest.fixture(scope="module")
-def pair():
-    daemons = DaemonPair()
-    yield daemons
-    daemons.stop()
+@pytest.fixture
+def pair(default_pair):
+    return default_pair
 
 
 @pytest.mark.parametrize("name", list(SCENARIOS))

@@ -8,7 +8,14 @@ every way a proxy deletes a call or one of its branches.
 from __future__ import annotations
 
 import pytest
-from differential import DaemonPair, answer, delete, offer, query, sdp
+from differential import (
+    answer,
+    default_pair_fixture,  # noqa: F401  (registers default_pair)
+    delete,
+    offer,
+    query,
+    sdp,
+)
 
 
 def body(address: str = "192.0.2.10", port: int = 2000, media: tuple[str, ...] = (),
@@ -173,11 +180,9 @@ SCENARIOS: dict[str, list[dict]] = {
 }
 
 
-@pytest.fixture(scope="module")
-def pair():
-    daemons = DaemonPair()
-    yield daemons
-    daemons.stop()
+@pytest.fixture
+def pair(default_pair):
+    return default_pair
 
 
 @pytest.mark.parametrize("name", list(SCENARIOS))

@@ -11,7 +11,15 @@ the SDP shape of that bridge is compared.
 from __future__ import annotations
 
 import pytest
-from differential import DaemonPair, answer, delete, mask_sdp_lines, offer, query, sdp
+from differential import (
+    answer,
+    default_pair_fixture,  # noqa: F401  (registers default_pair)
+    delete,
+    mask_sdp_lines,
+    offer,
+    query,
+    sdp,
+)
 
 CHROME = sdp(
     "v=0", "o=- 4611731400430051336 2 IN IP4 127.0.0.1", "s=-", "t=0 0",
@@ -120,11 +128,9 @@ EXTENDED_SCENARIOS: dict[str, list[dict]] = {
 }
 
 
-@pytest.fixture(scope="module")
-def pair():
-    daemons = DaemonPair()
-    yield daemons
-    daemons.stop()
+@pytest.fixture
+def pair(default_pair):
+    return default_pair
 
 
 @pytest.mark.parametrize("name", list(WEBRTC_SCENARIOS))

@@ -10,7 +10,10 @@ from __future__ import annotations
 import itertools
 
 import pytest
-from differential import Normaliser, start_ours, start_reference
+from differential import (
+    Normaliser,
+    default_pair_fixture,  # noqa: F401  (registers default_pair)
+)
 
 CRLF = "\r\n"
 
@@ -126,13 +129,9 @@ SCENARIOS: dict[str, list[dict]] = {
 _ids = itertools.count()
 
 
-@pytest.fixture(scope="module")
-def daemons():
-    reference = start_reference()
-    ours = start_ours()
-    yield reference, ours
-    reference.stop()
-    ours.stop()
+@pytest.fixture
+def daemons(default_pair):
+    return default_pair.reference, default_pair.ours
 
 
 def converse(daemon, steps: list[dict], call_id: str) -> list:
