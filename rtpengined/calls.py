@@ -77,6 +77,27 @@ class CallManager:
         if pool is not None:
             pool.release(stream.port)
 
+    def retire_stream(self, call: Call, stream: Stream) -> None:
+        """Stop relaying a replaced stream but keep its port bound until the call ends.
+
+        rtpengine 10.5 does this when a re-INVITE moves a party: the old ports stay
+        allocated (late packets to them are dropped) and are freed with the call.
+        """
+        if stream.closed:
+            return
+        sock, stream.sock = stream.sock, None
+        self.core.media.close_stream(stream)
+        stream.closed = True
+        call.extra.setdefault("retired_ports", []).append((stream.interface, stream.port, sock))
+
+    def _free_retired(self, call: Call) -> None:
+        for interface, port, sock in call.extra.pop("retired_ports", []):
+            if sock is not None:
+                sock.close()
+            pool = self.pool_of(interface)
+            if pool is not None:
+                pool.release(port)
+
     # -- teardown ------------------------------------------------------------------------
 
     def destroy(self, call: Call, reason: str) -> None:
@@ -93,6 +114,7 @@ class CallManager:
             stats.closed_bytes += stream.stats.bytes
             stats.closed_errors += stream.stats.errors
             self.release_stream(stream)
+        self._free_retired(call)
         if not call.foreign:
             stats.record_call_end(max(0.0, self.core.clock() - call.created))
         counter = REASON_COUNTERS.get(reason)
@@ -196,6 +218,7 @@ class CallManager:
                     self.release_stream(stream)
                 except Exception:
                     log.exception("closing a stream of %s failed", call.call_id)
+            self._free_retired(call)
         self.calls.clear()
 
 

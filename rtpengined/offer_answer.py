@@ -610,7 +610,7 @@ class _Session:
                          ports: list[tuple[int, Any]]) -> list[Stream]:
         old_streams = list(media.streams)
         for old in old_streams:
-            self.manager.release_stream(old)
+            self.manager.retire_stream(self.call, old)  # bound until the call ends (10.5)
         interface: Interface = pool.interface
         streams: list[Stream] = []
         for n, (port, sock) in enumerate(ports):

@@ -408,3 +408,19 @@ def test_deleted_fork_branch_keeps_ports_until_delete_delay():
                for s in md.streams]
     assert streams and all(s.closed for s in streams)
     core.shutdown()
+
+
+def test_moved_party_keeps_old_ports_until_the_call_ends():
+    """A re-INVITE to a new address gets fresh ports; 10.5 keeps the old ones bound."""
+    binder = FakeBinder()
+    core, _ = make_core(binder)
+    _answered_call(core)
+    pool = core.calls.port_pools[0]
+    before = pool.used
+    ng(core, command="offer", **{"call-id": "c1", "from-tag": "a"},
+       sdp=sdp_body(2100, "192.0.2.11"))
+    assert pool.used == before + 2
+    old = [s for s in binder.bound if not s.closed]
+    assert len(old) == before + 2
+    ng(core, command="delete", **{"call-id": "c1", "delete-delay": 0})
+    assert pool.used == 0 and all(s.closed for s in binder.bound)
