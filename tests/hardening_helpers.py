@@ -167,3 +167,57 @@ def make_ca_and_certs(directory: str) -> dict[str, str]:
         key = ec.generate_private_key(ec.SECP256R1())
         write(cert_name, build(cert_name, *cas[issuer], key, server=server), key)
     return paths
+
+
+def daemon_process(*args: str, nofile: int | None = None):
+    """``rtpengined run`` in a child (conftest's ``DaemonProcess``), optionally with its
+    soft and hard ``RLIMIT_NOFILE`` lowered to ``nofile`` so it cannot raise it back."""
+    import resource
+    import subprocess
+
+    from conftest import DaemonProcess
+
+    if nofile is None:
+        return DaemonProcess(list(args))
+
+    def limit() -> None:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (nofile, nofile))
+
+    original = subprocess.Popen
+
+    def popen(*a, **kw):
+        return original(*a, preexec_fn=limit, **kw)
+
+    subprocess.Popen = popen
+    try:
+        return DaemonProcess(list(args))
+    finally:
+        subprocess.Popen = original
+
+
+def child_pids(pid: int) -> list[int]:
+    children: list[int] = []
+    try:
+        for task in os.listdir(f"/proc/{pid}/task"):
+            with open(f"/proc/{pid}/task/{task}/children") as handle:
+                children += [int(p) for p in handle.read().split()]
+    except FileNotFoundError:
+        pass
+    return children
+
+
+def process_alive(pid: int) -> bool:
+    """Running (not gone, not a zombie waiting for a parent that never reaps it)."""
+    try:
+        with open(f"/proc/{pid}/stat") as handle:
+            state = handle.read().rsplit(")", 1)[1].split()[0]
+    except (FileNotFoundError, ProcessLookupError):
+        return False
+    return state not in ("Z", "X")
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process (and its reaped children), from /proc."""
+    with open(f"/proc/{pid}/stat") as handle:
+        fields = handle.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")

@@ -17,6 +17,7 @@ from urllib.parse import urlsplit
 import trio
 
 from . import Transport, register
+from ._accept import serve_listener
 from ._net import bind_socket, format_address
 
 log = logging.getLogger("rtpengined.cli")
@@ -119,7 +120,7 @@ async def serve(core, address, *, task_status=trio.TASK_STATUS_IGNORED) -> None:
     log.info("listening for CLI on tcp %s", format_address(sock.getsockname()))
     task_status.started(sock.getsockname())
     async with listener:
-        await trio.serve_listeners(lambda s: _serve_connection(core, s), [listener])
+        await serve_listener(lambda s: _serve_connection(core, s), listener, "CLI")
 
 
 class CliClient:

@@ -32,6 +32,7 @@ from hypercorn.typing import ConnectionState
 from hypercorn.utils import wrap_app
 
 from . import ListenError, Transport, register
+from ._accept import serve_listener
 from ._net import bind_socket, format_address
 from .http_app import MAX_BODY, NG_CONTENT_TYPE, AppState, create_app
 from .ws import client_ssl_context, open_ws_client
@@ -171,7 +172,7 @@ async def _run_hypercorn(app: Any, config: HypercornConfig, sock: trio.socket.So
             async def accept() -> None:
                 try:
                     with accepting:
-                        await trio.serve_listeners(handler, [listener], handler_nursery=connections)
+                        await serve_listener(handler, listener, "HTTP", handler_nursery=connections)
                 finally:
                     stopped_accepting.set()
 

@@ -1,0 +1,149 @@
+"""Faults: port range and file descriptors running out, SIGTERM with live calls.
+
+(A relay worker killed during calls is covered by ``test_relay_daemon.py::
+test_worker_killed_mid_call_media_resumes_through_the_daemon`` and ``test_relay.py::
+test_worker_killed_mid_call_media_resumes``.)
+"""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+
+import pytest
+import trio
+from cli_helpers import cli
+from hardening_helpers import (
+    call_shape,
+    child_pids,
+    cpu_seconds,
+    daemon_process,
+    live_call,
+    ng,
+    ping,
+    process_alive,
+    sdp,
+)
+
+from rtpengined.model import Endpoint
+
+TINY = {"port_min": 43100, "port_max": 43107, "delete_delay": 0}  # room for two calls
+
+
+async def offer(address, call_id: str) -> dict:
+    return await ng(address, {"command": "offer", "call-id": call_id, "from-tag": "a",
+                              "sdp": sdp(Endpoint("127.0.0.1", 4000))})
+
+
+async def test_port_range_exhaustion_gives_clean_errors_and_recovers(make_daemon):
+    daemon = await make_daemon(**TINY)
+    address = daemon.address("udp-ng")
+    pools = daemon.core.calls.port_pools
+    calls = [await live_call(address, f"tiny-{i}") for i in range(2)]
+    assert sum(p.used for p in pools) == 8
+    for attempt in range(3):
+        reply = await offer(address, f"tiny-extra-{attempt}")
+        assert reply == {"result": "error", "error-reason": "Ran out of ports"}
+    # a re-offer of an existing call keeps its ports and still works
+    shape = call_shape(await ng(address, {"command": "query", "call-id": "tiny-0"}))
+    await calls[0].relays(seq=1)
+    assert await ping(address)
+    await ng(address, {"command": "delete", "call-id": "tiny-0"})
+    assert sum(p.used for p in pools) == 4
+    # The relay worker closes its copy of the deleted call's sockets a moment after the
+    # delete reply (see the xfail test below); from then on the ports are free again.
+    with trio.fail_after(5):
+        while (reply := await offer(address, "tiny-after"))["result"] != "ok":
+            assert reply == {"result": "error", "error-reason": "Ran out of ports"}
+            await trio.sleep(0.01)
+    assert shape != call_shape(await ng(address, {"command": "query", "call-id": "tiny-1"}))
+    await calls[1].relays(seq=5)
+    for call_id in ("tiny-1", "tiny-after"):
+        await ng(address, {"command": "delete", "call-id": call_id})
+    assert sum(p.used for p in pools) == 0
+    for call in calls:
+        call.close()
+
+
+@pytest.mark.xfail(reason="bug in calls/media: ports go back to the pool before the relay worker "
+                   "has closed its copy of the socket, so an offer right after a delete can fail to "
+                   "bind them (race: passes when the worker is quick)", strict=False)
+async def test_ports_of_a_deleted_call_are_bindable_as_soon_as_delete_answers(make_daemon):
+    daemon = await make_daemon(**TINY)
+    address = daemon.address("udp-ng")
+    calls = [await live_call(address, f"race-{i}") for i in range(2)]
+    for attempt in range(20):
+        await ng(address, {"command": "delete", "call-id": f"race-{attempt}"})
+        reply = await offer(address, f"race-{attempt + 2}")
+        assert reply["result"] == "ok", (attempt, reply)
+        answer = await ng(address, {"command": "answer", "call-id": f"race-{attempt + 2}", "from-tag": "a",
+                                    "to-tag": "b", "sdp": sdp(Endpoint("127.0.0.1", 4002))})
+        assert answer["result"] == "ok", (attempt, answer)
+    for call in calls:
+        call.close()
+
+
+async def test_fd_limit_clean_errors_accept_loops_survive_and_recover():
+    """RLIMIT_NOFILE of 64 (soft and hard): offers fail with ``Ran out of ports``, TCP accept
+    loops wait instead of dying or spinning, and everything works again once calls end."""
+    proc = daemon_process("-m", "43200", "-M", "43299", "--relay-workers=1", "--delete-delay=0",
+                          nofile=64)
+    address = ("127.0.0.1", proc.ng_port)
+    try:
+        calls, refused = [], None
+        for index in range(60):
+            reply = await offer(address, f"fd-{index}")
+            if reply["result"] != "ok":
+                refused = reply
+                break
+            calls.append(f"fd-{index}")
+        assert refused == {"result": "error", "error-reason": "Ran out of ports"}, refused
+        assert calls, "not a single call fitted"
+        # Fill the remaining descriptors with connections, then some more that must queue.
+        streams = []
+        with trio.move_on_after(5):
+            for _ in range(80):
+                streams.append(await trio.open_tcp_stream("127.0.0.1", proc.cli_port))
+        assert await ping(address)
+        before = cpu_seconds(proc.proc.pid)
+        await trio.sleep(2)  # the accept loops meet EMFILE now: they must back off
+        assert cpu_seconds(proc.proc.pid) - before < 1.5, "accept loop spinning on EMFILE"
+        assert proc.proc.poll() is None and await ping(address)
+        for stream in streams:
+            await stream.aclose()
+        for call_id in calls:
+            reply = await ng(address, {"command": "delete", "call-id": call_id})
+            assert reply["result"] == "ok", reply
+        with trio.fail_after(10):
+            assert (await cli(("127.0.0.1", proc.cli_port), "list numsessions")).startswith("Current")
+        reply = await offer(address, "fd-after")
+        assert reply["result"] == "ok", reply
+    finally:
+        code, err = proc.stop()
+    assert code == 0 and "Traceback" not in err, err
+    assert err.count("cannot accept connections") <= err.count("accepting connections again") + 3, err
+
+
+async def test_sigterm_with_live_calls_stops_cleanly():
+    proc = daemon_process("-m", "43300", "-M", "43399", "--relay-workers=2")
+    address = ("127.0.0.1", proc.ng_port)
+    calls = [await live_call(address, f"term-{i}") for i in range(5)]
+    for call in calls:
+        await call.relays(seq=1)
+    workers = child_pids(proc.proc.pid)
+    assert len(workers) >= 2
+    proc.proc.send_signal(signal.SIGTERM)
+    try:
+        _, err = proc.proc.communicate(timeout=5)  # a bound, well above the usual stop time
+    except subprocess.TimeoutExpired:
+        proc.proc.kill()
+        raise AssertionError("daemon did not stop on SIGTERM") from None
+    err = err.decode()
+    assert proc.proc.returncode == 0, err
+    assert "Traceback" not in err and "ERROR" not in err, err
+    assert "received SIGTERM" in err and "rtpengined stopped" in err
+    with trio.fail_after(5):
+        while any(process_alive(pid) for pid in workers):
+            await trio.sleep(0.05)
+    for call in calls:
+        call.close()

@@ -1,0 +1,46 @@
+"""An accept loop that survives running out of file descriptors, quietly.
+
+``trio.serve_listeners`` already retries when ``accept`` fails for lack of descriptors
+(EMFILE, ENFILE, ENOMEM, ENOBUFS), but logs a full traceback ten times a second per
+listener for as long as that lasts. This loop logs one warning when it starts and one
+line when it ends, and backs off up to a second between attempts; the pending clients
+wait in the listen backlog meanwhile.
+"""
+
+from __future__ import annotations
+
+import errno
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import trio
+
+log = logging.getLogger("rtpengined.accept")
+OUT_OF_RESOURCES = {errno.EMFILE, errno.ENFILE, errno.ENOMEM, errno.ENOBUFS}
+FIRST_BACKOFF = 0.1
+MAX_BACKOFF = 1.0
+
+
+async def serve_listener(handler: Callable[[Any], Awaitable[None]], listener: trio.abc.Listener,
+                         what: str, handler_nursery: trio.Nursery | None = None) -> None:
+    """Accept forever, running ``handler(stream)`` for each connection in ``handler_nursery``."""
+    async with trio.open_nursery() as own_nursery:
+        nursery = handler_nursery or own_nursery
+        backoff = 0.0
+        while True:
+            try:
+                stream = await listener.accept()
+            except OSError as exc:
+                if exc.errno not in OUT_OF_RESOURCES:
+                    raise
+                if not backoff:
+                    log.warning("%s: cannot accept connections (%s); retrying until descriptors "
+                                "are free", what, exc.strerror or exc)
+                backoff = min(max(backoff * 2, FIRST_BACKOFF), MAX_BACKOFF)
+                await trio.sleep(backoff)
+                continue
+            if backoff:
+                log.warning("%s: accepting connections again", what)
+                backoff = 0.0
+            nursery.start_soon(handler, stream)
