@@ -11,8 +11,8 @@ from typing import TYPE_CHECKING, Any
 from .core import Core, Request, ng_command
 from .model import Call, Endpoint, Media, Monologue, Stream
 from .ngcodec import NgError
-from .sdp import RTP_PROTOCOLS
 from .offer_answer import get_int, get_list
+from .sdp import RTP_PROTOCOLS
 
 if TYPE_CHECKING:
     from .calls import CallManager
