@@ -220,6 +220,7 @@ def _tokenize(argv: list[str]) -> list[tuple[str, str | None]]:
         arg = args.pop(0)
         if arg.startswith("--") and len(arg) > 2:
             name, eq, value = arg[2:].partition("=")
+            name = canonical_name(name)
             takes = _takes_value(name)
             if takes is None:
                 raise ConfigError(f"unknown option --{name} (not an rtpengine option; see --help)")
@@ -251,6 +252,12 @@ def _tokenize(argv: list[str]) -> list[tuple[str, str | None]]:
         else:
             raise ConfigError(f"unexpected argument {arg!r}")
     return pairs
+
+
+def canonical_name(name: str) -> str:
+    """``silent_timeout`` → ``silent-timeout``: newer rtpengine releases (and their test
+    suites) accept underscores in long option names; 10.5 rejects them. We take both."""
+    return name.replace("_", "-")
 
 
 def _short_name(letter: str) -> str | None:
@@ -308,6 +315,7 @@ def read_config_file(path: str, section: str) -> list[tuple[str, str | None]]:
         raise ConfigError(f"config file {path} has no [{section}] section")
     pairs: list[tuple[str, str | None]] = []
     for key, value in parser.items(section):
+        key = canonical_name(key)
         if _takes_value(key) is None:
             raise ConfigError(f"config file {path}: unknown option {key!r} in [{section}]")
         pairs.append((key, value))
