@@ -39,7 +39,7 @@ RESTART_BACKOFF = 0.2  # seconds before restarting a worker that died right afte
 STOP_GRACE = 1.0  # seconds a worker gets to exit on its own at shutdown before SIGKILL
 
 
-@dataclass(eq=False)
+@dataclass(eq=False, slots=True)
 class _Record:
     """The control plane's book-keeping for one open stream."""
 
