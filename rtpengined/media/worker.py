@@ -289,7 +289,7 @@ class Worker:
         monotonic = time.monotonic
         next_flush = 0.0
         while True:
-            events = poll(FLUSH_INTERVAL if dirty else -1)
+            events = poll(0 if dirty else -1)  # idle: flush now, query sees it
             wall = wall_clock()
             now = monotonic()
             for fd, _mask in events:
