@@ -528,7 +528,11 @@ class _Session:
                 stream.media_handover = "media-handover" in opts.flags
                 stream.learning = "off" if stream.asymmetric else learning
                 if not stream.rtcp:
-                    stream.rtcp_mux = parsed.rtcp_mux(work.index) and smedia.rtcp is None
+                    # An answerer that accepted the rtcp-mux we offered sends and expects
+                    # RTCP on its RTP port, although it has an RTCP port too.
+                    accepted_mux = not is_offer and bool(smedia.extra.get("mux_sent"))
+                    stream.rtcp_mux = parsed.rtcp_mux(work.index) and (
+                        smedia.rtcp is None or accepted_mux)
                 changed.append(stream)
             if not is_offer:
                 self._answer_mux(smedia, rmedia, parsed.rtcp_mux(work.index), opts)
@@ -688,6 +692,10 @@ class _Session:
                                        and ice_known):
                 plan.ice = self._ice(receiver, rtp.interface)
                 plan.ice_rtcp_port = rtcp_port if rtcp_port != rtp.port else None
+                plan.ice.alternates = [
+                    (_foundation(interface), opts.media_address or interface.advertised,
+                     rtp_port, alt_rtcp if plan.ice_rtcp_port is not None else None)
+                    for interface, rtp_port, alt_rtcp in self._ice_alternates(out_media)]
                 out_media.extra["ice_out"] = True
             else:
                 out_media.extra["ice_out"] = False
@@ -766,9 +774,41 @@ class _Session:
             creds = ("".join(secrets.choice(_ALNUM) for _ in range(8)),
                      "".join(secrets.choice(_ALNUM) for _ in range(26)))
             mono.extra["ice_credentials"] = creds
-        digest = hashlib.sha256(interface.address.encode()).digest()
-        foundation = "".join(_ALNUM[b % len(_ALNUM)] for b in digest[:16])
-        return IceCredentials(creds[0], creds[1], foundation)
+        return IceCredentials(creds[0], creds[1], _foundation(interface))
+
+    def _ice_alternates(self, media: Media) -> list[tuple[Interface, int, int | None]]:
+        """Ports on the logical interface's other addresses, offered as ICE candidates.
+
+        10.5 binds a port pair on every address of the interface (IPv4 and IPv6 under one
+        name) and lists them all. Ours are bound (reserved) for the call's lifetime but not
+        relayed: a peer that picks one gets no media (documented deviation).
+        """
+        rtp = media.rtp
+        assert rtp is not None
+        cached = media.extra.get("ice_alternates")
+        if cached is not None and cached[0] == rtp.id:
+            return cached[1]
+        count = 2 if media.rtcp is not None else 1
+        alternates: list[tuple[Interface, int, int | None]] = []
+        for pool in self.manager.port_pools:
+            if pool.interface.name != rtp.interface.name or pool.interface == rtp.interface:
+                continue
+            try:
+                ports = pool.allocate(count)
+            except NgError:
+                continue
+            retired = self.call.extra.setdefault("retired_ports", [])
+            retired.extend((pool.interface, port, sock) for port, sock in ports)
+            rtcp_port = ports[1][0] if count == 2 else None
+            alternates.append((pool.interface, ports[0][0], rtcp_port))
+        media.extra["ice_alternates"] = (rtp.id, alternates)
+        return alternates
+
+
+def _foundation(interface: Interface) -> str:
+    """A stable ICE foundation per local address (16 characters, like 10.5's)."""
+    digest = hashlib.sha256(interface.address.encode()).digest()
+    return "".join(_ALNUM[b % len(_ALNUM)] for b in digest[:16])
 
 
 @dataclass

@@ -244,6 +244,9 @@ class IceCredentials:
     ufrag: str
     pwd: str
     foundation: str
+    # Further host candidates (foundation, address, RTP port, RTCP port) after the main one:
+    # the other addresses of the same logical interface (10.5 offers every family it has).
+    alternates: list[tuple[str, str, int, int | None]] = field(default_factory=list)
 
 
 @dataclass
@@ -393,11 +396,17 @@ def _render_media(media: MediaSection, mplan: MediaPlan, plan: SessionPlan) -> l
         addr = mplan.address.address
         out.append(f"a=ice-ufrag:{ice.ufrag}{CRLF}")
         out.append(f"a=ice-pwd:{ice.pwd}{CRLF}")
-        out.append(
-            f"a=candidate:{ice.foundation} 1 UDP 2130706431 {addr} {mplan.port} typ host{CRLF}")
+        hosts = [(ice.foundation, addr, mplan.port, mplan.ice_rtcp_port), *ice.alternates]
+        # Priority: type preference 126 (host), local preference 65535 minus the address's
+        # rank, 256 minus the component; every component 1 first, then every component 2.
+        for rank, (foundation, host, port, _) in enumerate(hosts):
+            out.append(f"a=candidate:{foundation} 1 UDP {2130706431 - 256 * rank} {host} "
+                       f"{port} typ host{CRLF}")
         if mplan.ice_rtcp_port is not None:
-            out.append(f"a=candidate:{ice.foundation} 2 UDP 2130706430 {addr} "
-                       f"{mplan.ice_rtcp_port} typ host{CRLF}")
+            for rank, (foundation, host, _, rtcp_port) in enumerate(hosts):
+                if rtcp_port is not None:
+                    out.append(f"a=candidate:{foundation} 2 UDP {2130706430 - 256 * rank} "
+                               f"{host} {rtcp_port} typ host{CRLF}")
     if media.has_attribute("end-of-candidates"):
         out.append(f"a=end-of-candidates{CRLF}")  # kept, moved last (as 10.5)
     return out

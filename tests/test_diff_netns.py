@@ -55,6 +55,21 @@ learning_off = pair_fixture("--endpoint-learning=off")
 learning_heuristic = pair_fixture("--endpoint-learning=heuristic")
 
 
+class NetnsNormaliser(Normaliser):
+    """Also keys ICE candidate ports by the candidate's own address: 10.5 binds a port on
+    every address of an interface, and whether two of them share a number is chance."""
+
+    def sdp(self, text: str) -> str:
+        out = []
+        for line in text.splitlines(keepends=True):
+            fields = line.split()
+            if line.startswith("a=candidate:") and len(fields) > 5 and fields[5].isdigit():
+                fields[5] = str(self.port(int(fields[5]), fields[4]))
+                line = " ".join(fields) + "\r\n"
+            out.append(line)
+        return super().sdp("".join(out))
+
+
 # -- media steps ----------------------------------------------------------------------------
 
 @dataclass
@@ -118,7 +133,7 @@ def _media_step(run: Run, step: Any) -> Any:
 
 
 def converse(daemon: NsNgProcess, steps: list[Any], call_id: str) -> list[Any]:
-    run = Run(daemon, Normaliser(daemon.port_range))
+    run = Run(daemon, NetnsNormaliser(daemon.port_range))
     out = []
     try:
         for step in steps:
@@ -314,6 +329,15 @@ MEDIA: dict[str, list[Any]] = {
 }
 
 
-@pytest.mark.parametrize("name", list(MEDIA))
+KNOWN_MEDIA_DIFFERENCES = {
+    # 10.5 keeps relaying through the ports a re-INVITE replaced (the old socket stays on
+    # the same stream, whose counters go on); ours keeps them bound but drops the packets.
+    "re-invite moves the far end": "replaced ports stay bound but are not relayed",
+}
+
+
+@pytest.mark.parametrize("name", [
+    pytest.param(n, marks=pytest.mark.xfail(reason=KNOWN_MEDIA_DIFFERENCES[n], strict=True))
+    if n in KNOWN_MEDIA_DIFFERENCES else n for n in MEDIA])
 def test_media(upstream, name):
     compare(upstream, MEDIA[name], name)
