@@ -193,22 +193,27 @@ class CallManager:
             return None
         if config.final_timeout > 0 and now - call.created >= config.final_timeout:
             return "final_timeout"
-        answered = bool(call.extra.get("answered"))
-        if not answered:
-            if config.offer_timeout > 0 and now - call.last_signal >= config.offer_timeout:
-                return "offer_timeout"
-            return None
-        last = call.last_signal
-        for stream in call.streams():
-            if not stream.closed and stream.stats.last_packet > last:
-                last = stream.stats.last_packet
-        if _on_hold(call):
-            if config.silent_timeout > 0 and now - last >= config.silent_timeout:
-                return "silent_timeout"
-            return None
-        if config.timeout > 0 and now - last >= config.timeout:
-            return "timeout"
-        return None
+        # As 10.5: every stream has its own limit, measured from its last packet (or the
+        # last signalling); the call ends once all are past theirs, and is counted under the
+        # kind of limit of the stream checked last (callee's streams first, caller's last).
+        reason: str | None = None
+        for party in reversed(call.monologues):
+            for media in party.medias:
+                for stream in media.streams:
+                    if stream.closed:
+                        continue
+                    kind, limit = _stream_limit(config, media, stream)
+                    if limit <= 0 or now - max(stream.stats.last_packet,
+                                               call.last_signal) < limit:
+                        return None
+                    reason = kind
+        if reason is None:  # no media ports at all: signalling age only
+            answered = bool(call.extra.get("answered"))
+            kind, limit = ("timeout", config.timeout) if answered else (
+                "offer_timeout", config.offer_timeout)
+            if limit > 0 and now - call.last_signal >= limit:
+                return kind
+        return reason
 
     def shutdown(self) -> None:
         """Release every call's media (daemon exit); not counted as terminated sessions."""
@@ -222,13 +227,14 @@ class CallManager:
         self.calls.clear()
 
 
-def _on_hold(call: Call) -> bool:
-    """Held or inactive: no active media sends (rtpengine then uses --silent-timeout)."""
-    medias: list[Media] = [m for mono in call.monologues for m in mono.medias if m.streams]
-    if not medias:
-        return False
-    return all(m.direction in ("sendonly", "recvonly", "inactive") or m.extra.get("zero")
-               for m in medias if m.extra.get("initialized"))
+def _stream_limit(config, media: Media, stream: Stream) -> tuple[str, int]:
+    """The timeout that applies to ``stream``: offer timeout while its party has no
+    address yet, silent timeout if its party sends nothing (recvonly, inactive)."""
+    if stream.advertised is None and stream.shown_endpoint is None:
+        return "offer_timeout", config.offer_timeout
+    if media.direction in ("recvonly", "inactive"):
+        return "silent_timeout", config.silent_timeout
+    return "timeout", config.timeout
 
 
 from . import offer_answer, query  # noqa: E402,F401  (register the ng call commands)

@@ -154,31 +154,39 @@ def upstream_args(ng_port: int, cli_port: int, port_range: tuple[int, int],
 class NsDaemonPair:
     """rtpengine 10.5 and rtpengined in one namespace, on different ng ports and ranges."""
 
-    REFERENCE = (2223, 12345, (30000, 30999))
-    OURS = (2224, 12346, (31000, 31999))
+    started = 0  # pairs may live at the same time: each gets its own ports
 
     def __init__(self, namespace: NetNamespace, extra: tuple[str, ...] = (),
                  our_extra: tuple[str, ...] | None = None,
                  interfaces: tuple[str, ...] = UPSTREAM_INTERFACES) -> None:
-        ng, cli, ports = self.REFERENCE
+        n = NsDaemonPair.started
+        NsDaemonPair.started += 1
+        # The first pair's reference listens where upstream's tests expect it (2223).
+        base = 2000 * (n % 10)
+        ng, cli, ports = 2223 + 10 * n, 12345 + 10 * n, (30000 + base, 30999 + base)
+        our_ng, our_cli, our_ports = ng + 1, cli + 1, (31000 + base, 31999 + base)
+        self.tcp_port, self.http_port = ng + 3, ng + 4
         self.reference = NsNgProcess(
             namespace, [REFERENCE_BINARY, *upstream_args(ng, cli, ports, interfaces, extra),
-                        "--log-level-internals=7", "-u", "2222"], ng, ports, cli)
-        ng, cli, ports = self.OURS
+                        "--log-level-internals=7", "-u", str(ng - 1)], ng, ports, cli)
+        ng, cli, ports = our_ng, our_cli, our_ports
         try:
             self.ours = NsNgProcess(
                 namespace, [sys.executable, "-m", "rtpengined", "run",
                             *upstream_args(ng, cli, ports, interfaces,
                                            extra if our_extra is None else our_extra),
-                            "--log-level-internals=7", "-u", "2225", "--relay-workers=1",
-                            "--listen-tcp-ng=127.0.0.1:2226", "--listen-http=127.0.0.1:2227"],
+                            "--log-level-internals=7", "-u", str(ng + 1), "--relay-workers=1",
+                            f"--listen-tcp-ng=127.0.0.1:{self.tcp_port}",
+                            f"--listen-http=127.0.0.1:{self.http_port}"],
                 ng, ports, cli)
         except BaseException:
             self.reference.stop()
             raise
         try:
-            self.reference.wait_ready()
-            self.ours.wait_ready()
+            for daemon in self.daemons:
+                daemon.wait_ready()
+                if daemon.proc.poll() is not None:  # another process answered the ping
+                    raise RuntimeError("daemon exited:\n" + daemon.log_tail())
         except BaseException:
             self.stop()
             raise

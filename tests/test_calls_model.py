@@ -337,7 +337,24 @@ def test_silent_timeout_for_held_calls():
     assert "c1" in core.calls.calls
     clock.now += 480
     core.tick()
-    assert core.stats.silent_timeout_sessions == 1
+    # 10.5: each stream has its own limit (the recvonly party's is the silent timeout);
+    # the call ends when all have passed and counts under the caller's kind (timeout).
+    assert "c1" not in core.calls.calls
+    assert (core.stats.timeout_sessions, core.stats.silent_timeout_sessions) == (1, 0)
+
+
+def test_silent_timeout_when_nobody_sends():
+    core, clock = make_core(timeout=600, silent_timeout=60)
+    ng(core, command="offer", **{"call-id": "c1", "from-tag": "a"},
+       sdp=sdp_body(extra="a=inactive\r\n"))
+    ng(core, command="answer", **{"call-id": "c1", "from-tag": "a", "to-tag": "b"},
+       sdp=sdp_body(3000, "192.0.2.20", extra="a=inactive\r\n"))
+    clock.now += 59
+    core.tick()
+    assert "c1" in core.calls.calls
+    clock.now += 1
+    core.tick()
+    assert core.stats.silent_timeout_sessions == 1 and core.calls.calls == {}
 
 
 def test_offer_timeout_for_unanswered_calls():
@@ -348,7 +365,9 @@ def test_offer_timeout_for_unanswered_calls():
     assert "c1" in core.calls.calls
     clock.now += 1
     core.tick()
-    assert core.stats.offer_timeout_sessions == 1 and core.calls.calls == {}
+    # The callee's streams waited for the offer timeout, the caller's (last) for the
+    # media timeout: 10.5 counts the call as a media timeout.
+    assert core.stats.timeout_sessions == 1 and core.calls.calls == {}
 
 
 def test_port_pools_view_for_interfaces_listing():

@@ -341,3 +341,104 @@ KNOWN_MEDIA_DIFFERENCES = {
     if n in KNOWN_MEDIA_DIFFERENCES else n for n in MEDIA])
 def test_media(upstream, name):
     compare(upstream, MEDIA[name], name)
+
+
+# -- endpoint learning modes ------------------------------------------------------------------
+
+LEARNING: dict[str, list[Any]] = {
+    "NAT source then SDP source": [
+        *call_with_sockets(), Bind("a2", "198.51.100.2", 3010),
+        Send("a2", ANSWER, pkt(1)), Expect("b"), Send("a", ANSWER, pkt(2)), Expect("b"),
+        Send("b", OFFER, pkt(3)), Expect("a"), Expect("a2", silence=True), query(), delete()],
+    "SDP source then NAT source": [
+        *call_with_sockets(), Bind("a2", "198.51.100.2", 3010),
+        Send("a", ANSWER, pkt(1)), Expect("b"), Send("a2", ANSWER, pkt(2)), Expect("b"),
+        Send("b", OFFER, pkt(3)), Expect("a2"), Expect("a", silence=True), query(), delete()],
+    "only a NAT source": [
+        *call_with_sockets(), Bind("a2", "198.51.100.2", 3010),
+        Send("a2", ANSWER, pkt(1)), Expect("b"),
+        Send("b", OFFER, pkt(2)), Expect("a2"), Expect("a", silence=True), query(), delete()],
+}
+
+
+@pytest.mark.parametrize("name", list(LEARNING))
+def test_learning_delayed(upstream, name):
+    compare(upstream, LEARNING[name], name)
+
+
+@pytest.mark.parametrize("name", list(LEARNING))
+def test_learning_immediate(learning_immediate, name):
+    compare(learning_immediate, LEARNING[name], name)
+
+
+@pytest.mark.parametrize("name", list(LEARNING))
+def test_learning_off(learning_off, name):
+    compare(learning_off, LEARNING[name], name)
+
+
+@pytest.mark.parametrize("name", list(LEARNING))
+def test_learning_heuristic(learning_heuristic, name):
+    compare(learning_heuristic, LEARNING[name], name)
+
+
+# -- media timeouts and the totals they leave ---------------------------------------------------
+
+timeouts = pair_fixture("--timeout=1", "--silent-timeout=2", "--offer-timeout=2")
+
+TOTAL_KEYS = ("managedsessions", "rejectedsessions", "timeoutsessions", "silenttimeoutsessions",
+              "finaltimeoutsessions", "offertimeoutsessions", "regularterminatedsessions",
+              "forcedterminatedsessions", "relayedpackets", "relayedbytes", "onewaystreams",
+              "zerowaystreams")
+
+TIMEOUT_CALLS: dict[str, list[Any]] = {
+    "no media at all": [offer(A, ICE="remove"), answer(B, ICE="remove")],
+    "media one way then silence": [*call_with_sockets(), Send("a", ANSWER, pkt(1)), Expect("b")],
+    "media both ways then silence": [*call_with_sockets("198.51.100.5", "198.51.100.6"),
+                                     Send("a", ANSWER, pkt(1)), Expect("b"),
+                                     Send("b", OFFER, pkt(2)), Expect("a")],
+    "held call": [offer(body("198.51.100.1", 3000).replace("sendrecv", "sendonly"), ICE="remove"),
+                  answer(body("198.51.100.3", 3002).replace("sendrecv", "recvonly"),
+                         ICE="remove")],
+    "offer never answered": [offer(A, ICE="remove")],
+    "both inactive": [offer(body("198.51.100.1", 3000).replace("sendrecv", "inactive"),
+                            ICE="remove"),
+                      answer(body("198.51.100.3", 3002).replace("sendrecv", "inactive"),
+                             ICE="remove")],
+    "caller recvonly": [offer(body("198.51.100.1", 3000).replace("sendrecv", "recvonly"),
+                              ICE="remove"),
+                        answer(body("198.51.100.3", 3002).replace("sendrecv", "sendonly"),
+                               ICE="remove")],
+    "deleted with a delay": [offer(A, ICE="remove"), answer(B, ICE="remove"),
+                             {"command": "delete", "delete-delay": 1}, query()],
+}
+
+
+def wait_until_gone(daemon: NsNgProcess, call_ids: list[str], limit: float = 8.0) -> list[str]:
+    """Poll (not sleep) until every call is gone; returns the ones still there at the limit."""
+    import time
+    deadline = time.monotonic() + limit
+    left = list(call_ids)
+    while left and time.monotonic() < deadline:
+        left = [c for c in left if daemon.request({"command": "query", "call-id": c})
+                .get("result") == "ok"]
+        if left:
+            time.sleep(0.1)
+    return left
+
+
+def test_timeouts_end_calls_and_count_them(timeouts):
+    replies = {}
+    for daemon in timeouts.daemons:
+        replies[daemon] = [converse(daemon, steps, f"timeout-{name}")
+                           for name, steps in TIMEOUT_CALLS.items()]
+    reference, ours = (replies[d] for d in timeouts.daemons)
+    for (name, steps), want, have in zip(TIMEOUT_CALLS.items(), reference, ours, strict=True):
+        for index, (step, w, h) in enumerate(zip(steps, want, have, strict=True)):
+            assert w == h, f"{name}: step {index} ({step}) differs:\n" + describe_difference(w, h)
+    call_ids = [f"timeout-{name}" for name in TIMEOUT_CALLS]
+    assert [wait_until_gone(d, call_ids) for d in timeouts.daemons] == [[], []]
+    totals = []
+    for daemon in timeouts.daemons:
+        stats = daemon.request({"command": "statistics"})["statistics"]["totalstatistics"]
+        totals.append({key: stats.get(key) for key in TOTAL_KEYS})
+    assert totals[1] == totals[0], describe_difference(totals[0], totals[1])
