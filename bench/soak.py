@@ -140,6 +140,12 @@ async def main_async(args) -> int:
             idle = snapshot(core, f"after {args.cache_wait:.0f} s idle")
         else:
             idle = after
+        if args.malloc_trim:
+            # What is left is freed memory glibc keeps for reuse, not live objects: give it back.
+            import ctypes
+
+            ctypes.CDLL("libc.so.6").malloc_trim(0)
+            idle = snapshot(core, "after malloc_trim(0)")
         daemon.stop()
     growth = idle["rss_mb"] - warm["rss_mb"]
     print(f"RSS growth over the soak (idle after it vs. after the warm-up): {growth:+.1f} MB "
@@ -162,6 +168,8 @@ def main() -> int:
     parser.add_argument("--cache-wait", type=float, default=62.0,
                         help="seconds to idle for two reply-cache rotations (0: skip)")
     parser.add_argument("--rss-budget-mb", type=float, default=20.0)
+    parser.add_argument("--malloc-trim", action="store_true",
+                        help="call glibc malloc_trim(0) before the final RSS (shows retained free memory)")
     args = parser.parse_args()
     logging.basicConfig(level=logging.ERROR)
     return trio.run(main_async, args)
