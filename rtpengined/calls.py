@@ -166,7 +166,7 @@ class CallManager:
         config = self.core.config
         due: list[tuple[Call, str]] = []
         live = [c for c in self.calls.values()]
-        streams = [s for c in live if not c.deletion_mark for s in c.streams() if not s.closed]
+        streams = [s for c in live if c.delete_at is None for s in c.streams() if not s.closed]
         if streams and (config.timeout > 0 or config.silent_timeout > 0):
             self.core.media.refresh(streams)
         for call in live:
@@ -187,10 +187,8 @@ class CallManager:
 
     def _expired(self, call: Call, now: float) -> str | None:
         config = self.core.config
-        if call.deletion_mark:
-            if call.delete_at is not None and now >= call.delete_at:
-                return "regular"
-            return None
+        if call.delete_at is not None:  # deleted via ng, waiting for its delete delay
+            return "regular" if now >= call.delete_at else None
         if config.final_timeout > 0 and now - call.created >= config.final_timeout:
             return "final_timeout"
         # As 10.5: every stream has its own limit, measured from its last packet (or the
@@ -203,8 +201,10 @@ class CallManager:
                     if stream.closed:
                         continue
                     kind, limit = _stream_limit(config, media, stream)
-                    if limit <= 0 or now - max(stream.stats.last_packet,
-                                               call.last_signal) < limit:
+                    # Whole seconds, as 10.5 keeps them: a 1 s limit may end a call
+                    # 0.1 s after its last packet if a second boundary fell in between.
+                    last = max(stream.stats.last_packet, call.last_signal)
+                    if limit <= 0 or int(now) - int(last) < limit:
                         return None
                     reason = kind
         if reason is None:  # no media ports at all: signalling age only

@@ -22,7 +22,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from . import statsview
+from . import query, statsview
 from .config import LOG_SUBSYSTEMS
 
 if TYPE_CHECKING:
@@ -290,7 +290,7 @@ def tag_info(core: Core, call: Call, monologue: Monologue) -> str:
 
 def call_info(core: Core, call: Call) -> str:
     """The call block of ``list sessions <id>`` and ``call <id> info``."""
-    core.media.refresh(list(call.streams()))
+    query.refresh(core, call)  # counters, and the codec seen once media flowed
     head = (
         f"\ncallid: {call.call_id}\n"
         f"deletionmark: {'yes' if call.deletion_mark else 'no'}\n"
@@ -721,7 +721,7 @@ PARAMS: Table = [
 
 def destroy_call(core: Core, call: Call, reason: str | None) -> None:
     """End ``call`` now; a call already deleted via ng keeps its regular reason."""
-    if reason == "forced" and call.deletion_mark:
+    if reason == "forced" and call.delete_at is not None:
         reason = "regular"
     core.calls.destroy(call, reason)
 

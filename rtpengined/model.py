@@ -59,6 +59,9 @@ class StreamStats:
     errors: int = 0
     last_packet: float = 0.0
     ssrc: int = 0
+    # Payload type of the last RTP packet received (None until the relay reports one):
+    # names the codec "actually used" in query and the CLI, as 10.5 does.
+    payload_type: int | None = None
 
     def as_dict(self) -> dict[str, int]:
         return {"packets": self.packets, "bytes": self.bytes, "errors": self.errors}

@@ -298,7 +298,8 @@ class _Session:
         return None
 
     def _create(self, tag: str, tag_type: str) -> Monologue:
-        mono = Monologue(tag=tag, created=self.now, tag_type=tag_type)
+        # Offered to, tag not known yet: 10.5 lists such a party as UNKNOWN.
+        mono = Monologue(tag=tag, created=self.now, tag_type=tag_type if tag else "UNKNOWN")
         self.new_monologues.append(mono)
         return mono
 

@@ -47,7 +47,12 @@ def refresh(core: Core, call: Call) -> None:
     for mono in call.monologues:
         for media in mono.medias:
             rtp = media.rtp
-            if media.codec is None and rtp is not None and rtp.stats.packets > 0:
+            if rtp is None or rtp.stats.packets == 0:
+                continue
+            received = rtp.stats.payload_type
+            if received is not None and str(received) in media.rtpmaps:
+                media.codec = media.rtpmaps[str(received)]
+            elif media.codec is None:  # the relay does not tell: the party's first codec
                 pt = media.formats[0] if media.formats else None
                 if pt is not None and pt in media.rtpmaps:
                     media.codec = media.rtpmaps[pt]
@@ -265,13 +270,16 @@ def delete(core: Core, message: dict[str, Any], request: Request) -> dict[str, A
         if len(remaining) >= 2:
             if delay > 0:  # the branch keeps its ports until the delay is over (10.5)
                 party.extra["delete_at"] = now + delay
+                party.extra["terminated"] = now  # its call duration stops here (CLI)
             else:
                 manager.delete_party(call, party)
             reply["result"] = "ok"
             return reply
     if delay > 0:
-        call.deletion_mark = True
+        # 10.5 shows "deletionmark: yes" in the CLI only when the delete named a tag.
+        call.deletion_mark = party is not None
         call.delete_at = now + delay
+        call.extra["terminated"] = now  # durations shown by the CLI stop growing
     else:
         manager.destroy(call, "regular")
     reply["result"] = "ok"
