@@ -14,12 +14,16 @@ Slot layout (80 bytes, little endian)::
     24 u64 errors        packets the worker dropped or failed to send
     32 f64 last_packet   wall-clock time of the last received packet (0: none)
     40 u32 ssrc          last seen RTP/RTCP SSRC
-    44 u16 port          learned endpoint port
-    46 u8  family        learned endpoint family: 0 none, 4, 6
-    47 u8  flags         bit 0 confirmed, bit 1 ssrc seen
+    44 u8  ssrc_seen     1 once an SSRC was seen
+    45 u8  flags         bit 0 confirmed
+    46 u16 port          learned endpoint port
     48 16s address       learned endpoint address (packed, IPv4 in the first 4 bytes)
-    64 u64 kernel_drops  packets the kernel dropped on the socket (receive buffer full)
+    64 u32 kernel_drops  packets the kernel dropped on the socket (receive buffer full)
+    68 u8  family        learned endpoint family: 0 none, 4, 6
     72 u64 generation    version of the stream's settings the worker has applied
+
+Bytes 8-45 are the *traffic* part, which the relay rewrites after every drain
+(``write_traffic``); the rest changes rarely and is written with the whole slot.
 """
 
 from __future__ import annotations
@@ -35,7 +39,8 @@ SLOT_SIZE = 80
 DEFAULT_CAPACITY = 1 << 20  # slots; 80 MiB of address space, backed only where used
 
 SEQ = struct.Struct("<Q")
-BODY = struct.Struct("<QQQdIHBB16sQQ")  # everything after seq
+BODY = struct.Struct("<QQQdIBBH16sIB3xQ")  # everything after seq
+TRAFFIC = struct.Struct("<QQQdIB")  # packets, bytes, errors, last_packet, ssrc, ssrc_seen
 CONFIRMED = 1
 SSRC_SEEN = 2
 
@@ -110,10 +115,23 @@ class CounterTable:
         seq = SEQ.unpack_from(self.map, offset)[0] | 1
         SEQ.pack_into(self.map, offset, seq)
         BODY.pack_into(
-            self.map, offset + 8, packets, nbytes, errors, last_packet, ssrc, port, family,
-            flags, address, kernel_drops, generation,
+            self.map, offset + 8, packets, nbytes, errors, last_packet, ssrc,
+            1 if flags & SSRC_SEEN else 0, flags & CONFIRMED, port, address,
+            kernel_drops & 0xFFFFFFFF, family, generation,
         )
         SEQ.pack_into(self.map, offset, seq + 1)
+
+    def write_traffic(
+        self, slot: int, packets: int, nbytes: int, errors: int, last_packet: float, ssrc: int,
+        ssrc_seen: bool,
+    ) -> None:
+        """Update only the traffic part (the relay's write after each drain; cheaper)."""
+        offset = slot * SLOT_SIZE
+        mapped = self.map
+        seq = SEQ.unpack_from(mapped, offset)[0] | 1
+        SEQ.pack_into(mapped, offset, seq)
+        TRAFFIC.pack_into(mapped, offset + 8, packets, nbytes, errors, last_packet, ssrc, ssrc_seen)
+        SEQ.pack_into(mapped, offset, seq + 1)
 
     def clear(self, slot: int) -> None:
         """Zero a slot before it is given to a new stream."""
@@ -123,15 +141,21 @@ class CounterTable:
     # -- reader side ----------------------------------------------------------------
 
     def read_raw(self, slot: int) -> tuple:
-        """The slot's fields as a tuple (see ``BODY``), consistent thanks to the seqlock."""
+        """The slot as ``(packets, bytes, errors, last_packet, ssrc, port, family, flags,
+        address, kernel_drops, generation)``, consistent thanks to the seqlock.
+
+        ``flags`` combines ``CONFIRMED`` and ``SSRC_SEEN`` as ``write`` takes them.
+        """
         offset = slot * SLOT_SIZE
         while True:
             before = SEQ.unpack_from(self.map, offset)[0]
             if before & 1:
                 continue
-            values = BODY.unpack_from(self.map, offset + 8)
+            (packets, nbytes, errors, last, ssrc, seen, flags, port, address, drops, family,
+             generation) = BODY.unpack_from(self.map, offset + 8)
             if SEQ.unpack_from(self.map, offset)[0] == before:
-                return values
+                return (packets, nbytes, errors, last, ssrc, port, family,
+                        flags | (SSRC_SEEN if seen else 0), address, drops, generation)
 
     def read(self, slot: int) -> SlotValues:
         packets, nbytes, errors, last, ssrc, port, family, flags, address, drops, gen = self.read_raw(slot)

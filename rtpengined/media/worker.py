@@ -5,8 +5,10 @@ plane (``rtpengined.media.plane``). No trio, no threads, no logging per packet: 
 ready socket is drained (up to ``BATCH`` packets, so one flooded socket cannot starve
 the others and no socket is ever given up on) with ``recvfrom_into`` into one buffer,
 and each packet is sent unchanged from the sink stream's socket to the sink's current
-destination. Counters live in Python ints and are flushed to shared memory every few
-milliseconds, so the control plane reads them without asking.
+destination. Traffic counters are written to shared memory after each drain (so a
+query right after a relayed packet sees it, as rtpengine counts synchronously); the
+rest of a slot (learned endpoint, flags, kernel drops, applied generation) is written
+when it changes, once the loop goes idle. The control plane reads them without asking.
 
 The worker exits when the control channel reaches end of file: the daemon stopped or
 died (the kernel closes its end either way). No PR_SET_PDEATHSIG: trio spawns processes
@@ -29,6 +31,7 @@ from .counters import CONFIRMED, SSRC_SEEN, CounterTable, pack_address
 log = logging.getLogger("rtpengined.relay")
 
 BATCH = 64  # packets per socket per loop turn: fairness under overload
+CONGESTED = 8  # packets read in one turn that make the next flush read the kernel's drops
 FLUSH_INTERVAL = 0.005  # seconds between counter flushes while packets flow
 LEARNING_WINDOW = 3.0  # seconds after signalling during which delayed learning follows sources
 SO_MEMINFO = 55  # Linux: per-socket memory info, index 8 = packets dropped by the kernel
@@ -45,7 +48,8 @@ class _Stream:
         "learning", "strict_source", "media_handover", "asymmetric", "rtcp_mux", "blocked",
         "learn_until", "best_score",
         "packets", "bytes", "errors", "last_packet", "ssrc", "ssrc_seen",
-        "kernel_drops", "congested",
+        "kernel_drops", "congested", "flushed_endpoint", "packed_address",
+        "busy", "turn",
     )
 
     def __init__(self, spec: ch.StreamSpec, sock: socket.socket, counters: CounterTable) -> None:
@@ -65,6 +69,10 @@ class _Stream:
         self.ssrc_seen = bool(raw[7] & SSRC_SEEN)
         self.kernel_drops = raw[9]
         self.congested = True  # read the kernel's drop counter once at the first flush
+        self.flushed_endpoint = None  # the endpoint whose packed address is cached
+        self.packed_address = b""
+        self.busy = False  # packets come faster than loop turns: drain until empty
+        self.turn = 0  # the loop turn of the last drain
         self.apply(spec, time.monotonic())
 
     def apply(self, spec: ch.StreamSpec, now: float) -> None:
@@ -256,15 +264,19 @@ class Worker:
     # -- counters -------------------------------------------------------------------
 
     def flush_one(self, stream: _Stream) -> None:
-        if stream.congested:
+        if stream.congested:  # the kernel only drops when we fall behind: a full batch
             stream.kernel_drops = _kernel_drops(stream.sock)
+            stream.congested = False
         endpoint = stream.endpoint
         if endpoint is None:
             family, port, address = 0, 0, b""
         else:
             family = stream.family
             port = endpoint[1]
-            address = pack_address(family, endpoint[0])
+            if endpoint is not stream.flushed_endpoint:
+                stream.flushed_endpoint = endpoint
+                stream.packed_address = pack_address(family, endpoint[0])
+            address = stream.packed_address
         flags = (CONFIRMED if stream.confirmed else 0) | (SSRC_SEEN if stream.ssrc_seen else 0)
         self.counters.write(
             stream.slot, stream.packets, stream.bytes, stream.errors, stream.last_packet,
@@ -288,30 +300,41 @@ class Worker:
         wall_clock = time.time
         monotonic = time.monotonic
         next_flush = 0.0
+        turn = 0
         while True:
             events = poll(0 if dirty else -1)  # idle: flush now, query sees it
             wall = wall_clock()
             now = monotonic()
+            turn += 1
             for fd, _mask in events:
                 stream = by_fd.get(fd)
                 if stream is not None:
-                    drain(stream, wall, now)
+                    drain(stream, wall, now, turn)
                 elif fd == channel_fd and not self.handle_channel():
                     return
             if dirty and (not events or now >= next_flush):
                 self.flush()
                 next_flush = now + FLUSH_INTERVAL
 
-    def drain(self, stream: _Stream, wall: float, now: float) -> None:
-        """Relay up to BATCH packets waiting on ``stream``'s socket."""
+    def drain(self, stream: _Stream, wall: float, now: float, turn: int = 0) -> None:
+        """Relay the packets waiting on ``stream``'s socket (at most BATCH).
+
+        A quiet stream (one packet per wakeup, the usual case for RTP at 50 packets/s)
+        gets one read and no second read to find the socket empty: that read costs a
+        syscall and an exception. The socket is level-triggered, so anything left is
+        reported by the next poll; a stream that shows up in consecutive turns is busy
+        and is drained until empty (up to BATCH) until a drain finds a single packet.
+        """
         buffer = self.buffer
         view = self.view
         sock = stream.sock
-        endpoint = stream.endpoint
-        settled = stream.confirmed
+        endpoint = endpoint0 = stream.endpoint
+        settled = settled0 = stream.confirmed
         sink = None if stream.blocked else stream.sink
         demux = stream.rtcp_mux and sink is not None and not sink.rtcp_mux
         count = nbytes = errors = size = 0
+        busy = stream.busy
+        limit = BATCH if busy else 1
         fast = (
             settled and sink is not None and not demux and sink.dest is not None
             and not (stream.strict_source or stream.media_handover)
@@ -322,7 +345,7 @@ class Worker:
             send = sink.sock.sendto
             destination = sink.dest
             recv_into = sock.recv_into
-            while count < BATCH:
+            while count < limit:
                 try:
                     size = recv_into(buffer)
                 except BlockingIOError:
@@ -337,7 +360,7 @@ class Worker:
                 except OSError:
                     errors += 1
         else:
-            while count < BATCH:
+            while count < limit:
                 try:
                     size, source = sock.recvfrom_into(buffer)
                 except BlockingIOError:
@@ -365,6 +388,8 @@ class Worker:
                     target.sock.sendto(view[:size], destination)
                 except OSError:
                     errors += 1
+        stream.busy = count > 1 if busy else stream.turn == turn - 1
+        stream.turn = turn
         if count or errors:
             stream.packets += count
             stream.bytes += nbytes
@@ -374,13 +399,19 @@ class Worker:
                 if size >= 8 and buffer[0] & 0xC0 == 0x80:
                     if 192 <= buffer[1] <= 223:
                         stream.ssrc = RTP_SSRC.unpack_from(buffer, 4)[0]
-                        stream.ssrc_seen = True
                     elif size >= 12:
                         stream.ssrc = RTP_SSRC.unpack_from(buffer, 8)[0]
+                    if size >= 12 or 192 <= buffer[1] <= 223:
                         stream.ssrc_seen = True
-            if count >= BATCH:
+            if count >= CONGESTED:  # a queue built up: the kernel may have dropped some
                 stream.congested = True
-            self.dirty.add(stream)
+                self.dirty.add(stream)
+            elif not fast and (stream.endpoint != endpoint0 or stream.confirmed != settled0):
+                self.dirty.add(stream)  # learned something: endpoint and flags
+            self.counters.write_traffic(
+                stream.slot, stream.packets, stream.bytes, stream.errors, stream.last_packet,
+                stream.ssrc, stream.ssrc_seen,
+            )
 
 
 def _kernel_drops(sock: socket.socket) -> int:
