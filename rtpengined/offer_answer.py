@@ -285,6 +285,7 @@ class _Session:
         self.links: list[tuple[Monologue, Monologue]] = []
         self.tag_updates: list[tuple[Monologue, str]] = []
         self.exclusive: tuple[Monologue, Monologue] | None = None
+        self.request: Request | None = None
 
     # -- party lookup ---------------------------------------------------------------------
 
@@ -367,6 +368,7 @@ class _Session:
         the call); it comes back unchanged if the sender already has media, else ``None``
         (rtpengine's "Error rewriting SDP").
         """
+        self.request = request
         plans = [self._plan_media(parsed, i, sender, receiver, opts, is_offer)
                  for i in range(len(parsed.medias))]
         self._bind(plans, opts)  # may raise "Ran out of ports": nothing changed yet
@@ -395,6 +397,11 @@ class _Session:
         receiver_if = names[1] if len(names) > 1 and self.manager.has_interface(names[1]) else None
         # The sender's side speaks its own SDP's family; the other side the requested one.
         own_family = "IPv6" if conn.family == "IP6" else "IPv4"
+        if _uses_source(self.core.config, opts) and not parsed.has_ice(index):
+            # The party is reached at its SIP source / received-from address instead.
+            source = opts.received_from or (self.request.source_ip if self.request else None)
+            if source:
+                own_family = "IPv6" if ":" in source else "IPv4"
         work.sender_pool = self.manager.pool_for(sender_if, own_family)
         work.receiver_pool = self.manager.pool_for(receiver_if, opts.address_family or own_family)
         require = is_offer and "require" in opts.rtcp_mux and section.is_rtp
@@ -408,9 +415,12 @@ class _Session:
         rmedia = work.receiver_media
         if _needs_ports(rmedia) or (is_offer and len(rmedia.streams) != receiver_count):
             work.receiver_count = receiver_count
-        elif is_offer and rmedia is not None and rmedia.rtp is not None and (
-                rmedia.rtp.interface.name != work.receiver_pool.interface.name):
-            work.receiver_count = receiver_count  # re-offer towards another interface
+        elif (is_offer or receiver_if is not None) and rmedia is not None and (
+                rmedia.rtp is not None
+                and rmedia.rtp.interface.name != work.receiver_pool.interface.name):
+            # A re-offer towards another interface, or an answer naming another interface
+            # for the offerer's side: fresh ports there (10.5).
+            work.receiver_count = receiver_count
         elif rmedia is not None and "port-latching" not in opts.flags:
             bound = rmedia.extra.get("bound_endpoint")
             if bound is not None and bound != work.endpoint and not conn.is_zero:
@@ -832,10 +842,18 @@ def _held(parsed: SessionDescription, index: int, conn: Connection) -> bool:
     return conn.is_zero and not parsed.has_ice(index)
 
 
+def _trickles(parsed: SessionDescription, index: int) -> bool:
+    options = [*parsed.session_attributes("ice-options"),
+               *parsed.medias[index].attributes("ice-options")]
+    return any("trickle" in value.split() for value in options)
+
+
 def _direction(parsed: SessionDescription, index: int, conn: Connection) -> str:
     """The media's direction; c=0.0.0.0 (old-style hold) means the party receives nothing."""
     direction = parsed.direction(index) or "sendrecv"
-    if _held(parsed, index, conn):
+    # 10.5 reads c=0.0.0.0 as a hold even with ICE, unless the party trickles its
+    # candidates (a=ice-options:trickle: the address comes later).
+    if conn.is_zero and not _trickles(parsed, index):
         return {"sendrecv": "sendonly", "recvonly": "inactive"}.get(direction, direction)
     return direction
 

@@ -278,6 +278,36 @@ SIGNALLING: dict[str, list[Any]] = {
     "query with from-tag and to-tag": [offer(A, ICE="remove"), answer(B, ICE="remove"),
                                        query(**{"from-tag": "A"}), query(**{"to-tag": "B"}),
                                        delete()],
+    "hold with c=0.0.0.0 and ICE": [offer(A_ICE.replace("c=IN IP4 198.51.100.1",
+                                                        "c=IN IP4 0.0.0.0")), delete()],
+    "sendonly re-offer": [offer(A, ICE="remove"), answer(B, ICE="remove"),
+                          offer(A.replace("sendrecv", "sendonly"), ICE="remove"), query(),
+                          delete()],
+    "audio and video": [offer(A + "m=video 3004 RTP/AVP 96\r\na=rtpmap:96 H264/90000\r\n",
+                              ICE="remove"),
+                        answer(B + "m=video 3006 RTP/AVP 96\r\na=rtpmap:96 H264/90000\r\n",
+                               ICE="remove"), query(), delete()],
+    "video with ICE on both families": [
+        offer(A + "m=video 3004 RTP/AVP 96\r\na=rtpmap:96 H264/90000\r\n", ICE="force"),
+        delete()],
+    "rtcp attribute full": [offer(A, ICE="remove", flags=["full-rtcp-attribute"]), delete()],
+    "received from IPv6": [
+        offer(A, ICE="remove", flags=["SIP-source-address"],
+              **{"received from": ["IP6", "2001:db8::7"]}), query(), delete()],
+    "trust address": [offer(A, ICE="remove", flags=["trust-address"]), query(), delete()],
+    "asymmetric and strict in query": [
+        offer(A, ICE="remove", flags=["asymmetric", "strict-source"]),
+        answer(B, ICE="remove", flags=["media-handover"]), query(), delete()],
+    "ICE lite forward": [offer(A, ICE="force", **{"ICE-lite": "forward"}), delete()],
+    "rtcp-mux require, IPv6 out": [offer(A, ICE="remove", **{"rtcp-mux": ["require"]}, **V6),
+                                   delete()],
+    "foo to IPv6 with ICE force": [offer(A, ICE="force", direction=["default", "foo"], **V6),
+                                   delete()],
+    "answer on foo after offer on default": [
+        offer(A, ICE="remove"), answer(B, ICE="remove", direction=["foo", "foo"]), query(),
+        delete()],
+    "list and ping": [offer(A, ICE="remove"), {"command": "list"}, {"command": "ping"},
+                      delete()],
 }
 
 
