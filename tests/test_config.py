@@ -87,3 +87,12 @@ def test_unknown_key_in_config_file_fails(tmp_path):
         parse_args([f"--config-file={ini}"])
     with pytest.raises(ConfigError, match="cannot read config file"):
         parse_args([f"--config-file={tmp_path}/missing.conf"])
+
+
+def test_underscores_in_long_options_as_newer_rtpengine_and_its_test_suites():
+    config = parse_args(["--silent_timeout=1", "--port_min", "44000", "--port-max=44010",
+                         "--log_level_internals=7", "-t", "-1", "-u", "2222",
+                         "--listen_ng=127.0.0.1:2223"])
+    assert (config.silent_timeout, config.port_min, config.port_max) == (1, 44000, 44010)
+    assert config.log_levels["internals"] == 7 and config.table == -1
+    assert config.listen_ng[0].port == 2223 and "listen-udp" in config.unsupported
