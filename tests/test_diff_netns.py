@@ -535,10 +535,7 @@ CLI_SCENARIOS: dict[str, list[Any]] = {
 }
 
 
-KNOWN_CLI_DIFFERENCES = {
-    # The relay does not report received payload types yet: we name the party's first codec.
-    "second codec received": "relay does not report the received payload type",
-}
+KNOWN_CLI_DIFFERENCES: dict[str, str] = {}
 
 
 @pytest.mark.parametrize("name", [

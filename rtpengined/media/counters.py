@@ -20,6 +20,7 @@ Slot layout (80 bytes, little endian)::
     48 16s address       learned endpoint address (packed, IPv4 in the first 4 bytes)
     64 u32 kernel_drops  packets the kernel dropped on the socket (receive buffer full)
     68 u8  family        learned endpoint family: 0 none, 4, 6
+    69 u8  payload_type  0x80 | payload type of the last RTP packet received (0: none yet)
     72 u64 generation    version of the stream's settings the worker has applied
 
 Bytes 8-45 are the *traffic* part, which the relay rewrites after every drain
@@ -39,10 +40,11 @@ SLOT_SIZE = 80
 DEFAULT_CAPACITY = 1 << 20  # slots; 80 MiB of address space, backed only where used
 
 SEQ = struct.Struct("<Q")
-BODY = struct.Struct("<QQQdIBBH16sIB3xQ")  # everything after seq
+BODY = struct.Struct("<QQQdIBBH16sIBB2xQ")  # everything after seq
 TRAFFIC = struct.Struct("<QQQdIB")  # packets, bytes, errors, last_packet, ssrc, ssrc_seen
 CONFIRMED = 1
 SSRC_SEEN = 2
+PAYLOAD_TYPE_SEEN = 0x80  # in the payload_type byte: a type was seen
 
 
 @dataclass(frozen=True)
@@ -57,6 +59,7 @@ class SlotValues:
     kernel_drops: int
     generation: int
     written: bool  # False until a worker has written the slot
+    payload_type: int | None = None  # of the last RTP packet received
 
 
 def pack_address(family: int, address: str) -> bytes:
@@ -110,6 +113,7 @@ class CounterTable:
         address: bytes,
         kernel_drops: int,
         generation: int,
+        payload_type: int = 0,
     ) -> None:
         offset = slot * SLOT_SIZE
         seq = SEQ.unpack_from(self.map, offset)[0] | 1
@@ -117,7 +121,7 @@ class CounterTable:
         BODY.pack_into(
             self.map, offset + 8, packets, nbytes, errors, last_packet, ssrc,
             1 if flags & SSRC_SEEN else 0, flags & CONFIRMED, port, address,
-            kernel_drops & 0xFFFFFFFF, family, generation,
+            kernel_drops & 0xFFFFFFFF, family, payload_type, generation,
         )
         SEQ.pack_into(self.map, offset, seq + 1)
 
@@ -142,9 +146,10 @@ class CounterTable:
 
     def read_raw(self, slot: int) -> tuple:
         """The slot as ``(packets, bytes, errors, last_packet, ssrc, port, family, flags,
-        address, kernel_drops, generation)``, consistent thanks to the seqlock.
+        address, kernel_drops, generation, payload_type)``, consistent thanks to the seqlock.
 
-        ``flags`` combines ``CONFIRMED`` and ``SSRC_SEEN`` as ``write`` takes them.
+        ``flags`` combines ``CONFIRMED`` and ``SSRC_SEEN`` as ``write`` takes them;
+        ``payload_type`` is the raw byte (``PAYLOAD_TYPE_SEEN`` set once one was seen).
         """
         offset = slot * SLOT_SIZE
         while True:
@@ -152,17 +157,20 @@ class CounterTable:
             if before & 1:
                 continue
             (packets, nbytes, errors, last, ssrc, seen, flags, port, address, drops, family,
-             generation) = BODY.unpack_from(self.map, offset + 8)
+             payload_type, generation) = BODY.unpack_from(self.map, offset + 8)
             if SEQ.unpack_from(self.map, offset)[0] == before:
                 return (packets, nbytes, errors, last, ssrc, port, family,
-                        flags | (SSRC_SEEN if seen else 0), address, drops, generation)
+                        flags | (SSRC_SEEN if seen else 0), address, drops, generation,
+                        payload_type)
 
     def read(self, slot: int) -> SlotValues:
-        packets, nbytes, errors, last, ssrc, port, family, flags, address, drops, gen = self.read_raw(slot)
+        (packets, nbytes, errors, last, ssrc, port, family, flags, address, drops, gen,
+         payload_type) = self.read_raw(slot)
         endpoint = (unpack_address(family, address), port) if family else None
         return SlotValues(
             packets, nbytes, errors, last, ssrc if flags & SSRC_SEEN else None, endpoint,
             bool(flags & CONFIRMED), drops, gen, self.written(slot),
+            payload_type & 0x7F if payload_type & PAYLOAD_TYPE_SEEN else None,
         )
 
     def written(self, slot: int) -> bool:

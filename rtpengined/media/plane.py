@@ -30,7 +30,7 @@ import trio
 from ..config import Config
 from ..model import Endpoint, Stream
 from . import channel as ch
-from .counters import CONFIRMED, SSRC_SEEN, CounterTable, SlotAllocator, unpack_address
+from .counters import CONFIRMED, PAYLOAD_TYPE_SEEN, SSRC_SEEN, CounterTable, SlotAllocator, unpack_address
 from .worker import socket_address
 
 log = logging.getLogger("rtpengined")
@@ -233,7 +233,7 @@ class RelayPlane:
 
     def _refresh_record(self, record: _Record) -> None:
         (packets, nbytes, errors, last_packet, ssrc, port, family, flags, address,
-         kernel_drops, generation) = self.counters.read_raw(record.slot)
+         kernel_drops, generation, payload_type) = self.counters.read_raw(record.slot)
         stream = record.stream
         stats = stream.stats
         stats.packets = packets
@@ -242,6 +242,8 @@ class RelayPlane:
         stats.last_packet = last_packet
         if flags & SSRC_SEEN:
             stats.ssrc = ssrc
+        if payload_type & PAYLOAD_TYPE_SEEN:
+            stats.payload_type = payload_type & 0x7F
         if generation != record.generation or not self.counters.written(record.slot):
             return  # the worker has not applied the latest update yet: keep our endpoint
         raw = (family, port, address)

@@ -26,7 +26,7 @@ import sys
 import time
 
 from . import channel as ch
-from .counters import CONFIRMED, SSRC_SEEN, CounterTable, pack_address
+from .counters import CONFIRMED, PAYLOAD_TYPE_SEEN, SSRC_SEEN, CounterTable, pack_address
 
 log = logging.getLogger("rtpengined.relay")
 
@@ -48,7 +48,7 @@ class _Stream:
         "learning", "strict_source", "media_handover", "asymmetric", "rtcp_mux", "blocked",
         "learn_until", "best_score",
         "packets", "bytes", "errors", "last_packet", "ssrc", "ssrc_seen",
-        "kernel_drops", "congested", "flushed_endpoint", "packed_address",
+        "kernel_drops", "congested", "flushed_endpoint", "packed_address", "payload_type",
         "busy", "turn",
     )
 
@@ -68,6 +68,7 @@ class _Stream:
         self.packets, self.bytes, self.errors, self.last_packet, self.ssrc = raw[:5]
         self.ssrc_seen = bool(raw[7] & SSRC_SEEN)
         self.kernel_drops = raw[9]
+        self.payload_type = raw[11]  # raw slot byte: PAYLOAD_TYPE_SEEN | type, 0 for none
         self.congested = True  # read the kernel's drop counter once at the first flush
         self.flushed_endpoint = None  # the endpoint whose packed address is cached
         self.packed_address = b""
@@ -281,6 +282,7 @@ class Worker:
         self.counters.write(
             stream.slot, stream.packets, stream.bytes, stream.errors, stream.last_packet,
             stream.ssrc, port, family, flags, address, stream.kernel_drops, stream.generation,
+            stream.payload_type,
         )
 
     def flush(self) -> None:
@@ -401,6 +403,11 @@ class Worker:
                         stream.ssrc = RTP_SSRC.unpack_from(buffer, 4)[0]
                     elif size >= 12:
                         stream.ssrc = RTP_SSRC.unpack_from(buffer, 8)[0]
+                        # The codec actually received (query/CLI name it, as 10.5 does).
+                        payload_type = PAYLOAD_TYPE_SEEN | (buffer[1] & 0x7F)
+                        if payload_type != stream.payload_type:
+                            stream.payload_type = payload_type
+                            self.flush_one(stream)  # rare: now, so a query sees it at once
                     if size >= 12 or 192 <= buffer[1] <= 223:
                         stream.ssrc_seen = True
             if count >= CONGESTED:  # a queue built up: the kernel may have dropped some
