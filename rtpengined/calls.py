@@ -77,20 +77,31 @@ class CallManager:
         if pool is not None:
             pool.release(stream.port)
 
-    def retire_stream(self, call: Call, stream: Stream) -> None:
-        """Stop relaying a replaced stream but keep its port bound until the call ends.
+    def retire_stream(self, call: Call, stream: Stream, successor: Stream | None = None) -> None:
+        """A re-INVITE moved a party: ``successor`` takes over ``stream``'s role.
 
-        rtpengine 10.5 does this when a re-INVITE moves a party: the old ports stay
-        allocated (late packets to them are dropped) and are freed with the call.
+        rtpengine 10.5 keeps the old ports bound until the call ends, and packets that
+        still arrive on them are relayed as if they came to the new ports (the same
+        stream, its counters go on). Without a successor the old ports stay bound only.
         """
         if stream.closed:
             return
+        stream.closed = True
+        if successor is not None:
+            self.core.media.retire_stream(stream, successor)
+            call.extra.setdefault("retired_streams", []).append(stream)
+            return
         sock, stream.sock = stream.sock, None
         self.core.media.close_stream(stream)
-        stream.closed = True
         call.extra.setdefault("retired_ports", []).append((stream.interface, stream.port, sock))
 
     def _free_retired(self, call: Call) -> None:
+        for stream in call.extra.pop("retired_streams", []):
+            self.core.media.close_stream(stream)
+            stream.sock = None
+            pool = self.pool_of(stream.interface)
+            if pool is not None:
+                pool.release(stream.port)
         for interface, port, sock in call.extra.pop("retired_ports", []):
             if sock is not None:
                 sock.close()

@@ -624,8 +624,6 @@ class _Session:
     def _replace_streams(self, media: Media, pool: PortPool,
                          ports: list[tuple[int, Any]]) -> list[Stream]:
         old_streams = list(media.streams)
-        for old in old_streams:
-            self.manager.retire_stream(self.call, old)  # bound until the call ends (10.5)
         interface: Interface = pool.interface
         streams: list[Stream] = []
         for n, (port, sock) in enumerate(ports):
@@ -642,6 +640,9 @@ class _Session:
             streams[0].rtcp_mux = True
         if len(streams) == 2:
             streams[0].rtcp_peer = streams[1]
+        for old in old_streams:  # bound and relayed as the new stream until the call ends (10.5)
+            successor = next((s for s in streams if s.rtcp == old.rtcp), None)
+            self.manager.retire_stream(self.call, old, successor)
         media.streams = streams
         media.extra.pop("bound_endpoint", None)
         return streams

@@ -50,8 +50,10 @@ def refresh(core: Core, call: Call) -> None:
             if rtp is None or rtp.stats.packets == 0:
                 continue
             received = rtp.stats.payload_type
-            if received is not None and str(received) in media.rtpmaps:
-                media.codec = media.rtpmaps[str(received)]
+            if received is not None:
+                # A type the party's SDP does not name gives no codec (10.5).
+                if str(received) in media.rtpmaps:
+                    media.codec = media.rtpmaps[str(received)]
             elif media.codec is None:  # the relay does not tell: the party's first codec
                 pt = media.formats[0] if media.formats else None
                 if pt is not None and pt in media.rtpmaps:

@@ -24,6 +24,11 @@ class MediaPlane(Protocol):
     def close_stream(self, stream: Stream) -> None:
         """Stop relaying and close ``stream.sock``; final counters stay in ``stream.stats``."""
 
+    def retire_stream(self, stream: Stream, successor: Stream) -> None:
+        """A re-INVITE replaced ``stream`` by ``successor``: keep relaying what arrives on
+        ``stream.sock`` as ``successor`` does (same sink, counters added into
+        ``successor.stats``), as 10.5 does, until ``close_stream(stream)`` at call end."""
+
     def refresh(self, streams: list[Stream] | None = None) -> None:
         """Copy the latest counters and learned endpoints into ``stream.stats``/``endpoint``.
 
@@ -50,6 +55,9 @@ class NullMediaPlane:
         self.open.pop(stream.id, None)
         if stream.sock is not None:
             stream.sock.close()
+
+    def retire_stream(self, stream: Stream, successor: Stream) -> None:
+        self.open[stream.id] = stream  # stays open (bound) until close_stream
 
     def refresh(self, streams: list[Stream] | None = None) -> None:
         return None

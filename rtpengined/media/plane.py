@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 import trio
 
 from ..config import Config
-from ..model import Endpoint, Stream
+from ..model import Endpoint, Stream, StreamStats
 from . import channel as ch
 from .counters import CONFIRMED, PAYLOAD_TYPE_SEEN, SSRC_SEEN, CounterTable, SlotAllocator, unpack_address
 from .worker import socket_address
@@ -51,6 +51,9 @@ class _Record:
     seen_confirmed: bool = False
     seen_raw: tuple | None = None  # (family, port, packed address) last read from the slot
     family: int = 4
+    # A stream replaced by a re-INVITE relays as its successor (sink, flags) until the
+    # call ends; its counters are added into the successor's.
+    follows: Stream | None = None
 
 
 @dataclass(eq=False)
@@ -83,6 +86,8 @@ class RelayPlane:
         self.batching = 0  # depth of nested ``batch()`` blocks
         self.batched: list[_WorkerHandle] = []  # workers with a pending batch
         self.addresses: dict[tuple, tuple | None] = {}  # (family, Endpoint) -> sendto address
+        # Stream id -> records of the streams it replaced (``retire_stream``), flattened.
+        self.followers: dict[int, list[_Record]] = {}
 
     # -- batching ---------------------------------------------------------------------
 
@@ -114,6 +119,8 @@ class RelayPlane:
         worker.groups[stream.group] = worker.groups.get(stream.group, 0) + 1
         self.group_workers[stream.group] = worker
         self._send(worker, ("add", self._spec(record, True, True)), stream.id)
+        if stream.id in self.followers:
+            self._update_followers(stream.id)
 
     def update_stream(self, stream: Stream) -> None:
         record = self.records.get(stream.id)
@@ -128,11 +135,39 @@ class RelayPlane:
             record.seen_endpoint = stream.endpoint
             record.seen_confirmed = stream.confirmed
         self._send(record.worker, ("update", self._spec(record, override, True)))
+        if stream.id in self.followers:
+            self._update_followers(stream.id)
+
+    def retire_stream(self, stream: Stream, successor: Stream) -> None:
+        record = self.records.get(stream.id)
+        if record is None:
+            return
+        # The successor is opened (or updated) later in the same command; that sends
+        # the followers' new specs. Until then the old spec relays as before.
+        group = self.followers.pop(stream.id, [])
+        group.append(record)
+        for follower in group:
+            follower.follows = successor
+        self.followers.setdefault(successor.id, []).extend(group)
+
+    def _update_followers(self, successor_id: int) -> None:
+        for follower in self.followers[successor_id]:
+            follower.generation += 1
+            self._send(follower.worker, ("update", self._spec(follower, False, False)))
 
     def close_stream(self, stream: Stream) -> None:
         record = self.records.pop(stream.id, None)
         if record is not None:
             self._refresh_record(record)
+            if record.follows is not None:
+                group = self.followers.get(record.follows.id)
+                if group is not None:
+                    group.remove(record)
+                    if not group:
+                        del self.followers[record.follows.id]
+            for follower in self.followers.pop(stream.id, ()):
+                follower.follows = None  # the stream is gone: its old ports stop relaying
+                self.close_stream(follower.stream)
             worker = record.worker
             del worker.records[stream.id]
             worker.pending_removal[stream.id] = record.slot
@@ -193,11 +228,14 @@ class RelayPlane:
     def _spec(self, record: _Record, override: bool, restart_learning: bool) -> tuple:
         """The stream's ``StreamSpec`` as a plain tuple (field order of ``StreamSpec``)."""
         stream = record.stream
+        stream_id = stream.id
+        if record.follows is not None:  # replaced by a re-INVITE: relays as its successor
+            stream = record.follows
         family = record.family
         sink = stream.sink
         rtcp_peer = stream.rtcp_peer
         return (
-            stream.id,
+            stream_id,
             record.slot,
             family,
             sink.id if sink is not None else None,
@@ -244,6 +282,9 @@ class RelayPlane:
             stats.ssrc = ssrc
         if payload_type & PAYLOAD_TYPE_SEEN:
             stats.payload_type = payload_type & 0x7F
+        followers = self.followers.get(stream.id)
+        if followers:
+            self._add_followers(stats, followers)
         if generation != record.generation or not self.counters.written(record.slot):
             return  # the worker has not applied the latest update yet: keep our endpoint
         raw = (family, port, address)
@@ -253,6 +294,22 @@ class RelayPlane:
             record.seen_endpoint = _endpoint(learned, stream.endpoint)
         stream.endpoint = record.seen_endpoint
         stream.confirmed = record.seen_confirmed = bool(flags & CONFIRMED)
+
+    def _add_followers(self, stats: StreamStats, followers: list[_Record]) -> None:
+        """Packets that still arrive on replaced ports count for the successor (10.5)."""
+        latest = stats.last_packet
+        for follower in followers:
+            self._refresh_record(follower)
+            theirs = follower.stream.stats
+            stats.packets += theirs.packets
+            stats.bytes += theirs.bytes
+            stats.errors += theirs.errors
+            if theirs.last_packet > latest:
+                latest = stats.last_packet = theirs.last_packet
+                if theirs.ssrc:
+                    stats.ssrc = theirs.ssrc
+                if theirs.payload_type is not None:
+                    stats.payload_type = theirs.payload_type
 
     def _send(self, worker: _WorkerHandle, message: tuple, socket_of: int | None = None) -> None:
         """Add ``message`` to the worker's batch; send it unless a ``batch()`` block is open.
