@@ -7,6 +7,7 @@ so every view reads the same objects and no number is kept twice.
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import itertools
 import socket
@@ -16,7 +17,13 @@ from typing import Any
 _stream_ids = itertools.count(1)
 
 
-@dataclass(frozen=True)
+@functools.lru_cache(maxsize=1024)
+def _address_family(address: str) -> str:
+    """``IPv4``/``IPv6`` of an interface address (parsed once: asked on every bind)."""
+    return "IPv6" if ipaddress.ip_address(address).version == 6 else "IPv4"
+
+
+@dataclass(frozen=True, slots=True)
 class Endpoint:
     """A transport address (IP text as written in SDP or seen on the wire, and port)."""
 
@@ -32,7 +39,7 @@ class Endpoint:
         return {"family": self.family, "address": self.address, "port": self.port}
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Interface:
     """One ``--interface [NAME/]IP[!ADVERTISED]`` entry."""
 
@@ -42,7 +49,7 @@ class Interface:
 
     @property
     def family(self) -> str:
-        return "IPv6" if ipaddress.ip_address(self.address).version == 6 else "IPv4"
+        return _address_family(self.address)
 
     @property
     def sdp_family(self) -> str:
@@ -50,7 +57,7 @@ class Interface:
         return "IP6" if self.family == "IPv6" else "IP4"
 
 
-@dataclass
+@dataclass(slots=True)
 class StreamStats:
     """Counters of packets *received* on a stream's local port (rtpengine counts these)."""
 
@@ -67,7 +74,7 @@ class StreamStats:
         return {"packets": self.packets, "bytes": self.bytes, "errors": self.errors}
 
 
-@dataclass(eq=False)
+@dataclass(eq=False, slots=True)
 class Stream:
     """One local media socket: the port a party sends its RTP (or RTCP) to.
 
@@ -114,7 +121,7 @@ class Stream:
         return self.endpoint
 
 
-@dataclass(eq=False)
+@dataclass(eq=False, slots=True)
 class Media:
     """One ``m=`` section of one party."""
 
@@ -130,17 +137,38 @@ class Media:
     # Direction from this party's SDP: sendrecv, sendonly, recvonly or inactive.
     direction: str = "sendrecv"
     extra: dict[str, Any] = field(default_factory=dict)
+    # Offer/answer state (fields, not ``extra`` keys: a dict per media cost ~0.6 kB a call).
+    initialized: bool = False  # the party's own SDP has described this media
+    ice_out: bool = False  # ICE spoken on this party's leg
+    ice_controlling: bool = False
+    transcoding: bool = False  # payload types renumbered between the parties
+    # (send, recv) media flags as query shows them (the proxy's point of view).
+    dir_flags: tuple[bool, bool] = (True, True)
+    mux_offered: bool = False  # the party's offer had a=rtcp-mux
+    mux_flags: frozenset[str] = frozenset()  # the offer's rtcp-mux options
+    mux_sent: bool | None = None  # whether the SDP we sent this party offered rtcp-mux
+    mux_answer: bool = False  # rtcp-mux answered to this (offering) party
+    mux_shown: bool | None = None  # rtcp-mux in use on this leg, as query shows it
+    offered: Any = None  # codec_negotiation.Offered: what the offer sent to this party
+    bound_endpoint: Endpoint | None = None  # the far party's address when ports were bound
+    ice_alternates: tuple[int, list] | None = None  # (rtp stream id, other-address ports)
 
     @property
     def rtp(self) -> Stream | None:
-        return next((s for s in self.streams if not s.rtcp), None)
+        for stream in self.streams:  # a loop, not a generator: read on every command
+            if not stream.rtcp:
+                return stream
+        return None
 
     @property
     def rtcp(self) -> Stream | None:
-        return next((s for s in self.streams if s.rtcp), None)
+        for stream in self.streams:
+            if stream.rtcp:
+                return stream
+        return None
 
 
-@dataclass(eq=False)
+@dataclass(eq=False, slots=True)
 class Monologue:
     """One call party, keyed by its SIP tag (empty until the answer names it)."""
 
@@ -155,7 +183,7 @@ class Monologue:
     extra: dict[str, Any] = field(default_factory=dict)
 
 
-@dataclass(eq=False)
+@dataclass(eq=False, slots=True)
 class Call:
     """One call, keyed by SIP Call-ID."""
 

@@ -422,7 +422,7 @@ class _Session:
             # for the offerer's side: fresh ports there (10.5).
             work.receiver_count = receiver_count
         elif rmedia is not None and "port-latching" not in opts.flags:
-            bound = rmedia.extra.get("bound_endpoint")
+            bound = rmedia.bound_endpoint
             if bound is not None and bound != work.endpoint and not conn.is_zero:
                 work.receiver_count = receiver_count  # the far side moved: fresh ports
         return work
@@ -488,31 +488,28 @@ class _Session:
             smedia.rtpmaps = section.rtpmaps()
             smedia.type = section.type
             smedia.protocol = section.protocol
-            smedia.extra["initialized"] = True
-            smedia.extra["ice"] = parsed.has_ice(work.index)
+            smedia.initialized = True
             # ICE in use on the sender's leg: its own SDP decides (whatever the options).
-            smedia.extra["ice_out"] = parsed.has_ice(work.index) and section.port != 0
+            smedia.ice_out = parsed.has_ice(work.index) and section.port != 0
             if section.port == 0:
                 self._reject_media(smedia, rmedia, parsed.media_connection(work.index), is_offer)
                 continue
             conn = parsed.media_connection(work.index)
             assert conn is not None
             smedia.direction = _direction(parsed, work.index, conn)
-            smedia.extra["zero"] = _held(parsed, work.index, conn)
             # rtpengine's media "send"/"recv" flags are from the proxy's point of view.
             sends = smedia.direction in ("sendrecv", "sendonly")
             receives = smedia.direction in ("sendrecv", "recvonly")
-            smedia.extra["dir_flags"] = (receives, sends)
-            rmedia.extra["dir_flags"] = (sends, receives)
-            smedia.extra["rtcp_mux"] = parsed.rtcp_mux(work.index)
+            smedia.dir_flags = (receives, sends)
+            rmedia.dir_flags = (sends, receives)
             if is_offer:
-                smedia.extra["mux_offered"] = parsed.rtcp_mux(work.index)
-                smedia.extra["mux_flags"] = set(opts.rtcp_mux)
-                rmedia.extra["offered"] = negotiation.offered(
+                smedia.mux_offered = parsed.rtcp_mux(work.index)
+                smedia.mux_flags = frozenset(opts.rtcp_mux)
+                rmedia.offered = negotiation.offered(
                     section, sdpmod.filter_codecs(section, opts.strip, opts.except_), opts.ptime,
                     opts.ptime_reverse)
             if work.endpoint is not None and not conn.is_zero:
-                rmedia.extra["bound_endpoint"] = work.endpoint
+                rmedia.bound_endpoint = work.endpoint
             address = conn.address
             if use_source and source_ip and not parsed.has_ice(work.index):
                 address = source_ip
@@ -541,7 +538,7 @@ class _Session:
                 if not stream.rtcp:
                     # An answerer that accepted the rtcp-mux we offered sends and expects
                     # RTCP on its RTP port, although it has an RTCP port too.
-                    accepted_mux = not is_offer and bool(smedia.extra.get("mux_sent"))
+                    accepted_mux = not is_offer and bool(smedia.mux_sent)
                     stream.rtcp_mux = parsed.rtcp_mux(work.index) and (
                         smedia.rtcp is None or accepted_mux)
                 changed.append(stream)
@@ -595,13 +592,13 @@ class _Session:
                     opts: Options) -> None:
         """Whether the offerer gets rtcp-mux back (RFC 5761 as rtpengine negotiates it)."""
         # "reject" only means something in an offer (10.5 ignores it in answers).
-        flags = set(offer_media.extra.get("mux_flags", set())) | (opts.rtcp_mux - {"reject"})
-        offered = bool(offer_media.extra.get("mux_offered"))
+        flags = offer_media.mux_flags | (opts.rtcp_mux - {"reject"})
+        offered = offer_media.mux_offered
         use = offered and "reject" not in flags and (accepted or "demux" in flags)
-        offer_media.extra["mux_answer"] = use
+        offer_media.mux_answer = use
         # What query shows: rtcp-mux in use on each party's leg.
-        offer_media.extra["mux_shown"] = use
-        answer_media.extra["mux_shown"] = accepted and bool(answer_media.extra.get("mux_sent"))
+        offer_media.mux_shown = use
+        answer_media.mux_shown = accepted and bool(answer_media.mux_sent)
         rtp = offer_media.rtp
         if rtp is not None and rtp.rtcp_mux != use:
             rtp.rtcp_mux = use
@@ -615,7 +612,7 @@ class _Session:
             mono.medias.append(media)
         media = mono.medias[work.index]
         if mono.extra.get("ice_controlling"):
-            media.extra["ice_controlling"] = True
+            media.ice_controlling = True
         if mirror:
             media.type = work.section.type
             media.protocol = protocol or work.section.protocol
@@ -644,7 +641,7 @@ class _Session:
             successor = next((s for s in streams if s.rtcp == old.rtcp), None)
             self.manager.retire_stream(self.call, old, successor)
         media.streams = streams
-        media.extra.pop("bound_endpoint", None)
+        media.bound_endpoint = None
         return streams
 
     # -- output -----------------------------------------------------------------------------
@@ -673,7 +670,7 @@ class _Session:
                 direction = _direction(parsed, work.index, conn)
             mux, rtcp_port = self._mux_out(out_media, parsed, work, opts, is_offer)
             if is_offer:
-                out_media.extra["mux_sent"] = mux
+                out_media.mux_sent = mux
             plan = MediaPlan(
                 port=rtp.port, address=addr,
                 formats=sdpmod.filter_codecs(section, opts.strip, opts.except_),
@@ -684,14 +681,14 @@ class _Session:
                 rtcp_port=None if "no-rtcp-attribute" in opts.flags else rtcp_port,
                 rtcp_full="full-rtcp-attribute" in opts.flags,
                 rtcp_mux=mux)
-            offer_sent = sender.medias[work.index].extra.get("offered")
+            offer_sent = sender.medias[work.index].offered
             if not is_offer and section.is_rtp and offer_sent is not None:
                 codecs = negotiation.answer_codecs(section, plan.formats, offer_sent)
                 plan.codecs = [(c.pt, c.source_pt, c.rtpmap, c.fmtps) for c in codecs]
                 plan.hide_formats = negotiation.hides_formats(section, codecs, offer_sent)
                 renumbered = any(c.renumbered for c in codecs) or offer_sent.repacketized
                 for media in (out_media, sender.medias[work.index]):
-                    media.extra["transcoding"] = renumbered
+                    media.transcoding = renumbered
                 plan.ptime, plan.keep_ptime = negotiation.answer_ptime(section, offer_sent)
             elif is_offer and opts.ptime is not None and opts.ptime > 0:
                 plan.ptime = str(opts.ptime)
@@ -699,7 +696,7 @@ class _Session:
                 plan.ptime = section.attributes("ptime")[0]
             # An answer speaks ICE to the offerer if the offerer's leg uses it (10.5).
             ice_known = (parsed.has_ice(work.index) if is_offer
-                         else bool(out_media.extra.get("ice_out")))
+                         else out_media.ice_out)
             if opts.ice == "force" or (opts.ice in ("default", "optional", "force-relay")
                                        and ice_known):
                 plan.ice = self._ice(receiver, rtp.interface)
@@ -708,9 +705,9 @@ class _Session:
                     (_foundation(interface), opts.media_address or interface.advertised,
                      rtp_port, alt_rtcp if plan.ice_rtcp_port is not None else None)
                     for interface, rtp_port, alt_rtcp in self._ice_alternates(out_media)]
-                out_media.extra["ice_out"] = True
+                out_media.ice_out = True
             else:
-                out_media.extra["ice_out"] = False
+                out_media.ice_out = False
             if opts.strip and section.is_rtp and not plan.hide_formats:
                 plan.hide_formats = sdpmod.only_dtmf_left(
                     section, section.formats,
@@ -776,7 +773,7 @@ class _Session:
             else:
                 mux = parsed.rtcp_mux(work.index)
             return mux, rtcp.port
-        if out_media.extra.get("mux_answer"):
+        if out_media.mux_answer:
             return True, rtp.port
         return False, rtcp.port
 
@@ -797,7 +794,7 @@ class _Session:
         """
         rtp = media.rtp
         assert rtp is not None
-        cached = media.extra.get("ice_alternates")
+        cached = media.ice_alternates
         if cached is not None and cached[0] == rtp.id:
             return cached[1]
         count = 2 if media.rtcp is not None else 1
@@ -813,7 +810,7 @@ class _Session:
             retired.extend((pool.interface, port, sock) for port, sock in ports)
             rtcp_port = ports[1][0] if count == 2 else None
             alternates.append((pool.interface, ports[0][0], rtcp_port))
-        media.extra["ice_alternates"] = (rtp.id, alternates)
+        media.ice_alternates = (rtp.id, alternates)
         return alternates
 
 

@@ -94,7 +94,7 @@ def _stream_dict(stream: Stream, created: float, muxed: bool = False,
 
 def _muxed(media: Media) -> bool:
     """rtcp-mux in use on this party's leg (negotiated both ways, as 10.5 shows it)."""
-    shown = media.extra.get("mux_shown")
+    shown = media.mux_shown
     if shown is not None:
         return bool(shown)
     rtp = media.rtp
@@ -118,24 +118,24 @@ def _unbound_rtcp(rtp: Stream, created: float) -> dict[str, Any]:
 
 def _media_flags(media: Media) -> list[str]:
     flags: list[str] = []
-    initialized = bool(media.extra.get("initialized"))
+    initialized = media.initialized
     if initialized:
         flags.append("initialized")
     rtp = media.rtp
     if rtp is not None and rtp.asymmetric:
         flags.append("asymmetric")
-    send, recv = media.extra.get("dir_flags", (True, True))
+    send, recv = media.dir_flags
     if send:
         flags.append("send")
     if recv:
         flags.append("recv")
     if _muxed(media):
         flags.append("rtcp-mux")
-    if media.extra.get("ice_out"):
+    if media.ice_out:
         flags.append("ICE")
-    if media.extra.get("ice_controlling"):
+    if media.ice_controlling:
         flags.append("ICE controlling")
-    if media.extra.get("transcoding"):
+    if media.transcoding:
         flags.append("transcoding")
     return flags
 
@@ -157,7 +157,7 @@ def _monologue_dict(mono: Monologue) -> dict[str, Any]:
         if media.codec:
             entry["codec"] = media.codec
         muxed = _muxed(media)
-        ice = bool(media.extra.get("ice_out"))
+        ice = media.ice_out
         entry["streams"] = [_stream_dict(s, mono.created, muxed, ice) for s in media.streams]
         rtp = media.rtp
         if muxed and media.rtcp is None and rtp is not None and not rtp.closed:
