@@ -45,7 +45,7 @@ class SdpError(NgError):
     """SDP the proxy cannot work with; the reason is rtpengine's error text."""
 
 
-@dataclass
+@dataclass(slots=True)
 class Line:
     """One SDP line: type letter, value after ``=``, and its original line ending."""
 
@@ -64,7 +64,7 @@ class Line:
         return name, value
 
 
-@dataclass
+@dataclass(slots=True)
 class Connection:
     family: str  # IP4 / IP6
     address: str
@@ -84,20 +84,34 @@ class MediaSection:
     port_count: int | None
     protocol: str
     formats: list[str]
+    # name -> values of the a= lines, built on first use (the rewriter asks many times).
+    _attributes: dict[str, list[str]] | None = field(default=None, repr=False, compare=False)
+    _connection: Connection | None | bool = field(default=False, repr=False, compare=False)
+    _rtpmaps: dict[str, str] | None = field(default=None, repr=False, compare=False)
+
+    def attribute_index(self) -> dict[str, list[str]]:
+        index = self._attributes
+        if index is None:
+            index = self._attributes = _attribute_index(self.lines)
+        return index
 
     def attributes(self, name: str) -> list[str]:
-        return [line.attribute[1] for line in self.lines
-                if line.kind == "a" and line.attribute[0] == name]
+        return list(self.attribute_index().get(name, ()))
 
     def has_attribute(self, name: str) -> bool:
-        return any(line.kind == "a" and line.attribute[0] == name for line in self.lines)
+        return name in self.attribute_index()
 
     @property
     def connection(self) -> Connection | None:
-        for line in self.lines:
-            if line.kind == "c":
-                return parse_connection(line.value)
-        return None
+        conn = self._connection
+        if conn is False:
+            conn = None
+            for line in self.lines:
+                if line.kind == "c":
+                    conn = parse_connection(line.value)
+                    break
+            self._connection = conn
+        return conn  # type: ignore[return-value]
 
     @property
     def is_rtp(self) -> bool:
@@ -105,6 +119,12 @@ class MediaSection:
 
     def rtpmaps(self) -> dict[str, str]:
         """Payload type → ``encoding/rate[/channels]``, static types filled in."""
+        cached = self._rtpmaps
+        if cached is None:
+            cached = self._rtpmaps = self._build_rtpmaps()
+        return dict(cached)
+
+    def _build_rtpmaps(self) -> dict[str, str]:
         result: dict[str, str] = {}
         for value in self.attributes("rtpmap"):
             pt, _, codec = value.partition(" ")
@@ -115,21 +135,43 @@ class MediaSection:
         return result
 
 
+def _attribute_index(lines: list[Line]) -> dict[str, list[str]]:
+    index: dict[str, list[str]] = {}
+    for line in lines:
+        if line.kind == "a":
+            name, _, value = line.value.partition(":")
+            values = index.get(name)
+            if values is None:
+                index[name] = [value]
+            else:
+                values.append(value)
+    return index
+
+
 @dataclass
 class SessionDescription:
     session: list[Line]
     medias: list[MediaSection]
+    _attributes: dict[str, list[str]] | None = field(default=None, repr=False, compare=False)
+    _connection: Connection | None | bool = field(default=False, repr=False, compare=False)
 
     def session_attributes(self, name: str) -> list[str]:
-        return [line.attribute[1] for line in self.session
-                if line.kind == "a" and line.attribute[0] == name]
+        index = self._attributes
+        if index is None:
+            index = self._attributes = _attribute_index(self.session)
+        return list(index.get(name, ()))
 
     @property
     def connection(self) -> Connection | None:
-        for line in self.session:
-            if line.kind == "c":
-                return parse_connection(line.value)
-        return None
+        conn = self._connection
+        if conn is False:
+            conn = None
+            for line in self.session:
+                if line.kind == "c":
+                    conn = parse_connection(line.value)
+                    break
+            self._connection = conn
+        return conn  # type: ignore[return-value]
 
     @property
     def origin(self) -> list[str] | None:
@@ -153,9 +195,9 @@ class SessionDescription:
         return None
 
     def has_ice(self, index: int) -> bool:
-        media = self.medias[index]
-        return bool(self.session_attributes("ice-ufrag")) or media.has_attribute(
-            "ice-ufrag") or media.has_attribute("candidate")
+        media = self.medias[index].attribute_index()
+        return "ice-ufrag" in media or "candidate" in media or bool(
+            self.session_attributes("ice-ufrag"))
 
     def rtcp_mux(self, index: int) -> bool:
         return self.medias[index].has_attribute("rtcp-mux")
@@ -197,15 +239,10 @@ def _parse_media_line(value: str) -> tuple[str, int, int | None, str, list[str]]
 def parse(text: str) -> SessionDescription:
     """Parse an SDP body; ``SdpError('Failed to parse SDP')`` for anything that is not SDP."""
     lines: list[Line] = []
-    pos = 0
-    while pos < len(text):
-        match = _LINE.match(text, pos)
-        assert match is not None
-        body, ending = match.group(1), match.group(2)
-        pos = match.end()
-        if not body and not ending:
-            break
+    for body, ending in _LINE.findall(text):
         if not body:
+            if not ending:
+                break
             continue  # rtpengine skips empty lines
         if len(body) < 2 or body[1] != "=" or not body[0].isalpha():
             raise SdpError("Failed to parse SDP")
@@ -214,18 +251,29 @@ def parse(text: str) -> SessionDescription:
         raise SdpError("Failed to parse SDP")
     session: list[Line] = []
     medias: list[MediaSection] = []
+    section_lines = session
+    connection: Connection | None | bool = False  # the first c= of the current section
     for line in lines:
-        if line.kind == "m":
+        kind = line.kind
+        if kind == "m":
+            if medias:
+                medias[-1]._connection = connection
+            connection = None
             mtype, port, count, proto, formats = _parse_media_line(line.value)
-            medias.append(MediaSection([line], mtype, port, count, proto, formats))
-        elif medias:
-            medias[-1].lines.append(line)
-        else:
-            session.append(line)
-        if line.kind == "c" and parse_connection(line.value) is None:
+            section_lines = [line]
+            medias.append(MediaSection(section_lines, mtype, port, count, proto, formats))
+            continue
+        section_lines.append(line)
+        if kind == "c":
+            parsed = parse_connection(line.value)
+            if parsed is None:
+                raise SdpError("Failed to parse SDP")
+            if connection is None and medias:
+                connection = parsed
+        elif kind == "o" and len(line.value.split()) != 6:
             raise SdpError("Failed to parse SDP")
-        if line.kind == "o" and len(line.value.split()) != 6:
-            raise SdpError("Failed to parse SDP")
+    if medias:
+        medias[-1]._connection = connection
     return SessionDescription(session, medias)
 
 
