@@ -115,16 +115,15 @@ class CallManager:
         """End ``call``: final counters into the totals, ports released, call removed."""
         stats = self.core.stats
         streams = [s for s in call.streams() if not s.closed]
-        try:
-            self.core.media.refresh(streams)
-        except Exception:  # counters are best effort at teardown
-            log.exception("media refresh failed while ending call %s", call.call_id)
+        for stream in streams:
+            # The media plane reads each stream's final counters as it closes it (no
+            # refresh before: that read them twice).
+            self.release_stream(stream)
         self._count_stream_pairs(call)
         for stream in streams:
             stats.closed_packets += stream.stats.packets
             stats.closed_bytes += stream.stats.bytes
             stats.closed_errors += stream.stats.errors
-            self.release_stream(stream)
         self._free_retired(call)
         if not call.foreign:
             stats.record_call_end(max(0.0, self.core.clock() - call.created))

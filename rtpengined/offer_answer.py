@@ -88,6 +88,8 @@ class Options:
     @classmethod
     def from_message(cls, message: dict[str, Any]) -> Options:
         opts = cls()
+        if message.keys() <= _NON_OPTION_KEYS:  # nothing but the call's keys: the defaults
+            return opts
         opts.flags = set(get_list(message, "flags"))
         opts.replace = set(get_list(message, "replace"))
         for flag in opts.flags:
@@ -136,6 +138,13 @@ class Options:
         if learning in ("off", "immediate", "delayed", "heuristic"):
             opts.learning = learning
         return opts
+
+
+# Keys that never change an option (every offer/answer has most of these).
+_NON_OPTION_KEYS = frozenset({
+    "command", "sdp", "SDP", "call-id", "call-ID", "call id", "call ID", "from-tag", "from tag",
+    "from-Tag", "to-tag", "to tag", "to-Tag",
+})
 
 
 def _is_address(text: str | None) -> bool:
