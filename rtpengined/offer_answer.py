@@ -484,6 +484,10 @@ class _Session:
         use_source = _uses_source(config, opts)
         changed: list[Stream] = []
         opened: list[Stream] = []
+        flags = opts.flags
+        asymmetric = "asymmetric" in flags
+        strict_source = "strict-source" in flags
+        media_handover = "media-handover" in flags
         for work in plans:
             smedia = self._ensure_media(sender, work, parsed)
             rmedia = self._ensure_media(receiver, work, parsed, mirror=True,
@@ -498,8 +502,9 @@ class _Session:
             smedia.type = section.type
             smedia.protocol = section.protocol
             smedia.initialized = True
+            has_ice = parsed.has_ice(work.index)
             # ICE in use on the sender's leg: its own SDP decides (whatever the options).
-            smedia.ice_out = parsed.has_ice(work.index) and section.port != 0
+            smedia.ice_out = has_ice and section.port != 0
             if section.port == 0:
                 self._reject_media(smedia, rmedia, parsed.media_connection(work.index), is_offer)
                 continue
@@ -511,8 +516,9 @@ class _Session:
             receives = smedia.direction in ("sendrecv", "recvonly")
             smedia.dir_flags = (receives, sends)
             rmedia.dir_flags = (sends, receives)
+            offers_mux = parsed.rtcp_mux(work.index)
             if is_offer:
-                smedia.mux_offered = parsed.rtcp_mux(work.index)
+                smedia.mux_offered = offers_mux
                 smedia.mux_flags = frozenset(opts.rtcp_mux)
                 rmedia.offered = negotiation.offered(
                     section, sdpmod.filter_codecs(section, opts.strip, opts.except_), opts.ptime,
@@ -520,7 +526,7 @@ class _Session:
             if work.endpoint is not None and not conn.is_zero:
                 rmedia.bound_endpoint = work.endpoint
             address = conn.address
-            if use_source and source_ip and not parsed.has_ice(work.index):
+            if use_source and source_ip and not has_ice:
                 address = source_ip
             rtp_ep = None if conn.is_zero else Endpoint(address, section.port)
             held = Endpoint(conn.address, section.port) if conn.is_zero else None
@@ -532,6 +538,8 @@ class _Session:
                     rtcp_ep = Endpoint(rtcp_addr, rtcp_attr[0])
                 else:
                     rtcp_ep = Endpoint(address, section.port + 1)
+            accepted_mux = not is_offer and bool(smedia.mux_sent)
+            single_port = smedia.rtcp is None
             for stream in smedia.streams:
                 target = rtcp_ep if stream.rtcp else rtp_ep
                 stream.shown_endpoint = None if held is None else Endpoint(
@@ -540,33 +548,32 @@ class _Session:
                     stream.advertised = target
                     stream.endpoint = None
                     stream.confirmed = False
-                stream.asymmetric = "asymmetric" in opts.flags
-                stream.strict_source = "strict-source" in opts.flags
-                stream.media_handover = "media-handover" in opts.flags
-                stream.learning = "off" if stream.asymmetric else learning
+                stream.asymmetric = asymmetric
+                stream.strict_source = strict_source
+                stream.media_handover = media_handover
+                stream.learning = "off" if asymmetric else learning
                 if not stream.rtcp:
                     # An answerer that accepted the rtcp-mux we offered sends and expects
                     # RTCP on its RTP port, although it has an RTCP port too.
-                    accepted_mux = not is_offer and bool(smedia.mux_sent)
-                    stream.rtcp_mux = parsed.rtcp_mux(work.index) and (
-                        smedia.rtcp is None or accepted_mux)
+                    stream.rtcp_mux = offers_mux and (single_port or accepted_mux)
                 changed.append(stream)
             if not is_offer:
-                self._answer_mux(smedia, rmedia, parsed.rtcp_mux(work.index), opts)
+                self._answer_mux(smedia, rmedia, offers_mux, opts)
+            s_rtp, s_rtcp, r_rtp, r_rtcp = smedia.rtp, smedia.rtcp, rmedia.rtp, rmedia.rtcp
             # Relay both ways, RTP to RTP and RTCP to RTCP.
-            for mine, theirs in ((smedia.rtp, rmedia.rtp), (smedia.rtcp, rmedia.rtcp)):
+            for mine, theirs in ((s_rtp, r_rtp), (s_rtcp, r_rtcp)):
                 if mine is not None and theirs is not None:
                     mine.sink, theirs.sink = theirs, mine
                     changed += [mine, theirs]
-            if rmedia.rtp is not None and rmedia.rtcp is None:
+            if r_rtp is not None and r_rtcp is None:
                 # rtcp-mux only: RTCP from the other side arrives on its RTCP socket and
                 # goes out through our single port.
-                if smedia.rtcp is not None:
-                    smedia.rtcp.sink = rmedia.rtp
-                    changed.append(smedia.rtcp)
-            if smedia.rtp is not None and smedia.rtcp is None and rmedia.rtcp is not None:
-                rmedia.rtcp.sink = smedia.rtp  # the same, the other way round
-                changed.append(rmedia.rtcp)
+                if s_rtcp is not None:
+                    s_rtcp.sink = r_rtp
+                    changed.append(s_rtcp)
+            if s_rtp is not None and s_rtcp is None and r_rtcp is not None:
+                r_rtcp.sink = s_rtp  # the same, the other way round
+                changed.append(r_rtcp)
         for stream in call.streams():
             if stream.sink is not None and stream.sink.closed and not stream.closed:
                 stream.sink = None  # its peer's ports were replaced
