@@ -202,7 +202,9 @@ def test_terminate_matches_all_own_foreign_exactly():
 
 def test_terminate_one_call_keeps_the_regular_reason_after_ng_delete():
     calls = fixture_calls()
+    # What an ng delete with a from-tag and a pending delete delay leaves on the call.
     calls[0].deletion_mark = True
+    calls[0].delete_at = calls[0].last_signal + 30
     core = model_core(calls)
     assert handle_cli(core, "terminate fixture-call-2") == fixture("teardown/terminate_fixture-call-2.txt")
     assert handle_cli(core, "terminate all") == fixture("teardown/terminate_all.txt")
