@@ -308,6 +308,12 @@ class Worker:
             wall = wall_clock()
             now = monotonic()
             turn += 1
+            if len(events) > 1 and (channel_fd, select.EPOLLIN) in events:
+                # Signalling first: a packet sent after an ng reply must see the change
+                # that reply announced (epoll does not keep readiness order).
+                if not self.handle_channel():
+                    return
+                events.remove((channel_fd, select.EPOLLIN))
             for fd, _mask in events:
                 stream = by_fd.get(fd)
                 if stream is not None:

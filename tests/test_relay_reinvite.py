@@ -1,0 +1,93 @@
+"""Relay behaviour after signalling changes, through the daemon over UDP ng (as 10.5):
+ports replaced by a re-INVITE keep relaying into the same stream, and query names the
+codec of the payload type actually received."""
+
+from __future__ import annotations
+
+import struct
+
+import trio
+from relay_helpers import party, rtp_packet
+from test_relay_daemon import establish, media_port, ng, sdp, stream_stats
+
+from rtpengined.model import Endpoint
+
+PORTS = {"port_min": 45000, "port_max": 45999}
+
+
+async def query_until(daemon, call_id: str, done) -> dict:
+    """Query until ``done(reply)`` holds (counters are read from shared memory)."""
+    with trio.fail_after(10):
+        while True:
+            reply = await ng(daemon, {"command": "query", "call-id": call_id})
+            if done(reply):
+                return reply
+            await trio.sleep(0.01)
+
+
+async def test_ports_replaced_by_a_reinvite_keep_relaying_into_the_same_stream(make_daemon):
+    daemon = await make_daemon(**PORTS)
+    alice, bob, bob2 = await party(), await party(), await party()
+    to_alice_sdp, to_bob_sdp = await establish(daemon, "reinvite-1", alice, bob)
+    old_target = Endpoint("127.0.0.1", media_port(to_alice_sdp))
+    bob_target = Endpoint("127.0.0.1", media_port(to_bob_sdp))
+    await alice.send(rtp_packet(1), old_target)
+    assert (await bob.receive())[0] == rtp_packet(1)
+
+    # bob moves (re-INVITE from bob): alice gets fresh ports, the old ones stay bound.
+    reoffer = await ng(daemon, {"command": "offer", "call-id": "reinvite-1", "from-tag": "bob",
+                                "sdp": sdp(bob2.endpoint)})
+    reanswer = await ng(daemon, {"command": "answer", "call-id": "reinvite-1", "from-tag": "bob",
+                                 "to-tag": "alice", "sdp": sdp(alice.endpoint)})
+    assert reoffer["result"] == reanswer["result"] == "ok"
+    new_target = Endpoint("127.0.0.1", media_port(reoffer["sdp"]))
+    assert new_target != old_target
+    assert media_port(reanswer["sdp"]) == bob_target.port
+
+    await alice.send(rtp_packet(2), old_target)  # late packet to the replaced port
+    data, source = await bob2.receive()
+    assert data == rtp_packet(2) and source == bob_target
+    await alice.send(rtp_packet(3), new_target)
+    data, source = await bob2.receive()
+    assert data == rtp_packet(3) and source == bob_target
+    await bob2.send(rtp_packet(4, ssrc=0x22222222), bob_target)
+    data, source = await alice.receive()  # back from the new port
+    assert data == rtp_packet(4, ssrc=0x22222222) and source == new_target
+
+    reply = await query_until(daemon, "reinvite-1",
+                              lambda r: stream_stats(r, "alice")["stats"]["packets"] >= 3
+                              and stream_stats(r, "bob")["stats"]["packets"] >= 1)
+    alice_rtp = stream_stats(reply, "alice")
+    assert alice_rtp["local port"] == new_target.port
+    assert alice_rtp["stats"] == {"packets": 3, "bytes": 516, "errors": 0}
+    deleted = await ng(daemon, {"command": "delete", "call-id": "reinvite-1", "from-tag": "alice"})
+    assert deleted["totals"]["RTP"]["packets"] == 4
+
+
+def _pcma(seq: int) -> bytes:
+    return struct.pack("!BBHII", 0x80, 8, seq, seq * 160, 0x33333333) + bytes(160)
+
+
+async def test_query_names_the_codec_of_the_payload_type_received(make_daemon):
+    daemon = await make_daemon(**PORTS)
+    alice, bob = await party(), await party()
+    body = sdp(alice.endpoint).replace("RTP/AVP 0", "RTP/AVP 0 8") + "a=rtpmap:8 PCMA/8000\r\n"
+    offer = await ng(daemon, {"command": "offer", "call-id": "pt-1", "from-tag": "alice",
+                              "sdp": body})
+    answer = await ng(daemon, {"command": "answer", "call-id": "pt-1", "from-tag": "alice",
+                               "to-tag": "bob", "sdp": sdp(bob.endpoint).replace(
+                                   "RTP/AVP 0", "RTP/AVP 0 8") + "a=rtpmap:8 PCMA/8000\r\n"})
+    assert offer["result"] == answer["result"] == "ok"
+    target = Endpoint("127.0.0.1", media_port(answer["sdp"]))
+
+    def codec(reply: dict) -> str | None:
+        return reply["tags"]["alice"]["medias"][0].get("codec")
+
+    await alice.send(rtp_packet(1), target)
+    await bob.receive()
+    reply = await query_until(daemon, "pt-1", lambda r: codec(r) is not None)
+    assert codec(reply) == "PCMU/8000"
+    await alice.send(_pcma(2), target)  # the caller switches codec
+    await bob.receive()
+    reply = await query_until(daemon, "pt-1", lambda r: codec(r) != "PCMU/8000")
+    assert codec(reply) == "PCMA/8000"
