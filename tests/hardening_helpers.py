@@ -177,8 +177,19 @@ def daemon_process(*args: str, nofile: int | None = None):
 
     from conftest import DaemonProcess
 
+    def start() -> DaemonProcess:
+        # conftest picks each port as free a moment before the daemon binds it; on a busy
+        # shared machine another process can take it in between: try again with new ports.
+        for attempt in range(3):
+            try:
+                return DaemonProcess(list(args))
+            except RuntimeError as exc:
+                if "Address already in use" not in str(exc) or attempt == 2:
+                    raise
+        raise AssertionError("unreachable")
+
     if nofile is None:
-        return DaemonProcess(list(args))
+        return start()
 
     def limit() -> None:
         resource.setrlimit(resource.RLIMIT_NOFILE, (nofile, nofile))
@@ -190,7 +201,7 @@ def daemon_process(*args: str, nofile: int | None = None):
 
     subprocess.Popen = popen
     try:
-        return DaemonProcess(list(args))
+        return start()
     finally:
         subprocess.Popen = original
 

@@ -43,4 +43,13 @@ async def serve_listener(handler: Callable[[Any], Awaitable[None]], listener: tr
             if backoff:
                 log.warning("%s: accepting connections again", what)
                 backoff = 0.0
-            nursery.start_soon(handler, stream)
+            nursery.start_soon(_run_handler, handler, stream)
+
+
+async def _run_handler(handler: Callable[[Any], Awaitable[None]], stream: Any) -> None:
+    """As trio.serve_listeners does: the stream is closed however the handler ends (hypercorn
+    relies on it, e.g. after a failed TLS handshake)."""
+    try:
+        await handler(stream)
+    finally:
+        await trio.aclose_forcefully(stream)
