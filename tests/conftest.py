@@ -68,11 +68,24 @@ def free_port(kind: int = socket.SOCK_STREAM) -> int:
         return sock.getsockname()[1]
 
 
+def free_udp_and_tcp_port() -> int:
+    """A port number that is free for both UDP and TCP (ng listens on both, like rtpengine)."""
+    for _ in range(50):
+        port = free_port(socket.SOCK_DGRAM)
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+            try:
+                sock.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+        return port
+    raise RuntimeError("no port free for both UDP and TCP")
+
+
 class DaemonProcess:
     """``rtpengined run`` in a child process, for interop tests with real clients."""
 
     def __init__(self, args: list[str]) -> None:
-        self.ng_port = free_port(socket.SOCK_DGRAM)
+        self.ng_port = free_udp_and_tcp_port()
         self.cli_port = free_port()
         self.http_port = free_port()
         self.args = [sys.executable, "-m", "rtpengined", "run",
