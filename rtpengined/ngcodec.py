@@ -140,11 +140,15 @@ class ReplyCache:
         self._previous: dict[bytes, bytes] = {}
         self._current_bytes = 0
         self._rotated_at = clock()
+        # How many generations were dropped: the daemon returns freed memory after each.
+        self.dropped_generations = 0
 
     def __len__(self) -> int:
         return len(self._current) + len(self._previous)
 
     def _rotate(self) -> None:
+        if self._previous:
+            self.dropped_generations += 1
         self._previous = self._current
         self._current = {}
         self._current_bytes = 0
@@ -153,9 +157,14 @@ class ReplyCache:
         now = self._clock()
         if now - self._rotated_at >= self.lifetime:
             self._rotate()
-            if now - self._rotated_at >= 2 * self.lifetime:
+            if now - self._rotated_at >= 2 * self.lifetime and self._previous:
                 self._previous = {}
+                self.dropped_generations += 1
             self._rotated_at = now
+
+    def expire(self) -> None:
+        """Drop what is past its lifetime now, without waiting for the next request."""
+        self._maybe_rotate()
 
     def get(self, cookie: bytes) -> bytes | None:
         self._maybe_rotate()
