@@ -11,10 +11,13 @@ from __future__ import annotations
 
 import errno
 import logging
+import socket
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 import trio
+
+from ._net import bind_socket, format_address
 
 log = logging.getLogger("rtpengined.accept")
 OUT_OF_RESOURCES = {errno.EMFILE, errno.ENFILE, errno.ENOMEM, errno.ENOBUFS}
@@ -53,3 +56,15 @@ async def _run_handler(handler: Callable[[Any], Awaitable[None]], stream: Any) -
         await handler(stream)
     finally:
         await trio.aclose_forcefully(stream)
+
+
+async def serve_tcp(address: Any, what: str, handler: Callable[[Any], Awaitable[None]],
+                    task_status: Any = trio.TASK_STATUS_IGNORED) -> None:
+    """Bind ``address`` (a clear ListenError if that fails), report it started, accept forever."""
+    sock = await bind_socket(socket.SOCK_STREAM, address.host, address.port, what)
+    sock.listen(128)
+    listener = trio.SocketListener(sock)
+    log.info("listening for %s on tcp %s", what, format_address(sock.getsockname()))
+    task_status.started(sock.getsockname())
+    async with listener:
+        await serve_listener(handler, listener, what)

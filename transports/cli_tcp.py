@@ -10,15 +10,14 @@ without a reply. ``CliLineReader`` is the sans-I/O framer; the rest is the trio 
 from __future__ import annotations
 
 import logging
-import socket
 from contextlib import asynccontextmanager
 from urllib.parse import urlsplit
 
 import trio
 
 from . import Transport, register
-from ._accept import serve_listener
-from ._net import bind_socket, format_address
+from ._accept import serve_tcp
+from ._net import format_address
 
 log = logging.getLogger("rtpengined.cli")
 MAX_LINE = 1024  # rtpengine closes a connection holding more than this without a LF
@@ -114,13 +113,7 @@ async def _serve_connection(core, stream: trio.SocketStream) -> None:
 
 
 async def serve(core, address, *, task_status=trio.TASK_STATUS_IGNORED) -> None:
-    sock = await bind_socket(socket.SOCK_STREAM, address.host, address.port, "CLI")
-    sock.listen(128)
-    listener = trio.SocketListener(sock)
-    log.info("listening for CLI on tcp %s", format_address(sock.getsockname()))
-    task_status.started(sock.getsockname())
-    async with listener:
-        await serve_listener(lambda s: _serve_connection(core, s), listener, "CLI")
+    await serve_tcp(address, "CLI", lambda stream: _serve_connection(core, stream), task_status)
 
 
 class CliClient:

@@ -8,7 +8,6 @@ same way. As in rtpengine, JSON is not framed on TCP: such a message gets no rep
 from __future__ import annotations
 
 import logging
-import socket
 from contextlib import asynccontextmanager
 from urllib.parse import urlsplit
 
@@ -17,8 +16,8 @@ import trio
 from rtpengined import bencode
 
 from . import Transport, register
-from ._accept import serve_listener
-from ._net import bind_socket, format_address
+from ._accept import serve_tcp
+from ._net import format_address
 
 log = logging.getLogger("rtpengined.tcp")
 MAX_PENDING = 1024 * 1024  # rtpengine closes past 1 KiB of partial message; we allow 1 MiB
@@ -74,13 +73,7 @@ async def _serve_connection(core, stream: trio.SocketStream) -> None:
 
 
 async def serve(core, address, *, task_status=trio.TASK_STATUS_IGNORED) -> None:
-    sock = await bind_socket(socket.SOCK_STREAM, address.host, address.port, "ng (TCP)")
-    sock.listen(128)
-    listener = trio.SocketListener(sock)
-    log.info("listening for ng on tcp %s", format_address(sock.getsockname()))
-    task_status.started(sock.getsockname())
-    async with listener:
-        await serve_listener(lambda s: _serve_connection(core, s), listener, "ng (TCP)")
+    await serve_tcp(address, "ng (TCP)", lambda stream: _serve_connection(core, stream), task_status)
 
 
 class TcpClient:
