@@ -103,15 +103,9 @@ class MediaSection:
 
     @property
     def connection(self) -> Connection | None:
-        conn = self._connection
-        if conn is False:
-            conn = None
-            for line in self.lines:
-                if line.kind == "c":
-                    conn = parse_connection(line.value)
-                    break
-            self._connection = conn
-        return conn  # type: ignore[return-value]
+        if self._connection is False:
+            self._connection = _first_connection(self.lines)
+        return self._connection  # type: ignore[return-value]
 
     @property
     def is_rtp(self) -> bool:
@@ -133,6 +127,14 @@ class MediaSection:
             if pt not in result and pt in STATIC_PAYLOAD_TYPES:
                 result[pt] = STATIC_PAYLOAD_TYPES[pt]
         return result
+
+
+def _first_connection(lines) -> Connection | None:
+    """The first ``c=`` line of a session or media section, parsed (cached by the callers)."""
+    for line in lines:
+        if line.kind == "c":
+            return parse_connection(line.value)
+    return None
 
 
 def _attribute_index(lines: list[Line]) -> dict[str, list[str]]:
@@ -163,15 +165,9 @@ class SessionDescription:
 
     @property
     def connection(self) -> Connection | None:
-        conn = self._connection
-        if conn is False:
-            conn = None
-            for line in self.session:
-                if line.kind == "c":
-                    conn = parse_connection(line.value)
-                    break
-            self._connection = conn
-        return conn  # type: ignore[return-value]
+        if self._connection is False:
+            self._connection = _first_connection(self.session)
+        return self._connection  # type: ignore[return-value]
 
     @property
     def origin(self) -> list[str] | None:
