@@ -94,34 +94,26 @@ def _set_state(core: Core, message: dict[str, Any], key: str, value: bool) -> di
     return dict(OK)
 
 
-@ng_command("block media")
-def block_media(core: Core, message: dict[str, Any], request: Request) -> dict[str, Any]:
-    return _set_state(core, message, "block media", True)
+# Commands that set or clear one state on a party or the whole call: name → (state, value).
+STATE_COMMANDS = {
+    "block media": ("block media", True),
+    "unblock media": ("block media", False),
+    "silence media": ("silence media", True),
+    "unsilence media": ("silence media", False),
+    "block DTMF": ("block DTMF", True),
+    "unblock DTMF": ("block DTMF", False),
+}
 
 
-@ng_command("unblock media")
-def unblock_media(core: Core, message: dict[str, Any], request: Request) -> dict[str, Any]:
-    return _set_state(core, message, "block media", False)
+def _state_command(key: str, value: bool):
+    def handler(core: Core, message: dict[str, Any], request: Request) -> dict[str, Any]:
+        return _set_state(core, message, key, value)
+
+    return handler
 
 
-@ng_command("silence media")
-def silence_media(core: Core, message: dict[str, Any], request: Request) -> dict[str, Any]:
-    return _set_state(core, message, "silence media", True)
-
-
-@ng_command("unsilence media")
-def unsilence_media(core: Core, message: dict[str, Any], request: Request) -> dict[str, Any]:
-    return _set_state(core, message, "silence media", False)
-
-
-@ng_command("block DTMF")
-def block_dtmf(core: Core, message: dict[str, Any], request: Request) -> dict[str, Any]:
-    return _set_state(core, message, "block DTMF", True)
-
-
-@ng_command("unblock DTMF")
-def unblock_dtmf(core: Core, message: dict[str, Any], request: Request) -> dict[str, Any]:
-    return _set_state(core, message, "block DTMF", False)
+for _name, (_key, _value) in STATE_COMMANDS.items():
+    ng_command(_name)(_state_command(_key, _value))
 
 
 def _recording(core: Core, message: dict[str, Any], value: bool) -> dict[str, Any]:
