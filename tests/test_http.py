@@ -114,8 +114,6 @@ async def test_raw_probe_routing_and_decoding(daemon, request_bytes, body, comma
 
 
 async def test_cli_over_http_equals_cli_port(daemon):
-    if "cli" not in daemon.addresses:
-        pytest.skip("transports.cli_tcp not available yet")
     from transports.cli_tcp import open_client as open_cli
 
     host, port = daemon.address("cli")[:2]

@@ -15,7 +15,6 @@ import pytest
 from cli_helpers import fixture, mask
 
 CTL = shutil.which("rtpengine-ctl")
-pytestmark = pytest.mark.skipif(CTL is None, reason="rtpengine-ctl (rtpengine-utils) not installed")
 
 COMMANDS = [
     "list numsessions", "list sessions all", "list sessions own", "list sessions foreign",

@@ -12,17 +12,12 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
 import subprocess
-
-import pytest
 
 from tests.calls_helpers import PortTokens
 from tests.conftest import FIXTURES, free_port
 
 DAEMON_ARGS = ("--config-file=none", "-i", "127.0.0.1", "-m", "41000", "-M", "41999")
-pytestmark = pytest.mark.skipif(shutil.which("rtpengine-ng-client") is None,
-                                reason="rtpengine-ng-client not installed")
 
 
 def ng_client(port: int, *args: str) -> str:
@@ -81,13 +76,6 @@ print "DELETE $out->{result} ", scalar(keys %{$out->{tags} // {}}), "\n";
 """
 
 
-def _perl_harness_available() -> bool:
-    done = subprocess.run(["perl", "-MNGCP::Rtpengine::Test", "-e", "1"], capture_output=True)
-    return done.returncode == 0
-
-
-@pytest.mark.skipif(not _perl_harness_available(),
-                    reason="NGCP::Rtpengine::Test or its Perl dependencies missing")
 def test_perl_rtpengine_test_harness(daemon_process, tmp_path):
     proc = daemon_process(*DAEMON_ARGS)
     script = tmp_path / "call.pl"
