@@ -761,15 +761,23 @@ def _standby(core: Core, rest: str) -> str:
     return "Ok, all calls set to 'foreign (standby)'\n"
 
 
-def _ksadd(core: Core, rest: str) -> str:
+def _keyspace(rest: str, verb: str) -> tuple[int | None, str]:
+    """The keyspace number given to ksadd/ksrm, or else the reply refusing the argument."""
     argument = _argument(rest)
     if argument is None:
-        return MORE
+        return None, MORE
     value, error = c_strtoul(argument)
     if value is None:
-        return f"Fail adding keyspace {argument} to redis notifications; {NO_DIGITS}\n"
+        return None, f"Fail {verb} keyspace {argument} to redis notifications; {NO_DIGITS}\n"
     if error:
-        return f"Fail adding keyspace {argument} to redis notifications; errono={error}\n"
+        return None, f"Fail {verb} keyspace {argument} to redis notifications; errono={error}\n"
+    return value, ""
+
+
+def _ksadd(core: Core, rest: str) -> str:
+    value, refusal = _keyspace(rest, "adding")
+    if value is None:
+        return refusal
     state = cli_state(core)
     if value in state.keyspaces:
         return f"Keyspace {value} is already among redis notifications.\n"
@@ -779,14 +787,9 @@ def _ksadd(core: Core, rest: str) -> str:
 
 
 def _ksrm(core: Core, rest: str) -> str:
-    argument = _argument(rest)
-    if argument is None:
-        return MORE
-    value, error = c_strtoul(argument)
+    value, refusal = _keyspace(rest, "removing")
     if value is None:
-        return f"Fail removing keyspace {argument} to redis notifications; {NO_DIGITS}\n"
-    if error:
-        return f"Fail removing keyspace {argument} to redis notifications; errono={error}\n"
+        return refusal
     state = cli_state(core)
     if value not in state.keyspaces:
         return f"Keyspace {value} is not among redis notifications.\n"
