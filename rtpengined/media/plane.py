@@ -395,12 +395,17 @@ class RelayPlane:
             while not self.closing:
                 started = time.monotonic()
                 child_fd = worker.child_end.fileno()
-                process = await trio.lowlevel.open_process(
-                    [sys.executable, "-m", "rtpengined.media.worker", str(child_fd),
-                     str(self.counters.fd), str(worker.index)],
-                    pass_fds=(child_fd, self.counters.fd),
-                    stdin=subprocess.DEVNULL,
-                )
+                try:
+                    process = await trio.lowlevel.open_process(
+                        [sys.executable, "-m", "rtpengined.media.worker", str(child_fd),
+                         str(self.counters.fd), str(worker.index)],
+                        pass_fds=(child_fd, self.counters.fd),
+                        stdin=subprocess.DEVNULL,
+                    )
+                except OSError:
+                    if self.closing:  # the plane closed the channel while the worker was spawning
+                        return
+                    raise
                 worker.pid = process.pid
                 worker.child_end.close()
                 async with trio.open_nursery() as tasks:
