@@ -1,6 +1,6 @@
 """Reading the daemon's CLI text: error detection and parsing into tables. Sans-I/O.
 
-The formats are rtpengine 10.5's (see shared/spec/cli.md §3). Each parser returns
+The formats are rtpengine 10.5's (as its CLI prints them; the captured outputs are in tests/fixtures/). Each parser returns
 ``None`` when the text is not in its shape, so rendering can fall back to the text.
 """
 

@@ -15,7 +15,7 @@ from typing import Any
 
 from rtpengined import bencode
 
-SPEC = os.path.join(os.path.dirname(__file__), "..", "..", "shared", "spec")
+NG_CAPTURES = os.path.join(os.path.dirname(__file__), "fixtures", "ng-captures.jsonl")
 CAPTURED_RANGE = (31000, 31999)
 OUR_RANGE = (41000, 41999)
 TIME_KEYS = {"created", "created_us", "last signal", "last packet"}
@@ -29,7 +29,7 @@ _MASKS = [
 
 
 def load_captures() -> list[dict[str, Any]]:
-    with open(os.path.join(SPEC, "ng-captures.jsonl"), encoding="utf-8") as handle:
+    with open(NG_CAPTURES, encoding="utf-8") as handle:
         return [json.loads(line) for line in handle]
 
 

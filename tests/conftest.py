@@ -15,8 +15,10 @@ import trio
 from rtpengined.config import Config, ListenAddress
 from rtpengined.daemon import Daemon, run_daemon
 
-SHARED = os.path.join(os.path.dirname(__file__), "..", "..", "shared")
-FIXTURES = os.path.join(SHARED, "fixtures", "rtpengine-10.5")
+# rtpengine 10.5's own outputs (CLI, HTTP, WebSocket, metrics, ng captures), kept in the repo.
+FIXTURES_ROOT = os.path.join(os.path.dirname(__file__), "fixtures")
+FIXTURES = os.path.join(FIXTURES_ROOT, "rtpengine-10.5")
+NG_CAPTURES = os.path.join(FIXTURES_ROOT, "ng-captures.jsonl")
 
 
 def loopback_config(**overrides) -> Config:

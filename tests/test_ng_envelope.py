@@ -1,20 +1,19 @@
 """ng envelope conformance (spec §8 items 1–12 that need no calls) over real UDP and TCP sockets.
 
-Expected bytes are the replies captured from rtpengine 10.5 (shared/spec/ng-captures.jsonl).
+Expected bytes are the replies captured from rtpengine 10.5 (tests/fixtures/ng-captures.jsonl).
 """
 
 from __future__ import annotations
 
 import json
-import os
 import re
 
 import pytest
 import trio
 
-from conftest import SHARED, udp_request
+from conftest import NG_CAPTURES, udp_request
 
-CAPTURES = os.path.join(SHARED, "spec", "ng-captures.jsonl")
+CAPTURES = NG_CAPTURES
 
 
 def envelope_captures():

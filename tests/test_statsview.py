@@ -10,7 +10,7 @@ from cli_helpers import fixture, fixture_calls, mask, model_core, sorted_lines
 from rtpengined import bencode, statsview
 from rtpengined.cli import handle_cli
 
-SHARED_SPEC = os.path.join(os.path.dirname(__file__), "..", "..", "shared", "spec")
+NG_CAPTURES = os.path.join(os.path.dirname(__file__), "fixtures", "ng-captures.jsonl")
 
 # Commands whose output depends only on the call model (captured in calls/ and media/).
 CALL_VIEWS = [
@@ -128,7 +128,7 @@ def _shape(value):
 
 def test_ng_statistics_types_match_the_capture():
     """Same keys, same order, same bencode types (uptime and rates are strings) as 10.5."""
-    with open(os.path.join(SHARED_SPEC, "ng-captures.jsonl")) as handle:
+    with open(NG_CAPTURES) as handle:
         for line in handle:
             capture = json.loads(line)
             if "command10:statistics" in capture["request"]:
