@@ -1,10 +1,19 @@
-"""HTTP/HTTPS and WS/WSS on one port: hypercorn serving the quart-trio app, inside the daemon nursery.
+"""HTTP/HTTPS and WS/WSS on one port: a lean trio server over the sans-I/O route table.
 
-We bind the listening socket ourselves (a clear ``ListenError`` instead of hypercorn's
-traceback) and run hypercorn's connection handler on it in our own small accept loop, so
-that shutdown and hang-ups are under our control. Shutdown is bounded: on cancellation
-the app closes open WebSockets with a close frame, hypercorn stops accepting and drops
-idle keep-alive connections, and whatever is left is cut after ``SHUTDOWN_SECONDS``.
+One task per connection, nothing spawned per request: the task reads, feeds httptools (the
+llhttp C parser; h11 costs four times as much per request), answers every complete request
+through ``Routes.handle`` (pipelined requests in one write), and on a WebSocket upgrade
+switches to a ``WsSession`` in the same task, bytes left over from the upgrade's segment
+included. HTTPS is ``trio.SSLStream``; ALPN ``h2`` hands the connection to ``h2conn``.
+
+Every wait has a deadline: the TLS handshake and each request (head and body) must arrive
+within the idle timeout (``--http-idle-timeout``, at most 30 s for a started request), an idle
+connection is closed after it, and every write must finish within it, so a peer that does not
+read its replies is hung up on rather than kept. Limits: header block 64 KiB (431), body
+1 MiB (413), WebSocket message 1 MiB (close 1009); a request with both Content-Length and
+Transfer-Encoding is refused (400) and the connection closed, so nothing smuggled behind it is
+served. Shutdown is bounded: listeners close, idle connections are dropped, WebSockets get a
+close frame (1001), and whatever is still open after ``SHUTDOWN_SECONDS`` is cut.
 
 Client side: ``open_client(url, kind=...)`` speaks ``POST /ng`` / ``GET /cli/<command>``
 over a kept-alive HTTP/1.1 connection (h11), or the ng/cli WebSocket subprotocols.
@@ -16,200 +25,382 @@ import http
 import logging
 import socket
 import ssl
+from collections import deque
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 from urllib.parse import quote_plus, urlsplit
 
 import h11
+import httptools
 import trio
-from hypercorn.config import Config as HypercornConfig
-from hypercorn.trio.lifespan import Lifespan
-from hypercorn.trio.statsd import StatsdLogger
-from hypercorn.trio.tcp_server import TCPServer
-from hypercorn.trio.worker_context import WorkerContext
-from hypercorn.typing import ConnectionState
-from hypercorn.utils import wrap_app
 
 from . import ListenError, Transport, register
 from ._accept import serve_listener
 from ._net import bind_socket, format_address
-from .http_app import MAX_BODY, NG_CONTENT_TYPE, AppState, create_app
-from .ws import client_ssl_context, open_ws_client
+from .http_app import MAX_BODY, MAX_HEADER_BLOCK, NG_CONTENT_TYPE, Request, Response, Routes, error, header
+from .ws import (
+    CLOSE_GOING_AWAY,
+    CLOSE_NORMAL,
+    WsSession,
+    client_ssl_context,
+    is_websocket_upgrade,
+    open_ws_client,
+    upgrade,
+)
 
 log = logging.getLogger("rtpengined.http")
 SHUTDOWN_SECONDS = 1.0
-GRACEFUL_SECONDS = 0.5
+MAX_REQUEST_SECONDS = 30.0  # a started request (head and body) must be complete within this
+LINGER_SECONDS = 1.0  # after an error reply, read and drop what the peer still sends, so it sees the reply
+LINGER_BYTES = 4 * MAX_BODY
+RECEIVE_SIZE = 65536
 
 
-def _patch_hypercorn() -> None:
-    """Two small fixes to hypercorn, local to the modules only this daemon uses.
+def _status_line(status: int) -> bytes:
+    try:
+        phrase = http.HTTPStatus(status).phrase.encode()
+    except ValueError:
+        phrase = b""  # 600, rtpengine's ng error status, has no phrase
+    return b"HTTP/1.1 %d %s\r\n" % (status, phrase)
 
-    * HTTP/1.1 status lines get their reason phrase (``200 OK``), as rtpengine's have; h11
-      writes ``HTTP/1.1 200 `` unless told the phrase, and hypercorn never tells it.
-    * A WebSocket frame that breaks the protocol (bad UTF-8, unmasked, reserved opcode) or a
-      message over the size cap is answered with a close frame (1007, 1002, 1009) and the
-      connection is closed; hypercorn would drop it without saying why, or (too big) send
-      the close but then stop reading and keep the socket until the idle timeout.
+
+_STATUS_LINES: dict[int, bytes] = {}
+
+
+def encode_response(response: Response, head_only: bool = False) -> bytes:
+    """Status line, headers, body (none for a HEAD request: its length is announced only)."""
+    line = _STATUS_LINES.get(response.status)
+    if line is None:
+        line = _STATUS_LINES[response.status] = _status_line(response.status)
+    head = b"".join(b"%s: %s\r\n" % pair for pair in response.header_list())
+    return line + head + b"\r\n" + (b"" if head_only else response.body)
+
+
+class _Refusal(Exception):
+    """Raised from a parser callback (after setting ``H1Parser.refusal``) to stop parsing."""
+
+
+class H1Parser:
+    """httptools callbacks that collect complete requests and enforce the limits.
+
+    Completed header lines are counted exactly here; a single line still being received is
+    counted by the shell (``head_fed``), so the buffered head stays bounded either way.
     """
-    from hypercorn.protocol import h11 as hypercorn_h11
-    from hypercorn.protocol import ws_stream
 
-    if getattr(hypercorn_h11.h11, "_rtpengined", False):
-        return
+    def __init__(self, source: tuple[str, int] | None) -> None:
+        self.parser = httptools.HttpRequestParser(self)
+        self.source = source
+        self.ready: deque[tuple[Request, bool, bool]] = deque()  # request, keep-alive, upgrade
+        self.in_head = False
+        self.in_message = False
+        self.began = False  # a message began during the current feed
+        self.head_size = 0
+        self.wants_continue = False
+        self.refusal: Response | None = None
+        self.url = b""
+        self.headers: list[tuple[bytes, bytes]] = []
+        self.body: bytearray | None = None
 
-    class H11WithReasons:
-        _rtpengined = True
+    def refuse(self, response: Response) -> None:
+        self.refusal = response
+        raise _Refusal
 
-        def __getattr__(self, name: str) -> Any:
-            return getattr(h11, name)
+    def on_message_begin(self) -> None:
+        self.in_head = self.in_message = self.began = True
+        self.url, self.headers, self.body, self.head_size = b"", [], None, 0
 
-        @staticmethod
-        def Response(*, status_code: int, headers: Any, **kwargs: Any) -> h11.Response:  # noqa: N802
-            if "reason" not in kwargs:
-                try:
-                    kwargs["reason"] = http.HTTPStatus(status_code).phrase.encode()
-                except ValueError:
-                    pass
-            return h11.Response(status_code=status_code, headers=headers, **kwargs)
+    def on_url(self, url: bytes) -> None:
+        self.url += url
+        self.head_size += len(url)
+        if self.head_size > MAX_HEADER_BLOCK:
+            self.refuse(error(431, b"request header fields too large\n"))
 
-    hypercorn_h11.h11 = H11WithReasons()
-    original_handle_events = ws_stream.WSStream._handle_events
+    def on_header(self, name: bytes, value: bytes) -> None:
+        self.headers.append((name, value))
+        self.head_size += len(name) + len(value) + 4
+        if self.head_size > MAX_HEADER_BLOCK:
+            self.refuse(error(431, b"request header fields too large\n"))
 
-    def first_fatal(self: Any, events: list) -> tuple[int, int, str] | None:
-        """Index, close code and reason of the first event that must end the connection."""
-        pending = self.buffer.length
-        for index, event in enumerate(events):
-            if isinstance(event, ws_stream.Message):
-                pending += len(event.data)
-                if pending > self.buffer.max_length:
-                    return index, 1009, "message too big"
-                if event.message_finished:
-                    pending = 0
-            elif isinstance(event, ws_stream.CloseConnection):
-                if self.connection.state is ws_stream.ConnectionState.OPEN:  # wsproto's parse error
-                    return index, event.code, event.reason or ""
-                return None
+    def on_headers_complete(self) -> None:
+        self.in_head = False
+        length = transfer = None
+        for name, value in self.headers:
+            lowered = name.lower()
+            if lowered == b"content-length":
+                if length is not None and length != value:
+                    self.refuse(error(400, b"bad request\n"))
+                length = value
+            elif lowered == b"transfer-encoding":
+                transfer = value
+        if length is not None and transfer is not None:  # RFC 9112 6.3: never trust the framing
+            self.refuse(error(400, b"bad request\n"))
+        if length is not None and length.strip().isdigit() and int(length) > MAX_BODY:
+            self.refuse(error(413, b"request entity too large\n"))
+        if length not in (None, b"0") or transfer is not None:
+            expect = header(self.headers, b"expect")
+            self.wants_continue = expect is not None and expect.lower() == b"100-continue"
+
+    def on_body(self, body: bytes) -> None:
+        if self.body is None:
+            self.body = bytearray(body)
+        else:
+            self.body += body
+        if len(self.body) > MAX_BODY:
+            self.refuse(error(413, b"request entity too large\n"))
+
+    def on_message_complete(self) -> None:
+        self.in_message = self.wants_continue = False
+        parser = self.parser
+        request = Request(parser.get_method(), self.url, self.headers,
+                          bytes(self.body) if self.body is not None else b"", self.source)
+        self.ready.append((request, parser.should_keep_alive(), parser.should_upgrade()))
+
+
+class WebServer:
+    """One listener's connections: their handler, idle/send deadlines and shutdown."""
+
+    def __init__(self, core: Any, ssl_context: ssl.SSLContext | None) -> None:
+        self.core = core
+        self.routes = Routes(core)
+        self.ssl_context = ssl_context
+        self.idle = float(getattr(core.config, "http_idle_timeout", 0) or 0) or float("inf")
+        self.request_seconds = min(self.idle, MAX_REQUEST_SECONDS)
+        self.send_seconds = min(self.idle, MAX_REQUEST_SECONDS)
+        self.closing = False
+        self.waits: set[trio.CancelScope] = set()  # each connection's current wait for its peer
+
+    def begin_shutdown(self) -> None:
+        """Wake every connection waiting for its peer; each then closes (WebSockets with 1001)."""
+        self.closing = True
+        for scope in list(self.waits):
+            scope.cancel()
+
+    async def receive(self, stream: trio.abc.Stream, deadline: float) -> bytes | None:
+        """The next bytes, b"" at EOF, None when the deadline passed or the server is closing."""
+        if self.closing:
+            return None
+        scope = trio.CancelScope(deadline=deadline)
+        self.waits.add(scope)
+        try:
+            with scope:
+                return await stream.receive_some(RECEIVE_SIZE)
+        finally:
+            self.waits.discard(scope)
         return None
 
-    async def handle_events(self: Any) -> None:
-        events = list(self.connection.events())
-        fatal = first_fatal(self, events)
-        self.connection.events = lambda: iter(events[:fatal[0]] if fatal else events)
+    async def send(self, stream: trio.abc.Stream, data: bytes) -> bool:
+        """Write with a deadline; False when the peer did not take it in time."""
+        with trio.move_on_after(self.send_seconds):
+            await stream.send_all(data)
+            return True
+        log.info("http: closing a connection whose peer does not read its replies")
+        return False
+
+    async def handle(self, stream: trio.abc.Stream) -> None:
+        """One connection, start to end; no peer input escapes as an exception."""
         try:
-            await original_handle_events(self)  # hypercorn handles everything before it
+            source = _peer(stream)
+            if self.ssl_context is not None:
+                stream = trio.SSLStream(stream, self.ssl_context, server_side=True, https_compatible=True)
+                if not await self._handshake(stream, source):
+                    return
+                if stream.selected_alpn_protocol() == "h2":
+                    from .h2conn import serve_h2
+
+                    await serve_h2(self, stream, source)
+                    return
+            await self.serve_h1(stream, source)
+        except (trio.BrokenResourceError, trio.ClosedResourceError):
+            pass  # the peer went away
+
+    async def _handshake(self, stream: trio.SSLStream, source: Any) -> bool:
+        """The TLS handshake, under the idle deadline (half a ClientHello is not kept)."""
+        scope = trio.CancelScope(deadline=trio.current_time() + self.request_seconds)
+        self.waits.add(scope)
+        try:
+            with scope:
+                await stream.do_handshake()
+                return True
+        except trio.BrokenResourceError as exc:
+            log.info("https: TLS handshake with %s failed: %s", _where(source), exc.__cause__ or exc)
+            return False
         finally:
-            del self.connection.events
-        if fatal is not None and not self.closed:
-            log.info("ws: closing with %d: %s", fatal[1], fatal[2])
-            await self._send_wsproto_event(ws_stream.CloseConnection(code=fatal[1]))
-            await self.send(ws_stream.StreamClosed(stream_id=self.stream_id))
+            self.waits.discard(scope)
+        log.info("https: TLS handshake with %s not complete in time; closing", _where(source))
+        return False
 
-    ws_stream.WSStream._handle_events = handle_events
+    async def serve_h1(self, stream: trio.abc.Stream, source: Any) -> None:
+        state = H1Parser(source)
+        parser = state.parser
+        head_fed = 0
+        request_deadline = float("inf")
+        while True:
+            now = trio.current_time()
+            deadline = request_deadline if state.in_message else now + self.idle
+            data = await self.receive(stream, deadline)
+            if not data:
+                if data is None and state.in_message and not self.closing:
+                    log.info("http: request from %s not complete in time; closing", _where(source))
+                return
+            if not state.in_message:
+                request_deadline = now + self.request_seconds
+            state.began = False
+            refusal: Response | None = None
+            leftover: bytes | None = None
+            try:
+                parser.feed_data(data)
+            except httptools.HttpParserUpgrade as exc:
+                leftover = data[exc.args[0]:] if exc.args else b""
+            except httptools.HttpParserCallbackError:
+                refusal = state.refusal or error(400, b"bad request\n")
+            except httptools.HttpParserError as exc:
+                log.info("http: bad request from %s: %s", _where(source), exc)
+                refusal = error(400, b"bad request\n")
+            if state.in_head and refusal is None:
+                head_fed = 0 if state.began else head_fed + len(data)
+                if max(head_fed, state.head_size) > MAX_HEADER_BLOCK:
+                    refusal = error(431, b"request header fields too large\n")
+            elif not state.in_head:
+                head_fed = 0
+            out: list[bytes] = []
+            close = False
+            while state.ready:
+                request, keep_alive, upgrading = state.ready.popleft()
+                if upgrading and leftover is not None and not state.ready:
+                    if out and not await self.send(stream, b"".join(out)):
+                        return
+                    await self._upgrade(stream, request, leftover, source)
+                    return
+                response = self.routes.handle(request)
+                out.append(encode_response(response, request.method == b"HEAD"))
+                if response.close or not keep_alive or upgrading:
+                    close = True
+                    break
+            if refusal is not None and not close:
+                log.info("http: refusing a request from %s with %d", _where(source), refusal.status)
+                out.append(encode_response(refusal))
+                close = True
+            elif state.wants_continue and state.in_message and not close:
+                state.wants_continue = False
+                out.append(b"HTTP/1.1 100 Continue\r\n\r\n")
+            if out and not await self.send(stream, b"".join(out)):
+                return
+            if close:
+                if refusal is not None:
+                    await self._linger(stream)
+                return
+
+    async def _linger(self, stream: trio.abc.Stream) -> None:
+        """After an error reply: stop writing, drop what the peer still sends for a moment, so
+        that it reads our reply instead of a reset."""
+        try:
+            if isinstance(stream, trio.SocketStream):
+                await stream.send_eof()
+            received = 0
+            with trio.move_on_after(LINGER_SECONDS):
+                while received < LINGER_BYTES:
+                    data = await self.receive(stream, trio.current_time() + LINGER_SECONDS)
+                    if not data:
+                        return
+                    received += len(data)
+        except (trio.BrokenResourceError, trio.ClosedResourceError, OSError):
+            pass
+
+    async def _upgrade(self, stream: trio.abc.Stream, request: Request, leftover: bytes, source: Any) -> None:
+        if not is_websocket_upgrade(request):  # e.g. h2c: answered as plain HTTP, then closed
+            response = self.routes.handle(request)
+            response.close = True
+            await self.send(stream, encode_response(response))
+            return
+        refusal, reply, subprotocol = upgrade(self.routes, request)
+        if refusal is not None:
+            await self.send(stream, encode_response(refusal))
+            return
+        session = WsSession(self.core, subprotocol, source, leftover)
+        await self.serve_ws(stream, session, reply + session.process())
+
+    async def serve_ws(self, stream: trio.abc.Stream, session: WsSession, out: bytes) -> None:
+        """Answer frames until either side closes, the idle timeout, or shutdown."""
+        while True:
+            if out and not await self.send(stream, out):
+                return
+            if session.closed:
+                return
+            data = await self.receive(stream, trio.current_time() + self.idle)
+            if data is None:
+                if self.closing:
+                    out = session.close(CLOSE_GOING_AWAY, "server shutting down")
+                else:
+                    log.info("ws %s: closing idle connection", session.subprotocol)
+                    out = session.close(CLOSE_NORMAL, "idle timeout")
+                with trio.move_on_after(SHUTDOWN_SECONDS):
+                    await stream.send_all(out)
+                return
+            if not data:
+                return
+            out = session.receive(data)
 
 
-def _hypercorn_config(core: Any, tls: bool) -> HypercornConfig:
-    config = HypercornConfig()
-    config.include_date_header = False
-    config.include_server_header = False
-    config.graceful_timeout = GRACEFUL_SECONDS
-    config.keep_alive_timeout = float(core.config.http_idle_timeout or 5)
-    config.websocket_max_message_size = MAX_BODY
-    config.h11_max_incomplete_size = 64 * 1024
-    config.accesslog = None
-    config.errorlog = logging.getLogger("rtpengined.http.server")
-    if tls:
-        config.certfile = core.config.https_cert
-        config.keyfile = core.config.https_key
-        client_ca = getattr(core.config, "https_client_ca", None)
+def _peer(stream: Any) -> tuple[str, int] | None:
+    try:
+        address = stream.socket.getpeername()
+    except (AttributeError, OSError):
+        return None
+    return (address[0], address[1])
+
+
+def _where(source: Any) -> str:
+    return format_address(source) if source else "?"
+
+
+def make_ssl_context(core: Any, what: str) -> ssl.SSLContext:
+    config = core.config
+    if not (config.https_cert and config.https_key):
+        raise ListenError(f"cannot listen for {what}: --https-cert and --https-key are required")
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    try:
+        context.load_cert_chain(config.https_cert, config.https_key)
+        client_ca = getattr(config, "https_client_ca", None)
         if client_ca:  # mutual TLS: only clients with a certificate this CA signed get in
-            config.ca_certs = client_ca
-            config.verify_mode = ssl.CERT_REQUIRED
-    return config
+            context.load_verify_locations(client_ca)
+            context.verify_mode = ssl.CERT_REQUIRED
+    except (OSError, ssl.SSLError) as exc:
+        raise ListenError(f"cannot listen for {what}: certificate or key unusable: {exc}") from None
+    from .h2conn import ALPN_PROTOCOLS
 
-
-class _PromptCloseTCPServer(TCPServer):
-    """Hypercorn's connection handler, but a connection the client closed is closed at once.
-
-    Stock hypercorn keeps the socket until its keep-alive timer fires, so a client that
-    hangs up leaves the server side in CLOSE-WAIT for the whole idle timeout (the
-    complaint of rtpengine issue 1896).
-    """
-
-    async def _read_data(self) -> None:
-        await super()._read_data()
-        await self.idle_task.stop()
-
-
-async def _run_hypercorn(app: Any, config: HypercornConfig, sock: trio.socket.SocketType, tls: bool,
-                         stopping: trio.Event, task_status: Any = trio.TASK_STATUS_IGNORED) -> None:
-    """hypercorn's trio worker for one listening socket we bound, with our connection handler."""
-    config.set_statsd_logger_class(StatsdLogger)
-    lifespan_state: dict = {}
-    lifespan = Lifespan(app, config, lifespan_state)
-    context = WorkerContext(None)
-    listener: Any = trio.SocketListener(sock)
-    if tls:
-        listener = trio.SSLListener(listener, config.create_ssl_context(), https_compatible=True)
-    async with trio.open_nursery() as lifespan_nursery:
-        await lifespan_nursery.start(lifespan.handle_lifespan)
-        await lifespan.wait_for_startup()
-        async with trio.open_nursery() as connections:
-            connection_state = ConnectionState(lifespan_state.copy())
-
-            async def handler(stream: Any) -> None:
-                # One connection's failure (hypercorn/h11 raising on odd input) must not take
-                # the listener, and with it the daemon, down.
-                try:
-                    await _PromptCloseTCPServer(app, config, context, connection_state, stream)
-                except Exception:
-                    log.warning("http: connection failed on bad input", exc_info=True)
-                    with trio.CancelScope(shield=True):
-                        await stream.aclose()
-            accepting = trio.CancelScope()
-            stopped_accepting = trio.Event()
-
-            async def accept() -> None:
-                try:
-                    with accepting:
-                        await serve_listener(handler, listener, "HTTP", handler_nursery=connections)
-                finally:
-                    stopped_accepting.set()
-
-            connections.start_soon(accept)
-            task_status.started()
-            await stopping.wait()
-            accepting.cancel()
-            await stopped_accepting.wait()
-            await listener.aclose()
-            await context.terminated.set()  # idle keep-alive connections close now
-            connections.cancel_scope.deadline = trio.current_time() + config.graceful_timeout
-        await lifespan.wait_for_shutdown()
-        lifespan_nursery.cancel_scope.cancel()
+    context.set_alpn_protocols(ALPN_PROTOCOLS)
+    return context
 
 
 async def _serve(core: Any, address: Any, tls: bool, task_status: Any) -> None:
     what = "HTTPS/WSS" if tls else "HTTP/WS"
-    config = _hypercorn_config(core, tls)
-    if tls:
-        if not (config.certfile and config.keyfile):
-            raise ListenError(f"cannot listen for {what}: --https-cert and --https-key are required")
-        try:
-            config.create_ssl_context()
-        except (OSError, ssl.SSLError) as exc:
-            raise ListenError(f"cannot listen for {what}: certificate or key unusable: {exc}") from None
+    context = make_ssl_context(core, what) if tls else None
     sock = await bind_socket(socket.SOCK_STREAM, address.host, address.port, what)
     sock.listen(128)
     sockname = sock.getsockname()
-    _patch_hypercorn()
-    state = AppState(core)
-    app = wrap_app(create_app(state), config.wsgi_max_body_size, "asgi")
+    server = WebServer(core, context)
+    listener = trio.SocketListener(sock)
     stopping = trio.Event()
+    # Shielded from the daemon's cancellation so that WebSockets get their close frame and
+    # idle connections are hung up on; bounded by SHUTDOWN_SECONDS all the same.
     server_scope = trio.CancelScope(shield=True)
 
     async def run_server(task_status: Any = trio.TASK_STATUS_IGNORED) -> None:
         with server_scope:
-            await _run_hypercorn(app, config, sock, tls, stopping, task_status=task_status)
+            async with trio.open_nursery() as connections:
+                accepting = trio.CancelScope()
+
+                async def accept() -> None:
+                    with accepting:
+                        await serve_listener(server.handle, listener, what, handler_nursery=connections)
+
+                connections.start_soon(accept)
+                task_status.started()
+                await stopping.wait()
+                accepting.cancel()
+                await listener.aclose()
+                server.begin_shutdown()
 
     try:
         async with trio.open_nursery() as nursery:
@@ -219,10 +410,7 @@ async def _serve(core: Any, address: Any, tls: bool, task_status: Any) -> None:
             try:
                 await trio.sleep_forever()
             finally:
-                # The server is shielded from our cancellation so that it can close WebSockets
-                # with a close frame and hang up on idle connections; bounded all the same.
                 server_scope.deadline = trio.current_time() + SHUTDOWN_SECONDS
-                state.begin_shutdown()
                 stopping.set()
     finally:
         sock.close()

@@ -1,15 +1,21 @@
-"""WebSocket subprotocols on the HTTP port (server, via quart-trio) and the client (trio-websocket).
+"""WebSocket on the web port, sans-I/O: the upgrade decision and one session per connection.
 
-Server: ``echo.rtpengine.com`` echoes, ``cli.rtpengine.com`` runs one command per message
-(no frame for empty output), ``ng.rtpengine.com`` answers each envelope with one binary
-frame, ``ng-plain.rtpengine.com`` the same without cookie. Messages on one connection are
-answered in order; a client may have many in flight. An idle connection is closed (1000)
-after ``http_idle_timeout``; on shutdown every open WebSocket gets a close frame (1001),
-which hypercorn alone would not send.
+``upgrade(routes, request)`` turns an HTTP upgrade request into either a refusal (401 without
+the token, 403 for an unknown or missing subprotocol, 400 for a broken handshake) or the 101
+reply and a ``WsSession``. The session is a state machine over wsproto's frame parser: bytes
+in, bytes out, every message handed to the same core as the HTTP routes. ``echo.rtpengine.com``
+echoes, ``cli.rtpengine.com`` runs one command per message (no frame for empty output),
+``ng.rtpengine.com`` answers each envelope with one binary frame (many in flight; the client
+matches them by cookie), ``ng-plain.rtpengine.com`` the same without cookie. Replies are
+binary frames, as rtpengine sends them. A protocol error closes with 1002/1007, a message over
+1 MiB with 1009; the I/O shell closes idle sessions with 1000 and open ones on shutdown with
+1001 (``close``).
 """
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import logging
 import secrets
 import ssl
@@ -18,14 +24,18 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 import trio
-from quart import Response, websocket
+from wsproto.connection import Connection, ConnectionState, ConnectionType
+from wsproto.events import BytesMessage, CloseConnection, Ping, TextMessage
+
+from .http_app import MAX_BODY, Request, Response, Routes, error, header, unauthorized
 
 log = logging.getLogger("rtpengined.ws")
 
 ECHO, CLI, NG, NG_PLAIN = ("echo.rtpengine.com", "cli.rtpengine.com", "ng.rtpengine.com",
                            "ng-plain.rtpengine.com")
 SUBPROTOCOLS = (ECHO, CLI, NG, NG_PLAIN)
-CLOSE_GOING_AWAY = 1001
+CLOSE_NORMAL, CLOSE_GOING_AWAY, CLOSE_TOO_BIG, CLOSE_INTERNAL = 1000, 1001, 1009, 1011
+_GUID = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 
 
 def choose_subprotocol(requested: list[str]) -> str | None:
@@ -36,61 +46,134 @@ def choose_subprotocol(requested: list[str]) -> str | None:
     return None
 
 
-def _as_bytes(message: bytes | str | None) -> bytes:
-    # quart-trio delivers an empty binary frame as None.
-    if message is None:
-        return b""
-    if isinstance(message, str):
-        return message.encode("utf-8", "surrogateescape")
-    return message
-
-
 def _answer(core: Any, subprotocol: str, message: bytes, source: tuple | None) -> bytes | None:
     """The reply frame for one message (``None``: send nothing)."""
+    if subprotocol == NG:
+        return core.handle_ng(message, source, "ws")
     if subprotocol == ECHO:
         return message
     if subprotocol == CLI:
         output = core.handle_cli(message.decode("utf-8", "surrogateescape"), source)
         return output.encode("utf-8", "surrogateescape") or None
-    if subprotocol == NG:
-        return core.handle_ng(message, source, "ws")
     reply, _encoding = core.handle_ng_plain(message, source, "ws")
     return reply
 
 
-async def serve_websocket(state: Any) -> Response | None:
-    """Quart websocket view: negotiate, then answer messages until close, idle or shutdown."""
-    subprotocol = choose_subprotocol(websocket.requested_subprotocols)
+def is_websocket_upgrade(request: Request) -> bool:
+    upgrade = header(request.headers, b"upgrade")
+    return upgrade is not None and b"websocket" in upgrade.lower()
+
+
+def upgrade(routes: Routes, request: Request) -> tuple[Response | None, bytes, str]:
+    """(refusal, b"", "") or (None, the 101 reply, subprotocol) for a WebSocket upgrade request.
+
+    The token is required on every upgrade: the session serves ng and CLI whatever the path.
+    """
+    if not routes.authorized(request.headers):
+        log.info("ws: refusing upgrade %r from %s: missing or wrong auth token", request.target[:200],
+                 request.source)
+        response = unauthorized()
+        response.close = True
+        return response, b"", ""
+    key = header(request.headers, b"sec-websocket-key")
+    if request.method != b"GET" or not key or header(request.headers, b"sec-websocket-version") != b"13":
+        log.info("ws: refusing a malformed upgrade request from %s", request.source)
+        return error(400, b"bad websocket handshake\n"), b"", ""
+    offered = b",".join(value for name, value in request.headers if name.lower() == b"sec-websocket-protocol")
+    subprotocol = choose_subprotocol(offered.decode("latin-1").split(",")) if offered else None
     if subprotocol is None:
-        log.info("ws: refusing upgrade, subprotocols offered: %r", websocket.requested_subprotocols)
-        return Response(b"unsupported websocket subprotocol\n", status=403, content_type="text/plain")
-    client = websocket.scope.get("client")
-    source = (client[0], client[1]) if client else None
-    await websocket.accept(subprotocol=subprotocol)
-    idle = float(state.core.config.http_idle_timeout or 0) or float("inf")
-    scope = trio.CancelScope(deadline=trio.current_time() + idle)
-    state.open_websockets.add(scope)
-    try:
-        with scope:
-            while True:
-                message = _as_bytes(await websocket.receive())
-                scope.deadline = trio.current_time() + idle
+        log.info("ws: refusing upgrade, subprotocols offered: %r", offered[:200])
+        return error(403, b"unsupported websocket subprotocol\n"), b"", ""
+    accept = base64.b64encode(hashlib.sha1(key.strip() + _GUID).digest())
+    reply = (b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: WebSocket\r\nConnection: Upgrade\r\n"
+             b"Sec-WebSocket-Accept: " + accept + b"\r\nSec-WebSocket-Protocol: "
+             + subprotocol.encode() + b"\r\n\r\n")
+    return None, reply, subprotocol
+
+
+def binary_frame(payload: bytes) -> bytes:
+    """One unmasked binary frame (server to client), built without wsproto's general path."""
+    size = len(payload)
+    if size < 126:
+        return bytes((0x82, size)) + payload
+    if size < 65536:
+        return b"\x82\x7e" + size.to_bytes(2, "big") + payload
+    return b"\x82\x7f" + size.to_bytes(8, "big") + payload
+
+
+class WsSession:
+    """One accepted WebSocket connection: ``receive(bytes) -> bytes to send``.
+
+    ``closed`` turns true once a close frame is out (ours or the answer to the peer's); the
+    shell then sends what it has and hangs up.
+    """
+
+    def __init__(self, core: Any, subprotocol: str, source: tuple | None, trailing: bytes = b"") -> None:
+        self.core = core
+        self.subprotocol = subprotocol
+        self.source = source
+        self.connection = Connection(ConnectionType.SERVER, trailing_data=trailing)
+        self.pending = bytearray()
+        self.closed = False
+
+    def receive(self, data: bytes) -> bytes:
+        if data:
+            self.connection.receive_data(data)
+        return self.process()
+
+    def process(self) -> bytes:
+        """Answer every complete message buffered so far."""
+        out: list[bytes] = []
+        for event in self.connection.events():
+            if self.closed:
+                break
+            if isinstance(event, (BytesMessage, TextMessage)):
+                data = event.data
+                chunk = data.encode("utf-8", "surrogateescape") if isinstance(data, str) else bytes(data)
+                if not event.message_finished or self.pending:
+                    self.pending += chunk
+                    if len(self.pending) > MAX_BODY:
+                        log.info("ws %s: closing with 1009: message too big", self.subprotocol)
+                        out.append(self.close(CLOSE_TOO_BIG))
+                        break
+                    if not event.message_finished:
+                        continue
+                    chunk, self.pending = bytes(self.pending), bytearray()
                 try:
-                    reply = _answer(state.core, subprotocol, message, source)
+                    reply = _answer(self.core, self.subprotocol, chunk, self.source)
                 except Exception:
-                    log.exception("ws %s: internal error", subprotocol)
-                    await websocket.close(1011)
-                    return None
+                    log.exception("ws %s: internal error", self.subprotocol)
+                    out.append(self.close(CLOSE_INTERNAL))
+                    break
                 if reply is not None:
-                    await websocket.send(reply)
-    finally:
-        state.open_websockets.discard(scope)
-    if state.closing:
-        await websocket.close(CLOSE_GOING_AWAY, "server shutting down")
-    else:
-        log.info("ws %s: closing idle connection", subprotocol)
-        await websocket.close(1000, "idle timeout")
-    return None
+                    out.append(binary_frame(reply))
+            elif isinstance(event, CloseConnection):
+                if self.connection.state is ConnectionState.OPEN:  # wsproto's parse error
+                    log.info("ws %s: closing with %d: %s", self.subprotocol, event.code, event.reason)
+                    out.append(self.close(event.code))
+                else:  # the peer's close: answer it
+                    out.append(self.connection.send(event.response()))
+                    self.closed = True
+                break
+            elif isinstance(event, Ping):
+                out.append(self.connection.send(event.response()))
+        return b"".join(out)
+
+    def close(self, code: int, reason: str = "") -> bytes:
+        """Our close frame (once); nothing if the session is already closed."""
+        if self.closed or self.connection.state is not ConnectionState.OPEN:
+            self.closed = True
+            return b""
+        self.closed = True
+        return self.connection.send(CloseConnection(code=code, reason=reason or None))
+
+
+def _as_bytes(message: bytes | str | None) -> bytes:
+    if message is None:
+        return b""
+    if isinstance(message, str):
+        return message.encode("utf-8", "surrogateescape")
+    return message
 
 
 # -- client -----------------------------------------------------------------------------
