@@ -112,17 +112,83 @@ class WsSession:
         self.core = core
         self.subprotocol = subprotocol
         self.source = source
-        self.connection = Connection(ConnectionType.SERVER, trailing_data=trailing)
+        self.connection = Connection(ConnectionType.SERVER)
         self.pending = bytearray()
         self.closed = False
-
-    def receive(self, data: bytes) -> bytes:
-        if data:
-            self.connection.receive_data(data)
-        return self.process()
+        self.fast = True  # complete, masked, unfragmented data frames are parsed here
+        self.buffer = bytearray(trailing)
 
     def process(self) -> bytes:
-        """Answer every complete message buffered so far."""
+        """Answer whatever the bytes received so far (and the upgrade's leftover) hold."""
+        return self.receive(b"")
+
+    def receive(self, data: bytes) -> bytes:
+        if not self.fast:
+            if data:
+                self.connection.receive_data(data)
+            return self._wsproto_events()
+        buffer = self.buffer
+        buffer += data
+        out: list[bytes] = []
+        at, size = 0, len(buffer)
+        slow = False  # the frame at ``at`` is one for wsproto: hand it everything from there on
+        while not self.closed and size - at >= 2:
+            first, second = buffer[at], buffer[at + 1]
+            opcode, length, start = first & 0x0F, second & 0x7F, at + 2
+            if not second & 0x80 or first & 0x70 or opcode not in (1, 2, 8, 9, 10) \
+                    or (opcode < 8 and not first & 0x80) or (opcode >= 8 and length > 125):
+                slow = True  # unmasked, extension bits, fragments, bad opcodes: wsproto decides
+                break
+            if length == 126:
+                if size - at < 4:
+                    break
+                length, start = int.from_bytes(buffer[at + 2:at + 4], "big"), at + 4
+            elif length == 127:
+                if size - at < 10:
+                    break
+                length, start = int.from_bytes(buffer[at + 2:at + 10], "big"), at + 10
+            if length > MAX_BODY:
+                slow = True  # wsproto streams it; 1009 once more than 1 MiB has arrived
+                break
+            end = start + 4 + length
+            if end > size:
+                break  # the rest of the frame has not arrived yet
+            if opcode >= 8:  # ping, pong, close: complete, for wsproto
+                self.connection.receive_data(bytes(buffer[at:end]))
+                at = end
+                out.append(self._wsproto_events())
+                continue
+            payload = _unmask(buffer[start + 4:end], buffer[start:start + 4])
+            if opcode == 1:
+                try:
+                    payload.decode("utf-8")
+                except UnicodeDecodeError:
+                    slow = True  # wsproto closes with 1007
+                    break
+            at = end
+            reply = self._message(payload)
+            if reply:
+                out.append(reply)
+        if slow and not self.closed:
+            self.fast = False
+            self.connection.receive_data(bytes(buffer[at:]))
+            buffer.clear()
+            out.append(self._wsproto_events())
+        else:
+            del buffer[:at]
+        return b"".join(out)
+
+    def _message(self, payload: bytes) -> bytes | None:
+        """The reply frame for one complete message; closes with 1011 on an internal error."""
+        try:
+            reply = _answer(self.core, self.subprotocol, payload, self.source)
+        except Exception:
+            log.exception("ws %s: internal error", self.subprotocol)
+            return self.close(CLOSE_INTERNAL)
+        return binary_frame(reply) if reply is not None else None
+
+    def _wsproto_events(self) -> bytes:
+        """Answer every event wsproto has parsed so far."""
         out: list[bytes] = []
         for event in self.connection.events():
             if self.closed:
@@ -139,14 +205,9 @@ class WsSession:
                     if not event.message_finished:
                         continue
                     chunk, self.pending = bytes(self.pending), bytearray()
-                try:
-                    reply = _answer(self.core, self.subprotocol, chunk, self.source)
-                except Exception:
-                    log.exception("ws %s: internal error", self.subprotocol)
-                    out.append(self.close(CLOSE_INTERNAL))
-                    break
-                if reply is not None:
-                    out.append(binary_frame(reply))
+                reply = self._message(chunk)
+                if reply:
+                    out.append(reply)
             elif isinstance(event, CloseConnection):
                 if self.connection.state is ConnectionState.OPEN:  # wsproto's parse error
                     log.info("ws %s: closing with %d: %s", self.subprotocol, event.code, event.reason)
@@ -166,6 +227,15 @@ class WsSession:
             return b""
         self.closed = True
         return self.connection.send(CloseConnection(code=code, reason=reason or None))
+
+
+def _unmask(payload: bytearray, mask: bytearray) -> bytes:
+    """XOR with the 4-byte mask, as one big integer operation."""
+    if mask == b"\0\0\0\0" or not payload:
+        return bytes(payload)
+    size = len(payload)
+    key = int.from_bytes(bytes(mask) * (size // 4 + 1), "little") & ((1 << (8 * size)) - 1)
+    return (int.from_bytes(payload, "little") ^ key).to_bytes(size, "little")
 
 
 def _as_bytes(message: bytes | str | None) -> bytes:
