@@ -374,7 +374,7 @@ def main() -> None:
     for name in DAEMONS:
         daemon = Daemon(name)
         try:
-            results[name] = [measured(daemon, lambda run=run: run(daemon)) for _, run in rows]
+            results[name] = [measured(daemon, lambda run=run, d=daemon: run(d)) for _, run in rows]
         finally:
             daemon.stop()
     stub_port, _ = stub_ws_server()
