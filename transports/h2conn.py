@@ -133,15 +133,21 @@ class H2Session:
                 del self.outgoing[stream_id]
 
 
-async def serve_h2(server: Any, stream: trio.abc.Stream, source: Any) -> None:
-    """One HTTP/2 connection in its task, with the server's deadlines."""
+async def serve_h2(server: Any, conn: Any, source: Any) -> None:
+    """One HTTP/2 connection in its task, with the server's deadlines (``http.Conn``)."""
     session = H2Session(server.routes, source)
+
+    def goodbye(closing: bool) -> bytes:
+        if blocked_since is not None and not closing:
+            log.info("http2: closing a connection whose peer keeps its window shut")
+        return session.close()
+
+    conn.on_close = goodbye
     out = session.start()
-    blocked_since = None
-    busy_since = None
+    blocked_since = busy_since = None
     while True:
-        if out and not await server.send(stream, out):
-            return
+        if out:
+            await conn.send(out)
         if session.ended:
             return
         now = trio.current_time()
@@ -152,13 +158,7 @@ async def serve_h2(server: Any, stream: trio.abc.Stream, source: Any) -> None:
             deadline = min(deadline, blocked_since + server.send_seconds)
         if busy_since is not None:
             deadline = min(deadline, busy_since + server.request_seconds)
-        data = await server.receive(stream, deadline)
-        if data is None:
-            if blocked_since is not None and not server.closing:
-                log.info("http2: closing a connection whose peer keeps its window shut")
-            with trio.move_on_after(1.0):
-                await stream.send_all(session.close())
-            return
+        data = await conn.receive(deadline)
         if not data:
             return
         out = session.receive(data)

@@ -157,6 +157,59 @@ class H1Parser:
         self.ready.append((request, parser.should_keep_alive(), parser.should_upgrade()))
 
 
+class Conn:
+    """One connection's I/O under a single cancel scope whose deadline follows what it waits for.
+
+    Entering a fresh cancel scope for every read and write cost more than parsing the
+    request; instead ``receive`` and ``send`` move this scope's deadline, and the handler
+    learns from ``waiting`` whether a cancellation hit a read (idle, slow request,
+    shutdown) or a write (a peer that does not read). Plain TCP goes straight to the trio
+    socket, TLS through the ``SSLStream``.
+    """
+
+    __slots__ = ("stream", "sock", "scope", "server", "waiting", "partial", "on_close")
+
+    def __init__(self, server: WebServer, stream: trio.abc.Stream) -> None:
+        self.server = server
+        self.stream = stream
+        self.sock = stream.socket if isinstance(stream, trio.SocketStream) else None
+        self.scope = trio.CancelScope()
+        self.waiting = False
+        self.partial = False  # a request has started but not completed
+        self.on_close: Any = None  # WebSocket/HTTP2: ``on_close(closing) -> bytes`` to send at the end
+
+    async def receive(self, deadline: float) -> bytes:
+        """The next bytes; b"" when the peer closed (or broke) the connection."""
+        self.scope.deadline = deadline
+        self.waiting = True
+        if self.server.closing:
+            self.scope.cancel()
+            await trio.lowlevel.checkpoint()
+        if self.sock is not None:
+            try:
+                data = await self.sock.recv(RECEIVE_SIZE)
+            except OSError:
+                data = b""
+        else:
+            try:
+                data = await self.stream.receive_some(RECEIVE_SIZE)
+            except (trio.BrokenResourceError, trio.ClosedResourceError):
+                data = b""
+        self.waiting = False
+        return data
+
+    async def send(self, data: bytes) -> None:
+        """Write everything within the send deadline (else the handler hangs up)."""
+        self.scope.deadline = trio.current_time() + self.server.send_seconds
+        if self.sock is None:
+            await self.stream.send_all(data)
+            return
+        view = memoryview(data)
+        while view:
+            sent = await self.sock.send(view)
+            view = view[sent:]
+
+
 class WebServer:
     """One listener's connections: their handler, idle/send deadlines and shutdown."""
 
@@ -168,80 +221,78 @@ class WebServer:
         self.request_seconds = min(self.idle, MAX_REQUEST_SECONDS)
         self.send_seconds = min(self.idle, MAX_REQUEST_SECONDS)
         self.closing = False
-        self.waits: set[trio.CancelScope] = set()  # each connection's current wait for its peer
+        self.connections: set[Conn] = set()
 
     def begin_shutdown(self) -> None:
-        """Wake every connection waiting for its peer; each then closes (WebSockets with 1001)."""
+        """Wake every connection waiting for its peer; each then closes (WebSockets with 1001).
+        Connections busy writing notice at their next read, or are cut by the server's deadline."""
         self.closing = True
-        for scope in list(self.waits):
-            scope.cancel()
-
-    async def receive(self, stream: trio.abc.Stream, deadline: float) -> bytes | None:
-        """The next bytes, b"" at EOF, None when the deadline passed or the server is closing."""
-        if self.closing:
-            return None
-        scope = trio.CancelScope(deadline=deadline)
-        self.waits.add(scope)
-        try:
-            with scope:
-                return await stream.receive_some(RECEIVE_SIZE)
-        finally:
-            self.waits.discard(scope)
-        return None
-
-    async def send(self, stream: trio.abc.Stream, data: bytes) -> bool:
-        """Write with a deadline; False when the peer did not take it in time."""
-        with trio.move_on_after(self.send_seconds):
-            await stream.send_all(data)
-            return True
-        log.info("http: closing a connection whose peer does not read its replies")
-        return False
+        for conn in list(self.connections):
+            if conn.waiting:
+                conn.scope.cancel()
 
     async def handle(self, stream: trio.abc.Stream) -> None:
         """One connection, start to end; no peer input escapes as an exception."""
+        source = _peer(stream)
+        if self.ssl_context is not None:
+            stream = trio.SSLStream(stream, self.ssl_context, server_side=True, https_compatible=True)
+        conn = Conn(self, stream)
+        self.connections.add(conn)
         try:
-            source = _peer(stream)
-            if self.ssl_context is not None:
-                stream = trio.SSLStream(stream, self.ssl_context, server_side=True, https_compatible=True)
-                if not await self._handshake(stream, source):
-                    return
-                if stream.selected_alpn_protocol() == "h2":
-                    from .h2conn import serve_h2
+            with conn.scope:
+                if isinstance(stream, trio.SSLStream):
+                    if not await self._handshake(conn, stream, source):
+                        return
+                    if stream.selected_alpn_protocol() == "h2":
+                        from .h2conn import serve_h2
 
-                    await serve_h2(self, stream, source)
-                    return
-            await self.serve_h1(stream, source)
-        except (trio.BrokenResourceError, trio.ClosedResourceError):
+                        await serve_h2(self, conn, source)
+                        return
+                await self.serve_h1(conn, source)
+            if conn.scope.cancelled_caught:
+                await self._cancelled(conn, source)
+        except (trio.BrokenResourceError, trio.ClosedResourceError, OSError):
             pass  # the peer went away
+        finally:
+            self.connections.discard(conn)
 
-    async def _handshake(self, stream: trio.SSLStream, source: Any) -> bool:
-        """The TLS handshake, under the idle deadline (half a ClientHello is not kept)."""
-        scope = trio.CancelScope(deadline=trio.current_time() + self.request_seconds)
-        self.waits.add(scope)
+    async def _cancelled(self, conn: Conn, source: Any) -> None:
+        """A deadline passed or the server is closing: say goodbye where the protocol has a way."""
+        if not conn.waiting:
+            log.info("http: closing a connection to %s whose peer does not read its replies", _where(source))
+            return
+        if conn.on_close is not None:
+            with trio.move_on_after(SHUTDOWN_SECONDS):
+                await conn.stream.send_all(conn.on_close(self.closing))
+        elif conn.partial and not self.closing:
+            log.info("http: request from %s not complete in time; closing", _where(source))
+
+    async def _handshake(self, conn: Conn, stream: trio.SSLStream, source: Any) -> bool:
+        """The TLS handshake, under the request deadline (half a ClientHello is not kept)."""
+        conn.scope.deadline = trio.current_time() + self.request_seconds
+        conn.waiting = True
         try:
-            with scope:
-                await stream.do_handshake()
-                return True
+            await stream.do_handshake()
         except trio.BrokenResourceError as exc:
             log.info("https: TLS handshake with %s failed: %s", _where(source), exc.__cause__ or exc)
             return False
-        finally:
-            self.waits.discard(scope)
-        log.info("https: TLS handshake with %s not complete in time; closing", _where(source))
-        return False
+        except trio.Cancelled:
+            if not self.closing:
+                log.info("https: TLS handshake with %s not complete in time; closing", _where(source))
+            raise
+        conn.waiting = False
+        return True
 
-    async def serve_h1(self, stream: trio.abc.Stream, source: Any) -> None:
+    async def serve_h1(self, conn: Conn, source: Any) -> None:
         state = H1Parser(source)
         parser = state.parser
         head_fed = 0
         request_deadline = float("inf")
         while True:
             now = trio.current_time()
-            deadline = request_deadline if state.in_message else now + self.idle
-            data = await self.receive(stream, deadline)
+            conn.partial = state.in_message
+            data = await conn.receive(request_deadline if state.in_message else now + self.idle)
             if not data:
-                if data is None and state.in_message and not self.closing:
-                    log.info("http: request from %s not complete in time; closing", _where(source))
                 return
             if not state.in_message:
                 request_deadline = now + self.request_seconds
@@ -268,9 +319,9 @@ class WebServer:
             while state.ready:
                 request, keep_alive, upgrading = state.ready.popleft()
                 if upgrading and leftover is not None and not state.ready:
-                    if out and not await self.send(stream, b"".join(out)):
-                        return
-                    await self._upgrade(stream, request, leftover, source)
+                    if out:
+                        await conn.send(b"".join(out))
+                    await self._upgrade(conn, request, leftover, source)
                     return
                 response = self.routes.handle(request)
                 out.append(encode_response(response, request.method == b"HEAD"))
@@ -284,59 +335,56 @@ class WebServer:
             elif state.wants_continue and state.in_message and not close:
                 state.wants_continue = False
                 out.append(b"HTTP/1.1 100 Continue\r\n\r\n")
-            if out and not await self.send(stream, b"".join(out)):
-                return
+            if out:
+                await conn.send(b"".join(out))
             if close:
                 if refusal is not None:
-                    await self._linger(stream)
+                    await self._linger(conn)
                 return
 
-    async def _linger(self, stream: trio.abc.Stream) -> None:
+    async def _linger(self, conn: Conn) -> None:
         """After an error reply: stop writing, drop what the peer still sends for a moment, so
         that it reads our reply instead of a reset."""
-        try:
-            if isinstance(stream, trio.SocketStream):
-                await stream.send_eof()
-            received = 0
-            with trio.move_on_after(LINGER_SECONDS):
-                while received < LINGER_BYTES:
-                    data = await self.receive(stream, trio.current_time() + LINGER_SECONDS)
-                    if not data:
-                        return
-                    received += len(data)
-        except (trio.BrokenResourceError, trio.ClosedResourceError, OSError):
-            pass
+        conn.partial = False
+        if isinstance(conn.stream, trio.SocketStream):
+            await conn.stream.send_eof()
+        received = 0
+        deadline = trio.current_time() + LINGER_SECONDS
+        while received < LINGER_BYTES:
+            data = await conn.receive(deadline)
+            if not data:
+                return
+            received += len(data)
 
-    async def _upgrade(self, stream: trio.abc.Stream, request: Request, leftover: bytes, source: Any) -> None:
+    async def _upgrade(self, conn: Conn, request: Request, leftover: bytes, source: Any) -> None:
         if not is_websocket_upgrade(request):  # e.g. h2c: answered as plain HTTP, then closed
             response = self.routes.handle(request)
             response.close = True
-            await self.send(stream, encode_response(response))
+            await conn.send(encode_response(response))
             return
         refusal, reply, subprotocol = upgrade(self.routes, request)
         if refusal is not None:
-            await self.send(stream, encode_response(refusal))
+            await conn.send(encode_response(refusal))
             return
         session = WsSession(self.core, subprotocol, source, leftover)
-        await self.serve_ws(stream, session, reply + session.process())
+        await self.serve_ws(conn, session, reply + session.process())
 
-    async def serve_ws(self, stream: trio.abc.Stream, session: WsSession, out: bytes) -> None:
-        """Answer frames until either side closes, the idle timeout, or shutdown."""
+    async def serve_ws(self, conn: Conn, session: WsSession, out: bytes) -> None:
+        """Answer frames until either side closes; idle timeout and shutdown close with a frame."""
+
+        def goodbye(closing: bool) -> bytes:
+            if closing:
+                return session.close(CLOSE_GOING_AWAY, "server shutting down")
+            log.info("ws %s: closing idle connection", session.subprotocol)
+            return session.close(CLOSE_NORMAL, "idle timeout")
+
+        conn.on_close = goodbye
         while True:
-            if out and not await self.send(stream, out):
-                return
+            if out:
+                await conn.send(out)
             if session.closed:
                 return
-            data = await self.receive(stream, trio.current_time() + self.idle)
-            if data is None:
-                if self.closing:
-                    out = session.close(CLOSE_GOING_AWAY, "server shutting down")
-                else:
-                    log.info("ws %s: closing idle connection", session.subprotocol)
-                    out = session.close(CLOSE_NORMAL, "idle timeout")
-                with trio.move_on_after(SHUTDOWN_SECONDS):
-                    await stream.send_all(out)
-                return
+            data = await conn.receive(trio.current_time() + self.idle)
             if not data:
                 return
             out = session.receive(data)
