@@ -329,7 +329,10 @@ def stub_ws_server() -> tuple[int, threading.Thread]:
                     conns[conn.fileno()] = (conn, bytearray(), False)
                     continue
                 conn, buffer, upgraded = conns[fd]
-                data = conn.recv(262144)
+                try:
+                    data = conn.recv(262144)
+                except OSError:
+                    data = b""
                 if not data:
                     epoll.unregister(fd)
                     conn.close()
