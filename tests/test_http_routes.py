@@ -188,3 +188,22 @@ def test_http2_session_over_the_same_routes():
     events = client.receive_data(server.receive(client.data_to_send()))
     bodies = {event.stream_id: event.data for event in events if isinstance(event, h2.events.DataReceived)}
     assert bodies == {1: b"h1 d6:result4:ponge", 3: b"pong\n"}
+
+
+def test_http2_head_announces_the_length_only():
+    import h2.config
+    import h2.connection
+    import h2.events
+
+    from transports.h2conn import H2Session
+
+    server = H2Session(make_routes(), ("127.0.0.1", 1))
+    client = h2.connection.H2Connection(h2.config.H2Configuration(client_side=True, header_encoding=None))
+    client.initiate_connection()
+    client.receive_data(server.start())
+    client.send_headers(1, [(b":method", b"HEAD"), (b":path", b"/ping"), (b":scheme", b"https"),
+                            (b":authority", b"x")], end_stream=True)
+    events = client.receive_data(server.receive(client.data_to_send()))
+    response = next(event for event in events if isinstance(event, h2.events.ResponseReceived))
+    assert (b":status", b"405") in response.headers and (b"content-length", b"19") in response.headers
+    assert not [event for event in events if isinstance(event, h2.events.DataReceived)]

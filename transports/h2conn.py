@@ -101,17 +101,24 @@ class H2Session:
         request = Request(pseudo.get(b":method", b"GET"), pseudo.get(b":path", b"/"),
                           [(name, value) for name, value in headers if not name.startswith(b":")],
                           bytes(body), self.source)
-        self._respond(stream_id, self.routes.handle(request))
+        try:
+            response = self.routes.handle(request)
+        except Exception:
+            log.exception("http2: internal error answering %r", request.target[:200])
+            response = Response(500, b"internal error\n")
+        self._respond(stream_id, response, head_only=request.method == b"HEAD")
 
-    def _respond(self, stream_id: int, response: Response) -> None:
+    def _respond(self, stream_id: int, response: Response, head_only: bool = False) -> None:
+        """Headers now; the body (none for HEAD, whose length is only announced) as windows allow."""
         headers = [(b":status", b"%d" % response.status)]
         headers += [(name, value) for name, value in response.header_list() if name not in _HOP_BY_HOP]
+        body = b"" if head_only else response.body
         try:
-            self.connection.send_headers(stream_id, headers, end_stream=not response.body)
+            self.connection.send_headers(stream_id, headers, end_stream=not body)
         except h2.exceptions.ProtocolError:  # the stream is gone (reset by the peer)
             return
-        if response.body:
-            self.outgoing[stream_id] = response.body
+        if body:
+            self.outgoing[stream_id] = body
 
     def _flush(self) -> None:
         """Send as much of each waiting body as the windows allow."""

@@ -223,6 +223,15 @@ class WebServer:
         self.closing = False
         self.connections: set[Conn] = set()
 
+    def answer(self, request: Request) -> Response:
+        """The route table's response; 500 (logged once) if it fails, which is a bug of ours."""
+        try:
+            return self.routes.handle(request)
+        except Exception:
+            log.exception("http: internal error answering %s %r", request.method.decode("latin-1"),
+                          request.target[:200])
+            return error(500, b"internal error\n")
+
     def begin_shutdown(self) -> None:
         """Wake every connection waiting for its peer; each then closes (WebSockets with 1001).
         Connections busy writing notice at their next read, or are cut by the server's deadline."""
@@ -253,6 +262,8 @@ class WebServer:
                 await self._cancelled(conn, source)
         except (trio.BrokenResourceError, trio.ClosedResourceError, OSError):
             pass  # the peer went away
+        except Exception:  # a bug of ours: this connection ends, the listener and daemon go on
+            log.exception("http: connection from %s failed", _where(source))
         finally:
             self.connections.discard(conn)
 
@@ -323,7 +334,7 @@ class WebServer:
                         await conn.send(b"".join(out))
                     await self._upgrade(conn, request, leftover, source)
                     return
-                response = self.routes.handle(request)
+                response = self.answer(request)
                 out.append(encode_response(response, request.method == b"HEAD"))
                 if response.close or not keep_alive or upgrading:
                     close = True
