@@ -291,3 +291,19 @@ async def test_http2_peer_that_keeps_its_window_shut_is_closed(nursery, tmp_path
                 pass
     reply, _ = await raw_exchange(daemon.address("http"), b"GET /ping HTTP/1.0\r\n\r\n")
     assert reply.endswith(b"pong\n")
+
+
+async def test_expect_100_continue_is_answered_before_the_body(nursery):
+    daemon = await start_web_daemon(nursery)
+    body = b"c1 d7:command4:pinge"
+    stream = await trio.open_tcp_stream(*daemon.address("http")[:2])
+    async with stream:
+        await stream.send_all(b"POST /ng HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-rtpengine-ng\r\n"
+                              b"Expect: 100-continue\r\nContent-Length: %d\r\n\r\n" % len(body))
+        with trio.fail_after(5):
+            assert await stream.receive_some(100) == b"HTTP/1.1 100 Continue\r\n\r\n"
+            await stream.send_all(body)
+            reply = b""
+            while not reply.endswith(b"c1 d6:result4:ponge"):
+                reply += await stream.receive_some(1000)
+    assert reply.startswith(b"HTTP/1.1 200 OK\r\n")
