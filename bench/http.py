@@ -374,6 +374,7 @@ def main() -> None:
         ("lifecycles/s WS ng (16)", lambda d: lifecycles(d, "ws", seconds)),
     ]
     results: dict[str, list[tuple[float, float]]] = {}
+    load_before = os.getloadavg()[0]
     for name in DAEMONS:
         daemon = Daemon(name)
         try:
@@ -382,11 +383,14 @@ def main() -> None:
             daemon.stop()
     stub_port, _ = stub_ws_server()
     ceiling, _ = measured(None, lambda: ws_ping_rate(stub_port, min(seconds, 3)))
-    print(f"{seconds:.0f} s per figure; CPU = daemon user+system per request (µs)")
-    print(f"{'':34}{'rtpengine/s':>12}{'CPU':>7}{'rtpengined/s':>14}{'CPU':>7}{'ratio':>8}")
+    print(f"{seconds:.0f} s per figure; CPU = daemon user+system per request (µs); load average "
+          f"{load_before:.1f} before, {os.getloadavg()[0]:.1f} after (a single-threaded daemon gets less "
+          f"of a busy machine than a multi-threaded one: compare CPU per request too)")
+    print(f"{'':34}{'rtpengine/s':>12}{'CPU':>7}{'rtpengined/s':>14}{'CPU':>7}{'ratio':>8}{'CPU ratio':>11}")
     for index, (label, _) in enumerate(rows):
         (theirs, their_cpu), (ours, our_cpu) = results["rtpengine"][index], results["rtpengined"][index]
-        print(f"{label:34}{theirs:>12,.0f}{their_cpu:>7.0f}{ours:>14,.0f}{our_cpu:>7.0f}{ours / theirs:>8.2f}")
+        print(f"{label:34}{theirs:>12,.0f}{their_cpu:>7.0f}{ours:>14,.0f}{our_cpu:>7.0f}{ours / theirs:>8.2f}"
+              f"{our_cpu / their_cpu:>11.2f}")
     print(f"(WS client ceiling against a stub server that answers at once: {ceiling:,.0f}/s)")
 
 
