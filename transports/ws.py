@@ -2,8 +2,10 @@
 
 ``upgrade(routes, request)`` turns an HTTP upgrade request into either a refusal (401 without
 the token, 403 for an unknown or missing subprotocol, 400 for a broken handshake) or the 101
-reply and a ``WsSession``. The session is a state machine over wsproto's frame parser: bytes
-in, bytes out, every message handed to the same core as the HTTP routes. ``echo.rtpengine.com``
+reply and a ``WsSession``. The session is a state machine, bytes in, bytes out, every message
+handed to the same core as the HTTP routes: complete, masked, unfragmented data frames (what
+every ng client sends) are parsed here, anything else (control frames, fragments, protocol
+errors, frames over 1 MiB) by wsproto, which then parses the rest of the connection. ``echo.rtpengine.com``
 echoes, ``cli.rtpengine.com`` runs one command per message (no frame for empty output),
 ``ng.rtpengine.com`` answers each envelope with one binary frame (many in flight; the client
 matches them by cookie), ``ng-plain.rtpengine.com`` the same without cookie. Replies are
