@@ -95,3 +95,174 @@ async def test_connections_reset_before_served_end_nothing(proc, call, listener)
     connected = await trio.to_thread.run_sync(connect_and_reset, port, RESETS)
     assert connected > RESETS // 2
     await check_intact(proc, call)
+
+
+# -- item 4: framing linear in the bytes received; every send has a deadline -------------
+
+
+def _trickle_cost(framer_class, prefix: bytes, tail: bytes) -> float:
+    """CPU seconds to feed ``tail`` one byte at a time after ``prefix``."""
+    framer = framer_class()
+    framer.feed(prefix)
+    started = time.process_time()
+    for index in range(len(tail)):
+        assert not framer.feed(tail[index:index + 1])
+    return time.process_time() - started
+
+
+def test_tcp_ng_framer_resumes_where_it_stopped():
+    """Issue 13 item 4: a large unterminated message then one byte at a time rescanned the
+    whole buffer per byte (quadratic). Now a byte after ~1 MB costs what a byte after
+    ~1 kB costs (the bound is a wide ratio, not a timing target)."""
+    from transports.tcp_ng import TcpNgFramer
+
+    tail = b"i1e" * 100
+    small = _trickle_cost(TcpNgFramer, b"c1 l" + b"i1e" * 300, tail)
+    large = _trickle_cost(TcpNgFramer, b"c1 l" + b"i1e" * 300_000, tail)
+    assert large < 20 * small + 0.05, (small, large)
+
+
+def test_tcp_ng_framer_resumed_scan_finds_the_same_messages():
+    """Split at every offset, the resumable scan yields what one whole feed yields."""
+    from transports.tcp_ng import TcpNgFramer
+
+    stream = (b"a1 d7:command4:pinge" b"b2 li1e3:abcd1:xli-5eeee" b"c3 4:spam" b"d4 i42e"
+              b"e5 d3:key10:0123456789e")
+    expected = TcpNgFramer().feed(stream)
+    assert len(expected) == 5
+    for cut in range(len(stream)):
+        framer = TcpNgFramer()
+        got = framer.feed(stream[:cut]) + framer.feed(stream[cut:])
+        assert got == expected, cut
+    framer = TcpNgFramer()
+    got = [m for i in range(len(stream)) for m in framer.feed(stream[i:i + 1])]
+    assert got == expected and not framer.buffer
+
+
+def test_cli_line_reader_resumes_where_it_stopped():
+    from transports.cli_tcp import CliLineReader
+
+    class Unbounded(CliLineReader):
+        def __init__(self) -> None:
+            super().__init__(max_line=1 << 30)
+
+    tail = b"x" * 2000
+    small = _trickle_cost(Unbounded, b"y" * 1000, tail)
+    large = _trickle_cost(Unbounded, b"y" * 4_000_000, tail)
+    assert large < 20 * small + 0.05, (small, large)
+
+
+@pytest.fixture
+async def inproc(nursery, monkeypatch):
+    """TCP ng and CLI listeners over one core (null media plane), short send deadlines."""
+    import transports
+    import transports.cli_tcp
+    import transports.tcp_ng
+    from rtpengined.config import Config, ListenAddress
+    from rtpengined.core import Core
+    from rtpengined.media import NullMediaPlane
+
+    monkeypatch.setattr(transports.tcp_ng, "SEND_TIMEOUT", 1.0)
+    monkeypatch.setattr(transports.cli_tcp, "IDLE_TIMEOUT", 1.0)
+    core = Core(Config(port_min=43200, port_max=43599), media=NullMediaPlane())
+    registry = transports.load_all()
+    addresses = {}
+    for name in ("tcp-ng", "cli"):
+        addresses[name] = await nursery.start(registry[name].serve, core,
+                                              ListenAddress("127.0.0.1", 0))
+    yield core, addresses
+    core.shutdown()
+
+
+def slow_reader(address: tuple) -> socket.socket:
+    """A client that takes at most a few kB before it stops reading."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    sock.connect(address[:2])
+    return sock
+
+
+def closed_by_server(sock: socket.socket, timeout: float = 15.0) -> bool:
+    """Read what is there, then EOF or reset: True. Still open after ``timeout``: False."""
+    sock.settimeout(timeout)
+    try:
+        while sock.recv(65536):
+            pass
+    except ConnectionResetError:
+        pass
+    except TimeoutError:
+        return False
+    return True
+
+
+def received_until_closed(sock: socket.socket, timeout: float = 15.0) -> int:
+    """Bytes read until EOF or reset."""
+    sock.settimeout(timeout)
+    total = 0
+    try:
+        while chunk := sock.recv(65536):
+            total += len(chunk)
+    except ConnectionResetError:
+        pass
+    return total
+
+
+async def test_tcp_ng_peer_that_never_reads_is_closed(inproc):
+    """Issue 13 item 4: replies that are never read held the connection forever (send_all
+    without a deadline). Now the connection is closed once a reply waits SEND_TIMEOUT."""
+    _, addresses = inproc
+    sock = slow_reader(addresses["tcp-ng"])
+    try:
+        request = b"s d7:command10:statisticse"  # about 6 kB of reply each
+        sock.sendall(request * 2000)  # ~12 MB of replies: more than any socket buffer
+        await trio.sleep(3)  # past the (patched) 1 s deadline
+        assert await trio.to_thread.run_sync(closed_by_server, sock)
+    finally:
+        sock.close()
+
+
+async def test_cli_peer_that_never_reads_is_closed(inproc):
+    core, addresses = inproc
+    sdp = "v=0\r\no=- 1 1 IN IP4 192.0.2.1\r\ns=-\r\nc=IN IP4 192.0.2.1\r\nt=0 0\r\nm=audio 2000 RTP/AVP 0\r\n"
+    from rtpengined import bencode
+
+    for index in range(60):  # `list sessions all` shows each call-id: ~12 MB of reply
+        call_id = f"{index:04d}" + "x" * 200_000
+        reply = core.handle_ng(b"o%d " % index + bencode.encode(
+            {"command": "offer", "call-id": call_id, "from-tag": "a", "sdp": sdp}))
+        assert b"result2:ok" in reply
+    full = len(core.handle_cli("list sessions all").encode())
+    sock = slow_reader(addresses["cli"])
+    try:
+        sock.sendall(b"list sessions all\n")
+        await trio.sleep(3)  # past the (patched) 1 s deadline
+        got = await trio.to_thread.run_sync(received_until_closed, sock)
+        assert got < full  # the daemon gave up on the reply instead of waiting for ever
+    finally:
+        sock.close()
+
+
+async def test_trickled_large_message_is_framed_while_others_are_served(proc, call):
+    """A ~1 MB message sent byte by byte at the end (the framing attack of issue 13) from
+    several connections: the daemon goes on answering everyone, each attacker's message
+    is framed and answered once complete, and the call is intact."""
+    head = b"big d7:command4:ping3:padl" + b"i1e" * 300_000
+
+    async def attacker() -> None:
+        stream = await trio.open_tcp_stream("127.0.0.1", proc.ng_port)
+        async with stream:
+            await stream.send_all(head)
+            for byte in b"i2ei3ei4e" * 20 + b"ee":
+                await stream.send_all(bytes([byte]))
+                await trio.sleep(0.005)
+            with trio.fail_after(30):
+                assert await stream.receive_some(100) == b"big d6:result4:ponge"
+
+    async with trio.open_nursery() as nursery:
+        for _ in range(4):
+            nursery.start_soon(attacker)
+        await trio.sleep(0.2)
+        for _ in range(10):
+            assert await ping(("127.0.0.1", proc.ng_port))
+            await trio.sleep(0.05)
+    await check_intact(proc, call)
