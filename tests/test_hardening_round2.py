@@ -266,3 +266,184 @@ async def test_trickled_large_message_is_framed_while_others_are_served(proc, ca
             assert await ping(("127.0.0.1", proc.ng_port))
             await trio.sleep(0.05)
     await check_intact(proc, call)
+
+
+# -- item 5: timers and rates cost what changed, not the number of calls -----------------
+
+
+class CountingPlane:
+    """The null media plane, counting how many streams each ``refresh`` was asked for."""
+
+    def __init__(self) -> None:
+        from rtpengined.media import NullMediaPlane
+
+        self.plane = NullMediaPlane()
+        self.refreshed = 0
+
+    def __getattr__(self, name):
+        return getattr(self.plane, name)
+
+    def refresh(self, streams=None) -> None:
+        self.refreshed += len(streams) if streams is not None else 10**9
+
+
+def _core_with_calls(count: int, plane=None, **config):
+    from test_calls_model import FakeBinder, make_core, ng, sdp_body
+
+    core, clock = make_core(FakeBinder(), port_min=20000, port_max=29999, **config)
+    if plane is not None:
+        core.media = plane
+    for index in range(count):
+        ng(core, command="offer", sdp=sdp_body(), **{"call-id": f"c{index}", "from-tag": "a"})
+        ng(core, command="answer", sdp=sdp_body(3000, "192.0.2.20"),
+           **{"call-id": f"c{index}", "from-tag": "a", "to-tag": "b"})
+    return core, clock
+
+
+def test_tick_looks_only_at_calls_whose_time_came():
+    """Issue 13 item 5: every tick refreshed and examined every stream of every call.
+    Now a tick where no call can have timed out reads no stream at all."""
+    plane = CountingPlane()
+    core, clock = _core_with_calls(50, plane, timeout=60)
+    for _ in range(5):
+        clock.now += 1
+        core.calls.tick(clock.now)
+    assert plane.refreshed == 0 and len(core.calls.calls) == 50
+    clock.now += 60  # now every call's media timeout is due: each is looked at once
+    core.calls.tick(clock.now)
+    assert core.calls.calls == {} and core.stats.timeout_sessions == 50
+    assert plane.refreshed == 50 * 4
+    core.shutdown()
+
+
+def _reference_tick(manager, now):
+    """The sweep the timer heap replaces (kept as the model it must match)."""
+    due = []
+    for call in list(manager.calls.values()):
+        for party in call.monologues:
+            due_at = party.extra.get("delete_at")
+            if due_at is not None and now >= due_at:
+                del party.extra["delete_at"]
+                manager.delete_party(call, party)
+        reason = manager._expired(call, now)
+        if reason is not None:
+            due.append((call, reason))
+    ended = []
+    for call, reason in due:
+        manager.destroy(call, reason)
+        ended.append((call.call_id, reason))
+    return ended
+
+
+def test_timer_heap_ends_the_same_calls_at_the_same_ticks_as_the_sweep():
+    """Random traffic, signalling, deletes (with delay) and setting changes applied to two
+    cores alike; one ticks with the heap, the other with the reference sweep."""
+    import random
+
+    from test_calls_model import ng, sdp_body
+
+    rng = random.Random(13)
+    settings = dict(timeout=30, silent_timeout=90, offer_timeout=50, final_timeout=400)
+    cores = [_core_with_calls(0, **settings) for _ in range(2)]
+    log = [[], []]
+    destroyed = [[], []]
+    for side, (core, _) in enumerate(cores):
+        original = core.calls.destroy
+
+        def recording(call, reason, original=original, side=side):
+            destroyed[side].append((call.call_id, reason))
+            return original(call, reason)
+        core.calls.destroy = recording
+    next_call = 0
+    for step in range(600):
+        actions = []
+        if rng.random() < 0.3:
+            actions.append(("offer", f"r{next_call}", rng.choice(["", "a=recvonly\r\n",
+                                                                  "a=inactive\r\n"])))
+            next_call += 1
+        if rng.random() < 0.2 and next_call:
+            actions.append(("answer", f"r{rng.randrange(next_call)}", ""))
+        if rng.random() < 0.3 and next_call:
+            actions.append(("packet", f"r{rng.randrange(next_call)}", rng.randrange(4)))
+        if rng.random() < 0.05 and next_call:
+            actions.append(("delete", f"r{rng.randrange(next_call)}", rng.choice([0, 5, 20])))
+        if rng.random() < 0.01:
+            actions.append(("setting", rng.choice(list(settings)), rng.choice([0, 10, 40, 120])))
+        advance = rng.choice([0.3, 1.0, 1.0, 2.7, 7.0])
+        for side, (core, clock) in enumerate(cores):
+            for kind, target, extra in actions:
+                if kind == "offer":
+                    ng(core, command="offer", sdp=sdp_body(extra=extra),
+                       **{"call-id": target, "from-tag": "a"})
+                elif kind == "answer":
+                    ng(core, command="answer", sdp=sdp_body(3000, "192.0.2.20"),
+                       **{"call-id": target, "from-tag": "a", "to-tag": "b"})
+                elif kind == "packet":
+                    call = core.calls.calls.get(target)
+                    streams = [s for s in call.streams() if not s.closed] if call else []
+                    if streams:
+                        streams[extra % len(streams)].stats.last_packet = clock.now
+                elif kind == "delete":
+                    ng(core, command="delete", **{"call-id": target, "delete-delay": extra})
+                else:
+                    setattr(core.config, target, extra)
+            clock.now += advance
+            if side == 0:
+                core.calls.tick(clock.now)
+            else:
+                _reference_tick(core.calls, clock.now)
+            log[side].append((step, sorted(core.calls.calls)))
+    assert log[0] == log[1]
+    assert destroyed[0] == destroyed[1]
+    assert len(destroyed[0]) > 50
+    for core, _ in cores:
+        core.shutdown()
+
+
+async def test_relay_live_totals_match_a_pass_over_every_stream(make_daemon):
+    """The relay plane's sums (no pass over calls) equal the per-stream pass they replace,
+    with replaced (re-INVITE) ports, deleted calls and traffic on all of them."""
+    from relay_helpers import party, rtp_packet
+    from test_relay_daemon import establish, media_port
+    from test_relay_daemon import ng as relay_ng
+    from test_relay_daemon import sdp as relay_sdp
+
+    from rtpengined import statsview
+    from rtpengined.model import Endpoint
+
+    daemon = await make_daemon(port_min=43600, port_max=43799, delete_delay=0)
+    core = daemon.core
+
+    def both():
+        by_plane = statsview.relayed_totals(core)
+        by_pass = statsview.relayed_totals(core, statsview.live_streams(core))
+        return by_plane, by_pass
+
+    targets = []
+    for index in range(4):
+        alice, bob = await party(), await party()
+        to_alice, to_bob = await establish(daemon, f"lt{index}", alice, bob)
+        targets.append((alice, bob, Endpoint("127.0.0.1", media_port(to_alice)),
+                        Endpoint("127.0.0.1", media_port(to_bob))))
+    # Call 0: bob moves (the old ports keep relaying into the same stream).
+    alice, bob, old_target, _ = targets[0]
+    bob2 = await party()
+    await relay_ng(daemon, {"command": "offer", "call-id": "lt0", "from-tag": "bob",
+                            "sdp": relay_sdp(bob2.endpoint)})
+    await relay_ng(daemon, {"command": "answer", "call-id": "lt0", "from-tag": "bob",
+                            "to-tag": "alice", "sdp": relay_sdp(alice.endpoint)})
+    for seq, (sender, _, target, _) in enumerate(targets[1:] + [(alice, None, old_target, None)]):
+        for n in range(5):
+            await sender.send(rtp_packet(seq * 10 + n), target)
+    with trio.fail_after(10):  # wait for the workers to count what they received
+        while both()[0].packets < 20 or both()[0] != both()[1]:
+            await trio.sleep(0.02)
+    assert both()[0] == both()[1] and both()[0].flowing == 4
+    await relay_ng(daemon, {"command": "delete", "call-id": "lt1"})
+    await relay_ng(daemon, {"command": "delete", "call-id": "lt0"})
+    by_plane, by_pass = both()  # right after: the workers may not have let go yet
+    assert by_plane == by_pass and by_plane.packets == 20 and by_plane.flowing == 2
+    for alice, bob, _, _ in targets:
+        alice.close()
+        bob.close()
+    bob2.close()
