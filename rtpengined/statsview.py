@@ -113,17 +113,19 @@ def live_streams(core: Core) -> list[Stream]:
     return streams
 
 
-def relayed_totals(core: Core, streams: list[Stream] | None = None) -> LiveTotals:
+def relayed_totals(core: Core, streams: list[Stream] | None = None,
+                   count_flowing: bool = True) -> LiveTotals:
     """Closed streams' totals plus the live streams' counters.
 
     A media plane that keeps the live sums itself (``live_totals``, the relay plane)
     answers without a pass over the calls; otherwise every live stream is read.
+    ``count_flowing=False``: ``flowing`` is not needed (rates), the plane may skip it.
     """
     stats = core.stats
     totals = LiveTotals(stats.closed_packets, stats.closed_bytes, stats.closed_errors)
     live_totals = getattr(core.media, "live_totals", None)
     if streams is None and live_totals is not None:
-        packets, nbytes, errors, flowing = live_totals()
+        packets, nbytes, errors, flowing = live_totals(count_flowing)
         totals.packets += packets
         totals.bytes += nbytes
         totals.errors += errors
@@ -152,7 +154,7 @@ def sample_rates(core: Core, now: float | None = None, streams: list[Stream] | N
     if previous and now - previous < RATE_MIN_INTERVAL:
         return
     if totals is None:
-        totals = relayed_totals(core, streams)
+        totals = relayed_totals(core, streams, count_flowing=False)
     if previous:
         elapsed_us = max(1, int((now - previous) * 1_000_000))
         base_packets, base_bytes, base_errors = stats.rate_base

@@ -192,7 +192,7 @@ class RelayPlane:
             if record is not None:
                 self._refresh_record(record)
 
-    def live_totals(self) -> tuple[int, int, int, int]:
+    def live_totals(self, count_flowing: bool = True) -> tuple[int, int, int, int]:
         """What summing ``refresh``ed ``stats`` over the streams of live calls gives:
         ``(packets, bytes, errors, streams with packets)``, without a pass over them.
 
@@ -202,12 +202,15 @@ class RelayPlane:
         streams replaced by a re-INVITE, whose counts belong to their successor.
         """
         read = self.counters.read_raw
-        packets, nbytes, errors, flowing = self.counters.traffic_sums(self.slots.next_unused)
+        packets, nbytes, errors, flowing = self.counters.traffic_sums(
+            self.slots.next_unused, count_flowing)
         for worker in self.workers:
             for slot in worker.pending_removal.values():
                 p, b, e, *_, drops, _, _ = read(slot)
                 packets, nbytes, errors = packets - p, nbytes - b, errors - e - drops
                 flowing -= p > 0
+        if not count_flowing:
+            return packets, nbytes, errors, 0
         for successor_id, followers in self.followers.items():
             record = self.records.get(successor_id)
             own = read(record.slot)[0] if record is not None else 0
