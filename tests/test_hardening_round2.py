@@ -447,3 +447,24 @@ async def test_relay_live_totals_match_a_pass_over_every_stream(make_daemon):
         alice.close()
         bob.close()
     bob2.close()
+
+
+async def test_shutdown_is_not_held_by_peers_that_never_read():
+    """SIGTERM while TCP ng and CLI peers hold unread replies: the daemon exits at once
+    (``DaemonProcess.stop`` kills it after 5 s, which would show as -9), cleanly."""
+    daemon = daemon_process("-m", "43800", "-M", "43899", "--relay-workers=1")
+    sockets = []
+    try:
+        ng_peer = slow_reader(("127.0.0.1", daemon.ng_port))
+        sockets.append(ng_peer)
+        ng_peer.sendall(b"s d7:command10:statisticse" * 2000)
+        cli_peer = slow_reader(("127.0.0.1", daemon.cli_port))
+        sockets.append(cli_peer)
+        cli_peer.sendall(b"list totals\n")
+        await trio.sleep(1)
+        assert await ping(("127.0.0.1", daemon.ng_port))
+    finally:
+        code, err = daemon.stop()
+        for sock in sockets:
+            sock.close()
+    assert code == 0 and "Traceback" not in err, err
