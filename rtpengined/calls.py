@@ -313,12 +313,18 @@ class CallManager:
                 self.core.media.refresh(streams)
         due: list[tuple[Call, str]] = []
         for order, call in ready:
-            for party in call.monologues:
-                due_at = party.extra.get("delete_at")
-                if due_at is not None and now >= due_at:
-                    del party.extra["delete_at"]
-                    self.delete_party(call, party)
-            reason = self._expired(call, now)
+            try:
+                for party in call.monologues:
+                    due_at = party.extra.get("delete_at")
+                    if due_at is not None and now >= due_at:
+                        del party.extra["delete_at"]
+                        self.delete_party(call, party)
+                reason = self._expired(call, now)
+            except Exception:  # a bug: keep the call filed (looked at again next tick)
+                log.exception("timers of call %s failed", call.call_id)
+                self._timer_of[call.call_id] = (call, next(self._seqs), order)
+                heapq.heappush(self._timers, (now, self._timer_of[call.call_id][1], call.call_id))
+                continue
             if reason is not None:
                 due.append((call, reason))
             else:
