@@ -7,7 +7,10 @@ sans-I/O apart from binding media sockets, which goes through the port pools' bi
 
 from __future__ import annotations
 
+import heapq
+import itertools
 import logging
+import math
 import secrets
 from typing import TYPE_CHECKING
 
@@ -18,6 +21,11 @@ if TYPE_CHECKING:
     from .core import Core
 
 log = logging.getLogger("rtpengined.calls")
+
+# Timer times are lower bounds: a call filed a microsecond early is looked at and filed
+# again, one filed late would outlive its timeout by a tick (float rounding of the sums).
+_SLACK = 1e-6
+CALL_ID_KEYS = ("call-id", "call-ID", "call id", "call ID")
 
 REASON_COUNTERS = {
     "regular": "regular_terminated_sessions",
@@ -42,6 +50,13 @@ class CallManager:
         ]
         # Loop protection marker: a=rtpengine:<instance id> (12 hex digits like rtpengine).
         self.instance_id = secrets.token_hex(6)
+        # Timers (see ``tick``): a heap of (earliest time, filing number, call-id) and,
+        # per call-id, (the call, its current filing number, its place in table order).
+        self._timers: list[tuple[float, int, str]] = []
+        self._timer_of: dict[str, tuple[Call, int, int]] = {}
+        self._seqs = itertools.count()
+        self._orders = itertools.count()
+        self._settings: tuple | None = None
 
     # -- interfaces and ports ------------------------------------------------------------
 
@@ -132,6 +147,9 @@ class CallManager:
             setattr(stats, counter, getattr(stats, counter) + 1)
         if self.calls.get(call.call_id) is call:
             del self.calls[call.call_id]
+            entry = self._timer_of.get(call.call_id)
+            if entry is not None and entry[0] is call:
+                del self._timer_of[call.call_id]
         log.info("call %s ended (%s)", call.call_id, reason)
 
     def _count_stream_pairs(self, call: Call) -> None:
@@ -170,25 +188,149 @@ class CallManager:
                         self.core.media.update_stream(stream)
 
     # -- timers --------------------------------------------------------------------------
+    #
+    # No sweep: each call has one entry in a heap, keyed by the earliest time it could
+    # possibly need attention (``_earliest``: its delete delay, a party's delete delay,
+    # the final timeout, or the time all its streams would be past their media limits
+    # if no packet came). Packets only move a stream's limit later, so that time is a
+    # lower bound; when it comes, the call's own streams are refreshed from the media
+    # plane, ``_expired`` decides exactly as before, and a call that lives on is filed
+    # again under its new earliest time. A tick costs in proportion to the calls whose
+    # time came, not to the number of calls.
+    #
+    # ``touch(call_id)`` re-files a call after a command changed it (the core calls it
+    # after every ng command naming a call-id): signalling can only bring a call's time
+    # earlier through a command. Calls that appeared without one are filed at the next
+    # tick, and a change of the timeout settings re-files every call once.
+
+    def touch_message(self, message: dict) -> None:
+        """``touch`` the call an ng message names (under any spelling offer/answer accept)."""
+        for key in CALL_ID_KEYS:
+            call_id = message.get(key)
+            if call_id is not None:
+                self.touch(call_id)
+
+    def touch(self, call_id: object) -> None:
+        """File (or re-file) the call ``call_id`` after a command may have changed it."""
+        call = self.calls.get(call_id) if isinstance(call_id, str) else None
+        if call is not None:
+            self._arm(call)
+        elif isinstance(call_id, str):
+            self._timer_of.pop(call_id, None)
+
+    def _arm(self, call: Call, order: int | None = None) -> None:
+        entry = self._timer_of.get(call.call_id)
+        if order is None:
+            order = entry[2] if entry is not None and entry[0] is call else next(self._orders)
+        seq = next(self._seqs)
+        self._timer_of[call.call_id] = (call, seq, order)
+        heapq.heappush(self._timers, (self._earliest(call), seq, call.call_id))
+        if len(self._timers) > 4 * len(self._timer_of) + 64:
+            self._compact()
+
+    def _compact(self) -> None:
+        """Drop heap entries that were superseded by a later ``_arm`` of the same call."""
+        live = {(cid, seq) for cid, (_, seq, _) in self._timer_of.items()}
+        self._timers = [entry for entry in self._timers if (entry[2], entry[1]) in live]
+        heapq.heapify(self._timers)
+
+    def _timer_settings(self) -> tuple:
+        config = self.core.config
+        return (config.timeout, config.silent_timeout, config.offer_timeout,
+                config.final_timeout)
+
+    def _reconcile(self) -> None:
+        """File calls that are in the table without a timer, forget timers of gone calls."""
+        for call_id in [cid for cid, entry in self._timer_of.items()
+                        if self.calls.get(cid) is not entry[0]]:
+            del self._timer_of[call_id]
+        for call in self.calls.values():
+            entry = self._timer_of.get(call.call_id)
+            if entry is None or entry[0] is not call:
+                self._arm(call)
+
+    def _earliest(self, call: Call) -> float:
+        """A time before which ``_expired(call, now)`` is certainly None (see above)."""
+        config = self.core.config
+        due = math.inf
+        for party in call.monologues:
+            party_due = party.extra.get("delete_at")
+            if party_due is not None and party_due < due:
+                due = party_due
+        if call.delete_at is not None:
+            return min(due, call.delete_at)
+        if config.final_timeout > 0:
+            due = min(due, call.created + config.final_timeout - _SLACK)
+        media = -math.inf
+        any_stream = False
+        for party in call.monologues:
+            for media_section in party.medias:
+                for stream in media_section.streams:
+                    if stream.closed:
+                        continue
+                    any_stream = True
+                    _, limit = _stream_limit(config, media_section, stream)
+                    if limit <= 0:
+                        return due  # this stream never times out, so the call does not
+                    last = max(stream.stats.last_packet, call.last_signal)
+                    media = max(media, math.ceil(int(last) + limit))
+        if not any_stream:
+            limit = config.timeout if call.extra.get("answered") else config.offer_timeout
+            if limit <= 0:
+                return due
+            media = call.last_signal + limit - _SLACK
+        return min(due, media)
 
     def tick(self, now: float) -> None:
         """Fire due timers: delete delay, offer/final timeouts, media and silent timeouts."""
+        settings = self._timer_settings()
+        if settings != self._settings:
+            self._settings = settings
+            for call in self.calls.values():
+                self._arm(call)
+        if len(self._timer_of) != len(self.calls):
+            self._reconcile()
+        timers = self._timers
+        ready: list[tuple[int, Call]] = []
+        while timers and timers[0][0] <= now:
+            _, seq, call_id = heapq.heappop(timers)
+            entry = self._timer_of.get(call_id)
+            if entry is None or entry[1] != seq:
+                continue  # superseded by a later filing of the same call
+            call = entry[0]
+            if self.calls.get(call_id) is not call:
+                del self._timer_of[call_id]
+                continue
+            ready.append((entry[2], call))
+        if not ready:
+            return
+        ready.sort(key=lambda item: item[0])  # table order, as the sweep went
         config = self.core.config
+        if config.timeout > 0 or config.silent_timeout > 0:
+            streams = [s for _, c in ready if c.delete_at is None for s in c.streams()
+                       if not s.closed]
+            if streams:
+                self.core.media.refresh(streams)
         due: list[tuple[Call, str]] = []
-        live = [c for c in self.calls.values()]
-        streams = [s for c in live if c.delete_at is None for s in c.streams() if not s.closed]
-        if streams and (config.timeout > 0 or config.silent_timeout > 0):
-            self.core.media.refresh(streams)
-        for call in live:
-            for party in call.monologues:
-                due_at = party.extra.get("delete_at")
-                if due_at is not None and now >= due_at:
-                    del party.extra["delete_at"]
-                    self.delete_party(call, party)
-            reason = self._expired(call, now)
+        for order, call in ready:
+            try:
+                for party in call.monologues:
+                    due_at = party.extra.get("delete_at")
+                    if due_at is not None and now >= due_at:
+                        del party.extra["delete_at"]
+                        self.delete_party(call, party)
+                reason = self._expired(call, now)
+            except Exception:  # a bug: keep the call filed (looked at again next tick)
+                log.exception("timers of call %s failed", call.call_id)
+                self._timer_of[call.call_id] = (call, next(self._seqs), order)
+                heapq.heappush(self._timers, (now, self._timer_of[call.call_id][1], call.call_id))
+                continue
             if reason is not None:
                 due.append((call, reason))
+            else:
+                self._arm(call, order)
         for call, reason in due:
+            self._timer_of.pop(call.call_id, None)
             try:
                 self.destroy(call, reason)
             except Exception:
@@ -235,6 +377,8 @@ class CallManager:
                     log.exception("closing a stream of %s failed", call.call_id)
             self._free_retired(call)
         self.calls.clear()
+        self._timers.clear()
+        self._timer_of.clear()
 
 
 def _stream_limit(config, media: Media, stream: Stream) -> tuple[str, int]:

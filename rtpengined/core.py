@@ -133,6 +133,7 @@ class Core:
             failed = True
             log.exception("ng %s from %s: internal error", command, _peer(request.source))
             reply = ngcodec.error_reply("Internal error while processing the request")
+        self.calls.touch_message(message)  # the call's timer may have moved (calls.tick)
         self.stats.record_command(
             request.source_ip, command, time.perf_counter() - started, failed
         )

@@ -92,11 +92,13 @@ COUNTERS = CURRENT[4:13]
 
 @dataclass
 class LiveTotals:
-    """Packets/bytes/errors received on media ports since start (closed + live streams)."""
+    """Packets/bytes/errors received on media ports since start (closed + live streams),
+    and how many live streams have received anything (``media_userspace``)."""
 
     packets: int = 0
     bytes: int = 0
     errors: int = 0
+    flowing: int = 0
 
 
 def live_streams(core: Core) -> list[Stream]:
@@ -111,19 +113,36 @@ def live_streams(core: Core) -> list[Stream]:
     return streams
 
 
-def relayed_totals(core: Core, streams: list[Stream] | None = None) -> LiveTotals:
-    if streams is None:
-        streams = live_streams(core)
+def relayed_totals(core: Core, streams: list[Stream] | None = None,
+                   count_flowing: bool = True) -> LiveTotals:
+    """Closed streams' totals plus the live streams' counters.
+
+    A media plane that keeps the live sums itself (``live_totals``, the relay plane)
+    answers without a pass over the calls; otherwise every live stream is read.
+    ``count_flowing=False``: ``flowing`` is not needed (rates), the plane may skip it.
+    """
     stats = core.stats
     totals = LiveTotals(stats.closed_packets, stats.closed_bytes, stats.closed_errors)
+    live_totals = getattr(core.media, "live_totals", None)
+    if streams is None and live_totals is not None:
+        packets, nbytes, errors, flowing = live_totals(count_flowing)
+        totals.packets += packets
+        totals.bytes += nbytes
+        totals.errors += errors
+        totals.flowing = flowing
+        return totals
+    if streams is None:
+        streams = live_streams(core)
     for stream in streams:
         totals.packets += stream.stats.packets
         totals.bytes += stream.stats.bytes
         totals.errors += stream.stats.errors
+        totals.flowing += stream.stats.packets > 0
     return totals
 
 
-def sample_rates(core: Core, now: float | None = None, streams: list[Stream] | None = None) -> None:
+def sample_rates(core: Core, now: float | None = None, streams: list[Stream] | None = None,
+                 totals: LiveTotals | None = None) -> None:
     """Once a second: turn the counts since the previous sample into per-second rates.
 
     Called from the daemon's tick; views call it too, so rates exist even without one
@@ -131,10 +150,11 @@ def sample_rates(core: Core, now: float | None = None, streams: list[Stream] | N
     """
     stats = core.stats
     now = core.clock() if now is None else now
-    totals = relayed_totals(core, streams)
     previous = getattr(stats, "rate_sampled_at", 0.0)
     if previous and now - previous < RATE_MIN_INTERVAL:
         return
+    if totals is None:
+        totals = relayed_totals(core, streams, count_flowing=False)
     if previous:
         elapsed_us = max(1, int((now - previous) * 1_000_000))
         base_packets, base_bytes, base_errors = stats.rate_base
@@ -145,11 +165,11 @@ def sample_rates(core: Core, now: float | None = None, streams: list[Stream] | N
     stats.rate_base = (totals.packets, totals.bytes, totals.errors)
 
 
-def _rates(core: Core, streams: list[Stream]) -> tuple[int, int, int]:
+def _rates(core: Core, totals: LiveTotals) -> tuple[int, int, int]:
     stats = core.stats
     sampled = getattr(stats, "rate_sampled_at", 0.0)
     if not sampled or core.clock() - sampled > 2.5:
-        sample_rates(core, streams=streams)  # no tick drives us: sample on demand
+        sample_rates(core, totals=totals)  # no tick drives us: sample on demand
     return stats.rate_packets, stats.rate_bytes, stats.rate_errors
 
 
@@ -226,12 +246,12 @@ def _seconds(value: float) -> float:
 
 def json_statistics(core: Core) -> dict[str, Any]:
     """The statistics model as an ordered dict (``list jsonstats`` / ng ``statistics``)."""
-    streams = live_streams(core)
+    relayed = relayed_totals(core)
     stats = core.stats
-    calls = list(core.calls.calls.values())
-    foreign = sum(1 for call in calls if call.foreign)
-    packet_rate, byte_rate, error_rate = _rates(core, streams)
-    userspace_media = sum(1 for stream in streams if stream.stats.packets > 0)
+    calls = core.calls.calls
+    foreign = sum(1 for call in calls.values() if call.foreign)
+    packet_rate, byte_rate, error_rate = _rates(core, relayed)
+    userspace_media = relayed.flowing
     current = {
         "sessionsown": len(calls) - foreign,
         "sessionsforeign": foreign,
@@ -250,7 +270,6 @@ def json_statistics(core: Core) -> dict[str, Any]:
         "media_kernel": 0,
         "media_mixed": 0,
     }
-    relayed = relayed_totals(core, streams)
     managed = stats.managed_sessions
     total_us = stats.total_calls_duration_us
     avg_us = total_us // managed if managed else 0

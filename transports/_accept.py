@@ -1,10 +1,17 @@
-"""An accept loop that survives running out of file descriptors, quietly.
+"""Accept loops that no connection can end: not a reset peer, not a lack of descriptors.
 
 ``trio.serve_listeners`` already retries when ``accept`` fails for lack of descriptors
 (EMFILE, ENFILE, ENOMEM, ENOBUFS), but logs a full traceback ten times a second per
 listener for as long as that lasts. This loop logs one warning when it starts and one
 line when it ends, and backs off up to a second between attempts; the pending clients
-wait in the listen backlog meanwhile.
+wait in the listen backlog meanwhile. Any other ``accept`` error is logged once and
+retried the same way instead of ending the listener (and with it the daemon).
+
+Each connection's handler runs inside ``_run_handler``, which keeps whatever it raises
+to that connection: a peer that resets before it is served (ENOTCONN from
+``getpeername``, ECONNRESET from the first read) is logged at debug level; anything
+else is a bug in the handler and is logged with its traceback. Neither reaches the
+nursery, so the other connections, the listener and the daemon go on.
 """
 
 from __future__ import annotations
@@ -23,6 +30,8 @@ log = logging.getLogger("rtpengined.accept")
 OUT_OF_RESOURCES = {errno.EMFILE, errno.ENFILE, errno.ENOMEM, errno.ENOBUFS}
 FIRST_BACKOFF = 0.1
 MAX_BACKOFF = 1.0
+# What a peer can make a connection's handler raise: it went away (reset, closed).
+PEER_GONE = (OSError, trio.BrokenResourceError, trio.ClosedResourceError)
 
 
 async def serve_listener(handler: Callable[[Any], Awaitable[None]], listener: trio.abc.Listener,
@@ -35,27 +44,45 @@ async def serve_listener(handler: Callable[[Any], Awaitable[None]], listener: tr
             try:
                 stream = await listener.accept()
             except OSError as exc:
-                if exc.errno not in OUT_OF_RESOURCES:
-                    raise
                 if not backoff:
-                    log.warning("%s: cannot accept connections (%s); retrying until descriptors "
-                                "are free", what, exc.strerror or exc)
+                    if exc.errno in OUT_OF_RESOURCES:
+                        log.warning("%s: cannot accept connections (%s); retrying until "
+                                    "descriptors are free", what, exc.strerror or exc)
+                    else:
+                        log.warning("%s: accept failed (%s); retrying", what, exc.strerror or exc)
                 backoff = min(max(backoff * 2, FIRST_BACKOFF), MAX_BACKOFF)
                 await trio.sleep(backoff)
                 continue
             if backoff:
                 log.warning("%s: accepting connections again", what)
                 backoff = 0.0
-            nursery.start_soon(_run_handler, handler, stream)
+            nursery.start_soon(_run_handler, handler, stream, what)
 
 
-async def _run_handler(handler: Callable[[Any], Awaitable[None]], stream: Any) -> None:
-    """As trio.serve_listeners does: the stream is closed however the handler ends (hypercorn
-    relies on it, e.g. after a failed TLS handshake)."""
+async def _run_handler(handler: Callable[[Any], Awaitable[None]], stream: Any,
+                       what: str = "connection") -> None:
+    """Run one connection's handler; nothing it raises leaves this task.
+
+    As trio.serve_listeners does, the stream is closed however the handler ends
+    (hypercorn relies on it, e.g. after a failed TLS handshake).
+    """
     try:
         await handler(stream)
+    except PEER_GONE as exc:
+        log.debug("%s: connection ended: %s", what, exc)
+    except Exception:
+        log.exception("%s: serving a connection failed", what)
     finally:
         await trio.aclose_forcefully(stream)
+
+
+def peer_of(stream: Any) -> tuple | None:
+    """The peer address of an accepted stream, or None if the peer already reset it
+    (``getpeername`` then fails with ENOTCONN)."""
+    try:
+        return stream.socket.getpeername()[:2]
+    except OSError:
+        return None
 
 
 async def serve_tcp(address: Any, what: str, handler: Callable[[Any], Awaitable[None]],

@@ -16,7 +16,7 @@ from urllib.parse import urlsplit
 import trio
 
 from . import Transport, register
-from ._accept import serve_tcp
+from ._accept import peer_of, serve_tcp
 from ._net import format_address
 
 log = logging.getLogger("rtpengined.cli")
@@ -32,20 +32,27 @@ class LineTooLong(Exception):
 
 
 class CliLineReader:
-    """Feed bytes; ``feed`` returns the first command line once it is complete."""
+    """Feed bytes; ``feed`` returns the first command line once it is complete.
+
+    The search for the line end resumes where the previous ``feed`` stopped, so the
+    work is linear in the bytes received however they are split.
+    """
 
     def __init__(self, max_line: int = MAX_LINE) -> None:
         self.buffer = bytearray()
         self.max_line = max_line
+        self._searched = 0  # no LF before this offset
 
     def feed(self, data: bytes) -> bytes | None:
         self.buffer += data
         while True:
-            end = self.buffer.find(b"\n")
+            end = self.buffer.find(b"\n", self._searched)
             if end < 0:
+                self._searched = len(self.buffer)
                 break
             line = bytes(self.buffer[:end])
             del self.buffer[: end + 1]
+            self._searched = 0
             if line.endswith(b"\r"):
                 line = line[:-1]
             if line:
@@ -60,6 +67,7 @@ class CliLineReader:
             return None
         line = bytes(self.buffer)
         self.buffer.clear()
+        self._searched = 0
         return line
 
 
@@ -83,10 +91,14 @@ async def _read_command(stream: trio.SocketStream) -> bytes | None:
 
 
 async def _serve_connection(core, stream: trio.SocketStream) -> None:
-    try:
-        peer = stream.socket.getpeername()[:2]
-    except OSError:
-        await stream.aclose()
+    """Read one command, write its reply, wait for the client to close.
+
+    Every stage has a deadline (``IDLE_TIMEOUT`` to send the command and again to take
+    the reply, ``LINGER_TIMEOUT`` to close), so a client that stops reading holds its
+    descriptor no longer than a silent one.
+    """
+    peer = peer_of(stream)
+    if peer is None:  # reset before we got to it
         return
     async with stream:
         try:
@@ -98,9 +110,14 @@ async def _serve_connection(core, stream: trio.SocketStream) -> None:
             command = decode_line(line)
             log.info("Got CLI command: %s", command)
             reply = core.handle_cli(command, peer)
-            if reply:
-                await stream.send_all(encode_reply(reply))
-            await stream.send_eof()
+            with trio.move_on_after(IDLE_TIMEOUT) as sending:
+                if reply:
+                    await stream.send_all(encode_reply(reply))
+                await stream.send_eof()
+            if sending.cancelled_caught:
+                log.warning("CLI connection from %s: reply not read for %g s; closing",
+                            format_address(peer), IDLE_TIMEOUT)
+                return
             # Let the client read the reply and close first: closing with unread
             # input pending would reset the connection and could lose the reply.
             with trio.move_on_after(LINGER_TIMEOUT):

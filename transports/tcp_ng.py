@@ -16,11 +16,17 @@ import trio
 from rtpengined import bencode
 
 from . import Transport, register
-from ._accept import serve_tcp
+from ._accept import peer_of, serve_tcp
 from ._net import format_address
 
 log = logging.getLogger("rtpengined.tcp")
 MAX_PENDING = 1024 * 1024  # rtpengine closes past 1 KiB of partial message; we allow 1 MiB
+# A reply the peer has not taken within this long closes the connection (it sends
+# requests but does not read): no descriptor is held for a peer that stopped reading.
+SEND_TIMEOUT = 30.0
+# Bytes read (and scanned) per turn: scanning costs about 0.1-0.5 us per byte in Python,
+# so 16 KiB keeps one connection's turn to a few ms, and other transports get theirs.
+RECEIVE_SIZE = 16384
 
 
 class FramingError(Exception):
@@ -28,47 +34,133 @@ class FramingError(Exception):
 
 
 class TcpNgFramer:
-    """Sans-I/O splitter: feed bytes, get complete ``COOKIE SP bencode`` messages back."""
+    """Sans-I/O splitter: feed bytes, get complete ``COOKIE SP bencode`` messages back.
+
+    The work is linear in the bytes received: the search for the cookie's space and the
+    bencode scan both resume where the previous ``feed`` stopped (the scan keeps the
+    offset of the next token and the container depth), so a peer trickling a large
+    message one byte at a time costs one token per byte, not a rescan of the buffer.
+    Only a token cut in the middle is looked at again: an integer or a string length,
+    at most 32 bytes; a string's body is skipped by its length.
+    """
 
     def __init__(self, max_pending: int = MAX_PENDING) -> None:
         self.buffer = bytearray()
         self.max_pending = max_pending
+        self._reset()
+
+    def _reset(self) -> None:
+        self._space = -1  # offset of the cookie's space, once found
+        self._searched = 0  # no space before this offset (while looking for one)
+        self._pos = 0  # the value's next token starts here
+        self._depth = 0  # containers open at ``_pos``
 
     def feed(self, data: bytes) -> list[bytes]:
-        self.buffer += data
+        buffer = self.buffer
+        buffer += data
         messages: list[bytes] = []
         while True:
-            space = self.buffer.find(b" ")
-            if space < 0:
-                break
+            if self._space < 0:
+                space = buffer.find(b" ", self._searched)
+                if space < 0:
+                    self._searched = len(buffer)
+                    break
+                self._space = space
+                self._pos = space + 1
             try:
-                end = bencode.scan_value(self.buffer, space + 1)
+                end = self._scan()
             except bencode.BencodeError:
-                log.warning("tcp ng: discarding %d bytes that are not bencode", len(self.buffer))
-                self.buffer.clear()
+                log.warning("tcp ng: discarding %d bytes that are not bencode", len(buffer))
+                buffer.clear()
+                self._reset()
                 break
             if end is None:
                 break
-            messages.append(bytes(self.buffer[:end]))
-            del self.buffer[:end]
-        if len(self.buffer) > self.max_pending:
+            messages.append(bytes(buffer[:end]))
+            del buffer[:end]
+            self._reset()
+        if len(buffer) > self.max_pending:
             raise FramingError(f"partial message larger than {self.max_pending} bytes")
         return messages
 
+    def _scan(self) -> int | None:
+        """Go on scanning the value after the cookie: its end offset, or None for more.
+
+        Same grammar and errors as ``bencode.scan_value``, resumable.
+        """
+        buf = self.buffer
+        n = len(buf)
+        pos, depth = self._pos, self._depth
+        if pos > n:  # waiting for the rest of a string's body
+            return None
+        if depth == 0 and pos > self._space + 1:  # a top-level string is now complete
+            return pos
+        while True:
+            if pos >= n:
+                self._pos, self._depth = pos, depth
+                return None
+            lead = buf[pos]
+            if lead == 0x69:  # i
+                end = buf.find(b"e", pos + 1)
+                if end < 0:
+                    if n - pos > 32:
+                        raise bencode.BencodeError("integer too long")
+                    self._pos, self._depth = pos, depth
+                    return None
+                pos = end + 1
+            elif 0x30 <= lead <= 0x39:  # a string's length
+                colon = buf.find(b":", pos, pos + 12)
+                if colon < 0:
+                    if n - pos >= 12:
+                        raise bencode.BencodeError("bad string length")
+                    self._pos, self._depth = pos, depth
+                    return None
+                length = bytes(buf[pos:colon])
+                if not length.isdigit():
+                    raise bencode.BencodeError("bad string length")
+                pos = colon + 1 + int(length)
+                if pos > n:
+                    self._pos, self._depth = pos, depth
+                    return None
+            elif lead in (0x6C, 0x64):  # l, d
+                depth += 1
+                pos += 1
+                continue
+            elif lead == 0x65 and depth:  # e closing a container
+                depth -= 1
+                pos += 1
+            else:
+                raise bencode.BencodeError("unknown value type")
+            if depth == 0:
+                return pos
+
 
 async def _serve_connection(core, stream: trio.SocketStream) -> None:
-    peer = stream.socket.getpeername()[:2]
+    """Answer the messages of one connection in order.
+
+    Every reply must be taken by the peer within ``SEND_TIMEOUT``: a peer that sends
+    requests and never reads the replies is closed then, instead of holding the
+    connection (and its descriptor) forever. Errors from the peer end only this
+    connection (``_accept`` keeps them here).
+    """
+    peer = peer_of(stream)
+    if peer is None:  # reset before we got to it
+        return
     framer = TcpNgFramer()
     async with stream:
         try:
-            async for data in stream:
+            while data := await stream.receive_some(RECEIVE_SIZE):
                 for message in framer.feed(data):
                     reply = core.handle_ng(message, peer, "tcp")
                     if reply is not None:
-                        await stream.send_all(reply)
+                        with trio.fail_after(SEND_TIMEOUT):
+                            await stream.send_all(reply)
         except FramingError as exc:
             log.warning("tcp ng from %s: %s; closing", format_address(peer), exc)
-        except (trio.BrokenResourceError, trio.ClosedResourceError):
+        except trio.TooSlowError:
+            log.warning("tcp ng from %s: replies not read for %g s; closing",
+                        format_address(peer), SEND_TIMEOUT)
+        except (trio.BrokenResourceError, trio.ClosedResourceError, OSError):
             pass
 
 

@@ -47,7 +47,11 @@ async def serve(core, address, *, task_status=trio.TASK_STATUS_IGNORED) -> None:
                 except OSError as exc:  # e.g. an ICMP error queued on the socket
                     log.debug("ng receive failed: %s", exc)
                     continue
-                reply = core.handle_ng(data, source[:2], "udp")
+                try:
+                    reply = core.handle_ng(data, source[:2], "udp")
+                except Exception:  # a bug, but one datagram must not end the daemon
+                    log.exception("ng request from %s failed", format_address(source))
+                    continue
                 if reply is not None:
                     try:
                         raw.sendto(reply, source)
