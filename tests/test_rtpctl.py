@@ -10,7 +10,6 @@ import sys
 
 import pytest
 from rtpctl_helpers import (
-    MEDIA_RANGE,
     SDP_DIR,
     clean_env,
     complete,
@@ -18,10 +17,11 @@ from rtpctl_helpers import (
     port_for,
     raw_cli,
     rtpctl,
+    running_daemon,
     target_args,
 )
 
-from conftest import DaemonProcess, free_port
+from conftest import free_port
 
 NG_TRANSPORTS = ["udp", "tcp", "http", "ws"]
 CLI_TRANSPORTS = ["cli", "http", "ws"]
@@ -30,9 +30,8 @@ REPO = os.path.join(os.path.dirname(__file__), "..")
 
 @pytest.fixture(scope="module")
 def daemon():
-    proc = DaemonProcess(list(MEDIA_RANGE))
-    yield proc
-    proc.stop()
+    with running_daemon() as proc:
+        yield proc
 
 
 @pytest.fixture(scope="module")
@@ -354,11 +353,9 @@ def tls_daemon(tmp_path_factory):
                     "-days", "1", "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1"],
                    check=True, capture_output=True, timeout=60)
     port = free_port()
-    proc = DaemonProcess([*MEDIA_RANGE, f"--listen-https=127.0.0.1:{port}", f"--https-cert={cert}",
-                          f"--https-key={key}"])
-    proc.https_port, proc.cert = port, cert
-    yield proc
-    proc.stop()
+    with running_daemon(f"--listen-https=127.0.0.1:{port}", f"--https-cert={cert}", f"--https-key={key}") as proc:
+        proc.https_port, proc.cert = port, cert
+        yield proc
 
 
 @pytest.mark.parametrize("scheme", ["https", "wss"])

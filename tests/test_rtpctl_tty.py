@@ -8,23 +8,20 @@ import sys
 
 import pexpect
 import pytest
-from rtpctl_helpers import MEDIA_RANGE, SDP_DIR, clean_env, raw_cli, rtpctl
-
-from conftest import DaemonProcess
+from rtpctl_helpers import SDP_DIR, clean_env, raw_cli, rtpctl, running_daemon
 
 ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
 
 
 @pytest.fixture(scope="module")
 def daemon():
-    proc = DaemonProcess(list(MEDIA_RANGE))
-    args = ["--port", str(proc.ng_port), "ng"]
-    assert rtpctl(*args, "offer", "-c", "tty-call", "-f", "caller1", os.path.join(SDP_DIR, "offer1.sdp")
-                  ).returncode == 0
-    assert rtpctl(*args, "answer", "-c", "tty-call", "-f", "caller1", "--to-tag", "callee1",
-                  os.path.join(SDP_DIR, "answer1.sdp")).returncode == 0
-    yield proc
-    proc.stop()
+    with running_daemon() as proc:
+        args = ["--port", str(proc.ng_port), "ng"]
+        assert rtpctl(*args, "offer", "-c", "tty-call", "-f", "caller1", os.path.join(SDP_DIR, "offer1.sdp")
+                      ).returncode == 0
+        assert rtpctl(*args, "answer", "-c", "tty-call", "-f", "caller1", "--to-tag", "callee1",
+                      os.path.join(SDP_DIR, "answer1.sdp")).returncode == 0
+        yield proc
 
 
 def on_terminal(*args: str, columns: int = 120) -> tuple[str, int]:
