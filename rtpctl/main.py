@@ -260,7 +260,18 @@ def _sends_words(command: click.Command) -> bool:
     return any(isinstance(param, click.Argument) and param.type is click.UNPROCESSED for param in command.params)
 
 
-class RtpctlGroup(click.Group):
+class FullHelpGroup(click.Group):
+    """Lists its sub-commands with their whole one-line help, wrapped, never cut with '...'."""
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        rows = [(name, self.commands[name].get_short_help_str(limit=1 << 16)) for name in self.list_commands(ctx)
+                if not self.commands[name].hidden]
+        if rows:
+            with formatter.section("Commands"):
+                formatter.write_dl(rows)
+
+
+class RtpctlGroup(FullHelpGroup):
     """Known commands first; any other word is a CLI command, so every CLI command works."""
 
     def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
@@ -297,9 +308,9 @@ class RtpctlGroup(click.Group):
         own = [(name, self.commands[name]) for name in ("ng", "watch") if name in self.commands]
         cli = [(name, self.commands[name]) for name in CLI_HELP if name in self.commands]
         with formatter.section("CLI commands (sent as text, any other word works too)"):
-            formatter.write_dl([(name, cmd.get_short_help_str(70)) for name, cmd in cli])
+            formatter.write_dl([(name, cmd.get_short_help_str(limit=1 << 16)) for name, cmd in cli])
         with formatter.section("Other commands"):
-            formatter.write_dl([(name, cmd.get_short_help_str(70)) for name, cmd in own])
+            formatter.write_dl([(name, cmd.get_short_help_str(limit=1 << 16)) for name, cmd in own])
 
 
 def _host_option(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
@@ -385,7 +396,7 @@ def watch(ctx: click.Context, interval: float | None, count: int | None, words: 
 # -- ng commands ----------------------------------------------------------------------------
 
 
-@cli.group("ng", context_settings={"help_option_names": ["-h", "--help"]})
+@cli.group("ng", cls=FullHelpGroup, context_settings={"help_option_names": ["-h", "--help"]})
 def ng_group() -> None:
     """ng protocol commands (udp, tcp, http(s), ws(s); default udp://127.0.0.1:22222)."""
 
@@ -500,7 +511,7 @@ def _sdp_command(name: str, doc: str):
 
 
 _sdp_command("offer", "Send an offer: SDP from SDP_FILE or standard input.")
-_sdp_command("answer", "Send an answer: SDP from SDP_FILE or standard input (needs --to-tag).")
+_sdp_command("answer", "Send an answer (needs --to-tag): SDP from SDP_FILE or standard input.")
 
 
 def _call_command(name: str, doc: str, call_id_required: bool = True):

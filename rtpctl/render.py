@@ -20,6 +20,7 @@ from rich.tree import Tree
 
 from . import cliparse
 
+
 class _Table(Table):
     """A table that never cuts a value short: narrow columns fold onto more lines instead of
     ending in '…', because operators copy call-ids, tags and addresses off the screen."""
@@ -83,7 +84,13 @@ def to_json(value: Any) -> str:
 
 
 def cli_json(command: str, text: str) -> Any:
-    """``--json`` for a CLI reply: the parsed table, or ``{"output": text}`` if it has no shape."""
+    """``--json`` for a CLI reply: the parsed table, or ``{"output": text}`` if it has no shape.
+
+    Keys that are the daemon's human wording (section titles, metric descriptions, column
+    headings) become snake_case keys (``cliparse.json_key``), so scripts do not depend on
+    spelling and spacing meant for people. ``params`` keys are rtpengine's option names and
+    ``list jsonstats`` is the daemon's own JSON: both are kept as they are.
+    """
     shape, data = cliparse.parse(command, text)
     if shape == "text":
         result: dict[str, Any] = {"output": text}
@@ -91,7 +98,27 @@ def cli_json(command: str, text: str) -> Any:
         if error is not None:
             result["error"] = error
         return result
+    if shape == "totals":
+        return _keyed({cliparse.section_key(title): values for title, values in data.items()})
+    if shape in ("call", "sessions", "interfaces") or (shape == "pairs" and command.split()[:1] != ["params"]):
+        return _keyed(data)
     return data
+
+
+def _keyed(value: Any) -> Any:
+    if isinstance(value, dict):
+        keyed: dict[str, Any] = {}
+        for key, item in value.items():
+            name = base = cliparse.json_key(str(key)) or "_"
+            number = 1
+            while name in keyed:  # two labels that differ only in punctuation keep both values
+                number += 1
+                name = f"{base}_{number}"
+            keyed[name] = _keyed(item)
+        return keyed
+    if isinstance(value, list):
+        return [_keyed(item) for item in value]
+    return value
 
 
 # -- plain ng replies -----------------------------------------------------------------------
