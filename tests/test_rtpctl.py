@@ -175,15 +175,28 @@ def test_terminate_a_call(daemon):
 
 def test_json_of_cli_tables(daemon, call):
     totals = json.loads(ok(rtpctl("--port", str(daemon.cli_port), "--json", "list", "totals")))
-    current = totals["Statistics over currently running sessions"]
-    assert isinstance(current["Total sessions"], int) and current["Total sessions"] >= 1
-    assert isinstance(totals["Control statistics"], list)
+    assert list(totals) == ["current_sessions", "total_statistics", "graphite_interval_statistics",
+                            "mos_statistics", "control_statistics"]
+    current = totals["current_sessions"]
+    assert isinstance(current["total_sessions"], int) and current["total_sessions"] >= 1
+    assert current["owned_sessions"] == current["total_sessions"]
+    assert "packets_per_second_userspace" in current and "mixed_kernel_userspace_media_streams" in current
+    assert totals["total_statistics"]["total_timed_out_sessions_via_silent_timeout"] == 0
+    proxy = totals["control_statistics"][0]
+    assert proxy["proxy"] == "127.0.0.1" and proxy["offer"] >= 1 and "blk_dtmf" in proxy
+    counters = json.loads(ok(rtpctl("--port", str(daemon.cli_port), "--json", "list", "counters")))
+    assert "bytes_per_second_total" in counters["current_per_second_counters"]
     numsessions = json.loads(ok(rtpctl("--port", str(daemon.cli_port), "--json", "list", "numsessions")))
-    assert numsessions["Current sessions total"] >= 1
+    assert numsessions["current_sessions_total"] >= 1 and "current_sessions_ip_mixed_media" in numsessions
+    maxsessions = json.loads(ok(rtpctl("--port", str(daemon.cli_port), "--json", "list", "maxsessions")))
+    assert list(maxsessions) == ["maximum_sessions_configured_on_rtpengine"]
+    params = json.loads(ok(rtpctl("--port", str(daemon.cli_port), "--json", "params", "current")))
+    assert "max-sessions" in params  # rtpengine's option names are kept as they are
     sessions = json.loads(ok(rtpctl("--port", str(daemon.cli_port), "--json", "list", "sessions", "all")))
     assert call in {row["callid"] for row in sessions}
     call = json.loads(ok(rtpctl("--port", str(daemon.cli_port), "--json", "list", "sessions", call)))
     assert [tag["tag"] for tag in call["tags"]][:2] == ["caller1", "callee1"]
+    assert {"subscribed_to", "subscription_of", "media"} <= set(call["tags"][0])
     jsonstats = json.loads(ok(rtpctl("--port", str(daemon.cli_port), "--json", "list", "jsonstats")))
     assert "currentstatistics" in jsonstats
 
@@ -287,9 +300,12 @@ def test_config_file_listen_keys_as_rtpengine_ctl_reads_them(daemon, tmp_path):
 
 
 def test_rtpengine_ctl_style_options(daemon):
-    expected = raw_cli(daemon.cli_port, "list numsessions")
-    assert rtpctl("-ip", f"127.0.0.1:{daemon.cli_port}", "list", "numsessions").stdout == expected
-    assert rtpctl("-ip", "127.0.0.1", "-port", str(daemon.cli_port), "list", "numsessions").stdout == expected
+    # a setting, not the session count: calls of other tests come and go in between
+    expected = raw_cli(daemon.cli_port, "list timeout")
+    assert rtpctl("-ip", f"127.0.0.1:{daemon.cli_port}", "list", "timeout").stdout == expected
+    assert rtpctl("-ip", "127.0.0.1", "-port", str(daemon.cli_port), "list", "timeout").stdout == expected
+    # ... and after the command words too
+    assert rtpctl("list", "timeout", "-ip", "127.0.0.1", "-port", str(daemon.cli_port)).stdout == expected
 
 
 def test_watch_when_piped_prints_each_refresh(daemon):
