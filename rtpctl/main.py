@@ -18,10 +18,11 @@ import click
 import trio
 from rich.console import Console, Group, RenderableType
 
-from . import argv, cliparse, complete, ng, render, transport
+from . import argv, cliparse, complete, ng, render, shells, transport
 from .target import CLI, NG, TRANSPORTS, Target, TargetError, read_listen_config, resolve
 
 EXIT_OK, EXIT_DAEMON_ERROR, EXIT_USAGE, EXIT_UNREACHABLE = 0, 1, 2, 3
+shells.register()
 OUTPUTS = ("auto", "rich", "plain", "json")
 
 
