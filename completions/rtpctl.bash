@@ -23,4 +23,3 @@ _rtpctl_completion() {
 }
 
 complete -o nosort -F _rtpctl_completion rtpctl
-

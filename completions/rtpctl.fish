@@ -17,4 +17,3 @@ function _rtpctl_completion
 end
 
 complete --no-files --command rtpctl --arguments "(_rtpctl_completion)"
-

@@ -39,4 +39,3 @@ else
     # sourced or eval'ed: register for later
     compdef _rtpctl_completion rtpctl
 fi
-

@@ -579,6 +579,8 @@ def ng_raw(ctx: click.Context, message: str | None) -> None:
 
 def main(argv: list[str] | None = None) -> None:
     """Console entry point: usage errors exit 2, daemon errors 1, no answer 3."""
+    if shells.handle(cli, "rtpctl", "_RTPCTL_COMPLETE"):
+        return
     cli.main(args=argv, prog_name="rtpctl")
 
 

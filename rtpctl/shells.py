@@ -24,6 +24,7 @@ from __future__ import annotations
 import os
 import re
 import shlex
+import sys
 from typing import Any
 
 from click.shell_completion import CompletionItem, ShellComplete, add_completion_class
@@ -220,6 +221,24 @@ class FishComplete(_RtpctlShell):
         if item.help:
             return f"{item.type},{value}\t{' '.join(item.help.split())}"
         return f"{item.type},{value}"
+
+
+SHELLS = {cls.name: cls for cls in (BashComplete, ZshComplete, FishComplete)}
+
+
+def handle(cli: Any, prog_name: str, complete_var: str) -> bool:
+    """Answer ``complete_var=<shell>_source|<shell>_complete`` here, byte for byte the same
+    whatever click release is installed (8.4 and 8.5 end the script with different newlines).
+    False if the variable is not set (a normal run)."""
+    shell, _, instruction = os.environ.get(complete_var, "").partition("_")
+    cls = SHELLS.get(shell)
+    if cls is None or instruction not in ("source", "complete"):
+        return False
+    comp = cls(cli, {}, prog_name, complete_var)
+    text = comp.source() if instruction == "source" else comp.complete() + "\n"
+    sys.stdout.buffer.write(text.encode("utf-8", "surrogateescape"))
+    sys.stdout.flush()
+    return True
 
 
 def register() -> None:

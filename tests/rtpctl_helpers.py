@@ -95,10 +95,48 @@ def group_alive(pgid: int) -> bool:
     return False
 
 
+#: The calls of a module's tests carry no media: without this, a slow run sees the first
+#: ones end by the default 60 s media timeout before its last tests use them.
+LONG_TIMEOUT = ("--timeout=3600", "--silent-timeout=3600")
+
+
 @contextlib.contextmanager
 def running_daemon(*args: str) -> Iterator[GroupDaemon]:
     """A daemon for a fixture: stopped with its workers however the body ends."""
-    proc = GroupDaemon([*MEDIA_RANGE, *args])
+    proc = GroupDaemon([*MEDIA_RANGE, *LONG_TIMEOUT, *args])
+    try:
+        yield proc
+    finally:
+        proc.stop()
+
+
+REFERENCE = "/usr/bin/rtpengine"
+
+
+class GroupRtpengine(GroupDaemon):
+    """rtpengine 10.5 (the reference daemon) the same way: own process group, CLI and ng ports."""
+
+    def __init__(self, args: list[str]) -> None:  # noqa: D107
+        self.ng_port = free_port(socket.SOCK_DGRAM)
+        self.cli_port = free_port()
+        self.http_port = None
+        self.args = [REFERENCE, "--config-file=none", "-i", "127.0.0.1", f"--listen-ng=127.0.0.1:{self.ng_port}",
+                     f"--listen-cli=127.0.0.1:{self.cli_port}", "--delete-delay=0", "-f", "-E", "-L", "5", *args]
+        self.log = tempfile.TemporaryFile()
+        self.proc = subprocess.Popen(self.args, stdin=subprocess.DEVNULL, stdout=self.log,
+                                     stderr=subprocess.STDOUT, start_new_session=True)
+        self.pgid = self.proc.pid
+        try:
+            self._wait_ready(15)
+        except BaseException:
+            self.stop()
+            raise
+
+
+@contextlib.contextmanager
+def running_rtpengine(*args: str) -> Iterator[GroupRtpengine]:
+    """/usr/bin/rtpengine for a fixture, stopped however the body ends."""
+    proc = GroupRtpengine(["-m", "44000", "-M", "44999", *LONG_TIMEOUT, *args])
     try:
         yield proc
     finally:
@@ -156,10 +194,11 @@ def normalise(value: Any) -> Any:
 
 def complete(*words: str, env: dict[str, str] | None = None) -> list[str]:
     """Ask rtpctl's bash completion for the last word of ``rtpctl WORDS...``."""
-    comp_words = " ".join(("rtpctl", *words))
+    # what completions/rtpctl.bash sends: the line up to the cursor and bash's current word
+    comp_line = " ".join(("rtpctl", *words))
     result = subprocess.run(
         [sys.executable, "-m", "rtpctl"], capture_output=True, stdin=subprocess.DEVNULL, timeout=60,
-        env=clean_env(_RTPCTL_COMPLETE="bash_complete", COMP_WORDS=comp_words,
-                      COMP_CWORD=str(len(words)), **(env or {})))
+        env=clean_env(_RTPCTL_COMPLETE="bash_complete", COMP_LINE=comp_line, COMP_CUR=words[-1] if words else "",
+                      RTPCTL_COMPLETION_TIMEOUT="20", **(env or {})))
     assert result.returncode == 0, result.stderr.decode()
     return [line.split(",", 1)[1] for line in result.stdout.decode().splitlines() if line.startswith("plain,")]

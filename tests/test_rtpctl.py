@@ -18,6 +18,7 @@ from rtpctl_helpers import (
     raw_cli,
     rtpctl,
     running_daemon,
+    running_rtpengine,
     target_args,
 )
 
@@ -170,6 +171,48 @@ def test_terminate_a_call(daemon):
         "\nCall Id (terminate-me) successfully terminated by operator.\n\n"
 
 
+# -- rtpctl's own options after the command words ----------------------------------------------
+
+
+def test_own_options_work_after_the_command_words(daemon, call):
+    port = ["--port", str(daemon.cli_port)]
+    totals = json.loads(ok(rtpctl(*port, "list", "totals", "--json")))
+    assert totals["current_sessions"]["total_sessions"] >= 1
+    sessions = json.loads(ok(rtpctl(*port, "list", "sessions", "all", "--json")))
+    assert call in {row["callid"] for row in sessions}
+    assert ok(rtpctl("list", "timeout", *port)) == raw_cli(daemon.cli_port, "list timeout").decode()
+    assert json.loads(ok(rtpctl("list", "sessions", *port, call, "-o", "json")))["callid"] == call
+    query = json.loads(ok(rtpctl("ng", "query", "-c", call, "--port", str(daemon.ng_port), "--json")))
+    assert set(query["tags"]) >= {"caller1", "callee1"}
+    assert "Usage: rtpctl list" in ok(rtpctl("list", "sessions", "--help"))
+
+
+def test_watch_count_after_the_words_ends_the_watch(daemon):
+    # --count 2 once went to the daemon as two more words: the watch never ended
+    out = ok(rtpctl("--port", str(daemon.cli_port), "watch", "list", "timeout", "--count", "2", "--interval", "0.1"))
+    assert out == raw_cli(daemon.cli_port, "list timeout").decode() * 2
+    out = ok(rtpctl("list", "timeout", "--port", str(daemon.cli_port), "-w", "0.1", "-n", "3"))
+    assert out == raw_cli(daemon.cli_port, "list timeout").decode() * 3
+
+
+@pytest.mark.parametrize("args,message", [
+    (["list", "sessions", "all", "--bogus"], "no such option: --bogus"),
+    (["list", "totals", "--count"], "option --count needs a value"),
+    (["watch", "list", "totals", "--interval"], "option --interval needs a value"),
+])
+def test_unknown_options_among_the_words_are_usage_errors(daemon, args, message):
+    out = rtpctl("--port", str(daemon.cli_port), *args)
+    assert out.returncode == 2 and out.stdout == b"", out
+    assert message in out.stderr.decode()
+
+
+def test_words_after_a_double_dash_all_go_to_the_daemon(daemon):
+    out = rtpctl("--port", str(daemon.cli_port), "list", "sessions", "--", "--json")
+    assert out.returncode == 1
+    assert out.stdout == raw_cli(daemon.cli_port, "list sessions --json")
+    assert b"(--json)" in out.stdout
+
+
 # -- JSON -----------------------------------------------------------------------------------
 
 
@@ -252,6 +295,13 @@ def test_exit_3_when_nothing_listens(transport):
     assert out.returncode == 3, (out.stdout, out.stderr)
     assert out.stdout == b""
     assert out.stderr.decode().count("\n") == 1 and f":{port}" in out.stderr.decode()
+    assert "('127.0.0.1'" not in out.stderr.decode()  # no Python tuple
+    if transport != "udp":  # a UDP port may also just not answer (timed out)
+        where = {"cli": "the CLI port", "tcp": "the TCP ng port", "http": "the HTTP port",
+                 "ws": "the HTTP (WebSocket) port"}[transport]
+        assert out.stderr.decode() == (
+            f"rtpctl: cannot connect to {where} 127.0.0.1:{port}: connection refused — "
+            "is rtpengined (or rtpengine) running? `rtpengined run` starts one\n")
 
 
 def test_udp_timeout_retransmits_with_the_same_cookie_then_exits_3():
@@ -329,7 +379,7 @@ def test_completion_of_command_words():
 
 def test_completion_of_live_call_ids_and_tags(daemon, call):
     cli = ["--port", str(daemon.cli_port)]
-    assert call in complete(*cli, "terminate", "shared-")
+    assert call in complete(*cli, "terminate", "shared-"), raw_cli(daemon.cli_port, "list sessions all")
     assert call in complete(*cli, "list", "sessions", "")
     assert complete(*cli, "call", call, "tag", "") == ["caller1", "callee1"]
     ngp = ["--port", str(daemon.ng_port)]
@@ -348,6 +398,9 @@ def test_completion_falls_back_to_static_words_when_the_daemon_is_away():
 
 @pytest.mark.parametrize("shell", ["bash", "zsh", "fish"])
 def test_checked_in_completion_scripts_are_current(shell):
+    """The scripts come from rtpctl/shells.py (not click's templates), so whatever click release
+    is installed, the checked-in ones must be exactly what rtpctl prints; that they work is
+    tested by pressing TAB in each shell (test_rtpctl_shells.py)."""
     import subprocess
 
     fresh = subprocess.run([sys.executable, "-m", "rtpctl"], capture_output=True, stdin=subprocess.DEVNULL,
@@ -385,3 +438,51 @@ def test_tls_transports_verify_unless_insecure(tls_daemon, scheme):
     assert out.returncode == 0 and out.stdout == raw_cli(tls_daemon.cli_port, "list numsessions")
     env = clean_env(RTPCTL_URL=url, RTPCTL_INSECURE="1")
     assert ok(rtpctl("ng", "ping", env=env)) == "result: pong\n"
+
+
+# -- against rtpengine 10.5 ------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def rtpengine():
+    with running_rtpengine() as proc:
+        args = ["--port", str(proc.ng_port), "ng"]
+        ok(rtpctl(*args, "offer", "-c", "ref-call@example.org", "-f", "caller1", os.path.join(SDP_DIR, "offer1.sdp")))
+        ok(rtpctl(*args, "answer", "-c", "ref-call@example.org", "-f", "caller1", "--to-tag", "callee1",
+                  os.path.join(SDP_DIR, "answer1.sdp")))
+        yield proc
+
+
+def _shape(value):
+    """Keys and nesting, without the values."""
+    if isinstance(value, dict):
+        return {key: _shape(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_shape(value[0])] if value else []
+    return type(value).__name__ if isinstance(value, (int, float)) else "scalar"
+
+
+def test_json_keys_are_the_same_against_rtpengine_and_rtpengined(rtpengine, daemon, call):
+    for command in (["list", "totals"], ["list", "numsessions"], ["list", "counters"], ["list", "sessions", "all"]):
+        ref = json.loads(ok(rtpctl("--port", str(rtpengine.cli_port), *command, "--json")))
+        ours = json.loads(ok(rtpctl("--port", str(daemon.cli_port), *command, "--json")))
+        if command[-1] == "totals":  # the uptime reads "N seconds" in both: a string
+            assert _shape(ref) == _shape(ours), command
+        else:
+            assert set(_shape(ref)[0] if isinstance(ref, list) else _shape(ref)) == \
+                set(_shape(ours)[0] if isinstance(ours, list) else _shape(ours)), command
+    call_json = json.loads(ok(rtpctl("--port", str(rtpengine.cli_port), "--json", "list", "sessions",
+                                     "ref-call@example.org")))
+    assert {"subscribed_to", "subscription_of", "media"} <= set(call_json["tags"][0])
+
+
+def test_rtpctl_options_completion_and_errors_against_rtpengine(rtpengine):
+    cli = ["--port", str(rtpengine.cli_port)]
+    assert "ref-call@example.org" in complete(*cli, "terminate", "ref-")
+    assert complete(*cli, "call", "ref-call@example.org", "tag", "") == ["caller1", "callee1"]
+    assert complete("--port", str(rtpengine.ng_port), "ng", "query", "--call-id", "ref") == ["ref-call@example.org"]
+    out = ok(rtpctl("watch", "list", "timeout", "--count", "2", "--interval", "0.1", *cli))
+    assert out == raw_cli(rtpengine.cli_port, "list timeout").decode() * 2
+    out = rtpctl(*cli, "list", "sessions", "nope")
+    assert out.returncode == 1 and out.stdout == raw_cli(rtpengine.cli_port, "list sessions nope")
+    assert out.stderr.decode() == "rtpctl: daemon error: Call ID not found (nope).\n"
