@@ -366,9 +366,12 @@ def cli(ctx: click.Context, **params: Any) -> None:
       rtpctl --json ng query --call-id c1
       rtpctl watch list totals
 
+    The options below may also follow the command words (rtpctl list totals --json); any
+    other --word there is refused, and words after '--' all go to the daemon.
+
     Settings also come from RTPCTL_URL, RTPCTL_TRANSPORT, RTPCTL_HOST, RTPCTL_PORT,
-    RTPCTL_TIMEOUT, RTPCTL_RETRIES, RTPCTL_CONFIG_FILE, RTPCTL_OUTPUT, RTPCTL_CACERT,
-    RTPCTL_INSECURE, RTPCTL_AUTH_TOKEN, RTPCTL_ENCODING.
+    RTPCTL_TIMEOUT, RTPCTL_RETRIES, RTPCTL_CONFIG_FILE, RTPCTL_CONFIG_SECTION,
+    RTPCTL_OUTPUT, RTPCTL_CACERT, RTPCTL_INSECURE, RTPCTL_AUTH_TOKEN, RTPCTL_ENCODING.
 
     Exit status: 0 ok, 1 the daemon answered an error, 2 usage, 3 no answer.
     """
