@@ -50,8 +50,12 @@ class TmuxShell:
             "fish": [_tool("fish"), "-i"],
         }[shell]
         self.env = env
-        self._tmux("new-session", "-d", "-x", "200", "-y", "50", "-s", "t", *command)
-        self.wait_for(lambda screen: screen.rstrip().endswith(PROMPT.rstrip()), "the first prompt")
+        try:
+            self._tmux("new-session", "-d", "-x", "200", "-y", "50", "-s", "t", *command)
+            self.wait_for(lambda screen: screen.rstrip().endswith(PROMPT.rstrip()), "the first prompt")
+        except BaseException:
+            self.close()  # a shell that never showed its prompt must not stay behind
+            raise
 
     def _tmux(self, *args: str) -> str:
         result = subprocess.run([_tool("tmux"), "-S", self.socket, *args], capture_output=True,
