@@ -48,7 +48,7 @@ class Leaf:
     words: bool
 
 
-def _skip_options(args: list[str], start: int, table: OptionTable) -> int:
+def skip_options(args: list[str], start: int, table: OptionTable) -> int:
     """Index of the first word at or after ``start`` that is not an option (or its value)."""
     index = start
     while index < len(args):
@@ -70,7 +70,7 @@ def arrange(args: list[str], root: OptionTable, resolve: Callable[[list[str]], t
     followed by ``--`` and the words, so click never mistakes a word such as ``-1`` for an
     option. ``strict=False`` (shell completion) never raises.
     """
-    start = _skip_options(args, 0, root)
+    start = skip_options(args, 0, root)
     if start >= len(args) or args[start] == "--":
         return args
     resolved = resolve(args[start:])

@@ -282,7 +282,7 @@ class RtpctlGroup(FullHelpGroup):
             command = self.get_command(ctx, words[0])
             depth = 1
             if isinstance(command, click.Group):
-                index = argv._skip_options(words, 1, _option_table(command, ctx))
+                index = argv.skip_options(words, 1, _option_table(command, ctx))
                 if index >= len(words) or words[index] == "--":
                     return None
                 command, depth = command.get_command(ctx, words[index]), index + 1

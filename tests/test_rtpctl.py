@@ -6,6 +6,7 @@ import json
 import os
 import re
 import socket
+import subprocess
 import sys
 
 import pytest
@@ -388,6 +389,22 @@ def test_completion_of_live_call_ids_and_tags(daemon, call):
     assert set(tags) == {"caller1", "callee1"}
     env = {"RTPCTL_URL": f"http://127.0.0.1:{daemon.http_port}"}
     assert call in complete("terminate", "shar", env=env)
+
+
+def test_bash_completion_escapes_and_answers_for_bashs_own_word(daemon):
+    """bash splits words at '@' and ':' and inserts replies as typed: rtpctl answers with the
+    part after bash's word break, and escapes blanks and shell characters."""
+    ng = ["--port", str(daemon.ng_port), "ng"]
+    ok(rtpctl(*ng, "offer", "-c", "has space;x@host", "-f", "a", os.path.join(SDP_DIR, "offer1.sdp")))
+    try:
+        cli = ["--port", str(daemon.cli_port)]
+        assert complete(*cli, "terminate", "has") == ["has\\ space\\;x@host"]
+        env = clean_env(_RTPCTL_COMPLETE="bash_complete", RTPCTL_COMPLETION_TIMEOUT="20",
+                        COMP_LINE=f"rtpctl --port {daemon.cli_port} terminate has\\ space\\;x@h", COMP_CUR="h")
+        out = subprocess.run([sys.executable, "-m", "rtpctl"], capture_output=True, env=env, timeout=60)
+        assert out.stdout.decode().splitlines() == ["plain,host"]
+    finally:
+        rtpctl(*ng, "delete", "-c", "has space;x@host")
 
 
 def test_completion_falls_back_to_static_words_when_the_daemon_is_away():

@@ -29,6 +29,7 @@ SCRIPT_ERRORS = ("string split", "Unknown command", "missing argument", "command
 
 CALL = "call-abc@1234567890.example.com"
 ODD_CALL = "odd:call,id@host.example"  # ':' and '@' split bash words; ',' split fish's reply lines
+SPACE_CALL = "has space;x@host"  # each shell must quote it on the command line
 
 
 def _tool(name: str) -> str:
@@ -149,7 +150,7 @@ def _install(shell: str, home: str) -> None:
 def daemon():
     with running_daemon() as proc:
         ng = ["--port", str(proc.ng_port), "ng"]
-        for call_id, tags in ((CALL, ("alice-tag", "bob-tag")), (ODD_CALL, ("t1", "t2"))):
+        for call_id, tags in ((CALL, ("alice-tag", "bob-tag")), (ODD_CALL, ("t1", "t2")), (SPACE_CALL, ("t3", "t4"))):
             assert rtpctl(*ng, "offer", "-c", call_id, "-f", tags[0],
                           os.path.join(SDP_DIR, "offer1.sdp")).returncode == 0
             assert rtpctl(*ng, "answer", "-c", call_id, "-f", tags[0], "--to-tag", tags[1],
@@ -219,3 +220,10 @@ def test_a_stopped_daemon_leaves_the_static_words(shell):
     with running_daemon() as gone:
         port = gone.cli_port
     shell.lists(f"rtpctl --port {port} terminate ", "all", "own", "foreign")
+
+
+def test_a_completed_call_id_with_blanks_reaches_rtpctl_whole(shell, daemon):
+    cli = f"rtpctl --port {daemon.cli_port} -o plain list sessions "
+    shell.tab(cli + "has", lambda screen: shell.command_line(screen).endswith("x@host"), "the completed call-id")
+    shell._tmux("send-keys", "-t", "t", "Enter")  # run it: the shell must pass one word, unquoted
+    shell.wait_for(lambda screen: f"callid: {SPACE_CALL}" in screen, "the call's info")
