@@ -37,6 +37,30 @@ def error_line(text: str) -> str | None:
     return None
 
 
+def json_key(text: str) -> str:
+    """A stable snake_case key for a human label: ``Total timed-out sessions via TIMEOUT`` →
+    ``total_timed_out_sessions_via_timeout``, ``Packets per second (userspace)`` →
+    ``packets_per_second_userspace``, ``BlkDTMF`` → ``blk_dtmf``, ``Min/Max/Avg`` → ``min_max_avg``.
+
+    CamelCase words are split, every run of other characters becomes one ``_``, all lower case.
+    """
+    text = re.sub(r"([a-z0-9])([A-Z])", r"\1_\2", text)
+    text = re.sub(r"([A-Z]+)([A-Z][a-z])", r"\1_\2", text)
+    return re.sub(r"[^0-9A-Za-z]+", "_", text).strip("_").lower()
+
+
+#: Section titles whose snake_case form would be long-winded; every other title is
+#: ``json_key`` of itself without its parenthesised remark.
+SECTION_KEYS = {"Statistics over currently running sessions": "current_sessions"}
+
+
+def section_key(title: str) -> str:
+    """``Total statistics (does not include current running sessions)`` → ``total_statistics``."""
+    if title in SECTION_KEYS:
+        return SECTION_KEYS[title]
+    return json_key(re.sub(r"\s*\([^)]*\)", "", title)) or json_key(title)
+
+
 def _number(value: str) -> Any:
     if re.fullmatch(r"-?\d+", value):
         return int(value)

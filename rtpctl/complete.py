@@ -1,11 +1,13 @@
 """Shell completion: the CLI's keyword tables, plus live call-ids and tags from the daemon.
 
-Live look-ups get a short deadline (``LIVE_TIMEOUT``) and no retransmission; any failure
-just leaves the static words, so a stopped daemon never makes the shell hang.
+Live look-ups get a short deadline (``LIVE_TIMEOUT``, or ``RTPCTL_COMPLETION_TIMEOUT``
+seconds) and no retransmission; any failure just leaves the static words, so a stopped
+daemon never makes the shell hang.
 """
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 import click
@@ -86,7 +88,11 @@ def cli_candidates(words: list[str]) -> tuple[tuple[str, ...], Any]:
 def _settings(ctx: click.Context):
     from .main import Settings
 
-    return Settings.from_params(ctx.find_root().params, timeout=LIVE_TIMEOUT, retries=0)
+    try:
+        timeout = float(os.environ.get("RTPCTL_COMPLETION_TIMEOUT") or LIVE_TIMEOUT)
+    except ValueError:
+        timeout = LIVE_TIMEOUT
+    return Settings.from_params(ctx.find_root().params, timeout=max(timeout, 0.01), retries=0)
 
 
 def _quietly(func, *args) -> list[str]:

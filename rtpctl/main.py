@@ -18,22 +18,29 @@ import click
 import trio
 from rich.console import Console, Group, RenderableType
 
-from . import cliparse, complete, ng, render, transport
+from . import argv, cliparse, complete, ng, render, shells, transport
 from .target import CLI, NG, TRANSPORTS, Target, TargetError, read_listen_config, resolve
 
 EXIT_OK, EXIT_DAEMON_ERROR, EXIT_USAGE, EXIT_UNREACHABLE = 0, 1, 2, 3
+shells.register()
 OUTPUTS = ("auto", "rich", "plain", "json")
 
 
 class Failure(click.ClickException):
-    """Ends rtpctl with one line on stderr and a specific exit status."""
+    """Ends rtpctl with one line on stderr and a specific exit status.
 
-    def __init__(self, message: str, exit_code: int) -> None:
+    ``quiet``: the reason is already on the screen (a live view's last frame), so it is not
+    printed a second time; only the exit status tells.
+    """
+
+    def __init__(self, message: str, exit_code: int, quiet: bool = False) -> None:
         super().__init__(message)
         self.exit_code = exit_code
+        self.quiet = quiet
 
     def show(self, file: Any = None) -> None:
-        click.echo(f"rtpctl: {self.message}", err=True)
+        if not self.quiet:
+            click.echo(click.style(f"rtpctl: {self.message}", fg="red", bold=True), err=True)
 
 
 class OneLineUsageError(click.UsageError):
@@ -57,6 +64,11 @@ class Settings:
     encoding: str
     watch: float | None
     count: int | None
+
+    @property
+    def live(self) -> bool:
+        """Whether replies are drawn in a live view (watching, on a terminal)."""
+        return self.watch is not None and self.output == "rich"
 
     @classmethod
     def from_params(cls, params: dict[str, Any], **client_overrides: Any) -> Settings:
@@ -193,13 +205,14 @@ def run_cli(ctx: click.Context, words: tuple[str, ...]) -> None:
         elif settings.output == "plain":
             sys.stdout.buffer.write(raw)
             sys.stdout.buffer.flush()
-        else:
+        elif cliparse.error_line(text) is None:
             _console().print(show(raw))
+        # else: on a terminal the error is said once, by the line on stderr
 
     raw = _repeat(settings, fetch, show, emit, command)
     error = cliparse.error_line(raw.decode("utf-8", "surrogateescape"))
     if error is not None:
-        raise Failure(f"daemon error: {error}", EXIT_DAEMON_ERROR)
+        raise Failure(f"daemon error: {error}", EXIT_DAEMON_ERROR, quiet=settings.live)
 
 
 CLI_HELP = {
@@ -219,7 +232,7 @@ CLI_HELP = {
 }
 
 _CLI_SETTINGS = {"ignore_unknown_options": True, "allow_interspersed_args": False,
-                 "help_option_names": ["--help"]}
+                 "help_option_names": ["-h", "--help"]}
 
 
 def make_cli_command(word: str, help_text: str | None = None) -> click.Command:
@@ -231,14 +244,58 @@ def make_cli_command(word: str, help_text: str | None = None) -> click.Command:
 
     return click.Command(
         word, callback=callback, help=(help_text or f"Send '{word} ...' to the CLI.")
-        + "\n\nThe words are sent as one CLI line, as rtpengine-ctl sends them.",
+        + "\n\nThe words are sent as one CLI line, as rtpengine-ctl sends them. rtpctl's own options"
+        " (rtpctl --help) may come before or after them; words after '--' are all sent.",
         short_help=help_text, context_settings=_CLI_SETTINGS,
         params=[click.Argument(["words"], nargs=-1, type=click.UNPROCESSED,
                                shell_complete=complete.complete_cli_words)])
 
 
-class RtpctlGroup(click.Group):
+def _option_table(command: click.Command, ctx: click.Context) -> argv.OptionTable:
+    return argv.OptionTable.build(
+        ((*param.opts, *param.secondary_opts), not (param.is_flag or param.count))
+        for param in command.get_params(ctx) if isinstance(param, click.Option))
+
+
+def _sends_words(command: click.Command) -> bool:
+    return any(isinstance(param, click.Argument) and param.type is click.UNPROCESSED for param in command.params)
+
+
+class FullHelpGroup(click.Group):
+    """Lists its sub-commands with their whole one-line help, wrapped, never cut with '...'."""
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        rows = [(name, self.commands[name].get_short_help_str(limit=1 << 16)) for name in self.list_commands(ctx)
+                if not self.commands[name].hidden]
+        if rows:
+            with formatter.section("Commands"):
+                formatter.write_dl(rows)
+
+
+class RtpctlGroup(FullHelpGroup):
     """Known commands first; any other word is a CLI command, so every CLI command works."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        """Move rtpctl's options found after the command word to where click reads them."""
+
+        def resolve(words: list[str]) -> tuple[int, argv.Leaf] | None:
+            command = self.get_command(ctx, words[0])
+            depth = 1
+            if isinstance(command, click.Group):
+                index = argv.skip_options(words, 1, _option_table(command, ctx))
+                if index >= len(words) or words[index] == "--":
+                    return None
+                command, depth = command.get_command(ctx, words[index]), index + 1
+            if command is None:
+                return None
+            leaf_ctx = click.Context(command, parent=ctx, info_name=words[depth - 1])
+            return depth, argv.Leaf(_option_table(command, leaf_ctx), _sends_words(command))
+
+        try:
+            args = argv.arrange(list(args), _option_table(self, ctx), resolve, strict=not ctx.resilient_parsing)
+        except argv.ArgvError as exc:
+            raise click.UsageError(str(exc), ctx) from None
+        return super().parse_args(ctx, args)
 
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
         command = super().get_command(ctx, cmd_name)
@@ -252,9 +309,9 @@ class RtpctlGroup(click.Group):
         own = [(name, self.commands[name]) for name in ("ng", "watch") if name in self.commands]
         cli = [(name, self.commands[name]) for name in CLI_HELP if name in self.commands]
         with formatter.section("CLI commands (sent as text, any other word works too)"):
-            formatter.write_dl([(name, cmd.get_short_help_str(70)) for name, cmd in cli])
+            formatter.write_dl([(name, cmd.get_short_help_str(limit=1 << 16)) for name, cmd in cli])
         with formatter.section("Other commands"):
-            formatter.write_dl([(name, cmd.get_short_help_str(70)) for name, cmd in own])
+            formatter.write_dl([(name, cmd.get_short_help_str(limit=1 << 16)) for name, cmd in own])
 
 
 def _host_option(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
@@ -309,9 +366,12 @@ def cli(ctx: click.Context, **params: Any) -> None:
       rtpctl --json ng query --call-id c1
       rtpctl watch list totals
 
+    The options below may also follow the command words (rtpctl list totals --json); any
+    other --word there is refused, and words after '--' all go to the daemon.
+
     Settings also come from RTPCTL_URL, RTPCTL_TRANSPORT, RTPCTL_HOST, RTPCTL_PORT,
-    RTPCTL_TIMEOUT, RTPCTL_RETRIES, RTPCTL_CONFIG_FILE, RTPCTL_OUTPUT, RTPCTL_CACERT,
-    RTPCTL_INSECURE, RTPCTL_AUTH_TOKEN, RTPCTL_ENCODING.
+    RTPCTL_TIMEOUT, RTPCTL_RETRIES, RTPCTL_CONFIG_FILE, RTPCTL_CONFIG_SECTION,
+    RTPCTL_OUTPUT, RTPCTL_CACERT, RTPCTL_INSECURE, RTPCTL_AUTH_TOKEN, RTPCTL_ENCODING.
 
     Exit status: 0 ok, 1 the daemon answered an error, 2 usage, 3 no answer.
     """
@@ -340,7 +400,7 @@ def watch(ctx: click.Context, interval: float | None, count: int | None, words: 
 # -- ng commands ----------------------------------------------------------------------------
 
 
-@cli.group("ng", context_settings={"help_option_names": ["-h", "--help"]})
+@cli.group("ng", cls=FullHelpGroup, context_settings={"help_option_names": ["-h", "--help"]})
 def ng_group() -> None:
     """ng protocol commands (udp, tcp, http(s), ws(s); default udp://127.0.0.1:22222)."""
 
@@ -372,7 +432,7 @@ def run_ng(ctx: click.Context, command: str, message: dict[str, Any] | None, pay
 
     reply = _repeat(settings, fetch, show, emit, f"ng {command}")
     if ng.is_error(reply):
-        raise Failure(f"daemon error: {ng.error_text(reply)}", EXIT_DAEMON_ERROR)
+        raise Failure(f"daemon error: {ng.error_text(reply)}", EXIT_DAEMON_ERROR, quiet=settings.live)
 
 
 def _message_options(*names: str, call_id_required: bool = True):
@@ -455,7 +515,7 @@ def _sdp_command(name: str, doc: str):
 
 
 _sdp_command("offer", "Send an offer: SDP from SDP_FILE or standard input.")
-_sdp_command("answer", "Send an answer: SDP from SDP_FILE or standard input (needs --to-tag).")
+_sdp_command("answer", "Send an answer (needs --to-tag): SDP from SDP_FILE or standard input.")
 
 
 def _call_command(name: str, doc: str, call_id_required: bool = True):
@@ -522,6 +582,8 @@ def ng_raw(ctx: click.Context, message: str | None) -> None:
 
 def main(argv: list[str] | None = None) -> None:
     """Console entry point: usage errors exit 2, daemon errors 1, no answer 3."""
+    if shells.handle(cli, "rtpctl", "_RTPCTL_COMPLETE"):
+        return
     cli.main(args=argv, prog_name="rtpctl")
 
 

@@ -20,6 +20,60 @@ from rich.tree import Tree
 
 from . import cliparse
 
+
+class _Table(Table):
+    """A table that never cuts a value short: narrow columns fold onto more lines instead of
+    ending in '…', because operators copy call-ids, tags and addresses off the screen."""
+
+    def add_column(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("overflow", "fold")
+        super().add_column(*args, **kwargs)
+
+
+class _Rows:
+    """Rows as a table when every cell fits on one line, else one block per row.
+
+    A table squeezed into a narrow terminal folds call-ids and addresses across lines (or
+    cuts them), and those are what an operator copies. When the one-line table is wider than
+    the terminal, each row becomes its first cell on a line of its own, then ``column value``
+    pairs that wrap between pairs, never inside a value shorter than the terminal.
+    """
+
+    def __init__(self, title: str | None, columns: list[tuple[str, str]], rows: list[list[str]],
+                 title_style: str = "bold") -> None:
+        self.title, self.columns, self.rows, self.title_style = title, columns, rows, title_style
+
+    def table(self) -> Table:
+        table = _Table(title=self.title, box=box.SIMPLE_HEAD, title_justify="left", title_style=self.title_style)
+        for name, justify in self.columns:
+            table.add_column(name, justify=justify, no_wrap=True)  # type: ignore[arg-type]
+        for row in self.rows:
+            table.add_row(*row)
+        return table
+
+    def __rich_console__(self, console: Any, options: Any) -> Any:
+        from rich.measure import Measurement
+
+        table = self.table()
+        if Measurement.get(console, options.update_width(1 << 16), table).maximum <= options.max_width:
+            yield table
+            return
+        if self.title:
+            yield Text(self.title, style=self.title_style)
+        from rich.columns import Columns
+        from rich.padding import Padding
+
+        for row in self.rows:
+            yield Text(row[0], style="bold", overflow="fold")
+            pairs = []
+            for (name, _), value in zip(self.columns[1:], row[1:], strict=False):
+                if value:
+                    pair = Text(f"{name} " if name else "", style="dim", overflow="fold", no_wrap=True)
+                    pair.append(value, style="default")
+                    pairs.append(pair)
+            yield Padding(Columns(pairs, padding=(0, 3)), (0, 0, 0, 2))
+
+
 # -- JSON ---------------------------------------------------------------------------------
 
 
@@ -30,7 +84,13 @@ def to_json(value: Any) -> str:
 
 
 def cli_json(command: str, text: str) -> Any:
-    """``--json`` for a CLI reply: the parsed table, or ``{"output": text}`` if it has no shape."""
+    """``--json`` for a CLI reply: the parsed table, or ``{"output": text}`` if it has no shape.
+
+    Keys that are the daemon's human wording (section titles, metric descriptions, column
+    headings) become snake_case keys (``cliparse.json_key``), so scripts do not depend on
+    spelling and spacing meant for people. ``params`` keys are rtpengine's option names and
+    ``list jsonstats`` is the daemon's own JSON: both are kept as they are.
+    """
     shape, data = cliparse.parse(command, text)
     if shape == "text":
         result: dict[str, Any] = {"output": text}
@@ -38,7 +98,27 @@ def cli_json(command: str, text: str) -> Any:
         if error is not None:
             result["error"] = error
         return result
+    if shape == "totals":
+        return _keyed({cliparse.section_key(title): values for title, values in data.items()})
+    if shape in ("call", "sessions", "interfaces") or (shape == "pairs" and command.split()[:1] != ["params"]):
+        return _keyed(data)
     return data
+
+
+def _keyed(value: Any) -> Any:
+    if isinstance(value, dict):
+        keyed: dict[str, Any] = {}
+        for key, item in value.items():
+            name = base = cliparse.json_key(str(key)) or "_"
+            number = 1
+            while name in keyed:  # two labels that differ only in punctuation keep both values
+                number += 1
+                name = f"{base}_{number}"
+            keyed[name] = _keyed(item)
+        return keyed
+    if isinstance(value, list):
+        return [_keyed(item) for item in value]
+    return value
 
 
 # -- plain ng replies -----------------------------------------------------------------------
@@ -117,7 +197,7 @@ def sdp_text(sdp: str) -> Text:
 
 
 def _kv_table(title: str | None, items: dict[str, Any]) -> Table:
-    table = Table(title=title, box=box.SIMPLE_HEAD, show_header=False, title_justify="left",
+    table = _Table(title=title, box=box.SIMPLE_HEAD, show_header=False, title_justify="left",
                   title_style="bold")
     table.add_column("key", style="bold")
     table.add_column("value", overflow="fold")
@@ -179,21 +259,21 @@ def _query_renderables(reply: dict[str, Any]) -> list[RenderableType]:
             title += f" label {tag['label']!r}"
         if tag.get("in dialogue with"):
             title += f" ↔ {tag['in dialogue with']!r}"
-        table = Table(title=title, box=box.SIMPLE_HEAD, title_justify="left", title_style="bold cyan")
-        for column in ("media", "local", "endpoint", "packets", "bytes", "errors", "last packet"):
-            table.add_column(column, justify="right" if column in ("packets", "bytes", "errors") else "left")
+        rows = []
         for media in tag.get("medias") or []:
             for stream in media.get("streams") or []:
                 stats = stream.get("stats") or {}
                 kind = "RTCP" if "RTCP" in (stream.get("flags") or []) else "RTP"
-                table.add_row(f"#{media.get('index', '')} {media.get('type', '')} {media.get('protocol', '')} {kind}",
-                              str(stream.get("local port", "")), _endpoint(stream.get("endpoint")),
-                              str(stats.get("packets", "")), str(stats.get("bytes", "")),
-                              str(stats.get("errors", "")), _when(stream.get("last packet"))[-8:])
-        parts.append(table)
+                rows.append([f"#{media.get('index', '')} {media.get('type', '')} {media.get('protocol', '')} {kind}",
+                             str(stream.get("local port", "")), _endpoint(stream.get("endpoint")),
+                             str(stats.get("packets", "")), str(stats.get("bytes", "")),
+                             str(stats.get("errors", "")), _when(stream.get("last packet"))[-8:]])
+        parts.append(_Rows(title, [(column, "right" if column in ("packets", "bytes", "errors") else "left")
+                                   for column in ("media", "local", "endpoint", "packets", "bytes", "errors",
+                                                  "last packet")], rows, title_style="bold cyan"))
     totals = reply.get("totals")
     if isinstance(totals, dict):
-        table = Table(title="Totals", box=box.SIMPLE_HEAD, title_justify="left", title_style="bold")
+        table = _Table(title="Totals", box=box.SIMPLE_HEAD, title_justify="left", title_style="bold")
         table.add_column("")
         for column in ("packets", "bytes", "errors"):
             table.add_column(column, justify="right")
@@ -204,19 +284,15 @@ def _query_renderables(reply: dict[str, Any]) -> list[RenderableType]:
     return parts
 
 
-def _rows_table(title: str, rows: list[dict[str, Any]]) -> Table:
-    table = Table(title=title, box=box.SIMPLE_HEAD, title_justify="left", title_style="bold")
+def _rows_table(title: str, rows: list[dict[str, Any]]) -> RenderableType:
     columns: list[str] = []
     for row in rows:
         for key in row:
             if key not in columns:
                 columns.append(key)
-    for column in columns:
-        table.add_column(column, justify="right" if all(isinstance(r.get(column), (int, float))
-                                                        for r in rows if column in r) else "left")
-    for row in rows:
-        table.add_row(*(_cell(row.get(column, "")) for column in columns))
-    return table
+    return _Rows(title, [(column, "right" if all(isinstance(r.get(column), (int, float)) for r in rows
+                                                  if column in r) else "left") for column in columns],
+                 [[_cell(row.get(column, "")) for column in columns] for row in rows])
 
 
 def _statistics_renderables(reply: dict[str, Any]) -> list[RenderableType]:
@@ -251,7 +327,7 @@ def rich_ng(command: str, reply: dict[str, Any]) -> RenderableType:
     elif command == "statistics":
         parts.extend(_statistics_renderables(reply))
     elif command == "list" and isinstance(reply.get("calls"), list):
-        table = Table(box=box.SIMPLE_HEAD)
+        table = _Table(box=box.SIMPLE_HEAD)
         table.add_column(f"call-id ({len(reply['calls'])})")
         for call_id in reply["calls"]:
             table.add_row(str(call_id))
@@ -273,7 +349,7 @@ def _proxy_table(title: str, rows: list[dict[str, Any]]) -> RenderableType:
     if not rows:
         return Text(f"{title}: no ng client yet", style="bold cyan")
     proxies = [str(row.get("Proxy", "?")) for row in rows]
-    table = Table(title=title, box=box.SIMPLE_HEAD, title_justify="left", title_style="bold cyan")
+    table = _Table(title=title, box=box.SIMPLE_HEAD, title_justify="left", title_style="bold cyan")
     table.add_column("command")
     for proxy in proxies:
         table.add_column(proxy, justify="right")
@@ -291,7 +367,7 @@ def _totals_renderables(data: dict[str, Any]) -> list[RenderableType]:
         if isinstance(values, list):
             parts.append(_proxy_table(title, values))
             continue
-        table = Table(title=title, box=box.SIMPLE_HEAD, show_header=False, title_justify="left",
+        table = _Table(title=title, box=box.SIMPLE_HEAD, show_header=False, title_justify="left",
                       title_style="bold cyan")
         table.add_column("metric")
         table.add_column("value", justify="right", style="bold")
@@ -317,15 +393,14 @@ def _call_renderable(data: dict[str, Any]) -> RenderableType:
                 label.append(f"  {relation} {', '.join(repr(t) for t in tag[relation])}", style="dim")
         node = tree.add(label)
         for media in tag["media"]:
-            table = Table(title=f"Media #{media['index']} {media['type']} over {media['protocol']} "
-                                f"using {media['codec']}", box=box.SIMPLE_HEAD, title_justify="left")
-            for column in ("local", "remote", "", "SSRC", "packets", "bytes", "errors", "last"):
-                table.add_column(column, justify="right" if column in ("packets", "bytes", "errors") else "left")
-            for port in media["ports"]:
-                table.add_row(f"{port['local']}:{port['local_port']}", f"{port['remote']}:{port['remote_port']}",
-                              "RTCP" if port["rtcp"] else "RTP", port["ssrc"], str(port["packets"]),
-                              str(port["bytes"]), str(port["errors"]), _when(port["last"]))
-            node.add(table)
+            rows = [[f"{port['local']}:{port['local_port']}", f"{port['remote']}:{port['remote_port']}",
+                     "RTCP" if port["rtcp"] else "RTP", port["ssrc"], str(port["packets"]),
+                     str(port["bytes"]), str(port["errors"]), _when(port["last"])] for port in media["ports"]]
+            node.add(_Rows(f"Media #{media['index']} {media['type']} over {media['protocol']} "
+                           f"using {media['codec']}",
+                           [(column, "right" if column in ("packets", "bytes", "errors") else "left")
+                            for column in ("local", "remote", "", "SSRC", "packets", "bytes", "errors", "last")],
+                           rows, title_style=""))
     return tree
 
 

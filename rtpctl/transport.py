@@ -7,7 +7,9 @@ exit status 3.
 
 from __future__ import annotations
 
+import errno
 import importlib
+import os
 import ssl
 from dataclasses import dataclass
 from typing import Any
@@ -69,11 +71,52 @@ def _client_factory(target: Target):
     return transport.open_client
 
 
+#: What each transport's listener is called in rtpengine's options and documentation.
+_PORT_NAMES = {"cli": "the CLI port", "udp": "the ng port", "tcp": "the TCP ng port",
+               "http": "the HTTP port", "ws": "the HTTP (WebSocket) port",
+               "https": "the HTTPS port", "wss": "the HTTPS (WebSocket) port"}
+NOT_RUNNING_HINT = "is rtpengined (or rtpengine) running? `rtpengined run` starts one"
+
+
+def describe(target: Target) -> str:
+    """``the CLI port 127.0.0.1:9900``: which daemon listener a request went to, in words."""
+    host = f"[{target.host}]" if ":" in target.host else target.host
+    return f"{_PORT_NAMES.get(target.transport, target.transport)} {host}:{target.port}"
+
+
+def _errno(exc: BaseException) -> int | None:
+    """The OS error number behind ``exc``, looking through trio's wrapping and groups."""
+    seen = 0
+    while exc is not None and seen < 10:
+        seen += 1
+        if isinstance(exc, BaseExceptionGroup):
+            exc = exc.exceptions[0] if exc.exceptions else None
+            continue
+        if isinstance(exc, OSError) and exc.errno:
+            return exc.errno
+        exc = exc.__cause__ or exc.__context__
+    return None
+
+
+def unreachable_message(target: Target, exc: BaseException) -> str:
+    """One line: which listener did not answer, why in plain words, and what to try."""
+    number = _errno(exc)
+    if number == errno.ECONNREFUSED:
+        return f"cannot connect to {describe(target)}: connection refused — {NOT_RUNNING_HINT}"
+    reason = _reason(exc)
+    if reason == "timed out":
+        return f"no answer from {describe(target)}: timed out"
+    return f"cannot reach {describe(target)}: {reason}"
+
+
 def _reason(exc: BaseException) -> str:
     if isinstance(exc, trio.TooSlowError | TimeoutError):
         return "timed out"
     if isinstance(exc, ssl.SSLError):
         return f"TLS: {exc.reason or exc}"
+    if isinstance(exc, OSError) and exc.errno:
+        text = os.strerror(exc.errno)
+        return text[:1].lower() + text[1:]
     if isinstance(exc, OSError) and exc.strerror:
         return exc.strerror
     if isinstance(exc, BaseExceptionGroup):
@@ -121,7 +164,7 @@ async def request(target: Target, kind: str, data: bytes, options: ClientOptions
         if status is not None:
             raise Refused(f"{target.url} answered HTTP status {status}") from None
         if _is_transport_failure(exc):
-            raise Unreachable(f"cannot reach {target.url}: {_reason(exc)}") from None
+            raise Unreachable(unreachable_message(target, exc)) from None
         raise
 
 

@@ -8,23 +8,23 @@ import sys
 
 import pexpect
 import pytest
-from rtpctl_helpers import MEDIA_RANGE, SDP_DIR, clean_env, raw_cli, rtpctl
-
-from conftest import DaemonProcess
+from rtpctl_helpers import SDP_DIR, clean_env, raw_cli, rtpctl, running_daemon
 
 ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
 
 
 @pytest.fixture(scope="module")
 def daemon():
-    proc = DaemonProcess(list(MEDIA_RANGE))
-    args = ["--port", str(proc.ng_port), "ng"]
-    assert rtpctl(*args, "offer", "-c", "tty-call", "-f", "caller1", os.path.join(SDP_DIR, "offer1.sdp")
-                  ).returncode == 0
-    assert rtpctl(*args, "answer", "-c", "tty-call", "-f", "caller1", "--to-tag", "callee1",
-                  os.path.join(SDP_DIR, "answer1.sdp")).returncode == 0
-    yield proc
-    proc.stop()
+    with running_daemon() as proc:
+        args = ["--port", str(proc.ng_port), "ng"]
+        assert rtpctl(*args, "offer", "-c", "tty-call", "-f", "caller1", os.path.join(SDP_DIR, "offer1.sdp")
+                      ).returncode == 0
+        assert rtpctl(*args, "answer", "-c", "tty-call", "-f", "caller1", "--to-tag", "callee1",
+                      os.path.join(SDP_DIR, "answer1.sdp")).returncode == 0
+        yield proc
+
+
+LONG_CALL = "call-abc@1234567890.example.com"
 
 
 def on_terminal(*args: str, columns: int = 120) -> tuple[str, int]:
@@ -83,6 +83,57 @@ def test_errors_on_a_terminal_still_exit_1(daemon):
     screen, status = on_terminal("--port", str(daemon.cli_port), "bogus")
     assert status == 1
     assert "Unknown or incomplete command" in ANSI.sub("", screen)
+
+
+def test_a_daemon_error_on_a_terminal_is_said_once(daemon):
+    for args, said in ((["--port", str(daemon.cli_port), "list", "sessions", "nope"], "Call ID not found (nope)"),
+                       (["--port", str(daemon.ng_port), "ng", "query", "-c", "nope"], "Unknown call-id")):
+        screen, status = on_terminal(*args)
+        text = ANSI.sub("", screen)
+        assert status == 1
+        assert text.strip().count("\n") == 0, text  # one line, on stderr
+        assert text.count(said) == 1, text
+    screen, status = on_terminal("--port", str(daemon.cli_port), "watch", "-i", "0.1", "-n", "2", "list",
+                                 "sessions", "nope")
+    text = ANSI.sub("", screen)
+    assert status == 1 and "refresh 2/2" in text
+    assert "rtpctl: daemon error" not in text  # the live view already shows it
+
+
+@pytest.fixture
+def long_call(daemon):
+    ng = ["--port", str(daemon.ng_port), "ng"]
+    assert rtpctl(*ng, "offer", "-c", LONG_CALL, "-f", "caller1", os.path.join(SDP_DIR, "offer1.sdp")).returncode == 0
+    try:
+        yield LONG_CALL
+    finally:
+        rtpctl(*ng, "delete", "-c", LONG_CALL)
+
+
+def test_call_ids_are_never_cut_at_80_columns(daemon, long_call):
+    for columns in (80, 60):
+        screen, status = on_terminal("--port", str(daemon.cli_port), "list", "sessions", "all", columns=columns)
+        text = ANSI.sub("", screen)
+        assert status == 0
+        assert "…" not in text
+        assert any(line.strip() == LONG_CALL or f" {LONG_CALL} " in f" {line} " for line in text.splitlines()), text
+    screen, status = on_terminal("--port", str(daemon.cli_port), "list", "sessions", "all", columns=200)
+    text = ANSI.sub("", screen)
+    assert "deletionmark" in text and "─" in text and LONG_CALL in text  # wide enough: a table
+    screen, status = on_terminal("--port", str(daemon.cli_port), "list", "sessions", LONG_CALL, columns=80)
+    text = ANSI.sub("", screen)
+    assert status == 0 and "…" not in text and re.search(r"127\.0\.0\.1:\d{5}\b", text)
+
+
+def test_connection_refused_on_a_terminal(daemon):
+    from conftest import free_port
+
+    port = free_port()
+    screen, status = on_terminal("--port", str(port), "list", "totals")
+    assert status == 3
+    assert ANSI.sub("", screen).strip() == (f"rtpctl: cannot connect to the CLI port 127.0.0.1:{port}: connection "
+                                            "refused — is rtpengined (or rtpengine) running? `rtpengined run` "
+                                            "starts one")
 
 
 def test_watch_refreshes_in_place_and_ends_after_count(daemon):

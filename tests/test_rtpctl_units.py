@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import json
 import os
+import re
 
 import pytest
 
-from rtpctl import cliparse, ng, render
+from rtpctl import argv, cliparse, ng, render
 from rtpctl.complete import CALL_ID, TAG_OF, cli_candidates
 from rtpctl.target import CLI, NG, Target, TargetError, read_listen_config, resolve, split_host_port
 
@@ -151,3 +152,107 @@ def test_completion_tree():
     assert cli_candidates(["terminate"])[1] is CALL_ID
     assert cli_candidates(["call", "c1", "tag"])[1] == (TAG_OF, "c1")
     assert "info" in cli_candidates(["call", "c1"])[0]
+
+
+# -- where rtpctl's own options may go ------------------------------------------------------
+
+ROOT = argv.OptionTable.build([(("--json",), False), (("--port", "-port"), True), (("-n", "--count"), True),
+                               (("-h", "--help"), False)])
+WORDS = argv.Leaf(argv.OptionTable.build([(("-h", "--help"), False)]), words=True)
+WATCH = argv.Leaf(argv.OptionTable.build([(("-n", "--count"), True), (("-h", "--help"), False)]), words=True)
+NG_QUERY = argv.Leaf(argv.OptionTable.build([(("-c", "--call-id"), True), (("-h", "--help"), False)]), words=False)
+
+
+def _resolve(words):
+    if words[0] == "watch":
+        return 1, WATCH
+    if words[0] == "ng":
+        return (2, NG_QUERY) if words[1:2] == ["query"] else None
+    return 1, WORDS
+
+
+@pytest.mark.parametrize("args,expected", [
+    (["list", "totals", "--json"], ["--json", "list", "--", "totals"]),
+    (["list", "sessions", "all", "--json"], ["--json", "list", "--", "sessions", "all"]),
+    (["--json", "list", "totals"], ["--json", "list", "--", "totals"]),
+    (["set", "loglevel", "internals", "-1"], ["set", "--", "loglevel", "internals", "-1"]),
+    (["list", "sessions", "--port", "9", "all"], ["--port", "9", "list", "--", "sessions", "all"]),
+    (["list", "totals", "--port=9", "-port", "8"], ["--port=9", "-port", "8", "list", "--", "totals"]),
+    (["watch", "list", "totals", "--count", "2"], ["watch", "--count", "2", "--", "list", "totals"]),
+    (["watch", "list", "totals", "-n", "2", "--json"], ["--json", "watch", "-n", "2", "--", "list", "totals"]),
+    (["terminate", "--", "--odd", "--json"], ["terminate", "--", "--odd", "--json"]),
+    (["list", "sessions", "--help"], ["list", "--help", "--", "sessions"]),
+    (["ng", "query", "-c", "--json", "--json"], ["--json", "ng", "query", "-c", "--json"]),
+    (["ng", "query", "--call-id=x", "--port", "5"], ["--port", "5", "ng", "query", "--call-id=x"]),
+    (["ng", "bogus", "--json"], ["ng", "bogus", "--json"]),  # no such command: click says so
+    (["--port", "9"], ["--port", "9"]),
+])
+def test_own_options_move_to_where_click_reads_them(args, expected):
+    assert argv.arrange(args, ROOT, _resolve) == expected
+
+
+@pytest.mark.parametrize("args,message", [
+    (["list", "sessions", "all", "--bogus"], "no such option: --bogus"),
+    (["list", "totals", "--port"], "option --port needs a value"),
+    (["watch", "list", "totals", "--count"], "option --count needs a value"),
+])
+def test_unknown_or_incomplete_options_among_the_words_are_refused(args, message):
+    with pytest.raises(argv.ArgvError, match=message):
+        argv.arrange(args, ROOT, _resolve)
+    argv.arrange(args, ROOT, _resolve, strict=False)  # completion never raises
+
+
+# -- JSON keys ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("label,key", [
+    ("Owned sessions", "owned_sessions"),
+    ("Packets per second (userspace)", "packets_per_second_userspace"),
+    ("Total timed-out sessions via SILENT_TIMEOUT", "total_timed_out_sessions_via_silent_timeout"),
+    ("Mixed kernel/userspace media streams", "mixed_kernel_userspace_media_streams"),
+    ("Min/Max/Avg offer processing delay", "min_max_avg_offer_processing_delay"),
+    ("Total number of 1-way streams", "total_number_of_1_way_streams"),
+    ("BlkDTMF", "blk_dtmf"), ("StartRec", "start_rec"), ("Proxy", "proxy"),
+    ("Current sessions ip mixed  media", "current_sessions_ip_mixed_media"),
+])
+def test_json_keys_are_snake_case_of_the_labels(label, key):
+    assert cliparse.json_key(label) == key
+
+
+def test_list_totals_json_has_stable_keys():
+    data = render.cli_json("list totals", fixture_text("calls/list_totals.txt"))
+    assert list(data) == ["current_sessions", "total_statistics", "graphite_interval_statistics",
+                          "mos_statistics", "control_statistics"]
+    assert data["current_sessions"]["owned_sessions"] == 2
+    assert data["control_statistics"] == [dict(data["control_statistics"][0], proxy="127.0.0.1", offer=2)]
+    assert all(re.fullmatch(r"[a-z0-9_]+", key) for section in data.values()
+               for row in (section if isinstance(section, list) else [section]) for key in row)
+
+
+# -- help texts -----------------------------------------------------------------------------
+
+
+def test_no_help_line_is_cut_at_80_columns():
+    from click.testing import CliRunner
+
+    from rtpctl.main import cli
+
+    def walk(command, path):
+        yield path
+        for name, sub in getattr(command, "commands", {}).items():
+            yield from walk(sub, [*path, name])
+
+    runner = CliRunner()
+    for path in walk(cli, []):
+        result = runner.invoke(cli, [*path, "--help"], terminal_width=80, env={"COLUMNS": "80"})
+        assert result.exit_code == 0, (path, result.output)
+        for line in result.output.splitlines():
+            assert len(line) <= 80 and not line.rstrip().endswith("...") or line.startswith("Usage:"), \
+                (path, line)
+        command = cli
+        for name in path:
+            command = command.commands[name]
+        for name, sub in getattr(command, "commands", {}).items():
+            whole = " ".join((sub.short_help or sub.help or "").split("\n\n")[0].split())
+            listed = " ".join(result.output.split())
+            assert f"{name} {whole}" in listed, (path, name)
