@@ -121,6 +121,20 @@ def answer_codecs(section: MediaSection, formats: list[str], offer: Offered) -> 
     return result
 
 
+def single_codec(codecs: list[AnswerCodec]) -> list[AnswerCodec]:
+    """``single codec`` (answers only): the first real codec and every telephone-event or
+    comfort-noise codec, wherever they stand; the other codecs go (10.5)."""
+    result: list[AnswerCodec] = []
+    chosen = False
+    for codec in codecs:
+        if _encoding(codec.rtpmap or "") in SUPPLEMENTARY:
+            result.append(codec)
+        elif not chosen:
+            chosen = True
+            result.append(codec)
+    return result
+
+
 def hides_formats(section: MediaSection, result: list[AnswerCodec], offer: Offered) -> bool:
     """10.5 quirk: an answer left with only telephone-event because its codecs were stripped
     from the offer gets an empty m= format list (the telephone-event attributes stay)."""

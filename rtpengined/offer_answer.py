@@ -81,6 +81,9 @@ class Options:
     ptime: int | None = None
     strip: list[str] = field(default_factory=list)
     except_: list[str] = field(default_factory=list)
+    # Masked/consumed codecs: without transcoding, stripped from offers; an answer ignores
+    # them (10.5: a mask says what not to offer).
+    mask: list[str] = field(default_factory=list)
     direction: list[str] = field(default_factory=list)
     supports: set[str] = field(default_factory=set)
     learning: str | None = None
@@ -97,6 +100,8 @@ class Options:
             # (10.5 ignores "rtcp-mux-offer" style flags too: only the rtcp-mux list counts.)
             if flag.startswith("codec-strip-"):
                 opts.strip.append(flag[12:])
+            elif flag.startswith(("codec-mask-", "codec-consume-")):
+                opts.mask.append(flag.split("-", 2)[2])
             elif flag.startswith("codec-except-"):
                 opts.except_.append(flag[13:])
             elif flag.startswith("endpoint-learning-"):
@@ -126,9 +131,7 @@ class Options:
         codec = message.get("codec")
         if isinstance(codec, dict):
             opts.strip += get_list(codec, "strip")
-            # Without transcoding, masked/consumed codecs vanish from the output like stripped
-            # ones (10.5 would still accept them from the sender).
-            opts.strip += get_list(codec, "mask") + get_list(codec, "consume")
+            opts.mask += get_list(codec, "mask") + get_list(codec, "consume")
             opts.except_ += get_list(codec, "except")
         opts.direction = [d for d in get_list(message, "direction")]
         supports = message.get("supports")  # spelt exactly "load limit" (10.5)
@@ -191,6 +194,7 @@ def offer(core: Core, message: dict[str, Any], request: Request) -> dict[str, An
     body, call_id, from_tag, to_tag = _required(message, answer=False)
     parsed = _parse(body)
     opts = Options.from_message(message)
+    opts.strip += opts.mask
     _check_source(core, opts)
     manager: CallManager = core.calls
     if _looped(manager, parsed, opts):
@@ -670,9 +674,13 @@ class _Session:
             section = work.section
             # The produced SDP shows the ports of the party it is sent to.
             out_media = receiver.medias[work.index]
+            if section.type == "message":
+                session_c = next((ln.value for ln in parsed.session if ln.kind == "c"), None)
+                media_plans.append(MediaPlan(port=section.port, address=Connection("IP4", ""),
+                                             passthrough=True, connection_text=session_c))
+                continue
             if section.port == 0 or out_media.rtp is None:
-                addr = Connection("IP4", "0.0.0.0")
-                media_plans.append(MediaPlan(port=0, address=addr))
+                media_plans.append(self._rejected_plan(parsed, work, sender, opts, is_offer))
                 continue
             rtp = out_media.rtp
             address = opts.media_address or rtp.interface.advertised
@@ -700,6 +708,8 @@ class _Session:
             offer_sent = sender.medias[work.index].offered
             if not is_offer and section.is_rtp and offer_sent is not None:
                 codecs = negotiation.answer_codecs(section, plan.formats, offer_sent)
+                if "single-codec" in opts.flags:
+                    codecs = negotiation.single_codec(codecs)
                 plan.codecs = [(c.pt, c.source_pt, c.rtpmap, c.fmtps) for c in codecs]
                 plan.hide_formats = negotiation.hides_formats(section, codecs, offer_sent)
                 renumbered = any(c.renumbered for c in codecs) or offer_sent.repacketized
@@ -733,6 +743,7 @@ class _Session:
         if first_address is None:
             first_address = Connection("IP4", self.manager.pool_for().interface.advertised)
         session_plan.keep_zero_address = "zero-address" not in opts.replace
+        session_plan.strip_extmap = "strip-extmap" in opts.flags
         lacking = any(m.connection is None for m in parsed.medias)
         if lacking or "session-connection" in opts.replace:
             session_plan.session_connection = first_address
@@ -754,6 +765,27 @@ class _Session:
             if "SDP-version" in opts.replace:
                 return self._versioned(parsed, session_plan, sender, origin)
         return sdpmod.render(parsed, session_plan)
+
+    def _rejected_plan(self, parsed: SessionDescription, work: _MediaWork, sender: Monologue,
+                       opts: Options, is_offer: bool) -> MediaPlan:
+        """A refused media (port 0) binds nothing, but its ``c=`` still names the interface it
+        would have used (the family asked for, else its own) and an answer's format list is
+        narrowed to the offer's codecs like an accepted one's (10.5)."""
+        conn = parsed.media_connection(work.index)
+        own_family = "IPv6" if conn is not None and conn.family == "IP6" else "IPv4"
+        names = opts.direction
+        name = names[1] if len(names) > 1 and self.manager.has_interface(names[1]) else None
+        interface = self.manager.pool_for(name, opts.address_family or own_family).interface
+        address = opts.media_address or interface.advertised
+        plan = MediaPlan(port=0, address=Connection("IP6" if ":" in address else "IP4", address),
+                         keep_zero_address="zero-address" not in opts.replace)
+        section = work.section
+        offer_sent = sender.medias[work.index].offered
+        if not is_offer and section.is_rtp and offer_sent is not None and section.type == "audio":
+            # (Only audio: 10.5 passes the codecs of media it cannot transcode through.)
+            formats = sdpmod.filter_codecs(section, opts.strip, opts.except_)
+            plan.formats = [c.pt for c in negotiation.answer_codecs(section, formats, offer_sent)]
+        return plan
 
     def _versioned(self, parsed: SessionDescription, plan: SessionPlan, sender: Monologue,
                    origin: list[str]) -> str:

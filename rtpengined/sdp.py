@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from .ngcodec import NgError
 
 CRLF = "\r\n"
+NULL_ADDRESSES = {"IP4": "0.0.0.0", "IP6": "::"}
 DIRECTIONS = ("sendrecv", "sendonly", "recvonly", "inactive")
 RTP_PROTOCOLS = frozenset({
     "RTP/AVP", "RTP/AVPF", "RTP/SAVP", "RTP/SAVPF",
@@ -313,6 +314,9 @@ class MediaPlan:
     codecs: list[tuple[str, str, str | None, list[str] | None]] | None = None
     keep_ptime: bool = False  # copy the input's a=ptime lines where they are
     hide_formats: bool = False  # empty m= format list, codec attributes kept (10.5 quirk)
+    # Copied untouched (m=message): only a c= line is added when it has none of its own.
+    passthrough: bool = False
+    connection_text: str | None = None  # the session's c= value, for that added line
 
 
 @dataclass
@@ -326,6 +330,7 @@ class SessionPlan:
     session_name: str | None = None
     extra_attributes: list[str] = field(default_factory=list)
     keep_directions: bool = False
+    strip_extmap: bool = False  # ``strip-extmap``: no a=extmap lines, session or media
 
 
 def render(sdp: SessionDescription, plan: SessionPlan) -> str:
@@ -354,22 +359,44 @@ def _session_line(line: Line, plan: SessionPlan) -> str:
         return f"s={plan.session_name}{line.ending}"
     if line.kind == "c" and plan.session_connection is not None:
         current = parse_connection(line.value)
-        if current is not None and current.is_zero and plan.keep_zero_address:
-            return line.text
         conn = plan.session_connection
+        if current is not None and current.is_zero and plan.keep_zero_address:
+            return _null_line(line, conn.family)
         return f"c=IN {conn.family} {conn.address}{line.ending}"
     if line.kind == "a":
         name = line.attribute[0]
         if line.value in DIRECTIONS and not plan.keep_directions:
             return ""
-        if name in ICE_ATTRIBUTES:
+        if name in ICE_ATTRIBUTES or (name == "extmap" and plan.strip_extmap):
             return ""
         if name == "group" and line.attribute[1].startswith("BUNDLE"):
             return ""  # 10.5 does not bundle what it relays
     return line.text
 
 
+def _null_line(line: Line, family: str) -> str:
+    """A held (null) connection stays null, in the family of the side it is sent to: an
+    IPv6 hold answered towards IPv4 becomes ``0.0.0.0``, and ``::`` the other way (10.5)."""
+    value = f"IN {family} {NULL_ADDRESSES[family]}"
+    return line.text if value == line.value else f"c={value}{line.ending}"
+
+
+def _passthrough_media(media: MediaSection, mplan: MediaPlan) -> list[str]:
+    """A media 10.5 does not rewrite (m=message): its lines as they were. Without a ``c=`` of
+    its own it gets the session's original one (the session's is rewritten), placed where a
+    ``c=`` belongs: before its first ``b=``/``k=``/``a=`` line, else last; 10.5 ends that
+    line with a bare LF."""
+    out = [line.text for line in media.lines]
+    if media.connection is None and mplan.connection_text is not None:
+        at = next((n for n, line in enumerate(media.lines) if line.kind in "bka"),
+                  len(media.lines))
+        out.insert(at, f"c={mplan.connection_text}\n")
+    return out
+
+
 def _render_media(media: MediaSection, mplan: MediaPlan, plan: SessionPlan) -> list[str]:
+    if mplan.passthrough:
+        return _passthrough_media(media, mplan)
     rtp = media.is_rtp
     formats = media.formats if mplan.formats is None else mplan.formats
     if mplan.codecs is not None:
@@ -391,7 +418,7 @@ def _render_media(media: MediaSection, mplan: MediaPlan, plan: SessionPlan) -> l
         if line.kind == "c":
             current = parse_connection(line.value)
             if current is not None and current.is_zero and mplan.keep_zero_address:
-                out.append(line.text)
+                out.append(_null_line(line, mplan.address.family))
             else:
                 addr = mplan.address
                 value = f"IN {addr.family} {addr.address}"
@@ -405,7 +432,7 @@ def _render_media(media: MediaSection, mplan: MediaPlan, plan: SessionPlan) -> l
             if keep_directions:
                 out.append(line.text)
             continue
-        if name in ICE_ATTRIBUTES:
+        if name in ICE_ATTRIBUTES or (name == "extmap" and plan.strip_extmap):
             continue
         if rtp and name == "mid":
             mids.append(value)
@@ -418,9 +445,9 @@ def _render_media(media: MediaSection, mplan: MediaPlan, plan: SessionPlan) -> l
         if rtp and name == "rtcp-fb" and value.split(" ", 1)[0] != "*":
             continue
         out.append(line.text)
+    out.extend(f"a=mid:{mid}{CRLF}" for mid in mids)  # a rejected media keeps its mid too
     if not mplan.port:
         return out
-    out.extend(f"a=mid:{mid}{CRLF}" for mid in mids)
     if rtp:
         out.extend(_codec_lines(media, formats, mplan.codecs))
     if mplan.direction is not None:
@@ -508,7 +535,27 @@ def filter_codecs(
             continue
         else:
             kept.append(pt)
-    return kept or list(media.formats)
+    if not kept:
+        return list(media.formats)
+    return _without_orphans(kept, rtpmaps) if len(kept) < len(media.formats) else kept
+
+
+def _clock_rate(codec: str) -> str:
+    return codec.split("/")[1] if codec.count("/") >= 1 else ""
+
+
+def _without_orphans(formats: list[str], rtpmaps: dict[str, str]) -> list[str]:
+    """Once codecs are filtered, telephone-event and comfort noise go where no codec is left
+    with their clock rate (``telephone-event/8000`` beside only ``opus/48000``), as in 10.5.
+    When nothing but such codecs is left they stay (see ``only_dtmf_left``)."""
+    def supplementary(pt: str) -> bool:
+        return rtpmaps.get(pt, "").split("/")[0].lower() in ("telephone-event", "cn")
+
+    rates = {_clock_rate(rtpmaps.get(pt, "")) for pt in formats if not supplementary(pt)}
+    if not rates:
+        return formats
+    return [pt for pt in formats if not supplementary(pt)
+            or _clock_rate(rtpmaps.get(pt, "")) in rates]
 
 
 def only_dtmf_left(media: MediaSection, before: list[str], after: list[str]) -> bool:
