@@ -145,7 +145,9 @@ class Media:
     # (send, recv) media flags as query shows them (the proxy's point of view).
     dir_flags: tuple[bool, bool] = (True, True)
     mux_offered: bool = False  # the party's offer had a=rtcp-mux
-    mux_flags: frozenset[str] = frozenset()  # the offer's rtcp-mux options
+    # The rtcp-mux options of the offer sent to this party (kept per fork: its answer is
+    # negotiated with the options its own offer had, as in 10.5).
+    mux_flags: frozenset[str] = frozenset()
     mux_sent: bool | None = None  # whether the SDP we sent this party offered rtcp-mux
     mux_answer: bool = False  # rtcp-mux answered to this (offering) party
     mux_shown: bool | None = None  # rtcp-mux in use on this leg, as query shows it

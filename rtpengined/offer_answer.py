@@ -423,7 +423,10 @@ class _Session:
         # A caller offering rtcp-mux with "demux" keeps one port on its side (as 10.5).
         demux = is_offer and "demux" in opts.rtcp_mux and parsed.rtcp_mux(index)
         sender_count = 1 if demux and section.is_rtp else 2
-        if _needs_ports(work.sender_media):
+        smedia = work.sender_media
+        if _needs_ports(smedia) or (is_offer and section.is_rtp
+                                    and len(smedia.streams) != sender_count):
+            # A re-offer that changes between one port (demux) and a pair: fresh ports (10.5).
             work.sender_count = sender_count
         rmedia = work.receiver_media
         if _needs_ports(rmedia) or (is_offer and len(rmedia.streams) != receiver_count):
@@ -523,7 +526,7 @@ class _Session:
             offers_mux = parsed.rtcp_mux(work.index)
             if is_offer:
                 smedia.mux_offered = offers_mux
-                smedia.mux_flags = frozenset(opts.rtcp_mux)
+                rmedia.mux_flags = frozenset(opts.rtcp_mux)
                 rmedia.offered = negotiation.offered(
                     section, sdpmod.filter_codecs(section, opts.strip, opts.except_), opts.ptime,
                     opts.ptime_reverse)
@@ -612,7 +615,7 @@ class _Session:
                     opts: Options) -> None:
         """Whether the offerer gets rtcp-mux back (RFC 5761 as rtpengine negotiates it)."""
         # "reject" only means something in an offer (10.5 ignores it in answers).
-        flags = offer_media.mux_flags | (opts.rtcp_mux - {"reject"})
+        flags = answer_media.mux_flags | (opts.rtcp_mux - {"reject"})
         offered = offer_media.mux_offered
         use = offered and "reject" not in flags and (accepted or "demux" in flags)
         offer_media.mux_answer = use
