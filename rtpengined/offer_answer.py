@@ -747,7 +747,8 @@ class _Session:
             first_address = Connection("IP4", self.manager.pool_for().interface.advertised)
         session_plan.keep_zero_address = "zero-address" not in opts.replace
         session_plan.strip_extmap = "strip-extmap" in opts.flags
-        lacking = any(m.connection is None for m in parsed.medias)
+        lacking = any(parsed.medias[i].connection is None for i in parsed.session_medias(None))
+        session_plan.replace_session_connection = "session-connection" in opts.replace
         if lacking or "session-connection" in opts.replace:
             session_plan.session_connection = first_address
         if "origin" in opts.replace:

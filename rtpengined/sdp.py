@@ -152,11 +152,22 @@ def _attribute_index(lines: list[Line]) -> dict[str, list[str]]:
 
 
 @dataclass
+class SessionHeader:
+    """A further session (a second ``v=`` block in one body): its own lines, and the index of
+    its first media. rtpengine numbers medias across sessions and rewrites each header."""
+
+    start: int
+    lines: list[Line]
+    connection: Connection | None = None
+
+
+@dataclass
 class SessionDescription:
     session: list[Line]
     medias: list[MediaSection]
     _attributes: dict[str, list[str]] | None = field(default=None, repr=False, compare=False)
     _connection: Connection | None | bool = field(default=False, repr=False, compare=False)
+    more_sessions: list[SessionHeader] = field(default_factory=list)
 
     def session_attributes(self, name: str) -> list[str]:
         index = self._attributes
@@ -178,15 +189,38 @@ class SessionDescription:
         return None
 
     def media_connection(self, index: int) -> Connection | None:
-        """The connection that applies to media ``index`` (its own, else the session's)."""
-        return self.medias[index].connection or self.connection
+        """The connection that applies to media ``index`` (its own, else its session's)."""
+        own = self.medias[index].connection
+        if own is not None:
+            return own
+        header = self.header_of(index)
+        return self.connection if header is None else header.connection
+
+    def header_of(self, index: int) -> SessionHeader | None:
+        """The further session media ``index`` belongs to (None: the first session)."""
+        found = None
+        for header in self.more_sessions:
+            if header.start <= index:
+                found = header
+        return found
+
+    def session_medias(self, header: SessionHeader | None) -> range:
+        """The media indexes of one session (``None``: the first)."""
+        starts = [h.start for h in self.more_sessions]
+        begin = 0 if header is None else header.start
+        end = next((start for start in starts if start > begin), len(self.medias))
+        if header is None:
+            end = starts[0] if starts else len(self.medias)
+        return range(begin, end)
 
     def direction(self, index: int) -> str | None:
-        """The direction attribute in force for media ``index`` (media level wins)."""
+        """The direction attribute in force for media ``index`` (media level wins, then its
+        own session's)."""
         for line in self.medias[index].lines:
             if line.kind == "a" and line.value in DIRECTIONS:
                 return line.value
-        for line in self.session:
+        header = self.header_of(index)
+        for line in self.session if header is None else header.lines:
             if line.kind == "a" and line.value in DIRECTIONS:
                 return line.value
         return None
@@ -248,13 +282,24 @@ def parse(text: str) -> SessionDescription:
         raise SdpError("Failed to parse SDP")
     session: list[Line] = []
     medias: list[MediaSection] = []
+    headers: list[SessionHeader] = []
     section_lines = session
     connection: Connection | None | bool = False  # the first c= of the current section
+    header: SessionHeader | None = None
     for line in lines:
         kind = line.kind
-        if kind == "m":
+        if kind == "v" and section_lines is not session:
             if medias:
                 medias[-1]._connection = connection
+            connection = None
+            header = SessionHeader(len(medias), [line])
+            headers.append(header)
+            section_lines = header.lines
+            continue
+        if kind == "m":
+            if medias and header is None:  # (a session header already closed the media)
+                medias[-1]._connection = connection
+            header = None
             connection = None
             mtype, port, count, proto, formats = _parse_media_line(line.value)
             section_lines = [line]
@@ -265,13 +310,15 @@ def parse(text: str) -> SessionDescription:
             parsed = parse_connection(line.value)
             if parsed is None:
                 raise SdpError("Failed to parse SDP")
-            if connection is None and medias:
+            if header is not None:
+                header.connection = header.connection or parsed
+            elif connection is None and medias:
                 connection = parsed
         elif kind == "o" and len(line.value.split()) != 6:
             raise SdpError("Failed to parse SDP")
-    if medias:
+    if medias and header is None:
         medias[-1]._connection = connection
-    return SessionDescription(session, medias)
+    return SessionDescription(session, medias, more_sessions=headers)
 
 
 def check_complete(sdp: SessionDescription) -> None:
@@ -331,17 +378,42 @@ class SessionPlan:
     extra_attributes: list[str] = field(default_factory=list)
     keep_directions: bool = False
     strip_extmap: bool = False  # ``strip-extmap``: no a=extmap lines, session or media
+    replace_session_connection: bool = False  # ``replace: session-connection``
 
 
 def render(sdp: SessionDescription, plan: SessionPlan) -> str:
-    """Produce the rewritten SDP text."""
+    """Produce the rewritten SDP text (every session's header in front of its own medias)."""
     out: list[str] = []
     for line in sdp.session:
         out.append(_session_line(line, plan))
     out.extend(f"a={attr}{CRLF}" for attr in plan.extra_attributes)
-    for media, mplan in zip(sdp.medias, plan.medias, strict=True):
+    headers = {header.start: header for header in sdp.more_sessions}
+    for index, (media, mplan) in enumerate(zip(sdp.medias, plan.medias, strict=True)):
+        header = headers.pop(index, None)
+        if header is not None:
+            out.extend(_session_line(line, _header_plan(sdp, header, plan))
+                       for line in header.lines)
         out.extend(_render_media(media, mplan, plan))
+    for header in headers.values():  # sessions without media
+        out.extend(_session_line(line, _header_plan(sdp, header, plan)) for line in header.lines)
     return "".join(line for line in out if line)
+
+
+def _header_plan(sdp: SessionDescription, header: SessionHeader, plan: SessionPlan) -> SessionPlan:
+    """A further session's header is rewritten like the first; its c= names the address of
+    its own first relayed media, and only when one of its medias lacks a c= (or asked)."""
+    medias = sdp.session_medias(header)
+    lacking = any(sdp.medias[i].connection is None for i in medias)
+    address = next((plan.medias[i].address for i in medias
+                    if plan.medias[i].port and not plan.medias[i].passthrough), None)
+    connection = None
+    if lacking or plan.replace_session_connection:
+        connection = address or plan.session_connection or plan.origin_address
+    return SessionPlan(plan.medias, origin_address=plan.origin_address,
+                       session_connection=connection, keep_zero_address=plan.keep_zero_address,
+                       origin_username=plan.origin_username, origin_version=plan.origin_version,
+                       session_name=plan.session_name, keep_directions=plan.keep_directions,
+                       strip_extmap=plan.strip_extmap)
 
 
 def _session_line(line: Line, plan: SessionPlan) -> str:
@@ -413,6 +485,9 @@ def _render_media(media: MediaSection, mplan: MediaPlan, plan: SessionPlan) -> l
             value = " ".join([media.type, port, mplan.protocol or media.protocol, *shown])
             if mplan.hide_formats:
                 value += " "
+            elif not media.formats and not shown:
+                # No format list to reprint: what follows the protocol stays (10.5).
+                value += re.sub(r"^\s*\S+\s+\S+\s+\S+", "", line.value)
             out.append(line.text if value == line.value else f"m={value}{line.ending}")
             continue
         if line.kind == "c":
