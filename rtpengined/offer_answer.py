@@ -683,7 +683,8 @@ class _Session:
                                              passthrough=True, connection_text=session_c))
                 continue
             if section.port == 0 or out_media.rtp is None:
-                media_plans.append(self._rejected_plan(parsed, work, sender, opts, is_offer))
+                media_plans.append(self._rejected_plan(parsed, work, sender, receiver, opts,
+                                                       is_offer))
                 continue
             rtp = out_media.rtp
             address = opts.media_address or rtp.interface.advertised
@@ -771,7 +772,7 @@ class _Session:
         return sdpmod.render(parsed, session_plan)
 
     def _rejected_plan(self, parsed: SessionDescription, work: _MediaWork, sender: Monologue,
-                       opts: Options, is_offer: bool) -> MediaPlan:
+                       receiver: Monologue, opts: Options, is_offer: bool) -> MediaPlan:
         """A refused media (port 0) binds nothing, but its ``c=`` still names the interface it
         would have used (the family asked for, else its own) and an answer's format list is
         narrowed to the offer's codecs like an accepted one's (10.5)."""
@@ -788,7 +789,11 @@ class _Session:
         if not is_offer and section.is_rtp and offer_sent is not None and section.type == "audio":
             # (Only audio: 10.5 passes the codecs of media it cannot transcode through.)
             formats = sdpmod.filter_codecs(section, opts.strip, opts.except_)
-            plan.formats = [c.pt for c in negotiation.answer_codecs(section, formats, offer_sent)]
+            codecs = negotiation.answer_codecs(section, formats, offer_sent)
+            plan.formats = [c.pt for c in codecs]
+            renumbered = any(c.renumbered for c in codecs) or offer_sent.repacketized
+            for media in (receiver.medias[work.index], sender.medias[work.index]):
+                media.transcoding = renumbered
         return plan
 
     def _versioned(self, parsed: SessionDescription, plan: SessionPlan, sender: Monologue,
