@@ -69,6 +69,9 @@ class StreamStats:
     # Payload type of the last RTP packet received (None until the relay reports one):
     # names the codec "actually used" in query and the CLI, as 10.5 does.
     payload_type: int | None = None
+    # An RTCP packet arrived on this socket (with rtcp-mux: on the RTP port). 10.5 then shows
+    # the SSRC on the media's RTCP component too.
+    rtcp_seen: bool = False
 
     def as_dict(self) -> dict[str, int]:
         return {"packets": self.packets, "bytes": self.bytes, "errors": self.errors}

@@ -231,7 +231,8 @@ def json_statistics(core: Core) -> dict[str, Any]:
     calls = list(core.calls.calls.values())
     foreign = sum(1 for call in calls if call.foreign)
     packet_rate, byte_rate, error_rate = _rates(core, streams)
-    userspace_media = sum(1 for stream in streams if stream.stats.packets > 0)
+    # 10.5 counts RTP components that have received packets (RTCP ones never count).
+    userspace_media = sum(1 for stream in streams if not stream.rtcp and stream.stats.packets > 0)
     current = {
         "sessionsown": len(calls) - foreign,
         "sessionsforeign": foreign,

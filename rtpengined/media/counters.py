@@ -14,7 +14,7 @@ Slot layout (80 bytes, little endian)::
     24 u64 errors        packets the worker dropped or failed to send
     32 f64 last_packet   wall-clock time of the last received packet (0: none)
     40 u32 ssrc          last seen RTP/RTCP SSRC
-    44 u8  ssrc_seen     1 once an SSRC was seen
+    44 u8  ssrc_seen     bit 0: an SSRC was seen; bit 1: an RTCP packet was seen
     45 u8  flags         bit 0 confirmed
     46 u16 port          learned endpoint port
     48 16s address       learned endpoint address (packed, IPv4 in the first 4 bytes)
@@ -44,6 +44,7 @@ BODY = struct.Struct("<QQQdIBBH16sIBB2xQ")  # everything after seq
 TRAFFIC = struct.Struct("<QQQdIB")  # packets, bytes, errors, last_packet, ssrc, ssrc_seen
 CONFIRMED = 1
 SSRC_SEEN = 2
+RTCP_SEEN = 4  # in read_raw's flags (bit 1 of the ssrc_seen byte): RTCP arrived here
 PAYLOAD_TYPE_SEEN = 0x80  # in the payload_type byte: a type was seen
 
 
@@ -120,7 +121,8 @@ class CounterTable:
         SEQ.pack_into(self.map, offset, seq)
         BODY.pack_into(
             self.map, offset + 8, packets, nbytes, errors, last_packet, ssrc,
-            1 if flags & SSRC_SEEN else 0, flags & CONFIRMED, port, address,
+            (1 if flags & SSRC_SEEN else 0) | (2 if flags & RTCP_SEEN else 0),
+            flags & CONFIRMED, port, address,
             kernel_drops & 0xFFFFFFFF, family, payload_type, generation,
         )
         SEQ.pack_into(self.map, offset, seq + 1)
@@ -148,7 +150,7 @@ class CounterTable:
         """The slot as ``(packets, bytes, errors, last_packet, ssrc, port, family, flags,
         address, kernel_drops, generation, payload_type)``, consistent thanks to the seqlock.
 
-        ``flags`` combines ``CONFIRMED`` and ``SSRC_SEEN`` as ``write`` takes them;
+        ``flags`` combines ``CONFIRMED``, ``SSRC_SEEN`` and ``RTCP_SEEN`` as ``write`` takes them;
         ``payload_type`` is the raw byte (``PAYLOAD_TYPE_SEEN`` set once one was seen).
         """
         offset = slot * SLOT_SIZE
@@ -160,7 +162,8 @@ class CounterTable:
              payload_type, generation) = BODY.unpack_from(self.map, offset + 8)
             if SEQ.unpack_from(self.map, offset)[0] == before:
                 return (packets, nbytes, errors, last, ssrc, port, family,
-                        flags | (SSRC_SEEN if seen else 0), address, drops, generation,
+                        flags | (SSRC_SEEN if seen & 1 else 0) | (RTCP_SEEN if seen & 2 else 0),
+                        address, drops, generation,
                         payload_type)
 
     def read(self, slot: int) -> SlotValues:

@@ -30,7 +30,15 @@ import trio
 from ..config import Config
 from ..model import Endpoint, Stream, StreamStats
 from . import channel as ch
-from .counters import CONFIRMED, PAYLOAD_TYPE_SEEN, SSRC_SEEN, CounterTable, SlotAllocator, unpack_address
+from .counters import (
+    CONFIRMED,
+    PAYLOAD_TYPE_SEEN,
+    RTCP_SEEN,
+    SSRC_SEEN,
+    CounterTable,
+    SlotAllocator,
+    unpack_address,
+)
 from .worker import socket_address
 
 log = logging.getLogger("rtpengined")
@@ -280,6 +288,7 @@ class RelayPlane:
         stats.last_packet = last_packet
         if flags & SSRC_SEEN:
             stats.ssrc = ssrc
+        stats.rtcp_seen = bool(flags & RTCP_SEEN)
         if payload_type & PAYLOAD_TYPE_SEEN:
             stats.payload_type = payload_type & 0x7F
         followers = self.followers.get(stream.id)
