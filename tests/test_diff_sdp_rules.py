@@ -84,6 +84,29 @@ SCENARIOS: dict[str, list[dict[str, Any]]] = {
         offer(OFFER_VIDEO),
         answer(body("c=IN IP4 198.51.100.3", "m=audio 3000 RTP/AVP 8",
                     "m=video 0 RTP/AVP 98 96", "a=rtpmap:98 X/90000")), delete()],
+    # Codecs 10.5's codec library does not know (video) are kept by payload type, never
+    # renumbered; with nothing in common and nothing to transcode, the answer passes as is.
+    "answer video codec under another's number": [
+        offer(OFFER_VIDEO),
+        answer(body("c=IN IP4 198.51.100.3", "m=audio 3000 RTP/AVP 8",
+                    "m=video 3002 RTP/AVP 99 97", "a=rtpmap:99 VP8/90000",
+                    "a=rtpmap:97 H264/90000")), offer(OFFER_VIDEO), delete()],
+    "answer video codec never offered": [
+        offer(OFFER_VIDEO),
+        answer(body("c=IN IP4 198.51.100.3", "m=audio 3000 RTP/AVP 8",
+                    "m=video 3002 RTP/AVP 98", "a=rtpmap:98 X/90000", "a=fmtp:98 y=1")),
+        delete()],
+    "answer video with an audio codec": [
+        offer(OFFER_VIDEO),
+        answer(body("c=IN IP4 198.51.100.3", "m=audio 3000 RTP/AVP 8",
+                    "m=video 3002 RTP/AVP 0")), delete()],
+    "answer codec without rtpmap": [
+        offer(body(C4, "m=audio 2000 RTP/AVP 0 8 96", "a=rtpmap:96 opus/48000/2")),
+        answer(body("c=IN IP4 198.51.100.3", "m=audio 3000 RTP/AVP 96 8")), delete()],
+    "answer application codecs": [
+        offer(body(C4, "m=application 2000 RTP/AVP 100", "a=rtpmap:100 x/1000")),
+        answer(body("c=IN IP4 198.51.100.3", "m=application 3002 RTP/AVP 101",
+                    "a=rtpmap:101 y/1000")), delete()],
     # A held connection stays null, in the family of the side it goes to.
     "IPv4 hold offered to IPv6": [
         offer(body("m=audio 2000 RTP/AVP 8", "c=IN IP4 0.0.0.0"), **{"address-family": "IP6"}),
