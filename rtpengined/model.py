@@ -154,6 +154,9 @@ class Media:
     mux_sent: bool | None = None  # whether the SDP we sent this party offered rtcp-mux
     mux_answer: bool = False  # rtcp-mux answered to this (offering) party
     mux_shown: bool | None = None  # rtcp-mux in use on this leg, as query shows it
+    # rtcp-mux as last agreed on this leg (offered to it, or what its answer said): once
+    # set, a re-offer towards this party keeps rtcp-mux without a fallback port (10.5).
+    mux_in_use: bool = False
     offered: Any = None  # codec_negotiation.Offered: what the offer sent to this party
     bound_endpoint: Endpoint | None = None  # the far party's address when ports were bound
     ice_alternates: tuple[int, list] | None = None  # (rtp stream id, other-address ports)

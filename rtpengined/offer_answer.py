@@ -420,15 +420,22 @@ class _Session:
         require = is_offer and "require" in opts.rtcp_mux and section.is_rtp
         # rtpengine binds an even/odd pair for every protocol (udptl and BFCP too).
         receiver_count = 1 if require else 2
-        # A caller offering rtcp-mux with "demux" keeps one port on its side (as 10.5).
-        demux = is_offer and "demux" in opts.rtcp_mux and parsed.rtcp_mux(index)
-        sender_count = 1 if demux and section.is_rtp else 2
+        # A caller whose rtcp-mux is settled at offer time (not passed on to the other
+        # side, or "accept"ed) gets one port on its side (as 10.5).
+        rmedia = work.receiver_media
+        mux_flags = opts.rtcp_mux
+        offers_mux = parsed.rtcp_mux(index)
+        to_peer = (bool({"offer", "require"} & mux_flags)
+                   or (rmedia is not None and rmedia.mux_in_use)
+                   or ("demux" not in mux_flags and offers_mux))
+        keeps_mux = (offers_mux and "reject" not in mux_flags
+                     and (not to_peer or "accept" in mux_flags))
+        sender_count = 1 if is_offer and keeps_mux and section.is_rtp else 2
         smedia = work.sender_media
         if _needs_ports(smedia) or (is_offer and section.is_rtp
-                                    and len(smedia.streams) != sender_count):
-            # A re-offer that changes between one port (demux) and a pair: fresh ports (10.5).
+                                    and len(smedia.streams) < sender_count):
+            # A re-offer that needs a pair where one port was enough: fresh ports (10.5).
             work.sender_count = sender_count
-        rmedia = work.receiver_media
         if _needs_ports(rmedia) or (is_offer and len(rmedia.streams) != receiver_count):
             work.receiver_count = receiver_count
         elif (is_offer or receiver_if is not None) and rmedia is not None and (
@@ -526,6 +533,7 @@ class _Session:
             offers_mux = parsed.rtcp_mux(work.index)
             if is_offer:
                 smedia.mux_offered = offers_mux
+                smedia.mux_in_use = offers_mux and "reject" not in opts.rtcp_mux
                 rmedia.mux_flags = frozenset(opts.rtcp_mux)
                 rmedia.offered = negotiation.offered(
                     section, sdpmod.filter_codecs(section, opts.strip, opts.except_), opts.ptime,
@@ -617,8 +625,13 @@ class _Session:
         # "reject" only means something in an offer (10.5 ignores it in answers).
         flags = answer_media.mux_flags | (opts.rtcp_mux - {"reject"})
         offered = offer_media.mux_offered
-        use = offered and "reject" not in flags and (accepted or "demux" in flags)
+        # The offerer keeps what it offered when we did not pass rtcp-mux on (demux) or were
+        # told to accept it; otherwise it gets the answerer's choice.
+        keeps = not answer_media.mux_sent or "accept" in flags
+        use = offered and "reject" not in flags and (accepted or keeps)
         offer_media.mux_answer = use
+        offer_media.mux_in_use = use
+        answer_media.mux_in_use = accepted
         # What query shows: rtcp-mux in use on each party's leg.
         offer_media.mux_shown = use
         answer_media.mux_shown = accepted and bool(answer_media.mux_sent)
@@ -698,7 +711,7 @@ class _Session:
                 direction = _direction(parsed, work.index, conn)
             mux, rtcp_port = self._mux_out(out_media, parsed, work, opts, is_offer)
             if is_offer:
-                out_media.mux_sent = mux
+                out_media.mux_sent = out_media.mux_in_use = mux
             plan = MediaPlan(
                 port=rtp.port, address=addr,
                 formats=sdpmod.filter_codecs(section, opts.strip, opts.except_),
@@ -823,13 +836,16 @@ class _Session:
             return True, rtp.port
         if is_offer:
             flags = opts.rtcp_mux
-            if "demux" in flags:
-                mux = False
-            elif "offer" in flags or "require" in flags:
+            # A leg already using rtcp-mux keeps it, without a fallback port (10.5: the
+            # fallback may be closed already), whatever the options.
+            sticky = out_media.mux_in_use
+            if "offer" in flags or "require" in flags or sticky:
                 mux = True
+            elif "demux" in flags:
+                mux = False
             else:
                 mux = parsed.rtcp_mux(work.index)
-            return mux, rtcp.port
+            return mux, rtp.port if sticky else rtcp.port
         if out_media.mux_answer:
             return True, rtp.port
         return False, rtcp.port

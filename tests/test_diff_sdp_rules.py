@@ -56,6 +56,7 @@ S1 = ["v=0", "o=- 1 5 IN IP4 198.51.100.1", "s=one", "t=0 0"]
 S2 = ["v=0", "o=- 2 7 IN IP4 198.51.100.2", "s=two", "t=0 0"]
 A_MUX = body(C4, "m=audio 2000 RTP/AVP 0", "a=rtcp-mux")
 B_PLAIN = sdp(*HEAD, "c=IN IP4 198.51.100.3", "m=audio 2002 RTP/AVP 0")
+B_MUX = B_PLAIN + "a=rtcp-mux\r\n"
 BRANCH = {"x1": {"via-branch": "x1"}, "x2": {"via-branch": "x2"}}
 
 SCENARIOS: dict[str, list[dict[str, Any]]] = {
@@ -201,7 +202,26 @@ SCENARIOS: dict[str, list[dict[str, Any]]] = {
     "rtcp-mux forks, second answers": [
         offer(A_MUX, **{"rtcp-mux": ["demux"]}, **BRANCH["x1"]),
         offer(A_MUX, **{"rtcp-mux": ["offer"]}, **BRANCH["x2"]),
-        answer(B_PLAIN, **BRANCH["x2"]), delete()],
+        answer(B_PLAIN, **BRANCH["x2"]), query(), delete()],
+    # A leg using rtcp-mux keeps it on re-offers, whatever the options, without a fallback
+    # RTCP port; the offerer then gets the answerer's choice.
+    "rtcp-mux kept on a re-offer asking demux": [
+        offer(A_MUX), offer(A_MUX, **{"rtcp-mux": ["demux"]}), answer(B_PLAIN), query(),
+        delete()],
+    "rtcp-mux in use both ways, re-offer asking demux": [
+        offer(A_MUX), answer(B_MUX), offer(A_MUX, **{"rtcp-mux": ["demux"]}), answer(B_MUX),
+        query(), delete()],
+    "rtcp-mux refused, re-offer asking demux": [
+        offer(A_MUX), answer(B_PLAIN), offer(A_MUX, **{"rtcp-mux": ["demux"]}),
+        answer(B_PLAIN), query(), delete()],
+    "rtcp-mux accept, answerer refuses": [
+        offer(A_MUX, **{"rtcp-mux": ["accept"]}), answer(B_PLAIN), query(), delete()],
+    "rtcp-mux offer and demux together": [
+        offer(A_MUX, **{"rtcp-mux": ["offer", "demux"]}), answer(B_PLAIN), query(), delete()],
+    "rtcp-mux callee re-offers without it": [
+        offer(A_MUX), answer(B_MUX),
+        offer(B_PLAIN, **{"from-tag": "B", "to-tag": "A"}),
+        answer(A_MUX, **{"from-tag": "B", "to-tag": "A"}), query(), delete()],
     "rtcp-mux forks, first answers": [
         offer(A_MUX, **{"rtcp-mux": ["demux"]}, **BRANCH["x1"]),
         offer(A_MUX, **{"rtcp-mux": ["offer"]}, **BRANCH["x2"]),
