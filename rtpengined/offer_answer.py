@@ -691,7 +691,9 @@ class _Session:
             # The produced SDP shows the ports of the party it is sent to.
             out_media = receiver.medias[work.index]
             if section.type == "message":
-                session_c = next((ln.value for ln in parsed.session if ln.kind == "c"), None)
+                header = parsed.header_of(work.index)  # its own session's c=
+                lines = parsed.session if header is None else header.lines
+                session_c = next((ln.value for ln in lines if ln.kind == "c"), None)
                 media_plans.append(MediaPlan(port=section.port, address=Connection("IP4", ""),
                                              passthrough=True, connection_text=session_c))
                 continue
