@@ -8,10 +8,14 @@ type numbers, so the offerer never sees a payload type it did not offer. Probed 
 - one whose payload type the offer used for another encoding is renumbered to the
   offer's payload type of that encoding (if the offer has it), else dropped;
 - one with a payload type the offer never used is dropped;
-- if nothing is left, 10.5 transcodes: the offer's first media codec (not DTMF or comfort
-  noise) is answered, plus any answer codec found in the offer by encoding name alone
+- a codec 10.5's codec library does not know (video, anything unusual) is never
+  renumbered: kept under its own payload type if the offer used that number;
+- if nothing is left, and both the answer and the offer's first codec are ones 10.5
+  knows, 10.5 transcodes: the offer's first media codec (not DTMF or comfort noise) is
+  answered, plus any answer codec found in the offer by encoding name alone
   (typically telephone-event), with the offer's fmtp. rtpengined cannot transcode; it
-  answers the same SDP (the call is broken either way) and flags the media as 10.5 does.
+  answers the same SDP (the call is broken either way) and flags the media as 10.5 does;
+  with only unknown codecs left, the answer's codecs pass unchanged.
 
 The answer's ``a=ptime`` wins; without one, the offerer's own ``a=ptime`` is repeated.
 """
@@ -23,6 +27,13 @@ from dataclasses import dataclass, field
 from .sdp import MediaSection
 
 SUPPLEMENTARY = frozenset({"telephone-event", "cn"})
+# Encodings 10.5's codec library defines (lower case). Only these are renumbered or
+# transcoded to; any other codec (video, unknown) passes by its payload type as it is.
+KNOWN_ENCODINGS = frozenset({
+    "pcma", "pcmu", "g723", "g722", "qcelp", "g729", "g729a", "speex", "gsm", "ilbc", "opus",
+    "vorbis", "ac3", "eac3", "atrac3", "atrac-x", "evrc", "evrc0", "evrc1", "amr", "amr-wb",
+    "telephone-event", "cn", "pcm-s16le", "pcm-u8", "mp3",
+})
 
 
 @dataclass
@@ -99,6 +110,13 @@ def answer_codecs(section: MediaSection, formats: list[str], offer: Offered) -> 
         encoding = _encoding(rtpmaps.get(pt, ""))
         if pt not in by_pt:
             continue
+        if encoding not in KNOWN_ENCODINGS:
+            # Not a codec 10.5 knows: kept under its own number and rtpmap (one without an
+            # rtpmap is printed as "/0" by 10.5).
+            if pt not in used:
+                used.add(pt)
+                result.append(AnswerCodec(pt, pt, rtpmaps.get(pt) or "/0"))
+            continue
         target: str | None = pt
         if _encoding(by_pt[pt]) != encoding:
             target = by_name(encoding) if encoding else None
@@ -107,6 +125,11 @@ def answer_codecs(section: MediaSection, formats: list[str], offer: Offered) -> 
             result.append(AnswerCodec(target, pt, by_pt[target] or None))
     if result:
         return result
+    first = next((text for _, text in offer.codecs if _encoding(text) not in SUPPLEMENTARY), "")
+    if _encoding(first) not in KNOWN_ENCODINGS or not any(
+            _encoding(rtpmaps.get(pt, "")) in KNOWN_ENCODINGS for pt in formats):
+        # Nothing 10.5 could transcode from or to: the answer's codecs go through as they are.
+        return [AnswerCodec(pt, pt, rtpmaps.get(pt)) for pt in formats]
     # Nothing in common: rtpengine transcodes to the offer's first codec (we cannot).
     for pt in formats:
         encoding = _encoding(rtpmaps.get(pt, ""))
@@ -118,6 +141,20 @@ def answer_codecs(section: MediaSection, formats: list[str], offer: Offered) -> 
                      None)
         if first is not None:
             result.insert(0, from_offer(first, ""))
+    return result
+
+
+def single_codec(codecs: list[AnswerCodec]) -> list[AnswerCodec]:
+    """``single codec`` (answers only): the first real codec and every telephone-event or
+    comfort-noise codec, wherever they stand; the other codecs go (10.5)."""
+    result: list[AnswerCodec] = []
+    chosen = False
+    for codec in codecs:
+        if _encoding(codec.rtpmap or "") in SUPPLEMENTARY:
+            result.append(codec)
+        elif not chosen:
+            chosen = True
+            result.append(codec)
     return result
 
 

@@ -86,6 +86,7 @@ class Core:
         self, raw: bytes, source: tuple[str, int] | None = None, transport: str = "udp"
     ) -> bytes | None:
         """Answer one ng envelope; ``None`` means drop it silently (no cookie)."""
+        self.stats.register_proxy(source[0] if source else "")
         envelope = ngcodec.split_envelope(raw)
         if envelope is None:
             log.warning("ng: dropping message without cookie from %s", _peer(source))
@@ -101,6 +102,7 @@ class Core:
         self, payload: bytes, source: tuple[str, int] | None = None, transport: str = "http"
     ) -> tuple[bytes, str]:
         """Answer a bare payload (``/ng-plain``): no cookie, no cache. Returns the encoding too."""
+        self.stats.register_proxy(source[0] if source else "")
         encoding = ngcodec.detect_encoding(payload) or BENCODE
         return self._execute(payload, Request(source, transport, self.clock())), encoding
 

@@ -69,6 +69,9 @@ class StreamStats:
     # Payload type of the last RTP packet received (None until the relay reports one):
     # names the codec "actually used" in query and the CLI, as 10.5 does.
     payload_type: int | None = None
+    # An RTCP packet arrived on this socket (with rtcp-mux: on the RTP port). 10.5 then shows
+    # the SSRC on the media's RTCP component too.
+    rtcp_seen: bool = False
 
     def as_dict(self) -> dict[str, int]:
         return {"packets": self.packets, "bytes": self.bytes, "errors": self.errors}
@@ -145,10 +148,15 @@ class Media:
     # (send, recv) media flags as query shows them (the proxy's point of view).
     dir_flags: tuple[bool, bool] = (True, True)
     mux_offered: bool = False  # the party's offer had a=rtcp-mux
-    mux_flags: frozenset[str] = frozenset()  # the offer's rtcp-mux options
+    # The rtcp-mux options of the offer sent to this party (kept per fork: its answer is
+    # negotiated with the options its own offer had, as in 10.5).
+    mux_flags: frozenset[str] = frozenset()
     mux_sent: bool | None = None  # whether the SDP we sent this party offered rtcp-mux
     mux_answer: bool = False  # rtcp-mux answered to this (offering) party
     mux_shown: bool | None = None  # rtcp-mux in use on this leg, as query shows it
+    # rtcp-mux as last agreed on this leg (offered to it, or what its answer said): once
+    # set, a re-offer towards this party keeps rtcp-mux without a fallback port (10.5).
+    mux_in_use: bool = False
     offered: Any = None  # codec_negotiation.Offered: what the offer sent to this party
     bound_endpoint: Endpoint | None = None  # the far party's address when ports were bound
     ice_alternates: tuple[int, list] | None = None  # (rtp stream id, other-address ports)

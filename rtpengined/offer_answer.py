@@ -81,6 +81,9 @@ class Options:
     ptime: int | None = None
     strip: list[str] = field(default_factory=list)
     except_: list[str] = field(default_factory=list)
+    # Masked/consumed codecs: without transcoding, stripped from offers; an answer ignores
+    # them (10.5: a mask says what not to offer).
+    mask: list[str] = field(default_factory=list)
     direction: list[str] = field(default_factory=list)
     supports: set[str] = field(default_factory=set)
     learning: str | None = None
@@ -97,6 +100,8 @@ class Options:
             # (10.5 ignores "rtcp-mux-offer" style flags too: only the rtcp-mux list counts.)
             if flag.startswith("codec-strip-"):
                 opts.strip.append(flag[12:])
+            elif flag.startswith(("codec-mask-", "codec-consume-")):
+                opts.mask.append(flag.split("-", 2)[2])
             elif flag.startswith("codec-except-"):
                 opts.except_.append(flag[13:])
             elif flag.startswith("endpoint-learning-"):
@@ -126,9 +131,7 @@ class Options:
         codec = message.get("codec")
         if isinstance(codec, dict):
             opts.strip += get_list(codec, "strip")
-            # Without transcoding, masked/consumed codecs vanish from the output like stripped
-            # ones (10.5 would still accept them from the sender).
-            opts.strip += get_list(codec, "mask") + get_list(codec, "consume")
+            opts.mask += get_list(codec, "mask") + get_list(codec, "consume")
             opts.except_ += get_list(codec, "except")
         opts.direction = [d for d in get_list(message, "direction")]
         supports = message.get("supports")  # spelt exactly "load limit" (10.5)
@@ -191,6 +194,7 @@ def offer(core: Core, message: dict[str, Any], request: Request) -> dict[str, An
     body, call_id, from_tag, to_tag = _required(message, answer=False)
     parsed = _parse(body)
     opts = Options.from_message(message)
+    opts.strip += opts.mask
     _check_source(core, opts)
     manager: CallManager = core.calls
     if _looped(manager, parsed, opts):
@@ -416,12 +420,22 @@ class _Session:
         require = is_offer and "require" in opts.rtcp_mux and section.is_rtp
         # rtpengine binds an even/odd pair for every protocol (udptl and BFCP too).
         receiver_count = 1 if require else 2
-        # A caller offering rtcp-mux with "demux" keeps one port on its side (as 10.5).
-        demux = is_offer and "demux" in opts.rtcp_mux and parsed.rtcp_mux(index)
-        sender_count = 1 if demux and section.is_rtp else 2
-        if _needs_ports(work.sender_media):
-            work.sender_count = sender_count
+        # A caller whose rtcp-mux is settled at offer time (not passed on to the other
+        # side, or "accept"ed) gets one port on its side (as 10.5).
         rmedia = work.receiver_media
+        mux_flags = opts.rtcp_mux
+        offers_mux = parsed.rtcp_mux(index)
+        to_peer = (bool({"offer", "require"} & mux_flags)
+                   or (rmedia is not None and rmedia.mux_in_use)
+                   or ("demux" not in mux_flags and offers_mux))
+        keeps_mux = (offers_mux and "reject" not in mux_flags
+                     and (not to_peer or "accept" in mux_flags))
+        sender_count = 1 if is_offer and keeps_mux and section.is_rtp else 2
+        smedia = work.sender_media
+        if _needs_ports(smedia) or (is_offer and section.is_rtp
+                                    and len(smedia.streams) < sender_count):
+            # A re-offer that needs a pair where one port was enough: fresh ports (10.5).
+            work.sender_count = sender_count
         if _needs_ports(rmedia) or (is_offer and len(rmedia.streams) != receiver_count):
             work.receiver_count = receiver_count
         elif (is_offer or receiver_if is not None) and rmedia is not None and (
@@ -519,7 +533,8 @@ class _Session:
             offers_mux = parsed.rtcp_mux(work.index)
             if is_offer:
                 smedia.mux_offered = offers_mux
-                smedia.mux_flags = frozenset(opts.rtcp_mux)
+                smedia.mux_in_use = offers_mux and "reject" not in opts.rtcp_mux
+                rmedia.mux_flags = frozenset(opts.rtcp_mux)
                 rmedia.offered = negotiation.offered(
                     section, sdpmod.filter_codecs(section, opts.strip, opts.except_), opts.ptime,
                     opts.ptime_reverse)
@@ -608,10 +623,15 @@ class _Session:
                     opts: Options) -> None:
         """Whether the offerer gets rtcp-mux back (RFC 5761 as rtpengine negotiates it)."""
         # "reject" only means something in an offer (10.5 ignores it in answers).
-        flags = offer_media.mux_flags | (opts.rtcp_mux - {"reject"})
+        flags = answer_media.mux_flags | (opts.rtcp_mux - {"reject"})
         offered = offer_media.mux_offered
-        use = offered and "reject" not in flags and (accepted or "demux" in flags)
+        # The offerer keeps what it offered when we did not pass rtcp-mux on (demux) or were
+        # told to accept it; otherwise it gets the answerer's choice.
+        keeps = not answer_media.mux_sent or "accept" in flags
+        use = offered and "reject" not in flags and (accepted or keeps)
         offer_media.mux_answer = use
+        offer_media.mux_in_use = use
+        answer_media.mux_in_use = accepted
         # What query shows: rtcp-mux in use on each party's leg.
         offer_media.mux_shown = use
         answer_media.mux_shown = accepted and bool(answer_media.mux_sent)
@@ -670,9 +690,16 @@ class _Session:
             section = work.section
             # The produced SDP shows the ports of the party it is sent to.
             out_media = receiver.medias[work.index]
+            if section.type == "message":
+                header = parsed.header_of(work.index)  # its own session's c=
+                lines = parsed.session if header is None else header.lines
+                session_c = next((ln.value for ln in lines if ln.kind == "c"), None)
+                media_plans.append(MediaPlan(port=section.port, address=Connection("IP4", ""),
+                                             passthrough=True, connection_text=session_c))
+                continue
             if section.port == 0 or out_media.rtp is None:
-                addr = Connection("IP4", "0.0.0.0")
-                media_plans.append(MediaPlan(port=0, address=addr))
+                media_plans.append(self._rejected_plan(parsed, work, sender, receiver, opts,
+                                                       is_offer))
                 continue
             rtp = out_media.rtp
             address = opts.media_address or rtp.interface.advertised
@@ -686,7 +713,7 @@ class _Session:
                 direction = _direction(parsed, work.index, conn)
             mux, rtcp_port = self._mux_out(out_media, parsed, work, opts, is_offer)
             if is_offer:
-                out_media.mux_sent = mux
+                out_media.mux_sent = out_media.mux_in_use = mux
             plan = MediaPlan(
                 port=rtp.port, address=addr,
                 formats=sdpmod.filter_codecs(section, opts.strip, opts.except_),
@@ -700,6 +727,8 @@ class _Session:
             offer_sent = sender.medias[work.index].offered
             if not is_offer and section.is_rtp and offer_sent is not None:
                 codecs = negotiation.answer_codecs(section, plan.formats, offer_sent)
+                if "single-codec" in opts.flags:
+                    codecs = negotiation.single_codec(codecs)
                 plan.codecs = [(c.pt, c.source_pt, c.rtpmap, c.fmtps) for c in codecs]
                 plan.hide_formats = negotiation.hides_formats(section, codecs, offer_sent)
                 renumbered = any(c.renumbered for c in codecs) or offer_sent.repacketized
@@ -733,7 +762,9 @@ class _Session:
         if first_address is None:
             first_address = Connection("IP4", self.manager.pool_for().interface.advertised)
         session_plan.keep_zero_address = "zero-address" not in opts.replace
-        lacking = any(m.connection is None for m in parsed.medias)
+        session_plan.strip_extmap = "strip-extmap" in opts.flags
+        lacking = any(parsed.medias[i].connection is None for i in parsed.session_medias(None))
+        session_plan.replace_session_connection = "session-connection" in opts.replace
         if lacking or "session-connection" in opts.replace:
             session_plan.session_connection = first_address
         if "origin" in opts.replace:
@@ -754,6 +785,31 @@ class _Session:
             if "SDP-version" in opts.replace:
                 return self._versioned(parsed, session_plan, sender, origin)
         return sdpmod.render(parsed, session_plan)
+
+    def _rejected_plan(self, parsed: SessionDescription, work: _MediaWork, sender: Monologue,
+                       receiver: Monologue, opts: Options, is_offer: bool) -> MediaPlan:
+        """A refused media (port 0) binds nothing, but its ``c=`` still names the interface it
+        would have used (the family asked for, else its own) and an answer's format list is
+        narrowed to the offer's codecs like an accepted one's (10.5)."""
+        conn = parsed.media_connection(work.index)
+        own_family = "IPv6" if conn is not None and conn.family == "IP6" else "IPv4"
+        names = opts.direction
+        name = names[1] if len(names) > 1 and self.manager.has_interface(names[1]) else None
+        interface = self.manager.pool_for(name, opts.address_family or own_family).interface
+        address = opts.media_address or interface.advertised
+        plan = MediaPlan(port=0, address=Connection("IP6" if ":" in address else "IP4", address),
+                         keep_zero_address="zero-address" not in opts.replace)
+        section = work.section
+        offer_sent = sender.medias[work.index].offered
+        if not is_offer and section.is_rtp and offer_sent is not None and section.type == "audio":
+            # (Only audio: 10.5 passes the codecs of media it cannot transcode through.)
+            formats = sdpmod.filter_codecs(section, opts.strip, opts.except_)
+            codecs = negotiation.answer_codecs(section, formats, offer_sent)
+            plan.formats = [c.pt for c in codecs]
+            renumbered = any(c.renumbered for c in codecs) or offer_sent.repacketized
+            for media in (receiver.medias[work.index], sender.medias[work.index]):
+                media.transcoding = renumbered
+        return plan
 
     def _versioned(self, parsed: SessionDescription, plan: SessionPlan, sender: Monologue,
                    origin: list[str]) -> str:
@@ -782,13 +838,16 @@ class _Session:
             return True, rtp.port
         if is_offer:
             flags = opts.rtcp_mux
-            if "demux" in flags:
-                mux = False
-            elif "offer" in flags or "require" in flags:
+            # A leg already using rtcp-mux keeps it, without a fallback port (10.5: the
+            # fallback may be closed already), whatever the options.
+            sticky = out_media.mux_in_use
+            if "offer" in flags or "require" in flags or sticky:
                 mux = True
+            elif "demux" in flags:
+                mux = False
             else:
                 mux = parsed.rtcp_mux(work.index)
-            return mux, rtcp.port
+            return mux, rtp.port if sticky else rtcp.port
         if out_media.mux_answer:
             return True, rtp.port
         return False, rtcp.port

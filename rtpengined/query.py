@@ -61,7 +61,8 @@ def refresh(core: Core, call: Call) -> None:
 
 
 def _stream_dict(stream: Stream, created: float, muxed: bool = False,
-                 ice: bool = False) -> dict[str, Any]:
+                 ice: bool = False, rtp: Stream | None = None) -> dict[str, Any]:
+    """One stream as query lists it; ``rtp``: the media's RTP stream (for its RTCP one)."""
     out: dict[str, Any] = {}
     if not stream.closed:
         out["local port"] = stream.port
@@ -86,8 +87,11 @@ def _stream_dict(stream: Stream, created: float, muxed: bool = False,
     if stream.media_handover:
         flags.append("media handover")
     out["flags"] = flags
-    if stream.stats.ssrc:
-        out["SSRC"] = stream.stats.ssrc
+    ssrc = stream.stats.ssrc
+    if not ssrc and muxed and stream.rtcp and rtp is not None and rtp.stats.rtcp_seen:
+        ssrc = rtp.stats.ssrc  # RTCP came on the muxed port: its SSRC shows here too (10.5)
+    if ssrc:
+        out["SSRC"] = ssrc
     out["stats"] = stream.stats.as_dict()
     return out
 
@@ -158,8 +162,8 @@ def _monologue_dict(mono: Monologue) -> dict[str, Any]:
             entry["codec"] = media.codec
         muxed = _muxed(media)
         ice = media.ice_out
-        entry["streams"] = [_stream_dict(s, mono.created, muxed, ice) for s in media.streams]
         rtp = media.rtp
+        entry["streams"] = [_stream_dict(s, mono.created, muxed, ice, rtp) for s in media.streams]
         if muxed and media.rtcp is None and rtp is not None and not rtp.closed:
             entry["streams"].append(_unbound_rtcp(rtp, mono.created))
         entry["flags"] = _media_flags(media)

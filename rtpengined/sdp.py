@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from .ngcodec import NgError
 
 CRLF = "\r\n"
+NULL_ADDRESSES = {"IP4": "0.0.0.0", "IP6": "::"}
 DIRECTIONS = ("sendrecv", "sendonly", "recvonly", "inactive")
 RTP_PROTOCOLS = frozenset({
     "RTP/AVP", "RTP/AVPF", "RTP/SAVP", "RTP/SAVPF",
@@ -151,11 +152,22 @@ def _attribute_index(lines: list[Line]) -> dict[str, list[str]]:
 
 
 @dataclass
+class SessionHeader:
+    """A further session (a second ``v=`` block in one body): its own lines, and the index of
+    its first media. rtpengine numbers medias across sessions and rewrites each header."""
+
+    start: int
+    lines: list[Line]
+    connection: Connection | None = None
+
+
+@dataclass
 class SessionDescription:
     session: list[Line]
     medias: list[MediaSection]
     _attributes: dict[str, list[str]] | None = field(default=None, repr=False, compare=False)
     _connection: Connection | None | bool = field(default=False, repr=False, compare=False)
+    more_sessions: list[SessionHeader] = field(default_factory=list)
 
     def session_attributes(self, name: str) -> list[str]:
         index = self._attributes
@@ -177,15 +189,38 @@ class SessionDescription:
         return None
 
     def media_connection(self, index: int) -> Connection | None:
-        """The connection that applies to media ``index`` (its own, else the session's)."""
-        return self.medias[index].connection or self.connection
+        """The connection that applies to media ``index`` (its own, else its session's)."""
+        own = self.medias[index].connection
+        if own is not None:
+            return own
+        header = self.header_of(index)
+        return self.connection if header is None else header.connection
+
+    def header_of(self, index: int) -> SessionHeader | None:
+        """The further session media ``index`` belongs to (None: the first session)."""
+        found = None
+        for header in self.more_sessions:
+            if header.start <= index:
+                found = header
+        return found
+
+    def session_medias(self, header: SessionHeader | None) -> range:
+        """The media indexes of one session (``None``: the first)."""
+        starts = [h.start for h in self.more_sessions]
+        begin = 0 if header is None else header.start
+        end = next((start for start in starts if start > begin), len(self.medias))
+        if header is None:
+            end = starts[0] if starts else len(self.medias)
+        return range(begin, end)
 
     def direction(self, index: int) -> str | None:
-        """The direction attribute in force for media ``index`` (media level wins)."""
+        """The direction attribute in force for media ``index`` (media level wins, then its
+        own session's)."""
         for line in self.medias[index].lines:
             if line.kind == "a" and line.value in DIRECTIONS:
                 return line.value
-        for line in self.session:
+        header = self.header_of(index)
+        for line in self.session if header is None else header.lines:
             if line.kind == "a" and line.value in DIRECTIONS:
                 return line.value
         return None
@@ -247,13 +282,24 @@ def parse(text: str) -> SessionDescription:
         raise SdpError("Failed to parse SDP")
     session: list[Line] = []
     medias: list[MediaSection] = []
+    headers: list[SessionHeader] = []
     section_lines = session
     connection: Connection | None | bool = False  # the first c= of the current section
+    header: SessionHeader | None = None
     for line in lines:
         kind = line.kind
-        if kind == "m":
+        if kind == "v" and section_lines is not session:
             if medias:
                 medias[-1]._connection = connection
+            connection = None
+            header = SessionHeader(len(medias), [line])
+            headers.append(header)
+            section_lines = header.lines
+            continue
+        if kind == "m":
+            if medias and header is None:  # (a session header already closed the media)
+                medias[-1]._connection = connection
+            header = None
             connection = None
             mtype, port, count, proto, formats = _parse_media_line(line.value)
             section_lines = [line]
@@ -264,13 +310,15 @@ def parse(text: str) -> SessionDescription:
             parsed = parse_connection(line.value)
             if parsed is None:
                 raise SdpError("Failed to parse SDP")
-            if connection is None and medias:
+            if header is not None:
+                header.connection = header.connection or parsed
+            elif connection is None and medias:
                 connection = parsed
         elif kind == "o" and len(line.value.split()) != 6:
             raise SdpError("Failed to parse SDP")
-    if medias:
+    if medias and header is None:
         medias[-1]._connection = connection
-    return SessionDescription(session, medias)
+    return SessionDescription(session, medias, more_sessions=headers)
 
 
 def check_complete(sdp: SessionDescription) -> None:
@@ -313,6 +361,9 @@ class MediaPlan:
     codecs: list[tuple[str, str, str | None, list[str] | None]] | None = None
     keep_ptime: bool = False  # copy the input's a=ptime lines where they are
     hide_formats: bool = False  # empty m= format list, codec attributes kept (10.5 quirk)
+    # Copied untouched (m=message): only a c= line is added when it has none of its own.
+    passthrough: bool = False
+    connection_text: str | None = None  # the session's c= value, for that added line
 
 
 @dataclass
@@ -326,17 +377,43 @@ class SessionPlan:
     session_name: str | None = None
     extra_attributes: list[str] = field(default_factory=list)
     keep_directions: bool = False
+    strip_extmap: bool = False  # ``strip-extmap``: no a=extmap lines, session or media
+    replace_session_connection: bool = False  # ``replace: session-connection``
 
 
 def render(sdp: SessionDescription, plan: SessionPlan) -> str:
-    """Produce the rewritten SDP text."""
+    """Produce the rewritten SDP text (every session's header in front of its own medias)."""
     out: list[str] = []
     for line in sdp.session:
         out.append(_session_line(line, plan))
     out.extend(f"a={attr}{CRLF}" for attr in plan.extra_attributes)
-    for media, mplan in zip(sdp.medias, plan.medias, strict=True):
+    headers = {header.start: header for header in sdp.more_sessions}
+    for index, (media, mplan) in enumerate(zip(sdp.medias, plan.medias, strict=True)):
+        header = headers.pop(index, None)
+        if header is not None:
+            out.extend(_session_line(line, _header_plan(sdp, header, plan))
+                       for line in header.lines)
         out.extend(_render_media(media, mplan, plan))
+    for header in headers.values():  # sessions without media
+        out.extend(_session_line(line, _header_plan(sdp, header, plan)) for line in header.lines)
     return "".join(line for line in out if line)
+
+
+def _header_plan(sdp: SessionDescription, header: SessionHeader, plan: SessionPlan) -> SessionPlan:
+    """A further session's header is rewritten like the first; its c= names the address of
+    its own first relayed media, and only when one of its medias lacks a c= (or asked)."""
+    medias = sdp.session_medias(header)
+    lacking = any(sdp.medias[i].connection is None for i in medias)
+    address = next((plan.medias[i].address for i in medias
+                    if plan.medias[i].port and not plan.medias[i].passthrough), None)
+    connection = None
+    if lacking or plan.replace_session_connection:
+        connection = address or plan.session_connection or plan.origin_address
+    return SessionPlan(plan.medias, origin_address=plan.origin_address,
+                       session_connection=connection, keep_zero_address=plan.keep_zero_address,
+                       origin_username=plan.origin_username, origin_version=plan.origin_version,
+                       session_name=plan.session_name, keep_directions=plan.keep_directions,
+                       strip_extmap=plan.strip_extmap)
 
 
 def _session_line(line: Line, plan: SessionPlan) -> str:
@@ -354,22 +431,44 @@ def _session_line(line: Line, plan: SessionPlan) -> str:
         return f"s={plan.session_name}{line.ending}"
     if line.kind == "c" and plan.session_connection is not None:
         current = parse_connection(line.value)
-        if current is not None and current.is_zero and plan.keep_zero_address:
-            return line.text
         conn = plan.session_connection
+        if current is not None and current.is_zero and plan.keep_zero_address:
+            return _null_line(line, conn.family)
         return f"c=IN {conn.family} {conn.address}{line.ending}"
     if line.kind == "a":
         name = line.attribute[0]
         if line.value in DIRECTIONS and not plan.keep_directions:
             return ""
-        if name in ICE_ATTRIBUTES:
+        if name in ICE_ATTRIBUTES or (name == "extmap" and plan.strip_extmap):
             return ""
         if name == "group" and line.attribute[1].startswith("BUNDLE"):
             return ""  # 10.5 does not bundle what it relays
     return line.text
 
 
+def _null_line(line: Line, family: str) -> str:
+    """A held (null) connection stays null, in the family of the side it is sent to: an
+    IPv6 hold answered towards IPv4 becomes ``0.0.0.0``, and ``::`` the other way (10.5)."""
+    value = f"IN {family} {NULL_ADDRESSES[family]}"
+    return line.text if value == line.value else f"c={value}{line.ending}"
+
+
+def _passthrough_media(media: MediaSection, mplan: MediaPlan) -> list[str]:
+    """A media 10.5 does not rewrite (m=message): its lines as they were. Without a ``c=`` of
+    its own it gets the session's original one (the session's is rewritten), placed where a
+    ``c=`` belongs: before its first ``b=``/``k=``/``a=`` line, else last; 10.5 ends that
+    line with a bare LF."""
+    out = [line.text for line in media.lines]
+    if media.connection is None and mplan.connection_text is not None:
+        at = next((n for n, line in enumerate(media.lines) if line.kind in "bka"),
+                  len(media.lines))
+        out.insert(at, f"c={mplan.connection_text}\n")
+    return out
+
+
 def _render_media(media: MediaSection, mplan: MediaPlan, plan: SessionPlan) -> list[str]:
+    if mplan.passthrough:
+        return _passthrough_media(media, mplan)
     rtp = media.is_rtp
     formats = media.formats if mplan.formats is None else mplan.formats
     if mplan.codecs is not None:
@@ -386,12 +485,15 @@ def _render_media(media: MediaSection, mplan: MediaPlan, plan: SessionPlan) -> l
             value = " ".join([media.type, port, mplan.protocol or media.protocol, *shown])
             if mplan.hide_formats:
                 value += " "
+            elif not media.formats and not shown:
+                # No format list to reprint: what follows the protocol stays (10.5).
+                value += re.sub(r"^\s*\S+\s+\S+\s+\S+", "", line.value)
             out.append(line.text if value == line.value else f"m={value}{line.ending}")
             continue
         if line.kind == "c":
             current = parse_connection(line.value)
             if current is not None and current.is_zero and mplan.keep_zero_address:
-                out.append(line.text)
+                out.append(_null_line(line, mplan.address.family))
             else:
                 addr = mplan.address
                 value = f"IN {addr.family} {addr.address}"
@@ -405,7 +507,7 @@ def _render_media(media: MediaSection, mplan: MediaPlan, plan: SessionPlan) -> l
             if keep_directions:
                 out.append(line.text)
             continue
-        if name in ICE_ATTRIBUTES:
+        if name in ICE_ATTRIBUTES or (name == "extmap" and plan.strip_extmap):
             continue
         if rtp and name == "mid":
             mids.append(value)
@@ -418,9 +520,9 @@ def _render_media(media: MediaSection, mplan: MediaPlan, plan: SessionPlan) -> l
         if rtp and name == "rtcp-fb" and value.split(" ", 1)[0] != "*":
             continue
         out.append(line.text)
+    out.extend(f"a=mid:{mid}{CRLF}" for mid in mids)  # a rejected media keeps its mid too
     if not mplan.port:
         return out
-    out.extend(f"a=mid:{mid}{CRLF}" for mid in mids)
     if rtp:
         out.extend(_codec_lines(media, formats, mplan.codecs))
     if mplan.direction is not None:
@@ -508,7 +610,27 @@ def filter_codecs(
             continue
         else:
             kept.append(pt)
-    return kept or list(media.formats)
+    if not kept:
+        return list(media.formats)
+    return _without_orphans(kept, rtpmaps) if len(kept) < len(media.formats) else kept
+
+
+def _clock_rate(codec: str) -> str:
+    return codec.split("/")[1] if codec.count("/") >= 1 else ""
+
+
+def _without_orphans(formats: list[str], rtpmaps: dict[str, str]) -> list[str]:
+    """Once codecs are filtered, telephone-event and comfort noise go where no codec is left
+    with their clock rate (``telephone-event/8000`` beside only ``opus/48000``), as in 10.5.
+    When nothing but such codecs is left they stay (see ``only_dtmf_left``)."""
+    def supplementary(pt: str) -> bool:
+        return rtpmaps.get(pt, "").split("/")[0].lower() in ("telephone-event", "cn")
+
+    rates = {_clock_rate(rtpmaps.get(pt, "")) for pt in formats if not supplementary(pt)}
+    if not rates:
+        return formats
+    return [pt for pt in formats if not supplementary(pt)
+            or _clock_rate(rtpmaps.get(pt, "")) in rates]
 
 
 def only_dtmf_left(media: MediaSection, before: list[str], after: list[str]) -> bool:

@@ -90,11 +90,18 @@ class Stats:
     def uptime(self) -> int:
         return int(self.clock() - self.started)
 
-    def record_command(self, proxy: str, command: str, duration: float, error: bool) -> None:
-        """Count one ng command from client ``proxy`` (its IP text)."""
+    def register_proxy(self, proxy: str) -> ProxyStats:
+        """The entry of ng client ``proxy`` (its IP text), created when it first sends
+        anything: 10.5 lists a proxy from its first message on, so a ``statistics`` request
+        already shows the proxy asking (before its own count is added)."""
         entry = self.proxies.get(proxy)
         if entry is None:
             entry = self.proxies[proxy] = ProxyStats()
+        return entry
+
+    def record_command(self, proxy: str, command: str, duration: float, error: bool) -> None:
+        """Count one ng command from client ``proxy`` (its IP text)."""
+        entry = self.register_proxy(proxy)
         index = NG_COMMAND_INDEX.get(command)
         if index is not None:
             entry.counts[index] += 1

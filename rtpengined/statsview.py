@@ -137,7 +137,8 @@ def relayed_totals(core: Core, streams: list[Stream] | None = None,
         totals.packets += stream.stats.packets
         totals.bytes += stream.stats.bytes
         totals.errors += stream.stats.errors
-        totals.flowing += stream.stats.packets > 0
+        # 10.5 counts RTP components that have received packets (RTCP ones never count).
+        totals.flowing += not stream.rtcp and stream.stats.packets > 0
     return totals
 
 
@@ -251,7 +252,7 @@ def json_statistics(core: Core) -> dict[str, Any]:
     calls = core.calls.calls
     foreign = sum(1 for call in calls.values() if call.foreign)
     packet_rate, byte_rate, error_rate = _rates(core, relayed)
-    userspace_media = relayed.flowing
+    userspace_media = relayed.flowing  # RTP components that received packets, as 10.5
     current = {
         "sessionsown": len(calls) - foreign,
         "sessionsforeign": foreign,

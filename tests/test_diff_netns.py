@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 import socket
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -104,6 +105,13 @@ class Expect:
 
 
 @dataclass
+class Wait:
+    """Let ``seconds`` pass (both daemons get the same pause)."""
+
+    seconds: float
+
+
+@dataclass
 class Cli:
     """An rtpengine-ctl line; ``{cid}`` becomes the scenario's call-id. Volatile values
     (timestamps, durations, the ng client's port) are masked, media ports normalised."""
@@ -147,6 +155,9 @@ def _media_step(run: Run, step: Any) -> Any:
         address, port = media_target(run.replies[step.step], step.media, step.rtcp)
         run.sockets[step.name].sendto(step.packet, (step.address or address, port))
         return ("sent", step.name)
+    if isinstance(step, Wait):
+        time.sleep(step.seconds)
+        return ("waited", step.seconds)
     if isinstance(step, Cli):
         return _cli_text(run, run.daemon.cli(step.line.replace("{cid}", run.call_id)))
     if isinstance(step, Expect):
@@ -332,6 +343,23 @@ def call_with_sockets(a: str = "198.51.100.1", b: str = "198.51.100.3", a_opts=N
 
 
 ANSWER, OFFER = 3, 2  # a sends to the answer's port, b to the offer's
+MEDIA_STREAM_KEYS = ("media_userspace", "media_kernel", "media_mixed")
+
+
+def sender_report(ssrc: int) -> bytes:
+    """An RTCP sender report without report blocks."""
+    return bytes([0x80, 200, 0, 6]) + ssrc.to_bytes(4, "big") + bytes(20)
+
+
+def current_media_streams() -> dict[str, Any]:
+    """``statistics``, compared on its media stream counts only (the rest is timing)."""
+
+    def mask(reply: Any) -> Any:
+        statistics = dict(dict(reply)["statistics"])
+        current = dict(statistics["currentstatistics"])
+        return [(key, current[key]) for key in MEDIA_STREAM_KEYS]
+
+    return {"command": "statistics", "_mask": mask}
 
 MEDIA: dict[str, list[Any]] = {
     "both ways": [*call_with_sockets(), Send("a", ANSWER, pkt(1)), Expect("b"),
@@ -394,6 +422,25 @@ MEDIA: dict[str, list[Any]] = {
         Send("a", ANSWER, pkt(2)), Expect("b2"), Send("a", 7, pkt(3)), Expect("b2"),
         Send("b2", 8, pkt(4, ssrc=0x5678)), Expect("a"), Send("a", ANSWER, pkt(5)),
         Expect("b2"), query(), delete()],
+    # RTCP on a muxed port: the RTCP component shows its SSRC too.
+    "rtcp-mux: RTCP SSRC on the RTCP component": [
+        *call_with_sockets(a_body=A_MUX, b_body=body("198.51.100.3", 3002, "a=rtcp-mux")),
+        Send("a", ANSWER, pkt(1)), Expect("b"), Send("a", ANSWER, sender_report(0x1234)),
+        Expect("b"), Send("b", OFFER, pkt(2, ssrc=0x5678)), Expect("a"), Wait(0.2), query(),
+        delete()],
+    # media_userspace counts RTP components only. 10.5 counts a stream once a packet comes
+    # more than a second after the stream was confirmed, hence the pause before the second
+    # round (ours counts at once: the figures agree from then on).
+    "RTP and RTCP both ways: two userspace streams": [
+        *call_with_sockets(), Bind("a_rtcp", "198.51.100.1", 3001),
+        Bind("b_rtcp", "198.51.100.3", 3003),
+        *[step for n in (1, 2) for step in (
+            *([Wait(2.2)] if n == 2 else []),
+            Send("a", ANSWER, pkt(n)), Expect("b"), Send("b", OFFER, pkt(n, ssrc=0x5678)),
+            Expect("a"), Send("a_rtcp", ANSWER, sender_report(0x1234), rtcp=True),
+            Expect("b_rtcp"), Send("b_rtcp", OFFER, sender_report(0x5678), rtcp=True),
+            Expect("a_rtcp"))],
+        Wait(0.2), query(), current_media_streams(), delete()],
 }
 
 

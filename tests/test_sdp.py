@@ -179,3 +179,60 @@ def test_fixture_bodies_round_trip_untouched_lines(name):
     for line in text.splitlines(keepends=True):
         if line[:2] in ("v=", "s=", "t=", "o="):
             assert line in out
+
+
+TWO_SESSIONS = crlf(
+    "v=0", "o=- 1 5 IN IP4 192.0.2.1", "s=one", "t=0 0", "c=IN IP4 192.0.2.1", "a=sendonly",
+    "m=audio 2000 RTP/AVP 0",
+    "v=0", "o=- 2 7 IN IP6 2001:db8::2", "s=two", "t=0 0", "c=IN IP6 2001:db8::2",
+    "a=recvonly", "m=audio 2002 RTP/AVP 8")
+
+
+def test_second_session_is_its_own_header():
+    parsed = sdp.parse(TWO_SESSIONS)
+    assert len(parsed.medias) == 2
+    assert [line.kind for line in parsed.medias[0].lines] == ["m"]
+    (header,) = parsed.more_sessions
+    assert header.start == 1 and header.lines[0].kind == "v"
+    assert parsed.media_connection(1) == Connection("IP6", "2001:db8::2")
+    assert (parsed.direction(0), parsed.direction(1)) == ("sendonly", "recvonly")
+    assert list(parsed.session_medias(None)) == [0] and list(parsed.session_medias(header)) == [1]
+
+
+def test_second_session_rendered_before_its_media():
+    parsed = sdp.parse(TWO_SESSIONS)
+    six = Connection("IP6", "2001:db8:4321::1")
+    plan = SessionPlan([MediaPlan(port=30000, address=LOCAL, rtcp_port=30001),
+                        MediaPlan(port=30002, address=six, rtcp_port=30003)],
+                       origin_version="5")
+    text = sdp.render(parsed, plan)
+    assert text.index("s=two") > text.index("m=audio 30000")
+    assert text.index("s=two") < text.index("m=audio 30002")
+    assert "o=- 2 5 IN IP6 2001:db8::2" in text  # the one version for every session
+
+
+def test_null_address_takes_the_outgoing_family():
+    parsed = sdp.parse(crlf("v=0", "o=- 1 1 IN IP4 192.0.2.1", "s=-", "t=0 0",
+                            "m=audio 2000 RTP/AVP 0", "c=IN IP4 0.0.0.0"))
+    plan = SessionPlan([MediaPlan(port=30000, address=Connection("IP6", "2001:db8::1"),
+                                  keep_zero_address=True)])
+    assert "c=IN IP6 ::\r\n" in sdp.render(parsed, plan)
+
+
+def test_message_media_is_copied_and_gets_the_session_connection():
+    parsed = sdp.parse(crlf("v=0", "o=- 1 1 IN IP4 192.0.2.1", "s=-", "t=0 0",
+                            "c=IN IP4 192.0.2.1", "m=message 2002 TCP/MSRP *", "a=path:x"))
+    plan = SessionPlan([MediaPlan(port=2002, address=LOCAL, passthrough=True,
+                                  connection_text="IN IP4 192.0.2.1")],
+                       session_connection=LOCAL)
+    assert sdp.render(parsed, plan).endswith(
+        "m=message 2002 TCP/MSRP *\r\nc=IN IP4 192.0.2.1\na=path:x\r\n")
+
+
+def test_filtering_drops_dtmf_without_a_codec_of_its_rate():
+    media = sdp.parse(crlf("v=0", "o=- 1 1 IN IP4 192.0.2.1", "s=-", "t=0 0",
+                           "c=IN IP4 192.0.2.1", "m=audio 2000 RTP/AVP 8 96 97 98",
+                           "a=rtpmap:96 opus/48000/2", "a=rtpmap:97 telephone-event/8000",
+                           "a=rtpmap:98 telephone-event/48000")).medias[0]
+    assert sdp.filter_codecs(media, ["PCMA"], []) == ["96", "98"]
+    assert sdp.filter_codecs(media, ["G729"], []) == ["8", "96", "97", "98"]

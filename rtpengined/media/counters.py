@@ -14,7 +14,7 @@ Slot layout (80 bytes, little endian)::
     24 u64 errors        packets the worker dropped or failed to send
     32 f64 last_packet   wall-clock time of the last received packet (0: none)
     40 u32 ssrc          last seen RTP/RTCP SSRC
-    44 u8  ssrc_seen     1 once an SSRC was seen
+    44 u8  ssrc_seen     bit 0: an SSRC was seen; bit 1: an RTCP packet was seen
     45 u8  flags         bit 0 confirmed
     46 u16 port          learned endpoint port
     48 16s address       learned endpoint address (packed, IPv4 in the first 4 bytes)
@@ -44,6 +44,7 @@ BODY = struct.Struct("<QQQdIBBH16sIBB2xQ")  # everything after seq
 TRAFFIC = struct.Struct("<QQQdIB")  # packets, bytes, errors, last_packet, ssrc, ssrc_seen
 CONFIRMED = 1
 SSRC_SEEN = 2
+RTCP_SEEN = 4  # in read_raw's flags (bit 1 of the ssrc_seen byte): RTCP arrived here
 PAYLOAD_TYPE_SEEN = 0x80  # in the payload_type byte: a type was seen
 
 
@@ -120,7 +121,8 @@ class CounterTable:
         SEQ.pack_into(self.map, offset, seq)
         BODY.pack_into(
             self.map, offset + 8, packets, nbytes, errors, last_packet, ssrc,
-            1 if flags & SSRC_SEEN else 0, flags & CONFIRMED, port, address,
+            (1 if flags & SSRC_SEEN else 0) | (2 if flags & RTCP_SEEN else 0),
+            flags & CONFIRMED, port, address,
             kernel_drops & 0xFFFFFFFF, family, payload_type, generation,
         )
         SEQ.pack_into(self.map, offset, seq + 1)
@@ -148,7 +150,7 @@ class CounterTable:
         """The slot as ``(packets, bytes, errors, last_packet, ssrc, port, family, flags,
         address, kernel_drops, generation, payload_type)``, consistent thanks to the seqlock.
 
-        ``flags`` combines ``CONFIRMED`` and ``SSRC_SEEN`` as ``write`` takes them;
+        ``flags`` combines ``CONFIRMED``, ``SSRC_SEEN`` and ``RTCP_SEEN`` as ``write`` takes them;
         ``payload_type`` is the raw byte (``PAYLOAD_TYPE_SEEN`` set once one was seen).
         """
         offset = slot * SLOT_SIZE
@@ -160,7 +162,8 @@ class CounterTable:
              payload_type, generation) = BODY.unpack_from(self.map, offset + 8)
             if SEQ.unpack_from(self.map, offset)[0] == before:
                 return (packets, nbytes, errors, last, ssrc, port, family,
-                        flags | (SSRC_SEEN if seen else 0), address, drops, generation,
+                        flags | (SSRC_SEEN if seen & 1 else 0) | (RTCP_SEEN if seen & 2 else 0),
+                        address, drops, generation,
                         payload_type)
 
     def read(self, slot: int) -> SlotValues:
@@ -176,19 +179,22 @@ class CounterTable:
     def written(self, slot: int) -> bool:
         return SEQ.unpack_from(self.map, slot * SLOT_SIZE)[0] != 0
 
-    def traffic_sums(self, slots: int, count_flowing: bool = True) -> tuple[int, int, int, int]:
+    def traffic_sums(self, stop: int, count_flowing: bool = True,
+                     start: int = 0) -> tuple[int, int, int, int]:
         """``(packets, bytes, errors + kernel drops, slots with packets)`` summed over
-        slots ``0 .. slots-1``: strided sums in C over the shared map, no Python work per
+        slots ``start .. stop-1``: strided sums in C over the shared map, no Python work per
         stream (free slots are zero, see ``SlotAllocator``). ``count_flowing=False``
         skips the last figure (0 then), which costs as much as the three sums.
 
         Not seqlocked: a slot being written may count a packet early or late, which a
         per-slot read taken a moment earlier or later would do too.
         """
+        slots = stop - start
         if slots <= 0:
             return 0, 0, 0, 0
         words_per_slot, halves_per_slot = SLOT_SIZE // 8, SLOT_SIZE // 4
-        with memoryview(self.map) as mapped, mapped[: slots * SLOT_SIZE] as used, \
+        with memoryview(self.map) as mapped, \
+                mapped[start * SLOT_SIZE: stop * SLOT_SIZE] as used, \
                 used.cast("Q") as words, used.cast("I") as halves, \
                 words[1::words_per_slot] as packets:
             return (
@@ -206,8 +212,9 @@ class SlotAllocator:
     ``CounterTable.traffic_sums`` over the used part counts open streams only.
     """
 
-    def __init__(self, capacity: int, table: CounterTable | None = None) -> None:
+    def __init__(self, capacity: int, table: CounterTable | None = None, base: int = 0) -> None:
         self.capacity = capacity
+        self.base = base  # first slot of this allocator's region of the table
         self.next_unused = 0
         self.free: list[int] = []
         self.table = table
@@ -218,7 +225,15 @@ class SlotAllocator:
         if self.next_unused >= self.capacity:
             raise RuntimeError("media counter table is full")
         self.next_unused += 1
-        return self.next_unused - 1
+        return self.base + self.next_unused - 1
+
+    @property
+    def end(self) -> int:
+        """One past the highest slot handed out so far: the used part is ``base .. end-1``."""
+        return self.base + self.next_unused
+
+    def owns(self, slot: int) -> bool:
+        return self.base <= slot < self.base + self.capacity
 
     def release(self, slot: int) -> None:
         if self.table is not None:

@@ -30,7 +30,15 @@ import trio
 from ..config import Config
 from ..model import Endpoint, Stream, StreamStats
 from . import channel as ch
-from .counters import CONFIRMED, PAYLOAD_TYPE_SEEN, SSRC_SEEN, CounterTable, SlotAllocator, unpack_address
+from .counters import (
+    CONFIRMED,
+    PAYLOAD_TYPE_SEEN,
+    RTCP_SEEN,
+    SSRC_SEEN,
+    CounterTable,
+    SlotAllocator,
+    unpack_address,
+)
 from .worker import socket_address
 
 log = logging.getLogger("rtpengined")
@@ -78,7 +86,11 @@ class RelayPlane:
         count = workers if workers is not None else (config.relay_workers or os.cpu_count() or 1)
         self.config = config
         self.counters = CounterTable.create()
-        self.slots = SlotAllocator(self.counters.capacity, self.counters)
+        # RTP components count from the bottom of the table, RTCP ones from the middle, so
+        # "streams with packets" (10.5 counts RTP components only) is one strided sum too.
+        half = self.counters.capacity // 2
+        self.slots = SlotAllocator(half, self.counters)
+        self.rtcp_slots = SlotAllocator(self.counters.capacity - half, self.counters, base=half)
         self.records: dict[int, _Record] = {}
         self.group_workers: dict[str, _WorkerHandle] = {}
         self.workers = [self._new_handle(index) for index in range(max(1, count))]
@@ -110,7 +122,7 @@ class RelayPlane:
         if stream.sock is None:
             return
         worker = self._worker_for(stream)
-        slot = self.slots.allocate()
+        slot = (self.rtcp_slots if stream.rtcp else self.slots).allocate()
         self.counters.clear(slot)
         family = 6 if stream.sock.family == socket.AF_INET6 else 4
         record = _Record(stream, slot, worker, 1, stream.endpoint, stream.confirmed, None, family)
@@ -192,9 +204,12 @@ class RelayPlane:
             if record is not None:
                 self._refresh_record(record)
 
+    def _release_slot(self, slot: int) -> None:
+        (self.slots if self.slots.owns(slot) else self.rtcp_slots).release(slot)
+
     def live_totals(self, count_flowing: bool = True) -> tuple[int, int, int, int]:
         """What summing ``refresh``ed ``stats`` over the streams of live calls gives:
-        ``(packets, bytes, errors, streams with packets)``, without a pass over them.
+        ``(packets, bytes, errors, RTP streams with packets)``, without a pass over them.
 
         The used part of the counter table is summed in C (``traffic_sums``); then the
         few exceptions are corrected one by one: streams closed here whose worker has
@@ -203,15 +218,19 @@ class RelayPlane:
         """
         read = self.counters.read_raw
         packets, nbytes, errors, flowing = self.counters.traffic_sums(
-            self.slots.next_unused, count_flowing)
+            self.slots.end, count_flowing)
+        rtcp = self.counters.traffic_sums(self.rtcp_slots.end, False, self.rtcp_slots.base)
+        packets, nbytes, errors = packets + rtcp[0], nbytes + rtcp[1], errors + rtcp[2]
         for worker in self.workers:
             for slot in worker.pending_removal.values():
                 p, b, e, *_, drops, _, _ = read(slot)
                 packets, nbytes, errors = packets - p, nbytes - b, errors - e - drops
-                flowing -= p > 0
+                flowing -= p > 0 and self.slots.owns(slot)
         if not count_flowing:
             return packets, nbytes, errors, 0
         for successor_id, followers in self.followers.items():
+            if followers[0].stream.rtcp:  # a successor and its followers are the same component
+                continue
             record = self.records.get(successor_id)
             own = read(record.slot)[0] if record is not None else 0
             theirs = [read(f.slot)[0] for f in followers if f.stream.id in self.records]
@@ -308,6 +327,7 @@ class RelayPlane:
         stats.last_packet = last_packet
         if flags & SSRC_SEEN:
             stats.ssrc = ssrc
+        stats.rtcp_seen = bool(flags & RTCP_SEEN)
         if payload_type & PAYLOAD_TYPE_SEEN:
             stats.payload_type = payload_type & 0x7F
         followers = self.followers.get(stream.id)
@@ -404,7 +424,7 @@ class RelayPlane:
         worker.channel.close()
         worker.child_end.close()
         for slot in worker.pending_removal.values():
-            self.slots.release(slot)
+            self._release_slot(slot)
         worker.pending_removal.clear()
         worker.channel, worker.child_end = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         worker.channel.setblocking(False)
@@ -485,7 +505,7 @@ class RelayPlane:
                         for stream_id in stream_ids:
                             slot = worker.pending_removal.pop(stream_id, None)
                             if slot is not None:
-                                self.slots.release(slot)
+                                self._release_slot(slot)
 
     async def _write_outbox(self, worker: _WorkerHandle) -> None:
         channel = worker.channel

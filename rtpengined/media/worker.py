@@ -26,7 +26,7 @@ import sys
 import time
 
 from . import channel as ch
-from .counters import CONFIRMED, PAYLOAD_TYPE_SEEN, SSRC_SEEN, CounterTable, pack_address
+from .counters import CONFIRMED, PAYLOAD_TYPE_SEEN, RTCP_SEEN, SSRC_SEEN, CounterTable, pack_address
 
 log = logging.getLogger("rtpengined.relay")
 
@@ -66,7 +66,8 @@ class _Stream:
         self.best_score = -1
         raw = counters.read_raw(spec.slot)
         self.packets, self.bytes, self.errors, self.last_packet, self.ssrc = raw[:5]
-        self.ssrc_seen = bool(raw[7] & SSRC_SEEN)
+        # bit 0: an SSRC was seen, bit 1: an RTCP packet was (the slot's ssrc_seen byte)
+        self.ssrc_seen = (1 if raw[7] & SSRC_SEEN else 0) | (2 if raw[7] & RTCP_SEEN else 0)
         self.kernel_drops = raw[9]
         self.payload_type = raw[11]  # raw slot byte: PAYLOAD_TYPE_SEEN | type, 0 for none
         self.congested = True  # read the kernel's drop counter once at the first flush
@@ -278,7 +279,8 @@ class Worker:
                 stream.flushed_endpoint = endpoint
                 stream.packed_address = pack_address(family, endpoint[0])
             address = stream.packed_address
-        flags = (CONFIRMED if stream.confirmed else 0) | (SSRC_SEEN if stream.ssrc_seen else 0)
+        flags = ((CONFIRMED if stream.confirmed else 0) | (SSRC_SEEN if stream.ssrc_seen & 1 else 0)
+                 | (RTCP_SEEN if stream.ssrc_seen & 2 else 0))
         self.counters.write(
             stream.slot, stream.packets, stream.bytes, stream.errors, stream.last_packet,
             stream.ssrc, port, family, flags, address, stream.kernel_drops, stream.generation,
@@ -407,6 +409,7 @@ class Worker:
                 if size >= 8 and buffer[0] & 0xC0 == 0x80:
                     if 192 <= buffer[1] <= 223:
                         stream.ssrc = RTP_SSRC.unpack_from(buffer, 4)[0]
+                        stream.ssrc_seen |= 2  # RTCP here (on a muxed port: query shows it)
                     elif size >= 12:
                         stream.ssrc = RTP_SSRC.unpack_from(buffer, 8)[0]
                         # The codec actually received (query/CLI name it, as 10.5 does).
@@ -415,7 +418,7 @@ class Worker:
                             stream.payload_type = payload_type
                             self.flush_one(stream)  # rare: now, so a query sees it at once
                     if size >= 12 or 192 <= buffer[1] <= 223:
-                        stream.ssrc_seen = True
+                        stream.ssrc_seen |= 1
             if count >= CONGESTED:  # a queue built up: the kernel may have dropped some
                 stream.congested = True
                 self.dirty.add(stream)

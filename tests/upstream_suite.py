@@ -1,0 +1,142 @@
+"""rtpengine's own daemon test cases (``t/auto-daemon-tests.pl``), as data, and their checks.
+
+``tests/fixtures/upstream/auto-daemon-tests.json`` holds every ``new_call`` block of
+rtpengine 10.5.3.5's suite: each step's ng request (flags as the test sends them, tags
+already filled in) and, for offers and answers, the SDP the test expects back, exactly as the
+test states it. ``PORT`` and the other upper-case tokens are wildcards, ``?`` matches one
+character, and a reply's CRLFs are compared as LFs, which is how the suite's own matcher
+reads them. Media steps (RTP sent and received) are only counted: the suite's SDP checks
+are what this runner repeats.
+
+Plain RTP is what rtpengined implements; a case is out of scope when any of its steps needs
+SRTP/DTLS/ICE media, transcoding (repacketizing and T.38 included), DTMF, or the media
+player. ``out_of_scope`` names the first criterion a case meets.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+DATA = Path(__file__).parent / "fixtures" / "upstream" / "auto-daemon-tests.json"
+
+# Wildcards of the suite's SDP matcher, longest first where one is a prefix of another.
+_TOKENS = [
+    ("PORT", r"(\d{1,5})"),
+    ("ICEBASE", r"([0-9a-zA-Z]{16})"),
+    ("ICEUFRAG", r"([0-9a-zA-Z]{8})"),
+    ("ICEPWD", r"([0-9a-zA-Z]{26})"),
+    ("CRYPTO128S", r"([0-9a-zA-Z/+]{38})"),
+    ("CRYPTO128", r"([0-9a-zA-Z/+]{40})"),
+    ("CRYPTO192", r"([0-9a-zA-Z/+]{51})"),
+    ("CRYPTO256S", r"([0-9a-zA-Z/+]{59})"),
+    ("CRYPTO256", r"([0-9a-zA-Z/+]{62})"),
+    ("LOOPER", r"([0-9a-f]{12})"),
+    ("FINGERPRINT256", r"([0-9a-fA-F:]{95})"),
+    ("FINGERPRINT", r"([0-9a-fA-F:]{59})"),
+    ("SDP_VERSION", r"\d+ \d+"),
+    ("RTPE_VERSION", r"rtpengine-\S+"),
+]
+
+_SECURE_SDP = re.compile(r"SAVP|^a=(crypto|fingerprint|setup|ice-|candidate|tls-id)", re.M)
+_RTPMAP = re.compile(r"^a=rtpmap:\d+ ([^/\s]+)", re.M)
+
+
+def load() -> dict[str, Any]:
+    with DATA.open() as f:
+        return json.load(f)
+
+
+def expected_pattern(expected: str) -> re.Pattern[str]:
+    text = re.escape(expected).replace(r"\?", ".")
+    for token, pattern in _TOKENS:
+        text = text.replace(token, pattern)
+    return re.compile(text, re.S)
+
+
+def sdp_matches(expected: str, got: str) -> bool:
+    """As the suite matches: whole text, a final newline of the reply optional, CRLF as LF."""
+    got = got.replace("\r\n", "\n")
+    pattern = expected_pattern(expected)
+    return bool(pattern.fullmatch(got) or (got.endswith("\n") and pattern.fullmatch(got[:-1])))
+
+
+def _requests(case: dict[str, Any]):
+    for step in case["steps"]:
+        if "request" in step:
+            yield step
+
+
+def _flags(request: dict[str, Any]) -> list[str]:
+    flags = request.get("flags", [])
+    return [f.replace(" ", "-").lower() for f in flags if isinstance(f, str)]
+
+
+def out_of_scope(case: dict[str, Any]) -> str | None:
+    """Why a case is not plain RTP: ``security``, ``transcoding``, ``DTMF``, ``media player``."""
+    for step in _requests(case):
+        request = step["request"]
+        if _SECURE_SDP.search(request.get("sdp", "")) or _SECURE_SDP.search(
+                step.get("expected", "")):
+            return "security"
+        if any(k in request for k in ("OSRTP", "DTLS-fingerprint", "DTLS-reverse")):
+            return "security"
+        for key in ("SDES", "DTLS"):
+            value = request.get(key)
+            values = value if isinstance(value, list) else [value]
+            if value is not None and any(v != "off" for v in values):
+                return "security"
+        if request.get("ICE") in ("force", "force-relay", "optional"):
+            return "security"
+        protocol = request.get("transport-protocol", request.get("transport protocol", ""))
+        if "SAVP" in protocol:
+            return "security"
+    for step in _requests(case):
+        request = step["request"]
+        flags = _flags(request)
+        if step["command"] in ("play DTMF",) or any("dtmf" in f for f in flags):
+            return "DTMF"
+    for step in _requests(case):
+        request = step["request"]
+        flags = _flags(request)
+        codec = request.get("codec", {})
+        if set(codec) - {"strip", "mask", "except"} or any(
+                f.startswith(("codec-transcode", "codec-offer", "codec-set", "codec-accept"))
+                or f == "always-transcode" for f in flags):
+            return "transcoding"
+        if any(k in request for k in ("ptime", "ptime-reverse", "T.38")):
+            return "transcoding"
+        protocol = request.get("transport-protocol", request.get("transport protocol", ""))
+        if protocol in ("accept", "transparent"):
+            return "transcoding"
+    # A codec in an expected SDP that no input SDP of the case carries: made by transcoding.
+    given = {name.lower() for step in _requests(case)
+             for name in _RTPMAP.findall(step["request"].get("sdp", ""))}
+    static = {"pcmu", "pcma", "g722", "g723", "g728", "g729", "gsm", "cn", "dvi4", "lpc", "l16",
+              "qcelp", "mpa", "celb", "jpeg", "nv", "h261", "mpv", "mp2t", "h263"}
+    for step in _requests(case):
+        made = {name.lower() for name in _RTPMAP.findall(step.get("expected", ""))}
+        if made - given - static:
+            return "transcoding"
+        if made & static - given and _made_static(step, case):
+            return "transcoding"
+    for step in _requests(case):
+        if step["command"] == "play media":
+            return "media player"
+    return None
+
+
+def _made_static(step: dict[str, Any], case: dict[str, Any]) -> bool:
+    """An expected static-payload codec whose payload type no input m= line lists."""
+    inputs = set()
+    for other in _requests(case):
+        for line in other["request"].get("sdp", "").splitlines():
+            if line.startswith("m="):
+                inputs.update(line.split()[3:])
+    for line in step.get("expected", "").splitlines():
+        if line.startswith("m="):
+            if set(line.split()[3:]) - inputs:
+                return True
+    return False
