@@ -10,7 +10,7 @@ def test_defaults_are_loopback_only():
     config = parse_args([])
     assert config.interfaces == [Interface("default", "127.0.0.1", "127.0.0.1")]
     assert config.listen_ng == [ListenAddress("127.0.0.1", 22222)]
-    assert config.listen_tcp_ng == [ListenAddress("127.0.0.1", 22222)]
+    assert config.listen_tcp_ng == []  # as rtpengine: no TCP ng unless asked for
     assert config.listen_cli == [ListenAddress("127.0.0.1", 9900)]
     assert config.listen_http == [ListenAddress("127.0.0.1", 8080)]
     assert (config.port_min, config.port_max) == (30000, 40000)
