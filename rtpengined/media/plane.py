@@ -29,6 +29,7 @@ import trio
 
 from ..config import Config
 from ..model import Endpoint, Stream, StreamStats
+from ..ports import LingeringSockets
 from . import channel as ch
 from .counters import CONFIRMED, PAYLOAD_TYPE_SEEN, SSRC_SEEN, CounterTable, SlotAllocator, unpack_address
 from .worker import socket_address
@@ -62,7 +63,8 @@ class _WorkerHandle:
     channel: socket.socket
     child_end: socket.socket
     records: dict[int, _Record] = field(default_factory=dict)
-    pending_removal: dict[int, int] = field(default_factory=dict)  # stream id -> slot
+    # stream id -> (slot, lingering key or None) until the worker acknowledges the removal
+    pending_removal: dict[int, tuple[int, tuple[str, int] | None]] = field(default_factory=dict)
     groups: dict[str, int] = field(default_factory=dict)  # group -> open streams
     outbox: deque = field(default_factory=deque)  # batches waiting for room in the channel
     pending: list = field(default_factory=list)  # (message, socket_of) of the open batch
@@ -78,6 +80,8 @@ class RelayPlane:
         count = workers if workers is not None else (config.relay_workers or os.cpu_count() or 1)
         self.config = config
         self.counters = CounterTable.create()
+        # Ended streams' sockets a worker may still hold; the port pools reuse them.
+        self.lingering = LingeringSockets()
         self.slots = SlotAllocator(self.counters.capacity)
         self.records: dict[int, _Record] = {}
         self.group_workers: dict[str, _WorkerHandle] = {}
@@ -170,7 +174,19 @@ class RelayPlane:
                 self.close_stream(follower.stream)
             worker = record.worker
             del worker.records[stream.id]
-            worker.pending_removal[stream.id] = record.slot
+            key = None
+            sock = stream.sock
+            if sock is not None and not self.closing and sock.fileno() >= 0:
+                # The worker closes its copy only when it gets to the remove: until then
+                # the port stays bound, so keep it where the port pool finds it.
+                try:
+                    copy = sock.dup()
+                except OSError:  # out of descriptors: the port is busy for that moment
+                    pass
+                else:
+                    key = (stream.interface.address, stream.port)
+                    self.lingering.hold(*key, copy)
+            worker.pending_removal[stream.id] = (record.slot, key)
             remaining = worker.groups.get(stream.group, 1) - 1
             if remaining > 0:
                 worker.groups[stream.group] = remaining
@@ -375,9 +391,7 @@ class RelayPlane:
             self.batched.remove(worker)
         worker.channel.close()
         worker.child_end.close()
-        for slot in worker.pending_removal.values():
-            self.slots.release(slot)
-        worker.pending_removal.clear()
+        self._removed(worker, list(worker.pending_removal))  # the dead worker's copies are gone
         worker.channel, worker.child_end = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         worker.channel.setblocking(False)
         worker.outbox_ready = trio.Event()
@@ -454,10 +468,17 @@ class RelayPlane:
                     return
                 for kind, stream_ids in ch.decode(data):
                     if kind == "removed":
-                        for stream_id in stream_ids:
-                            slot = worker.pending_removal.pop(stream_id, None)
-                            if slot is not None:
-                                self.slots.release(slot)
+                        self._removed(worker, stream_ids)
+
+    def _removed(self, worker: _WorkerHandle, stream_ids: list[int]) -> None:
+        """The worker no longer holds these streams: their slots and ports are free."""
+        for stream_id in stream_ids:
+            pending = worker.pending_removal.pop(stream_id, None)
+            if pending is not None:
+                slot, key = pending
+                self.slots.release(slot)
+                if key is not None:
+                    self.lingering.released(*key)
 
     async def _write_outbox(self, worker: _WorkerHandle) -> None:
         channel = worker.channel
@@ -497,6 +518,7 @@ class RelayPlane:
             worker.outbox.clear()
             worker.pending = []
         self.batched = []
+        self.lingering.close_all()
 
 
 class _Batch:
