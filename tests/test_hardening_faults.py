@@ -8,9 +8,12 @@ test_worker_killed_mid_call_media_resumes``.)
 from __future__ import annotations
 
 import os
+import platform
+import shutil
 import signal
 import subprocess
 
+import pytest
 import trio
 from cli_helpers import cli
 from hardening_helpers import (
@@ -24,6 +27,7 @@ from hardening_helpers import (
     process_alive,
     sdp,
 )
+from relay_helpers import rtp_packet
 
 from rtpengined.model import Endpoint
 
@@ -173,3 +177,70 @@ async def test_sigterm_with_live_calls_stops_cleanly():
             await trio.sleep(0.05)
     for call in calls:
         call.close()
+
+
+@pytest.mark.skipif(shutil.which("strace") is None, reason="needs strace")
+async def test_query_counts_a_packet_as_soon_as_the_far_end_has_it(make_daemon):
+    """The relay worker is held for 3 s right after each ``sendto`` returns (strace delays
+    the syscall's exit): a query made as soon as the packet arrived must count it, so the
+    worker has to publish its counters before it sends, not after."""
+    daemon = await make_daemon(relay_workers=1)
+    address = daemon.address("udp-ng")
+    call = await live_call(address, "held-after-send")
+    await call.relays(seq=1)  # learning settled, fast path from now on
+    with trio.fail_after(10):
+        while (worker := daemon.core.media.worker_pids()[0]) is None:
+            await trio.sleep(0.01)
+
+    async def rtp_totals() -> int:
+        reply = await ng(address, {"command": "query", "call-id": "held-after-send"})
+        return reply["totals"]["RTP"]["packets"]
+
+    sendto_number = {"x86_64": "44", "aarch64": "206"}.get(platform.machine())
+
+    def held_by_strace(pid: int) -> bool:
+        """In a tracing stop, and (where we know the number) inside ``sendto``."""
+        with open(f"/proc/{pid}/stat") as handle:
+            if handle.read().rsplit(")", 1)[1].split()[0] != "t":
+                return False
+        if sendto_number is None:
+            return True
+        try:
+            with open(f"/proc/{pid}/syscall") as handle:
+                return handle.read().split()[0] == sendto_number
+        except OSError:
+            return True
+
+    before = await rtp_totals()
+    tracer = subprocess.Popen(
+        ["strace", "-p", str(worker), "-e", "trace=sendto", "-e", "inject=sendto:delay_exit=3000000",
+         "-o", "/dev/null"], stderr=subprocess.PIPE, stdin=subprocess.DEVNULL)
+    try:
+        attached = await trio.to_thread.run_sync(tracer.stderr.readline)
+        if b"attached" not in attached:
+            pytest.skip(f"strace cannot attach here: {attached!r}")
+        # strace says "attached" a moment before it intercepts: count on the first packet
+        # that finds the worker held after its send.
+        for sent in range(1, 20):
+            call.bob.drain_now()
+            await call.alice.send(rtp_packet(100 + sent), call.alice_target)
+            with trio.fail_after(10):
+                while (await call.bob.receive())[0] != rtp_packet(100 + sent):
+                    pass
+            if held_by_strace(worker):
+                totals = await rtp_totals()
+                await trio.sleep(0.1)
+                if held_by_strace(worker):  # still: the delayed sendto, not a passing stop
+                    assert totals == before + sent
+                    break
+            with trio.fail_after(10):  # not held yet: its counter comes a moment later
+                while await rtp_totals() != before + sent:
+                    await trio.sleep(0.01)
+        else:
+            pytest.skip("strace never held the relay worker")
+    finally:
+        tracer.terminate()
+        tracer.wait()
+    for call_id in ("held-after-send",):
+        await ng(address, {"command": "delete", "call-id": call_id})
+    call.close()
