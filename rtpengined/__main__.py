@@ -1,3 +1,3 @@
 from .cmdline import main
 
-main()
+main(prog_name="rtpengined")

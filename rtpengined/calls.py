@@ -45,7 +45,8 @@ class CallManager:
         self.calls: dict[str, Call] = {}
         config = core.config
         self.port_pools: list[PortPool] = [
-            PortPool(interface, config.port_min, config.port_max, binder)
+            PortPool(interface, config.port_min, config.port_max, binder,
+                     lingering=getattr(core.media, "lingering", None))
             for interface in config.interfaces
         ]
         # Loop protection marker: a=rtpengine:<instance id> (12 hex digits like rtpengine).

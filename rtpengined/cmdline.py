@@ -3,23 +3,32 @@
 from __future__ import annotations
 
 import logging
+import signal
 import sys
+from functools import partial
 
 import click
 import trio
 
 from .config import ConfigError, options_help, parse_args
+from .service import Notifier, stderr_is_journal
 
 RUN_HELP = f"""Run the media proxy in the foreground until SIGINT/SIGTERM.
 
-Takes rtpengine's own options (``--opt=value``, ``--opt value``, ``-o value``) and
-its INI config file (``--config-file``, section ``[rtpengine]``). Options of rtpengine
+Takes rtpengine's own options ('--opt=value', '--opt value', '-o value') and its
+INI config file ('--config-file=FILE', section [rtpengine]). Options of rtpengine
 that rtpengined does not implement are accepted with a warning.
 
 \b
 With no options it listens on loopback only:
-  ng (UDP and TCP)  127.0.0.1:22222     CLI (rtpengine-ctl)  127.0.0.1:9900
+  ng over UDP       127.0.0.1:22222     CLI (rtpengine-ctl)  127.0.0.1:9900
   HTTP/WebSocket    127.0.0.1:8080      media                127.0.0.1 ports 30000-40000
+  ng over TCP       off (as in rtpengine): ask with --listen-tcp-ng
+
+\b
+Logs go to stderr (no timestamps of its own when stderr is journald). Under
+systemd (Type=notify) it reports READY=1 once every listener is up and
+STOPPING=1 when it stops. SIGHUP is logged and ignored: nothing is reloaded.
 
 \b
 Options:
@@ -30,12 +39,26 @@ SYSLOG_TO_LOGGING = {0: logging.CRITICAL, 1: logging.CRITICAL, 2: logging.CRITIC
                      4: logging.WARNING, 5: logging.INFO, 6: logging.INFO, 7: logging.DEBUG}
 
 
-def setup_logging(level: int) -> None:
-    logging.basicConfig(
-        stream=sys.stderr,
-        level=SYSLOG_TO_LOGGING.get(max(0, min(level, 7)), logging.INFO),
-        format="%(asctime)s %(levelname)s [%(name)s] %(message)s",
-    )
+LOGGING_TO_SYSLOG = {logging.CRITICAL: 2, logging.ERROR: 3, logging.WARNING: 4, logging.INFO: 6,
+                     logging.DEBUG: 7}
+
+
+class JournalFormatter(logging.Formatter):
+    """journald stamps every line itself and reads a ``<N>`` syslog priority prefix."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        priority = LOGGING_TO_SYSLOG.get(record.levelno, 6)
+        return f"<{priority}>" + super().format(record)
+
+
+def setup_logging(level: int, journal: bool = False) -> None:
+    handler = logging.StreamHandler(sys.stderr)
+    if journal:
+        handler.setFormatter(JournalFormatter("%(levelname)s [%(name)s] %(message)s"))
+    else:
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s [%(name)s] %(message)s"))
+    logging.basicConfig(level=SYSLOG_TO_LOGGING.get(max(0, min(level, 7)), logging.INFO),
+                        handlers=[handler])
 
 
 def _find_listen_error(exc: BaseException):
@@ -51,7 +74,7 @@ def _find_listen_error(exc: BaseException):
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
-@click.version_option(package_name="rtpengined")
+@click.version_option(package_name="rtpengined", prog_name="rtpengined")
 def main() -> None:
     """rtpengined: a media proxy for SIP, wire-compatible with rtpengine."""
 
@@ -61,21 +84,26 @@ def main() -> None:
     help=RUN_HELP,
     context_settings={"ignore_unknown_options": True, "allow_extra_args": True,
                       "help_option_names": ["--help"]},
+    options_metavar="",  # every option is rtpengine's, shown by the argument below
 )
-@click.argument("options", nargs=-1, type=click.UNPROCESSED)
+@click.argument("options", nargs=-1, type=click.UNPROCESSED, metavar="[OPTIONS]...")
 def run(options: tuple[str, ...]) -> None:
     try:
         config = parse_args(list(options))
     except ConfigError as exc:
         raise click.UsageError(str(exc)) from None
-    setup_logging(config.log_level)
+    setup_logging(config.log_level, journal=stderr_is_journal())
     log = logging.getLogger("rtpengined")
     for warning in config.warnings:
         log.warning("%s", warning)
+    notifier = Notifier.from_environ()
+    # Until the daemon's signal watcher runs (and after it stopped), a SIGHUP must not
+    # kill it silently either; relay workers inherit the ignore.
+    signal.signal(signal.SIGHUP, signal.SIG_IGN)
     from .daemon import run_daemon
 
     try:
-        trio.run(run_daemon, config)
+        trio.run(partial(run_daemon, config, notifier=notifier))
     except KeyboardInterrupt:
         pass
     except BaseException as exc:
@@ -87,4 +115,4 @@ def run(options: tuple[str, ...]) -> None:
 
 
 if __name__ == "__main__":
-    main()
+    main(prog_name="rtpengined")

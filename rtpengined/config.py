@@ -47,7 +47,7 @@ OPTIONS: list[Option] = [
     Option("config-section", "", "str", "config_section", "Config file section to use (default rtpengine)", "NAME"),
     Option("interface", "i", "interface-list", "interfaces", "Local interface for RTP, repeatable", "[NAME/]IP[!ADVERTISED]"),
     Option("listen-ng", "n", "listen-list", "listen_ng", "UDP ng control listener, repeatable", "[IP:]PORT"),
-    Option("listen-tcp-ng", "N", "listen-list", "listen_tcp_ng", "TCP ng control listener, repeatable", "[IP:]PORT"),
+    Option("listen-tcp-ng", "N", "listen-list", "listen_tcp_ng", "TCP ng control listener, repeatable (default: none)", "[IP:]PORT"),
     Option("listen-cli", "c", "listen-list", "listen_cli", "TCP CLI listener (rtpengine-ctl), repeatable", "[IP:]PORT"),
     Option("listen-http", "", "listen-list", "listen_http", "HTTP and WebSocket listener, repeatable", "[IP:]PORT"),
     Option("listen-https", "", "listen-list", "listen_https", "HTTPS and secure WebSocket listener, repeatable", "[IP:]PORT"),
@@ -102,9 +102,9 @@ class Config:
     listen_ng: list[ListenAddress] = field(
         default_factory=lambda: [ListenAddress("127.0.0.1", 22222)]
     )
-    listen_tcp_ng: list[ListenAddress] = field(
-        default_factory=lambda: [ListenAddress("127.0.0.1", 22222)]
-    )
+    # Off unless asked for, as in rtpengine: a TCP ng listener on a fixed default address
+    # would also clash with a second daemon that moved only --listen-ng.
+    listen_tcp_ng: list[ListenAddress] = field(default_factory=list)
     listen_cli: list[ListenAddress] = field(
         default_factory=lambda: [ListenAddress("127.0.0.1", 9900)]
     )

@@ -14,6 +14,7 @@ import transports
 
 from .config import Config
 from .core import Core
+from .service import Notifier
 
 log = logging.getLogger("rtpengined")
 TICK_SECONDS = 1.0
@@ -58,39 +59,61 @@ async def _tick(core: Core) -> None:
             log.exception("timer tick failed")
 
 
-async def _watch_signals(cancel_scope: trio.CancelScope) -> None:
-    with trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
+async def _watch_signals(stop: trio.Event, cancel_scope: trio.CancelScope) -> None:
+    """SIGINT/SIGTERM stop the daemon: ``stop`` is set, and ``run_daemon`` shuts down
+    once start-up is complete (a listener is never interrupted half-started; that is
+    what once left an HTTP server running after SIGTERM). A second one cancels at
+    once. SIGHUP (a service manager's "reload", a closed terminal) is logged and
+    ignored: every option needs a restart to change."""
+    with trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM, signal.SIGHUP) as signals:
         async for signum in signals:
-            log.info("received %s, shutting down", signal.Signals(signum).name)
-            cancel_scope.cancel()
-            return
+            name = signal.Signals(signum).name
+            if signum == signal.SIGHUP:
+                log.warning("received SIGHUP: ignored (nothing to reload; restart to apply new options)")
+            elif not stop.is_set():
+                log.info("received %s, shutting down", name)
+                stop.set()
+            else:
+                log.warning("received %s again, stopping now", name)
+                cancel_scope.cancel()
 
 
 async def run_daemon(
-    config: Config, *, handle_signals: bool = True, task_status=trio.TASK_STATUS_IGNORED
+    config: Config, *, handle_signals: bool = True, notifier: Notifier | None = None,
+    task_status=trio.TASK_STATUS_IGNORED,
 ) -> None:
-    """Run until cancelled (or SIGINT/SIGTERM). ``task_status`` gets the ``Daemon``."""
+    """Run until cancelled (or SIGINT/SIGTERM). ``task_status`` gets the ``Daemon``;
+    ``notifier`` (``rtpengined run`` under systemd) is told READY and STOPPING."""
+    notifier = notifier or Notifier(None)
     registry = transports.load_all()
+    stop = trio.Event()
     with trio.CancelScope() as scope:
         async with trio.open_nursery() as nursery:
             async with _media_plane(config, nursery) as media:
                 core = Core(config, media=media)
                 daemon = Daemon(core, cancel_scope=scope)
                 if handle_signals:
-                    nursery.start_soon(_watch_signals, scope)
-                for transport in registry.values():
-                    for address in getattr(config, transport.config_attr, []):
+                    nursery.start_soon(_watch_signals, stop, scope)
+                listeners = [(transport, address) for transport in registry.values()
+                             for address in getattr(config, transport.config_attr, [])]
+                try:
+                    for transport, address in listeners:
+                        if stop.is_set():
+                            break
                         bound = await nursery.start(transport.serve, core, address)
                         daemon.addresses.setdefault(transport.name, []).append(bound)
-                nursery.start_soon(_tick, core)
-                if config.pidfile:
-                    with open(config.pidfile, "w") as handle:
-                        handle.write(f"{os.getpid()}\n")
-                log.info("rtpengined ready")
-                task_status.started(daemon)
-                try:
-                    await trio.sleep_forever()
+                    if not stop.is_set():
+                        nursery.start_soon(_tick, core)
+                        if config.pidfile:
+                            with open(config.pidfile, "w") as handle:
+                                handle.write(f"{os.getpid()}\n")
+                        log.info("rtpengined ready")
+                        notifier.ready("ready")
+                        task_status.started(daemon)
+                    await stop.wait()
+                    scope.cancel()
                 finally:
+                    notifier.stopping()
                     with trio.CancelScope(shield=True):
                         core.shutdown()
     if config.pidfile:

@@ -125,6 +125,14 @@ def metric_samples(stats: Mapping[str, Any]) -> Iterator[Sample]:
             yield Sample(PREFIX + name, kind, "", labels, format_value(transcoder.get(key, 0)))
 
 
+def escape_label(value: str) -> str:
+    """A label value as the exposition format wants it: backslash, double quote and line
+    feed escaped (an interface may be called anything; one raw quote breaks the scrape)."""
+    if "\\" in value or '"' in value or "\n" in value:
+        return value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
+    return value
+
+
 def render_exposition(samples: Iterable[Sample]) -> str:
     """rtpengine's exposition text: HELP/TYPE once per name, before its first sample."""
     announced: set[str] = set()
@@ -136,7 +144,7 @@ def render_exposition(samples: Iterable[Sample]) -> str:
                 lines.append(f"# HELP {sample.name} {sample.help}")
             lines.append(f"# TYPE {sample.name} {sample.kind}")
         if sample.labels:
-            labels = ",".join(f'{key}="{value}"' for key, value in sample.labels)
+            labels = ",".join(f'{key}="{escape_label(value)}"' for key, value in sample.labels)
             lines.append(f"{sample.name}{{{labels}}} {sample.value}")
         else:
             lines.append(f"{sample.name} {sample.value}")

@@ -5,6 +5,12 @@ around; RTP takes an even port and RTCP the odd one above it, allocated together
 single port (rtcp-mux ``require``) may be odd. A port the kernel refuses (taken by
 another process) is skipped. The actual bind goes through an injectable ``binder`` so
 unit tests can run without sockets.
+
+A relay worker holds its own copy of every stream's socket and closes it a moment after
+the stream ended, so for that moment the port is still bound. ``LingeringSockets`` keeps
+the control plane's copy of such a socket until the worker acknowledges, and the pool
+takes it from there instead of binding anew: a port is free for the next call as soon as
+the call that had it is gone, whatever the worker is doing.
 """
 
 from __future__ import annotations
@@ -34,6 +40,71 @@ def bind_udp(interface: Interface, port: int) -> socket.socket:
     return sock
 
 
+class LingeringSockets:
+    """Sockets of ended streams whose relay worker may not yet have closed its copy.
+
+    Keyed by (interface address, port). ``hold`` when a stream ends (once per worker copy),
+    ``released`` when a worker acknowledges it closed one; the last release closes our
+    copy and the port is unbound. ``take`` hands the still-bound socket to a new stream
+    on that port meanwhile (the entry keeps counting the workers' copies).
+    """
+
+    DRAIN_LIMIT = 256  # packets of the old call dropped from a reused socket, at most
+
+    def __init__(self) -> None:
+        self.entries: dict[tuple[str, int], list] = {}  # key -> [our socket or None, copies]
+
+    def __len__(self) -> int:
+        return len(self.entries)
+
+    def hold(self, address: str, port: int, sock: socket.socket) -> None:
+        entry = self.entries.get((address, port))
+        if entry is None:
+            self.entries[(address, port)] = [sock, 1]
+            return
+        if entry[0] is not None and entry[0] is not sock:
+            entry[0].close()
+        entry[0] = sock
+        entry[1] += 1
+
+    def released(self, address: str, port: int) -> None:
+        entry = self.entries.get((address, port))
+        if entry is None:
+            return
+        entry[1] -= 1
+        if entry[1] <= 0:
+            del self.entries[(address, port)]
+            if entry[0] is not None:
+                entry[0].close()
+
+    def take(self, address: str, port: int) -> socket.socket | None:
+        """The still-bound socket of ``port`` (packets queued for the old call dropped)."""
+        entry = self.entries.get((address, port))
+        if entry is None or entry[0] is None:
+            return None
+        sock, entry[0] = entry[0], None
+        for _ in range(self.DRAIN_LIMIT):
+            try:
+                sock.recv(1)
+            except OSError:  # BlockingIOError: empty
+                break
+        return sock
+
+    def put_back(self, address: str, port: int, sock: socket.socket) -> None:
+        """Undo ``take`` (the port's partner could not be bound)."""
+        entry = self.entries.get((address, port))
+        if entry is None:
+            sock.close()  # every worker copy is gone meanwhile: ours was the last
+        else:
+            entry[0] = sock
+
+    def close_all(self) -> None:
+        for sock, _copies in self.entries.values():
+            if sock is not None:
+                sock.close()
+        self.entries.clear()
+
+
 class PortPool:
     """Free/used ports of one interface address."""
 
@@ -44,6 +115,7 @@ class PortPool:
         port_max: int,
         binder: Binder = bind_udp,
         rng: random.Random | None = None,
+        lingering: LingeringSockets | None = None,
     ) -> None:
         self.interface = interface
         self.port_min = port_min
@@ -52,6 +124,7 @@ class PortPool:
         self.rng = rng or random.Random()
         self.in_use: set[int] = set()
         self.last = 0
+        self.lingering = lingering
 
     @property
     def total(self) -> int:
@@ -79,17 +152,31 @@ class PortPool:
             if ports[-1] > self.port_max or any(p in self.in_use for p in ports):
                 continue
             bound: list[tuple[int, socket.socket]] = []
+            reclaimed: list[int] = []
             try:
                 for p in ports:
-                    bound.append((p, self.binder(self.interface, p)))
+                    sock = self._reclaim(p)
+                    if sock is None:
+                        sock = self.binder(self.interface, p)
+                    else:
+                        reclaimed.append(p)
+                    bound.append((p, sock))
             except OSError:
-                for _, sock in bound:
-                    sock.close()
+                for p, sock in bound:
+                    if p in reclaimed:
+                        self.lingering.put_back(self.interface.address, p, sock)
+                    else:
+                        sock.close()
                 continue
             self.in_use.update(ports)
             self.last = ports[0]
             return bound
         raise NgError("Ran out of ports")
+
+    def _reclaim(self, port: int) -> socket.socket | None:
+        if self.lingering is None or not self.lingering.entries:
+            return None
+        return self.lingering.take(self.interface.address, port)
 
     def release(self, port: int) -> None:
         self.in_use.discard(port)

@@ -10,7 +10,7 @@ def test_defaults_are_loopback_only():
     config = parse_args([])
     assert config.interfaces == [Interface("default", "127.0.0.1", "127.0.0.1")]
     assert config.listen_ng == [ListenAddress("127.0.0.1", 22222)]
-    assert config.listen_tcp_ng == [ListenAddress("127.0.0.1", 22222)]
+    assert config.listen_tcp_ng == []  # as rtpengine: no TCP ng unless asked for
     assert config.listen_cli == [ListenAddress("127.0.0.1", 9900)]
     assert config.listen_http == [ListenAddress("127.0.0.1", 8080)]
     assert (config.port_min, config.port_max) == (30000, 40000)
@@ -96,3 +96,27 @@ def test_underscores_in_long_options_as_newer_rtpengine_and_its_test_suites():
     assert (config.silent_timeout, config.port_min, config.port_max) == (1, 44000, 44010)
     assert config.log_levels["internals"] == 7 and config.table == -1
     assert config.listen_ng[0].port == 2223 and "listen-udp" in config.unsupported
+
+
+def test_example_systemd_unit_and_config_file_are_usable():
+    """contrib/systemd: the unit is Type=notify, and its ExecStart options (with the example
+    config file) are what ``rtpengined run`` accepts, without warnings."""
+    import configparser
+    import shlex
+    from pathlib import Path
+
+    contrib = Path(__file__).resolve().parent.parent / "contrib" / "systemd"
+    unit = configparser.ConfigParser(interpolation=None, strict=False)
+    unit.optionxform = str
+    unit.read(contrib / "rtpengined.service")
+    service = unit["Service"]
+    assert (service["Type"], service["NotifyAccess"], service["KillMode"]) == ("notify", "main", "mixed")
+    assert "ExecReload" not in service  # SIGHUP reloads nothing
+    command = shlex.split(service["ExecStart"])
+    assert command[:2] == ["/usr/local/bin/rtpengined", "run"]
+    options = [arg.replace("/etc/rtpengined/rtpengine.conf", str(contrib / "rtpengine.conf"))
+               for arg in command[2:]]
+    config = parse_args(options)
+    assert config.warnings == []
+    assert config.listen_ng == [ListenAddress("127.0.0.1", 22222)] and config.listen_tcp_ng == []
+    assert config.log_level == 6

@@ -150,3 +150,16 @@ async def test_collector_serves_the_same_families_to_a_registry(daemon, stats_vi
     assert [s.labels["type"] for s in packets.samples if s.name.endswith("_total")] == ["userspace", "kernel"]
     assert {("rtpengine_ports_used", "gauge"), ("rtpengine_ports_free", "gauge"),
             ("rtpengine_ports", "gauge")} <= set(families)
+
+
+def test_label_values_are_escaped_so_the_scrape_parses(daemon_process):
+    """An interface name with a double quote, a backslash and a line feed (all legal in
+    ``--interface``) comes out escaped, and prometheus_client's parser reads it back."""
+    name = 'pub"x\\y\nz'
+    proc = daemon_process(f"--interface={name}/127.0.0.1", "--relay-workers=1")
+    reply = httpx.get(f"http://127.0.0.1:{proc.http_port}/metrics", timeout=5)
+    assert reply.status_code == 200
+    assert 'name="pub\\"x\\\\y\\nz"' in reply.text
+    names = {sample.labels.get("name") for family in text_string_to_metric_families(reply.text)
+             for sample in family.samples}
+    assert name in names

@@ -29,6 +29,7 @@ import trio
 
 from ..config import Config
 from ..model import Endpoint, Stream, StreamStats
+from ..ports import LingeringSockets
 from . import channel as ch
 from .counters import (
     CONFIRMED,
@@ -70,7 +71,8 @@ class _WorkerHandle:
     channel: socket.socket
     child_end: socket.socket
     records: dict[int, _Record] = field(default_factory=dict)
-    pending_removal: dict[int, int] = field(default_factory=dict)  # stream id -> slot
+    # stream id -> (slot, lingering key or None) until the worker acknowledges the removal
+    pending_removal: dict[int, tuple[int, tuple[str, int] | None]] = field(default_factory=dict)
     groups: dict[str, int] = field(default_factory=dict)  # group -> open streams
     outbox: deque = field(default_factory=deque)  # batches waiting for room in the channel
     pending: list = field(default_factory=list)  # (message, socket_of) of the open batch
@@ -86,6 +88,8 @@ class RelayPlane:
         count = workers if workers is not None else (config.relay_workers or os.cpu_count() or 1)
         self.config = config
         self.counters = CounterTable.create()
+        # Ended streams' sockets a worker may still hold; the port pools reuse them.
+        self.lingering = LingeringSockets()
         # RTP components count from the bottom of the table, RTCP ones from the middle, so
         # "streams with packets" (10.5 counts RTP components only) is one strided sum too.
         half = self.counters.capacity // 2
@@ -182,7 +186,19 @@ class RelayPlane:
                 self.close_stream(follower.stream)
             worker = record.worker
             del worker.records[stream.id]
-            worker.pending_removal[stream.id] = record.slot
+            key = None
+            sock = stream.sock
+            if sock is not None and not self.closing and sock.fileno() >= 0:
+                # The worker closes its copy only when it gets to the remove: until then
+                # the port stays bound, so keep it where the port pool finds it.
+                try:
+                    copy = sock.dup()
+                except OSError:  # out of descriptors: the port is busy for that moment
+                    pass
+                else:
+                    key = (stream.interface.address, stream.port)
+                    self.lingering.hold(*key, copy)
+            worker.pending_removal[stream.id] = (record.slot, key)
             remaining = worker.groups.get(stream.group, 1) - 1
             if remaining > 0:
                 worker.groups[stream.group] = remaining
@@ -222,7 +238,7 @@ class RelayPlane:
         rtcp = self.counters.traffic_sums(self.rtcp_slots.end, False, self.rtcp_slots.base)
         packets, nbytes, errors = packets + rtcp[0], nbytes + rtcp[1], errors + rtcp[2]
         for worker in self.workers:
-            for slot in worker.pending_removal.values():
+            for slot, _ in worker.pending_removal.values():
                 p, b, e, *_, drops, _, _ = read(slot)
                 packets, nbytes, errors = packets - p, nbytes - b, errors - e - drops
                 flowing -= p > 0 and self.slots.owns(slot)
@@ -423,9 +439,7 @@ class RelayPlane:
             self.batched.remove(worker)
         worker.channel.close()
         worker.child_end.close()
-        for slot in worker.pending_removal.values():
-            self._release_slot(slot)
-        worker.pending_removal.clear()
+        self._removed(worker, list(worker.pending_removal))  # the dead worker's copies are gone
         worker.channel, worker.child_end = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         worker.channel.setblocking(False)
         worker.outbox_ready = trio.Event()
@@ -502,10 +516,17 @@ class RelayPlane:
                     return
                 for kind, stream_ids in ch.decode(data):
                     if kind == "removed":
-                        for stream_id in stream_ids:
-                            slot = worker.pending_removal.pop(stream_id, None)
-                            if slot is not None:
-                                self._release_slot(slot)
+                        self._removed(worker, stream_ids)
+
+    def _removed(self, worker: _WorkerHandle, stream_ids: list[int]) -> None:
+        """The worker no longer holds these streams: their slots and ports are free."""
+        for stream_id in stream_ids:
+            pending = worker.pending_removal.pop(stream_id, None)
+            if pending is not None:
+                slot, key = pending
+                self._release_slot(slot)
+                if key is not None:
+                    self.lingering.released(*key)
 
     async def _write_outbox(self, worker: _WorkerHandle) -> None:
         channel = worker.channel
@@ -545,6 +566,7 @@ class RelayPlane:
             worker.outbox.clear()
             worker.pending = []
         self.batched = []
+        self.lingering.close_all()
 
 
 class _Batch:

@@ -5,10 +5,11 @@ plane (``rtpengined.media.plane``). No trio, no threads, no logging per packet: 
 ready socket is drained (up to ``BATCH`` packets, so one flooded socket cannot starve
 the others and no socket is ever given up on) with ``recvfrom_into`` into one buffer,
 and each packet is sent unchanged from the sink stream's socket to the sink's current
-destination. Traffic counters are written to shared memory after each drain (so a
-query right after a relayed packet sees it, as rtpengine counts synchronously); the
-rest of a slot (learned endpoint, flags, kernel drops, applied generation) is written
-when it changes, once the loop goes idle. The control plane reads them without asking.
+destination. A drain's counters (and a newly learned endpoint or payload type) are
+written to shared memory before its packets are sent on, so a query made after a
+relayed packet arrived sees it (as rtpengine counts synchronously); the rest of a slot
+(kernel drops, send errors, applied generation) is written when it changes, once the
+loop goes idle. The control plane reads them without asking.
 
 The worker exits when the control channel reaches end of file: the daemon stopped or
 died (the kernel closes its end either way). No PR_SET_PDEATHSIG: trio spawns processes
@@ -159,8 +160,13 @@ class Worker:
         self.dirty: set[_Stream] = set()
         # Lists, not sets: nearly always one referrer, and a set costs 216 bytes.
         self.referrers: dict[int, list[_Stream]] = {}
-        self.buffer = bytearray(65536)
+        # Room for a batch of typical packets; a drain stops receiving once less than a
+        # maximal datagram would fit, so nothing is ever truncated.
+        self.buffer = bytearray(3 * 65536)
         self.view = memoryview(self.buffer)
+        self.room = len(self.buffer) - 65536
+        self.ends: list[int] = []
+        self.targets: list[_Stream | None] = []
 
     # -- control messages -----------------------------------------------------------
 
@@ -329,6 +335,13 @@ class Worker:
     def drain(self, stream: _Stream, wall: float, now: float, turn: int = 0) -> None:
         """Relay the packets waiting on ``stream``'s socket (at most BATCH).
 
+        Three steps: receive the packets (one after the other into one buffer), publish
+        the counters they change (and a learned endpoint, a new payload type), then send
+        them on. Publishing before sending means that once a party has received a relayed
+        packet, ``query``/``list``/``/metrics`` already count it: a client that sends one
+        packet, sees it arrive and queries never reads a stale slot (it once did when the
+        worker was preempted between its ``sendto`` and the counter write).
+
         A quiet stream (one packet per wakeup, the usual case for RTP at 50 packets/s)
         gets one read and no second read to find the socket empty: that read costs a
         syscall and an exception. The socket is level-triggered, so anything left is
@@ -337,14 +350,17 @@ class Worker:
         """
         buffer = self.buffer
         view = self.view
+        room = self.room
         sock = stream.sock
         endpoint = endpoint0 = stream.endpoint
         settled = settled0 = stream.confirmed
         sink = None if stream.blocked else stream.sink
         demux = stream.rtcp_mux and sink is not None and not sink.rtcp_mux
-        count = nbytes = errors = size = 0
+        count = nbytes = errors = size = offset = 0
         busy = stream.busy
         limit = BATCH if busy else 1
+        ends = self.ends  # end offset of each packet received, in order
+        ends.clear()
         fast = (
             settled and sink is not None and not demux and sink.dest is not None
             and not (stream.strict_source or stream.media_handover)
@@ -352,12 +368,10 @@ class Worker:
         if fast:
             # Confirmed, no source checks: the source address no longer matters, so do
             # not build it (the common case once a call is up).
-            send = sink.sock.sendto
-            destination = sink.dest
             recv_into = sock.recv_into
-            while count < limit:
+            while count < limit and offset <= room:
                 try:
-                    size = recv_into(buffer)
+                    size = recv_into(view[offset:] if offset else buffer)
                 except BlockingIOError:
                     break
                 except OSError:
@@ -365,14 +379,15 @@ class Worker:
                     break
                 count += 1
                 nbytes += size
-                try:
-                    send(view[:size], destination)
-                except OSError:
-                    errors += 1
+                offset += size
+                ends.append(offset)
+            targets = None
         else:
-            while count < limit:
+            targets = self.targets  # per packet: the stream to send it from, or None
+            targets.clear()
+            while count < limit and offset <= room:
                 try:
-                    size, source = sock.recvfrom_into(buffer)
+                    size, source = sock.recvfrom_into(view[offset:] if offset else buffer)
                 except BlockingIOError:
                     break
                 except OSError:
@@ -380,54 +395,84 @@ class Worker:
                     break
                 count += 1
                 nbytes += size
+                first = offset
+                offset += size
+                ends.append(offset)
                 if source != endpoint or not settled:
                     if not stream.on_new_source(source, now):
                         errors += 1
+                        targets.append(None)
                         continue
                     endpoint = stream.endpoint
                     settled = stream.confirmed
-                if sink is None:
-                    continue
                 target = sink
-                if demux and size > 1 and 192 <= buffer[1] <= 223 and sink.rtcp_peer is not None:
+                if (demux and size > 1 and 192 <= buffer[first + 1] <= 223
+                        and sink.rtcp_peer is not None):
                     target = sink.rtcp_peer
-                destination = target.dest
-                if destination is None:
-                    continue
-                try:
-                    target.sock.sendto(view[:size], destination)
-                except OSError:
-                    errors += 1
+                targets.append(target)
         stream.busy = count > 1 if busy else stream.turn == turn - 1
         stream.turn = turn
-        if count or errors:
-            stream.packets += count
-            stream.bytes += nbytes
-            stream.errors += errors
-            if count:
-                stream.last_packet = wall
-                if size >= 8 and buffer[0] & 0xC0 == 0x80:
-                    if 192 <= buffer[1] <= 223:
-                        stream.ssrc = RTP_SSRC.unpack_from(buffer, 4)[0]
-                        stream.ssrc_seen |= 2  # RTCP here (on a muxed port: query shows it)
-                    elif size >= 12:
-                        stream.ssrc = RTP_SSRC.unpack_from(buffer, 8)[0]
-                        # The codec actually received (query/CLI name it, as 10.5 does).
-                        payload_type = PAYLOAD_TYPE_SEEN | (buffer[1] & 0x7F)
-                        if payload_type != stream.payload_type:
-                            stream.payload_type = payload_type
-                            self.flush_one(stream)  # rare: now, so a query sees it at once
-                    if size >= 12 or 192 <= buffer[1] <= 223:
-                        stream.ssrc_seen |= 1
-            if count >= CONGESTED:  # a queue built up: the kernel may have dropped some
-                stream.congested = True
-                self.dirty.add(stream)
-            elif not fast and (stream.endpoint != endpoint0 or stream.confirmed != settled0):
-                self.dirty.add(stream)  # learned something: endpoint and flags
+        if not (count or errors):
+            return
+        # -- publish ------------------------------------------------------------------
+        stream.packets += count
+        stream.bytes += nbytes
+        stream.errors += errors
+        publish_all = not fast and (stream.endpoint != endpoint0 or stream.confirmed != settled0)
+        if count:
+            stream.last_packet = wall
+            first = offset - size  # the last packet received
+            if size >= 8 and buffer[first] & 0xC0 == 0x80:
+                marker = buffer[first + 1]
+                if 192 <= marker <= 223:
+                    stream.ssrc = RTP_SSRC.unpack_from(buffer, first + 4)[0]
+                    if not stream.ssrc_seen & 2:  # RTCP here (on a muxed port: query shows it)
+                        stream.ssrc_seen |= 2
+                        publish_all = True
+                elif size >= 12:
+                    stream.ssrc = RTP_SSRC.unpack_from(buffer, first + 8)[0]
+                    # The codec actually received (query/CLI name it, as 10.5 does).
+                    payload_type = PAYLOAD_TYPE_SEEN | (marker & 0x7F)
+                    if payload_type != stream.payload_type:
+                        stream.payload_type = payload_type
+                        publish_all = True
+                if size >= 12 or 192 <= marker <= 223:
+                    stream.ssrc_seen |= 1
+        if count >= CONGESTED:  # a queue built up: the kernel may have dropped some
+            stream.congested = True
+            self.dirty.add(stream)
+        if publish_all:  # learned an endpoint or a payload type: rare, the whole slot
+            self.flush_one(stream)
+        else:
             self.counters.write_traffic(
                 stream.slot, stream.packets, stream.bytes, stream.errors, stream.last_packet,
                 stream.ssrc, stream.ssrc_seen,
             )
+        # -- send -----------------------------------------------------------------------
+        if sink is None or not count:
+            return
+        failed = 0
+        start = 0
+        if targets is None:
+            send = sink.sock.sendto
+            destination = sink.dest
+            for end in ends:
+                try:
+                    send(view[start:end], destination)
+                except OSError:
+                    failed += 1
+                start = end
+        else:
+            for end, target in zip(ends, targets, strict=True):
+                if target is not None and (destination := target.dest) is not None:
+                    try:
+                        target.sock.sendto(view[start:end], destination)
+                    except OSError:
+                        failed += 1
+                start = end
+        if failed:
+            stream.errors += failed
+            self.dirty.add(stream)  # published with the next flush
 
 
 def _kernel_drops(sock: socket.socket) -> int:
