@@ -132,6 +132,7 @@ class CallManager:
             setattr(stats, counter, getattr(stats, counter) + 1)
         if self.calls.get(call.call_id) is call:
             del self.calls[call.call_id]
+            self.core.store.deleted(call)
         log.info("call %s ended (%s)", call.call_id, reason)
 
     def _count_stream_pairs(self, call: Call) -> None:
