@@ -1,0 +1,213 @@
+"""Calls in Redis against a real redis-server: crash and restore, outages, standby, interop.
+
+Every test starts its own ``redis-server`` (``tests.redis_helpers.RedisServer``) and its
+daemons, and stops all of them whatever happens.
+"""
+
+from __future__ import annotations
+
+import time
+from contextlib import ExitStack
+
+import pytest
+
+from tests.differential import start_ours
+from tests.redis_helpers import (
+    HungRedis,
+    MediaCall,
+    RedisServer,
+    kill9,
+    local_ports,
+    ours,
+    reference,
+)
+
+
+@pytest.fixture
+def redis():
+    server = RedisServer()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def cleanup():
+    with ExitStack() as stack:
+        yield stack
+
+
+def _stopped(daemon):
+    """Context callback: stop ``daemon`` at the end of the test (a killed one too)."""
+    return lambda *exc: daemon.stop()
+
+
+def test_kill9_restart_restores_every_call_with_its_ports_and_media(redis, cleanup):
+    daemon = ours(redis, 1, 23000, 23099)
+    cleanup.push(_stopped(daemon))
+    calls = [MediaCall(daemon, f"crash-{i}") for i in range(3)]
+    for call in calls:
+        cleanup.callback(call.close)
+        assert call.relays()
+    before = {c.call_id: local_ports(daemon.request({"command": "query", "call-id": c.call_id}))
+              for c in calls}
+    redis.wait_for(1, lambda keys: keys >= set(before))
+    kill9(daemon)
+
+    daemon = ours(redis, 1, 23000, 23099)
+    cleanup.push(_stopped(daemon))
+    for call in calls:
+        query = daemon.request({"command": "query", "call-id": call.call_id})
+        assert query["result"] == "ok", query
+        assert local_ports(query) == before[call.call_id]
+        assert call.relays()
+    listed = daemon.request({"command": "list"})
+    assert set(listed["calls"]) == set(before)
+
+
+def test_deleted_call_leaves_redis_and_is_not_restored(redis, cleanup):
+    daemon = ours(redis, 1, 23100, 23199)
+    cleanup.push(_stopped(daemon))
+    kept, gone = MediaCall(daemon, "kept"), MediaCall(daemon, "gone")
+    cleanup.callback(kept.close)
+    cleanup.callback(gone.close)
+    redis.wait_for(1, lambda keys: keys == {"kept", "gone"})
+    assert daemon.request({"command": "delete", "call-id": "gone", "from-tag": "A"})[
+        "result"] == "ok"
+    redis.wait_for(1, lambda keys: keys == {"kept"})
+    kill9(daemon)
+    daemon = ours(redis, 1, 23100, 23199)
+    cleanup.push(_stopped(daemon))
+    assert set(daemon.request({"command": "list"})["calls"]) == {"kept"}
+
+
+def test_unrestorable_call_is_dropped_and_its_key_removed(redis, cleanup):
+    redis.command(1, "SET", "broken", "{not json")
+    redis.command(1, "SET", "no-ports", '{"json": {"created": "1"}}')
+    daemon = ours(redis, 1, 23200, 23299)
+    cleanup.push(_stopped(daemon))
+    assert daemon.request({"command": "list"})["calls"] == []
+    redis.wait_for(1, lambda keys: not keys)
+
+
+def test_redis_down_at_start_refused_unless_not_required(redis, cleanup):
+    redis.kill()
+    with pytest.raises(RuntimeError, match="Cannot start up without running Redis"):
+        ours(redis, 1, 23300, 23399)
+    daemon = ours(redis, 1, 23300, 23399, "--no-redis-required")
+    cleanup.push(_stopped(daemon))
+    call = MediaCall(daemon, "no-redis")
+    cleanup.callback(call.close)
+    assert call.relays()
+
+
+def test_redis_killed_and_restarted_under_load(redis, cleanup):
+    """Offers keep being answered while Redis is gone; once it is back, changes are
+    written again (including calls changed during the outage)."""
+    daemon = ours(redis, 1, 23400, 23599, "--redis-connect-timeout=200",
+                  "--redis-cmd-timeout=200")
+    cleanup.push(_stopped(daemon))
+    first = MediaCall(daemon, "before")
+    cleanup.callback(first.close)
+    redis.wait_for(1, lambda keys: "before" in keys)
+    redis.kill()
+    during = []
+    for i in range(20):
+        call = MediaCall(daemon, f"during-{i}")  # each offer/answer must still be answered
+        cleanup.callback(call.close)
+        during.append(call)
+    assert during[-1].relays()
+    redis.start()  # empty: the server keeps nothing
+    after = MediaCall(daemon, "after")
+    cleanup.callback(after.close)
+    wanted = {"after"} | {c.call_id for c in during}
+    redis.wait_for(1, lambda keys: keys >= wanted)
+
+
+def test_hung_redis_does_not_block_offers(cleanup):
+    hung = HungRedis()
+    cleanup.callback(hung.close)
+    daemon = start_ours(23600, 23699, [f"--redis=127.0.0.1:{hung.port}/1",
+                                       "--no-redis-required", "--redis-connect-timeout=300",
+                                       "--redis-cmd-timeout=300"])
+    cleanup.push(_stopped(daemon))
+    started = time.monotonic()
+    calls = [MediaCall(daemon, f"hung-{i}") for i in range(5)]
+    for call in calls:
+        cleanup.callback(call.close)
+    # NgProcess waits 3 s for each reply; every offer and answer was answered.
+    assert time.monotonic() - started < 30
+    assert calls[-1].relays()
+
+
+def test_standby_follows_active_and_takes_over(redis, cleanup):
+    active = ours(redis, 1, 23700, 23799)
+    cleanup.push(_stopped(active))
+    standby = ours(redis, 2, 23700, 23799, "--subscribe-keyspace=1", interface="127.0.0.2")
+    cleanup.push(_stopped(standby))
+    call = MediaCall(active, "followed")
+    cleanup.callback(call.close)
+    redis.wait_for(1, lambda keys: "followed" in keys)
+    query = _wait_query(standby, "followed")
+    assert local_ports(query) == local_ports(active.request(
+        {"command": "query", "call-id": "followed"}))
+    # The active node dies; the standby relays the call on its own address.
+    kill9(active)
+    assert call.relays(relay_address="127.0.0.2")
+    # A foreign call is never written back into the standby's own DB.
+    assert redis.keys(2) == set()
+    # A delete on the active side's DB ends the foreign call.
+    redis.command(1, "DEL", "followed")
+    _wait_gone(standby, "followed")
+
+
+def test_interop_rtpengine_writes_rtpengined_restores(redis, cleanup):
+    ref = reference(redis, 3, 23800, 23899)
+    cleanup.push(_stopped(ref))
+    call = MediaCall(ref, "from-rtpengine")
+    cleanup.callback(call.close)
+    want = local_ports(ref.request({"command": "query", "call-id": "from-rtpengine"}))
+    redis.wait_for(3, lambda keys: "from-rtpengine" in keys)
+    kill9(ref)
+    daemon = ours(redis, 3, 23800, 23899)
+    cleanup.push(_stopped(daemon))
+    query = daemon.request({"command": "query", "call-id": "from-rtpengine"})
+    assert query["result"] == "ok", query
+    assert local_ports(query) == want
+    assert call.relays()
+
+
+def test_interop_rtpengined_writes_rtpengine_restores(redis, cleanup):
+    daemon = ours(redis, 4, 23900, 23999)
+    cleanup.push(_stopped(daemon))
+    call = MediaCall(daemon, "from-rtpengined")
+    cleanup.callback(call.close)
+    want = local_ports(daemon.request({"command": "query", "call-id": "from-rtpengined"}))
+    redis.wait_for(4, lambda keys: "from-rtpengined" in keys)
+    kill9(daemon)
+    ref = reference(redis, 4, 23900, 23999)
+    cleanup.push(_stopped(ref))
+    query = ref.request({"command": "query", "call-id": "from-rtpengined"})
+    assert query["result"] == "ok", query
+    assert local_ports(query) == want
+    assert call.relays()
+
+
+def _wait_query(daemon, call_id: str, timeout: float = 10.0) -> dict:
+    deadline = time.monotonic() + timeout
+    while True:
+        query = daemon.request({"command": "query", "call-id": call_id})
+        if query["result"] == "ok":
+            return query
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{call_id} never appeared: {query}")
+        time.sleep(0.05)
+
+
+def _wait_gone(daemon, call_id: str, timeout: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout
+    while daemon.request({"command": "query", "call-id": call_id})["result"] == "ok":
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{call_id} was not removed")
+        time.sleep(0.05)
