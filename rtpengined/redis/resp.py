@@ -45,6 +45,9 @@ class RedisConnection:
         except (OSError, trio.TooSlowError) as exc:
             raise RedisError(f"cannot connect to Redis {address}: {exc or 'timeout'}") from None
         conn = cls(stream, cmd_timeout_ms)
+        # The handshake is bounded by the connect timeout too: a Redis that accepts but
+        # never answers (hung) fails here, even with no command timeout.
+        conn.cmd_timeout = min(conn.cmd_timeout, _seconds(connect_timeout_ms))
         try:
             setup: list[tuple] = []
             if address.password:
@@ -56,6 +59,7 @@ class RedisConnection:
         except BaseException:
             await conn.aclose()
             raise
+        conn.cmd_timeout = _seconds(cmd_timeout_ms)
         return conn
 
     async def send(self, commands: list[tuple]) -> None:
