@@ -113,11 +113,11 @@ class MediaCall:
         self.b = _udp(address)
         self.address = address
         offer = daemon.request({"command": "offer", "call-id": call_id, "from-tag": "A",
-                                "sdp": _sdp(address, self.a.getsockname()[1])})
+                                "sdp": sdp(address, self.a.getsockname()[1])})
         assert offer["result"] == "ok", offer
         self.port_b = _audio_port(offer["sdp"])  # where B sends
         answer = daemon.request({"command": "answer", "call-id": call_id, "from-tag": "A",
-                                 "to-tag": "B", "sdp": _sdp(address, self.b.getsockname()[1])})
+                                 "to-tag": "B", "sdp": sdp(address, self.b.getsockname()[1])})
         assert answer["result"] == "ok", answer
         self.port_a = _audio_port(answer["sdp"])  # where A sends
 
@@ -152,7 +152,7 @@ def _received(sock: socket.socket, wanted: bytes) -> bool:
         return False
 
 
-def _sdp(address: str, port: int) -> str:
+def sdp(address: str, port: int) -> str:
     return (f"v=0\r\no=- 1 1 IN IP4 {address}\r\ns=-\r\nc=IN IP4 {address}\r\nt=0 0\r\n"
             f"m=audio {port} RTP/AVP 0 8\r\na=sendrecv\r\n")
 
@@ -184,3 +184,13 @@ def kill9(daemon: NgProcess) -> None:
     daemon.proc.kill()
     daemon.proc.wait()
     daemon.sock.close()
+
+
+def cli(port: int, line: str) -> str:
+    """One CLI command over the CLI port (the daemon closes after its answer)."""
+    with socket.create_connection(("127.0.0.1", port), timeout=5) as sock:
+        sock.sendall(line.encode() + b"\n")
+        chunks = []
+        while data := sock.recv(65536):
+            chunks.append(data)
+    return b"".join(chunks).decode()

@@ -11,15 +11,18 @@ from contextlib import ExitStack
 
 import pytest
 
+from tests.conftest import free_port
 from tests.differential import start_ours
 from tests.redis_helpers import (
     HungRedis,
     MediaCall,
     RedisServer,
+    cli,
     kill9,
     local_ports,
     ours,
     reference,
+    sdp,
 )
 
 
@@ -212,3 +215,71 @@ def _wait_gone(daemon, call_id: str, timeout: float = 10.0) -> None:
         if time.monotonic() > deadline:
             raise AssertionError(f"{call_id} was not removed")
         time.sleep(0.05)
+
+
+def test_media_driven_change_is_written(redis, cleanup):
+    """Once the relay confirms a party's endpoint from its packets, Redis has it too."""
+    daemon = ours(redis, 1, 22900, 22999)
+    cleanup.push(_stopped(daemon))
+    call = MediaCall(daemon, "learned")
+    cleanup.callback(call.close)
+    redis.wait_for(1, lambda keys: "learned" in keys)
+
+    def confirmed() -> int:
+        doc = redis.document(1, "learned")
+        return sum(1 for key, value in doc.items() if key.startswith("stream-")
+                   and int(value["ps_flags"]) & 0x00200000)
+
+    assert confirmed() == 0
+    assert call.relays()
+    deadline = time.monotonic() + 15
+    while confirmed() < 2:  # both RTP streams (A's and B's)
+        assert time.monotonic() < deadline, redis.document(1, "learned")
+        call.relays(tries=1)
+        time.sleep(0.1)
+
+
+def test_cli_keyspaces_and_active_take_over_foreign_calls(redis, cleanup):
+    active = ours(redis, 1, 22800, 22899)
+    cleanup.push(_stopped(active))
+    cli_port = free_port()
+    standby = ours(redis, 2, 22800, 22899, f"--listen-cli=127.0.0.1:{cli_port}",
+                   interface="127.0.0.2")
+    cleanup.push(_stopped(standby))
+    assert cli(cli_port, "ksadd 1") == "Success adding keyspace 1 to redis notifications.\n"
+    assert cli(cli_port, "kslist") == "\nSubscribed-on keyspaces:\n1 \n"
+    first = MediaCall(active, "first")
+    cleanup.callback(first.close)
+    _wait_query(standby, "first")
+    assert "foreign:yes" in cli(cli_port, "list sessions all")
+    # ksrm ends the keyspace's foreign calls; ksadd again follows new ones.
+    assert "Successfully unsubscribed from keyspace 1" in cli(cli_port, "ksrm 1")
+    _wait_gone(standby, "first")
+    cli(cli_port, "ksadd 1")
+    second = MediaCall(active, "second")
+    cleanup.callback(second.close)
+    _wait_query(standby, "second")
+    # The active node dies; "active" on the standby makes its calls own, stored in its DB.
+    kill9(active)
+    assert cli(cli_port, "active") == "Ok, all calls set to 'owned (active)'\n"
+    assert "foreign:no" in cli(cli_port, "list sessions all")
+    redis.wait_for(2, lambda keys: keys == {"second"})
+    assert second.relays(relay_address="127.0.0.2")
+
+
+def test_active_switchover_takes_over_on_signalling(redis, cleanup):
+    active = ours(redis, 1, 22700, 22799)
+    cleanup.push(_stopped(active))
+    standby = ours(redis, 2, 22700, 22799, "--subscribe-keyspace=1", "--active-switchover",
+                   interface="127.0.0.2")
+    cleanup.push(_stopped(standby))
+    call = MediaCall(active, "switch")
+    cleanup.callback(call.close)
+    _wait_query(standby, "switch")
+    kill9(active)
+    assert redis.keys(2) == set()
+    # A re-offer reaching the standby makes the call its own: stored in its DB.
+    reply = standby.request({"command": "offer", "call-id": "switch", "from-tag": "A",
+                             "sdp": sdp("127.0.0.1", call.a.getsockname()[1])})
+    assert reply["result"] == "ok", reply
+    redis.wait_for(2, lambda keys: keys == {"switch"})

@@ -91,6 +91,12 @@ class RedisCallStore:
             self._foreign_db.pop(call.call_id, None)
         self._note(call.call_id, call)
 
+    def stream_learned(self, stream) -> None:
+        """A media-driven change: the relay learned (or confirmed) a stream's endpoint."""
+        call = self.core.calls.calls.get(stream.group)  # a stream's group is its call-id
+        if call is not None and not call.foreign:
+            self._note(call.call_id, call)
+
     def deleted(self, call: Call) -> None:
         if call.foreign:
             self._foreign_db.pop(call.call_id, None)
@@ -384,4 +390,6 @@ async def start_call_store(core: Core, nursery: trio.Nursery) -> None:
     store = RedisCallStore(core, settings)
     await store.restore()
     core.store = store
+    if hasattr(core.media, "on_learned"):  # the relay reports learned endpoints
+        core.media.on_learned = store.stream_learned  # type: ignore[attr-defined]
     await nursery.start(store.run)
