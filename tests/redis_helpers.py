@@ -8,6 +8,7 @@ is in. Daemons are ``differential.NgProcess`` children (rtpengined or rtpengine 
 from __future__ import annotations
 
 import json
+import os
 import re
 import socket
 import struct
@@ -181,9 +182,38 @@ def reference(redis: RedisServer, db: int, port_min: int, port_max: int, *extra:
 
 
 def kill9(daemon: NgProcess) -> None:
+    """``kill -9`` a daemon; wait (bounded) until its relay workers have exited too, so
+    the next daemon can bind the same media ports."""
+    children = _children(daemon.proc.pid)
     daemon.proc.kill()
     daemon.proc.wait()
     daemon.sock.close()
+    deadline = time.monotonic() + 10
+    while any(_alive(pid) for pid in children) and time.monotonic() < deadline:
+        time.sleep(0.02)
+
+
+def _children(pid: int) -> list[int]:
+    found: list[int] = []
+    try:
+        tasks = os.listdir(f"/proc/{pid}/task")
+    except OSError:
+        return found
+    for task in tasks:
+        try:
+            with open(f"/proc/{pid}/task/{task}/children") as handle:
+                found += [int(p) for p in handle.read().split()]
+        except OSError:
+            pass
+    return found
+
+
+def _alive(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as handle:
+            return handle.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
 
 
 def cli(port: int, line: str) -> str:

@@ -6,6 +6,8 @@ daemons, and stops all of them whatever happens.
 
 from __future__ import annotations
 
+import socket
+import threading
 import time
 from contextlib import ExitStack
 
@@ -17,6 +19,7 @@ from tests.redis_helpers import (
     HungRedis,
     MediaCall,
     RedisServer,
+    _audio_port,
     cli,
     kill9,
     local_ports,
@@ -153,9 +156,11 @@ def test_standby_follows_active_and_takes_over(redis, cleanup):
     call = MediaCall(active, "followed")
     cleanup.callback(call.close)
     redis.wait_for(1, lambda keys: "followed" in keys)
-    query = _wait_query(standby, "followed")
-    assert local_ports(query) == local_ports(active.request(
-        {"command": "query", "call-id": "followed"}))
+    want = local_ports(active.request({"command": "query", "call-id": "followed"}))
+    deadline = time.monotonic() + 10
+    while local_ports(_wait_query(standby, "followed")) != want:  # offer, then answer
+        assert time.monotonic() < deadline, _wait_query(standby, "followed")
+        time.sleep(0.05)
     # The active node dies; the standby relays the call on its own address.
     kill9(active)
     assert call.relays(relay_address="127.0.0.2")
@@ -252,18 +257,20 @@ def test_cli_keyspaces_and_active_take_over_foreign_calls(redis, cleanup):
     cleanup.callback(first.close)
     _wait_query(standby, "first")
     assert "foreign:yes" in cli(cli_port, "list sessions all")
-    # ksrm ends the keyspace's foreign calls; ksadd again follows new ones.
+    # ksrm ends the keyspace's foreign calls; ksadd again follows it, and picks up the
+    # calls already stored there.
     assert "Successfully unsubscribed from keyspace 1" in cli(cli_port, "ksrm 1")
     _wait_gone(standby, "first")
     cli(cli_port, "ksadd 1")
     second = MediaCall(active, "second")
     cleanup.callback(second.close)
     _wait_query(standby, "second")
+    _wait_query(standby, "first")
     # The active node dies; "active" on the standby makes its calls own, stored in its DB.
     kill9(active)
     assert cli(cli_port, "active") == "Ok, all calls set to 'owned (active)'\n"
-    assert "foreign:no" in cli(cli_port, "list sessions all")
-    redis.wait_for(2, lambda keys: keys == {"second"})
+    assert "foreign:yes" not in cli(cli_port, "list sessions all")
+    redis.wait_for(2, lambda keys: keys == {"first", "second"})
     assert second.relays(relay_address="127.0.0.2")
 
 
@@ -283,3 +290,50 @@ def test_active_switchover_takes_over_on_signalling(redis, cleanup):
                              "sdp": sdp("127.0.0.1", call.a.getsockname()[1])})
     assert reply["result"] == "ok", reply
     redis.wait_for(2, lambda keys: keys == {"switch"})
+
+
+def test_call_restored_after_the_offer_takes_its_answer(redis, cleanup):
+    daemon = ours(redis, 1, 22600, 22699)
+    cleanup.push(_stopped(daemon))
+    offer = daemon.request({"command": "offer", "call-id": "half", "from-tag": "A",
+                            "sdp": sdp("127.0.0.1", 5000)})
+    assert offer["result"] == "ok"
+    redis.wait_for(1, lambda keys: "half" in keys)
+    kill9(daemon)
+    daemon = ours(redis, 1, 22600, 22699)
+    cleanup.push(_stopped(daemon))
+    answer = daemon.request({"command": "answer", "call-id": "half", "from-tag": "A",
+                             "to-tag": "B", "sdp": sdp("127.0.0.1", 6000)})
+    assert answer["result"] == "ok", answer
+    ports = local_ports(daemon.request({"command": "query", "call-id": "half"}))
+    assert ports["B"][0] == _audio_port(offer["sdp"])  # the port the offer handed out
+    assert ports["A"][0] == _audio_port(answer["sdp"])
+
+    def tags() -> list[str]:
+        stored = redis.document(1, "half")
+        return sorted(v.get("tag", "") for k, v in stored.items() if k.startswith("tag-"))
+
+    deadline = time.monotonic() + 10
+    while tags() != ["A", "B"]:  # the answer is written in the background
+        assert time.monotonic() < deadline, tags()
+        time.sleep(0.05)
+
+
+def test_restore_waits_briefly_for_ports_still_held(redis, cleanup):
+    """A dead daemon's relay workers may hold its ports a moment longer: restore retries."""
+    daemon = ours(redis, 1, 22500, 22599)
+    cleanup.push(_stopped(daemon))
+    call = MediaCall(daemon, "busy")
+    cleanup.callback(call.close)
+    redis.wait_for(1, lambda keys: "busy" in keys)
+    kill9(daemon)
+    holder = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    holder.bind(("127.0.0.1", call.port_a))
+    timer = threading.Timer(0.5, holder.close)
+    timer.start()
+    cleanup.callback(timer.cancel)
+    cleanup.callback(holder.close)
+    daemon = ours(redis, 1, 22500, 22599)
+    cleanup.push(_stopped(daemon))
+    assert daemon.request({"command": "query", "call-id": "busy"})["result"] == "ok"
+    assert call.relays()

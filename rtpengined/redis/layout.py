@@ -13,6 +13,8 @@ document into a ``StoredCall``, a plain description (no sockets) that ``restore`
 
 from __future__ import annotations
 
+import json
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -45,13 +47,14 @@ class LayoutError(ValueError):
 # -- rtpengine's percent escaping of every string value ------------------------------------
 
 _KEEP = {c for c in range(0x20, 0x7F)} - {ord("%"), ord("\\"), ord("'"), ord('"')}
+_NEEDS_ESCAPE = re.compile(r"""[^\x20-\x7e]|[%\\'"]""")
 
 
 def escape(text: str) -> str:
     """Escape as rtpengine does: bytes outside printable ASCII and ``%\\'"`` become %xx."""
-    raw = text.encode("utf-8", "surrogateescape")
-    if all(b in _KEEP for b in raw):
+    if not _NEEDS_ESCAPE.search(text):
         return text
+    raw = text.encode("utf-8", "surrogateescape")
     return "".join(chr(b) if b in _KEEP else f"%{b:02x}" for b in raw)
 
 
@@ -109,7 +112,7 @@ def _family(address: str) -> str:
 
 def encode_call(call: Call, db: int, intf_index: dict[tuple[str, str], int] | None = None
                 ) -> dict[str, Any]:
-    """The document rtpengine 10.5 writes for ``call`` (values not yet escaped: ``dumps``).
+    """The document rtpengine 10.5 writes for ``call``, free-text values escaped as 10.5 does.
 
     ``intf_index`` maps (interface address, interface name) to its position among the
     logical interface's addresses of that family (rtpengine's ``local_intf_uid``).
@@ -138,8 +141,8 @@ def encode_call(call: Call, db: int, intf_index: dict[tuple[str, str], int] | No
         "num_tags": str(len(tags)),
         "num_maps": str(len(medias)),
         "ml_deleted": "0",
-        "created_from": call.proxy,
-        "created_from_addr": call.proxy.rpartition(":")[0].strip("[]"),
+        "created_from": escape(call.proxy),
+        "created_from_addr": escape(call.proxy.rpartition(":")[0].strip("[]")),
         "redis_hosted_db": str(db),
         "recording_metadata": "",
         "block_dtmf": "0",
@@ -151,7 +154,7 @@ def encode_call(call: Call, db: int, intf_index: dict[tuple[str, str], int] | No
             "pref_family": intf.sdp_family,
             "localport": str(stream.port),
             "fd": "0",
-            "logical_intf": intf.name,
+            "logical_intf": escape(intf.name),
             "local_intf_uid": str(intf_index.get((intf.address, intf.name), 0)),
             "stream": str(i),
         }
@@ -191,14 +194,14 @@ def encode_call(call: Call, db: int, intf_index: dict[tuple[str, str], int] | No
             "deleted": str(int(mono.extra.get("delete_at") or 0)),
             "block_dtmf": "0",
             "block_media": "0",
-            "logical_intf": _logical_intf(mono) or "default",
+            "logical_intf": escape(_logical_intf(mono) or "default"),
         }
         if mono.tag:
-            tag["tag"] = mono.tag
+            tag["tag"] = escape(mono.tag)
         if mono.via_branch:
-            tag["via-branch"] = mono.via_branch
+            tag["via-branch"] = escape(mono.via_branch)
         if mono.label:
-            tag["label"] = mono.label
+            tag["label"] = escape(mono.label)
         doc[f"tag-{i}"] = tag
         doc[f"other_tags-{i}"] = [str(tag_ids[id(o)]) for o in mono.subscriptions
                                   if o.tag and id(o) in tag_ids]
@@ -228,25 +231,25 @@ def encode_call(call: Call, db: int, intf_index: dict[tuple[str, str], int] | No
         doc[f"media-{i}"] = {
             "tag": str(tag_id),
             "index": str(media.index),
-            "type": media.type,
-            "format_str": " ".join(media.formats),
-            "protocol": media.protocol,
+            "type": escape(media.type),
+            "format_str": escape(" ".join(media.formats)),
+            "protocol": escape(media.protocol),
             "desired_family": intf.sdp_family if intf else "IP4",
-            "logical_intf": intf.name if intf else "default",
+            "logical_intf": escape(intf.name) if intf else "default",
             "ptime": "0",
             "media_flags": str(flags),
         }
         own = [str(stream_ids[s.id]) for s in media.streams if s.id in stream_ids]
         doc[f"streams-{i}"] = own
         doc[f"maps-{i}"] = [str(i)]
-        doc[f"payload_types-{i}"] = [_payload_type(pt, media.rtpmaps.get(pt, ""))
+        doc[f"payload_types-{i}"] = [escape(_payload_type(pt, media.rtpmaps.get(pt, "")))
                                      for pt in media.formats if pt.isdigit()]
         first = media.streams[0] if media.streams else None
         doc[f"map-{i}"] = {
             "wildcard": "0" if first is not None and first.advertised else "1",
             "num_ports": str(len(own)),
             "intf_preferred_family": intf.sdp_family if intf else "IP4",
-            "logical_intf": intf.name if intf else "default",
+            "logical_intf": escape(intf.name) if intf else "default",
             "endpoint": _endpoint_text(first.advertised if first is not None else None),
         }
         uid = intf_index.get((intf.address, intf.name), 0) if intf else 0
@@ -269,31 +272,20 @@ def _payload_type(pt: str, rtpmap: str) -> str:
 
 
 def dumps(doc: dict[str, Any]) -> str:
-    """Serialise with rtpengine's escaping of every string value."""
-    import json
-
-    def esc(value: Any) -> Any:
-        if isinstance(value, str):
-            return escape(value)
-        if isinstance(value, list):
-            return [esc(v) for v in value]
-        if isinstance(value, dict):
-            return {k: esc(v) for k, v in value.items()}
-        return value
-
-    return json.dumps(esc(doc), separators=(",", ":"))
+    """The stored text: ``encode_call`` has already escaped every free-text value."""
+    return json.dumps(doc, separators=(",", ":"))
 
 
 def loads(text: str | bytes) -> dict[str, Any]:
-    """Parse a stored document and undo the escaping."""
-    import json
-
+    """Parse a stored document and undo the escaping (only a ``%`` can start an escape)."""
     try:
         raw = json.loads(text)
     except (ValueError, UnicodeDecodeError) as exc:
         raise LayoutError(f"not JSON: {exc}") from None
     if not isinstance(raw, dict):
         raise LayoutError("not a JSON object")
+    if "%" not in (text if isinstance(text, str) else text.decode("utf-8", "replace")):
+        return raw
 
     def unesc(value: Any) -> Any:
         if isinstance(value, str):

@@ -9,6 +9,7 @@ says why, so the caller can drop the stored copy.
 
 from __future__ import annotations
 
+import errno
 from typing import TYPE_CHECKING
 
 from ..model import Call, Interface, Media, Monologue, Stream, StreamStats
@@ -29,7 +30,15 @@ if TYPE_CHECKING:
 
 
 class RestoreError(Exception):
-    """A stored call that cannot be brought back on this node."""
+    """A stored call that cannot be brought back on this node.
+
+    ``busy``: a port was still in use (the relay workers of a daemon that just died may
+    hold it for a moment); trying again shortly may succeed.
+    """
+
+    def __init__(self, message: str, busy: bool = False) -> None:
+        super().__init__(message)
+        self.busy = busy
 
 
 def interface_index(manager: CallManager) -> dict[tuple[str, str], int]:
@@ -80,7 +89,8 @@ def restore_call(manager: CallManager, stored: StoredCall, now: float, foreign: 
                 try:
                     sock = pool.binder(pool.interface, s.port)
                 except OSError as exc:
-                    raise RestoreError(f"cannot bind port {s.port}: {exc.strerror}") from None
+                    raise RestoreError(f"cannot bind port {s.port}: {exc.strerror}",
+                                       busy=exc.errno == errno.EADDRINUSE) from None
             pool.in_use.add(s.port)
             bound.append((pool, s.port, sock))
             interface: Interface = pool.interface

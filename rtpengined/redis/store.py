@@ -30,6 +30,8 @@ if TYPE_CHECKING:
 log = logging.getLogger("rtpengined.redis")
 
 BATCH = 500  # calls per pipeline
+ENCODE_SLICE = 16  # calls serialised between two checkpoints (~1 ms of event-loop time)
+BUSY_SECONDS = 3.0  # how long restore waits for ports a dead daemon's workers still hold
 RETRY_SECONDS = 0.5  # pause between reconnect attempts when errors do not disable Redis
 
 
@@ -154,20 +156,53 @@ class RedisCallStore:
         try:
             keys = await conn.command("KEYS", "*")
             assert isinstance(keys, list)
-            drop: list[bytes] = []
-            for first in range(0, len(keys), BATCH):
-                chunk = keys[first:first + BATCH]
-                docs = await conn.pipeline([("GET", key) for key in chunk])
-                for key, doc in zip(chunk, docs, strict=True):
-                    if not self._restore_one(key, doc, db, foreign):
-                        drop.append(key)
-            if drop:
+            drop = await self._restore_keys(conn, keys, db, foreign)
+            if drop and not foreign:  # never delete from another node's keyspace
                 await conn.pipeline([("DEL", key) for key in drop])
         finally:
             await conn.aclose()
 
+    async def _restore_keys(self, conn: RedisConnection, keys: list, db: int,
+                            foreign: bool) -> list[bytes]:
+        """GET and restore ``keys`` in pipelined batches; return the keys dropped.
+
+        A call whose ports are still held (relay workers of a daemon that just died) is
+        tried again for up to ``BUSY_SECONDS``.
+        """
+        drop: list[bytes] = []
+        busy: list[tuple[bytes, object]] = []
+        for first in range(0, len(keys), BATCH):
+            chunk = keys[first:first + BATCH]
+            docs = await conn.pipeline([("GET", key) for key in chunk])
+            for key, doc in zip(chunk, docs, strict=True):
+                if doc is None:
+                    continue  # deleted meanwhile
+                outcome = self._restore_one(key, doc, db, foreign, last_try=False)
+                if outcome is None:
+                    busy.append((key, doc))
+                elif not outcome:
+                    drop.append(key)
+        deadline = time.monotonic() + BUSY_SECONDS
+        while busy and time.monotonic() < deadline:
+            await trio.sleep(0.1)
+            still: list[tuple[bytes, object]] = []
+            for key, doc in busy:
+                outcome = self._restore_one(key, doc, db, foreign, last_try=False)
+                if outcome is None:
+                    still.append((key, doc))
+                elif not outcome:
+                    drop.append(key)
+            busy = still
+        for key, doc in busy:
+            if not self._restore_one(key, doc, db, foreign):
+                drop.append(key)
+        return drop
+
     def _restore_one(self, key: bytes, doc: object, db: int, foreign: bool,
-                     reuse: dict[tuple[str, int], object] | None = None) -> bool:
+                     reuse: dict[tuple[str, int], object] | None = None,
+                     last_try: bool = True) -> bool | None:
+        """Restore one stored call: True done, False dropped, None ports busy (try again
+        unless ``last_try``)."""
         call_id = key.decode("utf-8", "surrogateescape")
         if isinstance(doc, hiredis.ReplyError) or not isinstance(doc, bytes):
             log.warning("Failed to restore call ID '%s' from Redis: not a JSON string", call_id)
@@ -182,6 +217,8 @@ class RedisCallStore:
             with self._media_batch():
                 restore_call(self.core.calls, stored, self.core.clock(), foreign, reuse)
         except (LayoutError, RestoreError) as exc:
+            if isinstance(exc, RestoreError) and exc.busy and not last_try:
+                return None
             log.warning("Failed to restore call ID '%s' from Redis: %s", call_id, exc)
             self.counters.restore_failed += 1
             return False
@@ -233,7 +270,9 @@ class RedisCallStore:
             batch[call_id] = self._pending.pop(call_id)
         commands: list[tuple] = []
         calls = self.core.calls.calls
-        for call_id, call in batch.items():
+        for n, (call_id, call) in enumerate(batch.items()):
+            if n % ENCODE_SLICE == ENCODE_SLICE - 1:
+                await trio.sleep(0)  # let requests in between: serialising is CPU work
             if call is None or calls.get(call_id) is not call or call.foreign:
                 if call is None:
                     commands.append(("DEL", call_id))
@@ -305,6 +344,15 @@ class RedisCallStore:
         reader: RedisConnection | None = None
         try:
             await notify.send([("PSUBSCRIBE", *[f"__keyspace@{db}__:*" for db in spaces])])
+            confirmed = 0
+            while confirmed < len(spaces):
+                reply = await notify.receive()
+                if isinstance(reply, list) and reply and reply[0] == b"psubscribe":
+                    confirmed += 1
+            # Subscribed: now catch up with what was stored before (or while we were away).
+            reader = await RedisConnection.open(s.read, s.connect_timeout_ms, s.cmd_timeout_ms)
+            for db in spaces:
+                await self._resync(reader, db)
             while True:
                 message = await notify.receive(deadline=float("inf"))
                 if not isinstance(message, list) or len(message) != 4:
@@ -331,6 +379,19 @@ class RedisCallStore:
             await notify.aclose()
             if reader is not None:
                 await reader.aclose()
+
+    async def _resync(self, conn: RedisConnection, db: int) -> None:
+        """Restore the keyspace's calls we do not have; end foreign ones it lost."""
+        await conn.command("SELECT", db)
+        keys = await conn.command("KEYS", "*")
+        assert isinstance(keys, list)
+        names = {key.decode("utf-8", "surrogateescape") for key in keys}
+        for call_id, where in list(self._foreign_db.items()):
+            if where == db and call_id not in names:
+                self._foreign_del(call_id)
+        calls = self.core.calls.calls
+        missing = [k for k in keys if k.decode("utf-8", "surrogateescape") not in calls]
+        await self._restore_keys(conn, missing, db, foreign=True)
 
     def _foreign_set(self, call_id: str, doc: object, db: int) -> None:
         existing = self.core.calls.calls.get(call_id)

@@ -4,9 +4,11 @@ Starts its own ``redis-server`` on a free loopback port (persistence off), then 
 daemon (rtpengine 10.5 and rtpengined by default):
 
 1. offer+answer+delete lifecycles/s and latency without Redis and with ``--redis``;
-2. restore time: open N calls (1k and 10k by default), ``kill -9`` the daemon, start it
-   again and time start → first ping answered (restore happens before the listeners
-   open, in both daemons), against the start time with an empty DB;
+2. restore time: open N calls (1k and 4k by default: 4 sockets a call, and the file
+   limit here is 20k), ``kill -9`` the daemon, start it again and time start → first
+   ping answered (restore happens before the listeners open, in both daemons), against
+   the start time with an empty DB; and rtpengined's restore work for 1k and 10k calls
+   in-process without sockets (parse, decode, rebuild);
 3. what an outage does to offer latency: lifecycles with Redis up, killed, hung (a
    socket that accepts and never answers) and back.
 
@@ -136,6 +138,55 @@ def restore(name: str, command: str, args, redis: Redis, db: int) -> None:
         redis.cli("FLUSHDB", db=db)
 
 
+class _NoSocket:
+    def close(self) -> None:
+        pass
+
+
+def restore_model(count: int) -> None:
+    """rtpengined's restore work without sockets: parse, decode and rebuild ``count``
+    stored calls (the kernel's file limit here caps real calls at ~4k: 4 sockets each)."""
+    from rtpengined.config import Config
+    from rtpengined.core import Core
+    from rtpengined.media import NullMediaPlane
+    from rtpengined.redis.layout import decode_call, dumps, encode_call, loads
+    from rtpengined.redis.restore import restore_call
+
+    def core() -> Core:
+        made = Core(Config(port_min=10000, port_max=65000), media=NullMediaPlane())
+        for pool in made.calls.port_pools:
+            pool.binder = lambda interface, port: _NoSocket()
+        return made
+
+    source = core()
+    from rtpengined import bencode
+
+    for n in range(count):
+        for message in (
+            {"command": "offer", "call-id": f"m{n}", "from-tag": "a",
+             "sdp": _sdp(10000 + 2 * (n % 20000))},
+            {"command": "answer", "call-id": f"m{n}", "from-tag": "a", "to-tag": "b",
+             "sdp": _sdp(10002 + 2 * (n % 20000))},
+        ):
+            source.handle_ng(b"c%d " % n + bencode.encode(message), ("127.0.0.1", 5060))
+    started = time.perf_counter()
+    docs = {call_id: dumps(encode_call(call, 1)) for call_id, call in source.calls.calls.items()}
+    encoded = time.perf_counter() - started
+    target = core()
+    started = time.perf_counter()
+    for call_id, text in docs.items():
+        restore_call(target.calls, decode_call(call_id, loads(text)), time.time(), False)
+    restored = time.perf_counter() - started
+    print(f"  rtpengined in-process, {count:,} calls (no sockets): serialise {encoded * 1000:,.0f} ms"
+          f", parse+rebuild {restored * 1000:,.0f} ms ({restored / count * 1e6:.0f} µs/call), "
+          f"{len(target.calls.calls):,} calls rebuilt")
+
+
+def _sdp(port: int) -> str:
+    return (f"v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n"
+            f"m=audio {port} RTP/AVP 0 8\r\na=sendrecv\r\n")
+
+
 def outage(name: str, command: str, args, redis: Redis, db: int) -> None:
     extra = "--redis-connect-timeout=100 --redis-cmd-timeout=100 --no-redis-required"
     daemon = start_daemon(name, command, _with_redis(args, redis, db, extra))
@@ -175,10 +226,15 @@ def main() -> None:
                         extra="--delete-delay=0")
     parser.add_argument("--duration", type=float, default=3.0)
     parser.add_argument("--in-flight", type=int, nargs="+", default=[1, 16])
-    parser.add_argument("--calls", type=int, nargs="+", default=[1000, 10000])
+    parser.add_argument("--calls", type=int, nargs="+", default=[1000, 4000])
+    parser.add_argument("--model-calls", type=int, nargs="+", default=[1000, 10000])
     parser.add_argument("--skip", nargs="*", default=[],
                         choices=["throughput", "restore", "outage"])
     args = parser.parse_args()
+    if "restore" not in args.skip:
+        print("== restore work without sockets")
+        for count in args.model_calls:
+            restore_model(count)
     redis = Redis()
     try:
         for n, (name, command) in enumerate(daemons_from(args)):
