@@ -128,7 +128,8 @@ def restore(name: str, command: str, args, redis: Redis, db: int) -> None:
             seconds, daemon = _start_time(name, command, daemon_args)
             ng.close()
             ng = NgClient(daemon.ng)
-            listed = len(ng.request({"command": "list", "limit": 100000}).get("calls", []))
+            stats = ng.request({"command": "statistics"}).get("statistics", {})
+            listed = stats.get("currentstatistics", {}).get("sessionstotal", "?")
             print(f"  {count:>6} calls ({stored} stored): kill -9, restart → ready in "
                   f"{seconds * 1000:,.0f} ms ({(seconds - empty) * 1000:,.0f} ms more than "
                   f"empty), {listed} calls back")
