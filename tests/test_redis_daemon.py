@@ -6,6 +6,8 @@ daemons, and stops all of them whatever happens.
 
 from __future__ import annotations
 
+import json
+import os
 import socket
 import threading
 import time
@@ -13,7 +15,7 @@ from contextlib import ExitStack
 
 import pytest
 
-from tests.conftest import free_port
+from tests.conftest import FIXTURES_ROOT, free_port
 from tests.differential import start_ours
 from tests.redis_helpers import (
     HungRedis,
@@ -337,3 +339,18 @@ def test_restore_waits_briefly_for_ports_still_held(redis, cleanup):
     cleanup.push(_stopped(daemon))
     assert daemon.request({"command": "query", "call-id": "busy"})["result"] == "ok"
     assert call.relays()
+
+
+def test_restored_call_with_old_signalling_does_not_time_out_at_once(redis, cleanup):
+    """Streams get a fresh last-packet time: a call last signalled long ago (rtpengine's
+    capture, 20 minutes old) lives on for the media timeout, and keeps its counters."""
+    doc = json.load(open(os.path.join(FIXTURES_ROOT, "redis-rtpengine-10.5-call.json")))
+    doc["json"]["last_signal"] = str(int(time.time()) - 1200)
+    doc["stream-0"]["stats-packets"] = "7"
+    redis.command(1, "SET", "old", json.dumps(doc))
+    daemon = ours(redis, 1, 42300, 42399, "--timeout=30")
+    cleanup.push(_stopped(daemon))
+    time.sleep(2.5)  # two timer ticks
+    query = daemon.request({"command": "query", "call-id": "old"})
+    assert query["result"] == "ok", query
+    assert query["totals"]["RTP"]["packets"] == 7

@@ -116,6 +116,10 @@ class RelayPlane:
         worker = self._worker_for(stream)
         slot = self.slots.allocate()
         self.counters.clear(slot)
+        stats = stream.stats
+        if stats.packets or stats.last_packet:  # a restored stream (Redis) goes on counting
+            self.counters.write_traffic(slot, stats.packets, stats.bytes, stats.errors,
+                                        stats.last_packet, stats.ssrc, bool(stats.ssrc))
         family = 6 if stream.sock.family == socket.AF_INET6 else 4
         record = _Record(stream, slot, worker, 1, stream.endpoint, stream.confirmed, None, family)
         self.records[stream.id] = record
