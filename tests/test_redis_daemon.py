@@ -354,3 +354,23 @@ def test_restored_call_with_old_signalling_does_not_time_out_at_once(redis, clea
     query = daemon.request({"command": "query", "call-id": "old"})
     assert query["result"] == "ok", query
     assert query["totals"]["RTP"]["packets"] == 7
+
+
+def test_active_switchover_takes_over_on_media(redis, cleanup):
+    active = ours(redis, 1, 22400, 22499)
+    cleanup.push(_stopped(active))
+    standby = ours(redis, 2, 22400, 22499, "--subscribe-keyspace=1", "--active-switchover",
+                   interface="127.0.0.2")
+    cleanup.push(_stopped(standby))
+    call = MediaCall(active, "media-switch")
+    cleanup.callback(call.close)
+    redis.wait_for(1, lambda keys: "media-switch" in keys)
+    want = local_ports(active.request({"command": "query", "call-id": "media-switch"}))
+    deadline = time.monotonic() + 10
+    while local_ports(_wait_query(standby, "media-switch")) != want:
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    kill9(active)
+    assert redis.keys(2) == set()
+    assert call.relays(relay_address="127.0.0.2")  # media now reaches the standby
+    redis.wait_for(2, lambda keys: keys == {"media-switch"})

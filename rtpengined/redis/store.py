@@ -80,7 +80,8 @@ class RedisCallStore:
         self._errors_in_row = 0
         self._keyspaces: list[int] = list(dict.fromkeys(settings.keyspaces))
         self._keyspaces_changed = trio.Event()
-        self._foreign_db: dict[str, int] = {}
+        self._foreign_db: dict[str, int] = {}  # foreign call-id → its keyspace
+        self._foreign_packets: dict[str, int] = {}  # packets counted when it was restored
         self._intf_index = interface_index(core.calls)
 
     # -- CallStore (synchronous, from the command code) ----------------------------------------
@@ -89,8 +90,9 @@ class RedisCallStore:
         if call.foreign:
             if not self.settings.active_switchover:
                 return  # never write another node's call back
-            call.foreign = False  # signalling reached us for it: the call is ours now
+            call.foreign = False  # signalling or media reached us for it: ours now
             self._foreign_db.pop(call.call_id, None)
+            self._foreign_packets.pop(call.call_id, None)
         self._note(call.call_id, call)
 
     def stream_learned(self, stream) -> None:
@@ -102,6 +104,7 @@ class RedisCallStore:
     def deleted(self, call: Call) -> None:
         if call.foreign:
             self._foreign_db.pop(call.call_id, None)
+            self._foreign_packets.pop(call.call_id, None)
             return
         self._note(call.call_id, None)
 
@@ -224,6 +227,8 @@ class RedisCallStore:
             return False
         if foreign:
             self._foreign_db[call_id] = db
+            call = self.core.calls.calls[call_id]
+            self._foreign_packets[call_id] = sum(s.stats.packets for s in call.streams())
         self.counters.restored += 1
         return True
 
@@ -236,7 +241,26 @@ class RedisCallStore:
         async with trio.open_nursery() as nursery:
             nursery.start_soon(self._write_loop)
             nursery.start_soon(self._follow_keyspaces)
+            if self.settings.active_switchover:
+                nursery.start_soon(self._switch_over_on_media)
             task_status.started()
+
+    async def _switch_over_on_media(self) -> None:
+        """``--active-switchover``: a foreign call whose media reaches us becomes ours (as
+        10.5 does on the first packet). Checked once a second, on foreign calls only."""
+        while True:
+            await trio.sleep(1.0)
+            calls = self.core.calls.calls
+            foreign = [c for c in (calls.get(i) for i in self._foreign_db) if c and c.foreign]
+            streams = [s for c in foreign for s in c.streams() if not s.closed]
+            if not streams:
+                continue
+            self.core.media.refresh(streams)
+            for call in foreign:
+                packets = sum(s.stats.packets for s in call.streams())
+                if packets > self._foreign_packets.get(call.call_id, 0):
+                    log.info("media for foreign call %s: it is ours now", call.call_id)
+                    self.changed(call)
 
     async def _write_loop(self) -> None:
         try:
