@@ -202,6 +202,8 @@ class CallManager:
             return "regular" if now >= call.delete_at else None
         if config.final_timeout > 0 and now - call.created >= config.final_timeout:
             return "final_timeout"
+        if call.foreign:  # another node's call (Redis standby): only the final timeout (10.5)
+            return None
         # As 10.5: every stream has its own limit, measured from its last packet (or the
         # last signalling); the call ends once all are past theirs, and is counted under the
         # kind of limit of the stream checked last (callee's streams first, caller's last).

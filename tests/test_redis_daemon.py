@@ -153,7 +153,8 @@ def test_hung_redis_does_not_block_offers(cleanup):
 def test_standby_follows_active_and_takes_over(redis, cleanup):
     active = ours(redis, 1, 23700, 23799)
     cleanup.push(_stopped(active))
-    standby = ours(redis, 2, 23700, 23799, "--subscribe-keyspace=1", interface="127.0.0.2")
+    standby = ours(redis, 2, 23700, 23799, "--subscribe-keyspace=1", "--timeout=1",
+                   interface="127.0.0.2")
     cleanup.push(_stopped(standby))
     call = MediaCall(active, "followed")
     cleanup.callback(call.close)
@@ -163,6 +164,9 @@ def test_standby_follows_active_and_takes_over(redis, cleanup):
     while local_ports(_wait_query(standby, "followed")) != want:  # offer, then answer
         assert time.monotonic() < deadline, _wait_query(standby, "followed")
         time.sleep(0.05)
+    # Foreign calls do not time out for lack of media (their media goes to the active).
+    time.sleep(2.5)
+    assert standby.request({"command": "query", "call-id": "followed"})["result"] == "ok"
     # The active node dies; the standby relays the call on its own address.
     kill9(active)
     assert call.relays(relay_address="127.0.0.2")
