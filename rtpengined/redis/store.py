@@ -177,14 +177,15 @@ class RedisCallStore:
         for first in range(0, len(keys), BATCH):
             chunk = keys[first:first + BATCH]
             docs = await conn.pipeline([("GET", key) for key in chunk])
-            for key, doc in zip(chunk, docs, strict=True):
-                if doc is None:
-                    continue  # deleted meanwhile
-                outcome = self._restore_one(key, doc, db, foreign, last_try=False)
-                if outcome is None:
-                    busy.append((key, doc))
-                elif not outcome:
-                    drop.append(key)
+            with self._media_batch():  # one relay message per worker for the whole chunk
+                for key, doc in zip(chunk, docs, strict=True):
+                    if doc is None:
+                        continue  # deleted meanwhile
+                    outcome = self._restore_one(key, doc, db, foreign, last_try=False)
+                    if outcome is None:
+                        busy.append((key, doc))
+                    elif not outcome:
+                        drop.append(key)
         deadline = time.monotonic() + BUSY_SECONDS
         while busy and time.monotonic() < deadline:
             await trio.sleep(0.1)
