@@ -26,16 +26,18 @@ REDIS_SERVER = "/usr/bin/redis-server"
 class RedisServer:
     """``redis-server`` on 127.0.0.1:<free port>; ``kill``/``start`` keep the port."""
 
-    def __init__(self) -> None:
+    def __init__(self, password: str | None = None) -> None:
         self.port = free_port()
+        self.password = password
         self.proc: subprocess.Popen | None = None
         self.start()
 
     def start(self) -> None:
+        auth = ["--requirepass", self.password] if self.password else []
         self.proc = subprocess.Popen(
             [REDIS_SERVER, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
-             "--appendonly", "no", "--notify-keyspace-events", "KEA", "--daemonize", "no"],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+             "--appendonly", "no", "--notify-keyspace-events", "KEA", "--daemonize", "no",
+             *auth], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         deadline = time.monotonic() + 10
         while time.monotonic() < deadline:
             try:
@@ -53,22 +55,25 @@ class RedisServer:
     stop = kill
 
     def address(self, db: int) -> str:
-        return f"127.0.0.1:{self.port}/{db}"
+        auth = f"{self.password}@" if self.password else ""
+        return f"{auth}127.0.0.1:{self.port}/{db}"
 
     def command(self, db: int, *args) -> object:
         """One command on ``db`` over a fresh connection (blocking, 5 s timeout)."""
         with socket.create_connection(("127.0.0.1", self.port), timeout=5) as sock:
-            sock.sendall(hiredis.pack_command(("SELECT", db)) + hiredis.pack_command(args))
+            setup = [("AUTH", self.password)] if self.password else []
+            setup.append(("SELECT", db))
+            sock.sendall(b"".join(hiredis.pack_command(c) for c in [*setup, args]))
             reader = hiredis.Reader()
             replies: list[object] = []
-            while len(replies) < 2:
+            while len(replies) < len(setup) + 1:
                 data = sock.recv(1 << 20)
                 if not data:
                     raise OSError("redis closed the connection")
                 reader.feed(data)
                 while (reply := reader.gets()) is not False:
                     replies.append(reply)
-            return replies[1]
+            return replies[-1]
 
     def keys(self, db: int) -> set[str]:
         return {k.decode() for k in self.command(db, "KEYS", "*")}  # type: ignore[union-attr]

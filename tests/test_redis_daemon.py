@@ -378,3 +378,16 @@ def test_active_switchover_takes_over_on_media(redis, cleanup):
     assert redis.keys(2) == set()
     assert call.relays(relay_address="127.0.0.2")  # media now reaches the standby
     redis.wait_for(2, lambda keys: keys == {"media-switch"})
+
+
+def test_password_as_rtpengine_spells_it(cleanup):
+    server = RedisServer(password="s3cret")
+    cleanup.callback(server.stop)
+    daemon = ours(server, 1, 22200, 22299)
+    cleanup.push(_stopped(daemon))
+    call = MediaCall(daemon, "authed")
+    cleanup.callback(call.close)
+    server.wait_for(1, lambda keys: keys == {"authed"})
+    server.password = "wrong"
+    with pytest.raises(RuntimeError, match="Cannot start up without running Redis"):
+        ours(server, 2, 22200, 22299)
