@@ -30,6 +30,7 @@ if TYPE_CHECKING:
 log = logging.getLogger("rtpengined.redis")
 
 BATCH = 500  # calls per pipeline
+WRITE_DELAY = 0.01  # seconds changes are collected before a write round
 ENCODE_SLICE = 16  # calls serialised between two checkpoints (~1 ms of event-loop time)
 BUSY_SECONDS = 3.0  # how long restore waits for ports a dead daemon's workers still hold
 RETRY_SECONDS = 0.5  # pause between reconnect attempts when errors do not disable Redis
@@ -268,8 +269,14 @@ class RedisCallStore:
             while True:
                 await self._wake.wait()
                 self._wake = trio.Event()
+                # Write rounds at most every WRITE_DELAY: the offer, answer (and delete) of
+                # a call that follow each other closely become one write (or one DEL), and
+                # a round costs the event loop the same for one call as for hundreds.
+                await trio.sleep(WRITE_DELAY)
                 while self._pending:
                     await self._flush_once()
+                    if self._pending:
+                        await trio.sleep(WRITE_DELAY)
         finally:
             if self._writer is not None:
                 await self._writer.aclose()
