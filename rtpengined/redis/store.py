@@ -81,6 +81,8 @@ class RedisCallStore:
         self._errors_in_row = 0
         self._keyspaces: list[int] = list(dict.fromkeys(settings.keyspaces))
         self._keyspaces_changed = trio.Event()
+        # Own calls whose SET was sent (so a DEL is due when they end): restored or written.
+        self._sent: set[str] = set()
         self._foreign_db: dict[str, int] = {}  # foreign call-id → its keyspace
         self._foreign_packets: dict[str, int] = {}  # packets counted when it was restored
         self._intf_index = interface_index(core.calls)
@@ -106,6 +108,11 @@ class RedisCallStore:
         if call.foreign:
             self._foreign_db.pop(call.call_id, None)
             self._foreign_packets.pop(call.call_id, None)
+            return
+        if call.call_id not in self._sent:
+            # Never sent to Redis (e.g. created and ended during an outage): nothing to
+            # delete, and nothing left pending, so an outage costs memory per live call only.
+            self._pending.pop(call.call_id, None)
             return
         self._note(call.call_id, None)
 
@@ -231,6 +238,8 @@ class RedisCallStore:
             self._foreign_db[call_id] = db
             call = self.core.calls.calls[call_id]
             self._foreign_packets[call_id] = sum(s.stats.packets for s in call.streams())
+        else:
+            self._sent.add(call_id)
         self.counters.restored += 1
         return True
 
@@ -308,6 +317,7 @@ class RedisCallStore:
             if call is None or calls.get(call_id) is not call or call.foreign:
                 if call is None:
                     commands.append(("DEL", call_id))
+                    self._sent.discard(call_id)
                 continue
             try:
                 text = dumps(encode_call(call, s.write.db, self._intf_index))
@@ -315,6 +325,7 @@ class RedisCallStore:
                 log.exception("cannot serialise call %s for Redis", call_id)
                 continue
             commands.append(("SET", call_id, text, "EX", s.expires))
+            self._sent.add(call_id)  # from now on its end needs a DEL, even mid-flight
         if not commands:
             return
         try:
