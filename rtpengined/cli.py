@@ -226,10 +226,11 @@ def _list_numsessions(core: Core, rest: str) -> str:
     return statsview.render_numsessions(core)
 
 
-def _session_line(call: Call) -> str:
+def _session_line(core: Core, call: Call) -> str:
     return (
         f"callid: {call.call_id:>60} | deletionmark:{'yes' if call.deletion_mark else 'no':>4} "
-        f"| created:{int(call.created):12d} | proxy:{call.proxy} | redis_keyspace:0 "
+        f"| created:{int(call.created):12d} | proxy:{call.proxy} "
+        f"| redis_keyspace:{core.store.keyspace_of(call)} "
         f"| foreign:{'yes' if call.foreign else 'no'}\n"
     )
 
@@ -241,7 +242,7 @@ def _list_sessions(core: Core, rest: str) -> str:
     calls = list(core.calls.calls.values())
     if argument in ("all", "own", "foreign"):
         wanted = {"all": None, "own": False, "foreign": True}[argument]
-        lines = [_session_line(c) for c in calls if wanted is None or c.foreign == wanted]
+        lines = [_session_line(core, c) for c in calls if wanted is None or c.foreign == wanted]
         if lines:
             return "".join(lines)
         qualifier = {"all": "", "own": "own ", "foreign": "foreign "}[argument]
@@ -303,7 +304,7 @@ def call_info(core: Core, call: Call) -> str:
         f"proxy: {call.proxy}\n"
         f"tos: {call.tos}\n"
         f"last_signal: {int(call.last_signal)}\n"
-        f"redis_keyspace: 0\n"
+        f"redis_keyspace: {core.store.keyspace_of(call)}\n"
         f"foreign: {'yes' if call.foreign else 'no'}\n\n"
     )
     return head + "".join(tag_info(core, call, m) for m in call.monologues) + "\n"

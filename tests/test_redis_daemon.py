@@ -262,7 +262,7 @@ def test_cli_keyspaces_and_active_take_over_foreign_calls(redis, cleanup):
     first = MediaCall(active, "first")
     cleanup.callback(first.close)
     _wait_query(standby, "first")
-    assert "foreign:yes" in cli(cli_port, "list sessions all")
+    assert "| redis_keyspace:1 | foreign:yes" in cli(cli_port, "list sessions all")
     # ksrm ends the keyspace's foreign calls; ksadd again follows it, and picks up the
     # calls already stored there.
     assert "Successfully unsubscribed from keyspace 1" in cli(cli_port, "ksrm 1")

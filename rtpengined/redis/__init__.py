@@ -24,6 +24,9 @@ class CallStore(Protocol):
     def keyspaces(self) -> list[int]:
         """The keyspaces (Redis DBs) followed as a standby, in subscription order."""
 
+    def keyspace_of(self, call: Call) -> int:
+        """The Redis DB ``call`` is stored in (the CLI's ``redis_keyspace``; 0 without)."""
+
     def subscribe(self, keyspace: int) -> None:
         """Follow another node's keyspace (``ksadd``)."""
 
@@ -45,6 +48,9 @@ class NullCallStore:
 
     def keyspaces(self) -> list[int]:
         return list(self._keyspaces)
+
+    def keyspace_of(self, call: Call) -> int:
+        return 0
 
     def subscribe(self, keyspace: int) -> None:
         if keyspace not in self._keyspaces:

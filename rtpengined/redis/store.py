@@ -125,6 +125,10 @@ class RedisCallStore:
     def keyspaces(self) -> list[int]:
         return list(self._keyspaces)
 
+    def keyspace_of(self, call: Call) -> int:
+        db = self._foreign_db.get(call.call_id)
+        return db if db is not None and call.foreign else self.settings.write.db
+
     def subscribe(self, keyspace: int) -> None:
         if keyspace not in self._keyspaces:
             self._keyspaces.append(keyspace)
