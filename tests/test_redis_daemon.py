@@ -391,3 +391,21 @@ def test_password_as_rtpengine_spells_it(cleanup):
     server.password = "wrong"
     with pytest.raises(RuntimeError, match="Cannot start up without running Redis"):
         ours(server, 2, 22200, 22299)
+
+
+def test_rtpengined_standby_follows_rtpengine_active(redis, cleanup):
+    """A mixed cluster: rtpengine 10.5 active, rtpengined standby on another address."""
+    ref = reference(redis, 5, 22100, 22199)
+    cleanup.push(_stopped(ref))
+    standby = ours(redis, 6, 22100, 22199, "--subscribe-keyspace=5", interface="127.0.0.2")
+    cleanup.push(_stopped(standby))
+    call = MediaCall(ref, "mixed")
+    cleanup.callback(call.close)
+    want = local_ports(ref.request({"command": "query", "call-id": "mixed"}))
+    deadline = time.monotonic() + 10
+    while local_ports(_wait_query(standby, "mixed")) != want:
+        assert time.monotonic() < deadline, _wait_query(standby, "mixed")
+        time.sleep(0.05)
+    kill9(ref)
+    assert call.relays(relay_address="127.0.0.2")
+    assert redis.keys(6) == set()
