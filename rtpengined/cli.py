@@ -502,10 +502,19 @@ def _set_loglevel(core: Core, arg: str) -> str:
     return f"Success setting loglevel to {level}\n"
 
 
+def _apply_redis(core: Core) -> None:
+    """Hand the CLI's redis settings to the running call store (new connections use them)."""
+    state = cli_state(core)
+    core.store.configure(
+        allowed_errors=state.redis_allowed_errors, disable_time=state.redis_disable_time,
+        connect_timeout_ms=state.redis_connect_timeout, cmd_timeout_ms=state.redis_cmd_timeout)
+
+
 def _set_redisallowederrors(core: Core, arg: str) -> str:
     value, _ = c_strtol(arg)
     value = value or 0
     cli_state(core).redis_allowed_errors = wrap32(value)
+    _apply_redis(core)
     return f"Success setting redis-allowed-errors to {value}\n"
 
 
@@ -514,6 +523,7 @@ def _set_redisdisabletime(core: Core, arg: str) -> str:
     if value < 0:
         return f"Invalid redis-disable-time value {value}, must be >= 0\n"
     cli_state(core).redis_disable_time = wrap32(value)
+    _apply_redis(core)
     return f"Success setting redis-disable-time to {value}\n"
 
 
@@ -522,6 +532,7 @@ def _set_redisconnecttimeout(core: Core, arg: str) -> str:
     if value <= 0:
         return f"Invalid redis-connect-timeout value {value}, must be > 0\n"
     cli_state(core).redis_connect_timeout = wrap32(value)
+    _apply_redis(core)
     return f"Success setting redis-connect-timeout to {value}\n"
 
 
@@ -534,6 +545,7 @@ def _set_rediscmdtimeout(core: Core, arg: str) -> str:
     if value != state.redis_cmd_timeout and value == 0:
         reply = "Warning: Setting redis-cmd-timeout to 0 (no timeout) will require a redis reconnect\n"
     state.redis_cmd_timeout = wrap32(value)
+    _apply_redis(core)
     return reply + f"Success setting redis-cmd-timeout to {value}\n"
 
 

@@ -60,3 +60,14 @@ async def test_without_redis_the_store_is_the_null_one(make_daemon):
     daemon = await make_daemon(subscribe_keyspace=[4])
     assert type(daemon.core.store).__name__ == "NullCallStore"
     assert daemon.core.store.keyspaces() == [4]
+
+
+async def test_cli_redis_settings_reach_the_store(make_daemon, redis):
+    daemon = await make_daemon(port_min=22000, port_max=22099, redis=redis.address(1),
+                               redis_allowed_errors=2)
+    core = daemon.core
+    assert "redis_allowed_errors = 2" in core.handle_cli("params start")
+    assert core.handle_cli("set rediscmdtimeout 250") == "Success setting redis-cmd-timeout to 250\n"
+    core.handle_cli("set redisdisabletime 3")
+    settings = core.store.settings
+    assert (settings.cmd_timeout_ms, settings.disable_time, settings.allowed_errors) == (250, 3, 2)

@@ -27,6 +27,10 @@ class CallStore(Protocol):
     def keyspace_of(self, call: Call) -> int:
         """The Redis DB ``call`` is stored in (the CLI's ``redis_keyspace``; 0 without)."""
 
+    def configure(self, *, allowed_errors: int, disable_time: int, connect_timeout_ms: int,
+                  cmd_timeout_ms: int) -> None:
+        """New error/timeout settings (CLI ``set redis…``) for the connections from now on."""
+
     def subscribe(self, keyspace: int) -> None:
         """Follow another node's keyspace (``ksadd``)."""
 
@@ -51,6 +55,10 @@ class NullCallStore:
 
     def keyspace_of(self, call: Call) -> int:
         return 0
+
+    def configure(self, *, allowed_errors: int, disable_time: int, connect_timeout_ms: int,
+                  cmd_timeout_ms: int) -> None:
+        return None
 
     def subscribe(self, keyspace: int) -> None:
         if keyspace not in self._keyspaces:

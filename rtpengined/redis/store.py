@@ -125,6 +125,12 @@ class RedisCallStore:
     def keyspaces(self) -> list[int]:
         return list(self._keyspaces)
 
+    def configure(self, *, allowed_errors: int, disable_time: int, connect_timeout_ms: int,
+                  cmd_timeout_ms: int) -> None:
+        s = self.settings
+        s.allowed_errors, s.disable_time = allowed_errors, disable_time
+        s.connect_timeout_ms, s.cmd_timeout_ms = connect_timeout_ms, cmd_timeout_ms
+
     def keyspace_of(self, call: Call) -> int:
         db = self._foreign_db.get(call.call_id)
         return db if db is not None and call.foreign else self.settings.write.db
