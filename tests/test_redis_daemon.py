@@ -409,3 +409,18 @@ def test_rtpengined_standby_follows_rtpengine_active(redis, cleanup):
     kill9(ref)
     assert call.relays(relay_address="127.0.0.2")
     assert redis.keys(6) == set()
+
+
+def test_graceful_restart_keeps_the_calls(redis, cleanup):
+    """SIGTERM releases the media but leaves the stored calls: a restart gets them back."""
+    daemon = ours(redis, 1, 22000, 22099)
+    cleanup.push(_stopped(daemon))
+    call = MediaCall(daemon, "kept-over-restart")
+    cleanup.callback(call.close)
+    redis.wait_for(1, lambda keys: keys == {"kept-over-restart"})
+    daemon.stop()
+    assert redis.keys(1) == {"kept-over-restart"}
+    daemon = ours(redis, 1, 22000, 22099)
+    cleanup.push(_stopped(daemon))
+    assert daemon.request({"command": "query", "call-id": "kept-over-restart"})["result"] == "ok"
+    assert call.relays()
