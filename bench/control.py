@@ -71,7 +71,9 @@ def lifecycles(address: tuple, in_flight: int, duration: float, tag: str) -> dic
             counter += 1
             slot["requests"] = _requests(f"ctl-{tag}-{counter}", 10000 + (counter % 20000) * 2)
         slot["seq"] += 1
-        cookie = f"{slot['n']}_{slot['seq']} ".encode()
+        # Unique per run: a cookie seen before (warm-up, an earlier phase) is answered from
+        # the reply cache without running the command.
+        cookie = f"{tag}_{slot['n']}_{slot['seq']} ".encode()
         slot["cookie"] = cookie
         slot["sent"] = perf()
         slot["sock"].send(cookie + slot["requests"][slot["step"]])

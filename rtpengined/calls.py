@@ -151,6 +151,7 @@ class CallManager:
             entry = self._timer_of.get(call.call_id)
             if entry is not None and entry[0] is call:
                 del self._timer_of[call.call_id]
+            self.core.store.deleted(call)
         log.info("call %s ended (%s)", call.call_id, reason)
 
     def _count_stream_pairs(self, call: Call) -> None:
@@ -344,6 +345,8 @@ class CallManager:
             return "regular" if now >= call.delete_at else None
         if config.final_timeout > 0 and now - call.created >= config.final_timeout:
             return "final_timeout"
+        if call.foreign:  # another node's call (Redis standby): only the final timeout (10.5)
+            return None
         # As 10.5: every stream has its own limit, measured from its last packet (or the
         # last signalling); the call ends once all are past theirs, and is counted under the
         # kind of limit of the stream checked last (callee's streams first, caller's last).

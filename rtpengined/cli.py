@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 from . import query, statsview
 from .config import LOG_SUBSYSTEMS
+from .redis.address import RedisAddress
 
 if TYPE_CHECKING:
     from .core import Core
@@ -140,7 +141,6 @@ class CliState:
     redis_disable_time: int = 10
     redis_connect_timeout: int = 1000
     redis_cmd_timeout: int = 0
-    keyspaces: list[int] = field(default_factory=list)
     initial: dict[str, Any] = field(default_factory=dict)
     initial_params: str = ""
 
@@ -152,7 +152,12 @@ def cli_state(core: Core) -> CliState:
     """The CLI state of ``core``; the first call records the startup settings."""
     state = _STATES.get(core)
     if state is None:
-        state = _STATES[core] = CliState()
+        config = core.config
+        state = _STATES[core] = CliState(
+            redis_allowed_errors=config.redis_allowed_errors,
+            redis_disable_time=config.redis_disable_time,
+            redis_connect_timeout=config.redis_connect_timeout,
+            redis_cmd_timeout=config.redis_cmd_timeout)
         state.initial = _diffable(core, state)
         state.initial_params = _params(core, state, start=True)
     return state
@@ -221,10 +226,11 @@ def _list_numsessions(core: Core, rest: str) -> str:
     return statsview.render_numsessions(core)
 
 
-def _session_line(call: Call) -> str:
+def _session_line(core: Core, call: Call) -> str:
     return (
         f"callid: {call.call_id:>60} | deletionmark:{'yes' if call.deletion_mark else 'no':>4} "
-        f"| created:{int(call.created):12d} | proxy:{call.proxy} | redis_keyspace:0 "
+        f"| created:{int(call.created):12d} | proxy:{call.proxy} "
+        f"| redis_keyspace:{core.store.keyspace_of(call)} "
         f"| foreign:{'yes' if call.foreign else 'no'}\n"
     )
 
@@ -236,7 +242,7 @@ def _list_sessions(core: Core, rest: str) -> str:
     calls = list(core.calls.calls.values())
     if argument in ("all", "own", "foreign"):
         wanted = {"all": None, "own": False, "foreign": True}[argument]
-        lines = [_session_line(c) for c in calls if wanted is None or c.foreign == wanted]
+        lines = [_session_line(core, c) for c in calls if wanted is None or c.foreign == wanted]
         if lines:
             return "".join(lines)
         qualifier = {"all": "", "own": "own ", "foreign": "foreign "}[argument]
@@ -298,7 +304,7 @@ def call_info(core: Core, call: Call) -> str:
         f"proxy: {call.proxy}\n"
         f"tos: {call.tos}\n"
         f"last_signal: {int(call.last_signal)}\n"
-        f"redis_keyspace: 0\n"
+        f"redis_keyspace: {core.store.keyspace_of(call)}\n"
         f"foreign: {'yes' if call.foreign else 'no'}\n\n"
     )
     return head + "".join(tag_info(core, call, m) for m in call.monologues) + "\n"
@@ -496,10 +502,19 @@ def _set_loglevel(core: Core, arg: str) -> str:
     return f"Success setting loglevel to {level}\n"
 
 
+def _apply_redis(core: Core) -> None:
+    """Hand the CLI's redis settings to the running call store (new connections use them)."""
+    state = cli_state(core)
+    core.store.configure(
+        allowed_errors=state.redis_allowed_errors, disable_time=state.redis_disable_time,
+        connect_timeout_ms=state.redis_connect_timeout, cmd_timeout_ms=state.redis_cmd_timeout)
+
+
 def _set_redisallowederrors(core: Core, arg: str) -> str:
     value, _ = c_strtol(arg)
     value = value or 0
     cli_state(core).redis_allowed_errors = wrap32(value)
+    _apply_redis(core)
     return f"Success setting redis-allowed-errors to {value}\n"
 
 
@@ -508,6 +523,7 @@ def _set_redisdisabletime(core: Core, arg: str) -> str:
     if value < 0:
         return f"Invalid redis-disable-time value {value}, must be >= 0\n"
     cli_state(core).redis_disable_time = wrap32(value)
+    _apply_redis(core)
     return f"Success setting redis-disable-time to {value}\n"
 
 
@@ -516,6 +532,7 @@ def _set_redisconnecttimeout(core: Core, arg: str) -> str:
     if value <= 0:
         return f"Invalid redis-connect-timeout value {value}, must be > 0\n"
     cli_state(core).redis_connect_timeout = wrap32(value)
+    _apply_redis(core)
     return f"Success setting redis-connect-timeout to {value}\n"
 
 
@@ -528,6 +545,7 @@ def _set_rediscmdtimeout(core: Core, arg: str) -> str:
     if value != state.redis_cmd_timeout and value == 0:
         reply = "Warning: Setting redis-cmd-timeout to 0 (no timeout) will require a redis reconnect\n"
     state.redis_cmd_timeout = wrap32(value)
+    _apply_redis(core)
     return reply + f"Success setting redis-cmd-timeout to {value}\n"
 
 
@@ -625,6 +643,15 @@ def _listen_slots(addresses: list[Any]) -> list[str]:
     return [v4, v6]
 
 
+def _redis_address(text: str | None) -> RedisAddress | None:
+    return RedisAddress.parse(text) if text else None
+
+
+def _redis_text(address: RedisAddress | None) -> str:
+    """``IP:PORT/DB`` as 10.5 prints its redis endpoints (``:0/-1`` when unset)."""
+    return f"{address.host}:{address.port}/{address.db}" if address else ":0/-1"
+
+
 def _params(core: Core, state: CliState, start: bool) -> str:
     config = core.config
     lines = [f"log-level-{sub} = {log_level_of(core, sub)}" for sub in LOG_SUBSYSTEMS]
@@ -636,7 +663,7 @@ def _params(core: Core, state: CliState, start: bool) -> str:
         f"final-timeout = {config.final_timeout}",
         f"offer-timeout = {config.offer_timeout}",
         f"delete-delay = {config.delete_delay}",
-        "redis-expires = 86400",
+        f"redis-expires = {config.redis_expires}",
         f"tos = {config.tos}",
         f"control-tos = {config.control_tos}",
         "graphite-interval = 0",
@@ -647,12 +674,14 @@ def _params(core: Core, state: CliState, start: bool) -> str:
         f"port-min = {config.port_min}",
         f"port-max = {config.port_max}",
     ]
+    redis, redis_write = _redis_address(config.redis), _redis_address(config.redis_write)
     if start:
-        lines += ["redis = :0/-1", "redis-write = :0/-1"]
+        lines += [f"redis = {_redis_text(redis)}", f"redis-write = {_redis_text(redis_write)}"]
     else:
-        lines += ["redis-db = -1", "redis-write-db = -1"]
+        lines += [f"redis-db = {redis.db if redis else -1}",
+                  f"redis-write-db = {redis_write.db if redis_write else -1}"]
     lines += [
-        "no-redis-required = 0",
+        f"no-redis-required = {int(config.no_redis_required)}",
         f"num-threads = {os.cpu_count() or 1}",
         "xmlrpc-format = 0",
         "log_format = 0",
@@ -665,11 +694,11 @@ def _params(core: Core, state: CliState, start: bool) -> str:
         f"{'max-bandwidth' if start else 'max-bw'} = {config.max_bandwidth}",
     ]
     lines += [f"interface[{i}] = {iface.name}\\{iface.address} " for i, iface in enumerate(config.interfaces)]
-    lines += [f"keyspace[{i}] = {db} " for i, db in enumerate(state.keyspaces)]
+    lines += [f"keyspace[{i}] = {db} " for i, db in enumerate(core.store.keyspaces())]
     lines += [
         "b2b_url = (null)",
-        "redis-auth = (null)",
-        "redis-write-auth = (null)",
+        f"redis-auth = {(redis and redis.password) or '(null)'}",
+        f"redis-write-auth = {(redis_write and redis_write.password) or '(null)'}",
         "recording-dir = (null)",
         "recording-method = pcap",
         "recording-format = raw",
@@ -750,6 +779,7 @@ def _active(core: Core, rest: str) -> str:
     for call in core.calls.calls.values():
         call.foreign = False
         call.last_signal = max(call.last_signal, now + 1)
+        core.store.changed(call)  # ours now: stored in our own DB from here on
     return "Ok, all calls set to 'owned (active)'\n"
 
 
@@ -778,11 +808,10 @@ def _ksadd(core: Core, rest: str) -> str:
     value, refusal = _keyspace(rest, "adding")
     if value is None:
         return refusal
-    state = cli_state(core)
-    if value in state.keyspaces:
+    if value in core.store.keyspaces():
         return f"Keyspace {value} is already among redis notifications.\n"
     # 10.5 crashes here without redis (defect D2); we keep the list.
-    state.keyspaces.append(value)
+    core.store.subscribe(value)  # with --redis: follow it (PSUBSCRIBE)
     return f"Success adding keyspace {value} to redis notifications.\n"
 
 
@@ -790,11 +819,9 @@ def _ksrm(core: Core, rest: str) -> str:
     value, refusal = _keyspace(rest, "removing")
     if value is None:
         return refusal
-    state = cli_state(core)
-    if value not in state.keyspaces:
+    if value not in core.store.keyspaces():
         return f"Keyspace {value} is not among redis notifications.\n"
-    state.keyspaces.remove(value)
-    # Calls of a redis keyspace are foreign calls restored from redis; we have none.
+    core.store.unsubscribe(value)  # ends the foreign calls restored from that keyspace
     return (
         f"Successfully unsubscribed from keyspace {value}.\n"
         f"Successfully removed all foreign calls for keyspace {value}.\n"
@@ -802,7 +829,7 @@ def _ksrm(core: Core, rest: str) -> str:
 
 
 def _kslist(core: Core, rest: str) -> str:
-    spaces = "".join(f"{db} " for db in cli_state(core).keyspaces)
+    spaces = "".join(f"{db} " for db in core.store.keyspaces())
     return f"\nSubscribed-on keyspaces:\n{spaces}\n"
 
 

@@ -64,7 +64,9 @@ def setup_logging(level: int, journal: bool = False) -> None:
 def _find_listen_error(exc: BaseException):
     from transports import ListenError
 
-    if isinstance(exc, ListenError):
+    from .redis.store import RedisUnavailable
+
+    if isinstance(exc, (ListenError, RedisUnavailable)):
         return exc
     for inner in getattr(exc, "exceptions", ()):
         found = _find_listen_error(inner)

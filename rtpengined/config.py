@@ -78,6 +78,17 @@ OPTIONS: list[Option] = [
     Option("foreground", "f", "bool", "foreground", "Stay in the foreground (always: use a service manager to detach)", ""),
     Option("pidfile", "p", "str", "pidfile", "Write the daemon's PID to this file", "FILE"),
     Option("table", "t", "int", "table", "Kernel forwarding table (accepted; we relay in userspace)", "INT"),
+    # Calls in Redis (rtpengine 10.5's options and defaults; see rtpengined.redis).
+    Option("redis", "r", "str", "redis", "Redis to store calls in and restore them from", "[PW@]IP:PORT/DB"),
+    Option("redis-write", "w", "str", "redis_write", "Redis to write calls to (default: --redis)", "[PW@]IP:PORT/DB"),
+    Option("redis-expires", "", "int", "redis_expires", "Expiry of stored calls in seconds", "INT"),
+    Option("redis-connect-timeout", "", "int", "redis_connect_timeout", "Redis connect timeout in ms", "INT"),
+    Option("redis-cmd-timeout", "", "int", "redis_cmd_timeout", "Redis command timeout in ms (0: none)", "INT"),
+    Option("redis-allowed-errors", "", "int", "redis_allowed_errors", "Redis errors before it is disabled (-1: never)", "INT"),
+    Option("redis-disable-time", "", "int", "redis_disable_time", "Seconds Redis stays disabled after too many errors", "INT"),
+    Option("no-redis-required", "q", "bool", "no_redis_required", "Start and run even when Redis is unreachable", ""),
+    Option("subscribe-keyspace", "k", "int-list", "subscribe_keyspace", "Follow another node's Redis DB as a standby, repeatable", "INT"),
+    Option("active-switchover", "", "bool", "active_switchover", "Take over a foreign call when signalling for it arrives", ""),
 ]
 OPTIONS_BY_NAME = {o.name: o for o in OPTIONS}
 OPTIONS_BY_SHORT = {o.short: o for o in OPTIONS if o.short}
@@ -140,6 +151,16 @@ class Config:
     foreground: bool = True
     pidfile: str | None = None
     table: int = -1
+    redis: str | None = None
+    redis_write: str | None = None
+    redis_expires: int = 86400
+    redis_connect_timeout: int = 1000
+    redis_cmd_timeout: int = 0
+    redis_allowed_errors: int = -1
+    redis_disable_time: int = 10
+    no_redis_required: bool = False
+    subscribe_keyspace: list[int] = field(default_factory=list)
+    active_switchover: bool = False
     unsupported: dict[str, Any] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
 
@@ -205,6 +226,11 @@ def _convert(option: Option, value: str) -> Any:
         raise ConfigError(f"--{option.name}: {value!r} is not true or false")
     if option.kind == "listen-list":
         return [parse_listen(v, option.name) for v in value.split(";") if v.strip()]
+    if option.kind == "int-list":
+        try:
+            return [int(v) for v in value.replace(",", ";").split(";") if v.strip()]
+        except ValueError:
+            raise ConfigError(f"--{option.name}: {value!r} is not a whole number") from None
     if option.kind == "interface-list":
         return [parse_interface(v) for v in value.split(";") if v.strip()]
     if option.name == "endpoint-learning" and value not in ("delayed", "immediate", "off", "heuristic"):
@@ -359,6 +385,23 @@ def validate(config: Config) -> None:
         )
     if config.listen_https and not (config.https_cert and config.https_key):
         raise ConfigError("--listen-https needs --https-cert and --https-key")
+    _validate_redis(config)
+
+
+def _validate_redis(config: Config) -> None:
+    from .redis.address import RedisAddress
+
+    for name in ("redis", "redis-write"):
+        value = getattr(config, name.replace("-", "_"))
+        if value is not None:
+            try:
+                RedisAddress.parse(value)
+            except ValueError as exc:
+                raise ConfigError(f"--{name}: {exc}") from None
+    if config.redis_write and not config.redis:
+        raise ConfigError("--redis-write needs --redis")
+    if any(k < 0 for k in config.subscribe_keyspace):
+        raise ConfigError("--subscribe-keyspace: keyspaces are Redis DB numbers (>= 0)")
 
 
 def options_help() -> str:

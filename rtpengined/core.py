@@ -21,9 +21,13 @@ from . import ngcodec
 from .config import Config
 from .media import MediaPlane, NullMediaPlane
 from .ngcodec import BENCODE, NgError
+from .redis import CallStore, NullCallStore
 from .stats import Stats
 
 log = logging.getLogger("rtpengined")
+
+# Commands that never change a call (everything else may: the call store is told).
+_READ_ONLY_COMMANDS = frozenset({"ping", "query", "list", "statistics"})
 
 NgHandler = Callable[["Core", dict[str, Any], "Request"], dict[str, Any]]
 NG_COMMANDS: dict[str, NgHandler] = {}
@@ -78,6 +82,8 @@ class Core:
         self.stats = Stats(clock=clock)
         self.cache = ngcodec.ReplyCache()
         self.calls = CallManager(self)
+        # Where calls are kept beyond this process (Redis); the daemon replaces the null one.
+        self.store: CallStore = NullCallStore()
         self._trimmed_at_generation = 0
 
     # -- ng ---------------------------------------------------------------------------
@@ -139,7 +145,18 @@ class Core:
         self.stats.record_command(
             request.source_ip, command, time.perf_counter() - started, failed
         )
+        if command not in _READ_ONLY_COMMANDS:
+            self._store_call(message.get("call-id"))
         return ngcodec.encode_payload(reply, encoding)
+
+    def _store_call(self, call_id: Any) -> None:
+        """A command may have changed the call it names: hand it to the call store."""
+        if isinstance(call_id, bytes):
+            call_id = call_id.decode("utf-8", "surrogateescape")
+        if isinstance(call_id, str):
+            call = self.calls.calls.get(call_id)
+            if call is not None:
+                self.store.changed(call)
 
     def _error(
         self, encoding: str, reason: str, request: Request, command: str | None = None

@@ -14,6 +14,7 @@ import transports
 
 from .config import Config
 from .core import Core
+from .redis.store import start_call_store
 from .service import Notifier
 
 log = logging.getLogger("rtpengined")
@@ -92,6 +93,8 @@ async def run_daemon(
             async with _media_plane(config, nursery) as media:
                 core = Core(config, media=media)
                 daemon = Daemon(core, cancel_scope=scope)
+                # Calls stored in Redis come back before any listener serves (issue 16).
+                await start_call_store(core, nursery)
                 if handle_signals:
                     nursery.start_soon(_watch_signals, stop, scope)
                 listeners = [(transport, address) for transport in registry.values()

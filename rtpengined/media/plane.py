@@ -22,6 +22,7 @@ import subprocess
 import sys
 import time
 from collections import deque
+from collections.abc import Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 
@@ -99,6 +100,9 @@ class RelayPlane:
         self.group_workers: dict[str, _WorkerHandle] = {}
         self.workers = [self._new_handle(index) for index in range(max(1, count))]
         self.closing = False
+        # Told when a refresh finds a stream's learned endpoint changed (the call store
+        # writes the call again: a media-driven change).
+        self.on_learned: Callable[[Stream], None] | None = None
         self.batching = 0  # depth of nested ``batch()`` blocks
         self.batched: list[_WorkerHandle] = []  # workers with a pending batch
         self.addresses: dict[tuple, tuple | None] = {}  # (family, Endpoint) -> sendto address
@@ -128,6 +132,10 @@ class RelayPlane:
         worker = self._worker_for(stream)
         slot = (self.rtcp_slots if stream.rtcp else self.slots).allocate()
         self.counters.clear(slot)
+        stats = stream.stats
+        if stats.packets or stats.last_packet:  # a restored stream (Redis) goes on counting
+            self.counters.write_traffic(slot, stats.packets, stats.bytes, stats.errors,
+                                        stats.last_packet, stats.ssrc, bool(stats.ssrc))
         family = 6 if stream.sock.family == socket.AF_INET6 else 4
         record = _Record(stream, slot, worker, 1, stream.endpoint, stream.confirmed, None, family)
         self.records[stream.id] = record
@@ -356,8 +364,11 @@ class RelayPlane:
             record.seen_raw = raw
             learned = (unpack_address(family, address), port) if family else None
             record.seen_endpoint = _endpoint(learned, stream.endpoint)
+        before = (stream.endpoint, stream.confirmed)
         stream.endpoint = record.seen_endpoint
         stream.confirmed = record.seen_confirmed = bool(flags & CONFIRMED)
+        if self.on_learned is not None and before != (stream.endpoint, stream.confirmed):
+            self.on_learned(stream)
 
     def _add_followers(self, stats: StreamStats, followers: list[_Record]) -> None:
         """Packets that still arrive on replaced ports count for the successor (10.5)."""

@@ -1,0 +1,466 @@
+"""rtpengine 10.5's Redis document for one call, both ways (sans-I/O).
+
+rtpengine stores each call under its call-id as one JSON object: ``json`` (call scalars),
+``tag-N`` (parties), ``media-N``, ``stream-N`` (one per local port), ``sfd-N`` (the
+socket of a stream), ``map-N`` (endpoint maps), and id lists named ``<list>-N``
+(``medias-N``, ``streams-N``, ``rtp_sinks-N``, ``subscriptions-N``...). Every scalar is a
+string, percent-escaped as rtpengine escapes them. Writing the same layout lets a cluster
+mix rtpengine and rtpengined nodes: either restores what the other stored.
+
+``encode_call`` turns a ``model.Call`` into that document; ``decode_call`` turns a
+document into a ``StoredCall``, a plain description (no sockets) that ``restore`` binds.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..model import Call, Endpoint, Stream
+
+NO_INDEX = 4294967295  # rtpengine's "(unsigned) -1": no RTCP sibling
+
+# struct packet_stream flags (rtpengine 10.5)
+PS_RTP = 0x00010000
+PS_RTCP = 0x00020000
+PS_FILLED = 0x00100000
+PS_CONFIRMED = 0x00200000
+PS_STRICT_SOURCE = 0x00000100
+PS_MEDIA_HANDOVER = 0x00000200
+PS_ASYMMETRIC = 0x00000002  # the shared flag bit (rtpengine keeps it on the media)
+# struct call_media flags
+MEDIA_ASYMMETRIC = 0x00000002
+MEDIA_SEND = 0x00000004
+MEDIA_RECV = 0x00000008
+MEDIA_RTCP_MUX = 0x00000010
+MEDIA_ICE = 0x00000080
+MEDIA_INITIALIZED = 0x00010000
+MEDIA_ICE_CONTROLLING = 0x00200000
+
+
+class LayoutError(ValueError):
+    """A stored document that cannot be read back as a call."""
+
+
+# -- rtpengine's percent escaping of every string value ------------------------------------
+
+_KEEP = {c for c in range(0x20, 0x7F)} - {ord("%"), ord("\\"), ord("'"), ord('"')}
+_NEEDS_ESCAPE = re.compile(r"""[^\x20-\x7e]|[%\\'"]""")
+
+
+def escape(text: str) -> str:
+    """Escape as rtpengine does: bytes outside printable ASCII and ``%\\'"`` become %xx."""
+    if not _NEEDS_ESCAPE.search(text):
+        return text
+    raw = text.encode("utf-8", "surrogateescape")
+    return "".join(chr(b) if b in _KEEP else f"%{b:02x}" for b in raw)
+
+
+def unescape(text: str) -> str:
+    if "%" not in text:
+        return text
+    out = bytearray()
+    raw = text.encode("utf-8", "surrogateescape")
+    i = 0
+    while i < len(raw):
+        if raw[i] == 0x25 and i + 2 < len(raw) and _hex(raw[i + 1 : i + 3]):
+            out.append(int(raw[i + 1 : i + 3], 16))
+            i += 3
+        else:
+            out.append(raw[i])
+            i += 1
+    return out.decode("utf-8", "surrogateescape")
+
+
+def _hex(pair: bytes) -> bool:
+    return len(pair) == 2 and all(chr(b) in "0123456789abcdefABCDEF" for b in pair)
+
+
+def _endpoint_text(endpoint: Endpoint | None) -> str:
+    if endpoint is None:
+        return ""
+    if ":" in endpoint.address:
+        return f"[{endpoint.address}]:{endpoint.port}"
+    return f"{endpoint.address}:{endpoint.port}"
+
+
+def parse_endpoint(text: str) -> Endpoint | None:
+    """``IP:PORT`` or ``[IPv6]:PORT`` as rtpengine writes endpoints; empty → None."""
+    if not text:
+        return None
+    if text.startswith("["):
+        host, _, port = text[1:].partition("]:")
+    else:
+        host, _, port = text.rpartition(":")
+    try:
+        number = int(port)
+    except ValueError:
+        raise LayoutError(f"bad endpoint {text!r}") from None
+    if not host or (host in ("0.0.0.0", "::") and number == 0):
+        return None
+    return Endpoint(host, number)
+
+
+# -- encoding ----------------------------------------------------------------------------------
+
+
+def _family(address: str) -> str:
+    return "IP6" if ":" in address else "IP4"
+
+
+def encode_call(call: Call, db: int, intf_index: dict[tuple[str, str], int] | None = None
+                ) -> dict[str, Any]:
+    """The document rtpengine 10.5 writes for ``call``, free-text values escaped as 10.5 does.
+
+    ``intf_index`` maps (interface address, interface name) to its position among the
+    logical interface's addresses of that family (rtpengine's ``local_intf_uid``).
+    """
+    intf_index = intf_index or {}
+    doc: dict[str, Any] = {}
+    tags = list(call.monologues)
+    tag_ids = {id(m): i for i, m in enumerate(tags)}
+    medias = [(tag_ids[id(m)], media) for m in tags for media in m.medias]
+    streams: list[tuple[int, Stream]] = []
+    for media_id, (_, media) in enumerate(medias):
+        for stream in media.streams:
+            if not stream.closed:
+                streams.append((media_id, stream))
+    stream_ids = {s.id: i for i, (_, s) in enumerate(streams)}
+    deleted = int(call.delete_at) if call.delete_at is not None else 0
+    doc["json"] = {
+        "created": str(int(call.created * 1_000_000)),
+        "destroyed": "0",
+        "last_signal": str(int(call.last_signal)),
+        "tos": str(call.tos),
+        "deleted": str(deleted),
+        "num_sfds": str(len(streams)),
+        "num_streams": str(len(streams)),
+        "num_medias": str(len(medias)),
+        "num_tags": str(len(tags)),
+        "num_maps": str(len(medias)),
+        "ml_deleted": "0",
+        "created_from": escape(call.proxy),
+        "created_from_addr": escape(call.proxy.rpartition(":")[0].strip("[]")),
+        "redis_hosted_db": str(db),
+        "recording_metadata": "",
+        "block_dtmf": "0",
+        "block_media": "0",
+    }
+    for i, (_, stream) in enumerate(streams):
+        intf = stream.interface
+        doc[f"sfd-{i}"] = {
+            "pref_family": intf.sdp_family,
+            "localport": str(stream.port),
+            "fd": "0",
+            "logical_intf": escape(intf.name),
+            "local_intf_uid": str(intf_index.get((intf.address, intf.name), 0)),
+            "stream": str(i),
+        }
+    for i, (media_id, stream) in enumerate(streams):
+        flags = PS_RTCP if stream.rtcp else PS_RTP
+        if stream.advertised is not None:
+            flags |= PS_FILLED
+        if stream.confirmed:
+            flags |= PS_CONFIRMED
+        if stream.strict_source:
+            flags |= PS_STRICT_SOURCE
+        if stream.media_handover:
+            flags |= PS_MEDIA_HANDOVER
+        sibling = stream_ids.get(stream.rtcp_peer.id, NO_INDEX) if stream.rtcp_peer else NO_INDEX
+        endpoint = stream.endpoint or stream.advertised
+        doc[f"stream-{i}"] = {
+            "media": str(media_id),
+            "sfd": str(i),
+            "rtcp_sibling": str(sibling),
+            "last_packet": str(int(max(stream.stats.last_packet, call.last_signal))),
+            "ps_flags": str(flags),
+            "component": "2" if stream.rtcp else "1",
+            "endpoint": _endpoint_text(endpoint),
+            "advertised_endpoint": _endpoint_text(stream.advertised),
+            "stats-packets": str(stream.stats.packets),
+            "stats-bytes": str(stream.stats.bytes),
+            "stats-errors": str(stream.stats.errors),
+        }
+        doc[f"stream_sfds-{i}"] = [str(i)]
+        sink = stream.sink
+        sink_ids = [str(stream_ids[sink.id])] if sink is not None and sink.id in stream_ids else []
+        doc[f"rtp_sinks-{i}"] = [] if stream.rtcp else sink_ids
+        doc[f"rtcp_sinks-{i}"] = sink_ids if stream.rtcp else []
+    for i, mono in enumerate(tags):
+        tag: dict[str, str] = {
+            "created": str(int(mono.created)),
+            "deleted": str(int(mono.extra.get("delete_at") or 0)),
+            "block_dtmf": "0",
+            "block_media": "0",
+            "logical_intf": escape(_logical_intf(mono) or "default"),
+        }
+        if mono.tag:
+            tag["tag"] = escape(mono.tag)
+        if mono.via_branch:
+            tag["via-branch"] = escape(mono.via_branch)
+        if mono.label:
+            tag["label"] = escape(mono.label)
+        doc[f"tag-{i}"] = tag
+        doc[f"other_tags-{i}"] = [str(tag_ids[id(o)]) for o in mono.subscriptions
+                                  if o.tag and id(o) in tag_ids]
+        doc[f"branches-{i}"] = []
+        doc[f"medias-{i}"] = [str(j) for j, (t, _) in enumerate(medias) if t == i]
+        doc[f"ssrc_table-{i}"] = []
+        doc[f"subscriptions-{i}"] = [f"{tag_ids[id(o)]}/0/1/0/0" for o in mono.subscriptions
+                                     if id(o) in tag_ids]
+    for i, (tag_id, media) in enumerate(medias):
+        flags = 0
+        if media.initialized:
+            flags |= MEDIA_INITIALIZED
+        if media.dir_flags[0]:
+            flags |= MEDIA_SEND
+        if media.dir_flags[1]:
+            flags |= MEDIA_RECV
+        if media.mux_shown:
+            flags |= MEDIA_RTCP_MUX
+        if media.ice_out:
+            flags |= MEDIA_ICE
+        if media.ice_controlling:
+            flags |= MEDIA_ICE_CONTROLLING
+        rtp = media.rtp
+        if rtp is not None and rtp.asymmetric:
+            flags |= MEDIA_ASYMMETRIC
+        intf = rtp.interface if rtp is not None else None
+        doc[f"media-{i}"] = {
+            "tag": str(tag_id),
+            "index": str(media.index),
+            "type": escape(media.type),
+            "format_str": escape(" ".join(media.formats)),
+            "protocol": escape(media.protocol),
+            "desired_family": intf.sdp_family if intf else "IP4",
+            "logical_intf": escape(intf.name) if intf else "default",
+            "ptime": "0",
+            "media_flags": str(flags),
+        }
+        own = [str(stream_ids[s.id]) for s in media.streams if s.id in stream_ids]
+        doc[f"streams-{i}"] = own
+        doc[f"maps-{i}"] = [str(i)]
+        doc[f"payload_types-{i}"] = [escape(_payload_type(pt, media.rtpmaps.get(pt, "")))
+                                     for pt in media.formats if pt.isdigit()]
+        first = media.streams[0] if media.streams else None
+        doc[f"map-{i}"] = {
+            "wildcard": "0" if first is not None and first.advertised else "1",
+            "num_ports": str(len(own)),
+            "intf_preferred_family": intf.sdp_family if intf else "IP4",
+            "logical_intf": escape(intf.name) if intf else "default",
+            "endpoint": _endpoint_text(first.advertised if first is not None else None),
+        }
+        uid = intf_index.get((intf.address, intf.name), 0) if intf else 0
+        doc[f"map_sfds-{i}"] = [f"loc-{uid}", *own]
+    return doc
+
+
+def _logical_intf(mono) -> str:
+    for media in mono.medias:
+        for stream in media.streams:
+            return stream.interface.name
+    return ""
+
+
+def _payload_type(pt: str, rtpmap: str) -> str:
+    """``PT/ENCODING/RATE/PARAMS/FMTP/BITRATE/PTIME`` as rtpengine lists codecs."""
+    encoding, _, rest = rtpmap.partition("/")
+    rate, _, params = rest.partition("/")
+    return f"{pt}/{encoding}/{rate or 0}/{params}//0/0"
+
+
+def dumps(doc: dict[str, Any]) -> str:
+    """The stored text: ``encode_call`` has already escaped every free-text value."""
+    return json.dumps(doc, separators=(",", ":"))
+
+
+def loads(text: str | bytes) -> dict[str, Any]:
+    """Parse a stored document and undo the escaping (only a ``%`` can start an escape)."""
+    try:
+        raw = json.loads(text)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise LayoutError(f"not JSON: {exc}") from None
+    if not isinstance(raw, dict):
+        raise LayoutError("not a JSON object")
+    if "%" not in (text if isinstance(text, str) else text.decode("utf-8", "replace")):
+        return raw
+
+    def unesc(value: Any) -> Any:
+        if isinstance(value, str):
+            return unescape(value)
+        if isinstance(value, list):
+            return [unesc(v) for v in value]
+        if isinstance(value, dict):
+            return {k: unesc(v) for k, v in value.items()}
+        return value
+
+    return unesc(raw)
+
+
+# -- decoding ----------------------------------------------------------------------------------
+
+
+@dataclass
+class StoredStream:
+    interface_name: str
+    family: str  # IP4 / IP6
+    intf_uid: int
+    port: int
+    rtcp: bool
+    endpoint: Endpoint | None
+    advertised: Endpoint | None
+    confirmed: bool
+    strict_source: bool
+    media_handover: bool
+    packets: int
+    bytes: int
+    errors: int
+    sink: int | None  # index into StoredCall.streams
+    rtcp_sibling: int | None
+
+
+@dataclass
+class StoredMedia:
+    tag: int
+    index: int
+    type: str
+    protocol: str
+    formats: list[str]
+    rtpmaps: dict[str, str]
+    flags: int
+    streams: list[int]
+
+
+@dataclass
+class StoredTag:
+    tag: str
+    created: float
+    via_branch: str
+    label: str
+    subscriptions: list[int]
+    medias: list[int]
+
+
+@dataclass
+class StoredCall:
+    call_id: str
+    created: float
+    last_signal: float
+    tos: int
+    deleted: float
+    proxy: str
+    db: int
+    tags: list[StoredTag] = field(default_factory=list)
+    medias: list[StoredMedia] = field(default_factory=list)
+    streams: list[StoredStream] = field(default_factory=list)
+
+
+def _hash(doc: dict[str, Any], key: str) -> dict[str, str]:
+    value = doc.get(key)
+    if not isinstance(value, dict):
+        raise LayoutError(f"{key!r} missing")
+    return value
+
+
+def _list(doc: dict[str, Any], key: str) -> list[str]:
+    value = doc.get(key, [])
+    if not isinstance(value, list):
+        raise LayoutError(f"{key!r} is not a list")
+    return [str(v) for v in value]
+
+
+def _int(h: dict[str, str], key: str, default: int | None = None) -> int:
+    value = h.get(key)
+    if value is None or value == "":
+        if default is None:
+            raise LayoutError(f"{key!r} missing")
+        return default
+    try:
+        return int(value)
+    except ValueError:
+        raise LayoutError(f"{key!r} is not a number: {value!r}") from None
+
+
+def _index(value: int, count: int) -> int | None:
+    return value if 0 <= value < count else None
+
+
+def decode_call(call_id: str, doc: dict[str, Any]) -> StoredCall:
+    """Read a document rtpengine 10.5 (or rtpengined) stored; ``LayoutError`` if unusable."""
+    head = _hash(doc, "json")
+    created_us = _int(head, "created")
+    stored = StoredCall(
+        call_id=call_id,
+        created=created_us / 1_000_000 if created_us > 10**11 else float(created_us),
+        last_signal=float(_int(head, "last_signal")),
+        tos=_int(head, "tos", 0),
+        deleted=float(_int(head, "deleted", 0)),
+        proxy=head.get("created_from", ""),
+        db=_int(head, "redis_hosted_db"),
+    )
+    n_sfds, n_streams = _int(head, "num_sfds"), _int(head, "num_streams")
+    n_medias, n_tags = _int(head, "num_medias"), _int(head, "num_tags")
+    sfds = [_hash(doc, f"sfd-{i}") for i in range(n_sfds)]
+    for i in range(n_streams):
+        h = _hash(doc, f"stream-{i}")
+        flags = _int(h, "ps_flags")
+        sfd_id = _index(_int(h, "sfd"), n_sfds)
+        if sfd_id is None:
+            raise LayoutError(f"stream-{i} has no socket")
+        sfd = sfds[sfd_id]
+        rtcp = bool(flags & PS_RTCP) or _int(h, "component", 1) == 2
+        sinks = _list(doc, f"rtcp_sinks-{i}" if rtcp else f"rtp_sinks-{i}")
+        if not sinks:
+            sinks = _list(doc, f"rtp_sinks-{i}") + _list(doc, f"rtcp_sinks-{i}")
+        sink = _index(int(sinks[0]), n_streams) if sinks else None
+        stored.streams.append(StoredStream(
+            interface_name=sfd.get("logical_intf", "default"),
+            family=sfd.get("pref_family", "IP4"),
+            intf_uid=_int(sfd, "local_intf_uid", 0),
+            port=_int(sfd, "localport"),
+            rtcp=rtcp,
+            endpoint=parse_endpoint(h.get("endpoint", "")),
+            advertised=parse_endpoint(h.get("advertised_endpoint", "")),
+            confirmed=bool(flags & PS_CONFIRMED),
+            strict_source=bool(flags & PS_STRICT_SOURCE),
+            media_handover=bool(flags & PS_MEDIA_HANDOVER),
+            packets=_int(h, "stats-packets", 0),
+            bytes=_int(h, "stats-bytes", 0),
+            errors=_int(h, "stats-errors", 0),
+            sink=sink,
+            rtcp_sibling=_index(_int(h, "rtcp_sibling", NO_INDEX), n_streams),
+        ))
+    for i in range(n_medias):
+        h = _hash(doc, f"media-{i}")
+        tag_id = _index(_int(h, "tag"), n_tags)
+        if tag_id is None:
+            raise LayoutError(f"media-{i} belongs to no tag")
+        rtpmaps: dict[str, str] = {}
+        for entry in _list(doc, f"payload_types-{i}"):
+            parts = entry.split("/")
+            if len(parts) >= 3 and parts[0].isdigit():
+                rtpmaps[parts[0]] = "/".join(p for p in (parts[1], parts[2]) if p) + (
+                    f"/{parts[3]}" if len(parts) > 3 and parts[3] else "")
+        stored.medias.append(StoredMedia(
+            tag=tag_id, index=_int(h, "index"), type=h.get("type", "audio"),
+            protocol=h.get("protocol", "RTP/AVP"), formats=h.get("format_str", "").split(),
+            rtpmaps=rtpmaps, flags=_int(h, "media_flags", 0),
+            streams=[s for s in (_index(int(x), n_streams) for x in _list(doc, f"streams-{i}"))
+                     if s is not None],
+        ))
+    for i in range(n_tags):
+        h = _hash(doc, f"tag-{i}")
+        subs = []
+        for entry in _list(doc, f"subscriptions-{i}"):
+            first = entry.split("/")[0]
+            if first.isdigit() and _index(int(first), n_tags) is not None:
+                subs.append(int(first))
+        medias = [m for m in (_index(int(x), n_medias) for x in _list(doc, f"medias-{i}"))
+                  if m is not None]
+        stored.tags.append(StoredTag(
+            tag=h.get("tag", ""), created=float(_int(h, "created", 0)),
+            via_branch=h.get("via-branch", ""), label=h.get("label", ""),
+            subscriptions=subs, medias=medias))
+    return stored

@@ -1,0 +1,164 @@
+"""Turn a stored call back into a live one: model objects, its old ports bound again.
+
+Synchronous and trio-free: the stored description comes from ``layout.decode_call``; the
+sockets go through the call manager's port pools (their binder), and the media plane is
+told to relay every stream, exactly as after an offer/answer. A call whose ports cannot
+all be bound is not added at all (its bound ports are given back) and ``RestoreError``
+says why, so the caller can drop the stored copy.
+"""
+
+from __future__ import annotations
+
+import errno
+from typing import TYPE_CHECKING
+
+from ..model import Call, Interface, Media, Monologue, Stream, StreamStats
+from .layout import (
+    MEDIA_ASYMMETRIC,
+    MEDIA_ICE,
+    MEDIA_ICE_CONTROLLING,
+    MEDIA_INITIALIZED,
+    MEDIA_RECV,
+    MEDIA_RTCP_MUX,
+    MEDIA_SEND,
+    StoredCall,
+)
+
+if TYPE_CHECKING:
+    from ..calls import CallManager
+    from ..ports import PortPool
+
+
+class RestoreError(Exception):
+    """A stored call that cannot be brought back on this node.
+
+    ``busy``: a port was still in use (the relay workers of a daemon that just died may
+    hold it for a moment); trying again shortly may succeed.
+    """
+
+    def __init__(self, message: str, busy: bool = False) -> None:
+        super().__init__(message)
+        self.busy = busy
+
+
+def interface_index(manager: CallManager) -> dict[tuple[str, str], int]:
+    """(address, name) → position among the name's addresses of one family (``local_intf_uid``)."""
+    index: dict[tuple[str, str], int] = {}
+    seen: dict[tuple[str, str], int] = {}
+    for pool in manager.port_pools:
+        intf = pool.interface
+        key = (intf.name, intf.family)
+        index[(intf.address, intf.name)] = seen.get(key, 0)
+        seen[key] = seen.get(key, 0) + 1
+    return index
+
+
+def _pool(manager: CallManager, name: str, family: str, uid: int) -> PortPool:
+    fam = "IPv6" if family == "IP6" else "IPv4"
+    pools = [p for p in manager.port_pools
+             if p.interface.name == name and p.interface.family == fam]
+    if not pools:
+        raise RestoreError(f"no interface {name!r} of family {fam}")
+    if uid >= len(pools):
+        raise RestoreError(f"interface {name!r} has no address number {uid}")
+    return pools[uid]
+
+
+def restore_call(manager: CallManager, stored: StoredCall, now: float, foreign: bool,
+                 reuse: dict[tuple[str, int], object] | None = None) -> Call:
+    """Rebuild ``stored`` in ``manager`` with its stored ports; relaying starts at once.
+
+    Every stream's last-packet time is ``now``, so restored calls do not time out before
+    their media had a chance to flow again. ``reuse`` holds sockets of a replaced copy
+    of the call by (address, port): taken instead of binding (a relay worker may still
+    hold the old socket open for a moment, so binding again could fail).
+    """
+    reuse = reuse if reuse is not None else {}
+    call = Call(call_id=stored.call_id, created=stored.created,
+                last_signal=stored.last_signal, proxy=stored.proxy,
+                foreign=foreign, tos=stored.tos)
+    bound: list[tuple[PortPool, int, object]] = []
+    streams: list[Stream] = []
+    try:
+        for s in stored.streams:
+            pool = _pool(manager, s.interface_name, s.family, s.intf_uid)
+            sock = reuse.pop((pool.interface.address, s.port), None)
+            if sock is None:
+                if s.port in pool.in_use:
+                    raise RestoreError(f"port {s.port} is already in use")
+                try:
+                    sock = pool.binder(pool.interface, s.port)
+                except OSError as exc:
+                    raise RestoreError(f"cannot bind port {s.port}: {exc.strerror}",
+                                       busy=exc.errno == errno.EADDRINUSE) from None
+            pool.in_use.add(s.port)
+            bound.append((pool, s.port, sock))
+            interface: Interface = pool.interface
+            endpoint = s.endpoint if s.endpoint != s.advertised or s.confirmed else None
+            streams.append(Stream(
+                interface=interface, port=s.port, rtcp=s.rtcp, sock=sock,
+                advertised=s.advertised, endpoint=endpoint, confirmed=s.confirmed,
+                strict_source=s.strict_source, media_handover=s.media_handover,
+                learning=manager.core.config.endpoint_learning, group=stored.call_id,
+                created=now,
+                stats=StreamStats(packets=s.packets, bytes=s.bytes, errors=s.errors,
+                                  last_packet=now)))
+    except Exception:
+        for pool, port, sock in bound:
+            sock.close()  # type: ignore[attr-defined]
+            pool.release(port)
+        raise
+    for s, stream in zip(stored.streams, streams, strict=True):
+        if s.sink is not None:
+            stream.sink = streams[s.sink]
+        if s.rtcp_sibling is not None and not s.rtcp:
+            stream.rtcp_peer = streams[s.rtcp_sibling]
+    monos = [Monologue(tag=t.tag, created=t.created or stored.created, label=t.label,
+                       via_branch=t.via_branch) for t in stored.tags]
+    for i, (t, mono) in enumerate(zip(stored.tags, monos, strict=True)):
+        mono.tag_type = "FROM_TAG" if i == 0 else ("TO_TAG" if t.tag else "UNKNOWN")
+        for j in t.subscriptions:
+            other = monos[j]
+            if other not in mono.subscriptions:
+                mono.subscriptions.append(other)
+            if mono not in other.subscribers:
+                other.subscribers.append(mono)
+    for m in stored.medias:
+        own = [streams[i] for i in m.streams]
+        media = Media(index=m.index, type=m.type, protocol=m.protocol, streams=own,
+                      formats=list(m.formats), rtpmaps=dict(m.rtpmaps))
+        media.initialized = bool(m.flags & MEDIA_INITIALIZED)
+        sends, receives = bool(m.flags & MEDIA_SEND), bool(m.flags & MEDIA_RECV)
+        media.dir_flags = (sends, receives)
+        # The party's own SDP direction: it sends what we receive, receives what we send.
+        media.direction = {(True, True): "sendrecv", (False, True): "sendonly",
+                           (True, False): "recvonly"}.get((sends, receives), "inactive")
+        media.ice_out = bool(m.flags & MEDIA_ICE)
+        media.ice_controlling = bool(m.flags & MEDIA_ICE_CONTROLLING)
+        media.mux_shown = bool(m.flags & MEDIA_RTCP_MUX)
+        if m.flags & MEDIA_ASYMMETRIC:
+            for stream in own:
+                stream.asymmetric = True
+                stream.learning = "off"
+        if media.mux_shown and media.rtp is not None:
+            media.rtp.rtcp_mux = True
+        if len(own) == 1 and not own[0].rtcp:
+            own[0].rtcp_mux = True
+        if own and own[0].advertised is not None:
+            media.bound_endpoint = own[0].advertised
+        monos[m.tag].medias.append(media)
+    for mono in monos:
+        mono.medias.sort(key=lambda media: media.index)
+    call.monologues = monos
+    if sum(1 for m in monos if m.tag) > 1:
+        call.extra["answered"] = True
+    if stored.deleted:
+        call.delete_at = stored.deleted
+    old = manager.calls.get(stored.call_id)
+    if old is not None:
+        manager.destroy(old, "forced")
+    manager.calls[stored.call_id] = call
+    media_plane = manager.core.media
+    for stream in streams:
+        media_plane.open_stream(stream)
+    return call

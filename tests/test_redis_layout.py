@@ -1,0 +1,172 @@
+"""rtpengine 10.5's Redis document without Redis: decoding a real capture, the round trip
+through the call model, escaping, addresses and options."""
+
+from __future__ import annotations
+
+import json
+import os
+
+import pytest
+
+from rtpengined.config import ConfigError, parse_args
+from rtpengined.redis import NullCallStore
+from rtpengined.redis.address import RedisAddress
+from rtpengined.redis.layout import (
+    LayoutError,
+    decode_call,
+    dumps,
+    encode_call,
+    escape,
+    loads,
+    unescape,
+)
+from rtpengined.redis.restore import RestoreError, interface_index, restore_call
+from tests.conftest import FIXTURES_ROOT
+from tests.test_calls_model import FakeBinder, make_core, ng, sdp_body
+
+# What rtpengine 10.5 stored for an answered call (offer port 5000, answer port 6000).
+CAPTURE = os.path.join(FIXTURES_ROOT, "redis-rtpengine-10.5-call.json")
+
+
+def _capture() -> dict:
+    with open(CAPTURE, encoding="utf-8") as handle:
+        return json.load(handle)
+
+
+def test_decode_rtpengine_capture():
+    stored = decode_call("gt1", loads(json.dumps(_capture())))
+    assert [t.tag for t in stored.tags] == ["ft1", "tt1"]
+    assert stored.tags[0].subscriptions == [1] and stored.tags[1].subscriptions == [0]
+    assert [s.port for s in stored.streams] == [42300, 42301, 42316, 42317]
+    assert [s.rtcp for s in stored.streams] == [False, True, False, True]
+    assert [s.sink for s in stored.streams] == [2, 3, 0, 1]
+    assert stored.streams[0].advertised.port == 6000  # the callee sends to 42300
+    assert stored.streams[2].advertised.port == 5000
+    media = stored.medias[0]
+    assert (media.tag, media.type, media.protocol, media.formats) == (
+        1, "audio", "RTP/AVP", ["0", "8", "101"])
+    assert media.rtpmaps["101"] == "telephone-event/8000"
+    assert stored.db == 1 and stored.last_signal == 1795979346
+
+
+def test_restore_capture_into_the_call_model():
+    binder = FakeBinder()
+    core, clock = make_core(binder, port_min=42300, port_max=42399)
+    stored = decode_call("gt1", _capture())
+    call = restore_call(core.calls, stored, clock(), foreign=False)
+    assert core.calls.calls["gt1"] is call
+    assert sorted(s.port for s in binder.bound) == [42300, 42301, 42316, 42317]
+    caller, callee = call.monologues
+    assert caller.subscriptions == [callee] and callee.subscribers == [caller]
+    rtp = callee.medias[0].rtp
+    assert rtp.port == 42300 and rtp.sink is caller.medias[0].rtp
+    assert rtp.stats.last_packet == clock()  # a fresh last-packet time: no instant timeout
+    query = ng(core, command="query", **{"call-id": "gt1"})
+    assert query["result"] == "ok" and set(query["tags"]) == {"ft1", "tt1"}
+
+
+def test_round_trip_through_the_document():
+    core, _ = make_core(FakeBinder())
+    ng(core, command="offer", sdp=sdp_body(2000), **{"call-id": "rt", "from-tag": "a"})
+    ng(core, command="answer", sdp=sdp_body(3000, "192.0.2.20"),
+       **{"call-id": "rt", "from-tag": "a", "to-tag": "b"})
+    before = ng(core, command="query", **{"call-id": "rt"})
+    text = dumps(encode_call(core.calls.calls["rt"], 5, interface_index(core.calls)))
+
+    other, clock = make_core(FakeBinder())
+    restore_call(other.calls, decode_call("rt", loads(text)), clock(), foreign=True)
+    after = ng(other, command="query", **{"call-id": "rt"})
+    for reply in (before, after):
+        for tag in reply["tags"].values():
+            for media in tag["medias"]:
+                for stream in media["streams"]:
+                    stream.pop("last packet")
+    assert after["tags"] == before["tags"]
+    assert other.calls.calls["rt"].foreign
+
+
+def test_port_taken_fails_the_whole_call_and_frees_what_it_bound():
+    core, clock = make_core(FakeBinder(taken={42317}), port_min=42300, port_max=42399)
+    with pytest.raises(RestoreError, match="42317"):
+        restore_call(core.calls, decode_call("gt1", _capture()), clock(), foreign=False)
+    assert core.calls.calls == {}
+    assert all(pool.used == 0 for pool in core.calls.port_pools)
+
+
+def test_unknown_interface_is_refused():
+    doc = _capture()
+    doc["sfd-0"]["logical_intf"] = "nowhere"
+    core, clock = make_core(FakeBinder())
+    with pytest.raises(RestoreError, match="nowhere"):
+        restore_call(core.calls, decode_call("gt1", doc), clock(), foreign=False)
+
+
+@pytest.mark.parametrize("doc", [{}, {"json": {"created": "1"}}, {"json": "x"}])
+def test_incomplete_documents_are_layout_errors(doc):
+    with pytest.raises(LayoutError):
+        decode_call("x", doc)
+
+
+def test_escaping_as_rtpengine():
+    assert escape("plain-call@host") == "plain-call@host"
+    assert escape('a%b"c\'d\\e\n') == "a%25b%22c%27d%5ce%0a"
+    assert escape("é") == "%c3%a9"
+    for text in ('a%b"c\'d\\e\n', "é ü", "%zz"):
+        assert unescape(escape(text)) == text
+
+
+def test_call_ids_and_tags_with_quotes_survive():
+    core, _ = make_core(FakeBinder())
+    call_id = 'odd "id" 100%'
+    ng(core, command="offer", sdp=sdp_body(2000), **{"call-id": call_id, "from-tag": "t'1"})
+    text = dumps(encode_call(core.calls.calls[call_id], 1))
+    assert '"' not in json.loads(text)["tag-0"]["tag"]
+    stored = decode_call(call_id, loads(text))
+    assert stored.tags[0].tag == "t'1"
+
+
+@pytest.mark.parametrize("text,want", [
+    ("127.0.0.1:6379/1", RedisAddress("127.0.0.1", 6379, 1)),
+    ("secret@10.0.0.1:6380/15", RedisAddress("10.0.0.1", 6380, 15, "secret")),
+    ("p@ss@10.0.0.1:6380/2", RedisAddress("10.0.0.1", 6380, 2, "p@ss")),
+    ("[::1]:6379/3", RedisAddress("::1", 6379, 3)),
+    ("127.0.0.1:6379", RedisAddress("127.0.0.1", 6379, 0)),
+])
+def test_redis_addresses(text, want):
+    assert RedisAddress.parse(text) == want
+
+
+@pytest.mark.parametrize("text", ["127.0.0.1", "127.0.0.1:x/1", "127.0.0.1:6379/-1", ":1/1"])
+def test_bad_redis_addresses(text):
+    with pytest.raises(ValueError):
+        RedisAddress.parse(text)
+
+
+def test_options():
+    config = parse_args(["--redis=pw@127.0.0.1:6379/2", "--redis-write=127.0.0.1:6380/3",
+                         "--redis-expires=60", "--redis-connect-timeout=200",
+                         "--redis-cmd-timeout=100", "--redis-allowed-errors=3",
+                         "--redis-disable-time=5", "--no-redis-required",
+                         "-k", "4", "--subscribe-keyspace=5", "--active-switchover"])
+    assert config.redis == "pw@127.0.0.1:6379/2" and config.redis_write == "127.0.0.1:6380/3"
+    assert (config.redis_expires, config.redis_connect_timeout, config.redis_cmd_timeout,
+            config.redis_allowed_errors, config.redis_disable_time) == (60, 200, 100, 3, 5)
+    assert config.no_redis_required and config.active_switchover
+    assert config.subscribe_keyspace == [4, 5]
+    assert not config.unsupported
+
+
+@pytest.mark.parametrize("argv", [["--redis=nonsense"], ["--redis-write=127.0.0.1:1/1"],
+                                  ["--subscribe-keyspace=x"]])
+def test_bad_options(argv):
+    with pytest.raises(ConfigError):
+        parse_args(argv)
+
+
+def test_null_store_keeps_only_the_keyspace_list():
+    store = NullCallStore()
+    store.subscribe(3)
+    store.subscribe(3)
+    store.subscribe(1)
+    store.unsubscribe(7)
+    assert store.keyspaces() == [3, 1]
