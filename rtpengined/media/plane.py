@@ -528,6 +528,11 @@ class RelayPlane:
                 for kind, stream_ids in ch.decode(data):
                     if kind == "removed":
                         self._removed(worker, stream_ids)
+                    elif kind == "learned":
+                        for stream_id in stream_ids:
+                            record = self.records.get(stream_id)
+                            if record is not None:
+                                self._refresh_record(record)  # on_learned sees the change
 
     def _removed(self, worker: _WorkerHandle, stream_ids: list[int]) -> None:
         """The worker no longer holds these streams: their slots and ports are free."""

@@ -167,6 +167,8 @@ class Worker:
         self.room = len(self.buffer) - 65536
         self.ends: list[int] = []
         self.targets: list[_Stream | None] = []
+        # Streams whose endpoint or confirmation changed this turn ("learned" messages).
+        self.learned: list[int] = []
 
     # -- control messages -----------------------------------------------------------
 
@@ -203,6 +205,16 @@ class Worker:
                     self.channel.send(ch.encode([("removed", removed)]))
                 except OSError:
                     pass  # the control plane is gone: nobody waits for the slots
+
+    def report_learned(self) -> None:
+        """Name the streams that learned or confirmed an endpoint (already in their slots):
+        the control plane reads just those (Redis stores the change) instead of polling
+        every stream for it."""
+        learned, self.learned = self.learned, []
+        try:
+            self.channel.send(ch.encode([("learned", learned)]))
+        except OSError:
+            pass  # channel full or gone: the next refresh of the stream sees it anyway
 
     def add(self, spec: ch.StreamSpec, fd: int) -> None:
         if spec.id in self.streams:
@@ -331,6 +343,8 @@ class Worker:
             if dirty and (not events or now >= next_flush):
                 self.flush()
                 next_flush = now + FLUSH_INTERVAL
+            if self.learned:
+                self.report_learned()
 
     def drain(self, stream: _Stream, wall: float, now: float, turn: int = 0) -> None:
         """Relay the packets waiting on ``stream``'s socket (at most BATCH).
@@ -419,6 +433,8 @@ class Worker:
         stream.bytes += nbytes
         stream.errors += errors
         publish_all = not fast and (stream.endpoint != endpoint0 or stream.confirmed != settled0)
+        if publish_all:  # rare (learning): tell the control plane, which polls nothing
+            self.learned.append(stream.id)
         if count:
             stream.last_packet = wall
             first = offset - size  # the last packet received
