@@ -15,6 +15,7 @@ import trio
 from click.shell_completion import CompletionItem
 
 from . import cliparse
+from .settings import Settings
 from .target import CLI, NG, TargetError
 
 LIVE_TIMEOUT = 0.3
@@ -86,8 +87,6 @@ def cli_candidates(words: list[str]) -> tuple[tuple[str, ...], Any]:
 
 
 def _settings(ctx: click.Context):
-    from .main import Settings
-
     try:
         timeout = float(os.environ.get("RTPCTL_COMPLETION_TIMEOUT") or LIVE_TIMEOUT)
     except ValueError:

@@ -394,5 +394,3 @@ def _stream_limit(config, media: Media, stream: Stream) -> tuple[str, int]:
         return "silent_timeout", config.silent_timeout
     return "timeout", config.timeout
 
-
-from . import offer_answer, query  # noqa: E402,F401  (register the ng call commands)

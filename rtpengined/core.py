@@ -14,55 +14,22 @@ import logging
 import time
 from collections.abc import Callable
 from contextlib import AbstractContextManager, nullcontext
-from dataclasses import dataclass
 from typing import Any
 
-from . import ngcodec
+from . import cli, ngcodec, statsview
+from .calls import CallManager
+from .commands import NG_COMMANDS
 from .config import Config
 from .media import MediaPlane, NullMediaPlane
 from .ngcodec import BENCODE, NgError
 from .redis import CallStore, NullCallStore
+from .request import NgHandler, Request
 from .stats import Stats
 
 log = logging.getLogger("rtpengined")
 
 # Commands that never change a call (everything else may: the call store is told).
 _READ_ONLY_COMMANDS = frozenset({"ping", "query", "list", "statistics"})
-
-NgHandler = Callable[["Core", dict[str, Any], "Request"], dict[str, Any]]
-NG_COMMANDS: dict[str, NgHandler] = {}
-
-
-def ng_command(name: str) -> Callable[[NgHandler], NgHandler]:
-    """Register ``func`` as the handler of ng command ``name`` (exact, case-sensitive)."""
-
-    def register(func: NgHandler) -> NgHandler:
-        NG_COMMANDS[name] = func
-        return func
-
-    return register
-
-
-@dataclass
-class Request:
-    """What a command may know about where its request came from."""
-
-    source: tuple[str, int] | None = None
-    transport: str = "udp"
-    received: float = 0.0
-
-    @property
-    def source_ip(self) -> str:
-        return self.source[0] if self.source else ""
-
-    @property
-    def source_text(self) -> str:
-        """``IP:port`` as rtpengine prints a proxy address (IPv6 in brackets)."""
-        if not self.source:
-            return ""
-        host, port = self.source[0], self.source[1]
-        return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
-
 
 class Core:
     """Daemon state behind every transport: config, calls, counters, reply cache."""
@@ -72,12 +39,12 @@ class Core:
         config: Config | None = None,
         media: MediaPlane | None = None,
         clock: Callable[[], float] = time.time,
+        commands: dict[str, NgHandler] | None = None,
     ) -> None:
-        from . import commands, ng_extended  # noqa: F401  (register the remaining ng commands)
-        from .calls import CallManager  # the call model registers ng commands on import
-
         self.config = config or Config()
         self.clock = clock
+        # ng command -> handler; the table lives in ``commands`` (one place lists them all).
+        self.commands = NG_COMMANDS if commands is None else commands
         self.media: MediaPlane = media or NullMediaPlane()
         self.stats = Stats(clock=clock)
         self.cache = ngcodec.ReplyCache()
@@ -88,9 +55,7 @@ class Core:
 
     # -- ng ---------------------------------------------------------------------------
 
-    def handle_ng(
-        self, raw: bytes, source: tuple[str, int] | None = None, transport: str = "udp"
-    ) -> bytes | None:
+    def handle_ng(self, raw: bytes, source: tuple[str, int] | None = None) -> bytes | None:
         """Answer one ng envelope; ``None`` means drop it silently (no cookie)."""
         self.stats.register_proxy(source[0] if source else "")
         envelope = ngcodec.split_envelope(raw)
@@ -100,17 +65,15 @@ class Core:
         cached = self.cache.get(envelope.cookie)
         if cached is not None:
             return envelope.cookie + b" " + cached
-        reply = self._execute(envelope.payload, Request(source, transport, self.clock()))
+        reply = self._execute(envelope.payload, Request(source))
         self.cache.put(envelope.cookie, reply)
         return envelope.cookie + b" " + reply
 
-    def handle_ng_plain(
-        self, payload: bytes, source: tuple[str, int] | None = None, transport: str = "http"
-    ) -> tuple[bytes, str]:
+    def handle_ng_plain(self, payload: bytes, source: tuple[str, int] | None = None) -> tuple[bytes, str]:
         """Answer a bare payload (``/ng-plain``): no cookie, no cache. Returns the encoding too."""
         self.stats.register_proxy(source[0] if source else "")
         encoding = ngcodec.detect_encoding(payload) or BENCODE
-        return self._execute(payload, Request(source, transport, self.clock())), encoding
+        return self._execute(payload, Request(source)), encoding
 
     def _execute(self, payload: bytes, request: Request) -> bytes:
         if not payload:
@@ -125,7 +88,7 @@ class Core:
         command = message.get("command")
         if not isinstance(command, str):
             return self._error(encoding, 'Dictionary contains no key "command"', request)
-        handler = NG_COMMANDS.get(command)
+        handler = self.commands.get(command)
         if handler is None:
             return self._error(encoding, "Unrecognized command", request, command)
         started = time.perf_counter()
@@ -167,23 +130,19 @@ class Core:
 
     # -- CLI --------------------------------------------------------------------------
 
-    def handle_cli(self, line: str, source: tuple[str, int] | None = None) -> str:
+    def handle_cli(self, line: str) -> str:
         """Run one CLI command line and return its complete output text."""
-        from .cli import handle_cli
-
         with self._media_batch():
-            return handle_cli(self, line)
+            return cli.handle_cli(self, line)
 
     # -- timers -----------------------------------------------------------------------
 
     def tick(self) -> None:
         """Run due timers (delete delay, timeouts) and sample the per-second rates."""
-        from .statsview import sample_rates
-
         now = self.clock()
         with self._media_batch():
             self.calls.tick(now)
-        sample_rates(self, now)
+        statsview.sample_rates(self, now)
         self.cache.expire()
         if self.cache.dropped_generations != self._trimmed_at_generation:
             self._trimmed_at_generation = self.cache.dropped_generations

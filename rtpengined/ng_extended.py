@@ -8,9 +8,12 @@ is real: the relay drops the packets a blocked party sends.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from .core import Core, Request, ng_command
+from .request import Request
+
+if TYPE_CHECKING:
+    from .core import Core
 from .model import Call, Monologue
 from .ngcodec import NgError
 
@@ -112,8 +115,8 @@ def _state_command(key: str, value: bool):
     return handler
 
 
-for _name, (_key, _value) in STATE_COMMANDS.items():
-    ng_command(_name)(_state_command(_key, _value))
+# The block/silence commands, one handler each (listed in ``commands``).
+STATE_HANDLERS = {name: _state_command(key, value) for name, (key, value) in STATE_COMMANDS.items()}
 
 
 def _recording(core: Core, message: dict[str, Any], value: bool) -> dict[str, Any]:
@@ -122,12 +125,10 @@ def _recording(core: Core, message: dict[str, Any], value: bool) -> dict[str, An
     return dict(OK)
 
 
-@ng_command("start recording")
 def start_recording(core: Core, message: dict[str, Any], request: Request) -> dict[str, Any]:
     return _recording(core, message, True)
 
 
-@ng_command("stop recording")
 def stop_recording(core: Core, message: dict[str, Any], request: Request) -> dict[str, Any]:
     return _recording(core, message, False)
 
@@ -139,17 +140,14 @@ def _forwarding(core: Core, message: dict[str, Any], value: bool) -> dict[str, A
     return dict(OK)
 
 
-@ng_command("start forwarding")
 def start_forwarding(core: Core, message: dict[str, Any], request: Request) -> dict[str, Any]:
     return _forwarding(core, message, True)
 
 
-@ng_command("stop forwarding")
 def stop_forwarding(core: Core, message: dict[str, Any], request: Request) -> dict[str, Any]:
     return _forwarding(core, message, False)
 
 
-@ng_command("play media")
 def play_media(core: Core, message: dict[str, Any], request: Request) -> dict[str, Any]:
     """No media player here: every playback request fails as an unplayable file does."""
     call = _call(core, message)
@@ -159,14 +157,12 @@ def play_media(core: Core, message: dict[str, Any], request: Request) -> dict[st
     raise NgError("Failed to start media playback from file")
 
 
-@ng_command("stop media")
 def stop_media(core: Core, message: dict[str, Any], request: Request) -> dict[str, Any]:
     call = _call(core, message)
     select_party(call, message)
     return dict(OK)
 
 
-@ng_command("play DTMF")
 def play_dtmf(core: Core, message: dict[str, Any], request: Request) -> dict[str, Any]:
     """DTMF injection needs a transcoding context, which rtpengined never has."""
     call = _call(core, message)

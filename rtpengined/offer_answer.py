@@ -17,13 +17,14 @@ from typing import TYPE_CHECKING, Any
 
 from . import codec_negotiation as negotiation
 from . import sdp as sdpmod
-from .core import Core, Request, ng_command
 from .model import Call, Endpoint, Interface, Media, Monologue, Stream
 from .ngcodec import NgError
+from .request import Request
 from .sdp import Connection, IceCredentials, MediaPlan, SessionDescription, SessionPlan
 
 if TYPE_CHECKING:
     from .calls import CallManager
+    from .core import Core
     from .ports import PortPool
 
 _ALNUM = string.ascii_letters + string.digits
@@ -189,7 +190,6 @@ def _parse(body: str) -> SessionDescription:
 # -- the commands ----------------------------------------------------------------------
 
 
-@ng_command("offer")
 def offer(core: Core, message: dict[str, Any], request: Request) -> dict[str, Any]:
     body, call_id, from_tag, to_tag = _required(message, answer=False)
     parsed = _parse(body)
@@ -227,7 +227,6 @@ def offer(core: Core, message: dict[str, Any], request: Request) -> dict[str, An
     return {"sdp": result, "result": "ok"}
 
 
-@ng_command("answer")
 def answer(core: Core, message: dict[str, Any], request: Request) -> dict[str, Any]:
     body, call_id, from_tag, to_tag = _required(message, answer=True)
     assert to_tag is not None

@@ -8,14 +8,15 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from .core import Core, Request, ng_command
 from .model import Call, Endpoint, Media, Monologue, Stream
 from .ngcodec import NgError
 from .offer_answer import get_int, get_list
+from .request import Request
 from .sdp import RTP_PROTOCOLS
 
 if TYPE_CHECKING:
     from .calls import CallManager
+    from .core import Core
 
 KNOWN_PROTOCOLS = RTP_PROTOCOLS | {"udptl"}
 NOT_FOUND = "Call-ID not found or tags didn't match"
@@ -216,7 +217,6 @@ def call_stats(core: Core, call: Call, party: Monologue | None = None,
 # -- commands ----------------------------------------------------------------------------
 
 
-@ng_command("query")
 def query(core: Core, message: dict[str, Any], request: Request) -> dict[str, Any]:
     call_id = _call_id(message)
     call = core.calls.calls.get(call_id)
@@ -234,7 +234,6 @@ def query(core: Core, message: dict[str, Any], request: Request) -> dict[str, An
     return reply
 
 
-@ng_command("list")
 def list_calls(core: Core, message: dict[str, Any], request: Request) -> dict[str, Any]:
     limit = get_int(message, "limit")
     if limit is None:
@@ -244,7 +243,6 @@ def list_calls(core: Core, message: dict[str, Any], request: Request) -> dict[st
     return {"calls": list(core.calls.calls)[:limit], "result": "ok"}
 
 
-@ng_command("delete")
 def delete(core: Core, message: dict[str, Any], request: Request) -> dict[str, Any]:
     call_id = _call_id(message)
     manager: CallManager = core.calls

@@ -15,7 +15,6 @@ import math
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from .core import Request, ng_command
 from .stats import NG_COMMANDS
 
 if TYPE_CHECKING:
@@ -403,12 +402,6 @@ def _ng_value(value: Any) -> Any:
 def ng_statistics(core: Core) -> dict[str, Any]:
     """The model with rtpengine's bencode types: floats and ``TextInt`` become strings."""
     return _ng_value(json_statistics(core))
-
-
-@ng_command("statistics")
-def statistics(core: Core, message: dict[str, Any], request: Request) -> dict[str, Any]:
-    """ng ``statistics``: the same content as ``list jsonstats``."""
-    return {"statistics": ng_statistics(core), "result": "ok"}
 
 
 def _line(description: str, value: str) -> str:
