@@ -105,20 +105,22 @@ class CallManager:
         stream.closed = True
         if successor is not None:
             self.core.media.retire_stream(stream, successor)
-            call.extra.setdefault("retired_streams", []).append(stream)
+            call.retired_streams.append(stream)
             return
         sock, stream.sock = stream.sock, None
         self.core.media.close_stream(stream)
-        call.extra.setdefault("retired_ports", []).append((stream.interface, stream.port, sock))
+        call.retired_ports.append((stream.interface, stream.port, sock))
 
     def _free_retired(self, call: Call) -> None:
-        for stream in call.extra.pop("retired_streams", []):
+        retired_streams, call.retired_streams = call.retired_streams, []
+        retired_ports, call.retired_ports = call.retired_ports, []
+        for stream in retired_streams:
             self.core.media.close_stream(stream)
             stream.sock = None
             pool = self.pool_of(stream.interface)
             if pool is not None:
                 pool.release(stream.port)
-        for interface, port, sock in call.extra.pop("retired_ports", []):
+        for interface, port, sock in retired_ports:
             if sock is not None:
                 sock.close()
             pool = self.pool_of(interface)
@@ -256,7 +258,7 @@ class CallManager:
         config = self.core.config
         due = math.inf
         for party in call.monologues:
-            party_due = party.extra.get("delete_at")
+            party_due = party.delete_at
             if party_due is not None and party_due < due:
                 due = party_due
         if call.delete_at is not None:
@@ -277,7 +279,7 @@ class CallManager:
                     last = max(stream.stats.last_packet, call.last_signal)
                     media = max(media, math.ceil(int(last) + limit))
         if not any_stream:
-            limit = config.timeout if call.extra.get("answered") else config.offer_timeout
+            limit = config.timeout if call.answered else config.offer_timeout
             if limit <= 0:
                 return due
             media = call.last_signal + limit - _SLACK
@@ -317,9 +319,9 @@ class CallManager:
         for order, call in ready:
             try:
                 for party in call.monologues:
-                    due_at = party.extra.get("delete_at")
+                    due_at = party.delete_at
                     if due_at is not None and now >= due_at:
-                        del party.extra["delete_at"]
+                        party.delete_at = None
                         self.delete_party(call, party)
                 reason = self._expired(call, now)
             except Exception:  # a bug: keep the call filed (looked at again next tick)
@@ -364,7 +366,7 @@ class CallManager:
                         return None
                     reason = kind
         if reason is None:  # no media ports at all: signalling age only
-            answered = bool(call.extra.get("answered"))
+            answered = call.answered
             kind, limit = ("timeout", config.timeout) if answered else (
                 "offer_timeout", config.offer_timeout)
             if limit > 0 and now - call.last_signal >= limit:

@@ -266,9 +266,9 @@ def _duration_text(seconds: float) -> str:
 
 def tag_info(core: Core, call: Call, monologue: Monologue) -> str:
     """The tag block of ``list sessions <id>`` (whole reply of ``call <id> tag <t> info``)."""
-    end = getattr(monologue, "terminated", None) or monologue.extra.get("terminated")
+    end = monologue.terminated
     if not end:
-        end = call.extra.get("terminated") or core.clock()
+        end = call.terminated or core.clock()
     # A party whose tag is not known yet (offered to, not answered) is UNKNOWN in 10.5.
     tag_type = monologue.tag_type if monologue.tag else "UNKNOWN"
     out = [
@@ -919,7 +919,7 @@ def _tag_table(call: Call, monologue: Monologue) -> Table:
         value = 1 if value is None else wrap32(value)
         if value < 0:
             return f"Invalid delay {value}\n"
-        monologue.extra["delay_ms"] = value
+        monologue.delay_ms = value
         return f"Setting delay to {value}\n"
 
     def detect_dtmf(core: Core, rest: str) -> str:
@@ -930,7 +930,7 @@ def _tag_table(call: Call, monologue: Monologue) -> Table:
         value = 1 if value is None else wrap32(value)
         if value not in (0, 1):
             return f"Invalid setting {value}\n"
-        monologue.extra["detect_dtmf"] = bool(value)
+        monologue.detect_dtmf = bool(value)
         return "Enabling audio DTMF detection\n" if value else "Disabling audio DTMF detection\n"
 
     return [("info", info), ("delay", delay), ("detect-dtmf", detect_dtmf)]

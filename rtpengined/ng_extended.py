@@ -71,9 +71,9 @@ def select_party(call: Call, message: dict[str, Any]) -> Monologue | None:
 
 def _apply_blocks(core: Core, call: Call) -> None:
     """Push the blocked state of the call and its parties down to the relay."""
-    call_blocked = bool(call.extra.get("block media"))
+    call_blocked = call.block_media
     for monologue in call.monologues:
-        blocked = call_blocked or bool(monologue.extra.get("block media"))
+        blocked = call_blocked or monologue.block_media
         for media in monologue.medias:
             for stream in media.streams:
                 if stream.blocked != blocked:
@@ -86,25 +86,25 @@ def _set_state(core: Core, message: dict[str, Any], key: str, value: bool) -> di
     call = _call(core, message)
     party = select_party(call, message)
     if party is not None:
-        party.extra[key] = value
+        setattr(party, key, value)
     else:
-        call.extra[key] = value
+        setattr(call, key, value)
         if not value and "all" in _flags(message):
             for monologue in call.monologues:
-                monologue.extra[key] = False
-    if key == "block media":
+                setattr(monologue, key, False)
+    if key == "block_media":
         _apply_blocks(core, call)
     return dict(OK)
 
 
 # Commands that set or clear one state on a party or the whole call: name → (state, value).
 STATE_COMMANDS = {
-    "block media": ("block media", True),
-    "unblock media": ("block media", False),
-    "silence media": ("silence media", True),
-    "unsilence media": ("silence media", False),
-    "block DTMF": ("block DTMF", True),
-    "unblock DTMF": ("block DTMF", False),
+    "block media": ("block_media", True),
+    "unblock media": ("block_media", False),
+    "silence media": ("silence_media", True),
+    "unsilence media": ("silence_media", False),
+    "block DTMF": ("block_dtmf", True),
+    "unblock DTMF": ("block_dtmf", False),
 }
 
 
@@ -121,7 +121,7 @@ STATE_HANDLERS = {name: _state_command(key, value) for name, (key, value) in STA
 
 def _recording(core: Core, message: dict[str, Any], value: bool) -> dict[str, Any]:
     call = _call(core, message, unknown="Unknown call-id")
-    call.extra["recording"] = value
+    call.recording = value
     return dict(OK)
 
 
@@ -136,7 +136,7 @@ def stop_recording(core: Core, message: dict[str, Any], request: Request) -> dic
 def _forwarding(core: Core, message: dict[str, Any], value: bool) -> dict[str, Any]:
     call = _call(core, message)
     party = select_party(call, message)
-    (party.extra if party is not None else call.extra)["forwarding"] = value
+    (party if party is not None else call).forwarding = value
     return dict(OK)
 
 

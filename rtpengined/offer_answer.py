@@ -249,7 +249,7 @@ def answer(core: Core, message: dict[str, Any], request: Request) -> dict[str, A
     call.last_signal = now
     if result is None:
         raise NgError("Error rewriting SDP")
-    call.extra["answered"] = True
+    call.answered = True
     if result == "":
         return {"result": "ok"}
     return {"sdp": result, "result": "ok"}
@@ -319,7 +319,7 @@ class _Session:
     def new_party(self, tag: str) -> Monologue:
         """A callee-side party created by this request (it controls ICE, as in rtpengine)."""
         mono = self._create(tag, "TO_TAG")
-        mono.extra["ice_controlling"] = True
+        mono.ice_controlling = True
         return mono
 
     def monologue(self, tag: str, tag_type: str) -> Monologue:
@@ -331,7 +331,7 @@ class _Session:
             peer = self.find(to_tag)
             if peer is None:
                 peer = self._create(to_tag, "TO_TAG")
-                peer.extra["ice_controlling"] = True
+                peer.ice_controlling = True
             self.links.append((sender, peer))
             return peer
         peers = [m for m in sender.subscribers if m is not sender]
@@ -345,9 +345,9 @@ class _Session:
             chosen = peers[-1]
         if chosen is None:
             chosen = self._create("", "TO_TAG")
-            chosen.extra["ice_controlling"] = True
+            chosen.ice_controlling = True
         if via:
-            chosen.extra["new_via_branch"] = via
+            chosen.new_via_branch = via
         self.links.append((sender, chosen))
         return chosen
 
@@ -363,7 +363,7 @@ class _Session:
                 party = next((m for m in peers if not m.via_branch), peers[0])
             if party is None:
                 party = self._create(to_tag, "TO_TAG")
-                party.extra["ice_controlling"] = True
+                party.ice_controlling = True
             else:
                 self.tag_updates.append((party, to_tag))
         self.links.append((party, offerer))
@@ -488,7 +488,7 @@ class _Session:
                         other.subscriptions.remove(offerer)
         if opts.label is not None:
             sender.label = opts.label
-        via = receiver.extra.pop("new_via_branch", None)
+        via, receiver.new_via_branch = receiver.new_via_branch, None
         if via:
             receiver.via_branch = via
         config = self.core.config
@@ -646,7 +646,7 @@ class _Session:
                           protocol=section.protocol)
             mono.medias.append(media)
         media = mono.medias[work.index]
-        if mono.extra.get("ice_controlling"):
+        if mono.ice_controlling:
             media.ice_controlling = True
         if mirror:
             media.type = work.section.type
@@ -776,11 +776,15 @@ class _Session:
         origin = parsed.origin
         if origin is not None:
             if "username" in opts.replace:
-                session_plan.origin_username = sender.extra.setdefault("sdp_username", origin[0])
+                if sender.sdp_username is None:
+                    sender.sdp_username = origin[0]
+                session_plan.origin_username = sender.sdp_username
             if "session-name" in opts.replace:
                 name = next((ln.value for ln in parsed.session if ln.kind == "s"), None)
                 if name is not None:
-                    session_plan.session_name = sender.extra.setdefault("sdp_session_name", name)
+                    if sender.sdp_session_name is None:
+                        sender.sdp_session_name = name
+                    session_plan.session_name = sender.sdp_session_name
             if "SDP-version" in opts.replace:
                 return self._versioned(parsed, session_plan, sender, origin)
         return sdpmod.render(parsed, session_plan)
@@ -813,7 +817,7 @@ class _Session:
     def _versioned(self, parsed: SessionDescription, plan: SessionPlan, sender: Monologue,
                    origin: list[str]) -> str:
         """Keep the first SDP version; bump it only when the produced SDP changed."""
-        version = sender.extra.get("sdp_version")
+        version = sender.sdp_version
         plan.origin_version = "0"
         body = sdpmod.render(parsed, plan)
         if version is None:
@@ -821,10 +825,10 @@ class _Session:
                 version = int(origin[2])
             except ValueError:
                 version = 0
-        elif body != sender.extra.get("sdp_last_body"):
+        elif body != sender.sdp_last_body:
             version += 1
-        sender.extra["sdp_version"] = version
-        sender.extra["sdp_last_body"] = body
+        sender.sdp_version = version
+        sender.sdp_last_body = body
         plan.origin_version = str(version)
         return sdpmod.render(parsed, plan)
 
@@ -852,11 +856,11 @@ class _Session:
         return False, rtcp.port
 
     def _ice(self, mono: Monologue, interface: Interface) -> IceCredentials:
-        creds = mono.extra.get("ice_credentials")
+        creds = mono.ice_credentials
         if creds is None:
             creds = ("".join(secrets.choice(_ALNUM) for _ in range(8)),
                      "".join(secrets.choice(_ALNUM) for _ in range(26)))
-            mono.extra["ice_credentials"] = creds
+            mono.ice_credentials = creds
         return IceCredentials(creds[0], creds[1], _foundation(interface))
 
     def _ice_alternates(self, media: Media) -> list[tuple[Interface, int, int | None]]:
@@ -880,8 +884,7 @@ class _Session:
                 ports = pool.allocate(count)
             except NgError:
                 continue
-            retired = self.call.extra.setdefault("retired_ports", [])
-            retired.extend((pool.interface, port, sock) for port, sock in ports)
+            self.call.retired_ports.extend((pool.interface, port, sock) for port, sock in ports)
             rtcp_port = ports[1][0] if count == 2 else None
             alternates.append((pool.interface, ports[0][0], rtcp_port))
         media.ice_alternates = (rtp.id, alternates)

@@ -184,6 +184,7 @@ def call_stats(core: Core, call: Call, party: Monologue | None = None,
     else:
         monologues = [party] + [m for m in party.subscriptions if m is not party]
     tags: dict[str, Any] = {}
+    keys: dict[int, str] = {}  # a party's key in ``tags``: untagged ones are numbered
     untagged = 0
     for mono in call.monologues:
         if mono.tag:
@@ -191,11 +192,9 @@ def call_stats(core: Core, call: Call, party: Monologue | None = None,
         else:
             untagged += 1
             key = f"<untagged {untagged}>"
-        mono.extra["_key"] = key
+        keys[id(mono)] = key
     for mono in monologues:
-        tags[mono.extra.pop("_key", mono.tag)] = _monologue_dict(mono)
-    for mono in call.monologues:
-        mono.extra.pop("_key", None)
+        tags[keys.get(id(mono), mono.tag)] = _monologue_dict(mono)
     totals = {"RTP": {"packets": 0, "bytes": 0, "errors": 0},
               "RTCP": {"packets": 0, "bytes": 0, "errors": 0}}
     for stream in call.streams():
@@ -273,8 +272,8 @@ def delete(core: Core, message: dict[str, Any], request: Request) -> dict[str, A
                      and not all(s.closed for md in m.medias for s in md.streams)]
         if len(remaining) >= 2:
             if delay > 0:  # the branch keeps its ports until the delay is over (10.5)
-                party.extra["delete_at"] = now + delay
-                party.extra["terminated"] = now  # its call duration stops here (CLI)
+                party.delete_at = now + delay
+                party.terminated = now  # its call duration stops here (CLI)
             else:
                 manager.delete_party(call, party)
             reply["result"] = "ok"
@@ -283,7 +282,7 @@ def delete(core: Core, message: dict[str, Any], request: Request) -> dict[str, A
         # 10.5 shows "deletionmark: yes" in the CLI only when the delete named a tag.
         call.deletion_mark = party is not None
         call.delete_at = now + delay
-        call.extra["terminated"] = now  # durations shown by the CLI stop growing
+        call.terminated = now  # durations shown by the CLI stop growing
     else:
         manager.destroy(call, "regular")
     reply["result"] = "ok"

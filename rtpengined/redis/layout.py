@@ -191,7 +191,7 @@ def encode_call(call: Call, db: int, intf_index: dict[tuple[str, str], int] | No
     for i, mono in enumerate(tags):
         tag: dict[str, str] = {
             "created": str(int(mono.created)),
-            "deleted": str(int(mono.extra.get("delete_at") or 0)),
+            "deleted": str(int(mono.delete_at or 0)),
             "block_dtmf": "0",
             "block_media": "0",
             "logical_intf": escape(_logical_intf(mono) or "default"),

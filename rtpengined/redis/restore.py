@@ -151,7 +151,7 @@ def restore_call(manager: CallManager, stored: StoredCall, now: float, foreign: 
         mono.medias.sort(key=lambda media: media.index)
     call.monologues = monos
     if sum(1 for m in monos if m.tag) > 1:
-        call.extra["answered"] = True
+        call.answered = True
     if stored.deleted:
         call.delete_at = stored.deleted
     old = manager.calls.get(stored.call_id)
