@@ -8,8 +8,6 @@ when another arrives, and a retransmission can always be answered from the cache
 
 from __future__ import annotations
 
-import ctypes
-import ctypes.util
 import logging
 import time
 from collections.abc import Callable
@@ -22,7 +20,8 @@ from .commands import NG_COMMANDS
 from .config import Config
 from .media import MediaPlane, NullMediaPlane
 from .ngcodec import BENCODE, NgError
-from .redis import CallStore, NullCallStore
+from .ports import Binder, bind_udp
+from .redis import CallStore
 from .request import NgHandler, Request
 from .stats import Stats
 
@@ -30,6 +29,7 @@ log = logging.getLogger("rtpengined")
 
 # Commands that never change a call (everything else may: the call store is told).
 _READ_ONLY_COMMANDS = frozenset({"ping", "query", "list", "statistics"})
+
 
 class Core:
     """Daemon state behind every transport: config, calls, counters, reply cache."""
@@ -40,18 +40,40 @@ class Core:
         media: MediaPlane | None = None,
         clock: Callable[[], float] = time.time,
         commands: dict[str, NgHandler] | None = None,
+        binder: Binder = bind_udp,
+        release_memory: Callable[[], None] = lambda: None,
     ) -> None:
+        """Effects come from outside: ``binder`` binds media ports (real UDP sockets unless a
+        test or fuzzer passes one that binds nothing) and ``release_memory`` gives freed heap
+        back to the OS (the daemon passes ``service.release_freed_memory``)."""
         self.config = config or Config()
         self.clock = clock
         # ng command -> handler; the table lives in ``commands`` (one place lists them all).
         self.commands = NG_COMMANDS if commands is None else commands
-        self.media: MediaPlane = media or NullMediaPlane()
         self.stats = Stats(clock=clock)
         self.cache = ngcodec.ReplyCache()
-        self.calls = CallManager(self)
-        # Where calls are kept beyond this process (Redis); the daemon replaces the null one.
-        self.store: CallStore = NullCallStore()
+        self.calls = CallManager(self.config, media or NullMediaPlane(), self.stats, clock, binder)
         self._trimmed_at_generation = 0
+        self._release_memory = release_memory
+
+    # The media plane and the call store belong to the call model; the core reaches them
+    # through it. The daemon replaces the null call store once Redis is connected.
+    @property
+    def media(self) -> MediaPlane:
+        return self.calls.media
+
+    @media.setter
+    def media(self, plane: MediaPlane) -> None:
+        self.calls.media = plane
+
+    @property
+    def store(self) -> CallStore:
+        """Where calls are kept beyond this process (Redis); a null store without it."""
+        return self.calls.store
+
+    @store.setter
+    def store(self, store: CallStore) -> None:
+        self.calls.store = store
 
     # -- ng ---------------------------------------------------------------------------
 
@@ -146,7 +168,7 @@ class Core:
         self.cache.expire()
         if self.cache.dropped_generations != self._trimmed_at_generation:
             self._trimmed_at_generation = self.cache.dropped_generations
-            release_freed_memory()
+            self._release_memory()  # a reply-cache generation was dropped
 
     def _media_batch(self) -> AbstractContextManager[None]:
         batch = getattr(self.media, "batch", None)  # optional for third-party planes
@@ -155,19 +177,6 @@ class Core:
     def shutdown(self) -> None:
         """Release every call's media before the process exits."""
         self.calls.shutdown()
-
-
-def release_freed_memory() -> None:
-    """Ask glibc to give freed heap back to the OS.
-
-    A busy minute of replies in the cache leaves tens of MB of freed but retained heap
-    once the generation is dropped; trimming keeps RSS near its idle size after a burst.
-    """
-    try:
-        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
-        libc.malloc_trim(0)
-    except (OSError, AttributeError):
-        pass  # not glibc: nothing to do
 
 
 def _peer(source: tuple[str, int] | None) -> str:

@@ -290,7 +290,6 @@ class _Session:
 
     def __init__(self, manager: CallManager, call: Call, now: float) -> None:
         self.manager = manager
-        self.core = manager.core
         self.call = call
         self.now = now
         self.new_monologues: list[Monologue] = []
@@ -409,7 +408,7 @@ class _Session:
         receiver_if = names[1] if len(names) > 1 and self.manager.has_interface(names[1]) else None
         # The sender's side speaks its own SDP's family; the other side the requested one.
         own_family = "IPv6" if conn.family == "IP6" else "IPv4"
-        if _uses_source(self.core.config, opts) and not parsed.has_ice(index):
+        if _uses_source(self.manager.config, opts) and not parsed.has_ice(index):
             # The party is reached at its SIP source / received-from address instead.
             source = opts.received_from or (self.request.source_ip if self.request else None)
             if source:
@@ -491,7 +490,7 @@ class _Session:
         via, receiver.new_via_branch = receiver.new_via_branch, None
         if via:
             receiver.via_branch = via
-        config = self.core.config
+        config = self.manager.config
         learning = opts.learning or config.endpoint_learning
         source_ip = opts.received_from or request.source_ip
         use_source = _uses_source(config, opts)
@@ -592,7 +591,7 @@ class _Session:
             if stream.sink is not None and stream.sink.closed and not stream.closed:
                 stream.sink = None  # its peer's ports were replaced
                 changed.append(stream)
-        media_plane = self.core.media
+        media_plane = self.manager.media
         opened_ids = {s.id for s in opened}
         for stream in opened:
             media_plane.open_stream(stream)
@@ -616,7 +615,7 @@ class _Session:
                 stream.shown_endpoint = None
                 stream.endpoint = None
                 if not stream.closed:
-                    self.core.media.update_stream(stream)
+                    self.manager.media.update_stream(stream)
 
     def _answer_mux(self, answer_media: Media, offer_media: Media, accepted: bool,
                     opts: Options) -> None:

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
+import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Callable
 
@@ -84,7 +87,15 @@ def free_udp_and_tcp_port() -> int:
 
 
 class DaemonProcess:
-    """``rtpengined run`` in a child process, for interop tests with real clients."""
+    """``rtpengined run`` in a child process, in its own process group, for tests with real clients.
+
+    The one helper for every test that runs the daemon as a process. Whatever happens, it
+    leaves nothing running: a daemon that never becomes ready is stopped before the
+    constructor raises, and ``stop`` ends the daemon with SIGTERM (its own shutdown path)
+    and then SIGKILLs whatever is left of its group (relay workers) after a grace period;
+    ``stop`` is safe to repeat. Output goes to temporary files, not pipes nobody reads, so
+    a chatty daemon never blocks.
+    """
 
     def __init__(self, args: list[str]) -> None:
         self.ng_port = free_udp_and_tcp_port()
@@ -95,14 +106,22 @@ class DaemonProcess:
                      f"--listen-tcp-ng=127.0.0.1:{self.ng_port}",
                      f"--listen-cli=127.0.0.1:{self.cli_port}",
                      f"--listen-http=127.0.0.1:{self.http_port}", *args]
-        self.proc = subprocess.Popen(self.args, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-        self._wait_ready()
+        self.out = tempfile.TemporaryFile()
+        self.err = tempfile.TemporaryFile()
+        self.proc = subprocess.Popen(self.args, stdin=subprocess.DEVNULL, stdout=self.out,
+                                     stderr=self.err, start_new_session=True)
+        self.pgid = self.proc.pid
+        try:
+            self._wait_ready()
+        except BaseException:
+            self.stop()
+            raise
 
     def _wait_ready(self, timeout: float = 10.0) -> None:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
-                raise RuntimeError("daemon exited: " + self.proc.stderr.read().decode())
+                raise RuntimeError("daemon exited: " + self.stderr())
             with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
                 sock.settimeout(0.2)
                 sock.sendto(b"ready d7:command4:pinge", ("127.0.0.1", self.ng_port))
@@ -111,16 +130,54 @@ class DaemonProcess:
                         return
                 except OSError:
                     pass
-        raise RuntimeError("daemon did not become ready")
+        raise RuntimeError("daemon did not become ready: " + self.stderr())
+
+    def stderr(self) -> str:
+        self.err.seek(0)
+        return self.err.read().decode("utf-8", "replace")
+
+    def output(self) -> str:
+        """Standard output and error, in that order."""
+        self.out.seek(0)
+        return self.out.read().decode("utf-8", "replace") + self.stderr()
 
     def stop(self) -> tuple[int, str]:
-        self.proc.terminate()
+        """SIGTERM to the daemon, SIGKILL to whatever is left of its group after 5 s.
+
+        Returns the exit status and what the daemon wrote to stderr."""
+        if self.proc.poll() is None:
+            self.proc.terminate()
         try:
-            _, err = self.proc.communicate(timeout=5)
+            self.proc.wait(timeout=5)
         except subprocess.TimeoutExpired:
-            self.proc.kill()
-            _, err = self.proc.communicate()
-        return self.proc.returncode, err.decode()
+            pass
+        deadline = time.monotonic() + 5
+        while group_alive(self.pgid) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self.pgid, signal.SIGKILL)
+        self.proc.wait()
+        return self.proc.returncode, self.stderr()
+
+
+def group_alive(pgid: int) -> bool:
+    """Whether any process of the group still exists (zombies of ours aside)."""
+    try:
+        os.killpg(pgid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/stat") as handle:
+                    fields = handle.read().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            if int(fields[2]) == pgid and fields[0] != "Z":
+                return True
+    return False
 
 
 @pytest.fixture

@@ -99,7 +99,7 @@ def restore_call(manager: CallManager, stored: StoredCall, now: float, foreign: 
                 interface=interface, port=s.port, rtcp=s.rtcp, sock=sock,
                 advertised=s.advertised, endpoint=endpoint, confirmed=s.confirmed,
                 strict_source=s.strict_source, media_handover=s.media_handover,
-                learning=manager.core.config.endpoint_learning, group=stored.call_id,
+                learning=manager.config.endpoint_learning, group=stored.call_id,
                 created=now,
                 stats=StreamStats(packets=s.packets, bytes=s.bytes, errors=s.errors,
                                   last_packet=now)))
@@ -158,7 +158,7 @@ def restore_call(manager: CallManager, stored: StoredCall, now: float, foreign: 
     if old is not None:
         manager.destroy(old, "forced")
     manager.calls[stored.call_id] = call
-    media_plane = manager.core.media
+    media_plane = manager.media
     for stream in streams:
         media_plane.open_stream(stream)
     return call
