@@ -193,3 +193,52 @@ def daemon_process():
     for proc in started:
         if proc.proc.poll() is None:
             proc.stop()
+
+
+# -- test groups --------------------------------------------------------------------------
+# ``pytest -m unit`` runs the sans-I/O tests in seconds (no rtpengine, no root, no network);
+# ``daemon`` tests start our daemon (in-process or as a child), ``differential`` ones run
+# rtpengine 10.5 beside it, ``hardening`` ones attack it. A unit test that opens an
+# network socket or starts a process fails (see ``_sans_io``), so the group stays honest.
+UNIT_FILES = {
+    "test_architecture.py", "test_bencode.py", "test_cli_parser.py", "test_config.py",
+    "test_http_routes.py", "test_ngcodec.py", "test_perf_bencode.py", "test_redis_layout.py",
+    "test_rtpctl_units.py", "test_sdp.py", "test_statsview.py",
+}
+DIFFERENTIAL_PREFIXES = ("test_diff_", "test_differential_", "test_upstream_suite", "test_interop_")
+HARDENING_PREFIXES = ("test_hardening_", "test_fuzz")
+
+
+def group_of(filename: str) -> str:
+    if filename in UNIT_FILES:
+        return "unit"
+    if filename.startswith(DIFFERENTIAL_PREFIXES):
+        return "differential"
+    if filename.startswith(HARDENING_PREFIXES):
+        return "hardening"
+    return "daemon"
+
+
+def pytest_collection_modifyitems(config, items) -> None:
+    for item in items:
+        item.add_marker(getattr(pytest.mark, group_of(item.path.name)))
+
+
+@pytest.fixture(autouse=True)
+def _sans_io(request, monkeypatch):
+    """Unit tests may use AF_UNIX pairs (trio's wake-up socket) but no network, no processes."""
+    if request.node.get_closest_marker("unit") is None:
+        return
+
+    real_init = socket.socket.__init__
+
+    def no_network(self, family=-1, type=-1, proto=-1, fileno=None):
+        if fileno is None and family in (socket.AF_INET, socket.AF_INET6, -1):
+            raise AssertionError("a unit test opened a network socket: list its file outside UNIT_FILES")
+        real_init(self, family, type, proto, fileno)
+
+    def no_process(*args, **kwargs):
+        raise AssertionError("a unit test started a process: list its file outside UNIT_FILES")
+
+    monkeypatch.setattr(socket.socket, "__init__", no_network)
+    monkeypatch.setattr(subprocess.Popen, "__init__", no_process)

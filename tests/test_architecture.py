@@ -124,3 +124,19 @@ def test_the_graph_sees_relative_lazy_imports():
 
 def test_no_import_cycles_in_our_packages():
     assert cycles(import_graph()) == []
+
+
+def test_unit_tests_cannot_reach_the_network_or_start_processes():
+    """The ``unit`` group is sans-I/O by construction (conftest's ``_sans_io``)."""
+    import socket
+    import subprocess
+
+    import pytest
+
+    with pytest.raises(AssertionError, match="network socket"):
+        socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    with pytest.raises(AssertionError, match="started a process"):
+        subprocess.Popen(["true"])
+    left, right = socket.socketpair()  # AF_UNIX stays allowed (trio needs it)
+    left.close()
+    right.close()
