@@ -3,7 +3,7 @@
 The core is given this table (``Core(commands=...)``) and looks commands up in it; the
 handlers live with the call model they act on (``offer_answer``, ``query``,
 ``ng_extended``) and never import the core. The CLI's words are listed the same way, in
-``cli.TOP`` and the tables it names. Adding an ng command means adding one line here.
+``ctl.TOP`` and the tables it names. Adding an ng command means adding one line here.
 """
 
 from __future__ import annotations

@@ -14,7 +14,7 @@ from collections.abc import Callable
 from contextlib import AbstractContextManager, nullcontext
 from typing import Any
 
-from . import cli, ngcodec, statsview
+from . import ctl, ngcodec, statsview
 from .calls import CallManager
 from .commands import NG_COMMANDS
 from .config import Config
@@ -55,6 +55,8 @@ class Core:
         self.calls = CallManager(self.config, media or NullMediaPlane(), self.stats, clock, binder)
         self._trimmed_at_generation = 0
         self._release_memory = release_memory
+        # The text CLI's own state (ctl.state.CliState), made on its first command.
+        self.ctl_state: Any = None
 
     # The media plane and the call store belong to the call model; the core reaches them
     # through it. The daemon replaces the null call store once Redis is connected.
@@ -155,7 +157,7 @@ class Core:
     def handle_cli(self, line: str) -> str:
         """Run one CLI command line and return its complete output text."""
         with self._media_batch():
-            return cli.handle_cli(self, line)
+            return ctl.handle_cli(self, line)
 
     # -- timers -----------------------------------------------------------------------
 

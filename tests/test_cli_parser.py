@@ -10,7 +10,8 @@ import math
 import pytest
 from cli_helpers import fixture, fixture_calls, mask, model_core
 
-from rtpengined.cli import c_atoi, c_strtod, c_strtol, c_strtoul, handle_cli
+from rtpengined.ctl import handle_cli
+from rtpengined.ctl.numbers import c_atoi, c_strtod, c_strtol, c_strtoul
 
 MORE = "More parameters required.\n"
 

@@ -128,7 +128,7 @@ def fuzz_sdp(data: bytes) -> None:
 
 def fuzz_cli_line(data: bytes) -> None:
     """Any CLI line gets a text reply (possibly empty), never an internal error."""
-    from rtpengined.cli import handle_cli
+    from rtpengined.ctl import handle_cli
 
     line = data.split(b"\n", 1)[0].decode("utf-8", "surrogateescape")
     reply = handle_cli(cli_core(), line)
@@ -153,7 +153,7 @@ def fuzz_http_path(data: bytes) -> None:
 
 
 def handle_cli_text(raw: bytes) -> str:
-    from rtpengined.cli import handle_cli
+    from rtpengined.ctl import handle_cli
 
     return handle_cli(cli_core(), raw.decode("utf-8", "surrogateescape"))
 
