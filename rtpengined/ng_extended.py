@@ -16,25 +16,16 @@ if TYPE_CHECKING:
     from .core import Core
 from .model import Call, Monologue
 from .ngcodec import NgError
+from .ngoptions import get_list, require_call_id
 
 OK: dict[str, Any] = {"result": "ok"}
 
 
 def _call(core: Core, message: dict[str, Any], unknown: str = "Unknown call-ID") -> Call:
-    call_id = message.get("call-id")
-    if not isinstance(call_id, str):
-        raise NgError("No call-id in message")
-    call = core.calls.calls.get(call_id)
+    call = core.calls.calls.get(require_call_id(message))
     if call is None:
         raise NgError(unknown)
     return call
-
-
-def _flags(message: dict[str, Any]) -> set[str]:
-    flags = message.get("flags")
-    if not isinstance(flags, list):
-        return set()
-    return {flag.replace(" ", "-") for flag in flags if isinstance(flag, str)}
 
 
 def _media_addresses(monologue: Monologue) -> set[str]:
@@ -89,7 +80,7 @@ def _set_state(core: Core, message: dict[str, Any], key: str, value: bool) -> di
         setattr(party, key, value)
     else:
         setattr(call, key, value)
-        if not value and "all" in _flags(message):
+        if not value and "all" in get_list(message, "flags"):
             for monologue in call.monologues:
                 setattr(monologue, key, False)
     if key == "block_media":

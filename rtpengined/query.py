@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 from .model import Call, Endpoint, Media, Monologue, Stream
 from .ngcodec import NgError
-from .offer_answer import get_int, get_list
+from .ngoptions import get_int, get_list, get_str, require_call_id
 from .request import Request
 from .sdp import RTP_PROTOCOLS
 
@@ -20,18 +20,6 @@ if TYPE_CHECKING:
 
 KNOWN_PROTOCOLS = RTP_PROTOCOLS | {"udptl"}
 NOT_FOUND = "Call-ID not found or tags didn't match"
-
-
-def _call_id(message: dict[str, Any]) -> str:
-    call_id = message.get("call-id")
-    if not isinstance(call_id, str):
-        raise NgError("No call-id in message")
-    return call_id
-
-
-def _tag(message: dict[str, Any], key: str) -> str | None:
-    value = message.get(key)
-    return value if isinstance(value, str) else None
 
 
 def _find(call: Call, tag: str) -> Monologue | None:
@@ -217,12 +205,12 @@ def call_stats(core: Core, call: Call, party: Monologue | None = None,
 
 
 def query(core: Core, message: dict[str, Any], request: Request) -> dict[str, Any]:
-    call_id = _call_id(message)
+    call_id = require_call_id(message)
     call = core.calls.calls.get(call_id)
     if call is None:
         raise NgError("Unknown call-id")
     party = None
-    tags = [tag for tag in (_tag(message, "to-tag"), _tag(message, "from-tag")) if tag is not None]
+    tags = [tag for tag in (get_str(message, "to-tag"), get_str(message, "from-tag")) if tag is not None]
     for tag in tags:
         party = _find(call, tag)
         if party is not None:
@@ -243,15 +231,15 @@ def list_calls(core: Core, message: dict[str, Any], request: Request) -> dict[st
 
 
 def delete(core: Core, message: dict[str, Any], request: Request) -> dict[str, Any]:
-    call_id = _call_id(message)
+    call_id = require_call_id(message)
     manager: CallManager = core.calls
     fatal = "fatal" in get_list(message, "flags")
     delay = get_int(message, "delete-delay", "delete delay")
     if delay is None:
         delay = core.config.delete_delay
     call = manager.calls.get(call_id)
-    from_tag = _tag(message, "from-tag")
-    to_tag = _tag(message, "to-tag")
+    from_tag = get_str(message, "from-tag")
+    to_tag = get_str(message, "to-tag")
     party: Monologue | None = None
     if call is not None and from_tag is not None:
         if to_tag is not None:
