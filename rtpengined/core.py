@@ -18,6 +18,7 @@ from . import ctl, ngcodec, statsview
 from .calls import CallManager
 from .commands import NG_COMMANDS
 from .config import Config
+from .host import Host, OsHost
 from .media import MediaPlane, NullMediaPlane
 from .ngcodec import BENCODE, NgError
 from .ports import Binder, bind_udp
@@ -42,10 +43,12 @@ class Core:
         commands: dict[str, NgHandler] | None = None,
         binder: Binder = bind_udp,
         release_memory: Callable[[], None] = lambda: None,
+        host: Host | None = None,
     ) -> None:
         """Effects come from outside: ``binder`` binds media ports (real UDP sockets unless a
         test or fuzzer passes one that binds nothing) and ``release_memory`` gives freed heap
-        back to the OS (the daemon passes ``service.release_freed_memory``)."""
+        back to the OS (the daemon passes ``service.release_freed_memory``); ``host`` does
+        what the CLI asks of the process (file limit, logger levels)."""
         self.config = config or Config()
         self.clock = clock
         # ng command -> handler; the table lives in ``commands`` (one place lists them all).
@@ -55,6 +58,7 @@ class Core:
         self.calls = CallManager(self.config, media or NullMediaPlane(), self.stats, clock, binder)
         self._trimmed_at_generation = 0
         self._release_memory = release_memory
+        self.host: Host = host or OsHost()
         # The text CLI's own state (ctl.state.CliState), made on its first command.
         self.ctl_state: Any = None
 

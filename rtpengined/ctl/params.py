@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import os
 from typing import TYPE_CHECKING, Any
 
 from ..config import LOG_SUBSYSTEMS
 from ..redis.address import RedisAddress
 from .parser import Table
-from .state import CliState, _apply_log_level, log_level_of
+from .state import CliState, log_level_of
 
 if TYPE_CHECKING:
     from ..core import Core
@@ -49,7 +48,7 @@ def _restore(core: Core, state: CliState, values: dict[str, Any]) -> None:
         level = values[f"log-level-{sub}"]
         if level != log_level_of(core, sub):
             config.log_levels[sub] = level
-            _apply_log_level(sub, level)
+            core.host.set_log_level(sub, level)
     config.max_sessions = values["max-sessions"]
     config.max_cpu = values["max-cpu"] / 100
     config.max_load = values["max-load"] / 100
@@ -110,7 +109,7 @@ def _params(core: Core, state: CliState, start: bool) -> str:
                   f"redis-write-db = {redis_write.db if redis_write else -1}"]
     lines += [
         f"no-redis-required = {int(config.no_redis_required)}",
-        f"num-threads = {os.cpu_count() or 1}",
+        f"num-threads = {core.host.cpu_count()}",
         "xmlrpc-format = 0",
         "log_format = 0",
         f"redis_allowed_errors = {state.redis_allowed_errors}",

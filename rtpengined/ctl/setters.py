@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import math
-import os
-import resource
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
@@ -12,7 +10,6 @@ from ..config import LOG_SUBSYSTEMS
 from .numbers import INT_MAX, NO_DIGITS, c_atoi, c_strtod, c_strtol, c_strtoul, wrap32
 from .params import cli_state
 from .parser import MORE, Handler, Table, _argument, _token
-from .state import _apply_log_level
 
 if TYPE_CHECKING:
     from ..core import Core
@@ -44,10 +41,10 @@ def _set_maxopenfiles(core: Core, arg: str) -> str:
     if value < 65536:
         return f"Fail setting open_files to {value}; can't set it under 65536\n"
     try:
-        resource.setrlimit(resource.RLIMIT_NOFILE, (value, value))
+        core.host.set_open_files_limit(value)
     except (OSError, ValueError) as exc:
         return f"Fail setting open_files to {value}; errno = {getattr(exc, 'errno', None) or 1}\n"
-    return f"Success setting open_files to {value}; cat /proc/{os.getpid()}/limits\n"
+    return f"Success setting open_files to {value}; cat /proc/{core.host.pid()}/limits\n"
 
 
 def _set_maxsessions(core: Core, arg: str) -> str:
@@ -114,7 +111,7 @@ def _set_loglevel(core: Core, arg: str) -> str:
     targets = LOG_SUBSYSTEMS if not subsystem else [s for s in LOG_SUBSYSTEMS if s == subsystem]
     for name in targets:
         core.config.log_levels[name] = level
-        _apply_log_level(name, level)
+        core.host.set_log_level(name, level)
     if not subsystem:
         core.config.log_level = level
     return f"Success setting loglevel to {level}\n"

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import resource
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
@@ -119,12 +117,12 @@ def _list_counters(core: Core, rest: str) -> str:
 
 
 def _list_maxopenfiles(core: Core, rest: str) -> str:
-    pid = os.getpid()
+    pid = core.host.pid()
     try:
-        soft, _ = resource.getrlimit(resource.RLIMIT_NOFILE)
+        soft = core.host.open_files_limit()
     except (OSError, ValueError):
         return f"Fail getting rtpengine configured limits; cat /proc/{pid}/limits\n"
-    value = "infinite" if soft == resource.RLIM_INFINITY else str(soft)
+    value = "infinite" if soft is None else str(soft)
     return f"Maximum open-files configured on rtpengine: {value}; cat /proc/{pid}/limits\n"
 
 
