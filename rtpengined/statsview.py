@@ -106,7 +106,7 @@ def live_streams(core: Core) -> list[Stream]:
         stream
         for call in core.calls.calls.values()
         for stream in call.streams()
-        if not getattr(stream, "closed", False)  # closed ones are in stats.closed_*
+        if not stream.closed  # closed ones are in stats.closed_*
     ]
     core.media.refresh(streams)
     return streams
@@ -150,7 +150,7 @@ def sample_rates(core: Core, now: float | None = None, streams: list[Stream] | N
     """
     stats = core.stats
     now = core.clock() if now is None else now
-    previous = getattr(stats, "rate_sampled_at", 0.0)
+    previous = stats.rate_sampled_at
     if previous and now - previous < RATE_MIN_INTERVAL:
         return
     if totals is None:
@@ -167,7 +167,7 @@ def sample_rates(core: Core, now: float | None = None, streams: list[Stream] | N
 
 def _rates(core: Core, totals: LiveTotals) -> tuple[int, int, int]:
     stats = core.stats
-    sampled = getattr(stats, "rate_sampled_at", 0.0)
+    sampled = stats.rate_sampled_at
     if not sampled or core.clock() - sampled > 2.5:
         sample_rates(core, totals=totals)  # no tick drives us: sample on demand
     return stats.rate_packets, stats.rate_bytes, stats.rate_errors
@@ -224,7 +224,7 @@ class PortPoolView:
 
 def port_pools(core: Core) -> list[PortPoolView]:
     """The media port pools, or the configured interfaces before any pool exists."""
-    pools = getattr(core.calls, "port_pools", None)
+    pools = core.calls.port_pools
     views = []
     if pools:
         for pool in pools:

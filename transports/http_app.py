@@ -166,9 +166,9 @@ class Routes:
 
     def __init__(self, core: Any) -> None:
         self.core = core
-        token = getattr(core.config, "http_auth_token", None) or os.environ.get(AUTH_TOKEN_ENV) or None
+        token = core.config.http_auth_token or os.environ.get(AUTH_TOKEN_ENV) or None
         self.auth_token: bytes | None = token.encode("utf-8") if token else None
-        self.protect_open_routes = bool(getattr(core.config, "http_auth_metrics", False))
+        self.protect_open_routes = core.config.http_auth_metrics
 
     def authorized(self, headers: list[tuple[bytes, bytes]]) -> bool:
         """No token configured, or the right ``Authorization: Bearer`` header (constant time)."""

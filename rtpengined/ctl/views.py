@@ -82,7 +82,7 @@ def tag_info(core: Core, call: Call, monologue: Monologue) -> str:
         for stream in sorted(media.streams, key=lambda s: s.rtcp):
             stats = stream.stats
             remote = stream.endpoint if stream.endpoint is not None else stream.advertised
-            last = int(stats.last_packet or getattr(stream, "created", 0) or monologue.created)
+            last = int(stats.last_packet or stream.created or monologue.created)
             out.append(
                 f"-------- Port {stream.interface.address:>15}:{stream.port:<5} <> "
                 f"{_endpoint_text(remote)}{' (RTCP)' if stream.rtcp else ''}, "
