@@ -101,18 +101,22 @@ class DaemonProcess:
         self.ng_port = free_udp_and_tcp_port()
         self.cli_port = free_port()
         self.http_port = free_port()
-        self.args = [sys.executable, "-m", "rtpengined", "run",
+        self._start([sys.executable, "-m", "rtpengined", "run",
                      f"--listen-ng=127.0.0.1:{self.ng_port}",
                      f"--listen-tcp-ng=127.0.0.1:{self.ng_port}",
                      f"--listen-cli=127.0.0.1:{self.cli_port}",
-                     f"--listen-http=127.0.0.1:{self.http_port}", *args]
+                     f"--listen-http=127.0.0.1:{self.http_port}", *args])
+
+    def _start(self, argv: list[str], ready_timeout: float = 10.0) -> None:
+        """Start ``argv`` in a new process group; stop it again if it never answers a ping."""
+        self.args = argv
         self.out = tempfile.TemporaryFile()
         self.err = tempfile.TemporaryFile()
         self.proc = subprocess.Popen(self.args, stdin=subprocess.DEVNULL, stdout=self.out,
                                      stderr=self.err, start_new_session=True)
         self.pgid = self.proc.pid
         try:
-            self._wait_ready()
+            self._wait_ready(ready_timeout)
         except BaseException:
             self.stop()
             raise

@@ -8,7 +8,6 @@ import re
 import socket
 import subprocess
 import sys
-import tempfile
 from collections.abc import Iterator
 from typing import Any
 
@@ -43,17 +42,9 @@ class GroupRtpengine(DaemonProcess):
         self.ng_port = free_port(socket.SOCK_DGRAM)
         self.cli_port = free_port()
         self.http_port = None
-        self.args = [REFERENCE, "--config-file=none", "-i", "127.0.0.1", f"--listen-ng=127.0.0.1:{self.ng_port}",
-                     f"--listen-cli=127.0.0.1:{self.cli_port}", "--delete-delay=0", "-f", "-E", "-L", "5", *args]
-        self.log = tempfile.TemporaryFile()
-        self.proc = subprocess.Popen(self.args, stdin=subprocess.DEVNULL, stdout=self.log,
-                                     stderr=subprocess.STDOUT, start_new_session=True)
-        self.pgid = self.proc.pid
-        try:
-            self._wait_ready(15)
-        except BaseException:
-            self.stop()
-            raise
+        self._start([REFERENCE, "--config-file=none", "-i", "127.0.0.1", f"--listen-ng=127.0.0.1:{self.ng_port}",
+                     f"--listen-cli=127.0.0.1:{self.cli_port}", "--delete-delay=0", "-f", "-E", "-L", "5", *args],
+                    ready_timeout=15)
 
 
 @contextlib.contextmanager
