@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .model import Interface
+from .protocol.schemes import DEFAULT_HOST, SCHEMES
 from .rtpengine_options import RTPENGINE_OPTIONS
 
 
@@ -111,16 +112,16 @@ class Config:
         default_factory=lambda: [Interface("default", "127.0.0.1", "127.0.0.1")]
     )
     listen_ng: list[ListenAddress] = field(
-        default_factory=lambda: [ListenAddress("127.0.0.1", 22222)]
+        default_factory=lambda: [ListenAddress(DEFAULT_HOST, SCHEMES["udp"].default_port)]
     )
     # Off unless asked for, as in rtpengine: a TCP ng listener on a fixed default address
     # would also clash with a second daemon that moved only --listen-ng.
     listen_tcp_ng: list[ListenAddress] = field(default_factory=list)
     listen_cli: list[ListenAddress] = field(
-        default_factory=lambda: [ListenAddress("127.0.0.1", 9900)]
+        default_factory=lambda: [ListenAddress(DEFAULT_HOST, SCHEMES["cli"].default_port)]
     )
     listen_http: list[ListenAddress] = field(
-        default_factory=lambda: [ListenAddress("127.0.0.1", 8080)]
+        default_factory=lambda: [ListenAddress(DEFAULT_HOST, SCHEMES["http"].default_port)]
     )
     listen_https: list[ListenAddress] = field(default_factory=list)
     https_cert: str | None = None
