@@ -4,7 +4,8 @@ Sans-I/O apart from reading the config file. ``parse_args`` accepts rtpengine's
 GLib-style syntax (``--opt=value``, ``--opt value``, ``-o value``, ``-ovalue``) and the
 ``[rtpengine]`` section of an INI file; command-line values win over the file. Options
 rtpengine knows but we do not implement are accepted and reported once as warnings;
-unknown options are errors.
+unknown options are errors. Over 400 lines because the option table is rtpengine's list,
+kept whole so it can be compared with ``rtpengine --help``.
 """
 
 from __future__ import annotations

@@ -6,7 +6,8 @@ dict of Python ints and floats; every text rendering below starts from that dict
 number is computed in exactly one place. Two value types carry rtpengine's formatting
 quirks without changing arithmetic: ``Fixed2`` (a float printed with two decimals,
 ``used_pct``) and ``TextInt`` (an int that ng ``statistics`` sends as a bencode string,
-e.g. ``uptime``). Sans-I/O: reads the call model and ``core.stats`` only.
+e.g. ``uptime``). Sans-I/O: reads the call model and ``core.stats`` only. Over 400 lines
+because every rendering lives next to the one model it reads (one source of truth).
 """
 
 from __future__ import annotations

@@ -140,3 +140,24 @@ def test_unit_tests_cannot_reach_the_network_or_start_processes():
     left, right = socket.socketpair()  # AF_UNIX stays allowed (trio needs it)
     left.close()
     right.close()
+
+
+def test_the_shared_scheme_table_matches_the_transports_that_serve_them():
+    """rtpctl and the daemon read schemes from one table; the transports must agree with it."""
+    import transports
+    from rtpengined.config import Config
+    from rtpengined.protocol.schemes import SCHEMES
+
+    served = {}
+    for transport in transports.load_all().values():
+        for scheme in transport.schemes:
+            served[scheme] = transport
+    assert set(served) == set(SCHEMES)
+    for name, scheme in SCHEMES.items():
+        transport = served[name]
+        assert transport.kinds == scheme.kinds, name
+        assert transport.serve.__module__ == scheme.module, name
+    config = Config()
+    assert config.listen_ng[0].port == SCHEMES["udp"].default_port
+    assert config.listen_cli[0].port == SCHEMES["cli"].default_port
+    assert config.listen_http[0].port == SCHEMES["http"].default_port

@@ -9,6 +9,7 @@ mix rtpengine and rtpengined nodes: either restores what the other stored.
 
 ``encode_call`` turns a ``model.Call`` into that document; ``decode_call`` turns a
 document into a ``StoredCall``, a plain description (no sockets) that ``restore`` binds.
+Over 400 lines because both directions of the format stay side by side, field by field.
 """
 
 from __future__ import annotations
