@@ -1,7 +1,7 @@
 """Call lifecycle: the call table, media ports, teardown and timers.
 
 The ng commands that create and read calls live in ``offer_answer`` (offer, answer) and
-``query`` (query, list, delete) and act on this model; it never imports them. Everything
+``query``, ``delete`` and act on this model; it never imports them. Everything
 is sans-I/O apart from binding media sockets, which goes through the binder it is given.
 About 400 lines: the timer heap and teardown share the call table's invariants.
 """

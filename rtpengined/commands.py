@@ -1,7 +1,7 @@
 """The command table: every ng command and the handler that answers it, in one place.
 
 The core is given this table (``Core(commands=...)``) and looks commands up in it; the
-handlers live with the call model they act on (``offer_answer``, ``query``,
+handlers live with the call model they act on (``offer_answer``, ``query``, ``delete``,
 ``ng_extended``) and never import the core. The CLI's words are listed the same way, in
 ``ctl.TOP`` and the tables it names. Adding an ng command means adding one line here.
 """
@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from . import ng_extended, offer_answer, query, statsview
+from . import delete, ng_extended, offer_answer, query, statsview
 from .request import NgHandler, Request
 
 if TYPE_CHECKING:
@@ -34,7 +34,7 @@ NG_COMMANDS: dict[str, NgHandler] = {
     "answer": offer_answer.answer,
     "query": query.query,
     "list": query.list_calls,
-    "delete": query.delete,
+    "delete": delete.delete,
     **ng_extended.STATE_HANDLERS,
     "start recording": ng_extended.start_recording,
     "stop recording": ng_extended.stop_recording,
