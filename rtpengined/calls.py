@@ -1,7 +1,7 @@
 """Call lifecycle: the call table, media ports, teardown and timers.
 
-The ng commands that create and read calls live in ``offer_answer`` (offer, answer) and
-``query``, ``delete`` and act on this model; it never imports them. Everything
+The ng commands that create, read and end calls live in ``offer_answer``, ``query`` and
+``delete`` and act on this model; it never imports them. Everything
 is sans-I/O apart from binding media sockets, which goes through the binder it is given.
 About 400 lines: the timer heap and teardown share the call table's invariants.
 """
