@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .model import Interface
+from .protocol import cliwords
 from .protocol.schemes import DEFAULT_HOST, SCHEMES
 from .rtpengine_options import RTPENGINE_OPTIONS
 
@@ -94,10 +95,7 @@ OPTIONS: list[Option] = [
 ]
 OPTIONS_BY_NAME = {o.name: o for o in OPTIONS}
 OPTIONS_BY_SHORT = {o.short: o for o in OPTIONS if o.short}
-LOG_SUBSYSTEMS = [
-    "core", "spandsp", "ffmpeg", "transcoding", "codec", "rtcp", "ice", "crypto",
-    "srtp", "internals", "http", "control", "dtx",
-]
+LOG_SUBSYSTEMS = list(cliwords.SUBSYSTEMS)
 _UNSUPPORTED_SHORT = {
     short: name for name, (short, _) in RTPENGINE_OPTIONS.items() if short
 }

@@ -161,3 +161,25 @@ def test_the_shared_scheme_table_matches_the_transports_that_serve_them():
     assert config.listen_ng[0].port == SCHEMES["udp"].default_port
     assert config.listen_cli[0].port == SCHEMES["cli"].default_port
     assert config.listen_http[0].port == SCHEMES["http"].default_port
+
+
+def test_the_daemon_cli_tables_have_the_shared_words_in_order():
+    """rtpctl completes from ``protocol.cliwords``; the daemon's tables must list the same."""
+    from rtpengined import ctl
+    from rtpengined.config import LOG_SUBSYSTEMS
+    from rtpengined.ctl import calls, params, setters, views
+    from rtpengined.model import Call, Monologue
+    from rtpengined.protocol import cliwords
+
+    def words(table):
+        return tuple(keyword for keyword, _ in table)
+
+    call = Call("c", 0.0, 0.0)
+    party = Monologue("t", 0.0)
+    assert words(ctl.TOP) == cliwords.TOP
+    assert words(views.LIST) == cliwords.LIST
+    assert words(setters.SET) == cliwords.SET
+    assert words(params.PARAMS) == cliwords.PARAMS
+    assert words(calls._call_table(call)) == cliwords.CALL
+    assert words(calls._tag_table(call, party)) == cliwords.TAG
+    assert tuple(LOG_SUBSYSTEMS) == cliwords.SUBSYSTEMS
