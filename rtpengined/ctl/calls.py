@@ -14,7 +14,6 @@ if TYPE_CHECKING:
     from ..model import Call, Monologue
 
 
-
 # -- debug and call <id> ------------------------------------------------------------------
 
 

@@ -12,7 +12,6 @@ if TYPE_CHECKING:
     from ..model import Call
 
 
-
 # -- terminate, active/standby, keyspaces ----------------------------------------------------
 
 

@@ -14,7 +14,6 @@ if TYPE_CHECKING:
     from ..core import Core
 
 
-
 # -- per-daemon CLI state -----------------------------------------------------------------
 
 

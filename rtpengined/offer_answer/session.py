@@ -26,7 +26,6 @@ if TYPE_CHECKING:
     from ..ports import PortPool
 
 
-
 # -- one offer/answer transaction ------------------------------------------------------
 
 
