@@ -154,10 +154,8 @@ def restore_model(count: int) -> None:
     from rtpengined.redis.restore import restore_call
 
     def core() -> Core:
-        made = Core(Config(port_min=10000, port_max=65000), media=NullMediaPlane())
-        for pool in made.calls.port_pools:
-            pool.binder = lambda interface, port: _NoSocket()
-        return made
+        return Core(Config(port_min=10000, port_max=65000), media=NullMediaPlane(),
+                    binder=lambda interface, port: _NoSocket())
 
     source = core()
     from rtpengined import bencode

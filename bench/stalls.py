@@ -220,9 +220,7 @@ def inprocess(calls: int, repeat: int) -> dict[str, float]:
     config = Config(port_min=2000, port_max=2000 + calls * 4 + 100, timeout=60)
     plane = RelayPlane(config, workers=2)
     plane.closing = True  # no worker processes: channel errors are expected and quiet
-    core = Core(config, media=plane)
-    for pool in core.calls.port_pools:
-        pool.binder = lambda interface, port: _FakeSocket(port)
+    core = Core(config, media=plane, binder=lambda interface, port: _FakeSocket(port))
     body = "v=0\r\no=- 1 1 IN IP4 {0}\r\ns=-\r\nc=IN IP4 {0}\r\nt=0 0\r\nm=audio {1} RTP/AVP 0\r\n"
     for index in range(calls):
         for command, tag, address in (("offer", {}, "192.0.2.1"),

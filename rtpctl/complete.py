@@ -14,25 +14,22 @@ import click
 import trio
 from click.shell_completion import CompletionItem
 
+from rtpengined.protocol import cliwords as words
+
 from . import cliparse
+from .settings import Settings
 from .target import CLI, NG, TargetError
 
 LIVE_TIMEOUT = 0.3
 
-TOP = ("list", "terminate", "set", "get", "params", "ksadd", "ksrm", "kslist", "active", "standby",
-       "debug", "call", "help")
-LIST = ("numsessions", "sessions", "totals", "counters", "maxopenfiles", "maxsessions", "maxcpu", "maxload",
-        "maxbw", "timeout", "silenttimeout", "offertimeout", "finaltimeout", "loglevels", "loglevel",
-        "redisallowederrors", "redisdisabletime", "redisconnecttimeout", "rediscmdtimeout", "controltos",
-        "deletedelay", "interfaces", "jsonstats", "transcoders", "help")
-SET = ("maxopenfiles", "maxsessions", "maxcpu", "maxload", "maxbw", "timeout", "silenttimeout",
-       "offertimeout", "finaltimeout", "loglevel", "redisallowederrors", "redisdisabletime",
-       "redisconnecttimeout", "rediscmdtimeout", "controltos", "deletedelay", "help")
-PARAMS = ("start", "current", "diff", "revert", "help")
-SUBSYSTEMS = ("core", "spandsp", "ffmpeg", "transcoding", "codec", "rtcp", "ice", "crypto", "srtp",
-              "internals", "http", "control", "dtx")
-CALL = ("info", "terminate", "debug", "tag", "help")
-TAG = ("info", "delay", "detect-dtmf", "help")
+# The daemon's words (one list for both sides) and, at every level, ``help``.
+TOP = (*words.TOP, "help")
+LIST = (*words.LIST, "help")
+SET = (*words.SET, "help")
+PARAMS = (*words.PARAMS, "help")
+SUBSYSTEMS = words.SUBSYSTEMS
+CALL = (*words.CALL, "help")
+TAG = (*words.TAG, "help")
 ON_OFF = ("on", "off")
 
 CALL_ID = object()  # markers for live look-ups
@@ -86,8 +83,6 @@ def cli_candidates(words: list[str]) -> tuple[tuple[str, ...], Any]:
 
 
 def _settings(ctx: click.Context):
-    from .main import Settings
-
     try:
         timeout = float(os.environ.get("RTPCTL_COMPLETION_TIMEOUT") or LIVE_TIMEOUT)
     except ValueError:

@@ -69,19 +69,6 @@ def error_text(reply: dict[str, Any]) -> str:
     return str(reply.get("error-reason") or reply.get("result") or "error")
 
 
-def to_ng_value(value: Any) -> Any:
-    """Map JSON onto ng's data model (true → 1); ``ValueError`` for null and floats."""
-    if isinstance(value, bool):
-        return int(value)
-    if isinstance(value, (int, str)):
-        return value
-    if isinstance(value, list):
-        return [to_ng_value(item) for item in value]
-    if isinstance(value, dict):
-        return {str(key): to_ng_value(item) for key, item in value.items()}
-    raise ValueError(f"ng has no value like {value!r}")
-
-
 def parse_option(text: str) -> tuple[str, Any]:
     """``key=value``: JSON lists/dicts/numbers stay typed, anything else is a string."""
     key, sep, value = text.partition("=")
@@ -90,7 +77,7 @@ def parse_option(text: str) -> tuple[str, Any]:
         raise MessageError(f"--option wants key=value, got {text!r}")
     if value[:1] in ("[", "{") or value.lstrip("-").isdigit():
         try:
-            return key, to_ng_value(json.loads(value))
+            return key, ngcodec.from_json(json.loads(value))
         except ValueError:
             raise MessageError(f"--option {key}: value is not valid JSON: {value!r}") from None
     return key, value
@@ -129,7 +116,7 @@ def parse_raw(text: str) -> tuple[dict[str, Any] | None, bytes | None]:
         if not isinstance(value, dict):
             raise MessageError("message must be a JSON object")
         try:
-            return to_ng_value(value), None
+            return ngcodec.from_json(value), None
         except ValueError as exc:
             raise MessageError(str(exc)) from None
     if stripped.startswith("d"):

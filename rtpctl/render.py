@@ -1,7 +1,8 @@
 """Output: rich renderables for a terminal, a plain text form for pipes, JSON for programs.
 
 Builders here return strings or rich renderables and never print, so the command
-layer decides where things go (stdout, stderr, a Live view).
+layer decides where things go (stdout, stderr, a Live view). Over 400 lines: one
+renderer per reply shape, each in three forms (rich, plain, JSON) kept together.
 """
 
 from __future__ import annotations

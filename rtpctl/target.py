@@ -13,30 +13,12 @@ import re
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
-NG = "ng"
-CLI = "cli"
+from rtpengined.protocol.schemes import CLI, DEFAULT_HOST, NG, SCHEMES
 
-#: What each transport can carry. udp/tcp speak ng only, cli:// only CLI text.
-KINDS: dict[str, frozenset[str]] = {
-    "udp": frozenset({NG}),
-    "tcp": frozenset({NG}),
-    "cli": frozenset({CLI}),
-    "http": frozenset({NG, CLI}),
-    "https": frozenset({NG, CLI}),
-    "ws": frozenset({NG, CLI}),
-    "wss": frozenset({NG, CLI}),
-}
-TRANSPORTS = tuple(KINDS)
-
-#: The daemon's defaults (rtpengined/config.py); https has none there, 443 is the web's.
-DEFAULT_PORTS = {"udp": 22222, "tcp": 22222, "cli": 9900, "http": 8080, "ws": 8080,
-                 "https": 443, "wss": 443}
-#: The rtpengine.conf key that names each transport's listener.
-CONFIG_KEYS = {"udp": ("listen-ng",), "tcp": ("listen-tcp-ng", "listen-ng"), "cli": ("listen-cli",),
-               "http": ("listen-http",), "ws": ("listen-http",),
-               "https": ("listen-https",), "wss": ("listen-https",)}
+#: What each transport can carry (udp/tcp ng only, cli:// only CLI text), from the shared table.
+KINDS: dict[str, frozenset[str]] = {name: scheme.kinds for name, scheme in SCHEMES.items()}
+TRANSPORTS = ("udp", "tcp", "cli", "http", "https", "ws", "wss")  # the order --help lists them
 DEFAULT_TRANSPORT = {NG: "udp", CLI: "cli"}
-DEFAULT_HOST = "127.0.0.1"
 WILDCARDS = {"", "0.0.0.0", "::", "*"}
 
 
@@ -91,7 +73,7 @@ def read_listen_config(path: str, section: str = "rtpengine") -> dict[str, str]:
 
 def _from_config(transport: str, listen: dict[str, str]) -> tuple[str | None, int | None]:
     """rtpengine-ctl's rule: a bare number is the port, anything else the host[:port]."""
-    for key in CONFIG_KEYS[transport]:
+    for key in SCHEMES[transport].config_keys:
         value = listen.get(key)
         if not value:
             continue
@@ -139,7 +121,7 @@ def resolve(
         port = port or host_port
     conf_host, conf_port = _from_config(transport, listen or {})
     host = host or conf_host or DEFAULT_HOST
-    port = port or conf_port or DEFAULT_PORTS[transport]
+    port = port or conf_port or SCHEMES[transport].default_port
     if not 1 <= port <= 65535:
         raise TargetError(f"port {port} is outside 1..65535")
     return Target(transport, host, port)

@@ -17,6 +17,7 @@ from typing import Any
 import trio
 
 import transports
+from rtpengined.protocol.schemes import SCHEMES
 
 from . import ng
 from .target import CLI, NG, Target
@@ -47,13 +48,12 @@ class ClientOptions:
                 "insecure": self.insecure, "cacert": self.cacert, "auth_token": self.auth_token}
 
 
-#: The module that serves each scheme, so a udp or cli request does not import the web stack.
-SCHEME_MODULES = {"udp": "transports.udp_ng", "tcp": "transports.tcp_ng", "cli": "transports.cli_tcp"}
-
-
 def _find_transport(scheme: str):
-    module = SCHEME_MODULES.get(scheme)
-    if module is not None:
+    """Import only the module serving ``scheme``, so a udp or cli request does not load the
+    web stack; the registry is the fallback for a scheme the table does not know."""
+    known = SCHEMES.get(scheme)
+    if known is not None:
+        module = known.module
         try:
             importlib.import_module(module)
         except ModuleNotFoundError:
@@ -71,17 +71,13 @@ def _client_factory(target: Target):
     return transport.open_client
 
 
-#: What each transport's listener is called in rtpengine's options and documentation.
-_PORT_NAMES = {"cli": "the CLI port", "udp": "the ng port", "tcp": "the TCP ng port",
-               "http": "the HTTP port", "ws": "the HTTP (WebSocket) port",
-               "https": "the HTTPS port", "wss": "the HTTPS (WebSocket) port"}
 NOT_RUNNING_HINT = "is rtpengined (or rtpengine) running? `rtpengined run` starts one"
 
 
 def describe(target: Target) -> str:
     """``the CLI port 127.0.0.1:9900``: which daemon listener a request went to, in words."""
     host = f"[{target.host}]" if ":" in target.host else target.host
-    return f"{_PORT_NAMES.get(target.transport, target.transport)} {host}:{target.port}"
+    return f"{SCHEMES[target.transport].listener if target.transport in SCHEMES else target.transport} {host}:{target.port}"
 
 
 def _errno(exc: BaseException) -> int | None:

@@ -1,8 +1,9 @@
 """Call lifecycle: the call table, media ports, teardown and timers.
 
-The ng commands that create and read calls live in ``offer_answer`` (offer, answer) and
-``query`` (query, list, delete); importing them here registers them. Everything is
-sans-I/O apart from binding media sockets, which goes through the port pools' binder.
+The ng commands that create, read and end calls live in ``offer_answer``, ``query`` and
+``delete`` and act on this model; it never imports them. Everything
+is sans-I/O apart from binding media sockets, which goes through the binder it is given.
+About 400 lines: the timer heap and teardown share the call table's invariants.
 """
 
 from __future__ import annotations
@@ -16,9 +17,14 @@ from typing import TYPE_CHECKING
 
 from .model import Call, Interface, Media, Monologue, Stream
 from .ports import Binder, PortPool, bind_udp
+from .redis import CallStore, NullCallStore
 
 if TYPE_CHECKING:
-    from .core import Core
+    from collections.abc import Callable
+
+    from .config import Config
+    from .media import MediaPlane
+    from .stats import Stats
 
 log = logging.getLogger("rtpengined.calls")
 
@@ -40,13 +46,20 @@ REASON_COUNTERS = {
 class CallManager:
     """Owns every call (keyed by call-id, in creation order) and the media port pools."""
 
-    def __init__(self, core: Core, binder: Binder = bind_udp) -> None:
-        self.core = core
+    def __init__(self, config: Config, media: MediaPlane, stats: Stats, clock: Callable[[], float],
+                 binder: Binder = bind_udp) -> None:
+        # What the call model needs and nothing more: the settings, the media plane its
+        # streams go to, the counters it keeps, the time, and how ports are bound (a test
+        # or a fuzzer binds nothing). ``store`` is set by the daemon when Redis is on.
+        self.config = config
+        self.media = media
+        self.stats = stats
+        self.clock = clock
+        self.store: CallStore = NullCallStore()
         self.calls: dict[str, Call] = {}
-        config = core.config
         self.port_pools: list[PortPool] = [
             PortPool(interface, config.port_min, config.port_max, binder,
-                     lingering=getattr(core.media, "lingering", None))
+                     lingering=getattr(media, "lingering", None))
             for interface in config.interfaces
         ]
         # Loop protection marker: a=rtpengine:<instance id> (12 hex digits like rtpengine).
@@ -86,7 +99,7 @@ class CallManager:
         """Close a stream's socket through the media plane and give its port back."""
         if stream.closed:
             return
-        self.core.media.close_stream(stream)
+        self.media.close_stream(stream)
         stream.sock = None
         stream.closed = True
         pool = self.pool_of(stream.interface)
@@ -104,21 +117,23 @@ class CallManager:
             return
         stream.closed = True
         if successor is not None:
-            self.core.media.retire_stream(stream, successor)
-            call.extra.setdefault("retired_streams", []).append(stream)
+            self.media.retire_stream(stream, successor)
+            call.retired_streams.append(stream)
             return
         sock, stream.sock = stream.sock, None
-        self.core.media.close_stream(stream)
-        call.extra.setdefault("retired_ports", []).append((stream.interface, stream.port, sock))
+        self.media.close_stream(stream)
+        call.retired_ports.append((stream.interface, stream.port, sock))
 
     def _free_retired(self, call: Call) -> None:
-        for stream in call.extra.pop("retired_streams", []):
-            self.core.media.close_stream(stream)
+        retired_streams, call.retired_streams = call.retired_streams, []
+        retired_ports, call.retired_ports = call.retired_ports, []
+        for stream in retired_streams:
+            self.media.close_stream(stream)
             stream.sock = None
             pool = self.pool_of(stream.interface)
             if pool is not None:
                 pool.release(stream.port)
-        for interface, port, sock in call.extra.pop("retired_ports", []):
+        for interface, port, sock in retired_ports:
             if sock is not None:
                 sock.close()
             pool = self.pool_of(interface)
@@ -129,7 +144,7 @@ class CallManager:
 
     def destroy(self, call: Call, reason: str) -> None:
         """End ``call``: final counters into the totals, ports released, call removed."""
-        stats = self.core.stats
+        stats = self.stats
         streams = [s for s in call.streams() if not s.closed]
         for stream in streams:
             # The media plane reads each stream's final counters as it closes it (no
@@ -142,7 +157,7 @@ class CallManager:
             stats.closed_errors += stream.stats.errors
         self._free_retired(call)
         if not call.foreign:
-            stats.record_call_end(max(0.0, self.core.clock() - call.created))
+            stats.record_call_end(max(0.0, self.clock() - call.created))
         counter = REASON_COUNTERS.get(reason)
         if counter is not None:
             setattr(stats, counter, getattr(stats, counter) + 1)
@@ -151,12 +166,12 @@ class CallManager:
             entry = self._timer_of.get(call.call_id)
             if entry is not None and entry[0] is call:
                 del self._timer_of[call.call_id]
-            self.core.store.deleted(call)
+            self.store.deleted(call)
         log.info("call %s ended (%s)", call.call_id, reason)
 
     def _count_stream_pairs(self, call: Call) -> None:
         """rtpengine's zero-way/one-way stream counters: RTP stream pairs by packets received."""
-        stats = self.core.stats
+        stats = self.stats
         seen: set[int] = set()
         for stream in call.streams():
             if stream.rtcp or stream.id in seen:
@@ -174,9 +189,9 @@ class CallManager:
 
     def delete_party(self, call: Call, monologue: Monologue) -> None:
         """Close one party's streams (forked branch deleted); the call goes on."""
-        stats = self.core.stats
+        stats = self.stats
         streams = [s for media in monologue.medias for s in media.streams if not s.closed]
-        self.core.media.refresh(streams)
+        self.media.refresh(streams)
         for stream in streams:
             stats.closed_packets += stream.stats.packets
             stats.closed_bytes += stream.stats.bytes
@@ -187,7 +202,7 @@ class CallManager:
                 for stream in media.streams:
                     if stream.sink is not None and stream.sink.closed and not stream.closed:
                         stream.sink = None
-                        self.core.media.update_stream(stream)
+                        self.media.update_stream(stream)
 
     # -- timers --------------------------------------------------------------------------
     #
@@ -237,7 +252,7 @@ class CallManager:
         heapq.heapify(self._timers)
 
     def _timer_settings(self) -> tuple:
-        config = self.core.config
+        config = self.config
         return (config.timeout, config.silent_timeout, config.offer_timeout,
                 config.final_timeout)
 
@@ -253,10 +268,10 @@ class CallManager:
 
     def _earliest(self, call: Call) -> float:
         """A time before which ``_expired(call, now)`` is certainly None (see above)."""
-        config = self.core.config
+        config = self.config
         due = math.inf
         for party in call.monologues:
-            party_due = party.extra.get("delete_at")
+            party_due = party.delete_at
             if party_due is not None and party_due < due:
                 due = party_due
         if call.delete_at is not None:
@@ -277,7 +292,7 @@ class CallManager:
                     last = max(stream.stats.last_packet, call.last_signal)
                     media = max(media, math.ceil(int(last) + limit))
         if not any_stream:
-            limit = config.timeout if call.extra.get("answered") else config.offer_timeout
+            limit = config.timeout if call.answered else config.offer_timeout
             if limit <= 0:
                 return due
             media = call.last_signal + limit - _SLACK
@@ -307,19 +322,19 @@ class CallManager:
         if not ready:
             return
         ready.sort(key=lambda item: item[0])  # table order, as the sweep went
-        config = self.core.config
+        config = self.config
         if config.timeout > 0 or config.silent_timeout > 0:
             streams = [s for _, c in ready if c.delete_at is None for s in c.streams()
                        if not s.closed]
             if streams:
-                self.core.media.refresh(streams)
+                self.media.refresh(streams)
         due: list[tuple[Call, str]] = []
         for order, call in ready:
             try:
                 for party in call.monologues:
-                    due_at = party.extra.get("delete_at")
+                    due_at = party.delete_at
                     if due_at is not None and now >= due_at:
-                        del party.extra["delete_at"]
+                        party.delete_at = None
                         self.delete_party(call, party)
                 reason = self._expired(call, now)
             except Exception:  # a bug: keep the call filed (looked at again next tick)
@@ -340,7 +355,7 @@ class CallManager:
                 self.calls.pop(call.call_id, None)
 
     def _expired(self, call: Call, now: float) -> str | None:
-        config = self.core.config
+        config = self.config
         if call.delete_at is not None:  # deleted via ng, waiting for its delete delay
             return "regular" if now >= call.delete_at else None
         if config.final_timeout > 0 and now - call.created >= config.final_timeout:
@@ -364,7 +379,7 @@ class CallManager:
                         return None
                     reason = kind
         if reason is None:  # no media ports at all: signalling age only
-            answered = bool(call.extra.get("answered"))
+            answered = call.answered
             kind, limit = ("timeout", config.timeout) if answered else (
                 "offer_timeout", config.offer_timeout)
             if limit > 0 and now - call.last_signal >= limit:
@@ -394,5 +409,3 @@ def _stream_limit(config, media: Media, stream: Stream) -> tuple[str, int]:
         return "silent_timeout", config.silent_timeout
     return "timeout", config.timeout
 
-
-from . import offer_answer, query  # noqa: E402,F401  (register the ng call commands)

@@ -4,7 +4,8 @@ Sans-I/O apart from reading the config file. ``parse_args`` accepts rtpengine's
 GLib-style syntax (``--opt=value``, ``--opt value``, ``-o value``, ``-ovalue``) and the
 ``[rtpengine]`` section of an INI file; command-line values win over the file. Options
 rtpengine knows but we do not implement are accepted and reported once as warnings;
-unknown options are errors.
+unknown options are errors. Over 400 lines because the option table is rtpengine's list,
+kept whole so it can be compared with ``rtpengine --help``.
 """
 
 from __future__ import annotations
@@ -16,6 +17,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .model import Interface
+from .protocol import cliwords
+from .protocol.schemes import DEFAULT_HOST, SCHEMES
 from .rtpengine_options import RTPENGINE_OPTIONS
 
 
@@ -92,10 +95,7 @@ OPTIONS: list[Option] = [
 ]
 OPTIONS_BY_NAME = {o.name: o for o in OPTIONS}
 OPTIONS_BY_SHORT = {o.short: o for o in OPTIONS if o.short}
-LOG_SUBSYSTEMS = [
-    "core", "spandsp", "ffmpeg", "transcoding", "codec", "rtcp", "ice", "crypto",
-    "srtp", "internals", "http", "control", "dtx",
-]
+LOG_SUBSYSTEMS = list(cliwords.SUBSYSTEMS)
 _UNSUPPORTED_SHORT = {
     short: name for name, (short, _) in RTPENGINE_OPTIONS.items() if short
 }
@@ -111,16 +111,16 @@ class Config:
         default_factory=lambda: [Interface("default", "127.0.0.1", "127.0.0.1")]
     )
     listen_ng: list[ListenAddress] = field(
-        default_factory=lambda: [ListenAddress("127.0.0.1", 22222)]
+        default_factory=lambda: [ListenAddress(DEFAULT_HOST, SCHEMES["udp"].default_port)]
     )
     # Off unless asked for, as in rtpengine: a TCP ng listener on a fixed default address
     # would also clash with a second daemon that moved only --listen-ng.
     listen_tcp_ng: list[ListenAddress] = field(default_factory=list)
     listen_cli: list[ListenAddress] = field(
-        default_factory=lambda: [ListenAddress("127.0.0.1", 9900)]
+        default_factory=lambda: [ListenAddress(DEFAULT_HOST, SCHEMES["cli"].default_port)]
     )
     listen_http: list[ListenAddress] = field(
-        default_factory=lambda: [ListenAddress("127.0.0.1", 8080)]
+        default_factory=lambda: [ListenAddress(DEFAULT_HOST, SCHEMES["http"].default_port)]
     )
     listen_https: list[ListenAddress] = field(default_factory=list)
     https_cert: str | None = None

@@ -8,60 +8,28 @@ when another arrives, and a retransmission can always be answered from the cache
 
 from __future__ import annotations
 
-import ctypes
-import ctypes.util
 import logging
 import time
 from collections.abc import Callable
 from contextlib import AbstractContextManager, nullcontext
-from dataclasses import dataclass
 from typing import Any
 
-from . import ngcodec
+from . import ctl, ngcodec, statsview
+from .calls import CallManager
+from .commands import NG_COMMANDS
 from .config import Config
+from .host import Host, OsHost
 from .media import MediaPlane, NullMediaPlane
 from .ngcodec import BENCODE, NgError
-from .redis import CallStore, NullCallStore
+from .ports import Binder, bind_udp
+from .redis import CallStore
+from .request import NgHandler, Request
 from .stats import Stats
 
 log = logging.getLogger("rtpengined")
 
 # Commands that never change a call (everything else may: the call store is told).
 _READ_ONLY_COMMANDS = frozenset({"ping", "query", "list", "statistics"})
-
-NgHandler = Callable[["Core", dict[str, Any], "Request"], dict[str, Any]]
-NG_COMMANDS: dict[str, NgHandler] = {}
-
-
-def ng_command(name: str) -> Callable[[NgHandler], NgHandler]:
-    """Register ``func`` as the handler of ng command ``name`` (exact, case-sensitive)."""
-
-    def register(func: NgHandler) -> NgHandler:
-        NG_COMMANDS[name] = func
-        return func
-
-    return register
-
-
-@dataclass
-class Request:
-    """What a command may know about where its request came from."""
-
-    source: tuple[str, int] | None = None
-    transport: str = "udp"
-    received: float = 0.0
-
-    @property
-    def source_ip(self) -> str:
-        return self.source[0] if self.source else ""
-
-    @property
-    def source_text(self) -> str:
-        """``IP:port`` as rtpengine prints a proxy address (IPv6 in brackets)."""
-        if not self.source:
-            return ""
-        host, port = self.source[0], self.source[1]
-        return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
 
 
 class Core:
@@ -72,25 +40,50 @@ class Core:
         config: Config | None = None,
         media: MediaPlane | None = None,
         clock: Callable[[], float] = time.time,
+        commands: dict[str, NgHandler] | None = None,
+        binder: Binder = bind_udp,
+        release_memory: Callable[[], None] = lambda: None,
+        host: Host | None = None,
     ) -> None:
-        from . import commands, ng_extended  # noqa: F401  (register the remaining ng commands)
-        from .calls import CallManager  # the call model registers ng commands on import
-
+        """Effects come from outside: ``binder`` binds media ports (real UDP sockets unless a
+        test or fuzzer passes one that binds nothing) and ``release_memory`` gives freed heap
+        back to the OS (the daemon passes ``service.release_freed_memory``); ``host`` does
+        what the CLI asks of the process (file limit, logger levels)."""
         self.config = config or Config()
         self.clock = clock
-        self.media: MediaPlane = media or NullMediaPlane()
+        # ng command -> handler; the table lives in ``commands`` (one place lists them all).
+        self.commands = NG_COMMANDS if commands is None else commands
         self.stats = Stats(clock=clock)
         self.cache = ngcodec.ReplyCache()
-        self.calls = CallManager(self)
-        # Where calls are kept beyond this process (Redis); the daemon replaces the null one.
-        self.store: CallStore = NullCallStore()
+        self.calls = CallManager(self.config, media or NullMediaPlane(), self.stats, clock, binder)
         self._trimmed_at_generation = 0
+        self._release_memory = release_memory
+        self.host: Host = host or OsHost()
+        # The text CLI's own state (ctl.state.CliState), made on its first command.
+        self.ctl_state: Any = None
+
+    # The media plane and the call store belong to the call model; the core reaches them
+    # through it. The daemon replaces the null call store once Redis is connected.
+    @property
+    def media(self) -> MediaPlane:
+        return self.calls.media
+
+    @media.setter
+    def media(self, plane: MediaPlane) -> None:
+        self.calls.media = plane
+
+    @property
+    def store(self) -> CallStore:
+        """Where calls are kept beyond this process (Redis); a null store without it."""
+        return self.calls.store
+
+    @store.setter
+    def store(self, store: CallStore) -> None:
+        self.calls.store = store
 
     # -- ng ---------------------------------------------------------------------------
 
-    def handle_ng(
-        self, raw: bytes, source: tuple[str, int] | None = None, transport: str = "udp"
-    ) -> bytes | None:
+    def handle_ng(self, raw: bytes, source: tuple[str, int] | None = None) -> bytes | None:
         """Answer one ng envelope; ``None`` means drop it silently (no cookie)."""
         self.stats.register_proxy(source[0] if source else "")
         envelope = ngcodec.split_envelope(raw)
@@ -100,17 +93,15 @@ class Core:
         cached = self.cache.get(envelope.cookie)
         if cached is not None:
             return envelope.cookie + b" " + cached
-        reply = self._execute(envelope.payload, Request(source, transport, self.clock()))
+        reply = self._execute(envelope.payload, Request(source))
         self.cache.put(envelope.cookie, reply)
         return envelope.cookie + b" " + reply
 
-    def handle_ng_plain(
-        self, payload: bytes, source: tuple[str, int] | None = None, transport: str = "http"
-    ) -> tuple[bytes, str]:
+    def handle_ng_plain(self, payload: bytes, source: tuple[str, int] | None = None) -> tuple[bytes, str]:
         """Answer a bare payload (``/ng-plain``): no cookie, no cache. Returns the encoding too."""
         self.stats.register_proxy(source[0] if source else "")
         encoding = ngcodec.detect_encoding(payload) or BENCODE
-        return self._execute(payload, Request(source, transport, self.clock())), encoding
+        return self._execute(payload, Request(source)), encoding
 
     def _execute(self, payload: bytes, request: Request) -> bytes:
         if not payload:
@@ -125,7 +116,7 @@ class Core:
         command = message.get("command")
         if not isinstance(command, str):
             return self._error(encoding, 'Dictionary contains no key "command"', request)
-        handler = NG_COMMANDS.get(command)
+        handler = self.commands.get(command)
         if handler is None:
             return self._error(encoding, "Unrecognized command", request, command)
         started = time.perf_counter()
@@ -167,27 +158,23 @@ class Core:
 
     # -- CLI --------------------------------------------------------------------------
 
-    def handle_cli(self, line: str, source: tuple[str, int] | None = None) -> str:
+    def handle_cli(self, line: str) -> str:
         """Run one CLI command line and return its complete output text."""
-        from .cli import handle_cli
-
         with self._media_batch():
-            return handle_cli(self, line)
+            return ctl.handle_cli(self, line)
 
     # -- timers -----------------------------------------------------------------------
 
     def tick(self) -> None:
         """Run due timers (delete delay, timeouts) and sample the per-second rates."""
-        from .statsview import sample_rates
-
         now = self.clock()
         with self._media_batch():
             self.calls.tick(now)
-        sample_rates(self, now)
+        statsview.sample_rates(self, now)
         self.cache.expire()
         if self.cache.dropped_generations != self._trimmed_at_generation:
             self._trimmed_at_generation = self.cache.dropped_generations
-            release_freed_memory()
+            self._release_memory()  # a reply-cache generation was dropped
 
     def _media_batch(self) -> AbstractContextManager[None]:
         batch = getattr(self.media, "batch", None)  # optional for third-party planes
@@ -196,19 +183,6 @@ class Core:
     def shutdown(self) -> None:
         """Release every call's media before the process exits."""
         self.calls.shutdown()
-
-
-def release_freed_memory() -> None:
-    """Ask glibc to give freed heap back to the OS.
-
-    A busy minute of replies in the cache leaves tens of MB of freed but retained heap
-    once the generation is dropped; trimming keeps RSS near its idle size after a burst.
-    """
-    try:
-        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
-        libc.malloc_trim(0)
-    except (OSError, AttributeError):
-        pass  # not glibc: nothing to do
 
 
 def _peer(source: tuple[str, int] | None) -> str:

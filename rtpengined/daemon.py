@@ -14,8 +14,9 @@ import transports
 
 from .config import Config
 from .core import Core
+from .host import OsHost
 from .redis.store import start_call_store
-from .service import Notifier
+from .service import Notifier, release_freed_memory
 
 log = logging.getLogger("rtpengined")
 TICK_SECONDS = 1.0
@@ -91,7 +92,7 @@ async def run_daemon(
     with trio.CancelScope() as scope:
         async with trio.open_nursery() as nursery:
             async with _media_plane(config, nursery) as media:
-                core = Core(config, media=media)
+                core = Core(config, media=media, release_memory=release_freed_memory, host=OsHost())
                 daemon = Daemon(core, cancel_scope=scope)
                 # Calls stored in Redis come back before any listener serves (issue 16).
                 await start_call_store(core, nursery)

@@ -116,13 +116,6 @@ class Stream:
     def local(self) -> Endpoint:
         return Endpoint(self.interface.address, self.port)
 
-    @property
-    def destination(self) -> Endpoint | None:
-        """Where packets for this party go: the learned endpoint unless asymmetric."""
-        if self.asymmetric or self.endpoint is None:
-            return self.advertised
-        return self.endpoint
-
 
 @dataclass(eq=False, slots=True)
 class Media:
@@ -132,15 +125,13 @@ class Media:
     type: str
     protocol: str
     streams: list[Stream] = field(default_factory=list)
-    flags: list[str] = field(default_factory=list)
     codec: str | None = None
     formats: list[str] = field(default_factory=list)
     # Payload type -> "encoding/rate" from this party's SDP (static types filled in).
     rtpmaps: dict[str, str] = field(default_factory=dict)
     # Direction from this party's SDP: sendrecv, sendonly, recvonly or inactive.
     direction: str = "sendrecv"
-    extra: dict[str, Any] = field(default_factory=dict)
-    # Offer/answer state (fields, not ``extra`` keys: a dict per media cost ~0.6 kB a call).
+    # Offer/answer state (fields, not dict keys: a dict per media cost ~0.6 kB a call).
     initialized: bool = False  # the party's own SDP has described this media
     ice_out: bool = False  # ICE spoken on this party's leg
     ice_controlling: bool = False
@@ -188,7 +179,28 @@ class Monologue:
     subscriptions: list[Monologue] = field(default_factory=list)
     subscribers: list[Monologue] = field(default_factory=list)
     tag_type: str = "FROM_TAG"
-    extra: dict[str, Any] = field(default_factory=dict)
+    # ``delete`` with a delay on this party alone: when its ports go (calls.tick).
+    delete_at: float | None = None
+    terminated: float | None = None  # deleted at: its call duration stops here (CLI)
+    # ICE role and credentials on this party's leg (offer_answer).
+    ice_controlling: bool = False
+    ice_credentials: Any = None  # sdp.IceCredentials once generated
+    new_via_branch: str | None = None  # an answer from a fork not yet picked (via-branch)
+    # What the SDP we send this party keeps from one offer/answer to the next (o=, s=,
+    # the version bumped only when the body changes).
+    sdp_username: str | None = None
+    sdp_session_name: str | None = None
+    sdp_version: int | None = None
+    sdp_last_body: str | None = None
+    # States set by the extended ng commands (block/silence media, block DTMF, forwarding)
+    # and the CLI (call ... tag ... delay, detect-dtmf): kept and reported, not acted on
+    # by the media plane except ``block_media``.
+    block_media: bool = False
+    silence_media: bool = False
+    block_dtmf: bool = False
+    forwarding: bool = False
+    delay_ms: int = 0
+    detect_dtmf: bool = False
 
 
 @dataclass(eq=False, slots=True)
@@ -205,7 +217,19 @@ class Call:
     foreign: bool = False
     tos: int = 0
     debug: bool = False
-    extra: dict[str, Any] = field(default_factory=dict)
+    answered: bool = False  # an answer came: the normal timeout applies, not offer-timeout
+    terminated: float | None = None  # deleted at: durations shown by the CLI stop growing
+    # Call-wide states of the extended ng commands (a party's own state adds to them).
+    block_media: bool = False
+    silence_media: bool = False
+    block_dtmf: bool = False
+    forwarding: bool = False
+    recording: bool = False
+    # Old ports replaced by a re-offer, freed once the answer confirms the new ones
+    # (offer_answer retires, calls frees): streams still relaying into their successor,
+    # and (interface, port, socket) of ports bound only.
+    retired_streams: list[Stream] = field(default_factory=list)
+    retired_ports: list[tuple[Interface, int, Any]] = field(default_factory=list)
 
     def streams(self):
         """Every stream of every party, for counters and teardown."""

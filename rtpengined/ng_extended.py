@@ -8,30 +8,24 @@ is real: the relay drops the packets a blocked party sends.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from .core import Core, Request, ng_command
+from .request import Request
+
+if TYPE_CHECKING:
+    from .core import Core
 from .model import Call, Monologue
 from .ngcodec import NgError
+from .ngoptions import get_list, require_call_id
 
 OK: dict[str, Any] = {"result": "ok"}
 
 
 def _call(core: Core, message: dict[str, Any], unknown: str = "Unknown call-ID") -> Call:
-    call_id = message.get("call-id")
-    if not isinstance(call_id, str):
-        raise NgError("No call-id in message")
-    call = core.calls.calls.get(call_id)
+    call = core.calls.calls.get(require_call_id(message))
     if call is None:
         raise NgError(unknown)
     return call
-
-
-def _flags(message: dict[str, Any]) -> set[str]:
-    flags = message.get("flags")
-    if not isinstance(flags, list):
-        return set()
-    return {flag.replace(" ", "-") for flag in flags if isinstance(flag, str)}
 
 
 def _media_addresses(monologue: Monologue) -> set[str]:
@@ -68,9 +62,9 @@ def select_party(call: Call, message: dict[str, Any]) -> Monologue | None:
 
 def _apply_blocks(core: Core, call: Call) -> None:
     """Push the blocked state of the call and its parties down to the relay."""
-    call_blocked = bool(call.extra.get("block media"))
+    call_blocked = call.block_media
     for monologue in call.monologues:
-        blocked = call_blocked or bool(monologue.extra.get("block media"))
+        blocked = call_blocked or monologue.block_media
         for media in monologue.medias:
             for stream in media.streams:
                 if stream.blocked != blocked:
@@ -83,25 +77,25 @@ def _set_state(core: Core, message: dict[str, Any], key: str, value: bool) -> di
     call = _call(core, message)
     party = select_party(call, message)
     if party is not None:
-        party.extra[key] = value
+        setattr(party, key, value)
     else:
-        call.extra[key] = value
-        if not value and "all" in _flags(message):
+        setattr(call, key, value)
+        if not value and "all" in get_list(message, "flags"):
             for monologue in call.monologues:
-                monologue.extra[key] = False
-    if key == "block media":
+                setattr(monologue, key, False)
+    if key == "block_media":
         _apply_blocks(core, call)
     return dict(OK)
 
 
 # Commands that set or clear one state on a party or the whole call: name → (state, value).
 STATE_COMMANDS = {
-    "block media": ("block media", True),
-    "unblock media": ("block media", False),
-    "silence media": ("silence media", True),
-    "unsilence media": ("silence media", False),
-    "block DTMF": ("block DTMF", True),
-    "unblock DTMF": ("block DTMF", False),
+    "block media": ("block_media", True),
+    "unblock media": ("block_media", False),
+    "silence media": ("silence_media", True),
+    "unsilence media": ("silence_media", False),
+    "block DTMF": ("block_dtmf", True),
+    "unblock DTMF": ("block_dtmf", False),
 }
 
 
@@ -112,22 +106,20 @@ def _state_command(key: str, value: bool):
     return handler
 
 
-for _name, (_key, _value) in STATE_COMMANDS.items():
-    ng_command(_name)(_state_command(_key, _value))
+# The block/silence commands, one handler each (listed in ``commands``).
+STATE_HANDLERS = {name: _state_command(key, value) for name, (key, value) in STATE_COMMANDS.items()}
 
 
 def _recording(core: Core, message: dict[str, Any], value: bool) -> dict[str, Any]:
     call = _call(core, message, unknown="Unknown call-id")
-    call.extra["recording"] = value
+    call.recording = value
     return dict(OK)
 
 
-@ng_command("start recording")
 def start_recording(core: Core, message: dict[str, Any], request: Request) -> dict[str, Any]:
     return _recording(core, message, True)
 
 
-@ng_command("stop recording")
 def stop_recording(core: Core, message: dict[str, Any], request: Request) -> dict[str, Any]:
     return _recording(core, message, False)
 
@@ -135,21 +127,18 @@ def stop_recording(core: Core, message: dict[str, Any], request: Request) -> dic
 def _forwarding(core: Core, message: dict[str, Any], value: bool) -> dict[str, Any]:
     call = _call(core, message)
     party = select_party(call, message)
-    (party.extra if party is not None else call.extra)["forwarding"] = value
+    (party if party is not None else call).forwarding = value
     return dict(OK)
 
 
-@ng_command("start forwarding")
 def start_forwarding(core: Core, message: dict[str, Any], request: Request) -> dict[str, Any]:
     return _forwarding(core, message, True)
 
 
-@ng_command("stop forwarding")
 def stop_forwarding(core: Core, message: dict[str, Any], request: Request) -> dict[str, Any]:
     return _forwarding(core, message, False)
 
 
-@ng_command("play media")
 def play_media(core: Core, message: dict[str, Any], request: Request) -> dict[str, Any]:
     """No media player here: every playback request fails as an unplayable file does."""
     call = _call(core, message)
@@ -159,14 +148,12 @@ def play_media(core: Core, message: dict[str, Any], request: Request) -> dict[st
     raise NgError("Failed to start media playback from file")
 
 
-@ng_command("stop media")
 def stop_media(core: Core, message: dict[str, Any], request: Request) -> dict[str, Any]:
     call = _call(core, message)
     select_party(call, message)
     return dict(OK)
 
 
-@ng_command("play DTMF")
 def play_dtmf(core: Core, message: dict[str, Any], request: Request) -> dict[str, Any]:
     """DTMF injection needs a transcoding context, which rtpengined never has."""
     call = _call(core, message)

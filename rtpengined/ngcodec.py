@@ -54,17 +54,20 @@ def detect_encoding(payload: bytes) -> str | None:
     return None
 
 
-def _from_json(value: Any) -> Any:
-    """Map a JSON value onto the bencode data model, as rtpengine converts it."""
+def from_json(value: Any) -> Any:
+    """Map a JSON value onto ng's data model as rtpengine converts it (true -> 1).
+
+    ``ValueError`` for what ng cannot carry (null, floats). Shared by the daemon (JSON
+    requests) and rtpctl (JSON given on its command line)."""
     if isinstance(value, bool):
         return int(value)
     if isinstance(value, (int, str)):
         return value
     if isinstance(value, list):
-        return [_from_json(item) for item in value]
+        return [from_json(item) for item in value]
     if isinstance(value, dict):
-        return {key: _from_json(item) for key, item in value.items()}
-    raise NgError("Could not decode bencode dictionary")  # null, floats
+        return {str(key): from_json(item) for key, item in value.items()}
+    raise ValueError(f"ng has no value like {value!r}")
 
 
 def _first_key_wins(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
@@ -87,7 +90,10 @@ def decode_payload(payload: bytes, encoding: str) -> dict[str, Any]:
             value = json.loads(text, object_pairs_hook=_first_key_wins)
         except (UnicodeDecodeError, ValueError, RecursionError):
             raise NgError("Failed to parse JSON document") from None
-        value = _from_json(value)
+        try:
+            value = from_json(value)
+        except ValueError:  # null or a float somewhere
+            raise NgError("Could not decode bencode dictionary") from None
     if not isinstance(value, dict):
         raise NgError("Could not decode bencode dictionary")
     return value

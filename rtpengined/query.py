@@ -1,4 +1,6 @@
-"""ng ``query``, ``list`` and ``delete``: call statistics in rtpengine 10.5's reply shape.
+"""ng ``query`` and ``list``: call statistics in rtpengine 10.5's reply shape.
+
+``call_stats`` is also the body of a ``delete`` reply (``delete``).
 
 Unlike offer/answer, these commands read only the literal keys ``call-id``, ``from-tag``,
 ``to-tag`` and ``via-branch`` (rtpengine ignores the spelling aliases here).
@@ -8,29 +10,17 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from .core import Core, Request, ng_command
 from .model import Call, Endpoint, Media, Monologue, Stream
 from .ngcodec import NgError
-from .offer_answer import get_int, get_list
+from .ngoptions import get_int, get_str, require_call_id
+from .request import Request
 from .sdp import RTP_PROTOCOLS
 
 if TYPE_CHECKING:
-    from .calls import CallManager
+    from .core import Core
 
 KNOWN_PROTOCOLS = RTP_PROTOCOLS | {"udptl"}
 NOT_FOUND = "Call-ID not found or tags didn't match"
-
-
-def _call_id(message: dict[str, Any]) -> str:
-    call_id = message.get("call-id")
-    if not isinstance(call_id, str):
-        raise NgError("No call-id in message")
-    return call_id
-
-
-def _tag(message: dict[str, Any], key: str) -> str | None:
-    value = message.get(key)
-    return value if isinstance(value, str) else None
 
 
 def _find(call: Call, tag: str) -> Monologue | None:
@@ -183,6 +173,7 @@ def call_stats(core: Core, call: Call, party: Monologue | None = None,
     else:
         monologues = [party] + [m for m in party.subscriptions if m is not party]
     tags: dict[str, Any] = {}
+    keys: dict[int, str] = {}  # a party's key in ``tags``: untagged ones are numbered
     untagged = 0
     for mono in call.monologues:
         if mono.tag:
@@ -190,11 +181,9 @@ def call_stats(core: Core, call: Call, party: Monologue | None = None,
         else:
             untagged += 1
             key = f"<untagged {untagged}>"
-        mono.extra["_key"] = key
+        keys[id(mono)] = key
     for mono in monologues:
-        tags[mono.extra.pop("_key", mono.tag)] = _monologue_dict(mono)
-    for mono in call.monologues:
-        mono.extra.pop("_key", None)
+        tags[keys.get(id(mono), mono.tag)] = _monologue_dict(mono)
     totals = {"RTP": {"packets": 0, "bytes": 0, "errors": 0},
               "RTCP": {"packets": 0, "bytes": 0, "errors": 0}}
     for stream in call.streams():
@@ -216,14 +205,13 @@ def call_stats(core: Core, call: Call, party: Monologue | None = None,
 # -- commands ----------------------------------------------------------------------------
 
 
-@ng_command("query")
 def query(core: Core, message: dict[str, Any], request: Request) -> dict[str, Any]:
-    call_id = _call_id(message)
+    call_id = require_call_id(message)
     call = core.calls.calls.get(call_id)
     if call is None:
         raise NgError("Unknown call-id")
     party = None
-    tags = [tag for tag in (_tag(message, "to-tag"), _tag(message, "from-tag")) if tag is not None]
+    tags = [tag for tag in (get_str(message, "to-tag"), get_str(message, "from-tag")) if tag is not None]
     for tag in tags:
         party = _find(call, tag)
         if party is not None:
@@ -234,7 +222,6 @@ def query(core: Core, message: dict[str, Any], request: Request) -> dict[str, An
     return reply
 
 
-@ng_command("list")
 def list_calls(core: Core, message: dict[str, Any], request: Request) -> dict[str, Any]:
     limit = get_int(message, "limit")
     if limit is None:
@@ -242,51 +229,3 @@ def list_calls(core: Core, message: dict[str, Any], request: Request) -> dict[st
     if limit < 0:
         raise NgError("invalid limit, must be >= 0")
     return {"calls": list(core.calls.calls)[:limit], "result": "ok"}
-
-
-@ng_command("delete")
-def delete(core: Core, message: dict[str, Any], request: Request) -> dict[str, Any]:
-    call_id = _call_id(message)
-    manager: CallManager = core.calls
-    fatal = "fatal" in get_list(message, "flags")
-    delay = get_int(message, "delete-delay", "delete delay")
-    if delay is None:
-        delay = core.config.delete_delay
-    call = manager.calls.get(call_id)
-    from_tag = _tag(message, "from-tag")
-    to_tag = _tag(message, "to-tag")
-    party: Monologue | None = None
-    if call is not None and from_tag is not None:
-        if to_tag is not None:
-            party = _find(call, to_tag)
-        if party is None:
-            party = _find(call, from_tag)
-        if party is None:
-            call = None
-    if call is None:
-        if fatal:
-            raise NgError(NOT_FOUND)
-        return {"warning": NOT_FOUND, "result": "ok"}
-    now = core.clock()
-    reply: dict[str, Any] = {}
-    if party is not None:
-        reply = call_stats(core, call, party)
-        remaining = [m for m in call.monologues if m.tag and m is not party
-                     and not all(s.closed for md in m.medias for s in md.streams)]
-        if len(remaining) >= 2:
-            if delay > 0:  # the branch keeps its ports until the delay is over (10.5)
-                party.extra["delete_at"] = now + delay
-                party.extra["terminated"] = now  # its call duration stops here (CLI)
-            else:
-                manager.delete_party(call, party)
-            reply["result"] = "ok"
-            return reply
-    if delay > 0:
-        # 10.5 shows "deletionmark: yes" in the CLI only when the delete named a tag.
-        call.deletion_mark = party is not None
-        call.delete_at = now + delay
-        call.extra["terminated"] = now  # durations shown by the CLI stop growing
-    else:
-        manager.destroy(call, "regular")
-    reply["result"] = "ok"
-    return reply

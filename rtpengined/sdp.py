@@ -4,6 +4,8 @@
 lines byte for byte; only lines the proxy must change are regenerated (they always end
 in CRLF, copied lines keep their ending, as rtpengine does). The call model decides
 ports, addresses and codecs and hands them over in a ``SessionPlan``/``MediaPlan``.
+Over 400 lines on purpose: parsing and rendering share the line model and the rules of
+which lines are copied, so splitting them would put one format in two places.
 """
 
 from __future__ import annotations

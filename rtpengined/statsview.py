@@ -6,7 +6,8 @@ dict of Python ints and floats; every text rendering below starts from that dict
 number is computed in exactly one place. Two value types carry rtpengine's formatting
 quirks without changing arithmetic: ``Fixed2`` (a float printed with two decimals,
 ``used_pct``) and ``TextInt`` (an int that ng ``statistics`` sends as a bencode string,
-e.g. ``uptime``). Sans-I/O: reads the call model and ``core.stats`` only.
+e.g. ``uptime``). Sans-I/O: reads the call model and ``core.stats`` only. Over 400 lines
+because every rendering lives next to the one model it reads (one source of truth).
 """
 
 from __future__ import annotations
@@ -15,7 +16,6 @@ import math
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from .core import Request, ng_command
 from .stats import NG_COMMANDS
 
 if TYPE_CHECKING:
@@ -107,7 +107,7 @@ def live_streams(core: Core) -> list[Stream]:
         stream
         for call in core.calls.calls.values()
         for stream in call.streams()
-        if not getattr(stream, "closed", False)  # closed ones are in stats.closed_*
+        if not stream.closed  # closed ones are in stats.closed_*
     ]
     core.media.refresh(streams)
     return streams
@@ -151,7 +151,7 @@ def sample_rates(core: Core, now: float | None = None, streams: list[Stream] | N
     """
     stats = core.stats
     now = core.clock() if now is None else now
-    previous = getattr(stats, "rate_sampled_at", 0.0)
+    previous = stats.rate_sampled_at
     if previous and now - previous < RATE_MIN_INTERVAL:
         return
     if totals is None:
@@ -168,7 +168,7 @@ def sample_rates(core: Core, now: float | None = None, streams: list[Stream] | N
 
 def _rates(core: Core, totals: LiveTotals) -> tuple[int, int, int]:
     stats = core.stats
-    sampled = getattr(stats, "rate_sampled_at", 0.0)
+    sampled = stats.rate_sampled_at
     if not sampled or core.clock() - sampled > 2.5:
         sample_rates(core, totals=totals)  # no tick drives us: sample on demand
     return stats.rate_packets, stats.rate_bytes, stats.rate_errors
@@ -225,7 +225,7 @@ class PortPoolView:
 
 def port_pools(core: Core) -> list[PortPoolView]:
     """The media port pools, or the configured interfaces before any pool exists."""
-    pools = getattr(core.calls, "port_pools", None)
+    pools = core.calls.port_pools
     views = []
     if pools:
         for pool in pools:
@@ -403,12 +403,6 @@ def _ng_value(value: Any) -> Any:
 def ng_statistics(core: Core) -> dict[str, Any]:
     """The model with rtpengine's bencode types: floats and ``TextInt`` become strings."""
     return _ng_value(json_statistics(core))
-
-
-@ng_command("statistics")
-def statistics(core: Core, message: dict[str, Any], request: Request) -> dict[str, Any]:
-    """ng ``statistics``: the same content as ``list jsonstats``."""
-    return {"statistics": ng_statistics(core), "result": "ok"}
 
 
 def _line(description: str, value: str) -> str:

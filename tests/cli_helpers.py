@@ -111,6 +111,8 @@ class FakeCalls:
 
     def __init__(self, core, pools) -> None:
         self.core = core
+        self.media = core.calls.media  # the core reaches the media plane and store through its calls
+        self.store = core.calls.store
         self.calls: dict = {}
         self.port_pools = pools
         self.destroyed: list[tuple[str, str | None]] = []

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
+import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Callable
 
@@ -84,25 +87,45 @@ def free_udp_and_tcp_port() -> int:
 
 
 class DaemonProcess:
-    """``rtpengined run`` in a child process, for interop tests with real clients."""
+    """``rtpengined run`` in a child process, in its own process group, for tests with real clients.
+
+    The one helper for every test that runs the daemon as a process. Whatever happens, it
+    leaves nothing running: a daemon that never becomes ready is stopped before the
+    constructor raises, and ``stop`` ends the daemon with SIGTERM (its own shutdown path)
+    and then SIGKILLs whatever is left of its group (relay workers) after a grace period;
+    ``stop`` is safe to repeat. Output goes to temporary files, not pipes nobody reads, so
+    a chatty daemon never blocks.
+    """
 
     def __init__(self, args: list[str]) -> None:
         self.ng_port = free_udp_and_tcp_port()
         self.cli_port = free_port()
         self.http_port = free_port()
-        self.args = [sys.executable, "-m", "rtpengined", "run",
+        self._start([sys.executable, "-m", "rtpengined", "run",
                      f"--listen-ng=127.0.0.1:{self.ng_port}",
                      f"--listen-tcp-ng=127.0.0.1:{self.ng_port}",
                      f"--listen-cli=127.0.0.1:{self.cli_port}",
-                     f"--listen-http=127.0.0.1:{self.http_port}", *args]
-        self.proc = subprocess.Popen(self.args, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-        self._wait_ready()
+                     f"--listen-http=127.0.0.1:{self.http_port}", *args])
+
+    def _start(self, argv: list[str], ready_timeout: float = 10.0) -> None:
+        """Start ``argv`` in a new process group; stop it again if it never answers a ping."""
+        self.args = argv
+        self.out = tempfile.TemporaryFile()
+        self.err = tempfile.TemporaryFile()
+        self.proc = subprocess.Popen(self.args, stdin=subprocess.DEVNULL, stdout=self.out,
+                                     stderr=self.err, start_new_session=True)
+        self.pgid = self.proc.pid
+        try:
+            self._wait_ready(ready_timeout)
+        except BaseException:
+            self.stop()
+            raise
 
     def _wait_ready(self, timeout: float = 10.0) -> None:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
-                raise RuntimeError("daemon exited: " + self.proc.stderr.read().decode())
+                raise RuntimeError("daemon exited: " + self.stderr())
             with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
                 sock.settimeout(0.2)
                 sock.sendto(b"ready d7:command4:pinge", ("127.0.0.1", self.ng_port))
@@ -111,16 +134,54 @@ class DaemonProcess:
                         return
                 except OSError:
                     pass
-        raise RuntimeError("daemon did not become ready")
+        raise RuntimeError("daemon did not become ready: " + self.stderr())
+
+    def stderr(self) -> str:
+        self.err.seek(0)
+        return self.err.read().decode("utf-8", "replace")
+
+    def output(self) -> str:
+        """Standard output and error, in that order."""
+        self.out.seek(0)
+        return self.out.read().decode("utf-8", "replace") + self.stderr()
 
     def stop(self) -> tuple[int, str]:
-        self.proc.terminate()
+        """SIGTERM to the daemon, SIGKILL to whatever is left of its group after 5 s.
+
+        Returns the exit status and what the daemon wrote to stderr."""
+        if self.proc.poll() is None:
+            self.proc.terminate()
         try:
-            _, err = self.proc.communicate(timeout=5)
+            self.proc.wait(timeout=5)
         except subprocess.TimeoutExpired:
-            self.proc.kill()
-            _, err = self.proc.communicate()
-        return self.proc.returncode, err.decode()
+            pass
+        deadline = time.monotonic() + 5
+        while group_alive(self.pgid) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self.pgid, signal.SIGKILL)
+        self.proc.wait()
+        return self.proc.returncode, self.stderr()
+
+
+def group_alive(pgid: int) -> bool:
+    """Whether any process of the group still exists (zombies of ours aside)."""
+    try:
+        os.killpg(pgid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/stat") as handle:
+                    fields = handle.read().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            if int(fields[2]) == pgid and fields[0] != "Z":
+                return True
+    return False
 
 
 @pytest.fixture
@@ -136,3 +197,52 @@ def daemon_process():
     for proc in started:
         if proc.proc.poll() is None:
             proc.stop()
+
+
+# -- test groups --------------------------------------------------------------------------
+# ``pytest -m unit`` runs the sans-I/O tests in seconds (no rtpengine, no root, no network);
+# ``daemon`` tests start our daemon (in-process or as a child), ``differential`` ones run
+# rtpengine 10.5 beside it, ``hardening`` ones attack it. A unit test that opens an
+# network socket or starts a process fails (see ``_sans_io``), so the group stays honest.
+UNIT_FILES = {
+    "test_architecture.py", "test_bencode.py", "test_cli_parser.py", "test_config.py",
+    "test_http_routes.py", "test_ngcodec.py", "test_perf_bencode.py", "test_redis_layout.py",
+    "test_rtpctl_units.py", "test_sdp.py", "test_statsview.py",
+}
+DIFFERENTIAL_PREFIXES = ("test_diff_", "test_differential_", "test_upstream_suite", "test_interop_")
+HARDENING_PREFIXES = ("test_hardening_", "test_fuzz")
+
+
+def group_of(filename: str) -> str:
+    if filename in UNIT_FILES:
+        return "unit"
+    if filename.startswith(DIFFERENTIAL_PREFIXES):
+        return "differential"
+    if filename.startswith(HARDENING_PREFIXES):
+        return "hardening"
+    return "daemon"
+
+
+def pytest_collection_modifyitems(config, items) -> None:
+    for item in items:
+        item.add_marker(getattr(pytest.mark, group_of(item.path.name)))
+
+
+@pytest.fixture(autouse=True)
+def _sans_io(request, monkeypatch):
+    """Unit tests may use AF_UNIX pairs (trio's wake-up socket) but no network, no processes."""
+    if request.node.get_closest_marker("unit") is None:
+        return
+
+    real_init = socket.socket.__init__
+
+    def no_network(self, family=-1, type=-1, proto=-1, fileno=None):
+        if fileno is None and family in (socket.AF_INET, socket.AF_INET6, -1):
+            raise AssertionError("a unit test opened a network socket: list its file outside UNIT_FILES")
+        real_init(self, family, type, proto, fileno)
+
+    def no_process(*args, **kwargs):
+        raise AssertionError("a unit test started a process: list its file outside UNIT_FILES")
+
+    monkeypatch.setattr(socket.socket, "__init__", no_network)
+    monkeypatch.setattr(subprocess.Popen, "__init__", no_process)

@@ -5,94 +5,16 @@ from __future__ import annotations
 import contextlib
 import os
 import re
-import signal
 import socket
 import subprocess
 import sys
-import tempfile
-import time
 from collections.abc import Iterator
 from typing import Any
 
-from conftest import FIXTURES, DaemonProcess, free_port, free_udp_and_tcp_port
+from conftest import FIXTURES, DaemonProcess, free_port
 
 MEDIA_RANGE = ("--port-min=46000", "--port-max=46999")
 SDP_DIR = os.path.join(FIXTURES, "sdp")
-
-
-class GroupDaemon(DaemonProcess):
-    """``rtpengined run`` in its own process group, so stopping it also ends its relay workers.
-
-    A fixture that fails half-way must not leave a daemon behind: the constructor stops
-    what it started if the daemon never becomes ready, and ``stop`` signals the whole group
-    (the daemon and every relay worker it spawned), SIGKILL after a grace period.
-    Output goes to a temporary file, not a pipe nobody reads, so a chatty daemon never blocks.
-    """
-
-    def __init__(self, args: list[str]) -> None:  # noqa: D107 - same ports and readiness as DaemonProcess
-        self.ng_port = free_udp_and_tcp_port()
-        self.cli_port = free_port()
-        self.http_port = free_port()
-        self.args = [sys.executable, "-m", "rtpengined", "run",
-                     f"--listen-ng=127.0.0.1:{self.ng_port}",
-                     f"--listen-tcp-ng=127.0.0.1:{self.ng_port}",
-                     f"--listen-cli=127.0.0.1:{self.cli_port}",
-                     f"--listen-http=127.0.0.1:{self.http_port}", *args]
-        self.log = tempfile.TemporaryFile()
-        self.proc = subprocess.Popen(self.args, stdin=subprocess.DEVNULL, stdout=self.log,
-                                     stderr=subprocess.STDOUT, start_new_session=True)
-        self.pgid = self.proc.pid
-        try:
-            self._wait_ready()
-        except BaseException:
-            self.stop()
-            raise
-
-    def _wait_ready(self, timeout: float = 10.0) -> None:
-        try:
-            super()._wait_ready(timeout)
-        except RuntimeError as exc:
-            raise RuntimeError(f"{exc}: {self.output()}") from None
-
-    def output(self) -> str:
-        self.log.seek(0)
-        return self.log.read().decode("utf-8", "replace")
-
-    def stop(self) -> tuple[int, str]:
-        """SIGTERM to the group, SIGKILL to whatever is left of it after 5 s; safe to repeat."""
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(self.pgid, signal.SIGTERM)
-        try:
-            self.proc.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            pass
-        deadline = time.monotonic() + 5
-        while group_alive(self.pgid) and time.monotonic() < deadline:
-            time.sleep(0.05)
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(self.pgid, signal.SIGKILL)
-        self.proc.wait()
-        return self.proc.returncode, self.output()
-
-
-def group_alive(pgid: int) -> bool:
-    """Whether any process of the group still exists (zombies of ours aside)."""
-    try:
-        os.killpg(pgid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            try:
-                with open(f"/proc/{entry}/stat") as handle:
-                    fields = handle.read().rsplit(")", 1)[1].split()
-            except OSError:
-                continue
-            if int(fields[2]) == pgid and fields[0] != "Z":
-                return True
-    return False
 
 
 #: The calls of a module's tests carry no media: without this, a slow run sees the first
@@ -101,9 +23,9 @@ LONG_TIMEOUT = ("--timeout=3600", "--silent-timeout=3600")
 
 
 @contextlib.contextmanager
-def running_daemon(*args: str) -> Iterator[GroupDaemon]:
+def running_daemon(*args: str) -> Iterator[DaemonProcess]:
     """A daemon for a fixture: stopped with its workers however the body ends."""
-    proc = GroupDaemon([*MEDIA_RANGE, *LONG_TIMEOUT, *args])
+    proc = DaemonProcess([*MEDIA_RANGE, *LONG_TIMEOUT, *args])
     try:
         yield proc
     finally:
@@ -113,24 +35,16 @@ def running_daemon(*args: str) -> Iterator[GroupDaemon]:
 REFERENCE = "/usr/bin/rtpengine"
 
 
-class GroupRtpengine(GroupDaemon):
+class GroupRtpengine(DaemonProcess):
     """rtpengine 10.5 (the reference daemon) the same way: own process group, CLI and ng ports."""
 
     def __init__(self, args: list[str]) -> None:  # noqa: D107
         self.ng_port = free_port(socket.SOCK_DGRAM)
         self.cli_port = free_port()
         self.http_port = None
-        self.args = [REFERENCE, "--config-file=none", "-i", "127.0.0.1", f"--listen-ng=127.0.0.1:{self.ng_port}",
-                     f"--listen-cli=127.0.0.1:{self.cli_port}", "--delete-delay=0", "-f", "-E", "-L", "5", *args]
-        self.log = tempfile.TemporaryFile()
-        self.proc = subprocess.Popen(self.args, stdin=subprocess.DEVNULL, stdout=self.log,
-                                     stderr=subprocess.STDOUT, start_new_session=True)
-        self.pgid = self.proc.pid
-        try:
-            self._wait_ready(15)
-        except BaseException:
-            self.stop()
-            raise
+        self._start([REFERENCE, "--config-file=none", "-i", "127.0.0.1", f"--listen-ng=127.0.0.1:{self.ng_port}",
+                     f"--listen-cli=127.0.0.1:{self.cli_port}", "--delete-delay=0", "-f", "-E", "-L", "5", *args],
+                    ready_timeout=15)
 
 
 @contextlib.contextmanager

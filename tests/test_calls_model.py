@@ -58,10 +58,7 @@ class Clock:
 def make_core(binder=None, **config) -> tuple[Core, Clock]:
     clock = Clock()
     settings = {"port_min": 41000, "port_max": 41999, **config}
-    core = Core(Config(**settings), media=NullMediaPlane(), clock=clock)
-    if binder is not None:
-        for pool in core.calls.port_pools:
-            pool.binder = binder
+    core = Core(Config(**settings), media=NullMediaPlane(), clock=clock, binder=binder or bind_udp)
     return core, clock
 
 

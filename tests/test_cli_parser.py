@@ -10,7 +10,8 @@ import math
 import pytest
 from cli_helpers import fixture, fixture_calls, mask, model_core
 
-from rtpengined.cli import c_atoi, c_strtod, c_strtol, c_strtoul, handle_cli
+from rtpengined.ctl import handle_cli
+from rtpengined.ctl.numbers import c_atoi, c_strtod, c_strtol, c_strtoul
 
 MORE = "More parameters required.\n"
 
@@ -237,3 +238,40 @@ def test_help_at_every_level():
     core = model_core()
     for name in ("help", "list_help", "get_help", "set_help", "params_help"):
         assert handle_cli(core, name.replace("_", " ")) == fixture(f"idle/{name}.txt")
+
+
+class RecordingHost:
+    """A host that records what the CLI asks of the process instead of doing it."""
+
+    def __init__(self) -> None:
+        self.limit: int | None = 1024
+        self.levels: list[tuple[str, int]] = []
+
+    def pid(self) -> int:
+        return 4242
+
+    def cpu_count(self) -> int:
+        return 3
+
+    def open_files_limit(self) -> int | None:
+        return self.limit
+
+    def set_open_files_limit(self, value: int) -> None:
+        self.limit = value
+
+    def set_log_level(self, subsystem: str, level: int) -> None:
+        self.levels.append((subsystem, level))
+
+
+def test_process_wide_effects_go_through_the_host():
+    """``set maxopenfiles``/``set loglevel`` change the process only through ``core.host``."""
+    core = model_core()
+    core.host = host = RecordingHost()
+    assert handle_cli(core, "list maxopenfiles") == (
+        "Maximum open-files configured on rtpengine: 1024; cat /proc/4242/limits\n")
+    assert handle_cli(core, "set maxopenfiles 70000") == (
+        "Success setting open_files to 70000; cat /proc/4242/limits\n")
+    assert host.limit == 70000
+    assert handle_cli(core, "set loglevel core 3") == "Success setting loglevel to 3\n"
+    assert host.levels == [("core", 3)]
+    assert "num-threads = 3\n" in handle_cli(core, "params current")

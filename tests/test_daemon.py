@@ -64,8 +64,8 @@ def test_help_lists_rtpengine_options():
 def test_signal_stops_cleanly(daemon_process, signum):
     proc = daemon_process("--num-threads=2", "--no-fallback")
     proc.proc.send_signal(signum)
-    _, err = proc.proc.communicate(timeout=5)
-    err = err.decode()
+    proc.proc.wait(timeout=5)
+    err = proc.stderr()
     assert proc.proc.returncode == 0, err
     assert "Traceback" not in err
     assert err.count("--num-threads is an rtpengine option that rtpengined does not support") == 1

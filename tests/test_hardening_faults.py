@@ -164,11 +164,11 @@ async def test_sigterm_with_live_calls_stops_cleanly():
     assert len(workers) >= 2
     proc.proc.send_signal(signal.SIGTERM)
     try:
-        _, err = proc.proc.communicate(timeout=5)  # a bound, well above the usual stop time
+        proc.proc.wait(timeout=5)  # a bound, well above the usual stop time
     except subprocess.TimeoutExpired:
         proc.proc.kill()
         raise AssertionError("daemon did not stop on SIGTERM") from None
-    err = err.decode()
+    err = proc.stderr()
     assert proc.proc.returncode == 0, err
     assert "Traceback" not in err and "ERROR" not in err, err
     assert "received SIGTERM" in err and "rtpengined stopped" in err

@@ -321,9 +321,9 @@ def _reference_tick(manager, now):
     due = []
     for call in list(manager.calls.values()):
         for party in call.monologues:
-            due_at = party.extra.get("delete_at")
+            due_at = party.delete_at
             if due_at is not None and now >= due_at:
-                del party.extra["delete_at"]
+                party.delete_at = None
                 manager.delete_party(call, party)
         reason = manager._expired(call, now)
         if reason is not None:

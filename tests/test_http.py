@@ -141,7 +141,7 @@ async def test_bad_targets_are_forbidden_and_closed(daemon, target):
 
 
 async def test_empty_cli_output_is_200_with_empty_body(daemon):
-    daemon.core.handle_cli = lambda line, source=None: ""  # rtpengine 10.5 crashes here (D3)
+    daemon.core.handle_cli = lambda line: ""  # rtpengine 10.5 crashes here (D3)
     reply, _ = await raw_exchange(daemon.address("http"),
                                   b"GET /cli/params+diff HTTP/1.1\r\nHost: x\r\n\r\n", until_close=False)
     assert reply == b"HTTP/1.1 200 OK\r\ncontent-type: text/plain\r\ncontent-length: 0\r\n\r\n"

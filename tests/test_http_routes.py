@@ -133,7 +133,7 @@ def test_session_control_frames_fragments_and_errors():
 
 def test_session_cli_empty_output_sends_nothing():
     cli = session(CLI)
-    cli.core.handle_cli = lambda line, source=None: ""
+    cli.core.handle_cli = lambda line: ""
     assert cli.receive(masked(b"params diff")) == b""
 
 

@@ -9,7 +9,9 @@ from __future__ import annotations
 import os
 
 import pytest
-from rtpctl_helpers import GroupDaemon, group_alive, running_daemon
+from rtpctl_helpers import running_daemon
+
+from conftest import DaemonProcess, group_alive
 
 
 def _children(pid: int) -> list[int]:
@@ -29,17 +31,17 @@ def test_a_failing_fixture_body_still_stops_the_daemon_and_its_relay_workers():
 
 
 def test_a_daemon_that_never_gets_ready_is_not_left_behind(monkeypatch):
-    started: list[GroupDaemon] = []
-    original = GroupDaemon._wait_ready
+    started: list[DaemonProcess] = []
+    original = DaemonProcess._wait_ready
 
     def never_ready(self, timeout: float = 10.0) -> None:
         started.append(self)
         original(self, timeout)  # let it start its workers, then fail as a hung start would
         raise RuntimeError("daemon did not become ready")
 
-    monkeypatch.setattr(GroupDaemon, "_wait_ready", never_ready)
+    monkeypatch.setattr(DaemonProcess, "_wait_ready", never_ready)
     with pytest.raises(RuntimeError, match="did not become ready"):
-        GroupDaemon(["--relay-workers=2"])
+        DaemonProcess(["--relay-workers=2"])
     assert len(started) == 1 and not group_alive(started[0].pgid)
 
 

@@ -7,8 +7,8 @@ import os
 
 from cli_helpers import fixture, fixture_calls, mask, model_core, sorted_lines
 
-from rtpengined import bencode, statsview
-from rtpengined.cli import handle_cli
+from rtpengined import bencode, commands, statsview
+from rtpengined.ctl import handle_cli
 
 NG_CAPTURES = os.path.join(os.path.dirname(__file__), "fixtures", "ng-captures.jsonl")
 
@@ -138,7 +138,7 @@ def test_ng_statistics_types_match_the_capture():
     core = _with_ng_history(model_core(fixture_calls(media=True), used=8, last=40050))
     ours = statsview.ng_statistics(core)
     assert _shape(ours) == _shape(captured["statistics"])
-    reply = statsview.statistics(core, {"command": "statistics"}, None)
+    reply = commands.statistics(core, {"command": "statistics"}, None)
     assert list(reply) == ["statistics", "result"] and reply["result"] == "ok"
     assert bencode.decode(bencode.encode(reply))["statistics"]["totalstatistics"]["uptime"].isdigit()
 

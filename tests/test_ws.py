@@ -69,7 +69,7 @@ async def test_cli_subprotocol_replies_as_binary_frames(daemon):
 
 
 async def test_cli_empty_output_sends_no_frame(daemon):
-    daemon.core.handle_cli = lambda line, source=None: "" if line == "params diff" else f"out:{line}\n"
+    daemon.core.handle_cli = lambda line: "" if line == "params diff" else f"out:{line}\n"
     async with open_websocket_url(ws_url(daemon), subprotocols=["cli.rtpengine.com"]) as ws:
         await ws.send_message("params diff")
         await ws.send_message("next")
@@ -279,7 +279,7 @@ async def test_ws_ng_client_matches_replies_by_cookie_with_many_in_flight(daemon
 async def test_ws_cli_client_handles_empty_output(daemon):
     core = daemon.core
     real = core.handle_cli
-    core.handle_cli = lambda line, source=None: "" if line == "params diff" else real(line, source)
+    core.handle_cli = lambda line: "" if line == "params diff" else real(line)
     async with open_client(ws_url(daemon), kind="cli") as client:
         assert await client.request(b"params diff") == b""
         assert await client.request(b"list maxsessions") == real("list maxsessions").encode()

@@ -4,7 +4,8 @@ A transport has a server side, ``serve(core, address, *, task_status)``, started
 per configured listen address, and optionally a client side, ``open_client(url)``,
 an async context manager yielding an object with ``async request(bytes) -> bytes``
 (and ``async aclose()``). The daemon starts every registered server; rtpctl picks a
-client by URL scheme. Adding a transport means adding a module to ``MODULES``.
+client by URL scheme. Adding a transport means adding its module and its line in
+``rtpengined.protocol.schemes.SCHEMES`` (the scheme rtpctl and the daemon agree on).
 """
 
 from __future__ import annotations
@@ -14,7 +15,10 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-MODULES = ["transports.udp_ng", "transports.tcp_ng", "transports.cli_tcp", "transports.http"]
+from rtpengined.protocol.schemes import SCHEMES
+
+# The modules serving the control schemes, in the order their listeners start.
+MODULES = list(dict.fromkeys(scheme.module for scheme in SCHEMES.values()))
 
 
 class ListenError(Exception):

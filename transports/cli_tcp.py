@@ -109,7 +109,7 @@ async def _serve_connection(core, stream: trio.SocketStream) -> None:
                 return
             command = decode_line(line)
             log.info("Got CLI command: %s", command)
-            reply = core.handle_cli(command, peer)
+            reply = core.handle_cli(command)
             with trio.move_on_after(IDLE_TIMEOUT) as sending:
                 if reply:
                     await stream.send_all(encode_reply(reply))

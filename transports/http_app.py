@@ -166,9 +166,9 @@ class Routes:
 
     def __init__(self, core: Any) -> None:
         self.core = core
-        token = getattr(core.config, "http_auth_token", None) or os.environ.get(AUTH_TOKEN_ENV) or None
+        token = core.config.http_auth_token or os.environ.get(AUTH_TOKEN_ENV) or None
         self.auth_token: bytes | None = token.encode("utf-8") if token else None
-        self.protect_open_routes = bool(getattr(core.config, "http_auth_metrics", False))
+        self.protect_open_routes = core.config.http_auth_metrics
 
     def authorized(self, headers: list[tuple[bytes, bytes]]) -> bool:
         """No token configured, or the right ``Authorization: Bearer`` header (constant time)."""
@@ -196,7 +196,7 @@ class Routes:
                 return PONG
             if path.startswith(b"/cli/"):
                 line = path[5:].decode("utf-8", "surrogateescape")
-                return text(self.core.handle_cli(line, request.source).encode("utf-8", "surrogateescape"))
+                return text(self.core.handle_cli(line).encode("utf-8", "surrogateescape"))
             if path == b"/metrics":
                 from rtpengined.metrics import CONTENT_TYPE, metrics_text
 
@@ -211,12 +211,12 @@ class Routes:
     def _post(self, path: bytes, request: Request) -> Response:
         content_type = media_type(header(request.headers, b"content-type"))
         if path == b"/ng" and content_type == _NG:
-            reply = self.core.handle_ng(request.body, request.source, "http")
+            reply = self.core.handle_ng(request.body, request.source)
             if reply is None:
                 return text(b"error\n", 600)
             return text(reply, 200, _NG)
         if path == b"/ng-plain" and content_type in (_NG, _JSON):
-            reply, encoding = self.core.handle_ng_plain(request.body, request.source, "http")
+            reply, encoding = self.core.handle_ng_plain(request.body, request.source)
             return text(reply, 200, _JSON if encoding == JSON else _NG)
         if content_type not in (_NG, _JSON):
             log.info("http: unsupported content type %r for POST %r", content_type, path)

@@ -151,7 +151,7 @@ async def _serve_connection(core, stream: trio.SocketStream) -> None:
         try:
             while data := await stream.receive_some(RECEIVE_SIZE):
                 for message in framer.feed(data):
-                    reply = core.handle_ng(message, peer, "tcp")
+                    reply = core.handle_ng(message, peer)
                     if reply is not None:
                         with trio.fail_after(SEND_TIMEOUT):
                             await stream.send_all(reply)

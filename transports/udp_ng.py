@@ -48,7 +48,7 @@ async def serve(core, address, *, task_status=trio.TASK_STATUS_IGNORED) -> None:
                     log.debug("ng receive failed: %s", exc)
                     continue
                 try:
-                    reply = core.handle_ng(data, source[:2], "udp")
+                    reply = core.handle_ng(data, source[:2])
                 except Exception:  # a bug, but one datagram must not end the daemon
                     log.exception("ng request from %s failed", format_address(source))
                     continue

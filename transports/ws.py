@@ -51,13 +51,13 @@ def choose_subprotocol(requested: list[str]) -> str | None:
 def _answer(core: Any, subprotocol: str, message: bytes, source: tuple | None) -> bytes | None:
     """The reply frame for one message (``None``: send nothing)."""
     if subprotocol == NG:
-        return core.handle_ng(message, source, "ws")
+        return core.handle_ng(message, source)
     if subprotocol == ECHO:
         return message
     if subprotocol == CLI:
-        output = core.handle_cli(message.decode("utf-8", "surrogateescape"), source)
+        output = core.handle_cli(message.decode("utf-8", "surrogateescape"))
         return output.encode("utf-8", "surrogateescape") or None
-    reply, _encoding = core.handle_ng_plain(message, source, "ws")
+    reply, _encoding = core.handle_ng_plain(message, source)
     return reply
 
 

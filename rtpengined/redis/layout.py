@@ -9,6 +9,7 @@ mix rtpengine and rtpengined nodes: either restores what the other stored.
 
 ``encode_call`` turns a ``model.Call`` into that document; ``decode_call`` turns a
 document into a ``StoredCall``, a plain description (no sockets) that ``restore`` binds.
+Over 400 lines because both directions of the format stay side by side, field by field.
 """
 
 from __future__ import annotations
@@ -191,7 +192,7 @@ def encode_call(call: Call, db: int, intf_index: dict[tuple[str, str], int] | No
     for i, mono in enumerate(tags):
         tag: dict[str, str] = {
             "created": str(int(mono.created)),
-            "deleted": str(int(mono.extra.get("delete_at") or 0)),
+            "deleted": str(int(mono.delete_at or 0)),
             "block_dtmf": "0",
             "block_media": "0",
             "logical_intf": escape(_logical_intf(mono) or "default"),

@@ -99,7 +99,7 @@ def restore_call(manager: CallManager, stored: StoredCall, now: float, foreign: 
                 interface=interface, port=s.port, rtcp=s.rtcp, sock=sock,
                 advertised=s.advertised, endpoint=endpoint, confirmed=s.confirmed,
                 strict_source=s.strict_source, media_handover=s.media_handover,
-                learning=manager.core.config.endpoint_learning, group=stored.call_id,
+                learning=manager.config.endpoint_learning, group=stored.call_id,
                 created=now,
                 stats=StreamStats(packets=s.packets, bytes=s.bytes, errors=s.errors,
                                   last_packet=now)))
@@ -151,14 +151,14 @@ def restore_call(manager: CallManager, stored: StoredCall, now: float, foreign: 
         mono.medias.sort(key=lambda media: media.index)
     call.monologues = monos
     if sum(1 for m in monos if m.tag) > 1:
-        call.extra["answered"] = True
+        call.answered = True
     if stored.deleted:
         call.delete_at = stored.deleted
     old = manager.calls.get(stored.call_id)
     if old is not None:
         manager.destroy(old, "forced")
     manager.calls[stored.call_id] = call
-    media_plane = manager.core.media
+    media_plane = manager.media
     for stream in streams:
         media_plane.open_stream(stream)
     return call

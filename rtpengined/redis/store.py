@@ -6,7 +6,8 @@ dict (a later change of the same call replaces the earlier one) and wake the wri
 task, which serialises and sends whatever is pending as one pipeline. While Redis is
 down or hung, pending changes wait there (counted as skipped writes) and reconnects are
 bounded by the connect/command timeouts; when Redis is back, the latest state of every
-call changed meanwhile is written.
+call changed meanwhile is written. Over 400 lines because writer, restore and standby
+share one connection state machine and its error accounting.
 """
 
 from __future__ import annotations

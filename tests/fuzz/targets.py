@@ -83,7 +83,7 @@ def fuzz_bencode(data: bytes) -> None:
 
 def fuzz_ng_envelope(data: bytes) -> None:
     """Any datagram gets either no reply (no cookie) or ``COOKIE SP`` + a reply payload."""
-    reply = core().handle_ng(data, ("127.0.0.1", 9), "udp")
+    reply = core().handle_ng(data, ("127.0.0.1", 9))
     if reply is None:
         assert b" " not in data or data.startswith(b" ")
         return
@@ -100,10 +100,10 @@ def fuzz_ng_command(data: bytes) -> None:
 def fuzz_json_envelope(data: bytes) -> None:
     """JSON payloads (bad syntax, nulls, floats, odd types) get a JSON or bencode error reply."""
     body = data if data.startswith(b"{") else b"{" + data
-    reply = core().handle_ng(b"fj%d " % len(data) + body, ("127.0.0.1", 9), "udp")
+    reply = core().handle_ng(b"fj%d " % len(data) + body, ("127.0.0.1", 9))
     assert reply is not None
     _check_ng_payload(reply.split(b" ", 1)[1])
-    plain, encoding = core().handle_ng_plain(body, ("127.0.0.1", 9), "http")
+    plain, encoding = core().handle_ng_plain(body, ("127.0.0.1", 9))
     assert encoding in (ngcodec.JSON, ngcodec.BENCODE)
     _check_ng_payload(plain)
 
@@ -117,18 +117,18 @@ def fuzz_sdp(data: bytes) -> None:
         pass
     the_core = core()
     message = {"command": "offer", "call-id": "fz-sdp", "from-tag": "fz-a", "sdp": text}
-    reply = the_core.handle_ng_plain(bencode.encode(message), ("127.0.0.1", 9), "udp")[0]
+    reply = the_core.handle_ng_plain(bencode.encode(message), ("127.0.0.1", 9))[0]
     _check_ng_payload(reply)
     if reply.startswith(b"d6:result2:ok"):
         answer = dict(message, command="answer", **{"to-tag": "fz-b"})
-        _check_ng_payload(the_core.handle_ng_plain(bencode.encode(answer), None, "udp")[0])
+        _check_ng_payload(the_core.handle_ng_plain(bencode.encode(answer), None)[0])
     delete = {"command": "delete", "call-id": "fz-sdp", "delete-delay": 0}
-    _check_ng_payload(the_core.handle_ng_plain(bencode.encode(delete), None, "udp")[0])
+    _check_ng_payload(the_core.handle_ng_plain(bencode.encode(delete), None)[0])
 
 
 def fuzz_cli_line(data: bytes) -> None:
     """Any CLI line gets a text reply (possibly empty), never an internal error."""
-    from rtpengined.cli import handle_cli
+    from rtpengined.ctl import handle_cli
 
     line = data.split(b"\n", 1)[0].decode("utf-8", "surrogateescape")
     reply = handle_cli(cli_core(), line)
@@ -153,7 +153,7 @@ def fuzz_http_path(data: bytes) -> None:
 
 
 def handle_cli_text(raw: bytes) -> str:
-    from rtpengined.cli import handle_cli
+    from rtpengined.ctl import handle_cli
 
     return handle_cli(cli_core(), raw.decode("utf-8", "surrogateescape"))
 

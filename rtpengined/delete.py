@@ -1,0 +1,66 @@
+"""ng ``delete``: end a call or one branch of it, now or after the delete delay.
+
+Reads the same literal keys as ``query`` (``call-id``, ``from-tag``, ``to-tag``) and
+answers with the call's statistics (``query.call_stats``) when a party is named.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from .model import Monologue
+from .ngcodec import NgError
+from .ngoptions import get_int, get_list, get_str, require_call_id
+from .query import NOT_FOUND, _find, call_stats
+from .request import Request
+
+if TYPE_CHECKING:
+    from .calls import CallManager
+    from .core import Core
+
+
+def delete(core: Core, message: dict[str, Any], request: Request) -> dict[str, Any]:
+    call_id = require_call_id(message)
+    manager: CallManager = core.calls
+    fatal = "fatal" in get_list(message, "flags")
+    delay = get_int(message, "delete-delay", "delete delay")
+    if delay is None:
+        delay = core.config.delete_delay
+    call = manager.calls.get(call_id)
+    from_tag = get_str(message, "from-tag")
+    to_tag = get_str(message, "to-tag")
+    party: Monologue | None = None
+    if call is not None and from_tag is not None:
+        if to_tag is not None:
+            party = _find(call, to_tag)
+        if party is None:
+            party = _find(call, from_tag)
+        if party is None:
+            call = None
+    if call is None:
+        if fatal:
+            raise NgError(NOT_FOUND)
+        return {"warning": NOT_FOUND, "result": "ok"}
+    now = core.clock()
+    reply: dict[str, Any] = {}
+    if party is not None:
+        reply = call_stats(core, call, party)
+        remaining = [m for m in call.monologues if m.tag and m is not party
+                     and not all(s.closed for md in m.medias for s in md.streams)]
+        if len(remaining) >= 2:
+            if delay > 0:  # the branch keeps its ports until the delay is over (10.5)
+                party.delete_at = now + delay
+                party.terminated = now  # its call duration stops here (CLI)
+            else:
+                manager.delete_party(call, party)
+            reply["result"] = "ok"
+            return reply
+    if delay > 0:
+        # 10.5 shows "deletionmark: yes" in the CLI only when the delete named a tag.
+        call.deletion_mark = party is not None
+        call.delete_at = now + delay
+        call.terminated = now  # durations shown by the CLI stop growing
+    else:
+        manager.destroy(call, "regular")
+    reply["result"] = "ok"
+    return reply

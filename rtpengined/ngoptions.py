@@ -1,0 +1,156 @@
+"""Reading ng message options: one parser for offer/answer, query/list/delete and the
+extended commands.
+
+rtpengine accepts several spellings of most keys (``call-id``/``call ID``, ``from-tag``/
+``from tag``), integers as ``i5e`` or ``"5"``, and flags with spaces or dashes; every
+command reads its options through these helpers so the rules are the same everywhere.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from dataclasses import dataclass, field
+from typing import Any
+
+from . import sdp as sdpmod
+from .ngcodec import NgError
+
+
+def require_call_id(message: dict[str, Any]) -> str:
+    """``call-id`` (this spelling only, as 10.5's query/delete/extended commands read it)."""
+    call_id = get_str(message, "call-id")
+    if call_id is None:
+        raise NgError("No call-id in message")
+    return call_id
+
+
+def get_str(message: dict[str, Any], *names: str) -> str | None:
+    """First of ``names`` present with a string value (integers count as absent)."""
+    for name in names:
+        value = message.get(name)
+        if isinstance(value, str):
+            return value
+    return None
+
+
+def get_int(message: dict[str, Any], *names: str) -> int | None:
+    """An integer option given as ``i5e`` or ``"5"``; non-numeric strings count as absent."""
+    for name in names:
+        value = message.get(name)
+        if isinstance(value, int):
+            return value
+        if isinstance(value, str):
+            try:
+                return int(value.strip())
+            except ValueError:
+                return None
+    return None
+
+
+def get_list(message: dict[str, Any], *names: str) -> list[str]:
+    """A list of strings, with spaces turned into dashes (rtpengine's flag spelling rule)."""
+    for name in names:
+        value = message.get(name)
+        if isinstance(value, list):
+            return [item.replace(" ", "-") for item in value if isinstance(item, str)]
+    return []
+
+
+@dataclass
+class Options:
+    """The offer/answer options that matter for plain RTP."""
+
+    flags: set[str] = field(default_factory=set)
+    replace: set[str] = field(default_factory=set)
+    rtcp_mux: set[str] = field(default_factory=set)
+    ice: str = "default"
+    media_address: str | None = None
+    address_family: str | None = None
+    received_from: str | None = None
+    received_from_invalid: bool = False  # given, but not [family, address]
+    ice_lite: str | None = None
+    ptime_reverse: int | None = None
+    transport_protocol: str | None = None
+    label: str | None = None
+    via_branch: str | None = None
+    ptime: int | None = None
+    strip: list[str] = field(default_factory=list)
+    except_: list[str] = field(default_factory=list)
+    # Masked/consumed codecs: without transcoding, stripped from offers; an answer ignores
+    # them (10.5: a mask says what not to offer).
+    mask: list[str] = field(default_factory=list)
+    direction: list[str] = field(default_factory=list)
+    supports: set[str] = field(default_factory=set)
+    learning: str | None = None
+
+    @classmethod
+    def from_message(cls, message: dict[str, Any]) -> Options:
+        opts = cls()
+        if message.keys() <= _NON_OPTION_KEYS:  # nothing but the call's keys: the defaults
+            return opts
+        opts.flags = set(get_list(message, "flags"))
+        opts.replace = set(get_list(message, "replace"))
+        for flag in opts.flags:
+            # (10.5 ignores "replace-origin" style flags: only the replace list counts.)
+            # (10.5 ignores "rtcp-mux-offer" style flags too: only the rtcp-mux list counts.)
+            if flag.startswith("codec-strip-"):
+                opts.strip.append(flag[12:])
+            elif flag.startswith(("codec-mask-", "codec-consume-")):
+                opts.mask.append(flag.split("-", 2)[2])
+            elif flag.startswith("codec-except-"):
+                opts.except_.append(flag[13:])
+            elif flag.startswith("endpoint-learning-"):
+                opts.learning = flag[18:]
+        opts.rtcp_mux.update(get_list(message, "rtcp-mux", "rtcp mux"))
+        ice = get_str(message, "ICE", "ice")
+        if ice in ("remove", "force", "default", "optional"):
+            opts.ice = "force" if ice == "optional" else ice  # optional: offered like force
+        media_address = get_str(message, "media address", "media-address")
+        opts.media_address = media_address if _is_address(media_address) else None
+        family = get_str(message, "address family", "address-family")
+        opts.address_family = {"IP4": "IPv4", "IP6": "IPv6"}.get(family or "")
+        received = message.get("received from", message.get("received-from"))
+        if (isinstance(received, list) and len(received) >= 2 and isinstance(received[1], str)
+                and _is_address(received[1])):
+            opts.received_from = received[1]
+        elif received is not None:
+            opts.received_from_invalid = True
+        opts.ice_lite = get_str(message, "ICE-lite", "ICE lite", "ice-lite")
+        opts.ptime_reverse = get_int(message, "ptime-reverse", "ptime reverse")
+        protocol = get_str(message, "transport protocol", "transport-protocol")
+        if protocol in sdpmod.RTP_PROTOCOLS:
+            opts.transport_protocol = protocol
+        opts.label = get_str(message, "label")
+        opts.via_branch = get_str(message, "via-branch", "via branch")
+        opts.ptime = get_int(message, "ptime")
+        codec = message.get("codec")
+        if isinstance(codec, dict):
+            opts.strip += get_list(codec, "strip")
+            opts.mask += get_list(codec, "mask") + get_list(codec, "consume")
+            opts.except_ += get_list(codec, "except")
+        opts.direction = [d for d in get_list(message, "direction")]
+        supports = message.get("supports")  # spelt exactly "load limit" (10.5)
+        opts.supports = ({item for item in supports if isinstance(item, str)}
+                         if isinstance(supports, list) else set())
+        learning = get_str(message, "endpoint-learning", "endpoint learning")
+        if learning in ("off", "immediate", "delayed", "heuristic"):
+            opts.learning = learning
+        return opts
+
+
+# Keys that never change an option (every offer/answer has most of these).
+_NON_OPTION_KEYS = frozenset({
+    "command", "sdp", "SDP", "call-id", "call-ID", "call id", "call ID", "from-tag", "from tag",
+    "from-Tag", "to-tag", "to tag", "to-Tag",
+})
+
+
+def _is_address(text: str | None) -> bool:
+    """An IPv4/IPv6 literal (10.5 ignores address options that are not)."""
+    if not text:
+        return False
+    try:
+        ipaddress.ip_address(text)
+    except ValueError:
+        return False
+    return True

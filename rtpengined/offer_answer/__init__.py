@@ -1,0 +1,135 @@
+"""ng ``offer`` and ``answer``: update the call model from an SDP and rewrite it.
+
+Orientation (as rtpengine): the SDP produced for an offer goes to the callee, so it
+carries the callee-side monologue's local ports; the SDP produced for an answer carries
+the caller's. Both sides' ports are bound at offer time. Requests are validated and
+every port is bound before the model changes, so an error leaves the call as it was.
+
+This module holds the two commands; ``session`` the plan/bind/commit transaction,
+``output`` the SDP it sends on, ``ice`` credentials and candidates, ``work`` the
+per-media state the steps share. Options come from ``rtpengined.ngoptions``.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from .. import sdp as sdpmod
+from ..model import Call
+from ..ngcodec import NgError
+from ..ngoptions import Options, get_str
+from ..request import Request
+from ..sdp import SessionDescription
+from .session import _Session
+from .work import _uses_source
+
+if TYPE_CHECKING:
+    from ..calls import CallManager
+    from ..core import Core
+
+
+def _required(message: dict[str, Any], answer: bool) -> tuple[str, str, str, str | None]:
+    """The keys every offer/answer needs, checked in rtpengine's order."""
+    body = get_str(message, "sdp", "SDP")
+    if body is None:
+        raise NgError("No SDP body in message")
+    call_id = get_str(message, "call-id", "call-ID", "call id", "call ID")
+    if call_id is None:
+        raise NgError("No call-id in message")
+    from_tag = get_str(message, "from-tag", "from tag", "from-Tag")
+    if from_tag is None:
+        raise NgError("No from-tag in message")
+    to_tag = get_str(message, "to-tag", "to tag", "to-Tag")
+    if answer and to_tag is None:
+        raise NgError("No to-tag in message")
+    return body, call_id, from_tag, to_tag
+
+
+def _parse(body: str) -> SessionDescription:
+    if body == "":  # 10.5 takes an empty SDP as one without media, and answers bare "ok"
+        return SessionDescription([], [])
+    parsed = sdpmod.parse(body)
+    sdpmod.check_complete(parsed)
+    return parsed
+
+
+# -- the commands ----------------------------------------------------------------------
+
+
+def offer(core: Core, message: dict[str, Any], request: Request) -> dict[str, Any]:
+    body, call_id, from_tag, to_tag = _required(message, answer=False)
+    parsed = _parse(body)
+    opts = Options.from_message(message)
+    opts.strip += opts.mask
+    _check_source(core, opts)
+    manager: CallManager = core.calls
+    if _looped(manager, parsed, opts):
+        return {"sdp": body, "result": "ok"}
+    call = manager.calls.get(call_id)
+    if call is None:
+        limit = core.config.max_sessions
+        if limit >= 0 and len(manager.calls) >= limit:
+            core.stats.rejected_sessions += 1
+            if "load limit" in opts.supports:
+                return {"result": "load limit", "message": "Parallel session limit reached"}
+            raise NgError("Parallel session limit reached")
+    now = core.clock()
+    new_call = call is None
+    if call is None:
+        call = Call(call_id=call_id, created=now, last_signal=now, proxy=request.source_text)
+    session = _Session(manager, call, now)
+    sender = session.monologue(from_tag, "FROM_TAG")
+    peer = session.offer_peer(sender, to_tag, opts.via_branch)
+    result = session.apply(parsed, sender, peer, opts, request, is_offer=True)
+    call.last_signal = now
+    call.deletion_mark = False
+    call.delete_at = None
+    if new_call:
+        manager.calls[call_id] = call
+    if result is None:
+        raise NgError("Error rewriting SDP")
+    if result == "":
+        return {"result": "ok"}
+    return {"sdp": result, "result": "ok"}
+
+
+def answer(core: Core, message: dict[str, Any], request: Request) -> dict[str, Any]:
+    body, call_id, from_tag, to_tag = _required(message, answer=True)
+    assert to_tag is not None
+    parsed = _parse(body)
+    opts = Options.from_message(message)
+    _check_source(core, opts)
+    manager: CallManager = core.calls
+    if _looped(manager, parsed, opts):
+        return {"sdp": body, "result": "ok"}
+    call = manager.calls.get(call_id)
+    if call is None:
+        raise NgError("Unknown call-id")
+    now = core.clock()
+    session = _Session(manager, call, now)
+    if session.find(from_tag) is None and session.find(to_tag) is None:
+        session.new_party(to_tag)  # 10.5 creates the answering party first
+    offerer = session.monologue(from_tag, "FROM_TAG")
+    answerer = session.answer_party(offerer, to_tag, opts.via_branch)
+    result = session.apply(parsed, answerer, offerer, opts, request, is_offer=False)
+    call.last_signal = now
+    if result is None:
+        raise NgError("Error rewriting SDP")
+    call.answered = True
+    if result == "":
+        return {"result": "ok"}
+    return {"sdp": result, "result": "ok"}
+
+
+def _check_source(core: Core, opts: Options) -> None:
+    """A malformed ``received from`` that would be used leaves no address (10.5's error)."""
+    if opts.received_from_invalid and _uses_source(core.config, opts):
+        raise NgError("Incomplete SDP specification")
+
+
+def _looped(manager: CallManager, parsed: SessionDescription, opts: Options) -> bool:
+    """loop-protect: an SDP that already carries our marker is returned untouched."""
+    return "loop-protect" in opts.flags and manager.instance_id in parsed.session_attributes(
+        "rtpengine")
+
+

@@ -1,0 +1,196 @@
+"""The SDP an offer/answer sends on: media plans from the committed model, rendered.
+
+A mixin of the session (``session._Session``) so the plan/bind/commit steps and the
+output they feed stay in separate modules; it only reads what ``_commit`` decided
+(ports, rtcp-mux, ICE, codecs) and the o=/s=/version state kept on the party.
+"""
+
+from __future__ import annotations
+
+from .. import codec_negotiation as negotiation
+from .. import sdp as sdpmod
+from ..model import Media, Monologue
+from ..ngoptions import Options
+from ..sdp import Connection, MediaPlan, SessionDescription, SessionPlan
+from .ice import _foundation
+from .work import _direction, _held, _MediaWork
+
+
+class SdpOutput:
+    """SDP output of one offer/answer transaction (mixed into ``_Session``)."""
+
+    # -- output -----------------------------------------------------------------------------
+
+    def _render(self, plans: list[_MediaWork], parsed: SessionDescription, sender: Monologue,
+                receiver: Monologue, opts: Options, is_offer: bool) -> str:
+        media_plans: list[MediaPlan] = []
+        first_address: Connection | None = None
+        for work in plans:
+            section = work.section
+            # The produced SDP shows the ports of the party it is sent to.
+            out_media = receiver.medias[work.index]
+            if section.type == "message":
+                header = parsed.header_of(work.index)  # its own session's c=
+                lines = parsed.session if header is None else header.lines
+                session_c = next((ln.value for ln in lines if ln.kind == "c"), None)
+                media_plans.append(MediaPlan(port=section.port, address=Connection("IP4", ""),
+                                             passthrough=True, connection_text=session_c))
+                continue
+            if section.port == 0 or out_media.rtp is None:
+                media_plans.append(self._rejected_plan(parsed, work, sender, receiver, opts,
+                                                       is_offer))
+                continue
+            rtp = out_media.rtp
+            address = opts.media_address or rtp.interface.advertised
+            addr = Connection("IP6" if ":" in address else "IP4", address)
+            first_address = first_address or addr
+            conn = parsed.media_connection(work.index)
+            assert conn is not None
+            if "original-sendrecv" in opts.flags:
+                direction = None
+            else:
+                direction = _direction(parsed, work.index, conn)
+            mux, rtcp_port = self._mux_out(out_media, parsed, work, opts, is_offer)
+            if is_offer:
+                out_media.mux_sent = out_media.mux_in_use = mux
+            plan = MediaPlan(
+                port=rtp.port, address=addr,
+                formats=sdpmod.filter_codecs(section, opts.strip, opts.except_),
+                protocol=opts.transport_protocol,
+                direction=direction,
+                keep_zero_address=("zero-address" not in opts.replace
+                                   and _held(parsed, work.index, conn)),
+                rtcp_port=None if "no-rtcp-attribute" in opts.flags else rtcp_port,
+                rtcp_full="full-rtcp-attribute" in opts.flags,
+                rtcp_mux=mux)
+            offer_sent = sender.medias[work.index].offered
+            if not is_offer and section.is_rtp and offer_sent is not None:
+                codecs = negotiation.answer_codecs(section, plan.formats, offer_sent)
+                if "single-codec" in opts.flags:
+                    codecs = negotiation.single_codec(codecs)
+                plan.codecs = [(c.pt, c.source_pt, c.rtpmap, c.fmtps) for c in codecs]
+                plan.hide_formats = negotiation.hides_formats(section, codecs, offer_sent)
+                renumbered = any(c.renumbered for c in codecs) or offer_sent.repacketized
+                for media in (out_media, sender.medias[work.index]):
+                    media.transcoding = renumbered
+                plan.ptime, plan.keep_ptime = negotiation.answer_ptime(section, offer_sent)
+            elif is_offer and opts.ptime is not None and opts.ptime > 0:
+                plan.ptime = str(opts.ptime)
+            elif section.attributes("ptime"):
+                plan.ptime = section.attributes("ptime")[0]
+            # An answer speaks ICE to the offerer if the offerer's leg uses it (10.5).
+            ice_known = (parsed.has_ice(work.index) if is_offer
+                         else out_media.ice_out)
+            if opts.ice == "force" or (opts.ice in ("default", "optional", "force-relay")
+                                       and ice_known):
+                plan.ice = self._ice(receiver, rtp.interface)
+                plan.ice_rtcp_port = rtcp_port if rtcp_port != rtp.port else None
+                plan.ice.alternates = [
+                    (_foundation(interface), opts.media_address or interface.advertised,
+                     rtp_port, alt_rtcp if plan.ice_rtcp_port is not None else None)
+                    for interface, rtp_port, alt_rtcp in self._ice_alternates(out_media)]
+                out_media.ice_out = True
+            else:
+                out_media.ice_out = False
+            if opts.strip and section.is_rtp and not plan.hide_formats:
+                plan.hide_formats = sdpmod.only_dtmf_left(
+                    section, section.formats,
+                    [c[0] for c in plan.codecs] if plan.codecs is not None else plan.formats)
+            media_plans.append(plan)
+        session_plan = SessionPlan(media_plans)
+        if first_address is None:
+            first_address = Connection("IP4", self.manager.pool_for().interface.advertised)
+        session_plan.keep_zero_address = "zero-address" not in opts.replace
+        session_plan.strip_extmap = "strip-extmap" in opts.flags
+        lacking = any(parsed.medias[i].connection is None for i in parsed.session_medias(None))
+        session_plan.replace_session_connection = "session-connection" in opts.replace
+        if lacking or "session-connection" in opts.replace:
+            session_plan.session_connection = first_address
+        if "origin" in opts.replace:
+            session_plan.origin_address = first_address
+        if "loop-protect" in opts.flags:
+            session_plan.extra_attributes.append(f"rtpengine:{self.manager.instance_id}")
+        lite_toward = ("forward", "both") if is_offer else ("backward", "both")
+        if opts.ice_lite in lite_toward and any(p.ice is not None for p in media_plans):
+            session_plan.extra_attributes.append("ice-lite")
+        origin = parsed.origin
+        if origin is not None:
+            if "username" in opts.replace:
+                if sender.sdp_username is None:
+                    sender.sdp_username = origin[0]
+                session_plan.origin_username = sender.sdp_username
+            if "session-name" in opts.replace:
+                name = next((ln.value for ln in parsed.session if ln.kind == "s"), None)
+                if name is not None:
+                    if sender.sdp_session_name is None:
+                        sender.sdp_session_name = name
+                    session_plan.session_name = sender.sdp_session_name
+            if "SDP-version" in opts.replace:
+                return self._versioned(parsed, session_plan, sender, origin)
+        return sdpmod.render(parsed, session_plan)
+
+    def _rejected_plan(self, parsed: SessionDescription, work: _MediaWork, sender: Monologue,
+                       receiver: Monologue, opts: Options, is_offer: bool) -> MediaPlan:
+        """A refused media (port 0) binds nothing, but its ``c=`` still names the interface it
+        would have used (the family asked for, else its own) and an answer's format list is
+        narrowed to the offer's codecs like an accepted one's (10.5)."""
+        conn = parsed.media_connection(work.index)
+        own_family = "IPv6" if conn is not None and conn.family == "IP6" else "IPv4"
+        names = opts.direction
+        name = names[1] if len(names) > 1 and self.manager.has_interface(names[1]) else None
+        interface = self.manager.pool_for(name, opts.address_family or own_family).interface
+        address = opts.media_address or interface.advertised
+        plan = MediaPlan(port=0, address=Connection("IP6" if ":" in address else "IP4", address),
+                         keep_zero_address="zero-address" not in opts.replace)
+        section = work.section
+        offer_sent = sender.medias[work.index].offered
+        if not is_offer and section.is_rtp and offer_sent is not None and section.type == "audio":
+            # (Only audio: 10.5 passes the codecs of media it cannot transcode through.)
+            formats = sdpmod.filter_codecs(section, opts.strip, opts.except_)
+            codecs = negotiation.answer_codecs(section, formats, offer_sent)
+            plan.formats = [c.pt for c in codecs]
+            renumbered = any(c.renumbered for c in codecs) or offer_sent.repacketized
+            for media in (receiver.medias[work.index], sender.medias[work.index]):
+                media.transcoding = renumbered
+        return plan
+
+    def _versioned(self, parsed: SessionDescription, plan: SessionPlan, sender: Monologue,
+                   origin: list[str]) -> str:
+        """Keep the first SDP version; bump it only when the produced SDP changed."""
+        version = sender.sdp_version
+        plan.origin_version = "0"
+        body = sdpmod.render(parsed, plan)
+        if version is None:
+            try:
+                version = int(origin[2])
+            except ValueError:
+                version = 0
+        elif body != sender.sdp_last_body:
+            version += 1
+        sender.sdp_version = version
+        sender.sdp_last_body = body
+        plan.origin_version = str(version)
+        return sdpmod.render(parsed, plan)
+
+    def _mux_out(self, out_media: Media, parsed: SessionDescription, work: _MediaWork,
+                 opts: Options, is_offer: bool) -> tuple[bool, int]:
+        rtp = out_media.rtp
+        assert rtp is not None
+        rtcp = out_media.rtcp
+        if rtcp is None:  # single port (rtcp-mux require)
+            return True, rtp.port
+        if is_offer:
+            flags = opts.rtcp_mux
+            # A leg already using rtcp-mux keeps it, without a fallback port (10.5: the
+            # fallback may be closed already), whatever the options.
+            sticky = out_media.mux_in_use
+            if "offer" in flags or "require" in flags or sticky:
+                mux = True
+            elif "demux" in flags:
+                mux = False
+            else:
+                mux = parsed.rtcp_mux(work.index)
+            return mux, rtp.port if sticky else rtcp.port
+        if out_media.mux_answer:
+            return True, rtp.port
+        return False, rtcp.port

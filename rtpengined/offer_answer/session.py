@@ -1,0 +1,432 @@
+"""One offer/answer transaction: find or create the parties, then plan, bind, commit.
+
+Every port is bound (``_bind``) before the model changes (``_commit``), so an error
+leaves the call as it was. Over 400 lines because plan/bind/commit and the rtcp-mux
+rules they apply are one transaction that reads best in one place; SDP output and ICE
+are in ``output`` and ``ice``.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from .. import codec_negotiation as negotiation
+from .. import sdp as sdpmod
+from ..model import Call, Endpoint, Interface, Media, Monologue, Stream
+from ..ngcodec import NgError
+from ..ngoptions import Options
+from ..request import Request
+from ..sdp import Connection, SessionDescription
+from .ice import IceCandidates
+from .output import SdpOutput
+from .work import _direction, _MediaWork, _needs_ports, _uses_source, parsed_text
+
+if TYPE_CHECKING:
+    from ..calls import CallManager
+    from ..ports import PortPool
+
+
+# -- one offer/answer transaction ------------------------------------------------------
+
+
+def _link(a: Monologue, b: Monologue) -> None:
+    """Offer/answer association: each party receives the other's media."""
+    for x, y in ((a, b), (b, a)):
+        if y not in x.subscriptions:
+            x.subscriptions.append(y)
+        if x not in y.subscribers:
+            y.subscribers.append(x)
+
+
+class _Session(SdpOutput, IceCandidates):
+    """Collects model changes of one request; nothing is visible until ``apply`` succeeds."""
+
+    def __init__(self, manager: CallManager, call: Call, now: float) -> None:
+        self.manager = manager
+        self.call = call
+        self.now = now
+        self.new_monologues: list[Monologue] = []
+        self.links: list[tuple[Monologue, Monologue]] = []
+        self.tag_updates: list[tuple[Monologue, str]] = []
+        self.exclusive: tuple[Monologue, Monologue] | None = None
+        self.request: Request | None = None
+
+    # -- party lookup ---------------------------------------------------------------------
+
+    def find(self, tag: str) -> Monologue | None:
+        for mono in [*self.call.monologues, *self.new_monologues]:
+            if mono.tag == tag:
+                return mono
+        for mono, new_tag in self.tag_updates:
+            if new_tag == tag:
+                return mono
+        return None
+
+    def _create(self, tag: str, tag_type: str) -> Monologue:
+        # Offered to, tag not known yet: 10.5 lists such a party as UNKNOWN.
+        mono = Monologue(tag=tag, created=self.now, tag_type=tag_type if tag else "UNKNOWN")
+        self.new_monologues.append(mono)
+        return mono
+
+    def new_party(self, tag: str) -> Monologue:
+        """A callee-side party created by this request (it controls ICE, as in rtpengine)."""
+        mono = self._create(tag, "TO_TAG")
+        mono.ice_controlling = True
+        return mono
+
+    def monologue(self, tag: str, tag_type: str) -> Monologue:
+        return self.find(tag) or self._create(tag, tag_type)
+
+    def offer_peer(self, sender: Monologue, to_tag: str | None, via: str | None) -> Monologue:
+        """The party the offer goes to: by to-tag, by via-branch fork, or the existing peer."""
+        if to_tag:
+            peer = self.find(to_tag)
+            if peer is None:
+                peer = self._create(to_tag, "TO_TAG")
+                peer.ice_controlling = True
+            self.links.append((sender, peer))
+            return peer
+        peers = [m for m in sender.subscribers if m is not sender]
+        chosen: Monologue | None = None
+        if via:
+            # SIP forking: a new via-branch gets its own peer unless an unbranched one waits.
+            chosen = next((m for m in peers if m.via_branch == via), None)
+            if chosen is None:
+                chosen = next((m for m in peers if not m.tag and not m.via_branch), None)
+        elif peers:
+            chosen = peers[-1]
+        if chosen is None:
+            chosen = self._create("", "TO_TAG")
+            chosen.ice_controlling = True
+        if via:
+            chosen.new_via_branch = via
+        self.links.append((sender, chosen))
+        return chosen
+
+    def answer_party(self, offerer: Monologue, to_tag: str, via: str | None) -> Monologue:
+        """The answering party: tagged by to-tag, else the offerer's untagged peer (fork)."""
+        party = self.find(to_tag)
+        if party is None:
+            # Every fork the offerer's offers went to, answered or not.
+            peers = [m for m in offerer.subscriptions if not m.tag]
+            if via:
+                party = next((m for m in peers if m.via_branch == via), None)
+            if party is None and peers:
+                party = next((m for m in peers if not m.via_branch), peers[0])
+            if party is None:
+                party = self._create(to_tag, "TO_TAG")
+                party.ice_controlling = True
+            else:
+                self.tag_updates.append((party, to_tag))
+        self.links.append((party, offerer))
+        self.exclusive = (offerer, party)
+        return party
+
+    # -- the transaction --------------------------------------------------------------------
+
+    def apply(self, parsed: SessionDescription, sender: Monologue, receiver: Monologue,
+              opts: Options, request: Request, is_offer: bool) -> str | None:
+        """Bind ports, update both parties from ``parsed`` and return the produced SDP.
+
+        An SDP without media sections still associates the parties (rtpengine 10.5 keeps
+        the call); it comes back unchanged if the sender already has media, else ``None``
+        (rtpengine's "Error rewriting SDP").
+        """
+        self.request = request
+        plans = [self._plan_media(parsed, i, sender, receiver, opts, is_offer)
+                 for i in range(len(parsed.medias))]
+        self._bind(plans, opts)  # may raise "Ran out of ports": nothing changed yet
+        self._commit(plans, parsed, sender, receiver, opts, request, is_offer)
+        if not plans:
+            if not parsed.session:
+                return ""  # empty SDP
+            # Neither c= nor m= on a party with media crashes 10.5: an error here.
+            usable = sender.medias and parsed.connection is not None
+            return parsed_text(parsed) if usable else None
+        return self._render(plans, parsed, sender, receiver, opts, is_offer)
+
+    def _plan_media(self, parsed: SessionDescription, index: int, sender: Monologue,
+                    receiver: Monologue, opts: Options, is_offer: bool) -> _MediaWork:
+        section = parsed.medias[index]
+        work = _MediaWork(index=index, section=section)
+        work.sender_media = sender.medias[index] if index < len(sender.medias) else None
+        work.receiver_media = receiver.medias[index] if index < len(receiver.medias) else None
+        if section.port == 0:
+            return work
+        conn = parsed.media_connection(index)
+        assert conn is not None
+        work.endpoint = Endpoint(conn.address, section.port)
+        names = opts.direction
+        sender_if = names[0] if len(names) > 0 and self.manager.has_interface(names[0]) else None
+        receiver_if = names[1] if len(names) > 1 and self.manager.has_interface(names[1]) else None
+        # The sender's side speaks its own SDP's family; the other side the requested one.
+        own_family = "IPv6" if conn.family == "IP6" else "IPv4"
+        if _uses_source(self.manager.config, opts) and not parsed.has_ice(index):
+            # The party is reached at its SIP source / received-from address instead.
+            source = opts.received_from or (self.request.source_ip if self.request else None)
+            if source:
+                own_family = "IPv6" if ":" in source else "IPv4"
+        work.sender_pool = self.manager.pool_for(sender_if, own_family)
+        work.receiver_pool = self.manager.pool_for(receiver_if, opts.address_family or own_family)
+        require = is_offer and "require" in opts.rtcp_mux and section.is_rtp
+        # rtpengine binds an even/odd pair for every protocol (udptl and BFCP too).
+        receiver_count = 1 if require else 2
+        # A caller whose rtcp-mux is settled at offer time (not passed on to the other
+        # side, or "accept"ed) gets one port on its side (as 10.5).
+        rmedia = work.receiver_media
+        mux_flags = opts.rtcp_mux
+        offers_mux = parsed.rtcp_mux(index)
+        to_peer = (bool({"offer", "require"} & mux_flags)
+                   or (rmedia is not None and rmedia.mux_in_use)
+                   or ("demux" not in mux_flags and offers_mux))
+        keeps_mux = (offers_mux and "reject" not in mux_flags
+                     and (not to_peer or "accept" in mux_flags))
+        sender_count = 1 if is_offer and keeps_mux and section.is_rtp else 2
+        smedia = work.sender_media
+        if _needs_ports(smedia) or (is_offer and section.is_rtp
+                                    and len(smedia.streams) < sender_count):
+            # A re-offer that needs a pair where one port was enough: fresh ports (10.5).
+            work.sender_count = sender_count
+        if _needs_ports(rmedia) or (is_offer and len(rmedia.streams) != receiver_count):
+            work.receiver_count = receiver_count
+        elif (is_offer or receiver_if is not None) and rmedia is not None and (
+                rmedia.rtp is not None
+                and rmedia.rtp.interface.name != work.receiver_pool.interface.name):
+            # A re-offer towards another interface, or an answer naming another interface
+            # for the offerer's side: fresh ports there (10.5).
+            work.receiver_count = receiver_count
+        elif rmedia is not None and "port-latching" not in opts.flags:
+            bound = rmedia.bound_endpoint
+            if bound is not None and bound != work.endpoint and not conn.is_zero:
+                work.receiver_count = receiver_count  # the far side moved: fresh ports
+        return work
+
+    def _bind(self, plans: list[_MediaWork], opts: Options) -> None:
+        bound: list[tuple[PortPool, list[tuple[int, Any]]]] = []
+        try:
+            for work in plans:
+                if work.sender_count:
+                    work.sender_ports = work.sender_pool.allocate(work.sender_count)
+                    bound.append((work.sender_pool, work.sender_ports))
+                if work.receiver_count:
+                    work.receiver_ports = work.receiver_pool.allocate(work.receiver_count)
+                    bound.append((work.receiver_pool, work.receiver_ports))
+        except NgError:
+            for pool, group in bound:
+                for port, sock in group:
+                    sock.close()
+                    pool.release(port)
+            raise
+
+    def _commit(self, plans: list[_MediaWork], parsed: SessionDescription, sender: Monologue,
+                receiver: Monologue, opts: Options, request: Request, is_offer: bool) -> None:
+        call = self.call
+        for mono in self.new_monologues:
+            call.monologues.append(mono)
+        for mono, tag in self.tag_updates:
+            mono.tag = tag
+            mono.tag_type = "TO_TAG"
+        for a, b in self.links:
+            _link(a, b)
+        if self.exclusive is not None:
+            offerer, party = self.exclusive
+            if party in offerer.subscriptions:  # the latest answer comes first
+                offerer.subscriptions.remove(party)
+                offerer.subscriptions.insert(0, party)
+            for other in list(offerer.subscribers):
+                if other is not party:
+                    offerer.subscribers.remove(other)
+                    if offerer in other.subscriptions:
+                        other.subscriptions.remove(offerer)
+        if opts.label is not None:
+            sender.label = opts.label
+        via, receiver.new_via_branch = receiver.new_via_branch, None
+        if via:
+            receiver.via_branch = via
+        config = self.manager.config
+        learning = opts.learning or config.endpoint_learning
+        source_ip = opts.received_from or request.source_ip
+        use_source = _uses_source(config, opts)
+        changed: list[Stream] = []
+        opened: list[Stream] = []
+        flags = opts.flags
+        asymmetric = "asymmetric" in flags
+        strict_source = "strict-source" in flags
+        media_handover = "media-handover" in flags
+        for work in plans:
+            smedia = self._ensure_media(sender, work, parsed)
+            rmedia = self._ensure_media(receiver, work, parsed, mirror=True,
+                                        protocol=opts.transport_protocol)
+            if work.sender_ports:
+                opened += self._replace_streams(smedia, work.sender_pool, work.sender_ports)
+            if work.receiver_ports:
+                opened += self._replace_streams(rmedia, work.receiver_pool, work.receiver_ports)
+            section = work.section
+            smedia.formats = list(section.formats)
+            smedia.rtpmaps = section.rtpmaps()
+            smedia.type = section.type
+            smedia.protocol = section.protocol
+            smedia.initialized = True
+            has_ice = parsed.has_ice(work.index)
+            # ICE in use on the sender's leg: its own SDP decides (whatever the options).
+            smedia.ice_out = has_ice and section.port != 0
+            if section.port == 0:
+                self._reject_media(smedia, rmedia, parsed.media_connection(work.index), is_offer)
+                continue
+            conn = parsed.media_connection(work.index)
+            assert conn is not None
+            smedia.direction = _direction(parsed, work.index, conn)
+            # rtpengine's media "send"/"recv" flags are from the proxy's point of view.
+            sends = smedia.direction in ("sendrecv", "sendonly")
+            receives = smedia.direction in ("sendrecv", "recvonly")
+            smedia.dir_flags = (receives, sends)
+            rmedia.dir_flags = (sends, receives)
+            offers_mux = parsed.rtcp_mux(work.index)
+            if is_offer:
+                smedia.mux_offered = offers_mux
+                smedia.mux_in_use = offers_mux and "reject" not in opts.rtcp_mux
+                rmedia.mux_flags = frozenset(opts.rtcp_mux)
+                rmedia.offered = negotiation.offered(
+                    section, sdpmod.filter_codecs(section, opts.strip, opts.except_), opts.ptime,
+                    opts.ptime_reverse)
+            if work.endpoint is not None and not conn.is_zero:
+                rmedia.bound_endpoint = work.endpoint
+            address = conn.address
+            if use_source and source_ip and not has_ice:
+                address = source_ip
+            rtp_ep = None if conn.is_zero else Endpoint(address, section.port)
+            held = Endpoint(conn.address, section.port) if conn.is_zero else None
+            rtcp_attr = parsed.rtcp_attribute(work.index)
+            rtcp_ep = None
+            if rtp_ep is not None:
+                if rtcp_attr is not None:
+                    rtcp_addr = rtcp_attr[1].address if rtcp_attr[1] is not None else address
+                    rtcp_ep = Endpoint(rtcp_addr, rtcp_attr[0])
+                else:
+                    rtcp_ep = Endpoint(address, section.port + 1)
+            accepted_mux = not is_offer and bool(smedia.mux_sent)
+            single_port = smedia.rtcp is None
+            for stream in smedia.streams:
+                target = rtcp_ep if stream.rtcp else rtp_ep
+                stream.shown_endpoint = None if held is None else Endpoint(
+                    held.address, held.port + 1 if stream.rtcp else held.port)
+                if stream.advertised != target:
+                    stream.advertised = target
+                    stream.endpoint = None
+                    stream.confirmed = False
+                stream.asymmetric = asymmetric
+                stream.strict_source = strict_source
+                stream.media_handover = media_handover
+                stream.learning = "off" if asymmetric else learning
+                if not stream.rtcp:
+                    # An answerer that accepted the rtcp-mux we offered sends and expects
+                    # RTCP on its RTP port, although it has an RTCP port too.
+                    stream.rtcp_mux = offers_mux and (single_port or accepted_mux)
+                changed.append(stream)
+            if not is_offer:
+                self._answer_mux(smedia, rmedia, offers_mux, opts)
+            s_rtp, s_rtcp, r_rtp, r_rtcp = smedia.rtp, smedia.rtcp, rmedia.rtp, rmedia.rtcp
+            # Relay both ways, RTP to RTP and RTCP to RTCP.
+            for mine, theirs in ((s_rtp, r_rtp), (s_rtcp, r_rtcp)):
+                if mine is not None and theirs is not None:
+                    mine.sink, theirs.sink = theirs, mine
+                    changed += [mine, theirs]
+            if r_rtp is not None and r_rtcp is None:
+                # rtcp-mux only: RTCP from the other side arrives on its RTCP socket and
+                # goes out through our single port.
+                if s_rtcp is not None:
+                    s_rtcp.sink = r_rtp
+                    changed.append(s_rtcp)
+            if s_rtp is not None and s_rtcp is None and r_rtcp is not None:
+                r_rtcp.sink = s_rtp  # the same, the other way round
+                changed.append(r_rtcp)
+        for stream in call.streams():
+            if stream.sink is not None and stream.sink.closed and not stream.closed:
+                stream.sink = None  # its peer's ports were replaced
+                changed.append(stream)
+        media_plane = self.manager.media
+        opened_ids = {s.id for s in opened}
+        for stream in opened:
+            media_plane.open_stream(stream)
+        done: set[int] = set()
+        for stream in changed:
+            if stream.id in opened_ids or stream.id in done or stream.closed:
+                continue
+            done.add(stream.id)
+            media_plane.update_stream(stream)
+
+    def _reject_media(self, sender_media: Media, peer_media: Media,
+                      conn: Connection | None, is_offer: bool) -> None:
+        """Port 0: an answer refusing a media closes both sides' ports (as rtpengine);
+        either way the sender's streams show its address with ports 0 and 1."""
+        if not is_offer:
+            for stream in [*sender_media.streams, *peer_media.streams]:
+                self.manager.release_stream(stream)
+        if conn is not None:
+            for stream in sender_media.streams:
+                stream.advertised = Endpoint(conn.address, 1 if stream.rtcp else 0)
+                stream.shown_endpoint = None
+                stream.endpoint = None
+                if not stream.closed:
+                    self.manager.media.update_stream(stream)
+
+    def _answer_mux(self, answer_media: Media, offer_media: Media, accepted: bool,
+                    opts: Options) -> None:
+        """Whether the offerer gets rtcp-mux back (RFC 5761 as rtpengine negotiates it)."""
+        # "reject" only means something in an offer (10.5 ignores it in answers).
+        flags = answer_media.mux_flags | (opts.rtcp_mux - {"reject"})
+        offered = offer_media.mux_offered
+        # The offerer keeps what it offered when we did not pass rtcp-mux on (demux) or were
+        # told to accept it; otherwise it gets the answerer's choice.
+        keeps = not answer_media.mux_sent or "accept" in flags
+        use = offered and "reject" not in flags and (accepted or keeps)
+        offer_media.mux_answer = use
+        offer_media.mux_in_use = use
+        answer_media.mux_in_use = accepted
+        # What query shows: rtcp-mux in use on each party's leg.
+        offer_media.mux_shown = use
+        answer_media.mux_shown = accepted and bool(answer_media.mux_sent)
+        rtp = offer_media.rtp
+        if rtp is not None and rtp.rtcp_mux != use:
+            rtp.rtcp_mux = use
+
+    def _ensure_media(self, mono: Monologue, work: _MediaWork, parsed: SessionDescription,
+                      mirror: bool = False, protocol: str | None = None) -> Media:
+        while len(mono.medias) <= work.index:
+            section = parsed.medias[len(mono.medias)]
+            media = Media(index=len(mono.medias) + 1, type=section.type,
+                          protocol=section.protocol)
+            mono.medias.append(media)
+        media = mono.medias[work.index]
+        if mono.ice_controlling:
+            media.ice_controlling = True
+        if mirror:
+            media.type = work.section.type
+            media.protocol = protocol or work.section.protocol
+        return media
+
+    def _replace_streams(self, media: Media, pool: PortPool,
+                         ports: list[tuple[int, Any]]) -> list[Stream]:
+        old_streams = list(media.streams)
+        interface: Interface = pool.interface
+        streams: list[Stream] = []
+        for n, (port, sock) in enumerate(ports):
+            stream = Stream(interface=interface, port=port, rtcp=n == 1, sock=sock,
+                            group=self.call.call_id, created=self.now)
+            old = next((o for o in old_streams if o.rtcp == stream.rtcp), None)
+            if old is not None:  # new local ports, same remote party
+                stream.advertised = old.advertised
+                stream.asymmetric, stream.strict_source = old.asymmetric, old.strict_source
+                stream.media_handover, stream.learning = old.media_handover, old.learning
+                stream.blocked = old.blocked
+            streams.append(stream)
+        if len(streams) == 1 and media.protocol in sdpmod.RTP_PROTOCOLS:
+            streams[0].rtcp_mux = True
+        if len(streams) == 2:
+            streams[0].rtcp_peer = streams[1]
+        for old in old_streams:  # bound and relayed as the new stream until the call ends (10.5)
+            successor = next((s for s in streams if s.rtcp == old.rtcp), None)
+            self.manager.retire_stream(self.call, old, successor)
+        media.streams = streams
+        media.bound_endpoint = None
+        return streams

@@ -1,0 +1,63 @@
+"""What one media section of a request needs between plan, bind and commit, and the
+small SDP reads the steps share (hold, trickle ICE, direction).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from .. import sdp as sdpmod
+from ..model import Endpoint, Media
+from ..ngoptions import Options
+from ..sdp import Connection, SessionDescription
+
+
+@dataclass
+class _MediaWork:
+    index: int
+    section: sdpmod.MediaSection
+    sender_media: Media | None = None
+    receiver_media: Media | None = None
+    endpoint: Endpoint | None = None
+    sender_pool: Any = None
+    receiver_pool: Any = None
+    sender_count: int = 0
+    receiver_count: int = 0
+    sender_ports: list[tuple[int, Any]] = field(default_factory=list)
+    receiver_ports: list[tuple[int, Any]] = field(default_factory=list)
+
+
+def _held(parsed: SessionDescription, index: int, conn: Connection) -> bool:
+    """c=0.0.0.0 is a hold, except with ICE (trickle ICE offers: candidates give the address)."""
+    return conn.is_zero and not parsed.has_ice(index)
+
+
+def _trickles(parsed: SessionDescription, index: int) -> bool:
+    options = [*parsed.session_attributes("ice-options"),
+               *parsed.medias[index].attributes("ice-options")]
+    return any("trickle" in value.split() for value in options)
+
+
+def _direction(parsed: SessionDescription, index: int, conn: Connection) -> str:
+    """The media's direction; c=0.0.0.0 (old-style hold) means the party receives nothing."""
+    direction = parsed.direction(index) or "sendrecv"
+    # 10.5 reads c=0.0.0.0 as a hold even with ICE, unless the party trickles its
+    # candidates (a=ice-options:trickle: the address comes later).
+    if conn.is_zero and not _trickles(parsed, index):
+        return {"sendrecv": "sendonly", "recvonly": "inactive"}.get(direction, direction)
+    return direction
+
+
+def parsed_text(parsed: SessionDescription) -> str:
+    return "".join(line.text for line in parsed.session)
+
+
+def _needs_ports(media: Media | None) -> bool:
+    return media is None or not media.streams or any(s.closed for s in media.streams)
+
+
+def _uses_source(config: Any, opts: Options) -> bool:
+    """Whether media addresses come from the signalling source (not the SDP)."""
+    return "SIP-source-address" in opts.flags or (
+        bool(config.sip_source) and "trust-address" not in opts.flags)

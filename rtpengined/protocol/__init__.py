@@ -1,0 +1,7 @@
+"""What the daemon and its clients (rtpctl) must agree on, in one place both import.
+
+``schemes``: every control URL scheme, what it carries (ng, CLI text), its default port
+and the rtpengine.conf key of its listener. ``cliwords``: the text CLI's words, which
+the daemon parses and rtpctl completes. The ng codecs both sides use are
+``rtpengined.bencode`` and ``rtpengined.ngcodec`` (JSON <-> ng values: ``ngcodec.from_json``).
+"""
