@@ -1,0 +1,559 @@
+"""Kernel forwarding of settled RTP/RTCP streams through nftables NAT.
+
+rtpengine forwards most media in the kernel once a stream's endpoints are known; its
+userspace relay is the fallback. We do the same with stock netfilter: one table of our
+own holds three sets/maps and a handful of rules (never a rule per call):
+
+* ``dnat_to``: ``peer address . peer port . our address . our port`` -> the other
+  leg's peer ``address . port``. Keyed on the peer's *source* too, so a packet from any
+  other source matches nothing and reaches our socket: the userspace relay then applies
+  learning, strict source and handover exactly as before.
+* ``snat_to``: ``our address . our port`` (the connection's original destination, read
+  from conntrack because DNAT has already rewritten the packet) -> ``our address .
+  the other leg's port``: the far party sees the packet come from the port it was told.
+* ``rx_ports``: ``our address . our port`` with a counter per element: packets received
+  on the port while the kernel forwards it (what the relay worker counts otherwise).
+
+A nat chain sees only a connection's first packet; later packets follow the conntrack
+entry, in both directions (one entry per call leg pair). So conntrack entries of a
+pair's flows are deleted whenever its elements change (installed, removed): a flow the
+userspace relay started must not bypass the new NAT, and a NAT binding must not outlive
+its call. The nat chains also mark the connections they see (``CT_MARK``) so a daemon
+that starts after a crash flushes every binding its predecessor left, in one message.
+
+Two layers, as elsewhere in the project: ``KernelPlanner`` (sans-I/O: which stream
+pairs go to the kernel, with which elements, when they come back) and an effect layer
+(``NftKernel`` via libnftables/ctypes and raw ctnetlink, ``NullKernel`` for tests and
+for daemons that cannot or must not use it).
+"""
+
+from __future__ import annotations
+
+import ctypes
+import ctypes.util
+import ipaddress
+import json
+import logging
+import os
+import socket
+import struct
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from ..model import Stream
+
+log = logging.getLogger("rtpengined")
+
+STABLE_TICKS = 1  # ticks a pair must look the same (confirmed, same endpoints) before it moves
+CT_MARK = 0x72746500  # conntrack mark of connections our nat chains saw ("rte\0")
+UDP_OVERHEAD_V4 = 28  # the set counters count IP packets; the relay counts UDP payload
+
+
+# -- the plan (sans-I/O) ------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Leg:
+    """One side of a forwarded pair: our socket's address/port and the peer behind it."""
+
+    stream_id: int
+    our_address: str
+    our_port: int
+    peer_address: str
+    peer_port: int
+
+
+@dataclass(frozen=True, slots=True)
+class Pair:
+    """Two streams that are each other's sink: what arrives on ``a`` leaves from ``b``."""
+
+    a: Leg
+    b: Leg
+
+    @property
+    def key(self) -> int:
+        return min(self.a.stream_id, self.b.stream_id)
+
+    def legs(self) -> tuple[Leg, Leg]:
+        return (self.a, self.b)
+
+
+def _ipv4(text: str | None) -> bool:
+    if not text:
+        return False
+    try:
+        return isinstance(ipaddress.ip_address(text), ipaddress.IPv4Address)
+    except ValueError:
+        return False
+
+
+def why_userspace(stream: Stream) -> str | None:
+    """Why ``stream`` (with its sink) must stay in userspace now, or None if it can move.
+
+    Reasons that can go away (learning, an unknown endpoint) and ones that cannot (IPv6,
+    asymmetric) are both reported; ``KernelPlanner`` keeps asking only about the first.
+    """
+    sink = stream.sink
+    if sink is None or sink.sink is not stream:
+        return "no symmetric sink"
+    for s in (stream, sink):
+        if s.closed or s.blocked:
+            return "blocked or closed"
+        if s.asymmetric:
+            return "asymmetric"
+        if not _ipv4(s.interface.address):
+            return "not IPv4"
+        if s.endpoint is None or not s.endpoint.port:
+            return "endpoint unknown"
+        if not _ipv4(s.endpoint.address):
+            return "not IPv4"
+        if not s.confirmed:
+            return "learning"
+    if stream.rtcp_mux != sink.rtcp_mux:
+        return "RTCP mux on one side only"  # the relay demultiplexes
+    return None
+
+
+PERMANENT = frozenset({"asymmetric", "not IPv4"})
+
+
+def pair_of(stream: Stream) -> Pair | None:
+    """The pair ``stream`` forms with its sink, if both can be forwarded in the kernel."""
+    if why_userspace(stream) is not None:
+        return None
+    sink = stream.sink
+    assert sink is not None and stream.endpoint is not None and sink.endpoint is not None
+    a = Leg(stream.id, stream.interface.address, stream.port,
+            stream.endpoint.address, stream.endpoint.port)
+    b = Leg(sink.id, sink.interface.address, sink.port, sink.endpoint.address, sink.endpoint.port)
+    return Pair(a, b) if a.stream_id < b.stream_id else Pair(b, a)
+
+
+@dataclass(frozen=True, slots=True)
+class Elements:
+    dnat: tuple[str, ...]
+    snat: tuple[str, ...]
+    rx: tuple[str, ...]
+
+
+def elements(pair: Pair) -> Elements:
+    """The map/set elements (nft syntax) that forward ``pair`` both ways."""
+    a, b = pair.a, pair.b
+    return Elements(
+        dnat=(
+            f"{a.peer_address} . {a.peer_port} . {a.our_address} . {a.our_port} : "
+            f"{b.peer_address} . {b.peer_port}",
+            f"{b.peer_address} . {b.peer_port} . {b.our_address} . {b.our_port} : "
+            f"{a.peer_address} . {a.peer_port}",
+        ),
+        snat=(
+            f"{a.our_address} . {a.our_port} : {b.our_address} . {b.our_port}",
+            f"{b.our_address} . {b.our_port} : {a.our_address} . {a.our_port}",
+        ),
+        rx=(f"{a.our_address} . {a.our_port}", f"{b.our_address} . {b.our_port}"),
+    )
+
+
+def flows(pair: Pair) -> list[tuple[str, int, str, int]]:
+    """Original tuples ``(src, sport, dst, dport)`` of every conntrack entry that can carry
+    the pair's packets: a peer's flow to us (NATed or not) and our relay's flow to a peer."""
+    out = []
+    for leg in pair.legs():
+        out.append((leg.peer_address, leg.peer_port, leg.our_address, leg.our_port))
+        out.append((leg.our_address, leg.our_port, leg.peer_address, leg.peer_port))
+    return out
+
+
+@dataclass
+class KernelPlanner:
+    """Decides which stream pairs the kernel forwards; holds no sockets, makes no calls.
+
+    ``touch`` (signalling changed a stream) and ``forget`` (stream closed) take a pair
+    out of the kernel at once; ``tick`` moves candidates that have looked the same for
+    ``STABLE_TICKS`` ticks into it, and takes out installed pairs whose streams no longer
+    match what was installed (an endpoint changed: handover, re-learning). Work per tick
+    is in proportion to the candidates plus the pairs in the kernel.
+    """
+
+    installed: dict[int, Pair] = field(default_factory=dict)  # pair key -> pair
+    member: dict[int, int] = field(default_factory=dict)  # stream id -> pair key
+    candidates: dict[int, Stream] = field(default_factory=dict)
+    seen: dict[int, tuple[Pair, int]] = field(default_factory=dict)  # key -> (pair, ticks)
+    streams: dict[int, Stream] = field(default_factory=dict)  # installed streams by id
+
+    def in_kernel(self, stream_id: int) -> bool:
+        return stream_id in self.member
+
+    def _take_out(self, stream_id: int) -> Pair | None:
+        key = self.member.get(stream_id)
+        if key is None:
+            return None
+        pair = self.installed.pop(key)
+        for leg in pair.legs():
+            self.member.pop(leg.stream_id, None)
+            stream = self.streams.pop(leg.stream_id, None)
+            if stream is not None and not stream.closed:
+                self.candidates[leg.stream_id] = stream
+        return pair
+
+    def touch(self, stream: Stream) -> Pair | None:
+        """Signalling changed ``stream``: back to userspace (returned pair to remove)."""
+        pair = self._take_out(stream.id)
+        if not stream.closed:
+            self.candidates[stream.id] = stream
+        return pair
+
+    def forget(self, stream: Stream) -> Pair | None:
+        """``stream`` closed: its pair leaves the kernel; nothing more is planned for it."""
+        pair = self._take_out(stream.id)
+        self.candidates.pop(stream.id, None)
+        return pair
+
+    def tick(self) -> tuple[list[Pair], list[Pair]]:
+        """``(pairs to install, pairs to remove)``."""
+        removals: list[Pair] = []
+        for key, pair in list(self.installed.items()):
+            stream = self.streams.get(pair.a.stream_id)
+            if stream is None or pair_of(stream) != pair:
+                taken = self._take_out(pair.a.stream_id)
+                if taken is not None:
+                    removals.append(taken)
+        installs: list[Pair] = []
+        seen: dict[int, tuple[Pair, int]] = {}
+        for stream_id, stream in list(self.candidates.items()):
+            if stream.closed:
+                del self.candidates[stream_id]
+                continue
+            reason = why_userspace(stream)
+            if reason is not None:
+                if reason in PERMANENT:
+                    del self.candidates[stream_id]
+                continue
+            pair = pair_of(stream)
+            assert pair is not None
+            if pair.key in seen or pair.key in self.installed:
+                continue
+            previous = self.seen.get(pair.key)
+            ticks = previous[1] + 1 if previous is not None and previous[0] == pair else 0
+            if ticks >= STABLE_TICKS:
+                self.installed[pair.key] = pair
+                sink = stream.sink
+                assert sink is not None
+                for s in (stream, sink):
+                    self.member[s.id] = pair.key
+                    self.streams[s.id] = s
+                    self.candidates.pop(s.id, None)
+                installs.append(pair)
+            else:
+                seen[pair.key] = (pair, ticks)
+        self.seen = seen
+        return installs, removals
+
+
+# -- effects --------------------------------------------------------------------------
+
+
+class Kernel(Protocol):
+    """What the relay plane needs from a kernel forwarder."""
+
+    active: bool
+
+    def install(self, pairs: list[Pair]) -> list[Pair]:
+        """Install the pairs' elements; returns those that did get installed."""
+
+    def remove(self, pairs: list[Pair]) -> dict[tuple[str, int], tuple[int, int]]:
+        """Remove the pairs' elements and flows; returns their last counters."""
+
+    def counters(self) -> dict[tuple[str, int], tuple[int, int]]:
+        """``(our address, our port) -> (packets, payload bytes)`` of every forwarded port."""
+
+    def close(self) -> None:
+        """Remove the table and every NAT binding it made."""
+
+
+class NullKernel:
+    """No kernel forwarding (``--table=-1``, no CAP_NET_ADMIN, no nftables); also a test
+    double that records what would be installed when ``record`` is set."""
+
+    def __init__(self, record: bool = False) -> None:
+        self.active = record
+        self.pairs: dict[int, Pair] = {}
+        self.fake: dict[tuple[str, int], tuple[int, int]] = {}
+
+    def install(self, pairs: list[Pair]) -> list[Pair]:
+        if not self.active:
+            return []
+        for pair in pairs:
+            self.pairs[pair.key] = pair
+        return pairs
+
+    def remove(self, pairs: list[Pair]) -> dict[tuple[str, int], tuple[int, int]]:
+        out = {}
+        for pair in pairs:
+            self.pairs.pop(pair.key, None)
+            for leg in pair.legs():
+                key = (leg.our_address, leg.our_port)
+                out[key] = self.fake.pop(key, (0, 0))
+        return out
+
+    def counters(self) -> dict[tuple[str, int], tuple[int, int]]:
+        return dict(self.fake)
+
+    def close(self) -> None:
+        self.pairs.clear()
+
+
+def table_name(table: int) -> str:
+    return f"rtpengined_{table}"
+
+
+def ruleset(table: int) -> str:
+    """The whole table (created empty of elements), as one nft script."""
+    name = table_name(table)
+    return f"""
+table ip {name} {{
+  map dnat_to {{ type ipv4_addr . inet_service . ipv4_addr . inet_service : ipv4_addr . inet_service; }}
+  map snat_to {{ typeof ct original ip daddr . udp dport : ip saddr . udp sport; }}
+  set rx_ports {{ type ipv4_addr . inet_service; counter; }}
+  chain count_in {{ type filter hook prerouting priority -150; meta iiftype != loopback ip daddr . udp dport @rx_ports ct mark set {CT_MARK:#x}; }}
+  chain count_local {{ type filter hook output priority -150; ip daddr . udp dport @rx_ports ct mark set {CT_MARK:#x}; }}
+  chain dnat_in {{ type nat hook prerouting priority -100; meta l4proto udp dnat ip to ip saddr . udp sport . ip daddr . udp dport map @dnat_to; }}
+  chain dnat_local {{ type nat hook output priority -100; meta l4proto udp dnat ip to ip saddr . udp sport . ip daddr . udp dport map @dnat_to; }}
+  chain snat_out {{ type nat hook postrouting priority 100; meta l4proto udp snat ip to ct original ip daddr . ct original proto-dst map @snat_to; }}
+}}
+"""
+
+
+class NftError(OSError):
+    pass
+
+
+class _Nft:
+    """libnftables through ctypes (our Python is not the system one, so no python3-nftables)."""
+
+    JSON = 1 << 4
+
+    def __init__(self) -> None:
+        path = ctypes.util.find_library("nftables") or "libnftables.so.1"
+        lib = ctypes.CDLL(path)
+        lib.nft_ctx_new.restype = ctypes.c_void_p
+        lib.nft_ctx_new.argtypes = [ctypes.c_uint32]
+        lib.nft_ctx_free.argtypes = [ctypes.c_void_p]
+        lib.nft_ctx_buffer_output.argtypes = [ctypes.c_void_p]
+        lib.nft_ctx_buffer_error.argtypes = [ctypes.c_void_p]
+        lib.nft_ctx_get_output_buffer.argtypes = [ctypes.c_void_p]
+        lib.nft_ctx_get_output_buffer.restype = ctypes.c_char_p
+        lib.nft_ctx_get_error_buffer.argtypes = [ctypes.c_void_p]
+        lib.nft_ctx_get_error_buffer.restype = ctypes.c_char_p
+        lib.nft_ctx_output_set_flags.argtypes = [ctypes.c_void_p, ctypes.c_uint]
+        lib.nft_run_cmd_from_buffer.argtypes = [ctypes.c_void_p, ctypes.c_char_p]
+        lib.nft_run_cmd_from_buffer.restype = ctypes.c_int
+        self.lib = lib
+        self.ctx = lib.nft_ctx_new(0)
+        if not self.ctx:
+            raise NftError("nft_ctx_new failed")
+        lib.nft_ctx_buffer_output(self.ctx)
+        lib.nft_ctx_buffer_error(self.ctx)
+        lib.nft_ctx_output_set_flags(self.ctx, self.JSON)
+
+    def run(self, commands: str) -> str:
+        rc = self.lib.nft_run_cmd_from_buffer(self.ctx, commands.encode())
+        output = (self.lib.nft_ctx_get_output_buffer(self.ctx) or b"").decode()
+        error = (self.lib.nft_ctx_get_error_buffer(self.ctx) or b"").decode()
+        if rc != 0:
+            raise NftError(error.strip() or f"nft failed ({rc})")
+        return output
+
+    def close(self) -> None:
+        if self.ctx:
+            self.lib.nft_ctx_free(self.ctx)
+            self.ctx = None
+
+
+# ctnetlink (linux/netfilter/nfnetlink_conntrack.h)
+_NFNL_SUBSYS_CTNETLINK = 1
+_IPCTNL_MSG_CT_DELETE = 2
+_NLM_F_REQUEST, _NLM_F_ACK = 1, 4
+_NLA_F_NESTED = 0x8000
+_CTA_TUPLE_ORIG, _CTA_MARK, _CTA_MARK_MASK = 1, 8, 21
+_CTA_TUPLE_IP, _CTA_TUPLE_PROTO = 1, 2
+_CTA_IP_V4_SRC, _CTA_IP_V4_DST = 1, 2
+_CTA_PROTO_NUM, _CTA_PROTO_SRC_PORT, _CTA_PROTO_DST_PORT = 1, 2, 3
+_NETLINK_NETFILTER = 12
+
+
+def _attr(kind: int, payload: bytes) -> bytes:
+    data = struct.pack("=HH", 4 + len(payload), kind) + payload
+    return data + b"\0" * (-len(data) % 4)
+
+
+def ct_delete_message(seq: int, flow: tuple[str, int, str, int] | None, mark: int = 0) -> bytes:
+    """An IPCTNL_MSG_CT_DELETE for one flow's original tuple, or (``flow`` None) a flush
+    of every IPv4 entry carrying ``mark``."""
+    if flow is not None:
+        src, sport, dst, dport = flow
+        ip = _attr(_CTA_IP_V4_SRC, socket.inet_aton(src)) + _attr(_CTA_IP_V4_DST, socket.inet_aton(dst))
+        proto = (_attr(_CTA_PROTO_NUM, bytes([socket.IPPROTO_UDP]))
+                 + _attr(_CTA_PROTO_SRC_PORT, struct.pack("!H", sport))
+                 + _attr(_CTA_PROTO_DST_PORT, struct.pack("!H", dport)))
+        body = _attr(_CTA_TUPLE_ORIG | _NLA_F_NESTED,
+                     _attr(_CTA_TUPLE_IP | _NLA_F_NESTED, ip)
+                     + _attr(_CTA_TUPLE_PROTO | _NLA_F_NESTED, proto))
+    else:
+        body = _attr(_CTA_MARK, struct.pack("!I", mark)) + _attr(_CTA_MARK_MASK, struct.pack("!I", 0xFFFFFFFF))
+    payload = struct.pack("=BBH", socket.AF_INET, 0, 0) + body
+    kind = (_NFNL_SUBSYS_CTNETLINK << 8) | _IPCTNL_MSG_CT_DELETE
+    return struct.pack("=IHHII", 16 + len(payload), kind, _NLM_F_REQUEST | _NLM_F_ACK, seq, 0) + payload
+
+
+class _Conntrack:
+    """Deletes conntrack entries over a raw ctnetlink socket (no fork, no library)."""
+
+    def __init__(self) -> None:
+        self.sock = socket.socket(socket.AF_NETLINK, socket.SOCK_RAW, _NETLINK_NETFILTER)
+        self.sock.bind((0, 0))
+        self.seq = 0
+
+    def delete(self, flows: list[tuple[str, int, str, int] | None], mark: int = 0) -> int:
+        """Send every delete, then read the acknowledgements; returns entries deleted."""
+        if not flows:
+            return 0
+        messages = []
+        for flow in flows:
+            self.seq += 1
+            messages.append(ct_delete_message(self.seq, flow, mark))
+        sent = 0
+        for i in range(0, len(messages), 64):  # stay well below the socket buffers
+            self.sock.send(b"".join(messages[i:i + 64]))
+            sent += min(64, len(messages) - i)
+        deleted = acked = 0
+        while acked < sent:
+            data = self.sock.recv(65536)
+            offset = 0
+            while offset + 16 <= len(data):
+                length, kind = struct.unpack_from("=IH", data, offset)
+                if kind == 2:  # NLMSG_ERROR: the acknowledgement, error 0 or -errno
+                    error = struct.unpack_from("=i", data, offset + 16)[0]
+                    acked += 1
+                    deleted += error == 0
+                offset += max(length + (-length % 4), 16)
+        return deleted
+
+    def close(self) -> None:
+        self.sock.close()
+
+
+class NftKernel:
+    """Kernel forwarding through our nftables table; one transaction per batch of changes."""
+
+    def __init__(self, table: int) -> None:
+        self.table = table
+        self.name = table_name(table)
+        self.active = True
+        self.nft = _Nft()
+        self.conntrack = _Conntrack()
+        self.discard()  # a killed predecessor's table and NAT bindings
+        self.nft.run(ruleset(table))
+
+    def discard(self) -> None:
+        try:
+            self.nft.run(f"delete table ip {self.name}")
+        except NftError:
+            pass  # none there
+        self.conntrack.delete([None], CT_MARK)
+
+    def _elements(self, verb: str, pairs: list[Pair]) -> str:
+        dnat: list[str] = []
+        snat: list[str] = []
+        rx: list[str] = []
+        for pair in pairs:
+            e = elements(pair)
+            dnat += e.dnat
+            snat += e.snat
+            rx += e.rx
+        if verb == "delete":  # a map's element is deleted by its key
+            dnat = [d.split(" : ")[0] for d in dnat]
+            snat = [s.split(" : ")[0] for s in snat]
+        name = self.name
+        return (f"{verb} element ip {name} dnat_to {{ {', '.join(dnat)} }}\n"
+                f"{verb} element ip {name} snat_to {{ {', '.join(snat)} }}\n"
+                f"{verb} element ip {name} rx_ports {{ {', '.join(rx)} }}\n")
+
+    def install(self, pairs: list[Pair]) -> list[Pair]:
+        if not pairs:
+            return []
+        try:
+            self.nft.run(self._elements("add", pairs))
+        except NftError as error:
+            if len(pairs) == 1:
+                log.warning("kernel forwarding of streams %d/%d failed: %s",
+                            pairs[0].a.stream_id, pairs[0].b.stream_id, error)
+                return []
+            return [p for pair in pairs for p in self.install([pair])]  # find the bad one
+        # Flows the userspace relay started do not see the new NAT until they are gone.
+        self.conntrack.delete([f for pair in pairs for f in flows(pair)])
+        return pairs
+
+    def remove(self, pairs: list[Pair]) -> dict[tuple[str, int], tuple[int, int]]:
+        if not pairs:
+            return {}
+        wanted = {(leg.our_address, leg.our_port) for pair in pairs for leg in pair.legs()}
+        last = {key: value for key, value in self.counters().items() if key in wanted}
+        try:
+            self.nft.run(self._elements("delete", pairs))
+        except NftError:
+            for pair in pairs if len(pairs) > 1 else ():
+                try:
+                    self.nft.run(self._elements("delete", [pair]))
+                except NftError:
+                    pass
+        self.conntrack.delete([f for pair in pairs for f in flows(pair)])
+        return last
+
+    def counters(self) -> dict[tuple[str, int], tuple[int, int]]:
+        output = self.nft.run(f"list set ip {self.name} rx_ports")
+        out: dict[tuple[str, int], tuple[int, int]] = {}
+        for item in json.loads(output).get("nftables", ()):
+            for element in item.get("set", {}).get("elem", ()):
+                element = element.get("elem", element)
+                address, port = element["val"]["concat"]
+                counter = element.get("counter") or {}
+                packets = counter.get("packets", 0)
+                out[(address, port)] = (packets, counter.get("bytes", 0) - UDP_OVERHEAD_V4 * packets)
+        return out
+
+    def close(self) -> None:
+        if not self.active:
+            return
+        self.active = False
+        try:
+            self.discard()
+        finally:
+            self.nft.close()
+            self.conntrack.close()
+
+
+def open_kernel(table: int) -> Kernel:
+    """``NftKernel`` for ``--table`` >= 0 when this process may use it; otherwise (said
+    once, in the log) ``NullKernel`` and userspace relaying for everything."""
+    if table < 0:
+        return NullKernel()
+    if os.geteuid() != 0 and not _has_net_admin():
+        log.warning("kernel forwarding disabled: no CAP_NET_ADMIN; relaying media in userspace")
+        return NullKernel()
+    try:
+        return NftKernel(table)
+    except (OSError, AttributeError) as error:
+        log.warning("kernel forwarding disabled (%s); relaying media in userspace", error)
+        return NullKernel()
+
+
+def _has_net_admin() -> bool:
+    try:
+        with open("/proc/self/status") as status:
+            for line in status:
+                if line.startswith("CapEff:"):
+                    return bool(int(line.split()[1], 16) & (1 << 12))
+    except OSError:
+        pass
+    return False
