@@ -212,7 +212,7 @@ class KernelPlanner:
     def tick(self) -> tuple[list[Pair], list[Pair]]:
         """``(pairs to install, pairs to remove)``."""
         removals: list[Pair] = []
-        for key, pair in list(self.installed.items()):
+        for pair in list(self.installed.values()):
             stream = self.streams.get(pair.a.stream_id)
             if stream is None or pair_of(stream) != pair:
                 taken = self._take_out(pair.a.stream_id)

@@ -40,12 +40,15 @@ from .counters import (
     SlotAllocator,
     unpack_address,
 )
+from .kernel import Kernel, KernelPlanner, NullKernel, Pair, open_kernel
 from .worker import socket_address
 
 log = logging.getLogger("rtpengined")
 
 RESTART_BACKOFF = 0.2  # seconds before restarting a worker that died right after starting
 STOP_GRACE = 1.0  # seconds a worker gets to exit on its own at shutdown before SIGKILL
+KERNEL_TICK = 1.0  # seconds between moves to/from the kernel and kernel counter reads
+KERNEL_FRESH = 0.1  # a refresh re-reads kernel counters older than this
 
 
 @dataclass(eq=False, slots=True)
@@ -84,7 +87,8 @@ class _WorkerHandle:
 class RelayPlane:
     """MediaPlane implementation backed by relay worker processes."""
 
-    def __init__(self, config: Config, workers: int | None = None) -> None:
+    def __init__(self, config: Config, workers: int | None = None,
+                 kernel: Kernel | None = None) -> None:
         count = workers if workers is not None else (config.relay_workers or os.cpu_count() or 1)
         self.config = config
         self.counters = CounterTable.create()
@@ -104,6 +108,13 @@ class RelayPlane:
         self.addresses: dict[tuple, tuple | None] = {}  # (family, Endpoint) -> sendto address
         # Stream id -> records of the streams it replaced (``retire_stream``), flattened.
         self.followers: dict[int, list[_Record]] = {}
+        # Kernel forwarding: the planner decides, ``kernel`` installs. Per stream in the
+        # kernel (or once there): [packets, bytes] folded from removed elements, the
+        # current element's [packets, bytes], and the wall time the counters last moved.
+        self.kernel: Kernel = kernel if kernel is not None else NullKernel()
+        self.planner = KernelPlanner()
+        self.kernel_counts: dict[int, list] = {}
+        self.kernel_read = 0.0  # monotonic time of the last kernel counter read
 
     # -- batching ---------------------------------------------------------------------
 
@@ -137,6 +148,8 @@ class RelayPlane:
         self._send(worker, ("add", self._spec(record, True, True)), stream.id)
         if stream.id in self.followers:
             self._update_followers(stream.id)
+        if self.kernel.active:
+            self._kernel_out(self.planner.touch(stream))
 
     def update_stream(self, stream: Stream) -> None:
         record = self.records.get(stream.id)
@@ -153,6 +166,8 @@ class RelayPlane:
         self._send(record.worker, ("update", self._spec(record, override, True)))
         if stream.id in self.followers:
             self._update_followers(stream.id)
+        if self.kernel.active:
+            self._kernel_out(self.planner.touch(stream))
 
     def retire_stream(self, stream: Stream, successor: Stream) -> None:
         record = self.records.get(stream.id)
@@ -160,6 +175,8 @@ class RelayPlane:
             return
         # The successor is opened (or updated) later in the same command; that sends
         # the followers' new specs. Until then the old spec relays as before.
+        if self.kernel.active:  # the old ports relay as the successor: in userspace
+            self._kernel_out(self.planner.forget(stream))
         group = self.followers.pop(stream.id, [])
         group.append(record)
         for follower in group:
@@ -172,9 +189,12 @@ class RelayPlane:
             self._send(follower.worker, ("update", self._spec(follower, False, False)))
 
     def close_stream(self, stream: Stream) -> None:
+        if self.kernel.active:
+            self._kernel_out(self.planner.forget(stream))
         record = self.records.pop(stream.id, None)
         if record is not None:
             self._refresh_record(record)
+            self.kernel_counts.pop(stream.id, None)  # folded into stats just now
             if record.follows is not None:
                 group = self.followers.get(record.follows.id)
                 if group is not None:
@@ -211,6 +231,8 @@ class RelayPlane:
             stream.sock.close()
 
     def refresh(self, streams: list[Stream] | None = None) -> None:
+        if self.planner.installed and time.monotonic() - self.kernel_read >= KERNEL_FRESH:
+            self._kernel_poll()
         if streams is None:
             for record in self.records.values():
                 self._refresh_record(record)
@@ -242,6 +264,14 @@ class RelayPlane:
                 p, b, e, *_, drops, _, _ = read(slot)
                 packets, nbytes, errors = packets - p, nbytes - b, errors - e - drops
                 flowing -= p > 0 and self.slots.owns(slot)
+        for stream_id, counts in self.kernel_counts.items():
+            kernel_packets = counts[0] + counts[2]
+            packets += kernel_packets
+            nbytes += counts[1] + counts[3]
+            if count_flowing and kernel_packets:
+                record = self.records.get(stream_id)
+                if record is not None and self.slots.owns(record.slot) and not read(record.slot)[0]:
+                    flowing += 1
         if not count_flowing:
             return packets, nbytes, errors, 0
         for successor_id, followers in self.followers.items():
@@ -267,6 +297,81 @@ class RelayPlane:
             return False
         values = self.counters.read(record.slot)
         return values.written and values.generation == record.generation
+
+    def in_kernel(self, stream: Stream) -> bool:
+        """True while the kernel forwards what arrives on ``stream``'s port."""
+        return self.planner.in_kernel(stream.id)
+
+    # -- kernel forwarding --------------------------------------------------------------
+
+    def _kernel_out(self, pair: Pair | None) -> None:
+        if pair is not None:
+            self._kernel_fold(self.kernel.remove([pair]), [pair])
+
+    def _kernel_fold(self, last: dict, pairs: list[Pair]) -> None:
+        """Removed elements' final counters become the streams' kernel base."""
+        now = time.time()
+        for pair in pairs:
+            for leg in pair.legs():
+                counts = self.kernel_counts.get(leg.stream_id)
+                if counts is None:
+                    continue
+                packets, nbytes = last.get((leg.our_address, leg.our_port), (counts[2], counts[3]))
+                if packets > counts[2]:
+                    counts[4] = now
+                counts[0] += packets
+                counts[1] += nbytes
+                counts[2] = counts[3] = 0
+
+    def _kernel_poll(self) -> None:
+        """Read every forwarded port's counter; a counter that moved is a received packet."""
+        self.kernel_read = time.monotonic()
+        try:
+            values = self.kernel.counters()
+        except OSError:
+            log.debug("kernel counters", exc_info=True)
+            return
+        now = time.time()
+        for pair in self.planner.installed.values():
+            for leg in pair.legs():
+                counts = self.kernel_counts.get(leg.stream_id)
+                value = values.get((leg.our_address, leg.our_port))
+                if counts is None or value is None:
+                    continue
+                if value[0] != counts[2]:
+                    counts[4] = now
+                counts[2], counts[3] = value
+
+    def kernel_tick(self) -> None:
+        """Move settled pairs into the kernel and changed ones out (one transaction each)."""
+        planner = self.planner
+        for stream in list(planner.candidates.values()) + list(planner.streams.values()):
+            record = self.records.get(stream.id)
+            if record is None or record.follows is not None or stream.id in self.followers:
+                planner.candidates.pop(stream.id, None)  # re-INVITE transition: userspace
+                continue
+            self._refresh_record(record)
+        self._kernel_poll()
+        installs, removals = planner.tick()
+        if removals:
+            self._kernel_fold(self.kernel.remove(removals), removals)
+        if installs:
+            done = {pair.key for pair in self.kernel.install(installs)}
+            for pair in installs:
+                if pair.key not in done:  # refused: stays in userspace for good
+                    planner.forget(planner.streams[pair.a.stream_id])
+                    planner.candidates.pop(pair.b.stream_id, None)
+                    continue
+                for leg in pair.legs():
+                    self.kernel_counts.setdefault(leg.stream_id, [0, 0, 0, 0, 0.0])
+
+    async def _kernel_loop(self) -> None:
+        while not self.closing:
+            await trio.sleep(KERNEL_TICK)
+            try:
+                self.kernel_tick()
+            except Exception:  # a bug or a netlink failure must not end the relay
+                log.exception("kernel forwarding tick failed")
 
     def worker_of(self, stream: Stream) -> int | None:
         record = self.records.get(stream.id)
@@ -337,6 +442,11 @@ class RelayPlane:
          kernel_drops, generation, payload_type) = self.counters.read_raw(record.slot)
         stream = record.stream
         stats = stream.stats
+        kernel = self.kernel_counts.get(stream.id)
+        if kernel is not None:
+            packets += kernel[0] + kernel[2]
+            nbytes += kernel[1] + kernel[3]
+            last_packet = max(last_packet, kernel[4])
         stats.packets = packets
         stats.bytes = nbytes
         stats.errors = errors + kernel_drops
@@ -557,6 +667,8 @@ class RelayPlane:
     def start(self, nursery: trio.Nursery) -> None:
         for worker in self.workers:
             nursery.start_soon(self._supervise, worker)
+        if self.kernel.active:
+            nursery.start_soon(self._kernel_loop)
 
     def close(self) -> None:
         """Stop relaying: workers see end of file on their channel and exit."""
@@ -567,6 +679,10 @@ class RelayPlane:
             worker.pending = []
         self.batched = []
         self.lingering.close_all()
+        try:
+            self.kernel.close()  # no forwarding survives the daemon
+        except OSError:
+            log.warning("removing the kernel forwarding table failed", exc_info=True)
 
 
 class _Batch:
@@ -619,7 +735,7 @@ def _raise_file_limit() -> None:
 async def open_media_plane(config: Config, nursery: trio.Nursery):
     """Start the relay workers in ``nursery``; yield the plane; stop them on exit."""
     _raise_file_limit()
-    plane = RelayPlane(config)
+    plane = RelayPlane(config, kernel=open_kernel(config.table))
     plane.start(nursery)
     try:
         yield plane
