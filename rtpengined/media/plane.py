@@ -298,6 +298,26 @@ class RelayPlane:
         values = self.counters.read(record.slot)
         return values.written and values.generation == record.generation
 
+    def kernel_streams(self) -> tuple[int, int]:
+        """``(kernel-only, mixed)`` RTP streams with packets among those the kernel
+        forwards now: mixed when the relay also received packets since the move (from
+        another source, or queued before it). The rest of ``live_totals``' flowing streams
+        are userspace-only. In proportion to the streams in the kernel."""
+        kernel = mixed = 0
+        read = self.counters.read_raw
+        for stream_id in self.planner.member:
+            record = self.records.get(stream_id)
+            counts = self.kernel_counts.get(stream_id)
+            if record is None or counts is None or not self.slots.owns(record.slot):
+                continue  # RTCP components are not counted (10.5)
+            if not counts[0] + counts[2]:
+                continue
+            if read(record.slot)[0] > counts[5]:
+                mixed += 1
+            else:
+                kernel += 1
+        return kernel, mixed
+
     def in_kernel(self, stream: Stream) -> bool:
         """True while the kernel forwards what arrives on ``stream``'s port."""
         return self.planner.in_kernel(stream.id)
@@ -363,7 +383,9 @@ class RelayPlane:
                     planner.candidates.pop(pair.b.stream_id, None)
                     continue
                 for leg in pair.legs():
-                    self.kernel_counts.setdefault(leg.stream_id, [0, 0, 0, 0, 0.0])
+                    counts = self.kernel_counts.setdefault(leg.stream_id, [0, 0, 0, 0, 0.0, 0])
+                    record = self.records.get(leg.stream_id)
+                    counts[5] = self.counters.read_raw(record.slot)[0] if record else 0
 
     async def _kernel_loop(self) -> None:
         while not self.closing:
