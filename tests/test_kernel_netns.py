@@ -88,7 +88,8 @@ def daemon(namespace):
 class Call:
     """Two parties with RTP and RTCP sockets, the daemon's ports for each."""
 
-    def __init__(self, namespace: NetNamespace, daemon: NsNgProcess, call_id: str) -> None:
+    def __init__(self, namespace: NetNamespace, daemon: NsNgProcess, call_id: str,
+                 **flags) -> None:
         self.daemon = daemon
         self.call_id = call_id
         ns = namespace
@@ -103,7 +104,7 @@ class Call:
                      f"m=audio {a_port} RTP/AVP 0", f"a=rtcp:{self.a_rtcp.getsockname()[1]}")
         body_b = sdp("v=0", "o=- 2 1 IN IP4 198.51.100.2", "s=-", "c=IN IP4 198.51.100.2", "t=0 0",
                      f"m=audio {b_port} RTP/AVP 0", f"a=rtcp:{self.b_rtcp.getsockname()[1]}")
-        self.offer = offer(body_a, ICE="remove", **{"call-id": call_id})
+        self.offer = offer(body_a, ICE="remove", **{"call-id": call_id}, **flags)
         self.answer = answer(body_b, ICE="remove", **{"call-id": call_id})
         self.signal()
 
@@ -168,6 +169,9 @@ def test_kernel_forwarding_lifecycle(namespace, daemon):
     assert sum(counted.values()) >= 80
     # Exactly once each: a packet the relay also saw would be counted twice (set + worker).
     wait_for(lambda: call.packets() == before + 80)
+    totals = daemon.cli("list totals")
+    assert " Kernel-only media streams                       :2\n" in totals, totals
+    assert " Userspace-only media streams                    :0\n" in totals, totals
 
     # A re-offer moves the call back to userspace at once; it returns once settled again.
     call.signal()
@@ -182,6 +186,39 @@ def test_kernel_forwarding_lifecycle(namespace, daemon):
     call.a.sendto(rtp_packet(0, seq, 0, 0x1234), call.to_a)
     with pytest.raises(TimeoutError):
         call.b.recvfrom(2048)
+
+
+def test_endpoint_change_falls_back_to_userspace_and_returns(namespace, daemon):
+    call = Call(namespace, daemon, "kernel-5", flags=["media-handover"])
+    seq = bring_into_kernel(namespace, call)
+    old_port = call.a.getsockname()[1]
+    dnat = {json.dumps(e) for e in nft_elements(namespace, "dnat_to")}
+    assert any(f"{old_port}" in e for e in dnat)
+    # A moves to a new port (handover allowed): the kernel does not know the new source,
+    # so its packets reach the relay, which follows them; the pair leaves the kernel...
+    call.a.close()
+    call.a = namespace.udp_socket("198.51.100.1")
+    call.a.settimeout(1.0)
+    new_port = call.a.getsockname()[1]
+    call.exchange(seq, rtcp=False)
+    seq += 1
+
+    def moved() -> bool:
+        nonlocal seq
+        call.exchange(seq, rtcp=False)
+        seq += 1
+        time.sleep(0.1)
+        elements = [json.dumps(e) for e in nft_elements(namespace, "dnat_to")]
+        return len(elements) == 4 and any(f"198.51.100.1\", {new_port}" in e for e in elements)
+
+    # ...and returns with the new endpoint once that is stable, B's packets following A.
+    wait_for(moved, timeout=20)
+    assert not any(f"198.51.100.1\", {old_port}" in json.dumps(e)
+                   for e in nft_elements(namespace, "dnat_to"))
+    before = call.packets()
+    for n in range(10):
+        call.exchange(seq + n)
+    wait_for(lambda: call.packets() == before + 40)
 
 
 def test_sigkill_and_restart_leave_no_forwarding(namespace):

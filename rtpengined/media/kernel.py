@@ -319,7 +319,7 @@ table ip {name} {{
   chain count_local {{ type filter hook output priority -150; ip daddr . udp dport @rx_ports ct mark set {CT_MARK:#x}; }}
   chain dnat_in {{ type nat hook prerouting priority -100; meta l4proto udp dnat ip to ip saddr . udp sport . ip daddr . udp dport map @dnat_to; }}
   chain dnat_local {{ type nat hook output priority -100; meta l4proto udp dnat ip to ip saddr . udp sport . ip daddr . udp dport map @dnat_to; }}
-  chain snat_out {{ type nat hook postrouting priority 100; meta l4proto udp snat ip to ct original ip daddr . ct original proto-dst map @snat_to; }}
+  chain snat_out {{ type nat hook postrouting priority 100; meta l4proto udp ct status dnat snat ip to ct original ip daddr . ct original proto-dst map @snat_to; }}
 }}
 """
 
