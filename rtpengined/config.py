@@ -77,7 +77,7 @@ OPTIONS: list[Option] = [
     Option("log-stderr", "E", "bool", "log_stderr", "Log to stderr (always on: we do not use syslog)", ""),
     Option("foreground", "f", "bool", "foreground", "Stay in the foreground (always: use a service manager to detach)", ""),
     Option("pidfile", "p", "str", "pidfile", "Write the daemon's PID to this file", "FILE"),
-    Option("table", "t", "int", "table", "Kernel forwarding table (accepted; we relay in userspace)", "INT"),
+    Option("table", "t", "int", "table", "Kernel forwarding: nftables table rtpengined_N for N >= 0 (needs CAP_NET_ADMIN); -1 (default): userspace only", "INT"),
 ]
 OPTIONS_BY_NAME = {o.name: o for o in OPTIONS}
 OPTIONS_BY_SHORT = {o.short: o for o in OPTIONS if o.short}

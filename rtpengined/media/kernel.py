@@ -32,7 +32,6 @@ from __future__ import annotations
 import ctypes
 import ctypes.util
 import ipaddress
-import json
 import logging
 import os
 import socket
@@ -264,8 +263,10 @@ class Kernel(Protocol):
     def remove(self, pairs: list[Pair]) -> dict[tuple[str, int], tuple[int, int]]:
         """Remove the pairs' elements and flows; returns their last counters."""
 
-    def counters(self) -> dict[tuple[str, int], tuple[int, int]]:
-        """``(our address, our port) -> (packets, payload bytes)`` of every forwarded port."""
+    def counters(self, keys: list[tuple[str, int]] | None = None
+                 ) -> dict[tuple[str, int], tuple[int, int]]:
+        """``(our address, our port) -> (packets, payload bytes)`` of the forwarded ports
+        ``keys`` (every one when None)."""
 
     def close(self) -> None:
         """Remove the table and every NAT binding it made."""
@@ -296,8 +297,11 @@ class NullKernel:
                 out[key] = self.fake.pop(key, (0, 0))
         return out
 
-    def counters(self) -> dict[tuple[str, int], tuple[int, int]]:
-        return dict(self.fake)
+    def counters(self, keys: list[tuple[str, int]] | None = None
+                 ) -> dict[tuple[str, int], tuple[int, int]]:
+        if keys is None:
+            return dict(self.fake)
+        return {key: self.fake[key] for key in keys if key in self.fake}
 
     def close(self) -> None:
         self.pairs.clear()
@@ -409,35 +413,180 @@ def ct_delete_message(seq: int, flow: tuple[str, int, str, int] | None, mark: in
 class _Conntrack:
     """Deletes conntrack entries over a raw ctnetlink socket (no fork, no library)."""
 
+    CHUNK = 32
+
     def __init__(self) -> None:
         self.sock = socket.socket(socket.AF_NETLINK, socket.SOCK_RAW, _NETLINK_NETFILTER)
         self.sock.bind((0, 0))
+        self.sock.settimeout(1.0)
         self.seq = 0
 
     def delete(self, flows: list[tuple[str, int, str, int] | None], mark: int = 0) -> int:
-        """Send every delete, then read the acknowledgements; returns entries deleted."""
-        if not flows:
-            return 0
-        messages = []
-        for flow in flows:
-            self.seq += 1
-            messages.append(ct_delete_message(self.seq, flow, mark))
-        sent = 0
-        for i in range(0, len(messages), 64):  # stay well below the socket buffers
-            self.sock.send(b"".join(messages[i:i + 64]))
-            sent += min(64, len(messages) - i)
-        deleted = acked = 0
-        while acked < sent:
-            data = self.sock.recv(65536)
-            offset = 0
-            while offset + 16 <= len(data):
-                length, kind = struct.unpack_from("=IH", data, offset)
-                if kind == 2:  # NLMSG_ERROR: the acknowledgement, error 0 or -errno
-                    error = struct.unpack_from("=i", data, offset + 16)[0]
-                    acked += 1
-                    deleted += error == 0
-                offset += max(length + (-length % 4), 16)
+        """Delete entries, ``CHUNK`` requests per send, reading each chunk's acknowledgements
+        before the next (the kernel drops acks that overrun the socket buffer). Returns
+        how many existed. Never waits long: the caller is the event loop."""
+        deleted = 0
+        for i in range(0, len(flows), self.CHUNK):
+            chunk = flows[i:i + self.CHUNK]
+            messages = []
+            for flow in chunk:
+                self.seq += 1
+                messages.append(ct_delete_message(self.seq, flow, mark))
+            self.sock.send(b"".join(messages))
+            acked = 0
+            while acked < len(chunk):
+                try:
+                    data = self.sock.recv(65536)
+                except (TimeoutError, BlockingIOError):
+                    log.warning("conntrack: %d deletes unacknowledged", len(chunk) - acked)
+                    break
+                except OSError as error:  # ENOBUFS: acknowledgements lost, the deletes happened
+                    log.debug("conntrack acknowledgements: %s", error)
+                    break
+                offset = 0
+                while offset + 20 <= len(data):
+                    length, kind = struct.unpack_from("=IH", data, offset)
+                    if kind == 2:  # NLMSG_ERROR: the acknowledgement, error 0 or -errno
+                        acked += 1
+                        deleted += struct.unpack_from("=i", data, offset + 16)[0] == 0
+                    offset += max(length + (-length % 4), 16)
         return deleted
+
+    def close(self) -> None:
+        self.sock.close()
+
+
+# nf_tables netlink (linux/netfilter/nf_tables.h): reading set element counters directly.
+# libnftables fills its cache with the whole set for any read (even ``get element``),
+# which costs ~0.2 s at 20k elements; one GETSETELEM for a few keys costs microseconds.
+_NFNL_SUBSYS_NFTABLES = 10
+_NFT_MSG_NEWSETELEM, _NFT_MSG_GETSETELEM = 12, 13
+_NLM_F_DUMP = 0x300
+_NLMSG_ERROR, _NLMSG_DONE = 2, 3
+_NFTA_SET_ELEM_LIST_TABLE, _NFTA_SET_ELEM_LIST_SET, _NFTA_SET_ELEM_LIST_ELEMENTS = 1, 2, 3
+_NFTA_LIST_ELEM = 1
+_NFTA_SET_ELEM_KEY, _NFTA_SET_ELEM_EXPR, _NFTA_SET_ELEM_EXPRESSIONS = 1, 7, 10
+_NFTA_DATA_VALUE = 1
+_NFTA_EXPR_NAME, _NFTA_EXPR_DATA = 1, 2
+_NFTA_COUNTER_BYTES, _NFTA_COUNTER_PACKETS = 1, 2
+
+
+def _attributes(data: bytes, offset: int = 0, end: int | None = None) -> list[tuple[int, bytes]]:
+    out = []
+    end = len(data) if end is None else end
+    while offset + 4 <= end:
+        length, kind = struct.unpack_from("=HH", data, offset)
+        if length < 4:
+            break
+        out.append((kind & 0x3FFF, data[offset + 4: offset + length]))
+        offset += length + (-length % 4)
+    return out
+
+
+def port_key(address: str, port: int) -> bytes:
+    """``ipv4_addr . inet_service`` as the kernel stores it (each field padded to 4 bytes)."""
+    return socket.inet_aton(address) + struct.pack("!H", port) + b"\0\0"
+
+
+def getsetelem_message(seq: int, table: str, name: str, keys: list[tuple[str, int]] | None) -> bytes:
+    """A GETSETELEM for ``keys`` of set ``name``, or (``keys`` None) a dump of all of it."""
+    body = (_attr(_NFTA_SET_ELEM_LIST_TABLE, table.encode() + b"\0")
+            + _attr(_NFTA_SET_ELEM_LIST_SET, name.encode() + b"\0"))
+    flags = _NLM_F_REQUEST
+    if keys is None:
+        flags |= _NLM_F_DUMP
+    else:
+        items = b"".join(
+            _attr(_NFTA_LIST_ELEM | _NLA_F_NESTED,
+                  _attr(_NFTA_SET_ELEM_KEY | _NLA_F_NESTED, _attr(_NFTA_DATA_VALUE, port_key(*key))))
+            for key in keys)
+        body += _attr(_NFTA_SET_ELEM_LIST_ELEMENTS | _NLA_F_NESTED, items)
+    payload = struct.pack("=BBH", socket.AF_INET, 0, 0) + body
+    kind = (_NFNL_SUBSYS_NFTABLES << 8) | _NFT_MSG_GETSETELEM
+    return struct.pack("=IHHII", 16 + len(payload), kind, flags, seq, 0) + payload
+
+
+def _counter_of(expr: bytes) -> tuple[int, int] | None:
+    attrs = dict(_attributes(expr))
+    if attrs.get(_NFTA_EXPR_NAME, b"").rstrip(b"\0") != b"counter":
+        return None
+    data = dict(_attributes(attrs.get(_NFTA_EXPR_DATA, b"")))
+    packets = struct.unpack("!Q", data[_NFTA_COUNTER_PACKETS])[0] if _NFTA_COUNTER_PACKETS in data else 0
+    nbytes = struct.unpack("!Q", data[_NFTA_COUNTER_BYTES])[0] if _NFTA_COUNTER_BYTES in data else 0
+    return packets, nbytes
+
+
+def parse_setelems(data: bytes, out: dict[tuple[str, int], tuple[int, int]]) -> bool:
+    """Add the counters of the elements in a buffer of NEWSETELEM messages to ``out``;
+    True when the buffer ends the reply (NLMSG_DONE or an error)."""
+    offset = 0
+    finished = False
+    while offset + 16 <= len(data):
+        length, kind = struct.unpack_from("=IH", data, offset)
+        if length < 16:
+            break
+        if kind in (_NLMSG_DONE, _NLMSG_ERROR):
+            finished = True
+        elif kind & 0xFF == _NFT_MSG_NEWSETELEM:
+            for attr, value in _attributes(data, offset + 20, offset + length):
+                if attr != _NFTA_SET_ELEM_LIST_ELEMENTS:
+                    continue
+                for _, element in _attributes(value):
+                    fields = dict(_attributes(element))
+                    key = dict(_attributes(fields.get(_NFTA_SET_ELEM_KEY, b""))).get(_NFTA_DATA_VALUE)
+                    if key is None or len(key) < 6:
+                        continue
+                    counter = None
+                    if _NFTA_SET_ELEM_EXPR in fields:
+                        counter = _counter_of(fields[_NFTA_SET_ELEM_EXPR])
+                    for _, expr in _attributes(fields.get(_NFTA_SET_ELEM_EXPRESSIONS, b"")):
+                        counter = counter or _counter_of(expr)
+                    packets, nbytes = counter or (0, 0)
+                    address = socket.inet_ntoa(key[:4])
+                    port = struct.unpack_from("!H", key, 4)[0]
+                    out[(address, port)] = (packets, nbytes - UDP_OVERHEAD_V4 * packets)
+        offset += length + (-length % 4)
+    return finished
+
+
+class _SetReader:
+    """Reads ``rx_ports`` counters over a raw nf_tables netlink socket."""
+
+    CHUNK = 64  # keys per request
+
+    def __init__(self, table: str) -> None:
+        self.table = table
+        self.sock = socket.socket(socket.AF_NETLINK, socket.SOCK_RAW, _NETLINK_NETFILTER)
+        self.sock.bind((0, 0))
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1 << 22)
+        self.sock.settimeout(1.0)
+        self.seq = 0
+
+    def _read(self, message: bytes, replies: int | None) -> dict[tuple[str, int], tuple[int, int]]:
+        """Send a request, collect elements until DONE (dump) or ``replies`` messages."""
+        out: dict[tuple[str, int], tuple[int, int]] = {}
+        self.sock.send(message)
+        while True:
+            try:
+                data = self.sock.recv(1 << 20)
+            except (TimeoutError, BlockingIOError):
+                log.warning("kernel counters: no reply")
+                return out
+            if parse_setelems(data, out) or (replies is not None and len(out) >= replies):
+                return out
+
+    def all(self) -> dict[tuple[str, int], tuple[int, int]]:
+        self.seq += 1
+        return self._read(getsetelem_message(self.seq, self.table, "rx_ports", None), None)
+
+    def some(self, keys: list[tuple[str, int]]) -> dict[tuple[str, int], tuple[int, int]]:
+        out: dict[tuple[str, int], tuple[int, int]] = {}
+        for i in range(0, len(keys), self.CHUNK):
+            chunk = keys[i:i + self.CHUNK]
+            self.seq += 1
+            out.update(self._read(getsetelem_message(self.seq, self.table, "rx_ports", chunk),
+                                  len(chunk)))
+        return out
 
     def close(self) -> None:
         self.sock.close()
@@ -452,6 +601,7 @@ class NftKernel:
         self.active = True
         self.nft = _Nft()
         self.conntrack = _Conntrack()
+        self.reader = _SetReader(self.name)
         self.discard()  # a killed predecessor's table and NAT bindings
         self.nft.run(ruleset(table))
 
@@ -497,8 +647,8 @@ class NftKernel:
     def remove(self, pairs: list[Pair]) -> dict[tuple[str, int], tuple[int, int]]:
         if not pairs:
             return {}
-        wanted = {(leg.our_address, leg.our_port) for pair in pairs for leg in pair.legs()}
-        last = {key: value for key, value in self.counters().items() if key in wanted}
+        last = self.reader.some([(leg.our_address, leg.our_port)
+                                 for pair in pairs for leg in pair.legs()])
         try:
             self.nft.run(self._elements("delete", pairs))
         except NftError:
@@ -510,17 +660,9 @@ class NftKernel:
         self.conntrack.delete([f for pair in pairs for f in flows(pair)])
         return last
 
-    def counters(self) -> dict[tuple[str, int], tuple[int, int]]:
-        output = self.nft.run(f"list set ip {self.name} rx_ports")
-        out: dict[tuple[str, int], tuple[int, int]] = {}
-        for item in json.loads(output).get("nftables", ()):
-            for element in item.get("set", {}).get("elem", ()):
-                element = element.get("elem", element)
-                address, port = element["val"]["concat"]
-                counter = element.get("counter") or {}
-                packets = counter.get("packets", 0)
-                out[(address, port)] = (packets, counter.get("bytes", 0) - UDP_OVERHEAD_V4 * packets)
-        return out
+    def counters(self, keys: list[tuple[str, int]] | None = None
+                 ) -> dict[tuple[str, int], tuple[int, int]]:
+        return self.reader.all() if keys is None else self.reader.some(keys)
 
     def close(self) -> None:
         if not self.active:
@@ -531,6 +673,7 @@ class NftKernel:
         finally:
             self.nft.close()
             self.conntrack.close()
+            self.reader.close()
 
 
 def open_kernel(table: int) -> Kernel:

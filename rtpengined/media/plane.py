@@ -231,8 +231,8 @@ class RelayPlane:
             stream.sock.close()
 
     def refresh(self, streams: list[Stream] | None = None) -> None:
-        if self.planner.installed and time.monotonic() - self.kernel_read >= KERNEL_FRESH:
-            self._kernel_poll()
+        if self.planner.installed:
+            self._kernel_refresh(streams)
         if streams is None:
             for record in self.records.values():
                 self._refresh_record(record)
@@ -254,6 +254,8 @@ class RelayPlane:
         not let go of the slot yet (their final counts are in the closed totals), and
         streams replaced by a re-INVITE, whose counts belong to their successor.
         """
+        if self.planner.installed:
+            self._kernel_refresh(None)
         read = self.counters.read_raw
         packets, nbytes, errors, flowing = self.counters.traffic_sums(
             self.slots.end, count_flowing)
@@ -343,16 +345,35 @@ class RelayPlane:
                 counts[1] += nbytes
                 counts[2] = counts[3] = 0
 
-    def _kernel_poll(self) -> None:
-        """Read every forwarded port's counter; a counter that moved is a received packet."""
-        self.kernel_read = time.monotonic()
+    def _kernel_refresh(self, streams: list[Stream] | None) -> None:
+        """Fresh kernel counters for ``streams`` (all when None) before a view reads them:
+        a few streams' elements are asked for by key; many, or all, in one dump that
+        stays good for ``KERNEL_FRESH`` seconds."""
+        if streams is not None and len(streams) <= 256:
+            member = self.planner.member
+            installed = self.planner.installed
+            pairs = {member[s.id]: installed[member[s.id]] for s in streams if s.id in member}
+            if pairs:
+                self._kernel_poll(list(pairs.values()))
+            return
+        if time.monotonic() - self.kernel_read >= KERNEL_FRESH:
+            self._kernel_poll()
+
+    def _kernel_poll(self, pairs: list[Pair] | None = None) -> None:
+        """Read forwarded ports' counters (``pairs``' or all); one that moved is a packet."""
+        if pairs is None:
+            self.kernel_read = time.monotonic()
+            pairs = list(self.planner.installed.values())
+            keys = None
+        else:
+            keys = [(leg.our_address, leg.our_port) for pair in pairs for leg in pair.legs()]
         try:
-            values = self.kernel.counters()
+            values = self.kernel.counters(keys)
         except OSError:
             log.debug("kernel counters", exc_info=True)
             return
         now = time.time()
-        for pair in self.planner.installed.values():
+        for pair in pairs:
             for leg in pair.legs():
                 counts = self.kernel_counts.get(leg.stream_id)
                 value = values.get((leg.our_address, leg.our_port))
