@@ -12,6 +12,7 @@ media timeouts still fire, and that no element (or table) outlives a call or a c
 from __future__ import annotations
 
 import json
+import shutil
 import signal
 import subprocess
 import sys
@@ -21,8 +22,15 @@ import pytest
 from differential import answer, delete, offer, query, sdp
 from netns_helpers import NetNamespace, NsNgProcess, media_target, namespaces_available, rtp_packet
 
-pytestmark = pytest.mark.skipif(namespaces_available() is not None,
-                                reason=namespaces_available() or "")
+
+def _kernel_unavailable() -> str | None:
+    if shutil.which("nft") is None:
+        return "nftables (nft, libnftables1) is not installed"
+    return namespaces_available()
+
+
+pytestmark = pytest.mark.skipif(_kernel_unavailable() is not None,
+                                reason=_kernel_unavailable() or "")
 
 NG, CLI, PORTS = 2523, 12645, (32000, 32999)
 TABLE = "rtpengined_0"
