@@ -146,3 +146,19 @@ def test_ruleset_has_a_fixed_number_of_rules():
     text = ruleset(3)
     assert "table ip rtpengined_3" in text
     assert text.count("chain ") == 5  # counting (2), dnat (2), snat (1): none per call
+
+
+def test_waiting_candidates_are_looked_at_less_and_less_often():
+    planner = KernelPlanner()
+    a, b = call(confirmed=False)
+    planner.touch(a)
+    looked = []
+    for tick in range(60):
+        if a in planner.due():
+            looked.append(tick)
+        planner.tick()
+    assert looked[:9] == [0, 1, 2, 3, 4, 5, 7, 11, 19]  # every tick for 5, then 2, 4, 8, 16
+    assert looked[9] == 35
+    a.confirmed = True
+    planner.touch(a)  # signalling: looked at on the next tick again
+    assert a in planner.due()

@@ -44,6 +44,8 @@ from ..model import Stream
 log = logging.getLogger("rtpengined")
 
 STABLE_TICKS = 1  # ticks a pair must look the same (confirmed, same endpoints) before it moves
+MAX_BACKOFF = 16  # ticks between looks at a candidate that keeps waiting (no RTCP, one-way)
+PATIENCE = 5  # ticks a waiting candidate is looked at every tick (the learning window is 3 s)
 CT_MARK = 0x72746500  # conntrack mark of connections our nat chains saw ("rte\0")
 UDP_OVERHEAD_V4 = 28  # the set counters count IP packets; the relay counts UDP payload
 
@@ -171,7 +173,10 @@ class KernelPlanner:
     out of the kernel at once; ``tick`` moves candidates that have looked the same for
     ``STABLE_TICKS`` ticks into it, and takes out installed pairs whose streams no longer
     match what was installed (an endpoint changed: handover, re-learning). Work per tick
-    is in proportion to the candidates plus the pairs in the kernel.
+    is in proportion to the candidates due plus the pairs in the kernel: a candidate that
+    keeps waiting (an RTCP port nobody sends to, a one-way call) is looked at every tick
+    for ``PATIENCE`` ticks, then after 2, 4 … ``MAX_BACKOFF`` ticks, and at once again when
+    signalling touches it.
     """
 
     installed: dict[int, Pair] = field(default_factory=dict)  # pair key -> pair
@@ -179,6 +184,9 @@ class KernelPlanner:
     candidates: dict[int, Stream] = field(default_factory=dict)
     seen: dict[int, tuple[Pair, int]] = field(default_factory=dict)  # key -> (pair, ticks)
     streams: dict[int, Stream] = field(default_factory=dict)  # installed streams by id
+    # stream id -> (due tick, interval, looks so far)
+    waiting: dict[int, tuple[int, int, int]] = field(default_factory=dict)
+    ticks: int = 0
 
     def in_kernel(self, stream_id: int) -> bool:
         return stream_id in self.member
@@ -193,6 +201,7 @@ class KernelPlanner:
             stream = self.streams.pop(leg.stream_id, None)
             if stream is not None and not stream.closed:
                 self.candidates[leg.stream_id] = stream
+                self.waiting.pop(leg.stream_id, None)
         return pair
 
     def touch(self, stream: Stream) -> Pair | None:
@@ -200,13 +209,22 @@ class KernelPlanner:
         pair = self._take_out(stream.id)
         if not stream.closed:
             self.candidates[stream.id] = stream
+            self.waiting.pop(stream.id, None)
         return pair
 
     def forget(self, stream: Stream) -> Pair | None:
         """``stream`` closed: its pair leaves the kernel; nothing more is planned for it."""
         pair = self._take_out(stream.id)
         self.candidates.pop(stream.id, None)
+        self.waiting.pop(stream.id, None)
         return pair
+
+    def due(self) -> list[Stream]:
+        """The candidates the next ``tick`` looks at (the caller refreshes them first)."""
+        now = self.ticks + 1
+        waiting = self.waiting
+        return [stream for stream_id, stream in self.candidates.items()
+                if stream_id not in waiting or waiting[stream_id][0] <= now]
 
     def tick(self) -> tuple[list[Pair], list[Pair]]:
         """``(pairs to install, pairs to remove)``."""
@@ -219,15 +237,26 @@ class KernelPlanner:
                     removals.append(taken)
         installs: list[Pair] = []
         seen: dict[int, tuple[Pair, int]] = {}
-        for stream_id, stream in list(self.candidates.items()):
+        due = self.due()
+        self.ticks += 1
+        for stream in due:
+            stream_id = stream.id
             if stream.closed:
                 del self.candidates[stream_id]
+                self.waiting.pop(stream_id, None)
                 continue
             reason = why_userspace(stream)
             if reason is not None:
                 if reason in PERMANENT:
                     del self.candidates[stream_id]
+                    self.waiting.pop(stream_id, None)
+                else:
+                    _, interval, looks = self.waiting.get(stream_id, (0, 1, 0))
+                    if looks >= PATIENCE:
+                        interval = min(MAX_BACKOFF, 2 * interval)
+                    self.waiting[stream_id] = (self.ticks + interval, interval, looks + 1)
                 continue
+            self.waiting.pop(stream_id, None)
             pair = pair_of(stream)
             assert pair is not None
             if pair.key in seen or pair.key in self.installed:

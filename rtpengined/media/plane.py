@@ -386,7 +386,7 @@ class RelayPlane:
     def kernel_tick(self) -> None:
         """Move settled pairs into the kernel and changed ones out (one transaction each)."""
         planner = self.planner
-        for stream in list(planner.candidates.values()) + list(planner.streams.values()):
+        for stream in planner.due() + list(planner.streams.values()):
             record = self.records.get(stream.id)
             if record is None or record.follows is not None or stream.id in self.followers:
                 planner.candidates.pop(stream.id, None)  # re-INVITE transition: userspace
