@@ -47,8 +47,8 @@ log = logging.getLogger("rtpengined")
 
 RESTART_BACKOFF = 0.2  # seconds before restarting a worker that died right after starting
 STOP_GRACE = 1.0  # seconds a worker gets to exit on its own at shutdown before SIGKILL
-KERNEL_TICK = 1.0  # seconds between moves to/from the kernel and kernel counter reads
-KERNEL_FRESH = 0.1  # a refresh re-reads kernel counters older than this
+KERNEL_TICK = 1.0  # seconds between moves into and out of the kernel
+KERNEL_FRESH = 0.1  # a view of all streams re-reads kernel counters older than this
 
 
 @dataclass(eq=False, slots=True)
@@ -392,7 +392,8 @@ class RelayPlane:
                 planner.candidates.pop(stream.id, None)  # re-INVITE transition: userspace
                 continue
             self._refresh_record(record)
-        self._kernel_poll()
+        # No counter read here: views read what they show (by key, or one dump), the
+        # timers read the calls they are about to time out, and a removal reads its own.
         installs, removals = planner.tick()
         if removals:
             self._kernel_fold(self.kernel.remove(removals), removals)
