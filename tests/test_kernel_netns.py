@@ -291,3 +291,26 @@ def test_without_table_everything_stays_in_userspace(namespace):
     finally:
         daemon.proc.terminate()
         daemon.stop()
+
+
+def test_without_net_admin_the_daemon_says_so_once_and_relays(namespace):
+    """``--table=0`` without CAP_NET_ADMIN: one log line, every call relayed in userspace."""
+    argv = ["setpriv", "--bounding-set=-net_admin", "--inh-caps=-net_admin", sys.executable,
+            "-m", "rtpengined", "run", "--config-file=none", "--table=0", "-i", "203.0.113.1",
+            "-n", str(NG), "-c", str(CLI), "-f", "-E", "-m", str(PORTS[0]), "-M", str(PORTS[1]),
+            "--relay-workers=1"]
+    daemon = NsNgProcess(namespace, argv, NG, PORTS, CLI)
+    try:
+        daemon.wait_ready()
+        call = Call(namespace, daemon, "kernel-6")
+        for seq in range(1, 31):
+            call.exchange(seq)
+            time.sleep(0.2)
+        assert nft_elements(namespace) is None
+        before = call.packets()
+        call.exchange(31)
+        wait_for(lambda: call.packets() == before + 4)
+        assert daemon.log_tail(20000).count("kernel forwarding disabled") == 1
+    finally:
+        daemon.proc.terminate()
+        daemon.stop()
