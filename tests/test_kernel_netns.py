@@ -177,6 +177,9 @@ def test_kernel_forwarding_lifecycle(namespace, daemon):
     assert sum(counted.values()) >= 80
     # Exactly once each: a packet the relay also saw would be counted twice (set + worker).
     wait_for(lambda: call.packets() == before + 80)
+    flags = [s["flags"] for tag in call.query()["tags"].values() for m in tag["medias"]
+             for s in m["streams"]]
+    assert all("kernelized" in f and "no kernel support" not in f for f in flags), flags
     totals = daemon.cli("list totals")
     assert " Kernel-only media streams                       :2\n" in totals, totals
     assert " Userspace-only media streams                    :0\n" in totals, totals

@@ -498,6 +498,7 @@ class RelayPlane:
         if flags & SSRC_SEEN:
             stats.ssrc = ssrc
         stats.rtcp_seen = bool(flags & RTCP_SEEN)
+        stats.kernel = kernel is not None and self.planner.in_kernel(stream.id)
         if payload_type & PAYLOAD_TYPE_SEEN:
             stats.payload_type = payload_type & 0x7F
         followers = self.followers.get(stream.id)
