@@ -77,6 +77,8 @@ def wait_for(condition, timeout: float = 15.0) -> None:
 def namespace():
     ns = NetNamespace()
     try:
+        # Kernel forwarding needs it (DNAT to another host goes down the forward path).
+        subprocess.run(ns.argv("sysctl", "-qw", "net.ipv4.ip_forward=1"), check=True, timeout=10)
         yield ns
     finally:
         ns.delete()
@@ -291,6 +293,21 @@ def test_without_table_everything_stays_in_userspace(namespace):
             call.exchange(seq)
             time.sleep(0.2)
         assert nft_elements(namespace) is None
+    finally:
+        daemon.proc.terminate()
+        daemon.stop()
+
+
+def test_without_ip_forwarding_the_daemon_relays_in_userspace(namespace):
+    subprocess.run(namespace.argv("sysctl", "-qw", "net.ipv4.ip_forward=0"), check=True, timeout=10)
+    daemon = start(namespace)
+    try:
+        call = Call(namespace, daemon, "kernel-7")
+        for seq in range(1, 31):
+            call.exchange(seq)
+            time.sleep(0.2)
+        assert nft_elements(namespace) is None
+        assert daemon.log_tail(20000).count("net.ipv4.ip_forward is 0") == 1
     finally:
         daemon.proc.terminate()
         daemon.stop()

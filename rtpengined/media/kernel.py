@@ -625,6 +625,10 @@ class NftKernel:
     """Kernel forwarding through our nftables table; one transaction per batch of changes."""
 
     def __init__(self, table: int) -> None:
+        if not _ip_forwarding():
+            # DNAT to a peer on another host sends the packet down the forward path.
+            raise NftError("net.ipv4.ip_forward is 0: packets for peers on other hosts "
+                           "would be dropped")
         self.table = table
         self.name = table_name(table)
         self.active = True
@@ -718,6 +722,14 @@ def open_kernel(table: int) -> Kernel:
     except (OSError, AttributeError) as error:
         log.warning("kernel forwarding disabled (%s); relaying media in userspace", error)
         return NullKernel()
+
+
+def _ip_forwarding() -> bool:
+    try:
+        with open("/proc/sys/net/ipv4/ip_forward") as handle:
+            return handle.read().strip() == "1"
+    except OSError:
+        return False
 
 
 def _has_net_admin() -> bool:
