@@ -12,6 +12,7 @@ media timeouts still fire, and that no element (or table) outlives a call or a c
 from __future__ import annotations
 
 import json
+import secrets
 import shutil
 import signal
 import subprocess
@@ -99,20 +100,21 @@ class Call:
     """Two parties with RTP and RTCP sockets, the daemon's ports for each."""
 
     def __init__(self, namespace: NetNamespace, daemon: NsNgProcess, call_id: str,
-                 **flags) -> None:
+                 addresses: tuple[str, str] = ("198.51.100.1", "198.51.100.2"), **flags) -> None:
         self.daemon = daemon
         self.call_id = call_id
         ns = namespace
-        self.a = ns.udp_socket("198.51.100.1")
-        self.a_rtcp = ns.udp_socket("198.51.100.1")
-        self.b = ns.udp_socket("198.51.100.2")
-        self.b_rtcp = ns.udp_socket("198.51.100.2")
+        first, second = addresses
+        self.a = ns.udp_socket(first)
+        self.a_rtcp = ns.udp_socket(first)
+        self.b = ns.udp_socket(second)
+        self.b_rtcp = ns.udp_socket(second)
         for sock in (self.a, self.a_rtcp, self.b, self.b_rtcp):
             sock.settimeout(1.0)
         a_port, b_port = self.a.getsockname()[1], self.b.getsockname()[1]
-        body_a = sdp("v=0", "o=- 1 1 IN IP4 198.51.100.1", "s=-", "c=IN IP4 198.51.100.1", "t=0 0",
+        body_a = sdp("v=0", f"o=- 1 1 IN IP4 {first}", "s=-", f"c=IN IP4 {first}", "t=0 0",
                      f"m=audio {a_port} RTP/AVP 0", f"a=rtcp:{self.a_rtcp.getsockname()[1]}")
-        body_b = sdp("v=0", "o=- 2 1 IN IP4 198.51.100.2", "s=-", "c=IN IP4 198.51.100.2", "t=0 0",
+        body_b = sdp("v=0", f"o=- 2 1 IN IP4 {second}", "s=-", f"c=IN IP4 {second}", "t=0 0",
                      f"m=audio {b_port} RTP/AVP 0", f"a=rtcp:{self.b_rtcp.getsockname()[1]}")
         self.offer = offer(body_a, ICE="remove", **{"call-id": call_id}, **flags)
         self.answer = answer(body_b, ICE="remove", **{"call-id": call_id})
@@ -334,3 +336,43 @@ def test_without_net_admin_the_daemon_says_so_once_and_relays(namespace):
     finally:
         daemon.proc.terminate()
         daemon.stop()
+
+
+class PeerNamespace(NetNamespace):
+    """A second namespace for the parties, 192.0.2.10 and .20, linked to the daemon's by a
+    veth pair: their packets arrive on a real interface (prerouting, forward path), as
+    from phones on other hosts."""
+
+    def __init__(self, daemon_ns: NetNamespace) -> None:
+        self.name = f"rtpe-peer-{secrets.token_hex(4)}"
+        subprocess.run(["ip", "netns", "add", self.name], check=True, timeout=10)
+        link = f"rp{secrets.token_hex(3)}"
+        try:
+            run = self._ip
+            run("link", "set", "lo", "up")
+            run("link", "add", "vp", "type", "veth", "peer", "name", link,
+                "netns", daemon_ns.name)
+            run("addr", "add", "10.99.0.2/24", "dev", "vp")
+            run("link", "set", "vp", "up")
+            for address in ("192.0.2.10", "192.0.2.20"):
+                run("addr", "add", f"{address}/32", "dev", "lo")
+            run("route", "add", "203.0.113.1/32", "via", "10.99.0.1")
+            daemon_ns._ip("addr", "add", "10.99.0.1/24", "dev", link)
+            daemon_ns._ip("link", "set", link, "up")
+            daemon_ns._ip("route", "add", "192.0.2.0/24", "via", "10.99.0.2")
+        except BaseException:
+            self.delete()
+            raise
+
+
+def test_peers_on_another_host_are_forwarded_in_the_kernel(namespace, daemon):
+    peers = PeerNamespace(namespace)
+    try:
+        call = Call(peers, daemon, "kernel-8", addresses=("192.0.2.10", "192.0.2.20"))
+        seq = bring_into_kernel(namespace, call)
+        before = call.packets()
+        for n in range(20):
+            call.exchange(seq + n)
+        wait_for(lambda: call.packets() == before + 80)  # once each: not the relay too
+    finally:
+        peers.delete()
