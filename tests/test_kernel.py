@@ -162,3 +162,37 @@ def test_waiting_candidates_are_looked_at_less_and_less_often():
     a.confirmed = True
     planner.touch(a)  # signalling: looked at on the next tick again
     assert a in planner.due()
+
+
+def _setelem_dump(elements: list[tuple[str, int, int, int]], nested_flag: int = 0,
+                  extra: bytes = b"") -> bytes:
+    """A NEWSETELEM message laid out as the kernel dumps ``rx_ports``, then NLMSG_DONE."""
+    from rtpengined.media.kernel import _attr, port_key
+
+    items = b""
+    for address, port, packets, nbytes in elements:
+        counter = _attr(1, struct.pack("!Q", nbytes)) + _attr(2, struct.pack("!Q", packets))
+        expr = _attr(1, b"counter\0") + _attr(2 | nested_flag, counter)
+        items += _attr(1 | nested_flag, _attr(1 | nested_flag, _attr(1, port_key(address, port)))
+                       + extra + _attr(7 | nested_flag, expr))
+    body = _attr(1, b"rtpengined_0\0") + _attr(2, b"rx_ports\0") + _attr(3 | nested_flag, items)
+    payload = struct.pack("=BBH", socket.AF_INET, 0, 0) + body
+    message = struct.pack("=IHHII", 16 + len(payload), (10 << 8) | 12, 2, 1, 0) + payload
+    return message + struct.pack("=IHHII", 20, 3, 2, 1, 0) + b"\0\0\0\0"
+
+
+def test_counter_dump_is_parsed_in_either_attribute_layout():
+    from rtpengined.media.kernel import parse_setelems
+
+    elements = [("203.0.113.1", 30000, 3, 3 * 28 + 480), ("203.0.113.1", 30002, 0, 0)]
+    want = {("203.0.113.1", 30000): (3, 480), ("203.0.113.1", 30002): (0, 0)}
+    for flag in (0, 0x8000):  # with NLA_F_NESTED the fixed-layout match still applies
+        out: dict = {}
+        assert parse_setelems(_setelem_dump(elements, flag), out) is True
+        assert out == want
+    # An unexpected layout (element flags between key and counter) takes the attribute walk.
+    from rtpengined.media.kernel import _attr
+
+    out = {}
+    parse_setelems(_setelem_dump(elements, extra=_attr(3, struct.pack("!I", 0))), out)
+    assert out == want
