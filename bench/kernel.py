@@ -85,6 +85,8 @@ def main() -> None:
         subprocess.run(["ip", "netns", "add", name], check=True)
         try:
             subprocess.run(["ip", "netns", "exec", name, "ip", "link", "set", "lo", "up"], check=True)
+            subprocess.run(["ip", "netns", "exec", name, "sysctl", "-qw", "net.ipv4.ip_forward=1"],
+                           check=True)
             subprocess.run(["ip", "netns", "exec", name, sys.executable, *sys.argv, "--inside"],
                            check=True)
         finally:
