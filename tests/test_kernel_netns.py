@@ -15,6 +15,7 @@ import json
 import secrets
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -33,7 +34,7 @@ def _kernel_unavailable() -> str | None:
 pytestmark = pytest.mark.skipif(_kernel_unavailable() is not None,
                                 reason=_kernel_unavailable() or "")
 
-NG, CLI, PORTS = 2523, 12645, (32000, 32999)
+NG, CLI, HTTP, PORTS = 2523, 12645, 12646, (32000, 32999)
 TABLE = "rtpengined_0"
 
 
@@ -41,7 +42,7 @@ def start(namespace: NetNamespace, *extra: str) -> NsNgProcess:
     argv = [sys.executable, "-m", "rtpengined", "run", "--config-file=none", "--table=0",
             "-i", "203.0.113.1", "-n", str(NG), "-c", str(CLI), "-f", "-E",
             "-m", str(PORTS[0]), "-M", str(PORTS[1]), "--delete-delay=0", "--relay-workers=1",
-            *extra]
+            f"--listen-http=127.0.0.1:{HTTP}", *extra]
     daemon = NsNgProcess(namespace, argv, NG, PORTS, CLI)
     try:
         daemon.wait_ready()
@@ -64,6 +65,18 @@ def nft_elements(namespace: NetNamespace, name: str = "rx_ports") -> list | None
         if "map" in item:
             return item["map"].get("elem", [])
     return []
+
+
+def metrics(namespace: NetNamespace) -> str:
+    """``GET /metrics`` from the daemon inside the namespace."""
+    with namespace.entered():
+        sock = socket.create_connection(("127.0.0.1", HTTP), timeout=3)
+    with sock:
+        sock.sendall(b"GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        chunks = []
+        while chunk := sock.recv(65536):
+            chunks.append(chunk)
+    return b"".join(chunks).decode(errors="replace")
 
 
 def wait_for(condition, timeout: float = 15.0) -> None:
@@ -187,6 +200,9 @@ def test_kernel_forwarding_lifecycle(namespace, daemon):
     totals = daemon.cli("list totals")
     assert " Kernel-only media streams                       :2\n" in totals, totals
     assert " Userspace-only media streams                    :0\n" in totals, totals
+    text = metrics(namespace)
+    assert 'rtpengine_mediastreams{type="kernel"} 2\n' in text, text
+    assert 'rtpengine_mediastreams{type="userspace"} 0\n' in text, text
 
     # A re-offer moves the call back to userspace at once; it returns once settled again.
     call.signal()
