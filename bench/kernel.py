@@ -21,7 +21,8 @@ import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 
-from rtpengined.media.kernel import Leg, NftKernel, Pair, elements, table_name  # noqa: E402
+from rtpengined.media.kernel import Leg, Pair, elements  # noqa: E402
+from rtpengined.media.nft import NftKernel, table_name  # noqa: E402
 
 
 def pair(n: int) -> Pair:

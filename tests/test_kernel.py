@@ -8,13 +8,12 @@ import struct
 from rtpengined.media.kernel import (
     KernelPlanner,
     NullKernel,
-    ct_delete_message,
     elements,
     flows,
     pair_of,
-    ruleset,
     why_userspace,
 )
+from rtpengined.media.nft import ct_delete_message, ruleset
 from rtpengined.model import Endpoint, Interface, Stream
 
 OURS = Interface("default", "203.0.113.1", "203.0.113.1")
@@ -167,7 +166,7 @@ def test_waiting_candidates_are_looked_at_less_and_less_often():
 def _setelem_dump(elements: list[tuple[str, int, int, int]], nested_flag: int = 0,
                   extra: bytes = b"") -> bytes:
     """A NEWSETELEM message laid out as the kernel dumps ``rx_ports``, then NLMSG_DONE."""
-    from rtpengined.media.kernel import _attr, port_key
+    from rtpengined.media.nft import _attr, port_key
 
     items = b""
     for address, port, packets, nbytes in elements:
@@ -182,7 +181,7 @@ def _setelem_dump(elements: list[tuple[str, int, int, int]], nested_flag: int = 
 
 
 def test_counter_dump_is_parsed_in_either_attribute_layout():
-    from rtpengined.media.kernel import parse_setelems
+    from rtpengined.media.nft import parse_setelems
 
     elements = [("203.0.113.1", 30000, 3, 3 * 28 + 480), ("203.0.113.1", 30002, 0, 0)]
     want = {("203.0.113.1", 30000): (3, 480), ("203.0.113.1", 30002): (0, 0)}
@@ -191,7 +190,7 @@ def test_counter_dump_is_parsed_in_either_attribute_layout():
         assert parse_setelems(_setelem_dump(elements, flag), out) is True
         assert out == want
     # An unexpected layout (element flags between key and counter) takes the attribute walk.
-    from rtpengined.media.kernel import _attr
+    from rtpengined.media.nft import _attr
 
     out = {}
     parse_setelems(_setelem_dump(elements, extra=_attr(3, struct.pack("!I", 0))), out)

@@ -40,7 +40,8 @@ from .counters import (
     SlotAllocator,
     unpack_address,
 )
-from .kernel import Kernel, KernelPlanner, NullKernel, Pair, open_kernel
+from .kernel import Kernel, KernelPlanner, NullKernel, Pair
+from .nft import open_kernel
 from .worker import socket_address
 
 log = logging.getLogger("rtpengined")
