@@ -18,7 +18,7 @@ A nat chain sees only a connection's first packet; later packets follow the conn
 entry, in both directions (one entry per call leg pair). So conntrack entries of a
 pair's flows are deleted whenever its elements change (installed, removed): a flow the
 userspace relay started must not bypass the new NAT, and a NAT binding must not outlive
-its call. The nat chains also mark the connections they see (``CT_MARK``) so a daemon
+its call. The counting chains also mark the connections they see (``ct_mark``) so a daemon
 that starts after a crash flushes every binding its predecessor left, in one message.
 
 Two layers, as elsewhere in the project: this module is the sans-I/O part (``KernelPlanner``:
@@ -39,7 +39,12 @@ from ..model import Stream
 STABLE_TICKS = 1  # ticks a pair must look the same (confirmed, same endpoints) before it moves
 MAX_BACKOFF = 16  # ticks between looks at a candidate that keeps waiting (no RTCP, one-way)
 PATIENCE = 5  # ticks a waiting candidate is looked at every tick (the learning window is 3 s)
-CT_MARK = 0x72746500  # conntrack mark of connections our nat chains saw ("rte\0")
+CT_MARK = 0x72740000  # | table number: conntrack mark of connections our chains counted ("rt")
+
+
+def ct_mark(table: int) -> int:
+    """The mark of table ``table``'s connections: a daemon flushes only its own."""
+    return CT_MARK | (table & 0xFFFF)
 
 
 # -- the plan (sans-I/O) ------------------------------------------------------------------

@@ -17,7 +17,7 @@ import re
 import socket
 import struct
 
-from .kernel import CT_MARK, Kernel, NullKernel, Pair, elements, flows
+from .kernel import Kernel, NullKernel, Pair, ct_mark, elements, flows
 
 log = logging.getLogger("rtpengined")
 
@@ -31,13 +31,14 @@ def table_name(table: int) -> str:
 def ruleset(table: int) -> str:
     """The whole table (created empty of elements), as one nft script."""
     name = table_name(table)
+    mark = ct_mark(table)
     return f"""
 table ip {name} {{
   map dnat_to {{ type ipv4_addr . inet_service . ipv4_addr . inet_service : ipv4_addr . inet_service; }}
   map snat_to {{ typeof ct original ip daddr . udp dport : ip saddr . udp sport; }}
   set rx_ports {{ type ipv4_addr . inet_service; counter; }}
-  chain count_in {{ type filter hook prerouting priority -150; meta iiftype != loopback ip daddr . udp dport @rx_ports ct mark set {CT_MARK:#x}; }}
-  chain count_local {{ type filter hook output priority -150; ip daddr . udp dport @rx_ports ct mark set {CT_MARK:#x}; }}
+  chain count_in {{ type filter hook prerouting priority -150; meta iiftype != loopback ip daddr . udp dport @rx_ports ct mark set {mark:#x}; }}
+  chain count_local {{ type filter hook output priority -150; ip daddr . udp dport @rx_ports ct mark set {mark:#x}; }}
   chain dnat_in {{ type nat hook prerouting priority -100; meta l4proto udp dnat ip to ip saddr . udp sport . ip daddr . udp dport map @dnat_to; }}
   chain dnat_local {{ type nat hook output priority -100; meta l4proto udp dnat ip to ip saddr . udp sport . ip daddr . udp dport map @dnat_to; }}
   chain snat_out {{ type nat hook postrouting priority 100; meta l4proto udp ct status dnat snat ip to ct original ip daddr . ct original proto-dst map @snat_to; }}
@@ -354,7 +355,7 @@ class NftKernel:
             self.nft.run(f"delete table ip {self.name}")
         except NftError:
             pass  # none there
-        self.conntrack.delete([None], CT_MARK)
+        self.conntrack.delete([None], ct_mark(self.table))
 
     def _elements(self, verb: str, pairs: list[Pair]) -> str:
         dnat: list[str] = []
