@@ -158,6 +158,18 @@ def cpu_seconds(pid: int) -> float:
     return total / CLOCK_TICKS
 
 
+def machine_busy_seconds() -> float:
+    """CPU time the whole machine spent not idle (all CPUs, /proc/stat), in seconds.
+
+    Kernel forwarding runs in softirq context, charged to whichever process sent the
+    packet (or ksoftirqd), not to the daemon: only the whole machine shows its cost.
+    """
+    with open("/proc/stat") as handle:
+        fields = [int(v) for v in handle.readline().split()[1:]]
+    idle = fields[3] + fields[4]  # idle, iowait
+    return (sum(fields[:8]) - idle) / CLOCK_TICKS
+
+
 def memory_kb(pid: int) -> int:
     """Proportional set size (kB) of the process tree: shared pages counted once."""
     total = 0

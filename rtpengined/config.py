@@ -80,7 +80,7 @@ OPTIONS: list[Option] = [
     Option("log-stderr", "E", "bool", "log_stderr", "Log to stderr (always on: we do not use syslog)", ""),
     Option("foreground", "f", "bool", "foreground", "Stay in the foreground (always: use a service manager to detach)", ""),
     Option("pidfile", "p", "str", "pidfile", "Write the daemon's PID to this file", "FILE"),
-    Option("table", "t", "int", "table", "Kernel forwarding table (accepted; we relay in userspace)", "INT"),
+    Option("table", "t", "int", "table", "Kernel forwarding: nftables table rtpengined_N for N >= 0 (needs CAP_NET_ADMIN); -1 (default): userspace only", "INT"),
     # Calls in Redis (rtpengine 10.5's options and defaults; see rtpengined.redis).
     Option("redis", "r", "str", "redis", "Redis to store calls in and restore them from", "[PW@]IP:PORT/DB"),
     Option("redis-write", "w", "str", "redis_write", "Redis to write calls to (default: --redis)", "[PW@]IP:PORT/DB"),

@@ -72,6 +72,8 @@ class StreamStats:
     # An RTCP packet arrived on this socket (with rtcp-mux: on the RTP port). 10.5 then shows
     # the SSRC on the media's RTCP component too.
     rtcp_seen: bool = False
+    # The media plane forwards this stream in the kernel right now (``--table=N``).
+    kernel: bool = False
 
     def as_dict(self) -> dict[str, int]:
         return {"packets": self.packets, "bytes": self.bytes, "errors": self.errors}

@@ -70,7 +70,9 @@ def _stream_dict(stream: Stream, created: float, muxed: bool = False,
         flags.append("filled")
     if ice:
         flags.append("ICE")
-    if stream.confirmed:
+    if stream.stats.kernel:
+        flags += ["confirmed", "kernelized"]
+    elif stream.confirmed:
         flags += ["confirmed", "kernelized", "no kernel support"]
     if stream.strict_source:
         flags.append("strict source address")

@@ -253,6 +253,9 @@ def json_statistics(core: Core) -> dict[str, Any]:
     foreign = sum(1 for call in calls.values() if call.foreign)
     packet_rate, byte_rate, error_rate = _rates(core, relayed)
     userspace_media = relayed.flowing  # RTP components that received packets, as 10.5
+    kernel_streams = getattr(core.media, "kernel_streams", None)
+    kernel_media, mixed_media = kernel_streams() if kernel_streams is not None else (0, 0)
+    userspace_media = max(0, userspace_media - kernel_media - mixed_media)
     current = {
         "sessionsown": len(calls) - foreign,
         "sessionsforeign": foreign,
@@ -268,8 +271,8 @@ def json_statistics(core: Core) -> dict[str, Any]:
         "byterate": byte_rate,
         "errorrate": error_rate,
         "media_userspace": userspace_media,
-        "media_kernel": 0,
-        "media_mixed": 0,
+        "media_kernel": kernel_media,
+        "media_mixed": mixed_media,
     }
     managed = stats.managed_sessions
     total_us = stats.total_calls_duration_us

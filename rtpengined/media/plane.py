@@ -41,12 +41,16 @@ from .counters import (
     SlotAllocator,
     unpack_address,
 )
+from .kernel import Kernel, KernelPlanner, NullKernel, Pair
+from .nft import open_kernel
 from .worker import socket_address
 
 log = logging.getLogger("rtpengined")
 
 RESTART_BACKOFF = 0.2  # seconds before restarting a worker that died right after starting
 STOP_GRACE = 1.0  # seconds a worker gets to exit on its own at shutdown before SIGKILL
+KERNEL_TICK = 1.0  # seconds between moves into and out of the kernel
+KERNEL_FRESH = 0.1  # a view of all streams re-reads kernel counters older than this
 
 
 @dataclass(eq=False, slots=True)
@@ -85,7 +89,8 @@ class _WorkerHandle:
 class RelayPlane:
     """MediaPlane implementation backed by relay worker processes."""
 
-    def __init__(self, config: Config, workers: int | None = None) -> None:
+    def __init__(self, config: Config, workers: int | None = None,
+                 kernel: Kernel | None = None) -> None:
         count = workers if workers is not None else (config.relay_workers or os.cpu_count() or 1)
         self.config = config
         self.counters = CounterTable.create()
@@ -108,6 +113,13 @@ class RelayPlane:
         self.addresses: dict[tuple, tuple | None] = {}  # (family, Endpoint) -> sendto address
         # Stream id -> records of the streams it replaced (``retire_stream``), flattened.
         self.followers: dict[int, list[_Record]] = {}
+        # Kernel forwarding: the planner decides, ``kernel`` installs. Per stream in the
+        # kernel (or once there): [packets, bytes] folded from removed elements, the
+        # current element's [packets, bytes], and the wall time the counters last moved.
+        self.kernel: Kernel = kernel if kernel is not None else NullKernel()
+        self.planner = KernelPlanner()
+        self.kernel_counts: dict[int, list] = {}
+        self.kernel_read = 0.0  # monotonic time of the last kernel counter read
 
     # -- batching ---------------------------------------------------------------------
 
@@ -145,6 +157,8 @@ class RelayPlane:
         self._send(worker, ("add", self._spec(record, True, True)), stream.id)
         if stream.id in self.followers:
             self._update_followers(stream.id)
+        if self.kernel.active:
+            self._kernel_out(self.planner.touch(stream))
 
     def update_stream(self, stream: Stream) -> None:
         record = self.records.get(stream.id)
@@ -161,6 +175,8 @@ class RelayPlane:
         self._send(record.worker, ("update", self._spec(record, override, True)))
         if stream.id in self.followers:
             self._update_followers(stream.id)
+        if self.kernel.active:
+            self._kernel_out(self.planner.touch(stream))
 
     def retire_stream(self, stream: Stream, successor: Stream) -> None:
         record = self.records.get(stream.id)
@@ -168,6 +184,8 @@ class RelayPlane:
             return
         # The successor is opened (or updated) later in the same command; that sends
         # the followers' new specs. Until then the old spec relays as before.
+        if self.kernel.active:  # the old ports relay as the successor: in userspace
+            self._kernel_out(self.planner.forget(stream))
         group = self.followers.pop(stream.id, [])
         group.append(record)
         for follower in group:
@@ -180,9 +198,12 @@ class RelayPlane:
             self._send(follower.worker, ("update", self._spec(follower, False, False)))
 
     def close_stream(self, stream: Stream) -> None:
+        if self.kernel.active:
+            self._kernel_out(self.planner.forget(stream))
         record = self.records.pop(stream.id, None)
         if record is not None:
             self._refresh_record(record)
+            self.kernel_counts.pop(stream.id, None)  # folded into stats just now
             if record.follows is not None:
                 group = self.followers.get(record.follows.id)
                 if group is not None:
@@ -219,6 +240,8 @@ class RelayPlane:
             stream.sock.close()
 
     def refresh(self, streams: list[Stream] | None = None) -> None:
+        if self.planner.installed:
+            self._kernel_refresh(streams)
         if streams is None:
             for record in self.records.values():
                 self._refresh_record(record)
@@ -240,6 +263,8 @@ class RelayPlane:
         not let go of the slot yet (their final counts are in the closed totals), and
         streams replaced by a re-INVITE, whose counts belong to their successor.
         """
+        if self.planner.installed:
+            self._kernel_refresh(None)
         read = self.counters.read_raw
         packets, nbytes, errors, flowing = self.counters.traffic_sums(
             self.slots.end, count_flowing)
@@ -250,6 +275,14 @@ class RelayPlane:
                 p, b, e, *_, drops, _, _ = read(slot)
                 packets, nbytes, errors = packets - p, nbytes - b, errors - e - drops
                 flowing -= p > 0 and self.slots.owns(slot)
+        for stream_id, counts in self.kernel_counts.items():
+            kernel_packets = counts[0] + counts[2]
+            packets += kernel_packets
+            nbytes += counts[1] + counts[3]
+            if count_flowing and kernel_packets:
+                record = self.records.get(stream_id)
+                if record is not None and self.slots.owns(record.slot) and not read(record.slot)[0]:
+                    flowing += 1
         if not count_flowing:
             return packets, nbytes, errors, 0
         for successor_id, followers in self.followers.items():
@@ -275,6 +308,123 @@ class RelayPlane:
             return False
         values = self.counters.read(record.slot)
         return values.written and values.generation == record.generation
+
+    def kernel_streams(self) -> tuple[int, int]:
+        """``(kernel-only, mixed)`` RTP streams with packets among those the kernel
+        forwards now: mixed when the relay also received packets since the move (from
+        another source, or queued before it). The rest of ``live_totals``' flowing streams
+        are userspace-only. In proportion to the streams in the kernel."""
+        kernel = mixed = 0
+        read = self.counters.read_raw
+        for stream_id in self.planner.member:
+            record = self.records.get(stream_id)
+            counts = self.kernel_counts.get(stream_id)
+            if record is None or counts is None or not self.slots.owns(record.slot):
+                continue  # RTCP components are not counted (10.5)
+            if not counts[0] + counts[2]:
+                continue
+            if read(record.slot)[0] > counts[5]:
+                mixed += 1
+            else:
+                kernel += 1
+        return kernel, mixed
+
+    def in_kernel(self, stream: Stream) -> bool:
+        """True while the kernel forwards what arrives on ``stream``'s port."""
+        return self.planner.in_kernel(stream.id)
+
+    # -- kernel forwarding --------------------------------------------------------------
+
+    def _kernel_out(self, pair: Pair | None) -> None:
+        if pair is not None:
+            self._kernel_fold(self.kernel.remove([pair]), [pair])
+
+    def _kernel_fold(self, last: dict, pairs: list[Pair]) -> None:
+        """Removed elements' final counters become the streams' kernel base."""
+        now = time.time()
+        for pair in pairs:
+            for leg in pair.legs():
+                counts = self.kernel_counts.get(leg.stream_id)
+                if counts is None:
+                    continue
+                packets, nbytes = last.get((leg.our_address, leg.our_port), (counts[2], counts[3]))
+                if packets > counts[2]:
+                    counts[4] = now
+                counts[0] += packets
+                counts[1] += nbytes
+                counts[2] = counts[3] = 0
+
+    def _kernel_refresh(self, streams: list[Stream] | None) -> None:
+        """Fresh kernel counters for ``streams`` (all when None) before a view reads them:
+        a few streams' elements are asked for by key; many, or all, in one dump that
+        stays good for ``KERNEL_FRESH`` seconds."""
+        if streams is not None and len(streams) <= 256:
+            member = self.planner.member
+            installed = self.planner.installed
+            pairs = {member[s.id]: installed[member[s.id]] for s in streams if s.id in member}
+            if pairs:
+                self._kernel_poll(list(pairs.values()))
+            return
+        if time.monotonic() - self.kernel_read >= KERNEL_FRESH:
+            self._kernel_poll()
+
+    def _kernel_poll(self, pairs: list[Pair] | None = None) -> None:
+        """Read forwarded ports' counters (``pairs``' or all); one that moved is a packet."""
+        if pairs is None:
+            self.kernel_read = time.monotonic()
+            pairs = list(self.planner.installed.values())
+            keys = None
+        else:
+            keys = [(leg.our_address, leg.our_port) for pair in pairs for leg in pair.legs()]
+        try:
+            values = self.kernel.counters(keys)
+        except OSError:
+            log.debug("kernel counters", exc_info=True)
+            return
+        now = time.time()
+        for pair in pairs:
+            for leg in pair.legs():
+                counts = self.kernel_counts.get(leg.stream_id)
+                value = values.get((leg.our_address, leg.our_port))
+                if counts is None or value is None:
+                    continue
+                if value[0] != counts[2]:
+                    counts[4] = now
+                counts[2], counts[3] = value
+
+    def kernel_tick(self) -> None:
+        """Move settled pairs into the kernel and changed ones out (one transaction each)."""
+        planner = self.planner
+        for stream in planner.due() + list(planner.streams.values()):
+            record = self.records.get(stream.id)
+            if record is None or record.follows is not None or stream.id in self.followers:
+                planner.candidates.pop(stream.id, None)  # re-INVITE transition: userspace
+                continue
+            self._refresh_record(record)
+        # No counter read here: views read what they show (by key, or one dump), the
+        # timers read the calls they are about to time out, and a removal reads its own.
+        installs, removals = planner.tick()
+        if removals:
+            self._kernel_fold(self.kernel.remove(removals), removals)
+        if installs:
+            done = {pair.key for pair in self.kernel.install(installs)}
+            for pair in installs:
+                if pair.key not in done:  # refused: stays in userspace for good
+                    planner.forget(planner.streams[pair.a.stream_id])
+                    planner.candidates.pop(pair.b.stream_id, None)
+                    continue
+                for leg in pair.legs():
+                    counts = self.kernel_counts.setdefault(leg.stream_id, [0, 0, 0, 0, 0.0, 0])
+                    record = self.records.get(leg.stream_id)
+                    counts[5] = self.counters.read_raw(record.slot)[0] if record else 0
+
+    async def _kernel_loop(self) -> None:
+        while not self.closing:
+            await trio.sleep(KERNEL_TICK)
+            try:
+                self.kernel_tick()
+            except Exception:  # a bug or a netlink failure must not end the relay
+                log.exception("kernel forwarding tick failed")
 
     def worker_of(self, stream: Stream) -> int | None:
         record = self.records.get(stream.id)
@@ -345,6 +495,11 @@ class RelayPlane:
          kernel_drops, generation, payload_type) = self.counters.read_raw(record.slot)
         stream = record.stream
         stats = stream.stats
+        kernel = self.kernel_counts.get(stream.id)
+        if kernel is not None:
+            packets += kernel[0] + kernel[2]
+            nbytes += kernel[1] + kernel[3]
+            last_packet = max(last_packet, kernel[4])
         stats.packets = packets
         stats.bytes = nbytes
         stats.errors = errors + kernel_drops
@@ -352,6 +507,7 @@ class RelayPlane:
         if flags & SSRC_SEEN:
             stats.ssrc = ssrc
         stats.rtcp_seen = bool(flags & RTCP_SEEN)
+        stats.kernel = kernel is not None and self.planner.in_kernel(stream.id)
         if payload_type & PAYLOAD_TYPE_SEEN:
             stats.payload_type = payload_type & 0x7F
         followers = self.followers.get(stream.id)
@@ -573,6 +729,8 @@ class RelayPlane:
     def start(self, nursery: trio.Nursery) -> None:
         for worker in self.workers:
             nursery.start_soon(self._supervise, worker)
+        if self.kernel.active:
+            nursery.start_soon(self._kernel_loop)
 
     def close(self) -> None:
         """Stop relaying: workers see end of file on their channel and exit."""
@@ -583,6 +741,10 @@ class RelayPlane:
             worker.pending = []
         self.batched = []
         self.lingering.close_all()
+        try:
+            self.kernel.close()  # no forwarding survives the daemon
+        except OSError:
+            log.warning("removing the kernel forwarding table failed", exc_info=True)
 
 
 class _Batch:
@@ -635,7 +797,7 @@ def _raise_file_limit() -> None:
 async def open_media_plane(config: Config, nursery: trio.Nursery):
     """Start the relay workers in ``nursery``; yield the plane; stop them on exit."""
     _raise_file_limit()
-    plane = RelayPlane(config)
+    plane = RelayPlane(config, kernel=open_kernel(config.table))
     plane.start(nursery)
     try:
         yield plane
