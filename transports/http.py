@@ -442,10 +442,13 @@ async def _serve(core: Any, address: Any, tls: bool, task_status: Any) -> None:
     listener = trio.SocketListener(sock)
     stopping = trio.Event()
     # Shielded from the daemon's cancellation so that WebSockets get their close frame and
-    # idle connections are hung up on; bounded by SHUTDOWN_SECONDS all the same.
+    # idle connections are hung up on; bounded by SHUTDOWN_SECONDS all the same. The
+    # server is spawned (not ``nursery.start``-ed: a cancel during ``start`` would keep the
+    # caller waiting inside it, before the ``finally`` that bounds the shielded scope), so
+    # a cancel at any moment, start-up included, reaches that ``finally``.
     server_scope = trio.CancelScope(shield=True)
 
-    async def run_server(task_status: Any = trio.TASK_STATUS_IGNORED) -> None:
+    async def run_server() -> None:
         with server_scope:
             async with trio.open_nursery() as connections:
                 accepting = trio.CancelScope()
@@ -455,7 +458,6 @@ async def _serve(core: Any, address: Any, tls: bool, task_status: Any) -> None:
                         await serve_listener(server.handle, listener, what, handler_nursery=connections)
 
                 connections.start_soon(accept)
-                task_status.started()
                 await stopping.wait()
                 accepting.cancel()
                 await listener.aclose()
@@ -463,10 +465,10 @@ async def _serve(core: Any, address: Any, tls: bool, task_status: Any) -> None:
 
     try:
         async with trio.open_nursery() as nursery:
-            await nursery.start(run_server)
-            log.info("listening for %s on %s", what, format_address(sockname))
-            task_status.started(sockname)
             try:
+                nursery.start_soon(run_server)  # the socket listens already: nothing to wait for
+                log.info("listening for %s on %s", what, format_address(sockname))
+                task_status.started(sockname)
                 await trio.sleep_forever()
             finally:
                 server_scope.deadline = trio.current_time() + SHUTDOWN_SECONDS
