@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import http
 import logging
+import os
 import socket
 import ssl
 from collections import deque
@@ -163,50 +164,83 @@ class Conn:
     Entering a fresh cancel scope for every read and write cost more than parsing the
     request; instead ``receive`` and ``send`` move this scope's deadline, and the handler
     learns from ``waiting`` whether a cancellation hit a read (idle, slow request,
-    shutdown) or a write (a peer that does not read). Plain TCP goes straight to the trio
-    socket, TLS through the ``SSLStream``.
+    shutdown) or a write (a peer that does not read). TLS goes through the ``SSLStream``.
+
+    Plain TCP reads and writes the socket's descriptor directly: trio's socket methods try
+    the call first and yield to the scheduler around it, which made a request/reply three
+    scheduler turns and a ``recv`` that fails with EAGAIN (the next request is never there
+    right after a reply went out). Here a reply that fits the socket buffer is one
+    ``write`` with no turn, and a read first waits for readability unless the last read
+    filled the buffer (then more is probably waiting, and a checkpoint keeps it fair).
     """
 
-    __slots__ = ("stream", "sock", "scope", "server", "waiting", "partial", "on_close")
+    __slots__ = ("stream", "fd", "scope", "server", "waiting", "partial", "on_close", "pending")
 
     def __init__(self, server: WebServer, stream: trio.abc.Stream) -> None:
         self.server = server
         self.stream = stream
-        self.sock = stream.socket if isinstance(stream, trio.SocketStream) else None
+        self.fd = stream.socket.fileno() if isinstance(stream, trio.SocketStream) else -1
         self.scope = trio.CancelScope()
         self.waiting = False
         self.partial = False  # a request has started but not completed
         self.on_close: Any = None  # WebSocket/HTTP2: ``on_close(closing) -> bytes`` to send at the end
+        self.pending = True  # bytes may be waiting already (a new connection, a full last read)
 
     async def receive(self, deadline: float) -> bytes:
         """The next bytes; b"" when the peer closed (or broke) the connection."""
-        self.scope.deadline = deadline
+        scope = self.scope
+        if scope.deadline != deadline:
+            scope.deadline = deadline
         self.waiting = True
         if self.server.closing:
-            self.scope.cancel()
+            scope.cancel()
             await trio.lowlevel.checkpoint()
-        if self.sock is not None:
-            try:
-                data = await self.sock.recv(RECEIVE_SIZE)
-            except OSError:
-                data = b""
-        else:
+        fd = self.fd
+        if fd < 0:
             try:
                 data = await self.stream.receive_some(RECEIVE_SIZE)
             except (trio.BrokenResourceError, trio.ClosedResourceError):
                 data = b""
+            self.waiting = False
+            return data
+        if self.pending:
+            await trio.lowlevel.checkpoint()
+        while True:
+            if not self.pending:
+                await trio.lowlevel.wait_readable(fd)
+            try:
+                data = os.read(fd, RECEIVE_SIZE)
+            except BlockingIOError:
+                self.pending = False
+                continue
+            except OSError:
+                data = b""
+            break
+        self.pending = len(data) == RECEIVE_SIZE
         self.waiting = False
         return data
 
     async def send(self, data: bytes) -> None:
         """Write everything within the send deadline (else the handler hangs up)."""
-        self.scope.deadline = trio.current_time() + self.server.send_seconds
-        if self.sock is None:
+        fd = self.fd
+        if fd < 0:
+            self.scope.deadline = trio.current_time() + self.server.send_seconds
             await self.stream.send_all(data)
             return
-        view = memoryview(data)
+        try:
+            sent = os.write(fd, data)
+        except BlockingIOError:
+            sent = 0
+        if sent == len(data):
+            return
+        self.scope.deadline = trio.current_time() + self.server.send_seconds
+        view = memoryview(data)[sent:]
         while view:
-            sent = await self.sock.send(view)
+            await trio.lowlevel.wait_writable(fd)
+            try:
+                sent = os.write(fd, view)
+            except BlockingIOError:
+                continue
             view = view[sent:]
 
 
