@@ -13,7 +13,7 @@ Both daemons run on this machine with the same options, one after the other, and
 Each figure comes with the daemon's CPU per request (µs, user+system of its process tree) and
 the ratio rtpengined/rtpengine. ``apt-get install -y wrk`` first (the HTTP rows need it).
 
-    python bench/http.py [--seconds 5] [--repeat 2]
+    python bench/http.py [--seconds 5] [--repeat 3]
 """
 
 from __future__ import annotations
@@ -33,6 +33,7 @@ import select  # noqa: E402
 import shlex  # noqa: E402
 import shutil  # noqa: E402
 import socket  # noqa: E402
+import statistics  # noqa: E402
 import subprocess  # noqa: E402
 import tempfile  # noqa: E402
 import threading  # noqa: E402
@@ -357,11 +358,16 @@ def stub_ws_server() -> tuple[int, threading.Thread]:
     return listener.getsockname()[1], thread
 
 
+def medians(figures: list[tuple[float, float]]) -> tuple[float, float]:
+    """Median rate and median CPU per request of one row's passes."""
+    return (statistics.median(rate for rate, _ in figures), statistics.median(cpu for _, cpu in figures))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--seconds", type=float, default=5.0)
-    parser.add_argument("--repeat", type=int, default=2,
-                        help="passes over both daemons, alternating; the best rate of each row is shown")
+    parser.add_argument("--repeat", type=int, default=3,
+                        help="passes over both daemons, alternating; each row shows the medians")
     args = parser.parse_args()
     if shutil.which("wrk") is None:
         raise SystemExit("wrk is needed: apt-get install -y wrk")
@@ -375,25 +381,26 @@ def main() -> None:
         ("lifecycles/s HTTP /ng (16)", lambda d: lifecycles(d, "http", seconds)),
         ("lifecycles/s WS ng (16)", lambda d: lifecycles(d, "ws", seconds)),
     ]
-    results: dict[str, list[tuple[float, float]]] = {}
-    load_before = os.getloadavg()[0]
-    for _ in range(args.repeat):  # alternate the daemons; keep each row's best rate
+    results: dict[str, list[list[tuple[float, float]]]] = {name: [] for name in DAEMONS}
+    loads = [os.getloadavg()[0]]
+    for _ in range(args.repeat):  # alternate the daemons; a busy moment hits both alike
         for name in DAEMONS:
             daemon = Daemon(name)
             try:
-                figures = [measured(daemon, lambda run=run, d=daemon: run(d)) for _, run in rows]
+                results[name].append([measured(daemon, lambda run=run, d=daemon: run(d)) for _, run in rows])
             finally:
                 daemon.stop()
-            best = results.setdefault(name, figures)
-            results[name] = [max(old, new) for old, new in zip(best, figures, strict=True)]
+            loads.append(os.getloadavg()[0])
     stub_port, _ = stub_ws_server()
     ceiling, _ = measured(None, lambda: ws_ping_rate(stub_port, min(seconds, 3)))
-    print(f"{seconds:.0f} s per figure; CPU = daemon user+system per request (µs); load average "
-          f"{load_before:.1f} before, {os.getloadavg()[0]:.1f} after (a single-threaded daemon gets less "
-          f"of a busy machine than a multi-threaded one: compare CPU per request too)")
+    print(f"{seconds:.0f} s per figure, medians of {args.repeat} alternating passes; CPU = daemon "
+          f"user+system per request (µs); 1-min load average {min(loads):.1f}..{max(loads):.1f} (median "
+          f"{statistics.median(loads):.1f}) on {os.cpu_count()} CPUs. A single-threaded daemon gets less "
+          f"of a busy machine than a multi-threaded one: compare CPU per request too")
     print(f"{'':34}{'rtpengine/s':>12}{'CPU':>7}{'rtpengined/s':>14}{'CPU':>7}{'ratio':>8}{'CPU ratio':>11}")
     for index, (label, _) in enumerate(rows):
-        (theirs, their_cpu), (ours, our_cpu) = results["rtpengine"][index], results["rtpengined"][index]
+        theirs, their_cpu = medians([passes[index] for passes in results["rtpengine"]])
+        ours, our_cpu = medians([passes[index] for passes in results["rtpengined"]])
         print(f"{label:34}{theirs:>12,.0f}{their_cpu:>7.0f}{ours:>14,.0f}{our_cpu:>7.0f}{ours / theirs:>8.2f}"
               f"{our_cpu / their_cpu:>11.2f}")
     print(f"(WS client ceiling against a stub server that answers at once: {ceiling:,.0f}/s)")

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import http
 import logging
+import os
 import socket
 import ssl
 from collections import deque
@@ -55,6 +56,10 @@ MAX_REQUEST_SECONDS = 30.0  # a started request (head and body) must be complete
 LINGER_SECONDS = 1.0  # after an error reply, read and drop what the peer still sends, so it sees the reply
 LINGER_BYTES = 4 * MAX_BODY
 RECEIVE_SIZE = 65536
+# A read's deadline is moved only when the wanted one is outside [wanted, wanted + slack]:
+# moving it re-sorts trio's deadline heap, once per request otherwise. Timeouts end at
+# most this much later than asked, never earlier.
+DEADLINE_SLACK = 0.05
 
 
 def _status_line(status: int) -> bytes:
@@ -65,16 +70,26 @@ def _status_line(status: int) -> bytes:
     return b"HTTP/1.1 %d %s\r\n" % (status, phrase)
 
 
-_STATUS_LINES: dict[int, bytes] = {}
+_HEADS: dict[tuple[int, bytes], bytes] = {}
 
 
 def encode_response(response: Response, head_only: bool = False) -> bytes:
-    """Status line, headers, body (none for a HEAD request: its length is announced only)."""
-    line = _STATUS_LINES.get(response.status)
-    if line is None:
-        line = _STATUS_LINES[response.status] = _status_line(response.status)
-    head = b"".join(b"%s: %s\r\n" % pair for pair in response.header_list())
-    return line + head + b"\r\n" + (b"" if head_only else response.body)
+    """Status line, headers, body (none for a HEAD request: its length is announced only).
+
+    The bytes up to the content length are kept per status and content type: most
+    replies are a handful of kinds, and this is on every request's path."""
+    if response.extra_headers:
+        head = _status_line(response.status) + b"".join(b"%s: %s\r\n" % pair for pair in response.header_list())
+        return head + b"\r\n" + (b"" if head_only else response.body)
+    key = (response.status, response.content_type)
+    start = _HEADS.get(key)
+    if start is None:
+        if len(_HEADS) > 64:  # content types come from our own routes, but stay bounded anyway
+            _HEADS.clear()
+        start = _HEADS[key] = _status_line(response.status) + b"content-type: " + response.content_type \
+            + b"\r\ncontent-length: "
+    body = response.body
+    return b"%b%d\r\n\r\n%b" % (start, len(body), b"" if head_only else body)
 
 
 class _Refusal(Exception):
@@ -163,50 +178,84 @@ class Conn:
     Entering a fresh cancel scope for every read and write cost more than parsing the
     request; instead ``receive`` and ``send`` move this scope's deadline, and the handler
     learns from ``waiting`` whether a cancellation hit a read (idle, slow request,
-    shutdown) or a write (a peer that does not read). Plain TCP goes straight to the trio
-    socket, TLS through the ``SSLStream``.
+    shutdown) or a write (a peer that does not read). TLS goes through the ``SSLStream``.
+
+    Plain TCP reads and writes the socket's descriptor directly: trio's socket methods try
+    the call first and yield to the scheduler around it, which made a request/reply three
+    scheduler turns and a ``recv`` that fails with EAGAIN (the next request is never there
+    right after a reply went out). Here a reply that fits the socket buffer is one
+    ``write`` with no turn, and a read first waits for readability unless the last read
+    filled the buffer (then more is probably waiting, and a checkpoint keeps it fair).
     """
 
-    __slots__ = ("stream", "sock", "scope", "server", "waiting", "partial", "on_close")
+    __slots__ = ("stream", "fd", "scope", "server", "waiting", "partial", "on_close", "pending")
 
     def __init__(self, server: WebServer, stream: trio.abc.Stream) -> None:
         self.server = server
         self.stream = stream
-        self.sock = stream.socket if isinstance(stream, trio.SocketStream) else None
+        self.fd = stream.socket.fileno() if isinstance(stream, trio.SocketStream) else -1
         self.scope = trio.CancelScope()
         self.waiting = False
         self.partial = False  # a request has started but not completed
         self.on_close: Any = None  # WebSocket/HTTP2: ``on_close(closing) -> bytes`` to send at the end
+        self.pending = True  # bytes may be waiting already (a new connection, a full last read)
 
     async def receive(self, deadline: float) -> bytes:
         """The next bytes; b"" when the peer closed (or broke) the connection."""
-        self.scope.deadline = deadline
+        scope = self.scope
+        current = scope.deadline
+        if not deadline <= current <= deadline + DEADLINE_SLACK:
+            scope.deadline = deadline + DEADLINE_SLACK
         self.waiting = True
         if self.server.closing:
-            self.scope.cancel()
+            scope.cancel()
             await trio.lowlevel.checkpoint()
-        if self.sock is not None:
-            try:
-                data = await self.sock.recv(RECEIVE_SIZE)
-            except OSError:
-                data = b""
-        else:
+        fd = self.fd
+        if fd < 0:
             try:
                 data = await self.stream.receive_some(RECEIVE_SIZE)
             except (trio.BrokenResourceError, trio.ClosedResourceError):
                 data = b""
+            self.waiting = False
+            return data
+        if self.pending:
+            await trio.lowlevel.checkpoint()
+        while True:
+            if not self.pending:
+                await trio.lowlevel.wait_readable(fd)
+            try:
+                data = os.read(fd, RECEIVE_SIZE)
+            except BlockingIOError:
+                self.pending = False
+                continue
+            except OSError:
+                data = b""
+            break
+        self.pending = len(data) == RECEIVE_SIZE
         self.waiting = False
         return data
 
     async def send(self, data: bytes) -> None:
         """Write everything within the send deadline (else the handler hangs up)."""
-        self.scope.deadline = trio.current_time() + self.server.send_seconds
-        if self.sock is None:
+        fd = self.fd
+        if fd < 0:
+            self.scope.deadline = trio.current_time() + self.server.send_seconds
             await self.stream.send_all(data)
             return
-        view = memoryview(data)
+        try:
+            sent = os.write(fd, data)
+        except BlockingIOError:
+            sent = 0
+        if sent == len(data):
+            return
+        self.scope.deadline = trio.current_time() + self.server.send_seconds
+        view = memoryview(data)[sent:]
         while view:
-            sent = await self.sock.send(view)
+            await trio.lowlevel.wait_writable(fd)
+            try:
+                sent = os.write(fd, view)
+            except BlockingIOError:
+                continue
             view = view[sent:]
 
 
@@ -442,10 +491,13 @@ async def _serve(core: Any, address: Any, tls: bool, task_status: Any) -> None:
     listener = trio.SocketListener(sock)
     stopping = trio.Event()
     # Shielded from the daemon's cancellation so that WebSockets get their close frame and
-    # idle connections are hung up on; bounded by SHUTDOWN_SECONDS all the same.
+    # idle connections are hung up on; bounded by SHUTDOWN_SECONDS all the same. The
+    # server is spawned (not ``nursery.start``-ed: a cancel during ``start`` would keep the
+    # caller waiting inside it, before the ``finally`` that bounds the shielded scope), so
+    # a cancel at any moment, start-up included, reaches that ``finally``.
     server_scope = trio.CancelScope(shield=True)
 
-    async def run_server(task_status: Any = trio.TASK_STATUS_IGNORED) -> None:
+    async def run_server() -> None:
         with server_scope:
             async with trio.open_nursery() as connections:
                 accepting = trio.CancelScope()
@@ -455,7 +507,6 @@ async def _serve(core: Any, address: Any, tls: bool, task_status: Any) -> None:
                         await serve_listener(server.handle, listener, what, handler_nursery=connections)
 
                 connections.start_soon(accept)
-                task_status.started()
                 await stopping.wait()
                 accepting.cancel()
                 await listener.aclose()
@@ -463,10 +514,10 @@ async def _serve(core: Any, address: Any, tls: bool, task_status: Any) -> None:
 
     try:
         async with trio.open_nursery() as nursery:
-            await nursery.start(run_server)
-            log.info("listening for %s on %s", what, format_address(sockname))
-            task_status.started(sockname)
             try:
+                nursery.start_soon(run_server)  # the socket listens already: nothing to wait for
+                log.info("listening for %s on %s", what, format_address(sockname))
+                task_status.started(sockname)
                 await trio.sleep_forever()
             finally:
                 server_scope.deadline = trio.current_time() + SHUTDOWN_SECONDS
