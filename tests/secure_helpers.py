@@ -1,0 +1,20 @@
+"""rtpengine 10.5's SDES/DTLS SDP (tests/fixtures/rtpengine-10.5/secure/captures.json)."""
+
+import json
+import re
+from pathlib import Path
+
+CAPTURES = json.loads((Path(__file__).parent / "fixtures" / "rtpengine-10.5" / "secure" / "captures.json")
+                      .read_text())
+
+
+def lines(case: str, step: str, prefix: str) -> list[str]:
+    """The SDP lines starting with `prefix` (without `a=`) of one captured reply or request."""
+    entry = CAPTURES[case][step]
+    sdp = entry["sdp"]
+    return [ln[2:] for ln in sdp.splitlines() if ln.startswith("a=" + prefix)]
+
+
+def mask_key(value: str) -> str:
+    """Key material is random: keep its length, so the shape (base64 without padding) shows."""
+    return re.sub(r"inline:([A-Za-z0-9+/=]+)", lambda m: f"inline:<{len(m.group(1))}>", value)
