@@ -18,7 +18,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.x509.oid import NameOID
-from OpenSSL import SSL, crypto
+from OpenSSL import SSL
 
 # `a=fingerprint` hash names (RFC 8122 spelling, as rtpengine prints them) -> hash classes.
 FINGERPRINT_HASHES = {
@@ -67,8 +67,8 @@ class Certificate:
 
     def ssl_context(self) -> SSL.Context:
         ctx = SSL.Context(SSL.DTLS_METHOD)
-        ctx.use_certificate(crypto.X509.from_cryptography(self.cert))
-        ctx.use_privatekey(crypto.PKey.from_cryptography_key(self.key))
+        ctx.use_certificate(self.cert)
+        ctx.use_privatekey(self.key)
         # The peer is self-signed: accept any certificate here, check it against the SDP
         # fingerprint once the handshake is done.
         ctx.set_verify(SSL.VERIFY_PEER | SSL.VERIFY_FAIL_IF_NO_PEER_CERT, lambda *args: True)
@@ -157,7 +157,11 @@ class DtlsEndpoint:
     Call `start()` once (the client's first flight; nothing for a server), `receive()` with
     every DTLS datagram and `handle_timeout()` when `deadline()` (monotonic seconds) passes;
     each returns the datagrams to send to the peer. `keys` is set once the handshake finished
-    and the peer certificate matched `remote_fingerprint`; a failure raises DtlsError.
+    and the peer certificate matched `remote_fingerprint`; a failure raises DtlsError (send
+    `alert` then). Malformed records are dropped silently, as DTLS requires.
+
+    OpenSSL times retransmissions with its own clock, so `now` must be `time.monotonic()` (or
+    trio.current_time(), which follows it); `handle_timeout` before the deadline does nothing.
     """
 
     def __init__(self, certificate: Certificate, client: bool, remote_fingerprint: str) -> None:
