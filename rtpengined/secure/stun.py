@@ -1,6 +1,8 @@
 """STUN messages (RFC 5389) as ICE uses them, and RFC 7983 first-byte demultiplexing.
 
-Own codec rather than aioice's: it runs in the relay worker for every check, needs no event
+Own codec rather than aioice's: it runs in the relay worker for every check (bench/secure.py: a
+whole answered check here takes under half of what aioice.stun needs to parse, verify and
+reply), needs no event
 loop, and only has to know the handful of attributes ICE connectivity checks carry. Unknown
 comprehension-optional attributes are kept as raw bytes.
 """
