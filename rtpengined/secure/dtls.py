@@ -106,8 +106,9 @@ def answer_setup(offered: str | None, prefer: str | None = None) -> str:
     """Our `a=setup` in an answer, from the offer's (RFC 5763 5 / 4145).
 
     rtpengine 10.5 answers `actpass` (or no setup) with `active`, and takes the role the offer
-    leaves: `active` -> `passive`, `passive` -> `active`. `prefer` (the ng `DTLS` flag of the
-    answer, `passive`/`active`) only picks a role where the offer left the choice (`actpass`).
+    leaves: `active` -> `passive`, `passive` -> `active`. `prefer` is the ng `DTLS` flag of the
+    *answer* request (the offer's does not count): `passive` picks passive where the offer left
+    the choice (`actpass`); `active`, `reverse` and others leave `active` (all as captured).
     """
     offered = (offered or "actpass").lower()
     if offered == "active":

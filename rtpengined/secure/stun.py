@@ -2,9 +2,8 @@
 
 Own codec rather than aioice's: it runs in the relay worker for every check (bench/secure.py: a
 whole answered check here takes under half of what aioice.stun needs to parse, verify and
-reply), needs no event
-loop, and only has to know the handful of attributes ICE connectivity checks carry. Unknown
-comprehension-optional attributes are kept as raw bytes.
+reply), needs no event loop, and only has to know the handful of attributes ICE connectivity
+checks carry. Other attributes are kept as raw bytes.
 """
 
 from __future__ import annotations
