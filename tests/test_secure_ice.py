@@ -7,6 +7,7 @@ import struct
 import aioice
 import pytest
 from aioice import stun as aiostun
+from secure_helpers import loopback_connection
 
 from rtpengined.secure import ice, stun
 
@@ -19,6 +20,12 @@ PWD = "VjWixAZ5oHvWKX1cntv1Mh65to"
 def test_rfc7983_demux(first, kind):
     assert stun.demux(bytes([first, 1, 2])) == kind
     assert stun.demux(b"") == ""
+
+
+def test_rtcp_is_told_from_rtp_by_its_packet_type():
+    assert [stun.is_rtcp(bytes([0x80, pt])) for pt in (0, 96, 127, 191, 192, 200, 223, 224)] == [
+        False, False, False, False, True, True, True, False]
+    assert not stun.is_rtcp(b"\x80")
 
 
 def test_our_messages_parse_in_aioice_with_integrity_and_fingerprint():
@@ -116,18 +123,6 @@ class Shell(asyncio.DatagramProtocol):
             for d, a in self.agent.poll(asyncio.get_running_loop().time()):
                 self.transport.sendto(d, a)
             await asyncio.sleep(0.01)
-
-
-async def loopback_connection(controlling):
-    """A real aioice Connection with a host candidate on 127.0.0.1.
-
-    aioice's gathering skips 127.0.0.1, so gathering runs with no interface and the loopback
-    candidate is made by aioice's own get_component_candidates (real socket, real protocol).
-    """
-    conn = aioice.Connection(ice_controlling=controlling, components=1, use_ipv4=False, use_ipv6=False)
-    await conn.gather_candidates()
-    conn._local_candidates += await conn.get_component_candidates(component=1, addresses=["127.0.0.1"])
-    return conn
 
 
 async def converse(aioice_controlling, our_controlling, tie_breaker=None):

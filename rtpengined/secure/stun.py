@@ -59,6 +59,11 @@ def demux(datagram: bytes) -> str:
     return ""
 
 
+def is_rtcp(datagram: bytes) -> bool:
+    """Of a datagram demux() called 'rtp': RTCP, by its packet type 192-223 (RFC 5761 4)."""
+    return len(datagram) >= 2 and 192 <= datagram[1] <= 223
+
+
 class StunError(ValueError):
     """Not a well-formed STUN message."""
 
