@@ -1,4 +1,5 @@
-"""rtpengine 10.5's SDES/DTLS SDP (tests/fixtures/rtpengine-10.5/secure/captures.json)."""
+"""Shared by the rtpengined.secure tests: rtpengine 10.5's SDES/DTLS SDP (captures.json beside
+capture.py in tests/fixtures/rtpengine-10.5/secure/) and a real aioice peer on loopback."""
 
 import json
 import re
