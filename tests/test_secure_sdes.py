@@ -96,3 +96,16 @@ def test_generated_keys_are_fresh_and_sized():
     for s in sdes.SUITES:
         c = sdes.generate(1, s)
         assert (len(c.key), len(c.salt)) == (s.key_len, s.salt_len)
+
+
+def test_an_answer_selects_one_of_our_offered_attributes():
+    ours = sdes.offer([])
+    answered, = [sdes.parse(v) for v in lines("plain-to-savp-answered-savp", "answer", "crypto:")]
+    assert (answered.tag, ours[0].tag, ours[0].suite.name) == (1, 1, "AEAD_AES_256_GCM")
+    chosen = sdes.accept_answer(ours, answered)  # tag 1 is another suite here: the suite decides
+    assert (chosen.tag, chosen.suite.name) == (7, "AES_CM_128_HMAC_SHA1_80")
+    assert chosen.key_salt != answered.key_salt
+    same = sdes.generate(8, "AES_CM_128_HMAC_SHA1_32")
+    assert sdes.accept_answer(ours, same) is ours[7]
+    with pytest.raises(sdes.SdesError, match="not offered"):
+        sdes.accept_answer(sdes.offer([], ["no-AES_CM_128_HMAC_SHA1_32"]), same)

@@ -181,3 +181,21 @@ def answer(offered: list[Crypto], supported: tuple[str, ...] | None = None) -> C
             continue
         return replace(generate(crypto.tag, crypto.suite, crypto.flags), other_params=())
     return None
+
+
+def accept_answer(offered: list[Crypto], answered: Crypto) -> Crypto:
+    """The attribute of ours an SDES answer chose.
+
+    RFC 4568 6.1 says by tag, but rtpengine 10.5 also takes an answer whose tag names another
+    suite (captured: tag 1 was AEAD_AES_256_GCM in its offer, the answer's tag 1
+    AES_CM_128_HMAC_SHA1_80, and the call went on), so the suite decides: same tag and suite
+    first, else our first offered attribute of that suite. The answerer's key (`answered`) is
+    what it protects with (our inbound context); the returned one is our outbound key.
+    """
+    for crypto in offered:
+        if crypto.tag == answered.tag and crypto.suite is answered.suite:
+            return crypto
+    for crypto in offered:
+        if crypto.suite is answered.suite:
+            return crypto
+    raise SdesError(f"answer chose {answered.suite.name}, which was not offered")
