@@ -182,9 +182,12 @@ class DtlsEndpoint:
         return self._step(now) if self.client else []
 
     def receive(self, datagram: bytes, now: float) -> list[bytes]:
-        if self.closed:
+        if self.closed or not datagram:  # OpenSSL refuses a zero-length write
             return []
-        self._conn.bio_write(datagram)
+        try:
+            self._conn.bio_write(datagram)
+        except SSL.Error:
+            return []
         if self.keys is None:
             return self._step(now)
         try:  # after the handshake only alerts (close_notify) are expected on this path
