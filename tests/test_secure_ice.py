@@ -196,3 +196,9 @@ def test_unanswered_checks_are_paced_retransmitted_then_fail():
     req = stun.parse(first)
     assert req.get(stun.USERNAME) == b"theirs:ours" and req.check_integrity(b"theirpwd")
     assert req.has(stun.ICE_CONTROLLING) and not req.has(stun.USE_CANDIDATE)
+    assert struct.unpack("!I", req.get(stun.PRIORITY))[0] == ice.candidate_priority(110)
+    rtcp = ice.IceAgent("ours", PWD, controlling=True, component=2)
+    rtcp.set_remote("theirs", "theirpwd", [("192.0.2.1", 1001, 10)])
+    rtcp.set_remote("theirs", "theirpwd", [("192.0.2.1", 1001, 10)])  # trickled again: one pair
+    check = stun.parse(rtcp.poll(0.0)[0][0])
+    assert len(rtcp.pairs) == 1 and struct.unpack("!I", check.get(stun.PRIORITY))[0] & 0xFF == 254

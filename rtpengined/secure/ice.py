@@ -58,6 +58,7 @@ class IceAgent:
     local_pwd: str
     controlling: bool
     tie_breaker: int = field(default_factory=lambda: int.from_bytes(os.urandom(8), "big"))
+    component: int = 1  # 1 RTP (or RTP+RTCP with rtcp-mux), 2 RTCP: one agent per media socket
     remote_ufrag: str = ""
     remote_pwd: str = ""
     pairs: list[Pair] = field(default_factory=list)
@@ -65,7 +66,10 @@ class IceAgent:
     _last_new_check: float = -1.0
 
     def set_remote(self, ufrag: str, pwd: str, candidates: list[tuple[str, int, int]]) -> None:
-        """Remote credentials and candidates (host, port, priority) from the peer's SDP."""
+        """Remote credentials and this component's candidates (host, port, priority) from SDP.
+
+        Callable again for trickled candidates; known addresses keep their pair.
+        """
         self.remote_ufrag, self.remote_pwd = ufrag, pwd
         for host, port, priority in candidates:
             self._pair((host, port), priority)
@@ -162,7 +166,7 @@ class IceAgent:
     def _send(self, pair: Pair, now: float) -> list[tuple[bytes, Address]]:
         req = stun.Message(stun.BINDING, stun.REQUEST)
         req.add(stun.USERNAME, f"{self.remote_ufrag}:{self.local_ufrag}".encode())
-        req.add(stun.PRIORITY, struct.pack("!I", candidate_priority(110)))
+        req.add(stun.PRIORITY, struct.pack("!I", candidate_priority(110, component=self.component)))
         if self.controlling:
             req.add(stun.ICE_CONTROLLING, struct.pack("!Q", self.tie_breaker))
             if pair.sent_nomination:
