@@ -1,0 +1,207 @@
+"""ICE connectivity checks (RFC 8445) for one component, without I/O.
+
+`IceAgent` answers the peer's binding requests (USERNAME `ours:theirs`, MESSAGE-INTEGRITY keyed
+with our ice-pwd, FINGERPRINT; XOR-MAPPED-ADDRESS of the source in the success response;
+487 Role Conflict by the tie-breaker rules of 7.3.1.1), and sends its own checks to the remote
+candidates, nominating (USE-CANDIDATE, regular nomination) when controlling. A relay worker
+feeds it every datagram `stun.demux` classes as 'stun', calls `poll` when `deadline` passes and
+sends what both return; `selected` is the address media goes to once a pair is nominated.
+"""
+
+from __future__ import annotations
+
+import os
+import struct
+from dataclasses import dataclass, field
+
+from . import stun
+
+Address = tuple[str, int]
+
+TA = 0.05  # pacing between new checks (RFC 8445 14.2, 50 ms)
+RTO = 0.5  # first retransmission; doubled each time
+MAX_TRANSMISSIONS = 7
+
+
+def candidate_priority(type_pref: int, local_pref: int = 65535, component: int = 1) -> int:
+    """RFC 8445 5.1.2.1: 126 host, 110 prflx, 100 srflx, 0 relay."""
+    return (type_pref << 24) | (local_pref << 8) | (256 - component)
+
+
+@dataclass
+class Pair:
+    remote: Address
+    priority: int
+    state: str = "waiting"  # waiting, in-progress, succeeded, failed
+    nominated: bool = False
+    transaction_id: bytes | None = None
+    sent_nomination: bool = False
+    transmissions: int = 0
+    next_send: float = 0.0
+    mapped: Address | None = None
+    request: bytes = b""  # the check as sent, for retransmission
+
+
+@dataclass
+class CheckResult:
+    """What one incoming STUN datagram meant (for the caller's logs and media learning)."""
+
+    kind: str  # 'request', 'response', 'error', 'ignored'
+    valid: bool = False
+    nominated: bool = False
+    reason: str = ""
+
+
+@dataclass
+class IceAgent:
+    local_ufrag: str
+    local_pwd: str
+    controlling: bool
+    tie_breaker: int = field(default_factory=lambda: int.from_bytes(os.urandom(8), "big"))
+    component: int = 1  # 1 RTP (or RTP+RTCP with rtcp-mux), 2 RTCP: one agent per media socket
+    remote_ufrag: str = ""
+    remote_pwd: str = ""
+    pairs: list[Pair] = field(default_factory=list)
+    selected: Address | None = None
+    _last_new_check: float = -1.0
+
+    def set_remote(self, ufrag: str, pwd: str, candidates: list[tuple[str, int, int]]) -> None:
+        """Remote credentials and this component's candidates (host, port, priority) from SDP.
+
+        Callable again for trickled candidates; known addresses keep their pair.
+        """
+        self.remote_ufrag, self.remote_pwd = ufrag, pwd
+        for host, port, priority in candidates:
+            self._pair((host, port), priority)
+
+    def _pair(self, remote: Address, priority: int) -> Pair:
+        for pair in self.pairs:
+            if pair.remote == remote:
+                return pair
+        pair = Pair(remote, priority)
+        self.pairs.append(pair)
+        self.pairs.sort(key=lambda p: -p.priority)
+        return pair
+
+    # -- incoming --------------------------------------------------------------------------
+    def receive(self, data: bytes, source: Address, now: float) -> tuple[list[tuple[bytes, Address]], CheckResult]:
+        """Handle one STUN datagram from `source`; returns (datagrams to send, what it was)."""
+        try:
+            msg = stun.parse(data)
+        except stun.StunError as exc:
+            return [], CheckResult("ignored", reason=str(exc))
+        if msg.method != stun.BINDING:
+            return [], CheckResult("ignored", reason="not a binding")
+        if msg.cls == stun.REQUEST:
+            return self._request(msg, source, now)
+        if msg.cls in (stun.SUCCESS, stun.ERROR):
+            return self._response(msg, source, now)
+        return [], CheckResult("ignored", reason="indication")
+
+    def _error(self, msg: stun.Message, code: int, reason: str, key: bytes | None) -> bytes:
+        reply = stun.Message(stun.BINDING, stun.ERROR, msg.transaction_id)
+        reply.add(stun.ERROR_CODE, stun.error_code(code, reason))
+        return reply.encode(key)
+
+    def _request(self, msg: stun.Message, source: Address, now: float):
+        key = self.local_pwd.encode()
+        username = msg.get(stun.USERNAME)
+        if username is None or msg.integrity_offset is None:
+            return [(self._error(msg, 400, "Bad Request", None), source)], CheckResult("request", reason="400")
+        if not username.decode("utf-8", "replace").startswith(self.local_ufrag + ":") \
+                or not msg.check_integrity(key):
+            return [(self._error(msg, 401, "Unauthorized", None), source)], CheckResult("request", reason="401")
+        # Role conflict, RFC 8445 7.3.1.1
+        theirs = msg.get(stun.ICE_CONTROLLING if self.controlling else stun.ICE_CONTROLLED)
+        if theirs is not None and len(theirs) == 8:
+            their_tb = struct.unpack("!Q", theirs)[0]
+            if self.tie_breaker >= their_tb:
+                return [(self._error(msg, 487, "Role Conflict", key), source)], \
+                    CheckResult("request", reason="487")
+            self.controlling = not self.controlling
+        reply = stun.Message(stun.BINDING, stun.SUCCESS, msg.transaction_id)
+        reply.add(stun.XOR_MAPPED_ADDRESS, stun.xor_address(source[0], source[1], msg.transaction_id))
+        out = [(reply.encode(key), source)]
+        prio = msg.get(stun.PRIORITY)
+        pair = self._pair(source, struct.unpack("!I", prio)[0] if prio and len(prio) == 4 else 0)
+        nominated = False
+        if msg.has(stun.USE_CANDIDATE) and not self.controlling:
+            pair.nominated = nominated = True
+            if pair.state == "succeeded":
+                self.selected = pair.remote
+        if pair.state in ("waiting", "failed") and self.remote_pwd:
+            # triggered check (7.3.1.4): lets the peer's check confirm our path too
+            out += self._send(pair, now)
+        return out, CheckResult("request", valid=True, nominated=nominated)
+
+    def _response(self, msg: stun.Message, source: Address, now: float):
+        pair = next((p for p in self.pairs if p.transaction_id == msg.transaction_id), None)
+        if pair is None or pair.remote != source:
+            return [], CheckResult("ignored", reason="unknown transaction")
+        if not msg.check_integrity(self.remote_pwd.encode()):
+            return [], CheckResult("ignored", reason="bad integrity")
+        pair.transaction_id = None
+        if msg.cls == stun.ERROR:
+            code = stun.parse_error_code(msg.get(stun.ERROR_CODE) or b"")
+            if code == 487:  # switch role and check again (7.2.5.1)
+                self.controlling = not self.controlling
+                pair.state, pair.sent_nomination = "waiting", False
+                return self._send(pair, now), CheckResult("error", reason="487")
+            pair.state = "failed"
+            return [], CheckResult("error", reason=str(code))
+        mapped = msg.get(stun.XOR_MAPPED_ADDRESS)
+        if mapped:
+            pair.mapped = stun.parse_xor_address(mapped, msg.transaction_id)
+        pair.state = "succeeded"
+        out: list[tuple[bytes, Address]] = []
+        if pair.sent_nomination or pair.nominated:
+            pair.nominated = True
+            self.selected = pair.remote
+        elif self.controlling and self.selected is None:
+            pair.sent_nomination = True  # regular nomination: repeat the check with USE-CANDIDATE
+            out = self._send(pair, now)
+        return out, CheckResult("response", valid=True, nominated=pair.nominated)
+
+    # -- outgoing --------------------------------------------------------------------------
+    def _send(self, pair: Pair, now: float) -> list[tuple[bytes, Address]]:
+        req = stun.Message(stun.BINDING, stun.REQUEST)
+        req.add(stun.USERNAME, f"{self.remote_ufrag}:{self.local_ufrag}".encode())
+        req.add(stun.PRIORITY, struct.pack("!I", candidate_priority(110, component=self.component)))
+        if self.controlling:
+            req.add(stun.ICE_CONTROLLING, struct.pack("!Q", self.tie_breaker))
+            if pair.sent_nomination:
+                req.add(stun.USE_CANDIDATE)
+        else:
+            req.add(stun.ICE_CONTROLLED, struct.pack("!Q", self.tie_breaker))
+        pair.transaction_id = req.transaction_id
+        pair.state = "in-progress"
+        pair.transmissions = 1
+        pair.next_send = now + RTO
+        pair.request = req.encode(self.remote_pwd.encode())  # kept for retransmission
+        self._last_new_check = now
+        return [(pair.request, pair.remote)]
+
+    def poll(self, now: float) -> list[tuple[bytes, Address]]:
+        """Retransmit due checks and start the next waiting one (one new check per Ta)."""
+        out: list[tuple[bytes, Address]] = []
+        if not self.remote_pwd:
+            return out
+        for pair in self.pairs:
+            if pair.state == "in-progress" and now >= pair.next_send:
+                if pair.transmissions >= MAX_TRANSMISSIONS:
+                    pair.state, pair.transaction_id = "failed", None
+                    continue
+                pair.transmissions += 1
+                pair.next_send = now + RTO * 2 ** (pair.transmissions - 1)
+                out.append((pair.request, pair.remote))
+        if self.selected is None and now >= self._last_new_check + TA:
+            waiting = next((p for p in self.pairs if p.state == "waiting"), None)
+            if waiting is not None:
+                out += self._send(waiting, now)
+        return out
+
+    def deadline(self) -> float | None:
+        times = [p.next_send for p in self.pairs if p.state == "in-progress"]
+        if self.selected is None and any(p.state == "waiting" for p in self.pairs) and self.remote_pwd:
+            times.append(self._last_new_check + TA)
+        return min(times) if times else None
