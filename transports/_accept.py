@@ -64,7 +64,7 @@ async def _run_handler(handler: Callable[[Any], Awaitable[None]], stream: Any,
     """Run one connection's handler; nothing it raises leaves this task.
 
     As trio.serve_listeners does, the stream is closed however the handler ends
-    (hypercorn relies on it, e.g. after a failed TLS handshake).
+    (a handler that fails half-way, e.g. in a TLS handshake, leaves no descriptor behind).
     """
     try:
         await handler(stream)
