@@ -17,6 +17,10 @@ close frame (1001), and whatever is still open after ``SHUTDOWN_SECONDS`` is cut
 
 Client side: ``open_client(url, kind=...)`` speaks ``POST /ng`` / ``GET /cli/<command>``
 over a kept-alive HTTP/1.1 connection (h11), or the ng/cli WebSocket subprotocols.
+
+Why one module of this size: the connection loop, its deadlines and the direct socket I/O
+are one state machine over one connection; the sans-I/O parts (routes, WebSocket session,
+HTTP/2) already live in ``http_app``, ``ws`` and ``h2conn``.
 """
 
 from __future__ import annotations

@@ -5,6 +5,10 @@ libnftables transaction per batch (never a forked ``nft``), reads the counting s
 raw nf_tables netlink socket (by key, or one dump) and deletes conntrack entries over a
 raw ctnetlink socket. ``open_kernel`` picks it or, saying why once, ``NullKernel``.
 The table's layout and the reasons for it are in ``rtpengined.media.kernel``.
+
+It is longer than our other modules because it holds three small wire formats of its own
+(libnftables calls, nf_tables and ctnetlink netlink messages) that belong together: split,
+each part would be meaningless without the others.
 """
 
 from __future__ import annotations
