@@ -219,14 +219,13 @@ class RelayPlane:
             sock = stream.sock
             if sock is not None and not self.closing and sock.fileno() >= 0:
                 # The worker closes its copy only when it gets to the remove: until then
-                # the port stays bound, so keep it where the port pool finds it.
-                try:
-                    copy = sock.dup()
-                except OSError:  # out of descriptors: the port is busy for that moment
-                    pass
-                else:
-                    key = (stream.interface.address, stream.port)
-                    self.lingering.hold(*key, copy)
+                # the port stays bound, so keep our socket where the port pool finds it
+                # (its descriptor moves to a new socket object, which costs no system call,
+                # where a ``dup`` now and a ``close`` here would cost two per stream).
+                family, kind, proto = sock.family, sock.type, sock.proto
+                ours = socket.socket(family, kind, proto, fileno=sock.detach())
+                key = (stream.interface.address, stream.port)
+                self.lingering.hold(*key, ours)
             worker.pending_removal[stream.id] = (record.slot, key)
             remaining = worker.groups.get(stream.group, 1) - 1
             if remaining > 0:
