@@ -220,12 +220,10 @@ class RelayPlane:
             if sock is not None and not self.closing and sock.fileno() >= 0:
                 # The worker closes its copy only when it gets to the remove: until then
                 # the port stays bound, so keep our socket where the port pool finds it
-                # (its descriptor moves to a new socket object, which costs no system call,
-                # where a ``dup`` now and a ``close`` here would cost two per stream).
-                family, kind, proto = sock.family, sock.type, sock.proto
-                ours = socket.socket(family, kind, proto, fileno=sock.detach())
+                # (as its bare descriptor: ``detach`` leaves ``stream.sock`` closed without
+                # a system call, where a ``dup`` now and a ``close`` here cost two per stream).
                 key = (stream.interface.address, stream.port)
-                self.lingering.hold(*key, ours)
+                self.lingering.hold(*key, sock.detach())
             worker.pending_removal[stream.id] = (record.slot, key)
             remaining = worker.groups.get(stream.group, 1) - 1
             if remaining > 0:
