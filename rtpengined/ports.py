@@ -24,17 +24,20 @@ from .model import Interface
 from .ngcodec import NgError
 
 Binder = Callable[[Interface, int], socket.socket]
+_NONBLOCKING_UDP = socket.SOCK_DGRAM | getattr(socket, "SOCK_NONBLOCK", 0)
 
 
 def bind_udp(interface: Interface, port: int) -> socket.socket:
     """Bind a non-blocking UDP socket on the interface address (raises ``OSError``)."""
     family = socket.AF_INET6 if interface.family == "IPv6" else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_DGRAM)
+    # Non-blocking from the start: no ``ioctl(FIONBIO)`` per media socket.
+    sock = socket.socket(family, _NONBLOCKING_UDP)
     try:
         if family == socket.AF_INET6:
             sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
         sock.bind((interface.address, port))
-        sock.setblocking(False)
+        if _NONBLOCKING_UDP == socket.SOCK_DGRAM:
+            sock.setblocking(False)
     except OSError:
         sock.close()
         raise

@@ -141,6 +141,8 @@ class RelayPlane:
             return
         if stream.sock is None:
             return
+        if stream.sock.getblocking():  # (no system call) workers rely on O_NONBLOCK
+            stream.sock.setblocking(False)
         worker = self._worker_for(stream)
         slot = (self.rtcp_slots if stream.rtcp else self.slots).allocate()
         self.counters.clear(slot)
