@@ -8,8 +8,9 @@ Counters and learned endpoints come back through shared memory (``counters``), s
 ``refresh`` never waits on a worker. A worker that dies is restarted and gets every
 socket again; its calls go on. Methods called by ng commands are synchronous and never
 block: a message that does not fit into the channel right now is queued and written by
-a trio task. Inside ``with plane.batch():`` (the core wraps every command in one) the
-messages for each worker are collected and sent as one datagram when the block ends.
+a trio task. Inside ``with plane.batch():`` (the core wraps every command in one, the UDP
+ng transport each burst of queued requests) the messages for each worker are collected
+and sent as one datagram when the block ends.
 """
 
 from __future__ import annotations
