@@ -176,6 +176,11 @@ class Core:
             self._trimmed_at_generation = self.cache.dropped_generations
             self._release_memory()  # a reply-cache generation was dropped
 
+    def media_batch(self) -> AbstractContextManager[None]:
+        """Collect media-plane messages until the block ends (nestable): a transport
+        answering several queued requests at once sends the workers one message."""
+        return self._media_batch()
+
     def _media_batch(self) -> AbstractContextManager[None]:
         batch = getattr(self.media, "batch", None)  # optional for third-party planes
         return batch() if batch is not None else nullcontext()

@@ -15,6 +15,7 @@ the call that had it is gone, whatever the worker is doing.
 
 from __future__ import annotations
 
+import os
 import random
 import socket
 from collections.abc import Callable
@@ -23,17 +24,20 @@ from .model import Interface
 from .ngcodec import NgError
 
 Binder = Callable[[Interface, int], socket.socket]
+_NONBLOCKING_UDP = socket.SOCK_DGRAM | getattr(socket, "SOCK_NONBLOCK", 0)
 
 
 def bind_udp(interface: Interface, port: int) -> socket.socket:
     """Bind a non-blocking UDP socket on the interface address (raises ``OSError``)."""
     family = socket.AF_INET6 if interface.family == "IPv6" else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_DGRAM)
+    # Non-blocking from the start: no ``ioctl(FIONBIO)`` per media socket.
+    sock = socket.socket(family, _NONBLOCKING_UDP)
     try:
         if family == socket.AF_INET6:
             sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
         sock.bind((interface.address, port))
-        sock.setblocking(False)
+        if _NONBLOCKING_UDP == socket.SOCK_DGRAM:
+            sock.setblocking(False)
     except OSError:
         sock.close()
         raise
@@ -46,7 +50,9 @@ class LingeringSockets:
     Keyed by (interface address, port). ``hold`` when a stream ends (once per worker copy),
     ``released`` when a worker acknowledges it closed one; the last release closes our
     copy and the port is unbound. ``take`` hands the still-bound socket to a new stream
-    on that port meanwhile (the entry keeps counting the workers' copies).
+    on that port meanwhile (the entry keeps counting the workers' copies). Our copy may be
+    held as a bare descriptor (an ``int``, from ``socket.detach()``): ending a stream then
+    costs no system call, and only the rare ``take`` makes a socket object of it again.
     """
 
     DRAIN_LIMIT = 256  # packets of the old call dropped from a reused socket, at most
@@ -57,13 +63,13 @@ class LingeringSockets:
     def __len__(self) -> int:
         return len(self.entries)
 
-    def hold(self, address: str, port: int, sock: socket.socket) -> None:
+    def hold(self, address: str, port: int, sock: socket.socket | int) -> None:
         entry = self.entries.get((address, port))
         if entry is None:
             self.entries[(address, port)] = [sock, 1]
             return
         if entry[0] is not None and entry[0] is not sock:
-            entry[0].close()
+            _close(entry[0])
         entry[0] = sock
         entry[1] += 1
 
@@ -75,7 +81,7 @@ class LingeringSockets:
         if entry[1] <= 0:
             del self.entries[(address, port)]
             if entry[0] is not None:
-                entry[0].close()
+                _close(entry[0])
 
     def take(self, address: str, port: int) -> socket.socket | None:
         """The still-bound socket of ``port`` (packets queued for the old call dropped)."""
@@ -83,6 +89,9 @@ class LingeringSockets:
         if entry is None or entry[0] is None:
             return None
         sock, entry[0] = entry[0], None
+        if isinstance(sock, int):
+            sock = socket.socket(fileno=sock)
+            sock.setblocking(False)
         for _ in range(self.DRAIN_LIMIT):
             try:
                 sock.recv(1)
@@ -101,8 +110,15 @@ class LingeringSockets:
     def close_all(self) -> None:
         for sock, _copies in self.entries.values():
             if sock is not None:
-                sock.close()
+                _close(sock)
         self.entries.clear()
+
+
+def _close(sock: socket.socket | int) -> None:
+    if isinstance(sock, int):
+        os.close(sock)
+    else:
+        sock.close()
 
 
 class PortPool:

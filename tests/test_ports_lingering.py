@@ -81,3 +81,27 @@ def test_a_taken_socket_goes_back_when_its_partner_cannot_be_bound(pool_range):
     finally:
         squatter.close()
         sock.close()
+
+
+def test_a_socket_held_as_a_bare_descriptor_is_reused_and_unbound(pool_range):
+    """The relay plane hands over ``sock.detach()`` (no dup/close per ended stream)."""
+    low, high = pool_range
+    lingering = LingeringSockets()
+    pool = PortPool(IFACE, low, low, lingering=lingering)
+    (port, sock), = pool.allocate(1)
+    pool.release(port)
+    lingering.hold("127.0.0.1", port, sock.detach())  # the worker's copy counts once
+    assert sock.fileno() == -1 and not bindable(low)
+    (again_port, again), = pool.allocate(1)  # still bound: handed over, not re-bound
+    assert again_port == low and again.getsockname()[1] == low
+    assert again.getblocking() is False
+    pool.release(again_port)
+    lingering.hold("127.0.0.1", again_port, again.detach())
+    lingering.released("127.0.0.1", low)
+    lingering.released("127.0.0.1", low)
+    assert len(lingering) == 0 and bindable(low)
+    # A bare descriptor still held at shutdown is closed too.
+    (port, sock), = pool.allocate(1)
+    lingering.hold("127.0.0.1", port, sock.detach())
+    lingering.close_all()
+    assert bindable(low)

@@ -36,29 +36,36 @@ async def serve(core, address, *, task_status=trio.TASK_STATUS_IGNORED) -> None:
         recvfrom = raw.recvfrom
         while True:
             await trio.lowlevel.wait_readable(raw)
-            for _ in range(BURST):
-                if core.config.control_tos != applied_tos:  # `set controltos` at once
-                    applied_tos = core.config.control_tos
-                    _set_tos(sock, applied_tos)
-                try:
-                    data, source = recvfrom(MAX_DATAGRAM)
-                except BlockingIOError:
-                    break
-                except OSError as exc:  # e.g. an ICMP error queued on the socket
-                    log.debug("ng receive failed: %s", exc)
-                    continue
-                try:
-                    reply = core.handle_ng(data, source[:2])
-                except Exception:  # a bug, but one datagram must not end the daemon
-                    log.exception("ng request from %s failed", format_address(source))
-                    continue
-                if reply is not None:
+            replies = []
+            # One media-plane batch for the whole burst: the relay workers get one message
+            # (one wakeup) for all the commands queued together, and still before any of
+            # their replies leaves, so a peer never sends media ahead of its worker's spec.
+            with core.media_batch():
+                for _ in range(BURST):
+                    if core.config.control_tos != applied_tos:  # `set controltos` at once
+                        applied_tos = core.config.control_tos
+                        _set_tos(sock, applied_tos)
                     try:
-                        raw.sendto(reply, source)
+                        data, source = recvfrom(MAX_DATAGRAM)
                     except BlockingIOError:
-                        await _send_when_writable(sock, reply, source)
-                    except OSError as exc:
-                        log.warning("ng reply to %s failed: %s", format_address(source), exc)
+                        break
+                    except OSError as exc:  # e.g. an ICMP error queued on the socket
+                        log.debug("ng receive failed: %s", exc)
+                        continue
+                    try:
+                        reply = core.handle_ng(data, source[:2])
+                    except Exception:  # a bug, but one datagram must not end the daemon
+                        log.exception("ng request from %s failed", format_address(source))
+                        continue
+                    if reply is not None:
+                        replies.append((reply, source))
+            for reply, source in replies:
+                try:
+                    raw.sendto(reply, source)
+                except BlockingIOError:
+                    await _send_when_writable(sock, reply, source)
+                except OSError as exc:
+                    log.warning("ng reply to %s failed: %s", format_address(source), exc)
             # wait_readable always yields, so a full burst also lets other tasks run
 
 

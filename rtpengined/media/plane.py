@@ -8,8 +8,9 @@ Counters and learned endpoints come back through shared memory (``counters``), s
 ``refresh`` never waits on a worker. A worker that dies is restarted and gets every
 socket again; its calls go on. Methods called by ng commands are synchronous and never
 block: a message that does not fit into the channel right now is queued and written by
-a trio task. Inside ``with plane.batch():`` (the core wraps every command in one) the
-messages for each worker are collected and sent as one datagram when the block ends.
+a trio task. Inside ``with plane.batch():`` (the core wraps every command in one, the UDP
+ng transport each burst of queued requests) the messages for each worker are collected
+and sent as one datagram when the block ends.
 """
 
 from __future__ import annotations
@@ -141,6 +142,8 @@ class RelayPlane:
             return
         if stream.sock is None:
             return
+        if stream.sock.getblocking():  # (no system call) workers rely on O_NONBLOCK
+            stream.sock.setblocking(False)
         worker = self._worker_for(stream)
         slot = (self.rtcp_slots if stream.rtcp else self.slots).allocate()
         self.counters.clear(slot)
@@ -219,14 +222,11 @@ class RelayPlane:
             sock = stream.sock
             if sock is not None and not self.closing and sock.fileno() >= 0:
                 # The worker closes its copy only when it gets to the remove: until then
-                # the port stays bound, so keep it where the port pool finds it.
-                try:
-                    copy = sock.dup()
-                except OSError:  # out of descriptors: the port is busy for that moment
-                    pass
-                else:
-                    key = (stream.interface.address, stream.port)
-                    self.lingering.hold(*key, copy)
+                # the port stays bound, so keep our socket where the port pool finds it
+                # (as its bare descriptor: ``detach`` leaves ``stream.sock`` closed without
+                # a system call, where a ``dup`` now and a ``close`` here cost two per stream).
+                key = (stream.interface.address, stream.port)
+                self.lingering.hold(*key, sock.detach())
             worker.pending_removal[stream.id] = (record.slot, key)
             remaining = worker.groups.get(stream.group, 1) - 1
             if remaining > 0:

@@ -35,6 +35,8 @@ BATCH = 64  # packets per socket per loop turn: fairness under overload
 CONGESTED = 8  # packets read in one turn that make the next flush read the kernel's drops
 FLUSH_INTERVAL = 0.005  # seconds between counter flushes while packets flow
 LEARNING_WINDOW = 3.0  # seconds after signalling during which delayed learning follows sources
+# The type sockets arrive with: the control plane hands over non-blocking sockets only.
+_NONBLOCKING_UDP = socket.SOCK_DGRAM | getattr(socket, "SOCK_NONBLOCK", 0)
 SO_MEMINFO = 55  # Linux: per-socket memory info, index 8 = packets dropped by the kernel
 RTP_SSRC = struct.Struct("!I")
 
@@ -219,8 +221,13 @@ class Worker:
     def add(self, spec: ch.StreamSpec, fd: int) -> None:
         if spec.id in self.streams:
             self.remove(spec.id)
-        sock = socket.socket(fileno=fd)
-        sock.setblocking(False)
+        # Family, type and protocol given and the socket already non-blocking (it is,
+        # from the control plane): no getsockopt calls and no ioctl, only the getsockname
+        # Python makes to validate the descriptor.
+        family = socket.AF_INET6 if spec.family == 6 else socket.AF_INET
+        sock = socket.socket(family, _NONBLOCKING_UDP, 0, fileno=fd)
+        if _NONBLOCKING_UDP == socket.SOCK_DGRAM:
+            sock.setblocking(False)
         stream = _Stream(spec, sock, self.counters)
         self.streams[stream.id] = stream
         self.by_fd[stream.fd] = stream
