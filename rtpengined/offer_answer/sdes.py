@@ -1,0 +1,105 @@
+"""SDES-SRTP between an SRTP leg and a plain RTP leg: the `a=crypto` an offer/answer writes,
+and the keys the relay gets (``Stream.srtp_in``/``srtp_out``).
+
+As rtpengine 10.5: a plain offer sent on as RTP/SAVP(F) (``transport-protocol``) offers every
+suite it knows plus ``a=setup:actpass`` and our fingerprint; the SRTP answer's `a=crypto`
+picks our key and brings the answerer's, and the plain offerer gets a plain answer. An SDES
+offer sent on as RTP/AVP loses its `a=crypto`; the plain answer goes back as the offerer's
+protocol with one `a=crypto` (first offered suite, same tag, our new key). SRTP on both legs
+passes through untouched (the media too), as before.
+"""
+
+from __future__ import annotations
+
+from ..model import Media
+from ..ngoptions import Options
+from ..sdp import MediaPlan, MediaSection
+from ..secure import sdes
+from ..secure.attributes import security_attributes
+
+
+def is_srtp(protocol: str | None) -> bool:
+    return protocol is not None and "SAVP" in protocol
+
+
+def _received(section: MediaSection) -> list[sdes.Crypto]:
+    out = []
+    for value in section.attributes("crypto"):
+        try:
+            out.append(sdes.parse(value))
+        except sdes.SdesError:
+            continue  # 10.5 skips a line it cannot parse
+    return out
+
+
+def _keys(crypto: sdes.Crypto) -> tuple[str, bytes] | None:
+    """The relay's (profile, key||salt), or None for what libsrtp cannot do here."""
+    if crypto.suite.name not in SUPPORTED or crypto.flags or crypto.mki is not None:
+        return None
+    return (crypto.suite.name, crypto.key_salt)
+
+
+SUPPORTED = frozenset(("AEAD_AES_256_GCM", "AEAD_AES_128_GCM",
+                       "AES_CM_128_HMAC_SHA1_80", "AES_CM_128_HMAC_SHA1_32"))
+
+
+def set_keys(media: Media, inbound: sdes.Crypto | None, outbound: sdes.Crypto | None) -> list:
+    """Give the media's streams their SRTP keys; the streams that changed."""
+    key_in = _keys(inbound) if inbound is not None else None
+    key_out = _keys(outbound) if outbound is not None else None
+    if key_in is None or key_out is None:
+        key_in = key_out = None  # half a context relays nothing useful: stay plain
+    changed = []
+    for stream in media.streams:
+        if stream.srtp_in != key_in or stream.srtp_out != key_out:
+            stream.srtp_in, stream.srtp_out = key_in, key_out
+            changed.append(stream)
+    return changed
+
+
+def offer_security(plan: MediaPlan, section: MediaSection, sender_media: Media,
+                   out_media: Media, opts: Options, fingerprint: str) -> None:
+    """An offer: record what the offerer sent and write what we offer on."""
+    in_proto = section.protocol
+    out_proto = opts.transport_protocol or in_proto
+    sender_media.offer_protocol = in_proto
+    sender_media.crypto_received = _received(section) if is_srtp(in_proto) else []
+    out_media.crypto_offered = []
+    if not section.is_rtp:
+        return
+    if is_srtp(out_proto) and not is_srtp(in_proto):
+        offered = [] if "off" in opts.sdes else sdes.offer([], opts.sdes)
+        out_media.crypto_offered = offered
+        plan.security = security_attributes(offered, "actpass", fingerprint)
+    elif is_srtp(in_proto) and not is_srtp(out_proto):
+        plan.security = []
+
+
+def answer_security(plan: MediaPlan, section: MediaSection, answer_media: Media,
+                    offer_media: Media) -> list:
+    """An answer: pick keys, write the offerer's side; the streams whose keys changed."""
+    if not section.is_rtp or offer_media.offer_protocol is None:
+        return []
+    offered_proto = offer_media.offer_protocol
+    if is_srtp(offered_proto) and not is_srtp(section.protocol):
+        # SDES offerer, plain answerer: we answer the offerer's a=crypto.
+        plan.protocol = offered_proto
+        offered = offer_media.crypto_received
+        ours = sdes.answer(offered)
+        plan.security = [ours.format()] if ours is not None else []
+        theirs = next((c for c in offered if ours is not None and c.tag == ours.tag), None)
+        return set_keys(offer_media, theirs, ours) + set_keys(answer_media, None, None)
+    if answer_media.crypto_offered and not is_srtp(offered_proto):
+        # Plain offerer, SRTP answerer: its a=crypto chose one of ours.
+        plan.protocol = offered_proto
+        plan.security = []
+        answered = _received(section)
+        ours = None
+        if answered:
+            try:
+                ours = sdes.accept_answer(answer_media.crypto_offered, answered[0])
+            except sdes.SdesError:
+                ours = None
+        return (set_keys(answer_media, answered[0] if ours else None, ours)
+                + set_keys(offer_media, None, None))
+    return set_keys(answer_media, None, None) + set_keys(offer_media, None, None)
