@@ -117,6 +117,7 @@ class Stream:
     # what the party sends, ``srtp_out`` protects what it is sent. None: plain RTP.
     srtp_in: tuple[str, bytes] | None = None
     srtp_out: tuple[str, bytes] | None = None
+    crypto_suite: str | None = None  # what query shows (10.5: on an SDES offerer's streams)
 
     @property
     def local(self) -> Endpoint:
@@ -162,6 +163,8 @@ class Media:
     offer_protocol: str | None = None
     crypto_received: list = field(default_factory=list)
     crypto_offered: list = field(default_factory=list)
+    sdes: bool = False  # SDES on this leg: query's "SDES" media flag
+    dtls_offered: bool = False  # we offered DTLS (actpass) on this leg, not yet answered
 
     @property
     def rtp(self) -> Stream | None:

@@ -14,6 +14,7 @@ from differential import (
     default_pair_fixture,  # noqa: F401  (registers default_pair)
     delete,
     offer,
+    query,
     sdp,
 )
 
@@ -68,6 +69,11 @@ SCENARIOS: dict[str, list[dict]] = {
     "plain offer sent on as RTP/SAVPF": [_o(PLAIN_A, **{"transport-protocol": "RTP/SAVPF"}),
                                          delete()],
     "plain offer to SAVP, SDES answer": [_o(PLAIN_A, **SAVP), _a(SDES_B), delete()],
+    "plain offer to SAVP, query after offer and answer": [_o(PLAIN_A, **SAVP), query(),
+                                                          _a(SDES_B), query(), delete()],
+    "SDES offer to plain, query after offer and answer": [_o(SDES_A, **AVP), query(),
+                                                          _a(PLAIN_B), query(), delete()],
+    "GCM SDES offer to plain, query": [_o(SDES_GCM_A, **AVP), _a(PLAIN_B), query(), delete()],
     "plain offer to SAVP, answer with another tag": [_o(PLAIN_A, **SAVP), _a(SDES_B_TAG7),
                                                      delete()],
     "plain offer to SAVP, SDES session flags": [

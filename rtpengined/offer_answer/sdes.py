@@ -43,14 +43,18 @@ SUPPORTED = frozenset(("AEAD_AES_256_GCM", "AEAD_AES_128_GCM",
                        "AES_CM_128_HMAC_SHA1_80", "AES_CM_128_HMAC_SHA1_32"))
 
 
-def set_keys(media: Media, inbound: sdes.Crypto | None, outbound: sdes.Crypto | None) -> list:
-    """Give the media's streams their SRTP keys; the streams that changed."""
+def set_keys(media: Media, inbound: sdes.Crypto | None, outbound: sdes.Crypto | None,
+             show_suite: bool = False) -> list:
+    """Give the media's streams their SRTP keys; the streams that changed. ``show_suite``:
+    query names the suite on these streams (10.5 does for an SDES offerer's leg)."""
+    suite = outbound.suite.name if show_suite and outbound is not None else None
     key_in = _keys(inbound) if inbound is not None else None
     key_out = _keys(outbound) if outbound is not None else None
     if key_in is None or key_out is None:
         key_in = key_out = None  # half a context relays nothing useful: stay plain
     changed = []
     for stream in media.streams:
+        stream.crypto_suite = suite
         if stream.srtp_in != key_in or stream.srtp_out != key_out:
             stream.srtp_in, stream.srtp_out = key_in, key_out
             changed.append(stream)
@@ -70,8 +74,14 @@ def offer_security(plan: MediaPlan, section: MediaSection, sender_media: Media,
     if is_srtp(out_proto) and not is_srtp(in_proto):
         offered = [] if "off" in opts.sdes else sdes.offer([], opts.sdes)
         out_media.crypto_offered = offered
+        out_media.sdes = bool(offered)
+        out_media.dtls_offered = True
+        # Until answered, query names our first suite on the leg's streams (10.5).
+        for stream in out_media.streams:
+            stream.crypto_suite = offered[0].suite.name if offered else None
         plan.security = security_attributes(offered, "actpass", fingerprint)
     elif is_srtp(in_proto) and not is_srtp(out_proto):
+        sender_media.sdes = bool(sender_media.crypto_received)
         plan.security = []
 
 
@@ -83,16 +93,19 @@ def answer_security(plan: MediaPlan, section: MediaSection, answer_media: Media,
     offered_proto = offer_media.offer_protocol
     if is_srtp(offered_proto) and not is_srtp(section.protocol):
         # SDES offerer, plain answerer: we answer the offerer's a=crypto.
-        plan.protocol = offered_proto
+        plan.protocol = offer_media.protocol = offered_proto
         offered = offer_media.crypto_received
         ours = sdes.answer(offered)
         plan.security = [ours.format()] if ours is not None else []
+        offer_media.sdes = ours is not None
         theirs = next((c for c in offered if ours is not None and c.tag == ours.tag), None)
-        return set_keys(offer_media, theirs, ours) + set_keys(answer_media, None, None)
+        return (set_keys(offer_media, theirs, ours, show_suite=True)
+                + set_keys(answer_media, None, None))
     if answer_media.crypto_offered and not is_srtp(offered_proto):
         # Plain offerer, SRTP answerer: its a=crypto chose one of ours.
-        plan.protocol = offered_proto
+        plan.protocol = offer_media.protocol = offered_proto
         plan.security = []
+        answer_media.dtls_offered = False
         answered = _received(section)
         ours = None
         if answered:
