@@ -359,7 +359,7 @@ class Worker:
                 stream = by_fd.get(fd)
                 if stream is not None:
                     if stream.secure:
-                        drain_secure(stream, wall, now)
+                        drain_secure(stream, wall, now, turn)
                     else:
                         drain(stream, wall, now, turn)
                 elif fd == channel_fd and not self.handle_channel():
@@ -515,13 +515,16 @@ class Worker:
             self.dirty.add(stream)  # published with the next flush
 
 
-    def drain_secure(self, stream: _Stream, wall: float, now: float) -> None:
+    def drain_secure(self, stream: _Stream, wall: float, now: float, turn: int = 0) -> None:
         """``drain`` for a stream with SRTP on either side: packet by packet, each
         unprotected with the stream's inbound context (SRTP/SRTCP told apart by the RTCP
         packet types, RFC 5761) and protected with the context of the stream it is sent
         from. Kept apart so that plain streams pay nothing for it. A packet that fails
-        authentication or replay checks counts as an error and is dropped."""
+        authentication or replay checks counts as an error and is dropped. A quiet stream
+        gets one read per wakeup, a busy one up to BATCH (as ``drain``)."""
         sock = stream.sock
+        busy = stream.busy
+        limit = BATCH if busy else 1
         endpoint0, settled0 = stream.endpoint, stream.confirmed
         sink = None if stream.blocked else stream.sink
         demux = stream.rtcp_mux and sink is not None and not sink.rtcp_mux
@@ -530,7 +533,7 @@ class Worker:
         publish_all = False
         out = []
         last = b""
-        while count < BATCH:
+        while count < limit:
             try:
                 data, source = sock.recvfrom(65536)
             except BlockingIOError:
@@ -569,6 +572,8 @@ class Worker:
                     errors += 1
                     continue
             out.append((target, data))
+        stream.busy = count > 1 if busy else stream.turn == turn - 1
+        stream.turn = turn
         if not (count or errors):
             return
         stream.packets += count
