@@ -165,6 +165,7 @@ class Media:
     crypto_offered: list = field(default_factory=list)
     sdes: bool = False  # SDES on this leg: query's "SDES" media flag
     dtls_offered: bool = False  # we offered DTLS (actpass) on this leg, not yet answered
+    srtp_bridged: bool = False  # we offered this leg SRTP for a plain offerer
 
     @property
     def rtp(self) -> Stream | None:

@@ -21,13 +21,18 @@ with open(os.path.join(FIXTURES_ROOT, "rtpengine-10.5", "secure", "captures.json
 
 SDES_CASES = ["plain-to-savp-offer", "plain-to-savp-offer-sdes-params",
               "plain-to-savp-offer-no-32", "plain-to-savp-offer-only-gcm",
-              "plain-to-savp-answered-savp", "sdes-offer-to-plain"]
+              "plain-to-savp-answered-savp", "sdes-offer-to-plain", "plain-to-dtls-offer",
+              "plain-to-savpf-ice-offer", "plain-to-dtls-answered-active",
+              "plain-to-dtls-answered-passive"]
 
 
 def masked(sdp: str) -> str:
     sdp = re.sub(r"inline:[A-Za-z0-9+/]+", "inline:KEY", sdp)
     sdp = re.sub(r"(a=fingerprint:\S+) [0-9A-F:]+", r"\1 FP", sdp)
     sdp = re.sub(r"^(m=\S+) \d+", r"\1 PORT", sdp, flags=re.M)
+    sdp = re.sub(r"^a=(ice-ufrag|ice-pwd):\S+", r"a=\1:ICE", sdp, flags=re.M)
+    sdp = re.sub(r"^a=candidate:\S+ (\d) (\S+ \S+ \S+) \d+", r"a=candidate:F \1 \2 PORT",
+                 sdp, flags=re.M)
     return re.sub(r"^a=rtcp:\d+", "a=rtcp:PORT", sdp, flags=re.M)
 
 

@@ -69,11 +69,13 @@ def offer_security(plan: MediaPlan, section: MediaSection, sender_media: Media,
     sender_media.offer_protocol = in_proto
     sender_media.crypto_received = _received(section) if is_srtp(in_proto) else []
     out_media.crypto_offered = []
+    out_media.srtp_bridged = False
     if not section.is_rtp:
         return
     if is_srtp(out_proto) and not is_srtp(in_proto):
         offered = [] if "off" in opts.sdes else sdes.offer([], opts.sdes)
         out_media.crypto_offered = offered
+        out_media.srtp_bridged = True
         out_media.sdes = bool(offered)
         out_media.dtls_offered = True
         # Until answered, query names our first suite on the leg's streams (10.5).
@@ -101,8 +103,9 @@ def answer_security(plan: MediaPlan, section: MediaSection, answer_media: Media,
         theirs = next((c for c in offered if ours is not None and c.tag == ours.tag), None)
         return (set_keys(offer_media, theirs, ours, show_suite=True)
                 + set_keys(answer_media, None, None))
-    if answer_media.crypto_offered and not is_srtp(offered_proto):
-        # Plain offerer, SRTP answerer: its a=crypto chose one of ours.
+    if answer_media.srtp_bridged and not is_srtp(offered_proto):
+        # Plain offerer, SRTP answerer: its a=crypto chose one of ours (a DTLS answer
+        # leaves the media undecrypted: no DTLS on media ports yet).
         plan.protocol = offer_media.protocol = offered_proto
         plan.security = []
         answer_media.dtls_offered = False
