@@ -23,7 +23,7 @@ SDES_CASES = ["plain-to-savp-offer", "plain-to-savp-offer-sdes-params",
               "plain-to-savp-offer-no-32", "plain-to-savp-offer-only-gcm",
               "plain-to-savp-answered-savp", "sdes-offer-to-plain", "plain-to-dtls-offer",
               "plain-to-savpf-ice-offer", "plain-to-dtls-answered-active",
-              "plain-to-dtls-answered-passive"]
+              "plain-to-dtls-answered-passive", "sdes-offer-passthrough"]
 
 
 def masked(sdp: str) -> str:
@@ -38,7 +38,7 @@ def masked(sdp: str) -> str:
 
 @pytest.mark.parametrize("name", SDES_CASES)
 def test_sdes_capture(name):
-    core = Core(Config(port_min=44000, port_max=44999), media=NullMediaPlane())
+    core = Core(Config(port_min=47500, port_max=47999), media=NullMediaPlane())
     case = CAPTURES[name]
     try:
         for step in ("offer", "answer"):

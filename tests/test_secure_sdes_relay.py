@@ -27,7 +27,7 @@ _cookies = itertools.count()
 
 @pytest.fixture
 async def srtp_daemon(make_daemon):
-    return await make_daemon(port_min=43000, port_max=43999)
+    return await make_daemon(port_min=47000, port_max=47499)
 
 
 async def ng(daemon, **message) -> dict:

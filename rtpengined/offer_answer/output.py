@@ -100,7 +100,7 @@ class SdpOutput:
             if is_offer:
                 sdes.offer_security(plan, section, sender.medias[work.index], out_media, opts,
                                     self.manager.fingerprint if sdes.is_srtp(
-                                        opts.transport_protocol) else "")
+                                        opts.transport_protocol or section.protocol) else "")
             else:
                 for stream in sdes.answer_security(plan, section, sender.medias[work.index],
                                                    out_media):

@@ -44,7 +44,7 @@ SUPPORTED = frozenset(("AEAD_AES_256_GCM", "AEAD_AES_128_GCM",
 
 
 def set_keys(media: Media, inbound: sdes.Crypto | None, outbound: sdes.Crypto | None,
-             show_suite: bool = False) -> list:
+             show_suite: bool = False, keep_suite: bool = False) -> list:
     """Give the media's streams their SRTP keys; the streams that changed. ``show_suite``:
     query names the suite on these streams (10.5 does for an SDES offerer's leg)."""
     suite = outbound.suite.name if show_suite and outbound is not None else None
@@ -54,7 +54,8 @@ def set_keys(media: Media, inbound: sdes.Crypto | None, outbound: sdes.Crypto | 
         key_in = key_out = None  # half a context relays nothing useful: stay plain
     changed = []
     for stream in media.streams:
-        stream.crypto_suite = suite
+        if not keep_suite:
+            stream.crypto_suite = suite
         if stream.srtp_in != key_in or stream.srtp_out != key_out:
             stream.srtp_in, stream.srtp_out = key_in, key_out
             changed.append(stream)
@@ -85,6 +86,12 @@ def offer_security(plan: MediaPlan, section: MediaSection, sender_media: Media,
     elif is_srtp(in_proto) and not is_srtp(out_proto):
         sender_media.sdes = bool(sender_media.crypto_received)
         plan.security = []
+    elif sender_media.crypto_received:
+        # SDES on both legs: the offerer's lines (as 10.5 prints them) and the suites it
+        # did not offer (none with SDES off), with DTLS; media passes through untouched.
+        offered = ([] if "off" in opts.sdes
+                   else sdes.offer(sender_media.crypto_received, opts.sdes))
+        plan.security = security_attributes(offered, "actpass", fingerprint)
 
 
 def answer_security(plan: MediaPlan, section: MediaSection, answer_media: Media,
@@ -118,4 +125,17 @@ def answer_security(plan: MediaPlan, section: MediaSection, answer_media: Media,
                 ours = None
         return (set_keys(answer_media, answered[0] if ours else None, ours)
                 + set_keys(offer_media, None, None))
+    if is_srtp(offered_proto) and is_srtp(section.protocol) and offer_media.crypto_received:
+        # SDES on both legs: an answer choosing one of the offerer's own lines goes back
+        # as 10.5 prints it (keys end to end, media passes through).
+        answered = _received(section)
+        if answered and any(c.tag == answered[0].tag and c.suite is answered[0].suite
+                            for c in offer_media.crypto_received):
+            plan.security = [answered[0].format()]
+            for media in (offer_media, answer_media):
+                media.sdes = True
+                for stream in media.streams:
+                    stream.crypto_suite = answered[0].suite.name
+            return (set_keys(answer_media, None, None, keep_suite=True)
+                    + set_keys(offer_media, None, None, keep_suite=True))
     return set_keys(answer_media, None, None) + set_keys(offer_media, None, None)
