@@ -181,6 +181,38 @@ async def test_forged_srtp_is_dropped(srtp_daemon):
         sock.close()
 
 
+async def test_suite_libsrtp_cannot_do_is_dropped(srtp_daemon):
+    """An answer 10.5 would give (first offered suite, here AES_256_CM) that libsrtp cannot
+    protect here: the SDP is 10.5's, and the relay drops and counts the packets instead of
+    passing SRTP on to the plain party (or plain RTP to the SRTP one)."""
+    a_rtp, a_rtcp, a_port = await bound_pair()
+    b_rtp, b_rtcp, b_port = await bound_pair()
+    call = "srtp-unsupported"
+    mine = sdes.generate(1, "AES_256_CM_HMAC_SHA1_80")
+    offer = await ng(srtp_daemon, command="offer", **{"call-id": call, "from-tag": "a",
+                                                      "transport-protocol": "RTP/AVP"},
+                     sdp=body(a_port, "RTP/SAVP", [mine.format()]))
+    answer = await ng(srtp_daemon, command="answer",
+                      **{"call-id": call, "from-tag": "a", "to-tag": "b"}, sdp=body(b_port))
+    [answered] = cryptos(answer["sdp"])
+    assert answered.suite.name == "AES_256_CM_HMAC_SHA1_80"
+    await a_rtp.sendto(rtp(1, 7) + bytes(10), ("127.0.0.1", port_of(answer["sdp"])))
+    await b_rtp.sendto(rtp(1, 8), ("127.0.0.1", port_of(offer["sdp"])))
+    with trio.move_on_after(5):
+        while True:
+            query = await ng(srtp_daemon, command="query", **{"call-id": call})
+            if query["totals"]["RTP"]["errors"] >= 2:
+                break
+            await trio.sleep(0.05)
+    assert query["totals"]["RTP"]["errors"] == 2
+    for sock in (a_rtp, b_rtp):
+        with trio.move_on_after(0.2):
+            data, _ = await sock.recvfrom(2048)
+            raise AssertionError(f"relayed although it cannot be protected: {data!r}")
+    for sock in (a_rtp, a_rtcp, b_rtp, b_rtcp):
+        sock.close()
+
+
 async def check_query(daemon, call: str) -> None:
     """Counters see the relayed packets (5 RTP and 2 RTCP each way), none as errors."""
     expected = {"packets": 10, "errors": 0}

@@ -32,10 +32,12 @@ def _received(section: MediaSection) -> list[sdes.Crypto]:
     return out
 
 
-def _keys(crypto: sdes.Crypto) -> tuple[str, bytes] | None:
-    """The relay's (profile, key||salt), or None for what libsrtp cannot do here."""
+def _keys(crypto: sdes.Crypto) -> tuple[str, bytes]:
+    """The relay's (profile, key||salt). A suite or parameter libsrtp cannot do here gets a
+    profile no context is built for: the relay then drops (and counts) those packets rather
+    than pass SRTP on to a plain party or plain RTP to an SRTP one."""
     if crypto.suite.name not in SUPPORTED or crypto.flags or crypto.mki is not None:
-        return None
+        return (f"unsupported {crypto.suite.name}", b"")
     return (crypto.suite.name, crypto.key_salt)
 
 
