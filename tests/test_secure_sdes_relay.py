@@ -232,3 +232,37 @@ def test_pylibsrtp_rejects_what_it_cannot_authenticate():
     b = SrtpContext.from_sdes(sdes.generate(1, "AES_CM_128_HMAC_SHA1_80"), outbound=False)
     with pytest.raises(pylibsrtp.Error):
         b.unprotect(a.protect(rtp(1, 7)))
+
+
+async def test_reinvite_rekeys_and_keeps_the_peer_context(srtp_daemon):
+    """A re-offer brings new keys of ours (the SRTP party must use them); the SRTP party
+    keeping its key keeps its sequence going (the relay's inbound context, with its replay
+    window, is not rebuilt)."""
+    a_rtp, a_rtcp, a_port = await bound_pair()
+    b_rtp, b_rtcp, b_port = await bound_pair()
+    call = "srtp-reinvite"
+    keys = {"call-id": call, "from-tag": "a"}
+    theirs = None
+    sender = None
+    for round_ in range(2):
+        offer = await ng(srtp_daemon, command="offer", **keys,
+                         **{"transport-protocol": "RTP/SAVP"}, sdp=body(a_port))
+        ours = next(c for c in cryptos(offer["sdp"]) if c.suite.name == "AES_CM_128_HMAC_SHA1_80")
+        if theirs is None:
+            theirs = sdes.generate(ours.tag, ours.suite)
+            sender = SrtpContext.from_sdes(theirs, outbound=True)
+        answer = await ng(srtp_daemon, command="answer", **keys, **{"to-tag": "b"},
+                          sdp=body(b_port, "RTP/SAVP", [theirs.format()]))
+        receiver = SrtpContext.from_sdes(ours, outbound=False)
+        with trio.fail_after(10):
+            for seq in range(1 + 5 * round_, 6 + 5 * round_):
+                sent = rtp(seq, 0x5157A001)
+                await b_rtp.sendto(sender.protect(sent), ("127.0.0.1", port_of(offer["sdp"])))
+                data, _ = await a_rtp.recvfrom(2048)
+                assert data == sent
+                back = rtp(seq, 0x9A1A0002)
+                await a_rtp.sendto(back, ("127.0.0.1", port_of(answer["sdp"])))
+                data, _ = await b_rtp.recvfrom(2048)
+                assert receiver.unprotect(data) == back
+    for sock in (a_rtp, a_rtcp, b_rtp, b_rtcp):
+        sock.close()
