@@ -71,6 +71,16 @@ class CallManager:
         self._seqs = itertools.count()
         self._orders = itertools.count()
         self._settings: tuple | None = None
+        self._certificate = None  # secure.dtls.Certificate, see ``fingerprint``
+
+    @property
+    def fingerprint(self) -> str:
+        """``a=fingerprint`` of the daemon's DTLS certificate, made on first use (10.5 makes
+        one at start; the first SRTP offer is the first use)."""
+        if self._certificate is None:
+            from .secure.dtls import Certificate
+            self._certificate = Certificate()
+        return self._certificate.fingerprint()
 
     # -- interfaces and ports ------------------------------------------------------------
 

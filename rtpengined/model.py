@@ -113,6 +113,11 @@ class Stream:
     # What the party's SDP said when it must not be sent to (c=0.0.0.0 hold, port 0):
     # shown by query like rtpengine, never used as a destination.
     shown_endpoint: Endpoint | None = None
+    # SRTP on this stream's leg, as (libsrtp profile, key||salt): ``srtp_in`` unprotects
+    # what the party sends, ``srtp_out`` protects what it is sent. None: plain RTP.
+    srtp_in: tuple[str, bytes] | None = None
+    srtp_out: tuple[str, bytes] | None = None
+    crypto_suite: str | None = None  # what query shows (10.5: on an SDES offerer's streams)
 
     @property
     def local(self) -> Endpoint:
@@ -153,6 +158,14 @@ class Media:
     offered: Any = None  # codec_negotiation.Offered: what the offer sent to this party
     bound_endpoint: Endpoint | None = None  # the far party's address when ports were bound
     ice_alternates: tuple[int, list] | None = None  # (rtp stream id, other-address ports)
+    # SDES on this party's leg (offer_answer.output): the protocol its own offer used, the
+    # a=crypto it offered, the a=crypto we offered it.
+    offer_protocol: str | None = None
+    crypto_received: list = field(default_factory=list)
+    crypto_offered: list = field(default_factory=list)
+    sdes: bool = False  # SDES on this leg: query's "SDES" media flag
+    dtls_offered: bool = False  # we offered DTLS (actpass) on this leg, not yet answered
+    srtp_bridged: bool = False  # we offered this leg SRTP for a plain offerer
 
     @property
     def rtp(self) -> Stream | None:

@@ -71,6 +71,7 @@ class Options:
     ice_lite: str | None = None
     ptime_reverse: int | None = None
     transport_protocol: str | None = None
+    sdes: list[str] = field(default_factory=list)  # the SDES list: off, no-<suite>, flags
     label: str | None = None
     via_branch: str | None = None
     ptime: int | None = None
@@ -120,6 +121,7 @@ class Options:
         protocol = get_str(message, "transport protocol", "transport-protocol")
         if protocol in sdpmod.RTP_PROTOCOLS:
             opts.transport_protocol = protocol
+        opts.sdes = get_list(message, "SDES", "sdes")
         opts.label = get_str(message, "label")
         opts.via_branch = get_str(message, "via-branch", "via branch")
         opts.ptime = get_int(message, "ptime")

@@ -62,6 +62,8 @@ def _stream_dict(stream: Stream, created: float, muxed: bool = False,
     endpoint = stream.endpoint or advertised
     out["endpoint"] = endpoint.as_dict() if endpoint is not None else {}
     out["advertised endpoint"] = advertised.as_dict() if advertised is not None else {}
+    if stream.crypto_suite is not None:
+        out["crypto suite"] = stream.crypto_suite
     out["last packet"] = int(stream.stats.last_packet or stream.created or created)
     flags = ["RTCP" if stream.rtcp else "RTP"]
     if muxed:  # RTCP travels on the RTP port; the RTCP stream is only a fallback
@@ -127,6 +129,10 @@ def _media_flags(media: Media) -> list[str]:
         flags.append("recv")
     if _muxed(media):
         flags.append("rtcp-mux")
+    if media.dtls_offered:  # actpass: either role is still possible (10.5)
+        flags += ["DTLS-SRTP", "DTLS role active", "DTLS role passive"]
+    if media.sdes:
+        flags.append("SDES")
     if media.ice_out:
         flags.append("ICE")
     if media.ice_controlling:

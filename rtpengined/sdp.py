@@ -32,6 +32,7 @@ def _rtpmap_text(codec: str) -> str:
     """10.5 writes ``encoding/rate`` without a ``/1`` channel count."""
     return codec[:-2] if codec.count("/") == 2 and codec.endswith("/1") else codec
 # Media attributes the rewriter regenerates (removed from their place, re-added at the end).
+SECURITY_ATTRIBUTES = frozenset({"crypto", "setup", "fingerprint"})
 MANAGED_MEDIA_ATTRIBUTES = frozenset({"rtcp", "rtcp-mux", "rtpmap", "fmtp", "ptime", "mid"})
 STATIC_PAYLOAD_TYPES = {
     "0": "PCMU/8000", "3": "GSM/8000", "4": "G723/8000", "5": "DVI4/8000",
@@ -365,6 +366,9 @@ class MediaPlan:
     hide_formats: bool = False  # empty m= format list, codec attributes kept (10.5 quirk)
     # Copied untouched (m=message): only a c= line is added when it has none of its own.
     passthrough: bool = False
+    # None: the input's a=crypto/setup/fingerprint pass through; else they are replaced by
+    # these attribute values (secure.attributes order), written before the ICE lines.
+    security: list[str] | None = None
     connection_text: str | None = None  # the session's c= value, for that added line
 
 
@@ -521,6 +525,8 @@ def _render_media(media: MediaSection, mplan: MediaPlan, plan: SessionPlan) -> l
             continue
         if rtp and name == "rtcp-fb" and value.split(" ", 1)[0] != "*":
             continue
+        if mplan.security is not None and name in SECURITY_ATTRIBUTES:
+            continue
         out.append(line.text)
     out.extend(f"a=mid:{mid}{CRLF}" for mid in mids)  # a rejected media keeps its mid too
     if not mplan.port:
@@ -539,6 +545,8 @@ def _render_media(media: MediaSection, mplan: MediaPlan, plan: SessionPlan) -> l
         out.append(f"a=rtcp-mux{CRLF}")
     if rtp and mplan.ptime is not None:
         out.append(f"a=ptime:{mplan.ptime}{CRLF}")
+    if mplan.security:
+        out.extend(f"a={value}{CRLF}" for value in mplan.security)
     if mplan.ice is not None:
         ice = mplan.ice
         addr = mplan.address.address

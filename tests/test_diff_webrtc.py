@@ -2,8 +2,8 @@
 
 Chrome and Firefox offers carry BUNDLE, mid, rtcp-fb, extmap, ssrc, ICE and a DTLS
 fingerprint over UDP/TLS/RTP/SAVPF. rtpengine 10.5 terminates DTLS itself (own
-fingerprint and setup role); rtpengined does no DTLS/SRTP, so those lines are masked and
-everything else must match (see the conformance report). Bridging WebRTC to plain RTP
+fingerprint and setup role); rtpengined does no DTLS on media ports yet (SDES-SRTP is in
+``test_diff_sdes``), so those lines are masked and everything else must match (see the conformance report). Bridging WebRTC to plain RTP
 (``transport protocol: RTP/AVP``) needs DTLS-SRTP decryption, which rtpengined lacks: only
 the SDP shape of that bridge is compared.
 """

@@ -45,6 +45,10 @@ class StreamSpec(NamedTuple):
     blocked: bool
     restart_learning: bool  # signalling happened: open a new 3 s learning window
     generation: int  # version of this spec; the worker echoes it in the counter slot
+    # SRTP on this stream's leg, (libsrtp profile, key||salt) or None: unprotect what the
+    # party sends (in), protect what is sent to it (out). Contexts are built in the worker.
+    srtp_in: tuple | None = None
+    srtp_out: tuple | None = None
 
 
 def encode(messages: list[tuple]) -> bytes:

@@ -99,6 +99,8 @@ def why_userspace(stream: Stream) -> str | None:
             return "blocked or closed"
         if s.asymmetric:
             return "asymmetric"
+        if s.srtp_in is not None or s.srtp_out is not None:
+            return "SRTP"  # the relay decrypts/encrypts
         if not _ipv4(s.interface.address):
             return "not IPv4"
         if s.endpoint is None or not s.endpoint.port:

@@ -473,6 +473,8 @@ class RelayPlane:
             stream.blocked,
             restart_learning,
             record.generation,
+            stream.srtp_in,
+            stream.srtp_out,
         )
 
     def _address(self, family: int, endpoint: Endpoint | None) -> tuple | None:

@@ -53,6 +53,7 @@ class _Stream:
         "packets", "bytes", "errors", "last_packet", "ssrc", "ssrc_seen",
         "kernel_drops", "congested", "flushed_endpoint", "packed_address", "payload_type",
         "busy", "turn",
+        "srtp_in", "srtp_out", "unprotect", "protect", "secure",
     )
 
     def __init__(self, spec: ch.StreamSpec, sock: socket.socket, counters: CounterTable) -> None:
@@ -78,7 +79,10 @@ class _Stream:
         self.packed_address = b""
         self.busy = False  # packets come faster than loop turns: drain until empty
         self.turn = 0  # the loop turn of the last drain
+        self.srtp_in = self.srtp_out = self.unprotect = self.protect = None
+        self.secure = False  # relayed by Worker.drain_secure (set by Worker.resolve)
         self.apply(spec, time.monotonic())
+        self.apply_keys(spec)
 
     def apply(self, spec: ch.StreamSpec, now: float) -> None:
         self.family = spec.family
@@ -99,6 +103,16 @@ class _Stream:
         if spec.restart_learning:
             self.learn_until = now + LEARNING_WINDOW
         self.update_destination()
+
+    def apply_keys(self, spec: ch.StreamSpec) -> None:
+        """SRTP contexts from the spec's keys, rebuilt only when the keys change (a context
+        keeps its replay window and rollover counter across re-INVITEs)."""
+        if spec.srtp_in != self.srtp_in:
+            self.srtp_in = spec.srtp_in
+            self.unprotect = _srtp_context(spec.srtp_in, outbound=False)
+        if spec.srtp_out != self.srtp_out:
+            self.srtp_out = spec.srtp_out
+            self.protect = _srtp_context(spec.srtp_out, outbound=True)
 
     def update_destination(self) -> None:
         """Where packets *for* this stream's party go: learned endpoint unless asymmetric."""
@@ -241,6 +255,7 @@ class Worker:
             return
         self.unlink(stream)
         stream.apply(spec, time.monotonic())
+        stream.apply_keys(spec)
         self.link(stream)
         self.dirty.add(stream)
 
@@ -283,6 +298,11 @@ class Worker:
         stream.rtcp_peer = (
             streams.get(stream.rtcp_peer_id) if stream.rtcp_peer_id is not None else None
         )
+        # SRTP on either side of this stream's relay: the per-packet drain, not the batch one.
+        sink = stream.sink
+        stream.secure = stream.srtp_in is not None or (sink is not None and (
+            sink.srtp_out is not None
+            or (sink.rtcp_peer is not None and sink.rtcp_peer.srtp_out is not None)))
 
     def resolve_referrers(self, stream_id: int) -> None:
         for referrer in self.referrers.get(stream_id, ()):
@@ -326,6 +346,7 @@ class Worker:
         by_fd = self.by_fd
         dirty = self.dirty
         drain = self.drain
+        drain_secure = self.drain_secure
         wall_clock = time.time
         monotonic = time.monotonic
         next_flush = 0.0
@@ -344,7 +365,10 @@ class Worker:
             for fd, _mask in events:
                 stream = by_fd.get(fd)
                 if stream is not None:
-                    drain(stream, wall, now, turn)
+                    if stream.secure:
+                        drain_secure(stream, wall, now, turn)
+                    else:
+                        drain(stream, wall, now, turn)
                 elif fd == channel_fd and not self.handle_channel():
                     return
             if dirty and (not events or now >= next_flush):
@@ -496,6 +520,126 @@ class Worker:
         if failed:
             stream.errors += failed
             self.dirty.add(stream)  # published with the next flush
+
+
+    def drain_secure(self, stream: _Stream, wall: float, now: float, turn: int = 0) -> None:
+        """``drain`` for a stream with SRTP on either side: packet by packet, each
+        unprotected with the stream's inbound context (SRTP/SRTCP told apart by the RTCP
+        packet types, RFC 5761) and protected with the context of the stream it is sent
+        from. Kept apart so that plain streams pay nothing for it. A packet that fails
+        authentication or replay checks counts as an error and is dropped. A quiet stream
+        gets one read per wakeup, a busy one up to BATCH (as ``drain``)."""
+        sock = stream.sock
+        busy = stream.busy
+        limit = BATCH if busy else 1
+        endpoint0, settled0 = stream.endpoint, stream.confirmed
+        sink = None if stream.blocked else stream.sink
+        demux = stream.rtcp_mux and sink is not None and not sink.rtcp_mux
+        unprotect = stream.unprotect
+        count = nbytes = errors = 0
+        publish_all = False
+        out = []
+        last = b""
+        while count < limit:
+            try:
+                data, source = sock.recvfrom(65536)
+            except BlockingIOError:
+                break
+            except OSError:
+                errors += 1
+                break
+            count += 1
+            nbytes += len(data)
+            if (source != stream.endpoint or not stream.confirmed) and not stream.on_new_source(
+                    source, now):
+                errors += 1
+                continue
+            rtcp = len(data) > 1 and 192 <= data[1] <= 223
+            if stream.srtp_in is not None:
+                try:
+                    if unprotect is None:
+                        raise ValueError("no SRTP context")
+                    data = unprotect.unprotect_rtcp(data) if rtcp else unprotect.unprotect(data)
+                except Exception:  # libsrtp: authentication, replay, malformed
+                    errors += 1
+                    continue
+            last = data
+            target = sink
+            if rtcp and demux and sink.rtcp_peer is not None:
+                target = sink.rtcp_peer
+            if target is None or target.dest is None:
+                continue
+            if target.srtp_out is not None:
+                try:
+                    protect = target.protect
+                    if protect is None:
+                        raise ValueError("no SRTP context")
+                    data = protect.protect_rtcp(data) if rtcp else protect.protect(data)
+                except Exception:
+                    errors += 1
+                    continue
+            out.append((target, data))
+        stream.busy = count > 1 if busy else stream.turn == turn - 1
+        stream.turn = turn
+        if not (count or errors):
+            return
+        stream.packets += count
+        stream.bytes += nbytes
+        stream.errors += errors
+        if stream.endpoint != endpoint0 or stream.confirmed != settled0:
+            self.learned.append(stream.id)
+            publish_all = True
+        if count:
+            stream.last_packet = wall
+        size = len(last)
+        if size >= 8 and last[0] & 0xC0 == 0x80:
+            marker = last[1]
+            if 192 <= marker <= 223:
+                stream.ssrc = RTP_SSRC.unpack_from(last, 4)[0]
+                if not stream.ssrc_seen & 2:
+                    stream.ssrc_seen |= 2
+                    publish_all = True
+            elif size >= 12:
+                stream.ssrc = RTP_SSRC.unpack_from(last, 8)[0]
+                payload_type = PAYLOAD_TYPE_SEEN | (marker & 0x7F)
+                if payload_type != stream.payload_type:
+                    stream.payload_type = payload_type
+                    publish_all = True
+            if size >= 12 or 192 <= marker <= 223:
+                stream.ssrc_seen |= 1
+        if count >= CONGESTED:
+            stream.congested = True
+            self.dirty.add(stream)
+        if publish_all:
+            self.flush_one(stream)
+        else:
+            self.counters.write_traffic(
+                stream.slot, stream.packets, stream.bytes, stream.errors, stream.last_packet,
+                stream.ssrc, stream.ssrc_seen,
+            )
+        failed = 0
+        for target, data in out:
+            try:
+                target.sock.sendto(data, target.dest)
+            except OSError:
+                failed += 1
+        if failed:
+            stream.errors += failed
+            self.dirty.add(stream)
+
+
+def _srtp_context(keys: tuple | None, outbound: bool):
+    """A libsrtp context for (profile, key||salt); None without keys or for a profile
+    libsrtp cannot do here (the stream then drops what it cannot decrypt or encrypt)."""
+    if keys is None:
+        return None
+    from ..secure.srtp import SrtpContext  # only workers relaying SRTP load libsrtp
+
+    try:
+        return SrtpContext(keys[0], keys[1], outbound)
+    except Exception:  # pylibsrtp.Error or an unknown profile
+        log.warning("SRTP context for %s not built", keys[0])
+        return None
 
 
 def _kernel_drops(sock: socket.socket) -> int:

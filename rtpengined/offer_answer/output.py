@@ -12,6 +12,7 @@ from .. import sdp as sdpmod
 from ..model import Media, Monologue
 from ..ngoptions import Options
 from ..sdp import Connection, MediaPlan, SessionDescription, SessionPlan
+from . import sdes
 from .ice import _foundation
 from .work import _direction, _held, _MediaWork
 
@@ -96,6 +97,15 @@ class SdpOutput:
                 plan.hide_formats = sdpmod.only_dtmf_left(
                     section, section.formats,
                     [c[0] for c in plan.codecs] if plan.codecs is not None else plan.formats)
+            if is_offer:
+                sdes.offer_security(plan, section, sender.medias[work.index], out_media, opts,
+                                    self.manager.fingerprint if sdes.is_srtp(
+                                        opts.transport_protocol or section.protocol) else "")
+            else:
+                for stream in sdes.answer_security(plan, section, sender.medias[work.index],
+                                                   out_media):
+                    if not stream.closed:
+                        self.manager.media.update_stream(stream)
             media_plans.append(plan)
         session_plan = SessionPlan(media_plans)
         if first_address is None:

@@ -1,0 +1,143 @@
+"""SDES-SRTP between an SRTP leg and a plain RTP leg: the `a=crypto` an offer/answer writes,
+and the keys the relay gets (``Stream.srtp_in``/``srtp_out``).
+
+As rtpengine 10.5: a plain offer sent on as RTP/SAVP(F) (``transport-protocol``) offers every
+suite it knows plus ``a=setup:actpass`` and our fingerprint; the SRTP answer's `a=crypto`
+picks our key and brings the answerer's, and the plain offerer gets a plain answer. An SDES
+offer sent on as RTP/AVP loses its `a=crypto`; the plain answer goes back as the offerer's
+protocol with one `a=crypto` (first offered suite, same tag, our new key). SRTP on both legs
+passes through untouched (the media too), as before.
+"""
+
+from __future__ import annotations
+
+from ..model import Media
+from ..ngoptions import Options
+from ..sdp import MediaPlan, MediaSection
+from ..secure import sdes
+from ..secure.attributes import security_attributes
+
+
+def is_srtp(protocol: str | None) -> bool:
+    return protocol is not None and "SAVP" in protocol
+
+
+def _received(section: MediaSection) -> list[sdes.Crypto]:
+    out = []
+    for value in section.attributes("crypto"):
+        try:
+            out.append(sdes.parse(value))
+        except sdes.SdesError:
+            continue  # 10.5 skips a line it cannot parse
+    return out
+
+
+def _keys(crypto: sdes.Crypto) -> tuple[str, bytes]:
+    """The relay's (profile, key||salt). A suite or parameter libsrtp cannot do here gets a
+    profile no context is built for: the relay then drops (and counts) those packets rather
+    than pass SRTP on to a plain party or plain RTP to an SRTP one."""
+    if crypto.suite.name not in SUPPORTED or crypto.flags or crypto.mki is not None:
+        return (f"unsupported {crypto.suite.name}", b"")
+    return (crypto.suite.name, crypto.key_salt)
+
+
+SUPPORTED = frozenset(("AEAD_AES_256_GCM", "AEAD_AES_128_GCM",
+                       "AES_CM_128_HMAC_SHA1_80", "AES_CM_128_HMAC_SHA1_32"))
+
+
+def set_keys(media: Media, inbound: sdes.Crypto | None, outbound: sdes.Crypto | None,
+             show_suite: bool = False, keep_suite: bool = False) -> list:
+    """Give the media's streams their SRTP keys; the streams that changed. ``show_suite``:
+    query names the suite on these streams (10.5 does for an SDES offerer's leg)."""
+    suite = outbound.suite.name if show_suite and outbound is not None else None
+    key_in = _keys(inbound) if inbound is not None else None
+    key_out = _keys(outbound) if outbound is not None else None
+    if key_in is None or key_out is None:
+        key_in = key_out = None  # half a context relays nothing useful: stay plain
+    changed = []
+    for stream in media.streams:
+        if not keep_suite:
+            stream.crypto_suite = suite
+        if stream.srtp_in != key_in or stream.srtp_out != key_out:
+            stream.srtp_in, stream.srtp_out = key_in, key_out
+            changed.append(stream)
+    return changed
+
+
+def offer_security(plan: MediaPlan, section: MediaSection, sender_media: Media,
+                   out_media: Media, opts: Options, fingerprint: str) -> None:
+    """An offer: record what the offerer sent and write what we offer on."""
+    in_proto = section.protocol
+    out_proto = opts.transport_protocol or in_proto
+    sender_media.offer_protocol = in_proto
+    sender_media.crypto_received = _received(section) if is_srtp(in_proto) else []
+    out_media.crypto_offered = []
+    out_media.srtp_bridged = False
+    if not section.is_rtp:
+        return
+    if is_srtp(out_proto) and not is_srtp(in_proto):
+        offered = [] if "off" in opts.sdes else sdes.offer([], opts.sdes)
+        out_media.crypto_offered = offered
+        out_media.srtp_bridged = True
+        out_media.sdes = bool(offered)
+        out_media.dtls_offered = True
+        # Until answered, query names our first suite on the leg's streams (10.5).
+        for stream in out_media.streams:
+            stream.crypto_suite = offered[0].suite.name if offered else None
+        plan.security = security_attributes(offered, "actpass", fingerprint)
+    elif is_srtp(in_proto) and not is_srtp(out_proto):
+        sender_media.sdes = bool(sender_media.crypto_received)
+        plan.security = []
+    elif sender_media.crypto_received:
+        # SDES on both legs: the offerer's lines (as 10.5 prints them) and the suites it
+        # did not offer (none with SDES off), with DTLS; media passes through untouched.
+        offered = ([] if "off" in opts.sdes
+                   else sdes.offer(sender_media.crypto_received, opts.sdes))
+        plan.security = security_attributes(offered, "actpass", fingerprint)
+
+
+def answer_security(plan: MediaPlan, section: MediaSection, answer_media: Media,
+                    offer_media: Media) -> list:
+    """An answer: pick keys, write the offerer's side; the streams whose keys changed."""
+    if not section.is_rtp or offer_media.offer_protocol is None:
+        return []
+    offered_proto = offer_media.offer_protocol
+    if is_srtp(offered_proto) and not is_srtp(section.protocol):
+        # SDES offerer, plain answerer: we answer the offerer's a=crypto.
+        plan.protocol = offer_media.protocol = offered_proto
+        offered = offer_media.crypto_received
+        ours = sdes.answer(offered)
+        plan.security = [ours.format()] if ours is not None else []
+        offer_media.sdes = ours is not None
+        theirs = next((c for c in offered if ours is not None and c.tag == ours.tag), None)
+        return (set_keys(offer_media, theirs, ours, show_suite=True)
+                + set_keys(answer_media, None, None))
+    if answer_media.srtp_bridged and not is_srtp(offered_proto):
+        # Plain offerer, SRTP answerer: its a=crypto chose one of ours (a DTLS answer
+        # leaves the media undecrypted: no DTLS on media ports yet).
+        plan.protocol = offer_media.protocol = offered_proto
+        plan.security = []
+        answer_media.dtls_offered = False
+        answered = _received(section)
+        ours = None
+        if answered:
+            try:
+                ours = sdes.accept_answer(answer_media.crypto_offered, answered[0])
+            except sdes.SdesError:
+                ours = None
+        return (set_keys(answer_media, answered[0] if ours else None, ours)
+                + set_keys(offer_media, None, None))
+    if is_srtp(offered_proto) and is_srtp(section.protocol) and offer_media.crypto_received:
+        # SDES on both legs: an answer choosing one of the offerer's own lines goes back
+        # as 10.5 prints it (keys end to end, media passes through).
+        answered = _received(section)
+        if answered and any(c.tag == answered[0].tag and c.suite is answered[0].suite
+                            for c in offer_media.crypto_received):
+            plan.security = [answered[0].format()]
+            for media in (offer_media, answer_media):
+                media.sdes = True
+                for stream in media.streams:
+                    stream.crypto_suite = answered[0].suite.name
+            return (set_keys(answer_media, None, None, keep_suite=True)
+                    + set_keys(offer_media, None, None, keep_suite=True))
+    return set_keys(answer_media, None, None) + set_keys(offer_media, None, None)
