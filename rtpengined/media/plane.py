@@ -11,6 +11,10 @@ block: a message that does not fit into the channel right now is queued and writ
 a trio task. Inside ``with plane.batch():`` (the core wraps every command in one, the UDP
 ng transport each burst of queued requests) the messages for each worker are collected
 and sent as one datagram when the block ends.
+
+Why one module of this size: it is the single owner of every stream's record (slot,
+worker, generation, followers, lingering sockets); splitting the supervision, messaging
+and counter reading apart would spread that ownership over modules that all mutate it.
 """
 
 from __future__ import annotations

@@ -14,6 +14,10 @@ loop goes idle. The control plane reads them without asking.
 The worker exits when the control channel reaches end of file: the daemon stopped or
 died (the kernel closes its end either way). No PR_SET_PDEATHSIG: trio spawns processes
 from a helper thread, and that signal fires when the spawning *thread* ends.
+
+Why one module of this size: the worker runs as its own process and its hot loop must not
+pay for indirection (attribute look-ups across modules on every packet); the plain drain,
+the SRTP drain and the channel handling share the same per-stream state.
 """
 
 from __future__ import annotations
