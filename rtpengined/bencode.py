@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import Any
 
-__all__ = ["BencodeError", "decode", "decode_prefix", "encode", "scan_value"]
+__all__ = ["BencodeError", "ValueScanner", "decode", "decode_prefix", "encode", "scan_value"]
 
 _DIGITS = b"0123456789"
 
@@ -135,49 +135,75 @@ def decode(buf: bytes) -> Any:
     return _decode_at(buf, 0)[0]
 
 
-def scan_value(buf: bytes | bytearray, pos: int = 0) -> int | None:
-    """Return the end offset of the complete bencode value at ``pos``.
+class ValueScanner:
+    """Finds where the bencode value starting at ``start`` ends, resumably.
 
-    ``None`` means more bytes are needed; ``BencodeError`` means the bytes can never
-    become a value. Used by stream transports to find message boundaries without
-    decoding (a message may arrive split or several may share a segment).
+    Stream transports feed a growing buffer: ``scan(buf)`` goes on from the token where
+    the previous call stopped (only an integer or a string length cut in two, at most 32
+    bytes, is looked at again, and a string's body is skipped by its length), so finding
+    a message boundary costs time linear in the bytes received, however the message is
+    split. ``None`` means more bytes are needed; ``BencodeError`` means the bytes can
+    never become a value.
     """
-    stack = 0
-    n = len(buf)
-    while True:
-        if pos >= n:
+
+    __slots__ = ("start", "pos", "depth")
+
+    def __init__(self, start: int = 0) -> None:
+        self.start = start
+        self.pos = start  # the next token starts here (past the buffer: inside a string body)
+        self.depth = 0  # containers open at ``pos``
+
+    def scan(self, buf: bytes | bytearray) -> int | None:
+        n = len(buf)
+        pos, depth = self.pos, self.depth
+        if pos > n:  # still waiting for the rest of a string's body
             return None
-        lead = buf[pos]
-        if lead == 0x69:  # i
-            end = buf.find(b"e", pos + 1)
-            if end < 0:
-                if n - pos > 32:
-                    raise BencodeError("integer too long")
-                return None
-            pos = end + 1
-        elif lead in _DIGITS:
-            colon = buf.find(b":", pos, pos + 12)
-            if colon < 0:
-                if n - pos >= 12:
-                    raise BencodeError("bad string length")
-                return None
-            length = bytes(buf[pos:colon])
-            if not length.isdigit():
-                raise BencodeError("bad string length")
-            pos = colon + 1 + int(length)
-            if pos > n:
-                return None
-        elif lead in (0x6C, 0x64):  # l, d
-            stack += 1
-            pos += 1
-            continue
-        elif lead == 0x65 and stack:  # e closing a container
-            stack -= 1
-            pos += 1
-        else:
-            raise BencodeError("unknown value type")
-        if stack == 0:
+        if depth == 0 and pos > self.start:  # a top-level string is now complete
             return pos
+        while True:
+            if pos >= n:
+                self.pos, self.depth = pos, depth
+                return None
+            lead = buf[pos]
+            if lead == 0x69:  # i
+                end = buf.find(b"e", pos + 1)
+                if end < 0:
+                    if n - pos > 32:
+                        raise BencodeError("integer too long")
+                    self.pos, self.depth = pos, depth
+                    return None
+                pos = end + 1
+            elif lead in _DIGITS:
+                colon = buf.find(b":", pos, pos + 12)
+                if colon < 0:
+                    if n - pos >= 12:
+                        raise BencodeError("bad string length")
+                    self.pos, self.depth = pos, depth
+                    return None
+                length = bytes(buf[pos:colon])
+                if not length.isdigit():
+                    raise BencodeError("bad string length")
+                pos = colon + 1 + int(length)
+                if pos > n:
+                    self.pos, self.depth = pos, depth
+                    return None
+            elif lead in (0x6C, 0x64):  # l, d
+                depth += 1
+                pos += 1
+                continue
+            elif lead == 0x65 and depth:  # e closing a container
+                depth -= 1
+                pos += 1
+            else:
+                raise BencodeError("unknown value type")
+            if depth == 0:
+                return pos
+
+
+def scan_value(buf: bytes | bytearray, pos: int = 0) -> int | None:
+    """Return the end offset of the complete bencode value at ``pos`` (one-shot
+    ``ValueScanner``): ``None`` means more bytes are needed, ``BencodeError`` never."""
+    return ValueScanner(pos).scan(buf)
 
 
 _KEY_CACHE: dict[str, bytes] = {}  # encoded dict keys: ng replies reuse a few dozen

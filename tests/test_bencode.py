@@ -86,3 +86,20 @@ def test_round_trip(value):
     encoded = bencode.encode(value)
     assert bencode.decode(encoded) == value
     assert bencode.scan_value(encoded) == len(encoded)
+
+
+@given(values, st.binary(max_size=8))
+def test_value_scanner_resumes_byte_by_byte(value, tail):
+    """Fed a buffer that grows one byte at a time, the resumable scanner finds the same end
+    as a one-shot scan of the whole value, at the first byte that completes it."""
+    encoded = bencode.encode(value)
+    buffer = bytearray()
+    scanner = bencode.ValueScanner()
+    found = None
+    for index, byte in enumerate(encoded + tail):
+        buffer.append(byte)
+        found = scanner.scan(buffer)
+        if found is not None:
+            assert index == len(encoded) - 1
+            break
+    assert found == len(encoded)

@@ -37,11 +37,9 @@ class TcpNgFramer:
     """Sans-I/O splitter: feed bytes, get complete ``COOKIE SP bencode`` messages back.
 
     The work is linear in the bytes received: the search for the cookie's space and the
-    bencode scan both resume where the previous ``feed`` stopped (the scan keeps the
-    offset of the next token and the container depth), so a peer trickling a large
-    message one byte at a time costs one token per byte, not a rescan of the buffer.
-    Only a token cut in the middle is looked at again: an integer or a string length,
-    at most 32 bytes; a string's body is skipped by its length.
+    bencode scan (``bencode.ValueScanner``) both resume where the previous ``feed``
+    stopped, so a peer trickling a large message one byte at a time costs one token per
+    byte, not a rescan of the buffer.
     """
 
     def __init__(self, max_pending: int = MAX_PENDING) -> None:
@@ -52,8 +50,7 @@ class TcpNgFramer:
     def _reset(self) -> None:
         self._space = -1  # offset of the cookie's space, once found
         self._searched = 0  # no space before this offset (while looking for one)
-        self._pos = 0  # the value's next token starts here
-        self._depth = 0  # containers open at ``_pos``
+        self._scanner: bencode.ValueScanner | None = None  # the value after the space
 
     def feed(self, data: bytes) -> list[bytes]:
         buffer = self.buffer
@@ -66,9 +63,9 @@ class TcpNgFramer:
                     self._searched = len(buffer)
                     break
                 self._space = space
-                self._pos = space + 1
+                self._scanner = bencode.ValueScanner(space + 1)
             try:
-                end = self._scan()
+                end = self._scanner.scan(buffer)
             except bencode.BencodeError:
                 log.warning("tcp ng: discarding %d bytes that are not bencode", len(buffer))
                 buffer.clear()
@@ -82,57 +79,6 @@ class TcpNgFramer:
         if len(buffer) > self.max_pending:
             raise FramingError(f"partial message larger than {self.max_pending} bytes")
         return messages
-
-    def _scan(self) -> int | None:
-        """Go on scanning the value after the cookie: its end offset, or None for more.
-
-        Same grammar and errors as ``bencode.scan_value``, resumable.
-        """
-        buf = self.buffer
-        n = len(buf)
-        pos, depth = self._pos, self._depth
-        if pos > n:  # waiting for the rest of a string's body
-            return None
-        if depth == 0 and pos > self._space + 1:  # a top-level string is now complete
-            return pos
-        while True:
-            if pos >= n:
-                self._pos, self._depth = pos, depth
-                return None
-            lead = buf[pos]
-            if lead == 0x69:  # i
-                end = buf.find(b"e", pos + 1)
-                if end < 0:
-                    if n - pos > 32:
-                        raise bencode.BencodeError("integer too long")
-                    self._pos, self._depth = pos, depth
-                    return None
-                pos = end + 1
-            elif 0x30 <= lead <= 0x39:  # a string's length
-                colon = buf.find(b":", pos, pos + 12)
-                if colon < 0:
-                    if n - pos >= 12:
-                        raise bencode.BencodeError("bad string length")
-                    self._pos, self._depth = pos, depth
-                    return None
-                length = bytes(buf[pos:colon])
-                if not length.isdigit():
-                    raise bencode.BencodeError("bad string length")
-                pos = colon + 1 + int(length)
-                if pos > n:
-                    self._pos, self._depth = pos, depth
-                    return None
-            elif lead in (0x6C, 0x64):  # l, d
-                depth += 1
-                pos += 1
-                continue
-            elif lead == 0x65 and depth:  # e closing a container
-                depth -= 1
-                pos += 1
-            else:
-                raise bencode.BencodeError("unknown value type")
-            if depth == 0:
-                return pos
 
 
 async def _serve_connection(core, stream: trio.SocketStream) -> None:
