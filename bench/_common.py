@@ -108,9 +108,14 @@ def start_daemon(name: str, command: str, args: argparse.Namespace) -> Daemon:
     if "rtpengined" in command:
         argv += [f"--listen-http=127.0.0.1:{free_port()}",
                  f"--listen-tcp-ng=127.0.0.1:{free_port()}"]
+    return spawn_daemon(name, argv, ng_port, timeout=15)
+
+
+def spawn_daemon(name: str, argv: list[str], ng_port: int, timeout: float) -> Daemon:
+    """Start ``argv`` and wait until it answers an ng ping on ``ng_port`` (stopped if not)."""
     proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     daemon = Daemon(name, proc, ("127.0.0.1", ng_port))
-    deadline = time.monotonic() + 15
+    deadline = time.monotonic() + timeout
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
         sock.settimeout(0.2)
         while time.monotonic() < deadline:

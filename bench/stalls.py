@@ -56,23 +56,7 @@ def start(name: str, command: str, args):
         "--foreground", "--log-stderr", "--config-file=none", "--log-level=3",
         *shlex.split(args.extra),
     ]
-    proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    daemon = common.Daemon(name, proc, ("127.0.0.1", ng_port))
-    deadline = time.monotonic() + 20
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
-        sock.settimeout(0.2)
-        while time.monotonic() < deadline:
-            if proc.poll() is not None:
-                raise RuntimeError(f"{name} exited at start: {' '.join(argv)}")
-            sock.sendto(b"ready d7:command4:pinge", daemon.ng)
-            try:
-                if sock.recv(100).endswith(b"ponge"):
-                    time.sleep(0.5)
-                    return daemon, tcp_port
-            except OSError:
-                pass
-    daemon.stop()
-    raise RuntimeError(f"{name} did not answer ping")
+    return common.spawn_daemon(name, argv, ng_port, timeout=20), tcp_port
 
 
 def ping_latencies(address: tuple, duration: float) -> tuple[list[float], int]:
