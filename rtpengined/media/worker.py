@@ -470,35 +470,7 @@ class Worker:
         publish_all = not fast and (stream.endpoint != endpoint0 or stream.confirmed != settled0)
         if publish_all:  # rare (learning): tell the control plane, which polls nothing
             self.learned.append(stream.id)
-        if count:
-            stream.last_packet = wall
-            first = offset - size  # the last packet received
-            if size >= 8 and buffer[first] & 0xC0 == 0x80:
-                marker = buffer[first + 1]
-                if 192 <= marker <= 223:
-                    stream.ssrc = RTP_SSRC.unpack_from(buffer, first + 4)[0]
-                    if not stream.ssrc_seen & 2:  # RTCP here (on a muxed port: query shows it)
-                        stream.ssrc_seen |= 2
-                        publish_all = True
-                elif size >= 12:
-                    stream.ssrc = RTP_SSRC.unpack_from(buffer, first + 8)[0]
-                    # The codec actually received (query/CLI name it, as 10.5 does).
-                    payload_type = PAYLOAD_TYPE_SEEN | (marker & 0x7F)
-                    if payload_type != stream.payload_type:
-                        stream.payload_type = payload_type
-                        publish_all = True
-                if size >= 12 or 192 <= marker <= 223:
-                    stream.ssrc_seen |= 1
-        if count >= CONGESTED:  # a queue built up: the kernel may have dropped some
-            stream.congested = True
-            self.dirty.add(stream)
-        if publish_all:  # learned an endpoint or a payload type: rare, the whole slot
-            self.flush_one(stream)
-        else:
-            self.counters.write_traffic(
-                stream.slot, stream.packets, stream.bytes, stream.errors, stream.last_packet,
-                stream.ssrc, stream.ssrc_seen,
-            )
+        self.publish(stream, count, wall, buffer, offset - size, size, publish_all)
         # -- send -----------------------------------------------------------------------
         if sink is None or not count:
             return
@@ -525,6 +497,44 @@ class Worker:
             stream.errors += failed
             self.dirty.add(stream)  # published with the next flush
 
+
+    def publish(self, stream: _Stream, count: int, wall: float, packet, first: int, size: int,
+                publish_all: bool) -> None:
+        """Write a drain's counters to the stream's slot (both drains end here).
+
+        ``packet[first:first + size]`` is the last packet received (decrypted, for SRTP):
+        its SSRC, and for RTP its payload type, are what ``query`` shows. A new payload
+        type, the first RTCP on the port, or ``publish_all`` (an endpoint learned) writes
+        the whole slot; otherwise only the traffic part.
+        """
+        if count:
+            stream.last_packet = wall
+            if size >= 8 and packet[first] & 0xC0 == 0x80:
+                marker = packet[first + 1]
+                if 192 <= marker <= 223:
+                    stream.ssrc = RTP_SSRC.unpack_from(packet, first + 4)[0]
+                    if not stream.ssrc_seen & 2:  # RTCP here (on a muxed port: query shows it)
+                        stream.ssrc_seen |= 2
+                        publish_all = True
+                elif size >= 12:
+                    stream.ssrc = RTP_SSRC.unpack_from(packet, first + 8)[0]
+                    # The codec actually received (query/CLI name it, as 10.5 does).
+                    payload_type = PAYLOAD_TYPE_SEEN | (marker & 0x7F)
+                    if payload_type != stream.payload_type:
+                        stream.payload_type = payload_type
+                        publish_all = True
+                if size >= 12 or 192 <= marker <= 223:
+                    stream.ssrc_seen |= 1
+        if count >= CONGESTED:  # a queue built up: the kernel may have dropped some
+            stream.congested = True
+            self.dirty.add(stream)
+        if publish_all:  # learned an endpoint or a payload type: rare, the whole slot
+            self.flush_one(stream)
+        else:
+            self.counters.write_traffic(
+                stream.slot, stream.packets, stream.bytes, stream.errors, stream.last_packet,
+                stream.ssrc, stream.ssrc_seen,
+            )
 
     def drain_secure(self, stream: _Stream, wall: float, now: float, turn: int = 0) -> None:
         """``drain`` for a stream with SRTP on either side: packet by packet, each
@@ -593,34 +603,7 @@ class Worker:
         if stream.endpoint != endpoint0 or stream.confirmed != settled0:
             self.learned.append(stream.id)
             publish_all = True
-        if count:
-            stream.last_packet = wall
-        size = len(last)
-        if size >= 8 and last[0] & 0xC0 == 0x80:
-            marker = last[1]
-            if 192 <= marker <= 223:
-                stream.ssrc = RTP_SSRC.unpack_from(last, 4)[0]
-                if not stream.ssrc_seen & 2:
-                    stream.ssrc_seen |= 2
-                    publish_all = True
-            elif size >= 12:
-                stream.ssrc = RTP_SSRC.unpack_from(last, 8)[0]
-                payload_type = PAYLOAD_TYPE_SEEN | (marker & 0x7F)
-                if payload_type != stream.payload_type:
-                    stream.payload_type = payload_type
-                    publish_all = True
-            if size >= 12 or 192 <= marker <= 223:
-                stream.ssrc_seen |= 1
-        if count >= CONGESTED:
-            stream.congested = True
-            self.dirty.add(stream)
-        if publish_all:
-            self.flush_one(stream)
-        else:
-            self.counters.write_traffic(
-                stream.slot, stream.packets, stream.bytes, stream.errors, stream.last_packet,
-                stream.ssrc, stream.ssrc_seen,
-            )
+        self.publish(stream, count, wall, last, 0, len(last), publish_all)
         failed = 0
         for target, data in out:
             try:
