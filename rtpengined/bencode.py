@@ -21,6 +21,10 @@ class BencodeError(ValueError):
     """The bytes are not a bencode value rtpengine would accept."""
 
 
+_INT64_MAX = (1 << 63) - 1
+_INT64_MIN = -(1 << 63)
+
+
 def _parse_int(buf: bytes, start: int, end: int) -> int:
     digits = buf[start:end]
     if not digits:
@@ -30,7 +34,8 @@ def _parse_int(buf: bytes, start: int, end: int) -> int:
         raise BencodeError("bad integer")
     if len(body) > 1 and body[:1] == b"0":
         raise BencodeError("leading zero")
-    return int(digits)
+    # rtpengine reads integers with strtoll: any number of digits, clamped to 64 bits.
+    return max(_INT64_MIN, min(_INT64_MAX, int(digits)))
 
 
 def _string_end(buf: bytes, pos: int) -> tuple[int, int]:
@@ -139,19 +144,21 @@ class ValueScanner:
     """Finds where the bencode value starting at ``start`` ends, resumably.
 
     Stream transports feed a growing buffer: ``scan(buf)`` goes on from the token where
-    the previous call stopped (only an integer or a string length cut in two, at most 32
-    bytes, is looked at again, and a string's body is skipped by its length), so finding
+    the previous call stopped (an integer cut in two is searched for its end only in the
+    new bytes, a string length cut in two, at most 12 bytes, is looked at again, and a
+    string's body is skipped by its length), so finding
     a message boundary costs time linear in the bytes received, however the message is
     split. ``None`` means more bytes are needed; ``BencodeError`` means the bytes can
     never become a value.
     """
 
-    __slots__ = ("start", "pos", "depth")
+    __slots__ = ("start", "pos", "depth", "seek")
 
     def __init__(self, start: int = 0) -> None:
         self.start = start
         self.pos = start  # the next token starts here (past the buffer: inside a string body)
         self.depth = 0  # containers open at ``pos``
+        self.seek = 0  # an integer at ``pos`` has no ``e`` before this offset
 
     def scan(self, buf: bytes | bytearray) -> int | None:
         n = len(buf)
@@ -166,11 +173,9 @@ class ValueScanner:
                 return None
             lead = buf[pos]
             if lead == 0x69:  # i
-                end = buf.find(b"e", pos + 1)
+                end = buf.find(b"e", max(pos + 1, self.seek))
                 if end < 0:
-                    if n - pos > 32:
-                        raise BencodeError("integer too long")
-                    self.pos, self.depth = pos, depth
+                    self.pos, self.depth, self.seek = pos, depth, n
                     return None
                 pos = end + 1
             elif lead in _DIGITS:

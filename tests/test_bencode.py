@@ -74,8 +74,23 @@ def test_scan_value_waits_for_more(raw):
     assert bencode.scan_value(raw) is None
 
 
+def test_integers_clamp_to_64_bits_like_strtoll():
+    digits = b"1" + b"0" * 40
+    assert bencode.decode(b"i" + digits + b"e") == (1 << 63) - 1
+    assert bencode.decode(b"i-" + digits + b"e") == -(1 << 63)
+    assert bencode.scan_value(b"i" + digits + b"e") == len(digits) + 2
+
+
+def test_scanner_finds_the_end_of_a_long_integer_fed_in_pieces():
+    raw = b"i" + b"7" * 5000 + b"e"
+    scanner = bencode.ValueScanner()
+    for cut in range(1, len(raw), 100):
+        assert scanner.scan(raw[:cut]) is None
+    assert scanner.scan(raw) == len(raw)
+
+
 values = st.recursive(
-    st.integers() | st.text(),
+    st.integers(min_value=-(1 << 63), max_value=(1 << 63) - 1) | st.text(),
     lambda children: st.lists(children) | st.dictionaries(st.text(), children),
     max_leaves=20,
 )
