@@ -10,7 +10,8 @@ socket again; its calls go on. Methods called by ng commands are synchronous and
 block: a message that does not fit into the channel right now is queued and written by
 a trio task. Inside ``with plane.batch():`` (the core wraps every command in one, the UDP
 ng transport each burst of queued requests) the messages for each worker are collected
-and sent as one datagram when the block ends.
+and sent as one datagram when the block ends. A stream's ``remove`` is not urgent: it
+waits (``REMOVE_DELAY``) for the next message to its worker and travels with it.
 
 Why one module of this size: it is the single owner of every stream's record (slot,
 worker, generation, followers, lingering sockets); splitting the supervision, messaging
@@ -56,6 +57,11 @@ RESTART_BACKOFF = 0.2  # seconds before restarting a worker that died right afte
 STOP_GRACE = 1.0  # seconds a worker gets to exit on its own at shutdown before SIGKILL
 KERNEL_TICK = 1.0  # seconds between moves into and out of the kernel
 KERNEL_FRESH = 0.1  # a view of all streams re-reads kernel counters older than this
+# A "remove" waits this long for another message to the same worker to travel with (the
+# next offer's "add", at any steady rate): one channel send and one worker wakeup less per
+# deleted call. Nothing waits on it: the slot and the port stay reserved until the worker
+# acknowledges, and the ended streams are out of the call model already.
+REMOVE_DELAY = 0.02
 
 
 @dataclass(eq=False, slots=True)
@@ -86,6 +92,8 @@ class _WorkerHandle:
     groups: dict[str, int] = field(default_factory=dict)  # group -> open streams
     outbox: deque = field(default_factory=deque)  # batches waiting for room in the channel
     pending: list = field(default_factory=list)  # (message, socket_of) of the open batch
+    in_batch: bool = False  # in ``RelayPlane.batched``: sent when the open batch ends
+    deferred: bool = False  # in ``RelayPlane.deferred``: sent within ``REMOVE_DELAY``
     outbox_ready: trio.Event = field(default_factory=trio.Event)
     pid: int | None = None
     restarts: int = 0
@@ -115,6 +123,8 @@ class RelayPlane:
         self.on_learned: Callable[[Stream], None] | None = None
         self.batching = 0  # depth of nested ``batch()`` blocks
         self.batched: list[_WorkerHandle] = []  # workers with a pending batch
+        self.deferred: list[_WorkerHandle] = []  # workers holding only deferred removes
+        self.deferred_ready = trio.Event()
         self.addresses: dict[tuple, tuple | None] = {}  # (family, Endpoint) -> sendto address
         # Stream id -> records of the streams it replaced (``retire_stream``), flattened.
         self.followers: dict[int, list[_Record]] = {}
@@ -136,6 +146,7 @@ class RelayPlane:
         """Send every pending batch now (or queue it for the writer task)."""
         batched, self.batched = self.batched, []
         for worker in batched:
+            worker.in_batch = False
             self._flush_worker(worker)
 
     # -- MediaPlane -------------------------------------------------------------------
@@ -239,7 +250,7 @@ class RelayPlane:
                 worker.groups.pop(stream.group, None)
                 if self.group_workers.get(stream.group) is worker:
                     del self.group_workers[stream.group]
-            self._send(worker, ("remove", stream.id))
+            self._send(worker, ("remove", stream.id), urgent=False)
         if stream.sock is not None:
             stream.sock.close()
 
@@ -548,19 +559,41 @@ class RelayPlane:
                 if theirs.payload_type is not None:
                     stats.payload_type = theirs.payload_type
 
-    def _send(self, worker: _WorkerHandle, message: tuple, socket_of: int | None = None) -> None:
+    def _send(self, worker: _WorkerHandle, message: tuple, socket_of: int | None = None,
+              urgent: bool = True) -> None:
         """Add ``message`` to the worker's batch; send it unless a ``batch()`` block is open.
 
         ``socket_of``: the id of the stream whose socket goes along. The socket is looked
         up when the batch is finally sent (no fds held meanwhile); if the stream was
-        closed in between, its ``add`` is skipped.
+        closed in between, its ``add`` is skipped. A message that is not ``urgent`` (a
+        remove) waits up to ``REMOVE_DELAY`` for an urgent one to travel with.
         """
         pending = worker.pending
-        if not pending and self.batching:
-            self.batched.append(worker)
         pending.append((message, socket_of))
-        if not self.batching or len(pending) >= ch.MAX_BATCH:
+        if len(pending) >= ch.MAX_BATCH:
             self._flush_worker(worker)
+        elif not urgent:
+            if not worker.deferred:
+                worker.deferred = True
+                self.deferred.append(worker)
+                self.deferred_ready.set()
+        elif not self.batching:
+            self._flush_worker(worker)
+        elif not worker.in_batch:
+            worker.in_batch = True
+            self.batched.append(worker)
+
+    async def _flush_deferred(self) -> None:
+        """Send removes that found no message to travel with within ``REMOVE_DELAY``."""
+        while not self.closing:
+            await self.deferred_ready.wait()
+            self.deferred_ready = trio.Event()
+            await trio.sleep(REMOVE_DELAY)
+            deferred, self.deferred = self.deferred, []
+            for worker in deferred:
+                worker.deferred = False
+                if not worker.in_batch:  # (else the open batch sends them)
+                    self._flush_worker(worker)
 
     def _flush_worker(self, worker: _WorkerHandle) -> None:
         """Send the worker's pending batch now if the channel has room, else queue it."""
@@ -610,6 +643,7 @@ class RelayPlane:
         worker.pending = []
         if worker in self.batched:
             self.batched.remove(worker)
+        worker.in_batch = False
         worker.channel.close()
         worker.child_end.close()
         self._removed(worker, list(worker.pending_removal))  # the dead worker's copies are gone
@@ -735,6 +769,7 @@ class RelayPlane:
     def start(self, nursery: trio.Nursery) -> None:
         for worker in self.workers:
             nursery.start_soon(self._supervise, worker)
+        nursery.start_soon(self._flush_deferred)
         if self.kernel.active:
             nursery.start_soon(self._kernel_loop)
 
@@ -746,6 +781,8 @@ class RelayPlane:
             worker.outbox.clear()
             worker.pending = []
         self.batched = []
+        self.deferred = []
+        self.deferred_ready.set()  # (``_flush_deferred`` sees ``closing`` and returns)
         self.lingering.close_all()
         try:
             self.kernel.close()  # no forwarding survives the daemon
