@@ -11,7 +11,7 @@ import click
 import trio
 
 from .config import ConfigError, options_help, parse_args
-from .service import Notifier, stderr_is_journal
+from .service import Notifier, freeze_startup_heap, stderr_is_journal
 
 RUN_HELP = f"""Run the media proxy in the foreground until SIGINT/SIGTERM.
 
@@ -105,7 +105,7 @@ def run(options: tuple[str, ...]) -> None:
     from .daemon import run_daemon
 
     try:
-        trio.run(partial(run_daemon, config, notifier=notifier))
+        trio.run(partial(run_daemon, config, notifier=notifier, on_ready=freeze_startup_heap))
     except KeyboardInterrupt:
         pass
     except BaseException as exc:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import os
 import signal
+from collections.abc import Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 
@@ -82,10 +83,12 @@ async def _watch_signals(stop: trio.Event, cancel_scope: trio.CancelScope) -> No
 
 async def run_daemon(
     config: Config, *, handle_signals: bool = True, notifier: Notifier | None = None,
-    task_status=trio.TASK_STATUS_IGNORED,
+    on_ready: Callable[[], None] = lambda: None, task_status=trio.TASK_STATUS_IGNORED,
 ) -> None:
     """Run until cancelled (or SIGINT/SIGTERM). ``task_status`` gets the ``Daemon``;
-    ``notifier`` (``rtpengined run`` under systemd) is told READY and STOPPING."""
+    ``notifier`` (``rtpengined run`` under systemd) is told READY and STOPPING;
+    ``on_ready`` runs once every listener is up (``rtpengined run`` freezes the heap
+    then: a process-wide effect that tests running daemons in-process do without)."""
     notifier = notifier or Notifier(None)
     registry = transports.load_all()
     stop = trio.Event()
@@ -111,6 +114,7 @@ async def run_daemon(
                         if config.pidfile:
                             with open(config.pidfile, "w") as handle:
                                 handle.write(f"{os.getpid()}\n")
+                        on_ready()
                         log.info("rtpengined ready")
                         notifier.ready("ready")
                         task_status.started(daemon)

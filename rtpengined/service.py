@@ -6,13 +6,15 @@
 answers. It is a few lines of protocol; libsystemd is not needed. ``stderr_is_journal``
 tells whether stderr is connected to journald (``JOURNAL_STREAM`` names stderr's
 device and inode), so log lines are not stamped with a time a second time.
-``release_freed_memory`` is the process-wide effect the daemon hands the core.
+``release_freed_memory`` is the process-wide effect the daemon hands the core;
+``freeze_startup_heap`` the one ``rtpengined run`` applies once the daemon is ready.
 """
 
 from __future__ import annotations
 
 import ctypes
 import ctypes.util
+import gc
 import logging
 import os
 import socket
@@ -83,3 +85,14 @@ def release_freed_memory() -> None:
         libc.malloc_trim(0)
     except (OSError, AttributeError):
         pass  # not glibc: nothing to do
+
+
+def freeze_startup_heap() -> None:
+    """Exclude everything alive once the daemon is up from the cyclic garbage collector.
+
+    Modules, trio, the transports and the config are never garbage, yet every full
+    collection walked them all: about 20 ms each, a full collection every second or so
+    under load (10-18 µs of CPU per offer/answer/delete lifecycle, and a 20 ms stall of
+    every request in flight). Calls made afterwards are collected as before.
+    """
+    gc.freeze()
