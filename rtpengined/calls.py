@@ -43,6 +43,18 @@ REASON_COUNTERS = {
 }
 
 
+def _unlink(call: Call) -> None:
+    """Break an ended call's reference cycles (stream <-> sink, RTP <-> RTCP stream, party
+    <-> party), so reference counting frees it at once. Left to the cyclic collector, every
+    ended call was walked by a collection or two first, and collections ran more often."""
+    for stream in [*call.streams(), *call.retired_streams]:
+        stream.sink = None
+        stream.rtcp_peer = None
+    for party in call.monologues:
+        party.subscriptions = []
+        party.subscribers = []
+
+
 class CallManager:
     """Owns every call (keyed by call-id, in creation order) and the media port pools."""
 
@@ -178,6 +190,7 @@ class CallManager:
                 del self._timer_of[call.call_id]
             self.store.deleted(call)
         log.info("call %s ended (%s)", call.call_id, reason)
+        _unlink(call)
 
     def _count_stream_pairs(self, call: Call) -> None:
         """rtpengine's zero-way/one-way stream counters: RTP stream pairs by packets received."""
