@@ -10,8 +10,9 @@ socket again; its calls go on. Methods called by ng commands are synchronous and
 block: a message that does not fit into the channel right now is queued and written by
 a trio task. Inside ``with plane.batch():`` (the core wraps every command in one, the UDP
 ng transport each burst of queued requests) the messages for each worker are collected
-and sent as one datagram when the block ends. A stream's ``remove`` is not urgent: it
-waits (``REMOVE_DELAY``) for the next message to its worker and travels with it.
+and sent as one datagram when the block ends. A new stream's ``add`` and an ended one's
+``remove`` are not urgent: they wait (``DEFER_DELAY``) for the next urgent message to their
+worker (an ``update``: an answer, a re-offer) and travel with it.
 
 Why one module of this size: it is the single owner of every stream's record (slot,
 worker, generation, followers, lingering sockets); splitting the supervision, messaging
@@ -57,11 +58,13 @@ RESTART_BACKOFF = 0.2  # seconds before restarting a worker that died right afte
 STOP_GRACE = 1.0  # seconds a worker gets to exit on its own at shutdown before SIGKILL
 KERNEL_TICK = 1.0  # seconds between moves into and out of the kernel
 KERNEL_FRESH = 0.1  # a view of all streams re-reads kernel counters older than this
-# A "remove" waits this long for another message to the same worker to travel with (the
-# next offer's "add", at any steady rate): one channel send and one worker wakeup less per
-# deleted call. Nothing waits on it: the slot and the port stay reserved until the worker
-# acknowledges, and the ended streams are out of the call model already.
-REMOVE_DELAY = 0.02
+# A new stream's "add" and an ended one's "remove" wait this long for an urgent message to
+# the same worker to travel with (the answer's "update", at any steady rate): a fresh call's
+# offer and its delete cost no channel send and no worker wakeup of their own, which on a
+# virtual machine cost as much as the command (a cross-CPU wakeup). Nothing is lost
+# meanwhile: the socket is bound, so early media waits in its buffer until the worker has
+# it; a removed stream's slot and port stay reserved until the worker acknowledges.
+DEFER_DELAY = 0.02
 
 
 @dataclass(eq=False, slots=True)
@@ -93,7 +96,7 @@ class _WorkerHandle:
     outbox: deque = field(default_factory=deque)  # batches waiting for room in the channel
     pending: list = field(default_factory=list)  # (message, socket_of) of the open batch
     in_batch: bool = False  # in ``RelayPlane.batched``: sent when the open batch ends
-    deferred: bool = False  # in ``RelayPlane.deferred``: sent within ``REMOVE_DELAY``
+    deferred: bool = False  # in ``RelayPlane.deferred``: sent within ``DEFER_DELAY``
     outbox_ready: trio.Event = field(default_factory=trio.Event)
     pid: int | None = None
     restarts: int = 0
@@ -123,7 +126,7 @@ class RelayPlane:
         self.on_learned: Callable[[Stream], None] | None = None
         self.batching = 0  # depth of nested ``batch()`` blocks
         self.batched: list[_WorkerHandle] = []  # workers with a pending batch
-        self.deferred: list[_WorkerHandle] = []  # workers holding only deferred removes
+        self.deferred: list[_WorkerHandle] = []  # workers holding only deferred messages
         self.deferred_ready = trio.Event()
         self.addresses: dict[tuple, tuple | None] = {}  # (family, Endpoint) -> sendto address
         # Stream id -> records of the streams it replaced (``retire_stream``), flattened.
@@ -172,7 +175,7 @@ class RelayPlane:
         worker.records[stream.id] = record
         worker.groups[stream.group] = worker.groups.get(stream.group, 0) + 1
         self.group_workers[stream.group] = worker
-        self._send(worker, ("add", self._spec(record, True, True)), stream.id)
+        self._send(worker, ("add", self._spec(record, True, True)), stream.id, urgent=False)
         if stream.id in self.followers:
             self._update_followers(stream.id)
         if self.kernel.active:
@@ -565,8 +568,8 @@ class RelayPlane:
 
         ``socket_of``: the id of the stream whose socket goes along. The socket is looked
         up when the batch is finally sent (no fds held meanwhile); if the stream was
-        closed in between, its ``add`` is skipped. A message that is not ``urgent`` (a
-        remove) waits up to ``REMOVE_DELAY`` for an urgent one to travel with.
+        closed in between, its ``add`` is skipped. A message that is not ``urgent`` (an
+        add, a remove) waits up to ``DEFER_DELAY`` for an urgent one to travel with.
         """
         pending = worker.pending
         pending.append((message, socket_of))
@@ -584,11 +587,11 @@ class RelayPlane:
             self.batched.append(worker)
 
     async def _flush_deferred(self) -> None:
-        """Send removes that found no message to travel with within ``REMOVE_DELAY``."""
+        """Send adds and removes that found no urgent message within ``DEFER_DELAY``."""
         while not self.closing:
             await self.deferred_ready.wait()
             self.deferred_ready = trio.Event()
-            await trio.sleep(REMOVE_DELAY)
+            await trio.sleep(DEFER_DELAY)
             deferred, self.deferred = self.deferred, []
             for worker in deferred:
                 worker.deferred = False
