@@ -111,6 +111,30 @@ async def test_offer_answer_relays_rtp_both_ways_and_query_counts_it(make_daemon
     assert deleted["totals"]["RTP"] == {"packets": 8, "bytes": 1376, "errors": 0}
 
 
+async def test_early_media_sent_right_after_the_offer_reaches_the_caller(make_daemon):
+    """A fresh call's streams may reach their relay worker a moment after the offer's reply
+    (they travel with the next urgent message): media the callee sends at once waits in
+    the bound socket and is relayed, and so is media after the answer."""
+    daemon = await make_daemon(**PORTS)
+    alice, bob = await party(), await party()
+    offer = await ng(daemon, {"command": "offer", "call-id": "early-1", "from-tag": "alice",
+                              "sdp": sdp(alice.endpoint)})
+    assert offer["result"] == "ok", offer
+    bob_target = Endpoint("127.0.0.1", media_port(offer["sdp"]))
+    for seq in range(3):
+        await bob.send(rtp_packet(seq, ssrc=0x22222222), bob_target)
+    for seq in range(3):
+        data, _ = await alice.receive()
+        assert data == rtp_packet(seq, ssrc=0x22222222)
+    answer = await ng(daemon, {"command": "answer", "call-id": "early-1", "from-tag": "alice",
+                               "to-tag": "bob", "sdp": sdp(bob.endpoint)})
+    assert answer["result"] == "ok", answer
+    alice_target = Endpoint("127.0.0.1", media_port(answer["sdp"]))
+    await alice.send(rtp_packet(7), alice_target)
+    data, source = await bob.receive()
+    assert data == rtp_packet(7) and source == bob_target
+
+
 async def test_learning_through_the_daemon_follows_a_natted_caller(make_daemon):
     daemon = await make_daemon(**PORTS)
     alice, bob = await party(), await party()
