@@ -62,8 +62,9 @@ def _stream_dict(stream: Stream, created: float, muxed: bool = False,
     endpoint = stream.endpoint or advertised
     out["endpoint"] = endpoint.as_dict() if endpoint is not None else {}
     out["advertised endpoint"] = advertised.as_dict() if advertised is not None else {}
-    if stream.crypto_suite is not None:
-        out["crypto suite"] = stream.crypto_suite
+    suite = stream.crypto_suite or (stream.dtls_suite if stream.dtls is not None else None)
+    if suite is not None:
+        out["crypto suite"] = suite
     out["last packet"] = int(stream.stats.last_packet or stream.created or created)
     flags = ["RTCP" if stream.rtcp else "RTP"]
     if muxed:  # RTCP travels on the RTP port; the RTCP stream is only a fallback
@@ -76,6 +77,8 @@ def _stream_dict(stream: Stream, created: float, muxed: bool = False,
         flags += ["confirmed", "kernelized"]
     elif stream.confirmed:
         flags += ["confirmed", "kernelized", "no kernel support"]
+    if stream.fingerprint_verified:
+        flags.append("DTLS fingerprint verified")
     if stream.strict_source:
         flags.append("strict source address")
     if stream.media_handover:
@@ -131,6 +134,8 @@ def _media_flags(media: Media) -> list[str]:
         flags.append("rtcp-mux")
     if media.dtls_offered:  # actpass: either role is still possible (10.5)
         flags += ["DTLS-SRTP", "DTLS role active", "DTLS role passive"]
+    elif media.dtls_role is not None:  # settled by the answer; the relay does the handshake
+        flags += ["DTLS-SRTP", f"DTLS role {media.dtls_role}"]
     if media.sdes:
         flags.append("SDES")
     if media.ice_out:

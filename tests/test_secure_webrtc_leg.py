@@ -20,8 +20,8 @@ def certs():
 
 def pair(certs, with_ice=True, fingerprint_b=None):
     cert_a, cert_b = certs
-    ice_a = IceSpec("ufa", "a" * 22, "ufb", "b" * 22, True, ((B[0], B[1], 1000),)) if with_ice else None
-    ice_b = IceSpec("ufb", "b" * 22, "ufa", "a" * 22, False, ((A[0], A[1], 1000),)) if with_ice else None
+    ice_a = IceSpec("ufa", "a" * 22, "ufb", "b" * 22, True, ((B, 1000),)) if with_ice else None
+    ice_b = IceSpec("ufb", "b" * 22, "ufa", "a" * 22, False, ((A, 1000),)) if with_ice else None
     a = WebrtcLeg(cert_a, DtlsSpec(True, fingerprint_b or cert_b.fingerprint(), "x"), ice_a,
                   default_peer=B)
     b = WebrtcLeg(cert_b, DtlsSpec(False, cert_a.fingerprint(), "y"), ice_b)

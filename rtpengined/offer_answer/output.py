@@ -12,7 +12,7 @@ from .. import sdp as sdpmod
 from ..model import Media, Monologue
 from ..ngoptions import Options
 from ..sdp import Connection, MediaPlan, SessionDescription, SessionPlan
-from . import sdes
+from . import sdes, webrtc
 from .ice import _foundation
 from .work import _direction, _held, _MediaWork
 
@@ -97,13 +97,18 @@ class SdpOutput:
                 plan.hide_formats = sdpmod.only_dtmf_left(
                     section, section.formats,
                     [c[0] for c in plan.codecs] if plan.codecs is not None else plan.formats)
+            sender_media = sender.medias[work.index]
+            if section.is_rtp:
+                sender_media.remote_webrtc = webrtc.remote_params(parsed, work.index)
             if is_offer:
-                sdes.offer_security(plan, section, sender.medias[work.index], out_media, opts,
+                sdes.offer_security(plan, section, sender_media, out_media, opts,
                                     self.manager.fingerprint if sdes.is_srtp(
                                         opts.transport_protocol or section.protocol) else "")
             else:
-                for stream in sdes.answer_security(plan, section, sender.medias[work.index],
-                                                   out_media):
+                changed = sdes.answer_security(plan, section, sender_media, out_media,
+                                               self.manager.fingerprint)
+                changed += self._webrtc_legs(((out_media, receiver), (sender_media, sender)))
+                for stream in changed:
                     if not stream.closed:
                         self.manager.media.update_stream(stream)
             media_plans.append(plan)
@@ -138,6 +143,19 @@ class SdpOutput:
             if "SDP-version" in opts.replace:
                 return self._versioned(parsed, session_plan, sender, origin)
         return sdpmod.render(parsed, session_plan)
+
+    def _webrtc_legs(self, legs) -> list:
+        """After an answer: the legs where the relay terminates DTLS-SRTP get their spec
+        (ICE too when spoken there), the others lose it; the streams that changed."""
+        changed = []
+        for media, mono in legs:
+            spec = None
+            if media.dtls_role is not None:
+                creds = mono.ice_credentials if media.ice_out else None
+                spec = webrtc.leg_spec(media, media.dtls_role == "active",
+                                       self.manager.certificate, creds)
+            changed += webrtc.set_leg(media, spec, media.dtls_role)
+        return changed
 
     def _rejected_plan(self, parsed: SessionDescription, work: _MediaWork, sender: Monologue,
                        receiver: Monologue, opts: Options, is_offer: bool) -> MediaPlan:

@@ -14,8 +14,9 @@ from __future__ import annotations
 from ..model import Media
 from ..ngoptions import Options
 from ..sdp import MediaPlan, MediaSection
-from ..secure import sdes
+from ..secure import dtls, sdes
 from ..secure.attributes import security_attributes
+from .webrtc import is_dtls
 
 
 def is_srtp(protocol: str | None) -> bool:
@@ -97,11 +98,26 @@ def offer_security(plan: MediaPlan, section: MediaSection, sender_media: Media,
 
 
 def answer_security(plan: MediaPlan, section: MediaSection, answer_media: Media,
-                    offer_media: Media) -> list:
-    """An answer: pick keys, write the offerer's side; the streams whose keys changed."""
+                    offer_media: Media, fingerprint: str = "") -> list:
+    """An answer: pick keys, write the offerer's side; the streams whose keys changed.
+
+    Sets ``dtls_role`` on the leg where the relay terminates DTLS-SRTP (None elsewhere)."""
+    offer_media.dtls_role = answer_media.dtls_role = None
     if not section.is_rtp or offer_media.offer_protocol is None:
         return []
     offered_proto = offer_media.offer_protocol
+    if (is_srtp(offered_proto) and not is_srtp(section.protocol)
+            and not offer_media.crypto_received and is_dtls(offer_media.remote_webrtc)):
+        # DTLS offerer (a browser), plain answerer: we answer the offerer's DTLS (10.5:
+        # a=setup:active for actpass, then our fingerprint) and terminate it.
+        plan.protocol = offer_media.protocol = offered_proto
+        role = dtls.answer_setup(offer_media.remote_webrtc.setup)
+        plan.security = security_attributes([], role, fingerprint)
+        offer_media.sdes = False
+        offer_media.dtls_role = role
+        for stream in offer_media.streams:
+            stream.crypto_suite = None
+        return set_keys(offer_media, None, None) + set_keys(answer_media, None, None)
     if is_srtp(offered_proto) and not is_srtp(section.protocol):
         # SDES offerer, plain answerer: we answer the offerer's a=crypto.
         plan.protocol = offer_media.protocol = offered_proto
@@ -119,6 +135,11 @@ def answer_security(plan: MediaPlan, section: MediaSection, answer_media: Media,
         plan.security = []
         answer_media.dtls_offered = False
         answered = _received(section)
+        if not answered and is_dtls(answer_media.remote_webrtc):
+            # A DTLS answer (a browser): the relay terminates it with the role it left us.
+            answer_media.dtls_role = dtls.answer_setup(answer_media.remote_webrtc.setup)
+            for stream in answer_media.streams:
+                stream.crypto_suite = None
         ours = None
         if answered:
             try:

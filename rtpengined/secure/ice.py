@@ -74,6 +74,11 @@ class IceAgent:
         for host, port, priority in candidates:
             self._pair((host, port), priority)
 
+    def add_remote(self, address: Address, priority: int) -> None:
+        """One remote candidate given as the socket address its packets come from (a relay
+        worker's IPv6 socket sees IPv4 peers as 4-tuples of IPv4-mapped addresses)."""
+        self._pair(address, priority)
+
     def _pair(self, remote: Address, priority: int) -> Pair:
         for pair in self.pairs:
             if pair.remote == remote:

@@ -41,7 +41,8 @@ class IceSpec(NamedTuple):
     remote_ufrag: str
     remote_pwd: str
     controlling: bool
-    candidates: tuple  # ((host, port, priority), ...): the peer's component-1 candidates
+    candidates: tuple  # ((address, priority), ...): the peer's component-1 candidates, each
+    # address as the socket's recvfrom gives sources (what checks and media are matched to)
 
 
 class DtlsSpec(NamedTuple):
@@ -73,8 +74,7 @@ class WebrtcLeg:
         if ice_spec is not None:
             self.agent = ice.IceAgent(ice_spec.local_ufrag, ice_spec.local_pwd,
                                       controlling=ice_spec.controlling)
-            self.agent.set_remote(ice_spec.remote_ufrag, ice_spec.remote_pwd,
-                                  list(ice_spec.candidates))
+            self._remote(ice_spec)
             self.peer: Address | None = None
         else:
             self.peer = default_peer
@@ -97,7 +97,14 @@ class WebrtcLeg:
         if ice_spec is None or self.agent is None or ice_spec == self.ice_spec:
             return
         self.ice_spec = ice_spec
-        self.agent.set_remote(ice_spec.remote_ufrag, ice_spec.remote_pwd, list(ice_spec.candidates))
+        self._remote(ice_spec)
+
+    def _remote(self, ice_spec: IceSpec) -> None:
+        agent = self.agent
+        assert agent is not None
+        agent.set_remote(ice_spec.remote_ufrag, ice_spec.remote_pwd, [])
+        for address, priority in ice_spec.candidates:
+            agent.add_remote(tuple(address), priority)
 
     # -- input ------------------------------------------------------------------------------
     def receive(self, data: bytes, source: Address, now: float) -> list[tuple[bytes, Address]]:

@@ -1,0 +1,275 @@
+"""WebRTC media through the daemon: aiortc as the browser, ICE and DTLS-SRTP terminated by the
+relay worker on the stream's own port, bridged to a plain RTP party.
+
+aiortc's own transports (RTCIceTransport over an aioice connection restricted to a loopback
+host candidate, no STUN server; RTCDtlsTransport with its own SRTP) talk to the port the
+daemon's SDP names. The browser side sends RTP/RTCP through its SRTP session; the plain party
+must receive them byte for byte, and what the plain party sends must come out of aiortc's
+SRTP session byte for byte. The flags are the ones rtpengine documents for these bridges.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import re
+import socket
+import struct
+import time
+
+import pytest
+from aiortc import (
+    RTCCertificate,
+    RTCDtlsFingerprint,
+    RTCDtlsParameters,
+    RTCDtlsTransport,
+    RTCIceCandidate,
+    RTCIceGatherer,
+    RTCIceParameters,
+    RTCIceTransport,
+)
+from secure_helpers import loopback_connection
+
+from rtpengined import bencode
+from tests.conftest import DaemonProcess
+
+PORTS = ("--port-min=24600", "--port-max=24699")
+DEADLINE = 20.0  # seconds: generous, the machine may be loaded
+_cookies = itertools.count()
+
+
+class Browser(RTCDtlsTransport):
+    """aiortc's DTLS transport, handing what its SRTP session decrypted to the test."""
+
+    def __init__(self, ice_transport, certificates):
+        super().__init__(ice_transport, certificates)
+        self.received: asyncio.Queue = asyncio.Queue()
+
+    async def _handle_rtp_data(self, data: bytes, arrival_time_ms: int) -> None:
+        self.received.put_nowait(data)
+
+    async def _handle_rtcp_data(self, data: bytes) -> None:
+        self.received.put_nowait(data)
+
+
+class Peer:
+    """One aiortc browser: ICE gatherer/transport (loopback only) and DTLS transport."""
+
+    async def start(self, controlling: bool) -> Peer:
+        self.gatherer = RTCIceGatherer()
+        self.gatherer._connection = await loopback_connection(controlling=controlling)
+        await self.gatherer.gather()
+        self.ice = RTCIceTransport(self.gatherer)
+        self.dtls = Browser(self.ice, [RTCCertificate.generateCertificate()])
+        return self
+
+    def sdp_lines(self) -> list[str]:
+        params = self.gatherer.getLocalParameters()
+        cand = self.gatherer.getLocalCandidates()[0]
+        fp = next(f for f in self.dtls.getLocalParameters().fingerprints if f.algorithm == "sha-256")
+        return [f"a=ice-ufrag:{params.usernameFragment}", f"a=ice-pwd:{params.password}",
+                f"a=candidate:1 1 udp {cand.priority} {cand.ip} {cand.port} typ host",
+                "a=end-of-candidates", f"a=fingerprint:sha-256 {fp.value}"]
+
+    @property
+    def port(self) -> int:
+        return self.gatherer.getLocalCandidates()[0].port
+
+    async def connect(self, remote_sdp: str) -> None:
+        """ICE then DTLS with what the daemon's SDP says (candidates, credentials, fingerprint)."""
+        found = re.findall(r"^a=candidate:\S+ 1 UDP (\d+) (\S+) (\d+) typ host", remote_sdp,
+                           re.M | re.I)
+        for priority, host, port in found:
+            await self.ice.addRemoteCandidate(RTCIceCandidate(
+                component=1, foundation="1", ip=host, port=int(port), priority=int(priority),
+                protocol="udp", type="host"))
+        await self.ice.addRemoteCandidate(None)
+        ufrag = re.search(r"^a=ice-ufrag:(\S+)", remote_sdp, re.M).group(1)
+        pwd = re.search(r"^a=ice-pwd:(\S+)", remote_sdp, re.M).group(1)
+        fp = re.search(r"^a=fingerprint:sha-256 (\S+)", remote_sdp, re.M).group(1)
+        await asyncio.wait_for(self.ice.start(RTCIceParameters(usernameFragment=ufrag, password=pwd)),
+                               DEADLINE)
+        await asyncio.wait_for(self.dtls.start(RTCDtlsParameters(
+            fingerprints=[RTCDtlsFingerprint(algorithm="sha-256", value=fp)], role="auto")), DEADLINE)
+
+    async def stop(self) -> None:
+        for part in (getattr(self, "dtls", None), getattr(self, "ice", None)):
+            if part is not None:
+                try:
+                    await asyncio.wait_for(part.stop(), 5)
+                except Exception:  # noqa: BLE001 - teardown of a peer that may have failed
+                    pass
+
+
+def ng(daemon: DaemonProcess, **message) -> dict:
+    cookie = f"w{next(_cookies)}".encode()
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        sock.settimeout(5)
+        sock.sendto(cookie + b" " + bencode.encode(message), ("127.0.0.1", daemon.ng_port))
+        reply = sock.recv(65535)
+    assert reply.startswith(cookie + b" ")
+    decoded = bencode.decode(reply[len(cookie) + 1:])
+    assert decoded.get("result") == "ok", decoded
+    return decoded
+
+
+def text(value) -> str:
+    return value.decode() if isinstance(value, bytes) else value
+
+
+def webrtc_sdp(peer: Peer, setup: str) -> str:
+    lines = ["v=0", "o=- 1 1 IN IP4 127.0.0.1", "s=-", "t=0 0",
+             f"m=audio {peer.port} UDP/TLS/RTP/SAVPF 0", "c=IN IP4 127.0.0.1", "a=mid:0",
+             "a=rtpmap:0 PCMU/8000", "a=sendrecv", "a=rtcp-mux", *peer.sdp_lines(), f"a=setup:{setup}"]
+    return "\r\n".join(lines) + "\r\n"
+
+
+def plain_sdp(port: int) -> str:
+    lines = ["v=0", "o=- 2 2 IN IP4 127.0.0.1", "s=-", "c=IN IP4 127.0.0.1", "t=0 0",
+             f"m=audio {port} RTP/AVP 0", "a=rtpmap:0 PCMU/8000", "a=sendrecv"]
+    return "\r\n".join(lines) + "\r\n"
+
+
+def port_of(sdp: str) -> int:
+    return int(re.search(r"^m=audio (\d+) ", sdp, re.M).group(1))
+
+
+def rtp(seq: int, ssrc: int) -> bytes:
+    return struct.pack("!BBHII", 0x80, 0, seq, seq * 160, ssrc) + bytes((seq + i) & 0xFF for i in range(160))
+
+
+def rtcp(ssrc: int, count: int) -> bytes:
+    return struct.pack("!BBHIIIIII", 0x80, 200, 6, ssrc, 1, 2, count * 160, count, count * 172)
+
+
+class Plain(asyncio.DatagramProtocol):
+    def __init__(self):
+        self.received: asyncio.Queue = asyncio.Queue()
+
+    def datagram_received(self, data, addr):
+        self.received.put_nowait(data)
+
+
+async def plain_socket(loop) -> tuple:
+    """A plain RTP party on loopback: RTP on an even port, RTCP on the next one."""
+    for _ in range(50):
+        rtp_t, rtp_p = await loop.create_datagram_endpoint(Plain, local_addr=("127.0.0.1", 0))
+        port = rtp_t.get_extra_info("sockname")[1]
+        try:
+            rtcp_t, rtcp_p = await loop.create_datagram_endpoint(Plain, local_addr=("127.0.0.1", port + 1))
+        except OSError:
+            rtp_t.close()
+            continue
+        return rtp_t, rtp_p, rtcp_t, rtcp_p, port
+    raise RuntimeError("no free port pair")
+
+
+async def exchange(browser: Peer, plain, to_plain: int) -> float:
+    """Media both ways; returns the seconds until the first RTP from the browser arrived."""
+    rtp_t, rtp_p, rtcp_t, rtcp_p, _ = plain
+    started = time.monotonic()
+    first = None
+    # The first packets may race the daemon learning nothing yet (it must drop, not leak):
+    # resend until one arrives, then check a sequence byte for byte.
+    deadline = started + DEADLINE
+    while first is None:
+        assert time.monotonic() < deadline, "no RTP from the browser reached the plain party"
+        await browser.dtls._send_rtp(rtp(1, 0xB0B0))
+        try:
+            got = await asyncio.wait_for(rtp_p.received.get(), 0.5)
+        except TimeoutError:
+            continue
+        assert got == rtp(1, 0xB0B0)
+        first = time.monotonic() - started
+    for seq in range(2, 12):
+        await browser.dtls._send_rtp(rtp(seq, 0xB0B0))
+        assert await asyncio.wait_for(rtp_p.received.get(), DEADLINE) == rtp(seq, 0xB0B0)
+    await browser.dtls._send_rtp(rtcp(0xB0B0, 3))
+    assert await asyncio.wait_for(rtcp_p.received.get(), DEADLINE) == rtcp(0xB0B0, 3)
+    # and back: plain RTP (learned from what it sent) arrives decrypted at the browser
+    for seq in range(1, 11):
+        rtp_t.sendto(rtp(seq, 0x5EED), ("127.0.0.1", to_plain))
+        assert await asyncio.wait_for(browser.dtls.received.get(), DEADLINE) == rtp(seq, 0x5EED)
+    rtcp_t.sendto(rtcp(0x5EED, 9), ("127.0.0.1", to_plain + 1))
+    assert await asyncio.wait_for(browser.dtls.received.get(), DEADLINE) == rtcp(0x5EED, 9)
+    return first
+
+
+def streams(reply: dict, tag: str) -> list[dict]:
+    return [s for m in reply["tags"][tag]["medias"] for s in m["streams"]]
+
+
+async def browser_offers(daemon: DaemonProcess) -> tuple[float, float]:
+    loop = asyncio.get_running_loop()
+    browser = await Peer().start(controlling=True)
+    plain = await plain_socket(loop)
+    try:
+        offer = ng(daemon, command="offer", **{"call-id": "wa", "from-tag": "browser",
+                   "sdp": webrtc_sdp(browser, "actpass"), "transport-protocol": "RTP/AVP",
+                   "ICE": "remove", "rtcp-mux": ["demux"]})
+        sent = text(offer["sdp"])
+        assert "RTP/AVP" in sent and "a=fingerprint" not in sent and "a=candidate" not in sent
+        answer = ng(daemon, command="answer", **{"call-id": "wa", "from-tag": "browser",
+                    "to-tag": "phone", "sdp": plain_sdp(plain[4])})
+        back = text(answer["sdp"])
+        assert "UDP/TLS/RTP/SAVPF" in back and "a=setup:active" in back and "a=fingerprint:" in back
+        answered = time.monotonic()
+        await browser.connect(back)
+        answered = time.monotonic() - answered  # ICE + DTLS done (aiortc's view)
+        assert browser.dtls.state == "connected"
+        first = await exchange(browser, plain, port_of(sent))
+        reply = ng(daemon, command="query", **{"call-id": "wa"})
+        leg = streams(reply, "browser")[0]
+        assert "DTLS fingerprint verified" in leg["flags"] and leg["crypto suite"]
+        assert leg["endpoint"]["port"] == browser.port  # learned from ICE
+        media_flags = reply["tags"]["browser"]["medias"][0]["flags"]
+        assert "DTLS-SRTP" in media_flags and "DTLS role active" in media_flags
+        return answered, first
+    finally:
+        await browser.stop()
+        for t in (plain[0], plain[2]):
+            t.close()
+
+
+async def browser_answers(daemon: DaemonProcess) -> None:
+    loop = asyncio.get_running_loop()
+    plain = await plain_socket(loop)
+    browser = await Peer().start(controlling=False)
+    try:
+        offer = ng(daemon, command="offer", **{"call-id": "wb", "from-tag": "phone",
+                   "sdp": plain_sdp(plain[4]), "transport-protocol": "UDP/TLS/RTP/SAVPF",
+                   "ICE": "force", "rtcp-mux": ["offer"]})
+        sent = text(offer["sdp"])
+        assert "a=setup:actpass" in sent and "a=ice-ufrag" in sent
+        answer = ng(daemon, command="answer", **{"call-id": "wb", "from-tag": "phone",
+                    "to-tag": "browser", "sdp": webrtc_sdp(browser, "active")})
+        back = text(answer["sdp"])
+        assert "RTP/AVP" in back and "a=fingerprint" not in back
+        await browser.connect(sent)
+        assert browser.dtls.state == "connected"
+        await exchange(browser, plain, port_of(back))
+        reply = ng(daemon, command="query", **{"call-id": "wb"})
+        leg = streams(reply, "browser")[0]
+        assert "DTLS fingerprint verified" in leg["flags"]
+        assert "DTLS role passive" in reply["tags"]["browser"]["medias"][0]["flags"]
+    finally:
+        await browser.stop()
+        for t in (plain[0], plain[2]):
+            t.close()
+
+
+@pytest.fixture
+def webrtc_daemon():
+    daemon = DaemonProcess(["--interface=127.0.0.1", *PORTS, "--relay-workers=1"])
+    try:
+        yield daemon
+    finally:
+        daemon.stop()
+
+
+def test_browser_offer_to_plain_answerer(webrtc_daemon):
+    asyncio.run(browser_offers(webrtc_daemon))
+
+
+def test_plain_offer_to_browser_answerer(webrtc_daemon):
+    asyncio.run(browser_answers(webrtc_daemon))
