@@ -177,6 +177,7 @@ class Media:
     # DTLS role on its leg once an answer settled DTLS-SRTP there ('active'/'passive').
     remote_webrtc: Any = None
     dtls_role: str | None = None
+    dtls_reverse: str | None = None  # the DTLS-reverse option of this party's offer
 
     @property
     def rtp(self) -> Stream | None:

@@ -79,7 +79,7 @@ def _flags(request: dict[str, Any]) -> list[str]:
 # case's line in the suite; the rest of "security" needs DTLS/ICE on the media ports.
 SECURITY_PASSING = frozenset({
     510, 615, 724, 1872, 1958, 2016, 2529, 2586, 2644, 2675, 2707, 2802, 2833, 6724, 6766,
-    8745, 8773, 8801, 11274, 11491, 11621, 11687, 11897, 12281})
+    7204, 7256, 8745, 8773, 8801, 11274, 11491, 11621, 11687, 11897, 12281})
 
 
 def out_of_scope(case: dict[str, Any]) -> str | None:

@@ -72,6 +72,7 @@ def offer_security(plan: MediaPlan, section: MediaSection, sender_media: Media,
     out_proto = opts.transport_protocol or in_proto
     sender_media.offer_protocol = in_proto
     sender_media.crypto_received = _received(section) if is_srtp(in_proto) else []
+    sender_media.dtls_reverse = opts.dtls_reverse
     out_media.crypto_offered = []
     out_media.srtp_bridged = False
     if not section.is_rtp:
@@ -111,7 +112,7 @@ def answer_security(plan: MediaPlan, section: MediaSection, answer_media: Media,
         # DTLS offerer (a browser), plain answerer: we answer the offerer's DTLS (10.5:
         # a=setup:active for actpass, then our fingerprint) and terminate it.
         plan.protocol = offer_media.protocol = offered_proto
-        role = dtls.answer_setup(offer_media.remote_webrtc.setup)
+        role = dtls.answer_setup(offer_media.remote_webrtc.setup, offer_media.dtls_reverse)
         plan.security = security_attributes([], role, fingerprint)
         offer_media.sdes = False
         offer_media.dtls_role = role
