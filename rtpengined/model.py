@@ -178,6 +178,7 @@ class Media:
     remote_webrtc: Any = None
     dtls_role: str | None = None
     dtls_reverse: str | None = None  # the DTLS-reverse option of this party's offer
+    mid: str | None = None  # a=mid of this party's last SDP (an answer without one gets it)
 
     @property
     def rtp(self) -> Stream | None:

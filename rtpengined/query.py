@@ -102,7 +102,7 @@ def _muxed(media: Media) -> bool:
     return rtp is not None and rtp.rtcp_mux
 
 
-def _unbound_rtcp(rtp: Stream, created: float) -> dict[str, Any]:
+def _unbound_rtcp(rtp: Stream, created: float, ice: bool = False) -> dict[str, Any]:
     """10.5 lists an RTCP stream without a local port beside a single rtcp-mux port."""
     out: dict[str, Any] = {"local port": 0, "local address": rtp.interface.address,
                            "family": rtp.interface.family}
@@ -112,7 +112,8 @@ def _unbound_rtcp(rtp: Stream, created: float) -> dict[str, Any]:
     out["endpoint"] = advertised.as_dict() if advertised is not None else {}
     out["advertised endpoint"] = advertised.as_dict() if advertised is not None else {}
     out["last packet"] = int(rtp.created or created)
-    out["flags"] = ["RTCP", "fallback RTCP"] + (["filled"] if advertised is not None else [])
+    out["flags"] = (["RTCP", "fallback RTCP"] + (["filled"] if advertised is not None else [])
+                    + (["ICE"] if ice else []))
     out["stats"] = {"packets": 0, "bytes": 0, "errors": 0}
     return out
 
@@ -168,7 +169,7 @@ def _monologue_dict(mono: Monologue) -> dict[str, Any]:
         rtp = media.rtp
         entry["streams"] = [_stream_dict(s, mono.created, muxed, ice, rtp) for s in media.streams]
         if muxed and media.rtcp is None and rtp is not None and not rtp.closed:
-            entry["streams"].append(_unbound_rtcp(rtp, mono.created))
+            entry["streams"].append(_unbound_rtcp(rtp, mono.created, ice))
         entry["flags"] = _media_flags(media)
         medias.append(entry)
     out["medias"] = medias

@@ -100,6 +100,10 @@ class SdpOutput:
             sender_media = sender.medias[work.index]
             if section.is_rtp:
                 sender_media.remote_webrtc = webrtc.remote_params(parsed, work.index)
+                mids = section.attributes("mid")
+                if not is_offer and not mids:
+                    plan.mid = out_media.mid
+                sender_media.mid = mids[0] if mids else None
             if is_offer:
                 sdes.offer_security(plan, section, sender_media, out_media, opts,
                                     self.manager.fingerprint if sdes.is_srtp(
@@ -117,6 +121,7 @@ class SdpOutput:
             first_address = Connection("IP4", self.manager.pool_for().interface.advertised)
         session_plan.keep_zero_address = "zero-address" not in opts.replace
         session_plan.strip_extmap = "strip-extmap" in opts.flags
+        session_plan.strip_security = any(p.security is not None for p in media_plans)
         lacking = any(parsed.medias[i].connection is None for i in parsed.session_medias(None))
         session_plan.replace_session_connection = "session-connection" in opts.replace
         if lacking or "session-connection" in opts.replace:
