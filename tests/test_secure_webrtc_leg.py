@@ -76,3 +76,24 @@ def test_fingerprint_mismatch_fails_the_leg_without_keys(certs):
     with pytest.raises(AssertionError):
         run(a, b, rounds=100)
     assert a.failed and a.inbound is None and not a.status().verified
+
+
+def test_new_fingerprint_on_a_nominated_pair_is_a_new_handshake_without_new_checks(certs):
+    a, b = pair(certs)
+    run(a, b)
+    old = a.outbound
+    cert_c = dtls.Certificate()
+    # b's side is a new browser session on the same ICE path: a re-INVITE with a new fingerprint
+    a2 = WebrtcLeg(certs[0], DtlsSpec(True, cert_c.fingerprint(), "x"), a.ice_spec, agent=a.agent)
+    b2 = WebrtcLeg(cert_c, DtlsSpec(False, certs[0].fingerprint(), "z"), b.ice_spec, agent=b.agent)
+    assert a2.peer == B and a2.deadline() == 0.0  # the client starts at once
+    first = a2.poll(time.monotonic())
+    assert first and all(stun.demux(d) == "dtls" for d, _ in first)  # no ICE check first
+    for data, _ in first:
+        for reply, to in b2.receive(data, A, time.monotonic()):
+            assert to == A
+            a2.receive(reply, B, time.monotonic())
+    run(a2, b2)
+    assert a2.outbound is not old and a2.status().verified
+    rtp = struct.pack("!BBHII", 0x80, 0, 9, 160, 0x99) + b"\x22" * 160
+    assert b2.inbound.unprotect(a2.outbound.protect(rtp)) == rtp

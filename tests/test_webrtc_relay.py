@@ -273,3 +273,59 @@ def test_browser_offer_to_plain_answerer(webrtc_daemon):
 
 def test_plain_offer_to_browser_answerer(webrtc_daemon):
     asyncio.run(browser_answers(webrtc_daemon))
+
+
+async def browser_reinvites(daemon: DaemonProcess) -> None:
+    """A re-INVITE with the same DTLS parameters keeps the association (media goes on with
+    the old keys); one with a new certificate and new ICE credentials (another browser
+    session) gets a new handshake, and media flows with the new keys."""
+    loop = asyncio.get_running_loop()
+    first = await Peer().start(controlling=True)
+    second = await Peer().start(controlling=True)
+    plain = await plain_socket(loop)
+    ids = {"call-id": "wr", "from-tag": "browser"}
+    bridge = {"transport-protocol": "RTP/AVP", "ICE": "remove", "rtcp-mux": ["demux"]}
+    try:
+        offer = ng(daemon, command="offer", **ids, sdp=webrtc_sdp(first, "actpass"), **bridge)
+        answer = ng(daemon, command="answer", **ids, **{"to-tag": "phone"},
+                    sdp=plain_sdp(plain[4]))
+        to_plain = port_of(text(offer["sdp"]))
+        await first.connect(text(answer["sdp"]))
+        await exchange(first, plain, to_plain)
+        # same parameters again: no new handshake, the first browser's keys keep working
+        ng(daemon, command="offer", **ids, sdp=webrtc_sdp(first, "actpass"), **bridge)
+        ng(daemon, command="answer", **ids, **{"to-tag": "phone"}, sdp=plain_sdp(plain[4]))
+        await first.dtls._send_rtp(rtp(40, 0xB0B0))
+        assert await asyncio.wait_for(plain[1].received.get(), DEADLINE) == rtp(40, 0xB0B0)
+        # a new certificate on the same ICE path (the browser restarted DTLS): a new
+        # handshake on the nominated pair, media with the new keys
+        await first.dtls.stop()
+        first.dtls = Browser(first.ice, [RTCCertificate.generateCertificate()])
+        offer = ng(daemon, command="offer", **ids, sdp=webrtc_sdp(first, "actpass"), **bridge)
+        answer = ng(daemon, command="answer", **ids, **{"to-tag": "phone"},
+                    sdp=plain_sdp(plain[4]))
+        assert port_of(text(offer["sdp"])) == to_plain  # same streams: the worker's leg is new
+        fp = re.search(r"^a=fingerprint:sha-256 (\S+)", text(answer["sdp"]), re.M).group(1)
+        await asyncio.wait_for(first.dtls.start(RTCDtlsParameters(
+            fingerprints=[RTCDtlsFingerprint(algorithm="sha-256", value=fp)], role="auto")), DEADLINE)
+        await exchange(first, plain, to_plain)
+        # another browser session: new ICE credentials and certificate (and address: new ports)
+        offer = ng(daemon, command="offer", **ids, sdp=webrtc_sdp(second, "actpass"), **bridge)
+        answer = ng(daemon, command="answer", **ids, **{"to-tag": "phone"},
+                    sdp=plain_sdp(plain[4]))
+        await second.connect(text(answer["sdp"]))  # (new ports: the browser's address changed)
+        assert second.dtls.state == "connected"
+        await exchange(second, plain, port_of(text(offer["sdp"])))
+        reply = ng(daemon, command="query", **{"call-id": "wr"})
+        leg = streams(reply, "browser")[0]
+        assert leg["endpoint"]["port"] == second.port
+        assert "DTLS fingerprint verified" in leg["flags"]
+    finally:
+        await first.stop()
+        await second.stop()
+        for t in (plain[0], plain[2]):
+            t.close()
+
+
+def test_browser_reinvite_renegotiates_dtls(webrtc_daemon):
+    asyncio.run(browser_reinvites(webrtc_daemon))

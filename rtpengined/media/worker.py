@@ -694,8 +694,11 @@ class Worker:
                 log.warning("stream %d: DTLS certificate %s not loaded", stream.id,
                             dtls_spec.certificate)
                 return
+            same_ice = (leg is not None and ice_spec is not None and leg.ice_spec is not None
+                        and leg.ice_spec[:4] == ice_spec[:4])
             stream.webrtc = WebrtcLeg(certificate, dtls_spec, ice_spec,
-                                      default_peer=spec.endpoint or spec.advertised)
+                                      default_peer=spec.endpoint or spec.advertised,
+                                      agent=leg.agent if same_ice else None)
             stream.srtp_in = stream.srtp_out = stream.unprotect = stream.protect = None
             stream.webrtc_status = None
         self.schedule(stream)

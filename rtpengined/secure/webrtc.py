@@ -66,12 +66,18 @@ class WebrtcLeg:
     """ICE (optional) and a DTLS-SRTP endpoint for one component (RTP, or RTP+RTCP muxed)."""
 
     def __init__(self, certificate: dtls.Certificate, spec: DtlsSpec, ice_spec: IceSpec | None,
-                 default_peer: Address | None = None) -> None:
+                 default_peer: Address | None = None, agent: ice.IceAgent | None = None) -> None:
+        """``agent``: the ICE agent of the leg this one replaces when only DTLS changed (a
+        re-INVITE with a new fingerprint): its nominated pair stays, the handshake is new."""
         self.spec = spec
         self.ice_spec = ice_spec
         self.endpoint = dtls.DtlsEndpoint(certificate, spec.client, spec.remote_fingerprint)
         self.agent: ice.IceAgent | None = None
-        if ice_spec is not None:
+        if agent is not None and ice_spec is not None:
+            self.agent = agent
+            self._remote(ice_spec)
+            self.peer = agent.selected
+        elif ice_spec is not None:
             self.agent = ice.IceAgent(ice_spec.local_ufrag, ice_spec.local_pwd,
                                       controlling=ice_spec.controlling)
             self._remote(ice_spec)
@@ -156,7 +162,8 @@ class WebrtcLeg:
             agent_deadline = self.agent.deadline()
             if agent_deadline is not None:
                 times.append(agent_deadline)
-        elif not self.started and self.spec.client and self.peer is not None:
+        if not self.started and self.spec.client and self.peer is not None and (
+                self.agent is None or self.agent.selected is not None):
             return 0.0  # start the handshake now
         if not self.failed and self.peer is not None:
             dtls_deadline = self.endpoint.deadline()
