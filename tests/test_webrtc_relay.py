@@ -329,3 +329,40 @@ async def browser_reinvites(daemon: DaemonProcess) -> None:
 
 def test_browser_reinvite_renegotiates_dtls(webrtc_daemon):
     asyncio.run(browser_reinvites(webrtc_daemon))
+
+
+async def two_browsers(daemon: DaemonProcess) -> None:
+    """Browser to browser through the daemon with default flags: each leg has its own ICE
+    and DTLS-SRTP with us (10.5 offers the answerer our DTLS and SDES keys), and the relay
+    decrypts and re-encrypts every packet."""
+    caller = await Peer().start(controlling=True)
+    callee = await Peer().start(controlling=False)
+    try:
+        offer = ng(daemon, command="offer", **{"call-id": "ww", "from-tag": "caller",
+                   "sdp": webrtc_sdp(caller, "actpass")})
+        sent = text(offer["sdp"])
+        assert "a=setup:actpass" in sent and "a=crypto:" in sent
+        assert caller.sdp_lines()[-1] not in sent  # not the caller's fingerprint: ours
+        answer = ng(daemon, command="answer", **{"call-id": "ww", "from-tag": "caller",
+                    "to-tag": "callee", "sdp": webrtc_sdp(callee, "active")})
+        back = text(answer["sdp"])
+        assert "a=setup:active" in back and callee.sdp_lines()[-1] not in back
+        await asyncio.gather(caller.connect(back), callee.connect(sent))
+        for seq in range(1, 11):
+            await caller.dtls._send_rtp(rtp(seq, 0xCA11))
+            assert await asyncio.wait_for(callee.dtls.received.get(), DEADLINE) == rtp(seq, 0xCA11)
+            await callee.dtls._send_rtp(rtp(seq, 0xCA1E))
+            assert await asyncio.wait_for(caller.dtls.received.get(), DEADLINE) == rtp(seq, 0xCA1E)
+        await caller.dtls._send_rtp(rtcp(0xCA11, 5))
+        assert await asyncio.wait_for(callee.dtls.received.get(), DEADLINE) == rtcp(0xCA11, 5)
+        reply = ng(daemon, command="query", **{"call-id": "ww"})
+        for tag, role in (("caller", "active"), ("callee", "passive")):
+            assert "DTLS fingerprint verified" in streams(reply, tag)[0]["flags"]
+            assert f"DTLS role {role}" in reply["tags"][tag]["medias"][0]["flags"]
+    finally:
+        await caller.stop()
+        await callee.stop()
+
+
+def test_two_browsers_each_leg_keyed_by_us(webrtc_daemon):
+    asyncio.run(two_browsers(webrtc_daemon))

@@ -77,7 +77,11 @@ def offer_security(plan: MediaPlan, section: MediaSection, sender_media: Media,
     out_media.srtp_bridged = False
     if not section.is_rtp:
         return
-    if is_srtp(out_proto) and not is_srtp(in_proto):
+    dtls_offerer = (is_srtp(in_proto) and not sender_media.crypto_received
+                    and is_dtls(sender_media.remote_webrtc))
+    if is_srtp(out_proto) and (not is_srtp(in_proto) or dtls_offerer):
+        # A plain offerer sent on as SRTP, or a DTLS offerer (a browser) sent on as SRTP:
+        # we offer our own keys and DTLS (10.5), and terminate whatever the answer picks.
         offered = [] if "off" in opts.sdes else sdes.offer([], opts.sdes)
         out_media.crypto_offered = offered
         out_media.srtp_bridged = True
@@ -119,6 +123,30 @@ def answer_security(plan: MediaPlan, section: MediaSection, answer_media: Media,
         for stream in offer_media.streams:
             stream.crypto_suite = None
         return set_keys(offer_media, None, None) + set_keys(answer_media, None, None)
+    if (answer_media.srtp_bridged and is_srtp(offered_proto) and is_srtp(section.protocol)
+            and not offer_media.crypto_received and is_dtls(offer_media.remote_webrtc)):
+        # DTLS offerer, SRTP answerer, each leg keyed by us: the offerer gets our DTLS
+        # answer; the answerer's leg is DTLS-SRTP (its a=setup/fingerprint) or SDES (its
+        # a=crypto chose one of our keys); the relay re-encrypts between them.
+        plan.protocol = offer_media.protocol = offered_proto
+        role = dtls.answer_setup(offer_media.remote_webrtc.setup, offer_media.dtls_reverse)
+        plan.security = security_attributes([], role, fingerprint)
+        offer_media.sdes = False
+        offer_media.dtls_role = role
+        answer_media.dtls_offered = False
+        answered = _received(section)
+        ours = None
+        if answered:
+            try:
+                ours = sdes.accept_answer(answer_media.crypto_offered, answered[0])
+            except sdes.SdesError:
+                ours = None
+        elif is_dtls(answer_media.remote_webrtc):
+            answer_media.dtls_role = dtls.answer_setup(answer_media.remote_webrtc.setup)
+        for stream in offer_media.streams:
+            stream.crypto_suite = None
+        return (set_keys(answer_media, answered[0] if ours else None, ours)
+                + set_keys(offer_media, None, None))
     if is_srtp(offered_proto) and not is_srtp(section.protocol):
         # SDES offerer, plain answerer: we answer the offerer's a=crypto.
         plan.protocol = offer_media.protocol = offered_proto
