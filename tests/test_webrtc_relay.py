@@ -366,3 +366,53 @@ async def two_browsers(daemon: DaemonProcess) -> None:
 
 def test_two_browsers_each_leg_keyed_by_us(webrtc_daemon):
     asyncio.run(two_browsers(webrtc_daemon))
+
+
+async def browser_to_sdes(daemon: DaemonProcess) -> None:
+    """A browser offer sent on as RTP/SAVP and answered with SDES (a=crypto choosing one of
+    our keys): DTLS-SRTP on one leg, SDES-SRTP on the other, both keyed by us."""
+    from rtpengined.secure import sdes
+    from rtpengined.secure.srtp import SrtpContext
+
+    loop = asyncio.get_running_loop()
+    browser = await Peer().start(controlling=True)
+    phone = await plain_socket(loop)
+    try:
+        offer = ng(daemon, command="offer", **{"call-id": "ws", "from-tag": "browser",
+                   "sdp": webrtc_sdp(browser, "actpass"), "transport-protocol": "RTP/SAVP",
+                   "ICE": "remove", "rtcp-mux": ["demux"]})
+        sent = text(offer["sdp"])
+        ours = next(sdes.parse(v) for v in re.findall(r"^a=(crypto:.*?)\r$", sent, re.M)
+                    if "AES_CM_128_HMAC_SHA1_80" in v)
+        theirs = sdes.generate(ours.tag, "AES_CM_128_HMAC_SHA1_80")
+        answer_sdp = plain_sdp(phone[4]).replace("RTP/AVP", "RTP/SAVP") + f"a={theirs.format()}\r\n"
+        answer = ng(daemon, command="answer", **{"call-id": "ws", "from-tag": "browser",
+                    "to-tag": "phone", "sdp": answer_sdp})
+        await browser.connect(text(answer["sdp"]))
+        protect = SrtpContext.from_sdes(theirs, outbound=True)
+        unprotect = SrtpContext.from_sdes(ours, outbound=False)
+        to_phone = port_of(sent)
+        deadline = time.monotonic() + DEADLINE
+        while True:  # until the browser's first packet made it (its leg may still settle)
+            assert time.monotonic() < deadline, "no SRTP from the browser reached the phone"
+            await browser.dtls._send_rtp(rtp(1, 0xD715))
+            try:
+                got = await asyncio.wait_for(phone[1].received.get(), 0.5)
+                break
+            except TimeoutError:
+                continue
+        assert unprotect.unprotect(got) == rtp(1, 0xD715)
+        for seq in range(1, 11):
+            phone[0].sendto(protect.protect(rtp(seq, 0x5DE5)), ("127.0.0.1", to_phone))
+            assert await asyncio.wait_for(browser.dtls.received.get(), DEADLINE) == rtp(seq, 0x5DE5)
+            await browser.dtls._send_rtp(rtp(seq + 1, 0xD715))
+            got = await asyncio.wait_for(phone[1].received.get(), DEADLINE)
+            assert unprotect.unprotect(got) == rtp(seq + 1, 0xD715)
+    finally:
+        await browser.stop()
+        for t in (phone[0], phone[2]):
+            t.close()
+
+
+def test_browser_offer_to_sdes_answerer(webrtc_daemon):
+    asyncio.run(browser_to_sdes(webrtc_daemon))

@@ -158,8 +158,8 @@ def answer_security(plan: MediaPlan, section: MediaSection, answer_media: Media,
         return (set_keys(offer_media, theirs, ours, show_suite=True)
                 + set_keys(answer_media, None, None))
     if answer_media.srtp_bridged and not is_srtp(offered_proto):
-        # Plain offerer, SRTP answerer: its a=crypto chose one of ours (a DTLS answer
-        # leaves the media undecrypted: no DTLS on media ports yet).
+        # Plain offerer, SRTP answerer: its a=crypto chose one of ours, or it answered DTLS
+        # (the relay terminates it: dtls_role).
         plan.protocol = offer_media.protocol = offered_proto
         plan.security = []
         answer_media.dtls_offered = False
