@@ -701,6 +701,13 @@ class Worker:
                                       agent=leg.agent if same_ice else None)
             stream.srtp_in = stream.srtp_out = stream.unprotect = stream.protect = None
             stream.webrtc_status = None
+        peer = stream.webrtc.peer
+        if peer is not None and (stream.endpoint != peer or not stream.confirmed):
+            # Signalling reset the endpoint to the SDP's: the peer ICE/DTLS chose stays.
+            stream.endpoint = peer
+            stream.confirmed = True
+            stream.update_destination()
+            self.learned.append(stream.id)
         self.schedule(stream)
 
     def schedule(self, stream: _Stream) -> None:
