@@ -71,8 +71,6 @@ def _stream_dict(stream: Stream, created: float, muxed: bool = False,
         flags.append("fallback RTCP" if stream.rtcp else "RTCP")
     if advertised is not None:
         flags.append("filled")
-    if ice:
-        flags.append("ICE")
     if stream.stats.kernel:
         flags += ["confirmed", "kernelized"]
     elif stream.confirmed:
@@ -83,6 +81,8 @@ def _stream_dict(stream: Stream, created: float, muxed: bool = False,
         flags.append("strict source address")
     if stream.media_handover:
         flags.append("media handover")
+    if ice:  # last, as 10.5 lists its stream flags
+        flags.append("ICE")
     out["flags"] = flags
     ssrc = stream.stats.ssrc
     if not ssrc and muxed and stream.rtcp and rtp is not None and rtp.stats.rtcp_seen:
@@ -111,6 +111,8 @@ def _unbound_rtcp(rtp: Stream, created: float, ice: bool = False) -> dict[str, A
         advertised = Endpoint(advertised.address, advertised.port + 1)
     out["endpoint"] = advertised.as_dict() if advertised is not None else {}
     out["advertised endpoint"] = advertised.as_dict() if advertised is not None else {}
+    if rtp.dtls is not None and rtp.dtls_suite is not None:  # the leg's DTLS-SRTP suite (10.5)
+        out["crypto suite"] = rtp.dtls_suite
     out["last packet"] = int(rtp.created or created)
     out["flags"] = (["RTCP", "fallback RTCP"] + (["filled"] if advertised is not None else [])
                     + (["ICE"] if ice else []))
