@@ -418,3 +418,47 @@ async def browser_to_sdes(daemon: DaemonProcess) -> None:
 
 def test_browser_offer_to_sdes_answerer(webrtc_daemon):
     asyncio.run(browser_to_sdes(webrtc_daemon))
+
+
+async def wrong_fingerprint(daemon: DaemonProcess) -> None:
+    """The browser's certificate does not match the fingerprint its SDP gave: the handshake
+    fails on our side, nothing it sends is relayed, nothing is sent to it unencrypted."""
+    loop = asyncio.get_running_loop()
+    browser = await Peer().start(controlling=True)
+    plain = await plain_socket(loop)
+    try:
+        other = RTCCertificate.generateCertificate()
+        fp = next(f for f in other.getFingerprints() if f.algorithm == "sha-256")
+        sdp = re.sub(r"a=fingerprint:sha-256 \S+", f"a=fingerprint:sha-256 {fp.value}",
+                     webrtc_sdp(browser, "actpass"))
+        offer = ng(daemon, command="offer", **{"call-id": "wf", "from-tag": "browser", "sdp": sdp,
+                   "transport-protocol": "RTP/AVP", "ICE": "remove", "rtcp-mux": ["demux"]})
+        answer = ng(daemon, command="answer", **{"call-id": "wf", "from-tag": "browser",
+                    "to-tag": "phone", "sdp": plain_sdp(plain[4])})
+        try:  # aiortc may see the alert or wait until its own timeout: either way no keys
+            await browser.connect(text(answer["sdp"]))
+        except Exception:  # noqa: BLE001
+            pass
+        to_plain = port_of(text(offer["sdp"]))
+        for seq in range(1, 6):
+            plain[0].sendto(rtp(seq, 0x5EED), ("127.0.0.1", to_plain))
+            if browser.dtls._tx_srtp is not None:
+                await browser.dtls._send_rtp(rtp(seq, 0xB0B0))
+        # the worker reports the leg (learned peer, failed handshake) without verification
+        deadline = time.monotonic() + DEADLINE
+        while True:
+            leg = streams(ng(daemon, command="query", **{"call-id": "wf"}), "browser")[0]
+            if leg["endpoint"].get("port") == browser.port or time.monotonic() > deadline:
+                break
+            await asyncio.sleep(0.1)
+        await asyncio.sleep(0.5)
+        assert "DTLS fingerprint verified" not in leg["flags"] and "crypto suite" not in leg
+        assert plain[1].received.empty() and browser.dtls.received.empty()
+    finally:
+        await browser.stop()
+        for t in (plain[0], plain[2]):
+            t.close()
+
+
+def test_wrong_fingerprint_relays_nothing(webrtc_daemon):
+    asyncio.run(wrong_fingerprint(webrtc_daemon))
