@@ -62,7 +62,8 @@ def _stream_dict(stream: Stream, created: float, muxed: bool = False,
     endpoint = stream.endpoint or advertised
     out["endpoint"] = endpoint.as_dict() if endpoint is not None else {}
     out["advertised endpoint"] = advertised.as_dict() if advertised is not None else {}
-    suite = stream.crypto_suite or (stream.dtls_suite if stream.dtls is not None else None)
+    suite = (stream.dtls_suite if stream.dtls is not None and stream.dtls_suite is not None
+             else stream.crypto_suite)  # the handshake's suite once there is one
     if suite is not None:
         out["crypto suite"] = suite
     out["last packet"] = int(stream.stats.last_packet or stream.created or created)

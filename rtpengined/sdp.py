@@ -370,7 +370,10 @@ class MediaPlan:
     # these attribute values (secure.attributes order), written before the ICE lines.
     security: list[str] | None = None
     connection_text: str | None = None  # the session's c= value, for that added line
-    mid: str | None = None  # a=mid for an answer without one: the offer's (10.5)
+    # An answer's a=mid is the offer's (10.5): none if the offer had none, whatever the
+    # answerer wrote. Off (input's mids kept) for offers and refused medias.
+    mid_from_offer: bool = False
+    mid: str | None = None
 
 
 @dataclass
@@ -534,8 +537,8 @@ def _render_media(media: MediaSection, mplan: MediaPlan, plan: SessionPlan) -> l
         if mplan.security is not None and name in SECURITY_ATTRIBUTES:
             continue
         out.append(line.text)
-    if rtp and not mids and mplan.mid is not None:
-        mids.append(mplan.mid)
+    if rtp and mplan.mid_from_offer:
+        mids = [mplan.mid] if mplan.mid is not None else []
     out.extend(f"a=mid:{mid}{CRLF}" for mid in mids)  # a rejected media keeps its mid too
     if not mplan.port:
         return out

@@ -101,8 +101,8 @@ class SdpOutput:
             if section.is_rtp:
                 sender_media.remote_webrtc = webrtc.remote_params(parsed, work.index)
                 mids = section.attributes("mid")
-                if not is_offer and not mids:
-                    plan.mid = out_media.mid
+                if not is_offer:
+                    plan.mid_from_offer, plan.mid = True, out_media.mid
                 sender_media.mid = mids[0] if mids else None
             if is_offer:
                 sdes.offer_security(plan, section, sender_media, out_media, opts,

@@ -145,7 +145,10 @@ def answer_security(plan: MediaPlan, section: MediaSection, answer_media: Media,
             answer_media.dtls_role = dtls.answer_setup(answer_media.remote_webrtc.setup)
         for stream in offer_media.streams:
             stream.crypto_suite = None
-        return (set_keys(answer_media, answered[0] if ours else None, ours)
+        # (A DTLS answerer's streams keep naming our first offered suite until the
+        # handshake tells the real one, as 10.5 shows them.)
+        return (set_keys(answer_media, answered[0] if ours else None, ours,
+                         keep_suite=answer_media.dtls_role is not None)
                 + set_keys(offer_media, None, None))
     if is_srtp(offered_proto) and not is_srtp(section.protocol):
         # SDES offerer, plain answerer: we answer the offerer's a=crypto.
@@ -167,15 +170,14 @@ def answer_security(plan: MediaPlan, section: MediaSection, answer_media: Media,
         if not answered and is_dtls(answer_media.remote_webrtc):
             # A DTLS answer (a browser): the relay terminates it with the role it left us.
             answer_media.dtls_role = dtls.answer_setup(answer_media.remote_webrtc.setup)
-            for stream in answer_media.streams:
-                stream.crypto_suite = None
         ours = None
         if answered:
             try:
                 ours = sdes.accept_answer(answer_media.crypto_offered, answered[0])
             except sdes.SdesError:
                 ours = None
-        return (set_keys(answer_media, answered[0] if ours else None, ours)
+        return (set_keys(answer_media, answered[0] if ours else None, ours,
+                         keep_suite=answer_media.dtls_role is not None)
                 + set_keys(offer_media, None, None))
     if is_srtp(offered_proto) and is_srtp(section.protocol) and offer_media.crypto_received:
         # SDES on both legs: an answer choosing one of the offerer's own lines goes back
