@@ -97,3 +97,26 @@ def test_new_fingerprint_on_a_nominated_pair_is_a_new_handshake_without_new_chec
     assert a2.outbound is not old and a2.status().verified
     rtp = struct.pack("!BBHII", 0x80, 0, 9, 160, 0x99) + b"\x22" * 160
     assert b2.inbound.unprotect(a2.outbound.protect(rtp)) == rtp
+
+
+def test_a_terminated_dtls_leg_never_moves_to_the_kernel(certs):
+    """The control plane marks the leg's stream as SRTP, so kernel forwarding (which would
+    pass the browser's SRTP on undecrypted) leaves it, and its sink, in userspace."""
+    from rtpengined.media.kernel import why_userspace
+    from rtpengined.model import Endpoint, Interface, Media, Stream
+    from rtpengined.offer_answer import webrtc
+
+    interface = Interface("default", "192.0.2.1", "192.0.2.1")
+    media = Media(index=1, type="audio", protocol="UDP/TLS/RTP/SAVPF")
+    browser = Stream(interface=interface, port=30000, endpoint=Endpoint("192.0.2.9", 5000),
+                     confirmed=True)
+    phone = Stream(interface=interface, port=30002, endpoint=Endpoint("192.0.2.10", 6000),
+                   confirmed=True)
+    browser.sink, phone.sink = phone, browser
+    media.streams.append(browser)
+    media.remote_webrtc = webrtc.RemoteParams("sha-256 AA:BB", "actpass", None, None, ())
+    assert why_userspace(browser) is None
+    assert webrtc.set_leg(media, webrtc.leg_spec(media, True, certs[0], None), "active") == [browser]
+    assert why_userspace(browser) == "SRTP" and why_userspace(phone) == "SRTP"
+    assert webrtc.set_leg(media, None, None) == [browser]
+    assert why_userspace(browser) is None

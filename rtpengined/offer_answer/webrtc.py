@@ -77,6 +77,12 @@ def leg_spec(media: Media, client: bool, certificate: dtls.Certificate,
     return ice_spec, dtls_spec
 
 
+# What a terminated DTLS leg's stream carries as its SRTP keys on the control plane: the
+# relay takes the real ones from the handshake, but everything that asks "is this stream
+# encrypted?" (the kernel forwarding planner, which must leave it in userspace) sees SRTP.
+DTLS_KEYS = ("DTLS-SRTP", b"")
+
+
 def set_leg(media: Media, spec: tuple[tuple | None, tuple | None] | None,
             role: str | None) -> list[Stream]:
     """Give the media's RTP stream its WebRTC spec (None: none); the streams that changed."""
@@ -85,9 +91,15 @@ def set_leg(media: Media, spec: tuple[tuple | None, tuple | None] | None,
     changed = []
     for stream in media.streams:
         want = (ice_spec, dtls_spec) if not stream.rtcp else (None, None)
-        if (stream.ice, stream.dtls) != want:
+        terminated = want[1] is not None
+        marked = stream.srtp_in == DTLS_KEYS
+        if (stream.ice, stream.dtls) != want or terminated != marked:
             stream.ice, stream.dtls = want
-            if want[1] is None:
+            if terminated:
+                stream.srtp_in = stream.srtp_out = DTLS_KEYS
+            else:
                 stream.fingerprint_verified = False
+                if marked:  # (SDES keys set_keys just gave it stay)
+                    stream.srtp_in = stream.srtp_out = None
             changed.append(stream)
     return changed
