@@ -75,6 +75,7 @@ class Options:
     # DTLS-reverse of an offer: our role on the offerer's leg once answered ('passive'
     # picks passive where the offerer left the choice; 10.5).
     dtls_reverse: str | None = None
+    dtls: str | None = None  # the DTLS option: 'off' offers no DTLS (SDES only)
     label: str | None = None
     via_branch: str | None = None
     ptime: int | None = None
@@ -126,6 +127,7 @@ class Options:
             opts.transport_protocol = protocol
         opts.sdes = get_list(message, "SDES", "sdes")
         opts.dtls_reverse = get_str(message, "DTLS-reverse", "DTLS reverse")
+        opts.dtls = get_str(message, "DTLS", "dtls")
         opts.label = get_str(message, "label")
         opts.via_branch = get_str(message, "via-branch", "via branch")
         opts.ptime = get_int(message, "ptime")

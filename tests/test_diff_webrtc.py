@@ -107,6 +107,9 @@ WEBRTC_SCENARIOS: dict[str, list[dict]] = {
         offer(PLAIN, **{"transport protocol": "UDP/TLS/RTP/SAVPF", "ICE": "force",
                         "rtcp-mux": ["offer"]}, _mask=mask_fingerprint),
         answer(BROWSER_ANSWER), query(), delete()],
+    "DTLS off: SDES only": [
+        offer(PLAIN, **{"transport protocol": "RTP/SAVP", "DTLS": "off"}, _mask=mask_fingerprint),
+        offer(FIREFOX, tag="C", DTLS="off", _mask=mask_fingerprint), delete()],
     "Firefox to phone, DTLS-reverse passive": [
         offer(FIREFOX, **WEBRTC_BRIDGE, **{"DTLS-reverse": "passive"}),
         answer(PHONE, _mask=mask_fingerprint), query(), delete()],

@@ -86,11 +86,13 @@ def offer_security(plan: MediaPlan, section: MediaSection, sender_media: Media,
         out_media.crypto_offered = offered
         out_media.srtp_bridged = True
         out_media.sdes = bool(offered)
-        out_media.dtls_offered = True
+        dtls_off = opts.dtls == "off"  # SDES only: no setup, no fingerprint (10.5)
+        out_media.dtls_offered = not dtls_off
         # Until answered, query names our first suite on the leg's streams (10.5).
         for stream in out_media.streams:
             stream.crypto_suite = offered[0].suite.name if offered else None
-        plan.security = security_attributes(offered, "actpass", fingerprint)
+        plan.security = (security_attributes(offered) if dtls_off
+                         else security_attributes(offered, "actpass", fingerprint))
     elif is_srtp(in_proto) and not is_srtp(out_proto):
         sender_media.sdes = bool(sender_media.crypto_received)
         plan.security = []
