@@ -722,9 +722,13 @@ class Worker:
             stream.timer_at = None
 
     def run_timers(self, now: float) -> None:
+        """The legs whose timers are due; what they re-arm waits for the next loop turn
+        (so a leg that keeps asking for 'now' cannot hold the loop)."""
         timers = self.timers
+        due_now = []
         while timers and timers[0][0] <= now:
-            due, _tie, stream = heapq.heappop(timers)
+            due_now.append(heapq.heappop(timers))
+        for due, _tie, stream in due_now:
             if stream.timer_at != due or self.streams.get(stream.id) is not stream:
                 continue  # re-armed since, or the stream is gone
             stream.timer_at = None
