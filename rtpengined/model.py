@@ -179,6 +179,7 @@ class Media:
     dtls_role: str | None = None
     dtls_reverse: str | None = None  # the DTLS-reverse option of this party's offer
     mid: str | None = None  # a=mid of this party's last SDP (an answer without one gets it)
+    ice_lite: bool = False  # the SDP we last sent this party declared a=ice-lite
 
     @property
     def rtp(self) -> Stream | None:

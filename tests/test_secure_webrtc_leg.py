@@ -120,3 +120,17 @@ def test_a_terminated_dtls_leg_never_moves_to_the_kernel(certs):
     assert why_userspace(browser) == "SRTP" and why_userspace(phone) == "SRTP"
     assert webrtc.set_leg(media, None, None) == [browser]
     assert why_userspace(browser) is None
+
+
+def test_ice_lite_leg_answers_only_and_takes_the_nominated_pair(certs):
+    """We declared a=ice-lite: no checks of our own, the full peer (controlling) nominates,
+    and the handshake starts on that pair."""
+    cert_a, cert_b = certs
+    lite = WebrtcLeg(cert_a, DtlsSpec(True, cert_b.fingerprint(), "x"),
+                     IceSpec("ufa", "a" * 22, "ufb", "b" * 22, True, ((B, 1000),), lite=True))
+    full = WebrtcLeg(cert_b, DtlsSpec(False, cert_a.fingerprint(), "y"),
+                     IceSpec("ufb", "b" * 22, "ufa", "a" * 22, True, ((A, 1000),)))
+    assert not lite.agent.controlling and lite.deadline() is None
+    assert lite.poll(time.monotonic()) == []
+    run(lite, full)
+    assert lite.peer == B and lite.status().verified and full.status().verified

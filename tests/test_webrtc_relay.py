@@ -87,8 +87,9 @@ class Peer:
         ufrag = re.search(r"^a=ice-ufrag:(\S+)", remote_sdp, re.M).group(1)
         pwd = re.search(r"^a=ice-pwd:(\S+)", remote_sdp, re.M).group(1)
         fp = re.search(r"^a=fingerprint:sha-256 (\S+)", remote_sdp, re.M).group(1)
-        await asyncio.wait_for(self.ice.start(RTCIceParameters(usernameFragment=ufrag, password=pwd)),
-                               DEADLINE)
+        lite = "a=ice-lite" in remote_sdp
+        await asyncio.wait_for(self.ice.start(RTCIceParameters(
+            usernameFragment=ufrag, password=pwd, iceLite=lite)), DEADLINE)
         await asyncio.wait_for(self.dtls.start(RTCDtlsParameters(
             fingerprints=[RTCDtlsFingerprint(algorithm="sha-256", value=fp)], role="auto")), DEADLINE)
 
@@ -233,18 +234,23 @@ async def browser_offers(daemon: DaemonProcess) -> tuple[float, float]:
             t.close()
 
 
-async def browser_answers(daemon: DaemonProcess) -> None:
+async def browser_answers(daemon: DaemonProcess, lite: bool = False) -> None:
+    """With ``lite``, our offer declares ICE-lite: the browser controls and nominates, the
+    worker only answers its checks (and, left the active role, starts the handshake)."""
     loop = asyncio.get_running_loop()
     plain = await plain_socket(loop)
-    browser = await Peer().start(controlling=False)
+    browser = await Peer().start(controlling=lite)
     try:
         offer = ng(daemon, command="offer", **{"call-id": "wb", "from-tag": "phone",
                    "sdp": plain_sdp(plain[4]), "transport-protocol": "UDP/TLS/RTP/SAVPF",
-                   "ICE": "force", "rtcp-mux": ["offer"]})
+                   "ICE": "force", "rtcp-mux": ["offer"],
+                   **({"ICE-lite": "forward"} if lite else {})})
         sent = text(offer["sdp"])
         assert "a=setup:actpass" in sent and "a=ice-ufrag" in sent
+        assert ("a=ice-lite" in sent) == lite
         answer = ng(daemon, command="answer", **{"call-id": "wb", "from-tag": "phone",
-                    "to-tag": "browser", "sdp": webrtc_sdp(browser, "active")})
+                    "to-tag": "browser",
+                    "sdp": webrtc_sdp(browser, "passive" if lite else "active")})
         back = text(answer["sdp"])
         assert "RTP/AVP" in back and "a=fingerprint" not in back
         await browser.connect(sent)
@@ -253,7 +259,8 @@ async def browser_answers(daemon: DaemonProcess) -> None:
         reply = ng(daemon, command="query", **{"call-id": "wb"})
         leg = streams(reply, "browser")[0]
         assert "DTLS fingerprint verified" in leg["flags"]
-        assert "DTLS role passive" in reply["tags"]["browser"]["medias"][0]["flags"]
+        role = "active" if lite else "passive"
+        assert f"DTLS role {role}" in reply["tags"]["browser"]["medias"][0]["flags"]
     finally:
         await browser.stop()
         for t in (plain[0], plain[2]):
@@ -275,6 +282,10 @@ def test_browser_offer_to_plain_answerer(webrtc_daemon):
 
 def test_plain_offer_to_browser_answerer(webrtc_daemon):
     asyncio.run(browser_answers(webrtc_daemon))
+
+
+def test_plain_offer_to_browser_answerer_with_ice_lite(webrtc_daemon):
+    asyncio.run(browser_answers(webrtc_daemon, lite=True))
 
 
 async def browser_reinvites(daemon: DaemonProcess) -> None:

@@ -500,7 +500,7 @@ class RelayPlane:
                 address = socket_address(record.family, host, port) if port else None
                 if address is not None:
                     candidates.append((address, priority))
-            ice = (*ice[:5], tuple(candidates))
+            ice = (*ice[:5], tuple(candidates), *ice[6:])
         return ice, (client, remote_fingerprint, name)
 
     def _address(self, family: int, endpoint: Endpoint | None) -> tuple | None:

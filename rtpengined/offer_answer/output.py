@@ -25,6 +25,8 @@ class SdpOutput:
     def _render(self, plans: list[_MediaWork], parsed: SessionDescription, sender: Monologue,
                 receiver: Monologue, opts: Options, is_offer: bool) -> str:
         media_plans: list[MediaPlan] = []
+        lite_toward = ("forward", "both") if is_offer else ("backward", "both")
+        lite = opts.ice_lite in lite_toward  # a=ice-lite in what we send (with ICE in it)
         first_address: Connection | None = None
         for work in plans:
             section = work.section
@@ -91,6 +93,7 @@ class SdpOutput:
                      rtp_port, alt_rtcp if plan.ice_rtcp_port is not None else None)
                     for interface, rtp_port, alt_rtcp in self._ice_alternates(out_media)]
                 out_media.ice_out = True
+                out_media.ice_lite = lite
             else:
                 out_media.ice_out = False
             if opts.strip and section.is_rtp and not plan.hide_formats:
@@ -130,8 +133,7 @@ class SdpOutput:
             session_plan.origin_address = first_address
         if "loop-protect" in opts.flags:
             session_plan.extra_attributes.append(f"rtpengine:{self.manager.instance_id}")
-        lite_toward = ("forward", "both") if is_offer else ("backward", "both")
-        if opts.ice_lite in lite_toward and any(p.ice is not None for p in media_plans):
+        if lite and any(p.ice is not None for p in media_plans):
             session_plan.extra_attributes.append("ice-lite")
         origin = parsed.origin
         if origin is not None:

@@ -73,7 +73,7 @@ def leg_spec(media: Media, client: bool, certificate: dtls.Certificate,
     ice_spec = None
     if local_ice is not None and params.ufrag and params.pwd:
         ice_spec = (local_ice[0], local_ice[1], params.ufrag, params.pwd,
-                    media.ice_controlling, params.candidates)
+                    media.ice_controlling, params.candidates, media.ice_lite)
     return ice_spec, dtls_spec
 
 

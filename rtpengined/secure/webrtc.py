@@ -43,6 +43,7 @@ class IceSpec(NamedTuple):
     controlling: bool
     candidates: tuple  # ((address, priority), ...): the peer's component-1 candidates, each
     # address as the socket's recvfrom gives sources (what checks and media are matched to)
+    lite: bool = False  # we declared a=ice-lite on the leg: answer checks only
 
 
 class DtlsSpec(NamedTuple):
@@ -79,7 +80,8 @@ class WebrtcLeg:
             self.peer = agent.selected
         elif ice_spec is not None:
             self.agent = ice.IceAgent(ice_spec.local_ufrag, ice_spec.local_pwd,
-                                      controlling=ice_spec.controlling)
+                                      controlling=ice_spec.controlling and not ice_spec.lite,
+                                      lite=ice_spec.lite)
             self._remote(ice_spec)
             self.peer: Address | None = None
         else:
