@@ -6,6 +6,7 @@ with our ice-pwd, FINGERPRINT; XOR-MAPPED-ADDRESS of the source in the success r
 candidates, nominating (USE-CANDIDATE, regular nomination) when controlling. A relay worker
 feeds it every datagram `stun.demux` classes as 'stun', calls `poll` when `deadline` passes and
 sends what both return; `selected` is the address media goes to once a pair is nominated.
+With `lite` (we declared a=ice-lite) it only answers checks and takes the nominated pair.
 """
 
 from __future__ import annotations
