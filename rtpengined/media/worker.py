@@ -15,9 +15,15 @@ The worker exits when the control channel reaches end of file: the daemon stoppe
 died (the kernel closes its end either way). No PR_SET_PDEATHSIG: trio spawns processes
 from a helper thread, and that signal fires when the spawning *thread* ends.
 
+A WebRTC stream (ICE and DTLS-SRTP terminated here) holds a ``secure.webrtc.WebrtcLeg``:
+its STUN and DTLS datagrams go to the leg, its timers (ICE checks, DTLS retransmissions)
+set the epoll timeout, and its keys, once the handshake is done, are the stream's SRTP
+contexts; the ICE-nominated peer is its endpoint.
+
 Why one module of this size: the worker runs as its own process and its hot loop must not
 pay for indirection (attribute look-ups across modules on every packet); the plain drain,
-the SRTP drain and the channel handling share the same per-stream state.
+the SRTP and WebRTC drains and the channel handling share the same per-stream state (the
+WebRTC protocol logic itself lives in ``secure``).
 """
 
 from __future__ import annotations
