@@ -86,13 +86,18 @@ class CallManager:
         self._certificate = None  # secure.dtls.Certificate, see ``fingerprint``
 
     @property
-    def fingerprint(self) -> str:
-        """``a=fingerprint`` of the daemon's DTLS certificate, made on first use (10.5 makes
-        one at start; the first SRTP offer is the first use)."""
+    def certificate(self):
+        """The daemon's DTLS certificate (``secure.dtls.Certificate``), made on first use
+        (10.5 makes one at start; the first SRTP offer is the first use)."""
         if self._certificate is None:
             from .secure.dtls import Certificate
             self._certificate = Certificate()
-        return self._certificate.fingerprint()
+        return self._certificate
+
+    @property
+    def fingerprint(self) -> str:
+        """``a=fingerprint`` of the daemon's DTLS certificate."""
+        return self.certificate.fingerprint()
 
     # -- interfaces and ports ------------------------------------------------------------
 

@@ -118,6 +118,13 @@ class Stream:
     srtp_in: tuple[str, bytes] | None = None
     srtp_out: tuple[str, bytes] | None = None
     crypto_suite: str | None = None  # what query shows (10.5: on an SDES offerer's streams)
+    # WebRTC on this stream's leg (offer_answer.webrtc.leg_spec): ICE (our and the peer's
+    # credentials, our role, its candidates) and DTLS (our role, its fingerprint, our
+    # certificate); the relay worker runs both on the stream's port. None: not terminated.
+    ice: tuple | None = None
+    dtls: tuple | None = None
+    fingerprint_verified: bool = False  # the worker's handshake checked the peer (query)
+    dtls_suite: str | None = None  # the SRTP suite that handshake chose (query)
 
     @property
     def local(self) -> Endpoint:
@@ -166,6 +173,13 @@ class Media:
     sdes: bool = False  # SDES on this leg: query's "SDES" media flag
     dtls_offered: bool = False  # we offered DTLS (actpass) on this leg, not yet answered
     srtp_bridged: bool = False  # we offered this leg SRTP for a plain offerer
+    # The party's own DTLS/ICE parameters from its last SDP (offer_answer.webrtc), and our
+    # DTLS role on its leg once an answer settled DTLS-SRTP there ('active'/'passive').
+    remote_webrtc: Any = None
+    dtls_role: str | None = None
+    dtls_reverse: str | None = None  # the DTLS-reverse option of this party's offer
+    mid: str | None = None  # a=mid of this party's last SDP (an answer without one gets it)
+    ice_lite: bool = False  # the SDP we last sent this party declared a=ice-lite
 
     @property
     def rtp(self) -> Stream | None:

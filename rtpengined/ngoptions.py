@@ -72,6 +72,10 @@ class Options:
     ptime_reverse: int | None = None
     transport_protocol: str | None = None
     sdes: list[str] = field(default_factory=list)  # the SDES list: off, no-<suite>, flags
+    # DTLS-reverse of an offer: our role on the offerer's leg once answered ('passive'
+    # picks passive where the offerer left the choice; 10.5).
+    dtls_reverse: str | None = None
+    dtls: str | None = None  # the DTLS option: 'off' offers no DTLS (SDES only)
     label: str | None = None
     via_branch: str | None = None
     ptime: int | None = None
@@ -122,6 +126,8 @@ class Options:
         if protocol in sdpmod.RTP_PROTOCOLS:
             opts.transport_protocol = protocol
         opts.sdes = get_list(message, "SDES", "sdes")
+        opts.dtls_reverse = get_str(message, "DTLS-reverse", "DTLS reverse")
+        opts.dtls = get_str(message, "DTLS", "dtls")
         opts.label = get_str(message, "label")
         opts.via_branch = get_str(message, "via-branch", "via branch")
         opts.ptime = get_int(message, "ptime")

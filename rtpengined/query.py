@@ -62,24 +62,28 @@ def _stream_dict(stream: Stream, created: float, muxed: bool = False,
     endpoint = stream.endpoint or advertised
     out["endpoint"] = endpoint.as_dict() if endpoint is not None else {}
     out["advertised endpoint"] = advertised.as_dict() if advertised is not None else {}
-    if stream.crypto_suite is not None:
-        out["crypto suite"] = stream.crypto_suite
+    suite = (stream.dtls_suite if stream.dtls is not None and stream.dtls_suite is not None
+             else stream.crypto_suite)  # the handshake's suite once there is one
+    if suite is not None:
+        out["crypto suite"] = suite
     out["last packet"] = int(stream.stats.last_packet or stream.created or created)
     flags = ["RTCP" if stream.rtcp else "RTP"]
     if muxed:  # RTCP travels on the RTP port; the RTCP stream is only a fallback
         flags.append("fallback RTCP" if stream.rtcp else "RTCP")
     if advertised is not None:
         flags.append("filled")
-    if ice:
-        flags.append("ICE")
     if stream.stats.kernel:
         flags += ["confirmed", "kernelized"]
     elif stream.confirmed:
         flags += ["confirmed", "kernelized", "no kernel support"]
+    if stream.fingerprint_verified:
+        flags.append("DTLS fingerprint verified")
     if stream.strict_source:
         flags.append("strict source address")
     if stream.media_handover:
         flags.append("media handover")
+    if ice:  # last, as 10.5 lists its stream flags
+        flags.append("ICE")
     out["flags"] = flags
     ssrc = stream.stats.ssrc
     if not ssrc and muxed and stream.rtcp and rtp is not None and rtp.stats.rtcp_seen:
@@ -99,7 +103,7 @@ def _muxed(media: Media) -> bool:
     return rtp is not None and rtp.rtcp_mux
 
 
-def _unbound_rtcp(rtp: Stream, created: float) -> dict[str, Any]:
+def _unbound_rtcp(rtp: Stream, created: float, ice: bool = False) -> dict[str, Any]:
     """10.5 lists an RTCP stream without a local port beside a single rtcp-mux port."""
     out: dict[str, Any] = {"local port": 0, "local address": rtp.interface.address,
                            "family": rtp.interface.family}
@@ -108,8 +112,11 @@ def _unbound_rtcp(rtp: Stream, created: float) -> dict[str, Any]:
         advertised = Endpoint(advertised.address, advertised.port + 1)
     out["endpoint"] = advertised.as_dict() if advertised is not None else {}
     out["advertised endpoint"] = advertised.as_dict() if advertised is not None else {}
+    if rtp.dtls is not None and rtp.dtls_suite is not None:  # the leg's DTLS-SRTP suite (10.5)
+        out["crypto suite"] = rtp.dtls_suite
     out["last packet"] = int(rtp.created or created)
-    out["flags"] = ["RTCP", "fallback RTCP"] + (["filled"] if advertised is not None else [])
+    out["flags"] = (["RTCP", "fallback RTCP"] + (["filled"] if advertised is not None else [])
+                    + (["ICE"] if ice else []))
     out["stats"] = {"packets": 0, "bytes": 0, "errors": 0}
     return out
 
@@ -131,6 +138,8 @@ def _media_flags(media: Media) -> list[str]:
         flags.append("rtcp-mux")
     if media.dtls_offered:  # actpass: either role is still possible (10.5)
         flags += ["DTLS-SRTP", "DTLS role active", "DTLS role passive"]
+    elif media.dtls_role is not None:  # settled by the answer; the relay does the handshake
+        flags += ["DTLS-SRTP", f"DTLS role {media.dtls_role}"]
     if media.sdes:
         flags.append("SDES")
     if media.ice_out:
@@ -163,7 +172,7 @@ def _monologue_dict(mono: Monologue) -> dict[str, Any]:
         rtp = media.rtp
         entry["streams"] = [_stream_dict(s, mono.created, muxed, ice, rtp) for s in media.streams]
         if muxed and media.rtcp is None and rtp is not None and not rtp.closed:
-            entry["streams"].append(_unbound_rtcp(rtp, mono.created))
+            entry["streams"].append(_unbound_rtcp(rtp, mono.created, ice))
         entry["flags"] = _media_flags(media)
         medias.append(entry)
     out["medias"] = medias

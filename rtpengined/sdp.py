@@ -370,6 +370,10 @@ class MediaPlan:
     # these attribute values (secure.attributes order), written before the ICE lines.
     security: list[str] | None = None
     connection_text: str | None = None  # the session's c= value, for that added line
+    # An answer's a=mid is the offer's (10.5): none if the offer had none, whatever the
+    # answerer wrote. Off (input's mids kept) for offers and refused medias.
+    mid_from_offer: bool = False
+    mid: str | None = None
 
 
 @dataclass
@@ -385,6 +389,9 @@ class SessionPlan:
     keep_directions: bool = False
     strip_extmap: bool = False  # ``strip-extmap``: no a=extmap lines, session or media
     replace_session_connection: bool = False  # ``replace: session-connection``
+    # Media-level security written by us: the input's session-level a=fingerprint/setup
+    # (Firefox puts its fingerprint there) go, as 10.5 drops them.
+    strip_security: bool = False
 
 
 def render(sdp: SessionDescription, plan: SessionPlan) -> str:
@@ -419,7 +426,7 @@ def _header_plan(sdp: SessionDescription, header: SessionHeader, plan: SessionPl
                        session_connection=connection, keep_zero_address=plan.keep_zero_address,
                        origin_username=plan.origin_username, origin_version=plan.origin_version,
                        session_name=plan.session_name, keep_directions=plan.keep_directions,
-                       strip_extmap=plan.strip_extmap)
+                       strip_extmap=plan.strip_extmap, strip_security=plan.strip_security)
 
 
 def _session_line(line: Line, plan: SessionPlan) -> str:
@@ -446,6 +453,8 @@ def _session_line(line: Line, plan: SessionPlan) -> str:
         if line.value in DIRECTIONS and not plan.keep_directions:
             return ""
         if name in ICE_ATTRIBUTES or (name == "extmap" and plan.strip_extmap):
+            return ""
+        if plan.strip_security and name in SECURITY_ATTRIBUTES:
             return ""
         if name == "group" and line.attribute[1].startswith("BUNDLE"):
             return ""  # 10.5 does not bundle what it relays
@@ -528,6 +537,8 @@ def _render_media(media: MediaSection, mplan: MediaPlan, plan: SessionPlan) -> l
         if mplan.security is not None and name in SECURITY_ATTRIBUTES:
             continue
         out.append(line.text)
+    if rtp and mplan.mid_from_offer:
+        mids = [mplan.mid] if mplan.mid is not None else []
     out.extend(f"a=mid:{mid}{CRLF}" for mid in mids)  # a rejected media keeps its mid too
     if not mplan.port:
         return out

@@ -1,14 +1,15 @@
 """Differential: browser (WebRTC) offers and extended ng commands on live calls.
 
 Chrome and Firefox offers carry BUNDLE, mid, rtcp-fb, extmap, ssrc, ICE and a DTLS
-fingerprint over UDP/TLS/RTP/SAVPF. rtpengine 10.5 terminates DTLS itself (own
-fingerprint and setup role); rtpengined does no DTLS on media ports yet (SDES-SRTP is in
-``test_diff_sdes``), so those lines are masked and everything else must match (see the conformance report). Bridging WebRTC to plain RTP
-(``transport protocol: RTP/AVP``) needs DTLS-SRTP decryption, which rtpengined lacks: only
-the SDP shape of that bridge is compared.
+fingerprint over UDP/TLS/RTP/SAVPF. Both daemons terminate DTLS with their own certificate,
+so fingerprints (and SDES keys) differ: the passed-through offers mask those lines, the
+bridge to a plain phone answered by us keeps them with only the fingerprint value masked
+(and compares query). The media itself is tested with aiortc in ``test_webrtc_relay``.
 """
 
 from __future__ import annotations
+
+import re
 
 import pytest
 from differential import (
@@ -73,10 +74,50 @@ DTLS_MASK = mask_sdp_lines("a=fingerprint:", "a=setup:", "a=tls-id:", "a=crypto:
 BRIDGE = {"ICE": "remove", "transport protocol": "RTP/AVP", "rtcp-mux": ["demux"],
           "DTLS": "off", "SDES": ["off"]}
 
+BROWSER_ANSWER = sdp(
+    "v=0", "o=- 77 2 IN IP4 127.0.0.1", "s=-", "t=0 0",
+    "m=audio 47000 UDP/TLS/RTP/SAVPF 109 0", "c=IN IP4 192.0.2.70",
+    "a=candidate:1 1 udp 2122260223 192.0.2.70 47000 typ host", "a=ice-ufrag:Zq7y",
+    "a=ice-pwd:kS8cmQ1nRA0tJ0uW8aF4vXyz", "a=fingerprint:sha-256 11:22:33:44:55:66:77:88:99:"
+    "AA:BB:CC:DD:EE:FF:00:11:22:33:44:55:66:77:88:99:AA:BB:CC:DD:EE:FF:00", "a=setup:active",
+    "a=mid:0", "a=sendrecv", "a=rtcp-mux", "a=rtpmap:109 opus/48000/2", "a=rtpmap:0 PCMU/8000")
+WEBRTC_BRIDGE = {"ICE": "remove", "transport protocol": "RTP/AVP", "rtcp-mux": ["demux"]}
+
+
+def mask_fingerprint(reply):
+    """Our certificate and SDES keys differ from 10.5's: keep the lines (hash name, suite,
+    key shape), drop the values."""
+    if not isinstance(reply, list):
+        return reply
+    return [(key, re.sub(r"inline:[A-Za-z0-9+/=]+", lambda m: f"inline:<{len(m.group(0))}>",
+                         re.sub(r"(a=fingerprint:\S+) [0-9A-F:]+", r"\1 <fingerprint>", value))
+             if key == "sdp" and isinstance(value, str) else value) for key, value in reply]
+
+
 WEBRTC_SCENARIOS: dict[str, list[dict]] = {
-    "Chrome offer passed through": [offer(CHROME, _mask=DTLS_MASK), delete()],
-    "Firefox offer passed through": [offer(FIREFOX, _mask=DTLS_MASK), delete()],
-    "Chrome offer with ICE force": [offer(CHROME, ICE="force", _mask=DTLS_MASK), delete()],
+    # DTLS terminated by the daemon: the answer to the browser carries a=setup:active and
+    # our fingerprint, query shows the settled role (no media: nothing verified yet).
+    "Firefox to phone, DTLS answered by us": [
+        offer(FIREFOX, **WEBRTC_BRIDGE), answer(PHONE, _mask=mask_fingerprint), query(),
+        delete()],
+    "Firefox to a browser, each leg's DTLS ours": [
+        offer(FIREFOX, _mask=mask_fingerprint), answer(BROWSER_ANSWER, _mask=mask_fingerprint),
+        query(), delete()],
+    "phone to a browser, its DTLS answer ours": [
+        offer(PLAIN, **{"transport protocol": "UDP/TLS/RTP/SAVPF", "ICE": "force",
+                        "rtcp-mux": ["offer"]}, _mask=mask_fingerprint),
+        answer(BROWSER_ANSWER), query(), delete()],
+    "DTLS off: SDES only": [
+        offer(PLAIN, **{"transport protocol": "RTP/SAVP", "DTLS": "off"}, _mask=mask_fingerprint),
+        offer(FIREFOX, tag="C", DTLS="off", _mask=mask_fingerprint), delete()],
+    "Firefox to phone, DTLS-reverse passive": [
+        offer(FIREFOX, **WEBRTC_BRIDGE, **{"DTLS-reverse": "passive"}),
+        answer(PHONE, _mask=mask_fingerprint), query(), delete()],
+    # Sent on to another WebRTC party: our SDES keys, actpass and fingerprint (10.5).
+    "Chrome offer passed through": [offer(CHROME, _mask=mask_fingerprint), delete()],
+    "Firefox offer passed through": [offer(FIREFOX, _mask=mask_fingerprint), delete()],
+    "Chrome offer with ICE force": [offer(CHROME, ICE="force", _mask=mask_fingerprint),
+                                    delete()],
     "Chrome to phone, SDP shape of the bridge": [offer(CHROME, _mask=DTLS_MASK, **BRIDGE),
                                                  delete()],
     "Firefox to phone, SDP shape of the bridge": [offer(FIREFOX, _mask=DTLS_MASK, **BRIDGE),

@@ -8,9 +8,13 @@ of those messages. The control plane keeps its own copy of every socket, so a re
 worker gets them all again.
 
 Control → worker: ``("add", spec)`` + fd, ``("update", spec)``, ``("remove", stream_id)``,
-where ``spec`` is a ``StreamSpec`` sent as a plain tuple (cheaper to pickle). Worker →
-control: ``("removed", [stream_id, ...])`` once the worker will no longer write those
-streams' counter slots (they may then be reused).
+where ``spec`` is a ``StreamSpec`` sent as a plain tuple (cheaper to pickle), and
+``("certificate", (name, cert_pem, key_pem))`` once per worker before the first stream that
+needs the DTLS certificate. Worker → control: ``("removed", [stream_id, ...])`` once the
+worker will no longer write those streams' counter slots (they may then be reused),
+``("learned", [stream_id, ...])`` for streams whose endpoint changed, and
+``("secure", [(stream_id, status), ...])`` when a WebRTC leg's state changed
+(``secure.webrtc.Status`` as a tuple: peer, fingerprint verified, suite, failed).
 """
 
 from __future__ import annotations
@@ -49,6 +53,11 @@ class StreamSpec(NamedTuple):
     # party sends (in), protect what is sent to it (out). Contexts are built in the worker.
     srtp_in: tuple | None = None
     srtp_out: tuple | None = None
+    # WebRTC on this stream's leg (``secure.webrtc.IceSpec``/``DtlsSpec`` as tuples) or None:
+    # the worker runs ICE and the DTLS-SRTP handshake on the port and takes the SRTP keys
+    # from it. ``dtls`` names the daemon certificate sent before in a "certificate" message.
+    ice: tuple | None = None
+    dtls: tuple | None = None
 
 
 def encode(messages: list[tuple]) -> bytes:

@@ -100,6 +100,7 @@ class _WorkerHandle:
     outbox_ready: trio.Event = field(default_factory=trio.Event)
     pid: int | None = None
     restarts: int = 0
+    certificates: set = field(default_factory=set)  # DTLS certificates this worker holds
 
 
 class RelayPlane:
@@ -493,7 +494,28 @@ class RelayPlane:
             record.generation,
             stream.srtp_in,
             stream.srtp_out,
+            *(self._webrtc_spec(record, stream) if stream.dtls is not None else (None, None)),
         )
+
+    def _webrtc_spec(self, record: _Record, stream: Stream) -> tuple:
+        """(ice, dtls) of a WebRTC stream for its worker: candidates as ``sendto`` addresses
+        of the socket's family, the certificate by name (sent to the worker once, ahead)."""
+        client, remote_fingerprint, certificate = stream.dtls
+        name = certificate.fingerprint()
+        worker = record.worker
+        if name not in worker.certificates:
+            worker.certificates.add(name)
+            self._send(worker, ("certificate", (name, *certificate.to_pem())))
+        ice = stream.ice
+        if ice is not None:
+            candidates = []
+            for host, port, priority in ice[5]:
+                # As recvfrom gives the source (IPv4-mapped on an IPv6 socket): pairs match it.
+                address = socket_address(record.family, host, port) if port else None
+                if address is not None:
+                    candidates.append((address, priority))
+            ice = (*ice[:5], tuple(candidates), *ice[6:])
+        return ice, (client, remote_fingerprint, name)
 
     def _address(self, family: int, endpoint: Endpoint | None) -> tuple | None:
         """``_address`` with a cache: calls reuse the same few SDP addresses."""
@@ -649,6 +671,7 @@ class RelayPlane:
         worker.in_batch = False
         worker.channel.close()
         worker.child_end.close()
+        worker.certificates.clear()  # the new worker process has none yet
         self._removed(worker, list(worker.pending_removal))  # the dead worker's copies are gone
         worker.channel, worker.child_end = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         worker.channel.setblocking(False)
@@ -732,6 +755,12 @@ class RelayPlane:
                             record = self.records.get(stream_id)
                             if record is not None:
                                 self._refresh_record(record)  # on_learned sees the change
+                    elif kind == "secure":  # a WebRTC leg's handshake state changed
+                        for stream_id, status in stream_ids:
+                            record = self.records.get(stream_id)
+                            if record is not None:
+                                record.stream.fingerprint_verified = bool(status[1])
+                                record.stream.dtls_suite = status[2]
 
     def _removed(self, worker: _WorkerHandle, stream_ids: list[int]) -> None:
         """The worker no longer holds these streams: their slots and ports are free."""

@@ -15,13 +15,20 @@ The worker exits when the control channel reaches end of file: the daemon stoppe
 died (the kernel closes its end either way). No PR_SET_PDEATHSIG: trio spawns processes
 from a helper thread, and that signal fires when the spawning *thread* ends.
 
+A WebRTC stream (ICE and DTLS-SRTP terminated here) holds a ``secure.webrtc.WebrtcLeg``:
+its STUN and DTLS datagrams go to the leg, its timers (ICE checks, DTLS retransmissions)
+set the epoll timeout, and its keys, once the handshake is done, are the stream's SRTP
+contexts; the ICE-nominated peer is its endpoint.
+
 Why one module of this size: the worker runs as its own process and its hot loop must not
 pay for indirection (attribute look-ups across modules on every packet); the plain drain,
-the SRTP drain and the channel handling share the same per-stream state.
+the SRTP and WebRTC drains and the channel handling share the same per-stream state (the
+WebRTC protocol logic itself lives in ``secure``).
 """
 
 from __future__ import annotations
 
+import heapq
 import logging
 import select
 import signal
@@ -58,6 +65,7 @@ class _Stream:
         "kernel_drops", "congested", "flushed_endpoint", "packed_address", "payload_type",
         "busy", "turn",
         "srtp_in", "srtp_out", "unprotect", "protect", "secure",
+        "webrtc", "webrtc_status", "timer_at",
     )
 
     def __init__(self, spec: ch.StreamSpec, sock: socket.socket, counters: CounterTable) -> None:
@@ -85,6 +93,9 @@ class _Stream:
         self.turn = 0  # the loop turn of the last drain
         self.srtp_in = self.srtp_out = self.unprotect = self.protect = None
         self.secure = False  # relayed by Worker.drain_secure (set by Worker.resolve)
+        self.webrtc = None  # secure.webrtc.WebrtcLeg (set by Worker.set_webrtc)
+        self.webrtc_status = None  # its last reported Status
+        self.timer_at = None  # when the leg's timer is due (the entry in Worker.timers)
         self.apply(spec, time.monotonic())
         self.apply_keys(spec)
 
@@ -110,7 +121,10 @@ class _Stream:
 
     def apply_keys(self, spec: ch.StreamSpec) -> None:
         """SRTP contexts from the spec's keys, rebuilt only when the keys change (a context
-        keeps its replay window and rollover counter across re-INVITEs)."""
+        keeps its replay window and rollover counter across re-INVITEs). A WebRTC leg's
+        keys come from its DTLS handshake instead (``Worker.follow_leg``)."""
+        if spec.dtls is not None:
+            return
         if spec.srtp_in != self.srtp_in:
             self.srtp_in = spec.srtp_in
             self.unprotect = _srtp_context(spec.srtp_in, outbound=False)
@@ -189,6 +203,12 @@ class Worker:
         self.targets: list[_Stream | None] = []
         # Streams whose endpoint or confirmation changed this turn ("learned" messages).
         self.learned: list[int] = []
+        # WebRTC: daemon certificates by name, leg timers (due time, tie, stream), and the
+        # legs whose state changed this turn ("secure" messages).
+        self.certificates: dict = {}
+        self.timers: list = []
+        self.timer_tie = 0
+        self.secure_changed: list = []
 
     # -- control messages -----------------------------------------------------------
 
@@ -217,6 +237,8 @@ class Worker:
                     elif kind == "remove":
                         self.remove(argument)
                         removed.append(argument)
+                    elif kind == "certificate":
+                        self.load_certificate(*argument)
                 for fd in fds:
                     socket.close(fd)
         finally:
@@ -247,6 +269,8 @@ class Worker:
         if _NONBLOCKING_UDP == socket.SOCK_DGRAM:
             sock.setblocking(False)
         stream = _Stream(spec, sock, self.counters)
+        if spec.dtls is not None:
+            self.set_webrtc(stream, spec)
         self.streams[stream.id] = stream
         self.by_fd[stream.fd] = stream
         self.epoll.register(stream.fd, select.EPOLLIN)
@@ -259,6 +283,8 @@ class Worker:
             return
         self.unlink(stream)
         stream.apply(spec, time.monotonic())
+        if spec.dtls is not None or stream.webrtc is not None:
+            self.set_webrtc(stream, spec)
         stream.apply_keys(spec)
         self.link(stream)
         self.dirty.add(stream)
@@ -271,6 +297,8 @@ class Worker:
             self.dirty.discard(stream)
             del self.by_fd[stream.fd]
             self.epoll.unregister(stream.fd)
+            if stream.webrtc is not None:  # close_notify: the browser knows at once
+                self.send_leg(stream, stream.webrtc.close())
             stream.sock.close()
             self.unlink(stream)
             self.resolve_referrers(stream_id)
@@ -304,9 +332,11 @@ class Worker:
         )
         # SRTP on either side of this stream's relay: the per-packet drain, not the batch one.
         sink = stream.sink
-        stream.secure = stream.srtp_in is not None or (sink is not None and (
-            sink.srtp_out is not None
-            or (sink.rtcp_peer is not None and sink.rtcp_peer.srtp_out is not None)))
+        stream.secure = stream.srtp_in is not None or stream.webrtc is not None or (
+            sink is not None and (
+                sink.srtp_out is not None or sink.webrtc is not None
+                or (sink.rtcp_peer is not None and (sink.rtcp_peer.srtp_out is not None
+                                                    or sink.rtcp_peer.webrtc is not None))))
 
     def resolve_referrers(self, stream_id: int) -> None:
         for referrer in self.referrers.get(stream_id, ()):
@@ -355,10 +385,19 @@ class Worker:
         monotonic = time.monotonic
         next_flush = 0.0
         turn = 0
+        timers = self.timers
         while True:
-            events = poll(0 if dirty else -1)  # idle: flush now, query sees it
+            if dirty:
+                timeout = 0  # idle: flush now, query sees it
+            elif timers:  # a WebRTC leg's ICE check or DTLS retransmission is due then
+                timeout = max(0.0, timers[0][0] - monotonic())
+            else:
+                timeout = -1
+            events = poll(timeout)
             wall = wall_clock()
             now = monotonic()
+            if timers and timers[0][0] <= now:
+                self.run_timers(now)
             turn += 1
             if len(events) > 1 and (channel_fd, select.EPOLLIN) in events:
                 # Signalling first: a packet sent after an ng reply must see the change
@@ -380,6 +419,8 @@ class Worker:
                 next_flush = now + FLUSH_INTERVAL
             if self.learned:
                 self.report_learned()
+            if self.secure_changed:
+                self.report_secure()
 
     def drain(self, stream: _Stream, wall: float, now: float, turn: int = 0) -> None:
         """Relay the packets waiting on ``stream``'s socket (at most BATCH).
@@ -542,7 +583,12 @@ class Worker:
         packet types, RFC 5761) and protected with the context of the stream it is sent
         from. Kept apart so that plain streams pay nothing for it. A packet that fails
         authentication or replay checks counts as an error and is dropped. A quiet stream
-        gets one read per wakeup, a busy one up to BATCH (as ``drain``)."""
+        gets one read per wakeup, a busy one up to BATCH (as ``drain``). A WebRTC leg's
+        stream goes to ``drain_webrtc``; media for a WebRTC party whose handshake is not
+        done is dropped (never sent to it unencrypted)."""
+        if stream.webrtc is not None:
+            self.drain_webrtc(stream, wall, now, turn)
+            return
         sock = stream.sock
         busy = stream.busy
         limit = BATCH if busy else 1
@@ -583,10 +629,12 @@ class Worker:
                 target = sink.rtcp_peer
             if target is None or target.dest is None:
                 continue
-            if target.srtp_out is not None:
+            if target.srtp_out is not None or target.webrtc is not None:
                 try:
                     protect = target.protect
                     if protect is None:
+                        if target.webrtc is not None:
+                            continue  # DTLS not done yet on that leg
                         raise ValueError("no SRTP context")
                     data = protect.protect_rtcp(data) if rtcp else protect.protect(data)
                 except Exception:
@@ -604,6 +652,205 @@ class Worker:
             self.learned.append(stream.id)
             publish_all = True
         self.publish(stream, count, wall, last, 0, len(last), publish_all)
+        failed = 0
+        for target, data in out:
+            try:
+                target.sock.sendto(data, target.dest)
+            except OSError:
+                failed += 1
+        if failed:
+            stream.errors += failed
+            self.dirty.add(stream)
+
+    # -- WebRTC legs (ICE + DTLS-SRTP on the stream's port) -------------------------
+
+    def load_certificate(self, name: str, cert_pem: bytes, key_pem: bytes) -> None:
+        """The daemon's DTLS certificate, sent once per worker (not with every stream)."""
+        from ..secure.dtls import Certificate  # only workers relaying WebRTC load OpenSSL
+
+        if name not in self.certificates:
+            self.certificates[name] = Certificate.from_pem(cert_pem, key_pem)
+
+    def set_webrtc(self, stream: _Stream, spec: ch.StreamSpec) -> None:
+        """Create, keep or replace the stream's WebRTC leg from its spec.
+
+        The same DTLS parameters keep the leg (and its keys: a re-INVITE that changes
+        nothing does not interrupt media); new remote candidates are added to its ICE
+        agent. A new fingerprint, role or certificate (DTLS renegotiation) or new ICE
+        credentials (ICE restart) make a new leg: a new handshake, the old keys stop.
+        """
+        from ..secure.webrtc import DtlsSpec, IceSpec, WebrtcLeg
+
+        leg = stream.webrtc
+        if spec.dtls is None:
+            if leg is not None:
+                stream.webrtc = None
+                stream.srtp_in = stream.srtp_out = stream.unprotect = stream.protect = None
+                stream.timer_at = None
+            return
+        dtls_spec = DtlsSpec._make(spec.dtls)
+        ice_spec = IceSpec._make(spec.ice) if spec.ice is not None else None
+        if leg is not None and leg.spec == dtls_spec and (
+                (leg.ice_spec is None) == (ice_spec is None)
+                and (ice_spec is None or leg.ice_spec[:4] == ice_spec[:4])):
+            leg.update_ice(ice_spec)
+        else:
+            certificate = self.certificates.get(dtls_spec.certificate)
+            if certificate is None:
+                log.warning("stream %d: DTLS certificate %s not loaded", stream.id,
+                            dtls_spec.certificate)
+                return
+            same_ice = (leg is not None and ice_spec is not None and leg.ice_spec is not None
+                        and leg.ice_spec[:4] == ice_spec[:4])
+            stream.webrtc = WebrtcLeg(certificate, dtls_spec, ice_spec,
+                                      default_peer=spec.endpoint or spec.advertised,
+                                      agent=leg.agent if same_ice else None)
+            stream.srtp_in = stream.srtp_out = stream.unprotect = stream.protect = None
+            stream.webrtc_status = None
+        peer = stream.webrtc.peer
+        if peer is not None and (stream.endpoint != peer or not stream.confirmed):
+            # Signalling reset the endpoint to the SDP's: the peer ICE/DTLS chose stays.
+            stream.endpoint = peer
+            stream.confirmed = True
+            stream.update_destination()
+            self.learned.append(stream.id)
+        self.schedule(stream)
+
+    def schedule(self, stream: _Stream) -> None:
+        """(Re)arm the leg's timer: one heap entry per due time, stale ones skipped."""
+        leg = stream.webrtc
+        due = leg.deadline() if leg is not None else None
+        if due is not None and due != stream.timer_at:
+            stream.timer_at = due
+            self.timer_tie += 1
+            heapq.heappush(self.timers, (due, self.timer_tie, stream))
+        elif due is None:
+            stream.timer_at = None
+
+    def run_timers(self, now: float) -> None:
+        """The legs whose timers are due; what they re-arm waits for the next loop turn
+        (so a leg that keeps asking for 'now' cannot hold the loop)."""
+        timers = self.timers
+        due_now = []
+        while timers and timers[0][0] <= now:
+            due_now.append(heapq.heappop(timers))
+        for due, _tie, stream in due_now:
+            if stream.timer_at != due or self.streams.get(stream.id) is not stream:
+                continue  # re-armed since, or the stream is gone
+            stream.timer_at = None
+            leg = stream.webrtc
+            if leg is None:
+                continue
+            self.send_leg(stream, leg.poll(now))
+            self.follow_leg(stream)
+
+    def send_leg(self, stream: _Stream, datagrams: list) -> None:
+        sendto = stream.sock.sendto
+        for data, address in datagrams:
+            try:
+                sendto(data, address)
+            except OSError:
+                stream.errors += 1
+                self.dirty.add(stream)
+
+    def follow_leg(self, stream: _Stream) -> None:
+        """After the leg did something: its peer is the stream's endpoint (learned from ICE
+        or DTLS, never from the first packet), its keys the stream's SRTP contexts, its state
+        reported to the control plane when it changed; its timer re-armed."""
+        leg = stream.webrtc
+        status = leg.status()
+        if status != stream.webrtc_status:
+            stream.webrtc_status = status
+            self.secure_changed.append((stream.id, tuple(status)))
+            if status.peer is not None and (status.peer != stream.endpoint or not stream.confirmed):
+                stream.endpoint = status.peer
+                stream.confirmed = True
+                stream.update_destination()
+                self.learned.append(stream.id)
+                self.flush_one(stream)
+            if leg.inbound is not None and stream.unprotect is None:
+                stream.unprotect, stream.protect = leg.inbound, leg.outbound
+                stream.srtp_in = stream.srtp_out = ("DTLS", status.suite)
+                self.resolve(stream)
+                self.resolve_referrers(stream.id)
+        self.schedule(stream)
+
+    def report_secure(self) -> None:
+        changed, self.secure_changed = self.secure_changed, []
+        try:
+            self.channel.send(ch.encode([("secure", changed)]))
+        except OSError:
+            pass  # channel full or gone: query shows the previous state until the next change
+
+    def drain_webrtc(self, stream: _Stream, wall: float, now: float, turn: int = 0) -> None:
+        """``drain_secure`` for a stream whose party speaks ICE/DTLS on the port.
+
+        Datagrams are told apart by their first byte (RFC 7983): STUN and DTLS go to the
+        leg and its replies leave from this socket; SRTP/SRTCP is accepted only from the
+        leg's peer once the handshake is done, decrypted, and relayed like any other
+        packet (encrypted again for a target that is SRTP or WebRTC itself).
+        """
+        sock = stream.sock
+        leg = stream.webrtc
+        busy = stream.busy
+        limit = BATCH if busy else 1
+        sink = None if stream.blocked else stream.sink
+        demux = stream.rtcp_mux and sink is not None and not sink.rtcp_mux
+        count = nbytes = errors = media = 0
+        out = []
+        last = b""
+        control = False
+        while count < limit:
+            try:
+                data, source = sock.recvfrom(65536)
+            except BlockingIOError:
+                break
+            except OSError:
+                errors += 1
+                break
+            count += 1
+            first = data[0] if data else 0
+            if not 128 <= first <= 191:  # STUN, DTLS (or noise): the leg's, not media
+                self.send_leg(stream, leg.receive(data, source, now))
+                control = True
+                continue
+            unprotect = stream.unprotect
+            if unprotect is None or source != leg.peer:
+                continue  # no keys yet, or not from the ICE/DTLS peer: dropped
+            nbytes += len(data)
+            media += 1
+            rtcp = len(data) > 1 and 192 <= data[1] <= 223
+            try:
+                data = unprotect.unprotect_rtcp(data) if rtcp else unprotect.unprotect(data)
+            except Exception:  # libsrtp: authentication, replay, malformed
+                errors += 1
+                continue
+            last = data
+            target = sink
+            if rtcp and demux and sink.rtcp_peer is not None:
+                target = sink.rtcp_peer
+            if target is None or target.dest is None:
+                continue
+            if target.srtp_out is not None or target.webrtc is not None:
+                protect = target.protect
+                if protect is None:
+                    continue  # that leg's DTLS is not done: nothing unencrypted goes there
+                try:
+                    data = protect.protect_rtcp(data) if rtcp else protect.protect(data)
+                except Exception:
+                    errors += 1
+                    continue
+            out.append((target, data))
+        stream.busy = count > 1 if busy else stream.turn == turn - 1
+        stream.turn = turn
+        if control:
+            self.follow_leg(stream)
+        if not (media or errors):
+            return
+        stream.packets += media
+        stream.bytes += nbytes
+        stream.errors += errors
+        self.publish(stream, media, wall, last, 0, len(last), False)
         failed = 0
         for target, data in out:
             try:

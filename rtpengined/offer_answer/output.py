@@ -12,7 +12,7 @@ from .. import sdp as sdpmod
 from ..model import Media, Monologue
 from ..ngoptions import Options
 from ..sdp import Connection, MediaPlan, SessionDescription, SessionPlan
-from . import sdes
+from . import sdes, webrtc
 from .ice import _foundation
 from .work import _direction, _held, _MediaWork
 
@@ -25,6 +25,8 @@ class SdpOutput:
     def _render(self, plans: list[_MediaWork], parsed: SessionDescription, sender: Monologue,
                 receiver: Monologue, opts: Options, is_offer: bool) -> str:
         media_plans: list[MediaPlan] = []
+        lite_toward = ("forward", "both") if is_offer else ("backward", "both")
+        lite = opts.ice_lite in lite_toward  # a=ice-lite in what we send (with ICE in it)
         first_address: Connection | None = None
         for work in plans:
             section = work.section
@@ -91,19 +93,29 @@ class SdpOutput:
                      rtp_port, alt_rtcp if plan.ice_rtcp_port is not None else None)
                     for interface, rtp_port, alt_rtcp in self._ice_alternates(out_media)]
                 out_media.ice_out = True
+                out_media.ice_lite = lite
             else:
                 out_media.ice_out = False
             if opts.strip and section.is_rtp and not plan.hide_formats:
                 plan.hide_formats = sdpmod.only_dtmf_left(
                     section, section.formats,
                     [c[0] for c in plan.codecs] if plan.codecs is not None else plan.formats)
+            sender_media = sender.medias[work.index]
+            if section.is_rtp:
+                sender_media.remote_webrtc = webrtc.remote_params(parsed, work.index)
+                mids = section.attributes("mid")
+                if not is_offer:
+                    plan.mid_from_offer, plan.mid = True, out_media.mid
+                sender_media.mid = mids[0] if mids else None
             if is_offer:
-                sdes.offer_security(plan, section, sender.medias[work.index], out_media, opts,
+                sdes.offer_security(plan, section, sender_media, out_media, opts,
                                     self.manager.fingerprint if sdes.is_srtp(
                                         opts.transport_protocol or section.protocol) else "")
             else:
-                for stream in sdes.answer_security(plan, section, sender.medias[work.index],
-                                                   out_media):
+                changed = sdes.answer_security(plan, section, sender_media, out_media,
+                                               self.manager.fingerprint)
+                changed += self._webrtc_legs(((out_media, receiver), (sender_media, sender)))
+                for stream in changed:
                     if not stream.closed:
                         self.manager.media.update_stream(stream)
             media_plans.append(plan)
@@ -112,6 +124,7 @@ class SdpOutput:
             first_address = Connection("IP4", self.manager.pool_for().interface.advertised)
         session_plan.keep_zero_address = "zero-address" not in opts.replace
         session_plan.strip_extmap = "strip-extmap" in opts.flags
+        session_plan.strip_security = any(p.security is not None for p in media_plans)
         lacking = any(parsed.medias[i].connection is None for i in parsed.session_medias(None))
         session_plan.replace_session_connection = "session-connection" in opts.replace
         if lacking or "session-connection" in opts.replace:
@@ -120,8 +133,7 @@ class SdpOutput:
             session_plan.origin_address = first_address
         if "loop-protect" in opts.flags:
             session_plan.extra_attributes.append(f"rtpengine:{self.manager.instance_id}")
-        lite_toward = ("forward", "both") if is_offer else ("backward", "both")
-        if opts.ice_lite in lite_toward and any(p.ice is not None for p in media_plans):
+        if lite and any(p.ice is not None for p in media_plans):
             session_plan.extra_attributes.append("ice-lite")
         origin = parsed.origin
         if origin is not None:
@@ -138,6 +150,19 @@ class SdpOutput:
             if "SDP-version" in opts.replace:
                 return self._versioned(parsed, session_plan, sender, origin)
         return sdpmod.render(parsed, session_plan)
+
+    def _webrtc_legs(self, legs) -> list:
+        """After an answer: the legs where the relay terminates DTLS-SRTP get their spec
+        (ICE too when spoken there), the others lose it; the streams that changed."""
+        changed = []
+        for media, mono in legs:
+            spec = None
+            if media.dtls_role is not None:
+                creds = mono.ice_credentials if media.ice_out else None
+                spec = webrtc.leg_spec(media, media.dtls_role == "active",
+                                       self.manager.certificate, creds)
+            changed += webrtc.set_leg(media, spec, media.dtls_role)
+        return changed
 
     def _rejected_plan(self, parsed: SessionDescription, work: _MediaWork, sender: Monologue,
                        receiver: Monologue, opts: Options, is_offer: bool) -> MediaPlan:

@@ -14,8 +14,9 @@ from __future__ import annotations
 from ..model import Media
 from ..ngoptions import Options
 from ..sdp import MediaPlan, MediaSection
-from ..secure import sdes
+from ..secure import dtls, sdes
 from ..secure.attributes import security_attributes
+from .webrtc import is_dtls
 
 
 def is_srtp(protocol: str | None) -> bool:
@@ -71,20 +72,27 @@ def offer_security(plan: MediaPlan, section: MediaSection, sender_media: Media,
     out_proto = opts.transport_protocol or in_proto
     sender_media.offer_protocol = in_proto
     sender_media.crypto_received = _received(section) if is_srtp(in_proto) else []
+    sender_media.dtls_reverse = opts.dtls_reverse
     out_media.crypto_offered = []
     out_media.srtp_bridged = False
     if not section.is_rtp:
         return
-    if is_srtp(out_proto) and not is_srtp(in_proto):
+    dtls_offerer = (is_srtp(in_proto) and not sender_media.crypto_received
+                    and is_dtls(sender_media.remote_webrtc))
+    if is_srtp(out_proto) and (not is_srtp(in_proto) or dtls_offerer):
+        # A plain offerer sent on as SRTP, or a DTLS offerer (a browser) sent on as SRTP:
+        # we offer our own keys and DTLS (10.5), and terminate whatever the answer picks.
         offered = [] if "off" in opts.sdes else sdes.offer([], opts.sdes)
         out_media.crypto_offered = offered
         out_media.srtp_bridged = True
         out_media.sdes = bool(offered)
-        out_media.dtls_offered = True
+        dtls_off = opts.dtls == "off"  # SDES only: no setup, no fingerprint (10.5)
+        out_media.dtls_offered = not dtls_off
         # Until answered, query names our first suite on the leg's streams (10.5).
         for stream in out_media.streams:
             stream.crypto_suite = offered[0].suite.name if offered else None
-        plan.security = security_attributes(offered, "actpass", fingerprint)
+        plan.security = (security_attributes(offered) if dtls_off
+                         else security_attributes(offered, "actpass", fingerprint))
     elif is_srtp(in_proto) and not is_srtp(out_proto):
         sender_media.sdes = bool(sender_media.crypto_received)
         plan.security = []
@@ -97,11 +105,53 @@ def offer_security(plan: MediaPlan, section: MediaSection, sender_media: Media,
 
 
 def answer_security(plan: MediaPlan, section: MediaSection, answer_media: Media,
-                    offer_media: Media) -> list:
-    """An answer: pick keys, write the offerer's side; the streams whose keys changed."""
+                    offer_media: Media, fingerprint: str = "") -> list:
+    """An answer: pick keys, write the offerer's side; the streams whose keys changed.
+
+    Sets ``dtls_role`` on the leg where the relay terminates DTLS-SRTP (None elsewhere)."""
+    offer_media.dtls_role = answer_media.dtls_role = None
     if not section.is_rtp or offer_media.offer_protocol is None:
         return []
     offered_proto = offer_media.offer_protocol
+    if (is_srtp(offered_proto) and not is_srtp(section.protocol)
+            and not offer_media.crypto_received and is_dtls(offer_media.remote_webrtc)):
+        # DTLS offerer (a browser), plain answerer: we answer the offerer's DTLS (10.5:
+        # a=setup:active for actpass, then our fingerprint) and terminate it.
+        plan.protocol = offer_media.protocol = offered_proto
+        role = dtls.answer_setup(offer_media.remote_webrtc.setup, offer_media.dtls_reverse)
+        plan.security = security_attributes([], role, fingerprint)
+        offer_media.sdes = False
+        offer_media.dtls_role = role
+        for stream in offer_media.streams:
+            stream.crypto_suite = None
+        return set_keys(offer_media, None, None) + set_keys(answer_media, None, None)
+    if (answer_media.srtp_bridged and is_srtp(offered_proto) and is_srtp(section.protocol)
+            and not offer_media.crypto_received and is_dtls(offer_media.remote_webrtc)):
+        # DTLS offerer, SRTP answerer, each leg keyed by us: the offerer gets our DTLS
+        # answer; the answerer's leg is DTLS-SRTP (its a=setup/fingerprint) or SDES (its
+        # a=crypto chose one of our keys); the relay re-encrypts between them.
+        plan.protocol = offer_media.protocol = offered_proto
+        role = dtls.answer_setup(offer_media.remote_webrtc.setup, offer_media.dtls_reverse)
+        plan.security = security_attributes([], role, fingerprint)
+        offer_media.sdes = False
+        offer_media.dtls_role = role
+        answer_media.dtls_offered = False
+        answered = _received(section)
+        ours = None
+        if answered:
+            try:
+                ours = sdes.accept_answer(answer_media.crypto_offered, answered[0])
+            except sdes.SdesError:
+                ours = None
+        elif is_dtls(answer_media.remote_webrtc):
+            answer_media.dtls_role = dtls.answer_setup(answer_media.remote_webrtc.setup)
+        for stream in offer_media.streams:
+            stream.crypto_suite = None
+        # (A DTLS answerer's streams keep naming our first offered suite until the
+        # handshake tells the real one, as 10.5 shows them.)
+        return (set_keys(answer_media, answered[0] if ours else None, ours,
+                         keep_suite=answer_media.dtls_role is not None)
+                + set_keys(offer_media, None, None))
     if is_srtp(offered_proto) and not is_srtp(section.protocol):
         # SDES offerer, plain answerer: we answer the offerer's a=crypto.
         plan.protocol = offer_media.protocol = offered_proto
@@ -113,19 +163,23 @@ def answer_security(plan: MediaPlan, section: MediaSection, answer_media: Media,
         return (set_keys(offer_media, theirs, ours, show_suite=True)
                 + set_keys(answer_media, None, None))
     if answer_media.srtp_bridged and not is_srtp(offered_proto):
-        # Plain offerer, SRTP answerer: its a=crypto chose one of ours (a DTLS answer
-        # leaves the media undecrypted: no DTLS on media ports yet).
+        # Plain offerer, SRTP answerer: its a=crypto chose one of ours, or it answered DTLS
+        # (the relay terminates it: dtls_role).
         plan.protocol = offer_media.protocol = offered_proto
         plan.security = []
         answer_media.dtls_offered = False
         answered = _received(section)
+        if not answered and is_dtls(answer_media.remote_webrtc):
+            # A DTLS answer (a browser): the relay terminates it with the role it left us.
+            answer_media.dtls_role = dtls.answer_setup(answer_media.remote_webrtc.setup)
         ours = None
         if answered:
             try:
                 ours = sdes.accept_answer(answer_media.crypto_offered, answered[0])
             except sdes.SdesError:
                 ours = None
-        return (set_keys(answer_media, answered[0] if ours else None, ours)
+        return (set_keys(answer_media, answered[0] if ours else None, ours,
+                         keep_suite=answer_media.dtls_role is not None)
                 + set_keys(offer_media, None, None))
     if is_srtp(offered_proto) and is_srtp(section.protocol) and offer_media.crypto_received:
         # SDES on both legs: an answer choosing one of the offerer's own lines goes back

@@ -340,6 +340,11 @@ class _Session(SdpOutput, IceCandidates):
             if s_rtp is not None and s_rtcp is None and r_rtcp is not None:
                 r_rtcp.sink = s_rtp  # the same, the other way round
                 changed.append(r_rtcp)
+            if (not is_offer and s_rtp is not None and s_rtp.rtcp_mux and s_rtcp is not None
+                    and r_rtcp is not None and r_rtp is not None and not r_rtp.rtcp_mux):
+                # An answerer that accepted rtcp-mux expects RTCP on its RTP port (a browser
+                # has no other: its RTCP port is only our offer's fallback).
+                r_rtcp.sink = s_rtp
         for stream in call.streams():
             if stream.sink is not None and stream.sink.closed and not stream.closed:
                 stream.sink = None  # its peer's ports were replaced

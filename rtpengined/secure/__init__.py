@@ -1,5 +1,6 @@
-"""WebRTC/SRTP groundwork: SDES, SRTP contexts, DTLS-SRTP and STUN/ICE as sans-I/O pieces.
+"""Media security as sans-I/O pieces: SDES, SRTP contexts, DTLS-SRTP, STUN/ICE, and `webrtc`
+(one stream's ICE agent and DTLS endpoint together).
 
-Nothing here opens a socket or is called by the call model yet; the offer/answer code and the
-relay workers are meant to drive these objects with the datagrams and SDP attributes they own.
+Nothing here opens a socket: offer/answer drives the SDP side, the relay workers feed these
+objects the datagrams of their streams and send what they return.
 """

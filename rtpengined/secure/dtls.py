@@ -15,7 +15,7 @@ import secrets
 from dataclasses import dataclass
 
 from cryptography import x509
-from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.x509.oid import NameOID
 from OpenSSL import SSL
@@ -60,12 +60,32 @@ class Certificate:
                      .not_valid_before(now - datetime.timedelta(days=1))
                      .not_valid_after(now + datetime.timedelta(days=30))
                      .sign(self.key, hashes.SHA256()))
+        self._context: SSL.Context | None = None
+
+    def to_pem(self) -> tuple[bytes, bytes]:
+        """(certificate, private key) in PEM: how the control plane hands the certificate to
+        the relay workers, which load it once (``from_pem``) instead of making their own."""
+        return (self.cert.public_bytes(serialization.Encoding.PEM),
+                self.key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                       serialization.NoEncryption()))
+
+    @classmethod
+    def from_pem(cls, cert_pem: bytes, key_pem: bytes) -> Certificate:
+        self = cls.__new__(cls)
+        self.cert = x509.load_pem_x509_certificate(cert_pem)
+        self.key = serialization.load_pem_private_key(key_pem, password=None)
+        self._context = None
+        return self
 
     def fingerprint(self, hash_name: str = DEFAULT_FINGERPRINT_HASH) -> str:
         """The `a=fingerprint` value: `sha-256 AB:CD:...` (upper-case hex, colon-separated)."""
         return f"{hash_name} {fingerprint_of(self.cert, hash_name)}"
 
     def ssl_context(self) -> SSL.Context:
+        """One OpenSSL context per certificate, shared by every endpoint using it (a relay
+        worker sets up many handshakes with the one daemon certificate)."""
+        if self._context is not None:
+            return self._context
         ctx = SSL.Context(SSL.DTLS_METHOD)
         ctx.use_certificate(self.cert)
         ctx.use_privatekey(self.key)
@@ -74,6 +94,7 @@ class Certificate:
         ctx.set_verify(SSL.VERIFY_PEER | SSL.VERIFY_FAIL_IF_NO_PEER_CERT, lambda *args: True)
         ctx.set_tlsext_use_srtp(":".join(SRTP_PROFILES).encode())
         ctx.set_cipher_list(b"HIGH:!CAMELLIA:!aNULL")
+        self._context = ctx
         return ctx
 
 

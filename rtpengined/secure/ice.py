@@ -6,6 +6,7 @@ with our ice-pwd, FINGERPRINT; XOR-MAPPED-ADDRESS of the source in the success r
 candidates, nominating (USE-CANDIDATE, regular nomination) when controlling. A relay worker
 feeds it every datagram `stun.demux` classes as 'stun', calls `poll` when `deadline` passes and
 sends what both return; `selected` is the address media goes to once a pair is nominated.
+With `lite` (we declared a=ice-lite) it only answers checks and takes the nominated pair.
 """
 
 from __future__ import annotations
@@ -63,6 +64,9 @@ class IceAgent:
     remote_pwd: str = ""
     pairs: list[Pair] = field(default_factory=list)
     selected: Address | None = None
+    # ICE-lite (RFC 8445 2.5): we declared a=ice-lite, so we only answer checks (always the
+    # controlled side, no checks of our own) and take the pair the peer nominates.
+    lite: bool = False
     _last_new_check: float = -1.0
 
     def set_remote(self, ufrag: str, pwd: str, candidates: list[tuple[str, int, int]]) -> None:
@@ -73,6 +77,11 @@ class IceAgent:
         self.remote_ufrag, self.remote_pwd = ufrag, pwd
         for host, port, priority in candidates:
             self._pair((host, port), priority)
+
+    def add_remote(self, address: Address, priority: int) -> None:
+        """One remote candidate given as the socket address its packets come from (a relay
+        worker's IPv6 socket sees IPv4 peers as 4-tuples of IPv4-mapped addresses)."""
+        self._pair(address, priority)
 
     def _pair(self, remote: Address, priority: int) -> Pair:
         for pair in self.pairs:
@@ -111,6 +120,8 @@ class IceAgent:
         if not username.decode("utf-8", "replace").startswith(self.local_ufrag + ":") \
                 or not msg.check_integrity(key):
             return [(self._error(msg, 401, "Unauthorized", None), source)], CheckResult("request", reason="401")
+        if self.lite:
+            return self._lite_request(msg, source, key)
         # Role conflict, RFC 8445 7.3.1.1
         theirs = msg.get(stun.ICE_CONTROLLING if self.controlling else stun.ICE_CONTROLLED)
         if theirs is not None and len(theirs) == 8:
@@ -133,6 +144,18 @@ class IceAgent:
             # triggered check (7.3.1.4): lets the peer's check confirm our path too
             out += self._send(pair, now)
         return out, CheckResult("request", valid=True, nominated=nominated)
+
+    def _lite_request(self, msg: stun.Message, source: Address, key: bytes):
+        reply = stun.Message(stun.BINDING, stun.SUCCESS, msg.transaction_id)
+        reply.add(stun.XOR_MAPPED_ADDRESS, stun.xor_address(source[0], source[1], msg.transaction_id))
+        prio = msg.get(stun.PRIORITY)
+        pair = self._pair(source, struct.unpack("!I", prio)[0] if prio and len(prio) == 4 else 0)
+        nominated = msg.has(stun.USE_CANDIDATE)
+        if nominated:  # a lite agent's valid pair is the one the full peer nominates
+            pair.nominated = True
+            pair.state = "succeeded"
+            self.selected = pair.remote
+        return [(reply.encode(key), source)], CheckResult("request", valid=True, nominated=nominated)
 
     def _response(self, msg: stun.Message, source: Address, now: float):
         pair = next((p for p in self.pairs if p.transaction_id == msg.transaction_id), None)
@@ -184,7 +207,7 @@ class IceAgent:
     def poll(self, now: float) -> list[tuple[bytes, Address]]:
         """Retransmit due checks and start the next waiting one (one new check per Ta)."""
         out: list[tuple[bytes, Address]] = []
-        if not self.remote_pwd:
+        if not self.remote_pwd or self.lite:
             return out
         for pair in self.pairs:
             if pair.state == "in-progress" and now >= pair.next_send:
@@ -201,6 +224,8 @@ class IceAgent:
         return out
 
     def deadline(self) -> float | None:
+        if self.lite:
+            return None
         times = [p.next_send for p in self.pairs if p.state == "in-progress"]
         if self.selected is None and any(p.state == "waiting" for p in self.pairs) and self.remote_pwd:
             times.append(self._last_new_check + TA)

@@ -1,0 +1,105 @@
+"""DTLS-SRTP (and ICE) on a leg the relay terminates: what the peer's SDP said, what we answer,
+and what the relay worker gets per stream (``Stream.dtls``/``Stream.ice``).
+
+The SDP side is rtpengine 10.5's: an answer to a DTLS offerer sent on as plain RTP carries
+``a=setup:active`` and our fingerprint; a DTLS answer (``a=setup`` + ``a=fingerprint``, no
+``a=crypto``) to our RTP/SAVP(F) offer for a plain offerer is taken as DTLS-SRTP with the role
+it leaves us. Once an answer settles a leg, its RTP stream (RTP and RTCP with rtcp-mux: one
+ICE component) is given the DTLS role, the fingerprint the peer's certificate must have and,
+when ICE is spoken on the leg, both parties' credentials, our role and the peer's candidates;
+the worker does the handshake and the checks (``secure.webrtc``).
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+from ..model import Media, Stream
+from ..sdp import SessionDescription
+from ..secure import dtls
+
+
+class RemoteParams(NamedTuple):
+    """A party's DTLS and ICE parameters from its SDP, for one media section."""
+
+    fingerprint: str | None  # 'sha-256 AB:..' (media level, else session level)
+    setup: str | None
+    ufrag: str | None
+    pwd: str | None
+    candidates: tuple  # ((address, port, priority), ...) of component 1, UDP
+
+
+def remote_params(parsed: SessionDescription, index: int) -> RemoteParams:
+    section = parsed.medias[index]
+
+    def first(name: str) -> str | None:
+        values = section.attributes(name) or parsed.session_attributes(name)
+        return values[0].strip() if values else None
+
+    fingerprint = first("fingerprint")
+    if fingerprint is not None:
+        try:
+            hash_name, value = dtls.parse_fingerprint(fingerprint)
+            fingerprint = f"{hash_name} {value}"
+        except ValueError:
+            fingerprint = None
+    candidates = []
+    for value in section.attributes("candidate"):
+        parts = value.split()
+        # foundation component transport priority address port typ type ...
+        if len(parts) < 8 or parts[1] != "1" or parts[2].lower() != "udp":
+            continue
+        try:
+            candidates.append((parts[4], int(parts[5]), int(parts[3])))
+        except ValueError:
+            continue
+    setup = first("setup")
+    return RemoteParams(fingerprint, setup.lower() if setup else None, first("ice-ufrag"),
+                        first("ice-pwd"), tuple(candidates))
+
+
+def is_dtls(params: RemoteParams | None) -> bool:
+    """The party offers or answers DTLS-SRTP: a fingerprint and a setup that is not holdconn."""
+    return params is not None and params.fingerprint is not None and params.setup != "holdconn"
+
+
+def leg_spec(media: Media, client: bool, certificate: dtls.Certificate,
+             local_ice: tuple[str, str] | None) -> tuple[tuple | None, tuple | None]:
+    """(ice, dtls) for the leg's RTP stream; ``local_ice``: our (ufrag, pwd) on this leg when
+    ICE is spoken on it (the party's SDP had ICE and ours did too)."""
+    params = media.remote_webrtc
+    assert params is not None and params.fingerprint is not None
+    dtls_spec = (client, params.fingerprint, certificate)
+    ice_spec = None
+    if local_ice is not None and params.ufrag and params.pwd:
+        ice_spec = (local_ice[0], local_ice[1], params.ufrag, params.pwd,
+                    media.ice_controlling, params.candidates, media.ice_lite)
+    return ice_spec, dtls_spec
+
+
+# What a terminated DTLS leg's stream carries as its SRTP keys on the control plane: the
+# relay takes the real ones from the handshake, but everything that asks "is this stream
+# encrypted?" (the kernel forwarding planner, which must leave it in userspace) sees SRTP.
+DTLS_KEYS = ("DTLS-SRTP", b"")
+
+
+def set_leg(media: Media, spec: tuple[tuple | None, tuple | None] | None,
+            role: str | None) -> list[Stream]:
+    """Give the media's RTP stream its WebRTC spec (None: none); the streams that changed."""
+    ice_spec, dtls_spec = spec if spec is not None else (None, None)
+    media.dtls_role = role
+    changed = []
+    for stream in media.streams:
+        want = (ice_spec, dtls_spec) if not stream.rtcp else (None, None)
+        terminated = want[1] is not None
+        marked = stream.srtp_in == DTLS_KEYS
+        if (stream.ice, stream.dtls) != want or terminated != marked:
+            stream.ice, stream.dtls = want
+            if terminated:
+                stream.srtp_in = stream.srtp_out = DTLS_KEYS
+            else:
+                stream.fingerprint_verified = False
+                if marked:  # (SDES keys set_keys just gave it stay)
+                    stream.srtp_in = stream.srtp_out = None
+            changed.append(stream)
+    return changed

@@ -1,0 +1,208 @@
+"""One WebRTC leg of a stream: ICE and DTLS-SRTP on the stream's own port, without I/O.
+
+A relay worker keeps one `WebrtcLeg` per stream whose party speaks DTLS-SRTP (with ICE, or
+without it for a DTLS-SRTP SIP phone), feeds it every STUN and DTLS datagram the RFC 7983
+demultiplexer finds on the port, calls `poll` when `deadline` passes, and sends what both
+return from the same socket. The leg decides where media goes: with ICE the address of the
+nominated pair (never the first packet's source), without ICE the source of the peer's DTLS
+(or the SDP address we start the handshake towards). Once the handshake is done and the
+peer's certificate matched the SDP fingerprint, `inbound`/`outbound` hold the SRTP contexts
+the relay decrypts and encrypts the leg's media with.
+
+Why a module of its own: the worker must stay a thin shell (sockets and timers), and the
+ordering rules (no DTLS before a valid ICE pair, the client starts once a pair is nominated,
+keys only after the fingerprint matched) are easier to test here, two legs against each
+other, than through sockets.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+from . import dtls, ice, stun
+from .srtp import SrtpContext
+
+Address = tuple
+
+# DTLS-SRTP profile (OpenSSL's name) -> the suite name rtpengine shows as "crypto suite".
+SUITE_NAMES = {
+    "SRTP_AES128_CM_SHA1_80": "AES_CM_128_HMAC_SHA1_80",
+    "SRTP_AES128_CM_SHA1_32": "AES_CM_128_HMAC_SHA1_32",
+    "SRTP_AEAD_AES_128_GCM": "AEAD_AES_128_GCM",
+    "SRTP_AEAD_AES_256_GCM": "AEAD_AES_256_GCM",
+}
+
+
+class IceSpec(NamedTuple):
+    """ICE on the leg, as the control plane negotiated it (plain values: picklable)."""
+
+    local_ufrag: str
+    local_pwd: str
+    remote_ufrag: str
+    remote_pwd: str
+    controlling: bool
+    candidates: tuple  # ((address, priority), ...): the peer's component-1 candidates, each
+    # address as the socket's recvfrom gives sources (what checks and media are matched to)
+    lite: bool = False  # we declared a=ice-lite on the leg: answer checks only
+
+
+class DtlsSpec(NamedTuple):
+    """DTLS-SRTP on the leg: our role and the fingerprint the peer's certificate must have."""
+
+    client: bool  # a=setup:active on our side: we start the handshake
+    remote_fingerprint: str  # 'sha-256 AB:CD:...'
+    certificate: str  # which daemon certificate (its sha-256 fingerprint): loaded once per worker
+
+
+class Status(NamedTuple):
+    """What the control plane shows of a leg (query): reported when it changes."""
+
+    peer: Address | None
+    verified: bool  # DTLS done, the peer's certificate matched the SDP fingerprint
+    suite: str | None  # SRTP suite the handshake chose
+    failed: bool  # DTLS failed (bad fingerprint, no SRTP profile, alert)
+
+
+class WebrtcLeg:
+    """ICE (optional) and a DTLS-SRTP endpoint for one component (RTP, or RTP+RTCP muxed)."""
+
+    def __init__(self, certificate: dtls.Certificate, spec: DtlsSpec, ice_spec: IceSpec | None,
+                 default_peer: Address | None = None, agent: ice.IceAgent | None = None) -> None:
+        """``agent``: the ICE agent of the leg this one replaces when only DTLS changed (a
+        re-INVITE with a new fingerprint): its nominated pair stays, the handshake is new."""
+        self.spec = spec
+        self.ice_spec = ice_spec
+        self.endpoint = dtls.DtlsEndpoint(certificate, spec.client, spec.remote_fingerprint)
+        self.agent: ice.IceAgent | None = None
+        if agent is not None and ice_spec is not None:
+            self.agent = agent
+            self._remote(ice_spec)
+            self.peer = agent.selected
+        elif ice_spec is not None:
+            self.agent = ice.IceAgent(ice_spec.local_ufrag, ice_spec.local_pwd,
+                                      controlling=ice_spec.controlling and not ice_spec.lite,
+                                      lite=ice_spec.lite)
+            self._remote(ice_spec)
+            self.peer: Address | None = None
+        else:
+            self.peer = default_peer
+        self.started = False
+        self.failed = False
+        self.inbound: SrtpContext | None = None
+        self.outbound: SrtpContext | None = None
+
+    # -- state ------------------------------------------------------------------------------
+    @property
+    def suite(self) -> str | None:
+        keys = self.endpoint.keys
+        return SUITE_NAMES.get(keys.profile, keys.profile) if keys is not None else None
+
+    def status(self) -> Status:
+        return Status(self.peer, self.inbound is not None, self.suite, self.failed)
+
+    def update_ice(self, ice_spec: IceSpec | None) -> None:
+        """New remote candidates (or credentials) from a re-INVITE for the same DTLS session."""
+        if ice_spec is None or self.agent is None or ice_spec == self.ice_spec:
+            return
+        self.ice_spec = ice_spec
+        self._remote(ice_spec)
+
+    def _remote(self, ice_spec: IceSpec) -> None:
+        agent = self.agent
+        assert agent is not None
+        agent.set_remote(ice_spec.remote_ufrag, ice_spec.remote_pwd, [])
+        for address, priority in ice_spec.candidates:
+            agent.add_remote(tuple(address), priority)
+
+    # -- input ------------------------------------------------------------------------------
+    def receive(self, data: bytes, source: Address, now: float) -> list[tuple[bytes, Address]]:
+        """A STUN or DTLS datagram from `source`; returns what to send, and to where."""
+        kind = stun.demux(data)
+        if kind == "stun":
+            if self.agent is None:
+                return []
+            out, _result = self.agent.receive(data, source, now)
+            return out + self._follow_ice(now)
+        if kind != "dtls" or self.failed:
+            return []
+        if self.agent is not None:
+            if source != self.peer:
+                # Before nomination, DTLS from an address with a valid check is taken (the
+                # peer may start the handshake as soon as its own check succeeded).
+                if not any(p.remote == source and p.state == "succeeded" for p in self.agent.pairs):
+                    return []
+                if self.peer is None:
+                    self.peer = source
+        elif source != self.peer:
+            self.peer = source  # no ICE: the peer is where its DTLS comes from
+        try:
+            out = self.endpoint.receive(data, now)
+        except dtls.DtlsError:
+            return self._fail()
+        self._keys()
+        return [(d, source) for d in out]
+
+    def poll(self, now: float) -> list[tuple[bytes, Address]]:
+        """Timers: ICE checks and retransmissions, DTLS retransmissions."""
+        out: list[tuple[bytes, Address]] = []
+        if self.agent is not None:
+            out += self.agent.poll(now)
+            out += self._follow_ice(now)
+        elif not self.started and self.spec.client and self.peer is not None:
+            out += self._start(now)
+        deadline = self.endpoint.deadline()
+        if deadline is not None and now >= deadline and self.peer is not None and not self.failed:
+            try:
+                out += [(d, self.peer) for d in self.endpoint.handle_timeout(now)]
+            except dtls.DtlsError:
+                out += self._fail()
+        return out
+
+    def deadline(self) -> float | None:
+        times = []
+        if self.agent is not None:
+            agent_deadline = self.agent.deadline()
+            if agent_deadline is not None:
+                times.append(agent_deadline)
+        if not self.started and self.spec.client and self.peer is not None and (
+                self.agent is None or self.agent.selected is not None):
+            return 0.0  # start the handshake now
+        if not self.failed and self.peer is not None:
+            dtls_deadline = self.endpoint.deadline()
+            if dtls_deadline is not None:
+                times.append(dtls_deadline)
+        return min(times) if times else None
+
+    def close(self) -> list[tuple[bytes, Address]]:
+        """close_notify for the peer (the stream goes away)."""
+        if self.peer is None or self.failed:
+            return []
+        return [(d, self.peer) for d in self.endpoint.close()]
+
+    # -- internals --------------------------------------------------------------------------
+    def _follow_ice(self, now: float) -> list[tuple[bytes, Address]]:
+        agent = self.agent
+        assert agent is not None
+        if agent.selected is not None and agent.selected != self.peer:
+            self.peer = agent.selected
+        if not self.started and self.spec.client and self.peer is not None and agent.selected:
+            return self._start(now)
+        return []
+
+    def _start(self, now: float) -> list[tuple[bytes, Address]]:
+        self.started = True
+        try:
+            return [(d, self.peer) for d in self.endpoint.start(now)]
+        except dtls.DtlsError:
+            return self._fail()
+
+    def _fail(self) -> list[tuple[bytes, Address]]:
+        self.failed = True
+        peer = self.peer
+        return [(d, peer) for d in self.endpoint.alert] if peer is not None else []
+
+    def _keys(self) -> None:
+        keys = self.endpoint.keys
+        if keys is not None and self.inbound is None:
+            self.inbound = SrtpContext(keys.profile, keys.remote, outbound=False)
+            self.outbound = SrtpContext(keys.profile, keys.local, outbound=True)
