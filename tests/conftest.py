@@ -80,6 +80,30 @@ def free_port(kind: int = socket.SOCK_STREAM) -> int:
         return sock.getsockname()[1]
 
 
+def free_udp_port_block(count: int, first: int = 29200, last: int = 29999) -> int:
+    """The first port of ``count`` consecutive UDP ports free on 127.0.0.1 and ::1, for a
+    client that binds a base port and the ones after it (NGCP::Rtpengine::Test does).
+
+    The block lies below the kernel's ephemeral range (32768-60999), so no other process's
+    outgoing socket takes one of its ports between this check and the client's bind.
+    """
+    for base in range(first, last - count + 2, count):
+        held = []
+        try:
+            for port in range(base, base + count):
+                for family, host in ((socket.AF_INET, "127.0.0.1"), (socket.AF_INET6, "::1")):
+                    sock = socket.socket(family, socket.SOCK_DGRAM)
+                    held.append(sock)
+                    sock.bind((host, port))
+            return base
+        except OSError:
+            continue
+        finally:
+            for sock in held:
+                sock.close()
+    raise RuntimeError(f"no {count} consecutive free UDP ports in {first}-{last}")
+
+
 def free_udp_and_tcp_port() -> int:
     """A port number that is free for both UDP and TCP (ng listens on both, like rtpengine)."""
     for _ in range(50):

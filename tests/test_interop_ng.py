@@ -15,7 +15,7 @@ import re
 import subprocess
 
 from tests.calls_helpers import PortTokens
-from tests.conftest import FIXTURES, free_port
+from tests.conftest import FIXTURES, free_udp_port_block
 
 DAEMON_ARGS = ("--config-file=none", "-i", "127.0.0.1", "-m", "41000", "-M", "41999")
 
@@ -82,7 +82,7 @@ def test_perl_rtpengine_test_harness(daemon_process, tmp_path):
     script.write_text(PERL_SCRIPT)
     env = dict(os.environ, RTPE_TEST_V4_ADDRS="127.0.0.1", RTPE_TEST_V6_ADDRS="::1",
                RTPENGINE_HOST="127.0.0.1", RTPENGINE_PORT=str(proc.ng_port),
-               RTPE_TEST_MEDIA_PORT=str(free_port()))
+               RTPE_TEST_MEDIA_PORT=str(free_udp_port_block(16)))
     done = subprocess.run(["perl", str(script)], capture_output=True, text=True, env=env,
                           timeout=30)
     assert done.returncode == 0, done.stderr
