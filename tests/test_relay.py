@@ -24,10 +24,78 @@ from rtpengined.media.plane import open_media_plane
 from rtpengined.model import Endpoint
 
 
-@pytest.fixture
-async def plane(nursery):
+@pytest.fixture(params=["batched", "pure-python"])
+async def plane(request, nursery, monkeypatch):
+    """Every test runs against both relay loops: the C helper's recvmmsg/sendmmsg drain for
+    settled streams, and the pure-Python loop a worker uses when the helper is not built."""
+    if request.param == "pure-python":
+        monkeypatch.setenv("RTPENGINED_PURE_RELAY", "1")
+    else:
+        monkeypatch.delenv("RTPENGINED_PURE_RELAY", raising=False)
     async with open_media_plane(Config(relay_workers=1), nursery) as media:
         yield media
+
+
+def test_the_batching_helper_is_built():
+    """``pip install`` builds rtpengined.media._relay (setup.py); the build is optional so
+    that an install without a compiler still works, which must not go unnoticed here."""
+    from rtpengined.media import _relay
+
+    assert _relay.MAX_BATCH >= 32
+    assert len(_relay.sockaddr(4, "127.0.0.1", 5)) == 16
+    assert len(_relay.sockaddr(6, "::ffff:127.0.0.1", 5)) == 28
+    with pytest.raises(ValueError):
+        _relay.sockaddr(4, "::1", 5)
+
+
+async def test_settled_streams_relay_a_queued_burst_in_order_and_count_it_exactly(plane):
+    """Learning off: the streams are settled from the start, so the batched drain relays
+    them. The worker is stopped while a burst queues up, then empties the socket at once."""
+    alice, bob = await party(), await party()
+    a, b = make_call(alice.endpoint, bob.endpoint, learning="off")
+    open_call(plane, a, b)
+    await alice.send(rtp_packet(0), a.rtp.local)
+    assert (await bob.receive())[0] == rtp_packet(0)
+    pid = plane.worker_of(a.rtp)
+    os.kill(pid, signal.SIGSTOP)
+    try:
+        for seq in range(1, 151):  # more than one batch (64)
+            await alice.send(rtp_packet(seq, payload_size=seq), a.rtp.local)
+        await alice.send(rtcp_packet(ssrc=0x44444444), a.rtp.local)
+    finally:
+        os.kill(pid, signal.SIGCONT)
+    for seq in range(1, 151):
+        data, source = await bob.receive()
+        assert data == rtp_packet(seq, payload_size=seq) and source == b.rtp.local
+    assert (await bob.receive())[0] == rtcp_packet(ssrc=0x44444444)
+    await wait_counters(plane, a.rtp, 152)
+    sizes = 172 + sum(12 + seq for seq in range(1, 151)) + len(rtcp_packet())
+    assert (a.rtp.stats.packets, a.rtp.stats.bytes, a.rtp.stats.errors) == (152, sizes, 0)
+    assert a.rtp.stats.ssrc == 0x44444444  # the last packet's
+
+
+async def test_a_destination_the_kernel_refuses_counts_every_packet_as_an_error(plane):
+    """Sending to the broadcast address without SO_BROADCAST fails (EACCES) for each packet:
+    each one is counted as an error, as a failed ``sendto`` is."""
+    alice = await party()
+    a, b = make_call(alice.endpoint, Endpoint("255.255.255.255", 9), learning="off")
+    open_call(plane, a, b)
+    await alice.send(rtp_packet(0), a.rtp.local)
+
+    def counted(errors: int) -> bool:
+        plane.refresh([a.rtp])
+        return a.rtp.stats.errors >= errors
+
+    await wait_until(lambda: counted(1))
+    pid = plane.worker_of(a.rtp)
+    os.kill(pid, signal.SIGSTOP)  # settled now: the rest are received and sent as a batch
+    try:
+        for seq in range(1, 6):
+            await alice.send(rtp_packet(seq), a.rtp.local)
+    finally:
+        os.kill(pid, signal.SIGCONT)
+    await wait_until(lambda: counted(6))
+    assert (a.rtp.stats.packets, a.rtp.stats.errors) == (6, 6)
 
 
 async def test_relays_both_directions_from_the_peer_port(plane):

@@ -23,6 +23,7 @@ the SRTP drain and the channel handling share the same per-stream state.
 from __future__ import annotations
 
 import logging
+import os
 import select
 import signal
 import socket
@@ -32,6 +33,13 @@ import time
 
 from . import channel as ch
 from .counters import CONFIRMED, PAYLOAD_TYPE_SEEN, RTCP_SEEN, SSRC_SEEN, CounterTable, pack_address
+
+try:  # recvmmsg/sendmmsg for the settled plain drain (setup.py builds it; optional)
+    from . import _relay
+except ImportError:  # not built: the pure-Python loop below does the same, packet by packet
+    _relay = None
+if os.environ.get("RTPENGINED_PURE_RELAY"):  # tests run both loops; operators may too
+    _relay = None
 
 log = logging.getLogger("rtpengined.relay")
 
@@ -51,7 +59,7 @@ class _Stream:
     __slots__ = (
         "id", "slot", "sock", "fd", "family",
         "sink_id", "sink", "rtcp_peer_id", "rtcp_peer",
-        "advertised", "endpoint", "dest", "confirmed", "generation",
+        "advertised", "endpoint", "dest", "dest_raw", "confirmed", "generation",
         "learning", "strict_source", "media_handover", "asymmetric", "rtcp_mux", "blocked",
         "learn_until", "best_score",
         "packets", "bytes", "errors", "last_packet", "ssrc", "ssrc_seen",
@@ -124,6 +132,14 @@ class _Stream:
             self.dest = self.advertised
         else:
             self.dest = self.endpoint
+        # The same, packed once for the C helper's sendmmsg (None: no helper, or no address).
+        dest = self.dest
+        self.dest_raw = None
+        if _relay is not None and dest is not None:
+            try:
+                self.dest_raw = _relay.sockaddr(self.family, dest[0], dest[1])
+            except ValueError:  # not an address of the socket's family: the Python loop
+                pass
 
     def score(self, source: tuple) -> int:
         """Heuristic learning: how well a source matches the SDP (address+port best)."""
@@ -414,6 +430,21 @@ class Worker:
             settled and sink is not None and not demux and sink.dest is not None
             and not (stream.strict_source or stream.media_handover)
         )
+        if fast and sink.dest_raw is not None:
+            # The C helper: every waiting packet (up to BATCH) in one recvmmsg, published,
+            # then sent in one sendmmsg; no busy/quiet guess needed, no empty read.
+            count, nbytes, errors, size, head = _relay.receive(stream.fd, BATCH)
+            stream.turn = turn
+            if not (count or errors):
+                return
+            stream.packets += count
+            stream.bytes += nbytes
+            stream.errors += errors
+            self.publish(stream, count, wall, head, 0, size, False)
+            if count and (failed := _relay.send(sink.fd, sink.dest_raw)):
+                stream.errors += failed
+                self.dirty.add(stream)  # published with the next flush
+            return
         if fast:
             # Confirmed, no source checks: the source address no longer matters, so do
             # not build it (the common case once a call is up).
