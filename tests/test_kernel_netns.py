@@ -331,6 +331,21 @@ def test_without_ip_forwarding_the_daemon_relays_in_userspace(namespace):
         daemon.stop()
 
 
+def test_no_fallback_stops_the_daemon_when_the_kernel_path_is_unavailable(namespace):
+    """``--table=0 --no-fallback`` as in rtpengine: no kernel forwarding possible (here: IP
+    forwarding off) means the daemon exits at start with the reason, instead of relaying
+    in userspace; the table is not left behind."""
+    subprocess.run(namespace.argv("sysctl", "-qw", "net.ipv4.ip_forward=0"), check=True, timeout=10)
+    argv = [sys.executable, "-m", "rtpengined", "run", "--config-file=none", "--table=0",
+            "--no-fallback", "-i", "203.0.113.1", "-n", str(NG), "-c", str(CLI), "-f", "-E",
+            "-m", str(PORTS[0]), "-M", str(PORTS[1]), "--relay-workers=1"]
+    result = subprocess.run(namespace.argv(*argv), capture_output=True, text=True, timeout=60)
+    assert result.returncode == 1
+    assert "net.ipv4.ip_forward is 0" in result.stderr and "--no-fallback" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert nft_elements(namespace) is None
+
+
 def test_without_net_admin_the_daemon_says_so_once_and_relays(namespace):
     """``--table=0`` without CAP_NET_ADMIN: one log line, every call relayed in userspace."""
     argv = ["setpriv", "--bounding-set=-net_admin", "--inh-caps=-net_admin", sys.executable,

@@ -280,6 +280,11 @@ class KernelPlanner:
 # -- effects --------------------------------------------------------------------------
 
 
+class KernelUnavailable(Exception):
+    """``--table`` >= 0 with ``--no-fallback``, and kernel forwarding cannot be set up: the
+    daemon stops at start (as rtpengine does) instead of relaying in userspace."""
+
+
 class Kernel(Protocol):
     """What the relay plane needs from a kernel forwarder."""
 

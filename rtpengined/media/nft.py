@@ -21,7 +21,7 @@ import re
 import socket
 import struct
 
-from .kernel import Kernel, NullKernel, Pair, ct_mark, elements, flows
+from .kernel import Kernel, KernelUnavailable, NullKernel, Pair, ct_mark, elements, flows
 
 log = logging.getLogger("rtpengined")
 
@@ -425,19 +425,24 @@ class NftKernel:
             self.reader.close()
 
 
-def open_kernel(table: int) -> Kernel:
+def open_kernel(table: int, no_fallback: bool = False) -> Kernel:
     """``NftKernel`` for ``--table`` >= 0 when this process may use it; otherwise (said
-    once, in the log) ``NullKernel`` and userspace relaying for everything."""
+    once, in the log) ``NullKernel`` and userspace relaying for everything, or with
+    ``no_fallback`` (``--no-fallback``, as rtpengine's) ``KernelUnavailable``."""
     if table < 0:
         return NullKernel()
     if os.geteuid() != 0 and not _has_net_admin():
-        log.warning("kernel forwarding disabled: no CAP_NET_ADMIN; relaying media in userspace")
-        return NullKernel()
-    try:
-        return NftKernel(table)
-    except (OSError, AttributeError) as error:
-        log.warning("kernel forwarding disabled (%s); relaying media in userspace", error)
-        return NullKernel()
+        why = "no CAP_NET_ADMIN"
+    else:
+        try:
+            return NftKernel(table)
+        except (OSError, AttributeError) as error:
+            why = str(error)
+    if no_fallback:
+        raise KernelUnavailable(f"kernel forwarding with table {table} unavailable ({why}) "
+                                "and --no-fallback is set: not relaying in userspace")
+    log.warning("kernel forwarding disabled (%s); relaying media in userspace", why)
+    return NullKernel()
 
 
 def _ip_forwarding() -> bool:

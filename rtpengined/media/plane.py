@@ -803,7 +803,7 @@ def _raise_file_limit() -> None:
 async def open_media_plane(config: Config, nursery: trio.Nursery):
     """Start the relay workers in ``nursery``; yield the plane; stop them on exit."""
     _raise_file_limit()
-    plane = RelayPlane(config, kernel=open_kernel(config.table))
+    plane = RelayPlane(config, kernel=open_kernel(config.table, config.no_fallback))
     plane.start(nursery)
     try:
         yield plane
