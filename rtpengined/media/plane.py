@@ -122,7 +122,7 @@ class RelayPlane:
         # kernel (or once there): [packets, bytes] folded from removed elements, the
         # current element's [packets, bytes], and the wall time the counters last moved.
         self.kernel: Kernel = kernel if kernel is not None else NullKernel()
-        self.planner = KernelPlanner()
+        self.planner = KernelPlanner(families=self.kernel.families)
         self.kernel_counts: dict[int, list] = {}
         self.kernel_read = 0.0  # monotonic time of the last kernel counter read
 
