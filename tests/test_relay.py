@@ -74,6 +74,29 @@ async def test_settled_streams_relay_a_queued_burst_in_order_and_count_it_exactl
     assert a.rtp.stats.ssrc == 0x44444444  # the last packet's
 
 
+async def test_settled_stream_publishes_payload_type_ssrc_and_odd_packets_one_by_one(plane):
+    """Packet by packet on a settled stream: a codec change, a packet too short to be RTP
+    and an RTCP packet on the RTP port are relayed, and each is reflected in the slot as
+    the general path reflects it (payload type, SSRC, RTCP seen)."""
+    alice, bob = await party(), await party()
+    a, b = make_call(alice.endpoint, bob.endpoint, learning="off")
+    open_call(plane, a, b)
+    pcma = bytearray(rtp_packet(3, ssrc=0x55555555))
+    pcma[1] = 8
+    sequence = [rtp_packet(1), rtp_packet(2), bytes(pcma), b"\x80\x00\x01", rtp_packet(4),
+                rtcp_packet(ssrc=0x66666666)]
+    for n, packet in enumerate(sequence, 1):
+        await alice.send(packet, a.rtp.local)
+        assert (await bob.receive())[0] == packet
+        await wait_counters(plane, a.rtp, n)
+        if n == 3:
+            assert (a.rtp.stats.payload_type, a.rtp.stats.ssrc) == (8, 0x55555555)
+        if n == 5:
+            assert (a.rtp.stats.payload_type, a.rtp.stats.ssrc) == (0, 0x11111111)
+    assert a.rtp.stats.ssrc == 0x66666666 and a.rtp.stats.errors == 0
+    assert a.rtp.stats.bytes == sum(len(packet) for packet in sequence)
+
+
 async def test_a_destination_the_kernel_refuses_counts_every_packet_as_an_error(plane):
     """Sending to the broadcast address without SO_BROADCAST fails (EACCES) for each packet:
     each one is counted as an error, as a failed ``sendto`` is."""
