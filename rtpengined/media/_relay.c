@@ -20,6 +20,7 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <limits.h>
 #include <netinet/in.h>
 #include <stdlib.h>
 #include <string.h>
@@ -34,6 +35,31 @@ static struct iovec iovs[MAX_BATCH];
 
 static int received; /* packets held in the slots by the last receive() */
 
+/* Slot i's header as receive() wants it: the whole slot, no address. Set for every slot
+ * at import and again by send() for the ones it used, so a receive touches none. */
+static void reset(int i)
+{
+    iovs[i].iov_base = slots + (size_t)i * SLOT;
+    iovs[i].iov_len = SLOT;
+    memset(&msgs[i].msg_hdr, 0, sizeof(msgs[i].msg_hdr));
+    msgs[i].msg_hdr.msg_iov = &iovs[i];
+    msgs[i].msg_hdr.msg_iovlen = 1;
+}
+
+/* An int argument (PyLong_AsLong: public API on every Python 3 version we support). */
+static int as_int(PyObject *value, int *out)
+{
+    long v = PyLong_AsLong(value);
+    if (v == -1 && PyErr_Occurred())
+        return -1;
+    if (v < INT_MIN || v > INT_MAX) {
+        PyErr_SetString(PyExc_OverflowError, "argument out of range");
+        return -1;
+    }
+    *out = (int)v;
+    return 0;
+}
+
 /* receive(fd, limit) -> (count, nbytes, error, last_size, head)
  *
  * Receives up to ``limit`` packets from ``fd`` (non-blocking) into the slots. ``error`` is 1
@@ -47,21 +73,13 @@ static PyObject *receive(PyObject *self, PyObject *const *args, Py_ssize_t nargs
         PyErr_SetString(PyExc_TypeError, "receive(fd, limit)");
         return NULL;
     }
-    int fd = _PyLong_AsInt(args[0]);
-    int limit = _PyLong_AsInt(args[1]);
-    if (PyErr_Occurred())
+    int fd, limit;
+    if (as_int(args[0], &fd) < 0 || as_int(args[1], &limit) < 0)
         return NULL;
     if (limit < 1)
         limit = 1;
     if (limit > MAX_BATCH)
         limit = MAX_BATCH;
-    for (int i = 0; i < limit; i++) {
-        iovs[i].iov_base = slots + (size_t)i * SLOT;
-        iovs[i].iov_len = SLOT;
-        memset(&msgs[i].msg_hdr, 0, sizeof(msgs[i].msg_hdr));
-        msgs[i].msg_hdr.msg_iov = &iovs[i];
-        msgs[i].msg_hdr.msg_iovlen = 1;
-    }
     int count, error = 0;
     do {
         count = recvmmsg(fd, msgs, (unsigned)limit, MSG_DONTWAIT, NULL);
@@ -90,8 +108,8 @@ static PyObject *send_(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
         PyErr_SetString(PyExc_TypeError, "send(fd, dest: bytes)");
         return NULL;
     }
-    int fd = _PyLong_AsInt(args[0]);
-    if (PyErr_Occurred())
+    int fd;
+    if (as_int(args[0], &fd) < 0)
         return NULL;
     char *addr = PyBytes_AS_STRING(args[1]);
     socklen_t addrlen = (socklen_t)PyBytes_GET_SIZE(args[1]);
@@ -114,6 +132,8 @@ static PyObject *send_(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
             sent += done;
         }
     }
+    for (int i = 0; i < count; i++) /* back to receive headers (see reset) */
+        reset(i);
     return PyLong_FromLong(failed);
 }
 
@@ -167,6 +187,8 @@ PyMODINIT_FUNC PyInit__relay(void)
     slots = malloc((size_t)MAX_BATCH * SLOT);
     if (slots == NULL)
         return PyErr_NoMemory();
+    for (int i = 0; i < MAX_BATCH; i++)
+        reset(i);
     PyObject *m = PyModule_Create(&module);
     if (m != NULL)
         PyModule_AddIntConstant(m, "MAX_BATCH", MAX_BATCH);
