@@ -22,6 +22,7 @@
 #include <errno.h>
 #include <limits.h>
 #include <netinet/in.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -99,17 +100,81 @@ static PyObject *receive(PyObject *self, PyObject *const *args, Py_ssize_t nargs
                          (Py_ssize_t)(last_size < 12 ? last_size : 12));
 }
 
-/* send(fd, dest) -> failed: sends the packets of the last receive() unchanged from ``fd`` to
- * ``dest`` (packed sockaddr bytes from sockaddr()); returns how many the kernel refused
- * (each refused packet is skipped, the rest still go). */
+/* The shared counter table (rtpengined.media.counters), mapped by the worker: attach(). */
+static Py_buffer table;
+static int attached;
+
+/* attach(buffer): the counter table send() writes traffic counters into. The buffer (the
+ * worker's mmap) stays exported for the life of the process. */
+static PyObject *attach(PyObject *self, PyObject *buffer)
+{
+    if (attached) {
+        PyBuffer_Release(&table);
+        attached = 0;
+    }
+    if (PyObject_GetBuffer(buffer, &table, PyBUF_WRITABLE) < 0)
+        return NULL;
+    attached = 1;
+    Py_RETURN_NONE;
+}
+
+/* The traffic part of a counter slot, as CounterTable.write_traffic writes it: the slot's
+ * sequence number odd while writing (a seqlock: readers retry), then even again. */
+static int write_traffic(PyObject *const *args)
+{
+    long long offset;
+    unsigned long long packets, nbytes, errors;
+    double last;
+    unsigned long ssrc, seen;
+    offset = PyLong_AsLongLong(args[0]);
+    packets = PyLong_AsUnsignedLongLong(args[1]);
+    nbytes = PyLong_AsUnsignedLongLong(args[2]);
+    errors = PyLong_AsUnsignedLongLong(args[3]);
+    last = PyFloat_AsDouble(args[4]);
+    ssrc = PyLong_AsUnsignedLong(args[5]);
+    seen = PyLong_AsUnsignedLong(args[6]);
+    if (PyErr_Occurred())
+        return -1;
+    if (!attached || offset < 0 || offset + 48 > table.len) {
+        PyErr_SetString(PyExc_ValueError, "counter slot outside the attached table");
+        return -1;
+    }
+    char *slot = (char *)table.buf + offset;
+    uint64_t seq;
+    memcpy(&seq, slot, 8);
+    seq |= 1;
+    __atomic_store_n((uint64_t *)slot, seq, __ATOMIC_RELAXED);
+    __atomic_thread_fence(__ATOMIC_RELEASE); /* the odd number is out before the body */
+    uint32_t ssrc32 = (uint32_t)ssrc;
+    uint8_t seen8 = (uint8_t)seen;
+    memcpy(slot + 8, &packets, 8);
+    memcpy(slot + 16, &nbytes, 8);
+    memcpy(slot + 24, &errors, 8);
+    memcpy(slot + 32, &last, 8);
+    memcpy(slot + 40, &ssrc32, 4);
+    memcpy(slot + 44, &seen8, 1);
+    __atomic_store_n((uint64_t *)slot, seq + 1, __ATOMIC_RELEASE);
+    return 0;
+}
+
+/* send(fd, dest[, offset, packets, bytes, errors, last_packet, ssrc, ssrc_seen]) -> failed
+ *
+ * Sends the packets of the last receive() unchanged from ``fd`` to ``dest`` (packed sockaddr
+ * bytes from sockaddr()); returns how many the kernel refused (each refused packet is
+ * skipped, the rest still go). With the seven counter arguments it first writes them to
+ * the slot at byte ``offset`` of the attached table, as the worker's publish step would:
+ * counted before sent, one call instead of two. */
 static PyObject *send_(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
 {
-    if (nargs != 2 || !PyBytes_Check(args[1])) {
-        PyErr_SetString(PyExc_TypeError, "send(fd, dest: bytes)");
+    if ((nargs != 2 && nargs != 9) || !PyBytes_Check(args[1])) {
+        PyErr_SetString(PyExc_TypeError, "send(fd, dest: bytes[, offset, packets, bytes, "
+                                         "errors, last_packet, ssrc, ssrc_seen])");
         return NULL;
     }
     int fd;
     if (as_int(args[0], &fd) < 0)
+        return NULL;
+    if (nargs == 9 && write_traffic(args + 2) < 0)
         return NULL;
     char *addr = PyBytes_AS_STRING(args[1]);
     socklen_t addrlen = (socklen_t)PyBytes_GET_SIZE(args[1]);
@@ -174,6 +239,7 @@ static PyObject *sockaddr(PyObject *self, PyObject *args)
 static PyMethodDef methods[] = {
     {"receive", (PyCFunction)(void (*)(void))receive, METH_FASTCALL, "Receive up to limit packets (recvmmsg)."},
     {"send", (PyCFunction)(void (*)(void))send_, METH_FASTCALL, "Send the received packets on (sendmmsg)."},
+    {"attach", attach, METH_O, "The counter table send() writes traffic counters into."},
     {"sockaddr", sockaddr, METH_VARARGS, "Packed sockaddr for relay's destination."},
     {NULL, NULL, 0, NULL},
 };

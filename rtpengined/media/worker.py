@@ -32,7 +32,15 @@ import sys
 import time
 
 from . import channel as ch
-from .counters import CONFIRMED, PAYLOAD_TYPE_SEEN, RTCP_SEEN, SSRC_SEEN, CounterTable, pack_address
+from .counters import (
+    CONFIRMED,
+    PAYLOAD_TYPE_SEEN,
+    RTCP_SEEN,
+    SLOT_SIZE,
+    SSRC_SEEN,
+    CounterTable,
+    pack_address,
+)
 
 try:  # recvmmsg/sendmmsg for the settled plain drain (setup.py builds it; optional)
     from . import _relay
@@ -189,6 +197,8 @@ class Worker:
     def __init__(self, channel: socket.socket, counters: CounterTable, index: int) -> None:
         self.channel = channel
         self.counters = counters
+        if _relay is not None:
+            _relay.attach(counters.map)  # the batched drain's send writes traffic counters
         self.index = index
         self.epoll = select.epoll()
         self.streams: dict[int, _Stream] = {}
@@ -439,14 +449,15 @@ class Worker:
                     and head[0] & 0xC0 == 0x80 and not 192 <= head[1] <= 223
                     and stream.ssrc_seen & 1):
                 # RTP of the payload type already published: only the traffic part moves
-                # (what ``publish`` does for it, without its general case).
+                # (what ``publish`` does for it, without its general case), written by the
+                # helper right before it sends (counted before sent, as ever).
                 stream.last_packet = wall
                 ssrc = stream.ssrc = RTP_SSRC.unpack_from(head, 8)[0]
-                self.counters.write_traffic(stream.slot, packets, nbytes, stream.errors, wall,
-                                            ssrc, stream.ssrc_seen)
+                failed = _relay.send(sink.fd, sink.dest_raw, stream.slot * SLOT_SIZE, packets,
+                                     nbytes, stream.errors, wall, ssrc, stream.ssrc_seen)
             else:
                 self.publish(stream, count, wall, head, 0, size, False)
-            failed = _relay.send(sink.fd, sink.dest_raw)
+                failed = _relay.send(sink.fd, sink.dest_raw)
             if failed:
                 stream.errors += failed
                 self.dirty.add(stream)  # published with the next flush
