@@ -48,6 +48,34 @@ def test_the_batching_helper_is_built():
         _relay.sockaddr(4, "::1", 5)
 
 
+def test_the_helpers_counter_write_reads_back_as_the_tables_own():
+    """``_relay.send`` with counters writes the slot's traffic part exactly as
+    ``CounterTable.write_traffic`` does (same layout, seqlock even afterwards)."""
+    from rtpengined.media import _relay
+    from rtpengined.media.counters import SLOT_SIZE, CounterTable
+
+    table = CounterTable.create(capacity=8)
+    try:
+        table.write(3, 1, 2, 3, 4.0, 5, 6000, 4, 1, bytes(16), 7, 8, 0x80)
+        _relay.attach(table.map)
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+            sock.bind(("127.0.0.1", 0))
+            destination = _relay.sockaddr(4, "127.0.0.1", sock.getsockname()[1])
+            assert _relay.send(sock.fileno(), destination, 3 * SLOT_SIZE, 2**40, 12345, 6,
+                               1.5e9, 0xDEADBEEF, 3) == 0  # nothing received: nothing sent
+        values = table.read(3)
+        assert (values.packets, values.bytes, values.errors, values.last_packet, values.ssrc) == (
+            2**40, 12345, 6, 1.5e9, 0xDEADBEEF)
+        assert values.endpoint == ("0.0.0.0", 6000) and values.generation == 8  # kept
+        raw = table.read_raw(3)
+        assert raw[7] & 6 == 6 and table.written(3)  # SSRC and RTCP seen; seq even (read_raw returned)
+        with pytest.raises(ValueError):
+            _relay.send(0, destination, 8 * SLOT_SIZE, 1, 1, 0, 1.0, 1, 1)  # past the table
+    finally:
+        _relay.attach(bytearray(SLOT_SIZE))  # let go of the table's map before closing it
+        table.close()
+
+
 async def test_settled_streams_relay_a_queued_burst_in_order_and_count_it_exactly(plane):
     """Learning off: the streams are settled from the start, so the batched drain relays
     them. The worker is stopped while a burst queues up, then empties the socket at once."""
