@@ -313,21 +313,31 @@ def test_endpoint_change_falls_back_to_userspace_and_returns(namespace, daemon):
     wait_for(lambda: call.packets() == before + 40)
 
 
-def test_sigkill_and_restart_leave_no_forwarding(namespace):
-    first = start(namespace)
+@pytest.mark.parametrize("family", ["ip", "ip6"])
+def test_sigkill_and_restart_leave_no_forwarding(namespace, family):
+    """For IPv4 and IPv6 alike: the mark flush at start removes either family's bindings."""
+    extra: tuple[str, ...] = ()
+    addresses = ("198.51.100.1", "198.51.100.2")
+    if family == "ip6":
+        subprocess.run(namespace.argv("sysctl", "-qw", "net.ipv6.conf.all.forwarding=1"),
+                       check=True, timeout=10)
+        extra = ("-i", "2001:db8:4321::1")
+        addresses = ("2001:db8::1", "2001:db8::2")
+    first = start(namespace, *extra)
     try:
-        call = Call(namespace, first, "kernel-2")
-        seq = bring_into_kernel(namespace, call)
+        call = Call(namespace, first, "kernel-2", addresses=addresses)
+        seq = bring_into_kernel(namespace, call, family=family)
         first.proc.send_signal(signal.SIGKILL)
         first.proc.wait(10)
-        assert len(nft_elements(namespace)) == 4  # the dead daemon's table stays behind...
+        # the dead daemon's table stays behind...
+        assert len(nft_elements(namespace, family=family)) == 4
     finally:
         if first.proc.poll() is None:
             first.proc.kill()
         first.stop()
-    second = start(namespace)
+    second = start(namespace, *extra)
     try:
-        assert nft_elements(namespace) == []  # ...until the next start removes it
+        assert nft_elements(namespace, family=family) == []  # ...until the next start removes it
         # and its NAT bindings: a packet to the old port no longer reaches the old peer.
         call.a.sendto(rtp_packet(0, seq, 0, 0x1234), call.to_a)
         with pytest.raises(TimeoutError):
@@ -335,7 +345,7 @@ def test_sigkill_and_restart_leave_no_forwarding(namespace):
     finally:
         second.proc.terminate()
         second.stop()
-    assert nft_elements(namespace) is None  # a clean stop removes the table
+    assert nft_elements(namespace, family=family) is None  # a clean stop removes the table
 
 
 def test_media_timeout_fires_for_kernel_streams(namespace):
