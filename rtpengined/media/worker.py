@@ -5,7 +5,9 @@ plane (``rtpengined.media.plane``). No trio, no threads, no logging per packet: 
 ready socket is drained (up to ``BATCH`` packets, so one flooded socket cannot starve
 the others and no socket is ever given up on) with ``recvfrom_into`` into one buffer,
 and each packet is sent unchanged from the sink stream's socket to the sink's current
-destination. A drain's counters (and a newly learned endpoint or payload type) are
+destination. A settled stream (the usual case once a call is up) is drained by the C helper
+``_relay`` instead, when it was built: one ``recvmmsg`` for everything waiting, one
+``sendmmsg`` to send it on. A drain's counters (and a newly learned endpoint or payload type) are
 written to shared memory before its packets are sent on, so a query made after a
 relayed packet arrived sees it (as rtpengine counts synchronously); the rest of a slot
 (kernel drops, send errors, applied generation) is written when it changes, once the
