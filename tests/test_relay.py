@@ -41,7 +41,7 @@ def test_the_batching_helper_is_built():
     that an install without a compiler still works, which must not go unnoticed here."""
     from rtpengined.media import _relay
 
-    assert _relay.MAX_BATCH >= 32
+    assert _relay.MAX_BATCH >= 32 and _relay.API == 2  # the interface worker.py expects
     assert len(_relay.sockaddr(4, "127.0.0.1", 5)) == 16
     assert len(_relay.sockaddr(6, "::ffff:127.0.0.1", 5)) == 28
     with pytest.raises(ValueError):

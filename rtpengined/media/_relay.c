@@ -256,7 +256,10 @@ PyMODINIT_FUNC PyInit__relay(void)
     for (int i = 0; i < MAX_BATCH; i++)
         reset(i);
     PyObject *m = PyModule_Create(&module);
-    if (m != NULL)
+    if (m != NULL) {
         PyModule_AddIntConstant(m, "MAX_BATCH", MAX_BATCH);
+        /* worker.py uses the helper only when this matches: a stale build is ignored */
+        PyModule_AddIntConstant(m, "API", 2);
+    }
     return m;
 }

@@ -48,8 +48,8 @@ try:  # recvmmsg/sendmmsg for the settled plain drain (setup.py builds it; optio
     from . import _relay
 except ImportError:  # not built: the pure-Python loop below does the same, packet by packet
     _relay = None
-if os.environ.get("RTPENGINED_PURE_RELAY"):  # tests run both loops; operators may too
-    _relay = None
+if os.environ.get("RTPENGINED_PURE_RELAY") or getattr(_relay, "API", None) != 2:
+    _relay = None  # forced (tests run both loops; operators may too) or a stale build
 
 log = logging.getLogger("rtpengined.relay")
 
