@@ -10,6 +10,7 @@ the latency floor. Prints figures, not pass/fail. Run: ``python bench/relay.py``
 from __future__ import annotations
 
 import argparse
+import copy
 import multiprocessing
 import os
 import select
@@ -159,7 +160,7 @@ class LoadGenerators:
             proc.join(5)
 
 
-def make_calls(ng: NgClient | None, count: int, tag: str) -> list[tuple]:
+def make_calls(ng: NgClient | None, count: int, tag: str, media: str = "127.0.0.1") -> list[tuple]:
     calls = []
     for n in range(count):
         a = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
@@ -176,23 +177,42 @@ def make_calls(ng: NgClient | None, count: int, tag: str) -> list[tuple]:
                              "to-tag": "b", "sdp": sdp("127.0.0.1", b.getsockname()[1])})
         if offer.get("result") != "ok" or answer.get("result") != "ok":
             raise RuntimeError(f"call set-up failed: {offer} {answer}")
-        calls.append((a, ("127.0.0.1", media_port(answer["sdp"])),
-                      b, ("127.0.0.1", media_port(offer["sdp"]))))
+        calls.append((a, (media, media_port(answer["sdp"])),
+                      b, (media, media_port(offer["sdp"]))))
     return calls
 
 
 def max_rate(gens: LoadGenerators, args, direct: bool) -> tuple[float, list[str]]:
-    """Highest achieved rate with loss under 0.1 %, stepping the offered rate up."""
+    """Highest achieved rate with loss under 0.1 %, stepping the offered rate up.
+
+    The ramp ends at the first step with 0.1 % loss or more ("loss": the daemon's limit),
+    or once two steps in a row could not send more than the best rate so far
+    ("generator": the generators, sharing the CPUs with the daemon and whatever else
+    runs, are the limit). One step where the generators fall short (a burst of other
+    work on a shared machine) no longer ends the ramp.
+    """
     rate = args.start_rate
     best = 0.0
     log = []
+    short = 0
+    end = "max-rate"
     while rate <= args.max_rate:
         achieved, loss, _ = gens.run(rate, args.step)
         log.append(f"{rate:>9.0f} offered {achieved:>9.0f} sent/s loss {loss * 100:6.3f}%")
-        if loss >= LOSS_LIMIT or achieved < 0.95 * rate:
+        if loss >= LOSS_LIMIT:
+            end = "loss"
             break
-        best = achieved
+        if achieved > best:
+            best = achieved
+        if achieved < 0.95 * rate:
+            short += 1
+            if short >= 2:
+                end = "generator"
+                break
+        else:
+            short = 0
         rate *= args.factor
+    log.append(f"ramp ended by: {end}")
     return best, log
 
 
@@ -238,6 +258,98 @@ def measure_daemon(name: str, command: str, args) -> dict:
         daemon.stop()
 
 
+class Subject:
+    """A daemon started for an interleaved run (``--interleave``): its calls set up and
+    settled, its generators forked, kept running while the other daemons are measured."""
+
+    def __init__(self, name: str, command: str, args, index: int) -> None:
+        self.name = name
+        self.args = copy.copy(args)
+        # Each daemon on a loopback address of its own: the same port range fits them all.
+        self.args.interface = f"127.0.0.{20 + index}"
+        # Idle while the others are measured: no media timeout may end its calls.
+        self.args.extra = f"{args.extra} --timeout=86400 --silent-timeout=86400"
+        self.daemon = start_daemon(name, command, self.args)
+        try:
+            self.calls = make_calls(NgClient(self.daemon.ng), args.calls, name, self.args.interface)
+            self.gens = LoadGenerators(args.generators, self.calls)
+            self.gens.run(args.start_rate, 0.5)
+            if args.settle:
+                self.gens.run(args.latency_rate, args.settle)
+        except BaseException:
+            self.daemon.stop()
+            raise
+        self.ramps: list[float] = []
+        self.runs: list[tuple] = []
+
+    def step(self, args) -> None:
+        """One latency run and one CPU run (the figures measure_daemon takes medians of)."""
+        p50, p99 = latency(self.gens, args, direct=False)
+        before, machine_before = cpu_seconds(self.daemon.pid), machine_busy_seconds()
+        achieved, _, _ = self.gens.run(args.cpu_rate, args.step)
+        cpu = cpu_seconds(self.daemon.pid) - before
+        machine = machine_busy_seconds() - machine_before
+        per_k = 100 / args.step / (achieved / 1000) if achieved else float("nan")
+        self.runs.append((p50, p99, cpu * per_k, machine * per_k))
+
+    def close(self) -> None:
+        try:
+            self.gens.close()
+            for a, _, b, _ in self.calls:
+                a.close()
+                b.close()
+        finally:
+            self.daemon.stop()
+
+
+def interleaved(args, floor50: float, floor99: float) -> None:
+    """All daemons up at once; ramps and latency/CPU steps alternate between them, so a
+    burst of other work on a shared machine hits every daemon alike. Medians printed."""
+    subjects: list[Subject] = []
+    try:
+        for index, (name, command) in enumerate(daemons_from(args)):
+            subjects.append(Subject(name, command, args, index))
+        for round_number in range(args.rounds):
+            for subject in subjects:
+                if not args.no_max_rate:
+                    best, log = max_rate(subject.gens, args, direct=False)
+                    subject.ramps.append(best)
+                    print(f"  round {round_number + 1} {subject.name}: max {best:,.0f} packets/s "
+                          f"({log[-1]}), load average {os.getloadavg()[0]:.1f}", flush=True)
+            for _ in range(args.repeat):
+                for subject in subjects:
+                    subject.step(args)
+    finally:
+        for subject in subjects:
+            subject.close()
+    median = lambda values: sorted(values)[len(values) // 2]  # noqa: E731
+    results = {}
+    for subject in subjects:
+        p50, p99, cpu, machine = (median(column) for column in zip(*subject.runs, strict=True))
+        results[subject.name] = {
+            "max_pps": median(subject.ramps) if subject.ramps else float("nan"),
+            "added50": p50 - floor50, "added99": p99 - floor99, "cpu_per_k": cpu,
+            "machine_per_k": machine}
+        r = results[subject.name]
+        print(f"\n{subject.name}: max packets/s at <0.1% loss {r['max_pps']:,.0f} (median of "
+              f"{len(subject.ramps)} ramps); added latency p50/p99 {r['added50']:.0f}/"
+              f"{r['added99']:.0f} us, CPU per 1k packets/s {cpu:.2f}% daemon, {machine:.2f}% "
+              f"whole machine (medians of {len(subject.runs)})")
+    print_ratios(results)
+
+
+def print_ratios(results: dict) -> None:
+    names = list(results)
+    theirs = results[names[0]] if names else None
+    for name in names[1:]:
+        ours = results[name]
+        print(f"\n{name}/{names[0]} ratios: max pps {ratio(ours['max_pps'], theirs['max_pps'])} "
+              f"(target >= 1.0), added p50/p99 latency {ratio(ours['added50'], theirs['added50'])}"
+              f"/{ratio(ours['added99'], theirs['added99'])} (target <= 1.0), CPU per packet "
+              f"{ratio(ours['cpu_per_k'], theirs['cpu_per_k'])} daemon, "
+              f"{ratio(ours['machine_per_k'], theirs['machine_per_k'])} whole machine (target <= 1.0)")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     add_daemon_arguments(parser)
@@ -254,6 +366,14 @@ def main() -> None:
     parser.add_argument("--settle", type=float, default=5.0,
                         help="seconds of traffic at --latency-rate before measuring (endpoint "
                              "learning ends after 3 s; a kernel path moves calls then)")
+    parser.add_argument("--rounds", type=int, default=1,
+                        help="run the daemons in turn this many times (each round starts them "
+                             "afresh) and print the median of each figure: on a shared machine "
+                             "a burst of other work moves one round")
+    parser.add_argument("--interleave", action="store_true",
+                        help="start every daemon at once (each on its own 127.0.0.x) and "
+                             "alternate between them: ramps round by round (--rounds), latency "
+                             "and CPU steps --repeat times each; medians printed")
     parser.add_argument("--no-max-rate", action="store_true",
                         help="skip the max packets/s ramps (quick latency/CPU comparisons)")
     args = parser.parse_args()
@@ -280,32 +400,38 @@ def main() -> None:
     print(f"load generator ceiling (no daemon): {ceiling:,.0f} packets/s at <0.1% loss; "
           f"latency floor p50 {floor50:.0f} us p99 {floor99:.0f} us")
 
+    if args.interleave:
+        interleaved(args, floor50, floor99)
+        return
+    rounds: dict[str, list[dict]] = {}
+    for round_number in range(args.rounds):
+        for name, command in daemons_from(args):
+            print(f"\n== {name}: {command}" + (f" (round {round_number + 1}, load average "
+                                               f"{os.getloadavg()[0]:.1f})" if args.rounds > 1 else ""))
+            result = measure_daemon(name, command, args)
+            for line in result["log"]:
+                print("   ", line)
+            result["added50"] = result["p50"] - floor50
+            result["added99"] = result["p99"] - floor99
+            print(f"  max packets/s at <0.1% loss: {result['max_pps']:,.0f}"
+                  + ("  (generator-limited)" if result["max_pps"] >= 0.9 * ceiling else ""))
+            print(f"  latency at {args.latency_rate:g} pps: p50 {result['p50']:.0f} us, "
+                  f"p99 {result['p99']:.0f} us (added: p50 {result['added50']:.0f}, p99 {result['added99']:.0f})")
+            print(f"  CPU at {result['cpu_rate']:,.0f} pps (loss {result['cpu_loss'] * 100:.3f}%): "
+                  f"{result['cpu_per_k']:.2f}% of a core per 1k packets/s (daemon), "
+                  f"{result['machine_per_k']:.2f}% (whole machine, generators included)")
+            rounds.setdefault(name, []).append(result)
     results = {}
-    for name, command in daemons_from(args):
-        print(f"\n== {name}: {command}")
-        result = measure_daemon(name, command, args)
-        for line in result["log"]:
-            print("   ", line)
-        result["added50"] = result["p50"] - floor50
-        result["added99"] = result["p99"] - floor99
-        print(f"  max packets/s at <0.1% loss: {result['max_pps']:,.0f}"
-              + ("  (generator-limited)" if result["max_pps"] >= 0.9 * ceiling else ""))
-        print(f"  latency at {args.latency_rate:g} pps: p50 {result['p50']:.0f} us, "
-              f"p99 {result['p99']:.0f} us (added: p50 {result['added50']:.0f}, p99 {result['added99']:.0f})")
-        print(f"  CPU at {result['cpu_rate']:,.0f} pps (loss {result['cpu_loss'] * 100:.3f}%): "
-              f"{result['cpu_per_k']:.2f}% of a core per 1k packets/s (daemon), "
-              f"{result['machine_per_k']:.2f}% (whole machine, generators included)")
-        results[name] = result
+    for name, runs in rounds.items():  # the median of each figure over the rounds
+        results[name] = {key: sorted(run[key] for run in runs)[len(runs) // 2]
+                         for key in ("max_pps", "added50", "added99", "cpu_per_k", "machine_per_k")}
+        if args.rounds > 1:
+            r = results[name]
+            print(f"\n{name}, median of {args.rounds} rounds: max packets/s {r['max_pps']:,.0f}, "
+                  f"added latency p50/p99 {r['added50']:.0f}/{r['added99']:.0f} us, CPU per 1k "
+                  f"packets/s {r['cpu_per_k']:.2f}% (daemon)")
 
-    names = list(results)
-    theirs = results[names[0]] if names else None
-    for name in names[1:]:
-        ours = results[name]
-        print(f"\n{name}/{names[0]} ratios: max pps {ratio(ours['max_pps'], theirs['max_pps'])} "
-              f"(target >= 1.0), added p50/p99 latency {ratio(ours['added50'], theirs['added50'])}"
-              f"/{ratio(ours['added99'], theirs['added99'])} (target <= 1.0), CPU per packet "
-              f"{ratio(ours['cpu_per_k'], theirs['cpu_per_k'])} daemon, "
-              f"{ratio(ours['machine_per_k'], theirs['machine_per_k'])} whole machine (target <= 1.0)")
+    print_ratios(results)
 
 
 if __name__ == "__main__":

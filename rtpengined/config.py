@@ -80,7 +80,8 @@ OPTIONS: list[Option] = [
     Option("log-stderr", "E", "bool", "log_stderr", "Log to stderr (always on: we do not use syslog)", ""),
     Option("foreground", "f", "bool", "foreground", "Stay in the foreground (always: use a service manager to detach)", ""),
     Option("pidfile", "p", "str", "pidfile", "Write the daemon's PID to this file", "FILE"),
-    Option("table", "t", "int", "table", "Kernel forwarding: nftables table rtpengined_N for N >= 0 (needs CAP_NET_ADMIN); -1 (default): userspace only", "INT"),
+    Option("table", "t", "int", "table", "Kernel forwarding: nftables table rtpengined_N for N >= 0 (needs CAP_NET_ADMIN; without it, or without libnftables, relays in userspace and says so); -1 (default, unlike rtpengine's 0: a NAT table turns on conntrack for the whole host, so a root daemon does not do it unasked): userspace only", "INT"),
+    Option("no-fallback", "F", "bool", "no_fallback", "With --table >= 0: exit at start when kernel forwarding cannot be set up, instead of relaying in userspace", ""),
     # Calls in Redis (rtpengine 10.5's options and defaults; see rtpengined.redis).
     Option("redis", "r", "str", "redis", "Redis to store calls in and restore them from", "[PW@]IP:PORT/DB"),
     Option("redis-write", "w", "str", "redis_write", "Redis to write calls to (default: --redis)", "[PW@]IP:PORT/DB"),
@@ -151,6 +152,7 @@ class Config:
     foreground: bool = True
     pidfile: str | None = None
     table: int = -1
+    no_fallback: bool = False
     redis: str | None = None
     redis_write: str | None = None
     redis_expires: int = 86400

@@ -54,12 +54,17 @@ def test_command_line_overrides_file_and_sections(tmp_path):
 
 
 def test_unsupported_rtpengine_option_warns_once():
-    config = parse_args(["--num-threads=4", "--num-threads", "8", "-F", "--recording-dir=/tmp"])
+    config = parse_args(["--num-threads=4", "--num-threads", "8", "-S", "--recording-dir=/tmp"])
     assert config.warnings == [
         "option --num-threads is an rtpengine option that rtpengined does not support; ignored",
-        "option --no-fallback is an rtpengine option that rtpengined does not support; ignored",
+        "option --save-interface-ports is an rtpengine option that rtpengined does not support; ignored",
         "option --recording-dir is an rtpengine option that rtpengined does not support; ignored",
     ]
+
+
+def test_no_fallback_is_rtpengines_short_flag():
+    assert parse_args(["-t", "0", "-F"]).no_fallback is True
+    assert parse_args([]).no_fallback is False and parse_args([]).table == -1
 
 
 @pytest.mark.parametrize(

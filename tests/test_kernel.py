@@ -56,10 +56,39 @@ def test_streams_that_need_the_relay_stay_in_userspace():
     assert why_userspace(call(asymmetric=True)[0]) == "asymmetric"
     assert why_userspace(call(blocked=True)[0]) == "blocked or closed"
     assert why_userspace(call(rtcp_mux=True)[0]) == "RTCP mux on one side only"
-    assert why_userspace(call(OURS6)[0]) == "not IPv4"
+    assert why_userspace(call(OURS6)[0]) == "family not forwarded"  # a kernel without IPv6
+    both = frozenset({4, 6})
+    assert why_userspace(call(OURS6)[0], both) == "mixed families"  # IPv4 peers, IPv6 socket
+    a, b = call(OURS6)
+    a.endpoint = Endpoint("2001:db8::1", 5000)
+    assert why_userspace(a, both) == "mixed families"  # b's peer is still IPv4
+    b.endpoint = Endpoint("::ffff:198.51.100.2", 6000)
+    assert why_userspace(a, both) == "mixed families"  # mapped IPv4 stays with the relay
     a, b = call()
     b.sink = None  # one-way (a subscription, a half-answered call)
     assert why_userspace(a) == "no symmetric sink"
+
+
+def test_ipv6_pair_is_eligible_when_the_kernel_forwards_ipv6():
+    a, b = call(OURS6)
+    a.endpoint = Endpoint("2001:db8:0:0::1", 5000)  # any spelling: keys use the compressed form
+    b.endpoint = Endpoint("2001:db8::2", 6000)
+    both = frozenset({4, 6})
+    assert why_userspace(a, both) is None and pair_of(a) is None
+    pair = pair_of(a, both)
+    assert pair is not None and pair.family == 6 and pair == pair_of(b, both)
+    assert pair.a.peer_address == "2001:db8::1"
+    e = elements(pair)
+    assert e.dnat[0] == "2001:db8::1 . 5000 . 2001:db8:4321::1 . 30000 : 2001:db8::2 . 6000"
+    assert e.rx == ("2001:db8:4321::1 . 30000", "2001:db8:4321::1 . 30002")
+    planner = KernelPlanner(families=both)
+    planner.touch(a)
+    planner.tick()
+    installs, _ = planner.tick()
+    assert installs == [pair]
+    ipv4_only = KernelPlanner()
+    ipv4_only.touch(a)
+    assert ipv4_only.tick() == ([], []) and a.id not in ipv4_only.candidates  # for good
 
 
 def test_planner_moves_a_pair_once_stable_and_back_on_change():
@@ -141,10 +170,23 @@ def test_conntrack_delete_message_names_the_original_tuple():
     assert flush == {8: struct.pack("!I", 0x72746500), 21: b"\xff\xff\xff\xff"}
 
 
+def test_conntrack_delete_message_for_ipv6_and_the_flush_of_every_family():
+    message = ct_delete_message(9, ("2001:db8::1", 5000, "2001:db8:4321::1", 30000))
+    assert message[16] == socket.AF_INET6
+    tuple_orig = _attributes(_attributes(message[20:])[1])
+    ip = _attributes(tuple_orig[1])
+    assert ip == {3: socket.inet_pton(socket.AF_INET6, "2001:db8::1"),
+                  4: socket.inet_pton(socket.AF_INET6, "2001:db8:4321::1")}
+    assert ct_delete_message(10, None, 0x72740000)[16] == socket.AF_UNSPEC
+
+
 def test_ruleset_has_a_fixed_number_of_rules():
     text = ruleset(3)
     assert "table ip rtpengined_3" in text
     assert text.count("chain ") == 5  # counting (2), dnat (2), snat (1): none per call
+    text6 = ruleset(3, 6)
+    assert "table ip6 rtpengined_3" in text6 and "ipv4" not in text6 and " ip " not in text6
+    assert text6.count("chain ") == 5
 
 
 def test_waiting_candidates_are_looked_at_less_and_less_often():
@@ -194,4 +236,19 @@ def test_counter_dump_is_parsed_in_either_attribute_layout():
 
     out = {}
     parse_setelems(_setelem_dump(elements, extra=_attr(3, struct.pack("!I", 0))), out)
+    assert out == want
+
+
+def test_ipv6_counter_dump_is_parsed_in_either_attribute_layout():
+    """The ip6 table's elements: 16-byte addresses, 48 bytes of IPv6+UDP header each."""
+    from rtpengined.media.nft import _attr, parse_setelems
+
+    elements = [("2001:db8:4321::1", 30000, 3, 3 * 48 + 480), ("2001:db8:4321::1", 30002, 0, 0)]
+    want = {("2001:db8:4321::1", 30000): (3, 480), ("2001:db8:4321::1", 30002): (0, 0)}
+    for flag in (0, 0x8000):
+        out: dict = {}
+        assert parse_setelems(_setelem_dump(elements, flag), out, 6) is True
+        assert out == want
+    out = {}
+    parse_setelems(_setelem_dump(elements, extra=_attr(3, struct.pack("!I", 0))), out, 6)
     assert out == want

@@ -52,10 +52,11 @@ def start(namespace: NetNamespace, *extra: str) -> NsNgProcess:
     return daemon
 
 
-def nft_elements(namespace: NetNamespace, name: str = "rx_ports") -> list | None:
-    """The elements of one of our sets inside the namespace; None when there is no table."""
+def nft_elements(namespace: NetNamespace, name: str = "rx_ports", family: str = "ip") -> list | None:
+    """The elements of one of our sets inside the namespace (of the ``ip`` or ``ip6``
+    table); None when there is no table."""
     kind = "set" if name == "rx_ports" else "map"
-    result = subprocess.run(namespace.argv("nft", "-j", "list", kind, "ip", TABLE, name),
+    result = subprocess.run(namespace.argv("nft", "-j", "list", kind, family, TABLE, name),
                             capture_output=True, text=True, timeout=10)
     if result.returncode != 0:
         return None
@@ -125,9 +126,10 @@ class Call:
         for sock in (self.a, self.a_rtcp, self.b, self.b_rtcp):
             sock.settimeout(1.0)
         a_port, b_port = self.a.getsockname()[1], self.b.getsockname()[1]
-        body_a = sdp("v=0", f"o=- 1 1 IN IP4 {first}", "s=-", f"c=IN IP4 {first}", "t=0 0",
+        ip = "IP6" if ":" in first else "IP4"
+        body_a = sdp("v=0", f"o=- 1 1 IN {ip} {first}", "s=-", f"c=IN {ip} {first}", "t=0 0",
                      f"m=audio {a_port} RTP/AVP 0", f"a=rtcp:{self.a_rtcp.getsockname()[1]}")
-        body_b = sdp("v=0", f"o=- 2 1 IN IP4 {second}", "s=-", f"c=IN IP4 {second}", "t=0 0",
+        body_b = sdp("v=0", f"o=- 2 1 IN {ip} {second}", "s=-", f"c=IN {ip} {second}", "t=0 0",
                      f"m=audio {b_port} RTP/AVP 0", f"a=rtcp:{self.b_rtcp.getsockname()[1]}")
         self.offer = offer(body_a, ICE="remove", **{"call-id": call_id}, **flags)
         self.answer = answer(body_b, ICE="remove", **{"call-id": call_id})
@@ -154,7 +156,7 @@ class Call:
             sender.sendto(packet, target)
             data, origin = receiver.recvfrom(2048)
             assert data == packet
-            assert origin == source, (origin, source)
+            assert origin[:2] == source, (origin, source)  # (IPv6 adds flow info and scope)
 
     def query(self) -> dict:
         return self.daemon.request(query(**{"call-id": self.call_id}))
@@ -168,11 +170,12 @@ class Call:
         return total
 
 
-def bring_into_kernel(namespace: NetNamespace, call: Call, start_seq: int = 1) -> int:
+def bring_into_kernel(namespace: NetNamespace, call: Call, start_seq: int = 1,
+                      family: str = "ip") -> int:
     """Exchange packets until the daemon has moved the call's four ports into the kernel."""
     seq = start_seq
     deadline = time.monotonic() + 20
-    while len(nft_elements(namespace) or []) < 4:
+    while len(nft_elements(namespace, family=family) or []) < 4:
         assert time.monotonic() < deadline, "the call never moved into the kernel"
         call.exchange(seq)
         seq += 1
@@ -219,6 +222,64 @@ def test_kernel_forwarding_lifecycle(namespace, daemon):
         call.b.recvfrom(2048)
 
 
+def test_ipv6_calls_are_forwarded_in_the_kernel(namespace):
+    """With IPv6 forwarding on, an IPv6 call moves into the ``ip6`` table as an IPv4 call
+    moves into the ``ip`` one: both ways, RTP and RTCP, from the advertised ports, counted
+    once, and nothing left after delete."""
+    subprocess.run(namespace.argv("sysctl", "-qw", "net.ipv6.conf.all.forwarding=1"),
+                   check=True, timeout=10)
+    daemon = start(namespace, "-i", "2001:db8:4321::1")
+    try:
+        call = Call(namespace, daemon, "kernel-v6", addresses=("2001:db8::1", "2001:db8::2"))
+        assert call.to_a[0] == "2001:db8:4321::1"
+        seq = bring_into_kernel(namespace, call, family="ip6")
+        assert len(nft_elements(namespace, "dnat_to", "ip6")) == 4
+        assert nft_elements(namespace) == []  # nothing in the IPv4 table
+        before = call.packets()
+        for n in range(20):
+            call.exchange(seq + n)
+        seq += 20
+        counted = [e["elem"]["counter"]["packets"] for e in nft_elements(namespace, family="ip6")]
+        assert sum(counted) >= 80
+        wait_for(lambda: call.packets() == before + 80)
+        totals = daemon.cli("list totals")
+        assert " Kernel-only media streams                       :2\n" in totals, totals
+
+        assert daemon.request(delete(**{"call-id": "kernel-v6"}))["result"] == "ok"
+        assert nft_elements(namespace, family="ip6") == []
+        assert nft_elements(namespace, "dnat_to", "ip6") == []
+        call.a.sendto(rtp_packet(0, seq, 0, 0x1234), call.to_a)
+        with pytest.raises(TimeoutError):
+            call.b.recvfrom(2048)
+    finally:
+        daemon.proc.terminate()
+        daemon.stop()
+    assert nft_elements(namespace, family="ip6") is None  # the table goes with the daemon
+
+
+def test_ipv6_stays_in_userspace_without_ipv6_forwarding(namespace):
+    """IPv6 forwarding off (the default): IPv6 calls are relayed in userspace, IPv4 calls
+    still go to the kernel, and the log says why once."""
+    daemon = start(namespace, "-i", "2001:db8:4321::1")
+    try:
+        v6 = Call(namespace, daemon, "kernel-v6-off", addresses=("2001:db8::1", "2001:db8::2"))
+        v4 = Call(namespace, daemon, "kernel-v4-on")
+        seq = 1
+        deadline = time.monotonic() + 20
+        while len(nft_elements(namespace) or []) < 4:
+            assert time.monotonic() < deadline, "the IPv4 call never moved into the kernel"
+            v4.exchange(seq)
+            v6.exchange(seq)
+            seq += 1
+            time.sleep(0.2)
+        v6.exchange(seq)
+        assert nft_elements(namespace, family="ip6") is None
+        assert daemon.log_tail(20000).count("net.ipv6.conf.all.forwarding is 0") == 1
+    finally:
+        daemon.proc.terminate()
+        daemon.stop()
+
+
 def test_endpoint_change_falls_back_to_userspace_and_returns(namespace, daemon):
     call = Call(namespace, daemon, "kernel-5", flags=["media-handover"])
     seq = bring_into_kernel(namespace, call)
@@ -252,21 +313,31 @@ def test_endpoint_change_falls_back_to_userspace_and_returns(namespace, daemon):
     wait_for(lambda: call.packets() == before + 40)
 
 
-def test_sigkill_and_restart_leave_no_forwarding(namespace):
-    first = start(namespace)
+@pytest.mark.parametrize("family", ["ip", "ip6"])
+def test_sigkill_and_restart_leave_no_forwarding(namespace, family):
+    """For IPv4 and IPv6 alike: the mark flush at start removes either family's bindings."""
+    extra: tuple[str, ...] = ()
+    addresses = ("198.51.100.1", "198.51.100.2")
+    if family == "ip6":
+        subprocess.run(namespace.argv("sysctl", "-qw", "net.ipv6.conf.all.forwarding=1"),
+                       check=True, timeout=10)
+        extra = ("-i", "2001:db8:4321::1")
+        addresses = ("2001:db8::1", "2001:db8::2")
+    first = start(namespace, *extra)
     try:
-        call = Call(namespace, first, "kernel-2")
-        seq = bring_into_kernel(namespace, call)
+        call = Call(namespace, first, "kernel-2", addresses=addresses)
+        seq = bring_into_kernel(namespace, call, family=family)
         first.proc.send_signal(signal.SIGKILL)
         first.proc.wait(10)
-        assert len(nft_elements(namespace)) == 4  # the dead daemon's table stays behind...
+        # the dead daemon's table stays behind...
+        assert len(nft_elements(namespace, family=family)) == 4
     finally:
         if first.proc.poll() is None:
             first.proc.kill()
         first.stop()
-    second = start(namespace)
+    second = start(namespace, *extra)
     try:
-        assert nft_elements(namespace) == []  # ...until the next start removes it
+        assert nft_elements(namespace, family=family) == []  # ...until the next start removes it
         # and its NAT bindings: a packet to the old port no longer reaches the old peer.
         call.a.sendto(rtp_packet(0, seq, 0, 0x1234), call.to_a)
         with pytest.raises(TimeoutError):
@@ -274,7 +345,7 @@ def test_sigkill_and_restart_leave_no_forwarding(namespace):
     finally:
         second.proc.terminate()
         second.stop()
-    assert nft_elements(namespace) is None  # a clean stop removes the table
+    assert nft_elements(namespace, family=family) is None  # a clean stop removes the table
 
 
 def test_media_timeout_fires_for_kernel_streams(namespace):
@@ -329,6 +400,21 @@ def test_without_ip_forwarding_the_daemon_relays_in_userspace(namespace):
     finally:
         daemon.proc.terminate()
         daemon.stop()
+
+
+def test_no_fallback_stops_the_daemon_when_the_kernel_path_is_unavailable(namespace):
+    """``--table=0 --no-fallback`` as in rtpengine: no kernel forwarding possible (here: IP
+    forwarding off) means the daemon exits at start with the reason, instead of relaying
+    in userspace; the table is not left behind."""
+    subprocess.run(namespace.argv("sysctl", "-qw", "net.ipv4.ip_forward=0"), check=True, timeout=10)
+    argv = [sys.executable, "-m", "rtpengined", "run", "--config-file=none", "--table=0",
+            "--no-fallback", "-i", "203.0.113.1", "-n", str(NG), "-c", str(CLI), "-f", "-E",
+            "-m", str(PORTS[0]), "-M", str(PORTS[1]), "--relay-workers=1"]
+    result = subprocess.run(namespace.argv(*argv), capture_output=True, text=True, timeout=60)
+    assert result.returncode == 1
+    assert "net.ipv4.ip_forward is 0" in result.stderr and "--no-fallback" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert nft_elements(namespace) is None
 
 
 def test_without_net_admin_the_daemon_says_so_once_and_relays(namespace):

@@ -24,10 +24,129 @@ from rtpengined.media.plane import open_media_plane
 from rtpengined.model import Endpoint
 
 
-@pytest.fixture
-async def plane(nursery):
+@pytest.fixture(params=["batched", "pure-python"])
+async def plane(request, nursery, monkeypatch):
+    """Every test runs against both relay loops: the C helper's recvmmsg/sendmmsg drain for
+    settled streams, and the pure-Python loop a worker uses when the helper is not built."""
+    if request.param == "pure-python":
+        monkeypatch.setenv("RTPENGINED_PURE_RELAY", "1")
+    else:
+        monkeypatch.delenv("RTPENGINED_PURE_RELAY", raising=False)
     async with open_media_plane(Config(relay_workers=1), nursery) as media:
         yield media
+
+
+def test_the_batching_helper_is_built():
+    """``pip install`` builds rtpengined.media._relay (setup.py); the build is optional so
+    that an install without a compiler still works, which must not go unnoticed here."""
+    from rtpengined.media import _relay
+
+    assert _relay.MAX_BATCH >= 32 and _relay.API == 2  # the interface worker.py expects
+    assert len(_relay.sockaddr(4, "127.0.0.1", 5)) == 16
+    assert len(_relay.sockaddr(6, "::ffff:127.0.0.1", 5)) == 28
+    with pytest.raises(ValueError):
+        _relay.sockaddr(4, "::1", 5)
+
+
+def test_the_helpers_counter_write_reads_back_as_the_tables_own():
+    """``_relay.send`` with counters writes the slot's traffic part exactly as
+    ``CounterTable.write_traffic`` does (same layout, seqlock even afterwards)."""
+    from rtpengined.media import _relay
+    from rtpengined.media.counters import SLOT_SIZE, CounterTable
+
+    table = CounterTable.create(capacity=8)
+    try:
+        table.write(3, 1, 2, 3, 4.0, 5, 6000, 4, 1, bytes(16), 7, 8, 0x80)
+        _relay.attach(table.map)
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+            sock.bind(("127.0.0.1", 0))
+            destination = _relay.sockaddr(4, "127.0.0.1", sock.getsockname()[1])
+            assert _relay.send(sock.fileno(), destination, 3 * SLOT_SIZE, 2**40, 12345, 6,
+                               1.5e9, 0xDEADBEEF, 3) == 0  # nothing received: nothing sent
+        values = table.read(3)
+        assert (values.packets, values.bytes, values.errors, values.last_packet, values.ssrc) == (
+            2**40, 12345, 6, 1.5e9, 0xDEADBEEF)
+        assert values.endpoint == ("0.0.0.0", 6000) and values.generation == 8  # kept
+        raw = table.read_raw(3)
+        assert raw[7] & 6 == 6 and table.written(3)  # SSRC and RTCP seen; seq even (read_raw returned)
+        with pytest.raises(ValueError):
+            _relay.send(0, destination, 8 * SLOT_SIZE, 1, 1, 0, 1.0, 1, 1)  # past the table
+    finally:
+        _relay.attach(bytearray(SLOT_SIZE))  # let go of the table's map before closing it
+        table.close()
+
+
+async def test_settled_streams_relay_a_queued_burst_in_order_and_count_it_exactly(plane):
+    """Learning off: the streams are settled from the start, so the batched drain relays
+    them. The worker is stopped while a burst queues up, then empties the socket at once."""
+    alice, bob = await party(), await party()
+    a, b = make_call(alice.endpoint, bob.endpoint, learning="off")
+    open_call(plane, a, b)
+    await alice.send(rtp_packet(0), a.rtp.local)
+    assert (await bob.receive())[0] == rtp_packet(0)
+    pid = plane.worker_of(a.rtp)
+    os.kill(pid, signal.SIGSTOP)
+    try:
+        for seq in range(1, 151):  # more than one batch (64)
+            await alice.send(rtp_packet(seq, payload_size=seq), a.rtp.local)
+        await alice.send(rtcp_packet(ssrc=0x44444444), a.rtp.local)
+    finally:
+        os.kill(pid, signal.SIGCONT)
+    for seq in range(1, 151):
+        data, source = await bob.receive()
+        assert data == rtp_packet(seq, payload_size=seq) and source == b.rtp.local
+    assert (await bob.receive())[0] == rtcp_packet(ssrc=0x44444444)
+    await wait_counters(plane, a.rtp, 152)
+    sizes = 172 + sum(12 + seq for seq in range(1, 151)) + len(rtcp_packet())
+    assert (a.rtp.stats.packets, a.rtp.stats.bytes, a.rtp.stats.errors) == (152, sizes, 0)
+    assert a.rtp.stats.ssrc == 0x44444444  # the last packet's
+
+
+async def test_settled_stream_publishes_payload_type_ssrc_and_odd_packets_one_by_one(plane):
+    """Packet by packet on a settled stream: a codec change, a packet too short to be RTP
+    and an RTCP packet on the RTP port are relayed, and each is reflected in the slot as
+    the general path reflects it (payload type, SSRC, RTCP seen)."""
+    alice, bob = await party(), await party()
+    a, b = make_call(alice.endpoint, bob.endpoint, learning="off")
+    open_call(plane, a, b)
+    pcma = bytearray(rtp_packet(3, ssrc=0x55555555))
+    pcma[1] = 8
+    sequence = [rtp_packet(1), rtp_packet(2), bytes(pcma), b"\x80\x00\x01", rtp_packet(4),
+                rtcp_packet(ssrc=0x66666666)]
+    for n, packet in enumerate(sequence, 1):
+        await alice.send(packet, a.rtp.local)
+        assert (await bob.receive())[0] == packet
+        await wait_counters(plane, a.rtp, n)
+        if n == 3:
+            assert (a.rtp.stats.payload_type, a.rtp.stats.ssrc) == (8, 0x55555555)
+        if n == 5:
+            assert (a.rtp.stats.payload_type, a.rtp.stats.ssrc) == (0, 0x11111111)
+    assert a.rtp.stats.ssrc == 0x66666666 and a.rtp.stats.errors == 0
+    assert a.rtp.stats.bytes == sum(len(packet) for packet in sequence)
+
+
+async def test_a_destination_the_kernel_refuses_counts_every_packet_as_an_error(plane):
+    """Sending to the broadcast address without SO_BROADCAST fails (EACCES) for each packet:
+    each one is counted as an error, as a failed ``sendto`` is."""
+    alice = await party()
+    a, b = make_call(alice.endpoint, Endpoint("255.255.255.255", 9), learning="off")
+    open_call(plane, a, b)
+    await alice.send(rtp_packet(0), a.rtp.local)
+
+    def counted(errors: int) -> bool:
+        plane.refresh([a.rtp])
+        return a.rtp.stats.errors >= errors
+
+    await wait_until(lambda: counted(1))
+    pid = plane.worker_of(a.rtp)
+    os.kill(pid, signal.SIGSTOP)  # settled now: the rest are received and sent as a batch
+    try:
+        for seq in range(1, 6):
+            await alice.send(rtp_packet(seq), a.rtp.local)
+    finally:
+        os.kill(pid, signal.SIGCONT)
+    await wait_until(lambda: counted(6))
+    assert (a.rtp.stats.packets, a.rtp.stats.errors) == (6, 6)
 
 
 async def test_relays_both_directions_from_the_peer_port(plane):

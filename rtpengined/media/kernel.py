@@ -2,7 +2,9 @@
 
 rtpengine forwards most media in the kernel once a stream's endpoints are known; its
 userspace relay is the fallback. We do the same with stock netfilter: one table of our
-own holds three sets/maps and a handful of rules (never a rule per call):
+own per address family (``ip``, and ``ip6`` when the host forwards IPv6; a pair's four
+addresses are always of one family) holds three sets/maps and a handful of rules (never
+a rule per call):
 
 * ``dnat_to``: ``peer address . peer port . our address . our port`` -> the other
   leg's peer ``address . port``. Keyed on the peer's *source* too, so a packet from any
@@ -63,10 +65,12 @@ class Leg:
 
 @dataclass(frozen=True, slots=True)
 class Pair:
-    """Two streams that are each other's sink: what arrives on ``a`` leaves from ``b``."""
+    """Two streams that are each other's sink: what arrives on ``a`` leaves from ``b``.
+    All four addresses are of one ``family`` (4 or 6): NAT cannot cross families."""
 
     a: Leg
     b: Leg
+    family: int = 4
 
     @property
     def key(self) -> int:
@@ -76,24 +80,37 @@ class Pair:
         return (self.a, self.b)
 
 
-def _ipv4(text: str | None) -> bool:
-    if not text:
-        return False
+def family_of(text: str | None) -> int | None:
+    """4 or 6 for an address the kernel can forward; None otherwise (not an address, a
+    scoped link-local one, IPv4 mapped into IPv6: those stay with the relay)."""
+    if not text or "%" in text:
+        return None
     try:
-        return isinstance(ipaddress.ip_address(text), ipaddress.IPv4Address)
+        address = ipaddress.ip_address(text)
     except ValueError:
-        return False
+        return None
+    if isinstance(address, ipaddress.IPv4Address):
+        return 4
+    return None if address.ipv4_mapped is not None else 6
 
 
-def why_userspace(stream: Stream) -> str | None:
+def _canonical(text: str, family: int) -> str:
+    """IPv6 in its one compressed form: counter keys read back from the kernel match."""
+    return str(ipaddress.IPv6Address(text)) if family == 6 else text
+
+
+def why_userspace(stream: Stream, families: frozenset[int] = frozenset({4})) -> str | None:
     """Why ``stream`` (with its sink) must stay in userspace now, or None if it can move.
 
-    Reasons that can go away (learning, an unknown endpoint) and ones that cannot (IPv6,
-    asymmetric) are both reported; ``KernelPlanner`` keeps asking only about the first.
+    ``families``: the address families the kernel forwards (4, and 6 when the host
+    forwards IPv6). Reasons that can go away (learning, an unknown endpoint) and ones
+    that cannot (a family not forwarded, asymmetric) are both reported;
+    ``KernelPlanner`` keeps asking only about the first.
     """
     sink = stream.sink
     if sink is None or sink.sink is not stream:
         return "no symmetric sink"
+    family = family_of(stream.interface.address)
     for s in (stream, sink):
         if s.closed or s.blocked:
             return "blocked or closed"
@@ -101,12 +118,15 @@ def why_userspace(stream: Stream) -> str | None:
             return "asymmetric"
         if s.srtp_in is not None or s.srtp_out is not None:
             return "SRTP"  # the relay decrypts/encrypts
-        if not _ipv4(s.interface.address):
-            return "not IPv4"
+        ours = family_of(s.interface.address)
+        if ours not in families:
+            return "family not forwarded"
+        if ours != family:
+            return "mixed families"
         if s.endpoint is None or not s.endpoint.port:
             return "endpoint unknown"
-        if not _ipv4(s.endpoint.address):
-            return "not IPv4"
+        if family_of(s.endpoint.address) != family:
+            return "mixed families"  # e.g. an IPv4 peer learned on an IPv6 socket
         if not s.confirmed:
             return "learning"
     if stream.rtcp_mux != sink.rtcp_mux:
@@ -114,19 +134,25 @@ def why_userspace(stream: Stream) -> str | None:
     return None
 
 
-PERMANENT = frozenset({"asymmetric", "not IPv4"})
+PERMANENT = frozenset({"asymmetric", "family not forwarded", "mixed families"})
 
 
-def pair_of(stream: Stream) -> Pair | None:
+def pair_of(stream: Stream, families: frozenset[int] = frozenset({4})) -> Pair | None:
     """The pair ``stream`` forms with its sink, if both can be forwarded in the kernel."""
-    if why_userspace(stream) is not None:
+    if why_userspace(stream, families) is not None:
         return None
     sink = stream.sink
     assert sink is not None and stream.endpoint is not None and sink.endpoint is not None
-    a = Leg(stream.id, stream.interface.address, stream.port,
-            stream.endpoint.address, stream.endpoint.port)
-    b = Leg(sink.id, sink.interface.address, sink.port, sink.endpoint.address, sink.endpoint.port)
-    return Pair(a, b) if a.stream_id < b.stream_id else Pair(b, a)
+    family = family_of(stream.interface.address)
+    assert family is not None
+
+    def leg(s: Stream) -> Leg:
+        assert s.endpoint is not None
+        return Leg(s.id, _canonical(s.interface.address, family), s.port,
+                   _canonical(s.endpoint.address, family), s.endpoint.port)
+
+    a, b = leg(stream), leg(sink)
+    return Pair(a, b, family) if a.stream_id < b.stream_id else Pair(b, a, family)
 
 
 @dataclass(frozen=True, slots=True)
@@ -178,6 +204,7 @@ class KernelPlanner:
     signalling touches it.
     """
 
+    families: frozenset[int] = frozenset({4})  # what the kernel forwards (Kernel.families)
     installed: dict[int, Pair] = field(default_factory=dict)  # pair key -> pair
     member: dict[int, int] = field(default_factory=dict)  # stream id -> pair key
     candidates: dict[int, Stream] = field(default_factory=dict)
@@ -230,7 +257,7 @@ class KernelPlanner:
         removals: list[Pair] = []
         for pair in list(self.installed.values()):
             stream = self.streams.get(pair.a.stream_id)
-            if stream is None or pair_of(stream) != pair:
+            if stream is None or pair_of(stream, self.families) != pair:
                 taken = self._take_out(pair.a.stream_id)
                 if taken is not None:
                     removals.append(taken)
@@ -244,7 +271,7 @@ class KernelPlanner:
                 del self.candidates[stream_id]
                 self.waiting.pop(stream_id, None)
                 continue
-            reason = why_userspace(stream)
+            reason = why_userspace(stream, self.families)
             if reason is not None:
                 if reason in PERMANENT:
                     del self.candidates[stream_id]
@@ -256,7 +283,7 @@ class KernelPlanner:
                     self.waiting[stream_id] = (self.ticks + interval, interval, looks + 1)
                 continue
             self.waiting.pop(stream_id, None)
-            pair = pair_of(stream)
+            pair = pair_of(stream, self.families)
             assert pair is not None
             if pair.key in seen or pair.key in self.installed:
                 continue
@@ -280,10 +307,16 @@ class KernelPlanner:
 # -- effects --------------------------------------------------------------------------
 
 
+class KernelUnavailable(Exception):
+    """``--table`` >= 0 with ``--no-fallback``, and kernel forwarding cannot be set up: the
+    daemon stops at start (as rtpengine does) instead of relaying in userspace."""
+
+
 class Kernel(Protocol):
     """What the relay plane needs from a kernel forwarder."""
 
     active: bool
+    families: frozenset[int]  # address families forwarded: {4}, or {4, 6}
 
     def install(self, pairs: list[Pair]) -> list[Pair]:
         """Install the pairs' elements; returns those that did get installed."""
@@ -306,6 +339,7 @@ class NullKernel:
 
     def __init__(self, record: bool = False) -> None:
         self.active = record
+        self.families = frozenset({4, 6}) if record else frozenset()
         self.pairs: dict[int, Pair] = {}
         self.fake: dict[tuple[str, int], tuple[int, int]] = {}
 

@@ -15,37 +15,43 @@ from __future__ import annotations
 
 import ctypes
 import ctypes.util
+import ipaddress
 import logging
 import os
 import re
 import socket
 import struct
 
-from .kernel import Kernel, NullKernel, Pair, ct_mark, elements, flows
+from .kernel import Kernel, KernelUnavailable, NullKernel, Pair, ct_mark, elements, flows
 
 log = logging.getLogger("rtpengined")
 
-UDP_OVERHEAD_V4 = 28  # the set counters count IP packets; the relay counts UDP payload
+UDP_OVERHEAD = {4: 28, 6: 48}  # the set counters count IP packets; the relay counts UDP payload
+FAMILY = {4: "ip", 6: "ip6"}  # nftables family (and match prefix) per address family
+ADDRESS_TYPE = {4: "ipv4_addr", 6: "ipv6_addr"}
 
 
 def table_name(table: int) -> str:
     return f"rtpengined_{table}"
 
 
-def ruleset(table: int) -> str:
-    """The whole table (created empty of elements), as one nft script."""
+def ruleset(table: int, family: int = 4) -> str:
+    """The whole table of one address family (created empty of elements), as one nft
+    script. IPv4 and IPv6 get a table each, the same name in families ``ip`` and ``ip6``,
+    with the same maps, set and rules."""
     name = table_name(table)
     mark = ct_mark(table)
+    ip, addr = FAMILY[family], ADDRESS_TYPE[family]
     return f"""
-table ip {name} {{
-  map dnat_to {{ type ipv4_addr . inet_service . ipv4_addr . inet_service : ipv4_addr . inet_service; }}
-  map snat_to {{ typeof ct original ip daddr . udp dport : ip saddr . udp sport; }}
-  set rx_ports {{ type ipv4_addr . inet_service; counter; }}
-  chain count_in {{ type filter hook prerouting priority -150; meta iiftype != loopback ip daddr . udp dport @rx_ports ct mark set {mark:#x}; }}
-  chain count_local {{ type filter hook output priority -150; ip daddr . udp dport @rx_ports ct mark set {mark:#x}; }}
-  chain dnat_in {{ type nat hook prerouting priority -100; meta l4proto udp dnat ip to ip saddr . udp sport . ip daddr . udp dport map @dnat_to; }}
-  chain dnat_local {{ type nat hook output priority -100; meta l4proto udp dnat ip to ip saddr . udp sport . ip daddr . udp dport map @dnat_to; }}
-  chain snat_out {{ type nat hook postrouting priority 100; meta l4proto udp ct status dnat snat ip to ct original ip daddr . ct original proto-dst map @snat_to; }}
+table {ip} {name} {{
+  map dnat_to {{ type {addr} . inet_service . {addr} . inet_service : {addr} . inet_service; }}
+  map snat_to {{ typeof ct original {ip} daddr . udp dport : {ip} saddr . udp sport; }}
+  set rx_ports {{ type {addr} . inet_service; counter; }}
+  chain count_in {{ type filter hook prerouting priority -150; meta iiftype != loopback {ip} daddr . udp dport @rx_ports ct mark set {mark:#x}; }}
+  chain count_local {{ type filter hook output priority -150; {ip} daddr . udp dport @rx_ports ct mark set {mark:#x}; }}
+  chain dnat_in {{ type nat hook prerouting priority -100; meta l4proto udp dnat {ip} to {ip} saddr . udp sport . {ip} daddr . udp dport map @dnat_to; }}
+  chain dnat_local {{ type nat hook output priority -100; meta l4proto udp dnat {ip} to {ip} saddr . udp sport . {ip} daddr . udp dport map @dnat_to; }}
+  chain snat_out {{ type nat hook postrouting priority 100; meta l4proto udp ct status dnat snat {ip} to ct original {ip} daddr . ct original proto-dst map @snat_to; }}
 }}
 """
 
@@ -103,7 +109,7 @@ _NLM_F_REQUEST, _NLM_F_ACK = 1, 4
 _NLA_F_NESTED = 0x8000
 _CTA_TUPLE_ORIG, _CTA_MARK, _CTA_MARK_MASK = 1, 8, 21
 _CTA_TUPLE_IP, _CTA_TUPLE_PROTO = 1, 2
-_CTA_IP_V4_SRC, _CTA_IP_V4_DST = 1, 2
+_CTA_IP_V4_SRC, _CTA_IP_V4_DST, _CTA_IP_V6_SRC, _CTA_IP_V6_DST = 1, 2, 3, 4
 _CTA_PROTO_NUM, _CTA_PROTO_SRC_PORT, _CTA_PROTO_DST_PORT = 1, 2, 3
 _NETLINK_NETFILTER = 12
 
@@ -114,11 +120,18 @@ def _attr(kind: int, payload: bytes) -> bytes:
 
 
 def ct_delete_message(seq: int, flow: tuple[str, int, str, int] | None, mark: int = 0) -> bytes:
-    """An IPCTNL_MSG_CT_DELETE for one flow's original tuple, or (``flow`` None) a flush
-    of every IPv4 entry carrying ``mark``."""
+    """An IPCTNL_MSG_CT_DELETE for one flow's original tuple (IPv4 or IPv6), or (``flow``
+    None) a flush of every entry carrying ``mark``, of either family."""
+    family = socket.AF_UNSPEC  # a flush by mark: every family
     if flow is not None:
         src, sport, dst, dport = flow
-        ip = _attr(_CTA_IP_V4_SRC, socket.inet_aton(src)) + _attr(_CTA_IP_V4_DST, socket.inet_aton(dst))
+        if ":" in src:
+            family = socket.AF_INET6
+            ip = (_attr(_CTA_IP_V6_SRC, socket.inet_pton(family, src))
+                  + _attr(_CTA_IP_V6_DST, socket.inet_pton(family, dst)))
+        else:
+            family = socket.AF_INET
+            ip = _attr(_CTA_IP_V4_SRC, socket.inet_aton(src)) + _attr(_CTA_IP_V4_DST, socket.inet_aton(dst))
         proto = (_attr(_CTA_PROTO_NUM, bytes([socket.IPPROTO_UDP]))
                  + _attr(_CTA_PROTO_SRC_PORT, struct.pack("!H", sport))
                  + _attr(_CTA_PROTO_DST_PORT, struct.pack("!H", dport)))
@@ -127,7 +140,7 @@ def ct_delete_message(seq: int, flow: tuple[str, int, str, int] | None, mark: in
                      + _attr(_CTA_TUPLE_PROTO | _NLA_F_NESTED, proto))
     else:
         body = _attr(_CTA_MARK, struct.pack("!I", mark)) + _attr(_CTA_MARK_MASK, struct.pack("!I", 0xFFFFFFFF))
-    payload = struct.pack("=BBH", socket.AF_INET, 0, 0) + body
+    payload = struct.pack("=BBH", family, 0, 0) + body
     kind = (_NFNL_SUBSYS_CTNETLINK << 8) | _IPCTNL_MSG_CT_DELETE
     return struct.pack("=IHHII", 16 + len(payload), kind, _NLM_F_REQUEST | _NLM_F_ACK, seq, 0) + payload
 
@@ -206,12 +219,17 @@ def _attributes(data: bytes, offset: int = 0, end: int | None = None) -> list[tu
 
 
 def port_key(address: str, port: int) -> bytes:
-    """``ipv4_addr . inet_service`` as the kernel stores it (each field padded to 4 bytes)."""
+    """``ipv4_addr . inet_service`` (or ``ipv6_addr . …``) as the kernel stores it (each
+    field padded to 4 bytes)."""
+    if ":" in address:
+        return socket.inet_pton(socket.AF_INET6, address) + struct.pack("!H", port) + b"\0\0"
     return socket.inet_aton(address) + struct.pack("!H", port) + b"\0\0"
 
 
-def getsetelem_message(seq: int, table: str, name: str, keys: list[tuple[str, int]] | None) -> bytes:
-    """A GETSETELEM for ``keys`` of set ``name``, or (``keys`` None) a dump of all of it."""
+def getsetelem_message(seq: int, table: str, name: str, keys: list[tuple[str, int]] | None,
+                       family: int = 4) -> bytes:
+    """A GETSETELEM for ``keys`` of set ``name`` in the table of ``family`` (4 or 6), or
+    (``keys`` None) a dump of all of it."""
     body = (_attr(_NFTA_SET_ELEM_LIST_TABLE, table.encode() + b"\0")
             + _attr(_NFTA_SET_ELEM_LIST_SET, name.encode() + b"\0"))
     flags = _NLM_F_REQUEST
@@ -223,7 +241,7 @@ def getsetelem_message(seq: int, table: str, name: str, keys: list[tuple[str, in
                   _attr(_NFTA_SET_ELEM_KEY | _NLA_F_NESTED, _attr(_NFTA_DATA_VALUE, port_key(*key))))
             for key in keys)
         body += _attr(_NFTA_SET_ELEM_LIST_ELEMENTS | _NLA_F_NESTED, items)
-    payload = struct.pack("=BBH", socket.AF_INET, 0, 0) + body
+    payload = struct.pack("=BBH", socket.AF_INET6 if family == 6 else socket.AF_INET, 0, 0) + body
     kind = (_NFNL_SUBSYS_NFTABLES << 8) | _NFT_MSG_GETSETELEM
     return struct.pack("=IHHII", 16 + len(payload), kind, flags, seq, 0) + payload
 
@@ -245,20 +263,32 @@ _ELEMENT = re.compile(
     rb"\x10\x00\x01[\x00\x80]\x0c\x00\x01\x00(.{4})(.{2})\x00\x00"
     rb"\x2c\x00\x07[\x00\x80]\x0c\x00\x01\x00counter\x00\x1c\x00\x02[\x00\x80]"
     rb"\x0c\x00\x01\x00(.{8})\x0c\x00\x02\x00(.{8})", re.S)
+_ELEMENT6 = re.compile(  # the same with a 16-byte address (key attribute 28 bytes, value 24)
+    rb"\x1c\x00\x01[\x00\x80]\x18\x00\x01\x00(.{16})(.{2})\x00\x00"
+    rb"\x2c\x00\x07[\x00\x80]\x0c\x00\x01\x00counter\x00\x1c\x00\x02[\x00\x80]"
+    rb"\x0c\x00\x01\x00(.{8})\x0c\x00\x02\x00(.{8})", re.S)
 _U64 = struct.Struct("!Q")
 _U16 = struct.Struct("!H")
 
 
-def parse_setelems(data: bytes, out: dict[tuple[str, int], tuple[int, int]]) -> bool:
-    """Add the counters of the elements in a buffer of NEWSETELEM messages to ``out``;
-    True when the buffer ends the reply (NLMSG_DONE or an error)."""
+def _address_text(packed: bytes) -> str:
+    if len(packed) == 16:
+        return str(ipaddress.IPv6Address(packed))  # the form kernel.Leg keys use
+    return socket.inet_ntoa(packed[:4])
+
+
+def parse_setelems(data: bytes, out: dict[tuple[str, int], tuple[int, int]], family: int = 4) -> bool:
+    """Add the counters of the elements in a buffer of NEWSETELEM messages (from the table
+    of ``family``) to ``out``; True when the buffer ends the reply (NLMSG_DONE or an error)."""
     offset = 0
     finished = False
     found = 0
-    ntoa, u16, u64 = socket.inet_ntoa, _U16.unpack, _U64.unpack
-    for address, port, nbytes, packets in _ELEMENT.findall(data):
+    u16, u64 = _U16.unpack, _U64.unpack
+    overhead = UDP_OVERHEAD[family]
+    text = socket.inet_ntoa if family == 4 else _address_text
+    for address, port, nbytes, packets in (_ELEMENT if family == 4 else _ELEMENT6).findall(data):
         count = u64(packets)[0]
-        out[(ntoa(address), u16(port)[0])] = (count, u64(nbytes)[0] - UDP_OVERHEAD_V4 * count)
+        out[(text(address), u16(port)[0])] = (count, u64(nbytes)[0] - overhead * count)
         found += 1
     while offset + 16 <= len(data):
         length, kind = struct.unpack_from("=IH", data, offset)
@@ -267,13 +297,13 @@ def parse_setelems(data: bytes, out: dict[tuple[str, int], tuple[int, int]]) -> 
         if kind in (_NLMSG_DONE, _NLMSG_ERROR):
             finished = True
         elif kind & 0xFF == _NFT_MSG_NEWSETELEM and not found:  # another layout: the slow way
-            _parse_elements(data, offset, length, out)
+            _parse_elements(data, offset, length, out, family)
         offset += length + (-length % 4)
     return finished
 
 
 def _parse_elements(data: bytes, offset: int, length: int,
-                    out: dict[tuple[str, int], tuple[int, int]]) -> None:
+                    out: dict[tuple[str, int], tuple[int, int]], family: int = 4) -> None:
     """The elements of one NEWSETELEM message, attribute by attribute (any layout)."""
     for attr, value in _attributes(data, offset + 20, offset + length):
         if attr != _NFTA_SET_ELEM_LIST_ELEMENTS:
@@ -289,9 +319,12 @@ def _parse_elements(data: bytes, offset: int, length: int,
             for _, expr in _attributes(fields.get(_NFTA_SET_ELEM_EXPRESSIONS, b"")):
                 counter = counter or _counter_of(expr)
             packets, nbytes = counter or (0, 0)
-            address = socket.inet_ntoa(key[:4])
-            port = struct.unpack_from("!H", key, 4)[0]
-            out[(address, port)] = (packets, nbytes - UDP_OVERHEAD_V4 * packets)
+            size = 16 if family == 6 else 4
+            if len(key) < size + 2:
+                continue
+            address = _address_text(key[:size])
+            port = struct.unpack_from("!H", key, size)[0]
+            out[(address, port)] = (packets, nbytes - UDP_OVERHEAD[family] * packets)
 
 
 class _SetReader:
@@ -299,8 +332,9 @@ class _SetReader:
 
     CHUNK = 64  # keys per request
 
-    def __init__(self, table: str) -> None:
+    def __init__(self, table: str, family: int = 4) -> None:
         self.table = table
+        self.family = family
         self.sock = socket.socket(socket.AF_NETLINK, socket.SOCK_RAW, _NETLINK_NETFILTER)
         self.sock.bind((0, 0))
         self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1 << 22)
@@ -317,20 +351,21 @@ class _SetReader:
             except (TimeoutError, BlockingIOError):
                 log.warning("kernel counters: no reply")
                 return out
-            if parse_setelems(data, out) or (replies is not None and len(out) >= replies):
+            if parse_setelems(data, out, self.family) or (replies is not None and len(out) >= replies):
                 return out
 
     def all(self) -> dict[tuple[str, int], tuple[int, int]]:
         self.seq += 1
-        return self._read(getsetelem_message(self.seq, self.table, "rx_ports", None), None)
+        return self._read(getsetelem_message(self.seq, self.table, "rx_ports", None, self.family),
+                          None)
 
     def some(self, keys: list[tuple[str, int]]) -> dict[tuple[str, int], tuple[int, int]]:
         out: dict[tuple[str, int], tuple[int, int]] = {}
         for i in range(0, len(keys), self.CHUNK):
             chunk = keys[i:i + self.CHUNK]
             self.seq += 1
-            out.update(self._read(getsetelem_message(self.seq, self.table, "rx_ports", chunk),
-                                  len(chunk)))
+            out.update(self._read(getsetelem_message(self.seq, self.table, "rx_ports", chunk,
+                                                     self.family), len(chunk)))
         return out
 
     def close(self) -> None:
@@ -338,10 +373,11 @@ class _SetReader:
 
 
 class NftKernel:
-    """Kernel forwarding through our nftables table; one transaction per batch of changes."""
+    """Kernel forwarding through our nftables tables (``ip``, and ``ip6`` when the host
+    forwards IPv6); one transaction per batch of changes, whatever the families."""
 
     def __init__(self, table: int) -> None:
-        if not _ip_forwarding():
+        if not _forwarding(4):
             # DNAT to a peer on another host sends the packet down the forward path.
             raise NftError("net.ipv4.ip_forward is 0: packets for peers on other hosts "
                            "would be dropped")
@@ -350,35 +386,56 @@ class NftKernel:
         self.active = True
         self.nft = _Nft()
         self.conntrack = _Conntrack()
-        self.reader = _SetReader(self.name)
-        self.discard()  # a killed predecessor's table and NAT bindings
-        self.nft.run(ruleset(table))
+        self.discard()  # a killed predecessor's tables and NAT bindings
+        self.nft.run(ruleset(table, 4))
+        families = {4}
+        if not _forwarding(6):
+            log.warning("kernel forwarding: net.ipv6.conf.all.forwarding is 0: IPv6 media is "
+                        "relayed in userspace")
+        else:
+            try:
+                self.nft.run(ruleset(table, 6))
+                families.add(6)
+            except NftError as error:
+                log.warning("kernel forwarding of IPv6 unavailable (%s): relayed in userspace", error)
+        self.families = frozenset(families)
+        self.readers = {family: _SetReader(self.name, family) for family in self.families}
 
     def discard(self) -> None:
-        try:
-            self.nft.run(f"delete table ip {self.name}")
-        except NftError:
-            pass  # none there
+        for family in (4, 6):
+            try:
+                self.nft.run(f"delete table {FAMILY[family]} {self.name}")
+            except NftError:
+                pass  # none there
         self.conntrack.delete([None], ct_mark(self.table))
 
     def _elements(self, verb: str, pairs: list[Pair]) -> str:
-        dnat: list[str] = []
-        snat: list[str] = []
-        rx: list[str] = []
-        for pair in pairs:
-            e = elements(pair)
-            dnat += e.dnat
-            snat += e.snat
-            rx += e.rx
-        if verb == "delete":  # a map's element is deleted by its key
-            dnat = [d.split(" : ")[0] for d in dnat]
-            snat = [s.split(" : ")[0] for s in snat]
-        name = self.name
-        return (f"{verb} element ip {name} dnat_to {{ {', '.join(dnat)} }}\n"
-                f"{verb} element ip {name} snat_to {{ {', '.join(snat)} }}\n"
-                f"{verb} element ip {name} rx_ports {{ {', '.join(rx)} }}\n")
+        """The commands for ``pairs``: per family with pairs, its two maps and the set."""
+        script = []
+        for family in (4, 6):
+            dnat: list[str] = []
+            snat: list[str] = []
+            rx: list[str] = []
+            for pair in pairs:
+                if pair.family != family:
+                    continue
+                e = elements(pair)
+                dnat += e.dnat
+                snat += e.snat
+                rx += e.rx
+            if not rx:
+                continue
+            if verb == "delete":  # a map's element is deleted by its key
+                dnat = [d.split(" : ")[0] for d in dnat]
+                snat = [s.split(" : ")[0] for s in snat]
+            head = f"{verb} element {FAMILY[family]} {self.name}"
+            script.append(f"{head} dnat_to {{ {', '.join(dnat)} }}\n"
+                          f"{head} snat_to {{ {', '.join(snat)} }}\n"
+                          f"{head} rx_ports {{ {', '.join(rx)} }}\n")
+        return "".join(script)
 
     def install(self, pairs: list[Pair]) -> list[Pair]:
+        pairs = [pair for pair in pairs if pair.family in self.families]
         if not pairs:
             return []
         try:
@@ -396,8 +453,8 @@ class NftKernel:
     def remove(self, pairs: list[Pair]) -> dict[tuple[str, int], tuple[int, int]]:
         if not pairs:
             return {}
-        last = self.reader.some([(leg.our_address, leg.our_port)
-                                 for pair in pairs for leg in pair.legs()])
+        last = self.counters([(leg.our_address, leg.our_port)
+                              for pair in pairs for leg in pair.legs()])
         try:
             self.nft.run(self._elements("delete", pairs))
         except NftError:
@@ -411,7 +468,15 @@ class NftKernel:
 
     def counters(self, keys: list[tuple[str, int]] | None = None
                  ) -> dict[tuple[str, int], tuple[int, int]]:
-        return self.reader.all() if keys is None else self.reader.some(keys)
+        out: dict[tuple[str, int], tuple[int, int]] = {}
+        for family, reader in self.readers.items():
+            if keys is None:
+                out.update(reader.all())
+                continue
+            wanted = [key for key in keys if (":" in key[0]) == (family == 6)]
+            if wanted:
+                out.update(reader.some(wanted))
+        return out
 
     def close(self) -> None:
         if not self.active:
@@ -422,27 +487,36 @@ class NftKernel:
         finally:
             self.nft.close()
             self.conntrack.close()
-            self.reader.close()
+            for reader in self.readers.values():
+                reader.close()
 
 
-def open_kernel(table: int) -> Kernel:
+def open_kernel(table: int, no_fallback: bool = False) -> Kernel:
     """``NftKernel`` for ``--table`` >= 0 when this process may use it; otherwise (said
-    once, in the log) ``NullKernel`` and userspace relaying for everything."""
+    once, in the log) ``NullKernel`` and userspace relaying for everything, or with
+    ``no_fallback`` (``--no-fallback``, as rtpengine's) ``KernelUnavailable``."""
     if table < 0:
         return NullKernel()
     if os.geteuid() != 0 and not _has_net_admin():
-        log.warning("kernel forwarding disabled: no CAP_NET_ADMIN; relaying media in userspace")
-        return NullKernel()
-    try:
-        return NftKernel(table)
-    except (OSError, AttributeError) as error:
-        log.warning("kernel forwarding disabled (%s); relaying media in userspace", error)
-        return NullKernel()
+        why = "no CAP_NET_ADMIN"
+    else:
+        try:
+            return NftKernel(table)
+        except (OSError, AttributeError) as error:
+            why = str(error)
+    if no_fallback:
+        raise KernelUnavailable(f"kernel forwarding with table {table} unavailable ({why}) "
+                                "and --no-fallback is set: not relaying in userspace")
+    log.warning("kernel forwarding disabled (%s); relaying media in userspace", why)
+    return NullKernel()
 
 
-def _ip_forwarding() -> bool:
+def _forwarding(family: int) -> bool:
+    """Whether the host forwards ``family`` (4 or 6): DNAT to another host needs it."""
+    path = ("/proc/sys/net/ipv4/ip_forward" if family == 4
+            else "/proc/sys/net/ipv6/conf/all/forwarding")
     try:
-        with open("/proc/sys/net/ipv4/ip_forward") as handle:
+        with open(path) as handle:
             return handle.read().strip() == "1"
     except OSError:
         return False

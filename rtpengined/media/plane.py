@@ -136,7 +136,7 @@ class RelayPlane:
         # kernel (or once there): [packets, bytes] folded from removed elements, the
         # current element's [packets, bytes], and the wall time the counters last moved.
         self.kernel: Kernel = kernel if kernel is not None else NullKernel()
-        self.planner = KernelPlanner()
+        self.planner = KernelPlanner(families=self.kernel.families)
         self.kernel_counts: dict[int, list] = {}
         self.kernel_read = 0.0  # monotonic time of the last kernel counter read
 
@@ -872,7 +872,7 @@ def _raise_file_limit() -> None:
 async def open_media_plane(config: Config, nursery: trio.Nursery):
     """Start the relay workers in ``nursery``; yield the plane; stop them on exit."""
     _raise_file_limit()
-    plane = RelayPlane(config, kernel=open_kernel(config.table))
+    plane = RelayPlane(config, kernel=open_kernel(config.table, config.no_fallback))
     plane.start(nursery)
     try:
         yield plane

@@ -5,7 +5,9 @@ plane (``rtpengined.media.plane``). No trio, no threads, no logging per packet: 
 ready socket is drained (up to ``BATCH`` packets, so one flooded socket cannot starve
 the others and no socket is ever given up on) with ``recvfrom_into`` into one buffer,
 and each packet is sent unchanged from the sink stream's socket to the sink's current
-destination. A drain's counters (and a newly learned endpoint or payload type) are
+destination. A settled stream (the usual case once a call is up) is drained by the C helper
+``_relay`` instead, when it was built: one ``recvmmsg`` for everything waiting, one
+``sendmmsg`` to send it on. A drain's counters (and a newly learned endpoint or payload type) are
 written to shared memory before its packets are sent on, so a query made after a
 relayed packet arrived sees it (as rtpengine counts synchronously); the rest of a slot
 (kernel drops, send errors, applied generation) is written when it changes, once the
@@ -30,6 +32,7 @@ from __future__ import annotations
 
 import heapq
 import logging
+import os
 import select
 import signal
 import socket
@@ -38,7 +41,22 @@ import sys
 import time
 
 from . import channel as ch
-from .counters import CONFIRMED, PAYLOAD_TYPE_SEEN, RTCP_SEEN, SSRC_SEEN, CounterTable, pack_address
+from .counters import (
+    CONFIRMED,
+    PAYLOAD_TYPE_SEEN,
+    RTCP_SEEN,
+    SLOT_SIZE,
+    SSRC_SEEN,
+    CounterTable,
+    pack_address,
+)
+
+try:  # recvmmsg/sendmmsg for the settled plain drain (setup.py builds it; optional)
+    from . import _relay
+except ImportError:  # not built: the pure-Python loop below does the same, packet by packet
+    _relay = None
+if os.environ.get("RTPENGINED_PURE_RELAY") or getattr(_relay, "API", None) != 2:
+    _relay = None  # forced (tests run both loops; operators may too) or a stale build
 
 log = logging.getLogger("rtpengined.relay")
 
@@ -58,7 +76,7 @@ class _Stream:
     __slots__ = (
         "id", "slot", "sock", "fd", "family",
         "sink_id", "sink", "rtcp_peer_id", "rtcp_peer",
-        "advertised", "endpoint", "dest", "confirmed", "generation",
+        "advertised", "endpoint", "dest", "dest_raw", "confirmed", "generation",
         "learning", "strict_source", "media_handover", "asymmetric", "rtcp_mux", "blocked",
         "learn_until", "best_score",
         "packets", "bytes", "errors", "last_packet", "ssrc", "ssrc_seen",
@@ -138,6 +156,14 @@ class _Stream:
             self.dest = self.advertised
         else:
             self.dest = self.endpoint
+        # The same, packed once for the C helper's sendmmsg (None: no helper, or no address).
+        dest = self.dest
+        self.dest_raw = None
+        if _relay is not None and dest is not None:
+            try:
+                self.dest_raw = _relay.sockaddr(self.family, dest[0], dest[1])
+            except ValueError:  # not an address of the socket's family: the Python loop
+                pass
 
     def score(self, source: tuple) -> int:
         """Heuristic learning: how well a source matches the SDP (address+port best)."""
@@ -187,6 +213,8 @@ class Worker:
     def __init__(self, channel: socket.socket, counters: CounterTable, index: int) -> None:
         self.channel = channel
         self.counters = counters
+        if _relay is not None:
+            _relay.attach(counters.map)  # the batched drain's send writes traffic counters
         self.index = index
         self.epoll = select.epoll()
         self.streams: dict[int, _Stream] = {}
@@ -437,14 +465,52 @@ class Worker:
         syscall and an exception. The socket is level-triggered, so anything left is
         reported by the next poll; a stream that shows up in consecutive turns is busy
         and is drained until empty (up to BATCH) until a drain finds a single packet.
+
+        A settled stream (confirmed, no source checks, one destination) goes to the C
+        helper instead when it is built: every waiting packet in one ``recvmmsg``, then
+        (after publishing) all of them in one ``sendmmsg``, with as few Python steps per
+        drain as possible: this is the path nearly every packet of an established call
+        takes.
         """
+        sink = None if stream.blocked else stream.sink
+        if (sink is not None and stream.confirmed and sink.dest_raw is not None
+                and not (stream.strict_source or stream.media_handover)
+                and (sink.rtcp_mux or not stream.rtcp_mux)):  # (no demux needed)
+            count, nbytes, errors, size, head = _relay.receive(stream.fd, BATCH)
+            stream.turn = turn
+            if not count:
+                if errors:
+                    stream.errors += errors
+                    self.publish(stream, 0, wall, head, 0, 0, False)
+                return
+            packets = stream.packets = stream.packets + count
+            nbytes = stream.bytes = stream.bytes + nbytes
+            if errors:
+                stream.errors += errors
+            if (size >= 12 and count < CONGESTED
+                    and stream.payload_type == PAYLOAD_TYPE_SEEN | (head[1] & 0x7F)
+                    and head[0] & 0xC0 == 0x80 and not 192 <= head[1] <= 223
+                    and stream.ssrc_seen & 1):
+                # RTP of the payload type already published: only the traffic part moves
+                # (what ``publish`` does for it, without its general case), written by the
+                # helper right before it sends (counted before sent, as ever).
+                stream.last_packet = wall
+                ssrc = stream.ssrc = RTP_SSRC.unpack_from(head, 8)[0]
+                failed = _relay.send(sink.fd, sink.dest_raw, stream.slot * SLOT_SIZE, packets,
+                                     nbytes, stream.errors, wall, ssrc, stream.ssrc_seen)
+            else:
+                self.publish(stream, count, wall, head, 0, size, False)
+                failed = _relay.send(sink.fd, sink.dest_raw)
+            if failed:
+                stream.errors += failed
+                self.dirty.add(stream)  # published with the next flush
+            return
         buffer = self.buffer
         view = self.view
         room = self.room
         sock = stream.sock
         endpoint = endpoint0 = stream.endpoint
         settled = settled0 = stream.confirmed
-        sink = None if stream.blocked else stream.sink
         demux = stream.rtcp_mux and sink is not None and not sink.rtcp_mux
         count = nbytes = errors = size = offset = 0
         busy = stream.busy
