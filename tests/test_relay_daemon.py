@@ -182,3 +182,24 @@ async def test_media_timeout_ends_a_silent_call(make_daemon):
         while (await ng(daemon, {"command": "list"}))["calls"]:
             await trio.sleep(0.1)
     assert daemon.core.stats.timeout_sessions == 1
+
+
+async def test_nothing_is_relayed_once_delete_has_answered(make_daemon):
+    """With ``--delete-delay=0`` a call's media stops with the delete: a packet that reaches
+    its port right after the reply is not relayed (the worker hears of the removal before
+    the reply leaves, not with some later message)."""
+    daemon = await make_daemon(delete_delay=0, **PORTS)
+    for round_ in range(5):
+        alice, bob = await party(), await party()
+        call_id = f"gone-{round_}"
+        to_alice_sdp, _ = await establish(daemon, call_id, alice, bob)
+        alice_target = Endpoint("127.0.0.1", media_port(to_alice_sdp))
+        await alice.send(rtp_packet(1), alice_target)
+        data, _ = await bob.receive()
+        assert data == rtp_packet(1)
+        deleted = await ng(daemon, {"command": "delete", "call-id": call_id, "from-tag": "alice"})
+        assert deleted["result"] == "ok"
+        await alice.send(rtp_packet(2), alice_target)
+        with trio.move_on_after(0.3) as waited:
+            data, _ = await bob.receive(timeout=1.0)
+        assert waited.cancelled_caught, f"relayed after delete: {data!r}"

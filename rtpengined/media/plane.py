@@ -10,9 +10,10 @@ socket again; its calls go on. Methods called by ng commands are synchronous and
 block: a message that does not fit into the channel right now is queued and written by
 a trio task. Inside ``with plane.batch():`` (the core wraps every command in one, the UDP
 ng transport each burst of queued requests) the messages for each worker are collected
-and sent as one datagram when the block ends. A new stream's ``add`` and an ended one's
-``remove`` are not urgent: they wait (``DEFER_DELAY``) for the next urgent message to their
-worker (an ``update``: an answer, a re-offer) and travel with it.
+and sent as one datagram when the block ends. A new stream's ``add`` is not urgent: it
+waits (``DEFER_DELAY``) for the next urgent message to its worker (an ``update``: an
+answer, a re-offer) and travels with it. A ``remove`` is urgent: once ``delete`` has
+answered, the call's ports relay nothing more.
 
 Why one module of this size: it is the single owner of every stream's record (slot,
 worker, generation, followers, lingering sockets); splitting the supervision, messaging
@@ -58,12 +59,12 @@ RESTART_BACKOFF = 0.2  # seconds before restarting a worker that died right afte
 STOP_GRACE = 1.0  # seconds a worker gets to exit on its own at shutdown before SIGKILL
 KERNEL_TICK = 1.0  # seconds between moves into and out of the kernel
 KERNEL_FRESH = 0.1  # a view of all streams re-reads kernel counters older than this
-# A new stream's "add" and an ended one's "remove" wait this long for an urgent message to
-# the same worker to travel with (the answer's "update", at any steady rate): a fresh call's
-# offer and its delete cost no channel send and no worker wakeup of their own, which on a
-# virtual machine cost as much as the command (a cross-CPU wakeup). Nothing is lost
-# meanwhile: the socket is bound, so early media waits in its buffer until the worker has
-# it; a removed stream's slot and port stay reserved until the worker acknowledges.
+# A new stream's "add" waits this long for an urgent message to the same worker to travel
+# with (the answer's "update", at any steady rate): a fresh call's offer costs no channel
+# send and no worker wakeup of its own, which on a virtual machine cost as much as the
+# command (a cross-CPU wakeup). Nothing is lost meanwhile: the socket is bound, so early
+# media waits in its buffer until the worker has it. A "remove" is not deferred so: a
+# packet that reached a deleted call's port after delete answered was still relayed.
 DEFER_DELAY = 0.02
 
 
@@ -254,7 +255,7 @@ class RelayPlane:
                 worker.groups.pop(stream.group, None)
                 if self.group_workers.get(stream.group) is worker:
                     del self.group_workers[stream.group]
-            self._send(worker, ("remove", stream.id), urgent=False)
+            self._send(worker, ("remove", stream.id))
         if stream.sock is not None:
             stream.sock.close()
 
@@ -591,7 +592,7 @@ class RelayPlane:
         ``socket_of``: the id of the stream whose socket goes along. The socket is looked
         up when the batch is finally sent (no fds held meanwhile); if the stream was
         closed in between, its ``add`` is skipped. A message that is not ``urgent`` (an
-        add, a remove) waits up to ``DEFER_DELAY`` for an urgent one to travel with.
+        add) waits up to ``DEFER_DELAY`` for an urgent one to travel with.
         """
         pending = worker.pending
         pending.append((message, socket_of))
@@ -609,7 +610,7 @@ class RelayPlane:
             self.batched.append(worker)
 
     async def _flush_deferred(self) -> None:
-        """Send adds and removes that found no urgent message within ``DEFER_DELAY``."""
+        """Send adds that found no urgent message within ``DEFER_DELAY``."""
         while not self.closing:
             await self.deferred_ready.wait()
             self.deferred_ready = trio.Event()
