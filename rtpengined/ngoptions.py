@@ -76,6 +76,7 @@ class Options:
     # picks passive where the offerer left the choice; 10.5).
     dtls_reverse: str | None = None
     dtls: str | None = None  # the DTLS option: 'off' offers no DTLS (SDES only)
+    dtls_fingerprint: str | None = None  # DTLS-fingerprint: the hash our offer's a=fingerprint uses
     label: str | None = None
     via_branch: str | None = None
     ptime: int | None = None
@@ -128,6 +129,7 @@ class Options:
         opts.sdes = get_list(message, "SDES", "sdes")
         opts.dtls_reverse = get_str(message, "DTLS-reverse", "DTLS reverse")
         opts.dtls = get_str(message, "DTLS", "dtls")
+        opts.dtls_fingerprint = get_str(message, "DTLS-fingerprint", "DTLS fingerprint")
         opts.label = get_str(message, "label")
         opts.via_branch = get_str(message, "via-branch", "via branch")
         opts.ptime = get_int(message, "ptime")

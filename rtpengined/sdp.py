@@ -554,10 +554,10 @@ def _render_media(media: MediaSection, mplan: MediaPlan, plan: SessionPlan) -> l
             out.append(f"a=rtcp:{mplan.rtcp_port}{CRLF}")
     if rtp and mplan.rtcp_mux:
         out.append(f"a=rtcp-mux{CRLF}")
-    if rtp and mplan.ptime is not None:
-        out.append(f"a=ptime:{mplan.ptime}{CRLF}")
     if mplan.security:
         out.extend(f"a={value}{CRLF}" for value in mplan.security)
+    if rtp and mplan.ptime is not None:  # after crypto/setup/fingerprint (10.5)
+        out.append(f"a=ptime:{mplan.ptime}{CRLF}")
     if mplan.ice is not None:
         ice = mplan.ice
         addr = mplan.address.address

@@ -12,6 +12,7 @@ from .. import sdp as sdpmod
 from ..model import Media, Monologue
 from ..ngoptions import Options
 from ..sdp import Connection, MediaPlan, SessionDescription, SessionPlan
+from ..secure import dtls
 from . import sdes, webrtc
 from .ice import _foundation
 from .work import _direction, _held, _MediaWork
@@ -54,12 +55,17 @@ class SdpOutput:
             else:
                 direction = _direction(parsed, work.index, conn)
             mux, rtcp_port = self._mux_out(out_media, parsed, work, opts, is_offer)
+            protocol = opts.transport_protocol
+            if is_offer:
+                if protocol is None:
+                    protocol = out_media.protocol_sent
+                out_media.protocol_sent = protocol
             if is_offer:
                 out_media.mux_sent = out_media.mux_in_use = mux
             plan = MediaPlan(
                 port=rtp.port, address=addr,
                 formats=sdpmod.filter_codecs(section, opts.strip, opts.except_),
-                protocol=opts.transport_protocol,
+                protocol=protocol,
                 direction=direction,
                 keep_zero_address=("zero-address" not in opts.replace
                                    and _held(parsed, work.index, conn)),
@@ -108,12 +114,12 @@ class SdpOutput:
                     plan.mid_from_offer, plan.mid = True, out_media.mid
                 sender_media.mid = mids[0] if mids else None
             if is_offer:
-                sdes.offer_security(plan, section, sender_media, out_media, opts,
-                                    self.manager.fingerprint if sdes.is_srtp(
-                                        opts.transport_protocol or section.protocol) else "")
+                sdes.offer_security(plan, section, sender_media, out_media, opts, protocol,
+                                    self._offer_fingerprint(opts, out_media) if sdes.is_srtp(
+                                        protocol or section.protocol) else "")
             else:
                 changed = sdes.answer_security(plan, section, sender_media, out_media,
-                                               self.manager.fingerprint)
+                                               self.manager.certificate)
                 changed += self._webrtc_legs(((out_media, receiver), (sender_media, sender)))
                 for stream in changed:
                     if not stream.closed:
@@ -150,6 +156,17 @@ class SdpOutput:
             if "SDP-version" in opts.replace:
                 return self._versioned(parsed, session_plan, sender, origin)
         return sdpmod.render(parsed, session_plan)
+
+    def _offer_fingerprint(self, opts: Options, out_media: Media) -> str:
+        """Our ``a=fingerprint`` in an offer: the hash ``DTLS-fingerprint`` names (any case),
+        sha-256 when it names none we know; a re-offer without the option keeps the hash
+        (10.5)."""
+        wanted = (opts.dtls_fingerprint or "").lower()
+        if wanted not in dtls.FINGERPRINT_HASHES:
+            wanted = (out_media.fingerprint_hash if opts.dtls_fingerprint is None
+                      else None) or dtls.DEFAULT_FINGERPRINT_HASH
+        out_media.fingerprint_hash = wanted
+        return self.manager.certificate.fingerprint(wanted)
 
     def _webrtc_legs(self, legs) -> list:
         """After an answer: the legs where the relay terminates DTLS-SRTP get their spec

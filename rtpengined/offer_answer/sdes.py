@@ -65,14 +65,27 @@ def set_keys(media: Media, inbound: sdes.Crypto | None, outbound: sdes.Crypto | 
     return changed
 
 
+def _sdes_list(opts: Options) -> list[str]:
+    """The `SDES` list, with the `pad crypto` flag as its `pad` (10.5 takes either)."""
+    return [*opts.sdes, "pad"] if "pad-crypto" in opts.flags else list(opts.sdes)
+
+
 def offer_security(plan: MediaPlan, section: MediaSection, sender_media: Media,
-                   out_media: Media, opts: Options, fingerprint: str) -> None:
-    """An offer: record what the offerer sent and write what we offer on."""
+                   out_media: Media, opts: Options, protocol: str | None,
+                   fingerprint: str) -> None:
+    """An offer: record what the offerer sent and write what we offer on (``protocol``: the
+    transport-protocol it is sent on as, None: its own)."""
     in_proto = section.protocol
-    out_proto = opts.transport_protocol or in_proto
+    out_proto = protocol or in_proto
     sender_media.offer_protocol = in_proto
-    sender_media.crypto_received = _received(section) if is_srtp(in_proto) else []
+    # An SDES offerer's lines of a suite the `SDES` list excludes are neither sent on nor
+    # answered (10.5: `no-<suite>` applies to both).
+    excluded = sdes.excluded_suites(opts.sdes)
+    sender_media.crypto_received = [
+        c for c in (_received(section) if is_srtp(in_proto) else [])
+        if c.suite.name not in excluded]
     sender_media.dtls_reverse = opts.dtls_reverse
+    previous = out_media.crypto_offered if out_media.srtp_bridged else None
     out_media.crypto_offered = []
     out_media.srtp_bridged = False
     if not section.is_rtp:
@@ -82,7 +95,10 @@ def offer_security(plan: MediaPlan, section: MediaSection, sender_media: Media,
     if is_srtp(out_proto) and (not is_srtp(in_proto) or dtls_offerer):
         # A plain offerer sent on as SRTP, or a DTLS offerer (a browser) sent on as SRTP:
         # we offer our own keys and DTLS (10.5), and terminate whatever the answer picks.
-        offered = [] if "off" in opts.sdes else sdes.offer([], opts.sdes)
+        if previous is not None and not opts.sdes:
+            offered = previous  # a re-offer keeps the keys (and SDES off) it had (10.5)
+        else:
+            offered = [] if "off" in opts.sdes else sdes.offer([], _sdes_list(opts))
         out_media.crypto_offered = offered
         out_media.srtp_bridged = True
         out_media.sdes = bool(offered)
@@ -100,12 +116,24 @@ def offer_security(plan: MediaPlan, section: MediaSection, sender_media: Media,
         # SDES on both legs: the offerer's lines (as 10.5 prints them) and the suites it
         # did not offer (none with SDES off), with DTLS; media passes through untouched.
         offered = ([] if "off" in opts.sdes
-                   else sdes.offer(sender_media.crypto_received, opts.sdes))
-        plan.security = security_attributes(offered, "actpass", fingerprint)
+                   else sdes.offer(sender_media.crypto_received, _sdes_list(opts)))
+        out_media.crypto_offered = offered  # (none with SDES off: see the answer)
+        plan.security = (security_attributes(offered) if opts.dtls == "off"
+                         else security_attributes(offered, "actpass", fingerprint))
+
+
+def _answer_fingerprint(certificate: dtls.Certificate, remote) -> str:
+    """Our ``a=fingerprint`` answering a DTLS offerer: in the hash of the offerer's own
+    fingerprint (10.5; ``DTLS-fingerprint`` does not change it), sha-256 for one we do not
+    know."""
+    hash_name = remote.fingerprint.split()[0] if remote.fingerprint else ""
+    if hash_name in dtls.FINGERPRINT_HASHES:
+        return certificate.fingerprint(hash_name)
+    return certificate.fingerprint()
 
 
 def answer_security(plan: MediaPlan, section: MediaSection, answer_media: Media,
-                    offer_media: Media, fingerprint: str = "") -> list:
+                    offer_media: Media, certificate: dtls.Certificate | None = None) -> list:
     """An answer: pick keys, write the offerer's side; the streams whose keys changed.
 
     Sets ``dtls_role`` on the leg where the relay terminates DTLS-SRTP (None elsewhere)."""
@@ -119,7 +147,9 @@ def answer_security(plan: MediaPlan, section: MediaSection, answer_media: Media,
         # a=setup:active for actpass, then our fingerprint) and terminate it.
         plan.protocol = offer_media.protocol = offered_proto
         role = dtls.answer_setup(offer_media.remote_webrtc.setup, offer_media.dtls_reverse)
-        plan.security = security_attributes([], role, fingerprint)
+        assert certificate is not None
+        plan.security = security_attributes(
+            [], role, _answer_fingerprint(certificate, offer_media.remote_webrtc))
         offer_media.sdes = False
         offer_media.dtls_role = role
         for stream in offer_media.streams:
@@ -132,7 +162,9 @@ def answer_security(plan: MediaPlan, section: MediaSection, answer_media: Media,
         # a=crypto chose one of our keys); the relay re-encrypts between them.
         plan.protocol = offer_media.protocol = offered_proto
         role = dtls.answer_setup(offer_media.remote_webrtc.setup, offer_media.dtls_reverse)
-        plan.security = security_attributes([], role, fingerprint)
+        assert certificate is not None
+        plan.security = security_attributes(
+            [], role, _answer_fingerprint(certificate, offer_media.remote_webrtc))
         offer_media.sdes = False
         offer_media.dtls_role = role
         answer_media.dtls_offered = False
@@ -188,6 +220,11 @@ def answer_security(plan: MediaPlan, section: MediaSection, answer_media: Media,
         if answered and any(c.tag == answered[0].tag and c.suite is answered[0].suite
                             for c in offer_media.crypto_received):
             plan.security = [answered[0].format()]
+            if not answer_media.crypto_offered:
+                # SDES off in the offer: none of its lines went on, so the answer's line is
+                # printed as 10.5 prints it but names no suite on the call (10.5).
+                return (set_keys(answer_media, None, None)
+                        + set_keys(offer_media, None, None))
             for media in (offer_media, answer_media):
                 media.sdes = True
                 for stream in media.streams:
