@@ -178,7 +178,8 @@ class SdpOutput:
                 creds = mono.ice_credentials if media.ice_out else None
                 spec = webrtc.leg_spec(media, media.dtls_role == "active",
                                        self.manager.certificate, creds)
-            changed += webrtc.set_leg(media, spec, media.dtls_role)
+            changed += webrtc.set_leg(media, spec, media.dtls_role,
+                                      rtcp_separate=not media.mux_in_use)
         return changed
 
     def _rejected_plan(self, parsed: SessionDescription, work: _MediaWork, sender: Monologue,

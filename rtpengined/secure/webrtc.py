@@ -44,6 +44,7 @@ class IceSpec(NamedTuple):
     candidates: tuple  # ((address, priority), ...): the peer's component-1 candidates, each
     # address as the socket's recvfrom gives sources (what checks and media are matched to)
     lite: bool = False  # we declared a=ice-lite on the leg: answer checks only
+    component: int = 1  # 2: the RTCP port of a leg without rtcp-mux
 
 
 class DtlsSpec(NamedTuple):
@@ -64,7 +65,8 @@ class Status(NamedTuple):
 
 
 class WebrtcLeg:
-    """ICE (optional) and a DTLS-SRTP endpoint for one component (RTP, or RTP+RTCP muxed)."""
+    """ICE (optional) and a DTLS-SRTP endpoint for one component (RTP, or RTP+RTCP muxed;
+    or RTCP on its own port: ICE component 2 and a handshake of its own)."""
 
     def __init__(self, certificate: dtls.Certificate, spec: DtlsSpec, ice_spec: IceSpec | None,
                  default_peer: Address | None = None, agent: ice.IceAgent | None = None) -> None:
@@ -81,7 +83,7 @@ class WebrtcLeg:
         elif ice_spec is not None:
             self.agent = ice.IceAgent(ice_spec.local_ufrag, ice_spec.local_pwd,
                                       controlling=ice_spec.controlling and not ice_spec.lite,
-                                      lite=ice_spec.lite)
+                                      lite=ice_spec.lite, component=ice_spec.component)
             self._remote(ice_spec)
             self.peer: Address | None = None
         else:
