@@ -773,6 +773,10 @@ class Worker:
                 stream.srtp_in = stream.srtp_out = ("DTLS", status.suite)
                 self.resolve(stream)
                 self.resolve_referrers(stream.id)
+            elif status.expired and stream.unprotect is not None:
+                # ICE consent expired (RFC 7675): nothing more is sent to or taken from it
+                # (media for it is dropped as before its handshake) until the peer restarts.
+                stream.unprotect = stream.protect = None
         self.schedule(stream)
 
     def report_secure(self) -> None:
