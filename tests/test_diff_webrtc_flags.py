@@ -84,6 +84,15 @@ SCENARIOS["browser with a sha-1 fingerprint answered, DTLS-fingerprint sha-512"]
     offer(FIREFOX_SHA1, **WEBRTC_BRIDGE, **{"DTLS-fingerprint": "sha-512"}),
     answer(PHONE, **{"DTLS-fingerprint": "sha-384"}, **M), delete()]
 
+SDES_ANSWER_OURS = SDES_ANSWER.replace(
+    "a=crypto:1 AES_CM_128_HMAC_SHA1_80 inline:dfgadgdfgdfgdfgd6AYjs3vKw7CeBdWZCj0isbJv",
+    "a=crypto:3 AEAD_AES_256_GCM "
+    "inline:53P5CsePy3hFUcuqsizkCnTE+4OKa1cOGa2WXHjoN19ifpweerTLaj+9vxc")
+SCENARIOS["SDES both legs, the answer picks a suite we added: re-keyed"] = [
+    offer(SDES_OFFER, DTLS="off", **M), answer(SDES_ANSWER_OURS, **M), query(), delete()]
+SCENARIOS["SDES both legs, DTLS on, the answer picks a suite we added"] = [
+    offer(SDES_OFFER, **M), answer(SDES_ANSWER_OURS, **M), query(), delete()]
+
 
 @pytest.fixture
 def pair(default_pair):

@@ -18,6 +18,10 @@ from .ice import _foundation
 from .work import _direction, _held, _MediaWork
 
 
+def _zero(conn: Connection | None) -> bool:
+    return conn is not None and conn.is_zero
+
+
 class SdpOutput:
     """SDP output of one offer/answer transaction (mixed into ``_Session``)."""
 
@@ -93,6 +97,7 @@ class SdpOutput:
             if opts.ice == "force" or (opts.ice in ("default", "optional", "force-relay")
                                        and ice_known):
                 plan.ice = self._ice(receiver, rtp.interface)
+                plan.ice.trickle = "trickle-ICE" in opts.flags
                 plan.ice_rtcp_port = rtcp_port if rtcp_port != rtp.port else None
                 plan.ice.alternates = [
                     (_foundation(interface), opts.media_address or interface.advertised,
@@ -128,7 +133,13 @@ class SdpOutput:
         session_plan = SessionPlan(media_plans)
         if first_address is None:
             first_address = Connection("IP4", self.manager.pool_for().interface.advertised)
-        session_plan.keep_zero_address = "zero-address" not in opts.replace
+        # A session-level c=0.0.0.0 stays a hold unless a media using it speaks ICE (a
+        # trickle ICE offer: its candidates give the address), as for the medias' own c=.
+        session_plan.keep_zero_address = "zero-address" not in opts.replace and all(
+            plan.keep_zero_address for work, plan in zip(plans, media_plans, strict=True)
+            if plan.port and not plan.passthrough
+            and parsed.medias[work.index].connection is None
+            and _zero(parsed.media_connection(work.index)))
         session_plan.strip_extmap = "strip-extmap" in opts.flags
         session_plan.strip_security = any(p.security is not None for p in media_plans)
         lacking = any(parsed.medias[i].connection is None for i in parsed.session_medias(None))

@@ -231,4 +231,20 @@ def answer_security(plan: MediaPlan, section: MediaSection, answer_media: Media,
                     stream.crypto_suite = answered[0].suite.name
             return (set_keys(answer_media, None, None, keep_suite=True)
                     + set_keys(offer_media, None, None, keep_suite=True))
+        chosen = None
+        if answered and answer_media.crypto_offered:
+            try:
+                chosen = sdes.accept_answer(answer_media.crypto_offered, answered[0])
+            except sdes.SdesError:
+                chosen = None
+        ours = sdes.answer(offer_media.crypto_received) if chosen is not None else None
+        if ours is not None:
+            # The answer chose one of the suites we added: the legs have different keys, so
+            # the offerer is answered with its first suite and a key of ours (10.5), and the
+            # relay decrypts and encrypts between the two SDES legs.
+            plan.security = [ours.format()]
+            theirs = next(c for c in offer_media.crypto_received if c.tag == ours.tag)
+            offer_media.sdes = answer_media.sdes = True
+            return (set_keys(offer_media, theirs, ours, show_suite=True)
+                    + set_keys(answer_media, answered[0], chosen, show_suite=True))
     return set_keys(answer_media, None, None) + set_keys(offer_media, None, None)
