@@ -77,6 +77,7 @@ class Options:
     dtls_reverse: str | None = None
     dtls: str | None = None  # the DTLS option: 'off' offers no DTLS (SDES only)
     dtls_fingerprint: str | None = None  # DTLS-fingerprint: the hash our offer's a=fingerprint uses
+    osrtp: list[str] = field(default_factory=list)  # the OSRTP list: offer, accept (RFC 8643)
     label: str | None = None
     via_branch: str | None = None
     ptime: int | None = None
@@ -130,6 +131,7 @@ class Options:
         opts.dtls_reverse = get_str(message, "DTLS-reverse", "DTLS reverse")
         opts.dtls = get_str(message, "DTLS", "dtls")
         opts.dtls_fingerprint = get_str(message, "DTLS-fingerprint", "DTLS fingerprint")
+        opts.osrtp = get_list(message, "OSRTP", "osrtp")
         opts.label = get_str(message, "label")
         opts.via_branch = get_str(message, "via-branch", "via branch")
         opts.ptime = get_int(message, "ptime")

@@ -93,6 +93,31 @@ SCENARIOS["SDES both legs, the answer picks a suite we added: re-keyed"] = [
 SCENARIOS["SDES both legs, DTLS on, the answer picks a suite we added"] = [
     offer(SDES_OFFER, **M), answer(SDES_ANSWER_OURS, **M), query(), delete()]
 
+# Opportunistic SRTP (RFC 8643): RTP/AVP with a=crypto, and the OSRTP list.
+OSRTP_OFFER = SDES_OFFER.replace("RTP/SAVP", "RTP/AVP")
+OSRTP_ANSWER = SDES_ANSWER.replace("RTP/SAVP", "RTP/AVP")
+for dtls_flag in ({"DTLS": "off"}, {}):
+    name = ", DTLS off" if dtls_flag else ""
+    SCENARIOS[f"OSRTP offer, answer with the offerer's suite{name}"] = [
+        offer(OSRTP_OFFER, **dtls_flag, **M), answer(OSRTP_ANSWER, **M), query(), delete()]
+    SCENARIOS[f"OSRTP offer, answer with a suite we added{name}"] = [
+        offer(OSRTP_OFFER, **dtls_flag, **M),
+        answer(SDES_ANSWER_OURS.replace("RTP/SAVP", "RTP/AVP"), **M), query(), delete()]
+    SCENARIOS[f"OSRTP offer, plain answer{name}"] = [
+        offer(OSRTP_OFFER, **dtls_flag, **M), answer(PHONE, **M), query(), delete()]
+    SCENARIOS[f"OSRTP offer, plain answer with OSRTP accept{name}"] = [
+        offer(OSRTP_OFFER, **dtls_flag, **M), answer(PHONE, OSRTP=["accept"], **M), query(),
+        delete()]
+    SCENARIOS[f"plain offer with OSRTP offer, SDES answer{name}"] = [
+        offer(PLAIN, OSRTP=["offer"], **dtls_flag, **M),
+        answer(SDES_ANSWER_OURS.replace("RTP/SAVP", "RTP/AVP").replace("crypto:3", "crypto:2")
+               .replace("AEAD_AES_256_GCM", "AEAD_AES_128_GCM")
+               .replace("53P5CsePy3hFUcuqsizkCnTE+4OKa1cOGa2WXHjoN19ifpweerTLaj+9vxc",
+                        "QAXb41skvhZaVzQgiJH+y+P9HCUSTnQWXcuieA"), **M), query(), delete()]
+    SCENARIOS[f"plain offer with OSRTP offer, plain answer{name}"] = [
+        offer(PLAIN, OSRTP=["offer"], **dtls_flag, **M), answer(PHONE, **M), query(),
+        delete()]
+
 
 @pytest.fixture
 def pair(default_pair):

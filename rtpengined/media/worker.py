@@ -745,13 +745,15 @@ class Worker:
             self.follow_leg(stream)
 
     def send_leg(self, stream: _Stream, datagrams: list) -> None:
+        """ICE and DTLS datagrams of the leg. One that cannot be sent (a candidate on an
+        unreachable network) is the check's failure, retried or timed out by the leg; it is
+        not a media error of the stream (10.5's counters count media only)."""
         sendto = stream.sock.sendto
         for data, address in datagrams:
             try:
                 sendto(data, address)
             except OSError:
-                stream.errors += 1
-                self.dirty.add(stream)
+                pass
 
     def follow_leg(self, stream: _Stream) -> None:
         """After the leg did something: its peer is the stream's endpoint (learned from ICE

@@ -119,12 +119,14 @@ class SdpOutput:
                     plan.mid_from_offer, plan.mid = True, out_media.mid
                 sender_media.mid = mids[0] if mids else None
             if is_offer:
+                secure = (sdes.is_srtp(protocol or section.protocol) or opts.osrtp
+                          or section.has_attribute("crypto"))
                 sdes.offer_security(plan, section, sender_media, out_media, opts, protocol,
-                                    self._offer_fingerprint(opts, out_media) if sdes.is_srtp(
-                                        protocol or section.protocol) else "")
+                                    self._offer_fingerprint(opts, out_media) if secure else "")
             else:
                 changed = sdes.answer_security(plan, section, sender_media, out_media,
-                                               self.manager.certificate)
+                                               self.manager.certificate,
+                                               osrtp_accept="accept" in opts.osrtp)
                 changed += self._webrtc_legs(((out_media, receiver), (sender_media, sender)))
                 for stream in changed:
                     if not stream.closed:

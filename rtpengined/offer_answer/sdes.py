@@ -78,11 +78,15 @@ def offer_security(plan: MediaPlan, section: MediaSection, sender_media: Media,
     in_proto = section.protocol
     out_proto = protocol or in_proto
     sender_media.offer_protocol = in_proto
+    # An RTP/AVP(F) offer with a=crypto is opportunistic SRTP (RFC 8643): 10.5 takes its
+    # keys like an SDES offerer's and keeps its protocol.
+    osrtp_in = section.is_rtp and not is_srtp(in_proto) and bool(_received(section))
+    sdes_in = is_srtp(in_proto) or osrtp_in
     # An SDES offerer's lines of a suite the `SDES` list excludes are neither sent on nor
     # answered (10.5: `no-<suite>` applies to both).
     excluded = sdes.excluded_suites(opts.sdes)
     sender_media.crypto_received = [
-        c for c in (_received(section) if is_srtp(in_proto) else [])
+        c for c in (_received(section) if sdes_in else [])
         if c.suite.name not in excluded]
     sender_media.dtls_reverse = opts.dtls_reverse
     previous = out_media.crypto_offered if out_media.srtp_bridged else None
@@ -92,7 +96,9 @@ def offer_security(plan: MediaPlan, section: MediaSection, sender_media: Media,
         return
     dtls_offerer = (is_srtp(in_proto) and not sender_media.crypto_received
                     and is_dtls(sender_media.remote_webrtc))
-    if is_srtp(out_proto) and (not is_srtp(in_proto) or dtls_offerer):
+    # `OSRTP: offer`: a plain offer sent on as RTP/AVP with our SDES keys (and DTLS).
+    osrtp_out = "offer" in opts.osrtp and not is_srtp(out_proto) and not sdes_in
+    if (is_srtp(out_proto) or osrtp_out) and (not sdes_in or dtls_offerer):
         # A plain offerer sent on as SRTP, or a DTLS offerer (a browser) sent on as SRTP:
         # we offer our own keys and DTLS (10.5), and terminate whatever the answer picks.
         if previous is not None and not opts.sdes:
@@ -133,10 +139,13 @@ def _answer_fingerprint(certificate: dtls.Certificate, remote) -> str:
 
 
 def answer_security(plan: MediaPlan, section: MediaSection, answer_media: Media,
-                    offer_media: Media, certificate: dtls.Certificate | None = None) -> list:
+                    offer_media: Media, certificate: dtls.Certificate | None = None,
+                    osrtp_accept: bool = False) -> list:
     """An answer: pick keys, write the offerer's side; the streams whose keys changed.
 
-    Sets ``dtls_role`` on the leg where the relay terminates DTLS-SRTP (None elsewhere)."""
+    Sets ``dtls_role`` on the leg where the relay terminates DTLS-SRTP (None elsewhere).
+    ``osrtp_accept`` (`OSRTP: accept`): a plain answer to an opportunistic SRTP offerer
+    accepts its SRTP (answered with our key, bridged) instead of leaving the call plain."""
     offer_media.dtls_role = answer_media.dtls_role = None
     if not section.is_rtp or offer_media.offer_protocol is None:
         return []
@@ -184,7 +193,10 @@ def answer_security(plan: MediaPlan, section: MediaSection, answer_media: Media,
         return (set_keys(answer_media, answered[0] if ours else None, ours,
                          keep_suite=answer_media.dtls_role is not None)
                 + set_keys(offer_media, None, None))
-    if is_srtp(offered_proto) and not is_srtp(section.protocol):
+    osrtp_offerer = not is_srtp(offered_proto) and bool(offer_media.crypto_received)
+    plain_answer = not is_srtp(section.protocol) and not _received(section)
+    if ((is_srtp(offered_proto) and not is_srtp(section.protocol))
+            or (osrtp_offerer and plain_answer and osrtp_accept)):
         # SDES offerer, plain answerer: we answer the offerer's a=crypto.
         plan.protocol = offer_media.protocol = offered_proto
         offered = offer_media.crypto_received
@@ -192,8 +204,10 @@ def answer_security(plan: MediaPlan, section: MediaSection, answer_media: Media,
         plan.security = [ours.format()] if ours is not None else []
         offer_media.sdes = ours is not None
         theirs = next((c for c in offered if ours is not None and c.tag == ours.tag), None)
+        if osrtp_offerer:
+            _osrtp_shown(answer_media, offer_media)
         return (set_keys(offer_media, theirs, ours, show_suite=True)
-                + set_keys(answer_media, None, None))
+                + set_keys(answer_media, None, None, keep_suite=osrtp_offerer))
     if answer_media.srtp_bridged and not is_srtp(offered_proto):
         # Plain offerer, SRTP answerer: its a=crypto chose one of ours, or it answered DTLS
         # (the relay terminates it: dtls_role).
@@ -211,9 +225,13 @@ def answer_security(plan: MediaPlan, section: MediaSection, answer_media: Media,
             except sdes.SdesError:
                 ours = None
         return (set_keys(answer_media, answered[0] if ours else None, ours,
-                         keep_suite=answer_media.dtls_role is not None)
+                         # (an OSRTP answer or none: query keeps naming the suite
+                         # offered, or shows the one chosen, as 10.5)
+                         show_suite=not is_srtp(section.protocol) and ours is not None,
+                         keep_suite=(answer_media.dtls_role is not None
+                                     or not is_srtp(section.protocol) and ours is None))
                 + set_keys(offer_media, None, None))
-    if is_srtp(offered_proto) and is_srtp(section.protocol) and offer_media.crypto_received:
+    if offer_media.crypto_received and not plain_answer:
         # SDES on both legs: an answer choosing one of the offerer's own lines goes back
         # as 10.5 prints it (keys end to end, media passes through).
         answered = _received(section)
@@ -247,4 +265,17 @@ def answer_security(plan: MediaPlan, section: MediaSection, answer_media: Media,
             offer_media.sdes = answer_media.sdes = True
             return (set_keys(offer_media, theirs, ours, show_suite=True)
                     + set_keys(answer_media, answered[0], chosen, show_suite=True))
+    if osrtp_offerer and plain_answer:
+        # An opportunistic offer answered plain: the call stays plain.
+        _osrtp_shown(answer_media, offer_media)
+        return (set_keys(answer_media, None, None, keep_suite=True)
+                + set_keys(offer_media, None, None))
     return set_keys(answer_media, None, None) + set_keys(offer_media, None, None)
+
+
+def _osrtp_shown(answer_media: Media, offer_media: Media) -> None:
+    """An opportunistic SRTP offer answered plain: query still names the first suite sent
+    on, and SDES, on the answerer's leg (10.5)."""
+    answer_media.sdes = True
+    for stream in answer_media.streams:
+        stream.crypto_suite = offer_media.crypto_received[0].suite.name
