@@ -64,6 +64,7 @@ class Options:
     replace: set[str] = field(default_factory=set)
     rtcp_mux: set[str] = field(default_factory=set)
     ice: str = "default"
+    ice_given: bool = False  # the request named an ICE option
     media_address: str | None = None
     address_family: str | None = None
     received_from: str | None = None
@@ -111,7 +112,8 @@ class Options:
         opts.rtcp_mux.update(get_list(message, "rtcp-mux", "rtcp mux"))
         ice = get_str(message, "ICE", "ice")
         if ice in ("remove", "force", "default", "optional"):
-            opts.ice = "force" if ice == "optional" else ice  # optional: offered like force
+            opts.ice = ice  # (optional: offered like force, answered like default)
+            opts.ice_given = True
         media_address = get_str(message, "media address", "media-address")
         opts.media_address = media_address if _is_address(media_address) else None
         family = get_str(message, "address family", "address-family")

@@ -118,6 +118,15 @@ for dtls_flag in ({"DTLS": "off"}, {}):
         offer(PLAIN, OSRTP=["offer"], **dtls_flag, **M), answer(PHONE, **M), query(),
         delete()]
 
+for first in ("remove", "force", "default"):
+    SCENARIOS[f"ICE optional on the answer, {first} on the offer"] = [
+        offer(PLAIN, ICE=first), answer(PHONE, ICE="optional"), delete()]
+SCENARIOS["ICE optional on an offer"] = [offer(PLAIN, ICE="optional"), delete()]
+for first in ("remove", "force", "optional"):
+    SCENARIOS[f"re-offers keep ICE {first}"] = [
+        offer(PLAIN, ICE=first), answer(PHONE), offer(PLAIN), offer(PLAIN, ICE="default"),
+        offer(PLAIN), delete()]
+
 
 @pytest.fixture
 def pair(default_pair):

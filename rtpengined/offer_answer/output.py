@@ -94,8 +94,15 @@ class SdpOutput:
             # An answer speaks ICE to the offerer if the offerer's leg uses it (10.5).
             ice_known = (parsed.has_ice(work.index) if is_offer
                          else out_media.ice_out)
-            if opts.ice == "force" or (opts.ice in ("default", "optional", "force-relay")
-                                       and ice_known):
+            ice_mode = opts.ice
+            if is_offer and not opts.ice_given and out_media.initialized:
+                # A re-offer without an ICE option speaks ICE to the party iff its own
+                # last SDP did (10.5), whatever the offerer's has.
+                remote = out_media.remote_webrtc
+                ice_mode = "force" if remote is not None and remote.ufrag else "remove"
+            # ICE=optional is offered like force and answered like default.
+            if (ice_mode == "force" or (ice_mode == "optional" and is_offer)
+                    or (ice_mode in ("default", "optional", "force-relay") and ice_known)):
                 plan.ice = self._ice(receiver, rtp.interface)
                 plan.ice.trickle = "trickle-ICE" in opts.flags
                 plan.ice_rtcp_port = rtcp_port if rtcp_port != rtp.port else None
