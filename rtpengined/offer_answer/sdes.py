@@ -5,8 +5,12 @@ As rtpengine 10.5: a plain offer sent on as RTP/SAVP(F) (``transport-protocol``)
 suite it knows plus ``a=setup:actpass`` and our fingerprint; the SRTP answer's `a=crypto`
 picks our key and brings the answerer's, and the plain offerer gets a plain answer. An SDES
 offer sent on as RTP/AVP loses its `a=crypto`; the plain answer goes back as the offerer's
-protocol with one `a=crypto` (first offered suite, same tag, our new key). SRTP on both legs
-passes through untouched (the media too), as before.
+protocol with one `a=crypto` (first offered suite, same tag, our new key). SDES on both legs
+passes through untouched (the media too) when the answer picks one of the offerer's own
+lines, and is re-keyed (the relay decrypts and encrypts) when it picks one we added. An
+RTP/AVP offer with `a=crypto` (OSRTP, RFC 8643) is taken as an SDES offerer keeping its
+protocol; the `OSRTP` list offers SDES on RTP/AVP (`offer`) or accepts it in a plain
+answer (`accept`).
 """
 
 from __future__ import annotations
