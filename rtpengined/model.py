@@ -173,6 +173,10 @@ class Media:
     sdes: bool = False  # SDES on this leg: query's "SDES" media flag
     dtls_offered: bool = False  # we offered DTLS (actpass) on this leg, not yet answered
     srtp_bridged: bool = False  # we offered this leg SRTP for a plain offerer
+    # The transport-protocol and DTLS-fingerprint hash an offer to this party was given: a
+    # re-offer without them keeps both (10.5).
+    protocol_sent: str | None = None
+    fingerprint_hash: str | None = None
     # The party's own DTLS/ICE parameters from its last SDP (offer_answer.webrtc), and our
     # DTLS role on its leg once an answer settled DTLS-SRTP there ('active'/'passive').
     remote_webrtc: Any = None

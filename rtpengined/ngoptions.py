@@ -64,6 +64,7 @@ class Options:
     replace: set[str] = field(default_factory=set)
     rtcp_mux: set[str] = field(default_factory=set)
     ice: str = "default"
+    ice_given: bool = False  # the request named an ICE option
     media_address: str | None = None
     address_family: str | None = None
     received_from: str | None = None
@@ -76,6 +77,8 @@ class Options:
     # picks passive where the offerer left the choice; 10.5).
     dtls_reverse: str | None = None
     dtls: str | None = None  # the DTLS option: 'off' offers no DTLS (SDES only)
+    dtls_fingerprint: str | None = None  # DTLS-fingerprint: the hash our offer's a=fingerprint uses
+    osrtp: list[str] = field(default_factory=list)  # the OSRTP list: offer, accept (RFC 8643)
     label: str | None = None
     via_branch: str | None = None
     ptime: int | None = None
@@ -109,7 +112,8 @@ class Options:
         opts.rtcp_mux.update(get_list(message, "rtcp-mux", "rtcp mux"))
         ice = get_str(message, "ICE", "ice")
         if ice in ("remove", "force", "default", "optional"):
-            opts.ice = "force" if ice == "optional" else ice  # optional: offered like force
+            opts.ice = ice  # (optional: offered like force, answered like default)
+            opts.ice_given = True
         media_address = get_str(message, "media address", "media-address")
         opts.media_address = media_address if _is_address(media_address) else None
         family = get_str(message, "address family", "address-family")
@@ -128,6 +132,8 @@ class Options:
         opts.sdes = get_list(message, "SDES", "sdes")
         opts.dtls_reverse = get_str(message, "DTLS-reverse", "DTLS reverse")
         opts.dtls = get_str(message, "DTLS", "dtls")
+        opts.dtls_fingerprint = get_str(message, "DTLS-fingerprint", "DTLS fingerprint")
+        opts.osrtp = get_list(message, "OSRTP", "osrtp")
         opts.label = get_str(message, "label")
         opts.via_branch = get_str(message, "via-branch", "via branch")
         opts.ptime = get_int(message, "ptime")

@@ -342,6 +342,7 @@ class IceCredentials:
     # Further host candidates (foundation, address, RTP port, RTCP port) after the main one:
     # the other addresses of the same logical interface (10.5 offers every family it has).
     alternates: list[tuple[str, str, int, int | None]] = field(default_factory=list)
+    trickle: bool = False  # the `trickle ICE` flag: a=ice-options:trickle, a=end-of-candidates
 
 
 @dataclass
@@ -554,15 +555,17 @@ def _render_media(media: MediaSection, mplan: MediaPlan, plan: SessionPlan) -> l
             out.append(f"a=rtcp:{mplan.rtcp_port}{CRLF}")
     if rtp and mplan.rtcp_mux:
         out.append(f"a=rtcp-mux{CRLF}")
-    if rtp and mplan.ptime is not None:
-        out.append(f"a=ptime:{mplan.ptime}{CRLF}")
     if mplan.security:
         out.extend(f"a={value}{CRLF}" for value in mplan.security)
+    if rtp and mplan.ptime is not None:  # after crypto/setup/fingerprint (10.5)
+        out.append(f"a=ptime:{mplan.ptime}{CRLF}")
     if mplan.ice is not None:
         ice = mplan.ice
         addr = mplan.address.address
         out.append(f"a=ice-ufrag:{ice.ufrag}{CRLF}")
         out.append(f"a=ice-pwd:{ice.pwd}{CRLF}")
+        if ice.trickle:
+            out.append(f"a=ice-options:trickle{CRLF}")
         hosts = [(ice.foundation, addr, mplan.port, mplan.ice_rtcp_port), *ice.alternates]
         # Priority: type preference 126 (host), local preference 65535 minus the address's
         # rank, 256 minus the component; every component 1 first, then every component 2.
@@ -574,7 +577,7 @@ def _render_media(media: MediaSection, mplan: MediaPlan, plan: SessionPlan) -> l
                 if rtcp_port is not None:
                     out.append(f"a=candidate:{foundation} 2 UDP {2130706430 - 256 * rank} "
                                f"{host} {rtcp_port} typ host{CRLF}")
-    if media.has_attribute("end-of-candidates"):
+    if media.has_attribute("end-of-candidates") or (mplan.ice is not None and mplan.ice.trickle):
         out.append(f"a=end-of-candidates{CRLF}")  # kept, moved last (as 10.5)
     return out
 

@@ -266,3 +266,45 @@ async def test_reinvite_rekeys_and_keeps_the_peer_context(srtp_daemon):
                 assert receiver.unprotect(data) == back
     for sock in (a_rtp, a_rtcp, b_rtp, b_rtcp):
         sock.close()
+
+
+async def test_sdes_both_legs_rekeyed_when_the_answer_picks_our_suite(srtp_daemon):
+    """SDES offer sent on as SDES; the answerer picks a suite only we offered, so the legs
+    have different keys: each side decrypts what the daemon re-encrypted for it."""
+    a_rtp, a_rtcp, a_port = await bound_pair()
+    b_rtp, b_rtcp, b_port = await bound_pair()
+    call = "srtp-srtp-rekeyed"
+    mine = sdes.generate(1, "AES_CM_128_HMAC_SHA1_80")
+    offer = await ng(srtp_daemon, command="offer", **{"call-id": call, "from-tag": "a",
+                                                      "DTLS": "off"},
+                     sdp=body(a_port, "RTP/SAVP", [mine.format()]))
+    offered = cryptos(offer["sdp"])
+    assert offered[0] == mine  # the offerer's own line first
+    ours_b = next(c for c in offered if c.suite.name == "AEAD_AES_128_GCM")
+    theirs = sdes.generate(ours_b.tag, "AEAD_AES_128_GCM")
+    answer = await ng(srtp_daemon, command="answer",
+                      **{"call-id": call, "from-tag": "a", "to-tag": "b"},
+                      sdp=body(b_port, "RTP/SAVP", [theirs.format()]))
+    [ours_a] = cryptos(answer["sdp"])
+    assert ours_a.tag == 1 and ours_a.suite.name == "AES_CM_128_HMAC_SHA1_80"
+    assert ours_a.key_salt != mine.key_salt
+    a_out, a_in = SrtpContext.from_sdes(mine, True), SrtpContext.from_sdes(ours_a, False)
+    b_out, b_in = SrtpContext.from_sdes(theirs, True), SrtpContext.from_sdes(ours_b, False)
+    # (each party sends to the port in the SDP it was given)
+    from_a, from_b = port_of(answer["sdp"]), port_of(offer["sdp"])
+    with trio.fail_after(10):
+        for seq in range(1, 6):
+            sent = rtp(seq, 0xA)
+            await a_rtp.sendto(a_out.protect(sent), ("127.0.0.1", from_a))
+            data, _ = await b_rtp.recvfrom(2048)
+            assert b_in.unprotect(data) == sent
+            back = rtp(seq, 0xB)
+            await b_rtp.sendto(b_out.protect(back), ("127.0.0.1", from_b))
+            data, _ = await a_rtp.recvfrom(2048)
+            assert a_in.unprotect(data) == back
+        report = rtcp(0xA, 1)
+        await a_rtcp.sendto(a_out.protect_rtcp(report), ("127.0.0.1", from_a + 1))
+        data, _ = await b_rtcp.recvfrom(2048)
+        assert b_in.unprotect_rtcp(data) == report
+    for sock in (a_rtp, a_rtcp, b_rtp, b_rtcp):
+        sock.close()

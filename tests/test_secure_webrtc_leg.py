@@ -58,7 +58,13 @@ def test_two_legs_connect_and_their_srtp_contexts_match(certs, with_ice):
     rtp = struct.pack("!BBHII", 0x80, 0, 7, 160, 0x1234) + b"\x11" * 160
     assert b.inbound.unprotect(a.outbound.protect(rtp)) == rtp
     assert a.inbound.unprotect(b.outbound.protect(rtp)) == rtp
-    assert a.deadline() is None and b.deadline() is None  # nothing to time any more
+    if not with_ice:
+        assert a.deadline() is None and b.deadline() is None  # nothing to time any more
+    else:  # only the consent freshness checks (RFC 7675), 4-6 s ahead
+        now = time.monotonic()
+        for leg in (a, b):
+            assert leg.deadline() <= now + 6.0
+            assert leg.agent.consent_due == leg.deadline()
 
 
 def test_dtls_waits_for_a_nominated_pair(certs):

@@ -811,13 +811,15 @@ class Worker:
             self.follow_leg(stream)
 
     def send_leg(self, stream: _Stream, datagrams: list) -> None:
+        """ICE and DTLS datagrams of the leg. One that cannot be sent (a candidate on an
+        unreachable network) is the check's failure, retried or timed out by the leg; it is
+        not a media error of the stream (10.5's counters count media only)."""
         sendto = stream.sock.sendto
         for data, address in datagrams:
             try:
                 sendto(data, address)
             except OSError:
-                stream.errors += 1
-                self.dirty.add(stream)
+                pass
 
     def follow_leg(self, stream: _Stream) -> None:
         """After the leg did something: its peer is the stream's endpoint (learned from ICE
@@ -839,6 +841,10 @@ class Worker:
                 stream.srtp_in = stream.srtp_out = ("DTLS", status.suite)
                 self.resolve(stream)
                 self.resolve_referrers(stream.id)
+            elif status.expired and stream.unprotect is not None:
+                # ICE consent expired (RFC 7675): nothing more is sent to or taken from it
+                # (media for it is dropped as before its handshake) until the peer restarts.
+                stream.unprotect = stream.protect = None
         self.schedule(stream)
 
     def report_secure(self) -> None:

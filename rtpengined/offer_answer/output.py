@@ -12,9 +12,14 @@ from .. import sdp as sdpmod
 from ..model import Media, Monologue
 from ..ngoptions import Options
 from ..sdp import Connection, MediaPlan, SessionDescription, SessionPlan
+from ..secure import dtls
 from . import sdes, webrtc
 from .ice import _foundation
 from .work import _direction, _held, _MediaWork
+
+
+def _zero(conn: Connection | None) -> bool:
+    return conn is not None and conn.is_zero
 
 
 class SdpOutput:
@@ -54,12 +59,17 @@ class SdpOutput:
             else:
                 direction = _direction(parsed, work.index, conn)
             mux, rtcp_port = self._mux_out(out_media, parsed, work, opts, is_offer)
+            protocol = opts.transport_protocol
+            if is_offer:
+                if protocol is None:
+                    protocol = out_media.protocol_sent
+                out_media.protocol_sent = protocol
             if is_offer:
                 out_media.mux_sent = out_media.mux_in_use = mux
             plan = MediaPlan(
                 port=rtp.port, address=addr,
                 formats=sdpmod.filter_codecs(section, opts.strip, opts.except_),
-                protocol=opts.transport_protocol,
+                protocol=protocol,
                 direction=direction,
                 keep_zero_address=("zero-address" not in opts.replace
                                    and _held(parsed, work.index, conn)),
@@ -84,9 +94,17 @@ class SdpOutput:
             # An answer speaks ICE to the offerer if the offerer's leg uses it (10.5).
             ice_known = (parsed.has_ice(work.index) if is_offer
                          else out_media.ice_out)
-            if opts.ice == "force" or (opts.ice in ("default", "optional", "force-relay")
-                                       and ice_known):
+            ice_mode = opts.ice
+            if is_offer and not opts.ice_given and out_media.initialized:
+                # A re-offer without an ICE option speaks ICE to the party iff its own
+                # last SDP did (10.5), whatever the offerer's has.
+                remote = out_media.remote_webrtc
+                ice_mode = "force" if remote is not None and remote.ufrag else "remove"
+            # ICE=optional is offered like force and answered like default.
+            if (ice_mode == "force" or (ice_mode == "optional" and is_offer)
+                    or (ice_mode in ("default", "optional", "force-relay") and ice_known)):
                 plan.ice = self._ice(receiver, rtp.interface)
+                plan.ice.trickle = "trickle-ICE" in opts.flags
                 plan.ice_rtcp_port = rtcp_port if rtcp_port != rtp.port else None
                 plan.ice.alternates = [
                     (_foundation(interface), opts.media_address or interface.advertised,
@@ -108,12 +126,14 @@ class SdpOutput:
                     plan.mid_from_offer, plan.mid = True, out_media.mid
                 sender_media.mid = mids[0] if mids else None
             if is_offer:
-                sdes.offer_security(plan, section, sender_media, out_media, opts,
-                                    self.manager.fingerprint if sdes.is_srtp(
-                                        opts.transport_protocol or section.protocol) else "")
+                secure = (sdes.is_srtp(protocol or section.protocol) or opts.osrtp
+                          or section.has_attribute("crypto"))
+                sdes.offer_security(plan, section, sender_media, out_media, opts, protocol,
+                                    self._offer_fingerprint(opts, out_media) if secure else "")
             else:
                 changed = sdes.answer_security(plan, section, sender_media, out_media,
-                                               self.manager.fingerprint)
+                                               self.manager.certificate,
+                                               osrtp_accept="accept" in opts.osrtp)
                 changed += self._webrtc_legs(((out_media, receiver), (sender_media, sender)))
                 for stream in changed:
                     if not stream.closed:
@@ -122,7 +142,13 @@ class SdpOutput:
         session_plan = SessionPlan(media_plans)
         if first_address is None:
             first_address = Connection("IP4", self.manager.pool_for().interface.advertised)
-        session_plan.keep_zero_address = "zero-address" not in opts.replace
+        # A session-level c=0.0.0.0 stays a hold unless a media using it speaks ICE (a
+        # trickle ICE offer: its candidates give the address), as for the medias' own c=.
+        session_plan.keep_zero_address = "zero-address" not in opts.replace and all(
+            plan.keep_zero_address for work, plan in zip(plans, media_plans, strict=True)
+            if plan.port and not plan.passthrough
+            and parsed.medias[work.index].connection is None
+            and _zero(parsed.media_connection(work.index)))
         session_plan.strip_extmap = "strip-extmap" in opts.flags
         session_plan.strip_security = any(p.security is not None for p in media_plans)
         lacking = any(parsed.medias[i].connection is None for i in parsed.session_medias(None))
@@ -151,6 +177,17 @@ class SdpOutput:
                 return self._versioned(parsed, session_plan, sender, origin)
         return sdpmod.render(parsed, session_plan)
 
+    def _offer_fingerprint(self, opts: Options, out_media: Media) -> str:
+        """Our ``a=fingerprint`` in an offer: the hash ``DTLS-fingerprint`` names (any case),
+        sha-256 when it names none we know; a re-offer without the option keeps the hash
+        (10.5)."""
+        wanted = (opts.dtls_fingerprint or "").lower()
+        if wanted not in dtls.FINGERPRINT_HASHES:
+            wanted = (out_media.fingerprint_hash if opts.dtls_fingerprint is None
+                      else None) or dtls.DEFAULT_FINGERPRINT_HASH
+        out_media.fingerprint_hash = wanted
+        return self.manager.certificate.fingerprint(wanted)
+
     def _webrtc_legs(self, legs) -> list:
         """After an answer: the legs where the relay terminates DTLS-SRTP get their spec
         (ICE too when spoken there), the others lose it; the streams that changed."""
@@ -161,7 +198,8 @@ class SdpOutput:
                 creds = mono.ice_credentials if media.ice_out else None
                 spec = webrtc.leg_spec(media, media.dtls_role == "active",
                                        self.manager.certificate, creds)
-            changed += webrtc.set_leg(media, spec, media.dtls_role)
+            changed += webrtc.set_leg(media, spec, media.dtls_role,
+                                      rtcp_separate=not media.mux_in_use)
         return changed
 
     def _rejected_plan(self, parsed: SessionDescription, work: _MediaWork, sender: Monologue,

@@ -5,8 +5,12 @@ As rtpengine 10.5: a plain offer sent on as RTP/SAVP(F) (``transport-protocol``)
 suite it knows plus ``a=setup:actpass`` and our fingerprint; the SRTP answer's `a=crypto`
 picks our key and brings the answerer's, and the plain offerer gets a plain answer. An SDES
 offer sent on as RTP/AVP loses its `a=crypto`; the plain answer goes back as the offerer's
-protocol with one `a=crypto` (first offered suite, same tag, our new key). SRTP on both legs
-passes through untouched (the media too), as before.
+protocol with one `a=crypto` (first offered suite, same tag, our new key). SDES on both legs
+passes through untouched (the media too) when the answer picks one of the offerer's own
+lines, and is re-keyed (the relay decrypts and encrypts) when it picks one we added. An
+RTP/AVP offer with `a=crypto` (OSRTP, RFC 8643) is taken as an SDES offerer keeping its
+protocol; the `OSRTP` list offers SDES on RTP/AVP (`offer`) or accepts it in a plain
+answer (`accept`).
 """
 
 from __future__ import annotations
@@ -65,24 +69,46 @@ def set_keys(media: Media, inbound: sdes.Crypto | None, outbound: sdes.Crypto | 
     return changed
 
 
+def _sdes_list(opts: Options) -> list[str]:
+    """The `SDES` list, with the `pad crypto` flag as its `pad` (10.5 takes either)."""
+    return [*opts.sdes, "pad"] if "pad-crypto" in opts.flags else list(opts.sdes)
+
+
 def offer_security(plan: MediaPlan, section: MediaSection, sender_media: Media,
-                   out_media: Media, opts: Options, fingerprint: str) -> None:
-    """An offer: record what the offerer sent and write what we offer on."""
+                   out_media: Media, opts: Options, protocol: str | None,
+                   fingerprint: str) -> None:
+    """An offer: record what the offerer sent and write what we offer on (``protocol``: the
+    transport-protocol it is sent on as, None: its own)."""
     in_proto = section.protocol
-    out_proto = opts.transport_protocol or in_proto
+    out_proto = protocol or in_proto
     sender_media.offer_protocol = in_proto
-    sender_media.crypto_received = _received(section) if is_srtp(in_proto) else []
+    # An RTP/AVP(F) offer with a=crypto is opportunistic SRTP (RFC 8643): 10.5 takes its
+    # keys like an SDES offerer's and keeps its protocol.
+    osrtp_in = section.is_rtp and not is_srtp(in_proto) and bool(_received(section))
+    sdes_in = is_srtp(in_proto) or osrtp_in
+    # An SDES offerer's lines of a suite the `SDES` list excludes are neither sent on nor
+    # answered (10.5: `no-<suite>` applies to both).
+    excluded = sdes.excluded_suites(opts.sdes)
+    sender_media.crypto_received = [
+        c for c in (_received(section) if sdes_in else [])
+        if c.suite.name not in excluded]
     sender_media.dtls_reverse = opts.dtls_reverse
+    previous = out_media.crypto_offered if out_media.srtp_bridged else None
     out_media.crypto_offered = []
     out_media.srtp_bridged = False
     if not section.is_rtp:
         return
     dtls_offerer = (is_srtp(in_proto) and not sender_media.crypto_received
                     and is_dtls(sender_media.remote_webrtc))
-    if is_srtp(out_proto) and (not is_srtp(in_proto) or dtls_offerer):
+    # `OSRTP: offer`: a plain offer sent on as RTP/AVP with our SDES keys (and DTLS).
+    osrtp_out = "offer" in opts.osrtp and not is_srtp(out_proto) and not sdes_in
+    if (is_srtp(out_proto) or osrtp_out) and (not sdes_in or dtls_offerer):
         # A plain offerer sent on as SRTP, or a DTLS offerer (a browser) sent on as SRTP:
         # we offer our own keys and DTLS (10.5), and terminate whatever the answer picks.
-        offered = [] if "off" in opts.sdes else sdes.offer([], opts.sdes)
+        if previous is not None and not opts.sdes:
+            offered = previous  # a re-offer keeps the keys (and SDES off) it had (10.5)
+        else:
+            offered = [] if "off" in opts.sdes else sdes.offer([], _sdes_list(opts))
         out_media.crypto_offered = offered
         out_media.srtp_bridged = True
         out_media.sdes = bool(offered)
@@ -100,15 +126,30 @@ def offer_security(plan: MediaPlan, section: MediaSection, sender_media: Media,
         # SDES on both legs: the offerer's lines (as 10.5 prints them) and the suites it
         # did not offer (none with SDES off), with DTLS; media passes through untouched.
         offered = ([] if "off" in opts.sdes
-                   else sdes.offer(sender_media.crypto_received, opts.sdes))
-        plan.security = security_attributes(offered, "actpass", fingerprint)
+                   else sdes.offer(sender_media.crypto_received, _sdes_list(opts)))
+        out_media.crypto_offered = offered  # (none with SDES off: see the answer)
+        plan.security = (security_attributes(offered) if opts.dtls == "off"
+                         else security_attributes(offered, "actpass", fingerprint))
+
+
+def _answer_fingerprint(certificate: dtls.Certificate, remote) -> str:
+    """Our ``a=fingerprint`` answering a DTLS offerer: in the hash of the offerer's own
+    fingerprint (10.5; ``DTLS-fingerprint`` does not change it), sha-256 for one we do not
+    know."""
+    hash_name = remote.fingerprint.split()[0] if remote.fingerprint else ""
+    if hash_name in dtls.FINGERPRINT_HASHES:
+        return certificate.fingerprint(hash_name)
+    return certificate.fingerprint()
 
 
 def answer_security(plan: MediaPlan, section: MediaSection, answer_media: Media,
-                    offer_media: Media, fingerprint: str = "") -> list:
+                    offer_media: Media, certificate: dtls.Certificate | None = None,
+                    osrtp_accept: bool = False) -> list:
     """An answer: pick keys, write the offerer's side; the streams whose keys changed.
 
-    Sets ``dtls_role`` on the leg where the relay terminates DTLS-SRTP (None elsewhere)."""
+    Sets ``dtls_role`` on the leg where the relay terminates DTLS-SRTP (None elsewhere).
+    ``osrtp_accept`` (`OSRTP: accept`): a plain answer to an opportunistic SRTP offerer
+    accepts its SRTP (answered with our key, bridged) instead of leaving the call plain."""
     offer_media.dtls_role = answer_media.dtls_role = None
     if not section.is_rtp or offer_media.offer_protocol is None:
         return []
@@ -119,7 +160,9 @@ def answer_security(plan: MediaPlan, section: MediaSection, answer_media: Media,
         # a=setup:active for actpass, then our fingerprint) and terminate it.
         plan.protocol = offer_media.protocol = offered_proto
         role = dtls.answer_setup(offer_media.remote_webrtc.setup, offer_media.dtls_reverse)
-        plan.security = security_attributes([], role, fingerprint)
+        assert certificate is not None
+        plan.security = security_attributes(
+            [], role, _answer_fingerprint(certificate, offer_media.remote_webrtc))
         offer_media.sdes = False
         offer_media.dtls_role = role
         for stream in offer_media.streams:
@@ -132,7 +175,9 @@ def answer_security(plan: MediaPlan, section: MediaSection, answer_media: Media,
         # a=crypto chose one of our keys); the relay re-encrypts between them.
         plan.protocol = offer_media.protocol = offered_proto
         role = dtls.answer_setup(offer_media.remote_webrtc.setup, offer_media.dtls_reverse)
-        plan.security = security_attributes([], role, fingerprint)
+        assert certificate is not None
+        plan.security = security_attributes(
+            [], role, _answer_fingerprint(certificate, offer_media.remote_webrtc))
         offer_media.sdes = False
         offer_media.dtls_role = role
         answer_media.dtls_offered = False
@@ -152,7 +197,10 @@ def answer_security(plan: MediaPlan, section: MediaSection, answer_media: Media,
         return (set_keys(answer_media, answered[0] if ours else None, ours,
                          keep_suite=answer_media.dtls_role is not None)
                 + set_keys(offer_media, None, None))
-    if is_srtp(offered_proto) and not is_srtp(section.protocol):
+    osrtp_offerer = not is_srtp(offered_proto) and bool(offer_media.crypto_received)
+    plain_answer = not is_srtp(section.protocol) and not _received(section)
+    if ((is_srtp(offered_proto) and not is_srtp(section.protocol))
+            or (osrtp_offerer and plain_answer and osrtp_accept)):
         # SDES offerer, plain answerer: we answer the offerer's a=crypto.
         plan.protocol = offer_media.protocol = offered_proto
         offered = offer_media.crypto_received
@@ -160,8 +208,10 @@ def answer_security(plan: MediaPlan, section: MediaSection, answer_media: Media,
         plan.security = [ours.format()] if ours is not None else []
         offer_media.sdes = ours is not None
         theirs = next((c for c in offered if ours is not None and c.tag == ours.tag), None)
+        if osrtp_offerer:
+            _osrtp_shown(answer_media, offer_media)
         return (set_keys(offer_media, theirs, ours, show_suite=True)
-                + set_keys(answer_media, None, None))
+                + set_keys(answer_media, None, None, keep_suite=osrtp_offerer))
     if answer_media.srtp_bridged and not is_srtp(offered_proto):
         # Plain offerer, SRTP answerer: its a=crypto chose one of ours, or it answered DTLS
         # (the relay terminates it: dtls_role).
@@ -179,19 +229,57 @@ def answer_security(plan: MediaPlan, section: MediaSection, answer_media: Media,
             except sdes.SdesError:
                 ours = None
         return (set_keys(answer_media, answered[0] if ours else None, ours,
-                         keep_suite=answer_media.dtls_role is not None)
+                         # (an OSRTP answer or none: query keeps naming the suite
+                         # offered, or shows the one chosen, as 10.5)
+                         show_suite=not is_srtp(section.protocol) and ours is not None,
+                         keep_suite=(answer_media.dtls_role is not None
+                                     or not is_srtp(section.protocol) and ours is None))
                 + set_keys(offer_media, None, None))
-    if is_srtp(offered_proto) and is_srtp(section.protocol) and offer_media.crypto_received:
+    if offer_media.crypto_received and not plain_answer:
         # SDES on both legs: an answer choosing one of the offerer's own lines goes back
         # as 10.5 prints it (keys end to end, media passes through).
         answered = _received(section)
         if answered and any(c.tag == answered[0].tag and c.suite is answered[0].suite
                             for c in offer_media.crypto_received):
             plan.security = [answered[0].format()]
+            if not answer_media.crypto_offered:
+                # SDES off in the offer: none of its lines went on, so the answer's line is
+                # printed as 10.5 prints it but names no suite on the call (10.5).
+                return (set_keys(answer_media, None, None)
+                        + set_keys(offer_media, None, None))
             for media in (offer_media, answer_media):
                 media.sdes = True
                 for stream in media.streams:
                     stream.crypto_suite = answered[0].suite.name
             return (set_keys(answer_media, None, None, keep_suite=True)
                     + set_keys(offer_media, None, None, keep_suite=True))
+        chosen = None
+        if answered and answer_media.crypto_offered:
+            try:
+                chosen = sdes.accept_answer(answer_media.crypto_offered, answered[0])
+            except sdes.SdesError:
+                chosen = None
+        ours = sdes.answer(offer_media.crypto_received) if chosen is not None else None
+        if ours is not None:
+            # The answer chose one of the suites we added: the legs have different keys, so
+            # the offerer is answered with its first suite and a key of ours (10.5), and the
+            # relay decrypts and encrypts between the two SDES legs.
+            plan.security = [ours.format()]
+            theirs = next(c for c in offer_media.crypto_received if c.tag == ours.tag)
+            offer_media.sdes = answer_media.sdes = True
+            return (set_keys(offer_media, theirs, ours, show_suite=True)
+                    + set_keys(answer_media, answered[0], chosen, show_suite=True))
+    if osrtp_offerer and plain_answer:
+        # An opportunistic offer answered plain: the call stays plain.
+        _osrtp_shown(answer_media, offer_media)
+        return (set_keys(answer_media, None, None, keep_suite=True)
+                + set_keys(offer_media, None, None))
     return set_keys(answer_media, None, None) + set_keys(offer_media, None, None)
+
+
+def _osrtp_shown(answer_media: Media, offer_media: Media) -> None:
+    """An opportunistic SRTP offer answered plain: query still names the first suite sent
+    on, and SDES, on the answerer's leg (10.5)."""
+    answer_media.sdes = True
+    for stream in answer_media.streams:
+        stream.crypto_suite = offer_media.crypto_received[0].suite.name

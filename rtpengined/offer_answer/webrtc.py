@@ -7,7 +7,8 @@ The SDP side is rtpengine 10.5's: an answer to a DTLS offerer sent on as plain R
 it leaves us. Once an answer settles a leg, its RTP stream (RTP and RTCP with rtcp-mux: one
 ICE component) is given the DTLS role, the fingerprint the peer's certificate must have and,
 when ICE is spoken on the leg, both parties' credentials, our role and the peer's candidates;
-the worker does the handshake and the checks (``secure.webrtc``).
+the worker does the handshake and the checks (``secure.webrtc``). Without rtcp-mux the RTCP
+stream gets the same DTLS parameters and ICE component 2: a handshake of its own on its port.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ class RemoteParams(NamedTuple):
     ufrag: str | None
     pwd: str | None
     candidates: tuple  # ((address, port, priority), ...) of component 1, UDP
+    candidates_rtcp: tuple = ()  # the same for component 2 (RTCP on its own port)
 
 
 def remote_params(parsed: SessionDescription, index: int) -> RemoteParams:
@@ -43,19 +45,19 @@ def remote_params(parsed: SessionDescription, index: int) -> RemoteParams:
             fingerprint = f"{hash_name} {value}"
         except ValueError:
             fingerprint = None
-    candidates = []
+    candidates: dict[str, list] = {"1": [], "2": []}
     for value in section.attributes("candidate"):
         parts = value.split()
         # foundation component transport priority address port typ type ...
-        if len(parts) < 8 or parts[1] != "1" or parts[2].lower() != "udp":
+        if len(parts) < 8 or parts[1] not in candidates or parts[2].lower() != "udp":
             continue
         try:
-            candidates.append((parts[4], int(parts[5]), int(parts[3])))
+            candidates[parts[1]].append((parts[4], int(parts[5]), int(parts[3])))
         except ValueError:
             continue
     setup = first("setup")
     return RemoteParams(fingerprint, setup.lower() if setup else None, first("ice-ufrag"),
-                        first("ice-pwd"), tuple(candidates))
+                        first("ice-pwd"), tuple(candidates["1"]), tuple(candidates["2"]))
 
 
 def is_dtls(params: RemoteParams | None) -> bool:
@@ -73,7 +75,20 @@ def leg_spec(media: Media, client: bool, certificate: dtls.Certificate,
     ice_spec = None
     if local_ice is not None and params.ufrag and params.pwd:
         ice_spec = (local_ice[0], local_ice[1], params.ufrag, params.pwd,
-                    media.ice_controlling, params.candidates, media.ice_lite)
+                    media.ice_controlling, params.candidates, media.ice_lite, 1)
+    return ice_spec, dtls_spec
+
+
+def _rtcp_spec(media: Media, spec: tuple[tuple | None, tuple | None]) -> tuple:
+    """(ice, dtls) of the leg's RTCP stream when RTCP has a port of its own: a DTLS
+    association of its own (same role and fingerprint, RFC 5764 4.1: every component does
+    its handshake, as 10.5 does per socket) and ICE component 2 with the peer's component-2
+    candidates."""
+    ice_spec, dtls_spec = spec
+    if ice_spec is not None:
+        params = media.remote_webrtc
+        ice_spec = (*ice_spec[:5], params.candidates_rtcp if params is not None else (),
+                    ice_spec[6], 2)
     return ice_spec, dtls_spec
 
 
@@ -84,13 +99,16 @@ DTLS_KEYS = ("DTLS-SRTP", b"")
 
 
 def set_leg(media: Media, spec: tuple[tuple | None, tuple | None] | None,
-            role: str | None) -> list[Stream]:
-    """Give the media's RTP stream its WebRTC spec (None: none); the streams that changed."""
+            role: str | None, rtcp_separate: bool = False) -> list[Stream]:
+    """Give the media's RTP stream its WebRTC spec (None: none), and its RTCP stream one of
+    its own when ``rtcp_separate`` (no rtcp-mux on the leg); the streams that changed."""
     ice_spec, dtls_spec = spec if spec is not None else (None, None)
+    rtcp_want = (_rtcp_spec(media, (ice_spec, dtls_spec))
+                 if rtcp_separate and dtls_spec is not None else (None, None))
     media.dtls_role = role
     changed = []
     for stream in media.streams:
-        want = (ice_spec, dtls_spec) if not stream.rtcp else (None, None)
+        want = (ice_spec, dtls_spec) if not stream.rtcp else rtcp_want
         terminated = want[1] is not None
         marked = stream.srtp_in == DTLS_KEYS
         if (stream.ice, stream.dtls) != want or terminated != marked:

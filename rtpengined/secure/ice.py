@@ -7,6 +7,8 @@ candidates, nominating (USE-CANDIDATE, regular nomination) when controlling. A r
 feeds it every datagram `stun.demux` classes as 'stun', calls `poll` when `deadline` passes and
 sends what both return; `selected` is the address media goes to once a pair is nominated.
 With `lite` (we declared a=ice-lite) it only answers checks and takes the nominated pair.
+A full agent keeps checking the selected pair for consent (RFC 7675) and sets
+`consent_expired` when 30 s pass without an answer: media to that peer must stop.
 """
 
 from __future__ import annotations
@@ -22,6 +24,12 @@ Address = tuple[str, int]
 TA = 0.05  # pacing between new checks (RFC 8445 14.2, 50 ms)
 RTO = 0.5  # first retransmission; doubled each time
 MAX_TRANSMISSIONS = 7
+# Consent freshness (RFC 7675): a full agent checks the selected pair every 4-6 s (5 s
+# randomised by +-20 %) once media may flow, and stops sending when no check of its own has
+# been answered for 30 s.
+CONSENT_INTERVAL = 5.0
+CONSENT_TIMEOUT = 30.0
+CONSENT_PENDING = 8  # outstanding consent transactions still accepted (each sent once)
 
 
 def candidate_priority(type_pref: int, local_pref: int = 65535, component: int = 1) -> int:
@@ -68,6 +76,12 @@ class IceAgent:
     # controlled side, no checks of our own) and take the pair the peer nominates.
     lite: bool = False
     _last_new_check: float = -1.0
+    # Consent freshness (full agents, once a pair is selected): when the next check is due,
+    # until when the peer's consent holds, and the transactions of checks not answered yet.
+    consent_due: float | None = None
+    consent_until: float | None = None
+    consent_expired: bool = False
+    _consent_ids: list[bytes] = field(default_factory=list)
 
     def set_remote(self, ufrag: str, pwd: str, candidates: list[tuple[str, int, int]]) -> None:
         """Remote credentials and this component's candidates (host, port, priority) from SDP.
@@ -139,7 +153,7 @@ class IceAgent:
         if msg.has(stun.USE_CANDIDATE) and not self.controlling:
             pair.nominated = nominated = True
             if pair.state == "succeeded":
-                self.selected = pair.remote
+                self._select(pair.remote, now)
         if pair.state in ("waiting", "failed") and self.remote_pwd:
             # triggered check (7.3.1.4): lets the peer's check confirm our path too
             out += self._send(pair, now)
@@ -158,6 +172,8 @@ class IceAgent:
         return [(reply.encode(key), source)], CheckResult("request", valid=True, nominated=nominated)
 
     def _response(self, msg: stun.Message, source: Address, now: float):
+        if msg.transaction_id in self._consent_ids:
+            return self._consent_response(msg, source, now)
         pair = next((p for p in self.pairs if p.transaction_id == msg.transaction_id), None)
         if pair is None or pair.remote != source:
             return [], CheckResult("ignored", reason="unknown transaction")
@@ -179,11 +195,54 @@ class IceAgent:
         out: list[tuple[bytes, Address]] = []
         if pair.sent_nomination or pair.nominated:
             pair.nominated = True
-            self.selected = pair.remote
+            self._select(pair.remote, now)
         elif self.controlling and self.selected is None:
             pair.sent_nomination = True  # regular nomination: repeat the check with USE-CANDIDATE
             out = self._send(pair, now)
         return out, CheckResult("response", valid=True, nominated=pair.nominated)
+
+    # -- consent freshness (RFC 7675) ------------------------------------------------------
+    def _select(self, remote: Address, now: float) -> None:
+        """Media goes to ``remote`` from now on; consent is fresh for the next 30 s."""
+        if remote != self.selected or self.consent_until is None:
+            self.consent_until = now + CONSENT_TIMEOUT
+            self.consent_due = now + self._consent_interval()
+        self.selected = remote
+
+    @staticmethod
+    def _consent_interval() -> float:
+        return CONSENT_INTERVAL * (0.8 + 0.4 * int.from_bytes(os.urandom(2), "big") / 65535)
+
+    def _consent_response(self, msg: stun.Message, source: Address, now: float):
+        if source != self.selected or not msg.check_integrity(self.remote_pwd.encode()):
+            return [], CheckResult("ignored", reason="consent: wrong source or integrity")
+        self._consent_ids.remove(msg.transaction_id)
+        if msg.cls != stun.SUCCESS:
+            return [], CheckResult("error", reason="consent refused")
+        if not self.consent_expired:
+            self.consent_until = now + CONSENT_TIMEOUT
+        return [], CheckResult("response", valid=True)
+
+    def _consent_poll(self, now: float) -> list[tuple[bytes, Address]]:
+        """The consent check due now (a binding request on the selected pair, sent once:
+        the next one is its retry), or expiry after 30 s without an answer."""
+        if self.consent_expired or self.consent_due is None or self.selected is None:
+            return []
+        if self.consent_until is not None and now >= self.consent_until:
+            self.consent_expired = True  # RFC 7675 5.1: stop sending; only an ICE restart helps
+            self.consent_due = None
+            return []
+        if now < self.consent_due:
+            return []
+        self.consent_due = now + self._consent_interval()
+        req = stun.Message(stun.BINDING, stun.REQUEST)
+        req.add(stun.USERNAME, f"{self.remote_ufrag}:{self.local_ufrag}".encode())
+        req.add(stun.PRIORITY, struct.pack("!I", candidate_priority(110, component=self.component)))
+        req.add(stun.ICE_CONTROLLING if self.controlling else stun.ICE_CONTROLLED,
+                struct.pack("!Q", self.tie_breaker))
+        self._consent_ids.append(req.transaction_id)
+        del self._consent_ids[:-CONSENT_PENDING]
+        return [(req.encode(self.remote_pwd.encode()), self.selected)]
 
     # -- outgoing --------------------------------------------------------------------------
     def _send(self, pair: Pair, now: float) -> list[tuple[bytes, Address]]:
@@ -209,6 +268,7 @@ class IceAgent:
         out: list[tuple[bytes, Address]] = []
         if not self.remote_pwd or self.lite:
             return out
+        out += self._consent_poll(now)
         for pair in self.pairs:
             if pair.state == "in-progress" and now >= pair.next_send:
                 if pair.transmissions >= MAX_TRANSMISSIONS:
@@ -227,6 +287,8 @@ class IceAgent:
         if self.lite:
             return None
         times = [p.next_send for p in self.pairs if p.state == "in-progress"]
+        if self.consent_due is not None and not self.consent_expired and self.remote_pwd:
+            times.append(min(self.consent_due, self.consent_until or self.consent_due))
         if self.selected is None and any(p.state == "waiting" for p in self.pairs) and self.remote_pwd:
             times.append(self._last_new_check + TA)
         return min(times) if times else None

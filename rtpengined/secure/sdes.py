@@ -64,6 +64,10 @@ class Crypto:
     mki: tuple[int, int] | None = None  # (value, length in bytes)
     flags: frozenset[str] = field(default_factory=frozenset)  # SESSION_FLAGS present
     other_params: tuple[str, ...] = ()  # e.g. KDR=, FEC_ORDER=: kept, not interpreted
+    # How rtpengine prints a line it generated under the `SDES` list's `pad` (base64 `=`
+    # padding kept) and `lifetime` (`|2^31`) options; parsed lines print without either.
+    pad: bool = False
+    show_lifetime: bool = False
 
     @property
     def key_salt(self) -> bytes:
@@ -72,8 +76,14 @@ class Crypto:
 
     def format(self) -> str:
         """The attribute value (after `a=`) as rtpengine 10.5 prints it."""
-        inline = base64.b64encode(self.key_salt).decode().rstrip("=")
+        inline = base64.b64encode(self.key_salt).decode()
+        if not self.pad:
+            inline = inline.rstrip("=")
         text = f"crypto:{self.tag} {self.suite.name} inline:{inline}"
+        if self.show_lifetime and self.lifetime is not None:
+            exponent = self.lifetime.bit_length() - 1
+            text += (f"|2^{exponent}" if self.lifetime == 1 << exponent
+                     else f"|{self.lifetime}")
         if self.mki is not None:
             text += f"|{self.mki[0]}:{self.mki[1]}"
         params = [f for f in SESSION_FLAGS if f in self.flags] + list(self.other_params)
@@ -149,23 +159,38 @@ def sdes_flags(options: list[str]) -> tuple[frozenset[str], frozenset[str]]:
     return frozenset(add), frozenset(excluded)
 
 
+def excluded_suites(options: list[str]) -> frozenset[str]:
+    """The suites an `SDES` list removes with `no-<suite>`."""
+    return sdes_flags(list(options))[1]
+
+
+DEFAULT_LIFETIME = 1 << 31  # what `SDES: lifetime` announces on our lines (10.5)
+
+
 def offer(received: list[Crypto], options: list[str] = ()) -> list[Crypto]:
     """The `a=crypto` list rtpengine offers on the SRTP side of a call.
 
     `received` are the attributes the offerer sent (empty when it offered plain RTP). Those
     come first, unchanged (so an SRTP peer that forwards keys end to end keeps them); then one
     fresh attribute for every known suite not offered yet, tags counting on from the highest.
-    `options` is the ng `SDES` list: session flags (`unencrypted_srtp`, ...) and `no-<suite>`.
+    `options` is the ng `SDES` list: session flags (`unencrypted_srtp`, ...), added to the
+    offerer's lines too; `no-<suite>`, which drops the offerer's lines of that suite as well
+    (new tags then count on from the highest kept one); `pad` and `lifetime`, how every
+    line is printed (base64 padding kept; `|2^31` whatever lifetime the offerer gave; 10.5).
     """
     flags, excluded = sdes_flags(list(options))
-    out = list(received)
-    have = {c.suite.name for c in received}
-    tag = max((c.tag for c in received), default=0)
+    lowered = {o.lower() for o in options}
+    style = {"pad": "pad" in lowered, "show_lifetime": "lifetime" in lowered}
+    lifetime = {"lifetime": DEFAULT_LIFETIME} if style["show_lifetime"] else {}
+    out = [replace(c, flags=c.flags | flags, **style, **lifetime)
+           for c in received if c.suite.name not in excluded]
+    have = {c.suite.name for c in out}
+    tag = max((c.tag for c in out), default=0)
     for suite in SUITES:
         if suite.name in have or suite.name in excluded:
             continue
         tag += 1
-        out.append(generate(tag, suite, flags))
+        out.append(replace(generate(tag, suite, flags), **style, **lifetime))
     return out
 
 

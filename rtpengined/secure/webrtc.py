@@ -44,6 +44,7 @@ class IceSpec(NamedTuple):
     candidates: tuple  # ((address, priority), ...): the peer's component-1 candidates, each
     # address as the socket's recvfrom gives sources (what checks and media are matched to)
     lite: bool = False  # we declared a=ice-lite on the leg: answer checks only
+    component: int = 1  # 2: the RTCP port of a leg without rtcp-mux
 
 
 class DtlsSpec(NamedTuple):
@@ -61,10 +62,12 @@ class Status(NamedTuple):
     verified: bool  # DTLS done, the peer's certificate matched the SDP fingerprint
     suite: str | None  # SRTP suite the handshake chose
     failed: bool  # DTLS failed (bad fingerprint, no SRTP profile, alert)
+    expired: bool = False  # ICE consent (RFC 7675) expired: no media either way any more
 
 
 class WebrtcLeg:
-    """ICE (optional) and a DTLS-SRTP endpoint for one component (RTP, or RTP+RTCP muxed)."""
+    """ICE (optional) and a DTLS-SRTP endpoint for one component (RTP, or RTP+RTCP muxed;
+    or RTCP on its own port: ICE component 2 and a handshake of its own)."""
 
     def __init__(self, certificate: dtls.Certificate, spec: DtlsSpec, ice_spec: IceSpec | None,
                  default_peer: Address | None = None, agent: ice.IceAgent | None = None) -> None:
@@ -81,7 +84,7 @@ class WebrtcLeg:
         elif ice_spec is not None:
             self.agent = ice.IceAgent(ice_spec.local_ufrag, ice_spec.local_pwd,
                                       controlling=ice_spec.controlling and not ice_spec.lite,
-                                      lite=ice_spec.lite)
+                                      lite=ice_spec.lite, component=ice_spec.component)
             self._remote(ice_spec)
             self.peer: Address | None = None
         else:
@@ -98,7 +101,12 @@ class WebrtcLeg:
         return SUITE_NAMES.get(keys.profile, keys.profile) if keys is not None else None
 
     def status(self) -> Status:
-        return Status(self.peer, self.inbound is not None, self.suite, self.failed)
+        return Status(self.peer, self.endpoint.keys is not None and not self.failed,
+                      self.suite, self.failed, self.expired)
+
+    @property
+    def expired(self) -> bool:
+        return self.agent is not None and self.agent.consent_expired
 
     def update_ice(self, ice_spec: IceSpec | None) -> None:
         """New remote candidates (or credentials) from a re-INVITE for the same DTLS session."""
@@ -147,6 +155,10 @@ class WebrtcLeg:
         out: list[tuple[bytes, Address]] = []
         if self.agent is not None:
             out += self.agent.poll(now)
+            if self.agent.consent_expired:
+                # RFC 7675 5.1: the peer no longer consents: its keys go, media stops.
+                self.inbound = self.outbound = None
+                return out
             out += self._follow_ice(now)
         elif not self.started and self.spec.client and self.peer is not None:
             out += self._start(now)
@@ -203,6 +215,6 @@ class WebrtcLeg:
 
     def _keys(self) -> None:
         keys = self.endpoint.keys
-        if keys is not None and self.inbound is None:
+        if keys is not None and self.inbound is None and not self.expired:
             self.inbound = SrtpContext(keys.profile, keys.remote, outbound=False)
             self.outbound = SrtpContext(keys.profile, keys.local, outbound=True)
