@@ -15,7 +15,7 @@ import math
 import secrets
 from typing import TYPE_CHECKING
 
-from .model import Call, Interface, Media, Monologue, Stream
+from .model import Call, CallMedia, Interface, Monologue, Stream
 from .ports import Binder, PortPool, bind_udp
 from .redis import CallStore, NullCallStore
 
@@ -428,7 +428,7 @@ class CallManager:
         self._timer_of.clear()
 
 
-def _stream_limit(config, media: Media, stream: Stream) -> tuple[str, int]:
+def _stream_limit(config, media: CallMedia, stream: Stream) -> tuple[str, int]:
     """The timeout that applies to ``stream``: offer timeout while its party has no
     address yet, silent timeout if its party sends nothing (recvonly, inactive)."""
     if stream.advertised is None and stream.shown_endpoint is None:

@@ -1,4 +1,4 @@
-"""The call model's data: Call → Monologue (one per SIP tag) → Media (m= section) → Stream.
+"""The call model's data: Call → Monologue (one per SIP tag) → CallMedia (one m= section; named apart from the relay package, ``rtpengined.media``) → Stream.
 
 Plain data shared by the ng commands (``calls``), the CLI views (``cli``), the metrics
 exporter and the media plane. Behaviour lives elsewhere; these classes only hold state,
@@ -132,7 +132,7 @@ class Stream:
 
 
 @dataclass(eq=False, slots=True)
-class Media:
+class CallMedia:
     """One ``m=`` section of one party."""
 
     index: int
@@ -208,7 +208,7 @@ class Monologue:
     created: float
     label: str = ""
     via_branch: str = ""
-    medias: list[Media] = field(default_factory=list)
+    medias: list[CallMedia] = field(default_factory=list)
     subscriptions: list[Monologue] = field(default_factory=list)
     subscribers: list[Monologue] = field(default_factory=list)
     tag_type: str = "FROM_TAG"

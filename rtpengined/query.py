@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from .model import Call, Endpoint, Media, Monologue, Stream
+from .model import Call, CallMedia, Endpoint, Monologue, Stream
 from .ngcodec import NgError
 from .ngoptions import get_int, get_str, require_call_id
 from .request import Request
@@ -94,7 +94,7 @@ def _stream_dict(stream: Stream, created: float, muxed: bool = False,
     return out
 
 
-def _muxed(media: Media) -> bool:
+def _muxed(media: CallMedia) -> bool:
     """rtcp-mux in use on this party's leg (negotiated both ways, as 10.5 shows it)."""
     shown = media.mux_shown
     if shown is not None:
@@ -121,7 +121,7 @@ def _unbound_rtcp(rtp: Stream, created: float, ice: bool = False) -> dict[str, A
     return out
 
 
-def _media_flags(media: Media) -> list[str]:
+def _media_flags(media: CallMedia) -> list[str]:
     flags: list[str] = []
     initialized = media.initialized
     if initialized:

@@ -129,11 +129,11 @@ class FakeCalls:
 
 
 def _party(tag, tag_type, created, local_port, remote, codec=None, stats=None):
-    from rtpengined.model import Endpoint, Interface, Media, Monologue, Stream, StreamStats
+    from rtpengined.model import CallMedia, Endpoint, Interface, Monologue, Stream, StreamStats
 
     interface = Interface("default", "127.0.0.1", "127.0.0.1")
     monologue = Monologue(tag=tag, created=created, tag_type=tag_type)
-    media = Media(index=1, type="audio", protocol="RTP/AVP", codec=codec)
+    media = CallMedia(index=1, type="audio", protocol="RTP/AVP", codec=codec)
     for offset, rtcp in ((0, False), (1, True)):
         endpoint = Endpoint("127.0.0.1", remote + offset) if remote else None
         stream = Stream(interface, local_port + offset, rtcp=rtcp, advertised=endpoint,

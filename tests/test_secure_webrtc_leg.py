@@ -109,11 +109,11 @@ def test_a_terminated_dtls_leg_never_moves_to_the_kernel(certs):
     """The control plane marks the leg's stream as SRTP, so kernel forwarding (which would
     pass the browser's SRTP on undecrypted) leaves it, and its sink, in userspace."""
     from rtpengined.media.kernel import why_userspace
-    from rtpengined.model import Endpoint, Interface, Media, Stream
+    from rtpengined.model import CallMedia, Endpoint, Interface, Stream
     from rtpengined.offer_answer import webrtc
 
     interface = Interface("default", "192.0.2.1", "192.0.2.1")
-    media = Media(index=1, type="audio", protocol="UDP/TLS/RTP/SAVPF")
+    media = CallMedia(index=1, type="audio", protocol="UDP/TLS/RTP/SAVPF")
     browser = Stream(interface=interface, port=30000, endpoint=Endpoint("192.0.2.9", 5000),
                      confirmed=True)
     phone = Stream(interface=interface, port=30002, endpoint=Endpoint("192.0.2.10", 6000),

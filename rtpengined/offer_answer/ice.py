@@ -8,7 +8,7 @@ import hashlib
 import secrets
 import string
 
-from ..model import Interface, Media, Monologue
+from ..model import CallMedia, Interface, Monologue
 from ..ngcodec import NgError
 from ..sdp import IceCredentials
 
@@ -26,7 +26,7 @@ class IceCandidates:
             mono.ice_credentials = creds
         return IceCredentials(creds[0], creds[1], _foundation(interface))
 
-    def _ice_alternates(self, media: Media) -> list[tuple[Interface, int, int | None]]:
+    def _ice_alternates(self, media: CallMedia) -> list[tuple[Interface, int, int | None]]:
         """Ports on the logical interface's other addresses, offered as ICE candidates.
 
         10.5 binds a port pair on every address of the interface (IPv4 and IPv6 under one

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from .. import codec_negotiation as negotiation
 from .. import sdp as sdpmod
-from ..model import Media, Monologue
+from ..model import CallMedia, Monologue
 from ..ngoptions import Options
 from ..sdp import Connection, MediaPlan, SessionDescription, SessionPlan
 from ..secure import dtls
@@ -177,7 +177,7 @@ class SdpOutput:
                 return self._versioned(parsed, session_plan, sender, origin)
         return sdpmod.render(parsed, session_plan)
 
-    def _offer_fingerprint(self, opts: Options, out_media: Media) -> str:
+    def _offer_fingerprint(self, opts: Options, out_media: CallMedia) -> str:
         """Our ``a=fingerprint`` in an offer: the hash ``DTLS-fingerprint`` names (any case),
         sha-256 when it names none we know; a re-offer without the option keeps the hash
         (10.5)."""
@@ -245,7 +245,7 @@ class SdpOutput:
         plan.origin_version = str(version)
         return sdpmod.render(parsed, plan)
 
-    def _mux_out(self, out_media: Media, parsed: SessionDescription, work: _MediaWork,
+    def _mux_out(self, out_media: CallMedia, parsed: SessionDescription, work: _MediaWork,
                  opts: Options, is_offer: bool) -> tuple[bool, int]:
         rtp = out_media.rtp
         assert rtp is not None

@@ -15,7 +15,7 @@ answer (`accept`).
 
 from __future__ import annotations
 
-from ..model import Media
+from ..model import CallMedia
 from ..ngoptions import Options
 from ..sdp import MediaPlan, MediaSection
 from ..secure import dtls, sdes
@@ -50,7 +50,7 @@ SUPPORTED = frozenset(("AEAD_AES_256_GCM", "AEAD_AES_128_GCM",
                        "AES_CM_128_HMAC_SHA1_80", "AES_CM_128_HMAC_SHA1_32"))
 
 
-def set_keys(media: Media, inbound: sdes.Crypto | None, outbound: sdes.Crypto | None,
+def set_keys(media: CallMedia, inbound: sdes.Crypto | None, outbound: sdes.Crypto | None,
              show_suite: bool = False, keep_suite: bool = False) -> list:
     """Give the media's streams their SRTP keys; the streams that changed. ``show_suite``:
     query names the suite on these streams (10.5 does for an SDES offerer's leg)."""
@@ -74,8 +74,8 @@ def _sdes_list(opts: Options) -> list[str]:
     return [*opts.sdes, "pad"] if "pad-crypto" in opts.flags else list(opts.sdes)
 
 
-def offer_security(plan: MediaPlan, section: MediaSection, sender_media: Media,
-                   out_media: Media, opts: Options, protocol: str | None,
+def offer_security(plan: MediaPlan, section: MediaSection, sender_media: CallMedia,
+                   out_media: CallMedia, opts: Options, protocol: str | None,
                    fingerprint: str) -> None:
     """An offer: record what the offerer sent and write what we offer on (``protocol``: the
     transport-protocol it is sent on as, None: its own)."""
@@ -142,8 +142,8 @@ def _answer_fingerprint(certificate: dtls.Certificate, remote) -> str:
     return certificate.fingerprint()
 
 
-def answer_security(plan: MediaPlan, section: MediaSection, answer_media: Media,
-                    offer_media: Media, certificate: dtls.Certificate | None = None,
+def answer_security(plan: MediaPlan, section: MediaSection, answer_media: CallMedia,
+                    offer_media: CallMedia, certificate: dtls.Certificate | None = None,
                     osrtp_accept: bool = False) -> list:
     """An answer: pick keys, write the offerer's side; the streams whose keys changed.
 
@@ -277,7 +277,7 @@ def answer_security(plan: MediaPlan, section: MediaSection, answer_media: Media,
     return set_keys(answer_media, None, None) + set_keys(offer_media, None, None)
 
 
-def _osrtp_shown(answer_media: Media, offer_media: Media) -> None:
+def _osrtp_shown(answer_media: CallMedia, offer_media: CallMedia) -> None:
     """An opportunistic SRTP offer answered plain: query still names the first suite sent
     on, and SDES, on the answerer's leg (10.5)."""
     answer_media.sdes = True

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from .. import codec_negotiation as negotiation
 from .. import sdp as sdpmod
-from ..model import Call, Endpoint, Interface, Media, Monologue, Stream
+from ..model import Call, CallMedia, Endpoint, Interface, Monologue, Stream
 from ..ngcodec import NgError
 from ..ngoptions import Options
 from ..request import Request
@@ -360,7 +360,7 @@ class _Session(SdpOutput, IceCandidates):
             done.add(stream.id)
             media_plane.update_stream(stream)
 
-    def _reject_media(self, sender_media: Media, peer_media: Media,
+    def _reject_media(self, sender_media: CallMedia, peer_media: CallMedia,
                       conn: Connection | None, is_offer: bool) -> None:
         """Port 0: an answer refusing a media closes both sides' ports (as rtpengine);
         either way the sender's streams show its address with ports 0 and 1."""
@@ -375,7 +375,7 @@ class _Session(SdpOutput, IceCandidates):
                 if not stream.closed:
                     self.manager.media.update_stream(stream)
 
-    def _answer_mux(self, answer_media: Media, offer_media: Media, accepted: bool,
+    def _answer_mux(self, answer_media: CallMedia, offer_media: CallMedia, accepted: bool,
                     opts: Options) -> None:
         """Whether the offerer gets rtcp-mux back (RFC 5761 as rtpengine negotiates it)."""
         # "reject" only means something in an offer (10.5 ignores it in answers).
@@ -396,10 +396,10 @@ class _Session(SdpOutput, IceCandidates):
             rtp.rtcp_mux = use
 
     def _ensure_media(self, mono: Monologue, work: _MediaWork, parsed: SessionDescription,
-                      mirror: bool = False, protocol: str | None = None) -> Media:
+                      mirror: bool = False, protocol: str | None = None) -> CallMedia:
         while len(mono.medias) <= work.index:
             section = parsed.medias[len(mono.medias)]
-            media = Media(index=len(mono.medias) + 1, type=section.type,
+            media = CallMedia(index=len(mono.medias) + 1, type=section.type,
                           protocol=section.protocol)
             mono.medias.append(media)
         media = mono.medias[work.index]
@@ -410,7 +410,7 @@ class _Session(SdpOutput, IceCandidates):
             media.protocol = protocol or work.section.protocol
         return media
 
-    def _replace_streams(self, media: Media, pool: PortPool,
+    def _replace_streams(self, media: CallMedia, pool: PortPool,
                          ports: list[tuple[int, Any]]) -> list[Stream]:
         old_streams = list(media.streams)
         interface: Interface = pool.interface

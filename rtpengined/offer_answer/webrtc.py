@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
-from ..model import Media, Stream
+from ..model import CallMedia, Stream
 from ..sdp import SessionDescription
 from ..secure import dtls
 
@@ -65,7 +65,7 @@ def is_dtls(params: RemoteParams | None) -> bool:
     return params is not None and params.fingerprint is not None and params.setup != "holdconn"
 
 
-def leg_spec(media: Media, client: bool, certificate: dtls.Certificate,
+def leg_spec(media: CallMedia, client: bool, certificate: dtls.Certificate,
              local_ice: tuple[str, str] | None) -> tuple[tuple | None, tuple | None]:
     """(ice, dtls) for the leg's RTP stream; ``local_ice``: our (ufrag, pwd) on this leg when
     ICE is spoken on it (the party's SDP had ICE and ours did too)."""
@@ -79,7 +79,7 @@ def leg_spec(media: Media, client: bool, certificate: dtls.Certificate,
     return ice_spec, dtls_spec
 
 
-def _rtcp_spec(media: Media, spec: tuple[tuple | None, tuple | None]) -> tuple:
+def _rtcp_spec(media: CallMedia, spec: tuple[tuple | None, tuple | None]) -> tuple:
     """(ice, dtls) of the leg's RTCP stream when RTCP has a port of its own: a DTLS
     association of its own (same role and fingerprint, RFC 5764 4.1: every component does
     its handshake, as 10.5 does per socket) and ICE component 2 with the peer's component-2
@@ -98,7 +98,7 @@ def _rtcp_spec(media: Media, spec: tuple[tuple | None, tuple | None]) -> tuple:
 DTLS_KEYS = ("DTLS-SRTP", b"")
 
 
-def set_leg(media: Media, spec: tuple[tuple | None, tuple | None] | None,
+def set_leg(media: CallMedia, spec: tuple[tuple | None, tuple | None] | None,
             role: str | None, rtcp_separate: bool = False) -> list[Stream]:
     """Give the media's RTP stream its WebRTC spec (None: none), and its RTCP stream one of
     its own when ``rtcp_separate`` (no rtcp-mux on the leg); the streams that changed."""

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .. import sdp as sdpmod
-from ..model import Endpoint, Media
+from ..model import CallMedia, Endpoint
 from ..ngoptions import Options
 from ..sdp import Connection, SessionDescription
 
@@ -17,8 +17,8 @@ from ..sdp import Connection, SessionDescription
 class _MediaWork:
     index: int
     section: sdpmod.MediaSection
-    sender_media: Media | None = None
-    receiver_media: Media | None = None
+    sender_media: CallMedia | None = None
+    receiver_media: CallMedia | None = None
     endpoint: Endpoint | None = None
     sender_pool: Any = None
     receiver_pool: Any = None
@@ -53,7 +53,7 @@ def parsed_text(parsed: SessionDescription) -> str:
     return "".join(line.text for line in parsed.session)
 
 
-def _needs_ports(media: Media | None) -> bool:
+def _needs_ports(media: CallMedia | None) -> bool:
     return media is None or not media.streams or any(s.closed for s in media.streams)
 
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import errno
 from typing import TYPE_CHECKING
 
-from ..model import Call, Interface, Media, Monologue, Stream, StreamStats
+from ..model import Call, CallMedia, Interface, Monologue, Stream, StreamStats
 from .layout import (
     MEDIA_ASYMMETRIC,
     MEDIA_ICE,
@@ -125,7 +125,7 @@ def restore_call(manager: CallManager, stored: StoredCall, now: float, foreign: 
                 other.subscribers.append(mono)
     for m in stored.medias:
         own = [streams[i] for i in m.streams]
-        media = Media(index=m.index, type=m.type, protocol=m.protocol, streams=own,
+        media = CallMedia(index=m.index, type=m.type, protocol=m.protocol, streams=own,
                       formats=list(m.formats), rtpmaps=dict(m.rtpmaps))
         media.initialized = bool(m.flags & MEDIA_INITIALIZED)
         sends, receives = bool(m.flags & MEDIA_SEND), bool(m.flags & MEDIA_RECV)
