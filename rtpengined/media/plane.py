@@ -260,6 +260,8 @@ class RelayPlane:
             stream.sock.close()
 
     def refresh(self, streams: list[Stream] | None = None) -> None:
+        for worker in self.workers:
+            self._read_news(worker)
         if self.planner.installed:
             self._kernel_refresh(streams)
         if streams is None:
@@ -739,29 +741,40 @@ class RelayPlane:
                 await trio.lowlevel.wait_readable(channel)
             except trio.ClosedResourceError:
                 return
-            while True:
-                try:
-                    data = channel.recv(ch.MAX_MESSAGE)
-                except BlockingIOError:
-                    break
-                except OSError:
-                    return
-                if not data:
-                    return
-                for kind, stream_ids in ch.decode(data):
-                    if kind == "removed":
-                        self._removed(worker, stream_ids)
-                    elif kind == "learned":
-                        for stream_id in stream_ids:
-                            record = self.records.get(stream_id)
-                            if record is not None:
-                                self._refresh_record(record)  # on_learned sees the change
-                    elif kind == "secure":  # a WebRTC leg's handshake state changed
-                        for stream_id, status in stream_ids:
-                            record = self.records.get(stream_id)
-                            if record is not None:
-                                record.stream.fingerprint_verified = bool(status[1])
-                                record.stream.dtls_suite = status[2]
+            if not self._read_news(worker):
+                return
+
+    def _read_news(self, worker: _WorkerHandle) -> bool:
+        """Handle whatever the worker has sent so far, without waiting; False once its
+        channel is closed. ``refresh`` calls it too: news a worker sent before a packet
+        that a client then saw (a learned endpoint, a finished DTLS handshake) is in
+        the next ``query``, whichever of the two the event loop happened to wake first."""
+        channel = worker.channel
+        while True:
+            if channel.fileno() < 0:
+                return False
+            try:
+                data = channel.recv(ch.MAX_MESSAGE)
+            except BlockingIOError:
+                return True
+            except OSError:
+                return False
+            if not data:
+                return False
+            for kind, stream_ids in ch.decode(data):
+                if kind == "removed":
+                    self._removed(worker, stream_ids)
+                elif kind == "learned":
+                    for stream_id in stream_ids:
+                        record = self.records.get(stream_id)
+                        if record is not None:
+                            self._refresh_record(record)  # on_learned sees the change
+                elif kind == "secure":  # a WebRTC leg's handshake state changed
+                    for stream_id, status in stream_ids:
+                        record = self.records.get(stream_id)
+                        if record is not None:
+                            record.stream.fingerprint_verified = bool(status[1])
+                            record.stream.dtls_suite = status[2]
 
     def _removed(self, worker: _WorkerHandle, stream_ids: list[int]) -> None:
         """The worker no longer holds these streams: their slots and ports are free."""
