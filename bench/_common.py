@@ -20,7 +20,7 @@ from dataclasses import dataclass
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 
-from rtpengined import bencode  # noqa: E402
+from rtpengined.protocol import bencode  # noqa: E402
 
 DEFAULT_DAEMONS = [
     "rtpengine=/usr/bin/rtpengine --table=-1",

@@ -158,7 +158,7 @@ def restore_model(count: int) -> None:
                     binder=lambda interface, port: _NoSocket())
 
     source = core()
-    from rtpengined import bencode
+    from rtpengined.protocol import bencode
 
     for n in range(count):
         for message in (

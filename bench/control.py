@@ -35,7 +35,7 @@ from _common import (  # noqa: E402
     start_daemon,
 )
 
-from rtpengined import bencode  # noqa: E402
+from rtpengined.protocol import bencode  # noqa: E402
 
 OK = b"6:result2:ok"
 

@@ -40,7 +40,7 @@ import threading  # noqa: E402
 import time  # noqa: E402
 
 from bench._common import cpu_seconds, free_port, sdp  # noqa: E402
-from rtpengined import bencode  # noqa: E402
+from rtpengined.protocol import bencode  # noqa: E402
 
 DAEMONS = {
     "rtpengine": ("/usr/bin/rtpengine --table=-1", 10000, 29999),

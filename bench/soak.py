@@ -27,9 +27,9 @@ sys.path[:] = [os.path.dirname(_BENCH)] + [p for p in sys.path if os.path.abspat
 
 import trio  # noqa: E402
 
-from rtpengined import bencode  # noqa: E402
 from rtpengined.config import Config, ListenAddress  # noqa: E402
 from rtpengined.daemon import run_daemon  # noqa: E402
+from rtpengined.protocol import bencode  # noqa: E402
 
 SDP = ("v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n"
        "m=audio {port} RTP/AVP 0 8 101\r\na=rtpmap:101 telephone-event/8000\r\na=sendrecv\r\n")

@@ -196,10 +196,11 @@ class _FakeSocket:
 
 def inprocess(calls: int, repeat: int) -> dict[str, float]:
     """Per-operation milliseconds (median of ``repeat``) with ``calls`` open calls."""
-    from rtpengined import bencode, metrics
+    from rtpengined import metrics
     from rtpengined.config import Config
     from rtpengined.core import Core
     from rtpengined.media.plane import RelayPlane
+    from rtpengined.protocol import bencode
 
     config = Config(port_min=2000, port_max=2000 + calls * 4 + 100, timeout=60)
     plane = RelayPlane(config, workers=2)

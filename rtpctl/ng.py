@@ -12,7 +12,7 @@ import json
 import os
 from typing import Any
 
-from rtpengined import bencode, ngcodec
+from rtpengined.protocol import bencode, ngcodec
 
 _counter = itertools.count(1)
 

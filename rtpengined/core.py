@@ -14,14 +14,15 @@ from collections.abc import Callable
 from contextlib import AbstractContextManager, nullcontext
 from typing import Any
 
-from . import ctl, ngcodec, statsview
+from . import ctl, statsview
 from .calls import CallManager
 from .commands import NG_COMMANDS
 from .config import Config
 from .host import Host, OsHost
 from .media import MediaPlane, NullMediaPlane
-from .ngcodec import BENCODE, NgError
 from .ports import Binder, bind_udp
+from .protocol import ngcodec
+from .protocol.ngcodec import BENCODE, NgError
 from .redis import CallStore
 from .request import NgHandler, Request
 from .stats import Stats

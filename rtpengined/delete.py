@@ -9,8 +9,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from .model import Monologue
-from .ngcodec import NgError
 from .ngoptions import get_int, get_list, get_str, require_call_id
+from .protocol.ngcodec import NgError
 from .query import NOT_FOUND, _find, call_stats
 from .request import Request
 

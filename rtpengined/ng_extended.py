@@ -15,8 +15,8 @@ from .request import Request
 if TYPE_CHECKING:
     from .core import Core
 from .model import Call, Monologue
-from .ngcodec import NgError
 from .ngoptions import get_list, require_call_id
+from .protocol.ngcodec import NgError
 
 OK: dict[str, Any] = {"result": "ok"}
 

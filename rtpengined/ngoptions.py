@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from . import sdp as sdpmod
-from .ngcodec import NgError
+from .protocol.ngcodec import NgError
 
 
 def require_call_id(message: dict[str, Any]) -> str:

@@ -21,7 +21,7 @@ import socket
 from collections.abc import Callable
 
 from .model import Interface
-from .ngcodec import NgError
+from .protocol.ngcodec import NgError
 
 Binder = Callable[[Interface, int], socket.socket]
 _NONBLOCKING_UDP = socket.SOCK_DGRAM | getattr(socket, "SOCK_NONBLOCK", 0)

@@ -11,8 +11,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from .model import Call, CallMedia, Endpoint, Monologue, Stream
-from .ngcodec import NgError
 from .ngoptions import get_int, get_str, require_call_id
+from .protocol.ngcodec import NgError
 from .request import Request
 from .sdp import RTP_PROTOCOLS
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from .ngcodec import NgError
+from .protocol.ngcodec import NgError
 
 CRLF = "\r\n"
 NULL_ADDRESSES = {"IP4": "0.0.0.0", "IP6": "::"}

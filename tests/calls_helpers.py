@@ -13,7 +13,7 @@ import os
 import re
 from typing import Any
 
-from rtpengined import bencode
+from rtpengined.protocol import bencode
 
 NG_CAPTURES = os.path.join(os.path.dirname(__file__), "fixtures", "ng-captures.jsonl")
 CAPTURED_RANGE = (31000, 31999)

@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 
-from rtpengined import bencode
+from rtpengined.protocol import bencode
 
 from conftest import free_port
 

@@ -11,8 +11,8 @@ from typing import Any
 import trio
 from relay_helpers import Party, party, rtp_packet
 
-from rtpengined import bencode
 from rtpengined.model import Endpoint
+from rtpengined.protocol import bencode
 
 from conftest import udp_request
 

@@ -118,12 +118,22 @@ def test_the_checker_finds_a_cycle():
 
 def test_the_graph_sees_relative_lazy_imports():
     graph = import_graph()
-    assert "rtpengined.ngcodec" in graph["rtpengined.core"]
-    assert "rtpengined.bencode" in graph["rtpengined.ngcodec"]
+    assert "rtpengined.protocol.ngcodec" in graph["rtpengined.core"]
+    assert "rtpengined.protocol.bencode" in graph["rtpengined.protocol.ngcodec"]
 
 
 def test_no_import_cycles_in_our_packages():
     assert cycles(import_graph()) == []
+
+
+def test_the_protocol_package_is_the_bottom_layer():
+    """Codecs and the tables daemon and rtpctl share import nothing else of ours, so every
+    layer above (and rtpctl) can use them without pulling in the daemon."""
+    graph = import_graph()
+    for module, imported in graph.items():
+        if module.startswith("rtpengined.protocol"):
+            outside = {m for m in imported if not m.startswith("rtpengined.protocol")}
+            assert not outside, (module, outside)
 
 
 def test_unit_tests_cannot_reach_the_network_or_start_processes():

@@ -4,8 +4,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from rtpengined import bencode
-from rtpengined.bencode import BencodeError
+from rtpengined.protocol import bencode
+from rtpengined.protocol.bencode import BencodeError
 
 
 @pytest.mark.parametrize(

@@ -8,13 +8,13 @@ import socket
 
 import pytest
 
-from rtpengined import bencode
 from rtpengined.config import Config
 from rtpengined.core import Core
 from rtpengined.media import NullMediaPlane
 from rtpengined.model import Interface
-from rtpengined.ngcodec import NgError
 from rtpengined.ports import PortPool, bind_udp
+from rtpengined.protocol import bencode
+from rtpengined.protocol.ngcodec import NgError
 
 IFACE = Interface("default", "127.0.0.1", "127.0.0.1")
 

@@ -14,7 +14,7 @@ import struct
 import trio
 from cli_helpers import cli, fixture, mask, sorted_lines
 
-from rtpengined import bencode
+from rtpengined.protocol import bencode
 
 from conftest import FIXTURES, udp_request
 

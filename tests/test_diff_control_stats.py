@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 from netns_helpers import NetNamespace, NsDaemonPair, namespaces_available
 
-from rtpengined import bencode
+from rtpengined.protocol import bencode
 
 pytestmark = pytest.mark.skipif(namespaces_available() is not None,
                                 reason=namespaces_available() or "")

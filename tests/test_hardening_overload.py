@@ -12,7 +12,7 @@ import sys
 import trio
 from hardening_helpers import call_shape, cookie, daemon_process, live_call, ng
 
-from rtpengined import bencode
+from rtpengined.protocol import bencode
 
 from conftest import udp_request
 

@@ -224,7 +224,7 @@ async def test_tcp_ng_peer_that_never_reads_is_closed(inproc):
 async def test_cli_peer_that_never_reads_is_closed(inproc):
     core, addresses = inproc
     sdp = "v=0\r\no=- 1 1 IN IP4 192.0.2.1\r\ns=-\r\nc=IN IP4 192.0.2.1\r\nt=0 0\r\nm=audio 2000 RTP/AVP 0\r\n"
-    from rtpengined import bencode
+    from rtpengined.protocol import bencode
 
     for index in range(60):  # `list sessions all` shows each call-id: ~12 MB of reply
         call_id = f"{index:04d}" + "x" * 200_000

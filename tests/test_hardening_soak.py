@@ -6,7 +6,7 @@ from __future__ import annotations
 from hardening_helpers import ng, sdp
 
 from rtpengined.model import Endpoint
-from rtpengined.ngcodec import ReplyCache
+from rtpengined.protocol.ngcodec import ReplyCache
 
 
 async def test_lifecycles_leave_no_calls_and_no_ports(make_daemon):

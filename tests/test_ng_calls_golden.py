@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import pytest
 
-from rtpengined import bencode
 from rtpengined.config import Config
 from rtpengined.core import Core
 from rtpengined.media import NullMediaPlane
+from rtpengined.protocol import bencode
 from tests.calls_helpers import (
     CAPTURED_RANGE,
     OUR_RANGE,

@@ -15,7 +15,7 @@ import socket
 import pytest
 import trio
 
-from rtpengined import bencode
+from rtpengined.protocol import bencode
 from tests.conftest import udp_request
 
 _cookies = itertools.count()

@@ -3,7 +3,7 @@
 import pytest
 
 from rtpengined.core import Core
-from rtpengined.ngcodec import ReplyCache
+from rtpengined.protocol.ngcodec import ReplyCache
 
 
 @pytest.fixture

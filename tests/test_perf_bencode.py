@@ -12,8 +12,8 @@ from typing import Any
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from rtpengined import bencode
-from rtpengined.bencode import BencodeError
+from rtpengined.protocol import bencode
+from rtpengined.protocol.bencode import BencodeError
 
 _DIGITS = b"0123456789"
 

@@ -9,8 +9,8 @@ import signal
 import trio
 from relay_helpers import party, rtcp_packet, rtp_packet, wait_until
 
-from rtpengined import bencode
 from rtpengined.model import Endpoint
+from rtpengined.protocol import bencode
 
 from conftest import udp_request
 

@@ -10,10 +10,10 @@ import re
 
 import pytest
 
-from rtpengined import bencode
 from rtpengined.config import Config
 from rtpengined.core import Core
 from rtpengined.media import NullMediaPlane
+from rtpengined.protocol import bencode
 from tests.conftest import FIXTURES_ROOT
 
 with open(os.path.join(FIXTURES_ROOT, "rtpengine-10.5", "secure", "captures.json")) as f:

@@ -17,7 +17,7 @@ import pylibsrtp
 import pytest
 import trio
 
-from rtpengined import bencode
+from rtpengined.protocol import bencode
 from rtpengined.secure import sdes
 from rtpengined.secure.srtp import SrtpContext
 from tests.conftest import udp_request

@@ -7,8 +7,9 @@ import os
 
 from cli_helpers import fixture, fixture_calls, mask, model_core, sorted_lines
 
-from rtpengined import bencode, commands, statsview
+from rtpengined import commands, statsview
 from rtpengined.ctl import handle_cli
+from rtpengined.protocol import bencode
 
 NG_CAPTURES = os.path.join(os.path.dirname(__file__), "fixtures", "ng-captures.jsonl")
 

@@ -30,7 +30,7 @@ from aiortc import (
 )
 from secure_helpers import loopback_connection
 
-from rtpengined import bencode
+from rtpengined.protocol import bencode
 from tests.conftest import DaemonProcess
 
 PORTS = ("--port-min=24600", "--port-max=24699")

@@ -22,7 +22,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from rtpengined.ngcodec import JSON
+from rtpengined.protocol.ngcodec import JSON
 
 log = logging.getLogger("rtpengined.http")
 

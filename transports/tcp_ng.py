@@ -13,7 +13,7 @@ from urllib.parse import urlsplit
 
 import trio
 
-from rtpengined import bencode
+from rtpengined.protocol import bencode
 
 from . import Transport, register
 from ._accept import peer_of, serve_tcp

@@ -16,8 +16,8 @@ from typing import TYPE_CHECKING, Any
 
 from .. import sdp as sdpmod
 from ..model import Call
-from ..ngcodec import NgError
 from ..ngoptions import Options, get_str
+from ..protocol.ngcodec import NgError
 from ..request import Request
 from ..sdp import SessionDescription
 from .session import _Session

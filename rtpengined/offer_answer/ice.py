@@ -9,7 +9,7 @@ import secrets
 import string
 
 from ..model import CallMedia, Interface, Monologue
-from ..ngcodec import NgError
+from ..protocol.ngcodec import NgError
 from ..sdp import IceCredentials
 
 _ALNUM = string.ascii_letters + string.digits

@@ -13,8 +13,8 @@ from typing import TYPE_CHECKING, Any
 from .. import codec_negotiation as negotiation
 from .. import sdp as sdpmod
 from ..model import Call, CallMedia, Endpoint, Interface, Monologue, Stream
-from ..ngcodec import NgError
 from ..ngoptions import Options
+from ..protocol.ngcodec import NgError
 from ..request import Request
 from ..sdp import Connection, SessionDescription
 from .ice import IceCandidates

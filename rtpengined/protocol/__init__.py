@@ -2,6 +2,7 @@
 
 ``schemes``: every control URL scheme, what it carries (ng, CLI text), its default port
 and the rtpengine.conf key of its listener. ``cliwords``: the text CLI's words, which
-the daemon parses and rtpctl completes. The ng codecs both sides use are
-``rtpengined.bencode`` and ``rtpengined.ngcodec`` (JSON <-> ng values: ``ngcodec.from_json``).
+the daemon parses and rtpctl completes. ``bencode`` and ``ngcodec`` (the ng envelope;
+JSON <-> ng values: ``ngcodec.from_json``): the codecs both sides use. Nothing here
+imports the rest of the daemon.
 """

@@ -14,9 +14,10 @@ import json
 import logging
 from collections.abc import Callable
 
-from rtpengined import bencode, ngcodec, sdp
+from rtpengined import sdp
 from rtpengined.config import Config
 from rtpengined.core import Core
+from rtpengined.protocol import bencode, ngcodec
 
 # Offers that parse bind real media ports: a range of their own, away from the daemons'.
 FUZZ_PORTS = (52000, 52999)
