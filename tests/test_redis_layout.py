@@ -21,6 +21,7 @@ from rtpengined.redis.layout import (
     unescape,
 )
 from rtpengined.redis.restore import RestoreError, interface_index, restore_call
+from rtpengined.secure import sdes
 from tests.conftest import FIXTURES_ROOT
 from tests.test_calls_model import FakeBinder, make_core, ng, sdp_body
 
@@ -170,3 +171,85 @@ def test_null_store_keeps_only_the_keyspace_list():
     store.subscribe(1)
     store.unsubscribe(7)
     assert store.keyspaces() == [3, 1]
+
+
+# What rtpengine 10.5 stored for an SDES offerer (a, sent on as RTP/AVP) and a plain
+# answerer (b): the offer's and the answer's a=crypto lines were these.
+SDES_CAPTURE = os.path.join(FIXTURES_ROOT, "redis-rtpengine-10.5-sdes-call.json")
+SDES_OFFERED = "crypto:1 AES_CM_128_HMAC_SHA1_80 inline:MPu/ZRkDYVR6Qbi7GdBhzj/W1xZXivk97ZVt6oZT"
+SDES_ANSWERED = "crypto:1 AES_CM_128_HMAC_SHA1_80 inline:0urmgY9Yvel7QhCzAT5Yv+Tbtzt5LxxxBpI4quA8"
+
+
+def _sdes_capture() -> dict:
+    with open(SDES_CAPTURE, encoding="utf-8") as handle:
+        return loads(handle.read())
+
+
+def test_decode_rtpengine_sdes_capture():
+    offered, answered = sdes.parse(SDES_OFFERED), sdes.parse(SDES_ANSWERED)
+    stored = decode_call("sdes-plain", _sdes_capture())
+    media = next(m for m in stored.medias if m.sdes_in)
+    [inbound], [outbound] = media.sdes_in, media.sdes_out
+    assert (inbound.tag, inbound.suite.name) == (1, "AES_CM_128_HMAC_SHA1_80")
+    assert inbound.key_salt == offered.key_salt  # the party's key: decrypts what it sends
+    assert outbound.key_salt == answered.key_salt  # ours: encrypts what it is sent
+    for index in media.streams:
+        stream = stored.streams[index]
+        assert stream.crypto_in.key_salt == offered.key_salt
+        assert stream.crypto_out.key_salt == answered.key_salt
+    plain = next(m for m in stored.medias if not m.sdes_in)
+    assert all(stored.streams[i].crypto_in is None for i in plain.streams)
+
+
+def test_restore_sdes_capture_keys_the_relay():
+    offered, answered = sdes.parse(SDES_OFFERED), sdes.parse(SDES_ANSWERED)
+    core, clock = make_core(FakeBinder(), port_min=31800, port_max=31899)
+    call = restore_call(core.calls, decode_call("sdes-plain", _sdes_capture()), clock(),
+                        foreign=False)
+    caller, callee = call.monologues
+    for stream in caller.medias[0].streams:
+        assert stream.srtp_in == ("AES_CM_128_HMAC_SHA1_80", offered.key_salt)
+        assert stream.srtp_out == ("AES_CM_128_HMAC_SHA1_80", answered.key_salt)
+    assert caller.medias[0].sdes
+    assert all(s.srtp_in is None and s.srtp_out is None for s in callee.medias[0].streams)
+
+
+def _names(doc: dict, prefix: str, keyed: str) -> set[str]:
+    return {name for key, value in doc.items() if key.startswith(prefix) and keyed in value
+            for name in value}
+
+
+def test_sdes_call_is_stored_with_rtpengines_names():
+    """Encoding an SDES offerer / plain answerer call gives the same fields 10.5 wrote for
+    one, the key buffers 32 and 14 bytes; decoding it gives the relay's keys back."""
+    core, _ = make_core(FakeBinder())
+    mine = sdes.parse(SDES_OFFERED)
+    ng(core, command="offer", sdp=sdp_body(2000).replace(
+        "RTP/AVP", "RTP/SAVP") + f"a={SDES_OFFERED}\r\n",
+        **{"call-id": "k", "from-tag": "a", "transport-protocol": "RTP/AVP"})
+    ng(core, command="answer", sdp=sdp_body(3000, "192.0.2.20"),
+       **{"call-id": "k", "from-tag": "a", "to-tag": "b"})
+    call = core.calls.calls["k"]
+    doc = loads(dumps(encode_call(call, 1, interface_index(core.calls))))
+    ref = _sdes_capture()
+    for prefix, keyed in (("media-", "sdes_in_tag"), ("sfd-", "-crypto_suite"),
+                          ("stream-", "-crypto_suite")):
+        assert _names(doc, prefix, keyed) == _names(ref, prefix, keyed), prefix
+    media = next(v for k, v in doc.items() if k.startswith("media-") and "sdes_in_tag" in v)
+    assert len(media["sdes_in-master_key"].encode("utf-8", "surrogateescape")) == 32
+    assert len(media["sdes_in-master_salt"].encode("utf-8", "surrogateescape")) == 14
+    stored = decode_call("k", doc)
+    keyed = next(m for m in stored.medias if m.sdes_in)
+    assert keyed.sdes_in[0].key_salt == mine.key_salt
+    rtp = call.monologues[0].medias[0].rtp
+    assert stored.streams[keyed.streams[0]].crypto_out.key_salt == rtp.srtp_out[1]
+
+
+def test_plain_call_document_has_no_crypto_fields():
+    """The plain-RTP layout stays as it was: no SRTP field anywhere."""
+    core, _ = make_core(FakeBinder())
+    ng(core, command="offer", sdp=sdp_body(2000), **{"call-id": "p", "from-tag": "a"})
+    ng(core, command="answer", sdp=sdp_body(3000, "192.0.2.20"),
+       **{"call-id": "p", "from-tag": "a", "to-tag": "b"})
+    text = dumps(encode_call(core.calls.calls["p"], 1))
+    assert "crypto" not in text and "sdes" not in text and "master" not in text

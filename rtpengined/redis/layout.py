@@ -19,7 +19,8 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..model import Call, Endpoint, Stream
+from ..model import Call, CallMedia, Endpoint, Stream
+from ..secure.sdes import SUITES_BY_NAME, Crypto
 
 NO_INDEX = 4294967295  # rtpengine's "(unsigned) -1": no RTCP sibling
 
@@ -38,7 +39,16 @@ MEDIA_RECV = 0x00000008
 MEDIA_RTCP_MUX = 0x00000010
 MEDIA_ICE = 0x00000080
 MEDIA_INITIALIZED = 0x00010000
+MEDIA_SDES = 0x00080000
 MEDIA_ICE_CONTROLLING = 0x00200000
+
+# rtpengine keeps a master key and salt in fixed buffers and stores the whole buffer, the
+# unused tail as zero bytes (a 16-byte key is written as 32 bytes).
+KEY_FIELD = 32
+SALT_FIELD = 14
+# Session parameters as 10.5 names them in the document.
+_SESSION_FIELDS = (("unenc-srtp", "UNENCRYPTED_SRTP"), ("unenc-srtcp", "UNENCRYPTED_SRTCP"),
+                   ("unauth-srtp", "UNAUTHENTICATED_SRTP"))
 
 
 class LayoutError(ValueError):
@@ -159,6 +169,9 @@ def encode_call(call: Call, db: int, intf_index: dict[tuple[str, str], int] | No
             "local_intf_uid": str(intf_index.get((intf.address, intf.name), 0)),
             "stream": str(i),
         }
+        # rtpengine keeps the inbound SRTP context on the socket, the outbound one on the
+        # stream: what the party sends is decrypted, what it is sent is encrypted.
+        doc[f"sfd-{i}"].update(_relay_key_fields(stream.srtp_in))
     for i, (media_id, stream) in enumerate(streams):
         flags = PS_RTCP if stream.rtcp else PS_RTP
         if stream.advertised is not None:
@@ -184,6 +197,7 @@ def encode_call(call: Call, db: int, intf_index: dict[tuple[str, str], int] | No
             "stats-bytes": str(stream.stats.bytes),
             "stats-errors": str(stream.stats.errors),
         }
+        doc[f"stream-{i}"].update(_relay_key_fields(stream.srtp_out))
         doc[f"stream_sfds-{i}"] = [str(i)]
         sink = stream.sink
         sink_ids = [str(stream_ids[sink.id])] if sink is not None and sink.id in stream_ids else []
@@ -228,6 +242,8 @@ def encode_call(call: Call, db: int, intf_index: dict[tuple[str, str], int] | No
         rtp = media.rtp
         if rtp is not None and rtp.asymmetric:
             flags |= MEDIA_ASYMMETRIC
+        if media.sdes:
+            flags |= MEDIA_SDES
         intf = rtp.interface if rtp is not None else None
         doc[f"media-{i}"] = {
             "tag": str(tag_id),
@@ -240,6 +256,9 @@ def encode_call(call: Call, db: int, intf_index: dict[tuple[str, str], int] | No
             "ptime": "0",
             "media_flags": str(flags),
         }
+        sdes_in, sdes_out = _sdes_lists(media)
+        doc[f"media-{i}"].update(_sdes_fields("sdes_in", sdes_in))
+        doc[f"media-{i}"].update(_sdes_fields("sdes_out", sdes_out))
         own = [str(stream_ids[s.id]) for s in media.streams if s.id in stream_ids]
         doc[f"streams-{i}"] = own
         doc[f"maps-{i}"] = [str(i)]
@@ -256,6 +275,82 @@ def encode_call(call: Call, db: int, intf_index: dict[tuple[str, str], int] | No
         uid = intf_index.get((intf.address, intf.name), 0) if intf else 0
         doc[f"map_sfds-{i}"] = [f"loc-{uid}", *own]
     return doc
+
+
+def _raw(data: bytes, size: int) -> str:
+    """Binary key material as 10.5 stores it: the fixed-size buffer, every byte escaped."""
+    return escape(data.ljust(size, b"\0").decode("utf-8", "surrogateescape"))
+
+
+def _crypto_fields(prefix: str, crypto: Crypto) -> dict[str, str]:
+    """One set of SRTP parameters (``<prefix>-crypto_suite``, ``-master_key``...)."""
+    fields = {
+        f"{prefix}-crypto_suite": crypto.suite.name,
+        f"{prefix}-master_key": _raw(crypto.key, KEY_FIELD),
+        f"{prefix}-master_salt": _raw(crypto.salt, SALT_FIELD),
+    }
+    for name, flag in _SESSION_FIELDS:
+        fields[f"{prefix}-{name}"] = "1" if flag in crypto.flags else "0"
+    if crypto.mki is not None:
+        value, length = crypto.mki
+        fields[f"{prefix}-mki"] = _raw(value.to_bytes(length, "big"), length)
+    return fields
+
+
+def _relay_crypto(keys: tuple[str, bytes] | None, tag: int = 0) -> Crypto | None:
+    """A stream's relay keys (libsrtp profile, key||salt) as SDES parameters; None for a
+    plain stream or one whose suite the relay cannot do (it has no keys to store)."""
+    if keys is None:
+        return None
+    suite = SUITES_BY_NAME.get(keys[0])
+    if suite is None or len(keys[1]) != suite.key_len + suite.salt_len:
+        return None
+    return Crypto(tag, suite, keys[1][: suite.key_len], keys[1][suite.key_len :])
+
+
+def _relay_key_fields(keys: tuple[str, bytes] | None) -> dict[str, str]:
+    crypto = _relay_crypto(keys)
+    return _crypto_fields("", crypto) if crypto is not None else {}
+
+
+def _sdes_lists(media: CallMedia) -> tuple[list[Crypto], list[Crypto]]:
+    """10.5's ``sdes_in`` (the party's keys) and ``sdes_out`` (ours for it) of one media.
+
+    Once the relay keys the leg, both are the one agreed line each way, as 10.5 keeps
+    them after an answer; before that, the lines the party offered and the ones we
+    offered it."""
+    rtp = media.rtp
+    if rtp is not None:
+        inbound, outbound = _relay_crypto(rtp.srtp_in), _relay_crypto(rtp.srtp_out)
+        if inbound is not None and outbound is not None:
+            tag = _tag_of(media, inbound)
+            return ([Crypto(tag, inbound.suite, inbound.key, inbound.salt)],
+                    [Crypto(tag, outbound.suite, outbound.key, outbound.salt)])
+    return list(media.crypto_received), list(media.crypto_offered)
+
+
+def _tag_of(media: CallMedia, keyed: Crypto) -> int:
+    """The a=crypto tag the agreed keys were negotiated under (1 if no line names them)."""
+    lines = [*media.crypto_received, *media.crypto_offered]
+    for line in lines:
+        if line.suite is keyed.suite and line.key_salt == keyed.key_salt:
+            return line.tag
+    for line in lines:
+        if line.suite is keyed.suite:
+            return line.tag
+    return 1
+
+
+def _sdes_fields(name: str, lines: list[Crypto]) -> dict[str, str]:
+    """``<name>_tag`` and ``<name>-crypto_suite``... for the first line, then
+    ``<name>-0_tag``, ``<name>-0-crypto_suite``... for the next ones (10.5's numbering)."""
+    fields: dict[str, str] = {}
+    key = name
+    for number, line in enumerate(lines):
+        fields[f"{key}_tag"] = str(line.tag)
+        fields.update(_crypto_fields(key, line))
+        key = f"{name}-{number}"
+    return fields
 
 
 def _logical_intf(mono) -> str:
@@ -320,6 +415,10 @@ class StoredStream:
     errors: int
     sink: int | None  # index into StoredCall.streams
     rtcp_sibling: int | None
+    # SRTP parameters of the socket (decrypting what the party sends) and of the stream
+    # (encrypting what it is sent); None on a plain stream.
+    crypto_in: Crypto | None = None
+    crypto_out: Crypto | None = None
 
 
 @dataclass
@@ -332,6 +431,8 @@ class StoredMedia:
     rtpmaps: dict[str, str]
     flags: int
     streams: list[int]
+    sdes_in: list[Crypto] = field(default_factory=list)  # the party's a=crypto lines
+    sdes_out: list[Crypto] = field(default_factory=list)  # ours for it
 
 
 @dataclass
@@ -432,6 +533,8 @@ def decode_call(call_id: str, doc: dict[str, Any]) -> StoredCall:
             errors=_int(h, "stats-errors", 0),
             sink=sink,
             rtcp_sibling=_index(_int(h, "rtcp_sibling", NO_INDEX), n_streams),
+            crypto_in=_crypto(sfd, "", 0),
+            crypto_out=_crypto(h, "", 0),
         ))
     for i in range(n_medias):
         h = _hash(doc, f"media-{i}")
@@ -450,6 +553,7 @@ def decode_call(call_id: str, doc: dict[str, Any]) -> StoredCall:
             rtpmaps=rtpmaps, flags=_int(h, "media_flags", 0),
             streams=[s for s in (_index(int(x), n_streams) for x in _list(doc, f"streams-{i}"))
                      if s is not None],
+            sdes_in=_sdes_list(h, "sdes_in"), sdes_out=_sdes_list(h, "sdes_out"),
         ))
     for i in range(n_tags):
         h = _hash(doc, f"tag-{i}")
@@ -465,3 +569,45 @@ def decode_call(call_id: str, doc: dict[str, Any]) -> StoredCall:
             via_branch=h.get("via-branch", ""), label=h.get("label", ""),
             subscriptions=subs, medias=medias))
     return stored
+
+
+def _binary(h: dict[str, str], key: str, size: int) -> bytes:
+    value = h.get(key)
+    if value is None:
+        raise LayoutError(f"{key!r} missing")
+    raw = value.encode("utf-8", "surrogateescape")
+    if len(raw) < size:
+        raise LayoutError(f"{key!r} is {len(raw)} bytes, needs {size}")
+    return raw[:size]
+
+
+def _crypto(h: dict[str, str], prefix: str, tag: int) -> Crypto | None:
+    """One set of SRTP parameters; None if there is none (a plain stream)."""
+    name = h.get(f"{prefix}-crypto_suite")
+    if not name:
+        return None
+    suite = SUITES_BY_NAME.get(name)
+    if suite is None:
+        raise LayoutError(f"unknown crypto suite {name!r}")  # 10.5 drops the call too
+    flags = frozenset(flag for field_name, flag in _SESSION_FIELDS
+                      if _int(h, f"{prefix}-{field_name}", 0))
+    mki = None
+    raw_mki = h.get(f"{prefix}-mki")
+    if raw_mki:
+        data = raw_mki.encode("utf-8", "surrogateescape")
+        mki = (int.from_bytes(data, "big"), len(data))
+    return Crypto(tag, suite, _binary(h, f"{prefix}-master_key", suite.key_len),
+                  _binary(h, f"{prefix}-master_salt", suite.salt_len), mki=mki, flags=flags)
+
+
+def _sdes_list(h: dict[str, str], name: str) -> list[Crypto]:
+    """``sdes_in``/``sdes_out`` of a media: ``<name>_tag``, then ``<name>-0_tag``, ..."""
+    lines: list[Crypto] = []
+    key = name
+    while f"{key}_tag" in h:
+        crypto = _crypto(h, key, _int(h, f"{key}_tag"))
+        if crypto is None:
+            break
+        lines.append(crypto)
+        key = f"{name}-{len(lines) - 1}"
+    return lines

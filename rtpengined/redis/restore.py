@@ -13,6 +13,7 @@ import errno
 from typing import TYPE_CHECKING
 
 from ..model import Call, CallMedia, Interface, Monologue, Stream, StreamStats
+from ..offer_answer.sdes import set_keys
 from .layout import (
     MEDIA_ASYMMETRIC,
     MEDIA_ICE,
@@ -20,6 +21,7 @@ from .layout import (
     MEDIA_INITIALIZED,
     MEDIA_RECV,
     MEDIA_RTCP_MUX,
+    MEDIA_SDES,
     MEDIA_SEND,
     StoredCall,
 )
@@ -146,6 +148,7 @@ def restore_call(manager: CallManager, stored: StoredCall, now: float, foreign: 
             own[0].rtcp_mux = True
         if own and own[0].advertised is not None:
             media.bound_endpoint = own[0].advertised
+        _restore_sdes(media, m, [stored.streams[i] for i in m.streams])
         monos[m.tag].medias.append(media)
     for mono in monos:
         mono.medias.sort(key=lambda media: media.index)
@@ -154,6 +157,7 @@ def restore_call(manager: CallManager, stored: StoredCall, now: float, foreign: 
         call.answered = True
     if stored.deleted:
         call.delete_at = stored.deleted
+    _restore_offer_state(monos)
     old = manager.calls.get(stored.call_id)
     if old is not None:
         manager.destroy(old, "forced")
@@ -162,3 +166,35 @@ def restore_call(manager: CallManager, stored: StoredCall, now: float, foreign: 
     for stream in streams:
         media_plane.open_stream(stream)
     return call
+
+
+def _restore_sdes(media: CallMedia, m, stored_streams) -> None:
+    """SDES keys: the relay's from the RTP stream's socket (inbound) and stream (outbound)
+    parameters, as 10.5 keeps them; the media's a=crypto lines from ``sdes_in``/``sdes_out``.
+    Set before the streams open, so the relay decrypts from the first packet on."""
+    media.sdes = bool(m.flags & MEDIA_SDES)
+    media.crypto_received = list(m.sdes_in)
+    media.crypto_offered = list(m.sdes_out)
+    rtp = next((s for s in stored_streams if not s.rtcp), None)
+    if rtp is not None and rtp.crypto_in is not None and rtp.crypto_out is not None:
+        set_keys(media, rtp.crypto_in, rtp.crypto_out, show_suite=media.sdes)
+
+
+def _restore_offer_state(monos: list[Monologue]) -> None:
+    """What an answer to a call restored between offer and answer needs: the protocol of
+    the offerer's own offer (the first party's), and whether we offered the other party
+    SRTP of our own for a plain offerer (our keys are its ``sdes_out``)."""
+    if not monos:
+        return
+    offerer = monos[0]
+    for media in offerer.medias:
+        media.offer_protocol = media.protocol
+        for other in monos[1:]:
+            for peer in other.medias:
+                if peer.index == media.index and peer.crypto_offered and not _srtp(
+                        media.protocol) and not media.crypto_received:
+                    peer.srtp_bridged = True
+
+
+def _srtp(protocol: str) -> bool:
+    return "SAVP" in protocol
