@@ -269,3 +269,59 @@ def test_interop_rtpengined_stores_sdes_rtpengine_restores(redis, cleanup):
         assert local_ports(query) == ports
     offerer.exchange()
     answerer.exchange()
+
+
+class HalfCall(SdesCall):
+    """An SdesCall whose daemon is killed and restarted between offer and answer."""
+
+    def __init__(self, redis, start, call_id: str, cleanup: ExitStack, srtp_offers: bool,
+                 suite: str = "AES_CM_128_HMAC_SHA1_80") -> None:
+        self.srtp_socks = _pair(cleanup)
+        self.plain_socks = _pair(cleanup)
+        s_port, p_port = self.srtp_socks[2], self.plain_socks[2]
+        ids = {"call-id": call_id, "from-tag": "a"}
+        daemon = start()
+        if srtp_offers:
+            mine = sdes.generate(1, suite)
+            offer = daemon.request({"command": "offer", **ids, "transport-protocol": "RTP/AVP",
+                                    "sdp": _body(s_port, "RTP/SAVP", [mine.format()])})
+        else:
+            offer = daemon.request({"command": "offer", **ids, "transport-protocol": "RTP/SAVP",
+                                    "sdp": _body(p_port)})
+        assert offer["result"] == "ok", offer
+        redis.wait_for(1, lambda keys: call_id in keys)
+        kill9(daemon)
+        self.daemon = daemon = start()
+        if srtp_offers:
+            answer = daemon.request({"command": "answer", **ids, "to-tag": "b",
+                                     "sdp": _body(p_port)})
+            assert answer["result"] == "ok", answer
+            [theirs] = _cryptos(answer["sdp"])
+            assert theirs.tag == mine.tag and theirs.suite is mine.suite
+            self.srtp_target, self.plain_target = _port(answer["sdp"]), _port(offer["sdp"])
+        else:
+            theirs = next(c for c in _cryptos(offer["sdp"]) if c.suite.name == suite)
+            mine = sdes.generate(theirs.tag, suite)
+            answer = daemon.request({"command": "answer", **ids, "to-tag": "b",
+                                     "sdp": _body(s_port, "RTP/SAVP", [mine.format()])})
+            assert answer["result"] == "ok", answer
+            assert "a=crypto" not in answer["sdp"] and " RTP/AVP " in answer["sdp"]
+            self.srtp_target, self.plain_target = _port(offer["sdp"]), _port(answer["sdp"])
+        self.mine, self.theirs = mine, theirs
+        self.out = SrtpContext.from_sdes(mine, outbound=True)
+        self.back = SrtpContext.from_sdes(theirs, outbound=False)
+        self.seq = 0
+
+
+@pytest.mark.parametrize("srtp_offers", [True, False], ids=["sdes-offerer", "sdes-answerer"])
+def test_call_restored_between_offer_and_answer_is_keyed_by_the_answer(
+        redis, cleanup, srtp_offers):
+    """The offer's a=crypto lines (the party's, or the ones we offered it) are stored
+    too: an answer reaching the restarted daemon keys the call as it would have before."""
+    def start():
+        daemon = ours(redis, 1, 24400, 24499)
+        cleanup.push(_stopped(daemon))
+        return daemon
+
+    call = HalfCall(redis, start, "sdes-half", cleanup, srtp_offers)
+    call.exchange()
