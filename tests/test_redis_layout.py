@@ -253,3 +253,63 @@ def test_plain_call_document_has_no_crypto_fields():
        **{"call-id": "p", "from-tag": "a", "to-tag": "b"})
     text = dumps(encode_call(core.calls.calls["p"], 1))
     assert "crypto" not in text and "sdes" not in text and "master" not in text
+
+
+def test_dtls_fingerprint_is_written_as_rtpengine_writes_it():
+    """A DTLS offerer's fingerprint: ``hash_func`` and the digest in a 64-byte buffer (the
+    value here is the one 10.5 wrote for this offer)."""
+    core, _ = make_core(FakeBinder())
+    fingerprint = "sha-256 " + ":".join(["AB"] * 32)
+    offer = sdp_body(2000).replace("RTP/AVP", "UDP/TLS/RTP/SAVP") + (
+        f"a=setup:actpass\r\na=fingerprint:{fingerprint}\r\n")
+    ng(core, command="offer", sdp=offer, ICE="remove",
+       **{"call-id": "d", "from-tag": "a", "transport-protocol": "RTP/AVP"})
+    ng(core, command="answer", sdp=sdp_body(3000, "192.0.2.20"),
+       **{"call-id": "d", "from-tag": "a", "to-tag": "b"})
+    doc = json.loads(dumps(encode_call(core.calls.calls["d"], 1)))
+    [media] = [v for k, v in doc.items() if k.startswith("media-") and "hash_func" in v]
+    assert media["hash_func"] == "sha-256"
+    assert media["fingerprint"] == "%ab" * 32 + "%00" * 32
+
+
+def _restored_copy(core, call_id: str):
+    other, clock = make_core(FakeBinder())
+    text = dumps(encode_call(core.calls.calls[call_id], 1, interface_index(core.calls)))
+    return restore_call(other.calls, decode_call(call_id, loads(text)), clock(), foreign=False)
+
+
+def test_suite_the_relay_cannot_do_stays_dropped_after_restore():
+    """AES_256_CM has no relay keys to store: the restored SDES leg still relays nothing
+    (no SRTP passed on to the plain party, no plain RTP to the SRTP one)."""
+    core, _ = make_core(FakeBinder())
+    line = sdes.generate(1, "AES_256_CM_HMAC_SHA1_80").format()
+    ng(core, command="offer", sdp=sdp_body(2000).replace("RTP/AVP", "RTP/SAVP") + f"a={line}\r\n",
+       **{"call-id": "u", "from-tag": "a", "transport-protocol": "RTP/AVP"})
+    ng(core, command="answer", sdp=sdp_body(3000, "192.0.2.20"),
+       **{"call-id": "u", "from-tag": "a", "to-tag": "b"})
+    before = core.calls.calls["u"].monologues[0].medias[0].rtp.srtp_in
+    assert before == ("unsupported AES_256_CM_HMAC_SHA1_80", b"")
+    caller, callee = _restored_copy(core, "u").monologues
+    for stream in caller.medias[0].streams:
+        assert stream.srtp_in == stream.srtp_out == before
+    assert all(s.srtp_in is None for s in callee.medias[0].streams)
+
+
+@pytest.mark.parametrize("osrtp", [False, True], ids=["sdes-both-legs", "osrtp-answered-plain"])
+def test_calls_without_relay_keys_stay_unkeyed_after_restore(osrtp):
+    """SDES passed through end to end, or an opportunistic offer answered plain: nothing
+    for the relay to decrypt before the restart, nothing after."""
+    core, _ = make_core(FakeBinder())
+    line = sdes.generate(1, "AES_CM_128_HMAC_SHA1_80")
+    proto = "RTP/AVP" if osrtp else "RTP/SAVP"
+    ng(core, command="offer", sdp=sdp_body(2000).replace("RTP/AVP", proto)
+       + f"a={line.format()}\r\n", **{"call-id": "n", "from-tag": "a"})
+    answer = (sdp_body(3000, "192.0.2.20") if osrtp else
+              sdp_body(3000, "192.0.2.20").replace("RTP/AVP", "RTP/SAVP")
+              + f"a={line.format()}\r\n")
+    ng(core, command="answer", sdp=answer, **{"call-id": "n", "from-tag": "a", "to-tag": "b"})
+    assert all(s.srtp_in is None for m in core.calls.calls["n"].monologues
+               for media in m.medias for s in media.streams)
+    restored = _restored_copy(core, "n")
+    assert all(s.srtp_in is None and s.srtp_out is None for m in restored.monologues
+               for media in m.medias for s in media.streams)

@@ -158,6 +158,8 @@ def restore_call(manager: CallManager, stored: StoredCall, now: float, foreign: 
     if stored.deleted:
         call.delete_at = stored.deleted
     _restore_offer_state(monos)
+    if call.answered:
+        _unsupported_suites_stay_dropped(monos)
     old = manager.calls.get(stored.call_id)
     if old is not None:
         manager.destroy(old, "forced")
@@ -198,3 +200,22 @@ def _restore_offer_state(monos: list[Monologue]) -> None:
 
 def _srtp(protocol: str) -> bool:
     return "SAVP" in protocol
+
+
+def _unsupported_suites_stay_dropped(monos: list[Monologue]) -> None:
+    """An answered SDES leg bridged to a plain one, without relay keys: its suite is one the
+    relay cannot do (no keys to store), so its packets stay dropped rather than pass SRTP
+    to the plain party or plain RTP to it (as before the restart)."""
+    for mono in monos:
+        for media in mono.medias:
+            rtp = media.rtp
+            lines = media.crypto_received or media.crypto_offered
+            if (not media.sdes or not lines or not _srtp(media.protocol) or rtp is None
+                    or rtp.srtp_in is not None):
+                continue
+            peers = [p for other in monos if other is not mono for p in other.medias
+                     if p.index == media.index]
+            if peers and all(not p.sdes and not _srtp(p.protocol) for p in peers):
+                keys = (f"unsupported {lines[0].suite.name}", b"")
+                for stream in media.streams:
+                    stream.srtp_in = stream.srtp_out = keys
