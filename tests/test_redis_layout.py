@@ -272,10 +272,15 @@ def test_dtls_fingerprint_is_written_as_rtpengine_writes_it():
     assert media["fingerprint"] == "%ab" * 32 + "%00" * 32
 
 
-def _restored_copy(core, call_id: str):
-    other, clock = make_core(FakeBinder())
+def _restored_copy(core, call_id: str, other=None):
+    """The call stored and restored into another core (``other``, or a new one)."""
+    other, clock = (other, time_now) if other is not None else make_core(FakeBinder())
     text = dumps(encode_call(core.calls.calls[call_id], 1, interface_index(core.calls)))
     return restore_call(other.calls, decode_call(call_id, loads(text)), clock(), foreign=False)
+
+
+def time_now() -> float:
+    return 1_800_000_000.0
 
 
 def test_suite_the_relay_cannot_do_stays_dropped_after_restore():
@@ -313,3 +318,40 @@ def test_calls_without_relay_keys_stay_unkeyed_after_restore(osrtp):
     restored = _restored_copy(core, "n")
     assert all(s.srtp_in is None and s.srtp_out is None for m in restored.monologues
                for media in m.medias for s in media.streams)
+
+
+def _without_last_packet(reply: dict) -> dict:
+    for tag in reply["tags"].values():
+        for media in tag["medias"]:
+            for stream in media["streams"]:
+                stream.pop("last packet")
+    return reply["tags"]
+
+
+@pytest.mark.parametrize("sdes_offers", [True, False], ids=["sdes-offerer", "sdes-answerer"])
+def test_sdes_call_queries_the_same_after_restore(sdes_offers):
+    """Keys, the SDES flag and the crypto suite query shows come back as they were."""
+    core, _ = make_core(FakeBinder())
+    ids = {"call-id": "q", "from-tag": "a"}
+    if sdes_offers:
+        line = sdes.generate(1, "AES_CM_128_HMAC_SHA1_80").format()
+        ng(core, command="offer", sdp=sdp_body(2000).replace("RTP/AVP", "RTP/SAVP")
+           + f"a={line}\r\n", **ids, **{"transport-protocol": "RTP/AVP"})
+        answer = sdp_body(3000, "192.0.2.20")
+    else:
+        offer = ng(core, command="offer", sdp=sdp_body(2000), **ids,
+                   **{"transport-protocol": "RTP/SAVP"})
+        chosen = next(sdes.parse(v[2:]) for v in offer["sdp"].split("\r\n")
+                      if v.startswith("a=crypto:") and "AEAD_AES_128_GCM" in v)
+        line = sdes.generate(chosen.tag, "AEAD_AES_128_GCM").format()
+        answer = sdp_body(3000, "192.0.2.20").replace("RTP/AVP", "RTP/SAVP") + f"a={line}\r\n"
+    ng(core, command="answer", sdp=answer, **ids, **{"to-tag": "b"})
+    before = _without_last_packet(ng(core, command="query", **{"call-id": "q"}))
+    other, _ = make_core(FakeBinder())
+    restored = _restored_copy(core, "q", other)
+    after = _without_last_packet(ng(other, command="query", **{"call-id": "q"}))
+    assert after == before  # crypto suite and SDES flag included
+    for old, new in zip(core.calls.calls["q"].monologues, restored.monologues, strict=True):
+        for old_media, new_media in zip(old.medias, new.medias, strict=True):
+            assert [(s.srtp_in, s.srtp_out) for s in old_media.streams] == [
+                (s.srtp_in, s.srtp_out) for s in new_media.streams]

@@ -148,7 +148,7 @@ def restore_call(manager: CallManager, stored: StoredCall, now: float, foreign: 
             own[0].rtcp_mux = True
         if own and own[0].advertised is not None:
             media.bound_endpoint = own[0].advertised
-        _restore_sdes(media, m, [stored.streams[i] for i in m.streams])
+        _restore_sdes(media, m, stored)
         monos[m.tag].medias.append(media)
     for mono in monos:
         mono.medias.sort(key=lambda media: media.index)
@@ -170,16 +170,29 @@ def restore_call(manager: CallManager, stored: StoredCall, now: float, foreign: 
     return call
 
 
-def _restore_sdes(media: CallMedia, m, stored_streams) -> None:
+def _restore_sdes(media: CallMedia, m, stored: StoredCall) -> None:
     """SDES keys: the relay's from the RTP stream's socket (inbound) and stream (outbound)
     parameters, as 10.5 keeps them; the media's a=crypto lines from ``sdes_in``/``sdes_out``.
-    Set before the streams open, so the relay decrypts from the first packet on."""
+    Set before the streams open, so the relay decrypts from the first packet on.
+
+    Query names the suite where the answer named it: on the offerer's keyed leg, on an
+    opportunistic (RTP/AVP) one, and on both legs of a re-keyed SDES-to-SDES call; not on
+    an SRTP answerer bridged to a plain offerer."""
     media.sdes = bool(m.flags & MEDIA_SDES)
     media.crypto_received = list(m.sdes_in)
     media.crypto_offered = list(m.sdes_out)
-    rtp = next((s for s in stored_streams if not s.rtcp), None)
-    if rtp is not None and rtp.crypto_in is not None and rtp.crypto_out is not None:
-        set_keys(media, rtp.crypto_in, rtp.crypto_out, show_suite=media.sdes)
+    rtp = _stored_rtp(stored, m)
+    if rtp is None or rtp.crypto_in is None or rtp.crypto_out is None:
+        return
+    peers = [p for p in stored.medias if p.tag != m.tag and p.index == m.index]
+    peer_keyed = any((r := _stored_rtp(stored, p)) is not None and r.crypto_in is not None
+                     for p in peers)
+    show = media.sdes and (m.tag == 0 or not _srtp(media.protocol) or peer_keyed)
+    set_keys(media, rtp.crypto_in, rtp.crypto_out, show_suite=show)
+
+
+def _stored_rtp(stored: StoredCall, m):
+    return next((stored.streams[i] for i in m.streams if not stored.streams[i].rtcp), None)
 
 
 def _restore_offer_state(monos: list[Monologue]) -> None:
