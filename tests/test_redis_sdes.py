@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 import socket
 import struct
+import time
 from contextlib import ExitStack
 
 import pytest
@@ -166,6 +167,19 @@ def _stopped(daemon):
     return lambda *exc: daemon.stop()
 
 
+def _wait_keyed(redis, db: int, call_id: str, streams: int = 2) -> dict:
+    """The stored document once the answer's keys are in it (written in the background:
+    an earlier write may hold only the offer)."""
+    deadline = time.monotonic() + 10
+    while True:
+        doc = redis.document(db, call_id) or {}
+        keyed = sum(1 for k, v in doc.items() if k.startswith("stream-") and "-crypto_suite" in v)
+        if keyed >= streams:
+            return doc
+        assert time.monotonic() < deadline, doc
+        time.sleep(0.05)
+
+
 def _keyed_media(doc: dict) -> dict:
     [media] = [v for k, v in doc.items() if k.startswith("media-") and "sdes_in_tag" in v]
     return media
@@ -178,10 +192,9 @@ def test_kill9_restart_keeps_sdes_keys(redis, cleanup, srtp_offers, suite):
     cleanup.push(_stopped(daemon))
     call = SdesCall(daemon, "sdes-crash", cleanup, srtp_offers, suite)
     call.exchange()
-    redis.wait_for(1, lambda keys: "sdes-crash" in keys)
     # Stored as 10.5 names it: the media's agreed line each way, the socket's inbound
     # and the stream's outbound keys (the party's key decrypts, ours encrypts).
-    doc = redis.document(1, "sdes-crash")
+    doc = _wait_keyed(redis, 1, "sdes-crash")
     media = _keyed_media(doc)
     assert media["sdes_in-crypto_suite"] == media["sdes_out-crypto_suite"] == suite
     assert media["sdes_in_tag"] == media["sdes_out_tag"] == str(call.mine.tag)
@@ -212,7 +225,7 @@ def test_stored_key_bytes_are_the_negotiated_ones(redis, cleanup):
     daemon = ours(redis, 1, 24100, 24199)
     cleanup.push(_stopped(daemon))
     call = SdesCall(daemon, "sdes-bytes", cleanup, srtp_offers=True)
-    redis.wait_for(1, lambda keys: "sdes-bytes" in keys)
+    _wait_keyed(redis, 1, "sdes-bytes")
     raw = redis.command(1, "GET", "sdes-bytes")
     media = _keyed_media(loads(raw))
 
@@ -258,7 +271,8 @@ def test_interop_rtpengined_stores_sdes_rtpengine_restores(redis, cleanup):
     answerer.exchange()
     want = {c: local_ports(daemon.request({"command": "query", "call-id": c}))
             for c in ("our-sdes-offerer", "our-sdes-answerer")}
-    redis.wait_for(4, lambda keys: keys >= set(want))
+    for call_id in want:
+        _wait_keyed(redis, 4, call_id)
     kill9(daemon)
 
     ref = reference(redis, 4, 24300, 24399)
@@ -325,3 +339,52 @@ def test_call_restored_between_offer_and_answer_is_keyed_by_the_answer(
 
     call = HalfCall(redis, start, "sdes-half", cleanup, srtp_offers)
     call.exchange()
+
+
+def test_kill9_restart_keeps_both_legs_of_a_rekeyed_sdes_call(redis, cleanup):
+    """SDES on both legs, the answer picking a suite only we offered: each leg has keys of
+    its own, and after the restart each party still decrypts what was re-encrypted for it."""
+    daemon = ours(redis, 1, 24500, 24599)
+    cleanup.push(_stopped(daemon))
+    a_rtp, _, a_port = _pair(cleanup)
+    b_rtp, _, b_port = _pair(cleanup)
+    ids = {"call-id": "rekeyed", "from-tag": "a"}
+    mine = sdes.generate(1, "AES_CM_128_HMAC_SHA1_80")
+    offer = daemon.request({"command": "offer", **ids, "DTLS": "off",
+                            "sdp": _body(a_port, "RTP/SAVP", [mine.format()])})
+    ours_b = next(c for c in _cryptos(offer["sdp"]) if c.suite.name == "AEAD_AES_128_GCM")
+    theirs = sdes.generate(ours_b.tag, "AEAD_AES_128_GCM")
+    answer = daemon.request({"command": "answer", **ids, "to-tag": "b",
+                             "sdp": _body(b_port, "RTP/SAVP", [theirs.format()])})
+    [ours_a] = _cryptos(answer["sdp"])
+    a_out, a_in = SrtpContext.from_sdes(mine, True), SrtpContext.from_sdes(ours_a, False)
+    b_out, b_in = SrtpContext.from_sdes(theirs, True), SrtpContext.from_sdes(ours_b, False)
+    from_a, from_b = _port(answer["sdp"]), _port(offer["sdp"])
+    seq = 0
+
+    def round_trips(count: int) -> None:
+        nonlocal seq
+        done = 0
+        for _attempt in range(50):
+            seq += 1
+            sent = _rtp(seq, 0xA)
+            a_rtp.sendto(a_out.protect(sent), ("127.0.0.1", from_a))
+            got = _recv(b_rtp)
+            if got is None:
+                continue
+            assert b_in.unprotect(got) == sent
+            back = _rtp(seq, 0xB)
+            b_rtp.sendto(b_out.protect(back), ("127.0.0.1", from_b))
+            got = _recv(a_rtp)
+            assert got is not None and a_in.unprotect(got) == back
+            done += 1
+            if done == count:
+                return
+        raise AssertionError(f"only {done} round trips")
+
+    round_trips(3)
+    _wait_keyed(redis, 1, "rekeyed", streams=4)
+    kill9(daemon)
+    daemon = ours(redis, 1, 24500, 24599)
+    cleanup.push(_stopped(daemon))
+    round_trips(3)
