@@ -20,6 +20,7 @@ from rtpengined.redis.layout import loads
 from rtpengined.secure import sdes
 from rtpengined.secure.srtp import SrtpContext
 from tests.redis_helpers import RedisServer, kill9, local_ports, ours, reference
+from tests.test_redis_daemon import _wait_query
 
 
 @pytest.fixture
@@ -126,6 +127,8 @@ class SdesCall:
         self.back = SrtpContext.from_sdes(theirs, outbound=False)
         self.seq = 0
 
+    host = "127.0.0.1"  # where the relay is (a standby taking over has its own address)
+
     def exchange(self, packets: int = 3, tries: int = 50, rtcp_back: bool = True) -> None:
         """RTP both ways, then RTCP both ways, compared byte for byte after decryption.
 
@@ -137,13 +140,13 @@ class SdesCall:
         for _attempt in range(tries):
             self.seq += 1
             sent = _rtp(self.seq, 0x5157A001)
-            s_rtp.sendto(self.out.protect(sent), ("127.0.0.1", self.srtp_target))
+            s_rtp.sendto(self.out.protect(sent), (self.host, self.srtp_target))
             got = _recv(p_rtp)
             if got is None:
                 continue
             assert got == sent
             back = _rtp(self.seq, 0x9A1A0002)
-            p_rtp.sendto(back, ("127.0.0.1", self.plain_target))
+            p_rtp.sendto(back, (self.host, self.plain_target))
             got = _recv(s_rtp)
             assert got is not None and got != back
             assert self.back.unprotect(got) == back
@@ -153,12 +156,12 @@ class SdesCall:
         assert done == packets, f"only {done} RTP round trips"
         self.seq += 1
         report = _rtcp(0x5157A001, self.seq)
-        s_rtcp.sendto(self.out.protect_rtcp(report), ("127.0.0.1", self.srtp_target + 1))
+        s_rtcp.sendto(self.out.protect_rtcp(report), (self.host, self.srtp_target + 1))
         assert _recv(p_rtcp) == report
         if not rtcp_back:
             return
         report = _rtcp(0x9A1A0002, self.seq)
-        p_rtcp.sendto(report, ("127.0.0.1", self.plain_target + 1))
+        p_rtcp.sendto(report, (self.host, self.plain_target + 1))
         got = _recv(s_rtcp)
         assert got is not None and self.back.unprotect_rtcp(got) == report
 
@@ -388,3 +391,28 @@ def test_kill9_restart_keeps_both_legs_of_a_rekeyed_sdes_call(redis, cleanup):
     daemon = ours(redis, 1, 24500, 24599)
     cleanup.push(_stopped(daemon))
     round_trips(3)
+
+
+def test_standby_relays_a_followed_sdes_call_decrypted(redis, cleanup):
+    """A standby restores a followed SDES call with its keys: once the active node dies,
+    the standby (on its own address) decrypts and encrypts the call's media."""
+    active = ours(redis, 1, 24600, 24699)
+    cleanup.push(_stopped(active))
+    standby = ours(redis, 2, 24600, 24699, "--subscribe-keyspace=1", interface="127.0.0.2")
+    cleanup.push(_stopped(standby))
+    call = SdesCall(active, "followed-sdes", cleanup, srtp_offers=True)
+    call.exchange()
+    _wait_keyed(redis, 1, "followed-sdes")
+    deadline = time.monotonic() + 10
+    while True:  # the standby has caught up with the answer's keys
+        query = _wait_query(standby, "followed-sdes")
+        suites = {s.get("crypto suite") for t in query["tags"].values()
+                  for m in t["medias"] for s in m["streams"]}
+        if "AES_CM_128_HMAC_SHA1_80" in suites:
+            break
+        assert time.monotonic() < deadline, query
+        time.sleep(0.05)
+    kill9(active)
+    call.host = "127.0.0.2"
+    call.exchange(rtcp_back=False)
+    assert redis.keys(2) == set()  # a foreign call is never written back
