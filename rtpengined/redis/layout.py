@@ -9,7 +9,8 @@ mix rtpengine and rtpengined nodes: either restores what the other stored.
 
 ``encode_call`` turns a ``model.Call`` into that document; ``decode_call`` turns a
 document into a ``StoredCall``, a plain description (no sockets) that ``restore`` binds.
-Over 400 lines because both directions of the format stay side by side, field by field.
+Over 400 lines because both directions of the format stay side by side, field by field
+(SDES keys included: ``sdes_in``/``sdes_out`` per media, the relay's keys per port).
 """
 
 from __future__ import annotations
@@ -357,8 +358,8 @@ def _sdes_fields(name: str, lines: list[Crypto]) -> dict[str, str]:
 
 def _fingerprint_fields(media: CallMedia) -> dict[str, str]:
     """The party's DTLS fingerprint as 10.5 writes it (``hash_func``, and the digest in a
-    64-byte buffer). Written for the layout's sake only: neither 10.5 nor rtpengined
-    restores DTLS (the association and the keys it exported are not stored)."""
+    64-byte buffer). Written for the layout's sake only: rtpengined does not restore DTLS
+    (the association and the keys it exported live in the relay worker, not stored)."""
     remote = media.remote_webrtc
     text = getattr(remote, "fingerprint", None)
     if not text:
