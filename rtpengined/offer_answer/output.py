@@ -104,7 +104,11 @@ class SdpOutput:
             if (ice_mode == "force" or (ice_mode == "optional" and is_offer)
                     or (ice_mode in ("default", "optional", "force-relay") and ice_known)):
                 plan.ice = self._ice(receiver, rtp.interface)
-                plan.ice.trickle = "trickle-ICE" in opts.flags
+                # Trickle towards a party whose own SDP trickled (or with the flag), as
+                # 10.5: a=ice-options:trickle and a=end-of-candidates.
+                remote = out_media.remote_webrtc
+                plan.ice.trickle = ("trickle-ICE" in opts.flags
+                                    or (remote is not None and remote.trickle))
                 plan.ice_rtcp_port = rtcp_port if rtcp_port != rtp.port else None
                 plan.ice.alternates = [
                     (_foundation(interface), opts.media_address or interface.advertised,
@@ -193,13 +197,7 @@ class SdpOutput:
         (ICE too when spoken there), the others lose it; the streams that changed."""
         changed = []
         for media, mono in legs:
-            spec = None
-            if media.dtls_role is not None:
-                creds = mono.ice_credentials if media.ice_out else None
-                spec = webrtc.leg_spec(media, media.dtls_role == "active",
-                                       self.manager.certificate, creds)
-            changed += webrtc.set_leg(media, spec, media.dtls_role,
-                                      rtcp_separate=not media.mux_in_use)
+            changed += webrtc.refresh_leg(media, mono, self.manager.certificate)
         return changed
 
     def _rejected_plan(self, parsed: SessionDescription, work: _MediaWork, sender: Monologue,
