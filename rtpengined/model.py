@@ -169,6 +169,9 @@ class CallMedia:
     # a=crypto it offered, the a=crypto we offered it.
     offer_protocol: str | None = None
     crypto_received: list = field(default_factory=list)
+    # The offerer's own a=crypto line its answer passed back (SDES on both legs, keys end to
+    # end): what `SDES: static` answers again while the offer still carries it.
+    crypto_answered: Any = None
     crypto_offered: list = field(default_factory=list)
     sdes: bool = False  # SDES on this leg: query's "SDES" media flag
     dtls_offered: bool = False  # we offered DTLS (actpass) on this leg, not yet answered

@@ -137,7 +137,10 @@ class SdpOutput:
             else:
                 changed = sdes.answer_security(plan, section, sender_media, out_media,
                                                self.manager.certificate,
-                                               osrtp_accept="accept" in opts.osrtp)
+                                               osrtp_accept="accept" in opts.osrtp,
+                                               protocol=(section.protocol if opts.transport_accept
+                                                         else opts.transport_protocol),
+                                               static="static" in opts.sdes)
                 changed += self._webrtc_legs(((out_media, receiver), (sender_media, sender)))
                 for stream in changed:
                     if not stream.closed:
