@@ -187,6 +187,9 @@ class CallMedia:
     dtls_reverse: str | None = None  # the DTLS-reverse option of this party's offer
     mid: str | None = None  # a=mid of this party's last SDP (an answer without one gets it)
     ice_lite: bool = False  # the SDP we last sent this party declared a=ice-lite
+    # We are ICE-lite towards this party (10.5's ICE_LITE_SELF: set by an offer's ICE-lite
+    # option, kept until another offer's option changes it).
+    lite_self: bool = False
 
     @property
     def rtp(self) -> Stream | None:

@@ -22,6 +22,9 @@ def _zero(conn: Connection | None) -> bool:
     return conn is not None and conn.is_zero
 
 
+_LITE_OPTIONS = ("off", "forward", "backward", "both")
+
+
 class SdpOutput:
     """SDP output of one offer/answer transaction (mixed into ``_Session``)."""
 
@@ -30,13 +33,18 @@ class SdpOutput:
     def _render(self, plans: list[_MediaWork], parsed: SessionDescription, sender: Monologue,
                 receiver: Monologue, opts: Options, is_offer: bool) -> str:
         media_plans: list[MediaPlan] = []
-        lite_toward = ("forward", "both") if is_offer else ("backward", "both")
-        lite = opts.ice_lite in lite_toward  # a=ice-lite in what we send (with ICE in it)
+        lite = False  # a=ice-lite in what we send (with ICE in it)
         first_address: Connection | None = None
         for work in plans:
             section = work.section
             # The produced SDP shows the ports of the party it is sent to.
             out_media = receiver.medias[work.index]
+            if is_offer and opts.ice_lite in _LITE_OPTIONS:
+                # ICE-lite (offers only, as 10.5): which parties we are lite towards from now
+                # on; without the option, the sides stay as they were (even after a hold).
+                out_media.lite_self = opts.ice_lite in ("forward", "both")
+                sender.medias[work.index].lite_self = opts.ice_lite in ("backward", "both")
+            lite = lite or out_media.lite_self
             if section.type == "message":
                 header = parsed.header_of(work.index)  # its own session's c=
                 lines = parsed.session if header is None else header.lines
@@ -115,7 +123,7 @@ class SdpOutput:
                      rtp_port, alt_rtcp if plan.ice_rtcp_port is not None else None)
                     for interface, rtp_port, alt_rtcp in self._ice_alternates(out_media)]
                 out_media.ice_out = True
-                out_media.ice_lite = lite
+                out_media.ice_lite = out_media.lite_self
             else:
                 out_media.ice_out = False
             if opts.strip and section.is_rtp and not plan.hide_formats:
