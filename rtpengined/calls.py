@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING
 from .model import Call, CallMedia, Interface, Monologue, Stream
 from .ports import Binder, PortPool, bind_udp
 from .redis import CallStore, NullCallStore
+from .secure.trickle import PendingFragments
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -69,6 +70,8 @@ class CallManager:
         self.clock = clock
         self.store: CallStore = NullCallStore()
         self.calls: dict[str, Call] = {}
+        # Trickle ICE fragments waiting for their call or party (offer_answer.trickle).
+        self.pending_fragments = PendingFragments()
         self.port_pools: list[PortPool] = [
             PortPool(interface, config.port_min, config.port_max, binder,
                      lingering=getattr(media, "lingering", None))

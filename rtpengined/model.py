@@ -169,6 +169,9 @@ class CallMedia:
     # a=crypto it offered, the a=crypto we offered it.
     offer_protocol: str | None = None
     crypto_received: list = field(default_factory=list)
+    # The offerer's own a=crypto line its answer passed back (SDES on both legs, keys end to
+    # end): what `SDES: static` answers again while the offer still carries it.
+    crypto_answered: Any = None
     crypto_offered: list = field(default_factory=list)
     sdes: bool = False  # SDES on this leg: query's "SDES" media flag
     dtls_offered: bool = False  # we offered DTLS (actpass) on this leg, not yet answered
@@ -184,6 +187,9 @@ class CallMedia:
     dtls_reverse: str | None = None  # the DTLS-reverse option of this party's offer
     mid: str | None = None  # a=mid of this party's last SDP (an answer without one gets it)
     ice_lite: bool = False  # the SDP we last sent this party declared a=ice-lite
+    # We are ICE-lite towards this party (10.5's ICE_LITE_SELF: set by an offer's ICE-lite
+    # option, kept until another offer's option changes it).
+    lite_self: bool = False
 
     @property
     def rtp(self) -> Stream | None:

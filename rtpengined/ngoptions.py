@@ -72,6 +72,8 @@ class Options:
     ice_lite: str | None = None
     ptime_reverse: int | None = None
     transport_protocol: str | None = None
+    # transport-protocol: accept (answers): the answerer's own protocol goes to the offerer.
+    transport_accept: bool = False
     sdes: list[str] = field(default_factory=list)  # the SDES list: off, no-<suite>, flags
     # DTLS-reverse of an offer: our role on the offerer's leg once answered ('passive'
     # picks passive where the offerer left the choice; 10.5).
@@ -129,6 +131,7 @@ class Options:
         protocol = get_str(message, "transport protocol", "transport-protocol")
         if protocol in sdpmod.RTP_PROTOCOLS:
             opts.transport_protocol = protocol
+        opts.transport_accept = protocol == "accept"
         opts.sdes = get_list(message, "SDES", "sdes")
         opts.dtls_reverse = get_str(message, "DTLS-reverse", "DTLS reverse")
         opts.dtls = get_str(message, "DTLS", "dtls")

@@ -82,6 +82,14 @@ SCENARIOS: dict[str, list[dict]] = {
     "ICE offered, plain answer": [offer(A_ICE), answer(B), delete()],
     "ICE optional": [offer(A, ICE="optional"), delete()],
     "ICE lite given": [offer(A_ICE, **{"ICE-lite": "forward"}), delete()],
+    # ICE-lite is an offer option that stays: backward shows in the answer to the offerer
+    # (given or not there), forward in re-offers, until an offer's option changes it.
+    "ICE lite backward kept for the answer": [
+        offer(A_ICE, ICE="remove", **{"ICE-lite": "backward"}), answer(B, ICE="force"),
+        offer(A_ICE, ICE="remove"), answer(B, ICE="force", **{"ICE-lite": "off"}),
+        offer(A_ICE, ICE="force", **{"ICE-lite": "forward"}), answer(B_ICE),
+        offer(A_ICE, ICE="force"), answer(B_ICE), query(),
+        offer(A_ICE, **{"ICE-lite": "off"}), answer(B_ICE), delete()],
     "ICE unknown value": [offer(A_ICE, ICE="sometimes"), delete()],
     # -- crypto keys on plain RTP
     "SDES off on plain RTP": [offer(A, SDES=["off"]), answer(B), delete()],

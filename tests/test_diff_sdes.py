@@ -36,6 +36,8 @@ SDES_B = sdp("v=0", "o=- 2 1 IN IP4 192.0.2.20", "s=-", "c=IN IP4 192.0.2.20", "
              "a=crypto:1 AES_CM_128_HMAC_SHA1_80 inline:QjnnaukLn7iwASAs0YLzPUplJkjOhTZK2dvOwo6c",
              "a=sendrecv")
 SDES_B_TAG7 = SDES_B.replace("a=crypto:1 ", "a=crypto:7 ")
+SDES_B_SAVPF = SDES_B.replace("RTP/SAVP ", "RTP/SAVPF ")
+SDES_B_32 = SDES_B.replace("a=crypto:1 AES_CM_128_HMAC_SHA1_80 ", "a=crypto:2 AES_CM_128_HMAC_SHA1_32 ")
 
 _KEY = re.compile(r"inline:[A-Za-z0-9+/=]+")
 _FINGERPRINT = re.compile(r"(a=fingerprint:\S+) [0-9A-F:]+")
@@ -92,6 +94,18 @@ SCENARIOS: dict[str, list[dict]] = {
     "GCM SDES offer to plain": [_o(SDES_GCM_A, **AVP), _a(PLAIN_B), delete()],
     "SDES offer to plain, re-answer keeps the shape": [_o(SDES_A, **AVP), _a(PLAIN_B),
                                                        _a(PLAIN_B), delete()],
+    # The answer's transport-protocol reaches a plain offerer whose answerer speaks SDES:
+    # an override, or the answerer's own protocol with accept.
+    "plain offer to SAVP, answer's protocol overridden": [
+        _o(PLAIN_A, **SAVP), _a(SDES_B_SAVPF, **{"transport-protocol": "RTP/AVPF"}), query(),
+        delete()],
+    "plain offer to SAVP, answer's protocol accepted": [
+        _o(PLAIN_A, **SAVP), _a(SDES_B_SAVPF, **{"transport-protocol": "accept"}), query(),
+        delete()],
+    # SDES: static keeps the line answered before while the offer still carries it.
+    "SDES on both legs, re-answer with SDES static": [
+        _o(SDES_A), _a(SDES_B), _o(SDES_A), _a(SDES_B_32, SDES=["static"]), query(),
+        _o(SDES_A), _a(SDES_B_32), delete()],
 }
 
 

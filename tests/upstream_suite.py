@@ -92,7 +92,12 @@ SECURITY_PASSING = frozenset({
     # OSRTP (RFC 8643): RTP/AVP offers with a=crypto, the OSRTP offer/accept options:
     8222, 8297, 8381, 8445, 8521, 8595, 8672,
     # ICE on re-offers (as the answerer's last SDP had it) and ICE=optional in answers:
-    843, 11322, 11817})
+    843, 11322, 11817,
+    # transport-protocol in the answer to a plain offerer whose answerer speaks SDES
+    # (override, accept); SDES: static keeping the line answered before:
+    6938, 7016, 1604,
+    # ICE-lite kept from the offer's option (an answer, a hold, a reset):
+    82})
 
 
 def out_of_scope(case: dict[str, Any]) -> str | None:

@@ -16,10 +16,11 @@ from typing import TYPE_CHECKING, Any
 
 from .. import sdp as sdpmod
 from ..model import Call
-from ..ngoptions import Options, get_str
+from ..ngoptions import Options, get_list, get_str
 from ..protocol.ngcodec import NgError
 from ..request import Request
 from ..sdp import SessionDescription
+from . import trickle
 from .session import _Session
 from .work import _uses_source
 
@@ -58,6 +59,8 @@ def _parse(body: str) -> SessionDescription:
 
 def offer(core: Core, message: dict[str, Any], request: Request) -> dict[str, Any]:
     body, call_id, from_tag, to_tag = _required(message, answer=False)
+    if "fragment" in get_list(message, "flags"):  # trickle ICE candidates, no SDP to send
+        return trickle.receive(core.calls, call_id, from_tag, body, False, core.clock())
     parsed = _parse(body)
     opts = Options.from_message(message)
     opts.strip += opts.mask
@@ -88,6 +91,7 @@ def offer(core: Core, message: dict[str, Any], request: Request) -> dict[str, An
         manager.calls[call_id] = call
     if result is None:
         raise NgError("Error rewriting SDP")
+    trickle.dequeue(manager, call, from_tag, now)
     if result == "":
         return {"result": "ok"}
     return {"sdp": result, "result": "ok"}
@@ -96,6 +100,8 @@ def offer(core: Core, message: dict[str, Any], request: Request) -> dict[str, An
 def answer(core: Core, message: dict[str, Any], request: Request) -> dict[str, Any]:
     body, call_id, from_tag, to_tag = _required(message, answer=True)
     assert to_tag is not None
+    if "fragment" in get_list(message, "flags"):
+        return trickle.receive(core.calls, call_id, to_tag, body, True, core.clock())
     parsed = _parse(body)
     opts = Options.from_message(message)
     _check_source(core, opts)
@@ -116,6 +122,7 @@ def answer(core: Core, message: dict[str, Any], request: Request) -> dict[str, A
     if result is None:
         raise NgError("Error rewriting SDP")
     call.answered = True
+    trickle.dequeue(manager, call, to_tag, now)
     if result == "":
         return {"result": "ok"}
     return {"sdp": result, "result": "ok"}

@@ -22,6 +22,9 @@ def _zero(conn: Connection | None) -> bool:
     return conn is not None and conn.is_zero
 
 
+_LITE_OPTIONS = ("off", "forward", "backward", "both")
+
+
 class SdpOutput:
     """SDP output of one offer/answer transaction (mixed into ``_Session``)."""
 
@@ -30,13 +33,18 @@ class SdpOutput:
     def _render(self, plans: list[_MediaWork], parsed: SessionDescription, sender: Monologue,
                 receiver: Monologue, opts: Options, is_offer: bool) -> str:
         media_plans: list[MediaPlan] = []
-        lite_toward = ("forward", "both") if is_offer else ("backward", "both")
-        lite = opts.ice_lite in lite_toward  # a=ice-lite in what we send (with ICE in it)
+        lite = False  # a=ice-lite in what we send (with ICE in it)
         first_address: Connection | None = None
         for work in plans:
             section = work.section
             # The produced SDP shows the ports of the party it is sent to.
             out_media = receiver.medias[work.index]
+            if is_offer and opts.ice_lite in _LITE_OPTIONS:
+                # ICE-lite (offers only, as 10.5): which parties we are lite towards from now
+                # on; without the option, the sides stay as they were (even after a hold).
+                out_media.lite_self = opts.ice_lite in ("forward", "both")
+                sender.medias[work.index].lite_self = opts.ice_lite in ("backward", "both")
+            lite = lite or out_media.lite_self
             if section.type == "message":
                 header = parsed.header_of(work.index)  # its own session's c=
                 lines = parsed.session if header is None else header.lines
@@ -104,14 +112,18 @@ class SdpOutput:
             if (ice_mode == "force" or (ice_mode == "optional" and is_offer)
                     or (ice_mode in ("default", "optional", "force-relay") and ice_known)):
                 plan.ice = self._ice(receiver, rtp.interface)
-                plan.ice.trickle = "trickle-ICE" in opts.flags
+                # Trickle towards a party whose own SDP trickled (or with the flag), as
+                # 10.5: a=ice-options:trickle and a=end-of-candidates.
+                remote = out_media.remote_webrtc
+                plan.ice.trickle = ("trickle-ICE" in opts.flags
+                                    or (remote is not None and remote.trickle))
                 plan.ice_rtcp_port = rtcp_port if rtcp_port != rtp.port else None
                 plan.ice.alternates = [
                     (_foundation(interface), opts.media_address or interface.advertised,
                      rtp_port, alt_rtcp if plan.ice_rtcp_port is not None else None)
                     for interface, rtp_port, alt_rtcp in self._ice_alternates(out_media)]
                 out_media.ice_out = True
-                out_media.ice_lite = lite
+                out_media.ice_lite = out_media.lite_self
             else:
                 out_media.ice_out = False
             if opts.strip and section.is_rtp and not plan.hide_formats:
@@ -133,7 +145,10 @@ class SdpOutput:
             else:
                 changed = sdes.answer_security(plan, section, sender_media, out_media,
                                                self.manager.certificate,
-                                               osrtp_accept="accept" in opts.osrtp)
+                                               osrtp_accept="accept" in opts.osrtp,
+                                               protocol=(section.protocol if opts.transport_accept
+                                                         else opts.transport_protocol),
+                                               static="static" in opts.sdes)
                 changed += self._webrtc_legs(((out_media, receiver), (sender_media, sender)))
                 for stream in changed:
                     if not stream.closed:
@@ -193,13 +208,7 @@ class SdpOutput:
         (ICE too when spoken there), the others lose it; the streams that changed."""
         changed = []
         for media, mono in legs:
-            spec = None
-            if media.dtls_role is not None:
-                creds = mono.ice_credentials if media.ice_out else None
-                spec = webrtc.leg_spec(media, media.dtls_role == "active",
-                                       self.manager.certificate, creds)
-            changed += webrtc.set_leg(media, spec, media.dtls_role,
-                                      rtcp_separate=not media.mux_in_use)
+            changed += webrtc.refresh_leg(media, mono, self.manager.certificate)
         return changed
 
     def _rejected_plan(self, parsed: SessionDescription, work: _MediaWork, sender: Monologue,

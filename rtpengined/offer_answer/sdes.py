@@ -128,7 +128,8 @@ def offer_security(plan: MediaPlan, section: MediaSection, sender_media: CallMed
         offered = ([] if "off" in opts.sdes
                    else sdes.offer(sender_media.crypto_received, _sdes_list(opts)))
         out_media.crypto_offered = offered  # (none with SDES off: see the answer)
-        plan.security = (security_attributes(offered) if opts.dtls == "off"
+        # A re-offer to a party that answered SDES before offers no DTLS again (10.5).
+        plan.security = (security_attributes(offered) if opts.dtls == "off" or out_media.sdes
                          else security_attributes(offered, "actpass", fingerprint))
 
 
@@ -144,12 +145,18 @@ def _answer_fingerprint(certificate: dtls.Certificate, remote) -> str:
 
 def answer_security(plan: MediaPlan, section: MediaSection, answer_media: CallMedia,
                     offer_media: CallMedia, certificate: dtls.Certificate | None = None,
-                    osrtp_accept: bool = False) -> list:
+                    osrtp_accept: bool = False, protocol: str | None = None,
+                    static: bool = False) -> list:
     """An answer: pick keys, write the offerer's side; the streams whose keys changed.
 
     Sets ``dtls_role`` on the leg where the relay terminates DTLS-SRTP (None elsewhere).
     ``osrtp_accept`` (`OSRTP: accept`): a plain answer to an opportunistic SRTP offerer
-    accepts its SRTP (answered with our key, bridged) instead of leaving the call plain."""
+    accepts its SRTP (answered with our key, bridged) instead of leaving the call plain.
+    ``protocol``: the answer's ``transport-protocol`` (the answerer's own for ``accept``),
+    which a plain offerer is sent instead of its own protocol when its answerer speaks SRTP
+    (10.5). ``static`` (`SDES: static`): an answer on SDES legs with keys end to end keeps
+    the line answered before while the offer still carries it (10.5), whatever the
+    answerer chose now."""
     offer_media.dtls_role = answer_media.dtls_role = None
     if not section.is_rtp or offer_media.offer_protocol is None:
         return []
@@ -215,7 +222,7 @@ def answer_security(plan: MediaPlan, section: MediaSection, answer_media: CallMe
     if answer_media.srtp_bridged and not is_srtp(offered_proto):
         # Plain offerer, SRTP answerer: its a=crypto chose one of ours, or it answered DTLS
         # (the relay terminates it: dtls_role).
-        plan.protocol = offer_media.protocol = offered_proto
+        plan.protocol = offer_media.protocol = protocol or offered_proto
         plan.security = []
         answer_media.dtls_offered = False
         answered = _received(section)
@@ -238,19 +245,27 @@ def answer_security(plan: MediaPlan, section: MediaSection, answer_media: CallMe
     if offer_media.crypto_received and not plain_answer:
         # SDES on both legs: an answer choosing one of the offerer's own lines goes back
         # as 10.5 prints it (keys end to end, media passes through).
-        answered = _received(section)
+        answered = chosen_now = _received(section)
+        previous = offer_media.crypto_answered
+        if static and previous is not None and any(
+                c.tag == previous.tag and c.suite is previous.suite
+                for c in offer_media.crypto_received):
+            answered = [previous]
         if answered and any(c.tag == answered[0].tag and c.suite is answered[0].suite
                             for c in offer_media.crypto_received):
             plan.security = [answered[0].format()]
+            offer_media.crypto_answered = answered[0]
             if not answer_media.crypto_offered:
                 # SDES off in the offer: none of its lines went on, so the answer's line is
                 # printed as 10.5 prints it but names no suite on the call (10.5).
                 return (set_keys(answer_media, None, None)
                         + set_keys(offer_media, None, None))
-            for media in (offer_media, answer_media):
+            # (query names, on each leg, the suite its party was told or chose)
+            for media, line in ((offer_media, answered[0]),
+                                (answer_media, (chosen_now or answered)[0])):
                 media.sdes = True
                 for stream in media.streams:
-                    stream.crypto_suite = answered[0].suite.name
+                    stream.crypto_suite = line.suite.name
             return (set_keys(answer_media, None, None, keep_suite=True)
                     + set_keys(offer_media, None, None, keep_suite=True))
         chosen = None

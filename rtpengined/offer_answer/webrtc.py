@@ -17,7 +17,7 @@ from typing import NamedTuple
 
 from ..model import CallMedia, Stream
 from ..sdp import SessionDescription
-from ..secure import dtls
+from ..secure import dtls, trickle
 
 
 class RemoteParams(NamedTuple):
@@ -29,6 +29,9 @@ class RemoteParams(NamedTuple):
     pwd: str | None
     candidates: tuple  # ((address, port, priority), ...) of component 1, UDP
     candidates_rtcp: tuple = ()  # the same for component 2 (RTCP on its own port)
+    # The party trickles (a=ice-options:trickle on the media, or without ice-options
+    # 10.5's trickle address: c=0.0.0.0 with port 9): candidates it gathers later come as SDP fragments (secure.trickle).
+    trickle: bool = False
 
 
 def remote_params(parsed: SessionDescription, index: int) -> RemoteParams:
@@ -45,19 +48,14 @@ def remote_params(parsed: SessionDescription, index: int) -> RemoteParams:
             fingerprint = f"{hash_name} {value}"
         except ValueError:
             fingerprint = None
-    candidates: dict[str, list] = {"1": [], "2": []}
-    for value in section.attributes("candidate"):
-        parts = value.split()
-        # foundation component transport priority address port typ type ...
-        if len(parts) < 8 or parts[1] not in candidates or parts[2].lower() != "udp":
-            continue
-        try:
-            candidates[parts[1]].append((parts[4], int(parts[5]), int(parts[3])))
-        except ValueError:
-            continue
+    rtp, rtcp = trickle.candidates(section.attributes("candidate"))
+    options = section.attributes("ice-options")  # (10.5 reads the media level only)
+    conn = parsed.media_connection(index)
+    trickles = (any("trickle" in value for value in options) if options
+                else conn is not None and conn.is_zero and section.port == 9)
     setup = first("setup")
     return RemoteParams(fingerprint, setup.lower() if setup else None, first("ice-ufrag"),
-                        first("ice-pwd"), tuple(candidates["1"]), tuple(candidates["2"]))
+                        first("ice-pwd"), rtp, rtcp, trickles)
 
 
 def is_dtls(params: RemoteParams | None) -> bool:
@@ -77,6 +75,17 @@ def leg_spec(media: CallMedia, client: bool, certificate: dtls.Certificate,
         ice_spec = (local_ice[0], local_ice[1], params.ufrag, params.pwd,
                     media.ice_controlling, params.candidates, media.ice_lite, 1)
     return ice_spec, dtls_spec
+
+
+def refresh_leg(media: CallMedia, mono, certificate: dtls.Certificate) -> list[Stream]:
+    """Give the party's leg (``media`` of monologue ``mono``) the spec its negotiated state
+    calls for: DTLS-SRTP terminated (ICE too when spoken there) where it has a DTLS role,
+    none elsewhere; the streams that changed (for the relay worker)."""
+    spec = None
+    if media.dtls_role is not None:
+        creds = mono.ice_credentials if media.ice_out else None
+        spec = leg_spec(media, media.dtls_role == "active", certificate, creds)
+    return set_leg(media, spec, media.dtls_role, rtcp_separate=not media.mux_in_use)
 
 
 def _rtcp_spec(media: CallMedia, spec: tuple[tuple | None, tuple | None]) -> tuple:
