@@ -198,8 +198,16 @@ def test_sd_notify_ready_once_every_listener_is_up_and_stopping(logged_daemon, t
             http.sendall(b"GET /ping HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
             assert http.recv(1000).startswith(b"HTTP/1.1 200")
         # The relay workers do not inherit NOTIFY_SOCKET (only the main process talks to systemd).
+        # A child is read once it runs the worker program: between fork and exec,
+        # /proc/<pid>/environ still shows the daemon's own initial environment.
+        def exec_done(pid: int) -> bool:
+            try:
+                return b"rtpengined.media.worker" in open(f"/proc/{pid}/cmdline", "rb").read()
+            except OSError:
+                return False
+
         deadline = time.monotonic() + 10
-        while not (workers := child_pids(proc.pid)):
+        while not (workers := child_pids(proc.pid)) or not all(map(exec_done, workers)):
             assert time.monotonic() < deadline, "no relay worker started"
             time.sleep(0.05)
         for pid in workers:
