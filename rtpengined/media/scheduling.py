@@ -12,9 +12,12 @@ worker's deadline early, so it preempts the busy task when a packet arrives. It 
 privilege and gives no more CPU time: the worker's share (its nice value, kept as it was)
 is unchanged, only how soon it gets its turn, and how rarely a peer it just woke (the
 party it sent a packet to) takes its core away in the middle of a loop turn. Measured
-beside rtpengine (bench/relay.py, 200 calls at 2000 packets/s): the share of a worker's
-wakeups that ended in an involuntary context switch fell from 0.23 to 0.09 (rtpengine's
-threads: 0.51), and p99 added latency from 1.13x rtpengine's to 0.75x in that run.
+beside rtpengine (bench/relay.py, 200 calls, interleaved): the share of a worker's wakeups
+that ended in an involuntary context switch fell from 0.23 to 0.09 at 2000 packets/s
+(rtpengine's threads: 0.51), added latency p50 went from 1.07-1.10x rtpengine's to
+0.74-0.86x; p99 moved less than the run-to-run noise. The price: a worker that runs as
+soon as a packet is there finds fewer packets per wakeup at high rates, so daemon CPU per
+packet at 20k packets/s rose by about a sixth (0.75x to 0.90x rtpengine's in one run).
 
 Older kernels accept the call and ignore the runtime, or refuse it; either way the worker
 runs as before. Nothing here is needed for correctness.
