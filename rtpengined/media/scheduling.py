@@ -14,10 +14,11 @@ is unchanged, only how soon it gets its turn, and how rarely a peer it just woke
 party it sent a packet to) takes its core away in the middle of a loop turn. Measured
 beside rtpengine (bench/relay.py, 200 calls, interleaved): the share of a worker's wakeups
 that ended in an involuntary context switch fell from 0.23 to 0.09 at 2000 packets/s
-(rtpengine's threads: 0.51), added latency p50 went from 1.07-1.10x rtpengine's to
-0.74-0.86x; p99 moved less than the run-to-run noise. The price: a worker that runs as
+(rtpengine's threads: 0.51); over seven interleaved runs the median added latency went from
+1.09x rtpengine's to 0.76x (p50) and from 0.94x to 0.78x (p99, which moves by 2x between
+runs on a shared machine). The price: a worker that runs as
 soon as a packet is there finds fewer packets per wakeup at high rates, so daemon CPU per
-packet at 20k packets/s rose by about a sixth (0.75x to 0.90x rtpengine's in one run).
+packet at 20k packets/s rose by 15-30 % in 3 of 7 runs (still 0.70-0.92x rtpengine's).
 
 Older kernels accept the call and ignore the runtime, or refuse it; either way the worker
 runs as before. Nothing here is needed for correctness.
