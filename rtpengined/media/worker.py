@@ -50,6 +50,7 @@ from .counters import (
     CounterTable,
     pack_address,
 )
+from .scheduling import request_short_slice
 
 try:  # recvmmsg/sendmmsg for the settled plain drain (setup.py builds it; optional)
     from . import _relay
@@ -989,6 +990,7 @@ def main(argv: list[str]) -> int:
         counters = CounterTable.attach(counters_fd)
     except OSError:
         return 0  # the daemon stopped (e.g. a listener failed) before this worker started
+    request_short_slice()  # run soon after a packet arrives, even beside busy work
     try:
         Worker(channel, counters, index).run()
     except (BrokenPipeError, ConnectionResetError):
