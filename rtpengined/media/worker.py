@@ -691,23 +691,13 @@ class Worker:
                     errors += 1
                     continue
             last = data
-            target = sink
-            if rtcp and demux and sink.rtcp_peer is not None:
-                target = sink.rtcp_peer
-            if target is None or target.dest is None:
+            onward = _onward(sink, data, rtcp, demux)
+            if onward is None:
                 continue
-            if target.srtp_out is not None or target.webrtc is not None:
-                try:
-                    protect = target.protect
-                    if protect is None:
-                        if target.webrtc is not None:
-                            continue  # DTLS not done yet on that leg
-                        raise ValueError("no SRTP context")
-                    data = protect.protect_rtcp(data) if rtcp else protect.protect(data)
-                except Exception:
-                    errors += 1
-                    continue
-            out.append((target, data))
+            if onward is False:
+                errors += 1
+                continue
+            out.append(onward)
         stream.busy = count > 1 if busy else stream.turn == turn - 1
         stream.turn = turn
         if not (count or errors):
@@ -899,21 +889,13 @@ class Worker:
                 errors += 1
                 continue
             last = data
-            target = sink
-            if rtcp and demux and sink.rtcp_peer is not None:
-                target = sink.rtcp_peer
-            if target is None or target.dest is None:
+            onward = _onward(sink, data, rtcp, demux)
+            if onward is None:
                 continue
-            if target.srtp_out is not None or target.webrtc is not None:
-                protect = target.protect
-                if protect is None:
-                    continue  # that leg's DTLS is not done: nothing unencrypted goes there
-                try:
-                    data = protect.protect_rtcp(data) if rtcp else protect.protect(data)
-                except Exception:
-                    errors += 1
-                    continue
-            out.append((target, data))
+            if onward is False:
+                errors += 1
+                continue
+            out.append(onward)
         stream.busy = count > 1 if busy else stream.turn == turn - 1
         stream.turn = turn
         if control:
@@ -933,6 +915,29 @@ class Worker:
         if failed:
             stream.errors += failed
             self.dirty.add(stream)
+
+
+def _onward(sink: _Stream | None, data: bytes, rtcp: bool, demux: bool):
+    """Where a packet taken off a secure stream goes, and in what form: ``(target, bytes)``
+    encrypted for the target if it is an SRTP or WebRTC leg; ``None`` to drop it quietly
+    (nowhere to send it, or a WebRTC leg whose handshake is not done: never sent
+    unencrypted); ``False`` when the target has no SRTP context for its suite or the
+    context refuses the packet (counted as an error). One place
+    for both secure drains (SDES/plain and WebRTC), per packet as libsrtp is anyway."""
+    target = sink
+    if rtcp and demux and sink is not None and sink.rtcp_peer is not None:
+        target = sink.rtcp_peer
+    if target is None or target.dest is None:
+        return None
+    if target.srtp_out is not None or target.webrtc is not None:
+        protect = target.protect
+        if protect is None:  # DTLS not done yet (quiet), or a suite libsrtp cannot do
+            return None if target.webrtc is not None else False
+        try:
+            data = protect.protect_rtcp(data) if rtcp else protect.protect(data)
+        except Exception:  # libsrtp: malformed, or an index it will not reuse
+            return False
+    return target, data
 
 
 def _srtp_context(keys: tuple | None, outbound: bool):
