@@ -709,6 +709,11 @@ class Worker:
             self.learned.append(stream.id)
             publish_all = True
         self.publish(stream, count, wall, last, 0, len(last), publish_all)
+        self.send_on(stream, out)
+
+    def send_on(self, stream: _Stream, out: list) -> None:
+        """Send a secure drain's packets (decrypted or re-encrypted) to their targets; a
+        send the kernel refuses counts as an error of the stream they came from."""
         failed = 0
         for target, data in out:
             try:
@@ -906,15 +911,7 @@ class Worker:
         stream.bytes += nbytes
         stream.errors += errors
         self.publish(stream, media, wall, last, 0, len(last), False)
-        failed = 0
-        for target, data in out:
-            try:
-                target.sock.sendto(data, target.dest)
-            except OSError:
-                failed += 1
-        if failed:
-            stream.errors += failed
-            self.dirty.add(stream)
+        self.send_on(stream, out)
 
 
 def _onward(sink: _Stream | None, data: bytes, rtcp: bool, demux: bool):

@@ -143,6 +143,19 @@ def _answer_fingerprint(certificate: dtls.Certificate, remote) -> str:
     return certificate.fingerprint()
 
 
+def _answer_dtls_offerer(plan: MediaPlan, offer_media: CallMedia, protocol: str,
+                         certificate: dtls.Certificate | None) -> None:
+    """The answer to a DTLS offerer (a browser) that we terminate: its own protocol, our
+    a=setup (10.5: active for actpass) and our fingerprint in the offerer's hash."""
+    plan.protocol = offer_media.protocol = protocol
+    role = dtls.answer_setup(offer_media.remote_webrtc.setup, offer_media.dtls_reverse)
+    assert certificate is not None
+    plan.security = security_attributes(
+        [], role, _answer_fingerprint(certificate, offer_media.remote_webrtc))
+    offer_media.sdes = False
+    offer_media.dtls_role = role
+
+
 def answer_security(plan: MediaPlan, section: MediaSection, answer_media: CallMedia,
                     offer_media: CallMedia, certificate: dtls.Certificate | None = None,
                     osrtp_accept: bool = False, protocol: str | None = None,
@@ -165,13 +178,7 @@ def answer_security(plan: MediaPlan, section: MediaSection, answer_media: CallMe
             and not offer_media.crypto_received and is_dtls(offer_media.remote_webrtc)):
         # DTLS offerer (a browser), plain answerer: we answer the offerer's DTLS (10.5:
         # a=setup:active for actpass, then our fingerprint) and terminate it.
-        plan.protocol = offer_media.protocol = offered_proto
-        role = dtls.answer_setup(offer_media.remote_webrtc.setup, offer_media.dtls_reverse)
-        assert certificate is not None
-        plan.security = security_attributes(
-            [], role, _answer_fingerprint(certificate, offer_media.remote_webrtc))
-        offer_media.sdes = False
-        offer_media.dtls_role = role
+        _answer_dtls_offerer(plan, offer_media, offered_proto, certificate)
         for stream in offer_media.streams:
             stream.crypto_suite = None
         return set_keys(offer_media, None, None) + set_keys(answer_media, None, None)
@@ -180,13 +187,7 @@ def answer_security(plan: MediaPlan, section: MediaSection, answer_media: CallMe
         # DTLS offerer, SRTP answerer, each leg keyed by us: the offerer gets our DTLS
         # answer; the answerer's leg is DTLS-SRTP (its a=setup/fingerprint) or SDES (its
         # a=crypto chose one of our keys); the relay re-encrypts between them.
-        plan.protocol = offer_media.protocol = offered_proto
-        role = dtls.answer_setup(offer_media.remote_webrtc.setup, offer_media.dtls_reverse)
-        assert certificate is not None
-        plan.security = security_attributes(
-            [], role, _answer_fingerprint(certificate, offer_media.remote_webrtc))
-        offer_media.sdes = False
-        offer_media.dtls_role = role
+        _answer_dtls_offerer(plan, offer_media, offered_proto, certificate)
         answer_media.dtls_offered = False
         answered = _received(section)
         ours = None
