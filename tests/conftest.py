@@ -277,3 +277,22 @@ def _sans_io(request, monkeypatch):
 
     monkeypatch.setattr(socket.socket, "__init__", no_network)
     monkeypatch.setattr(subprocess.Popen, "__init__", no_process)
+
+
+@pytest.fixture
+def redis():
+    """A real redis-server of the test's own (a free port, no persistence), stopped after."""
+    from tests.redis_helpers import RedisServer  # (it imports this module)
+
+    server = RedisServer()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def cleanup():
+    """An ExitStack the test pushes its stops onto; unwound whatever the test did."""
+    with contextlib.ExitStack() as stack:
+        yield stack

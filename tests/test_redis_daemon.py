@@ -11,7 +11,6 @@ import os
 import socket
 import threading
 import time
-from contextlib import ExitStack
 
 import pytest
 
@@ -29,21 +28,6 @@ from tests.redis_helpers import (
     reference,
     sdp,
 )
-
-
-@pytest.fixture
-def redis():
-    server = RedisServer()
-    try:
-        yield server
-    finally:
-        server.stop()
-
-
-@pytest.fixture
-def cleanup():
-    with ExitStack() as stack:
-        yield stack
 
 
 def _stopped(daemon):

@@ -8,9 +8,7 @@ rtpengine 10.5 and rtpengined (one stores, the other restores).
 
 from __future__ import annotations
 
-import re
 import socket
-import struct
 import time
 from contextlib import ExitStack
 
@@ -19,66 +17,29 @@ import pytest
 from rtpengined.redis.layout import loads
 from rtpengined.secure import sdes
 from rtpengined.secure.srtp import SrtpContext
-from tests.redis_helpers import RedisServer, kill9, local_ports, ours, reference
-from tests.test_redis_daemon import _wait_query
-
-
-@pytest.fixture
-def redis():
-    server = RedisServer()
-    try:
-        yield server
-    finally:
-        server.stop()
-
-
-@pytest.fixture
-def cleanup():
-    with ExitStack() as stack:
-        yield stack
-
-
-def _body(port: int, protocol: str = "RTP/AVP", crypto: list[str] = ()) -> str:
-    lines = ["v=0", "o=- 1 1 IN IP4 127.0.0.1", "s=-", "c=IN IP4 127.0.0.1", "t=0 0",
-             f"m=audio {port} {protocol} 0", *[f"a={c}" for c in crypto], "a=sendrecv"]
-    return "\r\n".join(lines) + "\r\n"
-
-
-def _port(sdp: str) -> int:
-    return int(re.search(r"^m=audio (\d+) ", sdp, re.M).group(1))
-
-
-def _cryptos(sdp: str) -> list[sdes.Crypto]:
-    return [sdes.parse(v) for v in re.findall(r"^a=(crypto:.*?)\r$", sdp, re.M)]
+from tests.redis_helpers import kill9, local_ports, ours, reference
+from tests.test_redis_daemon import _stopped, _wait_query
+from tests.test_secure_sdes_relay import body, cryptos, port_of, rtcp, rtp
 
 
 def _pair(cleanup: ExitStack) -> tuple[socket.socket, socket.socket, int]:
     """RTP and RTCP sockets on ports N and N+1."""
     for _attempt in range(50):
-        rtp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        rtcp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        rtp_sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        rtcp_sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         try:
-            rtp.bind(("127.0.0.1", 0))
-            port = rtp.getsockname()[1]
-            rtcp.bind(("127.0.0.1", port + 1))
+            rtp_sock.bind(("127.0.0.1", 0))
+            port = rtp_sock.getsockname()[1]
+            rtcp_sock.bind(("127.0.0.1", port + 1))
         except OSError:
-            rtp.close()
-            rtcp.close()
+            rtp_sock.close()
+            rtcp_sock.close()
             continue
-        for sock in (rtp, rtcp):
+        for sock in (rtp_sock, rtcp_sock):
             sock.settimeout(0.2)
             cleanup.callback(sock.close)
-        return rtp, rtcp, port
+        return rtp_sock, rtcp_sock, port
     raise RuntimeError("no free port pair")
-
-
-def _rtp(seq: int, ssrc: int) -> bytes:
-    payload = bytes((seq * 7 + i) & 0xFF for i in range(160))
-    return struct.pack("!BBHII", 0x80, 0, seq, seq * 160, ssrc) + payload
-
-
-def _rtcp(ssrc: int, count: int) -> bytes:
-    return struct.pack("!BBHIIIIII", 0x80, 200, 6, ssrc, 1, 2, count * 160, count, count * 172)
 
 
 def _recv(sock: socket.socket) -> bytes | None:
@@ -104,24 +65,24 @@ class SdesCall:
         if srtp_offers:
             mine = sdes.generate(1, suite)
             offer = daemon.request({"command": "offer", **ids, "transport-protocol": "RTP/AVP",
-                                    "sdp": _body(s_port, "RTP/SAVP", [mine.format()])})
+                                    "sdp": body(s_port, "RTP/SAVP", [mine.format()])})
             assert offer["result"] == "ok", offer
             answer = daemon.request({"command": "answer", **ids, "to-tag": "b",
-                                     "sdp": _body(p_port)})
+                                     "sdp": body(p_port)})
             assert answer["result"] == "ok", answer
-            [theirs] = _cryptos(answer["sdp"])
-            self.srtp_target, self.plain_target = _port(answer["sdp"]), _port(offer["sdp"])
+            [theirs] = cryptos(answer["sdp"])
+            self.srtp_target, self.plain_target = port_of(answer["sdp"]), port_of(offer["sdp"])
         else:
             offer = daemon.request({"command": "offer", **ids, "transport-protocol": "RTP/SAVP",
-                                    "sdp": _body(p_port)})
+                                    "sdp": body(p_port)})
             assert offer["result"] == "ok", offer
-            theirs = next(c for c in _cryptos(offer["sdp"]) if c.suite.name == suite)
+            theirs = next(c for c in cryptos(offer["sdp"]) if c.suite.name == suite)
             mine = sdes.generate(theirs.tag, suite)
             answer = daemon.request({"command": "answer", **ids, "to-tag": "b",
-                                     "sdp": _body(s_port, "RTP/SAVP", [mine.format()])})
+                                     "sdp": body(s_port, "RTP/SAVP", [mine.format()])})
             assert answer["result"] == "ok", answer
             assert "a=crypto" not in answer["sdp"]
-            self.srtp_target, self.plain_target = _port(offer["sdp"]), _port(answer["sdp"])
+            self.srtp_target, self.plain_target = port_of(offer["sdp"]), port_of(answer["sdp"])
         self.mine, self.theirs = mine, theirs
         self.out = SrtpContext.from_sdes(mine, outbound=True)
         self.back = SrtpContext.from_sdes(theirs, outbound=False)
@@ -139,13 +100,13 @@ class SdesCall:
         done = 0
         for _attempt in range(tries):
             self.seq += 1
-            sent = _rtp(self.seq, 0x5157A001)
+            sent = rtp(self.seq, 0x5157A001)
             s_rtp.sendto(self.out.protect(sent), (self.host, self.srtp_target))
             got = _recv(p_rtp)
             if got is None:
                 continue
             assert got == sent
-            back = _rtp(self.seq, 0x9A1A0002)
+            back = rtp(self.seq, 0x9A1A0002)
             p_rtp.sendto(back, (self.host, self.plain_target))
             got = _recv(s_rtp)
             assert got is not None and got != back
@@ -155,19 +116,15 @@ class SdesCall:
                 break
         assert done == packets, f"only {done} RTP round trips"
         self.seq += 1
-        report = _rtcp(0x5157A001, self.seq)
+        report = rtcp(0x5157A001, self.seq)
         s_rtcp.sendto(self.out.protect_rtcp(report), (self.host, self.srtp_target + 1))
         assert _recv(p_rtcp) == report
         if not rtcp_back:
             return
-        report = _rtcp(0x9A1A0002, self.seq)
+        report = rtcp(0x9A1A0002, self.seq)
         p_rtcp.sendto(report, (self.host, self.plain_target + 1))
         got = _recv(s_rtcp)
         assert got is not None and self.back.unprotect_rtcp(got) == report
-
-
-def _stopped(daemon):
-    return lambda *exc: daemon.stop()
 
 
 def _wait_keyed(redis, db: int, call_id: str, streams: int = 2) -> dict:
@@ -301,29 +258,29 @@ class HalfCall(SdesCall):
         if srtp_offers:
             mine = sdes.generate(1, suite)
             offer = daemon.request({"command": "offer", **ids, "transport-protocol": "RTP/AVP",
-                                    "sdp": _body(s_port, "RTP/SAVP", [mine.format()])})
+                                    "sdp": body(s_port, "RTP/SAVP", [mine.format()])})
         else:
             offer = daemon.request({"command": "offer", **ids, "transport-protocol": "RTP/SAVP",
-                                    "sdp": _body(p_port)})
+                                    "sdp": body(p_port)})
         assert offer["result"] == "ok", offer
         redis.wait_for(1, lambda keys: call_id in keys)
         kill9(daemon)
         self.daemon = daemon = start()
         if srtp_offers:
             answer = daemon.request({"command": "answer", **ids, "to-tag": "b",
-                                     "sdp": _body(p_port)})
+                                     "sdp": body(p_port)})
             assert answer["result"] == "ok", answer
-            [theirs] = _cryptos(answer["sdp"])
+            [theirs] = cryptos(answer["sdp"])
             assert theirs.tag == mine.tag and theirs.suite is mine.suite
-            self.srtp_target, self.plain_target = _port(answer["sdp"]), _port(offer["sdp"])
+            self.srtp_target, self.plain_target = port_of(answer["sdp"]), port_of(offer["sdp"])
         else:
-            theirs = next(c for c in _cryptos(offer["sdp"]) if c.suite.name == suite)
+            theirs = next(c for c in cryptos(offer["sdp"]) if c.suite.name == suite)
             mine = sdes.generate(theirs.tag, suite)
             answer = daemon.request({"command": "answer", **ids, "to-tag": "b",
-                                     "sdp": _body(s_port, "RTP/SAVP", [mine.format()])})
+                                     "sdp": body(s_port, "RTP/SAVP", [mine.format()])})
             assert answer["result"] == "ok", answer
             assert "a=crypto" not in answer["sdp"] and " RTP/AVP " in answer["sdp"]
-            self.srtp_target, self.plain_target = _port(offer["sdp"]), _port(answer["sdp"])
+            self.srtp_target, self.plain_target = port_of(offer["sdp"]), port_of(answer["sdp"])
         self.mine, self.theirs = mine, theirs
         self.out = SrtpContext.from_sdes(mine, outbound=True)
         self.back = SrtpContext.from_sdes(theirs, outbound=False)
@@ -354,15 +311,15 @@ def test_kill9_restart_keeps_both_legs_of_a_rekeyed_sdes_call(redis, cleanup):
     ids = {"call-id": "rekeyed", "from-tag": "a"}
     mine = sdes.generate(1, "AES_CM_128_HMAC_SHA1_80")
     offer = daemon.request({"command": "offer", **ids, "DTLS": "off",
-                            "sdp": _body(a_port, "RTP/SAVP", [mine.format()])})
-    ours_b = next(c for c in _cryptos(offer["sdp"]) if c.suite.name == "AEAD_AES_128_GCM")
+                            "sdp": body(a_port, "RTP/SAVP", [mine.format()])})
+    ours_b = next(c for c in cryptos(offer["sdp"]) if c.suite.name == "AEAD_AES_128_GCM")
     theirs = sdes.generate(ours_b.tag, "AEAD_AES_128_GCM")
     answer = daemon.request({"command": "answer", **ids, "to-tag": "b",
-                             "sdp": _body(b_port, "RTP/SAVP", [theirs.format()])})
-    [ours_a] = _cryptos(answer["sdp"])
+                             "sdp": body(b_port, "RTP/SAVP", [theirs.format()])})
+    [ours_a] = cryptos(answer["sdp"])
     a_out, a_in = SrtpContext.from_sdes(mine, True), SrtpContext.from_sdes(ours_a, False)
     b_out, b_in = SrtpContext.from_sdes(theirs, True), SrtpContext.from_sdes(ours_b, False)
-    from_a, from_b = _port(answer["sdp"]), _port(offer["sdp"])
+    from_a, from_b = port_of(answer["sdp"]), port_of(offer["sdp"])
     seq = 0
 
     def round_trips(count: int) -> None:
@@ -370,13 +327,13 @@ def test_kill9_restart_keeps_both_legs_of_a_rekeyed_sdes_call(redis, cleanup):
         done = 0
         for _attempt in range(50):
             seq += 1
-            sent = _rtp(seq, 0xA)
+            sent = rtp(seq, 0xA)
             a_rtp.sendto(a_out.protect(sent), ("127.0.0.1", from_a))
             got = _recv(b_rtp)
             if got is None:
                 continue
             assert b_in.unprotect(got) == sent
-            back = _rtp(seq, 0xB)
+            back = rtp(seq, 0xB)
             b_rtp.sendto(b_out.protect(back), ("127.0.0.1", from_b))
             got = _recv(a_rtp)
             assert got is not None and a_in.unprotect(got) == back

@@ -6,20 +6,9 @@ store's own counters are read: skipped writes while Redis is down, writes after 
 
 from __future__ import annotations
 
-import pytest
 import trio
 
-from tests.redis_helpers import RedisServer
 from tests.test_ng_calls_udp import ng, sdp_body
-
-
-@pytest.fixture
-def redis():
-    server = RedisServer()
-    try:
-        yield server
-    finally:
-        server.stop()
 
 
 async def _wait(predicate, timeout: float = 10.0) -> None:
