@@ -156,6 +156,23 @@ def _answer_dtls_offerer(plan: MediaPlan, offer_media: CallMedia, protocol: str,
     offer_media.dtls_role = role
 
 
+def _answerer_keys(answer_media: CallMedia, section: MediaSection) -> tuple:
+    """An answerer we offered SRTP to (keyed by us): ``(its a=crypto line, our key it
+    chose)``, or ``(None, None)`` when it chose none of ours; a DTLS answer (a browser)
+    instead leaves the role the relay terminates it with in ``dtls_role``."""
+    answer_media.dtls_offered = False
+    answered = _received(section)
+    if not answered:
+        if is_dtls(answer_media.remote_webrtc):
+            answer_media.dtls_role = dtls.answer_setup(answer_media.remote_webrtc.setup)
+        return None, None
+    try:
+        ours = sdes.accept_answer(answer_media.crypto_offered, answered[0])
+    except sdes.SdesError:
+        return None, None
+    return (answered[0] if ours else None), ours
+
+
 def answer_security(plan: MediaPlan, section: MediaSection, answer_media: CallMedia,
                     offer_media: CallMedia, certificate: dtls.Certificate | None = None,
                     osrtp_accept: bool = False, protocol: str | None = None,
@@ -188,21 +205,12 @@ def answer_security(plan: MediaPlan, section: MediaSection, answer_media: CallMe
         # answer; the answerer's leg is DTLS-SRTP (its a=setup/fingerprint) or SDES (its
         # a=crypto chose one of our keys); the relay re-encrypts between them.
         _answer_dtls_offerer(plan, offer_media, offered_proto, certificate)
-        answer_media.dtls_offered = False
-        answered = _received(section)
-        ours = None
-        if answered:
-            try:
-                ours = sdes.accept_answer(answer_media.crypto_offered, answered[0])
-            except sdes.SdesError:
-                ours = None
-        elif is_dtls(answer_media.remote_webrtc):
-            answer_media.dtls_role = dtls.answer_setup(answer_media.remote_webrtc.setup)
+        theirs, ours = _answerer_keys(answer_media, section)
         for stream in offer_media.streams:
             stream.crypto_suite = None
         # (A DTLS answerer's streams keep naming our first offered suite until the
         # handshake tells the real one, as 10.5 shows them.)
-        return (set_keys(answer_media, answered[0] if ours else None, ours,
+        return (set_keys(answer_media, theirs, ours,
                          keep_suite=answer_media.dtls_role is not None)
                 + set_keys(offer_media, None, None))
     osrtp_offerer = not is_srtp(offered_proto) and bool(offer_media.crypto_received)
@@ -225,18 +233,8 @@ def answer_security(plan: MediaPlan, section: MediaSection, answer_media: CallMe
         # (the relay terminates it: dtls_role).
         plan.protocol = offer_media.protocol = protocol or offered_proto
         plan.security = []
-        answer_media.dtls_offered = False
-        answered = _received(section)
-        if not answered and is_dtls(answer_media.remote_webrtc):
-            # A DTLS answer (a browser): the relay terminates it with the role it left us.
-            answer_media.dtls_role = dtls.answer_setup(answer_media.remote_webrtc.setup)
-        ours = None
-        if answered:
-            try:
-                ours = sdes.accept_answer(answer_media.crypto_offered, answered[0])
-            except sdes.SdesError:
-                ours = None
-        return (set_keys(answer_media, answered[0] if ours else None, ours,
+        theirs, ours = _answerer_keys(answer_media, section)
+        return (set_keys(answer_media, theirs, ours,
                          # (an OSRTP answer or none: query keeps naming the suite
                          # offered, or shows the one chosen, as 10.5)
                          show_suite=not is_srtp(section.protocol) and ours is not None,
