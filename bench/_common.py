@@ -13,6 +13,7 @@ import itertools
 import os
 import shlex
 import socket
+import struct
 import subprocess
 import sys
 import time
@@ -46,6 +47,12 @@ def daemons_from(args: argparse.Namespace) -> list[tuple[str, str]]:
         name, _, command = item.partition("=")
         out.append((name, command))
     return out
+
+
+def rtp(seq: int, ssrc: int) -> bytes:
+    """A 172-byte RTP packet (PCMU, 160 zero bytes) whose sequence and timestamp vary, so
+    rtpengine does not drop a run of identical packets as a loop."""
+    return struct.pack("!BBHII", 0x80, 0, seq & 0xFFFF, seq * 160, ssrc) + bytes(160)
 
 
 def free_port(kind: int = socket.SOCK_STREAM) -> int:

@@ -15,7 +15,6 @@ import argparse
 import multiprocessing
 import os
 import socket
-import struct
 import sys
 import time
 
@@ -28,13 +27,10 @@ from _common import (  # noqa: E402
     daemons_from,
     media_port,
     percentile,
+    rtp,
     sdp,
     start_daemon,
 )
-
-
-def rtp(seq: int, ssrc: int) -> bytes:
-    return struct.pack("!BBHII", 0x80, 0, seq & 0xFFFF, seq * 160, ssrc) + bytes(160)
 
 
 def blaster(pairs: list[tuple[int, int]], seconds: float, result) -> None:

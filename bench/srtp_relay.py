@@ -15,7 +15,6 @@ from __future__ import annotations
 import argparse
 import re
 import socket
-import struct
 import time
 
 from _common import (
@@ -26,16 +25,13 @@ from _common import (
     media_port,
     process_tree,
     ratio,
+    rtp,
     sdp,
     start_daemon,
 )
 
 from rtpengined.secure import sdes
 from rtpengined.secure.srtp import SrtpContext
-
-
-def rtp(seq: int, ssrc: int) -> bytes:
-    return struct.pack("!BBHII", 0x80, 0, seq & 0xFFFF, seq * 160, ssrc) + bytes(160)
 
 
 def udp(address: str) -> socket.socket:

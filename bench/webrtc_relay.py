@@ -20,11 +20,10 @@ import asyncio
 import re
 import socket
 import statistics
-import struct
 import time
 
 import aioice
-from _common import NgClient, add_daemon_arguments, cpu_seconds, daemons_from, ratio, start_daemon
+from _common import NgClient, add_daemon_arguments, cpu_seconds, daemons_from, ratio, rtp, start_daemon
 from aiortc import (
     RTCCertificate,
     RTCDtlsFingerprint,
@@ -35,10 +34,6 @@ from aiortc import (
     RTCIceParameters,
     RTCIceTransport,
 )
-
-
-def rtp(seq: int, ssrc: int) -> bytes:
-    return struct.pack("!BBHII", 0x80, 0, seq & 0xFFFF, seq * 160, ssrc) + bytes(160)
 
 
 class Browser(RTCDtlsTransport):
