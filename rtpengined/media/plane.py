@@ -260,16 +260,21 @@ class RelayPlane:
             stream.sock.close()
 
     def refresh(self, streams: list[Stream] | None = None) -> None:
-        for worker in self.workers:
-            self._read_news(worker)
+        records = self.records
+        if streams is None:
+            for worker in self.workers:
+                self._read_news(worker)
+        else:  # only the workers of these streams (a call's streams share one)
+            for worker in {r.worker for s in streams if (r := records.get(s.id)) is not None}:
+                self._read_news(worker)
         if self.planner.installed:
             self._kernel_refresh(streams)
         if streams is None:
-            for record in self.records.values():
+            for record in records.values():
                 self._refresh_record(record)
             return
         for stream in streams:
-            record = self.records.get(stream.id)
+            record = records.get(stream.id)
             if record is not None:
                 self._refresh_record(record)
 
