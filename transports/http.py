@@ -407,8 +407,8 @@ class WebServer:
                 return
 
     async def _linger(self, conn: Conn) -> None:
-        """After an error reply: stop writing, drop what the peer still sends for a moment, so
-        that it reads our reply instead of a reset."""
+        """After an error reply (or a WebSocket close frame of ours): stop writing, drop what
+        the peer still sends for a moment, so that it reads our reply instead of a reset."""
         conn.partial = False
         if isinstance(conn.stream, trio.SocketStream):
             await conn.stream.send_eof()
@@ -447,6 +447,8 @@ class WebServer:
             if out:
                 await conn.send(out)
             if session.closed:
+                if session.peer_may_still_send:
+                    await self._linger(conn)
                 return
             data = await conn.receive(trio.current_time() + self.idle)
             if not data:

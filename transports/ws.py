@@ -107,7 +107,7 @@ class WsSession:
     """One accepted WebSocket connection: ``receive(bytes) -> bytes to send``.
 
     ``closed`` turns true once a close frame is out (ours or the answer to the peer's); the
-    shell then sends what it has and hangs up.
+    shell then sends what it has and hangs up (after ``peer_may_still_send`` is drained).
     """
 
     def __init__(self, core: Any, subprotocol: str, source: tuple | None, trailing: bytes = b"") -> None:
@@ -221,6 +221,13 @@ class WsSession:
             elif isinstance(event, Ping):
                 out.append(self.connection.send(event.response()))
         return b"".join(out)
+
+    @property
+    def peer_may_still_send(self) -> bool:
+        """We sent a close frame the peer has not answered: it may still be sending (a
+        message we refused as too big, say). The shell drains it for a moment before
+        hanging up, so the peer reads our close frame instead of a reset."""
+        return self.connection.state is ConnectionState.LOCAL_CLOSING
 
     def close(self, code: int, reason: str = "") -> bytes:
         """Our close frame (once); nothing if the session is already closed."""
