@@ -113,10 +113,11 @@ class Stream:
     # What the party's SDP said when it must not be sent to (c=0.0.0.0 hold, port 0):
     # shown by query like rtpengine, never used as a destination.
     shown_endpoint: Endpoint | None = None
-    # SRTP on this stream's leg, as (libsrtp profile, key||salt): ``srtp_in`` unprotects
-    # what the party sends, ``srtp_out`` protects what it is sent. None: plain RTP.
-    srtp_in: tuple[str, bytes] | None = None
-    srtp_out: tuple[str, bytes] | None = None
+    # SRTP on this stream's leg, as (profile, key||salt) or, for SDES, (suite, key||salt,
+    # session parameters): ``srtp_in`` unprotects what the party sends, ``srtp_out``
+    # protects what it is sent. None: plain RTP.
+    srtp_in: tuple | None = None
+    srtp_out: tuple | None = None
     crypto_suite: str | None = None  # what query shows (10.5: on an SDES offerer's streams)
     # WebRTC on this stream's leg (offer_answer.webrtc.leg_spec): ICE (our and the peer's
     # credentials, our role, its candidates) and DTLS (our role, its fingerprint, our

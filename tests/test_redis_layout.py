@@ -208,8 +208,8 @@ def test_restore_sdes_capture_keys_the_relay():
                         foreign=False)
     caller, callee = call.monologues
     for stream in caller.medias[0].streams:
-        assert stream.srtp_in == ("AES_CM_128_HMAC_SHA1_80", offered.key_salt)
-        assert stream.srtp_out == ("AES_CM_128_HMAC_SHA1_80", answered.key_salt)
+        assert stream.srtp_in == ("AES_CM_128_HMAC_SHA1_80", offered.key_salt, ())
+        assert stream.srtp_out == ("AES_CM_128_HMAC_SHA1_80", answered.key_salt, ())
     assert caller.medias[0].sdes
     assert all(s.srtp_in is None and s.srtp_out is None for s in callee.medias[0].streams)
 
@@ -284,16 +284,16 @@ def time_now() -> float:
 
 
 def test_suite_the_relay_cannot_do_stays_dropped_after_restore():
-    """AES_256_CM has no relay keys to store: the restored SDES leg still relays nothing
+    """AES_192_CM has no relay keys to store: the restored SDES leg still relays nothing
     (no SRTP passed on to the plain party, no plain RTP to the SRTP one)."""
     core, _ = make_core(FakeBinder())
-    line = sdes.generate(1, "AES_256_CM_HMAC_SHA1_80").format()
+    line = sdes.generate(1, "AES_192_CM_HMAC_SHA1_80").format()
     ng(core, command="offer", sdp=sdp_body(2000).replace("RTP/AVP", "RTP/SAVP") + f"a={line}\r\n",
        **{"call-id": "u", "from-tag": "a", "transport-protocol": "RTP/AVP"})
     ng(core, command="answer", sdp=sdp_body(3000, "192.0.2.20"),
        **{"call-id": "u", "from-tag": "a", "to-tag": "b"})
     before = core.calls.calls["u"].monologues[0].medias[0].rtp.srtp_in
-    assert before == ("unsupported AES_256_CM_HMAC_SHA1_80", b"")
+    assert before == ("unsupported AES_192_CM_HMAC_SHA1_80", b"")
     caller, callee = _restored_copy(core, "u").monologues
     for stream in caller.medias[0].streams:
         assert stream.srtp_in == stream.srtp_out == before

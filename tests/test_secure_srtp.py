@@ -25,20 +25,41 @@ def derive(master_key: bytes, master_salt: bytes, label: int, length: int) -> by
     return aes_cm(master_key, (x << 16).to_bytes(16, "big"), length)
 
 
-def reference_protect(rtp: bytes, roc: int, tag_len: int) -> bytes:
-    """SRTP AES_CM_128_HMAC_SHA1 per RFC 3711 3.1, 4.1.1, 4.2 (header without CSRC/extension)."""
-    k_e = derive(MASTER_KEY, MASTER_SALT, 0, 16)
-    k_a = derive(MASTER_KEY, MASTER_SALT, 1, 20)
-    k_s = derive(MASTER_KEY, MASTER_SALT, 2, 14)
+def reference_protect(rtp: bytes, roc: int, tag_len: int, master_key: bytes = MASTER_KEY,
+                      master_salt: bytes = MASTER_SALT, encrypt: bool = True) -> bytes:
+    """SRTP AES_CM_*_HMAC_SHA1 per RFC 3711 3.1, 4.1.1, 4.2 (header without CSRC/extension);
+    the AES-256 suites derive with AES-256 (RFC 6188 7.2); ``encrypt=False`` is the NULL
+    cipher or UNENCRYPTED_SRTP, ``tag_len=0`` UNAUTHENTICATED_SRTP."""
+    k_e = derive(master_key, master_salt, 0, len(master_key))
+    k_a = derive(master_key, master_salt, 1, 20)
+    k_s = derive(master_key, master_salt, 2, 14)
     seq, = struct.unpack_from("!H", rtp, 2)
     ssrc, = struct.unpack_from("!I", rtp, 8)
     index = (roc << 16) | seq
     iv = (int.from_bytes(k_s, "big") << 16) ^ (ssrc << 64) ^ (index << 16)
     payload = rtp[12:]
-    ks = aes_cm(k_e, iv.to_bytes(16, "big"), len(payload))
-    protected = rtp[:12] + bytes(a ^ b for a, b in zip(payload, ks, strict=True))
+    if encrypt:
+        ks = aes_cm(k_e, iv.to_bytes(16, "big"), len(payload))
+        payload = bytes(a ^ b for a, b in zip(payload, ks, strict=True))
+    protected = rtp[:12] + payload
     tag = hmac.new(k_a, protected + struct.pack("!I", roc), hashlib.sha1).digest()[:tag_len]
     return protected + tag
+
+
+def reference_protect_rtcp(rtcp: bytes, index: int, master_key: bytes = MASTER_KEY,
+                           master_salt: bytes = MASTER_SALT, encrypt: bool = True) -> bytes:
+    """SRTCP per RFC 3711 3.4 and 4.1.1 (labels 3-5, the E flag and index, 80-bit tag)."""
+    k_e = derive(master_key, master_salt, 3, len(master_key))
+    k_a = derive(master_key, master_salt, 4, 20)
+    k_s = derive(master_key, master_salt, 5, 14)
+    ssrc, = struct.unpack_from("!I", rtcp, 4)
+    iv = (int.from_bytes(k_s, "big") << 16) ^ (ssrc << 64) ^ (index << 16)
+    body = rtcp[8:]
+    if encrypt:
+        ks = aes_cm(k_e, iv.to_bytes(16, "big"), len(body))
+        body = bytes(a ^ b for a, b in zip(body, ks, strict=True))
+    sealed = rtcp[:8] + body + struct.pack("!I", (0x80000000 if encrypt else 0) | index)
+    return sealed + hmac.new(k_a, sealed, hashlib.sha1).digest()[:10]
 
 
 def test_reference_keystream_matches_rfc3711_b2():
@@ -99,9 +120,55 @@ def test_every_supported_suite_round_trips_rtp_and_rtcp(suite):
         other.unprotect(out.protect(rtp(99)))
 
 
+MASTER_KEY_256 = bytes(range(1, 33))
+
+
+# (suite, session parameters, RTP tag length, RTP encrypted, SRTCP encrypted)
+POLICY_CASES = [
+    ("AES_256_CM_HMAC_SHA1_80", (), 10, True, True),
+    ("AES_256_CM_HMAC_SHA1_32", (), 4, True, True),
+    ("NULL_HMAC_SHA1_80", (), 10, False, False),
+    ("NULL_HMAC_SHA1_32", (), 4, False, False),
+    ("AES_CM_128_HMAC_SHA1_80", ("UNENCRYPTED_SRTP",), 10, False, True),
+    ("AES_CM_128_HMAC_SHA1_80", ("UNENCRYPTED_SRTCP",), 10, True, False),
+    ("AES_CM_128_HMAC_SHA1_32", ("UNAUTHENTICATED_SRTP",), 0, True, True),
+    ("AES_256_CM_HMAC_SHA1_80", ("UNENCRYPTED_SRTP", "UNENCRYPTED_SRTCP"), 10, False, False),
+]
+
+
+@pytest.mark.parametrize(("suite", "parameters", "tag_len", "rtp_encrypted", "rtcp_encrypted"),
+                         POLICY_CASES, ids=["-".join((c[0], *c[1])) for c in POLICY_CASES])
+def test_policies_libsrtp_has_no_profile_for_match_the_rfc(suite, parameters, tag_len,
+                                                          rtp_encrypted, rtcp_encrypted):
+    """The suites and session parameters whose libsrtp policy we write ourselves protect
+    exactly as the RFCs say (checked here against the reference above) and unprotect."""
+    key = MASTER_KEY_256 if "256" in suite else MASTER_KEY
+    crypto = sdes.Crypto(1, sdes.SUITES_BY_NAME[suite], key, MASTER_SALT,
+                         flags=frozenset(parameters))
+    out = srtp.SrtpContext.from_sdes(crypto, outbound=True)
+    inb = srtp.SrtpContext.from_sdes(crypto, outbound=False)
+    for seq, roc in [(1, 0), (2, 0), (65535, 0), (0, 1)]:
+        plain = rtp(seq)
+        protected = out.protect(plain)
+        assert protected == reference_protect(plain, roc, tag_len, key, MASTER_SALT,
+                                              rtp_encrypted)
+        assert inb.unprotect(protected) == plain
+    report = struct.pack("!BBHI", 0x80, 200, 6, 0xCAFEBABE) + bytes(range(20))
+    sealed = out.protect_rtcp(report)
+    index = struct.unpack_from("!I", sealed, len(sealed) - 14)[0] & 0x7FFFFFFF
+    assert sealed == reference_protect_rtcp(report, index, key, MASTER_SALT, rtcp_encrypted)
+    assert inb.unprotect_rtcp(sealed) == report
+
+
 def test_suites_libsrtp_lacks_here_say_so():
+    for suite in ("F8_128_HMAC_SHA1_80", "AES_192_CM_HMAC_SHA1_80"):
+        with pytest.raises(ValueError, match="not supported"):
+            srtp.SrtpContext.from_sdes(sdes.generate(1, suite), True)
+    # the AEAD transform does both: its session parameters are not ours to take apart
     with pytest.raises(ValueError, match="not supported"):
-        srtp.SrtpContext.from_sdes(sdes.generate(1, "F8_128_HMAC_SHA1_80"), True)
-    with pytest.raises(ValueError, match="session parameters"):
-        srtp.SrtpContext.from_sdes(sdes.generate(1, "AES_CM_128_HMAC_SHA1_80", {"UNENCRYPTED_SRTP"}), True)
+        srtp.SrtpContext.from_sdes(sdes.generate(1, "AEAD_AES_128_GCM", {"UNENCRYPTED_SRTP"}), True)
+    with pytest.raises(ValueError, match="an MKI"):
+        srtp.SrtpContext.from_sdes(
+            sdes.Crypto(1, sdes.SUITES_BY_NAME["AES_CM_128_HMAC_SHA1_80"], MASTER_KEY,
+                        MASTER_SALT, mki=(1, 4)), True)
     assert sdes.answer(sdes.offer([]), srtp.SUPPORTED_SUITES).suite.name == "AEAD_AES_256_GCM"

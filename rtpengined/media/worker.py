@@ -663,7 +663,7 @@ class Worker:
         sink = None if stream.blocked else stream.sink
         demux = stream.rtcp_mux and sink is not None and not sink.rtcp_mux
         unprotect = stream.unprotect
-        count = nbytes = errors = 0
+        count = nbytes = errors = refused = 0
         publish_all = False
         out = []
         last = b""
@@ -676,10 +676,10 @@ class Worker:
                 errors += 1
                 break
             count += 1
-            nbytes += len(data)
             if (source != stream.endpoint or not stream.confirmed) and not stream.on_new_source(
                     source, now):
                 errors += 1
+                nbytes += len(data)
                 continue
             rtcp = len(data) > 1 and 192 <= data[1] <= 223
             if stream.srtp_in is not None:
@@ -689,7 +689,9 @@ class Worker:
                     data = unprotect.unprotect_rtcp(data) if rtcp else unprotect.unprotect(data)
                 except Exception:  # libsrtp: authentication, replay, malformed
                     errors += 1
+                    refused += 1  # as 10.5: an error, not a packet of the stream
                     continue
+            nbytes += len(data)  # as 10.5 counts SRTP: the packet decrypted
             last = data
             onward = _onward(sink, data, rtcp, demux)
             if onward is None:
@@ -702,13 +704,13 @@ class Worker:
         stream.turn = turn
         if not (count or errors):
             return
-        stream.packets += count
+        stream.packets += count - refused
         stream.bytes += nbytes
         stream.errors += errors
         if stream.endpoint != endpoint0 or stream.confirmed != settled0:
             self.learned.append(stream.id)
             publish_all = True
-        self.publish(stream, count, wall, last, 0, len(last), publish_all)
+        self.publish(stream, count - refused, wall, last, 0, len(last), publish_all)
         self.send_on(stream, out)
 
     def send_on(self, stream: _Stream, out: list) -> None:
@@ -885,14 +887,14 @@ class Worker:
             unprotect = stream.unprotect
             if unprotect is None or source != leg.peer:
                 continue  # no keys yet, or not from the ICE/DTLS peer: dropped
-            nbytes += len(data)
-            media += 1
             rtcp = len(data) > 1 and 192 <= data[1] <= 223
             try:
                 data = unprotect.unprotect_rtcp(data) if rtcp else unprotect.unprotect(data)
             except Exception:  # libsrtp: authentication, replay, malformed
-                errors += 1
+                errors += 1  # as 10.5: an error, not a packet of the stream
                 continue
+            nbytes += len(data)  # decrypted, as 10.5 counts it
+            media += 1
             last = data
             onward = _onward(sink, data, rtcp, demux)
             if onward is None:
@@ -938,14 +940,15 @@ def _onward(sink: _Stream | None, data: bytes, rtcp: bool, demux: bool):
 
 
 def _srtp_context(keys: tuple | None, outbound: bool):
-    """A libsrtp context for (profile, key||salt); None without keys or for a profile
+    """A libsrtp context for (profile, key||salt[, SDES session parameters]); None without
+    keys or for a profile
     libsrtp cannot do here (the stream then drops what it cannot decrypt or encrypt)."""
     if keys is None:
         return None
     from ..secure.srtp import SrtpContext  # only workers relaying SRTP load libsrtp
 
     try:
-        return SrtpContext(keys[0], keys[1], outbound)
+        return SrtpContext(keys[0], keys[1], outbound, keys[2] if len(keys) > 2 else ())
     except Exception:  # pylibsrtp.Error or an unknown profile
         log.warning("SRTP context for %s not built", keys[0])
         return None

@@ -37,17 +37,23 @@ def _received(section: MediaSection) -> list[sdes.Crypto]:
     return out
 
 
-def _keys(crypto: sdes.Crypto) -> tuple[str, bytes]:
-    """The relay's (profile, key||salt). A suite or parameter libsrtp cannot do here gets a
-    profile no context is built for: the relay then drops (and counts) those packets rather
-    than pass SRTP on to a plain party or plain RTP to an SRTP one."""
-    if crypto.suite.name not in SUPPORTED or crypto.flags or crypto.mki is not None:
+def _keys(crypto: sdes.Crypto) -> tuple:
+    """The relay's (suite, key||salt, session parameters). A suite or parameter libsrtp
+    cannot do here gets a profile no context is built for (as a restore from Redis marks
+    it): the relay then drops (and counts) those packets rather than pass SRTP on to a
+    plain party or plain RTP to an SRTP one."""
+    if (crypto.suite.name not in SUPPORTED or crypto.mki is not None
+            or (crypto.flags and crypto.suite.aead)):
         return (f"unsupported {crypto.suite.name}", b"")
-    return (crypto.suite.name, crypto.key_salt)
+    return (crypto.suite.name, crypto.key_salt, tuple(sorted(crypto.flags)))
 
 
-SUPPORTED = frozenset(("AEAD_AES_256_GCM", "AEAD_AES_128_GCM",
-                       "AES_CM_128_HMAC_SHA1_80", "AES_CM_128_HMAC_SHA1_32"))
+# What the relay's libsrtp contexts do (secure/srtp.py; not imported here, so that only
+# relay workers load libsrtp): every suite 10.5 offers but F8 (not in libsrtp 2) and AES-192
+# (libsrtp's does not interoperate); the session parameters (UNENCRYPTED_SRTP,
+# UNENCRYPTED_SRTCP, UNAUTHENTICATED_SRTP) on the counter-mode and NULL suites; no MKI.
+SUPPORTED = frozenset(s.name for s in sdes.SUITES
+                      if not s.name.startswith(("F8_", "AES_192_")))
 
 
 def set_keys(media: CallMedia, inbound: sdes.Crypto | None, outbound: sdes.Crypto | None,

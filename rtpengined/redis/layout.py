@@ -300,18 +300,19 @@ def _crypto_fields(prefix: str, crypto: Crypto) -> dict[str, str]:
     return fields
 
 
-def _relay_crypto(keys: tuple[str, bytes] | None, tag: int = 0) -> Crypto | None:
-    """A stream's relay keys (libsrtp profile, key||salt) as SDES parameters; None for a
+def _relay_crypto(keys: tuple | None, tag: int = 0) -> Crypto | None:
+    """A stream's relay keys (suite, key||salt, session parameters) as SDES parameters; None for a
     plain stream or one whose suite the relay cannot do (it has no keys to store)."""
     if keys is None:
         return None
     suite = SUITES_BY_NAME.get(keys[0])
     if suite is None or len(keys[1]) != suite.key_len + suite.salt_len:
         return None
-    return Crypto(tag, suite, keys[1][: suite.key_len], keys[1][suite.key_len :])
+    return Crypto(tag, suite, keys[1][: suite.key_len], keys[1][suite.key_len :],
+                  flags=frozenset(keys[2] if len(keys) > 2 else ()))
 
 
-def _relay_key_fields(keys: tuple[str, bytes] | None) -> dict[str, str]:
+def _relay_key_fields(keys: tuple | None) -> dict[str, str]:
     crypto = _relay_crypto(keys)
     return _crypto_fields("", crypto) if crypto is not None else {}
 

@@ -25,9 +25,63 @@ LIBSRTP_PROFILES = {
     "SRTP_AEAD_AES_128_GCM": pylibsrtp.Policy.SRTP_PROFILE_AEAD_AES_128_GCM,
     "SRTP_AEAD_AES_256_GCM": pylibsrtp.Policy.SRTP_PROFILE_AEAD_AES_256_GCM,
 }
+# libsrtp has no profile for these SDES suites (RFC 6188's AES-256 counter mode, RFC 4568's
+# NULL cipher), but its crypto policy can name them directly: (cipher type, cipher key
+# length with salt, RTP auth tag length). Every one authenticates with HMAC-SHA1 (20-byte
+# key); SRTCP always carries the 80-bit tag (RFC 4568 6.2). Not here: F8 (not in libsrtp 2)
+# and AES-192, whose session keys libsrtp derives otherwise than rtpengine and the Perl
+# SRTP of rtpengine's test harness do (tests/test_interop_srtp_suites.py shows it).
+_AES_ICM_128, _AES_ICM_256, _NULL_CIPHER = 1, 5, 0
+_HMAC_SHA1 = 3
+_CONFIDENTIALITY, _AUTHENTICATION = 1, 2
+_POLICIES = {
+    "AES_256_CM_HMAC_SHA1_80": (_AES_ICM_256, 46, 10),
+    "AES_256_CM_HMAC_SHA1_32": (_AES_ICM_256, 46, 4),
+    "AES_CM_128_HMAC_SHA1_80": (_AES_ICM_128, 30, 10),
+    "AES_CM_128_HMAC_SHA1_32": (_AES_ICM_128, 30, 4),
+    "NULL_HMAC_SHA1_80": (_NULL_CIPHER, 30, 10),
+    "NULL_HMAC_SHA1_32": (_NULL_CIPHER, 30, 4),
+}
+# SDES session parameters (RFC 4568 6.3.2-6.3.4) as the services they take away (not for
+# the AEAD suites, whose one transform does both).
+_PARAMETERS = {
+    "UNENCRYPTED_SRTP": ("rtp", _CONFIDENTIALITY),
+    "UNENCRYPTED_SRTCP": ("rtcp", _CONFIDENTIALITY),
+    "UNAUTHENTICATED_SRTP": ("rtp", _AUTHENTICATION),
+}
+_NULL_AUTH = 0
+# The fields of libsrtp's srtp_crypto_policy_t, in order (all 32-bit): pylibsrtp's binding
+# declares the struct opaque, so they are written through an int view, checked at import
+# against what libsrtp's own profile set-up writes (``_policy_layout_ok``).
+_FIELDS = ("cipher_type", "cipher_key_len", "auth_type", "auth_key_len", "auth_tag_len",
+           "sec_serv")
+
+
+def _policy_view(policy: pylibsrtp.Policy, which: str):
+    return pylibsrtp._binding.ffi.cast(
+        "int32_t *", pylibsrtp._binding.ffi.addressof(getattr(policy._policy, which)))
+
+
+def _policy_layout_ok() -> bool:
+    """Whether srtp_crypto_policy_t is laid out as ``_FIELDS`` in this libsrtp build: what
+    libsrtp writes for AES_CM_128_HMAC_SHA1_32 read back through the view (RTP with the
+    32-bit tag, RTCP with the 80-bit one, both encrypted and authenticated)."""
+    ffi = pylibsrtp._binding.ffi
+    if ffi.sizeof("srtp_crypto_policy_t") != 4 * len(_FIELDS):
+        return False
+    policy = pylibsrtp.Policy(key=bytes(30),
+                              srtp_profile=pylibsrtp.Policy.SRTP_PROFILE_AES128_CM_SHA1_32)
+    rtp, rtcp = _policy_view(policy, "rtp"), _policy_view(policy, "rtcp")
+    return ([rtp[i] for i in range(6)] == [_AES_ICM_128, 30, _HMAC_SHA1, 20, 4, 3]
+            and [rtcp[i] for i in range(6)] == [_AES_ICM_128, 30, _HMAC_SHA1, 20, 10, 3])
+
+
+_DIRECT_POLICIES = _policy_layout_ok()
+
 # SDES suites an SrtpContext can be built for (answer() takes this as `supported`).
-SUPPORTED_SUITES = ("AEAD_AES_256_GCM", "AEAD_AES_128_GCM",
-                    "AES_CM_128_HMAC_SHA1_80", "AES_CM_128_HMAC_SHA1_32")
+SUPPORTED_SUITES = ("AEAD_AES_256_GCM", "AEAD_AES_128_GCM") + (
+    tuple(name for name in _POLICIES if name not in LIBSRTP_PROFILES)
+    if _DIRECT_POLICIES else ()) + ("AES_CM_128_HMAC_SHA1_80", "AES_CM_128_HMAC_SHA1_32")
 
 SrtpError = pylibsrtp.Error
 
@@ -42,14 +96,17 @@ class SrtpContext:
 
     __slots__ = ("outbound", "profile", "_session")
 
-    def __init__(self, profile: str, key_salt: bytes, outbound: bool) -> None:
-        try:
-            profile_id = LIBSRTP_PROFILES[profile]
-        except KeyError:
-            raise ValueError(f"SRTP profile {profile} is not supported by libsrtp here") from None
-        policy = pylibsrtp.Policy(
-            key=key_salt, srtp_profile=profile_id,
-            ssrc_type=pylibsrtp.Policy.SSRC_ANY_OUTBOUND if outbound else pylibsrtp.Policy.SSRC_ANY_INBOUND)
+    def __init__(self, profile: str, key_salt: bytes, outbound: bool,
+                 parameters: tuple[str, ...] | frozenset[str] = ()) -> None:
+        """``profile``: a DTLS-SRTP profile or an SDES suite name; ``parameters``: the SDES
+        session parameters of the line (``UNENCRYPTED_SRTP``...)."""
+        ssrc_type = (pylibsrtp.Policy.SSRC_ANY_OUTBOUND if outbound
+                     else pylibsrtp.Policy.SSRC_ANY_INBOUND)
+        if profile in LIBSRTP_PROFILES and not parameters:
+            policy = pylibsrtp.Policy(key=key_salt, srtp_profile=LIBSRTP_PROFILES[profile],
+                                      ssrc_type=ssrc_type)
+        else:
+            policy = _direct_policy(profile, key_salt, ssrc_type, parameters)
         policy.allow_repeat_tx = True
         self.outbound = outbound
         self.profile = profile
@@ -57,9 +114,9 @@ class SrtpContext:
 
     @classmethod
     def from_sdes(cls, crypto: Crypto, outbound: bool) -> SrtpContext:
-        if crypto.flags or crypto.mki is not None:
-            raise ValueError("SDES session parameters and MKI are not supported by this context")
-        return cls(crypto.suite.name, crypto.key_salt, outbound)
+        if crypto.mki is not None:
+            raise ValueError("an MKI is not supported by this context")
+        return cls(crypto.suite.name, crypto.key_salt, outbound, crypto.flags)
 
     def protect(self, rtp: bytes) -> bytes:
         return self._session.protect(rtp)
@@ -73,3 +130,37 @@ class SrtpContext:
 
     def unprotect_rtcp(self, srtcp: bytes) -> bytes:
         return self._session.unprotect_rtcp(srtcp)
+
+
+def _direct_policy(profile: str, key_salt: bytes, ssrc_type: int,
+                   parameters: tuple[str, ...] | frozenset[str]) -> pylibsrtp.Policy:
+    """A libsrtp policy for a suite without a libsrtp profile, or with session parameters:
+    the crypto policy's fields written as libsrtp's own set-up functions would."""
+    unknown = set(parameters) - set(_PARAMETERS)
+    if not _DIRECT_POLICIES or unknown or profile not in _POLICIES:
+        raise ValueError(f"SRTP profile {profile} {sorted(parameters)} is not supported by "
+                         "libsrtp here")
+    cipher, key_len, tag_len = _POLICIES[profile]
+    if len(key_salt) != key_len:
+        raise ValueError(f"{profile} needs {key_len} bytes of key and salt")
+    # set up as AES_CM_128_HMAC_SHA1_80 (pylibsrtp takes any key at least that long), then
+    # made the suite
+    policy = pylibsrtp.Policy(key=key_salt,
+                              srtp_profile=pylibsrtp.Policy.SRTP_PROFILE_AES128_CM_SHA1_80,
+                              ssrc_type=ssrc_type)
+    services = {"rtp": _CONFIDENTIALITY | _AUTHENTICATION,
+                "rtcp": _CONFIDENTIALITY | _AUTHENTICATION}
+    if cipher == _NULL_CIPHER:
+        services = {"rtp": _AUTHENTICATION, "rtcp": _AUTHENTICATION}
+    for name in parameters:
+        which, service = _PARAMETERS[name]
+        services[which] &= ~service
+    for which, tag in (("rtp", tag_len), ("rtcp", 10)):
+        view = _policy_view(policy, which)
+        if services[which] & _AUTHENTICATION:
+            fields = (cipher, key_len, _HMAC_SHA1, 20, tag, services[which])
+        else:  # as libsrtp's own "null auth" policies: no auth transform, no tag
+            fields = (cipher, key_len, _NULL_AUTH, 0, 0, services[which])
+        for i, value in enumerate(fields):
+            view[i] = value
+    return policy
