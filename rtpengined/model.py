@@ -151,6 +151,9 @@ class CallMedia:
     # ICE passthrough (offer_answer.ice): the parties do ICE (and DTLS/SDES) end to end
     # through us; set on both legs of the media, kept for the call (10.5's PASSTHRU).
     ice_passthrough: bool = False
+    # An offer/answer has settled the ICE roles on this media (10.5 skips that while it
+    # sets up or declines a passthrough: the party's ``ICE controlling`` is then not shown).
+    ice_roles_settled: bool = False
     ice_controlling: bool = False
     transcoding: bool = False  # payload types renumbered between the parties
     # (send, recv) media flags as query shows them (the proxy's point of view).

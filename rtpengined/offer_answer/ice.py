@@ -76,6 +76,14 @@ class IceCandidates:
             speak = offers_ice or (ice_known and not passthrough)
         else:
             speak = ice_mode == "force" or (ice_mode == "default" and ice_known)
+        # 10.5 leaves the ICE roles alone when this request sets up a passthrough or
+        # declines ICE towards a passed-through offerer: a party whose roles no request
+        # settled yet is not controlling.
+        settles = not keeps or (not offers_ice and speak)
+        for media in (out_media, sender_media):
+            media.ice_roles_settled = media.ice_roles_settled or settles
+            if not media.ice_roles_settled:
+                media.ice_controlling = False
         if not speak:
             out_media.ice_out = False
             return passthrough
