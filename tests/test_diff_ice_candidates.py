@@ -73,6 +73,15 @@ WALK = sdp(*HEAD, "m=audio 2000 RTP/AVP 0", "c=IN IP4 198.51.100.1",
            "a=candidate:h3 1 UDP 2130706174 198.51.100.5 2002 typ HOST",
            "a=candidate:h4 1 tcp 2130705663 198.51.100.6 9 typ host tcptype active",
            "a=candidate:h5 1 UDP 2130705407 5d3c5a0e-7d9b.local 2002 typ host")
+_ICE = ["a=ice-ufrag:asbsdfds", "a=ice-pwd:sfhwsrgyergws45ujhsrthsrhH",
+        "a=candidate:a 1 UDP 2130706431 198.51.100.1 2000 typ host"]
+SDES_A = sdp(*HEAD, "m=audio 2000 RTP/SAVP 0", "c=IN IP4 198.51.100.1", "a=sendrecv", *_ICE,
+             "a=crypto:1 AES_CM_128_HMAC_SHA1_80 inline:cJOJ7kxQjhFBp2fP6AYjs3vKw7CeBdWZCj0isbJv")
+SDES_B = sdp(*B_HEAD[:4], "m=audio 2002 RTP/SAVP 0", *B_HEAD[5:],
+             "a=ice-ufrag:bmnhkfdf", "a=ice-pwd:jetyhsdfgsdtjhtyjktrthsrhH",
+             "a=candidate:b 1 UDP 2130706431 198.51.100.3 2002 typ host",
+             "a=crypto:1 AES_CM_128_HMAC_SHA1_80 inline:dfgadgdfgdfgdfgd6AYjs3vKw7CeBdWZCj0isbJv")
+PLAIN_ICE_A = sdp(*HEAD, "m=audio 2000 RTP/AVP 0", "c=IN IP4 198.51.100.1", "a=sendrecv", *_ICE)
 _UPSTREAM = json.loads((Path(__file__).parent / "fixtures" / "upstream"
                         / "auto-daemon-tests.json").read_text())
 _GH850 = next(case for case in _UPSTREAM["cases"] if case["line"] == 9942)["steps"]
@@ -125,6 +134,22 @@ SCENARIOS: dict[str, list[dict[str, Any]]] = {
     "force-relay ignores media address and replace": [
         offer(GH850_OFFER, **RELAY, replace=["origin", "session-connection"],
               **{"media-address": "3.4.5.6"}), delete()],
+    # SDES end to end, no keys of ours; an answer goes back in the protocol offered.
+    "SDES offer and answer, optional": [
+        offer(SDES_A, **OPTIONAL), answer(SDES_B, **OPTIONAL), delete()],
+    "SDES offer sent on as RTP/AVP, plain answer": [
+        offer(SDES_A, **OPTIONAL, **{"transport-protocol": "RTP/AVP"}),
+        answer(PLAIN_B, **OPTIONAL), delete()],
+    "plain offer sent on as RTP/SAVP, SDES answer": [
+        offer(PLAIN_ICE_A, **OPTIONAL, **{"transport-protocol": "RTP/SAVP"}),
+        answer(SDES_B, **OPTIONAL), delete()],
+    "a session-level direction stays with the session's attributes": [
+        offer(sdp(*HEAD, "a=sendonly", "m=audio 2000 RTP/AVP 0", "c=IN IP4 198.51.100.1",
+                  *_ICE), **OPTIONAL), delete()],
+    "only the media with ICE passes through": [
+        offer(sdp(*HEAD, "m=audio 2000 RTP/AVP 0", "c=IN IP4 198.51.100.1", *_ICE,
+                  "m=video 2004 RTP/AVP 96", "c=IN IP4 198.51.100.1",
+                  "a=rtpmap:96 VP8/90000"), **OPTIONAL), delete()],
     # Browsers: BUNDLE, session-level fingerprint, DTLS and extmap passed through.
     "Firefox offer, optional": [offer(FIREFOX, **OPTIONAL), answer(BROWSER_ANSWER), delete()],
     "Chrome offer, force-relay": [

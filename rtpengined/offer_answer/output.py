@@ -114,7 +114,8 @@ class SdpOutput:
             if passthrough:
                 # ICE passthrough (10.5): the parties' own DTLS/SDES attributes stay and we
                 # add none; the relay forwards what comes (STUN, DTLS, SRTP) untouched.
-                changed = sdes.passthrough_security(sender_media, out_media, is_offer)
+                changed = sdes.passthrough_security(plan, section, sender_media, out_media,
+                                                    is_offer, opts.transport_accept)
                 changed += self._webrtc_legs(((out_media, receiver), (sender_media, sender)))
                 for stream in changed:
                     if not stream.closed:
