@@ -5,8 +5,9 @@ interface's other addresses, and which ICE an offer/answer writes (the ``ICE`` o
 SDP has ICE (an ``a=ice-ufrag``), both legs of the media become an ICE *passthrough* (10.5's
 term, shown by query): the parties do ICE end to end through us, we are merely one more
 candidate. Its credentials and candidates stay where they are, ours follow without
-credentials of our own, below the party's lowest-priority host candidate (10.5's
-preferences, 32-bit arithmetic included), and neither party's DTLS/SDES is terminated. It
+credentials of our own, at priorities below the party's host candidates as 10.5 walks them
+(``passthrough_preference``; its 32-bit arithmetic included), and neither party's DTLS/SDES
+is terminated. It
 lasts for the call, whatever later ``ICE`` options say. ``force-relay`` also leaves m=, c=,
 o= and the a=rtcp lines as they were and writes our candidates as ``relay`` (type
 preference 0, with raddr/rport), dropping the party's own relay candidates.
