@@ -149,6 +149,12 @@ class CallMedia:
     # Offer/answer state (fields, not dict keys: a dict per media cost ~0.6 kB a call).
     initialized: bool = False  # the party's own SDP has described this media
     ice_out: bool = False  # ICE spoken on this party's leg
+    # ICE passthrough (offer_answer.ice): the parties do ICE (and DTLS/SDES) end to end
+    # through us; set on both legs of the media, kept for the call (10.5's PASSTHRU).
+    ice_passthrough: bool = False
+    # An offer/answer has settled the ICE roles on this media (10.5 skips that while it
+    # sets up or declines a passthrough: the party's ``ICE controlling`` is then not shown).
+    ice_roles_settled: bool = False
     ice_controlling: bool = False
     transcoding: bool = False  # payload types renumbered between the parties
     # (send, recv) media flags as query shows them (the proxy's point of view).

@@ -113,8 +113,8 @@ class Options:
                 opts.learning = flag[18:]
         opts.rtcp_mux.update(get_list(message, "rtcp-mux", "rtcp mux"))
         ice = get_str(message, "ICE", "ice")
-        if ice in ("remove", "force", "default", "optional"):
-            opts.ice = ice  # (optional: offered like force, answered like default)
+        if ice in ("remove", "force", "default", "optional", "force-relay"):
+            opts.ice = ice  # (optional, force-relay: offer_answer.ice)
             opts.ice_given = True
         media_address = get_str(message, "media address", "media-address")
         opts.media_address = media_address if _is_address(media_address) else None

@@ -142,6 +142,8 @@ def _media_flags(media: CallMedia) -> list[str]:
         flags += ["DTLS-SRTP", f"DTLS role {media.dtls_role}"]
     if media.sdes:
         flags.append("SDES")
+    if media.ice_passthrough:
+        flags.append("passthrough")
     if media.ice_out:
         flags.append("ICE")
     if media.ice_controlling:

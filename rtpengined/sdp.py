@@ -334,6 +334,14 @@ def check_complete(sdp: SessionDescription) -> None:
 # -- rewriting -------------------------------------------------------------------------
 
 
+def ice_priority(type_pref: int, local_pref: int, component: int) -> int:
+    """A candidate priority as 10.5 computes it (RFC 8445 5.1.2.1 in 32-bit unsigned
+    arithmetic): a local preference past 65535 wraps, which is how 10.5 comes to
+    4294967295 for the second address of a passed-through leg (``offer_answer.ice``)."""
+    return ((type_pref << 24) | (((65535 - local_pref) & 0xFFFFFFFF) << 8)
+            | (256 - component)) & 0xFFFFFFFF
+
+
 @dataclass
 class IceCredentials:
     ufrag: str
@@ -343,6 +351,15 @@ class IceCredentials:
     # the other addresses of the same logical interface (10.5 offers every family it has).
     alternates: list[tuple[str, str, int, int | None]] = field(default_factory=list)
     trickle: bool = False  # the `trickle ICE` flag: a=ice-options:trickle, a=end-of-candidates
+    # Our candidates: their type (host, or relay with raddr/rport: `ICE: force-relay`), type
+    # preference, and the local preference of the first address (each further address one
+    # more: its rank, or after the party's own candidates when they are kept).
+    kind: str = "host"
+    type_pref: int = 126
+    local_pref: int = 0
+    # False: the party's own ICE credentials stay in the SDP (ICE passthrough) and we write
+    # only candidates of ours beside its candidates.
+    credentials: bool = True
 
 
 @dataclass
@@ -375,6 +392,14 @@ class MediaPlan:
     # answerer wrote. Off (input's mids kept) for offers and refused medias.
     mid_from_offer: bool = False
     mid: str | None = None
+    # The input's ICE attributes stay where they are (`ICE: optional|force-relay`, or an ICE
+    # passthrough leg), without its relay candidates for `force-relay`; a passthrough leg
+    # keeps its a=extmap whatever `strip-extmap` says.
+    keep_ice: bool = False
+    strip_relay_candidates: bool = False
+    keep_extmap: bool = False
+    # `ICE: force-relay`: the m= and c= lines, a=rtcp and a=rtcp-mux stay as they were.
+    keep_media_line: bool = False
 
 
 @dataclass
@@ -393,6 +418,11 @@ class SessionPlan:
     # Media-level security written by us: the input's session-level a=fingerprint/setup
     # (Firefox puts its fingerprint there) go, as 10.5 drops them.
     strip_security: bool = False
+    # Session-level ICE attributes as for the medias (``MediaPlan.keep_ice``), and a session
+    # whose first media is an ICE passthrough leg keeps every a= line (10.5).
+    keep_ice: bool = False
+    strip_relay_candidates: bool = False
+    keep_attributes: bool = False
 
 
 def render(sdp: SessionDescription, plan: SessionPlan) -> str:
@@ -427,7 +457,9 @@ def _header_plan(sdp: SessionDescription, header: SessionHeader, plan: SessionPl
                        session_connection=connection, keep_zero_address=plan.keep_zero_address,
                        origin_username=plan.origin_username, origin_version=plan.origin_version,
                        session_name=plan.session_name, keep_directions=plan.keep_directions,
-                       strip_extmap=plan.strip_extmap, strip_security=plan.strip_security)
+                       strip_extmap=plan.strip_extmap, strip_security=plan.strip_security,
+                       keep_ice=plan.keep_ice,
+                       strip_relay_candidates=plan.strip_relay_candidates)
 
 
 def _session_line(line: Line, plan: SessionPlan) -> str:
@@ -449,17 +481,32 @@ def _session_line(line: Line, plan: SessionPlan) -> str:
         if current is not None and current.is_zero and plan.keep_zero_address:
             return _null_line(line, conn.family)
         return f"c=IN {conn.family} {conn.address}{line.ending}"
-    if line.kind == "a":
+    if line.kind == "a" and not plan.keep_attributes:
         name = line.attribute[0]
         if line.value in DIRECTIONS and not plan.keep_directions:
             return ""
-        if name in ICE_ATTRIBUTES or (name == "extmap" and plan.strip_extmap):
+        if name in ICE_ATTRIBUTES and _ice_stripped(line, plan.keep_ice,
+                                                    plan.strip_relay_candidates):
+            return ""
+        if name == "extmap" and plan.strip_extmap:
             return ""
         if plan.strip_security and name in SECURITY_ATTRIBUTES:
             return ""
         if name == "group" and line.attribute[1].startswith("BUNDLE"):
             return ""  # 10.5 does not bundle what it relays
     return line.text
+
+
+def _ice_stripped(line: Line, keep: bool, strip_relay: bool) -> bool:
+    """Whether an ICE attribute of the input goes: all unless kept; relay candidates with
+    `force-relay` (we are the relay); a=end-of-candidates always (re-added last)."""
+    name, value = line.attribute
+    if name == "end-of-candidates" or not keep:
+        return True
+    if name == "candidate" and strip_relay:
+        parts = value.split()
+        return len(parts) > 7 and parts[7].lower() == "relay"
+    return False
 
 
 def _null_line(line: Line, family: str) -> str:
@@ -493,6 +540,9 @@ def _render_media(media: MediaSection, mplan: MediaPlan, plan: SessionPlan) -> l
     mids: list[str] = []
     keep_directions = mplan.direction is None
     for index, line in enumerate(media.lines):
+        if mplan.keep_media_line and (index == 0 or line.kind == "c"):
+            out.append(line.text)
+            continue
         if index == 0:
             port = str(mplan.port)
             if media.port_count is not None:
@@ -523,7 +573,10 @@ def _render_media(media: MediaSection, mplan: MediaPlan, plan: SessionPlan) -> l
             if keep_directions:
                 out.append(line.text)
             continue
-        if name in ICE_ATTRIBUTES or (name == "extmap" and plan.strip_extmap):
+        if name in ICE_ATTRIBUTES and _ice_stripped(line, mplan.keep_ice,
+                                                    mplan.strip_relay_candidates):
+            continue
+        if name == "extmap" and plan.strip_extmap and not mplan.keep_extmap:
             continue
         if rtp and name == "mid":
             mids.append(value)
@@ -531,7 +584,8 @@ def _render_media(media: MediaSection, mplan: MediaPlan, plan: SessionPlan) -> l
         if rtp and name == "ptime" and mplan.keep_ptime:
             out.append(line.text)
             continue
-        if rtp and name in MANAGED_MEDIA_ATTRIBUTES:
+        if rtp and name in MANAGED_MEDIA_ATTRIBUTES and not (
+                mplan.keep_media_line and name in ("rtcp", "rtcp-mux")):
             continue
         if rtp and name == "rtcp-fb" and value.split(" ", 1)[0] != "*":
             continue
@@ -560,25 +614,35 @@ def _render_media(media: MediaSection, mplan: MediaPlan, plan: SessionPlan) -> l
     if rtp and mplan.ptime is not None:  # after crypto/setup/fingerprint (10.5)
         out.append(f"a=ptime:{mplan.ptime}{CRLF}")
     if mplan.ice is not None:
-        ice = mplan.ice
-        addr = mplan.address.address
+        out.extend(_ice_lines(mplan.ice, mplan))
+    if media.has_attribute("end-of-candidates") or (mplan.ice is not None and mplan.ice.trickle):
+        out.append(f"a=end-of-candidates{CRLF}")  # kept, moved last (as 10.5)
+    return out
+
+
+def _ice_lines(ice: IceCredentials, mplan: MediaPlan) -> list[str]:
+    """Our credentials (unless the party's stay) and candidates: every component 1 first,
+    then every component 2, one per address of the interface, each address's local
+    preference one more than the one before."""
+    out = []
+    if ice.credentials:
         out.append(f"a=ice-ufrag:{ice.ufrag}{CRLF}")
         out.append(f"a=ice-pwd:{ice.pwd}{CRLF}")
         if ice.trickle:
             out.append(f"a=ice-options:trickle{CRLF}")
-        hosts = [(ice.foundation, addr, mplan.port, mplan.ice_rtcp_port), *ice.alternates]
-        # Priority: type preference 126 (host), local preference 65535 minus the address's
-        # rank, 256 minus the component; every component 1 first, then every component 2.
-        for rank, (foundation, host, port, _) in enumerate(hosts):
-            out.append(f"a=candidate:{foundation} 1 UDP {2130706431 - 256 * rank} {host} "
-                       f"{port} typ host{CRLF}")
-        if mplan.ice_rtcp_port is not None:
-            for rank, (foundation, host, _, rtcp_port) in enumerate(hosts):
-                if rtcp_port is not None:
-                    out.append(f"a=candidate:{foundation} 2 UDP {2130706430 - 256 * rank} "
-                               f"{host} {rtcp_port} typ host{CRLF}")
-    if media.has_attribute("end-of-candidates") or (mplan.ice is not None and mplan.ice.trickle):
-        out.append(f"a=end-of-candidates{CRLF}")  # kept, moved last (as 10.5)
+    hosts = [(ice.foundation, mplan.address.address, mplan.port, mplan.ice_rtcp_port),
+             *ice.alternates]
+    for component in (1, 2):
+        if component == 2 and mplan.ice_rtcp_port is None:
+            break
+        for rank, (foundation, host, rtp_port, rtcp_port) in enumerate(hosts):
+            port = rtp_port if component == 1 else rtcp_port
+            if port is None:
+                continue
+            priority = ice_priority(ice.type_pref, ice.local_pref + rank, component)
+            related = f" raddr {host} rport {port}" if ice.kind != "host" else ""
+            out.append(f"a=candidate:{foundation} {component} UDP {priority} {host} {port} "
+                       f"typ {ice.kind}{related}{CRLF}")
     return out
 
 

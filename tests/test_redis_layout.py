@@ -355,3 +355,31 @@ def test_sdes_call_queries_the_same_after_restore(sdes_offers):
         for old_media, new_media in zip(old.medias, new.medias, strict=True):
             assert [(s.srtp_in, s.srtp_out) for s in old_media.streams] == [
                 (s.srtp_in, s.srtp_out) for s in new_media.streams]
+
+
+def test_ice_passthrough_is_stored_as_rtpengines_media_flag():
+    """An ICE passthrough leg (``ICE: optional`` towards a party with ICE) is 10.5's
+    PASSTHRU media flag in the document, and query shows it the same after a restore."""
+    ice = ("a=ice-ufrag:asbsdfds\r\na=ice-pwd:sfhwsrgyergws45ujhsrthsrhH\r\n"
+           "a=candidate:f 1 UDP 2130706431 192.0.2.10 2000 typ host\r\n")
+    core, _ = make_core(FakeBinder())
+    ng(core, command="offer", sdp=sdp_body(2000, extra=ice), ICE="optional",
+       **{"call-id": "pt", "from-tag": "a"})
+    ng(core, command="answer", sdp=sdp_body(3000, "192.0.2.20"), ICE="optional",
+       **{"call-id": "pt", "from-tag": "a", "to-tag": "b"})
+    before = ng(core, command="query", **{"call-id": "pt"})
+    doc = encode_call(core.calls.calls["pt"], 1, interface_index(core.calls))
+    flags = [int(value["media_flags"]) for key, value in doc.items()
+             if key.startswith("media-")]
+    assert flags and all(flag & 0x00100000 for flag in flags)
+    other, clock = make_core(FakeBinder())
+    restore_call(other.calls, decode_call("pt", loads(dumps(doc))), clock(), foreign=True)
+    after = ng(other, command="query", **{"call-id": "pt"})
+    for tag in before["tags"].values():
+        assert all("passthrough" in media["flags"] for media in tag["medias"])
+    for reply in (before, after):
+        for tag in reply["tags"].values():
+            for media in tag["medias"]:
+                for stream in media["streams"]:
+                    stream.pop("last packet")
+    assert after["tags"] == before["tags"]

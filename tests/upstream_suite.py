@@ -78,7 +78,7 @@ def _flags(request: dict[str, Any]) -> list[str]:
 # ICE candidates and credentials in SDP, SDES offers/answers bridged to plain RTP, DTLS
 # answered by us (DTLS-reverse, DTLS off), the DTLS-fingerprint and SDES option rules. By the
 # case's line in the suite; the rest of "security" needs SDP shapes not done yet (ICE
-# restarts, ICE-lite resets, SDES static, media-address candidates, ...).
+# restarts, ICE-lite resets, SDES static, ...).
 SECURITY_PASSING = frozenset({
     510, 615, 724, 1872, 1958, 2016, 2529, 2586, 2644, 2675, 2707, 2802, 2833, 6724, 6766,
     6861, 7204, 7256, 8745, 8773, 8801, 11274, 11491, 11621, 11687, 11897, 12281, 12377, 12432,
@@ -97,7 +97,12 @@ SECURITY_PASSING = frozenset({
     # (override, accept); SDES: static keeping the line answered before:
     6938, 7016, 1604,
     # ICE-lite kept from the offer's option (an answer, a hold, a reset):
-    82})
+    82,
+    # ICE passthrough (ICE optional or force-relay towards a party whose SDP has ICE): its
+    # ICE attributes kept beside our candidates at 10.5's lower priorities (media-address
+    # too), an answer's own ICE passed back that way, force-relay's relay candidates with
+    # m=/c=/a=rtcp untouched (a WebRTC offer with BUNDLE and DTLS passed through):
+    11364, 11403, 11551, 9942})
 
 
 def out_of_scope(case: dict[str, Any]) -> str | None:

@@ -1,16 +1,29 @@
 """ICE on a leg we speak it on: credentials per party, foundations, candidates on the
-interface's other addresses.
+interface's other addresses, and which ICE an offer/answer writes (the ``ICE`` option).
+
+``ICE: optional`` and ``force-relay`` keep a party's own ICE attributes. When that party's
+SDP has ICE (an ``a=ice-ufrag``), both legs of the media become an ICE *passthrough* (10.5's
+term, shown by query): the parties do ICE end to end through us, we are merely one more
+candidate. Its credentials and candidates stay where they are, ours follow without
+credentials of our own, at priorities below the party's host candidates as 10.5 walks them
+(``passthrough_preference``; its 32-bit arithmetic included), and neither party's DTLS/SDES
+is terminated. It
+lasts for the call, whatever later ``ICE`` options say. ``force-relay`` also leaves m=, c=,
+o= and the a=rtcp lines as they were and writes our candidates as ``relay`` (type
+preference 0, with raddr/rport), dropping the party's own relay candidates.
 """
 
 from __future__ import annotations
 
 import hashlib
+import ipaddress
 import secrets
 import string
 
 from ..model import CallMedia, Interface, Monologue
+from ..ngoptions import Options
 from ..protocol.ngcodec import NgError
-from ..sdp import IceCredentials
+from ..sdp import Connection, IceCredentials, MediaPlan, SessionDescription, ice_priority
 
 _ALNUM = string.ascii_letters + string.digits
 
@@ -25,6 +38,81 @@ class IceCandidates:
                      "".join(secrets.choice(_ALNUM) for _ in range(26)))
             mono.ice_credentials = creds
         return IceCredentials(creds[0], creds[1], _foundation(interface))
+
+    def _plan_ice(self, plan: MediaPlan, parsed: SessionDescription, index: int,
+                  sender_media: CallMedia, out_media: CallMedia, receiver: Monologue,
+                  opts: Options, is_offer: bool, rtcp_port: int) -> bool:
+        """The ICE of one media sent on (``plan``), from the ``ICE`` option and the legs'
+        state; whether the media is an ICE passthrough (see the module's docstring)."""
+        section = parsed.medias[index]
+        rtp = out_media.rtp
+        assert rtp is not None
+        relay = opts.ice == "force-relay"
+        keeps = opts.ice in ("optional", "force-relay")
+        offers_ice = bool(section.attributes("ice-ufrag") or parsed.session_attributes("ice-ufrag"))
+        if keeps and offers_ice:
+            out_media.ice_passthrough = sender_media.ice_passthrough = True
+        passthrough = out_media.ice_passthrough
+        plan.keep_ice = keeps or passthrough
+        plan.keep_extmap = passthrough
+        plan.strip_relay_candidates = relay
+        if relay:
+            plan.keep_media_line = True
+            # Our a=rtcp only for rtcp-mux in an answer (or required): the rest stays.
+            if not (plan.rtcp_mux and (not is_offer or "require" in opts.rtcp_mux)):
+                plan.rtcp_port, plan.rtcp_mux = None, False
+        # An answer speaks ICE to the offerer if the offerer's leg uses it (10.5).
+        ice_known = parsed.has_ice(index) if is_offer else out_media.ice_out
+        ice_mode = opts.ice
+        if is_offer and not opts.ice_given and out_media.initialized:
+            # A re-offer without an ICE option speaks ICE to the party iff its leg last
+            # did (10.5: its own last SDP, or our offer since), whatever the offerer's has.
+            ice_mode = "force" if out_media.ice_out else "remove"
+        if is_offer:
+            speak = ice_mode in ("force", "optional", "force-relay") or (
+                ice_mode == "default" and ice_known)
+        elif keeps:
+            # Answered with ICE beside the answerer's own, or towards an offerer whose leg
+            # we spoke ICE on ourselves (not one passed through: ours has no agent there).
+            speak = offers_ice or (ice_known and not passthrough)
+        else:
+            speak = ice_mode == "force" or (ice_mode == "default" and ice_known)
+        # 10.5 leaves the ICE roles alone when this request sets up a passthrough or
+        # declines ICE towards a passed-through offerer: a party whose roles no request
+        # settled yet is not controlling.
+        settles = not keeps or (not offers_ice and speak)
+        for media in (out_media, sender_media):
+            media.ice_roles_settled = media.ice_roles_settled or settles
+            if not media.ice_roles_settled:
+                media.ice_controlling = False
+        if not speak:
+            out_media.ice_out = False
+            return passthrough
+        ice = plan.ice = self._ice(receiver, rtp.interface)
+        # Trickle towards a party whose own SDP trickled (or with the flag), as 10.5:
+        # a=ice-options:trickle and a=end-of-candidates (not passed through: no agent).
+        remote = out_media.remote_webrtc
+        ice.trickle = not passthrough and ("trickle-ICE" in opts.flags
+                                           or (remote is not None and remote.trickle))
+        plan.ice_rtcp_port = rtcp_port if rtcp_port != rtp.port else None
+        # (With force-relay 10.5 replaces no address, so it never reads the media address:
+        # the candidates name the interface's own.)
+        media_address = None if relay else opts.media_address
+        ice.alternates = [
+            (_foundation(interface), media_address or interface.advertised,
+             rtp_port, alt_rtcp if plan.ice_rtcp_port is not None else None)
+            for interface, rtp_port, alt_rtcp in self._ice_alternates(out_media)]
+        if relay:
+            ice.kind, ice.type_pref = "relay", 0
+            address = rtp.interface.advertised
+            plan.address = Connection("IP6" if ":" in address else "IP4", address)
+        if passthrough:
+            ice.credentials = False
+            ice.type_pref, ice.local_pref = passthrough_preference(
+                section.attributes("candidate"), ice.kind, ice.type_pref)
+        out_media.ice_out = True
+        out_media.ice_lite = out_media.lite_self
+        return passthrough
 
     def _ice_alternates(self, media: CallMedia) -> list[tuple[Interface, int, int | None]]:
         """Ports on the logical interface's other addresses, offered as ICE candidates.
@@ -52,6 +140,40 @@ class IceCandidates:
             alternates.append((pool.interface, ports[0][0], rtcp_port))
         media.ice_alternates = (rtp.id, alternates)
         return alternates
+
+
+def passthrough_preference(candidates: list[str], kind: str,
+                           type_pref: int) -> tuple[int, int]:
+    """(type preference, local preference of our first address) for our candidates beside a
+    party's own, as 10.5 picks them: walking the party's component-1 candidates of our type
+    in SDP order, each one at or below the priority found so far lowers it to one local
+    preference under that candidate (one type preference under, local preference 65535,
+    when the candidate's was already 0). Like 10.5, only candidates it parses count: UDP
+    (``udp``/``UDP``), an IP address (not an mDNS name), the type in lower case."""
+    local_pref = 0
+    found = ice_priority(type_pref, local_pref, 1)
+    for value in candidates:
+        parts = value.split()
+        if (len(parts) < 8 or parts[2] not in ("udp", "UDP") or parts[7] != kind
+                or parts[6] != "typ"):
+            continue
+        try:
+            component, priority = int(parts[1]), int(parts[3])
+            ipaddress.ip_address(parts[4])
+        except ValueError:
+            continue
+        if component != 1:
+            continue
+        if not 0 <= priority <= found:
+            continue
+        type_pref = priority >> 24 & 0xFF
+        local_pref = 65535 - ((priority & 0xFFFF00) >> 8)
+        if local_pref:
+            local_pref -= 1
+        else:
+            type_pref, local_pref = max(type_pref - 1, 0), 65535
+        found = ice_priority(type_pref, local_pref, 1)
+    return type_pref, local_pref
 
 
 def _foundation(interface: Interface) -> str:

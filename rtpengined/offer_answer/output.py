@@ -14,7 +14,6 @@ from ..ngoptions import Options
 from ..sdp import Connection, MediaPlan, SessionDescription, SessionPlan
 from ..secure import dtls
 from . import sdes, webrtc
-from .ice import _foundation
 from .work import _direction, _held, _MediaWork
 
 
@@ -99,45 +98,29 @@ class SdpOutput:
                 plan.ptime = str(opts.ptime)
             elif section.attributes("ptime"):
                 plan.ptime = section.attributes("ptime")[0]
-            # An answer speaks ICE to the offerer if the offerer's leg uses it (10.5).
-            ice_known = (parsed.has_ice(work.index) if is_offer
-                         else out_media.ice_out)
-            ice_mode = opts.ice
-            if is_offer and not opts.ice_given and out_media.initialized:
-                # A re-offer without an ICE option speaks ICE to the party iff its own
-                # last SDP did (10.5), whatever the offerer's has.
-                remote = out_media.remote_webrtc
-                ice_mode = "force" if remote is not None and remote.ufrag else "remove"
-            # ICE=optional is offered like force and answered like default.
-            if (ice_mode == "force" or (ice_mode == "optional" and is_offer)
-                    or (ice_mode in ("default", "optional", "force-relay") and ice_known)):
-                plan.ice = self._ice(receiver, rtp.interface)
-                # Trickle towards a party whose own SDP trickled (or with the flag), as
-                # 10.5: a=ice-options:trickle and a=end-of-candidates.
-                remote = out_media.remote_webrtc
-                plan.ice.trickle = ("trickle-ICE" in opts.flags
-                                    or (remote is not None and remote.trickle))
-                plan.ice_rtcp_port = rtcp_port if rtcp_port != rtp.port else None
-                plan.ice.alternates = [
-                    (_foundation(interface), opts.media_address or interface.advertised,
-                     rtp_port, alt_rtcp if plan.ice_rtcp_port is not None else None)
-                    for interface, rtp_port, alt_rtcp in self._ice_alternates(out_media)]
-                out_media.ice_out = True
-                out_media.ice_lite = out_media.lite_self
-            else:
-                out_media.ice_out = False
+            sender_media = sender.medias[work.index]
+            passthrough = self._plan_ice(plan, parsed, work.index, sender_media, out_media,
+                                         receiver, opts, is_offer, rtcp_port)
             if opts.strip and section.is_rtp and not plan.hide_formats:
                 plan.hide_formats = sdpmod.only_dtmf_left(
                     section, section.formats,
                     [c[0] for c in plan.codecs] if plan.codecs is not None else plan.formats)
-            sender_media = sender.medias[work.index]
             if section.is_rtp:
                 sender_media.remote_webrtc = webrtc.remote_params(parsed, work.index)
                 mids = section.attributes("mid")
                 if not is_offer:
                     plan.mid_from_offer, plan.mid = True, out_media.mid
                 sender_media.mid = mids[0] if mids else None
-            if is_offer:
+            if passthrough:
+                # ICE passthrough (10.5): the parties' own DTLS/SDES attributes stay and we
+                # add none; the relay forwards what comes (STUN, DTLS, SRTP) untouched.
+                changed = sdes.passthrough_security(plan, section, sender_media, out_media,
+                                                    is_offer, opts.transport_accept)
+                changed += self._webrtc_legs(((out_media, receiver), (sender_media, sender)))
+                for stream in changed:
+                    if not stream.closed:
+                        self.manager.media.update_stream(stream)
+            elif is_offer:
                 secure = (sdes.is_srtp(protocol or section.protocol) or opts.osrtp
                           or section.has_attribute("crypto"))
                 sdes.offer_security(plan, section, sender_media, out_media, opts, protocol,
@@ -168,10 +151,15 @@ class SdpOutput:
         session_plan.strip_security = any(p.security is not None for p in media_plans)
         lacking = any(parsed.medias[i].connection is None for i in parsed.session_medias(None))
         session_plan.replace_session_connection = "session-connection" in opts.replace
-        if lacking or "session-connection" in opts.replace:
+        # `ICE: force-relay` leaves the session's c= and o= lines alone (10.5).
+        relay = opts.ice == "force-relay"
+        if (lacking or "session-connection" in opts.replace) and not relay:
             session_plan.session_connection = first_address
-        if "origin" in opts.replace:
+        if "origin" in opts.replace and not relay:
             session_plan.origin_address = first_address
+        session_plan.keep_ice = opts.ice in ("optional", "force-relay")
+        session_plan.strip_relay_candidates = relay
+        session_plan.keep_attributes = bool(receiver.medias) and receiver.medias[0].ice_passthrough
         if "loop-protect" in opts.flags:
             session_plan.extra_attributes.append(f"rtpengine:{self.manager.instance_id}")
         if lite and any(p.ice is not None for p in media_plans):

@@ -139,6 +139,23 @@ def offer_security(plan: MediaPlan, section: MediaSection, sender_media: CallMed
                          else security_attributes(offered, "actpass", fingerprint))
 
 
+def passthrough_security(plan: MediaPlan, section: MediaSection, sender_media: CallMedia,
+                         out_media: CallMedia, is_offer: bool, accept: bool) -> list:
+    """An ICE passthrough leg (10.5): neither party's SDES or DTLS is ours to answer or
+    terminate, so both legs drop whatever we keyed or offered; the streams that changed.
+    An answer goes back in the protocol offered unless told otherwise (``accept``: the
+    answerer's), as any answer does."""
+    if is_offer:
+        sender_media.offer_protocol = section.protocol
+    elif plan.protocol is None and not accept and out_media.offer_protocol is not None:
+        plan.protocol = out_media.offer_protocol
+    for media in (sender_media, out_media):
+        media.crypto_received, media.crypto_offered = [], []
+        media.srtp_bridged = media.sdes = media.dtls_offered = False
+        media.dtls_role = None
+    return set_keys(sender_media, None, None) + set_keys(out_media, None, None)
+
+
 def _answer_fingerprint(certificate: dtls.Certificate, remote) -> str:
     """Our ``a=fingerprint`` answering a DTLS offerer: in the hash of the offerer's own
     fingerprint (10.5; ``DTLS-fingerprint`` does not change it), sha-256 for one we do not

@@ -41,6 +41,7 @@ MEDIA_RTCP_MUX = 0x00000010
 MEDIA_ICE = 0x00000080
 MEDIA_INITIALIZED = 0x00010000
 MEDIA_SDES = 0x00080000
+MEDIA_PASSTHRU = 0x00100000  # ICE passthrough (offer_answer.ice)
 MEDIA_ICE_CONTROLLING = 0x00200000
 
 # rtpengine keeps a master key and salt in fixed buffers and stores the whole buffer, the
@@ -246,6 +247,8 @@ def encode_call(call: Call, db: int, intf_index: dict[tuple[str, str], int] | No
             flags |= MEDIA_ASYMMETRIC
         if media.sdes:
             flags |= MEDIA_SDES
+        if media.ice_passthrough:
+            flags |= MEDIA_PASSTHRU
         intf = rtp.interface if rtp is not None else None
         doc[f"media-{i}"] = {
             "tag": str(tag_id),

@@ -19,6 +19,7 @@ from .layout import (
     MEDIA_ICE,
     MEDIA_ICE_CONTROLLING,
     MEDIA_INITIALIZED,
+    MEDIA_PASSTHRU,
     MEDIA_RECV,
     MEDIA_RTCP_MUX,
     MEDIA_SDES,
@@ -137,6 +138,8 @@ def restore_call(manager: CallManager, stored: StoredCall, now: float, foreign: 
                            (True, False): "recvonly"}.get((sends, receives), "inactive")
         media.ice_out = bool(m.flags & MEDIA_ICE)
         media.ice_controlling = bool(m.flags & MEDIA_ICE_CONTROLLING)
+        media.ice_passthrough = bool(m.flags & MEDIA_PASSTHRU)
+        media.ice_roles_settled = True  # (the roles stored are the roles)
         media.mux_shown = bool(m.flags & MEDIA_RTCP_MUX)
         if m.flags & MEDIA_ASYMMETRIC:
             for stream in own:
