@@ -319,6 +319,14 @@ SIGNALLING: dict[str, list[Any]] = {
         delete()],
     "list and ping": [offer(A, ICE="remove"), {"command": "list"}, {"command": "ping"},
                       delete()],
+    # a re-offer without direction: each party keeps its interface, a new m= line too
+    "re-offer without direction keeps interfaces": [
+        offer(A, ICE="remove", direction=["default", "foo"]), answer(B, ICE="remove"),
+        offer(A + "m=audio 3004 RTP/AVP 0\r\nc=IN IP4 198.51.100.1\r\na=sendrecv\r\n",
+              ICE="remove"), query(), delete()],
+    "re-offer by the answerer without direction keeps interfaces": [
+        offer(A, ICE="remove", direction=["foo", "default"]), answer(B, ICE="remove"),
+        {**offer(B, ICE="remove"), "from-tag": "B", "to-tag": "A"}, query(), delete()],
 }
 
 

@@ -159,6 +159,11 @@ class _Session(SdpOutput, IceCandidates):
         names = opts.direction
         sender_if = names[0] if len(names) > 0 and self.manager.has_interface(names[0]) else None
         receiver_if = names[1] if len(names) > 1 and self.manager.has_interface(names[1]) else None
+        if not names:
+            # No direction given: each party stays on the logical interface it has (10.5
+            # keeps one per party), a media section it adds included.
+            sender_if = _interface_of(sender, work.sender_media)
+            receiver_if = _interface_of(receiver, work.receiver_media)
         # The sender's side speaks its own SDP's family; the other side the requested one.
         own_family = "IPv6" if conn.family == "IP6" else "IPv4"
         if _uses_source(self.manager.config, opts) and not parsed.has_ice(index):
@@ -435,3 +440,11 @@ class _Session(SdpOutput, IceCandidates):
         media.streams = streams
         media.bound_endpoint = None
         return streams
+
+
+def _interface_of(mono: Monologue, media: CallMedia | None) -> str | None:
+    """The logical interface ``mono`` is on: its ``media``'s, else its other media's."""
+    for candidate in ([media] if media is not None else []) + list(mono.medias):
+        if candidate is not None and candidate.rtp is not None and not candidate.rtp.closed:
+            return candidate.rtp.interface.name
+    return None
