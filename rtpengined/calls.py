@@ -51,9 +51,14 @@ def _unlink(call: Call) -> None:
     for stream in [*call.streams(), *call.retired_streams]:
         stream.sink = None
         stream.rtcp_peer = None
+        stream.extra_sinks = ()
     for party in call.monologues:
         party.subscriptions = []
         party.subscribers = []
+        party.pubsub_subscriptions = []
+        party.pubsub_subscribers = []
+        for media in party.medias:
+            media.source = None
 
 
 class CallManager:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from . import delete, ng_extended, offer_answer, query, statsview
+from . import delete, ng_extended, offer_answer, pubsub, query, statsview
 from .request import NgHandler, Request
 
 if TYPE_CHECKING:
@@ -43,4 +43,8 @@ NG_COMMANDS: dict[str, NgHandler] = {
     "play media": ng_extended.play_media,
     "stop media": ng_extended.stop_media,
     "play DTMF": ng_extended.play_dtmf,
+    "publish": pubsub.publish,
+    "subscribe request": pubsub.subscribe_request,
+    "subscribe answer": pubsub.subscribe_answer,
+    "unsubscribe": pubsub.unsubscribe,
 }

@@ -126,6 +126,9 @@ class Stream:
     dtls: tuple | None = None
     fingerprint_verified: bool = False  # the worker's handshake checked the peer (query)
     dtls_suite: str | None = None  # the SRTP suite that handshake chose (query)
+    # Publish/subscribe (``pubsub``): the subscribers' streams that get a copy of what this
+    # stream receives, besides its sink. A tuple: nearly every stream has none.
+    extra_sinks: tuple = ()
 
     @property
     def local(self) -> Endpoint:
@@ -197,6 +200,8 @@ class CallMedia:
     # We are ICE-lite towards this party (10.5's ICE_LITE_SELF: set by an offer's ICE-lite
     # option, kept until another offer's option changes it).
     lite_self: bool = False
+    # A subscriber's media (``pubsub``): the publisher's media it receives a copy of.
+    source: CallMedia | None = None
 
     @property
     def rtp(self) -> Stream | None:
@@ -247,6 +252,15 @@ class Monologue:
     forwarding: bool = False
     delay_ms: int = 0
     detect_dtmf: bool = False
+    # Publish/subscribe (``pubsub``), apart from the offer/answer links above: the parties
+    # this one gets a copy of, and the ones getting a copy of this one. ``last_sdp``: the
+    # party's own last SDP (a subscription offer mirrors it); ``mirror_rtcp``: a
+    # subscriber whose RTCP goes back to the publisher.
+    pubsub_subscriptions: list[Monologue] = field(default_factory=list)
+    pubsub_subscribers: list[Monologue] = field(default_factory=list)
+    last_sdp: str | None = None
+    mirror_rtcp: bool = False
+    published: bool = False  # created by ``publish`` (no offer/answer peer)
 
 
 @dataclass(eq=False, slots=True)

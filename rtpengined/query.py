@@ -162,6 +162,10 @@ def _monologue_dict(mono: Monologue) -> dict[str, Any]:
     out["created"] = int(mono.created)
     out["subscriptions"] = [{"tag": m.tag, "type": "offer/answer"} for m in mono.subscriptions]
     out["subscribers"] = [{"tag": m.tag, "type": "offer/answer"} for m in mono.subscribers]
+    if mono.pubsub_subscriptions or mono.pubsub_subscribers:  # (pubsub)
+        out["subscriptions"] += [{"tag": m.tag, "type": "pub/sub"}
+                                 for m in mono.pubsub_subscriptions]
+        out["subscribers"] += [{"tag": m.tag, "type": "pub/sub"} for m in mono.pubsub_subscribers]
     medias = []
     for media in mono.medias:
         entry: dict[str, Any] = {"index": media.index, "type": media.type}

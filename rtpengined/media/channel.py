@@ -58,6 +58,9 @@ class StreamSpec(NamedTuple):
     # from it. ``dtls`` names the daemon certificate sent before in a "certificate" message.
     ice: tuple | None = None
     dtls: tuple | None = None
+    # Publish/subscribe: stream ids (same worker) that get a copy of every packet besides
+    # ``sink`` (each protected for its own leg). Empty for nearly every stream.
+    extra_sinks: tuple = ()
 
 
 def encode(messages: list[tuple]) -> bytes:

@@ -118,6 +118,8 @@ def why_userspace(stream: Stream, families: frozenset[int] = frozenset({4})) -> 
             return "asymmetric"
         if s.srtp_in is not None or s.srtp_out is not None:
             return "SRTP"  # the relay decrypts/encrypts
+        if s.extra_sinks:
+            return "subscribers"  # the relay copies each packet to them (pubsub)
         ours = family_of(s.interface.address)
         if ours not in families:
             return "family not forwarded"

@@ -85,6 +85,7 @@ class _Stream:
         "busy", "turn",
         "srtp_in", "srtp_out", "unprotect", "protect", "secure",
         "webrtc", "webrtc_status", "timer_at",
+        "extra_ids", "extras",
     )
 
     def __init__(self, spec: ch.StreamSpec, sock: socket.socket, counters: CounterTable) -> None:
@@ -115,6 +116,7 @@ class _Stream:
         self.webrtc = None  # secure.webrtc.WebrtcLeg (set by Worker.set_webrtc)
         self.webrtc_status = None  # its last reported Status
         self.timer_at = None  # when the leg's timer is due (the entry in Worker.timers)
+        self.extras = ()  # subscribers' streams copied to (pubsub; set by Worker.resolve)
         self.apply(spec, time.monotonic())
         self.apply_keys(spec)
 
@@ -129,6 +131,7 @@ class _Stream:
         self.asymmetric = spec.asymmetric
         self.rtcp_mux = spec.rtcp_mux
         self.blocked = spec.blocked
+        self.extra_ids = spec.extra_sinks
         if spec.override_endpoint:
             self.endpoint = spec.endpoint
             self.confirmed = spec.confirmed
@@ -336,14 +339,14 @@ class Worker:
     # streams that name it, so adding or removing one stream touches only its neighbours.
 
     def link(self, stream: _Stream) -> None:
-        for target in (stream.sink_id, stream.rtcp_peer_id):
+        for target in (stream.sink_id, stream.rtcp_peer_id, *stream.extra_ids):
             if target is not None:
                 self.referrers.setdefault(target, []).append(stream)
         self.resolve(stream)
         self.resolve_referrers(stream.id)
 
     def unlink(self, stream: _Stream) -> None:
-        for target in (stream.sink_id, stream.rtcp_peer_id):
+        for target in (stream.sink_id, stream.rtcp_peer_id, *stream.extra_ids):
             referrers = self.referrers.get(target)
             if referrers is not None:
                 try:
@@ -366,6 +369,13 @@ class Worker:
                 sink.srtp_out is not None or sink.webrtc is not None
                 or (sink.rtcp_peer is not None and (sink.rtcp_peer.srtp_out is not None
                                                     or sink.rtcp_peer.webrtc is not None))))
+        if stream.extra_ids:
+            # Subscribers (pubsub): each packet is copied, so the per-packet drain relays
+            # the stream (the batched drains know one sink only).
+            stream.extras = tuple(e for e in map(streams.get, stream.extra_ids) if e is not None)
+            stream.secure = stream.secure or bool(stream.extras)
+        else:
+            stream.extras = ()
 
     def resolve_referrers(self, stream_id: int) -> None:
         for referrer in self.referrers.get(stream_id, ()):
@@ -662,6 +672,7 @@ class Worker:
         endpoint0, settled0 = stream.endpoint, stream.confirmed
         sink = None if stream.blocked else stream.sink
         demux = stream.rtcp_mux and sink is not None and not sink.rtcp_mux
+        extras = () if stream.blocked else stream.extras
         unprotect = stream.unprotect
         count = nbytes = errors = refused = 0
         publish_all = False
@@ -693,6 +704,8 @@ class Worker:
                     continue
             nbytes += len(data)  # as 10.5 counts SRTP: the packet decrypted
             last = data
+            if extras:
+                errors += _fan_out(extras, data, rtcp, stream.rtcp_mux, out)
             onward = _onward(sink, data, rtcp, demux)
             if onward is None:
                 continue
@@ -914,6 +927,19 @@ class Worker:
         stream.errors += errors
         self.publish(stream, media, wall, last, 0, len(last), False)
         self.send_on(stream, out)
+
+
+def _fan_out(extras: tuple, data: bytes, rtcp: bool, muxed: bool, out: list) -> int:
+    """Queue a copy of a packet for each subscriber stream (pubsub), each in the form its
+    leg needs; returns the copies that failed (errors of the stream they came from)."""
+    failed = 0
+    for extra in extras:
+        onward = _onward(extra, data, rtcp, muxed and not extra.rtcp_mux)
+        if onward is False:
+            failed += 1
+        elif onward is not None:
+            out.append(onward)
+    return failed
 
 
 def _onward(sink: _Stream | None, data: bytes, rtcp: bool, demux: bool):

@@ -91,6 +91,7 @@ def offer(core: Core, message: dict[str, Any], request: Request) -> dict[str, An
         manager.calls[call_id] = call
     if result is None:
         raise NgError("Error rewriting SDP")
+    sender.last_sdp = body  # what a subscription to this party mirrors (pubsub)
     trickle.dequeue(manager, call, from_tag, now)
     if result == "":
         return {"result": "ok"}
@@ -122,6 +123,7 @@ def answer(core: Core, message: dict[str, Any], request: Request) -> dict[str, A
     if result is None:
         raise NgError("Error rewriting SDP")
     call.answered = True
+    answerer.last_sdp = body  # what a subscription to this party mirrors (pubsub)
     trickle.dequeue(manager, call, to_tag, now)
     if result == "":
         return {"result": "ok"}

@@ -429,6 +429,7 @@ class _Session(SdpOutput, IceCandidates):
                 stream.asymmetric, stream.strict_source = old.asymmetric, old.strict_source
                 stream.media_handover, stream.learning = old.media_handover, old.learning
                 stream.blocked = old.blocked
+                stream.extra_sinks = old.extra_sinks  # its subscribers (pubsub) stay
             streams.append(stream)
         if len(streams) == 1 and media.protocol in sdpmod.RTP_PROTOCOLS:
             streams[0].rtcp_mux = True

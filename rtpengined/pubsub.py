@@ -1,0 +1,546 @@
+"""ng ``publish``, ``subscribe request``, ``subscribe answer`` and ``unsubscribe``: media forking.
+
+A subscription is a party of its own (a ``Monologue`` with its own ports) that gets a copy
+of what one or more parties send, e.g. a SIPREC recorder or a conference mixer. It is kept
+apart from the offer/answer links (``pubsub_subscriptions``/``pubsub_subscribers``), so
+a re-INVITE never mistakes a subscriber for the other side of the call.
+
+``subscribe request`` binds the subscriber's ports and returns an offer: the publisher's
+own SDP rewritten (one publisher), or one made here (several, or ``SIPREC``, with
+``a=label``). ``subscribe answer`` learns where the subscriber wants the media, and only
+then does the relay copy every packet of the publisher's streams to the subscriber's
+(``Stream.extra_sinks``, RTP to RTP and RTCP to RTCP); what a subscriber sends is dropped,
+except its RTCP with ``mirror RTCP``, which goes to the publisher. ``publish`` makes a party
+that only sends, answered with a ``recvonly`` SDP of one codec.
+
+No transcoding: a subscriber gets the publisher's packets as they are (payload types
+included), so an answer must accept the codecs offered (``allow transcoding`` only relaxes
+that check; nothing is transcoded).
+"""
+
+from __future__ import annotations
+
+import secrets
+from typing import TYPE_CHECKING, Any
+
+from . import __version__
+from . import sdp as sdpmod
+from .model import Call, CallMedia, Endpoint, Monologue, Stream
+from .ng_extended import select_party
+from .ngoptions import get_list, get_str, require_call_id
+from .protocol.ngcodec import NgError
+from .request import Request
+
+if TYPE_CHECKING:
+    from .calls import CallManager
+    from .core import Core
+
+CRLF = "\r\n"
+# s= of an SDP made here (the offer of a multi-party subscription, a publish answer).
+SESSION_NAME = "rtpengine-rtpengined-" + __version__.replace(".", "-")
+# Codecs a publish answer does not pick first (not media: events, comfort noise, FEC).
+_NOT_MEDIA = frozenset({"telephone-event", "cn", "red", "ulpfec", "rtx", "flexfec"})
+
+
+def _call(core: Core, message: dict[str, Any]) -> Call:
+    call = core.calls.calls.get(require_call_id(message))
+    if call is None:
+        raise NgError("Unknown call-ID")
+    return call
+
+
+def _find(call: Call, tag: str) -> Monologue | None:
+    return next((m for m in call.monologues if m.tag == tag), None)
+
+
+def _parse(body: str) -> sdpmod.SessionDescription:
+    parsed = sdpmod.parse(body)
+    sdpmod.check_complete(parsed)
+    return parsed
+
+
+# -- subscribe request --------------------------------------------------------------------
+
+
+def _sources(call: Call, message: dict[str, Any], flags: list[str]) -> list[Monologue]:
+    """The parties subscribed to: ``all`` (every offer/answer or published party), the
+    ``from-tags`` list (or ``from-tags-TAG`` flags), else one party as ``block DTMF``
+    selects it (from-tag, label, address)."""
+    if "all" in flags:
+        return [m for m in call.monologues if m.subscriptions or m.published]
+    tags = [t for t in message.get("from-tags", ()) if isinstance(t, str)]
+    tags += [f[len("from-tags-"):] for f in flags if f.startswith("from-tags-")]
+    if tags:
+        return [m for t in tags if (m := _find(call, t)) is not None]
+    party = select_party(call, message)
+    return [party] if party is not None else []
+
+
+def subscribe_request(core: Core, message: dict[str, Any], request: Request) -> dict[str, Any]:
+    call = _call(core, message)
+    flags = get_list(message, "flags")
+    sources = _sources(call, message, flags)
+    if not sources:
+        raise NgError("No monologues matched")
+    manager: CallManager = core.calls
+    now = core.clock()
+    to_tag = get_str(message, "to-tag") or secrets.token_hex(32)
+    media_plane = manager.media
+    # Every port first: running out leaves the call as it was.
+    wanted = [(src, media) for src in sources for media in src.medias]
+    bound: list[tuple[Any, list[tuple[int, Any]]]] = []
+    try:
+        for _src, media in wanted:
+            rtp = media.rtp
+            if rtp is None or rtp.closed:
+                bound.append((None, []))
+                continue
+            pool = manager.pool_for(rtp.interface.name, rtp.interface.family)
+            bound.append((pool, pool.allocate(2)))
+    except NgError:
+        for pool, ports in bound:
+            for port, sock in ports:
+                sock.close()
+                pool.release(port)
+        raise
+    sub = _find(call, to_tag)
+    if sub is not None:  # the same to-tag again: its old subscriptions go first
+        _unsubscribe(core, sub)
+        for media in sub.medias:
+            for stream in media.streams:
+                manager.release_stream(stream)
+        sub.medias = []
+    else:
+        sub = Monologue(tag=to_tag, created=now, tag_type="TO_TAG")
+        call.monologues.append(sub)
+    label = get_str(message, "set-label")
+    if label is not None:
+        sub.label = label
+    sub.mirror_rtcp = "mirror-RTCP" in flags
+    for number, ((_src, source), (pool, ports)) in enumerate(zip(wanted, bound, strict=True), 1):
+        media = CallMedia(index=number, type=source.type, protocol=source.protocol,
+                          source=source, dir_flags=(True, False))
+        streams = [Stream(interface=pool.interface, port=port, rtcp=n == 1, sock=sock,
+                          group=call.call_id, created=now,
+                          learning=manager.config.endpoint_learning)
+                   for n, (port, sock) in enumerate(ports)]
+        if len(streams) == 2:
+            streams[0].rtcp_peer = streams[1]
+        media.streams = streams
+        sub.medias.append(media)
+        for stream in streams:
+            media_plane.open_stream(stream)
+    for src in sources:
+        if src not in sub.pubsub_subscriptions:
+            sub.pubsub_subscriptions.append(src)
+        if sub not in src.pubsub_subscribers:
+            src.pubsub_subscribers.append(sub)
+    call.last_signal = now
+    siprec = "SIPREC" in flags
+    labels = _labels(call) if siprec else {}
+    reply: dict[str, Any] = {}
+    if len(sources) == 1 and not siprec and sources[0].last_sdp:
+        reply["from-tag"] = sources[0].tag
+        sdp = _mirrored_offer(sub, sources[0])
+    else:
+        sdp = _made_offer(sub, sources, labels, now)
+    reply["from-tags"] = [src.tag for src in sources]
+    reply["result"] = "ok"
+    if sdp:
+        reply["sdp"] = sdp
+    reply["to-tag"] = to_tag
+    if siprec:
+        reply["tag-medias"] = [
+            {"tag": src.tag, "medias": [
+                {"index": m.index, "type": m.type, "label": labels.get(id(m), ""),
+                 "mode": _mode(m)} for m in src.medias]}
+            for src in sources]
+        reply["media-labels"] = {
+            labels.get(id(m), ""): {"index": m.index, "type": m.type, "tag": src.tag,
+                                    "mode": _mode(m)}
+            for src in sources for m in src.medias}
+    return reply
+
+
+def _labels(call: Call) -> dict[int, str]:
+    """Media labels as 10.5 numbers them: per media index, the callee's media before the
+    caller's (the order an offer creates them in), counting across the call."""
+    parties = [m for m in reversed(call.monologues) if m.subscriptions or m.published]
+    out: dict[int, str] = {}
+    depth = max((len(m.medias) for m in parties), default=0)
+    for index in range(depth):
+        for party in parties:
+            if index < len(party.medias):
+                out[id(party.medias[index])] = str(len(out))
+    return out
+
+
+def _mode(media: CallMedia) -> str:
+    """The media's direction as 10.5 reports it: the proxy's point of view (``sendonly``:
+    we only send to the party)."""
+    to_party, from_party = media.dir_flags
+    return {(True, True): "sendrecv", (True, False): "sendonly",
+            (False, True): "recvonly"}.get((to_party, from_party), "inactive")
+
+
+def _sub_direction(source: CallMedia) -> str:
+    """A subscriber receives only: ``sendonly`` while the publisher sends, else inactive."""
+    return "sendonly" if source.dir_flags[1] else "inactive"
+
+
+def _formats(party: Monologue, media: CallMedia) -> list[str]:
+    """The codecs in use on ``media`` as negotiated: the answer's, in the answer's order."""
+    peer_media = None
+    for peer in party.subscriptions:
+        if len(peer.medias) >= media.index and peer.medias[media.index - 1].initialized:
+            peer_media = peer.medias[media.index - 1]
+            break
+    if peer_media is None:
+        return list(media.formats)
+    answer, other = (peer_media, media) if party.tag_type == "FROM_TAG" else (media, peer_media)
+    common = [pt for pt in answer.formats if pt in other.formats]
+    return common or list(media.formats)
+
+
+def _ptime(section: sdpmod.MediaSection | None) -> str | None:
+    values = section.attributes("ptime") if section is not None else []
+    return values[0] if values else None
+
+
+def _mirrored_offer(sub: Monologue, source: Monologue) -> str:
+    """One publisher: its own last SDP with our ports and address, its negotiated codecs,
+    ``sendonly``, no ICE or keys of its own (10.5 rewrites the publisher's SDP so)."""
+    parsed = sdpmod.parse(source.last_sdp or "")
+    plans: list[sdpmod.MediaPlan] = []
+    first: sdpmod.Connection | None = None
+    for index, section in enumerate(parsed.medias):
+        media = sub.medias[index] if index < len(sub.medias) else None
+        rtp = media.rtp if media is not None else None
+        if media is None or rtp is None or media.source is None:
+            address = first or sdpmod.Connection("IP4", "0.0.0.0")
+            plans.append(sdpmod.MediaPlan(port=0, address=address))
+            continue
+        addr = _connection(rtp)
+        first = first or addr
+        rtcp = media.rtcp
+        plans.append(sdpmod.MediaPlan(
+            port=rtp.port, address=addr, formats=_formats(source, media.source),
+            direction=_sub_direction(media.source),
+            rtcp_port=rtcp.port if rtcp is not None else None, ptime=_ptime(section),
+            security=[]))
+    plan = sdpmod.SessionPlan(plans, session_connection=first, strip_security=True)
+    return sdpmod.render(parsed, plan)
+
+
+def _connection(stream: Stream) -> sdpmod.Connection:
+    address = stream.interface.advertised
+    return sdpmod.Connection("IP6" if ":" in address else "IP4", address)
+
+
+def _header(address: sdpmod.Connection, now: float) -> list[str]:
+    session = str(int(now * 1_000_000))
+    return ["v=0", f"o=- {session} {session} IN {address.family} {address.address}",
+            f"s={SESSION_NAME}", "t=0 0"]
+
+
+def _codec_lines(section: sdpmod.MediaSection | None, media: CallMedia,
+                 formats: list[str]) -> list[str]:
+    rtpmaps = section.rtpmaps() if section is not None else {}
+    fmtps: dict[str, list[str]] = {}
+    for value in section.attributes("fmtp") if section is not None else []:
+        fmtps.setdefault(value.split(" ", 1)[0], []).append(value)
+    out = []
+    for pt in formats:
+        rtpmap = rtpmaps.get(pt) or media.rtpmaps.get(pt)
+        if rtpmap:
+            out.append(f"a=rtpmap:{pt} {rtpmap}")
+        out += [f"a=fmtp:{value}" for value in fmtps.get(pt, [])]
+    return out
+
+
+def _source_section(party: Monologue, media: CallMedia) -> sdpmod.MediaSection | None:
+    if not party.last_sdp:
+        return None
+    try:
+        parsed = sdpmod.parse(party.last_sdp)
+    except NgError:
+        return None
+    return parsed.medias[media.index - 1] if media.index <= len(parsed.medias) else None
+
+
+def _made_offer(sub: Monologue, sources: list[Monologue], labels: dict[int, str],
+                now: float) -> str:
+    """Several publishers (or SIPREC): an SDP of our own, one media per publisher media."""
+    owner = {id(m): src for src in sources for m in src.medias}
+    lines: list[str] = []
+    for media in sub.medias:
+        source = media.source
+        rtp = media.rtp
+        if source is None or rtp is None:
+            continue
+        addr = _connection(rtp)
+        if not lines:
+            lines = _header(addr, now)
+        party = owner.get(id(source))
+        section = _source_section(party, source) if party is not None else None
+        formats = _formats(party, source) if party is not None else list(source.formats)
+        lines.append(f"m={media.type} {rtp.port} {media.protocol} {' '.join(formats)}")
+        lines.append(f"c=IN {addr.family} {addr.address}")
+        if id(source) in labels:
+            lines.append(f"a=label:{labels[id(source)]}")
+        lines += _codec_lines(section, source, formats)
+        lines.append(f"a={_sub_direction(source)}")
+        if media.rtcp is not None:
+            lines.append(f"a=rtcp:{media.rtcp.port}")
+        ptime = _ptime(section)
+        if ptime is not None:
+            lines.append(f"a=ptime:{ptime}")
+    return CRLF.join(lines) + CRLF if lines else ""
+
+
+# -- subscribe answer / unsubscribe ----------------------------------------------------------
+
+
+def subscribe_answer(core: Core, message: dict[str, Any], request: Request) -> dict[str, Any]:
+    call = _call(core, message)
+    body = get_str(message, "sdp")
+    if body is None:
+        raise NgError("No SDP body in message")
+    to_tag = get_str(message, "to-tag")
+    if to_tag is None:
+        raise NgError("No to-tag in message")
+    sub = _find(call, to_tag)
+    if sub is None:
+        raise NgError("To-tag not found")
+    parsed = _parse(body)
+    flags = get_list(message, "flags")
+    if len(parsed.medias) != len(sub.medias) or not sub.pubsub_subscriptions:
+        raise NgError("Failed to process subscription answer")
+    owner = {id(m): src for src in sub.pubsub_subscriptions for m in src.medias}
+    if "allow-transcoding" not in flags:
+        # No transcoder: the subscriber must take every codec it was offered.
+        for media, section in zip(sub.medias, parsed.medias, strict=True):
+            source = media.source
+            party = owner.get(id(source)) if source is not None else None
+            if source is None or party is None or section.port == 0:
+                continue
+            offered = _formats(party, source)
+            if not set(offered) <= set(section.formats):
+                raise NgError("Failed to process subscription answer")
+    learning = core.config.endpoint_learning
+    for index, (media, section) in enumerate(zip(sub.medias, parsed.medias, strict=True)):
+        media.initialized = True
+        media.formats = list(section.formats)
+        media.rtpmaps = section.rtpmaps()
+        conn = parsed.media_connection(index)
+        if section.port == 0 or conn is None:
+            continue
+        direction = parsed.direction(index) or "sendrecv"
+        media.direction = direction
+        rtp_ep = Endpoint(conn.address, section.port)
+        rtcp_attr = parsed.rtcp_attribute(index)
+        if rtcp_attr is not None:
+            address = rtcp_attr[1].address if rtcp_attr[1] is not None else conn.address
+            rtcp_ep = Endpoint(address, rtcp_attr[0])
+        else:
+            rtcp_ep = Endpoint(conn.address, section.port + 1)
+        for stream in media.streams:
+            stream.advertised = rtcp_ep if stream.rtcp else rtp_ep
+            stream.endpoint = None
+            stream.confirmed = False
+            stream.learning = learning
+            core.calls.media.update_stream(stream)
+    _wire(core, sub, True)
+    call.last_signal = core.clock()
+    return {"result": "ok"}
+
+
+def unsubscribe(core: Core, message: dict[str, Any], request: Request) -> dict[str, Any]:
+    call = _call(core, message)
+    to_tag = get_str(message, "to-tag")
+    if to_tag is None:
+        raise NgError("No to-tag in message")
+    sub = _find(call, to_tag)
+    if sub is not None:
+        _unsubscribe(core, sub)
+    return {"result": "ok"}
+
+
+def _unsubscribe(core: Core, sub: Monologue) -> None:
+    _wire(core, sub, False)
+    for src in sub.pubsub_subscriptions:
+        if sub in src.pubsub_subscribers:
+            src.pubsub_subscribers.remove(sub)
+    sub.pubsub_subscriptions = []
+
+
+def _wire(core: Core, sub: Monologue, on: bool) -> None:
+    """Start (``on``) or stop copying each publisher stream to the subscriber's stream."""
+    media_plane = core.calls.media
+    for media in sub.medias:
+        source = media.source
+        if source is None:
+            continue
+        pairs = [(media.rtp, source.rtp), (media.rtcp, source.rtcp)]
+        if source.rtcp is None and source.rtp is not None:
+            pairs.pop()  # publisher's RTCP on its RTP port: copied with it (demultiplexed)
+        for mine, theirs in pairs:
+            if mine is None or theirs is None or theirs.closed:
+                continue
+            extras = tuple(s for s in theirs.extra_sinks if s is not mine and not s.closed)
+            if on and not mine.closed:
+                extras += (mine,)
+            if extras != theirs.extra_sinks:
+                theirs.extra_sinks = extras
+                media_plane.update_stream(theirs)
+        rtcp = media.rtcp
+        if sub.mirror_rtcp and rtcp is not None and not rtcp.closed:
+            target = (source.rtcp or source.rtp) if on else None
+            if rtcp.sink is not target:
+                rtcp.sink = target
+                media_plane.update_stream(rtcp)
+
+
+# -- publish --------------------------------------------------------------------------------
+
+
+def publish(core: Core, message: dict[str, Any], request: Request) -> dict[str, Any]:
+    """A party that only sends: bound like an offerer, answered ``recvonly`` with one codec."""
+    body = get_str(message, "sdp")
+    if body is None:
+        raise NgError("No SDP body in message")
+    call_id = get_str(message, "call-id")
+    if call_id is None:
+        raise NgError("No call-id in message")
+    from_tag = get_str(message, "from-tag")
+    if from_tag is None:
+        raise NgError("No from-tag in message")
+    parsed = _parse(body)
+    accept = _accept_list(message)
+    manager: CallManager = core.calls
+    now = core.clock()
+    call = manager.calls.get(call_id)
+    chosen = [_pick_codec(section, accept) for section in parsed.medias]
+    party = _find(call, from_tag) if call is not None else None
+    # Ports first (a media this party already has keeps its ports).
+    bound: list[tuple[Any, list[tuple[int, Any]]]] = []
+    try:
+        for index, section in enumerate(parsed.medias):
+            have = party.medias[index] if party is not None and index < len(party.medias) else None
+            conn = parsed.media_connection(index)
+            if section.port == 0 or conn is None or (
+                    have is not None and have.rtp is not None and not have.rtp.closed):
+                bound.append((None, []))
+                continue
+            family = "IPv6" if conn.family == "IP6" else "IPv4"
+            pool = manager.pool_for(None, family)
+            bound.append((pool, pool.allocate(2)))
+    except NgError:
+        for pool, ports in bound:
+            for port, sock in ports:
+                sock.close()
+                pool.release(port)
+        raise
+    if call is None:
+        call = Call(call_id=call_id, created=now, last_signal=now, proxy=request.source_text)
+        manager.calls[call_id] = call
+    if party is None:
+        party = Monologue(tag=from_tag, created=now, tag_type="FROM_TAG")
+        call.monologues.append(party)
+    party.published = True
+    party.last_sdp = body
+    label = get_str(message, "label")
+    if label is not None:
+        party.label = label
+    call.last_signal = now
+    call.answered = True
+    media_plane = manager.media
+    learning = core.config.endpoint_learning
+    lines: list[str] = []
+    for index, (section, (pool, ports)) in enumerate(zip(parsed.medias, bound, strict=True)):
+        while len(party.medias) <= index:
+            party.medias.append(CallMedia(index=len(party.medias) + 1, type=section.type,
+                                          protocol=section.protocol))
+        media = party.medias[index]
+        opened: list[Stream] = []
+        if ports:
+            media.streams = [Stream(interface=pool.interface, port=port, rtcp=n == 1, sock=sock,
+                                    group=call.call_id, created=now)
+                             for n, (port, sock) in enumerate(ports)]
+            media.streams[0].rtcp_peer = media.streams[1]
+            opened = list(media.streams)
+        media.type, media.protocol = section.type, section.protocol
+        media.rtpmaps = section.rtpmaps()
+        pt = chosen[index]
+        media.formats = [pt] if pt is not None else list(section.formats)
+        media.initialized = True
+        conn = parsed.media_connection(index)
+        direction = (parsed.direction(index) or "sendrecv") if conn is not None else "inactive"
+        media.direction = direction
+        media.dir_flags = (False, direction in ("sendrecv", "sendonly"))
+        rtp = media.rtp
+        if conn is not None and section.port and rtp is not None:
+            rtcp_attr = parsed.rtcp_attribute(index)
+            rtp_ep = Endpoint(conn.address, section.port)
+            rtcp_ep = (Endpoint(rtcp_attr[1].address if rtcp_attr[1] is not None
+                                else conn.address, rtcp_attr[0]) if rtcp_attr is not None
+                       else Endpoint(conn.address, section.port + 1))
+            for stream in media.streams:
+                target = rtcp_ep if stream.rtcp else rtp_ep
+                if stream.advertised != target:
+                    stream.advertised, stream.endpoint, stream.confirmed = target, None, False
+                stream.learning = learning
+                if stream not in opened:
+                    media_plane.update_stream(stream)
+        for stream in opened:
+            media_plane.open_stream(stream)
+        if rtp is None or section.port == 0 or pt is None:
+            addr = _connection(rtp) if rtp is not None else sdpmod.Connection("IP4", "0.0.0.0")
+            if not lines:
+                lines = _header(addr, now)
+            lines.append(f"m={section.type} 0 {section.protocol} {' '.join(section.formats)}")
+            continue
+        addr = _connection(rtp)
+        if not lines:
+            lines = _header(addr, now)
+        lines.append(f"m={section.type} {rtp.port} {section.protocol} {pt}")
+        lines.append(f"c=IN {addr.family} {addr.address}")
+        lines += _codec_lines(section, media, [pt])
+        lines.append("a=recvonly")
+        if media.rtcp is not None:
+            lines.append(f"a=rtcp:{media.rtcp.port}")
+        ptime = _ptime(section)
+        if ptime is not None:
+            lines.append(f"a=ptime:{ptime}")
+    reply: dict[str, Any] = {"result": "ok"}
+    if lines:
+        reply["sdp"] = CRLF.join(lines) + CRLF
+    return reply
+
+
+def _accept_list(message: dict[str, Any]) -> list[str]:
+    codec = message.get("codec")
+    if not isinstance(codec, dict):
+        return []
+    accept = codec.get("accept")
+    return [c for c in accept if isinstance(c, str)] if isinstance(accept, list) else []
+
+
+def _pick_codec(section: sdpmod.MediaSection, accept: list[str]) -> str | None:
+    """The one codec a publish answer takes: the first of ``accept`` the party offers
+    (``any``: its first codec), else its first media codec."""
+    rtpmaps = section.rtpmaps()
+
+    def name(pt: str) -> str:
+        return rtpmaps.get(pt, "").split("/")[0].lower()
+
+    for wanted in accept:
+        if wanted.lower() == "any":
+            return section.formats[0] if section.formats else None
+        for pt in section.formats:
+            if name(pt) == wanted.lower() or pt == wanted:
+                return pt
+    for pt in section.formats:
+        if name(pt) and name(pt) not in _NOT_MEDIA:
+            return pt
+    return section.formats[0] if section.formats else None
