@@ -86,13 +86,16 @@ def subscribe_request(core: Core, message: dict[str, Any], request: Request) -> 
     now = core.clock()
     to_tag = get_str(message, "to-tag") or secrets.token_hex(32)
     media_plane = manager.media
-    # Every port first: running out leaves the call as it was.
+    # Every port first: running out leaves the call as it was. The same to-tag again
+    # keeps the subscriber's ports, media by media (10.5 reuses them).
     wanted = [(src, media) for src in sources for media in src.medias]
+    sub = _find(call, to_tag)
+    kept = [m.streams for m in sub.medias if m.rtp is not None and not m.rtp.closed] if sub else []
     bound: list[tuple[Any, list[tuple[int, Any]]]] = []
     try:
-        for _src, media in wanted:
+        for n, (_src, media) in enumerate(wanted):
             rtp = media.rtp
-            if rtp is None or rtp.closed:
+            if rtp is None or rtp.closed or n < len(kept):
                 bound.append((None, []))
                 continue
             pool = manager.pool_for(rtp.interface.name, rtp.interface.family)
@@ -103,12 +106,12 @@ def subscribe_request(core: Core, message: dict[str, Any], request: Request) -> 
                 sock.close()
                 pool.release(port)
         raise
-    sub = _find(call, to_tag)
     if sub is not None:  # the same to-tag again: its old subscriptions go first
         _unsubscribe(core, sub)
         for media in sub.medias:
             for stream in media.streams:
-                manager.release_stream(stream)
+                if not any(stream in group for group in kept[:len(wanted)]):
+                    manager.release_stream(stream)
         sub.medias = []
     else:
         sub = Monologue(tag=to_tag, created=now, tag_type="TO_TAG")
@@ -120,6 +123,14 @@ def subscribe_request(core: Core, message: dict[str, Any], request: Request) -> 
     for number, ((_src, source), (pool, ports)) in enumerate(zip(wanted, bound, strict=True), 1):
         media = CallMedia(index=number, type=source.type, protocol=source.protocol,
                           source=source, dir_flags=(True, False))
+        if number <= len(kept) and source.rtp is not None and not source.rtp.closed:
+            media.streams = kept[number - 1]
+            for stream in media.streams:  # offered anew: where to send is not known yet
+                stream.advertised = stream.endpoint = None
+                stream.confirmed = False
+                media_plane.update_stream(stream)
+            sub.medias.append(media)
+            continue
         streams = [Stream(interface=pool.interface, port=port, rtcp=n == 1, sock=sock,
                           group=call.call_id, created=now,
                           learning=manager.config.endpoint_learning)
@@ -131,35 +142,57 @@ def subscribe_request(core: Core, message: dict[str, Any], request: Request) -> 
         for stream in streams:
             media_plane.open_stream(stream)
     for src in sources:
-        if src not in sub.pubsub_subscriptions:
-            sub.pubsub_subscriptions.append(src)
-        if sub not in src.pubsub_subscribers:
-            src.pubsub_subscribers.append(sub)
+        _link(sub, src)
+        if sub.mirror_rtcp:  # the publisher gets the subscriber's RTCP (10.5 links it so)
+            _link(src, sub)
     call.last_signal = now
     siprec = "SIPREC" in flags
     labels = _labels(call) if siprec else {}
+    # (in 10.5's key order)
     reply: dict[str, Any] = {}
     if len(sources) == 1 and not siprec and sources[0].last_sdp:
-        reply["from-tag"] = sources[0].tag
         sdp = _mirrored_offer(sub, sources[0])
     else:
         sdp = _made_offer(sub, sources, labels, now)
-    reply["from-tags"] = [src.tag for src in sources]
-    reply["result"] = "ok"
     if sdp:
         reply["sdp"] = sdp
-    reply["to-tag"] = to_tag
+    if len(sources) == 1:
+        reply["from-tag"] = sources[0].tag
     if siprec:
-        reply["tag-medias"] = [
-            {"tag": src.tag, "medias": [
-                {"index": m.index, "type": m.type, "label": labels.get(id(m), ""),
-                 "mode": _mode(m)} for m in src.medias]}
-            for src in sources]
+        reply["tag-medias"] = [_tag_medias(src, labels) for src in sources]
         reply["media-labels"] = {
-            labels.get(id(m), ""): {"index": m.index, "type": m.type, "tag": src.tag,
+            labels.get(id(m), ""): {"tag": src.tag, "index": m.index, "type": m.type,
+                                    **({"label": src.label} if src.label else {}),
                                     "mode": _mode(m)}
             for src in sources for m in src.medias}
+    reply["from-tags"] = [src.tag for src in sources]
+    reply["to-tag"] = to_tag
+    reply["result"] = "ok"
     return reply
+
+
+def _tag_medias(src: Monologue, labels: dict[int, str]) -> dict[str, Any]:
+    """One publisher in a SIPREC reply: its tag, label and medias with their labels."""
+    entry: dict[str, Any] = {"tag": src.tag}
+    if src.label:
+        entry["label"] = src.label
+    entry["medias"] = [{"index": m.index, "type": m.type, "label": labels.get(id(m), ""),
+                        "mode": _mode(m)} for m in src.medias]
+    return entry
+
+
+def _link(subscriber: Monologue, publisher: Monologue) -> None:
+    if publisher not in subscriber.pubsub_subscriptions:
+        subscriber.pubsub_subscriptions.append(publisher)
+    if subscriber not in publisher.pubsub_subscribers:
+        publisher.pubsub_subscribers.append(subscriber)
+
+
+def _unlink(subscriber: Monologue, publisher: Monologue) -> None:
+    if publisher in subscriber.pubsub_subscriptions:
+        subscriber.pubsub_subscriptions.remove(publisher)
+    if subscriber in publisher.pubsub_subscribers:
+        publisher.pubsub_subscribers.remove(subscriber)
 
 
 def _labels(call: Call) -> dict[int, str]:
@@ -368,10 +401,9 @@ def unsubscribe(core: Core, message: dict[str, Any], request: Request) -> dict[s
 
 def _unsubscribe(core: Core, sub: Monologue) -> None:
     _wire(core, sub, False)
-    for src in sub.pubsub_subscriptions:
-        if sub in src.pubsub_subscribers:
-            src.pubsub_subscribers.remove(sub)
-    sub.pubsub_subscriptions = []
+    for src in list(sub.pubsub_subscriptions):
+        _unlink(sub, src)
+        _unlink(src, sub)
 
 
 def _wire(core: Core, sub: Monologue, on: bool) -> None:
@@ -494,6 +526,9 @@ def publish(core: Core, message: dict[str, Any], request: Request) -> dict[str, 
                     media_plane.update_stream(stream)
         for stream in opened:
             media_plane.open_stream(stream)
+            # Sent at once, not deferred: what the party sends before anyone subscribes
+            # is dropped (10.5), not kept in the socket for a later subscriber.
+            media_plane.update_stream(stream)
         if rtp is None or section.port == 0 or pt is None:
             addr = _connection(rtp) if rtp is not None else sdpmod.Connection("IP4", "0.0.0.0")
             if not lines:
@@ -512,9 +547,10 @@ def publish(core: Core, message: dict[str, Any], request: Request) -> dict[str, 
         ptime = _ptime(section)
         if ptime is not None:
             lines.append(f"a=ptime:{ptime}")
-    reply: dict[str, Any] = {"result": "ok"}
+    reply: dict[str, Any] = {}
     if lines:
         reply["sdp"] = CRLF.join(lines) + CRLF
+    reply["result"] = "ok"
     return reply
 
 

@@ -194,7 +194,8 @@ def call_stats(core: Core, call: Call, party: Monologue | None = None,
     elif party is None:
         monologues = list(call.monologues)
     else:
-        monologues = [party] + [m for m in party.subscriptions if m is not party]
+        monologues = [party] + [m for m in [*party.subscriptions, *party.pubsub_subscriptions]
+                                if m is not party]
     tags: dict[str, Any] = {}
     keys: dict[int, str] = {}  # a party's key in ``tags``: untagged ones are numbered
     untagged = 0

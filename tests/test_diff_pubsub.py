@@ -1,0 +1,132 @@
+"""Differential: publish/subscribe signalling (media forking), our replies beside 10.5's.
+
+``subscribe request`` gives an offer for a new party that gets a copy of one or more
+parties' media; ``subscribe answer`` completes it, ``unsubscribe`` ends it, ``publish``
+creates a party that only sends. Subscriber tags are given (``to-tag``) so both daemons
+use the same; an SDP made by the daemon itself (several publishers, publish answers) has
+an o= session id from the clock and the daemon's own s= name, masked here.
+"""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from differential import (
+    answer,
+    default_pair_fixture,  # noqa: F401  (registers default_pair)
+    delete,
+    offer,
+    query,
+    sdp,
+)
+
+A = sdp("v=0", "o=alice 11 22 IN IP4 192.0.2.1", "s=alicesess", "c=IN IP4 192.0.2.10", "t=0 0",
+        "a=foo:bar", "m=audio 6000 RTP/AVP 0 8 101", "a=rtpmap:101 telephone-event/8000",
+        "a=fmtp:101 0-15", "a=ptime:20", "a=xyz", "a=sendrecv")
+B = sdp("v=0", "o=bob 33 44 IN IP4 192.0.2.2", "s=bobsess", "c=IN IP4 192.0.2.20", "t=0 0",
+        "m=audio 7000 RTP/AVP 8 0", "a=sendrecv")
+B_SENDONLY = B.replace("a=sendrecv", "a=sendonly")
+A_VIDEO = sdp("v=0", "o=alice 11 22 IN IP4 192.0.2.1", "s=alicesess", "c=IN IP4 192.0.2.10",
+              "t=0 0", "m=audio 6000 RTP/AVP 0 8", "a=ptime:30", "a=sendrecv",
+              "m=video 6002 RTP/AVP 96", "a=rtpmap:96 VP8/90000")
+B_VIDEO = sdp("v=0", "o=bob 33 44 IN IP4 192.0.2.2", "s=bobsess", "c=IN IP4 192.0.2.20", "t=0 0",
+              "m=audio 7000 RTP/AVP 8 0", "a=sendonly", "m=video 7002 RTP/AVP 96",
+              "a=rtpmap:96 VP8/90000")
+SUB = sdp("v=0", "o=- 1 1 IN IP4 192.0.2.30", "s=rec", "t=0 0", "m=audio 8000 RTP/AVP 8",
+          "c=IN IP4 192.0.2.30", "a=recvonly")
+SUB_TWO = sdp("v=0", "o=- 1 1 IN IP4 192.0.2.30", "s=rec", "t=0 0",
+              "m=audio 8000 RTP/AVP 8 0", "c=IN IP4 192.0.2.30", "a=recvonly",
+              "m=audio 8002 RTP/AVP 8 0", "c=IN IP4 192.0.2.30", "a=recvonly")
+SUB_WRONG_CODEC = SUB.replace("RTP/AVP 8", "RTP/AVP 0")
+PUB = sdp("v=0", "o=pub 1 1 IN IP4 192.0.2.9", "s=pubs", "c=IN IP4 192.0.2.40", "t=0 0",
+          "m=audio 9000 RTP/AVP 8 0 101", "a=rtpmap:101 telephone-event/8000", "a=sendonly",
+          "a=ptime:20")
+
+_MADE = re.compile(r"o=- \d+ \d+ (IN IP[46] \S+)\r\ns=rtpengine-\S+\r\n")
+
+
+def _mask_made(reply):
+    """An SDP of the daemon's own: clock-based session id and software name are symbols."""
+    if not isinstance(reply, list):
+        return reply
+    return [(key, _MADE.sub(r"o=- SID SID \1\r\ns=SOFTWARE\r\n", value)
+             if key == "sdp" and isinstance(value, str) else value) for key, value in reply]
+
+
+def subscribe(to_tag: str = "S", **extra) -> dict:
+    return {"command": "subscribe request", "to-tag": to_tag, "_mask": _mask_made, **extra}
+
+
+def sub_answer(body: str = SUB, to_tag: str = "S", **extra) -> dict:
+    return {"command": "subscribe answer", "to-tag": to_tag, "sdp": body, **extra}
+
+
+def unsubscribe(to_tag: str = "S") -> dict:
+    return {"command": "unsubscribe", "to-tag": to_tag}
+
+
+def publish(body: str = PUB, tag: str = "P", **extra) -> dict:
+    return {"command": "publish", "from-tag": tag, "sdp": body, "_mask": _mask_made, **extra}
+
+
+SCENARIOS: dict[str, list[dict]] = {
+    # one publisher: its own SDP mirrored (o=, s=, attributes), negotiated codecs, sendonly
+    "subscribe to the caller": [offer(A), answer(B), subscribe(**{"from-tag": "A"}),
+                                sub_answer(), query(), unsubscribe(), query(), delete()],
+    "subscribe to the callee": [offer(A), answer(B), subscribe(**{"from-tag": "B"}),
+                                sub_answer(), query(**{"from-tag": "S"}), delete()],
+    "subscribe by label": [offer(A, label="caller"), answer(B, label="callee"),
+                           subscribe(label="callee"), sub_answer(), query(), delete()],
+    "a publisher that only receives: inactive": [
+        offer(A), answer(B_SENDONLY), subscribe(**{"from-tag": "A"}),
+        subscribe("T", **{"from-tag": "B"}), delete()],
+    "egress and mirror RTCP flags": [offer(A), answer(B),
+                                     subscribe(**{"from-tag": "A", "flags": ["egress"]}),
+                                     subscribe("T", **{"from-tag": "B",
+                                                       "flags": ["mirror RTCP"]}),
+                                     sub_answer(to_tag="T"), query(), delete()],
+    # several publishers: an SDP of our own, one media per publisher media
+    "subscribe to all": [offer(A), answer(B), subscribe(flags=["all"]),
+                         sub_answer(SUB_TWO), query(), delete()],
+    "subscribe to from-tags in order": [offer(A), answer(B),
+                                        subscribe(**{"from-tags": ["B", "A"]}), delete()],
+    "from-tags given as flags": [offer(A), answer(B),
+                                 subscribe(flags=["from-tags-A", "from-tags-B"]), delete()],
+    "SIPREC labels and tag-medias": [offer(A_VIDEO, label="caller"), answer(B_VIDEO),
+                                     subscribe(flags=["all", "SIPREC"]), delete()],
+    "set-label names the subscriber": [offer(A), answer(B),
+                                       subscribe(**{"from-tag": "A", "set-label": "rec"}),
+                                       query(**{"from-tag": "S"}), delete()],
+    "the same to-tag again replaces the subscription": [
+        offer(A), answer(B), subscribe(**{"from-tag": "B"}), subscribe(**{"from-tag": "A"}),
+        sub_answer(), query(), delete()],
+    # errors
+    "subscribe request errors": [
+        offer(A), answer(B), {"command": "subscribe request"},
+        subscribe(**{"call-id": "unknown", "from-tag": "A"}),
+        {"command": "subscribe request", "call-id": None, "from-tag": "A"}, delete()],
+    "subscribe answer errors": [
+        offer(A), answer(B), subscribe(**{"from-tag": "A"}), sub_answer(to_tag="nope"),
+        {"command": "subscribe answer", "to-tag": "S"}, sub_answer(SUB_TWO),
+        sub_answer(SUB_WRONG_CODEC), delete()],
+    "unsubscribe errors": [offer(A), answer(B), {"command": "unsubscribe"},
+                           unsubscribe("nope"), delete()],
+    # publish: a recvonly answer with one codec; subscribers see that codec only
+    "publish and subscribe": [publish(), subscribe(**{"from-tag": "P"}), sub_answer(),
+                              query(), delete()],
+    "publish with codec accept": [publish(codec={"accept": ["PCMU"]}), query(), delete()],
+    "publish errors": [{"command": "publish", "from-tag": "P"},
+                       {"command": "publish", "sdp": PUB},
+                       {"command": "publish", "sdp": PUB, "call-id": "x"}],
+}
+
+
+@pytest.fixture
+def pair(default_pair):
+    return default_pair
+
+
+@pytest.mark.parametrize("name", list(SCENARIOS))
+def test_pubsub(pair, name):
+    pair.compare(SCENARIOS[name], name)
