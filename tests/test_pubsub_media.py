@@ -1,0 +1,163 @@
+"""Publish/subscribe media through the daemon over real sockets: a subscriber gets a copy
+of what the party it subscribed to sends (RTP and RTCP, byte for byte, from its own
+ports), what it sends itself goes nowhere (its RTCP to the publisher with ``mirror
+RTCP``), and ``unsubscribe`` stops the copies.
+
+Absence is checked without timing: the packet that proves the relay has handled the
+one before is awaited first (a copy is sent before its original), then the
+subscriber's socket is read without waiting (loopback delivery is synchronous).
+"""
+
+from __future__ import annotations
+
+import itertools
+
+import trio
+from relay_helpers import party, rtcp_packet, rtp_packet
+
+from rtpengined.model import Endpoint
+from rtpengined.protocol import bencode
+
+from conftest import udp_request
+
+PORTS = {"port_min": 48000, "port_max": 48999}
+_cookies = itertools.count(1)
+
+
+async def ng(daemon, message: dict) -> dict:
+    cookie = f"p{next(_cookies)}".encode()
+    reply = await udp_request(daemon.address("udp-ng"), cookie + b" " + bencode.encode(message))
+    assert reply is not None and reply.startswith(cookie + b" ")
+    return bencode.decode(reply[len(cookie) + 1 :])
+
+
+def sdp(rtp: Endpoint, rtcp: Endpoint | None = None, direction: str = "sendrecv") -> str:
+    lines = ["v=0", f"o=- 1 1 IN IP4 {rtp.address}", "s=-", f"c=IN IP4 {rtp.address}",
+             "t=0 0", f"m=audio {rtp.port} RTP/AVP 0", "a=rtpmap:0 PCMU/8000", f"a={direction}"]
+    if rtcp is not None:
+        lines.append(f"a=rtcp:{rtcp.port}")
+    return "\r\n".join(lines) + "\r\n"
+
+
+def ports(text: str) -> tuple[Endpoint, Endpoint]:
+    """(RTP, RTCP) local ports an SDP from the daemon names."""
+    rtp = next(int(ln.split()[1]) for ln in text.splitlines() if ln.startswith("m=audio "))
+    rtcp = next(int(ln[7:].split()[0]) for ln in text.splitlines() if ln.startswith("a=rtcp:"))
+    return Endpoint("127.0.0.1", rtp), Endpoint("127.0.0.1", rtcp)
+
+
+class Leg:
+    """A party's RTP and RTCP sockets."""
+
+    def __init__(self, rtp, rtcp) -> None:
+        self.rtp, self.rtcp = rtp, rtcp
+
+    def sdp(self, direction: str = "sendrecv") -> str:
+        return sdp(self.rtp.endpoint, self.rtcp.endpoint, direction)
+
+
+async def leg() -> Leg:
+    return Leg(await party(), await party())
+
+
+async def call_with_subscriber(daemon, call_id: str, flags: list[str] = ()):
+    """alice calls bob; carol subscribes to alice. Returns the legs and daemon ports."""
+    alice, bob, carol = await leg(), await leg(), await leg()
+    offer = await ng(daemon, {"command": "offer", "call-id": call_id, "from-tag": "alice",
+                              "sdp": alice.sdp()})
+    answer = await ng(daemon, {"command": "answer", "call-id": call_id, "from-tag": "alice",
+                               "to-tag": "bob", "sdp": bob.sdp()})
+    request = await ng(daemon, {"command": "subscribe request", "call-id": call_id,
+                                "from-tag": "alice", "flags": list(flags)})
+    assert request["result"] == "ok", request
+    assert request["from-tag"] == "alice" and "a=sendonly" in request["sdp"]
+    done = await ng(daemon, {"command": "subscribe answer", "call-id": call_id,
+                             "to-tag": request["to-tag"], "sdp": carol.sdp("recvonly")})
+    assert done == {"result": "ok"}
+    return (alice, bob, carol, ports(answer["sdp"]), ports(offer["sdp"]),
+            ports(request["sdp"]), request["to-tag"])
+
+
+async def test_subscriber_gets_the_publishers_rtp_and_rtcp_until_unsubscribed(make_daemon):
+    daemon = await make_daemon(**PORTS)
+    alice, bob, carol, to_alice, to_bob, to_carol, tag = await call_with_subscriber(
+        daemon, "ps-1")
+    for seq in range(3):
+        await alice.rtp.send(rtp_packet(seq), to_alice[0])
+    for seq in range(3):
+        assert await bob.rtp.receive() == (rtp_packet(seq), to_bob[0])
+        # the same bytes, sent from the subscriber's own port
+        assert await carol.rtp.receive() == (rtp_packet(seq), to_carol[0])
+    await alice.rtcp.send(rtcp_packet(), to_alice[1])
+    assert await bob.rtcp.receive() == (rtcp_packet(), to_bob[1])
+    assert await carol.rtcp.receive() == (rtcp_packet(), to_carol[1])
+    # bob's media is not alice's: carol gets none of it
+    await bob.rtp.send(rtp_packet(9, ssrc=0x2222), to_bob[0])
+    assert (await alice.rtp.receive())[0] == rtp_packet(9, ssrc=0x2222)
+    # what the subscriber sends goes nowhere
+    await carol.rtp.send(rtp_packet(50, ssrc=0x3333), to_carol[0])
+    await carol.rtcp.send(rtcp_packet(0x3333), to_carol[1])
+    await alice.rtp.send(rtp_packet(10), to_alice[0])
+    assert (await bob.rtp.receive())[0] == rtp_packet(10)
+    assert (await carol.rtp.receive())[0] == rtp_packet(10)
+    assert alice.rtp.drain_now() == alice.rtcp.drain_now() == bob.rtcp.drain_now() == 0
+    assert carol.rtp.drain_now() == 0
+
+    reply = await ng(daemon, {"command": "query", "call-id": "ps-1"})
+    assert {"tag": tag, "type": "pub/sub"} in reply["tags"]["alice"]["subscribers"]
+    assert reply["tags"][tag]["subscriptions"] == [{"tag": "alice", "type": "pub/sub"}]
+    assert reply["tags"]["alice"]["medias"][0]["streams"][0]["stats"]["packets"] == 4
+
+    assert await ng(daemon, {"command": "unsubscribe", "call-id": "ps-1", "to-tag": tag}) == {
+        "result": "ok"}
+    await alice.rtp.send(rtp_packet(11), to_alice[0])
+    assert (await bob.rtp.receive())[0] == rtp_packet(11)
+    assert carol.rtp.drain_now() == 0
+    reply = await ng(daemon, {"command": "query", "call-id": "ps-1"})
+    assert reply["tags"][tag]["subscriptions"] == []
+    assert await ng(daemon, {"command": "delete", "call-id": "ps-1"}) != {}
+
+
+async def test_mirror_rtcp_sends_the_subscribers_rtcp_to_the_publisher(make_daemon):
+    daemon = await make_daemon(**PORTS)
+    alice, bob, carol, to_alice, _to_bob, to_carol, _tag = await call_with_subscriber(
+        daemon, "ps-2", ["mirror RTCP"])
+    await carol.rtcp.send(rtcp_packet(0x3333), to_carol[1])
+    # from the port alice sends her RTCP to, as if it came from bob
+    assert await alice.rtcp.receive() == (rtcp_packet(0x3333), to_alice[1])
+    await carol.rtp.send(rtp_packet(1, ssrc=0x3333), to_carol[0])
+    await bob.rtp.send(rtp_packet(2, ssrc=0x2222), _to_bob[0])
+    assert (await alice.rtp.receive())[0] == rtp_packet(2, ssrc=0x2222)  # not carol's RTP
+    assert bob.rtcp.drain_now() == 0
+
+
+async def test_two_subscribers_of_a_published_party(make_daemon):
+    daemon = await make_daemon(**PORTS)
+    pub, carol, dave = await leg(), await leg(), await leg()
+    published = await ng(daemon, {"command": "publish", "call-id": "ps-3", "from-tag": "pub",
+                                  "sdp": pub.sdp("sendonly")})
+    assert published["result"] == "ok" and "a=recvonly" in published["sdp"]
+    to_pub = ports(published["sdp"])
+    # sent before anyone subscribed (and counted): dropped, not kept for a later subscriber
+    await pub.rtp.send(rtp_packet(0), to_pub[0])
+    with trio.fail_after(10):
+        while (await ng(daemon, {"command": "query", "call-id": "ps-3"}))["tags"]["pub"][
+                "medias"][0]["streams"][0]["stats"]["packets"] < 1:
+            await trio.sleep(0.01)
+    targets = []
+    for who in (carol, dave):
+        request = await ng(daemon, {"command": "subscribe request", "call-id": "ps-3",
+                                    "from-tag": "pub"})
+        assert request["result"] == "ok", request
+        done = await ng(daemon, {"command": "subscribe answer", "call-id": "ps-3",
+                                 "to-tag": request["to-tag"], "sdp": who.sdp("recvonly")})
+        assert done == {"result": "ok"}
+        targets.append(ports(request["sdp"]))
+    for seq in range(1, 4):
+        await pub.rtp.send(rtp_packet(seq), to_pub[0])
+    for who, target in zip((carol, dave), targets, strict=True):
+        for seq in range(1, 4):
+            assert await who.rtp.receive() == (rtp_packet(seq), target[0])
+    reply = await ng(daemon, {"command": "query", "call-id": "ps-3"})
+    assert len(reply["tags"]["pub"]["subscribers"]) == 2
+    assert reply["tags"]["pub"]["medias"][0]["streams"][0]["stats"]["packets"] == 4
