@@ -204,6 +204,8 @@ def encode_call(call: Call, db: int, intf_index: dict[tuple[str, str], int] | No
         doc[f"stream_sfds-{i}"] = [str(i)]
         sink = stream.sink
         sink_ids = [str(stream_ids[sink.id])] if sink is not None and sink.id in stream_ids else []
+        # Subscribers' streams (pubsub) follow the sink, as 10.5 lists them.
+        sink_ids += [str(stream_ids[s.id]) for s in stream.extra_sinks if s.id in stream_ids]
         doc[f"rtp_sinks-{i}"] = [] if stream.rtcp else sink_ids
         doc[f"rtcp_sinks-{i}"] = sink_ids if stream.rtcp else []
     for i, mono in enumerate(tags):
@@ -226,8 +228,12 @@ def encode_call(call: Call, db: int, intf_index: dict[tuple[str, str], int] | No
         doc[f"branches-{i}"] = []
         doc[f"medias-{i}"] = [str(j) for j, (t, _) in enumerate(medias) if t == i]
         doc[f"ssrc_table-{i}"] = []
+        # id/0/offer-answer/rtcp-only/0 (10.5): offer/answer links, then pubsub ones (a
+        # publisher's link back to a ``mirror RTCP`` subscriber is RTCP only).
         doc[f"subscriptions-{i}"] = [f"{tag_ids[id(o)]}/0/1/0/0" for o in mono.subscriptions
-                                     if id(o) in tag_ids]
+                                     if id(o) in tag_ids] + [
+            f"{tag_ids[id(o)]}/0/0/{int(o.mirror_rtcp and mono in o.pubsub_subscriptions)}/0"
+            for o in mono.pubsub_subscriptions if id(o) in tag_ids]
     for i, (tag_id, media) in enumerate(medias):
         flags = 0
         if media.initialized:
@@ -444,6 +450,7 @@ class StoredStream:
     # (encrypting what it is sent); None on a plain stream.
     crypto_in: Crypto | None = None
     crypto_out: Crypto | None = None
+    extra_sinks: list[int] = field(default_factory=list)  # subscribers' streams (pubsub)
 
 
 @dataclass
@@ -468,6 +475,8 @@ class StoredTag:
     label: str
     subscriptions: list[int]
     medias: list[int]
+    # pubsub links: (index of the other party, RTCP only: a mirror-RTCP subscriber)
+    pubsub: list[tuple[int, bool]] = field(default_factory=list)
 
 
 @dataclass
@@ -542,6 +551,8 @@ def decode_call(call_id: str, doc: dict[str, Any]) -> StoredCall:
         if not sinks:
             sinks = _list(doc, f"rtp_sinks-{i}") + _list(doc, f"rtcp_sinks-{i}")
         sink = _index(int(sinks[0]), n_streams) if sinks else None
+        extra = [j for j in (_index(int(x), n_streams) for x in sinks[1:] if x.isdigit())
+                 if j is not None]
         stored.streams.append(StoredStream(
             interface_name=sfd.get("logical_intf", "default"),
             family=sfd.get("pref_family", "IP4"),
@@ -557,6 +568,7 @@ def decode_call(call_id: str, doc: dict[str, Any]) -> StoredCall:
             bytes=_int(h, "stats-bytes", 0),
             errors=_int(h, "stats-errors", 0),
             sink=sink,
+            extra_sinks=extra,
             rtcp_sibling=_index(_int(h, "rtcp_sibling", NO_INDEX), n_streams),
             crypto_in=_crypto(sfd, "", 0),
             crypto_out=_crypto(h, "", 0),
@@ -583,16 +595,21 @@ def decode_call(call_id: str, doc: dict[str, Any]) -> StoredCall:
     for i in range(n_tags):
         h = _hash(doc, f"tag-{i}")
         subs = []
+        pubsub = []
         for entry in _list(doc, f"subscriptions-{i}"):
-            first = entry.split("/")[0]
+            fields = entry.split("/")
+            first = fields[0]
             if first.isdigit() and _index(int(first), n_tags) is not None:
-                subs.append(int(first))
+                if len(fields) >= 4 and fields[2] == "0":  # not offer/answer: pubsub
+                    pubsub.append((int(first), fields[3] == "1"))
+                else:
+                    subs.append(int(first))
         medias = [m for m in (_index(int(x), n_medias) for x in _list(doc, f"medias-{i}"))
                   if m is not None]
         stored.tags.append(StoredTag(
             tag=h.get("tag", ""), created=float(_int(h, "created", 0)),
             via_branch=h.get("via-branch", ""), label=h.get("label", ""),
-            subscriptions=subs, medias=medias))
+            subscriptions=subs, medias=medias, pubsub=pubsub))
     return stored
 
 

@@ -116,6 +116,8 @@ def restore_call(manager: CallManager, stored: StoredCall, now: float, foreign: 
             stream.sink = streams[s.sink]
         if s.rtcp_sibling is not None and not s.rtcp:
             stream.rtcp_peer = streams[s.rtcp_sibling]
+        if s.extra_sinks:
+            stream.extra_sinks = tuple(streams[j] for j in s.extra_sinks)
     monos = [Monologue(tag=t.tag, created=t.created or stored.created, label=t.label,
                        via_branch=t.via_branch) for t in stored.tags]
     for i, (t, mono) in enumerate(zip(stored.tags, monos, strict=True)):
@@ -155,6 +157,7 @@ def restore_call(manager: CallManager, stored: StoredCall, now: float, foreign: 
         monos[m.tag].medias.append(media)
     for mono in monos:
         mono.medias.sort(key=lambda media: media.index)
+    _restore_pubsub(stored, monos)
     call.monologues = monos
     if sum(1 for m in monos if m.tag) > 1:
         call.answered = True
@@ -171,6 +174,28 @@ def restore_call(manager: CallManager, stored: StoredCall, now: float, foreign: 
     for stream in streams:
         media_plane.open_stream(stream)
     return call
+
+
+def _restore_pubsub(stored: StoredCall, monos: list[Monologue]) -> None:
+    """Publish/subscribe links, and each subscriber media's publisher media (the media
+    whose streams copy to it)."""
+    for t, mono in zip(stored.tags, monos, strict=True):
+        for j, rtcp_only in t.pubsub:
+            other = monos[j]
+            if rtcp_only:  # a publisher's link back to its mirror-RTCP subscriber
+                other.mirror_rtcp = True
+            if other not in mono.pubsub_subscriptions:
+                mono.pubsub_subscriptions.append(other)
+            if mono not in other.pubsub_subscribers:
+                other.pubsub_subscribers.append(mono)
+    owner = {s.id: media for mono in monos for media in mono.medias for s in media.streams}
+    for mono in monos:
+        for media in mono.medias:
+            for stream in media.streams:
+                for extra in stream.extra_sinks:
+                    target = owner.get(extra.id)
+                    if target is not None:
+                        target.source = media
 
 
 def _restore_sdes(media: CallMedia, m, stored: StoredCall) -> None:
