@@ -129,6 +129,9 @@ class Stream:
     # Publish/subscribe (``pubsub``): the subscribers' streams that get a copy of what this
     # stream receives, besides its sink. A tuple: nearly every stream has none.
     extra_sinks: tuple = ()
+    # A subscriber's stream: G.711 conversions of what is copied to it, as (payload type
+    # received, payload type sent, codec received, codec sent) tuples (``media.g711``).
+    transcode: tuple = ()
 
     @property
     def local(self) -> Endpoint:

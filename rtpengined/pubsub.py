@@ -39,6 +39,7 @@ CRLF = "\r\n"
 # s= of an SDP made here (the offer of a multi-party subscription, a publish answer).
 SESSION_NAME = "rtpengine-rtpengined-" + __version__.replace(".", "-")
 # Codecs a publish answer does not pick first (not media: events, comfort noise, FEC).
+_G711 = ("PCMU", "PCMA")  # what the relay converts between (media.g711)
 _NOT_MEDIA = frozenset({"telephone-event", "cn", "red", "ulpfec", "rtx", "flexfec"})
 
 
@@ -382,10 +383,37 @@ def subscribe_answer(core: Core, message: dict[str, Any], request: Request) -> d
             stream.endpoint = None
             stream.confirmed = False
             stream.learning = learning
+        rtp = media.rtp
+        if rtp is not None and media.source is not None:
+            party = owner.get(id(media.source))
+            offered = _formats(party, media.source) if party is not None else []
+            rtp.transcode = _conversions(offered, media.source.rtpmaps, section)
+        for stream in media.streams:
             core.calls.media.update_stream(stream)
     _wire(core, sub, True)
     call.last_signal = core.clock()
     return {"result": "ok"}
+
+
+def _conversions(offered: list[str], rtpmaps: dict[str, str],
+                 section: sdpmod.MediaSection) -> tuple:
+    """What the relay converts for a subscriber: each offered codec it did not answer, when
+    it answered the other G.711 law (PCMU <-> PCMA), as (pt in, pt out, codec in, codec out)."""
+    answered = section.rtpmaps()
+
+    def codec(maps: dict[str, str], pt: str) -> str:
+        return maps.get(pt, "").split("/")[0].upper()
+
+    out = []
+    for pt in offered:
+        if pt in section.formats or codec(rtpmaps, pt) not in _G711:
+            continue
+        for other in section.formats:
+            name = codec(answered, other)
+            if name in _G711 and name != codec(rtpmaps, pt) and pt.isdigit() and other.isdigit():
+                out.append((int(pt), int(other), codec(rtpmaps, pt), name))
+                break
+    return tuple(out)
 
 
 def unsubscribe(core: Core, message: dict[str, Any], request: Request) -> dict[str, Any]:

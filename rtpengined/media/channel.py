@@ -61,6 +61,9 @@ class StreamSpec(NamedTuple):
     # Publish/subscribe: stream ids (same worker) that get a copy of every packet besides
     # ``sink`` (each protected for its own leg). Empty for nearly every stream.
     extra_sinks: tuple = ()
+    # Payload conversions of packets copied to this stream (pubsub): (pt in, pt out,
+    # codec in, codec out) tuples, G.711 µ-law/A-law only.
+    transcode: tuple = ()
 
 
 def encode(messages: list[tuple]) -> bytes:

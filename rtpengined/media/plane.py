@@ -504,6 +504,7 @@ class RelayPlane:
             stream.srtp_out,
             *(self._webrtc_spec(record, stream) if stream.dtls is not None else (None, None)),
             tuple(s.id for s in stream.extra_sinks if not s.closed),
+            stream.transcode,
         )
 
     def _webrtc_spec(self, record: _Record, stream: Stream) -> tuple:

@@ -41,6 +41,7 @@ import sys
 import time
 
 from . import channel as ch
+from . import g711
 from .counters import (
     CONFIRMED,
     PAYLOAD_TYPE_SEEN,
@@ -85,7 +86,7 @@ class _Stream:
         "busy", "turn",
         "srtp_in", "srtp_out", "unprotect", "protect", "secure",
         "webrtc", "webrtc_status", "timer_at",
-        "extra_ids", "extras",
+        "extra_ids", "extras", "transcode",
     )
 
     def __init__(self, spec: ch.StreamSpec, sock: socket.socket, counters: CounterTable) -> None:
@@ -132,6 +133,9 @@ class _Stream:
         self.rtcp_mux = spec.rtcp_mux
         self.blocked = spec.blocked
         self.extra_ids = spec.extra_sinks
+        self.transcode = {pt_in: (pt_out, g711.TABLES[(codec_in, codec_out)])
+                          for pt_in, pt_out, codec_in, codec_out in spec.transcode
+                          if (codec_in, codec_out) in g711.TABLES}
         if spec.override_endpoint:
             self.endpoint = spec.endpoint
             self.confirmed = spec.confirmed
@@ -934,7 +938,15 @@ def _fan_out(extras: tuple, data: bytes, rtcp: bool, muxed: bool, out: list) -> 
     leg needs; returns the copies that failed (errors of the stream they came from)."""
     failed = 0
     for extra in extras:
-        onward = _onward(extra, data, rtcp, muxed and not extra.rtcp_mux)
+        copy = data
+        if extra.transcode and not rtcp and len(data) > 1:
+            conversion = extra.transcode.get(data[1] & 0x7F)
+            if conversion is not None:  # a subscriber that answered the other G.711 law
+                copy = g711.convert_rtp(data, *conversion)
+                if copy is None:
+                    failed += 1
+                    continue
+        onward = _onward(extra, copy, rtcp, muxed and not extra.rtcp_mux)
         if onward is False:
             failed += 1
         elif onward is not None:
