@@ -121,9 +121,11 @@ def subscribe_request(core: Core, message: dict[str, Any], request: Request) -> 
     if label is not None:
         sub.label = label
     sub.mirror_rtcp = "mirror-RTCP" in flags
-    for number, ((_src, source), (pool, ports)) in enumerate(zip(wanted, bound, strict=True), 1):
-        media = CallMedia(index=number, type=source.type, protocol=source.protocol,
+    added = _transcode_codecs(message, flags)
+    for number, ((src, source), (pool, ports)) in enumerate(zip(wanted, bound, strict=True), 1):
+        media = CallMedia(index=number, type=source.type, protocol=_plain(source.protocol),
                           source=source, dir_flags=(True, False))
+        media.formats, media.rtpmaps = _offered_codecs(src, source, added)
         if number <= len(kept) and source.rtp is not None and not source.rtp.closed:
             media.streams = kept[number - 1]
             for stream in media.streams:  # offered anew: where to send is not known yet
@@ -196,6 +198,41 @@ def _unlink(subscriber: Monologue, publisher: Monologue) -> None:
         publisher.pubsub_subscribers.remove(subscriber)
 
 
+def _plain(protocol: str) -> str:
+    """The subscriber is offered plain RTP (no SRTP or DTLS towards it here)."""
+    if "SAVP" not in protocol:
+        return protocol
+    return "RTP/AVPF" if protocol.endswith("SAVPF") else "RTP/AVP"
+
+
+def _transcode_codecs(message: dict[str, Any], flags: list[str]) -> list[str]:
+    """Codecs the request asks to add (``codec: {transcode: [...]}``, ``codec-transcode-X``
+    flags): only the G.711 laws, the one conversion the relay does."""
+    codec = message.get("codec")
+    names = []
+    if isinstance(codec, dict) and isinstance(codec.get("transcode"), list):
+        names += [n for n in codec["transcode"] if isinstance(n, str)]
+    names += [f[len("codec-transcode-"):] for f in flags if f.startswith("codec-transcode-")]
+    return [n.upper() for n in names if n.upper() in _G711]
+
+
+def _offered_codecs(party: Monologue, source: CallMedia,
+                    added: list[str]) -> tuple[list[str], dict[str, str]]:
+    """What a subscriber is offered for ``source``: its negotiated codecs, then the G.711
+    law asked for (static payload type) if it is not among them and ``source`` has the
+    other."""
+    formats = _formats(party, source)
+    rtpmaps = {pt: source.rtpmaps[pt] for pt in formats if pt in source.rtpmaps}
+    names = {rtpmaps.get(pt, "").split("/")[0].upper() for pt in formats}
+    for name in added:
+        pt = "0" if name == "PCMU" else "8"
+        if name not in names and names & set(_G711) and pt not in formats:
+            formats.append(pt)
+            rtpmaps[pt] = sdpmod.STATIC_PAYLOAD_TYPES[pt]
+            names.add(name)
+    return formats, rtpmaps
+
+
 def _labels(call: Call) -> dict[int, str]:
     """Media labels as 10.5 numbers them: per media index, the callee's media before the
     caller's (the order an offer creates them in), counting across the call."""
@@ -257,11 +294,13 @@ def _mirrored_offer(sub: Monologue, source: Monologue) -> str:
         addr = _connection(rtp)
         first = first or addr
         rtcp = media.rtcp
-        plans.append(sdpmod.MediaPlan(
-            port=rtp.port, address=addr, formats=_formats(source, media.source),
+        plan = sdpmod.MediaPlan(
+            port=rtp.port, address=addr, formats=list(media.formats), protocol=media.protocol,
             direction=_sub_direction(media.source),
             rtcp_port=rtcp.port if rtcp is not None else None, ptime=_ptime(section),
-            security=[]))
+            security=[])
+        plan.codecs = [(pt, pt, media.rtpmaps.get(pt), None) for pt in media.formats]
+        plans.append(plan)
     plan = sdpmod.SessionPlan(plans, session_connection=first, strip_security=True)
     return sdpmod.render(parsed, plan)
 
@@ -285,8 +324,10 @@ def _codec_lines(section: sdpmod.MediaSection | None, media: CallMedia,
         fmtps.setdefault(value.split(" ", 1)[0], []).append(value)
     out = []
     for pt in formats:
-        rtpmap = rtpmaps.get(pt) or media.rtpmaps.get(pt)
+        rtpmap = media.rtpmaps.get(pt) or rtpmaps.get(pt)
         if rtpmap:
+            if rtpmap.count("/") == 2 and rtpmap.endswith("/1"):
+                rtpmap = rtpmap[:-2]  # (10.5 writes no channel count of 1)
             out.append(f"a=rtpmap:{pt} {rtpmap}")
         out += [f"a=fmtp:{value}" for value in fmtps.get(pt, [])]
     return out
@@ -317,12 +358,12 @@ def _made_offer(sub: Monologue, sources: list[Monologue], labels: dict[int, str]
             lines = _header(addr, now)
         party = owner.get(id(source))
         section = _source_section(party, source) if party is not None else None
-        formats = _formats(party, source) if party is not None else list(source.formats)
+        formats = media.formats
         lines.append(f"m={media.type} {rtp.port} {media.protocol} {' '.join(formats)}")
         lines.append(f"c=IN {addr.family} {addr.address}")
         if id(source) in labels:
             lines.append(f"a=label:{labels[id(source)]}")
-        lines += _codec_lines(section, source, formats)
+        lines += _codec_lines(section, media, formats)
         lines.append(f"a={_sub_direction(source)}")
         if media.rtcp is not None:
             lines.append(f"a=rtcp:{media.rtcp.port}")
@@ -353,13 +394,13 @@ def subscribe_answer(core: Core, message: dict[str, Any], request: Request) -> d
     owner = {id(m): src for src in sub.pubsub_subscriptions for m in src.medias}
     if "allow-transcoding" not in flags:
         # No transcoder: the subscriber must take every codec it was offered.
+        # (Codecs the request added for transcoding may be left out.)
         for media, section in zip(sub.medias, parsed.medias, strict=True):
             source = media.source
             party = owner.get(id(source)) if source is not None else None
             if source is None or party is None or section.port == 0:
                 continue
-            offered = _formats(party, source)
-            if not set(offered) <= set(section.formats):
+            if not set(_formats(party, source)) <= set(section.formats):
                 raise NgError("Failed to process subscription answer")
     learning = core.config.endpoint_learning
     for index, (media, section) in enumerate(zip(sub.medias, parsed.medias, strict=True)):
