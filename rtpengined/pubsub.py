@@ -28,8 +28,11 @@ from . import sdp as sdpmod
 from .model import Call, CallMedia, Endpoint, Monologue, Stream
 from .ng_extended import select_party
 from .ngoptions import get_list, get_str, require_call_id
+from .offer_answer.sdes import set_keys
 from .protocol.ngcodec import NgError
 from .request import Request
+from .secure import sdes
+from .secure.attributes import security_attributes
 
 if TYPE_CHECKING:
     from .calls import CallManager
@@ -122,10 +125,21 @@ def subscribe_request(core: Core, message: dict[str, Any], request: Request) -> 
         sub.label = label
     sub.mirror_rtcp = "mirror-RTCP" in flags
     added = _transcode_codecs(message, flags)
+    protocol = get_str(message, "transport-protocol", "transport protocol")
+    srtp = protocol in sdpmod.RTP_PROTOCOLS and "SAVP" in (protocol or "")
+    sdes_options = get_list(message, "SDES", "sdes")
+    dtls_off = get_str(message, "DTLS", "dtls") == "off"
+    fingerprint = manager.certificate.fingerprint() if srtp and not dtls_off else ""
     for number, ((src, source), (pool, ports)) in enumerate(zip(wanted, bound, strict=True), 1):
         media = CallMedia(index=number, type=source.type, protocol=_plain(source.protocol),
                           source=source, dir_flags=(True, False))
         media.formats, media.rtpmaps = _offered_codecs(src, source, added)
+        if srtp and source.protocol in sdpmod.RTP_PROTOCOLS:
+            # SRTP towards the subscriber (transport-protocol): our SDES keys (the `SDES`
+            # list applies) and DTLS offered, keyed by its answer.
+            media.protocol = protocol or media.protocol
+            media.crypto_offered = [] if "off" in sdes_options else sdes.offer([], sdes_options)
+            media.dtls_offered = not dtls_off
         if number <= len(kept) and source.rtp is not None and not source.rtp.closed:
             media.streams = kept[number - 1]
             for stream in media.streams:  # offered anew: where to send is not known yet
@@ -154,9 +168,9 @@ def subscribe_request(core: Core, message: dict[str, Any], request: Request) -> 
     # (in 10.5's key order)
     reply: dict[str, Any] = {}
     if len(sources) == 1 and not siprec and sources[0].last_sdp:
-        sdp = _mirrored_offer(sub, sources[0])
+        sdp = _mirrored_offer(sub, sources[0], fingerprint)
     else:
-        sdp = _made_offer(sub, sources, labels, now)
+        sdp = _made_offer(sub, sources, labels, now, fingerprint)
     if sdp:
         reply["sdp"] = sdp
     if len(sources) == 1:
@@ -278,7 +292,16 @@ def _ptime(section: sdpmod.MediaSection | None) -> str | None:
     return values[0] if values else None
 
 
-def _mirrored_offer(sub: Monologue, source: Monologue) -> str:
+def _security(media: CallMedia, fingerprint: str) -> list[str]:
+    """The a=crypto/setup/fingerprint values of an SRTP subscriber's offer (none if plain)."""
+    if not media.crypto_offered and not media.dtls_offered:
+        return []
+    if not media.dtls_offered:
+        return security_attributes(media.crypto_offered)
+    return security_attributes(media.crypto_offered, "actpass", fingerprint)
+
+
+def _mirrored_offer(sub: Monologue, source: Monologue, fingerprint: str) -> str:
     """One publisher: its own last SDP with our ports and address, its negotiated codecs,
     ``sendonly``, no ICE or keys of its own (10.5 rewrites the publisher's SDP so)."""
     parsed = sdpmod.parse(source.last_sdp or "")
@@ -298,7 +321,7 @@ def _mirrored_offer(sub: Monologue, source: Monologue) -> str:
             port=rtp.port, address=addr, formats=list(media.formats), protocol=media.protocol,
             direction=_sub_direction(media.source),
             rtcp_port=rtcp.port if rtcp is not None else None, ptime=_ptime(section),
-            security=[])
+            security=_security(media, fingerprint))
         plan.codecs = [(pt, pt, media.rtpmaps.get(pt), None) for pt in media.formats]
         plans.append(plan)
     plan = sdpmod.SessionPlan(plans, session_connection=first, strip_security=True)
@@ -344,7 +367,7 @@ def _source_section(party: Monologue, media: CallMedia) -> sdpmod.MediaSection |
 
 
 def _made_offer(sub: Monologue, sources: list[Monologue], labels: dict[int, str],
-                now: float) -> str:
+                now: float, fingerprint: str) -> str:
     """Several publishers (or SIPREC): an SDP of our own, one media per publisher media."""
     owner = {id(m): src for src in sources for m in src.medias}
     lines: list[str] = []
@@ -367,6 +390,7 @@ def _made_offer(sub: Monologue, sources: list[Monologue], labels: dict[int, str]
         lines.append(f"a={_sub_direction(source)}")
         if media.rtcp is not None:
             lines.append(f"a=rtcp:{media.rtcp.port}")
+        lines += [f"a={value}" for value in _security(media, fingerprint)]
         ptime = _ptime(section)
         if ptime is not None:
             lines.append(f"a=ptime:{ptime}")
@@ -424,6 +448,8 @@ def subscribe_answer(core: Core, message: dict[str, Any], request: Request) -> d
             stream.endpoint = None
             stream.confirmed = False
             stream.learning = learning
+        if media.crypto_offered:
+            _key_subscriber(media, section)
         rtp = media.rtp
         if rtp is not None and media.source is not None:
             party = owner.get(id(media.source))
@@ -434,6 +460,20 @@ def subscribe_answer(core: Core, message: dict[str, Any], request: Request) -> d
     _wire(core, sub, True)
     call.last_signal = core.clock()
     return {"result": "ok"}
+
+
+def _key_subscriber(media: CallMedia, section: sdpmod.MediaSection) -> None:
+    """An SRTP subscriber's SDES answer: the key it chose of ours protects its copies."""
+    for value in section.attributes("crypto"):
+        try:
+            theirs = sdes.parse(value)
+            ours = sdes.accept_answer(media.crypto_offered, theirs)
+        except sdes.SdesError:
+            continue
+        set_keys(media, theirs, ours)
+        media.sdes = True
+        media.dtls_offered = False
+        return
 
 
 def _conversions(offered: list[str], rtpmaps: dict[str, str],
