@@ -455,6 +455,8 @@ def subscribe_answer(core: Core, message: dict[str, Any], request: Request) -> d
             party = owner.get(id(media.source))
             offered = _formats(party, media.source) if party is not None else []
             rtp.transcode = _conversions(offered, media.source.rtpmaps, section)
+            if rtp.transcode:  # (query shows it on the publisher's media, as 10.5)
+                media.source.transcoding = True
         for stream in media.streams:
             core.calls.media.update_stream(stream)
     _wire(core, sub, True)

@@ -46,12 +46,22 @@ PUB = sdp("v=0", "o=pub 1 1 IN IP4 192.0.2.9", "s=pubs", "c=IN IP4 192.0.2.40", 
 _MADE = re.compile(r"o=- \d+ \d+ (IN IP[46] \S+)\r\ns=rtpengine-\S+\r\n")
 
 
+_KEY = re.compile(r"inline:[A-Za-z0-9+/=]+")
+_FINGERPRINT = re.compile(r"(a=fingerprint:\S+) [0-9A-F:]+")
+
+
 def _mask_made(reply):
-    """An SDP of the daemon's own: clock-based session id and software name are symbols."""
+    """An SDP of the daemon's own: clock-based session id and software name are symbols;
+    so are random SRTP keys and the certificate's fingerprint."""
     if not isinstance(reply, list):
         return reply
-    return [(key, _MADE.sub(r"o=- SID SID \1\r\ns=SOFTWARE\r\n", value)
-             if key == "sdp" and isinstance(value, str) else value) for key, value in reply]
+    out = []
+    for key, value in reply:
+        if key == "sdp" and isinstance(value, str):
+            value = _MADE.sub(r"o=- SID SID \1\r\ns=SOFTWARE\r\n", value)
+            value = _FINGERPRINT.sub(r"\1 FP", _KEY.sub("inline:KEY", value))
+        out.append((key, value))
+    return out
 
 
 def subscribe(to_tag: str = "S", **extra) -> dict:
@@ -101,6 +111,26 @@ SCENARIOS: dict[str, list[dict]] = {
     "the same to-tag again replaces the subscription": [
         offer(A), answer(B), subscribe(**{"from-tag": "B"}), subscribe(**{"from-tag": "A"}),
         sub_answer(), query(), delete()],
+    # codecs added for transcoding (the G.711 laws), SRTP towards the subscriber
+    "codec transcode adds the other G.711 law": [
+        offer(A), answer(B), subscribe(**{"from-tag": "B", "codec": {"transcode": ["PCMU"]}}),
+        subscribe("T", **{"from-tag": "A", "flags": ["codec-transcode-PCMA"]}),
+        sub_answer(SUB.replace("RTP/AVP 8", "RTP/AVP 0"), flags=["allow transcoding"]),
+        query(**{"from-tag": "S"}), delete()],
+    "SRTP subscriber": [
+        offer(A), answer(B),
+        subscribe(**{"from-tag": "A", "transport-protocol": "RTP/SAVP",
+                     "SDES": ["no-AEAD_AES_256_GCM", "no-AEAD_AES_128_GCM"]}),
+        sub_answer(SUB.replace("RTP/AVP", "RTP/SAVP") + "a=crypto:5 AES_CM_128_HMAC_SHA1_80 "
+                   "inline:DVM+BTeYX2UI1LaA9bgXrcBEDBxoItA9/39fSoRF\r\n"), delete()],
+    "SRTP subscriber of several, SDES off": [
+        offer(A), answer(B),
+        subscribe(flags=["all"], **{"transport-protocol": "RTP/SAVP", "SDES": ["off"]}),
+        delete()],
+    "SRTP subscriber without DTLS": [
+        offer(A), answer(B),
+        subscribe(**{"from-tag": "B", "transport-protocol": "RTP/SAVPF", "DTLS": "off"}),
+        delete()],
     # errors
     "subscribe request errors": [
         offer(A), answer(B), {"command": "subscribe request"},

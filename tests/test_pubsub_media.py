@@ -15,8 +15,11 @@ import itertools
 import trio
 from relay_helpers import party, rtcp_packet, rtp_packet
 
+from rtpengined.media import g711
 from rtpengined.model import Endpoint
 from rtpengined.protocol import bencode
+from rtpengined.secure import sdes
+from rtpengined.secure.srtp import SrtpContext
 
 from conftest import udp_request
 
@@ -161,3 +164,61 @@ async def test_two_subscribers_of_a_published_party(make_daemon):
     reply = await ng(daemon, {"command": "query", "call-id": "ps-3"})
     assert len(reply["tags"]["pub"]["subscribers"]) == 2
     assert reply["tags"]["pub"]["medias"][0]["streams"][0]["stats"]["packets"] == 4
+
+
+async def test_srtp_subscriber_gets_the_copies_protected_with_our_key(make_daemon):
+    """``transport-protocol: RTP/SAVP``: the subscriber is offered our SDES keys; its answer
+    picks one, and each copy reaches it protected with that key (plain RTP on the call)."""
+    daemon = await make_daemon(**PORTS)
+    alice, bob, carol = await leg(), await leg(), await leg()
+    ids = {"call-id": "ps-srtp"}
+    await ng(daemon, {"command": "offer", **ids, "from-tag": "alice", "sdp": alice.sdp()})
+    answer = await ng(daemon, {"command": "answer", **ids, "from-tag": "alice",
+                               "to-tag": "bob", "sdp": bob.sdp()})
+    request = await ng(daemon, {"command": "subscribe request", **ids, "from-tag": "alice",
+                                "transport-protocol": "RTP/SAVP"})
+    assert " RTP/SAVP 0" in request["sdp"] and "a=setup:actpass" in request["sdp"]
+    ours = next(sdes.parse(line[2:]) for line in request["sdp"].split("\r\n")
+                if line.startswith("a=crypto:") and "AES_CM_128_HMAC_SHA1_80" in line)
+    theirs = sdes.generate(ours.tag, "AES_CM_128_HMAC_SHA1_80")
+    body = carol.sdp("recvonly").replace("RTP/AVP", "RTP/SAVP") + f"a={theirs.format()}\r\n"
+    done = await ng(daemon, {"command": "subscribe answer", **ids,
+                             "to-tag": request["to-tag"], "sdp": body})
+    assert done == {"result": "ok"}
+    to_alice, to_carol = ports(answer["sdp"]), ports(request["sdp"])
+    decrypt = SrtpContext.from_sdes(ours, outbound=False)
+    for seq in range(3):
+        await alice.rtp.send(rtp_packet(seq), to_alice[0])
+    for seq in range(3):
+        data, source = await carol.rtp.receive()
+        assert source == to_carol[0] and data != rtp_packet(seq)
+        assert decrypt.unprotect(data) == rtp_packet(seq)
+        assert (await bob.rtp.receive())[0] == rtp_packet(seq)  # the call stays plain
+
+
+async def test_subscriber_that_answered_the_other_g711_law_gets_it_converted(make_daemon):
+    """PCMU publisher, PCMA subscriber (``allow transcoding``): each payload is converted
+    sample by sample, the header kept but for the payload type."""
+    daemon = await make_daemon(**PORTS)
+    alice, bob, carol = await leg(), await leg(), await leg()
+    ids = {"call-id": "ps-g711"}
+    await ng(daemon, {"command": "offer", **ids, "from-tag": "alice", "sdp": alice.sdp()})
+    answer = await ng(daemon, {"command": "answer", **ids, "from-tag": "alice",
+                               "to-tag": "bob", "sdp": bob.sdp()})
+    request = await ng(daemon, {"command": "subscribe request", **ids, "from-tag": "alice",
+                                "codec": {"transcode": ["PCMA"]}})
+    assert " RTP/AVP 0 8\r\n" in request["sdp"]
+    body = carol.sdp("recvonly").replace("RTP/AVP 0", "RTP/AVP 8").replace(
+        "a=rtpmap:0 PCMU/8000", "a=rtpmap:8 PCMA/8000")
+    refused = await ng(daemon, {"command": "subscribe answer", **ids,
+                                "to-tag": request["to-tag"], "sdp": body})
+    assert refused["result"] == "error"  # PCMU left out without allow transcoding
+    done = await ng(daemon, {"command": "subscribe answer", **ids, "to-tag": request["to-tag"],
+                             "sdp": body, "flags": ["allow transcoding"]})
+    assert done == {"result": "ok"}
+    packet = rtp_packet(1)
+    await alice.rtp.send(packet, ports(answer["sdp"])[0])
+    assert (await bob.rtp.receive())[0] == packet
+    data, _ = await carol.rtp.receive()
+    assert data[:1] + data[2:12] == packet[:1] + packet[2:12] and data[1] == 8
+    assert data[12:] == packet[12:].translate(g711.ULAW_TO_ALAW) == b"\x2a" * 160
