@@ -43,7 +43,11 @@ CRLF = "\r\n"
 SESSION_NAME = "rtpengine-rtpengined-" + __version__.replace(".", "-")
 # Codecs a publish answer does not pick first (not media: events, comfort noise, FEC).
 _G711 = ("PCMU", "PCMA")  # what the relay converts between (media.g711)
-_NOT_MEDIA = frozenset({"telephone-event", "cn", "red", "ulpfec", "rtx", "flexfec"})
+# Codecs 10.5's codec library supports (a publish answer takes the first of these the party
+# offers; an unknown codec, or telephone-event/comfort noise, is not picked).
+_KNOWN_CODECS = frozenset({"pcmu", "pcma", "g722", "g723", "g729", "g729a", "gsm", "opus",
+                           "speex", "ilbc", "amr", "amr-wb", "evs", "l16", "mpa", "vp8",
+                           "vp9", "h264"})
 
 
 def _call(core: Core, message: dict[str, Any]) -> Call:
@@ -125,6 +129,7 @@ def subscribe_request(core: Core, message: dict[str, Any], request: Request) -> 
         sub.label = label
     sub.mirror_rtcp = "mirror-RTCP" in flags
     added = _transcode_codecs(message, flags)
+    stripped = _codec_option(message, flags, "strip")
     protocol = get_str(message, "transport-protocol", "transport protocol")
     srtp = protocol in sdpmod.RTP_PROTOCOLS and "SAVP" in (protocol or "")
     sdes_options = get_list(message, "SDES", "sdes")
@@ -133,7 +138,7 @@ def subscribe_request(core: Core, message: dict[str, Any], request: Request) -> 
     for number, ((src, source), (pool, ports)) in enumerate(zip(wanted, bound, strict=True), 1):
         media = CallMedia(index=number, type=source.type, protocol=_plain(source.protocol),
                           source=source, dir_flags=(True, False))
-        media.formats, media.rtpmaps = _offered_codecs(src, source, added)
+        media.formats, media.rtpmaps = _offered_codecs(src, source, added, stripped)
         if srtp and source.protocol in sdpmod.RTP_PROTOCOLS:
             # SRTP towards the subscriber (transport-protocol): our SDES keys (the `SDES`
             # list applies) and DTLS offered, keyed by its answer.
@@ -219,24 +224,37 @@ def _plain(protocol: str) -> str:
     return "RTP/AVPF" if protocol.endswith("SAVPF") else "RTP/AVP"
 
 
-def _transcode_codecs(message: dict[str, Any], flags: list[str]) -> list[str]:
-    """Codecs the request asks to add (``codec: {transcode: [...]}``, ``codec-transcode-X``
-    flags): only the G.711 laws, the one conversion the relay does."""
+def _codec_option(message: dict[str, Any], flags: list[str], kind: str) -> list[str]:
+    """A ``codec`` list of the request (``codec: {kind: [...]}`` or ``codec-KIND-X`` flags),
+    upper case."""
     codec = message.get("codec")
     names = []
-    if isinstance(codec, dict) and isinstance(codec.get("transcode"), list):
-        names += [n for n in codec["transcode"] if isinstance(n, str)]
-    names += [f[len("codec-transcode-"):] for f in flags if f.startswith("codec-transcode-")]
-    return [n.upper() for n in names if n.upper() in _G711]
+    if isinstance(codec, dict) and isinstance(codec.get(kind), list):
+        names += [n for n in codec[kind] if isinstance(n, str)]
+    prefix = f"codec-{kind}-"
+    names += [f[len(prefix):] for f in flags if f.startswith(prefix)]
+    return [n.upper() for n in names]
 
 
-def _offered_codecs(party: Monologue, source: CallMedia,
-                    added: list[str]) -> tuple[list[str], dict[str, str]]:
+def _transcode_codecs(message: dict[str, Any], flags: list[str]) -> list[str]:
+    """Codecs the request asks to add: only the G.711 laws, the one conversion the relay
+    does."""
+    return [n for n in _codec_option(message, flags, "transcode") if n in _G711]
+
+
+def _offered_codecs(party: Monologue, source: CallMedia, added: list[str],
+                    stripped: list[str] = ()) -> tuple[list[str], dict[str, str]]:
     """What a subscriber is offered for ``source``: its negotiated codecs, then the G.711
     law asked for (static payload type) if it is not among them and ``source`` has the
-    other."""
+    other; ``stripped`` codecs (names, or ``ALL``) left out after that."""
     formats = _formats(party, source)
     rtpmaps = {pt: source.rtpmaps[pt] for pt in formats if pt in source.rtpmaps}
+    if stripped:
+        out = _offered_codecs(party, source, added)
+        kept = [pt for pt in out[0] if pt in [p for p in out[0][len(formats):]]
+                or ("ALL" not in stripped
+                    and out[1].get(pt, "").split("/")[0].upper() not in stripped)]
+        return kept, {pt: out[1][pt] for pt in kept if pt in out[1]}
     names = {rtpmaps.get(pt, "").split("/")[0].upper() for pt in formats}
     for name in added:
         pt = "0" if name == "PCMU" else "8"
@@ -675,7 +693,7 @@ def _accept_list(message: dict[str, Any]) -> list[str]:
 
 def _pick_codec(section: sdpmod.MediaSection, accept: list[str]) -> str | None:
     """The one codec a publish answer takes: the first of ``accept`` the party offers
-    (``any``: its first codec), else its first media codec."""
+    (``any``: its first codec), else its first codec 10.5 knows (else its first)."""
     rtpmaps = section.rtpmaps()
 
     def name(pt: str) -> str:
@@ -688,6 +706,6 @@ def _pick_codec(section: sdpmod.MediaSection, accept: list[str]) -> str | None:
             if name(pt) == wanted.lower() or pt == wanted:
                 return pt
     for pt in section.formats:
-        if name(pt) and name(pt) not in _NOT_MEDIA:
+        if name(pt) in _KNOWN_CODECS:
             return pt
     return section.formats[0] if section.formats else None
