@@ -239,6 +239,10 @@ class CallManager:
                     if stream.sink is not None and stream.sink.closed and not stream.closed:
                         stream.sink = None
                         self.media.update_stream(stream)
+                    if stream.extra_sinks and not stream.closed and any(
+                            s.closed for s in stream.extra_sinks):  # a subscriber went (pubsub)
+                        stream.extra_sinks = tuple(s for s in stream.extra_sinks if not s.closed)
+                        self.media.update_stream(stream)
 
     # -- timers --------------------------------------------------------------------------
     #

@@ -222,3 +222,31 @@ async def test_subscriber_that_answered_the_other_g711_law_gets_it_converted(mak
     data, _ = await carol.rtp.receive()
     assert data[:1] + data[2:12] == packet[:1] + packet[2:12] and data[1] == 8
     assert data[12:] == packet[12:].translate(g711.ULAW_TO_ALAW) == b"\x2a" * 160
+
+
+async def test_deleting_the_subscriber_or_the_publisher_leaves_the_call_relaying(make_daemon):
+    daemon = await make_daemon(**PORTS)
+    alice, bob, carol, to_alice, to_bob, _to_carol, tag = await call_with_subscriber(
+        daemon, "ps-del")
+    deleted = await ng(daemon, {"command": "delete", "call-id": "ps-del", "from-tag": tag,
+                                "delete-delay": 0})
+    assert deleted["result"] == "ok"
+    await alice.rtp.send(rtp_packet(1), to_alice[0])
+    assert (await bob.rtp.receive())[0] == rtp_packet(1)
+    assert carol.rtp.drain_now() == 0
+    await bob.rtp.send(rtp_packet(2, ssrc=0x2222), to_bob[0])
+    assert (await alice.rtp.receive())[0] == rtp_packet(2, ssrc=0x2222)
+    # a new subscriber, then the publisher's side goes: the call answers on
+    request = await ng(daemon, {"command": "subscribe request", "call-id": "ps-del",
+                                "from-tag": "bob"})
+    assert (await ng(daemon, {"command": "subscribe answer", "call-id": "ps-del",
+                              "to-tag": request["to-tag"], "sdp": carol.sdp("recvonly")}))[
+        "result"] == "ok"
+    await bob.rtp.send(rtp_packet(3, ssrc=0x2222), to_bob[0])
+    assert (await carol.rtp.receive())[0] == rtp_packet(3, ssrc=0x2222)
+    assert (await alice.rtp.receive())[0] == rtp_packet(3, ssrc=0x2222)
+    await ng(daemon, {"command": "delete", "call-id": "ps-del", "from-tag": "bob",
+                      "delete-delay": 0})
+    assert (await ng(daemon, {"command": "unsubscribe", "call-id": "ps-del",
+                              "to-tag": request["to-tag"]}))["result"] == "ok"
+    assert (await ng(daemon, {"command": "query", "call-id": "ps-del"}))["result"] == "ok"
