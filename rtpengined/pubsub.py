@@ -13,9 +13,11 @@ then does the relay copy every packet of the publisher's streams to the subscrib
 except its RTCP with ``mirror RTCP``, which goes to the publisher. ``publish`` makes a party
 that only sends, answered with a ``recvonly`` SDP of one codec.
 
-No transcoding: a subscriber gets the publisher's packets as they are (payload types
-included), so an answer must accept the codecs offered (``allow transcoding`` only relaxes
-that check; nothing is transcoded).
+A subscriber gets the publisher's packets as they are, except between the two G.711 laws:
+one that answered PCMA to a PCMU publisher (``allow transcoding``) gets each payload
+converted by the relay (``media.g711``). Other codecs are never converted, so an answer
+must take the codecs the publisher uses unless ``allow transcoding`` is given. An SRTP
+subscriber (``transport-protocol``) is offered our SDES keys; its answer keys its copies.
 """
 
 from __future__ import annotations
