@@ -225,6 +225,9 @@ class Monologue:
     ice_controlling: bool = False
     ice_credentials: Any = None  # sdp.IceCredentials once generated
     new_via_branch: str | None = None  # an answer from a fork not yet picked (via-branch)
+    # Ended as a branch of a call that goes on (``branches``): found by neither tag nor
+    # via-branch any more, its ports released; still listed by query, as in 10.5.
+    destroyed: bool = False
     # What the SDP we send this party keeps from one offer/answer to the next (o=, s=,
     # the version bumped only when the body changes).
     sdp_username: str | None = None

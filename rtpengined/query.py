@@ -23,8 +23,9 @@ KNOWN_PROTOCOLS = RTP_PROTOCOLS | {"udptl"}
 NOT_FOUND = "Call-ID not found or tags didn't match"
 
 
-def _find(call: Call, tag: str) -> Monologue | None:
-    return next((m for m in call.monologues if m.tag == tag), None)
+def _find(call: Call, tag: str | None) -> Monologue | None:
+    """The party tagged ``tag``; a deleted branch (``branches``) is not found any more."""
+    return next((m for m in call.monologues if m.tag == tag and not m.destroyed), None)
 
 
 # -- rendering -------------------------------------------------------------------------
@@ -191,14 +192,9 @@ def call_stats(core: Core, call: Call, party: Monologue | None = None,
         monologues = [party] + [m for m in party.subscriptions if m is not party]
     tags: dict[str, Any] = {}
     keys: dict[int, str] = {}  # a party's key in ``tags``: untagged ones are numbered
-    untagged = 0
-    for mono in call.monologues:
-        if mono.tag:
-            key = mono.tag
-        else:
-            untagged += 1
-            key = f"<untagged {untagged}>"
-        keys[id(mono)] = key
+    for index, mono in enumerate(call.monologues):
+        # 10.5 numbers an untagged party by its place among the call's parties.
+        keys[id(mono)] = mono.tag or f"<untagged {index}>"
     for mono in monologues:
         tags[keys.get(id(mono), mono.tag)] = _monologue_dict(mono)
     totals = {"RTP": {"packets": 0, "bytes": 0, "errors": 0},

@@ -97,7 +97,10 @@ SECURITY_PASSING = frozenset({
     # (override, accept); SDES: static keeping the line answered before:
     6938, 7016, 1604,
     # ICE-lite kept from the offer's option (an answer, a hold, a reset):
-    82})
+    82,
+    # SIP forking: deleting one branch by its via-branch (now or after the delete delay)
+    # leaves the call to the other branch, which answers after it:
+    7376, 7494})
 
 
 def out_of_scope(case: dict[str, Any]) -> str | None:

@@ -38,6 +38,19 @@ def _link(a: Monologue, b: Monologue) -> None:
             y.subscribers.append(x)
 
 
+def _fork_to(sender: Monologue, branch: Monologue) -> None:
+    """An offer to a fork: the earlier forks stop receiving the sender (10.5), and the fork
+    offered last comes first among the sender's subscriptions."""
+    for other in list(sender.subscribers):
+        if other is not branch:
+            sender.subscribers.remove(other)
+            if sender in other.subscriptions:
+                other.subscriptions.remove(sender)
+    if branch in sender.subscriptions:
+        sender.subscriptions.remove(branch)
+        sender.subscriptions.insert(0, branch)
+
+
 class _Session(SdpOutput, IceCandidates):
     """Collects model changes of one request; nothing is visible until ``apply`` succeeds."""
 
@@ -49,13 +62,15 @@ class _Session(SdpOutput, IceCandidates):
         self.links: list[tuple[Monologue, Monologue]] = []
         self.tag_updates: list[tuple[Monologue, str]] = []
         self.exclusive: tuple[Monologue, Monologue] | None = None
+        # An offer to another fork (via-branch): the sender's media goes to that fork only.
+        self.fork: tuple[Monologue, Monologue] | None = None
         self.request: Request | None = None
 
     # -- party lookup ---------------------------------------------------------------------
 
     def find(self, tag: str) -> Monologue | None:
         for mono in [*self.call.monologues, *self.new_monologues]:
-            if mono.tag == tag:
+            if mono.tag == tag and not mono.destroyed:
                 return mono
         for mono, new_tag in self.tag_updates:
             if new_tag == tag:
@@ -93,11 +108,18 @@ class _Session(SdpOutput, IceCandidates):
             chosen = next((m for m in peers if m.via_branch == via), None)
             if chosen is None:
                 chosen = next((m for m in peers if not m.tag and not m.via_branch), None)
+            if chosen is None:  # a branch offered before another one: it is back (10.5)
+                chosen = next((m for m in self.call.monologues
+                               if m.via_branch == via and not m.destroyed), None)
+                if chosen is not None:
+                    self.fork = (sender, chosen)
         elif peers:
             chosen = peers[-1]
         if chosen is None:
             chosen = self._create("", "TO_TAG")
             chosen.ice_controlling = True
+            if via:
+                self.fork = (sender, chosen)
         if via:
             chosen.new_via_branch = via
         self.links.append((sender, chosen))
@@ -238,8 +260,11 @@ class _Session(SdpOutput, IceCandidates):
                     offerer.subscribers.remove(other)
                     if offerer in other.subscriptions:
                         other.subscriptions.remove(offerer)
+        if self.fork is not None:
+            _fork_to(*self.fork)
         if opts.label is not None:
             sender.label = opts.label
+        receiver.destroyed = False  # a deleted branch offered again lives again (10.5)
         via, receiver.new_via_branch = receiver.new_via_branch, None
         if via:
             receiver.via_branch = via
