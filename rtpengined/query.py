@@ -96,12 +96,15 @@ def _stream_dict(stream: Stream, created: float, muxed: bool = False,
 
 
 def _muxed(media: CallMedia) -> bool:
-    """rtcp-mux in use on this party's leg (negotiated both ways, as 10.5 shows it)."""
+    """rtcp-mux in use on this party's leg (negotiated both ways, as 10.5 shows it).
+
+    Before an answer settles it: what the offer said on this leg (the offerer's own
+    a=rtcp-mux, or our offer of it to the callee), as 10.5 shows it while it waits."""
     shown = media.mux_shown
     if shown is not None:
         return bool(shown)
     rtp = media.rtp
-    return rtp is not None and rtp.rtcp_mux
+    return media.mux_in_use or (rtp is not None and rtp.rtcp_mux)
 
 
 def _unbound_rtcp(rtp: Stream, created: float, ice: bool = False) -> dict[str, Any]:

@@ -119,6 +119,7 @@ def restore_call(manager: CallManager, stored: StoredCall, now: float, foreign: 
                        via_branch=t.via_branch) for t in stored.tags]
     for i, (t, mono) in enumerate(zip(stored.tags, monos, strict=True)):
         mono.tag_type = "FROM_TAG" if i == 0 else ("TO_TAG" if t.tag else "UNKNOWN")
+        mono.delete_at = t.deleted or None  # a branch deleted with a delay still goes
         for j in t.subscriptions:
             other = monos[j]
             if other not in mono.subscriptions:
