@@ -106,7 +106,10 @@ def offer_security(plan: MediaPlan, section: MediaSection, sender_media: CallMed
         # A plain offerer sent on as SRTP, or a DTLS offerer (a browser) sent on as SRTP:
         # we offer our own keys and DTLS (10.5), and terminate whatever the answer picks.
         if previous is not None and not opts.sdes:
-            offered = previous  # a re-offer keeps the keys (and SDES off) it had (10.5)
+            # A re-offer keeps the keys (and SDES off) it had; once the party's answer chose
+            # one of our lines, that line comes first and the other suites follow (10.5).
+            chosen = out_media.crypto_chosen
+            offered = sdes.reoffer(chosen) if chosen is not None and previous else previous
         else:
             offered = [] if "off" in opts.sdes else sdes.offer([], _sdes_list(opts))
         out_media.crypto_offered = offered
@@ -161,6 +164,7 @@ def _answerer_keys(answer_media: CallMedia, section: MediaSection) -> tuple:
     chose)``, or ``(None, None)`` when it chose none of ours; a DTLS answer (a browser)
     instead leaves the role the relay terminates it with in ``dtls_role``."""
     answer_media.dtls_offered = False
+    answer_media.crypto_chosen = None
     answered = _received(section)
     if not answered:
         if is_dtls(answer_media.remote_webrtc):
@@ -170,6 +174,7 @@ def _answerer_keys(answer_media: CallMedia, section: MediaSection) -> tuple:
         ours = sdes.accept_answer(answer_media.crypto_offered, answered[0])
     except sdes.SdesError:
         return None, None
+    answer_media.crypto_chosen = ours
     return (answered[0] if ours else None), ours
 
 

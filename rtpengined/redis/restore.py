@@ -190,6 +190,9 @@ def _restore_sdes(media: CallMedia, m, stored: StoredCall) -> None:
                      for p in peers)
     show = media.sdes and (m.tag == 0 or not _srtp(media.protocol) or peer_keyed)
     set_keys(media, rtp.crypto_in, rtp.crypto_out, show_suite=show)
+    out = rtp.crypto_out  # our line the party's answer chose: a re-offer offers it first
+    media.crypto_chosen = next((c for c in media.crypto_offered
+                                if c.suite is out.suite and c.key_salt == out.key_salt), None)
 
 
 def _stored_rtp(stored: StoredCall, m):

@@ -194,6 +194,20 @@ def offer(received: list[Crypto], options: list[str] = ()) -> list[Crypto]:
     return out
 
 
+def reoffer(chosen: Crypto) -> list[Crypto]:
+    """A re-offer to a party whose SDES answer chose ``chosen`` (one of our lines): that line
+    again, its tag and key unchanged, then a fresh line for every other suite, tags counting
+    on from its tag (rtpengine 10.5 keeps only the accepted line of its earlier offer)."""
+    out = [chosen]
+    tag = chosen.tag
+    for suite in SUITES:
+        if suite is chosen.suite:
+            continue
+        tag += 1
+        out.append(generate(tag, suite))
+    return out
+
+
 def answer(offered: list[Crypto], supported: tuple[str, ...] | None = None) -> Crypto | None:
     """rtpengine's answer to an SDES offer: the first offered suite it can do, with a new key.
 
