@@ -173,7 +173,9 @@ class CallMedia:
     # end): what `SDES: static` answers again while the offer still carries it.
     crypto_answered: Any = None
     crypto_offered: list = field(default_factory=list)
-    crypto_chosen: Any = None  # our a=crypto line this party's SDES answer chose
+    # What is left of our a=crypto lines once this party answered SDES (None: no SDES
+    # answer since our offer): the one of the answer's tag and suite, or none (10.5).
+    crypto_accepted: list | None = None
     sdes: bool = False  # SDES on this leg: query's "SDES" media flag
     dtls_offered: bool = False  # we offered DTLS (actpass) on this leg, not yet answered
     srtp_bridged: bool = False  # we offered this leg SRTP for a plain offerer

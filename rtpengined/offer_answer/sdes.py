@@ -106,16 +106,19 @@ def offer_security(plan: MediaPlan, section: MediaSection, sender_media: CallMed
         # A plain offerer sent on as SRTP, or a DTLS offerer (a browser) sent on as SRTP:
         # we offer our own keys and DTLS (10.5), and terminate whatever the answer picks.
         if previous is not None and not opts.sdes:
-            # A re-offer keeps the keys (and SDES off) it had; once the party's answer chose
-            # one of our lines, that line comes first and the other suites follow (10.5).
-            chosen = out_media.crypto_chosen
-            offered = sdes.reoffer(chosen) if chosen is not None and previous else previous
+            # A re-offer keeps the keys (and SDES off) it had; once the party answered SDES,
+            # what is left of them comes first and fresh lines for the other suites follow
+            # (10.5 keeps our line of the answer's tag and suite, if any).
+            accepted = out_media.crypto_accepted
+            offered = (sdes.reoffer(accepted) if accepted is not None and previous
+                       else previous)
         else:
             offered = [] if "off" in opts.sdes else sdes.offer([], _sdes_list(opts))
         out_media.crypto_offered = offered
         out_media.srtp_bridged = True
         out_media.sdes = bool(offered)
-        dtls_off = opts.dtls == "off"  # SDES only: no setup, no fingerprint (10.5)
+        # SDES only: no setup, no fingerprint (10.5); nor once the party answered SDES.
+        dtls_off = opts.dtls == "off" or out_media.crypto_accepted is not None
         out_media.dtls_offered = not dtls_off
         # Until answered, query names our first suite on the leg's streams (10.5).
         for stream in out_media.streams:
@@ -164,8 +167,11 @@ def _answerer_keys(answer_media: CallMedia, section: MediaSection) -> tuple:
     chose)``, or ``(None, None)`` when it chose none of ours; a DTLS answer (a browser)
     instead leaves the role the relay terminates it with in ``dtls_role``."""
     answer_media.dtls_offered = False
-    answer_media.crypto_chosen = None
     answered = _received(section)
+    if answered:
+        first = answered[0]
+        answer_media.crypto_accepted = [c for c in answer_media.crypto_offered
+                                        if c.tag == first.tag and c.suite is first.suite]
     if not answered:
         if is_dtls(answer_media.remote_webrtc):
             answer_media.dtls_role = dtls.answer_setup(answer_media.remote_webrtc.setup)
@@ -174,7 +180,6 @@ def _answerer_keys(answer_media: CallMedia, section: MediaSection) -> tuple:
         ours = sdes.accept_answer(answer_media.crypto_offered, answered[0])
     except sdes.SdesError:
         return None, None
-    answer_media.crypto_chosen = ours
     return (answered[0] if ours else None), ours
 
 
@@ -241,8 +246,11 @@ def answer_security(plan: MediaPlan, section: MediaSection, answer_media: CallMe
         theirs, ours = _answerer_keys(answer_media, section)
         return (set_keys(answer_media, theirs, ours,
                          # (an OSRTP answer or none: query keeps naming the suite
-                         # offered, or shows the one chosen, as 10.5)
-                         show_suite=not is_srtp(section.protocol) and ours is not None,
+                         # offered, or shows the one chosen, as 10.5; an SRTP answer:
+                         # the line it kept of ours, by its tag and suite)
+                         show_suite=ours is not None and (
+                             not is_srtp(section.protocol)
+                             or bool(answer_media.crypto_accepted)),
                          keep_suite=(answer_media.dtls_role is not None
                                      or not is_srtp(section.protocol) and ours is None))
                 + set_keys(offer_media, None, None))

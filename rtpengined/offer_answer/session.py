@@ -173,6 +173,11 @@ class _Session(SdpOutput, IceCandidates):
         work = _MediaWork(index=index, section=section)
         work.sender_media = sender.medias[index] if index < len(sender.medias) else None
         work.receiver_media = receiver.medias[index] if index < len(receiver.medias) else None
+        smedia, rmedia = work.sender_media, work.receiver_media
+        if (is_offer and opts.transport_protocol is None and smedia is not None
+                and smedia.initialized and smedia.protocol == section.protocol
+                and rmedia is not None and rmedia.initialized and rmedia.protocol_sent is None):
+            work.kept_protocol = rmedia.protocol
         if section.port == 0:
             return work
         conn = parsed.media_connection(index)
@@ -281,7 +286,7 @@ class _Session(SdpOutput, IceCandidates):
         for work in plans:
             smedia = self._ensure_media(sender, work, parsed)
             rmedia = self._ensure_media(receiver, work, parsed, mirror=True,
-                                        protocol=opts.transport_protocol)
+                                        protocol=opts.transport_protocol or work.kept_protocol)
             if work.sender_ports:
                 opened += self._replace_streams(smedia, work.sender_pool, work.sender_ports)
             if work.receiver_ports:
@@ -403,8 +408,9 @@ class _Session(SdpOutput, IceCandidates):
     def _answer_mux(self, answer_media: CallMedia, offer_media: CallMedia, accepted: bool,
                     opts: Options) -> None:
         """Whether the offerer gets rtcp-mux back (RFC 5761 as rtpengine negotiates it)."""
-        # "reject" only means something in an offer (10.5 ignores it in answers).
-        flags = answer_media.mux_flags | (opts.rtcp_mux - {"reject"})
+        # "reject" and "accept" only mean something in an offer (10.5 ignores them in
+        # answers).
+        flags = answer_media.mux_flags | (opts.rtcp_mux - {"reject", "accept"})
         offered = offer_media.mux_offered
         # The offerer keeps what it offered when we did not pass rtcp-mux on (demux) or were
         # told to accept it; otherwise it gets the answerer's choice.

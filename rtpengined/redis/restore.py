@@ -177,8 +177,8 @@ def _restore_sdes(media: CallMedia, m, stored: StoredCall) -> None:
     Set before the streams open, so the relay decrypts from the first packet on.
 
     Query names the suite where the answer named it: on the offerer's keyed leg, on an
-    opportunistic (RTP/AVP) one, and on both legs of a re-keyed SDES-to-SDES call; not on
-    an SRTP answerer bridged to a plain offerer."""
+    opportunistic (RTP/AVP) one, on both legs of a re-keyed SDES-to-SDES call, and on an
+    SRTP answerer bridged to a plain offerer whose answer kept one of our lines."""
     media.sdes = bool(m.flags & MEDIA_SDES)
     media.crypto_received = list(m.sdes_in)
     media.crypto_offered = list(m.sdes_out)
@@ -188,11 +188,12 @@ def _restore_sdes(media: CallMedia, m, stored: StoredCall) -> None:
     peers = [p for p in stored.medias if p.tag != m.tag and p.index == m.index]
     peer_keyed = any((r := _stored_rtp(stored, p)) is not None and r.crypto_in is not None
                      for p in peers)
-    show = media.sdes and (m.tag == 0 or not _srtp(media.protocol) or peer_keyed)
-    set_keys(media, rtp.crypto_in, rtp.crypto_out, show_suite=show)
     out = rtp.crypto_out  # our line the party's answer chose: a re-offer offers it first
-    media.crypto_chosen = next((c for c in media.crypto_offered
-                                if c.suite is out.suite and c.key_salt == out.key_salt), None)
+    media.crypto_accepted = [c for c in media.crypto_offered
+                             if c.suite is out.suite and c.key_salt == out.key_salt] or None
+    show = media.sdes and (m.tag == 0 or not _srtp(media.protocol) or peer_keyed
+                           or media.crypto_accepted is not None)
+    set_keys(media, rtp.crypto_in, rtp.crypto_out, show_suite=show)
 
 
 def _stored_rtp(stored: StoredCall, m):

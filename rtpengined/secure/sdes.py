@@ -194,14 +194,15 @@ def offer(received: list[Crypto], options: list[str] = ()) -> list[Crypto]:
     return out
 
 
-def reoffer(chosen: Crypto) -> list[Crypto]:
-    """A re-offer to a party whose SDES answer chose ``chosen`` (one of our lines): that line
-    again, its tag and key unchanged, then a fresh line for every other suite, tags counting
-    on from its tag (rtpengine 10.5 keeps only the accepted line of its earlier offer)."""
-    out = [chosen]
-    tag = chosen.tag
+def reoffer(kept: list[Crypto]) -> list[Crypto]:
+    """A re-offer to a party that answered SDES: the lines of ours its answer kept (the one
+    of its tag and suite: rtpengine 10.5 drops the others), their tags and keys unchanged,
+    then a fresh line for every other suite, tags counting on from the highest kept."""
+    out = list(kept)
+    have = {c.suite.name for c in out}
+    tag = max((c.tag for c in out), default=0)
     for suite in SUITES:
-        if suite is chosen.suite:
+        if suite.name in have:
             continue
         tag += 1
         out.append(generate(tag, suite))
