@@ -178,6 +178,10 @@ class CallMedia:
     crypto_accepted: list | None = None
     sdes: bool = False  # SDES on this leg: query's "SDES" media flag
     dtls_offered: bool = False  # we offered DTLS (actpass) on this leg, not yet answered
+    # We offered this leg SRTP, not answered yet: 10.5 shows both DTLS roles (it always
+    # offers actpass, DTLS or not) and, with a=crypto lines, SDES.
+    srtp_offered: bool = False
+    sdes_offered: bool = False
     srtp_bridged: bool = False  # we offered this leg SRTP for a plain offerer
     # The transport-protocol and DTLS-fingerprint hash an offer to this party was given: a
     # re-offer without them keeps both (10.5).

@@ -144,7 +144,9 @@ def _media_flags(media: CallMedia) -> list[str]:
         flags += ["DTLS-SRTP", "DTLS role active", "DTLS role passive"]
     elif media.dtls_role is not None:  # settled by the answer; the relay does the handshake
         flags += ["DTLS-SRTP", f"DTLS role {media.dtls_role}"]
-    if media.sdes:
+    elif media.srtp_offered:  # SRTP offered without DTLS: the roles all the same (10.5)
+        flags += ["DTLS role active", "DTLS role passive"]
+    if media.sdes or media.sdes_offered:
         flags.append("SDES")
     if media.ice_out:
         flags.append("ICE")

@@ -96,6 +96,7 @@ def offer_security(plan: MediaPlan, section: MediaSection, sender_media: CallMed
     previous = out_media.crypto_offered if out_media.srtp_bridged else None
     out_media.crypto_offered = []
     out_media.srtp_bridged = False
+    out_media.srtp_offered = out_media.sdes_offered = False
     if not section.is_rtp:
         return
     dtls_offerer = (is_srtp(in_proto) and not sender_media.crypto_received
@@ -120,6 +121,7 @@ def offer_security(plan: MediaPlan, section: MediaSection, sender_media: CallMed
         # SDES only: no setup, no fingerprint (10.5); nor once the party answered SDES.
         dtls_off = opts.dtls == "off" or out_media.crypto_accepted is not None
         out_media.dtls_offered = not dtls_off
+        out_media.srtp_offered = True
         # Until answered, query names our first suite on the leg's streams (10.5).
         for stream in out_media.streams:
             stream.crypto_suite = offered[0].suite.name if offered else None
@@ -135,8 +137,17 @@ def offer_security(plan: MediaPlan, section: MediaSection, sender_media: CallMed
                    else sdes.offer(sender_media.crypto_received, _sdes_list(opts)))
         out_media.crypto_offered = offered  # (none with SDES off: see the answer)
         # A re-offer to a party that answered SDES before offers no DTLS again (10.5).
-        plan.security = (security_attributes(offered) if opts.dtls == "off" or out_media.sdes
+        dtls_off = opts.dtls == "off" or out_media.sdes
+        plan.security = (security_attributes(offered) if dtls_off
                          else security_attributes(offered, "actpass", fingerprint))
+        # What query shows until the answer: SDES on both legs, the first line's suite on
+        # the leg offered to, DTLS with its two roles (10.5).
+        sender_media.sdes = True
+        out_media.sdes_offered = bool(offered)
+        out_media.srtp_offered = is_srtp(out_proto)
+        out_media.dtls_offered = not dtls_off and is_srtp(out_proto)
+        for stream in out_media.streams:
+            stream.crypto_suite = offered[0].suite.name if offered else None
 
 
 def _answer_fingerprint(certificate: dtls.Certificate, remote) -> str:
@@ -198,6 +209,8 @@ def answer_security(plan: MediaPlan, section: MediaSection, answer_media: CallMe
     the line answered before while the offer still carries it (10.5), whatever the
     answerer chose now."""
     offer_media.dtls_role = answer_media.dtls_role = None
+    # Answered now: whatever we offered this party is settled.
+    answer_media.srtp_offered = answer_media.sdes_offered = answer_media.dtls_offered = False
     if not section.is_rtp or offer_media.offer_protocol is None:
         return []
     offered_proto = offer_media.offer_protocol
@@ -236,8 +249,14 @@ def answer_security(plan: MediaPlan, section: MediaSection, answer_media: CallMe
         theirs = next((c for c in offered if ours is not None and c.tag == ours.tag), None)
         if osrtp_offerer:
             _osrtp_shown(answer_media, offer_media)
+        # A plain answer to the SDES lines we passed on: query still shows SDES and the
+        # first line's suite on the answerer's leg (10.5).
+        passed_on = bool(answer_media.crypto_offered) and not osrtp_offerer
+        if passed_on:
+            answer_media.sdes = True
         return (set_keys(offer_media, theirs, ours, show_suite=True)
-                + set_keys(answer_media, None, None, keep_suite=osrtp_offerer))
+                + set_keys(answer_media, None, None,
+                           keep_suite=osrtp_offerer or passed_on))
     if answer_media.srtp_bridged and not is_srtp(offered_proto):
         # Plain offerer, SRTP answerer: its a=crypto chose one of ours, or it answered DTLS
         # (the relay terminates it: dtls_role).
@@ -298,6 +317,7 @@ def answer_security(plan: MediaPlan, section: MediaSection, answer_media: CallMe
                     + set_keys(answer_media, answered[0], chosen, show_suite=True))
     if osrtp_offerer and plain_answer:
         # An opportunistic offer answered plain: the call stays plain.
+        offer_media.sdes = False
         _osrtp_shown(answer_media, offer_media)
         return (set_keys(answer_media, None, None, keep_suite=True)
                 + set_keys(offer_media, None, None))
