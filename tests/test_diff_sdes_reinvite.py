@@ -175,3 +175,45 @@ def test_answer_naming_a_suite_by_another_tag_leaves_no_line_to_keep(default_pai
     assert [line[:2] for line in again] == [line[:2] for line in first]
     assert all(line[2] != old[2] for line in again for old in first)
     send(delete())
+
+
+async def test_srtp_party_keeps_its_context_across_the_reinvite(make_daemon):
+    """Over real sockets: the SRTP callee builds its receiving context once, from the first
+    offer; after a re-INVITE and its answer it still decrypts what the plain caller sends
+    (the re-offer gave it the same key), and its own stream goes on under its first key."""
+    import trio
+    from test_secure_sdes_relay import body, bound_pair, cryptos, ng, port_of, rtp
+
+    from rtpengined.secure import sdes as sdes_lines
+    from rtpengined.secure.srtp import SrtpContext
+
+    daemon = await make_daemon(port_min=47500, port_max=47599)
+    a_rtp, a_rtcp, a_port = await bound_pair()
+    b_rtp, b_rtcp, b_port = await bound_pair()
+    keys = {"call-id": "srtp-keeps", "from-tag": "a"}
+    offer1 = await ng(daemon, command="offer", **keys, **SAVP, **OFF, sdp=body(a_port))
+    ours = next(c for c in cryptos(offer1["sdp"]) if c.suite.name == "AES_CM_128_HMAC_SHA1_80")
+    theirs = sdes_lines.generate(ours.tag, ours.suite)
+    sender = SrtpContext.from_sdes(theirs, outbound=True)
+    receiver = SrtpContext.from_sdes(ours, outbound=False)  # built once, never again
+    seq = 0
+    for round_ in range(2):
+        if round_:
+            offer = await ng(daemon, command="offer", **keys, **SAVP, **OFF,
+                             **{"to-tag": "b"}, sdp=body(a_port))
+            assert cryptos(offer["sdp"])[0] == ours
+        answer = await ng(daemon, command="answer", **keys, **OFF, **{"to-tag": "b"},
+                          sdp=body(b_port, "RTP/SAVP", [theirs.format()]))
+        with trio.fail_after(10):
+            for _ in range(5):
+                seq += 1
+                sent = rtp(seq, 0x5157A001)
+                await b_rtp.sendto(sender.protect(sent), ("127.0.0.1", port_of(offer1["sdp"])))
+                data, _ = await a_rtp.recvfrom(2048)
+                assert data == sent
+                back = rtp(seq, 0x9A1A0002)
+                await a_rtp.sendto(back, ("127.0.0.1", port_of(answer["sdp"])))
+                data, _ = await b_rtp.recvfrom(2048)
+                assert receiver.unprotect(data) == back
+    for sock in (a_rtp, a_rtcp, b_rtp, b_rtcp):
+        sock.close()
