@@ -14,7 +14,7 @@ from .branches import delete_target, teardown
 from .model import Monologue
 from .ngoptions import get_int, get_list, get_str, require_call_id
 from .protocol.ngcodec import NgError
-from .query import NOT_FOUND, _find, call_stats
+from .query import NOT_FOUND, tagged_stats
 from .request import Request
 
 if TYPE_CHECKING:
@@ -45,8 +45,7 @@ def delete(core: Core, message: dict[str, Any], request: Request) -> dict[str, A
     reply: dict[str, Any] = {}
     if party is not None:
         # The statistics of the dialogue the tags name (as query), whatever party goes.
-        shown = (_find(call, to_tag) if to_tag else None) or _find(call, from_tag)
-        reply = call_stats(core, call, shown, nobody=shown is None)
+        reply = tagged_stats(core, call, from_tag, to_tag)
         if not teardown(call, party)[1]:  # the call goes on without this branch
             if delay > 0:  # the branch keeps its ports until the delay is over (10.5)
                 party.delete_at = now + delay

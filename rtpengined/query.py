@@ -228,16 +228,21 @@ def query(core: Core, message: dict[str, Any], request: Request) -> dict[str, An
     call = core.calls.calls.get(call_id)
     if call is None:
         raise NgError("Unknown call-id")
-    party = None
-    tags = [tag for tag in (get_str(message, "to-tag"), get_str(message, "from-tag")) if tag is not None]
-    for tag in tags:
-        party = _find(call, tag)
-        if party is not None:
-            break
-    # A tag that matches no party lists nobody (10.5), not the whole call.
-    reply = call_stats(core, call, party, nobody=bool(tags) and party is None)
+    reply = tagged_stats(core, call, get_str(message, "from-tag"), get_str(message, "to-tag"))
     reply["result"] = "ok"
     return reply
+
+
+def tagged_stats(core: Core, call: Call, from_tag: str | None,
+                 to_tag: str | None) -> dict[str, Any]:
+    """``call_stats`` of the party the tags name, as 10.5 picks it: the to-tag if it is not
+    empty, else the from-tag; no tag lists every party, a tag that matches none (or a
+    deleted branch) lists nobody."""
+    tag = to_tag or from_tag
+    if not tag:
+        return call_stats(core, call)
+    party = _find(call, tag)
+    return call_stats(core, call, party, nobody=party is None)
 
 
 def list_calls(core: Core, message: dict[str, Any], request: Request) -> dict[str, Any]:

@@ -82,6 +82,18 @@ SCENARIOS = {
     "three forks, the middle one deleted, the last answers": [
         branch(A, V1), branch(A, V2), branch(A, "z9hG4bK-fork.3"), drop(V2), query(),
         on("z9hG4bK-fork.3", C, "C"), query(), delete()],
+    "a deleted branch is found by no tag: query and delete naming it": [
+        branch(A, V1), branch(A, V2), on(V1), drop(V1), query(**{"from-tag": "B"}),
+        query(**{"from-tag": "A", "to-tag": "B"}), delete(**{"from-tag": "B"}), query(),
+        delete()],
+    "a fork deleted twice": [
+        branch(A, V1), branch(A, V2), drop(V2), drop(V2), query(), delete()],
+    "another to-tag answers after one fork did, without via-branch": [
+        branch(A, V1), branch(A, V2), on(V1), answer(C, to_tag="C"), query(), delete()],
+    "query: the to-tag decides, an empty one does not count": [
+        offer(A), answer(B), query(**{"from-tag": "A", "to-tag": "X"}),
+        query(**{"from-tag": "X", "to-tag": "B"}), query(**{"from-tag": "A", "to-tag": ""}),
+        delete()],
     "rtcp-mux forks, one demuxed, deleted before the answer (upstream 7376)": [
         branch(A_MUX, V1, **{"rtcp-mux": ["offer"]}),
         branch(A_MUX, V2, **{"rtcp-mux": ["demux"]}), drop(V2, **{"delete-delay": 30}),

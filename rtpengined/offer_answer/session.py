@@ -133,6 +133,11 @@ class _Session(SdpOutput, IceCandidates):
             peers = [m for m in offerer.subscriptions if not m.tag]
             if via:
                 party = next((m for m in peers if m.via_branch == via), None)
+            head = offerer.subscriptions[0] if offerer.subscriptions else None
+            if party is None and head is not None and head.tag:
+                # The offerer's latest peer has answered (or was deleted): an answer with
+                # another to-tag is a new party, not one of the other forks (10.5).
+                peers = []
             if party is None and peers:
                 party = next((m for m in peers if not m.via_branch), peers[0])
             if party is None:
