@@ -68,7 +68,7 @@ def teardown(call: Call, party: Monologue) -> tuple[list[Monologue], bool]:
 
     A party associated with ``party`` that is left with no other association goes too
     (the callee of a plain call goes with its caller); the call ends once fewer than two
-    tagged parties and no untagged fork remain.
+    tagged parties and no party of a via-branch remain.
     """
     gone = [party]
     for other in call.monologues:

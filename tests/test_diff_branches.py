@@ -136,8 +136,8 @@ def test_delayed_branch_delete_fires_as_rtpengine(default_pair):
     steps = [branch(A, V1), branch(A, V2), drop(V2, **{"delete-delay": 1}), query()]
     want = _converse_until_gone(default_pair.reference, steps, "fork-delay-r", "<untagged 2>")
     have = _converse_until_gone(default_pair.ours, steps, "fork-delay-o", "<untagged 2>")
-    assert want[-1] == [("calls", ["fork-delay-r"]), ("result", "ok")]
-    assert have[-1] == [("calls", ["fork-delay-o"]), ("result", "ok")]
+    assert "fork-delay-r" in dict(want[-1])["calls"]  # the call goes on without the fork
+    assert "fork-delay-o" in dict(have[-1])["calls"]
     for index, (w, h) in enumerate(zip(want[:-1], have[:-1], strict=True)):
         assert w == h, f"reply {index} differs:\n" + describe_difference(w, h)
     for daemon in (default_pair.reference, default_pair.ours):
