@@ -159,7 +159,7 @@ async def _forked_call(daemon, call_id, alice, fork1, fork2):
 
 
 async def test_deleted_fork_stops_relaying_the_other_fork_carries_the_call(make_daemon):
-    daemon = await make_daemon(port_min=44000, port_max=44999)
+    daemon = await make_daemon(port_min=48000, port_max=48099)
     alice, fork1, fork2 = await party(), await party(), await party()
     to_fork1, to_fork2 = await _forked_call(daemon, "fork-media", alice, fork1, fork2)
     port2 = media_port(to_fork2)
@@ -197,7 +197,7 @@ async def test_deleted_fork_stops_relaying_the_other_fork_carries_the_call(make_
 async def test_branch_deletes_reach_redis(make_daemon, redis):
     """A fork deleted at once, and one deleted by its delay (a timer, no command), are
     both written: the stored call keeps the deleted forks' parties, without ports."""
-    daemon = await make_daemon(port_min=45000, port_max=45099, redis=redis.address(1))
+    daemon = await make_daemon(port_min=48100, port_max=48199, redis=redis.address(1))
     store = daemon.core.store
     alice, fork1, fork2 = await party(), await party(), await party()
     await _forked_call(daemon, "fork-redis", alice, fork1, fork2)
@@ -236,7 +236,7 @@ def test_fork_deleted_with_a_delay_goes_after_a_restart_too(redis, cleanup):
     reads it): a daemon restored after a crash still ends that fork, and only it."""
     from redis_helpers import kill9, ours
 
-    daemon = ours(redis, 1, 23200, 23299)
+    daemon = ours(redis, 1, 48200, 48299)
     cleanup.push(lambda *exc: daemon.stop())
     for via in (V1, V2):
         reply = daemon.request({"command": "offer", "call-id": "fork-restart",
@@ -255,7 +255,7 @@ def test_fork_deleted_with_a_delay_goes_after_a_restart_too(redis, cleanup):
         assert time.monotonic() < deadline, redis.document(1, "fork-restart")
         time.sleep(0.05)
     kill9(daemon)
-    daemon = ours(redis, 1, 23200, 23299)
+    daemon = ours(redis, 1, 48200, 48299)
     cleanup.push(lambda *exc: daemon.stop())
     deadline = time.monotonic() + 20
     while True:

@@ -187,7 +187,7 @@ async def test_srtp_party_keeps_its_context_across_the_reinvite(make_daemon):
     from rtpengined.secure import sdes as sdes_lines
     from rtpengined.secure.srtp import SrtpContext
 
-    daemon = await make_daemon(port_min=47500, port_max=47599)
+    daemon = await make_daemon(port_min=48300, port_max=48399)
     a_rtp, a_rtcp, a_port = await bound_pair()
     b_rtp, b_rtcp, b_port = await bound_pair()
     keys = {"call-id": "srtp-keeps", "from-tag": "a"}
