@@ -153,6 +153,9 @@ class CallMedia:
     # (send, recv) media flags as query shows them (the proxy's point of view).
     dir_flags: tuple[bool, bool] = (True, True)
     mux_offered: bool = False  # the party's offer had a=rtcp-mux
+    # The party's last SDP had an a=rtcp naming its RTP port: 10.5 fills no RTCP endpoint
+    # (query shows none), RTCP goes to the RTP port.
+    rtcp_on_rtp: bool = False
     # The rtcp-mux options of the offer sent to this party (kept per fork: its answer is
     # negotiated with the options its own offer had, as in 10.5).
     mux_flags: frozenset[str] = frozenset()

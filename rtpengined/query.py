@@ -52,8 +52,10 @@ def refresh(core: Core, call: Call) -> None:
 
 
 def _stream_dict(stream: Stream, created: float, muxed: bool = False,
-                 ice: bool = False, rtp: Stream | None = None) -> dict[str, Any]:
-    """One stream as query lists it; ``rtp``: the media's RTP stream (for its RTCP one)."""
+                 ice: bool = False, rtp: Stream | None = None,
+                 rtcp_on_rtp: bool = False) -> dict[str, Any]:
+    """One stream as query lists it; ``rtp``: the media's RTP stream (for its RTCP one);
+    ``rtcp_on_rtp``: the party's a=rtcp named its RTP port (10.5 fills no RTCP endpoint)."""
     out: dict[str, Any] = {}
     if not stream.closed:
         out["local port"] = stream.port
@@ -61,8 +63,11 @@ def _stream_dict(stream: Stream, created: float, muxed: bool = False,
         out["family"] = stream.interface.family
     advertised = stream.advertised or stream.shown_endpoint
     endpoint = stream.endpoint or advertised
-    out["endpoint"] = endpoint.as_dict() if endpoint is not None else {}
-    out["advertised endpoint"] = advertised.as_dict() if advertised is not None else {}
+    if rtcp_on_rtp and stream.rtcp and stream.endpoint is None:
+        out["endpoint"] = out["advertised endpoint"] = {}
+    else:
+        out["endpoint"] = endpoint.as_dict() if endpoint is not None else {}
+        out["advertised endpoint"] = advertised.as_dict() if advertised is not None else {}
     suite = (stream.dtls_suite if stream.dtls is not None and stream.dtls_suite is not None
              else stream.crypto_suite)  # the handshake's suite once there is one
     if suite is not None:
@@ -107,17 +112,21 @@ def _muxed(media: CallMedia) -> bool:
     return media.mux_in_use or (rtp is not None and rtp.rtcp_mux)
 
 
-def _unbound_rtcp(rtp: Stream, created: float, ice: bool = False) -> dict[str, Any]:
+def _unbound_rtcp(rtp: Stream, created: float, ice: bool = False,
+                  rtcp_on_rtp: bool = False) -> dict[str, Any]:
     """10.5 lists an RTCP stream without a local port beside a single rtcp-mux port."""
     out: dict[str, Any] = {"local port": 0, "local address": rtp.interface.address,
                            "family": rtp.interface.family}
     advertised = rtp.advertised or rtp.shown_endpoint
     if advertised is not None:
         advertised = Endpoint(advertised.address, advertised.port + 1)
-    out["endpoint"] = advertised.as_dict() if advertised is not None else {}
-    out["advertised endpoint"] = advertised.as_dict() if advertised is not None else {}
+    shown = None if rtcp_on_rtp else advertised
+    out["endpoint"] = shown.as_dict() if shown is not None else {}
+    out["advertised endpoint"] = shown.as_dict() if shown is not None else {}
     if rtp.dtls is not None and rtp.dtls_suite is not None:  # the leg's DTLS-SRTP suite (10.5)
         out["crypto suite"] = rtp.dtls_suite
+    elif rtp.crypto_suite is not None:  # the leg's SDES suite, on both components (10.5)
+        out["crypto suite"] = rtp.crypto_suite
     out["last packet"] = int(rtp.created or created)
     out["flags"] = (["RTCP", "fallback RTCP"] + (["filled"] if advertised is not None else [])
                     + (["ICE"] if ice else []))
@@ -176,9 +185,11 @@ def _monologue_dict(mono: Monologue) -> dict[str, Any]:
         muxed = _muxed(media)
         ice = media.ice_out
         rtp = media.rtp
-        entry["streams"] = [_stream_dict(s, mono.created, muxed, ice, rtp) for s in media.streams]
+        on_rtp = media.rtcp_on_rtp
+        entry["streams"] = [_stream_dict(s, mono.created, muxed, ice, rtp, on_rtp)
+                            for s in media.streams]
         if muxed and media.rtcp is None and rtp is not None and not rtp.closed:
-            entry["streams"].append(_unbound_rtcp(rtp, mono.created, ice))
+            entry["streams"].append(_unbound_rtcp(rtp, mono.created, ice, on_rtp))
         entry["flags"] = _media_flags(media)
         medias.append(entry)
     out["medias"] = medias

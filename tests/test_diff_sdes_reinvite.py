@@ -46,6 +46,10 @@ A_RTCP_SAME_ADDR = A_RTCP_SAME.replace("a=rtcp:2000", "a=rtcp:2000 IN IP4 192.0.
 A_RTCP_NEXT = A_RTCP_SAME.replace("a=rtcp:2000", "a=rtcp:2001")
 A_TRICKLE = sdp("v=0", "o=- 1 1 IN IP4 0.0.0.0", "s=-", "c=IN IP4 0.0.0.0", "t=0 0",
                 "m=audio 9 RTP/AVP 0 8", "a=rtcp:9", "a=sendrecv")
+A_HELD_RTCP = sdp("v=0", "o=- 1 1 IN IP4 192.0.2.10", "s=-", "c=IN IP4 0.0.0.0", "t=0 0",
+                  "m=audio 2000 RTP/AVP 0 8", "a=rtcp:2008", "a=sendrecv")
+A_HELD_RTCP_SAME = A_HELD_RTCP.replace("a=rtcp:2008", "a=rtcp:2000")
+A_SDES_MUX = SDES_A.replace("a=sendrecv", "a=rtcp-mux\r\na=sendrecv")
 A_SDES_RTCP_SAME = SDES_A.replace("a=sendrecv", "a=rtcp:2000 IN IP4 192.0.2.10\r\na=sendrecv")
 DEMUX = {"rtcp-mux": ["demux"]}
 OFF = {"DTLS": "off", "ICE": "remove"}
@@ -103,22 +107,31 @@ SCENARIOS: dict[str, list[dict]] = {
         _o(PLAIN_A, **SAVP, **OFF), query(), delete()],
     # -- a=rtcp on the RTP port
     "a=rtcp on the RTP port, no options": [
-        offer(A_RTCP_SAME), answer(PLAIN_B), delete()],
+        offer(A_RTCP_SAME), query(), answer(PLAIN_B), query(), delete()],
     "a=rtcp on the RTP port, demux both ways (upstream 7875, plain)": [
-        offer(A_RTCP_SAME, **DEMUX), answer(PLAIN_B, **DEMUX), delete()],
+        offer(A_RTCP_SAME, **DEMUX), query(), answer(PLAIN_B, **DEMUX), query(), delete()],
     "a=rtcp on the RTP port with another address, demux": [
-        offer(A_RTCP_SAME_ADDR, **DEMUX), answer(PLAIN_B, **DEMUX), delete()],
+        offer(A_RTCP_SAME_ADDR, **DEMUX), answer(PLAIN_B, **DEMUX), query(), delete()],
     "a=rtcp on the next port is no rtcp-mux": [
-        offer(A_RTCP_NEXT, **DEMUX), answer(PLAIN_B, **DEMUX), delete()],
+        offer(A_RTCP_NEXT, **DEMUX), answer(PLAIN_B, **DEMUX), query(), delete()],
     "trickle ICE's 0.0.0.0:9 is no rtcp-mux": [
-        offer(A_TRICKLE, **DEMUX), answer(PLAIN_B, **DEMUX), delete()],
+        offer(A_TRICKLE, **DEMUX), answer(PLAIN_B, **DEMUX), query(), delete()],
     "SDES with a=rtcp on the RTP port, demux both ways (upstream 7875)": [
         _o(A_SDES_RTCP_SAME, **SAVP, **OFF, **DEMUX, **{"replace": ["origin"]}),
         _a(_sdes_b(1, "AES_CM_128_HMAC_SHA1_80", "cdDuBSOp/rX/7ikmU1Tnuu337gXUUMFAhkARhB/j"),
-           **OFF, **DEMUX, **{"replace": ["origin"]}), delete()],
+           **OFF, **DEMUX, **{"replace": ["origin"]}), query(), delete()],
+    "held offer with a=rtcp on another port": [
+        offer(A_HELD_RTCP), query(), answer(PLAIN_B), query(), delete()],
+    "held offer with a=rtcp on the RTP port": [
+        offer(A_HELD_RTCP_SAME, **DEMUX), query(), answer(PLAIN_B, **DEMUX), query(),
+        delete()],
+    "SDES offer with a=rtcp-mux, demux both ways": [
+        _o(A_SDES_MUX, **SAVP, **OFF, **DEMUX), query(),
+        _a(_sdes_b(1, "AES_CM_128_HMAC_SHA1_80", "cdDuBSOp/rX/7ikmU1Tnuu337gXUUMFAhkARhB/j"),
+           **OFF, **DEMUX), query(), delete()],
     "a=rtcp on the RTP port, rtcp-mux offer and accept": [
         offer(A_RTCP_SAME, **{"rtcp-mux": ["offer"]}),
-        answer(PLAIN_B, **{"rtcp-mux": ["accept"]}), delete()],
+        answer(PLAIN_B, **{"rtcp-mux": ["accept"]}), query(), delete()],
 }
 
 

@@ -332,6 +332,8 @@ class _Session(SdpOutput, IceCandidates):
             rtp_ep = None if conn.is_zero else Endpoint(address, section.port)
             held = Endpoint(conn.address, section.port) if conn.is_zero else None
             rtcp_attr = parsed.rtcp_attribute(work.index)
+            smedia.rtcp_on_rtp = (rtcp_attr is not None and rtcp_attr[0] == section.port
+                                  and offers_mux)
             rtcp_ep = None
             if rtp_ep is not None:
                 if rtcp_attr is not None:
@@ -343,8 +345,10 @@ class _Session(SdpOutput, IceCandidates):
             single_port = smedia.rtcp is None
             for stream in smedia.streams:
                 target = rtcp_ep if stream.rtcp else rtp_ep
+                # (a held party's RTCP shows its a=rtcp port, else the next one, as 10.5)
+                held_rtcp = rtcp_attr[0] if rtcp_attr is not None else None
                 stream.shown_endpoint = None if held is None else Endpoint(
-                    held.address, held.port + 1 if stream.rtcp else held.port)
+                    held.address, (held_rtcp or held.port + 1) if stream.rtcp else held.port)
                 if stream.advertised != target:
                     stream.advertised = target
                     stream.endpoint = None
