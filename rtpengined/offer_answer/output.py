@@ -70,6 +70,8 @@ class SdpOutput:
             if is_offer:
                 if protocol is None:
                     protocol = out_media.protocol_sent
+                if protocol is None:
+                    protocol = work.kept_protocol
                 out_media.protocol_sent = protocol
             if is_offer:
                 out_media.mux_sent = out_media.mux_in_use = mux

@@ -468,6 +468,7 @@ class StoredTag:
     label: str
     subscriptions: list[int]
     medias: list[int]
+    deleted: float = 0.0  # a delayed delete of this party alone: when it is due (0: none)
 
 
 @dataclass
@@ -592,7 +593,7 @@ def decode_call(call_id: str, doc: dict[str, Any]) -> StoredCall:
         stored.tags.append(StoredTag(
             tag=h.get("tag", ""), created=float(_int(h, "created", 0)),
             via_branch=h.get("via-branch", ""), label=h.get("label", ""),
-            subscriptions=subs, medias=medias))
+            subscriptions=subs, medias=medias, deleted=float(_int(h, "deleted", 0))))
     return stored
 
 
