@@ -190,6 +190,43 @@ def test_answer_naming_a_suite_by_another_tag_leaves_no_line_to_keep(default_pai
     send(delete())
 
 
+def _sdes_offer(lines: list[str]) -> str:
+    return sdp("v=0", "o=- 1 1 IN IP4 198.51.100.1", "s=tester", "c=IN IP4 198.51.100.1",
+               "t=0 0", "m=audio 4370 RTP/SAVP 0", *lines, "a=sendrecv")
+
+
+KEY_1 = "QjnnaukLn7iwASAs0YLzPUplJkjOhTZK2dvOwo6c"
+KEY_2 = "dSKhsDW5dlgtDrixZLm/eXJKJNRr4YzOwUDVk/6n"
+
+
+@pytest.mark.parametrize(("second", "kept"), [
+    ([f"a=crypto:1 AES_CM_128_HMAC_SHA1_80 inline:{KEY_1}"], True),
+    ([f"a=crypto:1 AES_CM_128_HMAC_SHA1_80 inline:{KEY_2}"], True),
+    ([f"a=crypto:1 AES_CM_128_HMAC_SHA1_32 inline:{KEY_1}"], False),
+], ids=["same offer", "offerer re-keyed", "other suite"])
+@pytest.mark.parametrize("which", ["reference", "ours"])
+def test_answer_to_an_sdes_reoffer_keeps_our_key(default_pair, which, second, kept):
+    """An SDES offerer re-offers (sent on as plain RTP): our answer keeps the key it had
+    while the suite stays, whatever key the offerer now sends (10.5), so the relay's
+    context and its rollover counter go on."""
+    daemon = getattr(default_pair, which)
+    call_id = f"sdes-keep-{which}-{second[0][-6:]}-{kept}"
+
+    def send(message):
+        reply = daemon.request({**message, "call-id": call_id})
+        assert reply["result"] == "ok", reply
+        return reply
+
+    avp = {"transport-protocol": "RTP/AVP"}
+    first_lines = [f"a=crypto:1 AES_CM_128_HMAC_SHA1_80 inline:{KEY_1}"]
+    send(offer(_sdes_offer(first_lines), **avp))
+    before = _crypto(send(answer(PLAIN_B))["sdp"])
+    send(offer(_sdes_offer(second), **avp))
+    after = _crypto(send(answer(PLAIN_B))["sdp"])
+    assert (after[0][2] == before[0][2]) is kept
+    send(delete())
+
+
 async def test_srtp_party_keeps_its_context_across_the_reinvite(make_daemon):
     """Over real sockets: the SRTP callee builds its receiving context once, from the first
     offer; after a re-INVITE and its answer it still decrypts what the plain caller sends

@@ -15,6 +15,8 @@ answer (`accept`).
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from ..model import CallMedia
 from ..ngoptions import Options
 from ..sdp import MediaPlan, MediaSection
@@ -52,6 +54,18 @@ def _keys(crypto: sdes.Crypto) -> tuple:
 # relay workers load libsrtp): every suite 10.5 offers but F8 (not in libsrtp 2) and AES-192
 # (libsrtp's does not interoperate); the session parameters (UNENCRYPTED_SRTP,
 # UNENCRYPTED_SRTCP, UNAUTHENTICATED_SRTP) on the counter-mode and NULL suites; no MKI.
+def _kept_key(media: CallMedia, ours: sdes.Crypto | None) -> sdes.Crypto | None:
+    """Our answer to an SDES offerer keeps the key it had when the suite (and the session
+    parameters) did not change, as 10.5 does on a re-offer (whatever key the offerer now
+    sends): the relay's context goes on, and so does its rollover counter."""
+    rtp = media.rtp
+    kept = rtp.srtp_out if rtp is not None else None
+    if (ours is None or kept is None or len(kept) < 3 or kept[0] != ours.suite.name
+            or tuple(kept[2]) != tuple(sorted(ours.flags))):
+        return ours
+    return replace(ours, key=kept[1][:ours.suite.key_len], salt=kept[1][ours.suite.key_len:])
+
+
 SUPPORTED = frozenset(s.name for s in sdes.SUITES
                       if not s.name.startswith(("F8_", "AES_192_")))
 
@@ -266,7 +280,7 @@ def answer_security(plan: MediaPlan, section: MediaSection, answer_media: CallMe
         # SDES offerer, plain answerer: we answer the offerer's a=crypto.
         plan.protocol = offer_media.protocol = offered_proto
         offered = offer_media.crypto_received
-        ours = sdes.answer(offered)
+        ours = _kept_key(offer_media, sdes.answer(offered))
         plan.security = [ours.format()] if ours is not None else []
         offer_media.sdes = ours is not None
         theirs = next((c for c in offered if ours is not None and c.tag == ours.tag), None)
