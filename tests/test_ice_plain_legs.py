@@ -22,8 +22,9 @@ import time
 import pytest
 
 from rtpengined.protocol import bencode
-from rtpengined.secure import stun
+from rtpengined.secure import sdes, stun
 from rtpengined.secure.ice import IceAgent
+from rtpengined.secure.srtp import SrtpContext
 from tests.conftest import DaemonProcess
 
 PORTS = ("--port-min=24700", "--port-max=24799")
@@ -156,8 +157,10 @@ def receive(peer_or_sock, want: bytes, timeout: float = DEADLINE) -> tuple:
             return source
 
 
-def party_sdp(port: int, *extra: str, rtcp_port: int | None = None) -> str:
-    lines = ["v=0", "o=- 1 1 IN IP4 127.0.0.1", "s=tester", "t=0 0", f"m=audio {port} RTP/AVP 0",
+def party_sdp(port: int, *extra: str, rtcp_port: int | None = None,
+              protocol: str = "RTP/AVP") -> str:
+    lines = ["v=0", "o=- 1 1 IN IP4 127.0.0.1", "s=tester", "t=0 0",
+             f"m=audio {port} {protocol} 0",
              "c=IN IP4 127.0.0.1", "a=sendrecv"]
     if rtcp_port is not None:
         lines.append(f"a=rtcp:{rtcp_port}")
@@ -311,4 +314,40 @@ def test_ice_restart_gets_new_credentials_on_the_same_port(daemon):
         receive(second, rtp(7, 0x88))
     finally:
         first.close()
+        callee.close()
+
+
+def test_sdes_leg_with_ice_keeps_its_sdp_keys_on_the_nominated_pair(daemon):
+    """An SDES-SRTP offerer with ICE, bridged to plain RTP: ICE runs on its leg, and its
+    media is still decrypted and encrypted with the keys of the SDP exchange."""
+    caller = Peer(controlling=True)
+    callee = udp()
+    mine = sdes.generate(1, "AES_CM_128_HMAC_SHA1_80")
+    ids = {"call-id": "plain-ice-5", "from-tag": "caller"}
+    try:
+        offer = ng(daemon, command="offer", ICE="remove", **{"transport-protocol": "RTP/AVP"},
+                   **ids, sdp=party_sdp(caller.port, f"a={mine.format()}",
+                                        *caller.credentials_sdp(), caller.candidate(),
+                                        protocol="RTP/SAVP"))
+        assert "a=crypto" not in offer["sdp"]
+        answer = ng(daemon, command="answer", **ids, **{"to-tag": "callee"},
+                    sdp=party_sdp(port_of(callee)))
+        sdp = answer["sdp"]
+        [ours] = [sdes.parse(v) for v in re.findall(r"^a=(crypto:\S+ \S+ \S+)", sdp, re.M)]
+        caller.remote(sdp)
+        to_us = ("127.0.0.1", media_port(sdp))
+        run_until([caller], lambda: caller.agent.selected is not None)
+        out = SrtpContext.from_sdes(mine, outbound=True)
+        back = SrtpContext.from_sdes(ours, outbound=False)
+        caller.sock.sendto(out.protect(rtp(8)), to_us)
+        receive(callee, rtp(8))
+        callee.sendto(rtp(9, 0x99), ("127.0.0.1", media_port(offer["sdp"])))
+        end = time.monotonic() + DEADLINE
+        while not caller.media:
+            assert time.monotonic() < end, "SRTP did not arrive"
+            caller.step(0.05)
+        data, source = caller.media[0]
+        assert source == to_us and back.unprotect(data) == rtp(9, 0x99)
+    finally:
+        caller.close()
         callee.close()
