@@ -934,6 +934,8 @@ class Worker:
             out.append(onward)
         stream.busy = count > 1 if busy else stream.turn == turn - 1
         stream.turn = turn
+        # (an endpoint media learned, before ICE chose one; follow_leg reports its own)
+        learned = stream.endpoint != endpoint0 or stream.confirmed != settled0
         if control:
             self.follow_leg(stream)
         if not (media or errors):
@@ -941,7 +943,6 @@ class Worker:
         stream.packets += media
         stream.bytes += nbytes
         stream.errors += errors
-        learned = stream.endpoint != endpoint0 or stream.confirmed != settled0
         if learned:
             self.learned.append(stream.id)
         self.publish(stream, media, wall, last, 0, len(last), learned)
