@@ -93,8 +93,9 @@ def _flags(request: dict[str, Any]) -> list[str]:
 # Cases that touch security (ICE SDP, SDES, DTLS flags) whose SDP checks rtpengined passes:
 # ICE candidates and credentials in SDP, SDES offers/answers bridged to plain RTP, DTLS
 # answered by us (DTLS-reverse, DTLS off), the DTLS-fingerprint and SDES option rules. By the
-# case's line in the suite; the rest of "security" needs SDP shapes not done yet (ICE
-# restarts, ICE-lite resets, SDES static, ...).
+# case's line in the suite; the rest of "security" needs what is not done yet (branched
+# deletes with rtcp-mux, DTMF injection, media playback; an SRTP re-invite shape 10.5 itself
+# no longer matches).
 SECURITY_PASSING = frozenset({
     510, 615, 724, 1872, 1958, 2016, 2529, 2586, 2644, 2675, 2707, 2802, 2833, 6724, 6766,
     6861, 7204, 7256, 8745, 8773, 8801, 11274, 11491, 11621, 11687, 11897, 12281, 12377, 12432,

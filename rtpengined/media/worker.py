@@ -298,7 +298,7 @@ class Worker:
         if _NONBLOCKING_UDP == socket.SOCK_DGRAM:
             sock.setblocking(False)
         stream = _Stream(spec, sock, self.counters)
-        if spec.dtls is not None:
+        if spec.dtls is not None or spec.ice is not None:
             self.set_webrtc(stream, spec)
         self.streams[stream.id] = stream
         self.by_fd[stream.fd] = stream
@@ -312,7 +312,7 @@ class Worker:
             return
         self.unlink(stream)
         stream.apply(spec, time.monotonic())
-        if spec.dtls is not None or stream.webrtc is not None:
+        if spec.dtls is not None or spec.ice is not None or stream.webrtc is not None:
             self.set_webrtc(stream, spec)
         stream.apply_keys(spec)
         self.link(stream)
@@ -742,34 +742,39 @@ class Worker:
         nothing does not interrupt media); new remote candidates are added to its ICE
         agent. A new fingerprint, role or certificate (DTLS renegotiation) or new ICE
         credentials (ICE restart) make a new leg: a new handshake, the old keys stop.
+        An ICE-only leg (no DTLS: plain or SDES media) keeps the keys signalling gave.
         """
         from ..secure.webrtc import DtlsSpec, IceSpec, WebrtcLeg
 
         leg = stream.webrtc
-        if spec.dtls is None:
+        if spec.dtls is None and spec.ice is None:
             if leg is not None:
                 stream.webrtc = None
-                stream.srtp_in = stream.srtp_out = stream.unprotect = stream.protect = None
+                if leg.terminates_dtls:
+                    stream.srtp_in = stream.srtp_out = stream.unprotect = stream.protect = None
                 stream.timer_at = None
             return
-        dtls_spec = DtlsSpec._make(spec.dtls)
+        dtls_spec = DtlsSpec._make(spec.dtls) if spec.dtls is not None else None
         ice_spec = IceSpec._make(spec.ice) if spec.ice is not None else None
         if leg is not None and leg.spec == dtls_spec and (
                 (leg.ice_spec is None) == (ice_spec is None)
                 and (ice_spec is None or leg.ice_spec[:4] == ice_spec[:4])):
             leg.update_ice(ice_spec)
         else:
-            certificate = self.certificates.get(dtls_spec.certificate)
-            if certificate is None:
-                log.warning("stream %d: DTLS certificate %s not loaded", stream.id,
-                            dtls_spec.certificate)
-                return
+            certificate = None
+            if dtls_spec is not None:
+                certificate = self.certificates.get(dtls_spec.certificate)
+                if certificate is None:
+                    log.warning("stream %d: DTLS certificate %s not loaded", stream.id,
+                                dtls_spec.certificate)
+                    return
             same_ice = (leg is not None and ice_spec is not None and leg.ice_spec is not None
                         and leg.ice_spec[:4] == ice_spec[:4])
             stream.webrtc = WebrtcLeg(certificate, dtls_spec, ice_spec,
                                       default_peer=spec.endpoint or spec.advertised,
                                       agent=leg.agent if same_ice else None)
-            stream.srtp_in = stream.srtp_out = stream.unprotect = stream.protect = None
+            if dtls_spec is not None or (leg is not None and leg.terminates_dtls):
+                stream.srtp_in = stream.srtp_out = stream.unprotect = stream.protect = None
             stream.webrtc_status = None
         peer = stream.webrtc.peer
         if peer is not None and (stream.endpoint != peer or not stream.confirmed):
@@ -839,7 +844,7 @@ class Worker:
                 stream.srtp_in = stream.srtp_out = ("DTLS", status.suite)
                 self.resolve(stream)
                 self.resolve_referrers(stream.id)
-            elif status.expired and stream.unprotect is not None:
+            elif status.expired and stream.unprotect is not None and leg.terminates_dtls:
                 # ICE consent expired (RFC 7675): nothing more is sent to or taken from it
                 # (media for it is dropped as before its handshake) until the peer restarts.
                 stream.unprotect = stream.protect = None
@@ -858,10 +863,15 @@ class Worker:
         Datagrams are told apart by their first byte (RFC 7983): STUN and DTLS go to the
         leg and its replies leave from this socket; SRTP/SRTCP is accepted only from the
         leg's peer once the handshake is done, decrypted, and relayed like any other
-        packet (encrypted again for a target that is SRTP or WebRTC itself).
+        packet (encrypted again for a target that is SRTP or WebRTC itself). On an
+        ICE-only leg media is taken from the nominated pair once there is one, before that
+        from wherever learning allows (a party may send before its checks finish, and
+        10.5 relays it), SDES-decrypted when the leg has keys.
         """
         sock = stream.sock
         leg = stream.webrtc
+        ice_only = not leg.terminates_dtls
+        endpoint0, settled0 = stream.endpoint, stream.confirmed
         busy = stream.busy
         limit = BATCH if busy else 1
         sink = None if stream.blocked else stream.sink
@@ -885,14 +895,33 @@ class Worker:
                 control = True
                 continue
             unprotect = stream.unprotect
-            if unprotect is None or source != leg.peer:
-                continue  # no keys yet, or not from the ICE/DTLS peer: dropped
             rtcp = len(data) > 1 and 192 <= data[1] <= 223
-            try:
-                data = unprotect.unprotect_rtcp(data) if rtcp else unprotect.unprotect(data)
-            except Exception:  # libsrtp: authentication, replay, malformed
-                errors += 1  # as 10.5: an error, not a packet of the stream
-                continue
+            if ice_only:
+                peer = leg.peer
+                if leg.expired or (peer is not None and source != peer):
+                    continue  # consent gone, or not from the nominated pair: dropped
+                if peer is None and (source != stream.endpoint or not stream.confirmed) \
+                        and not stream.on_new_source(source, now):
+                    errors += 1
+                    continue
+                if stream.srtp_in is not None:
+                    if unprotect is None:
+                        errors += 1  # SDES suite without a context
+                        continue
+                    try:
+                        data = (unprotect.unprotect_rtcp(data) if rtcp
+                                else unprotect.unprotect(data))
+                    except Exception:  # libsrtp: authentication, replay, malformed
+                        errors += 1
+                        continue
+            else:
+                if unprotect is None or source != leg.peer:
+                    continue  # no keys yet, or not from the ICE/DTLS peer: dropped
+                try:
+                    data = unprotect.unprotect_rtcp(data) if rtcp else unprotect.unprotect(data)
+                except Exception:  # libsrtp: authentication, replay, malformed
+                    errors += 1  # as 10.5: an error, not a packet of the stream
+                    continue
             nbytes += len(data)  # decrypted, as 10.5 counts it
             media += 1
             last = data
@@ -905,6 +934,8 @@ class Worker:
             out.append(onward)
         stream.busy = count > 1 if busy else stream.turn == turn - 1
         stream.turn = turn
+        # (an endpoint media learned, before ICE chose one; follow_leg reports its own)
+        learned = stream.endpoint != endpoint0 or stream.confirmed != settled0
         if control:
             self.follow_leg(stream)
         if not (media or errors):
@@ -912,7 +943,9 @@ class Worker:
         stream.packets += media
         stream.bytes += nbytes
         stream.errors += errors
-        self.publish(stream, media, wall, last, 0, len(last), False)
+        if learned:
+            self.learned.append(stream.id)
+        self.publish(stream, media, wall, last, 0, len(last), learned)
         self.send_on(stream, out)
 
 
@@ -928,10 +961,14 @@ def _onward(sink: _Stream | None, data: bytes, rtcp: bool, demux: bool):
         target = sink.rtcp_peer
     if target is None or target.dest is None:
         return None
-    if target.srtp_out is not None or target.webrtc is not None:
+    leg = target.webrtc
+    if leg is not None and leg.expired:
+        return None  # ICE consent expired (RFC 7675): nothing more is sent to it
+    dtls = leg is not None and leg.terminates_dtls
+    if target.srtp_out is not None or dtls:
         protect = target.protect
         if protect is None:  # DTLS not done yet (quiet), or a suite libsrtp cannot do
-            return None if target.webrtc is not None else False
+            return None if dtls else False
         try:
             data = protect.protect_rtcp(data) if rtcp else protect.protect(data)
         except Exception:  # libsrtp: malformed, or an index it will not reuse

@@ -29,6 +29,14 @@ if TYPE_CHECKING:
 # -- one offer/answer transaction ------------------------------------------------------
 
 
+def _speaks_ice(media: CallMedia, opts: Options) -> bool:
+    """ICE will be spoken on this (existing) leg after the request: forced by the ICE option,
+    or as before unless the option removes it."""
+    if opts.ice in ("force", "force-relay"):
+        return True
+    return media.ice_out and opts.ice != "remove"
+
+
 def _link(a: Monologue, b: Monologue) -> None:
     """Offer/answer association: each party receives the other's media."""
     for x, y in ((a, b), (b, a)):
@@ -224,7 +232,12 @@ class _Session(SdpOutput, IceCandidates):
                                     and len(smedia.streams) < sender_count):
             # A re-offer that needs a pair where one port was enough: fresh ports (10.5).
             work.sender_count = sender_count
-        if _needs_ports(rmedia) or (is_offer and len(rmedia.streams) != receiver_count):
+        # A leg already using rtcp-mux keeps it in a re-offer without a fallback port
+        # (output._mux_out): its single port is enough, and stays (10.5).
+        sticky_mux = (is_offer and rmedia is not None and rmedia.mux_in_use
+                      and len(rmedia.streams) == 1)
+        if _needs_ports(rmedia) or (is_offer and len(rmedia.streams) != receiver_count
+                                    and not sticky_mux):
             work.receiver_count = receiver_count
         elif (is_offer or receiver_if is not None) and rmedia is not None and (
                 rmedia.rtp is not None
@@ -232,10 +245,14 @@ class _Session(SdpOutput, IceCandidates):
             # A re-offer towards another interface, or an answer naming another interface
             # for the offerer's side: fresh ports there (10.5).
             work.receiver_count = receiver_count
-        elif rmedia is not None and "port-latching" not in opts.flags:
+        elif rmedia is not None and "port-latching" not in opts.flags and (
+                "no-port-latching" in opts.flags or not _speaks_ice(rmedia, opts)):
+            # The far side moved: fresh ports, unless ICE is spoken on the leg (its checks
+            # find the party wherever it went; 10.5 keeps the ports then, except with
+            # no-port-latching).
             bound = rmedia.bound_endpoint
             if bound is not None and bound != work.endpoint and not conn.is_zero:
-                work.receiver_count = receiver_count  # the far side moved: fresh ports
+                work.receiver_count = receiver_count
         return work
 
     def _bind(self, plans: list[_MediaWork], opts: Options) -> None:
@@ -297,9 +314,15 @@ class _Session(SdpOutput, IceCandidates):
             smedia = self._ensure_media(sender, work, parsed)
             rmedia = self._ensure_media(receiver, work, parsed, mirror=True,
                                         protocol=opts.transport_protocol or work.kept_protocol)
+            # New local ports on a leg that speaks ICE are an ICE restart of ours (RFC 8445
+            # 9; 10.5 restarts the leg's agent when its sockets change): new credentials.
             if work.sender_ports:
+                if smedia.streams and smedia.ice_out:
+                    sender.ice_credentials = None
                 opened += self._replace_streams(smedia, work.sender_pool, work.sender_ports)
             if work.receiver_ports:
+                if rmedia.streams and rmedia.ice_out:
+                    receiver.ice_credentials = None
                 opened += self._replace_streams(rmedia, work.receiver_pool, work.receiver_ports)
             section = work.section
             smedia.formats = list(section.formats)
