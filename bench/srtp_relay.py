@@ -85,8 +85,10 @@ def run(ng: NgClient, pid: int, address: str, secure: bool, args) -> tuple[float
     time.sleep(0.3)
     before = sum(cpu_seconds(p) for p in process_tree(pid))
     sent = received = 0
-    interval = 0.002
-    per_tick = max(1, int(args.rate * interval / 2 / args.calls))
+    # A tick sends per_tick packets each way on every call; the interval follows from the
+    # rate (never rounded up to more packets per tick, which raised the real rate 5x).
+    per_tick = max(1, int(args.rate * 0.002 / 2 / args.calls))
+    interval = per_tick * 2 * args.calls / args.rate
     start = time.monotonic()
     tick = 0
     position = 0
