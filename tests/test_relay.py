@@ -486,6 +486,86 @@ async def test_counters_stay_exact_while_a_stream_leaves_and_reenters_the_settle
         raise AssertionError(f"unexpected packet {data!r}")
 
 
+def _srtp_keys(profile: str = "AES_CM_128_HMAC_SHA1_80") -> tuple[str, bytes]:
+    return profile, os.urandom(28 if profile == "AEAD_AES_128_GCM" else 30)
+
+
+@pytest.mark.parametrize("profile", ["AES_CM_128_HMAC_SHA1_80", "AES_CM_128_HMAC_SHA1_32",
+                                     "AEAD_AES_128_GCM"])
+def test_the_c_srtp_context_interoperates_with_pylibsrtp(profile):
+    """The C helper's SrtpContext (system libsrtp2) and the pylibsrtp one agree byte for
+    byte both ways, RTP and RTCP, and a forged packet raises (the drains count an error)."""
+    relay = pytest.importorskip("rtpengined.media._relay")
+    if not relay.SRTP:
+        pytest.skip("the C helper was built without libsrtp2")
+    from rtpengined.secure.srtp import SrtpContext
+
+    _, key = _srtp_keys(profile)
+    c_out, py_in = relay.SrtpContext(profile, key, True), SrtpContext(profile, key, False)
+    py_out, c_in = SrtpContext(profile, key, True), relay.SrtpContext(profile, key, False)
+    for seq in range(1, 4):
+        packet = rtp_packet(seq)
+        assert py_in.unprotect(c_out.protect(packet)) == packet
+        assert c_in.unprotect(py_out.protect(packet)) == packet
+        assert py_in.unprotect_rtcp(c_out.protect_rtcp(rtcp_packet())) == rtcp_packet()
+        assert c_in.unprotect_rtcp(py_out.protect_rtcp(rtcp_packet())) == rtcp_packet()
+    forged = bytearray(py_out.protect(rtp_packet(9)))
+    forged[-1] ^= 1
+    with pytest.raises(ValueError):
+        c_in.unprotect(bytes(forged))
+    with pytest.raises(ValueError):
+        c_in.unprotect(py_out.protect(rtp_packet(3)))  # a replay
+    with pytest.raises(ValueError):
+        relay.SrtpContext(profile, key[:10], True)
+
+
+async def test_srtp_keeps_one_replay_window_while_a_stream_moves_between_the_loops(plane):
+    """SDES-SRTP on one side, settled: relayed by the C loop when it was built with libsrtp2
+    (else by Python). A re-INVITE that turns strict source on moves it to Python's drain and
+    back: the context (replay window, rollover) is the same object in both, so a packet
+    accepted before the move is refused as a replay after it, and the counters stay exact."""
+    from rtpengined.secure.srtp import SrtpContext
+
+    alice, bob = await party(), await party()
+    a, b = make_call(alice.endpoint, bob.endpoint, learning="off")
+    a.rtp.srtp_in = a.rtp.srtp_out = _srtp_keys()  # alice speaks SRTP, bob plain RTP
+    open_call(plane, a, b)
+    alice_out = SrtpContext(*a.rtp.srtp_in, outbound=True)
+    alice_in = SrtpContext(*a.rtp.srtp_out, outbound=False)
+    protected = [alice_out.protect(rtp_packet(seq)) for seq in range(1, 8)]
+
+    async def strict(value: bool) -> None:
+        a.rtp.strict_source = value
+        plane.update_stream(a.rtp)
+        await wait_until(lambda: plane.synced(a.rtp))
+
+    for seq in (1, 2):
+        await alice.send(protected[seq - 1], a.rtp.local)
+        assert (await bob.receive())[0] == rtp_packet(seq)
+    await bob.send(rtp_packet(50), b.rtp.local)
+    assert alice_in.unprotect((await alice.receive())[0]) == rtp_packet(50)
+    await strict(True)
+    await alice.send(protected[1], a.rtp.local)  # seq 2 again: a replay, dropped
+    await alice.send(protected[2], a.rtp.local)
+    assert (await bob.receive())[0] == rtp_packet(3)
+    await strict(False)
+    await alice.send(protected[2], a.rtp.local)  # seq 3 again, back in the settled path
+    await alice.send(protected[3], a.rtp.local)
+    assert (await bob.receive())[0] == rtp_packet(4)
+    forged = bytearray(protected[4])
+    forged[-1] ^= 1
+    await alice.send(bytes(forged), a.rtp.local)
+    await alice.send(protected[5], a.rtp.local)
+    assert (await bob.receive())[0] == rtp_packet(6)
+    await wait_counters(plane, a.rtp, 8)
+    assert (a.rtp.stats.packets, a.rtp.stats.errors) == (8, 3)
+    assert a.rtp.stats.bytes == sum(map(len, protected[:6])) + len(protected[1]) + len(protected[2])
+    await bob.send(rtp_packet(51), b.rtp.local)  # bob's direction kept its context too
+    assert alice_in.unprotect((await alice.receive())[0]) == rtp_packet(51)
+    await wait_counters(plane, b.rtp, 2)
+    assert b.rtp.stats.errors == 0
+
+
 async def test_blocked_stream_counts_but_does_not_relay(plane):
     alice, bob = await party(), await party()
     a, b = make_call(alice.endpoint, bob.endpoint)

@@ -45,6 +45,10 @@
 #include <sys/socket.h>
 #include <time.h>
 
+#ifdef HAVE_SRTP
+#include <srtp2/srtp.h>
+#endif
+
 #define MAX_BATCH 64
 #define SLOT 65536
 #define MAX_EVENTS 1024
@@ -57,6 +61,174 @@
 static char *slots;
 static struct mmsghdr msgs[MAX_BATCH];
 static struct iovec iovs[MAX_BATCH];
+
+#ifdef HAVE_SRTP
+/* SrtpContext: one direction of one stream's SRTP/SRTCP over the system libsrtp2, with the
+ * policy and the packet size limits of rtpengined.secure.srtp.SrtpContext (pylibsrtp):
+ * any SSRC, retransmissions may be protected again, at most 1500 bytes with the trailer.
+ * The worker uses it for SDES keys in both loops (Python's drain calls its methods, the C
+ * loop the same context directly), so a stream moving between the loops keeps one replay
+ * window and rollover counter. */
+#define SRTP_BUFFER 1500
+#define SRTCP_TRAILER (SRTP_MAX_TRAILER_LEN + 4)
+
+typedef struct {
+    PyObject_HEAD
+    srtp_t session;
+    int outbound;
+} Context;
+
+static PyTypeObject ContextType;
+
+static int profile_of(const char *name, srtp_profile_t *out)
+{
+    static const struct {
+        const char *name;
+        srtp_profile_t profile;
+    } names[] = {
+        {"AES_CM_128_HMAC_SHA1_80", srtp_profile_aes128_cm_sha1_80},
+        {"AES_CM_128_HMAC_SHA1_32", srtp_profile_aes128_cm_sha1_32},
+        {"AEAD_AES_128_GCM", srtp_profile_aead_aes_128_gcm},
+        {"AEAD_AES_256_GCM", srtp_profile_aead_aes_256_gcm},
+        {"SRTP_AES128_CM_SHA1_80", srtp_profile_aes128_cm_sha1_80},
+        {"SRTP_AES128_CM_SHA1_32", srtp_profile_aes128_cm_sha1_32},
+        {"SRTP_AEAD_AES_128_GCM", srtp_profile_aead_aes_128_gcm},
+        {"SRTP_AEAD_AES_256_GCM", srtp_profile_aead_aes_256_gcm},
+    };
+    for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+        if (strcmp(names[i].name, name) == 0) {
+            *out = names[i].profile;
+            return 0;
+        }
+    return -1;
+}
+
+/* SrtpContext(profile, key_salt, outbound): ValueError for a profile this libsrtp cannot
+ * do (the build may lack AES-GCM) or a short key. */
+static PyObject *context_new(PyTypeObject *type, PyObject *args, PyObject *kwargs)
+{
+    const char *name;
+    Py_buffer key;
+    int outbound;
+    if (!PyArg_ParseTuple(args, "sy*p", &name, &key, &outbound))
+        return NULL;
+    srtp_profile_t profile;
+    srtp_policy_t policy;
+    memset(&policy, 0, sizeof(policy));
+    if (profile_of(name, &profile) < 0
+        || srtp_crypto_policy_set_from_profile_for_rtp(&policy.rtp, profile) != srtp_err_status_ok
+        || srtp_crypto_policy_set_from_profile_for_rtcp(&policy.rtcp, profile)
+               != srtp_err_status_ok) {
+        PyBuffer_Release(&key);
+        PyErr_Format(PyExc_ValueError, "SRTP profile %s is not supported by libsrtp here", name);
+        return NULL;
+    }
+    Py_ssize_t need = srtp_profile_get_master_key_length(profile)
+                      + srtp_profile_get_master_salt_length(profile);
+    if (key.len < need) {
+        PyBuffer_Release(&key);
+        PyErr_Format(PyExc_ValueError, "key must contain at least %zd bytes", need);
+        return NULL;
+    }
+    policy.key = key.buf;
+    policy.ssrc.type = outbound ? ssrc_any_outbound : ssrc_any_inbound;
+    policy.allow_repeat_tx = 1;
+    policy.next = NULL;
+    Context *self = (Context *)type->tp_alloc(type, 0);
+    if (self == NULL) {
+        PyBuffer_Release(&key);
+        return NULL;
+    }
+    srtp_err_status_t status = srtp_create(&self->session, &policy);
+    PyBuffer_Release(&key);
+    if (status != srtp_err_status_ok) {
+        self->session = NULL;
+        Py_DECREF(self);
+        PyErr_Format(PyExc_ValueError, "srtp_create failed (%d)", (int)status);
+        return NULL;
+    }
+    self->outbound = outbound;
+    return (PyObject *)self;
+}
+
+static void context_dealloc(Context *self)
+{
+    if (self->session != NULL)
+        srtp_dealloc(self->session);
+    Py_TYPE(self)->tp_free((PyObject *)self);
+}
+
+typedef srtp_err_status_t (*transform)(srtp_t, void *, int *);
+
+/* One transform in place: 0, or -1 when libsrtp refuses (authentication, replay, size). */
+static int apply(srtp_t session, transform func, char *data, int *len, int trailer)
+{
+    if (*len > SRTP_BUFFER - trailer)
+        return -1;
+    return func(session, data, len) == srtp_err_status_ok ? 0 : -1;
+}
+
+static PyObject *context_process(Context *self, PyObject *packet, transform func, int trailer)
+{
+    if (!PyBytes_Check(packet)) {
+        PyErr_SetString(PyExc_TypeError, "packet must be bytes");
+        return NULL;
+    }
+    char buffer[SRTP_BUFFER];
+    int len = (int)(PyBytes_GET_SIZE(packet) < SRTP_BUFFER ? PyBytes_GET_SIZE(packet)
+                                                             : SRTP_BUFFER + 1);
+    if (len > SRTP_BUFFER - trailer) {
+        PyErr_SetString(PyExc_ValueError, "packet is too long");
+        return NULL;
+    }
+    memcpy(buffer, PyBytes_AS_STRING(packet), (size_t)len);
+    srtp_err_status_t status = func(self->session, buffer, &len);
+    if (status != srtp_err_status_ok) {
+        PyErr_Format(PyExc_ValueError, "libsrtp error %d", (int)status);
+        return NULL;
+    }
+    return PyBytes_FromStringAndSize(buffer, len);
+}
+
+static PyObject *context_protect(Context *self, PyObject *packet)
+{
+    return context_process(self, packet, srtp_protect, SRTP_MAX_TRAILER_LEN);
+}
+
+static PyObject *context_unprotect(Context *self, PyObject *packet)
+{
+    return context_process(self, packet, srtp_unprotect, 0);
+}
+
+static PyObject *context_protect_rtcp(Context *self, PyObject *packet)
+{
+    return context_process(self, packet, srtp_protect_rtcp, SRTCP_TRAILER);
+}
+
+static PyObject *context_unprotect_rtcp(Context *self, PyObject *packet)
+{
+    return context_process(self, packet, srtp_unprotect_rtcp, 0);
+}
+
+static PyMethodDef context_methods[] = {
+    {"protect", (PyCFunction)context_protect, METH_O, "Protect an RTP packet."},
+    {"unprotect", (PyCFunction)context_unprotect, METH_O, "Unprotect an SRTP packet."},
+    {"protect_rtcp", (PyCFunction)context_protect_rtcp, METH_O, "Protect an RTCP packet."},
+    {"unprotect_rtcp", (PyCFunction)context_unprotect_rtcp, METH_O, "Unprotect an SRTCP packet."},
+    {NULL, NULL, 0, NULL},
+};
+
+static PyTypeObject ContextType = {
+    PyVarObject_HEAD_INIT(NULL, 0)
+    .tp_name = "rtpengined.media._relay.SrtpContext",
+    .tp_basicsize = sizeof(Context),
+    .tp_dealloc = (destructor)context_dealloc,
+    .tp_flags = Py_TPFLAGS_DEFAULT,
+    .tp_doc = "One direction of SRTP/SRTCP (system libsrtp2).",
+    .tp_methods = context_methods,
+    .tp_new = context_new,
+};
+#endif
 
 /* One entry per file descriptor of the worker's stream sockets. */
 struct entry {
@@ -72,6 +244,8 @@ struct entry {
     uint64_t packets, bytes, errors;
     double last;
     uint32_t ssrc;
+    PyObject *unprotect; /* SrtpContext for what arrives here, or NULL (plain) */
+    PyObject *protect;   /* the sink's outbound SrtpContext, or NULL (plain) */
     union {
         struct sockaddr_in v4;
         struct sockaddr_in6 v6;
@@ -170,9 +344,15 @@ static uint32_t be32(const unsigned char *p)
     return ((uint32_t)p[0] << 24) | ((uint32_t)p[1] << 16) | ((uint32_t)p[2] << 8) | p[3];
 }
 
+/* The packets of one drain that are sent on: indexes into the slots, in order. */
+static struct mmsghdr outs[MAX_BATCH];
+
 /* Relay what waits on settled stream ``fd`` (at most MAX_BATCH packets): receive, count
- * and publish, send on. Returns 1 when Python must flush the stream (congestion or a
- * refused send: its kernel drops or errors go out with the next flush, as in Python). */
+ * and publish, send on; with SRTP on either side, each packet unprotected with the
+ * stream's context and protected with its sink's (as Worker.drain_secure does: a packet
+ * libsrtp refuses is an error and is dropped). Returns 1 when Python must flush the
+ * stream (congestion or a refused send: its kernel drops or errors go out with the next
+ * flush, as in Python). */
 static int relay(int fd, struct entry *e, double wall)
 {
     int count, error = 0;
@@ -198,11 +378,52 @@ static int relay(int fd, struct entry *e, double wall)
     e->bytes += nbytes;
     e->errors += (uint64_t)error;
     e->last = wall;
+    struct entry *sink = lookup(e->sink);
+    int sending = sink != NULL && sink->dest_state == DEST_PACKED;
+    /* The last packet as received (decrypted): what Worker.publish looks at. */
+    unsigned char head[12];
+    unsigned size = 0;
+    int out = 0;
+#ifdef HAVE_SRTP
+    if (e->unprotect != NULL || e->protect != NULL) {
+        for (int i = 0; i < count; i++) {
+            char *data = slots + (size_t)i * SLOT;
+            int len = (int)msgs[i].msg_len;
+            int rtcp = len > 1 && (unsigned char)data[1] >= 192 && (unsigned char)data[1] <= 223;
+            if (e->unprotect != NULL
+                && apply(((Context *)e->unprotect)->session,
+                         rtcp ? srtp_unprotect_rtcp : srtp_unprotect, data, &len, 0) < 0) {
+                e->errors += 1;
+                continue;
+            }
+            size = (unsigned)len;
+            memcpy(head, data, size < 12 ? size : 12);
+            if (!sending)
+                continue; /* nowhere to send it: dropped quietly, not protected */
+            if (e->protect != NULL
+                && apply(((Context *)e->protect)->session,
+                         rtcp ? srtp_protect_rtcp : srtp_protect, data, &len,
+                         rtcp ? SRTCP_TRAILER : SRTP_MAX_TRAILER_LEN) < 0) {
+                e->errors += 1;
+                continue;
+            }
+            iovs[i].iov_len = (size_t)len;
+            outs[out++].msg_hdr = msgs[i].msg_hdr;
+        }
+    } else
+#endif
+    {
+        size = msgs[count - 1].msg_len;
+        memcpy(head, slots + (size_t)(count - 1) * SLOT, size < 12 ? size : 12);
+        if (sending)
+            for (int i = 0; i < count; i++) {
+                iovs[i].iov_len = msgs[i].msg_len;
+                outs[out++].msg_hdr = msgs[i].msg_hdr;
+            }
+    }
     /* What Worker.publish takes from the last packet: its SSRC, for RTP its payload type
      * (a new one is written with the traffic), the first RTCP on the port. */
     int with_type = 0;
-    unsigned size = msgs[count - 1].msg_len;
-    const unsigned char *head = (const unsigned char *)slots + (size_t)(count - 1) * SLOT;
     if (size >= 8 && (head[0] & 0xC0) == 0x80) {
         unsigned marker = head[1];
         int rtcp = marker >= 192 && marker <= 223;
@@ -226,20 +447,13 @@ static int relay(int fd, struct entry *e, double wall)
         dirty = 1;
     }
     publish(e, with_type); /* counted before sent: a party that got it finds it counted */
-    struct entry *sink = lookup(e->sink);
-    if (sink == NULL || sink->dest_state != DEST_PACKED) { /* nowhere to send: dropped */
-        for (int i = 0; i < count; i++)
-            reset(i);
-        return dirty;
-    }
-    for (int i = 0; i < count; i++) {
-        iovs[i].iov_len = msgs[i].msg_len;
-        msgs[i].msg_hdr.msg_name = &sink->dest;
-        msgs[i].msg_hdr.msg_namelen = sink->dest_len;
+    for (int i = 0; i < out; i++) {
+        outs[i].msg_hdr.msg_name = &sink->dest;
+        outs[i].msg_hdr.msg_namelen = sink->dest_len;
     }
     int sent = 0, failed = 0;
-    while (sent < count) {
-        int done = sendmmsg(e->sink, msgs + sent, (unsigned)(count - sent), MSG_DONTWAIT);
+    while (sent < out) {
+        int done = sendmmsg(e->sink, outs + sent, (unsigned)(out - sent), MSG_DONTWAIT);
         if (done < 0) {
             if (errno == EINTR)
                 continue;
@@ -453,10 +667,36 @@ static PyObject *totals_of(struct entry *e)
                          (int)e->congested);
 }
 
+/* Drop the entry's contexts (unregistered or forgotten). */
+static void release(struct entry *e)
+{
+    Py_CLEAR(e->unprotect);
+    Py_CLEAR(e->protect);
+}
+
+/* A context argument: None, or an SrtpContext (NULL and an error otherwise). */
+static int context_arg(PyObject *value, PyObject **out)
+{
+    if (value == Py_None) {
+        *out = NULL;
+        return 0;
+    }
+#ifdef HAVE_SRTP
+    if (PyObject_TypeCheck(value, &ContextType)) {
+        *out = value;
+        return 0;
+    }
+#endif
+    PyErr_SetString(PyExc_TypeError, "an SrtpContext of this module or None");
+    return -1;
+}
+
 /* register(fd, sink_fd, offset, packets, bytes, errors, last_packet, ssrc, ssrc_seen,
- * payload_type): relay ``fd``'s packets here from now on, sent from ``sink_fd``, counted
- * in the slot at byte ``offset``. Already registered: only the sink and slot change (the
- * counters held here stay; the given ones are Python's stale copy). */
+ * payload_type[, unprotect, protect]): relay ``fd``'s packets here from now on, sent from
+ * ``sink_fd``, counted in the slot at byte ``offset``; SRTP unprotected with ``unprotect``
+ * and protected with ``protect`` (SrtpContexts, None for plain). Already registered: only
+ * the sink, slot and contexts change (the counters held here stay; the given ones are
+ * Python's stale copy). */
 static PyObject *register_(PyObject *self, PyObject *args)
 {
     int fd, sink, seen, payload_type;
@@ -464,14 +704,23 @@ static PyObject *register_(PyObject *self, PyObject *args)
     unsigned long long packets, nbytes, errors;
     double last;
     unsigned long ssrc;
-    if (!PyArg_ParseTuple(args, "iinKKKdkii", &fd, &sink, &offset, &packets, &nbytes, &errors,
-                          &last, &ssrc, &seen, &payload_type))
+    PyObject *unprotect_arg = Py_None, *protect_arg = Py_None, *unprotect, *protect;
+    if (!PyArg_ParseTuple(args, "iinKKKdkii|OO", &fd, &sink, &offset, &packets, &nbytes,
+                          &errors, &last, &ssrc, &seen, &payload_type, &unprotect_arg,
+                          &protect_arg))
+        return NULL;
+    if (context_arg(unprotect_arg, &unprotect) < 0 || context_arg(protect_arg, &protect) < 0)
         return NULL;
     struct entry *e = entry_for(fd);
     if (e == NULL)
         return NULL;
     e->sink = sink;
     e->offset = offset;
+    Py_XINCREF(unprotect);
+    Py_XINCREF(protect);
+    release(e);
+    e->unprotect = unprotect;
+    e->protect = protect;
     if (!e->settled) {
         e->settled = 1;
         e->packets = packets;
@@ -498,6 +747,7 @@ static PyObject *unregister(PyObject *self, PyObject *fd_obj)
     if (e == NULL || !e->settled)
         Py_RETURN_NONE;
     e->settled = 0;
+    release(e);
     return totals_of(e);
 }
 
@@ -534,6 +784,7 @@ static PyObject *forget(PyObject *self, PyObject *fd_obj)
         Py_INCREF(Py_None);
         result = Py_None;
     }
+    release(e);
     memset(e, 0, sizeof(*e));
     int kept = 0;
     for (int i = 0; i < pending_count; i++)
@@ -580,8 +831,28 @@ PyMODINIT_FUNC PyInit__relay(void)
         return PyErr_NoMemory();
     for (int i = 0; i < MAX_BATCH; i++)
         reset(i);
+#ifdef HAVE_SRTP
+    if (srtp_init() != srtp_err_status_ok) {
+        PyErr_SetString(PyExc_ImportError, "srtp_init failed");
+        return NULL;
+    }
+    if (PyType_Ready(&ContextType) < 0)
+        return NULL;
+#endif
     PyObject *m = PyModule_Create(&module);
     if (m != NULL) {
+#ifdef HAVE_SRTP
+        Py_INCREF(&ContextType);
+        if (PyModule_AddObject(m, "SrtpContext", (PyObject *)&ContextType) < 0) {
+            Py_DECREF(&ContextType);
+            Py_DECREF(m);
+            return NULL;
+        }
+        /* SDES-SRTP streams are relayed here too (this build found libsrtp2) */
+        PyModule_AddIntConstant(m, "SRTP", 1);
+#else
+        PyModule_AddIntConstant(m, "SRTP", 0);
+#endif
         PyModule_AddIntConstant(m, "MAX_BATCH", MAX_BATCH);
         /* worker.py uses the helper only when this matches: a stale build is ignored */
         PyModule_AddIntConstant(m, "API", 3);

@@ -58,6 +58,9 @@ except ImportError:  # not built: the pure-Python loop below does the same, pack
     _relay = None
 if os.environ.get("RTPENGINED_PURE_RELAY") or getattr(_relay, "API", None) != 3:
     _relay = None  # forced (tests run both loops; operators may too) or a stale build
+# SDES-SRTP contexts of the C helper (built against the system libsrtp2): the C loop relays
+# streams keyed with them; without it SRTP streams stay in Python (pylibsrtp).
+_CContext = getattr(_relay, "SrtpContext", None)
 
 log = logging.getLogger("rtpengined.relay")
 
@@ -159,8 +162,8 @@ class _Stream:
         else:
             self.dest = self.endpoint
         # The same for the C loop, which sends packets for this party from this socket
-        # (packed there once per change, not per packet).
-        if _relay is not None:
+        # (packed there once per change, not per packet). (No socket: a unit test's stream.)
+        if _relay is not None and self.fd >= 0:
             dest = self.dest
             if dest is None:
                 _relay.destination(self.fd)
@@ -377,21 +380,28 @@ class Worker:
         """Hand a settled stream to the C loop, or take it back when it no longer is.
 
         Settled: confirmed without source checks (the source of a packet no longer
-        matters), plain on both sides, one sink, no RTCP to demux, not blocked. That is
-        every stream the Python drain would relay without a decision per packet; the C loop
-        relays it the same way. Its counters move with it: from here to the C table on
+        matters), one sink, no RTCP to demux, not blocked, no WebRTC leg on either side, and
+        SRTP (if any) with contexts of the C helper (SDES keys, libsrtp2 found at build
+        time). That is every stream the Python drains would relay without a decision per
+        packet; the C loop relays it the same way. Its counters move with it: from here to the C table on
         registration, back on ``take_back``. Called whenever one of these can change:
         ``resolve`` (add, update, remove of it or its sink, keys) and a drain that learned.
         """
         sink = stream.sink
-        if (sink is not None and stream.confirmed and not stream.blocked and not stream.secure
+        if (sink is not None and stream.confirmed and not stream.blocked
                 and not (stream.strict_source or stream.media_handover)
                 and (sink.rtcp_mux or not stream.rtcp_mux)
+                and stream.webrtc is None and sink.webrtc is None
+                and (stream.srtp_in is None or type(stream.unprotect) is _CContext)
+                and (sink.srtp_out is None or type(sink.protect) is _CContext)
                 and self.streams.get(stream.id) is stream):
-            # (Already registered: only its sink is updated; the counters stay the C table's.)
+            # (Already registered: its sink and keys are updated; the counters stay the C
+            # table's.) SDES contexts are shared with Python's drain: one replay window.
             _relay.register(stream.fd, sink.fd, stream.slot * SLOT_SIZE, stream.packets,
                             stream.bytes, stream.errors, stream.last_packet, stream.ssrc,
-                            stream.ssrc_seen, stream.payload_type)
+                            stream.ssrc_seen, stream.payload_type,
+                            stream.unprotect if stream.srtp_in is not None else None,
+                            sink.protect if sink.srtp_out is not None else None)
             stream.native = True
         elif stream.native:
             stream.native = False
@@ -496,10 +506,10 @@ class Worker:
             for fd, _mask in events:
                 stream = by_fd.get(fd)
                 if stream is not None:
-                    if stream.secure:
-                        drain_secure(stream, wall, now, turn)
-                    elif stream.native:  # its sink's address is one sendmmsg cannot take
+                    if stream.native:  # its sink's address is one sendmmsg cannot take
                         self.drain_taken(stream, wall, now, turn)
+                    elif stream.secure:
+                        drain_secure(stream, wall, now, turn)
                     else:
                         drain(stream, wall, now, turn)
                 elif fd == channel_fd and not self.handle_channel():
@@ -516,7 +526,10 @@ class Worker:
         """``drain`` for a stream of the C table that the C loop left to Python."""
         stream.native = False
         self.take_back(stream, _relay.unregister(stream.fd))
-        self.drain(stream, wall, now, turn)
+        if stream.secure:
+            self.drain_secure(stream, wall, now, turn)
+        else:
+            self.drain(stream, wall, now, turn)
         self.settle(stream)
 
     def drain(self, stream: _Stream, wall: float, now: float, turn: int = 0) -> None:
@@ -744,6 +757,8 @@ class Worker:
             publish_all = True
         self.publish(stream, count, wall, last, 0, len(last), publish_all)
         self.send_on(stream, out)
+        if publish_all and _relay is not None:  # confirmed now: the C loop may take it over
+            self.settle(stream)
 
     def send_on(self, stream: _Stream, out: list) -> None:
         """Send a secure drain's packets (decrypted or re-encrypted) to their targets; a
@@ -976,6 +991,11 @@ def _srtp_context(keys: tuple | None, outbound: bool):
     libsrtp cannot do here (the stream then drops what it cannot decrypt or encrypt)."""
     if keys is None:
         return None
+    if _CContext is not None:  # the C loop can use it (and Python's drain as well)
+        try:
+            return _CContext(keys[0], keys[1], outbound)
+        except (ValueError, TypeError):
+            pass  # a profile or key the system libsrtp2 refuses: pylibsrtp may take it
     from ..secure.srtp import SrtpContext  # only workers relaying SRTP load libsrtp
 
     try:
