@@ -5,9 +5,11 @@ plane (``rtpengined.media.plane``). No trio, no threads, no logging per packet: 
 ready socket is drained (up to ``BATCH`` packets, so one flooded socket cannot starve
 the others and no socket is ever given up on) with ``recvfrom_into`` into one buffer,
 and each packet is sent unchanged from the sink stream's socket to the sink's current
-destination. A settled stream (the usual case once a call is up) is drained by the C helper
-``_relay`` instead, when it was built: one ``recvmmsg`` for everything waiting, one
-``sendmmsg`` to send it on. A drain's counters (and a newly learned endpoint or payload type) are
+destination. When the C helper ``_relay`` was built, the loop itself is its ``run``, which
+relays every settled stream (the usual case once a call is up, SDES-SRTP included when it
+found libsrtp2) without coming back to Python: one ``recvmmsg`` for everything waiting, one
+``sendmmsg`` to send it on; Python keeps the channel, learning and everything unsettled, and
+decides which streams are settled (``Worker.settle``). A drain's counters (and a newly learned endpoint or payload type) are
 written to shared memory before its packets are sent on, so a query made after a
 relayed packet arrived sees it (as rtpengine counts synchronously); the rest of a slot
 (kernel drops, send errors, applied generation) is written when it changes, once the
@@ -52,7 +54,7 @@ from .counters import (
 )
 from .scheduling import request_short_slice
 
-try:  # the event loop for settled plain streams in C (setup.py builds it; optional)
+try:  # the event loop for settled streams in C (setup.py builds it; optional)
     from . import _relay
 except ImportError:  # not built: the pure-Python loop below does the same, packet by packet
     _relay = None
@@ -383,8 +385,8 @@ class Worker:
         matters), one sink, no RTCP to demux, not blocked, no WebRTC leg on either side, and
         SRTP (if any) with contexts of the C helper (SDES keys, libsrtp2 found at build
         time). That is every stream the Python drains would relay without a decision per
-        packet; the C loop relays it the same way. Its counters move with it: from here to the C table on
-        registration, back on ``take_back``. Called whenever one of these can change:
+        packet; the C loop relays it the same way. Its counters move with it: to the C table
+        on registration, back with ``take_back``. Called whenever one of these can change:
         ``resolve`` (add, update, remove of it or its sink, keys) and a drain that learned.
         """
         sink = stream.sink
@@ -458,9 +460,9 @@ class Worker:
         """The loop: wait, signalling first, drain what is ready, flush counters once idle.
 
         With the C helper, the waiting and the settled streams are ``_relay.run``'s: it
-        returns only with the events left for Python (the channel, streams still learning or
-        secure), the streams whose counters want a flush, and how many it relayed itself
-        (which keeps the flush for when the loop is really idle, as before).
+        returns only with the events left for Python (the channel, streams not settled), the
+        streams whose counters want a flush, and how many it relayed itself (which keeps the
+        flush for when the loop is really idle, as before).
         """
         channel_fd = self.channel.fileno()
         self.epoll.register(channel_fd, select.EPOLLIN)
@@ -549,8 +551,9 @@ class Worker:
         and is drained until empty (up to BATCH) until a drain finds a single packet.
 
         With the C helper built, a settled stream (confirmed, no source checks, one
-        destination) never gets here: ``_relay.run`` relays it (``settle``). This drain is
-        for the rest, and for everything when the helper is absent.
+        destination) is relayed by ``_relay.run`` instead (``settle``) and comes here only
+        when its sink's address is not one the C loop can send to. This drain is for the
+        rest, and for everything when the helper is absent.
         """
         sink = None if stream.blocked else stream.sink
         buffer = self.buffer
