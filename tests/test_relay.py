@@ -26,10 +26,10 @@ from rtpengined.media.plane import open_media_plane
 from rtpengined.model import Endpoint
 
 
-@pytest.fixture(params=["batched", "pure-python"])
+@pytest.fixture(params=["c-loop", "pure-python"])
 async def plane(request, nursery, monkeypatch):
-    """Every test runs against both relay loops: the C helper's recvmmsg/sendmmsg drain for
-    settled streams, and the pure-Python loop a worker uses when the helper is not built."""
+    """Every test runs against both relay loops: the C helper's event loop for settled
+    streams, and the pure-Python loop a worker uses when the helper is not built."""
     if request.param == "pure-python":
         monkeypatch.setenv("RTPENGINED_PURE_RELAY", "1")
     else:
@@ -166,7 +166,7 @@ def test_the_c_loop_hands_over_the_channel_alone_and_the_rest_afterwards(c_table
 
 
 async def test_settled_streams_relay_a_queued_burst_in_order_and_count_it_exactly(plane):
-    """Learning off: the streams are settled from the start, so the batched drain relays
+    """Learning off: the streams are settled from the start, so the C loop (when built) relays
     them. The worker is stopped while a burst queues up, then empties the socket at once."""
     alice, bob = await party(), await party()
     a, b = make_call(alice.endpoint, bob.endpoint, learning="off")
