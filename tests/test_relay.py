@@ -566,6 +566,33 @@ async def test_srtp_keeps_one_replay_window_while_a_stream_moves_between_the_loo
     assert b.rtp.stats.errors == 0
 
 
+async def test_a_rekey_reaches_a_settled_srtp_stream_and_its_sinks_at_once(plane):
+    """A re-INVITE with new SDES keys on alice's leg: what alice sends is decrypted with her
+    new key and what bob sends is encrypted with our new key from the next packet on, while
+    the streams stay settled (the C loop gets the new contexts with the update)."""
+    from rtpengined.secure.srtp import SrtpContext
+
+    alice, bob = await party(), await party()
+    a, b = make_call(alice.endpoint, bob.endpoint, learning="off")
+    a.rtp.srtp_in, a.rtp.srtp_out = _srtp_keys(), _srtp_keys()
+    open_call(plane, a, b)
+    for generation in range(2):
+        alice_out = SrtpContext(*a.rtp.srtp_in, outbound=True)
+        alice_in = SrtpContext(*a.rtp.srtp_out, outbound=False)
+        for seq in (1, 2):  # from the second packet on: settled
+            await alice.send(alice_out.protect(rtp_packet(seq)), a.rtp.local)
+            assert (await bob.receive())[0] == rtp_packet(seq)
+            await bob.send(rtp_packet(100 + seq), b.rtp.local)
+            assert alice_in.unprotect((await alice.receive())[0]) == rtp_packet(100 + seq)
+        if generation == 0:
+            a.rtp.srtp_in, a.rtp.srtp_out = _srtp_keys(), _srtp_keys()
+            plane.update_stream(a.rtp)
+            await wait_until(lambda: plane.synced(a.rtp))
+    await wait_counters(plane, a.rtp, 4)
+    await wait_counters(plane, b.rtp, 4)
+    assert a.rtp.stats.errors == b.rtp.stats.errors == 0
+
+
 async def test_blocked_stream_counts_but_does_not_relay(plane):
     alice, bob = await party(), await party()
     a, b = make_call(alice.endpoint, bob.endpoint)
