@@ -5,9 +5,11 @@ plane (``rtpengined.media.plane``). No trio, no threads, no logging per packet: 
 ready socket is drained (up to ``BATCH`` packets, so one flooded socket cannot starve
 the others and no socket is ever given up on) with ``recvfrom_into`` into one buffer,
 and each packet is sent unchanged from the sink stream's socket to the sink's current
-destination. A settled stream (the usual case once a call is up) is drained by the C helper
-``_relay`` instead, when it was built: one ``recvmmsg`` for everything waiting, one
-``sendmmsg`` to send it on. A drain's counters (and a newly learned endpoint or payload type) are
+destination. When the C helper ``_relay`` was built, the loop itself is its ``run``, which
+relays every settled stream (the usual case once a call is up, SDES-SRTP included when it
+found libsrtp2) without coming back to Python: one ``recvmmsg`` for everything waiting, one
+``sendmmsg`` to send it on; Python keeps the channel, learning and everything unsettled, and
+decides which streams are settled (``Worker.settle``). A drain's counters (and a newly learned endpoint or payload type) are
 written to shared memory before its packets are sent on, so a query made after a
 relayed packet arrived sees it (as rtpengine counts synchronously); the rest of a slot
 (kernel drops, send errors, applied generation) is written when it changes, once the
@@ -52,12 +54,15 @@ from .counters import (
 )
 from .scheduling import request_short_slice
 
-try:  # recvmmsg/sendmmsg for the settled plain drain (setup.py builds it; optional)
+try:  # the event loop for settled streams in C (setup.py builds it; optional)
     from . import _relay
 except ImportError:  # not built: the pure-Python loop below does the same, packet by packet
     _relay = None
-if os.environ.get("RTPENGINED_PURE_RELAY") or getattr(_relay, "API", None) != 2:
+if os.environ.get("RTPENGINED_PURE_RELAY") or getattr(_relay, "API", None) != 3:
     _relay = None  # forced (tests run both loops; operators may too) or a stale build
+# SDES-SRTP contexts of the C helper (built against the system libsrtp2): the C loop relays
+# streams keyed with them; without it SRTP streams stay in Python (pylibsrtp).
+_CContext = getattr(_relay, "SrtpContext", None)
 
 log = logging.getLogger("rtpengined.relay")
 
@@ -77,7 +82,7 @@ class _Stream:
     __slots__ = (
         "id", "slot", "sock", "fd", "family",
         "sink_id", "sink", "rtcp_peer_id", "rtcp_peer",
-        "advertised", "endpoint", "dest", "dest_raw", "confirmed", "generation",
+        "advertised", "endpoint", "dest", "native", "confirmed", "generation",
         "learning", "strict_source", "media_handover", "asymmetric", "rtcp_mux", "blocked",
         "learn_until", "best_score",
         "packets", "bytes", "errors", "last_packet", "ssrc", "ssrc_seen",
@@ -97,6 +102,7 @@ class _Stream:
         self.endpoint = None
         self.confirmed = False
         self.generation = 0
+        self.native = False  # registered in the C loop's table (Worker.settle)
         self.learn_until = 0.0
         self.best_score = -1
         raw = counters.read_raw(spec.slot)
@@ -157,14 +163,14 @@ class _Stream:
             self.dest = self.advertised
         else:
             self.dest = self.endpoint
-        # The same, packed once for the C helper's sendmmsg (None: no helper, or no address).
-        dest = self.dest
-        self.dest_raw = None
-        if _relay is not None and dest is not None:
-            try:
-                self.dest_raw = _relay.sockaddr(self.family, dest[0], dest[1])
-            except ValueError:  # not an address of the socket's family: the Python loop
-                pass
+        # The same for the C loop, which sends packets for this party from this socket
+        # (packed there once per change, not per packet). (No socket: a unit test's stream.)
+        if _relay is not None and self.fd >= 0:
+            dest = self.dest
+            if dest is None:
+                _relay.destination(self.fd)
+            else:
+                _relay.destination(self.fd, self.family, str(dest[0]), dest[1])
 
     def score(self, source: tuple) -> int:
         """Heuristic learning: how well a source matches the SDP (address+port best)."""
@@ -215,7 +221,7 @@ class Worker:
         self.channel = channel
         self.counters = counters
         if _relay is not None:
-            _relay.attach(counters.map)  # the batched drain's send writes traffic counters
+            _relay.attach(counters.map)  # the C loop counts settled streams' packets there
         self.index = index
         self.epoll = select.epoll()
         self.streams: dict[int, _Stream] = {}
@@ -326,6 +332,9 @@ class Worker:
             self.dirty.discard(stream)
             del self.by_fd[stream.fd]
             self.epoll.unregister(stream.fd)
+            if _relay is not None:  # before the close: the number may come back at once
+                _relay.forget(stream.fd)
+                stream.native = False
             if stream.webrtc is not None:  # close_notify: the browser knows at once
                 self.send_leg(stream, stream.webrtc.close())
             stream.sock.close()
@@ -366,6 +375,49 @@ class Worker:
                 sink.srtp_out is not None or sink.webrtc is not None
                 or (sink.rtcp_peer is not None and (sink.rtcp_peer.srtp_out is not None
                                                     or sink.rtcp_peer.webrtc is not None))))
+        if _relay is not None:
+            self.settle(stream)
+
+    def settle(self, stream: _Stream) -> None:
+        """Hand a settled stream to the C loop, or take it back when it no longer is.
+
+        Settled: confirmed without source checks (the source of a packet no longer
+        matters), one sink, no RTCP to demux, not blocked, no WebRTC leg on either side, and
+        SRTP (if any) with contexts of the C helper (SDES keys, libsrtp2 found at build
+        time). That is every stream the Python drains would relay without a decision per
+        packet; the C loop relays it the same way. Its counters move with it: to the C table
+        on registration, back with ``take_back``. Called whenever one of these can change:
+        ``resolve`` (add, update, remove of it or its sink, keys) and a drain that learned.
+        """
+        sink = stream.sink
+        if (sink is not None and stream.confirmed and not stream.blocked
+                and not (stream.strict_source or stream.media_handover)
+                and (sink.rtcp_mux or not stream.rtcp_mux)
+                and stream.webrtc is None and sink.webrtc is None
+                and (stream.srtp_in is None or type(stream.unprotect) is _CContext)
+                and (sink.srtp_out is None or type(sink.protect) is _CContext)
+                and self.streams.get(stream.id) is stream):
+            # (Already registered: its sink and keys are updated; the counters stay the C
+            # table's.) SDES contexts are shared with Python's drain: one replay window.
+            _relay.register(stream.fd, sink.fd, stream.slot * SLOT_SIZE, stream.packets,
+                            stream.bytes, stream.errors, stream.last_packet, stream.ssrc,
+                            stream.ssrc_seen, stream.payload_type,
+                            stream.unprotect if stream.srtp_in is not None else None,
+                            sink.protect if sink.srtp_out is not None else None)
+            stream.native = True
+        elif stream.native:
+            stream.native = False
+            self.take_back(stream, _relay.unregister(stream.fd))
+
+    @staticmethod
+    def take_back(stream: _Stream, totals: tuple | None) -> None:
+        """The C table's counters of a stream, as ``unregister``/``totals`` return them."""
+        if totals is None:
+            return
+        (stream.packets, stream.bytes, stream.errors, stream.last_packet, stream.ssrc,
+         stream.ssrc_seen, stream.payload_type, congested) = totals
+        if congested:
+            stream.congested = True
 
     def resolve_referrers(self, stream_id: int) -> None:
         for referrer in self.referrers.get(stream_id, ()):
@@ -374,6 +426,8 @@ class Worker:
     # -- counters -------------------------------------------------------------------
 
     def flush_one(self, stream: _Stream) -> None:
+        if stream.native:  # the C table holds its counters: the slot gets those
+            self.take_back(stream, _relay.totals(stream.fd))
         if stream.congested:  # the kernel only drops when we fall behind: a full batch
             stream.kernel_drops = _kernel_drops(stream.sock)
             stream.congested = False
@@ -403,9 +457,19 @@ class Worker:
     # -- the loop -------------------------------------------------------------------
 
     def run(self) -> None:
+        """The loop: wait, signalling first, drain what is ready, flush counters once idle.
+
+        With the C helper, the waiting and the settled streams are ``_relay.run``'s: it
+        returns only with the events left for Python (the channel, streams not settled), the
+        streams whose counters want a flush, and how many it relayed itself (which keeps the
+        flush for when the loop is really idle, as before).
+        """
         channel_fd = self.channel.fileno()
         self.epoll.register(channel_fd, select.EPOLLIN)
         poll = self.epoll.poll
+        native_run = _relay.run if _relay is not None else None
+        epoll_fd = self.epoll.fileno()
+        handled = 0
         by_fd = self.by_fd
         dirty = self.dirty
         drain = self.drain
@@ -422,7 +486,14 @@ class Worker:
                 timeout = max(0.0, timers[0][0] - monotonic())
             else:
                 timeout = -1
-            events = poll(timeout)
+            if native_run is not None:
+                events, handled, to_flush = native_run(epoll_fd, channel_fd, timeout)
+                for fd in to_flush:
+                    stream = by_fd.get(fd)
+                    if stream is not None:
+                        dirty.add(stream)
+            else:
+                events = poll(timeout)
             wall = wall_clock()
             now = monotonic()
             if timers and timers[0][0] <= now:
@@ -437,19 +508,31 @@ class Worker:
             for fd, _mask in events:
                 stream = by_fd.get(fd)
                 if stream is not None:
-                    if stream.secure:
+                    if stream.native:  # its sink's address is one sendmmsg cannot take
+                        self.drain_taken(stream, wall, now, turn)
+                    elif stream.secure:
                         drain_secure(stream, wall, now, turn)
                     else:
                         drain(stream, wall, now, turn)
                 elif fd == channel_fd and not self.handle_channel():
                     return
-            if dirty and (not events or now >= next_flush):
+            if dirty and (not (events or handled) or now >= next_flush):
                 self.flush()
                 next_flush = now + FLUSH_INTERVAL
             if self.learned:
                 self.report_learned()
             if self.secure_changed:
                 self.report_secure()
+
+    def drain_taken(self, stream: _Stream, wall: float, now: float, turn: int) -> None:
+        """``drain`` for a stream of the C table that the C loop left to Python."""
+        stream.native = False
+        self.take_back(stream, _relay.unregister(stream.fd))
+        if stream.secure:
+            self.drain_secure(stream, wall, now, turn)
+        else:
+            self.drain(stream, wall, now, turn)
+        self.settle(stream)
 
     def drain(self, stream: _Stream, wall: float, now: float, turn: int = 0) -> None:
         """Relay the packets waiting on ``stream``'s socket (at most BATCH).
@@ -467,45 +550,12 @@ class Worker:
         reported by the next poll; a stream that shows up in consecutive turns is busy
         and is drained until empty (up to BATCH) until a drain finds a single packet.
 
-        A settled stream (confirmed, no source checks, one destination) goes to the C
-        helper instead when it is built: every waiting packet in one ``recvmmsg``, then
-        (after publishing) all of them in one ``sendmmsg``, with as few Python steps per
-        drain as possible: this is the path nearly every packet of an established call
-        takes.
+        With the C helper built, a settled stream (confirmed, no source checks, one
+        destination) is relayed by ``_relay.run`` instead (``settle``) and comes here only
+        when its sink's address is not one the C loop can send to. This drain is for the
+        rest, and for everything when the helper is absent.
         """
         sink = None if stream.blocked else stream.sink
-        if (sink is not None and stream.confirmed and sink.dest_raw is not None
-                and not (stream.strict_source or stream.media_handover)
-                and (sink.rtcp_mux or not stream.rtcp_mux)):  # (no demux needed)
-            count, nbytes, errors, size, head = _relay.receive(stream.fd, BATCH)
-            stream.turn = turn
-            if not count:
-                if errors:
-                    stream.errors += errors
-                    self.publish(stream, 0, wall, head, 0, 0, False)
-                return
-            packets = stream.packets = stream.packets + count
-            nbytes = stream.bytes = stream.bytes + nbytes
-            if errors:
-                stream.errors += errors
-            if (size >= 12 and count < CONGESTED
-                    and stream.payload_type == PAYLOAD_TYPE_SEEN | (head[1] & 0x7F)
-                    and head[0] & 0xC0 == 0x80 and not 192 <= head[1] <= 223
-                    and stream.ssrc_seen & 1):
-                # RTP of the payload type already published: only the traffic part moves
-                # (what ``publish`` does for it, without its general case), written by the
-                # helper right before it sends (counted before sent, as ever).
-                stream.last_packet = wall
-                ssrc = stream.ssrc = RTP_SSRC.unpack_from(head, 8)[0]
-                failed = _relay.send(sink.fd, sink.dest_raw, stream.slot * SLOT_SIZE, packets,
-                                     nbytes, stream.errors, wall, ssrc, stream.ssrc_seen)
-            else:
-                self.publish(stream, count, wall, head, 0, size, False)
-                failed = _relay.send(sink.fd, sink.dest_raw)
-            if failed:
-                stream.errors += failed
-                self.dirty.add(stream)  # published with the next flush
-            return
         buffer = self.buffer
         view = self.view
         room = self.room
@@ -580,31 +630,31 @@ class Worker:
             self.learned.append(stream.id)
         self.publish(stream, count, wall, buffer, offset - size, size, publish_all)
         # -- send -----------------------------------------------------------------------
-        if sink is None or not count:
-            return
-        failed = 0
-        start = 0
-        if targets is None:
-            send = sink.sock.sendto
-            destination = sink.dest
-            for end in ends:
-                try:
-                    send(view[start:end], destination)
-                except OSError:
-                    failed += 1
-                start = end
-        else:
-            for end, target in zip(ends, targets, strict=True):
-                if target is not None and (destination := target.dest) is not None:
+        if sink is not None and count:
+            failed = 0
+            start = 0
+            if targets is None:
+                send = sink.sock.sendto
+                destination = sink.dest
+                for end in ends:
                     try:
-                        target.sock.sendto(view[start:end], destination)
+                        send(view[start:end], destination)
                     except OSError:
                         failed += 1
-                start = end
-        if failed:
-            stream.errors += failed
-            self.dirty.add(stream)  # published with the next flush
-
+                    start = end
+            else:
+                for end, target in zip(ends, targets, strict=True):
+                    if target is not None and (destination := target.dest) is not None:
+                        try:
+                            target.sock.sendto(view[start:end], destination)
+                        except OSError:
+                            failed += 1
+                    start = end
+            if failed:
+                stream.errors += failed
+                self.dirty.add(stream)  # published with the next flush
+        if publish_all and _relay is not None:  # confirmed now: the C loop may take it over
+            self.settle(stream)
 
     def publish(self, stream: _Stream, count: int, wall: float, packet, first: int, size: int,
                 publish_all: bool) -> None:
@@ -712,6 +762,8 @@ class Worker:
             publish_all = True
         self.publish(stream, count - refused, wall, last, 0, len(last), publish_all)
         self.send_on(stream, out)
+        if publish_all and _relay is not None:  # confirmed now: the C loop may take it over
+            self.settle(stream)
 
     def send_on(self, stream: _Stream, out: list) -> None:
         """Send a secure drain's packets (decrypted or re-encrypted) to their targets; a
@@ -978,10 +1030,17 @@ def _onward(sink: _Stream | None, data: bytes, rtcp: bool, demux: bool):
 
 def _srtp_context(keys: tuple | None, outbound: bool):
     """A libsrtp context for (profile, key||salt[, SDES session parameters]); None without
-    keys or for a profile
-    libsrtp cannot do here (the stream then drops what it cannot decrypt or encrypt)."""
+    keys or for a profile libsrtp cannot do here (the stream then drops what it cannot
+    decrypt or encrypt)."""
     if keys is None:
         return None
+    if _CContext is not None and not (len(keys) > 2 and keys[2]):
+        # the C loop can use it (and Python's drain as well); SDES session parameters
+        # only in pylibsrtp's (secure/srtp.py writes the policy for them)
+        try:
+            return _CContext(keys[0], keys[1], outbound)
+        except (ValueError, TypeError):
+            pass  # a profile or key the system libsrtp2 refuses: pylibsrtp may take it
     from ..secure.srtp import SrtpContext  # only workers relaying SRTP load libsrtp
 
     try:
