@@ -15,6 +15,7 @@ import math
 import secrets
 from typing import TYPE_CHECKING
 
+from . import branches
 from .model import Call, CallMedia, Interface, Monologue, Stream
 from .ports import Binder, PortPool, bind_udp
 from .redis import CallStore, NullCallStore
@@ -223,16 +224,29 @@ class CallManager:
             elif flowing == 1:
                 stats.oneway_streams += 1
 
-    def delete_party(self, call: Call, monologue: Monologue) -> None:
-        """Close one party's streams (forked branch deleted); the call goes on."""
+    def end_branch(self, call: Call, monologue: Monologue) -> bool:
+        """End one party (a forked branch, or one side of a dialogue) as 10.5 does.
+
+        The parties ``branches.teardown`` says go with it are marked destroyed (no longer
+        found by tag or via-branch; ``query`` still lists them, without ports) and their
+        ports are released; the call goes on. Returns True, touching nothing, when ending
+        the party ends the call: the caller destroys the call then.
+        """
+        gone, ends = branches.teardown(call, monologue)
+        if ends:
+            return True
         stats = self.stats
-        streams = [s for media in monologue.medias for s in media.streams if not s.closed]
+        streams = [s for party in gone for media in party.medias for s in media.streams
+                   if not s.closed]
         self.media.refresh(streams)
         for stream in streams:
             stats.closed_packets += stream.stats.packets
             stats.closed_bytes += stream.stats.bytes
             stats.closed_errors += stream.stats.errors
             self.release_stream(stream)
+        for party in gone:
+            party.destroyed = True
+            party.delete_at = None
         for other in call.monologues:
             for media in other.medias:
                 for stream in media.streams:
@@ -243,6 +257,9 @@ class CallManager:
                             s.closed for s in stream.extra_sinks):  # a subscriber went (pubsub)
                         stream.extra_sinks = tuple(s for s in stream.extra_sinks if not s.closed)
                         self.media.update_stream(stream)
+        log.info("call %s: branch %r (via-branch %r) deleted", call.call_id, monologue.tag,
+                 monologue.via_branch)
+        return False
 
     # -- timers --------------------------------------------------------------------------
     #
@@ -371,12 +388,9 @@ class CallManager:
         due: list[tuple[Call, str]] = []
         for order, call in ready:
             try:
-                for party in call.monologues:
-                    due_at = party.delete_at
-                    if due_at is not None and now >= due_at:
-                        party.delete_at = None
-                        self.delete_party(call, party)
-                reason = self._expired(call, now)
+                reason = self._end_due_branches(call, now)
+                if reason is None:
+                    reason = self._expired(call, now)
             except Exception:  # a bug: keep the call filed (looked at again next tick)
                 log.exception("timers of call %s failed", call.call_id)
                 self._timer_of[call.call_id] = (call, next(self._seqs), order)
@@ -393,6 +407,20 @@ class CallManager:
             except Exception:
                 log.exception("ending call %s failed", call.call_id)
                 self.calls.pop(call.call_id, None)
+
+    def _end_due_branches(self, call: Call, now: float) -> str | None:
+        """Parties whose delete delay is over go; "regular" if that ends the call."""
+        ended = False
+        for party in call.monologues:
+            due_at = party.delete_at
+            if due_at is not None and now >= due_at and not party.destroyed:
+                party.delete_at = None
+                if self.end_branch(call, party):
+                    return "regular"
+                ended = True
+        if ended:
+            self.store.changed(call)  # a branch gone on a timer: stored as a command would
+        return None
 
     def _expired(self, call: Call, now: float) -> str | None:
         config = self.config

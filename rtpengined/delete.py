@@ -1,17 +1,20 @@
 """ng ``delete``: end a call or one branch of it, now or after the delete delay.
 
-Reads the same literal keys as ``query`` (``call-id``, ``from-tag``, ``to-tag``) and
-answers with the call's statistics (``query.call_stats``) when a party is named.
+Reads the same literal keys as ``query`` (``call-id``, ``from-tag``, ``to-tag``,
+``via-branch``) and answers with the call's statistics (``query.call_stats``) when a party
+is named. Which party that is, and whether ending it ends the call, is ``branches``' (SIP
+forking: deleting one fork by its via-branch leaves the call to the others).
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from .branches import delete_target, teardown
 from .model import Monologue
 from .ngoptions import get_int, get_list, get_str, require_call_id
 from .protocol.ngcodec import NgError
-from .query import NOT_FOUND, _find, call_stats
+from .query import NOT_FOUND, tagged_stats
 from .request import Request
 
 if TYPE_CHECKING:
@@ -30,11 +33,8 @@ def delete(core: Core, message: dict[str, Any], request: Request) -> dict[str, A
     from_tag = get_str(message, "from-tag")
     to_tag = get_str(message, "to-tag")
     party: Monologue | None = None
-    if call is not None and from_tag is not None:
-        if to_tag is not None:
-            party = _find(call, to_tag)
-        if party is None:
-            party = _find(call, from_tag)
+    if call is not None and from_tag:
+        party = delete_target(call, from_tag, to_tag, get_str(message, "via-branch"))
         if party is None:
             call = None
     if call is None:
@@ -44,15 +44,14 @@ def delete(core: Core, message: dict[str, Any], request: Request) -> dict[str, A
     now = core.clock()
     reply: dict[str, Any] = {}
     if party is not None:
-        reply = call_stats(core, call, party)
-        remaining = [m for m in call.monologues if m.tag and m is not party
-                     and not all(s.closed for md in m.medias for s in md.streams)]
-        if len(remaining) >= 2:
+        # The statistics of the dialogue the tags name (as query), whatever party goes.
+        reply = tagged_stats(core, call, from_tag, to_tag)
+        if not teardown(call, party)[1]:  # the call goes on without this branch
             if delay > 0:  # the branch keeps its ports until the delay is over (10.5)
                 party.delete_at = now + delay
                 party.terminated = now  # its call duration stops here (CLI)
             else:
-                manager.delete_party(call, party)
+                manager.end_branch(call, party)
             reply["result"] = "ok"
             return reply
     if delay > 0:

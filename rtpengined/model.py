@@ -166,6 +166,9 @@ class CallMedia:
     # (send, recv) media flags as query shows them (the proxy's point of view).
     dir_flags: tuple[bool, bool] = (True, True)
     mux_offered: bool = False  # the party's offer had a=rtcp-mux
+    # The party's last SDP had an a=rtcp naming its RTP port: 10.5 fills no RTCP endpoint
+    # (query shows none), RTCP goes to the RTP port.
+    rtcp_on_rtp: bool = False
     # The rtcp-mux options of the offer sent to this party (kept per fork: its answer is
     # negotiated with the options its own offer had, as in 10.5).
     mux_flags: frozenset[str] = frozenset()
@@ -186,8 +189,15 @@ class CallMedia:
     # end): what `SDES: static` answers again while the offer still carries it.
     crypto_answered: Any = None
     crypto_offered: list = field(default_factory=list)
+    # What is left of our a=crypto lines once this party answered SDES (None: no SDES
+    # answer since our offer): the one of the answer's tag and suite, or none (10.5).
+    crypto_accepted: list | None = None
     sdes: bool = False  # SDES on this leg: query's "SDES" media flag
     dtls_offered: bool = False  # we offered DTLS (actpass) on this leg, not yet answered
+    # We offered this leg SRTP, not answered yet: 10.5 shows both DTLS roles (it always
+    # offers actpass, DTLS or not) and, with a=crypto lines, SDES.
+    srtp_offered: bool = False
+    sdes_offered: bool = False
     srtp_bridged: bool = False  # we offered this leg SRTP for a plain offerer
     # The transport-protocol and DTLS-fingerprint hash an offer to this party was given: a
     # re-offer without them keeps both (10.5).
@@ -240,6 +250,9 @@ class Monologue:
     ice_controlling: bool = False
     ice_credentials: Any = None  # sdp.IceCredentials once generated
     new_via_branch: str | None = None  # an answer from a fork not yet picked (via-branch)
+    # Ended as a branch of a call that goes on (``branches``): found by neither tag nor
+    # via-branch any more, its ports released; still listed by query, as in 10.5.
+    destroyed: bool = False
     # What the SDP we send this party keeps from one offer/answer to the next (o=, s=,
     # the version bumped only when the body changes).
     sdp_username: str | None = None

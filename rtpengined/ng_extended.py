@@ -42,7 +42,7 @@ def select_party(call: Call, message: dict[str, Any]) -> Monologue | None:
     tag = message.get("from-tag")
     if isinstance(tag, str):
         for monologue in call.monologues:
-            if monologue.tag == tag:
+            if monologue.tag == tag and not monologue.destroyed:  # (a deleted branch: gone)
                 return monologue
         raise NgError("From-tag given, but no such tag exists")
     label = message.get("label")

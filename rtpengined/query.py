@@ -23,8 +23,9 @@ KNOWN_PROTOCOLS = RTP_PROTOCOLS | {"udptl"}
 NOT_FOUND = "Call-ID not found or tags didn't match"
 
 
-def _find(call: Call, tag: str) -> Monologue | None:
-    return next((m for m in call.monologues if m.tag == tag), None)
+def _find(call: Call, tag: str | None) -> Monologue | None:
+    """The party tagged ``tag``; a deleted branch (``branches``) is not found any more."""
+    return next((m for m in call.monologues if m.tag == tag and not m.destroyed), None)
 
 
 # -- rendering -------------------------------------------------------------------------
@@ -51,8 +52,10 @@ def refresh(core: Core, call: Call) -> None:
 
 
 def _stream_dict(stream: Stream, created: float, muxed: bool = False,
-                 ice: bool = False, rtp: Stream | None = None) -> dict[str, Any]:
-    """One stream as query lists it; ``rtp``: the media's RTP stream (for its RTCP one)."""
+                 ice: bool = False, rtp: Stream | None = None,
+                 rtcp_on_rtp: bool = False) -> dict[str, Any]:
+    """One stream as query lists it; ``rtp``: the media's RTP stream (for its RTCP one);
+    ``rtcp_on_rtp``: the party's a=rtcp named its RTP port (10.5 fills no RTCP endpoint)."""
     out: dict[str, Any] = {}
     if not stream.closed:
         out["local port"] = stream.port
@@ -60,8 +63,11 @@ def _stream_dict(stream: Stream, created: float, muxed: bool = False,
         out["family"] = stream.interface.family
     advertised = stream.advertised or stream.shown_endpoint
     endpoint = stream.endpoint or advertised
-    out["endpoint"] = endpoint.as_dict() if endpoint is not None else {}
-    out["advertised endpoint"] = advertised.as_dict() if advertised is not None else {}
+    if rtcp_on_rtp and stream.rtcp and stream.endpoint is None:
+        out["endpoint"] = out["advertised endpoint"] = {}
+    else:
+        out["endpoint"] = endpoint.as_dict() if endpoint is not None else {}
+        out["advertised endpoint"] = advertised.as_dict() if advertised is not None else {}
     suite = (stream.dtls_suite if stream.dtls is not None and stream.dtls_suite is not None
              else stream.crypto_suite)  # the handshake's suite once there is one
     if suite is not None:
@@ -95,25 +101,32 @@ def _stream_dict(stream: Stream, created: float, muxed: bool = False,
 
 
 def _muxed(media: CallMedia) -> bool:
-    """rtcp-mux in use on this party's leg (negotiated both ways, as 10.5 shows it)."""
+    """rtcp-mux in use on this party's leg (negotiated both ways, as 10.5 shows it).
+
+    Before an answer settles it: what the offer said on this leg (the offerer's own
+    a=rtcp-mux, or our offer of it to the callee), as 10.5 shows it while it waits."""
     shown = media.mux_shown
     if shown is not None:
         return bool(shown)
     rtp = media.rtp
-    return rtp is not None and rtp.rtcp_mux
+    return media.mux_in_use or (rtp is not None and rtp.rtcp_mux)
 
 
-def _unbound_rtcp(rtp: Stream, created: float, ice: bool = False) -> dict[str, Any]:
+def _unbound_rtcp(rtp: Stream, created: float, ice: bool = False,
+                  rtcp_on_rtp: bool = False) -> dict[str, Any]:
     """10.5 lists an RTCP stream without a local port beside a single rtcp-mux port."""
     out: dict[str, Any] = {"local port": 0, "local address": rtp.interface.address,
                            "family": rtp.interface.family}
     advertised = rtp.advertised or rtp.shown_endpoint
     if advertised is not None:
         advertised = Endpoint(advertised.address, advertised.port + 1)
-    out["endpoint"] = advertised.as_dict() if advertised is not None else {}
-    out["advertised endpoint"] = advertised.as_dict() if advertised is not None else {}
+    shown = None if rtcp_on_rtp else advertised
+    out["endpoint"] = shown.as_dict() if shown is not None else {}
+    out["advertised endpoint"] = shown.as_dict() if shown is not None else {}
     if rtp.dtls is not None and rtp.dtls_suite is not None:  # the leg's DTLS-SRTP suite (10.5)
         out["crypto suite"] = rtp.dtls_suite
+    elif rtp.crypto_suite is not None:  # the leg's SDES suite, on both components (10.5)
+        out["crypto suite"] = rtp.crypto_suite
     out["last packet"] = int(rtp.created or created)
     out["flags"] = (["RTCP", "fallback RTCP"] + (["filled"] if advertised is not None else [])
                     + (["ICE"] if ice else []))
@@ -140,7 +153,9 @@ def _media_flags(media: CallMedia) -> list[str]:
         flags += ["DTLS-SRTP", "DTLS role active", "DTLS role passive"]
     elif media.dtls_role is not None:  # settled by the answer; the relay does the handshake
         flags += ["DTLS-SRTP", f"DTLS role {media.dtls_role}"]
-    if media.sdes:
+    elif media.srtp_offered:  # SRTP offered without DTLS: the roles all the same (10.5)
+        flags += ["DTLS role active", "DTLS role passive"]
+    if media.sdes or media.sdes_offered:
         flags.append("SDES")
     if media.ice_passthrough:
         flags.append("passthrough")
@@ -176,9 +191,11 @@ def _monologue_dict(mono: Monologue) -> dict[str, Any]:
         muxed = _muxed(media)
         ice = media.ice_out
         rtp = media.rtp
-        entry["streams"] = [_stream_dict(s, mono.created, muxed, ice, rtp) for s in media.streams]
+        on_rtp = media.rtcp_on_rtp
+        entry["streams"] = [_stream_dict(s, mono.created, muxed, ice, rtp, on_rtp)
+                            for s in media.streams]
         if muxed and media.rtcp is None and rtp is not None and not rtp.closed:
-            entry["streams"].append(_unbound_rtcp(rtp, mono.created, ice))
+            entry["streams"].append(_unbound_rtcp(rtp, mono.created, ice, on_rtp))
         entry["flags"] = _media_flags(media)
         medias.append(entry)
     out["medias"] = medias
@@ -198,14 +215,9 @@ def call_stats(core: Core, call: Call, party: Monologue | None = None,
                                 if m is not party]
     tags: dict[str, Any] = {}
     keys: dict[int, str] = {}  # a party's key in ``tags``: untagged ones are numbered
-    untagged = 0
-    for mono in call.monologues:
-        if mono.tag:
-            key = mono.tag
-        else:
-            untagged += 1
-            key = f"<untagged {untagged}>"
-        keys[id(mono)] = key
+    for index, mono in enumerate(call.monologues):
+        # 10.5 numbers an untagged party by its place among the call's parties.
+        keys[id(mono)] = mono.tag or f"<untagged {index}>"
     for mono in monologues:
         tags[keys.get(id(mono), mono.tag)] = _monologue_dict(mono)
     totals = {"RTP": {"packets": 0, "bytes": 0, "errors": 0},
@@ -234,16 +246,21 @@ def query(core: Core, message: dict[str, Any], request: Request) -> dict[str, An
     call = core.calls.calls.get(call_id)
     if call is None:
         raise NgError("Unknown call-id")
-    party = None
-    tags = [tag for tag in (get_str(message, "to-tag"), get_str(message, "from-tag")) if tag is not None]
-    for tag in tags:
-        party = _find(call, tag)
-        if party is not None:
-            break
-    # A tag that matches no party lists nobody (10.5), not the whole call.
-    reply = call_stats(core, call, party, nobody=bool(tags) and party is None)
+    reply = tagged_stats(core, call, get_str(message, "from-tag"), get_str(message, "to-tag"))
     reply["result"] = "ok"
     return reply
+
+
+def tagged_stats(core: Core, call: Call, from_tag: str | None,
+                 to_tag: str | None) -> dict[str, Any]:
+    """``call_stats`` of the party the tags name, as 10.5 picks it: the to-tag if it is not
+    empty, else the from-tag; no tag lists every party, a tag that matches none (or a
+    deleted branch) lists nobody."""
+    tag = to_tag or from_tag
+    if not tag:
+        return call_stats(core, call)
+    party = _find(call, tag)
+    return call_stats(core, call, party, nobody=party is None)
 
 
 def list_calls(core: Core, message: dict[str, Any], request: Request) -> dict[str, Any]:

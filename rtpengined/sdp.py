@@ -234,7 +234,16 @@ class SessionDescription:
             self.session_attributes("ice-ufrag"))
 
     def rtcp_mux(self, index: int) -> bool:
-        return self.medias[index].has_attribute("rtcp-mux")
+        """rtcp-mux offered: ``a=rtcp-mux``, or an ``a=rtcp`` naming the RTP port itself
+        (RTCP on the RTP port; 10.5 reads it so, unless it is trickle ICE's 0.0.0.0:9)."""
+        media = self.medias[index]
+        if media.has_attribute("rtcp-mux"):
+            return True
+        rtcp = self.rtcp_attribute(index)
+        if rtcp is None or media.port_count not in (None, 1) or rtcp[0] != media.port:
+            return False
+        conn = self.media_connection(index)
+        return not (media.port == 9 and conn is not None and conn.is_zero)
 
     def rtcp_attribute(self, index: int) -> tuple[int, Connection | None] | None:
         """``a=rtcp:PORT [IN IP4 ADDR]`` of media ``index``, or ``None``."""

@@ -320,12 +320,7 @@ def _reference_tick(manager, now):
     """The sweep the timer heap replaces (kept as the model it must match)."""
     due = []
     for call in list(manager.calls.values()):
-        for party in call.monologues:
-            due_at = party.delete_at
-            if due_at is not None and now >= due_at:
-                party.delete_at = None
-                manager.delete_party(call, party)
-        reason = manager._expired(call, now)
+        reason = manager._end_due_branches(call, now) or manager._expired(call, now)
         if reason is not None:
             due.append((call, reason))
     ended = []

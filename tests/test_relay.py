@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import os
+import select
 import signal
 import socket
+import time
 
 import pytest
 import trio
@@ -24,10 +26,10 @@ from rtpengined.media.plane import open_media_plane
 from rtpengined.model import Endpoint
 
 
-@pytest.fixture(params=["batched", "pure-python"])
+@pytest.fixture(params=["c-loop", "pure-python"])
 async def plane(request, nursery, monkeypatch):
-    """Every test runs against both relay loops: the C helper's recvmmsg/sendmmsg drain for
-    settled streams, and the pure-Python loop a worker uses when the helper is not built."""
+    """Every test runs against both relay loops: the C helper's event loop for settled
+    streams, and the pure-Python loop a worker uses when the helper is not built."""
     if request.param == "pure-python":
         monkeypatch.setenv("RTPENGINED_PURE_RELAY", "1")
     else:
@@ -36,48 +38,135 @@ async def plane(request, nursery, monkeypatch):
         yield media
 
 
-def test_the_batching_helper_is_built():
+def test_the_c_loop_is_built():
     """``pip install`` builds rtpengined.media._relay (setup.py); the build is optional so
     that an install without a compiler still works, which must not go unnoticed here."""
     from rtpengined.media import _relay
 
-    assert _relay.MAX_BATCH >= 32 and _relay.API == 2  # the interface worker.py expects
-    assert len(_relay.sockaddr(4, "127.0.0.1", 5)) == 16
-    assert len(_relay.sockaddr(6, "::ffff:127.0.0.1", 5)) == 28
-    with pytest.raises(ValueError):
-        _relay.sockaddr(4, "::1", 5)
+    assert _relay.MAX_BATCH >= 32 and _relay.API == 3  # the interface worker.py expects
 
 
-def test_the_helpers_counter_write_reads_back_as_the_tables_own():
-    """``_relay.send`` with counters writes the slot's traffic part exactly as
-    ``CounterTable.write_traffic`` does (same layout, seqlock even afterwards)."""
-    from rtpengined.media import _relay
-    from rtpengined.media.counters import SLOT_SIZE, CounterTable
+class _Table:
+    """A counter table, two stream sockets and an epoll set for driving ``_relay`` directly."""
 
-    table = CounterTable.create(capacity=8)
-    try:
-        table.write(3, 1, 2, 3, 4.0, 5, 6000, 4, 1, bytes(16), 7, 8, 0x80)
-        _relay.attach(table.map)
-        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+    def __init__(self) -> None:
+        from rtpengined.media import _relay
+        from rtpengined.media.counters import CounterTable
+
+        self.relay = _relay
+        self.table = CounterTable.create(capacity=8)
+        _relay.attach(self.table.map)
+        self.epoll = select.epoll()
+        self.a, self.b, self.peer = (socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+                                     for _ in range(3))
+        for sock in (self.a, self.b, self.peer):
             sock.bind(("127.0.0.1", 0))
-            destination = _relay.sockaddr(4, "127.0.0.1", sock.getsockname()[1])
-            assert _relay.send(sock.fileno(), destination, 3 * SLOT_SIZE, 2**40, 12345, 6,
-                               1.5e9, 0xDEADBEEF, 3) == 0  # nothing received: nothing sent
-        values = table.read(3)
-        assert (values.packets, values.bytes, values.errors, values.last_packet, values.ssrc) == (
-            2**40, 12345, 6, 1.5e9, 0xDEADBEEF)
-        assert values.endpoint == ("0.0.0.0", 6000) and values.generation == 8  # kept
-        raw = table.read_raw(3)
-        assert raw[7] & 6 == 6 and table.written(3)  # SSRC and RTCP seen; seq even (read_raw returned)
-        with pytest.raises(ValueError):
-            _relay.send(0, destination, 8 * SLOT_SIZE, 1, 1, 0, 1.0, 1, 1)  # past the table
+            sock.setblocking(False)
+        self.epoll.register(self.a.fileno(), select.EPOLLIN)
+
+    def close(self) -> None:
+        from rtpengined.media.counters import SLOT_SIZE
+
+        for sock in (self.a, self.b):
+            self.relay.forget(sock.fileno())
+        self.relay.attach(bytearray(SLOT_SIZE))  # let go of the table's map before closing it
+        self.table.close()
+        self.epoll.close()
+        for sock in (self.a, self.b, self.peer):
+            sock.close()
+
+    def run(self, channel: int = -1, timeout: float = 2.0):
+        return self.relay.run(self.epoll.fileno(), channel, timeout)
+
+
+@pytest.fixture
+def c_table():
+    pytest.importorskip("rtpengined.media._relay")
+    table = _Table()
+    try:
+        yield table
     finally:
-        _relay.attach(bytearray(SLOT_SIZE))  # let go of the table's map before closing it
         table.close()
 
 
+def test_the_c_loop_counts_in_the_slot_before_sending_and_keeps_the_rest(c_table):
+    """A registered stream's packets are relayed by ``run`` alone (nothing returned to
+    Python); the slot's traffic part and payload type are written as ``Worker.publish``
+    writes them, the rest of the slot (endpoint, generation) stays Python's."""
+    from rtpengined.media.counters import SLOT_SIZE
+
+    t, relay = c_table, c_table.relay
+    t.table.write(3, 1, 2, 3, 4.0, 5, 6000, 4, 1, bytes(16), 7, 8, 0x80)
+    relay.destination(t.b.fileno(), 4, "127.0.0.1", t.peer.getsockname()[1])
+    relay.register(t.a.fileno(), t.b.fileno(), 3 * SLOT_SIZE, 1, 2, 3, 4.0, 5, 1, 0x80)
+    pcma = bytearray(rtp_packet(7, ssrc=0xDEADBEEF))
+    pcma[1] = 8
+    t.peer.sendto(bytes(pcma), t.a.getsockname())
+    assert t.run(timeout=0.5) == ([], 1, [])  # relayed, then the timeout: nothing for Python
+    assert t.peer.recv(2048) == bytes(pcma)
+    values = t.table.read(3)
+    assert (values.packets, values.bytes, values.errors, values.ssrc, values.payload_type) == (
+        2, 2 + len(pcma), 3, 0xDEADBEEF, 8)
+    assert values.endpoint == ("0.0.0.0", 6000) and values.generation == 8  # kept
+    t.peer.sendto(rtcp_packet(ssrc=0x12345678), t.a.getsockname())
+    t.run(timeout=0.5)
+    raw = t.table.read_raw(3)
+    assert raw[7] & 6 == 6 and raw[4] == 0x12345678  # SSRC and RTCP seen
+    totals = relay.unregister(t.a.fileno())
+    assert totals[:3] == (3, 2 + len(pcma) + 8, 3) and totals[5:] == (3, 0x88, 0)
+    t.peer.sendto(rtp_packet(8), t.a.getsockname())
+    assert t.run(timeout=0) == ([(t.a.fileno(), select.EPOLLIN)], 0, [])  # Python's again
+
+
+def test_the_c_loop_returns_refused_sends_for_a_flush_and_keeps_them_counted(c_table):
+    from rtpengined.media.counters import SLOT_SIZE
+
+    t, relay = c_table, c_table.relay
+    relay.destination(t.b.fileno(), 4, "255.255.255.255", 9)  # EACCES without SO_BROADCAST
+    relay.register(t.a.fileno(), t.b.fileno(), 2 * SLOT_SIZE, 0, 0, 0, 0.0, 0, 0, 0)
+    t.peer.sendto(rtp_packet(1), t.a.getsockname())
+    assert t.run() == ([], 1, [t.a.fileno()])
+    assert relay.totals(t.a.fileno())[:3] == (1, len(rtp_packet(1)), 1)
+    relay.destination(t.b.fileno(), 4, "::1", 9)  # not an IPv4 socket's address: Python's
+    t.peer.sendto(rtp_packet(2), t.a.getsockname())
+    assert t.run() == ([(t.a.fileno(), select.EPOLLIN)], 0, [])
+
+
+def test_the_c_loop_hands_over_the_channel_alone_and_the_rest_afterwards(c_table):
+    """Signalling first: with the channel ready beside packets, ``run`` returns only the
+    channel; the packets wait for the next ``run``, which relays them against the table as
+    the channel's changes left it (here: the stream taken back by Python)."""
+    from rtpengined.media.counters import SLOT_SIZE
+
+    t, relay = c_table, c_table.relay
+    relay.destination(t.b.fileno(), 4, "127.0.0.1", t.peer.getsockname()[1])
+    relay.register(t.a.fileno(), t.b.fileno(), 2 * SLOT_SIZE, 0, 0, 0, 0.0, 0, 0, 0)
+    channel, other_end = socket.socketpair()
+    try:
+        t.epoll.register(channel.fileno(), select.EPOLLIN)
+        other_end.send(b"x")
+        t.peer.sendto(rtp_packet(1), t.a.getsockname())
+        time.sleep(0.05)
+        assert t.run(channel.fileno()) == ([(channel.fileno(), select.EPOLLIN)], 0, [])
+        channel.recv(10)
+        assert relay.totals(t.a.fileno())[0] == 0  # not relayed yet
+        assert t.run(channel.fileno(), timeout=0) == ([], 1, [])
+        assert t.peer.recv(2048) == rtp_packet(1)
+        t.peer.sendto(rtp_packet(2), t.a.getsockname())
+        other_end.send(b"x")
+        time.sleep(0.05)
+        t.run(channel.fileno())
+        channel.recv(10)
+        relay.unregister(t.a.fileno())  # what the channel said: Python relays it now
+        assert t.run(channel.fileno(), timeout=0) == ([(t.a.fileno(), select.EPOLLIN)], 0, [])
+    finally:
+        t.epoll.unregister(channel.fileno())
+        channel.close()
+        other_end.close()
+
+
 async def test_settled_streams_relay_a_queued_burst_in_order_and_count_it_exactly(plane):
-    """Learning off: the streams are settled from the start, so the batched drain relays
+    """Learning off: the streams are settled from the start, so the C loop (when built) relays
     them. The worker is stopped while a burst queues up, then empties the socket at once."""
     alice, bob = await party(), await party()
     a, b = make_call(alice.endpoint, bob.endpoint, learning="off")
@@ -344,6 +433,167 @@ async def test_reinvite_retargets_to_a_new_address(plane):
     assert data == rtp_packet(2) and source == b.rtp.local
     plane.refresh()
     assert b.rtp.endpoint == bob_new.endpoint
+
+
+async def test_counters_stay_exact_while_a_stream_leaves_and_reenters_the_settled_path(plane):
+    """Re-INVITEs that switch strict source on and off, and a block, move a stream out of
+    the worker's settled path (the C loop's table, when built) and back: every packet is
+    counted exactly once across the moves, and a payload type or SSRC that changes in
+    either path reaches the counters."""
+    alice, bob = await party(), await party()
+    a, b = make_call(alice.endpoint, bob.endpoint, learning="off")
+    open_call(plane, a, b)
+    sent = []
+
+    async def relay(packet: bytes, relayed: bool = True) -> None:
+        sent.append(packet)
+        await alice.send(packet, a.rtp.local)
+        if relayed:
+            assert (await bob.receive())[0] == packet
+        await wait_counters(plane, a.rtp, len(sent))
+        assert (a.rtp.stats.packets, a.rtp.stats.bytes, a.rtp.stats.errors) == (
+            len(sent), sum(map(len, sent)), 0)
+
+    async def update(**changes) -> None:
+        for name, value in changes.items():
+            setattr(a.rtp, name, value)
+        plane.update_stream(a.rtp)
+        await wait_until(lambda: plane.synced(a.rtp))
+
+    def pcma(seq: int, ssrc: int) -> bytes:
+        packet = bytearray(rtp_packet(seq, ssrc=ssrc))
+        packet[1] = 8
+        return bytes(packet)
+
+    for seq in range(1, 4):
+        await relay(rtp_packet(seq))
+    await update(strict_source=True)  # out of the settled path
+    await relay(rtp_packet(4))
+    await relay(pcma(5, 0x22222222))
+    assert (a.rtp.stats.payload_type, a.rtp.stats.ssrc) == (8, 0x22222222)
+    await update(strict_source=False)  # back in
+    await relay(pcma(6, 0x22222222))
+    await relay(rtp_packet(7, ssrc=0x33333333))
+    assert (a.rtp.stats.payload_type, a.rtp.stats.ssrc) == (0, 0x33333333)
+    await update(blocked=True)  # counted, not relayed
+    await relay(rtp_packet(8), relayed=False)
+    await update(blocked=False)
+    await relay(rtcp_packet(ssrc=0x44444444))
+    await relay(rtp_packet(9))
+    assert a.rtp.stats.ssrc == 0x11111111 and a.rtp.stats.payload_type == 0
+    with trio.move_on_after(0.2):  # the blocked packet never arrived late either
+        data, _ = await bob.receive()
+        raise AssertionError(f"unexpected packet {data!r}")
+
+
+def _srtp_keys(profile: str = "AES_CM_128_HMAC_SHA1_80") -> tuple[str, bytes]:
+    return profile, os.urandom(28 if profile == "AEAD_AES_128_GCM" else 30)
+
+
+@pytest.mark.parametrize("profile", ["AES_CM_128_HMAC_SHA1_80", "AES_CM_128_HMAC_SHA1_32",
+                                     "AEAD_AES_128_GCM"])
+def test_the_c_srtp_context_interoperates_with_pylibsrtp(profile):
+    """The C helper's SrtpContext (system libsrtp2) and the pylibsrtp one agree byte for
+    byte both ways, RTP and RTCP, and a forged packet raises (the drains count an error)."""
+    relay = pytest.importorskip("rtpengined.media._relay")
+    if not relay.SRTP:
+        pytest.skip("the C helper was built without libsrtp2")
+    from rtpengined.secure.srtp import SrtpContext
+
+    _, key = _srtp_keys(profile)
+    c_out, py_in = relay.SrtpContext(profile, key, True), SrtpContext(profile, key, False)
+    py_out, c_in = SrtpContext(profile, key, True), relay.SrtpContext(profile, key, False)
+    for seq in range(1, 4):
+        packet = rtp_packet(seq)
+        assert py_in.unprotect(c_out.protect(packet)) == packet
+        assert c_in.unprotect(py_out.protect(packet)) == packet
+        assert py_in.unprotect_rtcp(c_out.protect_rtcp(rtcp_packet())) == rtcp_packet()
+        assert c_in.unprotect_rtcp(py_out.protect_rtcp(rtcp_packet())) == rtcp_packet()
+    forged = bytearray(py_out.protect(rtp_packet(9)))
+    forged[-1] ^= 1
+    with pytest.raises(ValueError):
+        c_in.unprotect(bytes(forged))
+    with pytest.raises(ValueError):
+        c_in.unprotect(py_out.protect(rtp_packet(3)))  # a replay
+    with pytest.raises(ValueError):
+        relay.SrtpContext(profile, key[:10], True)
+
+
+async def test_srtp_keeps_one_replay_window_while_a_stream_moves_between_the_loops(plane):
+    """SDES-SRTP on one side, settled: relayed by the C loop when it was built with libsrtp2
+    (else by Python). A re-INVITE that turns strict source on moves it to Python's drain and
+    back: the context (replay window, rollover) is the same object in both, so a packet
+    accepted before the move is refused as a replay after it, and the counters stay exact."""
+    from rtpengined.secure.srtp import SrtpContext
+
+    alice, bob = await party(), await party()
+    a, b = make_call(alice.endpoint, bob.endpoint, learning="off")
+    a.rtp.srtp_in = a.rtp.srtp_out = _srtp_keys()  # alice speaks SRTP, bob plain RTP
+    open_call(plane, a, b)
+    alice_out = SrtpContext(*a.rtp.srtp_in, outbound=True)
+    alice_in = SrtpContext(*a.rtp.srtp_out, outbound=False)
+    protected = [alice_out.protect(rtp_packet(seq)) for seq in range(1, 8)]
+
+    async def strict(value: bool) -> None:
+        a.rtp.strict_source = value
+        plane.update_stream(a.rtp)
+        await wait_until(lambda: plane.synced(a.rtp))
+
+    for seq in (1, 2):
+        await alice.send(protected[seq - 1], a.rtp.local)
+        assert (await bob.receive())[0] == rtp_packet(seq)
+    await bob.send(rtp_packet(50), b.rtp.local)
+    assert alice_in.unprotect((await alice.receive())[0]) == rtp_packet(50)
+    await strict(True)
+    await alice.send(protected[1], a.rtp.local)  # seq 2 again: a replay, dropped
+    await alice.send(protected[2], a.rtp.local)
+    assert (await bob.receive())[0] == rtp_packet(3)
+    await strict(False)
+    await alice.send(protected[2], a.rtp.local)  # seq 3 again, back in the settled path
+    await alice.send(protected[3], a.rtp.local)
+    assert (await bob.receive())[0] == rtp_packet(4)
+    forged = bytearray(protected[4])
+    forged[-1] ^= 1
+    await alice.send(bytes(forged), a.rtp.local)
+    await alice.send(protected[5], a.rtp.local)
+    assert (await bob.receive())[0] == rtp_packet(6)
+    # 8 datagrams, 3 refused (two replays, one forged): as 10.5 counts an SRTP leg, the
+    # refused ones are errors only and the 5 accepted count decrypted
+    await wait_counters(plane, a.rtp, 5)
+    await wait_until(lambda: plane.refresh([a.rtp]) or a.rtp.stats.errors == 3)
+    assert (a.rtp.stats.packets, a.rtp.stats.errors) == (5, 3)
+    assert a.rtp.stats.bytes == sum(len(rtp_packet(seq)) for seq in (1, 2, 3, 4, 6))
+    await bob.send(rtp_packet(51), b.rtp.local)  # bob's direction kept its context too
+    assert alice_in.unprotect((await alice.receive())[0]) == rtp_packet(51)
+    await wait_counters(plane, b.rtp, 2)
+    assert b.rtp.stats.errors == 0
+
+
+async def test_a_rekey_reaches_a_settled_srtp_stream_and_its_sinks_at_once(plane):
+    """A re-INVITE with new SDES keys on alice's leg: what alice sends is decrypted with her
+    new key and what bob sends is encrypted with our new key from the next packet on, while
+    the streams stay settled (the C loop gets the new contexts with the update)."""
+    from rtpengined.secure.srtp import SrtpContext
+
+    alice, bob = await party(), await party()
+    a, b = make_call(alice.endpoint, bob.endpoint, learning="off")
+    a.rtp.srtp_in, a.rtp.srtp_out = _srtp_keys(), _srtp_keys()
+    open_call(plane, a, b)
+    for generation in range(2):
+        alice_out = SrtpContext(*a.rtp.srtp_in, outbound=True)
+        alice_in = SrtpContext(*a.rtp.srtp_out, outbound=False)
+        for seq in (1, 2):  # from the second packet on: settled
+            await alice.send(alice_out.protect(rtp_packet(seq)), a.rtp.local)
+            assert (await bob.receive())[0] == rtp_packet(seq)
+            await bob.send(rtp_packet(100 + seq), b.rtp.local)
+            assert alice_in.unprotect((await alice.receive())[0]) == rtp_packet(100 + seq)
+        if generation == 0:
+            a.rtp.srtp_in, a.rtp.srtp_out = _srtp_keys(), _srtp_keys()
+            plane.update_stream(a.rtp)
+            await wait_until(lambda: plane.synced(a.rtp))
+    await wait_counters(plane, a.rtp, 4)
+    await wait_counters(plane, b.rtp, 4)
+    assert a.rtp.stats.errors == b.rtp.stats.errors == 0
 
 
 async def test_blocked_stream_counts_but_does_not_relay(plane):

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import struct
 
+import pytest
 import trio
 from relay_helpers import party, rtp_packet
 from test_relay_daemon import establish, media_port, ng, sdp, stream_stats
@@ -91,3 +92,48 @@ async def test_query_names_the_codec_of_the_payload_type_received(make_daemon):
     await bob.receive()
     reply = await query_until(daemon, "pt-1", lambda r: codec(r) != "PCMU/8000")
     assert codec(reply) == "PCMA/8000"
+
+
+@pytest.mark.parametrize("loop", ["c", "pure-python"])
+async def test_a_settled_call_shows_a_new_codec_and_ssrc_to_the_next_query_and_stops_on_delete(
+        make_daemon, monkeypatch, loop):
+    """Immediate learning: from the second packet on, the streams are settled (relayed by
+    the worker's C loop when it is built, else by the pure-Python loop; both are run). A
+    codec and SSRC change mid-call is in the very next query once the packet has arrived
+    (counted before sent, no polling), and a delete stops relaying at once."""
+    if loop == "pure-python":
+        monkeypatch.setenv("RTPENGINED_PURE_RELAY", "1")
+    else:
+        monkeypatch.delenv("RTPENGINED_PURE_RELAY", raising=False)
+    daemon = await make_daemon(endpoint_learning="immediate", delete_delay=0, **PORTS)
+    alice, bob = await party(), await party()
+    body = sdp(alice.endpoint).replace("RTP/AVP 0", "RTP/AVP 0 8") + "a=rtpmap:8 PCMA/8000\r\n"
+    offer = await ng(daemon, {"command": "offer", "call-id": "settled-1", "from-tag": "alice",
+                              "sdp": body})
+    answer = await ng(daemon, {"command": "answer", "call-id": "settled-1", "from-tag": "alice",
+                               "to-tag": "bob", "sdp": sdp(bob.endpoint).replace(
+                                   "RTP/AVP 0", "RTP/AVP 0 8") + "a=rtpmap:8 PCMA/8000\r\n"})
+    assert offer["result"] == answer["result"] == "ok"
+    target = Endpoint("127.0.0.1", media_port(answer["sdp"]))
+
+    async def relayed(packet: bytes) -> dict:
+        await alice.send(packet, target)
+        assert (await bob.receive())[0] == packet
+        reply = await ng(daemon, {"command": "query", "call-id": "settled-1"})
+        return reply["tags"]["alice"]["medias"][0]
+
+    for seq in range(1, 4):
+        media = await relayed(rtp_packet(seq))
+    assert media["codec"] == "PCMU/8000" and media["streams"][0]["stats"]["packets"] == 3
+    switched = bytearray(rtp_packet(4, ssrc=0x77777777))
+    switched[1] = 8
+    media = await relayed(bytes(switched))
+    assert media["codec"] == "PCMA/8000"
+    assert media["streams"][0]["stats"]["packets"] == 4
+    assert media["streams"][0]["SSRC"] == 0x77777777
+    deleted = await ng(daemon, {"command": "delete", "call-id": "settled-1", "from-tag": "alice"})
+    assert deleted["result"] == "ok"
+    await alice.send(rtp_packet(5), target)
+    with trio.move_on_after(0.3) as waited:
+        data, _ = await bob.receive(timeout=1.0)
+    assert waited.cancelled_caught, f"relayed after delete: {data!r}"

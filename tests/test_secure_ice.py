@@ -98,6 +98,44 @@ def test_responder_checks_credentials_and_resolves_role_conflicts():
     assert agent.receive(b"\x00\x01junk", src, 0)[1].kind == "ignored"
 
 
+
+def test_controlled_side_role_conflict_follows_rfc8445():
+    """Both sides controlled (RFC 8445 7.3.1.1): the larger tie-breaker switches to
+    controlling and answers; the smaller one keeps its role and answers 487."""
+    src = ("127.0.0.1", 5000)
+    larger = ice.IceAgent("ours", PWD, controlling=False, tie_breaker=100)
+    out, _ = larger.receive(request("ours:t", PWD, stun.ICE_CONTROLLED, 50), src, 0)
+    assert answer_code(out) == 200 and larger.controlling
+    smaller = ice.IceAgent("ours", PWD, controlling=False, tie_breaker=10)
+    out, res = smaller.receive(request("ours:t", PWD, stun.ICE_CONTROLLED, 50), src, 0)
+    assert answer_code(out) == 487 and not smaller.controlling and res.reason == "487"
+
+
+def test_every_message_leads_with_software_in_rtpengines_attribute_order():
+    """10.5 puts SOFTWARE first in checks, answers and errors, then USERNAME, the role with
+    its tie-breaker, PRIORITY and USE-CANDIDATE (what tools tell its checks apart by)."""
+    src = ("127.0.0.1", 5000)
+    agent = ice.IceAgent("ours", PWD, controlling=True, tie_breaker=7)
+    agent.set_remote("theirs", "theirpwd", [("192.0.2.1", 1000, 10)])
+    (check, dest), = agent.poll(0.0)
+    msg = stun.parse(check)
+    assert dest == ("192.0.2.1", 1000)
+    assert [t for t, _v in msg.attributes] == [
+        stun.SOFTWARE, stun.USERNAME, stun.ICE_CONTROLLING, stun.PRIORITY,
+        stun.MESSAGE_INTEGRITY, stun.FINGERPRINT]
+    assert msg.get(stun.SOFTWARE).startswith(b"rtpengined-")
+    assert msg.get(stun.USERNAME) == b"theirs:ours"
+    assert struct.unpack("!I", msg.get(stun.PRIORITY))[0] == 0x6EFFFFFF
+    # its success answer makes us nominate: the same order, USE-CANDIDATE after PRIORITY
+    ok = stun.Message(stun.BINDING, stun.SUCCESS, msg.transaction_id)
+    ok.add(stun.XOR_MAPPED_ADDRESS, stun.xor_address("203.0.113.1", 9, msg.transaction_id))
+    (nomination, _), = agent.receive(ok.encode(b"theirpwd"), dest, 0.01)[0]
+    assert [t for t, _v in stun.parse(nomination).attributes][:5] == [
+        stun.SOFTWARE, stun.USERNAME, stun.ICE_CONTROLLING, stun.PRIORITY, stun.USE_CANDIDATE]
+    for reply in (agent.receive(request("ours:t", PWD), src, 0)[0],
+                  agent.receive(request("ours:t", PWD, stun.ICE_CONTROLLING, 1), src, 0)[0]):
+        assert stun.parse(reply[0][0]).attributes[0][0] == stun.SOFTWARE
+
 # -- against aioice's Connection over loopback UDP -----------------------------------------
 
 class Shell(asyncio.DatagramProtocol):

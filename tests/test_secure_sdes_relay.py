@@ -236,9 +236,9 @@ def test_pylibsrtp_rejects_what_it_cannot_authenticate():
 
 
 async def test_reinvite_rekeys_and_keeps_the_peer_context(srtp_daemon):
-    """A re-offer brings new keys of ours (the SRTP party must use them); the SRTP party
-    keeping its key keeps its sequence going (the relay's inbound context, with its replay
-    window, is not rebuilt)."""
+    """A re-offer brings our keys again (the SRTP party uses what it says: the line its
+    answer chose, same key, as 10.5); the SRTP party keeping its key keeps its sequence
+    going (the relay's inbound context, with its replay window, is not rebuilt)."""
     a_rtp, a_rtcp, a_port = await bound_pair()
     b_rtp, b_rtcp, b_port = await bound_pair()
     call = "srtp-reinvite"

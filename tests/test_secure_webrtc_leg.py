@@ -140,3 +140,31 @@ def test_ice_lite_leg_answers_only_and_takes_the_nominated_pair(certs):
     assert lite.poll(time.monotonic()) == []
     run(lite, full)
     assert lite.peer == B and lite.status().verified and full.status().verified
+
+
+def test_ice_only_legs_select_a_pair_without_any_handshake():
+    """A leg that speaks ICE without DTLS (a plain or SDES party whose SDP had ICE): the
+    agent runs, the nominated pair is the peer, no DTLS is sent or taken, no keys exist."""
+    a = WebrtcLeg(None, None, IceSpec("ufa", "a" * 22, "ufb", "b" * 22, True, ((B, 1000),)))
+    b = WebrtcLeg(None, None, IceSpec("ufb", "b" * 22, "ufa", "a" * 22, False, ((A, 1000),)))
+    queue = []
+    for _ in range(200):
+        now = time.monotonic()
+        for leg, own in ((a, A), (b, B)):
+            deadline = leg.deadline()
+            if deadline is not None and now >= deadline:
+                queue += [(d, own, dest) for d, dest in leg.poll(now)]
+        if a.peer == B and b.peer == A and not queue:
+            break
+        if not queue:
+            time.sleep(0.01)
+            continue
+        data, source, dest = queue.pop(0)
+        assert stun.demux(data) == "stun"  # never a DTLS record
+        target = a if dest == A else b
+        queue += [(d, dest, to) for d, to in target.receive(data, source, time.monotonic())]
+    assert a.peer == B and b.peer == A
+    assert not a.terminates_dtls and a.inbound is None and a.suite is None
+    assert a.status() == (B, False, None, False, False)
+    assert a.receive(b"\x16\xfe\xfd" + bytes(10), B, time.monotonic()) == []  # DTLS: ignored
+    assert a.close() == []

@@ -80,7 +80,8 @@ def _call_table(call: Call) -> Table:
         tag_name, remainder = _token(argument)
         if not tag_name:
             return "No tag specified\n"
-        monologue = next((m for m in call.monologues if m.tag == tag_name), None)
+        monologue = next((m for m in call.monologues
+                          if m.tag == tag_name and not m.destroyed), None)
         if monologue is None:
             return f"No such tag '{tag_name}'\n"
         return dispatch(core, _tag_table(call, monologue), remainder or "")

@@ -1,15 +1,30 @@
-/* rtpengined.media._relay: batched receive and send for the relay worker's plain drain.
+/* rtpengined.media._relay: the relay worker's event loop for settled plain streams, in C.
  *
- * Python has no binding for recvmmsg(2)/sendmmsg(2). With them, a stream whose socket holds
- * several packets is emptied with one system call and its packets sent on with one more,
- * and a drain never pays an extra receive (plus a raised BlockingIOError) to find the socket
- * empty. The destination is a packed sockaddr made once per endpoint change (``sockaddr``),
- * not a Python address tuple parsed on every send.
+ * At RTP rates nearly every packet is a wakeup of its own, and a wakeup that goes through
+ * Python (epoll.poll, the dispatch loop, the drain's checks, two helper calls) cost more
+ * than twice what rtpengine spends per packet. So the worker's loop itself is here:
+ * ``run`` waits on the worker's epoll set and relays every ready socket that is registered
+ * in a C-side table of *settled* streams (confirmed, no source checks, no SRTP/WebRTC on
+ * either side, no RTCP demux, one sink) without returning to Python: one ``recvmmsg`` for
+ * everything waiting, the stream's counters written to its shared-memory slot, one
+ * ``sendmmsg`` to the sink's destination. It returns to Python only with what it cannot
+ * handle: the control channel, streams that are not in the table (learning, strict source,
+ * handover, demux, SRTP, WebRTC, blocked), a sink whose destination is not a sockaddr of
+ * its socket's family, counters Python must flush (kernel drops, send errors), or the
+ * timeout Python asked for (its timers and its counter flush).
  *
- * Only the settled case lives here: a confirmed stream without source checks whose packets
- * all go, unchanged, to one destination. Learning, strict source, handover, RTCP demux and
- * SRTP stay in Python (rtpengined/media/worker.py), which also falls back to its own loop
- * when this module was not built (``RTPENGINED_PURE_RELAY=1`` forces that).
+ * Python (rtpengined/media/worker.py) stays the owner of every decision: it registers a
+ * stream when it becomes settled and takes it (and its counters) back when it no longer is
+ * (``register``/``unregister``), and tells the table each stream's destination whenever it
+ * changes (``destination``). While a stream is registered its traffic counters live here;
+ * ``totals`` reads them back for a full slot write. Everything Python does per packet for
+ * such a stream is done here the same way: counted (and published) before sent, the last
+ * packet's SSRC, payload type and RTCP-seen bit as ``Worker.publish`` takes them.
+ *
+ * Signalling first: when the control channel is ready in the same ``epoll_wait`` batch as
+ * packets, ``run`` returns the channel alone and keeps the other events; the next ``run``
+ * (after Python applied the channel's changes) handles them first, against the table as
+ * the channel left it.
  *
  * Packets land in one buffer owned by this module, one 64 KiB slot each (a UDP payload
  * never exceeds it, so nothing is truncated); it is allocated once and only the pages
@@ -21,23 +36,234 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <limits.h>
+#include <math.h>
 #include <netinet/in.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
 #include <sys/socket.h>
+#include <time.h>
+
+#ifdef HAVE_SRTP
+#include <srtp2/srtp.h>
+#endif
 
 #define MAX_BATCH 64
 #define SLOT 65536
+#define MAX_EVENTS 1024
+#define CONGESTED 8 /* packets in one drain that make Python read the kernel's drops */
+
+#define DEST_NONE 0    /* no destination: packets for this stream are dropped quietly */
+#define DEST_PACKED 1  /* ``dest`` holds a sockaddr of the socket's family */
+#define DEST_FOREIGN 2 /* an address sendmmsg cannot take: Python's drain handles it */
 
 static char *slots;
 static struct mmsghdr msgs[MAX_BATCH];
 static struct iovec iovs[MAX_BATCH];
 
-static int received; /* packets held in the slots by the last receive() */
+#ifdef HAVE_SRTP
+/* SrtpContext: one direction of one stream's SRTP/SRTCP over the system libsrtp2, with the
+ * policy and the packet size limits of rtpengined.secure.srtp.SrtpContext (pylibsrtp):
+ * any SSRC, retransmissions may be protected again, at most 1500 bytes with the trailer.
+ * The worker uses it for SDES keys in both loops (Python's drain calls its methods, the C
+ * loop the same context directly), so a stream moving between the loops keeps one replay
+ * window and rollover counter. */
+#define SRTP_BUFFER 1500
+#define SRTCP_TRAILER (SRTP_MAX_TRAILER_LEN + 4)
 
-/* Slot i's header as receive() wants it: the whole slot, no address. Set for every slot
- * at import and again by send() for the ones it used, so a receive touches none. */
+typedef struct {
+    PyObject_HEAD
+    srtp_t session;
+    int outbound;
+} Context;
+
+static PyTypeObject ContextType;
+
+static int profile_of(const char *name, srtp_profile_t *out)
+{
+    static const struct {
+        const char *name;
+        srtp_profile_t profile;
+    } names[] = {
+        {"AES_CM_128_HMAC_SHA1_80", srtp_profile_aes128_cm_sha1_80},
+        {"AES_CM_128_HMAC_SHA1_32", srtp_profile_aes128_cm_sha1_32},
+        {"AEAD_AES_128_GCM", srtp_profile_aead_aes_128_gcm},
+        {"AEAD_AES_256_GCM", srtp_profile_aead_aes_256_gcm},
+        {"SRTP_AES128_CM_SHA1_80", srtp_profile_aes128_cm_sha1_80},
+        {"SRTP_AES128_CM_SHA1_32", srtp_profile_aes128_cm_sha1_32},
+        {"SRTP_AEAD_AES_128_GCM", srtp_profile_aead_aes_128_gcm},
+        {"SRTP_AEAD_AES_256_GCM", srtp_profile_aead_aes_256_gcm},
+    };
+    for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+        if (strcmp(names[i].name, name) == 0) {
+            *out = names[i].profile;
+            return 0;
+        }
+    return -1;
+}
+
+/* SrtpContext(profile, key_salt, outbound): ValueError for a profile this libsrtp cannot
+ * do (the build may lack AES-GCM) or a short key. */
+static PyObject *context_new(PyTypeObject *type, PyObject *args, PyObject *kwargs)
+{
+    const char *name;
+    Py_buffer key;
+    int outbound;
+    if (!PyArg_ParseTuple(args, "sy*p", &name, &key, &outbound))
+        return NULL;
+    srtp_profile_t profile;
+    srtp_policy_t policy;
+    memset(&policy, 0, sizeof(policy));
+    if (profile_of(name, &profile) < 0
+        || srtp_crypto_policy_set_from_profile_for_rtp(&policy.rtp, profile) != srtp_err_status_ok
+        || srtp_crypto_policy_set_from_profile_for_rtcp(&policy.rtcp, profile)
+               != srtp_err_status_ok) {
+        PyBuffer_Release(&key);
+        PyErr_Format(PyExc_ValueError, "SRTP profile %s is not supported by libsrtp here", name);
+        return NULL;
+    }
+    Py_ssize_t need = srtp_profile_get_master_key_length(profile)
+                      + srtp_profile_get_master_salt_length(profile);
+    if (key.len < need) {
+        PyBuffer_Release(&key);
+        PyErr_Format(PyExc_ValueError, "key must contain at least %zd bytes", need);
+        return NULL;
+    }
+    policy.key = key.buf;
+    policy.ssrc.type = outbound ? ssrc_any_outbound : ssrc_any_inbound;
+    policy.allow_repeat_tx = 1;
+    policy.next = NULL;
+    Context *self = (Context *)type->tp_alloc(type, 0);
+    if (self == NULL) {
+        PyBuffer_Release(&key);
+        return NULL;
+    }
+    srtp_err_status_t status = srtp_create(&self->session, &policy);
+    PyBuffer_Release(&key);
+    if (status != srtp_err_status_ok) {
+        self->session = NULL;
+        Py_DECREF(self);
+        PyErr_Format(PyExc_ValueError, "srtp_create failed (%d)", (int)status);
+        return NULL;
+    }
+    self->outbound = outbound;
+    return (PyObject *)self;
+}
+
+static void context_dealloc(Context *self)
+{
+    if (self->session != NULL)
+        srtp_dealloc(self->session);
+    Py_TYPE(self)->tp_free((PyObject *)self);
+}
+
+typedef srtp_err_status_t (*transform)(srtp_t, void *, int *);
+
+/* One transform in place: 0, or -1 when libsrtp refuses (authentication, replay, size). */
+static int apply(srtp_t session, transform func, char *data, int *len, int trailer)
+{
+    if (*len > SRTP_BUFFER - trailer)
+        return -1;
+    return func(session, data, len) == srtp_err_status_ok ? 0 : -1;
+}
+
+static PyObject *context_process(Context *self, PyObject *packet, transform func, int trailer)
+{
+    if (!PyBytes_Check(packet)) {
+        PyErr_SetString(PyExc_TypeError, "packet must be bytes");
+        return NULL;
+    }
+    char buffer[SRTP_BUFFER];
+    int len = (int)(PyBytes_GET_SIZE(packet) < SRTP_BUFFER ? PyBytes_GET_SIZE(packet)
+                                                             : SRTP_BUFFER + 1);
+    if (len > SRTP_BUFFER - trailer) {
+        PyErr_SetString(PyExc_ValueError, "packet is too long");
+        return NULL;
+    }
+    memcpy(buffer, PyBytes_AS_STRING(packet), (size_t)len);
+    srtp_err_status_t status = func(self->session, buffer, &len);
+    if (status != srtp_err_status_ok) {
+        PyErr_Format(PyExc_ValueError, "libsrtp error %d", (int)status);
+        return NULL;
+    }
+    return PyBytes_FromStringAndSize(buffer, len);
+}
+
+static PyObject *context_protect(Context *self, PyObject *packet)
+{
+    return context_process(self, packet, srtp_protect, SRTP_MAX_TRAILER_LEN);
+}
+
+static PyObject *context_unprotect(Context *self, PyObject *packet)
+{
+    return context_process(self, packet, srtp_unprotect, 0);
+}
+
+static PyObject *context_protect_rtcp(Context *self, PyObject *packet)
+{
+    return context_process(self, packet, srtp_protect_rtcp, SRTCP_TRAILER);
+}
+
+static PyObject *context_unprotect_rtcp(Context *self, PyObject *packet)
+{
+    return context_process(self, packet, srtp_unprotect_rtcp, 0);
+}
+
+static PyMethodDef context_methods[] = {
+    {"protect", (PyCFunction)context_protect, METH_O, "Protect an RTP packet."},
+    {"unprotect", (PyCFunction)context_unprotect, METH_O, "Unprotect an SRTP packet."},
+    {"protect_rtcp", (PyCFunction)context_protect_rtcp, METH_O, "Protect an RTCP packet."},
+    {"unprotect_rtcp", (PyCFunction)context_unprotect_rtcp, METH_O, "Unprotect an SRTCP packet."},
+    {NULL, NULL, 0, NULL},
+};
+
+static PyTypeObject ContextType = {
+    PyVarObject_HEAD_INIT(NULL, 0)
+    .tp_name = "rtpengined.media._relay.SrtpContext",
+    .tp_basicsize = sizeof(Context),
+    .tp_dealloc = (destructor)context_dealloc,
+    .tp_flags = Py_TPFLAGS_DEFAULT,
+    .tp_doc = "One direction of SRTP/SRTCP (system libsrtp2).",
+    .tp_methods = context_methods,
+    .tp_new = context_new,
+};
+#endif
+
+/* One entry per file descriptor of the worker's stream sockets. */
+struct entry {
+    uint8_t known;    /* a destination was set (the fd is a stream's socket) */
+    uint8_t settled;  /* registered: relayed here */
+    uint8_t dest_state;
+    uint8_t seen;     /* the slot's ssrc_seen byte: bit 0 SSRC seen, bit 1 RTCP seen */
+    uint8_t payload_type; /* the slot's payload_type byte: 0x80 | type, 0 for none */
+    uint8_t congested; /* a drain found CONGESTED or more packets since the last totals() */
+    socklen_t dest_len;
+    int sink;          /* fd of the stream the packets are sent from */
+    Py_ssize_t offset; /* byte offset of the stream's counter slot */
+    uint64_t packets, bytes, errors;
+    double last;
+    uint32_t ssrc;
+    PyObject *unprotect; /* SrtpContext for what arrives here, or NULL (plain) */
+    PyObject *protect;   /* the sink's outbound SrtpContext, or NULL (plain) */
+    union {
+        struct sockaddr_in v4;
+        struct sockaddr_in6 v6;
+    } dest;
+};
+
+static struct entry *table;
+static int table_size;
+
+/* Events of the last epoll_wait not handled yet (the channel was ready with them). */
+static struct epoll_event pending[MAX_EVENTS];
+static int pending_count;
+
+/* The shared counter table (rtpengined.media.counters), mapped by the worker: attach(). */
+static Py_buffer counters;
+static int attached;
+
+/* Slot i's header as recvmmsg wants it: the whole slot, no address. */
 static void reset(int i)
 {
     iovs[i].iov_base = slots + (size_t)i * SLOT;
@@ -61,133 +287,180 @@ static int as_int(PyObject *value, int *out)
     return 0;
 }
 
-/* receive(fd, limit) -> (count, nbytes, error, last_size, head)
- *
- * Receives up to ``limit`` packets from ``fd`` (non-blocking) into the slots. ``error`` is 1
- * when the receive failed with anything but EAGAIN. ``head`` is the first (up to) 12 bytes
- * of the last packet received, for the caller's SSRC/payload-type bookkeeping; ``last_size``
- * its full size. Separate from send() so that the caller publishes its counters between
- * the two (a party that got a relayed packet must find it counted). */
-static PyObject *receive(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
+static struct entry *lookup(int fd)
 {
-    if (nargs != 2) {
-        PyErr_SetString(PyExc_TypeError, "receive(fd, limit)");
+    return fd >= 0 && fd < table_size ? &table[fd] : NULL;
+}
+
+/* The entry of ``fd``, the table grown to hold it (zeroed entries). */
+static struct entry *entry_for(int fd)
+{
+    if (fd < 0) {
+        PyErr_SetString(PyExc_ValueError, "negative file descriptor");
         return NULL;
     }
-    int fd, limit;
-    if (as_int(args[0], &fd) < 0 || as_int(args[1], &limit) < 0)
-        return NULL;
-    if (limit < 1)
-        limit = 1;
-    if (limit > MAX_BATCH)
-        limit = MAX_BATCH;
+    if (fd >= table_size) {
+        int size = table_size ? table_size : 256;
+        while (size <= fd)
+            size *= 2;
+        struct entry *grown = realloc(table, (size_t)size * sizeof(*table));
+        if (grown == NULL) {
+            PyErr_NoMemory();
+            return NULL;
+        }
+        memset(grown + table_size, 0, (size_t)(size - table_size) * sizeof(*table));
+        table = grown;
+        table_size = size;
+    }
+    return &table[fd];
+}
+
+/* The traffic part of the stream's slot (bytes 8-45, as CounterTable.write_traffic), and
+ * the payload type byte (69) when ``with_type``: the slot's sequence number odd while
+ * writing (a seqlock: readers retry), then even again. */
+static void publish(struct entry *e, int with_type)
+{
+    if (!attached || e->offset < 0 || e->offset + 80 > counters.len)
+        return;
+    char *slot = (char *)counters.buf + e->offset;
+    uint64_t seq;
+    memcpy(&seq, slot, 8);
+    seq |= 1;
+    __atomic_store_n((uint64_t *)slot, seq, __ATOMIC_RELAXED);
+    __atomic_thread_fence(__ATOMIC_RELEASE); /* the odd number is out before the body */
+    memcpy(slot + 8, &e->packets, 8);
+    memcpy(slot + 16, &e->bytes, 8);
+    memcpy(slot + 24, &e->errors, 8);
+    memcpy(slot + 32, &e->last, 8);
+    memcpy(slot + 40, &e->ssrc, 4);
+    memcpy(slot + 44, &e->seen, 1);
+    if (with_type)
+        memcpy(slot + 69, &e->payload_type, 1);
+    __atomic_store_n((uint64_t *)slot, seq + 1, __ATOMIC_RELEASE);
+}
+
+static uint32_t be32(const unsigned char *p)
+{
+    return ((uint32_t)p[0] << 24) | ((uint32_t)p[1] << 16) | ((uint32_t)p[2] << 8) | p[3];
+}
+
+/* The packets of one drain that are sent on: indexes into the slots, in order. */
+static struct mmsghdr outs[MAX_BATCH];
+
+/* Relay what waits on settled stream ``fd`` (at most MAX_BATCH packets): receive, count
+ * and publish, send on; with SRTP on either side, each packet unprotected with the
+ * stream's context and protected with its sink's (as Worker.drain_secure does: a packet
+ * libsrtp refuses is an error and is dropped). Returns 1 when Python must flush the
+ * stream (congestion or a refused send: its kernel drops or errors go out with the next
+ * flush, as in Python). */
+static int relay(int fd, struct entry *e, double wall)
+{
     int count, error = 0;
     do {
-        count = recvmmsg(fd, msgs, (unsigned)limit, MSG_DONTWAIT, NULL);
+        count = recvmmsg(fd, msgs, MAX_BATCH, MSG_DONTWAIT, NULL);
     } while (count < 0 && errno == EINTR);
     if (count < 0) {
         if (errno != EAGAIN && errno != EWOULDBLOCK)
             error = 1;
         count = 0;
     }
-    received = count;
-    unsigned long long nbytes = 0;
+    if (!count) {
+        if (error) {
+            e->errors += 1;
+            publish(e, 0);
+        }
+        return 0;
+    }
+    uint64_t nbytes = 0;
     for (int i = 0; i < count; i++)
         nbytes += msgs[i].msg_len;
-    unsigned last_size = count ? msgs[count - 1].msg_len : 0;
-    const char *last = count ? slots + (size_t)(count - 1) * SLOT : "";
-    return Py_BuildValue("iKiIy#", count, nbytes, error, last_size, last,
-                         (Py_ssize_t)(last_size < 12 ? last_size : 12));
-}
-
-/* The shared counter table (rtpengined.media.counters), mapped by the worker: attach(). */
-static Py_buffer table;
-static int attached;
-
-/* attach(buffer): the counter table send() writes traffic counters into. The buffer (the
- * worker's mmap) stays exported for the life of the process. */
-static PyObject *attach(PyObject *self, PyObject *buffer)
-{
-    if (attached) {
-        PyBuffer_Release(&table);
-        attached = 0;
+    e->packets += (uint64_t)count;
+    e->bytes += nbytes;
+    e->errors += (uint64_t)error;
+    e->last = wall;
+    struct entry *sink = lookup(e->sink);
+    int sending = sink != NULL && sink->dest_state == DEST_PACKED;
+    /* The last packet as received (decrypted): what Worker.publish looks at. */
+    unsigned char head[12];
+    unsigned size = 0;
+    int out = 0;
+#ifdef HAVE_SRTP
+    if (e->unprotect != NULL || e->protect != NULL) {
+        for (int i = 0; i < count; i++) {
+            char *data = slots + (size_t)i * SLOT;
+            int len = (int)msgs[i].msg_len;
+            int rtcp = len > 1 && (unsigned char)data[1] >= 192 && (unsigned char)data[1] <= 223;
+            if (e->unprotect != NULL) {
+                /* As 10.5 counts an SRTP leg: a packet libsrtp refuses is an error, not
+                 * a packet of the stream; the others count decrypted. */
+                int received = len;
+                if (apply(((Context *)e->unprotect)->session,
+                          rtcp ? srtp_unprotect_rtcp : srtp_unprotect, data, &len, 0) < 0) {
+                    e->errors += 1;
+                    e->packets -= 1;
+                    e->bytes -= (uint64_t)received;
+                    continue;
+                }
+                e->bytes -= (uint64_t)(received - len);
+            }
+            size = (unsigned)len;
+            memcpy(head, data, size < 12 ? size : 12);
+            if (!sending)
+                continue; /* nowhere to send it: dropped quietly, not protected */
+            if (e->protect != NULL
+                && apply(((Context *)e->protect)->session,
+                         rtcp ? srtp_protect_rtcp : srtp_protect, data, &len,
+                         rtcp ? SRTCP_TRAILER : SRTP_MAX_TRAILER_LEN) < 0) {
+                e->errors += 1;
+                continue;
+            }
+            iovs[i].iov_len = (size_t)len;
+            outs[out++].msg_hdr = msgs[i].msg_hdr;
+        }
+    } else
+#endif
+    {
+        size = msgs[count - 1].msg_len;
+        memcpy(head, slots + (size_t)(count - 1) * SLOT, size < 12 ? size : 12);
+        if (sending)
+            for (int i = 0; i < count; i++) {
+                iovs[i].iov_len = msgs[i].msg_len;
+                outs[out++].msg_hdr = msgs[i].msg_hdr;
+            }
     }
-    if (PyObject_GetBuffer(buffer, &table, PyBUF_WRITABLE) < 0)
-        return NULL;
-    attached = 1;
-    Py_RETURN_NONE;
-}
-
-/* The traffic part of a counter slot, as CounterTable.write_traffic writes it: the slot's
- * sequence number odd while writing (a seqlock: readers retry), then even again. */
-static int write_traffic(PyObject *const *args)
-{
-    long long offset;
-    unsigned long long packets, nbytes, errors;
-    double last;
-    unsigned long ssrc, seen;
-    offset = PyLong_AsLongLong(args[0]);
-    packets = PyLong_AsUnsignedLongLong(args[1]);
-    nbytes = PyLong_AsUnsignedLongLong(args[2]);
-    errors = PyLong_AsUnsignedLongLong(args[3]);
-    last = PyFloat_AsDouble(args[4]);
-    ssrc = PyLong_AsUnsignedLong(args[5]);
-    seen = PyLong_AsUnsignedLong(args[6]);
-    if (PyErr_Occurred())
-        return -1;
-    if (!attached || offset < 0 || offset + 48 > table.len) {
-        PyErr_SetString(PyExc_ValueError, "counter slot outside the attached table");
-        return -1;
+    /* What Worker.publish takes from the last packet: its SSRC, for RTP its payload type
+     * (a new one is written with the traffic), the first RTCP on the port. */
+    int with_type = 0;
+    if (size >= 8 && (head[0] & 0xC0) == 0x80) {
+        unsigned marker = head[1];
+        int rtcp = marker >= 192 && marker <= 223;
+        if (rtcp) {
+            e->ssrc = be32(head + 4);
+            e->seen |= 2;
+        } else if (size >= 12) {
+            e->ssrc = be32(head + 8);
+            uint8_t type = (uint8_t)(0x80 | (marker & 0x7F));
+            if (type != e->payload_type) {
+                e->payload_type = type;
+                with_type = 1;
+            }
+        }
+        if (size >= 12 || rtcp)
+            e->seen |= 1;
     }
-    char *slot = (char *)table.buf + offset;
-    uint64_t seq;
-    memcpy(&seq, slot, 8);
-    seq |= 1;
-    __atomic_store_n((uint64_t *)slot, seq, __ATOMIC_RELAXED);
-    __atomic_thread_fence(__ATOMIC_RELEASE); /* the odd number is out before the body */
-    uint32_t ssrc32 = (uint32_t)ssrc;
-    uint8_t seen8 = (uint8_t)seen;
-    memcpy(slot + 8, &packets, 8);
-    memcpy(slot + 16, &nbytes, 8);
-    memcpy(slot + 24, &errors, 8);
-    memcpy(slot + 32, &last, 8);
-    memcpy(slot + 40, &ssrc32, 4);
-    memcpy(slot + 44, &seen8, 1);
-    __atomic_store_n((uint64_t *)slot, seq + 1, __ATOMIC_RELEASE);
-    return 0;
-}
-
-/* send(fd, dest[, offset, packets, bytes, errors, last_packet, ssrc, ssrc_seen]) -> failed
- *
- * Sends the packets of the last receive() unchanged from ``fd`` to ``dest`` (packed sockaddr
- * bytes from sockaddr()); returns how many the kernel refused (each refused packet is
- * skipped, the rest still go). With the seven counter arguments it first writes them to
- * the slot at byte ``offset`` of the attached table, as the worker's publish step would:
- * counted before sent, one call instead of two. */
-static PyObject *send_(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
-{
-    if ((nargs != 2 && nargs != 9) || !PyBytes_Check(args[1])) {
-        PyErr_SetString(PyExc_TypeError, "send(fd, dest: bytes[, offset, packets, bytes, "
-                                         "errors, last_packet, ssrc, ssrc_seen])");
-        return NULL;
+    int dirty = 0;
+    if (count >= CONGESTED) {
+        e->congested = 1;
+        dirty = 1;
     }
-    int fd;
-    if (as_int(args[0], &fd) < 0)
-        return NULL;
-    if (nargs == 9 && write_traffic(args + 2) < 0)
-        return NULL;
-    char *addr = PyBytes_AS_STRING(args[1]);
-    socklen_t addrlen = (socklen_t)PyBytes_GET_SIZE(args[1]);
-    int count = received;
-    received = 0;
-    for (int i = 0; i < count; i++) {
-        iovs[i].iov_len = msgs[i].msg_len;
-        msgs[i].msg_hdr.msg_name = addr;
-        msgs[i].msg_hdr.msg_namelen = addrlen;
+    publish(e, with_type); /* counted before sent: a party that got it finds it counted */
+    for (int i = 0; i < out; i++) {
+        outs[i].msg_hdr.msg_name = &sink->dest;
+        outs[i].msg_hdr.msg_namelen = sink->dest_len;
     }
     int sent = 0, failed = 0;
-    while (sent < count) {
-        int done = sendmmsg(fd, msgs + sent, (unsigned)(count - sent), MSG_DONTWAIT);
+    while (sent < out) {
+        int done = sendmmsg(e->sink, outs + sent, (unsigned)(out - sent), MSG_DONTWAIT);
         if (done < 0) {
             if (errno == EINTR)
                 continue;
@@ -199,53 +472,363 @@ static PyObject *send_(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
     }
     for (int i = 0; i < count; i++) /* back to receive headers (see reset) */
         reset(i);
-    return PyLong_FromLong(failed);
+    if (failed) {
+        e->errors += (uint64_t)failed;
+        dirty = 1;
+    }
+    return dirty;
 }
 
-/* sockaddr(family, address, port) -> bytes: the packed sockaddr_in/sockaddr_in6 ``send``
- * sends to. ``family`` is 4 or 6; ``address`` an IP literal of that family. */
-static PyObject *sockaddr(PyObject *self, PyObject *args)
+/* An event this module relays: a settled stream whose sink's destination it can send to. */
+static struct entry *ours(int fd)
 {
-    int family, port;
-    const char *address;
-    if (!PyArg_ParseTuple(args, "isi", &family, &address, &port))
+    struct entry *e = lookup(fd);
+    if (e == NULL || !e->settled)
         return NULL;
-    if (port < 0 || port > 65535) {
-        PyErr_SetString(PyExc_ValueError, "port out of range");
+    struct entry *sink = lookup(e->sink);
+    if (sink != NULL && sink->dest_state == DEST_FOREIGN)
         return NULL;
-    }
-    if (family == 6) {
-        struct sockaddr_in6 sa;
-        memset(&sa, 0, sizeof(sa));
-        sa.sin6_family = AF_INET6;
-        sa.sin6_port = htons((unsigned short)port);
-        if (inet_pton(AF_INET6, address, &sa.sin6_addr) != 1) {
-            PyErr_SetString(PyExc_ValueError, "not an IPv6 address");
-            return NULL;
+    return e;
+}
+
+static double wall_clock(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+static double monotonic(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+/* Handle ``events``: relay ours, put the others in ``rest`` and the fds Python must flush
+ * in ``dirty``. Returns how many were relayed here, -1 on error. */
+static int dispatch(struct epoll_event *events, int n, double wall, PyObject *rest,
+                    PyObject *dirty)
+{
+    int handled = 0;
+    for (int i = 0; i < n; i++) {
+        int fd = events[i].data.fd;
+        struct entry *e = ours(fd);
+        if (e != NULL) {
+            handled++;
+            if (relay(fd, e, wall)) {
+                PyObject *item = PyLong_FromLong(fd);
+                if (item == NULL || PyList_Append(dirty, item) < 0) {
+                    Py_XDECREF(item);
+                    return -1;
+                }
+                Py_DECREF(item);
+            }
+            continue;
         }
-        return PyBytes_FromStringAndSize((const char *)&sa, sizeof(sa));
+        PyObject *item = Py_BuildValue("(iI)", fd, events[i].events);
+        if (item == NULL || PyList_Append(rest, item) < 0) {
+            Py_XDECREF(item);
+            return -1;
+        }
+        Py_DECREF(item);
     }
-    struct sockaddr_in sa;
-    memset(&sa, 0, sizeof(sa));
-    sa.sin_family = AF_INET;
-    sa.sin_port = htons((unsigned short)port);
-    if (inet_pton(AF_INET, address, &sa.sin_addr) != 1) {
-        PyErr_SetString(PyExc_ValueError, "not an IPv4 address");
+    return handled;
+}
+
+/* run(epoll_fd, channel_fd, timeout) -> (events, handled, dirty)
+ *
+ * Waits on ``epoll_fd`` (``timeout`` seconds as select.epoll.poll takes it: negative waits
+ * for ever, rounded up to milliseconds) and relays the settled streams' packets until
+ * something needs Python: ``events`` are the (fd, mask) pairs it did not handle (as
+ * epoll.poll gives them), ``handled`` how many ready streams it relayed, ``dirty`` the
+ * fds of streams whose counters Python should flush. With ``timeout`` 0 (Python has
+ * counters to flush once idle) it returns after one epoll_wait; otherwise it loops until
+ * there is something for Python or the timeout has passed. */
+static PyObject *run(PyObject *self, PyObject *args)
+{
+    int epfd, channel;
+    double timeout;
+    if (!PyArg_ParseTuple(args, "iid", &epfd, &channel, &timeout))
         return NULL;
+    PyObject *rest = PyList_New(0), *dirty = PyList_New(0);
+    if (rest == NULL || dirty == NULL)
+        goto fail;
+    int handled = 0;
+    if (pending_count) { /* kept back while Python handled the channel: now, first */
+        int n = pending_count;
+        pending_count = 0;
+        int done = dispatch(pending, n, wall_clock(), rest, dirty);
+        if (done < 0)
+            goto fail;
+        handled += done;
+        if (timeout == 0 || PyList_GET_SIZE(rest) || PyList_GET_SIZE(dirty))
+            goto out;
     }
-    return PyBytes_FromStringAndSize((const char *)&sa, sizeof(sa));
+    double deadline = timeout > 0 ? monotonic() + timeout : 0;
+    struct epoll_event events[MAX_EVENTS];
+    for (;;) {
+        int ms = -1;
+        if (timeout == 0) {
+            ms = 0;
+        } else if (timeout > 0) {
+            double left = deadline - monotonic();
+            ms = left <= 0 ? 0 : (int)ceil(left * 1000.0);
+        }
+        int n = epoll_wait(epfd, events, MAX_EVENTS, ms);
+        if (n < 0) {
+            if (errno == EINTR) {
+                if (PyErr_CheckSignals() < 0)
+                    goto fail;
+                if (timeout >= 0 && monotonic() >= deadline)
+                    goto out;
+                continue;
+            }
+            PyErr_SetFromErrno(PyExc_OSError);
+            goto fail;
+        }
+        if (n == 0)
+            goto out;
+        double wall = wall_clock();
+        for (int i = 0; i < n; i++) {
+            if (events[i].data.fd == channel && n > 1) {
+                /* Signalling first: the channel alone now, the rest on the next run(). */
+                PyObject *item = Py_BuildValue("(iI)", channel, events[i].events);
+                if (item == NULL || PyList_Append(rest, item) < 0) {
+                    Py_XDECREF(item);
+                    goto fail;
+                }
+                Py_DECREF(item);
+                for (int j = 0; j < n; j++)
+                    if (j != i)
+                        pending[pending_count++] = events[j];
+                goto out;
+            }
+        }
+        int done = dispatch(events, n, wall, rest, dirty);
+        if (done < 0)
+            goto fail;
+        handled += done;
+        if (timeout == 0 || PyList_GET_SIZE(rest) || PyList_GET_SIZE(dirty))
+            goto out;
+        if (timeout > 0 && monotonic() >= deadline)
+            goto out;
+    }
+out: {
+        PyObject *result = Py_BuildValue("(NiN)", rest, handled, dirty);
+        return result;
+    }
+fail:
+    Py_XDECREF(rest);
+    Py_XDECREF(dirty);
+    return NULL;
+}
+
+/* destination(fd[, family, address, port]): where packets sent from ``fd``'s socket go
+ * (the stream's current destination); without the address, none. An address that is not
+ * an IP literal of ``family`` (4 or 6) is kept for Python's drain (DEST_FOREIGN). */
+static PyObject *destination(PyObject *self, PyObject *args)
+{
+    int fd, family = 0, port = 0;
+    const char *address = NULL;
+    if (!PyArg_ParseTuple(args, "i|isi", &fd, &family, &address, &port))
+        return NULL;
+    struct entry *e = entry_for(fd);
+    if (e == NULL)
+        return NULL;
+    e->known = 1;
+    e->dest_state = DEST_NONE;
+    e->dest_len = 0;
+    if (address == NULL)
+        Py_RETURN_NONE;
+    memset(&e->dest, 0, sizeof(e->dest));
+    if (port < 0 || port > 65535) {
+        e->dest_state = DEST_FOREIGN;
+    } else if (family == 6) {
+        e->dest.v6.sin6_family = AF_INET6;
+        e->dest.v6.sin6_port = htons((unsigned short)port);
+        if (inet_pton(AF_INET6, address, &e->dest.v6.sin6_addr) == 1) {
+            e->dest_state = DEST_PACKED;
+            e->dest_len = sizeof(e->dest.v6);
+        } else {
+            e->dest_state = DEST_FOREIGN;
+        }
+    } else {
+        e->dest.v4.sin_family = AF_INET;
+        e->dest.v4.sin_port = htons((unsigned short)port);
+        if (inet_pton(AF_INET, address, &e->dest.v4.sin_addr) == 1) {
+            e->dest_state = DEST_PACKED;
+            e->dest_len = sizeof(e->dest.v4);
+        } else {
+            e->dest_state = DEST_FOREIGN;
+        }
+    }
+    Py_RETURN_NONE;
+}
+
+static PyObject *totals_of(struct entry *e)
+{
+    return Py_BuildValue("(KKKdkiii)", (unsigned long long)e->packets,
+                         (unsigned long long)e->bytes, (unsigned long long)e->errors, e->last,
+                         (unsigned long)e->ssrc, (int)e->seen, (int)e->payload_type,
+                         (int)e->congested);
+}
+
+/* Drop the entry's contexts (unregistered or forgotten). */
+static void release(struct entry *e)
+{
+    Py_CLEAR(e->unprotect);
+    Py_CLEAR(e->protect);
+}
+
+/* A context argument: None, or an SrtpContext (NULL and an error otherwise). */
+static int context_arg(PyObject *value, PyObject **out)
+{
+    if (value == Py_None) {
+        *out = NULL;
+        return 0;
+    }
+#ifdef HAVE_SRTP
+    if (PyObject_TypeCheck(value, &ContextType)) {
+        *out = value;
+        return 0;
+    }
+#endif
+    PyErr_SetString(PyExc_TypeError, "an SrtpContext of this module or None");
+    return -1;
+}
+
+/* register(fd, sink_fd, offset, packets, bytes, errors, last_packet, ssrc, ssrc_seen,
+ * payload_type[, unprotect, protect]): relay ``fd``'s packets here from now on, sent from
+ * ``sink_fd``, counted in the slot at byte ``offset``; SRTP unprotected with ``unprotect``
+ * and protected with ``protect`` (SrtpContexts, None for plain). Already registered: only
+ * the sink, slot and contexts change (the counters held here stay; the given ones are
+ * Python's stale copy). */
+static PyObject *register_(PyObject *self, PyObject *args)
+{
+    int fd, sink, seen, payload_type;
+    Py_ssize_t offset;
+    unsigned long long packets, nbytes, errors;
+    double last;
+    unsigned long ssrc;
+    PyObject *unprotect_arg = Py_None, *protect_arg = Py_None, *unprotect, *protect;
+    if (!PyArg_ParseTuple(args, "iinKKKdkii|OO", &fd, &sink, &offset, &packets, &nbytes,
+                          &errors, &last, &ssrc, &seen, &payload_type, &unprotect_arg,
+                          &protect_arg))
+        return NULL;
+    if (context_arg(unprotect_arg, &unprotect) < 0 || context_arg(protect_arg, &protect) < 0)
+        return NULL;
+    struct entry *e = entry_for(fd);
+    if (e == NULL)
+        return NULL;
+    e->sink = sink;
+    e->offset = offset;
+    Py_XINCREF(unprotect);
+    Py_XINCREF(protect);
+    release(e);
+    e->unprotect = unprotect;
+    e->protect = protect;
+    if (!e->settled) {
+        e->settled = 1;
+        e->packets = packets;
+        e->bytes = nbytes;
+        e->errors = errors;
+        e->last = last;
+        e->ssrc = (uint32_t)ssrc;
+        e->seen = (uint8_t)seen;
+        e->payload_type = (uint8_t)payload_type;
+        e->congested = 0;
+    }
+    Py_RETURN_NONE;
+}
+
+/* unregister(fd) -> totals or None: Python relays ``fd`` again; the counters held here
+ * (packets, bytes, errors, last_packet, ssrc, ssrc_seen, payload_type, congested) go back
+ * to it. */
+static PyObject *unregister(PyObject *self, PyObject *fd_obj)
+{
+    int fd;
+    if (as_int(fd_obj, &fd) < 0)
+        return NULL;
+    struct entry *e = lookup(fd);
+    if (e == NULL || !e->settled)
+        Py_RETURN_NONE;
+    e->settled = 0;
+    release(e);
+    return totals_of(e);
+}
+
+/* totals(fd) -> totals or None: the counters of a registered stream (for a full slot
+ * write), which stays registered; its congestion note is taken. */
+static PyObject *totals(PyObject *self, PyObject *fd_obj)
+{
+    int fd;
+    if (as_int(fd_obj, &fd) < 0)
+        return NULL;
+    struct entry *e = lookup(fd);
+    if (e == NULL || !e->settled)
+        Py_RETURN_NONE;
+    PyObject *result = totals_of(e);
+    e->congested = 0;
+    return result;
+}
+
+/* forget(fd) -> totals or None: the socket is about to be closed (its number may come back
+ * for another stream): unregistered and its destination gone. Events kept back for it are
+ * dropped. */
+static PyObject *forget(PyObject *self, PyObject *fd_obj)
+{
+    int fd;
+    if (as_int(fd_obj, &fd) < 0)
+        return NULL;
+    struct entry *e = lookup(fd);
+    if (e == NULL)
+        Py_RETURN_NONE;
+    PyObject *result;
+    if (e->settled) {
+        result = totals_of(e);
+    } else {
+        Py_INCREF(Py_None);
+        result = Py_None;
+    }
+    release(e);
+    memset(e, 0, sizeof(*e));
+    int kept = 0;
+    for (int i = 0; i < pending_count; i++)
+        if (pending[i].data.fd != fd)
+            pending[kept++] = pending[i];
+    pending_count = kept;
+    return result;
+}
+
+/* attach(buffer): the counter table relayed packets are counted in. The buffer (the
+ * worker's mmap) stays exported for the life of the process. */
+static PyObject *attach(PyObject *self, PyObject *buffer)
+{
+    if (attached) {
+        PyBuffer_Release(&counters);
+        attached = 0;
+    }
+    if (PyObject_GetBuffer(buffer, &counters, PyBUF_WRITABLE) < 0)
+        return NULL;
+    attached = 1;
+    Py_RETURN_NONE;
 }
 
 static PyMethodDef methods[] = {
-    {"receive", (PyCFunction)(void (*)(void))receive, METH_FASTCALL, "Receive up to limit packets (recvmmsg)."},
-    {"send", (PyCFunction)(void (*)(void))send_, METH_FASTCALL, "Send the received packets on (sendmmsg)."},
-    {"attach", attach, METH_O, "The counter table send() writes traffic counters into."},
-    {"sockaddr", sockaddr, METH_VARARGS, "Packed sockaddr for relay's destination."},
+    {"run", run, METH_VARARGS, "Wait and relay settled streams until something needs Python."},
+    {"destination", destination, METH_VARARGS, "Set or clear where a stream's socket sends to."},
+    {"register", register_, METH_VARARGS, "Relay a settled stream here."},
+    {"unregister", unregister, METH_O, "Give a stream (and its counters) back to Python."},
+    {"totals", totals, METH_O, "Counters of a registered stream."},
+    {"forget", forget, METH_O, "Drop a socket about to be closed."},
+    {"attach", attach, METH_O, "The counter table relayed packets are counted in."},
     {NULL, NULL, 0, NULL},
 };
 
 static struct PyModuleDef module = {
-    PyModuleDef_HEAD_INIT, "_relay", "recvmmsg/sendmmsg for the relay worker's plain drain.", -1, methods,
+    PyModuleDef_HEAD_INIT, "_relay", "The relay worker's event loop for settled plain streams.",
+    -1, methods,
 };
 
 PyMODINIT_FUNC PyInit__relay(void)
@@ -255,11 +838,31 @@ PyMODINIT_FUNC PyInit__relay(void)
         return PyErr_NoMemory();
     for (int i = 0; i < MAX_BATCH; i++)
         reset(i);
+#ifdef HAVE_SRTP
+    if (srtp_init() != srtp_err_status_ok) {
+        PyErr_SetString(PyExc_ImportError, "srtp_init failed");
+        return NULL;
+    }
+    if (PyType_Ready(&ContextType) < 0)
+        return NULL;
+#endif
     PyObject *m = PyModule_Create(&module);
     if (m != NULL) {
+#ifdef HAVE_SRTP
+        Py_INCREF(&ContextType);
+        if (PyModule_AddObject(m, "SrtpContext", (PyObject *)&ContextType) < 0) {
+            Py_DECREF(&ContextType);
+            Py_DECREF(m);
+            return NULL;
+        }
+        /* SDES-SRTP streams are relayed here too (this build found libsrtp2) */
+        PyModule_AddIntConstant(m, "SRTP", 1);
+#else
+        PyModule_AddIntConstant(m, "SRTP", 0);
+#endif
         PyModule_AddIntConstant(m, "MAX_BATCH", MAX_BATCH);
         /* worker.py uses the helper only when this matches: a stale build is ignored */
-        PyModule_AddIntConstant(m, "API", 2);
+        PyModule_AddIntConstant(m, "API", 3);
     }
     return m;
 }

@@ -502,20 +502,25 @@ class RelayPlane:
             record.generation,
             stream.srtp_in,
             stream.srtp_out,
-            *(self._webrtc_spec(record, stream) if stream.dtls is not None else (None, None)),
+            *(self._webrtc_spec(record, stream)
+              if stream.dtls is not None or stream.ice is not None else (None, None)),
             tuple(s.id for s in stream.extra_sinks if not s.closed),
             stream.transcode,
         )
 
     def _webrtc_spec(self, record: _Record, stream: Stream) -> tuple:
         """(ice, dtls) of a WebRTC stream for its worker: candidates as ``sendto`` addresses
-        of the socket's family, the certificate by name (sent to the worker once, ahead)."""
-        client, remote_fingerprint, certificate = stream.dtls
-        name = certificate.fingerprint()
-        worker = record.worker
-        if name not in worker.certificates:
-            worker.certificates.add(name)
-            self._send(worker, ("certificate", (name, *certificate.to_pem())))
+        of the socket's family, the certificate by name (sent to the worker once, ahead). An
+        ICE-only leg (plain or SDES media) has no DTLS part."""
+        dtls = None
+        if stream.dtls is not None:
+            client, remote_fingerprint, certificate = stream.dtls
+            name = certificate.fingerprint()
+            worker = record.worker
+            if name not in worker.certificates:
+                worker.certificates.add(name)
+                self._send(worker, ("certificate", (name, *certificate.to_pem())))
+            dtls = (client, remote_fingerprint, name)
         ice = stream.ice
         if ice is not None:
             candidates = []
@@ -525,7 +530,7 @@ class RelayPlane:
                 if address is not None:
                     candidates.append((address, priority))
             ice = (*ice[:5], tuple(candidates), *ice[6:])
-        return ice, (client, remote_fingerprint, name)
+        return ice, dtls
 
     def _address(self, family: int, endpoint: Endpoint | None) -> tuple | None:
         """``_address`` with a cache: calls reuse the same few SDP addresses."""

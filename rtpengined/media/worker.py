@@ -5,9 +5,11 @@ plane (``rtpengined.media.plane``). No trio, no threads, no logging per packet: 
 ready socket is drained (up to ``BATCH`` packets, so one flooded socket cannot starve
 the others and no socket is ever given up on) with ``recvfrom_into`` into one buffer,
 and each packet is sent unchanged from the sink stream's socket to the sink's current
-destination. A settled stream (the usual case once a call is up) is drained by the C helper
-``_relay`` instead, when it was built: one ``recvmmsg`` for everything waiting, one
-``sendmmsg`` to send it on. A drain's counters (and a newly learned endpoint or payload type) are
+destination. When the C helper ``_relay`` was built, the loop itself is its ``run``, which
+relays every settled stream (the usual case once a call is up, SDES-SRTP included when it
+found libsrtp2) without coming back to Python: one ``recvmmsg`` for everything waiting, one
+``sendmmsg`` to send it on; Python keeps the channel, learning and everything unsettled, and
+decides which streams are settled (``Worker.settle``). A drain's counters (and a newly learned endpoint or payload type) are
 written to shared memory before its packets are sent on, so a query made after a
 relayed packet arrived sees it (as rtpengine counts synchronously); the rest of a slot
 (kernel drops, send errors, applied generation) is written when it changes, once the
@@ -53,12 +55,15 @@ from .counters import (
 )
 from .scheduling import request_short_slice
 
-try:  # recvmmsg/sendmmsg for the settled plain drain (setup.py builds it; optional)
+try:  # the event loop for settled streams in C (setup.py builds it; optional)
     from . import _relay
 except ImportError:  # not built: the pure-Python loop below does the same, packet by packet
     _relay = None
-if os.environ.get("RTPENGINED_PURE_RELAY") or getattr(_relay, "API", None) != 2:
+if os.environ.get("RTPENGINED_PURE_RELAY") or getattr(_relay, "API", None) != 3:
     _relay = None  # forced (tests run both loops; operators may too) or a stale build
+# SDES-SRTP contexts of the C helper (built against the system libsrtp2): the C loop relays
+# streams keyed with them; without it SRTP streams stay in Python (pylibsrtp).
+_CContext = getattr(_relay, "SrtpContext", None)
 
 log = logging.getLogger("rtpengined.relay")
 
@@ -78,7 +83,7 @@ class _Stream:
     __slots__ = (
         "id", "slot", "sock", "fd", "family",
         "sink_id", "sink", "rtcp_peer_id", "rtcp_peer",
-        "advertised", "endpoint", "dest", "dest_raw", "confirmed", "generation",
+        "advertised", "endpoint", "dest", "native", "confirmed", "generation",
         "learning", "strict_source", "media_handover", "asymmetric", "rtcp_mux", "blocked",
         "learn_until", "best_score",
         "packets", "bytes", "errors", "last_packet", "ssrc", "ssrc_seen",
@@ -99,6 +104,7 @@ class _Stream:
         self.endpoint = None
         self.confirmed = False
         self.generation = 0
+        self.native = False  # registered in the C loop's table (Worker.settle)
         self.learn_until = 0.0
         self.best_score = -1
         raw = counters.read_raw(spec.slot)
@@ -164,14 +170,14 @@ class _Stream:
             self.dest = self.advertised
         else:
             self.dest = self.endpoint
-        # The same, packed once for the C helper's sendmmsg (None: no helper, or no address).
-        dest = self.dest
-        self.dest_raw = None
-        if _relay is not None and dest is not None:
-            try:
-                self.dest_raw = _relay.sockaddr(self.family, dest[0], dest[1])
-            except ValueError:  # not an address of the socket's family: the Python loop
-                pass
+        # The same for the C loop, which sends packets for this party from this socket
+        # (packed there once per change, not per packet). (No socket: a unit test's stream.)
+        if _relay is not None and self.fd >= 0:
+            dest = self.dest
+            if dest is None:
+                _relay.destination(self.fd)
+            else:
+                _relay.destination(self.fd, self.family, str(dest[0]), dest[1])
 
     def score(self, source: tuple) -> int:
         """Heuristic learning: how well a source matches the SDP (address+port best)."""
@@ -222,7 +228,7 @@ class Worker:
         self.channel = channel
         self.counters = counters
         if _relay is not None:
-            _relay.attach(counters.map)  # the batched drain's send writes traffic counters
+            _relay.attach(counters.map)  # the C loop counts settled streams' packets there
         self.index = index
         self.epoll = select.epoll()
         self.streams: dict[int, _Stream] = {}
@@ -305,7 +311,7 @@ class Worker:
         if _NONBLOCKING_UDP == socket.SOCK_DGRAM:
             sock.setblocking(False)
         stream = _Stream(spec, sock, self.counters)
-        if spec.dtls is not None:
+        if spec.dtls is not None or spec.ice is not None:
             self.set_webrtc(stream, spec)
         self.streams[stream.id] = stream
         self.by_fd[stream.fd] = stream
@@ -319,7 +325,7 @@ class Worker:
             return
         self.unlink(stream)
         stream.apply(spec, time.monotonic())
-        if spec.dtls is not None or stream.webrtc is not None:
+        if spec.dtls is not None or spec.ice is not None or stream.webrtc is not None:
             self.set_webrtc(stream, spec)
         stream.apply_keys(spec)
         self.link(stream)
@@ -333,6 +339,9 @@ class Worker:
             self.dirty.discard(stream)
             del self.by_fd[stream.fd]
             self.epoll.unregister(stream.fd)
+            if _relay is not None:  # before the close: the number may come back at once
+                _relay.forget(stream.fd)
+                stream.native = False
             if stream.webrtc is not None:  # close_notify: the browser knows at once
                 self.send_leg(stream, stream.webrtc.close())
             stream.sock.close()
@@ -380,6 +389,49 @@ class Worker:
             stream.secure = stream.secure or bool(stream.extras)
         else:
             stream.extras = ()
+        if _relay is not None:
+            self.settle(stream)
+
+    def settle(self, stream: _Stream) -> None:
+        """Hand a settled stream to the C loop, or take it back when it no longer is.
+
+        Settled: confirmed without source checks (the source of a packet no longer
+        matters), one sink and no subscribers (pubsub), no RTCP to demux, not blocked, no
+        WebRTC leg on either side, and SRTP (if any) with contexts of the C helper (SDES keys,
+        libsrtp2 found at build time). That is every stream the Python drains would relay without a decision per
+        packet; the C loop relays it the same way. Its counters move with it: to the C table
+        on registration, back with ``take_back``. Called whenever one of these can change:
+        ``resolve`` (add, update, remove of it or its sink, keys) and a drain that learned.
+        """
+        sink = stream.sink
+        if (sink is not None and stream.confirmed and not stream.blocked and not stream.extras
+                and not (stream.strict_source or stream.media_handover)
+                and (sink.rtcp_mux or not stream.rtcp_mux)
+                and stream.webrtc is None and sink.webrtc is None
+                and (stream.srtp_in is None or type(stream.unprotect) is _CContext)
+                and (sink.srtp_out is None or type(sink.protect) is _CContext)
+                and self.streams.get(stream.id) is stream):
+            # (Already registered: its sink and keys are updated; the counters stay the C
+            # table's.) SDES contexts are shared with Python's drain: one replay window.
+            _relay.register(stream.fd, sink.fd, stream.slot * SLOT_SIZE, stream.packets,
+                            stream.bytes, stream.errors, stream.last_packet, stream.ssrc,
+                            stream.ssrc_seen, stream.payload_type,
+                            stream.unprotect if stream.srtp_in is not None else None,
+                            sink.protect if sink.srtp_out is not None else None)
+            stream.native = True
+        elif stream.native:
+            stream.native = False
+            self.take_back(stream, _relay.unregister(stream.fd))
+
+    @staticmethod
+    def take_back(stream: _Stream, totals: tuple | None) -> None:
+        """The C table's counters of a stream, as ``unregister``/``totals`` return them."""
+        if totals is None:
+            return
+        (stream.packets, stream.bytes, stream.errors, stream.last_packet, stream.ssrc,
+         stream.ssrc_seen, stream.payload_type, congested) = totals
+        if congested:
+            stream.congested = True
 
     def resolve_referrers(self, stream_id: int) -> None:
         for referrer in self.referrers.get(stream_id, ()):
@@ -388,6 +440,8 @@ class Worker:
     # -- counters -------------------------------------------------------------------
 
     def flush_one(self, stream: _Stream) -> None:
+        if stream.native:  # the C table holds its counters: the slot gets those
+            self.take_back(stream, _relay.totals(stream.fd))
         if stream.congested:  # the kernel only drops when we fall behind: a full batch
             stream.kernel_drops = _kernel_drops(stream.sock)
             stream.congested = False
@@ -417,9 +471,19 @@ class Worker:
     # -- the loop -------------------------------------------------------------------
 
     def run(self) -> None:
+        """The loop: wait, signalling first, drain what is ready, flush counters once idle.
+
+        With the C helper, the waiting and the settled streams are ``_relay.run``'s: it
+        returns only with the events left for Python (the channel, streams not settled), the
+        streams whose counters want a flush, and how many it relayed itself (which keeps the
+        flush for when the loop is really idle, as before).
+        """
         channel_fd = self.channel.fileno()
         self.epoll.register(channel_fd, select.EPOLLIN)
         poll = self.epoll.poll
+        native_run = _relay.run if _relay is not None else None
+        epoll_fd = self.epoll.fileno()
+        handled = 0
         by_fd = self.by_fd
         dirty = self.dirty
         drain = self.drain
@@ -436,7 +500,14 @@ class Worker:
                 timeout = max(0.0, timers[0][0] - monotonic())
             else:
                 timeout = -1
-            events = poll(timeout)
+            if native_run is not None:
+                events, handled, to_flush = native_run(epoll_fd, channel_fd, timeout)
+                for fd in to_flush:
+                    stream = by_fd.get(fd)
+                    if stream is not None:
+                        dirty.add(stream)
+            else:
+                events = poll(timeout)
             wall = wall_clock()
             now = monotonic()
             if timers and timers[0][0] <= now:
@@ -451,19 +522,31 @@ class Worker:
             for fd, _mask in events:
                 stream = by_fd.get(fd)
                 if stream is not None:
-                    if stream.secure:
+                    if stream.native:  # its sink's address is one sendmmsg cannot take
+                        self.drain_taken(stream, wall, now, turn)
+                    elif stream.secure:
                         drain_secure(stream, wall, now, turn)
                     else:
                         drain(stream, wall, now, turn)
                 elif fd == channel_fd and not self.handle_channel():
                     return
-            if dirty and (not events or now >= next_flush):
+            if dirty and (not (events or handled) or now >= next_flush):
                 self.flush()
                 next_flush = now + FLUSH_INTERVAL
             if self.learned:
                 self.report_learned()
             if self.secure_changed:
                 self.report_secure()
+
+    def drain_taken(self, stream: _Stream, wall: float, now: float, turn: int) -> None:
+        """``drain`` for a stream of the C table that the C loop left to Python."""
+        stream.native = False
+        self.take_back(stream, _relay.unregister(stream.fd))
+        if stream.secure:
+            self.drain_secure(stream, wall, now, turn)
+        else:
+            self.drain(stream, wall, now, turn)
+        self.settle(stream)
 
     def drain(self, stream: _Stream, wall: float, now: float, turn: int = 0) -> None:
         """Relay the packets waiting on ``stream``'s socket (at most BATCH).
@@ -481,45 +564,12 @@ class Worker:
         reported by the next poll; a stream that shows up in consecutive turns is busy
         and is drained until empty (up to BATCH) until a drain finds a single packet.
 
-        A settled stream (confirmed, no source checks, one destination) goes to the C
-        helper instead when it is built: every waiting packet in one ``recvmmsg``, then
-        (after publishing) all of them in one ``sendmmsg``, with as few Python steps per
-        drain as possible: this is the path nearly every packet of an established call
-        takes.
+        With the C helper built, a settled stream (confirmed, no source checks, one
+        destination) is relayed by ``_relay.run`` instead (``settle``) and comes here only
+        when its sink's address is not one the C loop can send to. This drain is for the
+        rest, and for everything when the helper is absent.
         """
         sink = None if stream.blocked else stream.sink
-        if (sink is not None and stream.confirmed and sink.dest_raw is not None
-                and not (stream.strict_source or stream.media_handover)
-                and (sink.rtcp_mux or not stream.rtcp_mux)):  # (no demux needed)
-            count, nbytes, errors, size, head = _relay.receive(stream.fd, BATCH)
-            stream.turn = turn
-            if not count:
-                if errors:
-                    stream.errors += errors
-                    self.publish(stream, 0, wall, head, 0, 0, False)
-                return
-            packets = stream.packets = stream.packets + count
-            nbytes = stream.bytes = stream.bytes + nbytes
-            if errors:
-                stream.errors += errors
-            if (size >= 12 and count < CONGESTED
-                    and stream.payload_type == PAYLOAD_TYPE_SEEN | (head[1] & 0x7F)
-                    and head[0] & 0xC0 == 0x80 and not 192 <= head[1] <= 223
-                    and stream.ssrc_seen & 1):
-                # RTP of the payload type already published: only the traffic part moves
-                # (what ``publish`` does for it, without its general case), written by the
-                # helper right before it sends (counted before sent, as ever).
-                stream.last_packet = wall
-                ssrc = stream.ssrc = RTP_SSRC.unpack_from(head, 8)[0]
-                failed = _relay.send(sink.fd, sink.dest_raw, stream.slot * SLOT_SIZE, packets,
-                                     nbytes, stream.errors, wall, ssrc, stream.ssrc_seen)
-            else:
-                self.publish(stream, count, wall, head, 0, size, False)
-                failed = _relay.send(sink.fd, sink.dest_raw)
-            if failed:
-                stream.errors += failed
-                self.dirty.add(stream)  # published with the next flush
-            return
         buffer = self.buffer
         view = self.view
         room = self.room
@@ -594,31 +644,31 @@ class Worker:
             self.learned.append(stream.id)
         self.publish(stream, count, wall, buffer, offset - size, size, publish_all)
         # -- send -----------------------------------------------------------------------
-        if sink is None or not count:
-            return
-        failed = 0
-        start = 0
-        if targets is None:
-            send = sink.sock.sendto
-            destination = sink.dest
-            for end in ends:
-                try:
-                    send(view[start:end], destination)
-                except OSError:
-                    failed += 1
-                start = end
-        else:
-            for end, target in zip(ends, targets, strict=True):
-                if target is not None and (destination := target.dest) is not None:
+        if sink is not None and count:
+            failed = 0
+            start = 0
+            if targets is None:
+                send = sink.sock.sendto
+                destination = sink.dest
+                for end in ends:
                     try:
-                        target.sock.sendto(view[start:end], destination)
+                        send(view[start:end], destination)
                     except OSError:
                         failed += 1
-                start = end
-        if failed:
-            stream.errors += failed
-            self.dirty.add(stream)  # published with the next flush
-
+                    start = end
+            else:
+                for end, target in zip(ends, targets, strict=True):
+                    if target is not None and (destination := target.dest) is not None:
+                        try:
+                            target.sock.sendto(view[start:end], destination)
+                        except OSError:
+                            failed += 1
+                    start = end
+            if failed:
+                stream.errors += failed
+                self.dirty.add(stream)  # published with the next flush
+        if publish_all and _relay is not None:  # confirmed now: the C loop may take it over
+            self.settle(stream)
 
     def publish(self, stream: _Stream, count: int, wall: float, packet, first: int, size: int,
                 publish_all: bool) -> None:
@@ -729,6 +779,8 @@ class Worker:
             publish_all = True
         self.publish(stream, count - refused, wall, last, 0, len(last), publish_all)
         self.send_on(stream, out)
+        if publish_all and _relay is not None:  # confirmed now: the C loop may take it over
+            self.settle(stream)
 
     def send_on(self, stream: _Stream, out: list) -> None:
         """Send a secure drain's packets (decrypted or re-encrypted) to their targets; a
@@ -759,34 +811,39 @@ class Worker:
         nothing does not interrupt media); new remote candidates are added to its ICE
         agent. A new fingerprint, role or certificate (DTLS renegotiation) or new ICE
         credentials (ICE restart) make a new leg: a new handshake, the old keys stop.
+        An ICE-only leg (no DTLS: plain or SDES media) keeps the keys signalling gave.
         """
         from ..secure.webrtc import DtlsSpec, IceSpec, WebrtcLeg
 
         leg = stream.webrtc
-        if spec.dtls is None:
+        if spec.dtls is None and spec.ice is None:
             if leg is not None:
                 stream.webrtc = None
-                stream.srtp_in = stream.srtp_out = stream.unprotect = stream.protect = None
+                if leg.terminates_dtls:
+                    stream.srtp_in = stream.srtp_out = stream.unprotect = stream.protect = None
                 stream.timer_at = None
             return
-        dtls_spec = DtlsSpec._make(spec.dtls)
+        dtls_spec = DtlsSpec._make(spec.dtls) if spec.dtls is not None else None
         ice_spec = IceSpec._make(spec.ice) if spec.ice is not None else None
         if leg is not None and leg.spec == dtls_spec and (
                 (leg.ice_spec is None) == (ice_spec is None)
                 and (ice_spec is None or leg.ice_spec[:4] == ice_spec[:4])):
             leg.update_ice(ice_spec)
         else:
-            certificate = self.certificates.get(dtls_spec.certificate)
-            if certificate is None:
-                log.warning("stream %d: DTLS certificate %s not loaded", stream.id,
-                            dtls_spec.certificate)
-                return
+            certificate = None
+            if dtls_spec is not None:
+                certificate = self.certificates.get(dtls_spec.certificate)
+                if certificate is None:
+                    log.warning("stream %d: DTLS certificate %s not loaded", stream.id,
+                                dtls_spec.certificate)
+                    return
             same_ice = (leg is not None and ice_spec is not None and leg.ice_spec is not None
                         and leg.ice_spec[:4] == ice_spec[:4])
             stream.webrtc = WebrtcLeg(certificate, dtls_spec, ice_spec,
                                       default_peer=spec.endpoint or spec.advertised,
                                       agent=leg.agent if same_ice else None)
-            stream.srtp_in = stream.srtp_out = stream.unprotect = stream.protect = None
+            if dtls_spec is not None or (leg is not None and leg.terminates_dtls):
+                stream.srtp_in = stream.srtp_out = stream.unprotect = stream.protect = None
             stream.webrtc_status = None
         peer = stream.webrtc.peer
         if peer is not None and (stream.endpoint != peer or not stream.confirmed):
@@ -856,7 +913,7 @@ class Worker:
                 stream.srtp_in = stream.srtp_out = ("DTLS", status.suite)
                 self.resolve(stream)
                 self.resolve_referrers(stream.id)
-            elif status.expired and stream.unprotect is not None:
+            elif status.expired and stream.unprotect is not None and leg.terminates_dtls:
                 # ICE consent expired (RFC 7675): nothing more is sent to or taken from it
                 # (media for it is dropped as before its handshake) until the peer restarts.
                 stream.unprotect = stream.protect = None
@@ -875,10 +932,15 @@ class Worker:
         Datagrams are told apart by their first byte (RFC 7983): STUN and DTLS go to the
         leg and its replies leave from this socket; SRTP/SRTCP is accepted only from the
         leg's peer once the handshake is done, decrypted, and relayed like any other
-        packet (encrypted again for a target that is SRTP or WebRTC itself).
+        packet (encrypted again for a target that is SRTP or WebRTC itself). On an
+        ICE-only leg media is taken from the nominated pair once there is one, before that
+        from wherever learning allows (a party may send before its checks finish, and
+        10.5 relays it), SDES-decrypted when the leg has keys.
         """
         sock = stream.sock
         leg = stream.webrtc
+        ice_only = not leg.terminates_dtls
+        endpoint0, settled0 = stream.endpoint, stream.confirmed
         busy = stream.busy
         limit = BATCH if busy else 1
         sink = None if stream.blocked else stream.sink
@@ -902,14 +964,33 @@ class Worker:
                 control = True
                 continue
             unprotect = stream.unprotect
-            if unprotect is None or source != leg.peer:
-                continue  # no keys yet, or not from the ICE/DTLS peer: dropped
             rtcp = len(data) > 1 and 192 <= data[1] <= 223
-            try:
-                data = unprotect.unprotect_rtcp(data) if rtcp else unprotect.unprotect(data)
-            except Exception:  # libsrtp: authentication, replay, malformed
-                errors += 1  # as 10.5: an error, not a packet of the stream
-                continue
+            if ice_only:
+                peer = leg.peer
+                if leg.expired or (peer is not None and source != peer):
+                    continue  # consent gone, or not from the nominated pair: dropped
+                if peer is None and (source != stream.endpoint or not stream.confirmed) \
+                        and not stream.on_new_source(source, now):
+                    errors += 1
+                    continue
+                if stream.srtp_in is not None:
+                    if unprotect is None:
+                        errors += 1  # SDES suite without a context
+                        continue
+                    try:
+                        data = (unprotect.unprotect_rtcp(data) if rtcp
+                                else unprotect.unprotect(data))
+                    except Exception:  # libsrtp: authentication, replay, malformed
+                        errors += 1
+                        continue
+            else:
+                if unprotect is None or source != leg.peer:
+                    continue  # no keys yet, or not from the ICE/DTLS peer: dropped
+                try:
+                    data = unprotect.unprotect_rtcp(data) if rtcp else unprotect.unprotect(data)
+                except Exception:  # libsrtp: authentication, replay, malformed
+                    errors += 1  # as 10.5: an error, not a packet of the stream
+                    continue
             nbytes += len(data)  # decrypted, as 10.5 counts it
             media += 1
             last = data
@@ -922,6 +1003,8 @@ class Worker:
             out.append(onward)
         stream.busy = count > 1 if busy else stream.turn == turn - 1
         stream.turn = turn
+        # (an endpoint media learned, before ICE chose one; follow_leg reports its own)
+        learned = stream.endpoint != endpoint0 or stream.confirmed != settled0
         if control:
             self.follow_leg(stream)
         if not (media or errors):
@@ -929,7 +1012,9 @@ class Worker:
         stream.packets += media
         stream.bytes += nbytes
         stream.errors += errors
-        self.publish(stream, media, wall, last, 0, len(last), False)
+        if learned:
+            self.learned.append(stream.id)
+        self.publish(stream, media, wall, last, 0, len(last), learned)
         self.send_on(stream, out)
 
 
@@ -966,10 +1051,14 @@ def _onward(sink: _Stream | None, data: bytes, rtcp: bool, demux: bool):
         target = sink.rtcp_peer
     if target is None or target.dest is None:
         return None
-    if target.srtp_out is not None or target.webrtc is not None:
+    leg = target.webrtc
+    if leg is not None and leg.expired:
+        return None  # ICE consent expired (RFC 7675): nothing more is sent to it
+    dtls = leg is not None and leg.terminates_dtls
+    if target.srtp_out is not None or dtls:
         protect = target.protect
         if protect is None:  # DTLS not done yet (quiet), or a suite libsrtp cannot do
-            return None if target.webrtc is not None else False
+            return None if dtls else False
         try:
             data = protect.protect_rtcp(data) if rtcp else protect.protect(data)
         except Exception:  # libsrtp: malformed, or an index it will not reuse
@@ -979,10 +1068,17 @@ def _onward(sink: _Stream | None, data: bytes, rtcp: bool, demux: bool):
 
 def _srtp_context(keys: tuple | None, outbound: bool):
     """A libsrtp context for (profile, key||salt[, SDES session parameters]); None without
-    keys or for a profile
-    libsrtp cannot do here (the stream then drops what it cannot decrypt or encrypt)."""
+    keys or for a profile libsrtp cannot do here (the stream then drops what it cannot
+    decrypt or encrypt)."""
     if keys is None:
         return None
+    if _CContext is not None and not (len(keys) > 2 and keys[2]):
+        # the C loop can use it (and Python's drain as well); SDES session parameters
+        # only in pylibsrtp's (secure/srtp.py writes the policy for them)
+        try:
+            return _CContext(keys[0], keys[1], outbound)
+        except (ValueError, TypeError):
+            pass  # a profile or key the system libsrtp2 refuses: pylibsrtp may take it
     from ..secure.srtp import SrtpContext  # only workers relaying SRTP load libsrtp
 
     try:

@@ -15,7 +15,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from .. import sdp as sdpmod
-from ..model import Call
+from ..model import Call, Monologue
 from ..ngoptions import Options, get_list, get_str
 from ..protocol.ngcodec import NgError
 from ..request import Request
@@ -84,6 +84,7 @@ def offer(core: Core, message: dict[str, Any], request: Request) -> dict[str, An
     sender = session.monologue(from_tag, "FROM_TAG")
     peer = session.offer_peer(sender, to_tag, opts.via_branch)
     result = session.apply(parsed, sender, peer, opts, request, is_offer=True)
+    _keep_dialogue(sender, peer)
     call.last_signal = now
     call.deletion_mark = False
     call.delete_at = None
@@ -119,6 +120,7 @@ def answer(core: Core, message: dict[str, Any], request: Request) -> dict[str, A
     offerer = session.monologue(from_tag, "FROM_TAG")
     answerer = session.answer_party(offerer, to_tag, opts.via_branch)
     result = session.apply(parsed, answerer, offerer, opts, request, is_offer=False)
+    _keep_dialogue(answerer, offerer)
     call.last_signal = now
     if result is None:
         raise NgError("Error rewriting SDP")
@@ -128,6 +130,14 @@ def answer(core: Core, message: dict[str, Any], request: Request) -> dict[str, A
     if result == "":
         return {"result": "ok"}
     return {"sdp": result, "result": "ok"}
+
+
+def _keep_dialogue(sender: Monologue, receiver: Monologue) -> None:
+    """Signalling on a dialogue cancels a delayed delete of its parties and of every party
+    they are linked with (10.5: an answer on one fork keeps a fork deleted with a delay)."""
+    for party in (sender, receiver, *sender.subscriptions, *sender.subscribers,
+                  *receiver.subscriptions, *receiver.subscribers):
+        party.delete_at = None
 
 
 def _check_source(core: Core, opts: Options) -> None:

@@ -70,6 +70,8 @@ class SdpOutput:
             if is_offer:
                 if protocol is None:
                     protocol = out_media.protocol_sent
+                if protocol is None:
+                    protocol = work.kept_protocol
                 out_media.protocol_sent = protocol
             if is_offer:
                 out_media.mux_sent = out_media.mux_in_use = mux
@@ -106,7 +108,12 @@ class SdpOutput:
                     section, section.formats,
                     [c[0] for c in plan.codecs] if plan.codecs is not None else plan.formats)
             if section.is_rtp:
-                sender_media.remote_webrtc = webrtc.remote_params(parsed, work.index)
+                remote = webrtc.remote_params(parsed, work.index)
+                if is_offer and webrtc.ice_restarted(sender_media.remote_webrtc, remote):
+                    # The party restarted ICE (RFC 8445 9): our answer to it restarts too,
+                    # with credentials of its own (10.5); the ports stay.
+                    sender.ice_credentials = None
+                sender_media.remote_webrtc = remote
                 mids = section.attributes("mid")
                 if not is_offer:
                     plan.mid_from_offer, plan.mid = True, out_media.mid

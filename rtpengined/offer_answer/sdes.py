@@ -15,6 +15,8 @@ answer (`accept`).
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from ..model import CallMedia
 from ..ngoptions import Options
 from ..sdp import MediaPlan, MediaSection
@@ -52,6 +54,18 @@ def _keys(crypto: sdes.Crypto) -> tuple:
 # relay workers load libsrtp): every suite 10.5 offers but F8 (not in libsrtp 2) and AES-192
 # (libsrtp's does not interoperate); the session parameters (UNENCRYPTED_SRTP,
 # UNENCRYPTED_SRTCP, UNAUTHENTICATED_SRTP) on the counter-mode and NULL suites; no MKI.
+def _kept_key(media: CallMedia, ours: sdes.Crypto | None) -> sdes.Crypto | None:
+    """Our answer to an SDES offerer keeps the key it had when the suite (and the session
+    parameters) did not change, as 10.5 does on a re-offer (whatever key the offerer now
+    sends): the relay's context goes on, and so does its rollover counter."""
+    rtp = media.rtp
+    kept = rtp.srtp_out if rtp is not None else None
+    if (ours is None or kept is None or len(kept) < 3 or kept[0] != ours.suite.name
+            or tuple(kept[2]) != tuple(sorted(ours.flags))):
+        return ours
+    return replace(ours, key=kept[1][:ours.suite.key_len], salt=kept[1][ours.suite.key_len:])
+
+
 SUPPORTED = frozenset(s.name for s in sdes.SUITES
                       if not s.name.startswith(("F8_", "AES_192_")))
 
@@ -102,6 +116,7 @@ def offer_security(plan: MediaPlan, section: MediaSection, sender_media: CallMed
     previous = out_media.crypto_offered if out_media.srtp_bridged else None
     out_media.crypto_offered = []
     out_media.srtp_bridged = False
+    out_media.srtp_offered = out_media.sdes_offered = False
     if not section.is_rtp:
         return
     dtls_offerer = (is_srtp(in_proto) and not sender_media.crypto_received
@@ -112,14 +127,21 @@ def offer_security(plan: MediaPlan, section: MediaSection, sender_media: CallMed
         # A plain offerer sent on as SRTP, or a DTLS offerer (a browser) sent on as SRTP:
         # we offer our own keys and DTLS (10.5), and terminate whatever the answer picks.
         if previous is not None and not opts.sdes:
-            offered = previous  # a re-offer keeps the keys (and SDES off) it had (10.5)
+            # A re-offer keeps the keys (and SDES off) it had; once the party answered SDES,
+            # what is left of them comes first and fresh lines for the other suites follow
+            # (10.5 keeps our line of the answer's tag and suite, if any).
+            accepted = out_media.crypto_accepted
+            offered = (sdes.reoffer(accepted) if accepted is not None and previous
+                       else previous)
         else:
             offered = [] if "off" in opts.sdes else sdes.offer([], _sdes_list(opts))
         out_media.crypto_offered = offered
         out_media.srtp_bridged = True
         out_media.sdes = bool(offered)
-        dtls_off = opts.dtls == "off"  # SDES only: no setup, no fingerprint (10.5)
+        # SDES only: no setup, no fingerprint (10.5); nor once the party answered SDES.
+        dtls_off = opts.dtls == "off" or out_media.crypto_accepted is not None
         out_media.dtls_offered = not dtls_off
+        out_media.srtp_offered = True
         # Until answered, query names our first suite on the leg's streams (10.5).
         for stream in out_media.streams:
             stream.crypto_suite = offered[0].suite.name if offered else None
@@ -135,8 +157,17 @@ def offer_security(plan: MediaPlan, section: MediaSection, sender_media: CallMed
                    else sdes.offer(sender_media.crypto_received, _sdes_list(opts)))
         out_media.crypto_offered = offered  # (none with SDES off: see the answer)
         # A re-offer to a party that answered SDES before offers no DTLS again (10.5).
-        plan.security = (security_attributes(offered) if opts.dtls == "off" or out_media.sdes
+        dtls_off = opts.dtls == "off" or out_media.sdes
+        plan.security = (security_attributes(offered) if dtls_off
                          else security_attributes(offered, "actpass", fingerprint))
+        # What query shows until the answer: SDES on both legs, the first line's suite on
+        # the leg offered to, DTLS with its two roles (10.5).
+        sender_media.sdes = True
+        out_media.sdes_offered = bool(offered)
+        out_media.srtp_offered = is_srtp(out_proto)
+        out_media.dtls_offered = not dtls_off and is_srtp(out_proto)
+        for stream in out_media.streams:
+            stream.crypto_suite = offered[0].suite.name if offered else None
 
 
 def passthrough_security(plan: MediaPlan, section: MediaSection, sender_media: CallMedia,
@@ -185,6 +216,10 @@ def _answerer_keys(answer_media: CallMedia, section: MediaSection) -> tuple:
     instead leaves the role the relay terminates it with in ``dtls_role``."""
     answer_media.dtls_offered = False
     answered = _received(section)
+    if answered:
+        first = answered[0]
+        answer_media.crypto_accepted = [c for c in answer_media.crypto_offered
+                                        if c.tag == first.tag and c.suite is first.suite]
     if not answered:
         if is_dtls(answer_media.remote_webrtc):
             answer_media.dtls_role = dtls.answer_setup(answer_media.remote_webrtc.setup)
@@ -211,6 +246,8 @@ def answer_security(plan: MediaPlan, section: MediaSection, answer_media: CallMe
     the line answered before while the offer still carries it (10.5), whatever the
     answerer chose now."""
     offer_media.dtls_role = answer_media.dtls_role = None
+    # Answered now: whatever we offered this party is settled.
+    answer_media.srtp_offered = answer_media.sdes_offered = answer_media.dtls_offered = False
     if not section.is_rtp or offer_media.offer_protocol is None:
         return []
     offered_proto = offer_media.offer_protocol
@@ -243,14 +280,20 @@ def answer_security(plan: MediaPlan, section: MediaSection, answer_media: CallMe
         # SDES offerer, plain answerer: we answer the offerer's a=crypto.
         plan.protocol = offer_media.protocol = offered_proto
         offered = offer_media.crypto_received
-        ours = sdes.answer(offered)
+        ours = _kept_key(offer_media, sdes.answer(offered))
         plan.security = [ours.format()] if ours is not None else []
         offer_media.sdes = ours is not None
         theirs = next((c for c in offered if ours is not None and c.tag == ours.tag), None)
         if osrtp_offerer:
             _osrtp_shown(answer_media, offer_media)
+        # A plain answer to the SDES lines we passed on: query still shows SDES and the
+        # first line's suite on the answerer's leg (10.5).
+        passed_on = bool(answer_media.crypto_offered) and not osrtp_offerer
+        if passed_on:
+            answer_media.sdes = True
         return (set_keys(offer_media, theirs, ours, show_suite=True)
-                + set_keys(answer_media, None, None, keep_suite=osrtp_offerer))
+                + set_keys(answer_media, None, None,
+                           keep_suite=osrtp_offerer or passed_on))
     if answer_media.srtp_bridged and not is_srtp(offered_proto):
         # Plain offerer, SRTP answerer: its a=crypto chose one of ours, or it answered DTLS
         # (the relay terminates it: dtls_role).
@@ -259,8 +302,11 @@ def answer_security(plan: MediaPlan, section: MediaSection, answer_media: CallMe
         theirs, ours = _answerer_keys(answer_media, section)
         return (set_keys(answer_media, theirs, ours,
                          # (an OSRTP answer or none: query keeps naming the suite
-                         # offered, or shows the one chosen, as 10.5)
-                         show_suite=not is_srtp(section.protocol) and ours is not None,
+                         # offered, or shows the one chosen, as 10.5; an SRTP answer:
+                         # the line it kept of ours, by its tag and suite)
+                         show_suite=ours is not None and (
+                             not is_srtp(section.protocol)
+                             or bool(answer_media.crypto_accepted)),
                          keep_suite=(answer_media.dtls_role is not None
                                      or not is_srtp(section.protocol) and ours is None))
                 + set_keys(offer_media, None, None))
@@ -308,6 +354,7 @@ def answer_security(plan: MediaPlan, section: MediaSection, answer_media: CallMe
                     + set_keys(answer_media, answered[0], chosen, show_suite=True))
     if osrtp_offerer and plain_answer:
         # An opportunistic offer answered plain: the call stays plain.
+        offer_media.sdes = False
         _osrtp_shown(answer_media, offer_media)
         return (set_keys(answer_media, None, None, keep_suite=True)
                 + set_keys(offer_media, None, None))

@@ -29,6 +29,14 @@ if TYPE_CHECKING:
 # -- one offer/answer transaction ------------------------------------------------------
 
 
+def _speaks_ice(media: CallMedia, opts: Options) -> bool:
+    """ICE will be spoken on this (existing) leg after the request: forced by the ICE option,
+    or as before unless the option removes it."""
+    if opts.ice in ("force", "force-relay"):
+        return True
+    return media.ice_out and opts.ice != "remove"
+
+
 def _link(a: Monologue, b: Monologue) -> None:
     """Offer/answer association: each party receives the other's media."""
     for x, y in ((a, b), (b, a)):
@@ -36,6 +44,19 @@ def _link(a: Monologue, b: Monologue) -> None:
             x.subscriptions.append(y)
         if x not in y.subscribers:
             y.subscribers.append(x)
+
+
+def _fork_to(sender: Monologue, branch: Monologue) -> None:
+    """An offer to a fork: the earlier forks stop receiving the sender (10.5), and the fork
+    offered last comes first among the sender's subscriptions."""
+    for other in list(sender.subscribers):
+        if other is not branch:
+            sender.subscribers.remove(other)
+            if sender in other.subscriptions:
+                other.subscriptions.remove(sender)
+    if branch in sender.subscriptions:
+        sender.subscriptions.remove(branch)
+        sender.subscriptions.insert(0, branch)
 
 
 class _Session(SdpOutput, IceCandidates):
@@ -49,13 +70,15 @@ class _Session(SdpOutput, IceCandidates):
         self.links: list[tuple[Monologue, Monologue]] = []
         self.tag_updates: list[tuple[Monologue, str]] = []
         self.exclusive: tuple[Monologue, Monologue] | None = None
+        # An offer to another fork (via-branch): the sender's media goes to that fork only.
+        self.fork: tuple[Monologue, Monologue] | None = None
         self.request: Request | None = None
 
     # -- party lookup ---------------------------------------------------------------------
 
     def find(self, tag: str) -> Monologue | None:
         for mono in [*self.call.monologues, *self.new_monologues]:
-            if mono.tag == tag:
+            if mono.tag == tag and not mono.destroyed:
                 return mono
         for mono, new_tag in self.tag_updates:
             if new_tag == tag:
@@ -93,11 +116,18 @@ class _Session(SdpOutput, IceCandidates):
             chosen = next((m for m in peers if m.via_branch == via), None)
             if chosen is None:
                 chosen = next((m for m in peers if not m.tag and not m.via_branch), None)
+            if chosen is None:  # a branch offered before another one: it is back (10.5)
+                chosen = next((m for m in self.call.monologues
+                               if m.via_branch == via and not m.destroyed), None)
+                if chosen is not None:
+                    self.fork = (sender, chosen)
         elif peers:
             chosen = peers[-1]
         if chosen is None:
             chosen = self._create("", "TO_TAG")
             chosen.ice_controlling = True
+            if via:
+                self.fork = (sender, chosen)
         if via:
             chosen.new_via_branch = via
         self.links.append((sender, chosen))
@@ -111,6 +141,11 @@ class _Session(SdpOutput, IceCandidates):
             peers = [m for m in offerer.subscriptions if not m.tag]
             if via:
                 party = next((m for m in peers if m.via_branch == via), None)
+            head = offerer.subscriptions[0] if offerer.subscriptions else None
+            if party is None and head is not None and head.tag:
+                # The offerer's latest peer has answered (or was deleted): an answer with
+                # another to-tag is a new party, not one of the other forks (10.5).
+                peers = []
             if party is None and peers:
                 party = next((m for m in peers if not m.via_branch), peers[0])
             if party is None:
@@ -151,6 +186,11 @@ class _Session(SdpOutput, IceCandidates):
         work = _MediaWork(index=index, section=section)
         work.sender_media = sender.medias[index] if index < len(sender.medias) else None
         work.receiver_media = receiver.medias[index] if index < len(receiver.medias) else None
+        smedia, rmedia = work.sender_media, work.receiver_media
+        if (is_offer and opts.transport_protocol is None and smedia is not None
+                and smedia.initialized and smedia.protocol == section.protocol
+                and rmedia is not None and rmedia.initialized and rmedia.protocol_sent is None):
+            work.kept_protocol = rmedia.protocol
         if section.port == 0:
             return work
         conn = parsed.media_connection(index)
@@ -192,7 +232,12 @@ class _Session(SdpOutput, IceCandidates):
                                     and len(smedia.streams) < sender_count):
             # A re-offer that needs a pair where one port was enough: fresh ports (10.5).
             work.sender_count = sender_count
-        if _needs_ports(rmedia) or (is_offer and len(rmedia.streams) != receiver_count):
+        # A leg already using rtcp-mux keeps it in a re-offer without a fallback port
+        # (output._mux_out): its single port is enough, and stays (10.5).
+        sticky_mux = (is_offer and rmedia is not None and rmedia.mux_in_use
+                      and len(rmedia.streams) == 1)
+        if _needs_ports(rmedia) or (is_offer and len(rmedia.streams) != receiver_count
+                                    and not sticky_mux):
             work.receiver_count = receiver_count
         elif (is_offer or receiver_if is not None) and rmedia is not None and (
                 rmedia.rtp is not None
@@ -200,10 +245,14 @@ class _Session(SdpOutput, IceCandidates):
             # A re-offer towards another interface, or an answer naming another interface
             # for the offerer's side: fresh ports there (10.5).
             work.receiver_count = receiver_count
-        elif rmedia is not None and "port-latching" not in opts.flags:
+        elif rmedia is not None and "port-latching" not in opts.flags and (
+                "no-port-latching" in opts.flags or not _speaks_ice(rmedia, opts)):
+            # The far side moved: fresh ports, unless ICE is spoken on the leg (its checks
+            # find the party wherever it went; 10.5 keeps the ports then, except with
+            # no-port-latching).
             bound = rmedia.bound_endpoint
             if bound is not None and bound != work.endpoint and not conn.is_zero:
-                work.receiver_count = receiver_count  # the far side moved: fresh ports
+                work.receiver_count = receiver_count
         return work
 
     def _bind(self, plans: list[_MediaWork], opts: Options) -> None:
@@ -243,8 +292,11 @@ class _Session(SdpOutput, IceCandidates):
                     offerer.subscribers.remove(other)
                     if offerer in other.subscriptions:
                         other.subscriptions.remove(offerer)
+        if self.fork is not None:
+            _fork_to(*self.fork)
         if opts.label is not None:
             sender.label = opts.label
+        receiver.destroyed = False  # a deleted branch offered again lives again (10.5)
         via, receiver.new_via_branch = receiver.new_via_branch, None
         if via:
             receiver.via_branch = via
@@ -261,10 +313,16 @@ class _Session(SdpOutput, IceCandidates):
         for work in plans:
             smedia = self._ensure_media(sender, work, parsed)
             rmedia = self._ensure_media(receiver, work, parsed, mirror=True,
-                                        protocol=opts.transport_protocol)
+                                        protocol=opts.transport_protocol or work.kept_protocol)
+            # New local ports on a leg that speaks ICE are an ICE restart of ours (RFC 8445
+            # 9; 10.5 restarts the leg's agent when its sockets change): new credentials.
             if work.sender_ports:
+                if smedia.streams and smedia.ice_out:
+                    sender.ice_credentials = None
                 opened += self._replace_streams(smedia, work.sender_pool, work.sender_ports)
             if work.receiver_ports:
+                if rmedia.streams and rmedia.ice_out:
+                    receiver.ice_credentials = None
                 opened += self._replace_streams(rmedia, work.receiver_pool, work.receiver_ports)
             section = work.section
             smedia.formats = list(section.formats)
@@ -302,6 +360,8 @@ class _Session(SdpOutput, IceCandidates):
             rtp_ep = None if conn.is_zero else Endpoint(address, section.port)
             held = Endpoint(conn.address, section.port) if conn.is_zero else None
             rtcp_attr = parsed.rtcp_attribute(work.index)
+            smedia.rtcp_on_rtp = (rtcp_attr is not None and rtcp_attr[0] == section.port
+                                  and offers_mux)
             rtcp_ep = None
             if rtp_ep is not None:
                 if rtcp_attr is not None:
@@ -313,8 +373,10 @@ class _Session(SdpOutput, IceCandidates):
             single_port = smedia.rtcp is None
             for stream in smedia.streams:
                 target = rtcp_ep if stream.rtcp else rtp_ep
+                # (a held party's RTCP shows its a=rtcp port, else the next one, as 10.5)
+                held_rtcp = rtcp_attr[0] if rtcp_attr is not None else None
                 stream.shown_endpoint = None if held is None else Endpoint(
-                    held.address, held.port + 1 if stream.rtcp else held.port)
+                    held.address, (held_rtcp or held.port + 1) if stream.rtcp else held.port)
                 if stream.advertised != target:
                     stream.advertised = target
                     stream.endpoint = None
@@ -383,8 +445,9 @@ class _Session(SdpOutput, IceCandidates):
     def _answer_mux(self, answer_media: CallMedia, offer_media: CallMedia, accepted: bool,
                     opts: Options) -> None:
         """Whether the offerer gets rtcp-mux back (RFC 5761 as rtpengine negotiates it)."""
-        # "reject" only means something in an offer (10.5 ignores it in answers).
-        flags = answer_media.mux_flags | (opts.rtcp_mux - {"reject"})
+        # "reject" and "accept" only mean something in an offer (10.5 ignores them in
+        # answers).
+        flags = answer_media.mux_flags | (opts.rtcp_mux - {"reject", "accept"})
         offered = offer_media.mux_offered
         # The offerer keeps what it offered when we did not pass rtcp-mux on (demux) or were
         # told to accept it; otherwise it gets the answerer's choice.

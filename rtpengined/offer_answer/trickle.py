@@ -65,7 +65,7 @@ def apply(manager: CallManager, call: Call, tag: str, medias: list[trickle.Fragm
           ) -> bool:
     """Add the fragment's candidates to the party's medias and tell the relay about the legs
     that changed; False when some media could not take them (yet)."""
-    mono = next((m for m in call.monologues if m.tag == tag), None)
+    mono = next((m for m in call.monologues if m.tag == tag and not m.destroyed), None)
     if mono is None:
         return not medias
     taken = True

@@ -9,6 +9,12 @@ ICE component) is given the DTLS role, the fingerprint the peer's certificate mu
 when ICE is spoken on the leg, both parties' credentials, our role and the peer's candidates;
 the worker does the handshake and the checks (``secure.webrtc``). Without rtcp-mux the RTCP
 stream gets the same DTLS parameters and ICE component 2: a handshake of its own on its port.
+
+A leg that speaks ICE without DTLS (a plain RTP/AVP or SDES-SRTP party whose SDP had ICE, which
+we answered or offered with ICE of our own) gets the ICE part alone: 10.5 runs a full ICE agent
+there too (checks to the party's candidates, peer-reflexive candidates learned from its checks,
+nomination, media to the selected pair), so the worker does the same without a handshake; its
+SRTP, if any, stays the SDES keys signalling gave (``Stream.srtp_in``/``srtp_out``).
 """
 
 from __future__ import annotations
@@ -58,6 +64,12 @@ def remote_params(parsed: SessionDescription, index: int) -> RemoteParams:
                         first("ice-pwd"), rtp, rtcp, trickles)
 
 
+def ice_restarted(old: RemoteParams | None, new: RemoteParams) -> bool:
+    """A party's SDP restarts ICE: new ufrag or pwd where its last SDP had credentials."""
+    return (old is not None and bool(old.ufrag) and bool(new.ufrag)
+            and (old.ufrag, old.pwd) != (new.ufrag, new.pwd))
+
+
 def is_dtls(params: RemoteParams | None) -> bool:
     """The party offers or answers DTLS-SRTP: a fingerprint and a setup that is not holdconn."""
     return params is not None and params.fingerprint is not None and params.setup != "holdconn"
@@ -70,21 +82,32 @@ def leg_spec(media: CallMedia, client: bool, certificate: dtls.Certificate,
     params = media.remote_webrtc
     assert params is not None and params.fingerprint is not None
     dtls_spec = (client, params.fingerprint, certificate)
-    ice_spec = None
-    if local_ice is not None and params.ufrag and params.pwd:
-        ice_spec = (local_ice[0], local_ice[1], params.ufrag, params.pwd,
-                    media.ice_controlling, params.candidates, media.ice_lite, 1)
-    return ice_spec, dtls_spec
+    return ice_spec(media, local_ice), dtls_spec
+
+
+def ice_spec(media: CallMedia, local_ice: tuple[str, str] | None) -> tuple | None:
+    """The ICE agent's spec for the leg's RTP stream (component 1), or None when ICE is not
+    spoken on it or the party gave no credentials."""
+    params = media.remote_webrtc
+    if local_ice is None or params is None or not (params.ufrag and params.pwd):
+        return None
+    return (local_ice[0], local_ice[1], params.ufrag, params.pwd,
+            media.ice_controlling, params.candidates, media.ice_lite, 1)
 
 
 def refresh_leg(media: CallMedia, mono, certificate: dtls.Certificate) -> list[Stream]:
     """Give the party's leg (``media`` of monologue ``mono``) the spec its negotiated state
-    calls for: DTLS-SRTP terminated (ICE too when spoken there) where it has a DTLS role,
-    none elsewhere; the streams that changed (for the relay worker)."""
+    calls for: DTLS-SRTP terminated (ICE too when spoken there) where it has a DTLS role, an
+    ICE agent alone where ICE is spoken without DTLS, none elsewhere (a passthrough has no
+    agent of ours); the streams that changed (for the relay worker)."""
     spec = None
+    creds = (mono.ice_credentials if media.ice_out and not media.ice_passthrough
+             else None)
     if media.dtls_role is not None:
-        creds = mono.ice_credentials if media.ice_out else None
         spec = leg_spec(media, media.dtls_role == "active", certificate, creds)
+    else:
+        agent = ice_spec(media, creds)
+        spec = (agent, None) if agent is not None else None
     return set_leg(media, spec, media.dtls_role, rtcp_separate=not media.mux_in_use)
 
 
@@ -93,12 +116,12 @@ def _rtcp_spec(media: CallMedia, spec: tuple[tuple | None, tuple | None]) -> tup
     association of its own (same role and fingerprint, RFC 5764 4.1: every component does
     its handshake, as 10.5 does per socket) and ICE component 2 with the peer's component-2
     candidates."""
-    ice_spec, dtls_spec = spec
-    if ice_spec is not None:
+    agent_spec, dtls_spec = spec
+    if agent_spec is not None:
         params = media.remote_webrtc
-        ice_spec = (*ice_spec[:5], params.candidates_rtcp if params is not None else (),
-                    ice_spec[6], 2)
-    return ice_spec, dtls_spec
+        agent_spec = (*agent_spec[:5], params.candidates_rtcp if params is not None else (),
+                      agent_spec[6], 2)
+    return agent_spec, dtls_spec
 
 
 # What a terminated DTLS leg's stream carries as its SRTP keys on the control plane: the
@@ -111,13 +134,14 @@ def set_leg(media: CallMedia, spec: tuple[tuple | None, tuple | None] | None,
             role: str | None, rtcp_separate: bool = False) -> list[Stream]:
     """Give the media's RTP stream its WebRTC spec (None: none), and its RTCP stream one of
     its own when ``rtcp_separate`` (no rtcp-mux on the leg); the streams that changed."""
-    ice_spec, dtls_spec = spec if spec is not None else (None, None)
-    rtcp_want = (_rtcp_spec(media, (ice_spec, dtls_spec))
-                 if rtcp_separate and dtls_spec is not None else (None, None))
+    agent_spec, dtls_spec = spec if spec is not None else (None, None)
+    rtcp_want = (_rtcp_spec(media, (agent_spec, dtls_spec))
+                 if rtcp_separate and (dtls_spec is not None or agent_spec is not None)
+                 else (None, None))
     media.dtls_role = role
     changed = []
     for stream in media.streams:
-        want = (ice_spec, dtls_spec) if not stream.rtcp else rtcp_want
+        want = (agent_spec, dtls_spec) if not stream.rtcp else rtcp_want
         terminated = want[1] is not None
         marked = stream.srtp_in == DTLS_KEYS
         if (stream.ice, stream.dtls) != want or terminated != marked:

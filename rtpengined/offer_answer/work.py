@@ -26,6 +26,9 @@ class _MediaWork:
     receiver_count: int = 0
     sender_ports: list[tuple[int, Any]] = field(default_factory=list)
     receiver_ports: list[tuple[int, Any]] = field(default_factory=list)
+    # A re-offer whose sender kept its protocol, to a party that has spoken: the party's
+    # own protocol, which it keeps (10.5); None otherwise.
+    kept_protocol: str | None = None
 
 
 def _held(parsed: SessionDescription, index: int, conn: Connection) -> bool:

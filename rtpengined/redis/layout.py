@@ -475,6 +475,7 @@ class StoredTag:
     label: str
     subscriptions: list[int]
     medias: list[int]
+    deleted: float = 0.0  # a delayed delete of this party alone: when it is due (0: none)
     # pubsub links: (index of the other party, RTCP only: a mirror-RTCP subscriber)
     pubsub: list[tuple[int, bool]] = field(default_factory=list)
 
@@ -609,7 +610,8 @@ def decode_call(call_id: str, doc: dict[str, Any]) -> StoredCall:
         stored.tags.append(StoredTag(
             tag=h.get("tag", ""), created=float(_int(h, "created", 0)),
             via_branch=h.get("via-branch", ""), label=h.get("label", ""),
-            subscriptions=subs, medias=medias, pubsub=pubsub))
+            subscriptions=subs, medias=medias, deleted=float(_int(h, "deleted", 0)),
+            pubsub=pubsub))
     return stored
 
 

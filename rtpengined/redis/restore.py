@@ -122,6 +122,7 @@ def restore_call(manager: CallManager, stored: StoredCall, now: float, foreign: 
                        via_branch=t.via_branch) for t in stored.tags]
     for i, (t, mono) in enumerate(zip(stored.tags, monos, strict=True)):
         mono.tag_type = "FROM_TAG" if i == 0 else ("TO_TAG" if t.tag else "UNKNOWN")
+        mono.delete_at = t.deleted or None  # a branch deleted with a delay still goes
         for j in t.subscriptions:
             other = monos[j]
             if other not in mono.subscriptions:
@@ -204,8 +205,8 @@ def _restore_sdes(media: CallMedia, m, stored: StoredCall) -> None:
     Set before the streams open, so the relay decrypts from the first packet on.
 
     Query names the suite where the answer named it: on the offerer's keyed leg, on an
-    opportunistic (RTP/AVP) one, and on both legs of a re-keyed SDES-to-SDES call; not on
-    an SRTP answerer bridged to a plain offerer."""
+    opportunistic (RTP/AVP) one, on both legs of a re-keyed SDES-to-SDES call, and on an
+    SRTP answerer bridged to a plain offerer whose answer kept one of our lines."""
     media.sdes = bool(m.flags & MEDIA_SDES)
     media.crypto_received = list(m.sdes_in)
     media.crypto_offered = list(m.sdes_out)
@@ -215,7 +216,11 @@ def _restore_sdes(media: CallMedia, m, stored: StoredCall) -> None:
     peers = [p for p in stored.medias if p.tag != m.tag and p.index == m.index]
     peer_keyed = any((r := _stored_rtp(stored, p)) is not None and r.crypto_in is not None
                      for p in peers)
-    show = media.sdes and (m.tag == 0 or not _srtp(media.protocol) or peer_keyed)
+    out = rtp.crypto_out  # our line the party's answer chose: a re-offer offers it first
+    media.crypto_accepted = [c for c in media.crypto_offered
+                             if c.suite is out.suite and c.key_salt == out.key_salt] or None
+    show = media.sdes and (m.tag == 0 or not _srtp(media.protocol) or peer_keyed
+                           or media.crypto_accepted is not None)
     set_keys(media, rtp.crypto_in, rtp.crypto_out, show_suite=show)
 
 

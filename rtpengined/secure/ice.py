@@ -17,6 +17,7 @@ import os
 import struct
 from dataclasses import dataclass, field
 
+from .. import __version__
 from . import stun
 
 Address = tuple[str, int]
@@ -30,6 +31,16 @@ MAX_TRANSMISSIONS = 7
 CONSENT_INTERVAL = 5.0
 CONSENT_TIMEOUT = 30.0
 CONSENT_PENDING = 8  # outstanding consent transactions still accepted (each sent once)
+# SOFTWARE (RFC 5389 15.10) leads every message we send, as 10.5 puts its own first: peers and
+# test tools tell our checks from anything else on the port by it.
+SOFTWARE = f"rtpengined-{__version__}".encode()
+
+
+def _message(cls: int, transaction_id: bytes | None = None) -> stun.Message:
+    """A binding message of ours: SOFTWARE first, the rest added in 10.5's order."""
+    msg = (stun.Message(stun.BINDING, cls) if transaction_id is None
+           else stun.Message(stun.BINDING, cls, transaction_id))
+    return msg.add(stun.SOFTWARE, SOFTWARE)
 
 
 def candidate_priority(type_pref: int, local_pref: int = 65535, component: int = 1) -> int:
@@ -122,7 +133,7 @@ class IceAgent:
         return [], CheckResult("ignored", reason="indication")
 
     def _error(self, msg: stun.Message, code: int, reason: str, key: bytes | None) -> bytes:
-        reply = stun.Message(stun.BINDING, stun.ERROR, msg.transaction_id)
+        reply = _message(stun.ERROR, msg.transaction_id)
         reply.add(stun.ERROR_CODE, stun.error_code(code, reason))
         return reply.encode(key)
 
@@ -136,15 +147,16 @@ class IceAgent:
             return [(self._error(msg, 401, "Unauthorized", None), source)], CheckResult("request", reason="401")
         if self.lite:
             return self._lite_request(msg, source, key)
-        # Role conflict, RFC 8445 7.3.1.1
+        # Role conflict, RFC 8445 7.3.1.1: the larger tie-breaker ends up controlling; the
+        # agent that keeps its role answers 487, the other switches and goes on.
         theirs = msg.get(stun.ICE_CONTROLLING if self.controlling else stun.ICE_CONTROLLED)
         if theirs is not None and len(theirs) == 8:
             their_tb = struct.unpack("!Q", theirs)[0]
-            if self.tie_breaker >= their_tb:
+            if (self.tie_breaker >= their_tb) == self.controlling:
                 return [(self._error(msg, 487, "Role Conflict", key), source)], \
                     CheckResult("request", reason="487")
-            self.controlling = not self.controlling
-        reply = stun.Message(stun.BINDING, stun.SUCCESS, msg.transaction_id)
+            self._switch_role()
+        reply = _message(stun.SUCCESS, msg.transaction_id)
         reply.add(stun.XOR_MAPPED_ADDRESS, stun.xor_address(source[0], source[1], msg.transaction_id))
         out = [(reply.encode(key), source)]
         prio = msg.get(stun.PRIORITY)
@@ -159,8 +171,14 @@ class IceAgent:
             out += self._send(pair, now)
         return out, CheckResult("request", valid=True, nominated=nominated)
 
+    def _switch_role(self) -> None:
+        """RFC 8445 7.3.1.1/7.2.5.1: a nomination sent in the old role means nothing now."""
+        self.controlling = not self.controlling
+        for pair in self.pairs:
+            pair.sent_nomination = False
+
     def _lite_request(self, msg: stun.Message, source: Address, key: bytes):
-        reply = stun.Message(stun.BINDING, stun.SUCCESS, msg.transaction_id)
+        reply = _message(stun.SUCCESS, msg.transaction_id)
         reply.add(stun.XOR_MAPPED_ADDRESS, stun.xor_address(source[0], source[1], msg.transaction_id))
         prio = msg.get(stun.PRIORITY)
         pair = self._pair(source, struct.unpack("!I", prio)[0] if prio and len(prio) == 4 else 0)
@@ -183,8 +201,8 @@ class IceAgent:
         if msg.cls == stun.ERROR:
             code = stun.parse_error_code(msg.get(stun.ERROR_CODE) or b"")
             if code == 487:  # switch role and check again (7.2.5.1)
-                self.controlling = not self.controlling
-                pair.state, pair.sent_nomination = "waiting", False
+                self._switch_role()
+                pair.state = "waiting"
                 return self._send(pair, now), CheckResult("error", reason="487")
             pair.state = "failed"
             return [], CheckResult("error", reason=str(code))
@@ -235,26 +253,26 @@ class IceAgent:
         if now < self.consent_due:
             return []
         self.consent_due = now + self._consent_interval()
-        req = stun.Message(stun.BINDING, stun.REQUEST)
-        req.add(stun.USERNAME, f"{self.remote_ufrag}:{self.local_ufrag}".encode())
-        req.add(stun.PRIORITY, struct.pack("!I", candidate_priority(110, component=self.component)))
-        req.add(stun.ICE_CONTROLLING if self.controlling else stun.ICE_CONTROLLED,
-                struct.pack("!Q", self.tie_breaker))
+        req = self._check(False)
         self._consent_ids.append(req.transaction_id)
         del self._consent_ids[:-CONSENT_PENDING]
         return [(req.encode(self.remote_pwd.encode()), self.selected)]
 
     # -- outgoing --------------------------------------------------------------------------
-    def _send(self, pair: Pair, now: float) -> list[tuple[bytes, Address]]:
-        req = stun.Message(stun.BINDING, stun.REQUEST)
+    def _check(self, nominate: bool) -> stun.Message:
+        """A binding request of ours, attributes in 10.5's order: SOFTWARE, USERNAME, our
+        role with the tie-breaker, PRIORITY (as a peer-reflexive candidate), USE-CANDIDATE."""
+        req = _message(stun.REQUEST)
         req.add(stun.USERNAME, f"{self.remote_ufrag}:{self.local_ufrag}".encode())
+        req.add(stun.ICE_CONTROLLING if self.controlling else stun.ICE_CONTROLLED,
+                struct.pack("!Q", self.tie_breaker))
         req.add(stun.PRIORITY, struct.pack("!I", candidate_priority(110, component=self.component)))
-        if self.controlling:
-            req.add(stun.ICE_CONTROLLING, struct.pack("!Q", self.tie_breaker))
-            if pair.sent_nomination:
-                req.add(stun.USE_CANDIDATE)
-        else:
-            req.add(stun.ICE_CONTROLLED, struct.pack("!Q", self.tie_breaker))
+        if nominate:
+            req.add(stun.USE_CANDIDATE)
+        return req
+
+    def _send(self, pair: Pair, now: float) -> list[tuple[bytes, Address]]:
+        req = self._check(self.controlling and pair.sent_nomination)
         pair.transaction_id = req.transaction_id
         pair.state = "in-progress"
         pair.transmissions = 1

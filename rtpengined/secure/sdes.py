@@ -194,6 +194,21 @@ def offer(received: list[Crypto], options: list[str] = ()) -> list[Crypto]:
     return out
 
 
+def reoffer(kept: list[Crypto]) -> list[Crypto]:
+    """A re-offer to a party that answered SDES: the lines of ours its answer kept (the one
+    of its tag and suite: rtpengine 10.5 drops the others), their tags and keys unchanged,
+    then a fresh line for every other suite, tags counting on from the highest kept."""
+    out = list(kept)
+    have = {c.suite.name for c in out}
+    tag = max((c.tag for c in out), default=0)
+    for suite in SUITES:
+        if suite.name in have:
+            continue
+        tag += 1
+        out.append(generate(tag, suite))
+    return out
+
+
 def answer(offered: list[Crypto], supported: tuple[str, ...] | None = None) -> Crypto | None:
     """rtpengine's answer to an SDES offer: the first offered suite it can do, with a new key.
 

@@ -1,13 +1,16 @@
 """One WebRTC leg of a stream: ICE and DTLS-SRTP on the stream's own port, without I/O.
 
 A relay worker keeps one `WebrtcLeg` per stream whose party speaks DTLS-SRTP (with ICE, or
-without it for a DTLS-SRTP SIP phone), feeds it every STUN and DTLS datagram the RFC 7983
+without it for a DTLS-SRTP SIP phone) or ICE alone (a plain RTP or SDES-SRTP party whose SDP
+had ICE: 10.5 runs ICE with it too, so the leg is an ICE agent without a handshake), feeds it every STUN and DTLS datagram the RFC 7983
 demultiplexer finds on the port, calls `poll` when `deadline` passes, and sends what both
 return from the same socket. The leg decides where media goes: with ICE the address of the
 nominated pair (never the first packet's source), without ICE the source of the peer's DTLS
 (or the SDP address we start the handshake towards). Once the handshake is done and the
 peer's certificate matched the SDP fingerprint, `inbound`/`outbound` hold the SRTP contexts
-the relay decrypts and encrypts the leg's media with.
+the relay decrypts and encrypts the leg's media with (an ICE-only leg has none: its media is
+plain RTP, or SDES-SRTP with the keys signalling gave, sent to the nominated pair once there
+is one).
 
 Why a module of its own: the worker must stay a thin shell (sockets and timers), and the
 ordering rules (no DTLS before a valid ICE pair, the client starts once a pair is nominated,
@@ -69,13 +72,17 @@ class WebrtcLeg:
     """ICE (optional) and a DTLS-SRTP endpoint for one component (RTP, or RTP+RTCP muxed;
     or RTCP on its own port: ICE component 2 and a handshake of its own)."""
 
-    def __init__(self, certificate: dtls.Certificate, spec: DtlsSpec, ice_spec: IceSpec | None,
-                 default_peer: Address | None = None, agent: ice.IceAgent | None = None) -> None:
+    def __init__(self, certificate: dtls.Certificate | None, spec: DtlsSpec | None,
+                 ice_spec: IceSpec | None, default_peer: Address | None = None,
+                 agent: ice.IceAgent | None = None) -> None:
         """``agent``: the ICE agent of the leg this one replaces when only DTLS changed (a
-        re-INVITE with a new fingerprint): its nominated pair stays, the handshake is new."""
+        re-INVITE with a new fingerprint): its nominated pair stays, the handshake is new.
+        ``spec`` None: an ICE-only leg (``ice_spec`` required), no handshake, no keys."""
+        assert spec is not None or ice_spec is not None
         self.spec = spec
         self.ice_spec = ice_spec
-        self.endpoint = dtls.DtlsEndpoint(certificate, spec.client, spec.remote_fingerprint)
+        self.endpoint = (dtls.DtlsEndpoint(certificate, spec.client, spec.remote_fingerprint)
+                         if spec is not None and certificate is not None else None)
         self.agent: ice.IceAgent | None = None
         if agent is not None and ice_spec is not None:
             self.agent = agent
@@ -96,12 +103,20 @@ class WebrtcLeg:
 
     # -- state ------------------------------------------------------------------------------
     @property
+    def terminates_dtls(self) -> bool:
+        """The leg's media is DTLS-SRTP keyed here (else plain or SDES, keyed by signalling)."""
+        return self.endpoint is not None
+
+    @property
     def suite(self) -> str | None:
+        if self.endpoint is None:
+            return None
         keys = self.endpoint.keys
         return SUITE_NAMES.get(keys.profile, keys.profile) if keys is not None else None
 
     def status(self) -> Status:
-        return Status(self.peer, self.endpoint.keys is not None and not self.failed,
+        verified = self.endpoint is not None and self.endpoint.keys is not None
+        return Status(self.peer, verified and not self.failed,
                       self.suite, self.failed, self.expired)
 
     @property
@@ -131,7 +146,7 @@ class WebrtcLeg:
                 return []
             out, _result = self.agent.receive(data, source, now)
             return out + self._follow_ice(now)
-        if kind != "dtls" or self.failed:
+        if kind != "dtls" or self.failed or self.endpoint is None:
             return []
         if self.agent is not None:
             if source != self.peer:
@@ -160,8 +175,10 @@ class WebrtcLeg:
                 self.inbound = self.outbound = None
                 return out
             out += self._follow_ice(now)
-        elif not self.started and self.spec.client and self.peer is not None:
+        elif not self.started and self._client and self.peer is not None:
             out += self._start(now)
+        if self.endpoint is None:
+            return out
         deadline = self.endpoint.deadline()
         if deadline is not None and now >= deadline and self.peer is not None and not self.failed:
             try:
@@ -176,10 +193,10 @@ class WebrtcLeg:
             agent_deadline = self.agent.deadline()
             if agent_deadline is not None:
                 times.append(agent_deadline)
-        if not self.started and self.spec.client and self.peer is not None and (
+        if not self.started and self._client and self.peer is not None and (
                 self.agent is None or self.agent.selected is not None):
             return 0.0  # start the handshake now
-        if not self.failed and self.peer is not None:
+        if not self.failed and self.peer is not None and self.endpoint is not None:
             dtls_deadline = self.endpoint.deadline()
             if dtls_deadline is not None:
                 times.append(dtls_deadline)
@@ -187,22 +204,28 @@ class WebrtcLeg:
 
     def close(self) -> list[tuple[bytes, Address]]:
         """close_notify for the peer (the stream goes away)."""
-        if self.peer is None or self.failed:
+        if self.peer is None or self.failed or self.endpoint is None:
             return []
         return [(d, self.peer) for d in self.endpoint.close()]
 
     # -- internals --------------------------------------------------------------------------
+    @property
+    def _client(self) -> bool:
+        """We start a DTLS handshake (an ICE-only leg has none to start)."""
+        return self.endpoint is not None and self.spec is not None and self.spec.client
+
     def _follow_ice(self, now: float) -> list[tuple[bytes, Address]]:
         agent = self.agent
         assert agent is not None
         if agent.selected is not None and agent.selected != self.peer:
             self.peer = agent.selected
-        if not self.started and self.spec.client and self.peer is not None and agent.selected:
+        if not self.started and self._client and self.peer is not None and agent.selected:
             return self._start(now)
         return []
 
     def _start(self, now: float) -> list[tuple[bytes, Address]]:
         self.started = True
+        assert self.endpoint is not None
         try:
             return [(d, self.peer) for d in self.endpoint.start(now)]
         except dtls.DtlsError:
@@ -211,9 +234,12 @@ class WebrtcLeg:
     def _fail(self) -> list[tuple[bytes, Address]]:
         self.failed = True
         peer = self.peer
-        return [(d, peer) for d in self.endpoint.alert] if peer is not None else []
+        if peer is None or self.endpoint is None:
+            return []
+        return [(d, peer) for d in self.endpoint.alert]
 
     def _keys(self) -> None:
+        assert self.endpoint is not None
         keys = self.endpoint.keys
         if keys is not None and self.inbound is None and not self.expired:
             self.inbound = SrtpContext(keys.profile, keys.remote, outbound=False)
