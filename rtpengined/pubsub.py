@@ -124,7 +124,7 @@ def subscribe_request(core: Core, message: dict[str, Any], request: Request) -> 
                     manager.release_stream(stream)
         sub.medias = []
     else:
-        sub = Monologue(tag=to_tag, created=now, tag_type="TO_TAG")
+        sub = Monologue(tag=to_tag, created=now, tag_type="UNKNOWN")  # (as 10.5's CLI shows it)
         call.monologues.append(sub)
     label = get_str(message, "set-label")
     if label is not None:
@@ -608,7 +608,7 @@ def publish(core: Core, message: dict[str, Any], request: Request) -> dict[str, 
         call = Call(call_id=call_id, created=now, last_signal=now, proxy=request.source_text)
         manager.calls[call_id] = call
     if party is None:
-        party = Monologue(tag=from_tag, created=now, tag_type="FROM_TAG")
+        party = Monologue(tag=from_tag, created=now, tag_type="UNKNOWN")  # (10.5's CLI type)
         call.monologues.append(party)
     party.published = True
     party.last_sdp = body

@@ -89,8 +89,9 @@ def tag_info(core: Core, call: Call, monologue: Monologue) -> str:
         f"branch '{monologue.via_branch}', callduration {_duration_text(end - monologue.created)}\n"
     ]
     # 10.5 prints the subscriptions under both headings (defect D6); reproduced.
-    out += [f"---     subscribed to '{other.tag}'\n" for other in monologue.subscriptions]
-    out += [f"---     subscription of '{other.tag}'\n" for other in monologue.subscriptions]
+    subscriptions = [*monologue.subscriptions, *monologue.pubsub_subscriptions]
+    out += [f"---     subscribed to '{other.tag}'\n" for other in subscriptions]
+    out += [f"---     subscription of '{other.tag}'\n" for other in subscriptions]
     for media in monologue.medias:
         codec = media.codec or "unknown codec"
         out.append(f"------ Media #{media.index} ({media.type} over {media.protocol}) using {codec}\n")

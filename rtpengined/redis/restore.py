@@ -189,6 +189,9 @@ def _restore_pubsub(stored: StoredCall, monos: list[Monologue]) -> None:
                 mono.pubsub_subscriptions.append(other)
             if mono not in other.pubsub_subscribers:
                 other.pubsub_subscribers.append(mono)
+    for mono in monos:
+        if mono.pubsub_subscriptions and not mono.subscriptions:
+            mono.tag_type = "UNKNOWN"  # a subscriber, as 10.5 types it
     owner = {s.id: media for mono in monos for media in mono.medias for s in media.streams}
     for mono in monos:
         for media in mono.medias:
