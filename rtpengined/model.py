@@ -155,6 +155,9 @@ class CallMedia:
     # Offer/answer state (fields, not dict keys: a dict per media cost ~0.6 kB a call).
     initialized: bool = False  # the party's own SDP has described this media
     ice_out: bool = False  # ICE spoken on this party's leg
+    # media-echo: what happens to media arriving from this party: "echo" (sent back to it),
+    # "drop" (discarded), None (relayed to the other party)
+    echo: str | None = None
     # ICE passthrough (offer_answer.ice): the parties do ICE (and DTLS/SDES) end to end
     # through us; set on both legs of the media, kept for the call (10.5's PASSTHRU).
     ice_passthrough: bool = False

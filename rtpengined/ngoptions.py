@@ -92,6 +92,7 @@ class Options:
     direction: list[str] = field(default_factory=list)
     supports: set[str] = field(default_factory=set)
     learning: str | None = None
+    media_echo: str | None = None  # blackhole, forward, backward, both (10.5's spellings)
 
     @classmethod
     def from_message(cls, message: dict[str, Any]) -> Options:
@@ -149,11 +150,21 @@ class Options:
         supports = message.get("supports")  # spelt exactly "load limit" (10.5)
         opts.supports = ({item for item in supports if isinstance(item, str)}
                          if isinstance(supports, list) else set())
+        opts.media_echo = _MEDIA_ECHO.get(get_str(message, "media echo", "media-echo") or "")
         learning = get_str(message, "endpoint-learning", "endpoint learning")
         if learning in ("off", "immediate", "delayed", "heuristic"):
             opts.learning = learning
         return opts
 
+
+# The media-echo values 10.5 takes (anything else: ignored, as 10.5 logs and ignores it).
+_MEDIA_ECHO = {
+    "blackhole": "blackhole", "sinkhole": "blackhole",
+    "forward": "forward", "fwd": "forward", "fw": "forward",
+    "backward": "backward", "backwards": "backward", "reverse": "backward",
+    "back": "backward", "bkw": "backward", "bk": "backward",
+    "both": "both",
+}
 
 # Keys that never change an option (every offer/answer has most of these).
 _NON_OPTION_KEYS = frozenset({

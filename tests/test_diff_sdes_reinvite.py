@@ -140,6 +140,17 @@ def test_sdes_reinvite_as_rtpengine(default_pair, name):
     default_pair.compare(SCENARIOS[name], name)
 
 
+def _sender(daemon, call_id: str):
+    """A function sending one message of call ``call_id`` to ``daemon``, asserting ``ok``."""
+
+    def send(message):
+        reply = daemon.request({**message, "call-id": call_id})
+        assert reply["result"] == "ok", reply
+        return reply
+
+    return send
+
+
 def _crypto(text: str) -> list[tuple[int, str, str]]:
     return [(int(tag), suite, key) for tag, suite, key in
             re.findall(r"^a=crypto:(\d+) (\S+) inline:([^\s|]+)", text, re.M)]
@@ -152,11 +163,7 @@ def test_reoffer_carries_the_chosen_key(default_pair, which, answer_sdp):
     """The key in the re-offer's first line is the one the first offer gave that suite."""
     daemon = getattr(default_pair, which)
     call_id = f"sdes-rekey-{which}-{answer_sdp.count('8')}-{len(answer_sdp)}"
-
-    def send(message):
-        reply = daemon.request({**message, "call-id": call_id})
-        assert reply["result"] == "ok", reply
-        return reply
+    send = _sender(daemon, call_id)
 
     first = _crypto(send(offer(PLAIN_A, **SAVP, **OFF))["sdp"])
     send(answer(answer_sdp, **OFF))
@@ -176,11 +183,7 @@ def test_answer_naming_a_suite_by_another_tag_leaves_no_line_to_keep(default_pai
     the one of the answer's tag and suite), so the re-offer is a fresh list, tags from 1."""
     daemon = getattr(default_pair, which)
     call_id = f"sdes-other-tag-{which}"
-
-    def send(message):
-        reply = daemon.request({**message, "call-id": call_id})
-        assert reply["result"] == "ok", reply
-        return reply
+    send = _sender(daemon, call_id)
 
     first = _crypto(send(offer(PLAIN_A, **SAVP, **OFF))["sdp"])
     send(answer(B_OTHER_TAG_80, **OFF))
@@ -211,11 +214,7 @@ def test_answer_to_an_sdes_reoffer_keeps_our_key(default_pair, which, second, ke
     context and its rollover counter go on."""
     daemon = getattr(default_pair, which)
     call_id = f"sdes-keep-{which}-{second[0][-6:]}-{kept}"
-
-    def send(message):
-        reply = daemon.request({**message, "call-id": call_id})
-        assert reply["result"] == "ok", reply
-        return reply
+    send = _sender(daemon, call_id)
 
     avp = {"transport-protocol": "RTP/AVP"}
     first_lines = [f"a=crypto:1 AES_CM_128_HMAC_SHA1_80 inline:{KEY_1}"]

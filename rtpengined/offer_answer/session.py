@@ -412,6 +412,7 @@ class _Session(SdpOutput, IceCandidates):
                 # An answerer that accepted rtcp-mux expects RTCP on its RTP port (a browser
                 # has no other: its RTCP port is only our offer's fallback).
                 r_rtcp.sink = s_rtp
+            _apply_echo(opts.media_echo, smedia, rmedia, changed)
         for stream in call.streams():
             if stream.sink is not None and stream.sink.closed and not stream.closed:
                 stream.sink = None  # its peer's ports were replaced
@@ -512,3 +513,30 @@ def _interface_of(mono: Monologue, media: CallMedia | None) -> str | None:
         if candidate is not None and candidate.rtp is not None and not candidate.rtp.closed:
             return candidate.rtp.interface.name
     return None
+
+
+# media-echo as 10.5 sets it per message: (the sender's media, the receiver's media).
+_ECHO_MODES = {
+    "forward": ("drop", "echo"),
+    "backward": ("echo", "drop"),
+    "both": ("echo", "echo"),
+    "blackhole": ("drop", "drop"),
+}
+
+
+def _apply_echo(mode: str | None, smedia: CallMedia, rmedia: CallMedia,
+                changed: list[Stream]) -> None:
+    """media-echo: ``forward`` sends what the receiver of this message sends back to it and
+    discards what the sender sends, ``backward`` the other way round, ``both`` echoes both,
+    ``blackhole`` discards both (10.5); the mode stays with the media until another one
+    is given. An echoing stream is its own sink; a discarding one has none."""
+    if mode is not None:
+        smedia.echo, rmedia.echo = _ECHO_MODES[mode]
+    for media in (smedia, rmedia):
+        if media.echo is None:
+            continue
+        for stream in media.streams:
+            if stream.closed:
+                continue
+            stream.sink = stream if media.echo == "echo" else None
+            changed.append(stream)
