@@ -224,6 +224,12 @@ def test_no_notify_socket_is_fine_and_a_dead_one_is_one_warning(logged_daemon, t
     daemon = logged_daemon()
     daemon.start(NOTIFY_SOCKET=str(tmp_path / "nobody-listens"))
     wait_for_ping(daemon.ng_port)
+    # The ng port answers before the last listener is up and READY is sent: stop only
+    # once READY was tried (a stop before that sends no READY at all, rightly).
+    deadline = time.monotonic() + 10
+    while "service manager (READY" not in daemon.log_path.read_text():
+        assert time.monotonic() < deadline, daemon.log_path.read_text()
+        time.sleep(0.02)
     log = daemon.stop()
     assert daemon.proc.returncode == 0, log
     assert log.count("cannot notify the service manager") == 2, log  # READY and STOPPING
