@@ -250,6 +250,11 @@ struct entry {
     uint32_t ssrc;
     PyObject *unprotect; /* SrtpContext for what arrives here, or NULL (plain) */
     PyObject *protect;   /* the sink's outbound SrtpContext, or NULL (plain) */
+    /* RTCP demux (a muxed stream relayed to a sink that is not): RTCP goes out from
+     * ``rtcp_sink``'s socket to its destination (the sink's RTCP stream), protected with
+     * ``rtcp_protect``; -1 and NULL without demux. */
+    int rtcp_sink;
+    PyObject *rtcp_protect;
     union {
         struct sockaddr_in v4;
         struct sockaddr_in6 v6;
@@ -434,8 +439,31 @@ static int hold(struct entry *e, int first, int end)
     return 0;
 }
 
-/* The packets of one drain that are sent on: indexes into the slots, in order. */
-static struct mmsghdr outs[MAX_BATCH];
+/* The packets of one drain that are sent on (RTCP demuxed to the sink's RTCP stream
+ * apart), in order. */
+static struct mmsghdr outs[MAX_BATCH], rtcp_outs[MAX_BATCH];
+
+/* Send ``n`` packets of ``batch`` from ``fd`` to ``to``'s destination; how many failed. */
+static int send_all(int fd, struct entry *to, struct mmsghdr *batch, int n)
+{
+    for (int i = 0; i < n; i++) {
+        batch[i].msg_hdr.msg_name = &to->dest;
+        batch[i].msg_hdr.msg_namelen = to->dest_len;
+    }
+    int sent = 0, failed = 0;
+    while (sent < n) {
+        int done = sendmmsg(fd, batch + sent, (unsigned)(n - sent), MSG_DONTWAIT);
+        if (done < 0) {
+            if (errno == EINTR)
+                continue;
+            failed++; /* this packet is refused: count it, go on with the next */
+            sent++;
+        } else {
+            sent += done;
+        }
+    }
+    return failed;
+}
 
 /* Relay what waits on settled stream ``fd`` (at most MAX_BATCH packets): receive, count
  * and publish, send on; with SRTP on either side, each packet unprotected with the
@@ -487,16 +515,18 @@ static int relay(int fd, struct entry *e, double wall)
     e->last = wall;
     struct entry *sink = lookup(e->sink);
     int sending = sink != NULL && sink->dest_state == DEST_PACKED;
+    struct entry *rtcp_sink = e->rtcp_sink >= 0 ? lookup(e->rtcp_sink) : NULL;
+    int rtcp_sending = rtcp_sink != NULL && rtcp_sink->dest_state == DEST_PACKED;
     /* The last packet as received (decrypted): what Worker.publish looks at. */
     unsigned char head[12];
     unsigned size = 0;
-    int out = 0;
-#ifdef HAVE_SRTP
-    if (e->unprotect != NULL || e->protect != NULL) {
+    int out = 0, rtcp_out = 0;
+    if (e->unprotect != NULL || e->protect != NULL || e->rtcp_sink >= 0) {
         for (int i = 0; i < count; i++) {
             char *data = slots + (size_t)i * SLOT;
             int len = (int)msgs[i].msg_len;
             int rtcp = len > 1 && (unsigned char)data[1] >= 192 && (unsigned char)data[1] <= 223;
+#ifdef HAVE_SRTP
             if (e->unprotect != NULL) {
                 /* As 10.5 counts an SRTP leg: a packet libsrtp refuses is an error, not
                  * a packet of the stream; the others count decrypted. */
@@ -510,23 +540,29 @@ static int relay(int fd, struct entry *e, double wall)
                 }
                 e->bytes -= (uint64_t)(received - len);
             }
+#endif
             size = (unsigned)len;
             memcpy(head, data, size < 12 ? size : 12);
-            if (!sending)
+            int demux = rtcp && e->rtcp_sink >= 0; /* to the sink's RTCP stream */
+            if (!(demux ? rtcp_sending : sending))
                 continue; /* nowhere to send it: dropped quietly, not protected */
-            if (e->protect != NULL
-                && apply(((Context *)e->protect)->session,
+#ifdef HAVE_SRTP
+            PyObject *protect = demux ? e->rtcp_protect : e->protect;
+            if (protect != NULL
+                && apply(((Context *)protect)->session,
                          rtcp ? srtp_protect_rtcp : srtp_protect, data, &len,
                          rtcp ? SRTCP_TRAILER : SRTP_MAX_TRAILER_LEN) < 0) {
                 e->errors += 1;
                 continue;
             }
-            iovs[i].iov_len = (size_t)len;
-            outs[out++].msg_hdr = msgs[i].msg_hdr;
-        }
-    } else
 #endif
-    {
+            iovs[i].iov_len = (size_t)len;
+            if (demux)
+                rtcp_outs[rtcp_out++].msg_hdr = msgs[i].msg_hdr;
+            else
+                outs[out++].msg_hdr = msgs[i].msg_hdr;
+        }
+    } else {
         size = msgs[count - 1].msg_len;
         memcpy(head, slots + (size_t)(count - 1) * SLOT, size < 12 ? size : 12);
         if (sending)
@@ -561,22 +597,9 @@ static int relay(int fd, struct entry *e, double wall)
         dirty = 1;
     }
     publish(e, with_type); /* counted before sent: a party that got it finds it counted */
-    for (int i = 0; i < out; i++) {
-        outs[i].msg_hdr.msg_name = &sink->dest;
-        outs[i].msg_hdr.msg_namelen = sink->dest_len;
-    }
-    int sent = 0, failed = 0;
-    while (sent < out) {
-        int done = sendmmsg(e->sink, outs + sent, (unsigned)(out - sent), MSG_DONTWAIT);
-        if (done < 0) {
-            if (errno == EINTR)
-                continue;
-            failed++; /* this packet is refused: count it, go on with the next */
-            sent++;
-        } else {
-            sent += done;
-        }
-    }
+    int failed = send_all(e->sink, sink, outs, out);
+    if (rtcp_out)
+        failed += send_all(e->rtcp_sink, rtcp_sink, rtcp_outs, rtcp_out);
     for (int i = 0; i < received; i++) /* back to receive headers (see reset) */
         reset(i);
     if (failed) {
@@ -593,6 +616,9 @@ static struct entry *ours(int fd)
     if (e == NULL || !e->settled)
         return NULL;
     struct entry *sink = lookup(e->sink);
+    if (sink != NULL && sink->dest_state == DEST_FOREIGN)
+        return NULL;
+    sink = e->rtcp_sink >= 0 ? lookup(e->rtcp_sink) : NULL;
     if (sink != NULL && sink->dest_state == DEST_FOREIGN)
         return NULL;
     return e;
@@ -789,6 +815,7 @@ static void release(struct entry *e)
 {
     Py_CLEAR(e->unprotect);
     Py_CLEAR(e->protect);
+    Py_CLEAR(e->rtcp_protect);
 }
 
 /* A context argument: None, or an SrtpContext (NULL and an error otherwise). */
@@ -845,7 +872,7 @@ static int peer_arg(PyObject *value, struct entry *out)
 }
 
 /* register(fd, sink_fd, offset, packets, bytes, errors, last_packet, ssrc, ssrc_seen,
- * payload_type[, unprotect, protect[, peer]]): relay ``fd``'s packets here from now on, sent from
+ * payload_type[, unprotect, protect[, peer[, rtcp_sink_fd, rtcp_protect]]]): relay ``fd``'s packets here from now on, sent from
  * ``sink_fd``, counted in the slot at byte ``offset``; SRTP unprotected with ``unprotect``
  * and protected with ``protect`` (SrtpContexts, None for plain). Already registered: only
  * the sink, slot and contexts change (the counters held here stay; the given ones are
@@ -858,12 +885,15 @@ static PyObject *register_(PyObject *self, PyObject *args)
     double last;
     unsigned long ssrc;
     PyObject *unprotect_arg = Py_None, *protect_arg = Py_None, *peer = Py_None;
-    PyObject *unprotect, *protect;
-    if (!PyArg_ParseTuple(args, "iinKKKdkii|OOO", &fd, &sink, &offset, &packets, &nbytes,
+    PyObject *rtcp_protect_arg = Py_None;
+    PyObject *unprotect, *protect, *rtcp_protect;
+    int rtcp_sink = -1;
+    if (!PyArg_ParseTuple(args, "iinKKKdkii|OOOiO", &fd, &sink, &offset, &packets, &nbytes,
                           &errors, &last, &ssrc, &seen, &payload_type, &unprotect_arg,
-                          &protect_arg, &peer))
+                          &protect_arg, &peer, &rtcp_sink, &rtcp_protect_arg))
         return NULL;
-    if (context_arg(unprotect_arg, &unprotect) < 0 || context_arg(protect_arg, &protect) < 0)
+    if (context_arg(unprotect_arg, &unprotect) < 0 || context_arg(protect_arg, &protect) < 0
+        || context_arg(rtcp_protect_arg, &rtcp_protect) < 0)
         return NULL;
     struct entry parsed;
     int filter = peer_arg(peer, &parsed);
@@ -876,14 +906,19 @@ static PyObject *register_(PyObject *self, PyObject *args)
     if (filter) {
         e->peer_family = parsed.peer_family;
         e->peer = parsed.peer;
+    } else {
+        Py_CLEAR(e->held); /* a leg's control datagrams, from before it went away */
     }
     e->sink = sink;
+    e->rtcp_sink = rtcp_sink < 0 ? -1 : rtcp_sink;
     e->offset = offset;
     Py_XINCREF(unprotect);
     Py_XINCREF(protect);
+    Py_XINCREF(rtcp_protect);
     release(e);
     e->unprotect = unprotect;
     e->protect = protect;
+    e->rtcp_protect = rtcp_protect;
     if (!e->settled) {
         e->settled = 1;
         e->packets = packets;

@@ -380,6 +380,11 @@ class Worker:
                                                     or sink.rtcp_peer.webrtc is not None))))
         if _relay is not None:
             self.settle(stream)
+            # The streams relaying to this one send their demuxed RTCP to its RTCP stream:
+            # that may just have changed (added, removed, new keys).
+            for referrer in self.referrers.get(stream.id, ()):
+                if referrer.sink is stream:
+                    self.settle(referrer)
 
     def settle(self, stream: _Stream) -> None:
         """Hand a settled stream to the C loop, or take it back when it no longer is.
@@ -408,9 +413,16 @@ class Worker:
         sink = stream.sink
         leg = stream.webrtc
         peer = None
+        # RTCP demux (a muxed stream to a sink that is not): RTCP goes to the sink's RTCP
+        # stream, which must be one the C loop can send to as it is (no WebRTC leg of its
+        # own: its keys and peer change only through signalling, which re-settles this).
+        rtcp_target = (sink.rtcp_peer if sink is not None and stream.rtcp_mux
+                       and not sink.rtcp_mux else None)
         ok = (sink is not None and stream.confirmed and not stream.blocked
-              and (sink.rtcp_mux or not stream.rtcp_mux)
-              and self.streams.get(stream.id) is stream)
+              and self.streams.get(stream.id) is stream
+              and (rtcp_target is None or (
+                  rtcp_target.webrtc is None
+                  and (rtcp_target.srtp_out is None or type(rtcp_target.protect) is _CContext))))
         if ok and leg is None:
             ok = (not (stream.strict_source or stream.media_handover)
                   and (stream.srtp_in is None or type(stream.unprotect) is _CContext))
@@ -437,7 +449,10 @@ class Worker:
                                 sink.protect if sink.srtp_out is not None
                                 or sink.webrtc is not None and sink.webrtc.terminates_dtls
                                 else None,
-                                None if peer is None else (stream.family, tuple(peer)))
+                                None if peer is None else (stream.family, tuple(peer)),
+                                -1 if rtcp_target is None else rtcp_target.fd,
+                                rtcp_target.protect if rtcp_target is not None
+                                and rtcp_target.srtp_out is not None else None)
             except ValueError:  # a peer the C loop cannot compare sources with
                 ok = False
             else:
