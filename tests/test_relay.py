@@ -321,6 +321,38 @@ async def test_rtcp_mux_is_demultiplexed_towards_a_non_muxed_peer(plane):
     assert data == rtcp_packet(0x22222222) and source == a.rtp.local
 
 
+async def test_settled_muxed_stream_demultiplexes_a_burst(plane):
+    """A settled muxed stream towards a non-muxed sink (the C loop relays it too): in one
+    burst, RTP goes to the sink, RTCP from the sink's RTCP stream to its RTCP party, in
+    order, each counted once on the muxed stream."""
+    alice, bob, bob_rtcp = await party(), await party(), await party()
+    a, b = make_call(alice.endpoint, bob.endpoint, rtcp=True, b_rtcp_adv=bob_rtcp.endpoint,
+                     learning="off")
+    a.rtp.rtcp_mux = True
+    a.rtcp.sink = None
+    open_call(plane, a, b)
+    await alice.send(rtp_packet(0), a.rtp.local)
+    assert (await bob.receive())[0] == rtp_packet(0)
+    pid = plane.worker_of(a.rtp)
+    os.kill(pid, signal.SIGSTOP)
+    try:
+        for seq in range(1, 41):
+            await alice.send(rtp_packet(seq), a.rtp.local)
+            if seq % 8 == 0:
+                await alice.send(rtcp_packet(ssrc=seq), a.rtp.local)
+    finally:
+        os.kill(pid, signal.SIGCONT)
+    for seq in range(1, 41):
+        data, source = await bob.receive()
+        assert data == rtp_packet(seq) and source == b.rtp.local
+    for seq in range(8, 41, 8):
+        data, source = await bob_rtcp.receive()
+        assert data == rtcp_packet(ssrc=seq) and source == b.rtcp.local
+    await wait_counters(plane, a.rtp, 46)
+    sizes = 41 * len(rtp_packet(0)) + 5 * len(rtcp_packet())
+    assert (a.rtp.stats.packets, a.rtp.stats.bytes, a.rtp.stats.errors) == (46, sizes, 0)
+
+
 async def test_delayed_learning_follows_the_source(plane):
     alice, alice_moved, bob = await party(), await party(), await party()
     a, b = make_call(Endpoint("192.0.2.10", 2000), bob.endpoint)  # alice's SDP lies (NAT)
