@@ -13,9 +13,12 @@ sans-I/O WebRTC leg on two real sockets); the daemon is the controlling ICE agen
 from __future__ import annotations
 
 import os
+import signal
 import socket
 import struct
 import time
+
+from hardening_helpers import child_pids
 
 from rtpengined.secure import stun
 from tests.test_webrtc_relay import ng, plain_sdp, rtp, text
@@ -100,6 +103,42 @@ def test_settled_webrtc_leg_keeps_consent_and_its_peer(daemon):  # noqa: F811
                 for reply, address in leg.receive(data, daemon_port, time.monotonic()):
                     sock.sendto(reply, address)
 
+        # one burst (the worker stopped while it queues up, so the C loop receives it in one
+        # batch): media, a consent check, media, the stranger's, media: the check is
+        # answered, the peer's media relayed in order, the stranger's not
+        workers = child_pids(daemon.proc.pid)
+        assert workers, "no relay worker found"
+        second = stun.Message(stun.BINDING, stun.REQUEST)
+        second.add(stun.USERNAME, f"{ufrag}:Pa7y".encode())
+        second.add(stun.PRIORITY, struct.pack("!I", 2122260223))
+        second.add(stun.ICE_CONTROLLED, os.urandom(8))
+        for pid in workers:
+            os.kill(pid, signal.SIGSTOP)
+        try:
+            sock.sendto(leg.outbound.protect(rtp(50, 0xAB)), daemon_port)
+            sock.sendto(second.encode(pwd.encode()), daemon_port)
+            sock.sendto(leg.outbound.protect(rtp(51, 0xAB)), daemon_port)
+            stranger.sendto(leg.outbound.protect(rtp(52, 0xAB)), daemon_port)
+            sock.sendto(leg.outbound.protect(rtp(53, 0xAB)), daemon_port)
+        finally:
+            for pid in workers:
+                os.kill(pid, signal.SIGCONT)
+        for seq in (50, 51, 53):
+            assert receive(plain_rtp, DEADLINE) == rtp(seq, 0xAB)
+        answered = False
+        end = time.monotonic() + DEADLINE
+        while not answered:
+            assert time.monotonic() < end, "the consent check in the burst was not answered"
+            data = receive(sock, 0.05)
+            if data is None:
+                continue
+            message = stun.parse(data)
+            if message.cls == stun.SUCCESS and message.transaction_id == second.transaction_id:
+                answered = True
+            elif message.cls == stun.REQUEST:
+                for reply, address in leg.receive(data, daemon_port, time.monotonic()):
+                    sock.sendto(reply, address)
+
         # SRTP the peer's keys protect, from another source: not relayed, not counted
         stranger.sendto(leg.outbound.protect(rtp(100, 0xAB)), daemon_port)
         assert receive(plain_rtp, 0.5) is None
@@ -115,8 +154,8 @@ def test_settled_webrtc_leg_keeps_consent_and_its_peer(daemon):  # noqa: F811
         assert receive(plain_rtp, DEADLINE) == rtp(103, 0xAB)
 
         after = rtp_stats(daemon)
-        assert after["packets"] - before["packets"] == 7  # 2..6, 101, 103
-        assert after["bytes"] - before["bytes"] == 7 * len(rtp(1, 0xAB))  # decrypted
+        assert after["packets"] - before["packets"] == 10  # 2..6, 50, 51, 53, 101, 103
+        assert after["bytes"] - before["bytes"] == 10 * len(rtp(1, 0xAB))  # decrypted
         assert after["errors"] - before["errors"] == 1
     finally:
         for s in (*party.socks, plain_rtp, plain_rtcp, stranger):

@@ -22,7 +22,9 @@ from a helper thread, and that signal fires when the spawning *thread* ends.
 A WebRTC stream (ICE and DTLS-SRTP terminated here) holds a ``secure.webrtc.WebrtcLeg``:
 its STUN and DTLS datagrams go to the leg, its timers (ICE checks, DTLS retransmissions)
 set the epoll timeout, and its keys, once the handshake is done, are the stream's SRTP
-contexts; the ICE-nominated peer is its endpoint.
+contexts; the ICE-nominated peer is its endpoint. From then on the C loop relays its media
+(and the media sent into it), handing back every datagram that is not SRTP from the peer
+(``Worker.settle``, ``drain_webrtc``).
 
 Why one module of this size: the worker runs as its own process and its hot loop must not
 pay for indirection (attribute look-ups across modules on every packet); the plain drain,
