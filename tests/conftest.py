@@ -117,6 +117,18 @@ def free_udp_and_tcp_port() -> int:
     raise RuntimeError("no port free for both UDP and TCP")
 
 
+@pytest.fixture(params=["c-loop", "pure-python"])
+def relay_loop(request, monkeypatch):
+    """Run a daemon test against both relay loops (the daemon inherits the environment):
+    the C helper's event loop for settled streams, and the pure-Python loop a worker uses
+    when the helper is not built (``RTPENGINED_PURE_RELAY=1``)."""
+    if request.param == "pure-python":
+        monkeypatch.setenv("RTPENGINED_PURE_RELAY", "1")
+    else:
+        monkeypatch.delenv("RTPENGINED_PURE_RELAY", raising=False)
+    return request.param
+
+
 class DaemonProcess:
     """``rtpengined run`` in a child process, in its own process group, for tests with real clients.
 

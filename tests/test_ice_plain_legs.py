@@ -33,7 +33,7 @@ _cookies = itertools.count()
 
 
 @pytest.fixture(name="daemon")
-def daemon_fixture():
+def daemon_fixture(relay_loop):
     daemon = DaemonProcess(["--interface=127.0.0.1", *PORTS, "--relay-workers=1"])
     try:
         yield daemon

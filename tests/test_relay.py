@@ -43,7 +43,7 @@ def test_the_c_loop_is_built():
     that an install without a compiler still works, which must not go unnoticed here."""
     from rtpengined.media import _relay
 
-    assert _relay.MAX_BATCH >= 32 and _relay.API == 3  # the interface worker.py expects
+    assert _relay.MAX_BATCH >= 32 and _relay.API == 4  # the interface worker.py expects
 
 
 class _Table:
@@ -319,6 +319,38 @@ async def test_rtcp_mux_is_demultiplexed_towards_a_non_muxed_peer(plane):
     await bob_rtcp.send(rtcp_packet(0x22222222), b.rtcp.local)
     data, source = await alice.receive()
     assert data == rtcp_packet(0x22222222) and source == a.rtp.local
+
+
+async def test_settled_muxed_stream_demultiplexes_a_burst(plane):
+    """A settled muxed stream towards a non-muxed sink (the C loop relays it too): in one
+    burst, RTP goes to the sink, RTCP from the sink's RTCP stream to its RTCP party, in
+    order, each counted once on the muxed stream."""
+    alice, bob, bob_rtcp = await party(), await party(), await party()
+    a, b = make_call(alice.endpoint, bob.endpoint, rtcp=True, b_rtcp_adv=bob_rtcp.endpoint,
+                     learning="off")
+    a.rtp.rtcp_mux = True
+    a.rtcp.sink = None
+    open_call(plane, a, b)
+    await alice.send(rtp_packet(0), a.rtp.local)
+    assert (await bob.receive())[0] == rtp_packet(0)
+    pid = plane.worker_of(a.rtp)
+    os.kill(pid, signal.SIGSTOP)
+    try:
+        for seq in range(1, 41):
+            await alice.send(rtp_packet(seq), a.rtp.local)
+            if seq % 8 == 0:
+                await alice.send(rtcp_packet(ssrc=seq), a.rtp.local)
+    finally:
+        os.kill(pid, signal.SIGCONT)
+    for seq in range(1, 41):
+        data, source = await bob.receive()
+        assert data == rtp_packet(seq) and source == b.rtp.local
+    for seq in range(8, 41, 8):
+        data, source = await bob_rtcp.receive()
+        assert data == rtcp_packet(ssrc=seq) and source == b.rtcp.local
+    await wait_counters(plane, a.rtp, 46)
+    sizes = 41 * len(rtp_packet(0)) + 5 * len(rtcp_packet())
+    assert (a.rtp.stats.packets, a.rtp.stats.bytes, a.rtp.stats.errors) == (46, sizes, 0)
 
 
 async def test_delayed_learning_follows_the_source(plane):

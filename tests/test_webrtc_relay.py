@@ -268,7 +268,7 @@ async def browser_answers(daemon: DaemonProcess, lite: bool = False) -> None:
 
 
 @pytest.fixture
-def webrtc_daemon():
+def webrtc_daemon(relay_loop):
     daemon = DaemonProcess(["--interface=127.0.0.1", *PORTS, "--relay-workers=1"])
     try:
         yield daemon

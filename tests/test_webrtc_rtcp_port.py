@@ -24,7 +24,7 @@ DEADLINE = 20.0
 
 
 @pytest.fixture
-def daemon():
+def daemon(relay_loop):
     process = DaemonProcess(["--interface=127.0.0.1", "--port-min=24700", "--port-max=24799",
                              "--relay-workers=1"])
     try:

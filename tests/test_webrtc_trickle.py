@@ -28,7 +28,7 @@ UFRAG, PWD = "Tr1c", "kLe9QpTzW3nB7vYx2cHs5dFg"
 
 
 @pytest.fixture
-def daemon():
+def daemon(relay_loop):
     process = DaemonProcess(["--interface=127.0.0.1", "--port-min=24800", "--port-max=24899",
                              "--relay-workers=1"])
     try:

@@ -4,14 +4,17 @@
  * Python (epoll.poll, the dispatch loop, the drain's checks, two helper calls) cost more
  * than twice what rtpengine spends per packet. So the worker's loop itself is here:
  * ``run`` waits on the worker's epoll set and relays every ready socket that is registered
- * in a C-side table of *settled* streams (confirmed, no source checks, no SRTP/WebRTC on
- * either side, no RTCP demux, one sink) without returning to Python: one ``recvmmsg`` for
- * everything waiting, the stream's counters written to its shared-memory slot, one
- * ``sendmmsg`` to the sink's destination. It returns to Python only with what it cannot
- * handle: the control channel, streams that are not in the table (learning, strict source,
- * handover, demux, SRTP, WebRTC, blocked), a sink whose destination is not a sockaddr of
- * its socket's family, counters Python must flush (kernel drops, send errors), or the
- * timeout Python asked for (its timers and its counter flush).
+ * in a C-side table of *settled* streams (confirmed, no source checks, no RTCP demux, one
+ * sink; plain, SDES-SRTP or a WebRTC leg whose handshake is done and whose peer is known)
+ * without returning to Python: one ``recvmmsg`` for everything waiting, the stream's
+ * counters written to its shared-memory slot, one ``sendmmsg`` to the sink's destination.
+ * It returns to Python only with what it cannot handle: the control channel, streams that
+ * are not in the table (learning, strict source, handover, demux, a WebRTC leg still
+ * connecting, blocked), a sink whose destination is not a sockaddr of its socket's family,
+ * a WebRTC leg's datagrams that are not media from its peer (STUN consent checks, DTLS,
+ * another source: kept in the entry, in order, for Python's drain_webrtc with ``held``),
+ * counters Python must flush (kernel drops, send errors), or the timeout Python asked for
+ * (its timers and its counter flush).
  *
  * Python (rtpengined/media/worker.py) stays the owner of every decision: it registers a
  * stream when it becomes settled and takes it (and its counters) back when it no longer is
@@ -61,6 +64,7 @@
 static char *slots;
 static struct mmsghdr msgs[MAX_BATCH];
 static struct iovec iovs[MAX_BATCH];
+static struct sockaddr_storage names[MAX_BATCH]; /* sources, for a filtered (WebRTC) entry */
 
 #ifdef HAVE_SRTP
 /* SrtpContext: one direction of one stream's SRTP/SRTCP over the system libsrtp2, with the
@@ -246,10 +250,26 @@ struct entry {
     uint32_t ssrc;
     PyObject *unprotect; /* SrtpContext for what arrives here, or NULL (plain) */
     PyObject *protect;   /* the sink's outbound SrtpContext, or NULL (plain) */
+    /* RTCP demux (a muxed stream relayed to a sink that is not): RTCP goes out from
+     * ``rtcp_sink``'s socket to its destination (the sink's RTCP stream), protected with
+     * ``rtcp_protect``; -1 and NULL without demux. */
+    int rtcp_sink;
+    PyObject *rtcp_protect;
     union {
         struct sockaddr_in v4;
         struct sockaddr_in6 v6;
     } dest;
+    /* A WebRTC (ICE/DTLS) leg's stream: only SRTP/SRTCP/RTP (first byte 128..191, RFC
+     * 7983) from exactly ``peer`` is relayed here; the first datagram that is anything else
+     * (STUN, DTLS, another source) and everything after it in the batch go to ``held`` as
+     * (bytes, source) for Python's drain_webrtc, and the fd goes back to Python. */
+    uint8_t filter;
+    int peer_family; /* AF_INET or AF_INET6 */
+    union {
+        struct sockaddr_in v4;
+        struct sockaddr_in6 v6;
+    } peer;
+    PyObject *held; /* list of (bytes, source) not taken by Python yet, or NULL */
 };
 
 static struct entry *table;
@@ -344,8 +364,106 @@ static uint32_t be32(const unsigned char *p)
     return ((uint32_t)p[0] << 24) | ((uint32_t)p[1] << 16) | ((uint32_t)p[2] << 8) | p[3];
 }
 
-/* The packets of one drain that are sent on: indexes into the slots, in order. */
-static struct mmsghdr outs[MAX_BATCH];
+#define HANDBACK 2 /* relay(): datagrams were held for Python (bit 0: flush the stream) */
+
+/* Whether received datagram ``i`` came from the entry's peer (the whole sockaddr as Python
+ * compares the tuples recvfrom gives: address, port, and for IPv6 flow info and scope). */
+static int from_peer(struct entry *e, int i)
+{
+    const struct sockaddr_storage *name = &names[i];
+    socklen_t len = msgs[i].msg_hdr.msg_namelen;
+    if (e->peer_family == AF_INET) {
+        const struct sockaddr_in *a = (const struct sockaddr_in *)name;
+        return len >= sizeof(*a) && a->sin_family == AF_INET
+               && a->sin_port == e->peer.v4.sin_port
+               && a->sin_addr.s_addr == e->peer.v4.sin_addr.s_addr;
+    }
+    const struct sockaddr_in6 *a = (const struct sockaddr_in6 *)name;
+    return len >= sizeof(*a) && a->sin6_family == AF_INET6
+           && a->sin6_port == e->peer.v6.sin6_port
+           && a->sin6_flowinfo == e->peer.v6.sin6_flowinfo
+           && a->sin6_scope_id == e->peer.v6.sin6_scope_id
+           && memcmp(&a->sin6_addr, &e->peer.v6.sin6_addr, sizeof(a->sin6_addr)) == 0;
+}
+
+/* How many of the ``count`` datagrams received, from the first, are media from the peer. */
+static int media_prefix(struct entry *e, int count)
+{
+    for (int i = 0; i < count; i++) {
+        unsigned char first = msgs[i].msg_len ? (unsigned char)slots[(size_t)i * SLOT] : 0;
+        if (first < 128 || first > 191 || !from_peer(e, i))
+            return i;
+    }
+    return count;
+}
+
+/* The source of received datagram ``i`` as socket.recvfrom gives it. */
+static PyObject *source_of(int i)
+{
+    char text[INET6_ADDRSTRLEN];
+    const struct sockaddr_storage *name = &names[i];
+    if (name->ss_family == AF_INET) {
+        const struct sockaddr_in *a = (const struct sockaddr_in *)name;
+        if (inet_ntop(AF_INET, &a->sin_addr, text, sizeof(text)) == NULL)
+            return PyErr_SetFromErrno(PyExc_OSError);
+        return Py_BuildValue("(si)", text, (int)ntohs(a->sin_port));
+    }
+    if (name->ss_family == AF_INET6) {
+        const struct sockaddr_in6 *a = (const struct sockaddr_in6 *)name;
+        if (inet_ntop(AF_INET6, &a->sin6_addr, text, sizeof(text)) == NULL)
+            return PyErr_SetFromErrno(PyExc_OSError);
+        return Py_BuildValue("(siII)", text, (int)ntohs(a->sin6_port),
+                             (unsigned int)ntohl(a->sin6_flowinfo),
+                             (unsigned int)a->sin6_scope_id);
+    }
+    Py_RETURN_NONE;
+}
+
+/* Datagrams ``first``..``end``-1 of this receive, in order, to the entry's ``held`` list. */
+static int hold(struct entry *e, int first, int end)
+{
+    if (e->held == NULL && (e->held = PyList_New(0)) == NULL)
+        return -1;
+    for (int i = first; i < end; i++) {
+        PyObject *source = source_of(i);
+        if (source == NULL)
+            return -1;
+        PyObject *item = Py_BuildValue("(y#N)", slots + (size_t)i * SLOT,
+                                       (Py_ssize_t)msgs[i].msg_len, source);
+        if (item == NULL || PyList_Append(e->held, item) < 0) {
+            Py_XDECREF(item);
+            return -1;
+        }
+        Py_DECREF(item);
+    }
+    return 0;
+}
+
+/* The packets of one drain that are sent on (RTCP demuxed to the sink's RTCP stream
+ * apart), in order. */
+static struct mmsghdr outs[MAX_BATCH], rtcp_outs[MAX_BATCH];
+
+/* Send ``n`` packets of ``batch`` from ``fd`` to ``to``'s destination; how many failed. */
+static int send_all(int fd, struct entry *to, struct mmsghdr *batch, int n)
+{
+    for (int i = 0; i < n; i++) {
+        batch[i].msg_hdr.msg_name = &to->dest;
+        batch[i].msg_hdr.msg_namelen = to->dest_len;
+    }
+    int sent = 0, failed = 0;
+    while (sent < n) {
+        int done = sendmmsg(fd, batch + sent, (unsigned)(n - sent), MSG_DONTWAIT);
+        if (done < 0) {
+            if (errno == EINTR)
+                continue;
+            failed++; /* this packet is refused: count it, go on with the next */
+            sent++;
+        } else {
+            sent += done;
+        }
+    }
+    return failed;
+}
 
 /* Relay what waits on settled stream ``fd`` (at most MAX_BATCH packets): receive, count
  * and publish, send on; with SRTP on either side, each packet unprotected with the
@@ -356,6 +474,11 @@ static struct mmsghdr outs[MAX_BATCH];
 static int relay(int fd, struct entry *e, double wall)
 {
     int count, error = 0;
+    if (e->filter)
+        for (int i = 0; i < MAX_BATCH; i++) {
+            msgs[i].msg_hdr.msg_name = &names[i];
+            msgs[i].msg_hdr.msg_namelen = sizeof(names[i]);
+        }
     do {
         count = recvmmsg(fd, msgs, MAX_BATCH, MSG_DONTWAIT, NULL);
     } while (count < 0 && errno == EINTR);
@@ -364,12 +487,24 @@ static int relay(int fd, struct entry *e, double wall)
             error = 1;
         count = 0;
     }
+    int received = count, handback = 0;
+    if (e->filter && count) {
+        int kept = e->held != NULL && PyList_GET_SIZE(e->held) ? 0 : media_prefix(e, count);
+        if (kept < count) {
+            handback = HANDBACK;
+            if (hold(e, kept, count) < 0)
+                PyErr_Clear(); /* out of memory: those datagrams are lost, as a full socket's */
+            count = kept;
+        }
+    }
     if (!count) {
+        for (int i = 0; i < received; i++)
+            reset(i);
         if (error) {
             e->errors += 1;
             publish(e, 0);
         }
-        return 0;
+        return handback;
     }
     uint64_t nbytes = 0;
     for (int i = 0; i < count; i++)
@@ -380,16 +515,18 @@ static int relay(int fd, struct entry *e, double wall)
     e->last = wall;
     struct entry *sink = lookup(e->sink);
     int sending = sink != NULL && sink->dest_state == DEST_PACKED;
+    struct entry *rtcp_sink = e->rtcp_sink >= 0 ? lookup(e->rtcp_sink) : NULL;
+    int rtcp_sending = rtcp_sink != NULL && rtcp_sink->dest_state == DEST_PACKED;
     /* The last packet as received (decrypted): what Worker.publish looks at. */
     unsigned char head[12];
     unsigned size = 0;
-    int out = 0;
-#ifdef HAVE_SRTP
-    if (e->unprotect != NULL || e->protect != NULL) {
+    int out = 0, rtcp_out = 0;
+    if (e->unprotect != NULL || e->protect != NULL || e->rtcp_sink >= 0) {
         for (int i = 0; i < count; i++) {
             char *data = slots + (size_t)i * SLOT;
             int len = (int)msgs[i].msg_len;
             int rtcp = len > 1 && (unsigned char)data[1] >= 192 && (unsigned char)data[1] <= 223;
+#ifdef HAVE_SRTP
             if (e->unprotect != NULL) {
                 /* As 10.5 counts an SRTP leg: a packet libsrtp refuses is an error, not
                  * a packet of the stream; the others count decrypted. */
@@ -403,23 +540,29 @@ static int relay(int fd, struct entry *e, double wall)
                 }
                 e->bytes -= (uint64_t)(received - len);
             }
+#endif
             size = (unsigned)len;
             memcpy(head, data, size < 12 ? size : 12);
-            if (!sending)
+            int demux = rtcp && e->rtcp_sink >= 0; /* to the sink's RTCP stream */
+            if (!(demux ? rtcp_sending : sending))
                 continue; /* nowhere to send it: dropped quietly, not protected */
-            if (e->protect != NULL
-                && apply(((Context *)e->protect)->session,
+#ifdef HAVE_SRTP
+            PyObject *protect = demux ? e->rtcp_protect : e->protect;
+            if (protect != NULL
+                && apply(((Context *)protect)->session,
                          rtcp ? srtp_protect_rtcp : srtp_protect, data, &len,
                          rtcp ? SRTCP_TRAILER : SRTP_MAX_TRAILER_LEN) < 0) {
                 e->errors += 1;
                 continue;
             }
-            iovs[i].iov_len = (size_t)len;
-            outs[out++].msg_hdr = msgs[i].msg_hdr;
-        }
-    } else
 #endif
-    {
+            iovs[i].iov_len = (size_t)len;
+            if (demux)
+                rtcp_outs[rtcp_out++].msg_hdr = msgs[i].msg_hdr;
+            else
+                outs[out++].msg_hdr = msgs[i].msg_hdr;
+        }
+    } else {
         size = msgs[count - 1].msg_len;
         memcpy(head, slots + (size_t)(count - 1) * SLOT, size < 12 ? size : 12);
         if (sending)
@@ -454,29 +597,16 @@ static int relay(int fd, struct entry *e, double wall)
         dirty = 1;
     }
     publish(e, with_type); /* counted before sent: a party that got it finds it counted */
-    for (int i = 0; i < out; i++) {
-        outs[i].msg_hdr.msg_name = &sink->dest;
-        outs[i].msg_hdr.msg_namelen = sink->dest_len;
-    }
-    int sent = 0, failed = 0;
-    while (sent < out) {
-        int done = sendmmsg(e->sink, outs + sent, (unsigned)(out - sent), MSG_DONTWAIT);
-        if (done < 0) {
-            if (errno == EINTR)
-                continue;
-            failed++; /* this packet is refused: count it, go on with the next */
-            sent++;
-        } else {
-            sent += done;
-        }
-    }
-    for (int i = 0; i < count; i++) /* back to receive headers (see reset) */
+    int failed = send_all(e->sink, sink, outs, out);
+    if (rtcp_out)
+        failed += send_all(e->rtcp_sink, rtcp_sink, rtcp_outs, rtcp_out);
+    for (int i = 0; i < received; i++) /* back to receive headers (see reset) */
         reset(i);
     if (failed) {
         e->errors += (uint64_t)failed;
         dirty = 1;
     }
-    return dirty;
+    return dirty | handback;
 }
 
 /* An event this module relays: a settled stream whose sink's destination it can send to. */
@@ -486,6 +616,9 @@ static struct entry *ours(int fd)
     if (e == NULL || !e->settled)
         return NULL;
     struct entry *sink = lookup(e->sink);
+    if (sink != NULL && sink->dest_state == DEST_FOREIGN)
+        return NULL;
+    sink = e->rtcp_sink >= 0 ? lookup(e->rtcp_sink) : NULL;
     if (sink != NULL && sink->dest_state == DEST_FOREIGN)
         return NULL;
     return e;
@@ -516,7 +649,8 @@ static int dispatch(struct epoll_event *events, int n, double wall, PyObject *re
         struct entry *e = ours(fd);
         if (e != NULL) {
             handled++;
-            if (relay(fd, e, wall)) {
+            int result = relay(fd, e, wall);
+            if (result & 1) {
                 PyObject *item = PyLong_FromLong(fd);
                 if (item == NULL || PyList_Append(dirty, item) < 0) {
                     Py_XDECREF(item);
@@ -524,7 +658,9 @@ static int dispatch(struct epoll_event *events, int n, double wall, PyObject *re
                 }
                 Py_DECREF(item);
             }
-            continue;
+            if (!(result & HANDBACK))
+                continue;
+            /* datagrams for Python (its drain_webrtc takes them with held()): the event */
         }
         PyObject *item = Py_BuildValue("(iI)", fd, events[i].events);
         if (item == NULL || PyList_Append(rest, item) < 0) {
@@ -679,6 +815,7 @@ static void release(struct entry *e)
 {
     Py_CLEAR(e->unprotect);
     Py_CLEAR(e->protect);
+    Py_CLEAR(e->rtcp_protect);
 }
 
 /* A context argument: None, or an SrtpContext (NULL and an error otherwise). */
@@ -698,8 +835,44 @@ static int context_arg(PyObject *value, PyObject **out)
     return -1;
 }
 
+/* The peer argument of register: None (no filter), or (family, source tuple as recvfrom
+ * gives it: (host, port) for 4, (host, port, flowinfo, scope_id) for 6). 1 for a filter,
+ * 0 for none, -1 (ValueError) for anything else. */
+static int peer_arg(PyObject *value, struct entry *out)
+{
+    if (value == Py_None)
+        return 0;
+    int family;
+    PyObject *source;
+    const char *host;
+    int port;
+    unsigned int flowinfo = 0, scope = 0;
+    if (!PyArg_ParseTuple(value, "iO!", &family, &PyTuple_Type, &source))
+        return -1;
+    memset(&out->peer, 0, sizeof(out->peer));
+    if (family == 4 && PyArg_ParseTuple(source, "si", &host, &port) && port >= 0 && port <= 65535
+        && inet_pton(AF_INET, host, &out->peer.v4.sin_addr) == 1) {
+        out->peer_family = AF_INET;
+        out->peer.v4.sin_family = AF_INET;
+        out->peer.v4.sin_port = htons((unsigned short)port);
+        return 1;
+    }
+    if (family == 6 && PyArg_ParseTuple(source, "siII", &host, &port, &flowinfo, &scope)
+        && port >= 0 && port <= 65535 && inet_pton(AF_INET6, host, &out->peer.v6.sin6_addr) == 1) {
+        out->peer_family = AF_INET6;
+        out->peer.v6.sin6_family = AF_INET6;
+        out->peer.v6.sin6_port = htons((unsigned short)port);
+        out->peer.v6.sin6_flowinfo = htonl(flowinfo);
+        out->peer.v6.sin6_scope_id = scope;
+        return 1;
+    }
+    PyErr_Clear();
+    PyErr_SetString(PyExc_ValueError, "peer must be a source address recvfrom can give");
+    return -1;
+}
+
 /* register(fd, sink_fd, offset, packets, bytes, errors, last_packet, ssrc, ssrc_seen,
- * payload_type[, unprotect, protect]): relay ``fd``'s packets here from now on, sent from
+ * payload_type[, unprotect, protect[, peer[, rtcp_sink_fd, rtcp_protect]]]): relay ``fd``'s packets here from now on, sent from
  * ``sink_fd``, counted in the slot at byte ``offset``; SRTP unprotected with ``unprotect``
  * and protected with ``protect`` (SrtpContexts, None for plain). Already registered: only
  * the sink, slot and contexts change (the counters held here stay; the given ones are
@@ -711,23 +884,41 @@ static PyObject *register_(PyObject *self, PyObject *args)
     unsigned long long packets, nbytes, errors;
     double last;
     unsigned long ssrc;
-    PyObject *unprotect_arg = Py_None, *protect_arg = Py_None, *unprotect, *protect;
-    if (!PyArg_ParseTuple(args, "iinKKKdkii|OO", &fd, &sink, &offset, &packets, &nbytes,
+    PyObject *unprotect_arg = Py_None, *protect_arg = Py_None, *peer = Py_None;
+    PyObject *rtcp_protect_arg = Py_None;
+    PyObject *unprotect, *protect, *rtcp_protect;
+    int rtcp_sink = -1;
+    if (!PyArg_ParseTuple(args, "iinKKKdkii|OOOiO", &fd, &sink, &offset, &packets, &nbytes,
                           &errors, &last, &ssrc, &seen, &payload_type, &unprotect_arg,
-                          &protect_arg))
+                          &protect_arg, &peer, &rtcp_sink, &rtcp_protect_arg))
         return NULL;
-    if (context_arg(unprotect_arg, &unprotect) < 0 || context_arg(protect_arg, &protect) < 0)
+    if (context_arg(unprotect_arg, &unprotect) < 0 || context_arg(protect_arg, &protect) < 0
+        || context_arg(rtcp_protect_arg, &rtcp_protect) < 0)
+        return NULL;
+    struct entry parsed;
+    int filter = peer_arg(peer, &parsed);
+    if (filter < 0)
         return NULL;
     struct entry *e = entry_for(fd);
     if (e == NULL)
         return NULL;
+    e->filter = (uint8_t)filter;
+    if (filter) {
+        e->peer_family = parsed.peer_family;
+        e->peer = parsed.peer;
+    } else {
+        Py_CLEAR(e->held); /* a leg's control datagrams, from before it went away */
+    }
     e->sink = sink;
+    e->rtcp_sink = rtcp_sink < 0 ? -1 : rtcp_sink;
     e->offset = offset;
     Py_XINCREF(unprotect);
     Py_XINCREF(protect);
+    Py_XINCREF(rtcp_protect);
     release(e);
     e->unprotect = unprotect;
     e->protect = protect;
+    e->rtcp_protect = rtcp_protect;
     if (!e->settled) {
         e->settled = 1;
         e->packets = packets;
@@ -792,12 +983,28 @@ static PyObject *forget(PyObject *self, PyObject *fd_obj)
         result = Py_None;
     }
     release(e);
+    Py_CLEAR(e->held);
     memset(e, 0, sizeof(*e));
     int kept = 0;
     for (int i = 0; i < pending_count; i++)
         if (pending[i].data.fd != fd)
             pending[kept++] = pending[i];
     pending_count = kept;
+    return result;
+}
+
+/* held(fd) -> list or None: the datagrams of a WebRTC leg's stream the loop left to Python
+ * ((bytes, source) as recvfrom gives them, in arrival order), taken. */
+static PyObject *held(PyObject *self, PyObject *fd_obj)
+{
+    int fd;
+    if (as_int(fd_obj, &fd) < 0)
+        return NULL;
+    struct entry *e = lookup(fd);
+    if (e == NULL || e->held == NULL)
+        Py_RETURN_NONE;
+    PyObject *result = e->held;
+    e->held = NULL;
     return result;
 }
 
@@ -822,6 +1029,7 @@ static PyMethodDef methods[] = {
     {"unregister", unregister, METH_O, "Give a stream (and its counters) back to Python."},
     {"totals", totals, METH_O, "Counters of a registered stream."},
     {"forget", forget, METH_O, "Drop a socket about to be closed."},
+    {"held", held, METH_O, "Datagrams of a WebRTC leg's stream left to Python."},
     {"attach", attach, METH_O, "The counter table relayed packets are counted in."},
     {NULL, NULL, 0, NULL},
 };
@@ -862,7 +1070,7 @@ PyMODINIT_FUNC PyInit__relay(void)
 #endif
         PyModule_AddIntConstant(m, "MAX_BATCH", MAX_BATCH);
         /* worker.py uses the helper only when this matches: a stale build is ignored */
-        PyModule_AddIntConstant(m, "API", 3);
+        PyModule_AddIntConstant(m, "API", 4);
     }
     return m;
 }

@@ -22,7 +22,9 @@ from a helper thread, and that signal fires when the spawning *thread* ends.
 A WebRTC stream (ICE and DTLS-SRTP terminated here) holds a ``secure.webrtc.WebrtcLeg``:
 its STUN and DTLS datagrams go to the leg, its timers (ICE checks, DTLS retransmissions)
 set the epoll timeout, and its keys, once the handshake is done, are the stream's SRTP
-contexts; the ICE-nominated peer is its endpoint.
+contexts; the ICE-nominated peer is its endpoint. From then on the C loop relays its media
+(and the media sent into it), handing back every datagram that is not SRTP from the peer
+(``Worker.settle``, ``drain_webrtc``).
 
 Why one module of this size: the worker runs as its own process and its hot loop must not
 pay for indirection (attribute look-ups across modules on every packet); the plain drain,
@@ -59,7 +61,7 @@ try:  # the event loop for settled streams in C (setup.py builds it; optional)
     from . import _relay
 except ImportError:  # not built: the pure-Python loop below does the same, packet by packet
     _relay = None
-if os.environ.get("RTPENGINED_PURE_RELAY") or getattr(_relay, "API", None) != 3:
+if os.environ.get("RTPENGINED_PURE_RELAY") or getattr(_relay, "API", None) != 4:
     _relay = None  # forced (tests run both loops; operators may too) or a stale build
 # SDES-SRTP contexts of the C helper (built against the system libsrtp2): the C loop relays
 # streams keyed with them; without it SRTP streams stay in Python (pylibsrtp).
@@ -251,6 +253,9 @@ class Worker:
         self.timers: list = []
         self.timer_tie = 0
         self.secure_changed: list = []
+        # The WebRTC stream drain_webrtc is relaying: not settled (registered with the
+        # counters it is about to change) until that drain is done.
+        self.draining: _Stream | None = None
 
     # -- control messages -----------------------------------------------------------
 
@@ -391,35 +396,84 @@ class Worker:
             stream.extras = ()
         if _relay is not None:
             self.settle(stream)
+            # The streams relaying to this one send their demuxed RTCP to its RTCP stream:
+            # that may just have changed (added, removed, new keys).
+            for referrer in self.referrers.get(stream.id, ()):
+                if referrer.sink is stream:
+                    self.settle(referrer)
 
     def settle(self, stream: _Stream) -> None:
         """Hand a settled stream to the C loop, or take it back when it no longer is.
 
         Settled: confirmed without source checks (the source of a packet no longer
-        matters), one sink and no subscribers (pubsub), no RTCP to demux, not blocked, no
-        WebRTC leg on either side, and SRTP (if any) with contexts of the C helper (SDES keys,
-        libsrtp2 found at build time). That is every stream the Python drains would relay without a decision per
-        packet; the C loop relays it the same way. Its counters move with it: to the C table
-        on registration, back with ``take_back``. Called whenever one of these can change:
-        ``resolve`` (add, update, remove of it or its sink, keys) and a drain that learned.
+        matters), one sink and no subscribers (pubsub), not blocked, and SRTP (if any) with contexts
+        of the C helper (SDES keys, or DTLS keys: libsrtp2 found at build time). That is
+        every stream the Python drains would relay without a decision per packet; the C
+        loop relays it the same way. Its counters move with it: to the C table on
+        registration, back with ``take_back``. Called whenever one of these can change:
+        ``resolve`` (add, update, remove of it or its sink, keys), a drain that learned,
+        and a WebRTC leg that changed (``follow_leg``, the end of ``drain_webrtc``).
+
+        A stream with a WebRTC leg (ICE and/or DTLS here) is settled once the leg has a
+        peer (the nominated pair, or the DTLS peer without ICE), its consent has not
+        expired and, for DTLS, its handshake gave keys: the C loop then relays only
+        RTP/SRTP(C) from exactly that peer and hands everything else (STUN consent checks,
+        DTLS, another source) back to ``drain_webrtc`` (``_relay.held``), which decides as
+        it always does. A stream relaying *into* a WebRTC leg is settled once that leg's
+        consent holds and, for DTLS, its outbound context exists (never sent unencrypted);
+        the C loop sends to the leg's peer (its ``dest``). Peer or keys changing come
+        through here again (re-registered, or taken back).
         """
+        if stream is self.draining:
+            return  # drain_webrtc settles it once its counters are written
         sink = stream.sink
-        if (sink is not None and stream.confirmed and not stream.blocked and not stream.extras
-                and not (stream.strict_source or stream.media_handover)
-                and (sink.rtcp_mux or not stream.rtcp_mux)
-                and stream.webrtc is None and sink.webrtc is None
-                and (stream.srtp_in is None or type(stream.unprotect) is _CContext)
-                and (sink.srtp_out is None or type(sink.protect) is _CContext)
-                and self.streams.get(stream.id) is stream):
-            # (Already registered: its sink and keys are updated; the counters stay the C
-            # table's.) SDES contexts are shared with Python's drain: one replay window.
-            _relay.register(stream.fd, sink.fd, stream.slot * SLOT_SIZE, stream.packets,
-                            stream.bytes, stream.errors, stream.last_packet, stream.ssrc,
-                            stream.ssrc_seen, stream.payload_type,
-                            stream.unprotect if stream.srtp_in is not None else None,
-                            sink.protect if sink.srtp_out is not None else None)
-            stream.native = True
-        elif stream.native:
+        leg = stream.webrtc
+        peer = None
+        # RTCP demux (a muxed stream to a sink that is not): RTCP goes to the sink's RTCP
+        # stream, which must be one the C loop can send to as it is (no WebRTC leg of its
+        # own: its keys and peer change only through signalling, which re-settles this).
+        rtcp_target = (sink.rtcp_peer if sink is not None and stream.rtcp_mux
+                       and not sink.rtcp_mux else None)
+        ok = (sink is not None and stream.confirmed and not stream.blocked and not stream.extras
+              and self.streams.get(stream.id) is stream
+              and (rtcp_target is None or (
+                  rtcp_target.webrtc is None
+                  and (rtcp_target.srtp_out is None or type(rtcp_target.protect) is _CContext))))
+        if ok and leg is None:
+            ok = (not (stream.strict_source or stream.media_handover)
+                  and (stream.srtp_in is None or type(stream.unprotect) is _CContext))
+        elif ok:
+            peer = leg.peer
+            ok = peer is not None and not leg.expired and (
+                type(stream.unprotect) is _CContext if leg.terminates_dtls
+                else stream.srtp_in is None or type(stream.unprotect) is _CContext)
+        if ok:
+            sink_leg = sink.webrtc
+            if sink_leg is not None and (sink_leg.expired or sink_leg.terminates_dtls):
+                ok = not sink_leg.expired and type(sink.protect) is _CContext
+            else:
+                ok = sink.srtp_out is None or type(sink.protect) is _CContext
+        if ok:
+            # (Already registered: its sink, keys and peer are updated; the counters stay
+            # the C table's.) Contexts are shared with Python's drains: one replay window.
+            try:
+                _relay.register(stream.fd, sink.fd, stream.slot * SLOT_SIZE, stream.packets,
+                                stream.bytes, stream.errors, stream.last_packet, stream.ssrc,
+                                stream.ssrc_seen, stream.payload_type,
+                                stream.unprotect if stream.srtp_in is not None
+                                or (leg is not None and leg.terminates_dtls) else None,
+                                sink.protect if sink.srtp_out is not None
+                                or sink.webrtc is not None and sink.webrtc.terminates_dtls
+                                else None,
+                                None if peer is None else (stream.family, tuple(peer)),
+                                -1 if rtcp_target is None else rtcp_target.fd,
+                                rtcp_target.protect if rtcp_target is not None
+                                and rtcp_target.srtp_out is not None else None)
+            except ValueError:  # a peer the C loop cannot compare sources with
+                ok = False
+            else:
+                stream.native = True
+        if not ok and stream.native:
             stream.native = False
             self.take_back(stream, _relay.unregister(stream.fd))
 
@@ -841,7 +895,8 @@ class Worker:
                         and leg.ice_spec[:4] == ice_spec[:4])
             stream.webrtc = WebrtcLeg(certificate, dtls_spec, ice_spec,
                                       default_peer=spec.endpoint or spec.advertised,
-                                      agent=leg.agent if same_ice else None)
+                                      agent=leg.agent if same_ice else None,
+                                      srtp_context=_leg_context)
             if dtls_spec is not None or (leg is not None and leg.terminates_dtls):
                 stream.srtp_in = stream.srtp_out = stream.unprotect = stream.protect = None
             stream.webrtc_status = None
@@ -917,6 +972,10 @@ class Worker:
                 # ICE consent expired (RFC 7675): nothing more is sent to or taken from it
                 # (media for it is dropped as before its handshake) until the peer restarts.
                 stream.unprotect = stream.protect = None
+            if _relay is not None:  # a new peer, keys or expiry: the C loop follows
+                self.settle(stream)
+                for referrer in self.referrers.get(stream.id, ()):
+                    self.settle(referrer)
         self.schedule(stream)
 
     def report_secure(self) -> None:
@@ -927,7 +986,24 @@ class Worker:
             pass  # channel full or gone: query shows the previous state until the next change
 
     def drain_webrtc(self, stream: _Stream, wall: float, now: float, turn: int = 0) -> None:
-        """``drain_secure`` for a stream whose party speaks ICE/DTLS on the port.
+        """``drain_secure`` for a stream whose party speaks ICE/DTLS on the port; with the C
+        helper, first the datagrams its loop handed back (``_relay.held``: everything that
+        was not media from the leg's peer, and what followed it), and then the stream is
+        settled again if it can be (``settle``).
+        """
+        if _relay is None:
+            self.relay_webrtc(stream, wall, now, turn, None)
+            return
+        self.draining = stream
+        try:
+            self.relay_webrtc(stream, wall, now, turn, _relay.held(stream.fd))
+        finally:
+            self.draining = None
+        self.settle(stream)
+
+    def relay_webrtc(self, stream: _Stream, wall: float, now: float, turn: int,
+                     held: list | None) -> None:
+        """The drain of a WebRTC leg's stream: ``held`` datagrams if any, else the socket's.
 
         Datagrams are told apart by their first byte (RFC 7983): STUN and DTLS go to the
         leg and its replies leave from this socket; SRTP/SRTCP is accepted only from the
@@ -942,7 +1018,7 @@ class Worker:
         ice_only = not leg.terminates_dtls
         endpoint0, settled0 = stream.endpoint, stream.confirmed
         busy = stream.busy
-        limit = BATCH if busy else 1
+        limit = len(held) if held else BATCH if busy else 1
         sink = None if stream.blocked else stream.sink
         demux = stream.rtcp_mux and sink is not None and not sink.rtcp_mux
         count = nbytes = errors = media = 0
@@ -950,13 +1026,16 @@ class Worker:
         last = b""
         control = False
         while count < limit:
-            try:
-                data, source = sock.recvfrom(65536)
-            except BlockingIOError:
-                break
-            except OSError:
-                errors += 1
-                break
+            if held:
+                data, source = held[count]
+            else:
+                try:
+                    data, source = sock.recvfrom(65536)
+                except BlockingIOError:
+                    break
+                except OSError:
+                    errors += 1
+                    break
             count += 1
             first = data[0] if data else 0
             if not 128 <= first <= 191:  # STUN, DTLS (or noise): the leg's, not media
@@ -1064,6 +1143,19 @@ def _onward(sink: _Stream | None, data: bytes, rtcp: bool, demux: bool):
         except Exception:  # libsrtp: malformed, or an index it will not reuse
             return False
     return target, data
+
+
+def _leg_context(profile: str, key_salt: bytes, outbound: bool):
+    """A WebRTC leg's SRTP context (its DTLS keys): the C helper's when it can do the
+    profile, so the C loop can relay the leg; pylibsrtp's otherwise (Python relays it)."""
+    if _CContext is not None:
+        try:
+            return _CContext(profile, key_salt, outbound)
+        except (ValueError, TypeError):
+            pass
+    from ..secure.srtp import SrtpContext
+
+    return SrtpContext(profile, key_salt, outbound)
 
 
 def _srtp_context(keys: tuple | None, outbound: bool):

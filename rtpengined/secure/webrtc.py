@@ -74,11 +74,15 @@ class WebrtcLeg:
 
     def __init__(self, certificate: dtls.Certificate | None, spec: DtlsSpec | None,
                  ice_spec: IceSpec | None, default_peer: Address | None = None,
-                 agent: ice.IceAgent | None = None) -> None:
+                 agent: ice.IceAgent | None = None, srtp_context=SrtpContext) -> None:
         """``agent``: the ICE agent of the leg this one replaces when only DTLS changed (a
         re-INVITE with a new fingerprint): its nominated pair stays, the handshake is new.
-        ``spec`` None: an ICE-only leg (``ice_spec`` required), no handshake, no keys."""
+        ``spec`` None: an ICE-only leg (``ice_spec`` required), no handshake, no keys.
+        ``srtp_context``: builds the leg's contexts, ``(profile, key_salt, outbound)``; the
+        relay worker passes its C helper's when it has one, so that its C loop and its
+        Python drain share one context (one replay window) per direction."""
         assert spec is not None or ice_spec is not None
+        self.srtp_context = srtp_context
         self.spec = spec
         self.ice_spec = ice_spec
         self.endpoint = (dtls.DtlsEndpoint(certificate, spec.client, spec.remote_fingerprint)
@@ -242,5 +246,5 @@ class WebrtcLeg:
         assert self.endpoint is not None
         keys = self.endpoint.keys
         if keys is not None and self.inbound is None and not self.expired:
-            self.inbound = SrtpContext(keys.profile, keys.remote, outbound=False)
-            self.outbound = SrtpContext(keys.profile, keys.local, outbound=True)
+            self.inbound = self.srtp_context(keys.profile, keys.remote, False)
+            self.outbound = self.srtp_context(keys.profile, keys.local, True)
