@@ -121,6 +121,17 @@ def _close(sock: socket.socket | int) -> None:
         sock.close()
 
 
+def give_back(bound: list[tuple[PortPool | None, list[tuple[int, socket.socket]]]]) -> None:
+    """Undo ``allocate`` calls of a transaction that failed part way (the next one ran out
+    of ports): every socket closed and its port free again. ``(None, [])`` entries, for
+    media that needed no ports, are allowed."""
+    for pool, ports in bound:
+        for port, sock in ports:
+            sock.close()
+            assert pool is not None
+            pool.release(port)
+
+
 class PortPool:
     """Free/used ports of one interface address."""
 

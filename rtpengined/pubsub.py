@@ -31,6 +31,7 @@ from .model import Call, CallMedia, Endpoint, Monologue, Stream
 from .ng_extended import select_party
 from .ngoptions import get_list, get_str, require_call_id
 from .offer_answer.sdes import set_keys
+from .ports import give_back
 from .protocol.ngcodec import NgError
 from .request import Request
 from .secure import sdes
@@ -111,10 +112,7 @@ def subscribe_request(core: Core, message: dict[str, Any], request: Request) -> 
             pool = manager.pool_for(rtp.interface.name, rtp.interface.family)
             bound.append((pool, pool.allocate(2)))
     except NgError:
-        for pool, ports in bound:
-            for port, sock in ports:
-                sock.close()
-                pool.release(port)
+        give_back(bound)
         raise
     if sub is not None:  # the same to-tag again: its old subscriptions go first
         _unsubscribe(core, sub)
@@ -599,10 +597,7 @@ def publish(core: Core, message: dict[str, Any], request: Request) -> dict[str, 
             pool = manager.pool_for(None, family)
             bound.append((pool, pool.allocate(2)))
     except NgError:
-        for pool, ports in bound:
-            for port, sock in ports:
-                sock.close()
-                pool.release(port)
+        give_back(bound)
         raise
     if call is None:
         call = Call(call_id=call_id, created=now, last_signal=now, proxy=request.source_text)

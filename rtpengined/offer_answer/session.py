@@ -14,6 +14,7 @@ from .. import codec_negotiation as negotiation
 from .. import sdp as sdpmod
 from ..model import Call, CallMedia, Endpoint, Interface, Monologue, Stream
 from ..ngoptions import Options
+from ..ports import give_back
 from ..protocol.ngcodec import NgError
 from ..request import Request
 from ..sdp import Connection, SessionDescription
@@ -266,10 +267,7 @@ class _Session(SdpOutput, IceCandidates):
                     work.receiver_ports = work.receiver_pool.allocate(work.receiver_count)
                     bound.append((work.receiver_pool, work.receiver_ports))
         except NgError:
-            for pool, group in bound:
-                for port, sock in group:
-                    sock.close()
-                    pool.release(port)
+            give_back(bound)
             raise
 
     def _commit(self, plans: list[_MediaWork], parsed: SessionDescription, sender: Monologue,
