@@ -312,6 +312,16 @@ static struct entry *lookup(int fd)
     return fd >= 0 && fd < table_size ? &table[fd] : NULL;
 }
 
+/* The fd argument of unregister/totals/forget/held and its entry (NULL: never in the
+ * table); -1 with a Python error for an argument that is not an int. */
+static int entry_arg(PyObject *fd_obj, int *fd, struct entry **e)
+{
+    if (as_int(fd_obj, fd) < 0)
+        return -1;
+    *e = lookup(*fd);
+    return 0;
+}
+
 /* The entry of ``fd``, the table grown to hold it (zeroed entries). */
 static struct entry *entry_for(int fd)
 {
@@ -939,9 +949,9 @@ static PyObject *register_(PyObject *self, PyObject *args)
 static PyObject *unregister(PyObject *self, PyObject *fd_obj)
 {
     int fd;
-    if (as_int(fd_obj, &fd) < 0)
+    struct entry *e;
+    if (entry_arg(fd_obj, &fd, &e) < 0)
         return NULL;
-    struct entry *e = lookup(fd);
     if (e == NULL || !e->settled)
         Py_RETURN_NONE;
     e->settled = 0;
@@ -954,9 +964,9 @@ static PyObject *unregister(PyObject *self, PyObject *fd_obj)
 static PyObject *totals(PyObject *self, PyObject *fd_obj)
 {
     int fd;
-    if (as_int(fd_obj, &fd) < 0)
+    struct entry *e;
+    if (entry_arg(fd_obj, &fd, &e) < 0)
         return NULL;
-    struct entry *e = lookup(fd);
     if (e == NULL || !e->settled)
         Py_RETURN_NONE;
     PyObject *result = totals_of(e);
@@ -970,9 +980,9 @@ static PyObject *totals(PyObject *self, PyObject *fd_obj)
 static PyObject *forget(PyObject *self, PyObject *fd_obj)
 {
     int fd;
-    if (as_int(fd_obj, &fd) < 0)
+    struct entry *e;
+    if (entry_arg(fd_obj, &fd, &e) < 0)
         return NULL;
-    struct entry *e = lookup(fd);
     if (e == NULL)
         Py_RETURN_NONE;
     PyObject *result;
@@ -998,9 +1008,9 @@ static PyObject *forget(PyObject *self, PyObject *fd_obj)
 static PyObject *held(PyObject *self, PyObject *fd_obj)
 {
     int fd;
-    if (as_int(fd_obj, &fd) < 0)
+    struct entry *e;
+    if (entry_arg(fd_obj, &fd, &e) < 0)
         return NULL;
-    struct entry *e = lookup(fd);
     if (e == NULL || e->held == NULL)
         Py_RETURN_NONE;
     PyObject *result = e->held;
