@@ -11,6 +11,7 @@ from __future__ import annotations
 import socket
 import time
 from contextlib import ExitStack
+from dataclasses import replace
 
 import pytest
 
@@ -57,13 +58,15 @@ class SdesCall:
     """
 
     def __init__(self, daemon, call_id: str, cleanup: ExitStack, srtp_offers: bool,
-                 suite: str = "AES_CM_128_HMAC_SHA1_80") -> None:
+                 suite: str = "AES_CM_128_HMAC_SHA1_80",
+                 mki: tuple[int, int] | None = None) -> None:
+        """``mki``: the SRTP party's key carries this MKI (value, length)."""
         self.srtp_socks = _pair(cleanup)
         self.plain_socks = _pair(cleanup)
         s_port, p_port = self.srtp_socks[2], self.plain_socks[2]
         ids = {"call-id": call_id, "from-tag": "a"}
         if srtp_offers:
-            mine = sdes.generate(1, suite)
+            mine = replace(sdes.generate(1, suite), mki=mki)
             offer = daemon.request({"command": "offer", **ids, "transport-protocol": "RTP/AVP",
                                     "sdp": body(s_port, "RTP/SAVP", [mine.format()])})
             assert offer["result"] == "ok", offer
@@ -77,7 +80,7 @@ class SdesCall:
                                     "sdp": body(p_port)})
             assert offer["result"] == "ok", offer
             theirs = next(c for c in cryptos(offer["sdp"]) if c.suite.name == suite)
-            mine = sdes.generate(theirs.tag, suite)
+            mine = replace(sdes.generate(theirs.tag, suite), mki=mki)
             answer = daemon.request({"command": "answer", **ids, "to-tag": "b",
                                      "sdp": body(s_port, "RTP/SAVP", [mine.format()])})
             assert answer["result"] == "ok", answer
@@ -176,6 +179,25 @@ def test_kill9_restart_keeps_sdes_keys(redis, cleanup, srtp_offers, suite):
     # The relay decrypts and encrypts again, no offer/answer since. (Not SRTCP towards the
     # SRTP party: our restarted SRTCP index begins at 1 again, which the party's libsrtp
     # has seen and drops as a replay; README "Calls in Redis" says so.)
+    call.exchange(rtcp_back=False)
+
+
+@pytest.mark.parametrize("srtp_offers", [True, False], ids=["sdes-offerer", "sdes-answerer"])
+def test_kill9_restart_keeps_an_mki(redis, cleanup, srtp_offers):
+    """A party's key with an MKI (its packets carry it): stored with the socket's inbound
+    key as 10.5 stores it (``-mki``, the field's bytes), and the restarted relay still
+    takes it out before decrypting."""
+    daemon = ours(redis, 1, 24000, 24099)
+    cleanup.push(_stopped(daemon))
+    call = SdesCall(daemon, "sdes-mki", cleanup, srtp_offers, mki=(0x0102, 3))
+    call.exchange()
+    doc = _wait_keyed(redis, 1, "sdes-mki")
+    keyed_sfds = [v for k, v in doc.items() if k.startswith("sfd-") and "-crypto_suite" in v]
+    assert [v["-mki"] for v in keyed_sfds] == ["%00%01%02"] * 2  # escaped as any bytes
+    assert all("-mki" not in v for k, v in doc.items() if k.startswith("stream-"))
+    kill9(daemon)
+    daemon = ours(redis, 1, 24000, 24099)
+    cleanup.push(_stopped(daemon))
     call.exchange(rtcp_back=False)
 
 

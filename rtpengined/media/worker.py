@@ -1159,11 +1159,23 @@ def _leg_context(profile: str, key_salt: bytes, outbound: bool):
 
 
 def _srtp_context(keys: tuple | None, outbound: bool):
-    """A libsrtp context for (profile, key||salt[, SDES session parameters]); None without
-    keys or for a profile libsrtp cannot do here (the stream then drops what it cannot
-    decrypt or encrypt)."""
+    """A libsrtp context for (profile, key||salt[, SDES session parameters[, MKI]]); None
+    without keys or for a profile libsrtp cannot do here (the stream then drops what it
+    cannot decrypt or encrypt). A key with an MKI gets the plain context behind the MKI
+    framing (Python's drain relays it: the C loop takes only its own contexts)."""
     if keys is None:
         return None
+    if len(keys) > 3 and keys[3]:
+        inner = _srtp_context(keys[:3], outbound)
+        if inner is None:
+            return None
+        from ..secure.mki import MkiContext
+
+        try:
+            return MkiContext(inner, keys[3], keys[0], keys[2])
+        except ValueError:
+            log.warning("SRTP context for %s with an MKI not built", keys[0])
+            return None
     if _CContext is not None and not (len(keys) > 2 and keys[2]):
         # the C loop can use it (and Python's drain as well); SDES session parameters
         # only in pylibsrtp's (secure/srtp.py writes the policy for them)

@@ -22,6 +22,7 @@ from ..ngoptions import Options
 from ..sdp import MediaPlan, MediaSection
 from ..secure import dtls, sdes
 from ..secure.attributes import security_attributes
+from ..secure.mki import mki_bytes
 from .webrtc import is_dtls
 
 
@@ -40,20 +41,23 @@ def _received(section: MediaSection) -> list[sdes.Crypto]:
 
 
 def _keys(crypto: sdes.Crypto) -> tuple:
-    """The relay's (suite, key||salt, session parameters). A suite or parameter libsrtp
-    cannot do here gets a profile no context is built for (as a restore from Redis marks
-    it): the relay then drops (and counts) those packets rather than pass SRTP on to a
-    plain party or plain RTP to an SRTP one."""
-    if (crypto.suite.name not in SUPPORTED or crypto.mki is not None
-            or (crypto.flags and crypto.suite.aead)):
+    """The relay's (suite, key||salt, session parameters[, MKI bytes]); the MKI only for a
+    line that has one (secure/mki.py frames it). A suite or parameter libsrtp cannot do
+    here gets a profile no context is built for (as a restore from Redis marks it): the
+    relay then drops (and counts) those packets rather than pass SRTP on to a plain party
+    or plain RTP to an SRTP one."""
+    if crypto.suite.name not in SUPPORTED or (crypto.flags and crypto.suite.aead):
         return (f"unsupported {crypto.suite.name}", b"")
-    return (crypto.suite.name, crypto.key_salt, tuple(sorted(crypto.flags)))
+    keys = (crypto.suite.name, crypto.key_salt, tuple(sorted(crypto.flags)))
+    if crypto.mki is not None:
+        keys += (mki_bytes(*crypto.mki),)
+    return keys
 
 
 # What the relay's libsrtp contexts do (secure/srtp.py; not imported here, so that only
 # relay workers load libsrtp): every suite 10.5 offers but F8 (not in libsrtp 2) and AES-192
 # (libsrtp's does not interoperate); the session parameters (UNENCRYPTED_SRTP,
-# UNENCRYPTED_SRTCP, UNAUTHENTICATED_SRTP) on the counter-mode and NULL suites; no MKI.
+# UNENCRYPTED_SRTCP, UNAUTHENTICATED_SRTP) on the counter-mode and NULL suites; an MKI on any.
 def _kept_key(media: CallMedia, ours: sdes.Crypto | None) -> sdes.Crypto | None:
     """Our answer to an SDES offerer keeps the key it had when the suite (and the session
     parameters) did not change, as 10.5 does on a re-offer (whatever key the offerer now

@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..model import Call, CallMedia, Endpoint, Stream
+from ..secure.mki import mki_bytes
 from ..secure.sdes import SUITES_BY_NAME, Crypto
 
 NO_INDEX = 4294967295  # rtpengine's "(unsigned) -1": no RTCP sibling
@@ -304,20 +305,21 @@ def _crypto_fields(prefix: str, crypto: Crypto) -> dict[str, str]:
     for name, flag in _SESSION_FIELDS:
         fields[f"{prefix}-{name}"] = "1" if flag in crypto.flags else "0"
     if crypto.mki is not None:
-        value, length = crypto.mki
-        fields[f"{prefix}-mki"] = _raw(value.to_bytes(length, "big"), length)
+        mki = mki_bytes(*crypto.mki)
+        fields[f"{prefix}-mki"] = _raw(mki, len(mki))
     return fields
 
 
 def _relay_crypto(keys: tuple | None, tag: int = 0) -> Crypto | None:
-    """A stream's relay keys (suite, key||salt, session parameters) as SDES parameters; None for a
+    """A stream's relay keys (suite, key||salt, session parameters[, MKI]) as SDES parameters; None for a
     plain stream or one whose suite the relay cannot do (it has no keys to store)."""
     if keys is None:
         return None
     suite = SUITES_BY_NAME.get(keys[0])
     if suite is None or len(keys[1]) != suite.key_len + suite.salt_len:
         return None
-    return Crypto(tag, suite, keys[1][: suite.key_len], keys[1][suite.key_len :],
+    mki = (int.from_bytes(keys[3], "big"), len(keys[3])) if len(keys) > 3 else None
+    return Crypto(tag, suite, keys[1][: suite.key_len], keys[1][suite.key_len :], mki=mki,
                   flags=frozenset(keys[2] if len(keys) > 2 else ()))
 
 
@@ -337,8 +339,9 @@ def _sdes_lists(media: CallMedia) -> tuple[list[Crypto], list[Crypto]]:
         inbound, outbound = _relay_crypto(rtp.srtp_in), _relay_crypto(rtp.srtp_out)
         if inbound is not None and outbound is not None:
             tag = _tag_of(media, inbound)
-            return ([Crypto(tag, inbound.suite, inbound.key, inbound.salt)],
-                    [Crypto(tag, outbound.suite, outbound.key, outbound.salt)])
+            return ([Crypto(tag, inbound.suite, inbound.key, inbound.salt, mki=inbound.mki)],
+                    [Crypto(tag, outbound.suite, outbound.key, outbound.salt,
+                            mki=outbound.mki)])
     return list(media.crypto_received), list(media.crypto_offered)
 
 

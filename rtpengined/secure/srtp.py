@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import pylibsrtp
 
+from .mki import MkiContext, mki_bytes
 from .sdes import Crypto
 
 # SDES suite names / DTLS-SRTP profile names -> libsrtp profile ids (the four pylibsrtp exposes).
@@ -113,10 +114,12 @@ class SrtpContext:
         self._session = pylibsrtp.Session(policy)
 
     @classmethod
-    def from_sdes(cls, crypto: Crypto, outbound: bool) -> SrtpContext:
-        if crypto.mki is not None:
-            raise ValueError("an MKI is not supported by this context")
-        return cls(crypto.suite.name, crypto.key_salt, outbound, crypto.flags)
+    def from_sdes(cls, crypto: Crypto, outbound: bool) -> SrtpContext | MkiContext:
+        """The context for one `a=crypto` line; behind the MKI framing if it has one."""
+        context = cls(crypto.suite.name, crypto.key_salt, outbound, crypto.flags)
+        if crypto.mki is None:
+            return context
+        return MkiContext(context, mki_bytes(*crypto.mki), crypto.suite.name, crypto.flags)
 
     def protect(self, rtp: bytes) -> bytes:
         return self._session.protect(rtp)
