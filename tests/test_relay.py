@@ -43,7 +43,7 @@ def test_the_c_loop_is_built():
     that an install without a compiler still works, which must not go unnoticed here."""
     from rtpengined.media import _relay
 
-    assert _relay.MAX_BATCH >= 32 and _relay.API == 4  # the interface worker.py expects
+    assert _relay.MAX_BATCH >= 32 and _relay.API == 5  # the interface worker.py expects
 
 
 class _Table:
@@ -522,37 +522,53 @@ def _srtp_keys(profile: str = "AES_CM_128_HMAC_SHA1_80") -> tuple[str, bytes]:
     return profile, os.urandom(28 if profile == "AEAD_AES_128_GCM" else 30)
 
 
-@pytest.mark.parametrize("profile", ["AES_CM_128_HMAC_SHA1_80", "AES_CM_128_HMAC_SHA1_32",
-                                     "AEAD_AES_128_GCM"])
-def test_the_c_srtp_context_interoperates_with_pylibsrtp(profile):
-    """The C helper's SrtpContext (system libsrtp2) and the pylibsrtp one agree byte for
-    byte both ways, RTP and RTCP, and a forged packet raises (the drains count an error)."""
+C_SUITES = [("AES_CM_128_HMAC_SHA1_80", 30, ()), ("AES_CM_128_HMAC_SHA1_32", 30, ()),
+            ("AEAD_AES_128_GCM", 28, ()), ("AEAD_AES_256_GCM", 44, ()),
+            ("AES_256_CM_HMAC_SHA1_80", 46, ()), ("NULL_HMAC_SHA1_32", 30, ()),
+            ("AES_CM_128_HMAC_SHA1_80", 30, ("UNENCRYPTED_SRTP", "UNAUTHENTICATED_SRTP"))]
+
+
+@pytest.mark.parametrize(("profile", "size", "parameters"), C_SUITES,
+                         ids=["-".join((p, *f)) for p, _s, f in C_SUITES])
+def test_the_c_srtp_context_interoperates_with_pylibsrtp(profile, size, parameters):
+    """The C helper's SrtpContext (pylibsrtp's libsrtp session, called from C) and a
+    pylibsrtp context agree byte for byte both ways, RTP and RTCP, for every suite and
+    session parameter the relay does; a forged packet or a replay raises (the drains count
+    an error); the pylibsrtp session lives as long as the C context that calls it."""
+    import gc
+
     relay = pytest.importorskip("rtpengined.media._relay")
-    if not relay.SRTP:
-        pytest.skip("the C helper was built without libsrtp2")
     from rtpengined.secure.srtp import SrtpContext
 
-    _, key = _srtp_keys(profile)
-    c_out, py_in = relay.SrtpContext(profile, key, True), SrtpContext(profile, key, False)
-    py_out, c_in = SrtpContext(profile, key, True), relay.SrtpContext(profile, key, False)
+    key = os.urandom(size)
+
+    def c_context(outbound: bool):
+        return relay.SrtpContext(*SrtpContext(profile, key, outbound, parameters).handles())
+
+    c_out, py_in = c_context(True), SrtpContext(profile, key, False, parameters)
+    py_out, c_in = SrtpContext(profile, key, True, parameters), c_context(False)
+    gc.collect()  # nothing but the C contexts holds their pylibsrtp sessions now
     for seq in range(1, 4):
         packet = rtp_packet(seq)
         assert py_in.unprotect(c_out.protect(packet)) == packet
         assert c_in.unprotect(py_out.protect(packet)) == packet
         assert py_in.unprotect_rtcp(c_out.protect_rtcp(rtcp_packet())) == rtcp_packet()
         assert c_in.unprotect_rtcp(py_out.protect_rtcp(rtcp_packet())) == rtcp_packet()
-    forged = bytearray(py_out.protect(rtp_packet(9)))
-    forged[-1] ^= 1
-    with pytest.raises(ValueError):
-        c_in.unprotect(bytes(forged))
+    if "UNAUTHENTICATED_SRTP" not in parameters:
+        forged = bytearray(py_out.protect(rtp_packet(9)))
+        forged[-1] ^= 1
+        with pytest.raises(ValueError):
+            c_in.unprotect(bytes(forged))
     with pytest.raises(ValueError):
         c_in.unprotect(py_out.protect(rtp_packet(3)))  # a replay
     with pytest.raises(ValueError):
-        relay.SrtpContext(profile, key[:10], True)
+        c_out.protect(rtp_packet(1) + bytes(1400))  # no room for the trailer
+    with pytest.raises(ValueError):
+        relay.SrtpContext(object(), 0, 1, 1, 1, 1)
 
 
 async def test_srtp_keeps_one_replay_window_while_a_stream_moves_between_the_loops(plane):
-    """SDES-SRTP on one side, settled: relayed by the C loop when it was built with libsrtp2
+    """SDES-SRTP on one side, settled: relayed by the C loop when it is built
     (else by Python). A re-INVITE that turns strict source on moves it to Python's drain and
     back: the context (replay window, rollover) is the same object in both, so a packet
     accepted before the move is refused as a replay after it, and the counters stay exact."""

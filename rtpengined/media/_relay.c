@@ -48,9 +48,6 @@
 #include <sys/socket.h>
 #include <time.h>
 
-#ifdef HAVE_SRTP
-#include <srtp2/srtp.h>
-#endif
 
 #define MAX_BATCH 64
 #define SLOT 65536
@@ -66,110 +63,70 @@ static struct mmsghdr msgs[MAX_BATCH];
 static struct iovec iovs[MAX_BATCH];
 static struct sockaddr_storage names[MAX_BATCH]; /* sources, for a filtered (WebRTC) entry */
 
-#ifdef HAVE_SRTP
-/* SrtpContext: one direction of one stream's SRTP/SRTCP over the system libsrtp2, with the
- * policy and the packet size limits of rtpengined.secure.srtp.SrtpContext (pylibsrtp):
- * any SSRC, retransmissions may be protected again, at most 1500 bytes with the trailer.
- * The worker uses it for SDES keys in both loops (Python's drain calls its methods, the C
- * loop the same context directly), so a stream moving between the loops keeps one replay
- * window and rollover counter. */
+/* SrtpContext: one direction of one stream's SRTP/SRTCP, done by the libsrtp session of a
+ * pylibsrtp context (rtpengined.secure.srtp.SrtpContext), called directly. pylibsrtp's
+ * libsrtp is built with OpenSSL (AES-NI, and every suite and session parameter the relay
+ * does, its crypto policy written by secure/srtp.py); Python only hands over the session
+ * and libsrtp's four transforms as addresses (``SrtpContext.handles``) and this object
+ * keeps the pylibsrtp session that owns them alive. The worker uses it in both loops
+ * (Python's drain calls its methods, the C loop the same session), so a stream moving
+ * between the loops keeps one replay window and rollover counter. Sizes as pylibsrtp's:
+ * at most 1500 bytes with the trailer. */
 #define SRTP_BUFFER 1500
-#define SRTCP_TRAILER (SRTP_MAX_TRAILER_LEN + 4)
+#define SRTP_TRAILER 144 /* libsrtp 2's SRTP_MAX_TRAILER_LEN: the longest tag and MKI */
+#define SRTCP_TRAILER (SRTP_TRAILER + 4)
+
+/* libsrtp 2's srtp_protect & co.: (srtp_t, void *packet, int *length) -> srtp_err_status_t,
+ * an enum whose "ok" is 0. */
+typedef int (*transform)(void *, void *, int *);
 
 typedef struct {
     PyObject_HEAD
-    srtp_t session;
-    int outbound;
+    void *session;
+    transform protect, unprotect, protect_rtcp, unprotect_rtcp;
+    PyObject *owner;
 } Context;
 
 static PyTypeObject ContextType;
 
-static int profile_of(const char *name, srtp_profile_t *out)
-{
-    static const struct {
-        const char *name;
-        srtp_profile_t profile;
-    } names[] = {
-        {"AES_CM_128_HMAC_SHA1_80", srtp_profile_aes128_cm_sha1_80},
-        {"AES_CM_128_HMAC_SHA1_32", srtp_profile_aes128_cm_sha1_32},
-        {"AEAD_AES_128_GCM", srtp_profile_aead_aes_128_gcm},
-        {"AEAD_AES_256_GCM", srtp_profile_aead_aes_256_gcm},
-        {"SRTP_AES128_CM_SHA1_80", srtp_profile_aes128_cm_sha1_80},
-        {"SRTP_AES128_CM_SHA1_32", srtp_profile_aes128_cm_sha1_32},
-        {"SRTP_AEAD_AES_128_GCM", srtp_profile_aead_aes_128_gcm},
-        {"SRTP_AEAD_AES_256_GCM", srtp_profile_aead_aes_256_gcm},
-    };
-    for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
-        if (strcmp(names[i].name, name) == 0) {
-            *out = names[i].profile;
-            return 0;
-        }
-    return -1;
-}
-
-/* SrtpContext(profile, key_salt, outbound): ValueError for a profile this libsrtp cannot
- * do (the build may lack AES-GCM) or a short key. */
+/* SrtpContext(owner, session, protect, unprotect, protect_rtcp, unprotect_rtcp): the
+ * addresses as integers; ``owner`` is kept for as long as this context lives. */
 static PyObject *context_new(PyTypeObject *type, PyObject *args, PyObject *kwargs)
 {
-    const char *name;
-    Py_buffer key;
-    int outbound;
-    if (!PyArg_ParseTuple(args, "sy*p", &name, &key, &outbound))
+    PyObject *owner;
+    unsigned long long session, fns[4];
+    if (!PyArg_ParseTuple(args, "OKKKKK", &owner, &session, &fns[0], &fns[1], &fns[2],
+                          &fns[3]))
         return NULL;
-    srtp_profile_t profile;
-    srtp_policy_t policy;
-    memset(&policy, 0, sizeof(policy));
-    if (profile_of(name, &profile) < 0
-        || srtp_crypto_policy_set_from_profile_for_rtp(&policy.rtp, profile) != srtp_err_status_ok
-        || srtp_crypto_policy_set_from_profile_for_rtcp(&policy.rtcp, profile)
-               != srtp_err_status_ok) {
-        PyBuffer_Release(&key);
-        PyErr_Format(PyExc_ValueError, "SRTP profile %s is not supported by libsrtp here", name);
+    if (session == 0 || !fns[0] || !fns[1] || !fns[2] || !fns[3]) {
+        PyErr_SetString(PyExc_ValueError, "a null libsrtp session or transform");
         return NULL;
     }
-    Py_ssize_t need = srtp_profile_get_master_key_length(profile)
-                      + srtp_profile_get_master_salt_length(profile);
-    if (key.len < need) {
-        PyBuffer_Release(&key);
-        PyErr_Format(PyExc_ValueError, "key must contain at least %zd bytes", need);
-        return NULL;
-    }
-    policy.key = key.buf;
-    policy.ssrc.type = outbound ? ssrc_any_outbound : ssrc_any_inbound;
-    policy.allow_repeat_tx = 1;
-    policy.next = NULL;
     Context *self = (Context *)type->tp_alloc(type, 0);
-    if (self == NULL) {
-        PyBuffer_Release(&key);
+    if (self == NULL)
         return NULL;
-    }
-    srtp_err_status_t status = srtp_create(&self->session, &policy);
-    PyBuffer_Release(&key);
-    if (status != srtp_err_status_ok) {
-        self->session = NULL;
-        Py_DECREF(self);
-        PyErr_Format(PyExc_ValueError, "srtp_create failed (%d)", (int)status);
-        return NULL;
-    }
-    self->outbound = outbound;
+    self->session = (void *)(uintptr_t)session;
+    self->protect = (transform)(uintptr_t)fns[0];
+    self->unprotect = (transform)(uintptr_t)fns[1];
+    self->protect_rtcp = (transform)(uintptr_t)fns[2];
+    self->unprotect_rtcp = (transform)(uintptr_t)fns[3];
+    Py_INCREF(owner);
+    self->owner = owner;
     return (PyObject *)self;
 }
 
 static void context_dealloc(Context *self)
 {
-    if (self->session != NULL)
-        srtp_dealloc(self->session);
+    Py_CLEAR(self->owner); /* the pylibsrtp session frees the libsrtp one */
     Py_TYPE(self)->tp_free((PyObject *)self);
 }
 
-typedef srtp_err_status_t (*transform)(srtp_t, void *, int *);
-
 /* One transform in place: 0, or -1 when libsrtp refuses (authentication, replay, size). */
-static int apply(srtp_t session, transform func, char *data, int *len, int trailer)
+static int apply(Context *context, transform func, char *data, int *len, int trailer)
 {
     if (*len > SRTP_BUFFER - trailer)
         return -1;
-    return func(session, data, len) == srtp_err_status_ok ? 0 : -1;
+    return func(context->session, data, len) == 0 ? 0 : -1;
 }
 
 static PyObject *context_process(Context *self, PyObject *packet, transform func, int trailer)
@@ -186,9 +143,9 @@ static PyObject *context_process(Context *self, PyObject *packet, transform func
         return NULL;
     }
     memcpy(buffer, PyBytes_AS_STRING(packet), (size_t)len);
-    srtp_err_status_t status = func(self->session, buffer, &len);
-    if (status != srtp_err_status_ok) {
-        PyErr_Format(PyExc_ValueError, "libsrtp error %d", (int)status);
+    int status = func(self->session, buffer, &len);
+    if (status != 0) {
+        PyErr_Format(PyExc_ValueError, "libsrtp error %d", status);
         return NULL;
     }
     return PyBytes_FromStringAndSize(buffer, len);
@@ -196,22 +153,22 @@ static PyObject *context_process(Context *self, PyObject *packet, transform func
 
 static PyObject *context_protect(Context *self, PyObject *packet)
 {
-    return context_process(self, packet, srtp_protect, SRTP_MAX_TRAILER_LEN);
+    return context_process(self, packet, self->protect, SRTP_TRAILER);
 }
 
 static PyObject *context_unprotect(Context *self, PyObject *packet)
 {
-    return context_process(self, packet, srtp_unprotect, 0);
+    return context_process(self, packet, self->unprotect, 0);
 }
 
 static PyObject *context_protect_rtcp(Context *self, PyObject *packet)
 {
-    return context_process(self, packet, srtp_protect_rtcp, SRTCP_TRAILER);
+    return context_process(self, packet, self->protect_rtcp, SRTCP_TRAILER);
 }
 
 static PyObject *context_unprotect_rtcp(Context *self, PyObject *packet)
 {
-    return context_process(self, packet, srtp_unprotect_rtcp, 0);
+    return context_process(self, packet, self->unprotect_rtcp, 0);
 }
 
 static PyMethodDef context_methods[] = {
@@ -228,11 +185,10 @@ static PyTypeObject ContextType = {
     .tp_basicsize = sizeof(Context),
     .tp_dealloc = (destructor)context_dealloc,
     .tp_flags = Py_TPFLAGS_DEFAULT,
-    .tp_doc = "One direction of SRTP/SRTCP (system libsrtp2).",
+    .tp_doc = "One direction of SRTP/SRTCP (a pylibsrtp session's libsrtp, called directly).",
     .tp_methods = context_methods,
     .tp_new = context_new,
 };
-#endif
 
 /* One entry per file descriptor of the worker's stream sockets. */
 struct entry {
@@ -536,13 +492,12 @@ static int relay(int fd, struct entry *e, double wall)
             char *data = slots + (size_t)i * SLOT;
             int len = (int)msgs[i].msg_len;
             int rtcp = len > 1 && (unsigned char)data[1] >= 192 && (unsigned char)data[1] <= 223;
-#ifdef HAVE_SRTP
             if (e->unprotect != NULL) {
                 /* As 10.5 counts an SRTP leg: a packet libsrtp refuses is an error, not
                  * a packet of the stream; the others count decrypted. */
                 int received = len;
-                if (apply(((Context *)e->unprotect)->session,
-                          rtcp ? srtp_unprotect_rtcp : srtp_unprotect, data, &len, 0) < 0) {
+                Context *c = (Context *)e->unprotect;
+                if (apply(c, rtcp ? c->unprotect_rtcp : c->unprotect, data, &len, 0) < 0) {
                     e->errors += 1;
                     e->packets -= 1;
                     e->bytes -= (uint64_t)received;
@@ -550,22 +505,18 @@ static int relay(int fd, struct entry *e, double wall)
                 }
                 e->bytes -= (uint64_t)(received - len);
             }
-#endif
             size = (unsigned)len;
             memcpy(head, data, size < 12 ? size : 12);
             int demux = rtcp && e->rtcp_sink >= 0; /* to the sink's RTCP stream */
             if (!(demux ? rtcp_sending : sending))
                 continue; /* nowhere to send it: dropped quietly, not protected */
-#ifdef HAVE_SRTP
-            PyObject *protect = demux ? e->rtcp_protect : e->protect;
+            Context *protect = (Context *)(demux ? e->rtcp_protect : e->protect);
             if (protect != NULL
-                && apply(((Context *)protect)->session,
-                         rtcp ? srtp_protect_rtcp : srtp_protect, data, &len,
-                         rtcp ? SRTCP_TRAILER : SRTP_MAX_TRAILER_LEN) < 0) {
+                && apply(protect, rtcp ? protect->protect_rtcp : protect->protect, data, &len,
+                         rtcp ? SRTCP_TRAILER : SRTP_TRAILER) < 0) {
                 e->errors += 1;
                 continue;
             }
-#endif
             iovs[i].iov_len = (size_t)len;
             if (demux)
                 rtcp_outs[rtcp_out++].msg_hdr = msgs[i].msg_hdr;
@@ -835,12 +786,10 @@ static int context_arg(PyObject *value, PyObject **out)
         *out = NULL;
         return 0;
     }
-#ifdef HAVE_SRTP
     if (PyObject_TypeCheck(value, &ContextType)) {
         *out = value;
         return 0;
     }
-#endif
     PyErr_SetString(PyExc_TypeError, "an SrtpContext of this module or None");
     return -1;
 }
@@ -1056,31 +1005,19 @@ PyMODINIT_FUNC PyInit__relay(void)
         return PyErr_NoMemory();
     for (int i = 0; i < MAX_BATCH; i++)
         reset(i);
-#ifdef HAVE_SRTP
-    if (srtp_init() != srtp_err_status_ok) {
-        PyErr_SetString(PyExc_ImportError, "srtp_init failed");
-        return NULL;
-    }
     if (PyType_Ready(&ContextType) < 0)
         return NULL;
-#endif
     PyObject *m = PyModule_Create(&module);
     if (m != NULL) {
-#ifdef HAVE_SRTP
         Py_INCREF(&ContextType);
         if (PyModule_AddObject(m, "SrtpContext", (PyObject *)&ContextType) < 0) {
             Py_DECREF(&ContextType);
             Py_DECREF(m);
             return NULL;
         }
-        /* SDES-SRTP streams are relayed here too (this build found libsrtp2) */
-        PyModule_AddIntConstant(m, "SRTP", 1);
-#else
-        PyModule_AddIntConstant(m, "SRTP", 0);
-#endif
         PyModule_AddIntConstant(m, "MAX_BATCH", MAX_BATCH);
         /* worker.py uses the helper only when this matches: a stale build is ignored */
-        PyModule_AddIntConstant(m, "API", 4);
+        PyModule_AddIntConstant(m, "API", 5);
     }
     return m;
 }

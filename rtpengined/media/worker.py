@@ -6,8 +6,8 @@ ready socket is drained (up to ``BATCH`` packets, so one flooded socket cannot s
 the others and no socket is ever given up on) with ``recvfrom_into`` into one buffer,
 and each packet is sent unchanged from the sink stream's socket to the sink's current
 destination. When the C helper ``_relay`` was built, the loop itself is its ``run``, which
-relays every settled stream (the usual case once a call is up, SDES-SRTP included when it
-found libsrtp2) without coming back to Python: one ``recvmmsg`` for everything waiting, one
+relays every settled stream (the usual case once a call is up, SDES- and DTLS-SRTP
+included) without coming back to Python: one ``recvmmsg`` for everything waiting, one
 ``sendmmsg`` to send it on; Python keeps the channel, learning and everything unsettled, and
 decides which streams are settled (``Worker.settle``). A drain's counters (and a newly learned endpoint or payload type) are
 written to shared memory before its packets are sent on, so a query made after a
@@ -61,10 +61,10 @@ try:  # the event loop for settled streams in C (setup.py builds it; optional)
     from . import _relay
 except ImportError:  # not built: the pure-Python loop below does the same, packet by packet
     _relay = None
-if os.environ.get("RTPENGINED_PURE_RELAY") or getattr(_relay, "API", None) != 4:
+if os.environ.get("RTPENGINED_PURE_RELAY") or getattr(_relay, "API", None) != 5:
     _relay = None  # forced (tests run both loops; operators may too) or a stale build
-# SDES-SRTP contexts of the C helper (built against the system libsrtp2): the C loop relays
-# streams keyed with them; without it SRTP streams stay in Python (pylibsrtp).
+# SRTP contexts the C helper can call (pylibsrtp's libsrtp sessions, see _c_context): the C
+# loop relays streams keyed with them; without the helper SRTP streams stay in Python.
 _CContext = getattr(_relay, "SrtpContext", None)
 
 log = logging.getLogger("rtpengined.relay")
@@ -407,7 +407,7 @@ class Worker:
 
         Settled: confirmed without source checks (the source of a packet no longer
         matters), one sink and no subscribers (pubsub), not blocked, and SRTP (if any) with contexts
-        of the C helper (SDES keys, or DTLS keys: libsrtp2 found at build time). That is
+        of the C helper (SDES or DTLS keys, any suite the relay does; not a key with an MKI). That is
         every stream the Python drains would relay without a decision per packet; the C
         loop relays it the same way. Its counters move with it: to the C table on
         registration, back with ``take_back``. Called whenever one of these can change:
@@ -1146,16 +1146,22 @@ def _onward(sink: _Stream | None, data: bytes, rtcp: bool, demux: bool):
 
 
 def _leg_context(profile: str, key_salt: bytes, outbound: bool):
-    """A WebRTC leg's SRTP context (its DTLS keys): the C helper's when it can do the
-    profile, so the C loop can relay the leg; pylibsrtp's otherwise (Python relays it)."""
-    if _CContext is not None:
-        try:
-            return _CContext(profile, key_salt, outbound)
-        except (ValueError, TypeError):
-            pass
+    """A WebRTC leg's SRTP context (its DTLS keys); see ``_c_context``."""
     from ..secure.srtp import SrtpContext
 
-    return SrtpContext(profile, key_salt, outbound)
+    return _c_context(SrtpContext(profile, key_salt, outbound))
+
+
+def _c_context(context):
+    """A pylibsrtp context as the C helper's (the same libsrtp session, called from C), so
+    the C loop can relay the stream; the context itself without the helper (Python's
+    drain relays it)."""
+    if _CContext is None:
+        return context
+    try:
+        return _CContext(*context.handles())
+    except (ValueError, TypeError):
+        return context
 
 
 def _srtp_context(keys: tuple | None, outbound: bool):
@@ -1176,20 +1182,14 @@ def _srtp_context(keys: tuple | None, outbound: bool):
         except ValueError:
             log.warning("SRTP context for %s with an MKI not built", keys[0])
             return None
-    if _CContext is not None and not (len(keys) > 2 and keys[2]):
-        # the C loop can use it (and Python's drain as well); SDES session parameters
-        # only in pylibsrtp's (secure/srtp.py writes the policy for them)
-        try:
-            return _CContext(keys[0], keys[1], outbound)
-        except (ValueError, TypeError):
-            pass  # a profile or key the system libsrtp2 refuses: pylibsrtp may take it
     from ..secure.srtp import SrtpContext  # only workers relaying SRTP load libsrtp
 
     try:
-        return SrtpContext(keys[0], keys[1], outbound, keys[2] if len(keys) > 2 else ())
+        context = SrtpContext(keys[0], keys[1], outbound, keys[2] if len(keys) > 2 else ())
     except Exception:  # pylibsrtp.Error or an unknown profile
         log.warning("SRTP context for %s not built", keys[0])
         return None
+    return _c_context(context)
 
 
 def _kernel_drops(sock: socket.socket) -> int:

@@ -121,6 +121,22 @@ class SrtpContext:
             return context
         return MkiContext(context, mki_bytes(*crypto.mki), crypto.suite.name, crypto.flags)
 
+    def handles(self) -> tuple[object, int, int, int, int, int]:
+        """(owner, libsrtp session, srtp_protect, srtp_unprotect, srtp_protect_rtcp,
+        srtp_unprotect_rtcp) as addresses, for the relay's C loop to call libsrtp on this
+        context's own session (one replay window and rollover counter whichever loop
+        relays the stream); ``owner`` frees the session when it goes, so whoever holds the
+        addresses keeps it. ValueError if pylibsrtp no longer looks as this expects."""
+        try:
+            ffi, lib = pylibsrtp._binding.ffi, pylibsrtp._binding.lib
+            session = self._session._srtp[0]
+            return (self._session, int(ffi.cast("uintptr_t", session)),
+                    *(int(ffi.cast("uintptr_t", ffi.addressof(lib, name)))
+                      for name in ("srtp_protect", "srtp_unprotect", "srtp_protect_rtcp",
+                                   "srtp_unprotect_rtcp")))
+        except (AttributeError, TypeError, IndexError) as exc:
+            raise ValueError(f"pylibsrtp's session cannot be handed over: {exc}") from exc
+
     def protect(self, rtp: bytes) -> bytes:
         return self._session.protect(rtp)
 
