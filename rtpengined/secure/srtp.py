@@ -31,7 +31,9 @@ LIBSRTP_PROFILES = {
 # length with salt, RTP auth tag length). Every one authenticates with HMAC-SHA1 (20-byte
 # key); SRTCP always carries the 80-bit tag (RFC 4568 6.2). Not here: F8 (not in libsrtp 2)
 # and AES-192, whose session keys libsrtp derives otherwise than rtpengine and the Perl
-# SRTP of rtpengine's test harness do (tests/test_interop_srtp_suites.py shows it).
+# SRTP of rtpengine's test harness do (tests/test_interop_srtp_suites.py shows it): libsrtp 2
+# runs its key derivation with AES-256 over the zero-padded key for every master key longer
+# than AES-128's, where RFC 6188 derives AES-192 keys with AES-192.
 _AES_ICM_128, _AES_ICM_256, _NULL_CIPHER = 1, 5, 0
 _HMAC_SHA1 = 3
 _CONFIDENTIALITY, _AUTHENTICATION = 1, 2
