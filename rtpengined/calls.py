@@ -33,6 +33,7 @@ log = logging.getLogger("rtpengined.calls")
 # Timer times are lower bounds: a call filed a microsecond early is looked at and filed
 # again, one filed late would outlive its timeout by a tick (float rounding of the sums).
 _SLACK = 1e-6
+_FAMILIES = (None, "IPv4", "IPv6")
 CALL_ID_KEYS = ("call-id", "call-ID", "call id", "call ID")
 
 REASON_COUNTERS = {
@@ -83,6 +84,8 @@ class CallManager:
                      lingering=getattr(media, "lingering", None))
             for interface in config.interfaces
         ]
+        self._pool_for: dict[tuple[str | None, str | None], PortPool] = {}  # see pool_for
+        self._interface_names = frozenset(p.interface.name for p in self.port_pools)
         # Loop protection marker: a=rtpengine:<instance id> (12 hex digits like rtpengine).
         self.instance_id = secrets.token_hex(6)
         # Timers (see ``tick``): a heap of (earliest time, filing number, call-id) and,
@@ -114,7 +117,20 @@ class CallManager:
     # -- interfaces and ports ------------------------------------------------------------
 
     def pool_for(self, name: str | None = None, family: str | None = None) -> PortPool:
-        """The pool of logical interface ``name`` (default: the first), preferring ``family``."""
+        """The pool of logical interface ``name`` (default: the first), preferring ``family``.
+
+        Remembered per (name, family): every offer and answer asks two or three times, and
+        the pools are fixed once the manager is made. Only for names and families that
+        exist, so that what a request names cannot grow the table."""
+        key = (name, family)
+        pool = self._pool_for.get(key)
+        if pool is None:
+            pool = self._find_pool(name, family)
+            if (name is None or name in self._interface_names) and family in _FAMILIES:
+                self._pool_for[key] = pool
+        return pool
+
+    def _find_pool(self, name: str | None, family: str | None) -> PortPool:
         pools = [p for p in self.port_pools if name is not None and p.interface.name == name]
         if not pools:
             first = self.port_pools[0].interface.name
@@ -126,7 +142,7 @@ class CallManager:
         return pools[0]
 
     def has_interface(self, name: str) -> bool:
-        return any(p.interface.name == name for p in self.port_pools)
+        return name in self._interface_names
 
     def pool_of(self, interface: Interface) -> PortPool | None:
         for pool in self.port_pools:

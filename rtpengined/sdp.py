@@ -172,11 +172,14 @@ class SessionDescription:
     _connection: Connection | None | bool = field(default=False, repr=False, compare=False)
     more_sessions: list[SessionHeader] = field(default_factory=list)
 
-    def session_attributes(self, name: str) -> list[str]:
+    def session_attribute_index(self) -> dict[str, list[str]]:
         index = self._attributes
         if index is None:
             index = self._attributes = _attribute_index(self.session)
-        return list(index.get(name, ()))
+        return index
+
+    def session_attributes(self, name: str) -> list[str]:
+        return list(self.session_attribute_index().get(name, ()))
 
     @property
     def connection(self) -> Connection | None:

@@ -98,8 +98,10 @@ class SdpOutput:
                 plan.ptime, plan.keep_ptime = negotiation.answer_ptime(section, offer_sent)
             elif is_offer and opts.ptime is not None and opts.ptime > 0:
                 plan.ptime = str(opts.ptime)
-            elif section.attributes("ptime"):
-                plan.ptime = section.attributes("ptime")[0]
+            else:
+                ptimes = section.attribute_index().get("ptime")
+                if ptimes:
+                    plan.ptime = ptimes[0]
             sender_media = sender.medias[work.index]
             passthrough = self._plan_ice(plan, parsed, work.index, sender_media, out_media,
                                          receiver, opts, is_offer, rtcp_port)
