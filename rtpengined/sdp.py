@@ -282,10 +282,24 @@ def _parse_media_line(value: str) -> tuple[str, int, int | None, str, list[str]]
     return parts[0], port, int(count_text) if count_text else None, parts[2], parts[3:]
 
 
+def _split_lines(text: str) -> list[tuple[str, str]]:
+    """(body, line ending) pairs as ``_LINE.findall`` gives them. SDP nearly always ends
+    every line in CRLF and has no other CR or LF: then one ``split`` does (about a third
+    of what the regular expression costs); mixed endings take the expression."""
+    crlf = text.count("\r\n")
+    if text.count("\n") != crlf or text.count("\r") != crlf:
+        return _LINE.findall(text)
+    pieces = text.split("\r\n")
+    last = pieces.pop()
+    pairs = [(piece, CRLF) for piece in pieces]
+    pairs.append((last, ""))
+    return pairs
+
+
 def parse(text: str) -> SessionDescription:
     """Parse an SDP body; ``SdpError('Failed to parse SDP')`` for anything that is not SDP."""
     lines: list[Line] = []
-    for body, ending in _LINE.findall(text):
+    for body, ending in _split_lines(text):
         if not body:
             if not ending:
                 break
@@ -452,7 +466,7 @@ def render(sdp: SessionDescription, plan: SessionPlan) -> str:
         out.extend(_render_media(media, mplan, plan))
     for header in headers.values():  # sessions without media
         out.extend(_session_line(line, _header_plan(sdp, header, plan)) for line in header.lines)
-    return "".join(line for line in out if line)
+    return "".join(out)  # (lines dropped are empty strings)
 
 
 def _header_plan(sdp: SessionDescription, header: SessionHeader, plan: SessionPlan) -> SessionPlan:
