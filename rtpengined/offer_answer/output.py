@@ -151,11 +151,16 @@ class SdpOutput:
             first_address = Connection("IP4", self.manager.pool_for().interface.advertised)
         # A session-level c=0.0.0.0 stays a hold unless a media using it speaks ICE (a
         # trickle ICE offer: its candidates give the address), as for the medias' own c=.
-        session_plan.keep_zero_address = "zero-address" not in opts.replace and all(
-            plan.keep_zero_address for work, plan in zip(plans, media_plans, strict=True)
-            if plan.port and not plan.passthrough
-            and parsed.medias[work.index].connection is None
-            and _zero(parsed.media_connection(work.index)))
+        keep_zero = "zero-address" not in opts.replace
+        if keep_zero and (parsed.more_sessions or _zero(parsed.connection)):
+            # (Only a session c= that is null can be held: with one session and its c= not
+            # null, no media qualifies and the plain case skips the walk.)
+            keep_zero = all(
+                plan.keep_zero_address for work, plan in zip(plans, media_plans, strict=True)
+                if plan.port and not plan.passthrough
+                and parsed.medias[work.index].connection is None
+                and _zero(parsed.media_connection(work.index)))
+        session_plan.keep_zero_address = keep_zero
         session_plan.strip_extmap = "strip-extmap" in opts.flags
         session_plan.strip_security = any(p.security is not None for p in media_plans)
         lacking = any(parsed.medias[i].connection is None for i in parsed.session_medias(None))

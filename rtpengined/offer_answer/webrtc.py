@@ -43,18 +43,17 @@ class RemoteParams(NamedTuple):
 # The attributes ``remote_params`` reads, at media and at session level. A media without
 # any of them (a plain RTP party: most calls) gets one of the two constants below without
 # the lookups, the fingerprint parse and the candidate split.
-_MEDIA_ATTRIBUTES = ("fingerprint", "setup", "ice-ufrag", "ice-pwd", "candidate", "ice-options")
-_SESSION_ATTRIBUTES = ("fingerprint", "setup", "ice-ufrag", "ice-pwd")
+_MEDIA_ATTRIBUTES = frozenset({"fingerprint", "setup", "ice-ufrag", "ice-pwd", "candidate",
+                               "ice-options"})
+_SESSION_ATTRIBUTES = frozenset({"fingerprint", "setup", "ice-ufrag", "ice-pwd"})
 _PLAIN = RemoteParams(None, None, None, None, (), (), False)
 _PLAIN_TRICKLE = RemoteParams(None, None, None, None, (), (), True)
 
 
 def remote_params(parsed: SessionDescription, index: int) -> RemoteParams:
     section = parsed.medias[index]
-    media_index = section.attribute_index()
-    session_index = parsed.session_attribute_index()
-    if (not any(name in media_index for name in _MEDIA_ATTRIBUTES)
-            and not any(name in session_index for name in _SESSION_ATTRIBUTES)):
+    if (_MEDIA_ATTRIBUTES.isdisjoint(section.attribute_index())
+            and _SESSION_ATTRIBUTES.isdisjoint(parsed.session_attribute_index())):
         # (no ice-options: 10.5's trickle address says whether the party trickles)
         conn = parsed.media_connection(index)
         plain_trickle = conn is not None and conn.is_zero and section.port == 9
