@@ -14,7 +14,7 @@ from ..ngoptions import Options
 from ..sdp import Connection, MediaPlan, SessionDescription, SessionPlan
 from ..secure import dtls
 from . import sdes, webrtc
-from .work import _direction, _held, _MediaWork
+from .work import _held, _MediaWork
 
 
 def _zero(conn: Connection | None) -> bool:
@@ -64,7 +64,7 @@ class SdpOutput:
             if "original-sendrecv" in opts.flags:
                 direction = None
             else:
-                direction = _direction(parsed, work.index, conn)
+                direction = work.direction  # (_commit read it from the SDP)
             mux, rtcp_port = self._mux_out(out_media, parsed, work, opts, is_offer)
             protocol = opts.transport_protocol
             if is_offer:
@@ -273,7 +273,7 @@ class SdpOutput:
             elif "demux" in flags:
                 mux = False
             else:
-                mux = parsed.rtcp_mux(work.index)
+                mux = work.offers_mux
             return mux, rtp.port if sticky else rtcp.port
         if out_media.mux_answer:
             return True, rtp.port
