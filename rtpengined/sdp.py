@@ -674,22 +674,35 @@ def _ice_lines(ice: IceCredentials, mplan: MediaPlan) -> list[str]:
 
 def _codec_lines(media: MediaSection, formats: list[str],
                  codecs: list[tuple[str, str, str | None, list[str] | None]] | None = None) -> list[str]:
-    rtpmaps = media.rtpmaps()
     if codecs is not None:
         return _mapped_codec_lines(media, codecs)
-    fmtps: dict[str, list[str]] = {}
-    feedback: dict[str, list[str]] = {}
-    for value in media.attributes("fmtp"):
-        fmtps.setdefault(value.split(" ", 1)[0], []).append(value)
-    for value in media.attributes("rtcp-fb"):
-        feedback.setdefault(value.split(" ", 1)[0], []).append(value)
+    rtpmaps = media.rtpmaps()
+    fmtps = _by_payload_type(media, "fmtp", False)
+    feedback = _by_payload_type(media, "rtcp-fb", False)
     out: list[str] = []
+    # (Plain loops, and none at all for a media without fmtp/rtcp-fb: a generator per
+    # payload type and attribute was most of this function's time.)
     for pt in formats:
-        if pt in rtpmaps:
-            out.append(f"a=rtpmap:{pt} {_rtpmap_text(rtpmaps[pt])}{CRLF}")
-        out.extend(f"a=fmtp:{value}{CRLF}" for value in fmtps.get(pt, []))
-        out.extend(f"a=rtcp-fb:{value}{CRLF}" for value in feedback.get(pt, []))
+        codec = rtpmaps.get(pt)
+        if codec is not None:
+            out.append(f"a=rtpmap:{pt} {_rtpmap_text(codec)}{CRLF}")
+        if fmtps:
+            for value in fmtps.get(pt, ()):
+                out.append(f"a=fmtp:{value}{CRLF}")
+        if feedback:
+            for value in feedback.get(pt, ()):
+                out.append(f"a=rtcp-fb:{value}{CRLF}")
     return out
+
+
+def _by_payload_type(media: MediaSection, name: str, strip: bool) -> dict[str, list[str]]:
+    """The media's ``a=<name>`` values by their leading payload type, in order (``strip``:
+    without the payload type and its space)."""
+    grouped: dict[str, list[str]] = {}
+    for value in media.attribute_index().get(name, ()):
+        pt, _, rest = value.partition(" ")
+        grouped.setdefault(pt, []).append(rest if strip else value)
+    return grouped
 
 
 def filter_codecs(
@@ -759,17 +772,15 @@ def only_dtmf_left(media: MediaSection, before: list[str], after: list[str]) -> 
 def _mapped_codec_lines(media: MediaSection,
                         codecs: list[tuple[str, str, str | None, list[str] | None]]) -> list[str]:
     """Codec lines under new payload type numbers (fmtp/rtcp-fb taken from the input's)."""
-    fmtps: dict[str, list[str]] = {}
-    feedback: dict[str, list[str]] = {}
-    for value in media.attributes("fmtp"):
-        fmtps.setdefault(value.split(" ", 1)[0], []).append(value.partition(" ")[2])
-    for value in media.attributes("rtcp-fb"):
-        feedback.setdefault(value.split(" ", 1)[0], []).append(value.partition(" ")[2])
+    fmtps = _by_payload_type(media, "fmtp", True)
+    feedback = _by_payload_type(media, "rtcp-fb", True)
     out: list[str] = []
     for pt, source, rtpmap, own_fmtps in codecs:
         if rtpmap:
             out.append(f"a=rtpmap:{pt} {_rtpmap_text(rtpmap)}{CRLF}")
-        params = fmtps.get(source, []) if own_fmtps is None else own_fmtps
-        out.extend(f"a=fmtp:{pt} {value}{CRLF}" for value in params)
-        out.extend(f"a=rtcp-fb:{pt} {value}{CRLF}" for value in feedback.get(source, []))
+        for value in (fmtps.get(source, ()) if own_fmtps is None else own_fmtps):
+            out.append(f"a=fmtp:{pt} {value}{CRLF}")
+        if feedback:
+            for value in feedback.get(source, ()):
+                out.append(f"a=rtcp-fb:{pt} {value}{CRLF}")
     return out

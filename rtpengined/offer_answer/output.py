@@ -163,7 +163,14 @@ class SdpOutput:
         session_plan.keep_zero_address = keep_zero
         session_plan.strip_extmap = "strip-extmap" in opts.flags
         session_plan.strip_security = any(p.security is not None for p in media_plans)
-        lacking = any(parsed.medias[i].connection is None for i in parsed.session_medias(None))
+        medias = parsed.medias
+        first_session = (parsed.session_medias(None) if parsed.more_sessions
+                         else range(len(medias)))
+        lacking = False  # a media of the first session without a c= of its own
+        for i in first_session:
+            if medias[i].connection is None:
+                lacking = True
+                break
         session_plan.replace_session_connection = "session-connection" in opts.replace
         # `ICE: force-relay` leaves the session's c= and o= lines alone (10.5).
         relay = opts.ice == "force-relay"
