@@ -456,7 +456,8 @@ def render(sdp: SessionDescription, plan: SessionPlan) -> str:
     out: list[str] = []
     for line in sdp.session:
         out.append(_session_line(line, plan))
-    out.extend(f"a={attr}{CRLF}" for attr in plan.extra_attributes)
+    for attr in plan.extra_attributes:
+        out.append(f"a={attr}{CRLF}")
     headers = {header.start: header for header in sdp.more_sessions}
     for index, (media, mplan) in enumerate(zip(sdp.medias, plan.medias, strict=True)):
         header = headers.pop(index, None)
@@ -620,7 +621,8 @@ def _render_media(media: MediaSection, mplan: MediaPlan, plan: SessionPlan) -> l
         out.append(line.text)
     if rtp and mplan.mid_from_offer:
         mids = [mplan.mid] if mplan.mid is not None else []
-    out.extend(f"a=mid:{mid}{CRLF}" for mid in mids)  # a rejected media keeps its mid too
+    for mid in mids:  # a rejected media keeps its mid too
+        out.append(f"a=mid:{mid}{CRLF}")
     if not mplan.port:
         return out
     if rtp:

@@ -162,7 +162,10 @@ class SdpOutput:
                 and _zero(parsed.media_connection(work.index)))
         session_plan.keep_zero_address = keep_zero
         session_plan.strip_extmap = "strip-extmap" in opts.flags
-        session_plan.strip_security = any(p.security is not None for p in media_plans)
+        for media_plan in media_plans:
+            if media_plan.security is not None:
+                session_plan.strip_security = True
+                break
         medias = parsed.medias
         first_session = (parsed.session_medias(None) if parsed.more_sessions
                          else range(len(medias)))

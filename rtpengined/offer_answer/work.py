@@ -62,7 +62,12 @@ def parsed_text(parsed: SessionDescription) -> str:
 
 
 def _needs_ports(media: CallMedia | None) -> bool:
-    return media is None or not media.streams or any(s.closed for s in media.streams)
+    if media is None or not media.streams:
+        return True
+    for stream in media.streams:  # (a loop, not any(): asked for every media twice a request)
+        if stream.closed:
+            return True
+    return False
 
 
 def _uses_source(config: Any, opts: Options) -> bool:
