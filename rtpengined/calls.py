@@ -33,6 +33,7 @@ log = logging.getLogger("rtpengined.calls")
 # Timer times are lower bounds: a call filed a microsecond early is looked at and filed
 # again, one filed late would outlive its timeout by a tick (float rounding of the sums).
 _SLACK = 1e-6
+_FAMILIES = (None, "IPv4", "IPv6")
 CALL_ID_KEYS = ("call-id", "call-ID", "call id", "call ID")
 
 REASON_COUNTERS = {
@@ -83,12 +84,17 @@ class CallManager:
                      lingering=getattr(media, "lingering", None))
             for interface in config.interfaces
         ]
+        self._pool_for: dict[tuple[str | None, str | None], PortPool] = {}  # see pool_for
+        self._interface_names = frozenset(p.interface.name for p in self.port_pools)
         # Loop protection marker: a=rtpengine:<instance id> (12 hex digits like rtpengine).
         self.instance_id = secrets.token_hex(6)
         # Timers (see ``tick``): a heap of (earliest time, filing number, call-id) and,
         # per call-id, (the call, its current filing number, its place in table order).
         self._timers: list[tuple[float, int, str]] = []
         self._timer_of: dict[str, tuple[Call, int, int]] = {}
+        # Call-ids touched by commands since the last tick, in the order of their first
+        # touch (a dict as an ordered set): filed at the tick (see ``touch``).
+        self._touched: dict[str, None] = {}
         self._seqs = itertools.count()
         self._orders = itertools.count()
         self._settings: tuple | None = None
@@ -111,7 +117,20 @@ class CallManager:
     # -- interfaces and ports ------------------------------------------------------------
 
     def pool_for(self, name: str | None = None, family: str | None = None) -> PortPool:
-        """The pool of logical interface ``name`` (default: the first), preferring ``family``."""
+        """The pool of logical interface ``name`` (default: the first), preferring ``family``.
+
+        Remembered per (name, family): every offer and answer asks two or three times, and
+        the pools are fixed once the manager is made. Only for names and families that
+        exist, so that what a request names cannot grow the table."""
+        key = (name, family)
+        pool = self._pool_for.get(key)
+        if pool is None:
+            pool = self._find_pool(name, family)
+            if (name is None or name in self._interface_names) and family in _FAMILIES:
+                self._pool_for[key] = pool
+        return pool
+
+    def _find_pool(self, name: str | None, family: str | None) -> PortPool:
         pools = [p for p in self.port_pools if name is not None and p.interface.name == name]
         if not pools:
             first = self.port_pools[0].interface.name
@@ -123,7 +142,7 @@ class CallManager:
         return pools[0]
 
     def has_interface(self, name: str) -> bool:
-        return any(p.interface.name == name for p in self.port_pools)
+        return name in self._interface_names
 
     def pool_of(self, interface: Interface) -> PortPool | None:
         for pool in self.port_pools:
@@ -274,8 +293,13 @@ class CallManager:
     #
     # ``touch(call_id)`` re-files a call after a command changed it (the core calls it
     # after every ng command naming a call-id): signalling can only bring a call's time
-    # earlier through a command. Calls that appeared without one are filed at the next
-    # tick, and a change of the timeout settings re-files every call once.
+    # earlier through a command. The filing itself waits for the next tick, which files
+    # every call touched since, before it looks at the heap: nothing can fire between
+    # ticks anyway, a call offered, answered and deleted within one tick is never filed,
+    # and one offered and answered is filed once (``_earliest`` walks every stream of the
+    # call, so filing at each command was ~5 % of an in-process lifecycle). Calls that
+    # appeared without a command are filed at the next tick too, and a change of the
+    # timeout settings re-files every call once.
 
     def touch_message(self, message: dict) -> None:
         """``touch`` the call an ng message names (under any spelling offer/answer accept)."""
@@ -285,12 +309,19 @@ class CallManager:
                 self.touch(call_id)
 
     def touch(self, call_id: object) -> None:
-        """File (or re-file) the call ``call_id`` after a command may have changed it."""
-        call = self.calls.get(call_id) if isinstance(call_id, str) else None
-        if call is not None:
-            self._arm(call)
-        elif isinstance(call_id, str):
-            self._timer_of.pop(call_id, None)
+        """File (or re-file) the call ``call_id`` at the next tick: a command may have
+        changed it."""
+        if isinstance(call_id, str):
+            self._touched[call_id] = None
+
+    def _file_touched(self) -> None:
+        touched, self._touched = self._touched, {}
+        for call_id in touched:
+            call = self.calls.get(call_id)
+            if call is not None:
+                self._arm(call)
+            else:
+                self._timer_of.pop(call_id, None)
 
     def _arm(self, call: Call, order: int | None = None) -> None:
         entry = self._timer_of.get(call.call_id)
@@ -357,6 +388,8 @@ class CallManager:
 
     def tick(self, now: float) -> None:
         """Fire due timers: delete delay, offer/final timeouts, media and silent timeouts."""
+        if self._touched:
+            self._file_touched()
         settings = self._timer_settings()
         if settings != self._settings:
             self._settings = settings
@@ -466,6 +499,7 @@ class CallManager:
         self.calls.clear()
         self._timers.clear()
         self._timer_of.clear()
+        self._touched.clear()
 
 
 def _stream_limit(config, media: CallMedia, stream: Stream) -> tuple[str, int]:

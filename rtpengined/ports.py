@@ -173,6 +173,8 @@ class PortPool:
 
     def allocate(self, count: int) -> list[tuple[int, socket.socket]]:
         """Bind ``count`` (1 or 2) consecutive ports; ``NgError('Ran out of ports')`` if full."""
+        if count == 2 and (self.lingering is None or not self.lingering.entries):
+            return self._allocate_pair()
         step = 2 if count == 2 else 1
         for port in self._candidates(step):
             ports = list(range(port, port + count))
@@ -198,6 +200,32 @@ class PortPool:
             self.in_use.update(ports)
             self.last = ports[0]
             return bound
+        raise NgError("Ran out of ports")
+
+    def _allocate_pair(self) -> list[tuple[int, socket.socket]]:
+        """``allocate(2)`` when no lingering socket can be reclaimed (nearly always): the
+        same candidates in the same order, without the general path's per-port lists and
+        checks (a third of the Python time of binding a pair)."""
+        in_use = self.in_use
+        port_max = self.port_max
+        binder = self.binder
+        interface = self.interface
+        for port in self._candidates(2):
+            if port + 1 > port_max or port in in_use or port + 1 in in_use:
+                continue
+            try:
+                rtp = binder(interface, port)
+            except OSError:
+                continue
+            try:
+                rtcp = binder(interface, port + 1)
+            except OSError:
+                rtp.close()
+                continue
+            in_use.add(port)
+            in_use.add(port + 1)
+            self.last = port
+            return [(port, rtp), (port + 1, rtcp)]
         raise NgError("Ran out of ports")
 
     def _reclaim(self, port: int) -> socket.socket | None:

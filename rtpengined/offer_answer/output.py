@@ -14,7 +14,7 @@ from ..ngoptions import Options
 from ..sdp import Connection, MediaPlan, SessionDescription, SessionPlan
 from ..secure import dtls
 from . import sdes, webrtc
-from .work import _direction, _held, _MediaWork
+from .work import _held, _MediaWork
 
 
 def _zero(conn: Connection | None) -> bool:
@@ -64,7 +64,7 @@ class SdpOutput:
             if "original-sendrecv" in opts.flags:
                 direction = None
             else:
-                direction = _direction(parsed, work.index, conn)
+                direction = work.direction  # (_commit read it from the SDP)
             mux, rtcp_port = self._mux_out(out_media, parsed, work, opts, is_offer)
             protocol = opts.transport_protocol
             if is_offer:
@@ -98,8 +98,10 @@ class SdpOutput:
                 plan.ptime, plan.keep_ptime = negotiation.answer_ptime(section, offer_sent)
             elif is_offer and opts.ptime is not None and opts.ptime > 0:
                 plan.ptime = str(opts.ptime)
-            elif section.attributes("ptime"):
-                plan.ptime = section.attributes("ptime")[0]
+            else:
+                ptimes = section.attribute_index().get("ptime")
+                if ptimes:
+                    plan.ptime = ptimes[0]
             sender_media = sender.medias[work.index]
             passthrough = self._plan_ice(plan, parsed, work.index, sender_media, out_media,
                                          receiver, opts, is_offer, rtcp_port)
@@ -149,14 +151,29 @@ class SdpOutput:
             first_address = Connection("IP4", self.manager.pool_for().interface.advertised)
         # A session-level c=0.0.0.0 stays a hold unless a media using it speaks ICE (a
         # trickle ICE offer: its candidates give the address), as for the medias' own c=.
-        session_plan.keep_zero_address = "zero-address" not in opts.replace and all(
-            plan.keep_zero_address for work, plan in zip(plans, media_plans, strict=True)
-            if plan.port and not plan.passthrough
-            and parsed.medias[work.index].connection is None
-            and _zero(parsed.media_connection(work.index)))
+        keep_zero = "zero-address" not in opts.replace
+        if keep_zero and (parsed.more_sessions or _zero(parsed.connection)):
+            # (Only a session c= that is null can be held: with one session and its c= not
+            # null, no media qualifies and the plain case skips the walk.)
+            keep_zero = all(
+                plan.keep_zero_address for work, plan in zip(plans, media_plans, strict=True)
+                if plan.port and not plan.passthrough
+                and parsed.medias[work.index].connection is None
+                and _zero(parsed.media_connection(work.index)))
+        session_plan.keep_zero_address = keep_zero
         session_plan.strip_extmap = "strip-extmap" in opts.flags
-        session_plan.strip_security = any(p.security is not None for p in media_plans)
-        lacking = any(parsed.medias[i].connection is None for i in parsed.session_medias(None))
+        for media_plan in media_plans:
+            if media_plan.security is not None:
+                session_plan.strip_security = True
+                break
+        medias = parsed.medias
+        first_session = (parsed.session_medias(None) if parsed.more_sessions
+                         else range(len(medias)))
+        lacking = False  # a media of the first session without a c= of its own
+        for i in first_session:
+            if medias[i].connection is None:
+                lacking = True
+                break
         session_plan.replace_session_connection = "session-connection" in opts.replace
         # `ICE: force-relay` leaves the session's c= and o= lines alone (10.5).
         relay = opts.ice == "force-relay"
@@ -266,7 +283,7 @@ class SdpOutput:
             elif "demux" in flags:
                 mux = False
             else:
-                mux = parsed.rtcp_mux(work.index)
+                mux = work.offers_mux
             return mux, rtp.port if sticky else rtcp.port
         if out_media.mux_answer:
             return True, rtp.port

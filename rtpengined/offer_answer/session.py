@@ -30,6 +30,9 @@ if TYPE_CHECKING:
 # -- one offer/answer transaction ------------------------------------------------------
 
 
+_OFFER_OR_REQUIRE = frozenset({"offer", "require"})
+
+
 def _speaks_ice(media: CallMedia, opts: Options) -> bool:
     """ICE will be spoken on this (existing) leg after the request: forced by the ICE option,
     or as before unless the option removes it."""
@@ -221,8 +224,8 @@ class _Session(SdpOutput, IceCandidates):
         # side, or "accept"ed) gets one port on its side (as 10.5).
         rmedia = work.receiver_media
         mux_flags = opts.rtcp_mux
-        offers_mux = parsed.rtcp_mux(index)
-        to_peer = (bool({"offer", "require"} & mux_flags)
+        offers_mux = work.offers_mux = parsed.rtcp_mux(index)
+        to_peer = (not _OFFER_OR_REQUIRE.isdisjoint(mux_flags)
                    or (rmedia is not None and rmedia.mux_in_use)
                    or ("demux" not in mux_flags and offers_mux))
         keeps_mux = (offers_mux and "reject" not in mux_flags
@@ -336,13 +339,13 @@ class _Session(SdpOutput, IceCandidates):
                 continue
             conn = parsed.media_connection(work.index)
             assert conn is not None
-            smedia.direction = _direction(parsed, work.index, conn)
+            smedia.direction = work.direction = _direction(parsed, work.index, conn)
             # rtpengine's media "send"/"recv" flags are from the proxy's point of view.
             sends = smedia.direction in ("sendrecv", "sendonly")
             receives = smedia.direction in ("sendrecv", "recvonly")
             smedia.dir_flags = (receives, sends)
             rmedia.dir_flags = (sends, receives)
-            offers_mux = parsed.rtcp_mux(work.index)
+            offers_mux = work.offers_mux
             if is_offer:
                 smedia.mux_offered = offers_mux
                 smedia.mux_in_use = offers_mux and "reject" not in opts.rtcp_mux
@@ -485,7 +488,8 @@ class _Session(SdpOutput, IceCandidates):
         for n, (port, sock) in enumerate(ports):
             stream = Stream(interface=interface, port=port, rtcp=n == 1, sock=sock,
                             group=self.call.call_id, created=self.now)
-            old = next((o for o in old_streams if o.rtcp == stream.rtcp), None)
+            old = (next((o for o in old_streams if o.rtcp == stream.rtcp), None)
+                   if old_streams else None)
             if old is not None:  # new local ports, same remote party
                 stream.advertised = old.advertised
                 stream.asymmetric, stream.strict_source = old.asymmetric, old.strict_source

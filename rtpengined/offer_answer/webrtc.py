@@ -40,8 +40,24 @@ class RemoteParams(NamedTuple):
     trickle: bool = False
 
 
+# The attributes ``remote_params`` reads, at media and at session level. A media without
+# any of them (a plain RTP party: most calls) gets one of the two constants below without
+# the lookups, the fingerprint parse and the candidate split.
+_MEDIA_ATTRIBUTES = frozenset({"fingerprint", "setup", "ice-ufrag", "ice-pwd", "candidate",
+                               "ice-options"})
+_SESSION_ATTRIBUTES = frozenset({"fingerprint", "setup", "ice-ufrag", "ice-pwd"})
+_PLAIN = RemoteParams(None, None, None, None, (), (), False)
+_PLAIN_TRICKLE = RemoteParams(None, None, None, None, (), (), True)
+
+
 def remote_params(parsed: SessionDescription, index: int) -> RemoteParams:
     section = parsed.medias[index]
+    if (_MEDIA_ATTRIBUTES.isdisjoint(section.attribute_index())
+            and _SESSION_ATTRIBUTES.isdisjoint(parsed.session_attribute_index())):
+        # (no ice-options: 10.5's trickle address says whether the party trickles)
+        conn = parsed.media_connection(index)
+        plain_trickle = conn is not None and conn.is_zero and section.port == 9
+        return _PLAIN_TRICKLE if plain_trickle else _PLAIN
 
     def first(name: str) -> str | None:
         values = section.attributes(name) or parsed.session_attributes(name)

@@ -29,6 +29,11 @@ class _MediaWork:
     # A re-offer whose sender kept its protocol, to a party that has spoken: the party's
     # own protocol, which it keeps (10.5); None otherwise.
     kept_protocol: str | None = None
+    # SDP facts of an accepted media (port not 0) that plan, commit and output all read,
+    # worked out once: whether its party offers rtcp-mux (``_plan_media``) and the
+    # direction it states (``_commit``).
+    offers_mux: bool = False
+    direction: str = "sendrecv"
 
 
 def _held(parsed: SessionDescription, index: int, conn: Connection) -> bool:
@@ -57,7 +62,12 @@ def parsed_text(parsed: SessionDescription) -> str:
 
 
 def _needs_ports(media: CallMedia | None) -> bool:
-    return media is None or not media.streams or any(s.closed for s in media.streams)
+    if media is None or not media.streams:
+        return True
+    for stream in media.streams:  # (a loop, not any(): asked for every media twice a request)
+        if stream.closed:
+            return True
+    return False
 
 
 def _uses_source(config: Any, opts: Options) -> bool:

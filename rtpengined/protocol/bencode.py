@@ -99,7 +99,13 @@ def _decode_at(buf: bytes, pos: int, depth: int = 0) -> tuple[Any, int]:
                 raise BencodeError("unexpected end of data")
             lead = buf[pos]
             if 0x30 <= lead <= 0x39 and inline:
-                start, pos = _string_end(buf, pos)
+                if buf[pos + 1 : pos + 2] == b":":  # (one-digit length, as for keys)
+                    start = pos + 2
+                    pos = start + lead - 0x30
+                    if pos > n:
+                        raise BencodeError("string runs past the end")
+                else:
+                    start, pos = _string_end(buf, pos)
                 value = buf[start:pos].decode("utf-8", "surrogateescape")
             else:
                 value, pos = _decode_at(buf, pos, depth + 1)
