@@ -118,25 +118,36 @@ class IceCandidates:
         """Ports on the logical interface's other addresses, offered as ICE candidates.
 
         10.5 binds a port pair on every address of the interface (IPv4 and IPv6 under one
-        name) and lists them all. Ours are bound (reserved) for the call's lifetime but not
-        relayed: a peer that picks one gets no media (documented deviation).
+        name), with the same port number where it can, and lists them all; so do we (the
+        same number when it is free there, another otherwise). They belong to the media's
+        streams (``Stream.alternates``, RTP and RTCP component): once the leg has an ICE
+        agent the relay worker receives on them too, answers checks arriving there and, when
+        the peer's pair uses one, sends the peer its media from it. The call owns the
+        sockets (``retired_ports``: closed with it).
         """
         rtp = media.rtp
         assert rtp is not None
         cached = media.ice_alternates
         if cached is not None and cached[0] == rtp.id:
             return cached[1]
-        count = 2 if media.rtcp is not None else 1
+        rtcp = media.rtcp
+        count = 2 if rtcp is not None else 1
         alternates: list[tuple[Interface, int, int | None]] = []
         for pool in self.manager.port_pools:
             if pool.interface.name != rtp.interface.name or pool.interface == rtp.interface:
                 continue
+            prefer = rtp.port if rtcp is None or rtcp.port == rtp.port + 1 else None
             try:
-                ports = pool.allocate(count)
+                ports = pool.allocate(count, prefer)
             except NgError:
                 continue
             self.call.retired_ports.extend((pool.interface, port, sock) for port, sock in ports)
-            rtcp_port = ports[1][0] if count == 2 else None
+            rtp.alternates += ((pool.interface, *ports[0]),)
+            rtcp_port = None
+            if count == 2:
+                assert rtcp is not None
+                rtcp_port = ports[1][0]
+                rtcp.alternates += ((pool.interface, *ports[1]),)
             alternates.append((pool.interface, ports[0][0], rtcp_port))
         media.ice_alternates = (rtp.id, alternates)
         return alternates

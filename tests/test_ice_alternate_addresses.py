@@ -1,0 +1,293 @@
+"""ICE candidates on every address of the interface, relayed: a peer that can only reach the
+second address gets its media there.
+
+The daemon runs with two addresses under one interface name (``-i 127.0.0.1 -i ::1``, both
+"default"), as a dual-stack rtpengine does. Its SDP towards an ICE party lists a host
+candidate on each; the party here has an IPv6 address only, so the only pair that can work
+is the one on our ``::1`` port. The relay worker must answer checks arriving there, check
+from there itself, and once that pair is selected relay the party's media arriving there and
+send it its media *from* there (the source it checked). Two parties: aiortc (a real WebRTC
+stack: ICE, DTLS-SRTP) answering a plain offer, and a plain RTP party with ICE (our own
+sans-I/O agent on a real IPv6 socket, which shows the source of every datagram). Both relay
+loops (the C loop relays a settled stream on the selected socket).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import re
+import secrets
+import socket
+import time
+
+import aioice
+import pytest
+from aiortc import RTCCertificate, RTCIceGatherer, RTCIceTransport
+from test_webrtc_relay import Browser, Peer, plain_socket, port_of, rtcp, rtp, text
+
+from rtpengined.protocol import bencode
+from rtpengined.secure import stun
+from rtpengined.secure.ice import IceAgent
+from tests.conftest import DaemonProcess
+
+PORTS = ("--port-min=25100", "--port-max=25199")
+DEADLINE = 20.0  # seconds: generous, the machine may be loaded
+_cookies = itertools.count()
+
+
+@pytest.fixture(name="daemon")
+def daemon_fixture(relay_loop):
+    daemon = DaemonProcess(["--interface=127.0.0.1", "--interface=::1", *PORTS,
+                            "--relay-workers=1"])
+    try:
+        yield daemon
+    finally:
+        daemon.stop()
+
+
+def ng(daemon: DaemonProcess, **message) -> dict:
+    cookie = f"a{next(_cookies)}".encode()
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        sock.settimeout(5)
+        sock.sendto(cookie + b" " + bencode.encode(message), ("127.0.0.1", daemon.ng_port))
+        reply = sock.recv(65535)
+    decoded = bencode.decode(reply[len(cookie) + 1:])
+    assert decoded.get("result") == "ok", decoded
+    return decoded
+
+
+def candidates(sdp: str, component: int = 1) -> dict[str, int]:
+    """Our host candidates of a component: address -> port."""
+    return {host: int(port) for host, port in re.findall(
+        rf"^a=candidate:\S+ {component} UDP \d+ (\S+) (\d+) typ host", sdp, re.M)}
+
+
+def plain_sdp(port: int) -> str:
+    lines = ["v=0", "o=- 2 2 IN IP4 127.0.0.1", "s=-", "c=IN IP4 127.0.0.1", "t=0 0",
+             f"m=audio {port} RTP/AVP 0", "a=rtpmap:0 PCMU/8000", "a=sendrecv"]
+    return "\r\n".join(lines) + "\r\n"
+
+
+def browser_stream(daemon: DaemonProcess, call_id: str, tag: str) -> dict:
+    reply = ng(daemon, command="query", **{"call-id": call_id})
+    return reply["tags"][tag]["medias"][0]["streams"][0]
+
+
+# -- aiortc: a WebRTC browser with an IPv6 address only ---------------------------------------
+
+class Ipv6Browser(Peer):
+    """``test_webrtc_relay.Peer`` with its one host candidate on ::1, recording the source
+    of every media datagram its sockets receive (aioice does not pass it on)."""
+
+    async def start(self, controlling: bool) -> Ipv6Browser:
+        self.gatherer = RTCIceGatherer()
+        conn = aioice.Connection(ice_controlling=controlling, components=1,
+                                 use_ipv4=False, use_ipv6=False)
+        await conn.gather_candidates()
+        conn._local_candidates += await conn.get_component_candidates(
+            component=1, addresses=["::1"])
+        self.gatherer._connection = conn
+        await self.gatherer.gather()
+        self.ice = RTCIceTransport(self.gatherer)
+        self.dtls = Browser(self.ice, [RTCCertificate.generateCertificate()])
+        self.sources: set[tuple] = set()
+        for protocol in conn._protocols:
+            received = protocol.datagram_received
+
+            def spy(data, addr, received=received):
+                if data and 128 <= data[0] <= 191:  # SRTP/SRTCP (RFC 7983)
+                    self.sources.add((addr[0], addr[1]))
+                received(data, addr)
+            protocol.datagram_received = spy
+        return self
+
+
+def webrtc_answer(peer: Ipv6Browser) -> str:
+    lines = ["v=0", "o=- 1 1 IN IP6 ::1", "s=-", "t=0 0",
+             f"m=audio {peer.port} UDP/TLS/RTP/SAVPF 0", "c=IN IP6 ::1", "a=mid:0",
+             "a=rtpmap:0 PCMU/8000", "a=sendrecv", "a=rtcp-mux", *peer.sdp_lines(),
+             "a=setup:active"]
+    return "\r\n".join(lines) + "\r\n"
+
+
+async def browser_on_second_address(daemon: DaemonProcess) -> None:
+    loop = asyncio.get_running_loop()
+    plain = await plain_socket(loop)
+    browser = await Ipv6Browser().start(controlling=False)
+    try:
+        offer = ng(daemon, command="offer", **{"call-id": "alt-w", "from-tag": "phone",
+                   "sdp": plain_sdp(plain[4]), "transport-protocol": "UDP/TLS/RTP/SAVPF",
+                   "ICE": "force", "rtcp-mux": ["offer"]})
+        sent = text(offer["sdp"])
+        ours = candidates(sent)
+        assert set(ours) == {"127.0.0.1", "::1"}, sent
+        assert "c=IN IP4 127.0.0.1" in sent and port_of(sent) == ours["127.0.0.1"]
+        answer = ng(daemon, command="answer", **{"call-id": "alt-w", "from-tag": "phone",
+                    "to-tag": "browser", "sdp": webrtc_answer(browser)})
+        back = text(answer["sdp"])
+        await browser.connect(sent)  # every candidate given: only the IPv6 one can pair
+        assert browser.dtls.state == "connected"
+        # media both ways, byte for byte
+        rtp_t, rtp_p, rtcp_t, rtcp_p, _ = plain
+        deadline = time.monotonic() + DEADLINE
+        while True:
+            assert time.monotonic() < deadline, "no RTP from the browser reached the phone"
+            await browser.dtls._send_rtp(rtp(1, 0xB0B0))
+            try:
+                got = await asyncio.wait_for(rtp_p.received.get(), 0.5)
+            except TimeoutError:
+                continue
+            assert got == rtp(1, 0xB0B0)
+            break
+        for seq in range(2, 8):
+            await browser.dtls._send_rtp(rtp(seq, 0xB0B0))
+            assert await asyncio.wait_for(rtp_p.received.get(), DEADLINE) == rtp(seq, 0xB0B0)
+        to_phone = port_of(back)
+        for seq in range(1, 8):
+            rtp_t.sendto(rtp(seq, 0x5EED), ("127.0.0.1", to_phone))
+            assert await asyncio.wait_for(browser.dtls.received.get(), DEADLINE) == \
+                rtp(seq, 0x5EED)
+        rtcp_t.sendto(rtcp(0x5EED, 7), ("127.0.0.1", to_phone + 1))
+        assert await asyncio.wait_for(browser.dtls.received.get(), DEADLINE) == rtcp(0x5EED, 7)
+        # what the browser received came from the port it checked: ours on ::1
+        assert browser.sources == {("::1", ours["::1"])}
+        stream = browser_stream(daemon, "alt-w", "browser")
+        assert stream["local address"] == "::1" and stream["local port"] == ours["::1"]
+        assert stream["endpoint"]["address"] == "::1"
+        assert stream["endpoint"]["port"] == browser.port
+        assert "DTLS fingerprint verified" in stream["flags"]
+        assert stream["stats"]["packets"] >= 7  # one stream, whichever socket it came to
+    finally:
+        await browser.stop()
+        for t in (plain[0], plain[2]):
+            t.close()
+
+
+def test_webrtc_browser_reaching_only_the_second_address(daemon):
+    asyncio.run(browser_on_second_address(daemon))
+
+
+# -- a plain RTP party with ICE, IPv6 only (our own agent on a real socket) ----------------
+
+class PlainIcePeer:
+    """One ICE component of a plain RTP party on ::1: an agent and its socket."""
+
+    def __init__(self, controlling: bool) -> None:
+        self.agent = IceAgent(secrets.token_hex(4), secrets.token_hex(12),
+                              controlling=controlling)
+        self.sock = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM)
+        self.sock.bind(("::1", 0))
+        self.media: list[tuple[bytes, tuple]] = []
+
+    @property
+    def port(self) -> int:
+        return self.sock.getsockname()[1]
+
+    def sdp(self, connection: str = "IP6 ::1") -> str:
+        """``connection``: the c= line's address (a dual-stack party may name its IPv4 one
+        there while its only working candidate is IPv6)."""
+        prio = (126 << 24) | (65535 << 8) | 255
+        lines = ["v=0", f"o=- 3 3 IN {connection}", "s=-", f"c=IN {connection}", "t=0 0",
+                 f"m=audio {self.port} RTP/AVP 0", "a=rtpmap:0 PCMU/8000", "a=sendrecv",
+                 "a=rtcp-mux", f"a=ice-ufrag:{self.agent.local_ufrag}",
+                 f"a=ice-pwd:{self.agent.local_pwd}",
+                 f"a=candidate:1 1 UDP {prio} ::1 {self.port} typ host"]
+        return "\r\n".join(lines) + "\r\n"
+
+    def remote(self, sdp: str) -> None:
+        """All of the daemon's candidates, as a dual-stack party would take them: the IPv4
+        one can never answer from an IPv6-only socket."""
+        ufrag = re.search(r"^a=ice-ufrag:(\S+)", sdp, re.M).group(1)
+        pwd = re.search(r"^a=ice-pwd:(\S+)", sdp, re.M).group(1)
+        self.agent.set_remote(ufrag, pwd, [])
+        for prio, host, port in re.findall(
+                r"^a=candidate:\S+ 1 UDP (\d+) (\S+) (\d+) typ host", sdp, re.M):
+            if ":" in host:
+                self.agent.add_remote((host, int(port), 0, 0), int(prio))
+
+    def step(self, wait: float) -> None:
+        now = time.monotonic()
+        for data, address in self.agent.poll(now):
+            self.sock.sendto(data, address)
+        deadline = self.agent.deadline()
+        if deadline is not None:
+            wait = max(0.0, min(wait, deadline - now))
+        self.sock.settimeout(max(wait, 0.001))
+        try:
+            data, source = self.sock.recvfrom(65535)
+        except OSError:
+            return
+        if stun.demux(data) != "stun":
+            self.media.append((data, source))
+            return
+        out, _result = self.agent.receive(data, source, time.monotonic())
+        for reply, address in out:
+            self.sock.sendto(reply, address)
+
+
+@pytest.mark.parametrize("party_controls", [False, True], ids=["we-control", "party-controls"])
+def test_plain_ice_party_on_the_second_address(daemon, party_controls):
+    """A plain RTP party with ICE answers our ICE offer (we control and nominate) or offers
+    ICE itself (it controls, we answer its checks): either way the pair is on our ::1 port,
+    and RTP goes both ways through it, from it."""
+    peer = PlainIcePeer(controlling=party_controls)
+    phone = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    phone.bind(("127.0.0.1", 0))
+    ids = {"call-id": f"alt-p{int(party_controls)}"}
+    try:
+        if party_controls:
+            # (its c= line IPv4: its leg's own port is on 127.0.0.1, ::1 the other address)
+            offer = ng(daemon, command="offer", **ids, **{"from-tag": "party",
+                       "sdp": peer.sdp("IP4 127.0.0.1"), "ICE": "remove"})
+            answer = ng(daemon, command="answer", **ids, **{"from-tag": "party",
+                        "to-tag": "phone", "sdp": plain_sdp(phone.getsockname()[1])})
+            ours, to_phone = text(answer["sdp"]), port_of(text(offer["sdp"]))
+        else:
+            offer = ng(daemon, command="offer", **ids, **{"from-tag": "phone",
+                       "sdp": plain_sdp(phone.getsockname()[1]), "ICE": "force"})
+            ours = text(offer["sdp"])
+            answer = ng(daemon, command="answer", **ids, **{"from-tag": "phone",
+                        "to-tag": "party", "sdp": peer.sdp()})
+            to_phone = port_of(text(answer["sdp"]))
+        alternate = candidates(ours)
+        assert set(alternate) == {"127.0.0.1", "::1"}, ours
+        # the leg's own port is the IPv4 one: ::1 is the other address's
+        assert "c=IN IP4 127.0.0.1" in ours and port_of(ours) == alternate["127.0.0.1"]
+        peer.remote(ours)
+        end = time.monotonic() + DEADLINE
+        while peer.agent.selected is None:
+            assert time.monotonic() < end, "ICE did not complete"
+            peer.step(0.02)
+        assert peer.agent.selected[:2] == ("::1", alternate["::1"])
+
+        target = peer.agent.selected
+        # the party's RTP reaches the phone; the phone's comes back from our ::1 port
+        phone.settimeout(0.2)
+        for seq in range(1, 6):
+            while True:
+                assert time.monotonic() < end, "no RTP from the party reached the phone"
+                peer.sock.sendto(rtp(seq, 0xA1A1), target)
+                try:
+                    data, _ = phone.recvfrom(65535)
+                except OSError:
+                    peer.step(0.01)  # (checks still in flight: answer them)
+                    continue
+                assert data == rtp(seq, 0xA1A1)
+                break
+        for seq in range(1, 6):
+            phone.sendto(rtp(seq, 0xB2B2), ("127.0.0.1", to_phone))
+            while len(peer.media) < seq:
+                assert time.monotonic() < end, "no RTP from the phone reached the party"
+                peer.step(0.05)
+            data, source = peer.media[seq - 1]
+            assert data == rtp(seq, 0xB2B2)
+            assert source[:2] == ("::1", alternate["::1"])
+        tag = "party"
+        stream = browser_stream(daemon, ids["call-id"], tag)
+        assert stream["local address"] == "::1" and stream["local port"] == alternate["::1"]
+        assert stream["endpoint"] == {"family": "IPv6", "address": "::1", "port": peer.port}
+        assert stream["stats"]["packets"] >= 5
+    finally:
+        peer.sock.close()
+        phone.close()
