@@ -15,7 +15,6 @@ the call that had it is gone, whatever the worker is doing.
 
 from __future__ import annotations
 
-import itertools
 import os
 import random
 import socket
@@ -172,14 +171,10 @@ class PortPool:
         for i in range(count):
             yield first + ((start + i) % count) * step
 
-    def allocate(self, count: int, prefer: int | None = None) -> list[tuple[int, socket.socket]]:
-        """Bind ``count`` (1 or 2) consecutive ports; ``NgError('Ran out of ports')`` if full.
-
-        ``prefer``: the first port to try (the same number as on another address of the
-        interface, as 10.5 offers its ICE candidates); any other if it is taken."""
+    def allocate(self, count: int) -> list[tuple[int, socket.socket]]:
+        """Bind ``count`` (1 or 2) consecutive ports; ``NgError('Ran out of ports')`` if full."""
         step = 2 if count == 2 else 1
-        first = [prefer] if prefer is not None and self.port_min <= prefer <= self.port_max else []
-        for port in itertools.chain(first, self._candidates(step)):
+        for port in self._candidates(step):
             ports = list(range(port, port + count))
             if ports[-1] > self.port_max or any(p in self.in_use for p in ports):
                 continue

@@ -29,6 +29,7 @@ from test_webrtc_relay import Browser, Peer, plain_socket, port_of, rtcp, rtp, t
 from rtpengined.protocol import bencode
 from rtpengined.secure import stun
 from rtpengined.secure.ice import IceAgent
+from rtpengined.secure.webrtc import IceSpec, WebrtcLeg
 from tests.conftest import DaemonProcess
 
 PORTS = ("--port-min=25100", "--port-max=25199")
@@ -72,6 +73,55 @@ def plain_sdp(port: int) -> str:
 def browser_stream(daemon: DaemonProcess, call_id: str, tag: str) -> dict:
     reply = ng(daemon, command="query", **{"call-id": call_id})
     return reply["tags"][tag]["medias"][0]["streams"][0]
+
+
+# -- without sockets: the agent's pairs per local socket --------------------------------------
+
+OURS = (("192.0.2.1", 5000), ("2001:db8::1", 5000, 0, 0))  # our sockets: local 0 and 1
+PEER = ("2001:db8::9", 7000, 0, 0)  # the party: IPv6 only
+
+
+def relay_between(leg: WebrtcLeg, party: IceAgent, rounds: int = 200) -> None:
+    """Deliver what each side sends, in memory: the leg's datagrams leave from the local
+    socket they name (``OURS``), the party's reach the leg on the socket it addressed."""
+    now = 0.0
+    queue: list[tuple[str, bytes, tuple, tuple]] = []
+    for _ in range(rounds):
+        now += 0.01
+        for data, address, *via in leg.poll(now):
+            queue.append(("party", data, OURS[via[0] if via else 0], address))
+        for data, address in party.poll(now):
+            queue.append(("leg", data, PEER, address))
+        while queue:
+            side, data, source, target = queue.pop(0)
+            if side == "party":
+                assert target == PEER  # nothing for an address the party does not have
+                out, _ = party.receive(data, source, now)
+                queue += [("leg", d, PEER, a) for d, a in out]
+            else:
+                local = OURS.index(target)
+                for d, a, *via in leg.receive(data, source, now, local):
+                    queue.append(("party", d, OURS[via[0] if via else 0], a))
+        if leg.peer is not None and party.selected is not None:
+            return
+
+
+@pytest.mark.parametrize("we_control", [True, False])
+def test_agent_checks_and_answers_on_the_socket_of_each_pair(we_control):
+    """The party's candidate is given for local socket 1 only (the one of its family):
+    our checks go out of that socket, its checks are answered from it, and the selected
+    pair is (socket 1, the party)."""
+    party = IceAgent("pu", "p" * 22, controlling=not we_control)
+    spec = IceSpec("lu", "l" * 22, "pu", "p" * 22, we_control, (), alternates=((
+        (PEER, 2130706431),),))
+    leg = WebrtcLeg(None, None, spec)
+    party.set_remote("lu", "l" * 22, [])
+    party.add_remote(OURS[1], 2130706431)
+    party.add_remote(OURS[0], 2130706430)  # unreachable from an IPv6 party: never answers
+    relay_between(leg, party)
+    assert leg.peer == PEER and leg.local == 1
+    assert party.selected == OURS[1]
+    assert leg.status().peer == PEER
 
 
 # -- aiortc: a WebRTC browser with an IPv6 address only ---------------------------------------

@@ -118,8 +118,9 @@ class IceCandidates:
         """Ports on the logical interface's other addresses, offered as ICE candidates.
 
         10.5 binds a port pair on every address of the interface (IPv4 and IPv6 under one
-        name), with the same port number where it can, and lists them all; so do we (the
-        same number when it is free there, another otherwise). They belong to the media's
+        name) and lists them all; so do we. (Each address has its own pool: 10.5 pops each
+        address's free list, so its numbers agree only while those lists stay in step, and
+        ours are picked per address as well.) They belong to the media's
         streams (``Stream.alternates``, RTP and RTCP component): once the leg has an ICE
         agent the relay worker receives on them too, answers checks arriving there and, when
         the peer's pair uses one, sends the peer its media from it. The call owns the
@@ -136,9 +137,8 @@ class IceCandidates:
         for pool in self.manager.port_pools:
             if pool.interface.name != rtp.interface.name or pool.interface == rtp.interface:
                 continue
-            prefer = rtp.port if rtcp is None or rtcp.port == rtp.port + 1 else None
             try:
-                ports = pool.allocate(count, prefer)
+                ports = pool.allocate(count)
             except NgError:
                 continue
             self.call.retired_ports.extend((pool.interface, port, sock) for port, sock in ports)
