@@ -24,7 +24,10 @@ its STUN and DTLS datagrams go to the leg, its timers (ICE checks, DTLS retransm
 set the epoll timeout, and its keys, once the handshake is done, are the stream's SRTP
 contexts; the ICE-nominated peer is its endpoint. From then on the C loop relays its media
 (and the media sent into it), handing back every datagram that is not SRTP from the peer
-(``Worker.settle``, ``drain_webrtc``).
+(``Worker.settle``, ``drain_webrtc``). A stream with ICE may hold its port on the interface's
+other addresses too (``add_alternates``): the selected pair's socket is the stream's
+``sock`` (``select_local``), relayed as any other; the rest are drained in Python
+(``drain_local``: checks answered from there, the peer's media relayed as the stream's).
 
 Why one module of this size: the worker runs as its own process and its hot loop must not
 pay for indirection (attribute look-ups across modules on every packet); the plain drain,
