@@ -221,40 +221,46 @@ def test_webrtc_browser_reaching_only_the_second_address(daemon):
 # -- a plain RTP party with ICE, IPv6 only (our own agent on a real socket) ----------------
 
 class PlainIcePeer:
-    """One ICE component of a plain RTP party on ::1: an agent and its socket."""
+    """One ICE component of a plain RTP party on ::1 (or 127.0.0.1): an agent and its
+    socket."""
 
-    def __init__(self, controlling: bool) -> None:
+    def __init__(self, controlling: bool, address: str = "::1") -> None:
         self.agent = IceAgent(secrets.token_hex(4), secrets.token_hex(12),
                               controlling=controlling)
-        self.sock = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM)
-        self.sock.bind(("::1", 0))
+        self.address = address
+        self.sock = socket.socket(socket.AF_INET6 if ":" in address else socket.AF_INET,
+                                  socket.SOCK_DGRAM)
+        self.sock.bind((address, 0))
         self.media: list[tuple[bytes, tuple]] = []
 
     @property
     def port(self) -> int:
         return self.sock.getsockname()[1]
 
-    def sdp(self, connection: str = "IP6 ::1") -> str:
+    def sdp(self, connection: str | None = None) -> str:
         """``connection``: the c= line's address (a dual-stack party may name its IPv4 one
         there while its only working candidate is IPv6)."""
+        host = self.address
+        connection = connection or f"IP{6 if ':' in host else 4} {host}"
         prio = (126 << 24) | (65535 << 8) | 255
         lines = ["v=0", f"o=- 3 3 IN {connection}", "s=-", f"c=IN {connection}", "t=0 0",
                  f"m=audio {self.port} RTP/AVP 0", "a=rtpmap:0 PCMU/8000", "a=sendrecv",
                  "a=rtcp-mux", f"a=ice-ufrag:{self.agent.local_ufrag}",
                  f"a=ice-pwd:{self.agent.local_pwd}",
-                 f"a=candidate:1 1 UDP {prio} ::1 {self.port} typ host"]
+                 f"a=candidate:1 1 UDP {prio} {host} {self.port} typ host"]
         return "\r\n".join(lines) + "\r\n"
 
     def remote(self, sdp: str) -> None:
-        """All of the daemon's candidates, as a dual-stack party would take them: the IPv4
-        one can never answer from an IPv6-only socket."""
+        """The daemon's candidates of the party's own family (the other one its socket
+        cannot reach)."""
         ufrag = re.search(r"^a=ice-ufrag:(\S+)", sdp, re.M).group(1)
         pwd = re.search(r"^a=ice-pwd:(\S+)", sdp, re.M).group(1)
         self.agent.set_remote(ufrag, pwd, [])
         for prio, host, port in re.findall(
                 r"^a=candidate:\S+ 1 UDP (\d+) (\S+) (\d+) typ host", sdp, re.M):
-            if ":" in host:
-                self.agent.add_remote((host, int(port), 0, 0), int(prio))
+            if (":" in host) == (":" in self.address):
+                address = (host, int(port), 0, 0) if ":" in host else (host, int(port))
+                self.agent.add_remote(address, int(prio))
 
     def step(self, wait: float) -> None:
         now = time.monotonic()
@@ -277,14 +283,16 @@ class PlainIcePeer:
 
 
 @pytest.mark.parametrize("party_controls", [False, True], ids=["we-control", "party-controls"])
-def test_plain_ice_party_on_the_second_address(daemon, party_controls):
+@pytest.mark.parametrize("address", ["::1", "127.0.0.1"], ids=["second-address", "first-address"])
+def test_plain_ice_party(daemon, party_controls, address):
     """A plain RTP party with ICE answers our ICE offer (we control and nominate) or offers
-    ICE itself (it controls, we answer its checks): either way the pair is on our ::1 port,
-    and RTP goes both ways through it, from it."""
-    peer = PlainIcePeer(controlling=party_controls)
+    ICE itself (it controls, we answer its checks). On ::1 the pair is on our port there (the
+    leg's own is on 127.0.0.1), and RTP goes both ways through it, from it; on 127.0.0.1 the
+    leg's own port is used, as with a single address."""
+    peer = PlainIcePeer(controlling=party_controls, address=address)
     phone = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     phone.bind(("127.0.0.1", 0))
-    ids = {"call-id": f"alt-p{int(party_controls)}"}
+    ids = {"call-id": f"alt-p{int(party_controls)}-{address}"}
     try:
         if party_controls:
             # (its c= line IPv4: its leg's own port is on 127.0.0.1, ::1 the other address)
@@ -300,19 +308,18 @@ def test_plain_ice_party_on_the_second_address(daemon, party_controls):
             answer = ng(daemon, command="answer", **ids, **{"from-tag": "phone",
                         "to-tag": "party", "sdp": peer.sdp()})
             to_phone = port_of(text(answer["sdp"]))
-        alternate = candidates(ours)
-        assert set(alternate) == {"127.0.0.1", "::1"}, ours
+        ports = candidates(ours)
+        assert set(ports) == {"127.0.0.1", "::1"}, ours
         # the leg's own port is the IPv4 one: ::1 is the other address's
-        assert "c=IN IP4 127.0.0.1" in ours and port_of(ours) == alternate["127.0.0.1"]
+        assert "c=IN IP4 127.0.0.1" in ours and port_of(ours) == ports["127.0.0.1"]
         peer.remote(ours)
         end = time.monotonic() + DEADLINE
         while peer.agent.selected is None:
             assert time.monotonic() < end, "ICE did not complete"
             peer.step(0.02)
-        assert peer.agent.selected[:2] == ("::1", alternate["::1"])
-
+        assert peer.agent.selected[:2] == (address, ports[address])
         target = peer.agent.selected
-        # the party's RTP reaches the phone; the phone's comes back from our ::1 port
+        # the party's RTP reaches the phone; the phone's comes back from our port there
         phone.settimeout(0.2)
         for seq in range(1, 6):
             while True:
@@ -332,11 +339,11 @@ def test_plain_ice_party_on_the_second_address(daemon, party_controls):
                 peer.step(0.05)
             data, source = peer.media[seq - 1]
             assert data == rtp(seq, 0xB2B2)
-            assert source[:2] == ("::1", alternate["::1"])
-        tag = "party"
-        stream = browser_stream(daemon, ids["call-id"], tag)
-        assert stream["local address"] == "::1" and stream["local port"] == alternate["::1"]
-        assert stream["endpoint"] == {"family": "IPv6", "address": "::1", "port": peer.port}
+            assert source[:2] == (address, ports[address])
+        stream = browser_stream(daemon, ids["call-id"], "party")
+        assert stream["local address"] == address and stream["local port"] == ports[address]
+        family = "IPv6" if ":" in address else "IPv4"
+        assert stream["endpoint"] == {"family": family, "address": address, "port": peer.port}
         assert stream["stats"]["packets"] >= 5
     finally:
         peer.sock.close()

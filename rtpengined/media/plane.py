@@ -550,11 +550,13 @@ class RelayPlane:
                 address = socket_address(record.family, host, port) if port else None
                 if address is not None:
                     candidates.append((address, priority))
-            # The same for each socket on another address (its own family).
+            # The same for each socket on another address: the candidates of its family
+            # (bound to one address, it reaches no other family; 10.5 pairs them so too).
             alternates = tuple(
-                tuple((address, priority) for host, port, priority in ice[5] if port and (
-                    address := socket_address(_family(sock), host, port)) is not None)
-                for _, _, sock in record.alternates)
+                tuple((address, priority) for host, port, priority in ice[5]
+                      if port and (":" in host) == (family == 6)
+                      and (address := socket_address(family, host, port)) is not None)
+                for family in (_family(sock) for _, _, sock in record.alternates))
             ice = (*ice[:5], tuple(candidates), *ice[6:8], alternates)
         return ice, dtls
 
