@@ -218,6 +218,15 @@ def test_webrtc_browser_reaching_only_the_second_address(daemon):
     asyncio.run(browser_on_second_address(daemon))
 
 
+def bindable(address: str, port: int) -> bool:
+    with socket.socket(socket.AF_INET6, socket.SOCK_DGRAM) as probe:
+        try:
+            probe.bind((address, port))
+        except OSError:
+            return False
+    return True
+
+
 # -- a plain RTP party with ICE, IPv6 only (our own agent on a real socket) ----------------
 
 class PlainIcePeer:
@@ -345,6 +354,12 @@ def test_plain_ice_party(daemon, party_controls, address):
         family = "IPv6" if ":" in address else "IPv4"
         assert stream["endpoint"] == {"family": family, "address": address, "port": peer.port}
         assert stream["stats"]["packets"] >= 5
+        # the call ends: every socket of the stream is closed, in the worker too (the port
+        # on ::1 can be bound again once the worker let go of its copy)
+        ng(daemon, command="delete", **ids, **{"delete-delay": 0})
+        while not bindable("::1", ports["::1"]):
+            assert time.monotonic() < end + DEADLINE, "the ::1 port stays bound"
+            time.sleep(0.05)
     finally:
         peer.sock.close()
         phone.close()
