@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import os
 import re
 import secrets
 import socket
@@ -363,3 +364,75 @@ def test_plain_ice_party(daemon, party_controls, address):
     finally:
         peer.sock.close()
         phone.close()
+
+
+# -- the same against rtpengine 10.5 ---------------------------------------------------------
+
+def second_address_call(daemon) -> dict:
+    """An IPv6 ICE party answering an ``ICE: force`` offer of a two-address daemon (either
+    daemon: ``differential.NgProcess``): what ICE selected, where the phone's RTP came from,
+    and what ``query`` says of the party's RTP stream."""
+    def request(**message) -> dict:
+        reply = daemon.request(message)
+        assert reply.get("result") == "ok", reply
+        return reply
+
+    peer = PlainIcePeer(controlling=False)
+    phone = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    phone.bind(("127.0.0.1", 0))
+    ids = {"call-id": "second-address", "from-tag": "phone"}
+    try:
+        offer = request(command="offer", **ids, sdp=plain_sdp(phone.getsockname()[1]),
+                        ICE="force")
+        answer = request(command="answer", **ids, **{"to-tag": "party"}, sdp=peer.sdp())
+        ours, to_phone = text(offer["sdp"]), port_of(text(answer["sdp"]))
+        ports = candidates(ours)
+        peer.remote(ours)
+        end = time.monotonic() + DEADLINE
+        while peer.agent.selected is None:
+            assert time.monotonic() < end, "ICE did not complete"
+            peer.step(0.02)
+        for seq in range(1, 4):
+            peer.sock.sendto(rtp(seq, 0xA1A1), peer.agent.selected)
+            peer.step(0.02)
+        sources = []
+        for seq in range(1, 4):
+            phone.sendto(rtp(seq, 0xB2B2), ("127.0.0.1", to_phone))
+            count = len(peer.media)
+            while len(peer.media) == count:
+                assert time.monotonic() < end, "no RTP from the phone reached the party"
+                peer.step(0.05)
+            sources.append(peer.media[-1][1][:2])
+        stream = request(command="query", **{"call-id": "second-address"})[
+            "tags"]["party"]["medias"][0]["streams"][0]
+        request(command="delete", **{"call-id": "second-address"})
+        return {
+            "selected": peer.agent.selected[0],
+            "selected is our ::1 candidate": peer.agent.selected[1] == ports["::1"],
+            "phone's RTP from": {(host, port == ports["::1"]) for host, port in sources},
+            "local": (stream["local address"], stream["local port"] == ports["::1"]),
+            "endpoint": stream["endpoint"] == {"family": "IPv6", "address": "::1",
+                                               "port": peer.port},
+            "packets": stream["stats"]["packets"],
+        }
+    finally:
+        peer.sock.close()
+        phone.close()
+
+
+@pytest.mark.skipif(not os.path.exists("/usr/bin/rtpengine"), reason="rtpengine 10.5 not installed")
+def test_second_address_as_rtpengine_does(relay_loop):
+    """rtpengine 10.5 on the same two addresses, the same party: the same pair, media from
+    the same socket, the same ``query`` (selected socket shown, one stream's counters)."""
+    from differential import start_ours, start_reference
+
+    results = []
+    for start, ports in ((start_reference, (25200, 25299)), (start_ours, (25300, 25399))):
+        daemon = start(*ports, [], ("127.0.0.1", "::1"))
+        try:
+            results.append(second_address_call(daemon))
+        finally:
+            daemon.stop()
+    reference, ours = results
+    assert reference["selected"] == "::1" and reference["selected is our ::1 candidate"]
+    assert ours == reference
