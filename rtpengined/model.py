@@ -136,9 +136,10 @@ class Stream:
     # host candidates (``offer_answer.ice``): ((Interface, port, socket), ...). The relay
     # worker receives on them too while the stream has an ICE agent; the call owns them
     # (``Call.retired_ports``). ``selected``: which of the stream's sockets its peer's ICE
-    # pair uses (0: ``sock``, i: ``alternates[i - 1]``), as the worker reports it.
+    # pair uses (0: ``sock``, i: ``alternates[i - 1]``) as the worker reports it, None while
+    # ICE has selected nothing on it.
     alternates: tuple = ()
-    selected: int = 0
+    selected: int | None = None
 
     @property
     def local(self) -> Endpoint:

@@ -405,8 +405,16 @@ def second_address_call(daemon) -> dict:
             sources.append(peer.media[-1][1][:2])
         stream = request(command="query", **{"call-id": "second-address"})[
             "tags"]["party"]["medias"][0]["streams"][0]
+        # a re-offer once ICE completed: only the selected socket (c=, m=, one candidate
+        # per component: RTCP's own socket, it selected nothing)
+        again = text(request(command="offer", **ids, **{"to-tag": "party"},
+                             sdp=plain_sdp(phone.getsockname()[1]))["sdp"])
         request(command="delete", **{"call-id": "second-address"})
         return {
+            "re-offer c=": re.findall(r"^c=.*$", again, re.M),
+            "re-offer m= port is the selected one": port_of(again) == ports["::1"],
+            "re-offer candidates": re.findall(r"^a=candidate:\S+ (\d \S+ \d+ \S+) \d+ typ host",
+                                              again, re.M),
             "selected": peer.agent.selected[0],
             "selected is our ::1 candidate": peer.agent.selected[1] == ports["::1"],
             "phone's RTP from": {(host, port == ports["::1"]) for host, port in sources},

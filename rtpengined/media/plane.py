@@ -815,7 +815,8 @@ class RelayPlane:
                         if record is not None:
                             record.stream.fingerprint_verified = bool(status[1])
                             record.stream.dtls_suite = status[2]
-                            record.stream.selected = status[5]
+                            # (no peer: ICE has selected no pair on the stream)
+                            record.stream.selected = None if status[0] is None else status[5]
 
     def _removed(self, worker: _WorkerHandle, stream_ids: list[int]) -> None:
         """The worker no longer holds these streams: their slots and ports are free."""
