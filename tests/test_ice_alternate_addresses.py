@@ -71,7 +71,7 @@ def plain_sdp(port: int) -> str:
     return "\r\n".join(lines) + "\r\n"
 
 
-def browser_stream(daemon: DaemonProcess, call_id: str, tag: str) -> dict:
+def stream_of(daemon: DaemonProcess, call_id: str, tag: str) -> dict:
     reply = ng(daemon, command="query", **{"call-id": call_id})
     return reply["tags"][tag]["medias"][0]["streams"][0]
 
@@ -203,7 +203,7 @@ async def browser_on_second_address(daemon: DaemonProcess) -> None:
         assert await asyncio.wait_for(browser.dtls.received.get(), DEADLINE) == rtcp(0x5EED, 7)
         # what the browser received came from the port it checked: ours on ::1
         assert browser.sources == {("::1", ours["::1"])}
-        stream = browser_stream(daemon, "alt-w", "browser")
+        stream = stream_of(daemon, "alt-w", "browser")
         assert stream["local address"] == "::1" and stream["local port"] == ours["::1"]
         assert stream["endpoint"]["address"] == "::1"
         assert stream["endpoint"]["port"] == browser.port
@@ -350,7 +350,7 @@ def test_plain_ice_party(daemon, party_controls, address):
             data, source = peer.media[seq - 1]
             assert data == rtp(seq, 0xB2B2)
             assert source[:2] == (address, ports[address])
-        stream = browser_stream(daemon, ids["call-id"], "party")
+        stream = stream_of(daemon, ids["call-id"], "party")
         assert stream["local address"] == address and stream["local port"] == ports[address]
         family = "IPv6" if ":" in address else "IPv4"
         assert stream["endpoint"] == {"family": family, "address": address, "port": peer.port}

@@ -10,8 +10,9 @@ worker gets them all again.
 Control → worker: ``("add", spec)`` + fd, ``("update", spec)``, ``("remove", stream_id)``,
 where ``spec`` is a ``StreamSpec`` sent as a plain tuple (cheaper to pickle) and its
 sockets are the stream's own and then those of ``spec.alternates``,
-``("alternates", (stream_id, families))`` + fds for sockets on other addresses that an
-ICE leg gained after its stream was added, and
+``("alternates", (stream_id, families, start))`` + fds for sockets on other addresses
+that an ICE leg gained after its stream was added (``start``: the first one's index among
+them), and
 ``("certificate", (name, cert_pem, key_pem))`` once per worker before the first stream that
 needs the DTLS certificate. Worker → control: ``("removed", [stream_id, ...])`` once the
 worker will no longer write those streams' counter slots (they may then be reused),
