@@ -368,10 +368,26 @@ def test_plain_ice_party(daemon, party_controls, address):
 
 # -- the same against rtpengine 10.5 ---------------------------------------------------------
 
-def second_address_call(daemon) -> dict:
+def stored_socket(redis, ports: dict[str, int]) -> tuple:
+    """The party's RTP stream's socket in the call's Redis document: (family, local
+    interface index, whether the port is the leg's own, on 127.0.0.1). 10.5 writes the
+    document when signalling changes the call, not when ICE selects a pair: the stream's
+    own socket stays the stored one."""
+    doc = redis.document(0, "second-address")
+    assert doc is not None, "the call never reached Redis"
+    tag = next(i for i in range(int(doc["json"]["num_tags"]))
+               if doc[f"tag-{i}"]["tag"] == "party")
+    media = doc[f"medias-{tag}"][0]
+    stream = doc[f"stream-{doc[f'streams-{media}'][0]}"]
+    sfd = doc[f"sfd-{stream['sfd']}"]
+    return sfd["pref_family"], sfd["local_intf_uid"], int(sfd["localport"]) == ports["127.0.0.1"]
+
+
+def second_address_call(daemon, redis=None) -> dict:
     """An IPv6 ICE party answering an ``ICE: force`` offer of a two-address daemon (either
     daemon: ``differential.NgProcess``): what ICE selected, where the phone's RTP came from,
-    and what ``query`` says of the party's RTP stream."""
+    what ``query`` says of the party's RTP stream and, with ``redis``, the socket the call's
+    Redis document gives that stream."""
     def request(**message) -> dict:
         reply = daemon.request(message)
         assert reply.get("result") == "ok", reply
@@ -405,12 +421,14 @@ def second_address_call(daemon) -> dict:
             sources.append(peer.media[-1][1][:2])
         stream = request(command="query", **{"call-id": "second-address"})[
             "tags"]["party"]["medias"][0]["streams"][0]
+        stored = stored_socket(redis, ports) if redis is not None else None
         # a re-offer once ICE completed: only the selected socket (c=, m=, one candidate
         # per component: RTCP's own socket, it selected nothing)
         again = text(request(command="offer", **ids, **{"to-tag": "party"},
                              sdp=plain_sdp(phone.getsockname()[1]))["sdp"])
         request(command="delete", **{"call-id": "second-address"})
         return {
+            "stored socket": stored,
             "re-offer c=": re.findall(r"^c=.*$", again, re.M),
             "re-offer m= port is the selected one": port_of(again) == ports["::1"],
             "re-offer candidates": re.findall(r"^a=candidate:\S+ (\d \S+ \d+ \S+) \d+ typ host",
@@ -431,16 +449,23 @@ def second_address_call(daemon) -> dict:
 @pytest.mark.skipif(not os.path.exists("/usr/bin/rtpengine"), reason="rtpengine 10.5 not installed")
 def test_second_address_as_rtpengine_does(relay_loop):
     """rtpengine 10.5 on the same two addresses, the same party: the same pair, media from
-    the same socket, the same ``query`` (selected socket shown, one stream's counters)."""
+    the same socket, the same ``query`` (selected socket shown, one stream's counters), the
+    same socket stored in Redis for the stream, the same re-offer."""
     from differential import start_ours, start_reference
+    from redis_helpers import RedisServer
 
     results = []
     for start, ports in ((start_reference, (25200, 25299)), (start_ours, (25300, 25399))):
-        daemon = start(*ports, [], ("127.0.0.1", "::1"))
+        redis = RedisServer()
         try:
-            results.append(second_address_call(daemon))
+            daemon = start(*ports, [f"--redis={redis.address(0)}"], ("127.0.0.1", "::1"))
+            try:
+                results.append(second_address_call(daemon, redis))
+            finally:
+                daemon.stop()
         finally:
-            daemon.stop()
+            redis.stop()
     reference, ours = results
     assert reference["selected"] == "::1" and reference["selected is our ::1 candidate"]
+    assert reference["stored socket"] == ("IP4", "0", True)
     assert ours == reference
