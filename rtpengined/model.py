@@ -132,10 +132,26 @@ class Stream:
     # A subscriber's stream: G.711 conversions of what is copied to it, as (payload type
     # received, payload type sent, codec received, codec sent) tuples (``media.g711``).
     transcode: tuple = ()
+    # The same component's ports on the logical interface's other addresses, offered as ICE
+    # host candidates (``offer_answer.ice``): ((Interface, port, socket), ...). The relay
+    # worker receives on them too while the stream has an ICE agent; the call owns them
+    # (``Call.retired_ports``). ``selected``: which of the stream's sockets its peer's ICE
+    # pair uses (0: ``sock``, i: ``alternates[i - 1]``) as the worker reports it, None while
+    # ICE has selected nothing on it.
+    alternates: tuple = ()
+    selected: int | None = None
 
     @property
     def local(self) -> Endpoint:
         return Endpoint(self.interface.address, self.port)
+
+    @property
+    def selected_local(self) -> tuple[Interface, int]:
+        """The interface address and port media for the party leaves from (query)."""
+        if self.selected and self.selected <= len(self.alternates):
+            interface, port, _sock = self.alternates[self.selected - 1]
+            return interface, port
+        return self.interface, self.port
 
 
 @dataclass(eq=False, slots=True)

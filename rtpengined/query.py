@@ -58,9 +58,12 @@ def _stream_dict(stream: Stream, created: float, muxed: bool = False,
     ``rtcp_on_rtp``: the party's a=rtcp named its RTP port (10.5 fills no RTCP endpoint)."""
     out: dict[str, Any] = {}
     if not stream.closed:
-        out["local port"] = stream.port
-        out["local address"] = stream.interface.address
-        out["family"] = stream.interface.family
+        # The socket media for the party leaves from: an ICE pair on another address of
+        # the interface selects that address's port (10.5 shows its selected socket).
+        interface, port = stream.selected_local
+        out["local port"] = port
+        out["local address"] = interface.address
+        out["family"] = interface.family
     advertised = stream.advertised or stream.shown_endpoint
     endpoint = stream.endpoint or advertised
     if rtcp_on_rtp and stream.rtcp and stream.endpoint is None:

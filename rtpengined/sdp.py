@@ -386,6 +386,9 @@ class IceCredentials:
     # False: the party's own ICE credentials stay in the SDP (ICE passthrough) and we write
     # only candidates of ours beside its candidates.
     credentials: bool = True
+    # ICE completed on the leg: only the local candidate of each component's selected pair,
+    # as (component, rank, foundation, address, port) (10.5 narrows its SDP so).
+    selected: list[tuple[int, int, str, str, int]] | None = None
 
 
 @dataclass
@@ -658,6 +661,14 @@ def _ice_lines(ice: IceCredentials, mplan: MediaPlan) -> list[str]:
         out.append(f"a=ice-pwd:{ice.pwd}{CRLF}")
         if ice.trickle:
             out.append(f"a=ice-options:trickle{CRLF}")
+    if ice.selected is not None:
+        for component, rank, foundation, host, port in ice.selected:
+            if component == 2 and mplan.ice_rtcp_port is None:
+                continue
+            priority = ice_priority(ice.type_pref, ice.local_pref + rank, component)
+            out.append(f"a=candidate:{foundation} {component} UDP {priority} {host} {port} "
+                       f"typ {ice.kind}{CRLF}")
+        return out
     hosts = [(ice.foundation, mplan.address.address, mplan.port, mplan.ice_rtcp_port),
              *ice.alternates]
     for component in (1, 2):

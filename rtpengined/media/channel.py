@@ -8,13 +8,18 @@ of those messages. The control plane keeps its own copy of every socket, so a re
 worker gets them all again.
 
 Control → worker: ``("add", spec)`` + fd, ``("update", spec)``, ``("remove", stream_id)``,
-where ``spec`` is a ``StreamSpec`` sent as a plain tuple (cheaper to pickle), and
+where ``spec`` is a ``StreamSpec`` sent as a plain tuple (cheaper to pickle) and its
+sockets are the stream's own and then those of ``spec.alternates``,
+``("alternates", (stream_id, families, start))`` + fds for sockets on other addresses
+that an ICE leg gained after its stream was added (``start``: the first one's index among
+them), and
 ``("certificate", (name, cert_pem, key_pem))`` once per worker before the first stream that
 needs the DTLS certificate. Worker → control: ``("removed", [stream_id, ...])`` once the
 worker will no longer write those streams' counter slots (they may then be reused),
 ``("learned", [stream_id, ...])`` for streams whose endpoint changed, and
 ``("secure", [(stream_id, status), ...])`` when a WebRTC leg's state changed
-(``secure.webrtc.Status`` as a tuple: peer, fingerprint verified, suite, failed).
+(``secure.webrtc.Status`` as a tuple: peer, fingerprint verified, suite, failed, expired;
+then the local socket of the peer's pair).
 """
 
 from __future__ import annotations
@@ -64,6 +69,10 @@ class StreamSpec(NamedTuple):
     # Payload conversions of packets copied to this stream (pubsub): (pt in, pt out,
     # codec in, codec out) tuples, G.711 µ-law/A-law only.
     transcode: tuple = ()
+    # ICE on several addresses: the families (4/6) of the stream's sockets on the logical
+    # interface's other addresses, in order (local sockets 1, 2, ...). Their sockets travel
+    # after the stream's own with its "add", or later with an "alternates" message.
+    alternates: tuple = ()
 
 
 def encode(messages: list[tuple]) -> bytes:

@@ -83,6 +83,10 @@ class _Record:
     # A stream replaced by a re-INVITE relays as its successor (sink, flags) until the
     # call ends; its counters are added into the successor's.
     follows: Stream | None = None
+    # The stream's sockets on other addresses of its interface (``Stream.alternates``)
+    # handed to the worker: only once the stream has an ICE agent (without one nothing
+    # arrives there that a party was told about, and the worker relays one socket as ever).
+    alternates: tuple = ()
 
 
 @dataclass(eq=False)
@@ -91,8 +95,8 @@ class _WorkerHandle:
     channel: socket.socket
     child_end: socket.socket
     records: dict[int, _Record] = field(default_factory=dict)
-    # stream id -> (slot, lingering key or None) until the worker acknowledges the removal
-    pending_removal: dict[int, tuple[int, tuple[str, int] | None]] = field(default_factory=dict)
+    # stream id -> (slot, lingering keys) until the worker acknowledges the removal
+    pending_removal: dict[int, tuple[int, list[tuple[str, int]]]] = field(default_factory=dict)
     groups: dict[str, int] = field(default_factory=dict)  # group -> open streams
     outbox: deque = field(default_factory=deque)  # batches waiting for room in the channel
     pending: list = field(default_factory=list)  # (message, socket_of) of the open batch
@@ -173,6 +177,8 @@ class RelayPlane:
                                         stats.last_packet, stats.ssrc, bool(stats.ssrc))
         family = 6 if stream.sock.family == socket.AF_INET6 else 4
         record = _Record(stream, slot, worker, 1, stream.endpoint, stream.confirmed, None, family)
+        if stream.ice is not None and stream.alternates:
+            record.alternates = _nonblocking(stream.alternates)
         self.records[stream.id] = record
         worker.records[stream.id] = record
         worker.groups[stream.group] = worker.groups.get(stream.group, 0) + 1
@@ -195,6 +201,12 @@ class RelayPlane:
         if override:
             record.seen_endpoint = stream.endpoint
             record.seen_confirmed = stream.confirmed
+        if stream.ice is not None and len(stream.alternates) > len(record.alternates):
+            # ICE on this leg now: the worker gets the sockets on the other addresses too.
+            start = len(record.alternates)
+            record.alternates = _nonblocking(stream.alternates)
+            families = tuple(_family(sock) for _, _, sock in stream.alternates[start:])
+            self._send(record.worker, ("alternates", (stream.id, families, start)), stream.id)
         self._send(record.worker, ("update", self._spec(record, override, True)))
         if stream.id in self.followers:
             self._update_followers(stream.id)
@@ -238,7 +250,7 @@ class RelayPlane:
                 self.close_stream(follower.stream)
             worker = record.worker
             del worker.records[stream.id]
-            key = None
+            keys = []
             sock = stream.sock
             if sock is not None and not self.closing and sock.fileno() >= 0:
                 # The worker closes its copy only when it gets to the remove: until then
@@ -247,7 +259,15 @@ class RelayPlane:
                 # a system call, where a ``dup`` now and a ``close`` here cost two per stream).
                 key = (stream.interface.address, stream.port)
                 self.lingering.hold(*key, sock.detach())
-            worker.pending_removal[stream.id] = (record.slot, key)
+                keys.append(key)
+            for interface, port, alternate in record.alternates:
+                # (the same for its sockets on other addresses; the call, which owns them,
+                # then closes a detached socket: nothing)
+                if not self.closing and alternate.fileno() >= 0:
+                    key = (interface.address, port)
+                    self.lingering.hold(*key, alternate.detach())
+                    keys.append(key)
+            worker.pending_removal[stream.id] = (record.slot, keys)
             remaining = worker.groups.get(stream.group, 1) - 1
             if remaining > 0:
                 worker.groups[stream.group] = remaining
@@ -506,6 +526,7 @@ class RelayPlane:
               if stream.dtls is not None or stream.ice is not None else (None, None)),
             tuple(s.id for s in stream.extra_sinks if not s.closed),
             stream.transcode,
+            tuple(_family(sock) for _, _, sock in record.alternates),
         )
 
     def _webrtc_spec(self, record: _Record, stream: Stream) -> tuple:
@@ -529,7 +550,14 @@ class RelayPlane:
                 address = socket_address(record.family, host, port) if port else None
                 if address is not None:
                     candidates.append((address, priority))
-            ice = (*ice[:5], tuple(candidates), *ice[6:])
+            # The same for each socket on another address: the candidates of its family
+            # (bound to one address, it reaches no other family; 10.5 pairs them so too).
+            alternates = tuple(
+                tuple((address, priority) for host, port, priority in ice[5]
+                      if port and (":" in host) == (family == 6)
+                      and (address := socket_address(family, host, port)) is not None)
+                for family in (_family(sock) for _, _, sock in record.alternates))
+            ice = (*ice[:5], tuple(candidates), *ice[6:8], alternates)
         return ice, dtls
 
     def _address(self, family: int, endpoint: Endpoint | None) -> tuple | None:
@@ -663,11 +691,11 @@ class RelayPlane:
         for message, socket_of in batch:
             if socket_of is not None:
                 record = records.get(socket_of)
-                sock = record.stream.sock if record is not None else None
-                fd = sock.fileno() if sock is not None else -1
-                if fd < 0:
+                socks = _sockets_of(message, record) if record is not None else [None]
+                numbers = [sock.fileno() if sock is not None else -1 for sock in socks]
+                if min(numbers) < 0:
                     continue  # closed before it could be handed over
-                fds.append(fd)
+                fds += numbers
             messages.append(message)
         if not messages:
             return
@@ -787,15 +815,17 @@ class RelayPlane:
                         if record is not None:
                             record.stream.fingerprint_verified = bool(status[1])
                             record.stream.dtls_suite = status[2]
+                            # (no peer: ICE has selected no pair on the stream)
+                            record.stream.selected = None if status[0] is None else status[5]
 
     def _removed(self, worker: _WorkerHandle, stream_ids: list[int]) -> None:
         """The worker no longer holds these streams: their slots and ports are free."""
         for stream_id in stream_ids:
             pending = worker.pending_removal.pop(stream_id, None)
             if pending is not None:
-                slot, key = pending
+                slot, keys = pending
                 self._release_slot(slot)
-                if key is not None:
+                for key in keys:
                     self.lingering.released(*key)
 
     async def _write_outbox(self, worker: _WorkerHandle) -> None:
@@ -864,6 +894,28 @@ class _Batch:
         plane.batching -= 1
         if not plane.batching and plane.batched:
             plane.flush()
+
+
+def _family(sock: socket.socket) -> int:
+    return 6 if sock.family == socket.AF_INET6 else 4
+
+
+def _nonblocking(alternates: tuple) -> tuple:
+    for _, _, sock in alternates:
+        if sock.fileno() >= 0 and sock.getblocking():  # (no system call) as open_stream
+            sock.setblocking(False)
+    return alternates
+
+
+def _sockets_of(message: tuple, record: _Record) -> list:
+    """The sockets that travel with a message naming ``record``'s stream: an "add" takes
+    the stream's own and those of its spec's ``alternates``, an "alternates" message the
+    ones it names."""
+    if message[0] == "alternates":
+        _, families, start = message[1]
+        return [sock for _, _, sock in record.alternates[start:start + len(families)]]
+    count = len(message[1][-1])  # StreamSpec.alternates, the last field
+    return [record.stream.sock, *(sock for _, _, sock in record.alternates[:count])]
 
 
 def _address(family: int, endpoint: Endpoint | None) -> tuple | None:

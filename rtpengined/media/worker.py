@@ -24,7 +24,10 @@ its STUN and DTLS datagrams go to the leg, its timers (ICE checks, DTLS retransm
 set the epoll timeout, and its keys, once the handshake is done, are the stream's SRTP
 contexts; the ICE-nominated peer is its endpoint. From then on the C loop relays its media
 (and the media sent into it), handing back every datagram that is not SRTP from the peer
-(``Worker.settle``, ``drain_webrtc``).
+(``Worker.settle``, ``drain_webrtc``). A stream with ICE may hold its port on the interface's
+other addresses too (``add_alternates``): the selected pair's socket is the stream's
+``sock`` (``select_local``), relayed as any other; the rest are drained in Python
+(``drain_local``: checks answered from there, the peer's media relayed as the stream's).
 
 Why one module of this size: the worker runs as its own process and its hot loop must not
 pay for indirection (attribute look-ups across modules on every packet); the plain drain,
@@ -94,6 +97,7 @@ class _Stream:
         "srtp_in", "srtp_out", "unprotect", "protect", "secure",
         "webrtc", "webrtc_status", "timer_at",
         "extra_ids", "extras", "transcode",
+        "locals", "local", "families",
     )
 
     def __init__(self, spec: ch.StreamSpec, sock: socket.socket, counters: CounterTable) -> None:
@@ -101,6 +105,13 @@ class _Stream:
         self.slot = spec.slot
         self.sock = sock
         self.fd = sock.fileno()
+        # ICE on several addresses (``Worker.add_alternates``): the stream's sockets, its own
+        # first, and which of them ``sock`` is (the selected ICE pair's: media for the party
+        # leaves from it, the C loop relays what arrives on it); the others are drained by
+        # ``Worker.drain_local``. One socket, local 0, for every other stream.
+        self.locals = [sock]
+        self.local = 0
+        self.families = [spec.family]
         self.sink = None
         self.rtcp_peer = None
         self.endpoint = None
@@ -130,7 +141,10 @@ class _Stream:
         self.apply_keys(spec)
 
     def apply(self, spec: ch.StreamSpec, now: float) -> None:
-        self.family = spec.family
+        # (Another local socket selected by ICE keeps its own family. getattr: a unit
+        # test's stream is built without __init__.)
+        if not getattr(self, "local", 0):
+            self.family = spec.family
         self.sink_id = spec.sink
         self.rtcp_peer_id = spec.rtcp_peer
         self.advertised = spec.advertised
@@ -256,6 +270,9 @@ class Worker:
         # The WebRTC stream drain_webrtc is relaying: not settled (registered with the
         # counters it is about to change) until that drain is done.
         self.draining: _Stream | None = None
+        # ICE on several addresses: the fds of streams' sockets that are not their selected
+        # one (``_Stream.locals``) -> (stream, local index). Empty without such streams.
+        self.others: dict[int, tuple[_Stream, int]] = {}
 
     # -- control messages -----------------------------------------------------------
 
@@ -277,8 +294,15 @@ class Worker:
                 fds.reverse()  # the sockets of the batch's adds, in order: pop() takes the next
                 for kind, argument in ch.decode(data):
                     if kind == "add":
-                        if fds:
-                            self.add(ch.StreamSpec._make(argument), fds.pop())
+                        spec = ch.StreamSpec._make(argument)
+                        if len(fds) > len(spec.alternates):
+                            own = fds.pop()
+                            self.add(spec, own, [fds.pop() for _ in spec.alternates])
+                    elif kind == "alternates":
+                        stream_id, families, _start = argument
+                        if len(fds) >= len(families):
+                            self.add_alternates(self.streams.get(stream_id), families,
+                                                [fds.pop() for _ in families])
                     elif kind == "update":
                         self.update(ch.StreamSpec._make(argument))
                     elif kind == "remove":
@@ -305,7 +329,7 @@ class Worker:
         except OSError:
             pass  # channel full or gone: the next refresh of the stream sees it anyway
 
-    def add(self, spec: ch.StreamSpec, fd: int) -> None:
+    def add(self, spec: ch.StreamSpec, fd: int, alternates: list[int] = ()) -> None:
         if spec.id in self.streams:
             self.remove(spec.id)
         # Family, type and protocol given and the socket already non-blocking (it is,
@@ -321,8 +345,77 @@ class Worker:
         self.streams[stream.id] = stream
         self.by_fd[stream.fd] = stream
         self.epoll.register(stream.fd, select.EPOLLIN)
+        if alternates:
+            self.add_alternates(stream, spec.alternates, alternates)
         self.link(stream)
         self.dirty.add(stream)
+
+    def add_alternates(self, stream: _Stream | None, families: tuple, fds: list[int]) -> None:
+        """The stream's sockets on its interface's other addresses (local 1, 2, ...): their
+        datagrams go to its ICE agent (``drain_local``) until ICE selects one of them."""
+        if stream is None:  # removed meanwhile
+            for fd in fds:
+                socket.close(fd)
+            return
+        for family, fd in zip(families, fds, strict=True):
+            sock = socket.socket(socket.AF_INET6 if family == 6 else socket.AF_INET,
+                                 _NONBLOCKING_UDP, 0, fileno=fd)
+            if _NONBLOCKING_UDP == socket.SOCK_DGRAM:
+                sock.setblocking(False)
+            self.others[sock.fileno()] = (stream, len(stream.locals))
+            stream.locals.append(sock)
+            stream.families.append(family)
+            self.epoll.register(sock.fileno(), select.EPOLLIN)
+
+    def select_local(self, stream: _Stream, local: int) -> None:
+        """Make socket ``local`` the stream's own (ICE selected a pair on it, or media came
+        there before ICE chose, as 10.5 switches a stream's local socket): media for the
+        party leaves from it, and the C loop relays what arrives on it; the one it replaces
+        becomes one of the others (still received on, by ``drain_local``)."""
+        if local == stream.local or local >= len(stream.locals) \
+                or self.streams.get(stream.id) is not stream:
+            return
+        if stream.native:
+            stream.native = False
+            self.take_back(stream, _relay.unregister(stream.fd))
+        del self.by_fd[stream.fd]
+        self.others[stream.fd] = (stream, stream.local)
+        sock = stream.locals[local]
+        del self.others[sock.fileno()]
+        stream.sock, stream.fd, stream.local = sock, sock.fileno(), local
+        stream.family = stream.families[local]
+        stream.flushed_endpoint = None  # packed for the new family at the next flush
+        self.by_fd[stream.fd] = stream
+        stream.update_destination()
+        self.dirty.add(stream)
+        if _relay is not None:  # its own registration and its referrers' (their sink fd)
+            self.settle(stream)
+            for referrer in self.referrers.get(stream.id, ()):
+                self.settle(referrer)
+
+    def drain_local(self, stream: _Stream, local: int, wall: float, now: float,
+                    turn: int) -> None:
+        """Datagrams on one of a stream's sockets other than its selected one: ICE checks
+        (answered from there), DTLS, and media from the leg's peer, relayed and counted as
+        the stream's (10.5 relays media arriving on any of a stream's sockets)."""
+        sock = stream.locals[local]
+        if stream.webrtc is None:  # no ICE on the leg any more: nobody should send here
+            for _ in range(BATCH):
+                try:
+                    sock.recv(1)
+                except OSError:
+                    break
+            return
+        if stream.native:  # its counters come back to Python for this drain
+            stream.native = False
+            self.take_back(stream, _relay.unregister(stream.fd))
+        self.draining = stream
+        try:
+            self.relay_webrtc(stream, wall, now, turn, None, sock, local)
+        finally:
+            self.draining = None
+        if _relay is not None:
+            self.settle(stream)
 
     def update(self, spec: ch.StreamSpec) -> None:
         stream = self.streams.get(spec.id)
@@ -343,13 +436,17 @@ class Worker:
             self.flush_one(stream)
             self.dirty.discard(stream)
             del self.by_fd[stream.fd]
-            self.epoll.unregister(stream.fd)
-            if _relay is not None:  # before the close: the number may come back at once
-                _relay.forget(stream.fd)
-                stream.native = False
+            for sock in stream.locals:
+                fd = sock.fileno()
+                self.others.pop(fd, None)
+                self.epoll.unregister(fd)
+                if _relay is not None:  # before the close: the number may come back at once
+                    _relay.forget(fd)
+            stream.native = False
             if stream.webrtc is not None:  # close_notify: the browser knows at once
                 self.send_leg(stream, stream.webrtc.close())
-            stream.sock.close()
+            for sock in stream.locals:
+                sock.close()
             self.unlink(stream)
             self.resolve_referrers(stream_id)
 
@@ -582,8 +679,11 @@ class Worker:
                         drain_secure(stream, wall, now, turn)
                     else:
                         drain(stream, wall, now, turn)
-                elif fd == channel_fd and not self.handle_channel():
-                    return
+                elif fd == channel_fd:
+                    if not self.handle_channel():
+                        return
+                elif fd in self.others:  # a socket on another address (ICE)
+                    self.drain_local(*self.others[fd], wall, now, turn)
             if dirty and (not (events or handled) or now >= next_flush):
                 self.flush()
                 next_flush = now + FLUSH_INTERVAL
@@ -876,6 +976,7 @@ class Worker:
                 if leg.terminates_dtls:
                     stream.srtp_in = stream.srtp_out = stream.unprotect = stream.protect = None
                 stream.timer_at = None
+                self.select_local(stream, 0)  # no ICE: the stream's own socket again
             return
         dtls_spec = DtlsSpec._make(spec.dtls) if spec.dtls is not None else None
         ice_spec = IceSpec._make(spec.ice) if spec.ice is not None else None
@@ -901,6 +1002,9 @@ class Worker:
                 stream.srtp_in = stream.srtp_out = stream.unprotect = stream.protect = None
             stream.webrtc_status = None
         peer = stream.webrtc.peer
+        # (A new agent has chosen nothing yet: the stream's own socket and the SDP's
+        # endpoint, in its family, until it does.)
+        self.select_local(stream, stream.webrtc.local if peer is not None else 0)
         if peer is not None and (stream.endpoint != peer or not stream.confirmed):
             # Signalling reset the endpoint to the SDP's: the peer ICE/DTLS chose stays.
             stream.endpoint = peer
@@ -941,10 +1045,13 @@ class Worker:
         """ICE and DTLS datagrams of the leg. One that cannot be sent (a candidate on an
         unreachable network) is the check's failure, retried or timed out by the leg; it is
         not a media error of the stream (10.5's counters count media only)."""
-        sendto = stream.sock.sendto
-        for data, address in datagrams:
+        socks = stream.locals
+        for data, address, *via in datagrams:  # (from another local socket: its index)
+            local = via[0] if via else 0
+            if local >= len(socks):
+                continue  # a socket this worker does not hold (not handed over yet)
             try:
-                sendto(data, address)
+                socks[local].sendto(data, address)
             except OSError:
                 pass
 
@@ -954,9 +1061,12 @@ class Worker:
         reported to the control plane when it changed; its timer re-armed."""
         leg = stream.webrtc
         status = leg.status()
-        if status != stream.webrtc_status:
-            stream.webrtc_status = status
-            self.secure_changed.append((stream.id, tuple(status)))
+        report = (*status, leg.local)  # and the local socket of the peer's pair
+        if report != stream.webrtc_status:
+            stream.webrtc_status = report
+            self.secure_changed.append((stream.id, report))
+            if status.peer is not None:
+                self.select_local(stream, leg.local)
             if status.peer is not None and (status.peer != stream.endpoint or not stream.confirmed):
                 stream.endpoint = status.peer
                 stream.confirmed = True
@@ -1002,8 +1112,10 @@ class Worker:
         self.settle(stream)
 
     def relay_webrtc(self, stream: _Stream, wall: float, now: float, turn: int,
-                     held: list | None) -> None:
-        """The drain of a WebRTC leg's stream: ``held`` datagrams if any, else the socket's.
+                     held: list | None, sock: socket.socket | None = None,
+                     local: int = 0) -> None:
+        """The drain of a WebRTC leg's stream: ``held`` datagrams if any, else the socket's
+        (``sock``, the stream's local socket ``local``; by default its selected one).
 
         Datagrams are told apart by their first byte (RFC 7983): STUN and DTLS go to the
         leg and its replies leave from this socket; SRTP/SRTCP is accepted only from the
@@ -1013,7 +1125,8 @@ class Worker:
         from wherever learning allows (a party may send before its checks finish, and
         10.5 relays it), SDES-decrypted when the leg has keys.
         """
-        sock = stream.sock
+        if sock is None:
+            sock, local = stream.sock, stream.local
         leg = stream.webrtc
         ice_only = not leg.terminates_dtls
         endpoint0, settled0 = stream.endpoint, stream.confirmed
@@ -1039,7 +1152,7 @@ class Worker:
             count += 1
             first = data[0] if data else 0
             if not 128 <= first <= 191:  # STUN, DTLS (or noise): the leg's, not media
-                self.send_leg(stream, leg.receive(data, source, now))
+                self.send_leg(stream, leg.receive(data, source, now, local))
                 control = True
                 continue
             unprotect = stream.unprotect
@@ -1048,6 +1161,10 @@ class Worker:
                 peer = leg.peer
                 if leg.expired or (peer is not None and source != peer):
                     continue  # consent gone, or not from the nominated pair: dropped
+                if peer is None and local != stream.local:
+                    # Before ICE chose, media on another of the stream's sockets makes that
+                    # one the stream's (as 10.5 switches local sockets while learning).
+                    self.select_local(stream, local)
                 if peer is None and (source != stream.endpoint or not stream.confirmed) \
                         and not stream.on_new_source(source, now):
                     errors += 1

@@ -88,6 +88,7 @@ class IceCandidates:
         if not speak:
             out_media.ice_out = False
             return passthrough
+        restarting = receiver.ice_credentials is None  # (new credentials: a new agent)
         ice = plan.ice = self._ice(receiver, rtp.interface)
         # Trickle towards a party whose own SDP trickled (or with the flag), as 10.5:
         # a=ice-options:trickle and a=end-of-candidates (not passed through: no agent).
@@ -106,6 +107,8 @@ class IceCandidates:
             ice.kind, ice.type_pref = "relay", 0
             address = rtp.interface.advertised
             plan.address = Connection("IP6" if ":" in address else "IP4", address)
+        if not (relay or passthrough or restarting):
+            _narrow_to_selected(plan, ice, out_media)
         if passthrough:
             ice.credentials = False
             ice.type_pref, ice.local_pref = passthrough_preference(
@@ -118,15 +121,21 @@ class IceCandidates:
         """Ports on the logical interface's other addresses, offered as ICE candidates.
 
         10.5 binds a port pair on every address of the interface (IPv4 and IPv6 under one
-        name) and lists them all. Ours are bound (reserved) for the call's lifetime but not
-        relayed: a peer that picks one gets no media (documented deviation).
+        name) and lists them all; so do we. (Each address has its own pool: 10.5 pops each
+        address's free list, so its numbers agree only while those lists stay in step, and
+        ours are picked per address as well.) They belong to the media's
+        streams (``Stream.alternates``, RTP and RTCP component): once the leg has an ICE
+        agent the relay worker receives on them too, answers checks arriving there and, when
+        the peer's pair uses one, sends the peer its media from it. The call owns the
+        sockets (``retired_ports``: closed with it).
         """
         rtp = media.rtp
         assert rtp is not None
         cached = media.ice_alternates
         if cached is not None and cached[0] == rtp.id:
             return cached[1]
-        count = 2 if media.rtcp is not None else 1
+        rtcp = media.rtcp
+        count = 2 if rtcp is not None else 1
         alternates: list[tuple[Interface, int, int | None]] = []
         for pool in self.manager.port_pools:
             if pool.interface.name != rtp.interface.name or pool.interface == rtp.interface:
@@ -136,10 +145,38 @@ class IceCandidates:
             except NgError:
                 continue
             self.call.retired_ports.extend((pool.interface, port, sock) for port, sock in ports)
-            rtcp_port = ports[1][0] if count == 2 else None
+            rtp.alternates += ((pool.interface, *ports[0]),)
+            rtcp_port = None
+            if count == 2:
+                assert rtcp is not None
+                rtcp_port = ports[1][0]
+                rtcp.alternates += ((pool.interface, *ports[1]),)
             alternates.append((pool.interface, ports[0][0], rtcp_port))
         media.ice_alternates = (rtp.id, alternates)
         return alternates
+
+
+def _narrow_to_selected(plan: MediaPlan, ice: IceCredentials, media: CallMedia) -> None:
+    """Once ICE selected a pair on the leg (the worker reported its peer), 10.5 offers and
+    answers the party only each component's selected local socket: its candidate (rank and
+    foundation of its address, as before) and, for the RTP component, c= and the m= port;
+    a component without a selection of its own keeps its stream's own socket."""
+    rtp, rtcp = media.rtp, media.rtcp
+    assert rtp is not None
+    if rtp.selected is None:
+        return
+    hosts = [(ice.foundation, plan.address.address, plan.port, plan.ice_rtcp_port),
+             *ice.alternates]
+    first = rtp.selected if rtp.selected < len(hosts) else 0
+    second = rtcp.selected if rtcp is not None and rtcp.selected is not None \
+        and rtcp.selected < len(hosts) else 0
+    foundation, host, port, _ = hosts[first]
+    ice.selected = [(1, first, foundation, host, port)]
+    if hosts[second][3] is not None:
+        ice.selected.append((2, second, hosts[second][0], hosts[second][1], hosts[second][3]))
+    if first:
+        plan.address = Connection("IP6" if ":" in host else "IP4", host)
+        plan.port = port
 
 
 def passthrough_preference(candidates: list[str], kind: str,

@@ -105,6 +105,8 @@ class SdpOutput:
             sender_media = sender.medias[work.index]
             passthrough = self._plan_ice(plan, parsed, work.index, sender_media, out_media,
                                          receiver, opts, is_offer, rtcp_port)
+            if plan.address is not addr and first_address is addr:
+                first_address = plan.address  # ICE selected our socket on another address
             if opts.strip and section.is_rtp and not plan.hide_formats:
                 plan.hide_formats = sdpmod.only_dtmf_left(
                     section, section.formats,

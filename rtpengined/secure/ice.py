@@ -9,6 +9,15 @@ sends what both return; `selected` is the address media goes to once a pair is n
 With `lite` (we declared a=ice-lite) it only answers checks and takes the nominated pair.
 A full agent keeps checking the selected pair for consent (RFC 7675) and sets
 `consent_expired` when 30 s pass without an answer: media to that peer must stop.
+
+Several local sockets (the stream's port on each address of its logical interface, all
+offered as host candidates, as 10.5 does): a pair is a local socket (``local``, 0 the
+stream's own, 1.. its alternates) and a remote address; checks arriving on a socket are
+answered from it, peer-reflexive candidates are learned per socket, our checks go out of
+every socket to the remote candidates given for it, and ``selected_local`` is the socket of
+the selected pair. A datagram to send is ``(bytes, address)`` from socket 0 and
+``(bytes, address, local)`` from another (so single-socket callers never see the third
+element).
 """
 
 from __future__ import annotations
@@ -43,6 +52,11 @@ def _message(cls: int, transaction_id: bytes | None = None) -> stun.Message:
     return msg.add(stun.SOFTWARE, SOFTWARE)
 
 
+def via(data: bytes, address: Address, local: int) -> tuple:
+    """A datagram to send: from local socket 0 as ``(bytes, address)``, else with the socket."""
+    return (data, address) if not local else (data, address, local)
+
+
 def candidate_priority(type_pref: int, local_pref: int = 65535, component: int = 1) -> int:
     """RFC 8445 5.1.2.1: 126 host, 110 prflx, 100 srflx, 0 relay."""
     return (type_pref << 24) | (local_pref << 8) | (256 - component)
@@ -52,6 +66,7 @@ def candidate_priority(type_pref: int, local_pref: int = 65535, component: int =
 class Pair:
     remote: Address
     priority: int
+    local: int = 0  # which local socket (0: the stream's own, 1..: its other addresses)
     state: str = "waiting"  # waiting, in-progress, succeeded, failed
     nominated: bool = False
     transaction_id: bytes | None = None
@@ -83,6 +98,7 @@ class IceAgent:
     remote_pwd: str = ""
     pairs: list[Pair] = field(default_factory=list)
     selected: Address | None = None
+    selected_local: int = 0  # the local socket of the selected pair
     # ICE-lite (RFC 8445 2.5): we declared a=ice-lite, so we only answer checks (always the
     # controlled side, no checks of our own) and take the pair the peer nominates.
     lite: bool = False
@@ -103,23 +119,26 @@ class IceAgent:
         for host, port, priority in candidates:
             self._pair((host, port), priority)
 
-    def add_remote(self, address: Address, priority: int) -> None:
+    def add_remote(self, address: Address, priority: int, local: int = 0) -> None:
         """One remote candidate given as the socket address its packets come from (a relay
-        worker's IPv6 socket sees IPv4 peers as 4-tuples of IPv4-mapped addresses)."""
-        self._pair(address, priority)
+        worker's IPv6 socket sees IPv4 peers as 4-tuples of IPv4-mapped addresses), paired
+        with local socket ``local``."""
+        self._pair(address, priority, local)
 
-    def _pair(self, remote: Address, priority: int) -> Pair:
+    def _pair(self, remote: Address, priority: int, local: int = 0) -> Pair:
         for pair in self.pairs:
-            if pair.remote == remote:
+            if pair.remote == remote and pair.local == local:
                 return pair
-        pair = Pair(remote, priority)
+        pair = Pair(remote, priority, local)
         self.pairs.append(pair)
         self.pairs.sort(key=lambda p: -p.priority)
         return pair
 
     # -- incoming --------------------------------------------------------------------------
-    def receive(self, data: bytes, source: Address, now: float) -> tuple[list[tuple[bytes, Address]], CheckResult]:
-        """Handle one STUN datagram from `source`; returns (datagrams to send, what it was)."""
+    def receive(self, data: bytes, source: Address, now: float,
+                local: int = 0) -> tuple[list[tuple], CheckResult]:
+        """Handle one STUN datagram from `source` on local socket `local`; returns
+        (datagrams to send, what it was)."""
         try:
             msg = stun.parse(data)
         except stun.StunError as exc:
@@ -127,9 +146,9 @@ class IceAgent:
         if msg.method != stun.BINDING:
             return [], CheckResult("ignored", reason="not a binding")
         if msg.cls == stun.REQUEST:
-            return self._request(msg, source, now)
+            return self._request(msg, source, now, local)
         if msg.cls in (stun.SUCCESS, stun.ERROR):
-            return self._response(msg, source, now)
+            return self._response(msg, source, now, local)
         return [], CheckResult("ignored", reason="indication")
 
     def _error(self, msg: stun.Message, code: int, reason: str, key: bytes | None) -> bytes:
@@ -137,35 +156,38 @@ class IceAgent:
         reply.add(stun.ERROR_CODE, stun.error_code(code, reason))
         return reply.encode(key)
 
-    def _request(self, msg: stun.Message, source: Address, now: float):
+    def _request(self, msg: stun.Message, source: Address, now: float, local: int):
         key = self.local_pwd.encode()
         username = msg.get(stun.USERNAME)
         if username is None or msg.integrity_offset is None:
-            return [(self._error(msg, 400, "Bad Request", None), source)], CheckResult("request", reason="400")
+            return [via(self._error(msg, 400, "Bad Request", None), source, local)], \
+                CheckResult("request", reason="400")
         if not username.decode("utf-8", "replace").startswith(self.local_ufrag + ":") \
                 or not msg.check_integrity(key):
-            return [(self._error(msg, 401, "Unauthorized", None), source)], CheckResult("request", reason="401")
+            return [via(self._error(msg, 401, "Unauthorized", None), source, local)], \
+                CheckResult("request", reason="401")
         if self.lite:
-            return self._lite_request(msg, source, key)
+            return self._lite_request(msg, source, key, local)
         # Role conflict, RFC 8445 7.3.1.1: the larger tie-breaker ends up controlling; the
         # agent that keeps its role answers 487, the other switches and goes on.
         theirs = msg.get(stun.ICE_CONTROLLING if self.controlling else stun.ICE_CONTROLLED)
         if theirs is not None and len(theirs) == 8:
             their_tb = struct.unpack("!Q", theirs)[0]
             if (self.tie_breaker >= their_tb) == self.controlling:
-                return [(self._error(msg, 487, "Role Conflict", key), source)], \
+                return [via(self._error(msg, 487, "Role Conflict", key), source, local)], \
                     CheckResult("request", reason="487")
             self._switch_role()
         reply = _message(stun.SUCCESS, msg.transaction_id)
         reply.add(stun.XOR_MAPPED_ADDRESS, stun.xor_address(source[0], source[1], msg.transaction_id))
-        out = [(reply.encode(key), source)]
+        out = [via(reply.encode(key), source, local)]
         prio = msg.get(stun.PRIORITY)
-        pair = self._pair(source, struct.unpack("!I", prio)[0] if prio and len(prio) == 4 else 0)
+        pair = self._pair(source, struct.unpack("!I", prio)[0] if prio and len(prio) == 4 else 0,
+                          local)
         nominated = False
         if msg.has(stun.USE_CANDIDATE) and not self.controlling:
             pair.nominated = nominated = True
             if pair.state == "succeeded":
-                self._select(pair.remote, now)
+                self._select(pair, now)
         if pair.state in ("waiting", "failed") and self.remote_pwd:
             # triggered check (7.3.1.4): lets the peer's check confirm our path too
             out += self._send(pair, now)
@@ -177,23 +199,25 @@ class IceAgent:
         for pair in self.pairs:
             pair.sent_nomination = False
 
-    def _lite_request(self, msg: stun.Message, source: Address, key: bytes):
+    def _lite_request(self, msg: stun.Message, source: Address, key: bytes, local: int):
         reply = _message(stun.SUCCESS, msg.transaction_id)
         reply.add(stun.XOR_MAPPED_ADDRESS, stun.xor_address(source[0], source[1], msg.transaction_id))
         prio = msg.get(stun.PRIORITY)
-        pair = self._pair(source, struct.unpack("!I", prio)[0] if prio and len(prio) == 4 else 0)
+        pair = self._pair(source, struct.unpack("!I", prio)[0] if prio and len(prio) == 4 else 0,
+                          local)
         nominated = msg.has(stun.USE_CANDIDATE)
         if nominated:  # a lite agent's valid pair is the one the full peer nominates
             pair.nominated = True
             pair.state = "succeeded"
-            self.selected = pair.remote
-        return [(reply.encode(key), source)], CheckResult("request", valid=True, nominated=nominated)
+            self.selected, self.selected_local = pair.remote, pair.local
+        return [via(reply.encode(key), source, local)], \
+            CheckResult("request", valid=True, nominated=nominated)
 
-    def _response(self, msg: stun.Message, source: Address, now: float):
+    def _response(self, msg: stun.Message, source: Address, now: float, local: int):
         if msg.transaction_id in self._consent_ids:
-            return self._consent_response(msg, source, now)
+            return self._consent_response(msg, source, now, local)
         pair = next((p for p in self.pairs if p.transaction_id == msg.transaction_id), None)
-        if pair is None or pair.remote != source:
+        if pair is None or pair.remote != source or pair.local != local:
             return [], CheckResult("ignored", reason="unknown transaction")
         if not msg.check_integrity(self.remote_pwd.encode()):
             return [], CheckResult("ignored", reason="bad integrity")
@@ -210,29 +234,32 @@ class IceAgent:
         if mapped:
             pair.mapped = stun.parse_xor_address(mapped, msg.transaction_id)
         pair.state = "succeeded"
-        out: list[tuple[bytes, Address]] = []
+        out: list[tuple] = []
         if pair.sent_nomination or pair.nominated:
             pair.nominated = True
-            self._select(pair.remote, now)
+            self._select(pair, now)
         elif self.controlling and self.selected is None:
             pair.sent_nomination = True  # regular nomination: repeat the check with USE-CANDIDATE
             out = self._send(pair, now)
         return out, CheckResult("response", valid=True, nominated=pair.nominated)
 
     # -- consent freshness (RFC 7675) ------------------------------------------------------
-    def _select(self, remote: Address, now: float) -> None:
-        """Media goes to ``remote`` from now on; consent is fresh for the next 30 s."""
-        if remote != self.selected or self.consent_until is None:
+    def _select(self, pair: Pair, now: float) -> None:
+        """Media goes to the pair's remote, from its local socket, from now on; consent is
+        fresh for the next 30 s."""
+        if (pair.remote, pair.local) != (self.selected, self.selected_local) \
+                or self.consent_until is None:
             self.consent_until = now + CONSENT_TIMEOUT
             self.consent_due = now + self._consent_interval()
-        self.selected = remote
+        self.selected, self.selected_local = pair.remote, pair.local
 
     @staticmethod
     def _consent_interval() -> float:
         return CONSENT_INTERVAL * (0.8 + 0.4 * int.from_bytes(os.urandom(2), "big") / 65535)
 
-    def _consent_response(self, msg: stun.Message, source: Address, now: float):
-        if source != self.selected or not msg.check_integrity(self.remote_pwd.encode()):
+    def _consent_response(self, msg: stun.Message, source: Address, now: float, local: int):
+        if source != self.selected or local != self.selected_local \
+                or not msg.check_integrity(self.remote_pwd.encode()):
             return [], CheckResult("ignored", reason="consent: wrong source or integrity")
         self._consent_ids.remove(msg.transaction_id)
         if msg.cls != stun.SUCCESS:
@@ -241,7 +268,7 @@ class IceAgent:
             self.consent_until = now + CONSENT_TIMEOUT
         return [], CheckResult("response", valid=True)
 
-    def _consent_poll(self, now: float) -> list[tuple[bytes, Address]]:
+    def _consent_poll(self, now: float) -> list[tuple]:
         """The consent check due now (a binding request on the selected pair, sent once:
         the next one is its retry), or expiry after 30 s without an answer."""
         if self.consent_expired or self.consent_due is None or self.selected is None:
@@ -256,7 +283,7 @@ class IceAgent:
         req = self._check(False)
         self._consent_ids.append(req.transaction_id)
         del self._consent_ids[:-CONSENT_PENDING]
-        return [(req.encode(self.remote_pwd.encode()), self.selected)]
+        return [via(req.encode(self.remote_pwd.encode()), self.selected, self.selected_local)]
 
     # -- outgoing --------------------------------------------------------------------------
     def _check(self, nominate: bool) -> stun.Message:
@@ -271,7 +298,7 @@ class IceAgent:
             req.add(stun.USE_CANDIDATE)
         return req
 
-    def _send(self, pair: Pair, now: float) -> list[tuple[bytes, Address]]:
+    def _send(self, pair: Pair, now: float) -> list[tuple]:
         req = self._check(self.controlling and pair.sent_nomination)
         pair.transaction_id = req.transaction_id
         pair.state = "in-progress"
@@ -279,11 +306,11 @@ class IceAgent:
         pair.next_send = now + RTO
         pair.request = req.encode(self.remote_pwd.encode())  # kept for retransmission
         self._last_new_check = now
-        return [(pair.request, pair.remote)]
+        return [via(pair.request, pair.remote, pair.local)]
 
-    def poll(self, now: float) -> list[tuple[bytes, Address]]:
+    def poll(self, now: float) -> list[tuple]:
         """Retransmit due checks and start the next waiting one (one new check per Ta)."""
-        out: list[tuple[bytes, Address]] = []
+        out: list[tuple] = []
         if not self.remote_pwd or self.lite:
             return out
         out += self._consent_poll(now)
@@ -294,7 +321,7 @@ class IceAgent:
                     continue
                 pair.transmissions += 1
                 pair.next_send = now + RTO * 2 ** (pair.transmissions - 1)
-                out.append((pair.request, pair.remote))
+                out.append(via(pair.request, pair.remote, pair.local))
         if self.selected is None and now >= self._last_new_check + TA:
             waiting = next((p for p in self.pairs if p.state == "waiting"), None)
             if waiting is not None:

@@ -16,6 +16,12 @@ Why a module of its own: the worker must stay a thin shell (sockets and timers),
 ordering rules (no DTLS before a valid ICE pair, the client starts once a pair is nominated,
 keys only after the fingerprint matched) are easier to test here, two legs against each
 other, than through sockets.
+
+A stream with ICE may have several local sockets (its port on each address of its logical
+interface, ``IceSpec.alternates``): the leg takes datagrams with the socket they arrived
+on (``local``), and ``local`` is the socket of the peer (the selected ICE pair's), which
+everything for the peer leaves from. Datagrams to send follow ``secure.ice``: a third
+element names the local socket when it is not the stream's own.
 """
 
 from __future__ import annotations
@@ -48,6 +54,9 @@ class IceSpec(NamedTuple):
     # address as the socket's recvfrom gives sources (what checks and media are matched to)
     lite: bool = False  # we declared a=ice-lite on the leg: answer checks only
     component: int = 1  # 2: the RTCP port of a leg without rtcp-mux
+    # The peer's candidates again for each of the stream's sockets on the interface's other
+    # addresses (local socket 1, 2, ...), as that socket's recvfrom gives sources.
+    alternates: tuple = ()
 
 
 class DtlsSpec(NamedTuple):
@@ -88,10 +97,12 @@ class WebrtcLeg:
         self.endpoint = (dtls.DtlsEndpoint(certificate, spec.client, spec.remote_fingerprint)
                          if spec is not None and certificate is not None else None)
         self.agent: ice.IceAgent | None = None
+        self.local = 0  # the local socket of the peer (ICE's selected pair)
         if agent is not None and ice_spec is not None:
             self.agent = agent
             self._remote(ice_spec)
             self.peer = agent.selected
+            self.local = agent.selected_local
         elif ice_spec is not None:
             self.agent = ice.IceAgent(ice_spec.local_ufrag, ice_spec.local_pwd,
                                       controlling=ice_spec.controlling and not ice_spec.lite,
@@ -140,15 +151,20 @@ class WebrtcLeg:
         agent.set_remote(ice_spec.remote_ufrag, ice_spec.remote_pwd, [])
         for address, priority in ice_spec.candidates:
             agent.add_remote(tuple(address), priority)
+        for local, candidates in enumerate(ice_spec.alternates, 1):
+            for address, priority in candidates:
+                agent.add_remote(tuple(address), priority, local)
 
     # -- input ------------------------------------------------------------------------------
-    def receive(self, data: bytes, source: Address, now: float) -> list[tuple[bytes, Address]]:
-        """A STUN or DTLS datagram from `source`; returns what to send, and to where."""
+    def receive(self, data: bytes, source: Address, now: float,
+                local: int = 0) -> list[tuple]:
+        """A STUN or DTLS datagram from `source` on local socket `local`; returns what to
+        send, and to where."""
         kind = stun.demux(data)
         if kind == "stun":
             if self.agent is None:
                 return []
-            out, _result = self.agent.receive(data, source, now)
+            out, _result = self.agent.receive(data, source, now, local)
             return out + self._follow_ice(now)
         if kind != "dtls" or self.failed or self.endpoint is None:
             return []
@@ -159,7 +175,7 @@ class WebrtcLeg:
                 if not any(p.remote == source and p.state == "succeeded" for p in self.agent.pairs):
                     return []
                 if self.peer is None:
-                    self.peer = source
+                    self.peer, self.local = source, local
         elif source != self.peer:
             self.peer = source  # no ICE: the peer is where its DTLS comes from
         try:
@@ -167,11 +183,11 @@ class WebrtcLeg:
         except dtls.DtlsError:
             return self._fail()
         self._keys()
-        return [(d, source) for d in out]
+        return [ice.via(d, source, local) for d in out]
 
-    def poll(self, now: float) -> list[tuple[bytes, Address]]:
+    def poll(self, now: float) -> list[tuple]:
         """Timers: ICE checks and retransmissions, DTLS retransmissions."""
-        out: list[tuple[bytes, Address]] = []
+        out: list[tuple] = []
         if self.agent is not None:
             out += self.agent.poll(now)
             if self.agent.consent_expired:
@@ -186,7 +202,7 @@ class WebrtcLeg:
         deadline = self.endpoint.deadline()
         if deadline is not None and now >= deadline and self.peer is not None and not self.failed:
             try:
-                out += [(d, self.peer) for d in self.endpoint.handle_timeout(now)]
+                out += [self._to_peer(d) for d in self.endpoint.handle_timeout(now)]
             except dtls.DtlsError:
                 out += self._fail()
         return out
@@ -206,11 +222,11 @@ class WebrtcLeg:
                 times.append(dtls_deadline)
         return min(times) if times else None
 
-    def close(self) -> list[tuple[bytes, Address]]:
+    def close(self) -> list[tuple]:
         """close_notify for the peer (the stream goes away)."""
         if self.peer is None or self.failed or self.endpoint is None:
             return []
-        return [(d, self.peer) for d in self.endpoint.close()]
+        return [self._to_peer(d) for d in self.endpoint.close()]
 
     # -- internals --------------------------------------------------------------------------
     @property
@@ -218,29 +234,34 @@ class WebrtcLeg:
         """We start a DTLS handshake (an ICE-only leg has none to start)."""
         return self.endpoint is not None and self.spec is not None and self.spec.client
 
-    def _follow_ice(self, now: float) -> list[tuple[bytes, Address]]:
+    def _follow_ice(self, now: float) -> list[tuple]:
         agent = self.agent
         assert agent is not None
-        if agent.selected is not None and agent.selected != self.peer:
-            self.peer = agent.selected
+        if agent.selected is not None and (agent.selected, agent.selected_local) != (
+                self.peer, self.local):
+            self.peer, self.local = agent.selected, agent.selected_local
         if not self.started and self._client and self.peer is not None and agent.selected:
             return self._start(now)
         return []
 
-    def _start(self, now: float) -> list[tuple[bytes, Address]]:
+    def _start(self, now: float) -> list[tuple]:
         self.started = True
         assert self.endpoint is not None
         try:
-            return [(d, self.peer) for d in self.endpoint.start(now)]
+            return [self._to_peer(d) for d in self.endpoint.start(now)]
         except dtls.DtlsError:
             return self._fail()
 
-    def _fail(self) -> list[tuple[bytes, Address]]:
+    def _fail(self) -> list[tuple]:
         self.failed = True
         peer = self.peer
         if peer is None or self.endpoint is None:
             return []
-        return [(d, peer) for d in self.endpoint.alert]
+        return [self._to_peer(d) for d in self.endpoint.alert]
+
+    def _to_peer(self, data: bytes) -> tuple:
+        """A datagram for the peer, from the local socket of its pair."""
+        return ice.via(data, self.peer, self.local)
 
     def _keys(self) -> None:
         assert self.endpoint is not None
