@@ -111,6 +111,27 @@ def refresh_leg(media: CallMedia, mono, certificate: dtls.Certificate) -> list[S
     return set_leg(media, spec, media.dtls_role, rtcp_separate=not media.mux_in_use)
 
 
+def await_answer(media: CallMedia, mono) -> list[Stream]:
+    """An ICE agent on a leg we have just offered ICE to (``media`` of the answering party
+    ``mono``), before its answer: a party that got our offer may send checks at once (a
+    browser starts as soon as it has our candidates, before its answer reaches us). 10.5
+    answers them from the offer on (USERNAME and MESSAGE-INTEGRITY need our credentials
+    only); without an agent they would be relayed to the other party as media. The agent
+    knows no remote credentials yet: it answers checks but sends none and selects no pair
+    (so nothing is sent to the party before its answer says how: no DTLS yet), with the
+    role our offer gives it (component 2 on its RTCP port) and never as ICE-lite (a lite agent selects what the peer
+    nominates). The answer's spec replaces it (``refresh_leg``): a new agent, and the
+    party's retransmitted checks find it. Only for a leg with no SDP of the party yet:
+    a re-offer leaves a negotiated leg's spec alone until the answer."""
+    if (not media.ice_out or media.ice_passthrough or media.remote_webrtc is not None
+            or media.dtls_role is not None or mono.ice_credentials is None or not media.streams):
+        return []
+    creds = mono.ice_credentials
+    agent = (creds[0], creds[1], "", "", media.ice_controlling and not media.ice_lite, (), False, 1)
+    # (component 2 on the RTCP port we offer beside rtcp-mux, until the answer says which)
+    return set_leg(media, (agent, None), None, rtcp_separate=True)
+
+
 def _rtcp_spec(media: CallMedia, spec: tuple[tuple | None, tuple | None]) -> tuple:
     """(ice, dtls) of the leg's RTCP stream when RTCP has a port of its own: a DTLS
     association of its own (same role and fingerprint, RFC 5764 4.1: every component does
