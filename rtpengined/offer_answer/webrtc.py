@@ -38,6 +38,9 @@ class RemoteParams(NamedTuple):
     # The party trickles (a=ice-options:trickle on the media, or without ice-options
     # 10.5's trickle address: c=0.0.0.0 with port 9): candidates it gathers later come as SDP fragments (secure.trickle).
     trickle: bool = False
+    # The media's own a=ice-options has trickle: what 10.5's query flags as "trickle ICE"
+    # on a leg speaking ICE (not for the session level or the 0.0.0.0/9 address).
+    trickle_option: bool = False
 
 
 def remote_params(parsed: SessionDescription, index: int) -> RemoteParams:
@@ -61,7 +64,8 @@ def remote_params(parsed: SessionDescription, index: int) -> RemoteParams:
                 else conn is not None and conn.is_zero and section.port == 9)
     setup = first("setup")
     return RemoteParams(fingerprint, setup.lower() if setup else None, first("ice-ufrag"),
-                        first("ice-pwd"), rtp, rtcp, trickles)
+                        first("ice-pwd"), rtp, rtcp, trickles,
+                        any("trickle" in value for value in options))
 
 
 def ice_restarted(old: RemoteParams | None, new: RemoteParams) -> bool:
