@@ -8,8 +8,10 @@ schedule. The page's script holds one RTCPeerConnection with one audio track fro
 fake microphone (a beep); the test drives it through ``execute_async_script`` and reads
 ``getStats()`` to see what arrived.
 
-Only the browser's candidates on loopback addresses are handed to the daemons, so every
-check and packet stays on 127.0.0.1 (Chromium also gathers the machine's other addresses).
+Chromium gathers a candidate on every interface address it finds (and checks from each of
+them): the tests run it, chromedriver, both daemons and the phone inside a network namespace
+of their own with only a loopback interface (``LoopbackNamespace``), so that every check and
+packet stays on 127.0.0.1 there.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from __future__ import annotations
 import math
 import os
 import re
+import secrets
 import select
 import shutil
 import socket
@@ -25,6 +28,7 @@ import tempfile
 import threading
 import time
 
+from netns_helpers import NetNamespace, _ip
 from selenium import webdriver
 from selenium.webdriver.chrome.service import Service
 
@@ -46,9 +50,8 @@ CHROMIUM_ARGS = (
 # The page: one RTCPeerConnection, no ICE servers, the fake microphone's audio track.
 # Every function resolves (never hangs): each wait has its own deadline.
 PAGE = """<!doctype html><meta charset="utf-8"><title>rtpengined browser test</title>
-<audio id="out" autoplay></audio>
 <script>
-let pc = null;
+const pcs = {};  // RTCPeerConnections by name (two make a browser-to-browser call)
 let stream = null;
 function until(check, ms, what) {
   return new Promise((resolve, reject) => {
@@ -62,44 +65,59 @@ function until(check, ms, what) {
     tick();
   });
 }
-async function fresh() {
-  if (pc) pc.close();
-  pc = new RTCPeerConnection({iceServers: []});
+async function fresh(name) {
+  if (pcs[name]) pcs[name].close();
+  const pc = new RTCPeerConnection({iceServers: []});
+  pcs[name] = pc;
+  pc.gathered = [];  // candidates as they come (for trickle ICE)
+  pc.onicecandidate = event => {
+    if (event.candidate && event.candidate.candidate) pc.gathered.push(event.candidate.candidate);
+  };
   // play what arrives: Chromium decodes (and counts samples) only for a playing track
   pc.ontrack = event => {
-    const audio = document.getElementById('out');
+    const audio = document.createElement('audio');
+    audio.autoplay = true;
     audio.srcObject = new MediaStream([event.track]);
+    document.body.appendChild(audio);
     audio.play().catch(() => {});
   };
   stream = stream || await navigator.mediaDevices.getUserMedia({audio: true, video: false});
+  return pc;
 }
-async function gathered(ms) {
+async function gathered(pc, ms) {
   await until(() => pc.iceGatheringState === 'complete', ms, 'ICE gathering');
   return pc.localDescription.sdp;
 }
-async function makeOffer(ms) {
-  await fresh();
+async function makeOffer(name, ms, trickle) {
+  const pc = await fresh(name);
   stream.getAudioTracks().forEach(track => pc.addTrack(track, stream));
   await pc.setLocalDescription(await pc.createOffer());
-  return await gathered(ms);
+  return trickle ? pc.localDescription.sdp : await gathered(pc, ms);
 }
-async function takeAnswer(sdp) {
-  await pc.setRemoteDescription({type: 'answer', sdp: sdp});
+async function takeAnswer(name, sdp) {
+  await pcs[name].setRemoteDescription({type: 'answer', sdp: sdp});
   return 'ok';
 }
-async function makeAnswer(sdp, ms) {
-  await fresh();
+async function makeAnswer(name, sdp, ms) {
+  const pc = await fresh(name);
   await pc.setRemoteDescription({type: 'offer', sdp: sdp});
   stream.getAudioTracks().forEach(track => pc.addTrack(track, stream));
   await pc.setLocalDescription(await pc.createAnswer());
-  return await gathered(ms);
+  return await gathered(pc, ms);
 }
-async function connected(ms) {
+async function gatheredCandidates(name, ms) {
+  const pc = pcs[name];
+  await gathered(pc, ms);
+  return pc.gathered;
+}
+async function connected(name, ms) {
+  const pc = pcs[name];
   await until(() => pc.connectionState === 'connected' || pc.connectionState === 'failed',
               ms, 'connectionState connected (is ' + pc.connectionState + ')');
   return pc.connectionState;
 }
-async function stats() {
+async function stats(name) {
+  const pc = pcs[name];
   const out = {connectionState: pc.connectionState, iceConnectionState: pc.iceConnectionState,
                reports: []};
   (await pc.getStats()).forEach(report => out.reports.push(report));
@@ -109,6 +127,21 @@ function call(promise, done) {
   promise.then(value => done({ok: value}), error => done({error: String(error)}));
 }
 </script>"""
+
+
+class LoopbackNamespace(NetNamespace):
+    """``rtpe-browser-<random>``: a network namespace with nothing but ``lo`` (127.0.0.1,
+    ::1). The test's thread enters it (``entered()``) before it starts anything: processes
+    it spawns and sockets it creates belong to it."""
+
+    def __init__(self) -> None:
+        self.name = f"rtpe-browser-{secrets.token_hex(4)}"
+        _ip("netns", "add", self.name)
+        try:
+            self._ip("link", "set", "lo", "up")
+        except BaseException:
+            self.delete()
+            raise
 
 
 class BrowserError(AssertionError):
@@ -149,26 +182,32 @@ class Chromium:
             raise BrowserError(result["error"])
         return result["ok"]
 
-    def offer(self) -> str:
-        return self.run("await makeOffer(a[0])", int(DEADLINE * 1000))
+    def offer(self, name: str = "a", trickle: bool = False) -> str:
+        """The offer of a new connection ``name``: after gathering, or at once (its
+        candidates then come from ``candidates``)."""
+        return self.run("await makeOffer(a[0], a[1], a[2])", name, int(DEADLINE * 1000), trickle)
 
-    def take_answer(self, sdp: str) -> None:
-        self.run("await takeAnswer(a[0])", sdp)
+    def take_answer(self, sdp: str, name: str = "a") -> None:
+        self.run("await takeAnswer(a[0], a[1])", name, sdp)
 
-    def answer(self, sdp: str) -> str:
-        return self.run("await makeAnswer(a[0], a[1])", sdp, int(DEADLINE * 1000))
+    def answer(self, sdp: str, name: str = "a") -> str:
+        return self.run("await makeAnswer(a[0], a[1], a[2])", name, sdp, int(DEADLINE * 1000))
 
-    def connected(self) -> str:
-        return self.run("await connected(a[0])", int(DEADLINE * 1000))
+    def candidates(self, name: str = "a") -> list[str]:
+        """Every candidate line ``name`` gathered (``candidate:...``), once gathering is done."""
+        return self.run("await gatheredCandidates(a[0], a[1])", name, int(DEADLINE * 1000))
 
-    def stats(self) -> dict:
-        return self.run("await stats()")
+    def connected(self, name: str = "a") -> str:
+        return self.run("await connected(a[0], a[1])", name, int(DEADLINE * 1000))
 
-    def wait_stats(self, check, what: str) -> dict:
+    def stats(self, name: str = "a") -> dict:
+        return self.run("await stats(a[0])", name)
+
+    def wait_stats(self, check, what: str, name: str = "a") -> dict:
         """Poll ``getStats()`` until ``check(stats)`` holds; fail after ``DEADLINE``."""
         deadline = time.monotonic() + DEADLINE
         while True:
-            current = self.stats()
+            current = self.stats(name)
             if check(current):
                 return current
             if time.monotonic() > deadline:

@@ -17,6 +17,7 @@ import re
 import pytest
 from browser_helpers import (
     Chromium,
+    LoopbackNamespace,
     PlainPhone,
     loopback_only,
     media_port,
@@ -42,7 +43,19 @@ DAEMONS = {
 
 
 @pytest.fixture(scope="module")
-def browser():
+def network():
+    """The module's tests run with this thread in a namespace of their own (only loopback):
+    Chromium checks from every address it has, so it must have no other."""
+    namespace = LoopbackNamespace()
+    try:
+        with namespace.entered():
+            yield namespace
+    finally:
+        namespace.delete()
+
+
+@pytest.fixture(scope="module")
+def browser(network):
     chromium = Chromium()
     try:
         yield chromium
@@ -51,7 +64,7 @@ def browser():
 
 
 @pytest.fixture(params=list(DAEMONS))
-def daemon(request, monkeypatch):
+def daemon(request, monkeypatch, network):
     if request.param.endswith("pure-python"):
         monkeypatch.setenv("RTPENGINED_PURE_RELAY", "1")
     else:
@@ -64,7 +77,7 @@ def daemon(request, monkeypatch):
 
 
 @pytest.fixture
-def phone():
+def phone(network):
     party = PlainPhone()
     try:
         yield party
@@ -180,6 +193,41 @@ def test_browser_offers_plain_answers(daemon, browser, phone):
         ng(daemon, command="delete", **{"call-id": "browser-offers"})
 
 
+@pytest.mark.parametrize("daemon", [d for d in DAEMONS if d != "rtpengine"], indirect=True)
+def test_browser_offers_with_trickle_ice(daemon, browser, phone):
+    """Chromium's offer sent before it gathered anything (c=0.0.0.0, port 9, no candidate),
+    its candidates afterwards as an ng ``offer`` with the ``fragment`` flag (trickle ICE,
+    as a WebRTC gateway signals them), then the same media as without trickle.
+
+    Not run against rtpengine 10.5: it does ICE and DTLS with the browser, relays the
+    first packet, and then reads neither of the call's two ports any more (its log, at
+    level 7: nothing for them until shutdown, which finds "Too many packets in UDP receive
+    queue" on both), whether the fragment comes before or after the answer and whether
+    the phone sends before or after the browser connected."""
+    ids = {"call-id": "browser-trickles", "from-tag": "browser"}
+    sdp = browser.offer(trickle=True)
+    assert "a=candidate" not in sdp and "a=ice-options:trickle" in sdp, sdp
+    offered = ng(daemon, command="offer", **ids, sdp=sdp, **{
+        "transport-protocol": "RTP/AVP", "ICE": "remove", "rtcp-mux": ["demux"]})["sdp"]
+    payload_type, rtpmap = pcmu_or_first(offered)
+    try:
+        lines = [f"a={c}" for c in browser.candidates()]
+        fragment = loopback_only("\r\n".join([
+            *re.findall(r"^a=ice-(?:ufrag|pwd):\S+", sdp, re.M),
+            re.search(r"^m=audio .*$", sdp, re.M).group(0).strip(), "a=mid:0", *lines,
+            "a=end-of-candidates", ""]))
+        assert "127.0.0.1" in fragment, fragment
+        ng(daemon, command="offer", **ids, sdp=fragment, flags=["fragment"])
+        answered = ng(daemon, command="answer", **ids, **{"to-tag": "phone"},
+                      sdp=phone.sdp(payload_type, rtpmap))["sdp"]
+        assert "a=ice-options:trickle" in answered, answered  # (10.5 too)
+        phone.start(media_port(offered), rtcp_port(offered), payload_type)
+        browser.take_answer(answered)
+        check_media(browser, phone, payload_type, "controlling", "server")
+    finally:
+        ng(daemon, command="delete", **{"call-id": "browser-trickles"})
+
+
 def test_plain_offers_browser_answers(daemon, browser, phone):
     """A plain phone offers to Chromium: ``transport-protocol: UDP/TLS/RTP/SAVPF``,
     ``ICE: force``, ``rtcp-mux: [offer]``; the daemon is the controlling ICE agent."""
@@ -203,3 +251,34 @@ def test_page_helpers_reject_bad_sdp(browser):
     with pytest.raises(AssertionError, match="SessionDescription|SDP"):
         browser.answer("v=0\r\nbogus\r\n")
 
+
+
+def test_browser_to_browser(daemon, browser):
+    """Two Chromium connections through the daemon with no options: each leg has its own
+    ICE and DTLS-SRTP with the daemon (our keys and fingerprint towards the answerer), and
+    the audio (opus, as the browsers negotiate it) is decrypted and encrypted again."""
+    ids = {"call-id": "browser-to-browser", "from-tag": "caller"}
+    offered = ng(daemon, command="offer", **ids, sdp=loopback_only(browser.offer("caller")))["sdp"]
+    assert "a=setup:actpass" in offered and "a=fingerprint:" in offered, offered
+    try:
+        answer = loopback_only(browser.answer(offered, "callee"))
+        answered = ng(daemon, command="answer", **ids, **{"to-tag": "callee"}, sdp=answer)["sdp"]
+        browser.take_answer(answered, "caller")
+        for name, role in (("caller", "controlling"), ("callee", "controlled")):
+            assert browser.connected(name) == "connected", summary(browser.stats(name))
+            assert report(browser.stats(name), "transport")["iceRole"] == role
+        for name in ("caller", "callee"):
+            stats = browser.wait_stats(
+                lambda s: report(s, "inbound-rtp").get("packetsReceived", 0) >= BURST
+                and report(s, "inbound-rtp").get("totalAudioEnergy", 0) > 0,
+                f"{BURST} packets of the other browser's beep", name)
+            inbound = report(stats, "inbound-rtp")
+            codec = next(r for r in reports(stats, "codec") if r["id"] == inbound["codecId"])
+            assert codec["mimeType"].lower() == "audio/opus", codec
+        reply = daemon.request({"command": "query", "call-id": "browser-to-browser"})
+        for tag in ("caller", "callee"):
+            media = reply["tags"][tag]["medias"][0]
+            assert "DTLS-SRTP" in media["flags"], media
+            assert "DTLS fingerprint verified" in media["streams"][0]["flags"], media
+    finally:
+        ng(daemon, command="delete", **{"call-id": "browser-to-browser"})
