@@ -2,7 +2,7 @@
 
 A browser's SDP captured before gathering (``test_diff_webrtc``) has ``c=IN IP4 0.0.0.0``
 and port 9 everywhere; once it has candidates (what Chromium hands over in
-``test_browser_webrtc``), ``c=`` and ``m=`` name its default candidate while
+``test_diff_browser_webrtc``), ``c=`` and ``m=`` name its default candidate while
 ``a=rtcp:9 IN IP4 0.0.0.0`` stays, and ``a=ice-options:trickle`` is on the media. Two
 differences with 10.5 showed there, in ``query``: the unspecified ``a=rtcp`` address (10.5
 takes the media's address and the a=rtcp port, also for the fallback RTCP entry of a

@@ -5,7 +5,7 @@ A browser that gets our offer (a plain phone's, sent on as ``UDP/TLS/RTP/SAVPF``
 answer has reached us. rtpengine 10.5 answers them (USERNAME and MESSAGE-INTEGRITY need only
 our own credentials) and relays none of them; rtpengined used to have no agent on the leg
 until the answer and relayed the checks to the phone as if they were media (found with
-Chromium in ``test_browser_webrtc``).
+Chromium in ``test_diff_browser_webrtc``).
 """
 
 from __future__ import annotations
