@@ -94,6 +94,14 @@ async function makeOffer(name, ms, trickle) {
   await pc.setLocalDescription(await pc.createOffer());
   return trickle ? pc.localDescription.sdp : await gathered(pc, ms);
 }
+async function renegotiate(name, restart, ms) {
+  const pc = pcs[name];
+  if (restart) pc.restartIce();
+  await pc.setLocalDescription(await pc.createOffer());
+  await until(() => pc.iceGatheringState === 'complete'
+              && pc.localDescription.sdp.includes('a=candidate'), ms, 'ICE gathering');
+  return pc.localDescription.sdp;
+}
 async function takeAnswer(name, sdp) {
   await pcs[name].setRemoteDescription({type: 'answer', sdp: sdp});
   return 'ok';
@@ -186,6 +194,12 @@ class Chromium:
         """The offer of a new connection ``name``: after gathering, or at once (its
         candidates then come from ``candidates``)."""
         return self.run("await makeOffer(a[0], a[1], a[2])", name, int(DEADLINE * 1000), trickle)
+
+    def reoffer(self, name: str = "a", restart_ice: bool = False) -> str:
+        """A new offer of the same connection (a re-INVITE), with new ICE credentials
+        (``restartIce()``) if asked; after gathering."""
+        return self.run("await renegotiate(a[0], a[1], a[2])", name, restart_ice,
+                        int(DEADLINE * 1000))
 
     def take_answer(self, sdp: str, name: str = "a") -> None:
         self.run("await takeAnswer(a[0], a[1])", name, sdp)

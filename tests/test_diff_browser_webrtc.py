@@ -253,6 +253,46 @@ def test_page_helpers_reject_bad_sdp(browser):
 
 
 
+@pytest.mark.parametrize("restart_ice", [False, True], ids=["same ICE", "ICE restart"])
+def test_browser_reoffers(daemon, browser, phone, restart_ice):
+    """A re-INVITE from the browser once media flows (its own renegotiation, or
+    ``restartIce()``: new ICE credentials, the same certificate and DTLS association):
+    media goes on both ways."""
+    ids = {"call-id": "browser-reoffers", "from-tag": "browser"}
+    flags = {"transport-protocol": "RTP/AVP", "ICE": "remove", "rtcp-mux": ["demux"]}
+    offered = ng(daemon, command="offer", **ids, sdp=loopback_only(browser.offer()),
+                 **flags)["sdp"]
+    try:
+        answered = ng(daemon, command="answer", **ids, **{"to-tag": "phone"},
+                      sdp=phone.sdp(0, "PCMU/8000"))["sdp"]
+        phone.start(media_port(offered), rtcp_port(offered), 0)
+        browser.take_answer(answered)
+        assert browser.connected() == "connected", summary(browser.stats())
+        phone.wait(lambda: len(phone.rtp_from_peer()) >= BURST, f"{BURST} RTP packets")
+        browser.wait_stats(lambda s: report(s, "inbound-rtp").get("packetsReceived", 0) > 0,
+                           "RTP from the phone")
+        ufrag = re.search(r"^a=ice-ufrag:(\S+)", answered, re.M).group(1)
+        reoffer = loopback_only(browser.reoffer(restart_ice=restart_ice))
+        offered = ng(daemon, command="offer", **ids, sdp=reoffer, **flags)["sdp"]
+        answered = ng(daemon, command="answer", **ids, **{"to-tag": "phone"},
+                      sdp=phone.sdp(0, "PCMU/8000", session=3))["sdp"]
+        # our ICE restarts with the browser's (new credentials), else it stays
+        assert (re.search(r"^a=ice-ufrag:(\S+)", answered, re.M).group(1) != ufrag) \
+            == restart_ice, answered
+        phone.start(media_port(offered), rtcp_port(offered), 0)
+        browser.take_answer(answered)
+        got = len(phone.rtp_from_peer())
+        phone.wait(lambda: len(phone.rtp_from_peer()) >= got + BURST,
+                   f"{BURST} RTP packets after the re-offer")
+        received = report(browser.stats(), "inbound-rtp")["packetsReceived"]
+        browser.wait_stats(
+            lambda s: report(s, "inbound-rtp")["packetsReceived"] >= received + BURST,
+            f"{BURST} packets from the phone after the re-offer")
+        assert browser.stats()["connectionState"] == "connected"
+    finally:
+        ng(daemon, command="delete", **{"call-id": "browser-reoffers"})
+
+
 def test_browser_to_browser(daemon, browser):
     """Two Chromium connections through the daemon with no options: each leg has its own
     ICE and DTLS-SRTP with the daemon (our keys and fingerprint towards the answerer), and
