@@ -228,19 +228,23 @@ def test_browser_offers_with_trickle_ice(daemon, browser, phone):
         ng(daemon, command="delete", **{"call-id": "browser-trickles"})
 
 
-def test_plain_offers_browser_answers(daemon, browser, phone):
+@pytest.mark.parametrize("lite", [False, True], ids=["full ICE", "ICE-lite"])
+def test_plain_offers_browser_answers(daemon, browser, phone, lite):
     """A plain phone offers to Chromium: ``transport-protocol: UDP/TLS/RTP/SAVPF``,
-    ``ICE: force``, ``rtcp-mux: [offer]``; the daemon is the controlling ICE agent."""
+    ``ICE: force``, ``rtcp-mux: [offer]``; the daemon is the controlling ICE agent, or
+    with ``ICE-lite: forward`` declares a=ice-lite and the browser controls."""
     ids = {"call-id": "plain-offers", "from-tag": "phone"}
     offered = ng(daemon, command="offer", **ids, sdp=phone.sdp(0, "PCMU/8000"), **{
-        "transport-protocol": "UDP/TLS/RTP/SAVPF", "ICE": "force", "rtcp-mux": ["offer"]})["sdp"]
+        "transport-protocol": "UDP/TLS/RTP/SAVPF", "ICE": "force", "rtcp-mux": ["offer"],
+        **({"ICE-lite": "forward"} if lite else {})})["sdp"]
+    assert ("a=ice-lite" in offered) == lite, offered
     try:
         sdp = loopback_only(browser.answer(offered))
         answered = ng(daemon, command="answer", **ids, **{"to-tag": "browser"}, sdp=sdp)["sdp"]
         assert " RTP/AVP " in answered and "a=fingerprint" not in answered, answered
         phone.start(media_port(answered), rtcp_port(answered), 0)
         setup = re.search(r"^a=setup:(\w+)", sdp, re.M).group(1)
-        check_media(browser, phone, 0, "controlled",
+        check_media(browser, phone, 0, "controlling" if lite else "controlled",
                     "client" if setup == "active" else "server")
     finally:
         ng(daemon, command="delete", **{"call-id": "plain-offers"})
