@@ -123,16 +123,16 @@ def await_answer(media: CallMedia, mono) -> list[Stream]:
     only); without an agent they would be relayed to the other party as media. The agent
     knows no remote credentials yet: it answers checks but sends none and selects no pair
     (so nothing is sent to the party before its answer says how: no DTLS yet), with the
-    role our offer gives it (component 2 on its RTCP port) and never as ICE-lite (a lite agent selects what the peer
-    nominates). The answer's spec replaces it (``refresh_leg``): a new agent, and the
-    party's retransmitted checks find it. Only for a leg with no SDP of the party yet:
-    a re-offer leaves a negotiated leg's spec alone until the answer."""
+    role our offer gives it (component 2 on the RTCP port we offer beside rtcp-mux) and
+    never as ICE-lite (a lite agent selects what the peer nominates). The answer's spec
+    replaces it (``refresh_leg``): a new agent, and the party's retransmitted checks find
+    it. Only for a leg with no SDP of the party yet: a re-offer leaves a negotiated leg's
+    spec alone until the answer."""
     if (not media.ice_out or media.ice_passthrough or media.remote_webrtc is not None
             or media.dtls_role is not None or mono.ice_credentials is None or not media.streams):
         return []
     creds = mono.ice_credentials
     agent = (creds[0], creds[1], "", "", media.ice_controlling and not media.ice_lite, (), False, 1)
-    # (component 2 on the RTCP port we offer beside rtcp-mux, until the answer says which)
     return set_leg(media, (agent, None), None, rtcp_separate=True)
 
 
