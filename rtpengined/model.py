@@ -188,6 +188,9 @@ class CallMedia:
     # The party's last SDP had an a=rtcp naming its RTP port: 10.5 fills no RTCP endpoint
     # (query shows none), RTCP goes to the RTP port.
     rtcp_on_rtp: bool = False
+    # The port of the party's a=rtcp (None without one): query's fallback RTCP entry of a
+    # leg with one port shows it (10.5), else the RTP port + 1.
+    rtcp_port: int | None = None
     # The rtcp-mux options of the offer sent to this party (kept per fork: its answer is
     # negotiated with the options its own offer had, as in 10.5).
     mux_flags: frozenset[str] = frozenset()

@@ -116,13 +116,14 @@ def _muxed(media: CallMedia) -> bool:
 
 
 def _unbound_rtcp(rtp: Stream, created: float, ice: bool = False,
-                  rtcp_on_rtp: bool = False) -> dict[str, Any]:
-    """10.5 lists an RTCP stream without a local port beside a single rtcp-mux port."""
+                  rtcp_on_rtp: bool = False, rtcp_port: int | None = None) -> dict[str, Any]:
+    """10.5 lists an RTCP stream without a local port beside a single rtcp-mux port: the
+    party's a=rtcp port (``rtcp_port``) if it gave one, else the one after its RTP port."""
     out: dict[str, Any] = {"local port": 0, "local address": rtp.interface.address,
                            "family": rtp.interface.family}
     advertised = rtp.advertised or rtp.shown_endpoint
     if advertised is not None:
-        advertised = Endpoint(advertised.address, advertised.port + 1)
+        advertised = Endpoint(advertised.address, rtcp_port or advertised.port + 1)
     shown = None if rtcp_on_rtp else advertised
     out["endpoint"] = shown.as_dict() if shown is not None else {}
     out["advertised endpoint"] = shown.as_dict() if shown is not None else {}
@@ -164,6 +165,9 @@ def _media_flags(media: CallMedia) -> list[str]:
         flags.append("passthrough")
     if media.ice_out:
         flags.append("ICE")
+        remote = media.remote_webrtc
+        if remote is not None and remote.trickle_option:
+            flags.append("trickle ICE")
     if media.ice_controlling:
         flags.append("ICE controlling")
     if media.transcoding:
@@ -198,7 +202,8 @@ def _monologue_dict(mono: Monologue) -> dict[str, Any]:
         entry["streams"] = [_stream_dict(s, mono.created, muxed, ice, rtp, on_rtp)
                             for s in media.streams]
         if muxed and media.rtcp is None and rtp is not None and not rtp.closed:
-            entry["streams"].append(_unbound_rtcp(rtp, mono.created, ice, on_rtp))
+            entry["streams"].append(_unbound_rtcp(rtp, mono.created, ice, on_rtp,
+                                                  media.rtcp_port))
         entry["flags"] = _media_flags(media)
         medias.append(entry)
     out["medias"] = medias

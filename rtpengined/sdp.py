@@ -249,7 +249,9 @@ class SessionDescription:
         return not (media.port == 9 and conn is not None and conn.is_zero)
 
     def rtcp_attribute(self, index: int) -> tuple[int, Connection | None] | None:
-        """``a=rtcp:PORT [IN IP4 ADDR]`` of media ``index``, or ``None``."""
+        """``a=rtcp:PORT [IN IP4 ADDR]`` of media ``index``, or ``None``. An unspecified
+        address (browsers write ``a=rtcp:9 IN IP4 0.0.0.0``) comes back as none given: the
+        media's own address is meant, where 10.5 sends the RTCP."""
         values = self.medias[index].attributes("rtcp")
         if not values:
             return None
@@ -259,7 +261,7 @@ class SessionDescription:
         except (ValueError, IndexError):
             return None
         conn = parse_connection(" ".join(parts[1:4])) if len(parts) >= 4 else None
-        return port, conn
+        return port, (None if conn is not None and conn.is_zero else conn)
 
 
 def parse_connection(value: str) -> Connection | None:

@@ -963,8 +963,10 @@ class Worker:
 
         The same DTLS parameters keep the leg (and its keys: a re-INVITE that changes
         nothing does not interrupt media); new remote candidates are added to its ICE
-        agent. A new fingerprint, role or certificate (DTLS renegotiation) or new ICE
-        credentials (ICE restart) make a new leg: a new handshake, the old keys stop.
+        agent. A new fingerprint, role or certificate (DTLS renegotiation) makes a new leg:
+        a new handshake, the old keys stop. New ICE credentials alone (an ICE restart) get
+        a new agent and keep the DTLS association (a browser's ``restartIce()`` keeps its
+        own, as 10.5 does).
         An ICE-only leg (no DTLS: plain or SDES media) keeps the keys signalling gave.
         """
         from ..secure.webrtc import DtlsSpec, IceSpec, WebrtcLeg
@@ -984,6 +986,10 @@ class Worker:
                 (leg.ice_spec is None) == (ice_spec is None)
                 and (ice_spec is None or leg.ice_spec[:4] == ice_spec[:4])):
             leg.update_ice(ice_spec)
+        elif (leg is not None and dtls_spec is not None and leg.spec == dtls_spec
+              and leg.ice_spec is not None and ice_spec is not None and leg.ice_spec[2]):
+            # An ICE restart of a negotiated leg: a new agent, the same DTLS association
+            leg.restart_ice(ice_spec)
         else:
             certificate = None
             if dtls_spec is not None:

@@ -90,11 +90,12 @@ class IceCandidates:
             return passthrough
         restarting = receiver.ice_credentials is None  # (new credentials: a new agent)
         ice = plan.ice = self._ice(receiver, rtp.interface)
-        # Trickle towards a party whose own SDP trickled (or with the flag), as 10.5:
-        # a=ice-options:trickle and a=end-of-candidates (not passed through: no agent).
+        # Trickle towards a party whose own media said a=ice-options:trickle (or with the
+        # flag), as 10.5: a=ice-options:trickle and a=end-of-candidates (not passed
+        # through: no agent). 10.5 writes them for no party that only sits on 0.0.0.0:9.
         remote = out_media.remote_webrtc
         ice.trickle = not passthrough and ("trickle-ICE" in opts.flags
-                                           or (remote is not None and remote.trickle))
+                                           or (remote is not None and remote.trickle_option))
         plan.ice_rtcp_port = rtcp_port if rtcp_port != rtp.port else None
         # (With force-relay 10.5 replaces no address, so it never reads the media address:
         # the candidates name the interface's own.)

@@ -136,6 +136,10 @@ class SdpOutput:
                           or section.has_attribute("crypto"))
                 sdes.offer_security(plan, section, sender_media, out_media, opts, protocol,
                                     self._offer_fingerprint(opts, out_media) if secure else "")
+                # checks the party sends before its answer are answered, not relayed
+                for stream in webrtc.await_answer(out_media, receiver):
+                    if not stream.closed:
+                        self.manager.media.update_stream(stream)
             else:
                 changed = sdes.answer_security(plan, section, sender_media, out_media,
                                                self.manager.certificate,

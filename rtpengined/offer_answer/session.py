@@ -363,6 +363,7 @@ class _Session(SdpOutput, IceCandidates):
             rtcp_attr = parsed.rtcp_attribute(work.index)
             smedia.rtcp_on_rtp = (rtcp_attr is not None and rtcp_attr[0] == section.port
                                   and offers_mux)
+            smedia.rtcp_port = rtcp_attr[0] if rtcp_attr is not None else None
             rtcp_ep = None
             if rtp_ep is not None:
                 if rtcp_attr is not None:

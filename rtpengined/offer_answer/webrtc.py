@@ -38,6 +38,9 @@ class RemoteParams(NamedTuple):
     # The party trickles (a=ice-options:trickle on the media, or without ice-options
     # 10.5's trickle address: c=0.0.0.0 with port 9): candidates it gathers later come as SDP fragments (secure.trickle).
     trickle: bool = False
+    # The media's own a=ice-options has trickle: what 10.5's query flags as "trickle ICE"
+    # on a leg speaking ICE (not for the session level or the 0.0.0.0/9 address).
+    trickle_option: bool = False
 
 
 # The attributes ``remote_params`` reads, at media and at session level. A media without
@@ -77,7 +80,8 @@ def remote_params(parsed: SessionDescription, index: int) -> RemoteParams:
                 else conn is not None and conn.is_zero and section.port == 9)
     setup = first("setup")
     return RemoteParams(fingerprint, setup.lower() if setup else None, first("ice-ufrag"),
-                        first("ice-pwd"), rtp, rtcp, trickles)
+                        first("ice-pwd"), rtp, rtcp, trickles,
+                        any("trickle" in value for value in options))
 
 
 def ice_restarted(old: RemoteParams | None, new: RemoteParams) -> bool:
@@ -125,6 +129,27 @@ def refresh_leg(media: CallMedia, mono, certificate: dtls.Certificate) -> list[S
         agent = ice_spec(media, creds)
         spec = (agent, None) if agent is not None else None
     return set_leg(media, spec, media.dtls_role, rtcp_separate=not media.mux_in_use)
+
+
+def await_answer(media: CallMedia, mono) -> list[Stream]:
+    """An ICE agent on a leg we have just offered ICE to (``media`` of the answering party
+    ``mono``), before its answer: a party that got our offer may send checks at once (a
+    browser starts as soon as it has our candidates, before its answer reaches us). 10.5
+    answers them from the offer on (USERNAME and MESSAGE-INTEGRITY need our credentials
+    only); without an agent they would be relayed to the other party as media. The agent
+    knows no remote credentials yet: it answers checks but sends none and selects no pair
+    (so nothing is sent to the party before its answer says how: no DTLS yet), with the
+    role our offer gives it (component 2 on the RTCP port we offer beside rtcp-mux) and
+    never as ICE-lite (a lite agent selects what the peer nominates). The answer's spec
+    replaces it (``refresh_leg``): a new agent, and the party's retransmitted checks find
+    it. Only for a leg with no SDP of the party yet: a re-offer leaves a negotiated leg's
+    spec alone until the answer."""
+    if (not media.ice_out or media.ice_passthrough or media.remote_webrtc is not None
+            or media.dtls_role is not None or mono.ice_credentials is None or not media.streams):
+        return []
+    creds = mono.ice_credentials
+    agent = (creds[0], creds[1], "", "", media.ice_controlling and not media.ice_lite, (), False, 1)
+    return set_leg(media, (agent, None), None, rtcp_separate=True)
 
 
 def _rtcp_spec(media: CallMedia, spec: tuple[tuple | None, tuple | None]) -> tuple:

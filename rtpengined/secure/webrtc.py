@@ -145,6 +145,21 @@ class WebrtcLeg:
         self.ice_spec = ice_spec
         self._remote(ice_spec)
 
+    def restart_ice(self, ice_spec: IceSpec) -> None:
+        """New ICE credentials with the same DTLS parameters (an ICE restart, RFC 8445 9):
+        a new agent, and the DTLS association and its keys stay. A browser keeps its DTLS
+        transport across ``restartIce()`` and would answer no new handshake (10.5 keeps
+        its own too). Media stays on the old pair until the new agent selects one; keys
+        dropped when consent expired come back (the restart renews consent)."""
+        assert self.agent is not None
+        self.ice_spec = ice_spec
+        self.agent = ice.IceAgent(ice_spec.local_ufrag, ice_spec.local_pwd,
+                                  controlling=ice_spec.controlling and not ice_spec.lite,
+                                  lite=ice_spec.lite, component=ice_spec.component)
+        self._remote(ice_spec)
+        if self.endpoint is not None and not self.failed:
+            self._keys()
+
     def _remote(self, ice_spec: IceSpec) -> None:
         agent = self.agent
         assert agent is not None

@@ -1,0 +1,105 @@
+"""ICE checks that reach us before the party's answer, on both daemons.
+
+A browser that gets our offer (a plain phone's, sent on as ``UDP/TLS/RTP/SAVPF`` with
+``ICE: force``) starts its connectivity checks as soon as it has our candidates, before its
+answer has reached us. rtpengine 10.5 answers them (USERNAME and MESSAGE-INTEGRITY need only
+our own credentials) and relays none of them; rtpengined used to have no agent on the leg
+until the answer and relayed the checks to the phone as if they were media (found with
+Chromium in ``test_diff_browser_webrtc``).
+"""
+
+from __future__ import annotations
+
+import re
+import socket
+import struct
+
+import pytest
+from differential import start_ours, start_reference
+
+from rtpengined.secure import stun
+
+DAEMONS = {
+    "rtpengine": lambda: start_reference(26600, 26699),
+    "rtpengined": lambda: start_ours(26700, 26799),
+}
+
+
+@pytest.fixture(params=list(DAEMONS))
+def daemon(request):
+    process = DAEMONS[request.param]()
+    try:
+        yield process
+    finally:
+        process.stop()
+
+
+def udp_socket(port: int = 0) -> socket.socket:
+    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    sock.bind(("127.0.0.1", port))
+    sock.settimeout(2)
+    return sock
+
+
+def check(ufrag: str, pwd: str, peer_ufrag: str = "brws") -> bytes:
+    """A controlled browser's check (Chromium's attributes, without its own extensions)."""
+    msg = stun.Message(stun.BINDING, stun.REQUEST)
+    msg.add(stun.USERNAME, f"{ufrag}:{peer_ufrag}".encode())
+    msg.add(stun.ICE_CONTROLLED, struct.pack("!Q", 1))
+    msg.add(stun.PRIORITY, struct.pack("!I", 2122194687))
+    return msg.encode(pwd.encode())
+
+
+def test_checks_before_the_answer_are_answered_not_relayed(daemon):
+    phone, phone_rtcp = udp_socket(), None
+    for _ in range(20):  # the phone's RTCP on the next port
+        try:
+            phone_rtcp = udp_socket(phone.getsockname()[1] + 1)
+            break
+        except OSError:
+            phone.close()
+            phone = udp_socket()
+    assert phone_rtcp is not None
+    browser = udp_socket()
+    port = phone.getsockname()[1]
+    sdp = ("v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n"
+           f"m=audio {port} RTP/AVP 0\r\na=rtpmap:0 PCMU/8000\r\na=sendrecv\r\n")
+    try:
+        reply = daemon.request({
+            "command": "offer", "call-id": "early-checks", "from-tag": "phone", "sdp": sdp,
+            "transport-protocol": "UDP/TLS/RTP/SAVPF", "ICE": "force", "rtcp-mux": ["offer"]})
+        offer = reply["sdp"]
+        offer = offer.decode() if isinstance(offer, bytes) else offer
+        ufrag = re.search(r"^a=ice-ufrag:(\S+)", offer, re.M).group(1)
+        pwd = re.search(r"^a=ice-pwd:(\S+)", offer, re.M).group(1)
+        ours = int(re.search(r"^m=audio (\d+)", offer, re.M).group(1))
+        answered = []
+        for _ in range(3):
+            request = check(ufrag, pwd)
+            browser.sendto(request, ("127.0.0.1", ours))
+            try:
+                # (the daemon may take a moment to hand the stream to its relay)
+                answered.append(stun.parse(browser.recv(2048)))
+            except TimeoutError:
+                continue
+        assert answered, "no check answered before the answer"
+        response = answered[-1]
+        assert response.cls == stun.SUCCESS
+        assert response.check_integrity(pwd.encode())
+        assert stun.parse_xor_address(response.get(stun.XOR_MAPPED_ADDRESS),
+                                      response.transaction_id) == browser.getsockname()
+        # 10.5's attributes in 10.5's order
+        assert [kind for kind, _ in response.attributes] == [
+            stun.SOFTWARE, stun.XOR_MAPPED_ADDRESS, stun.MESSAGE_INTEGRITY, stun.FINGERPRINT]
+        # a check with the wrong password is not answered as valid, and nothing reaches
+        # the phone (a check is not media)
+        browser.sendto(check(ufrag, "wrong" + pwd), ("127.0.0.1", ours))
+        browser.sendto(check(ufrag, pwd), ("127.0.0.1", ours + 1))  # (the RTCP port too)
+        for sock in (phone, phone_rtcp):
+            sock.settimeout(0.5)
+            with pytest.raises(TimeoutError):
+                sock.recv(2048)
+    finally:
+        daemon.request({"command": "delete", "call-id": "early-checks"})
+        for sock in (phone, phone_rtcp, browser):
+            sock.close()
