@@ -172,66 +172,47 @@ class PortPool:
             yield first + ((start + i) % count) * step
 
     def allocate(self, count: int) -> list[tuple[int, socket.socket]]:
-        """Bind ``count`` (1 or 2) consecutive ports; ``NgError('Ran out of ports')`` if full."""
-        if count == 2 and (self.lingering is None or not self.lingering.entries):
-            return self._allocate_pair()
-        step = 2 if count == 2 else 1
-        for port in self._candidates(step):
-            ports = list(range(port, port + count))
-            if ports[-1] > self.port_max or any(p in self.in_use for p in ports):
+        """Bind ``count`` (1 or 2) consecutive ports; ``NgError('Ran out of ports')`` if full.
+
+        A port whose socket still lingers (its stream ended, the worker has not let go of
+        its copy yet) is taken back instead of bound; with nothing lingering (nearly
+        always) that lookup is skipped."""
+        in_use = self.in_use
+        port_max = self.port_max
+        lingering = (self.lingering if self.lingering is not None and self.lingering.entries
+                     else None)
+        for port in self._candidates(2 if count == 2 else 1):
+            last = port + count - 1
+            if last > port_max or port in in_use or last in in_use:
                 continue
             bound: list[tuple[int, socket.socket]] = []
             reclaimed: list[int] = []
-            try:
-                for p in ports:
-                    sock = self._reclaim(p)
-                    if sock is None:
+            for p in range(port, last + 1):
+                sock = (lingering.take(self.interface.address, p) if lingering is not None
+                        else None)
+                if sock is not None:
+                    reclaimed.append(p)
+                else:
+                    try:
                         sock = self.binder(self.interface, p)
-                    else:
-                        reclaimed.append(p)
-                    bound.append((p, sock))
-            except OSError:
-                for p, sock in bound:
-                    if p in reclaimed:
-                        self.lingering.put_back(self.interface.address, p, sock)
-                    else:
-                        sock.close()
-                continue
-            self.in_use.update(ports)
-            self.last = ports[0]
-            return bound
+                    except OSError:
+                        self._undo_run(bound, reclaimed)
+                        break
+                bound.append((p, sock))
+            else:
+                in_use.update(range(port, last + 1))
+                self.last = port
+                return bound
         raise NgError("Ran out of ports")
 
-    def _allocate_pair(self) -> list[tuple[int, socket.socket]]:
-        """``allocate(2)`` when no lingering socket can be reclaimed (nearly always): the
-        same candidates in the same order, without the general path's per-port lists and
-        checks (a third of the Python time of binding a pair)."""
-        in_use = self.in_use
-        port_max = self.port_max
-        binder = self.binder
-        interface = self.interface
-        for port in self._candidates(2):
-            if port + 1 > port_max or port in in_use or port + 1 in in_use:
-                continue
-            try:
-                rtp = binder(interface, port)
-            except OSError:
-                continue
-            try:
-                rtcp = binder(interface, port + 1)
-            except OSError:
-                rtp.close()
-                continue
-            in_use.add(port)
-            in_use.add(port + 1)
-            self.last = port
-            return [(port, rtp), (port + 1, rtcp)]
-        raise NgError("Ran out of ports")
-
-    def _reclaim(self, port: int) -> socket.socket | None:
-        if self.lingering is None or not self.lingering.entries:
-            return None
-        return self.lingering.take(self.interface.address, port)
+    def _undo_run(self, bound: list[tuple[int, socket.socket]], reclaimed: list[int]) -> None:
+        """Undo a run that could not be bound whole: lingering sockets back to their set,
+        the others closed."""
+        for p, sock in bound:
+            if p in reclaimed:
+                self.lingering.put_back(self.interface.address, p, sock)
+            else:
+                sock.close()
 
     def release(self, port: int) -> None:
         self.in_use.discard(port)
