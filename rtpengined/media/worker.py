@@ -141,9 +141,7 @@ class _Stream:
         self.apply_keys(spec)
 
     def apply(self, spec: ch.StreamSpec, now: float) -> None:
-        # (Another local socket selected by ICE keeps its own family. getattr: a unit
-        # test's stream is built without __init__.)
-        if not getattr(self, "local", 0):
+        if not self.local:  # (another local socket selected by ICE keeps its own family)
             self.family = spec.family
         self.sink_id = spec.sink
         self.rtcp_peer_id = spec.rtcp_peer
@@ -375,9 +373,7 @@ class Worker:
         if local == stream.local or local >= len(stream.locals) \
                 or self.streams.get(stream.id) is not stream:
             return
-        if stream.native:
-            stream.native = False
-            self.take_back(stream, _relay.unregister(stream.fd))
+        self.unsettle(stream)
         del self.by_fd[stream.fd]
         self.others[stream.fd] = (stream, stream.local)
         sock = stream.locals[local]
@@ -406,9 +402,7 @@ class Worker:
                 except OSError:
                     break
             return
-        if stream.native:  # its counters come back to Python for this drain
-            stream.native = False
-            self.take_back(stream, _relay.unregister(stream.fd))
+        self.unsettle(stream)  # its counters come back to Python for this drain
         self.draining = stream
         try:
             self.relay_webrtc(stream, wall, now, turn, None, sock, local)
@@ -570,7 +564,12 @@ class Worker:
                 ok = False
             else:
                 stream.native = True
-        if not ok and stream.native:
+        if not ok:
+            self.unsettle(stream)
+
+    def unsettle(self, stream: _Stream) -> None:
+        """Take the stream out of the C table if it is there, its counters with it."""
+        if stream.native:
             stream.native = False
             self.take_back(stream, _relay.unregister(stream.fd))
 
