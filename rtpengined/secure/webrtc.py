@@ -104,9 +104,7 @@ class WebrtcLeg:
             self.peer = agent.selected
             self.local = agent.selected_local
         elif ice_spec is not None:
-            self.agent = ice.IceAgent(ice_spec.local_ufrag, ice_spec.local_pwd,
-                                      controlling=ice_spec.controlling and not ice_spec.lite,
-                                      lite=ice_spec.lite, component=ice_spec.component)
+            self.agent = _agent(ice_spec)
             self._remote(ice_spec)
             self.peer: Address | None = None
         else:
@@ -153,9 +151,7 @@ class WebrtcLeg:
         dropped when consent expired come back (the restart renews consent)."""
         assert self.agent is not None
         self.ice_spec = ice_spec
-        self.agent = ice.IceAgent(ice_spec.local_ufrag, ice_spec.local_pwd,
-                                  controlling=ice_spec.controlling and not ice_spec.lite,
-                                  lite=ice_spec.lite, component=ice_spec.component)
+        self.agent = _agent(ice_spec)
         self._remote(ice_spec)
         if self.endpoint is not None and not self.failed:
             self._keys()
@@ -284,3 +280,10 @@ class WebrtcLeg:
         if keys is not None and self.inbound is None and not self.expired:
             self.inbound = self.srtp_context(keys.profile, keys.remote, False)
             self.outbound = self.srtp_context(keys.profile, keys.local, True)
+
+
+def _agent(ice_spec: IceSpec) -> ice.IceAgent:
+    """A fresh ICE agent for the leg's credentials and role (a lite agent never controls)."""
+    return ice.IceAgent(ice_spec.local_ufrag, ice_spec.local_pwd,
+                        controlling=ice_spec.controlling and not ice_spec.lite,
+                        lite=ice_spec.lite, component=ice_spec.component)
