@@ -663,27 +663,22 @@ def _ice_lines(ice: IceCredentials, mplan: MediaPlan) -> list[str]:
         out.append(f"a=ice-pwd:{ice.pwd}{CRLF}")
         if ice.trickle:
             out.append(f"a=ice-options:trickle{CRLF}")
-    if ice.selected is not None:
-        for component, rank, foundation, host, port in ice.selected:
-            if component == 2 and mplan.ice_rtcp_port is None:
-                continue
-            priority = ice_priority(ice.type_pref, ice.local_pref + rank, component)
-            out.append(f"a=candidate:{foundation} {component} UDP {priority} {host} {port} "
-                       f"typ {ice.kind}{CRLF}")
-        return out
-    hosts = [(ice.foundation, mplan.address.address, mplan.port, mplan.ice_rtcp_port),
-             *ice.alternates]
-    for component in (1, 2):
-        if component == 2 and mplan.ice_rtcp_port is None:
-            break
-        for rank, (foundation, host, rtp_port, rtcp_port) in enumerate(hosts):
-            port = rtp_port if component == 1 else rtcp_port
-            if port is None:
-                continue
-            priority = ice_priority(ice.type_pref, ice.local_pref + rank, component)
-            related = f" raddr {host} rport {port}" if ice.kind != "host" else ""
-            out.append(f"a=candidate:{foundation} {component} UDP {priority} {host} {port} "
-                       f"typ {ice.kind}{related}{CRLF}")
+    if ice.selected is not None:  # ICE completed: each component's selected socket only
+        candidates = ice.selected
+    else:
+        hosts = [(ice.foundation, mplan.address.address, mplan.port, mplan.ice_rtcp_port),
+                 *ice.alternates]
+        candidates = [(component, rank, foundation, host,
+                       rtp_port if component == 1 else rtcp_port)
+                      for component in (1, 2)
+                      for rank, (foundation, host, rtp_port, rtcp_port) in enumerate(hosts)]
+    for component, rank, foundation, host, port in candidates:
+        if port is None or (component == 2 and mplan.ice_rtcp_port is None):
+            continue
+        priority = ice_priority(ice.type_pref, ice.local_pref + rank, component)
+        related = f" raddr {host} rport {port}" if ice.kind != "host" else ""
+        out.append(f"a=candidate:{foundation} {component} UDP {priority} {host} {port} "
+                   f"typ {ice.kind}{related}{CRLF}")
     return out
 
 
