@@ -58,9 +58,7 @@ def remote_params(parsed: SessionDescription, index: int) -> RemoteParams:
     if (_MEDIA_ATTRIBUTES.isdisjoint(section.attribute_index())
             and _SESSION_ATTRIBUTES.isdisjoint(parsed.session_attribute_index())):
         # (no ice-options: 10.5's trickle address says whether the party trickles)
-        conn = parsed.media_connection(index)
-        plain_trickle = conn is not None and conn.is_zero and section.port == 9
-        return _PLAIN_TRICKLE if plain_trickle else _PLAIN
+        return _PLAIN_TRICKLE if _trickle_address(parsed, index) else _PLAIN
 
     def first(name: str) -> str | None:
         values = section.attributes(name) or parsed.session_attributes(name)
@@ -75,13 +73,18 @@ def remote_params(parsed: SessionDescription, index: int) -> RemoteParams:
             fingerprint = None
     rtp, rtcp = trickle.candidates(section.attributes("candidate"))
     options = section.attributes("ice-options")  # (10.5 reads the media level only)
-    conn = parsed.media_connection(index)
-    trickles = (any("trickle" in value for value in options) if options
-                else conn is not None and conn.is_zero and section.port == 9)
+    trickle_option = any("trickle" in value for value in options)
+    trickles = trickle_option if options else _trickle_address(parsed, index)
     setup = first("setup")
     return RemoteParams(fingerprint, setup.lower() if setup else None, first("ice-ufrag"),
-                        first("ice-pwd"), rtp, rtcp, trickles,
-                        any("trickle" in value for value in options))
+                        first("ice-pwd"), rtp, rtcp, trickles, trickle_option)
+
+
+def _trickle_address(parsed: SessionDescription, index: int) -> bool:
+    """10.5's sign of a party that will trickle, when its media has no a=ice-options:
+    c=0.0.0.0 with port 9."""
+    conn = parsed.media_connection(index)
+    return conn is not None and conn.is_zero and parsed.medias[index].port == 9
 
 
 def ice_restarted(old: RemoteParams | None, new: RemoteParams) -> bool:
