@@ -653,6 +653,13 @@ def _render_media(media: MediaSection, mplan: MediaPlan, plan: SessionPlan) -> l
     return out
 
 
+def ice_hosts(ice: IceCredentials, mplan: MediaPlan) -> list[tuple[str, str, int, int | None]]:
+    """(foundation, address, RTP port, RTCP port or None) of every address of the media's
+    interface, ours first: the host candidates offered, in rank order."""
+    return [(ice.foundation, mplan.address.address, mplan.port, mplan.ice_rtcp_port),
+            *ice.alternates]
+
+
 def _ice_lines(ice: IceCredentials, mplan: MediaPlan) -> list[str]:
     """Our credentials (unless the party's stay) and candidates: every component 1 first,
     then every component 2, one per address of the interface, each address's local
@@ -666,8 +673,7 @@ def _ice_lines(ice: IceCredentials, mplan: MediaPlan) -> list[str]:
     if ice.selected is not None:  # ICE completed: each component's selected socket only
         candidates = ice.selected
     else:
-        hosts = [(ice.foundation, mplan.address.address, mplan.port, mplan.ice_rtcp_port),
-                 *ice.alternates]
+        hosts = ice_hosts(ice, mplan)
         candidates = [(component, rank, foundation, host,
                        rtp_port if component == 1 else rtcp_port)
                       for component in (1, 2)

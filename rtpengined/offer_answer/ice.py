@@ -23,7 +23,7 @@ import string
 from ..model import CallMedia, Interface, Monologue
 from ..ngoptions import Options
 from ..protocol.ngcodec import NgError
-from ..sdp import Connection, IceCredentials, MediaPlan, SessionDescription, ice_priority
+from ..sdp import Connection, IceCredentials, MediaPlan, SessionDescription, ice_hosts, ice_priority
 
 _ALNUM = string.ascii_letters + string.digits
 
@@ -166,8 +166,7 @@ def _narrow_to_selected(plan: MediaPlan, ice: IceCredentials, media: CallMedia) 
     assert rtp is not None
     if rtp.selected is None:
         return
-    hosts = [(ice.foundation, plan.address.address, plan.port, plan.ice_rtcp_port),
-             *ice.alternates]
+    hosts = ice_hosts(ice, plan)
     first = rtp.selected if rtp.selected < len(hosts) else 0
     second = rtcp.selected if rtcp is not None and rtcp.selected is not None \
         and rtcp.selected < len(hosts) else 0
