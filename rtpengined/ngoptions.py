@@ -18,10 +18,15 @@ from .protocol.ngcodec import NgError
 
 def require_call_id(message: dict[str, Any]) -> str:
     """``call-id`` (this spelling only, as 10.5's query/delete/extended commands read it)."""
-    call_id = get_str(message, "call-id")
-    if call_id is None:
-        raise NgError("No call-id in message")
-    return call_id
+    return require_str(message, "call-id", "No call-id in message")
+
+
+def require_str(message: dict[str, Any], name: str, error: str) -> str:
+    """The string ``name`` (this spelling only); ``NgError(error)`` without it."""
+    value = get_str(message, name)
+    if value is None:
+        raise NgError(error)
+    return value
 
 
 def get_str(message: dict[str, Any], *names: str) -> str | None:

@@ -29,7 +29,7 @@ from . import __version__
 from . import sdp as sdpmod
 from .model import Call, CallMedia, Endpoint, Monologue, Stream
 from .ng_extended import select_party
-from .ngoptions import get_list, get_str, require_call_id
+from .ngoptions import get_list, get_str, require_call_id, require_str
 from .offer_answer.sdes import set_keys
 from .ports import give_back
 from .protocol.ngcodec import NgError
@@ -420,12 +420,8 @@ def _made_offer(sub: Monologue, sources: list[Monologue], labels: dict[int, str]
 
 def subscribe_answer(core: Core, message: dict[str, Any], request: Request) -> dict[str, Any]:
     call = _call(core, message)
-    body = get_str(message, "sdp")
-    if body is None:
-        raise NgError("No SDP body in message")
-    to_tag = get_str(message, "to-tag")
-    if to_tag is None:
-        raise NgError("No to-tag in message")
+    body = require_str(message, "sdp", "No SDP body in message")
+    to_tag = require_str(message, "to-tag", "No to-tag in message")
     sub = _find(call, to_tag)
     if sub is None:
         raise NgError("To-tag not found")
@@ -519,9 +515,7 @@ def _conversions(offered: list[str], rtpmaps: dict[str, str],
 
 def unsubscribe(core: Core, message: dict[str, Any], request: Request) -> dict[str, Any]:
     call = _call(core, message)
-    to_tag = get_str(message, "to-tag")
-    if to_tag is None:
-        raise NgError("No to-tag in message")
+    to_tag = require_str(message, "to-tag", "No to-tag in message")
     sub = _find(call, to_tag)
     if sub is not None:
         _unsubscribe(core, sub)
@@ -567,15 +561,9 @@ def _wire(core: Core, sub: Monologue, on: bool) -> None:
 
 def publish(core: Core, message: dict[str, Any], request: Request) -> dict[str, Any]:
     """A party that only sends: bound like an offerer, answered ``recvonly`` with one codec."""
-    body = get_str(message, "sdp")
-    if body is None:
-        raise NgError("No SDP body in message")
-    call_id = get_str(message, "call-id")
-    if call_id is None:
-        raise NgError("No call-id in message")
-    from_tag = get_str(message, "from-tag")
-    if from_tag is None:
-        raise NgError("No from-tag in message")
+    body = require_str(message, "sdp", "No SDP body in message")
+    call_id = require_call_id(message)
+    from_tag = require_str(message, "from-tag", "No from-tag in message")
     parsed = _parse(body)
     accept = _accept_list(message)
     manager: CallManager = core.calls
