@@ -19,9 +19,9 @@ import time
 
 import pytest
 
-from rtpengined.secure import dtls, stun
 from rtpengined.secure.webrtc import DtlsSpec, IceSpec, WebrtcLeg
 from tests.conftest import DaemonProcess
+from tests.secure_helpers import SocketParty
 from tests.test_webrtc_relay import ng, plain_sdp, port_of, rtp, text
 from tests.test_webrtc_rtcp_port import udp_socket
 
@@ -39,17 +39,13 @@ def daemon(relay_loop):
         process.stop()
 
 
-class Party:
+class Party(SocketParty):
     """A browser-like offerer on one socket: controlling ICE, DTLS server (it offers
     actpass, the daemon answers active)."""
 
     def __init__(self) -> None:
-        self.certificate = dtls.Certificate()
-        self.sock = udp_socket()
-        self.port = self.sock.getsockname()[1]
+        super().__init__(udp_socket())
         self.credentials()
-        self.media: list[bytes] = []
-        self.dtls_seen = 0
 
     def credentials(self) -> None:
         self.ufrag, self.pwd = secrets.token_hex(2), secrets.token_hex(12)
@@ -77,27 +73,6 @@ class Party:
         self.leg = WebrtcLeg(self.certificate, DtlsSpec(False, fingerprint, "party"),
                              self.ice_spec(answer))
 
-    def pump(self, seconds: float) -> None:
-        end = time.monotonic() + seconds
-        while (now := time.monotonic()) < end:
-            due = self.leg.deadline()
-            if due is not None and due <= now:
-                self._send(self.leg.poll(now))
-            try:
-                data, source = self.sock.recvfrom(65536)
-            except BlockingIOError:
-                time.sleep(0.005)
-                continue
-            kind = stun.demux(data)
-            if kind in ("stun", "dtls"):
-                self.dtls_seen += kind == "dtls"
-                self._send(self.leg.receive(data, source, time.monotonic()))
-            else:
-                self.media.append(data)
-
-    def _send(self, datagrams) -> None:
-        for data, address in datagrams:
-            self.sock.sendto(data, address)
 
     def exchange(self, plain, to_plain: int, seq: int) -> None:
         """One packet each way through the daemon, decrypted at both ends."""
@@ -143,13 +118,13 @@ def test_ice_restart_keeps_the_dtls_association(daemon):
         assert re.search(r"^a=ice-ufrag:(\S+)", again, re.M).group(1) \
             != re.search(r"^a=ice-ufrag:(\S+)", answer, re.M).group(1)  # ours restart too
         party.leg.restart_ice(party.ice_spec(again))
-        party.dtls_seen = 0
+        party.seen["dtls"] = 0
         while party.leg.agent.selected is None:  # the new agents' checks, our nomination
             assert time.monotonic() < deadline + DEADLINE, "the restarted ICE did not complete"
             party.pump(0.05)
         for seq in range(2, 5):
             party.exchange(plain, to_plain, seq)  # the old keys, both ways
-        assert party.dtls_seen == 0, "the daemon started a new DTLS handshake"
+        assert party.seen["dtls"] == 0, "the daemon started a new DTLS handshake"
         reply = ng(daemon, command="query", **{"call-id": "ice-restart"})
         stream = reply["tags"]["party"]["medias"][0]["streams"][0]
         assert "DTLS fingerprint verified" in stream["flags"], stream

@@ -17,9 +17,9 @@ import time
 
 import pytest
 
-from rtpengined.secure import dtls, stun
 from rtpengined.secure.webrtc import DtlsSpec, IceSpec, WebrtcLeg
 from tests.conftest import DaemonProcess
+from tests.secure_helpers import SocketParty
 from tests.test_webrtc_relay import ng, plain_sdp, port_of, rtp, text
 from tests.test_webrtc_rtcp_port import udp_socket
 
@@ -37,15 +37,11 @@ def daemon(relay_loop):
         process.stop()
 
 
-class TricklingParty:
+class TricklingParty(SocketParty):
     """A browser-like answerer that sends its SDP before it has any candidate."""
 
     def __init__(self) -> None:
-        self.certificate = dtls.Certificate()
-        self.sock = udp_socket()
-        self.port = self.sock.getsockname()[1]
-        self.media: list[bytes] = []
-        self.stun_seen = 0
+        super().__init__(udp_socket())
 
     def answer_sdp(self) -> str:
         lines = ["v=0", "o=- 5 5 IN IP4 127.0.0.1", "s=-", "t=0 0", "a=ice-lite",
@@ -68,27 +64,6 @@ class TricklingParty:
         self.leg = WebrtcLeg(self.certificate, DtlsSpec(True, fingerprint, "party"),
                              IceSpec(UFRAG, PWD, ufrag, pwd, False, (), lite=True))
 
-    def pump(self, seconds: float) -> None:
-        end = time.monotonic() + seconds
-        while (now := time.monotonic()) < end:
-            due = self.leg.deadline()
-            if due is not None and due <= now:
-                self._send(self.leg.poll(now))
-            try:
-                data, source = self.sock.recvfrom(65536)
-            except BlockingIOError:
-                time.sleep(0.005)
-                continue
-            kind = stun.demux(data)
-            if kind in ("stun", "dtls"):
-                self.stun_seen += kind == "stun"
-                self._send(self.leg.receive(data, source, time.monotonic()))
-            else:
-                self.media.append(data)
-
-    def _send(self, datagrams) -> None:
-        for data, address in datagrams:
-            self.sock.sendto(data, address)
 
 
 @pytest.mark.parametrize("when", ["after answer", "before answer"])
@@ -111,7 +86,7 @@ def test_candidates_trickled_after_the_sdp(daemon, when):
         to_plain = port_of(text(answer["sdp"]))
         if when == "after answer":
             party.pump(0.5)
-            assert party.stun_seen == 0, "the daemon knew no candidate of the party yet"
+            assert party.seen["stun"] == 0, "the daemon knew no candidate of the party yet"
             assert ng(daemon, **fragment) == {"result": "ok"}
         deadline = time.monotonic() + DEADLINE
         while party.leg.inbound is None:
