@@ -18,7 +18,6 @@ import asyncio
 import itertools
 import os
 import re
-import secrets
 import socket
 import time
 
@@ -28,10 +27,10 @@ from aiortc import RTCCertificate, RTCIceGatherer, RTCIceTransport
 from test_webrtc_relay import Browser, Peer, plain_socket, port_of, rtcp, rtp, text
 
 from rtpengined.protocol import bencode
-from rtpengined.secure import stun
 from rtpengined.secure.ice import IceAgent
 from rtpengined.secure.webrtc import IceSpec, WebrtcLeg
 from tests.conftest import DaemonProcess
+from tests.test_ice_plain_legs import Peer as IcePeer
 
 PORTS = ("--port-min=25100", "--port-max=25199")
 DEADLINE = 20.0  # seconds: generous, the machine may be loaded
@@ -230,22 +229,16 @@ def bindable(address: str, port: int) -> bool:
 
 # -- a plain RTP party with ICE, IPv6 only (our own agent on a real socket) ----------------
 
-class PlainIcePeer:
+class PlainIcePeer(IcePeer):
     """One ICE component of a plain RTP party on ::1 (or 127.0.0.1): an agent and its
-    socket."""
+    socket (``IcePeer``'s turn of timers and datagrams, on a socket of that address)."""
 
     def __init__(self, controlling: bool, address: str = "::1") -> None:
-        self.agent = IceAgent(secrets.token_hex(4), secrets.token_hex(12),
-                              controlling=controlling)
+        sock = socket.socket(socket.AF_INET6 if ":" in address else socket.AF_INET,
+                             socket.SOCK_DGRAM)
+        sock.bind((address, 0))
+        super().__init__(controlling, sock=sock)
         self.address = address
-        self.sock = socket.socket(socket.AF_INET6 if ":" in address else socket.AF_INET,
-                                  socket.SOCK_DGRAM)
-        self.sock.bind((address, 0))
-        self.media: list[tuple[bytes, tuple]] = []
-
-    @property
-    def port(self) -> int:
-        return self.sock.getsockname()[1]
 
     def sdp(self, connection: str | None = None) -> str:
         """``connection``: the c= line's address (a dual-stack party may name its IPv4 one
@@ -271,25 +264,6 @@ class PlainIcePeer:
             if (":" in host) == (":" in self.address):
                 address = (host, int(port), 0, 0) if ":" in host else (host, int(port))
                 self.agent.add_remote(address, int(prio))
-
-    def step(self, wait: float) -> None:
-        now = time.monotonic()
-        for data, address in self.agent.poll(now):
-            self.sock.sendto(data, address)
-        deadline = self.agent.deadline()
-        if deadline is not None:
-            wait = max(0.0, min(wait, deadline - now))
-        self.sock.settimeout(max(wait, 0.001))
-        try:
-            data, source = self.sock.recvfrom(65535)
-        except OSError:
-            return
-        if stun.demux(data) != "stun":
-            self.media.append((data, source))
-            return
-        out, _result = self.agent.receive(data, source, time.monotonic())
-        for reply, address in out:
-            self.sock.sendto(reply, address)
 
 
 @pytest.mark.parametrize("party_controls", [False, True], ids=["we-control", "party-controls"])

@@ -77,10 +77,11 @@ class Peer:
     """One ICE component of the party: an agent and the socket it checks and answers on."""
 
     def __init__(self, controlling: bool, component: int = 1,
-                 credentials: tuple[str, str] | None = None) -> None:
+                 credentials: tuple[str, str] | None = None,
+                 sock: socket.socket | None = None) -> None:
         ufrag, pwd = credentials or (secrets.token_hex(4), secrets.token_hex(12))
         self.agent = IceAgent(ufrag, pwd, controlling=controlling, component=component)
-        self.sock = udp()
+        self.sock = sock or udp()  # (on 127.0.0.1 unless given one)
         self.media: list[tuple[bytes, tuple]] = []
         self.requests: list[tuple[stun.Message, tuple]] = []  # checks the daemon sent us
 
