@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import os
 import signal
@@ -74,10 +75,21 @@ async def udp_request(address: tuple, data: bytes, timeout: float = 2.0) -> byte
     return None
 
 
+# Ports free_port handed out lately: the kernel may give the same free number to two binds
+# in a row, and a daemon started with both (e.g. its CLI and HTTP ports) then fails.
+_HANDED_OUT: collections.deque[int] = collections.deque(maxlen=4096)
+
+
 def free_port(kind: int = socket.SOCK_STREAM) -> int:
-    with socket.socket(socket.AF_INET, kind) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+    """A free port on 127.0.0.1 that this test process has not been given lately."""
+    for _ in range(100):
+        with socket.socket(socket.AF_INET, kind) as sock:
+            sock.bind(("127.0.0.1", 0))
+            port = sock.getsockname()[1]
+        if port not in _HANDED_OUT:
+            _HANDED_OUT.append(port)
+            return port
+    raise RuntimeError("no free port not handed out already")
 
 
 def free_udp_port_block(count: int, first: int = 29200, last: int = 29999) -> int:
