@@ -57,8 +57,8 @@ def _unlink(call: Call) -> None:
     for party in call.monologues:
         party.subscriptions = []
         party.subscribers = []
-        party.pubsub_subscriptions = []
-        party.pubsub_subscribers = []
+        party.pubsub_subscriptions = ()
+        party.pubsub_subscribers = ()
         for media in party.medias:
             media.source = None
 

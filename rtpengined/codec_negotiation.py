@@ -22,7 +22,9 @@ The answer's ``a=ptime`` wins; without one, the offerer's own ``a=ptime`` is rep
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
+from types import MappingProxyType
 
 from .sdp import MediaSection
 
@@ -36,17 +38,28 @@ KNOWN_ENCODINGS = frozenset({
 })
 
 
-@dataclass
-class Offered:
-    """What an offer sent for one media section (kept on the answerer's media)."""
+_NO_FMTPS: Mapping[str, list[str]] = MappingProxyType({})
 
-    codecs: list[tuple[str, str]]  # (payload type, "encoding/rate[/channels]") in order
+
+@dataclass(frozen=True, slots=True)
+class Offered:
+    """What an offer sent for one media section (kept on the answerer's media for the
+    call's life). Immutable, so that equal records are one object (``offered``)."""
+
+    codecs: tuple[tuple[str, str], ...]  # (payload type, "encoding/rate[/channels]") in order
     ptime: str | None = None  # the offerer's own a=ptime
     forced_ptime: bool = False  # the offer set ``ptime``: the offerer keeps its own
-    fmtps: dict[str, list[str]] = field(default_factory=dict)  # payload type -> fmtp params
+    # payload type -> fmtp params (not compared: only records without any are shared)
+    fmtps: Mapping[str, list[str]] = field(default_factory=lambda: _NO_FMTPS, compare=False)
     reverse_ptime: str | None = None  # ``ptime-reverse``: the ptime the offerer is answered
     repacketized: bool = False  # the offer changed ptime: 10.5 shows "transcoding"
-    stripped: list[tuple[str, str]] = field(default_factory=list)  # in the SDP, not sent on
+    stripped: tuple[tuple[str, str], ...] = ()  # in the SDP, not sent on
+
+
+# Equal offers (nearly every call of a deployment offers the same codecs) share one record:
+# ~0.4 kB less per open call. Bounded, since the records come from requests.
+_SHARED_OFFERS: dict[Offered, Offered] = {}
+_SHARED_LIMIT = 256
 
 
 @dataclass
@@ -74,15 +87,24 @@ def offered(section: MediaSection, formats: list[str], ptime_option: int | None,
     own = ptimes[0] if ptimes else None
     forced = ptime_option is not None and ptime_option > 0
     reverse = str(ptime_reverse) if ptime_reverse is not None and ptime_reverse > 0 else None
-    return Offered(
-        codecs=[(pt, rtpmaps.get(pt, "")) for pt in formats],
-        stripped=[(pt, rtpmaps.get(pt, "")) for pt in section.formats if pt not in formats],
+    record = Offered(
+        codecs=tuple([(pt, rtpmaps.get(pt, "")) for pt in formats]),
+        stripped=tuple([(pt, rtpmaps.get(pt, "")) for pt in section.formats
+                        if pt not in formats]),
         ptime=own,
         forced_ptime=forced,
-        fmtps=fmtps,
+        fmtps=fmtps or _NO_FMTPS,
         reverse_ptime=reverse,
         repacketized=(forced and str(ptime_option) != own) or reverse is not None,
     )
+    if fmtps:  # (a dict: not hashable; fmtp lines are rarer)
+        return record
+    shared = _SHARED_OFFERS.get(record)
+    if shared is None:
+        shared = record
+        if len(_SHARED_OFFERS) < _SHARED_LIMIT:
+            _SHARED_OFFERS[record] = record
+    return shared
 
 
 def _encoding(rtpmap: str) -> str:

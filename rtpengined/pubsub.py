@@ -164,9 +164,9 @@ def subscribe_request(core: Core, message: dict[str, Any], request: Request) -> 
         for stream in streams:
             media_plane.open_stream(stream)
     for src in sources:
-        _link(sub, src)
+        sub.pubsub_link(src)
         if sub.mirror_rtcp:  # the publisher gets the subscriber's RTCP (10.5 links it so)
-            _link(src, sub)
+            src.pubsub_link(sub)
     call.last_signal = now
     siprec = "SIPREC" in flags
     labels = _labels(call) if siprec else {}
@@ -201,20 +201,6 @@ def _tag_medias(src: Monologue, labels: dict[int, str]) -> dict[str, Any]:
     entry["medias"] = [{"index": m.index, "type": m.type, "label": labels.get(id(m), ""),
                         "mode": _mode(m)} for m in src.medias]
     return entry
-
-
-def _link(subscriber: Monologue, publisher: Monologue) -> None:
-    if publisher not in subscriber.pubsub_subscriptions:
-        subscriber.pubsub_subscriptions.append(publisher)
-    if subscriber not in publisher.pubsub_subscribers:
-        publisher.pubsub_subscribers.append(subscriber)
-
-
-def _unlink(subscriber: Monologue, publisher: Monologue) -> None:
-    if publisher in subscriber.pubsub_subscriptions:
-        subscriber.pubsub_subscriptions.remove(publisher)
-    if subscriber in publisher.pubsub_subscribers:
-        publisher.pubsub_subscribers.remove(subscriber)
 
 
 def _plain(protocol: str) -> str:
@@ -525,8 +511,8 @@ def unsubscribe(core: Core, message: dict[str, Any], request: Request) -> dict[s
 def _unsubscribe(core: Core, sub: Monologue) -> None:
     _wire(core, sub, False)
     for src in list(sub.pubsub_subscriptions):
-        _unlink(sub, src)
-        _unlink(src, sub)
+        sub.pubsub_unlink(src)
+        src.pubsub_unlink(sub)
 
 
 def _wire(core: Core, sub: Monologue, on: bool) -> None:

@@ -185,10 +185,7 @@ def _restore_pubsub(stored: StoredCall, monos: list[Monologue]) -> None:
             other = monos[j]
             if rtcp_only:  # a publisher's link back to its mirror-RTCP subscriber
                 other.mirror_rtcp = True
-            if other not in mono.pubsub_subscriptions:
-                mono.pubsub_subscriptions.append(other)
-            if mono not in other.pubsub_subscribers:
-                other.pubsub_subscribers.append(mono)
+            mono.pubsub_link(other)
     for mono in monos:
         if mono.pubsub_subscriptions and not mono.subscriptions:
             mono.tag_type = "UNKNOWN"  # a subscriber, as 10.5 types it
