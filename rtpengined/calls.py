@@ -173,15 +173,15 @@ class CallManager:
         stream.closed = True
         if successor is not None:
             self.media.retire_stream(stream, successor)
-            call.retired_streams.append(stream)
+            call.retired_streams = (*call.retired_streams, stream)
             return
         sock, stream.sock = stream.sock, None
         self.media.close_stream(stream)
-        call.retired_ports.append((stream.interface, stream.port, sock))
+        call.retired_ports = (*call.retired_ports, (stream.interface, stream.port, sock))
 
     def _free_retired(self, call: Call) -> None:
-        retired_streams, call.retired_streams = call.retired_streams, []
-        retired_ports, call.retired_ports = call.retired_ports, []
+        retired_streams, call.retired_streams = call.retired_streams, ()
+        retired_ports, call.retired_ports = call.retired_ports, ()
         for stream in retired_streams:
             self.media.close_stream(stream)
             stream.sock = None

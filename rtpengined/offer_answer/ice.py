@@ -145,7 +145,7 @@ class IceCandidates:
                 ports = pool.allocate(count)
             except NgError:
                 continue
-            self.call.retired_ports.extend((pool.interface, port, sock) for port, sock in ports)
+            self.call.retired_ports += tuple((pool.interface, port, sock) for port, sock in ports)
             rtp.alternates += ((pool.interface, *ports[0]),)
             rtcp_port = None
             if count == 2:

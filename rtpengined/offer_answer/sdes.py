@@ -115,10 +115,10 @@ def offer_security(plan: MediaPlan, section: MediaSection, sender_media: CallMed
     excluded = sdes.excluded_suites(opts.sdes)
     sender_media.crypto_received = [
         c for c in (_received(section) if sdes_in else [])
-        if c.suite.name not in excluded]
+        if c.suite.name not in excluded] or ()
     sender_media.dtls_reverse = opts.dtls_reverse
     previous = out_media.crypto_offered if out_media.srtp_bridged else None
-    out_media.crypto_offered = []
+    out_media.crypto_offered = ()
     out_media.srtp_bridged = False
     out_media.srtp_offered = out_media.sdes_offered = False
     if not section.is_rtp:
@@ -185,7 +185,7 @@ def passthrough_security(plan: MediaPlan, section: MediaSection, sender_media: C
     elif plan.protocol is None and not accept and out_media.offer_protocol is not None:
         plan.protocol = out_media.offer_protocol
     for media in (sender_media, out_media):
-        media.crypto_received, media.crypto_offered = [], []
+        media.crypto_received, media.crypto_offered = (), ()
         media.srtp_bridged = media.sdes = media.dtls_offered = False
         media.dtls_role = None
     return set_keys(sender_media, None, None) + set_keys(out_media, None, None)
