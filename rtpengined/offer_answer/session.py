@@ -377,6 +377,8 @@ class _Session(SdpOutput, IceCandidates):
             if use_source and source_ip and not has_ice:
                 address = source_ip
             rtp_ep = None if conn.is_zero else Endpoint(address, section.port)
+            if rtp_ep is not None and rtp_ep == work.endpoint:
+                rtp_ep = work.endpoint  # one object for both (kept per call)
             held = Endpoint(conn.address, section.port) if conn.is_zero else None
             rtcp_attr = parsed.rtcp_attribute(work.index)
             smedia.rtcp_on_rtp = (rtcp_attr is not None and rtcp_attr[0] == section.port
