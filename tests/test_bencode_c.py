@@ -76,7 +76,8 @@ def test_helper_is_built_where_a_compiler_is():
     headers = Path(sysconfig.get_paths()["include"]) / "Python.h"
     if shutil.which(compiler) is None or not headers.exists():
         pytest.skip("no C compiler or no Python headers: the helper is not expected")
-    assert C is not None, "rtpengined/protocol/_bencode.c was not built (pip install . builds it)"
+    assert C is not None, ("rtpengined/protocol/_bencode.c is not built or its build is stale "
+                           "(pip install . builds it, or python setup.py build_ext --inplace)")
     assert bencode.ACCELERATED == (not os.environ.get("RTPENGINED_PURE_BENCODE"))
 
 
