@@ -9,7 +9,7 @@ from bencode_helpers import IMPLEMENTATIONS
 from hypothesis import given
 from hypothesis import strategies as st
 
-from rtpengined.protocol import bencode
+from rtpengined.protocol import bencode, ngcodec
 from rtpengined.protocol.bencode import BencodeError
 
 each_codec = pytest.mark.parametrize("codec", IMPLEMENTATIONS)
@@ -147,3 +147,12 @@ def test_value_scanner_resumes_byte_by_byte(value, tail):
             assert index == len(encoded) - 1
             break
     assert found == len(encoded)
+
+
+def test_huge_numbers_in_a_request_get_the_protocols_answer():
+    """Through the ng codec: a clamped value, or its decode error (no stray ValueError)."""
+    digits = b"7" * 5000
+    assert ngcodec.decode_payload(b"d7:command4:ping1:xi" + digits + b"ee", ngcodec.BENCODE) == {
+        "command": "ping", "x": (1 << 63) - 1}
+    with pytest.raises(ngcodec.NgError, match="Could not decode bencode dictionary"):
+        ngcodec.decode_payload(b"d7:command4:ping1:x" + digits + b":xe", ngcodec.BENCODE)
