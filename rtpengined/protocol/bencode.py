@@ -149,13 +149,17 @@ def _decode_at(buf: bytes, pos: int, depth: int = 0) -> tuple[Any, int]:
 
 
 def pure_decode_prefix(buf: bytes) -> tuple[Any, int]:
-    """``decode_prefix`` in Python (the reference, and the fallback)."""
+    """Decode the value at the start of ``buf``; return it and how many bytes it used.
+
+    (The Python code: the reference, and the fallback.)"""
     value, end = _decode_at(buf, 0)
     return value, min(end, len(buf))
 
 
 def pure_decode(buf: bytes) -> Any:
-    """``decode`` in Python (the reference, and the fallback)."""
+    """Decode the value at the start of ``buf``, ignoring anything after it.
+
+    (The Python code: the reference, and the fallback.)"""
     return _decode_at(buf, 0)[0]
 
 
@@ -296,7 +300,9 @@ def _encode_general(value: Any, out: list[bytes]) -> None:
 
 
 def pure_encode(value: Any) -> bytes:
-    """``encode`` in Python (the reference, and the fallback)."""
+    """Encode ``value``; dicts keep their insertion order, floats become ``%.6f`` strings.
+
+    (The Python code: the reference, and the fallback.)"""
     out: list[bytes] = []
     _encode_into(value, out)
     return b"".join(out)
@@ -317,6 +323,8 @@ ACCELERATED = _accel is not None
 """Whether ``decode``, ``decode_prefix`` and ``encode`` run in the C helper."""
 
 if _accel is not None:
+    # The helper decodes exactly bytes (what every transport hands over); anything else
+    # (bytearray, a subclass, the wrong type) takes the Python code, whatever it does with it.
     _c_decode, _c_decode_prefix, _c_encode = _accel.decode, _accel.decode_prefix, _accel.encode
 
     def decode_prefix(buf: bytes) -> tuple[Any, int]:
