@@ -260,7 +260,7 @@ def daemon_process():
 # rtpengine 10.5 beside it, ``hardening`` ones attack it. A unit test that opens an
 # network socket or starts a process fails (see ``_sans_io``), so the group stays honest.
 UNIT_FILES = {
-    "test_architecture.py", "test_bencode.py", "test_cli_parser.py", "test_config.py",
+    "test_architecture.py", "test_bencode.py", "test_bencode_c.py", "test_cli_parser.py", "test_config.py",
     "test_http_routes.py", "test_ngcodec.py", "test_perf_bencode.py", "test_redis_layout.py",
     "test_rtpctl_units.py", "test_sdp.py", "test_statsview.py", "test_secure_webrtc_leg.py",
 }

@@ -1,11 +1,18 @@
-"""The bencode codec, including the decoder quirks rtpengine 10.5 shows on the wire."""
+"""The bencode codec, including the decoder quirks rtpengine 10.5 shows on the wire.
+
+The decode and encode tests run against both implementations (``codec``): bencode.py's
+Python code and the C helper ``_bencode``.
+"""
 
 import pytest
+from bencode_helpers import IMPLEMENTATIONS
 from hypothesis import given
 from hypothesis import strategies as st
 
-from rtpengined.protocol import bencode
+from rtpengined.protocol import bencode, ngcodec
 from rtpengined.protocol.bencode import BencodeError
+
+each_codec = pytest.mark.parametrize("codec", IMPLEMENTATIONS)
 
 
 @pytest.mark.parametrize(
@@ -25,34 +32,39 @@ from rtpengined.protocol.bencode import BencodeError
         (b"d7:command4:ping7:command6:nosuche", {"command": "ping"}),  # first key wins (c30)
     ],
 )
-def test_decode_accepts(raw, value):
-    assert bencode.decode(raw) == value
+@each_codec
+def test_decode_accepts(codec, raw, value):
+    assert codec.decode(raw) == value
 
 
 @pytest.mark.parametrize(
     "raw",
     [b"", b"i03e", b"04:abcd", b"ie", b"i-e", b"5:abc", b"x", b"di1ei2ee", b"i12", b"3abc"],
 )
-def test_decode_rejects(raw):
+@each_codec
+def test_decode_rejects(codec, raw):
     with pytest.raises(BencodeError):
-        bencode.decode(raw)
+        codec.decode(raw)
 
 
-def test_binary_strings_round_trip_exactly():
+@each_codec
+def test_binary_strings_round_trip_exactly(codec):
     raw = bytes(range(256))
-    encoded = bencode.encode({"sdp": raw.decode("utf-8", "surrogateescape")})
+    encoded = codec.encode({"sdp": raw.decode("utf-8", "surrogateescape")})
     assert encoded == b"d3:sdp256:" + raw + b"e"
-    assert bencode.encode(bencode.decode(encoded)) == encoded
+    assert codec.encode(codec.decode(encoded)) == encoded
 
 
-def test_encode_keeps_insertion_order_and_formats_floats():
-    assert bencode.encode({"sdp": "x", "result": "ok"}) == b"d3:sdp1:x6:result2:oke"
-    assert bencode.encode({"a": 1.5, "b": True}) == b"d1:a8:1.5000001:bi1ee"
+@each_codec
+def test_encode_keeps_insertion_order_and_formats_floats(codec):
+    assert codec.encode({"sdp": "x", "result": "ok"}) == b"d3:sdp1:x6:result2:oke"
+    assert codec.encode({"a": 1.5, "b": True}) == b"d1:a8:1.5000001:bi1ee"
 
 
-def test_deep_nesting_is_an_error_not_a_crash():
+@each_codec
+def test_deep_nesting_is_an_error_not_a_crash(codec):
     with pytest.raises(BencodeError):
-        bencode.decode(b"l" * 5000)
+        codec.decode(b"l" * 5000)
 
 
 @pytest.mark.parametrize(
@@ -74,11 +86,27 @@ def test_scan_value_waits_for_more(raw):
     assert bencode.scan_value(raw) is None
 
 
-def test_integers_clamp_to_64_bits_like_strtoll():
+@each_codec
+def test_integers_clamp_to_64_bits_like_strtoll(codec):
     digits = b"1" + b"0" * 40
-    assert bencode.decode(b"i" + digits + b"e") == (1 << 63) - 1
-    assert bencode.decode(b"i-" + digits + b"e") == -(1 << 63)
+    assert codec.decode(b"i" + digits + b"e") == (1 << 63) - 1
+    assert codec.decode(b"i-" + digits + b"e") == -(1 << 63)
     assert bencode.scan_value(b"i" + digits + b"e") == len(digits) + 2
+
+
+@each_codec
+def test_integers_of_any_length_clamp(codec):
+    """Even past the 4300 digits Python's int() takes (a peer's input, not a crash)."""
+    digits = b"7" * 5000
+    assert codec.decode(b"d1:xi" + digits + b"ee") == {"x": (1 << 63) - 1}
+    assert codec.decode(b"li-" + digits + b"ee") == [-(1 << 63)]
+
+
+@each_codec
+def test_string_lengths_of_any_length_run_past_the_end(codec):
+    for length in (b"9" * 19, b"1" * 5000):
+        with pytest.raises(BencodeError, match="string runs past the end"):
+            codec.decode(b"d1:x" + length + b":abce")
 
 
 def test_scanner_finds_the_end_of_a_long_integer_fed_in_pieces():
@@ -96,10 +124,11 @@ values = st.recursive(
 )
 
 
+@each_codec
 @given(values)
-def test_round_trip(value):
-    encoded = bencode.encode(value)
-    assert bencode.decode(encoded) == value
+def test_round_trip(codec, value):
+    encoded = codec.encode(value)
+    assert codec.decode(encoded) == value
     assert bencode.scan_value(encoded) == len(encoded)
 
 
@@ -118,3 +147,12 @@ def test_value_scanner_resumes_byte_by_byte(value, tail):
             assert index == len(encoded) - 1
             break
     assert found == len(encoded)
+
+
+def test_huge_numbers_in_a_request_get_the_protocols_answer():
+    """Through the ng codec: a clamped value, or its decode error (no stray ValueError)."""
+    digits = b"7" * 5000
+    assert ngcodec.decode_payload(b"d7:command4:ping1:xi" + digits + b"ee", ngcodec.BENCODE) == {
+        "command": "ping", "x": (1 << 63) - 1}
+    with pytest.raises(ngcodec.NgError, match="Could not decode bencode dictionary"):
+        ngcodec.decode_payload(b"d7:command4:ping1:x" + digits + b":xe", ngcodec.BENCODE)

@@ -6,13 +6,22 @@ Decoding follows rtpengine 10.5: the first of two equal dict keys wins, a dict o
 list that runs to the end of the buffer without its ``e`` is accepted, and bytes
 after the top-level value are ignored. Leading zeros (``i03e``, ``04:abcd``) are
 rejected. Encoding keeps dict insertion order (rtpengine does not sort keys).
+
+Every ng request and reply (and the reply cache) goes through ``decode`` and ``encode``,
+so when the optional C helper ``_bencode`` (``rtpengined/protocol/_bencode.c``, built by
+setup.py) is importable they run there. This module's Python code is the reference: the
+helper gives the same values and raises the same exceptions with the same messages
+(``tests/test_bencode_c.py`` checks that on random and corrupted input), and it is what
+runs when the helper is not built or ``RTPENGINED_PURE_BENCODE=1`` is set.
 """
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
-__all__ = ["BencodeError", "ValueScanner", "decode", "decode_prefix", "encode", "scan_value"]
+__all__ = ["ACCELERATED", "BencodeError", "ValueScanner", "decode", "decode_prefix", "encode",
+           "scan_value"]
 
 _DIGITS = b"0123456789"
 
@@ -35,6 +44,8 @@ def _parse_int(buf: bytes, start: int, end: int) -> int:
     if len(body) > 1 and body[:1] == b"0":
         raise BencodeError("leading zero")
     # rtpengine reads integers with strtoll: any number of digits, clamped to 64 bits.
+    if len(body) > 19:  # past 64 bits whatever the digits (and int() refuses > 4300 of them)
+        return _INT64_MIN if digits[:1] == b"-" else _INT64_MAX
     return max(_INT64_MIN, min(_INT64_MAX, int(digits)))
 
 
@@ -50,6 +61,8 @@ def _string_end(buf: bytes, pos: int) -> tuple[int, int]:
         length = buf[pos:colon]
         if not length.isdigit() or (len(length) > 1 and length[:1] == b"0"):
             raise BencodeError("bad string length")
+        if len(length) > 18:  # no buffer is that long (and int() refuses > 4300 digits)
+            raise BencodeError("string runs past the end")
         start = colon + 1
         stop = start + int(length)
     if stop > len(buf):
@@ -135,14 +148,18 @@ def _decode_at(buf: bytes, pos: int, depth: int = 0) -> tuple[Any, int]:
     raise BencodeError("unknown value type")
 
 
-def decode_prefix(buf: bytes) -> tuple[Any, int]:
-    """Decode the value at the start of ``buf``; return it and how many bytes it used."""
+def pure_decode_prefix(buf: bytes) -> tuple[Any, int]:
+    """Decode the value at the start of ``buf``; return it and how many bytes it used.
+
+    (The Python code: the reference, and the fallback.)"""
     value, end = _decode_at(buf, 0)
     return value, min(end, len(buf))
 
 
-def decode(buf: bytes) -> Any:
-    """Decode the value at the start of ``buf``, ignoring anything after it."""
+def pure_decode(buf: bytes) -> Any:
+    """Decode the value at the start of ``buf``, ignoring anything after it.
+
+    (The Python code: the reference, and the fallback.)"""
     return _decode_at(buf, 0)[0]
 
 
@@ -282,8 +299,48 @@ def _encode_general(value: Any, out: list[bytes]) -> None:
         raise TypeError(f"cannot bencode {type(value).__name__}")
 
 
-def encode(value: Any) -> bytes:
-    """Encode ``value``; dicts keep their insertion order, floats become ``%.6f`` strings."""
+def pure_encode(value: Any) -> bytes:
+    """Encode ``value``; dicts keep their insertion order, floats become ``%.6f`` strings.
+
+    (The Python code: the reference, and the fallback.)"""
     out: list[bytes] = []
     _encode_into(value, out)
     return b"".join(out)
+
+
+try:  # the C helper (setup.py builds it; optional)
+    from . import _bencode as _accel
+except ImportError:  # not built: the Python code above does the same
+    _accel = None
+if os.environ.get("RTPENGINED_PURE_BENCODE") or getattr(_accel, "API", None) != 1:
+    _accel = None  # forced (tests run both; operators may too) or a stale build
+else:
+    # The helper hands back to Python what it leaves to the reference: a dict key that is
+    # not exactly a str, and a value of any other type than exactly str, int (64 bits),
+    # bool, float, bytes, bytearray, dict, list or tuple (subclasses, big ints, the rest).
+    _accel.setup(BencodeError, pure_encode, _encode_key)
+ACCELERATED = _accel is not None
+"""Whether ``decode``, ``decode_prefix`` and ``encode`` run in the C helper."""
+
+if _accel is not None:
+    # The helper decodes exactly bytes (what every transport hands over); anything else
+    # (bytearray, a subclass, the wrong type) takes the Python code, whatever it does with it.
+    _c_decode, _c_decode_prefix, _c_encode = _accel.decode, _accel.decode_prefix, _accel.encode
+
+    def decode_prefix(buf: bytes) -> tuple[Any, int]:
+        """Decode the value at the start of ``buf``; return it and how many bytes it used."""
+        if type(buf) is bytes:
+            return _c_decode_prefix(buf)
+        return pure_decode_prefix(buf)
+
+    def decode(buf: bytes) -> Any:
+        """Decode the value at the start of ``buf``, ignoring anything after it."""
+        if type(buf) is bytes:
+            return _c_decode(buf)
+        return _decode_at(buf, 0)[0]
+
+    def encode(value: Any) -> bytes:
+        """Encode ``value``; dicts keep their insertion order, floats become ``%.6f`` strings."""
+        return _c_encode(value)
+else:
+    decode_prefix, decode, encode = pure_decode_prefix, pure_decode, pure_encode

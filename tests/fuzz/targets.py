@@ -67,14 +67,27 @@ def _check_ng_payload(payload: bytes) -> None:
     assert isinstance(decoded, dict) and "result" in decoded, payload[:200]
 
 
+def _decoded(decode_prefix: Callable[[bytes], tuple], data: bytes) -> str:
+    """A decoding's outcome as text: the value's repr (types and key order) or the error."""
+    try:
+        return repr(decode_prefix(data))
+    except bencode.BencodeError as exc:
+        return f"BencodeError: {exc}"
+
+
 def fuzz_bencode(data: bytes) -> None:
-    """Decoding either gives a value or raises BencodeError; scanning agrees with decoding."""
+    """Decoding either gives a value or raises BencodeError, the same as bencode.py's Python
+    code does (the C helper, when it is built, must not differ); encoding gives the same
+    bytes both ways and decodes back; scanning agrees with decoding."""
+    assert _decoded(bencode.decode_prefix, data) == _decoded(bencode.pure_decode_prefix, data)
     try:
         value, used = bencode.decode_prefix(data)
     except bencode.BencodeError:
         value = None
     else:
-        assert bencode.decode(bencode.encode(value)) == value
+        encoded = bencode.encode(value)
+        assert encoded == bencode.pure_encode(value)
+        assert bencode.decode(encoded) == value
         del used
     try:
         bencode.scan_value(data)
