@@ -97,7 +97,7 @@ class _Stream:
         "srtp_in", "srtp_out", "unprotect", "protect", "secure",
         "webrtc", "webrtc_status", "timer_at",
         "extra_ids", "extras", "transcode",
-        "locals", "local", "families",
+        "locals", "local",
     )
 
     def __init__(self, spec: ch.StreamSpec, sock: socket.socket, counters: CounterTable) -> None:
@@ -108,10 +108,10 @@ class _Stream:
         # ICE on several addresses (``Worker.add_alternates``): the stream's sockets, its own
         # first, and which of them ``sock`` is (the selected ICE pair's: media for the party
         # leaves from it, the C loop relays what arrives on it); the others are drained by
-        # ``Worker.drain_local``. One socket, local 0, for every other stream.
-        self.locals = [sock]
+        # ``Worker.drain_local``. None for every other stream (``sockets()``: its own, local
+        # 0): a list per stream cost more memory than the rest of its relay state.
+        self.locals = None
         self.local = 0
-        self.families = [spec.family]
         self.sink = None
         self.rtcp_peer = None
         self.endpoint = None
@@ -122,6 +122,7 @@ class _Stream:
         self.best_score = -1
         raw = counters.read_raw(spec.slot)
         self.packets, self.bytes, self.errors, self.last_packet, self.ssrc = raw[:5]
+        self.last_packet = raw[3] or 0.0  # (a fresh slot: one shared 0.0, not a float each)
         # bit 0: an SSRC was seen, bit 1: an RTCP packet was (the slot's ssrc_seen byte)
         self.ssrc_seen = (1 if raw[7] & SSRC_SEEN else 0) | (2 if raw[7] & RTCP_SEEN else 0)
         self.kernel_drops = raw[9]
@@ -145,19 +146,24 @@ class _Stream:
             self.family = spec.family
         self.sink_id = spec.sink
         self.rtcp_peer_id = spec.rtcp_peer
-        self.advertised = spec.advertised
-        self.learning = spec.learning
+        # Unpickled values live as long as the stream: the strings every call repeats (the
+        # learning mode, the SDP's addresses) are shared, not one copy per stream.
+        advertised = self.advertised = _shared_host(spec.advertised)
+        self.learning = sys.intern(spec.learning)
         self.strict_source = spec.strict_source
         self.media_handover = spec.media_handover
         self.asymmetric = spec.asymmetric
         self.rtcp_mux = spec.rtcp_mux
         self.blocked = spec.blocked
         self.extra_ids = spec.extra_sinks
+        # (None without conversions, the usual case: no empty dict per stream)
         self.transcode = {pt_in: (pt_out, g711.TABLES[(codec_in, codec_out)])
                           for pt_in, pt_out, codec_in, codec_out in spec.transcode
-                          if (codec_in, codec_out) in g711.TABLES}
+                          if (codec_in, codec_out) in g711.TABLES} or None
         if spec.override_endpoint:
-            self.endpoint = spec.endpoint
+            endpoint = spec.endpoint
+            # (one tuple when the SDP's address is the endpoint too, as it came)
+            self.endpoint = advertised if endpoint is spec.advertised else _shared_host(endpoint)
             self.confirmed = spec.confirmed
             self.best_score = -1
         self.generation = spec.generation
@@ -177,6 +183,10 @@ class _Stream:
         if spec.srtp_out != self.srtp_out:
             self.srtp_out = spec.srtp_out
             self.protect = _srtp_context(spec.srtp_out, outbound=True)
+
+    def sockets(self) -> list[socket.socket] | tuple[socket.socket]:
+        """The stream's sockets by local index (its own first)."""
+        return self.locals or (self.sock,)
 
     def update_destination(self) -> None:
         """Where packets *for* this stream's party go: learned endpoint unless asymmetric."""
@@ -248,8 +258,9 @@ class Worker:
         self.streams: dict[int, _Stream] = {}
         self.by_fd: dict[int, _Stream] = {}
         self.dirty: set[_Stream] = set()
-        # Lists, not sets: nearly always one referrer, and a set costs 216 bytes.
-        self.referrers: dict[int, list[_Stream]] = {}
+        # The streams naming a stream id as sink, RTCP peer or subscriber: nearly always one,
+        # held as itself (a list per target cost ~90 bytes, a set 216); a tuple when more.
+        self.referrers: dict[int, _Stream | tuple[_Stream, ...]] = {}
         # Room for a batch of typical packets; a drain stops receiving once less than a
         # maximal datagram would fit, so nothing is ever truncated.
         self.buffer = bytearray(3 * 65536)
@@ -342,6 +353,9 @@ class Worker:
             self.set_webrtc(stream, spec)
         self.streams[stream.id] = stream
         self.by_fd[stream.fd] = stream
+        named = self.referrers.pop(stream.id, None)
+        if named is not None:  # keyed by its own id object from now on (see share_ids)
+            self.referrers[stream.id] = named
         self.epoll.register(stream.fd, select.EPOLLIN)
         if alternates:
             self.add_alternates(stream, spec.alternates, alternates)
@@ -355,6 +369,8 @@ class Worker:
             for fd in fds:
                 socket.close(fd)
             return
+        if stream.locals is None:
+            stream.locals = [stream.sock]  # (local 0 is selected: ``sock`` is its own)
         for family, fd in zip(families, fds, strict=True):
             sock = socket.socket(socket.AF_INET6 if family == 6 else socket.AF_INET,
                                  _NONBLOCKING_UDP, 0, fileno=fd)
@@ -362,7 +378,6 @@ class Worker:
                 sock.setblocking(False)
             self.others[sock.fileno()] = (stream, len(stream.locals))
             stream.locals.append(sock)
-            stream.families.append(family)
             self.epoll.register(sock.fileno(), select.EPOLLIN)
 
     def select_local(self, stream: _Stream, local: int) -> None:
@@ -370,23 +385,23 @@ class Worker:
         there before ICE chose, as 10.5 switches a stream's local socket): media for the
         party leaves from it, and the C loop relays what arrives on it; the one it replaces
         becomes one of the others (still received on, by ``drain_local``)."""
-        if local == stream.local or local >= len(stream.locals) \
+        if local == stream.local or local >= len(stream.sockets()) \
                 or self.streams.get(stream.id) is not stream:
             return
         self.unsettle(stream)
         del self.by_fd[stream.fd]
         self.others[stream.fd] = (stream, stream.local)
-        sock = stream.locals[local]
+        sock = stream.sockets()[local]
         del self.others[sock.fileno()]
         stream.sock, stream.fd, stream.local = sock, sock.fileno(), local
-        stream.family = stream.families[local]
+        stream.family = 6 if sock.family == socket.AF_INET6 else 4
         stream.flushed_endpoint = None  # packed for the new family at the next flush
         self.by_fd[stream.fd] = stream
         stream.update_destination()
         self.dirty.add(stream)
         if _relay is not None:  # its own registration and its referrers' (their sink fd)
             self.settle(stream)
-            for referrer in self.referrers.get(stream.id, ()):
+            for referrer in self.referring(stream.id):
                 self.settle(referrer)
 
     def drain_local(self, stream: _Stream, local: int, wall: float, now: float,
@@ -430,7 +445,7 @@ class Worker:
             self.flush_one(stream)
             self.dirty.discard(stream)
             del self.by_fd[stream.fd]
-            for sock in stream.locals:
+            for sock in stream.sockets():
                 fd = sock.fileno()
                 self.others.pop(fd, None)
                 self.epoll.unregister(fd)
@@ -439,7 +454,7 @@ class Worker:
             stream.native = False
             if stream.webrtc is not None:  # close_notify: the browser knows at once
                 self.send_leg(stream, stream.webrtc.close())
-            for sock in stream.locals:
+            for sock in stream.sockets():
                 sock.close()
             self.unlink(stream)
             self.resolve_referrers(stream_id)
@@ -448,31 +463,61 @@ class Worker:
     # streams that name it, so adding or removing one stream touches only its neighbours.
 
     def link(self, stream: _Stream) -> None:
+        referrers = self.referrers
+        self.share_ids(stream)
         for target in (stream.sink_id, stream.rtcp_peer_id, *stream.extra_ids):
             if target is not None:
-                self.referrers.setdefault(target, []).append(stream)
+                present = referrers.get(target)
+                if present is None:
+                    referrers[target] = stream
+                elif type(present) is tuple:
+                    referrers[target] = (*present, stream)
+                else:
+                    referrers[target] = (present, stream)
         self.resolve(stream)
         self.resolve_referrers(stream.id)
 
     def unlink(self, stream: _Stream) -> None:
+        referrers = self.referrers
         for target in (stream.sink_id, stream.rtcp_peer_id, *stream.extra_ids):
-            referrers = self.referrers.get(target)
-            if referrers is not None:
-                try:
-                    referrers.remove(stream)
-                except ValueError:
-                    pass
-                if not referrers:
-                    del self.referrers[target]
+            present = referrers.get(target)
+            if present is stream:
+                del referrers[target]
+            elif type(present) is tuple and stream in present:
+                index = present.index(stream)
+                rest = present[:index] + present[index + 1:]
+                referrers[target] = rest[0] if len(rest) == 1 else rest
+
+    def referring(self, stream_id: int) -> tuple[_Stream, ...]:
+        """The streams that name ``stream_id`` (``referrers``), in the order they did."""
+        present = self.referrers.get(stream_id)
+        if present is None:
+            return ()
+        return present if type(present) is tuple else (present,)
+
+    def share_ids(self, stream: _Stream) -> None:
+        """The ids ``stream`` names as those streams' own objects, where they are here: an
+        unpickled id is a new int (28 bytes) for each mention, kept for as long as the
+        stream is (and as a key of ``referrers``)."""
+        streams = self.streams
+        sink = streams.get(stream.sink_id)
+        if sink is not None:
+            stream.sink_id = sink.id
+        peer = streams.get(stream.rtcp_peer_id)
+        if peer is not None:
+            stream.rtcp_peer_id = peer.id
 
     def resolve(self, stream: _Stream) -> None:
         streams = self.streams
-        stream.sink = streams.get(stream.sink_id) if stream.sink_id is not None else None
-        stream.rtcp_peer = (
+        stream.sink = sink = streams.get(stream.sink_id) if stream.sink_id is not None else None
+        stream.rtcp_peer = peer = (
             streams.get(stream.rtcp_peer_id) if stream.rtcp_peer_id is not None else None
         )
+        if sink is not None:  # (see share_ids)
+            stream.sink_id = sink.id
+        if peer is not None:
+            stream.rtcp_peer_id = peer.id
         # SRTP on either side of this stream's relay: the per-packet drain, not the batch one.
-        sink = stream.sink
         stream.secure = stream.srtp_in is not None or stream.webrtc is not None or (
             sink is not None and (
                 sink.srtp_out is not None or sink.webrtc is not None
@@ -489,7 +534,7 @@ class Worker:
             self.settle(stream)
             # The streams relaying to this one send their demuxed RTCP to its RTCP stream:
             # that may just have changed (added, removed, new keys).
-            for referrer in self.referrers.get(stream.id, ()):
+            for referrer in self.referring(stream.id):
                 if referrer.sink is stream:
                     self.settle(referrer)
 
@@ -584,7 +629,7 @@ class Worker:
             stream.congested = True
 
     def resolve_referrers(self, stream_id: int) -> None:
-        for referrer in self.referrers.get(stream_id, ()):
+        for referrer in self.referring(stream_id):
             self.resolve(referrer)
 
     # -- counters -------------------------------------------------------------------
@@ -1050,7 +1095,7 @@ class Worker:
         """ICE and DTLS datagrams of the leg. One that cannot be sent (a candidate on an
         unreachable network) is the check's failure, retried or timed out by the leg; it is
         not a media error of the stream (10.5's counters count media only)."""
-        socks = stream.locals
+        socks = stream.sockets()
         for data, address, *via in datagrams:  # (from another local socket: its index)
             local = via[0] if via else 0
             if local >= len(socks):
@@ -1089,7 +1134,7 @@ class Worker:
                 stream.unprotect = stream.protect = None
             if _relay is not None:  # a new peer, keys or expiry: the C loop follows
                 self.settle(stream)
-                for referrer in self.referrers.get(stream.id, ()):
+                for referrer in self.referring(stream.id):
                     self.settle(referrer)
         self.schedule(stream)
 
@@ -1312,6 +1357,16 @@ def _srtp_context(keys: tuple | None, outbound: bool):
         log.warning("SRTP context for %s not built", keys[0])
         return None
     return _c_context(context)
+
+
+def _shared_host(address: tuple | None) -> tuple | None:
+    """``address`` with its host string interned (the same object for every stream that
+    names that host); the tuple itself when it already is."""
+    if address is None:
+        return None
+    host = address[0]
+    shared = sys.intern(host)
+    return address if shared is host else (shared, *address[1:])
 
 
 def _kernel_drops(sock: socket.socket) -> int:
