@@ -92,12 +92,12 @@ class _Stream:
         "learning", "strict_source", "media_handover", "asymmetric", "rtcp_mux", "blocked",
         "learn_until", "best_score",
         "packets", "bytes", "errors", "last_packet", "ssrc", "ssrc_seen",
-        "kernel_drops", "congested", "flushed_endpoint", "packed_address", "payload_type",
+        "kernel_drops", "congested", "payload_type",
         "busy", "turn",
         "srtp_in", "srtp_out", "unprotect", "protect", "secure",
-        "webrtc", "webrtc_status", "timer_at",
+        "webrtc",
         "extra_ids", "extras", "transcode",
-        "locals", "local",
+        "locals", "local", "referred",
     )
 
     def __init__(self, spec: ch.StreamSpec, sock: socket.socket, counters: CounterTable) -> None:
@@ -128,16 +128,13 @@ class _Stream:
         self.kernel_drops = raw[9]
         self.payload_type = raw[11]  # raw slot byte: PAYLOAD_TYPE_SEEN | type, 0 for none
         self.congested = True  # read the kernel's drop counter once at the first flush
-        self.flushed_endpoint = None  # the endpoint whose packed address is cached
-        self.packed_address = b""
         self.busy = False  # packets come faster than loop turns: drain until empty
         self.turn = 0  # the loop turn of the last drain
         self.srtp_in = self.srtp_out = self.unprotect = self.protect = None
         self.secure = False  # relayed by Worker.drain_secure (set by Worker.resolve)
         self.webrtc = None  # secure.webrtc.WebrtcLeg (set by Worker.set_webrtc)
-        self.webrtc_status = None  # its last reported Status
-        self.timer_at = None  # when the leg's timer is due (the entry in Worker.timers)
         self.extras = ()  # subscribers' streams copied to (pubsub; set by Worker.resolve)
+        self.referred = None  # the streams naming this one (see Worker.link)
         self.apply(spec, time.monotonic())
         self.apply_keys(spec)
 
@@ -258,8 +255,8 @@ class Worker:
         self.streams: dict[int, _Stream] = {}
         self.by_fd: dict[int, _Stream] = {}
         self.dirty: set[_Stream] = set()
-        # The streams naming a stream id as sink, RTCP peer or subscriber: nearly always one,
-        # held as itself (a list per target cost ~90 bytes, a set 216); a tuple when more.
+        # The streams naming a stream id that is not here (not added yet, or removed while
+        # others still name it); those naming one that is are its ``referred`` (see link).
         self.referrers: dict[int, _Stream | tuple[_Stream, ...]] = {}
         # Room for a batch of typical packets; a drain stops receiving once less than a
         # maximal datagram would fit, so nothing is ever truncated.
@@ -274,6 +271,10 @@ class Worker:
         # legs whose state changed this turn ("secure" messages).
         self.certificates: dict = {}
         self.timers: list = []
+        # Per WebRTC stream (only those: not a slot of every stream): when its leg's timer is
+        # due (its live entry in ``timers``), and the state last reported for it.
+        self.leg_due: dict[_Stream, float] = {}
+        self.leg_reports: dict[_Stream, tuple] = {}
         self.timer_tie = 0
         self.secure_changed: list = []
         # The WebRTC stream drain_webrtc is relaying: not settled (registered with the
@@ -353,9 +354,7 @@ class Worker:
             self.set_webrtc(stream, spec)
         self.streams[stream.id] = stream
         self.by_fd[stream.fd] = stream
-        named = self.referrers.pop(stream.id, None)
-        if named is not None:  # keyed by its own id object from now on (see share_ids)
-            self.referrers[stream.id] = named
+        stream.referred = self.referrers.pop(stream.id, None)
         self.epoll.register(stream.fd, select.EPOLLIN)
         if alternates:
             self.add_alternates(stream, spec.alternates, alternates)
@@ -395,7 +394,6 @@ class Worker:
         del self.others[sock.fileno()]
         stream.sock, stream.fd, stream.local = sock, sock.fileno(), local
         stream.family = 6 if sock.family == socket.AF_INET6 else 4
-        stream.flushed_endpoint = None  # packed for the new family at the next flush
         self.by_fd[stream.fd] = stream
         stream.update_destination()
         self.dirty.add(stream)
@@ -442,6 +440,9 @@ class Worker:
         """Stop relaying a stream; its slot is freed by the caller's acknowledgement."""
         stream = self.streams.pop(stream_id, None)
         if stream is not None:
+            if stream.referred is not None:  # named still: until they change or it is back
+                self.referrers[stream_id] = stream.referred
+                stream.referred = None
             self.flush_one(stream)
             self.dirty.discard(stream)
             del self.by_fd[stream.fd]
@@ -454,43 +455,56 @@ class Worker:
             stream.native = False
             if stream.webrtc is not None:  # close_notify: the browser knows at once
                 self.send_leg(stream, stream.webrtc.close())
+            self.leg_due.pop(stream, None)
+            self.leg_reports.pop(stream, None)
             for sock in stream.sockets():
                 sock.close()
             self.unlink(stream)
             self.resolve_referrers(stream_id)
 
-    # Sinks and RTCP peers arrive in any order: ``referrers`` maps a stream id to the
-    # streams that name it, so adding or removing one stream touches only its neighbours.
+    # Sinks and RTCP peers arrive in any order. The streams that name a stream (as sink,
+    # RTCP peer or subscriber) are its ``referred`` while it is here, ``referrers[its id]``
+    # while it is not, so adding or removing one stream touches only its neighbours. Nearly
+    # always one: held as the stream itself (a list per stream cost ~90 bytes, a set 216,
+    # a dict entry ~70), a tuple when several.
 
     def link(self, stream: _Stream) -> None:
         referrers = self.referrers
+        streams = self.streams
         self.share_ids(stream)
-        for target in (stream.sink_id, stream.rtcp_peer_id, *stream.extra_ids):
+        for target_id in (stream.sink_id, stream.rtcp_peer_id, *stream.extra_ids):
+            if target_id is None:
+                continue
+            target = streams.get(target_id)
             if target is not None:
-                present = referrers.get(target)
-                if present is None:
-                    referrers[target] = stream
-                elif type(present) is tuple:
-                    referrers[target] = (*present, stream)
-                else:
-                    referrers[target] = (present, stream)
+                target.referred = _with(target.referred, stream)
+            else:
+                referrers[target_id] = _with(referrers.get(target_id), stream)
         self.resolve(stream)
         self.resolve_referrers(stream.id)
 
     def unlink(self, stream: _Stream) -> None:
         referrers = self.referrers
-        for target in (stream.sink_id, stream.rtcp_peer_id, *stream.extra_ids):
-            present = referrers.get(target)
-            if present is stream:
-                del referrers[target]
-            elif type(present) is tuple and stream in present:
-                index = present.index(stream)
-                rest = present[:index] + present[index + 1:]
-                referrers[target] = rest[0] if len(rest) == 1 else rest
+        streams = self.streams
+        for target_id in (stream.sink_id, stream.rtcp_peer_id, *stream.extra_ids):
+            if target_id is None:
+                continue
+            target = streams.get(target_id)
+            if target is not None:
+                target.referred = _without(target.referred, stream)
+            else:
+                present = referrers.get(target_id)
+                if present is not None:
+                    rest = _without(present, stream)
+                    if rest is None:
+                        del referrers[target_id]
+                    else:
+                        referrers[target_id] = rest
 
     def referring(self, stream_id: int) -> tuple[_Stream, ...]:
-        """The streams that name ``stream_id`` (``referrers``), in the order they did."""
-        present = self.referrers.get(stream_id)
+        """The streams that name ``stream_id``, in the order they did."""
+        stream = self.streams.get(stream_id)
+        present = stream.referred if stream is not None else self.referrers.get(stream_id)
         if present is None:
             return ()
         return present if type(present) is tuple else (present,)
@@ -646,10 +660,8 @@ class Worker:
         else:
             family = stream.family
             port = endpoint[1]
-            if endpoint is not stream.flushed_endpoint:
-                stream.flushed_endpoint = endpoint
-                stream.packed_address = pack_address(family, endpoint[0])
-            address = stream.packed_address
+            # (packed at each flush, not kept: a flush is rare next to the packets it counts)
+            address = pack_address(family, endpoint[0])
         flags = ((CONFIRMED if stream.confirmed else 0) | (SSRC_SEEN if stream.ssrc_seen & 1 else 0)
                  | (RTCP_SEEN if stream.ssrc_seen & 2 else 0))
         self.counters.write(
@@ -1021,7 +1033,7 @@ class Worker:
                 stream.webrtc = None
                 if leg.terminates_dtls:
                     stream.srtp_in = stream.srtp_out = stream.unprotect = stream.protect = None
-                stream.timer_at = None
+                self.leg_due.pop(stream, None)
                 self.select_local(stream, 0)  # no ICE: the stream's own socket again
             return
         dtls_spec = DtlsSpec._make(spec.dtls) if spec.dtls is not None else None
@@ -1050,7 +1062,7 @@ class Worker:
                                       srtp_context=_leg_context)
             if dtls_spec is not None or (leg is not None and leg.terminates_dtls):
                 stream.srtp_in = stream.srtp_out = stream.unprotect = stream.protect = None
-            stream.webrtc_status = None
+            self.leg_reports.pop(stream, None)
         peer = stream.webrtc.peer
         # (A new agent has chosen nothing yet: the stream's own socket and the SDP's
         # endpoint, in its family, until it does.)
@@ -1067,12 +1079,12 @@ class Worker:
         """(Re)arm the leg's timer: one heap entry per due time, stale ones skipped."""
         leg = stream.webrtc
         due = leg.deadline() if leg is not None else None
-        if due is not None and due != stream.timer_at:
-            stream.timer_at = due
+        if due is not None and due != self.leg_due.get(stream):
+            self.leg_due[stream] = due
             self.timer_tie += 1
             heapq.heappush(self.timers, (due, self.timer_tie, stream))
         elif due is None:
-            stream.timer_at = None
+            self.leg_due.pop(stream, None)
 
     def run_timers(self, now: float) -> None:
         """The legs whose timers are due; what they re-arm waits for the next loop turn
@@ -1082,9 +1094,9 @@ class Worker:
         while timers and timers[0][0] <= now:
             due_now.append(heapq.heappop(timers))
         for due, _tie, stream in due_now:
-            if stream.timer_at != due or self.streams.get(stream.id) is not stream:
+            if self.leg_due.get(stream) != due or self.streams.get(stream.id) is not stream:
                 continue  # re-armed since, or the stream is gone
-            stream.timer_at = None
+            del self.leg_due[stream]
             leg = stream.webrtc
             if leg is None:
                 continue
@@ -1112,8 +1124,8 @@ class Worker:
         leg = stream.webrtc
         status = leg.status()
         report = (*status, leg.local)  # and the local socket of the peer's pair
-        if report != stream.webrtc_status:
-            stream.webrtc_status = report
+        if report != self.leg_reports.get(stream):
+            self.leg_reports[stream] = report
             self.secure_changed.append((stream.id, report))
             if status.peer is not None:
                 self.select_local(stream, leg.local)
@@ -1262,6 +1274,24 @@ class Worker:
             self.learned.append(stream.id)
         self.publish(stream, media, wall, last, 0, len(last), learned)
         self.send_on(stream, out)
+
+
+def _with(present: _Stream | tuple | None, stream: _Stream) -> _Stream | tuple:
+    """A set of referrers (see ``Worker.link``) with ``stream`` added."""
+    if present is None:
+        return stream
+    return (*present, stream) if type(present) is tuple else (present, stream)
+
+
+def _without(present: _Stream | tuple | None, stream: _Stream) -> _Stream | tuple | None:
+    """A set of referrers with one mention of ``stream`` taken out (None: empty)."""
+    if present is stream:
+        return None
+    if type(present) is not tuple or stream not in present:
+        return present
+    index = present.index(stream)
+    rest = present[:index] + present[index + 1:]
+    return rest[0] if len(rest) == 1 else rest
 
 
 def _fan_out(extras: tuple, data: bytes, rtcp: bool, muxed: bool, out: list) -> int:
