@@ -37,6 +37,7 @@ WebRTC protocol logic itself lives in ``secure``).
 
 from __future__ import annotations
 
+import _socket
 import heapq
 import logging
 import os
@@ -78,6 +79,11 @@ FLUSH_INTERVAL = 0.005  # seconds between counter flushes while packets flow
 LEARNING_WINDOW = 3.0  # seconds after signalling during which delayed learning follows sources
 # The type sockets arrive with: the control plane hands over non-blocking sockets only.
 _NONBLOCKING_UDP = socket.SOCK_DGRAM | getattr(socket, "SOCK_NONBLOCK", 0)
+# Stream sockets are the C socket type itself, without ``socket.socket``'s Python layer
+# (makefile reference counts, enum-typed family and type) that the relay never uses: 48
+# bytes instead of 88 per socket, and no Python-level __init__ and close per stream.
+_UdpSocket = _socket.socket
+PACKED_HOSTS = 1024  # hosts whose packed form a worker keeps (per family)
 SO_MEMINFO = 55  # Linux: per-socket memory info, index 8 = packets dropped by the kernel
 RTP_SSRC = struct.Struct("!I")
 
@@ -154,9 +160,10 @@ class _Stream:
         self.blocked = spec.blocked
         self.extra_ids = spec.extra_sinks
         # (None without conversions, the usual case: no empty dict per stream)
-        self.transcode = {pt_in: (pt_out, g711.TABLES[(codec_in, codec_out)])
-                          for pt_in, pt_out, codec_in, codec_out in spec.transcode
-                          if (codec_in, codec_out) in g711.TABLES} or None
+        self.transcode = ({pt_in: (pt_out, g711.TABLES[(codec_in, codec_out)])
+                           for pt_in, pt_out, codec_in, codec_out in spec.transcode
+                           if (codec_in, codec_out) in g711.TABLES} or None
+                          if spec.transcode else None)
         if spec.override_endpoint:
             endpoint = spec.endpoint
             # (one tuple when the SDP's address is the endpoint too, as it came)
@@ -283,6 +290,9 @@ class Worker:
         # ICE on several addresses: the fds of streams' sockets that are not their selected
         # one (``_Stream.locals``) -> (stream, local index). Empty without such streams.
         self.others: dict[int, tuple[_Stream, int]] = {}
+        # Endpoint hosts as the counter slots take them (``pack_address``), per family.
+        self.packed4: dict[str, bytes] = {}
+        self.packed6: dict[str, bytes] = {}
 
     # -- control messages -----------------------------------------------------------
 
@@ -346,7 +356,7 @@ class Worker:
         # from the control plane): no getsockopt calls and no ioctl, only the getsockname
         # Python makes to validate the descriptor.
         family = socket.AF_INET6 if spec.family == 6 else socket.AF_INET
-        sock = socket.socket(family, _NONBLOCKING_UDP, 0, fileno=fd)
+        sock = _UdpSocket(family, _NONBLOCKING_UDP, 0, fd)
         if _NONBLOCKING_UDP == socket.SOCK_DGRAM:
             sock.setblocking(False)
         stream = _Stream(spec, sock, self.counters)
@@ -371,8 +381,8 @@ class Worker:
         if stream.locals is None:
             stream.locals = [stream.sock]  # (local 0 is selected: ``sock`` is its own)
         for family, fd in zip(families, fds, strict=True):
-            sock = socket.socket(socket.AF_INET6 if family == 6 else socket.AF_INET,
-                                 _NONBLOCKING_UDP, 0, fileno=fd)
+            sock = _UdpSocket(socket.AF_INET6 if family == 6 else socket.AF_INET,
+                              _NONBLOCKING_UDP, 0, fd)
             if _NONBLOCKING_UDP == socket.SOCK_DGRAM:
                 sock.setblocking(False)
             self.others[sock.fileno()] = (stream, len(stream.locals))
@@ -469,19 +479,43 @@ class Worker:
     # a dict entry ~70), a tuple when several.
 
     def link(self, stream: _Stream) -> None:
-        referrers = self.referrers
+        """Name ``stream`` among the referrers of its sink, RTCP peer and subscribers; then
+        resolve it and the streams naming it. The ids it keeps are those streams' own int
+        objects where they are here: an unpickled id is a new int (28 bytes) per mention,
+        kept as long as the stream is (``resolve`` does the same for those added later)."""
         streams = self.streams
-        self.share_ids(stream)
-        for target_id in (stream.sink_id, stream.rtcp_peer_id, *stream.extra_ids):
-            if target_id is None:
-                continue
+        sink = streams.get(stream.sink_id)
+        if sink is not None:
+            stream.sink_id = sink.id
+            present = sink.referred
+            sink.referred = stream if present is None else _with(present, stream)
+        elif stream.sink_id is not None:
+            self.name_absent(stream.sink_id, stream)
+        peer = streams.get(stream.rtcp_peer_id)
+        if peer is not None:
+            stream.rtcp_peer_id = peer.id
+            present = peer.referred
+            peer.referred = stream if present is None else _with(present, stream)
+        elif stream.rtcp_peer_id is not None:
+            self.name_absent(stream.rtcp_peer_id, stream)
+        for target_id in stream.extra_ids:
             target = streams.get(target_id)
             if target is not None:
                 target.referred = _with(target.referred, stream)
             else:
-                referrers[target_id] = _with(referrers.get(target_id), stream)
+                self.name_absent(target_id, stream)
         self.resolve(stream)
-        self.resolve_referrers(stream.id)
+        present = stream.referred
+        if present is not None:  # (resolve_referrers for a stream that is here)
+            if type(present) is tuple:
+                for referrer in present:
+                    self.resolve(referrer)
+            else:
+                self.resolve(present)
+
+    def name_absent(self, target_id: int, stream: _Stream) -> None:
+        """``stream`` names ``target_id``, which is not here (yet)."""
+        self.referrers[target_id] = _with(self.referrers.get(target_id), stream)
 
     def unlink(self, stream: _Stream) -> None:
         referrers = self.referrers
@@ -509,25 +543,13 @@ class Worker:
             return ()
         return present if type(present) is tuple else (present,)
 
-    def share_ids(self, stream: _Stream) -> None:
-        """The ids ``stream`` names as those streams' own objects, where they are here: an
-        unpickled id is a new int (28 bytes) for each mention, kept for as long as the
-        stream is (and as a key of ``referrers``)."""
-        streams = self.streams
-        sink = streams.get(stream.sink_id)
-        if sink is not None:
-            stream.sink_id = sink.id
-        peer = streams.get(stream.rtcp_peer_id)
-        if peer is not None:
-            stream.rtcp_peer_id = peer.id
-
     def resolve(self, stream: _Stream) -> None:
         streams = self.streams
         stream.sink = sink = streams.get(stream.sink_id) if stream.sink_id is not None else None
         stream.rtcp_peer = peer = (
             streams.get(stream.rtcp_peer_id) if stream.rtcp_peer_id is not None else None
         )
-        if sink is not None:  # (see share_ids)
+        if sink is not None:  # (see link)
             stream.sink_id = sink.id
         if peer is not None:
             stream.rtcp_peer_id = peer.id
@@ -547,10 +569,13 @@ class Worker:
         if _relay is not None:
             self.settle(stream)
             # The streams relaying to this one send their demuxed RTCP to its RTCP stream:
-            # that may just have changed (added, removed, new keys).
-            for referrer in self.referring(stream.id):
-                if referrer.sink is stream:
-                    self.settle(referrer)
+            # that may just have changed (added, removed, new keys). (Its ``referred``: a
+            # stream that is not here any more is no referrer's sink.)
+            present = stream.referred
+            if present is not None:
+                for referrer in present if type(present) is tuple else (present,):
+                    if referrer.sink is stream:
+                        self.settle(referrer)
 
     def settle(self, stream: _Stream) -> None:
         """Hand a settled stream to the C loop, or take it back when it no longer is.
@@ -660,8 +685,14 @@ class Worker:
         else:
             family = stream.family
             port = endpoint[1]
-            # (packed at each flush, not kept: a flush is rare next to the packets it counts)
-            address = pack_address(family, endpoint[0])
+            # (packed once per host and family: not a copy per stream)
+            packed = self.packed6 if family == 6 else self.packed4
+            host = endpoint[0]
+            address = packed.get(host)
+            if address is None:
+                if len(packed) >= PACKED_HOSTS:
+                    packed.clear()
+                address = packed[host] = pack_address(family, host)
         flags = ((CONFIRMED if stream.confirmed else 0) | (SSRC_SEEN if stream.ssrc_seen & 1 else 0)
                  | (RTCP_SEEN if stream.ssrc_seen & 2 else 0))
         self.counters.write(
@@ -1396,7 +1427,9 @@ def _shared_host(address: tuple | None) -> tuple | None:
         return None
     host = address[0]
     shared = sys.intern(host)
-    return address if shared is host else (shared, *address[1:])
+    if shared is host:
+        return address
+    return (shared, address[1]) if len(address) == 2 else (shared, *address[1:])
 
 
 def _kernel_drops(sock: socket.socket) -> int:
