@@ -22,6 +22,8 @@ and counter reading apart would spread that ownership over modules that all muta
 
 from __future__ import annotations
 
+import _socket
+import array
 import logging
 import os
 import resource
@@ -177,7 +179,7 @@ class RelayPlane:
         if stats.packets or stats.last_packet:  # a restored stream (Redis) goes on counting
             self.counters.write_traffic(slot, stats.packets, stats.bytes, stats.errors,
                                         stats.last_packet, stats.ssrc, bool(stats.ssrc))
-        family = 6 if stream.sock.family == socket.AF_INET6 else 4
+        family = _family(stream.sock)
         record = _Record(stream, slot, worker, 1, stream.endpoint, stream.confirmed, None, family)
         if stream.ice is not None and stream.alternates:
             record.alternates = _nonblocking(stream.alternates)
@@ -504,6 +506,14 @@ class RelayPlane:
         family = record.family
         sink = stream.sink
         rtcp_peer = stream.rtcp_peer
+        ice = dtls = None
+        if stream.dtls is not None or stream.ice is not None:
+            ice, dtls = self._webrtc_spec(record, stream)
+        # (the usual empties as they are: no generator run per spec)
+        extra_sinks = (tuple(s.id for s in stream.extra_sinks if not s.closed)
+                       if stream.extra_sinks else ())
+        alternates = (tuple(_family(sock) for _, _, sock in record.alternates)
+                      if record.alternates else ())
         return (
             stream_id,
             record.slot,
@@ -524,11 +534,11 @@ class RelayPlane:
             record.generation,
             stream.srtp_in,
             stream.srtp_out,
-            *(self._webrtc_spec(record, stream)
-              if stream.dtls is not None or stream.ice is not None else (None, None)),
-            tuple(s.id for s in stream.extra_sinks if not s.closed),
+            ice,
+            dtls,
+            extra_sinks,
             stream.transcode,
-            tuple(_family(sock) for _, _, sock in record.alternates),
+            alternates,
         )
 
     def _webrtc_spec(self, record: _Record, stream: Stream) -> tuple:
@@ -693,17 +703,27 @@ class RelayPlane:
         for message, socket_of in batch:
             if socket_of is not None:
                 record = records.get(socket_of)
-                socks = _sockets_of(message, record) if record is not None else [None]
-                numbers = [sock.fileno() if sock is not None else -1 for sock in socks]
-                if min(numbers) < 0:
+                if record is None:
                     continue  # closed before it could be handed over
-                fds += numbers
+                sock = record.stream.sock
+                if message[0] == "add" and not message[1][-1]:  # (its own socket only)
+                    number = sock.fileno() if sock is not None else -1
+                    if number < 0:
+                        continue
+                    fds.append(number)
+                else:
+                    numbers = [sock.fileno() if sock is not None else -1
+                               for sock in _sockets_of(message, record)]
+                    if min(numbers) < 0:
+                        continue
+                    fds += numbers
             messages.append(message)
         if not messages:
             return
         data = ch.encode(messages)
         if fds:
-            socket.send_fds(channel, [data], fds)
+            channel.sendmsg([data], [(socket.SOL_SOCKET, socket.SCM_RIGHTS,
+                                      array.array("i", fds))])
         else:
             channel.send(data)
 
@@ -900,7 +920,12 @@ class _Batch:
 
 
 def _family(sock: socket.socket) -> int:
-    return 6 if sock.family == socket.AF_INET6 else 4
+    """4 or 6 (the C getter: ``socket.socket.family`` builds an enum, ten times slower)."""
+    return 6 if _socket_family(sock) == _AF_INET6 else 4
+
+
+_socket_family = _socket.socket.family.__get__
+_AF_INET6 = int(socket.AF_INET6)
 
 
 def _nonblocking(alternates: tuple) -> tuple:
