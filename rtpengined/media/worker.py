@@ -260,7 +260,9 @@ class Worker:
         self.index = index
         self.epoll = select.epoll()
         self.streams: dict[int, _Stream] = {}
-        self.by_fd: dict[int, _Stream] = {}
+        # Streams by the fd of their selected socket: a list indexed by fd (fds are small
+        # and dense; 8 bytes per number where a dict entry cost ~37), None where no stream's.
+        self.by_fd: list[_Stream | None] = []
         self.dirty: set[_Stream] = set()
         # The streams naming a stream id that is not here (not added yet, or removed while
         # others still name it); those naming one that is are its ``referred`` (see link).
@@ -363,13 +365,21 @@ class Worker:
         if spec.dtls is not None or spec.ice is not None:
             self.set_webrtc(stream, spec)
         self.streams[stream.id] = stream
-        self.by_fd[stream.fd] = stream
+        self.place(stream)
         stream.referred = self.referrers.pop(stream.id, None)
         self.epoll.register(stream.fd, select.EPOLLIN)
         if alternates:
             self.add_alternates(stream, spec.alternates, alternates)
         self.link(stream)
         self.dirty.add(stream)
+
+    def place(self, stream: _Stream) -> None:
+        """``by_fd[stream.fd] = stream``, the list grown (doubled) to hold it."""
+        by_fd = self.by_fd
+        fd = stream.fd
+        if fd >= len(by_fd):
+            by_fd.extend([None] * max(fd + 1 - len(by_fd), len(by_fd)))
+        by_fd[fd] = stream
 
     def add_alternates(self, stream: _Stream | None, families: tuple, fds: list[int]) -> None:
         """The stream's sockets on its interface's other addresses (local 1, 2, ...): their
@@ -398,13 +408,13 @@ class Worker:
                 or self.streams.get(stream.id) is not stream:
             return
         self.unsettle(stream)
-        del self.by_fd[stream.fd]
+        self.by_fd[stream.fd] = None
         self.others[stream.fd] = (stream, stream.local)
         sock = stream.sockets()[local]
         del self.others[sock.fileno()]
         stream.sock, stream.fd, stream.local = sock, sock.fileno(), local
         stream.family = 6 if sock.family == socket.AF_INET6 else 4
-        self.by_fd[stream.fd] = stream
+        self.place(stream)
         stream.update_destination()
         self.dirty.add(stream)
         if _relay is not None:  # its own registration and its referrers' (their sink fd)
@@ -455,7 +465,7 @@ class Worker:
                 stream.referred = None
             self.flush_one(stream)
             self.dirty.discard(stream)
-            del self.by_fd[stream.fd]
+            self.by_fd[stream.fd] = None
             for sock in stream.sockets():
                 fd = sock.fileno()
                 self.others.pop(fd, None)
@@ -741,7 +751,7 @@ class Worker:
             if native_run is not None:
                 events, handled, to_flush = native_run(epoll_fd, channel_fd, timeout)
                 for fd in to_flush:
-                    stream = by_fd.get(fd)
+                    stream = by_fd[fd] if fd < len(by_fd) else None
                     if stream is not None:
                         dirty.add(stream)
             else:
@@ -758,7 +768,7 @@ class Worker:
                     return
                 events.remove((channel_fd, select.EPOLLIN))
             for fd, _mask in events:
-                stream = by_fd.get(fd)
+                stream = by_fd[fd] if fd < len(by_fd) else None
                 if stream is not None:
                     if stream.native:  # its sink's address is one sendmmsg cannot take
                         self.drain_taken(stream, wall, now, turn)
