@@ -106,7 +106,12 @@ class _Stream:
         "locals", "local", "referred",
     )
 
-    def __init__(self, spec: ch.StreamSpec, sock: socket.socket, counters: CounterTable) -> None:
+    # (now, now + LEARNING_WINDOW) of the last ``apply`` that opened a learning window: the
+    # streams of one control batch share one ``now`` and so one float (24 bytes each else).
+    _window: tuple[float, float] = (-1.0, -1.0)
+
+    def __init__(self, spec: ch.StreamSpec, sock: socket.socket, counters: CounterTable,
+                 now: float | None = None) -> None:
         self.id = spec.id
         self.slot = spec.slot
         self.sock = sock
@@ -141,7 +146,7 @@ class _Stream:
         self.webrtc = None  # secure.webrtc.WebrtcLeg (set by Worker.set_webrtc)
         self.extras = ()  # subscribers' streams copied to (pubsub; set by Worker.resolve)
         self.referred = None  # the streams naming this one (see Worker.link)
-        self.apply(spec, time.monotonic())
+        self.apply(spec, time.monotonic() if now is None else now)
         self.apply_keys(spec)
 
     def apply(self, spec: ch.StreamSpec, now: float) -> None:
@@ -172,7 +177,10 @@ class _Stream:
             self.best_score = -1
         self.generation = spec.generation
         if spec.restart_learning:
-            self.learn_until = now + LEARNING_WINDOW
+            window = _Stream._window
+            if window[0] != now:
+                window = _Stream._window = (now, now + LEARNING_WINDOW)
+            self.learn_until = window[1]
         self.update_destination()
 
     def apply_keys(self, spec: ch.StreamSpec) -> None:
@@ -314,19 +322,20 @@ class Worker:
                         socket.close(fd)
                     return False
                 fds.reverse()  # the sockets of the batch's adds, in order: pop() takes the next
+                now = time.monotonic()  # (one for the batch: the signalling that sent it)
                 for kind, argument in ch.decode(data):
                     if kind == "add":
                         spec = ch.StreamSpec._make(argument)
                         if len(fds) > len(spec.alternates):
                             own = fds.pop()
-                            self.add(spec, own, [fds.pop() for _ in spec.alternates])
+                            self.add(spec, own, [fds.pop() for _ in spec.alternates], now)
                     elif kind == "alternates":
                         stream_id, families, _start = argument
                         if len(fds) >= len(families):
                             self.add_alternates(self.streams.get(stream_id), families,
                                                 [fds.pop() for _ in families])
                     elif kind == "update":
-                        self.update(ch.StreamSpec._make(argument))
+                        self.update(ch.StreamSpec._make(argument), now)
                     elif kind == "remove":
                         self.remove(argument)
                         removed.append(argument)
@@ -351,7 +360,8 @@ class Worker:
         except OSError:
             pass  # channel full or gone: the next refresh of the stream sees it anyway
 
-    def add(self, spec: ch.StreamSpec, fd: int, alternates: list[int] = ()) -> None:
+    def add(self, spec: ch.StreamSpec, fd: int, alternates: list[int] = (),
+            now: float | None = None) -> None:
         if spec.id in self.streams:
             self.remove(spec.id)
         # Family, type and protocol given and the socket already non-blocking (it is,
@@ -361,7 +371,7 @@ class Worker:
         sock = _UdpSocket(family, _NONBLOCKING_UDP, 0, fd)
         if _NONBLOCKING_UDP == socket.SOCK_DGRAM:
             sock.setblocking(False)
-        stream = _Stream(spec, sock, self.counters)
+        stream = _Stream(spec, sock, self.counters, now)
         if spec.dtls is not None or spec.ice is not None:
             self.set_webrtc(stream, spec)
         self.streams[stream.id] = stream
@@ -444,12 +454,12 @@ class Worker:
         if _relay is not None:
             self.settle(stream)
 
-    def update(self, spec: ch.StreamSpec) -> None:
+    def update(self, spec: ch.StreamSpec, now: float | None = None) -> None:
         stream = self.streams.get(spec.id)
         if stream is None:
             return
         self.unlink(stream)
-        stream.apply(spec, time.monotonic())
+        stream.apply(spec, time.monotonic() if now is None else now)
         if spec.dtls is not None or spec.ice is not None or stream.webrtc is not None:
             self.set_webrtc(stream, spec)
         stream.apply_keys(spec)
