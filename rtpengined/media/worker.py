@@ -86,6 +86,11 @@ _UdpSocket = _socket.socket
 PACKED_HOSTS = 1024  # hosts whose packed form a worker keeps (per family)
 SO_MEMINFO = 55  # Linux: per-socket memory info, index 8 = packets dropped by the kernel
 RTP_SSRC = struct.Struct("!I")
+# (now, now + LEARNING_WINDOW) of the last ``_Stream.apply`` that opened a learning window:
+# the streams of one control batch share one ``now`` and so one float (24 bytes each else).
+# A list changed in place: assigning a class attribute of ``_Stream`` instead would
+# invalidate the interpreter's attribute caches for every stream access.
+_window = [-1.0, -1.0]
 
 
 class _Stream:
@@ -105,10 +110,6 @@ class _Stream:
         "extra_ids", "extras", "transcode",
         "locals", "local", "referred",
     )
-
-    # (now, now + LEARNING_WINDOW) of the last ``apply`` that opened a learning window: the
-    # streams of one control batch share one ``now`` and so one float (24 bytes each else).
-    _window: tuple[float, float] = (-1.0, -1.0)
 
     def __init__(self, spec: ch.StreamSpec, sock: socket.socket, counters: CounterTable,
                  now: float | None = None) -> None:
@@ -177,10 +178,9 @@ class _Stream:
             self.best_score = -1
         self.generation = spec.generation
         if spec.restart_learning:
-            window = _Stream._window
-            if window[0] != now:
-                window = _Stream._window = (now, now + LEARNING_WINDOW)
-            self.learn_until = window[1]
+            if _window[0] != now:
+                _window[:] = now, now + LEARNING_WINDOW
+            self.learn_until = _window[1]
         self.update_destination()
 
     def apply_keys(self, spec: ch.StreamSpec) -> None:
@@ -476,7 +476,8 @@ class Worker:
             self.flush_one(stream)
             self.dirty.discard(stream)
             self.by_fd[stream.fd] = None
-            for sock in stream.sockets():
+            socks = stream.sockets()
+            for sock in socks:
                 fd = sock.fileno()
                 self.others.pop(fd, None)
                 self.epoll.unregister(fd)
@@ -485,9 +486,11 @@ class Worker:
             stream.native = False
             if stream.webrtc is not None:  # close_notify: the browser knows at once
                 self.send_leg(stream, stream.webrtc.close())
-            self.leg_due.pop(stream, None)
-            self.leg_reports.pop(stream, None)
-            for sock in stream.sockets():
+            if self.leg_due:
+                self.leg_due.pop(stream, None)
+            if self.leg_reports:
+                self.leg_reports.pop(stream, None)
+            for sock in socks:
                 sock.close()
             self.unlink(stream)
             self.resolve_referrers(stream_id)
@@ -545,7 +548,8 @@ class Worker:
                 continue
             target = streams.get(target_id)
             if target is not None:
-                target.referred = _without(target.referred, stream)
+                present = target.referred
+                target.referred = None if present is stream else _without(present, stream)
             else:
                 present = referrers.get(target_id)
                 if present is not None:
