@@ -158,7 +158,8 @@ class _Stream:
         # Unpickled values live as long as the stream: the strings every call repeats (the
         # learning mode, the SDP's addresses) are shared, not one copy per stream.
         advertised = self.advertised = _shared_host(spec.advertised)
-        self.learning = sys.intern(spec.learning)
+        learning = spec.learning
+        self.learning = sys.intern(learning) if type(learning) is str else learning
         self.strict_source = spec.strict_source
         self.media_handover = spec.media_handover
         self.asymmetric = spec.asymmetric
@@ -1450,6 +1451,8 @@ def _shared_host(address: tuple | None) -> tuple | None:
     if address is None:
         return None
     host = address[0]
+    if type(host) is not str:
+        return address
     shared = sys.intern(host)
     if shared is host:
         return address
