@@ -10,13 +10,13 @@ that every stream resolves to the right neighbours and that nothing is left behi
 
 from __future__ import annotations
 
-import os
 import socket
 
 import pytest
 
 from rtpengined.media import channel as ch
-from rtpengined.media.counters import CounterTable
+from rtpengined.media import worker as worker_module
+from rtpengined.media.counters import SLOT_SIZE, CounterTable
 from rtpengined.media.worker import Worker
 
 
@@ -36,8 +36,9 @@ def worker():
         relay.epoll.close()
         ours.close()
         theirs.close()
-        # (the map stays: the C loop, when built, holds it for the life of the process)
-        os.close(table.fd)
+        if worker_module._relay is not None:  # the C loop lets go of the table's map first
+            worker_module._relay.attach(bytearray(SLOT_SIZE))
+        table.close()
 
 
 def spec(stream_id: int, slot: int, sink: int | None = None, rtcp_peer: int | None = None,
