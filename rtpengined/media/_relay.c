@@ -190,7 +190,19 @@ static PyTypeObject ContextType = {
     .tp_new = context_new,
 };
 
-/* One entry per file descriptor of the worker's stream sockets. */
+/* What a WebRTC leg's entry has besides (allocated with its first filter, freed by
+ * forget): the peer media is taken from, and the datagrams held for Python. */
+struct leg {
+    PyObject *held; /* list of (bytes, source) not taken by Python yet, or NULL */
+    int family;     /* of ``peer``: AF_INET or AF_INET6 */
+    union {
+        struct sockaddr_in v4;
+        struct sockaddr_in6 v6;
+    } peer;
+};
+
+/* One entry per file descriptor of the worker's stream sockets. (One per socket of every
+ * open call: fields ordered for no padding, a WebRTC leg's part apart; 128 bytes.) */
 struct entry {
     uint8_t known;    /* a destination was set (the fd is a stream's socket) */
     uint8_t settled;  /* registered: relayed here */
@@ -198,34 +210,30 @@ struct entry {
     uint8_t seen;     /* the slot's ssrc_seen byte: bit 0 SSRC seen, bit 1 RTCP seen */
     uint8_t payload_type; /* the slot's payload_type byte: 0x80 | type, 0 for none */
     uint8_t congested; /* a drain found CONGESTED or more packets since the last totals() */
-    socklen_t dest_len;
+    /* A WebRTC (ICE/DTLS) leg's stream: only SRTP/SRTCP/RTP (first byte 128..191, RFC
+     * 7983) from exactly ``leg->peer`` is relayed here; the first datagram that is anything
+     * else (STUN, DTLS, another source) and everything after it in the batch go to
+     * ``leg->held`` as (bytes, source) for Python's drain_webrtc, and the fd goes back to
+     * Python. (``leg`` is set whenever ``filter`` is.) */
+    uint8_t filter;
+    uint8_t dest_len;  /* of ``dest``: 0, or a sockaddr_in's or sockaddr_in6's size */
     int sink;          /* fd of the stream the packets are sent from */
+    /* RTCP demux (a muxed stream relayed to a sink that is not): RTCP goes out from
+     * ``rtcp_sink``'s socket to its destination (the sink's RTCP stream), protected with
+     * ``rtcp_protect``; -1 and NULL without demux. */
+    int rtcp_sink;
     Py_ssize_t offset; /* byte offset of the stream's counter slot */
     uint64_t packets, bytes, errors;
     double last;
     uint32_t ssrc;
     PyObject *unprotect; /* SrtpContext for what arrives here, or NULL (plain) */
     PyObject *protect;   /* the sink's outbound SrtpContext, or NULL (plain) */
-    /* RTCP demux (a muxed stream relayed to a sink that is not): RTCP goes out from
-     * ``rtcp_sink``'s socket to its destination (the sink's RTCP stream), protected with
-     * ``rtcp_protect``; -1 and NULL without demux. */
-    int rtcp_sink;
     PyObject *rtcp_protect;
+    struct leg *leg;
     union {
         struct sockaddr_in v4;
         struct sockaddr_in6 v6;
     } dest;
-    /* A WebRTC (ICE/DTLS) leg's stream: only SRTP/SRTCP/RTP (first byte 128..191, RFC
-     * 7983) from exactly ``peer`` is relayed here; the first datagram that is anything else
-     * (STUN, DTLS, another source) and everything after it in the batch go to ``held`` as
-     * (bytes, source) for Python's drain_webrtc, and the fd goes back to Python. */
-    uint8_t filter;
-    int peer_family; /* AF_INET or AF_INET6 */
-    union {
-        struct sockaddr_in v4;
-        struct sockaddr_in6 v6;
-    } peer;
-    PyObject *held; /* list of (bytes, source) not taken by Python yet, or NULL */
 };
 
 static struct entry *table;
@@ -338,18 +346,19 @@ static int from_peer(struct entry *e, int i)
 {
     const struct sockaddr_storage *name = &names[i];
     socklen_t len = msgs[i].msg_hdr.msg_namelen;
-    if (e->peer_family == AF_INET) {
+    const struct leg *leg = e->leg;
+    if (leg->family == AF_INET) {
         const struct sockaddr_in *a = (const struct sockaddr_in *)name;
         return len >= sizeof(*a) && a->sin_family == AF_INET
-               && a->sin_port == e->peer.v4.sin_port
-               && a->sin_addr.s_addr == e->peer.v4.sin_addr.s_addr;
+               && a->sin_port == leg->peer.v4.sin_port
+               && a->sin_addr.s_addr == leg->peer.v4.sin_addr.s_addr;
     }
     const struct sockaddr_in6 *a = (const struct sockaddr_in6 *)name;
     return len >= sizeof(*a) && a->sin6_family == AF_INET6
-           && a->sin6_port == e->peer.v6.sin6_port
-           && a->sin6_flowinfo == e->peer.v6.sin6_flowinfo
-           && a->sin6_scope_id == e->peer.v6.sin6_scope_id
-           && memcmp(&a->sin6_addr, &e->peer.v6.sin6_addr, sizeof(a->sin6_addr)) == 0;
+           && a->sin6_port == leg->peer.v6.sin6_port
+           && a->sin6_flowinfo == leg->peer.v6.sin6_flowinfo
+           && a->sin6_scope_id == leg->peer.v6.sin6_scope_id
+           && memcmp(&a->sin6_addr, &leg->peer.v6.sin6_addr, sizeof(a->sin6_addr)) == 0;
 }
 
 /* How many of the ``count`` datagrams received, from the first, are media from the peer. */
@@ -385,10 +394,11 @@ static PyObject *source_of(int i)
     Py_RETURN_NONE;
 }
 
-/* Datagrams ``first``..``end``-1 of this receive, in order, to the entry's ``held`` list. */
+/* Datagrams ``first``..``end``-1 of this receive, in order, to the leg's ``held`` list. */
 static int hold(struct entry *e, int first, int end)
 {
-    if (e->held == NULL && (e->held = PyList_New(0)) == NULL)
+    struct leg *leg = e->leg;
+    if (leg->held == NULL && (leg->held = PyList_New(0)) == NULL)
         return -1;
     for (int i = first; i < end; i++) {
         PyObject *source = source_of(i);
@@ -396,7 +406,7 @@ static int hold(struct entry *e, int first, int end)
             return -1;
         PyObject *item = Py_BuildValue("(y#N)", slots + (size_t)i * SLOT,
                                        (Py_ssize_t)msgs[i].msg_len, source);
-        if (item == NULL || PyList_Append(e->held, item) < 0) {
+        if (item == NULL || PyList_Append(leg->held, item) < 0) {
             Py_XDECREF(item);
             return -1;
         }
@@ -455,7 +465,8 @@ static int relay(int fd, struct entry *e, double wall)
     }
     int received = count, handback = 0;
     if (e->filter && count) {
-        int kept = e->held != NULL && PyList_GET_SIZE(e->held) ? 0 : media_prefix(e, count);
+        PyObject *held = e->leg->held;
+        int kept = held != NULL && PyList_GET_SIZE(held) ? 0 : media_prefix(e, count);
         if (kept < count) {
             handback = HANDBACK;
             if (hold(e, kept, count) < 0)
@@ -797,7 +808,7 @@ static int context_arg(PyObject *value, PyObject **out)
 /* The peer argument of register: None (no filter), or (family, source tuple as recvfrom
  * gives it: (host, port) for 4, (host, port, flowinfo, scope_id) for 6). 1 for a filter,
  * 0 for none, -1 (ValueError) for anything else. */
-static int peer_arg(PyObject *value, struct entry *out)
+static int peer_arg(PyObject *value, struct leg *out)
 {
     if (value == Py_None)
         return 0;
@@ -811,14 +822,14 @@ static int peer_arg(PyObject *value, struct entry *out)
     memset(&out->peer, 0, sizeof(out->peer));
     if (family == 4 && PyArg_ParseTuple(source, "si", &host, &port) && port >= 0 && port <= 65535
         && inet_pton(AF_INET, host, &out->peer.v4.sin_addr) == 1) {
-        out->peer_family = AF_INET;
+        out->family = AF_INET;
         out->peer.v4.sin_family = AF_INET;
         out->peer.v4.sin_port = htons((unsigned short)port);
         return 1;
     }
     if (family == 6 && PyArg_ParseTuple(source, "siII", &host, &port, &flowinfo, &scope)
         && port >= 0 && port <= 65535 && inet_pton(AF_INET6, host, &out->peer.v6.sin6_addr) == 1) {
-        out->peer_family = AF_INET6;
+        out->family = AF_INET6;
         out->peer.v6.sin6_family = AF_INET6;
         out->peer.v6.sin6_port = htons((unsigned short)port);
         out->peer.v6.sin6_flowinfo = htonl(flowinfo);
@@ -854,19 +865,21 @@ static PyObject *register_(PyObject *self, PyObject *args)
     if (context_arg(unprotect_arg, &unprotect) < 0 || context_arg(protect_arg, &protect) < 0
         || context_arg(rtcp_protect_arg, &rtcp_protect) < 0)
         return NULL;
-    struct entry parsed;
+    struct leg parsed;
     int filter = peer_arg(peer, &parsed);
     if (filter < 0)
         return NULL;
     struct entry *e = entry_for(fd);
     if (e == NULL)
         return NULL;
+    if (filter && e->leg == NULL && (e->leg = calloc(1, sizeof(*e->leg))) == NULL)
+        return PyErr_NoMemory();
     e->filter = (uint8_t)filter;
     if (filter) {
-        e->peer_family = parsed.peer_family;
-        e->peer = parsed.peer;
-    } else {
-        Py_CLEAR(e->held); /* a leg's control datagrams, from before it went away */
+        e->leg->family = parsed.family;
+        e->leg->peer = parsed.peer;
+    } else if (e->leg != NULL) {
+        Py_CLEAR(e->leg->held); /* a leg's control datagrams, from before it went away */
     }
     e->sink = sink;
     e->rtcp_sink = rtcp_sink < 0 ? -1 : rtcp_sink;
@@ -942,7 +955,10 @@ static PyObject *forget(PyObject *self, PyObject *fd_obj)
         result = Py_None;
     }
     release(e);
-    Py_CLEAR(e->held);
+    if (e->leg != NULL) {
+        Py_CLEAR(e->leg->held);
+        free(e->leg);
+    }
     memset(e, 0, sizeof(*e));
     int kept = 0;
     for (int i = 0; i < pending_count; i++)
@@ -960,10 +976,10 @@ static PyObject *held(PyObject *self, PyObject *fd_obj)
     struct entry *e;
     if (entry_arg(fd_obj, &fd, &e) < 0)
         return NULL;
-    if (e == NULL || e->held == NULL)
+    if (e == NULL || e->leg == NULL || e->leg->held == NULL)
         Py_RETURN_NONE;
-    PyObject *result = e->held;
-    e->held = NULL;
+    PyObject *result = e->leg->held;
+    e->leg->held = NULL;
     return result;
 }
 

@@ -22,6 +22,8 @@ and counter reading apart would spread that ownership over modules that all muta
 
 from __future__ import annotations
 
+import _socket
+import array
 import logging
 import os
 import resource
@@ -94,7 +96,9 @@ class _WorkerHandle:
     index: int
     channel: socket.socket
     child_end: socket.socket
-    records: dict[int, _Record] = field(default_factory=dict)
+    # Open streams relayed by this worker (their records are ``RelayPlane.records``' whose
+    # ``worker`` is this one: a second dict per worker cost ~37 bytes per stream).
+    streams: int = 0
     # stream id -> (slot, lingering keys) until the worker acknowledges the removal
     pending_removal: dict[int, tuple[int, list[tuple[str, int]]]] = field(default_factory=dict)
     groups: dict[str, int] = field(default_factory=dict)  # group -> open streams
@@ -175,12 +179,12 @@ class RelayPlane:
         if stats.packets or stats.last_packet:  # a restored stream (Redis) goes on counting
             self.counters.write_traffic(slot, stats.packets, stats.bytes, stats.errors,
                                         stats.last_packet, stats.ssrc, bool(stats.ssrc))
-        family = 6 if stream.sock.family == socket.AF_INET6 else 4
+        family = _family(stream.sock)
         record = _Record(stream, slot, worker, 1, stream.endpoint, stream.confirmed, None, family)
         if stream.ice is not None and stream.alternates:
             record.alternates = _nonblocking(stream.alternates)
         self.records[stream.id] = record
-        worker.records[stream.id] = record
+        worker.streams += 1
         worker.groups[stream.group] = worker.groups.get(stream.group, 0) + 1
         self.group_workers[stream.group] = worker
         self._send(worker, ("add", self._spec(record, True, True)), stream.id, urgent=False)
@@ -249,7 +253,7 @@ class RelayPlane:
                 follower.follows = None  # the stream is gone: its old ports stop relaying
                 self.close_stream(follower.stream)
             worker = record.worker
-            del worker.records[stream.id]
+            worker.streams -= 1
             keys = []
             sock = stream.sock
             if sock is not None and not self.closing and sock.fileno() >= 0:
@@ -491,7 +495,7 @@ class RelayPlane:
         sink = self.records.get(stream.sink.id) if stream.sink is not None else None
         if sink is not None:
             return sink.worker
-        return min(self.workers, key=lambda w: len(w.records))
+        return min(self.workers, key=lambda w: w.streams)
 
     def _spec(self, record: _Record, override: bool, restart_learning: bool) -> tuple:
         """The stream's ``StreamSpec`` as a plain tuple (field order of ``StreamSpec``)."""
@@ -502,6 +506,14 @@ class RelayPlane:
         family = record.family
         sink = stream.sink
         rtcp_peer = stream.rtcp_peer
+        ice = dtls = None
+        if stream.dtls is not None or stream.ice is not None:
+            ice, dtls = self._webrtc_spec(record, stream)
+        # (the usual empties as they are: no generator run per spec)
+        extra_sinks = (tuple(s.id for s in stream.extra_sinks if not s.closed)
+                       if stream.extra_sinks else ())
+        alternates = (tuple(_family(sock) for _, _, sock in record.alternates)
+                      if record.alternates else ())
         return (
             stream_id,
             record.slot,
@@ -522,11 +534,11 @@ class RelayPlane:
             record.generation,
             stream.srtp_in,
             stream.srtp_out,
-            *(self._webrtc_spec(record, stream)
-              if stream.dtls is not None or stream.ice is not None else (None, None)),
-            tuple(s.id for s in stream.extra_sinks if not s.closed),
+            ice,
+            dtls,
+            extra_sinks,
             stream.transcode,
-            tuple(_family(sock) for _, _, sock in record.alternates),
+            alternates,
         )
 
     def _webrtc_spec(self, record: _Record, stream: Stream) -> tuple:
@@ -691,17 +703,27 @@ class RelayPlane:
         for message, socket_of in batch:
             if socket_of is not None:
                 record = records.get(socket_of)
-                socks = _sockets_of(message, record) if record is not None else [None]
-                numbers = [sock.fileno() if sock is not None else -1 for sock in socks]
-                if min(numbers) < 0:
+                if record is None:
                     continue  # closed before it could be handed over
-                fds += numbers
+                sock = record.stream.sock
+                if message[0] == "add" and not message[1][-1]:  # (its own socket only)
+                    number = sock.fileno() if sock is not None else -1
+                    if number < 0:
+                        continue
+                    fds.append(number)
+                else:
+                    numbers = [sock.fileno() if sock is not None else -1
+                               for sock in _sockets_of(message, record)]
+                    if min(numbers) < 0:
+                        continue
+                    fds += numbers
             messages.append(message)
         if not messages:
             return
         data = ch.encode(messages)
         if fds:
-            socket.send_fds(channel, [data], fds)
+            channel.sendmsg([data], [(socket.SOL_SOCKET, socket.SCM_RIGHTS,
+                                      array.array("i", fds))])
         else:
             channel.send(data)
 
@@ -719,10 +741,11 @@ class RelayPlane:
         worker.channel, worker.child_end = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         worker.channel.setblocking(False)
         worker.outbox_ready = trio.Event()
-        for record in worker.records.values():
+        records = [record for record in self.records.values() if record.worker is worker]
+        for record in records:
             self._refresh_record(record)
         with self.batch():
-            for record in worker.records.values():
+            for record in records:
                 # The slot keeps the counters; the new worker resumes from them.
                 self._send(worker, ("add", self._spec(record, True, False)), record.stream.id)
 
@@ -756,7 +779,7 @@ class RelayPlane:
                 worker.restarts += 1
                 log.warning(
                     "relay worker %d (pid %d) exited with status %s; restarting it with its %d streams",
-                    worker.index, process.pid, process.returncode, len(worker.records),
+                    worker.index, process.pid, process.returncode, worker.streams,
                 )
                 self._reset_channel(worker)
                 if time.monotonic() - started < 1.0:
@@ -897,7 +920,12 @@ class _Batch:
 
 
 def _family(sock: socket.socket) -> int:
-    return 6 if sock.family == socket.AF_INET6 else 4
+    """4 or 6 (the C getter: ``socket.socket.family`` builds an enum, ten times slower)."""
+    return 6 if _socket_family(sock) == _AF_INET6 else 4
+
+
+_socket_family = _socket.socket.family.__get__
+_AF_INET6 = int(socket.AF_INET6)
 
 
 def _nonblocking(alternates: tuple) -> tuple:

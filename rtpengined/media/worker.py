@@ -37,6 +37,7 @@ WebRTC protocol logic itself lives in ``secure``).
 
 from __future__ import annotations
 
+import _socket
 import heapq
 import logging
 import os
@@ -78,8 +79,18 @@ FLUSH_INTERVAL = 0.005  # seconds between counter flushes while packets flow
 LEARNING_WINDOW = 3.0  # seconds after signalling during which delayed learning follows sources
 # The type sockets arrive with: the control plane hands over non-blocking sockets only.
 _NONBLOCKING_UDP = socket.SOCK_DGRAM | getattr(socket, "SOCK_NONBLOCK", 0)
+# Stream sockets are the C socket type itself, without ``socket.socket``'s Python layer
+# (makefile reference counts, enum-typed family and type) that the relay never uses: 48
+# bytes instead of 88 per socket, and no Python-level __init__ and close per stream.
+_UdpSocket = _socket.socket
+PACKED_HOSTS = 1024  # hosts whose packed form a worker keeps (per family)
 SO_MEMINFO = 55  # Linux: per-socket memory info, index 8 = packets dropped by the kernel
 RTP_SSRC = struct.Struct("!I")
+# (now, now + LEARNING_WINDOW) of the last ``_Stream.apply`` that opened a learning window:
+# the streams of one control batch share one ``now`` and so one float (24 bytes each else).
+# A list changed in place: assigning a class attribute of ``_Stream`` instead would
+# invalidate the interpreter's attribute caches for every stream access.
+_window = [-1.0, -1.0]
 
 
 class _Stream:
@@ -92,15 +103,16 @@ class _Stream:
         "learning", "strict_source", "media_handover", "asymmetric", "rtcp_mux", "blocked",
         "learn_until", "best_score",
         "packets", "bytes", "errors", "last_packet", "ssrc", "ssrc_seen",
-        "kernel_drops", "congested", "flushed_endpoint", "packed_address", "payload_type",
+        "kernel_drops", "congested", "payload_type",
         "busy", "turn",
         "srtp_in", "srtp_out", "unprotect", "protect", "secure",
-        "webrtc", "webrtc_status", "timer_at",
+        "webrtc",
         "extra_ids", "extras", "transcode",
-        "locals", "local", "families",
+        "locals", "local", "referred",
     )
 
-    def __init__(self, spec: ch.StreamSpec, sock: socket.socket, counters: CounterTable) -> None:
+    def __init__(self, spec: ch.StreamSpec, sock: socket.socket, counters: CounterTable,
+                 now: float | None = None) -> None:
         self.id = spec.id
         self.slot = spec.slot
         self.sock = sock
@@ -108,10 +120,10 @@ class _Stream:
         # ICE on several addresses (``Worker.add_alternates``): the stream's sockets, its own
         # first, and which of them ``sock`` is (the selected ICE pair's: media for the party
         # leaves from it, the C loop relays what arrives on it); the others are drained by
-        # ``Worker.drain_local``. One socket, local 0, for every other stream.
-        self.locals = [sock]
+        # ``Worker.drain_local``. None for every other stream (``sockets()``: its own, local
+        # 0): a list per stream cost more memory than the rest of its relay state.
+        self.locals = None
         self.local = 0
-        self.families = [spec.family]
         self.sink = None
         self.rtcp_peer = None
         self.endpoint = None
@@ -122,22 +134,20 @@ class _Stream:
         self.best_score = -1
         raw = counters.read_raw(spec.slot)
         self.packets, self.bytes, self.errors, self.last_packet, self.ssrc = raw[:5]
+        self.last_packet = raw[3] or 0.0  # (a fresh slot: one shared 0.0, not a float each)
         # bit 0: an SSRC was seen, bit 1: an RTCP packet was (the slot's ssrc_seen byte)
         self.ssrc_seen = (1 if raw[7] & SSRC_SEEN else 0) | (2 if raw[7] & RTCP_SEEN else 0)
         self.kernel_drops = raw[9]
         self.payload_type = raw[11]  # raw slot byte: PAYLOAD_TYPE_SEEN | type, 0 for none
         self.congested = True  # read the kernel's drop counter once at the first flush
-        self.flushed_endpoint = None  # the endpoint whose packed address is cached
-        self.packed_address = b""
         self.busy = False  # packets come faster than loop turns: drain until empty
         self.turn = 0  # the loop turn of the last drain
         self.srtp_in = self.srtp_out = self.unprotect = self.protect = None
         self.secure = False  # relayed by Worker.drain_secure (set by Worker.resolve)
         self.webrtc = None  # secure.webrtc.WebrtcLeg (set by Worker.set_webrtc)
-        self.webrtc_status = None  # its last reported Status
-        self.timer_at = None  # when the leg's timer is due (the entry in Worker.timers)
         self.extras = ()  # subscribers' streams copied to (pubsub; set by Worker.resolve)
-        self.apply(spec, time.monotonic())
+        self.referred = None  # the streams naming this one (see Worker.link)
+        self.apply(spec, time.monotonic() if now is None else now)
         self.apply_keys(spec)
 
     def apply(self, spec: ch.StreamSpec, now: float) -> None:
@@ -145,24 +155,33 @@ class _Stream:
             self.family = spec.family
         self.sink_id = spec.sink
         self.rtcp_peer_id = spec.rtcp_peer
-        self.advertised = spec.advertised
-        self.learning = spec.learning
+        # Unpickled values live as long as the stream: the strings every call repeats (the
+        # learning mode, the SDP's addresses) are shared, not one copy per stream.
+        advertised = self.advertised = _shared_host(spec.advertised)
+        learning = spec.learning
+        self.learning = sys.intern(learning) if type(learning) is str else learning
         self.strict_source = spec.strict_source
         self.media_handover = spec.media_handover
         self.asymmetric = spec.asymmetric
         self.rtcp_mux = spec.rtcp_mux
         self.blocked = spec.blocked
         self.extra_ids = spec.extra_sinks
-        self.transcode = {pt_in: (pt_out, g711.TABLES[(codec_in, codec_out)])
-                          for pt_in, pt_out, codec_in, codec_out in spec.transcode
-                          if (codec_in, codec_out) in g711.TABLES}
+        # (None without conversions, the usual case: no empty dict per stream)
+        self.transcode = ({pt_in: (pt_out, g711.TABLES[(codec_in, codec_out)])
+                           for pt_in, pt_out, codec_in, codec_out in spec.transcode
+                           if (codec_in, codec_out) in g711.TABLES} or None
+                          if spec.transcode else None)
         if spec.override_endpoint:
-            self.endpoint = spec.endpoint
+            endpoint = spec.endpoint
+            # (one tuple when the SDP's address is the endpoint too, as it came)
+            self.endpoint = advertised if endpoint is spec.advertised else _shared_host(endpoint)
             self.confirmed = spec.confirmed
             self.best_score = -1
         self.generation = spec.generation
         if spec.restart_learning:
-            self.learn_until = now + LEARNING_WINDOW
+            if _window[0] != now:
+                _window[:] = now, now + LEARNING_WINDOW
+            self.learn_until = _window[1]
         self.update_destination()
 
     def apply_keys(self, spec: ch.StreamSpec) -> None:
@@ -177,6 +196,10 @@ class _Stream:
         if spec.srtp_out != self.srtp_out:
             self.srtp_out = spec.srtp_out
             self.protect = _srtp_context(spec.srtp_out, outbound=True)
+
+    def sockets(self) -> list[socket.socket] | tuple[socket.socket]:
+        """The stream's sockets by local index (its own first)."""
+        return self.locals or (self.sock,)
 
     def update_destination(self) -> None:
         """Where packets *for* this stream's party go: learned endpoint unless asymmetric."""
@@ -246,10 +269,13 @@ class Worker:
         self.index = index
         self.epoll = select.epoll()
         self.streams: dict[int, _Stream] = {}
-        self.by_fd: dict[int, _Stream] = {}
+        # Streams by the fd of their selected socket: a list indexed by fd (fds are small
+        # and dense; 8 bytes per number where a dict entry cost ~37), None where no stream's.
+        self.by_fd: list[_Stream | None] = []
         self.dirty: set[_Stream] = set()
-        # Lists, not sets: nearly always one referrer, and a set costs 216 bytes.
-        self.referrers: dict[int, list[_Stream]] = {}
+        # The streams naming a stream id that is not here (not added yet, or removed while
+        # others still name it); those naming one that is are its ``referred`` (see link).
+        self.referrers: dict[int, _Stream | tuple[_Stream, ...]] = {}
         # Room for a batch of typical packets; a drain stops receiving once less than a
         # maximal datagram would fit, so nothing is ever truncated.
         self.buffer = bytearray(3 * 65536)
@@ -263,6 +289,10 @@ class Worker:
         # legs whose state changed this turn ("secure" messages).
         self.certificates: dict = {}
         self.timers: list = []
+        # Per WebRTC stream (only those: not a slot of every stream): when its leg's timer is
+        # due (its live entry in ``timers``), and the state last reported for it.
+        self.leg_due: dict[_Stream, float] = {}
+        self.leg_reports: dict[_Stream, tuple] = {}
         self.timer_tie = 0
         self.secure_changed: list = []
         # The WebRTC stream drain_webrtc is relaying: not settled (registered with the
@@ -271,6 +301,9 @@ class Worker:
         # ICE on several addresses: the fds of streams' sockets that are not their selected
         # one (``_Stream.locals``) -> (stream, local index). Empty without such streams.
         self.others: dict[int, tuple[_Stream, int]] = {}
+        # Endpoint hosts as the counter slots take them (``pack_address``), per family.
+        self.packed4: dict[str, bytes] = {}
+        self.packed6: dict[str, bytes] = {}
 
     # -- control messages -----------------------------------------------------------
 
@@ -290,19 +323,20 @@ class Worker:
                         socket.close(fd)
                     return False
                 fds.reverse()  # the sockets of the batch's adds, in order: pop() takes the next
+                now = time.monotonic()  # (one for the batch: the signalling that sent it)
                 for kind, argument in ch.decode(data):
                     if kind == "add":
                         spec = ch.StreamSpec._make(argument)
                         if len(fds) > len(spec.alternates):
                             own = fds.pop()
-                            self.add(spec, own, [fds.pop() for _ in spec.alternates])
+                            self.add(spec, own, [fds.pop() for _ in spec.alternates], now)
                     elif kind == "alternates":
                         stream_id, families, _start = argument
                         if len(fds) >= len(families):
                             self.add_alternates(self.streams.get(stream_id), families,
                                                 [fds.pop() for _ in families])
                     elif kind == "update":
-                        self.update(ch.StreamSpec._make(argument))
+                        self.update(ch.StreamSpec._make(argument), now)
                     elif kind == "remove":
                         self.remove(argument)
                         removed.append(argument)
@@ -327,26 +361,36 @@ class Worker:
         except OSError:
             pass  # channel full or gone: the next refresh of the stream sees it anyway
 
-    def add(self, spec: ch.StreamSpec, fd: int, alternates: list[int] = ()) -> None:
+    def add(self, spec: ch.StreamSpec, fd: int, alternates: list[int] = (),
+            now: float | None = None) -> None:
         if spec.id in self.streams:
             self.remove(spec.id)
         # Family, type and protocol given and the socket already non-blocking (it is,
         # from the control plane): no getsockopt calls and no ioctl, only the getsockname
         # Python makes to validate the descriptor.
         family = socket.AF_INET6 if spec.family == 6 else socket.AF_INET
-        sock = socket.socket(family, _NONBLOCKING_UDP, 0, fileno=fd)
+        sock = _UdpSocket(family, _NONBLOCKING_UDP, 0, fd)
         if _NONBLOCKING_UDP == socket.SOCK_DGRAM:
             sock.setblocking(False)
-        stream = _Stream(spec, sock, self.counters)
+        stream = _Stream(spec, sock, self.counters, now)
         if spec.dtls is not None or spec.ice is not None:
             self.set_webrtc(stream, spec)
         self.streams[stream.id] = stream
-        self.by_fd[stream.fd] = stream
+        self.place(stream)
+        stream.referred = self.referrers.pop(stream.id, None)
         self.epoll.register(stream.fd, select.EPOLLIN)
         if alternates:
             self.add_alternates(stream, spec.alternates, alternates)
         self.link(stream)
         self.dirty.add(stream)
+
+    def place(self, stream: _Stream) -> None:
+        """``by_fd[stream.fd] = stream``, the list grown (doubled) to hold it."""
+        by_fd = self.by_fd
+        fd = stream.fd
+        if fd >= len(by_fd):
+            by_fd.extend([None] * max(fd + 1 - len(by_fd), len(by_fd)))
+        by_fd[fd] = stream
 
     def add_alternates(self, stream: _Stream | None, families: tuple, fds: list[int]) -> None:
         """The stream's sockets on its interface's other addresses (local 1, 2, ...): their
@@ -355,14 +399,15 @@ class Worker:
             for fd in fds:
                 socket.close(fd)
             return
+        if stream.locals is None:
+            stream.locals = [stream.sock]  # (local 0 is selected: ``sock`` is its own)
         for family, fd in zip(families, fds, strict=True):
-            sock = socket.socket(socket.AF_INET6 if family == 6 else socket.AF_INET,
-                                 _NONBLOCKING_UDP, 0, fileno=fd)
+            sock = _UdpSocket(socket.AF_INET6 if family == 6 else socket.AF_INET,
+                              _NONBLOCKING_UDP, 0, fd)
             if _NONBLOCKING_UDP == socket.SOCK_DGRAM:
                 sock.setblocking(False)
             self.others[sock.fileno()] = (stream, len(stream.locals))
             stream.locals.append(sock)
-            stream.families.append(family)
             self.epoll.register(sock.fileno(), select.EPOLLIN)
 
     def select_local(self, stream: _Stream, local: int) -> None:
@@ -370,23 +415,22 @@ class Worker:
         there before ICE chose, as 10.5 switches a stream's local socket): media for the
         party leaves from it, and the C loop relays what arrives on it; the one it replaces
         becomes one of the others (still received on, by ``drain_local``)."""
-        if local == stream.local or local >= len(stream.locals) \
+        if local == stream.local or local >= len(stream.sockets()) \
                 or self.streams.get(stream.id) is not stream:
             return
         self.unsettle(stream)
-        del self.by_fd[stream.fd]
+        self.by_fd[stream.fd] = None
         self.others[stream.fd] = (stream, stream.local)
-        sock = stream.locals[local]
+        sock = stream.sockets()[local]
         del self.others[sock.fileno()]
         stream.sock, stream.fd, stream.local = sock, sock.fileno(), local
-        stream.family = stream.families[local]
-        stream.flushed_endpoint = None  # packed for the new family at the next flush
-        self.by_fd[stream.fd] = stream
+        stream.family = 6 if sock.family == socket.AF_INET6 else 4
+        self.place(stream)
         stream.update_destination()
         self.dirty.add(stream)
         if _relay is not None:  # its own registration and its referrers' (their sink fd)
             self.settle(stream)
-            for referrer in self.referrers.get(stream.id, ()):
+            for referrer in self.referring(stream.id):
                 self.settle(referrer)
 
     def drain_local(self, stream: _Stream, local: int, wall: float, now: float,
@@ -411,12 +455,12 @@ class Worker:
         if _relay is not None:
             self.settle(stream)
 
-    def update(self, spec: ch.StreamSpec) -> None:
+    def update(self, spec: ch.StreamSpec, now: float | None = None) -> None:
         stream = self.streams.get(spec.id)
         if stream is None:
             return
         self.unlink(stream)
-        stream.apply(spec, time.monotonic())
+        stream.apply(spec, time.monotonic() if now is None else now)
         if spec.dtls is not None or spec.ice is not None or stream.webrtc is not None:
             self.set_webrtc(stream, spec)
         stream.apply_keys(spec)
@@ -427,10 +471,14 @@ class Worker:
         """Stop relaying a stream; its slot is freed by the caller's acknowledgement."""
         stream = self.streams.pop(stream_id, None)
         if stream is not None:
+            if stream.referred is not None:  # named still: until they change or it is back
+                self.referrers[stream_id] = stream.referred
+                stream.referred = None
             self.flush_one(stream)
             self.dirty.discard(stream)
-            del self.by_fd[stream.fd]
-            for sock in stream.locals:
+            self.by_fd[stream.fd] = None
+            socks = stream.sockets()
+            for sock in socks:
                 fd = sock.fileno()
                 self.others.pop(fd, None)
                 self.epoll.unregister(fd)
@@ -439,40 +487,98 @@ class Worker:
             stream.native = False
             if stream.webrtc is not None:  # close_notify: the browser knows at once
                 self.send_leg(stream, stream.webrtc.close())
-            for sock in stream.locals:
+            if self.leg_due:
+                self.leg_due.pop(stream, None)
+            if self.leg_reports:
+                self.leg_reports.pop(stream, None)
+            for sock in socks:
                 sock.close()
             self.unlink(stream)
             self.resolve_referrers(stream_id)
 
-    # Sinks and RTCP peers arrive in any order: ``referrers`` maps a stream id to the
-    # streams that name it, so adding or removing one stream touches only its neighbours.
+    # Sinks and RTCP peers arrive in any order. The streams that name a stream (as sink,
+    # RTCP peer or subscriber) are its ``referred`` while it is here, ``referrers[its id]``
+    # while it is not, so adding or removing one stream touches only its neighbours. Nearly
+    # always one: held as the stream itself (a list per stream cost ~90 bytes, a set 216,
+    # a dict entry ~70), a tuple when several.
 
     def link(self, stream: _Stream) -> None:
-        for target in (stream.sink_id, stream.rtcp_peer_id, *stream.extra_ids):
+        """Name ``stream`` among the referrers of its sink, RTCP peer and subscribers; then
+        resolve it and the streams naming it. The ids it keeps are those streams' own int
+        objects where they are here: an unpickled id is a new int (28 bytes) per mention,
+        kept as long as the stream is (``resolve`` does the same for those added later)."""
+        streams = self.streams
+        sink = streams.get(stream.sink_id)
+        if sink is not None:
+            stream.sink_id = sink.id
+            present = sink.referred
+            sink.referred = stream if present is None else _with(present, stream)
+        elif stream.sink_id is not None:
+            self.name_absent(stream.sink_id, stream)
+        peer = streams.get(stream.rtcp_peer_id)
+        if peer is not None:
+            stream.rtcp_peer_id = peer.id
+            present = peer.referred
+            peer.referred = stream if present is None else _with(present, stream)
+        elif stream.rtcp_peer_id is not None:
+            self.name_absent(stream.rtcp_peer_id, stream)
+        for target_id in stream.extra_ids:
+            target = streams.get(target_id)
             if target is not None:
-                self.referrers.setdefault(target, []).append(stream)
+                target.referred = _with(target.referred, stream)
+            else:
+                self.name_absent(target_id, stream)
         self.resolve(stream)
-        self.resolve_referrers(stream.id)
+        present = stream.referred
+        if present is not None:  # (resolve_referrers for a stream that is here)
+            if type(present) is tuple:
+                for referrer in present:
+                    self.resolve(referrer)
+            else:
+                self.resolve(present)
+
+    def name_absent(self, target_id: int, stream: _Stream) -> None:
+        """``stream`` names ``target_id``, which is not here (yet)."""
+        self.referrers[target_id] = _with(self.referrers.get(target_id), stream)
 
     def unlink(self, stream: _Stream) -> None:
-        for target in (stream.sink_id, stream.rtcp_peer_id, *stream.extra_ids):
-            referrers = self.referrers.get(target)
-            if referrers is not None:
-                try:
-                    referrers.remove(stream)
-                except ValueError:
-                    pass
-                if not referrers:
-                    del self.referrers[target]
+        referrers = self.referrers
+        streams = self.streams
+        for target_id in (stream.sink_id, stream.rtcp_peer_id, *stream.extra_ids):
+            if target_id is None:
+                continue
+            target = streams.get(target_id)
+            if target is not None:
+                present = target.referred
+                target.referred = None if present is stream else _without(present, stream)
+            else:
+                present = referrers.get(target_id)
+                if present is not None:
+                    rest = _without(present, stream)
+                    if rest is None:
+                        del referrers[target_id]
+                    else:
+                        referrers[target_id] = rest
+
+    def referring(self, stream_id: int) -> tuple[_Stream, ...]:
+        """The streams that name ``stream_id``, in the order they did."""
+        stream = self.streams.get(stream_id)
+        present = stream.referred if stream is not None else self.referrers.get(stream_id)
+        if present is None:
+            return ()
+        return present if type(present) is tuple else (present,)
 
     def resolve(self, stream: _Stream) -> None:
         streams = self.streams
-        stream.sink = streams.get(stream.sink_id) if stream.sink_id is not None else None
-        stream.rtcp_peer = (
+        stream.sink = sink = streams.get(stream.sink_id) if stream.sink_id is not None else None
+        stream.rtcp_peer = peer = (
             streams.get(stream.rtcp_peer_id) if stream.rtcp_peer_id is not None else None
         )
+        if sink is not None:  # (see link)
+            stream.sink_id = sink.id
+        if peer is not None:
+            stream.rtcp_peer_id = peer.id
         # SRTP on either side of this stream's relay: the per-packet drain, not the batch one.
-        sink = stream.sink
         stream.secure = stream.srtp_in is not None or stream.webrtc is not None or (
             sink is not None and (
                 sink.srtp_out is not None or sink.webrtc is not None
@@ -488,10 +594,13 @@ class Worker:
         if _relay is not None:
             self.settle(stream)
             # The streams relaying to this one send their demuxed RTCP to its RTCP stream:
-            # that may just have changed (added, removed, new keys).
-            for referrer in self.referrers.get(stream.id, ()):
-                if referrer.sink is stream:
-                    self.settle(referrer)
+            # that may just have changed (added, removed, new keys). (Its ``referred``: a
+            # stream that is not here any more is no referrer's sink.)
+            present = stream.referred
+            if present is not None:
+                for referrer in present if type(present) is tuple else (present,):
+                    if referrer.sink is stream:
+                        self.settle(referrer)
 
     def settle(self, stream: _Stream) -> None:
         """Hand a settled stream to the C loop, or take it back when it no longer is.
@@ -584,7 +693,7 @@ class Worker:
             stream.congested = True
 
     def resolve_referrers(self, stream_id: int) -> None:
-        for referrer in self.referrers.get(stream_id, ()):
+        for referrer in self.referring(stream_id):
             self.resolve(referrer)
 
     # -- counters -------------------------------------------------------------------
@@ -601,10 +710,14 @@ class Worker:
         else:
             family = stream.family
             port = endpoint[1]
-            if endpoint is not stream.flushed_endpoint:
-                stream.flushed_endpoint = endpoint
-                stream.packed_address = pack_address(family, endpoint[0])
-            address = stream.packed_address
+            # (packed once per host and family: not a copy per stream)
+            packed = self.packed6 if family == 6 else self.packed4
+            host = endpoint[0]
+            address = packed.get(host)
+            if address is None:
+                if len(packed) >= PACKED_HOSTS:
+                    packed.clear()
+                address = packed[host] = pack_address(family, host)
         flags = ((CONFIRMED if stream.confirmed else 0) | (SSRC_SEEN if stream.ssrc_seen & 1 else 0)
                  | (RTCP_SEEN if stream.ssrc_seen & 2 else 0))
         self.counters.write(
@@ -653,7 +766,7 @@ class Worker:
             if native_run is not None:
                 events, handled, to_flush = native_run(epoll_fd, channel_fd, timeout)
                 for fd in to_flush:
-                    stream = by_fd.get(fd)
+                    stream = by_fd[fd] if fd < len(by_fd) else None
                     if stream is not None:
                         dirty.add(stream)
             else:
@@ -670,7 +783,7 @@ class Worker:
                     return
                 events.remove((channel_fd, select.EPOLLIN))
             for fd, _mask in events:
-                stream = by_fd.get(fd)
+                stream = by_fd[fd] if fd < len(by_fd) else None
                 if stream is not None:
                     if stream.native:  # its sink's address is one sendmmsg cannot take
                         self.drain_taken(stream, wall, now, turn)
@@ -976,7 +1089,7 @@ class Worker:
                 stream.webrtc = None
                 if leg.terminates_dtls:
                     stream.srtp_in = stream.srtp_out = stream.unprotect = stream.protect = None
-                stream.timer_at = None
+                self.leg_due.pop(stream, None)
                 self.select_local(stream, 0)  # no ICE: the stream's own socket again
             return
         dtls_spec = DtlsSpec._make(spec.dtls) if spec.dtls is not None else None
@@ -1005,7 +1118,7 @@ class Worker:
                                       srtp_context=_leg_context)
             if dtls_spec is not None or (leg is not None and leg.terminates_dtls):
                 stream.srtp_in = stream.srtp_out = stream.unprotect = stream.protect = None
-            stream.webrtc_status = None
+            self.leg_reports.pop(stream, None)
         peer = stream.webrtc.peer
         # (A new agent has chosen nothing yet: the stream's own socket and the SDP's
         # endpoint, in its family, until it does.)
@@ -1022,12 +1135,12 @@ class Worker:
         """(Re)arm the leg's timer: one heap entry per due time, stale ones skipped."""
         leg = stream.webrtc
         due = leg.deadline() if leg is not None else None
-        if due is not None and due != stream.timer_at:
-            stream.timer_at = due
+        if due is not None and due != self.leg_due.get(stream):
+            self.leg_due[stream] = due
             self.timer_tie += 1
             heapq.heappush(self.timers, (due, self.timer_tie, stream))
         elif due is None:
-            stream.timer_at = None
+            self.leg_due.pop(stream, None)
 
     def run_timers(self, now: float) -> None:
         """The legs whose timers are due; what they re-arm waits for the next loop turn
@@ -1037,9 +1150,9 @@ class Worker:
         while timers and timers[0][0] <= now:
             due_now.append(heapq.heappop(timers))
         for due, _tie, stream in due_now:
-            if stream.timer_at != due or self.streams.get(stream.id) is not stream:
+            if self.leg_due.get(stream) != due or self.streams.get(stream.id) is not stream:
                 continue  # re-armed since, or the stream is gone
-            stream.timer_at = None
+            del self.leg_due[stream]
             leg = stream.webrtc
             if leg is None:
                 continue
@@ -1050,7 +1163,7 @@ class Worker:
         """ICE and DTLS datagrams of the leg. One that cannot be sent (a candidate on an
         unreachable network) is the check's failure, retried or timed out by the leg; it is
         not a media error of the stream (10.5's counters count media only)."""
-        socks = stream.locals
+        socks = stream.sockets()
         for data, address, *via in datagrams:  # (from another local socket: its index)
             local = via[0] if via else 0
             if local >= len(socks):
@@ -1067,8 +1180,8 @@ class Worker:
         leg = stream.webrtc
         status = leg.status()
         report = (*status, leg.local)  # and the local socket of the peer's pair
-        if report != stream.webrtc_status:
-            stream.webrtc_status = report
+        if report != self.leg_reports.get(stream):
+            self.leg_reports[stream] = report
             self.secure_changed.append((stream.id, report))
             if status.peer is not None:
                 self.select_local(stream, leg.local)
@@ -1089,7 +1202,7 @@ class Worker:
                 stream.unprotect = stream.protect = None
             if _relay is not None:  # a new peer, keys or expiry: the C loop follows
                 self.settle(stream)
-                for referrer in self.referrers.get(stream.id, ()):
+                for referrer in self.referring(stream.id):
                     self.settle(referrer)
         self.schedule(stream)
 
@@ -1219,6 +1332,24 @@ class Worker:
         self.send_on(stream, out)
 
 
+def _with(present: _Stream | tuple | None, stream: _Stream) -> _Stream | tuple:
+    """A set of referrers (see ``Worker.link``) with ``stream`` added."""
+    if present is None:
+        return stream
+    return (*present, stream) if type(present) is tuple else (present, stream)
+
+
+def _without(present: _Stream | tuple | None, stream: _Stream) -> _Stream | tuple | None:
+    """A set of referrers with one mention of ``stream`` taken out (None: empty)."""
+    if present is stream:
+        return None
+    if type(present) is not tuple or stream not in present:
+        return present
+    index = present.index(stream)
+    rest = present[:index] + present[index + 1:]
+    return rest[0] if len(rest) == 1 else rest
+
+
 def _fan_out(extras: tuple, data: bytes, rtcp: bool, muxed: bool, out: list) -> int:
     """Queue a copy of a packet for each subscriber stream (pubsub), each in the form its
     leg needs; returns the copies that failed (errors of the stream they came from)."""
@@ -1312,6 +1443,20 @@ def _srtp_context(keys: tuple | None, outbound: bool):
         log.warning("SRTP context for %s not built", keys[0])
         return None
     return _c_context(context)
+
+
+def _shared_host(address: tuple | None) -> tuple | None:
+    """``address`` with its host string interned (the same object for every stream that
+    names that host); the tuple itself when it already is."""
+    if address is None:
+        return None
+    host = address[0]
+    if type(host) is not str:
+        return address
+    shared = sys.intern(host)
+    if shared is host:
+        return address
+    return (shared, address[1]) if len(address) == 2 else (shared, *address[1:])
 
 
 def _kernel_drops(sock: socket.socket) -> int:
