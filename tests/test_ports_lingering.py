@@ -3,6 +3,7 @@ still holds is handed to the next stream at once, and unbound after the last cop
 
 from __future__ import annotations
 
+import os
 import socket
 
 import pytest
@@ -12,6 +13,12 @@ from rtpengined.ports import LingeringSockets, PortPool, bind_udp
 
 IFACE = Interface("default", "127.0.0.1", "127.0.0.1")
 
+
+
+def copy_of(sock) -> socket.socket:
+    """A second descriptor of the same socket, as a relay worker holds (the pool's media
+    sockets are the C socket type, which has no ``dup`` method)."""
+    return socket.socket(fileno=os.dup(sock.fileno()))
 
 def bindable(port: int) -> bool:
     try:
@@ -38,9 +45,9 @@ def test_a_lingering_port_is_reused_then_unbound_after_the_last_copy(pool_range)
     lingering = LingeringSockets()
     pool = PortPool(IFACE, low, high, lingering=lingering)
     ports = pool.allocate(2)
-    worker_copies = [sock.dup() for _, sock in ports]  # what a relay worker holds
+    worker_copies = [copy_of(sock) for _, sock in ports]  # what a relay worker holds
     for port, sock in ports:
-        lingering.hold("127.0.0.1", port, sock.dup())
+        lingering.hold("127.0.0.1", port, copy_of(sock))
         sock.close()
         pool.release(port)
     assert pool.used == 0 and not bindable(low)  # still bound by the copies
@@ -59,7 +66,7 @@ def test_a_lingering_port_is_reused_then_unbound_after_the_last_copy(pool_range)
     assert len(lingering) == 0 and not bindable(low)
     # The new streams end too, and their worker copies go: the ports are unbound.
     for port, sock in again:
-        lingering.hold("127.0.0.1", port, sock.dup())
+        lingering.hold("127.0.0.1", port, copy_of(sock))
         sock.close()
         pool.release(port)
         lingering.released("127.0.0.1", port)
