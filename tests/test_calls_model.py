@@ -113,10 +113,12 @@ def test_pair_skips_half_taken_pairs_and_releases():
 
 
 def test_real_sockets_are_bound_non_blocking():
-    sock = bind_udp(IFACE, 0)
-    with sock:
+    sock = bind_udp(IFACE, 0)  # (the C socket type: no context manager)
+    try:
         assert sock.getblocking() is False
         assert sock.type == socket.SOCK_DGRAM
+    finally:
+        sock.close()
 
 
 # -- offer/answer errors leave state alone -----------------------------------------------
