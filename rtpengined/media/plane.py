@@ -104,6 +104,9 @@ class _WorkerHandle:
     groups: dict[str, int] = field(default_factory=dict)  # group -> open streams
     outbox: deque = field(default_factory=deque)  # batches waiting for room in the channel
     pending: list = field(default_factory=list)  # (message, socket_of) of the open batch
+    # stream id -> index in ``pending`` of its "add" while that has not left (an answer's
+    # update then travels as that add, see ``RelayPlane.update_stream``)
+    unsent: dict[int, int] = field(default_factory=dict)
     in_batch: bool = False  # in ``RelayPlane.batched``: sent when the open batch ends
     deferred: bool = False  # in ``RelayPlane.deferred``: sent within ``DEFER_DELAY``
     outbox_ready: trio.Event = field(default_factory=trio.Event)
@@ -173,8 +176,8 @@ class RelayPlane:
         if stream.sock.getblocking():  # (no system call) workers rely on O_NONBLOCK
             stream.sock.setblocking(False)
         worker = self._worker_for(stream)
+        # (zero already: a fresh slot of the table, or one its allocator zeroed on release)
         slot = (self.rtcp_slots if stream.rtcp else self.slots).allocate()
-        self.counters.clear(slot)
         stats = stream.stats
         if stats.packets or stats.last_packet:  # a restored stream (Redis) goes on counting
             self.counters.write_traffic(slot, stats.packets, stats.bytes, stats.errors,
@@ -187,6 +190,7 @@ class RelayPlane:
         worker.streams += 1
         worker.groups[stream.group] = worker.groups.get(stream.group, 0) + 1
         self.group_workers[stream.group] = worker
+        worker.unsent[stream.id] = len(worker.pending)  # (before: the send may flush)
         self._send(worker, ("add", self._spec(record, True, True)), stream.id, urgent=False)
         if stream.id in self.followers:
             self._update_followers(stream.id)
@@ -205,13 +209,25 @@ class RelayPlane:
         if override:
             record.seen_endpoint = stream.endpoint
             record.seen_confirmed = stream.confirmed
+        worker = record.worker
         if stream.ice is not None and len(stream.alternates) > len(record.alternates):
             # ICE on this leg now: the worker gets the sockets on the other addresses too.
+            worker.unsent.pop(stream.id, None)  # (its add, if unsent, names the first ones)
             start = len(record.alternates)
             record.alternates = _nonblocking(stream.alternates)
             families = tuple(_family(sock) for _, _, sock in stream.alternates[start:])
-            self._send(record.worker, ("alternates", (stream.id, families, start)), stream.id)
-        self._send(record.worker, ("update", self._spec(record, override, True)))
+            self._send(worker, ("alternates", (stream.id, families, start)), stream.id)
+        index = worker.unsent.pop(stream.id, None) if worker.unsent else None
+        if index is None:
+            self._send(worker, ("update", self._spec(record, override, True)))
+        else:
+            # Its add has not left yet (deferred, as after an offer): the add goes now, in
+            # the update's place and with the final spec, so the worker builds the stream
+            # once instead of building it and then applying an update to it. What the worker
+            # ends up with is the same: nothing of the stream reached it before (an endpoint
+            # it could have learned, a window it opened), and the add's socket goes with it.
+            worker.pending[index] = None
+            self._send(worker, ("add", self._spec(record, True, True)), stream.id)
         if stream.id in self.followers:
             self._update_followers(stream.id)
         if self.kernel.active:
@@ -681,6 +697,8 @@ class RelayPlane:
         if not batch:
             return
         worker.pending = []
+        if worker.unsent:
+            worker.unsent.clear()
         if not worker.outbox:
             try:
                 self._transmit(worker.channel, batch)
@@ -700,7 +718,10 @@ class RelayPlane:
         messages = []
         fds = []
         records = self.records
-        for message, socket_of in batch:
+        for entry in batch:
+            if entry is None:
+                continue  # an add sent later in the batch (``update_stream``)
+            message, socket_of = entry
             if socket_of is not None:
                 record = records.get(socket_of)
                 if record is None:
@@ -731,6 +752,7 @@ class RelayPlane:
         """A fresh channel for a restarted worker, preloaded with all of its streams."""
         worker.outbox.clear()
         worker.pending = []
+        worker.unsent.clear()
         if worker in self.batched:
             self.batched.remove(worker)
         worker.in_batch = False
@@ -891,6 +913,7 @@ class RelayPlane:
             self._close_channel(worker)
             worker.outbox.clear()
             worker.pending = []
+            worker.unsent.clear()
         self.batched = []
         self.deferred = []
         self.deferred_ready.set()  # (``_flush_deferred`` sees ``closing`` and returns)
