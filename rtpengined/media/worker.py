@@ -338,7 +338,7 @@ class Worker:
                     elif kind == "update":
                         self.update(ch.StreamSpec._make(argument), now)
                     elif kind == "remove":
-                        self.remove(argument)
+                        self.remove(argument, publish=False)
                         removed.append(argument)
                     elif kind == "certificate":
                         self.load_certificate(*argument)
@@ -467,14 +467,21 @@ class Worker:
         self.link(stream)
         self.dirty.add(stream)
 
-    def remove(self, stream_id: int) -> None:
-        """Stop relaying a stream; its slot is freed by the caller's acknowledgement."""
+    def remove(self, stream_id: int, publish: bool = True) -> None:
+        """Stop relaying a stream; its slot is freed by the caller's acknowledgement.
+
+        ``publish=False`` (the control plane's "remove"): no last write of the slot. The
+        control plane read the stream's final figures when it closed it (the traffic part
+        is current anyway: every drain publishes before it sends), and until it releases
+        the slot it only subtracts whatever is there from its totals (``live_totals``).
+        """
         stream = self.streams.pop(stream_id, None)
         if stream is not None:
             if stream.referred is not None:  # named still: until they change or it is back
                 self.referrers[stream_id] = stream.referred
                 stream.referred = None
-            self.flush_one(stream)
+            if publish:
+                self.flush_one(stream)
             self.dirty.discard(stream)
             self.by_fd[stream.fd] = None
             socks = stream.sockets()
