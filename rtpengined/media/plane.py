@@ -107,6 +107,7 @@ class _WorkerHandle:
     # stream id -> index in ``pending`` of its "add" while that has not left (an answer's
     # update then travels as that add, see ``RelayPlane.update_stream``)
     unsent: dict[int, int] = field(default_factory=dict)
+    lazy: bool = False  # ``pending`` holds an add whose spec is built when it leaves
     in_batch: bool = False  # in ``RelayPlane.batched``: sent when the open batch ends
     deferred: bool = False  # in ``RelayPlane.deferred``: sent within ``DEFER_DELAY``
     outbox_ready: trio.Event = field(default_factory=trio.Event)
@@ -191,7 +192,10 @@ class RelayPlane:
         worker.groups[stream.group] = worker.groups.get(stream.group, 0) + 1
         self.group_workers[stream.group] = worker
         worker.unsent[stream.id] = len(worker.pending)  # (before: the send may flush)
-        self._send(worker, ("add", self._spec(record, True, True)), stream.id, urgent=False)
+        # The spec is built when the add leaves (``_complete``): the answer's update usually
+        # replaces the add before that, with a spec of its own (see ``update_stream``).
+        worker.lazy = True
+        self._send(worker, ("add", None), stream.id, urgent=False)
         if stream.id in self.followers:
             self._update_followers(stream.id)
         if self.kernel.active:
@@ -210,22 +214,23 @@ class RelayPlane:
             record.seen_endpoint = stream.endpoint
             record.seen_confirmed = stream.confirmed
         worker = record.worker
+        # Its add has not left yet (deferred, as after an offer): the add goes now, in the
+        # update's place and with the final spec, so the worker builds the stream once
+        # instead of building it and then applying an update to it. What the worker ends up
+        # with is the same: nothing of the stream reached it before (an endpoint it could
+        # have learned, a window it opened), and the add's sockets go with it.
+        index = worker.unsent.pop(stream.id, None) if worker.unsent else None
         if stream.ice is not None and len(stream.alternates) > len(record.alternates):
-            # ICE on this leg now: the worker gets the sockets on the other addresses too.
-            worker.unsent.pop(stream.id, None)  # (its add, if unsent, names the first ones)
+            # ICE on this leg now: the worker gets the sockets on the other addresses too
+            # (with the add that replaces an unsent one: its spec names them all).
             start = len(record.alternates)
             record.alternates = _nonblocking(stream.alternates)
-            families = tuple(_family(sock) for _, _, sock in stream.alternates[start:])
-            self._send(worker, ("alternates", (stream.id, families, start)), stream.id)
-        index = worker.unsent.pop(stream.id, None) if worker.unsent else None
+            if index is None:
+                families = tuple(_family(sock) for _, _, sock in stream.alternates[start:])
+                self._send(worker, ("alternates", (stream.id, families, start)), stream.id)
         if index is None:
             self._send(worker, ("update", self._spec(record, override, True)))
         else:
-            # Its add has not left yet (deferred, as after an offer): the add goes now, in
-            # the update's place and with the final spec, so the worker builds the stream
-            # once instead of building it and then applying an update to it. What the worker
-            # ends up with is the same: nothing of the stream reached it before (an endpoint
-            # it could have learned, a window it opened), and the add's socket goes with it.
             worker.pending[index] = None
             self._send(worker, ("add", self._spec(record, True, True)), stream.id)
         if stream.id in self.followers:
@@ -699,6 +704,8 @@ class RelayPlane:
         worker.pending = []
         if worker.unsent:
             worker.unsent.clear()
+        if worker.lazy:
+            batch = self._complete(worker, batch)
         if not worker.outbox:
             try:
                 self._transmit(worker.channel, batch)
@@ -713,6 +720,21 @@ class RelayPlane:
                 return
         worker.outbox.append(batch)
         worker.outbox_ready.set()
+
+    def _complete(self, worker: _WorkerHandle, batch: list) -> list:
+        """The batch with the specs of its adds built now (``open_stream``); messages
+        that building them queued (a DTLS certificate) go first."""
+        worker.lazy = False
+        records = self.records
+        for index, entry in enumerate(batch):
+            if entry is not None and entry[0][1] is None and entry[0][0] == "add":
+                record = records.get(entry[1])
+                batch[index] = None if record is None else (
+                    ("add", self._spec(record, True, True)), entry[1])
+        if worker.pending:
+            batch = worker.pending + batch
+            worker.pending = []
+        return batch
 
     def _transmit(self, channel: socket.socket, batch: list) -> None:
         messages = []
@@ -753,6 +775,7 @@ class RelayPlane:
         worker.outbox.clear()
         worker.pending = []
         worker.unsent.clear()
+        worker.lazy = False
         if worker in self.batched:
             self.batched.remove(worker)
         worker.in_batch = False
@@ -914,6 +937,7 @@ class RelayPlane:
             worker.outbox.clear()
             worker.pending = []
             worker.unsent.clear()
+            worker.lazy = False
         self.batched = []
         self.deferred = []
         self.deferred_ready.set()  # (``_flush_deferred`` sees ``closing`` and returns)
