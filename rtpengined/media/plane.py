@@ -142,7 +142,9 @@ class RelayPlane:
         self.batched: list[_WorkerHandle] = []  # workers with a pending batch
         self.deferred: list[_WorkerHandle] = []  # workers holding only deferred messages
         self.deferred_ready = trio.Event()
-        self.addresses: dict[tuple, tuple | None] = {}  # (family, Endpoint) -> sendto address
+        # (family, host, port) -> sendto address (plain values as the key: an Endpoint's
+        # hash and equality are Python code)
+        self.addresses: dict[tuple, tuple | None] = {}
         # Stream id -> records of the streams it replaced (``retire_stream``), flattened.
         self.followers: dict[int, list[_Record]] = {}
         # Kernel forwarding: the planner decides, ``kernel`` installs. Per stream in the
@@ -206,8 +208,10 @@ class RelayPlane:
         if record is None:
             self.open_stream(stream)
             return
+        endpoint = stream.endpoint
         override = (
-            stream.endpoint != record.seen_endpoint or stream.confirmed != record.seen_confirmed
+            (endpoint is not record.seen_endpoint and endpoint != record.seen_endpoint)
+            or stream.confirmed != record.seen_confirmed
         )
         record.generation += 1
         if override:
@@ -597,7 +601,7 @@ class RelayPlane:
         """``_address`` with a cache: calls reuse the same few SDP addresses."""
         if endpoint is None:
             return None
-        key = (family, endpoint)
+        key = (family, endpoint.address, endpoint.port)
         try:
             return self.addresses[key]
         except KeyError:
@@ -888,13 +892,16 @@ class RelayPlane:
 
     def _removed(self, worker: _WorkerHandle, stream_ids: list[int]) -> None:
         """The worker no longer holds these streams: their slots and ports are free."""
+        pending_removal = worker.pending_removal
+        slots = self.slots
+        released = self.lingering.released
         for stream_id in stream_ids:
-            pending = worker.pending_removal.pop(stream_id, None)
+            pending = pending_removal.pop(stream_id, None)
             if pending is not None:
                 slot, keys = pending
-                self._release_slot(slot)
+                (slots if slots.owns(slot) else self.rtcp_slots).release(slot)
                 for key in keys:
-                    self.lingering.released(*key)
+                    released(*key)
 
     async def _write_outbox(self, worker: _WorkerHandle) -> None:
         channel = worker.channel
