@@ -267,16 +267,18 @@ class RelayPlane:
         record = self.records.pop(stream.id, None)
         if record is not None:
             self._refresh_record(record)
-            self.kernel_counts.pop(stream.id, None)  # folded into stats just now
-            if record.follows is not None:
-                group = self.followers.get(record.follows.id)
-                if group is not None:
-                    group.remove(record)
-                    if not group:
-                        del self.followers[record.follows.id]
-            for follower in self.followers.pop(stream.id, ()):
-                follower.follows = None  # the stream is gone: its old ports stop relaying
-                self.close_stream(follower.stream)
+            if self.kernel_counts:
+                self.kernel_counts.pop(stream.id, None)  # folded into stats just now
+            if self.followers:
+                if record.follows is not None:
+                    group = self.followers.get(record.follows.id)
+                    if group is not None:
+                        group.remove(record)
+                        if not group:
+                            del self.followers[record.follows.id]
+                for follower in self.followers.pop(stream.id, ()):
+                    follower.follows = None  # the stream is gone: its old ports stop relaying
+                    self.close_stream(follower.stream)
             worker = record.worker
             worker.streams -= 1
             keys = []
@@ -287,8 +289,9 @@ class RelayPlane:
                 # (as its bare descriptor: ``detach`` leaves ``stream.sock`` closed without
                 # a system call, where a ``dup`` now and a ``close`` here cost two per stream).
                 key = (stream.interface.address, stream.port)
-                self.lingering.hold(*key, sock.detach())
+                self.lingering.hold(key[0], key[1], sock.detach())
                 keys.append(key)
+                sock = None  # (nothing left to close)
             for interface, port, alternate in record.alternates:
                 # (the same for its sockets on other addresses; the call, which owns them,
                 # then closes a detached socket: nothing)
@@ -305,7 +308,9 @@ class RelayPlane:
                 if self.group_workers.get(stream.group) is worker:
                     del self.group_workers[stream.group]
             self._send(worker, ("remove", stream.id))
-        if stream.sock is not None:
+            if sock is not None:
+                sock.close()
+        elif stream.sock is not None:
             stream.sock.close()
 
     def refresh(self, streams: list[Stream] | None = None) -> None:
