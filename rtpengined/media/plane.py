@@ -166,7 +166,7 @@ class RelayPlane:
         batched, self.batched = self.batched, []
         for worker in batched:
             worker.in_batch = False
-            self._flush_worker(worker)
+            self._flush_worker(worker, hold=True)
 
     # -- MediaPlane -------------------------------------------------------------------
 
@@ -688,7 +688,7 @@ class RelayPlane:
                 self.deferred.append(worker)
                 self.deferred_ready.set()
         elif not self.batching:
-            self._flush_worker(worker)
+            self._flush_worker(worker, hold=True)
         elif not worker.in_batch:
             worker.in_batch = True
             self.batched.append(worker)
@@ -705,16 +705,27 @@ class RelayPlane:
                 if not worker.in_batch:  # (else the open batch sends them)
                     self._flush_worker(worker)
 
-    def _flush_worker(self, worker: _WorkerHandle) -> None:
-        """Send the worker's pending batch now if the channel has room, else queue it."""
+    def _flush_worker(self, worker: _WorkerHandle, hold: bool = False) -> None:
+        """Send the worker's pending batch now if the channel has room, else queue it.
+
+        ``hold`` (an urgent message's send): new streams' adds stay pending while
+        ``_flush_deferred`` is due to send them, for their own answer to replace (and
+        otherwise leave as they would have: within ``DEFER_DELAY``).
+        """
         batch = worker.pending
         if not batch:
             return
-        worker.pending = []
-        if worker.unsent:
-            worker.unsent.clear()
-        if worker.lazy:
-            batch = self._complete(worker, batch)
+        if hold and worker.unsent and worker.deferred:
+            batch = self._hold_adds(worker, batch)
+            if not batch:
+                return
+        else:
+            worker.pending = []
+            if worker.unsent:
+                worker.unsent.clear()
+            if worker.lazy:
+                worker.lazy = False
+                batch = self._complete(worker, batch)
         if not worker.outbox:
             try:
                 self._transmit(worker.channel, batch)
@@ -730,10 +741,35 @@ class RelayPlane:
         worker.outbox.append(batch)
         worker.outbox_ready.set()
 
+    def _hold_adds(self, worker: _WorkerHandle, batch: list) -> list:
+        """Keep the batch's unsent adds (``open_stream``'s, not replaced yet) pending and
+        return the rest. Under load an offer's adds would otherwise leave with the next
+        urgent message of any call, and its answer's update follow as a message of its own.
+        (Nothing of the held streams is in the rest: their updates replace the add, and a
+        remove only follows a close, which drops the add.)"""
+        unsent = worker.unsent
+        records = self.records
+        kept = []
+        held = {}
+        rest = []
+        for entry in batch:
+            if entry is None:
+                continue
+            message, stream_id = entry
+            if message[1] is None and stream_id in unsent and message[0] == "add":
+                if stream_id in records:  # (else closed since: dropped)
+                    held[stream_id] = len(kept)
+                    kept.append(entry)
+                continue
+            rest.append(entry)
+        worker.pending = kept
+        worker.unsent = held
+        worker.lazy = bool(kept)
+        return rest  # (no add of ``open_stream``'s left in it: nothing to complete)
+
     def _complete(self, worker: _WorkerHandle, batch: list) -> list:
         """The batch with the specs of its adds built now (``open_stream``); messages
         that building them queued (a DTLS certificate) go first."""
-        worker.lazy = False
         records = self.records
         for index, entry in enumerate(batch):
             if entry is not None and entry[0][1] is None and entry[0][0] == "add":
