@@ -11,9 +11,11 @@ block: a message that does not fit into the channel right now is queued and writ
 a trio task. Inside ``with plane.batch():`` (the core wraps every command in one, the UDP
 ng transport each burst of queued requests) the messages for each worker are collected
 and sent as one datagram when the block ends. A new stream's ``add`` is not urgent: it
-waits (``DEFER_DELAY``) for the next urgent message to its worker (an ``update``: an
-answer, a re-offer) and travels with it. A ``remove`` is urgent: once ``delete`` has
-answered, the call's ports relay nothing more.
+waits (``DEFER_DELAY`` at most) for the stream's own ``update`` (the answer, a re-offer),
+which then replaces it (one ``add`` with the final spec, in the update's place: the worker
+builds the stream once); other calls' urgent messages leave without it. Its spec is built
+only when it leaves. A ``remove`` is urgent: once ``delete`` has answered, the call's ports
+relay nothing more.
 
 Why one module of this size: it is the single owner of every stream's record (slot,
 worker, generation, followers, lingering sockets); splitting the supervision, messaging
@@ -61,10 +63,10 @@ RESTART_BACKOFF = 0.2  # seconds before restarting a worker that died right afte
 STOP_GRACE = 1.0  # seconds a worker gets to exit on its own at shutdown before SIGKILL
 KERNEL_TICK = 1.0  # seconds between moves into and out of the kernel
 KERNEL_FRESH = 0.1  # a view of all streams re-reads kernel counters older than this
-# A new stream's "add" waits this long for an urgent message to the same worker to travel
-# with (the answer's "update", at any steady rate): a fresh call's offer costs no channel
-# send and no worker wakeup of its own, which on a virtual machine cost as much as the
-# command (a cross-CPU wakeup). Nothing is lost meanwhile: the socket is bound, so early
+# A new stream's "add" waits this long for the stream's own "update" (the answer's) to
+# become: a fresh call's offer costs no channel send and no worker wakeup of its own, which
+# on a virtual machine cost as much as the command (a cross-CPU wakeup), and the worker
+# builds the stream once, from the answer's spec. Nothing is lost meanwhile: the socket is bound, so early
 # media waits in its buffer until the worker has it. A "remove" is not deferred so: a
 # packet that reached a deleted call's port after delete answered was still relayed.
 DEFER_DELAY = 0.02
