@@ -151,3 +151,25 @@ async def test_a_call_deleted_before_its_adds_left_sends_only_the_removes() -> N
         assert setup.handle.pending == [] and setup.handle.unsent == {}
     finally:
         setup.close()
+
+
+async def test_a_re_offers_new_streams_go_with_its_updates() -> None:
+    """A re-offer that adds a medium: the call's other streams change in the same batch
+    (and may relay to the new ones), so the new streams' adds are not held back."""
+    setup = _Setup()
+    try:
+        setup.offer("grow")
+        setup.answer("grow")
+        setup.received()
+        before = setup.streams("grow")
+        video = _sdp(30000) + "m=video 30010 RTP/AVP 96\r\na=rtpmap:96 VP8/90000\r\n"
+        assert setup.command(command="offer", sdp=video,
+                             **{"call-id": "grow", "from-tag": "a"})["result"] == "ok"
+        new = setup.streams("grow") - before
+        assert len(new) == 4
+        [(batch, sockets)] = setup.received()
+        adds = {argument[0] for kind, argument in batch if kind == "add"}
+        assert adds == new and sockets == 4
+        assert {argument[0] for kind, argument in batch if kind == "update"} <= before
+    finally:
+        setup.close()

@@ -529,8 +529,10 @@ class RelayPlane:
             return sink.worker
         return min(self.workers, key=lambda w: w.streams)
 
-    def _spec(self, record: _Record, override: bool, restart_learning: bool) -> tuple:
-        """The stream's ``StreamSpec`` as a plain tuple (field order of ``StreamSpec``)."""
+    def _spec(self, record: _Record, override: bool, restart_learning: bool,
+              ahead: list | None = None) -> tuple:
+        """The stream's ``StreamSpec`` as a plain tuple (field order of ``StreamSpec``).
+        A message the worker needs first (a DTLS certificate) is sent, or put in ``ahead``."""
         stream = record.stream
         stream_id = stream.id
         if record.follows is not None:  # replaced by a re-INVITE: relays as its successor
@@ -540,7 +542,7 @@ class RelayPlane:
         rtcp_peer = stream.rtcp_peer
         ice = dtls = None
         if stream.dtls is not None or stream.ice is not None:
-            ice, dtls = self._webrtc_spec(record, stream)
+            ice, dtls = self._webrtc_spec(record, stream, ahead)
         # (the usual empties as they are: no generator run per spec)
         extra_sinks = (tuple(s.id for s in stream.extra_sinks if not s.closed)
                        if stream.extra_sinks else ())
@@ -573,7 +575,7 @@ class RelayPlane:
             alternates,
         )
 
-    def _webrtc_spec(self, record: _Record, stream: Stream) -> tuple:
+    def _webrtc_spec(self, record: _Record, stream: Stream, ahead: list | None = None) -> tuple:
         """(ice, dtls) of a WebRTC stream for its worker: candidates as ``sendto`` addresses
         of the socket's family, the certificate by name (sent to the worker once, ahead). An
         ICE-only leg (plain or SDES media) has no DTLS part."""
@@ -584,7 +586,11 @@ class RelayPlane:
             worker = record.worker
             if name not in worker.certificates:
                 worker.certificates.add(name)
-                self._send(worker, ("certificate", (name, *certificate.to_pem())))
+                message = ("certificate", (name, *certificate.to_pem()))
+                if ahead is None:
+                    self._send(worker, message)
+                else:
+                    ahead.append((message, None))
             dtls = (client, remote_fingerprint, name)
         ice = stream.ice
         if ice is not None:
@@ -727,7 +733,7 @@ class RelayPlane:
                 worker.unsent.clear()
             if worker.lazy:
                 worker.lazy = False
-                batch = self._complete(worker, batch)
+                batch = self._complete(batch)
         if not worker.outbox:
             try:
                 self._transmit(worker.channel, batch)
@@ -747,41 +753,52 @@ class RelayPlane:
         """Keep the batch's unsent adds (``open_stream``'s, not replaced yet) pending and
         return the rest. Under load an offer's adds would otherwise leave with the next
         urgent message of any call, and its answer's update follow as a message of its own.
-        (Nothing of the held streams is in the rest: their updates replace the add, and a
-        remove only follows a close, which drops the add.)"""
+        Those of a call that the rest changes go with it (a re-offer's new stream: the
+        call's other streams may relay to it now). A closed stream's add is dropped."""
         unsent = worker.unsent
         records = self.records
+        changed = set()  # the calls of the rest's updates (and adds with a spec)
+        for entry in batch:
+            if entry is not None:
+                message = entry[0]
+                if message[0] == "update" or (message[0] == "add" and message[1] is not None):
+                    record = records.get(message[1][0])
+                    if record is not None:
+                        changed.add(record.stream.group)
         kept = []
         held = {}
         rest = []
+        complete = False
         for entry in batch:
             if entry is None:
                 continue
             message, stream_id = entry
             if message[1] is None and stream_id in unsent and message[0] == "add":
-                if stream_id in records:  # (else closed since: dropped)
+                record = records.get(stream_id)
+                if record is None:
+                    continue  # closed since
+                if record.stream.group not in changed:
                     held[stream_id] = len(kept)
                     kept.append(entry)
-                continue
+                    continue
+                complete = True
             rest.append(entry)
         worker.pending = kept
         worker.unsent = held
         worker.lazy = bool(kept)
-        return rest  # (no add of ``open_stream``'s left in it: nothing to complete)
+        return self._complete(rest) if complete else rest
 
-    def _complete(self, worker: _WorkerHandle, batch: list) -> list:
-        """The batch with the specs of its adds built now (``open_stream``); messages
-        that building them queued (a DTLS certificate) go first."""
+    def _complete(self, batch: list) -> list:
+        """The batch with the specs of its adds of ``open_stream`` built now; messages the
+        worker needs before them (a DTLS certificate) go first."""
         records = self.records
+        ahead: list = []
         for index, entry in enumerate(batch):
             if entry is not None and entry[0][1] is None and entry[0][0] == "add":
                 record = records.get(entry[1])
                 batch[index] = None if record is None else (
-                    ("add", self._spec(record, True, True)), entry[1])
-        if worker.pending:
-            batch = worker.pending + batch
-            worker.pending = []
-        return batch
+                    ("add", self._spec(record, True, True, ahead)), entry[1])
+        return ahead + batch if ahead else batch
 
     def _transmit(self, channel: socket.socket, batch: list) -> None:
         messages = []
