@@ -773,15 +773,15 @@ class RelayPlane:
             if entry is None:
                 continue
             message, stream_id = entry
-            if message[1] is None and stream_id in unsent and message[0] == "add":
+            if message[1] is None and message[0] == "add":
                 record = records.get(stream_id)
                 if record is None:
                     continue  # closed since
-                if record.stream.group not in changed:
+                if stream_id in unsent and record.stream.group not in changed:
                     held[stream_id] = len(kept)
                     kept.append(entry)
                     continue
-                complete = True
+                complete = True  # (its spec is built now)
             rest.append(entry)
         worker.pending = kept
         worker.unsent = held
