@@ -37,6 +37,7 @@ import struct
 from dataclasses import dataclass
 
 SLOT_SIZE = 80
+_ZERO_SLOT = bytes(SLOT_SIZE)
 DEFAULT_CAPACITY = 1 << 20  # slots; 80 MiB of address space, backed only where used
 
 SEQ = struct.Struct("<Q")
@@ -142,7 +143,7 @@ class CounterTable:
     def clear(self, slot: int) -> None:
         """Zero a slot before it is given to a new stream."""
         offset = slot * SLOT_SIZE
-        self.map[offset : offset + SLOT_SIZE] = bytes(SLOT_SIZE)
+        self.map[offset : offset + SLOT_SIZE] = _ZERO_SLOT
 
     # -- reader side ----------------------------------------------------------------
 

@@ -11,9 +11,11 @@ block: a message that does not fit into the channel right now is queued and writ
 a trio task. Inside ``with plane.batch():`` (the core wraps every command in one, the UDP
 ng transport each burst of queued requests) the messages for each worker are collected
 and sent as one datagram when the block ends. A new stream's ``add`` is not urgent: it
-waits (``DEFER_DELAY``) for the next urgent message to its worker (an ``update``: an
-answer, a re-offer) and travels with it. A ``remove`` is urgent: once ``delete`` has
-answered, the call's ports relay nothing more.
+waits (``DEFER_DELAY`` at most) for the stream's own ``update`` (the answer, a re-offer),
+which then replaces it (one ``add`` with the final spec, in the update's place: the worker
+builds the stream once); other calls' urgent messages leave without it. Its spec is built
+only when it leaves. A ``remove`` is urgent: once ``delete`` has answered, the call's ports
+relay nothing more.
 
 Why one module of this size: it is the single owner of every stream's record (slot,
 worker, generation, followers, lingering sockets); splitting the supervision, messaging
@@ -61,10 +63,10 @@ RESTART_BACKOFF = 0.2  # seconds before restarting a worker that died right afte
 STOP_GRACE = 1.0  # seconds a worker gets to exit on its own at shutdown before SIGKILL
 KERNEL_TICK = 1.0  # seconds between moves into and out of the kernel
 KERNEL_FRESH = 0.1  # a view of all streams re-reads kernel counters older than this
-# A new stream's "add" waits this long for an urgent message to the same worker to travel
-# with (the answer's "update", at any steady rate): a fresh call's offer costs no channel
-# send and no worker wakeup of its own, which on a virtual machine cost as much as the
-# command (a cross-CPU wakeup). Nothing is lost meanwhile: the socket is bound, so early
+# A new stream's "add" waits this long for the stream's own "update" (the answer's) to
+# become: a fresh call's offer costs no channel send and no worker wakeup of its own, which
+# on a virtual machine cost as much as the command (a cross-CPU wakeup), and the worker
+# builds the stream once, from the answer's spec. Nothing is lost meanwhile: the socket is bound, so early
 # media waits in its buffer until the worker has it. A "remove" is not deferred so: a
 # packet that reached a deleted call's port after delete answered was still relayed.
 DEFER_DELAY = 0.02
@@ -104,6 +106,10 @@ class _WorkerHandle:
     groups: dict[str, int] = field(default_factory=dict)  # group -> open streams
     outbox: deque = field(default_factory=deque)  # batches waiting for room in the channel
     pending: list = field(default_factory=list)  # (message, socket_of) of the open batch
+    # stream id -> index in ``pending`` of its "add" while that has not left (an answer's
+    # update then travels as that add, see ``RelayPlane.update_stream``)
+    unsent: dict[int, int] = field(default_factory=dict)
+    lazy: bool = False  # ``pending`` holds an add whose spec is built when it leaves
     in_batch: bool = False  # in ``RelayPlane.batched``: sent when the open batch ends
     deferred: bool = False  # in ``RelayPlane.deferred``: sent within ``DEFER_DELAY``
     outbox_ready: trio.Event = field(default_factory=trio.Event)
@@ -138,7 +144,9 @@ class RelayPlane:
         self.batched: list[_WorkerHandle] = []  # workers with a pending batch
         self.deferred: list[_WorkerHandle] = []  # workers holding only deferred messages
         self.deferred_ready = trio.Event()
-        self.addresses: dict[tuple, tuple | None] = {}  # (family, Endpoint) -> sendto address
+        # (family, host, port) -> sendto address (plain values as the key: an Endpoint's
+        # hash and equality are Python code)
+        self.addresses: dict[tuple, tuple | None] = {}
         # Stream id -> records of the streams it replaced (``retire_stream``), flattened.
         self.followers: dict[int, list[_Record]] = {}
         # Kernel forwarding: the planner decides, ``kernel`` installs. Per stream in the
@@ -160,7 +168,7 @@ class RelayPlane:
         batched, self.batched = self.batched, []
         for worker in batched:
             worker.in_batch = False
-            self._flush_worker(worker)
+            self._flush_worker(worker, hold=True)
 
     # -- MediaPlane -------------------------------------------------------------------
 
@@ -173,8 +181,8 @@ class RelayPlane:
         if stream.sock.getblocking():  # (no system call) workers rely on O_NONBLOCK
             stream.sock.setblocking(False)
         worker = self._worker_for(stream)
+        # (zero already: a fresh slot of the table, or one its allocator zeroed on release)
         slot = (self.rtcp_slots if stream.rtcp else self.slots).allocate()
-        self.counters.clear(slot)
         stats = stream.stats
         if stats.packets or stats.last_packet:  # a restored stream (Redis) goes on counting
             self.counters.write_traffic(slot, stats.packets, stats.bytes, stats.errors,
@@ -187,7 +195,11 @@ class RelayPlane:
         worker.streams += 1
         worker.groups[stream.group] = worker.groups.get(stream.group, 0) + 1
         self.group_workers[stream.group] = worker
-        self._send(worker, ("add", self._spec(record, True, True)), stream.id, urgent=False)
+        worker.unsent[stream.id] = len(worker.pending)  # (before: the send may flush)
+        # The spec is built when the add leaves (``_complete``): the answer's update usually
+        # replaces the add before that, with a spec of its own (see ``update_stream``).
+        worker.lazy = True
+        self._send(worker, ("add", None), stream.id, urgent=False)
         if stream.id in self.followers:
             self._update_followers(stream.id)
         if self.kernel.active:
@@ -198,20 +210,35 @@ class RelayPlane:
         if record is None:
             self.open_stream(stream)
             return
+        endpoint = stream.endpoint
         override = (
-            stream.endpoint != record.seen_endpoint or stream.confirmed != record.seen_confirmed
+            (endpoint is not record.seen_endpoint and endpoint != record.seen_endpoint)
+            or stream.confirmed != record.seen_confirmed
         )
         record.generation += 1
         if override:
             record.seen_endpoint = stream.endpoint
             record.seen_confirmed = stream.confirmed
+        worker = record.worker
+        # Its add has not left yet (deferred, as after an offer): the add goes now, in the
+        # update's place and with the final spec, so the worker builds the stream once
+        # instead of building it and then applying an update to it. What the worker ends up
+        # with is the same: nothing of the stream reached it before (an endpoint it could
+        # have learned, a window it opened), and the add's sockets go with it.
+        index = worker.unsent.pop(stream.id, None) if worker.unsent else None
         if stream.ice is not None and len(stream.alternates) > len(record.alternates):
-            # ICE on this leg now: the worker gets the sockets on the other addresses too.
+            # ICE on this leg now: the worker gets the sockets on the other addresses too
+            # (with the add that replaces an unsent one: its spec names them all).
             start = len(record.alternates)
             record.alternates = _nonblocking(stream.alternates)
-            families = tuple(_family(sock) for _, _, sock in stream.alternates[start:])
-            self._send(record.worker, ("alternates", (stream.id, families, start)), stream.id)
-        self._send(record.worker, ("update", self._spec(record, override, True)))
+            if index is None:
+                families = tuple(_family(sock) for _, _, sock in stream.alternates[start:])
+                self._send(worker, ("alternates", (stream.id, families, start)), stream.id)
+        if index is None:
+            self._send(worker, ("update", self._spec(record, override, True)))
+        else:
+            worker.pending[index] = None
+            self._send(worker, ("add", self._spec(record, True, True)), stream.id)
         if stream.id in self.followers:
             self._update_followers(stream.id)
         if self.kernel.active:
@@ -242,16 +269,18 @@ class RelayPlane:
         record = self.records.pop(stream.id, None)
         if record is not None:
             self._refresh_record(record)
-            self.kernel_counts.pop(stream.id, None)  # folded into stats just now
-            if record.follows is not None:
-                group = self.followers.get(record.follows.id)
-                if group is not None:
-                    group.remove(record)
-                    if not group:
-                        del self.followers[record.follows.id]
-            for follower in self.followers.pop(stream.id, ()):
-                follower.follows = None  # the stream is gone: its old ports stop relaying
-                self.close_stream(follower.stream)
+            if self.kernel_counts:
+                self.kernel_counts.pop(stream.id, None)  # folded into stats just now
+            if self.followers:
+                if record.follows is not None:
+                    group = self.followers.get(record.follows.id)
+                    if group is not None:
+                        group.remove(record)
+                        if not group:
+                            del self.followers[record.follows.id]
+                for follower in self.followers.pop(stream.id, ()):
+                    follower.follows = None  # the stream is gone: its old ports stop relaying
+                    self.close_stream(follower.stream)
             worker = record.worker
             worker.streams -= 1
             keys = []
@@ -262,8 +291,9 @@ class RelayPlane:
                 # (as its bare descriptor: ``detach`` leaves ``stream.sock`` closed without
                 # a system call, where a ``dup`` now and a ``close`` here cost two per stream).
                 key = (stream.interface.address, stream.port)
-                self.lingering.hold(*key, sock.detach())
+                self.lingering.hold(key[0], key[1], sock.detach())
                 keys.append(key)
+                sock = None  # (nothing left to close)
             for interface, port, alternate in record.alternates:
                 # (the same for its sockets on other addresses; the call, which owns them,
                 # then closes a detached socket: nothing)
@@ -280,7 +310,9 @@ class RelayPlane:
                 if self.group_workers.get(stream.group) is worker:
                     del self.group_workers[stream.group]
             self._send(worker, ("remove", stream.id))
-        if stream.sock is not None:
+            if sock is not None:
+                sock.close()
+        elif stream.sock is not None:
             stream.sock.close()
 
     def refresh(self, streams: list[Stream] | None = None) -> None:
@@ -497,8 +529,10 @@ class RelayPlane:
             return sink.worker
         return min(self.workers, key=lambda w: w.streams)
 
-    def _spec(self, record: _Record, override: bool, restart_learning: bool) -> tuple:
-        """The stream's ``StreamSpec`` as a plain tuple (field order of ``StreamSpec``)."""
+    def _spec(self, record: _Record, override: bool, restart_learning: bool,
+              ahead: list | None = None) -> tuple:
+        """The stream's ``StreamSpec`` as a plain tuple (field order of ``StreamSpec``).
+        A message the worker needs first (a DTLS certificate) is sent, or put in ``ahead``."""
         stream = record.stream
         stream_id = stream.id
         if record.follows is not None:  # replaced by a re-INVITE: relays as its successor
@@ -508,7 +542,7 @@ class RelayPlane:
         rtcp_peer = stream.rtcp_peer
         ice = dtls = None
         if stream.dtls is not None or stream.ice is not None:
-            ice, dtls = self._webrtc_spec(record, stream)
+            ice, dtls = self._webrtc_spec(record, stream, ahead)
         # (the usual empties as they are: no generator run per spec)
         extra_sinks = (tuple(s.id for s in stream.extra_sinks if not s.closed)
                        if stream.extra_sinks else ())
@@ -541,7 +575,7 @@ class RelayPlane:
             alternates,
         )
 
-    def _webrtc_spec(self, record: _Record, stream: Stream) -> tuple:
+    def _webrtc_spec(self, record: _Record, stream: Stream, ahead: list | None = None) -> tuple:
         """(ice, dtls) of a WebRTC stream for its worker: candidates as ``sendto`` addresses
         of the socket's family, the certificate by name (sent to the worker once, ahead). An
         ICE-only leg (plain or SDES media) has no DTLS part."""
@@ -552,7 +586,11 @@ class RelayPlane:
             worker = record.worker
             if name not in worker.certificates:
                 worker.certificates.add(name)
-                self._send(worker, ("certificate", (name, *certificate.to_pem())))
+                message = ("certificate", (name, *certificate.to_pem()))
+                if ahead is None:
+                    self._send(worker, message)
+                else:
+                    ahead.append((message, None))
             dtls = (client, remote_fingerprint, name)
         ice = stream.ice
         if ice is not None:
@@ -576,7 +614,7 @@ class RelayPlane:
         """``_address`` with a cache: calls reuse the same few SDP addresses."""
         if endpoint is None:
             return None
-        key = (family, endpoint)
+        key = (family, endpoint.address, endpoint.port)
         try:
             return self.addresses[key]
         except KeyError:
@@ -658,7 +696,7 @@ class RelayPlane:
                 self.deferred.append(worker)
                 self.deferred_ready.set()
         elif not self.batching:
-            self._flush_worker(worker)
+            self._flush_worker(worker, hold=True)
         elif not worker.in_batch:
             worker.in_batch = True
             self.batched.append(worker)
@@ -675,12 +713,27 @@ class RelayPlane:
                 if not worker.in_batch:  # (else the open batch sends them)
                     self._flush_worker(worker)
 
-    def _flush_worker(self, worker: _WorkerHandle) -> None:
-        """Send the worker's pending batch now if the channel has room, else queue it."""
+    def _flush_worker(self, worker: _WorkerHandle, hold: bool = False) -> None:
+        """Send the worker's pending batch now if the channel has room, else queue it.
+
+        ``hold`` (an urgent message's send): new streams' adds stay pending while
+        ``_flush_deferred`` is due to send them, for their own answer to replace (and
+        otherwise leave as they would have: within ``DEFER_DELAY``).
+        """
         batch = worker.pending
         if not batch:
             return
-        worker.pending = []
+        if hold and worker.unsent and worker.deferred:
+            batch = self._hold_adds(worker, batch)
+            if not batch:
+                return
+        else:
+            worker.pending = []
+            if worker.unsent:
+                worker.unsent.clear()
+            if worker.lazy:
+                worker.lazy = False
+                batch = self._complete(batch)
         if not worker.outbox:
             try:
                 self._transmit(worker.channel, batch)
@@ -696,11 +749,65 @@ class RelayPlane:
         worker.outbox.append(batch)
         worker.outbox_ready.set()
 
+    def _hold_adds(self, worker: _WorkerHandle, batch: list) -> list:
+        """Keep the batch's unsent adds (``open_stream``'s, not replaced yet) pending and
+        return the rest. Under load an offer's adds would otherwise leave with the next
+        urgent message of any call, and its answer's update follow as a message of its own.
+        Those of a call that the rest changes go with it (a re-offer's new stream: the
+        call's other streams may relay to it now). A closed stream's add is dropped."""
+        unsent = worker.unsent
+        records = self.records
+        changed = set()  # the calls of the rest's updates (and adds with a spec)
+        for entry in batch:
+            if entry is not None:
+                message = entry[0]
+                if message[0] == "update" or (message[0] == "add" and message[1] is not None):
+                    record = records.get(message[1][0])
+                    if record is not None:
+                        changed.add(record.stream.group)
+        kept = []
+        held = {}
+        rest = []
+        complete = False
+        for entry in batch:
+            if entry is None:
+                continue
+            message, stream_id = entry
+            if message[1] is None and message[0] == "add":
+                record = records.get(stream_id)
+                if record is None:
+                    continue  # closed since
+                if stream_id in unsent and record.stream.group not in changed:
+                    held[stream_id] = len(kept)
+                    kept.append(entry)
+                    continue
+                complete = True  # (its spec is built now)
+            rest.append(entry)
+        worker.pending = kept
+        worker.unsent = held
+        worker.lazy = bool(kept)
+        return self._complete(rest) if complete else rest
+
+    def _complete(self, batch: list) -> list:
+        """The batch with the specs of its adds of ``open_stream`` built now; messages the
+        worker needs before them (a DTLS certificate) go first."""
+        records = self.records
+        ahead: list = []
+        for index, entry in enumerate(batch):
+            if entry is not None and entry[0][1] is None and entry[0][0] == "add":
+                record = records.get(entry[1])
+                batch[index] = None if record is None else (
+                    ("add", self._spec(record, True, True, ahead)), entry[1])
+        return ahead + batch if ahead else batch
+
     def _transmit(self, channel: socket.socket, batch: list) -> None:
         messages = []
         fds = []
         records = self.records
-        for message, socket_of in batch:
+        for entry in batch:
+            if entry is None:
+                continue  # an add sent later in the batch (``update_stream``)
+            message, socket_of = entry
             if socket_of is not None:
                 record = records.get(socket_of)
                 if record is None:
@@ -731,6 +838,8 @@ class RelayPlane:
         """A fresh channel for a restarted worker, preloaded with all of its streams."""
         worker.outbox.clear()
         worker.pending = []
+        worker.unsent.clear()
+        worker.lazy = False
         if worker in self.batched:
             self.batched.remove(worker)
         worker.in_batch = False
@@ -843,13 +952,16 @@ class RelayPlane:
 
     def _removed(self, worker: _WorkerHandle, stream_ids: list[int]) -> None:
         """The worker no longer holds these streams: their slots and ports are free."""
+        pending_removal = worker.pending_removal
+        slots = self.slots
+        released = self.lingering.released
         for stream_id in stream_ids:
-            pending = worker.pending_removal.pop(stream_id, None)
+            pending = pending_removal.pop(stream_id, None)
             if pending is not None:
                 slot, keys = pending
-                self._release_slot(slot)
+                (slots if slots.owns(slot) else self.rtcp_slots).release(slot)
                 for key in keys:
-                    self.lingering.released(*key)
+                    released(*key)
 
     async def _write_outbox(self, worker: _WorkerHandle) -> None:
         channel = worker.channel
@@ -891,6 +1003,8 @@ class RelayPlane:
             self._close_channel(worker)
             worker.outbox.clear()
             worker.pending = []
+            worker.unsent.clear()
+            worker.lazy = False
         self.batched = []
         self.deferred = []
         self.deferred_ready.set()  # (``_flush_deferred`` sees ``closing`` and returns)

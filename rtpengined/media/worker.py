@@ -86,6 +86,7 @@ _UdpSocket = _socket.socket
 PACKED_HOSTS = 1024  # hosts whose packed form a worker keeps (per family)
 SO_MEMINFO = 55  # Linux: per-socket memory info, index 8 = packets dropped by the kernel
 RTP_SSRC = struct.Struct("!I")
+_FRESH_SLOT = (0, 0, 0, 0.0, 0, 0, 0, 0, bytes(16), 0, 0, 0)  # ``read_raw`` of a zero slot
 # (now, now + LEARNING_WINDOW) of the last ``_Stream.apply`` that opened a learning window:
 # the streams of one control batch share one ``now`` and so one float (24 bytes each else).
 # A list changed in place: assigning a class attribute of ``_Stream`` instead would
@@ -132,7 +133,8 @@ class _Stream:
         self.native = False  # registered in the C loop's table (Worker.settle)
         self.learn_until = 0.0
         self.best_score = -1
-        raw = counters.read_raw(spec.slot)
+        # (a slot nobody wrote is all zero: a new stream's, the usual case)
+        raw = counters.read_raw(spec.slot) if counters.written(spec.slot) else _FRESH_SLOT
         self.packets, self.bytes, self.errors, self.last_packet, self.ssrc = raw[:5]
         self.last_packet = raw[3] or 0.0  # (a fresh slot: one shared 0.0, not a float each)
         # bit 0: an SSRC was seen, bit 1: an RTCP packet was (the slot's ssrc_seen byte)
@@ -324,6 +326,7 @@ class Worker:
                     return False
                 fds.reverse()  # the sockets of the batch's adds, in order: pop() takes the next
                 now = time.monotonic()  # (one for the batch: the signalling that sent it)
+                first_removed = len(removed)
                 for kind, argument in ch.decode(data):
                     if kind == "add":
                         spec = ch.StreamSpec._make(argument)
@@ -338,10 +341,15 @@ class Worker:
                     elif kind == "update":
                         self.update(ch.StreamSpec._make(argument), now)
                     elif kind == "remove":
-                        self.remove(argument)
+                        self.remove(argument, publish=False, resolve=False)
                         removed.append(argument)
                     elif kind == "certificate":
                         self.load_certificate(*argument)
+                # The streams that named the removed ones and are still here, once for the
+                # batch (before the next receive: its sockets may take the closed numbers).
+                # A call's streams are removed together: most name each other and are gone.
+                for stream_id in removed[first_removed:]:
+                    self.resolve_referrers(stream_id)
                 for fd in fds:
                     socket.close(fd)
         finally:
@@ -467,14 +475,22 @@ class Worker:
         self.link(stream)
         self.dirty.add(stream)
 
-    def remove(self, stream_id: int) -> None:
-        """Stop relaying a stream; its slot is freed by the caller's acknowledgement."""
+    def remove(self, stream_id: int, publish: bool = True, resolve: bool = True) -> None:
+        """Stop relaying a stream; its slot is freed by the caller's acknowledgement.
+
+        ``publish=False`` (the control plane's "remove"): no last write of the slot. The
+        control plane read the stream's final figures when it closed it (the traffic part
+        is current anyway: every drain publishes before it sends), and until it releases
+        the slot it only subtracts whatever is there from its totals (``live_totals``).
+        ``resolve=False``: the caller resolves the streams naming it (``resolve_referrers``).
+        """
         stream = self.streams.pop(stream_id, None)
         if stream is not None:
             if stream.referred is not None:  # named still: until they change or it is back
                 self.referrers[stream_id] = stream.referred
                 stream.referred = None
-            self.flush_one(stream)
+            if publish:
+                self.flush_one(stream)
             self.dirty.discard(stream)
             self.by_fd[stream.fd] = None
             socks = stream.sockets()
@@ -494,7 +510,8 @@ class Worker:
             for sock in socks:
                 sock.close()
             self.unlink(stream)
-            self.resolve_referrers(stream_id)
+            if resolve:
+                self.resolve_referrers(stream_id)
 
     # Sinks and RTCP peers arrive in any order. The streams that name a stream (as sink,
     # RTCP peer or subscriber) are its ``referred`` while it is here, ``referrers[its id]``
@@ -528,7 +545,7 @@ class Worker:
                 target.referred = _with(target.referred, stream)
             else:
                 self.name_absent(target_id, stream)
-        self.resolve(stream)
+        self.resolve(stream, False)  # (its referrers are resolved, and so settled, below)
         present = stream.referred
         if present is not None:  # (resolve_referrers for a stream that is here)
             if type(present) is tuple:
@@ -568,7 +585,7 @@ class Worker:
             return ()
         return present if type(present) is tuple else (present,)
 
-    def resolve(self, stream: _Stream) -> None:
+    def resolve(self, stream: _Stream, settle_referrers: bool = True) -> None:
         streams = self.streams
         stream.sink = sink = streams.get(stream.sink_id) if stream.sink_id is not None else None
         stream.rtcp_peer = peer = (
@@ -597,7 +614,7 @@ class Worker:
             # that may just have changed (added, removed, new keys). (Its ``referred``: a
             # stream that is not here any more is no referrer's sink.)
             present = stream.referred
-            if present is not None:
+            if present is not None and settle_referrers:
                 for referrer in present if type(present) is tuple else (present,):
                     if referrer.sink is stream:
                         self.settle(referrer)
