@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 
 from .sdp import MediaSection
+from .shared_values import SharedValues
 
 SUPPLEMENTARY = frozenset({"telephone-event", "cn"})
 # Encodings 10.5's codec library defines (lower case). Only these are renumbered or
@@ -57,9 +58,8 @@ class Offered:
 
 
 # Equal offers (nearly every call of a deployment offers the same codecs) share one record:
-# ~0.4 kB less per open call. Bounded, since the records come from requests.
-_SHARED_OFFERS: dict[Offered, Offered] = {}
-_SHARED_LIMIT = 256
+# ~0.4 kB less per open call.
+_shared_offer: SharedValues[Offered] = SharedValues(256)
 
 
 @dataclass
@@ -97,14 +97,8 @@ def offered(section: MediaSection, formats: list[str], ptime_option: int | None,
         reverse_ptime=reverse,
         repacketized=(forced and str(ptime_option) != own) or reverse is not None,
     )
-    if fmtps:  # (a dict: not hashable; fmtp lines are rarer)
-        return record
-    shared = _SHARED_OFFERS.get(record)
-    if shared is None:
-        shared = record
-        if len(_SHARED_OFFERS) < _SHARED_LIMIT:
-            _SHARED_OFFERS[record] = record
-    return shared
+    # (fmtps, a dict, is not compared: only records without any are shared; they are rarer)
+    return record if fmtps else _shared_offer(record)
 
 
 def _encoding(rtpmap: str) -> str:

@@ -18,6 +18,7 @@ from ..ports import give_back
 from ..protocol.ngcodec import NgError
 from ..request import Request
 from ..sdp import Connection, SessionDescription
+from ..shared_values import SharedValues
 from .ice import IceCandidates
 from .output import SdpOutput
 from .work import _direction, _MediaWork, _needs_ports, _uses_source, parsed_text
@@ -33,20 +34,9 @@ if TYPE_CHECKING:
 _OFFER_OR_REQUIRE = frozenset({"offer", "require"})
 
 
-_MUX_FLAGS: dict[frozenset[str], frozenset[str]] = {}  # the few rtcp-mux option sets seen
-
-
-def _mux_flags(options: set[str]) -> frozenset[str]:
-    """The offer's rtcp-mux options as kept on the answering party's media: one shared
-    frozenset per distinct set (a fresh empty one per call cost 216 bytes of every open
-    call); the table is bounded, since the options come from the request."""
-    flags = frozenset(options)
-    shared = _MUX_FLAGS.get(flags)
-    if shared is None:
-        shared = flags
-        if len(_MUX_FLAGS) < 64:
-            _MUX_FLAGS[flags] = flags
-    return shared
+# The offer's rtcp-mux options as kept on the answering party's media: one frozenset per
+# distinct set (a fresh empty one per call cost 216 bytes of every open call).
+_mux_flags: SharedValues[frozenset[str]] = SharedValues(64)
 
 
 def _speaks_ice(media: CallMedia, opts: Options) -> bool:
@@ -367,7 +357,7 @@ class _Session(SdpOutput, IceCandidates):
             if is_offer:
                 smedia.mux_offered = offers_mux
                 smedia.mux_in_use = offers_mux and "reject" not in opts.rtcp_mux
-                rmedia.mux_flags = _mux_flags(opts.rtcp_mux)
+                rmedia.mux_flags = _mux_flags(frozenset(opts.rtcp_mux))
                 rmedia.offered = negotiation.offered(
                     section, sdpmod.filter_codecs(section, opts.strip, opts.except_), opts.ptime,
                     opts.ptime_reverse)
