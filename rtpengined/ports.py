@@ -169,9 +169,17 @@ class PortSet:
         else:
             self.outside.add(port)
 
-    def update(self, ports) -> None:
-        for port in ports:
-            self.add(port)
+    def run_free(self, first: int, last: int) -> bool:
+        """``first`` and ``last`` (both inside the range: the pool's candidates) are free."""
+        flags, base = self.flags, self.base
+        return not flags[first - base] and not flags[last - base]
+
+    def take_run(self, first: int, last: int) -> None:
+        """Mark the free ports ``first`` .. ``last`` (inside the range) as in use."""
+        flags, base = self.flags, self.base
+        for port in range(first, last + 1):
+            flags[port - base] = 1
+        self.count += last - first + 1
 
     def discard(self, port: int) -> None:
         index = port - self.base
@@ -229,13 +237,12 @@ class PortPool:
         its copy yet) is taken back instead of bound; with nothing lingering (nearly
         always) that lookup is skipped."""
         in_use = self.in_use
-        flags, base = in_use.flags, in_use.base  # (candidates are inside the range)
         port_max = self.port_max
         lingering = (self.lingering if self.lingering is not None and self.lingering.entries
                      else None)
         for port in self._candidates(2 if count == 2 else 1):
             last = port + count - 1
-            if last > port_max or flags[port - base] or flags[last - base]:
+            if last > port_max or not in_use.run_free(port, last):
                 continue
             bound: list[tuple[int, socket.socket]] = []
             reclaimed: list[int] = []
@@ -252,9 +259,7 @@ class PortPool:
                         break
                 bound.append((p, sock))
             else:
-                for p in range(port, last + 1):
-                    flags[p - base] = 1
-                in_use.count += count
+                in_use.take_run(port, last)
                 self.last = port
                 return bound
         raise NgError("Ran out of ports")
