@@ -25,7 +25,6 @@ and counter reading apart would spread that ownership over modules that all muta
 from __future__ import annotations
 
 import _socket
-import array
 import logging
 import os
 import resource
@@ -773,7 +772,7 @@ class RelayPlane:
             if entry is None:
                 continue
             message, stream_id = entry
-            if message[1] is None and message[0] == "add":
+            if _unbuilt_add(message):
                 record = records.get(stream_id)
                 if record is None:
                     continue  # closed since
@@ -794,7 +793,7 @@ class RelayPlane:
         records = self.records
         ahead: list = []
         for index, entry in enumerate(batch):
-            if entry is not None and entry[0][1] is None and entry[0][0] == "add":
+            if entry is not None and _unbuilt_add(entry[0]):
                 record = records.get(entry[1])
                 batch[index] = None if record is None else (
                     ("add", self._spec(record, True, True, ahead)), entry[1])
@@ -812,25 +811,17 @@ class RelayPlane:
                 record = records.get(socket_of)
                 if record is None:
                     continue  # closed before it could be handed over
-                sock = record.stream.sock
-                if message[0] == "add" and not message[1][-1]:  # (its own socket only)
-                    number = sock.fileno() if sock is not None else -1
-                    if number < 0:
-                        continue
-                    fds.append(number)
-                else:
-                    numbers = [sock.fileno() if sock is not None else -1
-                               for sock in _sockets_of(message, record)]
-                    if min(numbers) < 0:
-                        continue
-                    fds += numbers
+                numbers = [sock.fileno() if sock is not None else -1
+                           for sock in _sockets_of(message, record)]
+                if min(numbers) < 0:
+                    continue
+                fds += numbers
             messages.append(message)
         if not messages:
             return
         data = ch.encode(messages)
         if fds:
-            channel.sendmsg([data], [(socket.SOL_SOCKET, socket.SCM_RIGHTS,
-                                      array.array("i", fds))])
+            socket.send_fds(channel, [data], fds)
         else:
             channel.send(data)
 
@@ -1049,7 +1040,12 @@ def _nonblocking(alternates: tuple) -> tuple:
     return alternates
 
 
-def _sockets_of(message: tuple, record: _Record) -> list:
+def _unbuilt_add(message: tuple) -> bool:
+    """An ``open_stream`` add whose spec is built when it leaves (``RelayPlane._complete``)."""
+    return message[1] is None and message[0] == "add"
+
+
+def _sockets_of(message: tuple, record: _Record) -> list | tuple:
     """The sockets that travel with a message naming ``record``'s stream: an "add" takes
     the stream's own and those of its spec's ``alternates``, an "alternates" message the
     ones it names."""
@@ -1057,6 +1053,8 @@ def _sockets_of(message: tuple, record: _Record) -> list:
         _, families, start = message[1]
         return [sock for _, _, sock in record.alternates[start:start + len(families)]]
     count = len(message[1][-1])  # StreamSpec.alternates, the last field
+    if not count:  # (nearly every add: its own socket only)
+        return (record.stream.sock,)
     return [record.stream.sock, *(sock for _, _, sock in record.alternates[:count])]
 
 
