@@ -373,14 +373,7 @@ class Worker:
             now: float | None = None) -> None:
         if spec.id in self.streams:
             self.remove(spec.id)
-        # Family, type and protocol given and the socket already non-blocking (it is,
-        # from the control plane): no getsockopt calls and no ioctl, only the getsockname
-        # Python makes to validate the descriptor.
-        family = socket.AF_INET6 if spec.family == 6 else socket.AF_INET
-        sock = _UdpSocket(family, _NONBLOCKING_UDP, 0, fd)
-        if _NONBLOCKING_UDP == socket.SOCK_DGRAM:
-            sock.setblocking(False)
-        stream = _Stream(spec, sock, self.counters, now)
+        stream = _Stream(spec, _adopt(spec.family, fd), self.counters, now)
         if spec.dtls is not None or spec.ice is not None:
             self.set_webrtc(stream, spec)
         self.streams[stream.id] = stream
@@ -410,10 +403,7 @@ class Worker:
         if stream.locals is None:
             stream.locals = [stream.sock]  # (local 0 is selected: ``sock`` is its own)
         for family, fd in zip(families, fds, strict=True):
-            sock = _UdpSocket(socket.AF_INET6 if family == 6 else socket.AF_INET,
-                              _NONBLOCKING_UDP, 0, fd)
-            if _NONBLOCKING_UDP == socket.SOCK_DGRAM:
-                sock.setblocking(False)
+            sock = _adopt(family, fd)
             self.others[sock.fileno()] = (stream, len(stream.locals))
             stream.locals.append(sock)
             self.epoll.register(sock.fileno(), select.EPOLLIN)
@@ -524,27 +514,10 @@ class Worker:
         resolve it and the streams naming it. The ids it keeps are those streams' own int
         objects where they are here: an unpickled id is a new int (28 bytes) per mention,
         kept as long as the stream is (``resolve`` does the same for those added later)."""
-        streams = self.streams
-        sink = streams.get(stream.sink_id)
-        if sink is not None:
-            stream.sink_id = sink.id
-            present = sink.referred
-            sink.referred = stream if present is None else _with(present, stream)
-        elif stream.sink_id is not None:
-            self.name_absent(stream.sink_id, stream)
-        peer = streams.get(stream.rtcp_peer_id)
-        if peer is not None:
-            stream.rtcp_peer_id = peer.id
-            present = peer.referred
-            peer.referred = stream if present is None else _with(present, stream)
-        elif stream.rtcp_peer_id is not None:
-            self.name_absent(stream.rtcp_peer_id, stream)
+        stream.sink_id = self.refer(stream.sink_id, stream)
+        stream.rtcp_peer_id = self.refer(stream.rtcp_peer_id, stream)
         for target_id in stream.extra_ids:
-            target = streams.get(target_id)
-            if target is not None:
-                target.referred = _with(target.referred, stream)
-            else:
-                self.name_absent(target_id, stream)
+            self.refer(target_id, stream)
         self.resolve(stream, False)  # (its referrers are resolved, and so settled, below)
         present = stream.referred
         if present is not None:  # (resolve_referrers for a stream that is here)
@@ -553,6 +526,17 @@ class Worker:
                     self.resolve(referrer)
             else:
                 self.resolve(present)
+
+    def refer(self, target_id: int | None, stream: _Stream) -> int | None:
+        """``stream`` names ``target_id`` (None: nothing): held on the target while it is
+        here, else under its id. Returns the id to keep: the target's own int object."""
+        target = self.streams.get(target_id)
+        if target is not None:
+            target.referred = _with(target.referred, stream)
+            return target.id
+        if target_id is not None:
+            self.name_absent(target_id, stream)
+        return target_id
 
     def name_absent(self, target_id: int, stream: _Stream) -> None:
         """``stream`` names ``target_id``, which is not here (yet)."""
@@ -1347,6 +1331,18 @@ class Worker:
             self.learned.append(stream.id)
         self.publish(stream, media, wall, last, 0, len(last), learned)
         self.send_on(stream, out)
+
+
+def _adopt(family: int, fd: int) -> socket.socket:
+    """A socket object for a stream's descriptor from the control plane. Family, type and
+    protocol given and the socket already non-blocking (the control plane hands over
+    non-blocking sockets only): no getsockopt calls and no ioctl, only the getsockname
+    Python makes to validate the descriptor."""
+    sock = _UdpSocket(socket.AF_INET6 if family == 6 else socket.AF_INET,
+                      _NONBLOCKING_UDP, 0, fd)
+    if _NONBLOCKING_UDP == socket.SOCK_DGRAM:
+        sock.setblocking(False)
+    return sock
 
 
 def _with(present: _Stream | tuple | None, stream: _Stream) -> _Stream | tuple:
