@@ -15,7 +15,6 @@ loops (the C loop relays a settled stream on the selected socket).
 from __future__ import annotations
 
 import asyncio
-import itertools
 import os
 import re
 import socket
@@ -24,9 +23,8 @@ import time
 import aioice
 import pytest
 from aiortc import RTCCertificate, RTCIceGatherer, RTCIceTransport
-from test_webrtc_relay import Browser, Peer, plain_socket, port_of, rtcp, rtp, text
+from test_webrtc_relay import Browser, Peer, ng, plain_socket, port_of, rtcp, rtp, text
 
-from rtpengined.protocol import bencode
 from rtpengined.secure.ice import IceAgent
 from rtpengined.secure.webrtc import IceSpec, WebrtcLeg
 from tests.conftest import DaemonProcess
@@ -34,7 +32,6 @@ from tests.test_ice_plain_legs import Peer as IcePeer
 
 PORTS = ("--port-min=25100", "--port-max=25199")
 DEADLINE = 20.0  # seconds: generous, the machine may be loaded
-_cookies = itertools.count()
 
 
 @pytest.fixture(name="daemon")
@@ -45,17 +42,6 @@ def daemon_fixture(relay_loop):
         yield daemon
     finally:
         daemon.stop()
-
-
-def ng(daemon: DaemonProcess, **message) -> dict:
-    cookie = f"a{next(_cookies)}".encode()
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
-        sock.settimeout(5)
-        sock.sendto(cookie + b" " + bencode.encode(message), ("127.0.0.1", daemon.ng_port))
-        reply = sock.recv(65535)
-    decoded = bencode.decode(reply[len(cookie) + 1:])
-    assert decoded.get("result") == "ok", decoded
-    return decoded
 
 
 def candidates(sdp: str, component: int = 1) -> dict[str, int]:
