@@ -53,14 +53,17 @@ def _unlink(call: Call) -> None:
     for stream in [*call.streams(), *call.retired_streams]:
         stream.sink = None
         stream.rtcp_peer = None
-        stream.extra_sinks = ()
+        if stream.rare is not None:
+            stream.extra_sinks = ()
     for party in call.monologues:
         party.subscriptions = []
         party.subscribers = []
-        party.pubsub_subscriptions = ()
-        party.pubsub_subscribers = ()
+        if party.rare is not None:
+            party.pubsub_subscriptions = ()
+            party.pubsub_subscribers = ()
         for media in party.medias:
-            media.source = None
+            if media.rare is not None:
+                media.source = None
 
 
 class CallManager:

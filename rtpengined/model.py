@@ -15,6 +15,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from .rare_fields import rare, rare_fields
+
 _stream_ids = itertools.count(1)
 
 
@@ -81,6 +83,7 @@ class StreamStats:
 
 
 @dataclass(eq=False, slots=True)
+@rare_fields
 class Stream:
     """One local media socket: the port a party sends its RTP (or RTCP) to.
 
@@ -113,34 +116,34 @@ class Stream:
     created: float = 0.0
     # What the party's SDP said when it must not be sent to (c=0.0.0.0 hold, port 0):
     # shown by query like rtpengine, never used as a destination.
-    shown_endpoint: Endpoint | None = None
+    shown_endpoint: Endpoint | None = rare(None)
     # SRTP on this stream's leg, as (profile, key||salt) or, for SDES, (suite, key||salt,
     # session parameters): ``srtp_in`` unprotects what the party sends, ``srtp_out``
     # protects what it is sent. None: plain RTP.
-    srtp_in: tuple | None = None
-    srtp_out: tuple | None = None
-    crypto_suite: str | None = None  # what query shows (10.5: on an SDES offerer's streams)
+    srtp_in: tuple | None = rare(None)
+    srtp_out: tuple | None = rare(None)
+    crypto_suite: str | None = rare(None)  # what query shows (10.5: on an SDES offerer's streams)
     # WebRTC on this stream's leg (offer_answer.webrtc.leg_spec): ICE (our and the peer's
     # credentials, our role, its candidates) and DTLS (our role, its fingerprint, our
     # certificate); the relay worker runs both on the stream's port. None: not terminated.
-    ice: tuple | None = None
-    dtls: tuple | None = None
-    fingerprint_verified: bool = False  # the worker's handshake checked the peer (query)
-    dtls_suite: str | None = None  # the SRTP suite that handshake chose (query)
+    ice: tuple | None = rare(None)
+    dtls: tuple | None = rare(None)
+    fingerprint_verified: bool = rare(False)  # the worker's handshake checked the peer (query)
+    dtls_suite: str | None = rare(None)  # the SRTP suite that handshake chose (query)
     # Publish/subscribe (``pubsub``): the subscribers' streams that get a copy of what this
     # stream receives, besides its sink. A tuple: nearly every stream has none.
-    extra_sinks: tuple = ()
+    extra_sinks: tuple = rare(())
     # A subscriber's stream: G.711 conversions of what is copied to it, as (payload type
     # received, payload type sent, codec received, codec sent) tuples (``media.g711``).
-    transcode: tuple = ()
+    transcode: tuple = rare(())
     # The same component's ports on the logical interface's other addresses, offered as ICE
     # host candidates (``offer_answer.ice``): ((Interface, port, socket), ...). The relay
     # worker receives on them too while the stream has an ICE agent; the call owns them
     # (``Call.retired_ports``). ``selected``: which of the stream's sockets its peer's ICE
     # pair uses (0: ``sock``, i: ``alternates[i - 1]``) as the worker reports it, None while
     # ICE has selected nothing on it.
-    alternates: tuple = ()
-    selected: int | None = None
+    alternates: tuple = rare(())
+    selected: int | None = rare(None)
 
     @property
     def local(self) -> Endpoint:
@@ -156,6 +159,7 @@ class Stream:
 
 
 @dataclass(eq=False, slots=True)
+@rare_fields
 class CallMedia:
     """One ``m=`` section of one party."""
 
@@ -182,7 +186,7 @@ class CallMedia:
     # sets up or declines a passthrough: the party's ``ICE controlling`` is then not shown).
     ice_roles_settled: bool = False
     ice_controlling: bool = False
-    transcoding: bool = False  # payload types renumbered between the parties
+    transcoding: bool = rare(False)  # payload types renumbered between the parties
     # (send, recv) media flags as query shows them (the proxy's point of view).
     dir_flags: tuple[bool, bool] = (True, True)
     mux_offered: bool = False  # the party's offer had a=rtcp-mux
@@ -203,42 +207,42 @@ class CallMedia:
     mux_in_use: bool = False
     offered: Any = None  # codec_negotiation.Offered: what the offer sent to this party
     bound_endpoint: Endpoint | None = None  # the far party's address when ports were bound
-    ice_alternates: tuple[int, list] | None = None  # (rtp stream id, other-address ports)
+    ice_alternates: tuple[int, list] | None = rare(None)  # (rtp stream id, other-address ports)
     # SDES on this party's leg (offer_answer.output): the protocol its own offer used, the
     # a=crypto it offered, the a=crypto we offered it.
     # (Sequences never changed in place: an empty tuple for the plain calls' none.)
     offer_protocol: str | None = None
-    crypto_received: Sequence = ()
+    crypto_received: Sequence = rare(())
     # The offerer's own a=crypto line its answer passed back (SDES on both legs, keys end to
     # end): what `SDES: static` answers again while the offer still carries it.
-    crypto_answered: Any = None
-    crypto_offered: Sequence = ()
+    crypto_answered: Any = rare(None)
+    crypto_offered: Sequence = rare(())
     # What is left of our a=crypto lines once this party answered SDES (None: no SDES
     # answer since our offer): the one of the answer's tag and suite, or none (10.5).
-    crypto_accepted: list | None = None
-    sdes: bool = False  # SDES on this leg: query's "SDES" media flag
-    dtls_offered: bool = False  # we offered DTLS (actpass) on this leg, not yet answered
+    crypto_accepted: list | None = rare(None)
+    sdes: bool = rare(False)  # SDES on this leg: query's "SDES" media flag
+    dtls_offered: bool = rare(False)  # we offered DTLS (actpass) on this leg, not yet answered
     # We offered this leg SRTP, not answered yet: 10.5 shows both DTLS roles (it always
     # offers actpass, DTLS or not) and, with a=crypto lines, SDES.
-    srtp_offered: bool = False
-    sdes_offered: bool = False
-    srtp_bridged: bool = False  # we offered this leg SRTP for a plain offerer
+    srtp_offered: bool = rare(False)
+    sdes_offered: bool = rare(False)
+    srtp_bridged: bool = rare(False)  # we offered this leg SRTP for a plain offerer
     # The transport-protocol and DTLS-fingerprint hash an offer to this party was given: a
     # re-offer without them keeps both (10.5).
-    protocol_sent: str | None = None
-    fingerprint_hash: str | None = None
+    protocol_sent: str | None = rare(None)
+    fingerprint_hash: str | None = rare(None)
     # The party's own DTLS/ICE parameters from its last SDP (offer_answer.webrtc), and our
     # DTLS role on its leg once an answer settled DTLS-SRTP there ('active'/'passive').
     remote_webrtc: Any = None
     dtls_role: str | None = None
-    dtls_reverse: str | None = None  # the DTLS-reverse option of this party's offer
-    mid: str | None = None  # a=mid of this party's last SDP (an answer without one gets it)
-    ice_lite: bool = False  # the SDP we last sent this party declared a=ice-lite
+    dtls_reverse: str | None = rare(None)  # the DTLS-reverse option of this party's offer
+    mid: str | None = rare(None)  # a=mid of this party's last SDP (an answer without one gets it)
+    ice_lite: bool = rare(False)  # the SDP we last sent this party declared a=ice-lite
     # We are ICE-lite towards this party (10.5's ICE_LITE_SELF: set by an offer's ICE-lite
     # option, kept until another offer's option changes it).
-    lite_self: bool = False
+    lite_self: bool = rare(False)
     # A subscriber's media (``pubsub``): the publisher's media it receives a copy of.
-    source: CallMedia | None = None
+    source: CallMedia | None = rare(None)
 
     @property
     def rtp(self) -> Stream | None:
@@ -256,6 +260,7 @@ class CallMedia:
 
 
 @dataclass(eq=False, slots=True)
+@rare_fields
 class Monologue:
     """One call party, keyed by its SIP tag (empty until the answer names it)."""
 
@@ -272,7 +277,7 @@ class Monologue:
     terminated: float | None = None  # deleted at: its call duration stops here (CLI)
     # ICE role and credentials on this party's leg (offer_answer).
     ice_controlling: bool = False
-    ice_credentials: Any = None  # sdp.IceCredentials once generated
+    ice_credentials: Any = rare(None)  # sdp.IceCredentials once generated
     new_via_branch: str | None = None  # an answer from a fork not yet picked (via-branch)
     # Ended as a branch of a call that goes on (``branches``): found by neither tag nor
     # via-branch any more, its ports released; still listed by query, as in 10.5.
@@ -286,23 +291,23 @@ class Monologue:
     # States set by the extended ng commands (block/silence media, block DTMF, forwarding)
     # and the CLI (call ... tag ... delay, detect-dtmf): kept and reported, not acted on
     # by the media plane except ``block_media``.
-    block_media: bool = False
-    silence_media: bool = False
-    block_dtmf: bool = False
-    forwarding: bool = False
-    delay_ms: int = 0
-    detect_dtmf: bool = False
+    block_media: bool = rare(False)
+    silence_media: bool = rare(False)
+    block_dtmf: bool = rare(False)
+    forwarding: bool = rare(False)
+    delay_ms: int = rare(0)
+    detect_dtmf: bool = rare(False)
     # Publish/subscribe (``pubsub``), apart from the offer/answer links above: the parties
     # this one gets a copy of, and the ones getting a copy of this one. ``last_sdp``: the
     # party's own last SDP (a subscription offer mirrors it); ``mirror_rtcp``: a
     # subscriber whose RTCP goes back to the publisher. Tuples, changed only through
     # ``pubsub_link``/``pubsub_unlink``: nearly every party has none, and two empty lists
     # per party cost ~0.2 kB of every open call.
-    pubsub_subscriptions: tuple[Monologue, ...] = ()
-    pubsub_subscribers: tuple[Monologue, ...] = ()
+    pubsub_subscriptions: tuple[Monologue, ...] = rare(())
+    pubsub_subscribers: tuple[Monologue, ...] = rare(())
     last_sdp: str | None = None
-    mirror_rtcp: bool = False
-    published: bool = False  # created by ``publish`` (no offer/answer peer)
+    mirror_rtcp: bool = rare(False)
+    published: bool = rare(False)  # created by ``publish`` (no offer/answer peer)
 
     def pubsub_link(self, publisher: Monologue) -> None:
         """This party gets a copy of ``publisher``'s media (once, however often asked)."""

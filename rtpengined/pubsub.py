@@ -137,7 +137,8 @@ def subscribe_request(core: Core, message: dict[str, Any], request: Request) -> 
     fingerprint = manager.certificate.fingerprint() if srtp and not dtls_off else ""
     for number, ((src, source), (pool, ports)) in enumerate(zip(wanted, bound, strict=True), 1):
         media = CallMedia(index=number, type=source.type, protocol=_plain(source.protocol),
-                          source=source, dir_flags=(True, False))
+                          dir_flags=(True, False))
+        media.source = source
         media.formats, media.rtpmaps = _offered_codecs(src, source, added, stripped)
         if srtp and source.protocol in sdpmod.RTP_PROTOCOLS:
             # SRTP towards the subscriber (transport-protocol): our SDES keys (the `SDES`

@@ -85,6 +85,8 @@ def set_keys(media: CallMedia, inbound: sdes.Crypto | None, outbound: sdes.Crypt
         key_in = key_out = None  # half a context relays nothing useful: stay plain
     changed = []
     for stream in media.streams:
+        if stream.rare is None and key_in is None and suite is None:
+            continue  # plain, and stays so (no suite to show)
         if not keep_suite:
             stream.crypto_suite = suite
         if stream.srtp_in != key_in or stream.srtp_out != key_out:

@@ -387,8 +387,11 @@ class _Session(SdpOutput, IceCandidates):
                 target = rtcp_ep if stream.rtcp else rtp_ep
                 # (a held party's RTCP shows its a=rtcp port, else the next one, as 10.5)
                 held_rtcp = rtcp_attr[0] if rtcp_attr is not None else None
-                stream.shown_endpoint = None if held is None else Endpoint(
-                    held.address, (held_rtcp or held.port + 1) if stream.rtcp else held.port)
+                if held is not None:
+                    stream.shown_endpoint = Endpoint(
+                        held.address, (held_rtcp or held.port + 1) if stream.rtcp else held.port)
+                elif stream.rare is not None:  # (else it has none already)
+                    stream.shown_endpoint = None
                 if stream.advertised != target:
                     stream.advertised = target
                     stream.endpoint = None

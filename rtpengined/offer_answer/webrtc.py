@@ -186,6 +186,8 @@ def set_leg(media: CallMedia, spec: tuple[tuple | None, tuple | None] | None,
     changed = []
     for stream in media.streams:
         want = (agent_spec, dtls_spec) if not stream.rtcp else rtcp_want
+        if stream.rare is None and want == (None, None):
+            continue  # no agent, no DTLS, no keys: nothing to take away
         terminated = want[1] is not None
         marked = stream.srtp_in == DTLS_KEYS
         if (stream.ice, stream.dtls) != want or terminated != marked:
