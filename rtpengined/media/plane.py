@@ -188,7 +188,7 @@ class RelayPlane:
                                         stats.last_packet, stats.ssrc, bool(stats.ssrc))
         family = _family(stream.sock)
         record = _Record(stream, slot, worker, 1, stream.endpoint, stream.confirmed, None, family)
-        if stream.ice is not None and stream.alternates:
+        if stream.rare is not None and stream.ice is not None and stream.alternates:
             record.alternates = _nonblocking(stream.alternates)
         self.records[stream.id] = record
         worker.streams += 1
@@ -225,7 +225,8 @@ class RelayPlane:
         # with is the same: nothing of the stream reached it before (an endpoint it could
         # have learned, a window it opened), and the add's sockets go with it.
         index = worker.unsent.pop(stream.id, None) if worker.unsent else None
-        if stream.ice is not None and len(stream.alternates) > len(record.alternates):
+        if (stream.rare is not None and stream.ice is not None
+                and len(stream.alternates) > len(record.alternates)):
             # ICE on this leg now: the worker gets the sockets on the other addresses too
             # (with the add that replaces an unsent one: its spec names them all).
             start = len(record.alternates)
@@ -539,12 +540,15 @@ class RelayPlane:
         family = record.family
         sink = stream.sink
         rtcp_peer = stream.rtcp_peer
-        ice = dtls = None
-        if stream.dtls is not None or stream.ice is not None:
-            ice, dtls = self._webrtc_spec(record, stream, ahead)
-        # (the usual empties as they are: no generator run per spec)
-        extra_sinks = (tuple(s.id for s in stream.extra_sinks if not s.closed)
-                       if stream.extra_sinks else ())
+        ice = dtls = srtp_in = srtp_out = None
+        extra_sinks = transcode = ()
+        if stream.rare is not None:  # (else plain: no keys, WebRTC, subscribers, conversions)
+            if stream.dtls is not None or stream.ice is not None:
+                ice, dtls = self._webrtc_spec(record, stream, ahead)
+            # (the usual empties as they are: no generator run per spec)
+            if stream.extra_sinks:
+                extra_sinks = tuple(s.id for s in stream.extra_sinks if not s.closed)
+            srtp_in, srtp_out, transcode = stream.srtp_in, stream.srtp_out, stream.transcode
         alternates = (tuple(_family(sock) for _, _, sock in record.alternates)
                       if record.alternates else ())
         return (
@@ -565,12 +569,12 @@ class RelayPlane:
             stream.blocked,
             restart_learning,
             record.generation,
-            stream.srtp_in,
-            stream.srtp_out,
+            srtp_in,
+            srtp_out,
             ice,
             dtls,
             extra_sinks,
-            stream.transcode,
+            transcode,
             alternates,
         )
 
