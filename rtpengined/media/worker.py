@@ -48,6 +48,7 @@ import struct
 import sys
 import time
 
+from ..rare_fields import add_rare_fields
 from . import channel as ch
 from . import g711
 from .counters import (
@@ -105,11 +106,8 @@ class _Stream:
         "learn_until", "best_score",
         "packets", "bytes", "errors", "last_packet", "ssrc", "ssrc_seen",
         "kernel_drops", "congested", "payload_type",
-        "busy", "turn",
-        "srtp_in", "srtp_out", "unprotect", "protect", "secure",
-        "webrtc",
-        "extra_ids", "extras", "transcode",
-        "locals", "local", "referred",
+        "busy", "turn", "secure", "referred",
+        "rare",  # (the attributes below the class, ``_RARE``: set on few streams)
     )
 
     def __init__(self, spec: ch.StreamSpec, sock: socket.socket, counters: CounterTable,
@@ -118,13 +116,7 @@ class _Stream:
         self.slot = spec.slot
         self.sock = sock
         self.fd = sock.fileno()
-        # ICE on several addresses (``Worker.add_alternates``): the stream's sockets, its own
-        # first, and which of them ``sock`` is (the selected ICE pair's: media for the party
-        # leaves from it, the C loop relays what arrives on it); the others are drained by
-        # ``Worker.drain_local``. None for every other stream (``sockets()``: its own, local
-        # 0): a list per stream cost more memory than the rest of its relay state.
-        self.locals = None
-        self.local = 0
+        self.rare = None
         self.sink = None
         self.rtcp_peer = None
         self.endpoint = None
@@ -144,16 +136,14 @@ class _Stream:
         self.congested = True  # read the kernel's drop counter once at the first flush
         self.busy = False  # packets come faster than loop turns: drain until empty
         self.turn = 0  # the loop turn of the last drain
-        self.srtp_in = self.srtp_out = self.unprotect = self.protect = None
         self.secure = False  # relayed by Worker.drain_secure (set by Worker.resolve)
-        self.webrtc = None  # secure.webrtc.WebrtcLeg (set by Worker.set_webrtc)
-        self.extras = ()  # subscribers' streams copied to (pubsub; set by Worker.resolve)
         self.referred = None  # the streams naming this one (see Worker.link)
         self.apply(spec, time.monotonic() if now is None else now)
         self.apply_keys(spec)
 
     def apply(self, spec: ch.StreamSpec, now: float) -> None:
-        if not self.local:  # (another local socket selected by ICE keeps its own family)
+        # (another local socket selected by ICE keeps its own family)
+        if self.rare is None or not self.local:
             self.family = spec.family
         self.sink_id = spec.sink
         self.rtcp_peer_id = spec.rtcp_peer
@@ -167,12 +157,13 @@ class _Stream:
         self.asymmetric = spec.asymmetric
         self.rtcp_mux = spec.rtcp_mux
         self.blocked = spec.blocked
-        self.extra_ids = spec.extra_sinks
-        # (None without conversions, the usual case: no empty dict per stream)
-        self.transcode = ({pt_in: (pt_out, g711.TABLES[(codec_in, codec_out)])
-                           for pt_in, pt_out, codec_in, codec_out in spec.transcode
-                           if (codec_in, codec_out) in g711.TABLES} or None
-                          if spec.transcode else None)
+        if self.rare is not None or spec.extra_sinks or spec.transcode:
+            self.extra_ids = spec.extra_sinks
+            # (None without conversions, the usual case: no empty dict per stream)
+            self.transcode = ({pt_in: (pt_out, g711.TABLES[(codec_in, codec_out)])
+                               for pt_in, pt_out, codec_in, codec_out in spec.transcode
+                               if (codec_in, codec_out) in g711.TABLES} or None
+                              if spec.transcode else None)
         if spec.override_endpoint:
             endpoint = spec.endpoint
             # (one tuple when the SDP's address is the endpoint too, as it came)
@@ -192,6 +183,8 @@ class _Stream:
         keys come from its DTLS handshake instead (``Worker.follow_leg``)."""
         if spec.dtls is not None:
             return
+        if self.rare is None and spec.srtp_in is None and spec.srtp_out is None:
+            return  # plain, and stays so
         if spec.srtp_in != self.srtp_in:
             self.srtp_in = spec.srtp_in
             self.unprotect = _srtp_context(spec.srtp_in, outbound=False)
@@ -261,6 +254,22 @@ class _Stream:
         self.update_destination()
         return True
 
+
+# What a plain stream never sets, kept out of it (``rare_fields``): 80 bytes of each of the
+# worker's streams, ~0.3 kB of every open call. ``stream.rare is None``: all are defaults.
+add_rare_fields(_Stream, {
+    # SRTP: the spec's keys as they came and the contexts made from them.
+    "srtp_in": None, "srtp_out": None, "unprotect": None, "protect": None,
+    "webrtc": None,  # secure.webrtc.WebrtcLeg (set by Worker.set_webrtc)
+    # Subscribers (pubsub): their stream ids from the spec, and their streams here (set
+    # by Worker.resolve); G.711 conversions of what is copied to this stream.
+    "extra_ids": (), "extras": (), "transcode": None,
+    # ICE on several addresses (``Worker.add_alternates``): the stream's sockets, its own
+    # first, and which of them ``sock`` is (the selected ICE pair's: media for the party
+    # leaves from it, the C loop relays what arrives on it); the others are drained by
+    # ``Worker.drain_local``. None for every other stream (``sockets()``: its own, local 0).
+    "locals": None, "local": 0,
+})
 
 class Worker:
     def __init__(self, channel: socket.socket, counters: CounterTable, index: int) -> None:
@@ -580,18 +589,25 @@ class Worker:
         if peer is not None:
             stream.rtcp_peer_id = peer.id
         # SRTP on either side of this stream's relay: the per-packet drain, not the batch one.
-        stream.secure = stream.srtp_in is not None or stream.webrtc is not None or (
-            sink is not None and (
-                sink.srtp_out is not None or sink.webrtc is not None
-                or (sink.rtcp_peer is not None and (sink.rtcp_peer.srtp_out is not None
-                                                    or sink.rtcp_peer.webrtc is not None))))
-        if stream.extra_ids:
-            # Subscribers (pubsub): each packet is copied, so the per-packet drain relays
-            # the stream (the batched drains know one sink only).
-            stream.extras = tuple(e for e in map(streams.get, stream.extra_ids) if e is not None)
-            stream.secure = stream.secure or bool(stream.extras)
+        # (Streams without rare attributes have no keys, leg or subscribers: plain.)
+        sink_peer = sink.rtcp_peer if sink is not None else None
+        if stream.rare is None and (sink is None or sink.rare is None) and (
+                sink_peer is None or sink_peer.rare is None):
+            stream.secure = False
         else:
-            stream.extras = ()
+            stream.secure = stream.srtp_in is not None or stream.webrtc is not None or (
+                sink is not None and (
+                    sink.srtp_out is not None or sink.webrtc is not None
+                    or (sink_peer is not None and (sink_peer.srtp_out is not None
+                                                   or sink_peer.webrtc is not None))))
+            if stream.extra_ids:
+                # Subscribers (pubsub): each packet is copied, so the per-packet drain
+                # relays the stream (the batched drains know one sink only).
+                stream.extras = tuple(e for e in map(streams.get, stream.extra_ids)
+                                      if e is not None)
+                stream.secure = stream.secure or bool(stream.extras)
+            else:
+                stream.extras = ()
         if _relay is not None:
             self.settle(stream)
             # The streams relaying to this one send their demuxed RTCP to its RTCP stream:
@@ -628,13 +644,23 @@ class Worker:
         if stream is self.draining:
             return  # drain_webrtc settles it once its counters are written
         sink = stream.sink
-        leg = stream.webrtc
-        peer = None
         # RTCP demux (a muxed stream to a sink that is not): RTCP goes to the sink's RTCP
         # stream, which must be one the C loop can send to as it is (no WebRTC leg of its
         # own: its keys and peer change only through signalling, which re-settles this).
         rtcp_target = (sink.rtcp_peer if sink is not None and stream.rtcp_mux
                        and not sink.rtcp_mux else None)
+        if stream.rare is None and (sink is None or sink.rare is None) and (
+                rtcp_target is None or rtcp_target.rare is None):
+            # Plain on every side (no keys, WebRTC leg or subscribers): the usual case.
+            if (sink is not None and stream.confirmed and not stream.blocked
+                    and not (stream.strict_source or stream.media_handover)
+                    and self.streams.get(stream.id) is stream
+                    and self._register(stream, sink, None, None, None, rtcp_target, None)):
+                return
+            self.unsettle(stream)
+            return
+        leg = stream.webrtc
+        peer = None
         ok = (sink is not None and stream.confirmed and not stream.blocked and not stream.extras
               and self.streams.get(stream.id) is stream
               and (rtcp_target is None or (
@@ -655,27 +681,34 @@ class Worker:
             else:
                 ok = sink.srtp_out is None or type(sink.protect) is _CContext
         if ok:
-            # (Already registered: its sink, keys and peer are updated; the counters stay
-            # the C table's.) Contexts are shared with Python's drains: one replay window.
-            try:
-                _relay.register(stream.fd, sink.fd, stream.slot * SLOT_SIZE, stream.packets,
-                                stream.bytes, stream.errors, stream.last_packet, stream.ssrc,
-                                stream.ssrc_seen, stream.payload_type,
-                                stream.unprotect if stream.srtp_in is not None
-                                or (leg is not None and leg.terminates_dtls) else None,
-                                sink.protect if sink.srtp_out is not None
-                                or sink.webrtc is not None and sink.webrtc.terminates_dtls
-                                else None,
-                                None if peer is None else (stream.family, tuple(peer)),
-                                -1 if rtcp_target is None else rtcp_target.fd,
-                                rtcp_target.protect if rtcp_target is not None
-                                and rtcp_target.srtp_out is not None else None)
-            except ValueError:  # a peer the C loop cannot compare sources with
-                ok = False
-            else:
-                stream.native = True
+            ok = self._register(
+                stream, sink,
+                stream.unprotect if stream.srtp_in is not None
+                or (leg is not None and leg.terminates_dtls) else None,
+                sink.protect if sink.srtp_out is not None
+                or sink.webrtc is not None and sink.webrtc.terminates_dtls else None,
+                None if peer is None else (stream.family, tuple(peer)),
+                rtcp_target,
+                rtcp_target.protect if rtcp_target is not None
+                and rtcp_target.srtp_out is not None else None)
         if not ok:
             self.unsettle(stream)
+
+    @staticmethod
+    def _register(stream: _Stream, sink: _Stream, unprotect, protect, peer: tuple | None,
+                  rtcp_target: _Stream | None, rtcp_protect) -> bool:
+        """Put the settled stream in the C table (already there: its sink, keys and peer
+        are updated; the counters stay the C table's). Contexts are shared with Python's
+        drains: one replay window. False if the C loop cannot take it."""
+        try:
+            _relay.register(stream.fd, sink.fd, stream.slot * SLOT_SIZE, stream.packets,
+                            stream.bytes, stream.errors, stream.last_packet, stream.ssrc,
+                            stream.ssrc_seen, stream.payload_type, unprotect, protect, peer,
+                            -1 if rtcp_target is None else rtcp_target.fd, rtcp_protect)
+        except ValueError:  # a peer the C loop cannot compare sources with
+            return False
+        stream.native = True
+        return True
 
     def unsettle(self, stream: _Stream) -> None:
         """Take the stream out of the C table if it is there, its counters with it."""
