@@ -28,7 +28,7 @@ def stream(now: float = 100.0, **overrides) -> _Stream:
     state = _Stream.__new__(_Stream)
     state.endpoint, state.confirmed, state.best_score, state.learn_until = None, False, -1, 0.0
     state.fd = -1  # no socket: the worker's C loop is not told this stream's destination
-    state.local = 0  # its own socket (no ICE on other addresses)
+    state.rare = None  # no keys, leg, subscribers or sockets on other addresses (local 0)
     state.apply(spec(**overrides), now)
     return state
 
