@@ -56,8 +56,8 @@ def _unlink(call: Call) -> None:
         if stream.rare is not None:
             stream.extra_sinks = ()
     for party in call.monologues:
-        party.subscriptions = []
-        party.subscribers = []
+        party.subscriptions = ()
+        party.subscribers = ()
         if party.rare is not None:
             party.pubsub_subscriptions = ()
             party.pubsub_subscribers = ()

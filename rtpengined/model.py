@@ -269,8 +269,11 @@ class Monologue:
     label: str = ""
     via_branch: str = ""
     medias: list[CallMedia] = field(default_factory=list)
-    subscriptions: list[Monologue] = field(default_factory=list)
-    subscribers: list[Monologue] = field(default_factory=list)
+    # Offer/answer links: the parties this one receives media from (the latest answer or
+    # fork first) and the ones receiving its media. Tuples, changed only through
+    # ``link``/``unlink``/``put_first``: a list each cost ~90 bytes of every party.
+    subscriptions: tuple[Monologue, ...] = ()
+    subscribers: tuple[Monologue, ...] = ()
     tag_type: str = "FROM_TAG"
     # ``delete`` with a delay on this party alone: when its ports go (calls.tick).
     delete_at: float | None = None
@@ -308,6 +311,23 @@ class Monologue:
     last_sdp: str | None = None
     mirror_rtcp: bool = rare(False)
     published: bool = rare(False)  # created by ``publish`` (no offer/answer peer)
+
+    def link(self, sender: Monologue) -> None:
+        """This party receives ``sender``'s media (once, however often linked)."""
+        if sender not in self.subscriptions:
+            self.subscriptions = (*self.subscriptions, sender)
+        if self not in sender.subscribers:
+            sender.subscribers = (*sender.subscribers, self)
+
+    def unlink(self, sender: Monologue) -> None:
+        """This party stops receiving ``sender``'s media."""
+        self.subscriptions = tuple(m for m in self.subscriptions if m is not sender)
+        sender.subscribers = tuple(m for m in sender.subscribers if m is not self)
+
+    def put_first(self, sender: Monologue) -> None:
+        """``sender`` (if subscribed to) comes first among this party's subscriptions."""
+        if sender in self.subscriptions:
+            self.subscriptions = (sender, *(m for m in self.subscriptions if m is not sender))
 
     def pubsub_link(self, publisher: Monologue) -> None:
         """This party gets a copy of ``publisher``'s media (once, however often asked)."""

@@ -154,10 +154,8 @@ def build_call(call_id, proxy, parties, created=CREATED):
     call = Call(call_id=call_id, created=created, last_signal=created, proxy=proxy)
     call.monologues = parties
     if len(parties) == 2:
-        parties[0].subscriptions.append(parties[1])
-        parties[1].subscriptions.append(parties[0])
-        parties[0].subscribers.append(parties[1])
-        parties[1].subscribers.append(parties[0])
+        parties[0].link(parties[1])
+        parties[1].link(parties[0])
     return call
 
 

@@ -228,7 +228,7 @@ def test_model_fields_filled_for_cli_and_relay():
     a, b = call.monologues
     assert (a.tag, a.tag_type, a.label) == ("a", "FROM_TAG", "caller")
     assert (b.tag, b.tag_type, b.via_branch) == ("b", "TO_TAG", "z9")
-    assert a.subscriptions == [b] and a.subscribers == [b]
+    assert a.subscriptions == (b,) and a.subscribers == (b,)
     ma, mb = a.medias[0], b.medias[0]
     assert (ma.index, ma.type, ma.protocol) == (1, "audio", "RTP/AVP")
     assert ma.rtp.sink is mb.rtp and mb.rtp.sink is ma.rtp

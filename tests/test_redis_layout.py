@@ -58,7 +58,7 @@ def test_restore_capture_into_the_call_model():
     assert core.calls.calls["gt1"] is call
     assert sorted(s.port for s in binder.bound) == [42300, 42301, 42316, 42317]
     caller, callee = call.monologues
-    assert caller.subscriptions == [callee] and callee.subscribers == [caller]
+    assert caller.subscriptions == (callee,) and callee.subscribers == (caller,)
     rtp = callee.medias[0].rtp
     assert rtp.port == 42300 and rtp.sink is caller.medias[0].rtp
     assert rtp.stats.last_packet == clock()  # a fresh last-packet time: no instant timeout

@@ -49,24 +49,17 @@ def _speaks_ice(media: CallMedia, opts: Options) -> bool:
 
 def _link(a: Monologue, b: Monologue) -> None:
     """Offer/answer association: each party receives the other's media."""
-    for x, y in ((a, b), (b, a)):
-        if y not in x.subscriptions:
-            x.subscriptions.append(y)
-        if x not in y.subscribers:
-            y.subscribers.append(x)
+    a.link(b)
+    b.link(a)
 
 
 def _fork_to(sender: Monologue, branch: Monologue) -> None:
     """An offer to a fork: the earlier forks stop receiving the sender (10.5), and the fork
     offered last comes first among the sender's subscriptions."""
-    for other in list(sender.subscribers):
+    for other in sender.subscribers:
         if other is not branch:
-            sender.subscribers.remove(other)
-            if sender in other.subscriptions:
-                other.subscriptions.remove(sender)
-    if branch in sender.subscriptions:
-        sender.subscriptions.remove(branch)
-        sender.subscriptions.insert(0, branch)
+            other.unlink(sender)
+    sender.put_first(branch)
 
 
 class _Session(SdpOutput, IceCandidates):
@@ -291,14 +284,10 @@ class _Session(SdpOutput, IceCandidates):
             _link(a, b)
         if self.exclusive is not None:
             offerer, party = self.exclusive
-            if party in offerer.subscriptions:  # the latest answer comes first
-                offerer.subscriptions.remove(party)
-                offerer.subscriptions.insert(0, party)
-            for other in list(offerer.subscribers):
+            offerer.put_first(party)  # the latest answer comes first
+            for other in offerer.subscribers:
                 if other is not party:
-                    offerer.subscribers.remove(other)
-                    if offerer in other.subscriptions:
-                        other.subscriptions.remove(offerer)
+                    other.unlink(offerer)
         if self.fork is not None:
             _fork_to(*self.fork)
         if opts.label is not None:

@@ -124,11 +124,7 @@ def restore_call(manager: CallManager, stored: StoredCall, now: float, foreign: 
         mono.tag_type = "FROM_TAG" if i == 0 else ("TO_TAG" if t.tag else "UNKNOWN")
         mono.delete_at = t.deleted or None  # a branch deleted with a delay still goes
         for j in t.subscriptions:
-            other = monos[j]
-            if other not in mono.subscriptions:
-                mono.subscriptions.append(other)
-            if mono not in other.subscribers:
-                other.subscribers.append(mono)
+            mono.link(monos[j])
     for m in stored.medias:
         own = [streams[i] for i in m.streams]
         media = CallMedia(index=m.index, type=m.type, protocol=m.protocol, streams=own,
