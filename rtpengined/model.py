@@ -3,6 +3,11 @@
 Plain data shared by the ng commands (``calls``), the CLI views (``cli``), the metrics
 exporter and the media plane. Behaviour lives elsewhere; these classes only hold state,
 so every view reads the same objects and no number is kept twice.
+
+An attribute declared ``= rare(default)`` is one a plain SIP call never sets (SDES, DTLS,
+ICE, pub/sub, extended commands): it is read and written like the others but kept in a
+holder made on its first non-default write (``rare_fields``), so the thousands of plain
+calls a daemon holds do not pay a slot for each.
 """
 
 from __future__ import annotations
