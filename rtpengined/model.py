@@ -264,6 +264,15 @@ class CallMedia:
         return None
 
 
+def _joined(parties: tuple[Monologue, ...], party: Monologue) -> tuple[Monologue, ...]:
+    """``parties`` with ``party`` added last, unless it is there already."""
+    return parties if party in parties else (*parties, party)
+
+
+def _without(parties: tuple[Monologue, ...], party: Monologue) -> tuple[Monologue, ...]:
+    return tuple(m for m in parties if m is not party)
+
+
 @dataclass(eq=False, slots=True)
 @rare_fields
 class Monologue:
@@ -319,33 +328,27 @@ class Monologue:
 
     def link(self, sender: Monologue) -> None:
         """This party receives ``sender``'s media (once, however often linked)."""
-        if sender not in self.subscriptions:
-            self.subscriptions = (*self.subscriptions, sender)
-        if self not in sender.subscribers:
-            sender.subscribers = (*sender.subscribers, self)
+        self.subscriptions = _joined(self.subscriptions, sender)
+        sender.subscribers = _joined(sender.subscribers, self)
 
     def unlink(self, sender: Monologue) -> None:
         """This party stops receiving ``sender``'s media."""
-        self.subscriptions = tuple(m for m in self.subscriptions if m is not sender)
-        sender.subscribers = tuple(m for m in sender.subscribers if m is not self)
+        self.subscriptions = _without(self.subscriptions, sender)
+        sender.subscribers = _without(sender.subscribers, self)
 
     def put_first(self, sender: Monologue) -> None:
         """``sender`` (if subscribed to) comes first among this party's subscriptions."""
         if sender in self.subscriptions:
-            self.subscriptions = (sender, *(m for m in self.subscriptions if m is not sender))
+            self.subscriptions = (sender, *_without(self.subscriptions, sender))
 
     def pubsub_link(self, publisher: Monologue) -> None:
         """This party gets a copy of ``publisher``'s media (once, however often asked)."""
-        if publisher not in self.pubsub_subscriptions:
-            self.pubsub_subscriptions = (*self.pubsub_subscriptions, publisher)
-        if self not in publisher.pubsub_subscribers:
-            publisher.pubsub_subscribers = (*publisher.pubsub_subscribers, self)
+        self.pubsub_subscriptions = _joined(self.pubsub_subscriptions, publisher)
+        publisher.pubsub_subscribers = _joined(publisher.pubsub_subscribers, self)
 
     def pubsub_unlink(self, publisher: Monologue) -> None:
-        self.pubsub_subscriptions = tuple(m for m in self.pubsub_subscriptions
-                                          if m is not publisher)
-        publisher.pubsub_subscribers = tuple(m for m in publisher.pubsub_subscribers
-                                             if m is not self)
+        self.pubsub_subscriptions = _without(self.pubsub_subscriptions, publisher)
+        publisher.pubsub_subscribers = _without(publisher.pubsub_subscribers, self)
 
 
 @dataclass(eq=False, slots=True)
