@@ -409,28 +409,19 @@ static int encode_dict(Out *out, PyObject *dict)
     return put_char(out, 'e');
 }
 
-static int encode_list(Out *out, PyObject *list)
+/* A list or a tuple (the PySequence_Fast macros read both). Read like a list iterator
+ * reads a list: the length again for every item, and each item held while Python code may
+ * run for it (a float, a subclass), in case that code changes the list. */
+static int encode_sequence(Out *out, PyObject *sequence)
 {
     if (put_char(out, 'l') < 0)
         return -1;
-    /* Like a list iterator: the length is read again for every item. */
-    for (Py_ssize_t i = 0; i < PyList_GET_SIZE(list); i++) {
-        PyObject *item = PyList_GET_ITEM(list, i);
+    for (Py_ssize_t i = 0; i < PySequence_Fast_GET_SIZE(sequence); i++) {
+        PyObject *item = PySequence_Fast_GET_ITEM(sequence, i);
         Py_INCREF(item);
         int failed = encode_value(out, item);
         Py_DECREF(item);
         if (failed)
-            return -1;
-    }
-    return put_char(out, 'e');
-}
-
-static int encode_tuple(Out *out, PyObject *tuple)
-{
-    if (put_char(out, 'l') < 0)
-        return -1;
-    for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(tuple); i++) {
-        if (encode_value(out, PyTuple_GET_ITEM(tuple, i)) < 0)
             return -1;
     }
     return put_char(out, 'e');
@@ -454,9 +445,8 @@ static int encode_value(Out *out, PyObject *value)
         /* The same recursion limit as the reference's one call per container level. */
         if (Py_EnterRecursiveCall(""))
             return -1;
-        int result = type == &PyDict_Type   ? encode_dict(out, value)
-                     : type == &PyList_Type ? encode_list(out, value)
-                                            : encode_tuple(out, value);
+        int result = type == &PyDict_Type ? encode_dict(out, value)
+                                          : encode_sequence(out, value);
         Py_LeaveRecursiveCall();
         return result;
     }
