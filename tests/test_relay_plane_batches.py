@@ -13,6 +13,7 @@ from __future__ import annotations
 import os
 import socket
 
+import pytest
 import trio
 
 from rtpengined.config import Config
@@ -72,104 +73,98 @@ class _Setup:
         self.handle.child_end.close()
 
 
+@pytest.fixture
+async def setup():
+    relay = _Setup()  # (inside trio: the plane's close needs it)
+    try:
+        yield relay
+    finally:
+        relay.close()
+
+
 def _kinds(batch: list) -> list[str]:
     return [kind for kind, _ in batch]
 
 
-async def test_an_answer_sends_each_new_stream_once_with_its_final_spec() -> None:
-    setup = _Setup()
-    try:
-        setup.offer("one")
-        assert setup.received() == []  # the offer's adds wait for the answer
-        streams = setup.streams("one")
-        assert len(streams) == 4
-        setup.answer("one")
-        [(batch, sockets)] = setup.received()
-        assert _kinds(batch) == ["add"] * 4 and sockets == 4  # no "update" after them
-        specs = [ch.StreamSpec(*argument) for _, argument in batch]
-        assert {spec.id for spec in specs} == streams
-        # the answer's spec: generation 2, every stream with its sink (the other party's)
-        assert all(spec.generation == 2 and spec.sink in streams for spec in specs)
-        assert all(spec.override_endpoint and spec.restart_learning for spec in specs)
-        setup.delete("one")
-        [(batch, sockets)] = setup.received()
-        assert sorted(batch) == sorted(("remove", stream_id) for stream_id in streams)
-        assert sockets == 0
-    finally:
-        setup.close()
+def _assert_only_removes(received: tuple[list, int], streams: set[int]) -> None:
+    """One remove per stream and no socket: what a delete sends the worker."""
+    batch, sockets = received
+    assert sorted(batch) == sorted(("remove", stream_id) for stream_id in streams)
+    assert sockets == 0
 
 
-async def test_other_calls_messages_leave_without_an_offers_adds() -> None:
-    setup = _Setup()
-    try:
-        setup.offer("first")
-        setup.answer("first")
-        setup.received()
-        setup.offer("second")
-        second = setup.streams("second")
-        setup.delete("first")  # urgent: leaves at once, the second call's adds stay
-        [(batch, sockets)] = setup.received()
-        assert _kinds(batch) == ["remove"] * 4 and sockets == 0
-        setup.answer("second")
+async def test_an_answer_sends_each_new_stream_once_with_its_final_spec(setup) -> None:
+    setup.offer("one")
+    assert setup.received() == []  # the offer's adds wait for the answer
+    streams = setup.streams("one")
+    assert len(streams) == 4
+    setup.answer("one")
+    [(batch, sockets)] = setup.received()
+    assert _kinds(batch) == ["add"] * 4 and sockets == 4  # no "update" after them
+    specs = [ch.StreamSpec(*argument) for _, argument in batch]
+    assert {spec.id for spec in specs} == streams
+    # the answer's spec: generation 2, every stream with its sink (the other party's)
+    assert all(spec.generation == 2 and spec.sink in streams for spec in specs)
+    assert all(spec.override_endpoint and spec.restart_learning for spec in specs)
+    setup.delete("one")
+    [received] = setup.received()
+    _assert_only_removes(received, streams)
+
+
+async def test_other_calls_messages_leave_without_an_offers_adds(setup) -> None:
+    setup.offer("first")
+    setup.answer("first")
+    setup.received()
+    setup.offer("second")
+    second = setup.streams("second")
+    setup.delete("first")  # urgent: leaves at once, the second call's adds stay
+    [(batch, sockets)] = setup.received()
+    assert _kinds(batch) == ["remove"] * 4 and sockets == 0
+    setup.answer("second")
+    [(batch, sockets)] = setup.received()
+    assert _kinds(batch) == ["add"] * 4 and sockets == 4
+    assert {argument[0] for _, argument in batch} == second
+
+
+async def test_adds_without_an_answer_leave_within_the_defer_delay(setup) -> None:
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(setup.plane._flush_deferred)
+        setup.offer("alone")
+        streams = setup.streams("alone")
+        setup.offer("other")  # (an urgent message of another call meanwhile)
+        setup.delete("other")
+        assert [_kinds(batch) for batch, _ in setup.received()] == [["remove"] * 4]
+        await trio.sleep(DEFER_DELAY * 3)
         [(batch, sockets)] = setup.received()
         assert _kinds(batch) == ["add"] * 4 and sockets == 4
-        assert {argument[0] for _, argument in batch} == second
-    finally:
-        setup.close()
+        assert {ch.StreamSpec(*argument).id for _, argument in batch} == streams
+        assert all(ch.StreamSpec(*argument).generation == 1 for _, argument in batch)
+        nursery.cancel_scope.cancel()
 
 
-async def test_adds_without_an_answer_leave_within_the_defer_delay() -> None:
-    setup = _Setup()
-    try:
-        async with trio.open_nursery() as nursery:
-            nursery.start_soon(setup.plane._flush_deferred)
-            setup.offer("alone")
-            streams = setup.streams("alone")
-            setup.offer("other")  # (an urgent message of another call meanwhile)
-            setup.delete("other")
-            assert [_kinds(batch) for batch, _ in setup.received()] == [["remove"] * 4]
-            await trio.sleep(DEFER_DELAY * 3)
-            [(batch, sockets)] = setup.received()
-            assert _kinds(batch) == ["add"] * 4 and sockets == 4
-            assert {ch.StreamSpec(*argument).id for _, argument in batch} == streams
-            assert all(ch.StreamSpec(*argument).generation == 1 for _, argument in batch)
-            nursery.cancel_scope.cancel()
-    finally:
-        setup.close()
+async def test_a_call_deleted_before_its_adds_left_sends_only_the_removes(setup) -> None:
+    setup.offer("short")
+    streams = setup.streams("short")
+    setup.delete("short")
+    [received] = setup.received()
+    # (the worker acknowledges removes of streams it never had: slots and ports free)
+    _assert_only_removes(received, streams)
+    assert setup.handle.pending == [] and setup.handle.unsent == {}
 
 
-async def test_a_call_deleted_before_its_adds_left_sends_only_the_removes() -> None:
-    setup = _Setup()
-    try:
-        setup.offer("short")
-        streams = setup.streams("short")
-        setup.delete("short")
-        [(batch, sockets)] = setup.received()
-        # (the worker acknowledges removes of streams it never had: slots and ports free)
-        assert sorted(batch) == sorted(("remove", stream_id) for stream_id in streams)
-        assert sockets == 0
-        assert setup.handle.pending == [] and setup.handle.unsent == {}
-    finally:
-        setup.close()
-
-
-async def test_a_re_offers_new_streams_go_with_its_updates() -> None:
+async def test_a_re_offers_new_streams_go_with_its_updates(setup) -> None:
     """A re-offer that adds a medium: the call's other streams change in the same batch
     (and may relay to the new ones), so the new streams' adds are not held back."""
-    setup = _Setup()
-    try:
-        setup.offer("grow")
-        setup.answer("grow")
-        setup.received()
-        before = setup.streams("grow")
-        video = _sdp(30000) + "m=video 30010 RTP/AVP 96\r\na=rtpmap:96 VP8/90000\r\n"
-        assert setup.command(command="offer", sdp=video,
-                             **{"call-id": "grow", "from-tag": "a"})["result"] == "ok"
-        new = setup.streams("grow") - before
-        assert len(new) == 4
-        [(batch, sockets)] = setup.received()
-        adds = {argument[0] for kind, argument in batch if kind == "add"}
-        assert adds == new and sockets == 4
-        assert {argument[0] for kind, argument in batch if kind == "update"} <= before
-    finally:
-        setup.close()
+    setup.offer("grow")
+    setup.answer("grow")
+    setup.received()
+    before = setup.streams("grow")
+    video = _sdp(30000) + "m=video 30010 RTP/AVP 96\r\na=rtpmap:96 VP8/90000\r\n"
+    assert setup.command(command="offer", sdp=video,
+                         **{"call-id": "grow", "from-tag": "a"})["result"] == "ok"
+    new = setup.streams("grow") - before
+    assert len(new) == 4
+    [(batch, sockets)] = setup.received()
+    adds = {argument[0] for kind, argument in batch if kind == "add"}
+    assert adds == new and sockets == 4
+    assert {argument[0] for kind, argument in batch if kind == "update"} <= before
