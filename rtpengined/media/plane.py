@@ -62,12 +62,13 @@ RESTART_BACKOFF = 0.2  # seconds before restarting a worker that died right afte
 STOP_GRACE = 1.0  # seconds a worker gets to exit on its own at shutdown before SIGKILL
 KERNEL_TICK = 1.0  # seconds between moves into and out of the kernel
 KERNEL_FRESH = 0.1  # a view of all streams re-reads kernel counters older than this
-# A new stream's "add" waits this long for the stream's own "update" (the answer's) to
-# become: a fresh call's offer costs no channel send and no worker wakeup of its own, which
-# on a virtual machine cost as much as the command (a cross-CPU wakeup), and the worker
-# builds the stream once, from the answer's spec. Nothing is lost meanwhile: the socket is bound, so early
-# media waits in its buffer until the worker has it. A "remove" is not deferred so: a
-# packet that reached a deleted call's port after delete answered was still relayed.
+# A new stream's "add" waits this long for the stream's own "update" (the answer's) to take
+# its place: a fresh call's offer costs no channel send and no worker wakeup of its own,
+# which on a virtual machine cost as much as the command (a cross-CPU wakeup), and the
+# worker builds the stream once, from the answer's spec. Nothing is lost meanwhile: the
+# socket is bound, so early media waits in its buffer until the worker has it. A "remove"
+# is not deferred so: a packet that reached a deleted call's port after delete answered
+# was still relayed.
 DEFER_DELAY = 0.02
 
 

@@ -107,7 +107,7 @@ class _Stream:
         "packets", "bytes", "errors", "last_packet", "ssrc", "ssrc_seen",
         "kernel_drops", "congested", "payload_type",
         "busy", "turn", "secure", "referred",
-        "rare",  # (the attributes below the class, ``_RARE``: set on few streams)
+        "rare",  # (the state few streams set: ``add_rare_fields`` below the class)
     )
 
     def __init__(self, spec: ch.StreamSpec, sock: socket.socket, counters: CounterTable,

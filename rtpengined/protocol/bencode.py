@@ -337,7 +337,7 @@ if _accel is not None:
         """Decode the value at the start of ``buf``, ignoring anything after it."""
         if type(buf) is bytes:
             return _c_decode(buf)
-        return _decode_at(buf, 0)[0]
+        return pure_decode(buf)
 
     def encode(value: Any) -> bytes:
         """Encode ``value``; dicts keep their insertion order, floats become ``%.6f`` strings."""
