@@ -103,10 +103,13 @@ class CallManager:
         self._settings: tuple | None = None
         self._certificate = None  # secure.dtls.Certificate, see ``fingerprint``
 
-    @property
     def certificate(self):
-        """The daemon's DTLS certificate (``secure.dtls.Certificate``), made on first use
-        (10.5 makes one at start; the first SRTP offer is the first use)."""
+        """The daemon's DTLS certificate (``secure.dtls.Certificate``), made on first use.
+
+        10.5 makes one at start; here the first offer or answer that needs it makes it (an
+        SRTP offer, a DTLS leg to terminate). A method, passed uncalled to the offer/answer
+        steps that need it only for DTLS: a daemon that only relays plain calls never loads
+        the X.509 and key code (~2.3 MB of the control process) nor pays for the key."""
         if self._certificate is None:
             from .secure.dtls import Certificate
             self._certificate = Certificate()
@@ -115,7 +118,7 @@ class CallManager:
     @property
     def fingerprint(self) -> str:
         """``a=fingerprint`` of the daemon's DTLS certificate."""
-        return self.certificate.fingerprint()
+        return self.certificate().fingerprint()
 
     # -- interfaces and ports ------------------------------------------------------------
 

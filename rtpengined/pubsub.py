@@ -134,7 +134,7 @@ def subscribe_request(core: Core, message: dict[str, Any], request: Request) -> 
     srtp = protocol in sdpmod.RTP_PROTOCOLS and "SAVP" in (protocol or "")
     sdes_options = get_list(message, "SDES", "sdes")
     dtls_off = get_str(message, "DTLS", "dtls") == "off"
-    fingerprint = manager.certificate.fingerprint() if srtp and not dtls_off else ""
+    fingerprint = manager.certificate().fingerprint() if srtp and not dtls_off else ""
     for number, ((src, source), (pool, ports)) in enumerate(zip(wanted, bound, strict=True), 1):
         media = CallMedia(index=number, type=source.type, protocol=_plain(source.protocol),
                           dir_flags=(True, False))

@@ -219,7 +219,7 @@ class SdpOutput:
             wanted = (out_media.fingerprint_hash if opts.dtls_fingerprint is None
                       else None) or dtls.DEFAULT_FINGERPRINT_HASH
         out_media.fingerprint_hash = wanted
-        return self.manager.certificate.fingerprint(wanted)
+        return self.manager.certificate().fingerprint(wanted)
 
     def _webrtc_legs(self, legs) -> list:
         """After an answer: the legs where the relay terminates DTLS-SRTP get their spec

@@ -15,6 +15,7 @@ answer (`accept`).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import replace
 
 from ..model import CallMedia
@@ -204,14 +205,14 @@ def _answer_fingerprint(certificate: dtls.Certificate, remote) -> str:
 
 
 def _answer_dtls_offerer(plan: MediaPlan, offer_media: CallMedia, protocol: str,
-                         certificate: dtls.Certificate | None) -> None:
+                         certificate: Callable[[], dtls.Certificate] | None) -> None:
     """The answer to a DTLS offerer (a browser) that we terminate: its own protocol, our
     a=setup (10.5: active for actpass) and our fingerprint in the offerer's hash."""
     plan.protocol = offer_media.protocol = protocol
     role = dtls.answer_setup(offer_media.remote_webrtc.setup, offer_media.dtls_reverse)
     assert certificate is not None
     plan.security = security_attributes(
-        [], role, _answer_fingerprint(certificate, offer_media.remote_webrtc))
+        [], role, _answer_fingerprint(certificate(), offer_media.remote_webrtc))
     offer_media.sdes = False
     offer_media.dtls_role = role
 
@@ -238,7 +239,8 @@ def _answerer_keys(answer_media: CallMedia, section: MediaSection) -> tuple:
 
 
 def answer_security(plan: MediaPlan, section: MediaSection, answer_media: CallMedia,
-                    offer_media: CallMedia, certificate: dtls.Certificate | None = None,
+                    offer_media: CallMedia,
+                    certificate: Callable[[], dtls.Certificate] | None = None,
                     osrtp_accept: bool = False, protocol: str | None = None,
                     static: bool = False) -> list:
     """An answer: pick keys, write the offerer's side; the streams whose keys changed.
@@ -250,7 +252,8 @@ def answer_security(plan: MediaPlan, section: MediaSection, answer_media: CallMe
     which a plain offerer is sent instead of its own protocol when its answerer speaks SRTP
     (10.5). ``static`` (`SDES: static`): an answer on SDES legs with keys end to end keeps
     the line answered before while the offer still carries it (10.5), whatever the
-    answerer chose now."""
+    answerer chose now. ``certificate`` gives the daemon's DTLS certificate; it is called
+    only when the answer terminates DTLS (a plain call never makes one)."""
     offer_media.dtls_role = answer_media.dtls_role = None
     # Answered now: whatever we offered this party is settled.
     answer_media.srtp_offered = answer_media.sdes_offered = answer_media.dtls_offered = False

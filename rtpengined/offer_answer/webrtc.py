@@ -19,6 +19,7 @@ SRTP, if any, stays the SDES keys signalling gave (``Stream.srtp_in``/``srtp_out
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import NamedTuple
 
 from ..model import CallMedia, Stream
@@ -118,16 +119,18 @@ def ice_spec(media: CallMedia, local_ice: tuple[str, str] | None) -> tuple | Non
             media.ice_controlling, params.candidates, media.ice_lite, 1)
 
 
-def refresh_leg(media: CallMedia, mono, certificate: dtls.Certificate) -> list[Stream]:
+def refresh_leg(media: CallMedia, mono, certificate: Callable[[], dtls.Certificate]
+                ) -> list[Stream]:
     """Give the party's leg (``media`` of monologue ``mono``) the spec its negotiated state
     calls for: DTLS-SRTP terminated (ICE too when spoken there) where it has a DTLS role, an
     ICE agent alone where ICE is spoken without DTLS, none elsewhere (a passthrough has no
-    agent of ours); the streams that changed (for the relay worker)."""
+    agent of ours); the streams that changed (for the relay worker). ``certificate`` gives
+    the daemon's DTLS certificate, called only for a DTLS role."""
     spec = None
     creds = (mono.ice_credentials if media.ice_out and not media.ice_passthrough
              else None)
     if media.dtls_role is not None:
-        spec = leg_spec(media, media.dtls_role == "active", certificate, creds)
+        spec = leg_spec(media, media.dtls_role == "active", certificate(), creds)
     else:
         agent = ice_spec(media, creds)
         spec = (agent, None) if agent is not None else None
