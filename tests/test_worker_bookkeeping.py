@@ -101,6 +101,9 @@ def test_streams_naming_ones_not_added_yet_resolve_when_those_arrive(worker):
     assert worker.referring(b) == (streams[a],)
     for stream in streams.values():  # each by the fd of its socket
         assert worker.by_fd[stream.fd] is stream
+        # No socket object (a ``getsockname`` each) and no read of the kernel's drop
+        # counter (a ``getsockopt``) for a stream that has had no traffic.
+        assert stream._sock is None and stream.congested and stream.kernel_drops == 0
         # A plain stream (no keys, WebRTC leg, subscribers or other addresses) makes no
         # holder for those (``rare_fields``): ~0.3 kB of every open call.
         assert stream.rare is None and not stream.secure and stream.sockets() == (stream.sock,)
@@ -153,3 +156,31 @@ def test_several_subscribers_of_one_stream(worker):
     assert worker.referrers == {}
     send(worker, [("remove", stream_id) for stream_id in (pub, sub1, 5001)])
     assert_empty(worker)
+
+
+def test_drops_before_the_worker_had_the_socket_are_counted_after_its_first_drain(worker):
+    """A new stream's socket is asked for the kernel's drop counter only once it has had
+    traffic; one that overflowed before the worker got it (while a restarted worker was
+    not reading it, say) still reports those drops, at the flush after its first drain."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM | socket.SOCK_NONBLOCK)
+    sender = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        sock.bind(("127.0.0.1", 0))
+        for _ in range(200):
+            sender.sendto(b"\x80" + bytes(171), sock.getsockname())
+        dropped = worker_module._kernel_drops(sock)
+        assert dropped > 0
+        a = call(3000)[0]
+        socket.send_fds(worker.control, [ch.encode([("add", spec(a, 0))])], [sock.fileno()])
+        assert worker.handle_channel()
+        worker.flush()
+        stream = worker.streams[a]
+        assert stream.kernel_drops == 0 and stream._sock is None  # not asked yet
+        worker.drain(stream, 1000.0, 100.0, 1)
+        worker.flush()
+        assert stream.packets > 0
+        assert stream.kernel_drops == dropped == worker.counters.read(0).kernel_drops
+    finally:
+        sock.close()
+        sender.close()

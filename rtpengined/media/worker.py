@@ -99,7 +99,7 @@ class _Stream:
     """Relay state of one stream inside the worker (attributes read in the hot loop)."""
 
     __slots__ = (
-        "id", "slot", "sock", "fd", "family",
+        "id", "slot", "_sock", "fd", "family",
         "sink_id", "sink", "rtcp_peer_id", "rtcp_peer",
         "advertised", "endpoint", "dest", "native", "confirmed", "generation",
         "learning", "strict_source", "media_handover", "asymmetric", "rtcp_mux", "blocked",
@@ -110,12 +110,12 @@ class _Stream:
         "rare",  # (the state few streams set: ``add_rare_fields`` below the class)
     )
 
-    def __init__(self, spec: ch.StreamSpec, sock: socket.socket, counters: CounterTable,
+    def __init__(self, spec: ch.StreamSpec, fd: int, counters: CounterTable,
                  now: float | None = None) -> None:
         self.id = spec.id
         self.slot = spec.slot
-        self.sock = sock
-        self.fd = sock.fileno()
+        self._sock = None  # the socket object, made on first use (``sock``)
+        self.fd = fd
         self.rare = None
         self.sink = None
         self.rtcp_peer = None
@@ -133,7 +133,8 @@ class _Stream:
         self.ssrc_seen = (1 if raw[7] & SSRC_SEEN else 0) | (2 if raw[7] & RTCP_SEEN else 0)
         self.kernel_drops = raw[9]
         self.payload_type = raw[11]  # raw slot byte: PAYLOAD_TYPE_SEEN | type, 0 for none
-        self.congested = True  # read the kernel's drop counter once at the first flush
+        # Read the kernel's drop counter at the first flush after traffic (``flush_one``).
+        self.congested = True
         self.busy = False  # packets come faster than loop turns: drain until empty
         self.turn = 0  # the loop turn of the last drain
         self.secure = False  # relayed by Worker.drain_secure (set by Worker.resolve)
@@ -191,6 +192,29 @@ class _Stream:
         if spec.srtp_out != self.srtp_out:
             self.srtp_out = spec.srtp_out
             self.protect = _srtp_context(spec.srtp_out, outbound=True)
+
+    @property
+    def sock(self) -> socket.socket:
+        """The stream's own socket as a Python object, made on first use. The epoll and the
+        C loop take the bare descriptor; making the object costs a ``getsockname`` (Python
+        validates a descriptor it is given) and ~50 bytes, which a plain call's streams,
+        relayed by the C loop from the start or never, do not need."""
+        sock = self._sock
+        if sock is None:
+            sock = self._sock = _adopt(self.family, self.fd)
+        return sock
+
+    @sock.setter
+    def sock(self, sock: socket.socket) -> None:
+        self._sock = sock
+
+    def close_own(self) -> None:
+        """Close the stream's own descriptor (through its socket object if it has one: the
+        object would otherwise close the number again once something else had it)."""
+        if self._sock is not None:
+            self._sock.close()
+        else:
+            os.close(self.fd)
 
     def sockets(self) -> list[socket.socket] | tuple[socket.socket]:
         """The stream's sockets by local index (its own first)."""
@@ -382,7 +406,7 @@ class Worker:
             now: float | None = None) -> None:
         if spec.id in self.streams:
             self.remove(spec.id)
-        stream = _Stream(spec, _adopt(spec.family, fd), self.counters, now)
+        stream = _Stream(spec, fd, self.counters, now)
         if spec.dtls is not None or spec.ice is not None:
             self.set_webrtc(stream, spec)
         self.streams[stream.id] = stream
@@ -492,9 +516,9 @@ class Worker:
                 self.flush_one(stream)
             self.dirty.discard(stream)
             self.by_fd[stream.fd] = None
-            socks = stream.sockets()
-            for sock in socks:
-                fd = sock.fileno()
+            # Its own descriptor, and those on other addresses (ICE) if it has any.
+            socks = stream.locals if stream.rare is not None else None
+            for fd in ([sock.fileno() for sock in socks] if socks else (stream.fd,)):
                 self.others.pop(fd, None)
                 self.epoll.unregister(fd)
                 if _relay is not None:  # before the close: the number may come back at once
@@ -506,8 +530,11 @@ class Worker:
                 self.leg_due.pop(stream, None)
             if self.leg_reports:
                 self.leg_reports.pop(stream, None)
-            for sock in socks:
-                sock.close()
+            if socks:
+                for sock in socks:
+                    sock.close()
+            else:
+                stream.close_own()
             self.unlink(stream)
             if resolve:
                 self.resolve_referrers(stream_id)
@@ -735,7 +762,11 @@ class Worker:
     def flush_one(self, stream: _Stream) -> None:
         if stream.native:  # the C table holds its counters: the slot gets those
             self.take_back(stream, _relay.totals(stream.fd))
-        if stream.congested:  # the kernel only drops when we fall behind: a full batch
+        # The kernel only drops when we fall behind: a full batch. And a new stream's socket
+        # only had drops (say, while a restarted worker was not reading it) if its buffer was
+        # full, which the loop drains and counts before its next flush: until then its
+        # counter has nothing to say, and a stream that never gets traffic never reads it.
+        if stream.congested and (stream.turn or stream.packets or stream.errors):
             stream.kernel_drops = _kernel_drops(stream.sock)
             stream.congested = False
         endpoint = stream.endpoint
