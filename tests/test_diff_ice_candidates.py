@@ -164,8 +164,12 @@ _CANDIDATE = re.compile(r"^(a=candidate:\S+ \d+ \S+ \d+ (\S+) )(\d+)( typ \S+)"
 
 
 def mask_other_address_ports(text: str) -> str:
-    """Ports of our candidates on the address the section's c= does not name: 10.5 and
-    rtpengined pick those port numbers differently (both are in range)."""
+    """Ports of our candidates on the interface's other addresses (not the one the
+    section's c= names): 10.5 and rtpengined pick those port numbers differently, each
+    address from a pool of its own (both are in range; 10.5's agree while its per-address
+    free lists happen to be in step, ours by chance). With ``media-address`` every
+    candidate of ours shows that one address: then the first of each component is the
+    media's own socket and the others are on the other addresses."""
     out = []
     session_address = ""
     for number, section in enumerate(re.split(r"(?=^m=)", text, flags=re.M)):
@@ -173,10 +177,19 @@ def mask_other_address_ports(text: str) -> str:
         here = conn.group(1) if conn else session_address
         if number == 0:
             session_address = here
+        components_seen: set[str] = set()  # of our candidates on ``here``
 
-        def mask(m: re.Match, here: str = here) -> str:
-            if m.group(2) not in _OURS or m.group(2) == here:
-                return m.group(0)
+        def mask(m: re.Match, here: str = here, seen: set[str] = components_seen) -> str:
+            address = m.group(2)
+            if address == here:
+                component = m.group(1).split()[1]
+                if component not in seen:
+                    seen.add(component)
+                    return m.group(0)  # the media's own socket
+                if here in _OURS:  # (a party's candidate on our address? keep it as is)
+                    return m.group(0)
+            elif address not in _OURS:
+                return m.group(0)  # the party's
             related = f"{m.group(5)}PORT" if m.group(5) else ""
             return f"{m.group(1)}PORT{m.group(4)}{related}"
 
