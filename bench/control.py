@@ -3,7 +3,8 @@
 For each daemon command: start it with ``--delete-delay=0``; run lifecycles (offer,
 answer, delete of a fresh call) over UDP ng with 1, 16 and 64 requests in flight for a
 few seconds each, printing lifecycles/s, request latency p50/p99 and daemon CPU per
-lifecycle; then open 1k and 4k calls (offer+answer, one request at a time) and print how
+lifecycle (the process tree's, and how it splits between the main process and its children:
+rtpengined's control process and relay workers); then open 1k and 4k calls (offer+answer, one request at a time) and print how
 many calls/s were set up, the memory (PSS of the daemon and its relay workers) and file
 descriptors per open call. The client is one
 epoll loop; its ceiling is measured against a stub ng server that answers at once.
@@ -26,6 +27,7 @@ sys.path.insert(0, os.path.dirname(__file__))
 from _common import (  # noqa: E402
     NgClient,
     add_daemon_arguments,
+    cpu_by_process,
     cpu_seconds,
     daemons_from,
     memory_kb,
@@ -139,6 +141,17 @@ def open_calls(ng: NgClient, start: int, count: int, tag: str) -> None:
                 raise RuntimeError(f"opening call {n}: {reply}")
 
 
+def _split(pid: int, before: dict[int, float], after: dict[int, float], done: int) -> str:
+    """The suffix ``(main process X, child processes Y)``, ms per lifecycle: where the
+    tree's CPU went (rtpengined: the control process and its relay workers; rtpengine's
+    threads all count as its main process). Empty without schedstat or lifecycles."""
+    if not done or pid not in before or pid not in after:
+        return ""
+    main = (after[pid] - before[pid]) / done * 1000
+    children = sum(after[p] - before.get(p, 0.0) for p in after if p != pid) / done * 1000
+    return f" (main process {main:.3f}, child processes {children:.3f})"
+
+
 def measure_daemon(name: str, command: str, args) -> dict:
     daemon = start_daemon(name, command, args)
     result: dict = {}
@@ -146,13 +159,15 @@ def measure_daemon(name: str, command: str, args) -> dict:
         for in_flight in args.in_flight:
             lifecycles(daemon.ng, in_flight, 0.5, f"{name}-warm{in_flight}")
             before = cpu_seconds(daemon.pid)
+            split_before = cpu_by_process(daemon.pid)
             run = lifecycles(daemon.ng, in_flight, args.duration, f"{name}-{in_flight}")
             cpu = cpu_seconds(daemon.pid) - before
+            split = _split(daemon.pid, split_before, cpu_by_process(daemon.pid), run["done"])
             run["cpu_ms"] = cpu / run["done"] * 1000 if run["done"] else float("nan")
             result[in_flight] = run
             print(f"  {in_flight:>3} in flight: {run['rate']:8,.0f} lifecycles/s  "
                   f"latency p50 {run['p50']:.2f} ms p99 {run['p99']:.2f} ms  "
-                  f"CPU {run['cpu_ms']:.3f} ms/call  errors {run['errors']}")
+                  f"CPU {run['cpu_ms']:.3f} ms/call{split}  errors {run['errors']}")
         ng = NgClient(daemon.ng)
         time.sleep(1.0)
         base_kb, base_fds = memory_kb(daemon.pid), open_fds(daemon.pid)
