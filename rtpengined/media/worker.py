@@ -208,10 +208,20 @@ class _Stream:
     def sock(self, sock: socket.socket) -> None:
         self._sock = sock
 
-    def close_own(self) -> None:
-        """Close the stream's own descriptor (through its socket object if it has one: the
-        object would otherwise close the number again once something else had it)."""
-        if self._sock is not None:
+    def descriptors(self) -> list[int] | tuple[int]:
+        """The numbers of ``sockets()``, without making a socket object for them."""
+        others = self.locals if self.rare is not None else None
+        return [sock.fileno() for sock in others] if others else (self.fd,)
+
+    def close(self) -> None:
+        """Close all of the stream's sockets: its own through its socket object if it has
+        one (the object would otherwise close the number again once something else had
+        it), the bare descriptor if not."""
+        others = self.locals if self.rare is not None else None
+        if others:
+            for sock in others:
+                sock.close()
+        elif self._sock is not None:
             self._sock.close()
         else:
             os.close(self.fd)
@@ -294,6 +304,7 @@ add_rare_fields(_Stream, {
     # ``Worker.drain_local``. None for every other stream (``sockets()``: its own, local 0).
     "locals": None, "local": 0,
 })
+
 
 class Worker:
     def __init__(self, channel: socket.socket, counters: CounterTable, index: int) -> None:
@@ -516,9 +527,7 @@ class Worker:
                 self.flush_one(stream)
             self.dirty.discard(stream)
             self.by_fd[stream.fd] = None
-            # Its own descriptor, and those on other addresses (ICE) if it has any.
-            socks = stream.locals if stream.rare is not None else None
-            for fd in ([sock.fileno() for sock in socks] if socks else (stream.fd,)):
+            for fd in stream.descriptors():
                 self.others.pop(fd, None)
                 self.epoll.unregister(fd)
                 if _relay is not None:  # before the close: the number may come back at once
@@ -530,11 +539,7 @@ class Worker:
                 self.leg_due.pop(stream, None)
             if self.leg_reports:
                 self.leg_reports.pop(stream, None)
-            if socks:
-                for sock in socks:
-                    sock.close()
-            else:
-                stream.close_own()
+            stream.close()
             self.unlink(stream)
             if resolve:
                 self.resolve_referrers(stream_id)
