@@ -186,7 +186,7 @@ def mask_other_address_ports(text: str) -> str:
                 if component not in seen:
                     seen.add(component)
                     return m.group(0)  # the media's own socket
-                if here in _OURS:  # (a party's candidate on our address? keep it as is)
+                if here in _OURS:  # no media-address: all on c='s address compared, as ever
                     return m.group(0)
             elif address not in _OURS:
                 return m.group(0)  # the party's
