@@ -159,15 +159,22 @@ def process_tree(pid: int) -> list[int]:
 
 def cpu_seconds(pid: int) -> float:
     """User+system CPU of the whole process tree, in seconds."""
-    total = 0
+    return sum(cpu_user_system(pid))
+
+
+def cpu_user_system(pid: int) -> tuple[float, float]:
+    """(user, system) CPU seconds of the whole process tree: the interpreter's or C code's
+    own work apart from the kernel's (system calls, socket delivery) on its behalf."""
+    user = system = 0
     for each in process_tree(pid):
         try:
             with open(f"/proc/{each}/stat") as handle:
                 fields = handle.read().rsplit(")", 1)[1].split()
         except OSError:
             continue
-        total += int(fields[11]) + int(fields[12])  # utime, stime
-    return total / CLOCK_TICKS
+        user += int(fields[11])  # utime
+        system += int(fields[12])  # stime
+    return user / CLOCK_TICKS, system / CLOCK_TICKS
 
 
 def cpu_by_process(pid: int) -> dict[int, float]:

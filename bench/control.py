@@ -3,8 +3,8 @@
 For each daemon command: start it with ``--delete-delay=0``; run lifecycles (offer,
 answer, delete of a fresh call) over UDP ng with 1, 16 and 64 requests in flight for a
 few seconds each, printing lifecycles/s, request latency p50/p99 and daemon CPU per
-lifecycle (the process tree's, and how it splits between the main process and its children:
-rtpengined's control process and relay workers); then open 1k and 4k calls (offer+answer, one request at a time) and print how
+lifecycle (the process tree's, how it splits between the main process and its children:
+rtpengined's control process and relay workers, and between user space and the kernel); then open 1k and 4k calls (offer+answer, one request at a time) and print how
 many calls/s were set up, the memory (PSS of the daemon and its relay workers) and file
 descriptors per open call. The client is one
 epoll loop; its ceiling is measured against a stub ng server that answers at once.
@@ -28,7 +28,7 @@ from _common import (  # noqa: E402
     NgClient,
     add_daemon_arguments,
     cpu_by_process,
-    cpu_seconds,
+    cpu_user_system,
     daemons_from,
     memory_kb,
     open_fds,
@@ -158,16 +158,21 @@ def measure_daemon(name: str, command: str, args) -> dict:
     try:
         for in_flight in args.in_flight:
             lifecycles(daemon.ng, in_flight, 0.5, f"{name}-warm{in_flight}")
-            before = cpu_seconds(daemon.pid)
+            user_before, system_before = cpu_user_system(daemon.pid)
             split_before = cpu_by_process(daemon.pid)
             run = lifecycles(daemon.ng, in_flight, args.duration, f"{name}-{in_flight}")
-            cpu = cpu_seconds(daemon.pid) - before
+            user, system = cpu_user_system(daemon.pid)
             split = _split(daemon.pid, split_before, cpu_by_process(daemon.pid), run["done"])
-            run["cpu_ms"] = cpu / run["done"] * 1000 if run["done"] else float("nan")
+            per_call = 1000 / run["done"] if run["done"] else float("nan")
+            run["user_ms"] = (user - user_before) * per_call
+            run["system_ms"] = (system - system_before) * per_call
+            run["cpu_ms"] = run["user_ms"] + run["system_ms"]
             result[in_flight] = run
             print(f"  {in_flight:>3} in flight: {run['rate']:8,.0f} lifecycles/s  "
                   f"latency p50 {run['p50']:.2f} ms p99 {run['p99']:.2f} ms  "
                   f"CPU {run['cpu_ms']:.3f} ms/call{split}  errors {run['errors']}")
+            print(f"      of that in user space {run['user_ms']:.3f} ms, "
+                  f"in the kernel {run['system_ms']:.3f} ms")
         ng = NgClient(daemon.ng)
         time.sleep(1.0)
         base_kb, base_fds = memory_kb(daemon.pid), open_fds(daemon.pid)
@@ -239,7 +244,8 @@ def main() -> None:
             for in_flight in args.in_flight:
                 run = result[in_flight]
                 print(f"    {in_flight:>3} in flight: {run['rate']:8,.0f} lifecycles/s  latency p50 "
-                      f"{run['p50']:.2f} ms p99 {run['p99']:.2f} ms  CPU {run['cpu_ms']:.3f} ms/call")
+                      f"{run['p50']:.2f} ms p99 {run['p99']:.2f} ms  CPU {run['cpu_ms']:.3f} ms/call "
+                      f"(user {run['user_ms']:.3f}, kernel {run['system_ms']:.3f})")
             for target in args.open_calls:
                 print(f"    {target:>5} calls open: {result[f'setup{target}']:,.0f} calls/s set up, "
                       f"{result[f'mem{target}'] / 1024:.1f} kB/call, "
@@ -252,7 +258,9 @@ def main() -> None:
             print(f"  lifecycles/s with {in_flight:>3} in flight: "
                   f"{ratio(ours[in_flight]['rate'], theirs[in_flight]['rate'])}"
                   + "  (target >= 1.0)"
-                  + f"; CPU per call {ratio(ours[in_flight]['cpu_ms'], theirs[in_flight]['cpu_ms'])}")
+                  + f"; CPU per call {ratio(ours[in_flight]['cpu_ms'], theirs[in_flight]['cpu_ms'])}"
+                  + f" (user {ratio(ours[in_flight]['user_ms'], theirs[in_flight]['user_ms'])}, "
+                  + f"kernel {ratio(ours[in_flight]['system_ms'], theirs[in_flight]['system_ms'])})")
         for target in args.open_calls:
             key = f"mem{target}"
             print(f"  calls/s set up on the way to {target} open: "
