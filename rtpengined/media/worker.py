@@ -428,6 +428,8 @@ class Worker:
             self.add_alternates(stream, spec.alternates, alternates)
         self.link(stream)
         self.dirty.add(stream)
+        if stream.webrtc is not None:
+            self.start_leg(stream)
 
     def place(self, stream: _Stream) -> None:
         """``by_fd[stream.fd] = stream``, the list grown (doubled) to hold it."""
@@ -508,6 +510,20 @@ class Worker:
         stream.apply_keys(spec)
         self.link(stream)
         self.dirty.add(stream)
+        if stream.webrtc is not None:
+            self.start_leg(stream)
+
+    def start_leg(self, stream: _Stream) -> None:
+        """A leg that starts its DTLS handshake now (we are the client and have the peer: no
+        ICE to wait for) sends its ClientHello at once, while the batch that set it up is
+        being applied, as 10.5 sends it while it handles the command. A later message of
+        the same batch may replace the leg (an answer right after the offer that started
+        it early, ``offer_answer.webrtc.early_dtls``): the party has had the hello anyway."""
+        leg = stream.webrtc
+        if leg.deadline() == 0.0:
+            self.leg_due.pop(stream, None)  # (the timer ``schedule`` armed is stale now)
+            self.send_leg(stream, leg.poll(time.monotonic()))
+            self.follow_leg(stream)
 
     def remove(self, stream_id: int, publish: bool = True, resolve: bool = True) -> None:
         """Stop relaying a stream; its slot is freed by the caller's acknowledgement.

@@ -137,7 +137,10 @@ class SdpOutput:
                 sdes.offer_security(plan, section, sender_media, out_media, opts, protocol,
                                     self._offer_fingerprint(opts, out_media) if secure else "")
                 # checks the party sends before its answer are answered, not relayed
-                for stream in webrtc.await_answer(out_media, receiver):
+                early = webrtc.await_answer(out_media, receiver)
+                if section.is_rtp:  # a DTLS offerer's handshake starts now (10.5)
+                    early += webrtc.early_dtls(sender_media, self.manager.certificate)
+                for stream in early:
                     if not stream.closed:
                         self.manager.media.update_stream(stream)
             else:
@@ -146,7 +149,8 @@ class SdpOutput:
                                                osrtp_accept="accept" in opts.osrtp,
                                                protocol=(section.protocol if opts.transport_accept
                                                          else opts.transport_protocol),
-                                               static="static" in opts.sdes)
+                                               static="static" in opts.sdes,
+                                               dtls_off=opts.dtls == "off")
                 changed += self._webrtc_legs(((out_media, receiver), (sender_media, sender)))
                 for stream in changed:
                     if not stream.closed:

@@ -217,6 +217,20 @@ def _answer_dtls_offerer(plan: MediaPlan, offer_media: CallMedia, protocol: str,
     offer_media.dtls_role = role
 
 
+def _answers_dtls(offer_media: CallMedia, dtls_off: bool) -> bool:
+    """An offerer whose DTLS we answer (when its answerer is plain): one that offered DTLS
+    alone, or DTLS beside a=crypto lines with an explicit a=setup (actpass, active or
+    passive). 10.5 prefers DTLS over SDES then, unless the answer says ``DTLS: off``; an
+    offer's own ``DTLS``/``SDES`` flags do not change that, and without an a=setup (or with
+    holdconn) its keys are answered instead."""
+    params = offer_media.remote_webrtc
+    if not is_dtls(params):
+        return False
+    if not offer_media.crypto_received:
+        return True
+    return not dtls_off and params.setup in ("actpass", "active", "passive")
+
+
 def _answerer_keys(answer_media: CallMedia, section: MediaSection) -> tuple:
     """An answerer we offered SRTP to (keyed by us): ``(its a=crypto line, our key it
     chose)``, or ``(None, None)`` when it chose none of ours; a DTLS answer (a browser)
@@ -242,7 +256,7 @@ def answer_security(plan: MediaPlan, section: MediaSection, answer_media: CallMe
                     offer_media: CallMedia,
                     certificate: Callable[[], dtls.Certificate] | None = None,
                     osrtp_accept: bool = False, protocol: str | None = None,
-                    static: bool = False) -> list:
+                    static: bool = False, dtls_off: bool = False) -> list:
     """An answer: pick keys, write the offerer's side; the streams whose keys changed.
 
     Sets ``dtls_role`` on the leg where the relay terminates DTLS-SRTP (None elsewhere).
@@ -253,7 +267,8 @@ def answer_security(plan: MediaPlan, section: MediaSection, answer_media: CallMe
     (10.5). ``static`` (`SDES: static`): an answer on SDES legs with keys end to end keeps
     the line answered before while the offer still carries it (10.5), whatever the
     answerer chose now. ``certificate`` gives the daemon's DTLS certificate; it is called
-    only when the answer terminates DTLS (a plain call never makes one)."""
+    only when the answer terminates DTLS (a plain call never makes one). ``dtls_off``: the
+    answer's ``DTLS: off``, which makes an offerer of both SDES and DTLS get SDES."""
     offer_media.dtls_role = answer_media.dtls_role = None
     # Answered now: whatever we offered this party is settled.
     answer_media.srtp_offered = answer_media.sdes_offered = answer_media.dtls_offered = False
@@ -261,7 +276,7 @@ def answer_security(plan: MediaPlan, section: MediaSection, answer_media: CallMe
         return []
     offered_proto = offer_media.offer_protocol
     if (is_srtp(offered_proto) and not is_srtp(section.protocol)
-            and not offer_media.crypto_received and is_dtls(offer_media.remote_webrtc)):
+            and _answers_dtls(offer_media, dtls_off)):
         # DTLS offerer (a browser), plain answerer: we answer the offerer's DTLS (10.5:
         # a=setup:active for actpass, then our fingerprint) and terminate it.
         _answer_dtls_offerer(plan, offer_media, offered_proto, certificate)

@@ -158,6 +158,25 @@ def await_answer(media: CallMedia, mono) -> list[Stream]:
     return set_leg(media, (agent, None), None, rtcp_separate=True)
 
 
+def early_dtls(media: CallMedia, certificate: Callable[[], dtls.Certificate]) -> list[Stream]:
+    """The offering party's leg (``media``) when its offer has DTLS-SRTP without ICE and
+    leaves us the client role (``a=setup:actpass`` or ``passive``; not without an a=setup):
+    10.5 starts the handshake at once, from the offer on, on the RTP port and (without
+    rtcp-mux) the RTCP port, whatever the offer's ``DTLS`` flag or protocol says. Starting
+    it early saves the party a round trip after its answer arrives. The spec is the one the
+    answer gives a leg it terminates with that role, so such an answer keeps the
+    association (the relay keeps a leg whose spec is unchanged); any other answer replaces
+    it (SDES keys, plain RTP) and the handshake stops. With ICE the checks come first, and
+    a leg that already has a DTLS role keeps its association."""
+    params = media.remote_webrtc
+    if (media.dtls_role is not None or not is_dtls(params) or not media.streams
+            or params.setup not in ("actpass", "passive") or params.ufrag
+            or params.candidates or params.trickle):
+        return []
+    return set_leg(media, leg_spec(media, True, certificate(), None), None,
+                   rtcp_separate=not media.mux_in_use)
+
+
 def _rtcp_spec(media: CallMedia, spec: tuple[tuple | None, tuple | None]) -> tuple:
     """(ice, dtls) of the leg's RTCP stream when RTCP has a port of its own: a DTLS
     association of its own (same role and fingerprint, RFC 5764 4.1: every component does

@@ -1,0 +1,229 @@
+"""A DTLS-SRTP offerer: our ClientHello right after its offer, and DTLS preferred over the
+SDES keys it offers beside, on both daemons.
+
+rtpengine 10.5 starts the handshake towards a party whose offer has a fingerprint and
+``a=setup:actpass`` or ``passive`` (so the relay will be the DTLS client) and no ICE as soon
+as it handles the offer: before the answer, on the RTP port and, without rtcp-mux, on the
+RTCP port, whatever the offer's ``DTLS`` flag or transport protocol. A party that offers
+``a=setup:active``, or no ``a=setup``, gets nothing until its answer. rtpengine's own suite
+counts on it (``t/auto-daemon-tests.pl``, "ROC reset after re-invite": an SDES offer that
+also carries a fingerprint gets the hello, then its SDES answer). rtpengined used to start
+the handshake only with the answer.
+
+An offer with a fingerprint, an explicit ``a=setup`` and ``a=crypto`` lines (an SBC that
+offers both, rtpengine's own SAVP offers) is answered with DTLS when the answerer is plain,
+unless the answer says ``DTLS: off``; rtpengined answered its keys.
+"""
+
+from __future__ import annotations
+
+import re
+import socket
+
+import pytest
+from differential import start_ours, start_reference
+
+from rtpengined.secure import dtls
+
+DAEMONS = {
+    "rtpengine": lambda: start_reference(26800, 26899),
+    "rtpengined": lambda: start_ours(26900, 26999),
+}
+FINGERPRINT = ("a=fingerprint:sha-256 F8:31:36:7B:ED:6D:12:CC:E8:A8:BF:C3:07:6F:FB:C4:EC:02:BE:"
+               "70:12:B6:87:B6:C3:F8:47:11:49:30:E0:22\r\n")
+CRYPTO = "a=crypto:1 AES_CM_128_HMAC_SHA1_80 inline:QjnnaukLn7iwASAs0YLzPUplJkjOhTZK2dvOwo6c\r\n"
+DTLS_RECORD = re.compile(rb"^\x16\xfe[\xff\xfd]", re.S)  # a DTLS 1.0/1.2 handshake record
+
+
+@pytest.fixture(params=list(DAEMONS))
+def daemon(request):
+    process = DAEMONS[request.param]()
+    try:
+        yield process
+    finally:
+        process.stop()
+
+
+def party() -> tuple[socket.socket, socket.socket]:
+    """A party's RTP socket and its RTCP socket on the next port."""
+    for _ in range(20):
+        rtp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        rtp.bind(("127.0.0.1", 0))
+        rtcp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        try:
+            rtcp.bind(("127.0.0.1", rtp.getsockname()[1] + 1))
+            return rtp, rtcp
+        except OSError:
+            rtp.close()
+            rtcp.close()
+    raise RuntimeError("no free port pair")
+
+
+def received(sock: socket.socket, wait: float) -> list[tuple[bytes, int]]:
+    """What arrived within ``wait`` seconds: (first bytes, source port) of each datagram."""
+    sock.settimeout(wait)
+    got = []
+    while True:
+        try:
+            data, source = sock.recvfrom(2048)
+        except TimeoutError:
+            return got
+        got.append((data[:4], source[1]))
+
+
+def offer_sdp(port: int, protocol: str, attributes: str) -> str:
+    return ("v=0\r\no=- 1545997027 1 IN IP4 127.0.0.1\r\ns=tester\r\nc=IN IP4 127.0.0.1\r\n"
+            f"t=0 0\r\nm=audio {port} {protocol} 0\r\n{attributes}a=sendrecv\r\n")
+
+
+def text(value) -> str:
+    return value.decode() if isinstance(value, bytes) else value
+
+
+# (offer's attributes after the fingerprint, hello on the RTP port, hello on the RTCP port)
+CASES = {
+    "actpass": ("a=setup:actpass\r\n", True, True),
+    "passive": ("a=setup:passive\r\n", True, True),
+    "active": ("a=setup:active\r\n", False, False),
+    "no setup": ("", False, False),
+    "actpass with rtcp-mux": ("a=setup:actpass\r\na=rtcp-mux\r\n", True, False),
+}
+
+
+@pytest.mark.parametrize("case", list(CASES))
+def test_the_handshake_starts_with_the_offer(daemon, case):
+    attributes, on_rtp, on_rtcp = CASES[case]
+    rtp, rtcp = party()
+    try:
+        sdp = offer_sdp(rtp.getsockname()[1], "UDP/TLS/RTP/SAVP", FINGERPRINT + attributes)
+        reply = daemon.request({"command": "offer", "call-id": f"early-{case}",
+                                "from-tag": "caller", "sdp": sdp,
+                                "transport-protocol": "RTP/AVP"})
+        assert reply["result"] == "ok"
+        got_rtp, got_rtcp = received(rtp, 0.5), received(rtcp, 0.1)
+        assert bool(got_rtp) == on_rtp, got_rtp
+        assert bool(got_rtcp) == on_rtcp, got_rtcp
+        for first, _source in got_rtp + got_rtcp:
+            assert DTLS_RECORD.match(first), first
+        if got_rtp and got_rtcp:  # from the two ports the answer will give the caller
+            assert got_rtcp[0][1] == got_rtp[0][1] + 1
+        daemon.request({"command": "delete", "call-id": f"early-{case}"})
+    finally:
+        rtp.close()
+        rtcp.close()
+
+
+def test_an_sdes_answer_right_after_the_offer_ends_the_early_handshake(daemon):
+    """The suite's "ROC reset after re-invite": the caller offers SDES and DTLS, the callee
+    answers plain with ``DTLS: off`` straight away. The caller has the hello all the same,
+    its answer is SDES only, and no retransmission of the hello follows."""
+    caller, caller_rtcp = party()
+    callee = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    callee.bind(("127.0.0.1", 0))
+    try:
+        sdp = offer_sdp(caller.getsockname()[1], "RTP/SAVP",
+                        CRYPTO + FINGERPRINT + "a=setup:actpass\r\n")
+        reply = daemon.request({"command": "offer", "call-id": "early-sdes",
+                                "from-tag": "caller", "sdp": sdp,
+                                "transport-protocol": "RTP/AVP"})
+        assert reply["result"] == "ok"
+        answer = offer_sdp(callee.getsockname()[1], "RTP/AVP", "")
+        reply = daemon.request({"command": "answer", "call-id": "early-sdes",
+                                "from-tag": "caller", "to-tag": "callee", "sdp": answer,
+                                "DTLS": "off"})
+        assert reply["result"] == "ok"
+        to_caller = text(reply["sdp"])
+        assert "RTP/SAVP" in to_caller and "a=crypto:1 AES_CM_128_HMAC_SHA1_80" in to_caller
+        assert "a=fingerprint" not in to_caller and "a=setup" not in to_caller
+        first = received(caller, 0.5)
+        assert len(first) == 1 and DTLS_RECORD.match(first[0][0]), first
+        # (a DTLS client retransmits its hello after 1 s: none comes once SDES is chosen)
+        assert received(caller, 1.5) == []
+        daemon.request({"command": "delete", "call-id": "early-sdes"})
+    finally:
+        for sock in (caller, caller_rtcp, callee):
+            sock.close()
+
+
+# Offers of SDES and DTLS together to a plain answerer: (offer's protocol, its attributes
+# after the a=crypto line, offer flags, answer flags, what the answer to the offerer has).
+PREFERENCE = {
+    "actpass": ("RTP/SAVP", FINGERPRINT + "a=setup:actpass\r\n", {}, {}, "active"),
+    "active": ("RTP/SAVP", FINGERPRINT + "a=setup:active\r\n", {}, {}, "passive"),
+    "passive": ("RTP/SAVP", FINGERPRINT + "a=setup:passive\r\n", {}, {}, "active"),
+    "UDP/TLS": ("UDP/TLS/RTP/SAVP", FINGERPRINT + "a=setup:actpass\r\n", {}, {}, "active"),
+    "the offer's DTLS off": ("RTP/SAVP", FINGERPRINT + "a=setup:actpass\r\n", {"DTLS": "off"},
+                             {}, "active"),
+    "the offer's SDES off": ("RTP/SAVP", FINGERPRINT + "a=setup:actpass\r\n",
+                             {"SDES": ["off"]}, {}, "active"),
+    "the answer's DTLS off": ("RTP/SAVP", FINGERPRINT + "a=setup:actpass\r\n", {},
+                              {"DTLS": "off"}, "crypto"),
+    "no setup": ("RTP/SAVP", FINGERPRINT, {}, {}, "crypto"),
+    "holdconn": ("RTP/SAVP", FINGERPRINT + "a=setup:holdconn\r\n", {}, {}, "crypto"),
+}
+
+
+@pytest.mark.parametrize("case", list(PREFERENCE))
+def test_dtls_is_preferred_over_offered_keys(daemon, case):
+    protocol, attributes, offer_flags, answer_flags, expected = PREFERENCE[case]
+    call = f"prefer-{case}"
+    sdp = offer_sdp(40000, protocol, CRYPTO + attributes)
+    reply = daemon.request({"command": "offer", "call-id": call, "from-tag": "caller",
+                            "sdp": sdp, "transport-protocol": "RTP/AVP", **offer_flags})
+    assert reply["result"] == "ok"
+    reply = daemon.request({"command": "answer", "call-id": call, "from-tag": "caller",
+                            "to-tag": "callee", "sdp": offer_sdp(40010, "RTP/AVP", ""),
+                            **answer_flags})
+    assert reply["result"] == "ok"
+    to_caller = text(reply["sdp"])
+    assert f"m=audio {port_in(to_caller)} {protocol} 0\r\n" in to_caller
+    security = re.findall(r"^a=(crypto:1 AES_CM_128_HMAC_SHA1_80|setup:\w+|fingerprint:sha-256)",
+                          to_caller, re.M)
+    if expected == "crypto":
+        assert security == ["crypto:1 AES_CM_128_HMAC_SHA1_80"], to_caller
+    else:
+        assert security == [f"setup:{expected}", "fingerprint:sha-256"], to_caller
+    daemon.request({"command": "delete", "call-id": call})
+
+
+def port_in(sdp: str) -> int:
+    return int(re.search(r"^m=audio (\d+)", sdp, re.M).group(1))
+
+
+def test_the_early_hello_is_the_handshake_the_answer_keeps(daemon):
+    """A DTLS phone that offers keys and DTLS (actpass) and reads its socket only once it
+    has the answer: the ClientHello that came before the answer completes the handshake,
+    and no second one (a new association) follows."""
+    certificate = dtls.Certificate()
+    phone, phone_rtcp = party()
+    callee = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    callee.bind(("127.0.0.1", 0))
+    try:
+        sdp = offer_sdp(phone.getsockname()[1], "RTP/SAVP",
+                        CRYPTO + f"a=fingerprint:{certificate.fingerprint()}\r\n"
+                        "a=setup:actpass\r\na=rtcp-mux\r\n")
+        reply = daemon.request({"command": "offer", "call-id": "early-kept",
+                                "from-tag": "phone", "sdp": sdp,
+                                "transport-protocol": "RTP/AVP"})
+        assert reply["result"] == "ok"
+        reply = daemon.request({"command": "answer", "call-id": "early-kept",
+                                "from-tag": "phone", "to-tag": "callee",
+                                "sdp": offer_sdp(callee.getsockname()[1], "RTP/AVP", "")})
+        to_phone = text(reply["sdp"])
+        assert "a=setup:active" in to_phone
+        fingerprint = re.search(r"^a=fingerprint:(.+?)\r$", to_phone, re.M).group(1)
+        endpoint = dtls.DtlsEndpoint(certificate, client=False, remote_fingerprint=fingerprint)
+        hellos = 0
+        phone.settimeout(2)
+        while endpoint.keys is None:
+            data, source = phone.recvfrom(4096)  # (a timeout fails the test)
+            if data[:1] == b"\x16" and data[13:14] == b"\x01":  # a ClientHello record
+                hellos += 1
+            for datagram in endpoint.receive(data, 0.0):
+                phone.sendto(datagram, source)
+        assert hellos == 1
+        assert source[1] == port_in(to_phone)
+        daemon.request({"command": "delete", "call-id": "early-kept"})
+    finally:
+        for sock in (phone, phone_rtcp, callee):
+            sock.close()
