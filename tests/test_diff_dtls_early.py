@@ -227,3 +227,33 @@ def test_the_early_hello_is_the_handshake_the_answer_keeps(daemon):
     finally:
         for sock in (phone, phone_rtcp, callee):
             sock.close()
+
+
+def test_a_reoffer_on_an_sdes_leg_starts_no_handshake():
+    """rtpengined only (10.5 sends a hello again): a re-offer of SDES and DTLS on a leg its
+    first answer keyed by SDES leaves the keys in use until the new answer instead of
+    dropping them for a handshake the party may never answer."""
+    daemon = start_ours(26900, 26999)
+    caller, caller_rtcp = party()
+    callee = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    callee.bind(("127.0.0.1", 0))
+    try:
+        sdp = offer_sdp(caller.getsockname()[1], "RTP/SAVP",
+                        CRYPTO + FINGERPRINT + "a=setup:actpass\r\n")
+        answer = offer_sdp(callee.getsockname()[1], "RTP/AVP", "")
+        ids = {"call-id": "reoffer-sdes", "from-tag": "caller"}
+        for _ in range(2):
+            assert daemon.request({"command": "offer", **ids, "sdp": sdp,
+                                   "transport-protocol": "RTP/AVP"})["result"] == "ok"
+            reply = daemon.request({"command": "answer", **ids, "to-tag": "callee",
+                                    "sdp": answer, "DTLS": "off"})
+            assert "a=crypto:1 AES_CM_128_HMAC_SHA1_80" in text(reply["sdp"])
+            hellos = received(caller, 0.5)
+        assert hellos == []  # (the first offer's hello was read in the first round)
+        query = daemon.request({"command": "query", "call-id": "reoffer-sdes"})
+        streams = query["tags"]["caller"]["medias"][0]["streams"]
+        assert [text(s["crypto suite"]) for s in streams] == ["AES_CM_128_HMAC_SHA1_80"] * 2
+    finally:
+        for sock in (caller, caller_rtcp, callee):
+            sock.close()
+        daemon.stop()

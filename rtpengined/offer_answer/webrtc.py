@@ -167,12 +167,17 @@ def early_dtls(media: CallMedia, certificate: Callable[[], dtls.Certificate]) ->
     answer gives a leg it terminates with that role, so such an answer keeps the
     association (the relay keeps a leg whose spec is unchanged); any other answer replaces
     it (SDES keys, plain RTP) and the handshake stops. With ICE the checks come first, and
-    a leg that already has a DTLS role keeps its association."""
+    a leg that already has a DTLS role keeps its association. Unlike 10.5, a re-offer on a
+    leg keyed by SDES starts nothing: the relay would have to drop the keys the party is
+    still using until its answer (10.5 keeps them beside the new handshake)."""
     params = media.remote_webrtc
     if (media.dtls_role is not None or not is_dtls(params) or not media.streams
             or params.setup not in ("actpass", "passive") or params.ufrag
             or params.candidates or params.trickle):
         return []
+    for stream in media.streams:
+        if stream.srtp_in is not None and stream.srtp_in != DTLS_KEYS:
+            return []  # keyed by SDES
     return set_leg(media, leg_spec(media, True, certificate(), None), None,
                    rtcp_separate=not media.mux_in_use)
 
