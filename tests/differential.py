@@ -14,6 +14,8 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import pytest
@@ -106,6 +108,17 @@ def start_ours(port_min: int = 21000, port_max: int = 21999, extra: list[str] = 
             f"--listen-tcp-ng=127.0.0.1:{free_port()}", f"--listen-cli=127.0.0.1:{free_port()}",
             f"--listen-http=127.0.0.1:{free_port()}", "--relay-workers=1", *extra]
     return NgProcess(argv, ng_port, port_min, port_max, wait)
+
+
+@contextmanager
+def running(start: Callable[[], NgProcess]) -> Iterator[NgProcess]:
+    """A daemon from ``start`` (``start_reference``/``start_ours`` with their arguments),
+    stopped whatever happens: for fixtures parametrized over both daemons."""
+    process = start()
+    try:
+        yield process
+    finally:
+        process.stop()
 
 
 class DaemonPair:

@@ -21,7 +21,7 @@ import re
 import socket
 
 import pytest
-from differential import start_ours, start_reference
+from differential import running, start_ours, start_reference
 
 from rtpengined.secure import dtls
 
@@ -37,11 +37,8 @@ DTLS_RECORD = re.compile(rb"^\x16\xfe[\xff\xfd]", re.S)  # a DTLS 1.0/1.2 handsh
 
 @pytest.fixture(params=list(DAEMONS))
 def daemon(request):
-    process = DAEMONS[request.param]()
-    try:
+    with running(DAEMONS[request.param]) as process:
         yield process
-    finally:
-        process.stop()
 
 
 def party() -> tuple[socket.socket, socket.socket]:
@@ -69,6 +66,17 @@ def received(sock: socket.socket, wait: float) -> list[tuple[bytes, int]]:
         except TimeoutError:
             return got
         got.append((data[:4], source[1]))
+
+
+def sdes_and_dtls_call() -> tuple[socket.socket, socket.socket, socket.socket, str]:
+    """A caller (RTP and RTCP sockets) that offers SDES keys and DTLS (actpass), its offer,
+    and a plain callee's socket."""
+    caller, caller_rtcp = party()
+    callee = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    callee.bind(("127.0.0.1", 0))
+    sdp = offer_sdp(caller.getsockname()[1], "RTP/SAVP",
+                    CRYPTO + FINGERPRINT + "a=setup:actpass\r\n")
+    return caller, caller_rtcp, callee, sdp
 
 
 def offer_sdp(port: int, protocol: str, attributes: str) -> str:
@@ -117,12 +125,8 @@ def test_an_sdes_answer_right_after_the_offer_ends_the_early_handshake(daemon):
     """The suite's "ROC reset after re-invite": the caller offers SDES and DTLS, the callee
     answers plain with ``DTLS: off`` straight away. The caller has the hello all the same,
     its answer is SDES only, and no retransmission of the hello follows."""
-    caller, caller_rtcp = party()
-    callee = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    callee.bind(("127.0.0.1", 0))
+    caller, caller_rtcp, callee, sdp = sdes_and_dtls_call()
     try:
-        sdp = offer_sdp(caller.getsockname()[1], "RTP/SAVP",
-                        CRYPTO + FINGERPRINT + "a=setup:actpass\r\n")
         reply = daemon.request({"command": "offer", "call-id": "early-sdes",
                                 "from-tag": "caller", "sdp": sdp,
                                 "transport-protocol": "RTP/AVP"})
@@ -193,7 +197,8 @@ def port_in(sdp: str) -> int:
 def test_the_early_hello_is_the_handshake_the_answer_keeps(daemon):
     """A DTLS phone that offers keys and DTLS (actpass) and reads its socket only once it
     has the answer: the ClientHello that came before the answer completes the handshake,
-    and no second one (a new association) follows."""
+    and no second one (a new association, another random) follows; rtpengined's repeat of
+    the same hello with the answer is the same association."""
     certificate = dtls.Certificate()
     phone, phone_rtcp = party()
     callee = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
@@ -213,15 +218,15 @@ def test_the_early_hello_is_the_handshake_the_answer_keeps(daemon):
         assert "a=setup:active" in to_phone
         fingerprint = re.search(r"^a=fingerprint:(.+?)\r$", to_phone, re.M).group(1)
         endpoint = dtls.DtlsEndpoint(certificate, client=False, remote_fingerprint=fingerprint)
-        hellos = 0
+        hellos = set()
         phone.settimeout(2)
         while endpoint.keys is None:
             data, source = phone.recvfrom(4096)  # (a timeout fails the test)
             if data[:1] == b"\x16" and data[13:14] == b"\x01":  # a ClientHello record
-                hellos += 1
+                hellos.add(data)
             for datagram in endpoint.receive(data, 0.0):
                 phone.sendto(datagram, source)
-        assert hellos == 1
+        assert len(hellos) == 1
         assert source[1] == port_in(to_phone)
         daemon.request({"command": "delete", "call-id": "early-kept"})
     finally:
@@ -234,12 +239,8 @@ def test_a_reoffer_on_an_sdes_leg_starts_no_handshake():
     first answer keyed by SDES leaves the keys in use until the new answer instead of
     dropping them for a handshake the party may never answer."""
     daemon = start_ours(26900, 26999)
-    caller, caller_rtcp = party()
-    callee = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    callee.bind(("127.0.0.1", 0))
+    caller, caller_rtcp, callee, sdp = sdes_and_dtls_call()
     try:
-        sdp = offer_sdp(caller.getsockname()[1], "RTP/SAVP",
-                        CRYPTO + FINGERPRINT + "a=setup:actpass\r\n")
         answer = offer_sdp(callee.getsockname()[1], "RTP/AVP", "")
         ids = {"call-id": "reoffer-sdes", "from-tag": "caller"}
         for _ in range(2):
@@ -255,5 +256,40 @@ def test_a_reoffer_on_an_sdes_leg_starts_no_handshake():
         assert [text(s["crypto suite"]) for s in streams] == ["AES_CM_128_HMAC_SHA1_80"] * 2
     finally:
         for sock in (caller, caller_rtcp, callee):
+            sock.close()
+        daemon.stop()
+
+
+def test_a_phone_deaf_until_its_answer_gets_the_hello_with_the_answer():
+    """rtpengined only (10.5 waits for its retransmission timer): a party that drops
+    whatever comes before it has its answer, and then waits as the DTLS server, gets our
+    ClientHello again as soon as the answer is handled. Without that it would wait for the
+    next retransmission, which backs off (1, 2, 4 ... s) while the call rings."""
+    daemon = start_ours(26900, 26999)
+    certificate = dtls.Certificate()
+    phone, phone_rtcp = party()
+    callee = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    callee.bind(("127.0.0.1", 0))
+    try:
+        sdp = offer_sdp(phone.getsockname()[1], "UDP/TLS/RTP/SAVP",
+                        f"a=fingerprint:{certificate.fingerprint()}\r\n"
+                        "a=setup:actpass\r\na=rtcp-mux\r\n")
+        ids = {"call-id": "deaf-phone", "from-tag": "phone"}
+        assert daemon.request({"command": "offer", **ids, "sdp": sdp,
+                               "transport-protocol": "RTP/AVP"})["result"] == "ok"
+        # ringing for 3.5 s, deaf: hellos at 0, 1 and 3 s, the next one due at 7 s
+        assert len(received(phone, 3.5)) >= 2
+        reply = daemon.request({"command": "answer", **ids, "to-tag": "callee",
+                                "sdp": offer_sdp(callee.getsockname()[1], "RTP/AVP", "")})
+        fingerprint = re.search(r"^a=fingerprint:(.+?)\r$", text(reply["sdp"]), re.M).group(1)
+        endpoint = dtls.DtlsEndpoint(certificate, client=False, remote_fingerprint=fingerprint)
+        phone.settimeout(1.0)  # (well before the backed-off retransmission)
+        while endpoint.keys is None:
+            data, source = phone.recvfrom(4096)  # (a timeout fails the test)
+            for datagram in endpoint.receive(data, 0.0):
+                phone.sendto(datagram, source)
+        daemon.request({"command": "delete", "call-id": "deaf-phone"})
+    finally:
+        for sock in (phone, phone_rtcp, callee):
             sock.close()
         daemon.stop()

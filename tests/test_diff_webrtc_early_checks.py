@@ -15,7 +15,7 @@ import socket
 import struct
 
 import pytest
-from differential import start_ours, start_reference
+from differential import running, start_ours, start_reference
 
 from rtpengined.secure import stun
 
@@ -27,11 +27,8 @@ DAEMONS = {
 
 @pytest.fixture(params=list(DAEMONS))
 def daemon(request):
-    process = DAEMONS[request.param]()
-    try:
+    with running(DAEMONS[request.param]) as process:
         yield process
-    finally:
-        process.stop()
 
 
 def udp_socket(port: int = 0) -> socket.socket:

@@ -84,6 +84,22 @@ def test_two_endpoints_agree_on_keys_and_media_flows(cert, cipher):
     assert close and all(server.receive(d, 1.0) == [] for d in close) and server.closed
 
 
+def test_the_first_flight_is_repeated_only_until_the_peer_answers(cert):
+    """A client whose hello met a peer not listening yet sends it again on demand (the relay
+    does when the party's answer arrives), byte for byte: the same association. Once the
+    peer has sent anything, or for a server, there is nothing to repeat."""
+    client = dtls.DtlsEndpoint(cert, True, cert.fingerprint())
+    server = dtls.DtlsEndpoint(cert, False, cert.fingerprint())
+    assert server.start(0.0) == [] and server.repeat_first_flight() == []
+    hello = client.start(time.monotonic())
+    assert hello and client.repeat_first_flight() == hello
+    replies = [d for pkt in client.repeat_first_flight() for d in server.receive(pkt, 0.0)]
+    assert replies
+    for pkt in replies:
+        client.receive(pkt, 0.0)
+    assert client.repeat_first_flight() == []
+
+
 def test_a_certificate_not_matching_the_fingerprint_fails(cert):
     client = dtls.DtlsEndpoint(cert, True, dtls.Certificate().fingerprint())
     server = dtls.DtlsEndpoint(dtls.Certificate(), False, cert.fingerprint())

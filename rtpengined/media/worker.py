@@ -341,6 +341,9 @@ class Worker:
         self.leg_reports: dict[_Stream, tuple] = {}
         self.timer_tie = 0
         self.secure_changed: list = []
+        # Streams whose kept leg may repeat its unanswered hello once the control batch is
+        # applied (``set_webrtc``), with that leg.
+        self.unanswered: dict[_Stream, object] = {}
         # The WebRTC stream drain_webrtc is relaying: not settled (registered with the
         # counters it is about to change) until that drain is done.
         self.draining: _Stream | None = None
@@ -396,6 +399,8 @@ class Worker:
                     self.resolve_referrers(stream_id)
                 for fd in fds:
                     socket.close(fd)
+                if self.unanswered:
+                    self.repeat_hellos()
         finally:
             if removed:  # one acknowledgement for everything removed in this turn
                 try:
@@ -512,6 +517,14 @@ class Worker:
         self.dirty.add(stream)
         if stream.webrtc is not None:
             self.start_leg(stream)
+
+    def repeat_hellos(self) -> None:
+        """The hello of each leg an update kept, if its handshake is still unanswered and
+        the leg is still the stream's (``WebrtcLeg.repeat_hello``)."""
+        unanswered, self.unanswered = self.unanswered, {}
+        for stream, leg in unanswered.items():
+            if stream.webrtc is leg and self.streams.get(stream.id) is stream:
+                self.send_leg(stream, leg.repeat_hello())
 
     def start_leg(self, stream: _Stream) -> None:
         """A leg that starts its DTLS handshake now (we are the client and have the peer: no
@@ -1184,6 +1197,11 @@ class Worker:
                 (leg.ice_spec is None) == (ice_spec is None)
                 and (ice_spec is None or leg.ice_spec[:4] == ice_spec[:4])):
             leg.update_ice(ice_spec)
+            # A handshake started with the offer that the party has not answered yet: it
+            # may not have been listening before its answer (which this update likely
+            # follows), so the hello goes again (once the batch is applied: a later update
+            # of the same answer may end the leg) rather than at the backed-off timer.
+            self.unanswered[stream] = leg
         elif (leg is not None and dtls_spec is not None and leg.spec == dtls_spec
               and leg.ice_spec is not None and ice_spec is not None and leg.ice_spec[2]):
             # An ICE restart of a negotiated leg: a new agent, the same DTLS association

@@ -198,13 +198,26 @@ class DtlsEndpoint:
         else:
             self._conn.set_accept_state()
         self._timer_base: float | None = None
+        self._first_flight: list[bytes] = []
+        self.heard = False  # a datagram came from the peer
 
     def start(self, now: float) -> list[bytes]:
-        return self._step(now) if self.client else []
+        self._first_flight = self._step(now) if self.client else []
+        return list(self._first_flight)
+
+    def repeat_first_flight(self) -> list[bytes]:
+        """The client's first flight again while the peer has sent nothing: a peer that was
+        not listening yet when it came (a handshake started with the offer, before the party
+        had its answer) gets it now instead of at the next retransmission, which backs off
+        to a minute while a call rings."""
+        if not self.client or self.heard or self.keys is not None or self.closed:
+            return []
+        return list(self._first_flight)
 
     def receive(self, datagram: bytes, now: float) -> list[bytes]:
         if self.closed or not datagram:  # OpenSSL refuses a zero-length write
             return []
+        self.heard = True
         try:
             self._conn.bio_write(datagram)
         except SSL.Error:

@@ -143,6 +143,13 @@ class WebrtcLeg:
         self.ice_spec = ice_spec
         self._remote(ice_spec)
 
+    def repeat_hello(self) -> list[tuple]:
+        """Our ClientHello again, to the peer, while the handshake we started has had no
+        answer at all (``DtlsEndpoint.repeat_first_flight``); nothing otherwise."""
+        if self.endpoint is None or not self.started or self.failed or self.peer is None:
+            return []
+        return [self._to_peer(d) for d in self.endpoint.repeat_first_flight()]
+
     def restart_ice(self, ice_spec: IceSpec) -> None:
         """New ICE credentials with the same DTLS parameters (an ICE restart, RFC 8445 9):
         a new agent, and the DTLS association and its keys stay. A browser keeps its DTLS
