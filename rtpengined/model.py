@@ -227,6 +227,9 @@ class CallMedia:
     crypto_accepted: list | None = rare(None)
     sdes: bool = rare(False)  # SDES on this leg: query's "SDES" media flag
     dtls_offered: bool = rare(False)  # we offered DTLS (actpass) on this leg, not yet answered
+    # The party offered DTLS: the roles its a=setup leaves us until its answer ("active",
+    # "passive" or both; query's flags as 10.5 shows them).
+    dtls_pending: tuple = rare(())
     # We offered this leg SRTP, not answered yet: 10.5 shows both DTLS roles (it always
     # offers actpass, DTLS or not) and, with a=crypto lines, SDES.
     srtp_offered: bool = rare(False)

@@ -293,3 +293,32 @@ def test_a_phone_deaf_until_its_answer_gets_the_hello_with_the_answer():
         for sock in (phone, phone_rtcp, callee):
             sock.close()
         daemon.stop()
+
+
+@pytest.mark.parametrize("setup", ["actpass", "active", "passive"])
+@pytest.mark.parametrize("keys", [False, True], ids=["DTLS", "SDES and DTLS"])
+def test_query_shows_the_open_roles_until_the_answer(daemon, setup, keys):
+    """Between a DTLS offer and its answer, 10.5's query flags the offerer's media
+    "DTLS-SRTP" with the role(s) its a=setup leaves us; the answer settles one."""
+    call = f"roles-{setup}-{keys}"
+    sdp = offer_sdp(40000, "RTP/SAVP" if keys else "UDP/TLS/RTP/SAVP",
+                    (CRYPTO if keys else "") + FINGERPRINT + f"a=setup:{setup}\r\n")
+    daemon.request({"command": "offer", "call-id": call, "from-tag": "caller", "sdp": sdp,
+                    "transport-protocol": "RTP/AVP"})
+    flags = media_flags(daemon, call)
+    open_roles = {"actpass": ["active", "passive"], "active": ["passive"],
+                  "passive": ["active"]}[setup]
+    assert [f for f in flags if f.startswith("DTLS")] == [
+        "DTLS-SRTP", *(f"DTLS role {role}" for role in open_roles)], flags
+    assert ("SDES" in flags) == keys
+    daemon.request({"command": "answer", "call-id": call, "from-tag": "caller",
+                    "to-tag": "callee", "sdp": offer_sdp(40010, "RTP/AVP", "")})
+    settled = "passive" if setup == "active" else "active"
+    assert [f for f in media_flags(daemon, call) if f.startswith("DTLS")] == [
+        "DTLS-SRTP", f"DTLS role {settled}"]
+    daemon.request({"command": "delete", "call-id": call})
+
+
+def media_flags(daemon, call: str) -> list[str]:
+    query = daemon.request({"command": "query", "call-id": call})
+    return [text(f) for f in query["tags"]["caller"]["medias"][0]["flags"]]

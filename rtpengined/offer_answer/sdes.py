@@ -120,6 +120,7 @@ def offer_security(plan: MediaPlan, section: MediaSection, sender_media: CallMed
         c for c in (_received(section) if sdes_in else [])
         if c.suite.name not in excluded] or ()
     sender_media.dtls_reverse = opts.dtls_reverse
+    sender_media.dtls_pending = _open_roles(sender_media.remote_webrtc)
     previous = out_media.crypto_offered if out_media.srtp_bridged else None
     out_media.crypto_offered = ()
     out_media.srtp_bridged = False
@@ -217,6 +218,14 @@ def _answer_dtls_offerer(plan: MediaPlan, offer_media: CallMedia, protocol: str,
     offer_media.dtls_role = role
 
 
+_OPEN_ROLES = {"actpass": ("active", "passive"), "active": ("passive",), "passive": ("active",)}
+
+
+def _open_roles(params) -> tuple:
+    """The DTLS roles a party's offer leaves us (by its a=setup), until its answer."""
+    return _OPEN_ROLES.get(params.setup, ()) if is_dtls(params) else ()
+
+
 def _answers_dtls(offer_media: CallMedia, dtls_off: bool) -> bool:
     """An offerer whose DTLS we answer (when its answerer is plain): one that offered DTLS
     alone, or DTLS beside a=crypto lines with an explicit a=setup (actpass, active or
@@ -270,6 +279,7 @@ def answer_security(plan: MediaPlan, section: MediaSection, answer_media: CallMe
     only when the answer terminates DTLS (a plain call never makes one). ``dtls_off``: the
     answer's ``DTLS: off``, which makes an offerer of both SDES and DTLS get SDES."""
     offer_media.dtls_role = answer_media.dtls_role = None
+    offer_media.dtls_pending = ()
     # Answered now: whatever we offered this party is settled.
     answer_media.srtp_offered = answer_media.sdes_offered = answer_media.dtls_offered = False
     if not section.is_rtp or offer_media.offer_protocol is None:
