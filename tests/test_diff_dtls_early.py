@@ -68,14 +68,17 @@ def received(sock: socket.socket, wait: float) -> list[tuple[bytes, int]]:
         got.append((data[:4], source[1]))
 
 
-def sdes_and_dtls_call() -> tuple[socket.socket, socket.socket, socket.socket, str]:
-    """A caller (RTP and RTCP sockets) that offers SDES keys and DTLS (actpass), its offer,
-    and a plain callee's socket."""
+def dtls_call(fingerprint: str = FINGERPRINT, keys: bool = True, mux: bool = False
+              ) -> tuple[socket.socket, socket.socket, socket.socket, str]:
+    """A caller (RTP and RTCP sockets) that offers DTLS (actpass, ``fingerprint``: the
+    attribute line), SDES keys beside it if ``keys`` (as RTP/SAVP, else UDP/TLS/RTP/SAVP) and
+    rtcp-mux if ``mux``; its offer; and a plain callee's socket."""
     caller, caller_rtcp = party()
     callee = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     callee.bind(("127.0.0.1", 0))
-    sdp = offer_sdp(caller.getsockname()[1], "RTP/SAVP",
-                    CRYPTO + FINGERPRINT + "a=setup:actpass\r\n")
+    sdp = offer_sdp(caller.getsockname()[1], "RTP/SAVP" if keys else "UDP/TLS/RTP/SAVP",
+                    (CRYPTO if keys else "") + fingerprint + "a=setup:actpass\r\n"
+                    + ("a=rtcp-mux\r\n" if mux else ""))
     return caller, caller_rtcp, callee, sdp
 
 
@@ -125,7 +128,7 @@ def test_an_sdes_answer_right_after_the_offer_ends_the_early_handshake(daemon):
     """The suite's "ROC reset after re-invite": the caller offers SDES and DTLS, the callee
     answers plain with ``DTLS: off`` straight away. The caller has the hello all the same,
     its answer is SDES only, and no retransmission of the hello follows."""
-    caller, caller_rtcp, callee, sdp = sdes_and_dtls_call()
+    caller, caller_rtcp, callee, sdp = dtls_call()
     try:
         reply = daemon.request({"command": "offer", "call-id": "early-sdes",
                                 "from-tag": "caller", "sdp": sdp,
@@ -200,13 +203,9 @@ def test_the_early_hello_is_the_handshake_the_answer_keeps(daemon):
     and no second one (a new association, another random) follows; rtpengined's repeat of
     the same hello with the answer is the same association."""
     certificate = dtls.Certificate()
-    phone, phone_rtcp = party()
-    callee = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    callee.bind(("127.0.0.1", 0))
+    phone, phone_rtcp, callee, sdp = dtls_call(f"a=fingerprint:{certificate.fingerprint()}\r\n",
+                                               mux=True)
     try:
-        sdp = offer_sdp(phone.getsockname()[1], "RTP/SAVP",
-                        CRYPTO + f"a=fingerprint:{certificate.fingerprint()}\r\n"
-                        "a=setup:actpass\r\na=rtcp-mux\r\n")
         reply = daemon.request({"command": "offer", "call-id": "early-kept",
                                 "from-tag": "phone", "sdp": sdp,
                                 "transport-protocol": "RTP/AVP"})
@@ -239,7 +238,7 @@ def test_a_reoffer_on_an_sdes_leg_starts_no_handshake():
     first answer keyed by SDES leaves the keys in use until the new answer instead of
     dropping them for a handshake the party may never answer."""
     daemon = start_ours(26900, 26999)
-    caller, caller_rtcp, callee, sdp = sdes_and_dtls_call()
+    caller, caller_rtcp, callee, sdp = dtls_call()
     try:
         answer = offer_sdp(callee.getsockname()[1], "RTP/AVP", "")
         ids = {"call-id": "reoffer-sdes", "from-tag": "caller"}
@@ -267,13 +266,9 @@ def test_a_phone_deaf_until_its_answer_gets_the_hello_with_the_answer():
     next retransmission, which backs off (1, 2, 4 ... s) while the call rings."""
     daemon = start_ours(26900, 26999)
     certificate = dtls.Certificate()
-    phone, phone_rtcp = party()
-    callee = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    callee.bind(("127.0.0.1", 0))
+    phone, phone_rtcp, callee, sdp = dtls_call(f"a=fingerprint:{certificate.fingerprint()}\r\n",
+                                               keys=False, mux=True)
     try:
-        sdp = offer_sdp(phone.getsockname()[1], "UDP/TLS/RTP/SAVP",
-                        f"a=fingerprint:{certificate.fingerprint()}\r\n"
-                        "a=setup:actpass\r\na=rtcp-mux\r\n")
         ids = {"call-id": "deaf-phone", "from-tag": "phone"}
         assert daemon.request({"command": "offer", **ids, "sdp": sdp,
                                "transport-protocol": "RTP/AVP"})["result"] == "ok"
