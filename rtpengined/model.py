@@ -230,6 +230,8 @@ class CallMedia:
     # The party offered DTLS: the roles its a=setup leaves us until its answer ("active",
     # "passive" or both; query's flags as 10.5 shows them).
     dtls_pending: tuple = rare(())
+    # The role 10.5 still shows after an answer that took the party's SDES over its DTLS.
+    dtls_role_left: str | None = rare(None)
     # We offered this leg SRTP, not answered yet: 10.5 shows both DTLS roles (it always
     # offers actpass, DTLS or not) and, with a=crypto lines, SDES.
     srtp_offered: bool = rare(False)

@@ -314,6 +314,24 @@ def test_query_shows_the_open_roles_until_the_answer(daemon, setup, keys):
     daemon.request({"command": "delete", "call-id": call})
 
 
+@pytest.mark.parametrize("setup", ["actpass", "active", "passive"])
+def test_query_after_an_sdes_answer_keeps_the_role(daemon, setup):
+    """An answer with ``DTLS: off`` takes the offerer's keys; 10.5's query still flags the
+    role it would have taken (no "DTLS-SRTP")."""
+    call = f"role-left-{setup}"
+    daemon.request({"command": "offer", "call-id": call, "from-tag": "caller",
+                    "sdp": offer_sdp(40000, "RTP/SAVP",
+                                     CRYPTO + FINGERPRINT + f"a=setup:{setup}\r\n"),
+                    "transport-protocol": "RTP/AVP"})
+    daemon.request({"command": "answer", "call-id": call, "from-tag": "caller",
+                    "to-tag": "callee", "sdp": offer_sdp(40010, "RTP/AVP", ""), "DTLS": "off"})
+    flags = media_flags(daemon, call)
+    role = "passive" if setup == "active" else "active"
+    assert [f for f in flags if f.startswith("DTLS")] == [f"DTLS role {role}"], flags
+    assert "SDES" in flags
+    daemon.request({"command": "delete", "call-id": call})
+
+
 def media_flags(daemon, call: str) -> list[str]:
     query = daemon.request({"command": "query", "call-id": call})
     return [text(f) for f in query["tags"]["caller"]["medias"][0]["flags"]]

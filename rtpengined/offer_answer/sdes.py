@@ -121,6 +121,7 @@ def offer_security(plan: MediaPlan, section: MediaSection, sender_media: CallMed
         if c.suite.name not in excluded] or ()
     sender_media.dtls_reverse = opts.dtls_reverse
     sender_media.dtls_pending = _open_roles(sender_media.remote_webrtc)
+    sender_media.dtls_role_left = None
     previous = out_media.crypto_offered if out_media.srtp_bridged else None
     out_media.crypto_offered = ()
     out_media.srtp_bridged = False
@@ -266,6 +267,22 @@ def answer_security(plan: MediaPlan, section: MediaSection, answer_media: CallMe
                     certificate: Callable[[], dtls.Certificate] | None = None,
                     osrtp_accept: bool = False, protocol: str | None = None,
                     static: bool = False, dtls_off: bool = False) -> list:
+    """See ``_answer_security``; an offerer whose DTLS the answer did not take (SDES
+    chosen) keeps the role 10.5 had started it with, for ``query`` to show."""
+    pending = offer_media.dtls_pending
+    offer_media.dtls_pending = ()
+    changed = _answer_security(plan, section, answer_media, offer_media, certificate,
+                               osrtp_accept, protocol, static, dtls_off)
+    offer_media.dtls_role_left = (dtls.answer_setup(offer_media.remote_webrtc.setup)
+                                  if pending and offer_media.dtls_role is None else None)
+    return changed
+
+
+def _answer_security(plan: MediaPlan, section: MediaSection, answer_media: CallMedia,
+                     offer_media: CallMedia,
+                     certificate: Callable[[], dtls.Certificate] | None = None,
+                     osrtp_accept: bool = False, protocol: str | None = None,
+                     static: bool = False, dtls_off: bool = False) -> list:
     """An answer: pick keys, write the offerer's side; the streams whose keys changed.
 
     Sets ``dtls_role`` on the leg where the relay terminates DTLS-SRTP (None elsewhere).
@@ -279,7 +296,6 @@ def answer_security(plan: MediaPlan, section: MediaSection, answer_media: CallMe
     only when the answer terminates DTLS (a plain call never makes one). ``dtls_off``: the
     answer's ``DTLS: off``, which makes an offerer of both SDES and DTLS get SDES."""
     offer_media.dtls_role = answer_media.dtls_role = None
-    offer_media.dtls_pending = ()
     # Answered now: whatever we offered this party is settled.
     answer_media.srtp_offered = answer_media.sdes_offered = answer_media.dtls_offered = False
     if not section.is_rtp or offer_media.offer_protocol is None:
