@@ -5,6 +5,7 @@ import struct
 import time
 
 import pytest
+from OpenSSL import SSL
 
 from rtpengined.secure import dtls, stun
 from rtpengined.secure.webrtc import DtlsSpec, IceSpec, WebrtcLeg
@@ -168,3 +169,30 @@ def test_ice_only_legs_select_a_pair_without_any_handshake():
     assert a.status() == (B, False, None, False, False)
     assert a.receive(b"\x16\xfe\xfd" + bytes(10), B, time.monotonic()) == []  # DTLS: ignored
     assert a.close() == []
+
+
+class _GivenUp:
+    """A DTLS connection OpenSSL has given up on: its 12 retransmissions (about 7 minutes)
+    went unanswered, and pyOpenSSL raises from the next timeout call."""
+
+    def DTLSv1_get_timeout(self):
+        return 0.0
+
+    def DTLSv1_handle_timeout(self):
+        raise SSL.Error([("SSL routines", "", "read timeout expired")])
+
+    def bio_read(self, size):
+        raise SSL.WantReadError()
+
+
+def test_a_hello_nobody_answers_fails_the_leg_without_raising():
+    """A handshake towards a peer that never answers (an offer that rings for minutes, a
+    blackholed address) ends as a failed leg; the relay worker's loop must not see the
+    exception (it would take every call on the worker down with it)."""
+    cert = dtls.Certificate()
+    leg = WebrtcLeg(cert, DtlsSpec(True, cert.fingerprint(), "x"), None,
+                    default_peer=("127.0.0.1", 9))
+    assert leg.poll(time.monotonic())  # the ClientHello
+    leg.endpoint._conn = _GivenUp()
+    assert leg.poll(time.monotonic()) == [] and leg.failed
+    assert leg.endpoint.closed and leg.repeat_hello() == []

@@ -184,3 +184,34 @@ def test_drops_before_the_worker_had_the_socket_are_counted_after_its_first_drai
     finally:
         sock.close()
         sender.close()
+
+
+def test_a_dtls_client_leg_says_hello_at_once_again_when_kept_and_anew_after_failing(worker):
+    """A DTLS client leg sends its ClientHello while its add is applied; an update that keeps
+    the leg while the peer has answered nothing sends the same hello again (the party may
+    not have listened before its answer); a leg whose handshake failed is not kept: the
+    update starts a new handshake (another hello)."""
+    from rtpengined.secure import dtls
+
+    certificate = dtls.Certificate()
+    name = certificate.fingerprint()
+    peer = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    peer.bind(("127.0.0.1", 0))
+    peer.settimeout(1.0)
+    address = peer.getsockname()
+    leg_spec = ch.StreamSpec(*spec(7000, 0))._replace(
+        advertised=address, endpoint=address, dtls=(True, certificate.fingerprint(), name))
+    try:
+        send(worker, [("certificate", (name, *certificate.to_pem())), ("add", tuple(leg_spec))])
+        hello = peer.recv(2048)
+        assert hello[:1] == b"\x16" and hello[13:14] == b"\x01"  # a ClientHello record
+        first_leg = worker.streams[7000].webrtc
+        send(worker, [("update", tuple(leg_spec._replace(generation=2)))])
+        assert peer.recv(2048) == hello and worker.streams[7000].webrtc is first_leg
+        first_leg.failed = True
+        send(worker, [("update", tuple(leg_spec._replace(generation=3)))])
+        again = peer.recv(2048)
+        assert worker.streams[7000].webrtc is not first_leg
+        assert again[13:14] == b"\x01" and again != hello  # a new association
+    finally:
+        peer.close()

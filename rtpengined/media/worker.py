@@ -1193,7 +1193,7 @@ class Worker:
             return
         dtls_spec = DtlsSpec._make(spec.dtls) if spec.dtls is not None else None
         ice_spec = IceSpec._make(spec.ice) if spec.ice is not None else None
-        if leg is not None and leg.spec == dtls_spec and (
+        if leg is not None and leg.spec == dtls_spec and not leg.failed and (
                 (leg.ice_spec is None) == (ice_spec is None)
                 and (ice_spec is None or leg.ice_spec[:4] == ice_spec[:4])):
             leg.update_ice(ice_spec)

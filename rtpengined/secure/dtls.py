@@ -245,7 +245,15 @@ class DtlsEndpoint:
         if self.keys is not None:
             return []
         self._timer_base = now
-        self._conn.DTLSv1_handle_timeout()
+        try:
+            self._conn.DTLSv1_handle_timeout()
+        except SSL.Error as exc:
+            # OpenSSL gives up after 12 unanswered retransmissions (about 7 minutes, the
+            # interval doubling to a minute): a peer that never answers (an unanswered
+            # offer that rings that long, a blackholed address) fails the handshake, as
+            # any other handshake error does, instead of raising into the caller's loop.
+            self.closed = True
+            raise DtlsError(f"DTLS handshake timed out: {exc}") from None
         return self._pending()
 
     def close(self) -> list[bytes]:
