@@ -120,8 +120,12 @@ def offer_security(plan: MediaPlan, section: MediaSection, sender_media: CallMed
         c for c in (_received(section) if sdes_in else [])
         if c.suite.name not in excluded] or ()
     sender_media.dtls_reverse = opts.dtls_reverse
-    sender_media.dtls_pending = _open_roles(sender_media.remote_webrtc)
-    sender_media.dtls_role_left = None
+    # (rare fields: written only when they change, a plain offer writes neither)
+    roles = _open_roles(sender_media.remote_webrtc)
+    if roles or sender_media.dtls_pending:
+        sender_media.dtls_pending = roles
+    if sender_media.dtls_role_left is not None:
+        sender_media.dtls_role_left = None
     previous = out_media.crypto_offered if out_media.srtp_bridged else None
     out_media.crypto_offered = ()
     out_media.srtp_bridged = False
@@ -224,7 +228,8 @@ _OPEN_ROLES = {"actpass": ("active", "passive"), "active": ("passive",), "passiv
 
 def _open_roles(params) -> tuple:
     """The DTLS roles a party's offer leaves us (by its a=setup), until its answer."""
-    return _OPEN_ROLES.get(params.setup, ()) if is_dtls(params) else ()
+    return _OPEN_ROLES.get(params.setup, ()) if params.fingerprint is not None and is_dtls(
+        params) else ()
 
 
 def _answers_dtls(offer_media: CallMedia, dtls_off: bool) -> bool:
@@ -270,11 +275,14 @@ def answer_security(plan: MediaPlan, section: MediaSection, answer_media: CallMe
     """See ``_answer_security``; an offerer whose DTLS the answer did not take (SDES
     chosen) keeps the role 10.5 had started it with, for ``query`` to show."""
     pending = offer_media.dtls_pending
+    if not pending:  # (a plain call's answer: nothing to settle)
+        return _answer_security(plan, section, answer_media, offer_media, certificate,
+                                osrtp_accept, protocol, static, dtls_off)
     offer_media.dtls_pending = ()
     changed = _answer_security(plan, section, answer_media, offer_media, certificate,
                                osrtp_accept, protocol, static, dtls_off)
-    offer_media.dtls_role_left = (dtls.answer_setup(offer_media.remote_webrtc.setup)
-                                  if pending and offer_media.dtls_role is None else None)
+    if offer_media.dtls_role is None:
+        offer_media.dtls_role_left = dtls.answer_setup(offer_media.remote_webrtc.setup)
     return changed
 
 
