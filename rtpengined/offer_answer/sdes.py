@@ -228,8 +228,9 @@ _OPEN_ROLES = {"actpass": ("active", "passive"), "active": ("passive",), "passiv
 
 def _open_roles(params) -> tuple:
     """The DTLS roles a party's offer leaves us (by its a=setup), until its answer."""
-    return _OPEN_ROLES.get(params.setup, ()) if params.fingerprint is not None and is_dtls(
-        params) else ()
+    if params is None or params.fingerprint is None:  # (no SDP of its own yet, or plain)
+        return ()
+    return _OPEN_ROLES.get(params.setup, ()) if is_dtls(params) else ()
 
 
 def _answers_dtls(offer_media: CallMedia, dtls_off: bool) -> bool:
