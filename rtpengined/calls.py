@@ -231,6 +231,16 @@ class CallManager:
         log.info("call %s ended (%s)", call.call_id, reason)
         _unlink(call)
 
+    def abandon(self, call: Call) -> None:
+        """A new call whose first offer failed part way (an internal error: a bug): its
+        sockets close and its ports go back. It was never registered, so nothing is counted
+        and the call store never hears of it; without this every such request left its
+        sockets open and its ports taken (and a relay worker holding streams of no call)."""
+        for stream in call.streams():
+            self.release_stream(stream)
+        self._free_retired(call)
+        _unlink(call)
+
     def _count_stream_pairs(self, call: Call) -> None:
         """rtpengine's zero-way/one-way stream counters: RTP stream pairs by packets received."""
         stats = self.stats

@@ -463,3 +463,24 @@ def test_moved_party_keeps_old_ports_until_the_call_ends():
     assert len(old) == before + 2
     ng(core, command="delete", **{"call-id": "c1", "delete-delay": 0})
     assert pool.used == 0 and all(s.closed for s in binder.bound)
+
+
+def test_a_new_call_whose_offer_fails_part_way_leaks_no_socket_or_port(monkeypatch):
+    """An internal error after the ports were bound (a bug, found by fuzzing once) is
+    answered as one, and the half-built call gives its ports and sockets back: repeated,
+    such requests used to exhaust the file descriptors."""
+    from rtpengined.offer_answer import output
+
+    binder = FakeBinder()
+    core, _ = make_core(binder=binder, delete_delay=0)
+
+    def broken(*_args, **_kwargs):
+        raise RuntimeError("a bug in the SDP output")
+
+    monkeypatch.setattr(output.SdpOutput, "_render", broken)
+    reply = ng(core, command="offer", **{"call-id": "bug", "from-tag": "a"}, sdp=sdp_body())
+    assert reply["result"] == "error"
+    assert reply["error-reason"] == "Internal error while processing the request"
+    assert binder.bound and all(sock.closed for sock in binder.bound)
+    assert not core.calls.calls
+    assert all(pool.used == 0 for pool in core.calls.port_pools)

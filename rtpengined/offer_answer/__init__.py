@@ -83,7 +83,12 @@ def offer(core: Core, message: dict[str, Any], request: Request) -> dict[str, An
     session = _Session(manager, call, now)
     sender = session.monologue(from_tag, "FROM_TAG")
     peer = session.offer_peer(sender, to_tag, opts.via_branch)
-    result = session.apply(parsed, sender, peer, opts, request, is_offer=True)
+    try:
+        result = session.apply(parsed, sender, peer, opts, request, is_offer=True)
+    except Exception:
+        if new_call:  # (the core answers the error; the half-built call must not leak)
+            manager.abandon(call)
+        raise
     _keep_dialogue(sender, peer)
     call.last_signal = now
     call.deletion_mark = False
