@@ -4,10 +4,11 @@ For each daemon command: start it with ``--delete-delay=0``; run lifecycles (off
 answer, delete of a fresh call) over UDP ng with 1, 16 and 64 requests in flight for a
 few seconds each, printing lifecycles/s, request latency p50/p99 and daemon CPU per
 lifecycle (the process tree's, how it splits between the main process and its children:
-rtpengined's control process and relay workers, and between user space and the kernel); then open 1k and 4k calls (offer+answer, one request at a time) and print how
-many calls/s were set up, the memory (PSS of the daemon and its relay workers) and file
-descriptors per open call. The client is one
-epoll loop; its ceiling is measured against a stub ng server that answers at once.
+rtpengined's control process and relay workers, and between user space and the kernel);
+then open 1k and 4k calls (offer+answer, one request at a time) and print how many calls/s
+were set up, the memory (PSS of the daemon and its relay workers) and file descriptors per
+open call. The client is one epoll loop; its ceiling is measured against a stub ng server
+that answers at once.
 Run: ``python bench/control.py``.
 """
 

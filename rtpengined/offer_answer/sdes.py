@@ -230,7 +230,7 @@ def _open_roles(params) -> tuple:
     """The DTLS roles a party's offer leaves us (by its a=setup), until its answer."""
     if params is None or params.fingerprint is None:  # (no SDP of its own yet, or plain)
         return ()
-    return _OPEN_ROLES.get(params.setup, ()) if is_dtls(params) else ()
+    return _OPEN_ROLES.get(params.setup, ())  # (none for holdconn or no a=setup)
 
 
 def _answers_dtls(offer_media: CallMedia, dtls_off: bool) -> bool:
@@ -244,7 +244,7 @@ def _answers_dtls(offer_media: CallMedia, dtls_off: bool) -> bool:
         return False
     if not offer_media.crypto_received:
         return True
-    return not dtls_off and params.setup in ("actpass", "active", "passive")
+    return not dtls_off and params.setup in _OPEN_ROLES
 
 
 def _answerer_keys(answer_media: CallMedia, section: MediaSection) -> tuple:
@@ -276,13 +276,11 @@ def answer_security(plan: MediaPlan, section: MediaSection, answer_media: CallMe
     """See ``_answer_security``; an offerer whose DTLS the answer did not take (SDES
     chosen) keeps the role 10.5 had started it with, for ``query`` to show."""
     pending = offer_media.dtls_pending
-    if not pending:  # (a plain call's answer: nothing to settle)
-        return _answer_security(plan, section, answer_media, offer_media, certificate,
-                                osrtp_accept, protocol, static, dtls_off)
-    offer_media.dtls_pending = ()
+    if pending:  # (rare fields: a plain call's answer writes none)
+        offer_media.dtls_pending = ()
     changed = _answer_security(plan, section, answer_media, offer_media, certificate,
                                osrtp_accept, protocol, static, dtls_off)
-    if offer_media.dtls_role is None:
+    if pending and offer_media.dtls_role is None:
         offer_media.dtls_role_left = dtls.answer_setup(offer_media.remote_webrtc.setup)
     return changed
 

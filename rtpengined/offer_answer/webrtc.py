@@ -172,7 +172,7 @@ def early_dtls(media: CallMedia, certificate: Callable[[], dtls.Certificate]) ->
     still using until its answer (10.5 keeps them beside the new handshake)."""
     params = media.remote_webrtc
     if (params is None or params.fingerprint is None  # (a plain offer: the first test)
-            or media.dtls_role is not None or not is_dtls(params) or not media.streams
+            or media.dtls_role is not None or not media.streams
             or params.setup not in ("actpass", "passive") or params.ufrag
             or params.candidates or params.trickle):
         return []
