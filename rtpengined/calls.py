@@ -203,6 +203,14 @@ class CallManager:
 
     # -- teardown ------------------------------------------------------------------------
 
+    def create_call(self, call_id: str, proxy: str = "") -> Call:
+        """An empty call (a Janus room before anyone publishes in it)."""
+        now = self.clock()
+        call = Call(call_id=call_id, created=now, last_signal=now, proxy=proxy)
+        self.calls[call_id] = call
+        self.touch(call_id)
+        return call
+
     def destroy(self, call: Call, reason: str) -> None:
         """End ``call``: final counters into the totals, ports released, call removed."""
         stats = self.stats

@@ -59,6 +59,7 @@ OPTIONS: list[Option] = [
     Option("http-auth-token", "", "str", "http_auth_token", "Require 'Authorization: Bearer TOKEN' for HTTP/WS control", "TOKEN"),
     Option("http-auth-metrics", "", "bool", "http_auth_metrics", "Require the HTTP auth token for /ping and /metrics too", ""),
     Option("https-client-ca", "", "str", "https_client_ca", "Require HTTPS/WSS client certificates signed by this CA (PEM)", "FILE"),
+    Option("janus-secret", "", "str", "janus_secret", "Admin secret of the Janus videoroom interface (its add_token request)", "SECRET"),
     Option("http-idle-timeout", "", "int", "http_idle_timeout", "Close idle HTTP/WS connections after this many seconds", "SECS"),
     Option("port-min", "m", "int", "port_min", "Lowest port to use for RTP", "INT"),
     Option("port-max", "M", "int", "port_max", "Highest port to use for RTP", "INT"),
@@ -129,6 +130,7 @@ class Config:
     http_idle_timeout: int = 60
     http_auth_token: str | None = None  # off by default; also RTPENGINED_HTTP_AUTH_TOKEN
     http_auth_metrics: bool = False
+    janus_secret: str | None = None  # Janus interface: add_token needs it (none: refused)
     https_client_ca: str | None = None
     port_min: int = 30000
     port_max: int = 40000

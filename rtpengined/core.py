@@ -19,6 +19,7 @@ from .calls import CallManager
 from .commands import NG_COMMANDS
 from .config import Config
 from .host import Host, OsHost
+from .janus import Janus, JanusLink
 from .media import MediaPlane, NullMediaPlane
 from .ports import Binder, bind_udp
 from .protocol import ngcodec
@@ -62,6 +63,8 @@ class Core:
         self.host: Host = host or OsHost()
         # The text CLI's own state (ctl.state.CliState), made on its first command.
         self.ctl_state: Any = None
+        # The Janus videoroom interface's sessions and rooms (``janus``).
+        self.janus = Janus(self)
 
     # The media plane and the call store belong to the call model; the core reaches them
     # through it. The daemon replaces the null call store once Redis is connected.
@@ -140,6 +143,43 @@ class Core:
         if command not in _READ_ONLY_COMMANDS:
             self._store_call(message.get("call-id"))
         return ngcodec.encode_payload(reply, encoding)
+
+    def command(self, message: dict[str, Any], source: tuple[str, int] | None = None) -> dict[str, Any]:
+        """Run one ng command given as a dictionary (the Janus interface maps its requests
+        onto them): counted and stored as an ng request is; NgError for its error reply."""
+        command = message["command"]
+        handler = self.commands[command]
+        request = Request(source)
+        started = time.perf_counter()
+        failed = True
+        try:
+            with self._media_batch():
+                reply = handler(self, message, request)
+            failed = False
+            return reply
+        finally:
+            self.calls.touch_message(message)
+            self.stats.record_command(request.source_ip, command, time.perf_counter() - started,
+                                      failed)
+            if command not in _READ_ONLY_COMMANDS:
+                self._store_call(message.get("call-id"))
+
+    def end_call(self, call: Any) -> None:
+        """Destroy a call at once (a Janus room that is destroyed)."""
+        with self._media_batch():
+            self.calls.destroy(call, "regular")
+
+    def drop_party(self, call: Any, party: Any) -> None:
+        """Remove one published or subscribing party from a call (a Janus handle detached)."""
+        from .pubsub import drop_party
+
+        with self._media_batch():
+            drop_party(self, call, party)
+        self.store.changed(call)
+
+    def handle_janus(self, payload: bytes, link: JanusLink | None) -> list[bytes]:
+        """Answer one Janus JSON message (see ``janus``); ``link`` is None over HTTP."""
+        return self.janus.handle(payload, link)
 
     def _store_call(self, call_id: Any) -> None:
         """A command may have changed the call it names: hand it to the call store."""

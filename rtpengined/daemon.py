@@ -96,6 +96,8 @@ async def run_daemon(
         async with trio.open_nursery() as nursery:
             async with _media_plane(config, nursery) as media:
                 core = Core(config, media=media, release_memory=release_freed_memory, host=OsHost())
+                if hasattr(media, "on_first_packet"):  # Janus parties' webrtcup events
+                    media.on_first_packet = core.janus.media_up
                 daemon = Daemon(core, cancel_scope=scope)
                 # Calls stored in Redis come back before any listener serves (issue 16).
                 await start_call_store(core, nursery)

@@ -345,11 +345,16 @@ def _header(address: sdpmod.Connection, now: float) -> list[str]:
 
 
 def _codec_lines(section: sdpmod.MediaSection | None, media: CallMedia,
-                 formats: list[str]) -> list[str]:
+                 formats: list[str], feedback: bool = False) -> list[str]:
+    """a=rtpmap and a=fmtp of each payload type (and its a=rtcp-fb with ``feedback``)."""
     rtpmaps = section.rtpmaps() if section is not None else {}
     fmtps: dict[str, list[str]] = {}
     for value in section.attributes("fmtp") if section is not None else []:
         fmtps.setdefault(value.split(" ", 1)[0], []).append(value)
+    feedbacks: dict[str, list[str]] = {}
+    if feedback and section is not None:
+        for value in section.attributes("rtcp-fb"):
+            feedbacks.setdefault(value.split(" ", 1)[0], []).append(value)
     out = []
     for pt in formats:
         rtpmap = media.rtpmaps.get(pt) or rtpmaps.get(pt)
@@ -358,6 +363,7 @@ def _codec_lines(section: sdpmod.MediaSection | None, media: CallMedia,
                 rtpmap = rtpmap[:-2]  # (10.5 writes no channel count of 1)
             out.append(f"a=rtpmap:{pt} {rtpmap}")
         out += [f"a=fmtp:{value}" for value in fmtps.get(pt, [])]
+        out += [f"a=rtcp-fb:{value}" for value in feedbacks.get(pt, [])]
     return out
 
 
@@ -516,6 +522,27 @@ def _unsubscribe(core: Core, sub: Monologue) -> None:
         src.pubsub_unlink(sub)
 
 
+def drop_party(core: Core, call: Call, party: Monologue) -> None:
+    """Remove a publisher or subscriber from the call: its subscriptions and subscribers
+    unlinked, its ports released (its counters into the totals), the call going on."""
+    if party.pubsub_subscriptions:
+        _unsubscribe(core, party)
+    for sub in list(party.pubsub_subscribers):
+        _wire(core, sub, False)
+        sub.pubsub_unlink(party)
+        party.pubsub_unlink(sub)
+    manager = core.calls
+    streams = [s for media in party.medias for s in media.streams if not s.closed]
+    manager.media.refresh(streams)
+    stats = core.stats
+    for stream in streams:
+        stats.closed_packets += stream.stats.packets
+        stats.closed_bytes += stream.stats.bytes
+        stats.closed_errors += stream.stats.errors
+        manager.release_stream(stream)
+    call.monologues = [m for m in call.monologues if m is not party]
+
+
 def _wire(core: Core, sub: Monologue, on: bool) -> None:
     """Start (``on``) or stop copying each publisher stream to the subscriber's stream."""
     media_plane = core.calls.media
@@ -641,7 +668,10 @@ def publish(core: Core, message: dict[str, Any], request: Request) -> dict[str, 
             lines = _header(addr, now)
         lines.append(f"m={section.type} {rtp.port} {section.protocol} {pt}")
         lines.append(f"c=IN {addr.family} {addr.address}")
-        lines += _codec_lines(section, media, [pt])
+        mids = section.attributes("mid")
+        if mids:  # (10.5 answers with the party's own a=mid)
+            lines.append(f"a=mid:{mids[0]}")
+        lines += _codec_lines(section, media, [pt], feedback=True)
         lines.append("a=recvonly")
         if media.rtcp is not None:
             lines.append(f"a=rtcp:{media.rtcp.port}")

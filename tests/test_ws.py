@@ -84,7 +84,7 @@ async def test_handshake_reply_names_the_subprotocol(daemon):
     assert b"\r\nupgrade: websocket" in head
 
 
-@pytest.mark.parametrize("subprotocol", [None, "janus-protocol", "bogus.rtpengine.com"])
+@pytest.mark.parametrize("subprotocol", [None, "janus-protocol-v2", "bogus.rtpengine.com"])
 async def test_unknown_or_missing_subprotocol_is_refused_with_http_error(daemon, subprotocol):
     reply, closed = await raw_exchange(daemon.address("http"), handshake(subprotocol), timeout=5)
     assert reply.startswith(b"HTTP/1.1 403 ")

@@ -443,6 +443,12 @@ class WebServer:
             return session.close(CLOSE_NORMAL, "idle timeout")
 
         conn.on_close = goodbye
+        if session.pushes is not None:
+            try:
+                await self._serve_pushing(conn, session, out)
+            finally:
+                session.ended()
+            return
         while True:
             if out:
                 await conn.send(out)
@@ -454,6 +460,46 @@ class WebServer:
             if not data:
                 return
             out = session.receive(data)
+
+    async def _serve_pushing(self, conn: Conn, session: WsSession, out: bytes) -> None:
+        """``serve_ws`` for a session with events of its own (Janus): a second task sends
+        them as they come; the two never write at once."""
+        pushes = session.pushes
+        writing = trio.Lock()
+        woken = trio.Event()
+
+        def wake() -> None:
+            woken.set()
+
+        async def send_pushes() -> None:
+            nonlocal woken
+            while True:
+                await woken.wait()
+                woken = trio.Event()
+                data = pushes.take()
+                if data and not session.closed:
+                    async with writing:
+                        await conn.send(data)
+
+        pushes.wake = wake
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(send_pushes)
+            try:
+                while True:
+                    if out:
+                        async with writing:
+                            await conn.send(out)
+                    if session.closed:
+                        if session.peer_may_still_send:
+                            await self._linger(conn)
+                        return
+                    data = await conn.receive(trio.current_time() + self.idle)
+                    if not data:
+                        return
+                    out = session.receive(data)
+            finally:
+                pushes.wake = None
+                nursery.cancel_scope.cancel()
 
 
 def _peer(stream: Any) -> tuple[str, int] | None:

@@ -218,6 +218,9 @@ class Routes:
         if path == b"/ng-plain" and content_type in (_NG, _JSON):
             reply, encoding = self.core.handle_ng_plain(request.body, request.source)
             return text(reply, 200, _JSON if encoding == JSON else _NG)
+        if path == b"/admin" and content_type == _JSON:  # the Janus interface (rtpengined.janus)
+            replies = self.core.handle_janus(request.body, None)
+            return text(replies[-1], 200, _JSON)
         if content_type not in (_NG, _JSON):
             log.info("http: unsupported content type %r for POST %r", content_type, path)
         return NOT_FOUND

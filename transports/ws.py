@@ -35,7 +35,8 @@ log = logging.getLogger("rtpengined.ws")
 
 ECHO, CLI, NG, NG_PLAIN = ("echo.rtpengine.com", "cli.rtpengine.com", "ng.rtpengine.com",
                            "ng-plain.rtpengine.com")
-SUBPROTOCOLS = (ECHO, CLI, NG, NG_PLAIN)
+JANUS = "janus-protocol"  # the Janus videoroom interface (rtpengined.janus)
+SUBPROTOCOLS = (ECHO, CLI, NG, NG_PLAIN, JANUS)
 CLOSE_NORMAL, CLOSE_GOING_AWAY, CLOSE_TOO_BIG, CLOSE_INTERNAL = 1000, 1001, 1009, 1011
 _GUID = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 
@@ -93,6 +94,34 @@ def upgrade(routes: Routes, request: Request) -> tuple[Response | None, bytes, s
     return None, reply, subprotocol
 
 
+def text_frame(payload: bytes) -> bytes:
+    """One unmasked text frame (Janus JSON goes out as text, as rtpengine sends it)."""
+    size = len(payload)
+    if size < 126:
+        return bytes((0x81, size)) + payload
+    if size < 65536:
+        return b"\x81\x7e" + size.to_bytes(2, "big") + payload
+    return b"\x81\x7f" + size.to_bytes(8, "big") + payload
+
+
+class Pushes:
+    """A Janus connection's events that no request of its own produced (``webrtcup``):
+    queued as frames here; ``wake`` (set by the I/O shell) tells the shell to send them."""
+
+    def __init__(self) -> None:
+        self.frames: list[bytes] = []
+        self.wake: Any = None
+
+    def push(self, message: bytes) -> None:
+        self.frames.append(text_frame(message))
+        if self.wake is not None:
+            self.wake()
+
+    def take(self) -> bytes:
+        frames, self.frames = self.frames, []
+        return b"".join(frames)
+
+
 def binary_frame(payload: bytes) -> bytes:
     """One unmasked binary frame (server to client), built without wsproto's general path."""
     size = len(payload)
@@ -119,6 +148,8 @@ class WsSession:
         self.closed = False
         self.fast = True  # complete, masked, unfragmented data frames are parsed here
         self.buffer = bytearray(trailing)
+        # Janus: where the session's asynchronous events wait for the shell to send them.
+        self.pushes: Pushes | None = Pushes() if subprotocol == JANUS else None
 
     def process(self) -> bytes:
         """Answer whatever the bytes received so far (and the upgrade's leftover) hold."""
@@ -183,11 +214,18 @@ class WsSession:
     def _message(self, payload: bytes) -> bytes | None:
         """The reply frame for one complete message; closes with 1011 on an internal error."""
         try:
+            if self.pushes is not None:
+                return b"".join(text_frame(m) for m in self.core.handle_janus(payload, self.pushes))
             reply = _answer(self.core, self.subprotocol, payload, self.source)
         except Exception:
             log.exception("ws %s: internal error", self.subprotocol)
             return self.close(CLOSE_INTERNAL)
         return binary_frame(reply) if reply is not None else None
+
+    def ended(self) -> None:
+        """The connection is gone: a Janus session's events no longer go to it."""
+        if self.pushes is not None:
+            self.core.janus.link_closed(self.pushes)
 
     def _wsproto_events(self) -> bytes:
         """Answer every event wsproto has parsed so far."""

@@ -140,6 +140,9 @@ class RelayPlane:
         # Told when a refresh finds a stream's learned endpoint changed (the call store
         # writes the call again: a media-driven change).
         self.on_learned: Callable[[Stream], None] | None = None
+        # Told when a refresh finds a stream's first packet counted (the Janus interface's
+        # ``webrtcup``; the packet's "learned" news makes that refresh happen at once).
+        self.on_first_packet: Callable[[Stream], None] | None = None
         self.batching = 0  # depth of nested ``batch()`` blocks
         self.batched: list[_WorkerHandle] = []  # workers with a pending batch
         self.deferred: list[_WorkerHandle] = []  # workers holding only deferred messages
@@ -639,6 +642,9 @@ class RelayPlane:
             packets += kernel[0] + kernel[2]
             nbytes += kernel[1] + kernel[3]
             last_packet = max(last_packet, kernel[4])
+        if packets and not stats.packets and self.on_first_packet is not None:
+            stats.packets = packets
+            self.on_first_packet(stream)
         stats.packets = packets
         stats.bytes = nbytes
         stats.errors = errors + kernel_drops
