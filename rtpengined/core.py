@@ -177,6 +177,15 @@ class Core:
             drop_party(self, call, party)
         self.store.changed(call)
 
+    def add_candidate(self, call: Any, party: Any, media: Any, candidate: str,
+                      ufrag: str | None) -> None:
+        """A trickled ICE candidate of a published or subscribing party (Janus)."""
+        from .pubsub import add_candidate
+
+        with self._media_batch():
+            add_candidate(self, party, media, candidate, ufrag)
+        self.store.changed(call)
+
     def handle_janus(self, payload: bytes, link: JanusLink | None) -> list[bytes]:
         """Answer one Janus JSON message (see ``janus``); ``link`` is None over HTTP."""
         return self.janus.handle(payload, link)

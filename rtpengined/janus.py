@@ -522,8 +522,12 @@ class Janus:
             media = party.medias[index]
         if media is None:
             raise JanusError(466, "No matching media")
-        # Our relay runs ICE only on offer/answer legs; a videoroom party's media has none.
-        raise JanusError(466, "Media is not ICE-enabled")
+        if not media.ice_out:
+            raise JanusError(466, "Media is not ICE-enabled")
+        ufrag = candidate.get("usernameFragment")
+        self.core.add_candidate(call, party, media, candidate["candidate"],
+                                ufrag if isinstance(ufrag, str) else None)
+        return "ack"
 
     # -- events from the media plane ----------------------------------------------------
 

@@ -30,11 +30,13 @@ from . import sdp as sdpmod
 from .model import Call, CallMedia, Endpoint, Monologue, Stream
 from .ng_extended import select_party
 from .ngoptions import get_list, get_str, require_call_id, require_str
+from .offer_answer import webrtc
+from .offer_answer.ice import foundation, new_credentials
 from .offer_answer.sdes import set_keys
 from .ports import give_back
 from .protocol.ngcodec import NgError
 from .request import Request
-from .secure import sdes
+from .secure import dtls, sdes, trickle
 from .secure.attributes import security_attributes
 
 if TYPE_CHECKING:
@@ -135,6 +137,7 @@ def subscribe_request(core: Core, message: dict[str, Any], request: Request) -> 
     sdes_options = get_list(message, "SDES", "sdes")
     dtls_off = get_str(message, "DTLS", "dtls") == "off"
     fingerprint = manager.certificate().fingerprint() if srtp and not dtls_off else ""
+    webrtc_offer = _WebrtcOffer.of(message, flags)
     for number, ((src, source), (pool, ports)) in enumerate(zip(wanted, bound, strict=True), 1):
         media = CallMedia(index=number, type=source.type, protocol=_plain(source.protocol),
                           dir_flags=(True, False))
@@ -162,6 +165,7 @@ def subscribe_request(core: Core, message: dict[str, Any], request: Request) -> 
             streams[0].rtcp_peer = streams[1]
         media.streams = streams
         sub.medias.append(media)
+        webrtc_offer.prepare(sub, media)
         for stream in streams:
             media_plane.open_stream(stream)
     for src in sources:
@@ -174,7 +178,7 @@ def subscribe_request(core: Core, message: dict[str, Any], request: Request) -> 
     # (in 10.5's key order)
     reply: dict[str, Any] = {}
     if len(sources) == 1 and not siprec and sources[0].last_sdp:
-        sdp = _mirrored_offer(sub, sources[0], fingerprint)
+        sdp = _mirrored_offer(sub, sources[0], fingerprint, webrtc_offer)
     else:
         sdp = _made_offer(sub, sources, labels, now, fingerprint)
     if sdp:
@@ -306,7 +310,59 @@ def _security(media: CallMedia, fingerprint: str) -> list[str]:
     return security_attributes(media.crypto_offered, "actpass", fingerprint)
 
 
-def _mirrored_offer(sub: Monologue, source: Monologue, fingerprint: str) -> str:
+class _WebrtcOffer:
+    """What a subscription offer adds for a WebRTC subscriber, from the request's options:
+    ICE of ours (``ICE: force``; ``trickle ICE``), ``rtcp-mux`` (``offer``/``require``;
+    with ``require`` no RTCP candidate), ``generate mid`` and ``no rtcp attribute``. The
+    Janus interface asks for all of them (10.5's Janus subscriber); a plain request for none."""
+
+    __slots__ = ("ice", "trickle", "mux", "mux_required", "mid", "rtcp_attribute")
+
+    def __init__(self, ice: bool = False, trickle: bool = False, mux: bool = False,
+                 mux_required: bool = False, mid: bool = False, rtcp_attribute: bool = True):
+        self.ice, self.trickle, self.mux, self.mux_required = ice, trickle, mux, mux_required
+        self.mid, self.rtcp_attribute = mid, rtcp_attribute
+
+    @classmethod
+    def of(cls, message: dict[str, Any], flags: list[str]) -> _WebrtcOffer:
+        mux = get_list(message, "rtcp-mux")
+        return cls(ice=get_str(message, "ICE", "ice") == "force", trickle="trickle-ICE" in flags,
+                   mux="offer" in mux or "require" in mux, mux_required="require" in mux,
+                   mid="generate-mid" in flags, rtcp_attribute="no-rtcp-attribute" not in flags)
+
+    def prepare(self, sub: Monologue, media: CallMedia) -> None:
+        """The subscriber's new media: ICE spoken on its leg (our credentials; controlled,
+        though we offer: 10.5's subscription leaves its agent so, and the subscriber's
+        browser then nominates) and an agent on its RTP stream that answers checks before
+        the answer."""
+        if not self.ice:
+            return
+        if sub.ice_credentials is None:
+            sub.ice_credentials = new_credentials()
+        media.ice_out = True
+        media.ice_controlling = False
+        media.ice_roles_settled = True
+        webrtc.await_answer(media, sub)
+
+    def plan(self, plan: sdpmod.MediaPlan, sub: Monologue, media: CallMedia,
+             section: sdpmod.MediaSection) -> None:
+        rtp, rtcp = media.rtp, media.rtcp
+        if self.mux:
+            plan.rtcp_mux = True
+        if not self.rtcp_attribute:
+            plan.rtcp_port = None
+        if self.mid and not section.attributes("mid"):
+            plan.mid_from_offer, plan.mid = True, str(media.index)
+        if media.ice_out and sub.ice_credentials is not None and rtp is not None:
+            ufrag, pwd = sub.ice_credentials
+            plan.ice = sdpmod.IceCredentials(ufrag, pwd, foundation(rtp.interface),
+                                             trickle=self.trickle)
+            plan.ice_rtcp_port = (rtcp.port if rtcp is not None and not self.mux_required
+                                  else None)
+
+
+def _mirrored_offer(sub: Monologue, source: Monologue, fingerprint: str,
+                    webrtc_offer: _WebrtcOffer | None = None) -> str:
     """One publisher: its own last SDP with our ports and address, its negotiated codecs,
     ``sendonly``, no ICE or keys of its own (10.5 rewrites the publisher's SDP so)."""
     parsed = sdpmod.parse(source.last_sdp or "")
@@ -328,6 +384,8 @@ def _mirrored_offer(sub: Monologue, source: Monologue, fingerprint: str) -> str:
             rtcp_port=rtcp.port if rtcp is not None else None, ptime=_ptime(section),
             security=_security(media, fingerprint))
         plan.codecs = [(pt, pt, media.rtpmaps.get(pt), None) for pt in media.formats]
+        if webrtc_offer is not None:
+            webrtc_offer.plan(plan, sub, media, section)
         plans.append(plan)
     plan = sdpmod.SessionPlan(plans, session_connection=first, strip_security=True)
     return sdpmod.render(parsed, plan)
@@ -457,6 +515,7 @@ def subscribe_answer(core: Core, message: dict[str, Any], request: Request) -> d
             stream.learning = learning
         if media.crypto_offered:
             _key_subscriber(media, section)
+        _answer_webrtc(core, sub, media, parsed, index)
         rtp = media.rtp
         if rtp is not None and media.source is not None:
             party = owner.get(id(media.source))
@@ -469,6 +528,33 @@ def subscribe_answer(core: Core, message: dict[str, Any], request: Request) -> d
     _wire(core, sub, True)
     call.last_signal = core.clock()
     return {"result": "ok"}
+
+
+def _answer_webrtc(core: Core, sub: Monologue, media: CallMedia,
+                   parsed: sdpmod.SessionDescription, index: int) -> None:
+    """A subscriber's answer on a leg we offered ICE or DTLS on: its credentials and
+    candidates for the ICE agent, its DTLS role (we take the other), rtcp-mux if it took it."""
+    if not (media.ice_out or media.dtls_offered):
+        return
+    mids = parsed.medias[index].attributes("mid")
+    if mids:
+        media.mid = mids[0]  # (what a trickled candidate names the media by)
+    params = webrtc.remote_params(parsed, index)
+    media.remote_webrtc = params
+    section = parsed.medias[index]
+    if section.has_attribute("rtcp-mux"):
+        media.mux_in_use = True
+        rtp = media.rtp
+        if rtp is not None:
+            rtp.rtcp_mux = True
+    if not params.ufrag:
+        media.ice_out = False  # (an answer without ICE: no agent of ours on the leg)
+    role = None
+    if media.dtls_offered and webrtc.is_dtls(params):
+        role = "passive" if params.setup == "active" else "active"
+        media.dtls_offered = False
+    media.dtls_role = role
+    webrtc.refresh_leg(media, sub, core.calls.certificate)
 
 
 def _key_subscriber(media: CallMedia, section: sdpmod.MediaSection) -> None:
@@ -671,10 +757,12 @@ def publish(core: Core, message: dict[str, Any], request: Request) -> dict[str, 
         mids = section.attributes("mid")
         if mids:  # (10.5 answers with the party's own a=mid)
             lines.append(f"a=mid:{mids[0]}")
+            media.mid = mids[0]  # (what a trickled candidate names the media by)
         lines += _codec_lines(section, media, [pt], feedback=True)
         lines.append("a=recvonly")
         if media.rtcp is not None:
             lines.append(f"a=rtcp:{media.rtcp.port}")
+        lines += _publisher_leg(core, party, media, parsed, index, addr)
         ptime = _ptime(section)
         if ptime is not None:
             lines.append(f"a=ptime:{ptime}")
@@ -683,6 +771,98 @@ def publish(core: Core, message: dict[str, Any], request: Request) -> dict[str, 
         reply["sdp"] = CRLF.join(lines) + CRLF
     reply["result"] = "ok"
     return reply
+
+
+def _publisher_leg(core: Core, party: Monologue, media: CallMedia,
+                   parsed: sdpmod.SessionDescription, index: int,
+                   addr: sdpmod.Connection) -> list[str]:
+    """What a publish answer says about a WebRTC or SRTP publisher's leg, and that leg's
+    relay spec, as 10.5 answers: rtcp-mux if offered; DTLS-SRTP terminated (``a=setup``
+    active for actpass, our fingerprint) where the offer has a fingerprint, else an SDES
+    key of ours for the first suite offered; ICE of ours (controlled: we answer) where
+    the offer has ICE. A plain RTP publisher gets nothing of this."""
+    section = parsed.medias[index]
+    params = webrtc.remote_params(parsed, index)
+    rtp = media.rtp
+    if rtp is None:
+        return []
+    srtp = "SAVP" in section.protocol
+    if params.fingerprint is None and not params.ufrag and not srtp and not media.remote_webrtc:
+        return []  # plain RTP (the common case): nothing to set or write
+    media.remote_webrtc = params
+    manager = core.calls
+    lines: list[str] = []
+    mux = section.has_attribute("rtcp-mux")
+    if mux:
+        lines.append("a=rtcp-mux")
+        media.mux_in_use = True
+        rtp.rtcp_mux = True
+    role = None
+    changed: list[Stream] = []
+    if webrtc.is_dtls(params):
+        role = dtls.answer_setup(params.setup)
+        certificate = manager.certificate()
+        hash_name = (params.fingerprint or "").split(" ", 1)[0]
+        fingerprint = (certificate.fingerprint(hash_name) if hash_name in dtls.FINGERPRINT_HASHES
+                       else certificate.fingerprint())
+        lines += [f"a={value}" for value in security_attributes([], role, fingerprint)]
+    elif srtp:
+        offered = []
+        for value in section.attributes("crypto"):
+            try:
+                offered.append(sdes.parse(value))
+            except sdes.SdesError:
+                continue
+        ours = sdes.answer(offered)
+        theirs = next((c for c in offered if ours is not None and c.tag == ours.tag), None)
+        if ours is not None and theirs is not None:
+            lines.append(f"a={ours.format()}")
+            changed += set_keys(media, theirs, ours)
+    media.dtls_role = role
+    if params.ufrag and params.pwd:
+        if party.ice_credentials is None:
+            party.ice_credentials = new_credentials()
+        media.ice_out = True
+        media.ice_controlling = False
+        ufrag, pwd = party.ice_credentials
+        ice = sdpmod.IceCredentials(ufrag, pwd, foundation(rtp.interface),
+                                    trickle=params.trickle_option)
+        rtcp = media.rtcp
+        plan = sdpmod.MediaPlan(port=rtp.port, address=addr,
+                                ice_rtcp_port=rtcp.port if rtcp is not None and not mux else None)
+        lines += [line.rstrip("\r\n") for line in sdpmod.ice_lines(ice, plan)]
+        if ice.trickle:
+            lines.append("a=end-of-candidates")
+    else:
+        media.ice_out = False
+    changed += webrtc.refresh_leg(media, party, manager.certificate)
+    for stream in changed:
+        manager.media.update_stream(stream)
+    return lines
+
+
+def add_candidate(core: Core, party: Monologue, media: CallMedia, candidate: str,
+                  ufrag: str | None) -> None:
+    """A candidate the party trickled (the Janus interface's ``trickle``): added to those
+    its SDP gave, and its leg's ICE agent told. Empty: the end of its candidates."""
+    params = media.remote_webrtc
+    text = candidate.removeprefix("candidate:").strip()
+    if not text or params is None or not params.ufrag:
+        return
+    fields = text.split()
+    given = fields[fields.index("ufrag") + 1] if "ufrag" in fields[:-1] else ufrag
+    if given is not None and given != params.ufrag:
+        return  # another ICE generation (as trickled fragments: offer_answer.trickle)
+    rtp, rtcp = trickle.candidates([text])
+    new = params._replace(candidates=trickle.merge(params.candidates, rtp),
+                          candidates_rtcp=trickle.merge(params.candidates_rtcp, rtcp))
+    if new == params:
+        return
+    media.remote_webrtc = new
+    manager = core.calls
+    for stream in webrtc.refresh_leg(media, party, manager.certificate):
+        if not stream.closed:
+            manager.media.update_stream(stream)
 
 
 def _accept_list(message: dict[str, Any]) -> list[str]:

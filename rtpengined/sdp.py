@@ -675,6 +675,12 @@ def ice_hosts(ice: IceCredentials, mplan: MediaPlan) -> list[tuple[str, str, int
             *ice.alternates]
 
 
+def ice_lines(ice: IceCredentials, mplan: MediaPlan) -> list[str]:
+    """Our ICE lines of a media (credentials, candidates; CRLF-terminated) for SDP written
+    outside ``render`` (a publish answer)."""
+    return _ice_lines(ice, mplan)
+
+
 def _ice_lines(ice: IceCredentials, mplan: MediaPlan) -> list[str]:
     """Our credentials (unless the party's stay) and candidates: every component 1 first,
     then every component 2, one per address of the interface, each address's local

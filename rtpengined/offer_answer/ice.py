@@ -28,16 +28,20 @@ from ..sdp import Connection, IceCredentials, MediaPlan, SessionDescription, ice
 _ALNUM = string.ascii_letters + string.digits
 
 
+def new_credentials() -> tuple[str, str]:
+    """A party's ICE ufrag and pwd as 10.5 makes them (8 and 26 characters)."""
+    return ("".join(secrets.choice(_ALNUM) for _ in range(8)),
+            "".join(secrets.choice(_ALNUM) for _ in range(26)))
+
+
 class IceCandidates:
     """ICE credentials and alternate candidates of one transaction (mixed into ``_Session``)."""
 
     def _ice(self, mono: Monologue, interface: Interface) -> IceCredentials:
         creds = mono.ice_credentials
         if creds is None:
-            creds = ("".join(secrets.choice(_ALNUM) for _ in range(8)),
-                     "".join(secrets.choice(_ALNUM) for _ in range(26)))
-            mono.ice_credentials = creds
-        return IceCredentials(creds[0], creds[1], _foundation(interface))
+            creds = mono.ice_credentials = new_credentials()
+        return IceCredentials(creds[0], creds[1], foundation(interface))
 
     def _plan_ice(self, plan: MediaPlan, parsed: SessionDescription, index: int,
                   sender_media: CallMedia, out_media: CallMedia, receiver: Monologue,
@@ -101,7 +105,7 @@ class IceCandidates:
         # the candidates name the interface's own.)
         media_address = None if relay else opts.media_address
         ice.alternates = [
-            (_foundation(interface), media_address or interface.advertised,
+            (foundation(interface), media_address or interface.advertised,
              rtp_port, alt_rtcp if plan.ice_rtcp_port is not None else None)
             for interface, rtp_port, alt_rtcp in self._ice_alternates(out_media)]
         if relay:
@@ -213,7 +217,7 @@ def passthrough_preference(candidates: list[str], kind: str,
     return type_pref, local_pref
 
 
-def _foundation(interface: Interface) -> str:
+def foundation(interface: Interface) -> str:
     """A stable ICE foundation per local address (16 characters, like 10.5's)."""
     digest = hashlib.sha256(interface.address.encode()).digest()
     return "".join(_ALNUM[b % len(_ALNUM)] for b in digest[:16])
