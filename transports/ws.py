@@ -58,6 +58,8 @@ def _answer(core: Any, subprotocol: str, message: bytes, source: tuple | None) -
     if subprotocol == CLI:
         output = core.handle_cli(message.decode("utf-8", "surrogateescape"))
         return output.encode("utf-8", "surrogateescape") or None
+    if subprotocol == JANUS:  # (without a connection: the reply alone, as over HTTP)
+        return core.handle_janus(message, None)[-1]
     reply, _encoding = core.handle_ng_plain(message, source)
     return reply
 

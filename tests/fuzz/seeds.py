@@ -83,6 +83,9 @@ WS_SEEDS: list[bytes] = [
     b"\0hello", b"\1list totals", b"\1params diff", b"\1set controltos 16",
     b"\2c1 d7:command4:pinge", b'\2c2 {"command":"list"}', b"\2" + _offer(b"offer"),
     b"\3d7:command4:pinge", b'\3{"command":"statistics"}',
+    b'\4{"janus":"ping","transaction":"t"}', b'\4{"janus":"create","transaction":"t","id":"7"}',
+    b'\4{"janus":"message","transaction":"t","session_id":1,"handle_id":2,"body":{"request":"create"}}',
+    b'\4{"janus":"trickle","transaction":"t","session_id":1,"handle_id":2,"candidate":{"candidate":"x","sdpMLineIndex":0}}',
 ]
 
 TARGET_SEEDS: dict[str, list[bytes]] = {

@@ -174,7 +174,7 @@ def handle_cli_text(raw: bytes) -> str:
 
 def fuzz_websocket(data: bytes) -> None:
     """One WebSocket message on each subprotocol (first byte picks it): the reply frame's shape."""
-    from transports.ws import CLI, ECHO, NG, NG_PLAIN, SUBPROTOCOLS, _answer, choose_subprotocol
+    from transports.ws import CLI, ECHO, JANUS, NG, NG_PLAIN, SUBPROTOCOLS, _answer, choose_subprotocol
 
     if not data:
         data = b"\0"
@@ -195,9 +195,20 @@ def fuzz_websocket(data: bytes) -> None:
         cookie = message.split(b" ", 1)[0]
         assert reply.startswith(cookie + b" ")
         _check_ng_payload(reply[len(cookie) + 1 :])
+    elif subprotocol == JANUS:  # a JSON object naming what it is, whatever came in
+        assert isinstance(json.loads(reply)["janus"], str)
+        for frame in the_core.handle_janus(message, _NoLink()):
+            assert isinstance(json.loads(frame)["janus"], str)
     else:
         assert subprotocol == NG_PLAIN and reply is not None
         _check_ng_payload(reply)
+
+
+class _NoLink:
+    """A Janus connection that drops its events (the fuzzer reads replies only)."""
+
+    def push(self, message: bytes) -> None:
+        json.loads(message)
 
 
 def fuzz_tcp_framer(data: bytes) -> None:
