@@ -16,7 +16,9 @@ connection to push to, so acks and events are dropped there and only the reply i
 as 10.5 does.
 
 Only what the 10.5 videoroom subset answers is answered, with its codes and texts; tokens
-are kept (``add_token`` needs ``--janus-secret``) but, as in 10.5, not checked.
+are kept (``add_token`` needs ``--janus-secret``) but, as in 10.5, not checked. Unlike 10.5,
+sessions end: one created on a WebSocket when the last connection that used it closes, and
+idle ones without a connection once ``MAX_SESSIONS`` is reached.
 """
 
 from __future__ import annotations
@@ -46,9 +48,11 @@ _SUBSCRIBER_OFFER = {
     "rtcp-mux": ["offer", "require"],
     "flags": ["trickle-ICE", "generate-mid", "no-rtcp-attribute", "mirror-RTCP"],
 }
-# The most sessions kept at once: each create makes one and nothing but its connection
-# closing (with no other connection on it) ends one, so a peer looping ``create`` is capped.
+# Sessions kept at once before ``create`` looks for idle ones to end: sessions made over
+# HTTP never end otherwise. At the cap, those without a connection and unused for
+# IDLE_SECONDS (Janus's own session timeout) go; if none can, ``create`` is refused.
 MAX_SESSIONS = 10_000
+IDLE_SECONDS = 60.0
 
 
 class JanusLink(Protocol):
@@ -83,6 +87,10 @@ class Session:
     id: int
     handles: dict[int, Handle] = field(default_factory=dict)
     links: list[Any] = field(default_factory=list)
+    # Created on a WebSocket: ends when the last connection that used it closes. One made
+    # over HTTP has no connection to end with: it stays (10.5 keeps every session).
+    on_websocket: bool = False
+    last_used: float = 0.0
 
 
 @dataclass(eq=False)
@@ -144,6 +152,8 @@ class Janus:
         session_id = handle_id = 0
         status = "success"
         try:
+            if not payload.strip():  # (an empty document: no object, as 10.5 reads it)
+                raise JanusError(455, "JSON string is not an object")
             try:
                 message = json.loads(payload)
             except (ValueError, UnicodeDecodeError):
@@ -165,8 +175,10 @@ class Janus:
                 given.encode("utf-8", "surrogateescape"), secret.encode("utf-8", "surrogateescape"))
             session_id = _int(message.get("session_id"))
             session = self.sessions.get(session_id) if session_id else None
-            if session is not None and link is not None and link not in session.links:
-                session.links.append(link)  # events go to every connection that used it
+            if session is not None:
+                session.last_used = self.core.clock()
+                if link is not None and link not in session.links:
+                    session.links.append(link)  # events go to every connection that used it
             handle_id = _int(message.get("handle_id"))
             if command == "add_token":
                 self._add_token(message, reply, authorised)
@@ -191,8 +203,8 @@ class Janus:
             elif command == "message":
                 status = self._message(message, reply, session, handle_id, transaction, out, link)
             elif command == "trickle":
-                status = self._trickle(message, session, handle_id)
-                handle_id = 0  # (10.5 names no sender in a trickle reply)
+                trickled, handle_id = handle_id, 0  # (10.5 names no sender in any trickle reply)
+                status = self._trickle(message, session, trickled)
             else:
                 raise JanusError(457, "Unhandled request method")
         except JanusError as exc:
@@ -216,12 +228,15 @@ class Janus:
 
     def _create(self, message: dict, reply: dict, link: JanusLink | None) -> None:
         if len(self.sessions) >= MAX_SESSIONS:
-            raise JanusError(490, "Too many sessions")
+            self._end_idle_sessions()
+            if len(self.sessions) >= MAX_SESSIONS:
+                raise JanusError(490, "Too many sessions")
         wanted = _int(message.get("id"))
         session_id = wanted if wanted and wanted not in self.sessions else 0
         while not session_id or session_id in self.sessions:
             session_id = _random_id()
-        session = Session(session_id)
+        session = Session(session_id, on_websocket=link is not None,
+                          last_used=self.core.clock())
         if link is not None:
             session.links.append(link)
         self.sessions[session_id] = session
@@ -275,8 +290,16 @@ class Janus:
         for session in list(self.sessions.values()):
             if link in session.links:
                 session.links.remove(link)
-                if not session.links:
+                if not session.links and session.on_websocket:
                     self._end_session(session)
+
+    def _end_idle_sessions(self) -> None:
+        """At the session cap: end the sessions no connection holds and nobody used for
+        IDLE_SECONDS (a walk over the sessions only then, not on every request)."""
+        cutoff = self.core.clock() - IDLE_SECONDS
+        for session in [s for s in self.sessions.values()
+                        if not s.links and s.last_used < cutoff]:
+            self._end_session(session)
 
     def _end_session(self, session: Session) -> None:
         del self.sessions[session.id]
@@ -284,7 +307,7 @@ class Janus:
             self.handle_ids.discard(handle_id)
         for room in [r for r in self.rooms.values() if r.session == session.id]:
             self._destroy_room(room)
-        log.info("janus: session %d ended (no connection left)", session.id)
+        log.info("janus: session %d ended", session.id)
 
     # -- videoroom requests --------------------------------------------------------------
 
