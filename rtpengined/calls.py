@@ -267,6 +267,19 @@ class CallManager:
             elif flowing == 1:
                 stats.oneway_streams += 1
 
+    def close_parties(self, parties: list[Monologue]) -> None:
+        """Release the open streams of parties that go while their call goes on: their
+        final counters read and added to the totals first."""
+        stats = self.stats
+        streams = [s for party in parties for media in party.medias for s in media.streams
+                   if not s.closed]
+        self.media.refresh(streams)
+        for stream in streams:
+            stats.closed_packets += stream.stats.packets
+            stats.closed_bytes += stream.stats.bytes
+            stats.closed_errors += stream.stats.errors
+            self.release_stream(stream)
+
     def end_branch(self, call: Call, monologue: Monologue) -> bool:
         """End one party (a forked branch, or one side of a dialogue) as 10.5 does.
 
@@ -278,15 +291,7 @@ class CallManager:
         gone, ends = branches.teardown(call, monologue)
         if ends:
             return True
-        stats = self.stats
-        streams = [s for party in gone for media in party.medias for s in media.streams
-                   if not s.closed]
-        self.media.refresh(streams)
-        for stream in streams:
-            stats.closed_packets += stream.stats.packets
-            stats.closed_bytes += stream.stats.bytes
-            stats.closed_errors += stream.stats.errors
-            self.release_stream(stream)
+        self.close_parties(gone)
         for party in gone:
             party.destroyed = True
             party.delete_at = None

@@ -123,33 +123,27 @@ class Core:
         handler = self.commands.get(command)
         if handler is None:
             return self._error(encoding, "Unrecognized command", request, command)
-        started = time.perf_counter()
-        failed = False
         try:
-            with self._media_batch():  # one media-plane message per worker per command
-                reply = handler(self, message, request)
+            reply = self._run(command, handler, message, request)
         except NgError as exc:
-            failed = True
             log.warning("ng %s from %s failed: %s", command, _peer(request.source), exc.reason)
             reply = ngcodec.error_reply(exc.reason)
         except Exception:
-            failed = True
             log.exception("ng %s from %s: internal error", command, _peer(request.source))
             reply = ngcodec.error_reply("Internal error while processing the request")
-        self.calls.touch_message(message)  # the call's timer may have moved (calls.tick)
-        self.stats.record_command(
-            request.source_ip, command, time.perf_counter() - started, failed
-        )
-        if command not in _READ_ONLY_COMMANDS:
-            self._store_call(message.get("call-id"))
         return ngcodec.encode_payload(reply, encoding)
 
     def command(self, message: dict[str, Any], source: tuple[str, int] | None = None) -> dict[str, Any]:
         """Run one ng command given as a dictionary (the Janus interface maps its requests
         onto them): counted and stored as an ng request is; NgError for its error reply."""
         command = message["command"]
-        handler = self.commands[command]
-        request = Request(source)
+        return self._run(command, self.commands[command], message, Request(source))
+
+    def _run(self, command: str, handler: NgHandler, message: dict[str, Any],
+             request: Request) -> dict[str, Any]:
+        """One command's handler in one media batch (one media-plane message per worker per
+        command); whether it answers or raises, the call's timer is re-filed (calls.tick),
+        the command counted and the call it names stored."""
         started = time.perf_counter()
         failed = True
         try:

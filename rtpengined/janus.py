@@ -448,17 +448,8 @@ class Janus:
                    out: list[bytes], link: JanusLink | None) -> dict[str, str] | None:
         if "feed" not in body:
             raise JanusError(456, "JSON object does not contain 'message.feed' key")
-        if not room_id:
-            raise JanusError(456, "JSON object does not contain 'message.room' key")
-        if handle.room != room_id or handle.kind != "publisher":
-            raise JanusError(512, "Not a publisher")
-        if jsep_type is None or jsep_sdp is None:
-            raise JanusError(512, "No SDP")
-        if jsep_type != "offer":
-            raise JanusError(512, "Not an offer")
-        room = self._room(session, room_id)
-        if room is None or self._call(room) is None:
-            raise JanusError(426, "No such room")
+        room = self._sdp_request(session, handle, room_id, jsep_type, jsep_sdp, "publisher",
+                                 "offer", 512)
         try:
             result = self._command({"command": "publish", "call-id": room.call_id,
                                     "from-tag": str(handle.id), "sdp": jsep_sdp})
@@ -491,17 +482,8 @@ class Janus:
         feed = _int(body.get("feed"))
         if not feed:
             raise JanusError(456, "JSON object does not contain 'message.feed' key")
-        if not room_id:
-            raise JanusError(456, "JSON object does not contain 'message.room' key")
-        if handle.room != room_id or handle.kind != "subscriber":
-            raise JanusError(456, "Not a subscriber")
-        if jsep_type is None or jsep_sdp is None:
-            raise JanusError(456, "No SDP")
-        if jsep_type != "answer":
-            raise JanusError(456, "Not an answer")
-        room = self._room(session, room_id)
-        if room is None or self._call(room) is None:
-            raise JanusError(426, "No such room")
+        room = self._sdp_request(session, handle, room_id, jsep_type, jsep_sdp, "subscriber",
+                                 "answer", 456)
         publisher = self.feeds.get(feed)
         if publisher is None:
             raise JanusError(512, "No such feed exists")
@@ -513,6 +495,25 @@ class Janus:
                              else "Failed to process subscription answer") from None
         data.update(videoroom="event", room=room_id, started="ok")
         return None
+
+    def _sdp_request(self, session: Session, handle: Handle, room_id: int,
+                     jsep_type: str | None, jsep_sdp: str | None, kind: str, wanted: str,
+                     code: int) -> Room:
+        """The checks ``configure`` (a publisher's offer) and ``start`` (a subscriber's
+        answer) share, in 10.5's order and with its texts; ``code`` is what 10.5 answers
+        their failures with (512 for configure, 456 for start). The room, if all pass."""
+        if not room_id:
+            raise JanusError(456, "JSON object does not contain 'message.room' key")
+        if handle.room != room_id or handle.kind != kind:
+            raise JanusError(code, f"Not a {kind}")
+        if jsep_type is None or jsep_sdp is None:
+            raise JanusError(code, "No SDP")
+        if jsep_type != wanted:
+            raise JanusError(code, f"Not an {wanted}")
+        room = self._room(session, room_id)
+        if room is None or self._call(room) is None:
+            raise JanusError(426, "No such room")
+        return room
 
     def _trickle(self, message: dict, session: Session | None, handle_id: int) -> str:
         if session is None:

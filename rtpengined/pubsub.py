@@ -32,7 +32,7 @@ from .ng_extended import select_party
 from .ngoptions import get_list, get_str, require_call_id, require_str
 from .offer_answer import webrtc
 from .offer_answer.ice import foundation, new_credentials
-from .offer_answer.sdes import set_keys
+from .offer_answer.sdes import answer_fingerprint, received_crypto, set_keys
 from .ports import give_back
 from .protocol.ngcodec import NgError
 from .request import Request
@@ -617,15 +617,7 @@ def drop_party(core: Core, call: Call, party: Monologue) -> None:
         _wire(core, sub, False)
         sub.pubsub_unlink(party)
         party.pubsub_unlink(sub)
-    manager = core.calls
-    streams = [s for media in party.medias for s in media.streams if not s.closed]
-    manager.media.refresh(streams)
-    stats = core.stats
-    for stream in streams:
-        stats.closed_packets += stream.stats.packets
-        stats.closed_bytes += stream.stats.bytes
-        stats.closed_errors += stream.stats.errors
-        manager.release_stream(stream)
+    core.calls.close_parties([party])
     call.monologues = [m for m in call.monologues if m is not party]
 
 
@@ -801,18 +793,10 @@ def _publisher_leg(core: Core, party: Monologue, media: CallMedia,
     changed: list[Stream] = []
     if webrtc.is_dtls(params):
         role = dtls.answer_setup(params.setup)
-        certificate = manager.certificate()
-        hash_name = (params.fingerprint or "").split(" ", 1)[0]
-        fingerprint = (certificate.fingerprint(hash_name) if hash_name in dtls.FINGERPRINT_HASHES
-                       else certificate.fingerprint())
+        fingerprint = answer_fingerprint(manager.certificate(), params)
         lines += [f"a={value}" for value in security_attributes([], role, fingerprint)]
     elif srtp:
-        offered = []
-        for value in section.attributes("crypto"):
-            try:
-                offered.append(sdes.parse(value))
-            except sdes.SdesError:
-                continue
+        offered = received_crypto(section)
         ours = sdes.answer(offered)
         theirs = next((c for c in offered if ours is not None and c.tag == ours.tag), None)
         if ours is not None and theirs is not None:

@@ -89,8 +89,9 @@ def make_self_signed(directory: str, host: str = "127.0.0.1") -> tuple[str, str]
 _TCP_STATES = {"01": "ESTABLISHED", "08": "CLOSE_WAIT", "06": "TIME_WAIT", "0A": "LISTEN"}
 
 
-def server_socket_states(port: int) -> list[str]:
-    """States of the TCP sockets whose local port is ``port`` (from /proc/net/tcp{,6})."""
+def server_socket_states(port: int, peer_port: int | None = None) -> list[str]:
+    """States of the TCP sockets whose local port is ``port`` (and remote port
+    ``peer_port``, if given) (from /proc/net/tcp{,6})."""
     states = []
     for table in ("/proc/net/tcp", "/proc/net/tcp6"):
         try:
@@ -98,7 +99,9 @@ def server_socket_states(port: int) -> list[str]:
                 next(handle)
                 for line in handle:
                     fields = line.split()
-                    if int(fields[1].rsplit(":", 1)[1], 16) == port:
+                    if int(fields[1].rsplit(":", 1)[1], 16) == port and (
+                            peer_port is None
+                            or int(fields[2].rsplit(":", 1)[1], 16) == peer_port):
                         states.append(_TCP_STATES.get(fields[3], fields[3]))
         except FileNotFoundError:
             continue

@@ -21,7 +21,7 @@ from typing import Any
 import pytest
 import trio
 from differential import REFERENCE_BINARY, NgProcess, common_args
-from http_helpers import raw_exchange, split_response, start_web_daemon, wait_for
+from http_helpers import raw_exchange, server_socket_states, split_response, start_web_daemon, wait_for
 from trio_websocket import open_websocket_url
 
 from rtpengined.protocol import bencode
@@ -172,20 +172,8 @@ async def listed_calls(daemon) -> list[str]:
 def server_holds(http_port: int, client_port: int) -> bool:
     """Whether the daemon still holds the connection from ``client_port`` open (its side
     ESTABLISHED or CLOSE_WAIT): once it is neither, the daemon has finished with it."""
-    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
-        try:
-            with open(table) as handle:
-                next(handle)
-                for line in handle:
-                    fields = line.split()
-                    local, remote, state = fields[1], fields[2], fields[3]
-                    if (int(local.rsplit(":", 1)[1], 16) == http_port
-                            and int(remote.rsplit(":", 1)[1], 16) == client_port
-                            and state in ("01", "08")):
-                        return True
-        except FileNotFoundError:
-            continue
-    return False
+    states = server_socket_states(http_port, client_port)
+    return "ESTABLISHED" in states or "CLOSE_WAIT" in states
 
 
 # -- 1. the envelope ---------------------------------------------------------------------------

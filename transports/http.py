@@ -443,15 +443,20 @@ class WebServer:
             return session.close(CLOSE_NORMAL, "idle timeout")
 
         conn.on_close = goodbye
-        if session.pushes is not None:
-            try:
-                await self._serve_pushing(conn, session, out)
-            finally:
-                session.ended()
+        if session.pushes is None:
+            await self._answer_frames(conn, session, out, conn.send)
             return
+        try:
+            await self._serve_pushing(conn, session, out)
+        finally:
+            session.ended()
+
+    async def _answer_frames(self, conn: Conn, session: WsSession, out: bytes, send: Any) -> None:
+        """Send what is due with ``send``, then answer the peer's frames until either side
+        closes."""
         while True:
             if out:
-                await conn.send(out)
+                await send(out)
             if session.closed:
                 if session.peer_may_still_send:
                     await self._linger(conn)
@@ -468,6 +473,10 @@ class WebServer:
         writing = trio.Lock()
         woken = trio.Event()
 
+        async def send(data: bytes) -> None:
+            async with writing:
+                await conn.send(data)
+
         def wake() -> None:
             woken.set()
 
@@ -478,25 +487,13 @@ class WebServer:
                 woken = trio.Event()
                 data = pushes.take()
                 if data and not session.closed:
-                    async with writing:
-                        await conn.send(data)
+                    await send(data)
 
         pushes.wake = wake
         async with trio.open_nursery() as nursery:
             nursery.start_soon(send_pushes)
             try:
-                while True:
-                    if out:
-                        async with writing:
-                            await conn.send(out)
-                    if session.closed:
-                        if session.peer_may_still_send:
-                            await self._linger(conn)
-                        return
-                    data = await conn.receive(trio.current_time() + self.idle)
-                    if not data:
-                        return
-                    out = session.receive(data)
+                await self._answer_frames(conn, session, out, send)
             finally:
                 pushes.wake = None
                 nursery.cancel_scope.cancel()

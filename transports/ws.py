@@ -96,14 +96,20 @@ def upgrade(routes: Routes, request: Request) -> tuple[Response | None, bytes, s
     return None, reply, subprotocol
 
 
-def text_frame(payload: bytes) -> bytes:
-    """One unmasked text frame (Janus JSON goes out as text, as rtpengine sends it)."""
+def _frame(first: int, payload: bytes) -> bytes:
+    """One unmasked, unfragmented frame (server to client) whose first byte is ``first``
+    (FIN and the opcode), built without wsproto's general path."""
     size = len(payload)
     if size < 126:
-        return bytes((0x81, size)) + payload
+        return bytes((first, size)) + payload
     if size < 65536:
-        return b"\x81\x7e" + size.to_bytes(2, "big") + payload
-    return b"\x81\x7f" + size.to_bytes(8, "big") + payload
+        return bytes((first, 126)) + size.to_bytes(2, "big") + payload
+    return bytes((first, 127)) + size.to_bytes(8, "big") + payload
+
+
+def text_frame(payload: bytes) -> bytes:
+    """A text frame (Janus JSON goes out as text, as rtpengine sends it)."""
+    return _frame(0x81, payload)
 
 
 class Pushes:
@@ -125,13 +131,8 @@ class Pushes:
 
 
 def binary_frame(payload: bytes) -> bytes:
-    """One unmasked binary frame (server to client), built without wsproto's general path."""
-    size = len(payload)
-    if size < 126:
-        return bytes((0x82, size)) + payload
-    if size < 65536:
-        return b"\x82\x7e" + size.to_bytes(2, "big") + payload
-    return b"\x82\x7f" + size.to_bytes(8, "big") + payload
+    """A binary frame: every reply but Janus's."""
+    return _frame(0x82, payload)
 
 
 class WsSession:

@@ -642,10 +642,10 @@ class RelayPlane:
             packets += kernel[0] + kernel[2]
             nbytes += kernel[1] + kernel[3]
             last_packet = max(last_packet, kernel[4])
-        if packets and not stats.packets and self.on_first_packet is not None:
-            stats.packets = packets
-            self.on_first_packet(stream)
+        first = packets and not stats.packets
         stats.packets = packets
+        if first and self.on_first_packet is not None:
+            self.on_first_packet(stream)
         stats.bytes = nbytes
         stats.errors = errors + kernel_drops
         stats.last_packet = last_packet

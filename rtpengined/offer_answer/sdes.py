@@ -31,7 +31,8 @@ def is_srtp(protocol: str | None) -> bool:
     return protocol is not None and "SAVP" in protocol
 
 
-def _received(section: MediaSection) -> list[sdes.Crypto]:
+def received_crypto(section: MediaSection) -> list[sdes.Crypto]:
+    """The a=crypto lines of a media section, parsed (unparsable ones skipped)."""
     out = []
     for value in section.attributes("crypto"):
         try:
@@ -111,13 +112,13 @@ def offer_security(plan: MediaPlan, section: MediaSection, sender_media: CallMed
     sender_media.offer_protocol = in_proto
     # An RTP/AVP(F) offer with a=crypto is opportunistic SRTP (RFC 8643): 10.5 takes its
     # keys like an SDES offerer's and keeps its protocol.
-    osrtp_in = section.is_rtp and not is_srtp(in_proto) and bool(_received(section))
+    osrtp_in = section.is_rtp and not is_srtp(in_proto) and bool(received_crypto(section))
     sdes_in = is_srtp(in_proto) or osrtp_in
     # An SDES offerer's lines of a suite the `SDES` list excludes are neither sent on nor
     # answered (10.5: `no-<suite>` applies to both).
     excluded = sdes.excluded_suites(opts.sdes)
     sender_media.crypto_received = [
-        c for c in (_received(section) if sdes_in else [])
+        c for c in (received_crypto(section) if sdes_in else [])
         if c.suite.name not in excluded] or ()
     sender_media.dtls_reverse = opts.dtls_reverse
     # (rare fields: written only when they change, a plain offer writes neither)
@@ -200,7 +201,7 @@ def passthrough_security(plan: MediaPlan, section: MediaSection, sender_media: C
     return set_keys(sender_media, None, None) + set_keys(out_media, None, None)
 
 
-def _answer_fingerprint(certificate: dtls.Certificate, remote) -> str:
+def answer_fingerprint(certificate: dtls.Certificate, remote) -> str:
     """Our ``a=fingerprint`` answering a DTLS offerer: in the hash of the offerer's own
     fingerprint (10.5; ``DTLS-fingerprint`` does not change it), sha-256 for one we do not
     know."""
@@ -218,7 +219,7 @@ def _answer_dtls_offerer(plan: MediaPlan, offer_media: CallMedia, protocol: str,
     role = dtls.answer_setup(offer_media.remote_webrtc.setup, offer_media.dtls_reverse)
     assert certificate is not None
     plan.security = security_attributes(
-        [], role, _answer_fingerprint(certificate(), offer_media.remote_webrtc))
+        [], role, answer_fingerprint(certificate(), offer_media.remote_webrtc))
     offer_media.sdes = False
     offer_media.dtls_role = role
 
@@ -252,7 +253,7 @@ def _answerer_keys(answer_media: CallMedia, section: MediaSection) -> tuple:
     chose)``, or ``(None, None)`` when it chose none of ours; a DTLS answer (a browser)
     instead leaves the role the relay terminates it with in ``dtls_role``."""
     answer_media.dtls_offered = False
-    answered = _received(section)
+    answered = received_crypto(section)
     if answered:
         first = answered[0]
         answer_media.crypto_accepted = [c for c in answer_media.crypto_offered
@@ -331,7 +332,7 @@ def _answer_security(plan: MediaPlan, section: MediaSection, answer_media: CallM
                          keep_suite=answer_media.dtls_role is not None)
                 + set_keys(offer_media, None, None))
     osrtp_offerer = not is_srtp(offered_proto) and bool(offer_media.crypto_received)
-    plain_answer = not is_srtp(section.protocol) and not _received(section)
+    plain_answer = not is_srtp(section.protocol) and not received_crypto(section)
     if ((is_srtp(offered_proto) and not is_srtp(section.protocol))
             or (osrtp_offerer and plain_answer and osrtp_accept)):
         # SDES offerer, plain answerer: we answer the offerer's a=crypto.
@@ -370,7 +371,7 @@ def _answer_security(plan: MediaPlan, section: MediaSection, answer_media: CallM
     if offer_media.crypto_received and not plain_answer:
         # SDES on both legs: an answer choosing one of the offerer's own lines goes back
         # as 10.5 prints it (keys end to end, media passes through).
-        answered = chosen_now = _received(section)
+        answered = chosen_now = received_crypto(section)
         previous = offer_media.crypto_answered
         if static and previous is not None and any(
                 c.tag == previous.tag and c.suite is previous.suite
