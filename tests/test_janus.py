@@ -9,8 +9,10 @@ and events go out in order).
 
 from __future__ import annotations
 
+import base64
 import itertools
 import json
+import os
 import re
 import socket
 import struct
@@ -940,3 +942,43 @@ def test_idle_sessions_without_a_connection_end_at_the_cap(monkeypatch):
     assert create()["janus"] == "success"
     assert set(core.janus.sessions) >= {first[0]}
     assert not {first[1], first[2]} & set(core.janus.sessions)
+
+
+async def test_a_peer_that_resets_a_flooded_connection_logs_no_error(daemon, caplog):
+    """A client that floods requests without reading and then resets: the daemon's write
+    fails inside the Janus connection's nursery (in an exception group); that is the peer
+    going away, logged as nothing, and the daemon goes on serving."""
+    import logging as _logging
+
+    host, port = daemon.address("http")[:2]
+    key = base64.b64encode(os.urandom(16)).decode()
+    upgrade = (f"GET / HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+               f"Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n"
+               f"Sec-WebSocket-Protocol: {SUBPROTOCOL}\r\n\r\n").encode()
+    payload = json.dumps({"janus": "info", "transaction": "x" * 100}).encode()
+    mask = b"\x01\x02\x03\x04"
+    frame = (bytes((0x81, 0x80 | 126)) + len(payload).to_bytes(2, "big") + mask
+             + bytes(b ^ mask[i % 4] for i, b in enumerate(payload)))
+    caplog.set_level(_logging.INFO)
+    for _ in range(3):
+        sock = trio.socket.socket()
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1024)
+        await sock.connect((host, port))
+        await sock.send(upgrade)
+        head = b""
+        while b"\r\n\r\n" not in head:
+            head += await sock.recv(4096)
+        assert head.startswith(b"HTTP/1.1 101")
+        with trio.move_on_after(1):
+            data = frame * 3000
+            while data:
+                data = data[await sock.send(data):]
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        sock.close()
+    await trio.sleep(0.3)
+    async with connect(daemon) as ws:
+        client = Janus(ws)
+        await client.send({"janus": "ping", "transaction": "p"})
+        assert json.loads(await client.next_text()) == {"janus": "pong", "transaction": "p"}
+    errors = [r for r in caplog.records if r.levelno >= _logging.ERROR]
+    assert not errors, [r.getMessage() for r in errors]

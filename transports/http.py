@@ -490,13 +490,16 @@ class WebServer:
                     await send(data)
 
         pushes.wake = wake
-        async with trio.open_nursery() as nursery:
-            nursery.start_soon(send_pushes)
-            try:
-                await self._answer_frames(conn, session, out, send)
-            finally:
-                pushes.wake = None
-                nursery.cancel_scope.cancel()
+        try:
+            async with trio.open_nursery() as nursery:
+                nursery.start_soon(send_pushes)
+                try:
+                    await self._answer_frames(conn, session, out, send)
+                finally:
+                    pushes.wake = None
+                    nursery.cancel_scope.cancel()
+        except* (trio.BrokenResourceError, trio.ClosedResourceError, OSError):
+            pass  # the peer went away: as ``handle`` treats it (the nursery wraps it in a group)
 
 
 def _peer(stream: Any) -> tuple[str, int] | None:
