@@ -241,6 +241,12 @@ def test_journald_stderr_gets_no_timestamps_but_priorities(logged_daemon):
     stat = os.fstat(daemon.log.fileno())
     daemon.start(JOURNAL_STREAM=f"{stat.st_dev}:{stat.st_ino}")
     wait_for_ping(daemon.ng_port)
+    # The ng port answers before the last listener is up and "ready" is logged: stop only
+    # once it was (a stop before that rightly logs no "ready"; CI once caught that race).
+    deadline = time.monotonic() + 10
+    while "rtpengined ready" not in daemon.log_path.read_text():
+        assert time.monotonic() < deadline, daemon.log_path.read_text()
+        time.sleep(0.02)
     lines = daemon.stop().splitlines()
     assert "<4>WARNING [rtpengined] option --num-threads is an rtpengine option" in lines[0], lines
     assert "<6>INFO [rtpengined] rtpengined ready" in lines, lines
