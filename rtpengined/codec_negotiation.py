@@ -18,6 +18,19 @@ type numbers, so the offerer never sees a payload type it did not offer. Probed 
   with only unknown codecs left, the answer's codecs pass unchanged.
 
 The answer's ``a=ptime`` wins; without one, the offerer's own ``a=ptime`` is repeated.
+
+Transcoding (the G.711 laws, the one conversion the relay does; probed on 10.5):
+
+- ``codec: {transcode: [PCMA]}`` in an offer adds the codec to what the answerer is offered,
+  after the offer's last media codec (telephone-event/CN stay last), under its static
+  payload type if the offer does not use it, else the first free dynamic one, with the
+  name as the option spells it. An answerer taking only an added codec makes an answer with
+  nothing in common: the offerer is answered its own first codec, and the relay converts.
+- ``accept`` (and ``consume``, a mask that accepts): the offerer is answered the first of
+  its codecs named there, whatever the answerer chose; ``always transcode``: its first one.
+- A masked codec is hidden from the answerer only: the offerer may still be answered it.
+- Packets a party sends in a codec the other was not answered are converted to the other's
+  first codec when both are G.711 (``conversions``).
 """
 
 from __future__ import annotations
@@ -26,7 +39,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
 
-from .sdp import MediaSection
+from .sdp import MediaSection, filter_codecs
 from .shared_values import SharedValues
 
 SUPPLEMENTARY = frozenset({"telephone-event", "cn"})
@@ -55,6 +68,14 @@ class Offered:
     reverse_ptime: str | None = None  # ``ptime-reverse``: the ptime the offerer is answered
     repacketized: bool = False  # the offer changed ptime: 10.5 shows "transcoding"
     stripped: tuple[tuple[str, str], ...] = ()  # in the SDP, not sent on
+    # Transcoding (see the module doc): the offerer's codecs with the masked ones (empty: no
+    # mask, the same as ``codecs``), the ``accept`` names, ``always transcode``.
+    own: tuple[tuple[str, str], ...] = ()
+    accept: tuple[str, ...] = ()
+    always: bool = False
+    # The payload types the answerer was offered, when the relay may convert (codecs added
+    # by ``transcode``, ``accept``, ``always transcode``); empty otherwise.
+    sent: tuple[str, ...] = ()
 
 
 # Equal offers (nearly every call of a deployment offers the same codecs) share one record:
@@ -76,8 +97,11 @@ class AnswerCodec:
 
 
 def offered(section: MediaSection, formats: list[str], ptime_option: int | None,
-            ptime_reverse: int | None = None) -> Offered:
-    """Record the codecs an offer sends on (``formats`` after any stripping)."""
+            ptime_reverse: int | None = None, unmasked: list[str] | None = None,
+            accept: list[str] | None = None, always: bool = False,
+            sent: list[str] | None = None) -> Offered:
+    """Record the codecs an offer sends on (``formats`` after any stripping; ``unmasked``:
+    after the stripping alone, when codecs were masked too)."""
     rtpmaps = section.rtpmaps()
     ptimes = section.attributes("ptime")
     fmtps: dict[str, list[str]] = {}
@@ -96,6 +120,11 @@ def offered(section: MediaSection, formats: list[str], ptime_option: int | None,
         fmtps=fmtps or _NO_FMTPS,
         reverse_ptime=reverse,
         repacketized=(forced and str(ptime_option) != own) or reverse is not None,
+        own=(tuple([(pt, rtpmaps.get(pt, "")) for pt in unmasked])
+             if unmasked is not None and unmasked != formats else ()),
+        accept=tuple(accept) if accept else (),
+        always=always,
+        sent=tuple(sent) if sent is not None and (accept or always or sent != formats) else (),
     )
     # (fmtps, a dict, is not compared: only records without any are shared; they are rarer)
     return record if fmtps else _shared_offer(record)
@@ -110,6 +139,10 @@ def answer_codecs(section: MediaSection, formats: list[str], offer: Offered) -> 
     rtpmaps = section.rtpmaps()
     if not offer.codecs:
         return [AnswerCodec(pt, pt, rtpmaps.get(pt)) for pt in formats]
+    if offer.accept or offer.always:
+        chosen = _preferred(offer, formats, rtpmaps)
+        if chosen is not None:
+            return chosen
     by_pt = dict(offer.codecs)
     result: list[AnswerCodec] = []
     used: set[str] = set()
@@ -122,9 +155,10 @@ def answer_codecs(section: MediaSection, formats: list[str], offer: Offered) -> 
         used.add(pt)
         return AnswerCodec(pt, source, by_pt[pt] or None, offer.fmtps.get(pt, []))
 
+    sent = offer.sent
     for pt in formats:
         encoding = _encoding(rtpmaps.get(pt, ""))
-        if pt not in by_pt:
+        if pt not in by_pt or (sent and pt not in sent):
             continue
         if encoding not in KNOWN_ENCODINGS:
             # Not a codec 10.5 knows: kept under its own number and rtpmap (one without an
@@ -138,9 +172,17 @@ def answer_codecs(section: MediaSection, formats: list[str], offer: Offered) -> 
             target = by_name(encoding) if encoding else None
         if target is not None and target not in used:
             used.add(target)
-            result.append(AnswerCodec(target, pt, by_pt[target] or None))
-    if result:
+            text = by_pt[target]
+            if target == pt and rtpmaps.get(pt, "").lower() == text.lower():
+                text = rtpmaps[pt]  # the same codec: in the answer's own spelling (10.5)
+            result.append(AnswerCodec(target, pt, text or None))
+    if result and (not offer.sent or any(
+            _encoding(c.rtpmap or "") not in SUPPLEMENTARY for c in result)):
         return result
+    if result:  # (only telephone-event/CN in common, and the relay converts: see below)
+        result = [c for c in result if c.source_pt in sent]
+        used.clear()
+        used.update(c.pt for c in result)
     first = next((text for _, text in offer.codecs if _encoding(text) not in SUPPLEMENTARY), "")
     if _encoding(first) not in KNOWN_ENCODINGS or not any(
             _encoding(rtpmaps.get(pt, "")) in KNOWN_ENCODINGS for pt in formats):
@@ -150,14 +192,138 @@ def answer_codecs(section: MediaSection, formats: list[str], offer: Offered) -> 
     for pt in formats:
         encoding = _encoding(rtpmaps.get(pt, ""))
         target = by_name(encoding) if encoding else None
-        if target is not None:
+        if target is not None and (not sent or pt in sent):
             result.append(from_offer(target, pt))
     if not any(_encoding(c.rtpmap or "") not in SUPPLEMENTARY for c in result):
-        first = next((pt for pt, text in offer.codecs if _encoding(text) not in SUPPLEMENTARY),
-                     None)
+        first = next((pt for pt, text in offer.own or offer.codecs
+                      if _encoding(text) not in SUPPLEMENTARY), None)
         if first is not None:
-            result.insert(0, from_offer(first, ""))
+            result.insert(0, _offer_codec(offer, first, ""))
+            used.add(first)
     return result
+
+
+def _offer_codec(offer: Offered, pt: str, source: str) -> AnswerCodec:
+    """One of the offerer's own codecs (masked ones included) in the answer it gets."""
+    text = dict(offer.own or offer.codecs).get(pt, "")
+    return AnswerCodec(pt, source, text or None, offer.fmtps.get(pt, []))
+
+
+def _preferred(offer: Offered, formats: list[str],
+               rtpmaps: dict[str, str]) -> list[AnswerCodec] | None:
+    """``accept``/``always transcode``: the offerer is answered the first of its codecs that
+    ``accept`` names (else, with ``always transcode``, its first), whatever the answerer
+    chose, plus the telephone-event/CN codecs both have (None: nothing to prefer)."""
+    own = offer.own or offer.codecs
+    chosen = None
+    for name in offer.accept:
+        chosen = next((pt for pt, text in own if text and codec_matches(text, name)), None)
+        if chosen is not None:
+            break
+    if chosen is None and offer.always:
+        chosen = next((pt for pt, text in own if _encoding(text) not in SUPPLEMENTARY), None)
+    if chosen is None:
+        return None
+    result = [_offer_codec(offer, chosen, "")]
+    for pt in formats:
+        encoding = _encoding(rtpmaps.get(pt, ""))
+        if encoding in SUPPLEMENTARY:
+            target = next((p for p, text in own if _encoding(text) == encoding
+                           and all(c.pt != p for c in result)), None)
+            if target is not None:
+                result.append(_offer_codec(offer, target, pt))
+    return result
+
+
+def codec_matches(codec: str, name: str) -> bool:
+    """An rtpmap text (``PCMA/8000``) against a codec option's name (``pcma``, ``PCMA/8000``,
+    ``PCMA/8000/1``): by encoding, and rate and channels where the name gives them."""
+    have = codec.lower().split("/")
+    want = name.lower().split("/")
+    if want[0] != have[0]:
+        return False
+    if len(want) > 1 and len(have) > 1 and want[1] != have[1]:
+        return False
+    return len(want) < 3 or (have[2] if len(have) > 2 else "1") == want[2]
+
+
+# The codecs the relay can convert between (rtpmap encoding -> its static payload type).
+G711 = {"pcmu": "0", "pcma": "8"}
+
+
+def added_codecs(section: MediaSection, formats: list[str],
+                 names: list[str]) -> list[tuple[str, str]]:
+    """``codec: {transcode}``: the (payload type, rtpmap text) of each named codec the relay
+    can produce that the offer does not carry yet, for the offer sent on (module doc)."""
+    rtpmaps = section.rtpmaps()
+    present = {_encoding(rtpmaps.get(pt, "")) for pt in section.formats}
+    used = set(section.formats)
+    added: list[tuple[str, str]] = []
+    for name in names:
+        encoding = name.split("/", 1)[0]
+        static = G711.get(encoding.lower())
+        if static is None or encoding.lower() in present:
+            continue  # (10.5 adds any codec it knows; only these can be converted here)
+        rate = name.split("/")[1] if name.count("/") >= 1 else "8000"
+        if rate != "8000":
+            continue
+        pt = static if static not in used else next(
+            (str(n) for n in range(96, 128) if str(n) not in used), None)
+        if pt is None:
+            continue
+        used.add(pt)
+        present.add(encoding.lower())
+        added.append((pt, f"{encoding}/8000"))
+    return added
+
+
+def offer_formats(section: MediaSection, strip: list[str], except_: list[str],
+                  mask: list[str], transcode: list[str]) -> tuple[list[str], list[tuple[str, str]]]:
+    """The format list an offer sends on (``strip`` already holds ``mask``) and the codecs
+    ``transcode`` added to it. A mask that hides every codec leaves only the added ones,
+    when there are any (10.5)."""
+    formats = filter_codecs(section, strip, except_)
+    if not transcode or not section.is_rtp or section.type != "audio":
+        return formats, []
+    base = formats
+    if mask:
+        unmasked = set(filter_codecs(section, strip, except_, keep_all=False))
+        base = [pt for pt in base if pt in unmasked]
+    added = added_codecs(section, base, transcode)
+    if not added:
+        return formats, []
+    return with_added(base, section.rtpmaps(), added), added
+
+
+def with_added(formats: list[str], rtpmaps: dict[str, str],
+               added: list[tuple[str, str]]) -> list[str]:
+    """The offer's format list with ``added`` codecs after its last media codec."""
+    at = len(formats)
+    while at and _encoding(rtpmaps.get(formats[at - 1], "")) in SUPPLEMENTARY:
+        at -= 1
+    return formats[:at] + [pt for pt, _ in added] + formats[at:]
+
+
+Conversion = tuple[int, int, str, str]  # (payload type in, payload type out, codec in, out)
+
+
+def conversions(sent: list[tuple[str, str]],
+                received: list[tuple[str, str]]) -> tuple[Conversion, ...]:
+    """What the relay converts on its way to a party: each G.711 codec the sender may send
+    (``sent``: its answered (payload type, rtpmap text) list) that the receiving party was
+    not answered (``received``, the same for it) goes out in the receiver's first codec,
+    when that is the other G.711 law."""
+    names = {_encoding(text) for _, text in received}
+    primary = next(((pt, _encoding(text)) for pt, text in received
+                    if _encoding(text) not in SUPPLEMENTARY), None)
+    if primary is None or primary[1] not in G711 or not primary[0].isdigit():
+        return ()
+    out: list[Conversion] = []
+    for pt, text in sent:
+        encoding = _encoding(text)
+        if encoding in G711 and encoding not in names and pt.isdigit():
+            out.append((int(pt), int(primary[0]), encoding.upper(), primary[1].upper()))
+    return tuple(out)
 
 
 def single_codec(codecs: list[AnswerCodec]) -> list[AnswerCodec]:

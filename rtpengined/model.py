@@ -138,8 +138,9 @@ class Stream:
     # Publish/subscribe (``pubsub``): the subscribers' streams that get a copy of what this
     # stream receives, besides its sink. A tuple: nearly every stream has none.
     extra_sinks: tuple = rare(())
-    # A subscriber's stream: G.711 conversions of what is copied to it, as (payload type
-    # received, payload type sent, codec received, codec sent) tuples (``media.g711``).
+    # G.711 conversions of what is sent to this stream (a subscriber's copies, or the other
+    # party's media in an offer/answer that transcodes), as (payload type received, payload
+    # type sent, codec received, codec sent) tuples (``media.g711``).
     transcode: tuple = rare(())
     # The same component's ports on the logical interface's other addresses, offered as ICE
     # host candidates (``offer_answer.ice``): ((Interface, port, socket), ...). The relay

@@ -743,7 +743,7 @@ def _by_payload_type(media: MediaSection, name: str, strip: bool) -> dict[str, l
 
 
 def filter_codecs(
-    media: MediaSection, strip: list[str], except_: list[str]
+    media: MediaSection, strip: list[str], except_: list[str], keep_all: bool = True
 ) -> list[str]:
     """The format list after ``codec: {strip, except}`` (no transcoding: order kept).
 
@@ -775,7 +775,7 @@ def filter_codecs(
         else:
             kept.append(pt)
     if not kept:
-        return list(media.formats)
+        return list(media.formats) if keep_all else []
     return _without_orphans(kept, rtpmaps) if len(kept) < len(media.formats) else kept
 
 

@@ -1,5 +1,6 @@
 """G.711 µ-law <-> A-law tables (``media.g711``), the one payload conversion the relay does
-(for publish/subscribe copies), checked against the ITU-T G.711 segment coding."""
+(for publish/subscribe copies and transcoding calls), checked against the ITU-T G.711
+segment coding and against rtpengine 10.5's output."""
 
 from __future__ import annotations
 
@@ -35,6 +36,14 @@ def test_conversion_tables():
                 (g711.ALAW_TO_ULAW, g711.alaw_to_linear, g711.ulaw_to_linear)):
             value = decode_in(code)
             assert abs(decode_out(table[code]) - value) <= max(16, abs(value) // 16)
+
+
+def test_conversions_are_rtpengines_where_a_sample_lies_between_two_levels():
+    # Measured through rtpengine 10.5 (offer/answer transcoding PCMU <-> PCMA): the entries
+    # where its encoder picks the other neighbour than the ITU segment coding would.
+    assert {code: g711.ULAW_TO_ALAW[code] for code in (113, 115, 117, 119, 121, 123, 125)} == {
+        113: 82, 115: 83, 117: 80, 119: 81, 121: 86, 123: 87, 125: 84}
+    assert g711.ALAW_TO_ULAW[10] == 32 and g711.ALAW_TO_ULAW[138] == 160
 
 
 def test_convert_rtp_keeps_the_header_csrcs_extension_and_padding():

@@ -1,15 +1,14 @@
-"""G.711 µ-law <-> A-law as two 256-byte translation tables (ITU-T G.711 segment coding).
+"""G.711 µ-law <-> A-law as two 256-byte translation tables.
 
 The one conversion the relay does: a subscriber (``pubsub``) that answered PCMA to a PCMU
-publisher, or the other way round, gets each payload converted with ``bytes.translate``
-(both laws code one 8-bit sample per byte, so no state and no resampling). Pure Python,
-built once at import: decode to 16-bit linear, encode in the other law.
+publisher, or the other way round, and a call whose offer/answer transcodes
+(``media.transcoding``) get each payload converted with ``bytes.translate`` (both laws code
+one 8-bit sample per byte at 8 kHz, so no resampling). Pure Python, built once at import:
+decode to 16-bit linear (ITU-T G.711 segments), encode in the other law as rtpengine does.
 """
 
 from __future__ import annotations
 
-_A_SEGMENT_ENDS = (0x1F, 0x3F, 0x7F, 0xFF, 0x1FF, 0x3FF, 0x7FF, 0xFFF)  # 13-bit magnitudes
-_U_SEGMENT_ENDS = (0x3F, 0x7F, 0xFF, 0x1FF, 0x3FF, 0x7FF, 0xFFF, 0x1FFF)  # 14-bit magnitudes
 _U_BIAS = 0x84
 
 
@@ -30,40 +29,38 @@ def alaw_to_linear(code: int) -> int:
     return magnitude if code & 0x80 else -magnitude
 
 
-def _segment(value: int, ends: tuple[int, ...]) -> int:
-    for segment, end in enumerate(ends):
-        if value <= end:
-            return segment
-    return len(ends)
+# The encoder rtpengine's codec library (libavcodec) uses, so that converted audio is the
+# same byte for byte (measured against rtpengine 10.5): the 16-bit sample is cut to a 14-bit
+# index around the centre, and each code's level covers the indices below the rounded
+# midpoint (in those units) between its decoded value and the next level's. That is not
+# the ITU segment coding everywhere: at a few values halfway between two levels the two
+# choose different neighbours.
+_A_MASK, _U_MASK = 0xD5, 0xFF  # the code of level 0, positive (codes are stored inverted)
+
+
+def _level_bounds(decode, mask: int) -> tuple[int, ...]:
+    """For levels 0..126 (by growing magnitude): the first index magnitude above them."""
+    return tuple((decode(level ^ mask) + decode((level + 1) ^ mask) + 4) >> 3
+                 for level in range(127))
+
+
+def _encode(sample: int, bounds: tuple[int, ...], mask: int) -> int:
+    offset = max((sample + 32768) >> 2, 1) - 8192  # (index 0 is coded as index 1)
+    magnitude = abs(offset)
+    level = next((n for n, bound in enumerate(bounds) if magnitude < bound), 127)
+    return level ^ (mask ^ 0x80) if offset < 0 else level ^ mask
 
 
 def linear_to_alaw(sample: int) -> int:
-    value = sample >> 3
-    if value >= 0:
-        mask = 0xD5
-    else:
-        mask = 0x55
-        value = -value - 1
-    segment = _segment(value, _A_SEGMENT_ENDS)
-    if segment >= 8:
-        return 0x7F ^ mask
-    code = segment << 4
-    code |= (value >> 1 if segment < 2 else value >> segment) & 0x0F
-    return code ^ mask
+    return _encode(sample, _A_BOUNDS, _A_MASK)
 
 
 def linear_to_ulaw(sample: int) -> int:
-    value = sample >> 2
-    if value < 0:
-        value, mask = -value, 0x7F
-    else:
-        mask = 0xFF
-    value = min(value, 8159) + (_U_BIAS >> 2)
-    segment = _segment(value, _U_SEGMENT_ENDS)
-    if segment >= 8:
-        return 0x7F ^ mask
-    return ((segment << 4) | ((value >> (segment + 1)) & 0x0F)) ^ mask
+    return _encode(sample, _U_BOUNDS, _U_MASK)
 
+
+_A_BOUNDS = _level_bounds(alaw_to_linear, _A_MASK)
+_U_BOUNDS = _level_bounds(ulaw_to_linear, _U_MASK)
 
 ULAW_TO_ALAW = bytes(linear_to_alaw(ulaw_to_linear(code)) for code in range(256))
 ALAW_TO_ULAW = bytes(linear_to_ulaw(alaw_to_linear(code)) for code in range(256))
@@ -72,9 +69,9 @@ ALAW_TO_ULAW = bytes(linear_to_ulaw(alaw_to_linear(code)) for code in range(256)
 TABLES = {("PCMU", "PCMA"): ULAW_TO_ALAW, ("PCMA", "PCMU"): ALAW_TO_ULAW}
 
 
-def convert_rtp(packet: bytes, payload_type: int, table: bytes) -> bytes | None:
-    """``packet`` (RTP) with its payload converted by ``table`` and ``payload_type`` set;
-    None for a packet too short for its own header."""
+def payload(packet: bytes) -> bytes | None:
+    """An RTP packet's payload (after CSRCs and a header extension, without padding); None
+    for a packet too short for its own header."""
     if len(packet) < 12:
         return None
     header = 12 + 4 * (packet[0] & 0x0F)
@@ -87,5 +84,18 @@ def convert_rtp(packet: bytes, payload_type: int, table: bytes) -> bytes | None:
     end = len(packet)
     if packet[0] & 0x20 and end > header:  # padding: the last byte counts it
         end -= min(packet[-1], end - header)
+    return packet[header:end]
+
+
+def convert_rtp(packet: bytes, payload_type: int, table: bytes) -> bytes | None:
+    """``packet`` (RTP) with its payload converted by ``table`` and ``payload_type`` set;
+    None for a packet too short for its own header."""
+    body = payload(packet)
+    if body is None:
+        return None
+    header = 12 + 4 * (packet[0] & 0x0F)
+    if packet[0] & 0x10:
+        header += 4 + 4 * int.from_bytes(packet[header + 2:header + 4], "big")
+    end = header + len(body)
     return (bytes((packet[0], (packet[1] & 0x80) | payload_type)) + packet[2:header]
-            + packet[header:end].translate(table) + packet[end:])
+            + body.translate(table) + packet[end:])

@@ -50,7 +50,7 @@ import time
 
 from ..rare_fields import add_rare_fields
 from . import channel as ch
-from . import g711
+from . import g711, transcoding
 from .counters import (
     CONFIRMED,
     PAYLOAD_TYPE_SEEN,
@@ -298,6 +298,9 @@ add_rare_fields(_Stream, {
     # Subscribers (pubsub): their stream ids from the spec, and their streams here (set
     # by Worker.resolve); G.711 conversions of what is copied to this stream.
     "extra_ids": (), "extras": (), "transcode": None,
+    # A stream whose sink converts (``transcode`` there): the SSRCs and sequence numbers
+    # of what it relays (``transcoding.Direction``), made on the first such packet.
+    "rewriter": None,
     # ICE on several addresses (``Worker.add_alternates``): the stream's sockets, its own
     # first, and which of them ``sock`` is (the selected ICE pair's: media for the party
     # leaves from it, the C loop relays what arrives on it); the others are drained by
@@ -659,6 +662,7 @@ class Worker:
             stream.secure = stream.srtp_in is not None or stream.webrtc is not None or (
                 sink is not None and (
                     sink.srtp_out is not None or sink.webrtc is not None
+                    or sink.transcode is not None  # (converted packet by packet)
                     or (sink_peer is not None and (sink_peer.srtp_out is not None
                                                    or sink_peer.webrtc is not None))))
             if stream.extra_ids:
@@ -723,6 +727,7 @@ class Worker:
         leg = stream.webrtc
         peer = None
         ok = (sink is not None and stream.confirmed and not stream.blocked and not stream.extras
+              and sink.transcode is None
               and self.streams.get(stream.id) is stream
               and (rtcp_target is None or (
                   rtcp_target.webrtc is None
@@ -1125,6 +1130,18 @@ class Worker:
             last = data
             if extras:
                 errors += _fan_out(extras, data, rtcp, stream.rtcp_mux, out)
+            if sink is not None and sink.transcode is not None and not rtcp:
+                rewriter = stream.rewriter
+                if rewriter is None:
+                    rewriter = stream.rewriter = transcoding.Direction()
+                # (none: a duplicate, or less than a frame yet; more: a long packet)
+                for piece in rewriter.rewrite(data, sink.transcode):
+                    onward = _onward(sink, piece, rtcp, demux)
+                    if onward is False:
+                        errors += 1
+                    elif onward is not None:
+                        out.append(onward)
+                continue
             onward = _onward(sink, data, rtcp, demux)
             if onward is None:
                 continue

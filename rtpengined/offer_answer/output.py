@@ -24,6 +24,20 @@ def _zero(conn: Connection | None) -> bool:
 _LITE_OPTIONS = ("off", "forward", "backward", "both")
 
 
+def _add_transcoded(plan: MediaPlan, section: sdpmod.MediaSection, opts: Options) -> None:
+    """``codec: {transcode}`` in an offer: the codecs the relay would convert to, added to
+    what the answerer is offered (``negotiation.offer_formats``)."""
+    formats, added = negotiation.offer_formats(section, opts.strip, opts.except_, opts.mask,
+                                               opts.transcode)
+    if not added:
+        return
+    rtpmaps = section.rtpmaps()
+    plan.formats = formats
+    texts = dict(added)
+    plan.codecs = [(pt, "", texts[pt], []) if pt in texts else (pt, pt, rtpmaps.get(pt), None)
+                   for pt in formats]
+
+
 class SdpOutput:
     """SDP output of one offer/answer transaction (mixed into ``_Session``)."""
 
@@ -85,6 +99,8 @@ class SdpOutput:
                 rtcp_port=None if "no-rtcp-attribute" in opts.flags else rtcp_port,
                 rtcp_full="full-rtcp-attribute" in opts.flags,
                 rtcp_mux=mux)
+            if is_offer and opts.transcode and section.is_rtp and section.type == "audio":
+                _add_transcoded(plan, section, opts)
             offer_sent = sender.medias[work.index].offered
             if not is_offer and section.is_rtp and offer_sent is not None:
                 codecs = negotiation.answer_codecs(section, plan.formats, offer_sent)
@@ -96,6 +112,12 @@ class SdpOutput:
                 for media in (out_media, sender.medias[work.index]):
                     media.transcoding = renumbered
                 plan.ptime, plan.keep_ptime = negotiation.answer_ptime(section, offer_sent)
+                if section.type == "audio":
+                    # (Only where 10.5 transcodes: the offer's codec options asked for it, or
+                    # the answer has nothing in common with the offer.)
+                    converts = bool(offer_sent.sent) or any(not c.source_pt for c in codecs)
+                    self._set_conversions(out_media, sender.medias[work.index],
+                                          codecs if converts else None, section, plan.formats)
             elif is_offer and opts.ptime is not None and opts.ptime > 0:
                 plan.ptime = str(opts.ptime)
             else:
@@ -232,6 +254,31 @@ class SdpOutput:
         for media, mono in legs:
             changed += webrtc.refresh_leg(media, mono, self.manager.certificate)
         return changed
+
+    def _set_conversions(self, offerer: CallMedia, answerer: CallMedia,
+                         codecs: list[negotiation.AnswerCodec] | None,
+                         section: sdpmod.MediaSection, formats: list[str]) -> None:
+        """What the relay converts each way once an answer is made (G.711 laws only): to the
+        offerer (its streams send to it) what the answerer may send that the offerer was not
+        answered, and to the answerer the other way round (``negotiation.conversions``);
+        nothing when ``codecs`` is None. Streams whose conversions change get a new spec."""
+        to_offerer: tuple = ()
+        to_answerer: tuple = ()
+        if codecs is not None:
+            rtpmaps = section.rtpmaps()
+            offerer_codecs = [(c.pt, c.rtpmap or "") for c in codecs]
+            answerer_codecs = [(pt, rtpmaps.get(pt, "")) for pt in formats]
+            to_offerer = negotiation.conversions(answerer_codecs, offerer_codecs)
+            to_answerer = negotiation.conversions(offerer_codecs, answerer_codecs)
+        # (query's "transcoding" flag, as 10.5's: on the media whose packets are converted)
+        for media, conversions, source in ((offerer, to_offerer, answerer),
+                                           (answerer, to_answerer, offerer)):
+            if conversions:
+                source.transcoding = True
+            stream = media.rtp
+            if stream is not None and not stream.closed and stream.transcode != conversions:
+                stream.transcode = conversions
+                self.manager.media.update_stream(stream)
 
     def _rejected_plan(self, parsed: SessionDescription, work: _MediaWork, sender: Monologue,
                        receiver: Monologue, opts: Options, is_offer: bool) -> MediaPlan:

@@ -347,9 +347,14 @@ class _Session(SdpOutput, IceCandidates):
                 smedia.mux_offered = offers_mux
                 smedia.mux_in_use = offers_mux and "reject" not in opts.rtcp_mux
                 rmedia.mux_flags = _mux_flags(frozenset(opts.rtcp_mux))
+                formats = sdpmod.filter_codecs(section, opts.strip, opts.except_)
                 rmedia.offered = negotiation.offered(
-                    section, sdpmod.filter_codecs(section, opts.strip, opts.except_), opts.ptime,
-                    opts.ptime_reverse)
+                    section, formats, opts.ptime, opts.ptime_reverse,
+                    sdpmod.filter_codecs(section, opts.strip_only, opts.except_)
+                    if opts.mask else None,
+                    opts.accept, "always-transcode" in opts.flags,
+                    negotiation.offer_formats(section, opts.strip, opts.except_, opts.mask,
+                                              opts.transcode)[0] if opts.transcode else formats)
             if work.endpoint is not None and not conn.is_zero:
                 rmedia.bound_endpoint = work.endpoint
             address = conn.address

@@ -1,0 +1,208 @@
+"""Differential: offers and answers that make the relay convert between the G.711 laws.
+
+``codec: {transcode}`` adds the codec to what the answerer is offered (its static payload
+type, or the first free dynamic one; before telephone-event), ``accept``/``consume`` and
+``always transcode`` choose what the offerer is answered, a masked codec may still be
+answered to the offerer, and an answer with nothing in common gets the offerer's first codec.
+Our SDP and ``query`` beside rtpengine 10.5's, step by step. (Codecs other than the G.711
+laws are not converted here, so those offers are not compared: see the README.)
+"""
+
+from __future__ import annotations
+
+import re
+import socket
+import struct
+
+import pytest
+from differential import (
+    answer,
+    default_pair_fixture,  # noqa: F401  (registers default_pair)
+    delete,
+    offer,
+    query,
+    sdp,
+)
+
+
+def _audio(port: int, formats: str, *attributes: str, address: str = "192.0.2.10") -> str:
+    return sdp("v=0", f"o=- 1 1 IN IP4 {address}", "s=-", f"c=IN IP4 {address}", "t=0 0",
+               f"m=audio {port} RTP/AVP {formats}", *attributes, "a=sendrecv")
+
+
+def a(formats: str, *attributes: str) -> str:
+    return _audio(2000, formats, *attributes)
+
+
+def b(formats: str, *attributes: str) -> str:
+    return _audio(3000, formats, *attributes, address="192.0.2.20")
+
+
+TE = ("a=rtpmap:101 telephone-event/8000", "a=fmtp:101 0-16")
+TC_PCMA = {"codec": {"transcode": ["PCMA"]}}
+
+SCENARIOS: dict[str, list[dict]] = {
+    "transcode PCMA, answer takes both": [
+        offer(a("0", "a=rtpmap:0 pcmu/8000"), **TC_PCMA),
+        answer(b("0 8", "a=rtpmap:0 PCMU/8000", "a=rtpmap:8 PCMA/8000")), query(), delete()],
+    "transcode PCMA, answer takes only it": [
+        offer(a("0"), **TC_PCMA), answer(b("8")), query(), delete()],
+    "transcode PCMA, answer puts it first": [
+        offer(a("0"), **TC_PCMA), answer(b("8 0")), delete()],
+    "transcode PCMA lower case": [
+        offer(a("0", "a=rtpmap:0 pcmu/8000"), codec={"transcode": ["pcma"]}),
+        answer(b("0 8", "a=rtpmap:0 pcmu/8000", "a=rtpmap:8 pcma/8000")), delete()],
+    "transcode PCMA goes before telephone-event": [
+        offer(a("0 101", *TE), **TC_PCMA), answer(b("8 101", *TE)), query(), delete()],
+    "transcode a codec the offer has": [
+        offer(a("8 0"), codec={"transcode": ["PCMU"]}), answer(b("0")), query(), delete()],
+    "transcode PCMA, the offer has both": [
+        offer(a("0 8"), **TC_PCMA), answer(b("8")), delete()],
+    "transcode PCMA, static type taken": [
+        offer(a("0 8"), codec={"transcode": ["PCMA/8000"]}), answer(b("8")), delete()],
+    "transcode PCMA after a dynamic codec": [
+        offer(a("0 96", "a=rtpmap:96 opus/48000/2"), **TC_PCMA), answer(b("8")), delete()],
+    "transcode PCMA as a flag": [
+        offer(a("0"), flags=["codec-transcode-PCMA"]), answer(b("8")), delete()],
+    "mask PCMU, transcode PCMA": [
+        offer(a("0"), codec={"mask": ["PCMU"], "transcode": ["PCMA"]}), answer(b("8")),
+        query(), delete()],
+    "mask all, transcode PCMA, telephone-event": [
+        offer(a("0 101", *TE), codec={"mask": ["all"], "transcode": ["PCMA"]}),
+        answer(b("8 101", *TE)), delete()],
+    "accept PCMU": [offer(a("0 8"), codec={"accept": ["PCMU"]}), answer(b("8")), query(),
+                    delete()],
+    "consume PCMU": [offer(a("0 8"), codec={"consume": ["PCMU"]}), answer(b("8")), delete()],
+    "accept as a flag": [offer(a("0 8"), flags=["codec-accept-PCMU"]), answer(b("8")), delete()],
+    "always transcode": [offer(a("0 8"), flags=["always-transcode"]), answer(b("8")), query(),
+                         delete()],
+    "transcode, answer has an unknown codec only": [
+        offer(a("0"), **TC_PCMA), answer(b("18")), delete()],
+    "transcode, then a re-INVITE without it": [
+        offer(a("0"), **TC_PCMA), answer(b("8")),
+        offer(a("0"), **{"to-tag": "B"}), answer(b("0")), query(), delete()],
+    # without transcoding options: the answer's own spelling of a codec the offer has
+    "answer spells the codec otherwise": [
+        offer(a("0", "a=rtpmap:0 pcmu/8000")), answer(b("0", "a=rtpmap:0 PCMU/8000")),
+        delete()],
+    "answer spells a dynamic codec otherwise": [
+        offer(a("96", "a=rtpmap:96 opus/48000/2")), answer(b("96", "a=rtpmap:96 OPUS/48000/2")),
+        delete()],
+    "answer without rtpmap for a static codec": [
+        offer(a("8", "a=rtpmap:8 pcma/8000")), answer(b("8")), delete()],
+    "answer with nothing in common keeps telephone-event only": [
+        offer(a("0 101", *TE)), answer(b("8 101", *TE)), delete()],
+}
+
+
+@pytest.mark.parametrize("name", list(SCENARIOS))
+def test_transcoding_sdp(default_pair, name):
+    default_pair.compare(SCENARIOS[name], name)
+
+
+# -- media, over loopback sockets ---------------------------------------------------------
+
+def _rtp(pt: int, seq: int, ts: int, ssrc: int, payload: bytes) -> bytes:
+    return struct.pack("!BBHII", 0x80, pt, seq, ts, ssrc) + payload
+
+
+def _port(sdp_text: str) -> int:
+    return int(re.search(r"m=audio (\d+)", sdp_text).group(1))
+
+
+def _media_run(daemon, call_id: str, offer_opts: dict, a_formats: str, b_formats: str,
+               packets: list[tuple[str, int, int, int, int, bytes]]) -> list:
+    """Parties A and B on loopback; A offers ``a_formats`` with ``offer_opts``, B answers
+    ``b_formats``; then each packet (sender "A"/"B", pt, seq, ts, ssrc, payload) is sent
+    and what the other party receives for it noted: a list of (marker and pt, seq, ts,
+    payload, SSRC kept?, which output SSRC)."""
+    sockets = {}
+    for name in "AB":
+        sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        sock.bind(("127.0.0.1", 0))
+        sock.settimeout(0.5)
+        sockets[name] = sock
+    try:
+        def body(name: str, formats: str) -> str:
+            return sdp("v=0", "o=- 1 1 IN IP4 127.0.0.1", "s=-", "c=IN IP4 127.0.0.1", "t=0 0",
+                       f"m=audio {sockets[name].getsockname()[1]} RTP/AVP {formats}",
+                       "a=sendrecv")
+        reply = daemon.request({"command": "offer", "call-id": call_id, "from-tag": "A",
+                                "sdp": body("A", a_formats), "ICE": "remove", **offer_opts})
+        to_a = _port(reply["sdp"].decode() if isinstance(reply["sdp"], bytes) else reply["sdp"])
+        reply = daemon.request({"command": "answer", "call-id": call_id, "from-tag": "A",
+                                "to-tag": "B", "sdp": body("B", b_formats), "ICE": "remove"})
+        to_b = _port(reply["sdp"].decode() if isinstance(reply["sdp"], bytes) else reply["sdp"])
+        seen: dict[int, int] = {}
+        out = []
+        for sender, pt, seq, ts, ssrc, payload in packets:
+            receiver = sockets["B" if sender == "A" else "A"]
+            # A sends to the port the daemon answered it (B's side), B to the offered one
+            target = to_b if sender == "A" else to_a
+            sockets[sender].sendto(_rtp(pt, seq, ts, ssrc, payload), ("127.0.0.1", target))
+            # What one packet makes comes in one burst: the first within 0.5 s (else
+            # nothing came), the rest right after it.
+            got = []
+            receiver.settimeout(0.5)
+            while True:
+                try:
+                    data = receiver.recv(2048)
+                except TimeoutError:
+                    break
+                receiver.settimeout(0.05)
+                _, got_pt, got_seq, got_ts, got_ssrc = struct.unpack("!BBHII", data[:12])
+                got.append((got_pt, got_seq, got_ts, data[12:], got_ssrc == ssrc,
+                            seen.setdefault(got_ssrc, len(seen))))
+            out.append(got)
+        daemon.request({"command": "delete", "call-id": call_id})
+        return out
+    finally:
+        for sock in sockets.values():
+            sock.close()
+
+
+SILENCE = b"\x00" * 160
+# Upstream case "one codec with one for transcoding" (t/auto-daemon-tests.pl): B may send
+# PCMA, which A was not answered; everything B sends goes out under a new SSRC, a duplicate
+# passes, and a sequence reset of converted packets keeps the output continuous.
+RESET_SEQUENCE = [
+    ("A", 0, 1000, 3000, 0x1234, SILENCE), ("A", 0, 1000, 3000, 0x1234, SILENCE),
+    ("A", 0, 1001, 3160, 0x1234, SILENCE), ("A", 0, 1010, 4600, 0x1234, SILENCE),
+    ("B", 0, 2000, 4000, 0x5678, SILENCE), ("B", 0, 2000, 4000, 0x5678, SILENCE),
+    ("B", 0, 2001, 4160, 0x5678, SILENCE), ("B", 0, 2010, 5600, 0x5678, SILENCE),
+    ("B", 8, 2011, 5760, 0x5678, SILENCE), ("B", 8, 62011, 5920, 0x5678, SILENCE),
+    ("B", 8, 62012, 6080, 0x5678, SILENCE), ("B", 0, 62013, 6240, 0x5678, SILENCE),
+    ("B", 8, 62013, 6400, 0x5678, SILENCE),  # (a duplicate of a converted packet: dropped)
+    ("B", 8, 62014, 6560, 0x5678, bytes(range(160))),
+]
+# Converted audio is sent in 20 ms frames, on the encoder's clock (10.5).
+FRAMING = [("A", 0x80, 1, 1000, 0x1111, b"\x01" * 80), ("A", 0, 2, 1080, 0x1111, b"\x02" * 80),
+           ("A", 0, 3, 1160, 0x1111, b"\x03" * 240), ("A", 0, 4, 1400, 0x1111, b"\x04" * 240),
+           ("A", 0, 5, 1640, 0x1111, b"\x05" * 160), ("A", 0, 6, 1800, 0x1111, b"\x06" * 400),
+           ("A", 0, 9, 4000, 0x1111, b"\x07" * 160), ("A", 0, 3, 1160, 0x1111, b"\x08" * 160),
+           ("A", 0, 30, 9000, 0x3333, b"\x09" * 160)]
+# Nothing in common: PCMU one way, PCMA the other, both converted, every byte value.
+BOTH_WAYS = [("A", 0, 5, 800, 0x1111, bytes(range(0, 160))),
+             ("B", 8, 7, 900, 0x2222, bytes(range(96, 256))),
+             ("A", 0, 6, 960, 0x1111, bytes(range(100, 256))),
+             ("B", 8, 8, 1060, 0x2222, bytes(range(0, 160))),
+             ("A", 0, 6, 960, 0x1111, bytes(range(100, 256)))]
+
+MEDIA = {
+    "transcode, answer takes both, reset and duplicates": ({"codec": {"transcode": ["PCMA"]}},
+                                                          "0", "0 8", RESET_SEQUENCE),
+    "transcode, nothing in common": ({"codec": {"transcode": ["PCMA"]}}, "0", "8", BOTH_WAYS),
+    "transcode, framing and clock": ({"codec": {"transcode": ["PCMA"]}}, "0", "8", FRAMING),
+    "accept PCMU": ({"codec": {"accept": ["PCMU"]}}, "0 8", "8", BOTH_WAYS),
+    "always transcode": ({"flags": ["always-transcode"]}, "8 0", "0", [
+        (s, 8 if s == "A" else 0, *rest) for s, _, *rest in BOTH_WAYS]),
+}
+
+
+@pytest.mark.parametrize("name", list(MEDIA))
+def test_transcoded_media_as_rtpengine(default_pair, name):
+    options, a_formats, b_formats, packets = MEDIA[name]
+    call_id = f"media-{name}".replace(" ", "_")
+    want = _media_run(default_pair.reference, call_id, options, a_formats, b_formats, packets)
+    have = _media_run(default_pair.ours, call_id, options, a_formats, b_formats, packets)
+    assert have == want
