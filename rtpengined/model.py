@@ -142,6 +142,8 @@ class Stream:
     # party's media in an offer/answer that transcodes), as (payload type received, payload
     # type sent, codec received, codec sent) tuples (``media.g711``).
     transcode: tuple = rare(())
+    # Only RTCP is relayed to ``sink`` (a subscriber's muxed RTCP mirrored to the publisher).
+    rtcp_only: bool = rare(False)
     # The same component's ports on the logical interface's other addresses, offered as ICE
     # host candidates (``offer_answer.ice``): ((Interface, port, socket), ...). The relay
     # worker receives on them too while the stream has an ICE agent; the call owns them

@@ -515,6 +515,10 @@ def subscribe_answer(core: Core, message: dict[str, Any], request: Request) -> d
             stream.learning = learning
         if media.crypto_offered:
             _key_subscriber(media, section)
+        if section.has_attribute("rtcp-mux"):  # (its RTCP comes on the RTP port)
+            media.mux_in_use = True
+            if media.rtp is not None:
+                media.rtp.rtcp_mux = True
         _answer_webrtc(core, sub, media, parsed, index)
         rtp = media.rtp
         if rtp is not None and media.source is not None:
@@ -533,7 +537,7 @@ def subscribe_answer(core: Core, message: dict[str, Any], request: Request) -> d
 def _answer_webrtc(core: Core, sub: Monologue, media: CallMedia,
                    parsed: sdpmod.SessionDescription, index: int) -> None:
     """A subscriber's answer on a leg we offered ICE or DTLS on: its credentials and
-    candidates for the ICE agent, its DTLS role (we take the other), rtcp-mux if it took it."""
+    candidates for the ICE agent, its DTLS role (we take the other)."""
     if not (media.ice_out or media.dtls_offered):
         return
     mids = parsed.medias[index].attributes("mid")
@@ -541,12 +545,6 @@ def _answer_webrtc(core: Core, sub: Monologue, media: CallMedia,
         media.mid = mids[0]  # (what a trickled candidate names the media by)
     params = webrtc.remote_params(parsed, index)
     media.remote_webrtc = params
-    section = parsed.medias[index]
-    if section.has_attribute("rtcp-mux"):
-        media.mux_in_use = True
-        rtp = media.rtp
-        if rtp is not None:
-            rtp.rtcp_mux = True
     if not params.ufrag:
         media.ice_out = False  # (an answer without ICE: no agent of ours on the leg)
     role = None
@@ -641,6 +639,16 @@ def _wire(core: Core, sub: Monologue, on: bool) -> None:
                 theirs.extra_sinks = extras
                 media_plane.update_stream(theirs)
         rtcp = media.rtcp
+        rtp = media.rtp
+        if (sub.mirror_rtcp and rtp is not None and not rtp.closed
+                and (rtcp is None or rtp.rtcp_mux)):
+            # RTCP on the subscriber's RTP port (rtcp-mux, every WebRTC subscriber): only
+            # its RTCP goes to the publisher (PLI/FIR/NACK: a joining subscriber's keyframe)
+            target = source.rtp if on else None
+            if rtp.sink is not target:
+                rtp.sink = target
+                rtp.rtcp_only = on
+                media_plane.update_stream(rtp)
         if sub.mirror_rtcp and rtcp is not None and not rtcp.closed:
             target = (source.rtcp or source.rtp) if on else None
             if rtcp.sink is not target:

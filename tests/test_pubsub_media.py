@@ -134,6 +134,35 @@ async def test_mirror_rtcp_sends_the_subscribers_rtcp_to_the_publisher(make_daem
     assert bob.rtcp.drain_now() == 0
 
 
+async def test_mirror_rtcp_from_a_subscriber_muxing_rtcp_on_its_rtp_port(make_daemon):
+    """A subscriber that takes rtcp-mux (as every WebRTC one does) sends its RTCP to the
+    subscription's RTP port: that goes to the publisher (PLI/FIR: a keyframe for a joining
+    subscriber), its RTP still nowhere."""
+    daemon = await make_daemon(**PORTS)
+    alice, bob = await leg(), await leg()
+    carol = await party()
+    ids = {"call-id": "ps-mux"}
+    offer = await ng(daemon, {"command": "offer", **ids, "from-tag": "alice",
+                              "sdp": alice.sdp()})
+    answer = await ng(daemon, {"command": "answer", **ids, "from-tag": "alice",
+                               "to-tag": "bob", "sdp": bob.sdp()})
+    to_alice, to_bob = ports(answer["sdp"]), ports(offer["sdp"])
+    request = await ng(daemon, {"command": "subscribe request", **ids, "from-tag": "alice",
+                                "flags": ["mirror RTCP"], "rtcp-mux": ["offer"]})
+    assert "a=rtcp-mux" in request["sdp"]
+    to_carol = ports(request["sdp"])[0]
+    body = sdp(carol.endpoint, None, "recvonly").replace("a=recvonly", "a=rtcp-mux\r\na=recvonly")
+    assert await ng(daemon, {"command": "subscribe answer", **ids, "to-tag": request["to-tag"],
+                             "sdp": body}) == {"result": "ok"}
+    await carol.send(rtcp_packet(0x3333), to_carol)
+    assert await alice.rtcp.receive() == (rtcp_packet(0x3333), to_alice[1])
+    await carol.send(rtp_packet(1, ssrc=0x3333), to_carol)
+    await bob.rtp.send(rtp_packet(2, ssrc=0x2222), to_bob[0])
+    assert (await alice.rtp.receive())[0] == rtp_packet(2, ssrc=0x2222)  # not carol's RTP
+    await alice.rtp.send(rtp_packet(3), to_alice[0])
+    assert (await carol.receive())[0] == rtp_packet(3)
+
+
 async def test_two_subscribers_of_a_published_party(make_daemon):
     daemon = await make_daemon(**PORTS)
     pub, carol, dave = await leg(), await leg(), await leg()

@@ -66,9 +66,12 @@ class StreamSpec(NamedTuple):
     # Publish/subscribe: stream ids (same worker) that get a copy of every packet besides
     # ``sink`` (each protected for its own leg). Empty for nearly every stream.
     extra_sinks: tuple = ()
-    # Payload conversions of packets copied to this stream (pubsub): (pt in, pt out,
-    # codec in, codec out) tuples, G.711 µ-law/A-law only.
+    # Payload conversions of packets sent to this stream (pubsub copies, offer/answer
+    # transcoding): (pt in, pt out, codec in, codec out) tuples, G.711 µ-law/A-law only.
     transcode: tuple = ()
+    # Only RTCP goes on to the sink (a subscriber's muxed RTCP with ``mirror RTCP``; its RTP
+    # goes nowhere).
+    rtcp_only: bool = False
     # ICE on several addresses: the families (4/6) of the stream's sockets on the logical
     # interface's other addresses, in order (local sockets 1, 2, ...). Their sockets travel
     # after the stream's own with its "add", or later with an "alternates" message.

@@ -546,6 +546,7 @@ class RelayPlane:
         rtcp_peer = stream.rtcp_peer
         ice = dtls = srtp_in = srtp_out = None
         extra_sinks = transcode = ()
+        rtcp_only = False
         if stream.rare is not None:  # (else plain: no keys, WebRTC, subscribers, conversions)
             if stream.dtls is not None or stream.ice is not None:
                 ice, dtls = self._webrtc_spec(record, stream, ahead)
@@ -553,6 +554,7 @@ class RelayPlane:
             if stream.extra_sinks:
                 extra_sinks = tuple(s.id for s in stream.extra_sinks if not s.closed)
             srtp_in, srtp_out, transcode = stream.srtp_in, stream.srtp_out, stream.transcode
+            rtcp_only = stream.rtcp_only
         alternates = (tuple(_family(sock) for _, _, sock in record.alternates)
                       if record.alternates else ())
         return (
@@ -579,6 +581,7 @@ class RelayPlane:
             dtls,
             extra_sinks,
             transcode,
+            rtcp_only,
             alternates,
         )
 

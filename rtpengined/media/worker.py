@@ -158,8 +158,9 @@ class _Stream:
         self.asymmetric = spec.asymmetric
         self.rtcp_mux = spec.rtcp_mux
         self.blocked = spec.blocked
-        if self.rare is not None or spec.extra_sinks or spec.transcode:
+        if self.rare is not None or spec.extra_sinks or spec.transcode or spec.rtcp_only:
             self.extra_ids = spec.extra_sinks
+            self.rtcp_only = spec.rtcp_only
             # (None without conversions, the usual case: no empty dict per stream)
             self.transcode = ({pt_in: (pt_out, g711.TABLES[(codec_in, codec_out)])
                                for pt_in, pt_out, codec_in, codec_out in spec.transcode
@@ -301,6 +302,7 @@ add_rare_fields(_Stream, {
     # A stream whose sink converts (``transcode`` there): the SSRCs and sequence numbers
     # of what it relays (``transcoding.Direction``), made on the first such packet.
     "rewriter": None,
+    "rtcp_only": False,  # (``StreamSpec.rtcp_only``)
     # ICE on several addresses (``Worker.add_alternates``): the stream's sockets, its own
     # first, and which of them ``sock`` is (the selected ICE pair's: media for the party
     # leaves from it, the C loop relays what arrives on it); the others are drained by
@@ -660,6 +662,7 @@ class Worker:
             stream.secure = False
         else:
             stream.secure = stream.srtp_in is not None or stream.webrtc is not None or (
+                stream.rtcp_only) or (
                 sink is not None and (
                     sink.srtp_out is not None or sink.webrtc is not None
                     or sink.transcode is not None  # (converted packet by packet)
@@ -727,7 +730,7 @@ class Worker:
         leg = stream.webrtc
         peer = None
         ok = (sink is not None and stream.confirmed and not stream.blocked and not stream.extras
-              and sink.transcode is None
+              and sink.transcode is None and not stream.rtcp_only
               and self.streams.get(stream.id) is stream
               and (rtcp_target is None or (
                   rtcp_target.webrtc is None
@@ -1128,27 +1131,7 @@ class Worker:
                     continue
             nbytes += len(data)  # as 10.5 counts SRTP: the packet decrypted
             last = data
-            if extras:
-                errors += _fan_out(extras, data, rtcp, stream.rtcp_mux, out)
-            if sink is not None and sink.transcode is not None and not rtcp:
-                rewriter = stream.rewriter
-                if rewriter is None:
-                    rewriter = stream.rewriter = transcoding.Direction()
-                # (none: a duplicate, or less than a frame yet; more: a long packet)
-                for piece in rewriter.rewrite(data, sink.transcode):
-                    onward = _onward(sink, piece, rtcp, demux)
-                    if onward is False:
-                        errors += 1
-                    elif onward is not None:
-                        out.append(onward)
-                continue
-            onward = _onward(sink, data, rtcp, demux)
-            if onward is None:
-                continue
-            if onward is False:
-                errors += 1
-                continue
-            out.append(onward)
+            errors += _forward(stream, sink, extras, data, rtcp, demux, out)
         stream.busy = count > 1 if busy else stream.turn == turn - 1
         stream.turn = turn
         if not (count or errors):
@@ -1373,6 +1356,8 @@ class Worker:
         limit = len(held) if held else BATCH if busy else 1
         sink = None if stream.blocked else stream.sink
         demux = stream.rtcp_mux and sink is not None and not sink.rtcp_mux
+        extras = () if stream.blocked else stream.extras
+        first_media = stream.packets == 0
         count = nbytes = errors = media = 0
         out = []
         last = b""
@@ -1429,17 +1414,14 @@ class Worker:
             nbytes += len(data)  # decrypted, as 10.5 counts it
             media += 1
             last = data
-            onward = _onward(sink, data, rtcp, demux)
-            if onward is None:
-                continue
-            if onward is False:
-                errors += 1
-                continue
-            out.append(onward)
+            errors += _forward(stream, sink, extras, data, rtcp, demux, out)
         stream.busy = count > 1 if busy else stream.turn == turn - 1
         stream.turn = turn
-        # (an endpoint media learned, before ICE chose one; follow_leg reports its own)
-        learned = stream.endpoint != endpoint0 or stream.confirmed != settled0
+        # (an endpoint media learned, before ICE chose one; follow_leg reports its own. The
+        # leg's first media is news too: the control plane's first-packet hook, Janus's
+        # "webrtcup", runs on it at once, as 10.5 tells Janus on the first packet.)
+        learned = (stream.endpoint != endpoint0 or stream.confirmed != settled0
+                   or (first_media and media > 0))
         if control:
             self.follow_leg(stream)
         if not (media or errors):
@@ -1481,6 +1463,31 @@ def _without(present: _Stream | tuple | None, stream: _Stream) -> _Stream | tupl
     index = present.index(stream)
     rest = present[:index] + present[index + 1:]
     return rest[0] if len(rest) == 1 else rest
+
+
+def _forward(stream: _Stream, sink: _Stream | None, extras: tuple, data: bytes, rtcp: bool,
+             demux: bool, out: list) -> int:
+    """Queue what the per-packet drains send on for one packet (decrypted) that ``stream``
+    received: a copy for each subscriber, and the packet for the sink, converted when the
+    sink's party was answered another G.711 law (``transcoding``); returns the errors."""
+    errors = _fan_out(extras, data, rtcp, stream.rtcp_mux, out) if extras else 0
+    if sink is None or (not rtcp and stream.rtcp_only):
+        return errors
+    if sink.transcode is not None and not rtcp:
+        rewriter = stream.rewriter
+        if rewriter is None:
+            rewriter = stream.rewriter = transcoding.Direction()
+        # (none: a duplicate, or less than a frame yet; more: a long packet)
+        pieces = rewriter.rewrite(data, sink.transcode)
+    else:
+        pieces = (data,)
+    for piece in pieces:
+        onward = _onward(sink, piece, rtcp, demux)
+        if onward is False:
+            errors += 1
+        elif onward is not None:
+            out.append(onward)
+    return errors
 
 
 def _fan_out(extras: tuple, data: bytes, rtcp: bool, muxed: bool, out: list) -> int:
