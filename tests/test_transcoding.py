@@ -1,0 +1,169 @@
+"""Transcoding between the G.711 laws, sans-I/O: what an offer adds and an answer chooses
+(``codec_negotiation``) and the packets a converting direction sends (``media.transcoding``).
+
+The figures are rtpengine 10.5's, measured with it (``test_diff_transcoding.py`` compares
+both daemons over real sockets)."""
+
+from __future__ import annotations
+
+import struct
+
+from rtpengined import codec_negotiation as negotiation
+from rtpengined import sdp as sdpmod
+from rtpengined.media import g711
+from rtpengined.media.transcoding import Direction
+
+TO_PCMU = {8: (0, g711.ALAW_TO_ULAW)}
+
+
+def section(formats: str, *attributes: str) -> sdpmod.MediaSection:
+    text = "\r\n".join(["v=0", "o=- 1 1 IN IP4 192.0.2.1", "s=-", "c=IN IP4 192.0.2.1", "t=0 0",
+                        f"m=audio 2000 RTP/AVP {formats}", *attributes]) + "\r\n"
+    return sdpmod.parse(text).medias[0]
+
+
+def rtp(pt: int, seq: int, ts: int, payload: bytes = b"\x00" * 160, ssrc: int = 0x5678) -> bytes:
+    return struct.pack("!BBHII", 0x80, pt, seq, ts, ssrc) + payload
+
+
+def fields(packet: bytes) -> tuple[int, int, int, int]:
+    _, pt, seq, ts = struct.unpack("!BBHI", packet[:8])
+    return pt, seq, ts, len(packet) - 12
+
+
+# -- the offer --------------------------------------------------------------------------
+
+def test_transcode_adds_the_codec_under_its_static_type_before_telephone_event():
+    media = section("0 101", "a=rtpmap:101 telephone-event/8000")
+    formats, added = negotiation.offer_formats(media, [], [], [], ["PCMA"])
+    assert formats == ["0", "8", "101"] and added == [("8", "PCMA/8000")]
+
+
+def test_transcode_keeps_the_spelling_and_takes_a_dynamic_type_when_the_static_one_is_used():
+    media = section("8 96", "a=rtpmap:8 PCMU/8000", "a=rtpmap:96 opus/48000/2")
+    assert negotiation.offer_formats(media, [], [], [], ["pcma"]) == (
+        ["8", "96", "97"], [("97", "pcma/8000")])
+
+
+def test_transcode_of_a_codec_the_offer_has_or_cannot_be_converted_adds_nothing():
+    media = section("0 8")
+    assert negotiation.offer_formats(media, [], [], [], ["PCMU", "G722", "PCMA/16000"]) == (
+        ["0", "8"], [])
+
+
+def test_a_mask_hiding_every_codec_leaves_the_added_ones():
+    media = section("0 101", "a=rtpmap:101 telephone-event/8000")
+    formats, _ = negotiation.offer_formats(media, ["all"], [], ["all"], ["PCMA"])
+    assert formats == ["8"]
+
+
+# -- the answer -------------------------------------------------------------------------
+
+def _offered(formats: str, *attributes: str, sent: list[str] | None = None,
+             mask: list[str] = (), accept: list[str] = (), always: bool = False):
+    media = section(formats, *attributes)
+    kept = sdpmod.filter_codecs(media, list(mask), [])
+    return negotiation.offered(media, kept, None, None,
+                               list(media.formats) if mask else None, list(accept), always,
+                               sent if sent is not None else kept)
+
+
+def _answered(offer, formats: str, *attributes: str) -> list[tuple[str, str]]:
+    media = section(formats, *attributes)
+    return [(c.pt, c.rtpmap) for c in negotiation.answer_codecs(media, media.formats, offer)]
+
+
+def test_an_answer_taking_only_the_added_codec_gets_the_offerers_first():
+    offer = _offered("0", sent=["0", "8"])
+    assert _answered(offer, "8") == [("0", "PCMU/8000")]
+    assert _answered(offer, "8 0") == [("0", "PCMU/8000")]
+
+
+def test_telephone_event_alone_in_common_still_gets_the_first_codec_when_converting():
+    te = ("a=rtpmap:101 telephone-event/8000",)
+    offer = _offered("0 101", *te, sent=["0", "8", "101"])
+    assert _answered(offer, "8 101", *te) == [("0", "PCMU/8000"),
+                                              ("101", "telephone-event/8000")]
+    plain = _offered("0 101", *te)  # (without transcoding options, 10.5 answers just that)
+    assert _answered(plain, "8 101", *te) == [("101", "telephone-event/8000")]
+
+
+def test_accept_and_always_transcode_choose_the_offerers_codec():
+    assert _answered(_offered("0 8", accept=["PCMU"]), "8") == [("0", "PCMU/8000")]
+    assert _answered(_offered("0 8", accept=["pcma"]), "0") == [("8", "PCMA/8000")]
+    assert _answered(_offered("8 0", always=True), "0") == [("8", "PCMA/8000")]
+
+
+def test_a_masked_codec_may_still_be_answered_to_the_offerer():
+    offer = _offered("0 8", mask=["PCMU"], accept=["PCMU"])
+    assert offer.codecs == (("8", "PCMA/8000"),)
+    assert _answered(offer, "8") == [("0", "PCMU/8000")]
+
+
+def test_the_answer_keeps_its_own_spelling_of_a_codec_the_offer_has():
+    offer = _offered("0", "a=rtpmap:0 pcmu/8000")
+    assert _answered(offer, "0", "a=rtpmap:0 PCMU/8000") == [("0", "PCMU/8000")]
+    opus = _offered("96", "a=rtpmap:96 opus/48000/2")  # (another channel count: the offer's)
+    assert _answered(opus, "96", "a=rtpmap:96 opus/48000") == [("96", "opus/48000/2")]
+
+
+def test_conversions_go_to_the_receivers_first_codec_for_what_it_was_not_answered():
+    answered_a = [("0", "PCMU/8000"), ("101", "telephone-event/8000")]
+    answered_b = [("8", "PCMA/8000"), ("0", "PCMU/8000"), ("101", "telephone-event/8000")]
+    assert negotiation.conversions(answered_b, answered_a) == ((8, 0, "PCMA", "PCMU"),)
+    assert negotiation.conversions(answered_a, answered_b) == ()  # B takes PCMU as it is
+    assert negotiation.conversions([("9", "G722/8000")], answered_a) == ()
+    assert negotiation.conversions([("0", "PCMU/8000")], [("9", "G722/8000")]) == ()
+
+
+# -- the packets ------------------------------------------------------------------------
+
+def test_a_direction_renumbers_passes_converts_and_survives_a_sequence_reset():
+    direction = Direction()
+    sent = [(0, 2000, 4000), (0, 2000, 4000), (0, 2001, 4160), (0, 2010, 5600),
+            (8, 2011, 5760), (8, 62011, 5920), (8, 62012, 6080), (0, 62013, 6240),
+            (8, 62013, 6400), (8, 62014, 6560)]
+    out = [direction.rewrite(rtp(pt, seq, ts), TO_PCMU) for pt, seq, ts in sent]
+    assert [[fields(p)[:3] for p in packets] for packets in out] == [
+        [(0, 2000, 4000)], [(0, 2000, 4000)], [(0, 2001, 4160)], [(0, 2010, 5600)],
+        [(0, 2011, 5760)], [(0, 2012, 5920)], [(0, 2013, 6080)], [(0, 2014, 6240)],
+        [(0, 2014, 6240)], [(0, 2015, 6400)]]
+    ssrcs = {p[8:12] for packets in out for p in packets}
+    assert len(ssrcs) == 1 and ssrcs != {struct.pack("!I", 0x5678)}
+    assert out[4][0][12:] == b")" * 160  # A-law 0x00 is µ-law 0x29
+
+
+def test_converted_audio_goes_out_in_20_ms_frames_on_the_encoders_clock():
+    direction = Direction()
+    sizes = [(1, 1000, 80), (2, 1080, 80), (3, 1160, 240), (4, 1400, 240), (5, 1640, 160),
+             (6, 1800, 400), (9, 4000, 160)]
+    out = [[fields(p) for p in direction.rewrite(rtp(8, seq, ts, b"\x55" * size), TO_PCMU)]
+           for seq, ts, size in sizes]
+    assert out == [[], [(0, 1, 1000, 160)], [(0, 2, 1160, 160)],
+                   [(0, 3, 1320, 160), (0, 4, 1480, 160)], [(0, 5, 1640, 160)],
+                   [(0, 6, 1800, 160), (0, 7, 1960, 160)], [(0, 10, 2120, 160)]]
+
+
+def test_late_duplicates_are_dropped_and_each_source_gets_its_own_ssrc():
+    direction = Direction()
+    first = direction.rewrite(rtp(8, 10, 1600), TO_PCMU)
+    assert direction.rewrite(rtp(8, 5, 800), TO_PCMU) == []  # 6 behind the next expected
+    other = direction.rewrite(rtp(8, 500, 9000, ssrc=0x9999), TO_PCMU)
+    assert fields(other[0])[:3] == (0, 500, 9000)
+    assert first[0][8:12] != other[0][8:12]
+
+
+def test_the_marker_stays_on_the_first_frame_and_headers_are_plain():
+    direction = Direction()
+    extended = (bytes([0x91, 0x88]) + struct.pack("!HII", 7, 700, 1) + b"CSRC"
+                + b"\xbe\xde\x00\x01EXTN" + b"\x00" * 320)
+    out = direction.rewrite(extended, TO_PCMU)
+    assert [fields(p) for p in out] == [(0x80, 7, 700, 160), (0, 8, 860, 160)]
+    assert all(p[0] == 0x80 for p in out)
+
+
+def test_what_is_not_rtp_passes_unchanged():
+    direction = Direction()
+    assert direction.rewrite(b"\x00\x01\x02", TO_PCMU) == [b"\x00\x01\x02"]
+    stun = b"\x00\x01\x00\x00" + b"\x21\x12\xa4\x42" + bytes(12)
+    assert direction.rewrite(stun, TO_PCMU) == [stun]

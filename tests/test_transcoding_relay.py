@@ -1,0 +1,119 @@
+"""Offer/answer transcoding over real sockets, in the daemon: the relay converts between the
+G.711 laws only while the negotiation says so, also into and out of SRTP legs, and the
+call's counters and ``query`` show it.
+
+(``test_diff_transcoding.py`` compares the converted packets with rtpengine 10.5's.)"""
+
+from __future__ import annotations
+
+import itertools
+import struct
+
+from relay_helpers import party
+
+from rtpengined.media import g711
+from rtpengined.model import Endpoint
+from rtpengined.protocol import bencode
+from rtpengined.secure import sdes
+from rtpengined.secure.srtp import SrtpContext
+
+from conftest import udp_request
+
+PORTS = {"port_min": 49000, "port_max": 49199}  # (used by no other test)
+_cookies = itertools.count(1)
+
+
+async def ng(daemon, message: dict) -> dict:
+    cookie = f"t{next(_cookies)}".encode()
+    reply = await udp_request(daemon.address("udp-ng"), cookie + b" " + bencode.encode(message))
+    assert reply is not None and reply.startswith(cookie + b" ")
+    return bencode.decode(reply[len(cookie) + 1:])
+
+
+def body(port: int, formats: str, version: int = 1, *extra: str) -> str:
+    return "\r\n".join(["v=0", f"o=- 1 {version} IN IP4 127.0.0.1", "s=-", "c=IN IP4 127.0.0.1",
+                        "t=0 0", f"m=audio {port} RTP/AVP {formats}", *extra,
+                        "a=sendrecv"]) + "\r\n"
+
+
+def media_port(sdp: str) -> int:
+    return int(next(line.split()[1] for line in sdp.splitlines() if line.startswith("m=audio")))
+
+
+def local(port: int) -> Endpoint:
+    return Endpoint("127.0.0.1", port)
+
+
+def rtp(pt: int, seq: int, payload: bytes, ssrc: int = 0x1234) -> bytes:
+    return struct.pack("!BBHII", 0x80, pt, seq, seq * 160, ssrc) + payload
+
+
+async def test_a_reinvite_without_transcoding_stops_the_conversion(make_daemon):
+    daemon = await make_daemon(**PORTS)
+    alice, bob = await party(), await party()
+    ids = {"call-id": "tc-reinvite", "from-tag": "A"}
+    offer = await ng(daemon, {"command": "offer", **ids, "sdp": body(alice.endpoint.port, "0"),
+                              "codec": {"transcode": ["PCMA"]}})
+    assert " RTP/AVP 0 8\r\n" in offer["sdp"]
+    answer = await ng(daemon, {"command": "answer", **ids, "to-tag": "B",
+                               "sdp": body(bob.endpoint.port, "8")})
+    assert " RTP/AVP 0\r\n" in answer["sdp"]
+    to_bob, to_alice = media_port(answer["sdp"]), media_port(offer["sdp"])
+    payload = bytes(range(160))
+    await alice.send(rtp(0, 1, payload), local(to_bob))
+    data, _ = await bob.receive()
+    assert data[1] == 8 and data[12:] == payload.translate(g711.ULAW_TO_ALAW)
+    assert data[8:12] != struct.pack("!I", 0x1234)  # the converted direction's own SSRC
+    await bob.send(rtp(8, 7, payload, ssrc=0x9999), local(to_alice))
+    data, _ = await alice.receive()
+    assert data[1] == 0 and data[12:] == payload.translate(g711.ALAW_TO_ULAW)
+
+    query = await ng(daemon, {"command": "query", "call-id": "tc-reinvite"})
+    flags = [query["tags"][tag]["medias"][0]["flags"] for tag in ("A", "B")]
+    assert all("transcoding" in f for f in flags), flags
+
+    # Both now take PCMA: packets pass as they came (the C loop may relay them again).
+    await ng(daemon, {"command": "offer", **ids, "to-tag": "B",
+                      "sdp": body(alice.endpoint.port, "8", 2)})
+    await ng(daemon, {"command": "answer", **ids, "to-tag": "B",
+                      "sdp": body(bob.endpoint.port, "8", 2)})
+    for seq in range(2, 5):
+        packet = rtp(8, seq, payload)
+        await alice.send(packet, local(to_bob))
+        assert (await bob.receive())[0] == packet
+    query = await ng(daemon, {"command": "query", "call-id": "tc-reinvite"})
+    assert all("transcoding" not in query["tags"][tag]["medias"][0]["flags"]
+               for tag in ("A", "B"))
+    totals = query["totals"]["RTP"]
+    assert totals["packets"] == 5 and totals["errors"] == 0
+
+
+async def test_conversion_into_an_srtp_leg_and_out_of_it(make_daemon):
+    """The answerer speaks SDES-SRTP and PCMA, the offerer plain PCMU: converted packets are
+    protected on the way to it, and its SRTP is decrypted before conversion."""
+    daemon = await make_daemon(**PORTS)
+    alice, bob = await party(), await party()
+    ids = {"call-id": "tc-srtp", "from-tag": "A"}
+    offer = await ng(daemon, {"command": "offer", **ids, "sdp": body(alice.endpoint.port, "0"),
+                              "codec": {"transcode": ["PCMA"]},
+                              "transport-protocol": "RTP/SAVP"})
+    ours = next(line[9:] for line in offer["sdp"].splitlines()
+                if line.startswith("a=crypto:") and "AES_CM_128_HMAC_SHA1_80" in line)
+    offered = sdes.parse(ours)
+    theirs = (ours.split()[0]
+              + " AES_CM_128_HMAC_SHA1_80 inline:QjnnaukLn7iwASAs0YLzPUplJkjOhTZK2dvOwo6c")
+    bob_sdp = body(bob.endpoint.port, "8", 1, f"a=crypto:{theirs}").replace("RTP/AVP", "RTP/SAVP")
+    answer = await ng(daemon, {"command": "answer", **ids, "to-tag": "B", "sdp": bob_sdp})
+    assert answer["result"] == "ok", answer
+    to_bob, to_alice = media_port(answer["sdp"]), media_port(offer["sdp"])
+    bob_in = SrtpContext(offered.suite.name, offered.key_salt, outbound=False)
+    bob_out = SrtpContext(offered.suite.name, sdes.parse(theirs).key_salt, outbound=True)
+    payload = bytes(range(160))
+    await alice.send(rtp(0, 1, payload), local(to_bob))
+    data, _ = await bob.receive()
+    plain = bob_in.unprotect(data)
+    assert plain[1] == 8 and plain[12:] == payload.translate(g711.ULAW_TO_ALAW)
+    await bob.send(bob_out.protect(rtp(8, 9, payload)), local(to_alice))
+    data, _ = await alice.receive()
+    assert data[1] == 0 and data[12:] == payload.translate(g711.ALAW_TO_ULAW)
+
