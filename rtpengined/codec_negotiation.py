@@ -63,6 +63,7 @@ class Offered:
     codecs: tuple[tuple[str, str], ...]  # (payload type, "encoding/rate[/channels]") in order
     ptime: str | None = None  # the offerer's own a=ptime
     forced_ptime: bool = False  # the offer set ``ptime``: the offerer keeps its own
+    sent_ptime: str | None = None  # the a=ptime the answerer was offered
     # payload type -> fmtp params (not compared: only records without any are shared)
     fmtps: Mapping[str, list[str]] = field(default_factory=lambda: _NO_FMTPS, compare=False)
     reverse_ptime: str | None = None  # ``ptime-reverse``: the ptime the offerer is answered
@@ -117,6 +118,7 @@ def offered(section: MediaSection, formats: list[str], ptime_option: int | None,
                         if pt not in formats]),
         ptime=own,
         forced_ptime=forced,
+        sent_ptime=str(ptime_option) if forced else own,
         fmtps=fmtps or _NO_FMTPS,
         reverse_ptime=reverse,
         repacketized=(forced and str(ptime_option) != own) or reverse is not None,
@@ -304,25 +306,34 @@ def with_added(formats: list[str], rtpmaps: dict[str, str],
     return formats[:at] + [pt for pt, _ in added] + formats[at:]
 
 
-Conversion = tuple[int, int, str, str]  # (payload type in, payload type out, codec in, out)
+# (payload type in, payload type out, codec in, codec out, samples per frame)
+Conversion = tuple[int, int, str, str, int]
 
 
-def conversions(sent: list[tuple[str, str]],
-                received: list[tuple[str, str]]) -> tuple[Conversion, ...]:
+def conversions(sent: list[tuple[str, str]], received: list[tuple[str, str]],
+                frame: int = 160, repacketize: bool = False) -> tuple[Conversion, ...]:
     """What the relay converts on its way to a party: each G.711 codec the sender may send
     (``sent``: its answered (payload type, rtpmap text) list) that the receiving party was
     not answered (``received``, the same for it) goes out in the receiver's first codec,
-    when that is the other G.711 law."""
-    names = {_encoding(text) for _, text in received}
+    when that is the other G.711 law; with ``repacketize`` (the offer changed the packet
+    time) a G.711 codec both have goes out framed anew too. ``frame``: samples per packet
+    the receiver was told (its ptime)."""
+    names = {_encoding(text): pt for pt, text in received}
     primary = next(((pt, _encoding(text)) for pt, text in received
                     if _encoding(text) not in SUPPLEMENTARY), None)
-    if primary is None or primary[1] not in G711 or not primary[0].isdigit():
-        return ()
+    convertible = primary is not None and primary[1] in G711 and primary[0].isdigit()
     out: list[Conversion] = []
     for pt, text in sent:
         encoding = _encoding(text)
-        if encoding in G711 and encoding not in names and pt.isdigit():
-            out.append((int(pt), int(primary[0]), encoding.upper(), primary[1].upper()))
+        if encoding not in G711 or not pt.isdigit():
+            continue
+        if encoding not in names:
+            if convertible:
+                out.append((int(pt), int(primary[0]), encoding.upper(), primary[1].upper(),
+                            frame))
+        elif repacketize and names[encoding].isdigit():
+            out.append((int(pt), int(names[encoding]), encoding.upper(), encoding.upper(),
+                        frame))
     return tuple(out)
 
 

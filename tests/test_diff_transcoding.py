@@ -181,6 +181,21 @@ FRAMING = [("A", 0x80, 1, 1000, 0x1111, b"\x01" * 80), ("A", 0, 2, 1080, 0x1111,
            ("A", 0, 5, 1640, 0x1111, b"\x05" * 160), ("A", 0, 6, 1800, 0x1111, b"\x06" * 400),
            ("A", 0, 9, 4000, 0x1111, b"\x07" * 160), ("A", 0, 3, 1160, 0x1111, b"\x08" * 160),
            ("A", 0, 30, 9000, 0x3333, b"\x09" * 160)]
+# 10.5's packet sequencer: a packet ahead of a gap waits for the missing one, unless it is
+# 60 ms past the last one decoded; then the missing ones are late duplicates.
+REORDERED = [("A", 0, 1, 1000, 0x1111, SILENCE), ("A", 0, 3, 1320, 0x1111, SILENCE),
+             ("A", 0, 2, 1160, 0x1111, SILENCE), ("A", 0, 4, 1480, 0x1111, SILENCE),
+             ("A", 0, 7, 1960, 0x1111, SILENCE), ("A", 0, 5, 1640, 0x1111, SILENCE),
+             ("A", 0, 6, 1800, 0x1111, SILENCE), ("A", 0, 8, 2120, 0x1111, SILENCE)]
+# Upstream case "default ptime in, ptime=30 out, default response": A's packets go to B in
+# the 30 ms it was offered, B's to A in 20 ms, through a sequence reset and reordering.
+PTIME = [("A", 0, 1000, 3000, 0x1234, SILENCE), ("A", 0, 1001, 3160, 0x1234, SILENCE),
+         ("A", 0, 1002, 3320, 0x1234, SILENCE), ("A", 0, 1003, 3480, 0x1234, SILENCE),
+         ("A", 0, 1004, 3640, 0x1234, SILENCE), ("A", 0, 8000, 500000, 0x1234, b"\x00" * 480),
+         ("B", 0, 4000, 5000, 0x4567, b"\x88" * 480), ("B", 0, 4001, 5480, 0x4567, b"\x88" * 480),
+         ("B", 0, 4002, 5960, 0x4567, b"\x88" * 80), ("B", 0, 4003, 6040, 0x4567, b"\x88" * 80),
+         ("B", 0, 4005, 6200, 0x4567, b"\x88" * 80), ("B", 0, 4004, 6120, 0x4567, b"\x88" * 80),
+         ("B", 0, 4006, 6280, 0x4567, b"\x88" * 80), ("B", 0, 4007, 6360, 0x4567, b"\x88" * 80)]
 # Nothing in common: PCMU one way, PCMA the other, both converted, every byte value.
 BOTH_WAYS = [("A", 0, 5, 800, 0x1111, bytes(range(0, 160))),
              ("B", 8, 7, 900, 0x2222, bytes(range(96, 256))),
@@ -193,6 +208,12 @@ MEDIA = {
                                                           "0", "0 8", RESET_SEQUENCE),
     "transcode, nothing in common": ({"codec": {"transcode": ["PCMA"]}}, "0", "8", BOTH_WAYS),
     "transcode, framing and clock": ({"codec": {"transcode": ["PCMA"]}}, "0", "8", FRAMING),
+    "transcode, reordered and late packets": ({"codec": {"transcode": ["PCMA"]}}, "0", "8",
+                                              REORDERED),
+    "ptime 30 towards the answerer": ({"ptime": 30}, "0", "0", PTIME),
+    "ptime-reverse 40, ptime 30, with conversion": (
+        {"ptime": 30, "ptime-reverse": 40, "codec": {"transcode": ["PCMA"]}}, "0", "8",
+        [(s, 8 if s == "B" else pt, *rest) for s, pt, *rest in PTIME]),
     "accept PCMU": ({"codec": {"accept": ["PCMU"]}}, "0 8", "8", BOTH_WAYS),
     "always transcode": ({"flags": ["always-transcode"]}, "8 0", "0", [
         (s, 8 if s == "A" else 0, *rest) for s, _, *rest in BOTH_WAYS]),

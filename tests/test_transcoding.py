@@ -13,7 +13,7 @@ from rtpengined import sdp as sdpmod
 from rtpengined.media import g711
 from rtpengined.media.transcoding import Direction
 
-TO_PCMU = {8: (0, g711.ALAW_TO_ULAW)}
+TO_PCMU = {8: (0, g711.ALAW_TO_ULAW, 160)}  # (pt out, table, samples per frame)
 
 
 def section(formats: str, *attributes: str) -> sdpmod.MediaSection:
@@ -110,7 +110,7 @@ def test_the_answer_keeps_its_own_spelling_of_a_codec_the_offer_has():
 def test_conversions_go_to_the_receivers_first_codec_for_what_it_was_not_answered():
     answered_a = [("0", "PCMU/8000"), ("101", "telephone-event/8000")]
     answered_b = [("8", "PCMA/8000"), ("0", "PCMU/8000"), ("101", "telephone-event/8000")]
-    assert negotiation.conversions(answered_b, answered_a) == ((8, 0, "PCMA", "PCMU"),)
+    assert negotiation.conversions(answered_b, answered_a) == ((8, 0, "PCMA", "PCMU", 160),)
     assert negotiation.conversions(answered_a, answered_b) == ()  # B takes PCMU as it is
     assert negotiation.conversions([("9", "G722/8000")], answered_a) == ()
     assert negotiation.conversions([("0", "PCMU/8000")], [("9", "G722/8000")]) == ()
@@ -167,3 +167,43 @@ def test_what_is_not_rtp_passes_unchanged():
     assert direction.rewrite(b"\x00\x01\x02", TO_PCMU) == [b"\x00\x01\x02"]
     stun = b"\x00\x01\x00\x00" + b"\x21\x12\xa4\x42" + bytes(12)
     assert direction.rewrite(stun, TO_PCMU) == [stun]
+
+
+def test_a_packet_after_a_gap_waits_for_the_missing_one_unless_60_ms_have_passed():
+    direction = Direction()
+    assert [fields(p)[1] for p in direction.rewrite(rtp(8, 1, 1000), TO_PCMU)] == [1]
+    assert direction.rewrite(rtp(8, 3, 1320), TO_PCMU) == []  # 40 ms on: waits for 2
+    assert [fields(p)[1:3] for p in direction.rewrite(rtp(8, 2, 1160), TO_PCMU)] == [
+        (2, 1160), (3, 1320)]
+    # 60 ms past the last one decoded (3, at 1320): no more waiting for 4 and 5
+    assert [fields(p)[1:3] for p in direction.rewrite(rtp(8, 6, 1800), TO_PCMU)] == [
+        (6, 1480)]
+    assert direction.rewrite(rtp(8, 4, 1480), TO_PCMU) == []  # late now: dropped
+
+
+def test_ten_waiting_packets_give_up_on_a_gap():
+    direction = Direction()
+    direction.rewrite(rtp(8, 1, 1000), TO_PCMU)
+    for seq in range(3, 12):  # (same timestamp: never 60 ms on)
+        assert direction.rewrite(rtp(8, seq, 1000), TO_PCMU) == []
+    released = direction.rewrite(rtp(8, 12, 1000), TO_PCMU)
+    assert [fields(p)[1] for p in released] == list(range(3, 13))
+
+
+def test_repacketizing_keeps_the_codec_and_frames_to_the_receivers_ptime():
+    direction = Direction()
+    same = {0: (0, None, 240)}  # PCMU stays PCMU, 30 ms frames
+    out = [[fields(p) for p in direction.rewrite(rtp(0, seq, ts, b"\x11" * size), same)]
+           for seq, ts, size in [(1000, 3000, 160), (1001, 3160, 160), (1002, 3320, 160),
+                                 (8000, 500000, 480)]]
+    assert out == [[], [(0, 1000, 3000, 240)], [(0, 1001, 3240, 240)],
+                   [(0, 1002, 3480, 240), (0, 1003, 3720, 240)]]
+    assert direction.rewrite(rtp(0, 8001, 500480, b"\x11" * 240), same)[0][12:] == b"\x11" * 240
+
+
+def test_conversions_repacketize_what_both_parties_have_when_the_ptime_changed():
+    a = [("0", "PCMU/8000"), ("101", "telephone-event/8000")]
+    b = [("0", "PCMU/8000"), ("8", "PCMA/8000")]
+    assert negotiation.conversions(a, b, 240, repacketize=True) == ((0, 0, "PCMU", "PCMU", 240),)
+    assert negotiation.conversions(b, a, 160, repacketize=True) == (
+        (0, 0, "PCMU", "PCMU", 160), (8, 0, "PCMA", "PCMU", 160))

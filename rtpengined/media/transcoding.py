@@ -1,23 +1,28 @@
-"""The packets of a call direction the relay converts, as 10.5 sends them; sans-I/O.
+"""The packets of a call direction the relay converts or repacketizes, as 10.5 sends them;
+sans-I/O.
 
-Once a direction of a call converts (``codec_negotiation.conversions``: the other G.711 law
-than the receiver was answered), 10.5 sends everything in that direction under an SSRC of its
-own, one per SSRC received, converted packets and those passed as they came alike. Measured
-on 10.5 (offer/answer with ``codec: {transcode}``, ``accept``, ``always transcode``):
+A direction converts when the receiver was answered the other G.711 law than the sender
+may send (``codec_negotiation.conversions``) and repacketizes when the offer changed the
+packet time (``ptime``, ``ptime-reverse``). 10.5 then sends everything in that direction
+under an SSRC of its own, one per SSRC received, converted packets and those passed as they
+came alike. Measured on 10.5 (offer/answer with ``codec: {transcode}``, ``accept``,
+``always transcode``, ``ptime``):
 
-- Converted audio goes out in frames of 20 ms (160 samples: both laws code one byte per
-  sample at 8 kHz), whatever the sizes it came in: what is left over waits for the next
-  packet. The frames carry a plain 12-byte header (no CSRCs, extension or padding).
-- Their timestamps are the encoder's own clock: the first converted packet's timestamp,
-  then 160 more per frame sent (gaps and jumps in what comes in do not show).
+- Audio goes out in frames of the receiver's packet time (what our SDP told it; 20 ms when
+  nothing did), whatever the sizes it came in: what is left over waits for the next packet.
+  The frames carry a plain 12-byte header (no CSRCs, extension or padding).
+- Their timestamps are the encoder's own clock: the first packet's timestamp, then one
+  frame's samples more per frame sent (gaps and jumps in what comes in do not show).
 - Sequence numbers are the received ones plus a shift. A packet that fills no frame takes
   one off the shift, each frame after the first of a packet adds one, so the output counts
-  on without gaps. Converted packets pass 10.5's packet sequencer: one up to 100 ahead of
-  the next expected (lost packets in between) goes on at once, one up to 100 behind (a
-  late duplicate) is dropped, and any other jump is a reset that moves the shift so that
-  the output continues where it was.
-- A packet passed as it came (the receiver takes its codec) keeps its timestamp and its
-  sequence number plus the shift.
+  on without gaps.
+- The packets go through 10.5's packet sequencer first: in order, a packet up to 100 ahead
+  of the next expected one waits for the ones missing before it until they come, ten are
+  waiting, or the newest is 60 ms (by timestamp) past the last one decoded; a packet up to
+  100 behind (a late duplicate) is dropped; any other jump is a reset that moves the shift
+  so that the output continues where it was.
+- A packet passed as it came (the receiver takes its codec as it is) keeps its timestamp
+  and its sequence number plus the shift.
 
 RTCP is not touched. Each ``Direction`` is one stream's: the relay worker keeps it on the
 stream it reads from.
@@ -31,21 +36,26 @@ import struct
 from . import g711
 
 DUPLICATE_WINDOW = 100  # sequence numbers either side of the next expected one (10.5)
-FRAME = 160  # samples (bytes) per converted packet: 20 ms at 8 kHz
+FRAME = 160  # samples per frame when no packet time is known: 20 ms at 8 kHz
+MAX_WAITING = 10  # out-of-order packets the sequencer holds before it gives up on a gap
+FORCE_AFTER = 480  # samples (60 ms at 8 kHz) past the last decoded packet: give up on a gap
 _HEADER = struct.Struct("!BBHI4s")
 
 
 class _Output:
     """One received SSRC's output: its SSRC, the shift of its sequence numbers, the
-    sequence number the sequencer expects next and the encoder's clock (None before the
-    first converted packet), and converted samples that fill no frame yet."""
+    sequence number the sequencer expects next and the timestamp it last decoded (None
+    before the first converted packet), packets waiting for a gap to fill, the encoder's
+    clock, and samples that fill no frame yet."""
 
-    __slots__ = ("ssrc", "shift", "expected", "clock", "pending")
+    __slots__ = ("ssrc", "shift", "expected", "last_ts", "waiting", "clock", "pending")
 
     def __init__(self) -> None:
         self.ssrc = os.urandom(4)
         self.shift = 0
         self.expected: int | None = None
+        self.last_ts: int | None = None
+        self.waiting: dict[int, bytes] = {}
         self.clock: int | None = None
         self.pending = b""
 
@@ -59,9 +69,10 @@ class Direction:
         self.outputs: dict[bytes, _Output] = {}
 
     def rewrite(self, packet: bytes, conversions: dict) -> list[bytes]:
-        """What goes out for ``packet``: converted when ``conversions`` (payload type ->
-        (payload type out, table)) names its payload type, into as many frames as it
-        completes (none: a duplicate, or too little yet); else as it came, renumbered."""
+        """What goes out for ``packet``: framed anew (and converted) when ``conversions``
+        (payload type -> (payload type out, table or None, samples per frame)) names its
+        payload type, as many frames as the packets it releases complete (none: a duplicate,
+        waiting, or too little yet); else as it came, renumbered."""
         if len(packet) < 12 or packet[0] >> 6 != 2:
             return [packet]
         ssrc = packet[8:12]
@@ -75,37 +86,64 @@ class Direction:
             return [packet[:2] + bytes((out_seq >> 8, out_seq & 0xFF)) + packet[4:8]
                     + output.ssrc + packet[12:]]
         expected = output.expected
-        if expected is not None:
+        waiting = output.waiting
+        if expected is None:
+            expected = seq
+        else:
             ahead = (seq - expected) & 0xFFFF
             if ahead >= DUPLICATE_WINDOW:
                 if ahead > 0xFFFF - DUPLICATE_WINDOW:
                     return []  # a late duplicate
                 output.shift -= seq - expected  # a reset: the output goes on unbroken
+                waiting.clear()
+                expected = seq
+        if seq in waiting:
+            return []
+        waiting[seq] = packet
+        ts = int.from_bytes(packet[4:8], "big")
+        out: list[bytes] = []
+        while waiting:
+            ready = waiting.pop(expected, None)
+            if ready is None:
+                last = output.last_ts
+                late = (ts - last) & 0xFFFFFFFF if last is not None else 0
+                if len(waiting) < MAX_WAITING and not FORCE_AFTER <= late < 0x80000000:
+                    break  # wait for the missing ones
+                expected = min(waiting, key=lambda n: (n - expected) & 0xFFFF)
+                ready = waiting.pop(expected)
+            expected = (expected + 1) & 0xFFFF
+            self._frame(output, ready, conversions.get(ready[1] & 0x7F, conversion), out)
+        output.expected = expected
+        return out
+
+    @staticmethod
+    def _frame(output: _Output, packet: bytes, conversion: tuple, out: list) -> None:
+        """Decode one packet the sequencer released into the frames it completes."""
+        ts = int.from_bytes(packet[4:8], "big")
+        last = output.last_ts
+        if last is None or 0 < (ts - last) & 0xFFFFFFFF < 0x80000000:
+            output.last_ts = ts
         payload = g711.payload(packet)
         if payload is None:
-            return []
-        output.expected = (seq + 1) & 0xFFFF
-        pending = output.pending + payload.translate(conversion[1])
-        frames = len(pending) // FRAME
+            return
+        pt_out, table, frame = conversion
+        pending = output.pending + (payload.translate(table) if table is not None else payload)
+        if output.clock is None:
+            output.clock = ts
+        frames = len(pending) // frame
         if not frames:
             output.pending = pending
             output.shift -= 1
-            if output.clock is None:
-                output.clock = int.from_bytes(packet[4:8], "big")
-            return []
-        clock = output.clock
-        if clock is None:
-            clock = int.from_bytes(packet[4:8], "big")
+            return
+        seq = (packet[2] << 8) | packet[3]
         marker = packet[1] & 0x80
-        pt_out = conversion[0]
-        out = []
+        clock = output.clock
         for index in range(frames):
             if index:
                 output.shift += 1
             out.append(_HEADER.pack(0x80, (marker if not index else 0) | pt_out,
                                     (seq + output.shift) & 0xFFFF, clock & 0xFFFFFFFF,
-                                    output.ssrc) + pending[index * FRAME:(index + 1) * FRAME])
-            clock += FRAME
+                                    output.ssrc) + pending[index * frame:(index + 1) * frame])
+            clock += frame
         output.clock = clock
-        output.pending = pending[frames * FRAME:]
-        return out
+        output.pending = pending[frames * frame:]

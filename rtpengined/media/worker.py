@@ -162,10 +162,7 @@ class _Stream:
             self.extra_ids = spec.extra_sinks
             self.rtcp_only = spec.rtcp_only
             # (None without conversions, the usual case: no empty dict per stream)
-            self.transcode = ({pt_in: (pt_out, g711.TABLES[(codec_in, codec_out)])
-                               for pt_in, pt_out, codec_in, codec_out in spec.transcode
-                               if (codec_in, codec_out) in g711.TABLES} or None
-                              if spec.transcode else None)
+            self.transcode = _conversions(spec.transcode) if spec.transcode else None
         if spec.override_endpoint:
             endpoint = spec.endpoint
             # (one tuple when the SDP's address is the endpoint too, as it came)
@@ -1465,6 +1462,24 @@ def _without(present: _Stream | tuple | None, stream: _Stream) -> _Stream | tupl
     return rest[0] if len(rest) == 1 else rest
 
 
+def _conversions(entries: tuple) -> dict | None:
+    """A spec's conversions as the relay looks them up: payload type received -> (payload
+    type sent, the G.711 table or None to keep the samples, samples per frame). Entries
+    are (pt in, pt out, codec in, codec out[, samples per frame]): pubsub copies are
+    converted packet by packet (no frame size), offer/answer directions framed anew."""
+    table = {}
+    for entry in entries:
+        pt_in, pt_out, codec_in, codec_out = entry[:4]
+        if codec_in == codec_out:
+            convert = None
+        elif (codec_in, codec_out) in g711.TABLES:
+            convert = g711.TABLES[(codec_in, codec_out)]
+        else:
+            continue
+        table[pt_in] = (pt_out, convert, entry[4] if len(entry) > 4 else transcoding.FRAME)
+    return table or None
+
+
 def _forward(stream: _Stream, sink: _Stream | None, extras: tuple, data: bytes, rtcp: bool,
              demux: bool, out: list) -> int:
     """Queue what the per-packet drains send on for one packet (decrypted) that ``stream``
@@ -1498,8 +1513,9 @@ def _fan_out(extras: tuple, data: bytes, rtcp: bool, muxed: bool, out: list) -> 
         copy = data
         if extra.transcode and not rtcp and len(data) > 1:
             conversion = extra.transcode.get(data[1] & 0x7F)
-            if conversion is not None:  # a subscriber that answered the other G.711 law
-                copy = g711.convert_rtp(data, *conversion)
+            if conversion is not None and conversion[1] is not None:
+                # a subscriber that answered the other G.711 law
+                copy = g711.convert_rtp(data, conversion[0], conversion[1])
                 if copy is None:
                     failed += 1
                     continue

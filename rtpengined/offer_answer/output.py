@@ -24,6 +24,15 @@ def _zero(conn: Connection | None) -> bool:
 _LITE_OPTIONS = ("off", "forward", "backward", "both")
 
 
+def _frame(ptime: str | None) -> int:
+    """Samples per packet (8 kHz) for an a=ptime value; 20 ms without one (or a bad one)."""
+    try:
+        millis = int(ptime) if ptime is not None else 20
+    except ValueError:
+        millis = 20
+    return 8 * millis if 0 < millis <= 1000 else 160
+
+
 def _add_transcoded(plan: MediaPlan, section: sdpmod.MediaSection, opts: Options) -> None:
     """``codec: {transcode}`` in an offer: the codecs the relay would convert to, added to
     what the answerer is offered (``negotiation.offer_formats``)."""
@@ -113,11 +122,19 @@ class SdpOutput:
                     media.transcoding = renumbered
                 plan.ptime, plan.keep_ptime = negotiation.answer_ptime(section, offer_sent)
                 if section.type == "audio":
-                    # (Only where 10.5 transcodes: the offer's codec options asked for it, or
-                    # the answer has nothing in common with the offer.)
-                    converts = bool(offer_sent.sent) or any(not c.source_pt for c in codecs)
+                    # (Only where 10.5 transcodes: the offer's codec options asked for it,
+                    # the answer has nothing in common with the offer, or the packet time
+                    # changes.) Each party gets the packet time our SDP told it.
+                    converts = (bool(offer_sent.sent) or offer_sent.repacketized
+                                or any(not c.source_pt for c in codecs))
+                    told = plan.ptime
+                    if told is None and plan.keep_ptime:
+                        own = section.attributes("ptime")
+                        told = own[0] if own else None
                     self._set_conversions(out_media, sender.medias[work.index],
-                                          codecs if converts else None, section, plan.formats)
+                                          codecs if converts else None, section, plan.formats,
+                                          (_frame(told), _frame(offer_sent.sent_ptime)),
+                                          offer_sent.repacketized)
             elif is_offer and opts.ptime is not None and opts.ptime > 0:
                 plan.ptime = str(opts.ptime)
             else:
@@ -257,19 +274,25 @@ class SdpOutput:
 
     def _set_conversions(self, offerer: CallMedia, answerer: CallMedia,
                          codecs: list[negotiation.AnswerCodec] | None,
-                         section: sdpmod.MediaSection, formats: list[str]) -> None:
+                         section: sdpmod.MediaSection, formats: list[str],
+                         frames: tuple[int, int] = (160, 160),
+                         repacketize: bool = False) -> None:
         """What the relay converts each way once an answer is made (G.711 laws only): to the
         offerer (its streams send to it) what the answerer may send that the offerer was not
         answered, and to the answerer the other way round (``negotiation.conversions``);
-        nothing when ``codecs`` is None. Streams whose conversions change get a new spec."""
+        nothing when ``codecs`` is None; ``frames``: the samples per packet each party (offerer,
+        answerer) was told; ``repacketize``: frame anew what passes unconverted too. Streams
+        whose conversions change get a new spec."""
         to_offerer: tuple = ()
         to_answerer: tuple = ()
         if codecs is not None:
             rtpmaps = section.rtpmaps()
             offerer_codecs = [(c.pt, c.rtpmap or "") for c in codecs]
             answerer_codecs = [(pt, rtpmaps.get(pt, "")) for pt in formats]
-            to_offerer = negotiation.conversions(answerer_codecs, offerer_codecs)
-            to_answerer = negotiation.conversions(offerer_codecs, answerer_codecs)
+            to_offerer = negotiation.conversions(answerer_codecs, offerer_codecs, frames[0],
+                                                 repacketize)
+            to_answerer = negotiation.conversions(offerer_codecs, answerer_codecs, frames[1],
+                                                  repacketize)
         # (query's "transcoding" flag, as 10.5's: on the media whose packets are converted)
         for media, conversions, source in ((offerer, to_offerer, answerer),
                                            (answerer, to_answerer, offerer)):
