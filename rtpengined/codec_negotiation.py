@@ -39,6 +39,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
 
+from .media import codecs as media_codecs
 from .sdp import MediaSection, filter_codecs
 from .shared_values import SharedValues
 
@@ -249,33 +250,34 @@ def codec_matches(codec: str, name: str) -> bool:
     return len(want) < 3 or (have[2] if len(have) > 2 else "1") == want[2]
 
 
-# The codecs the relay can convert between (rtpmap encoding -> its static payload type).
-G711 = {"pcmu": "0", "pcma": "8"}
-
-
 def added_codecs(section: MediaSection, formats: list[str],
                  names: list[str]) -> list[tuple[str, str]]:
     """``codec: {transcode}``: the (payload type, rtpmap text) of each named codec the relay
-    can produce that the offer does not carry yet, for the offer sent on (module doc)."""
+    can convert the offerer's first codec to and back (``media.codecs``) that the offer
+    does not carry yet, for the offer sent on (module doc)."""
     rtpmaps = section.rtpmaps()
     present = {_encoding(rtpmaps.get(pt, "")) for pt in section.formats}
+    first = next((_encoding(rtpmaps.get(pt, "")) for pt in section.formats
+                  if _encoding(rtpmaps.get(pt, "")) not in SUPPLEMENTARY), "")
     used = set(section.formats)
     added: list[tuple[str, str]] = []
     for name in names:
-        encoding = name.split("/", 1)[0]
-        static = G711.get(encoding.lower())
-        if static is None or encoding.lower() in present:
+        parts = name.split("/")
+        encoding = parts[0]
+        known = media_codecs.codec(encoding)
+        if known is None or encoding.lower() in present or not media_codecs.convertible(first, encoding):
             continue  # (10.5 adds any codec it knows; only these can be converted here)
-        rate = name.split("/")[1] if name.count("/") >= 1 else "8000"
-        if rate != "8000":
+        if len(parts) > 1 and parts[1] != str(known.clock_rate):
             continue
-        pt = static if static not in used else next(
+        channels = parts[2] if len(parts) > 2 else str(known.channels)
+        pt = known.static_pt if known.static_pt not in used and known.static_pt else next(
             (str(n) for n in range(96, 128) if str(n) not in used), None)
         if pt is None:
             continue
         used.add(pt)
         present.add(encoding.lower())
-        added.append((pt, f"{encoding}/8000"))
+        text = f"{encoding}/{known.clock_rate}"
+        added.append((pt, text if channels == "1" else f"{text}/{channels}"))
     return added
 
 
@@ -306,34 +308,35 @@ def with_added(formats: list[str], rtpmaps: dict[str, str],
     return formats[:at] + [pt for pt, _ in added] + formats[at:]
 
 
-# (payload type in, payload type out, codec in, codec out, samples per frame)
+# (payload type in, payload type out, codec in, codec out, RTP clock units per frame)
 Conversion = tuple[int, int, str, str, int]
 
 
 def conversions(sent: list[tuple[str, str]], received: list[tuple[str, str]],
-                frame: int = 160, repacketize: bool = False) -> tuple[Conversion, ...]:
-    """What the relay converts on its way to a party: each G.711 codec the sender may send
+                ptime: int = 20, repacketize: bool = False) -> tuple[Conversion, ...]:
+    """What the relay converts on its way to a party: each codec the sender may send
     (``sent``: its answered (payload type, rtpmap text) list) that the receiving party was
     not answered (``received``, the same for it) goes out in the receiver's first codec,
-    when that is the other G.711 law; with ``repacketize`` (the offer changed the packet
-    time) a G.711 codec both have goes out framed anew too. ``frame``: samples per packet
-    the receiver was told (its ptime)."""
+    when the relay can convert between them (``media.codecs``); with ``repacketize`` (the
+    offer changed the packet time) a G.711 codec both have goes out framed anew too.
+    Frames are of ``ptime`` ms, the packet time the receiver was told."""
     names = {_encoding(text): pt for pt, text in received}
     primary = next(((pt, _encoding(text)) for pt, text in received
                     if _encoding(text) not in SUPPLEMENTARY), None)
-    convertible = primary is not None and primary[1] in G711 and primary[0].isdigit()
     out: list[Conversion] = []
     for pt, text in sent:
         encoding = _encoding(text)
-        if encoding not in G711 or not pt.isdigit():
+        if not pt.isdigit() or encoding in SUPPLEMENTARY:
             continue
         if encoding not in names:
-            if convertible:
+            if (primary is not None and primary[0].isdigit()
+                    and media_codecs.convertible(encoding, primary[1])):
+                target = media_codecs.codec(primary[1])
                 out.append((int(pt), int(primary[0]), encoding.upper(), primary[1].upper(),
-                            frame))
-        elif repacketize and names[encoding].isdigit():
+                            ptime * target.clock_rate // 1000))
+        elif repacketize and encoding in media_codecs.G711 and names[encoding].isdigit():
             out.append((int(pt), int(names[encoding]), encoding.upper(), encoding.upper(),
-                        frame))
+                        ptime * 8))
     return tuple(out)
 
 

@@ -47,8 +47,18 @@ def test_transcode_keeps_the_spelling_and_takes_a_dynamic_type_when_the_static_o
 
 def test_transcode_of_a_codec_the_offer_has_or_cannot_be_converted_adds_nothing():
     media = section("0 8")
-    assert negotiation.offer_formats(media, [], [], [], ["PCMU", "G722", "PCMA/16000"]) == (
+    assert negotiation.offer_formats(media, [], [], [], ["PCMU", "GSM", "PCMA/16000"]) == (
         ["0", "8"], [])
+    speex = section("97", "a=rtpmap:97 speex/8000")  # (its first codec cannot be converted)
+    assert negotiation.offer_formats(speex, [], [], [], ["PCMA"]) == (["97"], [])
+
+
+def test_transcode_adds_g722_and_opus_as_10_5_writes_them():
+    media = section("0 8")
+    assert negotiation.offer_formats(media, [], [], [], ["G722", "opus"]) == (
+        ["0", "8", "9", "96"], [("9", "G722/8000"), ("96", "opus/48000/2")])
+    assert negotiation.offer_formats(media, [], [], [], ["opus/48000/1"])[1] == [
+        ("96", "opus/48000")]
 
 
 def test_a_mask_hiding_every_codec_leaves_the_added_ones():
@@ -112,8 +122,12 @@ def test_conversions_go_to_the_receivers_first_codec_for_what_it_was_not_answere
     answered_b = [("8", "PCMA/8000"), ("0", "PCMU/8000"), ("101", "telephone-event/8000")]
     assert negotiation.conversions(answered_b, answered_a) == ((8, 0, "PCMA", "PCMU", 160),)
     assert negotiation.conversions(answered_a, answered_b) == ()  # B takes PCMU as it is
-    assert negotiation.conversions([("9", "G722/8000")], answered_a) == ()
-    assert negotiation.conversions([("0", "PCMU/8000")], [("9", "G722/8000")]) == ()
+    # through libavcodec: frames of 20 ms on the target's RTP clock
+    assert negotiation.conversions([("9", "G722/8000")], answered_a) == (
+        (9, 0, "G722", "PCMU", 160),)
+    assert negotiation.conversions([("0", "PCMU/8000")], [("96", "opus/48000/2")]) == (
+        (0, 96, "PCMU", "OPUS", 960),)
+    assert negotiation.conversions([("3", "GSM/8000")], answered_a) == ()  # (decode only)
 
 
 # -- the packets ------------------------------------------------------------------------
@@ -204,6 +218,6 @@ def test_repacketizing_keeps_the_codec_and_frames_to_the_receivers_ptime():
 def test_conversions_repacketize_what_both_parties_have_when_the_ptime_changed():
     a = [("0", "PCMU/8000"), ("101", "telephone-event/8000")]
     b = [("0", "PCMU/8000"), ("8", "PCMA/8000")]
-    assert negotiation.conversions(a, b, 240, repacketize=True) == ((0, 0, "PCMU", "PCMU", 240),)
-    assert negotiation.conversions(b, a, 160, repacketize=True) == (
+    assert negotiation.conversions(a, b, 30, repacketize=True) == ((0, 0, "PCMU", "PCMU", 240),)
+    assert negotiation.conversions(b, a, 20, repacketize=True) == (
         (0, 0, "PCMU", "PCMU", 160), (8, 0, "PCMA", "PCMU", 160))

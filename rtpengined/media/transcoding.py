@@ -1,8 +1,9 @@
 """The packets of a call direction the relay converts or repacketizes, as 10.5 sends them;
 sans-I/O.
 
-A direction converts when the receiver was answered the other G.711 law than the sender
-may send (``codec_negotiation.conversions``) and repacketizes when the offer changed the
+A direction converts when the receiver was answered another codec than the sender may
+send (``codec_negotiation.conversions``: the G.711 laws by table, G.722 and Opus through
+libavcodec, ``Codecs``) and repacketizes when the offer changed the
 packet time (``ptime``, ``ptime-reverse``). 10.5 then sends everything in that direction
 under an SSRC of its own, one per SSRC received, converted packets and those passed as they
 came alike. Measured on 10.5 (offer/answer with ``codec: {transcode}``, ``accept``,
@@ -48,7 +49,8 @@ class _Output:
     before the first converted packet), packets waiting for a gap to fill, the encoder's
     clock, and samples that fill no frame yet."""
 
-    __slots__ = ("ssrc", "shift", "expected", "last_ts", "waiting", "clock", "pending")
+    __slots__ = ("ssrc", "shift", "expected", "last_ts", "waiting", "clock", "pending",
+                 "converters")
 
     def __init__(self) -> None:
         self.ssrc = os.urandom(4)
@@ -58,6 +60,21 @@ class _Output:
         self.waiting: dict[int, bytes] = {}
         self.clock: int | None = None
         self.pending = b""
+        self.converters: dict[Codecs, object] = {}  # libavcodec conversions (stateful)
+
+
+class Codecs:
+    """A conversion through libavcodec (``avcodec.AvConverter``), for a conversions table:
+    each received SSRC gets converters of its own (``new``), made on its first packet."""
+
+    __slots__ = ("source", "target", "frame")
+
+    def __init__(self, source, target, frame: int) -> None:
+        self.source, self.target, self.frame = source, target, frame
+
+    def new(self):
+        from .avcodec import AvConverter  # (loads libavcodec: only workers that convert)
+        return AvConverter(self.source, self.target, self.frame)
 
 
 class Direction:
@@ -70,7 +87,8 @@ class Direction:
 
     def rewrite(self, packet: bytes, conversions: dict) -> list[bytes]:
         """What goes out for ``packet``: framed anew (and converted) when ``conversions``
-        (payload type -> (payload type out, table or None, samples per frame)) names its
+        (payload type -> (payload type out, a G.711 table, None or ``Codecs``, RTP clock
+        units per frame)) names its
         payload type, as many frames as the packets it releases complete (none: a duplicate,
         waiting, or too little yet); else as it came, renumbered."""
         if len(packet) < 12 or packet[0] >> 6 != 2:
@@ -126,24 +144,31 @@ class Direction:
         payload = g711.payload(packet)
         if payload is None:
             return
-        pt_out, table, frame = conversion
-        pending = output.pending + (payload.translate(table) if table is not None else payload)
+        pt_out, convert, frame = conversion
         if output.clock is None:
-            output.clock = ts
-        frames = len(pending) // frame
-        if not frames:
-            output.pending = pending
+            output.clock = ts  # (10.5 starts the encoder's clock there, on any RTP clock)
+        if type(convert) is Codecs:
+            converter = output.converters.get(convert)
+            if converter is None:
+                converter = output.converters[convert] = convert.new()
+            pieces = converter.push(payload)
+        else:  # G.711: the samples are the bytes (converted by a table, or kept)
+            pending = output.pending + (payload.translate(convert) if convert is not None
+                                        else payload)
+            count = len(pending) // frame
+            pieces = [pending[index * frame:(index + 1) * frame] for index in range(count)]
+            output.pending = pending[count * frame:]
+        if not pieces:
             output.shift -= 1
             return
         seq = (packet[2] << 8) | packet[3]
         marker = packet[1] & 0x80
         clock = output.clock
-        for index in range(frames):
+        for index, piece in enumerate(pieces):
             if index:
                 output.shift += 1
             out.append(_HEADER.pack(0x80, (marker if not index else 0) | pt_out,
                                     (seq + output.shift) & 0xFFFF, clock & 0xFFFFFFFF,
-                                    output.ssrc) + pending[index * frame:(index + 1) * frame])
+                                    output.ssrc) + piece)
             clock += frame
         output.clock = clock
-        output.pending = pending[frames * frame:]

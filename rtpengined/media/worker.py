@@ -50,7 +50,7 @@ import time
 
 from ..rare_fields import add_rare_fields
 from . import channel as ch
-from . import g711, transcoding
+from . import codecs, g711, transcoding
 from .counters import (
     CONFIRMED,
     PAYLOAD_TYPE_SEEN,
@@ -1465,18 +1465,22 @@ def _without(present: _Stream | tuple | None, stream: _Stream) -> _Stream | tupl
 def _conversions(entries: tuple) -> dict | None:
     """A spec's conversions as the relay looks them up: payload type received -> (payload
     type sent, the G.711 table or None to keep the samples, samples per frame). Entries
-    are (pt in, pt out, codec in, codec out[, samples per frame]): pubsub copies are
-    converted packet by packet (no frame size), offer/answer directions framed anew."""
+    are (pt in, pt out, codec in, codec out[, RTP clock units per frame]): pubsub copies
+    are converted packet by packet (G.711 only, no frame size), offer/answer directions
+    framed anew (G.722 and Opus through libavcodec too)."""
     table = {}
     for entry in entries:
         pt_in, pt_out, codec_in, codec_out = entry[:4]
+        frame = entry[4] if len(entry) > 4 else transcoding.FRAME
         if codec_in == codec_out:
             convert = None
         elif (codec_in, codec_out) in g711.TABLES:
             convert = g711.TABLES[(codec_in, codec_out)]
+        elif len(entry) > 4 and codecs.convertible(codec_in, codec_out):
+            convert = transcoding.Codecs(codecs.codec(codec_in), codecs.codec(codec_out), frame)
         else:
             continue
-        table[pt_in] = (pt_out, convert, entry[4] if len(entry) > 4 else transcoding.FRAME)
+        table[pt_in] = (pt_out, convert, frame)
     return table or None
 
 

@@ -25,12 +25,12 @@ _LITE_OPTIONS = ("off", "forward", "backward", "both")
 
 
 def _frame(ptime: str | None) -> int:
-    """Samples per packet (8 kHz) for an a=ptime value; 20 ms without one (or a bad one)."""
+    """Milliseconds per packet for an a=ptime value; 20 without one (or a bad one)."""
     try:
         millis = int(ptime) if ptime is not None else 20
     except ValueError:
         millis = 20
-    return 8 * millis if 0 < millis <= 1000 else 160
+    return millis if 0 < millis <= 1000 else 20
 
 
 def _add_transcoded(plan: MediaPlan, section: sdpmod.MediaSection, opts: Options) -> None:
@@ -275,12 +275,12 @@ class SdpOutput:
     def _set_conversions(self, offerer: CallMedia, answerer: CallMedia,
                          codecs: list[negotiation.AnswerCodec] | None,
                          section: sdpmod.MediaSection, formats: list[str],
-                         frames: tuple[int, int] = (160, 160),
+                         frames: tuple[int, int] = (20, 20),
                          repacketize: bool = False) -> None:
         """What the relay converts each way once an answer is made (G.711 laws only): to the
         offerer (its streams send to it) what the answerer may send that the offerer was not
         answered, and to the answerer the other way round (``negotiation.conversions``);
-        nothing when ``codecs`` is None; ``frames``: the samples per packet each party (offerer,
+        nothing when ``codecs`` is None; ``frames``: the packet time (ms) each party (offerer,
         answerer) was told; ``repacketize``: frame anew what passes unconverted too. Streams
         whose conversions change get a new spec."""
         to_offerer: tuple = ()

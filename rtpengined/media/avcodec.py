@@ -1,0 +1,61 @@
+"""Audio conversion through libavcodec (PyAV): decode, resample, encode in frames.
+
+What ``transcoding.Direction`` uses for a pair that is not the two G.711 laws (G.722, Opus;
+see ``codecs``). One ``AvConverter`` per received SSRC and target codec, since decoders and
+encoders keep state between packets (Opus, G.722's ADPCM). Imported by a relay worker only
+when a call needs it: loading libavcodec costs tens of megabytes.
+"""
+
+from __future__ import annotations
+
+import av
+
+from .codecs import AudioCodec
+
+
+class AvConverter:
+    """Payloads of one codec in, payloads of another out, one per ``frame`` (RTP clock
+    units of the target)."""
+
+    def __init__(self, source: AudioCodec, target: AudioCodec, frame: int) -> None:
+        self.decoder = av.CodecContext.create(source.decoder, "r")
+        self.decoder.sample_rate = source.sample_rate
+        self.decoder.layout = "mono"
+        self.resampler = av.AudioResampler(format="s16", layout="mono", rate=target.sample_rate)
+        self.encoder = av.CodecContext.create(target.encoder, "w")
+        self.encoder.sample_rate = target.sample_rate
+        self.encoder.layout = "mono"
+        self.encoder.format = "s16"
+        if target.bit_rate:
+            self.encoder.bit_rate = target.bit_rate
+        self.samples = frame * target.sample_rate // target.clock_rate  # per frame
+        self.sample_rate = target.sample_rate
+        self.buffer = bytearray()  # resampled audio (16-bit mono) not encoded yet
+        self.pts = 0
+
+    def push(self, payload: bytes) -> list[bytes]:
+        """Decode one payload; the payloads of the frames it completes (maybe none). A
+        payload the decoder refuses yields nothing (counted by nobody: as a lost packet)."""
+        if not payload:
+            return []  # (an empty packet would tell the decoder the stream ended)
+        try:
+            decoded = self.decoder.decode(av.Packet(payload))
+        except (av.error.FFmpegError, ValueError):
+            return []
+        for frame in decoded:
+            for resampled in self.resampler.resample(frame):
+                self.buffer += bytes(resampled.planes[0])[:resampled.samples * 2]
+        out: list[bytes] = []
+        size = self.samples * 2
+        while len(self.buffer) >= size:
+            frame = av.AudioFrame(format="s16", layout="mono", samples=self.samples)
+            frame.planes[0].update(bytes(self.buffer[:size]))
+            del self.buffer[:size]
+            frame.sample_rate = self.sample_rate
+            frame.pts = self.pts
+            self.pts += self.samples
+            try:
+                out.extend(bytes(packet) for packet in self.encoder.encode(frame))
+            except (av.error.FFmpegError, ValueError):
+                continue
+        return out

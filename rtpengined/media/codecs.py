@@ -1,0 +1,58 @@
+"""The audio codecs the relay can convert between, and which pairs it can; sans-I/O.
+
+The two G.711 laws convert through 256-byte tables in pure Python (``g711``). G.722 and
+Opus go through libavcodec, the codec library rtpengine itself uses, by way of PyAV
+(``avcodec``): decoded, resampled and encoded again. PyAV is looked for, not imported, here:
+the control process decides what an offer may add without loading it; a relay worker
+imports it when a call first needs it. Without PyAV only the G.711 laws are offered.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, slots=True)
+class AudioCodec:
+    name: str  # rtpmap encoding as 10.5 writes it
+    clock_rate: int  # RTP timestamp units per second
+    sample_rate: int  # audio samples per second (G.722: 16 kHz under an 8 kHz RTP clock)
+    channels: int  # in the rtpmap (10.5 offers Opus as stereo; the relay sends mono)
+    static_pt: str | None
+    decoder: str | None  # libavcodec names
+    encoder: str | None
+    bit_rate: int = 0  # what 10.5's encoder sends (measured), 0: the codec's own
+
+    @property
+    def rtpmap(self) -> str:
+        text = f"{self.name}/{self.clock_rate}"
+        return text + f"/{self.channels}" if self.channels > 1 else text
+
+
+CODECS = {
+    "pcmu": AudioCodec("PCMU", 8000, 8000, 1, "0", "pcm_mulaw", "pcm_mulaw"),
+    "pcma": AudioCodec("PCMA", 8000, 8000, 1, "8", "pcm_alaw", "pcm_alaw"),
+    "g722": AudioCodec("G722", 8000, 16000, 1, "9", "g722", "g722"),
+    "opus": AudioCodec("opus", 48000, 48000, 2, None, "libopus", "libopus", 32000),
+}
+G711 = frozenset({"pcmu", "pcma"})
+_HAS_PYAV = importlib.util.find_spec("av") is not None
+
+
+def codec(encoding: str) -> AudioCodec | None:
+    """The codec for an rtpmap encoding name (any case), if the relay knows it."""
+    return CODECS.get(encoding.lower())
+
+
+def convertible(source: str, target: str) -> bool:
+    """Whether the relay can turn audio in ``source`` into ``target`` (encoding names)."""
+    source, target = source.lower(), target.lower()
+    if source == target or source not in CODECS or target not in CODECS:
+        return False
+    return (source in G711 and target in G711) or _HAS_PYAV
+
+
+def via_libavcodec(source: str, target: str) -> bool:
+    """A conversion that needs libavcodec (anything but G.711 to G.711)."""
+    return not (source.lower() in G711 and target.lower() in G711)
