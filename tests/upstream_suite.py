@@ -130,11 +130,12 @@ SECURITY_PASSING = frozenset({
 
 
 # Cases of the "transcoding" kind whose SDP rtpengined produces as 10.5 does: G.711
-# conversions offered and answered (codec transcode/accept/consume), codecs listed twice, and
-# the ptime options' SDP (the packets are not repacketized: see the README).
+# conversions offered and answered (codec transcode/accept/consume), codecs listed twice,
+# the ptime options (repacketized), and G.722 and Opus added and answered.
 TRANSCODING_PASSING = frozenset({
     1390, 2975, 3018, 3734, 3762, 3790, 6515, 12724, 12798, 12876, 13418, 13571, 13644,
-    13718, 13792, 13865, 13937, 14010, 14646, 14919})
+    13718, 13792, 13865, 13937, 14010, 14646, 14919,
+    954, 5950, 6071, 6124, 6176, 9016, 9090, 9315, 9382})
 
 
 def out_of_scope(case: dict[str, Any]) -> str | None:
