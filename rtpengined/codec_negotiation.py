@@ -19,7 +19,8 @@ type numbers, so the offerer never sees a payload type it did not offer. Probed 
 
 The answer's ``a=ptime`` wins; without one, the offerer's own ``a=ptime`` is repeated.
 
-Transcoding (the G.711 laws, the one conversion the relay does; probed on 10.5):
+Transcoding (PCMU, PCMA, G.722 and Opus: the codecs the relay converts, ``media.codecs``;
+probed on 10.5):
 
 - ``codec: {transcode: [PCMA]}`` in an offer adds the codec to what the answerer is offered,
   after the offer's last media codec (telephone-event/CN stay last), under its static
@@ -30,7 +31,7 @@ Transcoding (the G.711 laws, the one conversion the relay does; probed on 10.5):
   its codecs named there, whatever the answerer chose; ``always transcode``: its first one.
 - A masked codec is hidden from the answerer only: the offerer may still be answered it.
 - Packets a party sends in a codec the other was not answered are converted to the other's
-  first codec when both are G.711 (``conversions``).
+  first codec, and with a changed ``ptime`` G.711 is framed anew (``conversions``).
 """
 
 from __future__ import annotations
@@ -265,7 +266,8 @@ def added_codecs(section: MediaSection, formats: list[str],
         parts = name.split("/")
         encoding = parts[0]
         known = media_codecs.codec(encoding)
-        if known is None or encoding.lower() in present or not media_codecs.convertible(first, encoding):
+        if (known is None or encoding.lower() in present
+                or not media_codecs.convertible(first, encoding)):
             continue  # (10.5 adds any codec it knows; only these can be converted here)
         if len(parts) > 1 and parts[1] != str(known.clock_rate):
             continue

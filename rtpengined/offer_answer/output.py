@@ -24,7 +24,7 @@ def _zero(conn: Connection | None) -> bool:
 _LITE_OPTIONS = ("off", "forward", "backward", "both")
 
 
-def _frame(ptime: str | None) -> int:
+def _ptime_ms(ptime: str | None) -> int:
     """Milliseconds per packet for an a=ptime value; 20 without one (or a bad one)."""
     try:
         millis = int(ptime) if ptime is not None else 20
@@ -133,7 +133,7 @@ class SdpOutput:
                         told = own[0] if own else None
                     self._set_conversions(out_media, sender.medias[work.index],
                                           codecs if converts else None, section, plan.formats,
-                                          (_frame(told), _frame(offer_sent.sent_ptime)),
+                                          (_ptime_ms(told), _ptime_ms(offer_sent.sent_ptime)),
                                           offer_sent.repacketized)
             elif is_offer and opts.ptime is not None and opts.ptime > 0:
                 plan.ptime = str(opts.ptime)
@@ -275,12 +275,12 @@ class SdpOutput:
     def _set_conversions(self, offerer: CallMedia, answerer: CallMedia,
                          codecs: list[negotiation.AnswerCodec] | None,
                          section: sdpmod.MediaSection, formats: list[str],
-                         frames: tuple[int, int] = (20, 20),
+                         ptimes: tuple[int, int] = (20, 20),
                          repacketize: bool = False) -> None:
         """What the relay converts each way once an answer is made (G.711 laws only): to the
         offerer (its streams send to it) what the answerer may send that the offerer was not
         answered, and to the answerer the other way round (``negotiation.conversions``);
-        nothing when ``codecs`` is None; ``frames``: the packet time (ms) each party (offerer,
+        nothing when ``codecs`` is None; ``ptimes``: the packet time (ms) each party (offerer,
         answerer) was told; ``repacketize``: frame anew what passes unconverted too. Streams
         whose conversions change get a new spec."""
         to_offerer: tuple = ()
@@ -289,9 +289,9 @@ class SdpOutput:
             rtpmaps = section.rtpmaps()
             offerer_codecs = [(c.pt, c.rtpmap or "") for c in codecs]
             answerer_codecs = [(pt, rtpmaps.get(pt, "")) for pt in formats]
-            to_offerer = negotiation.conversions(answerer_codecs, offerer_codecs, frames[0],
+            to_offerer = negotiation.conversions(answerer_codecs, offerer_codecs, ptimes[0],
                                                  repacketize)
-            to_answerer = negotiation.conversions(offerer_codecs, answerer_codecs, frames[1],
+            to_answerer = negotiation.conversions(offerer_codecs, answerer_codecs, ptimes[1],
                                                   repacketize)
         # (query's "transcoding" flag, as 10.5's: on the media whose packets are converted)
         for media, conversions, source in ((offerer, to_offerer, answerer),
