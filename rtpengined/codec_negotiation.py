@@ -177,8 +177,10 @@ def answer_codecs(section: MediaSection, formats: list[str], offer: Offered) -> 
         if target is not None and target not in used:
             used.add(target)
             text = by_pt[target]
-            if target == pt and rtpmaps.get(pt, "").lower() == text.lower():
-                text = rtpmaps[pt]  # the same codec: in the answer's own spelling (10.5)
+            if target == pt:
+                spelt = rtpmaps.get(pt)
+                if spelt is not None and spelt != text and spelt.lower() == text.lower():
+                    text = spelt  # the same codec: in the answer's own spelling (10.5)
             result.append(AnswerCodec(target, pt, text or None))
     if result and (not offer.sent or any(
             _encoding(c.rtpmap or "") not in SUPPLEMENTARY for c in result)):

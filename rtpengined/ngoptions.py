@@ -96,11 +96,12 @@ class Options:
     mask: list[str] = field(default_factory=list)
     # ``strip`` before the offer adds ``mask`` to it: what the offerer still may be answered
     # with (a masked codec is only hidden from the answerer).
-    strip_only: list[str] = field(default_factory=list)
-    # ``codec: {transcode}``: codecs to offer on that the relay produces by converting (the
-    # G.711 laws); ``accept``/``consume``: codecs the offerer is answered with in preference.
-    transcode: list[str] = field(default_factory=list)
-    accept: list[str] = field(default_factory=list)
+    # (Tuples until given: no list made per request for options nearly no request has.)
+    strip_only: list[str] | tuple[()] = ()
+    # ``codec: {transcode}``: codecs to offer on that the relay produces by converting
+    # (``media.codecs``); ``accept``/``consume``: codecs the offerer is answered in preference.
+    transcode: list[str] | tuple[()] = ()
+    accept: list[str] | tuple[()] = ()
     direction: list[str] = field(default_factory=list)
     supports: set[str] = field(default_factory=set)
     learning: str | None = None
@@ -121,11 +122,11 @@ class Options:
             elif flag.startswith(("codec-mask-", "codec-consume-")):
                 opts.mask.append(flag.split("-", 2)[2])
                 if flag.startswith("codec-consume-"):
-                    opts.accept.append(flag[14:])
+                    opts.accept = [*opts.accept, flag[14:]]
             elif flag.startswith("codec-transcode-"):
-                opts.transcode.append(flag[16:])
+                opts.transcode = [*opts.transcode, flag[16:]]
             elif flag.startswith("codec-accept-"):
-                opts.accept.append(flag[13:])
+                opts.accept = [*opts.accept, flag[13:]]
             elif flag.startswith("codec-except-"):
                 opts.except_.append(flag[13:])
             elif flag.startswith("endpoint-learning-"):
@@ -163,8 +164,8 @@ class Options:
         if isinstance(codec, dict):
             opts.strip += get_list(codec, "strip")
             opts.mask += get_list(codec, "mask") + get_list(codec, "consume")
-            opts.transcode += get_list(codec, "transcode")
-            opts.accept += get_list(codec, "accept") + get_list(codec, "consume")
+            opts.transcode = [*opts.transcode, *get_list(codec, "transcode")]
+            opts.accept = [*opts.accept, *get_list(codec, "accept"), *get_list(codec, "consume")]
             opts.except_ += get_list(codec, "except")
         opts.direction = [d for d in get_list(message, "direction")]
         supports = message.get("supports")  # spelt exactly "load limit" (10.5)

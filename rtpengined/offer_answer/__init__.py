@@ -63,8 +63,9 @@ def offer(core: Core, message: dict[str, Any], request: Request) -> dict[str, An
         return trickle.receive(core.calls, call_id, from_tag, body, False, core.clock())
     parsed = _parse(body)
     opts = Options.from_message(message)
-    opts.strip_only = opts.strip[:]
-    opts.strip += opts.mask
+    if opts.mask:
+        opts.strip_only = opts.strip[:]
+        opts.strip += opts.mask
     _check_source(core, opts)
     manager: CallManager = core.calls
     if _looped(manager, parsed, opts):

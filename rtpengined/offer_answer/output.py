@@ -24,6 +24,12 @@ def _zero(conn: Connection | None) -> bool:
 _LITE_OPTIONS = ("off", "forward", "backward", "both")
 
 
+def _rare(media: CallMedia) -> bool:
+    """The media's RTP stream has rare fields set (``model.rare``): it may hold conversions."""
+    stream = media.rtp
+    return stream is not None and stream.rare is not None
+
+
 def _ptime_ms(ptime: str | None) -> int:
     """Milliseconds per packet for an a=ptime value; 20 without one (or a bad one)."""
     try:
@@ -121,20 +127,19 @@ class SdpOutput:
                 for media in (out_media, sender.medias[work.index]):
                     media.transcoding = renumbered
                 plan.ptime, plan.keep_ptime = negotiation.answer_ptime(section, offer_sent)
-                if section.type == "audio":
-                    # (Only where 10.5 transcodes: the offer's codec options asked for it,
-                    # the answer has nothing in common with the offer, or the packet time
-                    # changes.) Each party gets the packet time our SDP told it.
-                    converts = (bool(offer_sent.sent) or offer_sent.repacketized
-                                or any(not c.source_pt for c in codecs))
-                    told = plan.ptime
-                    if told is None and plan.keep_ptime:
-                        own = section.attributes("ptime")
-                        told = own[0] if own else None
-                    self._set_conversions(out_media, sender.medias[work.index],
-                                          codecs if converts else None, section, plan.formats,
-                                          (_ptime_ms(told), _ptime_ms(offer_sent.sent_ptime)),
-                                          offer_sent.repacketized)
+                # Conversions only where 10.5 transcodes: the offer's codec options asked
+                # for it, the packet time changes, or the answer has nothing in common with
+                # the offer (its first codec is then the offerer's, from no answer codec).
+                converts = section.type == "audio" and bool(
+                    offer_sent.sent or offer_sent.repacketized
+                    or (codecs and not codecs[0].source_pt))
+                answerer_media = sender.medias[work.index]
+                if converts or _rare(out_media) or _rare(answerer_media):
+                    # (or conversions set before, maybe to undo: only on streams with rare
+                    # fields, so a plain call's answer skips this)
+                    self._set_conversions(out_media, answerer_media,
+                                          codecs if converts else None, section, plan,
+                                          offer_sent)
             elif is_offer and opts.ptime is not None and opts.ptime > 0:
                 plan.ptime = str(opts.ptime)
             else:
@@ -274,25 +279,29 @@ class SdpOutput:
 
     def _set_conversions(self, offerer: CallMedia, answerer: CallMedia,
                          codecs: list[negotiation.AnswerCodec] | None,
-                         section: sdpmod.MediaSection, formats: list[str],
-                         ptimes: tuple[int, int] = (20, 20),
-                         repacketize: bool = False) -> None:
-        """What the relay converts each way once an answer is made (G.711 laws only): to the
-        offerer (its streams send to it) what the answerer may send that the offerer was not
-        answered, and to the answerer the other way round (``negotiation.conversions``);
-        nothing when ``codecs`` is None; ``ptimes``: the packet time (ms) each party (offerer,
-        answerer) was told; ``repacketize``: frame anew what passes unconverted too. Streams
-        whose conversions change get a new spec."""
+                         section: sdpmod.MediaSection, plan: MediaPlan,
+                         offer_sent: negotiation.Offered) -> None:
+        """What the relay converts each way once an answer is made: to the offerer (its
+        streams send to it) what the answerer may send that the offerer was not answered,
+        and to the answerer the other way round, in frames of the packet time our SDP told
+        each (``negotiation.conversions``); nothing when ``codecs`` is None (a call that
+        converted before and no longer does). Streams whose conversions change get a new
+        spec."""
         to_offerer: tuple = ()
         to_answerer: tuple = ()
         if codecs is not None:
+            told = plan.ptime
+            if told is None and plan.keep_ptime:
+                own = section.attributes("ptime")
+                told = own[0] if own else None
             rtpmaps = section.rtpmaps()
             offerer_codecs = [(c.pt, c.rtpmap or "") for c in codecs]
-            answerer_codecs = [(pt, rtpmaps.get(pt, "")) for pt in formats]
-            to_offerer = negotiation.conversions(answerer_codecs, offerer_codecs, ptimes[0],
-                                                 repacketize)
-            to_answerer = negotiation.conversions(offerer_codecs, answerer_codecs, ptimes[1],
-                                                  repacketize)
+            answerer_codecs = [(pt, rtpmaps.get(pt, "")) for pt in plan.formats]
+            repacketize = offer_sent.repacketized
+            to_offerer = negotiation.conversions(answerer_codecs, offerer_codecs,
+                                                 _ptime_ms(told), repacketize)
+            to_answerer = negotiation.conversions(offerer_codecs, answerer_codecs,
+                                                  _ptime_ms(offer_sent.sent_ptime), repacketize)
         # (query's "transcoding" flag, as 10.5's: on the media whose packets are converted)
         for media, conversions, source in ((offerer, to_offerer, answerer),
                                            (answerer, to_answerer, offerer)):
