@@ -47,6 +47,11 @@ for value in ("passive", "active", "actpass", "off"):
         offer(FIREFOX, DTLS=value, **M), delete()]
     SCENARIOS[f"plain offer as RTP/SAVP, DTLS {value}"] = [
         offer(PLAIN, **{"transport protocol": "RTP/SAVP"}, DTLS=value, **M), delete()]
+for value in ("passive", "active", "actpass", "reverse"):
+    # The answer's DTLS flag picks our role towards a browser that left it open (actpass):
+    # passive makes us wait for its handshake, anything else is active.
+    SCENARIOS[f"browser offer bridged, answer DTLS {value}"] = [
+        offer(FIREFOX, **WEBRTC_BRIDGE), answer(PHONE, DTLS=value, **M), query(), delete()]
 for value in ("sha-1", "SHA-1", "sha-224", "sha-256", "sha-384", "sha-512", "md5", "bogus"):
     SCENARIOS[f"DTLS-fingerprint {value} on an offer"] = [
         offer(PLAIN, **SAVPF_OUT, **{"DTLS-fingerprint": value}, **M),

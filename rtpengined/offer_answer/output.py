@@ -194,7 +194,8 @@ class SdpOutput:
                                                protocol=(section.protocol if opts.transport_accept
                                                          else opts.transport_protocol),
                                                static="static" in opts.sdes,
-                                               dtls_off=opts.dtls == "off")
+                                               dtls_off=opts.dtls == "off",
+                                               dtls_option=opts.dtls)
                 changed += self._webrtc_legs(((out_media, receiver), (sender_media, sender)))
                 for stream in changed:
                     if not stream.closed:

@@ -212,11 +212,14 @@ def answer_fingerprint(certificate: dtls.Certificate, remote) -> str:
 
 
 def _answer_dtls_offerer(plan: MediaPlan, offer_media: CallMedia, protocol: str,
-                         certificate: Callable[[], dtls.Certificate] | None) -> None:
+                         certificate: Callable[[], dtls.Certificate] | None,
+                         dtls_option: str | None = None) -> None:
     """The answer to a DTLS offerer (a browser) that we terminate: its own protocol, our
-    a=setup (10.5: active for actpass) and our fingerprint in the offerer's hash."""
+    a=setup (10.5: active for actpass, passive with the answer's ``DTLS: passive``) and our
+    fingerprint in the offerer's hash."""
     plan.protocol = offer_media.protocol = protocol
-    role = dtls.answer_setup(offer_media.remote_webrtc.setup, offer_media.dtls_reverse)
+    role = dtls.answer_setup(offer_media.remote_webrtc.setup,
+                             "passive" if dtls_option == "passive" else offer_media.dtls_reverse)
     assert certificate is not None
     plan.security = security_attributes(
         [], role, answer_fingerprint(certificate(), offer_media.remote_webrtc))
@@ -273,14 +276,15 @@ def answer_security(plan: MediaPlan, section: MediaSection, answer_media: CallMe
                     offer_media: CallMedia,
                     certificate: Callable[[], dtls.Certificate] | None = None,
                     osrtp_accept: bool = False, protocol: str | None = None,
-                    static: bool = False, dtls_off: bool = False) -> list:
+                    static: bool = False, dtls_off: bool = False,
+                    dtls_option: str | None = None) -> list:
     """See ``_answer_security``; an offerer whose DTLS the answer did not take (SDES
     chosen) keeps the role 10.5 had started it with, for ``query`` to show."""
     pending = offer_media.dtls_pending
     if pending:  # (rare fields: a plain call's answer writes none)
         offer_media.dtls_pending = ()
     changed = _answer_security(plan, section, answer_media, offer_media, certificate,
-                               osrtp_accept, protocol, static, dtls_off)
+                               osrtp_accept, protocol, static, dtls_off, dtls_option)
     if pending and offer_media.dtls_role is None:
         offer_media.dtls_role_left = dtls.answer_setup(offer_media.remote_webrtc.setup)
     return changed
@@ -290,7 +294,8 @@ def _answer_security(plan: MediaPlan, section: MediaSection, answer_media: CallM
                      offer_media: CallMedia,
                      certificate: Callable[[], dtls.Certificate] | None = None,
                      osrtp_accept: bool = False, protocol: str | None = None,
-                     static: bool = False, dtls_off: bool = False) -> list:
+                     static: bool = False, dtls_off: bool = False,
+                     dtls_option: str | None = None) -> list:
     """An answer: pick keys, write the offerer's side; the streams whose keys changed.
 
     Sets ``dtls_role`` on the leg where the relay terminates DTLS-SRTP (None elsewhere).
@@ -313,7 +318,7 @@ def _answer_security(plan: MediaPlan, section: MediaSection, answer_media: CallM
             and _answers_dtls(offer_media, dtls_off)):
         # DTLS offerer (a browser), plain answerer: we answer the offerer's DTLS (10.5:
         # a=setup:active for actpass, then our fingerprint) and terminate it.
-        _answer_dtls_offerer(plan, offer_media, offered_proto, certificate)
+        _answer_dtls_offerer(plan, offer_media, offered_proto, certificate, dtls_option)
         for stream in offer_media.streams:
             stream.crypto_suite = None
         return set_keys(offer_media, None, None) + set_keys(answer_media, None, None)
@@ -322,7 +327,7 @@ def _answer_security(plan: MediaPlan, section: MediaSection, answer_media: CallM
         # DTLS offerer, SRTP answerer, each leg keyed by us: the offerer gets our DTLS
         # answer; the answerer's leg is DTLS-SRTP (its a=setup/fingerprint) or SDES (its
         # a=crypto chose one of our keys); the relay re-encrypts between them.
-        _answer_dtls_offerer(plan, offer_media, offered_proto, certificate)
+        _answer_dtls_offerer(plan, offer_media, offered_proto, certificate, dtls_option)
         theirs, ours = _answerer_keys(answer_media, section)
         for stream in offer_media.streams:
             stream.crypto_suite = None
