@@ -206,7 +206,7 @@ RESET_SEQUENCE = [
 FRAMING = [("A", 0x80, 1, 1000, 0x1111, b"\x01" * 80), ("A", 0, 2, 1080, 0x1111, b"\x02" * 80),
            ("A", 0, 3, 1160, 0x1111, b"\x03" * 240), ("A", 0, 4, 1400, 0x1111, b"\x04" * 240),
            ("A", 0, 5, 1640, 0x1111, b"\x05" * 160), ("A", 0, 6, 1800, 0x1111, b"\x06" * 400),
-           ("A", 0, 9, 4000, 0x1111, b"\x07" * 160), ("A", 0, 3, 1160, 0x1111, b"\x08" * 160),
+           ("A", 0x80, 9, 4000, 0x1111, b"\x07" * 160), ("A", 0, 3, 1160, 0x1111, b"\x08" * 160),
            ("A", 0, 30, 9000, 0x3333, b"\x09" * 160)]
 # 10.5's packet sequencer: a packet ahead of a gap waits for the missing one, unless it is
 # 60 ms past the last one decoded; then the missing ones are late duplicates.

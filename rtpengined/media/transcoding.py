@@ -11,7 +11,7 @@ came alike. Measured on 10.5 (offer/answer with ``codec: {transcode}``, ``accept
 
 - Audio goes out in frames of the receiver's packet time (what our SDP told it; 20 ms when
   nothing did), whatever the sizes it came in: what is left over waits for the next packet.
-  The frames carry a plain 12-byte header (no CSRCs, extension or padding).
+  The frames carry a plain 12-byte header (no CSRCs, extension, padding or marker).
 - Their timestamps are the encoder's own clock: the first packet's timestamp, then one
   frame's samples more per frame sent (gaps and jumps in what comes in do not show).
 - Sequence numbers are the received ones plus a shift. A packet that fills no frame takes
@@ -162,12 +162,11 @@ class Direction:
             output.shift -= 1
             return
         seq = (packet[2] << 8) | packet[3]
-        marker = packet[1] & 0x80
         clock = output.clock
         for index, piece in enumerate(pieces):
             if index:
                 output.shift += 1
-            out.append(_HEADER.pack(0x80, (marker if not index else 0) | pt_out,
+            out.append(_HEADER.pack(0x80, pt_out,  # (no marker: 10.5 sets none on audio)
                                     (seq + output.shift) & 0xFFFF, clock & 0xFFFFFFFF,
                                     output.ssrc) + piece)
             clock += frame
