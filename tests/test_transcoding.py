@@ -8,6 +8,9 @@ from __future__ import annotations
 
 import struct
 
+import hypothesis
+import hypothesis.strategies as st
+
 from rtpengined import codec_negotiation as negotiation
 from rtpengined import sdp as sdpmod
 from rtpengined.media import g711
@@ -221,3 +224,24 @@ def test_conversions_repacketize_what_both_parties_have_when_the_ptime_changed()
     assert negotiation.conversions(a, b, 30, repacketize=True) == ((0, 0, "PCMU", "PCMU", 240),)
     assert negotiation.conversions(b, a, 20, repacketize=True) == (
         (0, 0, "PCMU", "PCMU", 160), (8, 0, "PCMA", "PCMU", 160))
+
+
+# -- whatever comes ---------------------------------------------------------------------
+
+@hypothesis.settings(max_examples=300, deadline=None)
+@hypothesis.given(st.lists(st.tuples(st.sampled_from([0, 8, 0x88, 101, 13]),
+                                     st.integers(0, 0xFFFF), st.integers(0, 0xFFFFFFFF),
+                                     st.sampled_from([0x5678, 0x9999]),
+                                     st.binary(max_size=400)), max_size=60),
+                  st.sampled_from([160, 240, 80]))
+def test_a_direction_takes_any_packet_sequence(packets, frame):
+    """Whatever arrives (resets, duplicates, reordering, odd sizes, two sources), a converting
+    direction raises nothing and sends only well-formed frames of the receiver's size."""
+    conversions = {8: (0, g711.ALAW_TO_ULAW, frame), 0: (0, None, frame)}
+    direction = Direction()
+    for pt, seq, ts, ssrc, payload in packets:
+        for out in direction.rewrite(rtp(pt, seq, ts, payload, ssrc), conversions):
+            if pt & 0x7F in conversions:
+                assert out[0] == 0x80 and out[1] == 0 and len(out) == 12 + frame
+    assert all(len(o.waiting) <= 10 and len(o.pending) < frame
+               for o in direction.outputs.values())
