@@ -12,6 +12,7 @@ from __future__ import annotations
 import errno
 from typing import TYPE_CHECKING
 
+from .. import codec_negotiation as negotiation
 from ..model import Call, CallMedia, Interface, Monologue, Stream, StreamStats
 from ..offer_answer.sdes import set_keys
 from .layout import (
@@ -24,6 +25,7 @@ from .layout import (
     MEDIA_RTCP_MUX,
     MEDIA_SDES,
     MEDIA_SEND,
+    MEDIA_TRANSCODE,
     StoredCall,
 )
 
@@ -138,6 +140,7 @@ def restore_call(manager: CallManager, stored: StoredCall, now: float, foreign: 
         media.ice_out = bool(m.flags & MEDIA_ICE)
         media.ice_controlling = bool(m.flags & MEDIA_ICE_CONTROLLING)
         media.ice_passthrough = bool(m.flags & MEDIA_PASSTHRU)
+        media.transcoding = bool(m.flags & MEDIA_TRANSCODE)
         media.ice_roles_settled = True  # (the roles stored are the roles)
         media.mux_shown = bool(m.flags & MEDIA_RTCP_MUX)
         if m.flags & MEDIA_ASYMMETRIC:
@@ -163,6 +166,7 @@ def restore_call(manager: CallManager, stored: StoredCall, now: float, foreign: 
     _restore_offer_state(monos)
     if call.answered:
         _unsupported_suites_stay_dropped(monos)
+        _restore_conversions(monos)
     old = manager.calls.get(stored.call_id)
     if old is not None:
         manager.destroy(old, "forced")
@@ -171,6 +175,26 @@ def restore_call(manager: CallManager, stored: StoredCall, now: float, foreign: 
     for stream in streams:
         media_plane.open_stream(stream)
     return call
+
+
+def _restore_conversions(monos: list[Monologue]) -> None:
+    """A call that transcoded before the restart converts again: each way between two
+    parties' medias of which one is flagged (10.5's ``MEDIA_FLAG_TRANSCODE``), from their
+    stored codecs (``negotiation.conversions``; 20 ms frames, the packet time not being
+    stored). What an offerer offered and was not answered is not stored either: its own
+    codecs stand for what it was answered."""
+    owner = {id(stream): media for mono in monos for media in mono.medias
+             for stream in media.streams}
+    for mono in monos:
+        for media in mono.medias:
+            rtp = media.rtp
+            sink = rtp.sink if rtp is not None else None
+            peer = owner.get(id(sink)) if sink is not None else None
+            if peer is None or not (media.transcoding or peer.transcoding):
+                continue
+            sent = [(pt, media.rtpmaps.get(pt, "")) for pt in media.formats]
+            received = [(pt, peer.rtpmaps.get(pt, "")) for pt in peer.formats]
+            sink.transcode = negotiation.conversions(sent, received)
 
 
 def _restore_pubsub(stored: StoredCall, monos: list[Monologue]) -> None:
