@@ -79,6 +79,7 @@ class Offered:
     # The payload types the answerer was offered, when the relay may convert (codecs added
     # by ``transcode``, ``accept``, ``always transcode``); empty otherwise.
     sent: tuple[str, ...] = ()
+    inject: bool = False  # ``inject DTMF``: every G.711 codec goes through the conversion path
 
 
 # Equal offers (nearly every call of a deployment offers the same codecs) share one record:
@@ -102,7 +103,7 @@ class AnswerCodec:
 def offered(section: MediaSection, formats: list[str], ptime_option: int | None,
             ptime_reverse: int | None = None, unmasked: list[str] | None = None,
             accept: list[str] | None = None, always: bool = False,
-            sent: list[str] | None = None) -> Offered:
+            sent: list[str] | None = None, inject: bool = False) -> Offered:
     """Record the codecs an offer sends on (``formats`` after any stripping; ``unmasked``:
     after the stripping alone, when codecs were masked too)."""
     rtpmaps = section.rtpmaps()
@@ -129,6 +130,7 @@ def offered(section: MediaSection, formats: list[str], ptime_option: int | None,
         accept=tuple(accept) if accept else (),
         always=always,
         sent=tuple(sent) if sent is not None and (accept or always or sent != formats) else (),
+        inject=inject,
     )
     # (fmtps, a dict, is not compared: only records without any are shared; they are rarer)
     return record if fmtps else _shared_offer(record)

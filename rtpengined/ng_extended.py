@@ -1,9 +1,10 @@
 """Extended ng commands: media blocking, silencing, recording, forwarding, playback, DTMF.
 
-rtpengined has no recording daemon, transcoder or media player, so these commands answer as
-rtpengine 10.5 answers when those parts have nothing to do: recording and forwarding are
-acknowledged, playback and DTMF injection fail with rtpengine's own reasons. Blocking media
-is real: the relay drops the packets a blocked party sends.
+rtpengined has no recording daemon or media player, so those commands answer as rtpengine
+10.5 answers when those parts have nothing to do: recording and forwarding are
+acknowledged, playback fails with rtpengine's own reason. DTMF injection is real on calls set
+up with ``inject DTMF`` (``media.dtmf``), and so is blocking media: the relay drops the
+packets a blocked party sends.
 """
 
 from __future__ import annotations
@@ -14,7 +15,8 @@ from .request import Request
 
 if TYPE_CHECKING:
     from .core import Core
-from .model import Call, Monologue
+from .media import dtmf
+from .model import Call, CallMedia, Monologue
 from .ngoptions import get_list, require_call_id
 from .protocol.ngcodec import NgError
 
@@ -155,12 +157,80 @@ def stop_media(core: Core, message: dict[str, Any], request: Request) -> dict[st
 
 
 def play_dtmf(core: Core, message: dict[str, Any], request: Request) -> dict[str, Any]:
-    """DTMF injection needs a transcoding context, which rtpengined never has."""
+    """Inject a DTMF event into what the named party sends (``media.dtmf``). It needs a
+    call set up with ``inject DTMF`` (the conversion path); without it 10.5 answers ok and
+    nothing is heard, as here. Nothing received from the party yet: 10.5's error."""
     call = _call(core, message)
-    _require_party(call, message)
-    if not _valid_dtmf_code(message.get("code")):
+    party = _require_party(call, message)
+    code = _dtmf_code(message.get("code", message.get("digit")))
+    if code is None:
         raise NgError("Out of range 'code' specified")
-    raise NgError("No SSRC context present for DTMF injection")
+    medias = [m for m in party.medias if m.type == "audio" and m.rtp is not None
+              and not m.rtp.closed]
+    core.media.refresh([m.rtp for m in medias])
+    medias = [m for m in medias if m.rtp.stats.packets]
+    if not medias:
+        raise NgError("No SSRC context present for DTMF injection")
+    volume = _int_option(message, "volume")
+    duration = _clamped(_int_option(message, "duration"), 250)
+    pause = _clamped(_int_option(message, "pause"), 100)
+    owners = {id(stream): media for mono in call.monologues for media in mono.medias
+              for stream in media.streams}
+    for media in medias:
+        sink = media.rtp.sink
+        receiver = owners.get(id(sink)) if sink is not None else None
+        if receiver is None:
+            continue
+        received = media.rtp.stats.payload_type
+        if sink.transcode and received is not None and all(
+                entry[0] != received for entry in sink.transcode):
+            # (the party's last packet was in a codec the conversion path does not take)
+            raise NgError("No suitable codec handler present")
+        te_pt, codec = _dtmf_target(receiver)
+        # (RFC 4733 volume: 0-63, 63 without one, as 10.5 sends; the tone: 15 dB down then)
+        event = (code, 63 if volume is None else min(abs(volume), 63),
+                 15 if volume is None else abs(volume), duration * 8, pause * 8, te_pt, codec)
+        core.media.inject_dtmf(media.rtp, event)
+    return dict(OK)
+
+
+def _dtmf_code(code: Any) -> int | None:
+    """A DTMF event: 0-9, *, #, A-D as text, its number 0-15, or that number as text."""
+    if isinstance(code, int) and not isinstance(code, bool):
+        return code if 0 <= code <= 15 else None
+    if not isinstance(code, str) or not code:
+        return None
+    if len(code) == 1 and code.upper() in dtmf.EVENTS:
+        return dtmf.EVENTS.index(code.upper())
+    return int(code) if code.isdigit() and int(code) <= 15 else None
+
+
+def _int_option(message: dict[str, Any], key: str) -> int | None:
+    value = message.get(key)
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.lstrip("-").isdigit():
+        return int(value)
+    return None
+
+
+def _clamped(millis: int | None, default: int) -> int:
+    """``duration``/``pause`` in ms: 100 to 5000, ``default`` when not given (10.5)."""
+    return default if millis is None else max(100, min(5000, millis))
+
+
+def _dtmf_target(receiver: CallMedia) -> tuple[int | None, str | None]:
+    """The receiving party's telephone-event payload type (8 kHz), and its first codec when
+    it is G.711 (a tone is sent in it when it takes no telephone-event)."""
+    te_pt = codec = None
+    for pt in receiver.formats:
+        name, _, rest = receiver.rtpmaps.get(pt, "").partition("/")
+        if name.lower() == "telephone-event":
+            if te_pt is None and rest.split("/")[0] == "8000" and pt.isdigit():
+                te_pt = int(pt)
+        elif codec is None and name.lower() != "cn":
+            codec = name.upper() if name.upper() in dtmf.ENCODERS else ""
+    return te_pt, codec or None
 
 
 def _require_party(call: Call, message: dict[str, Any]) -> Monologue:
@@ -171,8 +241,3 @@ def _require_party(call: Call, message: dict[str, Any]) -> Monologue:
     return party
 
 
-def _valid_dtmf_code(code: Any) -> bool:
-    """A DTMF event: 0-9, *, #, A-D as text, or the event number 0-15."""
-    if isinstance(code, int):
-        return 0 <= code <= 15
-    return isinstance(code, str) and len(code) == 1 and code.upper() in "0123456789*#ABCD"

@@ -13,7 +13,7 @@ import hypothesis.strategies as st
 
 from rtpengined import codec_negotiation as negotiation
 from rtpengined import sdp as sdpmod
-from rtpengined.media import g711
+from rtpengined.media import dtmf, g711
 from rtpengined.media.transcoding import Direction
 
 TO_PCMU = {8: (0, g711.ALAW_TO_ULAW, 160)}  # (pt out, table, samples per frame)
@@ -245,3 +245,55 @@ def test_a_direction_takes_any_packet_sequence(packets, frame):
                 assert out[0] == 0x80 and out[1] == 0 and len(out) == 12 + frame
     assert all(len(o.waiting) <= 10 and len(o.pending) < frame
                for o in direction.outputs.values())
+
+
+# -- DTMF injected (play DTMF) ----------------------------------------------------------
+
+def _event(code: int, te_pt: int | None = 96, duration: int = 800, pause: int = 800,
+           volume: int = 10) -> dtmf.Event:
+    return dtmf.Event(code, volume, volume, duration, pause, te_pt, "PCMU")
+
+
+def test_the_tone_of_a_key_is_rtpengines_sample_for_sample():
+    # key C at 5 dB down, as upstream case "multiple consecutive DTMF events" receives it
+    samples = dtmf.tone(14, 5, 0, 16)
+    assert bytes(g711.linear_to_ulaw(v) for v in samples).hex() == (
+        "ff9394bc2e56bf2b131ba78e98472541")
+
+
+def test_rfc_events_replace_frames_and_end_three_times():
+    direction = Direction()
+    same = {0: (0, None, 160)}
+    assert direction.rewrite(rtp(0, 1, 160), same)[0][1] == 0
+    direction.inject(_event(0))
+    out = [direction.rewrite(rtp(0, seq, 160 * seq), same) for seq in range(2, 9)]
+    events = [[(p[1], fields(p)[1], fields(p)[2], p[12:16].hex()) for p in packets]
+              for packets in out]
+    assert events[0] == [(0x80 | 96, 2, 320, "000a00a0")]  # marker, the start timestamp
+    assert events[4] == [(96, 6, 320, "000a0320")]
+    assert events[5] == [(96, 7, 320, "008a03c0"), (96, 8, 320, "008a03c0"),
+                         (96, 9, 320, "008a03c0")]
+    assert events[6] == [(0, 10, 1280, "00000000")]  # audio again, the numbers go on
+
+
+def test_an_event_queued_behind_another_waits_its_own_pause_after_its_end():
+    injector = dtmf.Injector()
+    injector.add(_event(5, duration=2000))
+    injector.add(_event(9, duration=1200, pause=1600))
+    starts = [ts for ts in range(1920, 8000, 160)
+              if (packets := injector.frame(ts, 160)) and packets[0][1]]
+    assert starts == [1920, 5600]  # 1920 + 2000 + 1600, at the next frame
+
+
+def test_tones_go_out_at_once_and_the_audio_under_them_is_dropped():
+    direction = Direction()
+    same = {0: (0, None, 160)}
+    direction.rewrite(rtp(0, 1, 160), same)
+    direction.inject(_event(14, te_pt=None, duration=960, pause=880, volume=5))
+    burst = direction.rewrite(rtp(0, 2, 320), same)
+    assert [fields(p)[1:3] for p in burst] == [(2 + i, 320 + 160 * i) for i in range(11)]
+    assert burst[6][12:] == b"\xff" * 160  # the pause: silence
+    for seq in range(3, 13):  # (inside the tones' time: dropped, numbering kept up)
+        assert direction.rewrite(rtp(0, seq, 160 * seq), same) == []
+    last = direction.rewrite(rtp(0, 13, 2080), same)  # reaches past their end
+    assert fields(last[0])[1:3] == (13, 2080) and last[0][12:] == b"\xff" * 80 + b"\x00" * 80

@@ -29,6 +29,10 @@ class MediaPlane(Protocol):
         ``stream.sock`` as ``successor`` does (same sink, counters added into
         ``successor.stats``), as 10.5 does, until ``close_stream(stream)`` at call end."""
 
+    def inject_dtmf(self, stream: Stream, event: tuple) -> None:
+        """Queue a DTMF event (``dtmf.Event``'s fields) into what ``stream`` receives and
+        relays converted (``play DTMF``): the party its sink sends to hears it."""
+
     def refresh(self, streams: list[Stream] | None = None) -> None:
         """Copy the latest counters and learned endpoints into ``stream.stats``/``endpoint``.
 
@@ -44,6 +48,7 @@ class NullMediaPlane:
 
     def __init__(self) -> None:
         self.open: dict[int, Stream] = {}
+        self.dtmf: list[tuple[int, tuple]] = []  # (stream id, event) injected, in order
 
     def open_stream(self, stream: Stream) -> None:
         self.open[stream.id] = stream
@@ -58,6 +63,9 @@ class NullMediaPlane:
 
     def retire_stream(self, stream: Stream, successor: Stream) -> None:
         self.open[stream.id] = stream  # stays open (bound) until close_stream
+
+    def inject_dtmf(self, stream: Stream, event: tuple) -> None:
+        self.dtmf.append((stream.id, event))
 
     def refresh(self, streams: list[Stream] | None = None) -> None:
         return None

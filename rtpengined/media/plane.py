@@ -208,6 +208,11 @@ class RelayPlane:
         if self.kernel.active:
             self._kernel_out(self.planner.touch(stream))
 
+    def inject_dtmf(self, stream: Stream, event: tuple) -> None:
+        record = self.records.get(stream.id)
+        if record is not None:
+            self._send(record.worker, ("dtmf", (stream.id, event)))
+
     def update_stream(self, stream: Stream) -> None:
         record = self.records.get(stream.id)
         if record is None:

@@ -34,7 +34,7 @@ from __future__ import annotations
 import os
 import struct
 
-from . import g711
+from . import dtmf, g711
 
 DUPLICATE_WINDOW = 100  # sequence numbers either side of the next expected one (10.5)
 FRAME = 160  # samples per frame when no packet time is known: 20 ms at 8 kHz
@@ -50,7 +50,7 @@ class _Output:
     clock, and samples that fill no frame yet."""
 
     __slots__ = ("ssrc", "shift", "expected", "last_ts", "waiting", "clock", "pending",
-                 "converters")
+                 "converters", "burst_until")
 
     def __init__(self) -> None:
         self.ssrc = os.urandom(4)
@@ -61,6 +61,7 @@ class _Output:
         self.clock: int | None = None
         self.pending = b""
         self.converters: dict[Codecs, object] = {}  # libavcodec conversions (stateful)
+        self.burst_until: int | None = None  # DTMF tones sent ahead: input before it drops
 
 
 class Codecs:
@@ -78,12 +79,19 @@ class Codecs:
 
 
 class Direction:
-    """The output SSRCs of one direction, by received SSRC (bytes)."""
+    """The output SSRCs of one direction, by received SSRC (bytes), and the DTMF events
+    ``play DTMF`` queued on it (``dtmf.Injector``, made by the first)."""
 
-    __slots__ = ("outputs",)
+    __slots__ = ("outputs", "dtmf")
 
     def __init__(self) -> None:
         self.outputs: dict[bytes, _Output] = {}
+        self.dtmf: dtmf.Injector | None = None
+
+    def inject(self, event: dtmf.Event) -> None:
+        if self.dtmf is None:
+            self.dtmf = dtmf.Injector()
+        self.dtmf.add(event)
 
     def rewrite(self, packet: bytes, conversions: dict) -> list[bytes]:
         """What goes out for ``packet``: framed anew (and converted) when ``conversions``
@@ -134,8 +142,7 @@ class Direction:
         output.expected = expected
         return out
 
-    @staticmethod
-    def _frame(output: _Output, packet: bytes, conversion: tuple, out: list) -> None:
+    def _frame(self, output: _Output, packet: bytes, conversion: tuple, out: list) -> None:
         """Decode one packet the sequencer released into the frames it completes."""
         ts = int.from_bytes(packet[4:8], "big")
         last = output.last_ts
@@ -147,6 +154,17 @@ class Direction:
         pt_out, convert, frame = conversion
         if output.clock is None:
             output.clock = ts  # (10.5 starts the encoder's clock there, on any RTP clock)
+        if output.burst_until is not None:
+            # Audio wholly inside the time of DTMF tones sent ahead is dropped; a packet
+            # reaching past their end follows what was left of their last frame.
+            if not dtmf.before(output.burst_until, (ts + len(payload)) & 0xFFFFFFFF):
+                output.shift -= 1
+                return
+            output.burst_until = None
+        injector = self.dtmf
+        if injector is not None and injector.tones_due and type(convert) is not Codecs:
+            self._tones(output, packet, ts, pt_out, frame, out)
+            return
         if type(convert) is Codecs:
             converter = output.converters.get(convert)
             if converter is None:
@@ -163,11 +181,38 @@ class Direction:
             return
         seq = (packet[2] << 8) | packet[3]
         clock = output.clock
-        for index, piece in enumerate(pieces):
-            if index:
-                output.shift += 1
-            out.append(_HEADER.pack(0x80, pt_out,  # (no marker: 10.5 sets none on audio)
-                                    (seq + output.shift) & 0xFFFF, clock & 0xFFFFFFFF,
-                                    output.ssrc) + piece)
+        first = True
+        for piece in pieces:
+            replaced = (injector.frame(clock & 0xFFFFFFFF, frame)
+                        if injector is not None and not injector.idle else None)
+            for pt, marker, ts, payload in replaced or ((pt_out, False, clock, piece),):
+                if not first:
+                    output.shift += 1
+                first = False
+                # (no marker on audio, as 10.5; a DTMF event's first packet has it)
+                out.append(_HEADER.pack(0x80, (pt_out if pt is None else pt) | (
+                    0x80 if marker else 0), (seq + output.shift) & 0xFFFF, ts & 0xFFFFFFFF,
+                    output.ssrc) + payload)
             clock += frame
         output.clock = clock
+
+    def _tones(self, output: _Output, packet: bytes, ts: int, pt_out: int, frame: int,
+               out: list) -> None:
+        """DTMF tones due (``dtmf``): rendered at once from this packet's frame on and sent
+        as a burst, as 10.5 does; the input until their time is over is dropped."""
+        samples, _ = self.dtmf.tones()
+        seq = (packet[2] << 8) | packet[3]
+        clock = output.clock
+        count = len(samples) // frame
+        for index in range(count):
+            if index:
+                output.shift += 1
+            out.append(_HEADER.pack(0x80, pt_out, (seq + output.shift) & 0xFFFF,
+                                    clock & 0xFFFFFFFF, output.ssrc)
+                       + samples[index * frame:(index + 1) * frame])
+            clock += frame
+        if not count:
+            output.shift -= 1
+        output.clock = clock
+        output.pending = samples[count * frame:]
+        output.burst_until = (ts + len(samples)) & 0xFFFFFFFF

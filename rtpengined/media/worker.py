@@ -50,7 +50,7 @@ import time
 
 from ..rare_fields import add_rare_fields
 from . import channel as ch
-from . import codecs, g711, transcoding
+from . import codecs, dtmf, g711, transcoding
 from .counters import (
     CONFIRMED,
     PAYLOAD_TYPE_SEEN,
@@ -394,6 +394,8 @@ class Worker:
                         removed.append(argument)
                     elif kind == "certificate":
                         self.load_certificate(*argument)
+                    elif kind == "dtmf":
+                        self.inject_dtmf(*argument)
                 # The streams that named the removed ones and are still here, once for the
                 # batch (before the next receive: its sockets may take the closed numbers).
                 # A call's streams are removed together: most name each other and are gone.
@@ -1158,6 +1160,17 @@ class Worker:
             self.dirty.add(stream)
 
     # -- WebRTC legs (ICE + DTLS-SRTP on the stream's port) -------------------------
+
+    def inject_dtmf(self, stream_id: int, event: tuple) -> None:
+        """``play DTMF``: the event goes into what the stream relays converted (nothing
+        when its direction does not convert: 10.5 needs ``inject DTMF`` for it too)."""
+        stream = self.streams.get(stream_id)
+        if stream is None or stream.sink is None or stream.sink.transcode is None:
+            return
+        rewriter = stream.rewriter
+        if rewriter is None:
+            rewriter = stream.rewriter = transcoding.Direction()
+        rewriter.inject(dtmf.Event(*event))
 
     def load_certificate(self, name: str, cert_pem: bytes, key_pem: bytes) -> None:
         """The daemon's DTLS certificate, sent once per worker (not with every stream)."""

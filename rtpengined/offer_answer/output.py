@@ -131,15 +131,15 @@ class SdpOutput:
                 # for it, the packet time changes, or the answer has nothing in common with
                 # the offer (its first codec is then the offerer's, from no answer codec).
                 converts = section.type == "audio" and bool(
-                    offer_sent.sent or offer_sent.repacketized
-                    or (codecs and not codecs[0].source_pt))
+                    offer_sent.sent or offer_sent.repacketized or offer_sent.inject
+                    or (codecs and not codecs[0].source_pt) or "inject-DTMF" in opts.flags)
                 answerer_media = sender.medias[work.index]
                 if converts or _rare(out_media) or _rare(answerer_media):
                     # (or conversions set before, maybe to undo: only on streams with rare
                     # fields, so a plain call's answer skips this)
                     self._set_conversions(out_media, answerer_media,
                                           codecs if converts else None, section, plan,
-                                          offer_sent)
+                                          offer_sent, "inject-DTMF" in opts.flags)
             elif is_offer and opts.ptime is not None and opts.ptime > 0:
                 plan.ptime = str(opts.ptime)
             else:
@@ -281,7 +281,7 @@ class SdpOutput:
     def _set_conversions(self, offerer: CallMedia, answerer: CallMedia,
                          codecs: list[negotiation.AnswerCodec] | None,
                          section: sdpmod.MediaSection, plan: MediaPlan,
-                         offer_sent: negotiation.Offered) -> None:
+                         offer_sent: negotiation.Offered, inject: bool = False) -> None:
         """What the relay converts each way once an answer is made: to the offerer (its
         streams send to it) what the answerer may send that the offerer was not answered,
         and to the answerer the other way round, in frames of the packet time our SDP told
@@ -298,7 +298,8 @@ class SdpOutput:
             rtpmaps = section.rtpmaps()
             offerer_codecs = [(c.pt, c.rtpmap or "") for c in codecs]
             answerer_codecs = [(pt, rtpmaps.get(pt, "")) for pt in plan.formats]
-            repacketize = offer_sent.repacketized
+            # (a changed ptime, or DTMF to inject: what passes is framed anew too)
+            repacketize = offer_sent.repacketized or offer_sent.inject or inject
             to_offerer = negotiation.conversions(answerer_codecs, offerer_codecs,
                                                  _ptime_ms(told), repacketize)
             to_answerer = negotiation.conversions(offerer_codecs, answerer_codecs,

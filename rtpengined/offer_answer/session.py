@@ -354,7 +354,8 @@ class _Session(SdpOutput, IceCandidates):
                     if opts.mask else None,
                     opts.accept, "always-transcode" in opts.flags,
                     negotiation.offer_formats(section, opts.strip, opts.except_, opts.mask,
-                                              opts.transcode)[0] if opts.transcode else formats)
+                                              opts.transcode)[0] if opts.transcode else formats,
+                    "inject-DTMF" in opts.flags)
             if work.endpoint is not None and not conn.is_zero:
                 rmedia.bound_endpoint = work.endpoint
             address = conn.address
