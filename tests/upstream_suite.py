@@ -138,12 +138,20 @@ TRANSCODING_PASSING = frozenset({
     954, 5950, 6071, 6124, 6176, 9016, 9090, 9315, 9382})
 
 
+# Cases of the "DTMF" kind whose SDP matches 10.5's (inject DTMF offers and answers). The
+# others play DTMF, which needs media the replay does not send: their media side is
+# compared with 10.5 in test_diff_dtmf.py instead.
+DTMF_PASSING = frozenset({4812, 5884})
+
+
 def out_of_scope(case: dict[str, Any]) -> str | None:
     """Why a case is not run: ``security``, ``transcoding``, ``DTMF``, ``media player``."""
     reason = _out_of_scope(case)
     if reason == "security" and case["line"] in SECURITY_PASSING:
         return None
     if reason == "transcoding" and case["line"] in TRANSCODING_PASSING:
+        return None
+    if reason == "DTMF" and case["line"] in DTMF_PASSING:
         return None
     return reason
 
