@@ -297,3 +297,23 @@ def test_tones_go_out_at_once_and_the_audio_under_them_is_dropped():
         assert direction.rewrite(rtp(0, seq, 160 * seq), same) == []
     last = direction.rewrite(rtp(0, 13, 2080), same)  # reaches past their end
     assert fields(last[0])[1:3] == (13, 2080) and last[0][12:] == b"\xff" * 80 + b"\x00" * 80
+
+
+@hypothesis.settings(max_examples=200, deadline=None)
+@hypothesis.given(st.lists(st.one_of(
+    st.tuples(st.integers(0, 0xFFFF), st.integers(0, 0xFFFFFFFF), st.binary(max_size=400)),
+    st.tuples(st.integers(0, 15), st.sampled_from([96, None]), st.integers(800, 4000),
+              st.integers(800, 4000))), max_size=60))
+def test_dtmf_injection_takes_any_sequence(steps):
+    """Key presses queued between any packets (resets, duplicates, odd sizes): nothing
+    raises, every packet out is whole."""
+    direction = Direction()
+    conversions = {0: (0, None, 160), 8: (0, g711.ALAW_TO_ULAW, 160)}
+    for step in steps:
+        if len(step[2:]) == 2 and isinstance(step[2], int):
+            code, te_pt, duration, pause = step
+            direction.inject(dtmf.Event(code, 10, 10, duration, pause, te_pt, "PCMU"))
+            continue
+        seq, ts, payload = step
+        for out in direction.rewrite(rtp(8, seq, ts, payload), conversions):
+            assert out[0] == 0x80 and len(out) in (16, 172)

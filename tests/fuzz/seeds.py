@@ -43,6 +43,11 @@ SEEDS: list[bytes] = [
     _offer(b"offer", body=SDP_NO_C_NO_M),
     b"c8 d7:command12:block media7:call-id5:fz-01e",
     b"c9 d7:command9:subscribe7:call-id5:fz-0111:from-tags l1:ae",
+    # transcoding and DTMF injection
+    _offer(b"offer", b"5:codecd9:transcodel4:PCMA4:opus4:G722e6:acceptl4:PCMUee"),
+    _offer(b"offer", b"5:flagsl11:inject-DTMF16:always-transcodee5:ptimei30e"),
+    b"c10 d7:command9:play DTMF7:call-id5:fz-018:from-tag1:a4:code1:#6:volumei-5e"
+    b"8:durationi120e5:pausei110ee",
 ]
 
 JSON_SEEDS: list[bytes] = [
