@@ -117,3 +117,24 @@ async def test_conversion_into_an_srtp_leg_and_out_of_it(make_daemon):
     data, _ = await alice.receive()
     assert data[1] == 0 and data[12:] == payload.translate(g711.ALAW_TO_ULAW)
 
+
+
+async def test_srtp_passed_end_to_end_is_not_touched_by_inject_dtmf(make_daemon):
+    """Both legs SDES-SRTP with their own keys passed through: the relay cannot read the
+    packets, so inject DTMF leaves them as they come (their authentication stays valid)."""
+    daemon = await make_daemon(**PORTS)
+    alice, bob = await party(), await party()
+    ids = {"call-id": "tc-sealed", "from-tag": "A"}
+    crypto = "a=crypto:1 AES_CM_128_HMAC_SHA1_80 inline:QjnnaukLn7iwASAs0YLzPUplJkjOhTZK2dvOwo6c"
+    options = {"flags": ["inject DTMF"], "DTLS": "off", "ICE": "remove"}
+    offer = await ng(daemon, {"command": "offer", **ids, **options, "sdp": body(
+        alice.endpoint.port, "0", 1, crypto).replace("RTP/AVP", "RTP/SAVP")})
+    answer = await ng(daemon, {"command": "answer", **ids, "to-tag": "B", **options,
+                               "sdp": body(bob.endpoint.port, "0", 1, crypto).replace(
+                                   "RTP/AVP", "RTP/SAVP")})
+    assert answer["result"] == "ok", answer
+    sealed = rtp(0, 1, bytes(170))  # (stands for an SRTP packet: 160 + a 10-byte tag)
+    await alice.send(sealed, local(media_port(answer["sdp"])))
+    assert (await bob.receive())[0] == sealed
+    await bob.send(sealed, local(media_port(offer["sdp"])))
+    assert (await alice.receive())[0] == sealed

@@ -24,6 +24,13 @@ def _zero(conn: Connection | None) -> bool:
 _LITE_OPTIONS = ("off", "forward", "backward", "both")
 
 
+def _sealed(media: CallMedia) -> bool:
+    """SRTP on the media's leg that the relay passes through without keys of its own."""
+    stream = media.rtp
+    return (sdes.is_srtp(media.protocol or "") and stream is not None
+            and stream.srtp_in is None and stream.srtp_out is None and stream.dtls is None)
+
+
 def _rare(media: CallMedia) -> bool:
     """The media's RTP stream has rare fields set (``model.rare``): it may hold conversions."""
     stream = media.rtp
@@ -85,6 +92,7 @@ class SdpOutput:
                                                        is_offer))
                 continue
             rtp = out_media.rtp
+            conversion = None  # (an answer's conversions to set, once its keys are)
             address = opts.media_address or rtp.interface.advertised
             addr = Connection("IP6" if ":" in address else "IP4", address)
             first_address = first_address or addr
@@ -136,10 +144,10 @@ class SdpOutput:
                 answerer_media = sender.medias[work.index]
                 if converts or _rare(out_media) or _rare(answerer_media):
                     # (or conversions set before, maybe to undo: only on streams with rare
-                    # fields, so a plain call's answer skips this)
-                    self._set_conversions(out_media, answerer_media,
-                                          codecs if converts else None, section, plan,
-                                          offer_sent, "inject-DTMF" in opts.flags)
+                    # fields, so a plain call's answer skips this. Set once the legs' keys
+                    # are, below: SRTP passed through untouched is not converted.)
+                    conversion = (out_media, answerer_media, codecs if converts else None,
+                                  section, plan, offer_sent, "inject-DTMF" in opts.flags)
             elif is_offer and opts.ptime is not None and opts.ptime > 0:
                 plan.ptime = str(opts.ptime)
             else:
@@ -200,6 +208,8 @@ class SdpOutput:
                 for stream in changed:
                     if not stream.closed:
                         self.manager.media.update_stream(stream)
+            if conversion is not None:
+                self._set_conversions(*conversion)
             media_plans.append(plan)
         session_plan = SessionPlan(media_plans)
         if first_address is None:
@@ -290,6 +300,8 @@ class SdpOutput:
         spec."""
         to_offerer: tuple = ()
         to_answerer: tuple = ()
+        if codecs is not None and (_sealed(offerer) or _sealed(answerer)):
+            codecs = None  # (SRTP passed end to end: the relay cannot read the packets)
         if codecs is not None:
             told = plan.ptime
             if told is None and plan.keep_ptime:
