@@ -31,10 +31,13 @@ stream it reads from.
 
 from __future__ import annotations
 
+import logging
 import os
 import struct
 
 from . import dtmf, g711
+
+log = logging.getLogger("rtpengined.relay")
 
 DUPLICATE_WINDOW = 100  # sequence numbers either side of the next expected one (10.5)
 FRAME = 160  # samples per frame when no packet time is known: 20 ms at 8 kHz
@@ -74,8 +77,24 @@ class Codecs:
         self.source, self.target, self.frame = source, target, frame
 
     def new(self):
-        from .avcodec import AvConverter  # (loads libavcodec: only workers that convert)
-        return AvConverter(self.source, self.target, self.frame)
+        """A converter; one that yields nothing if libavcodec cannot make one here (a
+        build without the codec): the call's audio stops in that direction, the relay
+        goes on."""
+        try:
+            from .avcodec import AvConverter  # (loads libavcodec: only workers that convert)
+            return AvConverter(self.source, self.target, self.frame)
+        except Exception:  # noqa: BLE001  (ImportError, av.error.*: whatever the build lacks)
+            log.warning("cannot convert %s to %s here: libavcodec (PyAV) lacks it",
+                        self.source.name, self.target.name)
+            return _Silent()
+
+
+class _Silent:
+    """The converter of a conversion libavcodec cannot do: nothing comes out."""
+
+    @staticmethod
+    def push(payload: bytes) -> list[bytes]:
+        return []
 
 
 class Direction:
