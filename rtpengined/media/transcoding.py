@@ -42,7 +42,9 @@ log = logging.getLogger("rtpengined.relay")
 DUPLICATE_WINDOW = 100  # sequence numbers either side of the next expected one (10.5)
 FRAME = 160  # samples per frame when no packet time is known: 20 ms at 8 kHz
 MAX_WAITING = 10  # out-of-order packets the sequencer holds before it gives up on a gap
-FORCE_AFTER = 480  # samples (60 ms at 8 kHz) past the last decoded packet: give up on a gap
+# Past the last decoded packet by 60 ms of the target's clock (10.5 reckons the received
+# timestamps' difference in the output codec's rate): give up on a gap.
+FORCE_AFTER = 480  # (8 kHz targets)
 _HEADER = struct.Struct("!BBHI4s")
 
 
@@ -152,7 +154,10 @@ class Direction:
             if ready is None:
                 last = output.last_ts
                 late = (ts - last) & 0xFFFFFFFF if last is not None else 0
-                if len(waiting) < MAX_WAITING and not FORCE_AFTER <= late < 0x80000000:
+                convert = conversion[1]
+                force = (convert.target.clock_rate * 60 // 1000 if type(convert) is Codecs
+                         else FORCE_AFTER)
+                if len(waiting) < MAX_WAITING and not force <= late < 0x80000000:
                     break  # wait for the missing ones
                 expected = min(waiting, key=lambda n: (n - expected) & 0xFFFF)
                 ready = waiting.pop(expected)
