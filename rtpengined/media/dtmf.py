@@ -110,20 +110,18 @@ class Injector:
         payload = _EVENT.pack(event.code, (0x80 if end else 0) | event.rfc_volume, duration)
         return [(event.te_pt, ts == self.started and not end, self.started, payload)]
 
-    def tones(self) -> tuple[bytes, str | None]:
+    def tones(self) -> bytes:
         """The queued tone events rendered, in order (tone, then the pause's silence), as
         G.711 bytes of the receiver's codec; they leave the queue."""
         out = bytearray()
-        codec = None
         while self.queue and self.queue[0].te_pt is None:
             event = self.queue.popleft()
-            codec = event.codec
-            encode = ENCODERS.get(codec, g711.linear_to_ulaw)
+            encode = ENCODERS.get(event.codec, g711.linear_to_ulaw)
             out += bytes(encode(v) for v in tone(event.code, event.tone_volume, 0,
                                                  event.duration))
-            out += _silence(codec, event.pause)
+            out += _silence(event.codec, event.pause)
         self.next_start = None
-        return bytes(out), codec
+        return bytes(out)
 
 
 def before(ts: int, limit: int) -> bool:

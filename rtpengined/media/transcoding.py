@@ -25,8 +25,9 @@ came alike. Measured on 10.5 (offer/answer with ``codec: {transcode}``, ``accept
 - A packet passed as it came (the receiver takes its codec as it is) keeps its timestamp
   and its sequence number plus the shift.
 
-RTCP is not touched. Each ``Direction`` is one stream's: the relay worker keeps it on the
-stream it reads from.
+DTMF events ``play DTMF`` queued on a direction replace its frames (``dtmf``). RTCP is not
+touched. Each ``Direction`` is one stream's: the relay worker keeps it on the stream it
+reads from.
 """
 
 from __future__ import annotations
@@ -117,9 +118,9 @@ class Direction:
     def rewrite(self, packet: bytes, conversions: dict) -> list[bytes]:
         """What goes out for ``packet``: framed anew (and converted) when ``conversions``
         (payload type -> (payload type out, a G.711 table, None or ``Codecs``, RTP clock
-        units per frame)) names its
-        payload type, as many frames as the packets it releases complete (none: a duplicate,
-        waiting, or too little yet); else as it came, renumbered."""
+        units per frame)) names its payload type, as many frames as the packets it
+        releases complete (none: a duplicate, waiting, or too little yet); else as it came,
+        renumbered."""
         if len(packet) < 12 or packet[0] >> 6 != 2:
             return [packet]
         ssrc = packet[8:12]
@@ -209,14 +210,14 @@ class Direction:
         for piece in pieces:
             replaced = (injector.frame(clock & 0xFFFFFFFF, frame)
                         if injector is not None and not injector.idle else None)
-            for pt, marker, ts, payload in replaced or ((pt_out, False, clock, piece),):
+            for pt, marker, stamp, body in replaced or ((pt_out, False, clock, piece),):
                 if not first:
                     output.shift += 1
                 first = False
                 # (no marker on audio, as 10.5; a DTMF event's first packet has it)
                 out.append(_HEADER.pack(0x80, (pt_out if pt is None else pt) | (
-                    0x80 if marker else 0), (seq + output.shift) & 0xFFFF, ts & 0xFFFFFFFF,
-                    output.ssrc) + payload)
+                    0x80 if marker else 0), (seq + output.shift) & 0xFFFF,
+                    stamp & 0xFFFFFFFF, output.ssrc) + body)
             clock += frame
         output.clock = clock
 
@@ -224,7 +225,7 @@ class Direction:
                out: list) -> None:
         """DTMF tones due (``dtmf``): rendered at once from this packet's frame on and sent
         as a burst, as 10.5 does; the input until their time is over is dropped."""
-        samples, _ = self.dtmf.tones()
+        samples = self.dtmf.tones()
         seq = (packet[2] << 8) | packet[3]
         clock = output.clock
         count = len(samples) // frame
