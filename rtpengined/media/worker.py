@@ -294,7 +294,7 @@ add_rare_fields(_Stream, {
     "srtp_in": None, "srtp_out": None, "unprotect": None, "protect": None,
     "webrtc": None,  # secure.webrtc.WebrtcLeg (set by Worker.set_webrtc)
     # Subscribers (pubsub): their stream ids from the spec, and their streams here (set
-    # by Worker.resolve); G.711 conversions of what is copied to this stream.
+    # by Worker.resolve); the conversions of what is sent or copied to this stream.
     "extra_ids": (), "extras": (), "transcode": None,
     # A stream whose sink converts (``transcode`` there): the SSRCs and sequence numbers
     # of what it relays (``transcoding.Direction``), made on the first such packet.
@@ -1159,8 +1159,6 @@ class Worker:
             stream.errors += failed
             self.dirty.add(stream)
 
-    # -- WebRTC legs (ICE + DTLS-SRTP on the stream's port) -------------------------
-
     def inject_dtmf(self, stream_id: int, event: tuple) -> None:
         """``play DTMF``: the event goes into what the stream relays converted (nothing
         when its direction does not convert: 10.5 needs ``inject DTMF`` for it too)."""
@@ -1171,6 +1169,8 @@ class Worker:
         if rewriter is None:
             rewriter = stream.rewriter = transcoding.Direction()
         rewriter.inject(dtmf.Event(*event))
+
+    # -- WebRTC legs (ICE + DTLS-SRTP on the stream's port) -------------------------
 
     def load_certificate(self, name: str, cert_pem: bytes, key_pem: bytes) -> None:
         """The daemon's DTLS certificate, sent once per worker (not with every stream)."""
