@@ -91,6 +91,8 @@ class CallManager:
         self._interface_names = frozenset(p.interface.name for p in self.port_pools)
         # Loop protection marker: a=rtpengine:<instance id> (12 hex digits like rtpengine).
         self.instance_id = secrets.token_hex(6)
+        # Streams that convert what they are sent: sink stream id -> (source, sink)
+        self.converting: dict[int, tuple[Stream, Stream]] = {}
         # Timers (see ``tick``): a heap of (earliest time, filing number, call-id) and,
         # per call-id, (the call, its current filing number, its place in table order).
         self._timers: list[tuple[float, int, str]] = []
@@ -156,10 +158,20 @@ class CallManager:
                 return pool
         return None
 
+    def set_converting(self, source: Stream, sink: Stream) -> None:
+        """``sink`` now converts what ``source`` relays to it (``sink.transcode``), or no
+        longer does: kept for the transcoder statistics, without a pass over the calls."""
+        if sink.transcode:
+            self.converting[sink.id] = (source, sink)
+        else:
+            self.converting.pop(sink.id, None)
+
     def release_stream(self, stream: Stream) -> None:
         """Close a stream's socket through the media plane and give its port back."""
         if stream.closed:
             return
+        if self.converting:
+            self.converting.pop(stream.id, None)
         self.media.close_stream(stream)
         stream.sock = None
         stream.closed = True
@@ -177,6 +189,8 @@ class CallManager:
         if stream.closed:
             return
         stream.closed = True
+        if self.converting:
+            self.converting.pop(stream.id, None)
         if successor is not None:
             self.media.retire_stream(stream, successor)
             call.retired_streams = (*call.retired_streams, stream)

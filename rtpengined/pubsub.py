@@ -527,6 +527,8 @@ def subscribe_answer(core: Core, message: dict[str, Any], request: Request) -> d
             rtp.transcode = _conversions(offered, media.source.rtpmaps, section)
             if rtp.transcode:  # (query shows it on the publisher's media, as 10.5)
                 media.source.transcoding = True
+            if media.source.rtp is not None:
+                core.calls.set_converting(media.source.rtp, rtp)
         for stream in media.streams:
             core.calls.media.update_stream(stream)
     _wire(core, sub, True)

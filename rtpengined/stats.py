@@ -81,6 +81,10 @@ class Stats:
     rate_errors: int = 0
     rate_sampled_at: float = 0.0
     rate_base: tuple[int, int, int] = (0, 0, 0)
+    # The same for each transcoder chain ("PCMU/8000 -> PCMA/8000"): (packets, bytes,
+    # samples) at the last sample, and their per-second rates since the one before.
+    transcoder_base: dict[str, tuple[int, int, int]] = field(default_factory=dict)
+    transcoder_rates: dict[str, tuple[int, int, int]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if not self.started:

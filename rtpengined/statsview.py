@@ -16,6 +16,7 @@ import math
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from .media import codecs as media_codecs
 from .stats import NG_COMMANDS
 
 if TYPE_CHECKING:
@@ -164,6 +165,59 @@ def sample_rates(core: Core, now: float | None = None, streams: list[Stream] | N
         stats.rate_errors = max(0, totals.errors - base_errors) * 1_000_000 // elapsed_us
     stats.rate_sampled_at = now
     stats.rate_base = (totals.packets, totals.bytes, totals.errors)
+    if core.calls.converting or stats.transcoder_base:
+        chains = transcoder_chains(core)
+        if previous:
+            stats.transcoder_rates = {
+                chain: tuple(max(0, value - base) * 1_000_000 // elapsed_us
+                             for value, base in zip(counts[1:], stats.transcoder_base.get(
+                                 chain, (0, 0, 0)), strict=True))
+                for chain, counts in chains.items()}
+        stats.transcoder_base = {chain: tuple(counts[1:]) for chain, counts in chains.items()}
+
+
+def transcoder_chains(core: Core) -> dict[str, list[int]]:
+    """The relay's conversions by chain (``PCMU/8000 -> PCMA/8000``, as 10.5 names them):
+    [transcoders, packets, bytes, samples]. A direction's received packets count for the
+    chain of the payload type it received last (the relay counts per stream, not per
+    payload type); samples are the packets' audio at the source codec's rate."""
+    pairs = [(source, sink) for source, sink in core.calls.converting.values()
+             if not sink.closed]
+    core.media.refresh([source for source, _ in pairs if not source.closed])
+    chains: dict[str, list[int]] = {}
+    for source, sink in pairs:
+        received = source.stats.payload_type
+        for entry in sink.transcode:
+            pt_in, _, codec_in, codec_out = entry[:4]
+            known_in, known_out = media_codecs.codec(codec_in), media_codecs.codec(codec_out)
+            if known_in is None or known_out is None:
+                continue
+            counts = chains.setdefault(f"{known_in.rtpmap} -> {known_out.rtpmap}", [0, 0, 0, 0])
+            counts[0] += 1
+            if received == pt_in and not source.closed:
+                packets = source.stats.packets
+                payload = max(0, source.stats.bytes - 12 * packets)
+                counts[1] += packets
+                counts[2] += payload
+                counts[3] += (payload if codec_in.lower() in media_codecs.G711
+                              else packets * known_in.sample_rate // 50)
+    return chains
+
+
+def transcoders(core: Core) -> list[dict[str, Any]]:
+    """``statistics``' transcoders, as 10.5 lists them (rates once a chain has packets)."""
+    if not core.calls.converting:
+        return []
+    rates = core.stats.transcoder_rates
+    out = []
+    for chain, (num, packets, nbytes, samples) in transcoder_chains(core).items():
+        entry: dict[str, Any] = {"chain": chain, "num": num}
+        if packets:
+            rate = rates.get(chain, (0, 0, 0))
+            entry.update(packetrate=rate[0], byterate=rate[1], samplerate=rate[2])
+        entry.update(packets=packets, bytes=nbytes, samples=samples)
+        out.append(entry)
+    return out
 
 
 def _rates(core: Core, totals: LiveTotals) -> tuple[int, int, int]:
@@ -260,7 +314,8 @@ def json_statistics(core: Core) -> dict[str, Any]:
         "sessionsown": len(calls) - foreign,
         "sessionsforeign": foreign,
         "sessionstotal": len(calls),
-        "transcodedmedia": 0,
+        "transcodedmedia": sum(1 for _, sink in core.calls.converting.values()
+                               if not sink.closed),
         "packetrate_user": packet_rate,
         "byterate_user": byte_rate,
         "errorrate_user": error_rate,
@@ -362,7 +417,7 @@ def json_statistics(core: Core) -> dict[str, Any]:
         "mos": mos,
         "controlstatistics": control,
         "interfaces": interfaces,
-        "transcoders": [],
+        "transcoders": transcoders(core),
     }
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import itertools
 import struct
 
+import trio
 from relay_helpers import party
 
 from rtpengined.media import g711
@@ -138,3 +139,42 @@ async def test_srtp_passed_end_to_end_is_not_touched_by_inject_dtmf(make_daemon)
     assert (await bob.receive())[0] == sealed
     await bob.send(sealed, local(media_port(offer["sdp"])))
     assert (await alice.receive())[0] == sealed
+
+
+async def test_statistics_cli_and_metrics_count_the_transcoders(make_daemon):
+    """``statistics``, ``list transcoders`` and ``/metrics``-bound stats name each
+    conversion chain as 10.5 does, with the packets that went through it; the call's two
+    converting medias are "transcoded media"."""
+    daemon = await make_daemon(**PORTS)
+    alice, bob = await party(), await party()
+    ids = {"call-id": "tc-stats", "from-tag": "A"}
+    await ng(daemon, {"command": "offer", **ids, "sdp": body(alice.endpoint.port, "0"),
+                      "codec": {"transcode": ["PCMA"]}})
+    answer = await ng(daemon, {"command": "answer", **ids, "to-tag": "B",
+                               "sdp": body(bob.endpoint.port, "8")})
+    for seq in range(1, 11):
+        await alice.send(rtp(0, seq, bytes(160)), local(media_port(answer["sdp"])))
+        await bob.receive()
+    stats = (await ng(daemon, {"command": "statistics"}))["statistics"]
+    assert stats["currentstatistics"]["transcodedmedia"] == 2
+    chains = {t["chain"]: t for t in stats["transcoders"]}
+    assert list(chains) == ["PCMU/8000 -> PCMA/8000", "PCMA/8000 -> PCMU/8000"]
+    assert {k: chains["PCMU/8000 -> PCMA/8000"][k] for k in ("num", "packets", "bytes",
+                                                              "samples")} == {
+        "num": 1, "packets": 10, "bytes": 1600, "samples": 1600}
+    assert chains["PCMA/8000 -> PCMU/8000"] == {"chain": "PCMA/8000 -> PCMU/8000", "num": 1,
+                                               "packets": 0, "bytes": 0, "samples": 0}
+    cli = daemon.address("cli")
+    stream = await trio.open_tcp_stream(*cli[:2])
+    async with stream:
+        await stream.send_all(b"list transcoders\n")
+        text = b""
+        with trio.fail_after(5):
+            while chunk := await stream.receive_some(65536):
+                text += chunk
+    lines = text.decode().splitlines()
+    assert lines[0] == "PCMU/8000 -> PCMA/8000: 1 transcoders"
+    assert lines[1].endswith(" packets/s") and lines[-1] == "PCMA/8000 -> PCMU/8000: 1 transcoders"
+    await ng(daemon, {"command": "delete", "call-id": "tc-stats", "delete-delay": 0})
+    stats = (await ng(daemon, {"command": "statistics"}))["statistics"]
+    assert stats["transcoders"] == [] and stats["currentstatistics"]["transcodedmedia"] == 0

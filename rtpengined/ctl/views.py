@@ -184,7 +184,18 @@ def _list_jsonstats(core: Core, rest: str) -> str:
 
 
 def _list_transcoders(core: Core, rest: str) -> str:
-    return "No stats entries\n"
+    """Each conversion chain, its transcoders and (once it has packets) its rates (10.5)."""
+    entries = statsview.transcoders(core)
+    if not entries:
+        return "No stats entries\n"
+    out = []
+    for entry in entries:
+        out.append(f"{entry['chain']}: {entry['num']} transcoders\n")
+        if "packetrate" in entry:
+            out.append(f"     {entry['packetrate']} packets/s\n"
+                       f"     {entry['byterate']} bytes/s\n"
+                       f"     {entry['samplerate']} samples/s\n")
+    return "".join(out)
 
 
 LIST: Table = [

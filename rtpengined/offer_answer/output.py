@@ -317,14 +317,16 @@ class SdpOutput:
             to_answerer = negotiation.conversions(offerer_codecs, answerer_codecs,
                                                   _ptime_ms(offer_sent.sent_ptime), repacketize)
         # (query's "transcoding" flag, as 10.5's: on the media whose packets are converted)
-        for media, conversions, source in ((offerer, to_offerer, answerer),
-                                           (answerer, to_answerer, offerer)):
+        for media, conversions, source in ((answerer, to_answerer, offerer),
+                                           (offerer, to_offerer, answerer)):
             if conversions:
                 source.transcoding = True
             stream = media.rtp
             if stream is not None and not stream.closed and stream.transcode != conversions:
                 stream.transcode = conversions
                 self.manager.media.update_stream(stream)
+                if source.rtp is not None:
+                    self.manager.set_converting(source.rtp, stream)
 
     def _rejected_plan(self, parsed: SessionDescription, work: _MediaWork, sender: Monologue,
                        receiver: Monologue, opts: Options, is_offer: bool) -> MediaPlan:

@@ -166,7 +166,7 @@ def restore_call(manager: CallManager, stored: StoredCall, now: float, foreign: 
     _restore_offer_state(monos)
     if call.answered:
         _unsupported_suites_stay_dropped(monos)
-        _restore_conversions(monos)
+        _restore_conversions(manager, monos)
     old = manager.calls.get(stored.call_id)
     if old is not None:
         manager.destroy(old, "forced")
@@ -177,7 +177,7 @@ def restore_call(manager: CallManager, stored: StoredCall, now: float, foreign: 
     return call
 
 
-def _restore_conversions(monos: list[Monologue]) -> None:
+def _restore_conversions(manager: CallManager, monos: list[Monologue]) -> None:
     """A call that transcoded before the restart converts again: each way between two
     parties' medias of which one is flagged (10.5's ``MEDIA_FLAG_TRANSCODE``), from their
     stored codecs (``negotiation.conversions``; 20 ms frames, the packet time not being
@@ -195,6 +195,7 @@ def _restore_conversions(monos: list[Monologue]) -> None:
             sent = [(pt, media.rtpmaps.get(pt, "")) for pt in media.formats]
             received = [(pt, peer.rtpmaps.get(pt, "")) for pt in peer.formats]
             sink.transcode = negotiation.conversions(sent, received)
+            manager.set_converting(rtp, sink)
 
 
 def _restore_pubsub(stored: StoredCall, monos: list[Monologue]) -> None:
