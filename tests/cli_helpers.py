@@ -116,6 +116,7 @@ class FakeCalls:
         self.calls: dict = {}
         self.port_pools = pools
         self.destroyed: list[tuple[str, str | None]] = []
+        self.converting: dict = {}  # (no stream converts in these tests)
 
     def destroy(self, call, reason) -> None:
         self.destroyed.append((call.call_id, reason))

@@ -14,6 +14,7 @@ import math
 import re
 import socket
 import struct
+from array import array
 
 import av
 import pytest
@@ -267,12 +268,13 @@ def _decoded_frequency(codec: str, payloads: list[bytes]) -> float:
     decoder = av.CodecContext.create(codec, "r")
     if codec != "libopus":
         decoder.sample_rate, decoder.layout = 16000, "mono"
-    samples = []
-    rate = 0
+    rate = 16000
+    mono = av.AudioResampler(format="s16", layout="mono", rate=rate)  # (no numpy needed)
+    samples = array("h")
     for payload in payloads:
         for frame in decoder.decode(av.Packet(payload)):
-            samples.extend(frame.to_ndarray().reshape(-1)[::len(frame.layout.channels)])
-            rate = frame.sample_rate
+            for resampled in mono.resample(frame):
+                samples.frombytes(bytes(resampled.planes[0])[:resampled.samples * 2])
     rising = sum(1 for x, y in zip(samples, samples[1:], strict=False) if x < 0 <= y)
     return rising * rate / len(samples)
 
