@@ -141,6 +141,16 @@ def relay_loop(request, monkeypatch):
     return request.param
 
 
+@pytest.fixture
+def loopback_ice(monkeypatch):
+    """aiortc's ICE agents gather a host candidate on 127.0.0.1 only (aioice gathers on every
+    interface but loopback, and a test's daemon listens on loopback alone)."""
+    import aioice.ice  # (only the aiortc tests need it)
+
+    monkeypatch.setattr(aioice.ice, "get_host_addresses",
+                        lambda use_ipv4, use_ipv6: ["127.0.0.1"] if use_ipv4 else [])
+
+
 class DaemonProcess:
     """``rtpengined run`` in a child process, in its own process group, for tests with real clients.
 

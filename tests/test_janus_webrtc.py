@@ -20,14 +20,13 @@ import asyncio
 import contextlib
 import itertools
 import json
-import math
 from array import array
 
-import aioice.ice
 import pytest
 from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription
-from aiortc.mediastreams import AudioStreamTrack, MediaStreamError, VideoStreamTrack
+from aiortc.mediastreams import MediaStreamError, VideoStreamTrack
 from av import VideoFrame
+from webrtc_helpers import ToneTrack, relay_daemon
 from websockets import connect
 
 from conftest import DaemonProcess
@@ -44,34 +43,11 @@ _transactions = itertools.count(1)
 @pytest.fixture
 def janus_daemon(relay_loop):
     """The daemon with one relay worker, under each relay loop (the C helper's, the pure-Python one)."""
-    daemon = DaemonProcess(["--interface=127.0.0.1", *PORTS, "--relay-workers=1"])
-    try:
+    with relay_daemon(*PORTS) as daemon:
         yield daemon
-    finally:
-        daemon.stop()
-
-
-@pytest.fixture
-def loopback_ice(monkeypatch):
-    """aiortc's ICE agents gather a host candidate on 127.0.0.1 only."""
-    monkeypatch.setattr(aioice.ice, "get_host_addresses",
-                        lambda use_ipv4, use_ipv6: ["127.0.0.1"] if use_ipv4 else [])
 
 
 # -- the media ---------------------------------------------------------------------------------
-
-
-class Tone(AudioStreamTrack):
-    """aiortc's paced 8 kHz mono source with a 440 Hz tone instead of silence."""
-
-    async def recv(self):
-        frame = await super().recv()
-        rate = frame.sample_rate
-        samples = array("h", (round(TONE_AMPLITUDE * math.sin(2 * math.pi * TONE_HZ * (frame.pts + i) / rate))
-                              for i in range(frame.samples))).tobytes()
-        plane = frame.planes[0]
-        plane.update(samples + bytes(plane.buffer_size - len(samples)))
-        return frame
 
 
 class Picture(VideoStreamTrack):
@@ -284,7 +260,7 @@ async def publisher_hears_webrtcup(daemon: DaemonProcess) -> None:
     try:
         async with videoroom(daemon) as janus:
             room = await janus.create_session_and_room()
-            handle, _ = await publish(janus, room, publisher, [Tone()])
+            handle, _ = await publish(janus, room, publisher, [ToneTrack(TONE_HZ, TONE_AMPLITUDE)])
             # once its first packet arrived, without any further request of the client's
             event = await janus.pushed_event("webrtcup", handle)
             assert event == {"janus": "webrtcup", "session_id": janus.session, "sender": handle}
@@ -303,7 +279,7 @@ async def subscriber_decodes_the_publishers_media(daemon: DaemonProcess, video: 
     try:
         async with videoroom(daemon) as janus:
             room = await janus.create_session_and_room()
-            _, feed = await publish(janus, room, publisher, [Tone(), *([Picture()] if video else [])])
+            _, feed = await publish(janus, room, publisher, [ToneTrack(TONE_HZ, TONE_AMPLITUDE), *([Picture()] if video else [])])
             await subscribe(janus, room, feed, subscriber)
             # the tone, decoded: 40 frames of 20 ms (the first ones may be the decoder's ramp)
             await received.until("audio", 40)

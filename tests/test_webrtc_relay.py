@@ -11,9 +11,7 @@ SRTP session byte for byte. The flags are the ones rtpengine documents for these
 from __future__ import annotations
 
 import asyncio
-import itertools
 import re
-import socket
 import struct
 import time
 
@@ -30,12 +28,11 @@ from aiortc import (
 )
 from secure_helpers import loopback_connection
 
-from rtpengined.protocol import bencode
 from tests.conftest import DaemonProcess
+from tests.webrtc_helpers import ng, relay_daemon, text
 
 PORTS = ("--port-min=24600", "--port-max=24699")
 DEADLINE = 20.0  # seconds: generous, the machine may be loaded
-_cookies = itertools.count()
 
 
 class Browser(RTCDtlsTransport):
@@ -100,22 +97,6 @@ class Peer:
                     await asyncio.wait_for(part.stop(), 5)
                 except Exception:  # noqa: BLE001 - teardown of a peer that may have failed
                     pass
-
-
-def ng(daemon: DaemonProcess, **message) -> dict:
-    cookie = f"w{next(_cookies)}".encode()
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
-        sock.settimeout(5)
-        sock.sendto(cookie + b" " + bencode.encode(message), ("127.0.0.1", daemon.ng_port))
-        reply = sock.recv(65535)
-    assert reply.startswith(cookie + b" ")
-    decoded = bencode.decode(reply[len(cookie) + 1:])
-    assert decoded.get("result") == "ok", decoded
-    return decoded
-
-
-def text(value) -> str:
-    return value.decode() if isinstance(value, bytes) else value
 
 
 def webrtc_sdp(peer: Peer, setup: str) -> str:
@@ -269,11 +250,8 @@ async def browser_answers(daemon: DaemonProcess, lite: bool = False) -> None:
 
 @pytest.fixture
 def webrtc_daemon(relay_loop):
-    daemon = DaemonProcess(["--interface=127.0.0.1", *PORTS, "--relay-workers=1"])
-    try:
+    with relay_daemon(*PORTS) as daemon:
         yield daemon
-    finally:
-        daemon.stop()
 
 
 def test_browser_offer_to_plain_answerer(webrtc_daemon):

@@ -20,13 +20,10 @@ from __future__ import annotations
 
 import asyncio
 import itertools
-import math
 import re
-import socket
 import struct
 from array import array
 
-import aioice.ice
 import pytest
 from aiortc import (
     RTCConfiguration,
@@ -34,11 +31,11 @@ from aiortc import (
     RTCRtpSender,
     RTCSessionDescription,
 )
-from aiortc.mediastreams import AudioStreamTrack, MediaStreamError
+from aiortc.mediastreams import MediaStreamError
 
 from rtpengined.media import g711
-from rtpengined.protocol import bencode
 from tests.conftest import DaemonProcess
+from tests.webrtc_helpers import ToneTrack, ng, relay_daemon, text, tone
 
 PORTS = ("--port-min=27000", "--port-max=27099")  # (used by no other test)
 DEADLINE = 10.0  # seconds for any one wait: generous, the machine may be loaded
@@ -46,43 +43,16 @@ BROWSER_HZ, PHONE_HZ, AMPLITUDE = 440, 660, 8000
 IDS = {"call-id": "gateway-transcoding", "from-tag": "browser"}
 BRIDGE = {"transport-protocol": "RTP/AVP", "ICE": "remove", "DTLS": "off",
           "rtcp-mux": ["demux"], "codec": {"transcode": ["PCMU"]}}
-_cookies = itertools.count()
 
 
 @pytest.fixture
 def gateway(relay_loop):
     """The daemon with one relay worker, under each relay loop (the C helper's, the pure-Python one)."""
-    daemon = DaemonProcess(["--interface=127.0.0.1", *PORTS, "--relay-workers=1"])
-    try:
+    with relay_daemon(*PORTS) as daemon:
         yield daemon
-    finally:
-        daemon.stop()
-
-
-@pytest.fixture
-def loopback_ice(monkeypatch):
-    """aiortc's ICE agent gathers a host candidate on 127.0.0.1 only."""
-    monkeypatch.setattr(aioice.ice, "get_host_addresses",
-                        lambda use_ipv4, use_ipv6: ["127.0.0.1"] if use_ipv4 else [])
 
 
 # -- control -------------------------------------------------------------------------------------
-
-
-def ng(daemon: DaemonProcess, **message) -> dict:
-    cookie = f"x{next(_cookies)}".encode()
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
-        sock.settimeout(5)
-        sock.sendto(cookie + b" " + bencode.encode(message), ("127.0.0.1", daemon.ng_port))
-        reply = sock.recv(65535)
-    assert reply.startswith(cookie + b" ")
-    decoded = bencode.decode(reply[len(cookie) + 1:])
-    assert decoded.get("result") == "ok", decoded
-    return decoded
-
-
-def text(value) -> str:
-    return value.decode() if isinstance(value, bytes) else value
 
 
 def m_line(sdp: str) -> tuple[int, str, list[str]]:
@@ -105,26 +75,10 @@ def phone_sdp(port: int) -> str:
 # -- the audio -----------------------------------------------------------------------------------
 
 
-def tone(hz: int, rate: int, start: int, count: int) -> array:
-    return array("h", (round(AMPLITUDE * math.sin(2 * math.pi * hz * (start + i) / rate))
-                       for i in range(count)))
-
-
 def frequency(samples, rate: int) -> float:
     """A tone's frequency from its zero crossings."""
     crossings = sum(1 for a, b in itertools.pairwise(samples) if (a < 0) != (b < 0))
     return crossings / 2 / (len(samples) / rate)
-
-
-class Tone(AudioStreamTrack):
-    """aiortc's paced 8 kHz mono source (20 ms frames) with a tone instead of silence."""
-
-    async def recv(self):
-        frame = await super().recv()
-        samples = tone(BROWSER_HZ, frame.sample_rate, frame.pts, frame.samples).tobytes()
-        plane = frame.planes[0]
-        plane.update(samples + bytes(plane.buffer_size - len(samples)))
-        return frame
 
 
 class Heard:
@@ -212,7 +166,7 @@ class Phone:
         loop = asyncio.get_running_loop()
         started = loop.time()
         for n in range(round(seconds / 0.02)):
-            payload = bytes(g711.linear_to_ulaw(s) for s in tone(PHONE_HZ, 8000, n * 160, 160))
+            payload = bytes(g711.linear_to_ulaw(s) for s in tone(PHONE_HZ, AMPLITUDE, 8000, n * 160, 160))
             self.rtp.sendto(struct.pack("!BBHII", 0x80, 0, 1000 + n, 50000 + n * 160, 0x0660)
                             + payload, ("127.0.0.1", to))
             await asyncio.sleep(max(0.0, started + (n + 1) * 0.02 - loop.time()))
@@ -283,7 +237,7 @@ async def gateway_call(daemon: DaemonProcess, answer_dtls: str | None = None) ->
     phone = Phone()
     try:
         await phone.start()
-        transceiver = browser.addTransceiver(Tone(), direction="sendrecv")
+        transceiver = browser.addTransceiver(ToneTrack(BROWSER_HZ, AMPLITUDE), direction="sendrecv")
         transceiver.setCodecPreferences([c for c in RTCRtpSender.getCapabilities("audio").codecs
                                          if c.mimeType.lower() == "audio/opus"])
         await browser.setLocalDescription(await browser.createOffer())
