@@ -28,6 +28,7 @@ import tempfile
 import threading
 import time
 
+import pytest
 from netns_helpers import NetNamespace, _ip
 from selenium import webdriver
 from selenium.webdriver.chrome.service import Service
@@ -455,3 +456,47 @@ class PlainPhone:
         self.thread.join(5)
         self.rtp.close()
         self.rtcp.close()
+
+
+def page_fixtures():
+    """A browser test module's fixtures, as ``network, browser, phone = page_fixtures()``:
+    ``network``, the module's loopback-only namespace, entered by this thread (Chromium
+    checks from every address it has, so it must have no other); ``browser``, one Chromium
+    in it for the module; ``phone``, a ``PlainPhone`` per test. Each is undone whatever
+    happens."""
+
+    @pytest.fixture(scope="module")
+    def network():
+        namespace = LoopbackNamespace()
+        try:
+            with namespace.entered():
+                yield namespace
+        finally:
+            namespace.delete()
+
+    @pytest.fixture(scope="module")
+    def browser(network):
+        chromium = Chromium()
+        try:
+            yield chromium
+        finally:
+            chromium.quit()
+
+    @pytest.fixture
+    def phone(network):
+        party = PlainPhone()
+        try:
+            yield party
+        finally:
+            party.close()
+
+    return network, browser, phone
+
+
+def ng(daemon, **message) -> dict:
+    """An ng request to a daemon (``differential.NgProcess``) that must answer ok; the
+    reply with its byte strings decoded."""
+    reply = daemon.request(message)
+    assert reply.get("result") == "ok", reply
+    return {key: value.decode() if isinstance(value, bytes) else value
+            for key, value in reply.items()}

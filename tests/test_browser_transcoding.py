@@ -26,11 +26,11 @@ import time
 import pytest
 from browser_helpers import (
     DEADLINE,
-    Chromium,
-    LoopbackNamespace,
     PlainPhone,
     loopback_only,
     media_port,
+    ng,
+    page_fixtures,
     parse_rtp,
     payload_types,
     report,
@@ -75,25 +75,7 @@ ICE_CONNECTED = """await (async () => {
 })()"""
 
 
-@pytest.fixture(scope="module")
-def network():
-    """The module's tests run with this thread in a namespace of their own (only loopback):
-    Chromium checks from every address it has, so it must have no other."""
-    namespace = LoopbackNamespace()
-    try:
-        with namespace.entered():
-            yield namespace
-    finally:
-        namespace.delete()
-
-
-@pytest.fixture(scope="module")
-def browser(network):
-    chromium = Chromium()
-    try:
-        yield chromium
-    finally:
-        chromium.quit()
+network, browser, phone = page_fixtures()
 
 
 @pytest.fixture
@@ -104,22 +86,6 @@ def daemon(relay_loop, network):
         yield process
     finally:
         process.stop()
-
-
-@pytest.fixture
-def phone(network):
-    party = PlainPhone()
-    try:
-        yield party
-    finally:
-        party.close()
-
-
-def ng(daemon, **message) -> dict:
-    reply = daemon.request(message)
-    assert reply.get("result") == "ok", reply
-    return {key: value.decode() if isinstance(value, bytes) else value
-            for key, value in reply.items()}
 
 
 def rtpmap(sdp: str, pt: int) -> str | None:

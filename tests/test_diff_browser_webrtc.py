@@ -17,10 +17,11 @@ import re
 import pytest
 from browser_helpers import (
     Chromium,
-    LoopbackNamespace,
     PlainPhone,
     loopback_only,
     media_port,
+    ng,
+    page_fixtures,
     parse_rtp,
     payload_types,
     peak,
@@ -42,25 +43,7 @@ DAEMONS = {
 }
 
 
-@pytest.fixture(scope="module")
-def network():
-    """The module's tests run with this thread in a namespace of their own (only loopback):
-    Chromium checks from every address it has, so it must have no other."""
-    namespace = LoopbackNamespace()
-    try:
-        with namespace.entered():
-            yield namespace
-    finally:
-        namespace.delete()
-
-
-@pytest.fixture(scope="module")
-def browser(network):
-    chromium = Chromium()
-    try:
-        yield chromium
-    finally:
-        chromium.quit()
+network, browser, phone = page_fixtures()
 
 
 @pytest.fixture(params=list(DAEMONS))
@@ -74,22 +57,6 @@ def daemon(request, monkeypatch, network):
         yield process
     finally:
         process.stop()
-
-
-@pytest.fixture
-def phone(network):
-    party = PlainPhone()
-    try:
-        yield party
-    finally:
-        party.close()
-
-
-def ng(daemon, **message) -> dict:
-    reply = daemon.request(message)
-    assert reply.get("result") == "ok", reply
-    return {key: value.decode() if isinstance(value, bytes) else value
-            for key, value in reply.items()}
 
 
 def pcmu_or_first(sdp: str) -> tuple[int, str]:
