@@ -23,12 +23,11 @@ from typing import Any
 import pytest
 import trio
 from differential import REFERENCE_BINARY, NgProcess, common_args
+from hardening_helpers import ng as ng_request
 from http_helpers import raw_exchange, server_socket_states, split_response, start_web_daemon, wait_for
 from trio_websocket import open_websocket_url
 
-from rtpengined.protocol import bencode
-
-from conftest import free_port, udp_request
+from conftest import free_port
 
 PORTS = {"port_min": 49200, "port_max": 49399}  # (used by no other test)
 REFERENCE_PORTS, OUR_PORTS = (49400, 49499), (49500, 49599)  # the differential pair's
@@ -38,7 +37,6 @@ SUBPROTOCOL = "janus-protocol"
 OFFER = ("v=0\r\no=x 123 123 IN IP4 127.0.0.1\r\nc=IN IP4 127.0.0.1\r\ns=foobar\r\nt=0 0\r\n"
          "m=audio 8000 RTP/AVP 8 0\r\na=sendonly\r\n")
 _transactions = itertools.count(1)
-_cookies = itertools.count(1)
 
 
 def offer_from(port: int) -> str:
@@ -160,11 +158,8 @@ async def http_janus(daemon, message: dict[str, Any]) -> dict[str, Any]:
     return json.loads(body)
 
 
-async def ng(daemon, message: dict[str, Any]) -> dict[str, Any]:
-    cookie = f"j{next(_cookies)}".encode()
-    reply = await udp_request(daemon.address("udp-ng"), cookie + b" " + bencode.encode(message))
-    assert reply is not None and reply.startswith(cookie + b" ")
-    return bencode.decode(reply[len(cookie) + 1:])
+async def ng(daemon, message: dict) -> dict:
+    return await ng_request(daemon.address("udp-ng"), message)
 
 
 async def listed_calls(daemon) -> list[str]:

@@ -10,28 +10,20 @@ subscriber's socket is read without waiting (loopback delivery is synchronous).
 
 from __future__ import annotations
 
-import itertools
-
 import trio
+from hardening_helpers import ng as ng_request
 from relay_helpers import party, rtcp_packet, rtp_packet
 
 from rtpengined.media import g711
 from rtpengined.model import Endpoint
-from rtpengined.protocol import bencode
 from rtpengined.secure import sdes
 from rtpengined.secure.srtp import SrtpContext
 
-from conftest import udp_request
-
 PORTS = {"port_min": 48600, "port_max": 48999}  # (used by no other test)
-_cookies = itertools.count(1)
 
 
 async def ng(daemon, message: dict) -> dict:
-    cookie = f"p{next(_cookies)}".encode()
-    reply = await udp_request(daemon.address("udp-ng"), cookie + b" " + bencode.encode(message))
-    assert reply is not None and reply.startswith(cookie + b" ")
-    return bencode.decode(reply[len(cookie) + 1 :])
+    return await ng_request(daemon.address("udp-ng"), message)
 
 
 def sdp(rtp: Endpoint, rtcp: Endpoint | None = None, direction: str = "sendrecv") -> str:

@@ -2,27 +2,20 @@
 
 from __future__ import annotations
 
-import itertools
 import os
 import signal
 
 import trio
+from hardening_helpers import ng as ng_request
 from relay_helpers import party, rtcp_packet, rtp_packet, wait_until
 
 from rtpengined.model import Endpoint
-from rtpengined.protocol import bencode
-
-from conftest import udp_request
 
 PORTS = {"port_min": 42000, "port_max": 43999}
-_cookies = itertools.count(1)
 
 
 async def ng(daemon, message: dict) -> dict:
-    cookie = f"r{next(_cookies)}".encode()
-    reply = await udp_request(daemon.address("udp-ng"), cookie + b" " + bencode.encode(message))
-    assert reply is not None and reply.startswith(cookie + b" ")
-    return bencode.decode(reply[len(cookie) + 1 :])
+    return await ng_request(daemon.address("udp-ng"), message)
 
 
 def sdp(endpoint: Endpoint, rtcp_port: int | None = None) -> str:

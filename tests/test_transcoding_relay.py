@@ -6,29 +6,22 @@ call's counters and ``query`` show it.
 
 from __future__ import annotations
 
-import itertools
 import struct
 
 import trio
+from hardening_helpers import ng as ng_request
 from relay_helpers import party
 
 from rtpengined.media import g711
 from rtpengined.model import Endpoint
-from rtpengined.protocol import bencode
 from rtpengined.secure import sdes
 from rtpengined.secure.srtp import SrtpContext
 
-from conftest import udp_request
-
 PORTS = {"port_min": 49000, "port_max": 49199}  # (used by no other test)
-_cookies = itertools.count(1)
 
 
 async def ng(daemon, message: dict) -> dict:
-    cookie = f"t{next(_cookies)}".encode()
-    reply = await udp_request(daemon.address("udp-ng"), cookie + b" " + bencode.encode(message))
-    assert reply is not None and reply.startswith(cookie + b" ")
-    return bencode.decode(reply[len(cookie) + 1:])
+    return await ng_request(daemon.address("udp-ng"), message)
 
 
 def body(port: int, formats: str, version: int = 1, *extra: str) -> str:
