@@ -11,6 +11,7 @@ import difflib
 import pprint
 import re
 import socket
+import struct
 import subprocess
 import sys
 import time
@@ -314,3 +315,68 @@ def mask_sdp_lines(*prefixes: str):
         return out
 
     return mask
+
+
+def media_exchange(daemon: NgProcess, call_id: str, a_formats: str, b_formats: str,
+                   steps: list, offer_options: dict | None = None,
+                   answer_options: dict | None = None, a_attributes: tuple[str, ...] = (),
+                   b_attributes: tuple[str, ...] = ()) -> list:
+    """Parties A and B on loopback sockets: A offers ``a_formats`` (with ``offer_options``),
+    B answers ``b_formats`` (with ``answer_options``), both without ICE. Then each step is
+    either a packet, (sender "A"/"B", pt, seq, ts, ssrc, payload), sent to the daemon, and
+    what the other party receives for it noted as a list of (marker and pt, seq, ts, payload,
+    SSRC kept?, which output SSRC); or an ng message (a dict: sent with the call's id), and
+    its (result, error-reason) noted. The call is deleted at the end."""
+    sockets = {}
+    for name in "AB":
+        sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        sock.bind(("127.0.0.1", 0))
+        sockets[name] = sock
+    try:
+        def body(name: str, formats: str, attributes: tuple[str, ...]) -> str:
+            return sdp("v=0", "o=- 1 1 IN IP4 127.0.0.1", "s=-", "c=IN IP4 127.0.0.1", "t=0 0",
+                       f"m=audio {sockets[name].getsockname()[1]} RTP/AVP {formats}",
+                       *attributes, "a=sendrecv")
+
+        def port(reply: dict) -> int:
+            text = reply["sdp"].decode() if isinstance(reply["sdp"], bytes) else reply["sdp"]
+            return int(re.search(r"m=audio (\d+)", text).group(1))
+
+        ids = {"call-id": call_id, "from-tag": "A"}
+        to_a = port(daemon.request({"command": "offer", **ids, "ICE": "remove",
+                                    "sdp": body("A", a_formats, a_attributes),
+                                    **(offer_options or {})}))
+        to_b = port(daemon.request({"command": "answer", **ids, "to-tag": "B", "ICE": "remove",
+                                    "sdp": body("B", b_formats, b_attributes),
+                                    **(answer_options or {})}))
+        seen: dict[int, int] = {}
+        out: list = []
+        for step in steps:
+            if isinstance(step, dict):
+                reply = daemon.request({"call-id": call_id, **step})
+                out.append((reply.get("result"), reply.get("error-reason")))
+                continue
+            sender, pt, seq, ts, ssrc, payload = step
+            receiver = sockets["B" if sender == "A" else "A"]
+            # A sends to the port the daemon answered it (B's side), B to the offered one
+            sockets[sender].sendto(struct.pack("!BBHII", 0x80, pt, seq, ts, ssrc) + payload,
+                                   ("127.0.0.1", to_b if sender == "A" else to_a))
+            # What one packet makes comes in one burst: the first within 0.5 s (else
+            # nothing came), the rest right after it.
+            got = []
+            receiver.settimeout(0.5)
+            while True:
+                try:
+                    data = receiver.recv(2048)
+                except TimeoutError:
+                    break
+                receiver.settimeout(0.05)
+                _, got_pt, got_seq, got_ts, got_ssrc = struct.unpack("!BBHII", data[:12])
+                got.append((got_pt, got_seq, got_ts, data[12:], got_ssrc == ssrc,
+                            seen.setdefault(got_ssrc, len(seen))))
+            out.append(got)
+        daemon.request({"command": "delete", "call-id": call_id})
+        return out
+    finally:
+        for sock in sockets.values():
+            sock.close()

@@ -10,71 +10,31 @@ Plus ``play DTMF``'s answers: before the party sent anything, a bad code, no inj
 
 from __future__ import annotations
 
-import re
-import socket
-import struct
-
 import pytest
 from differential import (
     default_pair_fixture,  # noqa: F401  (registers default_pair)
-    sdp,
+    media_exchange,
 )
 
 TE = "a=rtpmap:96 telephone-event/8000"
 
 
-def _port(reply: dict) -> int:
-    text = reply["sdp"].decode() if isinstance(reply["sdp"], bytes) else reply["sdp"]
-    return int(re.search(r"m=audio (\d+)", text).group(1))
-
-
 def _run(daemon, call_id: str, a_formats: str, b_formats: str, steps: list,
          offer_options: dict | None = None, flags: tuple = ("inject DTMF",)) -> list:
-    """A offers, B answers (both with ``flags``); each step is a packet A sends (seq) whose
-    relayed packets B collects, or a ``play DTMF`` message (its result noted)."""
-    sockets = {}
-    for name in "AB":
-        sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        sock.bind(("127.0.0.1", 0))
-        sockets[name] = sock
-    try:
-        def body(name: str, formats: str) -> str:
-            attributes = (TE,) if " 96" in formats else ()
-            return sdp("v=0", "o=- 1 1 IN IP4 127.0.0.1", "s=-", "c=IN IP4 127.0.0.1",
-                       "t=0 0", f"m=audio {sockets[name].getsockname()[1]} RTP/AVP {formats}",
-                       *attributes, "a=sendrecv")
-        ids = {"call-id": call_id, "from-tag": "A"}
-        daemon.request({"command": "offer", **ids, "sdp": body("A", a_formats),
-                        "ICE": "remove", "flags": list(flags), **(offer_options or {})})
-        to_b = _port(daemon.request({"command": "answer", **ids, "to-tag": "B",
-                                     "sdp": body("B", b_formats), "ICE": "remove",
-                                     "flags": list(flags)}))
-        out = []
-        for step in steps:
-            if isinstance(step, dict):
-                reply = daemon.request({"command": "play DTMF", "call-id": call_id, **step})
-                out.append((reply.get("result"), reply.get("error-reason")))
-                continue
-            seq = step  # (in the offer's first codec; a step (seq, pt) names another)
-            seq, pt = seq if isinstance(seq, tuple) else (seq, int(a_formats.split()[0]))
-            sockets["A"].sendto(struct.pack("!BBHII", 0x80, pt, seq, 160 * seq, 0x1234)
-                                + b"\x00" * 160, ("127.0.0.1", to_b))
-            got = []
-            sockets["B"].settimeout(0.5)
-            while True:
-                try:
-                    data = sockets["B"].recv(2048)
-                except TimeoutError:
-                    break
-                sockets["B"].settimeout(0.05)
-                got.append((data[1], struct.unpack("!H", data[2:4])[0],
-                            struct.unpack("!I", data[4:8])[0], data[12:]))
-            out.append(got)
-        daemon.request({"command": "delete", "call-id": call_id})
-        return out
-    finally:
-        for sock in sockets.values():
-            sock.close()
+    """A offers, B answers (both with ``flags``, telephone-event as 96 where named); each
+    step is a packet A sends (its seq, in the offer's first codec; (seq, pt) names another),
+    or a ``play DTMF`` message (``media_exchange`` notes its result)."""
+    packets = []
+    for step in steps:
+        if isinstance(step, dict):
+            packets.append({"command": "play DTMF", **step})
+            continue
+        seq, pt = step if isinstance(step, tuple) else (step, int(a_formats.split()[0]))
+        packets.append(("A", pt, seq, 160 * seq, 0x1234, b"\x00" * 160))
+    return media_exchange(daemon, call_id, a_formats, b_formats, packets,
+                          {"flags": list(flags), **(offer_options or {})},
+                          {"flags": list(flags)},
+                          (TE,) if " 96" in a_formats else (), (TE,) if " 96" in b_formats else ())
 
 
 def _press(code, **extra) -> dict:

@@ -11,9 +11,6 @@ laws are not converted here, so those offers are not compared: see the README.)
 from __future__ import annotations
 
 import math
-import re
-import socket
-import struct
 from array import array
 
 import av
@@ -22,6 +19,7 @@ from differential import (
     answer,
     default_pair_fixture,  # noqa: F401  (registers default_pair)
     delete,
+    media_exchange,
     offer,
     query,
     sdp,
@@ -129,66 +127,6 @@ def test_transcoding_sdp(default_pair, name):
 
 # -- media, over loopback sockets ---------------------------------------------------------
 
-def _rtp(pt: int, seq: int, ts: int, ssrc: int, payload: bytes) -> bytes:
-    return struct.pack("!BBHII", 0x80, pt, seq, ts, ssrc) + payload
-
-
-def _port(sdp_text: str) -> int:
-    return int(re.search(r"m=audio (\d+)", sdp_text).group(1))
-
-
-def _media_run(daemon, call_id: str, offer_opts: dict, a_formats: str, b_formats: str,
-               packets: list[tuple[str, int, int, int, int, bytes]],
-               b_attributes: tuple[str, ...] = ()) -> list:
-    """Parties A and B on loopback; A offers ``a_formats`` with ``offer_opts``, B answers
-    ``b_formats``; then each packet (sender "A"/"B", pt, seq, ts, ssrc, payload) is sent
-    and what the other party receives for it noted: a list of (marker and pt, seq, ts,
-    payload, SSRC kept?, which output SSRC)."""
-    sockets = {}
-    for name in "AB":
-        sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        sock.bind(("127.0.0.1", 0))
-        sock.settimeout(0.5)
-        sockets[name] = sock
-    try:
-        def body(name: str, formats: str) -> str:
-            return sdp("v=0", "o=- 1 1 IN IP4 127.0.0.1", "s=-", "c=IN IP4 127.0.0.1", "t=0 0",
-                       f"m=audio {sockets[name].getsockname()[1]} RTP/AVP {formats}",
-                       *(b_attributes if name == "B" else ()), "a=sendrecv")
-        reply = daemon.request({"command": "offer", "call-id": call_id, "from-tag": "A",
-                                "sdp": body("A", a_formats), "ICE": "remove", **offer_opts})
-        to_a = _port(reply["sdp"].decode() if isinstance(reply["sdp"], bytes) else reply["sdp"])
-        reply = daemon.request({"command": "answer", "call-id": call_id, "from-tag": "A",
-                                "to-tag": "B", "sdp": body("B", b_formats), "ICE": "remove"})
-        to_b = _port(reply["sdp"].decode() if isinstance(reply["sdp"], bytes) else reply["sdp"])
-        seen: dict[int, int] = {}
-        out = []
-        for sender, pt, seq, ts, ssrc, payload in packets:
-            receiver = sockets["B" if sender == "A" else "A"]
-            # A sends to the port the daemon answered it (B's side), B to the offered one
-            target = to_b if sender == "A" else to_a
-            sockets[sender].sendto(_rtp(pt, seq, ts, ssrc, payload), ("127.0.0.1", target))
-            # What one packet makes comes in one burst: the first within 0.5 s (else
-            # nothing came), the rest right after it.
-            got = []
-            receiver.settimeout(0.5)
-            while True:
-                try:
-                    data = receiver.recv(2048)
-                except TimeoutError:
-                    break
-                receiver.settimeout(0.05)
-                _, got_pt, got_seq, got_ts, got_ssrc = struct.unpack("!BBHII", data[:12])
-                got.append((got_pt, got_seq, got_ts, data[12:], got_ssrc == ssrc,
-                            seen.setdefault(got_ssrc, len(seen))))
-            out.append(got)
-        daemon.request({"command": "delete", "call-id": call_id})
-        return out
-    finally:
-        for sock in sockets.values():
-            sock.close()
-
-
 SILENCE = b"\x00" * 160
 # Upstream case "one codec with one for transcoding" (t/auto-daemon-tests.pl): B may send
 # PCMA, which A was not answered; everything B sends goes out under a new SSRC, a duplicate
@@ -252,8 +190,9 @@ MEDIA = {
 def test_transcoded_media_as_rtpengine(default_pair, name):
     options, a_formats, b_formats, packets = MEDIA[name]
     call_id = f"media-{name}".replace(" ", "_")
-    want = _media_run(default_pair.reference, call_id, options, a_formats, b_formats, packets)
-    have = _media_run(default_pair.ours, call_id, options, a_formats, b_formats, packets)
+    want = media_exchange(default_pair.reference, call_id, a_formats, b_formats, packets,
+                          options)
+    have = media_exchange(default_pair.ours, call_id, a_formats, b_formats, packets, options)
     assert have == want
 
 
@@ -291,12 +230,14 @@ def test_libavcodec_conversions_frame_and_time_as_rtpengine(default_pair, name, 
                for i in range(25)]
     results = {}
     for which, daemon in (("ref", default_pair.reference), ("ours", default_pair.ours)):
-        out = _media_run(daemon, f"av-{name}-{which}", {"codec": {"transcode": [name]}}, "0", pt,
-                         outward, attributes)
+        options = {"codec": {"transcode": [name]}}
+        out = media_exchange(daemon, f"av-{name}-{which}", "0", pt, outward, options,
+                             b_attributes=attributes)
         encoded = [got[0][3] for got in out if got]
-        back = _media_run(daemon, f"av-{name}-back-{which}", {"codec": {"transcode": [name]}},
-                          "0", pt, [("B", int(pt), 50 + i, 5000 + 160 * i, 0x2222, payload)
-                                    for i, payload in enumerate(encoded)], attributes)
+        back = media_exchange(daemon, f"av-{name}-back-{which}", "0", pt,
+                              [("B", int(pt), 50 + i, 5000 + 160 * i, 0x2222, payload)
+                               for i, payload in enumerate(encoded)], options,
+                              b_attributes=attributes)
         results[which] = (out, back, encoded)
     for ref, ours in zip(results["ref"][:2], results["ours"][:2], strict=True):
         assert [[g[:3] + g[4:] for g in got] for got in ours] == [
