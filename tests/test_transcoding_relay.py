@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import struct
 
-import trio
+from cli_helpers import cli
 from hardening_helpers import ng as ng_request
 from relay_helpers import party
 
@@ -157,15 +157,7 @@ async def test_statistics_cli_and_metrics_count_the_transcoders(make_daemon):
         "num": 1, "packets": 10, "bytes": 1600, "samples": 1600}
     assert chains["PCMA/8000 -> PCMU/8000"] == {"chain": "PCMA/8000 -> PCMU/8000", "num": 1,
                                                "packets": 0, "bytes": 0, "samples": 0}
-    cli = daemon.address("cli")
-    stream = await trio.open_tcp_stream(*cli[:2])
-    async with stream:
-        await stream.send_all(b"list transcoders\n")
-        text = b""
-        with trio.fail_after(5):
-            while chunk := await stream.receive_some(65536):
-                text += chunk
-    lines = text.decode().splitlines()
+    lines = (await cli(daemon.address("cli"), "list transcoders")).splitlines()
     assert lines[0] == "PCMU/8000 -> PCMA/8000: 1 transcoders"
     assert lines[1].endswith(" packets/s") and lines[-1] == "PCMA/8000 -> PCMU/8000: 1 transcoders"
     await ng(daemon, {"command": "delete", "call-id": "tc-stats", "delete-delay": 0})
