@@ -46,18 +46,14 @@ def _ptime_ms(ptime: str | None) -> int:
     return millis if 0 < millis <= 1000 else 20
 
 
-def _add_transcoded(plan: MediaPlan, section: sdpmod.MediaSection, opts: Options) -> None:
+def _add_transcoded(plan: MediaPlan, section: sdpmod.MediaSection, work: _MediaWork) -> None:
     """``codec: {transcode}`` in an offer: the codecs the relay would convert to, added to
-    what the answerer is offered (``negotiation.offer_formats``)."""
-    formats, added = negotiation.offer_formats(section, opts.strip, opts.except_, opts.mask,
-                                               opts.transcode)
-    if not added:
-        return
+    what the answerer is offered (``_commit`` worked them out: ``negotiation.offer_formats``)."""
     rtpmaps = section.rtpmaps()
-    plan.formats = formats
-    texts = dict(added)
+    plan.formats = work.sent_formats
+    texts = dict(work.added)
     plan.codecs = [(pt, "", texts[pt], []) if pt in texts else (pt, pt, rtpmaps.get(pt), None)
-                   for pt in formats]
+                   for pt in work.sent_formats]
 
 
 class SdpOutput:
@@ -122,8 +118,8 @@ class SdpOutput:
                 rtcp_port=None if "no-rtcp-attribute" in opts.flags else rtcp_port,
                 rtcp_full="full-rtcp-attribute" in opts.flags,
                 rtcp_mux=mux)
-            if is_offer and opts.transcode and section.is_rtp and section.type == "audio":
-                _add_transcoded(plan, section, opts)
+            if is_offer and work.added:
+                _add_transcoded(plan, section, work)
             offer_sent = sender.medias[work.index].offered
             if not is_offer and section.is_rtp and offer_sent is not None:
                 codecs = negotiation.answer_codecs(section, plan.formats, offer_sent)

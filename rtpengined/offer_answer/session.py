@@ -348,13 +348,16 @@ class _Session(SdpOutput, IceCandidates):
                 smedia.mux_in_use = offers_mux and "reject" not in opts.rtcp_mux
                 rmedia.mux_flags = _mux_flags(frozenset(opts.rtcp_mux))
                 formats = sdpmod.filter_codecs(section, opts.strip, opts.except_)
+                sent = formats
+                if opts.transcode:
+                    sent, work.added = negotiation.offer_formats(
+                        section, opts.strip, opts.except_, opts.mask, opts.transcode)
+                    work.sent_formats = sent
                 rmedia.offered = negotiation.offered(
                     section, formats, opts.ptime, opts.ptime_reverse,
                     sdpmod.filter_codecs(section, opts.strip_only, opts.except_)
                     if opts.mask else None,
-                    opts.accept, "always-transcode" in opts.flags,
-                    negotiation.offer_formats(section, opts.strip, opts.except_, opts.mask,
-                                              opts.transcode)[0] if opts.transcode else formats,
+                    opts.accept, "always-transcode" in opts.flags, sent,
                     "inject-DTMF" in opts.flags)
             if work.endpoint is not None and not conn.is_zero:
                 rmedia.bound_endpoint = work.endpoint

@@ -34,6 +34,10 @@ class _MediaWork:
     # direction it states (``_commit``).
     offers_mux: bool = False
     direction: str = "sendrecv"
+    # An offer's ``codec: {transcode}`` (``_commit``): the format list sent on with the
+    # codecs it added, and those codecs as (payload type, rtpmap text); empty: none added.
+    sent_formats: list[str] = field(default_factory=list)
+    added: list[tuple[str, str]] = field(default_factory=list)
 
 
 def _held(parsed: SessionDescription, index: int, conn: Connection) -> bool:
