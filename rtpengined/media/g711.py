@@ -69,9 +69,9 @@ ALAW_TO_ULAW = bytes(linear_to_ulaw(alaw_to_linear(code)) for code in range(256)
 TABLES = {("PCMU", "PCMA"): ULAW_TO_ALAW, ("PCMA", "PCMU"): ALAW_TO_ULAW}
 
 
-def payload(packet: bytes) -> bytes | None:
-    """An RTP packet's payload (after CSRCs and a header extension, without padding); None
-    for a packet too short for its own header."""
+def payload_bounds(packet: bytes) -> tuple[int, int] | None:
+    """Where an RTP packet's payload starts and ends (after CSRCs and a header extension,
+    before padding); None for a packet too short for its own header."""
     if len(packet) < 12:
         return None
     header = 12 + 4 * (packet[0] & 0x0F)
@@ -84,18 +84,21 @@ def payload(packet: bytes) -> bytes | None:
     end = len(packet)
     if packet[0] & 0x20 and end > header:  # padding: the last byte counts it
         end -= min(packet[-1], end - header)
-    return packet[header:end]
+    return header, end
+
+
+def payload(packet: bytes) -> bytes | None:
+    """An RTP packet's payload (``payload_bounds``); None for a packet too short."""
+    bounds = payload_bounds(packet)
+    return None if bounds is None else packet[bounds[0]:bounds[1]]
 
 
 def convert_rtp(packet: bytes, payload_type: int, table: bytes) -> bytes | None:
     """``packet`` (RTP) with its payload converted by ``table`` and ``payload_type`` set;
     None for a packet too short for its own header."""
-    body = payload(packet)
-    if body is None:
+    bounds = payload_bounds(packet)
+    if bounds is None:
         return None
-    header = 12 + 4 * (packet[0] & 0x0F)
-    if packet[0] & 0x10:
-        header += 4 + 4 * int.from_bytes(packet[header + 2:header + 4], "big")
-    end = header + len(body)
+    header, end = bounds
     return (bytes((packet[0], (packet[1] & 0x80) | payload_type)) + packet[2:header]
-            + body.translate(table) + packet[end:])
+            + packet[header:end].translate(table) + packet[end:])
