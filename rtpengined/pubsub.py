@@ -406,20 +406,14 @@ def _codec_lines(section: sdpmod.MediaSection | None, media: CallMedia,
                  formats: list[str], feedback: bool = False) -> list[str]:
     """a=rtpmap and a=fmtp of each payload type (and its a=rtcp-fb with ``feedback``)."""
     rtpmaps = section.rtpmaps() if section is not None else {}
-    fmtps: dict[str, list[str]] = {}
-    for value in section.attributes("fmtp") if section is not None else []:
-        fmtps.setdefault(value.split(" ", 1)[0], []).append(value)
-    feedbacks: dict[str, list[str]] = {}
-    if feedback and section is not None:
-        for value in section.attributes("rtcp-fb"):
-            feedbacks.setdefault(value.split(" ", 1)[0], []).append(value)
+    fmtps = sdpmod.by_payload_type(section, "fmtp", False) if section is not None else {}
+    feedbacks = (sdpmod.by_payload_type(section, "rtcp-fb", False)
+                 if feedback and section is not None else {})
     out = []
     for pt in formats:
         rtpmap = media.rtpmaps.get(pt) or rtpmaps.get(pt)
         if rtpmap:
-            if rtpmap.count("/") == 2 and rtpmap.endswith("/1"):
-                rtpmap = rtpmap[:-2]  # (10.5 writes no channel count of 1)
-            out.append(f"a=rtpmap:{pt} {rtpmap}")
+            out.append(f"a=rtpmap:{pt} {sdpmod.rtpmap_text(rtpmap)}")
         out += [f"a=fmtp:{value}" for value in fmtps.get(pt, [])]
         out += [f"a=rtcp-fb:{value}" for value in feedbacks.get(pt, [])]
     return out

@@ -30,7 +30,7 @@ ICE_ATTRIBUTES = frozenset({
 })
 
 
-def _rtpmap_text(codec: str) -> str:
+def rtpmap_text(codec: str) -> str:
     """10.5 writes ``encoding/rate`` without a ``/1`` channel count."""
     return codec[:-2] if codec.count("/") == 2 and codec.endswith("/1") else codec
 # Media attributes the rewriter regenerates (removed from their place, re-added at the end).
@@ -714,15 +714,15 @@ def _codec_lines(media: MediaSection, formats: list[str],
     if codecs is not None:
         return _mapped_codec_lines(media, codecs)
     rtpmaps = media.rtpmaps()
-    fmtps = _by_payload_type(media, "fmtp", False)
-    feedback = _by_payload_type(media, "rtcp-fb", False)
+    fmtps = by_payload_type(media, "fmtp", False)
+    feedback = by_payload_type(media, "rtcp-fb", False)
     out: list[str] = []
     # (Plain loops, and none at all for a media without fmtp/rtcp-fb: a generator per
     # payload type and attribute was most of this function's time.)
     for pt in formats:
         codec = rtpmaps.get(pt)
         if codec is not None:
-            out.append(f"a=rtpmap:{pt} {_rtpmap_text(codec)}{CRLF}")
+            out.append(f"a=rtpmap:{pt} {rtpmap_text(codec)}{CRLF}")
         if fmtps:
             for value in fmtps.get(pt, ()):
                 out.append(f"a=fmtp:{value}{CRLF}")
@@ -732,7 +732,7 @@ def _codec_lines(media: MediaSection, formats: list[str],
     return out
 
 
-def _by_payload_type(media: MediaSection, name: str, strip: bool) -> dict[str, list[str]]:
+def by_payload_type(media: MediaSection, name: str, strip: bool) -> dict[str, list[str]]:
     """The media's ``a=<name>`` values by their leading payload type, in order (``strip``:
     without the payload type and its space)."""
     grouped: dict[str, list[str]] = {}
@@ -809,12 +809,12 @@ def only_dtmf_left(media: MediaSection, before: list[str], after: list[str]) -> 
 def _mapped_codec_lines(media: MediaSection,
                         codecs: list[tuple[str, str, str | None, list[str] | None]]) -> list[str]:
     """Codec lines under new payload type numbers (fmtp/rtcp-fb taken from the input's)."""
-    fmtps = _by_payload_type(media, "fmtp", True)
-    feedback = _by_payload_type(media, "rtcp-fb", True)
+    fmtps = by_payload_type(media, "fmtp", True)
+    feedback = by_payload_type(media, "rtcp-fb", True)
     out: list[str] = []
     for pt, source, rtpmap, own_fmtps in codecs:
         if rtpmap:
-            out.append(f"a=rtpmap:{pt} {_rtpmap_text(rtpmap)}{CRLF}")
+            out.append(f"a=rtpmap:{pt} {rtpmap_text(rtpmap)}{CRLF}")
         for value in (fmtps.get(source, ()) if own_fmtps is None else own_fmtps):
             out.append(f"a=fmtp:{pt} {value}{CRLF}")
         if feedback:
