@@ -17,7 +17,7 @@ if TYPE_CHECKING:
     from .core import Core
 from .media import dtmf
 from .model import Call, CallMedia, Monologue
-from .ngoptions import get_list, require_call_id
+from .ngoptions import get_int, get_list, require_call_id
 from .protocol.ngcodec import NgError
 
 OK: dict[str, Any] = {"result": "ok"}
@@ -171,9 +171,9 @@ def play_dtmf(core: Core, message: dict[str, Any], request: Request) -> dict[str
     medias = [m for m in medias if m.rtp.stats.packets]
     if not medias:
         raise NgError("No SSRC context present for DTMF injection")
-    volume = _int_option(message, "volume")
-    duration = _clamped(_int_option(message, "duration"), 250)
-    pause = _clamped(_int_option(message, "pause"), 100)
+    volume = get_int(message, "volume")
+    duration = _clamped(get_int(message, "duration"), 250)
+    pause = _clamped(get_int(message, "pause"), 100)
     owners = {id(stream): media for mono in call.monologues for media in mono.medias
               for stream in media.streams}
     for media in medias:
@@ -203,15 +203,6 @@ def _dtmf_code(code: Any) -> int | None:
     if len(code) == 1 and code.upper() in dtmf.EVENTS:
         return dtmf.EVENTS.index(code.upper())
     return int(code) if code.isdigit() and int(code) <= 15 else None
-
-
-def _int_option(message: dict[str, Any], key: str) -> int | None:
-    value = message.get(key)
-    if isinstance(value, int) and not isinstance(value, bool):
-        return value
-    if isinstance(value, str) and value.lstrip("-").isdigit():
-        return int(value)
-    return None
 
 
 def _clamped(millis: int | None, default: int) -> int:
