@@ -393,3 +393,10 @@ class Call:
         generator for the few streams of a call, and read several times per command)."""
         return [stream for monologue in self.monologues for media in monologue.medias
                 for stream in media.streams]
+
+
+def media_by_stream(monologues: list[Monologue]) -> dict[int, CallMedia]:
+    """The media each stream of these parties belongs to, by stream id (a stream knows its
+    sink and subscribers, not its media: DTMF injection, Redis restore look it up here)."""
+    return {stream.id: media for monologue in monologues for media in monologue.medias
+            for stream in media.streams}

@@ -16,7 +16,7 @@ from .request import Request
 if TYPE_CHECKING:
     from .core import Core
 from .media import dtmf
-from .model import Call, CallMedia, Monologue
+from .model import Call, CallMedia, Monologue, media_by_stream
 from .ngoptions import get_int, get_list, require_call_id
 from .protocol.ngcodec import NgError
 
@@ -174,11 +174,10 @@ def play_dtmf(core: Core, message: dict[str, Any], request: Request) -> dict[str
     volume = get_int(message, "volume")
     duration = _clamped(get_int(message, "duration"), 250)
     pause = _clamped(get_int(message, "pause"), 100)
-    owners = {id(stream): media for mono in call.monologues for media in mono.medias
-              for stream in media.streams}
+    owners = media_by_stream(call.monologues)
     for media in medias:
         sink = media.rtp.sink
-        receiver = owners.get(id(sink)) if sink is not None else None
+        receiver = owners.get(sink.id) if sink is not None else None
         if receiver is None:
             continue
         received = media.rtp.stats.payload_type

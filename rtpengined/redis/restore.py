@@ -13,7 +13,7 @@ import errno
 from typing import TYPE_CHECKING
 
 from .. import codec_negotiation as negotiation
-from ..model import Call, CallMedia, Interface, Monologue, Stream, StreamStats
+from ..model import Call, CallMedia, Interface, Monologue, Stream, StreamStats, media_by_stream
 from ..offer_answer.sdes import set_keys
 from .layout import (
     MEDIA_ASYMMETRIC,
@@ -183,13 +183,12 @@ def _restore_conversions(manager: CallManager, monos: list[Monologue]) -> None:
     stored codecs (``negotiation.conversions``; 20 ms frames, the packet time not being
     stored). What an offerer offered and was not answered is not stored either: its own
     codecs stand for what it was answered."""
-    owner = {id(stream): media for mono in monos for media in mono.medias
-             for stream in media.streams}
+    owner = media_by_stream(monos)
     for mono in monos:
         for media in mono.medias:
             rtp = media.rtp
             sink = rtp.sink if rtp is not None else None
-            peer = owner.get(id(sink)) if sink is not None else None
+            peer = owner.get(sink.id) if sink is not None else None
             if peer is None or not (media.transcoding or peer.transcoding):
                 continue
             sent = [(pt, media.rtpmaps.get(pt, "")) for pt in media.formats]
@@ -210,7 +209,7 @@ def _restore_pubsub(stored: StoredCall, monos: list[Monologue]) -> None:
     for mono in monos:
         if mono.pubsub_subscriptions and not mono.subscriptions:
             mono.tag_type = "UNKNOWN"  # a subscriber, as 10.5 types it
-    owner = {s.id: media for mono in monos for media in mono.medias for s in media.streams}
+    owner = media_by_stream(monos)
     for mono in monos:
         for media in mono.medias:
             for stream in media.streams:
