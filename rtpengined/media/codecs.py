@@ -52,7 +52,3 @@ def convertible(source: str, target: str) -> bool:
         return False
     return (source in G711 and target in G711) or _HAS_PYAV
 
-
-def via_libavcodec(source: str, target: str) -> bool:
-    """A conversion that needs libavcodec (anything but G.711 to G.711)."""
-    return not (source.lower() in G711 and target.lower() in G711)
