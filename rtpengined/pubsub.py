@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Any
 
 from . import __version__
 from . import sdp as sdpmod
+from .media import codecs as media_codecs
 from .model import Call, CallMedia, Endpoint, Monologue, Stream
 from .ng_extended import select_party
 from .ngoptions import get_list, get_str, require_call_id, require_str
@@ -47,7 +48,8 @@ CRLF = "\r\n"
 # s= of an SDP made here (the offer of a multi-party subscription, a publish answer).
 SESSION_NAME = "rtpengine-rtpengined-" + __version__.replace(".", "-")
 # Codecs a publish answer does not pick first (not media: events, comfort noise, FEC).
-_G711 = ("PCMU", "PCMA")  # what the relay converts between (media.g711)
+# What the relay converts a subscriber's copies between (by table, ``media.g711``).
+_G711 = frozenset(name.upper() for name in media_codecs.G711)
 # Codecs 10.5's codec library supports (a publish answer takes the first of these the party
 # offers; an unknown codec, or telephone-event/comfort noise, is not picked).
 _KNOWN_CODECS = frozenset({"pcmu", "pcma", "g722", "g723", "g729", "g729a", "gsm", "opus",
@@ -249,7 +251,7 @@ def _offered_codecs(party: Monologue, source: CallMedia, added: list[str],
     names = {rtpmaps.get(pt, "").split("/")[0].upper() for pt in formats}
     for name in added:
         pt = "0" if name == "PCMU" else "8"
-        if name not in names and names & set(_G711) and pt not in formats:
+        if name not in names and names & _G711 and pt not in formats:
             formats.append(pt)
             rtpmaps[pt] = sdpmod.STATIC_PAYLOAD_TYPES[pt]
             names.add(name)
