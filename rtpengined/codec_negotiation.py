@@ -52,6 +52,13 @@ KNOWN_ENCODINGS = frozenset({
     "vorbis", "ac3", "eac3", "atrac3", "atrac-x", "evrc", "evrc0", "evrc1", "amr", "amr-wb",
     "telephone-event", "cn", "pcm-s16le", "pcm-u8", "mp3",
 })
+# The encodings an offer keeps once 10.5 adds a codec for transcoding: those it can decode
+# and encode (``rtpengine --codecs``: "fully supported") and, as probed, those its codec
+# library has without an RTP definition. Decode-only ones (AMR, iLBC...) and unknown ones go.
+FULLY_SUPPORTED = frozenset({
+    "pcma", "pcmu", "g723", "g722", "g729", "g729a", "speex", "gsm", "opus",
+    "telephone-event", "cn", "vorbis", "ac3", "eac3", "pcm-s16le", "pcm-u8", "mp3",
+})
 
 
 _NO_FMTPS: Mapping[str, list[str]] = MappingProxyType({})
@@ -164,8 +171,9 @@ def answer_codecs(section: MediaSection, formats: list[str], offer: Offered) -> 
     sent = offer.sent
     for pt in formats:
         encoding = _encoding(rtpmaps.get(pt, ""))
-        if pt not in by_pt or (sent and pt not in sent):
-            continue
+        if pt not in by_pt or (sent and pt not in sent and (
+                encoding in FULLY_SUPPORTED or _encoding(by_pt[pt]) != encoding)):
+            continue  # (one the offer had that a transcoding offer dropped passes: 10.5)
         if encoding not in KNOWN_ENCODINGS:
             # Not a codec 10.5 knows: kept under its own number and rtpmap (one without an
             # rtpmap is printed as "/0" by 10.5).
@@ -191,7 +199,8 @@ def answer_codecs(section: MediaSection, formats: list[str], offer: Offered) -> 
         result = [c for c in result if c.source_pt in sent]
         used.clear()
         used.update(c.pt for c in result)
-    first = next((text for _, text in offer.codecs if _encoding(text) not in SUPPLEMENTARY), "")
+    first = next((text for _, text in offer.codecs if _encoding(text) not in SUPPLEMENTARY
+                  and (not sent or _encoding(text) in FULLY_SUPPORTED)), "")
     if _encoding(first) not in KNOWN_ENCODINGS or not any(
             _encoding(rtpmaps.get(pt, "")) in KNOWN_ENCODINGS for pt in formats):
         # Nothing 10.5 could transcode from or to: the answer's codecs go through as they are.
@@ -204,11 +213,34 @@ def answer_codecs(section: MediaSection, formats: list[str], offer: Offered) -> 
             result.append(from_offer(target, pt))
     if not any(_encoding(c.rtpmap or "") not in SUPPLEMENTARY for c in result):
         first = next((pt for pt, text in offer.own or offer.codecs
-                      if _encoding(text) not in SUPPLEMENTARY), None)
+                      if _encoding(text) not in SUPPLEMENTARY
+                      and (not sent or _encoding(text) in FULLY_SUPPORTED)), None)
         if first is not None:
             result.insert(0, _offer_codec(offer, first, ""))
             used.add(first)
-    return result
+    return _at_codec_rate(result, offer)
+
+
+def _at_codec_rate(result: list[AnswerCodec], offer: Offered) -> list[AnswerCodec]:
+    """A converted answer's telephone-event and CN are the offerer's own (its fmtp too) at
+    the clock rate of the codec it is answered (10.5: the conversion's own DTMF and CN
+    payload types); without one at that rate, none."""
+    main = next((c for c in result if _encoding(c.rtpmap or "") not in SUPPLEMENTARY), None)
+    if main is None:
+        return result
+    rate = _clock_rate(main.rtpmap or "")
+    own = offer.own or offer.codecs
+    out: list[AnswerCodec] = []
+    for codec in result:
+        encoding = _encoding(codec.rtpmap or "")
+        if encoding in SUPPLEMENTARY:
+            pt = next((p for p, text in own if _encoding(text) == encoding
+                       and _clock_rate(text) == rate and all(c.pt != p for c in out)), None)
+            if pt is None:
+                continue
+            codec = _offer_codec(offer, pt, codec.source_pt)
+        out.append(codec)
+    return out
 
 
 def _offer_codec(offer: Offered, pt: str, source: str) -> AnswerCodec:
@@ -256,28 +288,35 @@ def codec_matches(codec: str, name: str) -> bool:
 
 
 def added_codecs(section: MediaSection, formats: list[str],
-                 names: list[str]) -> list[tuple[str, str]]:
+                 names: list[str], full: bool = False) -> list[tuple[str, str]]:
     """``codec: {transcode}``: the (payload type, rtpmap text) of each named codec the relay
-    can convert the offerer's first codec to and back (``media.codecs``) that the offer
-    does not carry yet, for the offer sent on (module doc)."""
+    can convert to and back from one of the offer's codecs (``media.codecs``) that the offer
+    does not carry yet, for the offer sent on (module doc). ``full`` (a ``full`` strip or
+    mask): telephone-event is made anew too, at 8 kHz (10.5)."""
     rtpmaps = section.rtpmaps()
     present = {_encoding(rtpmaps.get(pt, "")) for pt in section.formats}
-    first = next((_encoding(rtpmaps.get(pt, "")) for pt in section.formats
-                  if _encoding(rtpmaps.get(pt, "")) not in SUPPLEMENTARY), "")
+    sources = [_encoding(rtpmaps.get(pt, "")) for pt in section.formats]
     used = set(section.formats)
     added: list[tuple[str, str]] = []
     for name in names:
         parts = name.split("/")
         encoding = parts[0]
+        if full and encoding.lower() == "telephone-event" and encoding.lower() not in {
+                _encoding(text) for _, text in added}:
+            pt = _free_pt(used)
+            if pt is not None:
+                used.add(pt)
+                added.append((pt, f"{encoding}/{parts[1] if len(parts) > 1 else 8000}"))
+            continue
         known = media_codecs.codec(encoding)
-        if (known is None or encoding.lower() in present
-                or not media_codecs.convertible(first, encoding)):
+        if (known is None or (encoding.lower() in present and not full)
+                or not any(media_codecs.convertible(source, encoding) for source in sources)):
             continue  # (10.5 adds any codec it knows; only these can be converted here)
         if len(parts) > 1 and parts[1] != str(known.clock_rate):
             continue
         channels = parts[2] if len(parts) > 2 else str(known.channels)
-        pt = known.static_pt if known.static_pt not in used and known.static_pt else next(
-            (str(n) for n in range(96, 128) if str(n) not in used), None)
+        pt = known.static_pt if known.static_pt not in used and known.static_pt else _free_pt(
+            used)
         if pt is None:
             continue
         used.add(pt)
@@ -287,22 +326,100 @@ def added_codecs(section: MediaSection, formats: list[str],
     return added
 
 
+def made_fmtps(text: str) -> list[str]:
+    """The a=fmtp 10.5 gives a codec it made for an offer: telephone-event gets ``0-15``."""
+    return ["0-15"] if _encoding(text) == "telephone-event" else []
+
+
+def _free_pt(used: set[str]) -> str | None:
+    """The first dynamic payload type not in ``used`` (10.5's choice for a codec it makes)."""
+    return next((str(n) for n in range(96, 128) if str(n) not in used), None)
+
+
+def _clock_rate(text: str) -> str:
+    parts = text.split("/")
+    return parts[1] if len(parts) > 1 else ""
+
+
 def offer_formats(section: MediaSection, strip: list[str], except_: list[str],
                   mask: list[str], transcode: list[str]) -> tuple[list[str], list[tuple[str, str]]]:
     """The format list an offer sends on (``strip`` already holds ``mask``) and the codecs
-    ``transcode`` added to it. A mask that hides every codec leaves only the added ones,
-    when there are any (10.5)."""
+    ``transcode`` added to it (telephone-event and CN included), as 10.5 makes them:
+
+    - a mask that hides every codec leaves only the added ones, when there are any;
+    - once a codec is added, codecs 10.5 cannot both decode and encode leave the offer
+      (``FULLY_SUPPORTED``): whatever the answerer picks must be convertible;
+    - telephone-event and CN follow the clock rates: a clock rate a codec was added at, or
+      removed from, gets each of them the offer had at some rate (telephone-event with
+      ``0-15``), under the first free dynamic payload type, before the first of them already
+      listed; one left at a clock rate with no codec goes (``_supplemental``).
+    """
     formats = filter_codecs(section, strip, except_)
     if not transcode or not section.is_rtp or section.type != "audio":
         return formats, []
+    full = "full" in strip
     base = formats
     if mask:
         unmasked = set(filter_codecs(section, strip, except_, keep_all=False))
         base = [pt for pt in base if pt in unmasked]
-    added = added_codecs(section, base, transcode)
+    rtpmaps = section.rtpmaps()
+    if full:
+        base = []
+    added = added_codecs(section, base, transcode, full)
     if not added:
         return formats, []
-    return with_added(base, section.rtpmaps(), added), added
+    base = [pt for pt in base if _encoding(rtpmaps.get(pt, "")) in FULLY_SUPPORTED]
+    if not full:
+        # A supplementary codec named for transcoding comes back when it was masked.
+        names = {name.split("/")[0].lower() for name in transcode}
+        base += [pt for pt in section.formats if pt not in base
+                 and _encoding(rtpmaps.get(pt, "")) in SUPPLEMENTARY & names]
+    sent = with_added(base, rtpmaps, added)
+    texts = dict(rtpmaps)
+    texts.update(added)
+    removed = [texts.get(pt, "") for pt in section.formats if pt not in base]
+    sent, extra = _supplemental(sent, texts, [text for _, text in added] + removed)
+    return sent, added + extra
+
+
+def _supplemental(formats: list[str], texts: dict[str, str],
+                  touched: list[str]) -> tuple[list[str], list[tuple[str, str]]]:
+    """telephone-event and CN for the clock rates the codec options touched (``touched``:
+    the rtpmap texts of codecs added or removed; a supplementary one among them touches
+    every rate): added where a codec has a rate without them, removed where they have a
+    rate without codecs (10.5's supplemental codec tracker)."""
+    every = any(_encoding(text) in SUPPLEMENTARY for text in touched)
+    touched_rates = {_clock_rate(text) for text in touched}
+    rates = sorted({_clock_rate(texts.get(pt, "")) for pt in formats
+                    if _encoding(texts.get(pt, "")) not in SUPPLEMENTARY}, key=_rate_key)
+    result = list(formats)
+    extra: list[tuple[str, str]] = []
+    for supp in ("telephone-event", "cn"):
+        have = [pt for pt in result if _encoding(texts.get(pt, "")) == supp]
+        if not have:
+            continue
+        spelt = texts[have[0]].split("/")[0]
+        have_rates = {_clock_rate(texts[pt]) for pt in have}
+        for rate in rates:
+            if rate in have_rates or not (every or rate in touched_rates):
+                continue
+            pt = _free_pt(set(result))
+            if pt is None:
+                continue
+            first_supp = next(index for index, p in enumerate(result)
+                              if _encoding(texts.get(p, "")) in SUPPLEMENTARY)
+            result.insert(first_supp, pt)
+            texts[pt] = f"{spelt}/{rate}"
+            extra.append((pt, texts[pt]))
+        for pt in have:
+            rate = _clock_rate(texts[pt])
+            if rate not in rates and (every or rate in touched_rates):
+                result.remove(pt)
+    return result, extra
+
+
+def _rate_key(rate: str) -> int:
+    return int(rate) if rate.isdigit() else 0
 
 
 def with_added(formats: list[str], rtpmaps: dict[str, str],
@@ -343,7 +460,28 @@ def conversions(sent: list[tuple[str, str]], received: list[tuple[str, str]],
         elif repacketize and encoding in media_codecs.G711 and names[encoding].isdigit():
             out.append((int(pt), int(names[encoding]), encoding.upper(), encoding.upper(),
                         ptime * 8))
+    if out and primary is not None:
+        out += _event_conversions(sent, received, _clock_rate(dict(received)[primary[0]]))
     return tuple(out)
+
+
+def _event_conversions(sent: list[tuple[str, str]], received: list[tuple[str, str]],
+                       rate: str) -> list[Conversion]:
+    """telephone-event in a converted direction goes out as the receiver's at the clock
+    rate of the codec the audio goes out in (``rate``), where that is another payload
+    type or rate than it came in (10.5; ``transcoding.Events``)."""
+    target = next((pt for pt, text in received if _encoding(text) == "telephone-event"
+                   and _clock_rate(text) == rate and pt.isdigit()), None)
+    if target is None or not rate.isdigit():
+        return []
+    out: list[Conversion] = []
+    for pt, text in sent:
+        source_rate = _clock_rate(text)
+        if (_encoding(text) == "telephone-event" and pt.isdigit() and source_rate.isdigit()
+                and (pt, source_rate) != (target, rate)):
+            out.append((int(pt), int(target), f"TELEPHONE-EVENT/{source_rate}",
+                        f"TELEPHONE-EVENT/{rate}", 0))
+    return out
 
 
 def single_codec(codecs: list[AnswerCodec]) -> list[AnswerCodec]:

@@ -131,11 +131,13 @@ SECURITY_PASSING = frozenset({
 
 # Cases of the "transcoding" kind whose SDP rtpengined produces as 10.5 does: G.711
 # conversions offered and answered (codec transcode/accept/consume), codecs listed twice,
-# the ptime options (repacketized), and G.722 and Opus added and answered.
+# the ptime options (repacketized), G.722 and Opus added and answered, and telephone-event
+# following the clock rates codecs were added or masked at.
 TRANSCODING_PASSING = frozenset({
     1390, 2975, 3018, 3734, 3762, 3790, 6515, 12724, 12798, 12876, 13418, 13571, 13644,
     13718, 13792, 13865, 13937, 14010, 14646, 14919,
-    954, 5950, 6071, 6124, 6176, 9016, 9090, 9315, 9382})
+    954, 5950, 6071, 6124, 6176, 9016, 9090, 9315, 9382,
+    277, 6392, 8902, 8957, 14550, 14615, 14834})
 
 
 # Cases of the "DTMF" kind whose SDP matches 10.5's (inject DTMF offers and answers). The

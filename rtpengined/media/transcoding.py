@@ -25,6 +25,11 @@ came alike. Measured on 10.5 (offer/answer with ``codec: {transcode}``, ``accept
 - A packet passed as it came (the receiver takes its codec as it is) keeps its timestamp
   and its sequence number plus the shift.
 
+telephone-event packets (RFC 4733) go through the sequencer with the audio when the
+receiver takes them under another payload type or clock rate (``Events``): an event starts
+at the encoder clock's position, its durations are scaled to the receiver's rate, its end
+moves the clock past it, as measured on 10.5.
+
 DTMF events ``play DTMF`` queued on a direction replace its frames (``dtmf``). RTCP is not
 touched. Each ``Direction`` is one stream's: the relay worker keeps it on the stream it
 reads from.
@@ -56,7 +61,7 @@ class _Output:
     clock, and samples that fill no frame yet."""
 
     __slots__ = ("ssrc", "shift", "expected", "last_ts", "waiting", "clock", "pending",
-                 "converters", "burst_until")
+                 "converters", "burst_until", "event")
 
     def __init__(self) -> None:
         self.ssrc = os.urandom(4)
@@ -68,6 +73,7 @@ class _Output:
         self.pending = b""
         self.converters: dict[Codecs, object] = {}  # libavcodec conversions (stateful)
         self.burst_until: int | None = None  # DTMF tones sent ahead: input before it drops
+        self.event: tuple[int, int] | None = None  # (received, sent) timestamp of an event
 
 
 class Codecs:
@@ -90,6 +96,33 @@ class Codecs:
             log.warning("cannot convert %s to %s here: libavcodec (PyAV) lacks it",
                         self.source.name, self.target.name)
             return _Silent()
+
+
+class Events:
+    """telephone-event from one clock rate (and payload type) to another, for a conversions
+    table: the events keep their codes and flags, their durations are scaled."""
+
+    __slots__ = ("rate_in", "rate_out")
+
+    def __init__(self, rate_in: int, rate_out: int) -> None:
+        self.rate_in, self.rate_out = rate_in, rate_out
+
+    def __eq__(self, other: object) -> bool:
+        return (type(other) is Events and other.rate_in == self.rate_in
+                and other.rate_out == self.rate_out)
+
+    def __hash__(self) -> int:
+        return hash((self.rate_in, self.rate_out))
+
+
+def _force_after(convert) -> int:
+    """How far (in the target's clock) past the last decoded packet a gap is given up."""
+    kind = type(convert)
+    if kind is Codecs:
+        return convert.target.clock_rate * 60 // 1000
+    if kind is Events:
+        return convert.rate_out * 60 // 1000
+    return FORCE_AFTER
 
 
 class _Silent:
@@ -155,9 +188,7 @@ class Direction:
             if ready is None:
                 last = output.last_ts
                 late = (ts - last) & 0xFFFFFFFF if last is not None else 0
-                convert = conversion[1]
-                force = (convert.target.clock_rate * 60 // 1000 if type(convert) is Codecs
-                         else FORCE_AFTER)
+                force = _force_after(conversion[1])
                 if len(waiting) < MAX_WAITING and not force <= late < 0x80000000:
                     break  # wait for the missing ones
                 expected = min(waiting, key=lambda n: (n - expected) & 0xFFFF)
@@ -179,6 +210,9 @@ class Direction:
         pt_out, convert, frame = conversion
         if output.clock is None:
             output.clock = ts  # (10.5 starts the encoder's clock there, on any RTP clock)
+        if type(convert) is Events:
+            self._event(output, packet, ts, payload, pt_out, convert, out)
+            return
         if output.burst_until is not None:
             # Audio wholly inside the time of DTMF tones sent ahead is dropped; a packet
             # reaching past their end follows what was left of their last frame.
@@ -220,6 +254,27 @@ class Direction:
                     stamp & 0xFFFFFFFF, output.ssrc) + body)
             clock += frame
         output.clock = clock
+
+    def _event(self, output: _Output, packet: bytes, ts: int, payload: bytes, pt_out: int,
+               convert: Events, out: list) -> None:
+        """One telephone-event packet: stamped at the clock's position when its event began,
+        its duration in the receiver's rate; its end moves the clock past the event."""
+        if len(payload) < 4:
+            output.shift -= 1
+            return
+        event = output.event
+        if event is None or event[0] != ts:
+            event = output.event = (ts, output.clock)
+        duration = min(int.from_bytes(payload[2:4], "big") * convert.rate_out
+                       // convert.rate_in, 0xFFFF)
+        seq = (packet[2] << 8) | packet[3]
+        out.append(_HEADER.pack(0x80, pt_out | (packet[1] & 0x80), (seq + output.shift) & 0xFFFF,
+                                event[1] & 0xFFFFFFFF, output.ssrc)
+                   + payload[:2] + duration.to_bytes(2, "big") + payload[4:])
+        if payload[1] & 0x80:  # the end: what follows starts after the event
+            end = (event[1] + duration) & 0xFFFFFFFF
+            if dtmf.before(output.clock, end):
+                output.clock = end
 
     def _tones(self, output: _Output, packet: bytes, ts: int, pt_out: int, frame: int,
                out: list) -> None:

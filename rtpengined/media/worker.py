@@ -1485,7 +1485,9 @@ def _conversions(entries: tuple) -> dict | None:
     for entry in entries:
         pt_in, pt_out, codec_in, codec_out = entry[:4]
         frame = entry[4] if len(entry) > 4 else transcoding.FRAME
-        if codec_in == codec_out:
+        if codec_in.startswith("TELEPHONE-EVENT/"):
+            convert = transcoding.Events(int(codec_in[16:]), int(codec_out[16:]))
+        elif codec_in == codec_out:
             convert = None
         elif (codec_in, codec_out) in g711.TABLES:
             convert = g711.TABLES[(codec_in, codec_out)]

@@ -52,8 +52,8 @@ def _add_transcoded(plan: MediaPlan, section: sdpmod.MediaSection, work: _MediaW
     rtpmaps = section.rtpmaps()
     plan.formats = work.sent_formats
     texts = dict(work.added)
-    plan.codecs = [(pt, "", texts[pt], []) if pt in texts else (pt, pt, rtpmaps.get(pt), None)
-                   for pt in work.sent_formats]
+    plan.codecs = [(pt, "", texts[pt], negotiation.made_fmtps(texts[pt])) if pt in texts
+                   else (pt, pt, rtpmaps.get(pt), None) for pt in work.sent_formats]
 
 
 class SdpOutput:
