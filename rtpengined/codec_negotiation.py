@@ -194,7 +194,7 @@ def answer_codecs(section: MediaSection, formats: list[str], offer: Offered) -> 
             result.append(AnswerCodec(target, pt, text or None))
     if result and (not offer.sent or any(
             _encoding(c.rtpmap or "") not in SUPPLEMENTARY for c in result)):
-        return result
+        return _with_conversion_target(result, formats, rtpmaps, offer)
     if result:  # (only telephone-event/CN in common, and the relay converts: see below)
         result = [c for c in result if c.source_pt in sent]
         used.clear()
@@ -219,6 +219,27 @@ def answer_codecs(section: MediaSection, formats: list[str], offer: Offered) -> 
             result.insert(0, _offer_codec(offer, first, ""))
             used.add(first)
     return _at_codec_rate(result, offer)
+
+
+def _with_conversion_target(result: list[AnswerCodec], formats: list[str],
+                            rtpmaps: dict[str, str], offer: Offered) -> list[AnswerCodec]:
+    """An answer that took codecs in common and also one added for transcoding: the
+    offerer is answered its first codec too (after the common ones, before telephone-event
+    and CN), so that what it sends in it is converted for the answerer (10.5)."""
+    if not offer.sent:
+        return result
+    offered_pts = {pt for pt, _ in offer.codecs}
+    if not any(pt in offer.sent and pt not in offered_pts
+               and _encoding(rtpmaps.get(pt, "")) not in SUPPLEMENTARY for pt in formats):
+        return result
+    first = next((pt for pt, text in offer.codecs if _encoding(text) not in SUPPLEMENTARY
+                  and _encoding(text) in FULLY_SUPPORTED), None)
+    if first is None or any(c.pt == first for c in result):
+        return result
+    at = len(result)
+    while at and _encoding(result[at - 1].rtpmap or "") in SUPPLEMENTARY:
+        at -= 1
+    return result[:at] + [_offer_codec(offer, first, "")] + result[at:]
 
 
 def _at_codec_rate(result: list[AnswerCodec], offer: Offered) -> list[AnswerCodec]:
