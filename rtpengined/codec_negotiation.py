@@ -199,7 +199,8 @@ def answer_codecs(section: MediaSection, formats: list[str], offer: Offered) -> 
         result = [c for c in result if c.source_pt in sent]
         used.clear()
         used.update(c.pt for c in result)
-    first = next((text for _, text in offer.codecs if _encoding(text) not in SUPPLEMENTARY
+    first = next((text for _, text in offer.own or offer.codecs
+                  if _encoding(text) not in SUPPLEMENTARY
                   and (not sent or _encoding(text) in FULLY_SUPPORTED)), "")
     if _encoding(first) not in KNOWN_ENCODINGS or not any(
             _encoding(rtpmaps.get(pt, "")) in KNOWN_ENCODINGS for pt in formats):
@@ -293,7 +294,7 @@ def _preferred(offer: Offered, formats: list[str],
                            and all(c.pt != p for c in result)), None)
             if target is not None:
                 result.append(_offer_codec(offer, target, pt))
-    return result
+    return _at_codec_rate(result, offer)
 
 
 def codec_matches(codec: str, name: str) -> bool:
@@ -363,7 +364,8 @@ def _clock_rate(text: str) -> str:
 
 
 def offer_formats(section: MediaSection, strip: list[str], except_: list[str],
-                  mask: list[str], transcode: list[str]) -> tuple[list[str], list[tuple[str, str]]]:
+                  mask: list[str], transcode: list[str], offer: list[str] | tuple[()] = (),
+                  ) -> tuple[list[str], list[tuple[str, str]]]:
     """The format list an offer sends on (``strip`` already holds ``mask``) and the codecs
     ``transcode`` added to it (telephone-event and CN included), as 10.5 makes them:
 
@@ -375,13 +377,13 @@ def offer_formats(section: MediaSection, strip: list[str], except_: list[str],
       ``0-15``), under the first free dynamic payload type, before the first of them already
       listed; one left at a clock rate with no codec goes (``_supplemental``).
     """
-    formats = filter_codecs(section, strip, except_)
+    formats = filter_codecs(section, strip, except_, offer=offer)
     if not transcode or not section.is_rtp or section.type != "audio":
         return formats, []
     full = "full" in strip
     base = formats
     if mask:
-        unmasked = set(filter_codecs(section, strip, except_, keep_all=False))
+        unmasked = set(filter_codecs(section, strip, except_, keep_all=False, offer=offer))
         base = [pt for pt in base if pt in unmasked]
     rtpmaps = section.rtpmaps()
     if full:

@@ -1,11 +1,14 @@
-"""Differential: offers and answers that make the relay convert between the G.711 laws.
+"""Differential: offers and answers that make the relay convert between codecs (the G.711
+laws by table, G.722 and Opus through libavcodec).
 
 ``codec: {transcode}`` adds the codec to what the answerer is offered (its static payload
-type, or the first free dynamic one; before telephone-event), ``accept``/``consume`` and
+type, or the first free dynamic one; before telephone-event), with telephone-event and CN
+at the clock rates a codec was added or masked at (10.5's supplemental codec tracker) and
+without the codecs 10.5 cannot both decode and encode; ``accept``/``consume`` and
 ``always transcode`` choose what the offerer is answered, a masked codec may still be
-answered to the offerer, and an answer with nothing in common gets the offerer's first codec.
-Our SDP and ``query`` beside rtpengine 10.5's, step by step. (Codecs other than the G.711
-laws are not converted here, so those offers are not compared: see the README.)
+answered to the offerer, and an answer with nothing in common gets the offerer's first codec
+(and its telephone-event at that codec's rate). Our SDP and ``query`` beside rtpengine
+10.5's, step by step; then the media, RFC 4733 events across clock rates included.
 """
 
 from __future__ import annotations
@@ -103,8 +106,6 @@ SCENARIOS.update({
     "transcode G722 and opus, answer takes G722": [
         offer(a("0 8"), codec={"transcode": ["G722", "opus"]}), answer(b("9")), query(),
         delete()],
-    # (with telephone-event in the offer 10.5 adds telephone-event/48000 too: not here,
-    # the relay does not convert DTMF events between clock rates)
     "transcode opus, answer takes it": [
         offer(a("0"), codec={"transcode": ["opus"]}),
         answer(b("96", "a=rtpmap:96 opus/48000/2")), delete()],
@@ -119,6 +120,40 @@ SCENARIOS.update({
         offer(a("9"), codec={"transcode": ["PCMA"]}), answer(b("8")), delete()],
 })
 
+
+# telephone-event and CN across clock rates (10.5's supplemental codec tracker), and the
+# codecs a transcoding offer drops
+TE48 = ("a=rtpmap:96 opus/48000/2", "a=rtpmap:97 telephone-event/48000")
+SCENARIOS.update({
+    "transcode opus adds telephone-event/48000": [
+        offer(a("0 101", *TE), codec={"transcode": ["opus"]}),
+        answer(b("96 97", *TE48)), query(), delete()],
+    "opus offer, transcode PCMU adds telephone-event/8000": [
+        offer(a("96 97", *TE48), codec={"transcode": ["PCMU"]}),
+        answer(b("0 98", "a=rtpmap:98 telephone-event/8000")), query(), delete()],
+    "mask opus, transcode PCMA drops telephone-event/48000": [
+        offer(a("96 0 97 101", *TE48, *TE), codec={"mask": ["opus"], "transcode": ["PCMA"]}),
+        answer(b("8 101", *TE)), query(), delete()],
+    "mask PCMA, transcode opus, telephone-event at 97": [
+        offer(a("8 97", "a=rtpmap:97 telephone-event/8000"),
+              codec={"transcode": ["opus"], "mask": ["PCMA"]}),
+        answer(b("96 98", "a=rtpmap:96 opus/48000/2", "a=rtpmap:98 telephone-event/48000")),
+        delete()],
+    "transcode opus adds CN/48000": [
+        offer(a("0 13"), codec={"transcode": ["opus"]}),
+        answer(b("96 97", "a=rtpmap:96 opus/48000/2", "a=rtpmap:97 CN/48000")), delete()],
+    "transcode PCMA drops SILK": [
+        offer(a("96 0", "a=rtpmap:96 SILK/8000"), **TC_PCMA), answer(b("8")), delete()],
+    "transcode PCMA drops AMR, the answer picks it anyway": [
+        offer(a("0 102", "a=rtpmap:102 AMR/8000"), **TC_PCMA),
+        answer(b("102", "a=rtpmap:102 AMR/8000")), query(), delete()],
+    "transcode PCMA keeps vorbis": [
+        offer(a("96 0", "a=rtpmap:96 vorbis/48000"), **TC_PCMA), answer(b("8")), delete()],
+    "mask full, transcode PCMA and telephone-event": [
+        offer(a("96 120", "a=rtpmap:96 opus/48000/2", "a=rtpmap:120 telephone-event/48000"),
+              codec={"mask": ["full"], "transcode": ["PCMA", "telephone-event"]}),
+        answer(b("8 96", "a=rtpmap:96 telephone-event/8000")), query(), delete()],
+})
 
 @pytest.mark.parametrize("name", list(SCENARIOS))
 def test_transcoding_sdp(default_pair, name):
@@ -247,3 +282,69 @@ def test_libavcodec_conversions_frame_and_time_as_rtpengine(default_pair, name, 
     linear = [g711.ulaw_to_linear(code) for code in pcmu]
     rising = sum(1 for x, y in zip(linear, linear[1:], strict=False) if x < 0 <= y)
     assert abs(rising * 8000 / len(linear) - 440) < 25
+
+
+def _opus_silence(count: int) -> list[bytes]:
+    """``count`` Opus payloads of 20 ms of silence (libopus, 48 kHz mono)."""
+    encoder = av.CodecContext.create("libopus", "w")
+    encoder.sample_rate, encoder.layout, encoder.format = 48000, "mono", "s16"
+    encoder.bit_rate = 32000
+    payloads: list[bytes] = []
+    index = 0
+    while len(payloads) < count:
+        frame = av.AudioFrame(format="s16", layout="mono", samples=960)
+        frame.sample_rate = 48000
+        frame.planes[0].update(bytes(1920))
+        frame.pts = index * 960
+        index += 1
+        payloads += [bytes(packet) for packet in encoder.encode(frame)]
+    return payloads[:count]
+
+
+def _dtmf_steps(sender: str, audio_pt: int, event_pt: int, step: int, seq: int, ts: int,
+                ssrc: int, frames: list[bytes], durations: list[int]) -> list:
+    """Three audio frames, an RFC 4733 event (key 8 from the A side, 5 from B, volume 10;
+    marker on its first packet, all at one timestamp, the last ``durations`` ends), then
+    the rest of ``frames``."""
+    code = 8 if sender == "A" else 5
+    packets = [(sender, audio_pt, seq + i, ts + step * i, ssrc, frames[i]) for i in range(3)]
+    for i, duration in enumerate(durations):
+        end = 0x80 if duration == durations[-1] else 0
+        packets.append((sender, event_pt | (0x80 if i == 0 else 0), seq + 3 + i, ts + 3 * step,
+                        ssrc, bytes([code, end | 10]) + duration.to_bytes(2, "big")))
+    after = seq + 3 + len(durations)
+    packets += [(sender, audio_pt, after + i, ts + step * (6 + i), ssrc, payload)
+                for i, payload in enumerate(frames[3:])]
+    return packets
+
+
+@pytest.mark.parametrize("direction", ["A to B", "B to A"])
+def test_dtmf_events_across_clock_rates_as_rtpengine(default_pair, direction):
+    """A PCMU phone with telephone-event/8000, transcoded to an Opus party with
+    telephone-event/48000: the events are carried across the clock rates as 10.5 carries
+    them (payload type, marker, sequence numbers, the encoder clock's timestamp, durations
+    scaled), packet for packet; the audio payloads are not compared (libopus builds)."""
+    if direction == "A to B":
+        steps = _dtmf_steps("A", 0, 101, 160, 1000, 3000, 0x1234, [b"\xff" * 160] * 5,
+                            [160, 320, 480, 480, 480])
+        event_in, event_out = 101, 97
+    else:
+        steps = _dtmf_steps("B", 96, 97, 960, 500, 90000, 0x5555, _opus_silence(6),
+                            [960, 1920, 2880, 2880])
+        event_in, event_out = 97, 101
+    results = {}
+    for which, daemon in (("ref", default_pair.reference), ("ours", default_pair.ours)):
+        results[which] = media_exchange(
+            daemon, f"te-{direction.replace(' ', '_')}-{which}", "0 101", "96 97", steps,
+            {"codec": {"transcode": ["opus"]}},
+            a_attributes=("a=rtpmap:101 telephone-event/8000",),
+            b_attributes=("a=rtpmap:96 opus/48000/2", "a=rtpmap:97 telephone-event/48000"))
+
+    def seen(result: list) -> list:
+        return [[(pt, seq, ts, payload if pt & 0x7F == event_out else None, kept, ssrc)
+                 for pt, seq, ts, payload, kept, ssrc in got] for got in result]
+
+    assert seen(results["ours"]) == seen(results["ref"])
+    events = [got for packets in seen(results["ours"]) for got in packets if got[3]]
+    sent = [step for step in steps if step[1] & 0x7F == event_in]
+    assert len(events) == len(sent) and events[0][0] == 0x80 | event_out

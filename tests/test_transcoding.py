@@ -14,7 +14,7 @@ import hypothesis.strategies as st
 from rtpengined import codec_negotiation as negotiation
 from rtpengined import sdp as sdpmod
 from rtpengined.media import dtmf, g711
-from rtpengined.media.transcoding import Direction
+from rtpengined.media.transcoding import Direction, Events
 
 TO_PCMU = {8: (0, g711.ALAW_TO_ULAW, 160)}  # (pt out, table, samples per frame)
 
@@ -69,6 +69,39 @@ def test_a_mask_hiding_every_codec_leaves_the_added_ones():
     formats, _ = negotiation.offer_formats(media, ["all"], [], ["all"], ["PCMA"])
     assert formats == ["8"]
 
+
+def test_adding_a_codec_at_another_clock_rate_adds_telephone_event_at_it():
+    # (10.5's supplemental codec tracker: the first free dynamic type, before the first
+    # telephone-event already listed)
+    media = section("0 101", "a=rtpmap:101 telephone-event/8000")
+    assert negotiation.offer_formats(media, [], [], [], ["opus"]) == (
+        ["0", "96", "97", "101"], [("96", "opus/48000/2"), ("97", "telephone-event/48000")])
+    opus = section("96 97", "a=rtpmap:96 opus/48000/2", "a=rtpmap:97 telephone-event/48000")
+    assert negotiation.offer_formats(opus, [], [], [], ["PCMU"]) == (
+        ["96", "0", "98", "97"], [("0", "PCMU/8000"), ("98", "telephone-event/8000")])
+    cn = section("0 13")  # comfort noise alike
+    assert negotiation.offer_formats(cn, [], [], [], ["opus"]) == (
+        ["0", "96", "97", "13"], [("96", "opus/48000/2"), ("97", "CN/48000")])
+    assert negotiation.made_fmtps("telephone-event/48000") == ["0-15"]
+
+
+def test_telephone_event_at_a_clock_rate_left_without_codecs_goes():
+    media = section("96 0 97 101", "a=rtpmap:96 opus/48000/2",
+                    "a=rtpmap:97 telephone-event/48000", "a=rtpmap:101 telephone-event/8000")
+    assert negotiation.offer_formats(media, ["opus"], [], ["opus"], ["PCMA"]) == (
+        ["0", "8", "101"], [("8", "PCMA/8000")])
+
+
+def test_codecs_10_5_cannot_decode_and_encode_leave_an_offer_that_adds_one():
+    silk = section("96 0", "a=rtpmap:96 SILK/8000")
+    assert negotiation.offer_formats(silk, [], [], [], ["PCMA"]) == (
+        ["0", "8"], [("8", "PCMA/8000")])
+    amr = section("0 102", "a=rtpmap:102 AMR/8000")
+    assert negotiation.offer_formats(amr, [], [], [], ["PCMA"]) == (
+        ["0", "8"], [("8", "PCMA/8000")])
+    assert negotiation.offer_formats(amr, [], [], [], []) == (["0", "102"], [])  # (none added)
+    vorbis = section("96 0", "a=rtpmap:96 vorbis/48000")  # (fully supported: kept)
+    assert negotiation.offer_formats(vorbis, [], [], [], ["PCMA"])[0] == ["96", "0", "8"]
 
 # -- the answer -------------------------------------------------------------------------
 
@@ -132,6 +165,18 @@ def test_conversions_go_to_the_receivers_first_codec_for_what_it_was_not_answere
         (0, 96, "PCMU", "OPUS", 960),)
     assert negotiation.conversions([("3", "GSM/8000")], answered_a) == ()  # (decode only)
 
+
+def test_conversions_carry_telephone_event_to_the_receivers_at_its_codecs_rate():
+    pcma = [("8", "PCMA/8000"), ("101", "telephone-event/8000")]
+    opus = [("96", "opus/48000/2"), ("97", "telephone-event/48000")]
+    assert negotiation.conversions(pcma, opus) == (
+        (8, 96, "PCMA", "OPUS", 960),
+        (101, 97, "TELEPHONE-EVENT/8000", "TELEPHONE-EVENT/48000", 0))
+    assert negotiation.conversions(opus, pcma)[1] == (
+        97, 101, "TELEPHONE-EVENT/48000", "TELEPHONE-EVENT/8000", 0)
+    # the same payload type at the same rate: the events pass as they are
+    pcmu = [("0", "PCMU/8000"), ("101", "telephone-event/8000")]
+    assert negotiation.conversions(pcma, pcmu) == ((8, 0, "PCMA", "PCMU", 160),)
 
 # -- the packets ------------------------------------------------------------------------
 
@@ -225,6 +270,32 @@ def test_conversions_repacketize_what_both_parties_have_when_the_ptime_changed()
     assert negotiation.conversions(b, a, 20, repacketize=True) == (
         (0, 0, "PCMU", "PCMU", 160), (8, 0, "PCMA", "PCMU", 160))
 
+
+def test_telephone_events_cross_clock_rates_on_the_encoders_clock():
+    # PCMU to PCMA by table (frames of 160), telephone-event/8000 on 101 to /48000 on 97
+    conversions = {0: (8, g711.TABLES[("PCMU", "PCMA")], 160), 101: (97, Events(8000, 48000), 0)}
+    direction = Direction()
+    silence = b"\xff" * 160
+    # the audio jumps (5000): the encoder's clock does not, it stands at 3480 after three
+    audio = [direction.rewrite(rtp(0, seq, ts, silence), conversions)
+             for seq, ts in ((1, 3000), (2, 3160), (3, 5000))]
+    assert [fields(p)[:3] for packets in audio for p in packets] == [
+        (8, 1, 3000), (8, 2, 3160), (8, 3, 3320)]
+    event = [(0x80 | 101, 4, bytes([8, 10, 0, 160])), (101, 5, bytes([8, 10, 1, 64])),
+             (101, 6, bytes([8, 0x8A, 1, 0xE0])), (101, 7, bytes([8, 0x8A, 1, 0xE0]))]
+    out = [direction.rewrite(rtp(pt, seq, 5160, payload), conversions)
+           for pt, seq, payload in event]
+    assert [[(p[1], fields(p)[1], fields(p)[2], p[12:].hex()) for p in packets]
+            for packets in out] == [
+        [(0x80 | 97, 4, 3480, "080a03c0")],  # marker kept, the clock's position, 160 * 6
+        [(97, 5, 3480, "080a0780")],
+        [(97, 6, 3480, "088a0b40")],  # the end: 480 * 6
+        [(97, 7, 3480, "088a0b40")]]  # (repeated: the clock moves once)
+    after = direction.rewrite(rtp(0, 8, 5640, silence), conversions)
+    assert [fields(p)[:3] for p in after] == [(8, 8, 3480 + 2880)]  # past the event
+    assert after[0][12:] == silence.translate(g711.TABLES[("PCMU", "PCMA")])
+    assert len({p[8:12] for packets in (*audio, *out, after) for p in packets}) == 1
+    assert Events(8000, 48000) == Events(8000, 48000) != Events(48000, 8000)
 
 # -- whatever comes ---------------------------------------------------------------------
 
