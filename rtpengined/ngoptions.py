@@ -102,6 +102,9 @@ class Options:
     # (``media.codecs``); ``accept``/``consume``: codecs the offerer is answered in preference.
     transcode: list[str] | tuple[()] = ()
     accept: list[str] | tuple[()] = ()
+    # ``codec: {offer}``: codecs stripped or masked that come back, in this order, after
+    # the codecs kept (10.5: "except" that may reorder).
+    offer: list[str] | tuple[()] = ()
     direction: list[str] = field(default_factory=list)
     supports: set[str] = field(default_factory=set)
     learning: str | None = None
@@ -112,9 +115,10 @@ class Options:
         opts = cls()
         if message.keys() <= _NON_OPTION_KEYS:  # nothing but the call's keys: the defaults
             return opts
-        opts.flags = set(get_list(message, "flags"))
+        flags = get_list(message, "flags")
+        opts.flags = set(flags)
         opts.replace = set(get_list(message, "replace"))
-        for flag in opts.flags:
+        for flag in flags:  # (in the order given: codec lists keep it)
             # (10.5 ignores "replace-origin" style flags: only the replace list counts.)
             # (10.5 ignores "rtcp-mux-offer" style flags too: only the rtcp-mux list counts.)
             if flag.startswith("codec-strip-"):
@@ -129,6 +133,8 @@ class Options:
                 opts.accept = [*opts.accept, flag[13:]]
             elif flag.startswith("codec-except-"):
                 opts.except_.append(flag[13:])
+            elif flag.startswith("codec-offer-"):
+                opts.offer = [*opts.offer, flag[12:]]
             elif flag.startswith("endpoint-learning-"):
                 opts.learning = flag[18:]
         opts.rtcp_mux.update(get_list(message, "rtcp-mux", "rtcp mux"))
@@ -167,6 +173,7 @@ class Options:
             opts.transcode = [*opts.transcode, *get_list(codec, "transcode")]
             opts.accept = [*opts.accept, *get_list(codec, "accept"), *get_list(codec, "consume")]
             opts.except_ += get_list(codec, "except")
+            opts.offer = [*opts.offer, *get_list(codec, "offer")]
         opts.direction = [d for d in get_list(message, "direction")]
         supports = message.get("supports")  # spelt exactly "load limit" (10.5)
         opts.supports = ({item for item in supports if isinstance(item, str)}

@@ -743,12 +743,15 @@ def by_payload_type(media: MediaSection, name: str, strip: bool) -> dict[str, li
 
 
 def filter_codecs(
-    media: MediaSection, strip: list[str], except_: list[str], keep_all: bool = True
+    media: MediaSection, strip: list[str], except_: list[str], keep_all: bool = True,
+    offer: list[str] | tuple[()] = (),
 ) -> list[str]:
-    """The format list after ``codec: {strip, except}`` (no transcoding: order kept).
+    """The format list after ``codec: {strip, except, offer}`` (no transcoding).
 
-    As 10.5: codecs match by encoding name or ``name/rate`` (not by payload type), and a
-    strip that would leave nothing at all leaves everything.
+    As 10.5: codecs match by encoding name or ``name/rate`` (not by payload type), a
+    stripped codec named in ``offer`` comes back (in ``offer``'s order, before the
+    telephone-event and comfort-noise codecs kept), and a strip that would leave nothing at
+    all leaves everything.
     """
     if not strip or not media.is_rtp:
         return list(media.formats)
@@ -774,6 +777,13 @@ def filter_codecs(
             continue
         else:
             kept.append(pt)
+    for name in offer:
+        for pt in media.formats:
+            if pt not in kept and matches(pt, [name]):
+                at = next((index for index, other in enumerate(kept)
+                           if rtpmaps.get(other, "").split("/")[0].lower()
+                           in ("telephone-event", "cn")), len(kept))
+                kept.insert(at, pt)
     if not kept:
         return list(media.formats) if keep_all else []
     return _without_orphans(kept, rtpmaps) if len(kept) < len(media.formats) else kept

@@ -161,6 +161,24 @@ SCENARIOS: dict[str, list[dict[str, Any]]] = {
     "strip in an answer": [
         offer(body(C4, *DTMF_MIX)),
         answer(body("c=IN IP4 198.51.100.3", *DTMF_MIX), codec={"strip": ["PCMA"]}), delete()],
+    # ``codec: {offer}``: a stripped or masked codec named there comes back, in the list's
+    # order, before the telephone-event/CN kept; one not stripped stays where it is.
+    "offer brings stripped codecs back in its order": [
+        offer(body(C4, "m=audio 2000 RTP/AVP 0 8 9 101", "a=rtpmap:101 telephone-event/8000"),
+              codec={"strip": ["all"], "offer": ["PCMA", "PCMU", "telephone-event"]}),
+        answer(body("c=IN IP4 198.51.100.3", "m=audio 2002 RTP/AVP 8 101",
+                    "a=rtpmap:101 telephone-event/8000")), delete()],
+    "offer of a stripped codec goes before telephone-event": [
+        offer(body(C4, *DTMF_MIX), codec={"strip": ["PCMA"], "offer": ["PCMA"]}), delete()],
+    "offer of a masked codec": [
+        offer(body(C4, "m=audio 2000 RTP/AVP 8 96 97 98", *DTMF_MIX[1:]),
+              codec={"mask": ["opus", "PCMA"], "offer": ["opus"]}), delete()],
+    "offer flag": [
+        offer(body(C4, "m=audio 2000 RTP/AVP 0 8 9"),
+              flags=["codec-strip-all", "codec-offer-G722", "codec-offer-PCMU"]), delete()],
+    "offer of a codec not stripped changes nothing": [
+        offer(body(C4, "m=audio 2000 RTP/AVP 0 8 9"), codec={"offer": ["G722", "PCMU"]}),
+        delete()],
     # Several sessions in one body.
     "two sessions": [
         offer(sdp(*S1, "m=audio 2000 RTP/AVP 0", C4, *S2, "m=audio 2002 RTP/AVP 8",

@@ -110,7 +110,7 @@ class SdpOutput:
                 out_media.mux_sent = out_media.mux_in_use = mux
             plan = MediaPlan(
                 port=rtp.port, address=addr,
-                formats=sdpmod.filter_codecs(section, opts.strip, opts.except_),
+                formats=sdpmod.filter_codecs(section, opts.strip, opts.except_, offer=opts.offer),
                 protocol=protocol,
                 direction=direction,
                 keep_zero_address=("zero-address" not in opts.replace
@@ -341,7 +341,7 @@ class SdpOutput:
         offer_sent = sender.medias[work.index].offered
         if not is_offer and section.is_rtp and offer_sent is not None and section.type == "audio":
             # (Only audio: 10.5 passes the codecs of media it cannot transcode through.)
-            formats = sdpmod.filter_codecs(section, opts.strip, opts.except_)
+            formats = sdpmod.filter_codecs(section, opts.strip, opts.except_, offer=opts.offer)
             codecs = negotiation.answer_codecs(section, formats, offer_sent)
             plan.formats = [c.pt for c in codecs]
             renumbered = any(c.renumbered for c in codecs) or offer_sent.repacketized

@@ -347,15 +347,17 @@ class _Session(SdpOutput, IceCandidates):
                 smedia.mux_offered = offers_mux
                 smedia.mux_in_use = offers_mux and "reject" not in opts.rtcp_mux
                 rmedia.mux_flags = _mux_flags(frozenset(opts.rtcp_mux))
-                formats = sdpmod.filter_codecs(section, opts.strip, opts.except_)
+                formats = sdpmod.filter_codecs(section, opts.strip, opts.except_,
+                                               offer=opts.offer)
                 sent = formats
                 if opts.transcode:
                     sent, work.added = negotiation.offer_formats(
-                        section, opts.strip, opts.except_, opts.mask, opts.transcode)
+                        section, opts.strip, opts.except_, opts.mask, opts.transcode,
+                        opts.offer)
                     work.sent_formats = sent
                 rmedia.offered = negotiation.offered(
                     section, formats, opts.ptime, opts.ptime_reverse,
-                    sdpmod.filter_codecs(section, opts.strip_only, opts.except_)
+                    sdpmod.filter_codecs(section, opts.strip_only, opts.except_, offer=opts.offer)
                     if opts.mask else None,
                     opts.accept, "always-transcode" in opts.flags, sent,
                     "inject-DTMF" in opts.flags)
