@@ -149,6 +149,39 @@ def _encoding(rtpmap: str) -> str:
 
 def answer_codecs(section: MediaSection, formats: list[str], offer: Offered) -> list[AnswerCodec]:
     """The answer's codec list narrowed to the offer's (see the module doc)."""
+    result = _answer_codecs(section, formats, offer)
+    if offer.accept or offer.always:
+        return _accepted_supplements(result, offer)
+    return result
+
+
+def _accepted_supplements(result: list[AnswerCodec], offer: Offered) -> list[AnswerCodec]:
+    """CN and telephone-event the offer accepted (``accept``/``consume`` naming them, or
+    ``always transcode``) are answered to the offerer at its codec's clock rate even when
+    the answerer has none: the relay makes them (CN for silence), as 10.5 does."""
+    main = next((c for c in result if _encoding(c.rtpmap or "") not in SUPPLEMENTARY), None)
+    if main is None:
+        return result
+    rate = _clock_rate(main.rtpmap or "")
+    own = offer.own or offer.codecs
+    accepted = {name.split("/")[0].lower() for name in offer.accept}
+    out = list(result)
+    for supp in ("cn", "telephone-event"):
+        if not (offer.always or supp in accepted) or any(
+                _encoding(c.rtpmap or "") == supp for c in out):
+            continue
+        pt = next((p for p, text in own if _encoding(text) == supp
+                   and _clock_rate(text) == rate), None)
+        if pt is None:
+            continue
+        at = next((index for index, c in enumerate(out)
+                   if _encoding(c.rtpmap or "") == "telephone-event"), len(out))
+        out.insert(at, _offer_codec(offer, pt, ""))
+    return out
+
+
+def _answer_codecs(section: MediaSection, formats: list[str],
+                   offer: Offered) -> list[AnswerCodec]:
     rtpmaps = section.rtpmaps()
     if not offer.codecs:
         return [AnswerCodec(pt, pt, rtpmaps.get(pt)) for pt in formats]
@@ -279,6 +312,8 @@ def _preferred(offer: Offered, formats: list[str],
     own = offer.own or offer.codecs
     chosen = None
     for name in offer.accept:
+        if name.split("/")[0].lower() in SUPPLEMENTARY:
+            continue  # (``_accepted_supplements``)
         chosen = next((pt for pt, text in own if text and codec_matches(text, name)), None)
         if chosen is not None:
             break
@@ -329,6 +364,17 @@ def added_codecs(section: MediaSection, formats: list[str],
             if pt is not None:
                 used.add(pt)
                 added.append((pt, f"{encoding}/{parts[1] if len(parts) > 1 else 8000}"))
+            continue
+        if encoding.lower() == "cn":
+            # Comfort noise the relay turns into audio for a party without it (10.5).
+            rate = parts[1] if len(parts) > 1 else "8000"
+            if (rate == "8000" and not any(text.lower() == f"cn/{rate}"
+                                           for text in rtpmaps.values())
+                    and not any(_encoding(text) == "cn" for _, text in added)):
+                pt = "13" if "13" not in used else _free_pt(used)
+                if pt is not None:
+                    used.add(pt)
+                    added.append((pt, f"{encoding}/{rate}"))
             continue
         known = media_codecs.codec(encoding)
         if (known is None or (encoding.lower() in present and not full)
@@ -401,15 +447,17 @@ def offer_formats(section: MediaSection, strip: list[str], except_: list[str],
     texts = dict(rtpmaps)
     texts.update(added)
     removed = [texts.get(pt, "") for pt in section.formats if pt not in base]
-    sent, extra = _supplemental(sent, texts, [text for _, text in added] + removed)
+    sent, extra = _supplemental(sent, texts, [text for _, text in added] + removed,
+                                set(section.formats))
     return sent, added + extra
 
 
-def _supplemental(formats: list[str], texts: dict[str, str],
-                  touched: list[str]) -> tuple[list[str], list[tuple[str, str]]]:
-    """telephone-event and CN for the clock rates the codec options touched (``touched``:
-    the rtpmap texts of codecs added or removed; a supplementary one among them touches
-    every rate): added where a codec has a rate without them, removed where they have a
+def _supplemental(formats: list[str], texts: dict[str, str], touched: list[str],
+                  original: set[str]) -> tuple[list[str], list[tuple[str, str]]]:
+    """CN and telephone-event (in that order) for the clock rates the codec options
+    touched (``touched``: the rtpmap texts of codecs added or removed; a supplementary one
+    among them touches every rate): added where a codec has a rate without them (before
+    the first of them the offer itself listed, ``original``), removed where they have a
     rate without codecs (10.5's supplemental codec tracker)."""
     every = any(_encoding(text) in SUPPLEMENTARY for text in touched)
     touched_rates = {_clock_rate(text) for text in touched}
@@ -417,7 +465,7 @@ def _supplemental(formats: list[str], texts: dict[str, str],
                     if _encoding(texts.get(pt, "")) not in SUPPLEMENTARY}, key=_rate_key)
     result = list(formats)
     extra: list[tuple[str, str]] = []
-    for supp in ("telephone-event", "cn"):
+    for supp in ("cn", "telephone-event"):
         have = [pt for pt in result if _encoding(texts.get(pt, "")) == supp]
         if not have:
             continue
@@ -429,9 +477,9 @@ def _supplemental(formats: list[str], texts: dict[str, str],
             pt = _free_pt(set(result))
             if pt is None:
                 continue
-            first_supp = next(index for index, p in enumerate(result)
-                              if _encoding(texts.get(p, "")) in SUPPLEMENTARY)
-            result.insert(first_supp, pt)
+            anchor = next((index for index, p in enumerate(result) if p in original
+                           and _encoding(texts.get(p, "")) in SUPPLEMENTARY), len(result))
+            result.insert(anchor, pt)
             texts[pt] = f"{spelt}/{rate}"
             extra.append((pt, texts[pt]))
         for pt in have:
@@ -463,24 +511,32 @@ def conversions(sent: list[tuple[str, str]], received: list[tuple[str, str]],
     """What the relay converts on its way to a party: each codec the sender may send
     (``sent``: its answered (payload type, rtpmap text) list) that the receiving party was
     not answered (``received``, the same for it) goes out in the receiver's first codec,
-    when the relay can convert between them (``media.codecs``); with ``repacketize`` (the
-    offer changed the packet time) a G.711 codec both have goes out framed anew too.
-    Frames are of ``ptime`` ms, the packet time the receiver was told."""
+    when the relay can convert between them (``media.codecs``; comfort noise too, as noise
+    in that codec); with ``repacketize`` (the offer changed the packet time) a G.711 codec
+    both have goes out framed anew too. Frames are of ``ptime`` ms, the packet time the
+    receiver was told."""
     names = {_encoding(text): pt for pt, text in received}
     primary = next(((pt, _encoding(text)) for pt, text in received
                     if _encoding(text) not in SUPPLEMENTARY), None)
     out: list[Conversion] = []
+    # Comfort noise turned into audio: the audio codecs both have go through the same
+    # decoder and encoder (10.5), so that their frames and the noise share one clock.
+    noise = primary is not None and "cn" not in names and any(
+        _encoding(text) == "cn" and _clock_rate(text) == "8000" for _, text in sent)
     for pt, text in sent:
         encoding = _encoding(text)
-        if not pt.isdigit() or encoding in SUPPLEMENTARY:
-            continue
+        if not pt.isdigit() or encoding == "telephone-event":
+            continue  # (telephone-event: ``_event_conversions``)
+        if encoding == "cn" and not noise:
+            continue  # (comfort noise passes to a party that takes it)
         if encoding not in names:
             if (primary is not None and primary[0].isdigit()
                     and media_codecs.convertible(encoding, primary[1])):
                 target = media_codecs.codec(primary[1])
                 out.append((int(pt), int(primary[0]), encoding.upper(), primary[1].upper(),
                             ptime * target.clock_rate // 1000))
-        elif repacketize and encoding in media_codecs.G711 and names[encoding].isdigit():
+        elif ((repacketize or noise) and encoding in media_codecs.G711
+              and names[encoding].isdigit()):
             out.append((int(pt), int(names[encoding]), encoding.upper(), encoding.upper(),
                         ptime * 8))
     if out and primary is not None:

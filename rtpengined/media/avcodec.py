@@ -32,6 +32,9 @@ class AvConverter:
         self.sample_rate = target.sample_rate
         self.buffer = bytearray()  # resampled audio (16-bit mono) not encoded yet
         self.pts = 0
+        # Comfort noise: one frame of noise per packet, as 10.5 sends it (libavcodec's
+        # decoder makes 80 ms a packet; the rest waits for the next CN packet).
+        self.one_frame = source.decoder == "comfortnoise"
 
     def push(self, payload: bytes) -> list[bytes]:
         """Decode one payload; the payloads of the frames it completes (maybe none). A
@@ -47,7 +50,7 @@ class AvConverter:
                 self.buffer += bytes(resampled.planes[0])[:resampled.samples * 2]
         out: list[bytes] = []
         size = self.samples * 2
-        while len(self.buffer) >= size:
+        while len(self.buffer) >= size and not (self.one_frame and out):
             frame = av.AudioFrame(format="s16", layout="mono", samples=self.samples)
             frame.planes[0].update(bytes(self.buffer[:size]))
             del self.buffer[:size]

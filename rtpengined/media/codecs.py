@@ -1,7 +1,7 @@
 """The audio codecs the relay can convert between, and which pairs it can; sans-I/O.
 
-The two G.711 laws convert through 256-byte tables in pure Python (``g711``). G.722 and
-Opus go through libavcodec, the codec library rtpengine itself uses, by way of PyAV
+The two G.711 laws convert through 256-byte tables in pure Python (``g711``). G.722,
+Opus and comfort noise (into audio) go through libavcodec, the codec library rtpengine itself uses, by way of PyAV
 (``avcodec``): decoded, resampled and encoded again. PyAV is looked for, not imported, here:
 the control process decides what an offer may add without loading it; a relay worker
 imports it when a call first needs it. Without PyAV only the G.711 laws are offered.
@@ -35,6 +35,8 @@ CODECS = {
     "pcma": AudioCodec("PCMA", 8000, 8000, 1, "8", "pcm_alaw", "pcm_alaw"),
     "g722": AudioCodec("G722", 8000, 16000, 1, "9", "g722", "g722"),
     "opus": AudioCodec("opus", 48000, 48000, 2, None, "libopus", "libopus", 32000),
+    # Comfort noise (RFC 3389): decoded into noise for a party that takes no CN (10.5).
+    "cn": AudioCodec("CN", 8000, 8000, 1, "13", "comfortnoise", "comfortnoise"),
 }
 G711 = frozenset({"pcmu", "pcma"})
 _HAS_PYAV = importlib.util.find_spec("av") is not None

@@ -357,7 +357,9 @@ class _Session(SdpOutput, IceCandidates):
                     work.sent_formats = sent
                 rmedia.offered = negotiation.offered(
                     section, formats, opts.ptime, opts.ptime_reverse,
-                    sdpmod.filter_codecs(section, opts.strip_only, opts.except_, offer=opts.offer)
+                    # (a consumed codec the strip took comes back on the offerer's own side)
+                    sdpmod.filter_codecs(section, opts.strip_only, opts.except_,
+                                         offer=[*opts.offer, *opts.accept])
                     if opts.mask else None,
                     opts.accept, "always-transcode" in opts.flags, sent,
                     "inject-DTMF" in opts.flags)
