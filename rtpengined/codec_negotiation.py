@@ -502,19 +502,23 @@ def with_added(formats: list[str], rtpmaps: dict[str, str],
     return formats[:at] + [pt for pt, _ in added] + formats[at:]
 
 
-# (payload type in, payload type out, codec in, codec out, RTP clock units per frame)
-Conversion = tuple[int, int, str, str, int]
+# (payload type in, payload type out, codec in, codec out, RTP clock units per frame[,
+# (CN payload type, silence threshold, CN payload)])
+Conversion = tuple
 
 
 def conversions(sent: list[tuple[str, str]], received: list[tuple[str, str]],
-                ptime: int = 20, repacketize: bool = False) -> tuple[Conversion, ...]:
+                ptime: int = 20, repacketize: bool = False,
+                silence: tuple[int, bytes] | None = None) -> tuple[Conversion, ...]:
     """What the relay converts on its way to a party: each codec the sender may send
     (``sent``: its answered (payload type, rtpmap text) list) that the receiving party was
     not answered (``received``, the same for it) goes out in the receiver's first codec,
     when the relay can convert between them (``media.codecs``; comfort noise too, as noise
     in that codec); with ``repacketize`` (the offer changed the packet time) a G.711 codec
     both have goes out framed anew too. Frames are of ``ptime`` ms, the packet time the
-    receiver was told."""
+    receiver was told. ``silence`` (threshold, CN payload): the receiver's CN is one the
+    relay makes (we offered it, or the offerer accepted it) and ``--silence-detect`` is on:
+    silent G.711 frames towards it go out as CN (10.5; ``transcoding``)."""
     names = {_encoding(text): pt for pt, text in received}
     primary = next(((pt, _encoding(text)) for pt, text in received
                     if _encoding(text) not in SUPPLEMENTARY), None)
@@ -523,6 +527,11 @@ def conversions(sent: list[tuple[str, str]], received: list[tuple[str, str]],
     # decoder and encoder (10.5), so that their frames and the noise share one clock.
     noise = primary is not None and "cn" not in names and any(
         _encoding(text) == "cn" and _clock_rate(text) == "8000" for _, text in sent)
+    cn_out = next((pt for pt, text in received if text.lower() == "cn/8000"
+                   and pt.isdigit()), None) if silence is not None else None
+    if cn_out is not None and any(text.lower() == "cn/8000" for _, text in sent):
+        cn_out = None  # (the sender makes its own comfort noise)
+    noise = noise or cn_out is not None
     for pt, text in sent:
         encoding = _encoding(text)
         if not pt.isdigit() or encoding == "telephone-event":
@@ -541,7 +550,23 @@ def conversions(sent: list[tuple[str, str]], received: list[tuple[str, str]],
                         ptime * 8))
     if out and primary is not None:
         out += _event_conversions(sent, received, _clock_rate(dict(received)[primary[0]]))
+    if cn_out is not None and silence is not None:
+        detect = (int(cn_out), silence[0], silence[1])
+        out = [entry + (detect,) if entry[3].lower() in media_codecs.G711 else entry
+               for entry in out]
     return tuple(out)
+
+
+def made_noise(offer: Offered, answered: list[tuple[str, str]]) -> tuple[bool, bool]:
+    """Whether the relay makes each party's comfort noise (towards the offerer, towards the
+    answerer): the offerer's when it accepted CN or asked for always transcode, the
+    answerer's when it answered a CN our offer added (10.5: CN "for transcoding")."""
+    to_offerer = offer.always or any(name.split("/")[0].lower() == "cn"
+                                     for name in offer.accept)
+    offered = {pt for pt, _ in offer.codecs}
+    to_answerer = any(pt in offer.sent and pt not in offered and _encoding(text) == "cn"
+                      for pt, text in answered)
+    return to_offerer, to_answerer
 
 
 def _event_conversions(sent: list[tuple[str, str]], received: list[tuple[str, str]],

@@ -94,6 +94,10 @@ OPTIONS: list[Option] = [
     Option("no-redis-required", "q", "bool", "no_redis_required", "Start and run even when Redis is unreachable", ""),
     Option("subscribe-keyspace", "k", "int-list", "subscribe_keyspace", "Follow another node's Redis DB as a standby, repeatable", "INT"),
     Option("active-switchover", "", "bool", "active_switchover", "Take over a foreign call when signalling for it arrives", ""),
+    # Comfort noise (rtpengine 10.5's options): silence in converted audio towards a party
+    # whose CN is transcoded goes out as a CN packet.
+    Option("silence-detect", "", "float", "silence_detect", "Audio below this level (percent of full scale) is silence: sent as comfort noise where CN is transcoded (0: off)", "FLOAT"),
+    Option("cn-payload", "", "int-list", "cn_payload", "The comfort noise payload that replaces silence, byte by byte (default 32: -32 dBov)", "INT"),
 ]
 OPTIONS_BY_NAME = {o.name: o for o in OPTIONS}
 OPTIONS_BY_SHORT = {o.short: o for o in OPTIONS if o.short}
@@ -165,6 +169,8 @@ class Config:
     no_redis_required: bool = False
     subscribe_keyspace: list[int] = field(default_factory=list)
     active_switchover: bool = False
+    silence_detect: float = 0.0
+    cn_payload: list[int] = field(default_factory=lambda: [32])
     unsupported: dict[str, Any] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
 
@@ -389,7 +395,20 @@ def validate(config: Config) -> None:
         )
     if config.listen_https and not (config.https_cert and config.https_key):
         raise ConfigError("--listen-https needs --https-cert and --https-key")
+    if not 0 <= config.silence_detect <= 100:
+        raise ConfigError("--silence-detect: a level in percent (0 to 100)")
+    cn = config.cn_payload
+    if not cn or not all(0 <= b <= 254 for b in cn) or cn[0] > 127:
+        raise ConfigError("--cn-payload: bytes 0-254, the first (the noise level) at most 127")
     _validate_redis(config)
+
+
+def silence_threshold(config: Config) -> int:
+    """The largest 16-bit sample that counts as silence for ``--silence-detect`` (as 10.5
+    reckons it: the percentage of the 32-bit range, shifted down), 0 when off."""
+    if config.silence_detect <= 0:
+        return 0
+    return min(int(config.silence_detect / 100.0 * 0xFFFFFFFF), 0x7FFFFFFF) >> 16
 
 
 def _validate_redis(config: Config) -> None:

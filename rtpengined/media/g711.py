@@ -67,6 +67,9 @@ ALAW_TO_ULAW = bytes(linear_to_ulaw(alaw_to_linear(code)) for code in range(256)
 
 # Codec names (rtpmap encoding, upper case) -> the table converting a payload to the other.
 TABLES = {("PCMU", "PCMA"): ULAW_TO_ALAW, ("PCMA", "PCMU"): ALAW_TO_ULAW}
+# 16-bit sample of each code, by static payload type (silence detection)
+LINEAR = {0: tuple(ulaw_to_linear(code) for code in range(256)),
+          8: tuple(alaw_to_linear(code) for code in range(256))}
 
 
 def payload_bounds(packet: bytes) -> tuple[int, int] | None:

@@ -30,6 +30,11 @@ receiver takes them under another payload type or clock rate (``Events``): an ev
 at the encoder clock's position, its durations are scaled to the receiver's rate, its end
 moves the clock past it, as measured on 10.5.
 
+Towards a party whose comfort noise the relay makes, with ``--silence-detect``, a G.711
+frame whose samples are all at or below the threshold goes out as a CN packet (payload
+``--cn-payload``) in its place, as 10.5 does (its check of the lower bound looks at the
+packet's second sample only, for every sample; so does ours).
+
 DTMF events ``play DTMF`` queued on a direction replace its frames (``dtmf``). RTCP is not
 touched. Each ``Direction`` is one stream's: the relay worker keeps it on the stream it
 reads from.
@@ -98,6 +103,12 @@ class Codecs:
             return _Silent()
 
 
+def _silent(piece: bytes, law: tuple, threshold: int) -> bool:
+    """Every sample of a G.711 frame at or below ``threshold`` (10.5's silence detection
+    checks the upper bound per sample; the lower one only on the packet's second one)."""
+    return all(law[code] <= threshold for code in set(piece))
+
+
 class Events:
     """telephone-event from one clock rate (and payload type) to another, for a conversions
     table: the events keep their codes and flags, their durations are scaled."""
@@ -150,8 +161,9 @@ class Direction:
 
     def rewrite(self, packet: bytes, conversions: dict) -> list[bytes]:
         """What goes out for ``packet``: framed anew (and converted) when ``conversions``
-        (payload type -> (payload type out, a G.711 table, None or ``Codecs``, RTP clock
-        units per frame)) names its payload type, as many frames as the packets it
+        (payload type -> (payload type out, a G.711 table, None, ``Codecs`` or ``Events``,
+        RTP clock units per frame[, silence detection: (CN payload type, threshold, CN
+        payload)])) names its payload type, as many frames as the packets it
         releases complete (none: a duplicate, waiting, or too little yet); else as it came,
         renumbered."""
         if len(packet) < 12 or packet[0] >> 6 != 2:
@@ -207,7 +219,8 @@ class Direction:
         payload = g711.payload(packet)
         if payload is None:
             return
-        pt_out, convert, frame = conversion
+        pt_out, convert, frame = conversion[:3]
+        silence = conversion[3] if len(conversion) > 3 else None
         if output.clock is None:
             output.clock = ts  # (10.5 starts the encoder's clock there, on any RTP clock)
         if type(convert) is Events:
@@ -241,9 +254,19 @@ class Direction:
         seq = (packet[2] << 8) | packet[3]
         clock = output.clock
         first = True
+        law = None
+        if silence is not None:
+            law = g711.LINEAR.get(pt_out)
+            source = g711.LINEAR.get(packet[1] & 0x7F)
+            # (the packet's second sample decides the lower bound for all: 10.5's quirk)
+            if (law is None or source is None or len(payload) < 2
+                    or source[payload[1]] < -silence[1]):
+                silence = None
         for piece in pieces:
             replaced = (injector.frame(clock & 0xFFFFFFFF, frame)
                         if injector is not None and not injector.idle else None)
+            if replaced is None and silence is not None and _silent(piece, law, silence[1]):
+                replaced = ((silence[0], False, clock, silence[2]),)
             for pt, marker, stamp, body in replaced or ((pt_out, False, clock, piece),):
                 if not first:
                     output.shift += 1

@@ -1477,7 +1477,8 @@ def _without(present: _Stream | tuple | None, stream: _Stream) -> _Stream | tupl
 
 def _conversions(entries: tuple) -> dict | None:
     """A spec's conversions as the relay looks them up: payload type received -> (payload
-    type sent, the G.711 table or None to keep the samples, samples per frame). Entries
+    type sent, the G.711 table or None to keep the samples, samples per frame, silence
+    detection: (CN payload type, threshold, CN payload) or None). Entries
     are (pt in, pt out, codec in, codec out[, RTP clock units per frame]): pubsub copies
     are converted packet by packet (G.711 only, no frame size), offer/answer directions
     framed anew (G.722 and Opus through libavcodec too)."""
@@ -1495,7 +1496,7 @@ def _conversions(entries: tuple) -> dict | None:
             convert = transcoding.Codecs(codecs.codec(codec_in), codecs.codec(codec_out), frame)
         else:
             continue
-        table[pt_in] = (pt_out, convert, frame)
+        table[pt_in] = (pt_out, convert, frame, entry[5] if len(entry) > 5 else None)
     return table or None
 
 

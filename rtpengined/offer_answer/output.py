@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from .. import codec_negotiation as negotiation
 from .. import sdp as sdpmod
+from ..config import silence_threshold
 from ..model import CallMedia, Monologue
 from ..ngoptions import Options
 from ..sdp import Connection, MediaPlan, SessionDescription, SessionPlan
@@ -284,6 +285,12 @@ class SdpOutput:
             changed += webrtc.refresh_leg(media, mono, self.manager.certificate)
         return changed
 
+    def _silence(self) -> tuple[int, bytes] | None:
+        """``--silence-detect`` and ``--cn-payload`` for the relay; None when off."""
+        config = self.manager.config
+        threshold = silence_threshold(config)
+        return (threshold, bytes(config.cn_payload)) if threshold else None
+
     def _set_conversions(self, offerer: CallMedia, answerer: CallMedia,
                          codecs: list[negotiation.AnswerCodec] | None,
                          section: sdpmod.MediaSection, plan: MediaPlan,
@@ -308,10 +315,14 @@ class SdpOutput:
             answerer_codecs = [(pt, rtpmaps.get(pt, "")) for pt in plan.formats]
             # (a changed ptime, or DTMF to inject: what passes is framed anew too)
             repacketize = offer_sent.repacketized or offer_sent.inject or inject
-            to_offerer = negotiation.conversions(answerer_codecs, offerer_codecs,
-                                                 _ptime_ms(told), repacketize)
-            to_answerer = negotiation.conversions(offerer_codecs, answerer_codecs,
-                                                  _ptime_ms(offer_sent.sent_ptime), repacketize)
+            to_offerer_cn, to_answerer_cn = negotiation.made_noise(offer_sent, answerer_codecs)
+            silence = self._silence()
+            to_offerer = negotiation.conversions(
+                answerer_codecs, offerer_codecs, _ptime_ms(told), repacketize,
+                silence if to_offerer_cn else None)
+            to_answerer = negotiation.conversions(
+                offerer_codecs, answerer_codecs, _ptime_ms(offer_sent.sent_ptime), repacketize,
+                silence if to_answerer_cn else None)
         # (query's "transcoding" flag, as 10.5's: on the media whose packets are converted)
         for media, conversions, source in ((answerer, to_answerer, offerer),
                                            (offerer, to_offerer, answerer)):
