@@ -517,8 +517,9 @@ def conversions(sent: list[tuple[str, str]], received: list[tuple[str, str]],
     in that codec); with ``repacketize`` (the offer changed the packet time) a G.711 codec
     both have goes out framed anew too. Frames are of ``ptime`` ms, the packet time the
     receiver was told. ``silence`` (threshold, CN payload): the receiver's CN is one the
-    relay makes (we offered it, or the offerer accepted it) and ``--silence-detect`` is on:
-    silent G.711 frames towards it go out as CN (10.5; ``transcoding``)."""
+    relay makes (we offered it, or the offerer accepted it): the G.711 codecs both have go
+    through the conversion path (10.5 transcodes them), and with ``--silence-detect`` on (a
+    threshold above 0) silent frames towards it go out as CN (``transcoding``)."""
     names = {_encoding(text): pt for pt, text in received}
     primary = next(((pt, _encoding(text)) for pt, text in received
                     if _encoding(text) not in SUPPLEMENTARY), None)
@@ -550,7 +551,7 @@ def conversions(sent: list[tuple[str, str]], received: list[tuple[str, str]],
                         ptime * 8))
     if out and primary is not None:
         out += _event_conversions(sent, received, _clock_rate(dict(received)[primary[0]]))
-    if cn_out is not None and silence is not None:
+    if cn_out is not None and silence is not None and silence[0] > 0:
         detect = (int(cn_out), silence[0], silence[1])
         out = [entry + (detect,) if entry[3].lower() in media_codecs.G711 else entry
                for entry in out]

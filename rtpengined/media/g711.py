@@ -67,6 +67,10 @@ ALAW_TO_ULAW = bytes(linear_to_ulaw(alaw_to_linear(code)) for code in range(256)
 
 # Codec names (rtpmap encoding, upper case) -> the table converting a payload to the other.
 TABLES = {("PCMU", "PCMA"): ULAW_TO_ALAW, ("PCMA", "PCMU"): ALAW_TO_ULAW}
+# Decoded and encoded again, as 10.5's transcoding path does to a codec it keeps: µ-law
+# 0x7F (-0) comes out as 0xFF (+0); A-law is unchanged.
+ROUND_TRIP = {"PCMU": bytes(linear_to_ulaw(ulaw_to_linear(code)) for code in range(256)),
+              "PCMA": bytes(linear_to_alaw(alaw_to_linear(code)) for code in range(256))}
 # 16-bit sample of each code, by static payload type (silence detection)
 LINEAR = {0: tuple(ulaw_to_linear(code) for code in range(256)),
           8: tuple(alaw_to_linear(code) for code in range(256))}

@@ -1489,7 +1489,8 @@ def _conversions(entries: tuple) -> dict | None:
         if codec_in.startswith("TELEPHONE-EVENT/"):
             convert = transcoding.Events(int(codec_in[16:]), int(codec_out[16:]))
         elif codec_in == codec_out:
-            convert = None
+            # (re-framed: through the codec as 10.5 does; copies pass as they are)
+            convert = g711.ROUND_TRIP.get(codec_in) if len(entry) > 4 else None
         elif (codec_in, codec_out) in g711.TABLES:
             convert = g711.TABLES[(codec_in, codec_out)]
         elif len(entry) > 4 and codecs.convertible(codec_in, codec_out):

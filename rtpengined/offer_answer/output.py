@@ -285,11 +285,10 @@ class SdpOutput:
             changed += webrtc.refresh_leg(media, mono, self.manager.certificate)
         return changed
 
-    def _silence(self) -> tuple[int, bytes] | None:
-        """``--silence-detect`` and ``--cn-payload`` for the relay; None when off."""
+    def _silence(self) -> tuple[int, bytes]:
+        """``--silence-detect`` (0: off) and ``--cn-payload``, for the relay."""
         config = self.manager.config
-        threshold = silence_threshold(config)
-        return (threshold, bytes(config.cn_payload)) if threshold else None
+        return silence_threshold(config), bytes(config.cn_payload)
 
     def _set_conversions(self, offerer: CallMedia, answerer: CallMedia,
                          codecs: list[negotiation.AnswerCodec] | None,
