@@ -155,6 +155,52 @@ SCENARIOS.update({
         answer(b("8 96", "a=rtpmap:96 telephone-event/8000")), query(), delete()],
 })
 
+
+# comfort noise (CN, RFC 3389): transcoded to, accepted, consumed, across clock rates
+TE8 = "a=rtpmap:101 telephone-event/8000"
+OPUS = "a=rtpmap:96 opus/48000/2"
+SCENARIOS.update({
+    "transcode opus with CN and telephone-event": [
+        offer(a("0 13 101", TE8), codec={"transcode": ["opus"]}),
+        answer(b("96 97", OPUS, "a=rtpmap:97 telephone-event/48000")), query(), delete()],
+    "transcode PCMA with CN, answer takes the common codec": [
+        offer(a("0 13"), **TC_PCMA), answer(b("0")), query(), delete()],
+    "transcode PCMA with CN, answer takes PCMA": [
+        offer(a("0 13"), **TC_PCMA), answer(b("8")), query(), delete()],
+    "always transcode with CN and telephone-event": [
+        offer(a("0 13 101", TE8), flags=["always transcode"]), answer(b("0")), query(),
+        delete()],
+    "accept PCMU with CN": [
+        offer(a("0 8 13"), codec={"accept": ["PCMU"]}), answer(b("8")), query(), delete()],
+    "consume CN only": [
+        offer(a("8 0 13 101", TE8), codec={"consume": ["CN"]}), answer(b("8 101", TE8)),
+        query(), delete()],
+    # (SDP only: 10.5's query also flags A's media as transcoding here, because it adds
+    # CN/48000 to B's side after the answer and re-encodes A's Opus for it; we do not)
+    "transcode CN into an opus offer": [
+        offer(a("96 0 101", OPUS, TE8), codec={"transcode": ["CN"]}),
+        answer(b("96 13", OPUS)), delete()],
+    "transcode CN goes before telephone-event": [
+        offer(a("0 101", TE8), codec={"transcode": ["CN"]}), answer(b("0 13 101", TE8)),
+        query(), delete()],
+    "transcode opus with CN, no telephone-event": [
+        offer(a("0 13"), codec={"transcode": ["opus"]}), answer(b("96", OPUS)), query(),
+        delete()],
+    "transcode CN, answer takes it": [
+        offer(a("0"), codec={"transcode": ["CN"]}), answer(b("0 13")), query(), delete()],
+    "transcode CN, answer takes the second codec without CN": [
+        offer(a("8 0"), codec={"transcode": ["CN"]}), answer(b("0")), query(), delete()],
+    "transcode PCMU and CN, answer takes both": [
+        offer(a("8"), codec={"transcode": ["PCMU", "CN"]}), answer(b("0 13")), query(),
+        delete()],
+    "strip all, consume CN, offer codecs back": [
+        offer(a("8 0 13 101", TE8),
+              codec={"strip": ["all"], "consume": ["CN"],
+                     "offer": ["PCMA", "PCMU", "telephone-event"]}),
+        answer(b("8 101", TE8)), query(), delete()],
+})
+
+
 @pytest.mark.parametrize("name", list(SCENARIOS))
 def test_transcoding_sdp(default_pair, name):
     default_pair.compare(SCENARIOS[name], name)
@@ -229,6 +275,30 @@ def test_transcoded_media_as_rtpengine(default_pair, name):
                           options)
     have = media_exchange(default_pair.ours, call_id, a_formats, b_formats, packets, options)
     assert have == want
+
+
+# Comfort noise (RFC 3389) from B for an A that did not take CN: each CN packet becomes one
+# 20 ms frame of noise in A's codec (libavcodec's decoder gives 80 ms; the rest waits for the
+# next CN packet), the audio around it goes through the same encoder clock.
+CN_NOISE = b"\x12\x23\x23\x34\x56"
+CN_STEPS = [("B", 0, 2000, 4000, 0x3456, SILENCE), ("B", 13, 2001, 4160, 0x3456, CN_NOISE),
+            ("B", 0, 2002, 4320, 0x3456, SILENCE), ("B", 13, 2003, 4480, 0x3456, CN_NOISE),
+            ("B", 0, 2004, 4640, 0x3456, SILENCE), ("B", 13, 2005, 4800, 0x3456, CN_NOISE)]
+
+
+@pytest.mark.parametrize(("a_formats", "options"), [
+    ("0", {"codec": {"transcode": ["CN"]}}),  # A is answered PCMU
+    ("8 0", {"codec": {"transcode": ["CN"]}}),  # A is answered its second codec, PCMU
+    ("8", {"codec": {"transcode": ["PCMU", "CN"]}}),  # A receives PCMA
+], ids=["PCMU", "PCMU second", "PCMA out"])
+def test_comfort_noise_becomes_audio_as_rtpengine(default_pair, a_formats, options):
+    """B answers PCMU and CN; what A receives for B's PCMU and CN packets is 10.5's byte for
+    byte: payload types, sequence numbers, timestamps, SSRCs and the noise itself."""
+    call_id = f"cn-{a_formats.replace(' ', '_')}"
+    want = media_exchange(default_pair.reference, call_id, a_formats, "0 13", CN_STEPS, options)
+    have = media_exchange(default_pair.ours, call_id, a_formats, "0 13", CN_STEPS, options)
+    assert have == want
+    assert all(len(got) == 1 and len(got[0][3]) == 160 for got in have)
 
 
 def _tone(frequency: int = 440, samples: int = 4000) -> bytes:

@@ -7,13 +7,16 @@ both daemons over real sockets)."""
 from __future__ import annotations
 
 import struct
+from array import array
 
+import av
 import hypothesis
 import hypothesis.strategies as st
 
 from rtpengined import codec_negotiation as negotiation
 from rtpengined import sdp as sdpmod
-from rtpengined.media import dtmf, g711
+from rtpengined.media import codecs, dtmf, g711
+from rtpengined.media.avcodec import AvConverter
 from rtpengined.media.transcoding import Direction, Events
 
 TO_PCMU = {8: (0, g711.ALAW_TO_ULAW, 160)}  # (pt out, table, samples per frame)
@@ -83,6 +86,19 @@ def test_adding_a_codec_at_another_clock_rate_adds_telephone_event_at_it():
     assert negotiation.offer_formats(cn, [], [], [], ["opus"]) == (
         ["0", "96", "97", "13"], [("96", "opus/48000/2"), ("97", "CN/48000")])
     assert negotiation.made_fmtps("telephone-event/48000") == ["0-15"]
+
+
+def test_transcode_cn_adds_comfort_noise_under_13_before_telephone_event():
+    assert negotiation.offer_formats(section("0"), [], [], [], ["CN"]) == (
+        ["0", "13"], [("13", "CN/8000")])
+    media = section("0 101", "a=rtpmap:101 telephone-event/8000")
+    assert negotiation.offer_formats(media, [], [], [], ["CN"]) == (
+        ["0", "13", "101"], [("13", "CN/8000")])
+    # at the other clock rates too: CN first, then telephone-event, before the offer's own
+    opus = section("96 0 101", "a=rtpmap:96 opus/48000/2", "a=rtpmap:101 telephone-event/8000")
+    assert negotiation.offer_formats(opus, [], [], [], ["CN"]) == (
+        ["96", "0", "13", "97", "98", "101"],
+        [("13", "CN/8000"), ("97", "CN/48000"), ("98", "telephone-event/48000")])
 
 
 def test_telephone_event_at_a_clock_rate_left_without_codecs_goes():
@@ -177,6 +193,14 @@ def test_conversions_carry_telephone_event_to_the_receivers_at_its_codecs_rate()
     # the same payload type at the same rate: the events pass as they are
     pcmu = [("0", "PCMU/8000"), ("101", "telephone-event/8000")]
     assert negotiation.conversions(pcma, pcmu) == ((8, 0, "PCMA", "PCMU", 160),)
+
+
+def test_comfort_noise_becomes_audio_for_a_party_without_cn():
+    # (with the G.711 codecs both have going through the same encoder clock)
+    sent = [("0", "PCMU/8000"), ("13", "CN/8000")]
+    assert negotiation.conversions(sent, [("0", "PCMU/8000")]) == (
+        (0, 0, "PCMU", "PCMU", 160), (13, 0, "CN", "PCMU", 160))
+    assert negotiation.conversions(sent, sent) == ()  # (the receiver takes CN as it is)
 
 # -- the packets ------------------------------------------------------------------------
 
@@ -388,3 +412,28 @@ def test_dtmf_injection_takes_any_sequence(steps):
         seq, ts, payload = step
         for out in direction.rewrite(rtp(8, seq, ts, payload), conversions):
             assert out[0] == 0x80 and len(out) in (16, 172)
+
+
+# -- comfort noise through libavcodec ----------------------------------------------------
+
+CN_NOISE = b"\x12\x23\x23\x34\x56"  # (noise level, four reflection coefficients)
+
+
+def _cn_as_ulaw(payload: bytes) -> bytes:
+    """What a fresh libavcodec comfort noise decoder makes of ``payload``, in µ-law."""
+    decoder = av.CodecContext.create("comfortnoise", "r")
+    decoder.sample_rate, decoder.layout = 8000, "mono"
+    samples = array("h")
+    for frame in decoder.decode(av.Packet(payload)):
+        samples.frombytes(bytes(frame.planes[0])[:frame.samples * 2])
+    return bytes(g711.linear_to_ulaw(sample) for sample in samples)
+
+
+def test_each_cn_packet_becomes_one_frame_and_the_rest_waits_for_the_next():
+    noise = _cn_as_ulaw(CN_NOISE)
+    assert len(noise) == 640  # (80 ms a packet)
+    converter = AvConverter(codecs.codec("cn"), codecs.codec("pcmu"), 160)
+    first = converter.push(CN_NOISE)
+    second = converter.push(CN_NOISE)
+    assert [len(payload) for payload in first + second] == [160, 160]
+    assert first[0] == noise[:160] and second[0] == noise[160:320]
