@@ -87,6 +87,9 @@ class Offered:
     # by ``transcode``, ``accept``, ``always transcode``); empty otherwise.
     sent: tuple[str, ...] = ()
     inject: bool = False  # ``inject DTMF``: every G.711 codec goes through the conversion path
+    # The codec options reached telephone-event/CN (``all``/``full``, or named): a converted
+    # answer gives the offerer its own (its fmtp), as 10.5 does for codecs it touched.
+    supp_touched: bool = False
 
 
 # Equal offers (nearly every call of a deployment offers the same codecs) share one record:
@@ -110,7 +113,8 @@ class AnswerCodec:
 def offered(section: MediaSection, formats: list[str], ptime_option: int | None,
             ptime_reverse: int | None = None, unmasked: list[str] | None = None,
             accept: list[str] | None = None, always: bool = False,
-            sent: list[str] | None = None, inject: bool = False) -> Offered:
+            sent: list[str] | None = None, inject: bool = False,
+            touched: list[str] | tuple[()] = ()) -> Offered:
     """Record the codecs an offer sends on (``formats`` after any stripping; ``unmasked``:
     after the stripping alone, when codecs were masked too)."""
     rtpmaps = section.rtpmaps()
@@ -138,6 +142,9 @@ def offered(section: MediaSection, formats: list[str], ptime_option: int | None,
         always=always,
         sent=tuple(sent) if sent is not None and (accept or always or sent != formats) else (),
         inject=inject,
+        supp_touched=bool(sent) and any(
+            name.split("/")[0].lower() in ("all", "full", "telephone-event", "cn")
+            for name in touched),
     )
     # (fmtps, a dict, is not compared: only records without any are shared; they are rarer)
     return record if fmtps else _shared_offer(record)
@@ -224,7 +231,10 @@ def _answer_codecs(section: MediaSection, formats: list[str],
                 spelt = rtpmaps.get(pt)
                 if spelt is not None and spelt != text and spelt.lower() == text.lower():
                     text = spelt  # the same codec: in the answer's own spelling (10.5)
-            result.append(AnswerCodec(target, pt, text or None))
+            result.append(AnswerCodec(
+                target, pt, text or None,
+                offer.fmtps.get(target, []) if offer.supp_touched
+                and _encoding(text) in SUPPLEMENTARY else None))
     if result and (not offer.sent or any(
             _encoding(c.rtpmap or "") not in SUPPLEMENTARY for c in result)):
         return _with_conversion_target(result, formats, rtpmaps, offer)
@@ -295,7 +305,9 @@ def _at_codec_rate(result: list[AnswerCodec], offer: Offered) -> list[AnswerCode
                 continue
             codec = _offer_codec(offer, pt, codec.source_pt)
         out.append(codec)
-    return out
+    # (the converted codecs first: 10.5 adds their telephone-event/CN after them)
+    return ([c for c in out if _encoding(c.rtpmap or "") not in SUPPLEMENTARY]
+            + [c for c in out if _encoding(c.rtpmap or "") in SUPPLEMENTARY])
 
 
 def _offer_codec(offer: Offered, pt: str, source: str) -> AnswerCodec:
@@ -351,11 +363,12 @@ def added_codecs(section: MediaSection, formats: list[str],
     does not carry yet, for the offer sent on (module doc). ``full`` (a ``full`` strip or
     mask): telephone-event is made anew too, at 8 kHz (10.5)."""
     rtpmaps = section.rtpmaps()
-    present = {_encoding(rtpmaps.get(pt, "")) for pt in section.formats}
-    sources = [_encoding(rtpmaps.get(pt, "")) for pt in section.formats]
+    present = [rtpmaps.get(pt, "") for pt in section.formats]
+    sources = [_encoding(text) for text in present]
     used = set(section.formats)
     added: list[tuple[str, str]] = []
     for name in names:
+        name = name.split("//")[0]  # ("opus/48000/1//options": the options are not ours)
         parts = name.split("/")
         encoding = parts[0]
         if full and encoding.lower() == "telephone-event" and encoding.lower() not in {
@@ -377,7 +390,8 @@ def added_codecs(section: MediaSection, formats: list[str],
                     added.append((pt, f"{encoding}/{rate}"))
             continue
         known = media_codecs.codec(encoding)
-        if (known is None or (encoding.lower() in present and not full)
+        if (known is None or (not full and any(text and codec_matches(text, name)
+                                                for text in present))
                 or not any(media_codecs.convertible(source, encoding) for source in sources)):
             continue  # (10.5 adds any codec it knows; only these can be converted here)
         if len(parts) > 1 and parts[1] != str(known.clock_rate):
@@ -388,9 +402,10 @@ def added_codecs(section: MediaSection, formats: list[str],
         if pt is None:
             continue
         used.add(pt)
-        present.add(encoding.lower())
         text = f"{encoding}/{known.clock_rate}"
-        added.append((pt, text if channels == "1" else f"{text}/{channels}"))
+        text = text if channels == "1" else f"{text}/{channels}"
+        present.append(text)
+        added.append((pt, text))
     return added
 
 
@@ -438,18 +453,43 @@ def offer_formats(section: MediaSection, strip: list[str], except_: list[str],
     if not added:
         return formats, []
     base = [pt for pt in base if _encoding(rtpmaps.get(pt, "")) in FULLY_SUPPORTED]
-    if not full:
-        # A supplementary codec named for transcoding comes back when it was masked.
-        names = {name.split("/")[0].lower() for name in transcode}
-        base += [pt for pt in section.formats if pt not in base
-                 and _encoding(rtpmaps.get(pt, "")) in SUPPLEMENTARY & names]
-    sent = with_added(base, rtpmaps, added)
+    # Each name in order: a codec of the offer it names that the mask hid comes back, one it
+    # does not name is made (``added``); both go in as 10.5 inserts them (``_insert``).
+    made = dict(added)
+    sent = list(base)
+    anchor = next((index for index, pt in enumerate(sent)
+                   if _encoding(rtpmaps.get(pt, "")) in SUPPLEMENTARY), None)
+    back: list[str] = []
+    for name in transcode:
+        if not full:
+            for pt in formats:
+                if (pt not in sent and rtpmaps.get(pt) and codec_matches(rtpmaps[pt], name)
+                        and _encoding(rtpmaps[pt]) in FULLY_SUPPORTED):
+                    anchor = _insert(sent, anchor, pt, rtpmaps[pt])
+                    back.append(pt)
+        for pt, text in added:
+            if pt not in sent and codec_matches(text, name.split("//")[0]):
+                anchor = _insert(sent, anchor, pt, text)
+    for pt, text in added:  # (any not matched by its own name: spelt otherwise)
+        if pt not in sent:
+            anchor = _insert(sent, anchor, pt, text)
     texts = dict(rtpmaps)
-    texts.update(added)
+    texts.update(made)
     removed = [texts.get(pt, "") for pt in section.formats if pt not in base]
-    sent, extra = _supplemental(sent, texts, [text for _, text in added] + removed,
-                                set(section.formats))
+    touched = [text for _, text in added] + removed + [texts[pt] for pt in back]
+    sent, extra = _supplemental(sent, texts, touched, set(section.formats))
     return sent, added + extra
+
+
+def _insert(formats: list[str], anchor: int | None, pt: str, text: str) -> int | None:
+    """Put a codec in as 10.5 does (before the first supplementary codec it holds; the
+    first supplementary codec put into a list without one becomes that mark); the mark's
+    new index."""
+    if anchor is None:
+        formats.append(pt)
+        return len(formats) - 1 if _encoding(text) in SUPPLEMENTARY else None
+    formats.insert(anchor, pt)
+    return anchor + 1
 
 
 def _supplemental(formats: list[str], texts: dict[str, str], touched: list[str],
