@@ -201,6 +201,30 @@ SCENARIOS.update({
 })
 
 
+# ``mask: [all]`` with ``transcode`` names: the offer's own codecs a name matches (encoding,
+# rate, channels; one channel when unsaid) come back in the list's order, the others are
+# made; a converted answer lists the converted codec first and gives the offerer its own
+# telephone-event fmtp.
+TE_BOTH = ("a=rtpmap:102 telephone-event/48000", "a=rtpmap:101 telephone-event/8000")
+SCENARIOS.update({
+    "mask all, transcode names the offer's codecs": [
+        offer(a("111 8 101 96", "a=rtpmap:111 opus/48000", "a=rtpmap:101 telephone-event/48000",
+                "a=rtpmap:96 telephone-event/8000", "a=fmtp:96 0-15", "a=fmtp:101 0-15"),
+              codec={"mask": ["all"],
+                     "transcode": ["G722", "opus/48000/1", "PCMA", "telephone-event"]}),
+        answer(b("8 96", "a=rtpmap:96 telephone-event/8000", "a=fmtp:96 0-16")), query(),
+        delete()],
+    "mask all, transcode mono opus beside the offer's stereo one": [
+        offer(a("96 8 102 101", OPUS, *TE_BOTH),
+              codec={"mask": ["all"], "transcode": ["opus/48000/1", "PCMA", "telephone-event"]}),
+        answer(b("97 102", "a=rtpmap:97 opus/48000", "a=rtpmap:102 telephone-event/48000"),
+               flags=["single codec"]), query(), delete()],
+    "transcode names a codec the offer has with other channels": [
+        offer(a("96 0", OPUS), codec={"transcode": ["opus/48000/1"]}),
+        answer(b("97", "a=rtpmap:97 opus/48000")), query(), delete()],
+})
+
+
 @pytest.mark.parametrize("name", list(SCENARIOS))
 def test_transcoding_sdp(default_pair, name):
     default_pair.compare(SCENARIOS[name], name)
