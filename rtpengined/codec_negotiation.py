@@ -460,9 +460,12 @@ def offer_formats(section: MediaSection, strip: list[str], except_: list[str],
     anchor = next((index for index, pt in enumerate(sent)
                    if _encoding(rtpmaps.get(pt, "")) in SUPPLEMENTARY), None)
     back: list[str] = []
+    # (what the mask hid may come back, not what a strip took)
+    unstripped = (filter_codecs(section, [n for n in strip if n not in mask], except_,
+                                offer=offer) if mask and not full else formats)
     for name in transcode:
         if not full:
-            for pt in formats:
+            for pt in unstripped:
                 if (pt not in sent and rtpmaps.get(pt) and codec_matches(rtpmaps[pt], name)
                         and _encoding(rtpmaps[pt]) in FULLY_SUPPORTED):
                     anchor = _insert(sent, anchor, pt, rtpmaps[pt])
