@@ -17,7 +17,7 @@ from rtpengined import codec_negotiation as negotiation
 from rtpengined import sdp as sdpmod
 from rtpengined.media import codecs, dtmf, g711
 from rtpengined.media.avcodec import AvConverter
-from rtpengined.media.transcoding import Direction, Events
+from rtpengined.media.transcoding import Codecs, Direction, Events
 
 TO_PCMU = {8: (0, g711.ALAW_TO_ULAW, 160)}  # (pt out, table, samples per frame)
 
@@ -437,3 +437,19 @@ def test_each_cn_packet_becomes_one_frame_and_the_rest_waits_for_the_next():
     second = converter.push(CN_NOISE)
     assert [len(payload) for payload in first + second] == [160, 160]
     assert first[0] == noise[:160] and second[0] == noise[160:320]
+
+
+def test_a_conversion_made_again_alike_keeps_its_converter():
+    """A re-INVITE that leaves a conversion as it was rebuilds the worker's table with new
+    ``Codecs`` objects; the SSRC's converter (its comfort noise) goes on where it was."""
+    noise = _cn_as_ulaw(CN_NOISE)
+    direction = Direction()
+
+    def table():
+        return {13: (0, Codecs(codecs.codec("cn"), codecs.codec("pcmu"), 160), 160)}
+
+    first = direction.rewrite(rtp(13, 1, 1000, CN_NOISE), table())
+    again = direction.rewrite(rtp(13, 2, 1160, CN_NOISE), table())
+    assert first[0][12:] == noise[:160] and again[0][12:] == noise[160:320]
+    assert Codecs(codecs.codec("cn"), codecs.codec("pcmu"), 160) != Codecs(
+        codecs.codec("cn"), codecs.codec("pcma"), 160)

@@ -90,6 +90,16 @@ class Codecs:
     def __init__(self, source, target, frame: int) -> None:
         self.source, self.target, self.frame = source, target, frame
 
+    # Equal conversions are one: a re-INVITE that leaves a conversion as it was keeps each
+    # SSRC's converter and its state (10.5 keeps its codec handlers; upstream case 3950's
+    # comfort noise goes on where it was).
+    def __eq__(self, other: object) -> bool:
+        return (type(other) is Codecs and other.source == self.source
+                and other.target == self.target and other.frame == self.frame)
+
+    def __hash__(self) -> int:
+        return hash((self.source, self.target, self.frame))
+
     def new(self):
         """A converter; one that yields nothing if libavcodec cannot make one here (a
         build without the codec): the call's audio stops in that direction, the relay
