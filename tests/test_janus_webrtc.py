@@ -23,10 +23,18 @@ import json
 from array import array
 
 import pytest
-from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription
-from aiortc.mediastreams import MediaStreamError, VideoStreamTrack
+from aiortc import RTCPeerConnection, RTCSessionDescription
+from aiortc.mediastreams import VideoStreamTrack
 from av import VideoFrame
-from webrtc_helpers import ToneTrack, relay_daemon
+from webrtc_helpers import (
+    DEADLINE,
+    Decoded,
+    ToneTrack,
+    frequency,
+    new_peer,
+    relay_daemon,
+    until_connected,
+)
 from websockets import connect
 
 from conftest import DaemonProcess
@@ -34,7 +42,6 @@ from conftest import DaemonProcess
 PORTS = ("--port-min=24950", "--port-max=24999")  # (used by no other test)
 PLUGIN = "janus.plugin.videoroom"
 SUBPROTOCOL = "janus-protocol"
-DEADLINE = 10.0  # seconds for any one wait: generous, the machine may be loaded
 TONE_HZ, TONE_AMPLITUDE = 440, 8000
 WIDTH, HEIGHT = 160, 120  # the publisher's picture: small, quick to encode, recognisable
 _transactions = itertools.count(1)
@@ -62,78 +69,9 @@ class Picture(VideoStreamTrack):
         return frame
 
 
-class Received:
-    """What the subscriber decodes: each track aiortc announces is read by a task of its own;
-    audio kept as channel 0's samples per frame, video as each frame's size."""
-
-    def __init__(self) -> None:
-        self.audio: list[array] = []
-        self.video: list[tuple[int, int]] = []
-        self.tasks: list[asyncio.Task] = []
-        self.changed = asyncio.Event()
-
-    def on_track(self, track) -> None:
-        self.tasks.append(asyncio.ensure_future(self._read(track)))
-
-    async def _read(self, track) -> None:
-        try:
-            while True:
-                frame = await track.recv()
-                if track.kind == "audio":
-                    channels = frame.layout.nb_channels
-                    interleaved = array("h", bytes(frame.planes[0]))[:frame.samples * channels]
-                    self.audio.append(interleaved[::channels])
-                else:
-                    self.video.append((frame.width, frame.height))
-                self.changed.set()
-        except MediaStreamError:  # the connection closed
-            return
-
-    async def until(self, kind: str, count: int) -> None:
-        frames = getattr(self, kind)
-        try:
-            async with asyncio.timeout(DEADLINE):
-                while len(frames) < count:
-                    self.changed.clear()
-                    await self.changed.wait()
-        except TimeoutError:
-            raise AssertionError(f"the subscriber decoded {len(frames)} {kind} frames in "
-                                 f"{DEADLINE} s, not {count}") from None
-
-    async def stop(self) -> None:
-        for task in self.tasks:
-            task.cancel()
-        await asyncio.gather(*self.tasks, return_exceptions=True)
-
-
 def dominant_frequency(frames: list[array], rate: int = 48000) -> float:
-    """The frequency of a tone from its zero crossings (aiortc decodes Opus at 48 kHz)."""
-    samples = [s for frame in frames for s in frame]
-    crossings = sum(1 for a, b in itertools.pairwise(samples) if (a < 0) != (b < 0))
-    return crossings / 2 / (len(samples) / rate)
-
-
-# -- the peers ----------------------------------------------------------------------------------
-
-
-def new_peer() -> RTCPeerConnection:
-    return RTCPeerConnection(RTCConfiguration(iceServers=[]))  # (no STUN: host candidates)
-
-
-async def until_connected(pc: RTCPeerConnection, who: str) -> None:
-    """ICE and DTLS done: wait for aiortc's connectionState to settle."""
-    changed = asyncio.Event()
-    pc.on("connectionstatechange", changed.set)
-    try:
-        async with asyncio.timeout(DEADLINE):
-            while pc.connectionState not in ("connected", "failed", "closed"):
-                changed.clear()
-                await changed.wait()
-    except TimeoutError:
-        pass
-    finally:
-        pc.remove_listener("connectionstatechange", changed.set)
-    assert pc.connectionState == "connected", f"the {who} is {pc.connectionState}"
+    """The frequency of a tone (aiortc decodes Opus at 48 kHz)."""
+    return frequency([s for frame in frames for s in frame], rate)
 
 
 # -- the Janus client ---------------------------------------------------------------------------
@@ -274,7 +212,7 @@ def test_publisher_session_hears_webrtcup_when_its_media_arrives(janus_daemon, l
 
 async def subscriber_decodes_the_publishers_media(daemon: DaemonProcess, video: bool) -> None:
     publisher, subscriber = new_peer(), new_peer()
-    received = Received()
+    received = Decoded("subscriber")
     subscriber.on("track", received.on_track)
     try:
         async with videoroom(daemon) as janus:

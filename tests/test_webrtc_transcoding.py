@@ -22,23 +22,26 @@ import asyncio
 import itertools
 import re
 import struct
-from array import array
 
 import pytest
-from aiortc import (
-    RTCConfiguration,
-    RTCPeerConnection,
-    RTCRtpSender,
-    RTCSessionDescription,
-)
-from aiortc.mediastreams import MediaStreamError
+from aiortc import RTCRtpSender, RTCSessionDescription
 
 from rtpengined.media import g711
 from tests.conftest import DaemonProcess
-from tests.webrtc_helpers import ToneTrack, ng, relay_daemon, text, tone
+from tests.webrtc_helpers import (
+    DEADLINE,
+    Decoded,
+    ToneTrack,
+    frequency,
+    new_peer,
+    ng,
+    relay_daemon,
+    text,
+    tone,
+    until_connected,
+)
 
 PORTS = ("--port-min=27000", "--port-max=27099")  # (used by no other test)
-DEADLINE = 10.0  # seconds for any one wait: generous, the machine may be loaded
 BROWSER_HZ, PHONE_HZ, AMPLITUDE = 440, 660, 8000
 IDS = {"call-id": "gateway-transcoding", "from-tag": "browser"}
 BRIDGE = {"transport-protocol": "RTP/AVP", "ICE": "remove", "DTLS": "off",
@@ -70,55 +73,6 @@ def phone_sdp(port: int) -> str:
     lines = ["v=0", "o=- 2 2 IN IP4 127.0.0.1", "s=-", "c=IN IP4 127.0.0.1", "t=0 0",
              f"m=audio {port} RTP/AVP 0", "a=rtpmap:0 PCMU/8000", "a=sendrecv"]
     return "\r\n".join(lines) + "\r\n"
-
-
-# -- the audio -----------------------------------------------------------------------------------
-
-
-def frequency(samples, rate: int) -> float:
-    """A tone's frequency from its zero crossings."""
-    crossings = sum(1 for a, b in itertools.pairwise(samples) if (a < 0) != (b < 0))
-    return crossings / 2 / (len(samples) / rate)
-
-
-class Heard:
-    """What the browser decodes of the remote track: channel 0's samples per frame."""
-
-    def __init__(self) -> None:
-        self.frames: list[array] = []
-        self.rate = 0
-        self.tasks: list[asyncio.Task] = []
-        self.changed = asyncio.Event()
-
-    def on_track(self, track) -> None:
-        if track.kind == "audio":
-            self.tasks.append(asyncio.ensure_future(self._read(track)))
-
-    async def _read(self, track) -> None:
-        try:
-            while True:
-                frame = await track.recv()
-                channels = frame.layout.nb_channels
-                self.rate = frame.sample_rate
-                self.frames.append(array("h", bytes(frame.planes[0]))[:frame.samples * channels:channels])
-                self.changed.set()
-        except MediaStreamError:  # the connection closed
-            return
-
-    async def until(self, count: int) -> None:
-        try:
-            async with asyncio.timeout(DEADLINE):
-                while len(self.frames) < count:
-                    self.changed.clear()
-                    await self.changed.wait()
-        except TimeoutError:
-            raise AssertionError(f"the browser decoded {len(self.frames)} audio frames in "
-                                 f"{DEADLINE} s, not {count}") from None
-
-    async def stop(self) -> None:
-        for task in self.tasks:
-            task.cancel()
-        await asyncio.gather(*self.tasks, return_exceptions=True)
 
 
 # -- the phone ------------------------------------------------------------------------------------
@@ -180,22 +134,6 @@ class Phone:
 # -- the call -------------------------------------------------------------------------------------
 
 
-async def until_connected(pc: RTCPeerConnection) -> None:
-    """ICE and DTLS done: wait for aiortc's connectionState to settle."""
-    changed = asyncio.Event()
-    pc.on("connectionstatechange", changed.set)
-    try:
-        async with asyncio.timeout(DEADLINE):
-            while pc.connectionState not in ("connected", "failed", "closed"):
-                changed.clear()
-                await changed.wait()
-    except TimeoutError:
-        pass
-    finally:
-        pc.remove_listener("connectionstatechange", changed.set)
-    assert pc.connectionState == "connected", f"the browser is {pc.connectionState}"
-
-
 def check_framing(headers: list[tuple], pt: int, step: int) -> None:
     """RTP as the relay sends a converted direction: a plain 12-byte header, one payload
     type, one SSRC (its own), sequence numbers counting on without gaps, and timestamps one
@@ -231,8 +169,8 @@ def record_rtp(transport) -> list[tuple]:
 
 
 async def gateway_call(daemon: DaemonProcess, answer_dtls: str | None = None) -> None:
-    browser = RTCPeerConnection(RTCConfiguration(iceServers=[]))  # (no STUN: host candidates)
-    heard = Heard()
+    browser = new_peer()
+    heard = Decoded("browser")
     browser.on("track", heard.on_track)
     phone = Phone()
     try:
@@ -267,17 +205,17 @@ async def gateway_call(daemon: DaemonProcess, answer_dtls: str | None = None) ->
             assert attribute in to_browser, to_browser
         await browser.setRemoteDescription(RTCSessionDescription(sdp=to_browser, type="answer"))
         to_browser_rtp = record_rtp(transceiver.receiver.transport)
-        await until_connected(browser)
+        await until_connected(browser, "browser")
 
         # the browser's tone, as µ-law at the phone
         check_browser_tone(await phone.packets(60))
 
         # the phone's tone, as Opus decoded by the browser
         await phone.speak(to_daemon_from_phone, 1.5)
-        await heard.until(50)
+        await heard.until("audio", 50)
         check_framing(to_browser_rtp, int(opus), 960)  # (Opus: a 48 kHz clock)
         assert len(to_browser_rtp) >= 50
-        decoded = [s for frame in heard.frames[-30:] for s in frame]
+        decoded = [s for frame in heard.audio[-30:] for s in frame]
         assert heard.rate == 48000
         assert max(abs(s) for s in decoded) > AMPLITUDE / 4
         assert abs(frequency(decoded, heard.rate) - PHONE_HZ) < 30, frequency(decoded, heard.rate)
