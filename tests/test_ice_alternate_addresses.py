@@ -23,7 +23,8 @@ import time
 import aioice
 import pytest
 from aiortc import RTCCertificate, RTCIceGatherer, RTCIceTransport
-from test_webrtc_relay import Browser, Peer, ng, plain_socket, port_of, rtcp, rtp, text
+from test_webrtc_relay import Browser, Peer, ng, plain_socket, port_of, rtcp, rtp
+from webrtc_helpers import text
 
 from rtpengined.secure.ice import IceAgent
 from rtpengined.secure.webrtc import IceSpec, WebrtcLeg

@@ -12,7 +12,6 @@ re-offer) gets new credentials from us on the same port, and the new agent compl
 
 from __future__ import annotations
 
-import itertools
 import re
 import secrets
 import socket
@@ -21,38 +20,19 @@ import time
 
 import pytest
 
-from rtpengined.protocol import bencode
 from rtpengined.secure import sdes, stun
 from rtpengined.secure.ice import IceAgent
 from rtpengined.secure.srtp import SrtpContext
-from tests.conftest import DaemonProcess
+from tests.webrtc_helpers import ng, relay_daemon
 
 PORTS = ("--port-min=24700", "--port-max=24799")
 DEADLINE = 20.0  # seconds: generous, the machine may be loaded
-_cookies = itertools.count()
 
 
 @pytest.fixture(name="daemon")
 def daemon_fixture(relay_loop):
-    daemon = DaemonProcess(["--interface=127.0.0.1", *PORTS, "--relay-workers=1"])
-    try:
+    with relay_daemon(*PORTS) as daemon:
         yield daemon
-    finally:
-        daemon.stop()
-
-
-def ng(daemon: DaemonProcess, **message) -> dict:
-    cookie = f"i{next(_cookies)}".encode()
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
-        sock.settimeout(5)
-        sock.sendto(cookie + b" " + bencode.encode(message), ("127.0.0.1", daemon.ng_port))
-        reply = sock.recv(65535)
-    decoded = bencode.decode(reply[len(cookie) + 1:])
-    assert decoded.get("result") == "ok", decoded
-    sdp = decoded.get("sdp")
-    if isinstance(sdp, bytes):
-        decoded["sdp"] = sdp.decode()
-    return decoded
 
 
 def udp() -> socket.socket:

@@ -22,7 +22,7 @@ import pytest
 from rtpengined.secure.webrtc import DtlsSpec, IceSpec, WebrtcLeg
 from tests.conftest import DaemonProcess
 from tests.secure_helpers import SocketParty
-from tests.test_webrtc_relay import ng, plain_sdp, port_of, rtp, text
+from tests.test_webrtc_relay import ng, plain_sdp, port_of, rtp
 from tests.test_webrtc_rtcp_port import udp_socket
 
 DEADLINE = 20.0
@@ -101,9 +101,9 @@ def test_ice_restart_keeps_the_dtls_association(daemon):
     ids = {"call-id": "ice-restart", "from-tag": "party"}
     try:
         offer = ng(daemon, command="offer", **ids, sdp=party.offer_sdp(1), **BRIDGE)
-        to_plain = port_of(text(offer["sdp"]))
-        answer = text(ng(daemon, command="answer", **ids, **{"to-tag": "phone"},
-                         sdp=plain_sdp(plain.getsockname()[1]))["sdp"])
+        to_plain = port_of(offer["sdp"])
+        answer = ng(daemon, command="answer", **ids, **{"to-tag": "phone"},
+                    sdp=plain_sdp(plain.getsockname()[1]))["sdp"]
         party.start(answer)
         deadline = time.monotonic() + DEADLINE
         while party.leg.inbound is None:
@@ -113,8 +113,8 @@ def test_ice_restart_keeps_the_dtls_association(daemon):
         # the restart: new credentials, the same certificate and setup
         party.credentials()
         ng(daemon, command="offer", **ids, sdp=party.offer_sdp(2), **BRIDGE)
-        again = text(ng(daemon, command="answer", **ids, **{"to-tag": "phone"},
-                        sdp=plain_sdp(plain.getsockname()[1]))["sdp"])
+        again = ng(daemon, command="answer", **ids, **{"to-tag": "phone"},
+                   sdp=plain_sdp(plain.getsockname()[1]))["sdp"]
         assert re.search(r"^a=ice-ufrag:(\S+)", again, re.M).group(1) \
             != re.search(r"^a=ice-ufrag:(\S+)", answer, re.M).group(1)  # ours restart too
         party.leg.restart_ice(party.ice_spec(again))

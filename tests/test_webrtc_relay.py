@@ -29,7 +29,7 @@ from aiortc import (
 from secure_helpers import loopback_connection
 
 from tests.conftest import DaemonProcess
-from tests.webrtc_helpers import ng, relay_daemon, text
+from tests.webrtc_helpers import ng, relay_daemon
 
 PORTS = ("--port-min=24600", "--port-max=24699")
 DEADLINE = 20.0  # seconds: generous, the machine may be loaded
@@ -189,11 +189,11 @@ async def browser_offers(daemon: DaemonProcess) -> tuple[float, float]:
         offer = ng(daemon, command="offer", **{"call-id": "wa", "from-tag": "browser",
                    "sdp": webrtc_sdp(browser, "actpass"), "transport-protocol": "RTP/AVP",
                    "ICE": "remove", "rtcp-mux": ["demux"]})
-        sent = text(offer["sdp"])
+        sent = offer["sdp"]
         assert "RTP/AVP" in sent and "a=fingerprint" not in sent and "a=candidate" not in sent
         answer = ng(daemon, command="answer", **{"call-id": "wa", "from-tag": "browser",
                     "to-tag": "phone", "sdp": plain_sdp(plain[4])})
-        back = text(answer["sdp"])
+        back = answer["sdp"]
         assert "UDP/TLS/RTP/SAVPF" in back and "a=setup:active" in back and "a=fingerprint:" in back
         answered = time.monotonic()
         await browser.connect(back)
@@ -226,13 +226,13 @@ async def browser_answers(daemon: DaemonProcess, lite: bool = False) -> None:
                    "sdp": plain_sdp(plain[4]), "transport-protocol": "UDP/TLS/RTP/SAVPF",
                    "ICE": "force", "rtcp-mux": ["offer"],
                    **({"ICE-lite": "forward"} if lite else {})})
-        sent = text(offer["sdp"])
+        sent = offer["sdp"]
         assert "a=setup:actpass" in sent and "a=ice-ufrag" in sent
         assert ("a=ice-lite" in sent) == lite
         answer = ng(daemon, command="answer", **{"call-id": "wb", "from-tag": "phone",
                     "to-tag": "browser",
                     "sdp": webrtc_sdp(browser, "passive" if lite else "active")})
-        back = text(answer["sdp"])
+        back = answer["sdp"]
         assert "RTP/AVP" in back and "a=fingerprint" not in back
         await browser.connect(sent)
         assert browser.dtls.state == "connected"
@@ -280,8 +280,8 @@ async def browser_reinvites(daemon: DaemonProcess) -> None:
         offer = ng(daemon, command="offer", **ids, sdp=webrtc_sdp(first, "actpass"), **bridge)
         answer = ng(daemon, command="answer", **ids, **{"to-tag": "phone"},
                     sdp=plain_sdp(plain[4]))
-        to_plain = port_of(text(offer["sdp"]))
-        await first.connect(text(answer["sdp"]))
+        to_plain = port_of(offer["sdp"])
+        await first.connect(answer["sdp"])
         await exchange(first, plain, to_plain)
         # same parameters again: no new handshake, the first browser's keys keep working
         ng(daemon, command="offer", **ids, sdp=webrtc_sdp(first, "actpass"), **bridge)
@@ -295,8 +295,8 @@ async def browser_reinvites(daemon: DaemonProcess) -> None:
         offer = ng(daemon, command="offer", **ids, sdp=webrtc_sdp(first, "actpass"), **bridge)
         answer = ng(daemon, command="answer", **ids, **{"to-tag": "phone"},
                     sdp=plain_sdp(plain[4]))
-        assert port_of(text(offer["sdp"])) == to_plain  # same streams: the worker's leg is new
-        fp = re.search(r"^a=fingerprint:sha-256 (\S+)", text(answer["sdp"]), re.M).group(1)
+        assert port_of(offer["sdp"]) == to_plain  # same streams: the worker's leg is new
+        fp = re.search(r"^a=fingerprint:sha-256 (\S+)", answer["sdp"], re.M).group(1)
         await asyncio.wait_for(first.dtls.start(RTCDtlsParameters(
             fingerprints=[RTCDtlsFingerprint(algorithm="sha-256", value=fp)], role="auto")), DEADLINE)
         await exchange(first, plain, to_plain)
@@ -304,9 +304,9 @@ async def browser_reinvites(daemon: DaemonProcess) -> None:
         offer = ng(daemon, command="offer", **ids, sdp=webrtc_sdp(second, "actpass"), **bridge)
         answer = ng(daemon, command="answer", **ids, **{"to-tag": "phone"},
                     sdp=plain_sdp(plain[4]))
-        await second.connect(text(answer["sdp"]))  # (new ports: the browser's address changed)
+        await second.connect(answer["sdp"])  # (new ports: the browser's address changed)
         assert second.dtls.state == "connected"
-        await exchange(second, plain, port_of(text(offer["sdp"])))
+        await exchange(second, plain, port_of(offer["sdp"]))
         reply = ng(daemon, command="query", **{"call-id": "wr"})
         leg = streams(reply, "browser")[0]
         assert leg["endpoint"]["port"] == second.port
@@ -331,12 +331,12 @@ async def two_browsers(daemon: DaemonProcess) -> None:
     try:
         offer = ng(daemon, command="offer", **{"call-id": "ww", "from-tag": "caller",
                    "sdp": webrtc_sdp(caller, "actpass")})
-        sent = text(offer["sdp"])
+        sent = offer["sdp"]
         assert "a=setup:actpass" in sent and "a=crypto:" in sent
         assert caller.sdp_lines()[-1] not in sent  # not the caller's fingerprint: ours
         answer = ng(daemon, command="answer", **{"call-id": "ww", "from-tag": "caller",
                     "to-tag": "callee", "sdp": webrtc_sdp(callee, "active")})
-        back = text(answer["sdp"])
+        back = answer["sdp"]
         assert "a=setup:active" in back and callee.sdp_lines()[-1] not in back
         await asyncio.gather(caller.connect(back), callee.connect(sent))
         for seq in range(1, 11):
@@ -372,14 +372,14 @@ async def browser_to_sdes(daemon: DaemonProcess) -> None:
         offer = ng(daemon, command="offer", **{"call-id": "ws", "from-tag": "browser",
                    "sdp": webrtc_sdp(browser, "actpass"), "transport-protocol": "RTP/SAVP",
                    "ICE": "remove", "rtcp-mux": ["demux"]})
-        sent = text(offer["sdp"])
+        sent = offer["sdp"]
         ours = next(sdes.parse(v) for v in re.findall(r"^a=(crypto:.*?)\r$", sent, re.M)
                     if "AES_CM_128_HMAC_SHA1_80" in v)
         theirs = sdes.generate(ours.tag, "AES_CM_128_HMAC_SHA1_80")
         answer_sdp = plain_sdp(phone[4]).replace("RTP/AVP", "RTP/SAVP") + f"a={theirs.format()}\r\n"
         answer = ng(daemon, command="answer", **{"call-id": "ws", "from-tag": "browser",
                     "to-tag": "phone", "sdp": answer_sdp})
-        await browser.connect(text(answer["sdp"]))
+        await browser.connect(answer["sdp"])
         protect = SrtpContext.from_sdes(theirs, outbound=True)
         unprotect = SrtpContext.from_sdes(ours, outbound=False)
         to_phone = port_of(sent)
@@ -425,10 +425,10 @@ async def wrong_fingerprint(daemon: DaemonProcess) -> None:
         answer = ng(daemon, command="answer", **{"call-id": "wf", "from-tag": "browser",
                     "to-tag": "phone", "sdp": plain_sdp(plain[4])})
         try:  # aiortc may see the alert or wait until its own timeout: either way no keys
-            await browser.connect(text(answer["sdp"]))
+            await browser.connect(answer["sdp"])
         except Exception:  # noqa: BLE001
             pass
-        to_plain = port_of(text(offer["sdp"]))
+        to_plain = port_of(offer["sdp"])
         for seq in range(1, 6):
             plain[0].sendto(rtp(seq, 0x5EED), ("127.0.0.1", to_plain))
             if browser.dtls._tx_srtp is not None:

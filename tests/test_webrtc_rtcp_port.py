@@ -18,7 +18,7 @@ import pytest
 from rtpengined.secure import dtls, stun
 from rtpengined.secure.webrtc import DtlsSpec, IceSpec, WebrtcLeg
 from tests.conftest import DaemonProcess
-from tests.test_webrtc_relay import ng, plain_sdp, port_of, rtcp, rtp, text
+from tests.test_webrtc_relay import ng, plain_sdp, port_of, rtcp, rtp
 
 DEADLINE = 20.0
 
@@ -124,12 +124,12 @@ def test_rtcp_on_its_own_port_gets_its_own_dtls(daemon):
         offer = ng(daemon, command="offer", **{
             "call-id": "nomux", "from-tag": "phone", "sdp": plain_sdp(plain_port),
             "transport-protocol": "UDP/TLS/RTP/SAVPF", "ICE": "force"})
-        sent = text(offer["sdp"])
+        sent = offer["sdp"]
         assert "a=rtcp-mux" not in sent and "a=setup:actpass" in sent
         answer = ng(daemon, command="answer", **{
             "call-id": "nomux", "from-tag": "phone", "to-tag": "party",
             "sdp": party.answer_sdp()})
-        back = text(answer["sdp"])
+        back = answer["sdp"]
         to_plain = port_of(back)
         party.start(sent)
         deadline = time.monotonic() + DEADLINE

@@ -21,7 +21,7 @@ import time
 from hardening_helpers import child_pids
 
 from rtpengined.secure import stun
-from tests.test_webrtc_relay import ng, plain_sdp, rtp, text
+from tests.test_webrtc_relay import ng, plain_sdp, rtp
 from tests.test_webrtc_rtcp_port import Party, daemon, socket_pair, udp_socket  # noqa: F401
 
 DEADLINE = 20.0
@@ -52,7 +52,7 @@ def test_settled_webrtc_leg_keeps_consent_and_its_peer(daemon):  # noqa: F811
         offer = ng(daemon, command="offer", **{
             "call-id": "settled", "from-tag": "phone", "sdp": plain_sdp(plain_rtp.getsockname()[1]),
             "transport-protocol": "UDP/TLS/RTP/SAVPF", "ICE": "force"})
-        sent = text(offer["sdp"])
+        sent = offer["sdp"]
         ng(daemon, command="answer", **{"call-id": "settled", "from-tag": "phone",
                                         "to-tag": "party", "sdp": party.answer_sdp()})
         party.start(sent)

@@ -36,7 +36,6 @@ from tests.webrtc_helpers import (
     new_peer,
     ng,
     relay_daemon,
-    text,
     tone,
     until_connected,
 )
@@ -184,7 +183,7 @@ async def gateway_call(daemon: DaemonProcess, answer_dtls: str | None = None) ->
         assert protocol == "UDP/TLS/RTP/SAVPF" and rtpmap(offer_sdp, opus) == "opus/48000/2"
 
         # the offer the phone gets: plain RTP, the browser's Opus, then the added PCMU
-        to_phone = text(ng(daemon, command="offer", sdp=offer_sdp, **IDS, **BRIDGE)["sdp"])
+        to_phone = ng(daemon, command="offer", sdp=offer_sdp, **IDS, **BRIDGE)["sdp"]
         to_daemon_from_phone, protocol, formats = m_line(to_phone)
         assert protocol == "RTP/AVP" and formats == [opus, "0"], to_phone
         assert rtpmap(to_phone, "0") == "PCMU/8000", to_phone
@@ -193,8 +192,8 @@ async def gateway_call(daemon: DaemonProcess, answer_dtls: str | None = None) ->
 
         # the phone takes only PCMU: the browser is answered its own Opus, as WebRTC
         options = {} if answer_dtls is None else {"DTLS": answer_dtls}
-        to_browser = text(ng(daemon, command="answer", sdp=phone_sdp(phone.port), **IDS,
-                             **{"to-tag": "phone"}, **options)["sdp"])
+        to_browser = ng(daemon, command="answer", sdp=phone_sdp(phone.port), **IDS,
+                        **{"to-tag": "phone"}, **options)["sdp"]
         _, protocol, formats = m_line(to_browser)
         assert protocol == "UDP/TLS/RTP/SAVPF" and formats == [opus], to_browser
         assert rtpmap(to_browser, opus) == "opus/48000/2", to_browser

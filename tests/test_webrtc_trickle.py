@@ -20,7 +20,7 @@ import pytest
 from rtpengined.secure.webrtc import DtlsSpec, IceSpec, WebrtcLeg
 from tests.conftest import DaemonProcess
 from tests.secure_helpers import SocketParty
-from tests.test_webrtc_relay import ng, plain_sdp, port_of, rtp, text
+from tests.test_webrtc_relay import ng, plain_sdp, port_of, rtp
 from tests.test_webrtc_rtcp_port import udp_socket
 
 DEADLINE = 20.0
@@ -77,13 +77,13 @@ def test_candidates_trickled_after_the_sdp(daemon, when):
         offer = ng(daemon, command="offer", **{
             "call-id": call, "from-tag": "phone", "sdp": plain_sdp(plain.getsockname()[1]),
             "transport-protocol": "UDP/TLS/RTP/SAVPF", "ICE": "force", "rtcp-mux": ["offer"]})
-        sent = text(offer["sdp"])
+        sent = offer["sdp"]
         party.start(sent)
         if when == "before answer":
             assert ng(daemon, **fragment) == {"result": "ok"}  # no SDP: nothing to send on
         answer = ng(daemon, command="answer", **{
             "call-id": call, "from-tag": "phone", "to-tag": "party", "sdp": party.answer_sdp()})
-        to_plain = port_of(text(answer["sdp"]))
+        to_plain = port_of(answer["sdp"])
         if when == "after answer":
             party.pump(0.5)
             assert party.seen["stun"] == 0, "the daemon knew no candidate of the party yet"

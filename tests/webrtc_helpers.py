@@ -34,7 +34,7 @@ def relay_daemon(*options: str) -> Iterator[DaemonProcess]:
 
 
 def ng(daemon: DaemonProcess, **message) -> dict:
-    """One ng request over UDP; the reply, which must be ``ok``."""
+    """One ng request over UDP; the reply, which must be ``ok`` (its SDP as text)."""
     cookie = f"w{next(_cookies)}".encode()
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
         sock.settimeout(5)
@@ -43,6 +43,8 @@ def ng(daemon: DaemonProcess, **message) -> dict:
     assert reply.startswith(cookie + b" ")
     decoded = bencode.decode(reply[len(cookie) + 1:])
     assert decoded.get("result") == "ok", decoded
+    if "sdp" in decoded:
+        decoded["sdp"] = text(decoded["sdp"])
     return decoded
 
 
