@@ -41,7 +41,7 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 
 from .media import codecs as media_codecs
-from .sdp import MediaSection, filter_codecs
+from .sdp import MediaSection, clock_rate, filter_codecs
 from .shared_values import SharedValues
 
 SUPPLEMENTARY = frozenset({"telephone-event", "cn"})
@@ -166,10 +166,9 @@ def _accepted_supplements(result: list[AnswerCodec], offer: Offered) -> list[Ans
     """CN and telephone-event the offer accepted (``accept``/``consume`` naming them, or
     ``always transcode``) are answered to the offerer at its codec's clock rate even when
     the answerer has none: the relay makes them (CN for silence), as 10.5 does."""
-    main = next((c for c in result if _encoding(c.rtpmap or "") not in SUPPLEMENTARY), None)
-    if main is None:
+    rate = _answered_rate(result)
+    if rate is None:
         return result
-    rate = _clock_rate(main.rtpmap or "")
     own = offer.own or offer.codecs
     accepted = {name.split("/")[0].lower() for name in offer.accept}
     out = list(result)
@@ -178,7 +177,7 @@ def _accepted_supplements(result: list[AnswerCodec], offer: Offered) -> list[Ans
                 _encoding(c.rtpmap or "") == supp for c in out):
             continue
         pt = next((p for p, text in own if _encoding(text) == supp
-                   and _clock_rate(text) == rate), None)
+                   and clock_rate(text) == rate), None)
         if pt is None:
             continue
         at = next((index for index, c in enumerate(out)
@@ -242,10 +241,8 @@ def _answer_codecs(section: MediaSection, formats: list[str],
         result = [c for c in result if c.source_pt in sent]
         used.clear()
         used.update(c.pt for c in result)
-    first = next((text for _, text in offer.own or offer.codecs
-                  if _encoding(text) not in SUPPLEMENTARY
-                  and (not sent or _encoding(text) in FULLY_SUPPORTED)), "")
-    if _encoding(first) not in KNOWN_ENCODINGS or not any(
+    first = _offerers_first(offer.own or offer.codecs, bool(sent))
+    if first is None or _encoding(first[1]) not in KNOWN_ENCODINGS or not any(
             _encoding(rtpmaps.get(pt, "")) in KNOWN_ENCODINGS for pt in formats):
         # Nothing 10.5 could transcode from or to: the answer's codecs go through as they are.
         return [AnswerCodec(pt, pt, rtpmaps.get(pt)) for pt in formats]
@@ -256,12 +253,10 @@ def _answer_codecs(section: MediaSection, formats: list[str],
         if target is not None and (not sent or pt in sent):
             result.append(from_offer(target, pt))
     if not any(_encoding(c.rtpmap or "") not in SUPPLEMENTARY for c in result):
-        first = next((pt for pt, text in offer.own or offer.codecs
-                      if _encoding(text) not in SUPPLEMENTARY
-                      and (not sent or _encoding(text) in FULLY_SUPPORTED)), None)
+        first = _offerers_first(offer.own or offer.codecs, bool(sent))
         if first is not None:
-            result.insert(0, _offer_codec(offer, first, ""))
-            used.add(first)
+            result.insert(0, _offer_codec(offer, first[0], ""))
+            used.add(first[0])
     return _at_codec_rate(result, offer)
 
 
@@ -276,31 +271,43 @@ def _with_conversion_target(result: list[AnswerCodec], formats: list[str],
     if not any(pt in offer.sent and pt not in offered_pts
                and _encoding(rtpmaps.get(pt, "")) not in SUPPLEMENTARY for pt in formats):
         return result
-    first = next((pt for pt, text in offer.codecs if _encoding(text) not in SUPPLEMENTARY
-                  and _encoding(text) in FULLY_SUPPORTED), None)
-    if first is None or any(c.pt == first for c in result):
+    first = _offerers_first(offer.codecs, True)
+    if first is None or any(c.pt == first[0] for c in result):
         return result
     at = len(result)
     while at and _encoding(result[at - 1].rtpmap or "") in SUPPLEMENTARY:
         at -= 1
-    return result[:at] + [_offer_codec(offer, first, "")] + result[at:]
+    return result[:at] + [_offer_codec(offer, first[0], "")] + result[at:]
+
+
+def _offerers_first(codecs: tuple[tuple[str, str], ...],
+                    supported: bool) -> tuple[str, str] | None:
+    """The offerer's first media codec (payload type, rtpmap text), with ``supported`` the
+    first one 10.5 can encode (what it converts to)."""
+    return next(((pt, text) for pt, text in codecs if _encoding(text) not in SUPPLEMENTARY
+                 and (not supported or _encoding(text) in FULLY_SUPPORTED)), None)
+
+
+def _answered_rate(result: list[AnswerCodec]) -> str | None:
+    """The clock rate of the first media codec of an answer (None: only telephone-event/CN)."""
+    main = next((c for c in result if _encoding(c.rtpmap or "") not in SUPPLEMENTARY), None)
+    return None if main is None else clock_rate(main.rtpmap or "")
 
 
 def _at_codec_rate(result: list[AnswerCodec], offer: Offered) -> list[AnswerCodec]:
     """A converted answer's telephone-event and CN are the offerer's own (its fmtp too) at
     the clock rate of the codec it is answered (10.5: the conversion's own DTMF and CN
     payload types); without one at that rate, none."""
-    main = next((c for c in result if _encoding(c.rtpmap or "") not in SUPPLEMENTARY), None)
-    if main is None:
+    rate = _answered_rate(result)
+    if rate is None:
         return result
-    rate = _clock_rate(main.rtpmap or "")
     own = offer.own or offer.codecs
     out: list[AnswerCodec] = []
     for codec in result:
         encoding = _encoding(codec.rtpmap or "")
         if encoding in SUPPLEMENTARY:
             pt = next((p for p, text in own if _encoding(text) == encoding
-                       and _clock_rate(text) == rate and all(c.pt != p for c in out)), None)
+                       and clock_rate(text) == rate and all(c.pt != p for c in out)), None)
             if pt is None:
                 continue
             codec = _offer_codec(offer, pt, codec.source_pt)
@@ -356,8 +363,8 @@ def codec_matches(codec: str, name: str) -> bool:
     return len(want) < 3 or (have[2] if len(have) > 2 else "1") == want[2]
 
 
-def added_codecs(section: MediaSection, formats: list[str],
-                 names: list[str], full: bool = False) -> list[tuple[str, str]]:
+def added_codecs(section: MediaSection, names: list[str],
+                 full: bool = False) -> list[tuple[str, str]]:
     """``codec: {transcode}``: the (payload type, rtpmap text) of each named codec the relay
     can convert to and back from one of the offer's codecs (``media.codecs``) that the offer
     does not carry yet, for the offer sent on (module doc). ``full`` (a ``full`` strip or
@@ -368,7 +375,6 @@ def added_codecs(section: MediaSection, formats: list[str],
     used = set(section.formats)
     added: list[tuple[str, str]] = []
     for name in names:
-        name = name.split("//")[0]  # ("opus/48000/1//options": the options are not ours)
         parts = name.split("/")
         encoding = parts[0]
         if full and encoding.lower() == "telephone-event" and encoding.lower() not in {
@@ -419,11 +425,6 @@ def _free_pt(used: set[str]) -> str | None:
     return next((str(n) for n in range(96, 128) if str(n) not in used), None)
 
 
-def _clock_rate(text: str) -> str:
-    parts = text.split("/")
-    return parts[1] if len(parts) > 1 else ""
-
-
 def offer_formats(section: MediaSection, strip: list[str], except_: list[str],
                   mask: list[str], transcode: list[str], offer: list[str] | tuple[()] = (),
                   ) -> tuple[list[str], list[tuple[str, str]]]:
@@ -441,6 +442,8 @@ def offer_formats(section: MediaSection, strip: list[str], except_: list[str],
     formats = filter_codecs(section, strip, except_, offer=offer)
     if not transcode or not section.is_rtp or section.type != "audio":
         return formats, []
+    # ("opus/48000/1//options": codec options after "//" are not ours to apply)
+    transcode = [name.split("//")[0] for name in transcode]
     full = "full" in strip
     base = formats
     if mask:
@@ -449,13 +452,12 @@ def offer_formats(section: MediaSection, strip: list[str], except_: list[str],
     rtpmaps = section.rtpmaps()
     if full:
         base = []
-    added = added_codecs(section, base, transcode, full)
+    added = added_codecs(section, transcode, full)
     if not added:
         return formats, []
     base = [pt for pt in base if _encoding(rtpmaps.get(pt, "")) in FULLY_SUPPORTED]
     # Each name in order: a codec of the offer it names that the mask hid comes back, one it
     # does not name is made (``added``); both go in as 10.5 inserts them (``_insert``).
-    made = dict(added)
     sent = list(base)
     anchor = next((index for index, pt in enumerate(sent)
                    if _encoding(rtpmaps.get(pt, "")) in SUPPLEMENTARY), None)
@@ -471,13 +473,13 @@ def offer_formats(section: MediaSection, strip: list[str], except_: list[str],
                     anchor = _insert(sent, anchor, pt, rtpmaps[pt])
                     back.append(pt)
         for pt, text in added:
-            if pt not in sent and codec_matches(text, name.split("//")[0]):
+            if pt not in sent and codec_matches(text, name):
                 anchor = _insert(sent, anchor, pt, text)
     for pt, text in added:  # (any not matched by its own name: spelt otherwise)
         if pt not in sent:
             anchor = _insert(sent, anchor, pt, text)
     texts = dict(rtpmaps)
-    texts.update(made)
+    texts.update(added)
     removed = [texts.get(pt, "") for pt in section.formats if pt not in base]
     touched = [text for _, text in added] + removed + [texts[pt] for pt in back]
     sent, extra = _supplemental(sent, texts, touched, set(section.formats))
@@ -503,8 +505,8 @@ def _supplemental(formats: list[str], texts: dict[str, str], touched: list[str],
     the first of them the offer itself listed, ``original``), removed where they have a
     rate without codecs (10.5's supplemental codec tracker)."""
     every = any(_encoding(text) in SUPPLEMENTARY for text in touched)
-    touched_rates = {_clock_rate(text) for text in touched}
-    rates = sorted({_clock_rate(texts.get(pt, "")) for pt in formats
+    touched_rates = {clock_rate(text) for text in touched}
+    rates = sorted({clock_rate(texts.get(pt, "")) for pt in formats
                     if _encoding(texts.get(pt, "")) not in SUPPLEMENTARY}, key=_rate_key)
     result = list(formats)
     extra: list[tuple[str, str]] = []
@@ -513,7 +515,7 @@ def _supplemental(formats: list[str], texts: dict[str, str], touched: list[str],
         if not have:
             continue
         spelt = texts[have[0]].split("/")[0]
-        have_rates = {_clock_rate(texts[pt]) for pt in have}
+        have_rates = {clock_rate(texts[pt]) for pt in have}
         for rate in rates:
             if rate in have_rates or not (every or rate in touched_rates):
                 continue
@@ -526,7 +528,7 @@ def _supplemental(formats: list[str], texts: dict[str, str], touched: list[str],
             texts[pt] = f"{spelt}/{rate}"
             extra.append((pt, texts[pt]))
         for pt in have:
-            rate = _clock_rate(texts[pt])
+            rate = clock_rate(texts[pt])
             if rate not in rates and (every or rate in touched_rates):
                 result.remove(pt)
     return result, extra
@@ -536,22 +538,13 @@ def _rate_key(rate: str) -> int:
     return int(rate) if rate.isdigit() else 0
 
 
-def with_added(formats: list[str], rtpmaps: dict[str, str],
-               added: list[tuple[str, str]]) -> list[str]:
-    """The offer's format list with ``added`` codecs after its last media codec."""
-    at = len(formats)
-    while at and _encoding(rtpmaps.get(formats[at - 1], "")) in SUPPLEMENTARY:
-        at -= 1
-    return formats[:at] + [pt for pt, _ in added] + formats[at:]
-
-
 # (payload type in, payload type out, codec in, codec out, RTP clock units per frame[,
 # (CN payload type, silence threshold, CN payload)])
 Conversion = tuple
 
 
 def conversions(sent: list[tuple[str, str]], received: list[tuple[str, str]],
-                ptime: int = 20, repacketize: bool = False,
+                ptime: int = 20, repacketize: bool = False, makes_cn: bool = False,
                 silence: tuple[int, bytes] | None = None) -> tuple[Conversion, ...]:
     """What the relay converts on its way to a party: each codec the sender may send
     (``sent``: its answered (payload type, rtpmap text) list) that the receiving party was
@@ -559,28 +552,27 @@ def conversions(sent: list[tuple[str, str]], received: list[tuple[str, str]],
     when the relay can convert between them (``media.codecs``; comfort noise too, as noise
     in that codec); with ``repacketize`` (the offer changed the packet time) a G.711 codec
     both have goes out framed anew too. Frames are of ``ptime`` ms, the packet time the
-    receiver was told. ``silence`` (threshold, CN payload): the receiver's CN is one the
-    relay makes (we offered it, or the offerer accepted it): the G.711 codecs both have go
-    through the conversion path (10.5 transcodes them), and with ``--silence-detect`` on (a
-    threshold above 0) silent frames towards it go out as CN (``transcoding``)."""
+    receiver was told. ``makes_cn``: the receiver's CN is one the relay makes (we offered
+    it, or the offerer accepted it; ``made_noise``): the G.711 codecs both have go through
+    the conversion path too (10.5 transcodes them), and with ``silence`` (threshold, CN
+    payload: ``--silence-detect`` on) silent frames towards it go out as CN
+    (``transcoding``)."""
     names = {_encoding(text): pt for pt, text in received}
     primary = next(((pt, _encoding(text)) for pt, text in received
                     if _encoding(text) not in SUPPLEMENTARY), None)
     out: list[Conversion] = []
+    sender_cn = any(_encoding(text) == "cn" and clock_rate(text) == "8000" for _, text in sent)
     # Comfort noise turned into audio: the audio codecs both have go through the same
     # decoder and encoder (10.5), so that their frames and the noise share one clock.
-    noise = primary is not None and "cn" not in names and any(
-        _encoding(text) == "cn" and _clock_rate(text) == "8000" for _, text in sent)
+    into_noise = primary is not None and "cn" not in names and sender_cn
     cn_out = next((pt for pt, text in received if text.lower() == "cn/8000"
-                   and pt.isdigit()), None) if silence is not None else None
-    if cn_out is not None and any(text.lower() == "cn/8000" for _, text in sent):
-        cn_out = None  # (the sender makes its own comfort noise)
-    noise = noise or cn_out is not None
+                   and pt.isdigit()), None) if makes_cn and not sender_cn else None
+    through = repacketize or into_noise or cn_out is not None
     for pt, text in sent:
         encoding = _encoding(text)
         if not pt.isdigit() or encoding == "telephone-event":
             continue  # (telephone-event: ``_event_conversions``)
-        if encoding == "cn" and not noise:
+        if encoding == "cn" and not into_noise:
             continue  # (comfort noise passes to a party that takes it)
         if encoding not in names:
             if (primary is not None and primary[0].isdigit()
@@ -588,13 +580,12 @@ def conversions(sent: list[tuple[str, str]], received: list[tuple[str, str]],
                 target = media_codecs.codec(primary[1])
                 out.append((int(pt), int(primary[0]), encoding.upper(), primary[1].upper(),
                             ptime * target.clock_rate // 1000))
-        elif ((repacketize or noise) and encoding in media_codecs.G711
-              and names[encoding].isdigit()):
+        elif through and encoding in media_codecs.G711 and names[encoding].isdigit():
             out.append((int(pt), int(names[encoding]), encoding.upper(), encoding.upper(),
                         ptime * 8))
     if out and primary is not None:
-        out += _event_conversions(sent, received, _clock_rate(dict(received)[primary[0]]))
-    if cn_out is not None and silence is not None and silence[0] > 0:
+        out += _event_conversions(sent, received, clock_rate(dict(received)[primary[0]]))
+    if cn_out is not None and silence is not None:
         detect = (int(cn_out), silence[0], silence[1])
         out = [entry + (detect,) if entry[3].lower() in media_codecs.G711 else entry
                for entry in out]
@@ -619,12 +610,12 @@ def _event_conversions(sent: list[tuple[str, str]], received: list[tuple[str, st
     rate of the codec the audio goes out in (``rate``), where that is another payload
     type or rate than it came in (10.5; ``transcoding.Events``)."""
     target = next((pt for pt, text in received if _encoding(text) == "telephone-event"
-                   and _clock_rate(text) == rate and pt.isdigit()), None)
+                   and clock_rate(text) == rate and pt.isdigit()), None)
     if target is None or not rate.isdigit():
         return []
     out: list[Conversion] = []
     for pt, text in sent:
-        source_rate = _clock_rate(text)
+        source_rate = clock_rate(text)
         if (_encoding(text) == "telephone-event" and pt.isdigit() and source_rate.isdigit()
                 and (pt, source_rate) != (target, rate)):
             out.append((int(pt), int(target), f"TELEPHONE-EVENT/{source_rate}",

@@ -781,15 +781,20 @@ def filter_codecs(
         for pt in media.formats:
             if pt not in kept and matches(pt, [name]):
                 at = next((index for index, other in enumerate(kept)
-                           if rtpmaps.get(other, "").split("/")[0].lower()
-                           in ("telephone-event", "cn")), len(kept))
+                           if _supplementary(rtpmaps.get(other, ""))), len(kept))
                 kept.insert(at, pt)
     if not kept:
         return list(media.formats) if keep_all else []
     return _without_orphans(kept, rtpmaps) if len(kept) < len(media.formats) else kept
 
 
-def _clock_rate(codec: str) -> str:
+def _supplementary(codec: str) -> bool:
+    """telephone-event or comfort noise (an rtpmap text)."""
+    return codec.split("/")[0].lower() in ("telephone-event", "cn")
+
+
+def clock_rate(codec: str) -> str:
+    """An rtpmap text's clock rate ("" without one)."""
     return codec.split("/")[1] if codec.count("/") >= 1 else ""
 
 
@@ -797,14 +802,12 @@ def _without_orphans(formats: list[str], rtpmaps: dict[str, str]) -> list[str]:
     """Once codecs are filtered, telephone-event and comfort noise go where no codec is left
     with their clock rate (``telephone-event/8000`` beside only ``opus/48000``), as in 10.5.
     When nothing but such codecs is left they stay (see ``only_dtmf_left``)."""
-    def supplementary(pt: str) -> bool:
-        return rtpmaps.get(pt, "").split("/")[0].lower() in ("telephone-event", "cn")
-
-    rates = {_clock_rate(rtpmaps.get(pt, "")) for pt in formats if not supplementary(pt)}
+    rates = {clock_rate(rtpmaps.get(pt, "")) for pt in formats
+             if not _supplementary(rtpmaps.get(pt, ""))}
     if not rates:
         return formats
-    return [pt for pt in formats if not supplementary(pt)
-            or _clock_rate(rtpmaps.get(pt, "")) in rates]
+    return [pt for pt in formats if not _supplementary(rtpmaps.get(pt, ""))
+            or clock_rate(rtpmaps.get(pt, "")) in rates]
 
 
 def only_dtmf_left(media: MediaSection, before: list[str], after: list[str]) -> bool:

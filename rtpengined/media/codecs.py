@@ -1,10 +1,11 @@
 """The audio codecs the relay can convert between, and which pairs it can; sans-I/O.
 
-The two G.711 laws convert through 256-byte tables in pure Python (``g711``). G.722,
-Opus and comfort noise (into audio) go through libavcodec, the codec library rtpengine itself uses, by way of PyAV
-(``avcodec``): decoded, resampled and encoded again. PyAV is looked for, not imported, here:
-the control process decides what an offer may add without loading it; a relay worker
-imports it when a call first needs it. Without PyAV only the G.711 laws are offered.
+The two G.711 laws convert through 256-byte tables in pure Python (``g711``). G.722, Opus
+and comfort noise (into audio) go through libavcodec, the codec library rtpengine itself
+uses, by way of PyAV (``avcodec``): decoded, resampled and encoded again. PyAV is looked
+for, not imported, here: the control process decides what an offer may add without loading
+it; a relay worker imports it when a call first needs it. Without PyAV only the G.711 laws
+are offered.
 """
 
 from __future__ import annotations

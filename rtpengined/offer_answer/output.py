@@ -285,10 +285,11 @@ class SdpOutput:
             changed += webrtc.refresh_leg(media, mono, self.manager.certificate)
         return changed
 
-    def _silence(self) -> tuple[int, bytes]:
-        """``--silence-detect`` (0: off) and ``--cn-payload``, for the relay."""
+    def _silence(self) -> tuple[int, bytes] | None:
+        """``--silence-detect``'s threshold and ``--cn-payload``, for the relay; None: off."""
         config = self.manager.config
-        return silence_threshold(config), bytes(config.cn_payload)
+        threshold = silence_threshold(config)
+        return (threshold, bytes(config.cn_payload)) if threshold else None
 
     def _set_conversions(self, offerer: CallMedia, answerer: CallMedia,
                          codecs: list[negotiation.AnswerCodec] | None,
@@ -318,10 +319,10 @@ class SdpOutput:
             silence = self._silence()
             to_offerer = negotiation.conversions(
                 answerer_codecs, offerer_codecs, _ptime_ms(told), repacketize,
-                silence if to_offerer_cn else None)
+                to_offerer_cn, silence)
             to_answerer = negotiation.conversions(
                 offerer_codecs, answerer_codecs, _ptime_ms(offer_sent.sent_ptime), repacketize,
-                silence if to_answerer_cn else None)
+                to_answerer_cn, silence)
         # (query's "transcoding" flag, as 10.5's: on the media whose packets are converted)
         for media, conversions, source in ((answerer, to_answerer, offerer),
                                            (offerer, to_offerer, answerer)):
