@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from . import delete, ng_extended, offer_answer, pubsub, query, statsview
+from . import delete, ng_extended, offer_answer, playback, pubsub, query, statsview
 from .request import NgHandler, Request
 
 if TYPE_CHECKING:
@@ -40,8 +40,8 @@ NG_COMMANDS: dict[str, NgHandler] = {
     "stop recording": ng_extended.stop_recording,
     "start forwarding": ng_extended.start_forwarding,
     "stop forwarding": ng_extended.stop_forwarding,
-    "play media": ng_extended.play_media,
-    "stop media": ng_extended.stop_media,
+    "play media": playback.play_media,
+    "stop media": playback.stop_media,
     "play DTMF": ng_extended.play_dtmf,
     "publish": pubsub.publish,
     "subscribe request": pubsub.subscribe_request,

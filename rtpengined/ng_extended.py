@@ -1,10 +1,9 @@
-"""Extended ng commands: media blocking, silencing, recording, forwarding, playback, DTMF.
+"""Extended ng commands: media blocking, silencing, recording, forwarding, DTMF.
 
-rtpengined has no recording daemon or media player, so those commands answer as rtpengine
-10.5 answers when those parts have nothing to do: recording and forwarding are
-acknowledged, playback fails with rtpengine's own reason. DTMF injection is real on calls set
-up with ``inject DTMF`` (``media.dtmf``), and so is blocking media: the relay drops the
-packets a blocked party sends.
+rtpengined has no recording daemon, so those commands answer as rtpengine 10.5 answers
+when that part has nothing to do: recording and forwarding are acknowledged. DTMF
+injection is real on calls set up with ``inject DTMF`` (``media.dtmf``), and so is blocking
+media: the relay drops the packets a blocked party sends. ``play media`` is ``playback``'s.
 """
 
 from __future__ import annotations
@@ -139,21 +138,6 @@ def start_forwarding(core: Core, message: dict[str, Any], request: Request) -> d
 
 def stop_forwarding(core: Core, message: dict[str, Any], request: Request) -> dict[str, Any]:
     return _forwarding(core, message, False)
-
-
-def play_media(core: Core, message: dict[str, Any], request: Request) -> dict[str, Any]:
-    """No media player here: every playback request fails as an unplayable file does."""
-    call = _call(core, message)
-    _require_party(call, message)
-    if not any(isinstance(message.get(key), str) for key in ("file", "blob", "db-id")):
-        raise NgError("No media file specified")
-    raise NgError("Failed to start media playback from file")
-
-
-def stop_media(core: Core, message: dict[str, Any], request: Request) -> dict[str, Any]:
-    call = _call(core, message)
-    select_party(call, message)
-    return dict(OK)
 
 
 def play_dtmf(core: Core, message: dict[str, Any], request: Request) -> dict[str, Any]:

@@ -33,6 +33,17 @@ class MediaPlane(Protocol):
         """Queue a DTMF event (``dtmf.Event``'s fields) into what ``stream`` receives and
         relays converted (``play DTMF``): the party its sink sends to hears it."""
 
+    def probe_media(self, source: bytes | str) -> int:
+        """Open a media file (its name) or blob as ``play media`` will: its duration in ms
+        (0: unknown). Raises ``ValueError`` when it cannot be opened (``media.player``)."""
+
+    def play_media(self, stream: Stream, playback: tuple) -> None:
+        """Play a media to the party ``stream`` sends to us from: (source, codec name,
+        payload type, frame in clock units, times played), see ``media.player``."""
+
+    def stop_media(self, stream: Stream) -> None:
+        """Stop what plays to ``stream``'s party (nothing when nothing does)."""
+
     def refresh(self, streams: list[Stream] | None = None) -> None:
         """Copy the latest counters and learned endpoints into ``stream.stats``/``endpoint``.
 
@@ -49,6 +60,7 @@ class NullMediaPlane:
     def __init__(self) -> None:
         self.open: dict[int, Stream] = {}
         self.dtmf: list[tuple[int, tuple]] = []  # (stream id, event) injected, in order
+        self.played: list[tuple[int, tuple | None]] = []  # (stream id, playback; None: stop)
 
     def open_stream(self, stream: Stream) -> None:
         self.open[stream.id] = stream
@@ -66,6 +78,17 @@ class NullMediaPlane:
 
     def inject_dtmf(self, stream: Stream, event: tuple) -> None:
         self.dtmf.append((stream.id, event))
+
+    def probe_media(self, source: bytes | str) -> int:
+        from .player import probe
+
+        return probe(source)
+
+    def play_media(self, stream: Stream, playback: tuple) -> None:
+        self.played.append((stream.id, playback))
+
+    def stop_media(self, stream: Stream) -> None:
+        self.played.append((stream.id, None))
 
     def refresh(self, streams: list[Stream] | None = None) -> None:
         return None

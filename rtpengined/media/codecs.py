@@ -48,6 +48,11 @@ def codec(encoding: str) -> AudioCodec | None:
     return CODECS.get(encoding.lower())
 
 
+def playable(codec: AudioCodec) -> bool:
+    """Whether the media player can send in ``codec`` (it encodes through libavcodec)."""
+    return _HAS_PYAV and codec.encoder is not None and codec.name != "CN"
+
+
 def convertible(source: str, target: str) -> bool:
     """Whether the relay can turn audio in ``source`` into ``target`` (encoding names)."""
     source, target = source.lower(), target.lower()

@@ -31,6 +31,7 @@ import resource
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from collections import deque
 from collections.abc import Callable
@@ -70,6 +71,8 @@ KERNEL_FRESH = 0.1  # a view of all streams re-reads kernel counters older than 
 # is not deferred so: a packet that reached a deleted call's port after delete answered
 # was still relayed.
 DEFER_DELAY = 0.02
+# Bytes of a ``play media`` blob sent to the worker inside a batch (more: through a file).
+INLINE_BLOB = 8192
 
 
 @dataclass(eq=False, slots=True)
@@ -212,6 +215,31 @@ class RelayPlane:
         record = self.records.get(stream.id)
         if record is not None:
             self._send(record.worker, ("dtmf", (stream.id, event)))
+
+    def probe_media(self, source: bytes | str) -> int:
+        from .player import probe  # (loads libavformat: once a daemon plays media)
+
+        return probe(source)
+
+    def play_media(self, stream: Stream, playback: tuple) -> None:
+        """The worker opens the media itself. A blob larger than ``INLINE_BLOB`` goes as a
+        file the worker removes once it has read it: a batch must stay below the
+        channel's datagram size."""
+        record = self.records.get(stream.id)
+        if record is None:
+            return
+        source = playback[0]
+        if isinstance(source, bytes) and len(source) > INLINE_BLOB:
+            fd, name = tempfile.mkstemp(prefix="rtpengined-media-")
+            with os.fdopen(fd, "wb") as spill:
+                spill.write(source)
+            playback = (("spilled", name), *playback[1:])
+        self._send(record.worker, ("play", (stream.id, playback)))
+
+    def stop_media(self, stream: Stream) -> None:
+        record = self.records.get(stream.id)
+        if record is not None:
+            self._send(record.worker, ("play", (stream.id, None)))
 
     def update_stream(self, stream: Stream) -> None:
         record = self.records.get(stream.id)
@@ -779,7 +807,9 @@ class RelayPlane:
         for entry in batch:
             if entry is not None:
                 message = entry[0]
-                if message[0] == "update" or (message[0] == "add" and message[1] is not None):
+                # (a stream played to must be there before its "play")
+                if message[0] in ("update", "play") or (
+                        message[0] == "add" and message[1] is not None):
                     record = records.get(message[1][0])
                     if record is not None:
                         changed.add(record.stream.group)

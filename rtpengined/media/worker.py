@@ -50,7 +50,7 @@ import time
 
 from ..rare_fields import add_rare_fields
 from . import channel as ch
-from . import codecs, dtmf, g711, transcoding
+from . import codecs, dtmf, g711, player, transcoding
 from .counters import (
     CONFIRMED,
     PAYLOAD_TYPE_SEEN,
@@ -77,6 +77,7 @@ log = logging.getLogger("rtpengined.relay")
 BATCH = 64  # packets per socket per loop turn: fairness under overload
 CONGESTED = 8  # packets read in one turn that make the next flush read the kernel's drops
 FLUSH_INTERVAL = 0.005  # seconds between counter flushes while packets flow
+_FAR = float("inf")
 LEARNING_WINDOW = 3.0  # seconds after signalling during which delayed learning follows sources
 # The type sockets arrive with: the control plane hands over non-blocking sockets only.
 _NONBLOCKING_UDP = socket.SOCK_DGRAM | getattr(socket, "SOCK_NONBLOCK", 0)
@@ -305,6 +306,7 @@ add_rare_fields(_Stream, {
     # leaves from it, the C loop relays what arrives on it); the others are drained by
     # ``Worker.drain_local``. None for every other stream (``sockets()``: its own, local 0).
     "locals": None, "local": 0,
+    "player": None,  # media.player.Player: ``play media`` to this stream's party
 })
 
 
@@ -352,6 +354,10 @@ class Worker:
         # ICE on several addresses: the fds of streams' sockets that are not their selected
         # one (``_Stream.locals``) -> (stream, local index). Empty without such streams.
         self.others: dict[int, tuple[_Stream, int]] = {}
+        # Media players (``play media``): (due, tie, stream) of each playing stream's next
+        # packet, stale entries skipped (``player_due``: the live one per stream).
+        self.play_timers: list = []
+        self.player_due: dict[_Stream, float] = {}
         # Endpoint hosts as the counter slots take them (``pack_address``), per family.
         self.packed4: dict[str, bytes] = {}
         self.packed6: dict[str, bytes] = {}
@@ -396,6 +402,8 @@ class Worker:
                         self.load_certificate(*argument)
                     elif kind == "dtmf":
                         self.inject_dtmf(*argument)
+                    elif kind == "play":
+                        self.play(*argument)
                 # The streams that named the removed ones and are still here, once for the
                 # batch (before the next receive: its sockets may take the closed numbers).
                 # A call's streams are removed together: most name each other and are gone.
@@ -572,6 +580,9 @@ class Worker:
                 self.leg_due.pop(stream, None)
             if self.leg_reports:
                 self.leg_reports.pop(stream, None)
+            if stream.rare is not None and stream.player is not None:
+                stream.player.stop()
+                self.player_due.pop(stream, None)
             stream.close()
             self.unlink(stream)
             if resolve:
@@ -862,11 +873,14 @@ class Worker:
         next_flush = 0.0
         turn = 0
         timers = self.timers
+        play_timers = self.play_timers
         while True:
             if dirty:
                 timeout = 0  # idle: flush now, query sees it
-            elif timers:  # a WebRTC leg's ICE check or DTLS retransmission is due then
-                timeout = max(0.0, timers[0][0] - monotonic())
+            elif timers or play_timers:
+                # a WebRTC leg's ICE check or DTLS retransmission, a played packet is due
+                due = min(timers[0][0] if timers else _FAR, play_timers[0][0] if play_timers else _FAR)
+                timeout = max(0.0, due - monotonic())
             else:
                 timeout = -1
             if native_run is not None:
@@ -881,6 +895,8 @@ class Worker:
             now = monotonic()
             if timers and timers[0][0] <= now:
                 self.run_timers(now)
+            if play_timers and play_timers[0][0] <= now:
+                self.run_players(now)
             turn += 1
             if len(events) > 1 and (channel_fd, select.EPOLLIN) in events:
                 # Signalling first: a packet sent after an ng reply must see the change
@@ -1169,6 +1185,85 @@ class Worker:
         if rewriter is None:
             rewriter = stream.rewriter = transcoding.Direction()
         rewriter.inject(dtmf.Event(*event))
+
+    # -- media players (``play media``) -----------------------------------------------
+
+    def play(self, stream_id: int, playback: tuple | None) -> None:
+        """Start (or, ``playback`` None, stop) playing to the stream's party: (source,
+        codec name, payload type, frame, times) as ``media.player`` takes them. A source
+        that was spilled to a file is read and the file removed, whatever happens."""
+        source = playback[0] if playback is not None else None
+        if isinstance(source, tuple):  # ("spilled", file name): the control plane's copy
+            try:
+                with open(source[1], "rb") as spilled:
+                    source = spilled.read()
+            except OSError:
+                source = None
+            finally:
+                try:
+                    os.unlink(playback[0][1])
+                except OSError:
+                    pass
+        stream = self.streams.get(stream_id)
+        if stream is None:
+            return
+        if playback is None:
+            if stream.player is not None:
+                stream.player.stop()
+                self.player_due.pop(stream, None)
+            return
+        _, codec_name, payload_type, frame, times = playback
+        codec = codecs.CODECS.get(codec_name)
+        if source is None or codec is None:
+            return
+        try:
+            media = player.Playback(source, codec, frame, times)
+        except ValueError as error:  # (opened by the control plane just before: rare)
+            log.warning("stream %d: media playback not started: %s", stream_id, error)
+            return
+        if stream.player is None:
+            stream.player = player.Player()
+        now = time.monotonic()  # (opening the media took a while the first time: PyAV loads)
+        stream.player.start(media, payload_type, frame, codec.clock_rate, now)
+        self.send_played(stream, now)
+
+    def send_played(self, stream: _Stream, now: float) -> None:
+        """Send what the stream's player has due (encrypted as anything sent to its party),
+        and arm its timer for the next packet."""
+        playing = stream.player
+        failed = 0
+        for packet in playing.due(now):
+            onward = _onward(stream, packet, False, False)
+            if onward is False:
+                failed += 1
+            elif onward is not None:
+                target, data = onward
+                try:
+                    target.sock.sendto(data, target.dest)
+                except OSError:
+                    failed += 1
+        if failed:
+            stream.errors += failed
+            self.dirty.add(stream)
+        due = playing.next_due()
+        if due is None:
+            self.player_due.pop(stream, None)
+        elif due != self.player_due.get(stream):
+            self.player_due[stream] = due
+            self.timer_tie += 1
+            heapq.heappush(self.play_timers, (due, self.timer_tie, stream))
+
+    def run_players(self, now: float) -> None:
+        timers = self.play_timers
+        due_now = []
+        while timers and timers[0][0] <= now:
+            due_now.append(heapq.heappop(timers))
+        for due, _tie, stream in due_now:
+            if self.player_due.get(stream) != due or self.streams.get(stream.id) is not stream:
+                continue  # re-armed since, stopped, or the stream is gone
+            del self.player_due[stream]
+            if stream.player is not None:
+                self.send_played(stream, now)
 
     # -- WebRTC legs (ICE + DTLS-SRTP on the stream's port) -------------------------
 
