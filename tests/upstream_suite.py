@@ -8,9 +8,9 @@ character, and a reply's CRLFs are compared as LFs, which is how the suite's own
 reads them. Media steps (RTP sent and received) are only counted: the suite's SDP checks
 are what this runner repeats.
 
-Plain RTP is what rtpengined implements; a case is out of scope when any of its steps needs
-SRTP/DTLS/ICE media, transcoding (repacketizing and T.38 included), DTMF, or the media
-player. ``out_of_scope`` names the first criterion a case meets.
+A case is out of scope when any of its steps needs SRTP/DTLS/ICE media, transcoding
+(repacketizing and T.38 included) or DTMF, and is not listed as passing below.
+``out_of_scope`` names the first criterion a case meets.
 """
 
 from __future__ import annotations
@@ -126,7 +126,9 @@ SECURITY_PASSING = frozenset({
     # a re-offer to a party whose SDES answer chose one of our lines offers that line first
     # (same tag and key), the other suites after it; an a=rtcp naming the RTP port offers
     # rtcp-mux, which the answer then keeps:
-    7618, 7875})
+    7618, 7875,
+    # media playback to a party whose SDES keys pass end to end:
+    13232})
 
 
 # Cases of the "transcoding" kind whose SDP rtpengined produces as 10.5 does: G.711
@@ -148,7 +150,7 @@ DTMF_PASSING = frozenset({4812, 5884})
 
 
 def out_of_scope(case: dict[str, Any]) -> str | None:
-    """Why a case is not run: ``security``, ``transcoding``, ``DTMF``, ``media player``."""
+    """Why a case is not run: ``security``, ``transcoding``, ``DTMF``."""
     reason = _out_of_scope(case)
     if reason == "security" and case["line"] in SECURITY_PASSING:
         return None
@@ -206,9 +208,6 @@ def _out_of_scope(case: dict[str, Any]) -> str | None:
             return "transcoding"
         if made & static - given and _made_static(step, case):
             return "transcoding"
-    for step in _requests(case):
-        if step["command"] == "play media":
-            return "media player"
     return None
 
 

@@ -146,7 +146,7 @@ class Player:
     playback going on (None when none is)."""
 
     __slots__ = ("ssrc", "seq", "ts", "sent_at", "playback", "payload_type", "frame",
-                 "interval", "started", "count")
+                 "interval", "started", "count", "protect")
 
     def __init__(self) -> None:
         ssrc = b"\0\0\0\0"
@@ -162,6 +162,7 @@ class Player:
         self.interval = 0.02
         self.started = 0.0
         self.count = 0  # packets of this playback so far
+        self.protect = None  # the SRTP context of a leg the relay has none for (worker's)
 
     def start(self, playback: Playback, payload_type: int, frame: int, clock_rate: int,
               now: float) -> None:

@@ -1212,7 +1212,7 @@ class Worker:
                 stream.player.stop()
                 self.player_due.pop(stream, None)
             return
-        _, codec_name, payload_type, frame, times = playback
+        _, codec_name, payload_type, frame, times, keys = playback
         codec = codecs.CODECS.get(codec_name)
         if source is None or codec is None:
             return
@@ -1223,6 +1223,8 @@ class Worker:
             return
         if stream.player is None:
             stream.player = player.Player()
+        # (SDES keys passed end to end: the relay has no context of its own for the leg)
+        stream.player.protect = _srtp_context(keys, outbound=True) if keys else None
         now = time.monotonic()  # (opening the media took a while the first time: PyAV loads)
         stream.player.start(media, payload_type, frame, codec.clock_rate, now)
         self.send_played(stream, now)
@@ -1232,8 +1234,17 @@ class Worker:
         and arm its timer for the next packet."""
         playing = stream.player
         failed = 0
+        protect = playing.protect
         for packet in playing.due(now):
-            onward = _onward(stream, packet, False, False)
+            if protect is not None:
+                try:
+                    packet = protect.protect(packet)
+                except Exception:  # noqa: BLE001  (libsrtp refused it)
+                    failed += 1
+                    continue
+                onward = (stream, packet) if stream.dest is not None else None
+            else:
+                onward = _onward(stream, packet, False, False)
             if onward is False:
                 failed += 1
             elif onward is not None:

@@ -42,7 +42,7 @@ def received_crypto(section: MediaSection) -> list[sdes.Crypto]:
     return out
 
 
-def _keys(crypto: sdes.Crypto) -> tuple:
+def relay_keys(crypto: sdes.Crypto) -> tuple:
     """The relay's (suite, key||salt, session parameters[, MKI bytes]); the MKI only for a
     line that has one (secure/mki.py frames it). A suite or parameter libsrtp cannot do
     here gets a profile no context is built for (as a restore from Redis marks it): the
@@ -81,8 +81,8 @@ def set_keys(media: CallMedia, inbound: sdes.Crypto | None, outbound: sdes.Crypt
     """Give the media's streams their SRTP keys; the streams that changed. ``show_suite``:
     query names the suite on these streams (10.5 does for an SDES offerer's leg)."""
     suite = outbound.suite.name if show_suite and outbound is not None else None
-    key_in = _keys(inbound) if inbound is not None else None
-    key_out = _keys(outbound) if outbound is not None else None
+    key_in = relay_keys(inbound) if inbound is not None else None
+    key_out = relay_keys(outbound) if outbound is not None else None
     if key_in is None or key_out is None:
         key_in = key_out = None  # half a context relays nothing useful: stay plain
     changed = []
