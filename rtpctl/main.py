@@ -479,6 +479,54 @@ _call_command("delete", "Delete a call (or one branch of it with --from-tag/--to
 _call_command("query", "Show a call: tags, media, streams and packet counters.")
 
 
+def _media_command(name: str, doc: str, play: bool):
+    """``play media`` / ``stop media``: the party by --from-tag, --to-tag, --label or --all."""
+    options = [click.option("--label", help="The party's label (instead of a tag)."),
+               click.option("--all", "all_parties", is_flag=True,
+                            help="Every party of the call.")]
+    if play:
+        options += [
+            click.option("--file", "media_file", metavar="NAME",
+                         help="A media file on the daemon's machine (its name there)."),
+            click.option("--blob", "blob_file", type=click.File("rb"), metavar="FILE",
+                         help="A local media file, sent inside the request (over UDP up to "
+                              "about 64 kB)."),
+            click.option("--repeat-times", type=click.IntRange(min=1),
+                         help="How many times to play it (default 1)."),
+        ]
+
+    @_message_options("call")
+    @click.pass_context
+    def command(ctx: click.Context, call_id, from_tag, to_tag, via_branch, flags, options,
+                label=None, all_parties=False, media_file=None, blob_file=None,
+                repeat_times=None) -> None:
+        if play and (media_file is None) == (blob_file is None):
+            raise OneLineUsageError(f"{name} needs --file or --blob (one of them)")
+        if all_parties:
+            flags = (*flags, "all")
+        message = _build(name, call_id=call_id, from_tag=from_tag, to_tag=to_tag,
+                         via_branch=via_branch, flags=flags, options=options)
+        if label is not None:
+            message["label"] = label
+        if media_file is not None:
+            message["file"] = media_file
+        if blob_file is not None:  # (bytes as text the way the ng codecs carry them)
+            message["blob"] = blob_file.read().decode("utf-8", "surrogateescape")
+        if repeat_times is not None:
+            message["repeat-times"] = repeat_times
+        run_ng(ctx, name, message)
+
+    for option in reversed(options):
+        command = option(command)
+    command.__doc__ = doc
+    return ng_group.command(name.replace(" ", "-"))(command)
+
+
+_media_command("play media", "Play a media file to a call party (--from-tag, --to-tag, --label "
+               "or --all); the reply gives its duration in ms.", play=True)
+_media_command("stop media", "Stop the media playing to a call party.", play=False)
+
+
 @ng_group.command("list")
 @click.option("--limit", type=click.IntRange(min=0), help="At most this many call-ids.")
 @_message_options()

@@ -503,3 +503,57 @@ def test_rtpctl_options_completion_and_errors_against_rtpengine(rtpengine):
     out = rtpctl(*cli, "list", "sessions", "nope")
     assert out.returncode == 1 and out.stdout == raw_cli(rtpengine.cli_port, "list sessions nope")
     assert out.stderr.decode() == "rtpctl: daemon error: Call ID not found (nope).\n"
+
+
+# -- play media / stop media ------------------------------------------------------------------
+
+
+def _tone_wav(path) -> None:
+    import math
+    import struct
+    import wave
+
+    with wave.open(str(path), "wb") as wav:
+        wav.setnchannels(1)
+        wav.setsampwidth(2)
+        wav.setframerate(8000)
+        wav.writeframes(b"".join(struct.pack("<h", int(8000 * math.sin(n / 3)))
+                                 for n in range(800)))
+
+
+@pytest.mark.parametrize("transport", ["udp", "http"])
+def test_play_media_and_stop_media(daemon, transport, tmp_path):
+    """A blob (its bytes inside the request: bencode over UDP, JSON over HTTP) and a file
+    are played to a party listening on loopback; the reply's duration, the packets it gets,
+    stop-media, and the daemon's error as rtpctl's exit status 1."""
+    wav = tmp_path / "tone.wav"
+    _tone_wav(wav)
+    party = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    party.bind(("127.0.0.1", 0))
+    party.settimeout(2)
+    call_id = f"play-{transport}"
+    try:
+        sdp = ("v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n"
+               f"m=audio {party.getsockname()[1]} RTP/AVP 0\r\na=sendrecv\r\n")
+        args = [*target_args(daemon, transport), "--json", "ng"]
+        ok(rtpctl(*args, "offer", "--call-id", call_id, "--from-tag", "caller1", stdin=sdp.encode()))
+        played = json.loads(ok(rtpctl(*args, "play-media", "--call-id", call_id,
+                                      "--from-tag", "caller1", "--blob", str(wav))))
+        assert played == {"result": "ok", "duration": 100}
+        packets = [party.recv(2048) for _ in range(5)]
+        assert [p[1] for p in packets] == [0x80, 0, 0, 0, 0]  # PCMU, marker on the first
+        again = json.loads(ok(rtpctl(*args, "play-media", "--call-id", call_id, "--all",
+                                     "--file", str(wav), "--repeat-times", "2")))
+        assert again["duration"] == 100
+        stopped = json.loads(ok(rtpctl(*args, "stop-media", "--call-id", call_id,
+                                       "--from-tag", "caller1")))
+        assert stopped == {"result": "ok"}
+        missing = rtpctl(*target_args(daemon, transport), "ng", "play-media", "--call-id",
+                         call_id, "--from-tag", "caller1", "--file", str(tmp_path / "none.wav"))
+        assert missing.returncode == 1
+        assert b"Failed to start media playback from file" in missing.stderr
+        usage = rtpctl(*target_args(daemon, transport), "ng", "play-media", "--call-id", call_id,
+                       "--from-tag", "caller1")
+        assert usage.returncode == 2 and b"--file or --blob" in usage.stderr
+    finally:
+        party.close()
