@@ -54,6 +54,12 @@ def drop(via: str, **extra) -> dict:
 
 
 LISTED = {"command": "list"}
+PTIME_OFFER = sdp("v=0", "o=alice 100 1 IN IP4 192.0.2.10", "s=-", "c=IN IP4 192.0.2.10",
+                  "t=0 0", "m=audio 2000 RTP/AVP 8 0 101", "a=rtpmap:101 telephone-event/8000",
+                  "a=fmtp:101 0-15", "a=sendrecv", "a=ptime:20")
+B_TE = sdp("v=0", "o=bob 100 1 IN IP4 192.0.2.20", "s=-", "c=IN IP4 192.0.2.20", "t=0 0",
+           "m=audio 3000 RTP/AVP 8 101", "a=rtpmap:101 telephone-event/8000",
+           "a=fmtp:101 0-16", "a=sendrecv")
 
 SCENARIOS = {
     "two forks, one deleted before any answer, the other answers": [
@@ -102,6 +108,21 @@ SCENARIOS = {
         branch(A_MUX, V1, **{"rtcp-mux": ["offer"]}),
         branch(A_MUX, V2, **{"rtcp-mux": ["demux"]}), drop(V2), query(),
         on(V1, B_MUX, **{"rtcp-mux": ["demux"]}), query(), delete()],
+    # The call deleted with a delay, offered again (it goes to the party that answered) and
+    # answered from a new to-tag: that answer answers the offer, with the offerer's
+    # a=ptime and codecs (upstream 15095, media playback after a delete).
+    "revived by a re-offer, answered by a new to-tag": [
+        offer(PTIME_OFFER, **{"via-branch": V1}), on(V1, to_tag="B"),
+        delete(**{"from-tag": "A", "delete-delay": 30}),
+        offer(PTIME_OFFER, **{"via-branch": V1, "transport-protocol": "transparent"}),
+        on(V1, B_TE, to_tag="B2"), query(), delete()],
+    # The same without via-branch: a new party answers (the one before stays listed).
+    "revived, answered by a new to-tag without via-branch": [
+        offer(PTIME_OFFER), answer(B), delete(**{"from-tag": "A", "delete-delay": 30}),
+        offer(PTIME_OFFER), answer(B_TE, to_tag="B2"), query(), delete()],
+    # No delete: a re-offer answered from another to-tag on the same via-branch.
+    "a re-offer answered by a new to-tag on the same via-branch": [
+        branch(A, V1), on(V1), branch(A, V1), on(V1, to_tag="B2"), query(), delete()],
 }
 
 

@@ -75,6 +75,9 @@ class _Session(SdpOutput, IceCandidates):
         self.exclusive: tuple[Monologue, Monologue] | None = None
         # An offer to another fork (via-branch): the sender's media goes to that fork only.
         self.fork: tuple[Monologue, Monologue] | None = None
+        # An answer from a new to-tag to an offer that went to a party that had answered
+        # before (a call revived by a re-offer after its delete): (new party, that party).
+        self.answers_for: tuple[Monologue, Monologue] | None = None
         self.request: Request | None = None
 
     # -- party lookup ---------------------------------------------------------------------
@@ -144,6 +147,12 @@ class _Session(SdpOutput, IceCandidates):
             peers = [m for m in offerer.subscriptions if not m.tag]
             if via:
                 party = next((m for m in peers if m.via_branch == via), None)
+                if party is None:
+                    # The party that answered on this via-branch before, answering under a
+                    # new to-tag (a call revived by a re-offer): the same party, retagged,
+                    # as 10.5 does.
+                    party = next((m for m in offerer.subscriptions
+                                  if m.tag and m.via_branch == via and not m.destroyed), None)
             head = offerer.subscriptions[0] if offerer.subscriptions else None
             if party is None and head is not None and head.tag:
                 # The offerer's latest peer has answered (or was deleted): an answer with
@@ -154,6 +163,8 @@ class _Session(SdpOutput, IceCandidates):
             if party is None:
                 party = self._create(to_tag, "TO_TAG")
                 party.ice_controlling = True
+                if head is not None and head.tag and head.medias:
+                    self.answers_for = (party, head)
             else:
                 self.tag_updates.append((party, to_tag))
         self.links.append((party, offerer))
@@ -488,6 +499,15 @@ class _Session(SdpOutput, IceCandidates):
             section = parsed.medias[len(mono.medias)]
             media = CallMedia(index=len(mono.medias) + 1, type=section.type,
                           protocol=section.protocol)
+            if self.answers_for is not None and self.answers_for[0] is mono:
+                # It answers the offer that party was sent: what the offer said (its codecs
+                # and ptime, its rtcp-mux) is that party's (10.5 answers it so).
+                offered_to = self.answers_for[1].medias
+                if len(offered_to) > len(mono.medias):
+                    source = offered_to[len(mono.medias)]
+                    media.offered = source.offered
+                    media.mux_flags = source.mux_flags
+                    media.mux_sent = source.mux_sent
             mono.medias.append(media)
         media = mono.medias[work.index]
         if mono.ice_controlling:
