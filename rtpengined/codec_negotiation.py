@@ -150,6 +150,17 @@ def offered(section: MediaSection, formats: list[str], ptime_option: int | None,
     return record if fmtps else _shared_offer(record)
 
 
+def takes_made_event(formats: list[str], section: MediaSection, offer: Offered) -> bool:
+    """The answer takes a telephone-event the offer's codec options made (the offerer has
+    none at that rate): 10.5 converts those events, and shows "transcoding"."""
+    if not offer.sent:
+        return False
+    own = {pt for pt, _ in (offer.own or offer.codecs)}
+    rtpmaps = section.rtpmaps()
+    return any(pt in offer.sent and pt not in own
+               and _encoding(rtpmaps.get(pt, "")) == "telephone-event" for pt in formats)
+
+
 def _encoding(rtpmap: str) -> str:
     return rtpmap.split("/", 1)[0].lower()
 
@@ -377,12 +388,17 @@ def added_codecs(section: MediaSection, names: list[str],
     for name in names:
         parts = name.split("/")
         encoding = parts[0]
-        if full and encoding.lower() == "telephone-event" and encoding.lower() not in {
-                _encoding(text) for _, text in added}:
-            pt = _free_pt(used)
-            if pt is not None:
-                used.add(pt)
-                added.append((pt, f"{encoding}/{parts[1] if len(parts) > 1 else 8000}"))
+        if encoding.lower() == "telephone-event":
+            # Made anew with ``full``, or when the offer has none (10.5): at the rate named,
+            # else at 8 kHz; the supplemental tracker then gives every other codec rate one
+            # and takes it away again where no codec has its rate (``_supplemental``).
+            made = {_encoding(text) for _, text in added}
+            if encoding.lower() not in made and (full or "telephone-event" not in sources):
+                rate = parts[1] if len(parts) > 1 else "8000"
+                pt = _free_pt(used)
+                if pt is not None:
+                    used.add(pt)
+                    added.append((pt, f"{encoding}/{rate}"))
             continue
         if encoding.lower() == "cn":
             # Comfort noise the relay turns into audio for a party without it (10.5).
@@ -482,7 +498,8 @@ def offer_formats(section: MediaSection, strip: list[str], except_: list[str],
     texts.update(added)
     removed = [texts.get(pt, "") for pt in section.formats if pt not in base]
     touched = [text for _, text in added] + removed + [texts[pt] for pt in back]
-    sent, extra = _supplemental(sent, texts, touched, set(section.formats))
+    made = {pt for pt, text in added if _encoding(text) in SUPPLEMENTARY}
+    sent, extra = _supplemental(sent, texts, touched, set(section.formats), made)
     return sent, added + extra
 
 
@@ -498,12 +515,14 @@ def _insert(formats: list[str], anchor: int | None, pt: str, text: str) -> int |
 
 
 def _supplemental(formats: list[str], texts: dict[str, str], touched: list[str],
-                  original: set[str]) -> tuple[list[str], list[tuple[str, str]]]:
+                  original: set[str], made: set[str] = frozenset(),
+                  ) -> tuple[list[str], list[tuple[str, str]]]:
     """CN and telephone-event (in that order) for the clock rates the codec options
     touched (``touched``: the rtpmap texts of codecs added or removed; a supplementary one
     among them touches every rate): added where a codec has a rate without them (before
-    the first of them the offer itself listed, ``original``), removed where they have a
-    rate without codecs (10.5's supplemental codec tracker)."""
+    the first of them the offer itself listed, ``original``; without one, before the first
+    the options made, ``made``), removed where they have a rate without codecs (10.5's
+    supplemental codec tracker)."""
     every = any(_encoding(text) in SUPPLEMENTARY for text in touched)
     touched_rates = {clock_rate(text) for text in touched}
     rates = sorted({clock_rate(texts.get(pt, "")) for pt in formats
@@ -523,7 +542,10 @@ def _supplemental(formats: list[str], texts: dict[str, str], touched: list[str],
             if pt is None:
                 continue
             anchor = next((index for index, p in enumerate(result) if p in original
-                           and _encoding(texts.get(p, "")) in SUPPLEMENTARY), len(result))
+                           and _encoding(texts.get(p, "")) in SUPPLEMENTARY), None)
+            if anchor is None:
+                anchor = next((index for index, p in enumerate(result) if p in made),
+                              len(result))
             result.insert(anchor, pt)
             texts[pt] = f"{spelt}/{rate}"
             extra.append((pt, texts[pt]))

@@ -225,6 +225,34 @@ SCENARIOS.update({
 })
 
 
+# ``transcode: [telephone-event]`` on an offer without any: one made at 8 kHz (or the rate
+# named), then one at every other codec rate, placed before it; one left at a rate without
+# codecs goes. An offer that has one gets none (upstream 14512).
+SPEEX16 = "a=rtpmap:97 speex/16000"
+SCENARIOS.update({
+    "transcode telephone-event at every clock rate": [
+        offer(a("0 96 8 97 9", "a=rtpmap:96 opus/48000", SPEEX16),
+              codec={"transcode": ["telephone-event"]}),
+        answer(b("0 99", "a=rtpmap:99 telephone-event/16000")), query(), delete()],
+    "transcode telephone-event, G.711 only": [
+        offer(a("0 8"), codec={"transcode": ["telephone-event"]}),
+        answer(b("8 96", "a=rtpmap:96 telephone-event/8000")), query(), delete()],
+    "transcode telephone-event, the offer has one": [
+        offer(a("96 0 101", OPUS, TE8), codec={"transcode": ["telephone-event"]}),
+        answer(b("0 101", TE8)), delete()],
+    "transcode telephone-event, opus and PCMU": [
+        offer(a("96 0", OPUS), codec={"transcode": ["telephone-event"]}),
+        answer(b("96 98", OPUS, "a=rtpmap:98 telephone-event/48000")), query(), delete()],
+    "transcode telephone-event, 16 kHz only": [
+        offer(a("97", SPEEX16), codec={"transcode": ["telephone-event"]}), delete()],
+    "transcode telephone-event at a named rate": [
+        offer(a("0 96", OPUS), codec={"transcode": ["telephone-event/48000"]}), delete()],
+    "transcode telephone-event and PCMA into an opus offer": [
+        offer(a("96", OPUS), codec={"transcode": ["telephone-event", "PCMA"]}),
+        answer(b("8 97", "a=rtpmap:97 telephone-event/8000")), query(), delete()],
+})
+
+
 @pytest.mark.parametrize("name", list(SCENARIOS))
 def test_transcoding_sdp(default_pair, name):
     default_pair.compare(SCENARIOS[name], name)

@@ -128,7 +128,8 @@ class SdpOutput:
                     codecs = negotiation.single_codec(codecs)
                 plan.codecs = [(c.pt, c.source_pt, c.rtpmap, c.fmtps) for c in codecs]
                 plan.hide_formats = negotiation.hides_formats(section, codecs, offer_sent)
-                renumbered = any(c.renumbered for c in codecs) or offer_sent.repacketized
+                renumbered = (any(c.renumbered for c in codecs) or offer_sent.repacketized
+                              or negotiation.takes_made_event(plan.formats, section, offer_sent))
                 for media in (out_media, sender.medias[work.index]):
                     media.transcoding = renumbered
                 plan.ptime, plan.keep_ptime = negotiation.answer_ptime(section, offer_sent)
