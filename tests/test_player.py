@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import io
 import math
+import os
 import struct
 import wave
 
@@ -67,6 +68,16 @@ def test_probe_gives_the_duration_and_refuses_what_is_no_media(tmp_path):
     for bad in (b"RIFF" + b"\0" * 40, b"plain text\n" * 20, str(tmp_path / "missing.wav")):
         with pytest.raises(PlaybackError):
             probe(bad)
+
+
+def test_only_regular_files_are_opened(tmp_path):
+    """A FIFO would block the control plane's read (nothing ever writes it), a device or a
+    URL is no media file here: each is refused before libavformat sees it."""
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)
+    for name in (str(fifo), "/dev/zero", str(tmp_path), "http://127.0.0.1:9/tone.wav"):
+        with pytest.raises(PlaybackError):
+            probe(name)
 
 
 def _header(packet: bytes) -> tuple[int, int, int, bytes]:

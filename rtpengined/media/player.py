@@ -42,6 +42,10 @@ class PlaybackError(ValueError):
 def _open(source: bytes | str):
     import av  # (loads libavformat: only when media is played)
 
+    if isinstance(source, str) and not os.path.isfile(source):
+        # Only a regular file: a FIFO or device would block the reader, and libavformat
+        # would fetch a URL (10.5 lets it); neither is a media file on this machine.
+        raise PlaybackError(f"not a regular file: {source}")
     try:
         return av.open(io.BytesIO(source) if isinstance(source, bytes) else source)
     except (av.error.FFmpegError, OSError, ValueError) as error:
