@@ -567,7 +567,8 @@ Conversion = tuple
 
 def conversions(sent: list[tuple[str, str]], received: list[tuple[str, str]],
                 ptime: int = 20, repacketize: bool = False, makes_cn: bool = False,
-                silence: tuple[int, bytes] | None = None) -> tuple[Conversion, ...]:
+                silence: tuple[int, bytes] | None = None,
+                dtmf: bool = False) -> tuple[Conversion, ...]:
     """What the relay converts on its way to a party: each codec the sender may send
     (``sent``: its answered (payload type, rtpmap text) list) that the receiving party was
     not answered (``received``, the same for it) goes out in the receiver's first codec,
@@ -578,18 +579,35 @@ def conversions(sent: list[tuple[str, str]], received: list[tuple[str, str]],
     it, or the offerer accepted it; ``made_noise``): the G.711 codecs both have go through
     the conversion path too (10.5 transcodes them), and with ``silence`` (threshold, CN
     payload: ``--silence-detect`` on) silent frames towards it go out as CN
-    (``transcoding``)."""
+    (``transcoding``).
+
+    With ``dtmf`` (the answerer took a telephone-event the offer's codec options made, or
+    ``always transcode``), DTMF crosses between telephone-event and tones (8 kHz, G.711, as
+    10.5): events the sender may send to a receiver that takes none go out as the key's
+    tones in the receiver's codec, and tones in the G.711 audio of a sender that has no
+    telephone-event are detected and go out as the receiver's events. Either way the
+    direction's G.711 audio goes through the conversion path, on one clock. (Without it
+    10.5 passes telephone-event on as it came, and so do we.)"""
     names = {_encoding(text): pt for pt, text in received}
     primary = next(((pt, _encoding(text)) for pt, text in received
                     if _encoding(text) not in SUPPLEMENTARY), None)
     out: list[Conversion] = []
+    received_events = {clock_rate(text): pt for pt, text in received
+                       if _encoding(text) == "telephone-event" and pt.isdigit()}
+    sent_events = [pt for pt, text in sent if _encoding(text) == "telephone-event"
+                   and clock_rate(text) == "8000" and pt.isdigit()]
+    g711_primary = (primary is not None and primary[1] in media_codecs.G711
+                    and primary[0].isdigit())
+    tones = dtmf and g711_primary and bool(sent_events) and not received_events
+    detect_pt = (received_events.get("8000") if dtmf and not sent_events
+                 and any(_encoding(text) in media_codecs.G711 for _, text in sent) else None)
     sender_cn = any(_encoding(text) == "cn" and clock_rate(text) == "8000" for _, text in sent)
     # Comfort noise turned into audio: the audio codecs both have go through the same
     # decoder and encoder (10.5), so that their frames and the noise share one clock.
     into_noise = primary is not None and "cn" not in names and sender_cn
     cn_out = next((pt for pt, text in received if text.lower() == "cn/8000"
                    and pt.isdigit()), None) if makes_cn and not sender_cn else None
-    through = repacketize or into_noise or cn_out is not None
+    through = repacketize or into_noise or cn_out is not None or tones or detect_pt is not None
     for pt, text in sent:
         encoding = _encoding(text)
         if not pt.isdigit() or encoding == "telephone-event":
@@ -607,9 +625,16 @@ def conversions(sent: list[tuple[str, str]], received: list[tuple[str, str]],
                         ptime * 8))
     if out and primary is not None:
         out += _event_conversions(sent, received, clock_rate(dict(received)[primary[0]]))
+    if tones:
+        out += [(int(pt), int(primary[0]), "TELEPHONE-EVENT/8000", f"TONES/{primary[1].upper()}",
+                 ptime * 8) for pt in sent_events]
     if cn_out is not None and silence is not None:
-        detect = (int(cn_out), silence[0], silence[1])
-        out = [entry + (detect,) if entry[3].lower() in media_codecs.G711 else entry
+        detection = (int(cn_out), silence[0], silence[1])
+        out = [entry + (detection,) if entry[3].lower() in media_codecs.G711 else entry
+               for entry in out]
+    if detect_pt is not None:
+        out = [(*entry, *(None,) * (6 - len(entry)), int(detect_pt))
+               if entry[2].lower() in media_codecs.G711 and len(entry) > 4 else entry
                for entry in out]
     return tuple(out)
 

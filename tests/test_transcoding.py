@@ -17,7 +17,7 @@ from rtpengined import codec_negotiation as negotiation
 from rtpengined import sdp as sdpmod
 from rtpengined.media import codecs, dtmf, g711
 from rtpengined.media.avcodec import AvConverter
-from rtpengined.media.transcoding import Codecs, Direction, Events
+from rtpengined.media.transcoding import Codecs, Direction, Events, Tones
 
 TO_PCMU = {8: (0, g711.ALAW_TO_ULAW, 160)}  # (pt out, table, samples per frame)
 
@@ -453,3 +453,65 @@ def test_a_conversion_made_again_alike_keeps_its_converter():
     assert first[0][12:] == noise[:160] and again[0][12:] == noise[160:320]
     assert Codecs(codecs.codec("cn"), codecs.codec("pcmu"), 160) != Codecs(
         codecs.codec("cn"), codecs.codec("pcma"), 160)
+
+
+# -- DTMF between tones and telephone-event -------------------------------------------
+
+def test_conversions_turn_events_into_tones_and_detect_tones_as_10_5_does():
+    phone = [("0", "PCMU/8000")]
+    browser = [("0", "PCMU/8000"), ("96", "telephone-event/8000")]
+    # (only when DTMF is transcoded: a made telephone-event, or always transcode; else
+    # the events pass as they came, as 10.5 passes them)
+    assert negotiation.conversions(browser, phone) == ()
+    assert negotiation.conversions(phone, browser) == ()
+    # events to a party without telephone-event: tones; its audio on the same clock
+    assert negotiation.conversions(browser, phone, dtmf=True) == (
+        (0, 0, "PCMU", "PCMU", 160), (96, 0, "TELEPHONE-EVENT/8000", "TONES/PCMU", 160))
+    # tones from a party without telephone-event: detected, sent as the receiver's events
+    assert negotiation.conversions(phone, browser, dtmf=True) == (
+        (0, 0, "PCMU", "PCMU", 160, None, 96),)
+
+
+def _tone_packets(code: int, volume: int, frames: int, first_seq: int, first_ts: int) -> list:
+    samples = dtmf.tone(code, volume, 0, 160 * frames)
+    return [rtp(0, first_seq + n, first_ts + 160 * n,
+                bytes(g711.linear_to_ulaw(v) for v in samples[160 * n:160 * (n + 1)]))
+            for n in range(frames)]
+
+
+def test_detected_tones_go_out_as_events_from_the_frame_after_the_report():
+    table = {0: (0, g711.ROUND_TRIP["PCMU"], 160, None, 96)}
+    direction = Direction()
+    silence = b"\xff" * 160
+    packets = ([rtp(0, 1, 3000, silence), rtp(0, 2, 3160, silence)]
+               + _tone_packets(8, 15, 3, 3, 3320)
+               + [rtp(0, 6 + n, 3800 + 160 * n, silence) for n in range(3)])
+    out = [[(fields(p)[:3], p[1] & 0x80, p[12:]) for p in direction.rewrite(packet, table)]
+           for packet in packets]
+    # spandsp (blocks of 102 samples) reports key 8 at sample 510, -14 dBm0, within the
+    # second tone frame, and no key at sample 1020, within the second frame after it
+    assert [len(o) for o in out] == [1, 1, 1, 1, 1, 1, 1, 3]
+    assert out[3][0][0][0] == 0  # (the report came within this frame: audio still)
+    assert out[4] == [((0x80 | 96, 5, 3640), 0x80, b"\x08\x0e\x00\xa0")]
+    assert out[5] == [((96, 6, 3640), 0, b"\x08\x0e\x01\x40")]
+    assert out[6] == [((96, 7, 3640), 0, b"\x08\x0e\x01\xe0")]
+    assert out[7] == [((96, 8 + n, 3640), 0, b"\x08\x8e\x02\x80") for n in range(3)]
+
+
+def test_events_to_a_party_without_telephone_event_become_tones():
+    table = {0: (0, g711.ROUND_TRIP["PCMU"], 160, None, None),
+             96: (0, Tones("PCMU"), 160, None, None)}
+    direction = Direction()
+    silence = b"\xff" * 160
+    packets = [rtp(0, 1, 4000, silence), rtp(0, 2, 4160, silence),
+               rtp(96, 3, 4320, b"\x08\x10\x00\xa0"), rtp(96, 4, 4320, b"\x08\x10\x01\x40"),
+               rtp(96, 5, 4320, b"\x08\x90\x01\xe0"), rtp(96, 6, 4320, b"\x08\x90\x01\xe0"),
+               rtp(0, 7, 4960, silence)]
+    out = [[fields(p)[:3] + (p[12:],) for p in direction.rewrite(packet, table)]
+           for packet in packets]
+    expected = [bytes(g711.linear_to_ulaw(v) for v in dtmf.tone(8, 16, 160 * n, 160))
+                for n in range(3)]
+    assert [o[0][3] for o in out[2:5]] == expected
+    assert [o[0][:3] for o in out[2:5]] == [(0, 3, 4320), (0, 4, 4480), (0, 5, 4640)]
+    assert out[5] == []  # a repeated end adds nothing
+    assert out[6][0][:3] == (0, 6, 4800)  # the audio goes on on the same clock

@@ -42,6 +42,7 @@ reads from.
 
 from __future__ import annotations
 
+import array
 import logging
 import os
 import struct
@@ -57,6 +58,7 @@ MAX_WAITING = 10  # out-of-order packets the sequencer holds before it gives up 
 # timestamps' difference in the output codec's rate): give up on a gap.
 FORCE_AFTER = 480  # (8 kHz targets)
 _HEADER = struct.Struct("!BBHI4s")
+_EVENT = struct.Struct("!BBH")
 
 
 class _Output:
@@ -66,7 +68,7 @@ class _Output:
     clock, and samples that fill no frame yet."""
 
     __slots__ = ("ssrc", "shift", "expected", "last_ts", "waiting", "clock", "pending",
-                 "converters", "burst_until", "event")
+                 "converters", "burst_until", "event", "origin", "dtmf")
 
     def __init__(self) -> None:
         self.ssrc = os.urandom(4)
@@ -79,6 +81,25 @@ class _Output:
         self.converters: dict[Codecs, object] = {}  # libavcodec conversions (stateful)
         self.burst_until: int | None = None  # DTMF tones sent ahead: input before it drops
         self.event: tuple[int, int] | None = None  # (received, sent) timestamp of an event
+        self.origin = 0  # the clock's first value (an encoder's pts count from it)
+        self.dtmf: _Dtmf | None = None  # tones detected, or turned into tones (``_Dtmf``)
+
+
+class _Dtmf:
+    """DTMF state of one output: the tone detector fed from its audio, the keys it reported
+    (code, volume, timestamp relative to the clock's origin) not sent yet, the key being
+    sent; and the telephone-event turned into tones (its timestamp, code, volume, samples
+    rendered, ended)."""
+
+    __slots__ = ("detector", "fed", "reported", "events", "current", "tone")
+
+    def __init__(self) -> None:
+        self.detector = None
+        self.fed: int | None = None  # input samples fed (None: nothing yet)
+        self.reported = 0  # where the detector's last report was
+        self.events: list[tuple[int, int, int]] = []
+        self.current: tuple[int, int, int] | None = None
+        self.tone: list | None = None
 
 
 class Codecs:
@@ -134,6 +155,23 @@ class Events:
 
     def __hash__(self) -> int:
         return hash((self.rate_in, self.rate_out))
+
+
+class Tones:
+    """telephone-event (8 kHz) to a party that takes none: the keys' tones in its G.711 law,
+    as 10.5 renders them (``dtmf.tone``): each event packet adds the samples its duration
+    grew by, from the clock's position, sent as the frames they complete."""
+
+    __slots__ = ("law",)
+
+    def __init__(self, law: str) -> None:
+        self.law = law
+
+    def __eq__(self, other: object) -> bool:
+        return type(other) is Tones and other.law == self.law
+
+    def __hash__(self) -> int:
+        return hash(("tones", self.law))
 
 
 def _force_after(convert) -> int:
@@ -231,11 +269,17 @@ class Direction:
             return
         pt_out, convert, frame = conversion[:3]
         silence = conversion[3] if len(conversion) > 3 else None
+        detect = conversion[4] if len(conversion) > 4 else None
         if output.clock is None:
-            output.clock = ts  # (10.5 starts the encoder's clock there, on any RTP clock)
+            output.clock = output.origin = ts  # (10.5 starts the encoder's clock there)
         if type(convert) is Events:
             self._event(output, packet, ts, payload, pt_out, convert, out)
             return
+        if type(convert) is Tones:
+            self._tone_event(output, packet, payload, pt_out, convert, frame, out)
+            return
+        if detect is not None:
+            self._detect(output, packet, ts, payload)
         if output.burst_until is not None:
             # Audio wholly inside the time of DTMF tones sent ahead is dropped; a packet
             # reaching past their end follows what was left of their last frame.
@@ -272,9 +316,14 @@ class Direction:
             if (law is None or source is None or len(payload) < 2
                     or source[payload[1]] < -silence[1]):
                 silence = None
+        detected = output.dtmf if detect is not None else None
         for piece in pieces:
             replaced = (injector.frame(clock & 0xFFFFFFFF, frame)
                         if injector is not None and not injector.idle else None)
+            if replaced is None and detected is not None and (detected.events
+                                                              or detected.current):
+                replaced = _detected_frame(detected, (clock - output.origin) & 0xFFFFFFFF,
+                                           output.origin, frame, detect)
             if replaced is None and silence is not None and _silent(piece, law, silence[1]):
                 replaced = ((silence[0], False, clock, silence[2]),)
             for pt, marker, stamp, body in replaced or ((pt_out, False, clock, piece),):
@@ -309,6 +358,75 @@ class Direction:
             if dtmf.before(output.clock, end):
                 output.clock = end
 
+    def _detect(self, output: _Output, packet: bytes, ts: int, payload: bytes) -> None:
+        """Feed a G.711 packet's samples to the output's DTMF detector; its reports become
+        the keys to send (at the report's position, counted in samples as 10.5 does)."""
+        state = output.dtmf
+        if state is None:
+            state = output.dtmf = _Dtmf()
+        if state.detector is None:
+            from .dtmf_detect import Detector  # (loads libspandsp: calls that detect only)
+
+            try:
+                state.detector = Detector()
+            except OSError:
+                state.detector = False
+        if state.detector is False:
+            return
+        law = g711.LINEAR.get(packet[1] & 0x7F)
+        if law is None:
+            return
+        position = (ts - output.origin) & 0xFFFFFFFF
+        if state.fed is not None and 0 < position - state.fed < 0x80000000:
+            state.detector.fill_in(position - state.fed)  # (a gap: the block restarts)
+        samples = array.array("h", [law[code] for code in payload])
+        state.fed = position + len(samples)
+        for code, level, delay in state.detector.feed(samples):
+            state.reported += delay
+            key = dtmf.EVENTS.find(chr(code)) if code else -1
+            volume = 0 if level > 0 else (-level if level >= -63 else 63)
+            state.events.append((key + 1, volume, state.reported))  # (0: no key)
+
+    def _tone_event(self, output: _Output, packet: bytes, payload: bytes, pt_out: int,
+                    convert: Tones, frame: int, out: list) -> None:
+        """One telephone-event packet to a party that takes none: the tone samples its
+        duration adds, and the frames they complete."""
+        if len(payload) < 4 or payload[0] >= len(dtmf.FREQUENCIES):
+            output.shift -= 1
+            return
+        state = output.dtmf
+        if state is None:
+            state = output.dtmf = _Dtmf()
+        ts = int.from_bytes(packet[4:8], "big")
+        tone = state.tone
+        if tone is None or tone[0] != ts:
+            tone = state.tone = [ts, payload[0], payload[1] & 0x3F, 0, False]
+        duration = int.from_bytes(payload[2:4], "big")
+        if tone[4] or duration <= tone[3]:
+            output.shift -= 1  # (a repeat: nothing new)
+            return
+        encode = dtmf.ENCODERS.get(convert.law, g711.linear_to_ulaw)
+        rendered = bytes(encode(v) for v in dtmf.tone(tone[1], tone[2], tone[3],
+                                                      duration - tone[3]))
+        tone[3] = duration
+        tone[4] = bool(payload[1] & 0x80)
+        pending = output.pending + rendered
+        count = len(pending) // frame
+        output.pending = pending[count * frame:]
+        if not count:
+            output.shift -= 1
+            return
+        seq = (packet[2] << 8) | packet[3]
+        clock = output.clock
+        for index in range(count):
+            if index:
+                output.shift += 1
+            out.append(_HEADER.pack(0x80, pt_out, (seq + output.shift) & 0xFFFF,
+                                    clock & 0xFFFFFFFF, output.ssrc)
+                       + pending[index * frame:(index + 1) * frame])
+            clock += frame
+        output.clock = clock
+
     def _tones(self, output: _Output, packet: bytes, ts: int, pt_out: int, frame: int,
                out: list) -> None:
         """DTMF tones due (``dtmf``): rendered at once from this packet's frame on and sent
@@ -329,3 +447,27 @@ class Direction:
         output.clock = clock
         output.pending = samples[count * frame:]
         output.burst_until = (ts + len(samples)) & 0xFFFFFFFF
+
+
+def _detected_frame(state: _Dtmf, pts: int, origin: int, frame: int,
+                    pt: int) -> list[tuple] | None:
+    """The telephone-event packets that replace the frame at ``pts`` (samples since the
+    clock's origin) while a detected key lasts, as 10.5 sends them: a key reported by then
+    starts at this frame (its first packet marked), the duration counts up a frame at a
+    time, the key's end (a report of no key) sends the end packet three times; None to
+    send the audio."""
+    previous = state.current
+    current = previous
+    events = state.events
+    while events and events[0][2] <= pts:
+        key, volume, _ = events.pop(0)
+        current = (key, volume, pts) if key else None
+    state.current = current
+    if current is None:
+        if previous is None:
+            return None
+        payload = _EVENT.pack(previous[0] - 1, 0x80 | previous[1],
+                              (pts - previous[2] + frame) & 0xFFFF)
+        return [(pt, False, (origin + previous[2]) & 0xFFFFFFFF, payload)] * 3
+    payload = _EVENT.pack(current[0] - 1, current[1], (pts - current[2] + frame) & 0xFFFF)
+    return [(pt, previous is None, (origin + current[2]) & 0xFFFFFFFF, payload)]

@@ -1592,7 +1592,9 @@ def _conversions(entries: tuple) -> dict | None:
     for entry in entries:
         pt_in, pt_out, codec_in, codec_out = entry[:4]
         frame = entry[4] if len(entry) > 4 else transcoding.FRAME
-        if codec_in.startswith("TELEPHONE-EVENT/"):
+        if codec_out.startswith("TONES/"):
+            convert = transcoding.Tones(codec_out[6:])
+        elif codec_in.startswith("TELEPHONE-EVENT/"):
             convert = transcoding.Events(int(codec_in[16:]), int(codec_out[16:]))
         elif codec_in == codec_out:
             # (re-framed: through the codec as 10.5 does; copies pass as they are)
@@ -1603,7 +1605,8 @@ def _conversions(entries: tuple) -> dict | None:
             convert = transcoding.Codecs(codecs.codec(codec_in), codecs.codec(codec_out), frame)
         else:
             continue
-        table[pt_in] = (pt_out, convert, frame, entry[5] if len(entry) > 5 else None)
+        table[pt_in] = (pt_out, convert, frame, entry[5] if len(entry) > 5 else None,
+                        entry[6] if len(entry) > 6 else None)
     return table or None
 
 

@@ -318,12 +318,16 @@ class SdpOutput:
             repacketize = offer_sent.repacketized or offer_sent.inject or inject
             to_offerer_cn, to_answerer_cn = negotiation.made_noise(offer_sent, answerer_codecs)
             silence = self._silence()
+            # (DTMF between tones and events: the answerer took a telephone-event we made,
+            # or always transcode)
+            dtmf = (offer_sent.always
+                    or negotiation.takes_made_event(plan.formats, section, offer_sent))
             to_offerer = negotiation.conversions(
                 answerer_codecs, offerer_codecs, _ptime_ms(told), repacketize,
-                to_offerer_cn, silence)
+                to_offerer_cn, silence, dtmf=dtmf)
             to_answerer = negotiation.conversions(
                 offerer_codecs, answerer_codecs, _ptime_ms(offer_sent.sent_ptime), repacketize,
-                to_answerer_cn, silence)
+                to_answerer_cn, silence, dtmf=dtmf)
         # (query's "transcoding" flag, as 10.5's: on the media whose packets are converted)
         for media, conversions, source in ((answerer, to_answerer, offerer),
                                            (offerer, to_offerer, answerer)):
