@@ -515,3 +515,27 @@ def test_events_to_a_party_without_telephone_event_become_tones():
     assert [o[0][:3] for o in out[2:5]] == [(0, 3, 4320), (0, 4, 4480), (0, 5, 4640)]
     assert out[5] == []  # a repeated end adds nothing
     assert out[6][0][:3] == (0, 6, 4800)  # the audio goes on on the same clock
+
+
+def test_an_event_whose_duration_jumps_renders_at_most_a_second():
+    table = {96: (0, Tones("PCMU"), 160, None, None)}
+    direction = Direction()
+    out = direction.rewrite(rtp(96, 1, 4000, b"\x01\x0a\xff\xff"), table)
+    assert len(out) == 50  # 8000 samples, not 65535
+    assert direction.rewrite(rtp(96, 2, 4000, b"\x01\x8a\xff\xff"), table) == []
+
+
+@hypothesis.settings(max_examples=200, deadline=None)
+@hypothesis.given(st.lists(st.tuples(st.sampled_from([0, 8, 96, 101]), st.integers(0, 0xFFFF),
+                                     st.integers(0, 0xFFFFFFFF), st.binary(max_size=200)),
+                           max_size=30))
+def test_dtmf_paths_take_any_packets(packets):
+    """Detection and tone rendering on whatever arrives: no exception, and nothing but
+    whole RTP packets out."""
+    table = {0: (0, g711.ROUND_TRIP["PCMU"], 160, None, 96),
+             8: (0, g711.ALAW_TO_ULAW, 160, None, 96),
+             101: (0, Tones("PCMU"), 160, None, None)}
+    direction = Direction()
+    for pt, seq, ts, payload in packets:
+        for out in direction.rewrite(rtp(pt, seq, ts, payload), table):
+            assert len(out) >= 12 and out[0] == 0x80

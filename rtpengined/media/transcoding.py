@@ -57,6 +57,7 @@ MAX_WAITING = 10  # out-of-order packets the sequencer holds before it gives up 
 # Past the last decoded packet by 60 ms of the target's clock (10.5 reckons the received
 # timestamps' difference in the output codec's rate): give up on a gap.
 FORCE_AFTER = 480  # (8 kHz targets)
+MAX_TONE_STEP = 8000  # samples of tone one telephone-event packet may add (1 s)
 _HEADER = struct.Struct("!BBHI4s")
 _EVENT = struct.Struct("!BBH")
 
@@ -406,8 +407,10 @@ class Direction:
             output.shift -= 1  # (a repeat: nothing new)
             return
         encode = dtmf.ENCODERS.get(convert.law, g711.linear_to_ulaw)
-        rendered = bytes(encode(v) for v in dtmf.tone(tone[1], tone[2], tone[3],
-                                                      duration - tone[3]))
+        # (at most a second per packet: a duration that jumps is no key press, and would
+        # otherwise make the worker render and send seconds of tone at once)
+        grown = min(duration - tone[3], MAX_TONE_STEP)
+        rendered = bytes(encode(v) for v in dtmf.tone(tone[1], tone[2], tone[3], grown))
         tone[3] = duration
         tone[4] = bool(payload[1] & 0x80)
         pending = output.pending + rendered
