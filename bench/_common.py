@@ -250,3 +250,28 @@ def ratio(ours: float, theirs: float) -> str:
     if not theirs or theirs != theirs:
         return "n/a"
     return f"{ours / theirs:.2f}"
+
+
+def audio_sdp(port: int, formats: str, *attributes: str) -> str:
+    """A loopback party's SDP: one audio m= line on ``port``."""
+    return "\r\n".join(["v=0", "o=- 1 1 IN IP4 127.0.0.1", "s=-", "c=IN IP4 127.0.0.1", "t=0 0",
+                        f"m=audio {port} RTP/AVP {formats}", *attributes, "a=sendrecv"]) + "\r\n"
+
+
+def loopback_socket() -> socket.socket:
+    """A non-blocking UDP socket on loopback with a 1 MB receive buffer (a media party)."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    sock.bind(("127.0.0.1", 0))
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1 << 20)
+    sock.setblocking(False)
+    return sock
+
+
+def print_rows(names: list[str], results: dict, rows: tuple, width: int = 32) -> None:
+    """One line per (key, label, format) of ``rows``: each daemon's figure and the ratio of
+    the last to the first."""
+    print(f"{'':{width}}" + "".join(f"{n:>14}" for n in names) + "   ratio")
+    for key, label, fmt in rows:
+        values = [results[n][key] for n in names]
+        shown = "".join(f"{v:>14{fmt}}" for v in values)
+        print(f"{label:{width}}{shown}   {ratio(values[-1], values[0])}")

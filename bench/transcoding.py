@@ -16,7 +16,6 @@ import argparse
 import math
 import os
 import selectors
-import socket
 import struct
 import sys
 import time
@@ -27,11 +26,13 @@ sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 from _common import (  # noqa: E402
     NgClient,
     add_daemon_arguments,
+    audio_sdp,
     cpu_seconds,
     daemons_from,
+    loopback_socket,
     media_port,
     percentile,
-    ratio,
+    print_rows,
     start_daemon,
 )
 
@@ -44,30 +45,17 @@ TARGETS = {"PCMA": ("8", "a=rtpmap:8 PCMA/8000"), "G722": ("9", "a=rtpmap:9 G722
            "opus": ("96", "a=rtpmap:96 opus/48000/2")}
 
 
-def _sdp(port: int, formats: str, *attributes: str) -> str:
-    return "\r\n".join(["v=0", "o=- 1 1 IN IP4 127.0.0.1", "s=-", "c=IN IP4 127.0.0.1", "t=0 0",
-                        f"m=audio {port} RTP/AVP {formats}", *attributes, "a=sendrecv"]) + "\r\n"
-
-
-def _socket() -> socket.socket:
-    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    sock.bind(("127.0.0.1", 0))
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1 << 20)
-    sock.setblocking(False)
-    return sock
-
-
 def _payloads(target: str, ng: NgClient) -> list[bytes]:
     """20 ms payloads in ``target`` for B to send: what the daemon itself makes of the tone
     (one warm-up call), so that B sends real encoded audio."""
-    a, b = _socket(), _socket()
+    a, b = loopback_socket(), loopback_socket()
     try:
         pt, rtpmap = TARGETS[target]
         offer = ng.request({"command": "offer", "call-id": "warm", "from-tag": "a",
-                            "sdp": _sdp(a.getsockname()[1], "0"), "ICE": "remove",
+                            "sdp": audio_sdp(a.getsockname()[1], "0"), "ICE": "remove",
                             "codec": {"transcode": [target]}})
         answer = ng.request({"command": "answer", "call-id": "warm", "from-tag": "a",
-                             "to-tag": "b", "sdp": _sdp(b.getsockname()[1], pt, rtpmap),
+                             "to-tag": "b", "sdp": audio_sdp(b.getsockname()[1], pt, rtpmap),
                              "ICE": "remove"})
         to_b = media_port(_text(answer["sdp"]))
         out = []
@@ -100,13 +88,13 @@ def measure(name: str, command: str, target: str, args) -> dict:
         payloads = _payloads(target, ng)
         pt, rtpmap = TARGETS[target]
         for call in range(args.calls):
-            a, b = _socket(), _socket()
+            a, b = loopback_socket(), loopback_socket()
             cid = f"tc-{call}"
             offer = ng.request({"command": "offer", "call-id": cid, "from-tag": "a",
-                                "sdp": _sdp(a.getsockname()[1], "0"), "ICE": "remove",
+                                "sdp": audio_sdp(a.getsockname()[1], "0"), "ICE": "remove",
                                 "codec": {"transcode": [target]}})
             answer = ng.request({"command": "answer", "call-id": cid, "from-tag": "a",
-                                 "to-tag": "b", "sdp": _sdp(b.getsockname()[1], pt, rtpmap),
+                                 "to-tag": "b", "sdp": audio_sdp(b.getsockname()[1], pt, rtpmap),
                                  "ICE": "remove"})
             legs.append((a, b, media_port(_text(answer["sdp"])),
                          media_port(_text(offer["sdp"]))))
@@ -180,15 +168,11 @@ def main() -> None:
         results = {name: measure(name, command, target, args) for name, command in daemons}
         print(f"\nPCMU <-> {target}: {args.calls} calls, 50 packets/s each way, "
               f"{args.seconds:.0f} s")
-        names = [name for name, _ in daemons]
-        print(f"{'':32}" + "".join(f"{n:>14}" for n in names) + "   ratio")
-        for key, label in (("cpu_us", "daemon CPU per packet (us)"),
-                           ("out", "packets out per packet in"),
-                           ("p50_ms", "send to converted, p50 (ms)"),
-                           ("p99_ms", "send to converted, p99 (ms)")):
-            values = [results[n][key] for n in names]
-            shown = "".join(f"{v:>14.3f}" if key == "out" else f"{v:>14.1f}" for v in values)
-            print(f"{label:32}{shown}   {ratio(values[-1], values[0])}")
+        print_rows([name for name, _ in daemons], results, (
+            ("cpu_us", "daemon CPU per packet (us)", ".1f"),
+            ("out", "packets out per packet in", ".3f"),
+            ("p50_ms", "send to converted, p50 (ms)", ".1f"),
+            ("p99_ms", "send to converted, p99 (ms)", ".1f")))
 
 
 if __name__ == "__main__":

@@ -414,42 +414,37 @@ class Direction:
         tone[3] = duration
         tone[4] = bool(payload[1] & 0x80)
         pending = output.pending + rendered
-        count = len(pending) // frame
+        count = _send_frames(output, packet, pt_out, pending, frame, out)
         output.pending = pending[count * frame:]
-        if not count:
-            output.shift -= 1
-            return
-        seq = (packet[2] << 8) | packet[3]
-        clock = output.clock
-        for index in range(count):
-            if index:
-                output.shift += 1
-            out.append(_HEADER.pack(0x80, pt_out, (seq + output.shift) & 0xFFFF,
-                                    clock & 0xFFFFFFFF, output.ssrc)
-                       + pending[index * frame:(index + 1) * frame])
-            clock += frame
-        output.clock = clock
 
     def _tones(self, output: _Output, packet: bytes, ts: int, pt_out: int, frame: int,
                out: list) -> None:
         """DTMF tones due (``dtmf``): rendered at once from this packet's frame on and sent
         as a burst, as 10.5 does; the input until their time is over is dropped."""
         samples = self.dtmf.tones()
-        seq = (packet[2] << 8) | packet[3]
-        clock = output.clock
-        count = len(samples) // frame
-        for index in range(count):
-            if index:
-                output.shift += 1
-            out.append(_HEADER.pack(0x80, pt_out, (seq + output.shift) & 0xFFFF,
-                                    clock & 0xFFFFFFFF, output.ssrc)
-                       + samples[index * frame:(index + 1) * frame])
-            clock += frame
-        if not count:
-            output.shift -= 1
-        output.clock = clock
+        count = _send_frames(output, packet, pt_out, samples, frame, out)
         output.pending = samples[count * frame:]
         output.burst_until = (ts + len(samples)) & 0xFFFFFFFF
+
+
+def _send_frames(output: _Output, packet: bytes, pt_out: int, samples: bytes, frame: int,
+                 out: list) -> int:
+    """The whole frames of ``samples`` (G.711) as packets on the output's clock, numbered on
+    from ``packet``'s sequence number; how many (none: the packet's number is skipped)."""
+    seq = (packet[2] << 8) | packet[3]
+    clock = output.clock
+    count = len(samples) // frame
+    for index in range(count):
+        if index:
+            output.shift += 1
+        out.append(_HEADER.pack(0x80, pt_out, (seq + output.shift) & 0xFFFF,
+                                clock & 0xFFFFFFFF, output.ssrc)
+                   + samples[index * frame:(index + 1) * frame])
+        clock += frame
+    if not count:
+        output.shift -= 1
+    output.clock = clock
+    return count
 
 
 def _detected_frame(state: _Dtmf, pts: int, origin: int, frame: int,

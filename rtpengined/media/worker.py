@@ -1235,6 +1235,7 @@ class Worker:
         playing = stream.player
         failed = 0
         protect = playing.protect
+        out = []
         for packet in playing.due(now):
             if protect is not None:
                 try:
@@ -1248,14 +1249,11 @@ class Worker:
             if onward is False:
                 failed += 1
             elif onward is not None:
-                target, data = onward
-                try:
-                    target.sock.sendto(data, target.dest)
-                except OSError:
-                    failed += 1
+                out.append(onward)
         if failed:
             stream.errors += failed
             self.dirty.add(stream)
+        self.send_on(stream, out)
         due = playing.next_due()
         if due is None:
             self.player_due.pop(stream, None)
@@ -1265,11 +1263,7 @@ class Worker:
             heapq.heappush(self.play_timers, (due, self.timer_tie, stream))
 
     def run_players(self, now: float) -> None:
-        timers = self.play_timers
-        due_now = []
-        while timers and timers[0][0] <= now:
-            due_now.append(heapq.heappop(timers))
-        for due, _tie, stream in due_now:
+        for due, _tie, stream in _pop_due(self.play_timers, now):
             if self.player_due.get(stream) != due or self.streams.get(stream.id) is not stream:
                 continue  # re-armed since, stopped, or the stream is gone
             del self.player_due[stream]
@@ -1365,11 +1359,7 @@ class Worker:
     def run_timers(self, now: float) -> None:
         """The legs whose timers are due; what they re-arm waits for the next loop turn
         (so a leg that keeps asking for 'now' cannot hold the loop)."""
-        timers = self.timers
-        due_now = []
-        while timers and timers[0][0] <= now:
-            due_now.append(heapq.heappop(timers))
-        for due, _tie, stream in due_now:
+        for due, _tie, stream in _pop_due(self.timers, now):
             if self.leg_due.get(stream) != due or self.streams.get(stream.id) is not stream:
                 continue  # re-armed since, or the stream is gone
             del self.leg_due[stream]
@@ -1549,6 +1539,15 @@ class Worker:
             self.learned.append(stream.id)
         self.publish(stream, media, wall, last, 0, len(last), learned)
         self.send_on(stream, out)
+
+
+def _pop_due(timers: list, now: float) -> list:
+    """The entries of a timer heap due by ``now``, taken off it (what they re-arm waits for
+    the next loop turn, so a timer that keeps asking for 'now' cannot hold the loop)."""
+    due_now = []
+    while timers and timers[0][0] <= now:
+        due_now.append(heapq.heappop(timers))
+    return due_now
 
 
 def _adopt(family: int, fd: int) -> socket.socket:
