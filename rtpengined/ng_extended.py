@@ -22,7 +22,7 @@ from .protocol.ngcodec import NgError
 OK: dict[str, Any] = {"result": "ok"}
 
 
-def _call(core: Core, message: dict[str, Any], unknown: str = "Unknown call-ID") -> Call:
+def find_call(core: Core, message: dict[str, Any], unknown: str = "Unknown call-ID") -> Call:
     call = core.calls.calls.get(require_call_id(message))
     if call is None:
         raise NgError(unknown)
@@ -75,7 +75,7 @@ def _apply_blocks(core: Core, call: Call) -> None:
 
 def _set_state(core: Core, message: dict[str, Any], key: str, value: bool) -> dict[str, Any]:
     """Block/silence state on the named party, or the whole call (``all`` clears parties too)."""
-    call = _call(core, message)
+    call = find_call(core, message)
     party = select_party(call, message)
     if party is not None:
         setattr(party, key, value)
@@ -112,7 +112,7 @@ STATE_HANDLERS = {name: _state_command(key, value) for name, (key, value) in STA
 
 
 def _recording(core: Core, message: dict[str, Any], value: bool) -> dict[str, Any]:
-    call = _call(core, message, unknown="Unknown call-id")
+    call = find_call(core, message, unknown="Unknown call-id")
     call.recording = value
     return dict(OK)
 
@@ -126,7 +126,7 @@ def stop_recording(core: Core, message: dict[str, Any], request: Request) -> dic
 
 
 def _forwarding(core: Core, message: dict[str, Any], value: bool) -> dict[str, Any]:
-    call = _call(core, message)
+    call = find_call(core, message)
     party = select_party(call, message)
     (party if party is not None else call).forwarding = value
     return dict(OK)
@@ -144,8 +144,8 @@ def play_dtmf(core: Core, message: dict[str, Any], request: Request) -> dict[str
     """Inject a DTMF event into what the named party sends (``media.dtmf``). It needs a
     call set up with ``inject DTMF`` (the conversion path); without it 10.5 answers ok and
     nothing is heard, as here. Nothing received from the party yet: 10.5's error."""
-    call = _call(core, message)
-    party = _require_party(call, message)
+    call = find_call(core, message)
+    party = require_party(call, message)
     code = _dtmf_code(message.get("code", message.get("digit")))
     if code is None:
         raise NgError("Out of range 'code' specified")
@@ -207,7 +207,7 @@ def _dtmf_target(receiver: CallMedia) -> tuple[int | None, str | None]:
     return te_pt, codec or None
 
 
-def _require_party(call: Call, message: dict[str, Any]) -> Monologue:
+def require_party(call: Call, message: dict[str, Any]) -> Monologue:
     """Playback needs one party (by from-tag, label or address), as 10.5 insists."""
     party = select_party(call, message)
     if party is None:

@@ -24,30 +24,25 @@ from typing import TYPE_CHECKING, Any
 
 from . import sdp as sdpmod
 from .media import codecs
-from .ng_extended import select_party
-from .ngoptions import get_int, get_list, get_str, require_call_id
+from .ng_extended import find_call, require_party, select_party
+from .ngoptions import get_int, get_list, get_str
 from .offer_answer.sdes import relay_keys
 from .protocol.ngcodec import NgError
 
 if TYPE_CHECKING:
     from .core import Core
-    from .model import Call, CallMedia, Monologue
+    from .model import CallMedia, Monologue
     from .request import Request
 
-_SUPPLEMENTARY = frozenset({"telephone-event", "cn"})
 _DEFAULT_PTIME = 20  # ms, when the party's SDP gives none
 
 
-def _parties(core: Core, message: dict[str, Any]) -> tuple[Call, list[Monologue]]:
-    call = core.calls.calls.get(require_call_id(message))
-    if call is None:
-        raise NgError("Unknown call-ID")
-    party = select_party(call, message)
+def _parties(core: Core, message: dict[str, Any]) -> list[Monologue]:
+    call = find_call(core, message)
     if "all" in get_list(message, "flags"):
-        return call, list(call.monologues)
-    if party is None:
-        raise NgError("No participant party specified")
-    return call, [party]
+        select_party(call, message)  # (a party named must still exist, as 10.5 checks)
+        return list(call.monologues)
+    return [require_party(call, message)]
 
 
 def _source(message: dict[str, Any]) -> tuple[str, bytes | str] | None:
@@ -80,8 +75,8 @@ def _codec(media: CallMedia) -> tuple[int, codecs.AudioCodec] | None:
     for pt in media.formats:
         name = media.rtpmaps.get(pt, "").partition("/")[0].lower()
         codec = codecs.codec(name)
-        if (pt.isdigit() and name not in _SUPPLEMENTARY and codec is not None
-                and codecs.playable(codec)):
+        # (telephone-event is no codec here, CN none the player makes)
+        if pt.isdigit() and codec is not None and codecs.playable(codec):
             candidates.append((int(pt), codec))
     offered = media.offered
     if offered is not None and candidates:
@@ -126,11 +121,12 @@ def _end_to_end_key(party: Monologue, media: CallMedia) -> tuple | None:
 
 
 def play_media(core: Core, message: dict[str, Any], request: Request) -> dict[str, Any]:
-    call, parties = _parties(core, message)
+    parties = _parties(core, message)
     source = _source(message)
     repeat = get_int(message, "repeat-times")
     repeat = repeat if repeat is not None and repeat > 0 else 1
     reply: dict[str, Any] = {"result": "ok"}
+    duration = None  # (the media is opened once, for the first party that can play it)
     for index, party in enumerate(parties):
         party.media_player = True
         if source is None:
@@ -142,10 +138,11 @@ def play_media(core: Core, message: dict[str, Any], request: Request) -> dict[st
         media = _played_media(party)
         if media is None:
             raise failed
-        try:
-            duration = core.media.probe_media(what)
-        except ValueError:
-            raise failed from None
+        if duration is None:
+            try:
+                duration = core.media.probe_media(what)
+            except ValueError:
+                raise failed from None
         chosen = _codec(media)
         if chosen is not None:
             pt, codec = chosen
@@ -158,8 +155,7 @@ def play_media(core: Core, message: dict[str, Any], request: Request) -> dict[st
 
 
 def stop_media(core: Core, message: dict[str, Any], request: Request) -> dict[str, Any]:
-    _call, parties = _parties(core, message)
-    for party in parties:
+    for party in _parties(core, message):
         if not party.media_player:
             raise NgError("Not currently playing media")
         media = _played_media(party)

@@ -107,7 +107,7 @@ class Injector:
 
     def _rfc(self, event: Event, ts: int, samples: int, end: bool) -> list[tuple]:
         duration = (ts - self.started + samples) & 0xFFFF
-        payload = _EVENT.pack(event.code, (0x80 if end else 0) | event.rfc_volume, duration)
+        payload = event_payload(event.code, event.rfc_volume, end, duration)
         return [(event.te_pt, ts == self.started and not end, self.started, payload)]
 
     def tones(self) -> bytes:
@@ -122,6 +122,11 @@ class Injector:
             out += _silence(event.codec, event.pause)
         self.next_start = None
         return bytes(out)
+
+
+def event_payload(code: int, volume: int, end: bool, duration: int) -> bytes:
+    """An RFC 4733 event payload (duration in clock units, kept to 16 bits)."""
+    return _EVENT.pack(code, (0x80 if end else 0) | volume, duration & 0xFFFF)
 
 
 def before(ts: int, limit: int) -> bool:

@@ -4,8 +4,8 @@ itself uses; bound with ctypes, loaded by a relay worker only when a call needs 
 spandsp works in blocks of 102 samples (8 kHz) and declares a key on (or off) once two
 blocks in a row agree; its real-time callback then gives the key (0 for "no key"), the
 level in dBm0 and how many samples were fed since the previous report. ``Detector.feed``
-returns those reports for the samples given. Without the library (``available()`` False)
-nothing is detected and the audio passes as it is.
+returns those reports for the samples given. Without the library a ``Detector`` cannot be
+made (``OSError``): nothing is detected and the audio passes as it is.
 """
 
 from __future__ import annotations
@@ -48,10 +48,6 @@ def _load():
         return None
     _library = library
     return library
-
-
-def available() -> bool:
-    return _load() is not None
 
 
 class Detector:

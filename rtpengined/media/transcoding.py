@@ -59,7 +59,6 @@ MAX_WAITING = 10  # out-of-order packets the sequencer holds before it gives up 
 FORCE_AFTER = 480  # (8 kHz targets)
 MAX_TONE_STEP = 8000  # samples of tone one telephone-event packet may add (1 s)
 _HEADER = struct.Struct("!BBHI4s")
-_EVENT = struct.Struct("!BBH")
 
 
 class _Output:
@@ -362,9 +361,7 @@ class Direction:
     def _detect(self, output: _Output, packet: bytes, ts: int, payload: bytes) -> None:
         """Feed a G.711 packet's samples to the output's DTMF detector; its reports become
         the keys to send (at the report's position, counted in samples as 10.5 does)."""
-        state = output.dtmf
-        if state is None:
-            state = output.dtmf = _Dtmf()
+        state = _dtmf_state(output)
         if state.detector is None:
             from .dtmf_detect import Detector  # (loads libspandsp: calls that detect only)
 
@@ -395,9 +392,7 @@ class Direction:
         if len(payload) < 4 or payload[0] >= len(dtmf.FREQUENCIES):
             output.shift -= 1
             return
-        state = output.dtmf
-        if state is None:
-            state = output.dtmf = _Dtmf()
+        state = _dtmf_state(output)
         ts = int.from_bytes(packet[4:8], "big")
         tone = state.tone
         if tone is None or tone[0] != ts:
@@ -425,6 +420,13 @@ class Direction:
         count = _send_frames(output, packet, pt_out, samples, frame, out)
         output.pending = samples[count * frame:]
         output.burst_until = (ts + len(samples)) & 0xFFFFFFFF
+
+
+def _dtmf_state(output: _Output) -> _Dtmf:
+    state = output.dtmf
+    if state is None:
+        state = output.dtmf = _Dtmf()
+    return state
 
 
 def _send_frames(output: _Output, packet: bytes, pt_out: int, samples: bytes, frame: int,
@@ -464,8 +466,8 @@ def _detected_frame(state: _Dtmf, pts: int, origin: int, frame: int,
     if current is None:
         if previous is None:
             return None
-        payload = _EVENT.pack(previous[0] - 1, 0x80 | previous[1],
-                              (pts - previous[2] + frame) & 0xFFFF)
+        payload = dtmf.event_payload(previous[0] - 1, previous[1], True,
+                                     pts - previous[2] + frame)
         return [(pt, False, (origin + previous[2]) & 0xFFFFFFFF, payload)] * 3
-    payload = _EVENT.pack(current[0] - 1, current[1], (pts - current[2] + frame) & 0xFFFF)
+    payload = dtmf.event_payload(current[0] - 1, current[1], False, pts - current[2] + frame)
     return [(pt, previous is None, (origin + current[2]) & 0xFFFFFFFF, payload)]

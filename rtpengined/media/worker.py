@@ -580,9 +580,8 @@ class Worker:
                 self.leg_due.pop(stream, None)
             if self.leg_reports:
                 self.leg_reports.pop(stream, None)
-            if stream.rare is not None and stream.player is not None:
-                stream.player.stop()
-                self.player_due.pop(stream, None)
+            if stream.rare is not None:
+                self.stop_player(stream)
             stream.close()
             self.unlink(stream)
             if resolve:
@@ -1208,9 +1207,7 @@ class Worker:
         if stream is None:
             return
         if playback is None:
-            if stream.player is not None:
-                stream.player.stop()
-                self.player_due.pop(stream, None)
+            self.stop_player(stream)
             return
         _, codec_name, payload_type, frame, times, keys = playback
         codec = codecs.CODECS.get(codec_name)
@@ -1228,6 +1225,12 @@ class Worker:
         now = time.monotonic()  # (opening the media took a while the first time: PyAV loads)
         stream.player.start(media, payload_type, frame, codec.clock_rate, now)
         self.send_played(stream, now)
+
+    def stop_player(self, stream: _Stream) -> None:
+        """What plays to the stream's party stops (its player stays: SSRC and sequence)."""
+        if stream.player is not None:
+            stream.player.stop()
+            self.player_due.pop(stream, None)
 
     def send_played(self, stream: _Stream, now: float) -> None:
         """Send what the stream's player has due (encrypted as anything sent to its party),

@@ -128,8 +128,11 @@ class SdpOutput:
                     codecs = negotiation.single_codec(codecs)
                 plan.codecs = [(c.pt, c.source_pt, c.rtpmap, c.fmtps) for c in codecs]
                 plan.hide_formats = negotiation.hides_formats(section, codecs, offer_sent)
+                # (the answer took a telephone-event we made: its DTMF crosses between
+                # tones and events, ``_set_conversions``, and query shows "transcoding")
+                made_event = negotiation.takes_made_event(plan.formats, section, offer_sent)
                 renumbered = (any(c.renumbered for c in codecs) or offer_sent.repacketized
-                              or negotiation.takes_made_event(plan.formats, section, offer_sent))
+                              or made_event)
                 for media in (out_media, sender.medias[work.index]):
                     media.transcoding = renumbered
                 plan.ptime, plan.keep_ptime = negotiation.answer_ptime(section, offer_sent)
@@ -145,7 +148,8 @@ class SdpOutput:
                     # fields, so a plain call's answer skips this. Set once the legs' keys
                     # are, below: SRTP passed through untouched is not converted.)
                     conversion = (out_media, answerer_media, codecs if converts else None,
-                                  section, plan, offer_sent, "inject-DTMF" in opts.flags)
+                                  section, plan, offer_sent, "inject-DTMF" in opts.flags,
+                                  made_event)
             elif is_offer and opts.ptime is not None and opts.ptime > 0:
                 plan.ptime = str(opts.ptime)
             else:
@@ -295,7 +299,8 @@ class SdpOutput:
     def _set_conversions(self, offerer: CallMedia, answerer: CallMedia,
                          codecs: list[negotiation.AnswerCodec] | None,
                          section: sdpmod.MediaSection, plan: MediaPlan,
-                         offer_sent: negotiation.Offered, inject: bool = False) -> None:
+                         offer_sent: negotiation.Offered, inject: bool = False,
+                         made_event: bool = False) -> None:
         """What the relay converts each way once an answer is made: to the offerer (its
         streams send to it) what the answerer may send that the offerer was not answered,
         and to the answerer the other way round, in frames of the packet time our SDP told
@@ -320,8 +325,7 @@ class SdpOutput:
             silence = self._silence()
             # (DTMF between tones and events: the answerer took a telephone-event we made,
             # or always transcode)
-            dtmf = (offer_sent.always
-                    or negotiation.takes_made_event(plan.formats, section, offer_sent))
+            dtmf = offer_sent.always or made_event
             to_offerer = negotiation.conversions(
                 answerer_codecs, offerer_codecs, _ptime_ms(told), repacketize,
                 to_offerer_cn, silence, dtmf=dtmf)
