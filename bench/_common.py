@@ -275,3 +275,15 @@ def print_rows(names: list[str], results: dict, rows: tuple, width: int = 32) ->
         values = [results[n][key] for n in names]
         shown = "".join(f"{v:>14{fmt}}" for v in values)
         print(f"{label:{width}}{shown}   {ratio(values[-1], values[0])}")
+
+
+def arrivals(selector, timeout: float):
+    """Each datagram waiting on the selector's (non-blocking) sockets once ``select`` says
+    some are ready within ``timeout``: (socket, data), every socket emptied."""
+    for key, _ in selector.select(timeout):
+        while True:
+            try:
+                data = key.fileobj.recv(2048)
+            except BlockingIOError:
+                break
+            yield key.fileobj, data

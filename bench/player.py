@@ -29,6 +29,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 from _common import (  # noqa: E402
     NgClient,
     add_daemon_arguments,
+    arrivals,
     audio_sdp,
     cpu_seconds,
     daemons_from,
@@ -84,18 +85,13 @@ def measure(name: str, command: str, path: str, args) -> dict:
         received = 0
         end = time.monotonic() + args.seconds + 1.0
         while time.monotonic() < end:
-            for key, _ in selector.select(0.1):
-                while True:
-                    try:
-                        key.fileobj.recv(2048)
-                    except BlockingIOError:
-                        break
-                    now = time.monotonic()
-                    fd = key.fileobj.fileno()
-                    if fd in last:
-                        gaps.append(now - last[fd])
-                    last[fd] = now
-                    received += 1
+            for sock, _data in arrivals(selector, 0.1):
+                now = time.monotonic()
+                fd = sock.fileno()
+                if fd in last:
+                    gaps.append(now - last[fd])
+                last[fd] = now
+                received += 1
         cpu = cpu_seconds(daemon.pid) - cpu0
         expected = args.calls * int(args.seconds * 50)
         return {"cpu_us": cpu / max(received, 1) * 1e6, "out": received / max(expected, 1),

@@ -26,6 +26,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 from _common import (  # noqa: E402
     NgClient,
     add_daemon_arguments,
+    arrivals,
     audio_sdp,
     cpu_seconds,
     daemons_from,
@@ -114,16 +115,11 @@ def measure(name: str, command: str, target: str, args) -> dict:
                 left = due - time.monotonic()
                 if left <= 0:
                     break
-                for key, _ in selector.select(left):
-                    while True:
-                        try:
-                            data = key.fileobj.recv(2048)
-                        except BlockingIOError:
-                            break
-                        received += 1
-                        when = sent_at.pop(key.fileobj.fileno(), None)
-                        if when is not None and data:
-                            delays.append(time.monotonic() - when)
+                for sock, data in arrivals(selector, left):
+                    received += 1
+                    when = sent_at.pop(sock.fileno(), None)
+                    if when is not None and data:
+                        delays.append(time.monotonic() - when)
             for a, b, to_b, to_a in legs:
                 now = time.monotonic()
                 a.sendto(struct.pack("!BBHII", 0x80, 0, tick, 160 * tick, 1)
@@ -137,13 +133,7 @@ def measure(name: str, command: str, target: str, args) -> dict:
                 sent += 2
         end = time.monotonic() + 0.5
         while time.monotonic() < end:
-            for key, _ in selector.select(0.1):
-                while True:
-                    try:
-                        key.fileobj.recv(2048)
-                    except BlockingIOError:
-                        break
-                    received += 1
+            received += sum(1 for _ in arrivals(selector, 0.1))
         cpu = cpu_seconds(daemon.pid) - cpu0
         return {"cpu_us": cpu / max(sent, 1) * 1e6, "out": received / max(sent, 1),
                 "p50_ms": percentile(delays, 0.5) * 1e3, "p99_ms": percentile(delays, 0.99) * 1e3}
