@@ -26,7 +26,7 @@ from . import sdp as sdpmod
 from .media import codecs
 from .ng_extended import find_call, require_party, select_party
 from .ngoptions import get_int, get_list, get_str
-from .offer_answer.sdes import relay_keys
+from .offer_answer.sdes import end_to_end, relay_keys
 from .protocol.ngcodec import NgError
 
 if TYPE_CHECKING:
@@ -106,18 +106,8 @@ def _end_to_end_key(party: Monologue, media: CallMedia) -> tuple | None:
     """SRTP keys for what is played to a party whose SDES keys pass end to end (the relay
     has no context of its own for that leg): the key the party was given, as the relay's
     keys tuple. None for every other leg (plain, or the relay's own context)."""
-    stream = media.rtp
-    if stream.srtp_out is not None or "SAVP" not in media.protocol or "TLS" in media.protocol:
-        return None
-    crypto = media.crypto_answered  # (the party offered: the answerer's line it was given)
-    if crypto is None:  # (the party answered: the line of ours its answer took)
-        for sender in party.subscriptions:
-            for other in sender.medias:
-                answered = other.crypto_answered
-                if other.index == media.index and answered is not None:
-                    crypto = next((c for c in media.crypto_offered if c.tag == answered.tag),
-                                  None)
-    return relay_keys(crypto) if crypto is not None else None
+    found = end_to_end(party, media)
+    return relay_keys(found[2]) if found is not None else None
 
 
 def play_media(core: Core, message: dict[str, Any], request: Request) -> dict[str, Any]:

@@ -32,8 +32,8 @@ from .model import Call, CallMedia, Endpoint, Monologue, Stream
 from .ng_extended import select_party
 from .ngoptions import get_list, get_str, require_call_id, require_str
 from .offer_answer import webrtc
-from .offer_answer.ice import foundation, new_credentials
-from .offer_answer.sdes import answer_fingerprint, received_crypto, set_keys
+from .offer_answer.ice import foundation, ice_alternates, new_credentials
+from .offer_answer.sdes import answer_fingerprint, received_crypto, set_keys, terminate_end_to_end
 from .ports import give_back
 from .protocol.ngcodec import NgError
 from .request import Request
@@ -167,10 +167,13 @@ def subscribe_request(core: Core, message: dict[str, Any], request: Request) -> 
             streams[0].rtcp_peer = streams[1]
         media.streams = streams
         sub.medias.append(media)
-        webrtc_offer.prepare(sub, media)
+        webrtc_offer.prepare(manager, call, sub, media)
         for stream in streams:
             media_plane.open_stream(stream)
     for src in sources:
+        for source in src.medias:  # a subscriber gets the media decrypted, or in its keys
+            for stream in terminate_end_to_end(src, source):
+                media_plane.update_stream(stream)
         sub.pubsub_link(src)
         if sub.mirror_rtcp:  # the publisher gets the subscriber's RTCP (10.5 links it so)
             src.pubsub_link(sub)
@@ -332,13 +335,14 @@ class _WebrtcOffer:
                    mux="offer" in mux or "require" in mux, mux_required="require" in mux,
                    mid="generate-mid" in flags, rtcp_attribute="no-rtcp-attribute" not in flags)
 
-    def prepare(self, sub: Monologue, media: CallMedia) -> None:
+    def prepare(self, manager: CallManager, call: Call, sub: Monologue, media: CallMedia) -> None:
         """The subscriber's new media: ICE spoken on its leg (our credentials; controlled,
         though we offer: 10.5's subscription leaves its agent so, and the subscriber's
-        browser then nominates) and an agent on its RTP stream that answers checks before
-        the answer."""
+        browser then nominates), candidates on the interface's other addresses as an
+        offer's, and an agent on its RTP stream that answers checks before the answer."""
         if not self.ice:
             return
+        ice_alternates(manager, call, media)
         if sub.ice_credentials is None:
             sub.ice_credentials = new_credentials()
         media.ice_out = True
@@ -361,6 +365,11 @@ class _WebrtcOffer:
                                              trickle=self.trickle)
             plan.ice_rtcp_port = (rtcp.port if rtcp is not None and not self.mux_required
                                   else None)
+            alternates = media.ice_alternates[1] if media.ice_alternates is not None else []
+            plan.ice.alternates = [
+                (foundation(interface), interface.advertised, rtp_port,
+                 alt_rtcp if plan.ice_rtcp_port is not None else None)
+                for interface, rtp_port, alt_rtcp in alternates]
 
 
 def _mirrored_offer(sub: Monologue, source: Monologue, fingerprint: str,

@@ -14,6 +14,8 @@ A = sdp("v=0", "o=- 1 1 IN IP4 192.0.2.10", "s=-", "c=IN IP4 192.0.2.10", "t=0 0
         "m=audio 2000 RTP/AVP 0 8", "a=sendrecv")
 B = sdp("v=0", "o=- 2 2 IN IP4 10.0.0.20", "s=-", "c=IN IP4 10.0.0.20", "t=0 0",
         "m=audio 3000 RTP/AVP 0", "a=sendrecv")
+SUB = sdp("v=0", "o=- 3 3 IN IP4 192.0.2.30", "s=-", "c=IN IP4 192.0.2.30", "t=0 0",
+          "m=audio 4000 RTP/AVP 0", "a=recvonly")
 A6 = sdp("v=0", "o=- 1 1 IN IP6 2001:db8::10", "s=-", "c=IN IP6 2001:db8::10", "t=0 0",
          "m=audio 2000 RTP/AVP 0 8", "a=sendrecv")
 
@@ -42,6 +44,14 @@ FAMILY_SCENARIOS: dict[str, list[dict]] = {
     "IPv6 SDP, no family": [offer(A6), answer(B), query(), delete()],
     "address family unknown value": [offer(A, **{"address family": "IPX"}), delete()],
     "address-family spelt with a dash": [offer(A, **{"address-family": "IP6"}), delete()],
+    # ICE candidates on both addresses of the interface, for an offer and for a subscriber
+    # (10.5 lists them in both; rtpengine's pubsub suite, "ICE sub").
+    "ICE offer lists both addresses": [offer(A, ICE="force"), answer(B), delete()],
+    "ICE subscription lists both addresses": [
+        offer(A), answer(B),
+        {"command": "subscribe request", "from-tag": "A", "to-tag": "S", "ICE": "force"},
+        {"command": "subscribe answer", "to-tag": "S", "sdp": SUB},
+        query(), delete()],
 }
 
 LIMIT_SCENARIOS: dict[str, list[dict]] = {

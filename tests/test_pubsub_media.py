@@ -217,6 +217,59 @@ async def test_srtp_subscriber_gets_the_copies_protected_with_our_key(make_daemo
         assert (await bob.rtp.receive())[0] == rtp_packet(seq)  # the call stays plain
 
 
+async def test_subscribers_of_an_sdes_call_with_keys_end_to_end(make_daemon):
+    """Both parties speak SDES and the answer takes the offerer's own line: their keys pass
+    end to end (rtpengine's pubsub suite, "SRTP call RTP sub"). A plain subscriber gets
+    alice's media decrypted, an SRTP one gets it in its own key, and alice and bob still
+    get each other's packets byte for byte as they were sent (the relay now decrypts and
+    encrypts with their own keys)."""
+    daemon = await make_daemon(**PORTS)
+    alice, bob, plain, secure = await leg(), await leg(), await leg(), await leg()
+    ids = {"call-id": "ps-e2e"}
+    alice_key = sdes.generate(1, "AES_CM_128_HMAC_SHA1_80")
+    bob_key = sdes.generate(1, "AES_CM_128_HMAC_SHA1_80")
+
+    def savp(party: Leg, key: sdes.Crypto) -> str:
+        return party.sdp().replace("RTP/AVP", "RTP/SAVP") + f"a={key.format()}\r\n"
+
+    await ng(daemon, {"command": "offer", **ids, "from-tag": "alice", "sdp": savp(alice, alice_key)})
+    answer = await ng(daemon, {"command": "answer", **ids, "from-tag": "alice",
+                               "to-tag": "bob", "sdp": savp(bob, bob_key)})
+    assert f"a={bob_key.format()}" in answer["sdp"]  # (end to end: bob's own line)
+    to_alice = ports(answer["sdp"])
+    alice_out = SrtpContext.from_sdes(alice_key, outbound=True)
+    bob_in = SrtpContext.from_sdes(alice_key, outbound=False)
+    sent = [alice_out.protect(rtp_packet(seq)) for seq in range(4)]
+    await alice.rtp.send(sent[0], to_alice[0])
+    assert (await bob.rtp.receive())[0] == sent[0]  # before any subscriber: as it came
+
+    request = await ng(daemon, {"command": "subscribe request", **ids, "from-tag": "alice",
+                                "transport-protocol": "RTP/AVP", "to-tag": "plain"})
+    assert " RTP/AVP 0" in request["sdp"] and "a=crypto" not in request["sdp"]
+    await ng(daemon, {"command": "subscribe answer", **ids, "to-tag": "plain",
+                      "sdp": plain.sdp("recvonly")})
+    secured = await ng(daemon, {"command": "subscribe request", **ids, "from-tag": "alice",
+                                "transport-protocol": "RTP/SAVP", "to-tag": "secure"})
+    ours = next(sdes.parse(line[2:]) for line in secured["sdp"].split("\r\n")
+                if line.startswith("a=crypto:") and "AES_CM_128_HMAC_SHA1_80" in line)
+    theirs = sdes.generate(ours.tag, "AES_CM_128_HMAC_SHA1_80")
+    await ng(daemon, {"command": "subscribe answer", **ids, "to-tag": "secure",
+                      "sdp": savp(secure, theirs).replace("a=sendrecv", "a=recvonly")})
+    secure_in = SrtpContext.from_sdes(ours, outbound=False)
+    for seq in range(1, 4):
+        await alice.rtp.send(sent[seq], to_alice[0])
+        assert (await plain.rtp.receive())[0] == rtp_packet(seq)
+        assert secure_in.unprotect((await secure.rtp.receive())[0]) == rtp_packet(seq)
+        data = (await bob.rtp.receive())[0]
+        assert data == sent[seq] and bob_in.unprotect(data) == rtp_packet(seq)
+    # bob to alice, in bob's key, still reaches alice as bob sent it
+    to_bob = ports((await ng(daemon, {"command": "offer", **ids, "from-tag": "alice",
+                                      "sdp": savp(alice, alice_key)}))["sdp"])
+    back = SrtpContext.from_sdes(bob_key, outbound=True).protect(rtp_packet(9))
+    await bob.rtp.send(back, to_bob[0])
+    assert (await alice.rtp.receive())[0] == back
+
+
 async def test_subscriber_that_answered_the_other_g711_law_gets_it_converted(make_daemon):
     """PCMU publisher, PCMA subscriber (``allow transcoding``): each payload is converted
     sample by sample, the header kept but for the payload type."""

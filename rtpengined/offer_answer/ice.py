@@ -19,11 +19,15 @@ import hashlib
 import ipaddress
 import secrets
 import string
+from typing import TYPE_CHECKING
 
-from ..model import CallMedia, Interface, Monologue
+from ..model import Call, CallMedia, Interface, Monologue
 from ..ngoptions import Options
 from ..protocol.ngcodec import NgError
 from ..sdp import Connection, IceCredentials, MediaPlan, SessionDescription, ice_hosts, ice_priority
+
+if TYPE_CHECKING:
+    from ..calls import CallManager
 
 _ALNUM = string.ascii_letters + string.digits
 
@@ -107,7 +111,7 @@ class IceCandidates:
         ice.alternates = [
             (foundation(interface), media_address or interface.advertised,
              rtp_port, alt_rtcp if plan.ice_rtcp_port is not None else None)
-            for interface, rtp_port, alt_rtcp in self._ice_alternates(out_media)]
+            for interface, rtp_port, alt_rtcp in ice_alternates(self.manager, self.call, out_media)]
         if relay:
             ice.kind, ice.type_pref = "relay", 0
             address = rtp.interface.advertised
@@ -122,43 +126,45 @@ class IceCandidates:
         out_media.ice_lite = out_media.lite_self
         return passthrough
 
-    def _ice_alternates(self, media: CallMedia) -> list[tuple[Interface, int, int | None]]:
-        """Ports on the logical interface's other addresses, offered as ICE candidates.
 
-        10.5 binds a port pair on every address of the interface (IPv4 and IPv6 under one
-        name) and lists them all; so do we. (Each address has its own pool: 10.5 pops each
-        address's free list, so its numbers agree only while those lists stay in step, and
-        ours are picked per address as well.) They belong to the media's
-        streams (``Stream.alternates``, RTP and RTCP component): once the leg has an ICE
-        agent the relay worker receives on them too, answers checks arriving there and, when
-        the peer's pair uses one, sends the peer its media from it. The call owns the
-        sockets (``retired_ports``: closed with it).
-        """
-        rtp = media.rtp
-        assert rtp is not None
-        cached = media.ice_alternates
-        if cached is not None and cached[0] == rtp.id:
-            return cached[1]
-        rtcp = media.rtcp
-        count = 2 if rtcp is not None else 1
-        alternates: list[tuple[Interface, int, int | None]] = []
-        for pool in self.manager.port_pools:
-            if pool.interface.name != rtp.interface.name or pool.interface == rtp.interface:
-                continue
-            try:
-                ports = pool.allocate(count)
-            except NgError:
-                continue
-            self.call.retired_ports += tuple((pool.interface, port, sock) for port, sock in ports)
-            rtp.alternates += ((pool.interface, *ports[0]),)
-            rtcp_port = None
-            if count == 2:
-                assert rtcp is not None
-                rtcp_port = ports[1][0]
-                rtcp.alternates += ((pool.interface, *ports[1]),)
-            alternates.append((pool.interface, ports[0][0], rtcp_port))
-        media.ice_alternates = (rtp.id, alternates)
-        return alternates
+def ice_alternates(manager: CallManager, call: Call,
+                   media: CallMedia) -> list[tuple[Interface, int, int | None]]:
+    """Ports on the logical interface's other addresses, offered as ICE candidates.
+
+    10.5 binds a port pair on every address of the interface (IPv4 and IPv6 under one
+    name) and lists them all; so do we. (Each address has its own pool: 10.5 pops each
+    address's free list, so its numbers agree only while those lists stay in step, and
+    ours are picked per address as well.) They belong to the media's
+    streams (``Stream.alternates``, RTP and RTCP component): once the leg has an ICE
+    agent the relay worker receives on them too, answers checks arriving there and, when
+    the peer's pair uses one, sends the peer its media from it. The call owns the
+    sockets (``retired_ports``: closed with it). Offers and subscriptions (``pubsub``) share it.
+    """
+    rtp = media.rtp
+    assert rtp is not None
+    cached = media.ice_alternates
+    if cached is not None and cached[0] == rtp.id:
+        return cached[1]
+    rtcp = media.rtcp
+    count = 2 if rtcp is not None else 1
+    alternates: list[tuple[Interface, int, int | None]] = []
+    for pool in manager.port_pools:
+        if pool.interface.name != rtp.interface.name or pool.interface == rtp.interface:
+            continue
+        try:
+            ports = pool.allocate(count)
+        except NgError:
+            continue
+        call.retired_ports += tuple((pool.interface, port, sock) for port, sock in ports)
+        rtp.alternates += ((pool.interface, *ports[0]),)
+        rtcp_port = None
+        if count == 2:
+            assert rtcp is not None
+            rtcp_port = ports[1][0]
+            rtcp.alternates += ((pool.interface, *ports[1]),)
+        alternates.append((pool.interface, ports[0][0], rtcp_port))
+    media.ice_alternates = (rtp.id, alternates)
+    return alternates
 
 
 def _narrow_to_selected(plan: MediaPlan, ice: IceCredentials, media: CallMedia) -> None:

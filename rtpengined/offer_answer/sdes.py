@@ -18,7 +18,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import replace
 
-from ..model import CallMedia
+from ..model import CallMedia, Monologue
 from ..ngoptions import Options
 from ..sdp import MediaPlan, MediaSection
 from ..secure import dtls, sdes
@@ -54,6 +54,46 @@ def relay_keys(crypto: sdes.Crypto) -> tuple:
     if crypto.mki is not None:
         keys += (mki_bytes(*crypto.mki),)
     return keys
+
+
+def end_to_end(party: Monologue, media: CallMedia) -> tuple[CallMedia, sdes.Crypto, sdes.Crypto] | None:
+    """A leg whose SDES keys pass end to end (an SDES answer that chose one of the
+    offerer's own lines: the relay has no context of its own for it): the peer's media,
+    the line the party sends with and the line it is sent with. None for every other leg
+    (plain, DTLS, or keyed by the relay)."""
+    stream = media.rtp
+    if (stream is None or stream.srtp_out is not None or "SAVP" not in media.protocol
+            or "TLS" in media.protocol):
+        return None
+    for peer in party.subscriptions:
+        for other in peer.medias:
+            if other.index != media.index:
+                continue
+            if media.crypto_answered is not None:  # the party offered; the answer's line
+                given = media.crypto_answered
+                sends = next((c for c in media.crypto_received if c.tag == given.tag), None)
+            elif other.crypto_answered is not None:  # the party answered with that line
+                sends = other.crypto_answered
+                given = next((c for c in media.crypto_offered if c.tag == sends.tag), None)
+            else:
+                continue
+            if sends is not None and given is not None:
+                return other, sends, given
+    return None
+
+
+def terminate_end_to_end(party: Monologue, media: CallMedia) -> list:
+    """Give an end-to-end SDES leg (both its directions) relay contexts with the keys the
+    parties already use, so the relay reads the media (a subscriber gets it decrypted)
+    while each party still gets the bytes it would have had (SRTP with the same key,
+    SSRC and index encrypts alike); the streams that changed. 10.5 always decrypts and
+    encrypts, so nothing that shows changes."""
+    found = end_to_end(party, media)
+    if found is None:
+        return []
+    peer_media, sends, given = found
+    return (set_keys(media, sends, given, keep_suite=True)
+            + set_keys(peer_media, given, sends, keep_suite=True))
 
 
 # What the relay's libsrtp contexts do (secure/srtp.py; not imported here, so that only
