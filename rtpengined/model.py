@@ -128,6 +128,9 @@ class Stream:
     srtp_in: tuple | None = rare(None)
     srtp_out: tuple | None = rare(None)
     crypto_suite: str | None = rare(None)  # what query shows (10.5: on an SDES offerer's streams)
+    # Payload types of what the party sends here that the relay drops: its telephone-event
+    # while ``block DTMF`` blocks it (``dtmf_block``). Empty for nearly every stream.
+    dropped_types: tuple[int, ...] = rare(())
     # WebRTC on this stream's leg (offer_answer.webrtc.leg_spec): ICE (our and the peer's
     # credentials, our role, its candidates) and DTLS (our role, its fingerprint, our
     # certificate); the relay worker runs both on the stream's port. None: not terminated.
@@ -315,10 +318,12 @@ class Monologue:
     sdp_last_body: str | None = None
     # States set by the extended ng commands (block/silence media, block DTMF, forwarding)
     # and the CLI (call ... tag ... delay, detect-dtmf): kept and reported, not acted on
-    # by the media plane except ``block_media``.
+    # by the media plane except ``block_media`` and ``block_dtmf`` (``dtmf_security``: its
+    # mode, the ``DTMF-security`` key; ``dtmf_block``).
     block_media: bool = rare(False)
     silence_media: bool = rare(False)
     block_dtmf: bool = rare(False)
+    dtmf_security: str = rare("drop")
     forwarding: bool = rare(False)
     delay_ms: int = rare(0)
     detect_dtmf: bool = rare(False)
@@ -380,6 +385,7 @@ class Call:
     block_media: bool = False
     silence_media: bool = False
     block_dtmf: bool = False
+    dtmf_security: str = "drop"
     forwarding: bool = False
     recording: bool = False
     # Old ports replaced by a re-offer, freed once the answer confirms the new ones

@@ -14,6 +14,7 @@ from .request import Request
 
 if TYPE_CHECKING:
     from .core import Core
+from . import dtmf_block
 from .media import dtmf
 from .model import Call, CallMedia, Monologue, media_by_stream
 from .ngoptions import get_int, get_list, require_call_id
@@ -77,15 +78,18 @@ def _set_state(core: Core, message: dict[str, Any], key: str, value: bool) -> di
     """Block/silence state on the named party, or the whole call (``all`` clears parties too)."""
     call = find_call(core, message)
     party = select_party(call, message)
-    if party is not None:
-        setattr(party, key, value)
-    else:
-        setattr(call, key, value)
-        if not value and "all" in get_list(message, "flags"):
-            for monologue in call.monologues:
-                setattr(monologue, key, False)
+    target = party if party is not None else call
+    setattr(target, key, value)
+    if party is None and not value and "all" in get_list(message, "flags"):
+        for monologue in call.monologues:
+            setattr(monologue, key, False)
     if key == "block_media":
         _apply_blocks(core, call)
+    elif key == "block_dtmf":
+        if value:  # (10.5 takes any mode name; those it does not know block as ``drop``)
+            mode = message.get("DTMF-security", message.get("DTMF security"))
+            target.dtmf_security = mode if isinstance(mode, str) and mode else "drop"
+        dtmf_block.apply(call, core.media.update_stream)
     return dict(OK)
 
 

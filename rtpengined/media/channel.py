@@ -76,6 +76,9 @@ class StreamSpec(NamedTuple):
     # interface's other addresses, in order (local sockets 1, 2, ...). Their sockets travel
     # after the stream's own with its "add", or later with an "alternates" message.
     alternates: tuple = ()
+    # Payload types of what this stream receives that go nowhere (``block DTMF``: the
+    # party's telephone-event; ``dtmf_block``). Empty for nearly every stream.
+    dropped: tuple = ()
 
 
 def encode(messages: list[tuple]) -> bytes:

@@ -122,6 +122,8 @@ def why_userspace(stream: Stream, families: frozenset[int] = frozenset({4})) -> 
             return "ICE"  # the relay's agent answers and sends checks on the port
         if s.extra_sinks:
             return "subscribers"  # the relay copies each packet to them (pubsub)
+        if s.dropped_types:
+            return "DTMF blocked"  # the relay drops the party's telephone-event
         ours = family_of(s.interface.address)
         if ours not in families:
             return "family not forwarded"

@@ -578,7 +578,7 @@ class RelayPlane:
         sink = stream.sink
         rtcp_peer = stream.rtcp_peer
         ice = dtls = srtp_in = srtp_out = None
-        extra_sinks = transcode = ()
+        extra_sinks = transcode = dropped = ()
         rtcp_only = False
         if stream.rare is not None:  # (else plain: no keys, WebRTC, subscribers, conversions)
             if stream.dtls is not None or stream.ice is not None:
@@ -588,6 +588,7 @@ class RelayPlane:
                 extra_sinks = tuple(s.id for s in stream.extra_sinks if not s.closed)
             srtp_in, srtp_out, transcode = stream.srtp_in, stream.srtp_out, stream.transcode
             rtcp_only = stream.rtcp_only
+            dropped = stream.dropped_types
         alternates = (tuple(_family(sock) for _, _, sock in record.alternates)
                       if record.alternates else ())
         return (
@@ -616,6 +617,7 @@ class RelayPlane:
             transcode,
             rtcp_only,
             alternates,
+            dropped,
         )
 
     def _webrtc_spec(self, record: _Record, stream: Stream, ahead: list | None = None) -> tuple:

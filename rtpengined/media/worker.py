@@ -159,9 +159,11 @@ class _Stream:
         self.asymmetric = spec.asymmetric
         self.rtcp_mux = spec.rtcp_mux
         self.blocked = spec.blocked
-        if self.rare is not None or spec.extra_sinks or spec.transcode or spec.rtcp_only:
+        if (self.rare is not None or spec.extra_sinks or spec.transcode or spec.rtcp_only
+                or spec.dropped):
             self.extra_ids = spec.extra_sinks
             self.rtcp_only = spec.rtcp_only
+            self.dropped = spec.dropped
             # (None without conversions, the usual case: no empty dict per stream)
             self.transcode = _conversions(spec.transcode) if spec.transcode else None
         if spec.override_endpoint:
@@ -301,6 +303,7 @@ add_rare_fields(_Stream, {
     # of what it relays (``transcoding.Direction``), made on the first such packet.
     "rewriter": None,
     "rtcp_only": False,  # (``StreamSpec.rtcp_only``)
+    "dropped": (),  # (``StreamSpec.dropped``: payload types that go nowhere, ``_forward``)
     # ICE on several addresses (``Worker.add_alternates``): the stream's sockets, its own
     # first, and which of them ``sock`` is (the selected ICE pair's: media for the party
     # leaves from it, the C loop relays what arrives on it); the others are drained by
@@ -671,7 +674,7 @@ class Worker:
             stream.secure = False
         else:
             stream.secure = stream.srtp_in is not None or stream.webrtc is not None or (
-                stream.rtcp_only) or (
+                stream.rtcp_only or stream.dropped) or (
                 sink is not None and (
                     sink.srtp_out is not None or sink.webrtc is not None
                     or sink.transcode is not None  # (converted packet by packet)
@@ -739,7 +742,7 @@ class Worker:
         leg = stream.webrtc
         peer = None
         ok = (sink is not None and stream.confirmed and not stream.blocked and not stream.extras
-              and sink.transcode is None and not stream.rtcp_only
+              and sink.transcode is None and not stream.rtcp_only and not stream.dropped
               and self.streams.get(stream.id) is stream
               and (rtcp_target is None or (
                   rtcp_target.webrtc is None
@@ -1616,7 +1619,11 @@ def _forward(stream: _Stream, sink: _Stream | None, extras: tuple, data: bytes, 
              demux: bool, out: list) -> int:
     """Queue what the per-packet drains send on for one packet (decrypted) that ``stream``
     received: a copy for each subscriber, and the packet for the sink, converted when the
-    sink's party was answered another G.711 law (``transcoding``); returns the errors."""
+    sink's party was answered another G.711 law (``transcoding``); returns the errors.
+    A payload type the stream drops (``block DTMF``) goes to neither."""
+    dropped = stream.dropped
+    if dropped and not rtcp and len(data) > 1 and data[1] & 0x7F in dropped:
+        return 0
     errors = _fan_out(extras, data, rtcp, stream.rtcp_mux, out) if extras else 0
     if sink is None or (not rtcp and stream.rtcp_only):
         return errors

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from .. import dtmf_block
 from .. import sdp as sdpmod
 from ..model import Call, Monologue
 from ..ngoptions import Options, get_list, get_str
@@ -100,6 +101,8 @@ def offer(core: Core, message: dict[str, Any], request: Request) -> dict[str, An
     if result is None:
         raise NgError("Error rewriting SDP")
     sender.last_sdp = body  # what a subscription to this party mirrors (pubsub)
+    if dtmf_block.any_block(call):  # (new ports or payload types keep the block)
+        dtmf_block.apply(call, manager.media.update_stream)
     trickle.dequeue(manager, call, from_tag, now)
     if result == "":
         return {"result": "ok"}
@@ -133,6 +136,8 @@ def answer(core: Core, message: dict[str, Any], request: Request) -> dict[str, A
         raise NgError("Error rewriting SDP")
     call.answered = True
     answerer.last_sdp = body  # what a subscription to this party mirrors (pubsub)
+    if dtmf_block.any_block(call):
+        dtmf_block.apply(call, manager.media.update_stream)
     trickle.dequeue(manager, call, to_tag, now)
     if result == "":
         return {"result": "ok"}

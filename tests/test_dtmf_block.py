@@ -1,0 +1,76 @@
+"""``block DTMF`` in the call model (no sockets): which streams drop which payload types,
+through re-INVITEs, per mode, party and call (``dtmf_block``; the media itself beside 10.5
+in ``test_diff_dtmf_block``)."""
+
+from __future__ import annotations
+
+from test_calls_model import make_core, ng
+
+from rtpengined import dtmf_block
+from rtpengined.model import Call, CallMedia, Monologue, Stream
+
+
+def _sdp(port: int, pt: int = 101, address: str = "192.0.2.10") -> str:
+    return (f"v=0\r\no=- 1 1 IN IP4 {address}\r\ns=-\r\nc=IN IP4 {address}\r\nt=0 0\r\n"
+            f"m=audio {port} RTP/AVP 0 {pt}\r\na=rtpmap:{pt} telephone-event/8000\r\n")
+
+
+def _dropped(core, tag: str) -> list[tuple]:
+    call = core.calls.calls["c"]
+    party = next(m for m in call.monologues if m.tag == tag)
+    return [s.dropped_types for media in party.medias for s in media.streams]
+
+
+def test_block_follows_reinvites_and_lifts():
+    core, _ = make_core()
+    ids = {"call-id": "c", "from-tag": "a"}
+    ng(core, command="offer", **ids, sdp=_sdp(2000))
+    ng(core, command="answer", **ids, **{"to-tag": "b"}, sdp=_sdp(3000, 96, "192.0.2.20"))
+    assert _dropped(core, "a") == [(), ()]
+    assert ng(core, command="block DTMF", **ids)["result"] == "ok"
+    assert _dropped(core, "a") == [(101,), (101,)]  # RTP and RTCP stream of its media
+    assert _dropped(core, "b") == [(), ()]
+    # a re-INVITE from the blocked party with new ports and another payload type
+    ng(core, command="offer", **ids, sdp=_sdp(2002, 100))
+    ng(core, command="answer", **ids, **{"to-tag": "b"}, sdp=_sdp(3000, 96, "192.0.2.20"))
+    assert _dropped(core, "a") == [(100,), (100,)]
+    assert ng(core, command="unblock DTMF", **ids)["result"] == "ok"
+    assert _dropped(core, "a") == [(), ()]
+    core.shutdown()
+
+
+def test_modes_and_call_wide_block():
+    core, _ = make_core()
+    ids = {"call-id": "c", "from-tag": "a"}
+    ng(core, command="offer", **ids, sdp=_sdp(2000))
+    ng(core, command="answer", **ids, **{"to-tag": "b"}, sdp=_sdp(3000, 96, "192.0.2.20"))
+    for mode, dropped in (("zero", ()), ("DTMF", ()), ("off", (101,)), ("tone", (101,)),
+                          ("whatever", (101,)), ("drop", (101,))):
+        ng(core, command="block DTMF", **ids, **{"DTMF-security": mode})
+        assert _dropped(core, "a")[0] == dropped, mode
+    ng(core, command="unblock DTMF", **ids)
+    ng(core, command="block DTMF", **{"call-id": "c"})
+    assert _dropped(core, "a")[0] == (101,) and _dropped(core, "b")[0] == (96,)
+    ng(core, command="unblock DTMF", **ids)  # (the call's block stays)
+    assert _dropped(core, "a")[0] == (101,)
+    ng(core, command="unblock DTMF", **{"call-id": "c"})
+    assert _dropped(core, "a")[0] == () and _dropped(core, "b")[0] == ()
+    core.shutdown()
+
+
+def test_apply_reports_only_streams_that_change():
+    media = CallMedia(index=1, type="audio", protocol="RTP/AVP",
+                      rtpmaps={"0": "PCMU/8000", "101": "telephone-event/8000",
+                               "102": "TELEPHONE-EVENT/16000"})
+    stream = Stream(interface=None, port=2000)  # type: ignore[arg-type]
+    media.streams = [stream]
+    party = Monologue(tag="a", created=0.0)
+    party.medias = [media]
+    call = Call(call_id="c", created=0.0, last_signal=0.0, monologues=[party])
+    updated: list[Stream] = []
+    dtmf_block.apply(call, updated.append)
+    assert updated == [] and stream.dropped_types == ()
+    party.block_dtmf = True
+    dtmf_block.apply(call, updated.append)
+    dtmf_block.apply(call, updated.append)
+    assert updated == [stream] and stream.dropped_types == (101, 102)
