@@ -28,6 +28,31 @@ from collections.abc import Callable
 from .model import Call, CallMedia, Monologue, Stream
 
 PASSING_MODES = frozenset({"zero", "DTMF"})  # events pass as they came (10.5)
+# 10.5's modes by the number it stores them as in Redis (``block_dtmf``; 0: not blocked).
+STORED = {"drop": 1, "silence": 2, "tone": 3, "random": 4, "zero": 5, "DTMF": 6}
+_BY_NUMBER = {number: mode for mode, number in STORED.items()}
+MODE_KEYS = ("DTMF-security", "dtmf-security", "DTMF security", "dtmf security")
+TRIGGER_KEYS = ("trigger", "DTMF-security-trigger", "dtmf-security-trigger",
+                "DTMF security trigger", "dtmf security trigger")
+
+
+def parse_mode(value: str | None) -> str | None:
+    """A ``DTMF-security`` value as 10.5 reads it: its mode names (``dtmf`` too for
+    ``DTMF``); None for ``off``, a name it does not know and none at all, which leave the
+    command's default."""
+    if value == "dtmf":
+        return "DTMF"
+    return value if value in STORED else None
+
+
+def stored(blocked: bool, mode: str) -> str:
+    """The ``block_dtmf`` value of a call or party in Redis (10.5's number)."""
+    return str(STORED.get(mode, 1)) if blocked else "0"
+
+
+def from_stored(number: int) -> tuple[bool, str]:
+    """(blocked, mode) from a stored ``block_dtmf`` number (one we do not know: drop)."""
+    return number != 0, _BY_NUMBER.get(number, "drop")
 
 
 def mode_of(call: Call, party: Monologue) -> str | None:

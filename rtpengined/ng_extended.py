@@ -17,7 +17,7 @@ if TYPE_CHECKING:
 from . import dtmf_block
 from .media import dtmf
 from .model import Call, CallMedia, Monologue, media_by_stream
-from .ngoptions import get_int, get_list, require_call_id
+from .ngoptions import get_int, get_list, get_str, require_call_id
 from .protocol.ngcodec import NgError
 
 OK: dict[str, Any] = {"result": "ok"}
@@ -79,6 +79,11 @@ def _set_state(core: Core, message: dict[str, Any], key: str, value: bool) -> di
     call = find_call(core, message)
     party = select_party(call, message)
     target = party if party is not None else call
+    if key == "block_dtmf" and value:
+        mode = dtmf_block.parse_mode(get_str(message, *dtmf_block.MODE_KEYS))
+        if mode is None and any(get_str(message, k) for k in dtmf_block.TRIGGER_KEYS):
+            value = False  # (10.5: with a trigger the block waits for it; triggers not done)
+        target.dtmf_security = mode or "drop"
     setattr(target, key, value)
     if party is None and not value and "all" in get_list(message, "flags"):
         for monologue in call.monologues:
@@ -86,9 +91,6 @@ def _set_state(core: Core, message: dict[str, Any], key: str, value: bool) -> di
     if key == "block_media":
         _apply_blocks(core, call)
     elif key == "block_dtmf":
-        if value:  # (10.5 takes any mode name; those it does not know block as ``drop``)
-            mode = message.get("DTMF-security", message.get("DTMF security"))
-            target.dtmf_security = mode if isinstance(mode, str) and mode else "drop"
         dtmf_block.apply(call, core.media.update_stream)
     return dict(OK)
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import os
 import socket
+import struct
 import threading
 import time
 
@@ -415,3 +416,90 @@ def test_graceful_restart_keeps_the_calls(redis, cleanup):
     cleanup.push(_stopped(daemon))
     assert daemon.request({"command": "query", "call-id": "kept-over-restart"})["result"] == "ok"
     assert call.relays()
+
+
+def _te_sdp(port: int) -> str:
+    return (f"v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n"
+            f"m=audio {port} RTP/AVP 0 101\r\na=rtpmap:101 telephone-event/8000\r\n")
+
+
+def _te_call(daemon, call_id: str):
+    """A and B with telephone-event 101; returns their sockets and the ports they send to."""
+    a, b = (socket.socket(socket.AF_INET, socket.SOCK_DGRAM) for _ in range(2))
+    for sock in (a, b):
+        sock.bind(("127.0.0.1", 0))
+        sock.settimeout(0.3)
+    ids = {"call-id": call_id, "from-tag": "A"}
+    offer = daemon.request({"command": "offer", **ids, "sdp": _te_sdp(a.getsockname()[1])})
+    answer = daemon.request({"command": "answer", **ids, "to-tag": "B",
+                             "sdp": _te_sdp(b.getsockname()[1])})
+    return a, b, _audio_port(answer["sdp"]), _audio_port(offer["sdp"])
+
+
+def _blocks(document: dict) -> tuple:
+    return (document["json"]["block_dtmf"], document["json"]["block_media"],
+            *((document[f"tag-{i}"]["block_dtmf"], document[f"tag-{i}"]["block_media"])
+              for i in range(2)))
+
+
+def test_blocks_are_stored_as_rtpengine_stores_them(redis, cleanup):
+    """``block DTMF`` (with its mode as 10.5's number) and ``block media`` of the call and
+    of each party, in the document 10.5 writes after the next answer."""
+    stored = []
+    for start, db, low in ((reference, 7, 52600), (ours, 8, 52700)):
+        daemon = start(redis, db, low, low + 99)
+        cleanup.push(_stopped(daemon))
+        a, b, _, _ = _te_call(daemon, "blocks")
+        cleanup.callback(a.close)
+        cleanup.callback(b.close)
+        ids = {"call-id": "blocks", "from-tag": "A"}
+        for message in ({"command": "block DTMF", **ids, "DTMF-security": "tone"},
+                        {"command": "block media", "call-id": "blocks", "from-tag": "B"},
+                        {"command": "block DTMF", "call-id": "blocks", "DTMF-security": "zero"},
+                        {"command": "answer", **ids, "to-tag": "B",
+                         "sdp": _te_sdp(b.getsockname()[1])}):
+            assert daemon.request(message)["result"] == "ok"
+        deadline = time.monotonic() + 10
+        while (document := redis.document(db, "blocks")) is None or (
+                _blocks(document)[2] == "0" and time.monotonic() < deadline):
+            time.sleep(0.05)
+        stored.append(_blocks(document))
+        daemon.stop()
+    assert stored[1] == stored[0] == ("5", "0", ("3", "0"), ("0", "1"))
+
+
+def test_restored_call_keeps_its_dtmf_block(redis, cleanup):
+    """A party's DTMF blocked before a crash stays blocked in the restored call: its
+    telephone-event goes nowhere, its audio and the other party's events pass."""
+    daemon = ours(redis, 9, 52800, 52899)
+    cleanup.push(_stopped(daemon))
+    a, b, to_b, to_a = _te_call(daemon, "blocked")
+    cleanup.callback(a.close)
+    cleanup.callback(b.close)
+    assert daemon.request({"command": "block DTMF", "call-id": "blocked",
+                           "from-tag": "A"})["result"] == "ok"
+    redis.wait_for(9, lambda keys: "blocked" in keys)
+    deadline = time.monotonic() + 10
+    while redis.document(9, "blocked")["tag-0"]["block_dtmf"] != "1":
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    kill9(daemon)
+    daemon = ours(redis, 9, 52800, 52899)
+    cleanup.push(_stopped(daemon))
+    event = struct.pack("!BBHII", 0x80 | 0x80, 101, 7, 960, 0x1234) + b"\x05\x0a\x00\xa0"
+    audio = struct.pack("!BBHII", 0x80, 0, 8, 1120, 0x1234) + b"\xff" * 160
+    reply = struct.pack("!BBHII", 0x80 | 0x80, 101, 9, 960, 0x4321) + b"\x06\x0a\x00\xa0"
+    for _ in range(50):  # (the restored relay may need a moment)
+        a.sendto(audio, ("127.0.0.1", to_b))
+        try:
+            if b.recv(2048) == audio:
+                break
+        except TimeoutError:
+            pass
+    else:
+        raise AssertionError("the restored call does not relay")
+    a.sendto(event, ("127.0.0.1", to_b))
+    a.sendto(audio, ("127.0.0.1", to_b))
+    assert b.recv(2048) == audio  # the event before it went nowhere
+    b.sendto(reply, ("127.0.0.1", to_a))
+    assert a.recv(2048) == reply

@@ -20,6 +20,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
+from .. import dtmf_block
 from ..model import Call, CallMedia, Endpoint, Stream
 from ..secure.mki import mki_bytes
 from ..secure.sdes import SUITES_BY_NAME, Crypto
@@ -161,8 +162,8 @@ def encode_call(call: Call, db: int, intf_index: dict[tuple[str, str], int] | No
         "created_from_addr": escape(call.proxy.rpartition(":")[0].strip("[]")),
         "redis_hosted_db": str(db),
         "recording_metadata": "",
-        "block_dtmf": "0",
-        "block_media": "0",
+        "block_dtmf": dtmf_block.stored(call.block_dtmf, call.dtmf_security),
+        "block_media": "1" if call.block_media else "0",
     }
     for i, (_, stream) in enumerate(streams):
         intf = stream.interface
@@ -214,8 +215,8 @@ def encode_call(call: Call, db: int, intf_index: dict[tuple[str, str], int] | No
         tag: dict[str, str] = {
             "created": str(int(mono.created)),
             "deleted": str(int(mono.delete_at or 0)),
-            "block_dtmf": "0",
-            "block_media": "0",
+            "block_dtmf": dtmf_block.stored(mono.block_dtmf, mono.dtmf_security),
+            "block_media": "1" if mono.block_media else "0",
             "logical_intf": escape(_logical_intf(mono) or "default"),
         }
         if mono.tag:
@@ -484,6 +485,8 @@ class StoredTag:
     deleted: float = 0.0  # a delayed delete of this party alone: when it is due (0: none)
     # pubsub links: (index of the other party, RTCP only: a mirror-RTCP subscriber)
     pubsub: list[tuple[int, bool]] = field(default_factory=list)
+    block_dtmf: int = 0  # 10.5's mode number (``dtmf_block.STORED``), 0: not blocked
+    block_media: bool = False
 
 
 @dataclass
@@ -495,6 +498,8 @@ class StoredCall:
     deleted: float
     proxy: str
     db: int
+    block_dtmf: int = 0
+    block_media: bool = False
     tags: list[StoredTag] = field(default_factory=list)
     medias: list[StoredMedia] = field(default_factory=list)
     streams: list[StoredStream] = field(default_factory=list)
@@ -542,6 +547,8 @@ def decode_call(call_id: str, doc: dict[str, Any]) -> StoredCall:
         deleted=float(_int(head, "deleted", 0)),
         proxy=head.get("created_from", ""),
         db=_int(head, "redis_hosted_db"),
+        block_dtmf=_int(head, "block_dtmf", 0),
+        block_media=_int(head, "block_media", 0) != 0,
     )
     n_sfds, n_streams = _int(head, "num_sfds"), _int(head, "num_streams")
     n_medias, n_tags = _int(head, "num_medias"), _int(head, "num_tags")
@@ -617,7 +624,8 @@ def decode_call(call_id: str, doc: dict[str, Any]) -> StoredCall:
             tag=h.get("tag", ""), created=float(_int(h, "created", 0)),
             via_branch=h.get("via-branch", ""), label=h.get("label", ""),
             subscriptions=subs, medias=medias, deleted=float(_int(h, "deleted", 0)),
-            pubsub=pubsub))
+            pubsub=pubsub, block_dtmf=_int(h, "block_dtmf", 0),
+            block_media=_int(h, "block_media", 0) != 0))
     return stored
 
 

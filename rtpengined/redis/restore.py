@@ -13,6 +13,7 @@ import errno
 from typing import TYPE_CHECKING
 
 from .. import codec_negotiation as negotiation
+from .. import dtmf_block
 from ..model import Call, CallMedia, Interface, Monologue, Stream, StreamStats, media_by_stream
 from ..offer_answer.sdes import set_keys
 from .layout import (
@@ -124,6 +125,10 @@ def restore_call(manager: CallManager, stored: StoredCall, now: float, foreign: 
                        via_branch=t.via_branch) for t in stored.tags]
     for i, (t, mono) in enumerate(zip(stored.tags, monos, strict=True)):
         mono.tag_type = "FROM_TAG" if i == 0 else ("TO_TAG" if t.tag else "UNKNOWN")
+        if t.block_media:
+            mono.block_media = True
+        if t.block_dtmf:
+            mono.block_dtmf, mono.dtmf_security = dtmf_block.from_stored(t.block_dtmf)
         mono.delete_at = t.deleted or None  # a branch deleted with a delay still goes
         for j in t.subscriptions:
             mono.link(monos[j])
@@ -167,6 +172,7 @@ def restore_call(manager: CallManager, stored: StoredCall, now: float, foreign: 
     if call.answered:
         _unsupported_suites_stay_dropped(monos)
         _restore_conversions(manager, monos)
+    _restore_blocks(call, stored)
     old = manager.calls.get(stored.call_id)
     if old is not None:
         manager.destroy(old, "forced")
@@ -175,6 +181,20 @@ def restore_call(manager: CallManager, stored: StoredCall, now: float, foreign: 
     for stream in streams:
         media_plane.open_stream(stream)
     return call
+
+
+def _restore_blocks(call: Call, stored: StoredCall) -> None:
+    """``block media`` and ``block DTMF`` of the call and its parties, as stored: their
+    streams drop what they dropped before (set before the streams reach the relay)."""
+    call.block_media = stored.block_media
+    call.block_dtmf, call.dtmf_security = dtmf_block.from_stored(stored.block_dtmf)
+    for mono in call.monologues:
+        blocked = call.block_media or mono.block_media
+        for media in mono.medias:
+            for stream in media.streams:
+                stream.blocked = blocked
+    if dtmf_block.any_block(call):
+        dtmf_block.apply(call, lambda stream: None)
 
 
 def _restore_conversions(manager: CallManager, monos: list[Monologue]) -> None:
