@@ -72,13 +72,13 @@ class StreamSpec(NamedTuple):
     # Only RTCP goes on to the sink (a subscriber's muxed RTCP with ``mirror RTCP``; its RTP
     # goes nowhere).
     rtcp_only: bool = False
+    # Payload types of what this stream receives that go nowhere (``block DTMF``: the
+    # party's telephone-event; ``dtmf_block``). Empty for nearly every stream.
+    dropped: tuple = ()
     # ICE on several addresses: the families (4/6) of the stream's sockets on the logical
     # interface's other addresses, in order (local sockets 1, 2, ...). Their sockets travel
     # after the stream's own with its "add", or later with an "alternates" message.
     alternates: tuple = ()
-    # Payload types of what this stream receives that go nowhere (``block DTMF``: the
-    # party's telephone-event; ``dtmf_block``). Empty for nearly every stream.
-    dropped: tuple = ()
 
 
 def encode(messages: list[tuple]) -> bytes:

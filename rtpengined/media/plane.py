@@ -616,8 +616,8 @@ class RelayPlane:
             extra_sinks,
             transcode,
             rtcp_only,
-            alternates,
             dropped,
+            alternates,
         )
 
     def _webrtc_spec(self, record: _Record, stream: Stream, ahead: list | None = None) -> tuple:
@@ -1096,6 +1096,9 @@ def _unbuilt_add(message: tuple) -> bool:
     return message[1] is None and message[0] == "add"
 
 
+_ALTERNATES = ch.StreamSpec._fields.index("alternates")  # (specs travel as plain tuples)
+
+
 def _sockets_of(message: tuple, record: _Record) -> list | tuple:
     """The sockets that travel with a message naming ``record``'s stream: an "add" takes
     the stream's own and those of its spec's ``alternates``, an "alternates" message the
@@ -1103,7 +1106,7 @@ def _sockets_of(message: tuple, record: _Record) -> list | tuple:
     if message[0] == "alternates":
         _, families, start = message[1]
         return [sock for _, _, sock in record.alternates[start:start + len(families)]]
-    count = len(message[1][-1])  # StreamSpec.alternates, the last field
+    count = len(message[1][_ALTERNATES])
     if not count:  # (nearly every add: its own socket only)
         return (record.stream.sock,)
     return [record.stream.sock, *(sock for _, _, sock in record.alternates[:count])]
