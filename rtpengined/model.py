@@ -147,6 +147,9 @@ class Stream:
     transcode: tuple = rare(())
     # Only RTCP is relayed to ``sink`` (a subscriber's muxed RTCP mirrored to the publisher).
     rtcp_only: bool = rare(False)
+    # A subscriber's stream with ``egress``: it gets what its publisher's stream sends on to
+    # its sink (converted, renumbered), not what that stream received.
+    egress: bool = rare(False)
     # The same component's ports on the logical interface's other addresses, offered as ICE
     # host candidates (``offer_answer.ice``): ((Interface, port, socket), ...). The relay
     # worker receives on them too while the stream has an ICE agent; the call owns them
@@ -338,6 +341,7 @@ class Monologue:
     pubsub_subscribers: tuple[Monologue, ...] = rare(())
     last_sdp: str | None = None
     mirror_rtcp: bool = rare(False)
+    egress: bool = rare(False)  # a subscriber with the ``egress`` flag (``Stream.egress``)
     published: bool = rare(False)  # created by ``publish`` (no offer/answer peer)
 
     def link(self, sender: Monologue) -> None:

@@ -132,6 +132,8 @@ def subscribe_request(core: Core, message: dict[str, Any], request: Request) -> 
     if label is not None:
         sub.label = label
     sub.mirror_rtcp = "mirror-RTCP" in flags
+    if "egress" in flags or sub.egress:
+        sub.egress = "egress" in flags
     added = _transcode_codecs(message, flags)
     stripped = _codec_option(message, flags, "strip")
     protocol = get_str(message, "transport-protocol", "transport protocol")
@@ -156,6 +158,8 @@ def subscribe_request(core: Core, message: dict[str, Any], request: Request) -> 
             for stream in media.streams:  # offered anew: where to send is not known yet
                 stream.advertised = stream.endpoint = None
                 stream.confirmed = False
+                if stream.egress != sub.egress:
+                    stream.egress = sub.egress
                 media_plane.update_stream(stream)
             sub.medias.append(media)
             continue
@@ -165,6 +169,9 @@ def subscribe_request(core: Core, message: dict[str, Any], request: Request) -> 
                    for n, (port, sock) in enumerate(ports)]
         if len(streams) == 2:
             streams[0].rtcp_peer = streams[1]
+        if sub.egress:
+            for stream in streams:
+                stream.egress = True
         media.streams = streams
         sub.medias.append(media)
         webrtc_offer.prepare(manager, call, sub, media)

@@ -10,6 +10,8 @@ an o= session id from the clock and the daemon's own s= name, masked here.
 from __future__ import annotations
 
 import re
+import socket
+import struct
 
 import pytest
 from differential import (
@@ -160,3 +162,54 @@ def pair(default_pair):
 @pytest.mark.parametrize("name", list(SCENARIOS))
 def test_pubsub(pair, name):
     pair.compare(SCENARIOS[name], name)
+
+
+def _copies(daemon, call_id: str, flags: list[str]) -> list:
+    """A (PCMU) calls B (PCMA, converted), C subscribes to A with ``flags``: what B and C
+    get for each of three packets of A's, as (payload type, seq, ts, SSRC, payload)."""
+    socks = {}
+    for name in "ABC":
+        sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        sock.bind(("127.0.0.1", 0))
+        sock.settimeout(2)
+        socks[name] = sock
+    try:
+        def body(name: str, pt: str, direction: str = "sendrecv") -> str:
+            port = socks[name].getsockname()[1]
+            return sdp("v=0", "o=- 1 1 IN IP4 127.0.0.1", "s=-", "c=IN IP4 127.0.0.1", "t=0 0",
+                       f"m=audio {port} RTP/AVP {pt}", f"a={direction}")
+
+        ids = {"call-id": call_id, "from-tag": "A"}
+        daemon.request({"command": "offer", **ids, "sdp": body("A", "0"),
+                        "codec": {"transcode": ["PCMA"]}})
+        answer = daemon.request({"command": "answer", **ids, "to-tag": "B",
+                                 "sdp": body("B", "8")})
+        to_b = int(re.search(r"m=audio (\d+)", answer["sdp"]).group(1))
+        daemon.request({"command": "subscribe request", **ids, "to-tag": "C", "flags": flags})
+        daemon.request({"command": "subscribe answer", "call-id": call_id, "to-tag": "C",
+                        "sdp": body("C", "0", "recvonly")})
+        got = []
+        for seq in (1, 2, 3):
+            packet = struct.pack("!BBHII", 0x80, 0, seq, 160 * seq, 0x1234) + b"\x00" * 160
+            socks["A"].sendto(packet, ("127.0.0.1", to_b))
+            for name in "BC":
+                data = socks[name].recv(2048)
+                got.append((name, data[1], *struct.unpack("!HII", data[2:12]), data[12:]))
+        daemon.request({"command": "delete", "call-id": call_id})
+        return got
+    finally:
+        for sock in socks.values():
+            sock.close()
+
+
+def test_egress_subscriber_gets_what_goes_on_to_the_peer(pair):
+    """``egress``: the subscriber's copy is the packet the relay sends on to the other party
+    (here converted to PCMA, with that leg's SSRC), where a plain subscription copies what
+    the party sent; as 10.5 (rtpengine's pubsub suite, "egress sub w tc")."""
+    for daemon in (pair.reference, pair.ours):
+        egress = _copies(daemon, f"egress-{id(daemon)}", ["egress"])
+        for to_b, to_c in zip(egress[0::2], egress[1::2], strict=True):
+            assert to_b[1] == 8 and to_c[1:] == to_b[1:], (daemon, egress)
+        plain = _copies(daemon, f"plain-{id(daemon)}", [])
+        for seq, to_c in enumerate(plain[1::2], 1):
+            assert to_c[1:] == (0, seq, 160 * seq, 0x1234, b"\x00" * 160), (daemon, plain)

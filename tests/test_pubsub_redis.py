@@ -105,3 +105,26 @@ def test_restore_rtpengines_subscription_document():
         {"tag": "B", "type": "offer/answer"}, {"tag": "S", "type": "pub/sub"}]
     a, _b, s = call.monologues
     assert a.medias[0].rtp.extra_sinks == (s.medias[0].rtp,) and s.mirror_rtcp
+
+
+def test_egress_subscription_is_stored_and_restored():
+    """``egress`` is the last field of the subscriber's ``subscriptions-N`` entry (10.5),
+    and a restored subscriber's streams copy what goes on again."""
+    core, _ = make_core(FakeBinder())
+    ids = {"call-id": "eg"}
+    ng(core, command="offer", sdp=sdp_body(2000), **ids, **{"from-tag": "A"})
+    ng(core, command="answer", sdp=sdp_body(3000, "192.0.2.20"), **ids,
+       **{"from-tag": "A", "to-tag": "B"})
+    ng(core, command="subscribe request", **ids,
+       **{"from-tag": "A", "to-tag": "S", "flags": ["egress"]})
+    ng(core, command="subscribe answer", sdp=sdp_body(4000, "192.0.2.30") + "a=recvonly\r\n",
+       **ids, **{"to-tag": "S"})
+    doc = encode_call(core.calls.calls["eg"], 5, interface_index(core.calls))
+    assert doc["subscriptions-2"] == ["0/0/0/0/1"]
+    assert doc["subscriptions-0"] == ["1/0/1/0/0"]
+    other, clock = make_core(FakeBinder())
+    call = restore_call(other.calls, decode_call("eg", loads(dumps(doc))), clock(),
+                        foreign=True)
+    s = call.monologues[2]
+    assert s.egress and all(stream.egress for stream in s.medias[0].streams)
+    assert not any(stream.egress for stream in call.monologues[0].medias[0].streams)

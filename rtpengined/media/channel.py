@@ -72,6 +72,9 @@ class StreamSpec(NamedTuple):
     # Only RTCP goes on to the sink (a subscriber's muxed RTCP with ``mirror RTCP``; its RTP
     # goes nowhere).
     rtcp_only: bool = False
+    # A subscriber's stream with ``egress``: its copies are what the publisher's stream sends
+    # on to its sink (converted), not what it received.
+    egress: bool = False
     # Payload types of what this stream receives that go nowhere (``block DTMF``: the
     # party's telephone-event; ``dtmf_block``). Empty for nearly every stream.
     dropped: tuple = ()

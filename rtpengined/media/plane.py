@@ -579,7 +579,7 @@ class RelayPlane:
         rtcp_peer = stream.rtcp_peer
         ice = dtls = srtp_in = srtp_out = None
         extra_sinks = transcode = dropped = ()
-        rtcp_only = False
+        rtcp_only = egress = False
         if stream.rare is not None:  # (else plain: no keys, WebRTC, subscribers, conversions)
             if stream.dtls is not None or stream.ice is not None:
                 ice, dtls = self._webrtc_spec(record, stream, ahead)
@@ -587,7 +587,7 @@ class RelayPlane:
             if stream.extra_sinks:
                 extra_sinks = tuple(s.id for s in stream.extra_sinks if not s.closed)
             srtp_in, srtp_out, transcode = stream.srtp_in, stream.srtp_out, stream.transcode
-            rtcp_only = stream.rtcp_only
+            rtcp_only, egress = stream.rtcp_only, stream.egress
             dropped = stream.dropped_types
         alternates = (tuple(_family(sock) for _, _, sock in record.alternates)
                       if record.alternates else ())
@@ -616,6 +616,7 @@ class RelayPlane:
             extra_sinks,
             transcode,
             rtcp_only,
+            egress,
             dropped,
             alternates,
         )

@@ -160,10 +160,11 @@ class _Stream:
         self.rtcp_mux = spec.rtcp_mux
         self.blocked = spec.blocked
         if (self.rare is not None or spec.extra_sinks or spec.transcode or spec.rtcp_only
-                or spec.dropped):
+                or spec.dropped or spec.egress):
             self.extra_ids = spec.extra_sinks
             self.rtcp_only = spec.rtcp_only
             self.dropped = spec.dropped
+            self.egress = spec.egress
             # (None without conversions, the usual case: no empty dict per stream)
             self.transcode = _conversions(spec.transcode) if spec.transcode else None
         if spec.override_endpoint:
@@ -304,6 +305,7 @@ add_rare_fields(_Stream, {
     "rewriter": None,
     "rtcp_only": False,  # (``StreamSpec.rtcp_only``)
     "dropped": (),  # (``StreamSpec.dropped``: payload types that go nowhere, ``_forward``)
+    "egress": False,  # (``StreamSpec.egress``: a subscriber copied what goes on, ``_forward``)
     # ICE on several addresses (``Worker.add_alternates``): the stream's sockets, its own
     # first, and which of them ``sock`` is (the selected ICE pair's: media for the party
     # leaves from it, the C loop relays what arrives on it); the others are drained by
@@ -1627,6 +1629,7 @@ def _forward(stream: _Stream, sink: _Stream | None, extras: tuple, data: bytes, 
     errors = _fan_out(extras, data, rtcp, stream.rtcp_mux, out) if extras else 0
     if sink is None or (not rtcp and stream.rtcp_only):
         return errors
+    egress = extras if extras and any(e.egress for e in extras) else None
     if sink.transcode is not None and not rtcp:
         rewriter = stream.rewriter
         if rewriter is None:
@@ -1636,6 +1639,8 @@ def _forward(stream: _Stream, sink: _Stream | None, extras: tuple, data: bytes, 
     else:
         pieces = (data,)
     for piece in pieces:
+        if egress is not None:  # (``egress`` subscribers: what goes on, as it goes)
+            errors += _fan_out(egress, piece, rtcp, stream.rtcp_mux, out, egress=True)
         onward = _onward(sink, piece, rtcp, demux)
         if onward is False:
             errors += 1
@@ -1644,11 +1649,16 @@ def _forward(stream: _Stream, sink: _Stream | None, extras: tuple, data: bytes, 
     return errors
 
 
-def _fan_out(extras: tuple, data: bytes, rtcp: bool, muxed: bool, out: list) -> int:
-    """Queue a copy of a packet for each subscriber stream (pubsub), each in the form its
-    leg needs; returns the copies that failed (errors of the stream they came from)."""
+def _fan_out(extras: tuple, data: bytes, rtcp: bool, muxed: bool, out: list,
+             egress: bool = False) -> int:
+    """Queue a copy of a packet for each subscriber stream (pubsub) of the kind asked for
+    (``egress``: those that get what goes on to the sink, else the others), each in the
+    form its leg needs; returns the copies that failed (errors of the stream they came
+    from)."""
     failed = 0
     for extra in extras:
+        if extra.egress != egress:
+            continue
         copy = data
         if extra.transcode and not rtcp and len(data) > 1:
             conversion = extra.transcode.get(data[1] & 0x7F)

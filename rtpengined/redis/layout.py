@@ -231,11 +231,12 @@ def encode_call(call: Call, db: int, intf_index: dict[tuple[str, str], int] | No
         doc[f"branches-{i}"] = []
         doc[f"medias-{i}"] = [str(j) for j, (t, _) in enumerate(medias) if t == i]
         doc[f"ssrc_table-{i}"] = []
-        # id/0/offer-answer/rtcp-only/0 (10.5): offer/answer links, then pubsub ones (a
+        # id/0/offer-answer/rtcp-only/egress (10.5): offer/answer links, then pubsub ones (a
         # publisher's link back to a ``mirror RTCP`` subscriber is RTCP only).
         doc[f"subscriptions-{i}"] = [f"{tag_ids[id(o)]}/0/1/0/0" for o in mono.subscriptions
                                      if id(o) in tag_ids] + [
-            f"{tag_ids[id(o)]}/0/0/{int(o.mirror_rtcp and mono in o.pubsub_subscriptions)}/0"
+            f"{tag_ids[id(o)]}/0/0/{int(o.mirror_rtcp and mono in o.pubsub_subscriptions)}"
+            f"/{int(mono.egress and o not in mono.pubsub_subscribers)}"
             for o in mono.pubsub_subscriptions if id(o) in tag_ids]
     for i, (tag_id, media) in enumerate(medias):
         flags = 0
@@ -483,8 +484,8 @@ class StoredTag:
     subscriptions: list[int]
     medias: list[int]
     deleted: float = 0.0  # a delayed delete of this party alone: when it is due (0: none)
-    # pubsub links: (index of the other party, RTCP only: a mirror-RTCP subscriber)
-    pubsub: list[tuple[int, bool]] = field(default_factory=list)
+    # pubsub links: (index of the other party, RTCP only: a mirror-RTCP subscriber, egress)
+    pubsub: list[tuple[int, bool, bool]] = field(default_factory=list)
     block_dtmf: int = 0  # 10.5's mode number (``dtmf_block.STORED``), 0: not blocked
     block_media: bool = False
 
@@ -615,7 +616,8 @@ def decode_call(call_id: str, doc: dict[str, Any]) -> StoredCall:
             first = fields[0]
             if first.isdigit() and _index(int(first), n_tags) is not None:
                 if len(fields) >= 4 and fields[2] == "0":  # not offer/answer: pubsub
-                    pubsub.append((int(first), fields[3] == "1"))
+                    pubsub.append((int(first), fields[3] == "1",
+                                   len(fields) > 4 and fields[4] == "1"))
                 else:
                     subs.append(int(first))
         medias = [m for m in (_index(int(x), n_medias) for x in _list(doc, f"medias-{i}"))

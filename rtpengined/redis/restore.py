@@ -221,10 +221,15 @@ def _restore_pubsub(stored: StoredCall, monos: list[Monologue]) -> None:
     """Publish/subscribe links, and each subscriber media's publisher media (the media
     whose streams copy to it)."""
     for t, mono in zip(stored.tags, monos, strict=True):
-        for j, rtcp_only in t.pubsub:
+        for j, rtcp_only, egress in t.pubsub:
             other = monos[j]
             if rtcp_only:  # a publisher's link back to its mirror-RTCP subscriber
                 other.mirror_rtcp = True
+            if egress:
+                mono.egress = True
+                for media in mono.medias:
+                    for stream in media.streams:
+                        stream.egress = True
             mono.pubsub_link(other)
     for mono in monos:
         if mono.pubsub_subscriptions and not mono.subscriptions:
