@@ -83,7 +83,8 @@ def _sources(call: Call, message: dict[str, Any], flags: list[str]) -> list[Mono
     selects it (from-tag, label, address)."""
     if "all" in flags:
         return [m for m in call.monologues if m.subscriptions or m.published]
-    tags = [t for t in message.get("from-tags", ()) if isinstance(t, str)]
+    given = message.get("from-tags")  # (a list; anything else names no party)
+    tags = [t for t in given if isinstance(t, str)] if isinstance(given, list) else []
     tags += [f[len("from-tags-"):] for f in flags if f.startswith("from-tags-")]
     if tags:
         return [m for t in tags if (m := _find(call, t)) is not None]

@@ -103,6 +103,10 @@ SCENARIOS: dict[str, list[dict]] = {
                          sub_answer(SUB_TWO), query(), delete()],
     "subscribe to from-tags in order": [offer(A), answer(B),
                                         subscribe(**{"from-tags": ["B", "A"]}), delete()],
+    # (not a list: names no party; a number once escaped as an internal error here)
+    "from-tags not a list": [offer(A), subscribe(**{"from-tags": 7}),
+                             subscribe(**{"from-tags": "A"}), subscribe(**{"from-tags": {"A": 1}}),
+                             delete()],
     "from-tags given as flags": [offer(A), answer(B),
                                  subscribe(flags=["from-tags-A", "from-tags-B"]), delete()],
     "SIPREC labels and tag-medias": [offer(A_VIDEO, label="caller"), answer(B_VIDEO),

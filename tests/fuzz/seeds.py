@@ -48,6 +48,12 @@ SEEDS: list[bytes] = [
     _offer(b"offer", b"5:flagsl11:inject-DTMF16:always-transcodee5:ptimei30e"),
     b"c10 d7:command9:play DTMF7:call-id5:fz-018:from-tag1:a4:code1:#6:volumei-5e"
     b"8:durationi120e5:pausei110ee",
+    # DTMF blocking (modes, triggers) and subscriptions (egress, ICE on every address)
+    b"c11 d7:command10:block DTMF7:call-id5:fz-018:from-tag1:a13:DTMF-security4:zeroe",
+    b"c12 d7:command10:block DTMF7:call-id5:fz-017:trigger2:##13:DTMF-securityi3ee",
+    b"c13 d7:command12:unblock DTMF7:call-id5:fz-015:flagsl3:allee",
+    b"c14 d7:command17:subscribe request7:call-id5:fz-018:from-tag1:a6:to-tag1:s"
+    b"5:flagsl6:egresse3:ICE5:forcee",
 ]
 
 JSON_SEEDS: list[bytes] = [
