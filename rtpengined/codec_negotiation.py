@@ -654,8 +654,10 @@ def made_noise(offer: Offered, answered: list[tuple[str, str]]) -> tuple[bool, b
 def _event_conversions(sent: list[tuple[str, str]], received: list[tuple[str, str]],
                        rate: str) -> list[Conversion]:
     """telephone-event in a converted direction goes out as the receiver's at the clock
-    rate of the codec the audio goes out in (``rate``), where that is another payload
-    type or rate than it came in (10.5; ``transcoding.Events``)."""
+    rate of the codec the audio goes out in (``rate``), stamped on the audio's output
+    clock (``transcoding.Events``): where its payload type and rate stay too, 10.5 still
+    stamps it at the clock's position and moves the clock past it (probed with a changed
+    ptime: audio framed anew leaves samples pending at the event)."""
     target = next((pt for pt, text in received if _encoding(text) == "telephone-event"
                    and clock_rate(text) == rate and pt.isdigit()), None)
     if target is None or not rate.isdigit():
@@ -663,8 +665,7 @@ def _event_conversions(sent: list[tuple[str, str]], received: list[tuple[str, st
     out: list[Conversion] = []
     for pt, text in sent:
         source_rate = clock_rate(text)
-        if (_encoding(text) == "telephone-event" and pt.isdigit() and source_rate.isdigit()
-                and (pt, source_rate) != (target, rate)):
+        if _encoding(text) == "telephone-event" and pt.isdigit() and source_rate.isdigit():
             out.append((int(pt), int(target), f"TELEPHONE-EVENT/{source_rate}",
                         f"TELEPHONE-EVENT/{rate}", 0))
     return out

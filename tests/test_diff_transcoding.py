@@ -302,6 +302,27 @@ BOTH_WAYS = [("A", 0, 5, 800, 0x1111, bytes(range(0, 160))),
              ("B", 8, 8, 1060, 0x2222, bytes(range(0, 160))),
              ("A", 0, 6, 960, 0x1111, bytes(range(100, 256)))]
 
+
+
+def _event(seq: int, ts: int, step: int) -> tuple:
+    """A's key 5 (RFC 4733): ``step`` 0 starts it, 2 and 3 end it (the end sent twice)."""
+    payload = bytes((5, 0x8A if step >= 2 else 0x0A)) + (160 * min(step + 1, 3)).to_bytes(2, "big")
+    return ("A", 101 | (0x80 if step == 0 else 0), seq, ts, 0x1234, payload)
+
+
+# telephone-event passing through a direction whose audio is framed anew: 10.5 stamps it at
+# the audio clock's position and moves the clock past it, even at the same payload type and
+# rate. With ptime 30 the key comes while 80 samples wait for a frame (stamped 400, not
+# 480); transcoded after a gap in A's audio, it is stamped where the clock is (640, not 1760).
+EVENT_WHILE_PENDING = [("A", 0, 1, 160, 0x1234, b"\x81" * 160), ("A", 0, 2, 320, 0x1234, b"\x82" * 160),
+                       *(_event(3 + k, 480, k) for k in range(4)),
+                       *(("A", 0, 7 + j, 1280 + 160 * j, 0x1234, bytes((0x10 + j,)) * 160)
+                         for j in range(4))]
+EVENT_AFTER_GAP = [("A", 8, 1, 160, 0x1234, b"\xd5" * 160), ("A", 8, 2, 320, 0x1234, b"\xd5" * 160),
+                   ("A", 8, 3, 1600, 0x1234, b"\xd5" * 160),
+                   *(_event(4 + k, 1760, k) for k in range(4)),
+                   *(("A", 8, 8 + j, 2240 + 160 * j, 0x1234, b"\xd5" * 160) for j in range(3))]
+
 MEDIA = {
     "transcode, answer takes both, reset and duplicates": ({"codec": {"transcode": ["PCMA"]}},
                                                           "0", "0 8", RESET_SEQUENCE),
@@ -316,6 +337,10 @@ MEDIA = {
     "accept PCMU": ({"codec": {"accept": ["PCMU"]}}, "0 8", "8", BOTH_WAYS),
     "always transcode": ({"flags": ["always-transcode"]}, "8 0", "0", [
         (s, 8 if s == "A" else 0, *rest) for s, _, *rest in BOTH_WAYS]),
+    "telephone-event while a new ptime's samples wait": (
+        {"ptime": 30}, "0 101", "0 101", EVENT_WHILE_PENDING),
+    "telephone-event after a gap, transcoded": (
+        {"codec": {"transcode": ["PCMU"]}}, "8 101", "0 101", EVENT_AFTER_GAP),
 }
 
 
@@ -323,9 +348,11 @@ MEDIA = {
 def test_transcoded_media_as_rtpengine(default_pair, name):
     options, a_formats, b_formats, packets = MEDIA[name]
     call_id = f"media-{name}".replace(" ", "_")
+    events = (TE[0],) if " 101" in a_formats else ()
     want = media_exchange(default_pair.reference, call_id, a_formats, b_formats, packets,
-                          options)
-    have = media_exchange(default_pair.ours, call_id, a_formats, b_formats, packets, options)
+                          options, a_attributes=events, b_attributes=events)
+    have = media_exchange(default_pair.ours, call_id, a_formats, b_formats, packets, options,
+                          a_attributes=events, b_attributes=events)
     assert have == want
 
 
