@@ -8,6 +8,7 @@ media: the relay drops the packets a blocked party sends. ``play media`` is ``pl
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from .request import Request
@@ -16,7 +17,7 @@ if TYPE_CHECKING:
     from .core import Core
 from . import dtmf_block
 from .media import dtmf
-from .model import Call, CallMedia, Monologue, media_by_stream
+from .model import Call, CallMedia, Monologue, Stream, media_by_stream
 from .ngoptions import get_int, get_list, get_str, require_call_id
 from .protocol.ngcodec import NgError
 
@@ -62,8 +63,10 @@ def select_party(call: Call, message: dict[str, Any]) -> Monologue | None:
     return None
 
 
-def _apply_blocks(core: Core, call: Call) -> None:
-    """Push the blocked state of the call and its parties down to the relay."""
+def apply_media_blocks(call: Call, update: Callable[[Stream], None]) -> None:
+    """Give each stream the blocked state of the call and its party (``block media``);
+    ``update`` gets the streams that changed (the media plane, or nothing for a call
+    being restored, whose streams reach the relay afterwards)."""
     call_blocked = call.block_media
     for monologue in call.monologues:
         blocked = call_blocked or monologue.block_media
@@ -71,7 +74,7 @@ def _apply_blocks(core: Core, call: Call) -> None:
             for stream in media.streams:
                 if stream.blocked != blocked:
                     stream.blocked = blocked
-                    core.media.update_stream(stream)
+                    update(stream)
 
 
 def _set_state(core: Core, message: dict[str, Any], key: str, value: bool) -> dict[str, Any]:
@@ -89,7 +92,7 @@ def _set_state(core: Core, message: dict[str, Any], key: str, value: bool) -> di
         for monologue in call.monologues:
             setattr(monologue, key, False)
     if key == "block_media":
-        _apply_blocks(core, call)
+        apply_media_blocks(call, core.media.update_stream)
     elif key == "block_dtmf":
         dtmf_block.apply(call, core.media.update_stream)
     return dict(OK)

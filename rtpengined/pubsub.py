@@ -32,7 +32,7 @@ from .model import Call, CallMedia, Endpoint, Monologue, Stream
 from .ng_extended import select_party
 from .ngoptions import get_list, get_str, require_call_id, require_str
 from .offer_answer import webrtc
-from .offer_answer.ice import foundation, ice_alternates, new_credentials
+from .offer_answer.ice import alternate_candidates, foundation, ice_alternates, new_credentials
 from .offer_answer.sdes import answer_fingerprint, received_crypto, set_keys, terminate_end_to_end
 from .ports import give_back
 from .protocol.ngcodec import NgError
@@ -133,7 +133,7 @@ def subscribe_request(core: Core, message: dict[str, Any], request: Request) -> 
     if label is not None:
         sub.label = label
     sub.mirror_rtcp = "mirror-RTCP" in flags
-    if "egress" in flags or sub.egress:
+    if "egress" in flags or sub.egress:  # (a rare field: written only when it changes)
         sub.egress = "egress" in flags
     added = _transcode_codecs(message, flags)
     stripped = _codec_option(message, flags, "strip")
@@ -373,11 +373,9 @@ class _WebrtcOffer:
                                              trickle=self.trickle)
             plan.ice_rtcp_port = (rtcp.port if rtcp is not None and not self.mux_required
                                   else None)
-            alternates = media.ice_alternates[1] if media.ice_alternates is not None else []
-            plan.ice.alternates = [
-                (foundation(interface), interface.advertised, rtp_port,
-                 alt_rtcp if plan.ice_rtcp_port is not None else None)
-                for interface, rtp_port, alt_rtcp in alternates]
+            if media.ice_alternates is not None:  # (bound by ``prepare``)
+                plan.ice.alternates = alternate_candidates(media.ice_alternates[1],
+                                                           plan.ice_rtcp_port is not None)
 
 
 def _mirrored_offer(sub: Monologue, source: Monologue, fingerprint: str,

@@ -108,10 +108,9 @@ class IceCandidates:
         # (With force-relay 10.5 replaces no address, so it never reads the media address:
         # the candidates name the interface's own.)
         media_address = None if relay else opts.media_address
-        ice.alternates = [
-            (foundation(interface), media_address or interface.advertised,
-             rtp_port, alt_rtcp if plan.ice_rtcp_port is not None else None)
-            for interface, rtp_port, alt_rtcp in ice_alternates(self.manager, self.call, out_media)]
+        ice.alternates = alternate_candidates(
+            ice_alternates(self.manager, self.call, out_media), plan.ice_rtcp_port is not None,
+            media_address)
         if relay:
             ice.kind, ice.type_pref = "relay", 0
             address = rtp.interface.advertised
@@ -165,6 +164,14 @@ def ice_alternates(manager: CallManager, call: Call,
         alternates.append((pool.interface, ports[0][0], rtcp_port))
     media.ice_alternates = (rtp.id, alternates)
     return alternates
+
+
+def alternate_candidates(alternates: list[tuple[Interface, int, int | None]], with_rtcp: bool,
+                         address: str | None = None) -> list[tuple[str, str, int, int | None]]:
+    """The candidates (foundation, address, RTP port, RTCP port or None) of the ports
+    ``ice_alternates`` bound; ``address`` (``media address``) replaces each interface's."""
+    return [(foundation(interface), address or interface.advertised, rtp_port,
+             rtcp_port if with_rtcp else None) for interface, rtp_port, rtcp_port in alternates]
 
 
 def _narrow_to_selected(plan: MediaPlan, ice: IceCredentials, media: CallMedia) -> None:

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 from .. import codec_negotiation as negotiation
 from .. import dtmf_block
 from ..model import Call, CallMedia, Interface, Monologue, Stream, StreamStats, media_by_stream
+from ..ng_extended import apply_media_blocks
 from ..offer_answer.sdes import set_keys
 from .layout import (
     MEDIA_ASYMMETRIC,
@@ -188,13 +189,13 @@ def _restore_blocks(call: Call, stored: StoredCall) -> None:
     streams drop what they dropped before (set before the streams reach the relay)."""
     call.block_media = stored.block_media
     call.block_dtmf, call.dtmf_security = dtmf_block.from_stored(stored.block_dtmf)
-    for mono in call.monologues:
-        blocked = call.block_media or mono.block_media
-        for media in mono.medias:
-            for stream in media.streams:
-                stream.blocked = blocked
+    apply_media_blocks(call, _not_yet_relayed)
     if dtmf_block.any_block(call):
-        dtmf_block.apply(call, lambda stream: None)
+        dtmf_block.apply(call, _not_yet_relayed)
+
+
+def _not_yet_relayed(stream: Stream) -> None:
+    """(A restored call's streams reach the relay once it is built: nothing to update.)"""
 
 
 def _restore_conversions(manager: CallManager, monos: list[Monologue]) -> None:
