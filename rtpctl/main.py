@@ -398,6 +398,9 @@ def _message_options(*names: str, call_id_required: bool = True):
                              help="replace list entry (origin, session-connection, ...); repeatable."),
                 click.option("--direction", multiple=True, metavar="IFACE",
                              help="direction list entry (logical interface); give twice."),
+                click.option("--t38", multiple=True, metavar="NAME",
+                             help="T.38 gateway list entry (decode, force, stop, FEC, no-ECM, "
+                                  "no-V.17, ...); repeatable."),
                 click.option("--sdp-only", is_flag=True, help="Print only the rewritten SDP."),
                 click.argument("sdp_file", required=False, type=click.File("r", encoding="utf-8",
                                                                            errors="surrogateescape")),
@@ -444,15 +447,15 @@ def ng_ping(ctx: click.Context) -> None:
 def _sdp_command(name: str, doc: str):
     @_message_options("call", "sdp")
     @click.pass_context
-    def command(ctx: click.Context, call_id, from_tag, to_tag, via_branch, replace, direction, sdp_only,
-                sdp_file, flags, options) -> None:
+    def command(ctx: click.Context, call_id, from_tag, to_tag, via_branch, replace, direction, t38,
+                sdp_only, sdp_file, flags, options) -> None:
         if name == "answer" and not to_tag:
             raise OneLineUsageError("answer needs --to-tag")
         if not from_tag:
             raise OneLineUsageError(f"{name} needs --from-tag")
         message = _build(name, call_id=call_id, from_tag=from_tag, to_tag=to_tag, via_branch=via_branch,
                          sdp=_read_sdp(sdp_file), flags=flags, replace=replace, direction=direction,
-                         options=options)
+                         options=options, t38=t38)
         run_ng(ctx, name, message, sdp_only=sdp_only)
 
     command.__doc__ = doc

@@ -86,7 +86,8 @@ def parse_option(text: str) -> tuple[str, Any]:
 def build_message(command: str, *, call_id: str | None = None, from_tag: str | None = None,
                   to_tag: str | None = None, via_branch: str | None = None, sdp: str | None = None,
                   flags: tuple[str, ...] = (), replace: tuple[str, ...] = (),
-                  direction: tuple[str, ...] = (), options: tuple[str, ...] = ()) -> dict[str, Any]:
+                  direction: tuple[str, ...] = (), options: tuple[str, ...] = (),
+                  t38: tuple[str, ...] = ()) -> dict[str, Any]:
     """The request dict in the key order rtpengine's own clients use."""
     message: dict[str, Any] = {"command": command}
     for key, value in (("call-id", call_id), ("from-tag", from_tag), ("to-tag", to_tag),
@@ -99,6 +100,8 @@ def build_message(command: str, *, call_id: str | None = None, from_tag: str | N
         message["replace"] = list(replace)
     if direction:
         message["direction"] = list(direction)
+    if t38:
+        message["T.38"] = list(t38)
     for text in options:
         key, value = parse_option(text)
         message[key] = value

@@ -131,6 +131,10 @@ class Stream:
     # Payload types of what the party sends here that the relay drops: its telephone-event
     # while ``block DTMF`` blocks it (``dtmf_block``). Empty for nearly every stream.
     dropped_types: tuple[int, ...] = rare(())
+    # A T.38 gateway (``offer_answer.t38``) between this stream's party and the other:
+    # (side "t38"/"pcm", options as a tuple, audio payload type, its encoding, ptime);
+    # the relay feeds what arrives here to the gateway instead of the sink.
+    t38: tuple | None = rare(None)
     # WebRTC on this stream's leg (offer_answer.webrtc.leg_spec): ICE (our and the peer's
     # credentials, our role, its candidates) and DTLS (our role, its fingerprint, our
     # certificate); the relay worker runs both on the stream's port. None: not terminated.
@@ -257,6 +261,8 @@ class CallMedia:
     dtls_reverse: str | None = rare(None)  # the DTLS-reverse option of this party's offer
     mid: str | None = rare(None)  # a=mid of this party's last SDP (an answer without one gets it)
     ice_lite: bool = rare(False)  # the SDP we last sent this party declared a=ice-lite
+    # This party's side of a T.38 gateway (offer_answer.t38.Gateway), kept for the call.
+    t38: Any = rare(None)
     # We are ICE-lite towards this party (10.5's ICE_LITE_SELF: set by an offer's ICE-lite
     # option, kept until another offer's option changes it).
     lite_self: bool = rare(False)

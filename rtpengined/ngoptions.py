@@ -9,11 +9,14 @@ command reads its options through these helpers so the rules are the same everyw
 from __future__ import annotations
 
 import ipaddress
+import logging
 from dataclasses import dataclass, field
 from typing import Any
 
 from . import sdp as sdpmod
 from .protocol.ngcodec import NgError
+
+log = logging.getLogger("rtpengined.ng")
 
 
 def require_call_id(message: dict[str, Any]) -> str:
@@ -109,6 +112,9 @@ class Options:
     supports: set[str] = field(default_factory=set)
     learning: str | None = None
     media_echo: str | None = None  # blackhole, forward, backward, both (10.5's spellings)
+    # The T.38 list and ``T38-``/``T.38-`` flags, spelt as ``offer_answer.t38`` names them
+    # (decode, force, stop, FEC, no-ECM, no-V.17, ...). Empty for nearly every request.
+    t38: frozenset[str] = frozenset()
 
     @classmethod
     def from_message(cls, message: dict[str, Any]) -> Options:
@@ -137,6 +143,8 @@ class Options:
                 opts.offer = [*opts.offer, flag[12:]]
             elif flag.startswith("endpoint-learning-"):
                 opts.learning = flag[18:]
+            elif flag.startswith(("T38-", "T.38-")):
+                opts.t38 = opts.t38 | t38_options([flag.split("-", 1)[1]])
         opts.rtcp_mux.update(get_list(message, "rtcp-mux", "rtcp mux"))
         ice = get_str(message, "ICE", "ice")
         if ice in ("remove", "force", "default", "optional", "force-relay"):
@@ -163,6 +171,9 @@ class Options:
         opts.dtls = get_str(message, "DTLS", "dtls")
         opts.dtls_fingerprint = get_str(message, "DTLS-fingerprint", "DTLS fingerprint")
         opts.osrtp = get_list(message, "OSRTP", "osrtp")
+        t38 = get_list(message, "T.38", "T38", "t38", "t.38")
+        if t38:
+            opts.t38 = opts.t38 | t38_options(t38)
         opts.label = get_str(message, "label")
         opts.via_branch = get_str(message, "via-branch", "via branch")
         opts.ptime = get_int(message, "ptime")
@@ -183,6 +194,25 @@ class Options:
         if learning in ("off", "immediate", "delayed", "heuristic"):
             opts.learning = learning
         return opts
+
+
+# The T.38 list's names as 10.5 takes them (spaces already dashes), by the one we keep.
+_T38_NAMES = {
+    "decode": "decode", "force": "force", "stop": "stop", "FEC": "FEC", "fec": "FEC",
+    "no-ECM": "no-ECM", "no-ecm": "no-ECM", "no-IAF": "no-IAF", "no-iaf": "no-IAF",
+    **{f"no-{v}{n}": f"no-V.{n}" for n in ("17", "27ter", "29", "34")
+       for v in ("V", "V.", "v", "v.")},
+}
+
+
+def t38_options(names: list[str]) -> frozenset[str]:
+    """The T.38 names given, as ``offer_answer.t38`` reads them (10.5 logs and ignores
+    names it does not know; so do we)."""
+    known = frozenset(_T38_NAMES[name] for name in names if name in _T38_NAMES)
+    if len(known) < len(names):
+        log.warning("Unknown 'T.38' flag ignored: %s",
+                    ", ".join(name for name in names if name not in _T38_NAMES))
+    return known
 
 
 # The media-echo values 10.5 takes (anything else: ignored, as 10.5 logs and ignores it).

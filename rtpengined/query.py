@@ -176,6 +176,8 @@ def _media_flags(media: CallMedia) -> list[str]:
         flags.append("ICE controlling")
     if media.transcoding:
         flags.append("transcoding")
+    if media.t38 is not None:  # one side of a T.38 gateway (offer_answer.t38)
+        flags.append("generator/sink")
     return flags
 
 

@@ -65,7 +65,8 @@ _VALUES = ["", "drop", "off", "all", "force", "remove", "x" * 3000, 7, -1, 0, 2*
            ["all", 3, ["x"]], {"a": 1, "transcode": ["PCMA", 5]}, {"mask": "x"}, "\xff", "##",
            "a", "b", "s", "IP6", "RTP/SAVPF", "UDP/TLS/RTP/SAVPF", ["egress"],
            ["require", "offer"], {"transcode": ["G722"], "strip": ["all"]}, "1.2.3.4", "::1",
-           "/dev/zero", "../../etc/passwd", ["IP4", "1.2.3.4"]]
+           "/dev/zero", "../../etc/passwd", ["IP4", "1.2.3.4"], ["decode"], ["force", "FEC"],
+           ["stop", "no-ECM"]]
 
 
 def test_odd_option_values_on_live_calls_get_protocol_errors():
@@ -79,6 +80,10 @@ def test_odd_option_values_on_live_calls_get_protocol_errors():
     def offer_sdp(port: int, address: str = "192.0.2.10") -> str:
         return (f"v=0\r\no=- 1 1 IN IP4 {address}\r\ns=-\r\nc=IN IP4 {address}\r\nt=0 0\r\n"
                 f"m=audio {port} RTP/AVP 0 101\r\na=rtpmap:101 telephone-event/8000\r\n")
+
+    def image_sdp(port: int) -> str:  # (T.38: the list's decode/force act on it)
+        return (f"v=0\r\no=- 1 1 IN IP4 192.0.2.40\r\ns=-\r\nc=IN IP4 192.0.2.40\r\nt=0 0\r\n"
+                f"m=image {port} udptl t38\r\na=T38FaxVersion:0\r\na=T38FaxUdpEC:t38UDPFEC\r\n")
 
     rng = random.Random(12)  # (this seed's 6,000 messages found the from-tags error)
     core, _ = make_core()
@@ -97,7 +102,7 @@ def test_odd_option_values_on_live_calls_get_protocol_errors():
             message[rng.choice(_KEYS)] = rng.choice(_VALUES)
         if rng.random() < 0.3:
             message["sdp"] = rng.choice([sdp_body(4000, "192.0.2.30") + "a=recvonly\r\n",
-                                         "junk", offer_sdp(5000)])
+                                         "junk", offer_sdp(5000), image_sdp(5002)])
         reply = ng(core, **message)
         assert "result" in reply, (message, reply)
         if "nternal" in str(reply.get("error-reason")):

@@ -79,6 +79,13 @@ def test_message_key_order_and_typed_options():
     assert message["rtcp-mux"] == ["demux"] and message["delay-buffer"] == 20
 
 
+def test_t38_list():
+    message = ng.build_message("offer", call_id="c", from_tag="f", sdp="v=0\r\n",
+                               t38=("force", "FEC"))
+    assert message["T.38"] == ["force", "FEC"]
+    assert "T.38" not in ng.build_message("offer", call_id="c", from_tag="f", sdp="v=0\r\n")
+
+
 def test_bad_option_is_rejected():
     with pytest.raises(ng.MessageError):
         ng.parse_option("novalue")

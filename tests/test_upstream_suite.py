@@ -77,4 +77,4 @@ def test_scope_counts():
     for case in SUITE["cases"]:
         reason = out_of_scope(case)
         counts[reason] = counts.get(reason, 0) + 1
-    assert counts == {None: 202, "transcoding": 7, "DTMF": 6}
+    assert counts == {None: 208, "transcoding": 1, "DTMF": 6}

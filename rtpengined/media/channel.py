@@ -78,6 +78,9 @@ class StreamSpec(NamedTuple):
     # Payload types of what this stream receives that go nowhere (``block DTMF``: the
     # party's telephone-event; ``dtmf_block``). Empty for nearly every stream.
     dropped: tuple = ()
+    # A T.38 gateway between this stream's party and its sink's (``Stream.t38``): (side,
+    # options, audio payload type, encoding, ptime). What arrives goes to the gateway.
+    t38: tuple | None = None
     # ICE on several addresses: the families (4/6) of the stream's sockets on the logical
     # interface's other addresses, in order (local sockets 1, 2, ...). Their sockets travel
     # after the stream's own with its "add", or later with an "alternates" message.

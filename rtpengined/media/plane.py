@@ -580,6 +580,7 @@ class RelayPlane:
         ice = dtls = srtp_in = srtp_out = None
         extra_sinks = transcode = dropped = ()
         rtcp_only = egress = False
+        t38 = None
         if stream.rare is not None:  # (else plain: no keys, WebRTC, subscribers, conversions)
             if stream.dtls is not None or stream.ice is not None:
                 ice, dtls = self._webrtc_spec(record, stream, ahead)
@@ -589,6 +590,7 @@ class RelayPlane:
             srtp_in, srtp_out, transcode = stream.srtp_in, stream.srtp_out, stream.transcode
             rtcp_only, egress = stream.rtcp_only, stream.egress
             dropped = stream.dropped_types
+            t38 = stream.t38
         alternates = (tuple(_family(sock) for _, _, sock in record.alternates)
                       if record.alternates else ())
         return (
@@ -618,6 +620,7 @@ class RelayPlane:
             rtcp_only,
             egress,
             dropped,
+            t38,
             alternates,
         )
 

@@ -50,7 +50,7 @@ import time
 
 from ..rare_fields import add_rare_fields
 from . import channel as ch
-from . import codecs, dtmf, g711, player, transcoding
+from . import codecs, dtmf, g711, player, t38_relay, transcoding
 from .counters import (
     CONFIRMED,
     PAYLOAD_TYPE_SEEN,
@@ -160,8 +160,9 @@ class _Stream:
         self.rtcp_mux = spec.rtcp_mux
         self.blocked = spec.blocked
         if (self.rare is not None or spec.extra_sinks or spec.transcode or spec.rtcp_only
-                or spec.dropped or spec.egress):
+                or spec.dropped or spec.egress or spec.t38):
             self.extra_ids = spec.extra_sinks
+            self.t38 = spec.t38
             self.rtcp_only = spec.rtcp_only
             self.dropped = spec.dropped
             self.egress = spec.egress
@@ -312,6 +313,11 @@ add_rare_fields(_Stream, {
     # ``Worker.drain_local``. None for every other stream (``sockets()``: its own, local 0).
     "locals": None, "local": 0,
     "player": None,  # media.player.Player: ``play media`` to this stream's party
+    # T.38 gateway (``StreamSpec.t38``): the spec's tuple; on the T.38 party's stream the
+    # gateway (``media.t38.Gateway``); the audio party's stream plays its output
+    # (``player``: a ``t38_relay.PcmOutput``).
+    "t38": None, "gateway": None, "gateway_error_logged": False,
+    "gateway_output": None,  # (on the T.38 party's stream: the stream that plays its audio)
 })
 
 
@@ -587,6 +593,9 @@ class Worker:
                 self.leg_reports.pop(stream, None)
             if stream.rare is not None:
                 self.stop_player(stream)
+                if stream.gateway is not None:
+                    stream.gateway.close()
+                    stream.gateway = None
             stream.close()
             self.unlink(stream)
             if resolve:
@@ -676,7 +685,7 @@ class Worker:
             stream.secure = False
         else:
             stream.secure = stream.srtp_in is not None or stream.webrtc is not None or (
-                stream.rtcp_only or stream.dropped) or (
+                stream.rtcp_only or stream.dropped or stream.t38 is not None) or (
                 sink is not None and (
                     sink.srtp_out is not None or sink.webrtc is not None
                     or sink.transcode is not None  # (converted packet by packet)
@@ -690,6 +699,8 @@ class Worker:
                 stream.secure = stream.secure or bool(stream.extras)
             else:
                 stream.extras = ()
+        if stream.t38 is not None or stream.gateway is not None:
+            self.follow_gateway(stream)
         if _relay is not None:
             self.settle(stream)
             # The streams relaying to this one send their demuxed RTCP to its RTCP stream:
@@ -745,6 +756,7 @@ class Worker:
         peer = None
         ok = (sink is not None and stream.confirmed and not stream.blocked and not stream.extras
               and sink.transcode is None and not stream.rtcp_only and not stream.dropped
+              and stream.t38 is None
               and self.streams.get(stream.id) is stream
               and (rtcp_target is None or (
                   rtcp_target.webrtc is None
@@ -1190,6 +1202,66 @@ class Worker:
             rewriter = stream.rewriter = transcoding.Direction()
         rewriter.inject(dtmf.Event(*event))
 
+    # -- T.38 gateways (``t38_relay``) ------------------------------------------------
+
+    def follow_gateway(self, stream: _Stream) -> None:
+        """Make or end the gateway a stream's spec asks for. The T.38 party's stream holds
+        it; the audio party's stream plays its output once both parties' addresses are
+        known (10.5 starts it then), from then on whatever the party sends."""
+        spec = stream.t38
+        if spec is None or spec[0] != "t38":
+            if stream.gateway is not None:
+                stream.gateway.close()
+                stream.gateway = None
+        if spec is None:
+            if isinstance(stream.player, t38_relay.PcmOutput):
+                self.stop_player(stream)
+                stream.player = None
+            return
+        if spec[0] == "t38":
+            if stream.gateway is None:
+                stream.gateway = self.new_gateway(stream, spec)
+            if stream.sink is not None and stream.sink.t38 is not None:
+                self.start_pcm(stream.sink)
+        else:
+            self.start_pcm(stream)
+
+    def new_gateway(self, stream: _Stream, spec: tuple):
+        from ..udptl import T38Options  # (only workers relaying fax load spandsp)
+        from .t38 import Gateway
+
+        def send_udptl(packet: bytes, stream=stream) -> None:
+            if stream.dest is not None and self.streams.get(stream.id) is stream:
+                try:
+                    stream.sock.sendto(packet, stream.dest)
+                except OSError:
+                    stream.errors += 1
+                    self.dirty.add(stream)
+
+        try:
+            return Gateway(T38Options(*spec[1]), send_udptl)
+        except (OSError, TypeError, ValueError) as error:
+            log.error("stream %d: no T.38 gateway: %s", stream.id, error)
+            return None
+
+    def start_pcm(self, stream: _Stream) -> None:
+        """Start the gateway's audio towards the audio party's stream, if it can be: the
+        stream the T.38 party's stream relays to (a stream a re-INVITE replaced lingers a
+        while with the same spec; one player per gateway, or each would get half of it)."""
+        spec, source = stream.t38, stream.sink
+        if (spec is None or spec[0] != "pcm" or spec[2] is None or stream.dest is None
+                or source is None or source.gateway is None or source.sink is not stream
+                or isinstance(stream.player, t38_relay.PcmOutput)):
+            return
+        playing = source.gateway_output
+        if playing is not None and isinstance(playing.player, t38_relay.PcmOutput):
+            self.stop_player(playing)
+            playing.player = None
+        source.gateway_output = stream
+        now = time.monotonic()
+        stream.player = t38_relay.PcmOutput(source, spec[2], spec[3], spec[4], now)
+        self.send_played(stream, now)  # (arms its timer: the first packet is a frame away)
+
     # -- media players (``play media``) -----------------------------------------------
 
     def play(self, stream_id: int, playback: tuple | None) -> None:
@@ -1626,6 +1698,8 @@ def _forward(stream: _Stream, sink: _Stream | None, extras: tuple, data: bytes, 
     dropped = stream.dropped
     if dropped and not rtcp and len(data) > 1 and data[1] & 0x7F in dropped:
         return 0
+    if stream.t38 is not None:  # (a T.38 gateway takes it: nothing goes on as it came)
+        return _into_gateway(stream, data, rtcp)
     errors = _fan_out(extras, data, rtcp, stream.rtcp_mux, out) if extras else 0
     if sink is None or (not rtcp and stream.rtcp_only):
         return errors
@@ -1647,6 +1721,33 @@ def _forward(stream: _Stream, sink: _Stream | None, extras: tuple, data: bytes, 
         elif onward is not None:
             out.append(onward)
     return errors
+
+
+def _into_gateway(stream: _Stream, data: bytes, rtcp: bool) -> int:
+    """A packet for a T.38 gateway: UDPTL from the T.38 party, G.711 RTP from the audio
+    party (its RTCP and other payloads go nowhere); returns the errors (a UDPTL packet
+    the gateway cannot decode, logged once per stream)."""
+    spec = stream.t38
+    if spec[0] == "t38":
+        gateway = stream.gateway
+        if gateway is None:
+            return 0
+        try:
+            gateway.feed_udptl(data)
+        except ValueError as error:  # (udptl.UdptlError: the party's packet, not ours)
+            if not stream.gateway_error_logged:
+                stream.gateway_error_logged = True
+                log.warning("stream %d: UDPTL packet dropped: %s", stream.id, error)
+            return 1
+        return 0
+    source = stream.sink
+    gateway = source.gateway if source is not None else None
+    if gateway is None or rtcp:
+        return 0
+    samples = t38_relay.payload_to_pcm(data, spec)
+    if samples is not None:
+        gateway.feed_pcm(samples)
+    return 0
 
 
 def _fan_out(extras: tuple, data: bytes, rtcp: bool, muxed: bool, out: list,

@@ -8,6 +8,7 @@ are in ``output`` and ``ice``.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from .. import codec_negotiation as negotiation
@@ -19,6 +20,7 @@ from ..protocol.ngcodec import NgError
 from ..request import Request
 from ..sdp import Connection, SessionDescription
 from ..shared_values import SharedValues
+from . import t38
 from .ice import IceCandidates
 from .output import SdpOutput
 from .work import _direction, _MediaWork, _needs_ports, _uses_source, parsed_text
@@ -182,10 +184,19 @@ class _Session(SdpOutput, IceCandidates):
         (rtpengine's "Error rewriting SDP").
         """
         self.request = request
+        gateways = None
+        fax = opts.t38 or any(media.t38 is not None for media in sender.medias)
+        if fax:  # (a T.38 gateway asked for or in place: nearly no call)
+            gateways = self._t38_sections(parsed, sender, receiver, opts)
         plans = [self._plan_media(parsed, i, sender, receiver, opts, is_offer)
                  for i in range(len(parsed.medias))]
+        if gateways:
+            for index, (real, sides) in gateways.items():
+                plans[index].real_section, plans[index].gateways = real, sides
         self._bind(plans, opts)  # may raise "Ran out of ports": nothing changed yet
         self._commit(plans, parsed, sender, receiver, opts, request, is_offer)
+        if fax:
+            self._t38_commit(plans, sender, receiver)
         if not plans:
             if not parsed.session:
                 return ""  # empty SDP
@@ -193,6 +204,54 @@ class _Session(SdpOutput, IceCandidates):
             usable = sender.medias and parsed.connection is not None
             return parsed_text(parsed) if usable else None
         return self._render(plans, parsed, sender, receiver, opts, is_offer)
+
+    def _t38_sections(self, parsed: SessionDescription, sender: Monologue,
+                      receiver: Monologue, opts: Options) -> dict[int, tuple]:
+        """Put in ``parsed`` the section each T.38 gateway shows the receiver instead of
+        the sender's (``t38``); returns {index: (sender's own section, the two sides)}."""
+        found = {}
+        for index, section in enumerate(parsed.medias):
+            smedia = sender.medias[index] if index < len(sender.medias) else None
+            rmedia = receiver.medias[index] if index < len(receiver.medias) else None
+            kind = t38.conversion(section, smedia, opts)
+            if kind is None:
+                continue
+            ours, theirs = t38.start(opts.t38, kind, section, smedia, rmedia)
+            ours = t38.with_answer(ours, section)
+            if ours.side == "pcm" and ours.pcm is not None:
+                theirs = replace(theirs, pcm=ours.pcm)
+            parsed.medias[index] = t38.converted(section, kind, theirs, rmedia, opts)
+            found[index] = (section, (ours, theirs))
+        return found
+
+    def _t38_commit(self, plans: list[_MediaWork], sender: Monologue,
+                    receiver: Monologue) -> None:
+        """Each party's side of its gateways, and the relay told which streams feed one;
+        a gateway of a media this request did not convert ends (``stop`` among others)."""
+        update = self.manager.media.update_stream
+        for work in plans:
+            if work.index >= len(sender.medias) or work.index >= len(receiver.medias):
+                continue
+            smedia, rmedia = sender.medias[work.index], receiver.medias[work.index]
+            if work.gateways is not None:
+                smedia.t38, rmedia.t38 = work.gateways
+            elif smedia.t38 is not None or rmedia.t38 is not None:
+                # ``stop``, or a party on a gateway that now sends what the other side
+                # speaks (audio from the T.38 party): media passes as it is again
+                smedia.t38 = rmedia.t38 = None
+            else:
+                continue
+            for media in (smedia, rmedia):
+                spec = t38.relay_spec(media.t38)
+                for stream in media.streams:
+                    # (RTCP has nowhere to go across a gateway: 10.5 sends none on)
+                    wanted, blocked = (None, spec is not None) if stream.rtcp else (spec, False)
+                    if stream.t38 != wanted or (stream.rtcp and stream.blocked != blocked):
+                        stream.t38 = wanted
+                        if stream.rtcp:
+                            stream.blocked = blocked
+                        if not stream.closed:
+                            update(stream)
 
     def _plan_media(self, parsed: SessionDescription, index: int, sender: Monologue,
                     receiver: Monologue, opts: Options, is_offer: bool) -> _MediaWork:
@@ -205,6 +264,8 @@ class _Session(SdpOutput, IceCandidates):
                 and smedia.initialized and smedia.protocol == section.protocol
                 and rmedia is not None and rmedia.initialized and rmedia.protocol_sent is None):
             work.kept_protocol = rmedia.protocol
+            if rmedia.t38 is not None and "stop" in opts.t38:
+                work.kept_protocol = None  # the T.38 gateway ends: the sender's own protocol
         if section.port == 0:
             return work
         conn = parsed.media_connection(index)
@@ -332,12 +393,14 @@ class _Session(SdpOutput, IceCandidates):
                     receiver.ice_credentials = None
                 opened += self._replace_streams(rmedia, work.receiver_pool, work.receiver_ports)
             section = work.section
+            # (a T.38 gateway shows the receiver another section: the sender keeps its own)
+            own = work.real_section or section
             # The parsed section's list and table themselves (nothing changes them in
             # place): a copy of each per party cost ~0.3 kB of every open call.
-            smedia.formats = section.formats
-            smedia.rtpmaps = section.rtpmaps()
-            smedia.type = section.type
-            smedia.protocol = section.protocol
+            smedia.formats = own.formats
+            smedia.rtpmaps = own.rtpmaps()
+            smedia.type = own.type
+            smedia.protocol = own.protocol
             smedia.initialized = True
             has_ice = parsed.has_ice(work.index)
             # ICE in use on the sender's leg: its own SDP decides (whatever the options).
@@ -361,7 +424,7 @@ class _Session(SdpOutput, IceCandidates):
                 formats = sdpmod.filter_codecs(section, opts.strip, opts.except_,
                                                offer=opts.offer)
                 sent = formats
-                if opts.transcode:
+                if opts.transcode and work.gateways is None:
                     sent, work.added = negotiation.offer_formats(
                         section, opts.strip, opts.except_, opts.mask, opts.transcode,
                         opts.offer)

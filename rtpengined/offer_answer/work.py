@@ -38,6 +38,10 @@ class _MediaWork:
     # codecs it added, and those codecs as (payload type, rtpmap text); empty: none added.
     sent_formats: list[str] = field(default_factory=list)
     added: list[tuple[str, str]] = field(default_factory=list)
+    # A T.38 gateway (``t38``): the sender's own section (``section`` is what the other
+    # party is shown) and each party's side of the gateway after this request.
+    real_section: sdpmod.MediaSection | None = None
+    gateways: tuple | None = None
 
 
 def _held(parsed: SessionDescription, index: int, conn: Connection) -> bool:
