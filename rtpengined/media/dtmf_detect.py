@@ -12,8 +12,9 @@ from __future__ import annotations
 
 import array
 import ctypes
-import ctypes.util
 import logging
+
+from . import spandsp
 
 log = logging.getLogger("rtpengined.relay")
 
@@ -27,23 +28,16 @@ def _load():
     if _loaded:
         return _library
     _loaded = True
+    pointer, integer = ctypes.c_void_p, ctypes.c_int
     try:
-        try:
-            library = ctypes.CDLL("libspandsp.so.2")  # (Debian's libspandsp2)
-        except OSError:  # (another soname: ask the linker cache, which runs ldconfig)
-            library = ctypes.CDLL(ctypes.util.find_library("spandsp") or "libspandsp.so")
-        library.dtmf_rx_init.restype = ctypes.c_void_p
-        library.dtmf_rx_init.argtypes = [ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p]
-        library.dtmf_rx_set_realtime_callback.restype = None
-        library.dtmf_rx_set_realtime_callback.argtypes = [ctypes.c_void_p, _REPORT,
-                                                          ctypes.c_void_p]
-        library.dtmf_rx.restype = ctypes.c_int
-        library.dtmf_rx.argtypes = [ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int]
-        library.dtmf_rx_fillin.restype = ctypes.c_int
-        library.dtmf_rx_fillin.argtypes = [ctypes.c_void_p, ctypes.c_int]
-        library.dtmf_rx_free.restype = ctypes.c_int
-        library.dtmf_rx_free.argtypes = [ctypes.c_void_p]
-    except (OSError, AttributeError):
+        library = spandsp.bind({
+            "dtmf_rx_init": (pointer, [pointer, pointer, pointer]),
+            "dtmf_rx_set_realtime_callback": (None, [pointer, _REPORT, pointer]),
+            "dtmf_rx": (integer, [pointer, pointer, integer]),
+            "dtmf_rx_fillin": (integer, [pointer, integer]),
+            "dtmf_rx_free": (integer, [pointer]),
+        })
+    except OSError:
         log.warning("libspandsp not found: DTMF tones are not detected")
         return None
     _library = library

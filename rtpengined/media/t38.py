@@ -19,13 +19,13 @@ from __future__ import annotations
 import array
 import contextlib
 import ctypes
-import ctypes.util
 import logging
 import sys
 import weakref
 from collections.abc import Callable
 
-from rtpengined.udptl import T38Options, UdptlDecoder, UdptlEncoder
+from ..udptl import T38Options, UdptlDecoder, UdptlEncoder
+from . import spandsp
 
 log = logging.getLogger("rtpengined.relay")
 
@@ -70,15 +70,8 @@ def _load():
         "t38_set_max_datagram_size": (None, [pointer, integer]),
     }
     try:
-        try:
-            library = ctypes.CDLL("libspandsp.so.2")  # (Debian's libspandsp2)
-        except OSError:  # (another soname: ask the linker cache, which runs ldconfig)
-            library = ctypes.CDLL(ctypes.util.find_library("spandsp") or "libspandsp.so")
-        for name, (restype, argtypes) in signatures.items():
-            function = getattr(library, name)
-            function.restype = restype
-            function.argtypes = argtypes
-    except (OSError, AttributeError):
+        library = spandsp.bind(signatures)
+    except OSError:
         log.warning("libspandsp not found: no T.38 gateway")
         return None
     _library = library
