@@ -189,3 +189,39 @@ def test_fax_page_through_gateway(daemon_name, shape, tmp_path):
     # the party's and the party was not heard yet: it went there)
     assert result["markers"] == 1 or (SHAPES[shape].get("address") and not result["markers"]), (
         result)
+
+
+def test_garbage_into_a_gateway_is_counted_not_fatal(tmp_path):
+    """Random datagrams at both of a gateway's ports (UDPTL that is not, RTP of any shape):
+    the daemon goes on answering, the call is intact, the bad UDPTL counts as errors of
+    its stream and is logged once, and a fax afterwards still goes through."""
+    import random
+
+    rng = random.Random(38)
+    with running(DAEMONS["rtpengined"]) as daemon:
+        fax, pcm = _bound(), _bound()
+        try:
+            fax_target, pcm_target = _setup(daemon, "garbage", fax, pcm, "t38UDPRedundancy",
+                                            decode=True)
+            for n in range(3000):
+                size = rng.choice([0, 1, 2, 3, 4, 5, 12, 13, 40, 172, 600, 1400])
+                data = bytes(rng.getrandbits(8) for _ in range(size))
+                if n % 3 == 0 and size >= 2:  # (the RTP version bits, so some reach G.711)
+                    data = bytes((0x80, rng.choice([0, 8, 0x88, 101]))) + data[2:]
+                target = fax_target if n % 2 else pcm_target
+                (fax if n % 2 else pcm).sendto(data, ("127.0.0.1", target))
+            assert daemon.request({"command": "ping"})["result"] == "pong"
+            time.sleep(1.0)  # (the relay worker works through the flood meanwhile)
+            reply = daemon.request({"command": "query", "call-id": "garbage"})
+            assert reply["result"] == "ok", reply
+            streams = reply["tags"]["fax"]["medias"][0]["streams"]
+            assert streams[0]["stats"]["errors"] > 0, streams
+        finally:
+            daemon.request({"command": "delete", "call-id": "garbage"})
+            fax.close()
+            pcm.close()
+        result = fax_call(daemon, tmp_path, pcm_sends=True, decode=True)
+        assert result["pcm"] == T30_ERR_OK and result["t38"] == T30_ERR_OK, result
+    log = daemon.proc.stderr.read().decode()
+    assert log.count("UDPTL packet dropped") == 1, log[-2000:]
+    assert "Traceback" not in log, log[-4000:]
