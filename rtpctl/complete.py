@@ -177,3 +177,12 @@ def complete_tag(ctx: click.Context, param: click.Parameter, incomplete: str) ->
     if not call_id:
         return []
     return _items(live_tags(ctx, call_id, NG), incomplete, "tag")
+
+
+# The T.38 list's names (rtpengine 10.5 takes these; ``offer_answer.t38`` acts on them).
+T38_NAMES = ("decode", "force", "stop", "FEC", "no-ECM", "no-V.17", "no-V.27ter", "no-V.29",
+             "no-V.34", "no-IAF")
+
+
+def complete_t38(ctx: click.Context, param: click.Parameter, incomplete: str) -> list[CompletionItem]:
+    return _items(T38_NAMES, incomplete, "T.38 gateway")

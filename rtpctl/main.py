@@ -398,7 +398,7 @@ def _message_options(*names: str, call_id_required: bool = True):
                              help="replace list entry (origin, session-connection, ...); repeatable."),
                 click.option("--direction", multiple=True, metavar="IFACE",
                              help="direction list entry (logical interface); give twice."),
-                click.option("--t38", multiple=True, metavar="NAME",
+                click.option("--t38", multiple=True, metavar="NAME", shell_complete=complete.complete_t38,
                              help="T.38 gateway list entry (decode, force, stop, FEC, no-ECM, "
                                   "no-V.17, ...); repeatable."),
                 click.option("--sdp-only", is_flag=True, help="Print only the rewritten SDP."),

@@ -376,6 +376,8 @@ def test_completion_of_command_words():
     assert "numsessions" in complete("list", "")
     assert complete("ng", "q") == ["query"]
     assert complete("--transport", "w") == ["ws", "wss"]
+    assert complete("ng", "offer", "--t38", "d") == ["decode"]
+    assert complete("ng", "answer", "--t38", "no-V.2") == ["no-V.27ter", "no-V.29"]
 
 
 def test_completion_of_live_call_ids_and_tags(daemon, call):
