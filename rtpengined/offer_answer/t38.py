@@ -141,18 +141,20 @@ def converted(section: MediaSection, kind: str, gateway: Gateway, receiver: Call
               opts: Options) -> MediaSection:
     """The section the other party is to see: the sender's port, ``c=`` and direction, in
     the other type (``kind``)."""
-    lines = [line.text.rstrip("\r\n") for line in section.lines[1:]
-             if line.kind == "c" or line.value in sdpmod.DIRECTIONS]
+    # (its own c= line, if any: else the session's stands for it, as for any section)
+    connection = [line.text.rstrip("\r\n") for line in section.lines[1:] if line.kind == "c"]
+    directions = [line.text.rstrip("\r\n") for line in section.lines[1:]
+                  if line.value in sdpmod.DIRECTIONS]
     if kind == "image":
         head = f"m=image {section.port} udptl t38"
         body = [f"a={value}" for value in sdp_attributes(gateway.options)]
-        return _section([head, *lines[:1], *body, *lines[1:]])
-    codecs = _audio_codecs(gateway, receiver, opts)
-    head = " ".join(["m=audio", str(section.port), "RTP/AVP", *(pt for pt, _ in codecs)])
-    body = [f"a=rtpmap:{pt} {rtpmap}" for pt, rtpmap in codecs]
-    if gateway.ptime is not None:
-        body.append(f"a=ptime:{gateway.ptime}")
-    return _section([head, *lines[:1], *body, *lines[1:]])
+    else:
+        codecs = _audio_codecs(gateway, receiver, opts)
+        head = " ".join(["m=audio", str(section.port), "RTP/AVP", *(pt for pt, _ in codecs)])
+        body = [f"a=rtpmap:{pt} {rtpmap}" for pt, rtpmap in codecs]
+        if gateway.ptime is not None:
+            body.append(f"a=ptime:{gateway.ptime}")
+    return _section([head, *connection[:1], *body, *directions])
 
 
 def _audio_codecs(gateway: Gateway, receiver: CallMedia | None,
