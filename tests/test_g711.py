@@ -54,3 +54,13 @@ def test_convert_rtp_keeps_the_header_csrcs_extension_and_padding():
     assert out[0] == 0xB1 and out[1] == 0x88 and out[2:24] == packet[2:24]
     assert out[24:26] == bytes([0x2A, 0xD5]) and out[26:] == b"\x00\x00\x03"
     assert g711.convert_rtp(b"\x80\x00", 8, g711.ULAW_TO_ALAW) is None
+
+
+def test_encoding_tables_are_the_functions_for_every_sample():
+    """The 65,536-entry tables the T.38 gateway's audio is encoded with give what the
+    per-sample functions give, for every 16-bit sample (indexed as unsigned)."""
+    for law, encode in (("PCMA", g711.linear_to_alaw), ("PCMU", g711.linear_to_ulaw)):
+        table = g711.encoding_table(law)
+        assert len(table) == 65536
+        assert all(table[sample & 0xFFFF] == encode(sample)
+                   for sample in range(-32768, 32768)), law

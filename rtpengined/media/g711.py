@@ -9,6 +9,8 @@ decode to 16-bit linear (ITU-T G.711 segments), encode in the other law as rtpen
 
 from __future__ import annotations
 
+import bisect
+
 _U_BIAS = 0x84
 
 
@@ -61,6 +63,23 @@ def linear_to_ulaw(sample: int) -> int:
 
 _A_BOUNDS = _level_bounds(alaw_to_linear, _A_MASK)
 _U_BOUNDS = _level_bounds(ulaw_to_linear, _U_MASK)
+
+
+def encoding_table(law: str) -> bytes:
+    """``linear_to_alaw``/``linear_to_ulaw`` of every 16-bit sample, indexed by the sample
+    as unsigned (``sample & 0xFFFF``): one lookup per sample for whoever encodes a stream.
+    Both codings depend on ``(sample + 32768) >> 2`` only, so 16,384 levels are worked out
+    (by bisection) and each stands for four samples; ~10 ms, where calling the function
+    65,536 times took ~0.2 s."""
+    bounds, mask = (_A_BOUNDS, _A_MASK) if law == "PCMA" else (_U_BOUNDS, _U_MASK)
+    quarter = bytearray(16384)  # by (sample + 32768) >> 2
+    for index in range(16384):
+        offset = max(index, 1) - 8192
+        level = bisect.bisect_right(bounds, abs(offset))
+        quarter[index] = level ^ (mask ^ 0x80) if offset < 0 else level ^ mask
+    # unsigned u is the sample u - 65536 above 32767: its index is (u ^ 0x8000) >> 2
+    upper, lower = quarter[8192:], quarter[:8192]
+    return bytes(b for part in (upper, lower) for b in part for _ in range(4))
 
 ULAW_TO_ALAW = bytes(linear_to_alaw(ulaw_to_linear(code)) for code in range(256))
 ALAW_TO_ULAW = bytes(linear_to_ulaw(alaw_to_linear(code)) for code in range(256))

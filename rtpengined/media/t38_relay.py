@@ -38,9 +38,7 @@ def _encoder(encoding: str) -> bytes:
     """Per 16-bit sample (as unsigned), its code byte: one lookup per sample."""
     table = _encoders.get(encoding)
     if table is None:
-        encode = g711.linear_to_ulaw if encoding == "PCMU" else g711.linear_to_alaw
-        table = _encoders[encoding] = bytes(
-            encode(value - 65536 if value >= 32768 else value) for value in range(65536))
+        table = _encoders[encoding] = g711.encoding_table(encoding)
     return table
 
 
@@ -56,8 +54,7 @@ def payload_to_pcm(packet: bytes, pcm: tuple) -> bytes | None:
     payload = g711.payload(packet)
     if not payload:
         return None
-    table = _decoder(encoding)
-    return b"".join([table[code] for code in payload])
+    return b"".join(map(_decoder(encoding).__getitem__, payload))
 
 
 class PcmOutput:
@@ -100,11 +97,10 @@ class PcmOutput:
             pcm = gateway.pull_pcm(self.frame)
             if len(pcm) < 2 * self.frame:  # (spandsp plays on idle: a full frame, really)
                 pcm += bytes(2 * self.frame - len(pcm))
-            samples = array.array("h", pcm)
+            samples = array.array("H", pcm)  # (as unsigned: the table's index)
             if sys.byteorder != "little":
                 samples.byteswap()
-            table = self.table
-            payload = bytes([table[sample & 0xFFFF] for sample in samples])
+            payload = bytes(map(self.table.__getitem__, samples))
             first = 0x80 | self.payload_type if self.marker else self.payload_type
             self.marker = False
             out.append(struct.pack("!BBHII", 0x80, first, self.seq, self.ts, self.ssrc)
