@@ -478,3 +478,35 @@ def test_peers_on_another_host_are_forwarded_in_the_kernel(namespace, daemon):
         wait_for(lambda: call.packets() == before + 80)  # once each: not the relay too
     finally:
         peers.delete()
+
+
+def test_transcoded_calls_stay_in_userspace(namespace, daemon):
+    """A call whose relay converts (PCMU offered, PCMA added and answered) is never handed to
+    the kernel, which would forward the packets as they came: they arrive converted, well
+    past the learning window, and no element is ever added. (The planner's rule, with the
+    T.38 gateway's, is in ``test_kernel``.)"""
+    ns = namespace
+    a, b = ns.udp_socket("198.51.100.1"), ns.udp_socket("198.51.100.2")
+    for sock in (a, b):
+        sock.settimeout(1.0)
+    body_a = sdp("v=0", "o=- 1 1 IN IP4 198.51.100.1", "s=-", "c=IN IP4 198.51.100.1",
+                 "t=0 0", f"m=audio {a.getsockname()[1]} RTP/AVP 0")
+    body_b = sdp("v=0", "o=- 2 1 IN IP4 198.51.100.2", "s=-", "c=IN IP4 198.51.100.2",
+                 "t=0 0", f"m=audio {b.getsockname()[1]} RTP/AVP 8")
+    ids = {"call-id": "kernel-transcoded", "ICE": "remove"}
+    to_b = daemon.request(offer(body_a, codec={"transcode": ["PCMA"]}, **ids))
+    to_a = daemon.request(answer(body_b, **ids))
+    assert "RTP/AVP 0 8" in to_b["sdp"] and to_a["result"] == "ok", (to_b, to_a)
+    deadline = time.monotonic() + 4.5  # (learning ends after 3 s)
+    seq = 0
+    while time.monotonic() < deadline:
+        seq += 1
+        a.sendto(rtp_packet(0, seq, seq * 160, 0x1234), media_target(to_a))
+        data, _ = b.recvfrom(2048)
+        assert data[1] & 0x7F == 8, data[:12]  # converted to PCMA
+        b.sendto(rtp_packet(8, seq, seq * 160, 0x5678), media_target(to_b))
+        data, _ = a.recvfrom(2048)
+        assert data[1] & 0x7F == 0, data[:12]  # converted to PCMU
+        assert nft_elements(namespace) in ([], None)
+        time.sleep(0.1)
+    daemon.request(delete(**{"call-id": "kernel-transcoded"}))

@@ -124,6 +124,10 @@ def why_userspace(stream: Stream, families: frozenset[int] = frozenset({4})) -> 
             return "subscribers"  # the relay copies each packet to them (pubsub)
         if s.dropped_types:
             return "DTMF blocked"  # the relay drops the party's telephone-event
+        if s.transcode:
+            return "transcoding"  # the relay converts what is sent to it
+        if s.t38 is not None:
+            return "T.38 gateway"  # spandsp in the relay takes what arrives
         ours = family_of(s.interface.address)
         if ours not in families:
             return "family not forwarded"
