@@ -269,12 +269,16 @@ class UdptlEncoder:
 
     def _add_redundancy(self, packet: bytearray) -> None:
         packet.append(0x00)
+        self._add_entries(packet, self._history)
+
+    def _add_entries(self, packet: bytearray, entries) -> None:
+        """The entry count and as many ``entries`` (in order) as fit the datagram size."""
         corrections = bytearray()
         count = 0
-        for previous in self._history:
-            if not self._fits(packet, corrections, previous):
+        for entry in entries:
+            if not self._fits(packet, corrections, entry):
                 break
-            corrections += _encode_field(previous)
+            corrections += _encode_field(entry)
             count += 1
         packet.append(count)
         packet += corrections
@@ -293,16 +297,7 @@ class UdptlEncoder:
         # History packet i (i = 0 the newest) goes into entry i % entries; the entries are
         # sent from the last one, which covers the oldest packets, to the first.
         groups = [history[index::entries][:span] for index in range(entries)] if entries else []
-        corrections = bytearray()
-        count = 0
-        for group in reversed(groups):
-            entry = _xor(group)
-            if not self._fits(packet, corrections, entry):
-                break
-            corrections += _encode_field(entry)
-            count += 1
-        packet.append(count)
-        packet += corrections
+        self._add_entries(packet, (_xor(group) for group in reversed(groups)))
 
 
 # -- receiving -----------------------------------------------------------------------------

@@ -18,6 +18,8 @@ import ctypes
 import ctypes.util
 from collections.abc import Callable
 
+from rtpengined.media import spandsp as spandsp_library
+
 T30_ERR_OK = 0
 T30_SUPPORT_V27TER = 0x01
 T30_SUPPORT_V29 = 0x02
@@ -46,7 +48,6 @@ def spandsp() -> ctypes.CDLL:
     global _spandsp
     if _spandsp is not None:
         return _spandsp
-    library = _open("libspandsp.so.2", "spandsp")
     p, i = ctypes.c_void_p, ctypes.c_int
     signatures = {
         "fax_init": (p, [p, i]),
@@ -76,12 +77,8 @@ def spandsp() -> ctypes.CDLL:
         "t30_get_logging_state": (p, [p]),
         "span_log_set_level": (i, [p, i]),
     }
-    for name, (restype, argtypes) in signatures.items():
-        function = getattr(library, name)
-        function.restype = restype
-        function.argtypes = argtypes
-    _spandsp = library
-    return library
+    _spandsp = spandsp_library.bind(signatures)  # (opened as the relay opens it)
+    return _spandsp
 
 
 def spandsp_available() -> bool:

@@ -8,7 +8,6 @@ are in ``output`` and ``ice``.
 
 from __future__ import annotations
 
-from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from .. import codec_negotiation as negotiation
@@ -216,10 +215,7 @@ class _Session(SdpOutput, IceCandidates):
             kind = t38.conversion(section, smedia, opts)
             if kind is None:
                 continue
-            ours, theirs = t38.start(opts.t38, kind, section, smedia, rmedia)
-            ours = t38.with_answer(ours, section)
-            if ours.side == "pcm" and ours.pcm is not None:
-                theirs = replace(theirs, pcm=ours.pcm)
+            ours, theirs = t38.start(opts.t38, kind, section, smedia)
             parsed.medias[index] = t38.converted(section, kind, theirs, rmedia, opts)
             found[index] = (section, (ours, theirs))
         return found

@@ -99,42 +99,33 @@ def _field(name: str) -> str:
 
 
 def start(flags: frozenset[str], kind: str, section: MediaSection,
-          sender: CallMedia | None, receiver: CallMedia | None) -> tuple[Gateway, Gateway]:
+          sender: CallMedia | None) -> tuple[Gateway, Gateway]:
     """(sender's side, receiver's side) of the gateway after this request: the one they
-    have, or a new one for a ``decode``/``force`` that starts it."""
+    have, or a new one for a ``decode``/``force`` that starts it. The audio party's own
+    section names the codec the gateway speaks to it (its first G.711 one) when no
+    earlier one did: its offer with ``force``, its answer after a ``decode``."""
     present = sender.t38 if sender is not None else None
-    if present is not None and "stop" not in flags:
-        expected = "t38" if kind == "audio" else "pcm"
-        if present.side == expected:
-            return present, present.other()
-    if kind == "audio":  # the sender is the T.38 party
+    if present is not None and "stop" not in flags and present.side == (
+            "t38" if kind == "audio" else "pcm"):
+        ours = present
+    elif kind == "audio":  # the sender is the T.38 party
         ours = Gateway("t38", gateway_options(flags, section))
-    else:  # the sender speaks audio: its first G.711 codec is what it gets back
-        ours = Gateway("pcm", gateway_options(flags, None), _first_pcm(section),
-                       _ptime(section))
+    else:  # the sender speaks audio: what it gets back is in its codec, at its ptime
+        ours = Gateway("pcm", gateway_options(flags, None), ptime=_ptime(section))
+    if ours.side == "pcm" and ours.pcm is None:
+        ours = replace(ours, pcm=next(iter(_g711(section.formats, section.rtpmaps())), None))
     return ours, ours.other()
 
 
-def _first_pcm(section: MediaSection) -> tuple[str, str] | None:
-    rtpmaps = section.rtpmaps()
-    for pt in section.formats:
-        encoding = rtpmaps.get(pt, "").split("/")[0].upper()
-        if encoding in _PCM:
-            return pt, rtpmaps[pt]
-    return None
+def _g711(formats: list[str], rtpmaps: dict[str, str]) -> list[tuple[str, str]]:
+    """(payload type, rtpmap) of the G.711 codecs among ``formats``, in their order."""
+    return [(pt, rtpmaps[pt]) for pt in formats
+            if rtpmaps.get(pt, "").split("/")[0].upper() in _PCM]
 
 
 def _ptime(section: MediaSection) -> str | None:
     ptimes = section.attribute_index().get("ptime")
     return ptimes[0] if ptimes else None
-
-
-def with_answer(gateway: Gateway, section: MediaSection) -> Gateway:
-    """The audio party's answer names the codec the gateway speaks to it (its first
-    G.711 one), when the offer did not."""
-    if gateway.side == "pcm" and _is_audio(section) and gateway.pcm is None:
-        return replace(gateway, pcm=_first_pcm(section))
-    return gateway
 
 
 def converted(section: MediaSection, kind: str, gateway: Gateway, receiver: CallMedia | None,
@@ -164,9 +155,8 @@ def _audio_codecs(gateway: Gateway, receiver: CallMedia | None,
     transcode`` names, or PCMU and PCMA."""
     if gateway.pcm is not None:
         return [gateway.pcm]
-    if receiver is not None and receiver.type == "audio" and receiver.formats:
-        had = [(pt, receiver.rtpmaps.get(pt, "")) for pt in receiver.formats]
-        had = [(pt, rtpmap) for pt, rtpmap in had if rtpmap.split("/")[0].upper() in _PCM]
+    if receiver is not None and receiver.type == "audio":
+        had = _g711(receiver.formats, receiver.rtpmaps)
         if had:
             return had
     names = [name.split("/")[0].upper() for name in opts.transcode]
