@@ -43,11 +43,16 @@ def _pair(cleanup: ExitStack) -> tuple[socket.socket, socket.socket, int]:
     raise RuntimeError("no free port pair")
 
 
-def _recv(sock: socket.socket) -> bytes | None:
-    try:
-        return sock.recv(2048)
-    except OSError:
-        return None
+def _recv(sock: socket.socket, patience: int = 1) -> bytes | None:
+    """The next datagram, or None after ``patience`` socket timeouts (0.2 s each)."""
+    for _wait in range(patience):
+        try:
+            return sock.recv(2048)
+        except TimeoutError:
+            continue
+        except OSError:
+            return None
+    return None
 
 
 class SdesCall:
@@ -90,6 +95,7 @@ class SdesCall:
         self.out = SrtpContext.from_sdes(mine, outbound=True)
         self.back = SrtpContext.from_sdes(theirs, outbound=False)
         self.seq = 0
+        self.unanswered: dict[int, bytes] = {}  # RTP sent towards the plain party, not yet seen
 
     host = "127.0.0.1"  # where the relay is (a standby taking over has its own address)
 
@@ -97,21 +103,25 @@ class SdesCall:
         """RTP both ways, then RTCP both ways, compared byte for byte after decryption.
 
         Retried while nothing arrives (a restarted relay may need a moment); anything
-        that arrives must be exactly right."""
+        that arrives must be exactly right. A packet of an earlier try may arrive after
+        its try gave up (a busy machine delays the relay's first packet past the socket
+        timeout): it is still checked byte for byte, as the packet of its own try."""
         s_rtp, s_rtcp, _ = self.srtp_socks
         p_rtp, p_rtcp, _ = self.plain_socks
         done = 0
         for _attempt in range(tries):
             self.seq += 1
             sent = rtp(self.seq, 0x5157A001)
+            self.unanswered[self.seq] = sent
             s_rtp.sendto(self.out.protect(sent), (self.host, self.srtp_target))
             got = _recv(p_rtp)
             if got is None:
                 continue
-            assert got == sent
-            back = rtp(self.seq, 0x9A1A0002)
+            seq = int.from_bytes(got[2:4], "big")
+            assert got == self.unanswered.pop(seq, None), (seq, self.seq)
+            back = rtp(seq, 0x9A1A0002)
             p_rtp.sendto(back, (self.host, self.plain_target))
-            got = _recv(s_rtp)
+            got = _recv(s_rtp, patience=10)
             assert got is not None and got != back
             assert self.back.unprotect(got) == back
             done += 1
@@ -121,12 +131,12 @@ class SdesCall:
         self.seq += 1
         report = rtcp(0x5157A001, self.seq)
         s_rtcp.sendto(self.out.protect_rtcp(report), (self.host, self.srtp_target + 1))
-        assert _recv(p_rtcp) == report
+        assert _recv(p_rtcp, patience=10) == report
         if not rtcp_back:
             return
         report = rtcp(0x9A1A0002, self.seq)
         p_rtcp.sendto(report, (self.host, self.plain_target + 1))
-        got = _recv(s_rtcp)
+        got = _recv(s_rtcp, patience=10)
         assert got is not None and self.back.unprotect_rtcp(got) == report
 
 
@@ -307,6 +317,7 @@ class HalfCall(SdesCall):
         self.out = SrtpContext.from_sdes(mine, outbound=True)
         self.back = SrtpContext.from_sdes(theirs, outbound=False)
         self.seq = 0
+        self.unanswered = {}
 
 
 @pytest.mark.parametrize("srtp_offers", [True, False], ids=["sdes-offerer", "sdes-answerer"])
