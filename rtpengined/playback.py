@@ -138,7 +138,8 @@ def play_media(core: Core, message: dict[str, Any], request: Request) -> dict[st
             pt, codec = chosen
             frame = _ptime(party, media) * codec.clock_rate // 1000
             core.media.play_media(media.rtp, (what, codec.name.lower(), pt, frame, repeat,
-                                              _end_to_end_key(party, media)))
+                                              _end_to_end_key(party, media),
+                                              core.calls.instance_id))
         if index == 0 and duration:
             reply["duration"] = duration
     return reply

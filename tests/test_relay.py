@@ -6,6 +6,7 @@ import os
 import select
 import signal
 import socket
+import struct
 import time
 
 import pytest
@@ -43,7 +44,7 @@ def test_the_c_loop_is_built():
     that an install without a compiler still works, which must not go unnoticed here."""
     from rtpengined.media import _relay
 
-    assert _relay.MAX_BATCH >= 32 and _relay.API == 5  # the interface worker.py expects
+    assert _relay.MAX_BATCH >= 32 and _relay.API == 6  # the interface worker.py expects
 
 
 class _Table:
@@ -112,8 +113,20 @@ def test_the_c_loop_counts_in_the_slot_before_sending_and_keeps_the_rest(c_table
     t.run(timeout=0.5)
     raw = t.table.read_raw(3)
     assert raw[7] & 6 == 6 and raw[4] == 0x12345678  # SSRC and RTCP seen
+    # What a report the relay sends itself needs (a player's): the last RTP sequence
+    # number, and the LSR of a sender report with its arrival (1/65536 s)
+    assert relay.reception(t.a.fileno()) == (0x12345678, 7, 0, 0)
+    sender_report = struct.pack("!BBHIIIIII", 0x80, 200, 6, 0x1234, 0x5678, 0x9ABC0000, 0, 0, 0)
+    t.peer.sendto(sender_report, t.a.getsockname())
+    before = time.time()
+    t.run(timeout=0.5)
+    ssrc, seq, lsr, lsr_at = relay.reception(t.a.fileno())
+    assert (ssrc, seq, lsr) == (0x1234, 7, 0x56789ABC)
+    assert abs(((lsr_at - int(before * 65536)) & 0xFFFFFFFF) / 65536) < 0.5
     totals = relay.unregister(t.a.fileno())
-    assert totals[:3] == (3, 2 + len(pcma) + 8, 3) and totals[5:] == (3, 0x88, 0)
+    assert totals[:3] == (4, 2 + len(pcma) + 8 + 28, 3) and totals[5:8] == (3, 0x88, 0)
+    assert totals[8:] == (7, 0x56789ABC, lsr_at)  # back to Python with the rest
+    assert relay.reception(t.a.fileno()) is None  # (not registered)
     t.peer.sendto(rtp_packet(8), t.a.getsockname())
     assert t.run(timeout=0) == ([(t.a.fileno(), select.EPOLLIN)], 0, [])  # Python's again
 

@@ -39,7 +39,9 @@ class MediaPlane(Protocol):
 
     def play_media(self, stream: Stream, playback: tuple) -> None:
         """Play a media to the party ``stream`` sends to us from: (source, codec name,
-        payload type, frame in clock units, times played), see ``media.player``."""
+        payload type, frame in clock units, times played, SRTP keys of a leg whose keys
+        pass end to end or None, the CNAME of the player's RTCP reports), see
+        ``media.player``."""
 
     def stop_media(self, stream: Stream) -> None:
         """Stop what plays to ``stream``'s party (nothing when nothing does)."""

@@ -202,7 +202,7 @@ struct leg {
 };
 
 /* One entry per file descriptor of the worker's stream sockets. (One per socket of every
- * open call: fields ordered for no padding, a WebRTC leg's part apart; 128 bytes.) */
+ * open call: fields ordered for no padding, a WebRTC leg's part apart; 136 bytes.) */
 struct entry {
     uint8_t known;    /* a destination was set (the fd is a stream's socket) */
     uint8_t settled;  /* registered: relayed here */
@@ -226,6 +226,12 @@ struct entry {
     uint64_t packets, bytes, errors;
     double last;
     uint32_t ssrc;
+    /* For the RTCP reports the relay sends itself (a media player's, ``reception``): the
+     * sequence number of the last RTP packet (-1: none yet); the middle 32 bits of the
+     * NTP time of the last RTCP sender report and when it arrived (wall clock in 1/65536
+     * s, modulo 2^32: a DLSR's unit), lsr_at 0 for none. */
+    int32_t seq;
+    uint32_t lsr, lsr_at;
     PyObject *unprotect; /* SrtpContext for what arrives here, or NULL (plain) */
     PyObject *protect;   /* the sink's outbound SrtpContext, or NULL (plain) */
     PyObject *rtcp_protect;
@@ -495,7 +501,7 @@ static int relay(int fd, struct entry *e, double wall)
     struct entry *rtcp_sink = e->rtcp_sink >= 0 ? lookup(e->rtcp_sink) : NULL;
     int rtcp_sending = rtcp_sink != NULL && rtcp_sink->dest_state == DEST_PACKED;
     /* The last packet as received (decrypted): what Worker.publish looks at. */
-    unsigned char head[12];
+    unsigned char head[16];
     unsigned size = 0;
     int out = 0, rtcp_out = 0;
     if (e->unprotect != NULL || e->protect != NULL || e->rtcp_sink >= 0) {
@@ -517,7 +523,7 @@ static int relay(int fd, struct entry *e, double wall)
                 e->bytes -= (uint64_t)(received - len);
             }
             size = (unsigned)len;
-            memcpy(head, data, size < 12 ? size : 12);
+            memcpy(head, data, size < 16 ? size : 16);
             int demux = rtcp && e->rtcp_sink >= 0; /* to the sink's RTCP stream */
             if (!(demux ? rtcp_sending : sending))
                 continue; /* nowhere to send it: dropped quietly, not protected */
@@ -536,7 +542,7 @@ static int relay(int fd, struct entry *e, double wall)
         }
     } else {
         size = msgs[count - 1].msg_len;
-        memcpy(head, slots + (size_t)(count - 1) * SLOT, size < 12 ? size : 12);
+        memcpy(head, slots + (size_t)(count - 1) * SLOT, size < 16 ? size : 16);
         if (sending)
             for (int i = 0; i < count; i++) {
                 iovs[i].iov_len = msgs[i].msg_len;
@@ -552,8 +558,15 @@ static int relay(int fd, struct entry *e, double wall)
         if (rtcp) {
             e->ssrc = be32(head + 4);
             e->seen |= 2;
+            if (marker == 200 && size >= 16) { /* a sender report: its NTP time's middle */
+                e->lsr = be32(head + 10);
+                e->lsr_at = (uint32_t)(uint64_t)(wall * 65536.0);
+                if (e->lsr_at == 0)
+                    e->lsr_at = 1;
+            }
         } else if (size >= 12) {
             e->ssrc = be32(head + 8);
+            e->seq = (int32_t)(((unsigned)head[2] << 8) | head[3]);
             uint8_t type = (uint8_t)(0x80 | (marker & 0x7F));
             if (type != e->payload_type) {
                 e->payload_type = type;
@@ -776,10 +789,25 @@ static PyObject *destination(PyObject *self, PyObject *args)
 
 static PyObject *totals_of(struct entry *e)
 {
-    return Py_BuildValue("(KKKdkiii)", (unsigned long long)e->packets,
+    return Py_BuildValue("(KKKdkiiiikk)", (unsigned long long)e->packets,
                          (unsigned long long)e->bytes, (unsigned long long)e->errors, e->last,
                          (unsigned long)e->ssrc, (int)e->seen, (int)e->payload_type,
-                         (int)e->congested);
+                         (int)e->congested, (int)e->seq, (unsigned long)e->lsr,
+                         (unsigned long)e->lsr_at);
+}
+
+/* reception(fd) -> (ssrc, seq, lsr, lsr_at) or None: what a registered stream received last
+ * (see ``struct entry``), for a report the relay sends; nothing else changes. */
+static PyObject *reception(PyObject *self, PyObject *fd_obj)
+{
+    int fd;
+    struct entry *e;
+    if (entry_arg(fd_obj, &fd, &e) < 0)
+        return NULL;
+    if (e == NULL || !e->settled)
+        Py_RETURN_NONE;
+    return Py_BuildValue("(kikk)", (unsigned long)e->ssrc, (int)e->seq, (unsigned long)e->lsr,
+                         (unsigned long)e->lsr_at);
 }
 
 /* Drop the entry's contexts (unregistered or forgotten). */
@@ -842,7 +870,8 @@ static int peer_arg(PyObject *value, struct leg *out)
 }
 
 /* register(fd, sink_fd, offset, packets, bytes, errors, last_packet, ssrc, ssrc_seen,
- * payload_type[, unprotect, protect[, peer[, rtcp_sink_fd, rtcp_protect]]]): relay ``fd``'s packets here from now on, sent from
+ * payload_type[, unprotect, protect[, peer[, rtcp_sink_fd, rtcp_protect[, seq, lsr,
+ * lsr_at]]]]): relay ``fd``'s packets here from now on, sent from
  * ``sink_fd``, counted in the slot at byte ``offset``; SRTP unprotected with ``unprotect``
  * and protected with ``protect`` (SrtpContexts, None for plain). Already registered: only
  * the sink, slot and contexts change (the counters held here stay; the given ones are
@@ -857,10 +886,12 @@ static PyObject *register_(PyObject *self, PyObject *args)
     PyObject *unprotect_arg = Py_None, *protect_arg = Py_None, *peer = Py_None;
     PyObject *rtcp_protect_arg = Py_None;
     PyObject *unprotect, *protect, *rtcp_protect;
-    int rtcp_sink = -1;
-    if (!PyArg_ParseTuple(args, "iinKKKdkii|OOOiO", &fd, &sink, &offset, &packets, &nbytes,
+    int rtcp_sink = -1, seq = -1;
+    unsigned long lsr = 0, lsr_at = 0;
+    if (!PyArg_ParseTuple(args, "iinKKKdkii|OOOiOikk", &fd, &sink, &offset, &packets, &nbytes,
                           &errors, &last, &ssrc, &seen, &payload_type, &unprotect_arg,
-                          &protect_arg, &peer, &rtcp_sink, &rtcp_protect_arg))
+                          &protect_arg, &peer, &rtcp_sink, &rtcp_protect_arg, &seq, &lsr,
+                          &lsr_at))
         return NULL;
     if (context_arg(unprotect_arg, &unprotect) < 0 || context_arg(protect_arg, &protect) < 0
         || context_arg(rtcp_protect_arg, &rtcp_protect) < 0)
@@ -901,13 +932,16 @@ static PyObject *register_(PyObject *self, PyObject *args)
         e->seen = (uint8_t)seen;
         e->payload_type = (uint8_t)payload_type;
         e->congested = 0;
+        e->seq = seq;
+        e->lsr = (uint32_t)lsr;
+        e->lsr_at = (uint32_t)lsr_at;
     }
     Py_RETURN_NONE;
 }
 
 /* unregister(fd) -> totals or None: Python relays ``fd`` again; the counters held here
- * (packets, bytes, errors, last_packet, ssrc, ssrc_seen, payload_type, congested) go back
- * to it. */
+ * (packets, bytes, errors, last_packet, ssrc, ssrc_seen, payload_type, congested, seq, lsr,
+ * lsr_at) go back to it. */
 static PyObject *unregister(PyObject *self, PyObject *fd_obj)
 {
     int fd;
@@ -1003,6 +1037,7 @@ static PyMethodDef methods[] = {
     {"register", register_, METH_VARARGS, "Relay a settled stream here."},
     {"unregister", unregister, METH_O, "Give a stream (and its counters) back to Python."},
     {"totals", totals, METH_O, "Counters of a registered stream."},
+    {"reception", reception, METH_O, "What a registered stream received last (for reports)."},
     {"forget", forget, METH_O, "Drop a socket about to be closed."},
     {"held", held, METH_O, "Datagrams of a WebRTC leg's stream left to Python."},
     {"attach", attach, METH_O, "The counter table relayed packets are counted in."},
@@ -1033,7 +1068,7 @@ PyMODINIT_FUNC PyInit__relay(void)
         }
         PyModule_AddIntConstant(m, "MAX_BATCH", MAX_BATCH);
         /* worker.py uses the helper only when this matches: a stale build is ignored */
-        PyModule_AddIntConstant(m, "API", 5);
+        PyModule_AddIntConstant(m, "API", 6);
     }
     return m;
 }

@@ -14,6 +14,8 @@ Measured on 10.5:
   from one playback to the next. The first packet of each playback has the marker bit. The
   first playback starts at a random timestamp; a later one at the last packet's timestamp
   plus the time that has passed since it was sent (in the codec's clock).
+- Its RTCP sender reports: with the player's first packet, then every 5 to 7 s while it
+  plays (``sent``, ``take_report``; the worker builds and sends them, ``rtcp_report``).
 
 Only the relay worker imports PyAV for playing (``Playback``); the control plane opens a
 file or blob with ``probe`` to answer the command (10.5 answers its duration, or an error
@@ -29,6 +31,7 @@ import struct
 from collections import deque
 
 from .codecs import AudioCodec
+from .rtcp_report import next_interval
 
 log = logging.getLogger("rtpengined.relay")
 
@@ -150,7 +153,8 @@ class Player:
     playback going on (None when none is)."""
 
     __slots__ = ("ssrc", "seq", "ts", "sent_at", "playback", "payload_type", "frame",
-                 "interval", "started", "count", "protect")
+                 "interval", "started", "count", "protect", "packets", "octets", "report_at",
+                 "report", "cname")
 
     def __init__(self) -> None:
         ssrc = b"\0\0\0\0"
@@ -167,6 +171,14 @@ class Player:
         self.started = 0.0
         self.count = 0  # packets of this playback so far
         self.protect = None  # the SRTP context of a leg the relay has none for (worker's)
+        # RTCP sender reports (``rtcp_report``): what all playbacks sent (``sent``), when
+        # the next report is due (the first with the first packet, as 10.5's), and the one
+        # due now: (packets, octets, timestamp) as they were when it fell due.
+        self.packets = 0
+        self.octets = 0
+        self.report_at = 0.0
+        self.report: tuple[int, int, int] | None = None
+        self.cname = ""  # the daemon's instance id (the worker's play message)
 
     def start(self, playback: Playback, payload_type: int, frame: int, clock_rate: int,
               now: float) -> None:
@@ -217,3 +229,17 @@ class Player:
             out.append(_HEADER.pack(0x80, marker | self.payload_type, self.seq, self.ts,
                                     self.ssrc) + payload)
         return out
+
+    def sent(self, size: int, timestamp: int, now: float) -> None:
+        """A played packet went out, ``size`` bytes as sent (10.5 counts an SRTP packet's
+        tag too); a report falls due with the first and then every 5 to 7 s."""
+        self.packets += 1
+        self.octets += size
+        if now >= self.report_at and self.report is None:
+            self.report = (self.packets, self.octets, timestamp)
+            self.report_at = now + next_interval()
+
+    def take_report(self) -> tuple[int, int, int] | None:
+        """The sender report fallen due while sending (see ``report``), once."""
+        report, self.report = self.report, None
+        return report

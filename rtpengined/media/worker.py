@@ -50,7 +50,7 @@ import time
 
 from ..rare_fields import add_rare_fields
 from . import channel as ch
-from . import codecs, dtmf, g711, player, t38_relay, transcoding
+from . import codecs, dtmf, g711, player, rtcp_report, t38_relay, transcoding
 from .counters import (
     CONFIRMED,
     PAYLOAD_TYPE_SEEN,
@@ -66,7 +66,7 @@ try:  # the event loop for settled streams in C (setup.py builds it; optional)
     from . import _relay
 except ImportError:  # not built: the pure-Python loop below does the same, packet by packet
     _relay = None
-if os.environ.get("RTPENGINED_PURE_RELAY") or getattr(_relay, "API", None) != 5:
+if os.environ.get("RTPENGINED_PURE_RELAY") or getattr(_relay, "API", None) != 6:
     _relay = None  # forced (tests run both loops; operators may too) or a stale build
 # SRTP contexts the C helper can call (pylibsrtp's libsrtp sessions, see _c_context): the C
 # loop relays streams keyed with them; without the helper SRTP streams stay in Python.
@@ -108,6 +108,7 @@ class _Stream:
         "packets", "bytes", "errors", "last_packet", "ssrc", "ssrc_seen",
         "kernel_drops", "congested", "payload_type",
         "busy", "turn", "secure", "referred",
+        "seq", "sr",
         "rare",  # (the state few streams set: ``add_rare_fields`` below the class)
     )
 
@@ -140,6 +141,11 @@ class _Stream:
         self.turn = 0  # the loop turn of the last drain
         self.secure = False  # relayed by Worker.drain_secure (set by Worker.resolve)
         self.referred = None  # the streams naming this one (see Worker.link)
+        # For the reports the relay sends itself (a media player's, ``rtcp_report``): the
+        # last RTP sequence number received (-1: none), and (LSR, arrival stamp) of the
+        # last RTCP sender report, None before one (the C table's while ``native``).
+        self.seq = -1
+        self.sr = None
         self.apply(spec, time.monotonic() if now is None else now)
         self.apply_keys(spec)
 
@@ -795,11 +801,13 @@ class Worker:
         """Put the settled stream in the C table (already there: its sink, keys and peer
         are updated; the counters stay the C table's). Contexts are shared with Python's
         drains: one replay window. False if the C loop cannot take it."""
+        lsr, lsr_at = stream.sr or (0, 0)
         try:
             _relay.register(stream.fd, sink.fd, stream.slot * SLOT_SIZE, stream.packets,
                             stream.bytes, stream.errors, stream.last_packet, stream.ssrc,
                             stream.ssrc_seen, stream.payload_type, unprotect, protect, peer,
-                            -1 if rtcp_target is None else rtcp_target.fd, rtcp_protect)
+                            -1 if rtcp_target is None else rtcp_target.fd, rtcp_protect,
+                            stream.seq, lsr, lsr_at)
         except ValueError:  # a peer the C loop cannot compare sources with
             return False
         stream.native = True
@@ -817,7 +825,8 @@ class Worker:
         if totals is None:
             return
         (stream.packets, stream.bytes, stream.errors, stream.last_packet, stream.ssrc,
-         stream.ssrc_seen, stream.payload_type, congested) = totals
+         stream.ssrc_seen, stream.payload_type, congested, stream.seq, lsr, lsr_at) = totals
+        stream.sr = (lsr, lsr_at) if lsr_at else None
         if congested:
             stream.congested = True
 
@@ -1092,8 +1101,11 @@ class Worker:
                     if not stream.ssrc_seen & 2:  # RTCP here (on a muxed port: query shows it)
                         stream.ssrc_seen |= 2
                         publish_all = True
+                    if marker == 200 and size >= 16:
+                        stream.sr = (rtcp_report.lsr_of(packet, first), rtcp_report.stamp(wall))
                 elif size >= 12:
                     stream.ssrc = RTP_SSRC.unpack_from(packet, first + 8)[0]
+                    stream.seq = packet[first + 2] << 8 | packet[first + 3]
                     # The codec actually received (query/CLI name it, as 10.5 does).
                     payload_type = PAYLOAD_TYPE_SEEN | (marker & 0x7F)
                     if payload_type != stream.payload_type:
@@ -1286,7 +1298,7 @@ class Worker:
         if playback is None:
             self.stop_player(stream)
             return
-        _, codec_name, payload_type, frame, times, keys = playback
+        _, codec_name, payload_type, frame, times, keys, cname = playback
         codec = codecs.CODECS.get(codec_name)
         if source is None or codec is None:
             return
@@ -1299,6 +1311,7 @@ class Worker:
             stream.player = player.Player()
         # (SDES keys passed end to end: the relay has no context of its own for the leg)
         stream.player.protect = _srtp_context(keys, outbound=True) if keys else None
+        stream.player.cname = cname
         now = time.monotonic()  # (opening the media took a while the first time: PyAV loads)
         stream.player.start(media, payload_type, frame, codec.clock_rate, now)
         self.send_played(stream, now)
@@ -1317,6 +1330,7 @@ class Worker:
         protect = playing.protect
         out = []
         for packet in playing.due(now):
+            timestamp = int.from_bytes(packet[4:8], "big")
             if protect is not None:
                 try:
                     packet = protect.protect(packet)
@@ -1330,10 +1344,14 @@ class Worker:
                 failed += 1
             elif onward is not None:
                 out.append(onward)
+                playing.sent(len(onward[1]), timestamp, now)
         if failed:
             stream.errors += failed
             self.dirty.add(stream)
         self.send_on(stream, out)
+        report = playing.take_report()
+        if report is not None:
+            self.send_report(stream, playing, *report)
         due = playing.next_due()
         if due is None:
             self.player_due.pop(stream, None)
@@ -1341,6 +1359,46 @@ class Worker:
             self.player_due[stream] = due
             self.timer_tie += 1
             heapq.heappush(self.play_timers, (due, self.timer_tie, stream))
+
+    def send_report(self, stream: _Stream, playing: player.Player, packets: int, octets: int,
+                    timestamp: int) -> None:
+        """The player's RTCP sender report (``rtcp_report``), to the party's RTCP address
+        from the RTCP stream facing it (the stream itself when muxed), with a block for
+        the RTP the party sent here."""
+        target = stream.rtcp_peer or stream
+        if target.dest is None:
+            return
+        wall = time.time()
+        ssrc, seq, _, _ = self.reception(stream)
+        blocks = []
+        if seq >= 0 and stream.ssrc_seen & 1:
+            _, _, lsr, lsr_at = self.reception(target)
+            blocks.append(rtcp_report.Block(ssrc, seq, lsr, rtcp_report.since(wall, lsr_at)))
+        report = rtcp_report.sender_report(int.from_bytes(playing.ssrc, "big"), wall, timestamp,
+                                           packets, octets, blocks, playing.cname)
+        if playing.protect is not None:
+            try:
+                onward = (target, playing.protect.protect_rtcp(report))
+            except Exception:  # noqa: BLE001  (libsrtp refused it)
+                onward = False
+        else:
+            onward = _onward(target, report, True, False)
+        if onward is False:
+            stream.errors += 1
+            self.dirty.add(stream)
+        elif onward is not None:
+            self.send_on(stream, [onward])
+
+    @staticmethod
+    def reception(stream: _Stream) -> tuple[int, int, int, int]:
+        """(SSRC, last RTP sequence number or -1, LSR, its arrival stamp or 0) of what the
+        stream received: the C table's while it relays the stream."""
+        if stream.native:
+            got = _relay.reception(stream.fd)
+            if got is not None:
+                return got
+        lsr, lsr_at = stream.sr or (0, 0)
+        return stream.ssrc, stream.seq, lsr, lsr_at
 
     def run_players(self, now: float) -> None:
         for due, _tie, stream in _pop_due(self.play_timers, now):

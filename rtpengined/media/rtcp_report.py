@@ -1,0 +1,80 @@
+"""RTCP reports the relay sends itself, as rtpengine 10.5 sends them; sans-I/O.
+
+10.5 sends a sender report for what its media player plays: with the first packet of a
+player (the SSRC's first packet) and then every 5 to 7 s (random) while it plays, from the
+RTCP port facing the party to the party's RTCP address (the RTP port when RTCP is muxed),
+encrypted as anything sent to the party. Measured on 10.5 (rtpengine's "RTCP player"
+cases):
+
+- the sender part: the player's SSRC, the NTP time of sending, the timestamp of the last
+  packet played, and the packets and octets played so far (octets count the whole RTP
+  packet, its header included, as 10.5 counts them);
+- one report block per SSRC the party sent RTP from (none before it sent any): its last
+  sequence number, the middle of the NTP time of its last sender report (LSR) and the time
+  since it arrived (DLSR, 1/65536 s);
+- an SDES chunk with the daemon's instance id (12 hex digits, the id of ``a=rtpengine``)
+  as the CNAME.
+
+Loss and jitter are not measured by this relay: their fields are 0 (a party that lost
+nothing sees what 10.5 sends).
+"""
+
+from __future__ import annotations
+
+import random
+import struct
+from dataclasses import dataclass
+
+NTP_EPOCH = 2208988800  # 1900-01-01 to 1970-01-01, in seconds
+INTERVAL = (5.0, 7.0)  # seconds between a player's reports (10.5: 5 s plus up to 2 s random)
+
+_SENDER = struct.Struct("!BBHIIIIII")  # header, SSRC, NTP msw/lsw, RTP ts, packets, octets
+_BLOCK = struct.Struct("!IIIIII")  # SSRC, fraction+lost, highest seq, jitter, LSR, DLSR
+_MIDDLE = struct.Struct("!I")
+
+
+@dataclass(frozen=True)
+class Block:
+    """A report block: what the party sent from ``ssrc`` as the relay received it."""
+
+    ssrc: int
+    highest_seq: int
+    lsr: int = 0  # middle 32 bits of the NTP time of its last sender report (0: none)
+    dlsr: int = 0  # 1/65536 s since that report arrived
+
+
+def stamp(wall: float) -> int:
+    """A wall-clock time in DLSR units (1/65536 s), modulo 2^32 (never 0: 0 means none)."""
+    return int(wall * 65536) & 0xFFFFFFFF or 1
+
+
+def since(wall: float, stamped: int) -> int:
+    """DLSR: the time from ``stamped`` (``stamp``'s) to ``wall``, 0 when nothing was."""
+    return (stamp(wall) - stamped) & 0xFFFFFFFF if stamped else 0
+
+
+def lsr_of(packet, first: int = 0) -> int:
+    """The middle 32 bits of a sender report's NTP time (the packet at ``first`` is one)."""
+    return _MIDDLE.unpack_from(packet, first + 10)[0]
+
+
+def next_interval() -> float:
+    return random.uniform(*INTERVAL)
+
+
+def sender_report(ssrc: int, wall: float, rtp_ts: int, packets: int, octets: int,
+                  blocks: list[Block], cname: str) -> bytes:
+    """A compound packet: the sender report and an SDES chunk with ``cname``."""
+    seconds = int(wall)
+    fraction = int((wall - seconds) * 4294967296) & 0xFFFFFFFF
+    blocks = blocks[:31]
+    out = [_SENDER.pack(0x80 | len(blocks), 200, 6 + 6 * len(blocks), ssrc,
+                        (seconds + NTP_EPOCH) & 0xFFFFFFFF, fraction, rtp_ts & 0xFFFFFFFF,
+                        packets & 0xFFFFFFFF, octets & 0xFFFFFFFF)]
+    out.extend(_BLOCK.pack(block.ssrc, 0, block.highest_seq, 0, block.lsr, block.dlsr)
+               for block in blocks)
+    text = cname.encode()[:255]
+    chunk = struct.pack("!IBB", ssrc, 1, len(text)) + text + b"\0"
+    chunk += bytes(-len(chunk) % 4)
+    out.append(struct.pack("!BBH", 0x81, 202, len(chunk) // 4) + chunk)
+    return b"".join(out)
