@@ -588,8 +588,8 @@ def conversions(sent: list[tuple[str, str]], received: list[tuple[str, str]],
     telephone-event are detected and go out as the receiver's events. Either way the
     direction's G.711 audio goes through the conversion path, on one clock. (Without it
     10.5 passes telephone-event on as it came, and so do we.)"""
-    names = {_encoding(text): pt for pt, text in received}
-    primary = next(((pt, _encoding(text)) for pt, text in received
+    names = {_conversion_name(text): pt for pt, text in received}
+    primary = next(((pt, _conversion_name(text)) for pt, text in received
                     if _encoding(text) not in SUPPLEMENTARY), None)
     out: list[Conversion] = []
     received_events = {clock_rate(text): pt for pt, text in received
@@ -609,7 +609,7 @@ def conversions(sent: list[tuple[str, str]], received: list[tuple[str, str]],
                    and pt.isdigit()), None) if makes_cn and not sender_cn else None
     through = repacketize or into_noise or cn_out is not None or tones or detect_pt is not None
     for pt, text in sent:
-        encoding = _encoding(text)
+        encoding = _conversion_name(text)
         if not pt.isdigit() or encoding == "telephone-event":
             continue  # (telephone-event: ``_event_conversions``)
         if encoding == "cn" and not into_noise:
@@ -637,6 +637,11 @@ def conversions(sent: list[tuple[str, str]], received: list[tuple[str, str]],
                if entry[2].lower() in media_codecs.G711 and len(entry) > 4 else entry
                for entry in out]
     return tuple(out)
+
+
+def _conversion_name(rtpmap: str) -> str:
+    """A codec as conversions name it: PCMU/16000 is not PCMU (``media.codecs``)."""
+    return media_codecs.conversion_name(_encoding(rtpmap), clock_rate(rtpmap))
 
 
 def made_noise(offer: Offered, answered: list[tuple[str, str]]) -> tuple[bool, bool]:

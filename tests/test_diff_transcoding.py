@@ -497,3 +497,49 @@ def test_dtmf_events_across_clock_rates_as_rtpengine(default_pair, direction):
     events = [got for packets in seen(results["ours"]) for got in packets if got[3]]
     sent = [step for step in steps if step[1] & 0x7F == event_in]
     assert len(events) == len(sent) and events[0][0] == 0x80 | event_out
+
+
+def _g711_16k_steps(payloads_a: list[bytes], payloads_b: list[bytes]) -> list:
+    """A at 16 kHz (PCMU/16000, 320 samples a packet) and B at 8 kHz (PCMA), each way,
+    then A's key 8 (telephone-event/16000) and A's audio after it."""
+    steps = [("A", 100, 1000 + i, 3000 + 320 * i, 0x1234, payload)
+             for i, payload in enumerate(payloads_a)]
+    steps += [("B", 8, 2000 + i, 5000 + 160 * i, 0x5678, payload)
+              for i, payload in enumerate(payloads_b)]
+    n = len(payloads_a)
+    for i, duration in enumerate((320, 640, 960, 960, 960)):
+        end = 0x80 if i >= 2 else 0
+        steps.append(("A", 101 | (0x80 if i == 0 else 0), 1000 + n + i, 3000 + 320 * n, 0x1234,
+                      bytes((8, end | 15)) + duration.to_bytes(2, "big")))
+    steps += [("A", 100, 1005 + n + i, 3000 + 320 * (n + 3 + i), 0x1234, payload)
+              for i, payload in enumerate(payloads_a)]
+    return steps
+
+
+@pytest.mark.parametrize("payloads", ["silence", "tone"])
+def test_g711_at_16_khz_is_resampled_as_rtpengine(default_pair, payloads):
+    """PCMU at a 16 kHz clock (rtpengine's "DTMF scaling" case) is another codec than
+    PCMU/8000: converted to B's PCMA through the resampler (a frame of delay: the first
+    packet waits for the second), its telephone-event scaled to 8 kHz, and B's audio
+    upsampled to it; packet for packet, payloads included."""
+    if payloads == "silence":
+        a_frames, b_frames = [b"\x00" * 320] * 4, [b"\xd5" * 160] * 4
+    else:
+        linear = [int(9000 * math.sin(2 * math.pi * 700 * n / 16000)) for n in range(320 * 4)]
+        a_frames = [bytes(g711.linear_to_ulaw(s) for s in linear[320 * i: 320 * (i + 1)])
+                    for i in range(4)]
+        b_frames = [bytes(g711.linear_to_alaw(s) for s in linear[::2][160 * i: 160 * (i + 1)])
+                    for i in range(4)]
+    steps = _g711_16k_steps(a_frames, b_frames)
+    results = {}
+    for which, daemon in (("ref", default_pair.reference), ("ours", default_pair.ours)):
+        results[which] = media_exchange(
+            daemon, f"g711-16k-{payloads}-{which}", "100 101", "8 96", steps,
+            {"codec": {"transcode": ["PCMA", "telephone-event/8000"]},
+             "flags": ["always transcode"]},
+            a_attributes=("a=rtpmap:100 PCMU/16000", "a=rtpmap:101 telephone-event/16000",
+                          "a=fmtp:101 0-15"),
+            b_attributes=("a=rtpmap:8 PCMA/8000", "a=rtpmap:96 telephone-event/8000",
+                          "a=fmtp:96 0-15"))
+    assert results["ours"] == results["ref"]
+    assert sum(len(got) for got in results["ref"]) >= 8

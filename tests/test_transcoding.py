@@ -15,7 +15,7 @@ import hypothesis.strategies as st
 
 from rtpengined import codec_negotiation as negotiation
 from rtpengined import sdp as sdpmod
-from rtpengined.media import codecs, dtmf, g711
+from rtpengined.media import codecs, dtmf, g711, transcoding
 from rtpengined.media.avcodec import AvConverter
 from rtpengined.media.transcoding import Codecs, Direction, Events, Tones
 
@@ -544,3 +544,23 @@ def test_dtmf_paths_take_any_packets(packets):
     for pt, seq, ts, payload in packets:
         for out in direction.rewrite(rtp(pt, seq, ts, payload), table):
             assert len(out) >= 12 and out[0] == 0x80
+
+
+def test_g711_at_another_clock_rate_is_another_codec():
+    """PCMU/16000 is not PCMU: converted through libavcodec's resampler, named with its
+    rate in the conversion (and in the statistics' chains), never by the 8 kHz tables."""
+    wide = codecs.codec("PCMU/16000")
+    assert (wide.clock_rate, wide.sample_rate, wide.rtpmap) == (16000, 16000, "PCMU/16000")
+    assert codecs.codec("pcma/8000") is codecs.codec("PCMA")
+    assert codecs.codec("G722/16000") is None and codecs.codec("PCMU/0") is None
+    assert codecs.convertible("PCMU/16000", "PCMA") and codecs.convertible("PCMU/16000", "PCMU")
+    assert not codecs.convertible("PCMU/16000", "pcmu/16000")
+    entries = negotiation.conversions([("100", "PCMU/16000"), ("101", "telephone-event/16000")],
+                                      [("8", "PCMA/8000"), ("96", "telephone-event/8000")])
+    assert entries == ((100, 8, "PCMU/16000", "PCMA", 160),
+                       (101, 96, "TELEPHONE-EVENT/16000", "TELEPHONE-EVENT/8000", 0))
+    back = negotiation.conversions([("8", "PCMA/8000")], [("100", "PCMU/16000")])
+    assert back == ((8, 100, "PCMA", "PCMU/16000", 320),)
+    converter = transcoding.Codecs(codecs.codec("PCMU/16000"), codecs.codec("PCMA"), 160).new()
+    assert converter.push(b"\x00" * 320) == []  # (the resampler's delay: a frame late)
+    assert converter.push(b"\x00" * 320) == [b"\x2a" * 160]

@@ -11,7 +11,7 @@ are offered.
 from __future__ import annotations
 
 import importlib.util
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,8 +44,26 @@ _HAS_PYAV = importlib.util.find_spec("av") is not None
 
 
 def codec(encoding: str) -> AudioCodec | None:
-    """The codec for an rtpmap encoding name (any case), if the relay knows it."""
-    return CODECS.get(encoding.lower())
+    """The codec for an rtpmap encoding name (any case), if the relay knows it. A G.711 law
+    at another clock rate is named with it (``PCMU/16000``): its samples come at that rate
+    (10.5 converts it through its resampler, as any codec of another rate)."""
+    name, _, rate = encoding.lower().partition("/")
+    known = CODECS.get(name)
+    if known is None or not rate or rate == str(known.clock_rate):
+        return known
+    if name in G711 and rate.isdigit() and 0 < int(rate) <= 192000:
+        return replace(known, clock_rate=int(rate), sample_rate=int(rate))
+    return None
+
+
+def conversion_name(encoding: str, rate: str) -> str:
+    """How a conversion names a codec of an rtpmap (encoding, clock rate): the encoding
+    (lower case), with the rate when it is not the codec's own (``codec`` takes both)."""
+    encoding = encoding.lower()
+    known = CODECS.get(encoding)
+    if known is not None and rate.isdigit() and int(rate) != known.clock_rate:
+        return f"{encoding}/{rate}"
+    return encoding
 
 
 def playable(codec: AudioCodec) -> bool:
@@ -55,8 +73,8 @@ def playable(codec: AudioCodec) -> bool:
 
 def convertible(source: str, target: str) -> bool:
     """Whether the relay can turn audio in ``source`` into ``target`` (encoding names)."""
-    source, target = source.lower(), target.lower()
-    if source == target or source not in CODECS or target not in CODECS:
+    source_codec, target_codec = codec(source), codec(target)
+    if source_codec is None or target_codec is None or source_codec == target_codec:
         return False
-    return (source in G711 and target in G711) or _HAS_PYAV
+    return source.lower() in G711 and target.lower() in G711 or _HAS_PYAV
 

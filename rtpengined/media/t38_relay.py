@@ -59,8 +59,8 @@ def payload_to_pcm(packet: bytes, pcm: tuple) -> bytes | None:
 
 class PcmOutput:
     """What the gateway plays to the audio party: the media player's interface
-    (``due``, ``next_due``, ``stop``, ``protect``) over the gateway's output, so the
-    worker's player timers pace it."""
+    (``due``, ``next_due``, ``stop``, ``protect``, ``sent``, ``take_report``) over the
+    gateway's output, so the worker's player timers pace it."""
 
     def __init__(self, source, payload_type: int, encoding: str, ptime: int,
                  now: float) -> None:
@@ -81,6 +81,12 @@ class PcmOutput:
 
     def stop(self) -> None:
         self.stopped = True
+
+    def sent(self, size: int, timestamp: int, now: float) -> None:
+        """(The player's report bookkeeping: 10.5 sends no RTCP for a gateway's audio.)"""
+
+    def take_report(self) -> None:
+        return None
 
     def next_due(self) -> float | None:
         return None if self.stopped else self.next_at
