@@ -98,6 +98,14 @@ OPTIONS: list[Option] = [
     # whose CN is transcoded goes out as a CN packet.
     Option("silence-detect", "", "float", "silence_detect", "Audio below this level (percent of full scale) is silence: sent as comfort noise where CN is transcoded (0: off)", "FLOAT"),
     Option("cn-payload", "", "int-list", "cn_payload", "The comfort noise payload that replaces silence, byte by byte (default 32: -32 dBov)", "INT"),
+    # DTX (rtpengine 10.5's options, see media/dtx.py): converted audio held this long and
+    # released on a timer; a gap is filled with comfort noise (--dtx-cn-params) or silence.
+    Option("dtx-delay", "", "int", "dtx_delay", "Hold converted audio this many ms and fill transmission gaps (0: off)", "INT"),
+    Option("max-dtx", "", "int", "max_dtx", "Stop filling a gap after this many seconds (0 or less: never)", "INT"),
+    Option("dtx-buffer", "", "int", "dtx_buffer", "Packets held before the DTX timer speeds up (with --dtx-lag)", "INT"),
+    Option("dtx-lag", "", "int", "dtx_lag", "Audio in ms held before the DTX timer speeds up (with --dtx-buffer)", "INT"),
+    Option("dtx-shift", "", "int", "dtx_shift", "Ms the DTX timer moves on an underflow or overflow (0: drop or step the clock instead)", "INT"),
+    Option("dtx-cn-params", "", "int-list", "dtx_cn_params", "Comfort noise payload for DTX gaps, byte by byte (none: silence)", "INT"),
 ]
 OPTIONS_BY_NAME = {o.name: o for o in OPTIONS}
 OPTIONS_BY_SHORT = {o.short: o for o in OPTIONS if o.short}
@@ -171,6 +179,12 @@ class Config:
     active_switchover: bool = False
     silence_detect: float = 0.0
     cn_payload: list[int] = field(default_factory=lambda: [32])
+    dtx_delay: int = 0
+    max_dtx: int = 30
+    dtx_buffer: int = 10
+    dtx_lag: int = 100
+    dtx_shift: int = 5
+    dtx_cn_params: list[int] = field(default_factory=list)
     unsupported: dict[str, Any] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
 
@@ -400,6 +414,11 @@ def validate(config: Config) -> None:
     cn = config.cn_payload
     if not cn or not all(0 <= b <= 254 for b in cn) or cn[0] > 127:
         raise ConfigError("--cn-payload: bytes 0-254, the first (the noise level) at most 127")
+    cn = config.dtx_cn_params
+    if cn and (not all(0 <= b <= 254 for b in cn) or cn[0] > 127):
+        raise ConfigError("--dtx-cn-params: bytes 0-254, the first (the noise level) at most 127")
+    if config.dtx_delay < 0 or config.dtx_buffer < 0 or config.dtx_lag < 0:
+        raise ConfigError("--dtx-delay, --dtx-buffer, --dtx-lag: not negative")
     _validate_redis(config)
 
 

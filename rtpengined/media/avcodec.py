@@ -41,16 +41,49 @@ class AvConverter:
         payload the decoder refuses yields nothing (counted by nobody: as a lost packet)."""
         if not payload:
             return []  # (an empty packet would tell the decoder the stream ended)
+        if not self._decode(payload):
+            return []
+        return self._encode(1 if self.one_frame else 0)
+
+    def fill(self, payload: bytes) -> bytes | None:
+        """One frame that fills a gap (``dtx``): what the decoder makes of ``payload`` (comfort
+        noise parameters, decoded only when less than a frame is left: one continuous noise
+        whatever the gap's length), silence without one."""
+        self._fill_buffer(payload, self.samples)
+        out = self._encode(1)
+        return out[0] if out else None
+
+    def linear(self, payload: bytes, count: int) -> bytes:
+        """``count`` samples (16-bit) of what ``fill`` encodes, not encoded (for a G.711
+        output, which frames them with its own pending samples)."""
+        self._fill_buffer(payload, count)
+        size = count * 2
+        samples = bytes(self.buffer[:size])
+        del self.buffer[:size]
+        return samples
+
+    def _fill_buffer(self, payload: bytes, count: int) -> None:
+        size = count * 2
+        while len(self.buffer) < size and payload and self._decode(payload):
+            pass
+        if len(self.buffer) < size:
+            self.buffer += bytes(size - len(self.buffer))
+
+    def _decode(self, payload: bytes) -> bool:
         try:
             decoded = self.decoder.decode(av.Packet(payload))
         except (av.error.FFmpegError, ValueError):
-            return []
+            return False
         for frame in decoded:
             for resampled in self.resampler.resample(frame):
                 self.buffer += bytes(resampled.planes[0])[:resampled.samples * 2]
+        return True
+
+    def _encode(self, limit: int) -> list[bytes]:
+        """The payloads of the whole frames buffered (at most ``limit``, 0: all)."""
         out: list[bytes] = []
         size = self.samples * 2
-        while len(self.buffer) >= size and not (self.one_frame and out):
+        while len(self.buffer) >= size and not (limit and len(out) >= limit):
             frame = av.AudioFrame(format="s16", layout="mono", samples=self.samples)
             frame.planes[0].update(bytes(self.buffer[:size]))
             del self.buffer[:size]

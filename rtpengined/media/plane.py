@@ -53,6 +53,7 @@ from .counters import (
     SlotAllocator,
     unpack_address,
 )
+from .dtx import DtxSettings
 from .kernel import Kernel, KernelPlanner, NullKernel, Pair
 from .nft import open_kernel
 from .worker import socket_address
@@ -128,6 +129,11 @@ class RelayPlane:
                  kernel: Kernel | None = None) -> None:
         count = workers if workers is not None else (config.relay_workers or os.cpu_count() or 1)
         self.config = config
+        # What each worker's command line carries besides its descriptors: the DTX options
+        # (``--dtx-delay`` on: the converted streams' timers run in the workers).
+        self.worker_options = [] if config.dtx_delay <= 0 else [DtxSettings(
+            config.dtx_delay / 1000, config.max_dtx, config.dtx_buffer, config.dtx_lag / 1000,
+            config.dtx_shift / 1000, bytes(config.dtx_cn_params)).to_arg()]
         self.counters = CounterTable.create()
         # Ended streams' sockets a worker may still hold; the port pools reuse them.
         self.lingering = LingeringSockets()
@@ -914,7 +920,7 @@ class RelayPlane:
                 try:
                     process = await trio.lowlevel.open_process(
                         [sys.executable, "-m", "rtpengined.media.worker", str(child_fd),
-                         str(self.counters.fd), str(worker.index)],
+                         str(self.counters.fd), str(worker.index), *self.worker_options],
                         pass_fds=(child_fd, self.counters.fd),
                         stdin=subprocess.DEVNULL,
                     )

@@ -47,7 +47,7 @@ import logging
 import os
 import struct
 
-from . import dtmf, g711
+from . import codecs, dtmf, g711
 
 log = logging.getLogger("rtpengined.relay")
 
@@ -192,6 +192,20 @@ class _Silent:
         return []
 
 
+def filler(codec_out: str, frame: int):
+    """What fills DTX gaps in ``codec_out`` (``avcodec.AvConverter.fill``: comfort noise or
+    silence, in frames of ``frame`` clock units); None if libavcodec cannot here."""
+    target = codecs.codec(codec_out)
+    if target is None:
+        return None
+    try:
+        from .avcodec import AvConverter  # (loads libavcodec: only workers that fill gaps)
+        return AvConverter(codecs.CODECS["cn"], target, frame)
+    except Exception:  # noqa: BLE001  (ImportError, av.error.*: whatever the build lacks)
+        log.warning("cannot fill DTX gaps in %s here: libavcodec (PyAV) lacks it", codec_out)
+        return None
+
+
 class Direction:
     """The output SSRCs of one direction, by received SSRC (bytes), and the DTMF events
     ``play DTMF`` queued on it (``dtmf.Injector``, made by the first)."""
@@ -257,6 +271,48 @@ class Direction:
             self._frame(output, ready, conversions.get(ready[1] & 0x7F, conversion), out)
         output.expected = expected
         return out
+
+    def fill(self, ssrc: bytes, pt_out: int, payload: bytes, frame: int,
+             samples: bool = False) -> list[bytes]:
+        """What the relay made to fill a gap (``dtx``) in what goes out for ``ssrc``, as a
+        packet between the last one and the next would: a frame (``payload``), or with
+        ``samples`` G.711 samples that go through the framing with those pending (none,
+        one or more frames). Numbered on from the last packet, the packets after it
+        shifted on; stamped on the encoder's clock. Nothing before anything of ``ssrc``
+        was converted."""
+        output = self.outputs.get(ssrc)
+        if output is None or output.clock is None or output.expected is None:
+            return []
+        if samples:
+            pending = output.pending + payload
+            count = len(pending) // frame
+            pieces = [pending[index * frame:(index + 1) * frame] for index in range(count)]
+            output.pending = pending[count * frame:]
+        else:
+            pieces = [payload]
+        out = []
+        seq = output.expected - 1
+        for piece in pieces:
+            output.shift += 1  # (the first: the number of the packet the gap stands for)
+            out.append(_HEADER.pack(0x80, pt_out, (seq + output.shift) & 0xFFFF,
+                                    output.clock & 0xFFFFFFFF, output.ssrc) + piece)
+            output.clock += frame
+        return out
+
+    def discard(self, packet: bytes, conversions: dict) -> None:
+        """A packet dropped before conversion (``dtx``: it came too late): the sequencer
+        takes it, nothing goes out, and the numbering and clock go on as if it never was."""
+        if len(packet) < 12:
+            return
+        ssrc = packet[8:12]
+        output = self.outputs.get(ssrc)
+        before = (output.shift, output.clock) if output is not None else None
+        self.rewrite(packet, conversions)
+        output = self.outputs[ssrc]
+        if before is not None and output.clock is not None:
+            output.shift, output.clock = before[0] - 1, before[1]
+        else:
+            output.shift -= 1
 
     def _frame(self, output: _Output, packet: bytes, conversion: tuple, out: list) -> None:
         """Decode one packet the sequencer released into the frames it completes."""

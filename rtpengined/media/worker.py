@@ -38,6 +38,7 @@ WebRTC protocol logic itself lives in ``secure``).
 from __future__ import annotations
 
 import _socket
+import array
 import heapq
 import logging
 import os
@@ -50,7 +51,7 @@ import time
 
 from ..rare_fields import add_rare_fields
 from . import channel as ch
-from . import codecs, dtmf, g711, player, rtcp_report, t38_relay, transcoding
+from . import codecs, dtmf, dtx, g711, player, rtcp_report, t38_relay, transcoding
 from .counters import (
     CONFIRMED,
     PAYLOAD_TYPE_SEEN,
@@ -94,6 +95,8 @@ _FRESH_SLOT = (0, 0, 0, 0.0, 0, 0, 0, 0, bytes(16), 0, 0, 0)  # ``read_raw`` of 
 # A list changed in place: assigning a class attribute of ``_Stream`` instead would
 # invalidate the interpreter's attribute caches for every stream access.
 _window = [-1.0, -1.0]
+# G.711 encoding tables (16-bit sample -> code) by codec name, built when DTX first fills
+_LAW_TABLES: dict[str, bytes] = {}
 
 
 class _Stream:
@@ -324,6 +327,9 @@ add_rare_fields(_Stream, {
     # (``player``: a ``t38_relay.PcmOutput``).
     "t38": None, "gateway": None, "gateway_error_logged": False,
     "gateway_output": None,  # (on the T.38 party's stream: the stream that plays its audio)
+    # DTX (``Worker.hold_dtx``): the received SSRC's ``dtx.DtxBuffer``, and what fills its
+    # gaps by output payload type (``avcodec.AvConverter``s from comfort noise).
+    "dtx": None, "dtx_fillers": None,
 })
 
 
@@ -375,6 +381,13 @@ class Worker:
         # packet, stale entries skipped (``player_due``: the live one per stream).
         self.play_timers: list = []
         self.player_due: dict[_Stream, float] = {}
+        # DTX (``--dtx-delay``, ``dtx``): converted packets held by the drains (``_forward``
+        # appends (stream, packet), None without DTX), and (due, tie, stream) of each
+        # holding stream's timer (``dtx_due``: the live one per stream).
+        self.dtx_settings: dtx.DtxSettings | None = None
+        self.dtx_held: list | None = None
+        self.dtx_timers: list = []
+        self.dtx_due: dict[_Stream, float] = {}
         # Endpoint hosts as the counter slots take them (``pack_address``), per family.
         self.packed4: dict[str, bytes] = {}
         self.packed6: dict[str, bytes] = {}
@@ -899,12 +912,16 @@ class Worker:
         turn = 0
         timers = self.timers
         play_timers = self.play_timers
+        dtx_timers = self.dtx_timers
+        dtx_held = self.dtx_held
         while True:
             if dirty:
                 timeout = 0  # idle: flush now, query sees it
-            elif timers or play_timers:
-                # a WebRTC leg's ICE check or DTLS retransmission, a played packet is due
-                due = min(timers[0][0] if timers else _FAR, play_timers[0][0] if play_timers else _FAR)
+            elif timers or play_timers or dtx_timers:
+                # a WebRTC leg's ICE check or DTLS retransmission, a played packet, a DTX
+                # tick is due
+                due = min(timers[0][0] if timers else _FAR, play_timers[0][0] if play_timers else _FAR,
+                          dtx_timers[0][0] if dtx_timers else _FAR)
                 timeout = max(0.0, due - monotonic())
             else:
                 timeout = -1
@@ -922,6 +939,8 @@ class Worker:
                 self.run_timers(now)
             if play_timers and play_timers[0][0] <= now:
                 self.run_players(now)
+            if dtx_timers and dtx_timers[0][0] <= now:
+                self.run_dtx(now)
             turn += 1
             if len(events) > 1 and (channel_fd, select.EPOLLIN) in events:
                 # Signalling first: a packet sent after an ng reply must see the change
@@ -943,6 +962,8 @@ class Worker:
                         return
                 elif fd in self.others:  # a socket on another address (ICE)
                     self.drain_local(*self.others[fd], wall, now, turn)
+            if dtx_held:
+                self.hold_dtx(now)
             if dirty and (not (events or handled) or now >= next_flush):
                 self.flush()
                 next_flush = now + FLUSH_INTERVAL
@@ -1174,7 +1195,7 @@ class Worker:
                     continue
             nbytes += len(data)  # as 10.5 counts SRTP: the packet decrypted
             last = data
-            errors += _forward(stream, sink, extras, data, rtcp, demux, out)
+            errors += _forward(stream, sink, extras, data, rtcp, demux, out, self.dtx_held)
         stream.busy = count > 1 if busy else stream.turn == turn - 1
         stream.turn = turn
         if not (count or errors):
@@ -1407,6 +1428,131 @@ class Worker:
             del self.player_due[stream]
             if stream.player is not None:
                 self.send_played(stream, now)
+
+    # -- DTX (``--dtx-delay``) ------------------------------------------------------------
+
+    def hold_dtx(self, now: float) -> None:
+        """Put the converted packets the drains held into their streams' DTX buffers (one
+        per received SSRC: a new SSRC ends the old one's buffer, as 10.5 shuts it down),
+        arming a stopped buffer's timer."""
+        held = self.dtx_held
+        for stream, packet in held:
+            sink = stream.sink
+            if sink is None or sink.transcode is None:
+                continue
+            conversion = sink.transcode.get(packet[1] & 0x7F)
+            if conversion is None:
+                continue
+            ssrc = packet[8:12]
+            buffer = stream.dtx
+            if buffer is not None and buffer.ssrc != ssrc:
+                self.end_dtx(stream)
+                buffer = None
+            codec_in = conversion[5]
+            events = codec_in.startswith("TELEPHONE-EVENT/")
+            if buffer is None:
+                known = codecs.codec(codec_in) if not events else None
+                rate = known.clock_rate if known is not None else (
+                    int(codec_in[16:]) if events else 8000)
+                buffer = stream.dtx = dtx.DtxBuffer(self.dtx_settings, rate, ssrc)
+            # (G.711: a byte per sample, so its packet time; others keep the last one)
+            samples = len(packet) - 12 if codec_in.split("/")[0] in ("PCMU", "PCMA") else 0
+            if buffer.push(packet, now, samples, events):
+                self.arm_dtx(stream)
+        held.clear()
+
+    def arm_dtx(self, stream: _Stream) -> None:
+        due = stream.dtx.next_at
+        self.dtx_due[stream] = due
+        self.timer_tie += 1
+        heapq.heappush(self.dtx_timers, (due, self.timer_tie, stream))
+
+    def run_dtx(self, now: float) -> None:
+        """The DTX timers due: each converts its next held packet or fills the gap."""
+        for due, _tie, stream in _pop_due(self.dtx_timers, now):
+            if self.dtx_due.get(stream) != due or self.streams.get(stream.id) is not stream:
+                continue  # re-armed since, or the stream is gone
+            del self.dtx_due[stream]
+            buffer, sink = stream.dtx, stream.sink
+            if buffer is None:
+                continue
+            if sink is None or sink.transcode is None:
+                self.end_dtx(stream)
+                continue
+            rewriter = stream.rewriter
+            if rewriter is None:
+                rewriter = stream.rewriter = transcoding.Direction()
+            pieces: list[bytes] = []
+            for step, packet in buffer.tick(now):
+                if step == dtx.PACKET:
+                    pieces += rewriter.rewrite(packet, sink.transcode)
+                elif step == dtx.DISCARD:
+                    rewriter.discard(packet, sink.transcode)
+                elif step == dtx.FILL:
+                    pieces += self.fill_dtx(stream, sink, rewriter, buffer)
+            if pieces:
+                self.send_converted(stream, sink, pieces)
+            if buffer.next_at is not None:
+                self.arm_dtx(stream)
+            else:
+                stream.dtx = None
+
+    def fill_dtx(self, stream: _Stream, sink: _Stream, rewriter: transcoding.Direction,
+                 buffer: dtx.DtxBuffer) -> list[bytes]:
+        """A frame for a gap in what the stream sends on: comfort noise made from
+        ``--dtx-cn-params`` (silence without) in the codec its audio goes out in."""
+        audio = buffer.audio_type
+        conversion = sink.transcode.get(audio) if audio is not None else None
+        if conversion is None:
+            return []
+        pt_out, frame, codec_out = conversion[0], conversion[2], conversion[6]
+        fillers = stream.dtx_fillers
+        if fillers is None:
+            fillers = stream.dtx_fillers = {}
+        filler = fillers.get((pt_out, codec_out, frame))
+        if filler is None:
+            filler = fillers[(pt_out, codec_out, frame)] = transcoding.filler(codec_out, frame)
+        if filler is None:
+            return []
+        cn_params = self.dtx_settings.cn_params
+        if type(conversion[1]) in (bytes, type(None)) and codec_out in ("PCMU", "PCMA"):
+            # G.711 framed by the tables: a packet time of the sender's audio (10.5 fills
+            # in the decoder), framed with the samples pending as that audio would be
+            table = _LAW_TABLES.get(codec_out)
+            if table is None:
+                table = _LAW_TABLES[codec_out] = g711.encoding_table(codec_out)
+            linear = array.array("H", filler.linear(cn_params, max(1, round(buffer.ptime * 8000))))
+            return rewriter.fill(buffer.ssrc, pt_out, bytes(table[v] for v in linear), frame, True)
+        payload = filler.fill(cn_params)
+        return rewriter.fill(buffer.ssrc, pt_out, payload, frame) if payload is not None else []
+
+    def end_dtx(self, stream: _Stream) -> None:
+        """Stop a stream's DTX buffer: what it still holds is converted and sent now."""
+        buffer = stream.dtx
+        stream.dtx = None
+        self.dtx_due.pop(stream, None)
+        if buffer is None:
+            return
+        held = buffer.stop()
+        sink = stream.sink
+        if not held or sink is None:
+            return
+        if sink.transcode is None:
+            self.send_converted(stream, sink, held)
+            return
+        rewriter = stream.rewriter
+        if rewriter is None:
+            rewriter = stream.rewriter = transcoding.Direction()
+        pieces = [piece for packet in held for piece in rewriter.rewrite(packet, sink.transcode)]
+        self.send_converted(stream, sink, pieces)
+
+    def send_converted(self, stream: _Stream, sink: _Stream, pieces: list[bytes]) -> None:
+        out: list = []
+        errors = _send_on(stream, sink, stream.extras, pieces, False, False, out)
+        if errors:
+            stream.errors += errors
+            self.dirty.add(stream)
+        self.send_on(stream, out)
 
     # -- WebRTC legs (ICE + DTLS-SRTP on the stream's port) -------------------------
 
@@ -1658,7 +1804,7 @@ class Worker:
             nbytes += len(data)  # decrypted, as 10.5 counts it
             media += 1
             last = data
-            errors += _forward(stream, sink, extras, data, rtcp, demux, out)
+            errors += _forward(stream, sink, extras, data, rtcp, demux, out, self.dtx_held)
         stream.busy = count > 1 if busy else stream.turn == turn - 1
         stream.turn = turn
         # (an endpoint media learned, before ICE chose one; follow_leg reports its own. The
@@ -1721,7 +1867,8 @@ def _without(present: _Stream | tuple | None, stream: _Stream) -> _Stream | tupl
 def _conversions(entries: tuple) -> dict | None:
     """A spec's conversions as the relay looks them up: payload type received -> (payload
     type sent, the G.711 table or None to keep the samples, samples per frame, silence
-    detection: (CN payload type, threshold, CN payload) or None). Entries
+    detection: (CN payload type, threshold, CN payload) or None, the DTMF detection's
+    payload type or None, codec received, codec sent (names as the entries give them)). Entries
     are (pt in, pt out, codec in, codec out[, RTP clock units per frame]): pubsub copies
     are converted packet by packet (G.711 only, no frame size), offer/answer directions
     framed anew (G.722 and Opus through libavcodec too)."""
@@ -1743,16 +1890,18 @@ def _conversions(entries: tuple) -> dict | None:
         else:
             continue
         table[pt_in] = (pt_out, convert, frame, entry[5] if len(entry) > 5 else None,
-                        entry[6] if len(entry) > 6 else None)
+                        entry[6] if len(entry) > 6 else None, codec_in, codec_out)
     return table or None
 
 
 def _forward(stream: _Stream, sink: _Stream | None, extras: tuple, data: bytes, rtcp: bool,
-             demux: bool, out: list) -> int:
+             demux: bool, out: list, held: list | None = None) -> int:
     """Queue what the per-packet drains send on for one packet (decrypted) that ``stream``
     received: a copy for each subscriber, and the packet for the sink, converted when the
     sink's party was answered another G.711 law (``transcoding``); returns the errors.
-    A payload type the stream drops (``block DTMF``) goes to neither."""
+    A payload type the stream drops (``block DTMF``) goes to neither. With DTX (``held``
+    a list) a packet to convert goes there instead, converted on the stream's DTX timer
+    (``Worker.run_dtx``)."""
     dropped = stream.dropped
     if dropped and not rtcp and len(data) > 1 and data[1] & 0x7F in dropped:
         return 0
@@ -1761,8 +1910,10 @@ def _forward(stream: _Stream, sink: _Stream | None, extras: tuple, data: bytes, 
     errors = _fan_out(extras, data, rtcp, stream.rtcp_mux, out) if extras else 0
     if sink is None or (not rtcp and stream.rtcp_only):
         return errors
-    egress = extras if extras and any(e.egress for e in extras) else None
     if sink.transcode is not None and not rtcp:
+        if held is not None and len(data) >= 12 and data[1] & 0x7F in sink.transcode:
+            held.append((stream, data))
+            return errors
         rewriter = stream.rewriter
         if rewriter is None:
             rewriter = stream.rewriter = transcoding.Direction()
@@ -1770,6 +1921,15 @@ def _forward(stream: _Stream, sink: _Stream | None, extras: tuple, data: bytes, 
         pieces = rewriter.rewrite(data, sink.transcode)
     else:
         pieces = (data,)
+    return errors + _send_on(stream, sink, extras, pieces, rtcp, demux, out)
+
+
+def _send_on(stream: _Stream, sink: _Stream, extras: tuple, pieces, rtcp: bool, demux: bool,
+             out: list) -> int:
+    """Queue packets for the sink (converted ones: ``_forward``, ``Worker.run_dtx``) and
+    their copies for ``egress`` subscribers; returns the errors."""
+    errors = 0
+    egress = extras if extras and any(e.egress for e in extras) else None
     for piece in pieces:
         if egress is not None:  # (``egress`` subscribers: what goes on, as it goes)
             errors += _fan_out(egress, piece, rtcp, stream.rtcp_mux, out, egress=True)
@@ -1958,6 +2118,7 @@ def socket_address(family: int, address: str, port: int) -> tuple | None:
 
 def main(argv: list[str]) -> int:
     channel_fd, counters_fd, index = (int(arg) for arg in argv[1:4])
+    settings = dtx.DtxSettings.from_arg(argv[4]) if len(argv) > 4 else None
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C goes to the daemon; it stops us
     try:
         channel = socket.socket(fileno=channel_fd)
@@ -1966,7 +2127,16 @@ def main(argv: list[str]) -> int:
         return 0  # the daemon stopped (e.g. a listener failed) before this worker started
     request_short_slice()  # run soon after a packet arrives, even beside busy work
     try:
-        Worker(channel, counters, index).run()
+        worker = Worker(channel, counters, index)
+        if settings is not None:
+            worker.dtx_settings, worker.dtx_held = settings, []
+            # Loaded now, not when the first gap is due: libavcodec and its CN decoder
+            # take tens of ms to load, and a timer that late fills a gap a packet was
+            # already there for.
+            transcoding.filler("PCMA", 160)
+            for law in ("PCMU", "PCMA"):
+                _LAW_TABLES[law] = g711.encoding_table(law)
+        worker.run()
     except (BrokenPipeError, ConnectionResetError):
         pass  # the daemon went away: nothing left to relay for
     return 0
