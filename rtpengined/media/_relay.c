@@ -796,16 +796,24 @@ static PyObject *totals_of(struct entry *e)
                          (unsigned long)e->lsr_at);
 }
 
+/* The registered entry of a descriptor argument: 1 with ``*e`` set, 0 when the descriptor
+ * has no registered stream, -1 with an exception set. */
+static int settled_arg(PyObject *fd_obj, struct entry **e)
+{
+    int fd;
+    if (entry_arg(fd_obj, &fd, e) < 0)
+        return -1;
+    return *e != NULL && (*e)->settled;
+}
+
 /* reception(fd) -> (ssrc, seq, lsr, lsr_at) or None: what a registered stream received last
  * (see ``struct entry``), for a report the relay sends; nothing else changes. */
 static PyObject *reception(PyObject *self, PyObject *fd_obj)
 {
-    int fd;
     struct entry *e;
-    if (entry_arg(fd_obj, &fd, &e) < 0)
-        return NULL;
-    if (e == NULL || !e->settled)
-        Py_RETURN_NONE;
+    int found = settled_arg(fd_obj, &e);
+    if (found <= 0)
+        return found < 0 ? NULL : Py_NewRef(Py_None);
     return Py_BuildValue("(kikk)", (unsigned long)e->ssrc, (int)e->seq, (unsigned long)e->lsr,
                          (unsigned long)e->lsr_at);
 }
@@ -944,12 +952,10 @@ static PyObject *register_(PyObject *self, PyObject *args)
  * lsr_at) go back to it. */
 static PyObject *unregister(PyObject *self, PyObject *fd_obj)
 {
-    int fd;
     struct entry *e;
-    if (entry_arg(fd_obj, &fd, &e) < 0)
-        return NULL;
-    if (e == NULL || !e->settled)
-        Py_RETURN_NONE;
+    int found = settled_arg(fd_obj, &e);
+    if (found <= 0)
+        return found < 0 ? NULL : Py_NewRef(Py_None);
     e->settled = 0;
     release(e);
     return totals_of(e);
@@ -959,12 +965,10 @@ static PyObject *unregister(PyObject *self, PyObject *fd_obj)
  * write), which stays registered; its congestion note is taken. */
 static PyObject *totals(PyObject *self, PyObject *fd_obj)
 {
-    int fd;
     struct entry *e;
-    if (entry_arg(fd_obj, &fd, &e) < 0)
-        return NULL;
-    if (e == NULL || !e->settled)
-        Py_RETURN_NONE;
+    int found = settled_arg(fd_obj, &e);
+    if (found <= 0)
+        return found < 0 ? NULL : Py_NewRef(Py_None);
     PyObject *result = totals_of(e);
     e->congested = 0;
     return result;
