@@ -781,6 +781,15 @@ async def test_ipv6(plane):
     assert a.rtp.endpoint == alice.endpoint
 
 
+async def test_the_plane_opens_once_every_worker_process_has_started(nursery):
+    """The daemon opens its listeners after ``open_media_plane``: by then each worker has
+    said it runs, so the first packets of a call set up at once are relayed at once (they
+    waited in the socket while a worker was still loading)."""
+    async with open_media_plane(Config(relay_workers=2), nursery) as media:
+        assert all(worker.ready.is_set() for worker in media.workers)
+        assert all(media.worker_pids())
+
+
 async def test_workers_exit_with_the_plane():
     async with trio.open_nursery() as nursery:
         async with open_media_plane(Config(relay_workers=2), nursery) as media:

@@ -72,6 +72,7 @@ KERNEL_FRESH = 0.1  # a view of all streams re-reads kernel counters older than 
 # is not deferred so: a packet that reached a deleted call's port after delete answered
 # was still relayed.
 DEFER_DELAY = 0.02
+WORKER_READY_TIMEOUT = 10  # seconds a starting daemon waits for its relay workers
 # Bytes of a ``play media`` blob sent to the worker inside a batch (more: through a file).
 INLINE_BLOB = 8192
 
@@ -120,6 +121,7 @@ class _WorkerHandle:
     pid: int | None = None
     restarts: int = 0
     certificates: set = field(default_factory=set)  # DTLS certificates this worker holds
+    ready: trio.Event = field(default_factory=trio.Event)  # its process said "ready" once
 
 
 class RelayPlane:
@@ -986,7 +988,9 @@ class RelayPlane:
             if not data:
                 return False
             for kind, stream_ids in ch.decode(data):
-                if kind == "removed":
+                if kind == "ready":
+                    worker.ready.set()
+                elif kind == "removed":
                     self._removed(worker, stream_ids)
                 elif kind == "learned":
                     for stream_id in stream_ids:
@@ -1047,6 +1051,17 @@ class RelayPlane:
         nursery.start_soon(self._flush_deferred)
         if self.kernel.active:
             nursery.start_soon(self._kernel_loop)
+
+    async def wait_ready(self) -> None:
+        """Until every worker process has started (or ``WORKER_READY_TIMEOUT`` passed): a
+        daemon answers nothing before, so a call set up at once does not wait for a worker
+        still loading (its first packets sat in the socket for 30-120 ms)."""
+        with trio.move_on_after(WORKER_READY_TIMEOUT) as waited:
+            for worker in self.workers:
+                await worker.ready.wait()
+        if waited.cancelled_caught:
+            log.warning("relay workers not all started after %d s; going on",
+                        WORKER_READY_TIMEOUT)
 
     def close(self) -> None:
         """Stop relaying: workers see end of file on their channel and exit."""
@@ -1157,6 +1172,7 @@ async def open_media_plane(config: Config, nursery: trio.Nursery):
     plane = RelayPlane(config, kernel=open_kernel(config.table, config.no_fallback))
     plane.start(nursery)
     try:
+        await plane.wait_ready()
         yield plane
     finally:
         plane.close()

@@ -900,6 +900,7 @@ class Worker:
         self.epoll.register(channel_fd, select.EPOLLIN)
         poll = self.epoll.poll
         native_run = _relay.run if _relay is not None else None
+        self.channel.send(ch.encode([("ready", [])]))  # (the daemon opens its listeners)
         epoll_fd = self.epoll.fileno()
         handled = 0
         by_fd = self.by_fd
