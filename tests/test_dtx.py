@@ -6,7 +6,7 @@ from __future__ import annotations
 import struct
 
 from rtpengined.media import transcoding
-from rtpengined.media.dtx import DISCARD, FILL, PACKET, STOP, DtxBuffer, DtxSettings
+from rtpengined.media.dtx import DISCARD, FILL, MAX_HELD, PACKET, STOP, DtxBuffer, DtxSettings
 
 SSRC = b"\x00\x00\x56\x78"
 
@@ -123,3 +123,10 @@ def test_filled_frames_are_numbered_and_stamped_on_between_the_packets():
     [last] = direction.rewrite(_rtp(2004, 4960), conversions)
     assert struct.unpack_from("!H", last, 2)[0] == 2008
     assert direction.fill(b"\x00\x00\x00\x01", 8, b"", 160) == []  # (nothing of it yet)
+
+
+def test_a_flood_holds_at_most_max_held_packets_the_oldest_going_first():
+    buffer = _buffer()
+    for n in range(MAX_HELD + 50):
+        buffer.push(_rtp(n, 160 * n), now=0.0, samples=160)
+    assert len(buffer.packets) == MAX_HELD and buffer.packets[0][1] == 160 * 50

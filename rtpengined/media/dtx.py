@@ -49,6 +49,10 @@ class DtxSettings:
                    bytes.fromhex(cn))
 
 
+# Packets one buffer holds at most (20 s of 20 ms packets): a party flooding a converted
+# port cannot grow it further; the oldest go first (10.5 sets no bound).
+MAX_HELD = 1000
+
 # What ``DtxBuffer.tick`` asks for
 PACKET = "packet"  # convert and send this packet
 DISCARD = "discard"  # drop this packet (it came too late): the output goes on without it
@@ -68,7 +72,7 @@ class DtxBuffer:
         self.clock_rate = clock_rate
         self.ssrc = ssrc
         # (packet, timestamp, arrival, samples or 0, DTMF): held until their tick
-        self.packets: deque[tuple[bytes, int, float, int, bool]] = deque()
+        self.packets: deque[tuple[bytes, int, float, int, bool]] = deque(maxlen=MAX_HELD)
         self.head_ts: int | None = None  # the timestamp the timer stands at
         self.next_at: float | None = None  # when the timer fires next (None: stopped)
         self.last_push = 0.0
