@@ -1471,9 +1471,11 @@ class Worker:
     def run_dtx(self, now: float) -> None:
         """The DTX timers due: each converts its next held packet or fills the gap."""
         for due, _tie, stream in _pop_due(self.dtx_timers, now):
-            if self.dtx_due.get(stream) != due or self.streams.get(stream.id) is not stream:
-                continue  # re-armed since, or the stream is gone
+            if self.dtx_due.get(stream) != due:
+                continue  # re-armed since
             del self.dtx_due[stream]
+            if self.streams.get(stream.id) is not stream:
+                continue  # the stream is gone
             buffer, sink = stream.dtx, stream.sink
             if buffer is None:
                 continue
