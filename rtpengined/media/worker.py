@@ -1393,7 +1393,7 @@ class Worker:
         wall = time.time()
         ssrc, seq, _, _ = self.reception(stream)
         blocks = []
-        if seq >= 0 and stream.ssrc_seen & 1:
+        if seq >= 0:  # (an RTP packet came: its SSRC is the one reported on)
             _, _, lsr, lsr_at = self.reception(target)
             blocks.append(rtcp_report.Block(ssrc, seq, lsr, rtcp_report.since(wall, lsr_at)))
         report = rtcp_report.sender_report(int.from_bytes(playing.ssrc, "big"), wall, timestamp,
