@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import socket
 import struct
+import time
 
 import pytest
 from differential import DaemonPair, sdp
@@ -114,3 +115,51 @@ def test_dtx_options_are_read_and_checked():
     for bad in (["--dtx-cn-params=128"], ["--dtx-delay=-1"]):
         with pytest.raises(ConfigError):
             parse_args(bad)
+
+
+def _after_block(daemon, call_id: str) -> int:
+    """A's two packets and a gap's first frame, then ``block media`` for A: how many
+    packets B still receives in the next 0.5 s."""
+    a = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    b = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    try:
+        for sock in (a, b):
+            sock.bind(("127.0.0.1", 0))
+        b.settimeout(1.0)
+        ids = {"call-id": call_id, "from-tag": "A"}
+
+        def body(sock: socket.socket, formats: str) -> str:
+            return sdp("v=0", "o=- 1 1 IN IP4 127.0.0.1", "s=-", "c=IN IP4 127.0.0.1", "t=0 0",
+                       f"m=audio {sock.getsockname()[1]} RTP/AVP {formats}", "a=sendrecv")
+
+        daemon.request({**ids, "command": "offer", "codec": {"transcode": ["PCMA"]},
+                        "sdp": body(a, "0")})
+        answer = daemon.request({**ids, "command": "answer", "to-tag": "B", "sdp": body(b, "8")})
+        to_b = ("127.0.0.1", int(answer["sdp"].split("m=audio ")[1].split()[0]))
+        for n in range(2):
+            a.sendto(struct.pack("!BBHII", 0x80, 0, 2000 + n, 4000 + 160 * n, 0x5678)
+                     + b"\x40" * 160, to_b)
+            b.recv(2048)
+        b.recv(2048)  # the gap's first frame
+        assert daemon.request({**ids, "command": "block media"})["result"] == "ok"
+        b.settimeout(0.05)
+        count = 0
+        deadline = time.monotonic() + 0.5
+        while time.monotonic() < deadline:
+            try:
+                b.recv(2048)
+                count += 1
+            except TimeoutError:
+                continue
+        return count
+    finally:
+        daemon.request({"command": "delete", "call-id": call_id})
+        a.close()
+        b.close()
+
+
+def test_block_media_stops_the_gap_filling_too(pair):
+    """A deliberate difference: ``block media`` stops what goes to B, the relay's own fill
+    included. 10.5 goes on sending comfort noise for the gap (until --max-dtx)."""
+    assert _after_block(pair.reference, "dtx-block") >= 15
+    assert _after_block(pair.ours, "dtx-block") <= 1  # (a tick already under way)

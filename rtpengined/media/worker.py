@@ -1479,6 +1479,10 @@ class Worker:
             buffer, sink = stream.dtx, stream.sink
             if buffer is None:
                 continue
+            if stream.blocked:  # (``block media`` since: what it held goes nowhere either)
+                buffer.stop()
+                stream.dtx = None
+                continue
             if sink is None or sink.transcode is None:
                 self.end_dtx(stream)
                 continue
