@@ -30,54 +30,73 @@ def pair(request):
     daemons.stop()
 
 
+class _Call:
+    """A (PCMU) and B (PCMA) on loopback sockets, their call converting (``with``: offer,
+    answer; deleted and closed on exit). ``send`` is A's packet of ``samples`` bytes."""
+
+    def __init__(self, daemon, call_id: str) -> None:
+        self.daemon, self.ids = daemon, {"call-id": call_id, "from-tag": "A"}
+
+    def __enter__(self) -> _Call:
+        self.a = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self.b = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        try:
+            for sock in (self.a, self.b):
+                sock.bind(("127.0.0.1", 0))
+            self.b.settimeout(1.0)
+            offer = self.request({"command": "offer", "codec": {"transcode": ["PCMA"]},
+                                  "sdp": self._body(self.a, "0")})
+            assert offer["result"] == "ok", offer
+            answer = self.request({"command": "answer", "to-tag": "B",
+                                   "sdp": self._body(self.b, "8")})
+            assert answer["result"] == "ok", answer
+        except BaseException:
+            self.__exit__()
+            raise
+        self.to_b = ("127.0.0.1", int(answer["sdp"].split("m=audio ")[1].split()[0]))
+        return self
+
+    def __exit__(self, *_exc) -> None:
+        self.daemon.request({"command": "delete", "call-id": self.ids["call-id"]})
+        self.a.close()
+        self.b.close()
+
+    def request(self, message: dict) -> dict:
+        return self.daemon.request({**self.ids, **message})
+
+    @staticmethod
+    def _body(sock: socket.socket, formats: str) -> str:
+        return sdp("v=0", "o=- 1 1 IN IP4 127.0.0.1", "s=-", "c=IN IP4 127.0.0.1", "t=0 0",
+                   f"m=audio {sock.getsockname()[1]} RTP/AVP {formats}", "a=sendrecv")
+
+    def send(self, seq: int, ts: int, samples: int = 160) -> None:
+        self.a.sendto(struct.pack("!BBHII", 0x80, 0, seq, ts, 0x5678) + b"\x40" * samples,
+                      self.to_b)
+
+
 def _exchange(daemon, call_id: str, ptime: int, fills: int) -> list[tuple]:
     """A's two packets of ``ptime`` ms (the SDP's packet time is 20 ms), ``fills`` packets
     of the gap (two of A's packet times), A's next packet (its timestamp where the gap's
     end puts it), then two more packets: what B received."""
-    a = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    b = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    try:
-        for sock in (a, b):
-            sock.bind(("127.0.0.1", 0))
-        b.settimeout(1.0)
-        ids = {"call-id": call_id, "from-tag": "A"}
-
-        def body(sock: socket.socket, formats: str, *attributes: str) -> str:
-            return sdp("v=0", "o=- 1 1 IN IP4 127.0.0.1", "s=-", "c=IN IP4 127.0.0.1", "t=0 0",
-                       f"m=audio {sock.getsockname()[1]} RTP/AVP {formats}", *attributes,
-                       "a=sendrecv")
-
-        offer = daemon.request({**ids, "command": "offer", "codec": {"transcode": ["PCMA"]},
-                                "sdp": body(a, "0")})
-        assert offer["result"] == "ok", offer
-        answer = daemon.request({**ids, "command": "answer", "to-tag": "B", "sdp": body(b, "8")})
-        assert answer["result"] == "ok", answer
-        to_b = ("127.0.0.1", int(answer["sdp"].split("m=audio ")[1].split()[0]))
-        samples = 8 * ptime
-        got: list[bytes] = []
-
-        def send(seq: int, ts: int) -> None:
-            a.sendto(struct.pack("!BBHII", 0x80, 0, seq, ts, 0x5678) + b"\x40" * samples, to_b)
+    samples = 8 * ptime
+    got: list[bytes] = []
+    with _Call(daemon, call_id) as call:
 
         def receive(count: int) -> None:
             for _ in range(count):
-                got.append(b.recv(2048))
+                got.append(call.b.recv(2048))
 
-        send(2000, 4000)
+        call.send(2000, 4000, samples)
         receive(1)
-        send(2001, 4000 + samples)
+        call.send(2001, 4000 + samples, samples)
         receive(samples * 2 // 160 - 1)  # (30 ms to 20: A's second packet completes two)
         receive(fills)
-        send(2002, 4000 + samples * 4)
+        call.send(2002, 4000 + samples * 4, samples)
         receive(3)
-        first_seq, first_ts = struct.unpack_from("!HI", got[0], 2)
-        return [(data[1], (struct.unpack_from("!H", data, 2)[0] - first_seq) & 0xFFFF,
-                 (struct.unpack_from("!I", data, 4)[0] - first_ts) & 0xFFFFFFFF, data[12:])
-                for data in got]
-    finally:
-        daemon.request({"command": "delete", "call-id": call_id})
-        a.close()
-        b.close()
+    first_seq, first_ts = struct.unpack_from("!HI", got[0], 2)
+    return [(data[1], (struct.unpack_from("!H", data, 2)[0] - first_seq) & 0xFFFF,
+             (struct.unpack_from("!I", data, 4)[0] - first_ts) & 0xFFFFFFFF, data[12:])
+            for data in got]
 
 
 @pytest.mark.parametrize(("ptime", "fills"), [(20, 2), (30, 3)], ids=["ptime 20", "ptime 30"])
@@ -120,42 +139,22 @@ def test_dtx_options_are_read_and_checked():
 def _after_block(daemon, call_id: str) -> int:
     """A's two packets and a gap's first frame, then ``block media`` for A: how many
     packets B still receives in the next 0.5 s."""
-    a = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    b = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    try:
-        for sock in (a, b):
-            sock.bind(("127.0.0.1", 0))
-        b.settimeout(1.0)
-        ids = {"call-id": call_id, "from-tag": "A"}
-
-        def body(sock: socket.socket, formats: str) -> str:
-            return sdp("v=0", "o=- 1 1 IN IP4 127.0.0.1", "s=-", "c=IN IP4 127.0.0.1", "t=0 0",
-                       f"m=audio {sock.getsockname()[1]} RTP/AVP {formats}", "a=sendrecv")
-
-        daemon.request({**ids, "command": "offer", "codec": {"transcode": ["PCMA"]},
-                        "sdp": body(a, "0")})
-        answer = daemon.request({**ids, "command": "answer", "to-tag": "B", "sdp": body(b, "8")})
-        to_b = ("127.0.0.1", int(answer["sdp"].split("m=audio ")[1].split()[0]))
+    with _Call(daemon, call_id) as call:
         for n in range(2):
-            a.sendto(struct.pack("!BBHII", 0x80, 0, 2000 + n, 4000 + 160 * n, 0x5678)
-                     + b"\x40" * 160, to_b)
-            b.recv(2048)
-        b.recv(2048)  # the gap's first frame
-        assert daemon.request({**ids, "command": "block media"})["result"] == "ok"
-        b.settimeout(0.05)
+            call.send(2000 + n, 4000 + 160 * n)
+            call.b.recv(2048)
+        call.b.recv(2048)  # the gap's first frame
+        assert call.request({"command": "block media"})["result"] == "ok"
+        call.b.settimeout(0.05)
         count = 0
         deadline = time.monotonic() + 0.5
         while time.monotonic() < deadline:
             try:
-                b.recv(2048)
+                call.b.recv(2048)
                 count += 1
             except TimeoutError:
                 continue
         return count
-    finally:
-        daemon.request({"command": "delete", "call-id": call_id})
-        a.close()
-        b.close()
 
 
 def test_block_media_stops_the_gap_filling_too(pair):
