@@ -91,16 +91,12 @@ def _rtp(seq: int, ts: int, payload: bytes) -> bytes:
     return struct.pack("!BBHII", 0x80, 8, seq & 0xFFFF, ts & 0xFFFFFFFF, 0x1234) + payload
 
 
-_ALAW = None
-
-
 def _alaw(pcm: bytes) -> bytes:
-    global _ALAW
-    if _ALAW is None:
-        from rtpengined.media import t38_relay
-        _ALAW = t38_relay._encoder("PCMA")
+    from rtpengined.media import g711
+
+    table = g711.encoder("PCMA")  # (built once per process)
     samples = struct.unpack(f"<{len(pcm) // 2}h", pcm)
-    return bytes(_ALAW[s & 0xFFFF] for s in samples)
+    return bytes(table[s & 0xFFFF] for s in samples)
 
 
 def _linear(payload: bytes) -> bytes:

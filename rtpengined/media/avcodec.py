@@ -64,8 +64,10 @@ class AvConverter:
 
     def _fill_buffer(self, payload: bytes, count: int) -> None:
         size = count * 2
-        while len(self.buffer) < size and payload and self._decode(payload):
-            pass
+        while len(self.buffer) < size and payload:
+            before = len(self.buffer)
+            if not self._decode(payload) or len(self.buffer) == before:
+                break  # (a decoder that gives nothing for it: silence makes up the rest)
         if len(self.buffer) < size:
             self.buffer += bytes(size - len(self.buffer))
 

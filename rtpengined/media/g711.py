@@ -81,6 +81,18 @@ def encoding_table(law: str) -> bytes:
     upper, lower = quarter[8192:], quarter[:8192]
     return bytes(b for part in (upper, lower) for b in part for _ in range(4))
 
+_ENCODERS: dict[str, bytes] = {}
+
+
+def encoder(law: str) -> bytes:
+    """``encoding_table(law)`` built once per process and shared by whoever encodes (the
+    T.38 gateway's audio, DTX fills)."""
+    table = _ENCODERS.get(law)
+    if table is None:
+        table = _ENCODERS[law] = encoding_table(law)
+    return table
+
+
 ULAW_TO_ALAW = bytes(linear_to_alaw(ulaw_to_linear(code)) for code in range(256))
 ALAW_TO_ULAW = bytes(linear_to_ulaw(alaw_to_linear(code)) for code in range(256))
 

@@ -21,7 +21,6 @@ from . import g711
 # (payload type -> encoding) of the laws the gateway speaks whatever the SDP said
 _STATIC = {0: "PCMU", 8: "PCMA"}
 _decoders: dict[str, tuple[bytes, ...]] = {}
-_encoders: dict[str, bytes] = {}
 
 
 def _decoder(encoding: str) -> tuple[bytes, ...]:
@@ -31,14 +30,6 @@ def _decoder(encoding: str) -> tuple[bytes, ...]:
         linear = g711.ulaw_to_linear if encoding == "PCMU" else g711.alaw_to_linear
         table = _decoders[encoding] = tuple(
             struct.pack("<h", linear(code)) for code in range(256))
-    return table
-
-
-def _encoder(encoding: str) -> bytes:
-    """Per 16-bit sample (as unsigned), its code byte: one lookup per sample."""
-    table = _encoders.get(encoding)
-    if table is None:
-        table = _encoders[encoding] = g711.encoding_table(encoding)
     return table
 
 
@@ -66,7 +57,7 @@ class PcmOutput:
                  now: float) -> None:
         self.source = source  # the T.38 party's relay stream: its ``gateway`` plays
         self.payload_type = payload_type
-        self.table = _encoder(encoding)
+        self.table = g711.encoder(encoding)
         self.frame = 8 * max(10, min(ptime, 200))  # samples per packet at 8 kHz
         self.interval = self.frame / 8000
         self.protect = None  # (SRTP towards the party: the worker's ``_onward`` does it)

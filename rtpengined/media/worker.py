@@ -95,8 +95,6 @@ _FRESH_SLOT = (0, 0, 0, 0.0, 0, 0, 0, 0, bytes(16), 0, 0, 0)  # ``read_raw`` of 
 # A list changed in place: assigning a class attribute of ``_Stream`` instead would
 # invalidate the interpreter's attribute caches for every stream access.
 _window = [-1.0, -1.0]
-# G.711 encoding tables (16-bit sample -> code) by codec name, built when DTX first fills
-_LAW_TABLES: dict[str, bytes] = {}
 
 
 class _Stream:
@@ -1231,10 +1229,7 @@ class Worker:
         stream = self.streams.get(stream_id)
         if stream is None or stream.sink is None or stream.sink.transcode is None:
             return
-        rewriter = stream.rewriter
-        if rewriter is None:
-            rewriter = stream.rewriter = transcoding.Direction()
-        rewriter.inject(dtmf.Event(*event))
+        _rewriter(stream).inject(dtmf.Event(*event))
 
     # -- T.38 gateways (``t38_relay``) ------------------------------------------------
 
@@ -1486,9 +1481,7 @@ class Worker:
             if sink is None or sink.transcode is None:
                 self.end_dtx(stream)
                 continue
-            rewriter = stream.rewriter
-            if rewriter is None:
-                rewriter = stream.rewriter = transcoding.Direction()
+            rewriter = _rewriter(stream)
             pieces: list[bytes] = []
             for step, packet in buffer.tick(now):
                 if step == dtx.PACKET:
@@ -1525,9 +1518,7 @@ class Worker:
         if type(conversion[1]) in (bytes, type(None)) and codec_out in ("PCMU", "PCMA"):
             # G.711 framed by the tables: a packet time of the sender's audio (10.5 fills
             # in the decoder), framed with the samples pending as that audio would be
-            table = _LAW_TABLES.get(codec_out)
-            if table is None:
-                table = _LAW_TABLES[codec_out] = g711.encoding_table(codec_out)
+            table = g711.encoder(codec_out)
             linear = array.array("H", filler.linear(cn_params, max(1, round(buffer.ptime * 8000))))
             return rewriter.fill(buffer.ssrc, pt_out, bytes(table[v] for v in linear), frame, True)
         payload = filler.fill(cn_params)
@@ -1547,9 +1538,7 @@ class Worker:
         if sink.transcode is None:
             self.send_converted(stream, sink, held)
             return
-        rewriter = stream.rewriter
-        if rewriter is None:
-            rewriter = stream.rewriter = transcoding.Direction()
+        rewriter = _rewriter(stream)
         pieces = [piece for packet in held for piece in rewriter.rewrite(packet, sink.transcode)]
         self.send_converted(stream, sink, pieces)
 
@@ -1921,14 +1910,20 @@ def _forward(stream: _Stream, sink: _Stream | None, extras: tuple, data: bytes, 
         if held is not None and len(data) >= 12 and data[1] & 0x7F in sink.transcode:
             held.append((stream, data))
             return errors
-        rewriter = stream.rewriter
-        if rewriter is None:
-            rewriter = stream.rewriter = transcoding.Direction()
+        rewriter = _rewriter(stream)
         # (none: a duplicate, or less than a frame yet; more: a long packet)
         pieces = rewriter.rewrite(data, sink.transcode)
     else:
         pieces = (data,)
     return errors + _send_on(stream, sink, extras, pieces, rtcp, demux, out)
+
+
+def _rewriter(stream: _Stream) -> transcoding.Direction:
+    """The stream's converted direction (its output SSRCs and clocks), made on first use."""
+    rewriter = stream.rewriter
+    if rewriter is None:
+        rewriter = stream.rewriter = transcoding.Direction()
+    return rewriter
 
 
 def _send_on(stream: _Stream, sink: _Stream, extras: tuple, pieces, rtcp: bool, demux: bool,
@@ -2142,7 +2137,7 @@ def main(argv: list[str]) -> int:
             # already there for.
             transcoding.filler("PCMA", 160)
             for law in ("PCMU", "PCMA"):
-                _LAW_TABLES[law] = g711.encoding_table(law)
+                g711.encoder(law)
         worker.run()
     except (BrokenPipeError, ConnectionResetError):
         pass  # the daemon went away: nothing left to relay for
