@@ -619,7 +619,7 @@ def conversions(sent: list[tuple[str, str]], received: list[tuple[str, str]],
                     and media_codecs.convertible(encoding, primary[1])):
                 target = media_codecs.codec(primary[1])
                 out.append((int(pt), int(primary[0]), encoding.upper(), primary[1].upper(),
-                            ptime * target.clock_rate // 1000))
+                            target.frame(ptime)))
         elif through and encoding in media_codecs.G711 and names[encoding].isdigit():
             out.append((int(pt), int(names[encoding]), encoding.upper(), encoding.upper(),
                         ptime * 8))

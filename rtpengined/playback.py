@@ -136,7 +136,7 @@ def play_media(core: Core, message: dict[str, Any], request: Request) -> dict[st
         chosen = _codec(media)
         if chosen is not None:
             pt, codec = chosen
-            frame = _ptime(party, media) * codec.clock_rate // 1000
+            frame = codec.frame(_ptime(party, media))
             core.media.play_media(media.rtp, (what, codec.name.lower(), pt, frame, repeat,
                                               _end_to_end_key(party, media),
                                               core.calls.instance_id))

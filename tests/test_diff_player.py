@@ -168,10 +168,11 @@ def test_a_second_playback_goes_on_with_the_ssrc_sequence_and_clock(default_pair
     ("a codec the relay cannot make is passed over", "3 8", (), True),
     ("the party's packet time", "8", ("a=ptime:30",), True),
     ("G.722", "9", (), False),
+    ("G.723.1 in 30 ms frames", "4", (), True),
     ("Opus", "96", ("a=rtpmap:96 opus/48000/2",), False),
 ])
 def test_the_party_is_played_in_its_codec_as_in_10_5(default_pair, name, b, attributes, exact):
-    offer = "0" if b == "0" else "96" if b == "96" else "9" if b == "9" else "8"
+    offer = b if b in ("0", "96", "9", "4") else "8"
 
     def scenario(daemon, call_id):
         call = _Call(daemon, call_id, a=offer, b=b,

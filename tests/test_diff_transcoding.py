@@ -1,5 +1,5 @@
 """Differential: offers and answers that make the relay convert between codecs (the G.711
-laws by table, G.722 and Opus through libavcodec).
+laws by table, G.722, G.723.1 and Opus through libavcodec).
 
 ``codec: {transcode}`` adds the codec to what the answerer is offered (its static payload
 type, or the first free dynamic one; before telephone-event), with telephone-event and CN
@@ -118,6 +118,12 @@ SCENARIOS.update({
         answer(b("8")), query(), delete()],
     "G722 offer, transcode PCMA, answer PCMA": [
         offer(a("9"), codec={"transcode": ["PCMA"]}), answer(b("8")), delete()],
+    # G.723.1 (static payload type 4, 30 ms frames)
+    "transcode G723 and G722, answer takes G723": [
+        offer(a("0"), codec={"transcode": ["G723", "G722"]}), answer(b("4")), query(),
+        delete()],
+    "G723 offer, transcode PCMU, answer PCMU": [
+        offer(a("4"), codec={"transcode": ["PCMU"]}), answer(b("0")), query(), delete()],
 })
 
 
@@ -431,6 +437,24 @@ def test_libavcodec_conversions_frame_and_time_as_rtpengine(default_pair, name, 
     linear = [g711.ulaw_to_linear(code) for code in pcmu]
     rising = sum(1 for x, y in zip(linear, linear[1:], strict=False) if x < 0 <= y)
     assert abs(rising * 8000 / len(linear) - 440) < 25
+
+
+def test_g723_conversion_byte_for_byte_as_rtpengine(default_pair):
+    """PCMU to G.723.1 (30 ms frames from 20 ms packets) and G.723.1 back to PCMU: every
+    packet as 10.5 sends it, payloads included (both encode with libavcodec's coder at
+    6.3 kbit/s)."""
+    tone = _tone()
+    steps = [("A", 0, 100 + i, 1000 + 160 * i, 0x1234, tone[160 * i:160 * (i + 1)])
+             for i in range(9)]
+    steps += [("B", 4, 500 + i, 9000 + 240 * i, 0x5678, bytes(24)) for i in range(3)]
+    results = {}
+    for which, daemon in (("ref", default_pair.reference), ("ours", default_pair.ours)):
+        results[which] = media_exchange(daemon, f"g723-{which}", "0", "4", steps,
+                                        {"codec": {"transcode": ["G723"]}})
+    assert results["ours"] == results["ref"]
+    sent = [packet for got in results["ours"] for packet in got]
+    assert [len(p[3]) for p in sent if p[0] == 4] == [24] * 6  # (six 30 ms frames)
+    assert [p[2] for p in sent if p[0] == 4] == [1000 + 240 * i for i in range(6)]
 
 
 def _opus_silence(count: int) -> list[bytes]:

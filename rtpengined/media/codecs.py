@@ -1,6 +1,6 @@
 """The audio codecs the relay can convert between, and which pairs it can; sans-I/O.
 
-The two G.711 laws convert through 256-byte tables in pure Python (``g711``). G.722, Opus
+The two G.711 laws convert through 256-byte tables in pure Python (``g711``). G.722, G.723.1, Opus
 and comfort noise (into audio) go through libavcodec, the codec library rtpengine itself
 uses, by way of PyAV (``avcodec``): decoded, resampled and encoded again. PyAV is looked
 for, not imported, here: the control process decides what an offer may add without loading
@@ -24,6 +24,14 @@ class AudioCodec:
     decoder: str | None  # libavcodec names
     encoder: str | None
     bit_rate: int = 0  # what 10.5's encoder sends (measured), 0: the codec's own
+    frame_ms: int = 0  # the codec's fixed frame (G.723.1: 30 ms), 0: any packet time
+
+    def frame(self, ptime: int) -> int:
+        """RTP clock units per frame sent at ``ptime`` ms: a codec with a fixed frame gets
+        its own where ``ptime`` is no multiple of it (10.5 sends G.723.1 in 30 ms)."""
+        if self.frame_ms and ptime % self.frame_ms:
+            ptime = self.frame_ms
+        return ptime * self.clock_rate // 1000
 
     @property
     def rtpmap(self) -> str:
@@ -35,6 +43,8 @@ CODECS = {
     "pcmu": AudioCodec("PCMU", 8000, 8000, 1, "0", "pcm_mulaw", "pcm_mulaw"),
     "pcma": AudioCodec("PCMA", 8000, 8000, 1, "8", "pcm_alaw", "pcm_alaw"),
     "g722": AudioCodec("G722", 8000, 16000, 1, "9", "g722", "g722"),
+    # G.723.1 (6.3 kbit/s, 30 ms frames), libavcodec's coder as 10.5 uses it.
+    "g723": AudioCodec("G723", 8000, 8000, 1, "4", "g723_1", "g723_1", 6300, 30),
     "opus": AudioCodec("opus", 48000, 48000, 2, None, "libopus", "libopus", 32000),
     # Comfort noise (RFC 3389): decoded into noise for a party that takes no CN (10.5).
     "cn": AudioCodec("CN", 8000, 8000, 1, "13", "comfortnoise", "comfortnoise"),
