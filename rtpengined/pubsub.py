@@ -241,9 +241,16 @@ def _codec_option(message: dict[str, Any], flags: list[str], kind: str) -> list[
 
 
 def _transcode_codecs(message: dict[str, Any], flags: list[str]) -> list[str]:
-    """Codecs the request asks to add: only the G.711 laws, the one conversion the relay
-    does."""
-    return [n for n in _codec_option(message, flags, "transcode") if n in _G711]
+    """Codecs the request asks to add that the relay can make for a subscriber: the G.711
+    laws (by table), and codecs of libavcodec's with a static payload type (G.722, G.723.1).
+    (10.5 offers those too; a codec with a dynamic payload type is not offered here.)"""
+    out = []
+    for name in _codec_option(message, flags, "transcode"):
+        known = media_codecs.codec(name)
+        if name in _G711 or (known is not None and known.static_pt is not None
+                             and known.name.upper() == name and name != "CN"):
+            out.append(name)
+    return out
 
 
 def _offered_codecs(party: Monologue, source: CallMedia, added: list[str],
@@ -260,9 +267,17 @@ def _offered_codecs(party: Monologue, source: CallMedia, added: list[str],
                     and out[1].get(pt, "").split("/")[0].upper() not in stripped)]
         return kept, {pt: out[1][pt] for pt in kept if pt in out[1]}
     names = {rtpmaps.get(pt, "").split("/")[0].upper() for pt in formats}
+    sent = set(names)  # (what the publisher sends: what an added codec is made from)
     for name in added:
-        pt = "0" if name == "PCMU" else "8"
-        if name not in names and names & _G711 and pt not in formats:
+        if name in names:
+            continue
+        if name in _G711:
+            pt = "0" if name == "PCMU" else "8"
+            makes = bool(sent & _G711)
+        else:
+            pt = media_codecs.codec(name).static_pt
+            makes = any(media_codecs.convertible(have, name) for have in sent)
+        if makes and pt not in formats:
             formats.append(pt)
             rtpmaps[pt] = sdpmod.STATIC_PAYLOAD_TYPES[pt]
             names.add(name)
@@ -538,6 +553,9 @@ def subscribe_answer(core: Core, message: dict[str, Any], request: Request) -> d
             rtp.transcode = _conversions(offered, media.source.rtpmaps, section)
             if rtp.transcode:  # (query shows it on the publisher's media, as 10.5)
                 media.source.transcoding = True
+                # (and on the subscriber's when its copies go through libavcodec: 10.5
+                # flags it then, not for the other G.711 law)
+                media.transcoding = any(len(entry) > 4 for entry in rtp.transcode)
             if media.source.rtp is not None:
                 core.calls.set_converting(media.source.rtp, rtp)
         for stream in media.streams:
@@ -583,9 +601,11 @@ def _key_subscriber(media: CallMedia, section: sdpmod.MediaSection) -> None:
 
 
 def _conversions(offered: list[str], rtpmaps: dict[str, str],
-                 section: sdpmod.MediaSection) -> tuple:
-    """What the relay converts for a subscriber: each offered codec it did not answer, when
-    it answered the other G.711 law (PCMU <-> PCMA), as (pt in, pt out, codec in, codec out)."""
+                 section: sdpmod.MediaSection, ptime: int = 20) -> tuple:
+    """What the relay converts for a subscriber: each offered codec it did not answer into
+    the first answered one the relay can make from it. The other G.711 law by table, as
+    (pt in, pt out, codec in, codec out); a codec of libavcodec's (G.722, G.723.1) framed
+    anew in ``ptime`` ms, as (..., RTP clock units per frame)."""
     answered = section.rtpmaps()
 
     def codec(maps: dict[str, str], pt: str) -> str:
@@ -593,13 +613,19 @@ def _conversions(offered: list[str], rtpmaps: dict[str, str],
 
     out = []
     for pt in offered:
-        if pt in section.formats or codec(rtpmaps, pt) not in _G711:
+        source = codec(rtpmaps, pt)
+        if pt in section.formats or not pt.isdigit() or media_codecs.codec(source) is None:
             continue
         for other in section.formats:
             name = codec(answered, other)
-            if name in _G711 and name != codec(rtpmaps, pt) and pt.isdigit() and other.isdigit():
-                out.append((int(pt), int(other), codec(rtpmaps, pt), name))
-                break
+            if not other.isdigit() or not media_codecs.convertible(source, name):
+                continue
+            if source in _G711 and name in _G711:
+                out.append((int(pt), int(other), source, name))
+            else:
+                target = media_codecs.codec(name)
+                out.append((int(pt), int(other), source, name, target.frame(ptime)))
+            break
     return tuple(out)
 
 

@@ -123,6 +123,16 @@ SCENARIOS: dict[str, list[dict]] = {
         subscribe("T", **{"from-tag": "A", "flags": ["codec-transcode-PCMA"]}),
         sub_answer(SUB.replace("RTP/AVP 8", "RTP/AVP 0"), flags=["allow transcoding"]),
         query(**{"from-tag": "S"}), delete()],
+    # codecs of libavcodec's with a static payload type (G.722, G.723.1) offered too, in
+    # the order asked; an unknown name or a dynamic one is not (rtpengine's pubsub suite,
+    # "multi subs w diff codecs")
+    "codec transcode adds G722 and G723": [
+        offer(A), answer(B),
+        subscribe(**{"from-tag": "A", "codec": {"transcode": ["PCMA", "G722", "G723",
+                                                              "nonesuch"]}}),
+        subscribe("T", **{"from-tag": "B", "flags": ["codec-transcode-G723"]}),
+        sub_answer(SUB.replace("RTP/AVP 8", "RTP/AVP 9"), flags=["allow transcoding"]),
+        query(**{"from-tag": "S"}), delete()],
     "SRTP subscriber": [
         offer(A), answer(B),
         subscribe(**{"from-tag": "A", "transport-protocol": "RTP/SAVP",
@@ -204,6 +214,69 @@ def _copies(daemon, call_id: str, flags: list[str]) -> list:
     finally:
         for sock in socks.values():
             sock.close()
+
+
+def _converted_copies(daemon, call_id: str) -> list:
+    """A (PCMU) calls B (PCMU); C and D subscribe to A with ``transcode`` PCMA and G722,
+    C answering PCMA and D G722. For each of four packets of A's: what C and D got, as
+    (payload type, seq, ts, SSRC, payload length) lists (D's first: none, the encoder's
+    first frame is not full yet)."""
+    socks = {}
+    for name in "ABCD":
+        sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        sock.bind(("127.0.0.1", 0))
+        socks[name] = sock
+    try:
+        def body(name: str, pt: str, direction: str = "sendrecv") -> str:
+            port = socks[name].getsockname()[1]
+            return sdp("v=0", "o=- 1 1 IN IP4 127.0.0.1", "s=-", "c=IN IP4 127.0.0.1", "t=0 0",
+                       f"m=audio {port} RTP/AVP {pt}", f"a={direction}")
+
+        ids = {"call-id": call_id, "from-tag": "A"}
+        daemon.request({"command": "offer", **ids, "sdp": body("A", "0")})
+        answer = daemon.request({"command": "answer", **ids, "to-tag": "B",
+                                 "sdp": body("B", "0")})
+        to_b = int(re.search(r"m=audio (\d+)", answer["sdp"]).group(1))
+        for name, pt in (("C", "8"), ("D", "9")):
+            daemon.request({"command": "subscribe request", **ids, "to-tag": name,
+                            "codec": {"transcode": ["PCMA", "G722", "G723"]}})
+            daemon.request({"command": "subscribe answer", "call-id": call_id, "to-tag": name,
+                            "sdp": body(name, pt, "recvonly"), "flags": ["allow transcoding"]})
+        got = []
+        for seq in range(4):
+            packet = struct.pack("!BBHII", 0x80, 0, 4000 + seq, 7000 + 160 * seq, 0x6543)
+            socks["A"].sendto(packet + b"\x00" * 160, ("127.0.0.1", to_b))
+            for name in "CD":
+                copies = []
+                socks[name].settimeout(0.5)
+                while True:
+                    try:
+                        data = socks[name].recv(2048)
+                    except TimeoutError:
+                        break
+                    socks[name].settimeout(0.05)
+                    copies.append((data[1], *struct.unpack("!HII", data[2:12]), len(data) - 12))
+                got.append(copies)
+        daemon.request({"command": "delete", "call-id": call_id})
+        return got
+    finally:
+        for sock in socks.values():
+            sock.close()
+
+
+def test_subscriber_copies_converted_to_g722_as_rtpengine(pair):
+    """A subscriber that answered G.722 gets A's PCMU framed anew through libavcodec: the
+    first packet fills no frame, then one frame per packet numbered and stamped from the
+    first one's, under the SSRC the PCMA subscriber's copies have (10.5 gives both its own
+    output SSRC, we keep the party's; the suite checks only that they are equal)."""
+    results = {}
+    for which, daemon in (("ref", pair.reference), ("ours", pair.ours)):
+        got = _converted_copies(daemon, f"g722-copies-{which}")
+        ssrc = got[0][0][3]
+        assert all(copy[3] == ssrc for copies in got for copy in copies), (which, got)
+        results[which] = [[copy[:3] + copy[4:] for copy in copies] for copies in got]
+    assert results["ours"] == results["ref"]
+    assert results["ours"][1] == [] and results["ours"][3] == [(9, 4000, 7000, 160)]
 
 
 def test_egress_subscriber_gets_what_goes_on_to_the_peer(pair):

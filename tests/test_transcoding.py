@@ -182,6 +182,25 @@ def test_conversions_go_to_the_receivers_first_codec_for_what_it_was_not_answere
     assert negotiation.conversions([("0", "PCMU/8000")], [("96", "opus/48000/2")]) == (
         (0, 96, "PCMU", "OPUS", 960),)
     assert negotiation.conversions([("3", "GSM/8000")], answered_a) == ()  # (decode only)
+    # G.723.1: 30 ms frames whatever the packet time asked, unless a multiple of them
+    assert negotiation.conversions([("0", "PCMU/8000")], [("4", "G723/8000")]) == (
+        (0, 4, "PCMU", "G723", 240),)
+    assert negotiation.conversions([("0", "PCMU/8000")], [("4", "G723/8000")], ptime=60) == (
+        (0, 4, "PCMU", "G723", 480),)
+
+
+def test_codec_frames_follow_the_packet_time_unless_the_codec_fixes_them():
+    assert codecs.codec("G723").frame(20) == codecs.codec("G723").frame(30) == 240
+    assert codecs.codec("g723").frame(90) == 720
+    assert codecs.codec("PCMU").frame(30) == 240 and codecs.codec("G722").frame(20) == 160
+    assert codecs.codec("opus").frame(20) == 960
+
+
+def test_kept_ssrcs_for_copies_and_their_own_for_directions():
+    kept = Direction(keep_ssrc=True)
+    out = kept.rewrite(rtp(8, 10, 1600, ssrc=0x4242), TO_PCMU)
+    assert out[0][8:12] == (0x4242).to_bytes(4, "big")
+    assert Direction().rewrite(rtp(8, 10, 1600, ssrc=0x4242), TO_PCMU)[0][8:12] != out[0][8:12]
 
 
 def test_conversions_carry_telephone_event_to_the_receivers_at_its_codecs_rate():

@@ -208,13 +208,15 @@ def filler(codec_out: str, frame: int):
 
 class Direction:
     """The output SSRCs of one direction, by received SSRC (bytes), and the DTMF events
-    ``play DTMF`` queued on it (``dtmf.Injector``, made by the first)."""
+    ``play DTMF`` queued on it (``dtmf.Injector``, made by the first). With ``keep_ssrc``
+    (a subscriber's converted copies) each output goes out under the SSRC it came with."""
 
-    __slots__ = ("outputs", "dtmf")
+    __slots__ = ("outputs", "dtmf", "keep_ssrc")
 
-    def __init__(self) -> None:
+    def __init__(self, keep_ssrc: bool = False) -> None:
         self.outputs: dict[bytes, _Output] = {}
         self.dtmf: dtmf.Injector | None = None
+        self.keep_ssrc = keep_ssrc
 
     def inject(self, event: dtmf.Event) -> None:
         if self.dtmf is None:
@@ -234,6 +236,8 @@ class Direction:
         output = self.outputs.get(ssrc)
         if output is None:
             output = self.outputs[ssrc] = _Output()
+            if self.keep_ssrc:
+                output.ssrc = ssrc
         seq = (packet[2] << 8) | packet[3]
         conversion = conversions.get(packet[1] & 0x7F)
         if conversion is None:

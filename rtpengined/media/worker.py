@@ -311,6 +311,9 @@ add_rare_fields(_Stream, {
     # A stream whose sink converts (``transcode`` there): the SSRCs and sequence numbers
     # of what it relays (``transcoding.Direction``), made on the first such packet.
     "rewriter": None,
+    # A subscriber whose copies are converted through libavcodec (G.722, G.723.1): their
+    # framing and clocks (a ``transcoding.Direction`` keeping the received SSRCs).
+    "copies": None,
     "rtcp_only": False,  # (``StreamSpec.rtcp_only``)
     "dropped": (),  # (``StreamSpec.dropped``: payload types that go nowhere, ``_forward``)
     "egress": False,  # (``StreamSpec.egress``: a subscriber copied what goes on, ``_forward``)
@@ -1866,8 +1869,9 @@ def _conversions(entries: tuple) -> dict | None:
     detection: (CN payload type, threshold, CN payload) or None, the DTMF detection's
     payload type or None, codec received, codec sent (names as the entries give them)). Entries
     are (pt in, pt out, codec in, codec out[, RTP clock units per frame]): pubsub copies
-    are converted packet by packet (G.711 only, no frame size), offer/answer directions
-    framed anew (G.722 and Opus through libavcodec too)."""
+    into the other G.711 law are converted packet by packet (no frame size); offer/answer
+    directions, and copies into a codec of libavcodec's (G.722, G.723.1, Opus), framed
+    anew."""
     table = {}
     for entry in entries:
         pt_in, pt_out, codec_in, codec_out = entry[:4]
@@ -1983,6 +1987,10 @@ def _fan_out(extras: tuple, data: bytes, rtcp: bool, muxed: bool, out: list,
         copy = data
         if extra.transcode and not rtcp and len(data) > 1:
             conversion = extra.transcode.get(data[1] & 0x7F)
+            if conversion is not None and type(conversion[1]) is transcoding.Codecs:
+                # a subscriber that answered a codec of libavcodec's: framed anew
+                failed += _copies_converted(extra, data, muxed, out)
+                continue
             if conversion is not None and conversion[1] is not None:
                 # a subscriber that answered the other G.711 law
                 copy = g711.convert_rtp(data, conversion[0], conversion[1])
@@ -1990,6 +1998,24 @@ def _fan_out(extras: tuple, data: bytes, rtcp: bool, muxed: bool, out: list,
                     failed += 1
                     continue
         onward = _onward(extra, copy, rtcp, muxed and not extra.rtcp_mux)
+        if onward is False:
+            failed += 1
+        elif onward is not None:
+            out.append(onward)
+    return failed
+
+
+def _copies_converted(extra: _Stream, data: bytes, muxed: bool, out: list) -> int:
+    """A subscriber's copies of an RTP packet in the codec it answered (none while the
+    encoder fills its first frame); returns those that failed. They keep the received
+    SSRC, as copies in the other G.711 law do; their numbers and clock are the
+    conversion's (``transcoding.Direction``), as 10.5 sends them."""
+    rewriter = extra.copies
+    if rewriter is None:
+        rewriter = extra.copies = transcoding.Direction(keep_ssrc=True)
+    failed = 0
+    for piece in rewriter.rewrite(data, extra.transcode):
+        onward = _onward(extra, piece, False, muxed and not extra.rtcp_mux)
         if onward is False:
             failed += 1
         elif onward is not None:
