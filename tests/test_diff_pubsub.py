@@ -178,20 +178,31 @@ def test_pubsub(pair, name):
     pair.compare(SCENARIOS[name], name)
 
 
+def _sockets(names: str) -> dict[str, socket.socket]:
+    """A loopback UDP socket per party name."""
+    socks = {}
+    for name in names:
+        sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        sock.bind(("127.0.0.1", 0))
+        socks[name] = sock
+    return socks
+
+
+def _body(sock: socket.socket, pt: str, direction: str) -> str:
+    """A party's SDP: one audio media with ``pt`` on ``sock``'s port."""
+    return sdp("v=0", "o=- 1 1 IN IP4 127.0.0.1", "s=-", "c=IN IP4 127.0.0.1", "t=0 0",
+               f"m=audio {sock.getsockname()[1]} RTP/AVP {pt}", f"a={direction}")
+
+
 def _copies(daemon, call_id: str, flags: list[str]) -> list:
     """A (PCMU) calls B (PCMA, converted), C subscribes to A with ``flags``: what B and C
     get for each of three packets of A's, as (payload type, seq, ts, SSRC, payload)."""
-    socks = {}
-    for name in "ABC":
-        sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        sock.bind(("127.0.0.1", 0))
+    socks = _sockets("ABC")
+    for sock in socks.values():
         sock.settimeout(2)
-        socks[name] = sock
     try:
         def body(name: str, pt: str, direction: str = "sendrecv") -> str:
-            port = socks[name].getsockname()[1]
-            return sdp("v=0", "o=- 1 1 IN IP4 127.0.0.1", "s=-", "c=IN IP4 127.0.0.1", "t=0 0",
-                       f"m=audio {port} RTP/AVP {pt}", f"a={direction}")
+            return _body(socks[name], pt, direction)
 
         ids = {"call-id": call_id, "from-tag": "A"}
         daemon.request({"command": "offer", **ids, "sdp": body("A", "0"),
@@ -221,16 +232,10 @@ def _converted_copies(daemon, call_id: str) -> list:
     C answering PCMA and D G722. For each of four packets of A's: what C and D got, as
     (payload type, seq, ts, SSRC, payload length) lists (D's first: none, the encoder's
     first frame is not full yet)."""
-    socks = {}
-    for name in "ABCD":
-        sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        sock.bind(("127.0.0.1", 0))
-        socks[name] = sock
+    socks = _sockets("ABCD")
     try:
         def body(name: str, pt: str, direction: str = "sendrecv") -> str:
-            port = socks[name].getsockname()[1]
-            return sdp("v=0", "o=- 1 1 IN IP4 127.0.0.1", "s=-", "c=IN IP4 127.0.0.1", "t=0 0",
-                       f"m=audio {port} RTP/AVP {pt}", f"a={direction}")
+            return _body(socks[name], pt, direction)
 
         ids = {"call-id": call_id, "from-tag": "A"}
         daemon.request({"command": "offer", **ids, "sdp": body("A", "0")})
