@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 from .branches import delete_target, teardown
 from .model import Monologue
 from .ngoptions import get_int, get_list, get_str, require_call_id
+from .playback import stop_players
 from .protocol.ngcodec import NgError
 from .query import NOT_FOUND, tagged_stats
 from .request import Request
@@ -48,6 +49,7 @@ def delete(core: Core, message: dict[str, Any], request: Request) -> dict[str, A
         reply = tagged_stats(core, call, from_tag, to_tag)
         if not teardown(call, party)[1]:  # the call goes on without this branch
             if delay > 0:  # the branch keeps its ports until the delay is over (10.5)
+                stop_players(core, (party, *party.subscribers))
                 party.delete_at = now + delay
                 party.terminated = now  # its call duration stops here (CLI)
             else:
@@ -55,6 +57,9 @@ def delete(core: Core, message: dict[str, Any], request: Request) -> dict[str, A
             reply["result"] = "ok"
             return reply
     if delay > 0:
+        # What is played to the parties stops now, the relay goes on until the delay ends
+        # (10.5; a new call on the same addresses would get the rest of the media).
+        stop_players(core, call.monologues)
         # 10.5 shows "deletionmark: yes" in the CLI only when the delete named a tag.
         call.deletion_mark = party is not None
         call.delete_at = now + delay

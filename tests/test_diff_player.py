@@ -215,6 +215,37 @@ def test_a_party_that_only_offered_and_every_party_with_all(default_pair):
     assert have == want
 
 
+@pytest.mark.parametrize("delete", [
+    {"from-tag": "A", "delete-delay": 30},  # (the branch stays 30 s)
+    {"delete-delay": 30},  # (the whole call stays 30 s)
+], ids=["party", "call"])
+def test_a_delayed_delete_stops_the_player_at_once(default_pair, delete):
+    """``delete`` stops what is played to the parties at once, also when the call stays for
+    its delete delay (10.5; rtpengine's suite caught the rest of a 100 ms tone arriving at
+    the next case's sockets on the same addresses): only what left before the delete."""
+    def scenario(daemon, call_id):
+        call = _Call(daemon, call_id)
+        try:
+            long_tone = _tone(millis=1000)
+            played = call.answer_of({"command": "play media", "from-tag": "A",
+                                     "blob": long_tone})
+            first = call._read("A", 1.0, 0.0001)[:1]  # (the first packet only)
+            deleted = call.request({"command": "delete", **delete}).get("result")
+            time.sleep(0.05)  # (what the worker sent before it had the delete)
+            call.sockets["A"].settimeout(0.01)
+            try:
+                while True:
+                    call.sockets["A"].recv(4096)
+            except TimeoutError:
+                pass
+            return [played[0], len(first), deleted, len(call._read("A", 0.3, 0.3))]
+        finally:
+            call.close()
+
+    want, have = _both(default_pair, scenario, "delayed-delete-" + "-".join(delete))
+    assert have == want == ["ok", 1, "ok", 0]
+
+
 def test_a_file_and_stop_media(default_pair, tmp_path):
     path = tmp_path / "tone.wav"
     path.write_bytes(_tone(400))
