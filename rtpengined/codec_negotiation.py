@@ -374,14 +374,19 @@ def codec_matches(codec: str, name: str) -> bool:
     return len(want) < 3 or (have[2] if len(have) > 2 else "1") == want[2]
 
 
-def added_codecs(section: MediaSection, names: list[str],
-                 full: bool = False) -> list[tuple[str, str]]:
+def added_codecs(section: MediaSection, names: list[str], full: bool = False,
+                 fresh: frozenset[str] = frozenset(),
+                 shown: list[str] | None = None) -> list[tuple[str, str]]:
     """``codec: {transcode}``: the (payload type, rtpmap text) of each named codec the relay
     can convert to and back from one of the offer's codecs (``media.codecs``) that the offer
     does not carry yet, for the offer sent on (module doc). ``full`` (a ``full`` strip or
-    mask): telephone-event is made anew too, at 8 kHz (10.5)."""
+    mask): telephone-event is made anew too, at 8 kHz (10.5). A ``fresh`` name (one with
+    format parameters or codec options, ``_fresh``) is a codec of its own unless the offer
+    sent on (``shown``) carries it: one a mask hid does not count, and its static payload
+    type may be taken anew (10.5)."""
     rtpmaps = section.rtpmaps()
     present = [rtpmaps.get(pt, "") for pt in section.formats]
+    visible = present if shown is None else [rtpmaps.get(pt, "") for pt in shown]
     sources = [_encoding(text) for text in present]
     used = set(section.formats)
     added: list[tuple[str, str]] = []
@@ -412,14 +417,20 @@ def added_codecs(section: MediaSection, names: list[str],
                     added.append((pt, f"{encoding}/{rate}"))
             continue
         known = media_codecs.codec(encoding)
-        if (known is None or (not full and any(text and codec_matches(text, name)
-                                                for text in present))
+        fresh_name = name in fresh
+        if (known is None or (not full and any(
+                text and codec_matches(text, name)
+                for text in (visible if fresh_name else present)))
                 or not any(media_codecs.convertible(source, encoding) for source in sources)):
             continue  # (10.5 adds any codec it knows; only these can be converted here)
         if len(parts) > 1 and parts[1] != str(known.clock_rate):
             continue
-        channels = parts[2] if len(parts) > 2 else str(known.channels)
-        pt = known.static_pt if known.static_pt not in used and known.static_pt else _free_pt(
+        channels = parts[2] if len(parts) > 2 and parts[2] else str(known.channels)
+        # (a fresh codec may take the static type of one the mask hid: PCMA/8000/1/x=1 on 8)
+        taken = used
+        if fresh_name and shown is not None:
+            taken = (used - set(section.formats)) | set(shown)
+        pt = known.static_pt if known.static_pt not in taken and known.static_pt else _free_pt(
             used)
         if pt is None:
             continue
@@ -459,18 +470,28 @@ def offer_formats(section: MediaSection, strip: list[str], except_: list[str],
     if not transcode or not section.is_rtp or section.type != "audio":
         return formats, []
     # ("opus/48000/1//options": codec options after "//" are not ours to apply)
+    fresh = frozenset(name.split("//")[0] for name in transcode if _fresh(name))
     transcode = [name.split("//")[0] for name in transcode]
     full = "full" in strip
-    base = formats
+    # (telephone-event and CN without a codec of their rate stay here: ``_supplemental``
+    # decides on them once the codecs named are in)
+    base = filter_codecs(section, strip, except_, offer=offer, orphans=True)
     if mask:
-        unmasked = set(filter_codecs(section, strip, except_, keep_all=False, offer=offer))
+        unmasked = set(filter_codecs(section, strip, except_, keep_all=False, offer=offer,
+                                     orphans=True))
         base = [pt for pt in base if pt in unmasked]
     rtpmaps = section.rtpmaps()
     if full:
         base = []
-    added = added_codecs(section, transcode, full)
-    if not added:
-        return formats, []
+    added = added_codecs(section, transcode, full, fresh, base)
+    # (what the mask hid may come back, not what a strip took)
+    unstripped = (filter_codecs(section, [n for n in strip if n not in mask], except_,
+                                offer=offer) if mask and not full else formats)
+    if not added and not any(pt not in base and rtpmaps.get(pt)
+                             and codec_matches(rtpmaps[pt], name)
+                             for name in transcode if name not in fresh and not full
+                             for pt in unstripped):
+        return formats, []  # (nothing to add, and no codec a mask hid to bring back)
     base = [pt for pt in base if _encoding(rtpmaps.get(pt, "")) in FULLY_SUPPORTED]
     # Each name in order: a codec of the offer it names that the mask hid comes back, one it
     # does not name is made (``added``); both go in as 10.5 inserts them (``_insert``).
@@ -478,11 +499,8 @@ def offer_formats(section: MediaSection, strip: list[str], except_: list[str],
     anchor = next((index for index, pt in enumerate(sent)
                    if _encoding(rtpmaps.get(pt, "")) in SUPPLEMENTARY), None)
     back: list[str] = []
-    # (what the mask hid may come back, not what a strip took)
-    unstripped = (filter_codecs(section, [n for n in strip if n not in mask], except_,
-                                offer=offer) if mask and not full else formats)
     for name in transcode:
-        if not full:
+        if not full and name not in fresh:
             for pt in unstripped:
                 if (pt not in sent and rtpmaps.get(pt) and codec_matches(rtpmaps[pt], name)
                         and _encoding(rtpmaps[pt]) in FULLY_SUPPORTED):
@@ -500,7 +518,34 @@ def offer_formats(section: MediaSection, strip: list[str], except_: list[str],
     touched = [text for _, text in added] + removed + [texts[pt] for pt in back]
     made = {pt for pt, text in added if _encoding(text) in SUPPLEMENTARY}
     sent, extra = _supplemental(sent, texts, touched, set(section.formats), made)
+    if (not any(_encoding(texts.get(pt, "")) == "telephone-event" for pt in base)
+            and any(_encoding(rtpmaps.get(pt, "")) == "telephone-event"
+                    for pt in section.formats)):
+        # The offer's telephone-events all hidden and brought back: 10.5's tracker makes
+        # them anew, by clock rate (each under the offer's payload type for its rate).
+        sent = _by_rate(sent, texts, "telephone-event")
     return sent, added + extra
+
+
+def _fresh(name: str) -> bool:
+    """A ``transcode`` name with format parameters or codec options after its channels
+    (``opus/48000/1//useinbandfec=1``, ``opus/48000/1/x=1``): 10.5 makes it a codec of its
+    own (a dynamic payload type, the rtpmap without them) instead of bringing back the one
+    a mask hid."""
+    parts = name.split("/")
+    return len(parts) > 3 and any(parts[3:])
+
+
+def _by_rate(formats: list[str], texts: dict[str, str], encoding: str) -> list[str]:
+    """``formats`` with the ``encoding`` entries in clock rate order, where they stand."""
+    spots = [index for index, pt in enumerate(formats)
+             if _encoding(texts.get(pt, "")) == encoding]
+    ordered = sorted((formats[index] for index in spots),
+                     key=lambda pt: _rate_key(clock_rate(texts.get(pt, ""))))
+    result = list(formats)
+    for index, pt in zip(spots, ordered, strict=True):
+        result[index] = pt
+    return result
 
 
 def _insert(formats: list[str], anchor: int | None, pt: str, text: str) -> int | None:

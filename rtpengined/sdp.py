@@ -744,14 +744,15 @@ def by_payload_type(media: MediaSection, name: str, strip: bool) -> dict[str, li
 
 def filter_codecs(
     media: MediaSection, strip: list[str], except_: list[str], keep_all: bool = True,
-    offer: list[str] | tuple[()] = (),
+    offer: list[str] | tuple[()] = (), orphans: bool = False,
 ) -> list[str]:
     """The format list after ``codec: {strip, except, offer}`` (no transcoding).
 
     As 10.5: codecs match by encoding name or ``name/rate`` (not by payload type), a
     stripped codec named in ``offer`` comes back (in ``offer``'s order, before the
     telephone-event and comfort-noise codecs kept), and a strip that would leave nothing at
-    all leaves everything.
+    all leaves everything. ``orphans``: telephone-event and CN left without a codec of their
+    clock rate stay (a transcoding offer's tracker decides on them).
     """
     if not strip or not media.is_rtp:
         return list(media.formats)
@@ -785,7 +786,9 @@ def filter_codecs(
                 kept.insert(at, pt)
     if not kept:
         return list(media.formats) if keep_all else []
-    return _without_orphans(kept, rtpmaps) if len(kept) < len(media.formats) else kept
+    if orphans or len(kept) == len(media.formats):
+        return kept
+    return _without_orphans(kept, rtpmaps)
 
 
 def _supplementary(codec: str) -> bool:

@@ -127,6 +127,48 @@ SCENARIOS.update({
 })
 
 
+# A mask and codecs the transcode list brings back or makes anew (rtpengine's main suite,
+# "dup codec number", run whole): a name with codec options or format parameters is a codec
+# of its own (a fresh dynamic payload type) rather than the masked one; the offer's
+# telephone-events, all masked, come back by clock rate; a list that only brings codecs
+# back sends those alone.
+DUP = ("a=rtpmap:111 opus/48000", "a=rtpmap:108 speex/16000", "a=rtpmap:8 PCMA/8000",
+       "a=rtpmap:101 telephone-event/48000", "a=rtpmap:96 telephone-event/8000",
+       "a=fmtp:96 0-15", "a=fmtp:101 0-15")
+DUP_SWAPPED = tuple(line.replace(":101 ", ":XX ").replace(":96 ", ":101 ").replace(":XX ", ":96 ")
+                    for line in DUP)
+
+
+def _masked(names: list[str], mask: tuple[str, ...] = ("all",)) -> dict:
+    return {"codec": {"mask": list(mask), "transcode": names}}
+
+
+SCENARIOS.update({
+    "mask all, transcode with codec options (dup codec number)": [
+        offer(a("111 108 8 101 96", *DUP),
+              **_masked(["G722", "opus/48000/1//test=1", "speex", "PCMA", "telephone-event"])),
+        delete()],
+    "mask all, transcode brings the masked ones back": [
+        offer(a("111 108 8 101 96", *DUP),
+              **_masked(["G722", "opus/48000/1", "speex", "PCMA", "telephone-event"])),
+        delete()],
+    "mask all, telephone-events at swapped payload types": [
+        offer(a("111 108 8 96 101", *DUP_SWAPPED),
+              **_masked(["G722", "opus/48000/1", "speex", "PCMA", "telephone-event"])),
+        delete()],
+    "mask all, transcode only brings PCMA back": [
+        offer(a("111 108 8 101 96", *DUP), **_masked(["PCMA"])), delete()],
+    "mask all, transcode brings PCMA and telephone-event back": [
+        offer(a("111 108 8 101 96", *DUP), **_masked(["PCMA", "telephone-event"])),
+        delete()],
+    "mask opus, transcode opus brings it back": [
+        offer(a("111 108 8 101 96", *DUP), **_masked(["opus"], ("opus",))), delete()],
+    "mask all, opus with format parameters is made anew": [
+        offer(a("111 108 8 101 96", *DUP), **_masked(["opus/48000/1/useinbandfec=1"])),
+        answer(b("97", "a=rtpmap:97 opus/48000")), query(), delete()],
+})
+
+
 # telephone-event and CN across clock rates (10.5's supplemental codec tracker), and the
 # codecs a transcoding offer drops
 TE48 = ("a=rtpmap:96 opus/48000/2", "a=rtpmap:97 telephone-event/48000")

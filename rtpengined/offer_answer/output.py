@@ -119,7 +119,9 @@ class SdpOutput:
                 rtcp_port=None if "no-rtcp-attribute" in opts.flags else rtcp_port,
                 rtcp_full="full-rtcp-attribute" in opts.flags,
                 rtcp_mux=mux)
-            if is_offer and work.added:
+            # (also when the codecs named only bring back some a mask hid)
+            if is_offer and (work.added or (work.sent_formats
+                                            and work.sent_formats != plan.formats)):
                 _add_transcoded(plan, section, work)
             offer_sent = sender.medias[work.index].offered
             if not is_offer and section.is_rtp and offer_sent is not None:
