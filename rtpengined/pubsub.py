@@ -241,23 +241,29 @@ def _codec_option(message: dict[str, Any], flags: list[str], kind: str) -> list[
 
 
 def _transcode_codecs(message: dict[str, Any], flags: list[str]) -> list[str]:
-    """Codecs the request asks to add that the relay can make for a subscriber: the G.711
-    laws (by table), and codecs of libavcodec's with a static payload type (G.722, G.723.1).
-    (10.5 offers those too; a codec with a dynamic payload type is not offered here.)"""
+    """Codecs the request asks to add that the relay can make for a subscriber, spelt
+    ``NAME[/RATE[/CHANNELS]]``: the G.711 laws (by table) and codecs of libavcodec's
+    (G.722, G.723.1, Opus). 10.5 offers those too (and others its library has)."""
     out = []
     for name in _codec_option(message, flags, "transcode"):
-        known = media_codecs.codec(name)
-        if name in _G711 or (known is not None and known.static_pt is not None
-                             and known.name.upper() == name and name != "CN"):
-            out.append(name)
+        parts = name.split("/")
+        known = media_codecs.codec(parts[0])
+        if known is None or known.name == "CN":
+            continue
+        if len(parts) > 1 and parts[1] and parts[1] != str(known.clock_rate):
+            continue
+        out.append(name)
     return out
 
 
 def _offered_codecs(party: Monologue, source: CallMedia, added: list[str],
                     stripped: list[str] = ()) -> tuple[list[str], dict[str, str]]:
-    """What a subscriber is offered for ``source``: its negotiated codecs, then the G.711
-    law asked for (static payload type) if it is not among them and ``source`` has the
-    other; ``stripped`` codecs (names, or ``ALL``) left out after that."""
+    """What a subscriber is offered for ``source``: its negotiated codecs, then each codec
+    asked for that it does not have and the relay can make from what it sends, in the
+    order asked (a G.711 law from the other; others through libavcodec): under its static
+    payload type, else the first free dynamic one, its rtpmap as 10.5 writes it (``opus``
+    is ``opus/48000/2``, ``opus/48000/1`` is ``opus/48000``, another codec); ``stripped``
+    codecs (names, or ``ALL``) left out after that."""
     formats = _formats(party, source)
     rtpmaps = {pt: source.rtpmaps[pt] for pt in formats if pt in source.rtpmaps}
     if stripped:
@@ -268,19 +274,32 @@ def _offered_codecs(party: Monologue, source: CallMedia, added: list[str],
         return kept, {pt: out[1][pt] for pt in kept if pt in out[1]}
     names = {rtpmaps.get(pt, "").split("/")[0].upper() for pt in formats}
     sent = set(names)  # (what the publisher sends: what an added codec is made from)
+    texts = {text.upper() for text in rtpmaps.values()}
     for name in added:
-        if name in names:
-            continue
-        if name in _G711:
-            pt = "0" if name == "PCMU" else "8"
-            makes = bool(sent & _G711)
+        parts = name.split("/")
+        encoding = parts[0]
+        if encoding in _G711:
+            if encoding in names or not sent & _G711:
+                continue
+            pt = "0" if encoding == "PCMU" else "8"
+            text = sdpmod.STATIC_PAYLOAD_TYPES[pt]
         else:
-            pt = media_codecs.codec(name).static_pt
-            makes = any(media_codecs.convertible(have, name) for have in sent)
-        if makes and pt not in formats:
-            formats.append(pt)
-            rtpmaps[pt] = sdpmod.STATIC_PAYLOAD_TYPES[pt]
-            names.add(name)
+            known = media_codecs.codec(encoding)
+            channels = parts[2] if len(parts) > 2 and parts[2] else str(known.channels)
+            text = f"{known.name}/{known.clock_rate}" + (f"/{channels}" if channels != "1"
+                                                         else "")
+            if text.upper() in texts or not any(media_codecs.convertible(have, encoding)
+                                                for have in sent):
+                continue
+            pt = known.static_pt
+            if pt is None or pt in formats:
+                pt = next((str(n) for n in range(96, 128) if str(n) not in formats), None)
+        if pt is None or pt in formats:
+            continue
+        formats.append(pt)
+        rtpmaps[pt] = text
+        names.add(encoding)
+        texts.add(text.upper())
     return formats, rtpmaps
 
 
