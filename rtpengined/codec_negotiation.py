@@ -375,20 +375,21 @@ def codec_matches(codec: str, name: str) -> bool:
 
 
 def added_codecs(section: MediaSection, names: list[str], full: bool = False,
-                 fresh: frozenset[str] = frozenset(),
-                 shown: list[str] | None = None) -> list[tuple[str, str]]:
+                 fresh: frozenset[str] = frozenset(), shown: list[str] | None = None,
+                 gone: frozenset[str] = frozenset()) -> list[tuple[str, str]]:
     """``codec: {transcode}``: the (payload type, rtpmap text) of each named codec the relay
     can convert to and back from one of the offer's codecs (``media.codecs``) that the offer
     does not carry yet, for the offer sent on (module doc). ``full`` (a ``full`` strip or
     mask): telephone-event is made anew too, at 8 kHz (10.5). A ``fresh`` name (one with
     format parameters or codec options, ``_fresh``) is a codec of its own unless the offer
     sent on (``shown``) carries it: one a mask hid does not count, and its static payload
-    type may be taken anew (10.5)."""
+    type may be taken anew (10.5). Codecs a strip took (``gone``, payload types) are no
+    longer the offer's: a name of one adds it again, under its static payload type."""
     rtpmaps = section.rtpmaps()
-    present = [rtpmaps.get(pt, "") for pt in section.formats]
+    present = [rtpmaps.get(pt, "") for pt in section.formats if pt not in gone]
     visible = present if shown is None else [rtpmaps.get(pt, "") for pt in shown]
-    sources = [_encoding(text) for text in present]
-    used = set(section.formats)
+    sources = [_encoding(rtpmaps.get(pt, "")) for pt in section.formats]
+    used = set(section.formats) - gone
     added: list[tuple[str, str]] = []
     for name in names:
         parts = name.split("/")
@@ -398,7 +399,8 @@ def added_codecs(section: MediaSection, names: list[str], full: bool = False,
             # else at 8 kHz; the supplemental tracker then gives every other codec rate one
             # and takes it away again where no codec has its rate (``_supplemental``).
             made = {_encoding(text) for _, text in added}
-            if encoding.lower() not in made and (full or "telephone-event" not in sources):
+            if encoding.lower() not in made and (
+                    full or "telephone-event" not in {_encoding(text) for text in present}):
                 rate = parts[1] if len(parts) > 1 else "8000"
                 pt = _free_pt(used)
                 if pt is not None:
@@ -408,16 +410,24 @@ def added_codecs(section: MediaSection, names: list[str], full: bool = False,
         if encoding.lower() == "cn":
             # Comfort noise the relay turns into audio for a party without it (10.5).
             rate = parts[1] if len(parts) > 1 else "8000"
-            if (rate == "8000" and not any(text.lower() == f"cn/{rate}"
-                                           for text in rtpmaps.values())
+            if (rate == "8000" and not any(text.lower() == f"cn/{rate}" for text in present)
                     and not any(_encoding(text) == "cn" for _, text in added)):
                 pt = "13" if "13" not in used else _free_pt(used)
                 if pt is not None:
                     used.add(pt)
                     added.append((pt, f"{encoding}/{rate}"))
             continue
-        known = media_codecs.codec(encoding)
         fresh_name = name in fresh
+        back = next((pt for pt in section.formats if pt in gone and pt not in used
+                     and rtpmaps.get(pt) and codec_matches(rtpmaps[pt], name)), None)
+        if back is not None and not fresh_name:
+            # A codec the strip took, named again: it is the offer's once more, as it was
+            # (its own payload type and rtpmap; 10.5 keeps both in its codec store).
+            used.add(back)
+            present.append(rtpmaps[back])
+            added.append((back, rtpmaps[back]))
+            continue
+        known = media_codecs.codec(encoding)
         if (known is None or (not full and any(
                 text and codec_matches(text, name)
                 for text in (visible if fresh_name else present)))
@@ -473,24 +483,26 @@ def offer_formats(section: MediaSection, strip: list[str], except_: list[str],
     fresh = frozenset(name.split("//")[0] for name in transcode if _fresh(name))
     transcode = [name.split("//")[0] for name in transcode]
     full = "full" in strip
-    # (telephone-event and CN without a codec of their rate stay here: ``_supplemental``
-    # decides on them once the codecs named are in)
-    base = filter_codecs(section, strip, except_, offer=offer, orphans=True)
-    if mask:
-        unmasked = set(filter_codecs(section, strip, except_, keep_all=False, offer=offer,
-                                     orphans=True))
-        base = [pt for pt in base if pt in unmasked]
+    # What the options leave of the offer: a strip or mask of everything leaves nothing
+    # here (the codecs named are all there is then). (telephone-event and CN without a
+    # codec of their rate stay: ``_supplemental`` decides on them once the codecs named
+    # are in.)
+    base = filter_codecs(section, strip, except_, keep_all=False, offer=offer, orphans=True)
     rtpmaps = section.rtpmaps()
     if full:
         base = []
-    added = added_codecs(section, transcode, full, fresh, base)
-    # (what the mask hid may come back, not what a strip took)
-    unstripped = (filter_codecs(section, [n for n in strip if n not in mask], except_,
-                                offer=offer) if mask and not full else formats)
+    # What a strip took is gone from the offer (a name of it adds it anew, as 10.5); what
+    # the mask hid may come back.
+    strip_only = [name for name in strip if name not in mask]
+    unstripped = (filter_codecs(section, strip_only, except_, keep_all=False, offer=offer,
+                                orphans=True) if strip_only else list(section.formats))
+    gone = frozenset(pt for pt in section.formats if pt not in unstripped)
+    added = added_codecs(section, transcode, full, fresh, base, gone)
+    hidden = [] if full else [pt for pt in unstripped if pt not in base]  # (by the mask)
     if not added and not any(pt not in base and rtpmaps.get(pt)
                              and codec_matches(rtpmaps[pt], name)
                              for name in transcode if name not in fresh and not full
-                             for pt in unstripped):
+                             for pt in hidden):
         return formats, []  # (nothing to add, and no codec a mask hid to bring back)
     base = [pt for pt in base if _encoding(rtpmaps.get(pt, "")) in FULLY_SUPPORTED]
     # Each name in order: a codec of the offer it names that the mask hid comes back, one it
@@ -501,7 +513,7 @@ def offer_formats(section: MediaSection, strip: list[str], except_: list[str],
     back: list[str] = []
     for name in transcode:
         if not full and name not in fresh:
-            for pt in unstripped:
+            for pt in hidden:
                 if (pt not in sent and rtpmaps.get(pt) and codec_matches(rtpmaps[pt], name)
                         and _encoding(rtpmaps[pt]) in FULLY_SUPPORTED):
                     anchor = _insert(sent, anchor, pt, rtpmaps[pt])
@@ -518,6 +530,8 @@ def offer_formats(section: MediaSection, strip: list[str], except_: list[str],
     touched = [text for _, text in added] + removed + [texts[pt] for pt in back]
     made = {pt for pt, text in added if _encoding(text) in SUPPLEMENTARY}
     sent, extra = _supplemental(sent, texts, touched, set(section.formats), made)
+    if not any(_encoding(texts.get(pt, "")) not in SUPPLEMENTARY for pt in sent):
+        return formats, []  # (no codec left to offer: the options are as if not given)
     if (not any(_encoding(texts.get(pt, "")) == "telephone-event" for pt in base)
             and any(_encoding(rtpmaps.get(pt, "")) == "telephone-event"
                     for pt in section.formats)):

@@ -788,7 +788,7 @@ def filter_codecs(
         return list(media.formats) if keep_all else []
     if orphans or len(kept) == len(media.formats):
         return kept
-    return _without_orphans(kept, rtpmaps)
+    return _without_orphans(kept, rtpmaps, media.formats)
 
 
 def _supplementary(codec: str) -> bool:
@@ -801,16 +801,23 @@ def clock_rate(codec: str) -> str:
     return codec.split("/")[1] if codec.count("/") >= 1 else ""
 
 
-def _without_orphans(formats: list[str], rtpmaps: dict[str, str]) -> list[str]:
-    """Once codecs are filtered, telephone-event and comfort noise go where no codec is left
-    with their clock rate (``telephone-event/8000`` beside only ``opus/48000``), as in 10.5.
-    When nothing but such codecs is left they stay (see ``only_dtmf_left``)."""
-    rates = {clock_rate(rtpmaps.get(pt, "")) for pt in formats
-             if not _supplementary(rtpmaps.get(pt, ""))}
+def _without_orphans(formats: list[str], rtpmaps: dict[str, str],
+                     before: list[str]) -> list[str]:
+    """Once codecs are filtered, telephone-event and comfort noise go where the filter left
+    no codec of their clock rate (``telephone-event/8000`` beside only ``opus/48000``), as
+    in 10.5; one at a rate the offer had no codec at stays (10.5's tracker only looks at
+    the rates a change touched). When nothing but such codecs is left they stay (see
+    ``only_dtmf_left``)."""
+    def rates_of(pts: list[str]) -> set[str]:
+        return {clock_rate(rtpmaps.get(pt, "")) for pt in pts
+                if not _supplementary(rtpmaps.get(pt, ""))}
+
+    rates = rates_of(formats)
     if not rates:
         return formats
+    lost = rates_of(before) - rates
     return [pt for pt in formats if not _supplementary(rtpmaps.get(pt, ""))
-            or clock_rate(rtpmaps.get(pt, "")) in rates]
+            or clock_rate(rtpmaps.get(pt, "")) not in lost]
 
 
 def only_dtmf_left(media: MediaSection, before: list[str], after: list[str]) -> bool:

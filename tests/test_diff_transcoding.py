@@ -163,6 +163,26 @@ SCENARIOS.update({
         delete()],
     "mask opus, transcode opus brings it back": [
         offer(a("111 108 8 101 96", *DUP), **_masked(["opus"], ("opus",))), delete()],
+    # strip all: the codecs named are all there is (a stripped one named comes back on its
+    # own payload type); a telephone-event at a rate the offer had no codec at stays
+    "strip all, transcode PCMU back and opus added": [
+        offer(a("0 101", *TE), codec={"strip": ["all"], "transcode": ["PCMU", "opus/48000/1"]}),
+        delete()],
+    "strip all, transcode keeps the stripped opus's payload type": [
+        offer(a("0 111 101", "a=rtpmap:111 opus/48000/2", *TE),
+              codec={"strip": ["all"], "transcode": ["G722", "PCMA", "opus"]}),
+        answer(b("111", "a=rtpmap:111 opus/48000/2")), query(), delete()],
+    "strip all, transcode CN and G722": [
+        offer(a("0 13"), codec={"strip": ["all"], "transcode": ["CN", "G722"]}), delete()],
+    "strip all, transcode G723 and G722 from a G.711 offer": [
+        offer(a("8 101", *TE), codec={"strip": ["all"], "transcode": ["G723", "G722"]}),
+        delete()],
+    "mask G723, transcode G722, a telephone-event without its codec rate stays": [
+        offer(a("4 9 110 101", "a=rtpmap:110 telephone-event/48000", *TE),
+              codec={"mask": ["G723"], "transcode": ["G722"]}), delete()],
+    "strip G722, a telephone-event without its codec rate stays": [
+        offer(a("0 9 110 101", "a=rtpmap:110 telephone-event/48000", *TE),
+              codec={"strip": ["G722"]}), delete()],
     "mask all, opus with format parameters is made anew": [
         offer(a("111 108 8 101 96", *DUP), **_masked(["opus/48000/1/useinbandfec=1"])),
         answer(b("97", "a=rtpmap:97 opus/48000")), query(), delete()],
