@@ -805,9 +805,10 @@ def _without_orphans(formats: list[str], rtpmaps: dict[str, str],
                      before: list[str]) -> list[str]:
     """Once codecs are filtered, telephone-event and comfort noise go where the filter left
     no codec of their clock rate (``telephone-event/8000`` beside only ``opus/48000``), as
-    in 10.5; one at a rate the offer had no codec at stays (10.5's tracker only looks at
-    the rates a change touched). When nothing but such codecs is left they stay (see
-    ``only_dtmf_left``)."""
+    in 10.5; one at a rate the offer had no codec at stays, unless the filter took a
+    telephone-event or CN itself (10.5's tracker looks at the rates a change touched, and
+    at every rate once such a codec goes). When nothing but such codecs is left they stay
+    (see ``only_dtmf_left``)."""
     def rates_of(pts: list[str]) -> set[str]:
         return {clock_rate(rtpmaps.get(pt, "")) for pt in pts
                 if not _supplementary(rtpmaps.get(pt, ""))}
@@ -815,9 +816,14 @@ def _without_orphans(formats: list[str], rtpmaps: dict[str, str],
     rates = rates_of(formats)
     if not rates:
         return formats
-    lost = rates_of(before) - rates
+    kept = set(formats)
+    if any(pt not in kept and _supplementary(rtpmaps.get(pt, "")) for pt in before):
+        lost = None  # (every rate: any without a codec goes)
+    else:
+        lost = rates_of(before) - rates
     return [pt for pt in formats if not _supplementary(rtpmaps.get(pt, ""))
-            or clock_rate(rtpmaps.get(pt, "")) not in lost]
+            or (clock_rate(rtpmaps.get(pt, "")) not in lost if lost is not None
+                else clock_rate(rtpmaps.get(pt, "")) in rates)]
 
 
 def only_dtmf_left(media: MediaSection, before: list[str], after: list[str]) -> bool:

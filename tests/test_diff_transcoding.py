@@ -180,6 +180,9 @@ SCENARIOS.update({
     "mask G723, transcode G722, a telephone-event without its codec rate stays": [
         offer(a("4 9 110 101", "a=rtpmap:110 telephone-event/48000", *TE),
               codec={"mask": ["G723"], "transcode": ["G722"]}), delete()],
+    "strip CN, a telephone-event without its codec rate goes": [
+        offer(a("0 110 13 101", "a=rtpmap:110 telephone-event/48000", *TE),
+              codec={"strip": ["G723", "CN"], "transcode": ["PCMU"]}), delete()],
     "strip G722, a telephone-event without its codec rate stays": [
         offer(a("0 9 110 101", "a=rtpmap:110 telephone-event/48000", *TE),
               codec={"strip": ["G722"]}), delete()],
