@@ -402,7 +402,7 @@ def added_codecs(section: MediaSection, names: list[str], full: bool = False,
             if encoding.lower() not in made and (
                     full or "telephone-event" not in {_encoding(text) for text in present}):
                 rate = parts[1] if len(parts) > 1 else "8000"
-                pt = _free_pt(used)
+                pt = free_pt(used)
                 if pt is not None:
                     used.add(pt)
                     added.append((pt, f"{encoding}/{rate}"))
@@ -412,7 +412,7 @@ def added_codecs(section: MediaSection, names: list[str], full: bool = False,
             rate = parts[1] if len(parts) > 1 else "8000"
             if (rate == "8000" and not any(text.lower() == f"cn/{rate}" for text in present)
                     and not any(_encoding(text) == "cn" for _, text in added)):
-                pt = "13" if "13" not in used else _free_pt(used)
+                pt = "13" if "13" not in used else free_pt(used)
                 if pt is not None:
                     used.add(pt)
                     added.append((pt, f"{encoding}/{rate}"))
@@ -440,7 +440,7 @@ def added_codecs(section: MediaSection, names: list[str], full: bool = False,
         taken = used
         if fresh_name and shown is not None:
             taken = (used - set(section.formats)) | set(shown)
-        pt = known.static_pt if known.static_pt not in taken and known.static_pt else _free_pt(
+        pt = known.static_pt if known.static_pt not in taken and known.static_pt else free_pt(
             used)
         if pt is None:
             continue
@@ -457,7 +457,7 @@ def made_fmtps(text: str) -> list[str]:
     return ["0-15"] if _encoding(text) == "telephone-event" else []
 
 
-def _free_pt(used: set[str]) -> str | None:
+def free_pt(used: set[str]) -> str | None:
     """The first dynamic payload type not in ``used`` (10.5's choice for a codec it makes)."""
     return next((str(n) for n in range(96, 128) if str(n) not in used), None)
 
@@ -499,10 +499,8 @@ def offer_formats(section: MediaSection, strip: list[str], except_: list[str],
     gone = frozenset(pt for pt in section.formats if pt not in unstripped)
     added = added_codecs(section, transcode, full, fresh, base, gone)
     hidden = [] if full else [pt for pt in unstripped if pt not in base]  # (by the mask)
-    if not added and not any(pt not in base and rtpmaps.get(pt)
-                             and codec_matches(rtpmaps[pt], name)
-                             for name in transcode if name not in fresh and not full
-                             for pt in hidden):
+    if not added and not any(rtpmaps.get(pt) and codec_matches(rtpmaps[pt], name)
+                             for name in transcode if name not in fresh for pt in hidden):
         return formats, []  # (nothing to add, and no codec a mask hid to bring back)
     base = [pt for pt in base if _encoding(rtpmaps.get(pt, "")) in FULLY_SUPPORTED]
     # Each name in order: a codec of the offer it names that the mask hid comes back, one it
@@ -597,7 +595,7 @@ def _supplemental(formats: list[str], texts: dict[str, str], touched: list[str],
         for rate in rates:
             if rate in have_rates or not (every or rate in touched_rates):
                 continue
-            pt = _free_pt(set(result))
+            pt = free_pt(set(result))
             if pt is None:
                 continue
             anchor = next((index for index, p in enumerate(result) if p in original

@@ -26,6 +26,7 @@ import secrets
 from typing import TYPE_CHECKING, Any
 
 from . import __version__
+from . import codec_negotiation as negotiation
 from . import sdp as sdpmod
 from .media import codecs as media_codecs
 from .model import Call, CallMedia, Endpoint, Monologue, Stream
@@ -293,7 +294,7 @@ def _offered_codecs(party: Monologue, source: CallMedia, added: list[str],
                 continue
             pt = known.static_pt
             if pt is None or pt in formats:
-                pt = next((str(n) for n in range(96, 128) if str(n) not in formats), None)
+                pt = negotiation.free_pt(set(formats))
         if pt is None or pt in formats:
             continue
         formats.append(pt)

@@ -817,13 +817,17 @@ def _without_orphans(formats: list[str], rtpmaps: dict[str, str],
     if not rates:
         return formats
     kept = set(formats)
-    if any(pt not in kept and _supplementary(rtpmaps.get(pt, "")) for pt in before):
-        lost = None  # (every rate: any without a codec goes)
-    else:
-        lost = rates_of(before) - rates
-    return [pt for pt in formats if not _supplementary(rtpmaps.get(pt, ""))
-            or (clock_rate(rtpmaps.get(pt, "")) not in lost if lost is not None
-                else clock_rate(rtpmaps.get(pt, "")) in rates)]
+    # The rates the filter touched: those it took codecs from, every rate once it took a
+    # telephone-event or CN.
+    every = any(pt not in kept and _supplementary(rtpmaps.get(pt, "")) for pt in before)
+    touched = rates_of(before)
+
+    def stays(pt: str) -> bool:
+        text = rtpmaps.get(pt, "")
+        rate = clock_rate(text)
+        return not _supplementary(text) or rate in rates or not (every or rate in touched)
+
+    return [pt for pt in formats if stays(pt)]
 
 
 def only_dtmf_left(media: MediaSection, before: list[str], after: list[str]) -> bool:

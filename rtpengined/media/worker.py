@@ -1984,43 +1984,38 @@ def _fan_out(extras: tuple, data: bytes, rtcp: bool, muxed: bool, out: list,
     for extra in extras:
         if extra.egress != egress:
             continue
-        copy = data
+        copies = (data,)
         if extra.transcode and not rtcp and len(data) > 1:
             conversion = extra.transcode.get(data[1] & 0x7F)
             if conversion is not None and type(conversion[1]) is transcoding.Codecs:
                 # a subscriber that answered a codec of libavcodec's: framed anew
-                failed += _copies_converted(extra, data, muxed, out)
-                continue
-            if conversion is not None and conversion[1] is not None:
+                copies = _copies_converted(extra, data)
+            elif conversion is not None and conversion[1] is not None:
                 # a subscriber that answered the other G.711 law
                 copy = g711.convert_rtp(data, conversion[0], conversion[1])
                 if copy is None:
                     failed += 1
                     continue
-        onward = _onward(extra, copy, rtcp, muxed and not extra.rtcp_mux)
-        if onward is False:
-            failed += 1
-        elif onward is not None:
-            out.append(onward)
+                copies = (copy,)
+        demux = muxed and not extra.rtcp_mux
+        for copy in copies:
+            onward = _onward(extra, copy, rtcp, demux)
+            if onward is False:
+                failed += 1
+            elif onward is not None:
+                out.append(onward)
     return failed
 
 
-def _copies_converted(extra: _Stream, data: bytes, muxed: bool, out: list) -> int:
+def _copies_converted(extra: _Stream, data: bytes) -> list[bytes]:
     """A subscriber's copies of an RTP packet in the codec it answered (none while the
-    encoder fills its first frame); returns those that failed. They keep the received
-    SSRC, as copies in the other G.711 law do; their numbers and clock are the
-    conversion's (``transcoding.Direction``), as 10.5 sends them."""
+    encoder fills its first frame). They keep the received SSRC, as copies in the other
+    G.711 law do; their numbers and clock are the conversion's
+    (``transcoding.Direction``), as 10.5 sends them."""
     rewriter = extra.copies
     if rewriter is None:
         rewriter = extra.copies = transcoding.Direction(keep_ssrc=True)
-    failed = 0
-    for piece in rewriter.rewrite(data, extra.transcode):
-        onward = _onward(extra, piece, False, muxed and not extra.rtcp_mux)
-        if onward is False:
-            failed += 1
-        elif onward is not None:
-            out.append(onward)
-    return failed
+    return rewriter.rewrite(data, extra.transcode)
 
 
 def _onward(sink: _Stream | None, data: bytes, rtcp: bool, demux: bool):
