@@ -317,6 +317,19 @@ def mask_sdp_lines(*prefixes: str):
     return mask
 
 
+def burst(sock: socket.socket, first: float = 0.5, gap: float = 0.05) -> list[bytes]:
+    """What one packet makes comes in one burst: the datagrams ``sock`` gets, the first
+    within ``first`` seconds (else none came), the rest each within ``gap`` of the last."""
+    received = []
+    sock.settimeout(first)
+    while True:
+        try:
+            received.append(sock.recv(2048))
+        except TimeoutError:
+            return received
+        sock.settimeout(gap)
+
+
 def media_exchange(daemon: NgProcess, call_id: str, a_formats: str, b_formats: str,
                    steps: list, offer_options: dict | None = None,
                    answer_options: dict | None = None, a_attributes: tuple[str, ...] = (),
@@ -361,16 +374,8 @@ def media_exchange(daemon: NgProcess, call_id: str, a_formats: str, b_formats: s
             # A sends to the port the daemon answered it (B's side), B to the offered one
             sockets[sender].sendto(struct.pack("!BBHII", 0x80, pt, seq, ts, ssrc) + payload,
                                    ("127.0.0.1", to_b if sender == "A" else to_a))
-            # What one packet makes comes in one burst: the first within 0.5 s (else
-            # nothing came), the rest right after it.
             got = []
-            receiver.settimeout(0.5)
-            while True:
-                try:
-                    data = receiver.recv(2048)
-                except TimeoutError:
-                    break
-                receiver.settimeout(0.05)
+            for data in burst(receiver):
                 _, got_pt, got_seq, got_ts, got_ssrc = struct.unpack("!BBHII", data[:12])
                 got.append((got_pt, got_seq, got_ts, data[12:], got_ssrc == ssrc,
                             seen.setdefault(got_ssrc, len(seen))))

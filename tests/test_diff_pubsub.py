@@ -16,6 +16,7 @@ import struct
 import pytest
 from differential import (
     answer,
+    burst,
     default_pair_fixture,  # noqa: F401  (registers default_pair)
     delete,
     offer,
@@ -261,16 +262,8 @@ def _converted_copies(daemon, call_id: str, answer_d: tuple[str, str] = ("9", ""
             packet = struct.pack("!BBHII", 0x80, 0, 4000 + seq, 7000 + 160 * seq, 0x6543)
             socks["A"].sendto(packet + b"\x00" * 160, ("127.0.0.1", to_b))
             for name in "CD":
-                copies = []
-                socks[name].settimeout(0.5)
-                while True:
-                    try:
-                        data = socks[name].recv(2048)
-                    except TimeoutError:
-                        break
-                    socks[name].settimeout(0.05)
-                    copies.append((data[1], *struct.unpack("!HII", data[2:12]), len(data) - 12))
-                got.append(copies)
+                got.append([(data[1], *struct.unpack("!HII", data[2:12]), len(data) - 12)
+                            for data in burst(socks[name])])
         daemon.request({"command": "delete", "call-id": call_id})
         return got
     finally:
