@@ -11,7 +11,11 @@ not receive the digits. rtpengine 10.5, probed without a delay buffer:
   party's audio codec, so the digit still reaches the peer.
 
 We drop the events in those last three modes too, the safe reading of a block (README).
-Replacing in-band tones (10.5 does it behind its ``delay-buffer``) is not done.
+With a delay buffer (``delay-buffer`` ms, kept on the party until set again, 0 ending it)
+the relay holds what the party sends and replaces its DTMF, in-band tones included, as
+10.5 does (``media.dtmf_guard``): ``DTMF-delay``, ``trigger``/``trigger-end`` with their
+modes, ``frequency``, ``volume`` and ``digit`` act there. Those events then go on as the
+mode makes them instead of being dropped.
 
 A block on the whole call covers every party, whatever a party's own unblock says, and an
 unblock of the call lifts parties' own blocks only with the ``all`` flag (10.5, as for
@@ -24,10 +28,104 @@ re-INVITE may bring new ports or payload types.
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any, NamedTuple
 
+from .media.dtmf import EVENTS
+from .media.dtmf_guard import GuardSpec
 from .model import Call, CallMedia, Monologue, Stream
 
+
+class Settings(NamedTuple):
+    """A party's ``block DTMF`` settings beside its mode (10.5 keeps them on the party)."""
+
+    delay: int = 0  # delay-buffer, ms
+    dtmf_delay: int = 0
+    digit: int = -1  # event code for DTMF mode (zero: 0); -1: none
+    frequency: int = 0  # 0: 400 Hz
+    volume: int = 0  # 0: 10 dB below full scale
+    trigger: str = ""
+    trigger_end: str = ""
+    trigger_mode: str = "off"
+    trigger_end_mode: str = "off"
+
+
+def _int(message: dict[str, Any], *keys: str) -> int | None:
+    for key in keys:
+        value = message.get(key)
+        if isinstance(value, bytes):
+            value = value.decode("latin-1")
+        if isinstance(value, int):
+            return value
+        if isinstance(value, str):
+            try:
+                return int(value)
+            except ValueError:
+                return None
+    return None
+
+
+def _str(message: dict[str, Any], *keys: str) -> str:
+    for key in keys:
+        value = message.get(key)
+        if isinstance(value, bytes):
+            value = value.decode("latin-1")
+        if isinstance(value, str):
+            return value
+    return ""
+
+
+DELAY_KEYS = ("delay-buffer", "delay buffer")
+
+
+def delay_given(message: dict[str, Any]) -> int | None:
+    """The ``delay-buffer`` the message sets (ms), None when it sets none."""
+    value = _int(message, *DELAY_KEYS)
+    return value if value is not None and value >= 0 else None
+
+
+def trigger_given(message: dict[str, Any]) -> bool:
+    return bool(_str(message, "trigger")) or parse_mode(
+        _str(message, "DTMF-security-trigger", "dtmf-security-trigger",
+             "DTMF security trigger", "dtmf security trigger")) is not None
+
+
+def settings_from(message: dict[str, Any], mode: str | None,
+                  before: Settings | None) -> Settings:
+    """The party's settings after a ``block DTMF`` that sets them (10.5 then takes every
+    one from the message; the delay buffer only when given)."""
+    before = before or Settings()
+    delay = delay_given(message)
+    volume = _int(message, "volume")
+    frequency = _int(message, "frequency")
+    digit = before.digit
+    if mode == "zero":
+        digit = 0
+    else:
+        given = message.get("digit", message.get("code"))
+        if isinstance(given, bytes):
+            given = given.decode("latin-1")
+        if isinstance(given, str) and len(given) == 1 and given.upper() in EVENTS:
+            digit = EVENTS.index(given.upper())
+        elif isinstance(given, int | str) and str(given).isdigit() and int(given) < 16:
+            digit = int(given)
+    return Settings(
+        delay=before.delay if delay is None else delay,
+        dtmf_delay=max(_int(message, "DTMF-delay", "DTMF delay", "dtmf-delay",
+                            "dtmf delay") or 0, 0),
+        digit=digit,
+        frequency=frequency if frequency is not None and frequency > 0 else before.frequency,
+        volume=(abs(volume) if volume is not None and -63 <= volume <= 63 else before.volume),
+        trigger=_str(message, "trigger"),
+        trigger_end=_str(message, "trigger-end", "trigger end", "end trigger", "end-trigger"),
+        trigger_mode=parse_mode(_str(message, "DTMF-security-trigger", "dtmf-security-trigger",
+                                     "DTMF security trigger", "dtmf security trigger")) or "off",
+        trigger_end_mode=parse_mode(_str(
+            message, "DTMF-security-trigger-end", "dtmf-security-trigger-end",
+            "DTMF security trigger end", "dtmf security trigger end")) or "off",
+    )
+
 PASSING_MODES = frozenset({"zero", "DTMF"})  # events pass as they came (10.5)
+REPLACE_MODES = frozenset({"silence", "tone", "random", "zero", "DTMF"})
 # 10.5's modes by the number it stores them as in Redis (``block_dtmf``; 0: not blocked).
 STORED = {"drop": 1, "silence": 2, "tone": 3, "random": 4, "zero": 5, "DTMF": 6}
 _BY_NUMBER = {number: mode for mode, number in STORED.items()}
@@ -75,14 +173,42 @@ def event_types(media: CallMedia) -> tuple[int, ...]:
 
 
 def apply(call: Call, update: Callable[[Stream], None]) -> None:
-    """Give each stream that receives from a party the payload types to drop; ``update``
-    gets the streams whose set changed."""
+    """Give each stream that receives from a party the payload types to drop and its
+    delay buffer's settings (``guard``); ``update`` gets the streams that changed."""
+    media_of = None
     for party in call.monologues:
         mode = mode_of(call, party)
+        settings = party.dtmf_settings
+        guarded = settings is not None and settings.delay > 0
         for media in party.medias:
-            dropped = (event_types(media) if mode is not None and mode not in PASSING_MODES
-                       else ())
+            dropped = (event_types(media) if mode is not None and (
+                mode == "drop" or (mode not in PASSING_MODES and not guarded)) else ())
             for stream in media.streams:
-                if stream.dropped_types != dropped and not stream.closed:
+                guard = None
+                if guarded and not stream.rtcp:
+                    if media_of is None:
+                        media_of = {s.id: m for p in call.monologues for m in p.medias
+                                    for s in m.streams}
+                    sink = stream.sink
+                    sink_media = media_of.get(sink.id) if sink is not None else None
+                    guard = guard_spec(mode, settings, media, sink_media)
+                if (stream.dropped_types != dropped or stream.guard != guard) and not stream.closed:
                     stream.dropped_types = dropped
+                    stream.guard = guard
                     update(stream)
+
+
+def guard_spec(mode: str | None, settings: Settings, media: CallMedia,
+               sink_media: CallMedia | None) -> tuple:
+    """The relay's ``dtmf_guard.GuardSpec`` (as a tuple) for what a party's media sends."""
+    rtpmaps = media.rtpmaps
+    laws = tuple((int(pt), rtpmaps[pt].split("/", 1)[0].upper()) for pt in media.formats
+                 if pt.isdigit() and rtpmaps.get(pt, "").upper() in ("PCMU/8000", "PCMA/8000"))
+    sink_te = event_types(sink_media) if sink_media is not None else ()
+    return tuple(GuardSpec(
+        mode=mode or "off", delay=settings.delay, dtmf_delay=settings.dtmf_delay,
+        digit=settings.digit, frequency=settings.frequency or 400,
+        volume=settings.volume or 10, events_in=event_types(media), laws_in=laws,
+        sink_te=sink_te[0] if sink_te else None, trigger=settings.trigger,
+        trigger_end=settings.trigger_end, trigger_mode=settings.trigger_mode,
+        trigger_end_mode=settings.trigger_end_mode))

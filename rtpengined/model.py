@@ -131,6 +131,9 @@ class Stream:
     # Payload types of what the party sends here that the relay drops: its telephone-event
     # while ``block DTMF`` blocks it (``dtmf_block``). Empty for nearly every stream.
     dropped_types: tuple[int, ...] = rare(())
+    # ``block DTMF`` behind a delay buffer (``dtmf_block.guard_spec``): what the relay holds
+    # and does with this party's DTMF (a ``media.dtmf_guard.GuardSpec`` tuple), or None.
+    guard: tuple | None = rare(None)
     # A T.38 gateway (``offer_answer.t38``) between this stream's party and the other:
     # (side "t38"/"pcm", options as a tuple, audio payload type, its encoding, ptime);
     # the relay feeds what arrives here to the gateway instead of the sink.
@@ -333,6 +336,9 @@ class Monologue:
     silence_media: bool = rare(False)
     block_dtmf: bool = rare(False)
     dtmf_security: str = rare("drop")
+    # ``block DTMF``'s other settings, kept as 10.5 keeps them on the party
+    # (``dtmf_block.Settings``): the delay buffer, DTMF-delay, triggers, tone; None: none.
+    dtmf_settings: Any = rare(None)
     forwarding: bool = rare(False)
     delay_ms: int = rare(0)
     detect_dtmf: bool = rare(False)

@@ -82,11 +82,13 @@ def _set_state(core: Core, message: dict[str, Any], key: str, value: bool) -> di
     call = find_call(core, message)
     party = select_party(call, message)
     target = party if party is not None else call
-    if key == "block_dtmf" and value:
-        mode = dtmf_block.parse_mode(get_str(message, *dtmf_block.MODE_KEYS))
-        if mode is None and any(get_str(message, k) for k in dtmf_block.TRIGGER_KEYS):
-            value = False  # (10.5: with a trigger the block waits for it; triggers not done)
-        target.dtmf_security = mode or "drop"
+    if key == "block_dtmf":
+        _dtmf_settings(call, party, message, value)
+        if value:
+            mode = dtmf_block.parse_mode(get_str(message, *dtmf_block.MODE_KEYS))
+            if mode is None and dtmf_block.trigger_given(message):
+                value = False  # (10.5: with a trigger the block waits for it)
+            target.dtmf_security = mode or "drop"
     setattr(target, key, value)
     if party is None and not value and "all" in get_list(message, "flags"):
         for monologue in call.monologues:
@@ -96,6 +98,28 @@ def _set_state(core: Core, message: dict[str, Any], key: str, value: bool) -> di
     elif key == "block_dtmf":
         dtmf_block.apply(call, core.media.update_stream)
     return dict(OK)
+
+
+def _dtmf_settings(call: Call, party: Monologue | None, message: dict[str, Any],
+                   block: bool) -> None:
+    """The delay buffer and DTMF settings a ``block DTMF``/``unblock DTMF`` sets on the
+    party, or on every party without one (10.5: a block sets them all when its mode
+    replaces DTMF, or a delay buffer or trigger is given; an unblock only the delay)."""
+    parties = [party] if party is not None else list(call.monologues)
+    delay = dtmf_block.delay_given(message)
+    if block:
+        mode = dtmf_block.parse_mode(get_str(message, *dtmf_block.MODE_KEYS))
+        trigger = dtmf_block.trigger_given(message)
+        if mode is None:
+            mode = "off" if trigger else "drop"
+        if not (mode in dtmf_block.REPLACE_MODES or delay is not None or trigger):
+            return
+        for each in parties:
+            each.dtmf_settings = dtmf_block.settings_from(message, mode, each.dtmf_settings)
+    elif delay is not None:
+        for each in parties:
+            each.dtmf_settings = (each.dtmf_settings or dtmf_block.Settings())._replace(
+                delay=delay)
 
 
 # Commands that set or clear one state on a party or the whole call: name → (state, value).

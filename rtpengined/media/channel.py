@@ -85,6 +85,9 @@ class StreamSpec(NamedTuple):
     # interface's other addresses, in order (local sockets 1, 2, ...). Their sockets travel
     # after the stream's own with its "add", or later with an "alternates" message.
     alternates: tuple = ()
+    # ``block DTMF`` behind a delay buffer: the party's ``dtmf_guard.GuardSpec`` as a plain
+    # tuple (what it sends waits there; its DTMF is replaced, delayed). None: no buffer.
+    guard: tuple | None = None
 
 
 def encode(messages: list[tuple]) -> bytes:

@@ -588,7 +588,7 @@ class RelayPlane:
         ice = dtls = srtp_in = srtp_out = None
         extra_sinks = transcode = dropped = ()
         rtcp_only = egress = False
-        t38 = None
+        t38 = guard = None
         if stream.rare is not None:  # (else plain: no keys, WebRTC, subscribers, conversions)
             if stream.dtls is not None or stream.ice is not None:
                 ice, dtls = self._webrtc_spec(record, stream, ahead)
@@ -599,6 +599,7 @@ class RelayPlane:
             rtcp_only, egress = stream.rtcp_only, stream.egress
             dropped = stream.dropped_types
             t38 = stream.t38
+            guard = stream.guard
         alternates = (tuple(_family(sock) for _, _, sock in record.alternates)
                       if record.alternates else ())
         return (
@@ -630,6 +631,7 @@ class RelayPlane:
             dropped,
             t38,
             alternates,
+            guard,
         )
 
     def _webrtc_spec(self, record: _Record, stream: Stream, ahead: list | None = None) -> tuple:

@@ -51,7 +51,7 @@ import time
 
 from ..rare_fields import add_rare_fields
 from . import channel as ch
-from . import codecs, dtmf, dtx, g711, player, rtcp_report, t38_relay, transcoding
+from . import codecs, dtmf, dtmf_guard, dtx, g711, player, rtcp_report, t38_relay, transcoding
 from .counters import (
     CONFIRMED,
     PAYLOAD_TYPE_SEEN,
@@ -167,7 +167,7 @@ class _Stream:
         self.rtcp_mux = spec.rtcp_mux
         self.blocked = spec.blocked
         if (self.rare is not None or spec.extra_sinks or spec.transcode or spec.rtcp_only
-                or spec.dropped or spec.egress or spec.t38):
+                or spec.dropped or spec.egress or spec.t38 or spec.guard):
             self.extra_ids = spec.extra_sinks
             self.t38 = spec.t38
             self.rtcp_only = spec.rtcp_only
@@ -331,6 +331,9 @@ add_rare_fields(_Stream, {
     # DTX (``Worker.hold_dtx``): the received SSRC's ``dtx.DtxBuffer``, and what fills its
     # gaps by output payload type (``avcodec.AvConverter``s from comfort noise).
     "dtx": None, "dtx_fillers": None,
+    # ``block DTMF`` behind a delay buffer (``StreamSpec.guard``): the spec's settings and
+    # the ``dtmf_guard.Guard`` holding what the stream received (``Worker.run_guards``).
+    "guard_spec": None, "guard": None,
 })
 
 
@@ -389,6 +392,11 @@ class Worker:
         self.dtx_held: list | None = None
         self.dtx_timers: list = []
         self.dtx_due: dict[_Stream, float] = {}
+        # Delay buffers (``dtmf_guard``): streams the drains gave packets to, and the
+        # buffers' timers (due, tie, stream; the live one per stream in ``guard_due``).
+        self.guarded: list = []
+        self.guard_timers: list = []
+        self.guard_due: dict[_Stream, float] = {}
         # Endpoint hosts as the counter slots take them (``pack_address``), per family.
         self.packed4: dict[str, bytes] = {}
         self.packed6: dict[str, bytes] = {}
@@ -468,6 +476,8 @@ class Worker:
         stream = _Stream(spec, fd, self.counters, now)
         if spec.dtls is not None or spec.ice is not None:
             self.set_webrtc(stream, spec)
+        if spec.guard:
+            self.set_guard(stream, spec.guard)
         self.streams[stream.id] = stream
         self.place(stream)
         stream.referred = self.referrers.pop(stream.id, None)
@@ -556,6 +566,8 @@ class Worker:
         if spec.dtls is not None or spec.ice is not None or stream.webrtc is not None:
             self.set_webrtc(stream, spec)
         stream.apply_keys(spec)
+        if spec.guard != stream.guard_spec:
+            self.set_guard(stream, spec.guard)
         self.link(stream)
         self.dirty.add(stream)
         if stream.webrtc is not None:
@@ -613,6 +625,9 @@ class Worker:
                 self.leg_reports.pop(stream, None)
             if stream.rare is not None:
                 self.stop_player(stream)
+                if stream.guard is not None:  # (its packets are dropped with the stream)
+                    stream.guard = None
+                    self.guard_due.pop(stream, None)
                 if stream.gateway is not None:
                     stream.gateway.close()
                     stream.gateway = None
@@ -705,7 +720,8 @@ class Worker:
             stream.secure = False
         else:
             stream.secure = stream.srtp_in is not None or stream.webrtc is not None or (
-                stream.rtcp_only or stream.dropped or stream.t38 is not None) or (
+                stream.rtcp_only or stream.dropped or stream.t38 is not None
+                or stream.guard is not None) or (
                 sink is not None and (
                     sink.srtp_out is not None or sink.webrtc is not None
                     or sink.transcode is not None  # (converted packet by packet)
@@ -776,7 +792,7 @@ class Worker:
         peer = None
         ok = (sink is not None and stream.confirmed and not stream.blocked and not stream.extras
               and sink.transcode is None and not stream.rtcp_only and not stream.dropped
-              and stream.t38 is None
+              and stream.t38 is None and stream.guard is None
               and self.streams.get(stream.id) is stream
               and (rtcp_target is None or (
                   rtcp_target.webrtc is None
@@ -916,14 +932,17 @@ class Worker:
         play_timers = self.play_timers
         dtx_timers = self.dtx_timers
         dtx_held = self.dtx_held
+        guarded = self.guarded
+        guard_timers = self.guard_timers
         while True:
             if dirty:
                 timeout = 0  # idle: flush now, query sees it
-            elif timers or play_timers or dtx_timers:
+            elif timers or play_timers or dtx_timers or guard_timers:
                 # a WebRTC leg's ICE check or DTLS retransmission, a played packet, a DTX
-                # tick is due
+                # tick, a delay buffer's packet is due
                 due = min(timers[0][0] if timers else _FAR, play_timers[0][0] if play_timers else _FAR,
-                          dtx_timers[0][0] if dtx_timers else _FAR)
+                          dtx_timers[0][0] if dtx_timers else _FAR,
+                          guard_timers[0][0] if guard_timers else _FAR)
                 timeout = max(0.0, due - monotonic())
             else:
                 timeout = -1
@@ -943,6 +962,8 @@ class Worker:
                 self.run_players(now)
             if dtx_timers and dtx_timers[0][0] <= now:
                 self.run_dtx(now)
+            if guard_timers and guard_timers[0][0] <= now:
+                self.run_guards(now)
             turn += 1
             if len(events) > 1 and (channel_fd, select.EPOLLIN) in events:
                 # Signalling first: a packet sent after an ng reply must see the change
@@ -966,6 +987,8 @@ class Worker:
                     self.drain_local(*self.others[fd], wall, now, turn)
             if dtx_held:
                 self.hold_dtx(now)
+            if guarded:
+                self.arm_guards()
             if dirty and (not (events or handled) or now >= next_flush):
                 self.flush()
                 next_flush = now + FLUSH_INTERVAL
@@ -1197,7 +1220,8 @@ class Worker:
                     continue
             nbytes += len(data)  # as 10.5 counts SRTP: the packet decrypted
             last = data
-            errors += _forward(stream, sink, extras, data, rtcp, demux, out, self.dtx_held)
+            errors += _forward(stream, sink, extras, data, rtcp, demux, out, self.dtx_held,
+                               self.guarded)
         stream.busy = count > 1 if busy else stream.turn == turn - 1
         stream.turn = turn
         if not (count or errors):
@@ -1427,6 +1451,78 @@ class Worker:
             del self.player_due[stream]
             if stream.player is not None:
                 self.send_played(stream, now)
+
+    # -- delay buffers (``block DTMF`` with ``delay-buffer``, ``dtmf_guard``) ----------------
+
+    def set_guard(self, stream: _Stream, spec: tuple | None) -> None:
+        """A stream's delay buffer changed: what the old one holds goes out now (10.5
+        flushes a buffer when its handlers are rebuilt), the new one starts empty."""
+        old = stream.guard
+        stream.guard_spec = spec
+        stream.guard = dtmf_guard.Guard(dtmf_guard.GuardSpec(*spec)) if spec else None
+        self.guard_due.pop(stream, None)
+        if old is not None and old.held:
+            self.send_guarded(stream, old, None)
+
+    def arm_guards(self) -> None:
+        """Arm the timer of each buffer the drains gave packets to (if not armed yet)."""
+        for stream in self.guarded:
+            guard = stream.guard
+            if guard is not None and stream not in self.guard_due and guard.next_due:
+                self.arm_guard(stream, guard.next_due)
+        self.guarded.clear()
+
+    def arm_guard(self, stream: _Stream, due: float) -> None:
+        self.guard_due[stream] = due
+        self.timer_tie += 1
+        heapq.heappush(self.guard_timers, (due, self.timer_tie, stream))
+
+    def run_guards(self, now: float) -> None:
+        """The buffers with packets due: those go out; the next one re-arms the timer."""
+        for due, _tie, stream in _pop_due(self.guard_timers, now):
+            if self.guard_due.get(stream) != due:
+                continue  # (stale: re-armed or stopped since)
+            del self.guard_due[stream]
+            guard = stream.guard
+            if guard is None:
+                continue
+            self.send_guarded(stream, guard, now)
+            if guard.next_due is not None:
+                self.arm_guard(stream, guard.next_due)
+
+    def send_guarded(self, stream: _Stream, guard, now: float | None) -> None:
+        sink = stream.sink
+        if sink is None or stream.blocked:
+            guard.held.clear()
+            return
+        table = sink.transcode
+        rewriter = _rewriter(stream)
+
+        def output_for(ssrc: bytes):
+            output = rewriter.outputs.get(ssrc)
+            if output is None:
+                output = rewriter.outputs[ssrc] = transcoding._Output()
+                if table is None:
+                    output.ssrc = ssrc  # (it passed as it came so far: it goes on so)
+            return output
+
+        def forward(packet: bytes) -> list[bytes]:
+            if table is not None:
+                return rewriter.rewrite(packet, table)
+            output = rewriter.outputs.get(packet[8:12])
+            if output is None or not output.shift or len(packet) < 12:
+                return [packet]
+            seq = (((packet[2] << 8) | packet[3]) + output.shift) & 0xFFFF
+            return [packet[:2] + seq.to_bytes(2, "big") + packet[4:8] + output.ssrc
+                    + packet[12:]]
+
+        target = None
+        if table is not None:
+            target = {pt: (entry[0], entry[6]) for pt, entry in table.items()
+                      if entry[6] in ("PCMU", "PCMA")}
+        pieces = guard.release(now, output_for, forward, target)
+        if pieces:
+            self.send_converted(stream, sink, pieces)
 
     # -- DTX (``--dtx-delay``) ------------------------------------------------------------
 
@@ -1803,7 +1899,8 @@ class Worker:
             nbytes += len(data)  # decrypted, as 10.5 counts it
             media += 1
             last = data
-            errors += _forward(stream, sink, extras, data, rtcp, demux, out, self.dtx_held)
+            errors += _forward(stream, sink, extras, data, rtcp, demux, out, self.dtx_held,
+                               self.guarded)
         stream.busy = count > 1 if busy else stream.turn == turn - 1
         stream.turn = turn
         # (an endpoint media learned, before ICE chose one; follow_leg reports its own. The
@@ -1895,13 +1992,15 @@ def _conversions(entries: tuple) -> dict | None:
 
 
 def _forward(stream: _Stream, sink: _Stream | None, extras: tuple, data: bytes, rtcp: bool,
-             demux: bool, out: list, held: list | None = None) -> int:
+             demux: bool, out: list, held: list | None = None,
+             guarded: list | None = None) -> int:
     """Queue what the per-packet drains send on for one packet (decrypted) that ``stream``
     received: a copy for each subscriber, and the packet for the sink, converted when the
     sink's party was answered another G.711 law (``transcoding``); returns the errors.
     A payload type the stream drops (``block DTMF``) goes to neither. With DTX (``held``
     a list) a packet to convert goes there instead, converted on the stream's DTX timer
-    (``Worker.run_dtx``)."""
+    (``Worker.run_dtx``). A stream with a delay buffer (``guard``) puts what it receives
+    there (``guarded``: armed by ``Worker.arm_guards``, sent by ``Worker.run_guards``)."""
     dropped = stream.dropped
     if dropped and not rtcp and len(data) > 1 and data[1] & 0x7F in dropped:
         return 0
@@ -1909,6 +2008,11 @@ def _forward(stream: _Stream, sink: _Stream | None, extras: tuple, data: bytes, 
         return _into_gateway(stream, data, rtcp)
     errors = _fan_out(extras, data, rtcp, stream.rtcp_mux, out) if extras else 0
     if sink is None or (not rtcp and stream.rtcp_only):
+        return errors
+    guard = stream.guard
+    if guard is not None and not rtcp and guarded is not None:
+        guard.push(data, time.monotonic())
+        guarded.append(stream)
         return errors
     if sink.transcode is not None and not rtcp:
         if held is not None and len(data) >= 12 and data[1] & 0x7F in sink.transcode:

@@ -1,0 +1,185 @@
+"""Differential: ``block DTMF`` behind a delay buffer (``delay-buffer``, ``DTMF-delay``,
+triggers), packets compared with rtpengine 10.5's byte for byte over loopback sockets.
+
+With a delay buffer the blocked party's DTMF is replaced in its audio: in-band tones (found
+by the DTMF detector) and telephone-event packets alike, including the audio just around
+the key, as the block mode says (``tone``, ``silence``, ``zero``, ``DTMF``); ``DTMF-delay``
+replaces a key by silence and plays it again later; a ``trigger`` switches the mode on. A
+1 ms buffer keeps each scenario's packets in step with what is sent (``media_exchange``
+reads what one packet makes); the longer buffer's timing is checked on our daemon alone.
+"""
+
+from __future__ import annotations
+
+import socket
+import struct
+import time
+
+import pytest
+from differential import (
+    default_pair_fixture,  # noqa: F401  (registers default_pair)
+    media_exchange,
+    sdp,
+)
+
+from rtpengined.media import dtmf, g711
+
+TE = "a=rtpmap:101 telephone-event/8000"
+SILENCE = b"\xff" * 160
+LOUD = b"\x00" * 160  # (µ-law 0x00: the loudest negative sample, as rtpengine's suite sends)
+
+
+def _event(code: int, end: bool, duration: int) -> bytes:
+    return dtmf.event_payload(code, 10, end, duration)
+
+
+def _keytone(code: int, frame: int) -> bytes:
+    return bytes(g711.linear_to_ulaw(s) for s in dtmf.tone(code, 10, frame * 160, 160))
+
+
+def _a(pt: int, seq: int, payload: bytes, marker: bool = False, ts: int | None = None) -> tuple:
+    return ("A", pt | (0x80 if marker else 0), seq, 160 * seq if ts is None else ts, 0x1234,
+            payload)
+
+
+def _block(**extra) -> dict:
+    return {"command": "block DTMF", "from-tag": "A", **extra}
+
+
+def _audio(first: int, count: int, payload: bytes = LOUD) -> list:
+    return [_a(0, seq, payload) for seq in range(first, first + count)]
+
+
+def _in_band(first: int, code: int, frames: int) -> list:
+    """A key as in-band tones from sequence number ``first`` on."""
+    return [_a(0, first + n, _keytone(code, n)) for n in range(frames)]
+
+
+def _events(first: int, code: int, frames: int) -> list:
+    """A key as telephone-event packets (one timestamp, the end on the last)."""
+    return [_a(101, first + n, _event(code, n == frames - 1, 160 * (n + 1)), n == 0,
+               ts=160 * first) for n in range(frames)]
+
+
+# (A's formats and attributes, B's, offer options, the steps after two frames each way)
+SCENARIOS = {
+    "tone replaces in-band DTMF": (
+        "0", (), "0", (), {},
+        [_block(**{"DTMF-security": "tone", "delay-buffer": 1}), *_audio(3, 2),
+         *_in_band(5, 5, 4), *_audio(9, 4)]),
+    "silence replaces in-band DTMF": (
+        "0", (), "0", (), {},
+        [_block(**{"DTMF-security": "silence", "delay-buffer": 1}), *_audio(3, 2),
+         *_in_band(5, 1, 4), *_audio(9, 4)]),
+    "zero plays the tones of 0 over in-band DTMF": (
+        "0", (), "0", (), {},
+        [_block(**{"DTMF-security": "zero", "delay-buffer": 1}), *_audio(3, 2),
+         *_in_band(5, 7, 4), *_audio(9, 4)]),
+    "DTMF plays the digit's tones": (
+        "0", (), "0", (), {},
+        [_block(**{"DTMF-security": "DTMF", "digit": "9", "delay-buffer": 1}), *_audio(3, 2),
+         *_in_band(5, 2, 4), *_audio(9, 4)]),
+    "tone with frequency and volume": (
+        "0", (), "0", (), {},
+        [_block(**{"DTMF-security": "tone", "frequency": 1000, "volume": -20,
+                   "delay-buffer": 1}), *_audio(3, 2), *_in_band(5, 5, 4), *_audio(9, 3)]),
+    "tone replaces telephone-events": (
+        "0 101", (TE,), "0 101", (TE,), {},
+        [_block(**{"DTMF-security": "tone", "delay-buffer": 1}), *_audio(3, 2),
+         *_events(5, 5, 3), *_audio(8, 3)]),
+    "zero replaces the key of telephone-events": (
+        "0 101", (TE,), "0 101", (TE,), {},
+        [_block(**{"DTMF-security": "zero", "delay-buffer": 1}), *_audio(3, 2),
+         *_events(5, 5, 3), *_audio(8, 3)]),
+    "tone into the other law": (
+        "0", (), "8", (), {"codec": {"transcode": ["PCMA"]}},
+        [_block(**{"DTMF-security": "tone", "delay-buffer": 1}), *_audio(3, 2),
+         *_in_band(5, 5, 4), *_audio(9, 4)]),
+    "DTMF-delay plays telephone-events again later": (
+        "0 101", (TE,), "0 101", (TE,), {},
+        [_block(**{"trigger": "##", "trigger-end": "#", "DTMF-security-trigger": "silence",
+                   "delay-buffer": 1, "DTMF-delay": 60}), *_audio(3, 2),
+         *_events(5, 5, 3), *_audio(8, 6)]),
+    "DTMF-delay plays in-band DTMF again later": (
+        "0", (), "0", (), {},
+        [_block(**{"trigger": "##", "trigger-end": "#", "DTMF-security-trigger": "silence",
+                   "delay-buffer": 1, "DTMF-delay": 60}), *_audio(3, 2),
+         *_in_band(5, 5, 4), *_audio(9, 7)]),
+    # (the packet completing the trigger passes as before; the key's rest is decoded whole)
+    "a trigger switches the mode on": (
+        "0 101", (TE,), "0 101", (TE,), {},
+        [_block(**{"trigger": "##", "DTMF-security-trigger": "tone", "delay-buffer": 1}),
+         *_audio(3, 2), *_events(5, 11, 2), *_audio(7, 2), *_events(9, 11, 2), *_audio(11, 1)]),
+    "unblocked, audio passes again": (
+        "0", (), "0", (), {},
+        [_block(**{"DTMF-security": "tone", "delay-buffer": 1}), *_audio(3, 2),
+         {"command": "unblock DTMF", "from-tag": "A"}, *_in_band(5, 5, 4), *_audio(9, 2)]),
+}
+
+
+def _run(daemon, name: str, scenario: tuple) -> list:
+    a_formats, a_attributes, b_formats, b_attributes, options, steps = scenario
+    first = [_a(0, 1, LOUD), _a(0, 2, LOUD)]
+    return media_exchange(daemon, f"delaybuffer-{name}".replace(" ", "_"), a_formats,
+                          b_formats, first + steps, offer_options=options,
+                          a_attributes=a_attributes, b_attributes=b_attributes)
+
+
+@pytest.mark.parametrize("name", list(SCENARIOS))
+def test_delay_buffer_as_rtpengine(default_pair, name):
+    want = _run(default_pair.reference, name, SCENARIOS[name])
+    have = _run(default_pair.ours, name, SCENARIOS[name])
+    assert have == want
+
+
+def test_a_longer_buffer_holds_the_audio_and_replaces_before_the_key(default_pair):
+    """``delay-buffer: 100``: nothing comes out for 100 ms, then the audio in order, the
+    frames up to 100 ms before the in-band key already replaced; an unblock with
+    ``delay-buffer: 0`` sends what is held at once."""
+    daemon = default_pair.ours
+    sockets = [socket.socket(socket.AF_INET, socket.SOCK_DGRAM) for _ in range(2)]
+    try:
+        for sock in sockets:
+            sock.bind(("127.0.0.1", 0))
+
+        def body(sock) -> str:
+            return sdp("v=0", "o=- 1 1 IN IP4 127.0.0.1", "s=-", "c=IN IP4 127.0.0.1",
+                       "t=0 0", f"m=audio {sock.getsockname()[1]} RTP/AVP 0", "a=sendrecv")
+
+        ids = {"call-id": "delaybuffer-long", "from-tag": "A"}
+        daemon.request({"command": "offer", **ids, "ICE": "remove", "sdp": body(sockets[0])})
+        reply = daemon.request({"command": "answer", **ids, "to-tag": "B", "ICE": "remove",
+                                "sdp": body(sockets[1])})
+        text = reply["sdp"].decode() if isinstance(reply["sdp"], bytes) else reply["sdp"]
+        port = int(text.split("m=audio ")[1].split()[0])
+        assert daemon.request({**ids, "command": "block DTMF", "DTMF-security": "tone",
+                               "delay-buffer": 100})["result"] == "ok"
+        frames = [LOUD] * 5 + [_keytone(5, n) for n in range(4)] + [LOUD] * 3
+        sent = time.monotonic()
+        for seq, payload in enumerate(frames):
+            sockets[0].sendto(struct.pack("!BBHII", 0x80, 0, seq, 160 * seq, 0x1234) + payload,
+                              ("127.0.0.1", port))
+            time.sleep(0.02)
+        sockets[1].settimeout(1)
+        first = sockets[1].recv(2048)
+        assert time.monotonic() - sent >= 0.09  # (held for its 100 ms)
+        assert struct.unpack("!H", first[2:4])[0] == 0 and first[12:] == LOUD
+        time.sleep(0.05)
+        assert daemon.request({**ids, "command": "unblock DTMF",
+                               "delay-buffer": 0})["result"] == "ok"
+        got = [first]
+        sockets[1].settimeout(0.3)
+        while True:
+            try:
+                got.append(sockets[1].recv(2048))
+            except TimeoutError:
+                break
+        assert [struct.unpack("!H", p[2:4])[0] for p in got] == list(range(len(frames)))
+        replaced = [n for n, p in enumerate(got) if p[12:] not in (LOUD, frames[n])]
+        # (the key starts at frame 5: frames from 100 ms before it on are the tone)
+        assert replaced and replaced[0] < 5 and all(p[12:13] == b"\xff" for p in
+                                                   (got[n] for n in replaced))
+        daemon.request({"command": "delete", "call-id": "delaybuffer-long"})
+    finally:
+        for sock in sockets:
+            sock.close()
