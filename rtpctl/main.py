@@ -530,6 +530,56 @@ _media_command("play media", "Play a media file to a call party (--from-tag, --t
 _media_command("stop media", "Stop the media playing to a call party.", play=False)
 
 
+def _dtmf_command(name: str, doc: str, block: bool):
+    """``block DTMF`` / ``unblock DTMF``: the party by --from-tag (none: the whole call)."""
+    options = [click.option("--delay-buffer", type=click.IntRange(min=0), metavar="MS",
+                            help="Hold what the party sends this long and replace its DTMF "
+                                 "in the audio too (0 ends the buffer).")]
+    if block:
+        modes = click.Choice(["drop", "silence", "tone", "random", "zero", "DTMF", "off"])
+        options += [
+            click.option("--mode", type=modes, help="DTMF-security: what the DTMF becomes."),
+            click.option("--dtmf-delay", type=click.IntRange(min=0), metavar="MS",
+                         help="Replace keys by silence and play them this much later."),
+            click.option("--trigger", metavar="KEYS", help="Keys that switch to --trigger-mode."),
+            click.option("--trigger-mode", type=modes, help="DTMF-security-trigger."),
+            click.option("--trigger-end", metavar="KEYS",
+                         help="Keys that then switch to --trigger-end-mode."),
+            click.option("--trigger-end-mode", type=modes, help="DTMF-security-trigger-end."),
+            click.option("--frequency", type=click.IntRange(min=1), metavar="HZ",
+                         help="The tone of --mode tone (400)."),
+            click.option("--volume", type=click.IntRange(min=0, max=63), metavar="DB",
+                         help="Tones this many dB below full scale (10)."),
+            click.option("--digit", metavar="KEY", help="The key --mode DTMF plays."),
+        ]
+
+    @_message_options("call")
+    @click.pass_context
+    def command(ctx: click.Context, call_id, from_tag, to_tag, via_branch, flags, options,
+                **settings) -> None:
+        message = _build(name, call_id=call_id, from_tag=from_tag, to_tag=to_tag,
+                         via_branch=via_branch, flags=flags, options=options)
+        keys = {"delay_buffer": "delay-buffer", "mode": "DTMF-security",
+                "dtmf_delay": "DTMF-delay", "trigger": "trigger",
+                "trigger_mode": "DTMF-security-trigger", "trigger_end": "trigger-end",
+                "trigger_end_mode": "DTMF-security-trigger-end", "frequency": "frequency",
+                "volume": "volume", "digit": "digit"}
+        for option, value in settings.items():
+            if value is not None:
+                message[keys[option]] = value
+        run_ng(ctx, name, message)
+
+    for option in reversed(options):
+        command = option(command)
+    command.__doc__ = doc
+    return ng_group.command(name.replace(" ", "-").lower())(command)
+
+
+_dtmf_command("block DTMF", "Block a party's DTMF (--from-tag; none: the call): dropped, or "
+              "replaced in its audio with --delay-buffer.", block=True)
+_dtmf_command("unblock DTMF", "Let a party's DTMF through again.", block=False)
+
+
 @ng_group.command("list")
 @click.option("--limit", type=click.IntRange(min=0), help="At most this many call-ids.")
 @_message_options()

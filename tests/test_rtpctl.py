@@ -6,6 +6,7 @@ import json
 import os
 import re
 import socket
+import struct
 import subprocess
 import sys
 
@@ -22,6 +23,8 @@ from rtpctl_helpers import (
     running_rtpengine,
     target_args,
 )
+
+from rtpengined.media import dtmf, dtmf_guard, g711
 
 from conftest import free_port
 
@@ -562,3 +565,48 @@ def test_play_media_and_stop_media(daemon, transport, tmp_path):
         assert usage.returncode == 2 and b"--file or --blob" in usage.stderr
     finally:
         party.close()
+
+
+def test_block_dtmf_with_a_delay_buffer(daemon):
+    """``block-dtmf`` sends the mode and the delay buffer's settings as the ng keys: the
+    party's in-band key comes out as a tone, then ``unblock-dtmf --delay-buffer 0``."""
+    a, b = (socket.socket(socket.AF_INET, socket.SOCK_DGRAM) for _ in range(2))
+    call_id = "rtpctl-block-dtmf"
+    try:
+        for sock in (a, b):
+            sock.bind(("127.0.0.1", 0))
+            sock.settimeout(2)
+
+        def body(sock) -> bytes:
+            return ("v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n"
+                    f"m=audio {sock.getsockname()[1]} RTP/AVP 0\r\na=sendrecv\r\n").encode()
+
+        args = [*target_args(daemon, "udp"), "--json", "ng"]
+        ok(rtpctl(*args, "offer", "--call-id", call_id, "--from-tag", "A", stdin=body(a)))
+        answer = json.loads(ok(rtpctl(*args, "answer", "--call-id", call_id, "--from-tag", "A",
+                                      "--to-tag", "B", stdin=body(b))))
+        port = int(answer["sdp"].split("m=audio ")[1].split()[0])
+        blocked = json.loads(ok(rtpctl(*args, "block-dtmf", "--call-id", call_id, "--from-tag",
+                                       "A", "--mode", "tone", "--frequency", "1000",
+                                       "--delay-buffer", "1")))
+        assert blocked == {"result": "ok"}
+        key = [bytes(g711.linear_to_ulaw(s) for s in dtmf.tone(5, 10, n * 160, 160))
+               for n in range(4)]
+        got = []
+        for seq, payload in enumerate([b"\x00" * 160] * 2 + key + [b"\x00" * 160] * 2):
+            a.sendto(struct.pack("!BBHII", 0x80, 0, seq, 160 * seq, 0x1234) + payload,
+                     ("127.0.0.1", port))
+            got.append(b.recv(2048)[12:])
+        tone = [bytes(g711.linear_to_ulaw(s) for s in dtmf_guard.tone_samples(1000, 10, n * 160,
+                                                                               160))
+                for n in range(8)]
+        assert got[:2] == [b"\x00" * 160] * 2  # (before the key)
+        assert any(payload == tone[n] for n, payload in enumerate(got))  # (the key, a tone)
+        assert json.loads(ok(rtpctl(*args, "unblock-dtmf", "--call-id", call_id, "--from-tag",
+                                    "A", "--delay-buffer", "0"))) == {"result": "ok"}
+        bad = rtpctl(*target_args(daemon, "udp"), "ng", "block-dtmf", "--call-id", call_id,
+                     "--mode", "loud")
+        assert bad.returncode == 2
+    finally:
+        a.close()
+        b.close()
