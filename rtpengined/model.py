@@ -329,9 +329,10 @@ class Monologue:
     sdp_version: int | None = None
     sdp_last_body: str | None = None
     # States set by the extended ng commands (block/silence media, block DTMF, forwarding)
-    # and the CLI (call ... tag ... delay, detect-dtmf): kept and reported, not acted on
-    # by the media plane except ``block_media`` and ``block_dtmf`` (``dtmf_security``: its
-    # mode, the ``DTMF-security`` key; ``dtmf_block``).
+    # and the CLI (call ... tag ... detect-dtmf): kept and reported, not acted on by the
+    # media plane except ``block_media`` and ``block_dtmf`` (``dtmf_security``: its mode,
+    # the ``DTMF-security`` key; ``dtmf_settings``, the delay buffer the CLI's ``delay``
+    # sets too: ``dtmf_block``).
     block_media: bool = rare(False)
     silence_media: bool = rare(False)
     block_dtmf: bool = rare(False)
@@ -340,7 +341,6 @@ class Monologue:
     # (``dtmf_block.Settings``): the delay buffer, DTMF-delay, triggers, tone; None: none.
     dtmf_settings: Any = rare(None)
     forwarding: bool = rare(False)
-    delay_ms: int = rare(0)
     detect_dtmf: bool = rare(False)
     media_player: bool = rare(False)  # ``play media`` named this party (``playback``)
     # Publish/subscribe (``pubsub``), apart from the offer/answer links above: the parties

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from .. import dtmf_block
 from .control import destroy_call
 from .numbers import c_strtol, wrap32
 from .parser import MORE, Table, _argument, _token, dispatch
@@ -101,7 +102,10 @@ def _tag_table(call: Call, monologue: Monologue) -> Table:
         value = 1 if value is None else wrap32(value)
         if value < 0:
             return f"Invalid delay {value}\n"
-        monologue.delay_ms = value
+        # (10.5: the party's delay buffer, as ``block DTMF``'s ``delay-buffer`` sets it)
+        monologue.dtmf_settings = (monologue.dtmf_settings or dtmf_block.Settings())._replace(
+            delay=value)
+        dtmf_block.apply(call, core.media.update_stream)
         return f"Setting delay to {value}\n"
 
     def detect_dtmf(core: Core, rest: str) -> str:

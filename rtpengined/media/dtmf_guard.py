@@ -35,8 +35,10 @@ is stopped (``flush``). Only G.711 audio is decoded; other payload types are onl
 
 from __future__ import annotations
 
+import array
 import math
 import random
+import struct
 from collections import deque
 from typing import NamedTuple
 
@@ -49,7 +51,7 @@ DIGIT_DELAY_MS = 2_500  # a trigger's keys at most this far apart (10.5's --dtmf
 MAX_EVENTS = 64  # events remembered per direction (the newest decide)
 MAX_HELD = 1_000
 FRAME = 160  # samples per packet sent (20 ms)  # packets held at most (a flood cannot grow the buffer further)
-_HEADER = __import__("struct").Struct("!BBHI4s")
+_HEADER = struct.Struct("!BBHI4s")
 _VOLUME = tuple(1.122018 ** n for n in range(64))  # dB below full scale as a divisor
 
 
@@ -80,14 +82,16 @@ class _Event:
 
 
 class _Held:
-    """A packet in the buffer: as it came (``samples`` None) or decoded to a frame."""
+    """A packet in the buffer: as it came (``samples`` None) or decoded to a frame;
+    ``key_ts``: the timestamp that decides whether the frame is in a key."""
 
-    __slots__ = ("due", "packet", "ts", "samples", "pt", "payload")
+    __slots__ = ("due", "packet", "ts", "samples", "pt", "payload", "key_ts")
 
     def __init__(self, due: float, packet: bytes, ts: int, samples: list | None, pt: int,
-                 payload: bytes | None) -> None:
+                 payload: bytes | None, key_ts: int | None = None) -> None:
         self.due, self.packet, self.ts, self.samples = due, packet, ts, samples
         self.pt, self.payload = pt, payload
+        self.key_ts = ts if key_ts is None else key_ts
 
 
 class Guard:
@@ -108,6 +112,12 @@ class Guard:
         self.detectors: dict[bytes, list] = {}  # per SSRC: [detector, origin, fed, reported]
         self.offsets: dict[bytes, int] = {}  # per SSRC: output clock minus input timestamp
         self.reproducing: dict[bytes, list] = {}  # per SSRC: reproduced key, its events
+        # After a trigger turned the decoding of keys on, 10.5's new audio decoder reckons
+        # its frames from the first packet its handlers got (a key's, maybe): the audio's
+        # timestamps for the key decisions move by that much (``rebase``: None, or the
+        # first packet's timestamp once one came, or True while waiting for it).
+        self.rebase: int | bool | None = None
+        self.audio_shift = 0
 
     # -- what comes in ------------------------------------------------------------------
 
@@ -126,6 +136,8 @@ class Guard:
         pt = packet[1] & 0x7F
         ts = int.from_bytes(packet[4:8], "big")
         payload = g711.payload(packet)
+        if self.rebase is True:
+            self.rebase = ts
         if pt in self.events_in and payload is not None and len(payload) >= 4:
             self.held.append(self._event_packet(packet, pt, ts, payload, due))
             return
@@ -137,7 +149,11 @@ class Guard:
         samples = [table[code] for code in payload]
         if not self.events_in and self._detecting:
             self._detect(packet[8:12], ts, samples)
-        self.held.append(_Held(due, packet, ts, samples, pt, payload))
+        if self.rebase is not None:
+            self.audio_shift = ((self.rebase - ts + 0x80000000) & 0xFFFFFFFF) - 0x80000000
+            self.rebase = None
+        self.held.append(_Held(due, packet, ts, samples, pt, payload,
+                               (ts + self.audio_shift) & 0xFFFFFFFF))
 
     @property
     def _pcm(self) -> bool:
@@ -152,12 +168,25 @@ class Guard:
                       due: float) -> _Held:
         code, flags, duration = payload[0], payload[1], int.from_bytes(payload[2:4], "big")
         pcm = self._pcm  # (as before this packet: a trigger it completes acts after it)
+        mode = self.mode
         if flags & 0x80:
             self._end(ts + duration - 1)
         elif code < len(dtmf.EVENTS):
             self._start(code, ts, flags & 0x3F)
-        if not pcm or not self.laws:
-            return _Held(due, packet, ts, None, pt, payload)
+        try:
+            if not pcm or not self.laws:
+                return _Held(due, packet, ts, None, pt, payload)
+            return self._decoded(packet, pt, ts, code, flags, duration, due)
+        finally:
+            if self.mode != mode:
+                # A trigger switched the mode: 10.5 rebuilds its codec handlers, and the new
+                # decoder decodes the key's next packet from the key's start again.
+                self.tes.clear()
+                if self._pcm and not pcm:
+                    self.rebase = True
+
+    def _decoded(self, packet: bytes, pt: int, ts: int, code: int, flags: int,
+                 duration: int, due: float) -> _Held:
         # Decoded: the samples its duration grew by, as one frame at its place in the key.
         ssrc = packet[8:12]
         state = self.tes.get(ssrc)
@@ -185,8 +214,6 @@ class Guard:
         detector, origin, fed, _ = state
         if detector is None:
             return
-        import array
-
         position = (ts - origin) & 0xFFFFFFFF
         if fed is not None and 0 < position - fed < 0x80000000:
             detector.fill_in(position - fed)
@@ -204,10 +231,11 @@ class Guard:
         last = self.received[-1] if self.received else None
         if last is not None and last.code == code + 1:
             return  # (the same key going on)
+        mode = self.mode  # (10.5 switches after the key is noted: it plays in the old mode)
         self._check_trigger(code, ts, last)
         self.received.append(_Event(code + 1, ts, volume))
         self.delayed.append(_Event(code + 1, (ts + self.spec.dtmf_delay * 8) & 0xFFFFFFFF,
-                                   volume, self.mode, random.randrange(10)))
+                                   volume, mode, random.randrange(10)))
 
     def _end(self, ts: int) -> None:
         ts &= 0xFFFFFFFF
@@ -259,7 +287,7 @@ class Guard:
         if samples is None:
             packet = item.packet
             if (item.pt in self.events_in and self.mode in ("zero", "DTMF")
-                    and self._in(self.received, item.ts, self.spec.delay)):
+                    and self._in(self.received, item.key_ts, self.spec.delay)):
                 packet = packet[:len(packet) - len(item.payload)] + bytes(
                     (self.spec.digit,)) + item.payload[1:]
             out.extend(forward(packet))
@@ -275,6 +303,10 @@ class Guard:
             offset = self.offsets[ssrc] = (
                 0 if output.clock is None else (output.clock - item.ts) & 0xFFFFFFFF)
         stamp = (item.ts + offset) & 0xFFFFFFFF
+        if output.clock is not None and dtmf.before(stamp, output.clock):
+            # (audio decoded twice, after a trigger: the encoder's clock goes on)
+            offset = self.offsets[ssrc] = (output.clock - item.ts) & 0xFFFFFFFF
+            stamp = output.clock
         pt_out, law_out, table = self._target(item.pt, target)
         replaced, events = self._manipulate(item, samples, ssrc, stamp)
         if replaced is None and item.payload is not None and table is not None:
@@ -338,7 +370,7 @@ class Guard:
         spec = self.spec
         if mode == "off" and not spec.dtmf_delay:
             return None, None
-        ts = item.ts
+        ts = item.key_ts
         received = self._in(self.received, ts, spec.delay)
         delayed = self._in(self.delayed, ts, 0)
         count = len(samples)
