@@ -148,3 +148,24 @@ def test_in_a_key_around_its_start_and_end():
     assert guard._in(guard.received, 1000 - 9, 1) is None
     assert guard._in(guard.received, 1319 + 8, 1) is not None  # (the end: strictly after)
     assert guard._in(guard.received, 1319 + 9, 1) is None
+
+
+def test_a_party_changing_ssrcs_without_end_keeps_state_bounded():
+    guard, io = Guard(_spec(mode="silence", delay=1)), _Io()
+    for n in range(200):
+        packet = struct.pack("!BBHII", 0x80, 101, n, 160 * n, n) + dtmf.event_payload(
+            5, 10, False, 160)
+        guard.push(packet, 0.0)
+        guard.push(struct.pack("!BBHII", 0x80, 0, n, 160 * n, n) + b"\x00" * 160, 0.0)
+    _release(guard, io, None)
+    assert max(len(guard.tes), len(guard.offsets), len(guard.reproducing)) <= 16
+
+
+def test_bad_packets_pass_or_go_without_harm():
+    guard, io = Guard(_spec(mode="tone", delay=1)), _Io()
+    for packet in (b"", b"\x80", b"\x00" * 12, _packet(101, 1, 0, b"\x05"),
+                   _packet(101, 2, 0, b"\xff\x0a\xff\xff"), _packet(0, 3, 0, b""),
+                   _packet(101, 4, 0, dtmf.event_payload(5, 10, False, 65535))):
+        guard.push(packet, 0.0)
+    out = _release(guard, io, None)
+    assert all(isinstance(p, bytes) for p in out)

@@ -50,7 +50,9 @@ CUTOFF_MS = 10_000  # an event further back than this (by timestamp) is stale (1
 DIGIT_DELAY_MS = 2_500  # a trigger's keys at most this far apart (10.5's --dtmf-digit-delay)
 MAX_EVENTS = 64  # events remembered per direction (the newest decide)
 MAX_HELD = 1_000
-FRAME = 160  # samples per packet sent (20 ms)  # packets held at most (a flood cannot grow the buffer further)
+FRAME = 160  # samples per packet sent (20 ms)
+MAX_SSRCS = 16  # SSRCs a direction keeps state for (a party changing SSRCs without end
+# cannot grow it: the oldest's state goes)  # packets held at most (a flood cannot grow the buffer further)
 _HEADER = struct.Struct("!BBHI4s")
 _VOLUME = tuple(1.122018 ** n for n in range(64))  # dB below full scale as a divisor
 
@@ -192,8 +194,9 @@ class Guard:
         state = self.tes.get(ssrc)
         if state is None or state[0] != ts:
             state = self.tes[ssrc] = [ts, 0]
-        grown = min(duration - state[1], 8000)
-        if grown <= 0 or code >= len(dtmf.EVENTS):
+            _bound(self.tes)
+        grown = duration - state[1]
+        if not 0 < grown <= 8000 or code >= len(dtmf.EVENTS):  # (10.5: at most a second)
             return _Held(due, packet, ts, [], pt, None)  # (nothing new: no frame)
         samples = dtmf_samples(code, flags & 0x3F, state[1], grown)
         frame_ts = (ts + state[1]) & 0xFFFFFFFF
@@ -211,6 +214,7 @@ class Guard:
             except OSError:
                 detector = None
             state = self.detectors[ssrc] = [detector, ts, None, 0]
+            _bound(self.detectors)
         detector, origin, fed, _ = state
         if detector is None:
             return
@@ -302,6 +306,7 @@ class Guard:
         if offset is None:
             offset = self.offsets[ssrc] = (
                 0 if output.clock is None else (output.clock - item.ts) & 0xFFFFFFFF)
+            _bound(self.offsets)
         stamp = (item.ts + offset) & 0xFFFFFFFF
         if output.clock is not None and dtmf.before(stamp, output.clock):
             # (audio decoded twice, after a trigger: the encoder's clock goes on)
@@ -391,6 +396,7 @@ class Guard:
             if spec.sink_te is not None:
                 if state is None:
                     state = self.reproducing[ssrc] = [None, []]
+                    _bound(self.reproducing)
                 current = state[0]
                 if current is None or current[0] != delayed.code:
                     state[1].append((delayed.code, delayed.volume, stamp))
@@ -431,6 +437,12 @@ class Guard:
         payload = dtmf.event_payload(current[0] - 1, current[1], False,
                                      (stamp - current[2] + count) & 0xFFFF)
         return [(pt, previous is None or previous[0] != current[0], current[2], payload)]
+
+
+def _bound(states: dict) -> None:
+    """Keep a per-SSRC table to ``MAX_SSRCS`` entries (the oldest goes)."""
+    while len(states) > MAX_SSRCS:
+        states.pop(next(iter(states)))
 
 
 def tone_samples(frequency: int, volume: int, offset: int, count: int,
