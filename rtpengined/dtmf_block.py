@@ -47,6 +47,8 @@ class Settings(NamedTuple):
     trigger_end: str = ""
     trigger_mode: str = "off"
     trigger_end_mode: str = "off"
+    trigger_end_ms: int = 0
+    trigger_end_digits: int = 0
 
 
 def _int(message: dict[str, Any], *keys: str) -> int | None:
@@ -122,6 +124,10 @@ def settings_from(message: dict[str, Any], mode: str | None,
         trigger_end_mode=parse_mode(_str(
             message, "DTMF-security-trigger-end", "dtmf-security-trigger-end",
             "DTMF security trigger end", "dtmf security trigger end")) or "off",
+        trigger_end_ms=max(_int(message, "trigger-end-time", "trigger end time",
+                                "end-trigger-time", "end trigger time") or 0, 0),
+        trigger_end_digits=max(_int(message, "trigger-end-digits", "trigger end digits",
+                                    "end-trigger-digits", "end trigger digits") or 0, 0),
     )
 
 PASSING_MODES = frozenset({"zero", "DTMF"})  # events pass as they came (10.5)
@@ -211,4 +217,5 @@ def guard_spec(mode: str | None, settings: Settings, media: CallMedia,
         volume=settings.volume or 10, events_in=event_types(media), laws_in=laws,
         sink_te=sink_te[0] if sink_te else None, trigger=settings.trigger,
         trigger_end=settings.trigger_end, trigger_mode=settings.trigger_mode,
-        trigger_end_mode=settings.trigger_end_mode))
+        trigger_end_mode=settings.trigger_end_mode, trigger_end_ms=settings.trigger_end_ms,
+        trigger_end_digits=settings.trigger_end_digits))

@@ -124,6 +124,13 @@ SCENARIOS = {
                    "delay-buffer": 1, "DTMF-delay": 100}),
          *_audio(3, 2), *_events(5, 11, 2), *_audio(7, 2), *_events(9, 11, 2), *_audio(11, 3),
          *_events(14, 1, 2), *_audio(16, 3), *_events(19, 11, 2), *_audio(21, 8)]),
+    "trigger-end-digits ends the mode after that many keys": (
+        "0 101", (TE,), "0 101", (TE,), {},
+        [_block(**{"trigger": "##", "trigger-end": "*", "trigger-end-digits": 2,
+                   "DTMF-security-trigger": "tone", "delay-buffer": 1, "DTMF-delay": 60}),
+         *_audio(3, 1), *_events(4, 11, 2), *_audio(6, 1), *_events(7, 11, 2), *_audio(9, 4),
+         *_events(13, 1, 2), *_audio(15, 4), *_events(19, 2, 2), *_audio(21, 4),
+         *_events(25, 3, 2), *_audio(27, 5)]),
     "unblocked, audio passes again": (
         "0", (), "0", (), {},
         [_block(**{"DTMF-security": "tone", "delay-buffer": 1}), *_audio(3, 2),

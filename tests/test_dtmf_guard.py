@@ -169,3 +169,14 @@ def test_bad_packets_pass_or_go_without_harm():
         guard.push(packet, 0.0)
     out = _release(guard, io, None)
     assert all(isinstance(p, bytes) for p in out)
+
+
+def test_trigger_end_time_switches_to_the_end_mode_later():
+    guard = Guard(_spec(mode="off", trigger="#", trigger_mode="tone",
+                        trigger_end_mode="silence", trigger_end_ms=500))
+    guard.push(_event(1, 160, 11, 160), 10.0)
+    assert guard.mode == "tone"
+    guard.push(_packet(0, 2, 320, b"\x00" * 160), 10.4)
+    assert guard.mode == "tone"
+    guard.push(_packet(0, 3, 480, b"\x00" * 160), 10.5)
+    assert guard.mode == "silence" and guard.trigger == ""

@@ -73,6 +73,8 @@ class GuardSpec(NamedTuple):
     trigger_end: str = ""
     trigger_mode: str = "off"
     trigger_end_mode: str = "off"
+    trigger_end_ms: int = 0  # after the trigger, switch to trigger_end_mode this much later
+    trigger_end_digits: int = 0  # ... or after this many more keys
 
 
 class _Event:
@@ -105,6 +107,9 @@ class Guard:
         self.trigger, self.trigger_end = spec.trigger, spec.trigger_end
         self.trigger_mode, self.trigger_end_mode = spec.trigger_mode, spec.trigger_end_mode
         self.matched = 0
+        self.end_digits = spec.trigger_end_digits  # (negative: counting, as 10.5 does)
+        self.end_at: float | None = None  # when trigger_end_ms switches to the end mode
+        self.now = 0.0
         self.laws = dict(spec.laws_in)
         self.events_in = frozenset(spec.events_in)
         self.received: deque[_Event] = deque(maxlen=MAX_EVENTS)
@@ -131,6 +136,9 @@ class Guard:
         """Take one RTP packet the party sent; it waits in the buffer for ``delay`` ms."""
         if len(self.held) >= MAX_HELD:
             self.held.popleft()
+        self.now = now
+        if self.end_at is not None and now >= self.end_at:
+            self._end_trigger()
         due = now + self.spec.delay / 1000
         if len(packet) < 12 or packet[0] >> 6 != 2:
             self.held.append(_Held(due, packet, 0, None, -1, None))
@@ -253,6 +261,11 @@ class Guard:
             return
         if last is not None and ((ts - last.ts) & 0xFFFFFFFF) // 8 > DIGIT_DELAY_MS:
             self.matched = 0
+        if self.end_digits < 0:  # (keys after the trigger, counted while an end is set)
+            self.end_digits += 1
+            if self.end_digits == 0:
+                self._end_trigger()
+                return
         key = dtmf.EVENTS[code]
         if trigger[self.matched] == key:
             self.matched += 1
@@ -261,6 +274,9 @@ class Guard:
                 self.mode = self.trigger_mode
                 self.trigger_mode = self.trigger_end_mode
                 self.trigger, self.trigger_end = self.trigger_end, ""
+                self.end_digits = -self.end_digits
+                if self.spec.trigger_end_ms:
+                    self.end_at = self.now + self.spec.trigger_end_ms / 1000
             return
         for offset in range(1, self.matched):  # a repeating prefix: "ABCABD"
             if trigger[offset:self.matched] == trigger[:self.matched - offset]:
@@ -269,6 +285,14 @@ class Guard:
                     self.matched = following + 1
                     return
         self.matched = 1 if key == trigger[0] else 0
+
+    def _end_trigger(self) -> None:
+        """``trigger-end-time``/``-digits`` ran out: the end mode, no more triggers."""
+        self.end_at = None
+        if self.mode != self.trigger_end_mode:
+            self.mode = self.trigger_end_mode
+            self.tes.clear()
+        self.trigger = ""
 
     # -- what goes out ------------------------------------------------------------------
 
