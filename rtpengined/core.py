@@ -14,13 +14,14 @@ from collections.abc import Callable
 from contextlib import AbstractContextManager, nullcontext
 from typing import Any
 
-from . import ctl, statsview
+from . import ctl, quality, statsview
 from .calls import CallManager
 from .commands import NG_COMMANDS
 from .config import Config
 from .host import Host, OsHost
 from .janus import Janus, JanusLink
 from .media import MediaPlane, NullMediaPlane
+from .model import Stream
 from .ports import Binder, bind_udp
 from .protocol import ngcodec
 from .protocol.ngcodec import BENCODE, NgError
@@ -84,6 +85,15 @@ class Core:
     @store.setter
     def store(self, store: CallStore) -> None:
         self.calls.store = store
+
+    def rtcp_report(self, stream: Stream, wall: float, senders: list, blocks: list) -> None:
+        """RTCP the relay read on a stream (``MediaPlane.on_rtcp``): the call quality
+        figures of its call (``quality``)."""
+        call = self.calls.calls.get(stream.group)
+        if call is not None:
+            if blocks:  # (the payload types the reported streams came in with)
+                self.media.refresh([s for s in call.streams() if not s.closed])
+            quality.note(call.monologues, stream, wall, senders, blocks, self.stats.mos)
 
     # -- ng ---------------------------------------------------------------------------
 

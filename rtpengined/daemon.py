@@ -98,6 +98,8 @@ async def run_daemon(
                 core = Core(config, media=media, release_memory=release_freed_memory, host=OsHost())
                 if hasattr(media, "on_first_packet"):  # Janus parties' webrtcup events
                     media.on_first_packet = core.janus.media_up
+                if hasattr(media, "on_rtcp"):  # the parties' RTCP: call quality (MOS)
+                    media.on_rtcp = core.rtcp_report
                 daemon = Daemon(core, cancel_scope=scope)
                 # Calls stored in Redis come back before any listener serves (issue 16).
                 await start_call_store(core, nursery)

@@ -343,6 +343,8 @@ class Monologue:
     forwarding: bool = rare(False)
     detect_dtmf: bool = rare(False)
     media_player: bool = rare(False)  # ``play media`` named this party (``playback``)
+    # Call quality from the party's RTCP (``quality``): its SSRCs' ``SsrcQuality``, by SSRC.
+    quality: dict | None = rare(None)
     # Publish/subscribe (``pubsub``), apart from the offer/answer links above: the parties
     # this one gets a copy of, and the ones getting a copy of this one. ``last_sdp``: the
     # party's own last SDP (a subscription offer mirrors it); ``mirror_rtcp``: a

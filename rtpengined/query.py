@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from . import quality
 from .model import Call, CallMedia, Endpoint, Monologue, Stream
 from .ngoptions import get_int, get_str, require_call_id
 from .protocol.ngcodec import NgError
@@ -246,7 +247,7 @@ def call_stats(core: Core, call: Call, party: Monologue | None = None,
         "created": int(created),
         "created_us": int(round((created - int(created)) * 1_000_000)) % 1_000_000,
         "last signal": int(call.last_signal),
-        "SSRC": {},
+        "SSRC": quality.ssrc_entries(monologues),
         "tags": tags,
         "totals": totals,
     }

@@ -11,6 +11,8 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from .quality import Totals
+
 # ng commands in rtpengine's order: (long name used in texts, short name used in keys
 # of controlstatistics, column title of the `list totals` proxy table).
 NG_COMMANDS: list[tuple[str, str, str]] = [
@@ -70,6 +72,8 @@ class Stats:
     closed_bytes: int = 0
     closed_errors: int = 0
     zeroway_streams: int = 0
+    # MOS (x 10) from the parties' RTCP (``quality``): sum, sum of squares, samples.
+    mos: Totals = field(default_factory=Totals)
     oneway_streams: int = 0
     total_calls_duration_us: int = 0
     total_calls_duration2_ms: int = 0

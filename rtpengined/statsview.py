@@ -374,12 +374,15 @@ def json_statistics(core: Core) -> dict[str, Any]:
     for long_name, _, _ in NG_COMMANDS:
         for which in ("min", "max", "avg"):
             interval[f"{which}{long_name}requestrate"] = TextInt(0)
+    tally = stats.mos  # (x 10, as 10.5 sums them)
+    mean = tally.mos / tally.samples if tally.samples else 0.0
+    variance = abs(tally.mos2 / tally.samples - mean * mean) if tally.samples else 0.0
     mos = {
-        "mos_total": 0.0,
-        "mos2_total": 0.0,
-        "mos_samples_total": 0,
-        "mos_average": 0.0,
-        "mos_stddev": 0.0,
+        "mos_total": tally.mos / 10.0,
+        "mos2_total": tally.mos2 / 100.0,
+        "mos_samples_total": tally.samples,
+        "mos_average": mean / 10.0,
+        "mos_stddev": math.sqrt(variance) / 10.0,
     }
     proxies = []
     totals = [0] * len(NG_COMMANDS)

@@ -447,6 +447,52 @@ static int send_all(int fd, struct entry *to, struct mmsghdr *batch, int n)
     return failed;
 }
 
+/* RTCP sender and receiver reports relayed here (decrypted), for the call quality figures
+ * Python works out from them (rtpengined.quality): kept until ``reports()`` takes them.
+ * A few per stream and minute: a small bounded queue (more are dropped until taken). */
+#define MAX_REPORTS 64
+#define REPORT_BYTES 512
+static struct report {
+    int fd;
+    double wall;
+    unsigned len;
+    char data[REPORT_BYTES];
+} reports_queue[MAX_REPORTS];
+static int reports_count;
+
+static void note_report(int fd, double wall, const char *data, int len)
+{
+    if (len < 8 || reports_count >= MAX_REPORTS)
+        return;
+    unsigned char kind = (unsigned char)data[1];
+    if (kind != 200 && kind != 201)
+        return;
+    struct report *r = &reports_queue[reports_count++];
+    r->fd = fd;
+    r->wall = wall;
+    r->len = (unsigned)(len < REPORT_BYTES ? len : REPORT_BYTES);
+    memcpy(r->data, data, r->len);
+}
+
+/* reports() -> [(fd, wall, packet)]: the RTCP reports relayed since the last call. */
+static PyObject *reports(PyObject *self, PyObject *unused)
+{
+    PyObject *out = PyList_New(reports_count);
+    if (out == NULL)
+        return NULL;
+    for (int i = 0; i < reports_count; i++) {
+        struct report *r = &reports_queue[i];
+        PyObject *item = Py_BuildValue("(idy#)", r->fd, r->wall, r->data, (Py_ssize_t)r->len);
+        if (item == NULL) {
+            Py_DECREF(out);
+            return NULL;
+        }
+        PyList_SET_ITEM(out, i, item);
+    }
+    reports_count = 0;
+    return out;
+}
+
 /* Relay what waits on settled stream ``fd`` (at most MAX_BATCH packets): receive, count
  * and publish, send on; with SRTP on either side, each packet unprotected with the
  * stream's context and protected with its sink's (as Worker.drain_secure does: a packet
@@ -522,6 +568,8 @@ static int relay(int fd, struct entry *e, double wall)
                 }
                 e->bytes -= (uint64_t)(received - len);
             }
+            if (rtcp)
+                note_report(fd, wall, data, len);
             size = (unsigned)len;
             memcpy(head, data, size < 16 ? size : 16);
             int demux = rtcp && e->rtcp_sink >= 0; /* to the sink's RTCP stream */
@@ -543,6 +591,12 @@ static int relay(int fd, struct entry *e, double wall)
     } else {
         size = msgs[count - 1].msg_len;
         memcpy(head, slots + (size_t)(count - 1) * SLOT, size < 16 ? size : 16);
+        for (int i = 0; i < count; i++) {
+            const char *data = slots + (size_t)i * SLOT;
+            if (msgs[i].msg_len >= 8 && ((unsigned char)data[1] == 200
+                                         || (unsigned char)data[1] == 201))
+                note_report(fd, wall, data, (int)msgs[i].msg_len);
+        }
         if (sending)
             for (int i = 0; i < count; i++) {
                 iovs[i].iov_len = msgs[i].msg_len;
@@ -1042,6 +1096,7 @@ static PyMethodDef methods[] = {
     {"unregister", unregister, METH_O, "Give a stream (and its counters) back to Python."},
     {"totals", totals, METH_O, "Counters of a registered stream."},
     {"reception", reception, METH_O, "What a registered stream received last (for reports)."},
+    {"reports", reports, METH_NOARGS, "RTCP sender/receiver reports relayed since the last call."},
     {"forget", forget, METH_O, "Drop a socket about to be closed."},
     {"held", held, METH_O, "Datagrams of a WebRTC leg's stream left to Python."},
     {"attach", attach, METH_O, "The counter table relayed packets are counted in."},

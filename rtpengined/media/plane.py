@@ -151,6 +151,10 @@ class RelayPlane:
         # Told when a refresh finds a stream's learned endpoint changed (the call store
         # writes the call again: a media-driven change).
         self.on_learned: Callable[[Stream], None] | None = None
+        # RTCP reports the relay read (``rtcp_report.parse``): (the stream they came in on,
+        # wall clock, sender reports, report blocks), for the call quality figures.
+        self.on_rtcp: Callable[[Stream, float, list, list], None] | None = None
+        self.reports: list = []  # (read, not yet handed to ``on_rtcp``)
         # Told when a refresh finds a stream's first packet counted (the Janus interface's
         # ``webrtcup``; the packet's "learned" news makes that refresh happen at once).
         self.on_first_packet: Callable[[Stream], None] | None = None
@@ -984,6 +988,8 @@ class RelayPlane:
             try:
                 data = channel.recv(ch.MAX_MESSAGE)
             except BlockingIOError:
+                if self.reports:
+                    self._deliver_reports()
                 return True
             except OSError:
                 return False
@@ -999,6 +1005,8 @@ class RelayPlane:
                         record = self.records.get(stream_id)
                         if record is not None:
                             self._refresh_record(record)  # on_learned sees the change
+                elif kind == "rtcp":  # reports relayed: the call quality figures
+                    self._reports(stream_ids)
                 elif kind == "secure":  # a WebRTC leg's handshake state changed
                     for stream_id, status in stream_ids:
                         record = self.records.get(stream_id)
@@ -1007,6 +1015,20 @@ class RelayPlane:
                             record.stream.dtls_suite = status[2]
                             # (no peer: ICE has selected no pair on the stream)
                             record.stream.selected = None if status[0] is None else status[5]
+
+    def _reports(self, reports: list) -> None:
+        if self.on_rtcp is not None:
+            self.reports.extend(reports)
+
+    def _deliver_reports(self) -> None:
+        """Hand the RTCP reports read to ``on_rtcp``, once the news is read (the handler
+        may refresh the call's counters, which reads news again)."""
+        reports, self.reports = self.reports, []
+        handler = self.on_rtcp
+        for stream_id, wall, senders, blocks in reports:
+            record = self.records.get(stream_id)
+            if record is not None and handler is not None:
+                handler(record.stream, wall, senders, blocks)
 
     def _removed(self, worker: _WorkerHandle, stream_ids: list[int]) -> None:
         """The worker no longer holds these streams: their slots and ports are free."""

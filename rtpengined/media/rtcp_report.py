@@ -78,3 +78,41 @@ def sender_report(ssrc: int, wall: float, rtp_ts: int, packets: int, octets: int
     chunk += bytes(-len(chunk) % 4)
     out.append(struct.pack("!BBH", 0x81, 202, len(chunk) // 4) + chunk)
     return b"".join(out)
+
+
+_SR = struct.Struct("!II")  # NTP seconds, fraction
+_BLOCK = struct.Struct("!IIIIII")
+
+
+def parse(packet: bytes) -> tuple[list, list]:
+    """(sender reports, report blocks) of a compound RTCP packet: (SSRC, the NTP time's
+    middle 32 bits) and (reporter SSRC, reported SSRC, fraction lost, cumulative lost,
+    jitter, LSR, DLSR). What does not parse ends the walk."""
+    reports, blocks = [], []
+    offset, size = 0, len(packet)
+    while offset + 8 <= size:
+        first, kind, length = packet[offset], packet[offset + 1], int.from_bytes(
+            packet[offset + 2:offset + 4], "big")
+        end = offset + 4 + 4 * length
+        if first >> 6 != 2 or end > size:
+            break
+        count = first & 0x1F
+        reporter = int.from_bytes(packet[offset + 4:offset + 8], "big")
+        at = offset + 8
+        if kind == 200:
+            if at + 20 > end:
+                break
+            seconds, fraction = _SR.unpack_from(packet, at)
+            reports.append((reporter, ((seconds & 0xFFFF) << 16) | (fraction >> 16)))
+            at += 20
+        elif kind != 201:
+            offset = end
+            continue
+        for _ in range(count):
+            if at + 24 > end:
+                break
+            ssrc, lost, _highest, jitter, lsr, dlsr = _BLOCK.unpack_from(packet, at)
+            blocks.append((reporter, ssrc, lost >> 24, lost & 0xFFFFFF, jitter, lsr, dlsr))
+            at += 24
+        offset = end
+    return reports, blocks

@@ -95,6 +95,10 @@ _FRESH_SLOT = (0, 0, 0, 0.0, 0, 0, 0, 0, bytes(16), 0, 0, 0)  # ``read_raw`` of 
 # A list changed in place: assigning a class attribute of ``_Stream`` instead would
 # invalidate the interpreter's attribute caches for every stream access.
 _window = [-1.0, -1.0]
+# RTCP sender/receiver reports relayed by the Python paths (stream id, wall clock, packet as
+# received, decrypted), for the control plane's call quality figures (``Worker.report_rtcp``).
+_REPORTS: list = []
+MAX_REPORTS = 256  # per loop turn (a flood of RTCP cannot grow it: the rest is not read)
 
 
 class _Stream:
@@ -468,6 +472,22 @@ class Worker:
             self.channel.send(ch.encode([("learned", learned)]))
         except OSError:
             pass  # channel full or gone: the next refresh of the stream sees it anyway
+
+    def report_rtcp(self) -> None:
+        """The RTCP reports relayed since the last turn, parsed (``rtcp_report.parse``), for the
+        control plane's call quality figures: (stream id, wall clock, sender reports,
+        report blocks)."""
+        parsed = []
+        for stream_id, wall, packet in _REPORTS:
+            reports, blocks = rtcp_report.parse(packet)
+            if reports or blocks:
+                parsed.append((stream_id, wall, reports, blocks))
+        _REPORTS.clear()
+        if parsed:
+            try:
+                self.channel.send(ch.encode([("rtcp", parsed)]))
+            except OSError:
+                pass  # channel full or gone: these figures are lost, the relay goes on
 
     def add(self, spec: ch.StreamSpec, fd: int, alternates: list[int] = (),
             now: float | None = None) -> None:
@@ -994,6 +1014,13 @@ class Worker:
                 next_flush = now + FLUSH_INTERVAL
             if self.learned:
                 self.report_learned()
+            if native_run is not None:
+                for fd, at, packet in _relay.reports():
+                    stream = by_fd[fd] if fd < len(by_fd) else None
+                    if stream is not None:
+                        _note_report(stream, at, packet)
+            if _REPORTS:
+                self.report_rtcp()
             if self.secure_changed:
                 self.report_secure()
 
@@ -1059,6 +1086,8 @@ class Worker:
                     break
                 count += 1
                 nbytes += size
+                if size >= 8 and 199 < buffer[offset + 1] < 202:  # (an RTCP SR or RR)
+                    _note_report(stream, wall, buffer[offset:offset + size])
                 offset += size
                 ends.append(offset)
             targets = None
@@ -1078,6 +1107,8 @@ class Worker:
                 first = offset
                 offset += size
                 ends.append(offset)
+                if size >= 8 and 199 < buffer[first + 1] < 202:  # (an RTCP SR or RR)
+                    _note_report(stream, wall, buffer[first:offset])
                 if source != endpoint or not settled:
                     if not stream.on_new_source(source, now):
                         errors += 1
@@ -2004,6 +2035,8 @@ def _forward(stream: _Stream, sink: _Stream | None, extras: tuple, data: bytes, 
     dropped = stream.dropped
     if dropped and not rtcp and len(data) > 1 and data[1] & 0x7F in dropped:
         return 0
+    if rtcp and len(data) >= 8 and 199 < data[1] < 202:
+        _note_report(stream, time.time(), data)
     if stream.t38 is not None:  # (a T.38 gateway takes it: nothing goes on as it came)
         return _into_gateway(stream, data, rtcp)
     errors = _fan_out(extras, data, rtcp, stream.rtcp_mux, out) if extras else 0
@@ -2024,6 +2057,11 @@ def _forward(stream: _Stream, sink: _Stream | None, extras: tuple, data: bytes, 
     else:
         pieces = (data,)
     return errors + _send_on(stream, sink, extras, pieces, rtcp, demux, out)
+
+
+def _note_report(stream: _Stream, wall: float, packet) -> None:
+    if len(_REPORTS) < MAX_REPORTS:
+        _REPORTS.append((stream.id, wall, bytes(packet)))
 
 
 def _rewriter(stream: _Stream) -> transcoding.Direction:
