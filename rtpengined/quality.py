@@ -165,7 +165,7 @@ def _round_trip(others: list, ssrc: int, lsr: int, dlsr: int, wall: float) -> in
             continue
         for middle, arrived in reversed(entry.times):
             if middle == lsr:
-                rtt = int((wall - arrived) * 1_000_000) - dlsr * 1_000_000 // 65536
+                rtt = round((wall - arrived) * 1_000_000) - dlsr * 1_000_000 // 65536
                 if not 0 < rtt <= 10_000_000:
                     return 0
                 entry.last_rtt = rtt

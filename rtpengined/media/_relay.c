@@ -784,7 +784,8 @@ static PyObject *run(PyObject *self, PyObject *args)
         if (done < 0)
             goto fail;
         handled += done;
-        if (timeout == 0 || PyList_GET_SIZE(rest) || PyList_GET_SIZE(dirty))
+        /* (RTCP reports relayed: Python reads them now, for the call quality figures) */
+        if (timeout == 0 || PyList_GET_SIZE(rest) || PyList_GET_SIZE(dirty) || reports_count)
             goto out;
         if (timeout > 0 && monotonic() >= deadline)
             goto out;

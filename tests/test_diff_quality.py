@@ -1,0 +1,149 @@
+"""Differential: call quality from the parties' RTCP (``SSRC`` in query replies, the MOS
+totals of ``statistics``), compared with rtpengine 10.5 over loopback sockets.
+
+Both parties send RTP, then sender reports and receiver reports about each other (in RR
+and SR packets, RTCP on its own port and muxed): the figures each daemon works out must be
+the same, but for the round-trip times (measured on the wall clock: within a few ms) and
+the ``reported at`` seconds.
+"""
+
+from __future__ import annotations
+
+import re
+import socket
+import struct
+import time
+
+import pytest
+from differential import (
+    default_pair_fixture,  # noqa: F401  (registers default_pair)
+    sdp,
+)
+
+A_SSRC, B_SSRC = 0xAAAA, 0xBBBB
+
+
+def _sr(ssrc: int, seconds: int, fraction: int, blocks: tuple = ()) -> bytes:
+    body = struct.pack("!IIIIII", ssrc, seconds, fraction, 1000, 10, 1600)
+    for block in blocks:
+        body += struct.pack("!IIIIII", *block)
+    return struct.pack("!BBH", 0x80 | len(blocks), 200, len(body) // 4) + body
+
+
+def _rr(ssrc: int, blocks: tuple) -> bytes:
+    body = struct.pack("!I", ssrc)
+    for block in blocks:
+        body += struct.pack("!IIIIII", *block)
+    return struct.pack("!BBH", 0x80 | len(blocks), 201, len(body) // 4) + body
+
+
+def _text(value) -> str:
+    return value.decode() if isinstance(value, bytes) else value
+
+
+def _plain(value):
+    if isinstance(value, bytes):
+        return value.decode()
+    if isinstance(value, dict):
+        return {_plain(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    return value
+
+
+def _call(daemon, call_id: str, mux: bool, settle: float = 0.0) -> tuple[dict, dict]:
+    """The exchange; (the query's ``SSRC``, the statistics' MOS totals after the delete)."""
+    socks = {name: socket.socket(socket.AF_INET, socket.SOCK_DGRAM) for name in "AB"}
+    try:
+        for sock in socks.values():
+            sock.bind(("127.0.0.1", 0))
+
+        def body(sock) -> str:
+            port = sock.getsockname()[1]
+            return sdp("v=0", "o=- 1 1 IN IP4 127.0.0.1", "s=-", "c=IN IP4 127.0.0.1", "t=0 0",
+                       f"m=audio {port} RTP/AVP 0",
+                       "a=rtcp-mux" if mux else f"a=rtcp:{port}", "a=sendrecv")
+
+        ids = {"call-id": call_id, "from-tag": "A"}
+        offer = daemon.request({"command": "offer", **ids, "ICE": "remove",
+                                "sdp": body(socks["A"])})
+        answer = daemon.request({"command": "answer", **ids, "to-tag": "B", "ICE": "remove",
+                                 "sdp": body(socks["B"])})
+        to_b = int(re.search(r"m=audio (\d+)", _text(answer["sdp"])).group(1))
+        to_a = int(re.search(r"m=audio (\d+)", _text(offer["sdp"])).group(1))
+        a, b = socks["A"], socks["B"]
+        for seq in range(3):
+            a.sendto(struct.pack("!BBHII", 0x80, 0, seq, 160 * seq, A_SSRC) + b"\xff" * 160,
+                     ("127.0.0.1", to_b))
+            b.sendto(struct.pack("!BBHII", 0x80, 0, seq, 160 * seq, B_SSRC) + b"\xff" * 160,
+                     ("127.0.0.1", to_a))
+            time.sleep(0.02)
+        if settle:  # (past endpoint learning: the relay's C loop carries the streams)
+            time.sleep(settle)
+            for seq in range(3, 5):
+                a.sendto(struct.pack("!BBHII", 0x80, 0, seq, 160 * seq, A_SSRC)
+                         + b"\xff" * 160, ("127.0.0.1", to_b))
+                b.sendto(struct.pack("!BBHII", 0x80, 0, seq, 160 * seq, B_SSRC)
+                         + b"\xff" * 160, ("127.0.0.1", to_a))
+                time.sleep(0.02)
+        a.sendto(_sr(A_SSRC, 100, 0x12340000), ("127.0.0.1", to_b))
+        b.sendto(_sr(B_SSRC, 200, 0x56780000), ("127.0.0.1", to_a))
+        time.sleep(0.05)
+        # each reports about the other (LSR: the middle of the other's SR; DLSR 10 ms)
+        b.sendto(_rr(B_SSRC, ((A_SSRC, (13 << 24) | 5, 3, 80, (100 << 16) | 0x1234, 655),)),
+                 ("127.0.0.1", to_a))
+        a.sendto(_rr(A_SSRC, ((B_SSRC, 0, 3, 160, (200 << 16) | 0x5678, 655),)),
+                 ("127.0.0.1", to_b))
+        time.sleep(1.1)  # (a second on: a new block is kept)
+        b.sendto(_sr(B_SSRC, 201, 0, ((A_SSRC, (26 << 24) | 9, 5, 240, (100 << 16) | 0x1234,
+                                       655),)), ("127.0.0.1", to_a))
+        a.sendto(_rr(A_SSRC, ((B_SSRC, (128 << 24) | 7, 5, 16, (200 << 16) | 0x5678, 655),)),
+                 ("127.0.0.1", to_b))
+        # a report about an SSRC nobody sent: no payload type known, dropped (10.5)
+        a.sendto(_rr(A_SSRC, ((0x1234, 0, 0, 16, 0, 0),)), ("127.0.0.1", to_b))
+        time.sleep(0.1)
+        query = daemon.request({"command": "query", "call-id": call_id})
+        daemon.request({"command": "delete", "call-id": call_id})
+        return _plain(query["SSRC"]), _plain(daemon.request({"command": "statistics"}))
+    finally:
+        for sock in socks.values():
+            sock.close()
+
+
+def _same(have, want, key: str = "") -> bool:
+    """Equal but for the wall clock's part: round-trip times within 20 ms (each run's own
+    sleeps), ``reported at`` seconds not compared."""
+    if isinstance(want, dict):
+        return (isinstance(have, dict) and set(have) == set(want)
+                and all(k == "reported at" or _same(have[k], want[k], k) for k in want))
+    if isinstance(want, list):
+        return (isinstance(have, list) and len(have) == len(want)
+                and all(_same(h, w) for h, w in zip(have, want, strict=True)))
+    if key.startswith("round-trip time"):
+        return abs(have - want) <= 20_000 and (have == 0) == (want == 0)
+    return have == want
+
+
+@pytest.mark.parametrize(("mux", "settle"), [(False, 0.0), (True, 0.0), (False, 3.3)],
+                         ids=["rtcp-port", "rtcp-mux", "settled-streams"])
+def test_quality_figures_as_rtpengine(default_pair, mux, settle):
+    want, _ = _call(default_pair.reference, f"quality-{mux}-{settle}", mux, settle)
+    have, _ = _call(default_pair.ours, f"quality-{mux}-{settle}", mux, settle)
+    assert set(have) == {str(A_SSRC), str(B_SSRC)} == set(want)
+    assert _same(have, want), (have, want)
+    entry = have[str(A_SSRC)]
+    assert entry["average MOS"]["samples"] == 2 and entry["cumulative loss"] == 7
+    assert set(entry) == {"cumulative loss", "average MOS", "lowest MOS", "highest MOS",
+                          "MOS progression"}
+
+
+def test_mos_totals_count_each_mos(default_pair):
+    """``statistics``' MOS part counts every MOS worked out (x 10 sums, as 10.5 keeps
+    them): three per call in this exchange (the first report of one side has none)."""
+    before = _plain(default_pair.ours.request({"command": "statistics"}))
+    _call(default_pair.ours, "quality-totals", False)
+    after = _plain(default_pair.ours.request({"command": "statistics"}))
+    mos_before, mos_after = before["statistics"]["mos"], after["statistics"]["mos"]
+    assert int(mos_after["mos_samples_total"]) - int(mos_before["mos_samples_total"]) == 3
+    assert (float(mos_after["mos_total"]) - float(mos_before["mos_total"])
+            == pytest.approx(4.3 + 1.0 + 1.0))
