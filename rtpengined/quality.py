@@ -29,6 +29,8 @@ from dataclasses import dataclass, field
 
 MAX_TIMES = 10  # sender reports remembered per SSRC (10.5)
 MAX_BLOCKS = 1_000  # stats blocks kept per SSRC (a long call's progression stays bounded)
+MAX_SSRCS = 32  # SSRCs kept per party (RTCP naming ever new ones cannot grow it: the
+# oldest go, as 10.5's SSRC table drops its least recently used)
 
 
 def mos(rtt_us: int, jitter_ms: int, loss_pct: int) -> int:
@@ -113,10 +115,7 @@ class Totals:
 
 def sender_report(party: dict, ssrc: int, middle: int, wall: float) -> None:
     """A sender report from the party (``party``: its SSRCs' ``SsrcQuality``)."""
-    entry = party.get(ssrc)
-    if entry is None:
-        entry = party[ssrc] = SsrcQuality()
-    entry.times.append((middle, wall))
+    _entry(party, ssrc).times.append((middle, wall))
 
 
 def receiver_report(reporter: dict, others: list, block: tuple, wall: float,
@@ -125,9 +124,7 @@ def receiver_report(reporter: dict, others: list, block: tuple, wall: float,
     ``others`` (the parties it receives from); ``clock_rate``: the reported stream's."""
     source, ssrc, fraction, cumulative, jitter, lsr, dlsr = block
     rtt = _round_trip(others, ssrc, lsr, dlsr, wall)
-    own = reporter.get(source)
-    if own is None:
-        own = reporter[source] = SsrcQuality()
+    own = _entry(reporter, source)
     if clock_rate is None:
         return  # (10.5: no payload type known for the reported SSRC, the report is dropped)
     jitter_ms = jitter * 1000 // clock_rate if clock_rate else jitter
@@ -152,6 +149,15 @@ def receiver_report(reporter: dict, others: list, block: tuple, wall: float,
         for index, value in enumerate((entry.mos, entry.rtt, entry.rtt_leg, entry.jitter,
                                        entry.loss)):
             own.sums[index] += value
+
+
+def _entry(party: dict, ssrc: int) -> SsrcQuality:
+    entry = party.get(ssrc)
+    if entry is None:
+        entry = party[ssrc] = SsrcQuality()
+        while len(party) > MAX_SSRCS:
+            del party[next(iter(party))]
+    return entry
 
 
 def _round_trip(others: list, ssrc: int, lsr: int, dlsr: int, wall: float) -> int:

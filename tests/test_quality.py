@@ -84,3 +84,11 @@ def test_nothing_shown_before_a_mos():
     a, totals = {}, quality.Totals()
     quality.receiver_report(a, [], (0xA, 0xB, 0, 3, 80, 0, 0), 1.0, 8000, totals)
     assert a[0xA].blocks and a[0xA].as_dict() is None  # (10.5: no lowest MOS yet)
+
+
+def test_a_party_naming_ever_new_ssrcs_keeps_a_bounded_table():
+    a, totals = {}, quality.Totals()
+    for n in range(500):
+        quality.sender_report(a, n, n, 1.0)
+        quality.receiver_report(a, [], (10_000 + n, n, 0, 0, 0, 0, 0), 1.0, 8000, totals)
+    assert len(a) <= quality.MAX_SSRCS
