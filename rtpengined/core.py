@@ -86,14 +86,16 @@ class Core:
     def store(self, store: CallStore) -> None:
         self.calls.store = store
 
-    def rtcp_report(self, stream: Stream, wall: float, senders: list, blocks: list) -> None:
+    def rtcp_report(self, stream: Stream, wall: float, senders: list, blocks: list,
+                    extended: list = ()) -> None:
         """RTCP the relay read on a stream (``MediaPlane.on_rtcp``): the call quality
         figures of its call (``quality``)."""
         call = self.calls.calls.get(stream.group)
         if call is not None:
             if blocks:  # (the payload types the reported streams came in with)
                 self.media.refresh([s for s in call.streams() if not s.closed])
-            quality.note(call.monologues, stream, wall, senders, blocks, self.stats.mos)
+            quality.note(call.monologues, stream, wall, senders, blocks, self.stats.mos,
+                         extended)
 
     # -- ng ---------------------------------------------------------------------------
 

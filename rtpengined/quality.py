@@ -71,7 +71,9 @@ class SsrcQuality:
     measured for it, and the figures its own receiver reports gave."""
 
     times: deque = field(default_factory=lambda: deque(maxlen=MAX_TIMES))
+    xr_times: deque = field(default_factory=lambda: deque(maxlen=MAX_TIMES))  # (XR)
     last_rtt: int = 0
+    last_rtt_xr: int = 0  # ms, from XR VoIP metrics: stands for the whole path's
     lost: int = 0  # cumulative loss, as last reported by it
     blocks: deque = field(default_factory=lambda: deque(maxlen=MAX_BLOCKS))
     no_mos: int = 0
@@ -129,6 +131,8 @@ def receiver_report(reporter: dict, others: list, block: tuple, wall: float,
         return  # (10.5: no payload type known for the reported SSRC, the report is dropped)
     jitter_ms = jitter * 1000 // clock_rate if clock_rate else jitter
     whole = rtt + own.last_rtt if own.last_rtt else 0
+    if own.last_rtt_xr > 0:  # (XR VoIP metrics' round-trip delay, as 10.5 prefers it)
+        whole = own.last_rtt_xr * 1000
     entry = Block(0, whole, rtt, jitter_ms, fraction * 100 // 256, wall)
     entry.mos = mos(whole, jitter_ms, entry.loss)
     own.lost = cumulative
@@ -160,16 +164,31 @@ def _entry(party: dict, ssrc: int) -> SsrcQuality:
     return entry
 
 
-def _round_trip(others: list, ssrc: int, lsr: int, dlsr: int, wall: float) -> int:
-    """The reporter's leg's round-trip time (µs) from the sender report of ``ssrc`` it
-    names, noted on that SSRC for the other side's whole-path figure; 0: none."""
+def extended_report(reporter: dict, others: list, item: tuple, wall: float) -> None:
+    """One XR item (``rtcp_report.parse``): a receiver reference time is kept like a
+    sender report's; a DLRR names one, giving the reporter's leg's round-trip time; VoIP
+    metrics' round-trip delay stands for the whole path's in the reporter's figures."""
+    kind = item[0]
+    if kind == "time":
+        _entry(reporter, item[1]).xr_times.append((item[2], wall))
+    elif kind == "dlrr":
+        _round_trip(others, item[2], item[3], item[4], wall, xr=True)
+    elif kind == "rtt":
+        _entry(reporter, item[2]).last_rtt_xr = item[3]
+
+
+def _round_trip(others: list, ssrc: int, lsr: int, dlsr: int, wall: float,
+                xr: bool = False) -> int:
+    """The reporter's leg's round-trip time (µs) from the sender report (``xr``: the XR
+    receiver reference time) of ``ssrc`` it names, noted on that SSRC for the other
+    side's whole-path figure; 0: none."""
     if not lsr or not dlsr:
         return 0
     for party in others:
         entry = party.get(ssrc)
         if entry is None:
             continue
-        for middle, arrived in reversed(entry.times):
+        for middle, arrived in reversed(entry.xr_times if xr else entry.times):
             if middle == lsr:
                 rtt = round((wall - arrived) * 1_000_000) - dlsr * 1_000_000 // 65536
                 if not 0 < rtt <= 10_000_000:
@@ -181,7 +200,7 @@ def _round_trip(others: list, ssrc: int, lsr: int, dlsr: int, wall: float) -> in
 
 
 def note(monologues: list, stream, wall: float, senders: list, blocks: list,
-         totals: Totals) -> None:
+         totals: Totals, extended: list = ()) -> None:
     """RTCP the relay read on ``stream`` (one of these parties'): its sender reports and
     report blocks go to the party that sent them (``Monologue.quality``)."""
     party = media = None
@@ -199,9 +218,11 @@ def note(monologues: list, stream, wall: float, senders: list, blocks: list,
         own = party.quality = {}
     for ssrc, middle in senders:
         sender_report(own, ssrc, middle, wall)
-    if not blocks:
+    if not (blocks or extended):
         return
     others = [m.quality for m in monologues if m is not party and m.quality is not None]
+    for item in extended:
+        extended_report(own, others, item, wall)
     for block in blocks:
         receiver_report(own, others, block, wall, _clock_rate(monologues, party, media, block[1]),
                         totals)

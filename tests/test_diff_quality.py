@@ -37,6 +37,24 @@ def _rr(ssrc: int, blocks: tuple) -> bytes:
     return struct.pack("!BBH", 0x80 | len(blocks), 201, len(body) // 4) + body
 
 
+def _xr(ssrc: int, *blocks: bytes) -> bytes:
+    body = struct.pack("!I", ssrc) + b"".join(blocks)
+    return struct.pack("!BBH", 0x80, 207, len(body) // 4) + body
+
+
+def _xr_time(seconds: int, fraction: int) -> bytes:
+    return struct.pack("!BBHII", 4, 0, 2, seconds, fraction)
+
+
+def _xr_dlrr(ssrc: int, lrr: int, dlrr: int) -> bytes:
+    return struct.pack("!BBHIII", 5, 0, 3, ssrc, lrr, dlrr)
+
+
+def _xr_voip(ssrc: int, round_trip_ms: int) -> bytes:
+    return struct.pack("!BBHIBBBBHHHHBBBBBBBBBBHHH", 7, 0, 8, ssrc, 0, 0, 0, 0, 0, 0,
+                       round_trip_ms, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0)
+
+
 def _text(value) -> str:
     return value.decode() if isinstance(value, bytes) else value
 
@@ -51,7 +69,8 @@ def _plain(value):
     return value
 
 
-def _call(daemon, call_id: str, mux: bool, settle: float = 0.0) -> tuple[dict, dict]:
+def _call(daemon, call_id: str, mux: bool, settle: float = 0.0,
+          xr: bool = False) -> tuple[dict, dict]:
     """The exchange; (the query's ``SSRC``, the statistics' MOS totals after the delete)."""
     socks = {name: socket.socket(socket.AF_INET, socket.SOCK_DGRAM) for name in "AB"}
     try:
@@ -88,6 +107,11 @@ def _call(daemon, call_id: str, mux: bool, settle: float = 0.0) -> tuple[dict, d
                 time.sleep(0.02)
         a.sendto(_sr(A_SSRC, 100, 0x12340000), ("127.0.0.1", to_b))
         b.sendto(_sr(B_SSRC, 200, 0x56780000), ("127.0.0.1", to_a))
+        if xr:  # (A's receiver reference time, B's DLRR about it 30 ms later)
+            a.sendto(_xr(A_SSRC, _xr_time(300, 0x9ABC0000)), ("127.0.0.1", to_b))
+            time.sleep(0.03)
+            b.sendto(_xr(B_SSRC, _xr_dlrr(A_SSRC, (300 << 16) | 0x9ABC, 655),
+                         _xr_voip(B_SSRC, 250)), ("127.0.0.1", to_a))
         time.sleep(0.05)
         # each reports about the other (LSR: the middle of the other's SR; DLSR 10 ms)
         b.sendto(_rr(B_SSRC, ((A_SSRC, (13 << 24) | 5, 3, 80, (100 << 16) | 0x1234, 655),)),
@@ -124,11 +148,13 @@ def _same(have, want, key: str = "") -> bool:
     return have == want
 
 
-@pytest.mark.parametrize(("mux", "settle"), [(False, 0.0), (True, 0.0), (False, 3.3)],
-                         ids=["rtcp-port", "rtcp-mux", "settled-streams"])
-def test_quality_figures_as_rtpengine(default_pair, mux, settle):
-    want, _ = _call(default_pair.reference, f"quality-{mux}-{settle}", mux, settle)
-    have, _ = _call(default_pair.ours, f"quality-{mux}-{settle}", mux, settle)
+@pytest.mark.parametrize(("mux", "settle", "xr"),
+                         [(False, 0.0, False), (True, 0.0, False), (False, 3.3, False),
+                          (True, 0.0, True)],
+                         ids=["rtcp-port", "rtcp-mux", "settled-streams", "extended-reports"])
+def test_quality_figures_as_rtpengine(default_pair, mux, settle, xr):
+    want, _ = _call(default_pair.reference, f"quality-{mux}-{settle}-{xr}", mux, settle, xr)
+    have, _ = _call(default_pair.ours, f"quality-{mux}-{settle}-{xr}", mux, settle, xr)
     assert set(have) == {str(A_SSRC), str(B_SSRC)} == set(want)
     assert _same(have, want), (have, want)
     entry = have[str(A_SSRC)]

@@ -20,17 +20,17 @@ def _sr(ssrc: int, seconds: int, fraction: int, blocks: tuple = ()) -> bytes:
 def test_parse_sender_and_receiver_reports_of_a_compound_packet():
     sdes = struct.pack("!BBH", 0x81, 202, 1) + b"\x00" * 4
     packet = _sr(7, 0x00010002, 0x00030004, ((9, (64 << 24) | 3, 0, 80, 0x11, 0x22),)) + sdes
-    reports, blocks = parse(packet)
+    reports, blocks, _ = parse(packet)
     assert reports == [(7, 0x00020003)]  # (the NTP time's middle 32 bits)
     assert blocks == [(7, 9, 64, 3, 80, 0x11, 0x22)]
 
 
 def test_parse_stops_at_what_does_not_parse():
-    assert parse(b"") == ([], [])
-    assert parse(b"\x80\xc8\x00\x10" + b"\x00" * 8) == ([], [])  # (longer than it is)
-    assert parse(b"\x00\xc8\x00\x01" + b"\x00" * 4) == ([], [])  # (not version 2)
+    assert parse(b"") == ([], [], [])
+    assert parse(b"\x80\xc8\x00\x10" + b"\x00" * 8) == ([], [], [])  # (longer than it is)
+    assert parse(b"\x00\xc8\x00\x01" + b"\x00" * 4) == ([], [], [])  # (not version 2)
     truncated = _sr(7, 1, 2)[:-4]
-    assert parse(truncated) == ([], [])
+    assert parse(truncated) == ([], [], [])
 
 
 def test_mos_as_10_5_works_it_out():

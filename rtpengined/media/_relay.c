@@ -447,7 +447,7 @@ static int send_all(int fd, struct entry *to, struct mmsghdr *batch, int n)
     return failed;
 }
 
-/* RTCP sender and receiver reports relayed here (decrypted), for the call quality figures
+/* RTCP sender, receiver and extended reports relayed here (decrypted), for the call quality figures
  * Python works out from them (rtpengined.quality): kept until ``reports()`` takes them.
  * A few per stream and minute: a small bounded queue (more are dropped until taken). */
 #define MAX_REPORTS 64
@@ -465,7 +465,7 @@ static void note_report(int fd, double wall, const char *data, int len)
     if (len < 8 || reports_count >= MAX_REPORTS)
         return;
     unsigned char kind = (unsigned char)data[1];
-    if (kind != 200 && kind != 201)
+    if (kind != 200 && kind != 201 && kind != 207)
         return;
     struct report *r = &reports_queue[reports_count++];
     r->fd = fd;
@@ -593,8 +593,8 @@ static int relay(int fd, struct entry *e, double wall)
         memcpy(head, slots + (size_t)(count - 1) * SLOT, size < 16 ? size : 16);
         for (int i = 0; i < count; i++) {
             const char *data = slots + (size_t)i * SLOT;
-            if (msgs[i].msg_len >= 8 && ((unsigned char)data[1] == 200
-                                         || (unsigned char)data[1] == 201))
+            unsigned char kind = (unsigned char)data[1];
+            if (msgs[i].msg_len >= 8 && (kind == 200 || kind == 201 || kind == 207))
                 note_report(fd, wall, data, (int)msgs[i].msg_len);
         }
         if (sending)

@@ -152,8 +152,9 @@ class RelayPlane:
         # writes the call again: a media-driven change).
         self.on_learned: Callable[[Stream], None] | None = None
         # RTCP reports the relay read (``rtcp_report.parse``): (the stream they came in on,
-        # wall clock, sender reports, report blocks), for the call quality figures.
-        self.on_rtcp: Callable[[Stream, float, list, list], None] | None = None
+        # wall clock, sender reports, report blocks, extended reports), for the call
+        # quality figures.
+        self.on_rtcp: Callable[[Stream, float, list, list, list], None] | None = None
         self.reports: list = []  # (read, not yet handed to ``on_rtcp``)
         # Told when a refresh finds a stream's first packet counted (the Janus interface's
         # ``webrtcup``; the packet's "learned" news makes that refresh happen at once).
@@ -1025,10 +1026,10 @@ class RelayPlane:
         may refresh the call's counters, which reads news again)."""
         reports, self.reports = self.reports, []
         handler = self.on_rtcp
-        for stream_id, wall, senders, blocks in reports:
+        for stream_id, wall, senders, blocks, extended in reports:
             record = self.records.get(stream_id)
             if record is not None and handler is not None:
-                handler(record.stream, wall, senders, blocks)
+                handler(record.stream, wall, senders, blocks, extended)
 
     def _removed(self, worker: _WorkerHandle, stream_ids: list[int]) -> None:
         """The worker no longer holds these streams: their slots and ports are free."""

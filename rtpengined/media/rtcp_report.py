@@ -84,11 +84,14 @@ _SR = struct.Struct("!II")  # NTP seconds, fraction
 _BLOCK = struct.Struct("!IIIIII")
 
 
-def parse(packet: bytes) -> tuple[list, list]:
-    """(sender reports, report blocks) of a compound RTCP packet: (SSRC, the NTP time's
-    middle 32 bits) and (reporter SSRC, reported SSRC, fraction lost, cumulative lost,
-    jitter, LSR, DLSR). What does not parse ends the walk."""
-    reports, blocks = [], []
+def parse(packet: bytes) -> tuple[list, list, list]:
+    """(sender reports, report blocks, extended reports) of a compound RTCP packet: (SSRC,
+    the NTP time's middle 32 bits); (reporter SSRC, reported SSRC, fraction lost,
+    cumulative lost, jitter, LSR, DLSR); and from XR (RFC 3611) packets ("time", reporter,
+    middle bits) for a receiver reference time, ("dlrr", reporter, SSRC, LRR, DLRR) for the
+    first DLRR item (as 10.5 reads them), ("rtt", reporter, SSRC, round-trip delay in ms)
+    from VoIP metrics. What does not parse ends the walk."""
+    reports, blocks, extended = [], [], []
     offset, size = 0, len(packet)
     while offset + 8 <= size:
         first, kind, length = packet[offset], packet[offset + 1], int.from_bytes(
@@ -99,6 +102,10 @@ def parse(packet: bytes) -> tuple[list, list]:
         count = first & 0x1F
         reporter = int.from_bytes(packet[offset + 4:offset + 8], "big")
         at = offset + 8
+        if kind == 207:
+            _extended(packet, at, end, reporter, extended)
+            offset = end
+            continue
         if kind == 200:
             if at + 20 > end:
                 break
@@ -115,4 +122,25 @@ def parse(packet: bytes) -> tuple[list, list]:
             blocks.append((reporter, ssrc, lost >> 24, lost & 0xFFFFFF, jitter, lsr, dlsr))
             at += 24
         offset = end
-    return reports, blocks
+    return reports, blocks, extended
+
+
+def _extended(packet: bytes, at: int, end: int, reporter: int, out: list) -> None:
+    """The report blocks of one XR packet the call quality figures use."""
+    while at + 4 <= end:
+        block_type = packet[at]
+        stop = at + 4 * (int.from_bytes(packet[at + 2:at + 4], "big") + 1)
+        if stop > end:
+            return
+        body = at + 4
+        if block_type == 4 and body + 8 <= stop:  # receiver reference time
+            seconds, fraction = _SR.unpack_from(packet, body)
+            out.append(("time", reporter, ((seconds & 0xFFFF) << 16) | (fraction >> 16)))
+        elif block_type == 5 and body + 12 <= stop:  # DLRR
+            ssrc, lrr, dlrr = struct.unpack_from("!III", packet, body)
+            out.append(("dlrr", reporter, ssrc, lrr, dlrr))
+        elif block_type == 7 and body + 16 <= stop:  # VoIP metrics
+            ssrc = int.from_bytes(packet[body:body + 4], "big")
+            delay = int.from_bytes(packet[body + 12:body + 14], "big")
+            out.append(("rtt", reporter, ssrc, delay))
+        at = stop

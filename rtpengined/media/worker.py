@@ -98,6 +98,7 @@ _window = [-1.0, -1.0]
 # RTCP sender/receiver reports relayed by the Python paths (stream id, wall clock, packet as
 # received, decrypted), for the control plane's call quality figures (``Worker.report_rtcp``).
 _REPORTS: list = []
+_REPORT_TYPES = frozenset({200, 201, 207})  # RTCP SR, RR, XR (as the first of a compound)
 MAX_REPORTS = 256  # per loop turn (a flood of RTCP cannot grow it: the rest is not read)
 
 
@@ -476,12 +477,12 @@ class Worker:
     def report_rtcp(self) -> None:
         """The RTCP reports relayed since the last turn, parsed (``rtcp_report.parse``), for the
         control plane's call quality figures: (stream id, wall clock, sender reports,
-        report blocks)."""
+        report blocks, extended reports)."""
         parsed = []
         for stream_id, wall, packet in _REPORTS:
-            reports, blocks = rtcp_report.parse(packet)
-            if reports or blocks:
-                parsed.append((stream_id, wall, reports, blocks))
+            reports, blocks, extended = rtcp_report.parse(packet)
+            if reports or blocks or extended:
+                parsed.append((stream_id, wall, reports, blocks, extended))
         _REPORTS.clear()
         if parsed:
             try:
@@ -1086,7 +1087,7 @@ class Worker:
                     break
                 count += 1
                 nbytes += size
-                if size >= 8 and 199 < buffer[offset + 1] < 202:  # (an RTCP SR or RR)
+                if size >= 8 and buffer[offset + 1] in _REPORT_TYPES:  # (an RTCP SR, RR or XR)
                     _note_report(stream, wall, buffer[offset:offset + size])
                 offset += size
                 ends.append(offset)
@@ -1107,7 +1108,7 @@ class Worker:
                 first = offset
                 offset += size
                 ends.append(offset)
-                if size >= 8 and 199 < buffer[first + 1] < 202:  # (an RTCP SR or RR)
+                if size >= 8 and buffer[first + 1] in _REPORT_TYPES:  # (an RTCP SR, RR or XR)
                     _note_report(stream, wall, buffer[first:offset])
                 if source != endpoint or not settled:
                     if not stream.on_new_source(source, now):
@@ -2035,7 +2036,7 @@ def _forward(stream: _Stream, sink: _Stream | None, extras: tuple, data: bytes, 
     dropped = stream.dropped
     if dropped and not rtcp and len(data) > 1 and data[1] & 0x7F in dropped:
         return 0
-    if rtcp and len(data) >= 8 and 199 < data[1] < 202:
+    if rtcp and len(data) >= 8 and data[1] in _REPORT_TYPES:
         _note_report(stream, time.time(), data)
     if stream.t38 is not None:  # (a T.38 gateway takes it: nothing goes on as it came)
         return _into_gateway(stream, data, rtcp)
