@@ -169,7 +169,11 @@ def mode_of(call: Call, party: Monologue) -> str | None:
 
 
 def any_block(call: Call) -> bool:
-    return call.block_dtmf or any(party.block_dtmf for party in call.monologues)
+    """A block, or a party's delay buffer (a trigger waiting for its keys, say), is on the
+    call: streams an offer/answer makes need ``apply`` too."""
+    return call.block_dtmf or any(
+        party.block_dtmf or (party.dtmf_settings is not None and party.dtmf_settings.delay > 0)
+        for party in call.monologues)
 
 
 def event_types(media: CallMedia) -> tuple[int, ...]:

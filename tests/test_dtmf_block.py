@@ -74,3 +74,40 @@ def test_apply_reports_only_streams_that_change():
     dtmf_block.apply(call, updated.append)
     dtmf_block.apply(call, updated.append)
     assert updated == [stream] and stream.dropped_types == (101, 102)
+
+
+def _guards(core, tag: str) -> list:
+    call = core.calls.calls["c"]
+    party = next(m for m in call.monologues if m.tag == tag)
+    return [s.guard for media in party.medias for s in media.streams]
+
+
+def test_a_delay_buffer_gives_the_rtp_streams_a_guard_through_reinvites():
+    """``delay-buffer``: the party's RTP streams hold what comes (``dtmf_guard``), with the
+    mode, the settings and the payload types of both sides; the events are not dropped
+    then; a trigger waiting for its keys (no block yet) keeps the guard through a
+    re-INVITE; ``unblock DTMF`` with ``delay-buffer: 0`` ends it."""
+    core, _ = make_core()
+    ids = {"call-id": "c", "from-tag": "a"}
+    ng(core, command="offer", **ids, sdp=_sdp(2000))
+    ng(core, command="answer", **ids, **{"to-tag": "b"}, sdp=_sdp(3000, 96, "192.0.2.20"))
+    assert ng(core, command="block DTMF", **ids, **{
+        "DTMF-security": "tone", "delay-buffer": 20, "frequency": 1000, "volume": -20,
+        "DTMF-delay": 60})["result"] == "ok"
+    rtp, rtcp = _guards(core, "a")
+    assert rtcp is None and _dropped(core, "a") == [(), ()]
+    spec = dtmf_block.GuardSpec(*rtp)
+    assert (spec.mode, spec.delay, spec.dtmf_delay, spec.frequency, spec.volume) == (
+        "tone", 20, 60, 1000, 20)
+    assert spec.events_in == (101,) and spec.laws_in == ((0, "PCMU"),) and spec.sink_te == 96
+    ng(core, command="block DTMF", **ids, **{"trigger": "##", "DTMF-security-trigger": "zero",
+                                              "delay-buffer": 1})
+    assert not core.calls.calls["c"].monologues[0].block_dtmf  # (waiting for the keys)
+    ng(core, command="offer", **ids, sdp=_sdp(2002, 100))
+    ng(core, command="answer", **ids, **{"to-tag": "b"}, sdp=_sdp(3000, 96, "192.0.2.20"))
+    spec = dtmf_block.GuardSpec(*_guards(core, "a")[0])
+    assert (spec.mode, spec.trigger, spec.trigger_mode, spec.events_in) == (
+        "off", "##", "zero", (100,))
+    ng(core, command="unblock DTMF", **ids, **{"delay-buffer": 0})
+    assert _guards(core, "a") == [None, None]
+    core.shutdown()
