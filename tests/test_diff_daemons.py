@@ -69,21 +69,25 @@ LIMIT_SCENARIOS: dict[str, list[dict]] = {
 
 @pytest.fixture(scope="module")
 def interfaces():
-    daemons = DaemonPair(interfaces=("internal/127.0.0.1", "external/127.0.0.2"))
+    # (each module pair its own ports: the session's default pair holds the default ranges)
+    daemons = DaemonPair(interfaces=("internal/127.0.0.1", "external/127.0.0.2"),
+                         ranges=((28000, 28249), (28250, 28499)))
     yield daemons
     daemons.stop()
 
 
 @pytest.fixture(scope="module")
 def families():
-    daemons = DaemonPair(interfaces=("127.0.0.1", "::1"))
+    # (a port the default pair holds on 127.0.0.1 would put this daemon's IPv4 and IPv6
+    # pools out of step, and its ICE candidates' ports with them)
+    daemons = DaemonPair(interfaces=("127.0.0.1", "::1"), ranges=((28500, 28749), (28750, 28999)))
     yield daemons
     daemons.stop()
 
 
 @pytest.fixture(scope="module")
 def limited():
-    daemons = DaemonPair(extra=["--max-sessions=1"])
+    daemons = DaemonPair(extra=["--max-sessions=1"], ranges=((25400, 25549), (25550, 25699)))
     yield daemons
     daemons.stop()
 
