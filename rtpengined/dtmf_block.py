@@ -30,9 +30,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, NamedTuple
 
-from .media.dtmf import EVENTS
+from .media.dtmf import event_code
 from .media.dtmf_guard import GuardSpec
 from .model import Call, CallMedia, Monologue, Stream
+from .ngoptions import get_int, get_str
 
 
 class Settings(NamedTuple):
@@ -51,44 +52,20 @@ class Settings(NamedTuple):
     trigger_end_digits: int = 0
 
 
-def _int(message: dict[str, Any], *keys: str) -> int | None:
-    for key in keys:
-        value = message.get(key)
-        if isinstance(value, bytes):
-            value = value.decode("latin-1")
-        if isinstance(value, int):
-            return value
-        if isinstance(value, str):
-            try:
-                return int(value)
-            except ValueError:
-                return None
-    return None
-
-
-def _str(message: dict[str, Any], *keys: str) -> str:
-    for key in keys:
-        value = message.get(key)
-        if isinstance(value, bytes):
-            value = value.decode("latin-1")
-        if isinstance(value, str):
-            return value
-    return ""
-
-
 DELAY_KEYS = ("delay-buffer", "delay buffer")
+TRIGGER_MODE_KEYS = ("DTMF-security-trigger", "dtmf-security-trigger", "DTMF security trigger",
+                     "dtmf security trigger")
 
 
 def delay_given(message: dict[str, Any]) -> int | None:
     """The ``delay-buffer`` the message sets (ms), None when it sets none."""
-    value = _int(message, *DELAY_KEYS)
+    value = get_int(message, *DELAY_KEYS)
     return value if value is not None and value >= 0 else None
 
 
 def trigger_given(message: dict[str, Any]) -> bool:
-    return bool(_str(message, "trigger")) or parse_mode(
-        _str(message, "DTMF-security-trigger", "dtmf-security-trigger",
-             "DTMF security trigger", "dtmf security trigger")) is not None
+    return bool(get_str(message, "trigger")) or parse_mode(
+        get_str(message, *TRIGGER_MODE_KEYS)) is not None
 
 
 def settings_from(message: dict[str, Any], mode: str | None,
@@ -97,37 +74,33 @@ def settings_from(message: dict[str, Any], mode: str | None,
     one from the message; the delay buffer only when given)."""
     before = before or Settings()
     delay = delay_given(message)
-    volume = _int(message, "volume")
-    frequency = _int(message, "frequency")
+    volume = get_int(message, "volume")
+    frequency = get_int(message, "frequency")
     digit = before.digit
     if mode == "zero":
         digit = 0
     else:
-        given = message.get("digit", message.get("code"))
-        if isinstance(given, bytes):
-            given = given.decode("latin-1")
-        if isinstance(given, str) and len(given) == 1 and given.upper() in EVENTS:
-            digit = EVENTS.index(given.upper())
-        elif isinstance(given, int | str) and str(given).isdigit() and int(given) < 16:
-            digit = int(given)
+        given = event_code(message.get("digit", message.get("code")))
+        if given is not None:
+            digit = given
     return Settings(
         delay=before.delay if delay is None else delay,
-        dtmf_delay=max(_int(message, "DTMF-delay", "DTMF delay", "dtmf-delay",
-                            "dtmf delay") or 0, 0),
+        dtmf_delay=max(get_int(message, "DTMF-delay", "DTMF delay", "dtmf-delay",
+                               "dtmf delay") or 0, 0),
         digit=digit,
         frequency=frequency if frequency is not None and frequency > 0 else before.frequency,
         volume=(abs(volume) if volume is not None and -63 <= volume <= 63 else before.volume),
-        trigger=_str(message, "trigger"),
-        trigger_end=_str(message, "trigger-end", "trigger end", "end trigger", "end-trigger"),
-        trigger_mode=parse_mode(_str(message, "DTMF-security-trigger", "dtmf-security-trigger",
-                                     "DTMF security trigger", "dtmf security trigger")) or "off",
-        trigger_end_mode=parse_mode(_str(
+        trigger=get_str(message, "trigger") or "",
+        trigger_end=get_str(message, "trigger-end", "trigger end", "end trigger",
+                            "end-trigger") or "",
+        trigger_mode=parse_mode(get_str(message, *TRIGGER_MODE_KEYS)) or "off",
+        trigger_end_mode=parse_mode(get_str(
             message, "DTMF-security-trigger-end", "dtmf-security-trigger-end",
             "DTMF security trigger end", "dtmf security trigger end")) or "off",
-        trigger_end_ms=max(_int(message, "trigger-end-time", "trigger end time",
-                                "end-trigger-time", "end trigger time") or 0, 0),
-        trigger_end_digits=max(_int(message, "trigger-end-digits", "trigger end digits",
-                                    "end-trigger-digits", "end trigger digits") or 0, 0),
+        trigger_end_ms=max(get_int(message, "trigger-end-time", "trigger end time",
+                                   "end-trigger-time", "end trigger time") or 0, 0),
+        trigger_end_digits=max(get_int(message, "trigger-end-digits", "trigger end digits",
+                                       "end-trigger-digits", "end trigger digits") or 0, 0),
     )
 
 PASSING_MODES = frozenset({"zero", "DTMF"})  # events pass as they came (10.5)
@@ -136,8 +109,6 @@ REPLACE_MODES = frozenset({"silence", "tone", "random", "zero", "DTMF"})
 STORED = {"drop": 1, "silence": 2, "tone": 3, "random": 4, "zero": 5, "DTMF": 6}
 _BY_NUMBER = {number: mode for mode, number in STORED.items()}
 MODE_KEYS = ("DTMF-security", "dtmf-security", "DTMF security", "dtmf security")
-TRIGGER_KEYS = ("trigger", "DTMF-security-trigger", "dtmf-security-trigger",
-                "DTMF security trigger", "dtmf security trigger")
 
 
 def parse_mode(value: str | None) -> str | None:

@@ -83,10 +83,11 @@ def _set_state(core: Core, message: dict[str, Any], key: str, value: bool) -> di
     party = select_party(call, message)
     target = party if party is not None else call
     if key == "block_dtmf":
-        _dtmf_settings(call, party, message, value)
+        mode = dtmf_block.parse_mode(get_str(message, *dtmf_block.MODE_KEYS))
+        trigger = dtmf_block.trigger_given(message)
+        _dtmf_settings(call, party, message, value, mode, trigger)
         if value:
-            mode = dtmf_block.parse_mode(get_str(message, *dtmf_block.MODE_KEYS))
-            if mode is None and dtmf_block.trigger_given(message):
+            if mode is None and trigger:
                 value = False  # (10.5: with a trigger the block waits for it)
             target.dtmf_security = mode or "drop"
     setattr(target, key, value)
@@ -101,15 +102,14 @@ def _set_state(core: Core, message: dict[str, Any], key: str, value: bool) -> di
 
 
 def _dtmf_settings(call: Call, party: Monologue | None, message: dict[str, Any],
-                   block: bool) -> None:
+                   block: bool, mode: str | None, trigger: bool) -> None:
     """The delay buffer and DTMF settings a ``block DTMF``/``unblock DTMF`` sets on the
     party, or on every party without one (10.5: a block sets them all when its mode
-    replaces DTMF, or a delay buffer or trigger is given; an unblock only the delay)."""
+    replaces DTMF, or a delay buffer or trigger is given; an unblock only the delay).
+    ``mode``/``trigger``: the message's ``DTMF-security`` and whether it gives a trigger."""
     parties = [party] if party is not None else list(call.monologues)
     delay = dtmf_block.delay_given(message)
     if block:
-        mode = dtmf_block.parse_mode(get_str(message, *dtmf_block.MODE_KEYS))
-        trigger = dtmf_block.trigger_given(message)
         if mode is None:
             mode = "off" if trigger else "drop"
         if not (mode in dtmf_block.REPLACE_MODES or delay is not None or trigger):
@@ -179,7 +179,7 @@ def play_dtmf(core: Core, message: dict[str, Any], request: Request) -> dict[str
     nothing is heard, as here. Nothing received from the party yet: 10.5's error."""
     call = find_call(core, message)
     party = require_party(call, message)
-    code = _dtmf_code(message.get("code", message.get("digit")))
+    code = dtmf.event_code(message.get("code", message.get("digit")))
     if code is None:
         raise NgError("Out of range 'code' specified")
     medias = [m for m in party.medias if m.type == "audio" and m.rtp is not None
@@ -208,17 +208,6 @@ def play_dtmf(core: Core, message: dict[str, Any], request: Request) -> dict[str
                  15 if volume is None else abs(volume), duration * 8, pause * 8, te_pt, codec)
         core.media.inject_dtmf(media.rtp, event)
     return dict(OK)
-
-
-def _dtmf_code(code: Any) -> int | None:
-    """A DTMF event: 0-9, *, #, A-D as text, its number 0-15, or that number as text."""
-    if isinstance(code, int) and not isinstance(code, bool):
-        return code if 0 <= code <= 15 else None
-    if not isinstance(code, str) or not code:
-        return None
-    if len(code) == 1 and code.upper() in dtmf.EVENTS:
-        return dtmf.EVENTS.index(code.upper())
-    return int(code) if code.isdigit() and int(code) <= 15 else None
 
 
 def _clamped(millis: int | None, default: int) -> int:

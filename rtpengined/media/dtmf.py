@@ -23,6 +23,7 @@ from __future__ import annotations
 import math
 import struct
 from collections import deque
+from typing import Any
 
 from . import g711
 
@@ -122,6 +123,18 @@ class Injector:
             out += _silence(event.codec, event.pause)
         self.next_start = None
         return bytes(out)
+
+
+def event_code(code: Any) -> int | None:
+    """A DTMF event as the ng protocol names it (``play DTMF``'s ``code``, ``block DTMF``'s
+    ``digit``): 0-9, *, #, A-D as text, its number 0-15, or that number as text."""
+    if isinstance(code, int) and not isinstance(code, bool):
+        return code if 0 <= code <= 15 else None
+    if not isinstance(code, str) or not code:
+        return None
+    if len(code) == 1 and code.upper() in EVENTS:
+        return EVENTS.index(code.upper())
+    return int(code) if code.isdigit() and int(code) <= 15 else None
 
 
 def event_payload(code: int, volume: int, end: bool, duration: int) -> bytes:
