@@ -1432,9 +1432,7 @@ class Worker:
         if due is None:
             self.player_due.pop(stream, None)
         elif due != self.player_due.get(stream):
-            self.player_due[stream] = due
-            self.timer_tie += 1
-            heapq.heappush(self.play_timers, (due, self.timer_tie, stream))
+            self.arm(self.play_timers, self.player_due, stream, due)
 
     def send_report(self, stream: _Stream, playing: player.Player, packets: int, octets: int,
                     timestamp: int) -> None:
@@ -1501,13 +1499,8 @@ class Worker:
         for stream in self.guarded:
             guard = stream.guard
             if guard is not None and stream not in self.guard_due and guard.next_due:
-                self.arm_guard(stream, guard.next_due)
+                self.arm(self.guard_timers, self.guard_due, stream, guard.next_due)
         self.guarded.clear()
-
-    def arm_guard(self, stream: _Stream, due: float) -> None:
-        self.guard_due[stream] = due
-        self.timer_tie += 1
-        heapq.heappush(self.guard_timers, (due, self.timer_tie, stream))
 
     def run_guards(self, now: float) -> None:
         """The buffers with packets due: those go out; the next one re-arms the timer."""
@@ -1520,7 +1513,7 @@ class Worker:
                 continue
             self.send_guarded(stream, guard, now)
             if guard.next_due is not None:
-                self.arm_guard(stream, guard.next_due)
+                self.arm(self.guard_timers, self.guard_due, stream, guard.next_due)
 
     def send_guarded(self, stream: _Stream, guard, now: float | None) -> None:
         sink = stream.sink
@@ -1585,14 +1578,8 @@ class Worker:
             # (G.711: a byte per sample, so its packet time; others keep the last one)
             samples = len(packet) - 12 if codec_in.split("/")[0] in ("PCMU", "PCMA") else 0
             if buffer.push(packet, now, samples, events):
-                self.arm_dtx(stream)
+                self.arm(self.dtx_timers, self.dtx_due, stream, stream.dtx.next_at)
         held.clear()
-
-    def arm_dtx(self, stream: _Stream) -> None:
-        due = stream.dtx.next_at
-        self.dtx_due[stream] = due
-        self.timer_tie += 1
-        heapq.heappush(self.dtx_timers, (due, self.timer_tie, stream))
 
     def run_dtx(self, now: float) -> None:
         """The DTX timers due: each converts its next held packet or fills the gap."""
@@ -1624,7 +1611,7 @@ class Worker:
             if pieces:
                 self.send_converted(stream, sink, pieces)
             if buffer.next_at is not None:
-                self.arm_dtx(stream)
+                self.arm(self.dtx_timers, self.dtx_due, stream, stream.dtx.next_at)
             else:
                 stream.dtx = None
 
@@ -1756,14 +1743,20 @@ class Worker:
             self.learned.append(stream.id)
         self.schedule(stream)
 
+    def arm(self, timers: list, live: dict, stream: _Stream, due: float) -> None:
+        """Put ``stream``'s timer at ``due`` on the heap ``timers`` (legs, players, DTX,
+        delay buffers): ``live`` keeps the entry that counts, older ones for the stream are
+        skipped when they come up (a heap cannot drop them cheaply)."""
+        live[stream] = due
+        self.timer_tie += 1
+        heapq.heappush(timers, (due, self.timer_tie, stream))
+
     def schedule(self, stream: _Stream) -> None:
         """(Re)arm the leg's timer: one heap entry per due time, stale ones skipped."""
         leg = stream.webrtc
         due = leg.deadline() if leg is not None else None
         if due is not None and due != self.leg_due.get(stream):
-            self.leg_due[stream] = due
-            self.timer_tie += 1
-            heapq.heappush(self.timers, (due, self.timer_tie, stream))
+            self.arm(self.timers, self.leg_due, stream, due)
         elif due is None:
             self.leg_due.pop(stream, None)
 
