@@ -477,14 +477,8 @@ def tone_samples(frequency: int, volume: int, offset: int, count: int,
     return [int(math.sin(step * n) / divisor * 32767.0) for n in range(offset, offset + count)]
 
 
-def dtmf_samples(code: int, volume: int, offset: int, count: int,
-                 rate: int = 8000) -> list[int]:
-    """16-bit samples of a key's two tones, each at half the volume (10.5's arithmetic)."""
+def dtmf_samples(code: int, volume: int, offset: int, count: int) -> list[int]:
+    """16-bit samples of a key's two tones (``dtmf.tone``); silence for no key (10.5)."""
     if not 0 <= code < len(dtmf.FREQUENCIES):
         return [0] * count
-    low, high = dtmf.FREQUENCIES[code]
-    divisor = (_VOLUME[volume] if 0 <= volume < 64 else 1.122018 ** volume) * 2.0
-    step_low, step_high = low * 2 * math.pi / rate, high * 2 * math.pi / rate
-    return [int(math.sin(step_low * n) / divisor * 32767.0
-                + math.sin(step_high * n) / divisor * 32767.0)
-            for n in range(offset, offset + count)]
+    return dtmf.tone(code, volume, offset, count)
