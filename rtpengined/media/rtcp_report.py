@@ -80,7 +80,6 @@ def sender_report(ssrc: int, wall: float, rtp_ts: int, packets: int, octets: int
     return b"".join(out)
 
 
-_SR = struct.Struct("!II")  # NTP seconds, fraction
 _BLOCK = struct.Struct("!IIIIII")
 
 
@@ -109,8 +108,7 @@ def parse(packet: bytes) -> tuple[list, list, list]:
         if kind == 200:
             if at + 20 > end:
                 break
-            seconds, fraction = _SR.unpack_from(packet, at)
-            reports.append((reporter, ((seconds & 0xFFFF) << 16) | (fraction >> 16)))
+            reports.append((reporter, lsr_of(packet, offset)))
             at += 20
         elif kind != 201:
             offset = end
@@ -134,8 +132,7 @@ def _extended(packet: bytes, at: int, end: int, reporter: int, out: list) -> Non
             return
         body = at + 4
         if block_type == 4 and body + 8 <= stop:  # receiver reference time
-            seconds, fraction = _SR.unpack_from(packet, body)
-            out.append(("time", reporter, ((seconds & 0xFFFF) << 16) | (fraction >> 16)))
+            out.append(("time", reporter, _MIDDLE.unpack_from(packet, body + 2)[0]))
         elif block_type == 5 and body + 12 <= stop:  # DLRR
             ssrc, lrr, dlrr = struct.unpack_from("!III", packet, body)
             out.append(("dlrr", reporter, ssrc, lrr, dlrr))
