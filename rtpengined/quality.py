@@ -58,6 +58,7 @@ class Block:
     reported: float  # wall clock
 
     def as_dict(self, with_time: bool = True) -> dict:
+        """As a query shows it (``with_time``: with ``reported at``, not for an average)."""
         out = {"MOS": self.mos, "round-trip time": self.rtt, "round-trip time leg":
                self.rtt_leg, "jitter": self.jitter, "packet loss": self.loss}
         if with_time:
@@ -86,7 +87,8 @@ class SsrcQuality:
         if not self.blocks or self.lowest is None or self.highest is None:
             return None
         samples = max(len(self.blocks) - self.no_mos, 1)
-        mos_, rtt, leg, jitter, loss = (value // samples for value in self.sums)
+        average = Block(*(value // samples for value in self.sums), 0.0).as_dict(False)
+        average["samples"] = samples
         first = self.blocks[0]
         interval = int(self.blocks[-1].reported) - int(first.reported)
         interval //= 10
@@ -98,8 +100,7 @@ class SsrcQuality:
             entries.append(block.as_dict())
         return {
             "cumulative loss": self.lost,
-            "average MOS": {"MOS": mos_, "round-trip time": rtt, "round-trip time leg": leg,
-                            "jitter": jitter, "packet loss": loss, "samples": samples},
+            "average MOS": average,
             "lowest MOS": self.lowest.as_dict(),
             "highest MOS": self.highest.as_dict(),
             "MOS progression": {"interval": interval, "entries": entries},
