@@ -591,12 +591,8 @@ static int relay(int fd, struct entry *e, double wall)
     } else {
         size = msgs[count - 1].msg_len;
         memcpy(head, slots + (size_t)(count - 1) * SLOT, size < 16 ? size : 16);
-        for (int i = 0; i < count; i++) {
-            const char *data = slots + (size_t)i * SLOT;
-            unsigned char kind = (unsigned char)data[1];
-            if (msgs[i].msg_len >= 8 && (kind == 200 || kind == 201 || kind == 207))
-                note_report(fd, wall, data, (int)msgs[i].msg_len);
-        }
+        for (int i = 0; i < count; i++) /* (it keeps SR, RR and XR only) */
+            note_report(fd, wall, slots + (size_t)i * SLOT, (int)msgs[i].msg_len);
         if (sending)
             for (int i = 0; i < count; i++) {
                 iovs[i].iov_len = msgs[i].msg_len;
