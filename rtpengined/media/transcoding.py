@@ -235,9 +235,7 @@ class Direction:
         ssrc = packet[8:12]
         output = self.outputs.get(ssrc)
         if output is None:
-            output = self.outputs[ssrc] = _Output()
-            if self.keep_ssrc:
-                output.ssrc = ssrc
+            output = self.output_for(ssrc)
         seq = (packet[2] << 8) | packet[3]
         conversion = conversions.get(packet[1] & 0x7F)
         if conversion is None:
@@ -275,6 +273,16 @@ class Direction:
             self._frame(output, ready, conversions.get(ready[1] & 0x7F, conversion), out)
         output.expected = expected
         return out
+
+    def output_for(self, ssrc: bytes, keep: bool = False) -> _Output:
+        """The output of a received SSRC, made on first use: under an SSRC of its own, or
+        the received one (``keep``, or a direction that keeps them all)."""
+        output = self.outputs.get(ssrc)
+        if output is None:
+            output = self.outputs[ssrc] = _Output()
+            if keep or self.keep_ssrc:
+                output.ssrc = ssrc
+        return output
 
     def fill(self, ssrc: bytes, pt_out: int, payload: bytes, frame: int,
              samples: bool = False) -> list[bytes]:

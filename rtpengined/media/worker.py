@@ -1524,22 +1524,14 @@ class Worker:
         rewriter = _rewriter(stream)
 
         def output_for(ssrc: bytes):
-            output = rewriter.outputs.get(ssrc)
-            if output is None:
-                output = rewriter.outputs[ssrc] = transcoding._Output()
-                if table is None:
-                    output.ssrc = ssrc  # (it passed as it came so far: it goes on so)
-            return output
+            # (a direction that passed as it came so far goes on under the received SSRC)
+            return rewriter.output_for(ssrc, keep=table is None)
 
         def forward(packet: bytes) -> list[bytes]:
-            if table is not None:
-                return rewriter.rewrite(packet, table)
-            output = rewriter.outputs.get(packet[8:12])
-            if output is None or not output.shift or len(packet) < 12:
+            # (as it came: renumbered like the frames around it once any went out)
+            if table is None and packet[8:12] not in rewriter.outputs:
                 return [packet]
-            seq = (((packet[2] << 8) | packet[3]) + output.shift) & 0xFFFF
-            return [packet[:2] + seq.to_bytes(2, "big") + packet[4:8] + output.ssrc
-                    + packet[12:]]
+            return rewriter.rewrite(packet, table or {})
 
         target = None
         if table is not None:
