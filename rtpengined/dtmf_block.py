@@ -63,6 +63,11 @@ def delay_given(message: dict[str, Any]) -> int | None:
     return value if value is not None and value >= 0 else None
 
 
+def set_delay(party: Monologue, delay: int) -> None:
+    """The party's delay buffer set alone (``unblock DTMF``, the CLI's ``delay``)."""
+    party.dtmf_settings = (party.dtmf_settings or Settings())._replace(delay=delay)
+
+
 def trigger_given(message: dict[str, Any]) -> bool:
     return bool(get_str(message, "trigger")) or parse_mode(
         get_str(message, *TRIGGER_MODE_KEYS)) is not None

@@ -118,8 +118,7 @@ def _dtmf_settings(call: Call, party: Monologue | None, message: dict[str, Any],
             each.dtmf_settings = dtmf_block.settings_from(message, mode, each.dtmf_settings)
     elif delay is not None:
         for each in parties:
-            each.dtmf_settings = (each.dtmf_settings or dtmf_block.Settings())._replace(
-                delay=delay)
+            dtmf_block.set_delay(each, delay)
 
 
 # Commands that set or clear one state on a party or the whole call: name → (state, value).

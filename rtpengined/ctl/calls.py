@@ -103,8 +103,7 @@ def _tag_table(call: Call, monologue: Monologue) -> Table:
         if value < 0:
             return f"Invalid delay {value}\n"
         # (10.5: the party's delay buffer, as ``block DTMF``'s ``delay-buffer`` sets it)
-        monologue.dtmf_settings = (monologue.dtmf_settings or dtmf_block.Settings())._replace(
-            delay=value)
+        dtmf_block.set_delay(monologue, value)
         dtmf_block.apply(call, core.media.update_stream)
         return f"Setting delay to {value}\n"
 
