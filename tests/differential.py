@@ -330,16 +330,16 @@ def burst(sock: socket.socket, first: float = 0.5, gap: float = 0.05) -> list[by
         sock.settimeout(gap)
 
 
-def media_exchange(daemon: NgProcess, call_id: str, a_formats: str, b_formats: str,
-                   steps: list, offer_options: dict | None = None,
-                   answer_options: dict | None = None, a_attributes: tuple[str, ...] = (),
-                   b_attributes: tuple[str, ...] = ()) -> list:
-    """Parties A and B on loopback sockets: A offers ``a_formats`` (with ``offer_options``),
-    B answers ``b_formats`` (with ``answer_options``), both without ICE. Then each step is
-    either a packet, (sender "A"/"B", pt, seq, ts, ssrc, payload), sent to the daemon, and
-    what the other party receives for it noted as a list of (marker and pt, seq, ts, payload,
-    SSRC kept?, which output SSRC); or an ng message (a dict: sent with the call's id), and
-    its (result, error-reason) noted. The call is deleted at the end."""
+@contextmanager
+def loopback_call(daemon: NgProcess, call_id: str, a_formats: str, b_formats: str,
+                  offer_options: dict | None = None, answer_options: dict | None = None,
+                  a_attributes: tuple[str, ...] = (),
+                  b_attributes: tuple[str, ...] = ()) -> Iterator[tuple[dict, int, int]]:
+    """Parties A and B on loopback sockets, their call set up without ICE: A offers
+    ``a_formats`` (with ``offer_options``), B answers ``b_formats`` (with
+    ``answer_options``); ``{port}`` in an attribute is the party's own port. Yields
+    (sockets by party, the port A sends to, the port B sends to); the call is deleted
+    after, the sockets closed."""
     sockets = {}
     for name in "AB":
         sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
@@ -347,9 +347,10 @@ def media_exchange(daemon: NgProcess, call_id: str, a_formats: str, b_formats: s
         sockets[name] = sock
     try:
         def body(name: str, formats: str, attributes: tuple[str, ...]) -> str:
+            own = str(sockets[name].getsockname()[1])
             return sdp("v=0", "o=- 1 1 IN IP4 127.0.0.1", "s=-", "c=IN IP4 127.0.0.1", "t=0 0",
-                       f"m=audio {sockets[name].getsockname()[1]} RTP/AVP {formats}",
-                       *attributes, "a=sendrecv")
+                       f"m=audio {own} RTP/AVP {formats}",
+                       *(a.replace("{port}", own) for a in attributes), "a=sendrecv")
 
         def port(reply: dict) -> int:
             text = reply["sdp"].decode() if isinstance(reply["sdp"], bytes) else reply["sdp"]
@@ -362,6 +363,25 @@ def media_exchange(daemon: NgProcess, call_id: str, a_formats: str, b_formats: s
         to_b = port(daemon.request({"command": "answer", **ids, "to-tag": "B", "ICE": "remove",
                                     "sdp": body("B", b_formats, b_attributes),
                                     **(answer_options or {})}))
+        # (A sends to the port the daemon answered it (B's side), B to the offered one)
+        yield sockets, to_b, to_a
+        daemon.request({"command": "delete", "call-id": call_id})
+    finally:
+        for sock in sockets.values():
+            sock.close()
+
+
+def media_exchange(daemon: NgProcess, call_id: str, a_formats: str, b_formats: str,
+                   steps: list, offer_options: dict | None = None,
+                   answer_options: dict | None = None, a_attributes: tuple[str, ...] = (),
+                   b_attributes: tuple[str, ...] = ()) -> list:
+    """Parties A and B on loopback sockets (``loopback_call``). Each step is either a
+    packet, (sender "A"/"B", pt, seq, ts, ssrc, payload), sent to the daemon, and what the
+    other party receives for it noted as a list of (marker and pt, seq, ts, payload, SSRC
+    kept?, which output SSRC); or an ng message (a dict: sent with the call's id), and its
+    (result, error-reason) noted. The call is deleted at the end."""
+    with loopback_call(daemon, call_id, a_formats, b_formats, offer_options, answer_options,
+                       a_attributes, b_attributes) as (sockets, a_sends_to, b_sends_to):
         seen: dict[int, int] = {}
         out: list = []
         for step in steps:
@@ -371,17 +391,12 @@ def media_exchange(daemon: NgProcess, call_id: str, a_formats: str, b_formats: s
                 continue
             sender, pt, seq, ts, ssrc, payload = step
             receiver = sockets["B" if sender == "A" else "A"]
-            # A sends to the port the daemon answered it (B's side), B to the offered one
             sockets[sender].sendto(struct.pack("!BBHII", 0x80, pt, seq, ts, ssrc) + payload,
-                                   ("127.0.0.1", to_b if sender == "A" else to_a))
+                                   ("127.0.0.1", a_sends_to if sender == "A" else b_sends_to))
             got = []
             for data in burst(receiver):
                 _, got_pt, got_seq, got_ts, got_ssrc = struct.unpack("!BBHII", data[:12])
                 got.append((got_pt, got_seq, got_ts, data[12:], got_ssrc == ssrc,
                             seen.setdefault(got_ssrc, len(seen))))
             out.append(got)
-        daemon.request({"command": "delete", "call-id": call_id})
-        return out
-    finally:
-        for sock in sockets.values():
-            sock.close()
+    return out

@@ -11,15 +11,15 @@ reads what one packet makes); the longer buffer's timing is checked on our daemo
 
 from __future__ import annotations
 
-import socket
 import struct
 import time
 
 import pytest
 from differential import (
+    burst,
     default_pair_fixture,  # noqa: F401  (registers default_pair)
+    loopback_call,
     media_exchange,
-    sdp,
 )
 
 from rtpengined.media import dtmf, g711
@@ -158,50 +158,28 @@ def test_a_longer_buffer_holds_the_audio_and_replaces_before_the_key(default_pai
     frames up to 100 ms before the in-band key already replaced; an unblock with
     ``delay-buffer: 0`` sends what is held at once."""
     daemon = default_pair.ours
-    sockets = [socket.socket(socket.AF_INET, socket.SOCK_DGRAM) for _ in range(2)]
-    try:
-        for sock in sockets:
-            sock.bind(("127.0.0.1", 0))
-
-        def body(sock) -> str:
-            return sdp("v=0", "o=- 1 1 IN IP4 127.0.0.1", "s=-", "c=IN IP4 127.0.0.1",
-                       "t=0 0", f"m=audio {sock.getsockname()[1]} RTP/AVP 0", "a=sendrecv")
-
-        ids = {"call-id": "delaybuffer-long", "from-tag": "A"}
-        daemon.request({"command": "offer", **ids, "ICE": "remove", "sdp": body(sockets[0])})
-        reply = daemon.request({"command": "answer", **ids, "to-tag": "B", "ICE": "remove",
-                                "sdp": body(sockets[1])})
-        text = reply["sdp"].decode() if isinstance(reply["sdp"], bytes) else reply["sdp"]
-        port = int(text.split("m=audio ")[1].split()[0])
+    call_id = "delaybuffer-long"
+    with loopback_call(daemon, call_id, "0", "0") as (sockets, port, _):
+        ids = {"call-id": call_id, "from-tag": "A"}
         assert daemon.request({**ids, "command": "block DTMF", "DTMF-security": "tone",
                                "delay-buffer": 100})["result"] == "ok"
         frames = [LOUD] * 5 + [_keytone(5, n) for n in range(4)] + [LOUD] * 3
         sent = time.monotonic()
         for seq, payload in enumerate(frames):
-            sockets[0].sendto(struct.pack("!BBHII", 0x80, 0, seq, 160 * seq, 0x1234) + payload,
-                              ("127.0.0.1", port))
+            sockets["A"].sendto(struct.pack("!BBHII", 0x80, 0, seq, 160 * seq, 0x1234)
+                                + payload, ("127.0.0.1", port))
             if seq < 5:  # (the key and what follows at once: it is found while the audio
                 time.sleep(0.02)  # before it waits at least 80 ms more, even on a busy host)
-        sockets[1].settimeout(1)
-        first = sockets[1].recv(2048)
+        sockets["B"].settimeout(1)
+        first = sockets["B"].recv(2048)
         assert time.monotonic() - sent >= 0.09  # (held for its 100 ms)
         assert struct.unpack("!H", first[2:4])[0] == 0 and first[12:] == LOUD
         time.sleep(0.05)
         assert daemon.request({**ids, "command": "unblock DTMF",
                                "delay-buffer": 0})["result"] == "ok"
-        got = [first]
-        sockets[1].settimeout(0.3)
-        while True:
-            try:
-                got.append(sockets[1].recv(2048))
-            except TimeoutError:
-                break
+        got = [first, *burst(sockets["B"], 0.3, 0.3)]
         assert [struct.unpack("!H", p[2:4])[0] for p in got] == list(range(len(frames)))
         replaced = [n for n, p in enumerate(got) if p[12:] not in (LOUD, frames[n])]
         # (the key starts at frame 5: frames from 100 ms before it on are the tone)
         assert replaced and replaced[0] < 5 and all(p[12:13] == b"\xff" for p in
                                                    (got[n] for n in replaced))
-        daemon.request({"command": "delete", "call-id": "delaybuffer-long"})
-    finally:
-        for sock in sockets:
-            sock.close()

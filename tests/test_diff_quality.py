@@ -9,15 +9,13 @@ the ``reported at`` seconds.
 
 from __future__ import annotations
 
-import re
-import socket
 import struct
 import time
 
 import pytest
 from differential import (
     default_pair_fixture,  # noqa: F401  (registers default_pair)
-    sdp,
+    loopback_call,
 )
 
 A_SSRC, B_SSRC = 0xAAAA, 0xBBBB
@@ -55,10 +53,6 @@ def _xr_voip(ssrc: int, round_trip_ms: int) -> bytes:
                        round_trip_ms, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0)
 
 
-def _text(value) -> str:
-    return value.decode() if isinstance(value, bytes) else value
-
-
 def _plain(value):
     if isinstance(value, bytes):
         return value.decode()
@@ -72,39 +66,23 @@ def _plain(value):
 def _call(daemon, call_id: str, mux: bool, settle: float = 0.0,
           xr: bool = False) -> tuple[dict, dict]:
     """The exchange; (the query's ``SSRC``, the statistics' MOS totals after the delete)."""
-    socks = {name: socket.socket(socket.AF_INET, socket.SOCK_DGRAM) for name in "AB"}
-    try:
-        for sock in socks.values():
-            sock.bind(("127.0.0.1", 0))
-
-        def body(sock) -> str:
-            port = sock.getsockname()[1]
-            return sdp("v=0", "o=- 1 1 IN IP4 127.0.0.1", "s=-", "c=IN IP4 127.0.0.1", "t=0 0",
-                       f"m=audio {port} RTP/AVP 0",
-                       "a=rtcp-mux" if mux else f"a=rtcp:{port}", "a=sendrecv")
-
-        ids = {"call-id": call_id, "from-tag": "A"}
-        offer = daemon.request({"command": "offer", **ids, "ICE": "remove",
-                                "sdp": body(socks["A"])})
-        answer = daemon.request({"command": "answer", **ids, "to-tag": "B", "ICE": "remove",
-                                 "sdp": body(socks["B"])})
-        to_b = int(re.search(r"m=audio (\d+)", _text(answer["sdp"])).group(1))
-        to_a = int(re.search(r"m=audio (\d+)", _text(offer["sdp"])).group(1))
+    rtcp = "a=rtcp-mux" if mux else "a=rtcp:{port}"
+    with loopback_call(daemon, call_id, "0", "0", a_attributes=(rtcp,),
+                       b_attributes=(rtcp,)) as (socks, to_b, to_a):
         a, b = socks["A"], socks["B"]
-        for seq in range(3):
-            a.sendto(struct.pack("!BBHII", 0x80, 0, seq, 160 * seq, A_SSRC) + b"\xff" * 160,
-                     ("127.0.0.1", to_b))
-            b.sendto(struct.pack("!BBHII", 0x80, 0, seq, 160 * seq, B_SSRC) + b"\xff" * 160,
-                     ("127.0.0.1", to_a))
-            time.sleep(0.02)
-        if settle:  # (past endpoint learning: the relay's C loop carries the streams)
-            time.sleep(settle)
-            for seq in range(3, 5):
+
+        def audio(seqs: range) -> None:
+            for seq in seqs:
                 a.sendto(struct.pack("!BBHII", 0x80, 0, seq, 160 * seq, A_SSRC)
                          + b"\xff" * 160, ("127.0.0.1", to_b))
                 b.sendto(struct.pack("!BBHII", 0x80, 0, seq, 160 * seq, B_SSRC)
                          + b"\xff" * 160, ("127.0.0.1", to_a))
                 time.sleep(0.02)
+
+        audio(range(3))
+        if settle:  # (past endpoint learning: the relay's C loop carries the streams)
+            time.sleep(settle)
+            audio(range(3, 5))
         a.sendto(_sr(A_SSRC, 100, 0x12340000), ("127.0.0.1", to_b))
         b.sendto(_sr(B_SSRC, 200, 0x56780000), ("127.0.0.1", to_a))
         if xr:  # (A's receiver reference time, B's DLRR about it 30 ms later)
@@ -131,11 +109,7 @@ def _call(daemon, call_id: str, mux: bool, settle: float = 0.0,
         a.sendto(_rr(A_SSRC, ((0x1234, 0, 0, 16, 0, 0),)), ("127.0.0.1", to_b))
         time.sleep(0.1)
         query = daemon.request({"command": "query", "call-id": call_id})
-        daemon.request({"command": "delete", "call-id": call_id})
-        return _plain(query["SSRC"]), _plain(daemon.request({"command": "statistics"}))
-    finally:
-        for sock in socks.values():
-            sock.close()
+    return _plain(query["SSRC"]), _plain(daemon.request({"command": "statistics"}))
 
 
 def _same(have, want, key: str = "") -> bool:
