@@ -1,8 +1,8 @@
 """Media port pools, one per configured interface address.
 
-Like rtpengine: the search starts at a random port of ``[port_min, port_max]`` and wraps
-around; RTP takes an even port and RTCP the odd one above it, allocated together; a
-single port (rtcp-mux ``require``) may be odd. A port the kernel refuses (taken by
+Like rtpengine: each search starts a few ports (a random 6..19) above the last run handed
+out and walks up, wrapping around once; RTP takes an even port and RTCP the odd one above
+it, allocated together; a single port (rtcp-mux ``require``) may be odd. A port the kernel refuses (taken by
 another process) is skipped. The actual bind goes through an injectable ``binder`` so
 unit tests can run without sockets.
 
@@ -19,6 +19,7 @@ import _socket
 import os
 import random
 import socket
+from collections import deque
 from collections.abc import Callable
 
 from .model import Interface
@@ -26,6 +27,8 @@ from .protocol.ngcodec import NgError
 
 Binder = Callable[[Interface, int], socket.socket]
 _NONBLOCKING_UDP = socket.SOCK_DGRAM | getattr(socket, "SOCK_NONBLOCK", 0)
+# A new run starts 6..19 ports above the previous one, as in rtpengine.
+_STEP_MIN, _STEP_MAX = 6, 20
 
 
 def bind_udp(interface: Interface, port: int) -> socket.socket:
@@ -174,6 +177,12 @@ class PortSet:
         flags, base = self.flags, self.base
         return not flags[first - base] and not flags[last - base]
 
+    def next_free(self, port: int) -> int:
+        """The first free port from ``port`` (inside the range) on; one past the range's
+        end if there is none."""
+        index = self.flags.find(0, port - self.base)
+        return self.base + (index if index >= 0 else len(self.flags))
+
     def take_run(self, first: int, last: int) -> None:
         """Mark the free ports ``first`` .. ``last`` (inside the range) as in use."""
         flags, base = self.flags, self.base
@@ -209,7 +218,12 @@ class PortPool:
         self.binder = binder
         self.rng = rng or random.Random()
         self.in_use = PortSet(port_min, port_max)
+        #: One past the run handed out last (rtpengine's "Last port used").
         self.last = 0
+        #: Released even ports, oldest first, where a walk starts when its step lands on a
+        #: taken port; ``queued`` marks the ones in it (one byte per port of the range).
+        self.released: deque[int] = deque()
+        self.queued = bytearray(max(0, port_max - port_min + 1))
         self.lingering = lingering
 
     @property
@@ -220,29 +234,44 @@ class PortPool:
     def used(self) -> int:
         return len(self.in_use)
 
-    def _candidates(self, step: int):
-        """Ports to try, from a random start, wrapping around once."""
-        first = self.port_min + (self.port_min % 2 if step == 2 else 0)
-        count = (self.port_max - first) // step + 1
-        if count <= 0:
-            return
-        start = self.rng.randrange(count)
-        for i in range(count):
-            yield first + ((start + i) % count) * step
-
     def allocate(self, count: int) -> list[tuple[int, socket.socket]]:
         """Bind ``count`` (1 or 2) consecutive ports; ``NgError('Ran out of ports')`` if full.
+
+        rtpengine's walk: from a small random step (6..19) above the run handed out last,
+        upwards, wrapping to ``port_min`` at most once; a pair starts on an even port. If
+        the first port the step lands on is taken, the walk starts at the oldest released
+        even port instead. So consecutive calls get nearby, increasing ports and a port
+        just given back is not handed out again until the range wraps round (SDP seen by
+        peers keeps meaning one stream for a while).
 
         A port whose socket still lingers (its stream ended, the worker has not let go of
         its copy yet) is taken back instead of bound; with nothing lingering (nearly
         always) that lookup is skipped."""
         in_use = self.in_use
-        port_max = self.port_max
+        if self.total - in_use.count < count:
+            raise NgError("Ran out of ports")
+        port_min, port_max = self.port_min, self.port_max
         lingering = (self.lingering if self.lingering is not None and self.lingering.entries
                      else None)
-        for port in self._candidates(2 if count == 2 else 1):
+        port = self.last + self.rng.randrange(_STEP_MIN, _STEP_MAX)
+        if port_min <= port <= port_max and port in in_use and self.released:
+            port = self.released.popleft()
+            self.queued[port - port_min] = 0
+        wraps = 0
+        while True:
+            if port < port_min:
+                port = port_min
+            if count == 2 and port & 1:
+                port += 1
             last = port + count - 1
-            if last > port_max or not in_use.run_free(port, last):
+            if last > port_max:
+                wraps += 1
+                if wraps >= 2:
+                    raise NgError("Ran out of ports")
+                port = port_min
+                continue
+            if not in_use.run_free(port, last):
+                port = in_use.next_free(port + 1)
                 continue
             bound: list[tuple[int, socket.socket]] = []
             reclaimed: list[int] = []
@@ -254,15 +283,15 @@ class PortPool:
                 else:
                     try:
                         sock = self.binder(self.interface, p)
-                    except OSError:
+                    except OSError:  # taken by another process: go on past it
                         self._undo_run(bound, reclaimed)
+                        port = p + 1
                         break
                 bound.append((p, sock))
             else:
                 in_use.take_run(port, last)
-                self.last = port
+                self.last = last + 1
                 return bound
-        raise NgError("Ran out of ports")
 
     def _undo_run(self, bound: list[tuple[int, socket.socket]], reclaimed: list[int]) -> None:
         """Undo a run that could not be bound whole: lingering sockets back to their set,
@@ -275,3 +304,7 @@ class PortPool:
 
     def release(self, port: int) -> None:
         self.in_use.discard(port)
+        index = port - self.port_min
+        if not port & 1 and 0 <= index < len(self.queued) and not self.queued[index]:
+            self.queued[index] = 1
+            self.released.append(port)

@@ -109,7 +109,57 @@ def test_pair_skips_half_taken_pairs_and_releases():
     assert all(s.closed for s in binder.bound if s.port == 41000)
     pool.release(41002)
     pool.release(41003)
-    assert pool.used == 0 and pool.last == 41002
+    assert pool.used == 0 and pool.last == 41004  # one past the run, as rtpengine counts
+
+
+def test_runs_walk_up_from_port_min_in_small_random_steps_as_rtpengine():
+    """Each run starts 6..19 ports above the end of the previous one (a pair on the even
+    port at or above that): consecutive calls get increasing, nearby ports, and a port
+    given back is not handed out again before the range wraps round."""
+    pool = PortPool(IFACE, 41000, 41999, FakeBinder(), random.Random(5))
+    (first, _), _ = pool.allocate(2)
+    assert first == 41000 and pool.last == 41002
+    previous_end = 41002
+    starts = [first]
+    for _ in range(30):
+        (rtp, _), _ = pool.allocate(2)
+        assert previous_end + 6 <= rtp <= previous_end + 20 and rtp % 2 == 0
+        pool.release(rtp)
+        pool.release(rtp + 1)
+        previous_end = rtp + 2
+        starts.append(rtp)
+    assert len(set(starts)) == len(starts)
+    (single, _), = pool.allocate(1)  # a single port need not be even
+    assert previous_end + 6 <= single <= previous_end + 19
+
+
+def test_a_step_landing_on_a_taken_port_starts_at_the_oldest_released_one():
+    pool = PortPool(IFACE, 41000, 41099, FakeBinder(), random.Random(7))
+    held = [pool.allocate(2)[0][0] for _ in range(4)]
+    pool.release(held[1])
+    pool.release(held[1] + 1)
+    pool.release(held[2])
+    pool.release(held[2] + 1)
+    pool.last = 41060  # the next step lands on a taken port, whatever it is
+    for port in range(41066, 41080):
+        pool.in_use.add(port)
+    (rtp, _), _ = pool.allocate(2)
+    assert rtp == held[1]
+
+
+def test_a_full_range_is_refused_without_a_walk_and_wraps_at_most_once():
+    binder = FakeBinder()
+    pool = PortPool(IFACE, 41000, 41009, binder, random.Random(2))
+    for _ in range(5):
+        pool.allocate(2)
+    bound = len(binder.bound)
+    with pytest.raises(NgError):
+        pool.allocate(1)
+    assert len(binder.bound) == bound
+    pool.release(41000)
+    pool.release(41001)
+    (rtp, _), _ = pool.allocate(2)  # past the end: wraps round to the free pair
+    assert rtp == 41000
 
 
 def test_real_sockets_are_bound_non_blocking():

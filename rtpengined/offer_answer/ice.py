@@ -131,9 +131,9 @@ def ice_alternates(manager: CallManager, call: Call,
     """Ports on the logical interface's other addresses, offered as ICE candidates.
 
     10.5 binds a port pair on every address of the interface (IPv4 and IPv6 under one
-    name) and lists them all; so do we. (Each address has its own pool: 10.5 pops each
-    address's free list, so its numbers agree only while those lists stay in step, and
-    ours are picked per address as well.) They belong to the media's
+    name) and lists them all; so do we. (Each address has its own pool, walked on its own:
+    the numbers agree between addresses only while their pools stay in step, in 10.5 as
+    here.) They belong to the media's
     streams (``Stream.alternates``, RTP and RTCP component): once the leg has an ICE
     agent the relay worker receives on them too, answers checks arriving there and, when
     the peer's pair uses one, sends the peer its media from it. The call owns the

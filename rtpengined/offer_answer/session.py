@@ -329,13 +329,15 @@ class _Session(SdpOutput, IceCandidates):
     def _bind(self, plans: list[_MediaWork], opts: Options) -> None:
         bound: list[tuple[PortPool, list[tuple[int, Any]]]] = []
         try:
+            # Per media, as 10.5: first the ports the message's output names (those
+            # its recipient sends to), then the sender's.
             for work in plans:
-                if work.sender_count:
-                    work.sender_ports = work.sender_pool.allocate(work.sender_count)
-                    bound.append((work.sender_pool, work.sender_ports))
                 if work.receiver_count:
                     work.receiver_ports = work.receiver_pool.allocate(work.receiver_count)
                     bound.append((work.receiver_pool, work.receiver_ports))
+                if work.sender_count:
+                    work.sender_ports = work.sender_pool.allocate(work.sender_count)
+                    bound.append((work.sender_pool, work.sender_ports))
         except NgError:
             give_back(bound)
             raise
