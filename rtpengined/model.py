@@ -165,6 +165,12 @@ class Stream:
     # ICE has selected nothing on it.
     alternates: tuple = rare(())
     selected: int | None = rare(None)
+    # ``generate RTCP`` on this stream's media (``CallMedia.rtcp_gen``) as the relay needs
+    # it, (bits, CNAME of the reports: the daemon's instance id) or None. The bits
+    # (``media.channel``): ``RTCP_CONSUMED``, the party's RTCP arriving here is read for the
+    # call's quality figures and goes no further; ``RTCP_GENERATED`` (the media's RTP
+    # stream), the relay sends the party reports of its own every 5 to 7 s.
+    rtcp_gen: tuple[int, str] | None = rare(None)
 
     @property
     def local(self) -> Endpoint:
@@ -208,6 +214,10 @@ class CallMedia:
     ice_roles_settled: bool = False
     ice_controlling: bool = False
     transcoding: bool = rare(False)  # payload types renumbered between the parties
+    # ``generate RTCP`` (10.5's RTCP_GEN media flag): the relay reports to this party itself
+    # and drops the RTCP it sends (``Stream.rtcp_gen``). Set on both media of an offer or
+    # answer that asks for it, until one says "off".
+    rtcp_gen: bool = rare(False)
     # (send, recv) media flags as query shows them (the proxy's point of view).
     dir_flags: tuple[bool, bool] = (True, True)
     mux_offered: bool = False  # the party's offer had a=rtcp-mux

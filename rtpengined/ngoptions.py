@@ -112,6 +112,9 @@ class Options:
     supports: set[str] = field(default_factory=set)
     learning: str | None = None
     media_echo: str | None = None  # blackhole, forward, backward, both (10.5's spellings)
+    # ``generate RTCP``: True (the flag, or the key "on"), False (the key "off"), None: not
+    # given (the media keep what they had).
+    generate_rtcp: bool | None = None
     # The T.38 list and ``T38-``/``T.38-`` flags, spelt as ``offer_answer.t38`` names them
     # (decode, force, stop, FEC, no-ECM, no-V.17, ...). Empty for nearly every request.
     t38: frozenset[str] = frozenset()
@@ -190,6 +193,12 @@ class Options:
         opts.supports = ({item for item in supports if isinstance(item, str)}
                          if isinstance(supports, list) else set())
         opts.media_echo = _MEDIA_ECHO.get(get_str(message, "media echo", "media-echo") or "")
+        generate = get_str(message, "generate RTCP", "generate-RTCP", "generate rtcp",
+                           "generate-rtcp")
+        if "generate-RTCP" in opts.flags or "generate-rtcp" in opts.flags or generate == "on":
+            opts.generate_rtcp = True
+        elif generate == "off":
+            opts.generate_rtcp = False
         learning = get_str(message, "endpoint-learning", "endpoint learning")
         if learning in ("off", "immediate", "delayed", "heuristic"):
             opts.learning = learning

@@ -34,6 +34,14 @@ MAX_BATCH = 64  # messages (and so sockets) per batch
 MAX_FDS = MAX_BATCH
 
 
+# ``StreamSpec.rtcp_gen``'s bits (``generate RTCP``): the party's RTCP arriving on the
+# stream goes no further; the stream sends its party reports of its own; ... from its own
+# port to the party's RTP address (rtcp-mux in use: 10.5's RTCP_MUX media flag), not from
+# its RTCP stream; the party's leg is SRTP (a report goes out only protected with the
+# keys the relay holds for it: none on a leg it passes SRTP through untouched).
+RTCP_CONSUMED, RTCP_GENERATED, RTCP_ON_RTP, RTCP_SECURE_LEG = 1, 2, 4, 8
+
+
 class StreamSpec(NamedTuple):
     """What a worker needs to relay one stream (all plain values, picklable)."""
 
@@ -88,6 +96,9 @@ class StreamSpec(NamedTuple):
     # ``block DTMF`` behind a delay buffer: the party's ``dtmf_guard.GuardSpec`` as a plain
     # tuple (what it sends waits there; its DTMF is replaced, delayed). None: no buffer.
     guard: tuple | None = None
+    # ``generate RTCP`` on the stream's media (``Stream.rtcp_gen``): (its bits, the CNAME
+    # of the reports), or None.
+    rtcp_gen: tuple | None = None
 
 
 def encode(messages: list[tuple]) -> bytes:

@@ -593,7 +593,7 @@ class RelayPlane:
         ice = dtls = srtp_in = srtp_out = None
         extra_sinks = transcode = dropped = ()
         rtcp_only = egress = False
-        t38 = guard = None
+        t38 = guard = rtcp_gen = None
         if stream.rare is not None:  # (else plain: no keys, WebRTC, subscribers, conversions)
             if stream.dtls is not None or stream.ice is not None:
                 ice, dtls = self._webrtc_spec(record, stream, ahead)
@@ -605,6 +605,7 @@ class RelayPlane:
             dropped = stream.dropped_types
             t38 = stream.t38
             guard = stream.guard
+            rtcp_gen = stream.rtcp_gen
         alternates = (tuple(_family(sock) for _, _, sock in record.alternates)
                       if record.alternates else ())
         return (
@@ -637,6 +638,7 @@ class RelayPlane:
             t38,
             alternates,
             guard,
+            rtcp_gen,
         )
 
     def _webrtc_spec(self, record: _Record, stream: Stream, ahead: list | None = None) -> tuple:

@@ -41,6 +41,10 @@ class Block:
     highest_seq: int
     lsr: int = 0  # middle 32 bits of the NTP time of its last sender report (0: none)
     dlsr: int = 0  # 1/65536 s since that report arrived
+    # (0 where the relay does not count them: a media player's reports)
+    fraction_lost: int = 0  # of 256
+    lost: int = 0  # cumulative
+    jitter: int = 0  # in RTP timestamp units
 
 
 def stamp(wall: float) -> int:
@@ -71,7 +75,9 @@ def sender_report(ssrc: int, wall: float, rtp_ts: int, packets: int, octets: int
     out = [_SENDER.pack(0x80 | len(blocks), 200, 6 + 6 * len(blocks), ssrc,
                         (seconds + NTP_EPOCH) & 0xFFFFFFFF, fraction, rtp_ts & 0xFFFFFFFF,
                         packets & 0xFFFFFFFF, octets & 0xFFFFFFFF)]
-    out.extend(_BLOCK.pack(block.ssrc, 0, block.highest_seq, 0, block.lsr, block.dlsr)
+    out.extend(_BLOCK.pack(block.ssrc, (block.fraction_lost & 0xFF) << 24
+                           | min(block.lost, 0x7FFFFF), block.highest_seq & 0xFFFFFFFF,
+                           block.jitter & 0xFFFFFFFF, block.lsr, block.dlsr)
                for block in blocks)
     text = cname.encode()[:255]
     chunk = struct.pack("!IBB", ssrc, 1, len(text)) + text + b"\0"

@@ -51,7 +51,18 @@ import time
 
 from ..rare_fields import add_rare_fields
 from . import channel as ch
-from . import codecs, dtmf, dtmf_guard, dtx, g711, player, rtcp_report, t38_relay, transcoding
+from . import (
+    codecs,
+    dtmf,
+    dtmf_guard,
+    dtx,
+    g711,
+    player,
+    reception,
+    rtcp_report,
+    t38_relay,
+    transcoding,
+)
 from .counters import (
     CONFIRMED,
     PAYLOAD_TYPE_SEEN,
@@ -98,6 +109,11 @@ _window = [-1.0, -1.0]
 # RTCP sender/receiver reports relayed by the Python paths (stream id, wall clock, packet as
 # received, decrypted), for the control plane's call quality figures (``Worker.report_rtcp``).
 _REPORTS: list = []
+# RTP clocks of the static audio payload types (RFC 3551), for the jitter of generated
+# reports (``reception``); a dynamic type's is not known here: no jitter is counted for it.
+_CLOCK_RATES = {0: 8000, 3: 8000, 4: 8000, 5: 8000, 6: 16000, 7: 8000, 8: 8000, 9: 8000,
+                10: 44100, 11: 44100, 12: 8000, 13: 8000, 15: 8000, 16: 11025, 17: 22050,
+                18: 8000}
 _REPORT_TYPES = frozenset({200, 201, 207})  # RTCP SR, RR, XR (as the first of a compound)
 MAX_REPORTS = 256  # per loop turn (a flood of RTCP cannot grow it: the rest is not read)
 
@@ -339,6 +355,9 @@ add_rare_fields(_Stream, {
     # ``block DTMF`` behind a delay buffer (``StreamSpec.guard``): the spec's settings and
     # the ``dtmf_guard.Guard`` holding what the stream received (``Worker.run_guards``).
     "guard_spec": None, "guard": None,
+    # ``generate RTCP`` (``StreamSpec.rtcp_gen``: bits, CNAME), and what the stream received
+    # as the generated reports tell it (a ``reception.Reception``: ``Worker.send_generated``).
+    "rtcp_gen": None, "received": None,
 })
 
 
@@ -402,6 +421,10 @@ class Worker:
         self.guarded: list = []
         self.guard_timers: list = []
         self.guard_due: dict[_Stream, float] = {}
+        # ``generate RTCP``: (due, tie, stream) of each reporting stream's next report
+        # (``report_due``: the live one per stream).
+        self.report_timers: list = []
+        self.report_due: dict[_Stream, float] = {}
         # Endpoint hosts as the counter slots take them (``pack_address``), per family.
         self.packed4: dict[str, bytes] = {}
         self.packed6: dict[str, bytes] = {}
@@ -499,6 +522,8 @@ class Worker:
             self.set_webrtc(stream, spec)
         if spec.guard:
             self.set_guard(stream, spec.guard)
+        if spec.rtcp_gen:
+            self.set_generated(stream, spec.rtcp_gen)
         self.streams[stream.id] = stream
         self.place(stream)
         stream.referred = self.referrers.pop(stream.id, None)
@@ -589,6 +614,8 @@ class Worker:
         stream.apply_keys(spec)
         if spec.guard != stream.guard_spec:
             self.set_guard(stream, spec.guard)
+        if spec.rtcp_gen != stream.rtcp_gen:
+            self.set_generated(stream, spec.rtcp_gen)
         self.link(stream)
         self.dirty.add(stream)
         if stream.webrtc is not None:
@@ -742,7 +769,7 @@ class Worker:
         else:
             stream.secure = stream.srtp_in is not None or stream.webrtc is not None or (
                 stream.rtcp_only or stream.dropped or stream.t38 is not None
-                or stream.guard is not None) or (
+                or stream.guard is not None or stream.rtcp_gen is not None) or (
                 sink is not None and (
                     sink.srtp_out is not None or sink.webrtc is not None
                     or sink.transcode is not None  # (converted packet by packet)
@@ -813,7 +840,7 @@ class Worker:
         peer = None
         ok = (sink is not None and stream.confirmed and not stream.blocked and not stream.extras
               and sink.transcode is None and not stream.rtcp_only and not stream.dropped
-              and stream.t38 is None and stream.guard is None
+              and stream.t38 is None and stream.guard is None and stream.rtcp_gen is None
               and self.streams.get(stream.id) is stream
               and (rtcp_target is None or (
                   rtcp_target.webrtc is None
@@ -955,15 +982,17 @@ class Worker:
         dtx_held = self.dtx_held
         guarded = self.guarded
         guard_timers = self.guard_timers
+        report_timers = self.report_timers
         while True:
             if dirty:
                 timeout = 0  # idle: flush now, query sees it
-            elif timers or play_timers or dtx_timers or guard_timers:
+            elif timers or play_timers or dtx_timers or guard_timers or report_timers:
                 # a WebRTC leg's ICE check or DTLS retransmission, a played packet, a DTX
-                # tick, a delay buffer's packet is due
+                # tick, a delay buffer's packet, a generated RTCP report is due
                 due = min(timers[0][0] if timers else _FAR, play_timers[0][0] if play_timers else _FAR,
                           dtx_timers[0][0] if dtx_timers else _FAR,
-                          guard_timers[0][0] if guard_timers else _FAR)
+                          guard_timers[0][0] if guard_timers else _FAR,
+                          report_timers[0][0] if report_timers else _FAR)
                 timeout = max(0.0, due - monotonic())
             else:
                 timeout = -1
@@ -985,6 +1014,8 @@ class Worker:
                 self.run_dtx(now)
             if guard_timers and guard_timers[0][0] <= now:
                 self.run_guards(now)
+            if report_timers and report_timers[0][0] <= now:
+                self.run_generated(now)
             turn += 1
             if len(events) > 1 and (channel_fd, select.EPOLLIN) in events:
                 # Signalling first: a packet sent after an ng reply must see the change
@@ -1481,6 +1512,82 @@ class Worker:
             del self.player_due[stream]
             if stream.player is not None:
                 self.send_played(stream, now)
+
+    # -- generated RTCP (``generate RTCP``: ``StreamSpec.rtcp_gen``) -------------------------
+
+    def set_generated(self, stream: _Stream, spec: tuple | None) -> None:
+        """The stream's ``generate RTCP`` changed. A stream that starts reporting sends its
+        first report 5 to 7 s from now, then one every 5 to 7 s (10.5's RTCP timer); one
+        that consumes RTCP is relayed by the Python drains (``_forward`` drops it there; the
+        C loop does not take it: ``settle``)."""
+        reported = stream.rtcp_gen is not None and stream.rtcp_gen[0] & ch.RTCP_GENERATED
+        stream.rtcp_gen = spec
+        if spec is not None and spec[0] & ch.RTCP_GENERATED:
+            if not reported:
+                self.arm(self.report_timers, self.report_due, stream,
+                         time.monotonic() + rtcp_report.next_interval())
+        else:
+            self.report_due.pop(stream, None)
+
+    def run_generated(self, now: float) -> None:
+        for due, _tie, stream in _pop_due(self.report_timers, now):
+            if self.report_due.get(stream) != due or self.streams.get(stream.id) is not stream:
+                continue  # re-armed since, stopped, or the stream is gone
+            self.arm(self.report_timers, self.report_due, stream,
+                     now + rtcp_report.next_interval())
+            self.send_generated(stream)
+
+    def send_generated(self, stream: _Stream) -> None:
+        """``generate RTCP``: a sender report to the stream's party for each SSRC relayed to
+        it (its packets, octets and last timestamp as received from the other party), with
+        a block for the RTP the party sent here, from the RTCP stream facing it (the stream
+        itself when muxed), as 10.5 sends them. The call's quality figures take each one
+        as a report of that SSRC's sender (10.5 files them with the other party's media)."""
+        peer = stream.rtcp_peer
+        target = stream if peer is None or stream.rtcp_gen[0] & ch.RTCP_ON_RTP else peer
+        if target.dest is None:
+            return
+        wall = time.time()
+        blocks = []
+        got = stream.received
+        if got is not None:  # (the party sent RTP: its SSRC is the one reported on)
+            # its last sender report, on either port
+            reports = [sr for sr in (stream.sr, peer.sr if peer else None) if sr]
+            lsr, lsr_at = min(reports, key=lambda sr: rtcp_report.since(wall, sr[1]),
+                              default=(0, 0))
+            blocks.append(rtcp_report.Block(
+                got.ssrc, got.highest, lsr, rtcp_report.since(wall, lsr_at),
+                got.fraction_lost(), got.lost, got.jitter >> 4))
+        cname = stream.rtcp_gen[1]
+        for source in self.referring(stream.id):
+            sent = source.received
+            if source.sink is not stream or sent is None:
+                continue  # (not relaying RTP to this party, or nothing relayed yet)
+            report = rtcp_report.sender_report(sent.ssrc, wall, sent.timestamp, sent.packets,
+                                               sent.octets, blocks, cname)
+            if (target.srtp_out is not None or target.webrtc is not None
+                    or stream.rtcp_gen[0] & ch.RTCP_SECURE_LEG):
+                protect = target.protect
+                if protect is None:
+                    # (no outbound keys yet, or SRTP passed through untouched: nothing
+                    # goes to an SRTP leg unencrypted)
+                    continue
+                try:
+                    onward = (target, protect.protect_rtcp(report))
+                except Exception:  # noqa: BLE001  (libsrtp refused it)
+                    onward = False
+            else:
+                onward = _onward(target, report, True, False)
+            if onward is False:
+                stream.errors += 1
+                self.dirty.add(stream)
+            elif onward is not None:
+                self.send_on(stream, [onward])
+                # As 10.5 files it: a sender report of that SSRC (a later block about it
+                # names this one), seen where its sender's media comes in.
+                (source.rtcp_peer or source).sr = (rtcp_report.lsr_of(report),
+                                                   rtcp_report.stamp(wall))
+                _note_report(source, wall, report)
 
     # -- delay buffers (``block DTMF`` with ``delay-buffer``, ``dtmf_guard``) ----------------
 
@@ -2023,6 +2130,17 @@ def _forward(stream: _Stream, sink: _Stream | None, extras: tuple, data: bytes, 
         return 0
     if rtcp and len(data) >= 8 and data[1] in _REPORT_TYPES:
         _note_report(stream, time.time(), data)
+    generated = stream.rtcp_gen
+    if generated is not None:  # ``generate RTCP``: the relay reports itself
+        if rtcp:
+            if not (generated[0] & ch.RTCP_SECURE_LEG and stream.srtp_in is None
+                    and stream.webrtc is None):
+                return 0
+            # (SRTP passed through untouched: the relay cannot report on the leg, so the
+            # party's own SRTCP goes on)
+        else:
+            stream.received = reception.receive(stream.received, data, time.time(),
+                                                _CLOCK_RATES.get(data[1] & 0x7F))
     if stream.t38 is not None:  # (a T.38 gateway takes it: nothing goes on as it came)
         return _into_gateway(stream, data, rtcp)
     errors = _fan_out(extras, data, rtcp, stream.rtcp_mux, out) if extras else 0

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from .. import codec_negotiation as negotiation
 from .. import sdp as sdpmod
+from ..media.channel import RTCP_CONSUMED, RTCP_GENERATED, RTCP_ON_RTP, RTCP_SECURE_LEG
 from ..model import Call, CallMedia, Endpoint, Interface, Monologue, Stream
 from ..ngoptions import Options
 from ..ports import give_back
@@ -503,6 +504,8 @@ class _Session(SdpOutput, IceCandidates):
                 # has no other: its RTCP port is only our offer's fallback).
                 r_rtcp.sink = s_rtp
             _apply_echo(opts.media_echo, smedia, rmedia, changed)
+            _apply_rtcp_gen(opts.generate_rtcp, smedia, rmedia, self.manager.instance_id,
+                            changed)
         for stream in call.streams():
             if stream.sink is not None and stream.sink.closed and not stream.closed:
                 stream.sink = None  # its peer's ports were replaced
@@ -622,6 +625,29 @@ _ECHO_MODES = {
     "both": ("echo", "echo"),
     "blackhole": ("drop", "drop"),
 }
+
+
+def _apply_rtcp_gen(given: bool | None, smedia: CallMedia, rmedia: CallMedia, cname: str,
+                    changed: list[Stream]) -> None:
+    """``generate RTCP``: both media of the message get it (or lose it with "off"), and
+    keep it through later messages that do not say (10.5's RTCP_GEN media flag). Their
+    streams consume the parties' RTCP; their RTP streams send reports of their own."""
+    if given is not None:
+        smedia.rtcp_gen = rmedia.rtcp_gen = given
+    elif not (smedia.rtcp_gen or rmedia.rtcp_gen):
+        return  # (the usual case: their streams were cleared when it went off)
+    for media in (smedia, rmedia):
+        on = media.rtcp_gen
+        for stream in media.streams:
+            if stream.closed:
+                continue
+            bits = RTCP_CONSUMED | (RTCP_SECURE_LEG if "SAVP" in media.protocol else 0)
+            if stream is media.rtp:
+                bits |= RTCP_GENERATED | (RTCP_ON_RTP if media.mux_shown else 0)
+            want = (bits, cname) if on else None
+            if stream.rtcp_gen != want:
+                stream.rtcp_gen = want
+                changed.append(stream)
 
 
 def _apply_echo(mode: str | None, smedia: CallMedia, rmedia: CallMedia,

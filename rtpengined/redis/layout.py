@@ -46,6 +46,7 @@ MEDIA_SDES = 0x00080000
 MEDIA_PASSTHRU = 0x00100000  # ICE passthrough (offer_answer.ice)
 MEDIA_ICE_CONTROLLING = 0x00200000
 MEDIA_TRANSCODE = 0x00800000  # the relay converts what this media receives (query: transcoding)
+MEDIA_RTCP_GEN = 0x08000000  # ``generate RTCP``
 
 # rtpengine keeps a master key and salt in fixed buffers and stores the whole buffer, the
 # unused tail as zero bytes (a 16-byte key is written as 32 bytes).
@@ -261,6 +262,8 @@ def encode_call(call: Call, db: int, intf_index: dict[tuple[str, str], int] | No
             flags |= MEDIA_PASSTHRU
         if media.transcoding:
             flags |= MEDIA_TRANSCODE
+        if media.rtcp_gen:
+            flags |= MEDIA_RTCP_GEN
         intf = rtp.interface if rtp is not None else None
         doc[f"media-{i}"] = {
             "tag": str(tag_id),

@@ -1,0 +1,153 @@
+"""Differential: ``generate RTCP`` (the flag, or the key ``on``/``off``), compared with
+rtpengine 10.5 over loopback sockets.
+
+With it the daemon drops the RTCP the parties send (reading it for the call's quality
+figures) and sends each party reports of its own every 5 to 7 s: a sender report per SSRC
+relayed to the party (what was relayed: packets, octets, last RTP timestamp) with a block
+about the RTP the party sent, and an SDES chunk naming the daemon's instance id. Both
+daemons run the same exchange at the same time (each waits ~8 s for its reports).
+"""
+
+from __future__ import annotations
+
+import select
+import struct
+import threading
+import time
+
+import pytest
+from differential import (
+    default_pair_fixture,  # noqa: F401  (registers default_pair)
+    loopback_call,
+)
+
+A_SSRC, B_SSRC = 0xAAAA, 0xBBBB
+WAIT = 8.0  # seconds: past the first report (5 to 7 s after the offer)
+
+
+def _sr(ssrc: int, seconds: int, fraction: int) -> bytes:
+    body = struct.pack("!IIIIII", ssrc, seconds, fraction, 1000, 10, 1600)
+    return struct.pack("!BBH", 0x80, 200, len(body) // 4) + body
+
+
+def _parse(packet: bytes) -> list:
+    """A compound RTCP packet as (type, fields) per part; times and the CNAME's text as
+    their shape (each daemon has its own)."""
+    parts = []
+    at = 0
+    while at + 4 <= len(packet):
+        first, kind, length = struct.unpack_from("!BBH", packet, at)
+        end = at + 4 + 4 * length
+        count = first & 0x1F
+        if kind == 200:
+            ssrc, _ntp_s, _ntp_f, ts, packets, octets = struct.unpack_from("!IIIIII", packet,
+                                                                           at + 4)
+            blocks = []
+            for i in range(count):
+                rssrc, lost, highest, jitter, lsr, dlsr = struct.unpack_from(
+                    "!IIIIII", packet, at + 28 + 24 * i)
+                blocks.append((rssrc, lost, highest, jitter, lsr != 0, dlsr != 0))
+            parts.append(("SR", ssrc, ts, packets, octets, tuple(blocks)))
+        elif kind == 202:
+            ssrc, item, size = struct.unpack_from("!IBB", packet, at + 4)
+            parts.append(("SDES", ssrc, item, size))
+        else:
+            parts.append((kind,))
+        at = end
+    return parts
+
+
+def _exchange(daemon, call_id: str, mux: bool, options: dict, out: dict) -> None:
+    """Both parties send 1 s of RTP (A its sender report half way), then listen until
+    ``WAIT`` s after the offer; ``out``: what each party got that is RTCP, with the time
+    since the offer, and the SSRC figures of a query."""
+    rtcp = "a=rtcp-mux" if mux else "a=rtcp:{port}"
+    start = time.monotonic()
+    with loopback_call(daemon, call_id, "0", "0", offer_options=options,
+                       a_attributes=(rtcp,), b_attributes=(rtcp,)) as (socks, to_b, to_a):
+        a, b = socks["A"], socks["B"]
+        got: dict[str, list] = {"A": [], "B": []}
+
+        def listen(until: float) -> None:
+            while True:
+                left = until - time.monotonic()
+                if left <= 0:
+                    return
+                ready, _, _ = select.select([a, b], [], [], left)
+                for sock in ready:
+                    data = sock.recv(4096)
+                    if len(data) > 1 and 192 <= data[1] <= 223:
+                        got["A" if sock is a else "B"].append(
+                            (time.monotonic() - start, _parse(data)))
+
+        for seq in range(50):
+            a.sendto(struct.pack("!BBHII", 0x80, 0, 100 + seq, 1000 + 160 * seq, A_SSRC)
+                     + b"\xff" * 160, ("127.0.0.1", to_b))
+            b.sendto(struct.pack("!BBHII", 0x80, 0, 500 + seq, 9000 + 160 * seq, B_SSRC)
+                     + b"\xff" * 160, ("127.0.0.1", to_a))
+            if seq == 25:  # (to the RTCP port the answer named: the next one, or muxed)
+                a.sendto(_sr(A_SSRC, 100, 0x12340000), ("127.0.0.1", to_b + (0 if mux else 1)))
+            listen(time.monotonic() + 0.02)
+        listen(start + WAIT)
+        out["got"] = got
+        out["query"] = daemon.request({"command": "query", "call-id": call_id})
+
+
+def _both(pair, name: str, mux: bool, options: dict) -> tuple[dict, dict]:
+    want: dict = {}
+    have: dict = {}
+    threads = [threading.Thread(target=_exchange, args=(daemon, name, mux, options, out))
+               for daemon, out in ((pair.reference, want), (pair.ours, have))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert "got" in want and "got" in have, "an exchange failed"
+    return want, have
+
+
+def _settled(got: dict) -> dict:
+    """Each party's reports with what legitimately differs taken out: the jitter (from
+    each run's own timing) is checked to be small, and whether a block names a last
+    sender report, which the other party's report gives it when it went first (10.5
+    files its own reports as that SSRC's sender reports), is checked against the order."""
+    out = {}
+    times = {party: got[party][0][0] if got[party] else None for party in "AB"}
+    for party, other in (("A", "B"), ("B", "A")):
+        reports = []
+        for at, parts in got[party]:
+            shown = []
+            for part in parts:
+                if part[0] == "SR":
+                    blocks = []
+                    for ssrc, lost, highest, jitter, lsr, dlsr in part[5]:
+                        assert jitter < 40, jitter
+                        assert lsr == dlsr
+                        sent_report = party == "A" or (times[other] is not None
+                                                      and times[other] < at)
+                        assert lsr == sent_report, (party, lsr, got)
+                        blocks.append((ssrc, lost, highest))
+                    part = (*part[:5], tuple(blocks))
+                shown.append(part)
+            reports.append(shown)
+        out[party] = reports
+    return out
+
+
+@pytest.mark.parametrize("mux", [False, True], ids=["rtcp-port", "rtcp-mux"])
+def test_generated_reports_as_rtpengine(default_pair, mux):
+    want, have = _both(default_pair, f"generate-rtcp-{mux}", mux, {"flags": ["generate-RTCP"]})
+    assert _settled(have["got"]) == _settled(want["got"])
+    for got in (have["got"], want["got"]):
+        # one report each, 5 to 7 s after the offer; A's own sender report went nowhere
+        assert [len(got[party]) for party in "AB"] == [1, 1]
+        assert all(4.8 <= got[party][0][0] <= 7.5 for party in "AB")
+    block = _settled(have["got"])["A"][0][0][5][0]
+    # A's first sequence number (100) starts 10.5's loss window with 32 packets lost
+    assert block == (A_SSRC, (99 << 24) | 32, 149)
+
+
+def test_off_relays_the_parties_rtcp_and_generates_nothing(default_pair):
+    want, have = _both(default_pair, "generate-rtcp-off", False, {"generate RTCP": "off"})
+    assert _settled(have["got"]) == _settled(want["got"])
+    assert [len(have["got"][party]) for party in "AB"] == [0, 1]  # (A's report, relayed)
