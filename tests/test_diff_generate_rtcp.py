@@ -10,7 +10,10 @@ daemons run the same exchange at the same time (each waits ~8 s for its reports)
 
 from __future__ import annotations
 
+import base64
+import re
 import select
+import socket
 import struct
 import threading
 import time
@@ -19,6 +22,7 @@ import pytest
 from differential import (
     default_pair_fixture,  # noqa: F401  (registers default_pair)
     loopback_call,
+    sdp,
 )
 
 A_SSRC, B_SSRC = 0xAAAA, 0xBBBB
@@ -93,10 +97,74 @@ def _exchange(daemon, call_id: str, mux: bool, options: dict, out: dict) -> None
         out["query"] = daemon.request({"command": "query", "call-id": call_id})
 
 
-def _both(pair, name: str, mux: bool, options: dict) -> tuple[dict, dict]:
+# SDES keys of the end-to-end scenario: the relay passes each party's SRTP on untouched
+KEYS = {"A": "eMlRvW8mWU4WodT9JOvAM+pn6I0/EXOhT9n0KeKk",
+        "B": "DVM+BTeYX2UI1LaA9bgXrcBEDBxoItA9/39fSoRF"}
+
+
+def _exchange_sdes(daemon, call_id: str, out: dict) -> None:
+    """As ``_exchange``, on SDES legs whose keys pass end to end (each party answered
+    with the other's own line); the reports each party gets, decrypted with the key it
+    decrypts the other party's SRTP with."""
+    from pylibsrtp import Policy, Session
+
+    sockets = {}
+    for name in "AB":
+        sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        sock.bind(("127.0.0.1", 0))
+        sockets[name] = sock
+    a, b = sockets["A"], sockets["B"]
+    sessions = {name: (Session(Policy(key=base64.b64decode(KEYS[name]),
+                                      ssrc_type=Policy.SSRC_ANY_OUTBOUND)),
+                       Session(Policy(key=base64.b64decode(KEYS["B" if name == "A" else "A"]),
+                                      ssrc_type=Policy.SSRC_ANY_INBOUND)))
+                for name in "AB"}
+
+    def body(name: str) -> str:
+        return sdp("v=0", "o=- 1 1 IN IP4 127.0.0.1", "s=-", "c=IN IP4 127.0.0.1", "t=0 0",
+                   f"m=audio {sockets[name].getsockname()[1]} RTP/SAVP 0",
+                   f"a=rtcp:{sockets[name].getsockname()[1]}", "a=sendrecv",
+                   f"a=crypto:1 AES_CM_128_HMAC_SHA1_80 inline:{KEYS[name]}")
+
+    def port(reply: dict) -> int:
+        text = reply["sdp"].decode() if isinstance(reply["sdp"], bytes) else reply["sdp"]
+        return int(re.search(r"m=audio (\d+)", text).group(1))
+
+    try:
+        start = time.monotonic()
+        ids = {"call-id": call_id, "from-tag": "A", "ICE": "remove", "DTLS": "off"}
+        to_a = port(daemon.request({"command": "offer", **ids, "flags": ["generate-RTCP"],
+                                    "sdp": body("A")}))
+        to_b = port(daemon.request({"command": "answer", **ids, "to-tag": "B",
+                                    "sdp": body("B")}))
+        got: dict[str, list] = {"A": [], "B": []}
+        deadline = start + WAIT
+        for seq in range(50):
+            for name, sock, to, ssrc in (("A", a, to_b, A_SSRC), ("B", b, to_a, B_SSRC)):
+                packet = struct.pack("!BBHII", 0x80, 0, 100 + seq, 1000 + 160 * seq, ssrc)
+                sock.sendto(sessions[name][0].protect(packet + b"\xff" * 160),
+                            ("127.0.0.1", to))
+            time.sleep(0.02)
+        while (left := deadline - time.monotonic()) > 0:
+            ready, _, _ = select.select([a, b], [], [], left)
+            for sock in ready:
+                name = "A" if sock is a else "B"
+                data = sock.recv(4096)
+                if len(data) > 1 and 192 <= data[1] <= 223:
+                    got[name].append((time.monotonic() - start,
+                                      _parse(sessions[name][1].unprotect_rtcp(data))))
+        out["got"] = got
+        daemon.request({"command": "delete", "call-id": call_id})
+    finally:
+        for sock in sockets.values():
+            sock.close()
+
+
+def _both(pair, name: str, mux: bool, options: dict, sdes: bool = False) -> tuple[dict, dict]:
     want: dict = {}
     have: dict = {}
-    threads = [threading.Thread(target=_exchange, args=(daemon, name, mux, options, out))
+    threads = [threading.Thread(target=_exchange_sdes, args=(daemon, name, out)) if sdes
+               else threading.Thread(target=_exchange, args=(daemon, name, mux, options, out))
                for daemon, out in ((pair.reference, want), (pair.ours, have))]
     for thread in threads:
         thread.start()
@@ -106,7 +174,7 @@ def _both(pair, name: str, mux: bool, options: dict) -> tuple[dict, dict]:
     return want, have
 
 
-def _settled(got: dict) -> dict:
+def _settled(got: dict, a_reported: bool = True) -> dict:
     """Each party's reports with what legitimately differs taken out: the jitter (from
     each run's own timing) is checked to be small, and whether a block names a last
     sender report, which the other party's report gives it when it went first (10.5
@@ -123,8 +191,8 @@ def _settled(got: dict) -> dict:
                     for ssrc, lost, highest, jitter, lsr, dlsr in part[5]:
                         assert jitter < 40, jitter
                         assert lsr == dlsr
-                        sent_report = party == "A" or (times[other] is not None
-                                                      and times[other] < at)
+                        sent_report = (party == "A" and a_reported) or (
+                            times[other] is not None and times[other] < at)
                         assert lsr == sent_report, (party, lsr, got)
                         blocks.append((ssrc, lost, highest))
                     part = (*part[:5], tuple(blocks))
@@ -151,3 +219,11 @@ def test_off_relays_the_parties_rtcp_and_generates_nothing(default_pair):
     want, have = _both(default_pair, "generate-rtcp-off", False, {"generate RTCP": "off"})
     assert _settled(have["got"]) == _settled(want["got"])
     assert [len(have["got"][party]) for party in "AB"] == [0, 1]  # (A's report, relayed)
+
+
+def test_reports_on_sdes_keys_passed_end_to_end_go_out_in_the_partys_keys(default_pair):
+    """Each party's reports are SRTCP in the key its SDP gave it (the other party's, the
+    relay passing the SRTP through): decrypted with it, they are 10.5's."""
+    want, have = _both(default_pair, "generate-rtcp-sdes", False, {}, sdes=True)
+    assert _settled(have["got"], False) == _settled(want["got"], False)
+    assert [len(have["got"][party]) for party in "AB"] == [1, 1]

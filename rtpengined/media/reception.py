@@ -5,10 +5,12 @@ relay worker feeds it each RTP packet of a stream that needs it.
 
 The loss count follows 10.5's tracker: a 32-packet window of sequence numbers seen, a
 packet counted lost when it leaves the window unseen; a jump of more than 256 restarts the
-window; a gap of 32 or more counts 32. So, as in 10.5, a stream whose first sequence
-number is between 32 and 256 starts with 32 packets lost, and one below 32 with that many
-(the window starts at sequence number 0, empty). The jitter is taken on a millisecond
-clock, as 10.5 takes it.
+window; a gap of 32 or more counts 32. The window starts at sequence number 0 with
+nothing seen, so, as in 10.5, a stream whose first sequence number is from 32 to 256
+starts with 32 packets lost, one below 32 with up to 32 more as the window moves on (a
+larger one restarts the window there, full), and one that starts within 257 below the
+wrap is "old" until it wraps. The jitter is taken on a
+millisecond clock, as 10.5 takes it.
 """
 
 from __future__ import annotations

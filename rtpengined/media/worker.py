@@ -357,7 +357,7 @@ add_rare_fields(_Stream, {
     "guard_spec": None, "guard": None,
     # ``generate RTCP`` (``StreamSpec.rtcp_gen``: bits, CNAME), and what the stream received
     # as the generated reports tell it (a ``reception.Reception``: ``Worker.send_generated``).
-    "rtcp_gen": None, "received": None,
+    "rtcp_gen": None, "received": None, "report_protect": None,
 })
 
 
@@ -1520,8 +1520,12 @@ class Worker:
         first report 5 to 7 s from now, then one every 5 to 7 s (10.5's RTCP timer); one
         that consumes RTCP is relayed by the Python drains (``_forward`` drops it there; the
         C loop does not take it: ``settle``)."""
-        reported = stream.rtcp_gen is not None and stream.rtcp_gen[0] & ch.RTCP_GENERATED
+        old = stream.rtcp_gen
+        reported = old is not None and old[0] & ch.RTCP_GENERATED
         stream.rtcp_gen = spec
+        keys = spec[2] if spec is not None and len(spec) > 2 else None
+        if keys != (old[2] if old is not None and len(old) > 2 else None):
+            stream.report_protect = _srtp_context(keys, outbound=True) if keys else None
         if spec is not None and spec[0] & ch.RTCP_GENERATED:
             if not reported:
                 self.arm(self.report_timers, self.report_due, stream,
@@ -1567,7 +1571,8 @@ class Worker:
                                                sent.octets, blocks, cname)
             if (target.srtp_out is not None or target.webrtc is not None
                     or stream.rtcp_gen[0] & ch.RTCP_SECURE_LEG):
-                protect = target.protect
+                # (the leg's context, or on one whose keys pass end to end, the reports' own)
+                protect = target.protect or stream.report_protect
                 if protect is None:
                     # (no outbound keys yet, or SRTP passed through untouched: nothing
                     # goes to an SRTP leg unencrypted)
@@ -2134,10 +2139,10 @@ def _forward(stream: _Stream, sink: _Stream | None, extras: tuple, data: bytes, 
     if generated is not None:  # ``generate RTCP``: the relay reports itself
         if rtcp:
             if not (generated[0] & ch.RTCP_SECURE_LEG and stream.srtp_in is None
-                    and stream.webrtc is None):
+                    and stream.webrtc is None and len(generated) < 3):
                 return 0
-            # (SRTP passed through untouched: the relay cannot report on the leg, so the
-            # party's own SRTCP goes on)
+            # (SRTP passed through untouched and no keys for reports: the relay cannot
+            # report on the leg, so the party's own SRTCP goes on)
         else:
             stream.received = reception.receive(stream.received, data, time.time(),
                                                 _CLOCK_RATES.get(data[1] & 0x7F))

@@ -209,6 +209,8 @@ class SdpOutput:
                                                dtls_off=opts.dtls == "off",
                                                dtls_option=opts.dtls)
                 changed += self._webrtc_legs(((out_media, receiver), (sender_media, sender)))
+                if sender_media.rtcp_gen:
+                    changed += sdes.report_keys(sender, sender_media)
                 for stream in changed:
                     if not stream.closed:
                         self.manager.media.update_stream(stream)

@@ -82,6 +82,25 @@ def end_to_end(party: Monologue, media: CallMedia) -> tuple[CallMedia, sdes.Cryp
     return None
 
 
+def report_keys(party: Monologue, media: CallMedia) -> list:
+    """``generate RTCP`` on a leg whose SDES keys pass end to end (the relay passes the
+    SRTP through untouched, as 10.5 does with the same keys both ways): each party's
+    reports go out as SRTCP in the keys its SDP gave it, as 10.5 sends them; the relay
+    gets those keys for its reports only (``Stream.rtcp_gen``). The streams that changed."""
+    found = end_to_end(party, media)
+    if found is None:
+        return []
+    peer_media, sends, given = found
+    changed = []
+    for leg, crypto in ((media, given), (peer_media, sends)):
+        keys = relay_keys(crypto)
+        for stream in leg.streams:
+            if stream.rtcp_gen is not None and stream.rtcp_gen[2:] != (keys,):
+                stream.rtcp_gen = (*stream.rtcp_gen[:2], keys)
+                changed.append(stream)
+    return changed
+
+
 def terminate_end_to_end(party: Monologue, media: CallMedia) -> list:
     """Give an end-to-end SDES leg (both its directions) relay contexts with the keys the
     parties already use, so the relay reads the media (a subscriber gets it decrypted)

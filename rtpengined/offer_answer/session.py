@@ -644,7 +644,9 @@ def _apply_rtcp_gen(given: bool | None, smedia: CallMedia, rmedia: CallMedia, cn
             bits = RTCP_CONSUMED | (RTCP_SECURE_LEG if "SAVP" in media.protocol else 0)
             if stream is media.rtp:
                 bits |= RTCP_GENERATED | (RTCP_ON_RTP if media.mux_shown else 0)
-            want = (bits, cname) if on else None
+            # (keys for the reports on an end-to-end SDES leg stay: ``sdes.report_keys``)
+            kept = stream.rtcp_gen[2:] if stream.rtcp_gen is not None else ()
+            want = (bits, cname, *kept) if on else None
             if stream.rtcp_gen != want:
                 stream.rtcp_gen = want
                 changed.append(stream)
