@@ -24,6 +24,7 @@ from differential import (
     loopback_call,
     sdp,
 )
+from hardening_helpers import child_pids
 
 A_SSRC, B_SSRC = 0xAAAA, 0xBBBB
 WAIT = 8.0  # seconds: past the first report (5 to 7 s after the offer)
@@ -84,6 +85,9 @@ def _exchange(daemon, call_id: str, mux: bool, options: dict, out: dict) -> None
                         got["A" if sock is a else "B"].append(
                             (time.monotonic() - start, _parse(data)))
 
+        for junk in out.pop("junk", ()):  # (before any media: it reaches every check)
+            a.sendto(junk, ("127.0.0.1", to_b))
+            a.sendto(junk, ("127.0.0.1", to_b + 1))
         for seq in range(50):
             a.sendto(struct.pack("!BBHII", 0x80, 0, 100 + seq, 1000 + 160 * seq, A_SSRC)
                      + b"\xff" * 160, ("127.0.0.1", to_b))
@@ -227,3 +231,19 @@ def test_reports_on_sdes_keys_passed_end_to_end_go_out_in_the_partys_keys(defaul
     want, have = _both(default_pair, "generate-rtcp-sdes", False, {}, sdes=True)
     assert _settled(have["got"], False) == _settled(want["got"], False)
     assert [len(have["got"][party]) for party in "AB"] == [1, 1]
+
+
+def test_junk_on_the_ports_changes_nothing(default_pair):
+    """Datagrams too short for RTP, truncated and malformed RTCP on both of A's ports:
+    dropped or relayed as any stream does, and the reports come as without them."""
+    junk = [b"", b"\x80", b"\x80\x00", b"\x80\x00\x00\x01" * 2 + b"\x00\x00\x00",
+            b"\x80\xc8\x00\x06" + b"\x00" * 8, b"\x81\xc9\x00\x01\x00\x00",
+            b"\x80\xcf\xff\xff" + b"\x00" * 12, b"\x9f\xca\x00\x02" + b"\x01" * 8]
+    have: dict = {"junk": junk}
+    workers = child_pids(default_pair.ours.proc.pid)
+    _exchange(default_pair.ours, "generate-rtcp-junk", False, {"flags": ["generate-RTCP"]},
+              have)
+    assert child_pids(default_pair.ours.proc.pid) == workers  # (no relay worker restarted)
+    assert [len(have["got"][party]) for party in "AB"] == [1, 1]
+    sr = have["got"]["B"][0][1][0]
+    assert sr[:5] == ("SR", A_SSRC, 1000 + 160 * 49, 50, 50 * 172)

@@ -2143,7 +2143,7 @@ def _forward(stream: _Stream, sink: _Stream | None, extras: tuple, data: bytes, 
                 return 0
             # (SRTP passed through untouched and no keys for reports: the relay cannot
             # report on the leg, so the party's own SRTCP goes on)
-        else:
+        elif len(data) >= 12:
             stream.received = reception.receive(stream.received, data, time.time(),
                                                 _CLOCK_RATES.get(data[1] & 0x7F))
     if stream.t38 is not None:  # (a T.38 gateway takes it: nothing goes on as it came)
