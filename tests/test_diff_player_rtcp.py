@@ -77,7 +77,8 @@ def _report(data: bytes, rtp_ssrc: int, rtp_ts: int) -> tuple:
 
 
 def _scenario(daemon, call_id: str, *, mux: bool = False, party_sr: bool = True,
-              party_rtp: bool = True, settle: bool = False, srtp: bool = False) -> tuple:
+              party_rtp: bool = True, settle: bool = False, srtp: bool = False,
+              answer_mux: bool = False) -> tuple:
     """Offer (A) and answer (B), A's traffic, then ``play media`` to A: what A's RTCP
     socket gets (the report's fields) and the answer to the command."""
     a_rtp, a_rtcp = _pair()
@@ -99,7 +100,8 @@ def _scenario(daemon, call_id: str, *, mux: bool = False, party_sr: bool = True,
         answer = daemon.request({**ids, "command": "answer", "to-tag": "B", "ICE": "remove",
                                  "sdp": sdp(
             "v=0", "o=- 1 1 IN IP4 127.0.0.1", "s=-", "c=IN IP4 127.0.0.1", "t=0 0",
-            f"m=audio {b_rtp.getsockname()[1]} RTP/AVP 8", "a=sendrecv")})
+            f"m=audio {b_rtp.getsockname()[1]} RTP/AVP 8", "a=sendrecv",
+            *(["a=rtcp-mux"] if answer_mux else []))})
         assert answer["result"] == "ok", answer
         to_daemon = ("127.0.0.1", _port(answer["sdp"]))
         to_daemon_rtcp = ("127.0.0.1", _rtcp_port(answer["sdp"]))
@@ -183,6 +185,10 @@ def test_with_the_partys_streams_in_the_c_loop(default_pair):
 def test_muxed_rtcp_and_a_party_that_sent_nothing(default_pair):
     want, have = _both(default_pair, "mux", mux=True)
     assert have == want
+    # rtcp-mux answered too: the report still goes to the RTP port (it once went to the
+    # party's next port, where its fallback RTCP stream pointed)
+    want, have = _both(default_pair, "mux-answered", mux=True, answer_mux=True)
+    assert have == want and len(want[3]) == 1
     want, have = _both(default_pair, "silent", party_rtp=False, party_sr=False)
     assert have == want
     assert want[3][0][:3] == (0x80, 200, 6)

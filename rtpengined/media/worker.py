@@ -1469,8 +1469,9 @@ class Worker:
                     timestamp: int) -> None:
         """The player's RTCP sender report (``rtcp_report``), to the party's RTCP address
         from the RTCP stream facing it (the stream itself when muxed), with a block for
-        the RTP the party sent here."""
-        target = stream.rtcp_peer or stream
+        the RTP the party sent here. With RTCP on the RTP port (rtcp-mux), to that port:
+        a muxed stream's RTCP stream (kept for a fallback) names the party's next port."""
+        target = stream if stream.rtcp_mux else stream.rtcp_peer or stream
         if target.dest is None:
             return
         wall = time.time()
