@@ -166,8 +166,9 @@ class Stream:
     alternates: tuple = rare(())
     selected: int | None = rare(None)
     # ``generate RTCP`` on this stream's media (``CallMedia.rtcp_gen``) as the relay needs
-    # it, (bits, CNAME of the reports: the daemon's instance id[, SRTP keys of the reports
-    # on a leg whose SDES keys pass end to end]) or None. The bits
+    # it, (bits, CNAME of the reports: the daemon's instance id, the clock rates of the
+    # party's payload types as (type, rate) pairs, SRTP keys of the reports on a leg whose
+    # SDES keys pass end to end or None) or None. The bits
     # (``media.channel``): ``RTCP_CONSUMED``, the party's RTCP arriving here is read for the
     # call's quality figures and goes no further; ``RTCP_GENERATED`` (the media's RTP
     # stream), the relay sends the party reports of its own every 5 to 7 s.

@@ -6,7 +6,7 @@ from __future__ import annotations
 import struct
 
 from rtpengined.media import rtcp_report
-from rtpengined.media.reception import Reception, receive
+from rtpengined.media.reception import Reception, clock_rates, receive
 
 
 def _rtp(seq: int, ts: int = 0, ssrc: int = 0x1234, payload: int = 160) -> bytes:
@@ -81,3 +81,12 @@ def test_a_block_carries_fraction_losses_and_jitter():
     packet = rtcp_report.sender_report(0x5678, 1000.0, 8920, 37, 6364, [block], "0123456789ab")
     assert struct.unpack_from("!IIIIII", packet, 28) == (0x1234, (6 << 24) | 1, 2037, 3, 7, 9)
     assert struct.unpack_from("!III", packet, 16) == (8920, 37, 6364)
+
+
+def test_clock_rates_of_a_partys_rtpmaps():
+    assert clock_rates({"0": "PCMU/8000", "96": "opus/48000/2", "101": "telephone-event/8000",
+                        "97": "broken", "x": "PCMA/8000"}) == ((0, 8000), (96, 48000), (101, 8000))
+    got = None
+    for i in range(20):  # (48 kHz timestamps, sent 20 ms apart: no jitter on that clock)
+        got = receive(got, _rtp(1000 + i, 960 * i), 1000.0 + 0.02 * i, 48000)
+    assert got.jitter == 0

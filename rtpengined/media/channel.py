@@ -97,7 +97,8 @@ class StreamSpec(NamedTuple):
     # tuple (what it sends waits there; its DTMF is replaced, delayed). None: no buffer.
     guard: tuple | None = None
     # ``generate RTCP`` on the stream's media (``Stream.rtcp_gen``): (its bits, the CNAME
-    # of the reports[, the SRTP keys of the reports]), or None.
+    # of the reports, (payload type, clock rate) pairs, the SRTP keys of the reports or
+    # None), or None.
     rtcp_gen: tuple | None = None
 
 

@@ -104,3 +104,14 @@ def receive(current: Reception | None, packet, wall: float,
         current.count_time(timestamp, wall, clock_rate)
     current.count_sequence(seq)
     return current
+
+
+def clock_rates(rtpmaps: dict[str, str]) -> tuple[tuple[int, int], ...]:
+    """(payload type, RTP clock rate) of a party's rtpmaps: what its RTP's jitter is
+    counted in (``generate RTCP``; the relay knows only the static types' own)."""
+    rates = []
+    for pt, rtpmap in rtpmaps.items():
+        parts = rtpmap.split("/")
+        if pt.isdigit() and len(parts) > 1 and parts[1].isdigit():
+            rates.append((int(pt), int(parts[1])))
+    return tuple(rates)

@@ -357,7 +357,7 @@ add_rare_fields(_Stream, {
     "guard_spec": None, "guard": None,
     # ``generate RTCP`` (``StreamSpec.rtcp_gen``: bits, CNAME), and what the stream received
     # as the generated reports tell it (a ``reception.Reception``: ``Worker.send_generated``).
-    "rtcp_gen": None, "received": None, "report_protect": None,
+    "rtcp_gen": None, "received": None, "report_protect": None, "report_rates": None,
 })
 
 
@@ -1524,9 +1524,10 @@ class Worker:
         old = stream.rtcp_gen
         reported = old is not None and old[0] & ch.RTCP_GENERATED
         stream.rtcp_gen = spec
-        keys = spec[2] if spec is not None and len(spec) > 2 else None
-        if keys != (old[2] if old is not None and len(old) > 2 else None):
+        keys = spec[3] if spec is not None else None
+        if keys != (old[3] if old is not None else None):
             stream.report_protect = _srtp_context(keys, outbound=True) if keys else None
+        stream.report_rates = {**_CLOCK_RATES, **dict(spec[2])} if spec is not None else None
         if spec is not None and spec[0] & ch.RTCP_GENERATED:
             if not reported:
                 self.arm(self.report_timers, self.report_due, stream,
@@ -2140,13 +2141,13 @@ def _forward(stream: _Stream, sink: _Stream | None, extras: tuple, data: bytes, 
     if generated is not None:  # ``generate RTCP``: the relay reports itself
         if rtcp:
             if not (generated[0] & ch.RTCP_SECURE_LEG and stream.srtp_in is None
-                    and stream.webrtc is None and len(generated) < 3):
+                    and stream.webrtc is None and generated[3] is None):
                 return 0
             # (SRTP passed through untouched and no keys for reports: the relay cannot
             # report on the leg, so the party's own SRTCP goes on)
         elif len(data) >= 12:
             stream.received = reception.receive(stream.received, data, time.time(),
-                                                _CLOCK_RATES.get(data[1] & 0x7F))
+                                                stream.report_rates.get(data[1] & 0x7F))
     if stream.t38 is not None:  # (a T.38 gateway takes it: nothing goes on as it came)
         return _into_gateway(stream, data, rtcp)
     errors = _fan_out(extras, data, rtcp, stream.rtcp_mux, out) if extras else 0

@@ -95,8 +95,8 @@ def report_keys(party: Monologue, media: CallMedia) -> list:
     for leg, crypto in ((media, given), (peer_media, sends)):
         keys = relay_keys(crypto)
         for stream in leg.streams:
-            if stream.rtcp_gen is not None and stream.rtcp_gen[2:] != (keys,):
-                stream.rtcp_gen = (*stream.rtcp_gen[:2], keys)
+            if stream.rtcp_gen is not None and stream.rtcp_gen[3] != keys:
+                stream.rtcp_gen = (*stream.rtcp_gen[:3], keys)
                 changed.append(stream)
     return changed
 

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 from .. import codec_negotiation as negotiation
 from .. import sdp as sdpmod
 from ..media.channel import RTCP_CONSUMED, RTCP_GENERATED, RTCP_ON_RTP, RTCP_SECURE_LEG
+from ..media.reception import clock_rates
 from ..model import Call, CallMedia, Endpoint, Interface, Monologue, Stream
 from ..ngoptions import Options
 from ..ports import give_back
@@ -638,6 +639,7 @@ def _apply_rtcp_gen(given: bool | None, smedia: CallMedia, rmedia: CallMedia, cn
         return  # (the usual case: their streams were cleared when it went off)
     for media in (smedia, rmedia):
         on = media.rtcp_gen
+        rates = clock_rates(media.rtpmaps) if on else ()
         for stream in media.streams:
             if stream.closed:
                 continue
@@ -645,8 +647,8 @@ def _apply_rtcp_gen(given: bool | None, smedia: CallMedia, rmedia: CallMedia, cn
             if stream is media.rtp:
                 bits |= RTCP_GENERATED | (RTCP_ON_RTP if media.mux_shown else 0)
             # (keys for the reports on an end-to-end SDES leg stay: ``sdes.report_keys``)
-            kept = stream.rtcp_gen[2:] if stream.rtcp_gen is not None else ()
-            want = (bits, cname, *kept) if on else None
+            keys = stream.rtcp_gen[3] if stream.rtcp_gen is not None else None
+            want = (bits, cname, rates, keys) if on else None
             if stream.rtcp_gen != want:
                 stream.rtcp_gen = want
                 changed.append(stream)

@@ -20,6 +20,7 @@ from ..media.channel import (
     RTCP_ON_RTP,
     RTCP_SECURE_LEG,
 )
+from ..media.reception import clock_rates
 from ..model import Call, CallMedia, Interface, Monologue, Stream, StreamStats, media_by_stream
 from ..ng_extended import apply_media_blocks
 from ..offer_answer.sdes import set_keys
@@ -160,7 +161,7 @@ def restore_call(manager: CallManager, stored: StoredCall, now: float, foreign: 
                 bits = RTCP_CONSUMED | (RTCP_SECURE_LEG if "SAVP" in media.protocol else 0)
                 if stream is media.rtp:
                     bits |= RTCP_GENERATED | (RTCP_ON_RTP if m.flags & MEDIA_RTCP_MUX else 0)
-                stream.rtcp_gen = (bits, manager.instance_id)
+                stream.rtcp_gen = (bits, manager.instance_id, clock_rates(media.rtpmaps), None)
         media.ice_roles_settled = True  # (the roles stored are the roles)
         media.mux_shown = bool(m.flags & MEDIA_RTCP_MUX)
         if m.flags & MEDIA_ASYMMETRIC:
