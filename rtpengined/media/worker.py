@@ -1482,9 +1482,14 @@ class Worker:
             blocks.append(rtcp_report.Block(ssrc, seq, lsr, rtcp_report.since(wall, lsr_at)))
         report = rtcp_report.sender_report(int.from_bytes(playing.ssrc, "big"), wall, timestamp,
                                            packets, octets, blocks, playing.cname)
-        if playing.protect is not None:
+        self.send_rtcp(stream, target, report, playing.protect)
+
+    def send_rtcp(self, stream: _Stream, target: _Stream, report: bytes, protect) -> bool:
+        """An RTCP packet of the relay's own to ``target``'s party (SRTCP with ``protect``,
+        an outbound context, if given), counted as ``stream``'s; whether it went out."""
+        if protect is not None:
             try:
-                onward = (target, playing.protect.protect_rtcp(report))
+                onward = (target, protect.protect_rtcp(report))
             except Exception:  # noqa: BLE001  (libsrtp refused it)
                 onward = False
         else:
@@ -1492,8 +1497,11 @@ class Worker:
         if onward is False:
             stream.errors += 1
             self.dirty.add(stream)
-        elif onward is not None:
-            self.send_on(stream, [onward])
+            return False
+        if onward is None:
+            return False
+        self.send_on(stream, [onward])
+        return True
 
     @staticmethod
     def reception(stream: _Stream) -> tuple[int, int, int, int]:
@@ -1571,6 +1579,7 @@ class Worker:
                 continue  # (not relaying RTP to this party, or nothing relayed yet)
             report = rtcp_report.sender_report(sent.ssrc, wall, sent.timestamp, sent.packets,
                                                sent.octets, blocks, cname)
+            protect = None
             if (target.srtp_out is not None or target.webrtc is not None
                     or stream.rtcp_gen[0] & ch.RTCP_SECURE_LEG):
                 # (the leg's context, or on one whose keys pass end to end, the reports' own)
@@ -1579,17 +1588,7 @@ class Worker:
                     # (no outbound keys yet, or SRTP passed through untouched: nothing
                     # goes to an SRTP leg unencrypted)
                     continue
-                try:
-                    onward = (target, protect.protect_rtcp(report))
-                except Exception:  # noqa: BLE001  (libsrtp refused it)
-                    onward = False
-            else:
-                onward = _onward(target, report, True, False)
-            if onward is False:
-                stream.errors += 1
-                self.dirty.add(stream)
-            elif onward is not None:
-                self.send_on(stream, [onward])
+            if self.send_rtcp(stream, target, report, protect):
                 # As 10.5 files it: a sender report of that SSRC (a later block about it
                 # names this one), seen where its sender's media comes in.
                 (source.rtcp_peer or source).sr = (rtcp_report.lsr_of(report),
