@@ -110,7 +110,7 @@ _window = [-1.0, -1.0]
 # received, decrypted), for the control plane's call quality figures (``Worker.report_rtcp``).
 _REPORTS: list = []
 # RTP clocks of the static audio payload types (RFC 3551), for the jitter of generated
-# reports (``reception``); a dynamic type's is not known here: no jitter is counted for it.
+# reports (``reception``) where the party's rtpmaps do not name the type's.
 _CLOCK_RATES = {0: 8000, 3: 8000, 4: 8000, 5: 8000, 6: 16000, 7: 8000, 8: 8000, 9: 8000,
                 10: 44100, 11: 44100, 12: 8000, 13: 8000, 15: 8000, 16: 11025, 17: 22050,
                 18: 8000}
@@ -355,8 +355,9 @@ add_rare_fields(_Stream, {
     # ``block DTMF`` behind a delay buffer (``StreamSpec.guard``): the spec's settings and
     # the ``dtmf_guard.Guard`` holding what the stream received (``Worker.run_guards``).
     "guard_spec": None, "guard": None,
-    # ``generate RTCP`` (``StreamSpec.rtcp_gen``: bits, CNAME), and what the stream received
-    # as the generated reports tell it (a ``reception.Reception``: ``Worker.send_generated``).
+    # ``generate RTCP`` (``StreamSpec.rtcp_gen``); what the stream received as the generated
+    # reports tell it (a ``reception.Reception``: ``Worker.send_generated``); the reports'
+    # own SRTP context (keys passed end to end); the clock rate of each payload type.
     "rtcp_gen": None, "received": None, "report_protect": None, "report_rates": None,
 })
 
@@ -676,6 +677,8 @@ class Worker:
                 if stream.guard is not None:  # (its packets are dropped with the stream)
                     stream.guard = None
                     self.guard_due.pop(stream, None)
+                if stream.rtcp_gen is not None:
+                    self.report_due.pop(stream, None)
                 if stream.gateway is not None:
                     stream.gateway.close()
                     stream.gateway = None
