@@ -62,16 +62,18 @@ def _parse(packet: bytes) -> list:
     return parts
 
 
-def _exchange(daemon, call_id: str, mux: bool, options: dict, out: dict) -> None:
+def _exchange(daemon, call_id: str, mux: bool, options: dict, out: dict,
+              b_formats: str = "0") -> None:
     """Both parties send 1 s of RTP (A its sender report half way), then listen until
     ``WAIT`` s after the offer; ``out``: what each party got that is RTCP, with the time
     since the offer, and the SSRC figures of a query."""
     rtcp = "a=rtcp-mux" if mux else "a=rtcp:{port}"
     start = time.monotonic()
-    with loopback_call(daemon, call_id, "0", "0", offer_options=options,
+    with loopback_call(daemon, call_id, "0", b_formats, offer_options=options,
                        a_attributes=(rtcp,), b_attributes=(rtcp,)) as (socks, to_b, to_a):
         a, b = socks["A"], socks["B"]
         got: dict[str, list] = {"A": [], "B": []}
+        seen: dict[str, set] = {"A": set(), "B": set()}  # SSRCs of the RTP each party got
 
         def listen(until: float) -> None:
             while True:
@@ -84,6 +86,8 @@ def _exchange(daemon, call_id: str, mux: bool, options: dict, out: dict) -> None
                     if len(data) > 1 and 192 <= data[1] <= 223:
                         got["A" if sock is a else "B"].append(
                             (time.monotonic() - start, _parse(data)))
+                    elif len(data) >= 12:
+                        seen["A" if sock is a else "B"].add(struct.unpack_from("!I", data, 8)[0])
 
         for junk in out.pop("junk", ()):  # (before any media: it reaches every check)
             a.sendto(junk, ("127.0.0.1", to_b))
@@ -98,6 +102,7 @@ def _exchange(daemon, call_id: str, mux: bool, options: dict, out: dict) -> None
             listen(time.monotonic() + 0.02)
         listen(start + WAIT)
         out["got"] = got
+        out["seen"] = seen
         out["query"] = daemon.request({"command": "query", "call-id": call_id})
 
 
@@ -164,11 +169,13 @@ def _exchange_sdes(daemon, call_id: str, out: dict) -> None:
             sock.close()
 
 
-def _both(pair, name: str, mux: bool, options: dict, sdes: bool = False) -> tuple[dict, dict]:
+def _both(pair, name: str, mux: bool, options: dict, sdes: bool = False,
+          b_formats: str = "0") -> tuple[dict, dict]:
     want: dict = {}
     have: dict = {}
     threads = [threading.Thread(target=_exchange_sdes, args=(daemon, name, out)) if sdes
-               else threading.Thread(target=_exchange, args=(daemon, name, mux, options, out))
+               else threading.Thread(target=_exchange,
+                                     args=(daemon, name, mux, options, out, b_formats))
                for daemon, out in ((pair.reference, want), (pair.ours, have))]
     for thread in threads:
         thread.start()
@@ -247,3 +254,28 @@ def test_junk_on_the_ports_changes_nothing(default_pair):
     assert [len(have["got"][party]) for party in "AB"] == [1, 1]
     sr = have["got"]["B"][0][1][0]
     assert sr[:5] == ("SR", A_SSRC, 1000 + 160 * 49, 50, 50 * 172)
+
+
+def _renamed(got: dict, seen: dict) -> dict:
+    """``_settled``, with each report's SSRC checked against the RTP its party got and
+    named by that (a transcoding relay's own output SSRCs are random)."""
+    settled = _settled(got)
+    for party, reports in settled.items():
+        for report in reports:
+            for i, part in enumerate(report):
+                assert part[1] in seen[party], (party, part, seen[party])
+                report[i] = (part[0], "SSRC", *part[2:])
+    return settled
+
+
+def test_a_transcoded_direction_is_reported_under_its_own_ssrc(default_pair):
+    """A offers PCMU and B answers PCMA (``codec: transcode``): what each party gets goes
+    out under the relay's own SSRC, and so does the report about it; its losses are
+    counted from the first packet (10.5's transcoder counts them, without the first
+    window's losses of a relayed stream)."""
+    options = {"flags": ["generate-RTCP"], "codec": {"transcode": ["PCMA"]}}
+    want, have = _both(default_pair, "generate-rtcp-transcoded", False, options,
+                       b_formats="8")
+    assert _renamed(have["got"], have["seen"]) == _renamed(want["got"], want["seen"])
+    block = _settled(have["got"])["A"][0][0][5][0]
+    assert block == (A_SSRC, 0, 149)

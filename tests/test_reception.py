@@ -90,3 +90,10 @@ def test_clock_rates_of_a_partys_rtpmaps():
     for i in range(20):  # (48 kHz timestamps, sent 20 ms apart: no jitter on that clock)
         got = receive(got, _rtp(1000 + i, 960 * i), 1000.0 + 0.02 * i, 48000)
     assert got.jitter == 0
+
+
+def test_a_transcoded_stream_counts_losses_from_its_first_packet():
+    got = None
+    for i, seq in enumerate([*range(100, 110), *range(111, 150)]):  # 110 never came
+        got = receive(got, _rtp(seq, 160 * i), 1000.0 + 0.02 * i, 8000, sequenced=True)
+    assert (got.lost, got.highest) == (1, 149)

@@ -87,16 +87,20 @@ class Reception:
         self.jitter = max(0, self.jitter + d - ((self.jitter + 8) >> 4))
 
 
-def receive(current: Reception | None, packet, wall: float,
-            clock_rate: int | None) -> Reception | None:
+def receive(current: Reception | None, packet, wall: float, clock_rate: int | None,
+            sequenced: bool = False) -> Reception | None:
     """Count one RTP packet (``packet``: the whole of it, decrypted); returns the figures
     of its SSRC (``current`` if it is the same one, a new ``Reception`` if not), or
-    ``current`` for a packet too short to be RTP."""
+    ``current`` for a packet too short to be RTP. ``sequenced``: the packets are
+    transcoded, and 10.5 counts their losses in its transcoder's sequencer, which starts
+    at the first packet (no losses before it)."""
     if len(packet) < 12:
         return current
     seq, timestamp, ssrc = _HEADER.unpack_from(packet, 2)
     if current is None or current.ssrc != ssrc:
         current = Reception(ssrc)
+        if sequenced:
+            current.highest, current.lost_bits = (seq - 1) & 0xFFFF, _MASK32
     current.packets += 1
     current.octets += len(packet)
     current.timestamp = timestamp

@@ -1580,7 +1580,11 @@ class Worker:
             sent = source.received
             if source.sink is not stream or sent is None:
                 continue  # (not relaying RTP to this party, or nothing relayed yet)
-            report = rtcp_report.sender_report(sent.ssrc, wall, sent.timestamp, sent.packets,
+            # (a transcoded direction goes out under an SSRC of its own, as 10.5's does)
+            output = (source.rewriter.outputs.get(sent.ssrc.to_bytes(4, "big"))
+                      if source.rewriter is not None else None)
+            ssrc = int.from_bytes(output.ssrc, "big") if output is not None else sent.ssrc
+            report = rtcp_report.sender_report(ssrc, wall, sent.timestamp, sent.packets,
                                                sent.octets, blocks, cname)
             protect = None
             if (target.srtp_out is not None or target.webrtc is not None
@@ -1596,6 +1600,9 @@ class Worker:
                 # names this one), seen where its sender's media comes in.
                 (source.rtcp_peer or source).sr = (rtcp_report.lsr_of(report),
                                                    rtcp_report.stamp(wall))
+                if ssrc != sent.ssrc:  # (filed under the SSRC it was received with)
+                    report = rtcp_report.sender_report(sent.ssrc, wall, sent.timestamp,
+                                                       sent.packets, sent.octets, blocks, cname)
                 _note_report(source, wall, report)
 
     # -- delay buffers (``block DTMF`` with ``delay-buffer``, ``dtmf_guard``) ----------------
@@ -2148,8 +2155,9 @@ def _forward(stream: _Stream, sink: _Stream | None, extras: tuple, data: bytes, 
             # (SRTP passed through untouched and no keys for reports: the relay cannot
             # report on the leg, so the party's own SRTCP goes on)
         elif len(data) >= 12:
-            stream.received = reception.receive(stream.received, data, time.time(),
-                                                stream.report_rates.get(data[1] & 0x7F))
+            stream.received = reception.receive(
+                stream.received, data, time.time(), stream.report_rates.get(data[1] & 0x7F),
+                sink is not None and sink.transcode is not None)
     if stream.t38 is not None:  # (a T.38 gateway takes it: nothing goes on as it came)
         return _into_gateway(stream, data, rtcp)
     errors = _fan_out(extras, data, rtcp, stream.rtcp_mux, out) if extras else 0
