@@ -2,9 +2,9 @@
 
 Like rtpengine: each search starts a few ports (a random 6..19) above the last run handed
 out and walks up, wrapping around once; RTP takes an even port and RTCP the odd one above
-it, allocated together; a single port (rtcp-mux ``require``) may be odd. A port the kernel refuses (taken by
-another process) is skipped. The actual bind goes through an injectable ``binder`` so
-unit tests can run without sockets.
+it, allocated together; a single port (rtcp-mux ``require``) may be odd. A port the kernel
+refuses (taken by another process) is skipped. The actual bind goes through an injectable
+``binder`` so unit tests can run without sockets.
 
 A relay worker holds its own copy of every stream's socket and closes it a moment after
 the stream ended, so for that moment the port is still bound. ``LingeringSockets`` keeps

@@ -330,6 +330,12 @@ def burst(sock: socket.socket, first: float = 0.5, gap: float = 0.05) -> list[by
         sock.settimeout(gap)
 
 
+def audio_port(reply: dict) -> int:
+    """The port of the first audio media of an offer's or answer's reply SDP."""
+    text = reply["sdp"].decode() if isinstance(reply["sdp"], bytes) else reply["sdp"]
+    return int(re.search(r"m=audio (\d+)", text).group(1))
+
+
 @contextmanager
 def loopback_call(daemon: NgProcess, call_id: str, a_formats: str, b_formats: str,
                   offer_options: dict | None = None, answer_options: dict | None = None,
@@ -352,15 +358,11 @@ def loopback_call(daemon: NgProcess, call_id: str, a_formats: str, b_formats: st
                        f"m=audio {own} RTP/AVP {formats}",
                        *(a.replace("{port}", own) for a in attributes), "a=sendrecv")
 
-        def port(reply: dict) -> int:
-            text = reply["sdp"].decode() if isinstance(reply["sdp"], bytes) else reply["sdp"]
-            return int(re.search(r"m=audio (\d+)", text).group(1))
-
         ids = {"call-id": call_id, "from-tag": "A"}
-        to_a = port(daemon.request({"command": "offer", **ids, "ICE": "remove",
+        to_a = audio_port(daemon.request({"command": "offer", **ids, "ICE": "remove",
                                     "sdp": body("A", a_formats, a_attributes),
                                     **(offer_options or {})}))
-        to_b = port(daemon.request({"command": "answer", **ids, "to-tag": "B", "ICE": "remove",
+        to_b = audio_port(daemon.request({"command": "answer", **ids, "to-tag": "B", "ICE": "remove",
                                     "sdp": body("B", b_formats, b_attributes),
                                     **(answer_options or {})}))
         # (A sends to the port the daemon answered it (B's side), B to the offered one)

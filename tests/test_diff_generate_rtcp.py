@@ -11,7 +11,6 @@ daemons run the same exchange at the same time (each waits ~8 s for its reports)
 from __future__ import annotations
 
 import base64
-import re
 import select
 import socket
 import struct
@@ -20,6 +19,7 @@ import time
 
 import pytest
 from differential import (
+    audio_port,
     default_pair_fixture,  # noqa: F401  (registers default_pair)
     loopback_call,
     sdp,
@@ -62,6 +62,25 @@ def _parse(packet: bytes) -> list:
     return parts
 
 
+def _listen(sockets: dict, until: float, start: float, got: dict, seen: dict | None = None,
+            decrypt: dict | None = None) -> None:
+    """Until ``until``, what each party's socket (``sockets`` by party) gets: RTCP into
+    ``got`` (time since ``start``, parts; ``decrypt[party]`` applied first if given), the
+    SSRC of each RTP packet into ``seen``."""
+    party_of = {sock: name for name, sock in sockets.items()}
+    while (left := until - time.monotonic()) > 0:
+        ready, _, _ = select.select(list(party_of), [], [], left)
+        for sock in ready:
+            name = party_of[sock]
+            data = sock.recv(4096)
+            if len(data) > 1 and 192 <= data[1] <= 223:
+                if decrypt is not None:
+                    data = decrypt[name](data)
+                got[name].append((time.monotonic() - start, _parse(data)))
+            elif seen is not None and len(data) >= 12:
+                seen[name].add(struct.unpack_from("!I", data, 8)[0])
+
+
 def _exchange(daemon, call_id: str, mux: bool, options: dict, out: dict,
               b_formats: str = "0") -> None:
     """Both parties send 1 s of RTP (A its sender report half way), then listen until
@@ -76,18 +95,7 @@ def _exchange(daemon, call_id: str, mux: bool, options: dict, out: dict,
         seen: dict[str, set] = {"A": set(), "B": set()}  # SSRCs of the RTP each party got
 
         def listen(until: float) -> None:
-            while True:
-                left = until - time.monotonic()
-                if left <= 0:
-                    return
-                ready, _, _ = select.select([a, b], [], [], left)
-                for sock in ready:
-                    data = sock.recv(4096)
-                    if len(data) > 1 and 192 <= data[1] <= 223:
-                        got["A" if sock is a else "B"].append(
-                            (time.monotonic() - start, _parse(data)))
-                    elif len(data) >= 12:
-                        seen["A" if sock is a else "B"].add(struct.unpack_from("!I", data, 8)[0])
+            _listen(socks, until, start, got, seen)
 
         for junk in out.pop("junk", ()):  # (before any media: it reaches every check)
             a.sendto(junk, ("127.0.0.1", to_b))
@@ -135,33 +143,22 @@ def _exchange_sdes(daemon, call_id: str, out: dict) -> None:
                    f"a=rtcp:{sockets[name].getsockname()[1]}", "a=sendrecv",
                    f"a=crypto:1 AES_CM_128_HMAC_SHA1_80 inline:{KEYS[name]}")
 
-    def port(reply: dict) -> int:
-        text = reply["sdp"].decode() if isinstance(reply["sdp"], bytes) else reply["sdp"]
-        return int(re.search(r"m=audio (\d+)", text).group(1))
-
     try:
         start = time.monotonic()
         ids = {"call-id": call_id, "from-tag": "A", "ICE": "remove", "DTLS": "off"}
-        to_a = port(daemon.request({"command": "offer", **ids, "flags": ["generate-RTCP"],
+        to_a = audio_port(daemon.request({"command": "offer", **ids, "flags": ["generate-RTCP"],
                                     "sdp": body("A")}))
-        to_b = port(daemon.request({"command": "answer", **ids, "to-tag": "B",
+        to_b = audio_port(daemon.request({"command": "answer", **ids, "to-tag": "B",
                                     "sdp": body("B")}))
         got: dict[str, list] = {"A": [], "B": []}
-        deadline = start + WAIT
         for seq in range(50):
             for name, sock, to, ssrc in (("A", a, to_b, A_SSRC), ("B", b, to_a, B_SSRC)):
                 packet = struct.pack("!BBHII", 0x80, 0, 100 + seq, 1000 + 160 * seq, ssrc)
                 sock.sendto(sessions[name][0].protect(packet + b"\xff" * 160),
                             ("127.0.0.1", to))
             time.sleep(0.02)
-        while (left := deadline - time.monotonic()) > 0:
-            ready, _, _ = select.select([a, b], [], [], left)
-            for sock in ready:
-                name = "A" if sock is a else "B"
-                data = sock.recv(4096)
-                if len(data) > 1 and 192 <= data[1] <= 223:
-                    got[name].append((time.monotonic() - start,
-                                      _parse(sessions[name][1].unprotect_rtcp(data))))
+        _listen(sockets, start + WAIT, start, got,
+                decrypt={name: sessions[name][1].unprotect_rtcp for name in "AB"})
         out["got"] = got
         daemon.request({"command": "delete", "call-id": call_id})
     finally:

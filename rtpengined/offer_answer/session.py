@@ -643,15 +643,23 @@ def _apply_rtcp_gen(given: bool | None, smedia: CallMedia, rmedia: CallMedia, cn
         for stream in media.streams:
             if stream.closed:
                 continue
-            bits = RTCP_CONSUMED | (RTCP_SECURE_LEG if "SAVP" in media.protocol else 0)
-            if stream is media.rtp:
-                bits |= RTCP_GENERATED | (RTCP_ON_RTP if media.mux_shown else 0)
             # (keys for the reports on an end-to-end SDES leg stay: ``sdes.report_keys``)
             keys = stream.rtcp_gen[3] if stream.rtcp_gen is not None else None
-            want = (bits, cname, rates, keys) if on else None
+            want = report_spec(media, stream, cname, rates, keys) if on else None
             if stream.rtcp_gen != want:
                 stream.rtcp_gen = want
                 changed.append(stream)
+
+
+def report_spec(media: CallMedia, stream: Stream, cname: str, rates: tuple,
+                keys: tuple | None = None) -> tuple:
+    """``Stream.rtcp_gen`` of a stream of a media with ``generate RTCP`` (offers, answers
+    and calls restored from Redis): every stream consumes its party's RTCP, the RTP
+    stream reports (from its own port with rtcp-mux in use)."""
+    bits = RTCP_CONSUMED | (RTCP_SECURE_LEG if "SAVP" in media.protocol else 0)
+    if stream is media.rtp:
+        bits |= RTCP_GENERATED | (RTCP_ON_RTP if media.mux_shown else 0)
+    return (bits, cname, rates, keys)
 
 
 def _apply_echo(mode: str | None, smedia: CallMedia, rmedia: CallMedia,

@@ -14,16 +14,11 @@ from typing import TYPE_CHECKING
 
 from .. import codec_negotiation as negotiation
 from .. import dtmf_block
-from ..media.channel import (
-    RTCP_CONSUMED,
-    RTCP_GENERATED,
-    RTCP_ON_RTP,
-    RTCP_SECURE_LEG,
-)
 from ..media.reception import clock_rates
 from ..model import Call, CallMedia, Interface, Monologue, Stream, StreamStats, media_by_stream
 from ..ng_extended import apply_media_blocks
 from ..offer_answer.sdes import set_keys
+from ..offer_answer.session import report_spec
 from .layout import (
     MEDIA_ASYMMETRIC,
     MEDIA_ICE,
@@ -155,15 +150,13 @@ def restore_call(manager: CallManager, stored: StoredCall, now: float, foreign: 
         media.ice_controlling = bool(m.flags & MEDIA_ICE_CONTROLLING)
         media.ice_passthrough = bool(m.flags & MEDIA_PASSTHRU)
         media.transcoding = bool(m.flags & MEDIA_TRANSCODE)
-        if m.flags & MEDIA_RTCP_GEN:
-            media.rtcp_gen = True
-            for stream in own:
-                bits = RTCP_CONSUMED | (RTCP_SECURE_LEG if "SAVP" in media.protocol else 0)
-                if stream is media.rtp:
-                    bits |= RTCP_GENERATED | (RTCP_ON_RTP if m.flags & MEDIA_RTCP_MUX else 0)
-                stream.rtcp_gen = (bits, manager.instance_id, clock_rates(media.rtpmaps), None)
         media.ice_roles_settled = True  # (the roles stored are the roles)
         media.mux_shown = bool(m.flags & MEDIA_RTCP_MUX)
+        if m.flags & MEDIA_RTCP_GEN:
+            media.rtcp_gen = True
+            rates = clock_rates(media.rtpmaps)
+            for stream in own:
+                stream.rtcp_gen = report_spec(media, stream, manager.instance_id, rates)
         if m.flags & MEDIA_ASYMMETRIC:
             for stream in own:
                 stream.asymmetric = True
