@@ -254,6 +254,10 @@ class CallMedia:
     # answer since our offer): the one of the answer's tag and suite, or none (10.5).
     crypto_accepted: list | None = rare(None)
     sdes: bool = rare(False)  # SDES on this leg: query's "SDES" media flag
+    # We answered this party's DTLS offer: what we offer it from now on carries DTLS alone,
+    # no a=crypto (10.5 drops the leg's SDES then), until it sends a=crypto itself or is
+    # offered a protocol without SRTP.
+    dtls_only: bool = rare(False)
     dtls_offered: bool = rare(False)  # we offered DTLS (actpass) on this leg, not yet answered
     # The party offered DTLS: the roles its a=setup leaves us until its answer ("active",
     # "passive" or both; query's flags as 10.5 shows them).
@@ -274,7 +278,9 @@ class CallMedia:
     remote_webrtc: Any = None
     dtls_role: str | None = None
     dtls_reverse: str | None = rare(None)  # the DTLS-reverse option of this party's offer
-    mid: str | None = rare(None)  # a=mid of this party's last SDP (an answer without one gets it)
+    # This media's a=mid (10.5's media ID): set by its own offers, else taken from the first
+    # offer it was sent; written in every SDP it is sent (offer_answer.output._offer_mid).
+    mid: str | None = rare(None)
     ice_lite: bool = rare(False)  # the SDP we last sent this party declared a=ice-lite
     # This party's side of a T.38 gateway (offer_answer.t38.Gateway), kept for the call.
     t38: Any = rare(None)

@@ -434,8 +434,9 @@ class MediaPlan:
     # these attribute values (secure.attributes order), written before the ICE lines.
     security: list[str] | None = None
     connection_text: str | None = None  # the session's c= value, for that added line
-    # An answer's a=mid is the offer's (10.5): none if the offer had none, whatever the
-    # answerer wrote. Off (input's mids kept) for offers and refused medias.
+    # The a=mid written is ``mid`` (the receiving party's media ID, 10.5), not the input's:
+    # none if it has none, whatever the sender wrote. Off (input's mids kept) for refused
+    # medias and non-RTP ones.
     mid_from_offer: bool = False
     mid: str | None = None
     # The input's ICE attributes stay where they are (`ICE: optional|force-relay`, or an ICE

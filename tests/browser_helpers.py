@@ -114,6 +114,12 @@ async function makeAnswer(name, sdp, ms) {
   await pc.setLocalDescription(await pc.createAnswer());
   return await gathered(pc, ms);
 }
+async function answerAgain(name, sdp, ms) {
+  const pc = pcs[name];
+  await pc.setRemoteDescription({type: 'offer', sdp: sdp});
+  await pc.setLocalDescription(await pc.createAnswer());
+  return await gathered(pc, ms);
+}
 async function gatheredCandidates(name, ms) {
   const pc = pcs[name];
   await gathered(pc, ms);
@@ -207,6 +213,10 @@ class Chromium:
 
     def answer(self, sdp: str, name: str = "a") -> str:
         return self.run("await makeAnswer(a[0], a[1], a[2])", name, sdp, int(DEADLINE * 1000))
+
+    def answer_again(self, sdp: str, name: str = "a") -> str:
+        """The answer of connection ``name`` to a new offer (a re-INVITE towards it)."""
+        return self.run("await answerAgain(a[0], a[1], a[2])", name, sdp, int(DEADLINE * 1000))
 
     def candidates(self, name: str = "a") -> list[str]:
         """Every candidate line ``name`` gathered (``candidate:...``), once gathering is done."""

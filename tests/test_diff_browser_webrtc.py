@@ -293,3 +293,76 @@ def test_browser_to_browser(daemon, browser):
             assert "DTLS fingerprint verified" in media["streams"][0]["flags"], media
     finally:
         ng(daemon, command="delete", **{"call-id": "browser-to-browser"})
+
+
+def _media_flows(browser: Chromium, phone: PlainPhone, what: str) -> None:
+    """BURST more packets each way from now on: the browser's at the phone, the phone's
+    counted by the browser."""
+    got = len(phone.rtp_from_peer())
+    phone.wait(lambda: len(phone.rtp_from_peer()) >= got + BURST, f"{BURST} RTP packets {what}")
+    received = report(browser.stats(), "inbound-rtp").get("packetsReceived", 0)
+    browser.wait_stats(
+        lambda s: report(s, "inbound-rtp").get("packetsReceived", 0) >= received + BURST,
+        f"{BURST} packets from the phone {what}")
+    assert browser.stats()["connectionState"] == "connected"
+
+
+SIP_TO_WEBRTC = {"transport-protocol": "UDP/TLS/RTP/SAVPF", "ICE": "force",
+                 "rtcp-mux": ["offer"]}
+WEBRTC_TO_SIP = {"transport-protocol": "RTP/AVP", "ICE": "remove", "rtcp-mux": ["demux"]}
+
+
+@pytest.mark.parametrize("flags", [{}, SIP_TO_WEBRTC], ids=["no options", "WebRTC options"])
+def test_phone_reoffers_to_browser(daemon, browser, phone, flags):
+    """The phone re-INVITEs the browser that called it (a hold, a session refresh): the
+    re-offer keeps the browser's ``a=mid`` and offers DTLS alone, as 10.5 does (the browser
+    refuses a BUNDLE offer whose mids changed); the browser answers it on its running
+    connection and media goes on both ways."""
+    ids = {"call-id": "phone-reoffers", "from-tag": "browser"}
+    offered = ng(daemon, command="offer", **ids, sdp=loopback_only(browser.offer()),
+                 **WEBRTC_TO_SIP)["sdp"]
+    try:
+        answered = ng(daemon, command="answer", **ids, **{"to-tag": "phone"},
+                      sdp=phone.sdp(0, "PCMU/8000"))["sdp"]
+        phone.start(media_port(offered), rtcp_port(offered), 0)
+        browser.take_answer(answered)
+        assert browser.connected() == "connected", summary(browser.stats())
+        _media_flows(browser, phone, "before the re-offer")
+        back = {"call-id": "phone-reoffers", "from-tag": "phone", "to-tag": "browser"}
+        reoffered = ng(daemon, command="offer", **back, sdp=phone.sdp(0, "PCMU/8000", session=3),
+                       **flags)["sdp"]
+        assert "a=mid:0" in reoffered and "a=crypto" not in reoffered, reoffered
+        reanswer = loopback_only(browser.answer_again(reoffered))
+        answered = ng(daemon, command="answer", **back, sdp=reanswer)["sdp"]
+        phone.start(media_port(answered), rtcp_port(answered), 0)
+        _media_flows(browser, phone, "after the re-offer")
+    finally:
+        ng(daemon, command="delete", **{"call-id": "phone-reoffers"})
+
+
+def test_browser_reoffers_after_answering(daemon, browser, phone):
+    """The browser answered the phone's call (``a=setup:active``: the daemon is the DTLS
+    server) and then re-INVITEs: the answer to its re-offer keeps ``a=setup:passive``, as
+    10.5 does (the browser refuses an answer that swaps its running association's roles),
+    and media goes on both ways."""
+    ids = {"call-id": "browser-answered", "from-tag": "phone"}
+    offered = ng(daemon, command="offer", **ids, sdp=phone.sdp(0, "PCMU/8000"),
+                 **SIP_TO_WEBRTC)["sdp"]
+    try:
+        sdp = loopback_only(browser.answer(offered))
+        assert "a=setup:active" in sdp, sdp
+        answered = ng(daemon, command="answer", **ids, **{"to-tag": "browser"}, sdp=sdp)["sdp"]
+        phone.start(media_port(answered), rtcp_port(answered), 0)
+        assert browser.connected() == "connected", summary(browser.stats())
+        _media_flows(browser, phone, "before the re-offer")
+        back = {"call-id": "browser-answered", "from-tag": "browser", "to-tag": "phone"}
+        reoffered = ng(daemon, command="offer", **back, sdp=loopback_only(browser.reoffer()),
+                       **WEBRTC_TO_SIP)["sdp"]
+        reanswered = ng(daemon, command="answer", **back,
+                        sdp=phone.sdp(0, "PCMU/8000", session=3))["sdp"]
+        assert "a=setup:passive" in reanswered, reanswered
+        browser.take_answer(reanswered)
+        phone.start(media_port(reoffered), rtcp_port(reoffered), 0)
+        _media_flows(browser, phone, "after the re-offer")
+    finally:
+        ng(daemon, command="delete", **{"call-id": "browser-answered"})

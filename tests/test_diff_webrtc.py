@@ -124,6 +124,42 @@ WEBRTC_SCENARIOS: dict[str, list[dict]] = {
                                                   delete()],
 }
 
+# Re-INVITEs on a browser's call (10.5's media IDs and DTLS state kept per leg).
+PLAIN_MID = PLAIN.replace("a=sendrecv", "a=mid:a1\r\na=sendrecv")
+PHONE_MID = PHONE.replace("a=sendrecv", "a=mid:ph\r\na=sendrecv")
+FIREFOX_ANSWER = FIREFOX.replace("a=setup:actpass", "a=setup:active")
+BROWSER_REOFFER = BROWSER_ANSWER.replace("a=setup:active", "a=setup:actpass")
+TO_BROWSER = {"transport protocol": "UDP/TLS/RTP/SAVPF", "ICE": "force", "rtcp-mux": ["offer"]}
+BACK = {"from-tag": "B", "to-tag": "A"}
+
+REINVITE_SCENARIOS: dict[str, list[dict]] = {
+    # A party's media keeps one a=mid: its own offer's, else the first one offered to it
+    # (or `generate mid`'s), whatever later SDPs of the other side say.
+    "generate mid, then kept both ways": [
+        offer(PLAIN, flags=["generate-mid"]), answer(PHONE), offer(PLAIN), answer(PHONE_MID),
+        offer(PHONE, **BACK), answer(PLAIN, **BACK), query(), delete()],
+    "a re-offer changes its own mid only": [
+        offer(PLAIN_MID), answer(PHONE), offer(PLAIN_MID.replace("a=mid:a1", "a=mid:zz")),
+        answer(PHONE_MID), offer(PHONE_MID, **BACK), answer(PLAIN, **BACK), offer(PLAIN),
+        answer(PHONE), delete()],
+    # The phone re-INVITEs the browser that called it: the browser's mid, DTLS alone (its
+    # DTLS offer was answered: no a=crypto any more).
+    "phone re-offers to Firefox": [
+        offer(FIREFOX, **WEBRTC_BRIDGE), answer(PHONE, _mask=mask_fingerprint),
+        offer(PHONE, **BACK, _mask=mask_fingerprint),
+        answer(FIREFOX_ANSWER, **BACK, _mask=mask_fingerprint), query(_mask=mask_fingerprint),
+        offer(PHONE, **BACK, **TO_BROWSER, _mask=mask_fingerprint), delete()],
+    # The browser answered (active: we are passive) and re-offers actpass: we stay passive.
+    "browser answers, then re-offers": [
+        offer(PLAIN, **TO_BROWSER, _mask=mask_fingerprint),
+        answer(BROWSER_ANSWER, _mask=mask_fingerprint),
+        offer(BROWSER_REOFFER, **BACK, **WEBRTC_BRIDGE, _mask=mask_fingerprint),
+        answer(PLAIN, **BACK, _mask=mask_fingerprint), query(_mask=mask_fingerprint),
+        offer(PLAIN, **TO_BROWSER, _mask=mask_fingerprint),
+        answer(BROWSER_ANSWER, _mask=mask_fingerprint), query(_mask=mask_fingerprint),
+        delete()],
+}
+
 EXTENDED_SCENARIOS: dict[str, list[dict]] = {
     "block media by from-tag, label, address, all": [
         offer(PLAIN, label="caller"), answer(PHONE_B, label="callee"),
@@ -182,3 +218,8 @@ def test_webrtc(pair, name):
 @pytest.mark.parametrize("name", list(EXTENDED_SCENARIOS))
 def test_extended_commands(pair, name):
     pair.compare(EXTENDED_SCENARIOS[name], name)
+
+
+@pytest.mark.parametrize("name", list(REINVITE_SCENARIOS))
+def test_reinvites(pair, name):
+    pair.compare(REINVITE_SCENARIOS[name], name)

@@ -503,3 +503,43 @@ def test_restored_call_keeps_its_dtmf_block(redis, cleanup):
     assert b.recv(2048) == audio  # the event before it went nowhere
     b.sendto(reply, ("127.0.0.1", to_a))
     assert a.recv(2048) == reply
+
+
+def _mid_sdp(port: int, mid: str | None) -> str:
+    return _te_sdp(port) + (f"a=mid:{mid}\r\n" if mid else "")
+
+
+def _media_ids(document: dict) -> dict:
+    return {key: value.get("media_id") for key, value in document.items()
+            if key.startswith("media-")}
+
+
+def test_media_ids_are_stored_and_restored_as_rtpengine_does(redis, cleanup):
+    """The a=mid each party's media keeps (10.5's ``media_id``: the offerer's, copied to
+    the other side) is in the document as 10.5 writes it; rtpengined restoring rtpengine's
+    document keeps it, so a re-offer from the other side without one still shows the
+    offerer its own mid."""
+    stored = []
+    for start, db, low in ((reference, 9, 53000), (ours, 10, 53100)):
+        daemon = start(redis, db, low, low + 99)
+        cleanup.push(_stopped(daemon))
+        ids = {"call-id": "mids", "from-tag": "A"}
+        assert daemon.request({"command": "offer", **ids,
+                               "sdp": _mid_sdp(2000, "a1")})["result"] == "ok"
+        assert daemon.request({"command": "answer", **ids, "to-tag": "B",
+                               "sdp": _mid_sdp(3000, None)})["result"] == "ok"
+        deadline = time.monotonic() + 10
+        while (document := redis.document(db, "mids")) is None or (
+                "media-1" not in document and time.monotonic() < deadline):
+            time.sleep(0.05)
+        stored.append(_media_ids(document))
+        if start is reference:
+            kill9(daemon)
+            daemon = ours(redis, db, low, low + 99)
+            cleanup.push(_stopped(daemon))
+        reoffer = daemon.request({"command": "offer", "call-id": "mids", "from-tag": "B",
+                                  "to-tag": "A", "sdp": _mid_sdp(3000, None)})
+        assert reoffer["result"] == "ok", reoffer
+        assert "a=mid:a1\r\n" in reoffer["sdp"], reoffer["sdp"]
+        daemon.stop()
+    assert stored[1] == stored[0] == {"media-0": "a1", "media-1": "a1"}

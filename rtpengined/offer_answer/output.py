@@ -174,10 +174,9 @@ class SdpOutput:
                     # with credentials of its own (10.5); the ports stay.
                     sender.ice_credentials = None
                 sender_media.remote_webrtc = remote
-                mids = section.attributes("mid")
-                if not is_offer:
-                    plan.mid_from_offer, plan.mid = True, out_media.mid
-                sender_media.mid = mids[0] if mids else None
+                if is_offer:
+                    _offer_mid(section, sender_media, out_media, "generate-mid" in opts.flags)
+                plan.mid_from_offer, plan.mid = True, out_media.mid
             if passthrough:
                 # ICE passthrough (10.5): the parties' own DTLS/SDES attributes stay and we
                 # add none; the relay forwards what comes (STUN, DTLS, SRTP) untouched.
@@ -413,3 +412,20 @@ class SdpOutput:
         if out_media.mux_answer:
             return True, rtp.port
         return False, rtcp.port
+
+
+def _offer_mid(section: sdpmod.MediaSection, sender_media: CallMedia, out_media: CallMedia,
+               generate: bool) -> None:
+    """Each party's media keeps one ``a=mid`` (10.5's media ID): the offerer's is what its
+    offer wrote (a re-offer may change it, RFC 5888 9.1; one without keeps it), the other
+    party's is taken from the offerer's the first time (or made from the media's number with
+    ``generate mid``) and kept from then on. Every SDP sent to a party shows its own, so a
+    browser's re-offered or answered BUNDLE keeps its mids whatever the SIP side writes."""
+    mids = section.attributes("mid")
+    if mids:
+        sender_media.mid = mids[0]
+    if out_media.mid is None:
+        if sender_media.mid is not None:
+            out_media.mid = sender_media.mid
+        elif generate:
+            out_media.mid = str(sender_media.index)

@@ -180,6 +180,8 @@ def offer_security(plan: MediaPlan, section: MediaSection, sender_media: CallMed
         c for c in (received_crypto(section) if sdes_in else [])
         if c.suite.name not in excluded] or ()
     sender_media.dtls_reverse = opts.dtls_reverse
+    if sender_media.dtls_only and sender_media.crypto_received:
+        sender_media.dtls_only = False
     # (rare fields: written only when they change, a plain offer writes neither)
     roles = _open_roles(sender_media.remote_webrtc)
     if roles or sender_media.dtls_pending:
@@ -192,6 +194,8 @@ def offer_security(plan: MediaPlan, section: MediaSection, sender_media: CallMed
     out_media.srtp_offered = out_media.sdes_offered = False
     if not section.is_rtp:
         return
+    if out_media.dtls_only and not is_srtp(out_proto):
+        out_media.dtls_only = False
     dtls_offerer = (is_srtp(in_proto) and not sender_media.crypto_received
                     and is_dtls(sender_media.remote_webrtc))
     # `OSRTP: offer`: a plain offer sent on as RTP/AVP with our SDES keys (and DTLS).
@@ -199,7 +203,9 @@ def offer_security(plan: MediaPlan, section: MediaSection, sender_media: CallMed
     if (is_srtp(out_proto) or osrtp_out) and (not sdes_in or dtls_offerer):
         # A plain offerer sent on as SRTP, or a DTLS offerer (a browser) sent on as SRTP:
         # we offer our own keys and DTLS (10.5), and terminate whatever the answer picks.
-        if previous is not None and not opts.sdes:
+        if out_media.dtls_only:
+            offered = []  # (a party whose DTLS offer we answered: DTLS alone, 10.5)
+        elif previous is not None and not opts.sdes:
             # A re-offer keeps the keys (and SDES off) it had; once the party answered SDES,
             # what is left of them comes first and fresh lines for the other suites follow
             # (10.5 keeps our line of the answer's tag and suite, if any).
@@ -215,9 +221,11 @@ def offer_security(plan: MediaPlan, section: MediaSection, sender_media: CallMed
         dtls_off = opts.dtls == "off" or out_media.crypto_accepted is not None
         out_media.dtls_offered = not dtls_off
         out_media.srtp_offered = True
-        # Until answered, query names our first suite on the leg's streams (10.5).
-        for stream in out_media.streams:
-            stream.crypto_suite = offered[0].suite.name if offered else None
+        # Until answered, query names our first suite on the leg's streams (10.5); a leg
+        # offered DTLS alone keeps what it showed.
+        if not out_media.dtls_only:
+            for stream in out_media.streams:
+                stream.crypto_suite = offered[0].suite.name if offered else None
         plan.security = (security_attributes(offered) if dtls_off
                          else security_attributes(offered, "actpass", fingerprint))
     elif is_srtp(in_proto) and not is_srtp(out_proto):
@@ -272,18 +280,24 @@ def answer_fingerprint(certificate: dtls.Certificate, remote) -> str:
 
 def _answer_dtls_offerer(plan: MediaPlan, offer_media: CallMedia, protocol: str,
                          certificate: Callable[[], dtls.Certificate] | None,
-                         dtls_option: str | None = None) -> None:
+                         dtls_option: str | None = None,
+                         previous_role: str | None = None) -> None:
     """The answer to a DTLS offerer (a browser) that we terminate: its own protocol, our
     a=setup (10.5: active for actpass, passive with the answer's ``DTLS: passive``) and our
-    fingerprint in the offerer's hash."""
+    fingerprint in the offerer's hash. A re-offer (actpass) on a leg where we were passive
+    keeps us passive, as 10.5 keeps it: a browser refuses an answer that swaps the roles of
+    its running DTLS association."""
     plan.protocol = offer_media.protocol = protocol
-    role = dtls.answer_setup(offer_media.remote_webrtc.setup,
-                             "passive" if dtls_option == "passive" else offer_media.dtls_reverse)
+    prefer = "passive" if dtls_option == "passive" else offer_media.dtls_reverse
+    if previous_role == "passive":
+        prefer = "passive"
+    role = dtls.answer_setup(offer_media.remote_webrtc.setup, prefer)
     assert certificate is not None
     plan.security = security_attributes(
         [], role, answer_fingerprint(certificate(), offer_media.remote_webrtc))
     offer_media.sdes = False
     offer_media.dtls_role = role
+    offer_media.dtls_only = True
 
 
 _OPEN_ROLES = {"actpass": ("active", "passive"), "active": ("passive",), "passive": ("active",)}
@@ -367,34 +381,42 @@ def _answer_security(plan: MediaPlan, section: MediaSection, answer_media: CallM
     answerer chose now. ``certificate`` gives the daemon's DTLS certificate; it is called
     only when the answer terminates DTLS (a plain call never makes one). ``dtls_off``: the
     answer's ``DTLS: off``, which makes an offerer of both SDES and DTLS get SDES."""
+    previous_role = offer_media.dtls_role
     offer_media.dtls_role = answer_media.dtls_role = None
     # Answered now: whatever we offered this party is settled.
     answer_media.srtp_offered = answer_media.sdes_offered = answer_media.dtls_offered = False
     if not section.is_rtp or offer_media.offer_protocol is None:
         return []
+    if answer_media.dtls_only and received_crypto(section):
+        answer_media.dtls_only = False
     offered_proto = offer_media.offer_protocol
     if (is_srtp(offered_proto) and not is_srtp(section.protocol)
             and _answers_dtls(offer_media, dtls_off)):
         # DTLS offerer (a browser), plain answerer: we answer the offerer's DTLS (10.5:
         # a=setup:active for actpass, then our fingerprint) and terminate it.
-        _answer_dtls_offerer(plan, offer_media, offered_proto, certificate, dtls_option)
-        for stream in offer_media.streams:
-            stream.crypto_suite = None
-        return set_keys(offer_media, None, None) + set_keys(answer_media, None, None)
+        _answer_dtls_offerer(plan, offer_media, offered_proto, certificate, dtls_option,
+                             previous_role)
+        if previous_role is None:  # (a leg with DTLS settled keeps showing its suite, 10.5)
+            for stream in offer_media.streams:
+                stream.crypto_suite = None
+        return (set_keys(offer_media, None, None, keep_suite=previous_role is not None)
+                + set_keys(answer_media, None, None))
     if (answer_media.srtp_bridged and is_srtp(offered_proto) and is_srtp(section.protocol)
             and not offer_media.crypto_received and is_dtls(offer_media.remote_webrtc)):
         # DTLS offerer, SRTP answerer, each leg keyed by us: the offerer gets our DTLS
         # answer; the answerer's leg is DTLS-SRTP (its a=setup/fingerprint) or SDES (its
         # a=crypto chose one of our keys); the relay re-encrypts between them.
-        _answer_dtls_offerer(plan, offer_media, offered_proto, certificate, dtls_option)
+        _answer_dtls_offerer(plan, offer_media, offered_proto, certificate, dtls_option,
+                             previous_role)
         theirs, ours = _answerer_keys(answer_media, section)
-        for stream in offer_media.streams:
-            stream.crypto_suite = None
+        if previous_role is None:
+            for stream in offer_media.streams:
+                stream.crypto_suite = None
         # (A DTLS answerer's streams keep naming our first offered suite until the
         # handshake tells the real one, as 10.5 shows them.)
         return (set_keys(answer_media, theirs, ours,
                          keep_suite=answer_media.dtls_role is not None)
-                + set_keys(offer_media, None, None))
+                + set_keys(offer_media, None, None, keep_suite=previous_role is not None))
     osrtp_offerer = not is_srtp(offered_proto) and bool(offer_media.crypto_received)
     plain_answer = not is_srtp(section.protocol) and not received_crypto(section)
     if ((is_srtp(offered_proto) and not is_srtp(section.protocol))

@@ -381,7 +381,7 @@ class _Session(SdpOutput, IceCandidates):
         for work in plans:
             smedia = self._ensure_media(sender, work, parsed)
             rmedia = self._ensure_media(receiver, work, parsed, mirror=True,
-                                        protocol=opts.transport_protocol or work.kept_protocol)
+                                        protocol=opts.transport_protocol, kept=is_offer)
             # New local ports on a leg that speaks ICE are an ICE restart of ours (RFC 8445
             # 9; 10.5 restarts the leg's agent when its sockets change): new credentials.
             if work.sender_ports:
@@ -559,7 +559,11 @@ class _Session(SdpOutput, IceCandidates):
             rtp.rtcp_mux = use
 
     def _ensure_media(self, mono: Monologue, work: _MediaWork, parsed: SessionDescription,
-                      mirror: bool = False, protocol: str | None = None) -> CallMedia:
+                      mirror: bool = False, protocol: str | None = None,
+                      kept: bool = False) -> CallMedia:
+        """``mono``'s media of ``work`` (made if new). ``mirror``: it is the receiving side,
+        shown with ``protocol`` (else, with ``kept``, for an offer, the protocol the party
+        was offered before, as output.py sends it on; else the section's own)."""
         while len(mono.medias) <= work.index:
             section = parsed.medias[len(mono.medias)]
             media = CallMedia(index=len(mono.medias) + 1, type=section.type,
@@ -579,6 +583,8 @@ class _Session(SdpOutput, IceCandidates):
             media.ice_controlling = True
         if mirror:
             media.type = work.section.type
+            if protocol is None and kept:
+                protocol = media.protocol_sent or work.kept_protocol
             media.protocol = protocol or work.section.protocol
         return media
 

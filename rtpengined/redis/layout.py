@@ -270,6 +270,7 @@ def encode_call(call: Call, db: int, intf_index: dict[tuple[str, str], int] | No
             "index": str(media.index),
             "type": escape(media.type),
             "format_str": escape(" ".join(media.formats)),
+            **({"media_id": escape(media.mid)} if media.mid is not None else {}),
             "protocol": escape(media.protocol),
             "desired_family": intf.sdp_family if intf else "IP4",
             "logical_intf": escape(intf.name) if intf else "default",
@@ -476,6 +477,7 @@ class StoredMedia:
     streams: list[int]
     sdes_in: list[Crypto] = field(default_factory=list)  # the party's a=crypto lines
     sdes_out: list[Crypto] = field(default_factory=list)  # ours for it
+    mid: str | None = None  # its a=mid (10.5's media ID)
 
 
 @dataclass
@@ -609,6 +611,7 @@ def decode_call(call_id: str, doc: dict[str, Any]) -> StoredCall:
             streams=[s for s in (_index(int(x), n_streams) for x in _list(doc, f"streams-{i}"))
                      if s is not None],
             sdes_in=_sdes_list(h, "sdes_in"), sdes_out=_sdes_list(h, "sdes_out"),
+            mid=h.get("media_id"),
         ))
     for i in range(n_tags):
         h = _hash(doc, f"tag-{i}")

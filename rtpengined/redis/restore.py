@@ -152,6 +152,8 @@ def restore_call(manager: CallManager, stored: StoredCall, now: float, foreign: 
         media.transcoding = bool(m.flags & MEDIA_TRANSCODE)
         media.ice_roles_settled = True  # (the roles stored are the roles)
         media.mux_shown = bool(m.flags & MEDIA_RTCP_MUX)
+        if m.mid is not None:
+            media.mid = m.mid
         if m.flags & MEDIA_RTCP_GEN:
             media.rtcp_gen = True
             rates = clock_rates(media.rtpmaps)
