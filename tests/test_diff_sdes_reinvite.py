@@ -21,7 +21,7 @@ from differential import (
     query,
     sdp,
 )
-from test_diff_sdes import PLAIN_A, PLAIN_B, SDES_A, SDES_B, _a, _o
+from test_diff_sdes import PLAIN_A, PLAIN_B, SDES_A, SDES_B, SDES_B_32, _a, _o
 
 SAVP = {"transport-protocol": "RTP/SAVP"}
 AVP = {"transport-protocol": "RTP/AVP"}
@@ -97,6 +97,18 @@ SCENARIOS: dict[str, list[dict]] = {
     "SRTP callee re-INVITEs the plain caller, DTLS on": [
         _o(PLAIN_A, **SAVP), _a(B_TAG7), _o(B_TAG7, tag="B", **SAVP, **{"to-tag": "A"}),
         query(), delete()],
+    # -- each side re-INVITEs in turn: the line we answered an SDES offerer with is our
+    # line for it from then on (a re-offer to it starts with it, tag and key unchanged)
+    "SDES caller to a plain callee, both re-INVITE": [
+        _o(SDES_A, **AVP), _a(PLAIN_B), query(),
+        _o(PLAIN_B, tag="B", **{"to-tag": "A"}), _a(SDES_A, from_tag="B", to_tag="A"), query(),
+        _o(SDES_A, **{"to-tag": "B"}), _a(PLAIN_B), query(),
+        _o(PLAIN_B, tag="B", **{"to-tag": "A"}), delete()],
+    "plain caller to an SDES callee, both re-INVITE": [
+        _o(PLAIN_A, **SAVP), _a(B_TAG7), query(),
+        _o(SDES_B_32, tag="B", **{"to-tag": "A"}), _a(PLAIN_A, from_tag="B", to_tag="A"),
+        query(), _o(PLAIN_A, **{"to-tag": "B"}), _a(SDES_B_32), query(),
+        _o(SDES_B_32, tag="B", **{"to-tag": "A"}), delete()],
     # -- what query shows while an SRTP offer waits for its answer
     "SDES on both legs, query before the answer": [_o(SDES_A), query(), delete()],
     "SDES on both legs, DTLS off, query before the answer": [

@@ -149,6 +149,16 @@ REINVITE_SCENARIOS: dict[str, list[dict]] = {
         offer(PHONE, **BACK, _mask=mask_fingerprint),
         answer(FIREFOX_ANSWER, **BACK, _mask=mask_fingerprint), query(_mask=mask_fingerprint),
         offer(PHONE, **BACK, **TO_BROWSER, _mask=mask_fingerprint), delete()],
+    # A hold towards the browser: sendonly, then the old c=0.0.0.0 kind, which a leg we
+    # speak ICE with gets as our address (10.5 keeps 0.0.0.0 only towards legs without ICE).
+    "phone holds the browser": [
+        offer(FIREFOX, **WEBRTC_BRIDGE), answer(PHONE, _mask=mask_fingerprint),
+        offer(PHONE.replace("a=sendrecv", "a=sendonly"), **BACK, _mask=mask_fingerprint),
+        answer(FIREFOX_ANSWER.replace("a=sendrecv", "a=recvonly"), **BACK,
+               _mask=mask_fingerprint), query(_mask=mask_fingerprint),
+        offer(PHONE.replace("c=IN IP4 192.0.2.20", "c=IN IP4 0.0.0.0"), **BACK,
+              _mask=mask_fingerprint),
+        answer(FIREFOX_ANSWER, **BACK, _mask=mask_fingerprint), delete()],
     # The browser answered (active: we are passive) and re-offers actpass: we stay passive.
     "browser answers, then re-offers": [
         offer(PLAIN, **TO_BROWSER, _mask=mask_fingerprint),

@@ -163,6 +163,11 @@ class SdpOutput:
                                          receiver, opts, is_offer, rtcp_port)
             if plan.address is not addr and first_address is addr:
                 first_address = plan.address  # ICE selected our socket on another address
+            if plan.keep_zero_address and plan.ice is not None:
+                # A party we speak ICE with gets our address for a c=0.0.0.0 hold (10.5
+                # keeps the null address only towards a leg without ICE): the hold is in
+                # the direction attribute, its ICE and DTLS go on.
+                plan.keep_zero_address = False
             if opts.strip and section.is_rtp and not plan.hide_formats:
                 plan.hide_formats = sdpmod.only_dtmf_left(
                     section, section.formats,

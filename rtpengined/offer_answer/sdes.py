@@ -427,6 +427,11 @@ def _answer_security(plan: MediaPlan, section: MediaSection, answer_media: CallM
         ours = _kept_key(offer_media, sdes.answer(offered))
         plan.security = [ours.format()] if ours is not None else []
         offer_media.sdes = ours is not None
+        if ours is not None and not osrtp_offerer:
+            # Our line for this party is now the one we answered: a re-offer to it (its
+            # answerer re-INVITEs) starts with it, tag and key unchanged (10.5's sdes_out).
+            offer_media.crypto_offered = offer_media.crypto_accepted = [ours]
+            offer_media.srtp_bridged = True
         theirs = next((c for c in offered if ours is not None and c.tag == ours.tag), None)
         if osrtp_offerer:
             _osrtp_shown(answer_media, offer_media)
