@@ -223,6 +223,35 @@ def test_page_helpers_reject_bad_sdp(browser):
         browser.answer("v=0\r\nbogus\r\n")
 
 
+def _media_flows(browser: Chromium, phone: PlainPhone, what: str) -> None:
+    """BURST more packets each way from now on: the browser's at the phone, the phone's
+    counted by the browser."""
+    got = len(phone.rtp_from_peer())
+    phone.wait(lambda: len(phone.rtp_from_peer()) >= got + BURST, f"{BURST} RTP packets {what}")
+    received = report(browser.stats(), "inbound-rtp").get("packetsReceived", 0)
+    browser.wait_stats(
+        lambda s: report(s, "inbound-rtp").get("packetsReceived", 0) >= received + BURST,
+        f"{BURST} packets from the phone {what}")
+    assert browser.stats()["connectionState"] == "connected"
+
+
+SIP_TO_WEBRTC = {"transport-protocol": "UDP/TLS/RTP/SAVPF", "ICE": "force",
+                 "rtcp-mux": ["offer"]}
+WEBRTC_TO_SIP = {"transport-protocol": "RTP/AVP", "ICE": "remove", "rtcp-mux": ["demux"]}
+
+
+def _phone_answers(daemon, browser: Chromium, phone: PlainPhone, ids: dict,
+                   offered: str) -> str:
+    """The phone answers the browser's call (the daemon's ``offered``): the answer the
+    browser took, once its connection is up and media flows both ways."""
+    answered = ng(daemon, command="answer", **ids, **{"to-tag": "phone"},
+                  sdp=phone.sdp(0, "PCMU/8000"))["sdp"]
+    phone.start(media_port(offered), rtcp_port(offered), 0)
+    browser.take_answer(answered)
+    assert browser.connected() == "connected", summary(browser.stats())
+    _media_flows(browser, phone, "before the re-offer")
+    return answered
+
 
 @pytest.mark.parametrize("restart_ice", [False, True], ids=["same ICE", "ICE restart"])
 def test_browser_reoffers(daemon, browser, phone, restart_ice):
@@ -230,21 +259,13 @@ def test_browser_reoffers(daemon, browser, phone, restart_ice):
     ``restartIce()``: new ICE credentials, the same certificate and DTLS association):
     media goes on both ways."""
     ids = {"call-id": "browser-reoffers", "from-tag": "browser"}
-    flags = {"transport-protocol": "RTP/AVP", "ICE": "remove", "rtcp-mux": ["demux"]}
     offered = ng(daemon, command="offer", **ids, sdp=loopback_only(browser.offer()),
-                 **flags)["sdp"]
+                 **WEBRTC_TO_SIP)["sdp"]
     try:
-        answered = ng(daemon, command="answer", **ids, **{"to-tag": "phone"},
-                      sdp=phone.sdp(0, "PCMU/8000"))["sdp"]
-        phone.start(media_port(offered), rtcp_port(offered), 0)
-        browser.take_answer(answered)
-        assert browser.connected() == "connected", summary(browser.stats())
-        phone.wait(lambda: len(phone.rtp_from_peer()) >= BURST, f"{BURST} RTP packets")
-        browser.wait_stats(lambda s: report(s, "inbound-rtp").get("packetsReceived", 0) > 0,
-                           "RTP from the phone")
+        answered = _phone_answers(daemon, browser, phone, ids, offered)
         ufrag = re.search(r"^a=ice-ufrag:(\S+)", answered, re.M).group(1)
         reoffer = loopback_only(browser.reoffer(restart_ice=restart_ice))
-        offered = ng(daemon, command="offer", **ids, sdp=reoffer, **flags)["sdp"]
+        offered = ng(daemon, command="offer", **ids, sdp=reoffer, **WEBRTC_TO_SIP)["sdp"]
         answered = ng(daemon, command="answer", **ids, **{"to-tag": "phone"},
                       sdp=phone.sdp(0, "PCMU/8000", session=3))["sdp"]
         # our ICE restarts with the browser's (new credentials), else it stays
@@ -252,14 +273,7 @@ def test_browser_reoffers(daemon, browser, phone, restart_ice):
             == restart_ice, answered
         phone.start(media_port(offered), rtcp_port(offered), 0)
         browser.take_answer(answered)
-        got = len(phone.rtp_from_peer())
-        phone.wait(lambda: len(phone.rtp_from_peer()) >= got + BURST,
-                   f"{BURST} RTP packets after the re-offer")
-        received = report(browser.stats(), "inbound-rtp")["packetsReceived"]
-        browser.wait_stats(
-            lambda s: report(s, "inbound-rtp")["packetsReceived"] >= received + BURST,
-            f"{BURST} packets from the phone after the re-offer")
-        assert browser.stats()["connectionState"] == "connected"
+        _media_flows(browser, phone, "after the re-offer")
     finally:
         ng(daemon, command="delete", **{"call-id": "browser-reoffers"})
 
@@ -295,39 +309,16 @@ def test_browser_to_browser(daemon, browser):
         ng(daemon, command="delete", **{"call-id": "browser-to-browser"})
 
 
-def _media_flows(browser: Chromium, phone: PlainPhone, what: str) -> None:
-    """BURST more packets each way from now on: the browser's at the phone, the phone's
-    counted by the browser."""
-    got = len(phone.rtp_from_peer())
-    phone.wait(lambda: len(phone.rtp_from_peer()) >= got + BURST, f"{BURST} RTP packets {what}")
-    received = report(browser.stats(), "inbound-rtp").get("packetsReceived", 0)
-    browser.wait_stats(
-        lambda s: report(s, "inbound-rtp").get("packetsReceived", 0) >= received + BURST,
-        f"{BURST} packets from the phone {what}")
-    assert browser.stats()["connectionState"] == "connected"
-
-
-SIP_TO_WEBRTC = {"transport-protocol": "UDP/TLS/RTP/SAVPF", "ICE": "force",
-                 "rtcp-mux": ["offer"]}
-WEBRTC_TO_SIP = {"transport-protocol": "RTP/AVP", "ICE": "remove", "rtcp-mux": ["demux"]}
-
-
 @pytest.mark.parametrize("flags", [{}, SIP_TO_WEBRTC], ids=["no options", "WebRTC options"])
 def test_phone_reoffers_to_browser(daemon, browser, phone, flags):
     """The phone re-INVITEs the browser that called it (a hold, a session refresh): the
-    re-offer keeps the browser's ``a=mid`` and offers DTLS alone, as 10.5 does (the browser
-    refuses a BUNDLE offer whose mids changed); the browser answers it on its running
-    connection and media goes on both ways."""
+    re-offer keeps the browser's ``a=mid`` and offers DTLS alone, as 10.5 does; the browser
+    answers it on its running connection and media goes on both ways."""
     ids = {"call-id": "phone-reoffers", "from-tag": "browser"}
     offered = ng(daemon, command="offer", **ids, sdp=loopback_only(browser.offer()),
                  **WEBRTC_TO_SIP)["sdp"]
     try:
-        answered = ng(daemon, command="answer", **ids, **{"to-tag": "phone"},
-                      sdp=phone.sdp(0, "PCMU/8000"))["sdp"]
-        phone.start(media_port(offered), rtcp_port(offered), 0)
-        browser.take_answer(answered)
-        assert browser.connected() == "connected", summary(browser.stats())
-        _media_flows(browser, phone, "before the re-offer")
+        _phone_answers(daemon, browser, phone, ids, offered)
         back = {"call-id": "phone-reoffers", "from-tag": "phone", "to-tag": "browser"}
         reoffered = ng(daemon, command="offer", **back, sdp=phone.sdp(0, "PCMU/8000", session=3),
                        **flags)["sdp"]
