@@ -103,6 +103,12 @@ WEBRTC_SCENARIOS: dict[str, list[dict]] = {
     "Firefox to a browser, each leg's DTLS ours": [
         offer(FIREFOX, _mask=mask_fingerprint), answer(BROWSER_ANSWER, _mask=mask_fingerprint),
         query(), delete()],
+    # Chrome's placeholders (m= port 9, c=0.0.0.0, a=rtcp:9 IN IP4 0.0.0.0): query shows
+    # them as the RTCP endpoints too (10.5), though rtcp-mux is in use.
+    "Chrome to Chrome, each leg's DTLS ours": [
+        offer(CHROME, _mask=mask_fingerprint),
+        answer(CHROME.replace("a=setup:actpass", "a=setup:active"), _mask=mask_fingerprint),
+        query(), delete()],
     "phone to a browser, its DTLS answer ours": [
         offer(PLAIN, **{"transport protocol": "UDP/TLS/RTP/SAVPF", "ICE": "force",
                         "rtcp-mux": ["offer"]}, _mask=mask_fingerprint),

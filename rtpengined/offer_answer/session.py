@@ -448,8 +448,10 @@ class _Session(SdpOutput, IceCandidates):
                 rtp_ep = work.endpoint  # one object for both (kept per call)
             held = Endpoint(conn.address, section.port) if conn.is_zero else None
             rtcp_attr = parsed.rtcp_attribute(work.index)
+            # (a browser's placeholder, a=rtcp:9 with c=0.0.0.0, is no such a=rtcp: query
+            # shows that RTCP endpoint, as 10.5 does)
             smedia.rtcp_on_rtp = (rtcp_attr is not None and rtcp_attr[0] == section.port
-                                  and offers_mux)
+                                  and offers_mux and not (section.port == 9 and conn.is_zero))
             smedia.rtcp_port = rtcp_attr[0] if rtcp_attr is not None else None
             rtcp_ep = None
             if rtp_ep is not None:
