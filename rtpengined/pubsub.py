@@ -401,7 +401,7 @@ class _WebrtcOffer:
         if not self.rtcp_attribute:
             plan.rtcp_port = None
         if self.mid and not section.attributes("mid"):
-            plan.mid_from_offer, plan.mid = True, str(media.index)
+            plan.write_mid, plan.mid = True, str(media.index)
         if media.ice_out and sub.ice_credentials is not None and rtp is not None:
             ufrag, pwd = sub.ice_credentials
             plan.ice = sdpmod.IceCredentials(ufrag, pwd, foundation(rtp.interface),

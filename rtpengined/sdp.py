@@ -437,7 +437,7 @@ class MediaPlan:
     # The a=mid written is ``mid`` (the receiving party's media ID, 10.5), not the input's:
     # none if it has none, whatever the sender wrote. Off (input's mids kept) for refused
     # medias and non-RTP ones.
-    mid_from_offer: bool = False
+    write_mid: bool = False
     mid: str | None = None
     # The input's ICE attributes stay where they are (`ICE: optional|force-relay`, or an ICE
     # passthrough leg), without its relay candidates for `force-relay`; a passthrough leg
@@ -640,7 +640,7 @@ def _render_media(media: MediaSection, mplan: MediaPlan, plan: SessionPlan) -> l
         if mplan.security is not None and name in SECURITY_ATTRIBUTES:
             continue
         out.append(line.text)
-    if rtp and mplan.mid_from_offer:
+    if rtp and mplan.write_mid:
         mids = [mplan.mid] if mplan.mid is not None else []
     for mid in mids:  # a rejected media keeps its mid too
         out.append(f"a=mid:{mid}{CRLF}")

@@ -82,6 +82,7 @@ BROWSER_ANSWER = sdp(
     "AA:BB:CC:DD:EE:FF:00:11:22:33:44:55:66:77:88:99:AA:BB:CC:DD:EE:FF:00", "a=setup:active",
     "a=mid:0", "a=sendrecv", "a=rtcp-mux", "a=rtpmap:109 opus/48000/2", "a=rtpmap:0 PCMU/8000")
 WEBRTC_BRIDGE = {"ICE": "remove", "transport protocol": "RTP/AVP", "rtcp-mux": ["demux"]}
+TO_BROWSER = {"transport protocol": "UDP/TLS/RTP/SAVPF", "ICE": "force", "rtcp-mux": ["offer"]}
 
 
 def mask_fingerprint(reply):
@@ -110,8 +111,7 @@ WEBRTC_SCENARIOS: dict[str, list[dict]] = {
         answer(CHROME.replace("a=setup:actpass", "a=setup:active"), _mask=mask_fingerprint),
         query(), delete()],
     "phone to a browser, its DTLS answer ours": [
-        offer(PLAIN, **{"transport protocol": "UDP/TLS/RTP/SAVPF", "ICE": "force",
-                        "rtcp-mux": ["offer"]}, _mask=mask_fingerprint),
+        offer(PLAIN, **TO_BROWSER, _mask=mask_fingerprint),
         answer(BROWSER_ANSWER), query(), delete()],
     "DTLS off: SDES only": [
         offer(PLAIN, **{"transport protocol": "RTP/SAVP", "DTLS": "off"}, _mask=mask_fingerprint),
@@ -135,7 +135,6 @@ PLAIN_MID = PLAIN.replace("a=sendrecv", "a=mid:a1\r\na=sendrecv")
 PHONE_MID = PHONE.replace("a=sendrecv", "a=mid:ph\r\na=sendrecv")
 FIREFOX_ANSWER = FIREFOX.replace("a=setup:actpass", "a=setup:active")
 BROWSER_REOFFER = BROWSER_ANSWER.replace("a=setup:active", "a=setup:actpass")
-TO_BROWSER = {"transport protocol": "UDP/TLS/RTP/SAVPF", "ICE": "force", "rtcp-mux": ["offer"]}
 BACK = {"from-tag": "B", "to-tag": "A"}
 
 REINVITE_SCENARIOS: dict[str, list[dict]] = {

@@ -181,7 +181,7 @@ class SdpOutput:
                 sender_media.remote_webrtc = remote
                 if is_offer:
                     _offer_mid(section, sender_media, out_media, "generate-mid" in opts.flags)
-                plan.mid_from_offer, plan.mid = True, out_media.mid
+                plan.write_mid, plan.mid = True, out_media.mid
             if passthrough:
                 # ICE passthrough (10.5): the parties' own DTLS/SDES attributes stay and we
                 # add none; the relay forwards what comes (STUN, DTLS, SRTP) untouched.

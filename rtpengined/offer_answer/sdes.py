@@ -396,9 +396,7 @@ def _answer_security(plan: MediaPlan, section: MediaSection, answer_media: CallM
         # a=setup:active for actpass, then our fingerprint) and terminate it.
         _answer_dtls_offerer(plan, offer_media, offered_proto, certificate, dtls_option,
                              previous_role)
-        if previous_role is None:  # (a leg with DTLS settled keeps showing its suite, 10.5)
-            for stream in offer_media.streams:
-                stream.crypto_suite = None
+        # (a leg with DTLS settled keeps showing its suite, 10.5; else it shows none)
         return (set_keys(offer_media, None, None, keep_suite=previous_role is not None)
                 + set_keys(answer_media, None, None))
     if (answer_media.srtp_bridged and is_srtp(offered_proto) and is_srtp(section.protocol)
@@ -409,9 +407,6 @@ def _answer_security(plan: MediaPlan, section: MediaSection, answer_media: CallM
         _answer_dtls_offerer(plan, offer_media, offered_proto, certificate, dtls_option,
                              previous_role)
         theirs, ours = _answerer_keys(answer_media, section)
-        if previous_role is None:
-            for stream in offer_media.streams:
-                stream.crypto_suite = None
         # (A DTLS answerer's streams keep naming our first offered suite until the
         # handshake tells the real one, as 10.5 shows them.)
         return (set_keys(answer_media, theirs, ours,
