@@ -169,11 +169,12 @@ class Options:
         if protocol in sdpmod.RTP_PROTOCOLS:
             opts.transport_protocol = protocol
         opts.transport_accept = protocol == "accept"
-        opts.sdes = get_list(message, "SDES", "sdes")
+        opts.sdes = sdes_options(message, flags)
         opts.dtls_reverse = get_str(message, "DTLS-reverse", "DTLS reverse")
         opts.dtls = get_str(message, "DTLS", "dtls")
         opts.dtls_fingerprint = get_str(message, "DTLS-fingerprint", "DTLS fingerprint")
-        opts.osrtp = get_list(message, "OSRTP", "osrtp")
+        opts.osrtp = [*get_list(message, "OSRTP", "osrtp"),
+                      *(flag[6:] for flag in flags if flag.startswith("OSRTP-"))]
         t38 = get_list(message, "T.38", "T38", "t38", "t.38")
         if t38:
             opts.t38 = opts.t38 | t38_options(t38)
@@ -203,6 +204,19 @@ class Options:
         if learning in ("off", "immediate", "delayed", "heuristic"):
             opts.learning = learning
         return opts
+
+
+# The SDES list's spellings of "off" (10.5).
+_SDES_OFF = frozenset({"off", "no", "disable", "disabled"})
+
+
+def sdes_options(message: dict[str, Any], flags: list[str]) -> list[str]:
+    """The ``SDES`` list with the ``SDES-<option>`` flags added (``SDES-no-<suite>``,
+    ``SDES-off``, ...: 10.5 reads both into one set of options), every spelling of "off"
+    as ``off``."""
+    options = [*get_list(message, "SDES", "sdes"),
+               *(flag[5:] for flag in flags if flag.startswith("SDES-"))]
+    return ["off" if option in _SDES_OFF else option for option in options]
 
 
 # The T.38 list's names as 10.5 takes them (spaces already dashes), by the one we keep.

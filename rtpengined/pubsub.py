@@ -31,7 +31,7 @@ from . import sdp as sdpmod
 from .media import codecs as media_codecs
 from .model import Call, CallMedia, Endpoint, Monologue, Stream
 from .ng_extended import select_party
-from .ngoptions import get_list, get_str, require_call_id, require_str
+from .ngoptions import get_list, get_str, require_call_id, require_str, sdes_options
 from .offer_answer import webrtc
 from .offer_answer.ice import alternate_candidates, foundation, ice_alternates, new_credentials
 from .offer_answer.sdes import answer_fingerprint, received_crypto, set_keys, terminate_end_to_end
@@ -140,7 +140,7 @@ def subscribe_request(core: Core, message: dict[str, Any], request: Request) -> 
     stripped = _codec_option(message, flags, "strip")
     protocol = get_str(message, "transport-protocol", "transport protocol")
     srtp = protocol in sdpmod.RTP_PROTOCOLS and "SAVP" in (protocol or "")
-    sdes_options = get_list(message, "SDES", "sdes")
+    sdes_list = sdes_options(message, flags)
     dtls_off = get_str(message, "DTLS", "dtls") == "off"
     fingerprint = manager.certificate().fingerprint() if srtp and not dtls_off else ""
     webrtc_offer = _WebrtcOffer.of(message, flags)
@@ -153,7 +153,7 @@ def subscribe_request(core: Core, message: dict[str, Any], request: Request) -> 
             # SRTP towards the subscriber (transport-protocol): our SDES keys (the `SDES`
             # list applies) and DTLS offered, keyed by its answer.
             media.protocol = protocol or media.protocol
-            media.crypto_offered = [] if "off" in sdes_options else sdes.offer([], sdes_options)
+            media.crypto_offered = [] if "off" in sdes_list else sdes.offer([], sdes_list)
             media.dtls_offered = not dtls_off
         if number <= len(kept) and source.rtp is not None and not source.rtp.closed:
             media.streams = kept[number - 1]

@@ -106,6 +106,23 @@ SCENARIOS: dict[str, list[dict]] = {
     "SDES on both legs, re-answer with SDES static": [
         _o(SDES_A), _a(SDES_B), _o(SDES_A), _a(SDES_B_32, SDES=["static"]), query(),
         _o(SDES_A), _a(SDES_B_32), delete()],
+    # The SDES and OSRTP options given as flags ("SDES-<option>", "SDES-no-<suite>",
+    # "OSRTP-<option>") add to the lists, as 10.5 reads them; "no", "disable" and
+    # "disabled" are "off".
+    "plain offer to SAVP, SDES options as flags": [
+        _o(PLAIN_A, flags=["SDES-no-AES_CM_128_HMAC_SHA1_32", "SDES-unencrypted_srtcp",
+                           "SDES-pad"], **SAVP), delete()],
+    "plain offer to SAVP, no-suite in the list and as a flag": [
+        _o(PLAIN_A, SDES=["no-AEAD_AES_256_GCM"], flags=["SDES-no-AES_256_CM_HMAC_SHA1_80",
+                                                         "SDES no-AES_256_CM_HMAC_SHA1_32"],
+           **SAVP), delete()],
+    "SDES on both legs, SDES-off flag": [_o(SDES_A, flags=["SDES-off"]), _a(SDES_B), delete()],
+    "plain offer to SAVP, SDES disabled": [_o(PLAIN_A, SDES=["disabled"], **SAVP), delete()],
+    "plain offer to SAVP, SDES-disable flag": [_o(PLAIN_A, flags=["SDES-disable"], **SAVP),
+                                               delete()],
+    "plain offer to SAVP, SDES no": [_o(PLAIN_A, SDES=["no"], **SAVP), delete()],
+    "plain offer, OSRTP-offer flag": [_o(PLAIN_A, flags=["OSRTP-offer"]), _a(SDES_B), query(),
+                                      delete()],
 }
 
 
