@@ -289,6 +289,10 @@ class CallMedia:
     lite_self: bool = rare(False)
     # A subscriber's media (``pubsub``): the publisher's media it receives a copy of.
     source: CallMedia | None = rare(None)
+    # The ``unidirectional`` flag was on this party's last SDP (10.5 keeps it per media,
+    # shown by query and stored in Redis; it asks 10.5's kernel module to take one-way
+    # media too, which the relay here does anyway).
+    unidirectional: bool = rare(False)
 
     @property
     def rtp(self) -> Stream | None:

@@ -64,6 +64,32 @@ def get_list(message: dict[str, Any], *names: str) -> list[str]:
     return []
 
 
+# Flags 10.5 takes in more than one spelling, by the one this code tests for. Flags are
+# otherwise case-sensitive in 10.5 ("Trust-Address" is an unknown flag), so only these
+# exact spellings are folded.
+_FLAG_SPELLINGS = {
+    "trickle-ice": "trickle-ICE",
+    "no-RTCP-attribute": "no-rtcp-attribute",
+    "full-RTCP-attribute": "full-rtcp-attribute",
+    "generate-rtcp": "generate-RTCP",
+    "ICE-reject": "reject-ICE", "ice-reject": "reject-ICE", "reject-ice": "reject-ICE",
+    "inject-dtmf": "inject-DTMF",
+    "detect-dtmf": "detect-DTMF",
+    "sip-source-address": "SIP-source-address",
+    "siprec": "SIPREC",
+    "pierce-nat": "pierce-NAT",
+    "nat-wait": "NAT-wait",
+    "RTCP-mirror": "mirror-RTCP", "rtcp-mirror": "mirror-RTCP", "mirror-rtcp": "mirror-RTCP",
+    "debugging": "debug",
+}
+
+
+def get_flags(message: dict[str, Any]) -> list[str]:
+    """The ``flags`` list (``get_list``'s dashes), each alias 10.5 accepts in the spelling
+    this code tests for."""
+    return [_FLAG_SPELLINGS.get(flag, flag) for flag in get_list(message, "flags")]
+
+
 @dataclass
 class Options:
     """The offer/answer options that matter for plain RTP."""
@@ -76,7 +102,10 @@ class Options:
     media_address: str | None = None
     address_family: str | None = None
     received_from: str | None = None
-    received_from_invalid: bool = False  # given, but not [family, address]
+    # Media addresses from ``received from`` (True: ``SIP source address``), from the SDP
+    # (False: ``trust address``), or as ``--sip-source`` says (None): the later of the two
+    # flags wins, as 10.5 reads them in order.
+    sip_source: bool | None = None
     ice_lite: str | None = None
     ptime_reverse: int | None = None
     transport_protocol: str | None = None
@@ -124,7 +153,7 @@ class Options:
         opts = cls()
         if message.keys() <= _NON_OPTION_KEYS:  # nothing but the call's keys: the defaults
             return opts
-        flags = get_list(message, "flags")
+        flags = get_flags(message)
         opts.flags = set(flags)
         opts.replace = set(get_list(message, "replace"))
         for flag in flags:  # (in the order given: codec lists keep it)
@@ -148,6 +177,10 @@ class Options:
                 opts.learning = flag[18:]
             elif flag.startswith(("T38-", "T.38-")):
                 opts.t38 = opts.t38 | t38_options([flag.split("-", 1)[1]])
+            elif flag == "SIP-source-address":
+                opts.sip_source = True
+            elif flag == "trust-address":
+                opts.sip_source = False
         opts.rtcp_mux.update(get_list(message, "rtcp-mux", "rtcp mux"))
         ice = get_str(message, "ICE", "ice")
         if ice in ("remove", "force", "default", "optional", "force-relay"):
@@ -161,8 +194,6 @@ class Options:
         if (isinstance(received, list) and len(received) >= 2 and isinstance(received[1], str)
                 and _is_address(received[1])):
             opts.received_from = received[1]
-        elif received is not None:
-            opts.received_from_invalid = True
         opts.ice_lite = get_str(message, "ICE-lite", "ICE lite", "ice-lite")
         opts.ptime_reverse = get_int(message, "ptime-reverse", "ptime reverse")
         protocol = get_str(message, "transport protocol", "transport-protocol")
@@ -196,7 +227,7 @@ class Options:
         opts.media_echo = _MEDIA_ECHO.get(get_str(message, "media echo", "media-echo") or "")
         generate = get_str(message, "generate RTCP", "generate-RTCP", "generate rtcp",
                            "generate-rtcp")
-        if "generate-RTCP" in opts.flags or "generate-rtcp" in opts.flags or generate == "on":
+        if "generate-RTCP" in opts.flags or generate == "on":
             opts.generate_rtcp = True
         elif generate == "off":
             opts.generate_rtcp = False

@@ -31,7 +31,7 @@ from . import sdp as sdpmod
 from .media import codecs as media_codecs
 from .model import Call, CallMedia, Endpoint, Monologue, Stream
 from .ng_extended import select_party
-from .ngoptions import get_list, get_str, require_call_id, require_str, sdes_options
+from .ngoptions import get_flags, get_list, get_str, require_call_id, require_str, sdes_options
 from .offer_answer import webrtc
 from .offer_answer.ice import alternate_candidates, foundation, ice_alternates, new_credentials
 from .offer_answer.sdes import answer_fingerprint, received_crypto, set_keys, terminate_end_to_end
@@ -95,7 +95,7 @@ def _sources(call: Call, message: dict[str, Any], flags: list[str]) -> list[Mono
 
 def subscribe_request(core: Core, message: dict[str, Any], request: Request) -> dict[str, Any]:
     call = _call(core, message)
-    flags = get_list(message, "flags")
+    flags = get_flags(message)
     sources = _sources(call, message, flags)
     if not sources:
         raise NgError("No monologues matched")
@@ -523,7 +523,7 @@ def subscribe_answer(core: Core, message: dict[str, Any], request: Request) -> d
     if sub is None:
         raise NgError("To-tag not found")
     parsed = _parse(body)
-    flags = get_list(message, "flags")
+    flags = get_flags(message)
     if len(parsed.medias) != len(sub.medias) or not sub.pubsub_subscriptions:
         raise NgError("Failed to process subscription answer")
     owner = {id(m): src for src in sub.pubsub_subscriptions for m in src.medias}

@@ -175,6 +175,8 @@ def _media_flags(media: CallMedia) -> list[str]:
             flags.append("trickle ICE")
     if media.ice_controlling:
         flags.append("ICE controlling")
+    if media.unidirectional:
+        flags.append("unidirectional")
     if media.transcoding:
         flags.append("transcoding")
     if media.t38 is not None:  # one side of a T.38 gateway (offer_answer.t38)

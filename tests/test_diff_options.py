@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import pytest
 from differential import (
+    DaemonPair,
     answer,
     default_pair_fixture,  # noqa: F401  (registers default_pair)
     delete,
@@ -157,6 +158,45 @@ SCENARIOS: dict[str, list[dict]] = {
     "codec-strip-all flag alone": [offer(A, flags=["codec-strip-all"]), delete()],
     "single codec flag": [offer(A), answer(B, flags=["single-codec"]), delete()],
     "always transcode": [offer(A, flags=["always-transcode"]), answer(B), delete()],
+    # -- SIP source address without a received-from: no address for the media (10.5's
+    # error, a media address notwithstanding); of it and trust-address the later counts
+    "SIP source address without received from": [
+        offer(A, flags=["SIP-source-address"]), query(), delete()],
+    "SIP source address and a media address, no received from": [
+        offer(A, flags=["sip-source-address"], **{"media address": "192.0.2.77"}), delete()],
+    "trust-address then SIP-source-address": [
+        offer(A, flags=["trust-address", "SIP-source-address"]), delete()],
+    "SIP-source-address then trust-address": [
+        offer(A, flags=["SIP-source-address", "trust-address"],
+              **{"received from": ["IP4", "198.51.100.7"]}), query(), delete()],
+    # -- the other spellings 10.5 takes for some flags (case matters for the rest)
+    "flag aliases: trickle-ice, no-RTCP-attribute": [
+        offer(A_ICE, flags=["trickle-ice", "no-RTCP-attribute"]), answer(B_ICE), delete()],
+    "flag aliases: full-RTCP-attribute, ICE-reject": [
+        offer(A_ICE, flags=["full-RTCP-attribute", "ICE-reject"]), answer(B_ICE), query(),
+        delete()],
+    # -- trickle-ICE counts in offers only
+    "trickle-ICE in an answer": [offer(A_ICE), answer(B_ICE, flags=["trickle-ICE"]), query(),
+                                 delete()],
+    # -- reject ICE: the offerer's ICE declined (its answer has none), or the answerer's
+    "reject-ICE in an offer": [offer(A_ICE, flags=["reject-ICE"]), answer(B_ICE), query(),
+                               offer(A_ICE), answer(B_ICE), query(), delete()],
+    "reject-ICE in an answer": [offer(A_ICE), answer(B_ICE, flags=["reject-ICE"]), query(),
+                                offer(A_ICE), answer(B_ICE), delete()],
+    "reject-ICE with ICE force in the answer": [
+        offer(A_ICE, flags=["reject-ICE"]), answer(B_ICE, ICE="force"), query(), delete()],
+    # -- unidirectional: a flag of the party whose SDP carried it (query), until its next SDP
+    "unidirectional in the offer, then not": [
+        offer(A, flags=["unidirectional"]), answer(B, flags=["unidirectional"]), query(),
+        offer(A), answer(B), query(), delete()],
+    # -- passthrough: the ICE passthrough on both legs, and no-passthrough to end it
+    "passthrough flag, plain and ICE": [offer(A_ICE, flags=["passthrough"]), answer(B_ICE),
+                                        query(), offer(A), answer(B), query(), delete()],
+    "no-passthrough after ICE optional": [
+        offer(A_ICE, ICE="optional"), answer(B_ICE), query(),
+        offer(A_ICE, flags=["no-passthrough"]), answer(B_ICE), query(), delete()],
+    "passthrough flag with ICE force": [offer(A_ICE, ICE="force", flags=["passthrough"]),
+                                        answer(B_ICE), query(), delete()],
 }
 
 
@@ -168,3 +208,24 @@ def pair(default_pair):
 @pytest.mark.parametrize("name", list(SCENARIOS))
 def test_option(pair, name):
     pair.compare(SCENARIOS[name], name)
+
+
+SIP_SOURCE_SCENARIOS: dict[str, list[dict]] = {
+    "received from used": [offer(A, **{"received from": ["IP4", "198.51.100.7"]}), query(),
+                           delete()],
+    "no received from": [offer(A), query(), delete()],
+    "trust-address instead": [offer(A, flags=["trust-address"]), query(), delete()],
+}
+
+
+@pytest.fixture(scope="module")
+def sip_source_pair():
+    """Both daemons with ``--sip-source``: media addresses from ``received from``."""
+    daemons = DaemonPair(extra=["--sip-source"], ranges=((25700, 25749), (25750, 25799)))
+    yield daemons
+    daemons.stop()
+
+
+@pytest.mark.parametrize("name", list(SIP_SOURCE_SCENARIOS))
+def test_sip_source_default(sip_source_pair, name):
+    sip_source_pair.compare(SIP_SOURCE_SCENARIOS[name], name)

@@ -383,3 +383,21 @@ def test_ice_passthrough_is_stored_as_rtpengines_media_flag():
                 for stream in media["streams"]:
                     stream.pop("last packet")
     assert after["tags"] == before["tags"]
+
+
+def test_unidirectional_is_stored_as_rtpengines_media_flag():
+    """The ``unidirectional`` flag of a party's SDP is 10.5's UNIDIRECTIONAL media flag
+    (0x1000) on that party's media in the document, and comes back with a restore."""
+    core, _ = make_core(FakeBinder())
+    ng(core, command="offer", sdp=sdp_body(2000), flags=["unidirectional"],
+       **{"call-id": "u", "from-tag": "a"})
+    ng(core, command="answer", sdp=sdp_body(3000, "192.0.2.20"),
+       **{"call-id": "u", "from-tag": "a", "to-tag": "b"})
+    doc = encode_call(core.calls.calls["u"], 1, interface_index(core.calls))
+    by_tag = {value["tag"]: int(value["media_flags"]) & 0x1000
+              for key, value in doc.items() if key.startswith("media-")}
+    assert sorted(by_tag.values()) == [0, 0x1000]
+    other, clock = make_core(FakeBinder())
+    restored = restore_call(other.calls, decode_call("u", loads(dumps(doc))), clock(),
+                            foreign=True)
+    assert [m.medias[0].unidirectional for m in restored.monologues] == [True, False]

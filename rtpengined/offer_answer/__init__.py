@@ -153,8 +153,9 @@ def _keep_dialogue(sender: Monologue, receiver: Monologue) -> None:
 
 
 def _check_source(core: Core, opts: Options) -> None:
-    """A malformed ``received from`` that would be used leaves no address (10.5's error)."""
-    if opts.received_from_invalid and _uses_source(core.config, opts):
+    """A missing or malformed ``received from`` that would be used leaves no address
+    (10.5's error, whatever ``media address`` says)."""
+    if opts.received_from is None and _uses_source(core.config, opts):
         raise NgError("Incomplete SDP specification")
 
 

@@ -60,6 +60,11 @@ class IceCandidates:
         offers_ice = bool(section.attributes("ice-ufrag") or parsed.session_attributes("ice-ufrag"))
         if keeps and offers_ice:
             out_media.ice_passthrough = sender_media.ice_passthrough = True
+        # The flags set and clear it for both legs whatever else holds (10.5).
+        if "passthrough" in opts.flags:
+            out_media.ice_passthrough = sender_media.ice_passthrough = True
+        elif "no-passthrough" in opts.flags:
+            out_media.ice_passthrough = sender_media.ice_passthrough = False
         passthrough = out_media.ice_passthrough
         plan.keep_ice = keeps or passthrough
         plan.keep_extmap = passthrough
@@ -99,10 +104,11 @@ class IceCandidates:
         restarting = receiver.ice_credentials is None  # (new credentials: a new agent)
         ice = plan.ice = self._ice(receiver, rtp.interface)
         # Trickle towards a party whose own media said a=ice-options:trickle (or with the
-        # flag), as 10.5: a=ice-options:trickle and a=end-of-candidates (not passed
-        # through: no agent). 10.5 writes them for no party that only sits on 0.0.0.0:9.
+        # flag in an offer: 10.5 reads it in offers only), as 10.5: a=ice-options:trickle
+        # and a=end-of-candidates (not passed through: no agent). 10.5 writes them for no
+        # party that only sits on 0.0.0.0:9.
         remote = out_media.remote_webrtc
-        ice.trickle = not passthrough and ("trickle-ICE" in opts.flags
+        ice.trickle = not passthrough and (("trickle-ICE" in opts.flags and is_offer)
                                            or (remote is not None and remote.trickle_option))
         plan.ice_rtcp_port = rtcp_port if rtcp_port != rtp.port else None
         # (With force-relay 10.5 replaces no address, so it never reads the media address:

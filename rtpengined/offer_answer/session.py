@@ -378,6 +378,8 @@ class _Session(SdpOutput, IceCandidates):
         asymmetric = "asymmetric" in flags
         strict_source = "strict-source" in flags
         media_handover = "media-handover" in flags
+        unidirectional = "unidirectional" in flags
+        reject_ice = "reject-ICE" in flags
         for work in plans:
             smedia = self._ensure_media(sender, work, parsed)
             rmedia = self._ensure_media(receiver, work, parsed, mirror=True,
@@ -403,11 +405,14 @@ class _Session(SdpOutput, IceCandidates):
             smedia.protocol = own.protocol
             smedia.initialized = True
             has_ice = parsed.has_ice(work.index)
-            # ICE in use on the sender's leg: its own SDP decides (whatever the options).
-            smedia.ice_out = has_ice and section.port != 0
+            # ICE in use on the sender's leg: its own SDP decides (but for ``reject ICE``:
+            # its ICE is declined, our answer to an offerer has none, as ``ICE: remove``
+            # in that answer would; 10.5).
+            smedia.ice_out = has_ice and section.port != 0 and not reject_ice
             if section.port == 0:
                 self._reject_media(smedia, rmedia, parsed.media_connection(work.index), is_offer)
                 continue
+            smedia.unidirectional = unidirectional
             conn = parsed.media_connection(work.index)
             assert conn is not None
             smedia.direction = work.direction = _direction(parsed, work.index, conn)

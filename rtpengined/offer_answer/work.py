@@ -79,6 +79,5 @@ def _needs_ports(media: CallMedia | None) -> bool:
 
 
 def _uses_source(config: Any, opts: Options) -> bool:
-    """Whether media addresses come from the signalling source (not the SDP)."""
-    return "SIP-source-address" in opts.flags or (
-        bool(config.sip_source) and "trust-address" not in opts.flags)
+    """Whether media addresses come from ``received from`` (not the SDP)."""
+    return bool(config.sip_source) if opts.sip_source is None else opts.sip_source

@@ -41,6 +41,7 @@ MEDIA_SEND = 0x00000004
 MEDIA_RECV = 0x00000008
 MEDIA_RTCP_MUX = 0x00000010
 MEDIA_ICE = 0x00000080
+MEDIA_UNIDIRECTIONAL = 0x00001000  # the ``unidirectional`` flag (query)
 MEDIA_INITIALIZED = 0x00010000
 MEDIA_SDES = 0x00080000
 MEDIA_PASSTHRU = 0x00100000  # ICE passthrough (offer_answer.ice)
@@ -260,6 +261,8 @@ def encode_call(call: Call, db: int, intf_index: dict[tuple[str, str], int] | No
             flags |= MEDIA_SDES
         if media.ice_passthrough:
             flags |= MEDIA_PASSTHRU
+        if media.unidirectional:
+            flags |= MEDIA_UNIDIRECTIONAL
         if media.transcoding:
             flags |= MEDIA_TRANSCODE
         if media.rtcp_gen:

@@ -31,6 +31,7 @@ from .layout import (
     MEDIA_SDES,
     MEDIA_SEND,
     MEDIA_TRANSCODE,
+    MEDIA_UNIDIRECTIONAL,
     StoredCall,
 )
 
@@ -149,6 +150,7 @@ def restore_call(manager: CallManager, stored: StoredCall, now: float, foreign: 
         media.ice_out = bool(m.flags & MEDIA_ICE)
         media.ice_controlling = bool(m.flags & MEDIA_ICE_CONTROLLING)
         media.ice_passthrough = bool(m.flags & MEDIA_PASSTHRU)
+        media.unidirectional = bool(m.flags & MEDIA_UNIDIRECTIONAL)
         media.transcoding = bool(m.flags & MEDIA_TRANSCODE)
         media.ice_roles_settled = True  # (the roles stored are the roles)
         media.mux_shown = bool(m.flags & MEDIA_RTCP_MUX)
