@@ -166,6 +166,20 @@ SCENARIOS: dict[str, list[dict]] = {
         offer(A, flags=["sip-source-address"], **{"media address": "192.0.2.77"}), delete()],
     "trust-address then SIP-source-address": [
         offer(A, flags=["trust-address", "SIP-source-address"]), delete()],
+    # (the SDP is trusted from the first media with ICE on: no received-from needed then)
+    "SIP source address with ICE, no received from": [
+        offer(A_ICE, flags=["SIP-source-address"]), answer(B_ICE, flags=["SIP-source-address"]),
+        query(), delete()],
+    "SIP source address, plain media then ICE media": [
+        offer(A + "m=video 2004 RTP/AVP 96\r\na=rtpmap:96 H264/90000\r\n"
+              "a=ice-ufrag:F7gI\r\na=ice-pwd:x9cml/YzichV2+XlhiMu8g\r\n"
+              "a=candidate:1 1 UDP 2130706431 192.0.2.10 2004 typ host\r\n",
+              flags=["SIP-source-address"], **{"received from": ["IP4", "198.51.100.7"]}),
+        query(), delete()],
+    "SIP source address, ICE media then plain media": [
+        offer(A_ICE + "m=video 2004 RTP/AVP 96\r\na=rtpmap:96 H264/90000\r\n",
+              flags=["SIP-source-address"], **{"received from": ["IP4", "198.51.100.7"]}),
+        query(), delete()],
     "SIP-source-address then trust-address": [
         offer(A, flags=["SIP-source-address", "trust-address"],
               **{"received from": ["IP4", "198.51.100.7"]}), query(), delete()],

@@ -23,7 +23,7 @@ from ..request import Request
 from ..sdp import SessionDescription
 from . import trickle
 from .session import _Session
-from .work import _uses_source
+from .work import _source_medias, _uses_source
 
 if TYPE_CHECKING:
     from ..calls import CallManager
@@ -67,7 +67,7 @@ def offer(core: Core, message: dict[str, Any], request: Request) -> dict[str, An
     if opts.mask:
         opts.strip_only = opts.strip[:]
         opts.strip += opts.mask
-    _check_source(core, opts)
+    _check_source(core, opts, parsed)
     manager: CallManager = core.calls
     if _looped(manager, parsed, opts):
         return {"sdp": body, "result": "ok"}
@@ -116,7 +116,7 @@ def answer(core: Core, message: dict[str, Any], request: Request) -> dict[str, A
         return trickle.receive(core.calls, call_id, to_tag, body, True, core.clock())
     parsed = _parse(body)
     opts = Options.from_message(message)
-    _check_source(core, opts)
+    _check_source(core, opts, parsed)
     manager: CallManager = core.calls
     if _looped(manager, parsed, opts):
         return {"sdp": body, "result": "ok"}
@@ -152,10 +152,12 @@ def _keep_dialogue(sender: Monologue, receiver: Monologue) -> None:
         party.delete_at = None
 
 
-def _check_source(core: Core, opts: Options) -> None:
+def _check_source(core: Core, opts: Options, parsed: SessionDescription) -> None:
     """A missing or malformed ``received from`` that would be used leaves no address
-    (10.5's error, whatever ``media address`` says)."""
-    if opts.received_from is None and _uses_source(core.config, opts):
+    (10.5's error, whatever ``media address`` says; not when the first media has ICE:
+    the SDP is trusted then)."""
+    if (opts.received_from is None and _uses_source(core.config, opts)
+            and _source_medias(parsed) > 0):
         raise NgError("Incomplete SDP specification")
 
 

@@ -24,7 +24,7 @@ from ..shared_values import SharedValues
 from . import t38
 from .ice import IceCandidates
 from .output import SdpOutput
-from .work import _direction, _MediaWork, _needs_ports, _uses_source, parsed_text
+from .work import _direction, _MediaWork, _needs_ports, _source_medias, _uses_source, parsed_text
 
 if TYPE_CHECKING:
     from ..calls import CallManager
@@ -279,7 +279,7 @@ class _Session(SdpOutput, IceCandidates):
             receiver_if = _interface_of(receiver, work.receiver_media)
         # The sender's side speaks its own SDP's family; the other side the requested one.
         own_family = "IPv6" if conn.family == "IP6" else "IPv4"
-        if _uses_source(self.manager.config, opts) and not parsed.has_ice(index):
+        if _uses_source(self.manager.config, opts) and index < _source_medias(parsed):
             # The party is reached at its SIP source / received-from address instead.
             source = opts.received_from or (self.request.source_ip if self.request else None)
             if source:
@@ -371,7 +371,7 @@ class _Session(SdpOutput, IceCandidates):
         config = self.manager.config
         learning = opts.learning or config.endpoint_learning
         source_ip = opts.received_from or request.source_ip
-        use_source = _uses_source(config, opts)
+        source_medias = _source_medias(parsed) if _uses_source(config, opts) else 0
         changed: list[Stream] = []
         opened: list[Stream] = []
         flags = opts.flags
@@ -446,7 +446,7 @@ class _Session(SdpOutput, IceCandidates):
             if work.endpoint is not None and not conn.is_zero:
                 rmedia.bound_endpoint = work.endpoint
             address = conn.address
-            if use_source and source_ip and not has_ice:
+            if work.index < source_medias and source_ip:
                 address = source_ip
             rtp_ep = None if conn.is_zero else Endpoint(address, section.port)
             if rtp_ep is not None and rtp_ep == work.endpoint:

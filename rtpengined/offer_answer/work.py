@@ -81,3 +81,11 @@ def _needs_ports(media: CallMedia | None) -> bool:
 def _uses_source(config: Any, opts: Options) -> bool:
     """Whether media addresses come from ``received from`` (not the SDP)."""
     return bool(config.sip_source) if opts.sip_source is None else opts.sip_source
+
+
+def _source_medias(parsed: SessionDescription) -> int:
+    """How many of the SDP's medias, from the first, take their address from ``received
+    from`` when the signalling source is used: 10.5 trusts the SDP from the first media
+    with ICE on, for it and every later one."""
+    return next((index for index in range(len(parsed.medias)) if parsed.has_ice(index)),
+                len(parsed.medias))
