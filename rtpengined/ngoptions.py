@@ -119,6 +119,9 @@ class Options:
     dtls_fingerprint: str | None = None  # DTLS-fingerprint: the hash our offer's a=fingerprint uses
     osrtp: list[str] = field(default_factory=list)  # the OSRTP list: offer, accept (RFC 8643)
     label: str | None = None
+    # ``TOS`` (offers only): the call's IP TOS / traffic class for its media sockets; 256
+    # when not given, which (as any value above 255) means ``--tos`` (10.5).
+    tos: int = 256
     via_branch: str | None = None
     ptime: int | None = None
     strip: list[str] = field(default_factory=list)
@@ -210,6 +213,9 @@ class Options:
         if t38:
             opts.t38 = opts.t38 | t38_options(t38)
         opts.label = get_str(message, "label")
+        tos = get_int(message, "TOS", "tos")
+        if tos is not None:
+            opts.tos = tos
         opts.via_branch = get_str(message, "via-branch", "via branch")
         opts.ptime = get_int(message, "ptime")
         codec = message.get("codec")

@@ -52,6 +52,14 @@ def bind_udp(interface: Interface, port: int) -> socket.socket:
     return sock
 
 
+def set_tos(sock: socket.socket, tos: int) -> None:
+    """The IP TOS (IPv4) or traffic class (IPv6) of what ``sock`` sends."""
+    if sock.family == socket.AF_INET6:
+        sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_TCLASS, tos)
+    else:
+        sock.setsockopt(socket.IPPROTO_IP, socket.IP_TOS, tos)
+
+
 class LingeringSockets:
     """Sockets of ended streams whose relay worker may not yet have closed its copy.
 

@@ -18,6 +18,7 @@ from .. import dtmf_block
 from .. import sdp as sdpmod
 from ..model import Call, Monologue
 from ..ngoptions import Options, get_list, get_str
+from ..ports import set_tos
 from ..protocol.ngcodec import NgError
 from ..request import Request
 from ..sdp import SessionDescription
@@ -83,6 +84,7 @@ def offer(core: Core, message: dict[str, Any], request: Request) -> dict[str, An
     new_call = call is None
     if call is None:
         call = Call(call_id=call_id, created=now, last_signal=now, proxy=request.source_text)
+    _change_tos(call, opts.tos, core.config.tos)
     session = _Session(manager, call, now)
     sender = session.monologue(from_tag, "FROM_TAG")
     peer = session.offer_peer(sender, to_tag, opts.via_branch)
@@ -150,6 +152,21 @@ def _keep_dialogue(sender: Monologue, receiver: Monologue) -> None:
     for party in (sender, receiver, *sender.subscriptions, *sender.subscribers,
                   *receiver.subscriptions, *receiver.subscribers):
         party.delete_at = None
+
+
+def _change_tos(call: Call, tos: int, default: int) -> None:
+    """An offer sets the call's TOS: its ``TOS`` (0-255), else ``--tos``; a negative one
+    leaves it. A change applies to the sockets the call has now; new ones get it when
+    bound (``session._replace_streams``). As 10.5."""
+    if tos < 0:
+        return
+    tos = default if tos > 255 else tos
+    if tos == call.tos:
+        return
+    call.tos = tos
+    for stream in call.streams():
+        if not stream.closed and stream.sock is not None:
+            set_tos(stream.sock, tos)
 
 
 def _check_source(core: Core, opts: Options, parsed: SessionDescription) -> None:

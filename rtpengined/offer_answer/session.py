@@ -16,7 +16,7 @@ from ..media.channel import RTCP_CONSUMED, RTCP_GENERATED, RTCP_ON_RTP, RTCP_SEC
 from ..media.reception import clock_rates
 from ..model import Call, CallMedia, Endpoint, Interface, Monologue, Stream
 from ..ngoptions import Options
-from ..ports import give_back
+from ..ports import give_back, set_tos
 from ..protocol.ngcodec import NgError
 from ..request import Request
 from ..sdp import Connection, SessionDescription
@@ -600,7 +600,10 @@ class _Session(SdpOutput, IceCandidates):
         old_streams = list(media.streams)
         interface: Interface = pool.interface
         streams: list[Stream] = []
+        tos = self.call.tos
         for n, (port, sock) in enumerate(ports):
+            if tos:
+                set_tos(sock, tos)
             stream = Stream(interface=interface, port=port, rtcp=n == 1, sock=sock,
                             group=self.call.call_id, created=self.now)
             old = (next((o for o in old_streams if o.rtcp == stream.rtcp), None)
