@@ -22,6 +22,7 @@ from .host import Host, OsHost
 from .janus import Janus, JanusLink
 from .media import MediaPlane, NullMediaPlane
 from .model import Stream
+from .ngoptions import canonical_keys
 from .ports import Binder, bind_udp
 from .protocol import ngcodec
 from .protocol.ngcodec import BENCODE, NgError
@@ -158,6 +159,7 @@ class Core:
         the command counted and the call it names stored."""
         started = time.perf_counter()
         failed = True
+        message = canonical_keys(message)
         try:
             with self._media_batch():
                 reply = handler(self, message, request)

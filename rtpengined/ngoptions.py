@@ -84,6 +84,27 @@ _FLAG_SPELLINGS = {
 }
 
 
+# Keys 10.5 takes in other spellings, by the one this code reads.
+_KEY_SPELLINGS = {
+    "from-label": "label", "to-label": "set-label", "RTCP-mux": "rtcp-mux",
+    "ice lite": "ICE-lite", "dtls-reverse": "DTLS-reverse", "dtls reverse": "DTLS-reverse",
+    "dtls fingerprint": "DTLS-fingerprint", "dtls-fingerprint": "DTLS-fingerprint",
+    "reverse ptime": "ptime-reverse", "reverse-ptime": "ptime-reverse",
+}
+
+
+def canonical_keys(message: dict[str, Any]) -> dict[str, Any]:
+    """``message`` with the other spellings 10.5 takes for some keys also under the one
+    this code reads (an explicit one of those wins). Nearly no request has any: one set
+    test then."""
+    if _KEY_SPELLINGS.keys().isdisjoint(message):
+        return message
+    for alias, canonical in _KEY_SPELLINGS.items():
+        if alias in message and canonical not in message:
+            message[canonical] = message[alias]
+    return message
+
+
 def get_flags(message: dict[str, Any]) -> list[str]:
     """The ``flags`` list (``get_list``'s dashes), each alias 10.5 accepts in the spelling
     this code tests for."""

@@ -189,6 +189,21 @@ SCENARIOS: dict[str, list[dict]] = {
     "flag aliases: full-RTCP-attribute, ICE-reject": [
         offer(A_ICE, flags=["full-RTCP-attribute", "ICE-reject"]), answer(B_ICE), query(),
         delete()],
+    # -- the other spellings 10.5 takes for some keys
+    "key aliases: from-label, RTCP-mux, reverse ptime": [
+        offer(A, **{"from-label": "caller", "RTCP-mux": ["offer"], "reverse ptime": 30}),
+        answer(B, **{"from-label": "callee"}), query(), delete()],
+    "key aliases: ice lite, dtls-reverse, dtls fingerprint": [
+        offer(A_ICE, ICE="force", **{"ice lite": "forward", "transport-protocol": "RTP/SAVP",
+                                     "dtls-reverse": "passive",
+                                     "dtls fingerprint": "sha-1"}, _mask=CRYPTO_MASK),
+        answer(B_ICE, _mask=CRYPTO_MASK), query(_mask=CRYPTO_MASK), delete()],
+    # (we are ICE-lite towards the answerer: its leg is not ICE controlling, 10.5)
+    "ICE-lite forward, then a re-offer": [
+        offer(A_ICE, ICE="force", **{"ICE-lite": "forward"}), answer(B_ICE), query(),
+        offer(A_ICE, ICE="force"), answer(B_ICE), query(), delete()],
+    "ICE-lite both": [offer(A_ICE, ICE="force", **{"ICE-lite": "both"}), answer(B_ICE), query(),
+                      delete()],
     # -- trickle-ICE counts in offers only
     "trickle-ICE in an answer": [offer(A_ICE), answer(B_ICE, flags=["trickle-ICE"]), query(),
                                  delete()],

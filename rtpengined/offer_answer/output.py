@@ -76,6 +76,8 @@ class SdpOutput:
                 # on; without the option, the sides stay as they were (even after a hold).
                 out_media.lite_self = opts.ice_lite in ("forward", "both")
                 sender.medias[work.index].lite_self = opts.ice_lite in ("backward", "both")
+                if out_media.lite_self and not out_media.initialized:
+                    out_media.ice_controlling = False  # (a lite agent is controlled: 10.5)
             lite = lite or out_media.lite_self
             if section.type == "message":
                 header = parsed.header_of(work.index)  # its own session's c=

@@ -586,7 +586,7 @@ class _Session(SdpOutput, IceCandidates):
                     media.mux_sent = source.mux_sent
             mono.medias.append(media)
         media = mono.medias[work.index]
-        if mono.ice_controlling:
+        if mono.ice_controlling and not media.lite_self:
             media.ice_controlling = True
         if mirror:
             media.type = work.section.type
