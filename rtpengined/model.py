@@ -109,7 +109,10 @@ class Stream:
     asymmetric: bool = False
     learning: str = "delayed"
     rtcp_mux: bool = False
-    blocked: bool = False
+    # What the party sends goes nowhere: 1 (``block media``: counted and learned from) or
+    # ``media.channel.DROP_ALL`` (``drop-traffic``: dropped as it arrives, uncounted,
+    # STUN/DTLS included).
+    blocked: int = 0
     # Streams of one call share a group, so the media plane relays them in one worker.
     group: str = ""
     # For an RTP stream: its RTCP stream (None with rtcp-mux or for non-RTP media).
@@ -423,6 +426,9 @@ class Call:
     terminated: float | None = None  # deleted at: durations shown by the CLI stop growing
     # Call-wide states of the extended ng commands (a party's own state adds to them).
     block_media: bool = False
+    # ``drop-traffic: start`` of an offer or answer, until one with ``stop`` (10.5): every
+    # stream of the call drops what arrives (``Stream.blocked``).
+    drop_traffic: bool = False
     silence_media: bool = False
     block_dtmf: bool = False
     dtmf_security: str = "drop"

@@ -17,6 +17,7 @@ if TYPE_CHECKING:
     from .core import Core
 from . import dtmf_block
 from .media import dtmf
+from .media.channel import DROP_ALL
 from .model import Call, CallMedia, Monologue, Stream, media_by_stream
 from .ngoptions import get_int, get_list, get_str, require_call_id
 from .protocol.ngcodec import NgError
@@ -69,7 +70,7 @@ def apply_media_blocks(call: Call, update: Callable[[Stream], None]) -> None:
     being restored, whose streams reach the relay afterwards)."""
     call_blocked = call.block_media
     for monologue in call.monologues:
-        blocked = call_blocked or monologue.block_media
+        blocked = DROP_ALL if call.drop_traffic else int(call_blocked or monologue.block_media)
         for media in monologue.medias:
             for stream in media.streams:
                 if stream.blocked != blocked:

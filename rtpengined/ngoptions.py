@@ -140,6 +140,9 @@ class Options:
     dtls_fingerprint: str | None = None  # DTLS-fingerprint: the hash our offer's a=fingerprint uses
     osrtp: list[str] = field(default_factory=list)  # the OSRTP list: offer, accept (RFC 8643)
     label: str | None = None
+    # ``drop-traffic``: start (True) or stop (False) dropping all the call's media; None:
+    # not given.
+    drop_traffic: bool | None = None
     # ``TOS`` (offers only): the call's IP TOS / traffic class for its media sockets; 256
     # when not given, which (as any value above 255) means ``--tos`` (10.5).
     tos: int = 256
@@ -234,6 +237,9 @@ class Options:
         if t38:
             opts.t38 = opts.t38 | t38_options(t38)
         opts.label = get_str(message, "label")
+        drop = get_str(message, "drop-traffic", "drop traffic")
+        if drop in ("start", "stop"):
+            opts.drop_traffic = drop == "start"
         tos = get_int(message, "TOS", "tos")
         if tos is not None:
             opts.tos = tos

@@ -42,6 +42,11 @@ MAX_FDS = MAX_BATCH
 RTCP_CONSUMED, RTCP_GENERATED, RTCP_ON_RTP, RTCP_SECURE_LEG = 1, 2, 4, 8
 
 
+# ``StreamSpec.blocked`` of a stream under ``drop-traffic``: everything it receives is
+# dropped as it arrives (1 is ``block media``: counted, learned from, not sent on).
+DROP_ALL = 2
+
+
 class StreamSpec(NamedTuple):
     """What a worker needs to relay one stream (all plain values, picklable)."""
 
@@ -59,7 +64,7 @@ class StreamSpec(NamedTuple):
     media_handover: bool
     asymmetric: bool
     rtcp_mux: bool
-    blocked: bool
+    blocked: int  # 1: block media (counted); 2: drop-traffic (dropped as it arrives)
     restart_learning: bool  # signalling happened: open a new 3 s learning window
     generation: int  # version of this spec; the worker echoes it in the counter slot
     # SRTP on this stream's leg, (libsrtp profile, key||salt) or None: unprotect what the

@@ -786,6 +786,8 @@ class Worker:
                 stream.secure = stream.secure or bool(stream.extras)
             else:
                 stream.extras = ()
+        if stream.blocked == ch.DROP_ALL:
+            stream.secure = True  # (``drain_secure`` drops it all; plain drains pay nothing)
         if stream.t38 is not None or stream.gateway is not None:
             self.follow_gateway(stream)
         if _relay is not None:
@@ -1245,6 +1247,9 @@ class Worker:
         gets one read per wakeup, a busy one up to BATCH (as ``drain``). A WebRTC leg's
         stream goes to ``drain_webrtc``; media for a WebRTC party whose handshake is not
         done is dropped (never sent to it unencrypted)."""
+        if stream.blocked == ch.DROP_ALL:
+            _discard(stream.sock)
+            return
         if stream.webrtc is not None:
             self.drain_webrtc(stream, wall, now, turn)
             return
@@ -2178,6 +2183,18 @@ def _forward(stream: _Stream, sink: _Stream | None, extras: tuple, data: bytes, 
     else:
         pieces = (data,)
     return errors + _send_on(stream, sink, extras, pieces, rtcp, demux, out)
+
+
+def _discard(sock) -> None:
+    """``drop-traffic``: what waits on the socket is read and dropped, before anything sees
+    it (no counters, learning, STUN or DTLS; 10.5)."""
+    for _ in range(BATCH):
+        try:
+            sock.recv(1)
+        except (BlockingIOError, InterruptedError):
+            return
+        except OSError:  # (an ICMP error queued on the socket)
+            continue
 
 
 def _note_report(stream: _Stream, wall: float, packet) -> None:

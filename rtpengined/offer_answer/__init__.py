@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 from .. import dtmf_block
 from .. import sdp as sdpmod
 from ..model import Call, Monologue
+from ..ng_extended import apply_media_blocks
 from ..ngoptions import Options, get_list, get_str
 from ..ports import set_tos
 from ..protocol.ngcodec import NgError
@@ -103,6 +104,7 @@ def offer(core: Core, message: dict[str, Any], request: Request) -> dict[str, An
     if result is None:
         raise NgError("Error rewriting SDP")
     sender.last_sdp = body  # what a subscription to this party mirrors (pubsub)
+    _drop_traffic(call, opts.drop_traffic, manager)
     if dtmf_block.any_block(call):  # (new ports or payload types keep the block)
         dtmf_block.apply(call, manager.media.update_stream)
     trickle.dequeue(manager, call, from_tag, now)
@@ -138,6 +140,7 @@ def answer(core: Core, message: dict[str, Any], request: Request) -> dict[str, A
         raise NgError("Error rewriting SDP")
     call.answered = True
     answerer.last_sdp = body  # what a subscription to this party mirrors (pubsub)
+    _drop_traffic(call, opts.drop_traffic, manager)
     if dtmf_block.any_block(call):
         dtmf_block.apply(call, manager.media.update_stream)
     trickle.dequeue(manager, call, to_tag, now)
@@ -152,6 +155,19 @@ def _keep_dialogue(sender: Monologue, receiver: Monologue) -> None:
     for party in (sender, receiver, *sender.subscriptions, *sender.subscribers,
                   *receiver.subscriptions, *receiver.subscribers):
         party.delete_at = None
+
+
+def _drop_traffic(call: Call, drop: bool | None, manager: CallManager) -> None:
+    """``drop-traffic`` (offer or answer, for the whole call, until ``stop``; 10.5): every
+    stream drops what arrives, uncounted; the streams this request made too."""
+    if drop is not None:
+        changed = drop != call.drop_traffic
+        call.drop_traffic = drop
+        if not changed and not drop:
+            return
+    elif not call.drop_traffic:
+        return
+    apply_media_blocks(call, manager.media.update_stream)
 
 
 def _change_tos(call: Call, tos: int, default: int) -> None:
