@@ -130,6 +130,11 @@ class Stream:
     # protects what it is sent. None: plain RTP.
     srtp_in: tuple | None = rare(None)
     srtp_out: tuple | None = rare(None)
+    # A leg whose SDES keys pass end to end (no ``srtp_in``/``srtp_out``: its SRTP goes on as
+    # it came): the keys of its RTCP, (inbound, outbound) as ``srtp_in``/``srtp_out``. 10.5
+    # decrypts a party's SRTCP on such a leg all the same (and encrypts it again for the
+    # other), so its reports count decrypted and give the call's quality figures.
+    srtcp: tuple | None = rare(None)
     crypto_suite: str | None = rare(None)  # what query shows (10.5: on an SDES offerer's streams)
     # Payload types of what the party sends here that the relay drops: its telephone-event
     # while ``block DTMF`` blocks it (``dtmf_block``). Empty for nearly every stream.

@@ -255,3 +255,14 @@ def test_ipv6_counter_dump_is_parsed_in_either_attribute_layout():
     out = {}
     parse_setelems(_setelem_dump(elements, extra=_attr(3, struct.pack("!I", 0))), out, 6)
     assert out == want
+
+
+def test_rtcp_of_end_to_end_sdes_stays_in_userspace():
+    """A leg whose SDES keys pass end to end: its SRTP may be forwarded as it comes, its
+    SRTCP is decrypted by the relay (the reports, counted decrypted, as 10.5)."""
+    keys = (("AES_CM_128_HMAC_SHA1_80", bytes(30), ()),) * 2
+    assert why_userspace(call(srtcp=keys)[0]) is None
+    assert why_userspace(call(srtcp=keys, rtcp=True)[0]) == "SRTCP"
+    a, b = call(rtcp_mux=True)
+    b.rtcp_mux, b.srtcp = True, keys
+    assert why_userspace(a) == "SRTCP"

@@ -202,7 +202,8 @@ struct leg {
 };
 
 /* One entry per file descriptor of the worker's stream sockets. (One per socket of every
- * open call: fields ordered for no padding, a WebRTC leg's part apart; 136 bytes.) */
+ * open call: fields ordered for no padding, a WebRTC leg's part apart; 136 bytes, the
+ * last flag in what was the tail padding.) */
 struct entry {
     uint8_t known;    /* a destination was set (the fd is a stream's socket) */
     uint8_t settled;  /* registered: relayed here */
@@ -240,6 +241,9 @@ struct entry {
         struct sockaddr_in v4;
         struct sockaddr_in6 v6;
     } dest;
+    /* The contexts are for RTCP only: RTP goes on as it came (a leg whose SDES keys pass
+     * end to end; 10.5 decrypts its SRTCP all the same, for the reports and counts). */
+    uint8_t rtcp_keys_only;
 };
 
 static struct entry *table;
@@ -496,7 +500,7 @@ static PyObject *reports(PyObject *self, PyObject *unused)
 /* Relay what waits on settled stream ``fd`` (at most MAX_BATCH packets): receive, count
  * and publish, send on; with SRTP on either side, each packet unprotected with the
  * stream's context and protected with its sink's (as Worker.drain_secure does: a packet
- * libsrtp refuses is an error and is dropped). Returns 1 when Python must flush the
+ * libsrtp refuses is an error and is dropped), only RTCP ones with ``rtcp_keys_only``. Returns 1 when Python must flush the
  * stream (congestion or a refused send: its kernel drops or errors go out with the next
  * flush, as in Python). */
 static int relay(int fd, struct entry *e, double wall)
@@ -555,7 +559,8 @@ static int relay(int fd, struct entry *e, double wall)
             char *data = slots + (size_t)i * SLOT;
             int len = (int)msgs[i].msg_len;
             int rtcp = len > 1 && (unsigned char)data[1] >= 192 && (unsigned char)data[1] <= 223;
-            if (e->unprotect != NULL) {
+            int keyed = rtcp || !e->rtcp_keys_only; /* (else SRTP passed as it came) */
+            if (e->unprotect != NULL && keyed) {
                 /* As 10.5 counts an SRTP leg: a packet libsrtp refuses is an error, not
                  * a packet of the stream; the others count decrypted. */
                 int received = len;
@@ -576,7 +581,7 @@ static int relay(int fd, struct entry *e, double wall)
             if (!(demux ? rtcp_sending : sending))
                 continue; /* nowhere to send it: dropped quietly, not protected */
             Context *protect = (Context *)(demux ? e->rtcp_protect : e->protect);
-            if (protect != NULL
+            if (protect != NULL && keyed
                 && apply(protect, rtcp ? protect->protect_rtcp : protect->protect, data, &len,
                          rtcp ? SRTCP_TRAILER : SRTP_TRAILER) < 0) {
                 e->errors += 1;
@@ -930,11 +935,11 @@ static int peer_arg(PyObject *value, struct leg *out)
 
 /* register(fd, sink_fd, offset, packets, bytes, errors, last_packet, ssrc, ssrc_seen,
  * payload_type[, unprotect, protect[, peer[, rtcp_sink_fd, rtcp_protect[, seq, lsr,
- * lsr_at]]]]): relay ``fd``'s packets here from now on, sent from
+ * lsr_at[, rtcp_keys_only]]]]]): relay ``fd``'s packets here from now on, sent from
  * ``sink_fd``, counted in the slot at byte ``offset``; SRTP unprotected with ``unprotect``
- * and protected with ``protect`` (SrtpContexts, None for plain). Already registered: only
- * the sink, slot and contexts change (the counters held here stay; the given ones are
- * Python's stale copy). */
+ * and protected with ``protect`` (SrtpContexts, None for plain), RTCP only with
+ * ``rtcp_keys_only``. Already registered: only the sink, slot and contexts change (the
+ * counters held here stay; the given ones are Python's stale copy). */
 static PyObject *register_(PyObject *self, PyObject *args)
 {
     int fd, sink, seen, payload_type;
@@ -945,12 +950,12 @@ static PyObject *register_(PyObject *self, PyObject *args)
     PyObject *unprotect_arg = Py_None, *protect_arg = Py_None, *peer = Py_None;
     PyObject *rtcp_protect_arg = Py_None;
     PyObject *unprotect, *protect, *rtcp_protect;
-    int rtcp_sink = -1, seq = -1;
+    int rtcp_sink = -1, seq = -1, rtcp_keys_only = 0;
     unsigned long lsr = 0, lsr_at = 0;
-    if (!PyArg_ParseTuple(args, "iinKKKdkii|OOOiOikk", &fd, &sink, &offset, &packets, &nbytes,
+    if (!PyArg_ParseTuple(args, "iinKKKdkii|OOOiOikkp", &fd, &sink, &offset, &packets, &nbytes,
                           &errors, &last, &ssrc, &seen, &payload_type, &unprotect_arg,
                           &protect_arg, &peer, &rtcp_sink, &rtcp_protect_arg, &seq, &lsr,
-                          &lsr_at))
+                          &lsr_at, &rtcp_keys_only))
         return NULL;
     if (context_arg(unprotect_arg, &unprotect) < 0 || context_arg(protect_arg, &protect) < 0
         || context_arg(rtcp_protect_arg, &rtcp_protect) < 0)
@@ -981,6 +986,7 @@ static PyObject *register_(PyObject *self, PyObject *args)
     e->unprotect = unprotect;
     e->protect = protect;
     e->rtcp_protect = rtcp_protect;
+    e->rtcp_keys_only = (uint8_t)rtcp_keys_only;
     if (!e->settled) {
         e->settled = 1;
         e->packets = packets;

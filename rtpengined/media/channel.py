@@ -105,6 +105,9 @@ class StreamSpec(NamedTuple):
     # of the reports, (payload type, clock rate) pairs, the SRTP keys of the reports or
     # None), or None.
     rtcp_gen: tuple | None = None
+    # A leg whose SDES keys pass end to end (``Stream.srtcp``): (inbound, outbound) keys as
+    # ``srtp_in``/``srtp_out``, for its RTCP only (RTP goes on as it came), or None.
+    srtcp: tuple | None = None
 
 
 def encode(messages: list[tuple]) -> bytes:

@@ -118,6 +118,8 @@ def why_userspace(stream: Stream, families: frozenset[int] = frozenset({4})) -> 
             return "asymmetric"
         if s.srtp_in is not None or s.srtp_out is not None:
             return "SRTP"  # the relay decrypts/encrypts
+        if s.srtcp is not None and (s.rtcp or s.rtcp_mux):
+            return "SRTCP"  # SDES keys passed end to end: the relay still decrypts RTCP
         if s.ice is not None:
             return "ICE"  # the relay's agent answers and sends checks on the port
         if s.extra_sinks:

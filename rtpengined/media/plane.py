@@ -593,7 +593,7 @@ class RelayPlane:
         ice = dtls = srtp_in = srtp_out = None
         extra_sinks = transcode = dropped = ()
         rtcp_only = egress = False
-        t38 = guard = rtcp_gen = None
+        t38 = guard = rtcp_gen = srtcp = None
         if stream.rare is not None:  # (else plain: no keys, WebRTC, subscribers, conversions)
             if stream.dtls is not None or stream.ice is not None:
                 ice, dtls = self._webrtc_spec(record, stream, ahead)
@@ -606,6 +606,7 @@ class RelayPlane:
             t38 = stream.t38
             guard = stream.guard
             rtcp_gen = stream.rtcp_gen
+            srtcp = stream.srtcp
         alternates = (tuple(_family(sock) for _, _, sock in record.alternates)
                       if record.alternates else ())
         return (
@@ -639,6 +640,7 @@ class RelayPlane:
             alternates,
             guard,
             rtcp_gen,
+            srtcp,
         )
 
     def _webrtc_spec(self, record: _Record, stream: Stream, ahead: list | None = None) -> tuple:

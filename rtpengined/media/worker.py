@@ -215,7 +215,8 @@ class _Stream:
         keys come from its DTLS handshake instead (``Worker.follow_leg``)."""
         if spec.dtls is not None:
             return
-        if self.rare is None and spec.srtp_in is None and spec.srtp_out is None:
+        if (self.rare is None and spec.srtp_in is None and spec.srtp_out is None
+                and spec.srtcp is None):
             return  # plain, and stays so
         if spec.srtp_in != self.srtp_in:
             self.srtp_in = spec.srtp_in
@@ -223,6 +224,11 @@ class _Stream:
         if spec.srtp_out != self.srtp_out:
             self.srtp_out = spec.srtp_out
             self.protect = _srtp_context(spec.srtp_out, outbound=True)
+        if spec.srtcp != self.srtcp:
+            self.srtcp = spec.srtcp
+            inbound, outbound = spec.srtcp or (None, None)
+            self.rtcp_unprotect = _srtp_context(inbound, outbound=False)
+            self.rtcp_protect = _srtp_context(outbound, outbound=True)
 
     @property
     def sock(self) -> socket.socket:
@@ -325,6 +331,9 @@ class _Stream:
 add_rare_fields(_Stream, {
     # SRTP: the spec's keys as they came and the contexts made from them.
     "srtp_in": None, "srtp_out": None, "unprotect": None, "protect": None,
+    # A leg whose SDES keys pass end to end (``StreamSpec.srtcp``): the spec's keys and the
+    # contexts of its RTCP (its SRTP goes on as it came, its SRTCP is decrypted: 10.5).
+    "srtcp": None, "rtcp_unprotect": None, "rtcp_protect": None,
     "webrtc": None,  # secure.webrtc.WebrtcLeg (set by Worker.set_webrtc)
     # Subscribers (pubsub): their stream ids from the spec, and their streams here (set
     # by Worker.resolve); the conversions of what is sent or copied to this stream.
@@ -772,12 +781,15 @@ class Worker:
         else:
             stream.secure = stream.srtp_in is not None or stream.webrtc is not None or (
                 stream.rtcp_only or stream.dropped or stream.t38 is not None
-                or stream.guard is not None or stream.rtcp_gen is not None) or (
+                or stream.guard is not None or stream.rtcp_gen is not None
+                or stream.srtcp is not None) or (
                 sink is not None and (
                     sink.srtp_out is not None or sink.webrtc is not None
+                    or sink.srtcp is not None
                     or sink.transcode is not None  # (converted packet by packet)
                     or (sink_peer is not None and (sink_peer.srtp_out is not None
-                                                   or sink_peer.webrtc is not None))))
+                                                   or sink_peer.webrtc is not None
+                                                   or sink_peer.srtcp is not None))))
             if stream.extra_ids:
                 # Subscribers (pubsub): each packet is copied, so the per-packet drain
                 # relays the stream (the batched drains know one sink only).
@@ -841,6 +853,9 @@ class Worker:
                 return
             self.unsettle(stream)
             return
+        if sink is not None and _with_rtcp_keys(stream, sink, rtcp_target):
+            self.settle_rtcp_keys_only(stream, sink, rtcp_target)
+            return
         leg = stream.webrtc
         peer = None
         ok = (sink is not None and stream.confirmed and not stream.blocked and not stream.extras
@@ -878,19 +893,42 @@ class Worker:
         if not ok:
             self.unsettle(stream)
 
+    def settle_rtcp_keys_only(self, stream: _Stream, sink: _Stream,
+                              rtcp_target: _Stream | None) -> None:
+        """``settle`` for a stream of a leg whose SDES keys pass end to end (``srtcp``):
+        the C loop relays its SRTP as it came and its SRTCP decrypted and encrypted again
+        (as ``drain_secure`` does), when both ends (and a demuxed RTCP stream) have RTCP
+        contexts of the C helper and nothing else needs Python."""
+        contexts = (stream.rtcp_unprotect, sink.rtcp_protect,
+                    rtcp_target.rtcp_protect if rtcp_target is not None else None)
+        ok = (_rtcp_keys_only(stream, sink, rtcp_target)
+              and stream.confirmed and not stream.blocked and not stream.extras
+              and sink.transcode is None and not stream.rtcp_only and not stream.dropped
+              and stream.t38 is None and stream.guard is None and stream.rtcp_gen is None
+              and not (stream.strict_source or stream.media_handover)
+              and self.streams.get(stream.id) is stream
+              and all(type(c) is _CContext for c in contexts[:2])
+              and (rtcp_target is None or type(contexts[2]) is _CContext)
+              and self._register(stream, sink, contexts[0], contexts[1], None, rtcp_target,
+                                 contexts[2], rtcp_keys_only=True))
+        if not ok:
+            self.unsettle(stream)
+
     @staticmethod
     def _register(stream: _Stream, sink: _Stream, unprotect, protect, peer: tuple | None,
-                  rtcp_target: _Stream | None, rtcp_protect) -> bool:
+                  rtcp_target: _Stream | None, rtcp_protect, rtcp_keys_only: bool = False
+                  ) -> bool:
         """Put the settled stream in the C table (already there: its sink, keys and peer
         are updated; the counters stay the C table's). Contexts are shared with Python's
-        drains: one replay window. False if the C loop cannot take it."""
+        drains: one replay window. ``rtcp_keys_only``: the contexts are for RTCP only (RTP
+        goes on as it came). False if the C loop cannot take it."""
         lsr, lsr_at = stream.sr or (0, 0)
         try:
             _relay.register(stream.fd, sink.fd, stream.slot * SLOT_SIZE, stream.packets,
                             stream.bytes, stream.errors, stream.last_packet, stream.ssrc,
                             stream.ssrc_seen, stream.payload_type, unprotect, protect, peer,
                             -1 if rtcp_target is None else rtcp_target.fd, rtcp_protect,
-                            stream.seq, lsr, lsr_at)
+                            stream.seq, lsr, lsr_at, rtcp_keys_only)
         except ValueError:  # a peer the C loop cannot compare sources with
             return False
         stream.native = True
@@ -1280,11 +1318,9 @@ class Worker:
                 nbytes += len(data)
                 continue
             rtcp = len(data) > 1 and 192 <= data[1] <= 223
-            if stream.srtp_in is not None:
+            if stream.srtp_in is not None or (rtcp and stream.srtcp is not None):
                 try:
-                    if unprotect is None:
-                        raise ValueError("no SRTP context")
-                    data = unprotect.unprotect_rtcp(data) if rtcp else unprotect.unprotect(data)
+                    data = _unprotect(stream, unprotect, data, rtcp)
                 except Exception:  # libsrtp: authentication, replay, malformed
                     errors += 1
                     refused += 1  # as 10.5: an error, not a packet of the stream
@@ -2197,6 +2233,38 @@ def _discard(sock) -> None:
             continue
 
 
+def _ends(stream: _Stream, sink: _Stream, rtcp_target: _Stream | None) -> tuple:
+    return (stream, sink) if rtcp_target is None else (stream, sink, rtcp_target)
+
+
+def _with_rtcp_keys(stream: _Stream, sink: _Stream, rtcp_target: _Stream | None) -> bool:
+    """Whether a stream, its sink or its demuxed RTCP stream has RTCP keys (``srtcp``):
+    the C loop relays it only as ``Worker.settle_rtcp_keys_only`` says."""
+    return any(end.rare is not None and end.srtcp is not None
+               for end in _ends(stream, sink, rtcp_target))
+
+
+def _rtcp_keys_only(stream: _Stream, sink: _Stream, rtcp_target: _Stream | None) -> bool:
+    """Whether the stream, its sink and its demuxed RTCP stream (if any) all are of a leg
+    whose SDES keys pass end to end, none with SRTP keys or a WebRTC leg of its own. (A
+    mix, which signalling does not make, stays with Python's drains, which key each end
+    as it is.)"""
+    return all(end.srtcp is not None and end.srtp_in is None and end.srtp_out is None
+               and end.webrtc is None for end in _ends(stream, sink, rtcp_target))
+
+
+def _unprotect(stream: _Stream, unprotect, data: bytes, rtcp: bool) -> bytes:
+    """A packet of a stream with keys decrypted: SRTP with the stream's context, SRTCP
+    with it or, on a leg whose SDES keys pass end to end, with its RTCP context (its SRTP
+    is not decrypted: not called for it). Raises what libsrtp raises, or ValueError
+    without a context (a suite libsrtp cannot do here)."""
+    if stream.srtp_in is None:
+        unprotect = stream.rtcp_unprotect
+    if unprotect is None:
+        raise ValueError("no SRTP context")
+    return unprotect.unprotect_rtcp(data) if rtcp else unprotect.unprotect(data)
+
+
 def _note_report(stream: _Stream, wall: float, packet) -> None:
     if len(_REPORTS) < MAX_REPORTS:
         _REPORTS.append((stream.id, wall, bytes(packet)))
@@ -2321,6 +2389,11 @@ def _onward(sink: _Stream | None, data: bytes, rtcp: bool, demux: bool):
         try:
             data = protect.protect_rtcp(data) if rtcp else protect.protect(data)
         except Exception:  # libsrtp: malformed, or an index it will not reuse
+            return False
+    elif rtcp and target.srtcp is not None:  # (a leg whose SDES keys pass end to end)
+        try:
+            data = target.rtcp_protect.protect_rtcp(data)
+        except Exception:  # libsrtp, as above
             return False
     return target, data
 
