@@ -190,6 +190,7 @@ class SdpOutput:
                 changed = sdes.passthrough_security(plan, section, sender_media, out_media,
                                                     is_offer, opts.transport_accept)
                 changed += self._webrtc_legs(((out_media, receiver), (sender_media, sender)))
+                changed += sdes.drop_rtcp_keys(sender_media, out_media)
                 for stream in changed:
                     if not stream.closed:
                         self.manager.media.update_stream(stream)
@@ -215,6 +216,7 @@ class SdpOutput:
                                                dtls_off=opts.dtls == "off",
                                                dtls_option=opts.dtls)
                 changed += self._webrtc_legs(((out_media, receiver), (sender_media, sender)))
+                changed += sdes.rtcp_keys(sender, sender_media, out_media)
                 if sender_media.rtcp_gen:
                     changed += sdes.report_keys(sender, sender_media)
                 for stream in changed:

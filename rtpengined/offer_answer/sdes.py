@@ -6,8 +6,9 @@ suite it knows plus ``a=setup:actpass`` and our fingerprint; the SRTP answer's `
 picks our key and brings the answerer's, and the plain offerer gets a plain answer. An SDES
 offer sent on as RTP/AVP loses its `a=crypto`; the plain answer goes back as the offerer's
 protocol with one `a=crypto` (first offered suite, same tag, our new key). SDES on both legs
-passes through untouched (the media too) when the answer picks one of the offerer's own
-lines, and is re-keyed (the relay decrypts and encrypts) when it picks one we added. An
+passes through untouched (its SRTP too; its SRTCP is decrypted and encrypted again with the
+same keys, ``rtcp_keys``) when the answer picks one of the offerer's own lines, and is
+re-keyed (the relay decrypts and encrypts) when it picks one we added. An
 RTP/AVP offer with `a=crypto` (OSRTP, RFC 8643) is taken as an SDES offerer keeping its
 protocol; the `OSRTP` list offers SDES on RTP/AVP (`offer`) or accepts it in a plain
 answer (`accept`).
@@ -101,12 +102,44 @@ def report_keys(party: Monologue, media: CallMedia) -> list:
     return changed
 
 
+def rtcp_keys(party: Monologue, media: CallMedia, peer_media: CallMedia) -> list:
+    """After an answer: the RTCP keys (``Stream.srtcp``) of an end-to-end SDES leg, both its
+    directions, or none on a leg that is not one (any more); the streams that changed.
+    10.5 passes such a leg's SRTP through but decrypts and encrypts again each party's
+    SRTCP (its savp2savp_rtcp_only handler): the reports count decrypted and feed the
+    call's quality figures. (A suite the relay cannot do: its SRTCP passes as it came.)"""
+    found = end_to_end(party, media)
+    if found is None:
+        return drop_rtcp_keys(media, peer_media)
+    other, sends, given = found
+    inbound, outbound = relay_keys(sends), relay_keys(given)
+    if inbound[0] not in SUPPORTED or outbound[0] not in SUPPORTED:
+        return drop_rtcp_keys(media, other)
+    return (_set_rtcp_keys(media, (inbound, outbound))
+            + _set_rtcp_keys(other, (outbound, inbound)))
+
+
+def drop_rtcp_keys(*medias: CallMedia) -> list:
+    """No RTCP keys of their own on these medias' streams (``rtcp_keys``): a leg keyed by
+    the relay, plain, or passed through (ICE passthrough); the streams that changed."""
+    return [s for media in medias for s in _set_rtcp_keys(media, None)]
+
+
+def _set_rtcp_keys(media: CallMedia, keys: tuple | None) -> list:
+    changed = []
+    for stream in media.streams:
+        if stream.srtcp != keys:
+            stream.srtcp = keys
+            changed.append(stream)
+    return changed
+
+
 def terminate_end_to_end(party: Monologue, media: CallMedia) -> list:
     """Give an end-to-end SDES leg (both its directions) relay contexts with the keys the
     parties already use, so the relay reads the media (a subscriber gets it decrypted)
     while each party still gets the bytes it would have had (SRTP with the same key,
-    SSRC and index encrypts alike); the streams that changed. 10.5 always decrypts and
-    encrypts, so nothing that shows changes."""
+    SSRC and index encrypts alike); the streams that changed. 10.5 decrypts and encrypts
+    all of a leg with more than one sink (its must_recrypt), so nothing that shows changes."""
     found = end_to_end(party, media)
     if found is None:
         return []
@@ -153,6 +186,10 @@ def set_keys(media: CallMedia, inbound: sdes.Crypto | None, outbound: sdes.Crypt
         if stream.srtp_in != key_in or stream.srtp_out != key_out:
             stream.srtp_in, stream.srtp_out = key_in, key_out
             changed.append(stream)
+        if key_in is not None and stream.srtcp is not None:
+            stream.srtcp = None  # (the relay's keys decrypt all of it now: ``rtcp_keys``)
+            if stream not in changed:
+                changed.append(stream)
     return changed
 
 
