@@ -160,11 +160,12 @@ class CallManager:
 
     def set_converting(self, source: Stream, sink: Stream) -> None:
         """``sink`` now converts what ``source`` relays to it (``sink.transcode``), or no
-        longer does: kept for the transcoder statistics, without a pass over the calls."""
+        longer does: kept for the transcoder statistics, without a pass over the calls.
+        Registered anew, a sink goes last: statistics list the chains in the order the
+        latest answer set them (an offer may have set one before, for early media)."""
+        self.converting.pop(sink.id, None)
         if sink.transcode:
             self.converting[sink.id] = (source, sink)
-        else:
-            self.converting.pop(sink.id, None)
 
     def release_stream(self, stream: Stream) -> None:
         """Close a stream's socket through the media plane and give its port back."""

@@ -224,6 +224,8 @@ class SdpOutput:
                         self.manager.media.update_stream(stream)
             if conversion is not None:
                 self._set_conversions(*conversion)
+            elif is_offer and work.added:
+                self._early_conversions(sender_media, out_media, work)
             media_plans.append(plan)
         session_plan = SessionPlan(media_plans)
         if first_address is None:
@@ -350,11 +352,43 @@ class SdpOutput:
             if conversions:
                 source.transcoding = True
             stream = media.rtp
-            if stream is not None and not stream.closed and stream.transcode != conversions:
+            if stream is None or stream.closed:
+                continue
+            changed = stream.transcode != conversions
+            if changed:
                 stream.transcode = conversions
                 self.manager.media.update_stream(stream)
-                if source.rtp is not None:
-                    self.manager.set_converting(source.rtp, stream)
+            # (also unchanged, as the offer set it for early media: listed in this order)
+            if source.rtp is not None and (changed or conversions):
+                self.manager.set_converting(source.rtp, stream)
+
+    def _early_conversions(self, offerer: CallMedia, answerer: CallMedia,
+                           work: _MediaWork) -> None:
+        """Early media, as 10.5: from the offer that added codecs (``transcode``) on, what
+        the answerer sends in a codec it was offered that the offerer does not have goes
+        to the offerer converted into the offerer's first codec, before any answer says
+        which codec the answerer chose (10.5 sets up its codec handlers at the offer);
+        the offerer's own codecs pass. The answer then sets what the call converts
+        (``_set_conversions``). Only while the offerer's stream converts nothing: a
+        re-offer keeps what the last answer set until its own answer."""
+        offer = answerer.offered
+        stream = offerer.rtp
+        section = work.section
+        if (offer is None or stream is None or stream.closed or stream.transcode
+                or section.type != "audio" or _sealed(offerer) or _sealed(answerer)):
+            return
+        rtpmaps = section.rtpmaps()
+        texts = dict(work.added)
+        answerer_codecs = [(pt, texts.get(pt) or rtpmaps.get(pt, "")) for pt in work.sent_formats]
+        conversions = negotiation.conversions(
+            answerer_codecs, list(offer.own or offer.codecs),
+            _ptime_ms(offer.reverse_ptime or offer.ptime))
+        if conversions:
+            answerer.transcoding = True  # (query shows it on the media sending, as 10.5)
+            stream.transcode = conversions
+            self.manager.media.update_stream(stream)
+            if answerer.rtp is not None:
+                self.manager.set_converting(answerer.rtp, stream)
 
     def _rejected_plan(self, parsed: SessionDescription, work: _MediaWork, sender: Monologue,
                        receiver: Monologue, opts: Options, is_offer: bool) -> MediaPlan:
