@@ -1,0 +1,188 @@
+"""Differential: early media in a call that transcodes, beside rtpengine 10.5 over real
+sockets.
+
+Found by rtpengine's t/test-transcode.pl: A offers PCMU only with ``codec: {transcode:
+[G722]}`` (B is offered PCMU and G722), and B, a G.722 phone, sends RTP right after the
+offer, before its answer. 10.5 sets up its codec handlers at the offer: what B sends in a
+codec A was not offered reaches A converted into A's first codec from the first packet on,
+B's PCMU goes to A under the same converted SSRC, and the answer carries the same output
+on (sequence numbers and the encoder's clock continue). A's packets before the answer go
+nowhere: 10.5 learns no address on B's side before B's SDP (its stream is not "filled"),
+so A sends only after the answer here.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import socket
+import struct
+
+import av
+import pytest
+from differential import (
+    answer,
+    burst,
+    default_pair_fixture,  # noqa: F401  (registers default_pair)
+    delete,
+    offer,
+    query,
+    sdp,
+)
+
+from rtpengined.media import g711
+
+TRANSCODE_G722 = {"codec": {"transcode": ["G722"]}}
+
+
+def _tone(rate: int, count: int, frequency: int = 440) -> list[list[int]]:
+    """``count`` 20 ms frames of a sine at ``rate`` Hz, as linear samples."""
+    size = rate // 50
+    return [[int(8000 * math.sin(2 * math.pi * frequency * (i * size + k) / rate))
+             for k in range(size)] for i in range(count)]
+
+
+def _g722_tone(count: int) -> list[bytes]:
+    """``count`` G.722 payloads of 20 ms of a 440 Hz tone (libavcodec's encoder)."""
+    encoder = av.CodecContext.create("g722", "w")
+    encoder.sample_rate, encoder.layout, encoder.format = 16000, "mono", "s16"
+    payloads: list[bytes] = []
+    for index, samples in enumerate(_tone(16000, count + 2)):
+        frame = av.AudioFrame(format="s16", layout="mono", samples=len(samples))
+        frame.sample_rate = 16000
+        frame.planes[0].update(struct.pack(f"<{len(samples)}h", *samples))
+        frame.pts = index * len(samples)
+        payloads += [bytes(packet) for packet in encoder.encode(frame)]
+    return payloads[:count]
+
+
+G722 = _g722_tone(9)
+PCMU = bytes(g711.linear_to_ulaw(s) for s in _tone(8000, 1)[0])
+
+
+def _body(port: int, formats: str) -> str:
+    return sdp("v=0", "o=- 1 1 IN IP4 127.0.0.1", "s=-", "c=IN IP4 127.0.0.1", "t=0 0",
+               f"m=audio {port} RTP/AVP {formats}", "a=sendrecv")
+
+
+def _media_line(reply: dict) -> str:
+    text = reply["sdp"].decode() if isinstance(reply["sdp"], bytes) else reply["sdp"]
+    return re.search(r"m=audio \d+ (.*)\r\n", text).group(1)
+
+
+def early_exchange(daemon, call_id: str, a_formats: str, b_formats: str, steps: list,
+                   offer_options: dict) -> list:
+    """A offers ``a_formats`` (with ``offer_options``), B's packets may follow at once;
+    the step "answer" is B's answer of ``b_formats``. Each packet step is (sender, pt, seq,
+    ts, ssrc, payload); noted is what the other party receives for it: (pt, seq, ts,
+    payload, SSRC kept?, which output SSRC) each. The call is deleted at the end."""
+    sockets = {}
+    for name in "AB":
+        sockets[name] = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        sockets[name].bind(("127.0.0.1", 0))
+    try:
+        ids = {"call-id": call_id, "from-tag": "A", "ICE": "remove"}
+        reply = daemon.request({"command": "offer", **ids, **offer_options,
+                                "sdp": _body(sockets["A"].getsockname()[1], a_formats)})
+        out: list = [_media_line(reply)]
+        ports = {"B": int(re.search(r"m=audio (\d+)", reply["sdp"]).group(1))}
+        seen: dict[int, int] = {}
+        for step in steps:
+            if step == "answer":
+                reply = daemon.request({"command": "answer", **ids, "to-tag": "B",
+                                        "sdp": _body(sockets["B"].getsockname()[1], b_formats)})
+                out.append(_media_line(reply))
+                ports["A"] = int(re.search(r"m=audio (\d+)", reply["sdp"]).group(1))
+                continue
+            sender, pt, seq, ts, ssrc, payload = step
+            sockets[sender].sendto(struct.pack("!BBHII", 0x80, pt, seq, ts, ssrc) + payload,
+                                   ("127.0.0.1", ports[sender]))
+            got = []
+            for data in burst(sockets["B" if sender == "A" else "A"]):
+                _, got_pt, got_seq, got_ts, got_ssrc = struct.unpack("!BBHII", data[:12])
+                got.append((got_pt, got_seq, got_ts, data[12:], got_ssrc == ssrc,
+                            seen.setdefault(got_ssrc, len(seen))))
+            out.append(got)
+        daemon.request({"command": "delete", "call-id": call_id})
+        return out
+    finally:
+        for sock in sockets.values():
+            sock.close()
+
+
+def _b(pt: int, index: int, payload: bytes) -> tuple:
+    return ("B", pt, 100 + index, 1000 + 160 * index, 0x2222, payload)
+
+
+def _a(index: int) -> tuple:
+    return ("A", 0, 500 + index, 8000 + 160 * index, 0x1111, PCMU)
+
+
+# B's G.722 and one PCMU packet before the answer, the same after it, then A's PCMU.
+BEFORE = [*(_b(9, i, G722[i]) for i in range(6)), _b(0, 6, PCMU)]
+EARLY = [*BEFORE, "answer", *(_b(9, 7 + i, G722[6 + i]) for i in range(3)), _b(0, 10, PCMU),
+         _a(0), _a(1), _a(2)]
+# The same, B sending only the codec it answered after its answer.
+EARLY_THEN_PCMU = [*BEFORE, "answer", _b(0, 7, PCMU), _b(0, 8, PCMU), _a(0), _a(1)]
+
+SCENARIOS = {
+    "B answers G722": ("9", EARLY),
+    "B answers PCMU and G722": ("0 9", EARLY),
+    "B answers PCMU": ("0", EARLY_THEN_PCMU),
+}
+
+
+def _headers(result: list) -> list:
+    """The SDP lines as they are; of each packet all but the payload (the G.722 decoder
+    and resampler are each daemon's libavcodec), and its payload's length."""
+    return [got if isinstance(got, str)
+            else [(pt, seq, ts, len(payload), kept, ssrc) for pt, seq, ts, payload, kept, ssrc
+                  in got] for got in result]
+
+
+def _frequency(payloads: list[bytes]) -> float:
+    linear = [g711.ulaw_to_linear(code) for code in b"".join(payloads)]
+    rising = sum(1 for x, y in zip(linear, linear[1:], strict=False) if x < 0 <= y)
+    return rising * 8000 / len(linear)
+
+
+@pytest.mark.parametrize("name", list(SCENARIOS))
+def test_early_media_is_transcoded_from_the_offer_as_rtpengine(default_pair, name):
+    """What each party receives, before and after the answer, is 10.5's packet for packet:
+    payload types, sequence numbers, timestamps, SSRCs and payload sizes. B's G.722 before
+    the answer reaches A as PCMU (the 440 Hz tone B sent), not as the G.722 A cannot
+    take."""
+    b_formats, steps = SCENARIOS[name]
+    call_id = f"early-{name}".replace(" ", "_")
+    want = early_exchange(default_pair.reference, call_id, "0", b_formats, steps,
+                          TRANSCODE_G722)
+    have = early_exchange(default_pair.ours, call_id, "0", b_formats, steps, TRANSCODE_G722)
+    assert _headers(have) == _headers(want)
+    early = [packet for got in have[1:len(BEFORE) + 1] for packet in got]
+    assert len(early) >= 5 and all(packet[0] == 0 and len(packet[3]) == 160
+                                   for packet in early)
+    # (the decoder's first frame starts from silence)
+    assert abs(_frequency([packet[3] for packet in early[1:]]) - 440) < 30
+
+
+def _party(port: int, formats: str) -> str:
+    return sdp("v=0", "o=- 1 1 IN IP4 192.0.2.10", "s=-", "c=IN IP4 192.0.2.10", "t=0 0",
+               f"m=audio {port} RTP/AVP {formats}", "a=sendrecv")
+
+
+QUERIES = {
+    # (the media B sends from is "transcoding" from the offer on, in 10.5's query)
+    "transcode G722, query before the answer": [
+        offer(_party(2000, "0"), **TRANSCODE_G722), query(), answer(_party(3000, "9")),
+        query(), delete()],
+    "transcode G722, answer PCMU": [
+        offer(_party(2000, "0"), **TRANSCODE_G722), query(), answer(_party(3000, "0")),
+        query(), delete()],
+    "transcode a codec the offer has, query before the answer": [
+        offer(_party(2000, "8 0"), codec={"transcode": ["PCMU"]}), query(), delete()],
+}
+
+
+@pytest.mark.parametrize("name", list(QUERIES))
+def test_query_before_the_answer_as_rtpengine(default_pair, name):
+    default_pair.compare(QUERIES[name], name)
