@@ -625,7 +625,7 @@ Conversion = tuple
 def conversions(sent: list[tuple[str, str]], received: list[tuple[str, str]],
                 ptime: int = 20, repacketize: bool = False, makes_cn: bool = False,
                 silence: tuple[int, bytes] | None = None,
-                dtmf: bool = False) -> tuple[Conversion, ...]:
+                dtmf: bool = False, into_first: bool = False) -> tuple[Conversion, ...]:
     """What the relay converts on its way to a party: each codec the sender may send
     (``sent``: its answered (payload type, rtpmap text) list) that the receiving party was
     not answered (``received``, the same for it) goes out in the receiver's first codec,
@@ -644,7 +644,11 @@ def conversions(sent: list[tuple[str, str]], received: list[tuple[str, str]],
     tones in the receiver's codec, and tones in the G.711 audio of a sender that has no
     telephone-event are detected and go out as the receiver's events. Either way the
     direction's G.711 audio goes through the conversion path, on one clock. (Without it
-    10.5 passes telephone-event on as it came, and so do we.)"""
+    10.5 passes telephone-event on as it came, and so do we.)
+
+    ``into_first``: the receiver's first codec is one the offer added for transcoding
+    (``added_first``); 10.5 then converts every audio codec into it, also those the
+    receiver takes as they are."""
     names = {_conversion_name(text): pt for pt, text in received}
     primary = next(((pt, _conversion_name(text)) for pt, text in received
                     if _encoding(text) not in SUPPLEMENTARY), None)
@@ -671,7 +675,8 @@ def conversions(sent: list[tuple[str, str]], received: list[tuple[str, str]],
             continue  # (telephone-event: ``_event_conversions``)
         if encoding == "cn" and not into_noise:
             continue  # (comfort noise passes to a party that takes it)
-        if encoding not in names:
+        if encoding not in names or (into_first and primary is not None
+                                     and encoding != primary[1] and encoding != "cn"):
             if (primary is not None and primary[0].isdigit()
                     and media_codecs.convertible(encoding, primary[1])):
                 target = media_codecs.codec(primary[1])
@@ -694,6 +699,16 @@ def conversions(sent: list[tuple[str, str]], received: list[tuple[str, str]],
                if entry[2].lower() in media_codecs.G711 and len(entry) > 4 else entry
                for entry in out]
     return tuple(out)
+
+
+def added_first(offer: Offered, answered: list[tuple[str, str]]) -> bool:
+    """The answer's first codec (not telephone-event or CN) is one the offer added for
+    transcoding: 10.5's preferred sink codec is then "for transcoding", and what the
+    offerer sends goes out in it, whatever else the answer takes (probed: B answering
+    G722 and PCMU to an offer of PCMU with ``transcode: [G722]`` gets A's PCMU as G.722)."""
+    first = next((pt for pt, text in answered if _encoding(text) not in SUPPLEMENTARY), None)
+    return (first is not None and first in offer.sent
+            and first not in {pt for pt, _ in offer.own or offer.codecs})
 
 
 def _conversion_name(rtpmap: str) -> str:

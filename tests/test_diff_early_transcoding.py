@@ -128,6 +128,8 @@ EARLY_THEN_PCMU = [*BEFORE, "answer", _b(0, 7, PCMU), _b(0, 8, PCMU), _a(0), _a(
 SCENARIOS = {
     "B answers G722": ("9", EARLY),
     "B answers PCMU and G722": ("0 9", EARLY),
+    # (the added codec first: A's PCMU goes to B as G.722, though B takes PCMU too)
+    "B answers G722 and PCMU": ("9 0", EARLY),
     "B answers PCMU": ("0", EARLY_THEN_PCMU),
 }
 
@@ -178,6 +180,9 @@ QUERIES = {
     "transcode G722, answer PCMU": [
         offer(_party(2000, "0"), **TRANSCODE_G722), query(), answer(_party(3000, "0")),
         query(), delete()],
+    "transcode G722, answer G722 and PCMU": [
+        offer(_party(2000, "0"), **TRANSCODE_G722), answer(_party(3000, "9 0")), query(),
+        delete()],
     "transcode a codec the offer has, query before the answer": [
         offer(_party(2000, "8 0"), codec={"transcode": ["PCMU"]}), query(), delete()],
 }

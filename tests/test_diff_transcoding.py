@@ -398,6 +398,9 @@ MEDIA = {
     "transcode, answer takes both, reset and duplicates": ({"codec": {"transcode": ["PCMA"]}},
                                                           "0", "0 8", RESET_SEQUENCE),
     "transcode, nothing in common": ({"codec": {"transcode": ["PCMA"]}}, "0", "8", BOTH_WAYS),
+    # (B's first codec is the added one: A's PCMU, which B takes too, goes out as PCMA)
+    "transcode, answer puts the added codec first": ({"codec": {"transcode": ["PCMA"]}}, "0",
+                                                     "8 0", BOTH_WAYS),
     "transcode, framing and clock": ({"codec": {"transcode": ["PCMA"]}}, "0", "8", FRAMING),
     "transcode, reordered and late packets": ({"codec": {"transcode": ["PCMA"]}}, "0", "8",
                                               REORDERED),

@@ -189,6 +189,19 @@ def test_conversions_go_to_the_receivers_first_codec_for_what_it_was_not_answere
         (0, 4, "PCMU", "G723", 480),)
 
 
+def test_an_added_codec_answered_first_takes_every_codec_the_offerer_sends():
+    """10.5's sink codec "for transcoding" first in the answer: A's PCMU, which B takes as
+    it is too, goes out in it; a first codec of the offerer's own changes nothing."""
+    offer = negotiation.Offered(codecs=(("0", "PCMU/8000"),), sent=("0", "8"))
+    answered_a = [("0", "PCMU/8000"), ("101", "telephone-event/8000")]
+    added_first = [("8", "PCMA/8000"), ("0", "PCMU/8000"), ("101", "telephone-event/8000")]
+    assert negotiation.added_first(offer, added_first)
+    assert not negotiation.added_first(offer, added_first[1:])
+    assert negotiation.conversions(answered_a, added_first, into_first=True) == (
+        (0, 8, "PCMU", "PCMA", 160),
+        (101, 101, "TELEPHONE-EVENT/8000", "TELEPHONE-EVENT/8000", 0))
+
+
 def test_codec_frames_follow_the_packet_time_unless_the_codec_fixes_them():
     assert codecs.codec("G723").frame(20) == codecs.codec("G723").frame(30) == 240
     assert codecs.codec("g723").frame(90) == 720

@@ -345,7 +345,8 @@ class SdpOutput:
                 to_offerer_cn, silence, dtmf=dtmf)
             to_answerer = negotiation.conversions(
                 offerer_codecs, answerer_codecs, _ptime_ms(offer_sent.sent_ptime), repacketize,
-                to_answerer_cn, silence, dtmf=dtmf)
+                to_answerer_cn, silence, dtmf=dtmf,
+                into_first=negotiation.added_first(offer_sent, answerer_codecs))
         # (query's "transcoding" flag, as 10.5's: on the media whose packets are converted)
         for media, conversions, source in ((answerer, to_answerer, offerer),
                                            (offerer, to_offerer, answerer)):
