@@ -351,7 +351,11 @@ def _preferred(offer: Offered, formats: list[str],
         chosen = next((pt for pt, text in own if _encoding(text) not in SUPPLEMENTARY), None)
     if chosen is None:
         return None
-    result = [_offer_codec(offer, chosen, "")]
+    # (the answerer took that codec too: it passes as it is, nothing renumbered; 10.5)
+    text = dict(own).get(chosen, "")
+    source = next((pt for pt in formats if pt == chosen
+                   and _same_codec(rtpmaps.get(pt, text), text)), "")
+    result = [_offer_codec(offer, chosen, source)]
     for pt in formats:
         encoding = _encoding(rtpmaps.get(pt, ""))
         if encoding in SUPPLEMENTARY:
@@ -360,6 +364,11 @@ def _preferred(offer: Offered, formats: list[str],
             if target is not None:
                 result.append(_offer_codec(offer, target, pt))
     return _at_codec_rate(result, offer)
+
+
+def _same_codec(one: str, other: str) -> bool:
+    """Two rtpmap texts name the same codec (case aside; one channel when unsaid)."""
+    return one.lower().removesuffix("/1") == other.lower().removesuffix("/1")
 
 
 def codec_matches(codec: str, name: str) -> bool:

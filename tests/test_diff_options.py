@@ -158,6 +158,11 @@ SCENARIOS: dict[str, list[dict]] = {
     "codec-strip-all flag alone": [offer(A, flags=["codec-strip-all"]), delete()],
     "single codec flag": [offer(A), answer(B, flags=["single-codec"]), delete()],
     "always transcode": [offer(A, flags=["always-transcode"]), answer(B), delete()],
+    # (the answerer took the offerer's codec: nothing converts, query says so; 10.5)
+    "always transcode in both, query": [offer(A, flags=["always-transcode"]),
+                                        answer(B, flags=["always-transcode"]), query(), delete()],
+    "codec-accept of the answerer's codec, query": [
+        offer(A, flags=["codec-accept-PCMU"]), answer(B), query(), delete()],
     # -- SIP source address without a received-from: no address for the media (10.5's
     # error, a media address notwithstanding); of it and trust-address the later counts
     "SIP source address without received from": [

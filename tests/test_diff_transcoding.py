@@ -374,6 +374,8 @@ BOTH_WAYS = [("A", 0, 5, 800, 0x1111, bytes(range(0, 160))),
              ("A", 0, 6, 960, 0x1111, bytes(range(100, 256)))]
 
 
+PCMU_BOTH_WAYS = [(s, 0, *rest) for s, _, *rest in BOTH_WAYS]
+
 
 def _event(seq: int, ts: int, step: int) -> tuple:
     """A's key 5 (RFC 4733): ``step`` 0 starts it, 2 and 3 end it (the end sent twice)."""
@@ -411,6 +413,11 @@ MEDIA = {
     "accept PCMU": ({"codec": {"accept": ["PCMU"]}}, "0 8", "8", BOTH_WAYS),
     "always transcode": ({"flags": ["always-transcode"]}, "8 0", "0", [
         (s, 8 if s == "A" else 0, *rest) for s, _, *rest in BOTH_WAYS]),
+    # (the answerer takes the offerer's codec: 10.5 passes the packets through untouched)
+    "always transcode, the answer takes the offerer's codec": (
+        {"flags": ["always-transcode"]}, "0 8", "0", PCMU_BOTH_WAYS),
+    "accept PCMU, the answer takes PCMU": ({"codec": {"accept": ["PCMU"]}}, "0 8", "0",
+                                           PCMU_BOTH_WAYS),
     "telephone-event while a new ptime's samples wait": (
         {"ptime": 30}, "0 101", "0 101", EVENT_WHILE_PENDING),
     "telephone-event after a gap, transcoded": (
