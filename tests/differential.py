@@ -330,6 +330,34 @@ def burst(sock: socket.socket, first: float = 0.5, gap: float = 0.05) -> list[by
         sock.settimeout(gap)
 
 
+def rtp_rtcp_sockets() -> tuple[socket.socket, socket.socket]:
+    """A party's RTP socket on loopback and its RTCP socket on the next port."""
+    for _ in range(50):
+        rtp, rtcp = (socket.socket(socket.AF_INET, socket.SOCK_DGRAM) for _ in range(2))
+        try:
+            rtp.bind(("127.0.0.1", 0))
+            rtcp.bind(("127.0.0.1", rtp.getsockname()[1] + 1))
+            return rtp, rtcp
+        except OSError:
+            rtp.close()
+            rtcp.close()
+    raise RuntimeError("no free port pair")
+
+
+def loopback_party() -> socket.socket:
+    """A party's socket on loopback (an ephemeral port)."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    sock.bind(("127.0.0.1", 0))
+    return sock
+
+
+def party_sdp(sock: socket.socket, formats: str = "0") -> str:
+    """A plain SDP for the party at ``sock``: one audio media with ``formats``."""
+    port = sock.getsockname()[1]
+    return sdp("v=0", "o=- 1 1 IN IP4 127.0.0.1", "s=-", "c=IN IP4 127.0.0.1", "t=0 0",
+               f"m=audio {port} RTP/AVP {formats}", "a=sendrecv")
+
+
 def audio_port(reply: dict) -> int:
     """The port of the first audio media of an offer's or answer's reply SDP."""
     text = reply["sdp"].decode() if isinstance(reply["sdp"], bytes) else reply["sdp"]

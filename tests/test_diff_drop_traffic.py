@@ -10,21 +10,15 @@ import socket
 import struct
 
 import pytest
-from differential import audio_port, default_pair_fixture, sdp  # noqa: F401
+from differential import (  # noqa: F401  (default_pair_fixture registers default_pair)
+    audio_port,
+    default_pair_fixture,
+    loopback_party,
+    party_sdp,
+)
 
 RTP = struct.pack("!BBHII", 0x80, 0, 1, 160, 0x4321) + b"\xd5" * 160
 
-
-def _party() -> socket.socket:
-    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    sock.bind(("127.0.0.1", 0))
-    return sock
-
-
-def _body(sock: socket.socket) -> str:
-    port = sock.getsockname()[1]
-    return sdp("v=0", "o=- 1 1 IN IP4 127.0.0.1", "s=-", "c=IN IP4 127.0.0.1", "t=0 0",
-               f"m=audio {port} RTP/AVP 0", "a=sendrecv")
 
 
 def _arrives(sender: socket.socket, receiver: socket.socket, port: int) -> bool:
@@ -40,15 +34,15 @@ def _arrives(sender: socket.socket, receiver: socket.socket, port: int) -> bool:
 def _run(daemon, call_id: str, rounds: list[tuple[dict, dict]]) -> list:
     """Per (offer options, answer options): an offer by A, B's answer, then whether one
     packet each way arrives; at the end the packet counts query gives per party."""
-    a, b = _party(), _party()
+    a, b = loopback_party(), loopback_party()
     seen: list = []
     try:
         ids = {"call-id": call_id, "from-tag": "A"}
         for offer_options, answer_options in rounds:
-            to_a = audio_port(daemon.request({"command": "offer", **ids, "sdp": _body(a),
+            to_a = audio_port(daemon.request({"command": "offer", **ids, "sdp": party_sdp(a),
                                               **offer_options}))
             to_b = audio_port(daemon.request({"command": "answer", **ids, "to-tag": "B",
-                                              "sdp": _body(b), **answer_options}))
+                                              "sdp": party_sdp(b), **answer_options}))
             seen.append((_arrives(a, b, to_b), _arrives(b, a, to_a)))
         reply = daemon.request({"command": "query", "call-id": call_id})
         seen.append({tag: [stream["stats"]["packets"] for media in party["medias"]

@@ -21,7 +21,7 @@ import re
 import socket
 
 import pytest
-from differential import running, start_ours, start_reference
+from differential import rtp_rtcp_sockets, running, start_ours, start_reference
 
 from rtpengined.secure import dtls
 
@@ -41,20 +41,6 @@ def daemon(request):
         yield process
 
 
-def party() -> tuple[socket.socket, socket.socket]:
-    """A party's RTP socket and its RTCP socket on the next port."""
-    for _ in range(20):
-        rtp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        rtp.bind(("127.0.0.1", 0))
-        rtcp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        try:
-            rtcp.bind(("127.0.0.1", rtp.getsockname()[1] + 1))
-            return rtp, rtcp
-        except OSError:
-            rtp.close()
-            rtcp.close()
-    raise RuntimeError("no free port pair")
-
 
 def received(sock: socket.socket, wait: float) -> list[tuple[bytes, int]]:
     """What arrived within ``wait`` seconds: (first bytes, source port) of each datagram."""
@@ -73,7 +59,7 @@ def dtls_call(fingerprint: str = FINGERPRINT, keys: bool = True, mux: bool = Fal
     """A caller (RTP and RTCP sockets) that offers DTLS (actpass, ``fingerprint``: the
     attribute line), SDES keys beside it if ``keys`` (as RTP/SAVP, else UDP/TLS/RTP/SAVP) and
     rtcp-mux if ``mux``; its offer; and a plain callee's socket."""
-    caller, caller_rtcp = party()
+    caller, caller_rtcp = rtp_rtcp_sockets()
     callee = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     callee.bind(("127.0.0.1", 0))
     sdp = offer_sdp(caller.getsockname()[1], "RTP/SAVP" if keys else "UDP/TLS/RTP/SAVP",
@@ -104,7 +90,7 @@ CASES = {
 @pytest.mark.parametrize("case", list(CASES))
 def test_the_handshake_starts_with_the_offer(daemon, case):
     attributes, on_rtp, on_rtcp = CASES[case]
-    rtp, rtcp = party()
+    rtp, rtcp = rtp_rtcp_sockets()
     try:
         sdp = offer_sdp(rtp.getsockname()[1], "UDP/TLS/RTP/SAVP", FINGERPRINT + attributes)
         reply = daemon.request({"command": "offer", "call-id": f"early-{case}",

@@ -12,7 +12,6 @@ not to be). Each party must still decrypt what it gets with the keys its SDP gav
 
 from __future__ import annotations
 
-import socket
 import struct
 import time
 
@@ -20,6 +19,7 @@ import pytest
 from differential import (
     audio_port,
     default_pair_fixture,  # noqa: F401  (registers default_pair)
+    rtp_rtcp_sockets,
 )
 from test_diff_quality import _plain, _rr, _same, _sr
 
@@ -30,19 +30,6 @@ A_SSRC, B_SSRC = 0xAAAA, 0xBBBB
 A_KEY = sdes.generate(1, "AES_CM_128_HMAC_SHA1_80")
 B_KEY = sdes.generate(1, "AES_CM_128_HMAC_SHA1_80")
 
-
-def _pair() -> tuple[socket.socket, socket.socket]:
-    """RTP and RTCP sockets on ports N and N+1."""
-    for _attempt in range(50):
-        rtp, rtcp = (socket.socket(socket.AF_INET, socket.SOCK_DGRAM) for _ in range(2))
-        try:
-            rtp.bind(("127.0.0.1", 0))
-            rtcp.bind(("127.0.0.1", rtp.getsockname()[1] + 1))
-            return rtp, rtcp
-        except OSError:
-            rtp.close()
-            rtcp.close()
-    raise RuntimeError("no free port pair")
 
 
 def _body(port: int, crypto: sdes.Crypto) -> str:
@@ -72,7 +59,7 @@ def _call(daemon, call_id: str, settle: float) -> tuple[dict, dict, list]:
     """The exchange; (the query's figures, the delete's, what each party decrypted).
     ``settle``: a pause after the first RTP, past endpoint learning (the relay's C loop
     then carries the streams; before it, Python's drains)."""
-    (a_rtp, a_rtcp), (b_rtp, b_rtcp) = _pair(), _pair()
+    (a_rtp, a_rtcp), (b_rtp, b_rtcp) = rtp_rtcp_sockets(), rtp_rtcp_sockets()
     ids = {"call-id": call_id, "from-tag": "A"}
     try:
         to_a = audio_port(daemon.request({"command": "offer", **ids, "ICE": "remove",

@@ -12,7 +12,7 @@ import socket
 import struct
 
 import pytest
-from differential import DaemonPair, audio_port, sdp
+from differential import DaemonPair, audio_port, loopback_party, party_sdp
 
 RTP = struct.pack("!BBHII", 0x80, 0, 1, 160, 0x1234) + b"\xff" * 160
 
@@ -24,19 +24,6 @@ def tos_pair():
     yield daemons
     daemons.stop()
 
-
-def _party() -> socket.socket:
-    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    sock.bind(("127.0.0.1", 0))
-    sock.setsockopt(socket.IPPROTO_IP, socket.IP_RECVTOS, 1)
-    sock.settimeout(2)
-    return sock
-
-
-def _body(sock: socket.socket) -> str:
-    port = sock.getsockname()[1]
-    return sdp("v=0", "o=- 1 1 IN IP4 127.0.0.1", "s=-", "c=IN IP4 127.0.0.1", "t=0 0",
-               f"m=audio {port} RTP/AVP 0", "a=sendrecv")
 
 
 def _tos_of_relayed(sender: socket.socket, receiver: socket.socket, port: int) -> int:
@@ -51,15 +38,18 @@ def _tos_of_relayed(sender: socket.socket, receiver: socket.socket, port: int) -
 def _tos_both_ways(daemon, call_id: str, offers: list[dict]) -> list[tuple[int, int]]:
     """A offers (once per entry of ``offers``, its options added), B answers each time;
     after every answer, the TOS of one packet each way."""
-    a, b = _party(), _party()
+    a, b = loopback_party(), loopback_party()
+    for sock in (a, b):
+        sock.setsockopt(socket.IPPROTO_IP, socket.IP_RECVTOS, 1)
+        sock.settimeout(2)
     seen = []
     try:
         ids = {"call-id": call_id, "from-tag": "A"}
         for options in offers:
-            to_a = audio_port(daemon.request({"command": "offer", **ids, "sdp": _body(a),
+            to_a = audio_port(daemon.request({"command": "offer", **ids, "sdp": party_sdp(a),
                                               **options}))
             to_b = audio_port(daemon.request({"command": "answer", **ids, "to-tag": "B",
-                                              "sdp": _body(b)}))
+                                              "sdp": party_sdp(b)}))
             seen.append((_tos_of_relayed(a, b, to_b), _tos_of_relayed(b, a, to_a)))
         daemon.request({"command": "delete", "call-id": call_id})
     finally:
