@@ -86,7 +86,6 @@ class Offered:
     # The payload types the answerer was offered, when the relay may convert (codecs added
     # by ``transcode``, ``accept``, ``always transcode``); empty otherwise.
     sent: tuple[str, ...] = ()
-    inject: bool = False  # ``inject DTMF``: every G.711 codec goes through the conversion path
     # The codec options reached telephone-event/CN (``all``/``full``, or named): a converted
     # answer gives the offerer its own (its fmtp), as 10.5 does for codecs it touched.
     supp_touched: bool = False
@@ -113,7 +112,7 @@ class AnswerCodec:
 def offered(section: MediaSection, formats: list[str], ptime_option: int | None,
             ptime_reverse: int | None = None, unmasked: list[str] | None = None,
             accept: list[str] | None = None, always: bool = False,
-            sent: list[str] | None = None, inject: bool = False,
+            sent: list[str] | None = None,
             touched: list[str] | tuple[()] = ()) -> Offered:
     """Record the codecs an offer sends on (``formats`` after any stripping; ``unmasked``:
     after the stripping alone, when codecs were masked too)."""
@@ -141,7 +140,6 @@ def offered(section: MediaSection, formats: list[str], ptime_option: int | None,
         accept=tuple(accept) if accept else (),
         always=always,
         sent=tuple(sent) if sent is not None and (accept or always or sent != formats) else (),
-        inject=inject,
         supp_touched=bool(sent) and any(
             name.split("/")[0].lower() in ("all", "full", "telephone-event", "cn")
             for name in touched),

@@ -364,6 +364,9 @@ class Monologue:
     # the ``DTMF-security`` key; ``dtmf_settings``, the delay buffer the CLI's ``delay``
     # sets too: ``dtmf_block``).
     block_media: bool = rare(False)
+    # ``inject DTMF`` was on a message of this party (kept for the call, as 10.5 keeps it):
+    # what is sent to it goes through the conversion path, ready for ``play DTMF``.
+    inject_dtmf: bool = rare(False)
     silence_media: bool = rare(False)
     block_dtmf: bool = rare(False)
     dtmf_security: str = rare("drop")

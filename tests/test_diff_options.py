@@ -161,6 +161,15 @@ SCENARIOS: dict[str, list[dict]] = {
     # (the answerer took the offerer's codec: nothing converts, query says so; 10.5)
     "always transcode in both, query": [offer(A, flags=["always-transcode"]),
                                         answer(B, flags=["always-transcode"]), query(), delete()],
+    # inject DTMF: what is sent to a party whose message carried it is converted (query:
+    # "transcoding" on the other party's media), for the rest of the call (10.5)
+    "inject-DTMF in the offer only": [offer(A, flags=["inject-DTMF"]), answer(B), query(),
+                                      delete()],
+    "inject-DTMF in the answer only": [offer(A), answer(B, flags=["inject-DTMF"]), query(),
+                                       delete()],
+    "inject-DTMF in both, then a re-INVITE without": [
+        offer(A, flags=["inject-DTMF"]), answer(B, flags=["inject-DTMF"]), query(),
+        offer(A), answer(B), query(), delete()],
     "codec-accept of the answerer's codec, query": [
         offer(A, flags=["codec-accept-PCMU"]), answer(B), query(), delete()],
     # -- SIP source address without a received-from: no address for the media (10.5's

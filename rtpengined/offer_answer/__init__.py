@@ -88,6 +88,8 @@ def offer(core: Core, message: dict[str, Any], request: Request) -> dict[str, An
     _change_tos(call, opts.tos, core.config.tos)
     session = _Session(manager, call, now)
     sender = session.monologue(from_tag, "FROM_TAG")
+    if "inject-DTMF" in opts.flags:
+        sender.inject_dtmf = True
     peer = session.offer_peer(sender, to_tag, opts.via_branch)
     try:
         result = session.apply(parsed, sender, peer, opts, request, is_offer=True)
@@ -133,6 +135,8 @@ def answer(core: Core, message: dict[str, Any], request: Request) -> dict[str, A
         session.new_party(to_tag)  # 10.5 creates the answering party first
     offerer = session.monologue(from_tag, "FROM_TAG")
     answerer = session.answer_party(offerer, to_tag, opts.via_branch)
+    if "inject-DTMF" in opts.flags:
+        answerer.inject_dtmf = True
     result = session.apply(parsed, answerer, offerer, opts, request, is_offer=False)
     _keep_dialogue(answerer, offerer)
     call.last_signal = now

@@ -144,15 +144,16 @@ class SdpOutput:
                 # for it, the packet time changes, or the answer has nothing in common with
                 # the offer (its first codec is then the offerer's, from no answer codec).
                 converts = section.type == "audio" and bool(
-                    offer_sent.sent or offer_sent.repacketized or offer_sent.inject
-                    or (codecs and not codecs[0].source_pt) or "inject-DTMF" in opts.flags)
+                    offer_sent.sent or offer_sent.repacketized or receiver.inject_dtmf
+                    or (codecs and not codecs[0].source_pt) or sender.inject_dtmf)
                 answerer_media = sender.medias[work.index]
                 if converts or _rare(out_media) or _rare(answerer_media):
                     # (or conversions set before, maybe to undo: only on streams with rare
                     # fields, so a plain call's answer skips this. Set once the legs' keys
                     # are, below: SRTP passed through untouched is not converted.)
                     conversion = (out_media, answerer_media, codecs if converts else None,
-                                  section, plan, offer_sent, "inject-DTMF" in opts.flags,
+                                  section, plan, offer_sent,
+                                  (receiver.inject_dtmf, sender.inject_dtmf),
                                   made_event)
             elif is_offer and opts.ptime is not None and opts.ptime > 0:
                 plan.ptime = str(opts.ptime)
@@ -313,7 +314,8 @@ class SdpOutput:
     def _set_conversions(self, offerer: CallMedia, answerer: CallMedia,
                          codecs: list[negotiation.AnswerCodec] | None,
                          section: sdpmod.MediaSection, plan: MediaPlan,
-                         offer_sent: negotiation.Offered, inject: bool = False,
+                         offer_sent: negotiation.Offered,
+                         inject: tuple[bool, bool] = (False, False),
                          made_event: bool = False) -> None:
         """What the relay converts each way once an answer is made: to the offerer (its
         streams send to it) what the answerer may send that the offerer was not answered,
@@ -333,18 +335,21 @@ class SdpOutput:
             rtpmaps = section.rtpmaps()
             offerer_codecs = [(c.pt, c.rtpmap or "") for c in codecs]
             answerer_codecs = [(pt, rtpmaps.get(pt, "")) for pt in plan.formats]
-            # (a changed ptime, or DTMF to inject: what passes is framed anew too)
-            repacketize = offer_sent.repacketized or offer_sent.inject or inject
+            # (a changed ptime, or DTMF to inject: what passes is framed anew too; DTMF
+            # goes in towards a party that asked for ``inject DTMF``, as 10.5)
+            to_offerer_framed = offer_sent.repacketized or inject[0]
+            to_answerer_framed = offer_sent.repacketized or inject[1]
             to_offerer_cn, to_answerer_cn = negotiation.made_noise(offer_sent, answerer_codecs)
             silence = self._silence()
             # (DTMF between tones and events: the answerer took a telephone-event we made,
             # or always transcode)
             dtmf = offer_sent.always or made_event
             to_offerer = negotiation.conversions(
-                answerer_codecs, offerer_codecs, _ptime_ms(told), repacketize,
+                answerer_codecs, offerer_codecs, _ptime_ms(told), to_offerer_framed,
                 to_offerer_cn, silence, dtmf=dtmf)
             to_answerer = negotiation.conversions(
-                offerer_codecs, answerer_codecs, _ptime_ms(offer_sent.sent_ptime), repacketize,
+                offerer_codecs, answerer_codecs, _ptime_ms(offer_sent.sent_ptime),
+                to_answerer_framed,
                 to_answerer_cn, silence, dtmf=dtmf,
                 into_first=negotiation.added_first(offer_sent, answerer_codecs))
         # (query's "transcoding" flag, as 10.5's: on the media whose packets are converted)
