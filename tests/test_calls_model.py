@@ -534,3 +534,27 @@ def test_a_new_call_whose_offer_fails_part_way_leaks_no_socket_or_port(monkeypat
     assert binder.bound and all(sock.closed for sock in binder.bound)
     assert not core.calls.calls
     assert all(pool.used == 0 for pool in core.calls.port_pools)
+
+
+def _tos_of(sock) -> int:
+    if sock.family == socket.AF_INET6:
+        return sock.getsockopt(socket.IPPROTO_IPV6, socket.IPV6_TCLASS)
+    return sock.getsockopt(socket.IPPROTO_IP, socket.IP_TOS)
+
+
+def test_every_socket_of_a_call_carries_its_tos():
+    """``--tos`` and an offer's ``TOS`` reach the sockets bound on the interface's other
+    addresses for ICE too, and a re-offer's change reaches every socket (10.5 sets the TOS
+    of every socket of the call)."""
+    core = Core(Config(port_min=41000, port_max=41999, tos=184, interfaces=[
+        Interface("default", "127.0.0.1", "127.0.0.1"), Interface("default", "::1", "::1")]),
+        media=NullMediaPlane())
+    ids = {"call-id": "tos", "from-tag": "a"}
+    ng(core, command="offer", **ids, sdp=sdp_body(), ICE="force")
+    streams = core.calls.calls["tos"].streams()
+    sockets = [s.sock for s in streams if not s.closed] + [
+        sock for s in streams for _, _, sock in s.alternates]
+    assert len(sockets) > 4 and {_tos_of(sock) for sock in sockets} == {184}
+    ng(core, command="offer", **ids, sdp=sdp_body(), ICE="force", TOS=104)
+    assert {_tos_of(sock) for sock in sockets} == {104}
+    core.shutdown()

@@ -187,6 +187,8 @@ def _change_tos(call: Call, tos: int, default: int) -> None:
     for stream in call.streams():
         if not stream.closed and stream.sock is not None:
             set_tos(stream.sock, tos)
+            for _, _, sock in stream.alternates:  # (ICE on the interface's other addresses)
+                set_tos(sock, tos)
 
 
 def _check_source(core: Core, opts: Options, parsed: SessionDescription) -> None:
