@@ -140,6 +140,10 @@ class Options:
     dtls_fingerprint: str | None = None  # DTLS-fingerprint: the hash our offer's a=fingerprint uses
     osrtp: list[str] = field(default_factory=list)  # the OSRTP list: offer, accept (RFC 8643)
     label: str | None = None
+    # ICE passthrough on both legs: started (True: the ``passthrough`` flag, or the key
+    # ``passthrough``/``passthru`` on, yes, enable(d)) or ended (False: ``no-passthrough``,
+    # or the key's no, off, disable(d)); None: neither (10.5).
+    passthrough: bool | None = None
     # ``drop-traffic``: start (True) or stop (False) dropping all the call's media; None:
     # not given.
     drop_traffic: bool | None = None
@@ -210,6 +214,8 @@ class Options:
                 opts.sip_source = False
         opts.rtcp_mux.update(get_list(message, "rtcp-mux", "rtcp mux"))
         ice = get_str(message, "ICE", "ice")
+        if ice in ("force_relay", "force relay"):
+            ice = "force-relay"
         if ice in ("remove", "force", "default", "optional", "force-relay"):
             opts.ice = ice  # (optional, force-relay: offer_answer.ice)
             opts.ice_given = True
@@ -237,6 +243,11 @@ class Options:
         if t38:
             opts.t38 = opts.t38 | t38_options(t38)
         opts.label = get_str(message, "label")
+        passthrough = get_str(message, "passthrough", "passthru")
+        if passthrough in _ON or "passthrough" in opts.flags:
+            opts.passthrough = True
+        elif passthrough in _OFF or "no-passthrough" in opts.flags:
+            opts.passthrough = False
         drop = get_str(message, "drop-traffic", "drop traffic")
         if drop in ("start", "stop"):
             opts.drop_traffic = drop == "start"
@@ -269,6 +280,10 @@ class Options:
             opts.learning = learning
         return opts
 
+
+# The values 10.5 takes for on and off (the ``passthrough`` key).
+_ON = frozenset({"on", "yes", "enable", "enabled"})
+_OFF = frozenset({"no", "off", "disable", "disabled"})
 
 # The SDES list's spellings of "off" (10.5).
 _SDES_OFF = frozenset({"off", "no", "disable", "disabled"})

@@ -238,6 +238,12 @@ SCENARIOS: dict[str, list[dict]] = {
     "no-passthrough after ICE optional": [
         offer(A_ICE, ICE="optional"), answer(B_ICE), query(),
         offer(A_ICE, flags=["no-passthrough"]), answer(B_ICE), query(), delete()],
+    "passthrough key, then passthru off": [
+        offer(A_ICE, passthrough="yes"), answer(B_ICE), query(),
+        offer(A_ICE, passthru="off"), answer(B_ICE), query(), delete()],
+    "ICE force relay spelt with a space or an underscore": [
+        offer(A_ICE, ICE="force relay"), answer(B_ICE), offer(A_ICE, ICE="force_relay"),
+        answer(B_ICE), delete()],
     "passthrough flag with ICE force": [offer(A_ICE, ICE="force", flags=["passthrough"]),
                                         answer(B_ICE), query(), delete()],
 }

@@ -61,11 +61,10 @@ class IceCandidates:
         offers_ice = bool(section.attributes("ice-ufrag") or parsed.session_attributes("ice-ufrag"))
         if keeps and offers_ice:
             out_media.ice_passthrough = sender_media.ice_passthrough = True
-        # The flags set and clear it for both legs whatever else holds (10.5).
-        if "passthrough" in opts.flags:
-            out_media.ice_passthrough = sender_media.ice_passthrough = True
-        elif "no-passthrough" in opts.flags:
-            out_media.ice_passthrough = sender_media.ice_passthrough = False
+        # The passthrough flags and key set and clear it for both legs whatever else holds
+        # (10.5).
+        if opts.passthrough is not None:
+            out_media.ice_passthrough = sender_media.ice_passthrough = opts.passthrough
         passthrough = out_media.ice_passthrough
         plan.keep_ice = keeps or passthrough
         plan.keep_extmap = passthrough
