@@ -186,7 +186,8 @@ class Options:
             return opts
         flags = get_flags(message)
         opts.flags = set(flags)
-        opts.replace = set(get_list(message, "replace"))
+        opts.replace = {"SDP-version" if item == "sdp-version" else item
+                        for item in get_list(message, "replace")}
         for flag in flags:  # (in the order given: codec lists keep it)
             # (10.5 ignores "replace-origin" style flags: only the replace list counts.)
             # (10.5 ignores "rtcp-mux-offer" style flags too: only the rtcp-mux list counts.)
@@ -227,7 +228,8 @@ class Options:
         if (isinstance(received, list) and len(received) >= 2 and isinstance(received[1], str)
                 and _is_address(received[1])):
             opts.received_from = received[1]
-        opts.ice_lite = get_str(message, "ICE-lite", "ICE lite", "ice-lite")
+        lite = get_str(message, "ICE-lite", "ICE lite", "ice-lite")
+        opts.ice_lite = _ICE_LITE.get(lite, lite) if lite is not None else None
         opts.ptime_reverse = get_int(message, "ptime-reverse", "ptime reverse")
         protocol = get_str(message, "transport protocol", "transport-protocol")
         if protocol in sdpmod.RTP_PROTOCOLS:
@@ -235,7 +237,8 @@ class Options:
         opts.transport_accept = protocol == "accept"
         opts.sdes = sdes_options(message, flags)
         opts.dtls_reverse = get_str(message, "DTLS-reverse", "DTLS reverse")
-        opts.dtls = get_str(message, "DTLS", "dtls")
+        dtls = get_str(message, "DTLS", "dtls")
+        opts.dtls = "off" if dtls in _OFF else dtls
         opts.dtls_fingerprint = get_str(message, "DTLS-fingerprint", "DTLS fingerprint")
         opts.osrtp = [*get_list(message, "OSRTP", "osrtp"),
                       *(flag[6:] for flag in flags if flag.startswith("OSRTP-"))]
@@ -284,6 +287,12 @@ class Options:
 # The values 10.5 takes for on and off (the ``passthrough`` key).
 _ON = frozenset({"on", "yes", "enable", "enabled"})
 _OFF = frozenset({"no", "off", "disable", "disabled"})
+
+# The ``ICE-lite`` values 10.5 takes, by the one this code tests for.
+_ICE_LITE = {
+    "none": "off", "no": "off", "offer": "forward", "fwd": "forward", "fw": "forward",
+    **dict.fromkeys(("backwards", "reverse", "answer", "back", "bkw", "bk"), "backward"),
+}
 
 # The SDES list's spellings of "off" (10.5).
 _SDES_OFF = frozenset({"off", "no", "disable", "disabled"})

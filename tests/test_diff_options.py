@@ -216,6 +216,17 @@ SCENARIOS: dict[str, list[dict]] = {
     "ICE-lite forward, then a re-offer": [
         offer(A_ICE, ICE="force", **{"ICE-lite": "forward"}), answer(B_ICE), query(),
         offer(A_ICE, ICE="force"), answer(B_ICE), query(), delete()],
+    "ICE-lite fwd": [offer(A_ICE, ICE="force", **{"ICE-lite": "fwd"}), answer(B_ICE), query(),
+                     delete()],
+    "ICE-lite answer (backward)": [offer(A_ICE, ICE="force", **{"ICE-lite": "answer"}),
+                                   answer(B_ICE), query(), delete()],
+    "ICE-lite bk, then none": [offer(A_ICE, ICE="force", **{"ICE-lite": "bk"}), answer(B_ICE),
+                               offer(A_ICE, ICE="force", **{"ICE-lite": "none"}),
+                               answer(B_ICE), query(), delete()],
+    "DTLS disabled, replace sdp-version": [
+        offer(A, DTLS="disabled", replace=["sdp-version"], **{"transport-protocol": "RTP/SAVP"},
+              _mask=CRYPTO_MASK), offer(A.replace("1 1 IN", "1 2 IN"), DTLS="no",
+                                        replace=["sdp-version"], _mask=CRYPTO_MASK), delete()],
     "ICE-lite both": [offer(A_ICE, ICE="force", **{"ICE-lite": "both"}), answer(B_ICE), query(),
                       delete()],
     # -- trickle-ICE counts in offers only
