@@ -179,7 +179,7 @@ def encode_call(call: Call, db: int, intf_index: dict[tuple[str, str], int] | No
         }
         # rtpengine keeps the inbound SRTP context on the socket, the outbound one on the
         # stream: what the party sends is decrypted, what it is sent is encrypted.
-        doc[f"sfd-{i}"].update(_relay_key_fields(stream.srtp_in))
+        doc[f"sfd-{i}"].update(_relay_key_fields(_stream_keys(stream)[0]))
     for i, (media_id, stream) in enumerate(streams):
         flags = PS_RTCP if stream.rtcp else PS_RTP
         if stream.advertised is not None:
@@ -205,7 +205,7 @@ def encode_call(call: Call, db: int, intf_index: dict[tuple[str, str], int] | No
             "stats-bytes": str(stream.stats.bytes),
             "stats-errors": str(stream.stats.errors),
         }
-        doc[f"stream-{i}"].update(_relay_key_fields(stream.srtp_out))
+        doc[f"stream-{i}"].update(_relay_key_fields(_stream_keys(stream)[1]))
         doc[f"stream_sfds-{i}"] = [str(i)]
         sink = stream.sink
         sink_ids = [str(stream_ids[sink.id])] if sink is not None and sink.id in stream_ids else []
@@ -343,28 +343,42 @@ def _relay_key_fields(keys: tuple | None) -> dict[str, str]:
 def _sdes_lists(media: CallMedia) -> tuple[list[Crypto], list[Crypto]]:
     """10.5's ``sdes_in`` (the party's keys) and ``sdes_out`` (ours for it) of one media.
 
-    Once the relay keys the leg, both are the one agreed line each way, as 10.5 keeps
-    them after an answer; before that, the lines the party offered and the ones we
-    offered it."""
+    Once the relay keys the leg (or passes its SDES end to end), both are the one agreed
+    line each way, as 10.5 keeps them after an answer; before that, the lines the party
+    offered and the ones we offered it."""
     rtp = media.rtp
     if rtp is not None:
-        inbound, outbound = _relay_crypto(rtp.srtp_in), _relay_crypto(rtp.srtp_out)
+        inbound, outbound = (_relay_crypto(keys) for keys in _stream_keys(rtp))
         if inbound is not None and outbound is not None:
-            tag = _tag_of(media, inbound)
+            tag = _tag_of(media, inbound, outbound)
             return ([Crypto(tag, inbound.suite, inbound.key, inbound.salt, mki=inbound.mki)],
                     [Crypto(tag, outbound.suite, outbound.key, outbound.salt,
                             mki=outbound.mki)])
     return list(media.crypto_received), list(media.crypto_offered)
 
 
-def _tag_of(media: CallMedia, keyed: Crypto) -> int:
-    """The a=crypto tag the agreed keys were negotiated under (1 if no line names them)."""
+def _stream_keys(stream: Stream) -> tuple:
+    """A stream's (inbound, outbound) keys as 10.5 stores them: the relay's SRTP keys, or
+    on a leg whose SDES keys pass end to end, its RTCP keys (``Stream.srtcp``: the
+    parties' own keys, which 10.5 stores the same way, its one line each way in
+    ``sdes_in``/``sdes_out``; without them a restore could not read the SRTCP again, and
+    10.5 restoring the call drops the SRTCP of the leg that shows no keys)."""
+    if stream.srtp_in is not None or stream.srtcp is None:
+        return stream.srtp_in, stream.srtp_out
+    return stream.srtcp
+
+
+def _tag_of(media: CallMedia, inbound: Crypto, outbound: Crypto) -> int:
+    """The a=crypto tag the agreed keys were negotiated under (1 if no line names them):
+    the line with either key (an end-to-end answerer's lines hold only the key it is
+    sent with), else the first of the inbound suite."""
     lines = [*media.crypto_received, *media.crypto_offered]
+    for keyed in (inbound, outbound):
+        for line in lines:
+            if line.suite is keyed.suite and line.key_salt == keyed.key_salt:
+                return line.tag
     for line in lines:
-        if line.suite is keyed.suite and line.key_salt == keyed.key_salt:
-            return line.tag
-    for line in lines:
-        if line.suite is keyed.suite:
+        if line.suite is inbound.suite:
             return line.tag
     return 1
 
