@@ -17,7 +17,7 @@ from .. import dtmf_block
 from ..media.reception import clock_rates
 from ..model import Call, CallMedia, Interface, Monologue, Stream, StreamStats, media_by_stream
 from ..ng_extended import apply_media_blocks
-from ..offer_answer.sdes import set_keys
+from ..offer_answer.sdes import report_keys, rtcp_keys, set_keys
 from ..offer_answer.session import report_spec
 from .layout import (
     MEDIA_ASYMMETRIC,
@@ -176,6 +176,7 @@ def restore_call(manager: CallManager, stored: StoredCall, now: float, foreign: 
     for mono in monos:
         mono.medias.sort(key=lambda media: media.index)
     _restore_pubsub(stored, monos)
+    _restore_rtcp_keys(monos)
     call.monologues = monos
     if sum(1 for m in monos if m.tag) > 1:
         call.answered = True
@@ -268,6 +269,10 @@ def _restore_sdes(media: CallMedia, m, stored: StoredCall) -> None:
     media.sdes = bool(m.flags & MEDIA_SDES)
     media.crypto_received = list(m.sdes_in)
     media.crypto_offered = list(m.sdes_out)
+    peer = _end_to_end_peer(stored, m)
+    if peer is not None:
+        _restore_end_to_end(media, m, offerer=m.tag < peer.tag)
+        return
     rtp = _stored_rtp(stored, m)
     if rtp is None or rtp.crypto_in is None or rtp.crypto_out is None:
         return
@@ -280,6 +285,57 @@ def _restore_sdes(media: CallMedia, m, stored: StoredCall) -> None:
     show = media.sdes and (m.tag == 0 or not _srtp(media.protocol) or peer_keyed
                            or media.crypto_accepted is not None)
     set_keys(media, rtp.crypto_in, rtp.crypto_out, show_suite=show)
+
+
+def _end_to_end_peer(stored: StoredCall, m):
+    """The other party's stored media when ``m``'s SDES keys pass end to end (an SDES
+    answer that took the offerer's own line), else None. Such a call's document (10.5's,
+    and ours) holds one line each way per media, each the other's the other way round,
+    and the same keys on the sockets and streams: restoring them as relay keys would
+    decrypt and re-encrypt the SRTP, which the call passed through untouched (10.5
+    restores it passed through, probed). A leg whose media also goes to a subscriber is
+    keyed by the relay with those same keys (``terminate_end_to_end``): not one."""
+    if len(m.sdes_in) != 1 or len(m.sdes_out) != 1 or _copied(stored, m):
+        return None
+    for p in stored.medias:
+        if (p.tag != m.tag and p.index == m.index and len(p.sdes_in) == 1
+                and len(p.sdes_out) == 1 and not _copied(stored, p)
+                and _same_key(m.sdes_in[0], p.sdes_out[0])
+                and _same_key(m.sdes_out[0], p.sdes_in[0])):
+            return p
+    return None
+
+
+def _copied(stored: StoredCall, m) -> bool:
+    return any(stored.streams[i].extra_sinks for i in m.streams)
+
+
+def _same_key(one, other) -> bool:
+    return one.suite is other.suite and one.key_salt == other.key_salt
+
+
+def _restore_end_to_end(media: CallMedia, m, offerer: bool) -> None:
+    """An end-to-end SDES leg as its answer left it: no relay keys; the offerer's media
+    has the line answered (``crypto_answered``, what ``sdes.end_to_end`` finds the leg
+    by, for ``_restore_rtcp_keys`` and any later answer); query names the line's suite
+    on both legs. (The first party stands for the offerer: either way round, the keys
+    found are the same.)"""
+    if offerer:
+        media.crypto_answered = m.sdes_out[0]
+    for stream in media.streams:
+        stream.crypto_suite = m.sdes_out[0].suite.name
+
+
+def _restore_rtcp_keys(monos: list[Monologue]) -> None:
+    """An end-to-end SDES leg gets its RTCP keys back (``sdes.rtcp_keys``; its reports
+    those of ``generate RTCP`` too), as after its answer: the relay decrypts and encrypts
+    its SRTCP again, so the reports count decrypted and feed the quality figures (10.5
+    does so after a restore, probed). Set before the streams open."""
+    for mono in monos:
+        for media in mono.medias:
+            if media.crypto_answered is not None:
+                rtcp_keys(mono, media, media)
+                report_keys(mono, media)
 
 
 def _stored_rtp(stored: StoredCall, m):
