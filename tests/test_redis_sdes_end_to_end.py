@@ -6,7 +6,8 @@ savp2savp_rtcp_only), so the reports count decrypted. rtpengine 10.5 keeps doing
 a restart (probed: a restored 10.5 counts the RTCP decrypted and re-encrypts it, its
 SRTCP index starting over), from the document's ``sdes_in``/``sdes_out`` and the
 sockets' and streams' keys. The call is stored by rtpengined or by 10.5, killed, and
-restored by rtpengined; real redis-server, real sockets, real SRTP parties.
+restored by rtpengined (or 10.5 restores ours); real redis-server, real sockets, real SRTP
+parties.
 """
 
 from __future__ import annotations
@@ -101,10 +102,14 @@ def _wait_answered(redis, db: int, call_id: str) -> None:
     redis.wait_for(db, answered)
 
 
-@pytest.mark.parametrize("stored_by", ["rtpengined", "rtpengine"])
-def test_restored_end_to_end_sdes_call_still_reads_its_srtcp(redis, cleanup, stored_by):
-    start = ours if stored_by == "rtpengined" else reference
-    daemon = start(redis, 1, 24700, 24799)
+DAEMONS = {"rtpengined": ours, "rtpengine": reference}
+
+
+@pytest.mark.parametrize(("stored_by", "restored_by"), [
+    ("rtpengined", "rtpengined"), ("rtpengine", "rtpengined"), ("rtpengined", "rtpengine")])
+def test_restored_end_to_end_sdes_call_still_reads_its_srtcp(redis, cleanup, stored_by,
+                                                               restored_by):
+    daemon = DAEMONS[stored_by](redis, 1, 24700, 24799)
     cleanup.push(_stopped(daemon))
     call = EndToEndCall(daemon, "e2e-sdes", cleanup)
     call.rtp_both_ways()
@@ -115,7 +120,7 @@ def test_restored_end_to_end_sdes_call_still_reads_its_srtcp(redis, cleanup, sto
     _wait_answered(redis, 1, "e2e-sdes")
     kill9(daemon)
 
-    daemon = ours(redis, 1, 24700, 24799)
+    daemon = DAEMONS[restored_by](redis, 1, 24700, 24799)
     cleanup.push(_stopped(daemon))
     # (The counts restored are those of the last write, maybe the answer's: only what
     # comes after the restart is compared.)
