@@ -181,6 +181,9 @@ class Stream:
     # call's quality figures and goes no further; ``RTCP_GENERATED`` (the media's RTP
     # stream), the relay sends the party reports of its own every 5 to 7 s.
     rtcp_gen: tuple | None = rare(None)
+    # The call's TOS is not ``--tos`` (an offer's ``TOS``): the kernel, which marks what it
+    # forwards with ``--tos``, leaves the stream to the relay (``kernel.why_userspace``).
+    tos_own: bool = rare(False)
 
     @property
     def local(self) -> Endpoint:

@@ -510,3 +510,35 @@ def test_transcoded_calls_stay_in_userspace(namespace, daemon):
         assert nft_elements(namespace) in ([], None)
         time.sleep(0.1)
     daemon.request(delete(**{"call-id": "kernel-transcoded"}))
+
+
+def _tos_of_next(sender: socket.socket, target, receiver: socket.socket, packet: bytes) -> int:
+    sender.sendto(packet, target)
+    _, ancillary, _, _ = receiver.recvmsg(2048, socket.CMSG_SPACE(1))
+    return next(data[0] for level, kind, data in ancillary
+                if level == socket.IPPROTO_IP and kind == socket.IP_TOS)
+
+
+def test_kernel_forwarded_media_keeps_the_tos(namespace):
+    """With ``--tos`` the kernel marks what it forwards as the relay's sockets mark what they
+    send (rtpengine's kernel module sets the call's TOS too); a call with a ``TOS`` of its
+    own stays with the relay, which marks it so."""
+    daemon = start(namespace, "--tos=184")
+    try:
+        call = Call(namespace, daemon, "kernel-tos")
+        for sock in (call.a, call.b):
+            sock.setsockopt(socket.IPPROTO_IP, socket.IP_RECVTOS, 1)
+        seq = bring_into_kernel(namespace, call)
+        packet = rtp_packet(0, seq, seq * 160, 0x1234)
+        assert _tos_of_next(call.a, call.to_a, call.b, packet) == 184
+        assert _tos_of_next(call.b, call.to_b, call.a, packet) == 184
+        own = Call(namespace, daemon, "kernel-own-tos", TOS=104)
+        for sock in (own.a, own.b):
+            sock.setsockopt(socket.IPPROTO_IP, socket.IP_RECVTOS, 1)
+        for n in range(15):  # (settled for as long as a plain call needs to move)
+            own.exchange(n + 1)
+            time.sleep(0.2)
+        assert len(nft_elements(namespace) or []) == 4  # only the first call's ports
+        assert _tos_of_next(own.a, own.to_a, own.b, packet) == 104
+    finally:
+        daemon.stop()

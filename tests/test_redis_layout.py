@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 
 import pytest
 
@@ -401,3 +402,20 @@ def test_unidirectional_is_stored_as_rtpengines_media_flag():
     restored = restore_call(other.calls, decode_call("u", loads(dumps(doc))), clock(),
                             foreign=True)
     assert [m.medias[0].unidirectional for m in restored.monologues] == [True, False]
+
+
+def test_restored_sockets_carry_the_calls_tos():
+    """The stored TOS goes back on the restored call's sockets (10.5 marks every socket of
+    a call), and a TOS of the call's own keeps its streams with the relay."""
+    core, _ = make_core(tos=184)
+    ng(core, command="offer", sdp=sdp_body(2000), TOS=104, **{"call-id": "t", "from-tag": "a"})
+    doc = encode_call(core.calls.calls["t"], 1, interface_index(core.calls))
+    core.shutdown()
+    other, clock = make_core(tos=184)
+    restored = restore_call(other.calls, decode_call("t", loads(dumps(doc))), clock(),
+                            foreign=True)
+    streams = [s for s in restored.streams() if not s.closed]
+    assert restored.tos == 104 and streams
+    assert {s.sock.getsockopt(socket.IPPROTO_IP, socket.IP_TOS) for s in streams} == {104}
+    assert all(s.tos_own for s in streams)
+    other.shutdown()

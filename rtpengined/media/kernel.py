@@ -120,6 +120,8 @@ def why_userspace(stream: Stream, families: frozenset[int] = frozenset({4})) -> 
             return "SRTP"  # the relay decrypts/encrypts
         if s.srtcp is not None and (s.rtcp or s.rtcp_mux):
             return "SRTCP"  # SDES keys passed end to end: the relay still decrypts RTCP
+        if s.tos_own:
+            return "TOS"  # the kernel's rule marks with --tos, the call has its own
         if s.ice is not None:
             return "ICE"  # the relay's agent answers and sends checks on the port
         if s.extra_sinks:

@@ -35,13 +35,17 @@ def table_name(table: int) -> str:
     return f"rtpengined_{table}"
 
 
-def ruleset(table: int, family: int = 4) -> str:
+def ruleset(table: int, family: int = 4, tos: int = 0) -> str:
     """The whole table of one address family (created empty of elements), as one nft
     script. IPv4 and IPv6 get a table each, the same name in families ``ip`` and ``ip6``,
-    with the same maps, set and rules."""
+    with the same maps, set and rules. With ``tos`` (``--tos``) what the kernel forwards
+    leaves with its DSCP, as the relay's sockets send (a call with a TOS of its own stays
+    in userspace: ``kernel.why_userspace``)."""
     name = table_name(table)
     mark = ct_mark(table)
     ip, addr = FAMILY[family], ADDRESS_TYPE[family]
+    marking = (f"  chain tos_out {{ type filter hook postrouting priority 0; ct mark {mark:#x} "
+               f"ct status dnat {ip} dscp set {tos >> 2}; }}\n" if tos else "")
     return f"""
 table {ip} {name} {{
   map dnat_to {{ type {addr} . inet_service . {addr} . inet_service : {addr} . inet_service; }}
@@ -52,7 +56,7 @@ table {ip} {name} {{
   chain dnat_in {{ type nat hook prerouting priority -100; meta l4proto udp dnat {ip} to {ip} saddr . udp sport . {ip} daddr . udp dport map @dnat_to; }}
   chain dnat_local {{ type nat hook output priority -100; meta l4proto udp dnat {ip} to {ip} saddr . udp sport . {ip} daddr . udp dport map @dnat_to; }}
   chain snat_out {{ type nat hook postrouting priority 100; meta l4proto udp ct status dnat snat {ip} to ct original {ip} daddr . ct original proto-dst map @snat_to; }}
-}}
+{marking}}}
 """
 
 
@@ -376,7 +380,7 @@ class NftKernel:
     """Kernel forwarding through our nftables tables (``ip``, and ``ip6`` when the host
     forwards IPv6); one transaction per batch of changes, whatever the families."""
 
-    def __init__(self, table: int) -> None:
+    def __init__(self, table: int, tos: int = 0) -> None:
         if not _forwarding(4):
             # DNAT to a peer on another host sends the packet down the forward path.
             raise NftError("net.ipv4.ip_forward is 0: packets for peers on other hosts "
@@ -387,14 +391,14 @@ class NftKernel:
         self.nft = _Nft()
         self.conntrack = _Conntrack()
         self.discard()  # a killed predecessor's tables and NAT bindings
-        self.nft.run(ruleset(table, 4))
+        self.nft.run(ruleset(table, 4, tos))
         families = {4}
         if not _forwarding(6):
             log.warning("kernel forwarding: net.ipv6.conf.all.forwarding is 0: IPv6 media is "
                         "relayed in userspace")
         else:
             try:
-                self.nft.run(ruleset(table, 6))
+                self.nft.run(ruleset(table, 6, tos))
                 families.add(6)
             except NftError as error:
                 log.warning("kernel forwarding of IPv6 unavailable (%s): relayed in userspace", error)
@@ -491,7 +495,7 @@ class NftKernel:
                 reader.close()
 
 
-def open_kernel(table: int, no_fallback: bool = False) -> Kernel:
+def open_kernel(table: int, no_fallback: bool = False, tos: int = 0) -> Kernel:
     """``NftKernel`` for ``--table`` >= 0 when this process may use it; otherwise (said
     once, in the log) ``NullKernel`` and userspace relaying for everything, or with
     ``no_fallback`` (``--no-fallback``, as rtpengine's) ``KernelUnavailable``."""
@@ -501,7 +505,7 @@ def open_kernel(table: int, no_fallback: bool = False) -> Kernel:
         why = "no CAP_NET_ADMIN"
     else:
         try:
-            return NftKernel(table)
+            return NftKernel(table, tos)
         except (OSError, AttributeError) as error:
             why = str(error)
     if no_fallback:

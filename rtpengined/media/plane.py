@@ -1198,7 +1198,8 @@ def _raise_file_limit() -> None:
 async def open_media_plane(config: Config, nursery: trio.Nursery):
     """Start the relay workers in ``nursery``; yield the plane; stop them on exit."""
     _raise_file_limit()
-    plane = RelayPlane(config, kernel=open_kernel(config.table, config.no_fallback))
+    plane = RelayPlane(config, kernel=open_kernel(config.table, config.no_fallback,
+                                                  config.tos))
     plane.start(nursery)
     try:
         await plane.wait_ready()

@@ -12,11 +12,12 @@ per-media state the steps share. Options come from ``rtpengined.ngoptions``.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from .. import dtmf_block
 from .. import sdp as sdpmod
-from ..model import Call, Monologue
+from ..model import Call, Monologue, Stream
 from ..ng_extended import apply_media_blocks
 from ..ngoptions import Options, get_list, get_str
 from ..ports import set_tos
@@ -85,7 +86,7 @@ def offer(core: Core, message: dict[str, Any], request: Request) -> dict[str, An
     new_call = call is None
     if call is None:
         call = Call(call_id=call_id, created=now, last_signal=now, proxy=request.source_text)
-    _change_tos(call, opts.tos, core.config.tos)
+    _change_tos(call, opts.tos, core.config.tos, manager.media.update_stream)
     session = _Session(manager, call, now)
     sender = session.monologue(from_tag, "FROM_TAG")
     if "inject-DTMF" in opts.flags:
@@ -174,10 +175,11 @@ def _drop_traffic(call: Call, drop: bool | None, manager: CallManager) -> None:
     apply_media_blocks(call, manager.media.update_stream)
 
 
-def _change_tos(call: Call, tos: int, default: int) -> None:
+def _change_tos(call: Call, tos: int, default: int, update: Callable[[Stream], None]) -> None:
     """An offer sets the call's TOS: its ``TOS`` (0-255), else ``--tos``; a negative one
     leaves it. A change applies to the sockets the call has now; new ones get it when
-    bound (``session._replace_streams``). As 10.5."""
+    bound (``session._replace_streams``). As 10.5. Streams whose TOS is not ``--tos`` stay
+    out of the kernel (``update`` tells the media plane)."""
     if tos < 0:
         return
     tos = default if tos > 255 else tos
@@ -189,6 +191,9 @@ def _change_tos(call: Call, tos: int, default: int) -> None:
             set_tos(stream.sock, tos)
             for _, _, sock in stream.alternates:  # (ICE on the interface's other addresses)
                 set_tos(sock, tos)
+            if stream.tos_own != (tos != default):
+                stream.tos_own = tos != default
+                update(stream)
 
 
 def _check_source(core: Core, opts: Options, parsed: SessionDescription) -> None:

@@ -600,11 +600,14 @@ class _Session(SdpOutput, IceCandidates):
         interface: Interface = pool.interface
         streams: list[Stream] = []
         tos = self.call.tos
+        own_tos = tos != self.manager.config.tos
         for n, (port, sock) in enumerate(ports):
             if tos:
                 set_tos(sock, tos)
             stream = Stream(interface=interface, port=port, rtcp=n == 1, sock=sock,
                             group=self.call.call_id, created=self.now)
+            if own_tos:
+                stream.tos_own = True
             old = (next((o for o in old_streams if o.rtcp == stream.rtcp), None)
                    if old_streams else None)
             if old is not None:  # new local ports, same remote party

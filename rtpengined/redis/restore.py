@@ -19,6 +19,7 @@ from ..model import Call, CallMedia, Interface, Monologue, Stream, StreamStats, 
 from ..ng_extended import apply_media_blocks
 from ..offer_answer.sdes import report_keys, rtcp_keys, set_keys
 from ..offer_answer.session import report_spec
+from ..ports import set_tos
 from .layout import (
     MEDIA_ASYMMETRIC,
     MEDIA_ICE,
@@ -119,7 +120,11 @@ def restore_call(manager: CallManager, stored: StoredCall, now: float, foreign: 
             sock.close()  # type: ignore[attr-defined]
             pool.release(port)
         raise
+    own_tos = call.tos != manager.config.tos
     for s, stream in zip(stored.streams, streams, strict=True):
+        if call.tos:  # (the stored call's TOS on its sockets, as 10.5 sets it)
+            set_tos(stream.sock, call.tos)
+            stream.tos_own = own_tos
         if s.sink is not None:
             stream.sink = streams[s.sink]
         if s.rtcp_sibling is not None and not s.rtcp:
