@@ -284,7 +284,8 @@ class Options:
         return opts
 
 
-# The values 10.5 takes for on and off (the ``passthrough`` key).
+# The values 10.5 takes for on and off (the ``passthrough`` key; ``_OFF`` also the ``DTLS``
+# key's and the ``SDES`` list's spellings of off).
 _ON = frozenset({"on", "yes", "enable", "enabled"})
 _OFF = frozenset({"no", "off", "disable", "disabled"})
 
@@ -294,17 +295,13 @@ _ICE_LITE = {
     **dict.fromkeys(("backwards", "reverse", "answer", "back", "bkw", "bk"), "backward"),
 }
 
-# The SDES list's spellings of "off" (10.5).
-_SDES_OFF = frozenset({"off", "no", "disable", "disabled"})
-
-
 def sdes_options(message: dict[str, Any], flags: list[str]) -> list[str]:
     """The ``SDES`` list with the ``SDES-<option>`` flags added (``SDES-no-<suite>``,
     ``SDES-off``, ...: 10.5 reads both into one set of options), every spelling of "off"
     as ``off``."""
     options = [*get_list(message, "SDES", "sdes"),
                *(flag[5:] for flag in flags if flag.startswith("SDES-"))]
-    return ["off" if option in _SDES_OFF else option for option in options]
+    return ["off" if option in _OFF else option for option in options]
 
 
 # The T.38 list's names as 10.5 takes them (spaces already dashes), by the one we keep.
