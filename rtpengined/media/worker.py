@@ -858,10 +858,7 @@ class Worker:
             return
         leg = stream.webrtc
         peer = None
-        ok = (sink is not None and stream.confirmed and not stream.blocked and not stream.extras
-              and sink.transcode is None and not stream.rtcp_only and not stream.dropped
-              and stream.t38 is None and stream.guard is None and stream.rtcp_gen is None
-              and self.streams.get(stream.id) is stream
+        ok = (sink is not None and self._relayable(stream, sink)
               and (rtcp_target is None or (
                   rtcp_target.webrtc is None
                   and (rtcp_target.srtp_out is None or type(rtcp_target.protect) is _CContext))))
@@ -902,17 +899,24 @@ class Worker:
         contexts = (stream.rtcp_unprotect, sink.rtcp_protect,
                     rtcp_target.rtcp_protect if rtcp_target is not None else None)
         ok = (_rtcp_keys_only(stream, sink, rtcp_target)
-              and stream.confirmed and not stream.blocked and not stream.extras
-              and sink.transcode is None and not stream.rtcp_only and not stream.dropped
-              and stream.t38 is None and stream.guard is None and stream.rtcp_gen is None
+              and self._relayable(stream, sink)
               and not (stream.strict_source or stream.media_handover)
-              and self.streams.get(stream.id) is stream
               and all(type(c) is _CContext for c in contexts[:2])
               and (rtcp_target is None or type(contexts[2]) is _CContext)
               and self._register(stream, sink, contexts[0], contexts[1], None, rtcp_target,
                                  contexts[2], rtcp_keys_only=True))
         if not ok:
             self.unsettle(stream)
+
+    def _relayable(self, stream: _Stream, sink: _Stream) -> bool:
+        """What every stream with rare attributes needs before the C loop relays it to
+        ``sink``: confirmed, still ours, and nothing only Python does (blocked, copies to
+        subscribers, conversions, RTCP only, dropped payload types, T.38, a delay buffer,
+        reports of our own)."""
+        return (stream.confirmed and not stream.blocked and not stream.extras
+                and sink.transcode is None and not stream.rtcp_only and not stream.dropped
+                and stream.t38 is None and stream.guard is None and stream.rtcp_gen is None
+                and self.streams.get(stream.id) is stream)
 
     @staticmethod
     def _register(stream: _Stream, sink: _Stream, unprotect, protect, peer: tuple | None,
