@@ -221,7 +221,8 @@ class CallManager:
     def create_call(self, call_id: str, proxy: str = "") -> Call:
         """An empty call (a Janus room before anyone publishes in it)."""
         now = self.clock()
-        call = Call(call_id=call_id, created=now, last_signal=now, proxy=proxy)
+        call = Call(call_id=call_id, created=now, last_signal=now, proxy=proxy,
+                    tos=self.config.tos)
         self.calls[call_id] = call
         self.touch(call_id)
         return call

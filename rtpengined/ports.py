@@ -242,8 +242,9 @@ class PortPool:
     def used(self) -> int:
         return len(self.in_use)
 
-    def allocate(self, count: int) -> list[tuple[int, socket.socket]]:
+    def allocate(self, count: int, tos: int = 0) -> list[tuple[int, socket.socket]]:
         """Bind ``count`` (1 or 2) consecutive ports; ``NgError('Ran out of ports')`` if full.
+        Their sockets send with ``tos`` (the call's TOS: 10.5 marks every socket of a call).
 
         rtpengine's walk: from a small random step (6..19) above the run handed out last,
         upwards, wrapping to ``port_min`` at most once; a pair starts on an even port. If
@@ -299,6 +300,9 @@ class PortPool:
             else:
                 in_use.take_run(port, last)
                 self.last = last + 1
+                if tos:
+                    for _, sock in bound:
+                        set_tos(sock, tos)
                 return bound
 
     def _undo_run(self, bound: list[tuple[int, socket.socket]], reclaimed: list[int]) -> None:

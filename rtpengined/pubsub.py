@@ -116,7 +116,7 @@ def subscribe_request(core: Core, message: dict[str, Any], request: Request) -> 
                 bound.append((None, []))
                 continue
             pool = manager.pool_for(rtp.interface.name, rtp.interface.family)
-            bound.append((pool, pool.allocate(2)))
+            bound.append((pool, pool.allocate(2, call.tos)))
     except NgError:
         give_back(bound)
         raise
@@ -742,12 +742,14 @@ def publish(core: Core, message: dict[str, Any], request: Request) -> dict[str, 
                 continue
             family = "IPv6" if conn.family == "IP6" else "IPv4"
             pool = manager.pool_for(None, family)
-            bound.append((pool, pool.allocate(2)))
+            bound.append((pool, pool.allocate(2, call.tos if call is not None
+                                              else core.config.tos)))
     except NgError:
         give_back(bound)
         raise
     if call is None:
-        call = Call(call_id=call_id, created=now, last_signal=now, proxy=request.source_text)
+        call = Call(call_id=call_id, created=now, last_signal=now, proxy=request.source_text,
+                    tos=core.config.tos)
         manager.calls[call_id] = call
     if party is None:
         party = Monologue(tag=from_tag, created=now, tag_type="UNKNOWN")  # (10.5's CLI type)

@@ -558,3 +558,13 @@ def test_every_socket_of_a_call_carries_its_tos():
     ng(core, command="offer", **ids, sdp=sdp_body(), ICE="force", TOS=104)
     assert {_tos_of(sock) for sock in sockets} == {104}
     core.shutdown()
+
+
+def test_published_and_subscribed_sockets_carry_the_tos():
+    """Publish/subscribe binds its ports through the same allocation: ``--tos`` on them too."""
+    core = Core(Config(port_min=41000, port_max=41999, tos=184), media=NullMediaPlane())
+    ng(core, command="publish", sdp=sdp_body(), **{"call-id": "pub", "from-tag": "p"})
+    ng(core, command="subscribe request", **{"call-id": "pub", "from-tag": "p", "to-tag": "s"})
+    sockets = [s.sock for s in core.calls.calls["pub"].streams() if not s.closed]
+    assert len(sockets) == 4 and {_tos_of(sock) for sock in sockets} == {184}
+    core.shutdown()

@@ -85,7 +85,8 @@ def offer(core: Core, message: dict[str, Any], request: Request) -> dict[str, An
     now = core.clock()
     new_call = call is None
     if call is None:
-        call = Call(call_id=call_id, created=now, last_signal=now, proxy=request.source_text)
+        call = Call(call_id=call_id, created=now, last_signal=now, proxy=request.source_text,
+                    tos=core.config.tos)
     _change_tos(call, opts.tos, core.config.tos, manager.media.update_stream)
     session = _Session(manager, call, now)
     sender = session.monologue(from_tag, "FROM_TAG")
@@ -178,7 +179,7 @@ def _drop_traffic(call: Call, drop: bool | None, manager: CallManager) -> None:
 def _change_tos(call: Call, tos: int, default: int, update: Callable[[Stream], None]) -> None:
     """An offer sets the call's TOS: its ``TOS`` (0-255), else ``--tos``; a negative one
     leaves it. A change applies to the sockets the call has now; new ones get it when
-    bound (``session._replace_streams``). As 10.5. Streams whose TOS is not ``--tos`` stay
+    bound (``PortPool.allocate``). As 10.5. Streams whose TOS is not ``--tos`` stay
     out of the kernel (``update`` tells the media plane)."""
     if tos < 0:
         return

@@ -23,7 +23,6 @@ from typing import TYPE_CHECKING
 
 from ..model import Call, CallMedia, Interface, Monologue
 from ..ngoptions import Options
-from ..ports import set_tos
 from ..protocol.ngcodec import NgError
 from ..sdp import Connection, IceCredentials, MediaPlan, SessionDescription, ice_hosts, ice_priority
 
@@ -157,12 +156,9 @@ def ice_alternates(manager: CallManager, call: Call,
         if pool.interface.name != rtp.interface.name or pool.interface == rtp.interface:
             continue
         try:
-            ports = pool.allocate(count)
+            ports = pool.allocate(count, call.tos)
         except NgError:
             continue
-        if call.tos:
-            for _, sock in ports:
-                set_tos(sock, call.tos)
         call.retired_ports += tuple((pool.interface, port, sock) for port, sock in ports)
         rtp.alternates += ((pool.interface, *ports[0]),)
         rtcp_port = None

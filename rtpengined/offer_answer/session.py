@@ -16,7 +16,7 @@ from ..media.channel import RTCP_CONSUMED, RTCP_GENERATED, RTCP_ON_RTP, RTCP_SEC
 from ..media.reception import clock_rates
 from ..model import Call, CallMedia, Endpoint, Interface, Monologue, Stream
 from ..ngoptions import Options
-from ..ports import give_back, set_tos
+from ..ports import give_back
 from ..protocol.ngcodec import NgError
 from ..request import Request
 from ..sdp import Connection, SessionDescription
@@ -335,10 +335,12 @@ class _Session(SdpOutput, IceCandidates):
             # its recipient sends to), then the sender's.
             for work in plans:
                 if work.receiver_count:
-                    work.receiver_ports = work.receiver_pool.allocate(work.receiver_count)
+                    work.receiver_ports = work.receiver_pool.allocate(work.receiver_count,
+                                                                      self.call.tos)
                     bound.append((work.receiver_pool, work.receiver_ports))
                 if work.sender_count:
-                    work.sender_ports = work.sender_pool.allocate(work.sender_count)
+                    work.sender_ports = work.sender_pool.allocate(work.sender_count,
+                                                                  self.call.tos)
                     bound.append((work.sender_pool, work.sender_ports))
         except NgError:
             give_back(bound)
@@ -599,11 +601,8 @@ class _Session(SdpOutput, IceCandidates):
         old_streams = list(media.streams)
         interface: Interface = pool.interface
         streams: list[Stream] = []
-        tos = self.call.tos
-        own_tos = tos != self.manager.config.tos
+        own_tos = self.call.tos != self.manager.config.tos
         for n, (port, sock) in enumerate(ports):
-            if tos:
-                set_tos(sock, tos)
             stream = Stream(interface=interface, port=port, rtcp=n == 1, sock=sock,
                             group=self.call.call_id, created=self.now)
             if own_tos:
