@@ -375,7 +375,7 @@ def _tag_of(media: CallMedia, inbound: Crypto, outbound: Crypto) -> int:
     lines = [*media.crypto_received, *media.crypto_offered]
     for keyed in (inbound, outbound):
         for line in lines:
-            if line.suite is keyed.suite and line.key_salt == keyed.key_salt:
+            if line.same_keys(keyed):
                 return line.tag
     for line in lines:
         if line.suite is inbound.suite:

@@ -285,8 +285,7 @@ def _restore_sdes(media: CallMedia, m, stored: StoredCall) -> None:
     peer_keyed = any((r := _stored_rtp(stored, p)) is not None and r.crypto_in is not None
                      for p in peers)
     out = rtp.crypto_out  # our line the party's answer chose: a re-offer offers it first
-    media.crypto_accepted = [c for c in media.crypto_offered
-                             if c.suite is out.suite and c.key_salt == out.key_salt] or None
+    media.crypto_accepted = [c for c in media.crypto_offered if c.same_keys(out)] or None
     show = media.sdes and (m.tag == 0 or not _srtp(media.protocol) or peer_keyed
                            or media.crypto_accepted is not None)
     set_keys(media, rtp.crypto_in, rtp.crypto_out, show_suite=show)
@@ -305,18 +304,14 @@ def _end_to_end_peer(stored: StoredCall, m):
     for p in stored.medias:
         if (p.tag != m.tag and p.index == m.index and len(p.sdes_in) == 1
                 and len(p.sdes_out) == 1 and not _copied(stored, p)
-                and _same_key(m.sdes_in[0], p.sdes_out[0])
-                and _same_key(m.sdes_out[0], p.sdes_in[0])):
+                and m.sdes_in[0].same_keys(p.sdes_out[0])
+                and m.sdes_out[0].same_keys(p.sdes_in[0])):
             return p
     return None
 
 
 def _copied(stored: StoredCall, m) -> bool:
     return any(stored.streams[i].extra_sinks for i in m.streams)
-
-
-def _same_key(one, other) -> bool:
-    return one.suite is other.suite and one.key_salt == other.key_salt
 
 
 def _restore_end_to_end(media: CallMedia, m, offerer: bool) -> None:

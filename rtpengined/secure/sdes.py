@@ -74,6 +74,10 @@ class Crypto:
         """key||salt, as libsrtp and the `inline:` field want it."""
         return self.key + self.salt
 
+    def same_keys(self, other: Crypto) -> bool:
+        """The same suite and master key and salt (the tag and parameters aside)."""
+        return self.suite is other.suite and self.key_salt == other.key_salt
+
     def format(self) -> str:
         """The attribute value (after `a=`) as rtpengine 10.5 prints it."""
         inline = base64.b64encode(self.key_salt).decode()
