@@ -86,6 +86,9 @@ class Offered:
     # The payload types the answerer was offered, when the relay may convert (codecs added
     # by ``transcode``, ``accept``, ``always transcode``); empty otherwise.
     sent: tuple[str, ...] = ()
+    # Of those, the codecs the offer added (payload type, rtpmap text): the answerer may
+    # send them though it did not answer them (``unanswered_added``).
+    added: tuple[tuple[str, str], ...] = ()
     # The codec options reached telephone-event/CN (``all``/``full``, or named): a converted
     # answer gives the offerer its own (its fmtp), as 10.5 does for codecs it touched.
     supp_touched: bool = False
@@ -113,7 +116,8 @@ def offered(section: MediaSection, formats: list[str], ptime_option: int | None,
             ptime_reverse: int | None = None, unmasked: list[str] | None = None,
             accept: list[str] | None = None, always: bool = False,
             sent: list[str] | None = None,
-            touched: list[str] | tuple[()] = ()) -> Offered:
+            touched: list[str] | tuple[()] = (),
+            added: list[tuple[str, str]] | tuple[()] = ()) -> Offered:
     """Record the codecs an offer sends on (``formats`` after any stripping; ``unmasked``:
     after the stripping alone, when codecs were masked too)."""
     rtpmaps = section.rtpmaps()
@@ -140,6 +144,7 @@ def offered(section: MediaSection, formats: list[str], ptime_option: int | None,
         accept=tuple(accept) if accept else (),
         always=always,
         sent=tuple(sent) if sent is not None and (accept or always or sent != formats) else (),
+        added=tuple(added),
         supp_touched=bool(sent) and any(
             name.split("/")[0].lower() in ("all", "full", "telephone-event", "cn")
             for name in touched),
@@ -716,6 +721,20 @@ def added_first(offer: Offered, answered: list[tuple[str, str]]) -> bool:
     first = next((pt for pt, text in answered if _encoding(text) not in SUPPLEMENTARY), None)
     return (first is not None and first in offer.sent
             and first not in {pt for pt, _ in offer.own or offer.codecs})
+
+
+def unanswered_added(offer: Offered, answered: list[tuple[str, str]]
+                     ) -> list[tuple[str, str]]:
+    """The audio codecs the offer added for transcoding that the answer left out. 10.5 keeps
+    the codec handlers it set up at the offer: what the answerer sends in one of them still
+    reaches the offerer converted (probed: B answering PCMU to an offer of PCMU with
+    ``transcode: [G722]`` and then sending G.722; A gets PCMU), where a codec of the
+    offerer's own that the answer left out passes as it came."""
+    if not offer.added:
+        return []
+    names = {_conversion_name(text) for _, text in answered}
+    return [(pt, text) for pt, text in offer.added
+            if _encoding(text) not in SUPPLEMENTARY and _conversion_name(text) not in names]
 
 
 def _conversion_name(rtpmap: str) -> str:

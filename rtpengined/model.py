@@ -160,6 +160,11 @@ class Stream:
     # party's media in an offer/answer that transcodes), as (payload type received, payload
     # type sent, codec received, codec sent) tuples (``media.g711``).
     transcode: tuple = rare(())
+    # What ``transcode`` does not name passes as it came: its SSRC and sequence numbers
+    # unchanged, and the converted packets keep the SSRC too. An answer that left the
+    # direction without conversions but for codecs the offer added (10.5 keeps their codec
+    # handlers in a call that otherwise passes through).
+    transcode_passes: bool = rare(False)
     # Only RTCP is relayed to ``sink`` (a subscriber's muxed RTCP mirrored to the publisher).
     rtcp_only: bool = rare(False)
     # A subscriber's stream with ``egress``: it gets what its publisher's stream sends on to

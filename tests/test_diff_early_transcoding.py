@@ -191,3 +191,44 @@ QUERIES = {
 @pytest.mark.parametrize("name", list(QUERIES))
 def test_query_before_the_answer_as_rtpengine(default_pair, name):
     default_pair.compare(QUERIES[name], name)
+
+
+def _a8(index: int) -> tuple:
+    return ("A", 8, 520 + index, 9000 + 160 * index, 0x1111, PCMU)
+
+
+# After the answer: B sends a codec it was offered but did not answer. 10.5 keeps the codec
+# handlers it set up at the offer, so a codec the offer added (G722, PCMA) reaches A
+# converted (the SSRC kept, numbered from the packet, what passes untouched), while a codec
+# of A's own that B left out, or one B was never offered, passes as it came.
+UNANSWERED = {
+    "B answers PCMU, then sends the added G722": (
+        "0", "0", TRANSCODE_G722,
+        ["answer", _b(0, 0, PCMU), *(_b(9, 1 + i, G722[i]) for i in range(3)), _b(0, 4, PCMU),
+         _a(0)]),
+    "B answers PCMU, then sends the added PCMA": (
+        "0", "0", {"codec": {"transcode": ["PCMA"]}},
+        ["answer", _b(0, 0, PCMU), _b(8, 1, PCMU), _b(8, 2, PCMU), _a(0)]),
+    "B answers PCMU, then sends A's PCMA and the added G722": (
+        "0 8", "0", TRANSCODE_G722,
+        ["answer", _b(0, 0, PCMU), _b(8, 1, PCMU), _b(8, 2, PCMU),
+         *(_b(9, 3 + i, G722[i]) for i in range(3)), _a(0)]),
+    "B answers PCMU, then sends PCMA it was never offered": (
+        "0", "0", TRANSCODE_G722, ["answer", _b(0, 0, PCMU), _b(8, 1, PCMU), _a(0)]),
+    "B answers G722, A sends its PCMA B left out": (
+        "0 8", "9", TRANSCODE_G722,
+        ["answer", _b(9, 0, G722[0]), _a(0), _a(1), _a8(2), _a8(3), _a(4)]),
+    "no transcoding: B answers PCMU, then sends PCMA": (
+        "0 8", "0", {}, ["answer", _b(0, 0, PCMU), _b(8, 1, PCMU), _a(0)]),
+}
+
+
+@pytest.mark.parametrize("name", list(UNANSWERED))
+def test_a_codec_the_answer_left_out_as_rtpengine(default_pair, name):
+    """What each party receives when the answerer sends a codec it did not answer is
+    10.5's packet for packet (payload types, numbers, timestamps, SSRCs kept or not)."""
+    a_formats, b_formats, options, steps = UNANSWERED[name]
+    call_id = f"unanswered-{name}".replace(" ", "_").replace(",", "").replace("'", "")
+    want = early_exchange(default_pair.reference, call_id, a_formats, b_formats, steps, options)
+    have = early_exchange(default_pair.ours, call_id, a_formats, b_formats, steps, options)
+    assert _headers(have) == _headers(want)

@@ -202,6 +202,19 @@ def test_an_added_codec_answered_first_takes_every_codec_the_offerer_sends():
         (101, 101, "TELEPHONE-EVENT/8000", "TELEPHONE-EVENT/8000", 0))
 
 
+
+def test_codecs_the_offer_added_and_the_answer_left_out_are_still_converted():
+    """10.5 keeps its codec handlers from the offer: an answerer that answered PCMU but sends
+    the G.722 or PCMA the offer added reaches the offerer converted; a codec of the
+    offerer's own, or telephone-event/CN the offer made, is none of them."""
+    offer = negotiation.Offered(
+        codecs=(("0", "PCMU/8000"), ("8", "PCMA/8000")), sent=("0", "8", "9", "101", "13"),
+        added=(("9", "G722/8000"), ("101", "telephone-event/8000"), ("13", "CN/8000")))
+    assert negotiation.unanswered_added(offer, [("0", "PCMU/8000")]) == [("9", "G722/8000")]
+    assert negotiation.unanswered_added(offer, [("9", "G722/8000")]) == []
+    assert negotiation.unanswered_added(negotiation.Offered(codecs=offer.codecs),
+                                        [("0", "PCMU/8000")]) == []
+
 def test_codec_frames_follow_the_packet_time_unless_the_codec_fixes_them():
     assert codecs.codec("G723").frame(20) == codecs.codec("G723").frame(30) == 240
     assert codecs.codec("g723").frame(90) == 720
@@ -255,6 +268,18 @@ def test_a_direction_renumbers_passes_converts_and_survives_a_sequence_reset():
     assert len(ssrcs) == 1 and ssrcs != {struct.pack("!I", 0x5678)}
     assert out[4][0][12:] == b")" * 160  # A-law 0x00 is µ-law 0x29
 
+
+
+def test_a_passing_direction_converts_only_what_it_names_and_keeps_the_rest():
+    """``passes`` (a direction 10.5 passes through but for codecs the offer added): what is
+    not converted goes out as it came, numbers unshifted; converted packets keep the SSRC
+    and are numbered from the packet."""
+    direction = Direction(keep_ssrc=True, passes=True)
+    sent = [(0, 100, 1000), (8, 101, 1160), (8, 102, 1320), (0, 103, 1480)]
+    out = [direction.rewrite(rtp(pt, seq, ts), TO_PCMU) for pt, seq, ts in sent]
+    assert out[0] == [rtp(0, 100, 1000)] and out[3] == [rtp(0, 103, 1480)]
+    assert [fields(p)[:3] for p in out[1] + out[2]] == [(0, 101, 1160), (0, 102, 1320)]
+    assert {p[8:12] for p in out[1] + out[2]} == {struct.pack("!I", 0x5678)}
 
 def test_converted_audio_goes_out_in_20_ms_frames_on_the_encoders_clock():
     direction = Direction()

@@ -108,6 +108,9 @@ class StreamSpec(NamedTuple):
     # A leg whose SDES keys pass end to end (``Stream.srtcp``): (inbound, outbound) keys as
     # ``srtp_in``/``srtp_out``, for its RTCP only (RTP goes on as it came), or None.
     srtcp: tuple | None = None
+    # ``transcode`` converts some codecs of a direction that otherwise passes through
+    # (``Stream.transcode_passes``): SSRCs and what passes keep their numbers.
+    transcode_passes: bool = False
 
 
 def encode(messages: list[tuple]) -> bytes:

@@ -594,6 +594,7 @@ class RelayPlane:
         extra_sinks = transcode = dropped = ()
         rtcp_only = egress = False
         t38 = guard = rtcp_gen = srtcp = None
+        transcode_passes = False
         if stream.rare is not None:  # (else plain: no keys, WebRTC, subscribers, conversions)
             if stream.dtls is not None or stream.ice is not None:
                 ice, dtls = self._webrtc_spec(record, stream, ahead)
@@ -607,6 +608,7 @@ class RelayPlane:
             guard = stream.guard
             rtcp_gen = stream.rtcp_gen
             srtcp = stream.srtcp
+            transcode_passes = stream.transcode_passes
         alternates = (tuple(_family(sock) for _, _, sock in record.alternates)
                       if record.alternates else ())
         return (
@@ -641,6 +643,7 @@ class RelayPlane:
             guard,
             rtcp_gen,
             srtcp,
+            transcode_passes,
         )
 
     def _webrtc_spec(self, record: _Record, stream: Stream, ahead: list | None = None) -> tuple:

@@ -209,14 +209,18 @@ def filler(codec_out: str, frame: int):
 class Direction:
     """The output SSRCs of one direction, by received SSRC (bytes), and the DTMF events
     ``play DTMF`` queued on it (``dtmf.Injector``, made by the first). With ``keep_ssrc``
-    (a subscriber's converted copies) each output goes out under the SSRC it came with."""
+    (a subscriber's converted copies) each output goes out under the SSRC it came with.
+    With ``passes`` (a direction that passes through but for codecs the offer added, as
+    10.5 relays it) what is not converted goes out exactly as it came, its sequence number
+    unshifted."""
 
-    __slots__ = ("outputs", "dtmf", "keep_ssrc")
+    __slots__ = ("outputs", "dtmf", "keep_ssrc", "passes")
 
-    def __init__(self, keep_ssrc: bool = False) -> None:
+    def __init__(self, keep_ssrc: bool = False, passes: bool = False) -> None:
         self.outputs: dict[bytes, _Output] = {}
         self.dtmf: dtmf.Injector | None = None
         self.keep_ssrc = keep_ssrc
+        self.passes = passes
 
     def inject(self, event: dtmf.Event) -> None:
         if self.dtmf is None:
@@ -231,6 +235,8 @@ class Direction:
         releases complete (none: a duplicate, waiting, or too little yet); else as it came,
         renumbered."""
         if len(packet) < 12 or packet[0] >> 6 != 2:
+            return [packet]
+        if self.passes and (packet[1] & 0x7F) not in conversions:
             return [packet]
         ssrc = packet[8:12]
         output = self.outputs.get(ssrc)

@@ -196,6 +196,7 @@ class _Stream:
             self.egress = spec.egress
             # (None without conversions, the usual case: no empty dict per stream)
             self.transcode = _conversions(spec.transcode) if spec.transcode else None
+            self.transcode_passes = spec.transcode_passes
         if spec.override_endpoint:
             endpoint = spec.endpoint
             # (one tuple when the SDP's address is the endpoint too, as it came)
@@ -341,6 +342,7 @@ add_rare_fields(_Stream, {
     # A stream whose sink converts (``transcode`` there): the SSRCs and sequence numbers
     # of what it relays (``transcoding.Direction``), made on the first such packet.
     "rewriter": None,
+    "transcode_passes": False,  # (``StreamSpec.transcode_passes``, on the sink)
     # A subscriber whose copies are converted through libavcodec (G.722, G.723.1): their
     # framing and clocks (a ``transcoding.Direction`` keeping the received SSRCs).
     "copies": None,
@@ -2275,10 +2277,14 @@ def _note_report(stream: _Stream, wall: float, packet) -> None:
 
 
 def _rewriter(stream: _Stream) -> transcoding.Direction:
-    """The stream's converted direction (its output SSRCs and clocks), made on first use."""
+    """The stream's converted direction (its output SSRCs and clocks), made on first use;
+    made anew when the sink's conversions change between converting the direction and
+    passing it with some codecs converted (``StreamSpec.transcode_passes``)."""
     rewriter = stream.rewriter
-    if rewriter is None:
-        rewriter = stream.rewriter = transcoding.Direction()
+    sink = stream.sink
+    passes = sink is not None and sink.rare is not None and sink.transcode_passes
+    if rewriter is None or rewriter.passes != passes:
+        rewriter = stream.rewriter = transcoding.Direction(keep_ssrc=passes, passes=passes)
     return rewriter
 
 

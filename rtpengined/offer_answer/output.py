@@ -325,6 +325,7 @@ class SdpOutput:
         spec."""
         to_offerer: tuple = ()
         to_answerer: tuple = ()
+        passes = False  # (towards the offerer: ``Stream.transcode_passes``)
         if codecs is not None and (_sealed(offerer) or _sealed(answerer)):
             codecs = None  # (SRTP passed end to end: the relay cannot read the packets)
         if codecs is not None:
@@ -347,22 +348,33 @@ class SdpOutput:
             to_offerer = negotiation.conversions(
                 answerer_codecs, offerer_codecs, _ptime_ms(told), to_offerer_framed,
                 to_offerer_cn, silence, dtmf=dtmf)
+            unanswered = negotiation.unanswered_added(offer_sent, answerer_codecs)
+            if unanswered:
+                converted = {entry[0] for entry in to_offerer}
+                more = tuple(entry for entry in negotiation.conversions(
+                    unanswered, offerer_codecs, _ptime_ms(told), to_offerer_framed)
+                    if entry[0] not in converted)
+                # (in a direction that converted nothing else, 10.5 passes the rest as
+                # it came and shows no "transcoding": ``Stream.transcode_passes``)
+                passes = not to_offerer and bool(more)
+                to_offerer += more
             to_answerer = negotiation.conversions(
                 offerer_codecs, answerer_codecs, _ptime_ms(offer_sent.sent_ptime),
                 to_answerer_framed,
                 to_answerer_cn, silence, dtmf=dtmf,
                 into_first=negotiation.added_first(offer_sent, answerer_codecs))
         # (query's "transcoding" flag, as 10.5's: on the media whose packets are converted)
-        for media, conversions, source in ((answerer, to_answerer, offerer),
-                                           (offerer, to_offerer, answerer)):
-            if conversions:
+        for media, conversions, source, passing in ((answerer, to_answerer, offerer, False),
+                                                    (offerer, to_offerer, answerer, passes)):
+            if conversions and not passing:
                 source.transcoding = True
             stream = media.rtp
             if stream is None or stream.closed:
                 continue
-            changed = stream.transcode != conversions
+            changed = stream.transcode != conversions or stream.transcode_passes != passing
             if changed:
                 stream.transcode = conversions
+                stream.transcode_passes = passing
                 self.manager.media.update_stream(stream)
             # (also unchanged, as the offer set it for early media: listed in this order)
             if source.rtp is not None and (changed or conversions):

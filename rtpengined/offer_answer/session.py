@@ -443,7 +443,8 @@ class _Session(SdpOutput, IceCandidates):
                                          offer=[*opts.offer, *opts.accept])
                     if opts.mask else None,
                     opts.accept, "always-transcode" in opts.flags, sent,
-                    touched=[*opts.strip, *opts.transcode] if opts.transcode else ())
+                    touched=[*opts.strip, *opts.transcode] if opts.transcode else (),
+                    added=work.added if opts.transcode else ())
             if work.endpoint is not None and not conn.is_zero:
                 rmedia.bound_endpoint = work.endpoint
             address = conn.address
