@@ -28,10 +28,6 @@ if TYPE_CHECKING:
     from .media import MediaPlane
     from .stats import Stats
 
-# A sink converting what its source relays (``CallManager.converting``): (source, sink, the
-# sink's conversions, the source's (packets, bytes) when they began).
-Converting = tuple[Stream, Stream, tuple, tuple[int, int]]
-
 log = logging.getLogger("rtpengined.calls")
 
 # Timer times are lower bounds: a call filed a microsecond early is looked at and filed
@@ -95,12 +91,8 @@ class CallManager:
         self._interface_names = frozenset(p.interface.name for p in self.port_pools)
         # Loop protection marker: a=rtpengine:<instance id> (12 hex digits like rtpengine).
         self.instance_id = secrets.token_hex(6)
-        # Streams that convert what they are sent: sink stream id -> (source, sink, its
-        # conversions, the source's (packets, bytes) when they began)
-        self.converting: dict[int, Converting] = {}
-        # Those that ended since the statistics last looked (``statsview`` adds what went
-        # through them to the chains' totals, which outlive the calls as 10.5's do).
-        self.converting_ended: list[Converting] = []
+        # Streams that convert what they are sent: sink stream id -> (source, sink)
+        self.converting: dict[int, tuple[Stream, Stream]] = {}
         # Timers (see ``tick``): a heap of (earliest time, filing number, call-id) and,
         # per call-id, (the call, its current filing number, its place in table order).
         self._timers: list[tuple[float, int, str]] = []
@@ -171,26 +163,16 @@ class CallManager:
         longer does: kept for the transcoder statistics, without a pass over the calls.
         Registered anew, a sink goes last: statistics list the chains in the order the
         latest answer set them (an offer may have set one before, for early media)."""
-        before = self.converting.pop(sink.id, None)
-        if before is not None and (before[0] is not source or not sink.transcode):
-            self.converting_ended.append(before)
-            before = None
+        self.converting.pop(sink.id, None)
         if sink.transcode:
-            stats = source.stats
-            self.converting[sink.id] = (source, sink, sink.transcode, before[3] if before
-                                        else (stats.packets, stats.bytes))
-
-    def _conversion_ends(self, stream: Stream) -> None:
-        ended = self.converting.pop(stream.id, None)
-        if ended is not None:
-            self.converting_ended.append(ended)
+            self.converting[sink.id] = (source, sink)
 
     def release_stream(self, stream: Stream) -> None:
         """Close a stream's socket through the media plane and give its port back."""
         if stream.closed:
             return
         if self.converting:
-            self._conversion_ends(stream)
+            self.converting.pop(stream.id, None)
         self.media.close_stream(stream)
         stream.sock = None
         stream.closed = True
@@ -209,7 +191,7 @@ class CallManager:
             return
         stream.closed = True
         if self.converting:
-            self._conversion_ends(stream)
+            self.converting.pop(stream.id, None)
         if successor is not None:
             self.media.retire_stream(stream, successor)
             call.retired_streams = (*call.retired_streams, stream)

@@ -89,9 +89,6 @@ class Stats:
     # samples) at the last sample, and their per-second rates since the one before.
     transcoder_base: dict[str, tuple[int, int, int]] = field(default_factory=dict)
     transcoder_rates: dict[str, tuple[int, int, int]] = field(default_factory=dict)
-    # What went through conversions that have ended, by chain: [packets, bytes, samples]
-    # (``statsview.transcoder_chains``; chains stay listed, as 10.5's do).
-    transcoder_totals: dict[str, list[int]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if not self.started:

@@ -20,7 +20,6 @@ from .media import codecs as media_codecs
 from .stats import NG_COMMANDS
 
 if TYPE_CHECKING:
-    from .calls import Converting
     from .core import Core
     from .model import Call, Stream
 
@@ -166,7 +165,7 @@ def sample_rates(core: Core, now: float | None = None, streams: list[Stream] | N
         stats.rate_errors = max(0, totals.errors - base_errors) * 1_000_000 // elapsed_us
     stats.rate_sampled_at = now
     stats.rate_base = (totals.packets, totals.bytes, totals.errors)
-    if core.calls.converting or core.calls.converting_ended or stats.transcoder_base:
+    if core.calls.converting or core.media.transcoded or stats.transcoder_base:
         chains = transcoder_chains(core)
         if previous:
             stats.transcoder_rates = {
@@ -179,60 +178,42 @@ def sample_rates(core: Core, now: float | None = None, streams: list[Stream] | N
 
 def transcoder_chains(core: Core) -> dict[str, list[int]]:
     """The relay's conversions by chain (``PCMU/8000 -> PCMA/8000``, as 10.5 names them):
-    [transcoders, packets, bytes, samples]. A direction's received packets count for the
-    chain of the payload type it received last (the relay counts per stream, not per
-    payload type); samples are the packets' audio at the source codec's rate. As 10.5's,
-    a chain stays listed once its calls have ended (no transcoders then), its counts
-    going on from what went through it (``/metrics`` has them as counters)."""
-    calls = core.calls
-    totals = core.stats.transcoder_totals
-    pairs = [pair for pair in calls.converting.values() if not pair[1].closed]
-    ended = calls.converting_ended
-    core.media.refresh([pair[0] for pair in (*pairs, *ended) if not pair[0].closed])
-    for pair in ended:  # (what went through a conversion that ended: kept by chain)
-        for chain, counts in _pair_counts(pair):
-            total = totals.setdefault(chain, [0, 0, 0])
-            for index in range(3):
-                total[index] += counts[index]
-    ended.clear()
+    [transcoders, packets, bytes, samples]. Transcoders are the conversions of the calls
+    now; the counts are what went into each since the start, as the relay workers count
+    them (``transcoding.Tally``: packets and payload bytes on their way in, samples as
+    decoded and resampled). As 10.5's, a chain stays listed once its calls have ended,
+    with no transcoders (``/metrics`` exports its counts as counters)."""
+    pairs = [(source, sink) for source, sink in core.calls.converting.values()
+             if not sink.closed]
+    core.media.refresh([source for source, _ in pairs if not source.closed])
     chains: dict[str, list[int]] = {}
-    for pair in pairs:
-        for chain, counts in _pair_counts(pair):
+    for _, sink in pairs:
+        for entry in sink.transcode:
+            chain = _chain(entry[2], entry[3])
+            if chain is not None:
+                chains.setdefault(chain, [0, 0, 0, 0])[0] += 1
+    for (codec_in, codec_out), counts in core.media.transcoded.items():
+        chain = _chain(codec_in, codec_out)
+        if chain is not None:
             found = chains.setdefault(chain, [0, 0, 0, 0])
-            found[0] += 1
-            for index in range(3):
-                found[index + 1] += counts[index]
-    for chain, total in totals.items():
-        found = chains.setdefault(chain, [0, 0, 0, 0])
-        for index in range(3):
-            found[index + 1] += total[index]
+            found[1] += counts[0]
+            found[2] += counts[1]
+            found[3] += counts[2]
     return chains
 
 
-def _pair_counts(pair: Converting) -> list[tuple[str, tuple[int, int, int]]]:
-    """A converting pair's chains and (packets, bytes, samples) of each since it began."""
-    source, _, conversions, (base_packets, base_bytes) = pair
-    received = source.stats.payload_type
-    out = []
-    for entry in conversions:
-        pt_in, _, codec_in, codec_out = entry[:4]
-        known_in, known_out = media_codecs.codec(codec_in), media_codecs.codec(codec_out)
-        if known_in is None or known_out is None:
-            continue
-        packets = payload = samples = 0
-        if received == pt_in:
-            packets = max(0, source.stats.packets - base_packets)
-            payload = max(0, source.stats.bytes - base_bytes - 12 * packets)
-            samples = (payload if codec_in.lower() in media_codecs.G711
-                       else packets * known_in.sample_rate // 50)
-        out.append((f"{known_in.rtpmap} -> {known_out.rtpmap}", (packets, payload, samples)))
-    return out
+def _chain(codec_in: str, codec_out: str) -> str | None:
+    """A conversion's chain as 10.5 names it; None for one that is no transcoder there
+    (telephone-event carried between clock rates, tones)."""
+    known_in, known_out = media_codecs.codec(codec_in), media_codecs.codec(codec_out)
+    if known_in is None or known_out is None:
+        return None
+    return f"{known_in.rtpmap} -> {known_out.rtpmap}"
 
 
 def transcoders(core: Core) -> list[dict[str, Any]]:
     """``statistics``' transcoders, as 10.5 lists them (rates once a chain has packets)."""
-    if not (core.calls.converting or core.calls.converting_ended
-            or core.stats.transcoder_totals):
+    if not (core.calls.converting or core.media.transcoded):
         return []
     rates = core.stats.transcoder_rates
     out = []
@@ -341,7 +322,7 @@ def json_statistics(core: Core) -> dict[str, Any]:
         "sessionsown": len(calls) - foreign,
         "sessionsforeign": foreign,
         "sessionstotal": len(calls),
-        "transcodedmedia": sum(1 for _, sink, _, _ in core.calls.converting.values()
+        "transcodedmedia": sum(1 for _, sink in core.calls.converting.values()
                                if not sink.closed),
         "packetrate_user": packet_rate,
         "byterate_user": byte_rate,

@@ -117,7 +117,6 @@ class FakeCalls:
         self.port_pools = pools
         self.destroyed: list[tuple[str, str | None]] = []
         self.converting: dict = {}  # (no stream converts in these tests)
-        self.converting_ended: list = []
 
     def destroy(self, call, reason) -> None:
         self.destroyed.append((call.call_id, reason))

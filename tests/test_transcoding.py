@@ -281,6 +281,18 @@ def test_a_passing_direction_converts_only_what_it_names_and_keeps_the_rest():
     assert [fields(p)[:3] for p in out[1] + out[2]] == [(0, 101, 1160), (0, 102, 1320)]
     assert {p[8:12] for p in out[1] + out[2]} == {struct.pack("!I", 0x5678)}
 
+
+def test_a_tally_counts_what_goes_into_each_conversion_as_10_5_does():
+    """Packets and payload bytes on their way in (a duplicate too), samples as decoded;
+    what passes unconverted is not counted."""
+    tally = transcoding.Tally()
+    direction = Direction(tally=tally)
+    table = {8: (0, g711.ALAW_TO_ULAW, 160, None, None, "PCMA", "PCMU")}
+    for pt, seq in ((8, 1), (8, 2), (8, 2), (0, 3)):
+        direction.rewrite(rtp(pt, seq, seq * 160), table)
+    assert tally.take() == [("PCMA", "PCMU", 3, 480, 320)]
+    assert tally.take() == []
+
 def test_converted_audio_goes_out_in_20_ms_frames_on_the_encoders_clock():
     direction = Direction()
     sizes = [(1, 1000, 80), (2, 1080, 80), (3, 1160, 240), (4, 1400, 240), (5, 1640, 160),

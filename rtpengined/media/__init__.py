@@ -15,6 +15,11 @@ from ..model import Stream
 
 
 class MediaPlane(Protocol):
+    # What went into the relay's conversions since the start, by (codec in, codec out) as
+    # the conversions name them: [packets, payload bytes, samples decoded] (``refresh``
+    # brings it up to date; ``statistics``' transcoders).
+    transcoded: dict[tuple[str, str], list[int]]
+
     def open_stream(self, stream: Stream) -> None:
         """Start receiving on ``stream.sock`` and relaying to ``stream.sink``."""
 
@@ -61,6 +66,7 @@ class NullMediaPlane:
 
     def __init__(self) -> None:
         self.open: dict[int, Stream] = {}
+        self.transcoded: dict[tuple[str, str], list[int]] = {}  # (nothing converts here)
         self.dtmf: list[tuple[int, tuple]] = []  # (stream id, event) injected, in order
         self.played: list[tuple[int, tuple | None]] = []  # (stream id, playback; None: stop)
 

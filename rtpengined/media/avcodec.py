@@ -31,6 +31,7 @@ class AvConverter:
         self.samples = frame * target.sample_rate // target.clock_rate  # per frame
         self.sample_rate = target.sample_rate
         self.buffer = bytearray()  # resampled audio (16-bit mono) not encoded yet
+        self.decoded = 0  # samples decoded and resampled so far (the transcoder statistics)
         self.pts = 0
         # Comfort noise: one frame of noise per packet, as 10.5 sends it (libavcodec's
         # decoder makes 80 ms a packet; the rest waits for the next CN packet).
@@ -79,6 +80,7 @@ class AvConverter:
         for frame in decoded:
             for resampled in self.resampler.resample(frame):
                 self.buffer += bytes(resampled.planes[0])[:resampled.samples * 2]
+                self.decoded += resampled.samples
         return True
 
     def _encode(self, limit: int) -> list[bytes]:

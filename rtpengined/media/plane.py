@@ -156,6 +156,8 @@ class RelayPlane:
         # quality figures.
         self.on_rtcp: Callable[[Stream, float, list, list, list], None] | None = None
         self.reports: list = []  # (read, not yet handed to ``on_rtcp``)
+        # The workers' conversions, added up from their "transcoded" news (``MediaPlane``).
+        self.transcoded: dict[tuple[str, str], list[int]] = {}
         # Told when a refresh finds a stream's first packet counted (the Janus interface's
         # ``webrtcup``; the packet's "learned" news makes that refresh happen at once).
         self.on_first_packet: Callable[[Stream], None] | None = None
@@ -1015,6 +1017,8 @@ class RelayPlane:
                             self._refresh_record(record)  # on_learned sees the change
                 elif kind == "rtcp":  # reports relayed: the call quality figures
                     self._reports(stream_ids)
+                elif kind == "transcoded":  # what went into the worker's conversions
+                    self._transcoded(stream_ids)
                 elif kind == "secure":  # a WebRTC leg's handshake state changed
                     for stream_id, status in stream_ids:
                         record = self.records.get(stream_id)
@@ -1027,6 +1031,16 @@ class RelayPlane:
     def _reports(self, reports: list) -> None:
         if self.on_rtcp is not None:
             self.reports.extend(reports)
+
+    def _transcoded(self, counts: list) -> None:
+        totals = self.transcoded
+        for codec_in, codec_out, packets, nbytes, samples in counts:
+            total = totals.get((codec_in, codec_out))
+            if total is None:
+                total = totals[(codec_in, codec_out)] = [0, 0, 0]
+            total[0] += packets
+            total[1] += nbytes
+            total[2] += samples
 
     def _deliver_reports(self) -> None:
         """Hand the RTCP reports read to ``on_rtcp``, once the news is read (the handler

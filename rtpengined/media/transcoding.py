@@ -184,8 +184,43 @@ def _force_after(convert) -> int:
     return FORCE_AFTER
 
 
+class Tally:
+    """What went into each conversion since the last ``take``, by (codec in, codec out) as
+    the conversions name them: [packets, payload bytes, samples decoded], counted as 10.5
+    counts its transcoders (every packet on its way in, the samples the decoder and
+    resampler made). The relay worker sends it to the control plane (``statistics``'
+    transcoders)."""
+
+    __slots__ = ("counts",)
+
+    def __init__(self) -> None:
+        self.counts: dict[tuple[str, str], list[int]] = {}
+
+    def packet(self, conversion: tuple, size: int) -> None:
+        counts = self._counts(conversion)
+        counts[0] += 1
+        counts[1] += size
+
+    def samples(self, conversion: tuple, count: int) -> None:
+        self._counts(conversion)[2] += count
+
+    def _counts(self, conversion: tuple) -> list[int]:
+        key = (conversion[5], conversion[6])
+        counts = self.counts.get(key)
+        if counts is None:
+            counts = self.counts[key] = [0, 0, 0]
+        return counts
+
+    def take(self) -> list[tuple[str, str, int, int, int]]:
+        """The counts so far, as (codec in, codec out, packets, bytes, samples); reset."""
+        counts, self.counts = self.counts, {}
+        return [(*key, *values) for key, values in counts.items()]
+
+
 class _Silent:
     """The converter of a conversion libavcodec cannot do: nothing comes out."""
+
+    decoded = 0
 
     @staticmethod
     def push(payload: bytes) -> list[bytes]:
@@ -212,15 +247,17 @@ class Direction:
     (a subscriber's converted copies) each output goes out under the SSRC it came with.
     With ``passes`` (a direction that passes through but for codecs the offer added, as
     10.5 relays it) what is not converted goes out exactly as it came, its sequence number
-    unshifted."""
+    unshifted. With a ``tally``, what goes into each conversion is counted there."""
 
-    __slots__ = ("outputs", "dtmf", "keep_ssrc", "passes")
+    __slots__ = ("outputs", "dtmf", "keep_ssrc", "passes", "tally")
 
-    def __init__(self, keep_ssrc: bool = False, passes: bool = False) -> None:
+    def __init__(self, keep_ssrc: bool = False, passes: bool = False,
+                 tally: Tally | None = None) -> None:
         self.outputs: dict[bytes, _Output] = {}
         self.dtmf: dtmf.Injector | None = None
         self.keep_ssrc = keep_ssrc
         self.passes = passes
+        self.tally = tally
 
     def inject(self, event: dtmf.Event) -> None:
         if self.dtmf is None:
@@ -248,6 +285,10 @@ class Direction:
             out_seq = (seq + output.shift) & 0xFFFF
             return [packet[:2] + bytes((out_seq >> 8, out_seq & 0xFF)) + packet[4:8]
                     + output.ssrc + packet[12:]]
+        tally = self.tally
+        if tally is not None:  # (as 10.5 counts: every packet in, duplicates too)
+            bounds = g711.payload_bounds(packet)
+            tally.packet(conversion, bounds[1] - bounds[0] if bounds is not None else 0)
         expected = output.expected
         waiting = output.waiting
         if expected is None:
@@ -365,12 +406,20 @@ class Direction:
         if injector is not None and injector.tones_due and type(convert) is not Codecs:
             self._tones(output, packet, ts, pt_out, frame, out)
             return
+        tally = self.tally
         if type(convert) is Codecs:
             converter = output.converters.get(convert)
             if converter is None:
                 converter = output.converters[convert] = convert.new()
-            pieces = converter.push(payload)
+            if tally is not None:
+                before = converter.decoded
+                pieces = converter.push(payload)
+                tally.samples(conversion, converter.decoded - before)
+            else:
+                pieces = converter.push(payload)
         else:  # G.711: the samples are the bytes (converted by a table, or kept)
+            if tally is not None:
+                tally.samples(conversion, len(payload))
             pending = output.pending + (payload.translate(convert) if convert is not None
                                         else payload)
             count = len(pending) // frame

@@ -109,6 +109,8 @@ _window = [-1.0, -1.0]
 # RTCP sender/receiver reports relayed by the Python paths (stream id, wall clock, packet as
 # received, decrypted), for the control plane's call quality figures (``Worker.report_rtcp``).
 _REPORTS: list = []
+# What went into this worker's conversions since the last report (``Worker.report_transcoded``).
+_TALLY = transcoding.Tally()
 # RTP clocks of the static audio payload types (RFC 3551), for the jitter of generated
 # reports (``reception``) where the party's rtpmaps do not name the type's.
 _CLOCK_RATES = {0: 8000, 3: 8000, 4: 8000, 5: 8000, 6: 16000, 7: 8000, 8: 8000, 9: 8000,
@@ -524,6 +526,14 @@ class Worker:
                 self.channel.send(ch.encode([("rtcp", parsed)]))
             except OSError:
                 pass  # channel full or gone: these figures are lost, the relay goes on
+
+    def report_transcoded(self) -> None:
+        """What went into the conversions since the last report, by codec pair (counted by
+        ``transcoding.Tally``), for ``statistics``' transcoders."""
+        try:
+            self.channel.send(ch.encode([("transcoded", _TALLY.take())]))
+        except OSError:
+            pass  # channel full or gone: these counts are lost, the relay goes on
 
     def add(self, spec: ch.StreamSpec, fd: int, alternates: list[int] = (),
             now: float | None = None) -> None:
@@ -1033,7 +1043,7 @@ class Worker:
         guard_timers = self.guard_timers
         report_timers = self.report_timers
         while True:
-            if dirty:
+            if dirty or _TALLY.counts:
                 timeout = 0  # idle: flush now, query sees it
             elif timers or play_timers or dtx_timers or guard_timers or report_timers:
                 # a WebRTC leg's ICE check or DTLS retransmission, a played packet, a DTX
@@ -1093,6 +1103,9 @@ class Worker:
             if dirty and (not (events or handled) or now >= next_flush):
                 self.flush()
                 next_flush = now + FLUSH_INTERVAL
+            # (with the counters; DTX converts on its timer, without new counts)
+            if _TALLY.counts and (not (events or handled) or now >= next_flush):
+                self.report_transcoded()
             if self.learned:
                 self.report_learned()
             if native_run is not None:
@@ -2284,7 +2297,8 @@ def _rewriter(stream: _Stream) -> transcoding.Direction:
     sink = stream.sink
     passes = sink is not None and sink.rare is not None and sink.transcode_passes
     if rewriter is None or rewriter.passes != passes:
-        rewriter = stream.rewriter = transcoding.Direction(keep_ssrc=passes, passes=passes)
+        rewriter = stream.rewriter = transcoding.Direction(keep_ssrc=passes, passes=passes,
+                                                           tally=_TALLY)
     return rewriter
 
 
@@ -2355,6 +2369,9 @@ def _fan_out(extras: tuple, data: bytes, rtcp: bool, muxed: bool, out: list,
                     failed += 1
                     continue
                 copies = (copy,)
+                bounds = g711.payload_bounds(copy)  # (not None: convert_rtp took it)
+                _TALLY.packet(conversion, bounds[1] - bounds[0])
+                _TALLY.samples(conversion, bounds[1] - bounds[0])
         demux = muxed and not extra.rtcp_mux
         for copy in copies:
             onward = _onward(extra, copy, rtcp, demux)
@@ -2372,7 +2389,7 @@ def _copies_converted(extra: _Stream, data: bytes) -> list[bytes]:
     (``transcoding.Direction``), as 10.5 sends them."""
     rewriter = extra.copies
     if rewriter is None:
-        rewriter = extra.copies = transcoding.Direction(keep_ssrc=True)
+        rewriter = extra.copies = transcoding.Direction(keep_ssrc=True, tally=_TALLY)
     return rewriter.rewrite(data, extra.transcode)
 
 
