@@ -238,7 +238,7 @@ class Options:
         opts.sdes = sdes_options(message, flags)
         opts.dtls_reverse = get_str(message, "DTLS-reverse", "DTLS reverse")
         dtls = get_str(message, "DTLS", "dtls")
-        opts.dtls = "off" if dtls in _OFF else dtls
+        opts.dtls = "off" if is_off(dtls) else dtls
         opts.dtls_fingerprint = get_str(message, "DTLS-fingerprint", "DTLS fingerprint")
         opts.osrtp = [*get_list(message, "OSRTP", "osrtp"),
                       *(flag[6:] for flag in flags if flag.startswith("OSRTP-"))]
@@ -294,6 +294,11 @@ _ICE_LITE = {
     "none": "off", "no": "off", "offer": "forward", "fwd": "forward", "fw": "forward",
     **dict.fromkeys(("backwards", "reverse", "answer", "back", "bkw", "bk"), "backward"),
 }
+
+def is_off(value: str | None) -> bool:
+    """A value 10.5 reads as off (``DTLS``: ``off``, ``no``, ``disable``, ``disabled``)."""
+    return value in _OFF
+
 
 def sdes_options(message: dict[str, Any], flags: list[str]) -> list[str]:
     """The ``SDES`` list with the ``SDES-<option>`` flags added (``SDES-no-<suite>``,

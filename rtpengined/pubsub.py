@@ -31,7 +31,15 @@ from . import sdp as sdpmod
 from .media import codecs as media_codecs
 from .model import Call, CallMedia, Endpoint, Monologue, Stream
 from .ng_extended import select_party
-from .ngoptions import get_flags, get_list, get_str, require_call_id, require_str, sdes_options
+from .ngoptions import (
+    get_flags,
+    get_list,
+    get_str,
+    is_off,
+    require_call_id,
+    require_str,
+    sdes_options,
+)
 from .offer_answer import webrtc
 from .offer_answer.ice import alternate_candidates, foundation, ice_alternates, new_credentials
 from .offer_answer.sdes import answer_fingerprint, received_crypto, set_keys, terminate_end_to_end
@@ -141,7 +149,7 @@ def subscribe_request(core: Core, message: dict[str, Any], request: Request) -> 
     protocol = get_str(message, "transport-protocol", "transport protocol")
     srtp = protocol in sdpmod.RTP_PROTOCOLS and "SAVP" in (protocol or "")
     sdes_list = sdes_options(message, flags)
-    dtls_off = get_str(message, "DTLS", "dtls") == "off"
+    dtls_off = is_off(get_str(message, "DTLS", "dtls"))  # (every spelling offers take)
     fingerprint = manager.certificate().fingerprint() if srtp and not dtls_off else ""
     webrtc_offer = _WebrtcOffer.of(message, flags)
     for number, ((src, source), (pool, ports)) in enumerate(zip(wanted, bound, strict=True), 1):

@@ -156,6 +156,13 @@ SCENARIOS: dict[str, list[dict]] = {
         offer(A), answer(B),
         subscribe(**{"from-tag": "B", "transport-protocol": "RTP/SAVPF", "DTLS": "off"}),
         delete()],
+    # (the other spellings of off 10.5 takes, as in offers)
+    "SRTP subscriber without DTLS, spelt no and disabled": [
+        offer(A), answer(B),
+        subscribe(**{"from-tag": "B", "transport-protocol": "RTP/SAVPF", "DTLS": "no"}),
+        subscribe("T", **{"from-tag": "A", "transport-protocol": "RTP/SAVPF",
+                          "DTLS": "disabled"}),
+        delete()],
     # errors
     "subscribe request errors": [
         offer(A), answer(B), {"command": "subscribe request"},
