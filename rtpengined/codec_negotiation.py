@@ -797,17 +797,3 @@ def hides_formats(section: MediaSection, result: list[AnswerCodec], offer: Offer
     stripped = dict(offer.stripped)
     return any(pt in stripped and _encoding(stripped[pt]) == _encoding(rtpmaps.get(pt, ""))
                for pt in section.formats)
-
-
-def answer_ptime(section: MediaSection, offer: Offered) -> tuple[str | None, bool]:
-    """``(ptime for the managed a=ptime line, keep the answer's own ptime lines in place)``."""
-    own = section.attributes("ptime")
-    if offer.reverse_ptime is not None:
-        return offer.reverse_ptime, False
-    if offer.forced_ptime:
-        if offer.ptime is not None:
-            return offer.ptime, False
-        return None, True
-    if own:
-        return own[0], False
-    return offer.ptime, False

@@ -232,6 +232,12 @@ class CallMedia:
     ice_roles_settled: bool = False
     ice_controlling: bool = False
     transcoding: bool = rare(False)  # payload types renumbered between the parties
+    # The a=ptime the SDP we send this party shows (10.5's media ptime; 0: none). Every
+    # offer or answer whose SDP has an a=ptime sets it on both parties' media, a ``ptime``
+    # option on the receiver's and ``ptime-reverse`` on the sender's; once either option
+    # was given, only the options change it (``ptime_fixed``, both medias, for the call).
+    ptime_shown: int = rare(0)
+    ptime_fixed: bool = rare(False)
     # ``generate RTCP`` (10.5's RTCP_GEN media flag): the relay reports to this party itself
     # and drops the RTCP it sends (``Stream.rtcp_gen``). Set on both media of an offer or
     # answer that asks for it, until one says "off".
@@ -303,6 +309,10 @@ class CallMedia:
     # We are ICE-lite towards this party (10.5's ICE_LITE_SELF: set by an offer's ICE-lite
     # option, kept until another offer's option changes it).
     lite_self: bool = rare(False)
+    # This party's leg started out with us ICE-lite towards it, so its ICE agent is the
+    # controlled one for the call: a later ICE-lite option does not make it controlling
+    # (10.5 keeps the roles its first offer gave).
+    lite_controlled: bool = rare(False)
     # A subscriber's media (``pubsub``): the publisher's media it receives a copy of.
     source: CallMedia | None = rare(None)
     # The ``unidirectional`` flag was on this party's last SDP (10.5 keeps it per media,

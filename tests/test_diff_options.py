@@ -105,6 +105,30 @@ SCENARIOS: dict[str, list[dict]] = {
     "ptime as string": [offer(A, ptime="40"), delete()],
     "ptime zero": [offer(A, ptime=0), delete()],
     "ptime-reverse": [offer(A, **{"ptime-reverse": 30}), answer(B), delete()],
+    # -- the a=ptime each party is shown stays with its media (10.5's media ptime): a
+    # re-offer from the answerer shows the offerer the a=ptime:20 it offered
+    "answerer re-offers without a=ptime": [
+        offer(A), answer(B), offer(B, tag="B", **{"to-tag": "A"}),
+        answer(A, from_tag="B", to_tag="A"), delete()],
+    "offerer re-offers without a=ptime after the answer's": [
+        offer(A), answer(B.replace("a=sendrecv", "a=ptime:30\r\na=sendrecv")),
+        offer(A.replace("a=ptime:20\r\n", ""), **{"to-tag": "B"}), answer(B), delete()],
+    "answerer re-offers with an a=ptime, then the offerer without": [
+        offer(A), answer(B), offer(B.replace("a=sendrecv", "a=ptime:40\r\na=sendrecv"),
+                                  tag="B", **{"to-tag": "A"}),
+        answer(A.replace("a=ptime:20\r\n", ""), from_tag="B", to_tag="A"),
+        offer(A.replace("a=ptime:20\r\n", ""), **{"to-tag": "B"}), answer(B), delete()],
+    "ptime option, then the answerer re-offers": [
+        offer(A, ptime=30), answer(B.replace("a=sendrecv", "a=ptime:40\r\na=sendrecv")),
+        offer(A, **{"to-tag": "B"}), answer(B), offer(B, tag="B", **{"to-tag": "A"}),
+        answer(A, from_tag="B", to_tag="A"), delete()],
+    "ptime-reverse, then re-offers both ways": [
+        offer(A, **{"ptime-reverse": 40}), answer(B), offer(A, **{"to-tag": "B"}), answer(B),
+        offer(B, tag="B", **{"to-tag": "A"}), answer(A, from_tag="B", to_tag="A"), delete()],
+    "ptime options in an answer change nothing": [
+        offer(A), answer(B, ptime=30, **{"ptime-reverse": 40}),
+        offer(A, **{"to-tag": "B"}), answer(B), offer(B, tag="B", **{"to-tag": "A"}),
+        answer(A, from_tag="B", to_tag="A"), delete()],
     "TOS": [offer(A, TOS=184), answer(B, TOS=184), query(), delete()],
     "TOS out of range": [offer(A, TOS=300), delete()],
     "label and set-label": [offer(A, label="caller"), answer(B, **{"set-label": "callee"}),
@@ -229,6 +253,18 @@ SCENARIOS: dict[str, list[dict]] = {
                                         replace=["sdp-version"], _mask=CRYPTO_MASK), delete()],
     "ICE-lite both": [offer(A_ICE, ICE="force", **{"ICE-lite": "both"}), answer(B_ICE), query(),
                       delete()],
+    # (the roles of the first offer stay: the leg we were lite towards stays controlled)
+    "ICE-lite forward, then backward": [
+        offer(A_ICE, ICE="force", **{"ICE-lite": "forward"}), answer(B_ICE), query(),
+        offer(A_ICE, ICE="force", **{"ICE-lite": "backward"}), answer(B_ICE), query(),
+        delete()],
+    "ICE-lite forward, then off": [
+        offer(A_ICE, ICE="force", **{"ICE-lite": "forward"}), answer(B_ICE), query(),
+        offer(A_ICE, ICE="force", **{"ICE-lite": "off"}), answer(B_ICE), query(), delete()],
+    "ICE-lite forward, then the answerer re-offers": [
+        offer(A_ICE, ICE="force", **{"ICE-lite": "forward"}), answer(B_ICE), query(),
+        offer(B_ICE, tag="B", ICE="force", **{"to-tag": "A"}),
+        answer(A_ICE, from_tag="B", to_tag="A"), query(), delete()],
     # -- trickle-ICE counts in offers only
     "trickle-ICE in an answer": [offer(A_ICE), answer(B_ICE, flags=["trickle-ICE"]), query(),
                                  delete()],

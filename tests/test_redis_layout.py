@@ -419,3 +419,23 @@ def test_restored_sockets_carry_the_calls_tos():
     assert {s.sock.getsockopt(socket.IPPROTO_IP, socket.IP_TOS) for s in streams} == {104}
     assert all(s.tos_own for s in streams)
     other.shutdown()
+
+
+def test_the_ptime_each_party_is_shown_is_stored_as_rtpengines_media_ptime():
+    """Each media's a=ptime (10.5's media ptime, ``ptime-reverse`` giving the offerer its
+    own) and the override flag (0x1000000) are in the document, as 10.5 writes them
+    (probed: 20 and 30 with the flag on both), and come back with a restore."""
+    core, _ = make_core(FakeBinder())
+    ng(core, command="offer", sdp=sdp_body(2000, extra="a=ptime:20\r\n"),
+       **{"call-id": "p", "from-tag": "a", "ptime-reverse": 30})
+    ng(core, command="answer", sdp=sdp_body(3000, "192.0.2.20"),
+       **{"call-id": "p", "from-tag": "a", "to-tag": "b"})
+    doc = encode_call(core.calls.calls["p"], 1, interface_index(core.calls))
+    by_tag = {value["tag"]: (value["ptime"], int(value["media_flags"]) & 0x1000000)
+              for key, value in doc.items() if key.startswith("media-")}
+    assert by_tag == {"0": ("30", 0x1000000), "1": ("20", 0x1000000)}
+    other, clock = make_core(FakeBinder())
+    restored = restore_call(other.calls, decode_call("p", loads(dumps(doc))), clock(),
+                            foreign=True)
+    assert [(m.medias[0].ptime_shown, m.medias[0].ptime_fixed)
+            for m in restored.monologues] == [(30, True), (20, True)]

@@ -78,6 +78,7 @@ class SdpOutput:
                 sender.medias[work.index].lite_self = opts.ice_lite in ("backward", "both")
                 if out_media.lite_self and not out_media.initialized:
                     out_media.ice_controlling = False  # (a lite agent is controlled: 10.5)
+                    out_media.lite_controlled = True
             lite = lite or out_media.lite_self
             if section.type == "message":
                 header = parsed.header_of(work.index)  # its own session's c=
@@ -139,7 +140,6 @@ class SdpOutput:
                               or made_event)
                 for media in (out_media, sender.medias[work.index]):
                     media.transcoding = renumbered
-                plan.ptime, plan.keep_ptime = negotiation.answer_ptime(section, offer_sent)
                 # Conversions only where 10.5 transcodes: the offer's codec options asked
                 # for it, the packet time changes, or the answer has nothing in common with
                 # the offer (its first codec is then the offerer's, from no answer codec).
@@ -155,12 +155,12 @@ class SdpOutput:
                                   section, plan, offer_sent,
                                   (receiver.inject_dtmf, sender.inject_dtmf),
                                   made_event)
-            elif is_offer and opts.ptime is not None and opts.ptime > 0:
-                plan.ptime = str(opts.ptime)
+            # The party's media's a=ptime (``session._update_ptime``); without one the
+            # SDP's own a=ptime lines stay where they are (10.5).
+            if out_media.ptime_shown:
+                plan.ptime = str(out_media.ptime_shown)
             else:
-                ptimes = section.attribute_index().get("ptime")
-                if ptimes:
-                    plan.ptime = ptimes[0]
+                plan.keep_ptime = True
             sender_media = sender.medias[work.index]
             passthrough = self._plan_ice(plan, parsed, work.index, sender_media, out_media,
                                          receiver, opts, is_offer, rtcp_port)

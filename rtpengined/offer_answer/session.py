@@ -406,6 +406,7 @@ class _Session(SdpOutput, IceCandidates):
             smedia.type = own.type
             smedia.protocol = own.protocol
             smedia.initialized = True
+            _update_ptime(smedia, rmedia, own, opts if is_offer else None)
             has_ice = parsed.has_ice(work.index)
             # ICE in use on the sender's leg: its own SDP decides (but for ``reject ICE``:
             # its ICE is declined, our answer to an offerer has none, as ``ICE: remove``
@@ -588,7 +589,7 @@ class _Session(SdpOutput, IceCandidates):
                     media.mux_sent = source.mux_sent
             mono.medias.append(media)
         media = mono.medias[work.index]
-        if mono.ice_controlling and not media.lite_self:
+        if mono.ice_controlling and not (media.lite_self or media.lite_controlled):
             media.ice_controlling = True
         if mirror:
             media.type = work.section.type
@@ -696,3 +697,34 @@ def _apply_echo(mode: str | None, smedia: CallMedia, rmedia: CallMedia,
                 continue
             stream.sink = stream if media.echo == "echo" else None
             changed.append(stream)
+
+
+def _update_ptime(sender: CallMedia, receiver: CallMedia, section: sdpmod.MediaSection,
+                  opts: Options | None) -> None:
+    """The a=ptime each party is shown (``CallMedia.ptime_shown``), as 10.5 keeps it: the
+    sender's own a=ptime goes to both medias, an offer's ``ptime`` option to the
+    receiver's and its ``ptime-reverse`` to the sender's (``opts``: an offer's options,
+    None in an answer, where 10.5 takes neither), and once an option was given the SDPs no
+    longer change either. It stays until something changes it: a re-offer from the other
+    side shows a party the packet time it was last given."""
+    own = section.attributes("ptime")
+    ptime = _leading_int(own[0]) if own else 0
+    if ptime > 0:
+        if not receiver.ptime_fixed:
+            receiver.ptime_shown = ptime
+        if not sender.ptime_fixed:
+            sender.ptime_shown = ptime
+    if opts is None:
+        return
+    if opts.ptime is not None and opts.ptime > 0:
+        receiver.ptime_shown = opts.ptime
+        receiver.ptime_fixed = sender.ptime_fixed = True
+    if opts.ptime_reverse is not None and opts.ptime_reverse > 0:
+        sender.ptime_shown = opts.ptime_reverse
+        receiver.ptime_fixed = sender.ptime_fixed = True
+
+
+def _leading_int(text: str) -> int:
+    """An attribute value as 10.5 reads a number: its leading digits (0 without any)."""
+    digits = len(text) - len(text.lstrip("0123456789"))
+    return int(text[:digits]) if digits else 0

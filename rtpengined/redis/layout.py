@@ -47,6 +47,7 @@ MEDIA_SDES = 0x00080000
 MEDIA_PASSTHRU = 0x00100000  # ICE passthrough (offer_answer.ice)
 MEDIA_ICE_CONTROLLING = 0x00200000
 MEDIA_TRANSCODE = 0x00800000  # the relay converts what this media receives (query: transcoding)
+MEDIA_PTIME_OVERRIDE = 0x01000000  # ``ptime``/``ptime-reverse`` fixed the a=ptime shown
 MEDIA_RTCP_GEN = 0x08000000  # ``generate RTCP``
 
 # rtpengine keeps a master key and salt in fixed buffers and stores the whole buffer, the
@@ -265,6 +266,8 @@ def encode_call(call: Call, db: int, intf_index: dict[tuple[str, str], int] | No
             flags |= MEDIA_UNIDIRECTIONAL
         if media.transcoding:
             flags |= MEDIA_TRANSCODE
+        if media.ptime_fixed:
+            flags |= MEDIA_PTIME_OVERRIDE
         if media.rtcp_gen:
             flags |= MEDIA_RTCP_GEN
         intf = rtp.interface if rtp is not None else None
@@ -277,7 +280,7 @@ def encode_call(call: Call, db: int, intf_index: dict[tuple[str, str], int] | No
             "protocol": escape(media.protocol),
             "desired_family": intf.sdp_family if intf else "IP4",
             "logical_intf": escape(intf.name) if intf else "default",
-            "ptime": "0",
+            "ptime": str(media.ptime_shown),
             "media_flags": str(flags),
         }
         sdes_in, sdes_out = _sdes_lists(media)
@@ -495,6 +498,7 @@ class StoredMedia:
     sdes_in: list[Crypto] = field(default_factory=list)  # the party's a=crypto lines
     sdes_out: list[Crypto] = field(default_factory=list)  # ours for it
     mid: str | None = None  # its a=mid (10.5's media ID)
+    ptime: int = 0  # the a=ptime the party is shown (``CallMedia.ptime_shown``)
 
 
 @dataclass
@@ -624,7 +628,7 @@ def decode_call(call_id: str, doc: dict[str, Any]) -> StoredCall:
         stored.medias.append(StoredMedia(
             tag=tag_id, index=_int(h, "index"), type=h.get("type", "audio"),
             protocol=h.get("protocol", "RTP/AVP"), formats=h.get("format_str", "").split(),
-            rtpmaps=rtpmaps, flags=_int(h, "media_flags", 0),
+            rtpmaps=rtpmaps, flags=_int(h, "media_flags", 0), ptime=max(0, _int(h, "ptime", 0)),
             streams=[s for s in (_index(int(x), n_streams) for x in _list(doc, f"streams-{i}"))
                      if s is not None],
             sdes_in=_sdes_list(h, "sdes_in"), sdes_out=_sdes_list(h, "sdes_out"),

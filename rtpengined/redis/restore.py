@@ -26,6 +26,7 @@ from .layout import (
     MEDIA_ICE_CONTROLLING,
     MEDIA_INITIALIZED,
     MEDIA_PASSTHRU,
+    MEDIA_PTIME_OVERRIDE,
     MEDIA_RECV,
     MEDIA_RTCP_GEN,
     MEDIA_RTCP_MUX,
@@ -161,6 +162,12 @@ def restore_call(manager: CallManager, stored: StoredCall, now: float, foreign: 
         media.mux_shown = bool(m.flags & MEDIA_RTCP_MUX)
         if m.mid is not None:
             media.mid = m.mid
+        # (10.5 stores the a=ptime shown but reads it back as 0: a re-offer after its
+        # restore shows no a=ptime. Ours goes on as before the restart.)
+        if m.ptime:
+            media.ptime_shown = m.ptime
+        if m.flags & MEDIA_PTIME_OVERRIDE:
+            media.ptime_fixed = True
         if m.flags & MEDIA_RTCP_GEN:
             media.rtcp_gen = True
             rates = clock_rates(media.rtpmaps)
