@@ -21,7 +21,7 @@ from differential import (
     query,
     sdp,
 )
-from test_diff_sdes import PLAIN_A, PLAIN_B, SDES_A, SDES_B, SDES_B_32, _a, _o
+from test_diff_sdes import PLAIN_A, PLAIN_B, SDES_A, SDES_B, SDES_B_32, _a, _mask_keys, _o
 
 SAVP = {"transport-protocol": "RTP/SAVP"}
 AVP = {"transport-protocol": "RTP/AVP"}
@@ -144,6 +144,13 @@ SCENARIOS: dict[str, list[dict]] = {
     "a=rtcp on the RTP port, rtcp-mux offer and accept": [
         offer(A_RTCP_SAME, **{"rtcp-mux": ["offer"]}),
         answer(PLAIN_B, **{"rtcp-mux": ["accept"]}), query(), delete()],
+    # -- the SRTP answerer re-INVITEs with plain RTP: its leg is plain from then on (no
+    # SDES in query), and a later re-offer to it without a transport-protocol offers it
+    # the plain RTP it last said, not the SRTP we first offered it (10.5)
+    "SRTP answerer re-offers plain RTP, then the offerer re-offers": [
+        _o(PLAIN_A, **SAVP), _a(B_TAG7), _o(PLAIN_B, **{"from-tag": "B", "to-tag": "A"}),
+        _a(PLAIN_A, **{"from-tag": "B", "to-tag": "A"}), query(_mask=_mask_keys),
+        _o(PLAIN_A, **{"to-tag": "B"}), _a(PLAIN_B), query(_mask=_mask_keys), delete()],
 }
 
 

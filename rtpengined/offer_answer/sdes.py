@@ -217,6 +217,8 @@ def offer_security(plan: MediaPlan, section: MediaSection, sender_media: CallMed
         c for c in (received_crypto(section) if sdes_in else [])
         if c.suite.name not in excluded] or ()
     sender_media.dtls_reverse = opts.dtls_reverse
+    if not sdes_in and sender_media.sdes:
+        sender_media.sdes = False  # (a party that had SDES offers plain RTP now: 10.5)
     if sender_media.dtls_only and sender_media.crypto_received:
         sender_media.dtls_only = False
     # (rare fields: written only when they change, a plain offer writes neither)
@@ -539,7 +541,10 @@ def _answer_security(plan: MediaPlan, section: MediaSection, answer_media: CallM
         _osrtp_shown(answer_media, offer_media)
         return (set_keys(answer_media, None, None, keep_suite=True)
                 + set_keys(offer_media, None, None))
-    return set_keys(answer_media, None, None) + set_keys(offer_media, None, None)
+    # (both plain now: an offerer whose SRTP leg we keyed before still shows that suite in
+    # query, as 10.5's streams keep their crypto parameters; nothing is encrypted)
+    return (set_keys(answer_media, None, None, keep_suite=True)
+            + set_keys(offer_media, None, None, keep_suite=True))
 
 
 def _osrtp_shown(answer_media: CallMedia, offer_media: CallMedia) -> None:

@@ -405,6 +405,10 @@ class _Session(SdpOutput, IceCandidates):
             smedia.rtpmaps = own.rtpmaps()
             smedia.type = own.type
             smedia.protocol = own.protocol
+            if smedia.protocol_sent is not None:
+                # (its own SDP's protocol is its media's now: a later re-offer without a
+                # transport-protocol keeps that one, not the one we last offered it; 10.5)
+                smedia.protocol_sent = None
             smedia.initialized = True
             _update_ptime(smedia, rmedia, own, opts if is_offer else None)
             has_ice = parsed.has_ice(work.index)
