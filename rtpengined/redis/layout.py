@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .. import dtmf_block
-from ..model import Call, CallMedia, Endpoint, Stream
+from ..model import Call, CallMedia, Endpoint, Monologue, Stream
 from ..secure.mki import mki_bytes
 from ..secure.sdes import SUITES_BY_NAME, Crypto
 
@@ -29,6 +29,8 @@ NO_INDEX = 4294967295  # rtpengine's "(unsigned) -1": no RTCP sibling
 
 # struct packet_stream flags (rtpengine 10.5)
 PS_RTP = 0x00010000
+PS_IMPLICIT_RTCP = 0x00000001  # an RTCP stream at RTP + 1: the party's SDP had no a=rtcp
+PS_FALLBACK_RTCP = 0x00040000  # a muxed leg's RTCP stream (its RTP stream carries RTCP)
 PS_RTCP = 0x00020000
 PS_FILLED = 0x00100000
 PS_CONFIRMED = 0x00200000
@@ -40,6 +42,7 @@ MEDIA_ASYMMETRIC = 0x00000002
 MEDIA_SEND = 0x00000004
 MEDIA_RECV = 0x00000008
 MEDIA_RTCP_MUX = 0x00000010
+MEDIA_RTCP_MUX_OVERRIDE = 0x00020000  # the last offer to it decided its answer's rtcp-mux
 MEDIA_ICE = 0x00000080
 MEDIA_UNIDIRECTIONAL = 0x00001000  # the ``unidirectional`` flag (query)
 MEDIA_INITIALIZED = 0x00010000
@@ -143,10 +146,17 @@ def encode_call(call: Call, db: int, intf_index: dict[tuple[str, str], int] | No
     tag_ids = {id(m): i for i, m in enumerate(tags)}
     medias = [(tag_ids[id(m)], media) for m in tags for media in m.medias]
     streams: list[tuple[int, Stream]] = []
+    # A one-port rtcp-mux leg's fallback RTCP stream, which 10.5 lists without a socket
+    # (local port 0) after the RTP stream: by the RTP stream's id.
+    fallbacks: dict[int, Stream] = {}
     for media_id, (_, media) in enumerate(medias):
         for stream in media.streams:
             if not stream.closed:
                 streams.append((media_id, stream))
+        fallback = _fallback_rtcp(media)
+        if fallback is not None:
+            fallbacks[media.streams[0].id] = fallback
+            streams.append((media_id, fallback))
     stream_ids = {s.id: i for i, (_, s) in enumerate(streams)}
     deleted = int(call.delete_at) if call.delete_at is not None else 0
     doc["json"] = {
@@ -173,7 +183,7 @@ def encode_call(call: Call, db: int, intf_index: dict[tuple[str, str], int] | No
         doc[f"sfd-{i}"] = {
             "pref_family": intf.sdp_family,
             "localport": str(stream.port),
-            "fd": "0",
+            "fd": "0" if stream.port else "-1",
             "logical_intf": escape(intf.name),
             "local_intf_uid": str(intf_index.get((intf.address, intf.name), 0)),
             "stream": str(i),
@@ -183,15 +193,21 @@ def encode_call(call: Call, db: int, intf_index: dict[tuple[str, str], int] | No
         doc[f"sfd-{i}"].update(_relay_key_fields(_stream_keys(stream)[0]))
     for i, (media_id, stream) in enumerate(streams):
         flags = PS_RTCP if stream.rtcp else PS_RTP
+        owner = medias[media_id][1]
+        if owner.mux_shown:  # (10.5: RTCP rides on the RTP stream, the other falls back)
+            flags |= PS_FALLBACK_RTCP if stream.rtcp else PS_RTCP
         if stream.advertised is not None:
             flags |= PS_FILLED
+            if stream.rtcp and owner.rtcp_port is None:
+                flags |= PS_IMPLICIT_RTCP
         if stream.confirmed:
             flags |= PS_CONFIRMED
         if stream.strict_source:
             flags |= PS_STRICT_SOURCE
         if stream.media_handover:
             flags |= PS_MEDIA_HANDOVER
-        sibling = stream_ids.get(stream.rtcp_peer.id, NO_INDEX) if stream.rtcp_peer else NO_INDEX
+        peer = stream.rtcp_peer or fallbacks.get(stream.id)
+        sibling = stream_ids.get(peer.id, NO_INDEX) if peer is not None else NO_INDEX
         endpoint = stream.endpoint or stream.advertised
         doc[f"stream-{i}"] = {
             "media": str(media_id),
@@ -213,7 +229,8 @@ def encode_call(call: Call, db: int, intf_index: dict[tuple[str, str], int] | No
         # Subscribers' streams (pubsub) follow the sink, as 10.5 lists them.
         sink_ids += [str(stream_ids[s.id]) for s in stream.extra_sinks if s.id in stream_ids]
         doc[f"rtp_sinks-{i}"] = [] if stream.rtcp else sink_ids
-        doc[f"rtcp_sinks-{i}"] = sink_ids if stream.rtcp else []
+        # (a muxed leg's RTCP goes where its RTP goes, 10.5 lists it so)
+        doc[f"rtcp_sinks-{i}"] = sink_ids if stream.rtcp or owner.mux_shown else []
     for i, mono in enumerate(tags):
         tag: dict[str, str] = {
             "created": str(int(mono.created)),
@@ -251,6 +268,8 @@ def encode_call(call: Call, db: int, intf_index: dict[tuple[str, str], int] | No
             flags |= MEDIA_RECV
         if media.mux_shown:
             flags |= MEDIA_RTCP_MUX
+        if _mux_override(tags[tag_id], media):
+            flags |= MEDIA_RTCP_MUX_OVERRIDE
         if media.ice_out:
             flags |= MEDIA_ICE
         if media.ice_controlling:
@@ -288,7 +307,8 @@ def encode_call(call: Call, db: int, intf_index: dict[tuple[str, str], int] | No
         doc[f"media-{i}"].update(_sdes_fields("sdes_out", sdes_out))
         doc[f"media-{i}"].update(_fingerprint_fields(media))
         own = [str(stream_ids[s.id]) for s in media.streams if s.id in stream_ids]
-        doc[f"streams-{i}"] = own
+        fallback = fallbacks.get(media.streams[0].id) if media.streams else None
+        doc[f"streams-{i}"] = own + ([str(stream_ids[fallback.id])] if fallback else [])
         doc[f"maps-{i}"] = [str(i)]
         doc[f"payload_types-{i}"] = [escape(_payload_type(pt, media.rtpmaps.get(pt, "")))
                                      for pt in media.formats if pt.isdigit()]
@@ -396,6 +416,37 @@ def _sdes_fields(name: str, lines: list[Crypto]) -> dict[str, str]:
         fields.update(_crypto_fields(key, line))
         key = f"{name}-{number}"
     return fields
+
+
+def _fallback_rtcp(media: CallMedia) -> Stream | None:
+    """The stream 10.5 lists for a one-port rtcp-mux leg's RTCP (no socket: local port 0)
+    at the party's a=rtcp port or the one after its RTP port, as query shows it; None for
+    a leg with an RTCP stream of its own."""
+    rtp = media.rtp
+    if (not media.mux_shown or media.rtcp is not None or rtp is None or rtp.closed
+            or rtp.rtcp or len(media.streams) != 1):
+        return None
+    advertised = rtp.advertised or rtp.shown_endpoint
+    if advertised is not None and not media.rtcp_on_rtp:
+        advertised = Endpoint(advertised.address, media.rtcp_port or advertised.port + 1)
+    else:
+        advertised = None
+    return Stream(interface=rtp.interface, port=0, rtcp=True, sink=rtp.sink,
+                  advertised=advertised, id=-rtp.id)
+
+
+def _mux_override(mono: Monologue, media: CallMedia) -> bool:
+    """10.5's RTCP_MUX_OVERRIDE on a media offered to: its answer does not decide rtcp-mux
+    for the offerer, because the offerer did not offer it, we did not offer it on, or the
+    offer said ``accept`` or ``reject`` (set by each offer to the party)."""
+    if media.mux_sent is None:
+        return False  # (never offered to)
+    flags = media.mux_flags
+    if "accept" in flags or "reject" in flags:
+        return True
+    offerer = next((o.medias[media.index - 1] for o in mono.subscriptions
+                    if len(o.medias) >= media.index), None)
+    return not (media.mux_sent and offerer is not None and offerer.mux_offered)
 
 
 def _fingerprint_fields(media: CallMedia) -> dict[str, str]:
@@ -587,7 +638,9 @@ def decode_call(call_id: str, doc: dict[str, Any]) -> StoredCall:
         if sfd_id is None:
             raise LayoutError(f"stream-{i} has no socket")
         sfd = sfds[sfd_id]
-        rtcp = bool(flags & PS_RTCP) or _int(h, "component", 1) == 2
+        # (the component says it; a muxed leg's RTP stream has the RTCP flag too, 10.5)
+        component = _int(h, "component", 0)
+        rtcp = component == 2 if component else bool(flags & PS_RTCP) and not flags & PS_RTP
         sinks = _list(doc, f"rtcp_sinks-{i}" if rtcp else f"rtp_sinks-{i}")
         if not sinks:
             sinks = _list(doc, f"rtp_sinks-{i}") + _list(doc, f"rtcp_sinks-{i}")

@@ -91,9 +91,14 @@ def restore_call(manager: CallManager, stored: StoredCall, now: float, foreign: 
                 last_signal=stored.last_signal, proxy=stored.proxy,
                 foreign=foreign, tos=stored.tos)
     bound: list[tuple[PortPool, int, object]] = []
-    streams: list[Stream] = []
+    streams: list[Stream | None] = []
     try:
         for s in stored.streams:
+            if not s.port:
+                # (10.5 lists a one-port rtcp-mux leg's RTCP without a socket: the call has
+                # no such stream, query shows it from the RTP stream)
+                streams.append(None)
+                continue
             pool = _pool(manager, s.interface_name, s.family, s.intf_uid)
             sock = reuse.pop((pool.interface.address, s.port), None)
             if sock is None:
@@ -123,6 +128,8 @@ def restore_call(manager: CallManager, stored: StoredCall, now: float, foreign: 
         raise
     own_tos = call.tos != manager.config.tos
     for s, stream in zip(stored.streams, streams, strict=True):
+        if stream is None:
+            continue
         if call.tos:  # (the stored call's TOS on its sockets, as 10.5 sets it)
             set_tos(stream.sock, call.tos)
             stream.tos_own = own_tos
@@ -131,7 +138,8 @@ def restore_call(manager: CallManager, stored: StoredCall, now: float, foreign: 
         if s.rtcp_sibling is not None and not s.rtcp:
             stream.rtcp_peer = streams[s.rtcp_sibling]
         if s.extra_sinks:
-            stream.extra_sinks = tuple(streams[j] for j in s.extra_sinks)
+            stream.extra_sinks = tuple(x for x in (streams[j] for j in s.extra_sinks)
+                                       if x is not None)
     monos = [Monologue(tag=t.tag, created=t.created or stored.created, label=t.label,
                        via_branch=t.via_branch) for t in stored.tags]
     for i, (t, mono) in enumerate(zip(stored.tags, monos, strict=True)):
@@ -144,7 +152,7 @@ def restore_call(manager: CallManager, stored: StoredCall, now: float, foreign: 
         for j in t.subscriptions:
             mono.link(monos[j])
     for m in stored.medias:
-        own = [streams[i] for i in m.streams]
+        own = [x for x in (streams[i] for i in m.streams) if x is not None]
         media = CallMedia(index=m.index, type=m.type, protocol=m.protocol, streams=own,
                       formats=list(m.formats), rtpmaps=dict(m.rtpmaps))
         media.initialized = bool(m.flags & MEDIA_INITIALIZED)
@@ -205,7 +213,8 @@ def restore_call(manager: CallManager, stored: StoredCall, now: float, foreign: 
     manager.calls[stored.call_id] = call
     media_plane = manager.media
     for stream in streams:
-        media_plane.open_stream(stream)
+        if stream is not None:
+            media_plane.open_stream(stream)
     return call
 
 

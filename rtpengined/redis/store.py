@@ -245,6 +245,10 @@ class RedisCallStore:
             log.warning("Failed to restore call ID '%s' from Redis: %s", call_id, exc)
             self.counters.restore_failed += 1
             return False
+        except Exception:  # a bug, but one stored document must not end the daemon
+            log.exception("Failed to restore call ID '%s' from Redis", call_id)
+            self.counters.restore_failed += 1
+            return False
         if foreign:
             self._foreign_db[call_id] = db
             call = self.core.calls.calls[call_id]
