@@ -214,6 +214,10 @@ class CallMedia:
     streams: list[Stream] = field(default_factory=list)
     codec: str | None = None
     formats: list[str] = field(default_factory=list)
+    # The format list of the last SDP either party sent on this media (the other party's
+    # when it came in the same protocol), 10.5's ``format_str``, stored in Redis; None:
+    # ``formats``. The SDP's own list, not a copy.
+    last_formats: list[str] | None = None
     # Payload type -> "encoding/rate" from this party's SDP (static types filled in).
     rtpmaps: dict[str, str] = field(default_factory=dict)
     # Direction from this party's SDP: sendrecv, sendonly, recvonly or inactive.

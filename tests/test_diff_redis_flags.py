@@ -4,9 +4,11 @@
 Per party (its tag): each media's ``media_flags`` (RTCP_MUX_OVERRIDE, 0x20000, says
 the last offer to it decided its answer's rtcp-mux: set unless the offerer offered
 rtcp-mux and we offered it on, or with ``accept``/``reject``), its ``ptime`` (the a=ptime
-the party is shown) and each stream's ``ps_flags`` (IMPLICIT_RTCP, 0x1, on an RTCP
-stream at RTP + 1: the party's SDP had no a=rtcp). We wrote neither flag and a ptime
-of 0.
+the party is shown), its ``format_str`` (the format list of the last SDP on the media:
+the other party's when in the same protocol) and each stream's ``ps_flags``
+(IMPLICIT_RTCP, 0x1, on an RTCP stream at RTP + 1: the party's SDP had no a=rtcp; ICE,
+0x80, on a leg speaking ICE; RTCP and FALLBACK_RTCP on a muxed leg). We wrote none of
+these flags, a ptime of 0 and the party's own format list.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from __future__ import annotations
 import time
 
 import pytest
-from test_diff_options import A_MUX, A_RTCP_ATTR, A, B
+from test_diff_options import A_ICE, A_MUX, A_RTCP_ATTR, B_ICE, A, B
 
 from tests.redis_helpers import ours, reference
 from tests.test_redis_daemon import _stopped
@@ -32,6 +34,9 @@ CASES = {
     "a=rtcp in the offer": (A_RTCP_ATTR, {}, B),
     "ptime in the answer": (A, {}, B_PTIME),
     "ptime and ptime-reverse options": (A, {"ptime": 30, "ptime-reverse": 40}, B),
+    "ICE both ways": (A_ICE, {}, B_ICE),
+    "ICE removed towards the answerer": (A_ICE, {"ICE": "remove"}, B),
+    "SRTP offered, plain answer": (A, {"transport-protocol": "RTP/SAVP", "DTLS": "off"}, B),
 }
 
 
@@ -53,7 +58,8 @@ def _stored(redis, db: int, daemon, call_id: str, offer_sdp: str, options: dict,
     for key, media in medias.items():
         streams = sorted((doc[f"stream-{s}"]["component"], doc[f"stream-{s}"]["ps_flags"])
                          for s in doc[f"streams-{key}"])
-        out[tags[media["tag"]]] = (media["media_flags"], media["ptime"], streams)
+        out[tags[media["tag"]]] = (media["media_flags"], media["ptime"], media["format_str"],
+                                   streams)
     return out
 
 

@@ -405,6 +405,13 @@ class _Session(SdpOutput, IceCandidates):
             smedia.rtpmaps = own.rtpmaps()
             smedia.type = own.type
             smedia.protocol = own.protocol
+            smedia.last_formats = None
+            # (an answer goes to the offerer in the protocol it offered, whatever the
+            # mirrored media says until the answer's security settles it)
+            received_in = (rmedia.offer_protocol if not is_offer and rmedia.offer_protocol
+                           else rmedia.protocol)
+            if received_in == own.protocol:
+                rmedia.last_formats = own.formats
             if smedia.protocol_sent is not None:
                 # (its own SDP's protocol is its media's now: a later re-offer without a
                 # transport-protocol keeps that one, not the one we last offered it; 10.5)

@@ -31,6 +31,7 @@ NO_INDEX = 4294967295  # rtpengine's "(unsigned) -1": no RTCP sibling
 PS_RTP = 0x00010000
 PS_IMPLICIT_RTCP = 0x00000001  # an RTCP stream at RTP + 1: the party's SDP had no a=rtcp
 PS_FALLBACK_RTCP = 0x00040000  # a muxed leg's RTCP stream (its RTP stream carries RTCP)
+PS_ICE = 0x00000080  # the party's leg speaks ICE (10.5 copies its media's ICE flag)
 PS_RTCP = 0x00020000
 PS_FILLED = 0x00100000
 PS_CONFIRMED = 0x00200000
@@ -196,6 +197,8 @@ def encode_call(call: Call, db: int, intf_index: dict[tuple[str, str], int] | No
         owner = medias[media_id][1]
         if owner.mux_shown:  # (10.5: RTCP rides on the RTP stream, the other falls back)
             flags |= PS_FALLBACK_RTCP if stream.rtcp else PS_RTCP
+        if owner.ice_out:
+            flags |= PS_ICE
         if stream.advertised is not None:
             flags |= PS_FILLED
             if stream.rtcp and owner.rtcp_port is None:
@@ -294,7 +297,8 @@ def encode_call(call: Call, db: int, intf_index: dict[tuple[str, str], int] | No
             "tag": str(tag_id),
             "index": str(media.index),
             "type": escape(media.type),
-            "format_str": escape(" ".join(media.formats)),
+            "format_str": escape(" ".join(media.formats if media.last_formats is None
+                                          else media.last_formats)),
             **({"media_id": escape(media.mid)} if media.mid is not None else {}),
             "protocol": escape(media.protocol),
             "desired_family": intf.sdp_family if intf else "IP4",
@@ -678,9 +682,13 @@ def decode_call(call_id: str, doc: dict[str, Any]) -> StoredCall:
             if len(parts) >= 3 and parts[0].isdigit():
                 rtpmaps[parts[0]] = "/".join(p for p in (parts[1], parts[2]) if p) + (
                     f"/{parts[3]}" if len(parts) > 3 and parts[3] else "")
+        # The party's codecs are its payload types (10.5's codec list); ``format_str`` is
+        # the last SDP's format list on the media, maybe the other party's: for media
+        # without payload types (T.38, other non-RTP) it is all there is.
+        formats = list(rtpmaps) or h.get("format_str", "").split()
         stored.medias.append(StoredMedia(
             tag=tag_id, index=_int(h, "index"), type=h.get("type", "audio"),
-            protocol=h.get("protocol", "RTP/AVP"), formats=h.get("format_str", "").split(),
+            protocol=h.get("protocol", "RTP/AVP"), formats=formats,
             rtpmaps=rtpmaps, flags=_int(h, "media_flags", 0), ptime=max(0, _int(h, "ptime", 0)),
             streams=[s for s in (_index(int(x), n_streams) for x in _list(doc, f"streams-{i}"))
                      if s is not None],
