@@ -227,7 +227,7 @@ class CallMedia:
     ice_out: bool = False  # ICE spoken on this party's leg
     # media-echo: what happens to media arriving from this party: "echo" (sent back to it),
     # "drop" (discarded), None (relayed to the other party)
-    echo: str | None = None
+    echo: str | None = rare(None)
     # ICE passthrough (offer_answer.ice): the parties do ICE (and DTLS/SDES) end to end
     # through us; set on both legs of the media, kept for the call (10.5's PASSTHRU).
     ice_passthrough: bool = False
@@ -303,7 +303,7 @@ class CallMedia:
     # The party's own DTLS/ICE parameters from its last SDP (offer_answer.webrtc), and our
     # DTLS role on its leg once an answer settled DTLS-SRTP there ('active'/'passive').
     remote_webrtc: Any = None
-    dtls_role: str | None = None
+    dtls_role: str | None = rare(None)
     dtls_reverse: str | None = rare(None)  # the DTLS-reverse option of this party's offer
     # This media's a=mid (10.5's media ID): set by its own offers, else taken from the first
     # offer it was sent; written in every SDP it is sent (offer_answer.output._offer_mid).
