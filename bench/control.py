@@ -252,9 +252,10 @@ def main() -> None:
                       f"{result[f'mem{target}'] / 1024:.1f} kB/call, "
                       f"{result[f'fds{target}']:.1f} fds/call")
     names = list(results)
-    if len(names) >= 2:
-        ours, theirs = results[names[-1]], results[names[0]]
-        print(f"\n{names[-1]}/{names[0]} ratios:")
+    theirs = results[names[0]]
+    for name in names[1:]:  # (each daemon beside the first: a "before" tree as well)
+        ours = results[name]
+        print(f"\n{name}/{names[0]} ratios:")
         for in_flight in args.in_flight:
             print(f"  lifecycles/s with {in_flight:>3} in flight: "
                   f"{ratio(ours[in_flight]['rate'], theirs[in_flight]['rate'])}"
@@ -267,7 +268,6 @@ def main() -> None:
             print(f"  calls/s set up on the way to {target} open: "
                   f"{ratio(ours[f'setup{target}'], theirs[f'setup{target}'])}; "
                   f"memory per open call at {target}: {ratio(ours[key], theirs[key])}  (target <= 0.25)")
-
 
 if __name__ == "__main__":
     main()
