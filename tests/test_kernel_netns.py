@@ -542,3 +542,21 @@ def test_kernel_forwarded_media_keeps_the_tos(namespace):
         assert _tos_of_next(own.a, own.to_a, own.b, packet) == 104
     finally:
         daemon.stop()
+
+
+def test_kernel_forwarded_media_gets_the_whole_tos_byte(namespace):
+    """A ``--tos`` with ECN bits (185: DSCP 46, ECT(1)) marks what the kernel forwards with
+    that whole byte, as the relay's sockets send it, whatever ECN bits the sender set (we
+    set the DSCP only, so a sender's ECT(0) came through as 186)."""
+    daemon = start(namespace, "--tos=185")
+    try:
+        call = Call(namespace, daemon, "kernel-tos-ecn")
+        for sock in (call.a, call.b):
+            sock.setsockopt(socket.IPPROTO_IP, socket.IP_RECVTOS, 1)
+            sock.setsockopt(socket.IPPROTO_IP, socket.IP_TOS, 0x02)  # (ECT(0), no DSCP)
+        seq = bring_into_kernel(namespace, call)
+        packet = rtp_packet(0, seq, seq * 160, 0x1234)
+        assert _tos_of_next(call.a, call.to_a, call.b, packet) == 185
+        assert _tos_of_next(call.b, call.to_b, call.a, packet) == 185
+    finally:
+        daemon.stop()

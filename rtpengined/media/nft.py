@@ -39,13 +39,14 @@ def ruleset(table: int, family: int = 4, tos: int = 0) -> str:
     """The whole table of one address family (created empty of elements), as one nft
     script. IPv4 and IPv6 get a table each, the same name in families ``ip`` and ``ip6``,
     with the same maps, set and rules. With ``tos`` (``--tos``) what the kernel forwards
-    leaves with its DSCP, as the relay's sockets send (a call with a TOS of its own stays
-    in userspace: ``kernel.why_userspace``)."""
+    leaves with that whole TOS byte (DSCP and ECN bits), as the relay's sockets send it (a
+    call with a TOS of its own stays in userspace: ``kernel.why_userspace``)."""
     name = table_name(table)
     mark = ct_mark(table)
     ip, addr = FAMILY[family], ADDRESS_TYPE[family]
     marking = (f"  chain tos_out {{ type filter hook postrouting priority 0; ct mark {mark:#x} "
-               f"ct status dnat {ip} dscp set {tos >> 2}; }}\n" if tos else "")
+               f"ct status dnat {ip} dscp set {tos >> 2} {ip} ecn set {tos & 3}; }}\n"
+               if tos else "")
     return f"""
 table {ip} {name} {{
   map dnat_to {{ type {addr} . inet_service . {addr} . inet_service : {addr} . inet_service; }}
