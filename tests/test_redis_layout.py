@@ -109,6 +109,36 @@ def test_incomplete_documents_are_layout_errors(doc):
         decode_call("x", doc)
 
 
+def _broken(change) -> dict:
+    doc = _capture()
+    change(doc)
+    return doc
+
+
+@pytest.mark.parametrize("change", [
+    lambda doc: doc["streams-0"].append("x"),  # an id that is no number
+    lambda doc: doc["rtp_sinks-0"].__setitem__(0, "-1"),
+    lambda doc: doc["medias-0"].append("1/2"),
+    lambda doc: doc["stream-0"].__setitem__("ps_flags", 7),  # (10.5 writes strings only)
+    lambda doc: doc["media-0"].__setitem__("protocol", None),
+    lambda doc: doc["stream-0"].__setitem__("endpoint", ["127.0.0.1", 6000]),
+], ids=["stream id", "negative sink", "media id", "number", "null", "list"])
+def test_malformed_values_are_layout_errors(change):
+    """Whatever a document holds (written by anyone with access to the Redis database),
+    decoding it fails with a LayoutError, which drops that call (found by mutating 10.5's
+    documents: ValueError, TypeError, AttributeError escaped, and at start-up those ended
+    the daemon)."""
+    with pytest.raises(LayoutError):
+        decode_call("gt1", _broken(change))
+
+
+def test_an_interface_number_out_of_range_is_refused():
+    doc = _broken(lambda doc: doc["sfd-0"].__setitem__("local_intf_uid", "-3"))
+    core, clock = make_core(FakeBinder())
+    with pytest.raises(RestoreError):
+        restore_call(core.calls, decode_call("gt1", doc), clock(), foreign=False)
+
+
 def test_escaping_as_rtpengine():
     assert escape("plain-call@host") == "plain-call@host"
     assert escape('a%b"c\'d\\e\n') == "a%25b%22c%27d%5ce%0a"

@@ -591,6 +591,9 @@ def _hash(doc: dict[str, Any], key: str) -> dict[str, str]:
     value = doc.get(key)
     if not isinstance(value, dict):
         raise LayoutError(f"{key!r} missing")
+    for field_value in value.values():
+        if not isinstance(field_value, str):  # (10.5 writes every scalar as a string)
+            raise LayoutError(f"{key!r} has a value that is no string: {field_value!r}")
     return value
 
 
@@ -615,6 +618,13 @@ def _int(h: dict[str, str], key: str, default: int | None = None) -> int:
 
 def _index(value: int, count: int) -> int | None:
     return value if 0 <= value < count else None
+
+
+def _id(text: str) -> int:
+    """An id from one of the document's lists; a LayoutError for anything else."""
+    if not isinstance(text, str) or not text.isdigit():
+        raise LayoutError(f"bad id {text!r}")
+    return int(text)
 
 
 def decode_call(call_id: str, doc: dict[str, Any]) -> StoredCall:
@@ -648,9 +658,8 @@ def decode_call(call_id: str, doc: dict[str, Any]) -> StoredCall:
         sinks = _list(doc, f"rtcp_sinks-{i}" if rtcp else f"rtp_sinks-{i}")
         if not sinks:
             sinks = _list(doc, f"rtp_sinks-{i}") + _list(doc, f"rtcp_sinks-{i}")
-        sink = _index(int(sinks[0]), n_streams) if sinks else None
-        extra = [j for j in (_index(int(x), n_streams) for x in sinks[1:] if x.isdigit())
-                 if j is not None]
+        sink = _index(_id(sinks[0]), n_streams) if sinks else None
+        extra = [j for j in (_index(_id(x), n_streams) for x in sinks[1:]) if j is not None]
         stored.streams.append(StoredStream(
             interface_name=sfd.get("logical_intf", "default"),
             family=sfd.get("pref_family", "IP4"),
@@ -690,7 +699,7 @@ def decode_call(call_id: str, doc: dict[str, Any]) -> StoredCall:
             tag=tag_id, index=_int(h, "index"), type=h.get("type", "audio"),
             protocol=h.get("protocol", "RTP/AVP"), formats=formats,
             rtpmaps=rtpmaps, flags=_int(h, "media_flags", 0), ptime=max(0, _int(h, "ptime", 0)),
-            streams=[s for s in (_index(int(x), n_streams) for x in _list(doc, f"streams-{i}"))
+            streams=[s for s in (_index(_id(x), n_streams) for x in _list(doc, f"streams-{i}"))
                      if s is not None],
             sdes_in=_sdes_list(h, "sdes_in"), sdes_out=_sdes_list(h, "sdes_out"),
             mid=h.get("media_id"),
@@ -708,7 +717,7 @@ def decode_call(call_id: str, doc: dict[str, Any]) -> StoredCall:
                                    len(fields) > 4 and fields[4] == "1"))
                 else:
                     subs.append(int(first))
-        medias = [m for m in (_index(int(x), n_medias) for x in _list(doc, f"medias-{i}"))
+        medias = [m for m in (_index(_id(x), n_medias) for x in _list(doc, f"medias-{i}"))
                   if m is not None]
         stored.tags.append(StoredTag(
             tag=h.get("tag", ""), created=float(_int(h, "created", 0)),

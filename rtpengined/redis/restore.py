@@ -72,7 +72,7 @@ def _pool(manager: CallManager, name: str, family: str, uid: int) -> PortPool:
              if p.interface.name == name and p.interface.family == fam]
     if not pools:
         raise RestoreError(f"no interface {name!r} of family {fam}")
-    if uid >= len(pools):
+    if not 0 <= uid < len(pools):
         raise RestoreError(f"interface {name!r} has no address number {uid}")
     return pools[uid]
 
