@@ -295,6 +295,7 @@ _ICE_LITE = {
     **dict.fromkeys(("backwards", "reverse", "answer", "back", "bkw", "bk"), "backward"),
 }
 
+
 def is_off(value: str | None) -> bool:
     """A value 10.5 reads as off (``DTLS``: ``off``, ``no``, ``disable``, ``disabled``)."""
     return value in _OFF

@@ -185,6 +185,7 @@ def transcoder_chains(core: Core) -> dict[str, list[int]]:
     with no transcoders (``/metrics`` exports its counts as counters)."""
     pairs = [(source, sink) for source, sink in core.calls.converting.values()
              if not sink.closed]
+    # the workers report their tallies with their counters: fetch their news first
     core.media.refresh([source for source, _ in pairs if not source.closed])
     chains: dict[str, list[int]] = {}
     for _, sink in pairs:

@@ -411,12 +411,10 @@ class Direction:
             converter = output.converters.get(convert)
             if converter is None:
                 converter = output.converters[convert] = convert.new()
+            before = converter.decoded
+            pieces = converter.push(payload)
             if tally is not None:
-                before = converter.decoded
-                pieces = converter.push(payload)
                 tally.samples(conversion, converter.decoded - before)
-            else:
-                pieces = converter.push(payload)
         else:  # G.711: the samples are the bytes (converted by a table, or kept)
             if tally is not None:
                 tally.samples(conversion, len(payload))
