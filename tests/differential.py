@@ -38,6 +38,10 @@ class NgProcess:
         self.port_range = (port_min, port_max)
         self.proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
         self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        # Bound now to a port not handed out: left unbound, the first ping would take any
+        # free ephemeral port, which may be the ng port of a daemon not yet listening (this
+        # one, or the other of a pair started together), and that daemon then fails.
+        self.sock.bind(("127.0.0.1", free_port(socket.SOCK_DGRAM)))
         self.sock.settimeout(3)
         self.counter = 0
         if wait:
