@@ -92,6 +92,10 @@ class Offered:
     # The codec options reached telephone-event/CN (``all``/``full``, or named): a converted
     # answer gives the offerer its own (its fmtp), as 10.5 does for codecs it touched.
     supp_touched: bool = False
+    # A re-offer from a party the relay converted for, whose first codec is one an earlier
+    # offer added for it and it kept (``kept_conversion``): it is answered that codec and
+    # the relay converts into it, whatever the answerer chose (10.5).
+    prefer: tuple[str, str] | None = None
 
 
 # Equal offers (nearly every call of a deployment offers the same codecs) share one record:
@@ -117,7 +121,8 @@ def offered(section: MediaSection, formats: list[str], ptime_option: int | None,
             accept: list[str] | None = None, always: bool = False,
             sent: list[str] | None = None,
             touched: list[str] | tuple[()] = (),
-            added: list[tuple[str, str]] | tuple[()] = ()) -> Offered:
+            added: list[tuple[str, str]] | tuple[()] = (),
+            prefer: tuple[str, str] | None = None) -> Offered:
     """Record the codecs an offer sends on (``formats`` after any stripping; ``unmasked``:
     after the stripping alone, when codecs were masked too)."""
     rtpmaps = section.rtpmaps()
@@ -148,9 +153,27 @@ def offered(section: MediaSection, formats: list[str], ptime_option: int | None,
         supp_touched=bool(sent) and any(
             name.split("/")[0].lower() in ("all", "full", "telephone-event", "cn")
             for name in touched),
+        prefer=prefer,
     )
     # (fmtps, a dict, is not compared: only records without any are shared; they are rarer)
     return record if fmtps else _shared_offer(record)
+
+
+def kept_conversion(last_offer: Offered | None, previous: list[str] | None,
+                    section: MediaSection) -> tuple[str, str] | None:
+    """A party re-offers (``section``) after an offer added a codec for it (``transcode``)
+    that it took: when its first codec is still that one (by payload type, as it listed it
+    in its answer or re-offers since, ``previous``), 10.5 keeps the codec marked for
+    transcoding and prefers it over the answerer's choice. Returns (payload type, rtpmap
+    text) or None."""
+    if last_offer is None or not last_offer.added or not previous:
+        return None
+    rtpmaps = section.rtpmaps()
+    first = next((pt for pt in section.formats
+                  if _encoding(rtpmaps.get(pt, "")) not in SUPPLEMENTARY), None)
+    if first is None or first not in previous or first not in dict(last_offer.added):
+        return None
+    return first, rtpmaps.get(first, "")
 
 
 def takes_made_event(formats: list[str], section: MediaSection, offer: Offered) -> bool:
@@ -205,7 +228,7 @@ def _answer_codecs(section: MediaSection, formats: list[str],
     rtpmaps = section.rtpmaps()
     if not offer.codecs:
         return [AnswerCodec(pt, pt, rtpmaps.get(pt)) for pt in formats]
-    if offer.accept or offer.always:
+    if offer.accept or offer.always or offer.prefer is not None:
         chosen = _preferred(offer, formats, rtpmaps)
         if chosen is not None:
             return chosen
@@ -340,11 +363,12 @@ def _offer_codec(offer: Offered, pt: str, source: str) -> AnswerCodec:
 def _preferred(offer: Offered, formats: list[str],
                rtpmaps: dict[str, str]) -> list[AnswerCodec] | None:
     """``accept``/``always transcode``: the offerer is answered the first of its codecs that
-    ``accept`` names (else, with ``always transcode``, its first), whatever the answerer
-    chose, plus the telephone-event/CN codecs both have (None: nothing to prefer)."""
+    ``accept`` names (else, with ``always transcode``, its first; or the codec a re-offer
+    kept, ``Offered.prefer``, alone), whatever the answerer chose, plus the telephone-event/CN
+    codecs both have (None: nothing to prefer)."""
     own = offer.own or offer.codecs
-    chosen = None
-    for name in offer.accept:
+    chosen = offer.prefer[0] if offer.prefer is not None else None
+    for name in offer.accept if chosen is None else ():
         if name.split("/")[0].lower() in SUPPLEMENTARY:
             continue  # (``_accepted_supplements``)
         chosen = next((pt for pt, text in own if text and codec_matches(text, name)), None)
@@ -359,6 +383,10 @@ def _preferred(offer: Offered, formats: list[str],
     source = next((pt for pt in formats if pt == chosen
                    and _same_codec(rtpmaps.get(pt, text), text)), "")
     result = [_offer_codec(offer, chosen, source)]
+    if offer.prefer is not None:
+        # (the kept codec marks its clock rate touched: 10.5 answers no telephone-event
+        # or CN at that rate, the answerer's nor the offerer's)
+        return result
     for pt in formats:
         encoding = _encoding(rtpmaps.get(pt, ""))
         if encoding in SUPPLEMENTARY:

@@ -73,7 +73,8 @@ def _media_line(reply: dict) -> str:
 def early_exchange(daemon, call_id: str, a_formats: str, b_formats: str, steps: list,
                    offer_options: dict) -> list:
     """A offers ``a_formats`` (with ``offer_options``), B's packets may follow at once;
-    the step "answer" is B's answer of ``b_formats``. Each packet step is (sender, pt, seq,
+    the step "answer" is B's answer of ``b_formats``, a step ("reoffer", B's formats, A's)
+    a re-offer from B that A answers. Each packet step is (sender, pt, seq,
     ts, ssrc, payload); noted is what the other party receives for it: (pt, seq, ts,
     payload, SSRC kept?, which output SSRC) each. The call is deleted at the end."""
     sockets = {}
@@ -93,6 +94,15 @@ def early_exchange(daemon, call_id: str, a_formats: str, b_formats: str, steps: 
                                         "sdp": _body(sockets["B"].getsockname()[1], b_formats)})
                 out.append(_media_line(reply))
                 ports["A"] = int(re.search(r"m=audio (\d+)", reply["sdp"]).group(1))
+                continue
+            if step[0] == "reoffer":  # B re-offers step[1], A answers step[2]
+                reverse = {"call-id": call_id, "from-tag": "B", "to-tag": "A", "ICE": "remove"}
+                for command, name, formats in (("offer", "B", step[1]), ("answer", "A", step[2])):
+                    reply = daemon.request({"command": command, **reverse,
+                                            "sdp": _body(sockets[name].getsockname()[1], formats)})
+                    out.append(_media_line(reply))
+                    ports["B" if name == "A" else "A"] = int(
+                        re.search(r"m=audio (\d+)", reply["sdp"]).group(1))
                 continue
             sender, pt, seq, ts, ssrc, payload = step
             sockets[sender].sendto(struct.pack("!BBHII", 0x80, pt, seq, ts, ssrc) + payload,
@@ -232,3 +242,77 @@ def test_a_codec_the_answer_left_out_as_rtpengine(default_pair, name):
     want = early_exchange(default_pair.reference, call_id, a_formats, b_formats, steps, options)
     have = early_exchange(default_pair.ours, call_id, a_formats, b_formats, steps, options)
     assert _headers(have) == _headers(want)
+
+
+def _a_pcma(index: int) -> tuple:
+    return ("A", 8, 540 + index, 11000 + 160 * index, 0x1111, PCMU)
+
+
+TRANSCODE_PCMA = {"codec": {"transcode": ["PCMA"]}}
+# B took the PCMA the offer added, then re-offers with it first. 10.5 keeps that codec
+# marked for transcoding: B is answered PCMA whatever A answers, and the relay goes on
+# converting A's PCMU into it (and B's PCMA into PCMU).
+_BEFORE_REOFFER = ["answer", _b(8, 0, PCMU), _a(0), _a(1)]
+REOFFERED = {
+    "A answers PCMU": [*_BEFORE_REOFFER, ("reoffer", "8 0", "0"),
+                       _b(8, 1, PCMU), _a(2), _a(3)],
+    "A answers PCMU and PCMA": [*_BEFORE_REOFFER, ("reoffer", "8 0", "0 8"),
+                                _b(8, 1, PCMU), _a(2), _a_pcma(3), _a(4)],
+    "B puts PCMU first": [*_BEFORE_REOFFER, ("reoffer", "0 8", "0"), _b(0, 1, PCMU), _a(2)],
+}
+
+
+@pytest.mark.parametrize("name", list(REOFFERED))
+def test_a_reoffer_keeps_the_codec_transcoded_for_as_rtpengine(default_pair, name):
+    """The answer to B's re-offer, and what each party receives after it, as 10.5's."""
+    call_id = f"reoffered-{name}".replace(" ", "_")
+    want = early_exchange(default_pair.reference, call_id, "0", "8", REOFFERED[name],
+                          TRANSCODE_PCMA)
+    have = early_exchange(default_pair.ours, call_id, "0", "8", REOFFERED[name],
+                          TRANSCODE_PCMA)
+    assert _headers(have) == _headers(want)
+
+
+def _sdp(port: int, formats: str, *extra: str) -> str:
+    return sdp("v=0", f"o=- 1 {port} IN IP4 127.0.0.1", "s=-", "c=IN IP4 127.0.0.1", "t=0 0",
+               f"m=audio {port} RTP/AVP {formats}", *extra, "a=sendrecv")
+
+
+def _b_reoffers(b_formats: str, a_formats: str, *, b_extra=(), a_extra=(), **options) -> list:
+    return [offer(_sdp(5000, b_formats, *b_extra), tag="B", **{"to-tag": "A"}),
+            answer(_sdp(4000, a_formats, *a_extra), from_tag="B", to_tag="A", **options)]
+
+
+_EVENT_A = ("a=rtpmap:101 telephone-event/8000", "a=fmtp:101 0-16")
+_EVENT_B = ("a=rtpmap:96 telephone-event/8000", "a=fmtp:96 0-15")
+_PCMA_CALL = [offer(_sdp(4000, "0"), **TRANSCODE_PCMA), answer(_sdp(5000, "8"))]
+REOFFER_SDPS = {
+    # (the kept codec's clock rate is touched: no telephone-event at it, either side's)
+    "telephone-event on both sides": [
+        offer(_sdp(4000, "0 101", *_EVENT_A), **TRANSCODE_PCMA),
+        answer(_sdp(5000, "8 96", *_EVENT_B)),
+        *_b_reoffers("8 0 96", "0 101", b_extra=_EVENT_B, a_extra=_EVENT_A), query()],
+    "B re-offers twice": [*_PCMA_CALL, *_b_reoffers("8 0", "0"), *_b_reoffers("8 0", "0 8"),
+                          query()],
+    "A re-offers in between": [*_PCMA_CALL, offer(_sdp(4000, "0")), answer(_sdp(5000, "8")),
+                               *_b_reoffers("8 0", "0"), query()],
+    "A re-offers afterwards": [*_PCMA_CALL, *_b_reoffers("8 0", "0"), offer(_sdp(4000, "0")),
+                               answer(_sdp(5000, "8 0")), *_b_reoffers("8 0", "0"), query()],
+    "B had answered PCMA and PCMU": [offer(_sdp(4000, "0"), **TRANSCODE_PCMA),
+                                     answer(_sdp(5000, "8 0")), *_b_reoffers("8 0", "0"),
+                                     query()],
+    "single codec": [*_PCMA_CALL, *_b_reoffers("8 0", "0 8", flags=["single-codec"]),
+                     query()],
+    # (only the first codec counts: PCMA was never B's, G.722 comes second)
+    "G722 kept, PCMA first": [offer(_sdp(4000, "0"), **TRANSCODE_G722),
+                              answer(_sdp(5000, "9")), *_b_reoffers("8 9 0", "0"), query()],
+    "G722 kept first": [offer(_sdp(4000, "0"), **TRANSCODE_G722), answer(_sdp(5000, "9")),
+                        *_b_reoffers("9 8 0", "0"), query()],
+    "B had answered PCMU": [offer(_sdp(4000, "0"), **TRANSCODE_PCMA),
+                            answer(_sdp(5000, "0")), *_b_reoffers("8 0", "0"), query()],
+}
+
+
+@pytest.mark.parametrize("name", list(REOFFER_SDPS))
+def test_reoffer_sdps_after_transcoding_as_rtpengine(default_pair, name):
+    default_pair.compare(REOFFER_SDPS[name], name)

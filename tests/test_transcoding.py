@@ -156,6 +156,24 @@ def test_accept_and_always_transcode_choose_the_offerers_codec():
     assert _answered(_offered("8 0", always=True), "0") == [("8", "PCMA/8000")]
 
 
+def test_a_reoffer_first_listing_a_codec_added_for_it_is_answered_that_codec():
+    """B took the PCMA an offer added (``transcode``) and re-offers it first: 10.5 keeps it
+    marked for transcoding and answers B with it alone, whatever A answers."""
+    added_for_b = negotiation.offered(section("0"), ["0"], None, added=[("8", "PCMA/8000")])
+    reoffer = section("8 0 101", "a=rtpmap:101 telephone-event/8000")
+    kept = negotiation.kept_conversion(added_for_b, ["8"], reoffer)
+    assert kept == ("8", "PCMA/8000")
+    offer = negotiation.offered(reoffer, list(reoffer.formats), None, prefer=kept)
+    assert _answered(offer, "0") == [("8", "PCMA/8000")]
+    assert _answered(offer, "0 8 101", "a=rtpmap:101 telephone-event/8000") == [
+        ("8", "PCMA/8000")]
+    # Not when B had not kept it (its answer left it out), not for a codec B lists second,
+    # not without an offer that added it.
+    assert negotiation.kept_conversion(added_for_b, ["0"], reoffer) is None
+    assert negotiation.kept_conversion(added_for_b, ["8"], section("0 8")) is None
+    assert negotiation.kept_conversion(_offered("0"), ["8"], reoffer) is None
+
+
 def test_a_masked_codec_may_still_be_answered_to_the_offerer():
     offer = _offered("0 8", mask=["PCMU"], accept=["PCMU"])
     assert offer.codecs == (("8", "PCMA/8000"),)

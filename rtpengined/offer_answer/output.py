@@ -145,7 +145,8 @@ class SdpOutput:
                 # the offer (its first codec is then the offerer's, from no answer codec).
                 converts = section.type == "audio" and bool(
                     offer_sent.sent or offer_sent.repacketized or receiver.inject_dtmf
-                    or (codecs and not codecs[0].source_pt) or sender.inject_dtmf)
+                    or (codecs and not codecs[0].source_pt) or sender.inject_dtmf
+                    or offer_sent.prefer is not None)
                 answerer_media = sender.medias[work.index]
                 if converts or _rare(out_media) or _rare(answerer_media):
                     # (or conversions set before, maybe to undo: only on streams with rare

@@ -401,6 +401,7 @@ class _Session(SdpOutput, IceCandidates):
             own = work.real_section or section
             # The parsed section's list and table themselves (nothing changes them in
             # place): a copy of each per party cost ~0.3 kB of every open call.
+            previous = smedia.formats  # (what the party's last SDP listed)
             smedia.formats = own.formats
             smedia.rtpmaps = own.rtpmaps()
             smedia.type = own.type
@@ -456,7 +457,8 @@ class _Session(SdpOutput, IceCandidates):
                     if opts.mask else None,
                     opts.accept, "always-transcode" in opts.flags, sent,
                     touched=[*opts.strip, *opts.transcode] if opts.transcode else (),
-                    added=work.added if opts.transcode else ())
+                    added=work.added if opts.transcode else (),
+                    prefer=negotiation.kept_conversion(smedia.offered, previous, own))
             if work.endpoint is not None and not conn.is_zero:
                 rmedia.bound_endpoint = work.endpoint
             address = conn.address
