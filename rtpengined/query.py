@@ -117,9 +117,10 @@ def _muxed(media: CallMedia) -> bool:
 
 
 def _unbound_rtcp(rtp: Stream, created: float, ice: bool = False,
-                  rtcp_on_rtp: bool = False, rtcp_port: int | None = None) -> dict[str, Any]:
-    """10.5 lists an RTCP stream without a local port beside a single rtcp-mux port: the
-    party's a=rtcp port (``rtcp_port``) if it gave one, else the one after its RTP port."""
+                  rtcp_on_rtp: bool = False, rtcp_port: int | None = None,
+                  fallback: bool = True) -> dict[str, Any]:
+    """10.5 lists an RTCP stream without a local port beside a single port (a fallback one
+    where rtcp-mux is in use): the party's a=rtcp port (``rtcp_port``) if it gave one, else the one after its RTP port."""
     out: dict[str, Any] = {"local port": 0, "local address": rtp.interface.address,
                            "family": rtp.interface.family}
     advertised = rtp.advertised or rtp.shown_endpoint
@@ -133,7 +134,8 @@ def _unbound_rtcp(rtp: Stream, created: float, ice: bool = False,
     elif rtp.crypto_suite is not None:  # the leg's SDES suite, on both components (10.5)
         out["crypto suite"] = rtp.crypto_suite
     out["last packet"] = int(rtp.created or created)
-    out["flags"] = (["RTCP", "fallback RTCP"] + (["filled"] if advertised is not None else [])
+    out["flags"] = ((["RTCP", "fallback RTCP"] if fallback else ["RTCP"])
+                    + (["filled"] if advertised is not None else [])
                     + (["ICE"] if ice else []))
     out["stats"] = {"packets": 0, "bytes": 0, "errors": 0}
     return out
@@ -210,9 +212,12 @@ def _monologue_dict(mono: Monologue) -> dict[str, Any]:
         on_rtp = media.rtcp_on_rtp
         entry["streams"] = [_stream_dict(s, mono.created, muxed, ice, rtp, on_rtp)
                             for s in media.streams]
-        if muxed and media.rtcp is None and rtp is not None and not rtp.closed:
+        # (also a leg we offered one port, ``rtcp-mux: require``, that answered without
+        # rtcp-mux: 10.5's RTCP stream there is no fallback)
+        if (media.rtcp is None and rtp is not None and not rtp.closed
+                and (muxed or "require" in media.mux_flags)):
             entry["streams"].append(_unbound_rtcp(rtp, mono.created, ice, on_rtp,
-                                                  media.rtcp_port))
+                                                  media.rtcp_port, fallback=muxed))
         entry["flags"] = _media_flags(media)
         medias.append(entry)
     out["medias"] = medias

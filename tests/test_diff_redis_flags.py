@@ -31,6 +31,10 @@ CASES = {
     "rtcp-mux offered, accept": (A_MUX, {"rtcp-mux": ["accept"]}, B_MUX),
     "rtcp-mux offered, reject": (A_MUX, {"rtcp-mux": ["reject"]}, B),
     "rtcp-mux not offered, offer": (A, {"rtcp-mux": ["offer"]}, B_MUX),
+    # (RFC 5761 forbids it; 10.5 takes the answer's a=rtcp-mux all the same)
+    "rtcp-mux answered, not offered": (A, {}, B_MUX),
+    "rtcp-mux offered, demux, answered": (A_MUX, {"rtcp-mux": ["demux"]}, B_MUX),
+    "rtcp-mux required, not answered": (A, {"rtcp-mux": ["require"]}, B),
     "a=rtcp in the offer": (A_RTCP_ATTR, {}, B),
     "ptime in the answer": (A, {}, B_PTIME),
     "ptime and ptime-reverse options": (A, {"ptime": 30, "ptime-reverse": 40}, B),

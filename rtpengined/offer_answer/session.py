@@ -481,7 +481,8 @@ class _Session(SdpOutput, IceCandidates):
                     rtcp_ep = Endpoint(rtcp_addr, rtcp_attr[0])
                 else:
                     rtcp_ep = Endpoint(address, section.port + 1)
-            accepted_mux = not is_offer and bool(smedia.mux_sent)
+            # (an answer's a=rtcp-mux is in use though we did not offer it: 10.5)
+            accepted_mux = not is_offer
             single_port = smedia.rtcp is None
             for stream in smedia.streams:
                 target = rtcp_ep if stream.rtcp else rtp_ep
@@ -576,7 +577,7 @@ class _Session(SdpOutput, IceCandidates):
         answer_media.mux_in_use = accepted
         # What query shows: rtcp-mux in use on each party's leg.
         offer_media.mux_shown = use
-        answer_media.mux_shown = accepted and bool(answer_media.mux_sent)
+        answer_media.mux_shown = accepted
         rtp = offer_media.rtp
         if rtp is not None and rtp.rtcp_mux != use:
             rtp.rtcp_mux = use

@@ -147,7 +147,7 @@ def encode_call(call: Call, db: int, intf_index: dict[tuple[str, str], int] | No
     tag_ids = {id(m): i for i, m in enumerate(tags)}
     medias = [(tag_ids[id(m)], media) for m in tags for media in m.medias]
     streams: list[tuple[int, Stream]] = []
-    # A one-port rtcp-mux leg's fallback RTCP stream, which 10.5 lists without a socket
+    # A one-port leg's (fallback) RTCP stream, which 10.5 lists without a socket
     # (local port 0) after the RTP stream: by the RTP stream's id.
     fallbacks: dict[int, Stream] = {}
     for media_id, (_, media) in enumerate(medias):
@@ -423,11 +423,13 @@ def _sdes_fields(name: str, lines: list[Crypto]) -> dict[str, str]:
 
 
 def _fallback_rtcp(media: CallMedia) -> Stream | None:
-    """The stream 10.5 lists for a one-port rtcp-mux leg's RTCP (no socket: local port 0)
-    at the party's a=rtcp port or the one after its RTP port, as query shows it; None for
-    a leg with an RTCP stream of its own."""
+    """The stream 10.5 lists for a one-port leg's RTCP (no socket: local port 0) at the
+    party's a=rtcp port or the one after its RTP port, as query shows it: a fallback where
+    rtcp-mux is in use, a plain RTCP stream where ``rtcp-mux: require`` gave the party one
+    port and it answered without rtcp-mux; None for a leg with an RTCP stream of its own."""
     rtp = media.rtp
-    if (not media.mux_shown or media.rtcp is not None or rtp is None or rtp.closed
+    if (not (media.mux_shown or "require" in media.mux_flags)
+            or media.rtcp is not None or rtp is None or rtp.closed
             or rtp.rtcp or len(media.streams) != 1):
         return None
     advertised = rtp.advertised or rtp.shown_endpoint
