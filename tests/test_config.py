@@ -78,6 +78,10 @@ def test_no_fallback_is_rtpengines_short_flag():
         (["--port-min=5000", "--port-max=4000"], "is not a valid port range"),
         (["--listen-https=8443"], "--listen-https needs --https-cert and --https-key"),
         (["--timeout"], "--timeout needs a value"),
+        (["--dtls-mtu=500"], "--dtls-mtu: 500 is below 576"),
+        (["--dtls-ciphers=NO-SUCH-CIPHER"], "--dtls-ciphers: OpenSSL knows no cipher"),
+        (["--dtls-cert-cipher=dsa"], "--dtls-cert-cipher: 'dsa' is not RSA or prime256v1"),
+        (["--dtls-rsa-key-size=512"], "--dtls-rsa-key-size: 512 is too small"),
     ],
 )
 def test_bad_options_fail_clearly(argv, message):
@@ -125,3 +129,12 @@ def test_example_systemd_unit_and_config_file_are_usable():
     assert config.warnings == []
     assert config.listen_ng == [ListenAddress("127.0.0.1", 22222)] and config.listen_tcp_ng == []
     assert config.log_level == 6
+
+
+def test_dtls_options_as_rtpengine_takes_them():
+    config = parse_args(["--dtls-mtu=1400", "--dtls-ciphers=HIGH", "--dtls-cert-cipher=RSA",
+                         "--dtls-rsa-key-size=3072"])
+    assert (config.dtls_mtu, config.dtls_ciphers, config.dtls_cert_cipher,
+            config.dtls_rsa_key_size) == (1400, "HIGH", "RSA", 3072)
+    assert parse_args(["--dtls-cert-cipher=ec_prime256v1"]).dtls_cert_cipher == "ec_prime256v1"
+    assert not any("dtls" in warning for warning in config.warnings)

@@ -321,3 +321,79 @@ def test_query_after_an_sdes_answer_keeps_the_role(daemon, setup):
 def media_flags(daemon, call: str) -> list[str]:
     query = daemon.request({"command": "query", "call-id": call})
     return [text(f) for f in query["tags"]["caller"]["medias"][0]["flags"]]
+
+
+def _client_hello(datagram: bytes) -> dict:
+    """The parts of a DTLS ClientHello 10.5 settles by its options: the records in the
+    datagram, whether the handshake message came whole, its cipher suites and its groups."""
+    records, pos = 0, 0
+    while pos + 13 <= len(datagram):
+        records += 1
+        pos += 13 + int.from_bytes(datagram[pos + 11:pos + 13], "big")
+    body = datagram[13:]
+    length = int.from_bytes(body[1:4], "big")
+    whole = int.from_bytes(body[6:9], "big") == 0 and int.from_bytes(body[9:12], "big") == length
+    hello = body[12:]
+    pos = 2 + 32
+    pos += 1 + hello[pos]  # session id
+    pos += 1 + hello[pos]  # cookie
+    count = int.from_bytes(hello[pos:pos + 2], "big")
+    suites = [hello[pos + 2 + i:pos + 4 + i].hex() for i in range(0, count, 2)]
+    pos += 2 + count
+    pos += 1 + hello[pos]  # compression methods
+    end, pos = pos + 2 + int.from_bytes(hello[pos:pos + 2], "big"), pos + 2
+    groups = None
+    while pos < min(end, len(hello)):
+        kind, size = int.from_bytes(hello[pos:pos + 2], "big"), int.from_bytes(
+            hello[pos + 2:pos + 4], "big")
+        if kind == 10:  # supported_groups
+            data = hello[pos + 6:pos + 4 + size]
+            groups = [data[i:i + 2].hex() for i in range(0, len(data), 2)]
+        pos += 4 + size
+    return {"records": records, "whole": whole, "suites": suites, "groups": groups,
+            "size": len(datagram)}
+
+
+def _first_hello(process) -> dict:
+    rtp, rtcp = rtp_rtcp_sockets()
+    try:
+        sdp = offer_sdp(rtp.getsockname()[1], "UDP/TLS/RTP/SAVP",
+                        FINGERPRINT + "a=setup:actpass\r\n")
+        reply = process.request({"command": "offer", "call-id": "hello", "from-tag": "caller",
+                                 "sdp": sdp, "transport-protocol": "RTP/AVP"})
+        assert reply["result"] == "ok"
+        rtp.settimeout(2)
+        datagram = rtp.recv(4096)
+        process.request({"command": "delete", "call-id": "hello"})
+        return _client_hello(datagram)
+    finally:
+        rtp.close()
+        rtcp.close()
+
+
+def test_the_client_hello_is_rtpengines():
+    """10.5's DTLS defaults: its cipher list (``--dtls-ciphers``), ECDHE on prime256v1
+    alone, and a 1,200-byte MTU (``--dtls-mtu``): the hello goes whole, in one datagram.
+    We offered OpenSSL's HIGH list and five groups, in two 256-byte fragments (a memory BIO
+    leaves OpenSSL at its smallest MTU)."""
+    with running(DAEMONS["rtpengine"]) as process:
+        want = _first_hello(process)
+    with running(DAEMONS["rtpengined"]) as process:
+        have = _first_hello(process)
+    assert want["records"] == 1 and want["whole"] and want["groups"] == ["0017"]
+    # (10.5's OpenSSL signals secure renegotiation with the 00ff SCSV, the one in the
+    # cryptography wheel with the renegotiation_info extension: the same thing)
+    for hello in (want, have):
+        hello["suites"] = [suite for suite in hello["suites"] if suite != "00ff"]
+        del hello["size"]
+    assert have == want
+
+
+def test_dtls_options_reach_the_handshake():
+    """``--dtls-mtu`` fragments the hello (as 10.5 does), ``--dtls-ciphers`` is the list
+    it offers."""
+    options = ["--dtls-mtu=576", "--dtls-ciphers=ECDHE-ECDSA-AES128-GCM-SHA256"]
+    with running(lambda: start_ours(26900, 26999, options)) as process:
+        hello = _first_hello(process)
+    assert hello["suites"][0] == "c02b" and len(hello["suites"]) <= 2  # (+ the SCSV, if any)
+    assert hello["size"] <= 576

@@ -34,6 +34,27 @@ def test_rsa_certificates_and_unknown_ciphers():
         dtls.Certificate("dsa")
 
 
+def test_the_mtu_bounds_every_handshake_datagram():
+    """``--dtls-mtu``: OpenSSL fragments the flights for it and they are packed up to it
+    (a 3072-bit RSA certificate's flight is several datagrams at 576 bytes)."""
+    big = dtls.Certificate("RSA", mtu=576, rsa_key_size=3072)
+    assert big.key.key_size == 3072
+    other = dtls.Certificate(mtu=576)
+    client = dtls.DtlsEndpoint(other, True, big.fingerprint())
+    server = dtls.DtlsEndpoint(big, False, other.fingerprint())
+    now = time.monotonic()
+    to_server, sizes = client.start(now), []
+    for _ in range(10):
+        sizes += [len(d) for d in to_server]
+        to_client = [d for pkt in to_server for d in server.receive(pkt, now)]
+        sizes += [len(d) for d in to_client]
+        to_server = [d for pkt in to_client for d in client.receive(pkt, now)]
+        if client.keys and server.keys:
+            break
+    assert client.keys and server.keys
+    assert max(sizes) <= 576 and sum(size > 400 for size in sizes) >= 3
+
+
 def test_setup_rules_follow_the_captured_answers():
     checked = 0
     for name, case in CAPTURES.items():

@@ -202,7 +202,8 @@ def test_a_dtls_client_leg_says_hello_at_once_again_when_kept_and_anew_after_fai
     leg_spec = ch.StreamSpec(*spec(7000, 0))._replace(
         advertised=address, endpoint=address, dtls=(True, certificate.fingerprint(), name))
     try:
-        send(worker, [("certificate", (name, *certificate.to_pem())), ("add", tuple(leg_spec))])
+        send(worker, [("certificate", (name, *certificate.to_pem(), certificate.mtu,
+                                       certificate.ciphers)), ("add", tuple(leg_spec))])
         hello = peer.recv(2048)
         assert hello[:1] == b"\x16" and hello[13:14] == b"\x01"  # a ClientHello record
         first_leg = worker.streams[7000].webrtc

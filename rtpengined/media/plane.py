@@ -659,7 +659,8 @@ class RelayPlane:
             worker = record.worker
             if name not in worker.certificates:
                 worker.certificates.add(name)
-                message = ("certificate", (name, *certificate.to_pem()))
+                message = ("certificate", (name, *certificate.to_pem(), certificate.mtu,
+                                           certificate.ciphers))
                 if ahead is None:
                     self._send(worker, message)
                 else:

@@ -1845,12 +1845,14 @@ class Worker:
 
     # -- WebRTC legs (ICE + DTLS-SRTP on the stream's port) -------------------------
 
-    def load_certificate(self, name: str, cert_pem: bytes, key_pem: bytes) -> None:
-        """The daemon's DTLS certificate, sent once per worker (not with every stream)."""
+    def load_certificate(self, name: str, cert_pem: bytes, key_pem: bytes, mtu: int,
+                         ciphers: str) -> None:
+        """The daemon's DTLS certificate and handshake settings (``--dtls-mtu``,
+        ``--dtls-ciphers``), sent once per worker (not with every stream)."""
         from ..secure.dtls import Certificate  # only workers relaying WebRTC load OpenSSL
 
         if name not in self.certificates:
-            self.certificates[name] = Certificate.from_pem(cert_pem, key_pem)
+            self.certificates[name] = Certificate.from_pem(cert_pem, key_pem, mtu, ciphers)
 
     def set_webrtc(self, stream: _Stream, spec: ch.StreamSpec) -> None:
         """Create, keep or replace the stream's WebRTC leg from its spec.

@@ -36,7 +36,10 @@ SRTP_PROFILES = {
     "SRTP_AES128_CM_SHA1_32": (16, 14),
 }
 
-MAX_DATAGRAM = 1200  # handshake flights are cut into datagrams of at most this size
+# 10.5's defaults of --dtls-mtu (the size OpenSSL fragments handshake messages for, and
+# what a flight's datagrams are packed up to: Chrome's) and --dtls-ciphers.
+DEFAULT_MTU = 1200
+DEFAULT_CIPHERS = "DEFAULT:!NULL:!aNULL:!SHA256:!SHA384:!aECDH:!AESGCM+AES256:!aPSK"
 
 
 class DtlsError(Exception):
@@ -46,11 +49,18 @@ class DtlsError(Exception):
 class Certificate:
     """A self-signed certificate and key, as `--dtls-cert-cipher` (prime256v1 or RSA) asks."""
 
-    def __init__(self, cipher: str = "prime256v1") -> None:
-        if cipher.lower() == "prime256v1":
+    # The handshake settings every endpoint with this certificate uses (``--dtls-mtu``,
+    # ``--dtls-ciphers``): they travel to the relay workers with it.
+    mtu = DEFAULT_MTU
+    ciphers = DEFAULT_CIPHERS
+
+    def __init__(self, cipher: str = "prime256v1", mtu: int = DEFAULT_MTU,
+                 ciphers: str = DEFAULT_CIPHERS, rsa_key_size: int = 2048) -> None:
+        self.mtu, self.ciphers = mtu, ciphers
+        if cipher.lower().replace("_", "-") in ("prime256v1", "ec-prime256v1"):
             self.key = ec.generate_private_key(ec.SECP256R1())
         elif cipher.lower() == "rsa":
-            self.key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+            self.key = rsa.generate_private_key(public_exponent=65537, key_size=rsa_key_size)
         else:
             raise ValueError(f"unknown DTLS certificate cipher {cipher!r} (prime256v1 or RSA)")
         name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "rtpengine")])
@@ -70,8 +80,10 @@ class Certificate:
                                        serialization.NoEncryption()))
 
     @classmethod
-    def from_pem(cls, cert_pem: bytes, key_pem: bytes) -> Certificate:
+    def from_pem(cls, cert_pem: bytes, key_pem: bytes, mtu: int = DEFAULT_MTU,
+                 ciphers: str = DEFAULT_CIPHERS) -> Certificate:
         self = cls.__new__(cls)
+        self.mtu, self.ciphers = mtu, ciphers
         self.cert = x509.load_pem_x509_certificate(cert_pem)
         self.key = serialization.load_pem_private_key(key_pem, password=None)
         self._context = None
@@ -93,7 +105,12 @@ class Certificate:
         # fingerprint once the handshake is done.
         ctx.set_verify(SSL.VERIFY_PEER | SSL.VERIFY_FAIL_IF_NO_PEER_CERT, lambda *args: True)
         ctx.set_tlsext_use_srtp(":".join(SRTP_PROFILES).encode())
-        ctx.set_cipher_list(b"HIGH:!CAMELLIA:!aNULL")
+        # As 10.5 sets up DTLS: the --dtls-ciphers list, ECDHE on prime256v1 only, and the
+        # --dtls-mtu (``DtlsEndpoint``) instead of an MTU OpenSSL would query: with the
+        # defaults, a ClientHello of 16 suites and one group, in one record.
+        ctx.set_cipher_list(self.ciphers.encode())
+        ctx.set_tmp_ecdh(ec.SECP256R1())
+        ctx.set_options(SSL.OP_NO_QUERY_MTU)
         self._context = ctx
         return ctx
 
@@ -155,7 +172,7 @@ class SrtpKeys:
     remote: bytes  # key||salt the peer protects with (inbound)
 
 
-def split_records(data: bytes, limit: int = MAX_DATAGRAM) -> list[bytes]:
+def split_records(data: bytes, limit: int = DEFAULT_MTU) -> list[bytes]:
     """Pack DTLS records (13-byte header, length at 11..13) into datagrams of at most `limit`."""
     out: list[bytes] = []
     current = b""
@@ -193,6 +210,10 @@ class DtlsEndpoint:
         self.closed = False
         self.alert: list[bytes] = []  # datagrams to send after a DtlsError, if any
         self._conn = SSL.Connection(certificate.ssl_context(), None)
+        # Without it a memory BIO leaves OpenSSL at its minimum (256 bytes): a ClientHello
+        # of two fragments, a certificate of several.
+        self.mtu = certificate.mtu
+        self._conn.set_ciphertext_mtu(self.mtu)
         if client:
             self._conn.set_connect_state()
         else:
@@ -272,7 +293,7 @@ class DtlsEndpoint:
             data = self._conn.bio_read(65536)
         except SSL.WantReadError:
             return []
-        return split_records(data)
+        return split_records(data, self.mtu)
 
     def _step(self, now: float) -> list[bytes]:
         self._timer_base = now
