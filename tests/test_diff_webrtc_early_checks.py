@@ -100,3 +100,46 @@ def test_checks_before_the_answer_are_answered_not_relayed(daemon):
         daemon.request({"command": "delete", "call-id": "early-checks"})
         for sock in (phone, phone_rtcp, browser):
             sock.close()
+
+
+def test_checks_to_an_ice_offerer_start_with_the_offer(daemon):
+    """An offerer with ICE candidates (plain RTP here, ``ICE: remove`` towards the callee):
+    10.5 starts the leg's agent at the offer, its first check goes to the offerer's RTP
+    candidate (component 1 first) before any answer, with the credentials its answer will
+    carry. rtpengined used to start checking at the answer; rtpengine's own ICE client
+    (``t/test-ice.pl``) cancels its check when ours comes first and then fails on the reply
+    to its own, so it could not set up a call through us."""
+    rtp, rtcp = udp_socket(), None
+    for _ in range(20):
+        try:
+            rtcp = udp_socket(rtp.getsockname()[1] + 1)
+            break
+        except OSError:
+            rtp.close()
+            rtp = udp_socket()
+    assert rtcp is not None
+    port = rtp.getsockname()[1]
+    sdp = ("v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n"
+           f"m=audio {port} RTP/AVP 0\r\na=rtpmap:0 PCMU/8000\r\n"
+           "a=ice-ufrag:AAAAAAAA\r\na=ice-pwd:BBBBBBBBBBBBBBBBBBBBBBBBBB\r\n"
+           f"a=candidate:F1 1 UDP 2130706431 127.0.0.1 {port} typ host\r\n"
+           f"a=candidate:F1 2 UDP 2130706430 127.0.0.1 {port + 1} typ host\r\na=sendrecv\r\n")
+    try:
+        reply = daemon.request({"command": "offer", "call-id": "offerer-checks",
+                                "from-tag": "caller", "sdp": sdp, "ICE": "remove"})
+        assert reply["result"] == "ok"
+        rtp.settimeout(1.5)
+        request = stun.parse(rtp.recv(2048))  # (not a timeout: a check before the answer)
+        assert request.cls == stun.REQUEST and request.method == stun.BINDING
+        assert request.check_integrity(b"BBBBBBBBBBBBBBBBBBBBBBBBBB")
+        local_ufrag = request.get(stun.USERNAME).decode().split(":")[1]
+        callee = ("v=0\r\no=- 2 2 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n"
+                  "m=audio 30000 RTP/AVP 0\r\na=sendrecv\r\n")
+        reply = daemon.request({"command": "answer", "call-id": "offerer-checks",
+                                "from-tag": "caller", "to-tag": "callee", "sdp": callee})
+        answer = reply["sdp"].decode() if isinstance(reply["sdp"], bytes) else reply["sdp"]
+        assert re.search(r"^a=ice-ufrag:(\S+)", answer, re.M).group(1) == local_ufrag
+    finally:
+        daemon.request({"command": "delete", "call-id": "offerer-checks"})
+        rtp.close()
+        rtcp.close()

@@ -238,5 +238,20 @@ def test_unanswered_checks_are_paced_retransmitted_then_fail():
     rtcp = ice.IceAgent("ours", PWD, controlling=True, component=2)
     rtcp.set_remote("theirs", "theirpwd", [("192.0.2.1", 1001, 10)])
     rtcp.set_remote("theirs", "theirpwd", [("192.0.2.1", 1001, 10)])  # trickled again: one pair
-    check = stun.parse(rtcp.poll(0.0)[0][0])
+    assert rtcp.poll(0.0) == [] and rtcp.deadline() == ice.TA  # after component 1's (10.5)
+    check = stun.parse(rtcp.poll(ice.TA)[0][0])
     assert len(rtcp.pairs) == 1 and struct.unpack("!I", check.get(stun.PRIORITY))[0] & 0xFF == 254
+
+
+def test_component_2_checks_a_new_pair_one_ta_after_component_1():
+    """10.5's one agent checks pairs in priority order, one per tick: an address pair's
+    component 1 before its component 2. Our two agents get the pairs of one SDP at once;
+    component 2 holds each new pair back by Ta so the wire order stays 10.5's (a peer that
+    learns peer-reflexive candidates from our checks may rely on component 1 first)."""
+    rtp = ice.IceAgent("ours", PWD, controlling=False, component=1)
+    rtcp = ice.IceAgent("ours", PWD, controlling=False, component=2)
+    rtp.set_remote("theirs", "theirpwd", [("192.0.2.1", 1000, 10)])
+    rtcp.set_remote("theirs", "theirpwd", [("192.0.2.1", 1001, 10)])
+    assert [a for _, a in rtp.poll(5.0)] == [("192.0.2.1", 1000)]
+    assert rtcp.poll(5.0) == [] and rtcp.deadline() == 5.0 + ice.TA
+    assert [a for _, a in rtcp.poll(5.0 + ice.TA)] == [("192.0.2.1", 1001)]

@@ -7,6 +7,8 @@ output they feed stay in separate modules; it only reads what ``_commit`` decide
 
 from __future__ import annotations
 
+from functools import partial
+
 from .. import codec_negotiation as negotiation
 from .. import sdp as sdpmod
 from ..config import silence_threshold
@@ -15,6 +17,7 @@ from ..ngoptions import Options
 from ..sdp import Connection, MediaPlan, SessionDescription, SessionPlan
 from ..secure import dtls
 from . import sdes, webrtc
+from .ice import ice_alternates
 from .work import _held, _MediaWork
 
 
@@ -205,6 +208,10 @@ class SdpOutput:
                 early = webrtc.await_answer(out_media, receiver)
                 if section.is_rtp:  # a DTLS offerer's handshake starts now (10.5)
                     early += webrtc.early_dtls(sender_media, self.manager.certificate)
+                    # and an ICE offerer's agent checks its candidates from now on (10.5)
+                    early += webrtc.offerer_ice(
+                        sender_media, sender, self.manager.certificate,
+                        partial(ice_alternates, self.manager, self.call, sender_media))
                 for stream in early:
                     if not stream.closed:
                         self.manager.media.update_stream(stream)

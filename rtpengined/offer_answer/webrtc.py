@@ -158,6 +158,40 @@ def await_answer(media: CallMedia, mono) -> list[Stream]:
     return set_leg(media, (agent, None), None, rtcp_separate=True)
 
 
+def offerer_ice(media: CallMedia, mono, certificate: Callable[[], dtls.Certificate],
+                alternates: Callable[[], object]) -> list[Stream]:
+    """The offering party's leg (``media`` of the offerer ``mono``) when its offer has ICE
+    (credentials and candidates) and we speak ICE with it: 10.5 starts the leg's agent at
+    the offer, so its checks to the party's candidates go out at once, with the
+    credentials our answer will carry (made now), in the controlled role, and the pairs
+    have succeeded before the party has our answer (a client that cancels its own check
+    when ours arrives first, as rtpengine's Perl test client does, needs that order). The spec is the one the answer gives
+    the leg (``refresh_leg``: same credentials, so the relay keeps the agent and its
+    pairs); a DTLS offerer that leaves us the client role gets the leg ``early_dtls``
+    would give it, its handshake waiting for the nominated pair as after an answer. Not
+    for a passed-through leg, one we are ICE-lite on, or one that already has a role.
+    ``alternates`` binds the leg's ports on the interface's other addresses now (10.5 has
+    them from the offer on; our answer lists them as candidates): the relay gets them
+    with the spec, so checks from and to every address start at once."""
+    params = media.remote_webrtc
+    if (params is None or not (params.ufrag and params.pwd) or not media.ice_out
+            or media.ice_passthrough or media.lite_self or media.ice_lite
+            or media.dtls_role is not None or not media.streams):
+        return []
+    if is_dtls(params) and params.setup not in ("actpass", "passive"):
+        return []  # (we would be the DTLS server: left to the answer)
+    if mono.ice_credentials is None:
+        from .ice import new_credentials
+        mono.ice_credentials = new_credentials()
+    creds = mono.ice_credentials
+    alternates()
+    if is_dtls(params):
+        spec = leg_spec(media, True, certificate(), creds)
+    else:
+        spec = (ice_spec(media, creds), None)
+    return set_leg(media, spec, None, rtcp_separate=not media.mux_in_use)
+
+
 def early_dtls(media: CallMedia, certificate: Callable[[], dtls.Certificate]) -> list[Stream]:
     """The offering party's leg (``media``) when its offer has DTLS-SRTP without ICE and
     leaves us the client role (``a=setup:actpass`` or ``passive``; not without an a=setup):

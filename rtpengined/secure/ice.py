@@ -325,7 +325,15 @@ class IceAgent:
         if self.selected is None and now >= self._last_new_check + TA:
             waiting = next((p for p in self.pairs if p.state == "waiting"), None)
             if waiting is not None:
-                out += self._send(waiting, now)
+                if self.component > 1 and not waiting.next_send:
+                    # 10.5 checks both components with one agent, one pair per tick in
+                    # priority order: component 1's check of an address pair goes out
+                    # before component 2's. Our component 2 is an agent of its own, so
+                    # its new pair waits one Ta after it shows up (pairs both agents get
+                    # at once, from one SDP, keep 10.5's order on the wire).
+                    waiting.next_send = now + TA
+                if now >= waiting.next_send:
+                    out += self._send(waiting, now)
         return out
 
     def deadline(self) -> float | None:
@@ -334,6 +342,8 @@ class IceAgent:
         times = [p.next_send for p in self.pairs if p.state == "in-progress"]
         if self.consent_due is not None and not self.consent_expired and self.remote_pwd:
             times.append(min(self.consent_due, self.consent_until or self.consent_due))
-        if self.selected is None and any(p.state == "waiting" for p in self.pairs) and self.remote_pwd:
-            times.append(self._last_new_check + TA)
+        if self.selected is None and self.remote_pwd:
+            waiting = next((p for p in self.pairs if p.state == "waiting"), None)
+            if waiting is not None:
+                times.append(max(self._last_new_check + TA, waiting.next_send))
         return min(times) if times else None
