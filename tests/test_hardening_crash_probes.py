@@ -4,6 +4,8 @@ each one, keeps answering, and the calls it had are unchanged and still relay me
 
 from __future__ import annotations
 
+import os
+
 import pytest
 import trio
 from cli_helpers import cli
@@ -94,4 +96,49 @@ async def test_reoffer_with_neither_c_nor_m_gets_an_error(proc, call):
     reply = await ng(ng_address, {"command": "offer", "call-id": call.call_id + "-new",
                                   "from-tag": "x", "sdp": NO_C_NO_M})
     assert reply["result"] == "error"
+    await check_intact(proc, call)
+
+
+def _workers(pid: int) -> set[int]:
+    children: set[int] = set()
+    for task in os.listdir(f"/proc/{pid}/task"):
+        with open(f"/proc/{pid}/task/{task}/children") as handle:
+            children.update(int(p) for p in handle.read().split())
+    return children
+
+
+BAD_CANDIDATES = ["1 1 UDP 2130706431 127.0.0.1 99999 typ host",
+                  "2 1 UDP 2130706431 127.0.0.1 -5 typ host",
+                  "3 1 UDP 2130706431 no.such.host 4000 typ host",
+                  "4 1 UDP 99999999999 127.0.0.1 4002 typ host"]
+
+
+@pytest.mark.parametrize("how", ["answer", "trickle"])
+async def test_ice_candidates_out_of_range_leave_the_relay_worker_alone(proc, call, how):
+    """A candidate port above 65535 (or below 1) made the relay worker's ICE check raise
+    in ``sendto``: the worker ended, came back with its streams and ran into it again,
+    twice a second for as long as the call lasted. Such candidates (and names, and
+    priorities beyond 32 bits) are no candidates now."""
+    ng_address = ("127.0.0.1", proc.ng_port)
+    before = _workers(proc.proc.pid)
+    ids = {"call-id": f"bad-candidates-{how}", "from-tag": "A"}
+    plain = ("v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n"
+             "m=audio 30000 RTP/AVP 0\r\na=sendrecv\r\n")
+    reply = await ng(ng_address, {"command": "offer", **ids, "sdp": plain, "ICE": "force"})
+    assert reply["result"] == "ok"
+    lines = "" if how == "trickle" else "".join(f"a=candidate:{c}\r\n" for c in BAD_CANDIDATES)
+    browser = ("v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n"
+               "m=audio 30002 RTP/AVP 0\r\na=ice-ufrag:abcd\r\na=ice-pwd:abcdefghijklmnopqrstuv\r\n"
+               f"a=rtcp-mux\r\n{lines}a=sendrecv\r\n")
+    reply = await ng(ng_address, {"command": "answer", **ids, "to-tag": "B", "sdp": browser,
+                                  "ICE": "force"})
+    assert reply["result"] == "ok"
+    if how == "trickle":
+        fragment = ("a=ice-ufrag:abcd\r\na=ice-pwd:abcdefghijklmnopqrstuv\r\nm=audio 9 RTP/AVP 0\r\n"
+                    "a=mid:0\r\n" + "".join(f"a=candidate:{c}\r\n" for c in BAD_CANDIDATES))
+        reply = await ng(ng_address, {"command": "offer", **ids, "from-tag": "B", "to-tag": "A",
+                                      "sdp": fragment, "fragment": True})
+    await trio.sleep(1.5)  # (checks every Ta; a failing worker restarted in 0.5 s)
+    assert _workers(proc.proc.pid) == before
+    await ng(ng_address, {"command": "delete", **ids})
     await check_intact(proc, call)

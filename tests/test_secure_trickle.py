@@ -47,6 +47,14 @@ def test_malformed_candidates_are_skipped():
     rtp, rtcp = trickle.candidates(["1 1 udp x 192.0.2.1 4000 typ host", "1 3 udp 1 a 1 typ host",
                                     "short", "1 2 UDP 5 192.0.2.1 4001 typ host"])
     assert rtp == () and rtcp == (("192.0.2.1", 4001, 5),)
+    # (ports out of range, a name, a priority beyond 32 bits: none is a candidate)
+    rtp, _ = trickle.candidates(["1 1 udp 5 192.0.2.1 99999 typ host",
+                                 "1 1 udp 5 192.0.2.1 0 typ host",
+                                 "1 1 udp 5 192.0.2.1 -1 typ host",
+                                 "1 1 udp 5 example.com 4000 typ host",
+                                 "1 1 udp 4294967296 192.0.2.1 4000 typ host",
+                                 "1 1 udp 4294967295 2001:db8::1 4000 typ host"])
+    assert rtp == (("2001:db8::1", 4000, 4294967295),)
 
 
 def test_merge_keeps_known_adds_new_and_takes_higher_priority():

@@ -1947,8 +1947,13 @@ class Worker:
             leg = stream.webrtc
             if leg is None:
                 continue
-            self.send_leg(stream, leg.poll(now))
-            self.follow_leg(stream)
+            try:
+                self.send_leg(stream, leg.poll(now))
+                self.follow_leg(stream)
+            except Exception:  # a bug in one leg: its timer stops, the worker goes on
+                # (raised on, it ended the worker, and the restart ran into it again)
+                log.exception("ICE/DTLS timer of stream %s failed; the leg stops checking",
+                              stream.id)
 
     def send_leg(self, stream: _Stream, datagrams: list) -> None:
         """ICE and DTLS datagrams of the leg. One that cannot be sent (a candidate on an
@@ -1961,8 +1966,8 @@ class Worker:
                 continue  # a socket this worker does not hold (not handed over yet)
             try:
                 socks[local].sendto(data, address)
-            except OSError:
-                pass
+            except (OSError, OverflowError, ValueError, TypeError):
+                pass  # (also an address the socket cannot take: the check fails, no more)
 
     def follow_leg(self, stream: _Stream) -> None:
         """After the leg did something: its peer is the stream's endpoint (learned from ICE

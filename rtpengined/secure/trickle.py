@@ -13,6 +13,7 @@ party's SDP gave, and keeps the pending ones; ``offer_answer.trickle`` applies t
 
 from __future__ import annotations
 
+import ipaddress
 from collections import OrderedDict
 from typing import NamedTuple
 
@@ -68,9 +69,15 @@ def candidates(values: list[str]) -> tuple[tuple[Candidate, ...], tuple[Candidat
         if len(parts) < 8 or parts[1] not in found or parts[2].lower() != "udp":
             continue
         try:
-            found[parts[1]].append((parts[4], int(parts[5]), int(parts[3])))
+            port, priority = int(parts[5]), int(parts[3])
+            ipaddress.ip_address(parts[4])
         except ValueError:
             continue
+        # (an address we cannot send to, a port or priority out of range: never a pair; a
+        # port of 99999 once made the relay worker's sendto raise and the worker restart
+        # for as long as the call lasted)
+        if 0 < port < 65536 and 0 <= priority < 1 << 32:
+            found[parts[1]].append((parts[4], port, priority))
     return tuple(found["1"]), tuple(found["2"])
 
 
