@@ -307,3 +307,20 @@ async def test_expect_100_continue_is_answered_before_the_body(nursery):
             while not reply.endswith(b"c1 d6:result4:ponge"):
                 reply += await stream.receive_some(1000)
     assert reply.startswith(b"HTTP/1.1 200 OK\r\n")
+
+
+@pytest.mark.parametrize("protocol", [b"h2c", b"foo"])
+async def test_another_upgrade_is_answered_and_closed_leaving_ping_alone(nursery, protocol):
+    """An upgrade to anything but WebSocket is answered as plain HTTP and the connection
+    closed. That marked the shared pong reply itself to close: every /ping after it, on any
+    connection, closed its connection and dropped what was pipelined behind it."""
+    daemon = await start_web_daemon(nursery)
+    address = daemon.address("http")
+    ping = b"GET /ping HTTP/1.1\r\nHost: x\r\n\r\n"
+    reply, closed = await raw_exchange(
+        address, b"GET /ping HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: " + protocol
+        + b"\r\n\r\n" + ping)
+    assert reply.count(b"pong\n") == 1 and closed
+    pipelined, _ = await raw_exchange(address, ping * 3, timeout=2)
+    assert pipelined.count(b"pong\n") == 3
+    assert b"connection: close" in reply.lower()  # (it says it closes)

@@ -422,8 +422,7 @@ class WebServer:
 
     async def _upgrade(self, conn: Conn, request: Request, leftover: bytes, source: Any) -> None:
         if not is_websocket_upgrade(request):  # e.g. h2c: answered as plain HTTP, then closed
-            response = self.routes.handle(request)
-            response.close = True
+            response = self.routes.handle(request).closing()
             await conn.send(encode_response(response))
             return
         refusal, reply, subprotocol = upgrade(self.routes, request)

@@ -19,7 +19,7 @@ import hmac
 import logging
 import os
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, replace
 from typing import Any
 
 from rtpengined.protocol.ngcodec import JSON
@@ -123,15 +123,24 @@ class Request:
     source: tuple[str, int] | None = None
 
 
-@dataclass(slots=True)
+@dataclass(frozen=True, slots=True)
 class Response:
-    """What to answer; ``close``: hang up after sending it (errors, refusals)."""
+    """What to answer; ``close``: hang up after sending it (errors, refusals). Frozen: the
+    common answers are shared objects (``PONG``), and one request marking the shared pong
+    to close once made every later /ping close its connection (``closing`` makes a copy)."""
 
     status: int
     body: bytes
     content_type: bytes = _TEXT
     close: bool = False
-    extra_headers: list[tuple[bytes, bytes]] = field(default_factory=list)
+    extra_headers: tuple[tuple[bytes, bytes], ...] = ()
+
+    def closing(self) -> Response:
+        """The same answer, after which the connection is closed (and says so)."""
+        if self.close:
+            return self
+        return replace(self, close=True, extra_headers=(*self.extra_headers,
+                                                        (b"connection", b"close")))
 
     def header_list(self) -> list[tuple[bytes, bytes]]:
         """rtpengine's two headers first, in its order, then ours."""
@@ -153,12 +162,12 @@ def forbidden() -> Response:
 
 def unauthorized() -> Response:
     return Response(401, UNAUTHORIZED_BODY, _TEXT, False,
-                    [(b"www-authenticate", b'Bearer realm="rtpengined"')])
+                    ((b"www-authenticate", b'Bearer realm="rtpengined"'),))
 
 
 def error(status: int, body: bytes) -> Response:
     """A refusal after which the connection is closed (the peer's framing is not trusted)."""
-    return Response(status, body, _TEXT, True, [(b"connection", b"close")])
+    return Response(status, body, _TEXT, True, ((b"connection", b"close"),))
 
 
 class Routes:

@@ -77,9 +77,7 @@ def upgrade(routes: Routes, request: Request) -> tuple[Response | None, bytes, s
     if not routes.authorized(request.headers):
         log.info("ws: refusing upgrade %r from %s: missing or wrong auth token", request.target[:200],
                  request.source)
-        response = unauthorized()
-        response.close = True
-        return response, b"", ""
+        return unauthorized().closing(), b"", ""
     key = header(request.headers, b"sec-websocket-key")
     if request.method != b"GET" or not key or header(request.headers, b"sec-websocket-version") != b"13":
         log.info("ws: refusing a malformed upgrade request from %s", request.source)
