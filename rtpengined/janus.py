@@ -156,7 +156,7 @@ class Janus:
                 raise JanusError(455, "JSON string is not an object")
             try:
                 message = json.loads(payload)
-            except (ValueError, UnicodeDecodeError):
+            except (ValueError, UnicodeDecodeError, RecursionError):
                 raise JanusError(454, "Failed to parse JSON") from None
             if not isinstance(message, dict):
                 raise JanusError(455, "JSON string is not an object")

@@ -142,3 +142,20 @@ async def test_ice_candidates_out_of_range_leave_the_relay_worker_alone(proc, ca
     assert _workers(proc.proc.pid) == before
     await ng(ng_address, {"command": "delete", **ids})
     await check_intact(proc, call)
+
+
+@pytest.mark.parametrize("depth", [100, 600, 950])
+async def test_deeply_nested_json_is_answered(proc, call, depth):
+    """JSON nested a few hundred levels deep (json.loads takes ~1,000): 10.5 answers it.
+    Converting it recursed and raised past the request's error handling (a traceback and
+    no reply over UDP, 500 over HTTP)."""
+    from hardening_helpers import udp_request
+
+    nested = b"[" * depth + b"]" * depth
+    deep = b'{"command":"ping","x":' + nested + b"}"
+    reply = await udp_request(("127.0.0.1", proc.ng_port), b"deep " + deep, 5)
+    assert reply == b'deep {"result":"pong"}'
+    deep = b'{"command":"list","limit":' + nested + b"}"  # (a command that reads its keys)
+    reply = await udp_request(("127.0.0.1", proc.ng_port), b"deep2 " + deep, 5)
+    assert reply is not None and reply.startswith(b"deep2 {") and b'"result":"ok"' in reply
+    await check_intact(proc, call)

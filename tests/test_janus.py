@@ -221,6 +221,15 @@ async def test_envelope_replies_over_http_admin(daemon):
         assert body.decode() == reply, request
 
 
+async def test_json_nested_beyond_the_parser_is_a_parse_error(daemon):
+    """rtpengined only: nesting deeper than Python's JSON parser takes (10.5's takes it)
+    raised RecursionError, answered with a 500; it is JSON it cannot parse now."""
+    deep = b'{"janus":"ping","transaction":"d","x":' + b"[" * 5000 + b"]" * 5000 + b"}"
+    status, _, body = await post_admin(daemon, deep)
+    assert status == b"HTTP/1.1 200 OK"
+    assert body.decode() == '{"janus":"error","error":{"code":454,"reason":"Failed to parse JSON"}}'
+
+
 async def test_info_names_the_interface_and_its_plugin(daemon):
     expected = {"name": "rtpengine Janus interface",
                 "plugins": {PLUGIN: {"name": "rtpengine Janus videoroom"}},

@@ -58,15 +58,37 @@ def from_json(value: Any) -> Any:
     """Map a JSON value onto ng's data model as rtpengine converts it (true -> 1).
 
     ``ValueError`` for what ng cannot carry (null, floats). Shared by the daemon (JSON
-    requests) and rtpctl (JSON given on its command line)."""
+    requests) and rtpctl (JSON given on its command line). Without recursion: whatever
+    nesting ``json.loads`` took (~1,000 levels) is converted, as 10.5 takes it; recursing,
+    a few hundred levels raised RecursionError past the request's error handling."""
+    root = _json_scalar(value)
+    if root is not None:
+        return root
+    root = [] if isinstance(value, list) else {}
+    pending = [(value, root)]
+    while pending:
+        source, target = pending.pop()
+        items = enumerate(source) if isinstance(source, list) else source.items()
+        for key, item in items:
+            converted = _json_scalar(item)
+            if converted is None:
+                converted = [] if isinstance(item, list) else {}
+                pending.append((item, converted))
+            if isinstance(target, list):
+                target.append(converted)
+            else:
+                target[str(key)] = converted
+    return root
+
+
+def _json_scalar(value: Any) -> Any:
+    """A JSON scalar as ng has it; None for a list or an object (``ValueError`` else)."""
     if isinstance(value, bool):
         return int(value)
     if isinstance(value, (int, str)):
         return value
-    if isinstance(value, list):
-        return [from_json(item) for item in value]
-    if isinstance(value, dict):
-        return {str(key): from_json(item) for key, item in value.items()}
+    if isinstance(value, (list, dict)):
+        return None
     raise ValueError(f"ng has no value like {value!r}")
 
 
