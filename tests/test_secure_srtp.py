@@ -169,3 +169,16 @@ def test_suites_libsrtp_lacks_here_say_so():
         srtp.SrtpContext.from_sdes(sdes.generate(1, "AEAD_AES_128_GCM", {"UNENCRYPTED_SRTP"}), True)
     # (a key with an MKI is one libsrtp does, behind the MKI framing: tests/test_sdes_mki.py)
     assert sdes.answer(sdes.offer([]), srtp.SUPPORTED_SUITES).suite.name == "AEAD_AES_256_GCM"
+
+
+def test_a_sender_whose_numbers_jump_is_still_protected():
+    """One packet far ahead (a sequence number jump), then the stream goes on where it was:
+    libsrtp's default window refused every later packet as a replay (protect), and the
+    relay dropped that direction. The receiver decrypts them all."""
+    out = srtp.SrtpContext("AES_CM_128_HMAC_SHA1_80", bytes(range(30)), outbound=True)
+    back = srtp.SrtpContext("AES_CM_128_HMAC_SHA1_80", bytes(range(30)), outbound=False)
+    for seq in [*range(10), 5010, *range(10, 50), 30000, 50, 51]:
+        packet = struct.pack("!BBHII", 0x80, 0, seq, seq * 160, 0x1234) + bytes(160)
+        out.protect(packet)  # (raised for 10 after 5010)
+    packet = struct.pack("!BBHII", 0x80, 0, 52, 0, 0x1234)
+    assert back.unprotect(out.protect(packet)) == packet

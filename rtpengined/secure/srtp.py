@@ -87,6 +87,7 @@ SUPPORTED_SUITES = ("AEAD_AES_256_GCM", "AEAD_AES_128_GCM") + (
     if _DIRECT_POLICIES else ()) + ("AES_CM_128_HMAC_SHA1_80", "AES_CM_128_HMAC_SHA1_32")
 
 SrtpError = pylibsrtp.Error
+REPLAY_WINDOW = 0x7FFF  # the largest replay window libsrtp takes
 
 
 class SrtpContext:
@@ -111,6 +112,13 @@ class SrtpContext:
         else:
             policy = _direct_policy(profile, key_salt, ssrc_type, parameters)
         policy.allow_repeat_tx = True
+        # libsrtp refuses an index further behind the highest one seen than its replay
+        # window, protecting as well as unprotecting: one packet whose sequence number
+        # jumped ahead (or numbers started anew under the same SSRC) stopped all that
+        # followed. The largest window takes any index a 16-bit sequence number can fall
+        # back to, as 10.5 relays what comes; a packet seen before is still a replay
+        # (4 KB per SSRC).
+        policy.window_size = REPLAY_WINDOW
         self.outbound = outbound
         self.profile = profile
         self._session = pylibsrtp.Session(policy)
