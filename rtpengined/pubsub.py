@@ -618,7 +618,7 @@ def _key_subscriber(media: CallMedia, section: sdpmod.MediaSection) -> None:
     """An SRTP subscriber's SDES answer: the key it chose of ours protects its copies."""
     for value in section.attributes("crypto"):
         try:
-            theirs = sdes.parse(value)
+            theirs = sdes.parse_value(value)
             ours = sdes.accept_answer(media.crypto_offered, theirs)
         except sdes.SdesError:
             continue

@@ -123,6 +123,11 @@ SCENARIOS: dict[str, list[dict]] = {
     "plain offer to SAVP, SDES no": [_o(PLAIN_A, SDES=["no"], **SAVP), delete()],
     "plain offer, OSRTP-offer flag": [_o(PLAIN_A, flags=["OSRTP-offer"]), _a(SDES_B), query(),
                                       delete()],
+    # (a value that starts with "crypto:" again has no tag: 10.5 skips the line, and so the
+    # answer back gets no keys; we took it for tag 1)
+    "a=crypto:crypto:1 in an offer sent on plain": [
+        _o(SDES_B.replace("a=crypto:1 ", "a=crypto:crypto:1 "), **AVP), _a(PLAIN_A), query(),
+        delete()],
 }
 
 

@@ -37,7 +37,7 @@ def received_crypto(section: MediaSection) -> list[sdes.Crypto]:
     out = []
     for value in section.attributes("crypto"):
         try:
-            out.append(sdes.parse(value))
+            out.append(sdes.parse_value(value))
         except sdes.SdesError:
             continue  # 10.5 skips a line it cannot parse
     return out

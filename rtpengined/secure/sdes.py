@@ -105,7 +105,14 @@ def parse(value: str) -> Crypto:
         text = text[2:]
     if text.lower().startswith("crypto:"):
         text = text[7:]
-    parts = text.split()
+    return parse_value(text)
+
+
+def parse_value(value: str) -> Crypto:
+    """The value of an SDP's a=crypto attribute, as it is (``parse`` also takes a line
+    with its ``a=crypto:``): a value that starts with ``crypto:`` again has no numeric
+    tag, and 10.5 skips such a line."""
+    parts = value.split()
     if len(parts) < 3:
         raise SdesError(f"crypto attribute needs tag, suite and key: {value!r}")
     tag_s, suite_name, key_param, *params = parts
