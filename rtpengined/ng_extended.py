@@ -8,6 +8,7 @@ media: the relay drops the packets a blocked party sends. ``play media`` is ``pl
 
 from __future__ import annotations
 
+import ipaddress
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
@@ -34,21 +35,24 @@ def find_call(core: Core, message: dict[str, Any], unknown: str = "Unknown call-
 
 def _media_addresses(monologue: Monologue) -> set[str]:
     return {
-        stream.advertised.address
+        _normal(stream.advertised.address)
         for media in monologue.medias
         for stream in media.streams
         if stream.advertised is not None
     }
 
 
+def _normal(address: str) -> str:
+    try:
+        return str(ipaddress.ip_address(address))
+    except ValueError:
+        return address
+
+
 def select_party(call: Call, message: dict[str, Any]) -> Monologue | None:
-    """The party a command names by from-tag, label or media address; None for the whole call."""
-    tag = message.get("from-tag")
-    if isinstance(tag, str):
-        for monologue in call.monologues:
-            if monologue.tag == tag and not monologue.destroyed:  # (a deleted branch: gone)
-                return monologue
-        raise NgError("From-tag given, but no such tag exists")
+    """The party a command names, None for the whole call. As 10.5 looks: by label first,
+    else by media address, else by from-tag (a label that names nobody is an error even
+    beside a from-tag that would)."""
     label = message.get("label")
     if isinstance(label, str):
         for monologue in call.monologues:
@@ -57,10 +61,20 @@ def select_party(call: Call, message: dict[str, Any]) -> Monologue | None:
         raise NgError("No monologue matching the given label")
     address = message.get("address")
     if isinstance(address, str):
+        try:
+            wanted = str(ipaddress.ip_address(address))
+        except ValueError:
+            raise NgError("Failed to parse network address") from None
         for monologue in call.monologues:
-            if address in _media_addresses(monologue):
+            if wanted in _media_addresses(monologue):
                 return monologue
         raise NgError("Failed to match address to any tag")
+    tag = message.get("from-tag")
+    if isinstance(tag, str):
+        for monologue in call.monologues:
+            if monologue.tag == tag and not monologue.destroyed:  # (a deleted branch: gone)
+                return monologue
+        raise NgError("From-tag given, but no such tag exists")
     return None
 
 

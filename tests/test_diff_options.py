@@ -293,6 +293,19 @@ SCENARIOS: dict[str, list[dict]] = {
         answer(B_ICE), delete()],
     "passthrough flag with ICE force": [offer(A_ICE, ICE="force", flags=["passthrough"]),
                                         answer(B_ICE), query(), delete()],
+    # -- which party a command names: by label first, then address, then from-tag (10.5)
+    "a label naming nobody beside a from-tag that names a party": [
+        offer(A, label="caller"), answer(B),
+        {"command": "block media", "label": "nosuch", "from-tag": "A"},
+        {"command": "block DTMF", "label": "caller", "from-tag": "B"},
+        {"command": "silence media", "label": "caller", "address": "192.0.2.20"}, query(),
+        delete()],
+    "an address beside a from-tag": [
+        offer(A), answer(B),
+        {"command": "block media", "address": "192.0.2.20", "from-tag": "A"},
+        {"command": "block DTMF", "address": "not-an-address", "from-tag": "A"},
+        {"command": "unblock media", "address": "198.51.100.99", "from-tag": "A"}, query(),
+        delete()],
 }
 
 
