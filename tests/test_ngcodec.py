@@ -59,6 +59,17 @@ def test_json_reply_for_errors_after_detection(core):
     )
 
 
+def test_json_with_a_lone_surrogate_is_no_json(core):
+    """\\ud800 alone is no text: 10.5's parser refuses the document. Taken, it made a call
+    whose id ``list`` then wrote out as invalid UTF-8."""
+    for raw in (b'j3 {"command":"offer","call-id":"\\ud800","from-tag":"a","sdp":"v=0"}',
+                b'j4 {"command":"list","\\udc00":1}'):
+        assert core.handle_ng(raw).endswith(
+            b' {"result":"error","error-reason":"Failed to parse JSON document"}')
+    assert core.handle_ng(b'j5 {"command":"ping","x":"\\u00e9\\ud83d\\ude00"}') == (
+        b'j5 {"result":"pong"}')
+
+
 def test_ng_plain_has_no_cookie_and_no_cache(core):
     assert core.handle_ng_plain(b"d7:command4:pinge") == (b"d6:result4:ponge", "bencode")
     assert core.handle_ng_plain(b'{"command":"ping"}') == (b'{"result":"pong"}', "json")

@@ -77,15 +77,32 @@ def from_json(value: Any) -> Any:
             if isinstance(target, list):
                 target.append(converted)
             else:
-                target[str(key)] = converted
+                target[_json_text(key)] = converted
     return root
+
+
+class JsonTextError(ValueError):
+    """A JSON string with a lone UTF-16 surrogate (``\\ud800``): no text at all, which
+    10.5's parser refuses; taken, it made call-ids that ``list`` wrote out as invalid
+    UTF-8."""
+
+
+def _json_text(value: str) -> str:
+    if not value.isascii():
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            raise JsonTextError(value) from None
+    return value
 
 
 def _json_scalar(value: Any) -> Any:
     """A JSON scalar as ng has it; None for a list or an object (``ValueError`` else)."""
     if isinstance(value, bool):
         return int(value)
-    if isinstance(value, (int, str)):
+    if isinstance(value, str):
+        return _json_text(value)
+    if isinstance(value, int):
         return value
     if isinstance(value, (list, dict)):
         return None
@@ -114,6 +131,8 @@ def decode_payload(payload: bytes, encoding: str) -> dict[str, Any]:
             raise NgError("Failed to parse JSON document") from None
         try:
             value = from_json(value)
+        except JsonTextError:
+            raise NgError("Failed to parse JSON document") from None
         except ValueError:  # null or a float somewhere
             raise NgError("Could not decode bencode dictionary") from None
     if not isinstance(value, dict):
