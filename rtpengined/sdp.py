@@ -11,6 +11,7 @@ which lines are copied, so splitting them would put one format in two places.
 from __future__ import annotations
 
 import re
+import socket
 import sys
 from dataclasses import dataclass, field
 
@@ -44,7 +45,11 @@ STATIC_PAYLOAD_TYPES = {
     "18": "G729/8000", "25": "CelB/90000", "26": "JPEG/90000", "28": "nv/90000",
     "31": "H261/90000", "32": "MPV/90000", "33": "MP2T/90000", "34": "H263/90000",
 }
-_LINE = re.compile(r"([^\r\n]*)(\r\n|\n|\r|$)")
+# Lines end at LF (a CR before it belongs to the ending): 10.5 splits so, and a CR
+# elsewhere is part of the line (an SDP with CR-only line ends is then one bad v= line).
+_LINE = re.compile(r"([^\n]*?)(\r\n|\n|$)")
+# The line types 10.5 takes; any other is "Unknown SDP line type found".
+_LINE_TYPES = frozenset("vomcabksiuteprz")
 
 
 class SdpError(NgError):
@@ -290,8 +295,8 @@ def _parse_media_line(value: str) -> tuple[str, int, int | None, str, list[str]]
     if not port_text.isdigit() or (count_text and not count_text.isdigit()):
         raise SdpError("Failed to parse SDP")
     port = int(port_text)
-    if port > 65535:
-        raise SdpError("Failed to parse SDP")
+    if port > 65535 or (count_text and not 1 <= int(count_text) <= 10):
+        raise SdpError("Failed to parse SDP")  # (10.5 takes 1 to 10 ports, as m=.../N says)
     # Type, protocol and formats interned: the call model keeps them (the format list
     # shared, not copied) for the call's life, and nearly every call has the same few.
     formats = [sys.intern(pt) for pt in parts[3:]]
@@ -314,14 +319,19 @@ def _split_lines(text: str) -> list[tuple[str, str]]:
 
 
 def parse(text: str) -> SessionDescription:
-    """Parse an SDP body; ``SdpError('Failed to parse SDP')`` for anything that is not SDP."""
+    """Parse an SDP body; ``SdpError('Failed to parse SDP')`` for anything that is not SDP.
+
+    What 10.5 refuses is refused: a line type it does not know, a v= other than 0, o= or
+    s= inside a media section, a second c= or o= in one section, a c= address that is no
+    address of its family (a name, a multicast /ttl), an m= port beyond 65535 or a port
+    count other than 1 to 10."""
     lines: list[Line] = []
     for body, ending in _split_lines(text):
         if not body:
             if not ending:
                 break
             continue  # rtpengine skips empty lines
-        if len(body) < 2 or body[1] != "=" or not body[0].isalpha():
+        if len(body) < 2 or body[1] != "=" or body[0] not in _LINE_TYPES:
             raise SdpError("Failed to parse SDP")
         lines.append(Line(body[0], body[2:], ending))
     if not lines or lines[0].kind != "v":
@@ -332,16 +342,23 @@ def parse(text: str) -> SessionDescription:
     section_lines = session
     connection: Connection | None | bool = False  # the first c= of the current section
     header: SessionHeader | None = None
+    seen: set[str] = set()  # the c= and o= of the current section (one of each)
+    in_media = False
     for line in lines:
         kind = line.kind
-        if kind == "v" and section_lines is not session:
-            if medias:
-                medias[-1]._connection = connection
-            connection = None
-            header = SessionHeader(len(medias), [line])
-            headers.append(header)
-            section_lines = header.lines
-            continue
+        if kind == "v":
+            if line.value != "0":
+                raise SdpError("Failed to parse SDP")
+            if section_lines is not session:
+                if medias:
+                    medias[-1]._connection = connection
+                connection = None
+                header = SessionHeader(len(medias), [line])
+                headers.append(header)
+                section_lines = header.lines
+                seen.clear()
+                in_media = False
+                continue
         if kind == "m":
             if medias and header is None:  # (a session header already closed the media)
                 medias[-1]._connection = connection
@@ -350,21 +367,48 @@ def parse(text: str) -> SessionDescription:
             mtype, port, count, proto, formats = _parse_media_line(line.value)
             section_lines = [line]
             medias.append(MediaSection(section_lines, mtype, port, count, proto, formats))
+            seen.clear()
+            in_media = True
             continue
         section_lines.append(line)
         if kind == "c":
             parsed = parse_connection(line.value)
-            if parsed is None:
+            if parsed is None or "c" in seen or not _is_address(line.value):
                 raise SdpError("Failed to parse SDP")
+            seen.add("c")
             if header is not None:
                 header.connection = header.connection or parsed
             elif connection is None and medias:
                 connection = parsed
-        elif kind == "o" and len(line.value.split()) != 6:
+        elif kind == "o":
+            if in_media or "o" in seen or len(line.value.split()) != 6:
+                raise SdpError("Failed to parse SDP")
+            seen.add("o")
+        elif kind == "s" and in_media:
             raise SdpError("Failed to parse SDP")
     if medias and header is None:
         medias[-1]._connection = connection
     return SessionDescription(session, medias, more_sessions=headers)
+
+
+_ADDRESSES: dict[str, bool] = {}  # c= values checked (a few per gateway or SBC)
+
+
+def _is_address(value: str) -> bool:
+    """A c= value's address is an address of its family, written as one (10.5 parses it
+    so: no name, no multicast /ttl after it)."""
+    known = _ADDRESSES.get(value)
+    if known is None:
+        parts = value.split()
+        try:
+            socket.inet_pton(socket.AF_INET6 if parts[1] == "IP6" else socket.AF_INET, parts[2])
+            known = True
+        except (OSError, IndexError, ValueError):
+            known = False
+        if len(_ADDRESSES) > 4096:
+            _ADDRESSES.clear()
+        _ADDRESSES[value] = known
+    return known
 
 
 def check_complete(sdp: SessionDescription) -> None:

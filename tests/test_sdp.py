@@ -48,6 +48,44 @@ def test_parse_rejects_non_sdp(body):
     assert info.value.reason == "Failed to parse SDP"
 
 
+_HEAD = "v=0\r\no=- 1 1 IN IP4 192.0.2.1\r\ns=-\r\nc=IN IP4 192.0.2.1\r\nt=0 0\r\n"
+_MEDIA = "m=audio 5000 RTP/AVP 0\r\n"
+
+
+@pytest.mark.parametrize("body", [
+    _HEAD.replace("c=IN IP4 192.0.2.1", "c=IN IP4 example.com") + _MEDIA,
+    _HEAD.replace("c=IN IP4 192.0.2.1", "c=IN IP4 999.1.1.1") + _MEDIA,
+    _HEAD.replace("c=IN IP4 192.0.2.1", "c=IN IP6 ::::zz") + _MEDIA,
+    _HEAD.replace("c=IN IP4 192.0.2.1", "c=IN IP6 192.0.2.1") + _MEDIA,
+    _HEAD.replace("c=IN IP4 192.0.2.1", "c=IN IP4 224.1.1.1/127/3") + _MEDIA,
+    _HEAD + _MEDIA + "c=IN IP4 192.0.2.2\r\nc=IN IP4 192.0.2.3\r\n",
+    _HEAD.replace("v=0", "v=1") + _MEDIA,
+    (_HEAD + _MEDIA).replace("\r\n", "\r"),
+    _HEAD + _MEDIA + "x=junk\r\n",
+    _HEAD + _MEDIA + "s=in the media\r\n",
+    _HEAD + _MEDIA + "o=- 1 1 IN IP4 192.0.2.1\r\n",
+    _HEAD + "o=- 2 2 IN IP4 192.0.2.1\r\n" + _MEDIA,
+    *(_HEAD + _MEDIA.replace("5000", port) for port in ("5000/0", "5000/11", "1/65535",
+                                                        "5000/abc", "65536")),
+])
+def test_parse_rejects_what_rtpengine_refuses(body):
+    """10.5 refuses these (``Failed to parse SDP``); we took them."""
+    with pytest.raises(sdp.SdpError) as info:
+        sdp.parse(body)
+    assert info.value.reason == "Failed to parse SDP"
+
+
+@pytest.mark.parametrize("body", [
+    _HEAD + _MEDIA.replace("5000", "5000/2"),
+    (_HEAD + _MEDIA).replace("\r\n", "\n"),
+    _HEAD.replace("IN IP4 192.0.2.1", "IN IP6 2001:db8::1") + _MEDIA,
+    _HEAD + _MEDIA + "a=x-odd:value\rwith a CR\r\n",  # (a CR inside a line is its own)
+    _HEAD + _MEDIA + "v=0\r\no=- 3 3 IN IP4 192.0.2.1\r\ns=-\r\nt=0 0\r\n" + _MEDIA,
+])
+def test_parse_takes_what_rtpengine_takes(body):
+    assert sdp.parse(body).medias
+
+
 def test_incomplete_without_connection():
     parsed = sdp.parse(crlf("v=0", "o=- 1 1 IN IP4 1.2.3.4", "s=-", "t=0 0",
                             "m=audio 2000 RTP/AVP 0"))
