@@ -105,8 +105,12 @@ async def run_daemon(
                 await start_call_store(core, nursery)
                 if handle_signals:
                     nursery.start_soon(_watch_signals, stop, scope)
-                listeners = [(transport, address) for transport in registry.values()
-                             for address in getattr(config, transport.config_attr, [])]
+                # UDP ng last: it answers as soon as it is bound, and a ping there is how
+                # proxies and tests see the daemon up; 10.5 binds every socket before it
+                # serves any, so an answered ping means the other ports listen too.
+                listeners = sorted(((transport, address) for transport in registry.values()
+                                    for address in getattr(config, transport.config_attr, [])),
+                                   key=lambda listener: listener[0].name == "udp-ng")
                 try:
                     for transport, address in listeners:
                         if stop.is_set():
