@@ -26,6 +26,8 @@ B = sdp("v=0", "o=bob 2 2 IN IP4 192.0.2.20", "s=-", "c=IN IP4 192.0.2.20", "t=0
         "m=audio 3000 RTP/AVP 0 101", "a=rtpmap:101 telephone-event/8000", "a=fmtp:101 0-15",
         "a=sendrecv")
 A_MUX = A.replace("a=sendrecv", "a=sendrecv\r\na=rtcp-mux")
+OSRTP_KEY = "a=crypto:1 AES_CM_128_HMAC_SHA1_80 inline:Qk0TvVeyfqfjFd/YebnyyklqSEhJntpVKV1KAhHa\r\n"
+KEYS = mask_sdp_lines("a=crypto:")  # (our own keys are random)
 B_MUX = B.replace("a=sendrecv", "a=sendrecv\r\na=rtcp-mux")
 A_ICE = A.replace("a=sendrecv", "a=sendrecv\r\na=ice-ufrag:F7gI\r\na=ice-pwd:x9cml/YzichV2+XlhiMu8g"
                   "\r\na=candidate:1 1 UDP 2130706431 192.0.2.10 2000 typ host"
@@ -293,6 +295,22 @@ SCENARIOS: dict[str, list[dict]] = {
         answer(B_ICE), delete()],
     "passthrough flag with ICE force": [offer(A_ICE, ICE="force", flags=["passthrough"]),
                                         answer(B_ICE), query(), delete()],
+    # -- the answer goes back in the offerer's protocol (rtpengine's mr12.5 suite,
+    #    "rtcp-fb with RTP/AVP")
+    "RTP/AVPF offered on as RTP/AVP, answered RTP/AVP": [
+        offer(A.replace("RTP/AVP", "RTP/AVPF") + "a=rtcp-fb:0 foobar\r\n",
+              **{"transport-protocol": "RTP/AVP"}),
+        answer(B + "a=rtcp-fb:* foobar\r\n"), query(), delete()],
+    "RTP/AVP offered, answered RTP/AVPF": [
+        offer(A), answer(B.replace("RTP/AVP", "RTP/AVPF")), query(), delete()],
+    # -- an OSRTP answer to a plain re-offer: its a=crypto is not copied on (mr13.0's suite,
+    #    "OSRTP offer, reject, reinvite")
+    "OSRTP answer to a plain re-offer": [
+        offer(A + OSRTP_KEY, DTLS="off", _mask=KEYS),
+        answer(B, DTLS="off", _mask=KEYS),
+        offer(B, tag="B", **{"to-tag": "A"}, DTLS="off", _mask=KEYS),
+        # (not yet as 10.5: its query then still shows SDES on A's media; ours does not)
+        answer(A + OSRTP_KEY, from_tag="B", to_tag="A", DTLS="off"), delete()],
     # -- which party a command names: by label first, then address, then from-tag (10.5)
     "a label naming nobody beside a from-tag that names a party": [
         offer(A, label="caller"), answer(B),

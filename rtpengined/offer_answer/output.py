@@ -216,6 +216,16 @@ class SdpOutput:
                     if not stream.closed:
                         self.manager.media.update_stream(stream)
             else:
+                offered_proto = out_media.offer_protocol
+                if (plan.protocol is None and section.is_rtp and not opts.transport_accept
+                        and offered_proto in sdpmod.RTP_PROTOCOLS  # (not a T.38 gateway's)
+                        and offered_proto != section.protocol and work.real_section is None
+                        and sdes.is_srtp(offered_proto) == sdes.is_srtp(section.protocol)):
+                    # An answer goes to the offerer in the protocol it offered (as 10.5
+                    # answers), e.g. RTP/AVPF offered on as RTP/AVP
+                    # (``transport-protocol``): answered RTP/AVPF. (Where SRTP differs
+                    # between the two, answer_security picks it.)
+                    plan.protocol = out_media.protocol = offered_proto  # (query shows it)
                 changed = sdes.answer_security(plan, section, sender_media, out_media,
                                                self.manager.certificate,
                                                osrtp_accept="accept" in opts.osrtp,
@@ -224,6 +234,12 @@ class SdpOutput:
                                                static="static" in opts.sdes,
                                                dtls_off=opts.dtls == "off",
                                                dtls_option=opts.dtls)
+                if (plan.security is None and section.has_attribute("crypto")
+                        and not section.has_attribute("fingerprint")):
+                    # An a=crypto of the answer that no key of ours answers (an OSRTP answer
+                    # to a plain re-offer, a line that does not parse): 10.5 strips a=crypto
+                    # from every SDP it writes but a passthrough's, never copies it on.
+                    plan.security = []
                 changed += self._webrtc_legs(((out_media, receiver), (sender_media, sender)))
                 changed += sdes.rtcp_keys(sender, sender_media, out_media)
                 if sender_media.rtcp_gen:
