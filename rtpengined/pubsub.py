@@ -199,8 +199,9 @@ def subscribe_request(core: Core, message: dict[str, Any], request: Request) -> 
     labels = _labels(call) if siprec else {}
     # (in 10.5's key order)
     reply: dict[str, Any] = {}
-    if len(sources) == 1 and not siprec and sources[0].last_sdp:
-        sdp = _mirrored_offer(sub, sources[0], fingerprint, webrtc_offer)
+    if len(sources) == 1 and sources[0].last_sdp:
+        # (one publisher, SIPREC too: 10.5 rewrites its SDP, with the a=label lines)
+        sdp = _mirrored_offer(sub, sources[0], fingerprint, webrtc_offer, labels)
     else:
         sdp = _made_offer(sub, sources, labels, now, fingerprint)
     if sdp:
@@ -422,7 +423,8 @@ class _WebrtcOffer:
 
 
 def _mirrored_offer(sub: Monologue, source: Monologue, fingerprint: str,
-                    webrtc_offer: _WebrtcOffer | None = None) -> str:
+                    webrtc_offer: _WebrtcOffer | None = None,
+                    labels: dict[int, str] | None = None) -> str:
     """One publisher: its own last SDP with our ports and address, its negotiated codecs,
     ``sendonly``, no ICE or keys of its own (10.5 rewrites the publisher's SDP so)."""
     parsed = sdpmod.parse(source.last_sdp or "")
@@ -444,6 +446,8 @@ def _mirrored_offer(sub: Monologue, source: Monologue, fingerprint: str,
             rtcp_port=rtcp.port if rtcp is not None else None, ptime=_ptime(section),
             security=_security(media, fingerprint))
         plan.codecs = [(pt, pt, media.rtpmaps.get(pt), None) for pt in media.formats]
+        if labels:  # SIPREC: the media's label, after its a=mid (10.5)
+            plan.label = labels.get(id(media.source))
         if webrtc_offer is not None:
             webrtc_offer.plan(plan, sub, media, section)
         plans.append(plan)

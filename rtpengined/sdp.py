@@ -483,6 +483,7 @@ class MediaPlan:
     # medias and non-RTP ones.
     write_mid: bool = False
     mid: str | None = None
+    label: str | None = None  # SIPREC: an a=label line written after the a=mid (10.5)
     # The input's ICE attributes stay where they are (`ICE: optional|force-relay`, or an ICE
     # passthrough leg), without its relay candidates for `force-relay`; a passthrough leg
     # keeps its a=extmap whatever `strip-extmap` says.
@@ -688,6 +689,8 @@ def _render_media(media: MediaSection, mplan: MediaPlan, plan: SessionPlan) -> l
         mids = [mplan.mid] if mplan.mid is not None else []
     for mid in mids:  # a rejected media keeps its mid too
         out.append(f"a=mid:{mid}{CRLF}")
+    if mplan.label is not None:
+        out.append(f"a=label:{mplan.label}{CRLF}")
     if not mplan.port:
         return out
     if rtp:

@@ -112,6 +112,11 @@ SCENARIOS: dict[str, list[dict]] = {
                                  subscribe(flags=["from-tags-A", "from-tags-B"]), delete()],
     "SIPREC labels and tag-medias": [offer(A_VIDEO, label="caller"), answer(B_VIDEO),
                                      subscribe(flags=["all", "SIPREC"]), delete()],
+    # (one publisher with SIPREC: its own SDP rewritten, with the a=label lines; we made
+    # an SDP of our own. rtpengine's mr11.5 pubsub suite, "SIPREC pause/resume")
+    "SIPREC of one publisher": [offer(A, label="caller"), answer(B),
+                                subscribe(**{"from-tag": "A", "flags": ["SIPREC"]}), delete()],
+
     "set-label names the subscriber": [offer(A), answer(B),
                                        subscribe(**{"from-tag": "A", "set-label": "rec"}),
                                        query(**{"from-tag": "S"}), delete()],
