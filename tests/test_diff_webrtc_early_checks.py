@@ -15,7 +15,7 @@ import socket
 import struct
 
 import pytest
-from differential import running, start_ours, start_reference
+from differential import rtp_rtcp_sockets, running, start_ours, start_reference
 
 from rtpengined.secure import stun
 
@@ -109,15 +109,7 @@ def test_checks_to_an_ice_offerer_start_with_the_offer(daemon):
     carry. rtpengined used to start checking at the answer; rtpengine's own ICE client
     (``t/test-ice.pl``) cancels its check when ours comes first and then fails on the reply
     to its own, so it could not set up a call through us."""
-    rtp, rtcp = udp_socket(), None
-    for _ in range(20):
-        try:
-            rtcp = udp_socket(rtp.getsockname()[1] + 1)
-            break
-        except OSError:
-            rtp.close()
-            rtp = udp_socket()
-    assert rtcp is not None
+    rtp, rtcp = rtp_rtcp_sockets()
     port = rtp.getsockname()[1]
     sdp = ("v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n"
            f"m=audio {port} RTP/AVP 0\r\na=rtpmap:0 PCMU/8000\r\n"
