@@ -21,6 +21,21 @@ from .protocol import cliwords
 from .protocol.schemes import DEFAULT_HOST, SCHEMES
 from .rtpengine_options import RTPENGINE_OPTIONS
 
+# 10.5's defaults of --dtls-mtu (the size OpenSSL fragments handshake messages for, and
+# what a flight's datagrams are packed up to: Chrome's) and --dtls-ciphers; the DTLS code
+# (``secure.dtls``) takes them from here.
+DTLS_MTU = 1200
+DTLS_CIPHERS = "DEFAULT:!NULL:!aNULL:!SHA256:!SHA384:!aECDH:!AESGCM+AES256:!aPSK"
+
+
+def dtls_cert_key(name: str) -> str | None:
+    """The key a ``--dtls-cert-cipher`` value names, ``rsa`` or ``prime256v1``, as 10.5
+    spells them (any case, ``ec-``/``ec_`` before prime256v1); None for another."""
+    name = name.lower().replace("_", "-")
+    if name == "rsa":
+        return "rsa"
+    return "prime256v1" if name in ("prime256v1", "ec-prime256v1") else None
+
 
 class ConfigError(ValueError):
     """An option or value the daemon cannot start with."""
@@ -164,8 +179,8 @@ class Config:
     tos: int = 0
     dtls_cert_cipher: str = "prime256v1"
     dtls_rsa_key_size: int = 2048
-    dtls_mtu: int = 1200
-    dtls_ciphers: str = "DEFAULT:!NULL:!aNULL:!SHA256:!SHA384:!aECDH:!AESGCM+AES256:!aPSK"
+    dtls_mtu: int = DTLS_MTU
+    dtls_ciphers: str = DTLS_CIPHERS
     control_tos: int = 0
     relay_workers: int = 0
     log_level: int = 5
@@ -434,8 +449,7 @@ def validate(config: Config) -> None:
 def _validate_dtls(config: Config) -> None:
     """The DTLS options, refused at start as 10.5 refuses them (a cipher list OpenSSL
     matches nothing in too: 10.5 would go on with OpenSSL's own list unsaid)."""
-    if config.dtls_cert_cipher.lower().replace("_", "-") not in (
-            "rsa", "prime256v1", "ec-prime256v1"):
+    if dtls_cert_key(config.dtls_cert_cipher) is None:
         raise ConfigError(f"--dtls-cert-cipher: {config.dtls_cert_cipher!r} is not RSA or "
                           "prime256v1")
     if config.dtls_rsa_key_size < 1024:

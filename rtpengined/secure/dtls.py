@@ -20,6 +20,8 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.x509.oid import NameOID
 from OpenSSL import SSL
 
+from ..config import DTLS_CIPHERS, DTLS_MTU, dtls_cert_key
+
 # `a=fingerprint` hash names (RFC 8122 spelling, as rtpengine prints them) -> hash classes.
 FINGERPRINT_HASHES = {
     "sha-1": hashes.SHA1, "sha-224": hashes.SHA224, "sha-256": hashes.SHA256,
@@ -36,10 +38,6 @@ SRTP_PROFILES = {
     "SRTP_AES128_CM_SHA1_32": (16, 14),
 }
 
-# 10.5's defaults of --dtls-mtu (the size OpenSSL fragments handshake messages for, and
-# what a flight's datagrams are packed up to: Chrome's) and --dtls-ciphers.
-DEFAULT_MTU = 1200
-DEFAULT_CIPHERS = "DEFAULT:!NULL:!aNULL:!SHA256:!SHA384:!aECDH:!AESGCM+AES256:!aPSK"
 
 
 class DtlsError(Exception):
@@ -49,17 +47,15 @@ class DtlsError(Exception):
 class Certificate:
     """A self-signed certificate and key, as `--dtls-cert-cipher` (prime256v1 or RSA) asks."""
 
-    # The handshake settings every endpoint with this certificate uses (``--dtls-mtu``,
-    # ``--dtls-ciphers``): they travel to the relay workers with it.
-    mtu = DEFAULT_MTU
-    ciphers = DEFAULT_CIPHERS
-
-    def __init__(self, cipher: str = "prime256v1", mtu: int = DEFAULT_MTU,
-                 ciphers: str = DEFAULT_CIPHERS, rsa_key_size: int = 2048) -> None:
+    def __init__(self, cipher: str = "prime256v1", mtu: int = DTLS_MTU,
+                 ciphers: str = DTLS_CIPHERS, rsa_key_size: int = 2048) -> None:
+        # The handshake settings every endpoint with this certificate uses (``--dtls-mtu``,
+        # ``--dtls-ciphers``): they travel to the relay workers with it.
         self.mtu, self.ciphers = mtu, ciphers
-        if cipher.lower().replace("_", "-") in ("prime256v1", "ec-prime256v1"):
+        key = dtls_cert_key(cipher)
+        if key == "prime256v1":
             self.key = ec.generate_private_key(ec.SECP256R1())
-        elif cipher.lower() == "rsa":
+        elif key == "rsa":
             self.key = rsa.generate_private_key(public_exponent=65537, key_size=rsa_key_size)
         else:
             raise ValueError(f"unknown DTLS certificate cipher {cipher!r} (prime256v1 or RSA)")
@@ -80,8 +76,8 @@ class Certificate:
                                        serialization.NoEncryption()))
 
     @classmethod
-    def from_pem(cls, cert_pem: bytes, key_pem: bytes, mtu: int = DEFAULT_MTU,
-                 ciphers: str = DEFAULT_CIPHERS) -> Certificate:
+    def from_pem(cls, cert_pem: bytes, key_pem: bytes, mtu: int = DTLS_MTU,
+                 ciphers: str = DTLS_CIPHERS) -> Certificate:
         self = cls.__new__(cls)
         self.mtu, self.ciphers = mtu, ciphers
         self.cert = x509.load_pem_x509_certificate(cert_pem)
@@ -172,7 +168,7 @@ class SrtpKeys:
     remote: bytes  # key||salt the peer protects with (inbound)
 
 
-def split_records(data: bytes, limit: int = DEFAULT_MTU) -> list[bytes]:
+def split_records(data: bytes, limit: int = DTLS_MTU) -> list[bytes]:
     """Pack DTLS records (13-byte header, length at 11..13) into datagrams of at most `limit`."""
     out: list[bytes] = []
     current = b""
