@@ -41,7 +41,7 @@ from .ngoptions import (
     sdes_options,
 )
 from .offer_answer import webrtc
-from .offer_answer.ice import alternate_candidates, foundation, ice_alternates, new_credentials
+from .offer_answer.ice import alternate_candidates, credentials, foundation, ice_alternates
 from .offer_answer.sdes import answer_fingerprint, received_crypto, set_keys, terminate_end_to_end
 from .ports import give_back
 from .protocol.ngcodec import NgError
@@ -395,8 +395,7 @@ class _WebrtcOffer:
         if not self.ice:
             return
         ice_alternates(manager, call, media)
-        if sub.ice_credentials is None:
-            sub.ice_credentials = new_credentials()
+        credentials(sub)
         media.ice_out = True
         media.ice_controlling = False
         media.ice_roles_settled = True
@@ -885,11 +884,9 @@ def _publisher_leg(core: Core, party: Monologue, media: CallMedia,
             changed += set_keys(media, theirs, ours)
     media.dtls_role = role
     if params.ufrag and params.pwd:
-        if party.ice_credentials is None:
-            party.ice_credentials = new_credentials()
+        ufrag, pwd = credentials(party)
         media.ice_out = True
         media.ice_controlling = False
-        ufrag, pwd = party.ice_credentials
         ice = sdpmod.IceCredentials(ufrag, pwd, foundation(rtp.interface),
                                     trickle=params.trickle_option)
         rtcp = media.rtcp

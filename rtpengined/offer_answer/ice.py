@@ -38,13 +38,18 @@ def new_credentials() -> tuple[str, str]:
             "".join(secrets.choice(_ALNUM) for _ in range(26)))
 
 
+def credentials(mono: Monologue) -> tuple[str, str]:
+    """The party's ICE ufrag and pwd, made on first use (kept until an ICE restart)."""
+    if mono.ice_credentials is None:
+        mono.ice_credentials = new_credentials()
+    return mono.ice_credentials
+
+
 class IceCandidates:
     """ICE credentials and alternate candidates of one transaction (mixed into ``_Session``)."""
 
     def _ice(self, mono: Monologue, interface: Interface) -> IceCredentials:
-        creds = mono.ice_credentials
-        if creds is None:
-            creds = mono.ice_credentials = new_credentials()
+        creds = credentials(mono)
         return IceCredentials(creds[0], creds[1], foundation(interface))
 
     def _plan_ice(self, plan: MediaPlan, parsed: SessionDescription, index: int,

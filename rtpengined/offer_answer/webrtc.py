@@ -25,6 +25,7 @@ from typing import NamedTuple
 from ..model import CallMedia, Stream
 from ..sdp import SessionDescription
 from ..secure import dtls, trickle
+from .ice import credentials
 
 
 class RemoteParams(NamedTuple):
@@ -165,9 +166,9 @@ def offerer_ice(media: CallMedia, mono, certificate: Callable[[], dtls.Certifica
     the offer, so its checks to the party's candidates go out at once, with the
     credentials our answer will carry (made now), in the controlled role, and the pairs
     have succeeded before the party has our answer (a client that cancels its own check
-    when ours arrives first, as rtpengine's Perl test client does, needs that order). The spec is the one the answer gives
-    the leg (``refresh_leg``: same credentials, so the relay keeps the agent and its
-    pairs); a DTLS offerer that leaves us the client role gets the leg ``early_dtls``
+    when ours arrives first, as rtpengine's Perl test client does, needs that order). The
+    spec is the one the answer gives the leg (``refresh_leg``: same credentials, so the
+    relay keeps the agent and its pairs); a DTLS offerer that leaves us the client role gets the leg ``early_dtls``
     would give it, its handshake waiting for the nominated pair as after an answer. Not
     for a passed-through leg, one we are ICE-lite on, or one that already has a role.
     ``alternates`` binds the leg's ports on the interface's other addresses now (10.5 has
@@ -180,10 +181,7 @@ def offerer_ice(media: CallMedia, mono, certificate: Callable[[], dtls.Certifica
         return []
     if is_dtls(params) and params.setup not in ("actpass", "passive"):
         return []  # (we would be the DTLS server: left to the answer)
-    if mono.ice_credentials is None:
-        from .ice import new_credentials
-        mono.ice_credentials = new_credentials()
-    creds = mono.ice_credentials
+    creds = credentials(mono)
     alternates()
     if is_dtls(params):
         spec = leg_spec(media, True, certificate(), creds)
