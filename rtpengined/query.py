@@ -120,7 +120,8 @@ def _unbound_rtcp(rtp: Stream, created: float, ice: bool = False,
                   rtcp_on_rtp: bool = False, rtcp_port: int | None = None,
                   fallback: bool = True) -> dict[str, Any]:
     """10.5 lists an RTCP stream without a local port beside a single port (a fallback one
-    where rtcp-mux is in use): the party's a=rtcp port (``rtcp_port``) if it gave one, else the one after its RTP port."""
+    where rtcp-mux is in use): the party's a=rtcp port (``rtcp_port``) if it gave one,
+    else the one after its RTP port."""
     out: dict[str, Any] = {"local port": 0, "local address": rtp.interface.address,
                            "family": rtp.interface.family}
     advertised = rtp.advertised or rtp.shown_endpoint

@@ -13,8 +13,8 @@ sockets are the stream's own and then those of ``spec.alternates``,
 ``("alternates", (stream_id, families, start))`` + fds for sockets on other addresses
 that an ICE leg gained after its stream was added (``start``: the first one's index among
 them), and
-``("certificate", (name, cert_pem, key_pem, mtu, ciphers))`` once per worker before the first stream that
-needs the DTLS certificate. Worker → control: ``("removed", [stream_id, ...])`` once the
+``("certificate", (name, cert_pem, key_pem, mtu, ciphers))`` once per worker before the
+first stream that needs the DTLS certificate. Worker → control: ``("removed", [stream_id, ...])`` once the
 worker will no longer write those streams' counter slots (they may then be reused),
 ``("learned", [stream_id, ...])`` for streams whose endpoint changed, and
 ``("secure", [(stream_id, status), ...])`` when a WebRTC leg's state changed
