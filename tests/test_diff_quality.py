@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import struct
 import time
+from contextlib import ExitStack
 
 import pytest
 from differential import (
@@ -63,58 +64,64 @@ def _plain(value):
     return value
 
 
-def _call(daemon, call_id: str, mux: bool, settle: float = 0.0,
-          xr: bool = False) -> tuple[dict, dict]:
-    """The exchange; (the query's ``SSRC``, the statistics' MOS totals after the delete)."""
+def _call(daemons: list, call_id: str, mux: bool, settle: float = 0.0,
+          xr: bool = False) -> list[tuple[dict, dict]]:
+    """The exchange, on each daemon in lockstep: every packet goes to each daemon back to
+    back and the pauses are shared, so the wall-clock figures (round-trip times, and the MOS
+    worked out from them) measure the same intervals on each, however loaded the machine
+    is. (Run one after the other, a sleep that overran in one run alone made the two
+    differ.) For each daemon: (the query's ``SSRC``, the statistics after the delete)."""
     rtcp = "a=rtcp-mux" if mux else "a=rtcp:{port}"
-    with loopback_call(daemon, call_id, "0", "0", a_attributes=(rtcp,),
-                       b_attributes=(rtcp,)) as (socks, to_b, to_a):
-        a, b = socks["A"], socks["B"]
+    with ExitStack() as stack:
+        calls = [stack.enter_context(loopback_call(daemon, call_id, "0", "0",
+                                                   a_attributes=(rtcp,), b_attributes=(rtcp,)))
+                 for daemon in daemons]
+
+        def send(party: str, data: bytes) -> None:
+            for socks, to_b, to_a in calls:
+                socks[party].sendto(data, ("127.0.0.1", to_b if party == "A" else to_a))
 
         def audio(seqs: range) -> None:
             for seq in seqs:
-                a.sendto(struct.pack("!BBHII", 0x80, 0, seq, 160 * seq, A_SSRC)
-                         + b"\xff" * 160, ("127.0.0.1", to_b))
-                b.sendto(struct.pack("!BBHII", 0x80, 0, seq, 160 * seq, B_SSRC)
-                         + b"\xff" * 160, ("127.0.0.1", to_a))
+                send("A", struct.pack("!BBHII", 0x80, 0, seq, 160 * seq, A_SSRC) + b"\xff" * 160)
+                send("B", struct.pack("!BBHII", 0x80, 0, seq, 160 * seq, B_SSRC) + b"\xff" * 160)
                 time.sleep(0.02)
 
         audio(range(3))
         if settle:  # (past endpoint learning: the relay's C loop carries the streams)
             time.sleep(settle)
             audio(range(3, 5))
-        a.sendto(_sr(A_SSRC, 100, 0x12340000), ("127.0.0.1", to_b))
-        b.sendto(_sr(B_SSRC, 200, 0x56780000), ("127.0.0.1", to_a))
+        send("A", _sr(A_SSRC, 100, 0x12340000))
+        send("B", _sr(B_SSRC, 200, 0x56780000))
         if xr:  # (A's receiver reference time, B's DLRR about it 30 ms later)
-            a.sendto(_xr(A_SSRC, _xr_time(300, 0x9ABC0000)), ("127.0.0.1", to_b))
+            send("A", _xr(A_SSRC, _xr_time(300, 0x9ABC0000)))
             time.sleep(0.03)
-            b.sendto(_xr(B_SSRC, _xr_dlrr(A_SSRC, (300 << 16) | 0x9ABC, 655),
-                         _xr_voip(B_SSRC, 250)), ("127.0.0.1", to_a))
+            send("B", _xr(B_SSRC, _xr_dlrr(A_SSRC, (300 << 16) | 0x9ABC, 655),
+                          _xr_voip(B_SSRC, 250)))
         time.sleep(0.05)
         # each reports about the other (LSR: the middle of the other's SR; DLSR 10 ms)
         # (B's report first, and handled first: A's whole-path figure takes B's leg from
         # it; sent back to back, either daemon may handle them in either order)
-        b.sendto(_rr(B_SSRC, ((A_SSRC, (13 << 24) | 5, 3, 80, (100 << 16) | 0x1234, 655),)),
-                 ("127.0.0.1", to_a))
+        send("B", _rr(B_SSRC, ((A_SSRC, (13 << 24) | 5, 3, 80, (100 << 16) | 0x1234, 655),)))
         time.sleep(0.05)
-        a.sendto(_rr(A_SSRC, ((B_SSRC, 0, 3, 160, (200 << 16) | 0x5678, 655),)),
-                 ("127.0.0.1", to_b))
+        send("A", _rr(A_SSRC, ((B_SSRC, 0, 3, 160, (200 << 16) | 0x5678, 655),)))
         time.sleep(1.1)  # (a second on: a new block is kept)
-        b.sendto(_sr(B_SSRC, 201, 0, ((A_SSRC, (26 << 24) | 9, 5, 240, (100 << 16) | 0x1234,
-                                       655),)), ("127.0.0.1", to_a))
+        send("B", _sr(B_SSRC, 201, 0, ((A_SSRC, (26 << 24) | 9, 5, 240, (100 << 16) | 0x1234,
+                                        655),)))
         time.sleep(0.05)
-        a.sendto(_rr(A_SSRC, ((B_SSRC, (128 << 24) | 7, 5, 16, (200 << 16) | 0x5678, 655),)),
-                 ("127.0.0.1", to_b))
+        send("A", _rr(A_SSRC, ((B_SSRC, (128 << 24) | 7, 5, 16, (200 << 16) | 0x5678, 655),)))
         # a report about an SSRC nobody sent: no payload type known, dropped (10.5)
-        a.sendto(_rr(A_SSRC, ((0x1234, 0, 0, 16, 0, 0),)), ("127.0.0.1", to_b))
+        send("A", _rr(A_SSRC, ((0x1234, 0, 0, 16, 0, 0),)))
         time.sleep(0.1)
-        query = daemon.request({"command": "query", "call-id": call_id})
-    return _plain(query["SSRC"]), _plain(daemon.request({"command": "statistics"}))
+        queries = [daemon.request({"command": "query", "call-id": call_id})
+                   for daemon in daemons]
+    return [(_plain(query["SSRC"]), _plain(daemon.request({"command": "statistics"})))
+            for daemon, query in zip(daemons, queries, strict=True)]
 
 
 def _same(have, want, key: str = "") -> bool:
-    """Equal but for the wall clock's part: round-trip times within 20 ms (each run's own
-    sleeps), ``reported at`` seconds not compared."""
+    """Equal but for the wall clock's part: round-trip times within 20 ms (each daemon
+    takes the same packet a moment apart), ``reported at`` seconds not compared."""
     if isinstance(want, dict):
         return (isinstance(have, dict) and set(have) == set(want)
                 and all(k == "reported at" or _same(have[k], want[k], k) for k in want))
@@ -131,8 +138,8 @@ def _same(have, want, key: str = "") -> bool:
                           (True, 0.0, True)],
                          ids=["rtcp-port", "rtcp-mux", "settled-streams", "extended-reports"])
 def test_quality_figures_as_rtpengine(default_pair, mux, settle, xr):
-    want, _ = _call(default_pair.reference, f"quality-{mux}-{settle}-{xr}", mux, settle, xr)
-    have, _ = _call(default_pair.ours, f"quality-{mux}-{settle}-{xr}", mux, settle, xr)
+    (want, _), (have, _) = _call([default_pair.reference, default_pair.ours],
+                                 f"quality-{mux}-{settle}-{xr}", mux, settle, xr)
     assert set(have) == {str(A_SSRC), str(B_SSRC)} == set(want)
     assert _same(have, want), (have, want)
     entry = have[str(A_SSRC)]
@@ -145,7 +152,7 @@ def test_mos_totals_count_each_mos(default_pair):
     """``statistics``' MOS part counts every MOS worked out (x 10 sums, as 10.5 keeps
     them): three per call in this exchange (the first report of one side has none)."""
     before = _plain(default_pair.ours.request({"command": "statistics"}))
-    figures, _ = _call(default_pair.ours, "quality-totals", False)
+    [(figures, _)] = _call([default_pair.ours], "quality-totals", False)
     after = _plain(default_pair.ours.request({"command": "statistics"}))
     mos_before, mos_after = before["statistics"]["mos"], after["statistics"]["mos"]
     shown = [entry["MOS"] for ssrc in figures.values()

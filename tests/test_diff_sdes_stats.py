@@ -55,64 +55,82 @@ def _figures(reply: dict) -> dict:
             "SSRC": _plain(reply.get("SSRC", {}))}
 
 
-def _call(daemon, call_id: str, settle: float) -> tuple[dict, dict, list]:
-    """The exchange; (the query's figures, the delete's, what each party decrypted).
-    ``settle``: a pause after the first RTP, past endpoint learning (the relay's C loop
-    then carries the streams; before it, Python's drains)."""
-    (a_rtp, a_rtcp), (b_rtp, b_rtcp) = rtp_rtcp_sockets(), rtp_rtcp_sockets()
+def _call(daemons: list, call_id: str, settle: float) -> list[tuple[dict, dict, list]]:
+    """The exchange, on each daemon in lockstep (each packet sent to every daemon before
+    any is read back; pauses shared), so that the round-trip times and the MOS worked out
+    from them measure the same intervals on each however loaded the machine is. For each
+    daemon: (the query's figures, the delete's, what each party decrypted). ``settle``: a
+    pause after the first RTP, past endpoint learning (the relay's C loop then carries the
+    streams; before it, Python's drains)."""
+    legs = [(rtp_rtcp_sockets(), rtp_rtcp_sockets()) for _ in daemons]
     ids = {"call-id": call_id, "from-tag": "A"}
     try:
-        to_a = audio_port(daemon.request({"command": "offer", **ids, "ICE": "remove",
-                                     "sdp": _body(a_rtp.getsockname()[1], A_KEY)}))
-        to_b = audio_port(daemon.request({"command": "answer", **ids, "to-tag": "B",
-                                     "ICE": "remove",
-                                     "sdp": _body(b_rtp.getsockname()[1], B_KEY)}))
+        calls = []
+        for daemon, ((a_rtp, a_rtcp), (b_rtp, b_rtcp)) in zip(daemons, legs, strict=True):
+            to_a = audio_port(daemon.request({"command": "offer", **ids, "ICE": "remove",
+                                              "sdp": _body(a_rtp.getsockname()[1], A_KEY)}))
+            to_b = audio_port(daemon.request({"command": "answer", **ids, "to-tag": "B",
+                                              "ICE": "remove",
+                                              "sdp": _body(b_rtp.getsockname()[1], B_KEY)}))
+            calls.append({"A": (a_rtp, a_rtcp, to_b, b_rtp, b_rtcp), "B": (b_rtp, b_rtcp, to_a,
+                                                                            a_rtp, a_rtcp)})
         a_out, b_out = SrtpContext.from_sdes(A_KEY, True), SrtpContext.from_sdes(B_KEY, True)
-        a_in, b_in = SrtpContext.from_sdes(B_KEY, False), SrtpContext.from_sdes(A_KEY, False)
-        got = []
+        # (the receivers' contexts are per daemon: each keeps its own replay window)
+        inbound = [{"A": SrtpContext.from_sdes(A_KEY, False),
+                    "B": SrtpContext.from_sdes(B_KEY, False)} for _ in daemons]
+        got: list[list] = [[] for _ in daemons]
 
-        def send(sock, data: bytes, port: int, receiver, context, rtcp: bool) -> None:
-            sock.sendto(data, ("127.0.0.1", port))
-            receiver.settimeout(1)
-            packet = receiver.recv(2048)
-            got.append(context.unprotect_rtcp(packet) if rtcp else context.unprotect(packet))
+        def send(sender: str, data: bytes, rtcp: bool) -> None:
+            """From ``sender`` through every daemon; what the other party gets, decrypted."""
+            for call in calls:
+                rtp, rtcp_sock, port, _, _ = call[sender]
+                (rtcp_sock if rtcp else rtp).sendto(data, ("127.0.0.1", port + rtcp))
+            for call, contexts, received in zip(calls, inbound, got, strict=True):
+                _, _, _, rtp, rtcp_sock = call[sender]
+                receiver = rtcp_sock if rtcp else rtp
+                receiver.settimeout(1)
+                packet = receiver.recv(2048)
+                context = contexts[sender]
+                received.append(context.unprotect_rtcp(packet) if rtcp
+                                else context.unprotect(packet))
 
         for seq in range(1, 6):
-            send(a_rtp, a_out.protect(_rtp(seq, A_SSRC)), to_b, b_rtp, b_in, False)
-            send(b_rtp, b_out.protect(_rtp(seq, B_SSRC)), to_a, a_rtp, a_in, False)
+            send("A", a_out.protect(_rtp(seq, A_SSRC)), False)
+            send("B", b_out.protect(_rtp(seq, B_SSRC)), False)
             time.sleep(0.02)
             if seq == 3 and settle:
                 time.sleep(settle)
         # the reports of test_diff_quality, in its order and at its pace
-        a_report = (a_rtcp, a_out, to_b, b_rtcp, b_in)
-        b_report = (b_rtcp, b_out, to_a, a_rtcp, a_in)
+        out = {"A": a_out, "B": b_out}
         rounds = (
-            ((a_report, _sr(A_SSRC, 100, 0x12340000)), (b_report, _sr(B_SSRC, 200, 0x56780000)),
-             0.05),
-            ((b_report, _rr(B_SSRC, ((A_SSRC, (13 << 24) | 5, 3, 80, (100 << 16) | 0x1234,
-                                      655),))), 0.05),
-            ((a_report, _rr(A_SSRC, ((B_SSRC, 0, 3, 160, (200 << 16) | 0x5678, 655),))), 1.1),
-            ((b_report, _sr(B_SSRC, 201, 0, ((A_SSRC, (26 << 24) | 9, 5, 240,
-                                               (100 << 16) | 0x1234, 655),))), 0.05),
-            ((a_report, _rr(A_SSRC, ((B_SSRC, (128 << 24) | 7, 5, 16, (200 << 16) | 0x5678,
-                                      655),))), 0.1),
+            (("A", _sr(A_SSRC, 100, 0x12340000)), ("B", _sr(B_SSRC, 200, 0x56780000)), 0.05),
+            (("B", _rr(B_SSRC, ((A_SSRC, (13 << 24) | 5, 3, 80, (100 << 16) | 0x1234,
+                                 655),))), 0.05),
+            (("A", _rr(A_SSRC, ((B_SSRC, 0, 3, 160, (200 << 16) | 0x5678, 655),))), 1.1),
+            (("B", _sr(B_SSRC, 201, 0, ((A_SSRC, (26 << 24) | 9, 5, 240,
+                                          (100 << 16) | 0x1234, 655),))), 0.05),
+            (("A", _rr(A_SSRC, ((B_SSRC, (128 << 24) | 7, 5, 16, (200 << 16) | 0x5678,
+                                 655),))), 0.1),
         )
         for *reports, pause in rounds:
-            for (sock, context, port, receiver, back), report in reports:
-                send(sock, context.protect_rtcp(report), port + 1, receiver, back, True)
+            for sender, report in reports:
+                send(sender, out[sender].protect_rtcp(report), True)
             time.sleep(pause)
-        queried = _figures(daemon.request({"command": "query", "call-id": call_id}))
-        deleted = _figures(daemon.request({"command": "delete", **ids, "delete-delay": 0}))
+        queried = [_figures(daemon.request({"command": "query", "call-id": call_id}))
+                   for daemon in daemons]
+        deleted = [_figures(daemon.request({"command": "delete", **ids, "delete-delay": 0}))
+                   for daemon in daemons]
     finally:
-        for sock in (a_rtp, a_rtcp, b_rtp, b_rtcp):
-            sock.close()
-    return queried, deleted, got
+        for pair in legs:
+            for sock in (*pair[0], *pair[1]):
+                sock.close()
+    return list(zip(queried, deleted, got, strict=True))
 
 
 @pytest.mark.parametrize("settle", [0.0, 3.3], ids=["learning", "settled-streams"])
 def test_sdes_both_legs_figures_as_rtpengine(default_pair, settle):
-    want = _call(default_pair.reference, f"sdes-stats-{settle}", settle)
-    have = _call(default_pair.ours, f"sdes-stats-{settle}", settle)
+    want, have = _call([default_pair.reference, default_pair.ours], f"sdes-stats-{settle}",
+                       settle)
     assert have[2] == want[2]  # each party decrypted the same packets
     for ours, theirs in zip(have[:2], want[:2], strict=True):
         assert ours["streams"] == theirs["streams"], (ours["streams"], theirs["streams"])
