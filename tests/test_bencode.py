@@ -62,9 +62,24 @@ def test_encode_keeps_insertion_order_and_formats_floats(codec):
 
 
 @each_codec
-def test_deep_nesting_is_an_error_not_a_crash(codec):
-    with pytest.raises(BencodeError):
-        codec.decode(b"l" * 5000)
+def test_deep_nesting_decodes_as_rtpengine_and_deeper_is_an_error_not_a_crash(codec):
+    """10.5 takes any depth its stack holds (10,000 levels in a UDP request are a ping to
+    it); every depth a datagram can hold decodes here, without recursion. Deeper (a stream
+    transport's bigger message) is an error, never a crash."""
+    depth = 10_000
+    value = codec.decode(b"d7:command4:ping3:foo" + b"l" * depth + b"1:x" + b"e" * depth + b"e")
+    assert value["command"] == "ping"
+    inner = value["foo"]
+    for _ in range(depth - 1):
+        (inner,) = inner
+    assert inner == ["x"]
+    levels = bencode.MAX_DEPTH + 1  # (the top-level value is at depth 0)
+    assert 2 * levels > 65_507  # (every container takes two bytes of a UDP datagram)
+    codec.decode(b"l" * levels + b"e" * levels)
+    with pytest.raises(BencodeError, match="nested too deeply"):
+        codec.decode(b"l" * (levels + 1) + b"e" * (levels + 1))
+    with pytest.raises(BencodeError, match="nested too deeply"):
+        codec.decode(b"l" * levels + b"1:x" + b"e" * levels)
 
 
 @pytest.mark.parametrize(

@@ -31,15 +31,25 @@ needs_c = pytest.mark.skipif(C is None, reason="the C helper is not built")
 FIXTURES = Path(__file__).parent / "fixtures"
 
 
-def shape(value):
-    """A value with its types and order spelled out (``1 == True``, dicts ignore order)."""
-    if type(value) is dict:
-        return ("dict", [(shape(key), shape(item)) for key, item in value.items()])
-    if type(value) in (list, tuple):
-        return (type(value).__name__, [shape(item) for item in value])
-    if type(value) is float and math.isnan(value):
-        return ("float", "nan")
-    return (type(value).__name__, value)
+def shape(value) -> list:
+    """A value with its types and order spelled out (``1 == True``, dicts ignore order): its
+    nodes in pre-order, containers with their lengths. Built without recursion, so values
+    nested as deep as the decoders take (``bencode.MAX_DEPTH``) compare too."""
+    nodes, todo = [], [value]
+    while todo:
+        item = todo.pop()
+        if type(item) is dict:
+            nodes.append(("dict", len(item)))
+            for key, entry in reversed(item.items()):
+                todo += (entry, key)
+        elif type(item) in (list, tuple):
+            nodes.append((type(item).__name__, len(item)))
+            todo += reversed(item)
+        elif type(item) is float and math.isnan(item):
+            nodes.append(("float", "nan"))
+        else:
+            nodes.append((type(item).__name__, item))
+    return nodes
 
 
 def outcome(func, arg):
@@ -174,7 +184,7 @@ def test_corrupted_messages_decode_the_same():
 @needs_c
 def test_nesting_around_the_depth_limit_decodes_the_same():
     inners = [b"", b"1:a", b"i1e", b"le", b"de", b"1:a1:b", b"1:ai1e", b"x", b"12:ab", b"1:", b"i"]
-    for depth in list(range(0, 6)) + list(range(95, 106)) + [1000, 5000]:
+    for depth in [*range(0, 6), *range(95, 106), 1000, 5000]:
         for inner in inners:
             for opener in (b"l", b"d", b"d1:k"):
                 body = opener * depth + inner
@@ -182,6 +192,14 @@ def test_nesting_around_the_depth_limit_decodes_the_same():
                     same_decoding(body + closing)
             mixed = b"".join(b"l" if level % 2 else b"d1:k" for level in range(depth))
             same_decoding(mixed + inner + b"e" * depth)
+    # at the limit itself (MAX_DEPTH + 1 levels are taken), fewer shapes: each decode of
+    # 32,000 levels takes tens of milliseconds in Python
+    limit = bencode.MAX_DEPTH
+    for depth in (limit, limit + 1, limit + 2):
+        for inner in (b"", b"1:a", b"le", b"x"):
+            for opener in (b"l", b"d1:k"):
+                for closing in (b"", b"e" * depth):
+                    same_decoding(opener * depth + inner + closing)
 
 
 ODD_NUMBERS = [

@@ -10,7 +10,7 @@
  * nested input. The decoder follows rtpengine 10.5's quirks as bencode.py documents them
  * (first of two equal keys wins, a container may run to the end of the buffer without its
  * ``e``, trailing bytes ignored, leading zeros rejected, integers clamped to 64 bits like
- * strtoll, containers nested at most 100 deep). Byte strings become str with utf-8 and
+ * strtoll, containers nested at most MAX_DEPTH deep, kept on a stack of its own). Byte strings become str with utf-8 and
  * surrogateescape both ways.
  *
  * The encoder handles exactly str, int (64 bits), bool, float, bytes, bytearray, dict, list
@@ -24,7 +24,7 @@
 #include <stdint.h>
 #include <string.h>
 
-#define MAX_DEPTH 100 /* bencode.py: deeper containers are "nested too deeply" */
+#define MAX_DEPTH 32768 /* bencode.py's MAX_DEPTH: deeper containers are "nested too deeply" */
 
 static PyObject *bencode_error;  /* bencode.BencodeError */
 static PyObject *encode_general; /* bencode.pure_encode: value -> bytes */
@@ -117,121 +117,175 @@ static PyObject *parse_int(const char *buf, Py_ssize_t start, Py_ssize_t end)
     return PyLong_FromLongLong((long long)magnitude);
 }
 
+/* An open container on the decoder's stack: the dict or list (a borrowed reference: its
+ * parent, or the caller's root, holds it) and, for a dict, the key its next value goes to
+ * (owned; NULL between values). */
+typedef struct {
+    PyObject *container;
+    PyObject *key;
+    int is_dict;
+} open_container;
+
+#define STACK_ON_C 32 /* open containers kept without an allocation (ng messages: 2-4) */
+
 /* One value at ``pos``; its end in ``*end`` (bencode.py's _decode_at: the same checks in
- * the same order, strings inside containers inline while the depth allows them). The end
- * of a container that runs out of bytes is one past the buffer, as there. */
-static PyObject *decode_at(const char *buf, Py_ssize_t n, Py_ssize_t pos, int depth,
-                           Py_ssize_t *end)
+ * the same order, its own stack of open containers instead of recursion, strings inside
+ * containers inline while the depth allows them). The end of a container that runs out of
+ * bytes is one past the buffer, as there. */
+static PyObject *decode_at(const char *buf, Py_ssize_t n, Py_ssize_t pos, Py_ssize_t *end)
 {
-    Py_ssize_t start, stop;
-    if (depth > MAX_DEPTH)
-        return fail("nested too deeply");
-    if (pos >= n)
-        return fail("unexpected end of data");
-    char lead = buf[pos];
-    if (IS_DIGIT(lead)) {
-        if (string_end(buf, n, pos, &start, &stop) < 0)
-            return NULL;
-        *end = stop;
-        return decode_string(buf, start, stop);
-    }
-    if (lead == 'd') {
-        PyObject *result = PyDict_New();
-        if (result == NULL)
-            return NULL;
-        int inline_strings = depth < MAX_DEPTH;
-        pos++;
-        while (pos < n) {
-            lead = buf[pos];
-            if (lead == 'e')
-                break;
-            if (!IS_DIGIT(lead)) {
-                fail("dictionary key is not a string");
-                goto dict_error;
-            }
-            if (!inline_strings) {
-                fail("nested too deeply");
-                goto dict_error;
-            }
-            if (string_end(buf, n, pos, &start, &stop) < 0)
-                goto dict_error;
-            PyObject *key = decode_string(buf, start, stop);
-            if (key == NULL)
-                goto dict_error;
-            pos = stop;
-            PyObject *value;
-            if (pos >= n) {
-                Py_DECREF(key);
-                fail("unexpected end of data");
-                goto dict_error;
-            }
-            if (IS_DIGIT(buf[pos])) { /* inline: this depth allows strings */
-                if (string_end(buf, n, pos, &start, &stop) < 0) {
-                    Py_DECREF(key);
-                    goto dict_error;
-                }
-                pos = stop;
-                value = decode_string(buf, start, stop);
-            } else {
-                value = decode_at(buf, n, pos, depth + 1, &pos);
-            }
-            if (value == NULL) {
-                Py_DECREF(key);
-                goto dict_error;
-            }
-            /* The first of two equal keys wins. */
-            PyObject *kept = PyDict_SetDefault(result, key, value);
-            Py_DECREF(key);
-            Py_DECREF(value);
-            if (kept == NULL)
-                goto dict_error;
+    open_container on_c[STACK_ON_C];
+    open_container *stack = on_c;
+    Py_ssize_t capacity = STACK_ON_C, depth = 0, start, stop;
+    PyObject *root = NULL;
+    for (;;) {
+        /* A value starts at ``pos``: at the top, as a list item or as a dict's value. */
+        if (depth > MAX_DEPTH) {
+            fail("nested too deeply");
+            goto error;
         }
-        *end = pos + 1;
-        return result;
-    dict_error:
-        Py_DECREF(result);
-        return NULL;
-    }
-    if (lead == 'l') {
-        PyObject *items = PyList_New(0);
-        if (items == NULL)
-            return NULL;
-        int inline_strings = depth < MAX_DEPTH;
-        pos++;
-        while (pos < n) {
+        if (pos >= n) {
+            fail("unexpected end of data");
+            goto error;
+        }
+        char lead = buf[pos];
+        PyObject *value;
+        if (IS_DIGIT(lead)) {
+            if (string_end(buf, n, pos, &start, &stop) < 0)
+                goto error;
+            pos = stop;
+            value = decode_string(buf, start, stop);
+        } else if (lead == 'd' || lead == 'l') {
+            value = lead == 'd' ? PyDict_New() : PyList_New(0);
+            pos++;
+        } else if (lead == 'i') {
+            const char *e = memchr(buf + pos + 1, 'e', (size_t)(n - pos - 1));
+            if (e == NULL) {
+                fail("unterminated integer");
+                goto error;
+            }
+            value = parse_int(buf, pos + 1, e - buf);
+            pos = e - buf + 1;
+        } else {
+            fail("unknown value type");
+            goto error;
+        }
+        if (value == NULL)
+            goto error;
+        if (depth == 0) {
+            root = value;
+        } else {
+            open_container *parent = &stack[depth - 1];
+            int failed;
+            if (parent->key == NULL) {
+                failed = PyList_Append(parent->container, value);
+            } else { /* the first of two equal keys wins */
+                failed = PyDict_SetDefault(parent->container, parent->key, value) == NULL;
+                Py_CLEAR(parent->key);
+            }
+            Py_DECREF(value); /* its parent holds it */
+            if (failed)
+                goto error;
+        }
+        if (lead == 'd' || lead == 'l') {
+            if (depth == capacity) {
+                Py_ssize_t grown = capacity * 2;
+                open_container *bigger = PyMem_Malloc((size_t)grown * sizeof(*bigger));
+                if (bigger == NULL) {
+                    PyErr_NoMemory();
+                    goto error;
+                }
+                memcpy(bigger, stack, (size_t)depth * sizeof(*stack));
+                if (stack != on_c)
+                    PyMem_Free(stack);
+                stack = bigger;
+                capacity = grown;
+            }
+            stack[depth].container = value;
+            stack[depth].key = NULL;
+            stack[depth].is_dict = lead == 'd';
+            depth++;
+        }
+        /* Go on inside the innermost open container until a value needs the outer loop. */
+        while (depth > 0) {
+            open_container *top = &stack[depth - 1];
+            int inline_strings = depth <= MAX_DEPTH; /* a string here is too deep otherwise */
+            if (pos >= n || buf[pos] == 'e') { /* its e (or the end of the buffer) */
+                pos++;
+                depth--;
+                continue;
+            }
             lead = buf[pos];
-            if (lead == 'e')
+            if (top->is_dict) {
+                if (!IS_DIGIT(lead)) {
+                    fail("dictionary key is not a string");
+                    goto error;
+                }
+                if (!inline_strings) {
+                    fail("nested too deeply");
+                    goto error;
+                }
+                if (string_end(buf, n, pos, &start, &stop) < 0)
+                    goto error;
+                PyObject *key = decode_string(buf, start, stop);
+                if (key == NULL)
+                    goto error;
+                pos = stop;
+                if (pos >= n) {
+                    Py_DECREF(key);
+                    fail("unexpected end of data");
+                    goto error;
+                }
+                if (IS_DIGIT(buf[pos])) { /* inline: this depth allows strings */
+                    if (string_end(buf, n, pos, &start, &stop) < 0) {
+                        Py_DECREF(key);
+                        goto error;
+                    }
+                    pos = stop;
+                    PyObject *string = decode_string(buf, start, stop);
+                    if (string == NULL) {
+                        Py_DECREF(key);
+                        goto error;
+                    }
+                    PyObject *kept = PyDict_SetDefault(top->container, key, string);
+                    Py_DECREF(key);
+                    Py_DECREF(string);
+                    if (kept == NULL)
+                        goto error;
+                    continue;
+                }
+                top->key = key;
                 break;
-            PyObject *value;
+            }
             if (IS_DIGIT(lead) && inline_strings) {
                 if (string_end(buf, n, pos, &start, &stop) < 0)
-                    goto list_error;
+                    goto error;
                 pos = stop;
-                value = decode_string(buf, start, stop);
-            } else {
-                value = decode_at(buf, n, pos, depth + 1, &pos);
+                PyObject *string = decode_string(buf, start, stop);
+                if (string == NULL)
+                    goto error;
+                int failed = PyList_Append(top->container, string);
+                Py_DECREF(string);
+                if (failed)
+                    goto error;
+                continue;
             }
-            if (value == NULL)
-                goto list_error;
-            int failed = PyList_Append(items, value);
-            Py_DECREF(value);
-            if (failed)
-                goto list_error;
+            break;
         }
-        *end = pos + 1;
-        return items;
-    list_error:
-        Py_DECREF(items);
-        return NULL;
+        if (depth == 0) {
+            if (stack != on_c)
+                PyMem_Free(stack);
+            *end = pos;
+            return root;
+        }
     }
-    if (lead == 'i') {
-        const char *e = memchr(buf + pos + 1, 'e', (size_t)(n - pos - 1));
-        if (e == NULL)
-            return fail("unterminated integer");
-        *end = e - buf + 1;
-        return parse_int(buf, pos + 1, e - buf);
-    }
-    return fail("unknown value type");
+error:
+    for (Py_ssize_t i = 0; i < depth; i++)
+        Py_XDECREF(stack[i].key);
+    if (stack != on_c)
+        PyMem_Free(stack);
+    Py_XDECREF(root);
+    return NULL;
 }
 
 static PyObject *decode(PyObject *module, PyObject *arg)
@@ -242,7 +296,7 @@ static PyObject *decode(PyObject *module, PyObject *arg)
         return NULL;
     }
     Py_ssize_t end;
-    return decode_at(PyBytes_AS_STRING(arg), PyBytes_GET_SIZE(arg), 0, 0, &end);
+    return decode_at(PyBytes_AS_STRING(arg), PyBytes_GET_SIZE(arg), 0, &end);
 }
 
 static PyObject *decode_prefix(PyObject *module, PyObject *arg)
@@ -253,7 +307,7 @@ static PyObject *decode_prefix(PyObject *module, PyObject *arg)
         return NULL;
     }
     Py_ssize_t n = PyBytes_GET_SIZE(arg), end;
-    PyObject *value = decode_at(PyBytes_AS_STRING(arg), n, 0, 0, &end);
+    PyObject *value = decode_at(PyBytes_AS_STRING(arg), n, 0, &end);
     if (value == NULL)
         return NULL;
     return Py_BuildValue("(Nn)", value, end < n ? end : n);

@@ -70,82 +70,106 @@ def _string_end(buf: bytes, pos: int) -> tuple[int, int]:
     return start, stop
 
 
-def _decode_at(buf: bytes, pos: int, depth: int = 0) -> tuple[Any, int]:
+# The deepest a value may sit (the top-level one is at depth 0); deeper is refused ("nested
+# too deeply"). 10.5's decoder recurses without a limit and takes any depth its stack holds
+# (10,000 levels in a UDP request were a ping to it; 32,000 crashed it); this takes every
+# depth one UDP datagram can hold (a container costs two bytes: 65,507 bytes hold fewer than
+# 32,769 levels) and bounds what a stream transport's larger messages can make it build. The
+# decoders keep their own stack, so no depth they take can exhaust Python's or C's.
+MAX_DEPTH = 32_768
+
+
+def _decode_at(buf: bytes, pos: int) -> tuple[Any, int]:
     """Decode one value at ``pos``; return it and the position after it.
 
-    Strings inside containers (nearly every key and value of an ng message) are
-    parsed inline rather than by a recursive call: decoding cost is mostly calls.
+    Containers are kept on a stack of our own (``open_``: each open container with the
+    key its next value goes to), not decoded by recursive calls, so the depth is
+    ``MAX_DEPTH``'s to limit. Strings inside containers (nearly every key and value of an
+    ng message) are parsed inline, without a trip round the outer loop.
     """
-    if depth > 100:
-        raise BencodeError("nested too deeply")
     n = len(buf)
-    if pos >= n:
-        raise BencodeError("unexpected end of data")
-    lead = buf[pos]
-    if 0x30 <= lead <= 0x39:
-        start, stop = _string_end(buf, pos)
-        return buf[start:stop].decode("utf-8", "surrogateescape"), stop
-    if lead == 0x64:  # d
-        result: dict[str, Any] = {}
-        pos += 1
-        inline = depth < 100  # a nested string would be "too deep" itself
-        while pos < n:
+    open_: list[list] = []  # [container, the dict key awaiting its value]
+    while True:
+        # A value starts at ``pos``: at the top, as a list item or as a dict's value.
+        depth = len(open_)
+        if depth > MAX_DEPTH:
+            raise BencodeError("nested too deeply")
+        if pos >= n:
+            raise BencodeError("unexpected end of data")
+        lead = buf[pos]
+        if 0x30 <= lead <= 0x39:
+            start, pos = _string_end(buf, pos)
+            value: Any = buf[start:pos].decode("utf-8", "surrogateescape")
+        elif lead == 0x64 or lead == 0x6C:  # d, l
+            value = {} if lead == 0x64 else []
+            pos += 1
+        elif lead == 0x69:  # i
+            end = buf.find(b"e", pos + 1)
+            if end < 0:
+                raise BencodeError("unterminated integer")
+            value, pos = _parse_int(buf, pos + 1, end), end + 1
+        else:
+            raise BencodeError("unknown value type")
+        if not open_:
+            root = value
+        else:
+            parent, key = open_[-1]
+            if key is None:
+                parent.append(value)
+            elif key not in parent:  # the first of two equal keys wins
+                parent[key] = value
+        if lead == 0x64 or lead == 0x6C:
+            open_.append([value, None])
+        # Go on inside the innermost open container until a value needs the outer loop.
+        while open_:
+            frame = open_[-1]
+            container = frame[0]
+            inline = len(open_) <= MAX_DEPTH  # a string here is "too deep" otherwise
+            if pos >= n or buf[pos] == 0x65:  # its e (or the end of the buffer)
+                pos += 1
+                open_.pop()
+                continue
             lead = buf[pos]
-            if lead == 0x65:
-                break
-            if not 0x30 <= lead <= 0x39:
-                raise BencodeError("dictionary key is not a string")
-            if not inline:
-                raise BencodeError("nested too deeply")
-            # The key, inline (see _string_end): one-digit lengths need no slice.
-            if buf[pos + 1 : pos + 2] == b":":
-                pos += 2
-                stop = pos + lead - 0x30
-                if stop > n:
-                    raise BencodeError("string runs past the end")
-            else:
-                start, stop = _string_end(buf, pos)
-                pos = start
-            key = buf[pos:stop].decode("utf-8", "surrogateescape")
-            pos = stop
-            if pos >= n:
-                raise BencodeError("unexpected end of data")
-            lead = buf[pos]
-            if 0x30 <= lead <= 0x39 and inline:
-                if buf[pos + 1 : pos + 2] == b":":  # (one-digit length, as for keys)
-                    start = pos + 2
-                    pos = start + lead - 0x30
-                    if pos > n:
+            if container.__class__ is dict:
+                if not 0x30 <= lead <= 0x39:
+                    raise BencodeError("dictionary key is not a string")
+                if not inline:
+                    raise BencodeError("nested too deeply")
+                # The key, inline (see _string_end): one-digit lengths need no slice.
+                if buf[pos + 1 : pos + 2] == b":":
+                    pos += 2
+                    stop = pos + lead - 0x30
+                    if stop > n:
                         raise BencodeError("string runs past the end")
                 else:
-                    start, pos = _string_end(buf, pos)
-                value = buf[start:pos].decode("utf-8", "surrogateescape")
-            else:
-                value, pos = _decode_at(buf, pos, depth + 1)
-            if key not in result:  # the first of two equal keys wins
-                result[key] = value
-        return result, pos + 1
-    if lead == 0x6C:  # l
-        items: list[Any] = []
-        pos += 1
-        inline = depth < 100
-        while pos < n:
-            lead = buf[pos]
-            if lead == 0x65:
+                    start, stop = _string_end(buf, pos)
+                    pos = start
+                key = buf[pos:stop].decode("utf-8", "surrogateescape")
+                pos = stop
+                if pos >= n:
+                    raise BencodeError("unexpected end of data")
+                lead = buf[pos]
+                if 0x30 <= lead <= 0x39 and inline:
+                    if buf[pos + 1 : pos + 2] == b":":  # (one-digit length, as for keys)
+                        start = pos + 2
+                        pos = start + lead - 0x30
+                        if pos > n:
+                            raise BencodeError("string runs past the end")
+                    else:
+                        start, pos = _string_end(buf, pos)
+                    if key not in container:
+                        container[key] = buf[start:pos].decode("utf-8", "surrogateescape")
+                    continue
+                frame[1] = key
                 break
             if 0x30 <= lead <= 0x39 and inline:
                 start, pos = _string_end(buf, pos)
-                items.append(buf[start:pos].decode("utf-8", "surrogateescape"))
-            else:
-                value, pos = _decode_at(buf, pos, depth + 1)
-                items.append(value)
-        return items, pos + 1
-    if lead == 0x69:  # i
-        end = buf.find(b"e", pos + 1)
-        if end < 0:
-            raise BencodeError("unterminated integer")
-        return _parse_int(buf, pos + 1, end), end + 1
-    raise BencodeError("unknown value type")
+                container.append(buf[start:pos].decode("utf-8", "surrogateescape"))
+                continue
+            frame[1] = None
+            break
+        else:
+            return root, pos
 
 
 def pure_decode_prefix(buf: bytes) -> tuple[Any, int]:
