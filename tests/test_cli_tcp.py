@@ -78,6 +78,25 @@ async def test_long_line_with_its_end_is_accepted(cli_address):
     assert reply == f"\nCall ID not found ({call_id}).\n\n".encode()
 
 
+@pytest.mark.parametrize("parts, reply", [
+    # a line that arrives with its LF is run however long (10.5 reads the socket empty
+    # before it looks at the length)
+    ((b"list sessions " + b"c" * 20_000 + b"\n",),
+     b"\nCall ID not found (" + b"c" * 20_000 + b").\n\n"),
+    ((b"x" * 800, b"x" * 800 + b"\n"),  # 800 held, then the rest with the LF
+     b"Unknown or incomplete command::" + b"x" * 1600 + b"\n"),
+    ((b"x" * 5000,), b""),  # held without a LF: closed
+], ids=["20-kB-line", "held-800-then-line-end", "5000-without-line-end"])
+async def test_line_length_checked_as_rtpengine(cli_address, parts, reply):
+    """(rtpengine 10.5 answers each of these so, measured over its CLI port.) A closed
+    connection is a clean EOF, never a reset, whatever the client sent."""
+    async with await open_stream(cli_address) as stream:
+        for part in parts:
+            await stream.send_all(part)
+            await trio.testing.wait_all_tasks_blocked()
+        assert await read_all(stream) == reply
+
+
 async def test_command_runs_on_the_daemon_state(nursery):
     core, address = await start_cli_server(nursery)
     assert await cli_request(address, b"set maxsessions 3\n") == b"Success setting maxsessions to 3\n"

@@ -3,8 +3,11 @@
 One command per connection (cli.md §1.1): no banner; the first complete line (LF, an
 optional CR before it dropped, empty lines skipped) is run, the whole reply is written,
 then the server half-closes. Later lines are ignored. A client that half-closes without
-a LF gets its partial line run; more than 1024 bytes without a LF closes the connection
-without a reply. ``CliLineReader`` is the sans-I/O framer; the rest is the trio shell.
+a LF gets its partial line run. Like 10.5, each read takes everything the socket holds and
+looks for a LF in it before it looks at the length: a long line that arrives with its LF
+(a 20 kB call-id) is run, and more than 1024 bytes held without a LF closes the connection
+without a reply (a clean close: what the client sent after is read and dropped, so it sees
+EOF, not a reset). ``CliLineReader`` is the sans-I/O framer; the rest is the trio shell.
 """
 
 from __future__ import annotations
@@ -21,6 +24,9 @@ from ._net import format_address
 
 log = logging.getLogger("rtpengined.cli")
 MAX_LINE = 1024  # rtpengine closes a connection holding more than this without a LF
+# One read takes up to this much (a segment on loopback is at most 64 KiB): 10.5 reads
+# until the socket is empty before it looks for the line end.
+READ_SIZE = 65536
 # rtpengine keeps a silent connection open forever; we give up after this long.
 IDLE_TIMEOUT = 300.0
 # After replying, wait this long for the client to close before dropping it.
@@ -82,7 +88,7 @@ def encode_reply(text: str) -> bytes:
 async def _read_command(stream: trio.SocketStream) -> bytes | None:
     reader = CliLineReader()
     while True:
-        data = await stream.receive_some(4096)
+        data = await stream.receive_some(READ_SIZE)
         if not data:
             return reader.at_eof()
         line = reader.feed(data)
@@ -118,14 +124,24 @@ async def _serve_connection(core, stream: trio.SocketStream) -> None:
                 log.warning("CLI connection from %s: reply not read for %g s; closing",
                             format_address(peer), IDLE_TIMEOUT)
                 return
-            # Let the client read the reply and close first: closing with unread
-            # input pending would reset the connection and could lose the reply.
-            with trio.move_on_after(LINGER_TIMEOUT):
-                while await stream.receive_some(4096):
-                    pass
+            await _linger(stream)
         except LineTooLong as exc:
             log.warning("CLI connection from %s: %s; closing", format_address(peer), exc)
+            try:
+                await stream.send_eof()
+                await _linger(stream)
+            except (trio.BrokenResourceError, trio.ClosedResourceError, OSError):
+                pass
         except (trio.BrokenResourceError, trio.ClosedResourceError, OSError):
+            pass
+
+
+async def _linger(stream: trio.SocketStream) -> None:
+    """Let the client close first (``LINGER_TIMEOUT`` at most), dropping what it still
+    sends: closing with unread input pending would reset the connection, and the client
+    could lose the reply."""
+    with trio.move_on_after(LINGER_TIMEOUT):
+        while await stream.receive_some(READ_SIZE):
             pass
 
 
