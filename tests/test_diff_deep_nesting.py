@@ -1,10 +1,13 @@
-"""Differential: requests with values nested deep in their bencode, beside rtpengine 10.5.
+"""Differential: requests with values nested deep in their bencode or JSON, beside
+rtpengine 10.5.
 
-10.5's decoder takes any depth its stack holds, so a request carrying a list nested 150 or
-10,000 levels deep (under a key nobody reads, or where a string or a list of strings is
-expected) is still executed. rtpengined refused anything past 100 levels ("Could not decode
-bencode dictionary"); it now decodes every depth a UDP datagram can hold and must answer
-these requests as 10.5 does, without a traceback.
+10.5's decoders take any depth their stack holds, so a request carrying a list nested 150
+or 10,000 levels deep (under a key nobody reads, or where a string or a list of strings is
+expected) is still executed. rtpengined refused bencode past 100 levels ("Could not decode
+bencode dictionary") and JSON past ~990 ("Failed to parse JSON document"); it now takes
+every bencode depth a UDP datagram can hold and JSON to 10,000 levels, and must answer
+these requests as 10.5 does, without a traceback. Deeper JSON (10.5 crashed on 30,000
+levels) is an error reply, and the daemon goes on.
 """
 
 from __future__ import annotations
@@ -48,3 +51,19 @@ def test_deep_value_in_an_offer_answered_as_rtpengine(default_pair, key):
         daemon.request({"command": "delete", "call-id": call_id})
         replies.append({k: v for k, v in reply.items() if k != "sdp"})
     assert replies[1] == replies[0]
+
+
+def _json_ping(depth: int) -> bytes:
+    return b'{"command":"ping","foo":' + b"[" * depth + b"1" + b"]" * depth + b"}"
+
+
+@pytest.mark.parametrize("depth", [150, 2000, 10_000])
+def test_deep_json_ping_answered_as_rtpengine(default_pair, depth):
+    want = default_pair.reference.raw(_json_ping(depth))
+    assert want == default_pair.ours.raw(_json_ping(depth)) == b'{"result":"pong"}'
+
+
+def test_json_deeper_than_taken_is_an_error_reply(default_pair):
+    assert default_pair.ours.raw(_json_ping(30_000)) == (
+        b'{"result":"error","error-reason":"Failed to parse JSON document"}')
+    assert default_pair.ours.raw(_json_ping(1)) == b'{"result":"pong"}'
