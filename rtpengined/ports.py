@@ -99,8 +99,9 @@ class LingeringSockets:
             if entry[0] is not None:
                 _close(entry[0])
 
-    def take(self, address: str, port: int) -> socket.socket | None:
-        """The still-bound socket of ``port`` (packets queued for the old call dropped)."""
+    def take(self, address: str, port: int, drain: bool = True) -> socket.socket | None:
+        """The still-bound socket of ``port``; packets queued for the old call dropped
+        unless ``drain`` is false (the port goes back to the same call's party)."""
         entry = self.entries.get((address, port))
         if entry is None or entry[0] is None:
             return None
@@ -108,7 +109,7 @@ class LingeringSockets:
         if isinstance(sock, int):
             sock = socket.socket(fileno=sock)
             sock.setblocking(False)
-        for _ in range(self.DRAIN_LIMIT):
+        for _ in range(self.DRAIN_LIMIT if drain else 0):
             try:
                 sock.recv(1)
             except OSError:  # BlockingIOError: empty

@@ -315,6 +315,16 @@ class RelayPlane:
             follower.generation += 1
             self._send(follower.worker, ("update", self._spec(follower, False, False)))
 
+    def take_back(self, stream: Stream) -> socket.socket | None:
+        if stream.id not in self.records:  # (never relayed: nobody else holds the socket)
+            sock, stream.sock = stream.sock, None
+            return sock
+        # Closed as any stream, its socket lingers (bound) while the worker still holds a
+        # copy; taken from there at once, and the party's packets queued on it kept.
+        self.close_stream(stream)
+        stream.sock = None
+        return self.lingering.take(stream.interface.address, stream.port, drain=False)
+
     def close_stream(self, stream: Stream) -> None:
         if self.kernel.active:
             self._kernel_out(self.planner.forget(stream))
