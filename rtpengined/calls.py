@@ -13,7 +13,7 @@ import itertools
 import logging
 import math
 import secrets
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from . import branches
 from .model import Call, CallMedia, Interface, Monologue, Stream
@@ -201,6 +201,28 @@ class CallManager:
         sock, stream.sock = stream.sock, None
         self.media.close_stream(stream)
         call.retired_ports = (*call.retired_ports, (stream.interface, stream.port, sock))
+
+    def reclaim(self, call: Call, streams: tuple[Stream, ...]) -> list[tuple[int, Any]] | None:
+        """Retired ``streams`` stop relaying and hand back their still-bound sockets, as
+        (port, socket) for new streams on the same ports: their party came back to the far
+        address they were bound for (``offer_answer.endpoint_maps``). None if a socket could
+        not be had (the daemon shuts down): then none is kept and their ports are free."""
+        call.retired_streams = tuple(s for s in call.retired_streams
+                                     if all(s is not taken for taken in streams))
+        ports: list[tuple[int, Any]] = []
+        for stream in streams:
+            sock = self.media.take_back(stream)
+            if sock is not None:
+                ports.append((stream.port, sock))
+        pool = self.pool_of(streams[0].interface)
+        if len(ports) == len(streams) and pool is not None:
+            return ports
+        for _port, sock in ports:
+            sock.close()
+        for stream in streams:
+            if pool is not None:
+                pool.release(stream.port)
+        return None
 
     def _free_retired(self, call: Call) -> None:
         retired_streams, call.retired_streams = call.retired_streams, ()

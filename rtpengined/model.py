@@ -266,7 +266,15 @@ class CallMedia:
     # set, a re-offer towards this party keeps rtcp-mux without a fallback port (10.5).
     mux_in_use: bool = False
     offered: Any = None  # codec_negotiation.Offered: what the offer sent to this party
-    bound_endpoint: Endpoint | None = None  # the far party's address when ports were bound
+    # The far address the ports in use were bound for (10.5's endpoint map key): set when
+    # they are bound or first answered for, a zero address filled in by the first real one
+    # of the same port; ICE and ``port-latching`` leave it as it was.
+    bound_endpoint: Endpoint | None = None
+    # The ports this party had before for other far addresses (10.5's other endpoint
+    # maps): (the far address they were bound for, their retired streams, still bound and
+    # relaying as their successor), oldest first. A party back at one of those addresses
+    # gets those ports again (``offer_answer.endpoint_maps``).
+    earlier_maps: tuple = rare(())
     ice_alternates: tuple[int, list] | None = rare(None)  # (rtp stream id, other-address ports)
     # SDES on this party's leg (offer_answer.output): the protocol its own offer used, the
     # a=crypto it offered, the a=crypto we offered it.

@@ -21,7 +21,7 @@ from ..protocol.ngcodec import NgError
 from ..request import Request
 from ..sdp import Connection, SessionDescription
 from ..shared_values import SharedValues
-from . import t38
+from . import endpoint_maps, t38
 from .ice import IceCandidates
 from .output import SdpOutput
 from .work import _direction, _MediaWork, _needs_ports, _source_medias, _uses_source, parsed_text
@@ -316,16 +316,22 @@ class _Session(SdpOutput, IceCandidates):
                 rmedia.rtp is not None
                 and rmedia.rtp.interface.name != work.receiver_pool.interface.name):
             # A re-offer towards another interface, or an answer naming another interface
-            # for the offerer's side: fresh ports there (10.5).
+            # for the offerer's side: the ports it had there for that address, else fresh
+            # ones (10.5).
             work.receiver_count = receiver_count
+            work.receiver_earlier = endpoint_maps.earlier_ports(
+                rmedia, work.endpoint, receiver_count, work.receiver_pool.interface, self.call)
         elif rmedia is not None and "port-latching" not in opts.flags and (
                 "no-port-latching" in opts.flags or not _speaks_ice(rmedia, opts)):
-            # The far side moved: fresh ports, unless ICE is spoken on the leg (its checks
-            # find the party wherever it went; 10.5 keeps the ports then, except with
-            # no-port-latching).
+            # The far side moved: the ports the receiver had for its new address before,
+            # else fresh ones; unless ICE is spoken on the leg (its checks find the party
+            # wherever it went; 10.5 keeps the ports then, except with no-port-latching).
             bound = rmedia.bound_endpoint
-            if bound is not None and bound != work.endpoint and not conn.is_zero:
+            if bound is not None and not endpoint_maps.same_far_end(bound, work.endpoint):
                 work.receiver_count = receiver_count
+                work.receiver_earlier = endpoint_maps.earlier_ports(
+                    rmedia, work.endpoint, receiver_count, work.receiver_pool.interface,
+                    self.call)
         return work
 
     def _bind(self, plans: list[_MediaWork], opts: Options) -> None:
@@ -334,7 +340,7 @@ class _Session(SdpOutput, IceCandidates):
             # Per media, as 10.5: first the ports the message's output names (those
             # its recipient sends to), then the sender's.
             for work in plans:
-                if work.receiver_count:
+                if work.receiver_count and work.receiver_earlier is None:
                     work.receiver_ports = work.receiver_pool.allocate(work.receiver_count,
                                                                       self.call.tos)
                     bound.append((work.receiver_pool, work.receiver_ports))
@@ -342,9 +348,30 @@ class _Session(SdpOutput, IceCandidates):
                     work.sender_ports = work.sender_pool.allocate(work.sender_count,
                                                                   self.call.tos)
                     bound.append((work.sender_pool, work.sender_ports))
+            # Earlier ports taken again once every new one is bound (out of ports above:
+            # the call is as it was).
+            for work in plans:
+                if work.receiver_earlier is not None:
+                    self._take_again(work, bound)
         except NgError:
             give_back(bound)
             raise
+
+    def _take_again(self, work: _MediaWork,
+                    bound: list[tuple[PortPool, list[tuple[int, Any]]]]) -> None:
+        """The receiver's earlier ports for the far address (``endpoint_maps``) become its
+        ports in use; should their sockets be gone, fresh ports instead."""
+        earlier = work.receiver_earlier
+        assert earlier is not None and work.receiver_media is not None
+        key, streams = earlier
+        endpoint_maps.forget(work.receiver_media, earlier)
+        ports = self.manager.reclaim(self.call, streams)
+        if ports is None:
+            ports = work.receiver_pool.allocate(work.receiver_count, self.call.tos)
+        else:
+            work.receiver_key = key
+        work.receiver_ports = ports
+        bound.append((work.receiver_pool, ports))
 
     def _commit(self, plans: list[_MediaWork], parsed: SessionDescription, sender: Monologue,
                 receiver: Monologue, opts: Options, request: Request, is_offer: bool) -> None:
@@ -459,8 +486,9 @@ class _Session(SdpOutput, IceCandidates):
                     touched=[*opts.strip, *opts.transcode] if opts.transcode else (),
                     added=work.added if opts.transcode else (),
                     prefer=negotiation.kept_conversion(smedia.offered, previous, own))
-            if work.endpoint is not None and not conn.is_zero:
-                rmedia.bound_endpoint = work.endpoint
+            if work.endpoint is not None:
+                rmedia.bound_endpoint = endpoint_maps.key_after(
+                    work.receiver_key or rmedia.bound_endpoint, work.endpoint)
             address = conn.address
             if work.index < source_medias and source_ip:
                 address = source_ip
@@ -636,6 +664,7 @@ class _Session(SdpOutput, IceCandidates):
             streams[0].rtcp_mux = True
         if len(streams) == 2:
             streams[0].rtcp_peer = streams[1]
+        endpoint_maps.remember(media, old_streams, streams)
         for old in old_streams:  # bound and relayed as the new stream until the call ends (10.5)
             successor = next((s for s in streams if s.rtcp == old.rtcp), None)
             self.manager.retire_stream(self.call, old, successor)

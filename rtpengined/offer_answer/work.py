@@ -26,6 +26,10 @@ class _MediaWork:
     receiver_count: int = 0
     sender_ports: list[tuple[int, Any]] = field(default_factory=list)
     receiver_ports: list[tuple[int, Any]] = field(default_factory=list)
+    # The far side is back at an address the receiver had ports for: that earlier set
+    # (``endpoint_maps.EarlierMap``), taken again instead of new ports; its key once taken.
+    receiver_earlier: tuple | None = None
+    receiver_key: Endpoint | None = None
     # A re-offer whose sender kept its protocol, to a party that has spoken: the party's
     # own protocol, which it keeps (10.5); None otherwise.
     kept_protocol: str | None = None
