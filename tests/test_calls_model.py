@@ -568,3 +568,34 @@ def test_published_and_subscribed_sockets_carry_the_tos():
     sockets = [s.sock for s in core.calls.calls["pub"].streams() if not s.closed]
     assert len(sockets) == 4 and {_tos_of(sock) for sock in sockets} == {184}
     core.shutdown()
+
+
+def test_a_party_back_at_an_earlier_address_gets_the_ports_it_had_there():
+    """Endpoint maps (10.5): a move binds new ports, the way back takes the first ones again
+    and binds nothing; the set not in use stays bound while the call lasts, and every
+    socket closes and every port is free once it ends (nothing left to the collector)."""
+    binder = FakeBinder()
+    core, _ = make_core(binder=binder, delete_delay=0)
+    ids = {"call-id": "maps", "from-tag": "a"}
+
+    def offered_port(port: int) -> int:
+        reply = ng(core, command="offer", **ids, sdp=sdp_body(port))
+        return int(reply["sdp"].split("m=audio ")[1].split()[0])
+
+    gc.collect()
+    gc.disable()
+    try:
+        first = offered_port(2000)
+        ng(core, command="answer", **ids, **{"to-tag": "b"}, sdp=sdp_body(3000, "192.0.2.20"))
+        moved = offered_port(2002)
+        bound = len(binder.bound)
+        assert offered_port(2000) == first != moved
+        assert offered_port(2002) == moved
+        assert len(binder.bound) == bound
+        assert not any(sock.closed for sock in binder.bound)
+        assert ng(core, command="delete", **ids)["result"] == "ok"
+        assert all(sock.closed for sock in binder.bound)
+        assert all(pool.used == 0 for pool in core.calls.port_pools)
+        assert gc.collect() == 0
+    finally:
+        gc.enable()

@@ -4,6 +4,7 @@ codec of the payload type actually received."""
 
 from __future__ import annotations
 
+import socket
 import struct
 
 import pytest
@@ -63,6 +64,48 @@ async def test_ports_replaced_by_a_reinvite_keep_relaying_into_the_same_stream(m
     assert alice_rtp["stats"] == {"packets": 3, "bytes": 516, "errors": 0}
     deleted = await ng(daemon, {"command": "delete", "call-id": "reinvite-1", "from-tag": "alice"})
     assert deleted["totals"]["RTP"]["packets"] == 4
+
+
+def _unbound(port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+        try:
+            probe.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
+async def test_a_party_back_at_its_first_address_gets_its_first_ports_again(make_daemon):
+    """Endpoint maps (10.5): bob moves and comes back; alice is offered her first port
+    again, media relays through it (the worker took the socket back from the stream that
+    had it), the port of the move keeps relaying too, and every port is unbound once the
+    call is deleted."""
+    daemon = await make_daemon(delete_delay=0, **PORTS)
+    alice, bob, bob2 = await party(), await party(), await party()
+    to_alice_sdp, _to_bob_sdp = await establish(daemon, "maps-1", alice, bob)
+    first = Endpoint("127.0.0.1", media_port(to_alice_sdp))
+
+    async def reinvite(bob_now) -> Endpoint:
+        reoffer = await ng(daemon, {"command": "offer", "call-id": "maps-1",
+                                    "from-tag": "bob", "sdp": sdp(bob_now.endpoint)})
+        reanswer = await ng(daemon, {"command": "answer", "call-id": "maps-1",
+                                     "from-tag": "bob", "to-tag": "alice",
+                                     "sdp": sdp(alice.endpoint)})
+        assert reoffer["result"] == reanswer["result"] == "ok"
+        return Endpoint("127.0.0.1", media_port(reoffer["sdp"]))
+
+    moved = await reinvite(bob2)
+    assert await reinvite(bob) == first != moved
+    for seq, target in enumerate((first, moved)):
+        await alice.send(rtp_packet(seq), target)
+        assert (await bob.receive())[0] == rtp_packet(seq)
+    ports = [first.port, first.port + 1, moved.port, moved.port + 1]
+    assert not any(_unbound(port) for port in ports)
+    deleted = await ng(daemon, {"command": "delete", "call-id": "maps-1"})
+    assert deleted["result"] == "ok"
+    with trio.fail_after(5):  # (a worker closes its copies when it gets to the removal)
+        while not all(_unbound(port) for port in ports):
+            await trio.sleep(0.02)
 
 
 def _pcma(seq: int) -> bytes:
