@@ -220,10 +220,13 @@ B = body("198.51.100.3", 3002)
 A6 = body("2001:db8::1", 3000)
 B6 = body("2001:db8::3", 3002)
 A_MUX = body("198.51.100.1", 3000, "a=rtcp-mux")
-A_ICE = body("198.51.100.1", 3000, "a=ice-ufrag:asbsdfds", "a=ice-pwd:sfhwsrgyergws45ujhsrthsrhH",
-             "a=candidate:sfthqw45hdfgdfsb 1 UDP 2130706431 198.51.100.1 3000 typ host",
-             "a=candidate:ujksdfghfdfgdfsb 1 UDP 2130706175 2001:db8::1 3000 typ host",
-             "a=candidate:sfthqw45hdfgdfsb 2 UDP 2130706430 198.51.100.1 3001 typ host")
+# (its own ports: both daemons check the candidates from the offer on, and a check sent
+# as a call is deleted, our relay worker's first on a cold start, must not reach the
+# party of the media tests, which listens on 198.51.100.1:3000)
+A_ICE = body("198.51.100.1", 3090, "a=ice-ufrag:asbsdfds", "a=ice-pwd:sfhwsrgyergws45ujhsrthsrhH",
+             "a=candidate:sfthqw45hdfgdfsb 1 UDP 2130706431 198.51.100.1 3090 typ host",
+             "a=candidate:ujksdfghfdfgdfsb 1 UDP 2130706175 2001:db8::1 3090 typ host",
+             "a=candidate:sfthqw45hdfgdfsb 2 UDP 2130706430 198.51.100.1 3091 typ host")
 A_SESSION_C = sdp("v=0", "o=- 1545997027 1 IN IP4 198.51.100.1", "s=tester",
                   "c=IN IP4 198.51.100.1", "t=0 0", "m=audio 3000 RTP/AVP 0 8",
                   "a=rtpmap:8 PCMA/8000", "a=sendrecv")
