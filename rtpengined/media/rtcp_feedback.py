@@ -1,0 +1,58 @@
+"""RTCP feedback (RFC 4585) cut out of what an AVPF leg sends to a leg that is not AVPF.
+
+A party on an AVPF profile (RTP/AVPF, RTP/SAVPF, UDP/TLS/RTP/SAVPF: a browser, a video
+phone) puts transport-layer (RTPFB, type 205: NACK, transport-cc) and payload-specific
+(PSFB, type 206: PLI, FIR, REMB) feedback into its RTCP compounds. A party on plain RTP/AVP
+or RTP/SAVP never asked for them, so rtpengine 10.5 takes them out of each compound on the
+way there and sends on the rest; a compound left with nothing is not sent at all.
+
+10.5 reads the compound's packets by their length words first, and what it cannot read
+decides what happens (found by sending 10.5 such compounds):
+
+* a packet whose length word runs past the end of the datagram ends the walk: it and
+  whatever follows go on as they came (feedback among them included), and so do trailing
+  bytes too few for a header;
+* a packet that is not RTP version 2, or shorter than its type's fixed part (an SR with
+  fewer than 28 bytes, RR/XR 8, APP/RTPFB/PSFB 12; SR and RR also need 24 bytes per
+  report block their count announces, counted over the whole packet), spoils the whole
+  compound: it is dropped, an error of the stream it came on.
+
+Sans-I/O: bytes in, bytes (or the verdict) out; the relay worker does the rest.
+"""
+
+from __future__ import annotations
+
+RTPFB, PSFB = 205, 206
+# The smallest packet of each type 10.5 accepts (its fixed part, the 4-byte header in).
+_SMALLEST = {200: 28, 201: 8, 202: 4, 203: 4, 204: 12, RTPFB: 12, PSFB: 12, 207: 8}
+_REPORT_BLOCK = 24
+
+
+def strip_feedback(compound: bytes) -> bytes | None:
+    """``compound`` without its RTPFB and PSFB packets, as 10.5 sends it on from an AVPF
+    leg to one that is not: the compound itself when it has none, ``b""`` when nothing is
+    left (not sent), None when it does not parse (dropped, an error; see the module)."""
+    size = len(compound)
+    offset = 0
+    kept_from = 0  # start of the run of packets kept since the last cut
+    pieces = None  # the kept runs, once something was cut
+    while size - offset >= 4:
+        length = ((compound[offset + 2] << 8 | compound[offset + 3]) + 1) * 4
+        if length > size - offset:
+            break  # overruns the datagram: the rest goes on unread
+        first, kind = compound[offset], compound[offset + 1]
+        if first >> 6 != 2 or length < _SMALLEST.get(kind, 0):
+            return None
+        if kind in (200, 201) and length < (first & 0x1F) * _REPORT_BLOCK:
+            return None
+        if kind == RTPFB or kind == PSFB:
+            if pieces is None:
+                pieces = []
+            pieces.append(compound[kept_from:offset])
+            kept_from = offset + length
+        offset += length
+    if pieces is None:
+        return compound
+    pieces.append(compound[kept_from:])
+    return b"".join(pieces)
+
