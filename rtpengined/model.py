@@ -178,6 +178,9 @@ class Stream:
     # ICE has selected nothing on it.
     alternates: tuple = rare(())
     selected: int | None = rare(None)
+    # The party's leg is AVPF and the sink's is not (``offer_answer.feedback``): the relay
+    # cuts RTCP feedback out of the compounds this stream receives (``media.rtcp_feedback``).
+    strip_feedback: bool = rare(False)
     # ``generate RTCP`` on this stream's media (``CallMedia.rtcp_gen``) as the relay needs
     # it, (bits, CNAME of the reports: the daemon's instance id, the clock rates of the
     # party's payload types as (type, rate) pairs, SRTP keys of the reports on a leg whose

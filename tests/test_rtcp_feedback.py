@@ -1,5 +1,7 @@
 """RTCP feedback cut out between an AVPF leg and one that is not: the sans-I/O filter
-(``media.rtcp_feedback``). What 10.5 sends for each compound was found by experiment."""
+(``media.rtcp_feedback``), the control plane's choice of streams (``offer_answer.feedback``)
+and the kernel planner keeping them with the relay. What 10.5 sends for each compound was
+found by experiment (``test_diff_rtcp_feedback`` checks it over sockets)."""
 
 from __future__ import annotations
 
@@ -7,7 +9,10 @@ import struct
 
 import pytest
 
+from rtpengined.media.kernel import why_userspace
 from rtpengined.media.rtcp_feedback import strip_feedback
+from rtpengined.model import Call, CallMedia, Endpoint, Interface, Monologue, Stream
+from rtpengined.offer_answer import feedback
 
 
 def header(count: int, kind: int, words: int) -> bytes:
@@ -63,3 +68,76 @@ def test_a_packet_that_does_not_parse_spoils_the_compound(bad):
 def test_the_untouched_compound_is_not_copied():
     compound = SR + SDES
     assert strip_feedback(compound) is compound
+
+
+# -- the control plane: which streams strip --------------------------------------------
+
+OURS = Interface("default", "203.0.113.1", "203.0.113.1")
+
+
+def _leg(tag: str, protocol: str, port: int, mux: bool = False) -> Monologue:
+    rtp = Stream(interface=OURS, port=port, rtcp_mux=mux)
+    rtcp = Stream(interface=OURS, port=port + 1, rtcp=True)
+    media = CallMedia(index=1, type="audio", protocol=protocol, streams=[rtp, rtcp])
+    return Monologue(tag=tag, created=0.0, medias=[media])
+
+
+def _call(a_protocol: str, b_protocol: str, a_mux: bool = False) -> Call:
+    a, b = _leg("A", a_protocol, 30000, a_mux), _leg("B", b_protocol, 30010)
+    (a_rtp, a_rtcp), (b_rtp, b_rtcp) = a.medias[0].streams, b.medias[0].streams
+    a_rtp.sink, b_rtp.sink, a_rtcp.sink, b_rtcp.sink = b_rtp, a_rtp, b_rtcp, a_rtcp
+    return Call(call_id="c", created=0.0, last_signal=0.0, monologues=[a, b])
+
+
+def _stripping(call: Call) -> list[tuple[str, int]]:
+    return [(party.tag, stream.port) for party in call.monologues for stream in
+            party.medias[0].streams if stream.strip_feedback]
+
+
+@pytest.mark.parametrize(("a_protocol", "b_protocol", "stripping"), [
+    ("RTP/AVPF", "RTP/AVP", [("A", 30001)]),
+    ("RTP/SAVPF", "RTP/SAVP", [("A", 30001)]),
+    ("RTP/SAVPF", "RTP/AVP", [("A", 30001)]),
+    ("RTP/AVPF", "RTP/SAVP", [("A", 30001)]),
+    ("UDP/TLS/RTP/SAVPF", "RTP/AVP", [("A", 30001)]),
+    ("RTP/AVP", "RTP/AVPF", [("B", 30011)]),  # (the other way round)
+    ("RTP/AVPF", "RTP/SAVPF", []),
+    ("UDP/TLS/RTP/SAVPF", "RTP/AVPF", []),
+    ("RTP/AVP", "RTP/SAVP", []),
+])
+def test_rtcp_streams_of_an_avpf_leg_to_one_that_is_not_strip(a_protocol, b_protocol,
+                                                               stripping):
+    call = _call(a_protocol, b_protocol)
+    changed = []
+    feedback.apply(call, changed.append)
+    assert _stripping(call) == stripping
+    assert [s.port for s in changed] == [port for _, port in stripping]
+
+
+def test_a_muxed_rtp_stream_strips_and_a_reinvite_to_avpf_ends_it():
+    call = _call("UDP/TLS/RTP/SAVPF", "RTP/AVP", a_mux=True)
+    feedback.apply(call, lambda stream: None)
+    assert _stripping(call) == [("A", 30000), ("A", 30001)]
+    call.monologues[1].medias[0].protocol = "RTP/AVPF"
+    changed = []
+    feedback.apply(call, changed.append)
+    assert _stripping(call) == [] and len(changed) == 2
+
+
+def test_a_call_without_avpf_is_passed_over():
+    call = _call("RTP/AVP", "RTP/AVP")
+    feedback.apply(call, lambda stream: pytest.fail("nothing changes"))
+    assert all(stream.rare is None for party in call.monologues
+               for stream in party.medias[0].streams)
+
+
+def test_a_stripping_stream_stays_with_the_relay():
+    call = _call("RTP/AVPF", "RTP/AVP")
+    feedback.apply(call, lambda stream: None)
+    (_, a_rtcp), (_, b_rtcp) = (party.medias[0].streams for party in call.monologues)
+    a_rtcp.endpoint, b_rtcp.endpoint = Endpoint("198.51.100.1", 5001), Endpoint(
+        "198.51.100.2", 6001)
+    a_rtcp.confirmed = b_rtcp.confirmed = True
+    assert why_userspace(a_rtcp) == why_userspace(b_rtcp) == "RTCP feedback stripped"
+    a_rtcp.strip_feedback = False
+    assert why_userspace(a_rtcp) is None

@@ -111,6 +111,9 @@ class StreamSpec(NamedTuple):
     # ``transcode`` converts some codecs of a direction that otherwise passes through
     # (``Stream.transcode_passes``): SSRCs and what passes keep their numbers.
     transcode_passes: bool = False
+    # RTPFB and PSFB packets are cut out of the RTCP compounds this stream receives (an
+    # AVPF party's to a leg that is not AVPF: ``Stream.strip_feedback``).
+    strip_feedback: bool = False
 
 
 def encode(messages: list[tuple]) -> bytes:

@@ -606,7 +606,7 @@ class RelayPlane:
         extra_sinks = transcode = dropped = ()
         rtcp_only = egress = False
         t38 = guard = rtcp_gen = srtcp = None
-        transcode_passes = False
+        transcode_passes = strip_feedback = False
         if stream.rare is not None:  # (else plain: no keys, WebRTC, subscribers, conversions)
             if stream.dtls is not None or stream.ice is not None:
                 ice, dtls = self._webrtc_spec(record, stream, ahead)
@@ -621,6 +621,7 @@ class RelayPlane:
             rtcp_gen = stream.rtcp_gen
             srtcp = stream.srtcp
             transcode_passes = stream.transcode_passes
+            strip_feedback = stream.strip_feedback
         alternates = (tuple(_family(sock) for _, _, sock in record.alternates)
                       if record.alternates else ())
         return (
@@ -656,6 +657,7 @@ class RelayPlane:
             rtcp_gen,
             srtcp,
             transcode_passes,
+            strip_feedback,
         )
 
     def _webrtc_spec(self, record: _Record, stream: Stream, ahead: list | None = None) -> tuple:

@@ -59,6 +59,7 @@ from . import (
     g711,
     player,
     reception,
+    rtcp_feedback,
     rtcp_report,
     t38_relay,
     transcoding,
@@ -190,11 +191,12 @@ class _Stream:
         self.rtcp_mux = spec.rtcp_mux
         self.blocked = spec.blocked
         if (self.rare is not None or spec.extra_sinks or spec.transcode or spec.rtcp_only
-                or spec.dropped or spec.egress or spec.t38 or spec.guard):
+                or spec.dropped or spec.egress or spec.t38 or spec.guard or spec.strip_feedback):
             self.extra_ids = spec.extra_sinks
             self.t38 = spec.t38
             self.rtcp_only = spec.rtcp_only
             self.dropped = spec.dropped
+            self.strip_feedback = spec.strip_feedback
             self.egress = spec.egress
             # (None without conversions, the usual case: no empty dict per stream)
             self.transcode = _conversions(spec.transcode) if spec.transcode else None
@@ -350,6 +352,7 @@ add_rare_fields(_Stream, {
     "copies": None,
     "rtcp_only": False,  # (``StreamSpec.rtcp_only``)
     "dropped": (),  # (``StreamSpec.dropped``: payload types that go nowhere, ``_forward``)
+    "strip_feedback": False,  # (``StreamSpec.strip_feedback``: RTCP feedback cut, ``_forward``)
     "egress": False,  # (``StreamSpec.egress``: a subscriber copied what goes on, ``_forward``)
     # ICE on several addresses (``Worker.add_alternates``): the stream's sockets, its own
     # first, and which of them ``sock`` is (the selected ICE pair's: media for the party
@@ -794,7 +797,7 @@ class Worker:
             stream.secure = stream.srtp_in is not None or stream.webrtc is not None or (
                 stream.rtcp_only or stream.dropped or stream.t38 is not None
                 or stream.guard is not None or stream.rtcp_gen is not None
-                or stream.srtcp is not None) or (
+                or stream.srtcp is not None or stream.strip_feedback) or (
                 sink is not None and (
                     sink.srtp_out is not None or sink.webrtc is not None
                     or sink.srtcp is not None
@@ -924,10 +927,11 @@ class Worker:
         """What every stream with rare attributes needs before the C loop relays it to
         ``sink``: confirmed, still ours, and nothing only Python does (blocked, copies to
         subscribers, conversions, RTCP only, dropped payload types, T.38, a delay buffer,
-        reports of our own)."""
+        reports of our own, RTCP feedback to cut)."""
         return (stream.confirmed and not stream.blocked and not stream.extras
                 and sink.transcode is None and not stream.rtcp_only and not stream.dropped
                 and stream.t38 is None and stream.guard is None and stream.rtcp_gen is None
+                and not stream.strip_feedback
                 and self.streams.get(stream.id) is stream)
 
     @staticmethod
@@ -1365,9 +1369,14 @@ class Worker:
 
     def send_on(self, stream: _Stream, out: list) -> None:
         """Send a secure drain's packets (decrypted or re-encrypted) to their targets; a
-        send the kernel refuses counts as an error of the stream they came from."""
+        send the kernel refuses counts as an error of the stream they came from. A None
+        packet is an RTCP compound the feedback strip left empty (``_forward``): an error
+        of its target."""
         failed = 0
         for target, data in out:
+            if data is None:
+                self.count_error(target)
+                continue
             try:
                 target.sock.sendto(data, target.dest)
             except OSError:
@@ -1375,6 +1384,18 @@ class Worker:
         if failed:
             stream.errors += failed
             self.dirty.add(stream)
+
+    def count_error(self, stream: _Stream) -> None:
+        """One more error of ``stream``, found while relaying another stream's packet (10.5
+        counts a compound the feedback strip emptied on the stream it was for). A stream
+        the C loop relays keeps its counters there: taken back, counted, registered again."""
+        native = stream.native
+        if native:
+            self.unsettle(stream)
+        stream.errors += 1
+        self.dirty.add(stream)
+        if native:
+            self.settle(stream)
 
     def inject_dtmf(self, stream_id: int, event: tuple) -> None:
         """``play DTMF``: the event goes into what the stream relays converted (nothing
@@ -2230,6 +2251,15 @@ def _forward(stream: _Stream, sink: _Stream | None, extras: tuple, data: bytes, 
     errors = _fan_out(extras, data, rtcp, stream.rtcp_mux, out) if extras else 0
     if sink is None or (not rtcp and stream.rtcp_only):
         return errors
+    if rtcp and stream.strip_feedback:  # (an AVPF party's RTCP to a leg that is not)
+        data = rtcp_feedback.strip_feedback(data)
+        if not data:
+            if data is None:  # unreadable: dropped, an error of this stream (10.5)
+                return errors + 1
+            # Nothing left: not sent, an error of the stream it was for (as 10.5 counts
+            # it); ``send_on`` counts it.
+            out.append((_target(sink, rtcp, demux), None))
+            return errors
     guard = stream.guard
     if guard is not None and not rtcp and guarded is not None:
         guard.push(data, time.monotonic())
@@ -2400,6 +2430,14 @@ def _copies_converted(extra: _Stream, data: bytes) -> list[bytes]:
     return rewriter.rewrite(data, extra.transcode)
 
 
+def _target(sink: _Stream | None, rtcp: bool, demux: bool) -> _Stream | None:
+    """The stream a packet for ``sink`` goes out from: its RTCP stream for RTCP that a
+    muxed stream demultiplexes (when the sink has one), else the sink itself."""
+    if rtcp and demux and sink is not None and sink.rtcp_peer is not None:
+        return sink.rtcp_peer
+    return sink
+
+
 def _onward(sink: _Stream | None, data: bytes, rtcp: bool, demux: bool):
     """Where a packet taken off a secure stream goes, and in what form: ``(target, bytes)``
     encrypted for the target if it is an SRTP or WebRTC leg; ``None`` to drop it quietly
@@ -2407,9 +2445,7 @@ def _onward(sink: _Stream | None, data: bytes, rtcp: bool, demux: bool):
     unencrypted); ``False`` when the target has no SRTP context for its suite or the
     context refuses the packet (counted as an error). One place
     for both secure drains (SDES/plain and WebRTC), per packet as libsrtp is anyway."""
-    target = sink
-    if rtcp and demux and sink is not None and sink.rtcp_peer is not None:
-        target = sink.rtcp_peer
+    target = _target(sink, rtcp, demux)
     if target is None or target.dest is None:
         return None
     leg = target.webrtc

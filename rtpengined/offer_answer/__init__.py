@@ -24,7 +24,7 @@ from ..ports import set_tos
 from ..protocol.ngcodec import NgError
 from ..request import Request
 from ..sdp import SessionDescription
-from . import trickle
+from . import feedback, trickle
 from .session import _Session
 from .work import _source_medias, _uses_source
 
@@ -111,6 +111,7 @@ def offer(core: Core, message: dict[str, Any], request: Request) -> dict[str, An
     _drop_traffic(call, opts.drop_traffic, manager)
     if dtmf_block.any_block(call):  # (new ports or payload types keep the block)
         dtmf_block.apply(call, manager.media.update_stream)
+    feedback.apply(call, manager.media.update_stream)
     trickle.dequeue(manager, call, from_tag, now)
     if result == "":
         return {"result": "ok"}
@@ -149,6 +150,7 @@ def answer(core: Core, message: dict[str, Any], request: Request) -> dict[str, A
     _drop_traffic(call, opts.drop_traffic, manager)
     if dtmf_block.any_block(call):
         dtmf_block.apply(call, manager.media.update_stream)
+    feedback.apply(call, manager.media.update_stream)
     trickle.dequeue(manager, call, to_tag, now)
     if result == "":
         return {"result": "ok"}

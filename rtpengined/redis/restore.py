@@ -17,6 +17,7 @@ from .. import dtmf_block
 from ..media.reception import clock_rates
 from ..model import Call, CallMedia, Interface, Monologue, Stream, StreamStats, media_by_stream
 from ..ng_extended import apply_media_blocks
+from ..offer_answer import feedback
 from ..offer_answer.sdes import report_keys, rtcp_keys, set_keys
 from ..offer_answer.session import report_spec
 from ..ports import set_tos
@@ -207,6 +208,7 @@ def restore_call(manager: CallManager, stored: StoredCall, now: float, foreign: 
         _unsupported_suites_stay_dropped(monos)
         _restore_conversions(manager, monos)
     _restore_blocks(call, stored)
+    feedback.apply(call, _not_yet_relayed)  # (derived from the protocols: not stored)
     old = manager.calls.get(stored.call_id)
     if old is not None:
         manager.destroy(old, "forced")
