@@ -44,7 +44,7 @@ def test_the_c_loop_is_built():
     that an install without a compiler still works, which must not go unnoticed here."""
     from rtpengined.media import _relay
 
-    assert _relay.MAX_BATCH >= 32 and _relay.API == 6  # the interface worker.py expects
+    assert _relay.MAX_BATCH >= 32 and _relay.API == 7  # the interface worker.py expects
 
 
 class _Table:
@@ -103,7 +103,7 @@ def test_the_c_loop_counts_in_the_slot_before_sending_and_keeps_the_rest(c_table
     pcma = bytearray(rtp_packet(7, ssrc=0xDEADBEEF))
     pcma[1] = 8
     t.peer.sendto(bytes(pcma), t.a.getsockname())
-    assert t.run(timeout=0.5) == ([], 1, [])  # relayed, then the timeout: nothing for Python
+    assert t.run(timeout=0.5) == ([], 1, [], None)  # relayed, then the timeout: nothing for Python
     assert t.peer.recv(2048) == bytes(pcma)
     values = t.table.read(3)
     assert (values.packets, values.bytes, values.errors, values.ssrc, values.payload_type) == (
@@ -128,7 +128,7 @@ def test_the_c_loop_counts_in_the_slot_before_sending_and_keeps_the_rest(c_table
     assert totals[8:] == (7, 0x56789ABC, lsr_at)  # back to Python with the rest
     assert relay.reception(t.a.fileno()) is None  # (not registered)
     t.peer.sendto(rtp_packet(8), t.a.getsockname())
-    assert t.run(timeout=0) == ([(t.a.fileno(), select.EPOLLIN)], 0, [])  # Python's again
+    assert t.run(timeout=0) == ([(t.a.fileno(), select.EPOLLIN)], 0, [], None)  # Python's again
 
 
 def test_the_c_loop_returns_refused_sends_for_a_flush_and_keeps_them_counted(c_table):
@@ -138,11 +138,40 @@ def test_the_c_loop_returns_refused_sends_for_a_flush_and_keeps_them_counted(c_t
     relay.destination(t.b.fileno(), 4, "255.255.255.255", 9)  # EACCES without SO_BROADCAST
     relay.register(t.a.fileno(), t.b.fileno(), 2 * SLOT_SIZE, 0, 0, 0, 0.0, 0, 0, 0)
     t.peer.sendto(rtp_packet(1), t.a.getsockname())
-    assert t.run() == ([], 1, [t.a.fileno()])
+    assert t.run() == ([], 1, [t.a.fileno()], None)
     assert relay.totals(t.a.fileno())[:3] == (1, len(rtp_packet(1)), 1)
     relay.destination(t.b.fileno(), 4, "::1", 9)  # not an IPv4 socket's address: Python's
     t.peer.sendto(rtp_packet(2), t.a.getsockname())
-    assert t.run() == ([(t.a.fileno(), select.EPOLLIN)], 0, [])
+    assert t.run() == ([(t.a.fileno(), select.EPOLLIN)], 0, [], None)
+
+
+def test_the_c_loop_cuts_rtcp_feedback_for_a_stream_that_strips(c_table):
+    """A stream registered with ``strip_feedback`` (an AVPF party's RTCP to a leg that is
+    not AVPF) sends compounds on without their RTPFB/PSFB, counted as received; an unreadable
+    one is its own error, one left empty an error of the stream it was for: counted there
+    when that stream is relayed here too, else handed to Python by ``run``."""
+    from rtpengined.media.counters import SLOT_SIZE
+
+    t, relay = c_table, c_table.relay
+    receiver_report = struct.pack("!BBHI", 0x80, 201, 1, 0xAAAA)
+    pli = struct.pack("!BBHII", 0x81, 206, 2, 0xAAAA, 0xBBBB)
+    relay.destination(t.b.fileno(), 4, "127.0.0.1", t.peer.getsockname()[1])
+    relay.register(t.a.fileno(), t.b.fileno(), 2 * SLOT_SIZE, 0, 0, 0, 0.0, 0, 0, 0,
+                   None, None, None, -1, None, -1, 0, 0, False, True)
+    t.peer.sendto(receiver_report + pli, t.a.getsockname())
+    assert t.run(timeout=0.5) == ([], 1, [], None)
+    assert t.peer.recv(2048) == receiver_report
+    short_pli = struct.pack("!BBHI", 0x81, 206, 1, 0xAAAA)  # no media SSRC: unreadable
+    t.peer.sendto(receiver_report + short_pli, t.a.getsockname())
+    t.peer.sendto(pli, t.a.getsockname())  # feedback only: for b, which Python relays
+    time.sleep(0.05)
+    assert t.run(timeout=0.5) == ([], 1, [], [t.b.fileno()])
+    assert relay.totals(t.a.fileno())[:3] == (3, 2 * len(receiver_report + pli) + 8, 1)
+    relay.register(t.b.fileno(), t.a.fileno(), 3 * SLOT_SIZE, 0, 0, 5, 0.0, 0, 0, 0)
+    t.peer.sendto(pli, t.a.getsockname())  # b relayed here too: counted in its slot
+    assert t.run(timeout=0.5) == ([], 1, [], None)
+    assert relay.totals(t.b.fileno())[2] == 6 and t.table.read(3).errors == 6
+    relay.forget(t.b.fileno())
 
 
 def test_the_c_loop_hands_over_the_channel_alone_and_the_rest_afterwards(c_table):
@@ -160,10 +189,10 @@ def test_the_c_loop_hands_over_the_channel_alone_and_the_rest_afterwards(c_table
         other_end.send(b"x")
         t.peer.sendto(rtp_packet(1), t.a.getsockname())
         time.sleep(0.05)
-        assert t.run(channel.fileno()) == ([(channel.fileno(), select.EPOLLIN)], 0, [])
+        assert t.run(channel.fileno()) == ([(channel.fileno(), select.EPOLLIN)], 0, [], None)
         channel.recv(10)
         assert relay.totals(t.a.fileno())[0] == 0  # not relayed yet
-        assert t.run(channel.fileno(), timeout=0) == ([], 1, [])
+        assert t.run(channel.fileno(), timeout=0) == ([], 1, [], None)
         assert t.peer.recv(2048) == rtp_packet(1)
         t.peer.sendto(rtp_packet(2), t.a.getsockname())
         other_end.send(b"x")
@@ -171,7 +200,7 @@ def test_the_c_loop_hands_over_the_channel_alone_and_the_rest_afterwards(c_table
         t.run(channel.fileno())
         channel.recv(10)
         relay.unregister(t.a.fileno())  # what the channel said: Python relays it now
-        assert t.run(channel.fileno(), timeout=0) == ([(t.a.fileno(), select.EPOLLIN)], 0, [])
+        assert t.run(channel.fileno(), timeout=0) == ([(t.a.fileno(), select.EPOLLIN)], 0, [], None)
     finally:
         t.epoll.unregister(channel.fileno())
         channel.close()

@@ -1,7 +1,8 @@
 """RTCP feedback cut out between an AVPF leg and one that is not: the sans-I/O filter
-(``media.rtcp_feedback``), the control plane's choice of streams (``offer_answer.feedback``)
-and the kernel planner keeping them with the relay. What 10.5 sends for each compound was
-found by experiment (``test_diff_rtcp_feedback`` checks it over sockets)."""
+(``media.rtcp_feedback``) and the C loop's copy of it (``_relay.strip_feedback``), the
+control plane's choice of streams (``offer_answer.feedback``) and the kernel planner
+keeping them with the relay. What 10.5 sends for each compound was found by experiment
+(``test_diff_rtcp_feedback`` checks it over sockets)."""
 
 from __future__ import annotations
 
@@ -9,10 +10,20 @@ import struct
 
 import pytest
 
+from rtpengined.media import rtcp_feedback
 from rtpengined.media.kernel import why_userspace
-from rtpengined.media.rtcp_feedback import strip_feedback
 from rtpengined.model import Call, CallMedia, Endpoint, Interface, Monologue, Stream
 from rtpengined.offer_answer import feedback
+
+try:
+    from rtpengined.media import _relay
+except ImportError:  # (not built: the Python filter alone)
+    _relay = None
+
+# Both filters, the same cases: the worker's Python drains use one, its C loop the other.
+FILTERS = [pytest.param(rtcp_feedback.strip_feedback, id="python"),
+           pytest.param(getattr(_relay, "strip_feedback", None), id="C", marks=pytest.mark.skipif(
+               _relay is None, reason="the C helper is not built"))]
 
 
 def header(count: int, kind: int, words: int) -> bytes:
@@ -28,6 +39,7 @@ NACK = header(1, 205, 3) + struct.pack("!III", 0xAAAA, 0xBBBB, 0x50000)
 REMB = header(15, 206, 5) + struct.pack("!II", 0xAAAA, 0) + b"REMB" + bytes(8)
 
 
+@pytest.mark.parametrize("strip_feedback", FILTERS)
 @pytest.mark.parametrize(("compound", "sent"), [
     (SR + SDES + REMB, SR + SDES),
     (RR + NACK + PLI + SDES, RR + SDES),
@@ -35,16 +47,18 @@ REMB = header(15, 206, 5) + struct.pack("!II", 0xAAAA, 0) + b"REMB" + bytes(8)
     (SR + APP, SR + APP),  # no feedback: the compound itself
     (b"", b""),
 ])
-def test_feedback_packets_are_cut_the_rest_kept_in_order(compound, sent):
+def test_feedback_packets_are_cut_the_rest_kept_in_order(strip_feedback, compound, sent):
     assert strip_feedback(compound) == sent
 
 
-def test_a_compound_of_feedback_only_leaves_nothing():
+@pytest.mark.parametrize("strip_feedback", FILTERS)
+def test_a_compound_of_feedback_only_leaves_nothing(strip_feedback):
     assert strip_feedback(PLI) == b""
     assert strip_feedback(NACK + PLI + REMB) == b""
 
 
-def test_what_overruns_the_datagram_goes_on_unread():
+@pytest.mark.parametrize("strip_feedback", FILTERS)
+def test_what_overruns_the_datagram_goes_on_unread(strip_feedback):
     # (10.5: the walk stops at a length word that runs past the end; the rest is kept)
     long_pli = header(1, 206, 9) + PLI[4:]
     assert strip_feedback(RR + long_pli) == RR + long_pli
@@ -54,20 +68,21 @@ def test_what_overruns_the_datagram_goes_on_unread():
     assert strip_feedback(PLI + RR + b"\x80\xc9") == RR + b"\x80\xc9"  # (no room for a header)
 
 
+@pytest.mark.parametrize("strip_feedback", FILTERS)
 @pytest.mark.parametrize("bad", [
     header(1, 206, 1) + b"\0\0\xaa\xaa",  # feedback shorter than its fixed 12 bytes
     struct.pack("!BBH", 0x41, 206, 2) + PLI[4:],  # not version 2
     header(0, 200, 1) + b"\0\0\xaa\xaa",  # a sender report without its sender info
     header(2, 201, 1) + RR[4:],  # two report blocks announced, none there
 ])
-def test_a_packet_that_does_not_parse_spoils_the_compound(bad):
+def test_a_packet_that_does_not_parse_spoils_the_compound(strip_feedback, bad):
     assert strip_feedback(RR + bad) is None
     assert strip_feedback(bad + PLI) is None
 
 
 def test_the_untouched_compound_is_not_copied():
     compound = SR + SDES
-    assert strip_feedback(compound) is compound
+    assert rtcp_feedback.strip_feedback(compound) is compound
 
 
 # -- the control plane: which streams strip --------------------------------------------

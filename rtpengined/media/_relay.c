@@ -244,6 +244,9 @@ struct entry {
     /* The contexts are for RTCP only: RTP goes on as it came (a leg whose SDES keys pass
      * end to end; 10.5 decrypts its SRTCP all the same, for the reports and counts). */
     uint8_t rtcp_keys_only;
+    /* RTCP feedback (RTPFB, PSFB) is cut out of the compounds relayed: an AVPF party's to a
+     * leg that is not AVPF (``strip_feedback`` below). */
+    uint8_t strip_feedback;
 };
 
 static struct entry *table;
@@ -497,10 +500,95 @@ static PyObject *reports(PyObject *self, PyObject *unused)
     return out;
 }
 
+/* The smallest packet of an RTCP type 10.5 accepts in a compound (its fixed part). */
+static int smallest_rtcp(unsigned char kind)
+{
+    switch (kind) {
+    case 200: return 28;                     /* SR: sender info */
+    case 201: case 207: return 8;            /* RR, XR: the SSRC */
+    case 204: case 205: case 206: return 12; /* APP: name; RTPFB, PSFB: media SSRC */
+    default: return 4;                       /* SDES, BYE, the rest: the header */
+    }
+}
+
+/* The RTCP compound ``data`` without its RTPFB and PSFB packets, in place, as
+ * rtpengined.media.rtcp_feedback.strip_feedback does it (the module says how 10.5 reads
+ * compounds; both must agree, tests/test_rtcp_feedback.py runs the same cases on both):
+ * the length left, 0 when nothing is, -1 when the compound does not parse. */
+static int strip_feedback(unsigned char *data, int len)
+{
+    int offset = 0, out = 0;
+    while (len - offset >= 4) {
+        int length = (((int)data[offset + 2] << 8 | data[offset + 3]) + 1) * 4;
+        if (length > len - offset)
+            break; /* overruns the datagram: the rest goes on unread */
+        unsigned char first = data[offset], kind = data[offset + 1];
+        if (first >> 6 != 2 || length < smallest_rtcp(kind))
+            return -1;
+        if ((kind == 200 || kind == 201) && length < (first & 0x1F) * 24)
+            return -1;
+        if (kind != 205 && kind != 206) {
+            if (out != offset)
+                memmove(data + out, data + offset, (size_t)length);
+            out += length;
+        }
+        offset += length;
+    }
+    if (out != offset)
+        memmove(data + out, data + offset, (size_t)(len - offset));
+    return out + (len - offset);
+}
+
+/* strip_feedback(compound) -> bytes or None: the C loop's filter, for the tests. */
+static PyObject *strip_feedback_py(PyObject *self, PyObject *compound)
+{
+    if (!PyBytes_Check(compound)) {
+        PyErr_SetString(PyExc_TypeError, "compound must be bytes");
+        return NULL;
+    }
+    Py_ssize_t size = PyBytes_GET_SIZE(compound);
+    if (size > SLOT) {
+        PyErr_SetString(PyExc_ValueError, "compound is too long");
+        return NULL;
+    }
+    PyObject *out = PyBytes_FromStringAndSize(PyBytes_AS_STRING(compound), size);
+    if (out == NULL)
+        return NULL;
+    int kept = strip_feedback((unsigned char *)PyBytes_AS_STRING(out), (int)size);
+    if (kept < 0) {
+        Py_DECREF(out);
+        Py_RETURN_NONE;
+    }
+    if (_PyBytes_Resize(&out, kept) < 0)
+        return NULL;
+    return out;
+}
+
+/* Streams not relayed here that a compound left empty by the strip was for: an error of
+ * theirs (10.5 counts it on the stream it was for), which Python counts (``run`` hands
+ * them over). Beyond MAX_STRAYS in one ``run`` they are not counted. */
+#define MAX_STRAYS 256
+static int strays[MAX_STRAYS];
+static int stray_count;
+
+/* A compound the strip left empty, for the stream ``fd`` sends from: one error of it. */
+static void count_emptied(int fd)
+{
+    struct entry *target = lookup(fd);
+    if (target != NULL && target->settled) {
+        target->errors += 1;
+        publish(target, 0);
+    } else if (stray_count < MAX_STRAYS) {
+        strays[stray_count++] = fd;
+    }
+}
+
 /* Relay what waits on settled stream ``fd`` (at most MAX_BATCH packets): receive, count
  * and publish, send on; with SRTP on either side, each packet unprotected with the
  * stream's context and protected with its sink's (as Worker.drain_secure does: a packet
- * libsrtp refuses is an error and is dropped), only RTCP ones with ``rtcp_keys_only``. Returns 1 when Python must flush the
+ * libsrtp refuses is an error and is dropped), only RTCP ones with ``rtcp_keys_only``; with
+ * ``strip_feedback``, RTCP without its feedback (after decryption, before encryption).
+ * Returns 1 when Python must flush the
  * stream (congestion or a refused send: its kernel drops or errors go out with the next
  * flush, as in Python). */
 static int relay(int fd, struct entry *e, double wall)
@@ -554,7 +642,7 @@ static int relay(int fd, struct entry *e, double wall)
     unsigned char head[16];
     unsigned size = 0;
     int out = 0, rtcp_out = 0;
-    if (e->unprotect != NULL || e->protect != NULL || e->rtcp_sink >= 0) {
+    if (e->unprotect != NULL || e->protect != NULL || e->rtcp_sink >= 0 || e->strip_feedback) {
         for (int i = 0; i < count; i++) {
             char *data = slots + (size_t)i * SLOT;
             int len = (int)msgs[i].msg_len;
@@ -578,6 +666,17 @@ static int relay(int fd, struct entry *e, double wall)
             size = (unsigned)len;
             memcpy(head, data, size < 16 ? size : 16);
             int demux = rtcp && e->rtcp_sink >= 0; /* to the sink's RTCP stream */
+            if (rtcp && e->strip_feedback) { /* (decrypted, counted as received: 10.5) */
+                int kept = strip_feedback((unsigned char *)data, len);
+                if (kept <= 0) {
+                    if (kept < 0)
+                        e->errors += 1; /* unreadable: dropped, an error of this stream */
+                    else
+                        count_emptied(demux ? e->rtcp_sink : e->sink);
+                    continue;
+                }
+                len = kept;
+            }
             if (!(demux ? rtcp_sending : sending))
                 continue; /* nowhere to send it: dropped quietly, not protected */
             Context *protect = (Context *)(demux ? e->rtcp_protect : e->protect);
@@ -712,13 +811,15 @@ static int dispatch(struct epoll_event *events, int n, double wall, PyObject *re
     return handled;
 }
 
-/* run(epoll_fd, channel_fd, timeout) -> (events, handled, dirty)
+/* run(epoll_fd, channel_fd, timeout) -> (events, handled, dirty, emptied)
  *
  * Waits on ``epoll_fd`` (``timeout`` seconds as select.epoll.poll takes it: negative waits
  * for ever, rounded up to milliseconds) and relays the settled streams' packets until
  * something needs Python: ``events`` are the (fd, mask) pairs it did not handle (as
  * epoll.poll gives them), ``handled`` how many ready streams it relayed, ``dirty`` the
- * fds of streams whose counters Python should flush. With ``timeout`` 0 (Python has
+ * fds of streams whose counters Python should flush, ``emptied`` None or the fds of
+ * streams not relayed here that an RTCP compound the feedback strip left empty was for (an
+ * error of each, ``count_emptied``). With ``timeout`` 0 (Python has
  * counters to flush once idle) it returns after one epoll_wait; otherwise it loops until
  * there is something for Python or the timeout has passed. */
 static PyObject *run(PyObject *self, PyObject *args)
@@ -786,13 +887,24 @@ static PyObject *run(PyObject *self, PyObject *args)
             goto fail;
         handled += done;
         /* (RTCP reports relayed: Python reads them now, for the call quality figures) */
-        if (timeout == 0 || PyList_GET_SIZE(rest) || PyList_GET_SIZE(dirty) || reports_count)
+        if (timeout == 0 || PyList_GET_SIZE(rest) || PyList_GET_SIZE(dirty) || reports_count
+            || stray_count)
             goto out;
         if (timeout > 0 && monotonic() >= deadline)
             goto out;
     }
 out: {
-        PyObject *result = Py_BuildValue("(NiN)", rest, handled, dirty);
+        PyObject *emptied = Py_None; /* (None, not a new list, in nearly every call) */
+        Py_INCREF(emptied);
+        if (stray_count) {
+            Py_DECREF(emptied);
+            if ((emptied = PyList_New(stray_count)) == NULL)
+                goto fail;
+            for (int i = 0; i < stray_count; i++)
+                PyList_SET_ITEM(emptied, i, PyLong_FromLong(strays[i]));
+            stray_count = 0;
+        }
+        PyObject *result = Py_BuildValue("(NiNN)", rest, handled, dirty, emptied);
         return result;
     }
 fail:
@@ -935,10 +1047,10 @@ static int peer_arg(PyObject *value, struct leg *out)
 
 /* register(fd, sink_fd, offset, packets, bytes, errors, last_packet, ssrc, ssrc_seen,
  * payload_type[, unprotect, protect[, peer[, rtcp_sink_fd, rtcp_protect[, seq, lsr,
- * lsr_at[, rtcp_keys_only]]]]]): relay ``fd``'s packets here from now on, sent from
+ * lsr_at[, rtcp_keys_only[, strip_feedback]]]]]]): relay ``fd``'s packets here from now on, sent from
  * ``sink_fd``, counted in the slot at byte ``offset``; SRTP unprotected with ``unprotect``
  * and protected with ``protect`` (SrtpContexts, None for plain), RTCP only with
- * ``rtcp_keys_only``. Already registered: only the sink, slot and contexts change (the
+ * ``rtcp_keys_only``; RTCP feedback cut out of compounds with ``strip_feedback``. Already registered: only the sink, slot and contexts change (the
  * counters held here stay; the given ones are Python's stale copy). */
 static PyObject *register_(PyObject *self, PyObject *args)
 {
@@ -950,12 +1062,12 @@ static PyObject *register_(PyObject *self, PyObject *args)
     PyObject *unprotect_arg = Py_None, *protect_arg = Py_None, *peer = Py_None;
     PyObject *rtcp_protect_arg = Py_None;
     PyObject *unprotect, *protect, *rtcp_protect;
-    int rtcp_sink = -1, seq = -1, rtcp_keys_only = 0;
+    int rtcp_sink = -1, seq = -1, rtcp_keys_only = 0, strip = 0;
     unsigned long lsr = 0, lsr_at = 0;
-    if (!PyArg_ParseTuple(args, "iinKKKdkii|OOOiOikkp", &fd, &sink, &offset, &packets, &nbytes,
-                          &errors, &last, &ssrc, &seen, &payload_type, &unprotect_arg,
+    if (!PyArg_ParseTuple(args, "iinKKKdkii|OOOiOikkpp", &fd, &sink, &offset, &packets,
+                          &nbytes, &errors, &last, &ssrc, &seen, &payload_type, &unprotect_arg,
                           &protect_arg, &peer, &rtcp_sink, &rtcp_protect_arg, &seq, &lsr,
-                          &lsr_at, &rtcp_keys_only))
+                          &lsr_at, &rtcp_keys_only, &strip))
         return NULL;
     if (context_arg(unprotect_arg, &unprotect) < 0 || context_arg(protect_arg, &protect) < 0
         || context_arg(rtcp_protect_arg, &rtcp_protect) < 0)
@@ -987,6 +1099,7 @@ static PyObject *register_(PyObject *self, PyObject *args)
     e->protect = protect;
     e->rtcp_protect = rtcp_protect;
     e->rtcp_keys_only = (uint8_t)rtcp_keys_only;
+    e->strip_feedback = (uint8_t)strip;
     if (!e->settled) {
         e->settled = 1;
         e->packets = packets;
@@ -1103,6 +1216,7 @@ static PyMethodDef methods[] = {
     {"forget", forget, METH_O, "Drop a socket about to be closed."},
     {"held", held, METH_O, "Datagrams of a WebRTC leg's stream left to Python."},
     {"attach", attach, METH_O, "The counter table relayed packets are counted in."},
+    {"strip_feedback", strip_feedback_py, METH_O, "An RTCP compound without its feedback."},
     {NULL, NULL, 0, NULL},
 };
 
@@ -1130,7 +1244,7 @@ PyMODINIT_FUNC PyInit__relay(void)
         }
         PyModule_AddIntConstant(m, "MAX_BATCH", MAX_BATCH);
         /* worker.py uses the helper only when this matches: a stale build is ignored */
-        PyModule_AddIntConstant(m, "API", 6);
+        PyModule_AddIntConstant(m, "API", 7);
     }
     return m;
 }

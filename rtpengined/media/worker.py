@@ -79,7 +79,7 @@ try:  # the event loop for settled streams in C (setup.py builds it; optional)
     from . import _relay
 except ImportError:  # not built: the pure-Python loop below does the same, packet by packet
     _relay = None
-if os.environ.get("RTPENGINED_PURE_RELAY") or getattr(_relay, "API", None) != 6:
+if os.environ.get("RTPENGINED_PURE_RELAY") or getattr(_relay, "API", None) != 7:
     _relay = None  # forced (tests run both loops; operators may too) or a stale build
 # SRTP contexts the C helper can call (pylibsrtp's libsrtp sessions, see _c_context): the C
 # loop relays streams keyed with them; without the helper SRTP streams stay in Python.
@@ -927,11 +927,10 @@ class Worker:
         """What every stream with rare attributes needs before the C loop relays it to
         ``sink``: confirmed, still ours, and nothing only Python does (blocked, copies to
         subscribers, conversions, RTCP only, dropped payload types, T.38, a delay buffer,
-        reports of our own, RTCP feedback to cut)."""
+        reports of our own)."""
         return (stream.confirmed and not stream.blocked and not stream.extras
                 and sink.transcode is None and not stream.rtcp_only and not stream.dropped
                 and stream.t38 is None and stream.guard is None and stream.rtcp_gen is None
-                and not stream.strip_feedback
                 and self.streams.get(stream.id) is stream)
 
     @staticmethod
@@ -948,7 +947,7 @@ class Worker:
                             stream.bytes, stream.errors, stream.last_packet, stream.ssrc,
                             stream.ssrc_seen, stream.payload_type, unprotect, protect, peer,
                             -1 if rtcp_target is None else rtcp_target.fd, rtcp_protect,
-                            stream.seq, lsr, lsr_at, rtcp_keys_only)
+                            stream.seq, lsr, lsr_at, rtcp_keys_only, stream.strip_feedback)
         except ValueError:  # a peer the C loop cannot compare sources with
             return False
         stream.native = True
@@ -1060,11 +1059,16 @@ class Worker:
             else:
                 timeout = -1
             if native_run is not None:
-                events, handled, to_flush = native_run(epoll_fd, channel_fd, timeout)
+                events, handled, to_flush, emptied = native_run(epoll_fd, channel_fd, timeout)
                 for fd in to_flush:
                     stream = by_fd[fd] if fd < len(by_fd) else None
                     if stream is not None:
                         dirty.add(stream)
+                if emptied is not None:  # (RTCP the feedback strip left empty, rare)
+                    for fd in emptied:
+                        stream = by_fd[fd] if fd < len(by_fd) else None
+                        if stream is not None:
+                            self.count_error(stream)
             else:
                 events = poll(timeout)
             wall = wall_clock()

@@ -11,7 +11,8 @@ anything), and an a=rtcp-fb in the non-AVPF party's SDP changes nothing.
 The decision is made for the whole call after every offer and answer (and a restore from
 Redis), when both legs' protocols are settled: each stream that carries its party's RTCP
 (an RTCP stream, or an RTP stream with rtcp-mux) gets ``Stream.strip_feedback``. The relay
-keeps such streams where it handles packets one by one (``media.worker``; not the kernel).
+worker cuts in its per-packet drains and in its C loop (a browser's muxed RTP stays there);
+the kernel, which cannot, leaves such streams to it.
 """
 
 from __future__ import annotations
