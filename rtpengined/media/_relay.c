@@ -588,9 +588,8 @@ static void count_emptied(int fd)
  * stream's context and protected with its sink's (as Worker.drain_secure does: a packet
  * libsrtp refuses is an error and is dropped), only RTCP ones with ``rtcp_keys_only``; with
  * ``strip_feedback``, RTCP without its feedback (after decryption, before encryption).
- * Returns 1 when Python must flush the
- * stream (congestion or a refused send: its kernel drops or errors go out with the next
- * flush, as in Python). */
+ * Returns 1 when Python must flush the stream (congestion or a refused send: its kernel
+ * drops or errors go out with the next flush, as in Python). */
 static int relay(int fd, struct entry *e, double wall)
 {
     int count, error = 0;
@@ -894,14 +893,20 @@ static PyObject *run(PyObject *self, PyObject *args)
             goto out;
     }
 out: {
-        PyObject *emptied = Py_None; /* (None, not a new list, in nearly every call) */
-        Py_INCREF(emptied);
-        if (stray_count) {
-            Py_DECREF(emptied);
+        PyObject *emptied; /* (None, not a new list, in nearly every call) */
+        if (!stray_count) {
+            emptied = Py_NewRef(Py_None);
+        } else {
             if ((emptied = PyList_New(stray_count)) == NULL)
                 goto fail;
-            for (int i = 0; i < stray_count; i++)
-                PyList_SET_ITEM(emptied, i, PyLong_FromLong(strays[i]));
+            for (int i = 0; i < stray_count; i++) {
+                PyObject *fd = PyLong_FromLong(strays[i]);
+                if (fd == NULL) {
+                    Py_DECREF(emptied);
+                    goto fail;
+                }
+                PyList_SET_ITEM(emptied, i, fd);
+            }
             stray_count = 0;
         }
         PyObject *result = Py_BuildValue("(NiNN)", rest, handled, dirty, emptied);
@@ -1047,11 +1052,12 @@ static int peer_arg(PyObject *value, struct leg *out)
 
 /* register(fd, sink_fd, offset, packets, bytes, errors, last_packet, ssrc, ssrc_seen,
  * payload_type[, unprotect, protect[, peer[, rtcp_sink_fd, rtcp_protect[, seq, lsr,
- * lsr_at[, rtcp_keys_only[, strip_feedback]]]]]]): relay ``fd``'s packets here from now on, sent from
- * ``sink_fd``, counted in the slot at byte ``offset``; SRTP unprotected with ``unprotect``
- * and protected with ``protect`` (SrtpContexts, None for plain), RTCP only with
- * ``rtcp_keys_only``; RTCP feedback cut out of compounds with ``strip_feedback``. Already registered: only the sink, slot and contexts change (the
- * counters held here stay; the given ones are Python's stale copy). */
+ * lsr_at[, rtcp_keys_only[, strip_feedback]]]]]]): relay ``fd``'s packets here from now
+ * on, sent from ``sink_fd``, counted in the slot at byte ``offset``; SRTP unprotected with
+ * ``unprotect`` and protected with ``protect`` (SrtpContexts, None for plain), RTCP only
+ * with ``rtcp_keys_only``; RTCP feedback cut out of compounds with ``strip_feedback``.
+ * Already registered: only the sink, slot and contexts change (the counters held here
+ * stay; the given ones are Python's stale copy). */
 static PyObject *register_(PyObject *self, PyObject *args)
 {
     int fd, sink, seen, payload_type;
