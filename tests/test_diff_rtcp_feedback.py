@@ -52,14 +52,19 @@ UNREADABLE = {
 }
 
 SCENARIOS = {
-    # name: (A's protocol, B's, A muxed, which party's RTCP is stripped)
-    "AVPF to AVP": ("RTP/AVPF", "RTP/AVP", False, "A"),
-    "SAVPF to SAVP": ("RTP/SAVPF", "RTP/SAVP", False, "A"),
-    "SAVPF to AVP": ("RTP/SAVPF", "RTP/AVP", False, "A"),
-    "AVPF to SAVP": ("RTP/AVPF", "RTP/SAVP", False, "A"),
-    "AVP to AVPF": ("RTP/AVP", "RTP/AVPF", False, "B"),
-    "AVPF to AVPF": ("RTP/AVPF", "RTP/AVPF", False, None),
-    "AVPF muxed to AVP": ("RTP/AVPF", "RTP/AVP", True, "A"),
+    # name: (A's protocol, what B is offered, what B answers, A muxed, which party's RTCP
+    # is stripped)
+    "AVPF to AVP": ("RTP/AVPF", "RTP/AVP", "RTP/AVP", False, "A"),
+    "SAVPF to SAVP": ("RTP/SAVPF", "RTP/SAVP", "RTP/SAVP", False, "A"),
+    "SAVPF to AVP": ("RTP/SAVPF", "RTP/AVP", "RTP/AVP", False, "A"),
+    "AVPF to SAVP": ("RTP/AVPF", "RTP/SAVP", "RTP/SAVP", False, "A"),
+    "AVP to AVPF": ("RTP/AVP", "RTP/AVPF", "RTP/AVPF", False, "B"),
+    "AVPF to AVPF": ("RTP/AVPF", "RTP/AVPF", "RTP/AVPF", False, None),
+    "AVPF muxed to AVP": ("RTP/AVPF", "RTP/AVP", "RTP/AVP", True, "A"),
+    # the answer decides: AVPF offered on unchanged and answered AVP strips, AVPF offered
+    # on as AVP and answered AVPF does not
+    "AVPF answered AVP": ("RTP/AVPF", "RTP/AVPF", "RTP/AVP", False, "A"),
+    "AVP offered, AVPF answered": ("RTP/AVPF", "RTP/AVP", "RTP/AVPF", False, None),
 }
 
 
@@ -89,7 +94,7 @@ def _ports(text: str) -> tuple[int, int]:
 
 
 def _exchange(daemon, call_id: str, scenario: tuple, settle: float) -> dict:
-    a_protocol, b_protocol, a_mux, stripped = scenario
+    a_protocol, b_protocol, b_answers, a_mux, stripped = scenario
     a_rtp, a_rtcp = rtp_rtcp_sockets()
     b_rtp, b_rtcp = rtp_rtcp_sockets()
     ids = {"call-id": call_id, "from-tag": "A"}
@@ -104,7 +109,7 @@ def _exchange(daemon, call_id: str, scenario: tuple, settle: float) -> dict:
         b_in = _crypto(to_b)  # (what B decrypts with; it answers with a key of its own)
         b_key = sdes.generate(b_in.tag, b_in.suite.name) if b_in else None
         to_a = _text(daemon.request({"command": "answer", **ids, "to-tag": "B", "ICE": "remove",
-                                     "sdp": _body(b_rtp.getsockname()[1], b_protocol, b_key,
+                                     "sdp": _body(b_rtp.getsockname()[1], b_answers, b_key,
                                                   False)}))
         a_in = _crypto(to_a)
         a_gets_rtcp = a_rtp if a_mux else a_rtcp
@@ -165,5 +170,6 @@ def test_rtcp_feedback_to_a_leg_without_avpf_as_rtpengine(default_pair, name, se
     want = _exchange(default_pair.reference, call_id, scenario, settle)
     have = _exchange(default_pair.ours, call_id, scenario, settle)
     assert have == want
-    if scenario[3] is not None:  # (the scenario does test the strip)
-        assert want[f"{scenario[3]}: PLI only"] == []
+    stripped = scenario[4]
+    if stripped is not None:  # (the scenario does test the strip)
+        assert want[f"{stripped}: PLI only"] == []
