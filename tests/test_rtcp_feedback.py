@@ -1,7 +1,8 @@
-"""RTCP feedback cut out between an AVPF leg and one that is not: the sans-I/O filter
-(``media.rtcp_feedback``) and the C loop's copy of it (``_relay.strip_feedback``), the
-control plane's choice of streams (``offer_answer.feedback``) and the kernel planner
-keeping them with the relay. What 10.5 sends for each compound was found by experiment
+"""RTCP as 10.5 reads it: which packets it relays on any leg (``media.rtcp_feedback.refused``
+and the C loop's ``_relay.refused``), and feedback cut out between an AVPF leg and one
+that is not: the sans-I/O filter (``media.rtcp_feedback``) and the C loop's copy of it
+(``_relay.strip_feedback``), the control plane's choice of streams
+(``offer_answer.feedback``) and the kernel planner keeping them with the relay. What 10.5 sends for each compound was found by experiment
 (``test_diff_rtcp_feedback`` checks it over sockets)."""
 
 from __future__ import annotations
@@ -83,6 +84,56 @@ def test_a_packet_that_does_not_parse_spoils_the_compound(strip_feedback, bad):
 def test_the_untouched_compound_is_not_copied():
     compound = SR + SDES
     assert rtcp_feedback.strip_feedback(compound) is compound
+
+
+# -- every compound relayed: what 10.5 refuses (found by experiment) ----------------------
+
+RELAY, ERROR = False, True  # (``refused``: dropped, an error)
+VERDICTS = [pytest.param(rtcp_feedback.refused, id="python"),
+            pytest.param(getattr(_relay, "refused", None), id="C", marks=pytest.mark.skipif(
+                _relay is None, reason="the C helper is not built"))]
+RTP = struct.pack("!BBHII", 0x80, 0, 1, 160, 0xAAAA) + bytes(160)
+ON_BOTH = [  # (a packet, what 10.5 does with it on a muxed port and on an RTCP port)
+    (SR, RELAY, RELAY),
+    (SR + APP, RELAY, RELAY),
+    (APP, RELAY, RELAY),  # (no report first: read all the same)
+    (header(0, 199, 1) + RR[4:], RELAY, RELAY),  # a type 10.5 knows nothing of: RTCP all the same
+    (header(0, 200, 50) + SR[4:], RELAY, RELAY),  # overruns: unread
+    (SR + b"\x80\xc9", RELAY, RELAY),
+    (struct.pack("!BBH", 0x40, 200, 6) + SR[4:], ERROR, ERROR),  # not version 2
+    (SR + struct.pack("!BBH", 0x40, 201, 1) + RR[4:], ERROR, ERROR),
+    (struct.pack("!BBH", 0x00, 200, 2) + bytes(8), ERROR, ERROR),
+    (header(0, 200, 1) + RR[4:], ERROR, ERROR),  # an SR of 8 bytes
+    (header(2, 201, 1) + RR[4:], ERROR, ERROR),  # two report blocks announced, none there
+    (RTP, RELAY, ERROR),  # RTP: on an RTCP port an error
+    (header(0, 193, 2) + bytes(8), RELAY, ERROR),  # (193: RTP to 10.5, marker and type 65)
+    (b"\x99" * 40, RELAY, RELAY),  # no RTP header (9 CSRCs announced) nor RTCP: junk
+    (header(0, 200, 0), RELAY, RELAY),  # 4 bytes: too short to be taken for RTCP
+    (b"\x80\xc8\x00", RELAY, RELAY),
+    (b"", RELAY, RELAY),
+]
+
+
+@pytest.mark.parametrize("refused", VERDICTS)
+@pytest.mark.parametrize(("packet", "muxed", "on_rtcp_port"), ON_BOTH)
+def test_what_10_5_relays_of_what_arrives(refused, packet, muxed, on_rtcp_port):
+    assert refused(packet, False) is muxed
+    assert refused(packet, True) is on_rtcp_port
+
+
+@pytest.mark.parametrize("refused", VERDICTS)
+def test_an_rtp_header_is_read_with_its_csrcs_and_extension(refused):
+    with_csrc = struct.pack("!BBHII", 0x81, 0, 1, 160, 1)  # one CSRC announced
+    assert not refused(with_csrc, True)
+    assert refused(with_csrc + bytes(4), True)
+    extended = struct.pack("!BBHII", 0x90, 0, 1, 160, 1) + struct.pack("!HH", 0xBEDE, 1)
+    assert not refused(extended, True)
+    assert refused(extended + bytes(4), True)
+
+
+def test_the_walk_leaves_the_compound_alone():
+    assert rtcp_feedback.readable(SR + PLI) and not rtcp_feedback.readable(
+        SR + struct.pack("!BBH", 0x41, 206, 2) + PLI[4:])
 
 
 # -- the control plane: which streams strip --------------------------------------------

@@ -247,6 +247,8 @@ struct entry {
     /* RTCP feedback (RTPFB, PSFB) is cut out of the compounds relayed: an AVPF party's to a
      * leg that is not AVPF (``strip_feedback`` below). */
     uint8_t strip_feedback;
+    /* An RTCP port (not muxed): every packet is read as RTCP (``refused``). */
+    uint8_t rtcp_port;
 };
 
 static struct entry *table;
@@ -511,11 +513,12 @@ static int smallest_rtcp(unsigned char kind)
     }
 }
 
-/* The RTCP compound ``data`` without its RTPFB and PSFB packets, in place, as
- * rtpengined.media.rtcp_feedback.strip_feedback does it (the module says how 10.5 reads
- * compounds; both must agree, tests/test_rtcp_feedback.py runs the same cases on both):
- * the length left, 0 when nothing is, -1 when the compound does not parse. */
-static int strip_feedback(unsigned char *data, int len)
+/* Read the RTCP compound ``data`` packet by packet as 10.5 does, as
+ * rtpengined.media.rtcp_feedback._walk does (the module says how 10.5 reads compounds;
+ * both must agree, tests/test_rtcp_feedback.py runs the same cases on both): -1 when it
+ * does not parse, else the length left with ``cut`` taking its RTPFB and PSFB packets out
+ * in place (0: nothing left), ``len`` without. */
+static int walk_rtcp(unsigned char *data, int len, int cut)
 {
     int offset = 0, out = 0;
     while (len - offset >= 4) {
@@ -527,7 +530,7 @@ static int strip_feedback(unsigned char *data, int len)
             return -1;
         if ((kind == 200 || kind == 201) && length < (first & 0x1F) * 24)
             return -1;
-        if (kind != 205 && kind != 206) {
+        if (!cut || (kind != 205 && kind != 206)) {
             if (out != offset)
                 memmove(data + out, data + offset, (size_t)length);
             out += length;
@@ -537,6 +540,44 @@ static int strip_feedback(unsigned char *data, int len)
     if (out != offset)
         memmove(data + out, data + offset, (size_t)(len - offset));
     return out + (len - offset);
+}
+
+static int strip_feedback(unsigned char *data, int len)
+{
+    return walk_rtcp(data, len, 1);
+}
+
+/* Whether 10.5 drops ``data`` (decrypted) arriving on a stream, an error of that stream,
+ * as rtpengined.media.rtcp_feedback.refused says: RTCP it cannot read, and on an RTCP port
+ * (``rtcp_port``: not muxed) RTP too. */
+static int refused(unsigned char *data, int len, int rtcp_port)
+{
+    if (len >= 8 && data[1] >= 194 && data[1] <= 223)
+        return walk_rtcp(data, len, 0) < 0;
+    if (!rtcp_port || len < 12 || data[0] >> 6 != 2)
+        return 0; /* RTP on a muxed port; junk */
+    int header = 12 + 4 * (data[0] & 0x0F);
+    if (data[0] & 0x10) { /* an extension header: its 4-byte head, its length in words */
+        if (header + 4 > len)
+            return 0;
+        header += 4 + 4 * ((int)data[header + 2] << 8 | data[header + 3]);
+    }
+    return header <= len;
+}
+
+/* refused(packet, rtcp_port) -> bool: the C loop's verdict, for the tests. */
+static PyObject *refused_py(PyObject *self, PyObject *args)
+{
+    const char *packet;
+    Py_ssize_t size;
+    int rtcp_port;
+    if (!PyArg_ParseTuple(args, "y#p", &packet, &size, &rtcp_port))
+        return NULL;
+    if (size > INT_MAX) {
+        PyErr_SetString(PyExc_ValueError, "packet is too long");
+        return NULL;
+    }
+    return PyBool_FromLong(refused((unsigned char *)packet, (int)size, rtcp_port));
 }
 
 /* strip_feedback(compound) -> bytes or None: the C loop's filter, for the tests. */
@@ -588,6 +629,8 @@ static void count_emptied(int fd)
  * stream's context and protected with its sink's (as Worker.drain_secure does: a packet
  * libsrtp refuses is an error and is dropped), only RTCP ones with ``rtcp_keys_only``; with
  * ``strip_feedback``, RTCP without its feedback (after decryption, before encryption).
+ * RTCP 10.5 would not read, and on an RTCP port whatever is not RTCP, is dropped after
+ * decryption (``refused``).
  * Returns 1 when Python must flush the stream (congestion or a refused send: its kernel
  * drops or errors go out with the next flush, as in Python). */
 static int relay(int fd, struct entry *e, double wall)
@@ -660,6 +703,12 @@ static int relay(int fd, struct entry *e, double wall)
                 }
                 e->bytes -= (uint64_t)(received - len);
             }
+            if (rtcp || e->rtcp_port) { /* (decrypted, counted as received: 10.5) */
+                if (refused((unsigned char *)data, len, e->rtcp_port)) {
+                    e->errors += 1;
+                    continue;
+                }
+            }
             if (rtcp)
                 note_report(fd, wall, data, len);
             size = (unsigned)len;
@@ -694,13 +743,22 @@ static int relay(int fd, struct entry *e, double wall)
     } else {
         size = msgs[count - 1].msg_len;
         memcpy(head, slots + (size_t)(count - 1) * SLOT, size < 16 ? size : 16);
-        for (int i = 0; i < count; i++) /* (it keeps SR, RR and XR only) */
-            note_report(fd, wall, slots + (size_t)i * SLOT, (int)msgs[i].msg_len);
-        if (sending)
-            for (int i = 0; i < count; i++) {
-                iovs[i].iov_len = msgs[i].msg_len;
+        for (int i = 0; i < count; i++) {
+            unsigned char *data = (unsigned char *)slots + (size_t)i * SLOT;
+            int len = (int)msgs[i].msg_len;
+            /* RTCP is read before it is relayed (RTP costs one look at its second byte) */
+            if (e->rtcp_port || (len >= 8 && data[1] >= 194 && data[1] <= 223)) {
+                if (refused(data, len, e->rtcp_port)) {
+                    e->errors += 1;
+                    continue;
+                }
+                note_report(fd, wall, (char *)data, len); /* (it keeps SR, RR and XR only) */
+            }
+            if (sending) {
+                iovs[i].iov_len = (size_t)len;
                 outs[out++].msg_hdr = msgs[i].msg_hdr;
             }
+        }
     }
     /* What Worker.publish takes from the last packet: its SSRC, for RTP its payload type
      * (a new one is written with the traffic), the first RTCP on the port. */
@@ -1052,10 +1110,11 @@ static int peer_arg(PyObject *value, struct leg *out)
 
 /* register(fd, sink_fd, offset, packets, bytes, errors, last_packet, ssrc, ssrc_seen,
  * payload_type[, unprotect, protect[, peer[, rtcp_sink_fd, rtcp_protect[, seq, lsr,
- * lsr_at[, rtcp_keys_only[, strip_feedback]]]]]]): relay ``fd``'s packets here from now
- * on, sent from ``sink_fd``, counted in the slot at byte ``offset``; SRTP unprotected with
- * ``unprotect`` and protected with ``protect`` (SrtpContexts, None for plain), RTCP only
- * with ``rtcp_keys_only``; RTCP feedback cut out of compounds with ``strip_feedback``.
+ * lsr_at[, rtcp_keys_only[, strip_feedback[, rtcp_port]]]]]]]): relay ``fd``'s packets
+ * here from now on, sent from ``sink_fd``, counted in the slot at byte ``offset``; SRTP
+ * unprotected with ``unprotect`` and protected with ``protect`` (SrtpContexts, None for
+ * plain), RTCP only with ``rtcp_keys_only``; RTCP feedback cut out of compounds with
+ * ``strip_feedback``; every packet read as RTCP with ``rtcp_port`` (``refused``).
  * Already registered: only the sink, slot and contexts change (the counters held here
  * stay; the given ones are Python's stale copy). */
 static PyObject *register_(PyObject *self, PyObject *args)
@@ -1068,12 +1127,12 @@ static PyObject *register_(PyObject *self, PyObject *args)
     PyObject *unprotect_arg = Py_None, *protect_arg = Py_None, *peer = Py_None;
     PyObject *rtcp_protect_arg = Py_None;
     PyObject *unprotect, *protect, *rtcp_protect;
-    int rtcp_sink = -1, seq = -1, rtcp_keys_only = 0, strip = 0;
+    int rtcp_sink = -1, seq = -1, rtcp_keys_only = 0, strip = 0, rtcp_port = 0;
     unsigned long lsr = 0, lsr_at = 0;
-    if (!PyArg_ParseTuple(args, "iinKKKdkii|OOOiOikkpp", &fd, &sink, &offset, &packets,
+    if (!PyArg_ParseTuple(args, "iinKKKdkii|OOOiOikkppp", &fd, &sink, &offset, &packets,
                           &nbytes, &errors, &last, &ssrc, &seen, &payload_type, &unprotect_arg,
                           &protect_arg, &peer, &rtcp_sink, &rtcp_protect_arg, &seq, &lsr,
-                          &lsr_at, &rtcp_keys_only, &strip))
+                          &lsr_at, &rtcp_keys_only, &strip, &rtcp_port))
         return NULL;
     if (context_arg(unprotect_arg, &unprotect) < 0 || context_arg(protect_arg, &protect) < 0
         || context_arg(rtcp_protect_arg, &rtcp_protect) < 0)
@@ -1106,6 +1165,7 @@ static PyObject *register_(PyObject *self, PyObject *args)
     e->rtcp_protect = rtcp_protect;
     e->rtcp_keys_only = (uint8_t)rtcp_keys_only;
     e->strip_feedback = (uint8_t)strip;
+    e->rtcp_port = (uint8_t)rtcp_port;
     if (!e->settled) {
         e->settled = 1;
         e->packets = packets;
@@ -1223,6 +1283,7 @@ static PyMethodDef methods[] = {
     {"held", held, METH_O, "Datagrams of a WebRTC leg's stream left to Python."},
     {"attach", attach, METH_O, "The counter table relayed packets are counted in."},
     {"strip_feedback", strip_feedback_py, METH_O, "An RTCP compound without its feedback."},
+    {"refused", refused_py, METH_VARARGS, "Whether 10.5 drops a packet, an error."},
     {NULL, NULL, 0, NULL},
 };
 
@@ -1250,7 +1311,7 @@ PyMODINIT_FUNC PyInit__relay(void)
         }
         PyModule_AddIntConstant(m, "MAX_BATCH", MAX_BATCH);
         /* worker.py uses the helper only when this matches: a stale build is ignored */
-        PyModule_AddIntConstant(m, "API", 7);
+        PyModule_AddIntConstant(m, "API", 8);
     }
     return m;
 }

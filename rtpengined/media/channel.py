@@ -114,6 +114,9 @@ class StreamSpec(NamedTuple):
     # RTPFB and PSFB packets are cut out of the RTCP compounds this stream receives (an
     # AVPF party's to a leg that is not AVPF: ``Stream.strip_feedback``).
     strip_feedback: bool = False
+    # The stream is an RTCP port (``Stream.rtcp``: not muxed): whatever arrives is read as
+    # RTCP, and what 10.5 would not read is dropped (``rtcp_feedback.refused``).
+    rtcp: bool = False
 
 
 def encode(messages: list[tuple]) -> bytes:

@@ -658,6 +658,7 @@ class RelayPlane:
             srtcp,
             transcode_passes,
             strip_feedback,
+            stream.rtcp,
         )
 
     def _webrtc_spec(self, record: _Record, stream: Stream, ahead: list | None = None) -> tuple:

@@ -1,4 +1,5 @@
-"""RTCP feedback (RFC 4585) cut out of what an AVPF leg sends to a leg that is not AVPF.
+"""RTCP compounds as rtpengine 10.5 reads them: which it relays, and the feedback
+(RFC 4585) it cuts out of what an AVPF leg sends to a leg that is not AVPF.
 
 A party on an AVPF profile (RTP/AVPF, RTP/SAVPF, UDP/TLS/RTP/SAVPF: a browser, a video
 phone) puts transport-layer (RTPFB, type 205: NACK, transport-cc) and payload-specific
@@ -17,7 +18,15 @@ decides what happens (found by sending 10.5 such compounds):
   report block their count announces, counted over the whole packet), spoils the whole
   compound: it is dropped, an error of the stream it came on.
 
-Sans-I/O: bytes in, bytes (or the verdict) out; the relay worker does the rest.
+10.5 reads every compound it relays, whatever the legs, and drops one it cannot read
+(``refused``). What it takes for RTCP (found by sending 10.5 such packets): on a port with
+rtcp-mux, a packet of at least 8 bytes whose second byte is 194 to 223 (``is_rtcp``); the
+rest there is RTP and goes on unread. On an RTCP port, what is not RTCP but reads as an RTP
+header (version 2, its CSRCs and extension header within the packet) is dropped too; junk
+that is neither goes on.
+
+Sans-I/O: bytes in, bytes (or the verdict) out; the relay worker does the rest (the C
+loop of ``_relay.c`` the same, the tests run the cases on both).
 """
 
 from __future__ import annotations
@@ -27,11 +36,48 @@ RTPFB, PSFB = 205, 206
 _SMALLEST = {200: 28, 201: 8, 202: 4, 203: 4, 204: 12, RTPFB: 12, PSFB: 12, 207: 8}
 _REPORT_BLOCK = 24
 
+def is_rtcp(packet) -> bool:
+    """Whether 10.5 takes ``packet``, arriving on a port with rtcp-mux, for RTCP."""
+    return len(packet) >= 8 and 194 <= packet[1] <= 223
+
+
+def refused(packet, rtcp_port: bool) -> bool:
+    """Whether 10.5 drops ``packet`` (decrypted) arriving on a stream, an error of that
+    stream: RTCP it cannot read, and on an RTCP port (``rtcp_port``: not muxed) RTP too
+    (see the module)."""
+    if is_rtcp(packet):
+        return not readable(packet)
+    return rtcp_port and _rtp_header_fits(packet)
+
+
+def readable(compound) -> bool:
+    """Whether 10.5 reads the RTCP ``compound`` and relays it (see the module)."""
+    return _walk(compound, False) is not None
+
+
+def _rtp_header_fits(packet) -> bool:
+    """Version 2 and the fixed header, CSRCs and extension header within ``packet``."""
+    size = len(packet)
+    if size < 12 or packet[0] >> 6 != 2:
+        return False
+    header = 12 + 4 * (packet[0] & 0x0F)
+    if packet[0] & 0x10:  # an extension header: its 4-byte head, then its length in words
+        if header + 4 > size:
+            return False
+        header += 4 + 4 * (packet[header + 2] << 8 | packet[header + 3])
+    return header <= size
+
 
 def strip_feedback(compound: bytes) -> bytes | None:
     """``compound`` without its RTPFB and PSFB packets, as 10.5 sends it on from an AVPF
     leg to one that is not: the compound itself when it has none, ``b""`` when nothing is
     left (not sent), None when it does not parse (dropped, an error; see the module)."""
+    return _walk(compound, True)
+
+
+def _walk(compound, cut: bool):
+    """Read ``compound`` packet by packet as 10.5 does: None when it does not parse, else
+    the compound, without its feedback when ``cut``."""
     size = len(compound)
     offset = 0
     kept_from = 0  # start of the run of packets kept since the last cut
@@ -45,7 +91,7 @@ def strip_feedback(compound: bytes) -> bytes | None:
             return None
         if kind in (200, 201) and length < (first & 0x1F) * _REPORT_BLOCK:
             return None
-        if kind == RTPFB or kind == PSFB:
+        if cut and (kind == RTPFB or kind == PSFB):
             if pieces is None:
                 pieces = []
             pieces.append(compound[kept_from:offset])

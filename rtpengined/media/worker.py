@@ -79,7 +79,7 @@ try:  # the event loop for settled streams in C (setup.py builds it; optional)
     from . import _relay
 except ImportError:  # not built: the pure-Python loop below does the same, packet by packet
     _relay = None
-if os.environ.get("RTPENGINED_PURE_RELAY") or getattr(_relay, "API", None) != 7:
+if os.environ.get("RTPENGINED_PURE_RELAY") or getattr(_relay, "API", None) != 8:
     _relay = None  # forced (tests run both loops; operators may too) or a stale build
 # SRTP contexts the C helper can call (pylibsrtp's libsrtp sessions, see _c_context): the C
 # loop relays streams keyed with them; without the helper SRTP streams stay in Python.
@@ -133,7 +133,7 @@ class _Stream:
         "packets", "bytes", "errors", "last_packet", "ssrc", "ssrc_seen",
         "kernel_drops", "congested", "payload_type",
         "busy", "turn", "secure", "referred",
-        "seq", "sr",
+        "seq", "sr", "rtcp_port",
         "rare",  # (the state few streams set: ``add_rare_fields`` below the class)
     )
 
@@ -189,6 +189,7 @@ class _Stream:
         self.media_handover = spec.media_handover
         self.asymmetric = spec.asymmetric
         self.rtcp_mux = spec.rtcp_mux
+        self.rtcp_port = spec.rtcp
         self.blocked = spec.blocked
         if (self.rare is not None or spec.extra_sinks or spec.transcode or spec.rtcp_only
                 or spec.dropped or spec.egress or spec.t38 or spec.guard or spec.strip_feedback):
@@ -947,7 +948,8 @@ class Worker:
                             stream.bytes, stream.errors, stream.last_packet, stream.ssrc,
                             stream.ssrc_seen, stream.payload_type, unprotect, protect, peer,
                             -1 if rtcp_target is None else rtcp_target.fd, rtcp_protect,
-                            stream.seq, lsr, lsr_at, rtcp_keys_only, stream.strip_feedback)
+                            stream.seq, lsr, lsr_at, rtcp_keys_only, stream.strip_feedback,
+                            stream.rtcp_port)
         except ValueError:  # a peer the C loop cannot compare sources with
             return False
         stream.native = True
@@ -1165,7 +1167,8 @@ class Worker:
         endpoint = endpoint0 = stream.endpoint
         settled = settled0 = stream.confirmed
         demux = stream.rtcp_mux and sink is not None and not sink.rtcp_mux
-        count = nbytes = errors = size = offset = 0
+        count = nbytes = errors = size = offset = first = 0
+        rtcp_port = stream.rtcp_port
         busy = stream.busy
         limit = BATCH if busy else 1
         ends = self.ends  # end offset of each packet received, in order
@@ -1188,8 +1191,13 @@ class Worker:
                     break
                 count += 1
                 nbytes += size
-                if size >= 8 and buffer[offset + 1] in _REPORT_TYPES:  # (an RTCP SR, RR or XR)
-                    _note_report(stream, wall, buffer[offset:offset + size])
+                first = offset
+                if rtcp_port or size >= 8 and 194 <= buffer[offset + 1] <= 223:  # (RTCP)
+                    if rtcp_feedback.refused(view[offset:offset + size], rtcp_port):
+                        errors += 1  # dropped: the next packet lands in its place
+                        continue
+                    if buffer[offset + 1] in _REPORT_TYPES:  # (an RTCP SR, RR or XR)
+                        _note_report(stream, wall, buffer[offset:offset + size])
                 offset += size
                 ends.append(offset)
             targets = None
@@ -1209,8 +1217,6 @@ class Worker:
                 first = offset
                 offset += size
                 ends.append(offset)
-                if size >= 8 and buffer[first + 1] in _REPORT_TYPES:  # (an RTCP SR, RR or XR)
-                    _note_report(stream, wall, buffer[first:offset])
                 if source != endpoint or not settled:
                     if not stream.on_new_source(source, now):
                         errors += 1
@@ -1218,6 +1224,13 @@ class Worker:
                         continue
                     endpoint = stream.endpoint
                     settled = stream.confirmed
+                if rtcp_port or size >= 8 and 194 <= buffer[first + 1] <= 223:  # (RTCP)
+                    if rtcp_feedback.refused(view[first:offset], rtcp_port):
+                        errors += 1
+                        targets.append(None)
+                        continue
+                    if buffer[first + 1] in _REPORT_TYPES:  # (an RTCP SR, RR or XR)
+                        _note_report(stream, wall, buffer[first:offset])
                 target = sink
                 if (demux and size > 1 and 192 <= buffer[first + 1] <= 223
                         and sink.rtcp_peer is not None):
@@ -1234,7 +1247,7 @@ class Worker:
         publish_all = not fast and (stream.endpoint != endpoint0 or stream.confirmed != settled0)
         if publish_all:  # rare (learning): tell the control plane, which polls nothing
             self.learned.append(stream.id)
-        self.publish(stream, count, wall, buffer, offset - size, size, publish_all)
+        self.publish(stream, count, wall, buffer, first, size, publish_all)
         # -- send -----------------------------------------------------------------------
         if sink is not None and count:
             failed = 0
@@ -2233,6 +2246,9 @@ def _forward(stream: _Stream, sink: _Stream | None, extras: tuple, data: bytes, 
     a list) a packet to convert goes there instead, converted on the stream's DTX timer
     (``Worker.run_dtx``). A stream with a delay buffer (``guard``) puts what it receives
     there (``guarded``: armed by ``Worker.arm_guards``, sent by ``Worker.run_guards``)."""
+    if rtcp or stream.rtcp_port:  # (RTCP 10.5 cannot read is dropped: ``refused``)
+        if rtcp_feedback.refused(data, stream.rtcp_port):
+            return 1
     dropped = stream.dropped
     if dropped and not rtcp and len(data) > 1 and data[1] & 0x7F in dropped:
         return 0
@@ -2258,7 +2274,7 @@ def _forward(stream: _Stream, sink: _Stream | None, extras: tuple, data: bytes, 
     if rtcp and stream.strip_feedback:  # (an AVPF party's RTCP to a leg that is not)
         data = rtcp_feedback.strip_feedback(data)
         if not data:
-            if data is None:  # unreadable: dropped, an error of this stream (10.5)
+            if data is None:  # (unreadable: ``refused`` took it above)
                 return errors + 1
             # Nothing left: not sent, an error of the stream it was for (as 10.5 counts
             # it); ``send_on`` counts it.
