@@ -31,13 +31,9 @@ from . import stun
 
 Address = tuple[str, int]
 
-# Pacing as 10.5 paces its checks: a new check at most every 20 ms (its agents' timer tick),
-# an unanswered one sent again after 100 ms, the wait doubled each time, the pair failed when
-# the ninth transmission's wait (25.6 s) has passed unanswered. (RFC 8445 suggests 50 ms and
-# an RTO of 500 ms; a peer that lost our first check waits 100 ms for the next one, not 500.)
-TA = 0.02  # between new checks
-RTO = 0.1  # the first retransmission's wait; doubled each time
-MAX_TRANSMISSIONS = 9
+TA = 0.05  # pacing between new checks (RFC 8445 14.2, 50 ms)
+RTO = 0.5  # first retransmission; doubled each time
+MAX_TRANSMISSIONS = 7
 # Consent freshness (RFC 7675): a full agent checks the selected pair every 4-6 s (5 s
 # randomised by +-20 %) once media may flow, and stops sending when no check of its own has
 # been answered for 30 s.
