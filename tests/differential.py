@@ -180,9 +180,11 @@ def describe_difference(want: Any, have: Any) -> str:
                                           lineterm="", n=2))
 
 
-@pytest.fixture(scope="session", name="default_pair")
+@pytest.fixture(scope="module", name="default_pair")
 def default_pair_fixture():
-    """One pair with the default configuration, shared by every differential module."""
+    """A pair with the default configuration for the module's tests, stopped at its end.
+    (Each module imports this fixture, and pytest keeps one instance per import: with the
+    session scope every module's pair stayed alive until the run ended, 30 pairs at once.)"""
     daemons = DaemonPair()
     yield daemons
     daemons.stop()
