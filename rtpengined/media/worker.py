@@ -2509,10 +2509,11 @@ def _c_context(context):
 
 def _srtp_context(keys: tuple | None, outbound: bool):
     """A libsrtp context for (profile, key||salt[, SDES session parameters[, MKI]]); None
-    without keys or for a profile libsrtp cannot do here (the stream then drops what it
+    without keys, for keys that name no suite (``sdes.NO_KEY``: a party that gave no key
+    we can read) or for a profile libsrtp cannot do here (the stream then drops what it
     cannot decrypt or encrypt). A key with an MKI gets the plain context behind the MKI
     framing (Python's drain relays it: the C loop takes only its own contexts)."""
-    if keys is None:
+    if keys is None or keys[0] == "no key":  # (offer_answer.sdes.NO_KEY: refused, quietly)
         return None
     if len(keys) > 3 and keys[3]:
         inner = _srtp_context(keys[:3], outbound)

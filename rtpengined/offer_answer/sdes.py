@@ -168,12 +168,22 @@ SUPPORTED = frozenset(s.name for s in sdes.SUITES
                       if not s.name.startswith(("F8_", "AES_192_")))
 
 
-def set_keys(media: CallMedia, inbound: sdes.Crypto | None, outbound: sdes.Crypto | None,
-             show_suite: bool = False, keep_suite: bool = False) -> list:
+# Relay keys that name no suite (``Stream.srtp_in``): the relay builds no context for them,
+# so it refuses every packet the party sends and counts each as an error of its stream.
+# For an SRTP answerer whose answer gave no key we can read (10.5 has no incoming crypto
+# parameters for it then and fails to decrypt whatever it sends).
+NO_KEY = ("no key", b"")
+
+
+def set_keys(media: CallMedia, inbound: sdes.Crypto | tuple | None,
+             outbound: sdes.Crypto | None, show_suite: bool = False,
+             keep_suite: bool = False) -> list:
     """Give the media's streams their SRTP keys; the streams that changed. ``show_suite``:
-    query names the suite on these streams (10.5 does for an SDES offerer's leg)."""
+    query names the suite on these streams (10.5 does for an SDES offerer's leg).
+    ``inbound`` may be ``NO_KEY``: what the party sends is refused."""
     suite = outbound.suite.name if show_suite and outbound is not None else None
-    key_in = relay_keys(inbound) if inbound is not None else None
+    key_in = (inbound if isinstance(inbound, tuple)
+              else relay_keys(inbound) if inbound is not None else None)
     key_out = relay_keys(outbound) if outbound is not None else None
     if key_in is None or key_out is None:
         key_in = key_out = None  # half a context relays nothing useful: stay plain
@@ -535,6 +545,8 @@ def _answer_security(plan: MediaPlan, section: MediaSection, answer_media: CallM
             offer_media.sdes = answer_media.sdes = True
             return (set_keys(offer_media, theirs, ours, show_suite=True)
                     + set_keys(answer_media, answered[0], chosen, show_suite=True))
+        if not answered and is_srtp(section.protocol):
+            return _answer_keyless(plan, answer_media, offer_media)
     if osrtp_offerer and plain_answer:
         # An opportunistic offer answered plain: the call stays plain.
         offer_media.sdes = False
@@ -545,6 +557,45 @@ def _answer_security(plan: MediaPlan, section: MediaSection, answer_media: CallM
     # query, as 10.5's streams keep their crypto parameters; nothing is encrypted)
     return (set_keys(answer_media, None, None, keep_suite=True)
             + set_keys(offer_media, None, None, keep_suite=True))
+
+
+def keyless_answer(offered: list[sdes.Crypto], offered_on: list[sdes.Crypto],
+                   kept: sdes.Crypto | None = None
+                   ) -> tuple[sdes.Crypto | None, sdes.Crypto | None, sdes.Crypto | None]:
+    """An SDES (or opportunistic SRTP) offer answered RTP/SAVP(F) with no a=crypto line we
+    can read (none, or none that parses: a key too short, an unknown suite), as 10.5
+    settles it: ``(our line for the offerer, its line we decrypt it with, our line the
+    answerer is sent with)``. The offerer is answered as when the answer had chosen a suite
+    we added (its first suite we do, its tag, a key of ours; ``kept``: the one answered
+    before, kept while the suite is the same); the answerer, whose answer took none of the
+    lines offered to it, is still sent with the first of them (10.5 prunes the lines it
+    offered only by an answer's line, and this answer has none), which may be the
+    offerer's own key. None for the first two when no offered suite is one we do."""
+    ours = sdes.answer(offered)
+    if ours is not None and kept is not None and kept.suite is ours.suite:
+        ours = kept
+    theirs = next((c for c in offered if ours is not None and c.tag == ours.tag), None)
+    return ours, theirs, (offered_on[0] if offered_on else None)
+
+
+def _answer_keyless(plan: MediaPlan, answer_media: CallMedia,
+                    offer_media: CallMedia) -> list:
+    """``keyless_answer`` on the call: the offerer gets our a=crypto in its own protocol
+    (RTP/AVP for an opportunistic offerer, as 10.5 answers it) and the relay decrypts what
+    it sends and encrypts it for the answerer; what the answerer sends is refused, each
+    packet an error of its stream (10.5 has no key to decrypt it with). Query shows SDES
+    and a suite on both legs (10.5); the streams whose keys changed."""
+    kept = _kept_key(offer_media, sdes.answer(offer_media.crypto_received))
+    ours, theirs, sent_with = keyless_answer(list(offer_media.crypto_received),
+                                             list(answer_media.crypto_offered), kept)
+    if ours is None:
+        return (set_keys(answer_media, None, None, keep_suite=True)
+                + set_keys(offer_media, None, None, keep_suite=True))
+    plan.protocol = offer_media.protocol = offer_media.offer_protocol
+    plan.security = [ours.format()]
+    offer_media.sdes = answer_media.sdes = True
+    return (set_keys(offer_media, theirs, ours, show_suite=True)
+            + set_keys(answer_media, NO_KEY, sent_with, show_suite=True))
 
 
 def _osrtp_shown(answer_media: CallMedia, offer_media: CallMedia) -> None:
