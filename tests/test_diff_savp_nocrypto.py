@@ -34,6 +34,7 @@ from differential import (
 )
 from test_diff_sdes import _mask_keys
 
+from rtpengined.offer_answer.sdes import SUPPORTED
 from rtpengined.secure import sdes
 from rtpengined.secure.srtp import SrtpContext
 
@@ -43,6 +44,8 @@ BAD_KEY = "a=crypto:1 AES_CM_128_HMAC_SHA1_80 inline:CRYPTO128"
 UNKNOWN_SUITE = "a=crypto:1 FOO_BAR inline:QjnnaukLn7iwASAs0YLzPUplJkjOhTZK2dvOwo6c"
 # (a suite we add to the offer, under the tag we give it there: an answer that keys)
 ADDED_SUITE = "a=crypto:8 AES_CM_128_HMAC_SHA1_32 inline:Kl3GFJ5Gqz5x07xYkoyHODkVkSpiplZnXsQIw+Q7"
+# (that suite under tag 1, which names another suite in the offer)
+ANOTHER_SUITE = ADDED_SUITE.replace("a=crypto:8 ", "a=crypto:1 ")
 
 
 def _party(address: str, *media: str) -> str:
@@ -82,6 +85,13 @@ SCENARIOS: dict[str, list[dict]] = {
         _o(SAVP_A), _a(_b()), _a(_b()), query(), delete()],
     "SAVP offer, SAVP answer without a=crypto, then re-offer and an answer with keys": [
         _o(SAVP_A), _a(_b()), _o(SAVP_A), _a(_b(KEY_B)), query(), delete()],
+    "SAVP offer with SDES off, SAVP answer without a=crypto": [
+        _o(SAVP_A, SDES=["off"]), _a(_b()), query(), delete()],
+    "SAVP offer, SAVP answer with another suite under the offerer's tag": [
+        _o(SAVP_A), _a(_b(ANOTHER_SUITE)), query(), delete()],
+    "plain offer to SAVP, SAVP answer without a=crypto": [
+        _o(_party("192.0.2.10", "m=audio 2000 RTP/AVP 0", "a=sendrecv"),
+           **{"transport-protocol": "RTP/SAVP", "DTLS": "off"}), _a(_b()), query(), delete()],
     "legacy OSRTP offer, control": [_o(LEGACY_OSRTP_A), _a(LEGACY_OSRTP_B), query(), delete()],
     "OSRTP offer, SAVP answer without a=crypto": [_o(OSRTP_A), _a(_b()), query(), delete()],
     # (as before: answers that key, a plain answer, an opportunistic offer answered plain)
@@ -119,7 +129,15 @@ def _rr(ssrc: int) -> bytes:
 
 
 def _lines(text: str) -> list[sdes.Crypto]:
-    return [sdes.parse(line[2:]) for line in text.splitlines() if line.startswith("a=crypto:")]
+    """The a=crypto lines of an SDP that parse."""
+    out = []
+    for line in text.splitlines():
+        if line.startswith("a=crypto:"):
+            try:
+                out.append(sdes.parse(line[2:]))
+            except sdes.SdesError:
+                continue
+    return out
 
 
 def _seen(data: bytes, contexts: dict, rtcp: bool) -> str:
@@ -150,16 +168,20 @@ def _figures(reply: dict) -> dict:
     return out
 
 
-def _exchange(daemon, call_id: str, a_proto: str, b_proto: str, b_lines: list[str]) -> list:
-    """A offers ``a_proto`` with its key, B answers ``b_proto`` with ``b_lines``; both send
-    SRTP, plain RTP and RTCP. What each packet became at the other party, the answer's
+def _exchange(daemon, call_id: str, a_proto: str, b_proto: str, b_lines: list[str],
+              options: dict | None = None) -> list:
+    """A offers ``a_proto`` with its key (none with ``options`` that send a plain offer on
+    as SRTP), B answers ``b_proto`` with ``b_lines``; both send SRTP (with every key they
+    know of), plain RTP and RTCP. What each packet became at the other party, the answer's
     shape, and query's figures."""
     (a_rtp, a_rtcp), (b_rtp, b_rtcp) = rtp_rtcp_sockets(), rtp_rtcp_sockets()
     ids = {"call-id": call_id, "from-tag": "A"}
+    options = options or {}
+    keyed = "transport-protocol" not in options and "OSRTP" not in options
     try:
-        offered = daemon.request({"command": "offer", **ids, "ICE": "remove",
+        offered = daemon.request({"command": "offer", **ids, "ICE": "remove", **options,
                                   "sdp": _body(a_rtp.getsockname()[1], a_proto,
-                                               [f"a={A_KEY.format()}"])})
+                                               [f"a={A_KEY.format()}"] if keyed else [])})
         answered = daemon.request({"command": "answer", **ids, "to-tag": "B", "ICE": "remove",
                                    "sdp": _body(b_rtp.getsockname()[1], b_proto, b_lines)})
         to_a, to_b = audio_port(offered), audio_port(answered)
@@ -168,11 +190,13 @@ def _exchange(daemon, call_id: str, a_proto: str, b_proto: str, b_lines: list[st
         reads_b = {f"offered line {c.tag}": SrtpContext.from_sdes(c, False) for c in lines_b
                    if c.suite.name.startswith("AES_CM_128")}
         reads_a = {f"answered line {c.tag}": SrtpContext.from_sdes(c, False) for c in lines_a}
-        a_out = SrtpContext.from_sdes(A_KEY, True)
+        a_out = SrtpContext.from_sdes(A_KEY, True) if keyed else None
         b_outs = {f"offered line {c.tag}": SrtpContext.from_sdes(c, True) for c in lines_b
                   if c.suite.name.startswith("AES_CM_128")}
         b_outs.update({f"answered line {c.tag}": SrtpContext.from_sdes(c, True)
                        for c in lines_a})
+        b_outs.update({f"its own line {c.tag}": SrtpContext.from_sdes(c, True)
+                       for c in _lines("\n".join(b_lines)) if c.suite.name in SUPPORTED})
         protocol = re.search(r"m=audio \d+ (\S+)", answered["sdp"]).group(1)
         log = [("answer", protocol, [(c.tag, c.suite.name) for c in lines_a])]
 
@@ -181,14 +205,17 @@ def _exchange(daemon, call_id: str, a_proto: str, b_proto: str, b_lines: list[st
             log.append((name, [_seen(got, contexts, rtcp) for got in burst(receiver, 0.4)]))
 
         for seq in range(1, 4):
-            send(f"A SRTP {seq}", a_rtp, to_b, a_out.protect(_rtp(seq, A_SSRC)), b_rtp, reads_b)
+            packet = _rtp(seq, A_SSRC)
+            send(f"A SRTP {seq}", a_rtp, to_b, a_out.protect(packet) if a_out else packet,
+                 b_rtp, reads_b)
         send("A plain RTP", a_rtp, to_b, _rtp(4, A_SSRC), b_rtp, reads_b)
         send("B plain RTP", b_rtp, to_a, _rtp(1, B_SSRC), a_rtp, reads_a)
         for seq, (name, context) in enumerate(sorted(b_outs.items()), start=2):
             send(f"B SRTP with {name}", b_rtp, to_a, context.protect(_rtp(seq, B_SSRC)),
                  a_rtp, reads_a)
-        send("A SRTCP", a_rtcp, to_b + 1, a_out.protect_rtcp(_rr(A_SSRC)), b_rtcp, reads_b,
-             True)
+        report = _rr(A_SSRC)
+        send("A SRTCP", a_rtcp, to_b + 1, a_out.protect_rtcp(report) if a_out else report,
+             b_rtcp, reads_b, True)
         send("B plain RTCP", b_rtcp, to_a + 1, _rr(B_SSRC), a_rtcp, reads_a, True)
         log.append(("query", _figures(daemon.request({"command": "query",
                                                        "call-id": call_id}))))
@@ -199,12 +226,23 @@ def _exchange(daemon, call_id: str, a_proto: str, b_proto: str, b_lines: list[st
     return log
 
 
+TO_SAVP = {"transport-protocol": "RTP/SAVP"}
 MEDIA = {
     "SAVP answer without a=crypto": ("RTP/SAVP", "RTP/SAVP", []),
     "SAVP answer with an unusable key": ("RTP/SAVP", "RTP/SAVP", [BAD_KEY]),
     "OSRTP offer, SAVP answer without a=crypto": ("RTP/AVP", "RTP/SAVP", []),
-    # (as before: the call stays plain)
+    # (SDES off: no line went on, so nothing goes to the answerer either)
+    "SDES off, SAVP answer without a=crypto": ("RTP/SAVP", "RTP/SAVP", [], {"SDES": ["off"]}),
+    # an answer naming another suite under a tag of ours: nothing to send it with
+    "SAVP answer with another suite under the offerer's tag": (
+        "RTP/SAVP", "RTP/SAVP", [ANOTHER_SUITE]),
+    # a plain offer sent on as RTP/SAVP: the same two rules on the answerer's leg
+    "plain offer to SAVP, SAVP answer without a=crypto": ("RTP/AVP", "RTP/SAVP", [], TO_SAVP),
+    "plain offer to SAVP, SAVP answer with another suite under tag 1": (
+        "RTP/AVP", "RTP/SAVP", [ANOTHER_SUITE], TO_SAVP),
+    # (as before: the call stays plain; an answer that keys)
     "OSRTP offer, plain answer": ("RTP/AVP", "RTP/AVP", []),
+    "SAVP answer with a suite we added": ("RTP/SAVP", "RTP/SAVP", [ADDED_SUITE]),
 }
 
 

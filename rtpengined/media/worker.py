@@ -1387,8 +1387,8 @@ class Worker:
     def send_on(self, stream: _Stream, out: list) -> None:
         """Send a secure drain's packets (decrypted or re-encrypted) to their targets; a
         send the kernel refuses counts as an error of the stream they came from. A None
-        packet is an RTCP compound the feedback strip left empty (``_forward``): an error
-        of its target."""
+        packet is an error of its target: an RTCP compound the feedback strip left empty
+        (``_forward``), or one its context could not encrypt (``_send_on``)."""
         failed = 0
         for target, data in out:
             if data is None:
@@ -2362,7 +2362,9 @@ def _rewriter(stream: _Stream) -> transcoding.Direction:
 def _send_on(stream: _Stream, sink: _Stream, extras: tuple, pieces, rtcp: bool, demux: bool,
              out: list) -> int:
     """Queue packets for the sink (converted ones: ``_forward``, ``Worker.run_dtx``) and
-    their copies for ``egress`` subscribers; returns the errors."""
+    their copies for ``egress`` subscribers; returns the errors. A packet the sink's
+    context cannot encrypt is an error of the stream it was for (``send_on`` counts it),
+    as 10.5 counts it on the sink."""
     errors = 0
     egress = extras if extras and any(e.egress for e in extras) else None
     for piece in pieces:
@@ -2370,7 +2372,7 @@ def _send_on(stream: _Stream, sink: _Stream, extras: tuple, pieces, rtcp: bool, 
             errors += _fan_out(egress, piece, rtcp, stream.rtcp_mux, out, egress=True)
         onward = _onward(sink, piece, rtcp, demux)
         if onward is False:
-            errors += 1
+            out.append((_target(sink, rtcp, demux), None))
         elif onward is not None:
             out.append(onward)
     return errors
