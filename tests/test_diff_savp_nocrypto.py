@@ -252,3 +252,26 @@ def test_media_as_rtpengine(default_pair, name):
     want = _exchange(default_pair.reference, call_id, *MEDIA[name])
     have = _exchange(default_pair.ours, call_id, *MEDIA[name])
     assert have == want
+
+
+def _answered_keys(daemon, call_id: str, b_lines: tuple[str, ...]) -> list[bool]:
+    """Whether the offerer's answered line stays the same: on a second answer, and on the
+    answer to a re-offer."""
+    ids = {"call-id": call_id, "from-tag": "A"}
+    lines = []
+    for command in ("offer", "answer", "answer", "offer", "answer"):
+        message = ({"command": "offer", **ids, "sdp": SAVP_A} if command == "offer" else
+                   {"command": "answer", **ids, "to-tag": "B", "sdp": _b(*b_lines)})
+        reply = daemon.request(message)
+        if command == "answer":
+            lines.append([line for line in reply["sdp"].splitlines()
+                          if line.startswith("a=crypto:")])
+    daemon.request({"command": "delete", **ids})
+    return [lines[1] == lines[0], lines[2] == lines[0]]
+
+
+@pytest.mark.parametrize("b_lines", [(), (ADDED_SUITE,)], ids=["no a=crypto", "added suite"])
+def test_the_offerer_keeps_our_key_across_answers_as_rtpengine(default_pair, b_lines):
+    call_id = f"savp-keeps-key-{len(b_lines)}"
+    want = _answered_keys(default_pair.reference, call_id, b_lines)
+    assert _answered_keys(default_pair.ours, call_id, b_lines) == want == [True, True]
