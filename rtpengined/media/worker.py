@@ -1387,8 +1387,8 @@ class Worker:
     def send_on(self, stream: _Stream, out: list) -> None:
         """Send a secure drain's packets (decrypted or re-encrypted) to their targets; a
         send the kernel refuses counts as an error of the stream they came from. A None
-        packet is an RTCP compound the feedback strip left empty (``_forward``): an error
-        of its target."""
+        packet is an error of its target: an RTCP compound the feedback strip left empty
+        (``_forward``), or one its context could not encrypt (``_send_on``)."""
         failed = 0
         for target, data in out:
             if data is None:
@@ -2362,7 +2362,9 @@ def _rewriter(stream: _Stream) -> transcoding.Direction:
 def _send_on(stream: _Stream, sink: _Stream, extras: tuple, pieces, rtcp: bool, demux: bool,
              out: list) -> int:
     """Queue packets for the sink (converted ones: ``_forward``, ``Worker.run_dtx``) and
-    their copies for ``egress`` subscribers; returns the errors."""
+    their copies for ``egress`` subscribers; returns the errors. A packet the sink's
+    context cannot encrypt is an error of the stream it was for (``send_on`` counts it),
+    as 10.5 counts it on the sink."""
     errors = 0
     egress = extras if extras and any(e.egress for e in extras) else None
     for piece in pieces:
@@ -2370,7 +2372,7 @@ def _send_on(stream: _Stream, sink: _Stream, extras: tuple, pieces, rtcp: bool, 
             errors += _fan_out(egress, piece, rtcp, stream.rtcp_mux, out, egress=True)
         onward = _onward(sink, piece, rtcp, demux)
         if onward is False:
-            errors += 1
+            out.append((_target(sink, rtcp, demux), None))
         elif onward is not None:
             out.append(onward)
     return errors
@@ -2509,10 +2511,11 @@ def _c_context(context):
 
 def _srtp_context(keys: tuple | None, outbound: bool):
     """A libsrtp context for (profile, key||salt[, SDES session parameters[, MKI]]); None
-    without keys or for a profile libsrtp cannot do here (the stream then drops what it
+    without keys, for keys that name no suite (``sdes.NO_KEY``: a party that gave no key
+    we can read) or for a profile libsrtp cannot do here (the stream then drops what it
     cannot decrypt or encrypt). A key with an MKI gets the plain context behind the MKI
     framing (Python's drain relays it: the C loop takes only its own contexts)."""
-    if keys is None:
+    if keys is None or keys[0] == "no key":  # (offer_answer.sdes.NO_KEY: refused, quietly)
         return None
     if len(keys) > 3 and keys[3]:
         inner = _srtp_context(keys[:3], outbound)

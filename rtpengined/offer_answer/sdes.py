@@ -168,13 +168,28 @@ SUPPORTED = frozenset(s.name for s in sdes.SUITES
                       if not s.name.startswith(("F8_", "AES_192_")))
 
 
-def set_keys(media: CallMedia, inbound: sdes.Crypto | None, outbound: sdes.Crypto | None,
-             show_suite: bool = False, keep_suite: bool = False) -> list:
+# Relay keys that name no suite (``Stream.srtp_in``/``srtp_out``): the relay builds no
+# context for them, so it refuses every packet the party sends (or that is to be sent to
+# it) and counts each as an error of the party's stream, as 10.5 counts a packet it has
+# no crypto parameters to decrypt or encrypt. For an SRTP answerer whose answer gave no
+# key we can read (nothing to decrypt it with), and one whose answer named none of the
+# lines offered to it by tag and suite, or was offered none (nothing to encrypt with:
+# 10.5 keeps of the lines it offered only the one an answer names).
+NO_KEY = ("no key", b"")
+
+
+def set_keys(media: CallMedia, inbound: sdes.Crypto | tuple | None,
+             outbound: sdes.Crypto | tuple | None, show_suite: bool = False,
+             keep_suite: bool = False) -> list:
     """Give the media's streams their SRTP keys; the streams that changed. ``show_suite``:
-    query names the suite on these streams (10.5 does for an SDES offerer's leg)."""
-    suite = outbound.suite.name if show_suite and outbound is not None else None
-    key_in = relay_keys(inbound) if inbound is not None else None
-    key_out = relay_keys(outbound) if outbound is not None else None
+    query names the suite on these streams (10.5 does for an SDES offerer's leg).
+    Either may be ``NO_KEY``: what the party sends, or what is sent to it, is refused
+    (and query names no suite for it)."""
+    suite = (outbound.suite.name if show_suite and isinstance(outbound, sdes.Crypto)
+             else None)
+    key_in, key_out = (keys if isinstance(keys, tuple)
+                       else relay_keys(keys) if keys is not None else None
+                       for keys in (inbound, outbound))
     if key_in is None or key_out is None:
         key_in = key_out = None  # half a context relays nothing useful: stay plain
     changed = []
@@ -364,9 +379,13 @@ def _answers_dtls(offer_media: CallMedia, dtls_off: bool) -> bool:
 
 
 def _answerer_keys(answer_media: CallMedia, section: MediaSection) -> tuple:
-    """An answerer we offered SRTP to (keyed by us): ``(its a=crypto line, our key it
-    chose)``, or ``(None, None)`` when it chose none of ours; a DTLS answer (a browser)
-    instead leaves the role the relay terminates it with in ``dtls_role``."""
+    """An answerer we offered SRTP to (keyed by us): ``(its a=crypto line, our line it
+    chose)``; a DTLS answer (a browser) instead leaves the role the relay terminates it
+    with in ``dtls_role`` (and ``(None, None)``), as does a plain answer without a=crypto.
+    As 10.5 keys such a leg: our line is the one the answer names by tag and suite, else
+    none (``NO_KEY``: what goes to it is refused; 10.5 keeps only that line of those it
+    offered); an RTP/SAVP(F) answer with neither keys we can read nor DTLS is sent with
+    the first line offered to it, and what it sends is refused (10.5 has no key for it)."""
     answer_media.dtls_offered = False
     answered = received_crypto(section)
     if answered:
@@ -376,12 +395,11 @@ def _answerer_keys(answer_media: CallMedia, section: MediaSection) -> tuple:
     if not answered:
         if is_dtls(answer_media.remote_webrtc):
             answer_media.dtls_role = dtls.answer_setup(answer_media.remote_webrtc.setup)
+        elif is_srtp(section.protocol):
+            offered = answer_media.crypto_offered
+            return NO_KEY, (offered[0] if offered else NO_KEY)
         return None, None
-    try:
-        ours = sdes.accept_answer(answer_media.crypto_offered, answered[0])
-    except sdes.SdesError:
-        return None, None
-    return (answered[0] if ours else None), ours
+    return answered[0], (answer_media.crypto_accepted or [NO_KEY])[0]
 
 
 def answer_security(plan: MediaPlan, section: MediaSection, answer_media: CallMedia,
@@ -486,9 +504,10 @@ def _answer_security(plan: MediaPlan, section: MediaSection, answer_media: CallM
         return (set_keys(answer_media, theirs, ours,
                          # (an OSRTP answer or none: query keeps naming the suite
                          # offered, or shows the one chosen, as 10.5; an SRTP answer:
-                         # the line it kept of ours, by its tag and suite)
+                         # the line it kept of ours, by its tag and suite, or without
+                         # keys the first line offered, which it is sent with)
                          show_suite=ours is not None and (
-                             not is_srtp(section.protocol)
+                             not is_srtp(section.protocol) or theirs is NO_KEY
                              or bool(answer_media.crypto_accepted)),
                          keep_suite=(answer_media.dtls_role is not None
                                      or not is_srtp(section.protocol) and ours is None))
@@ -519,22 +538,27 @@ def _answer_security(plan: MediaPlan, section: MediaSection, answer_media: CallM
                     stream.crypto_suite = line.suite.name
             return (set_keys(answer_media, None, None, keep_suite=True)
                     + set_keys(offer_media, None, None, keep_suite=True))
-        chosen = None
-        if answered and answer_media.crypto_offered:
-            try:
-                chosen = sdes.accept_answer(answer_media.crypto_offered, answered[0])
-            except sdes.SdesError:
-                chosen = None
-        ours = sdes.answer(offer_media.crypto_received) if chosen is not None else None
-        if ours is not None:
-            # The answer chose one of the suites we added: the legs have different keys, so
-            # the offerer is answered with its first suite and a key of ours (10.5), and the
-            # relay decrypts and encrypts between the two SDES legs.
-            plan.security = [ours.format()]
-            theirs = next(c for c in offer_media.crypto_received if c.tag == ours.tag)
-            offer_media.sdes = answer_media.sdes = True
-            return (set_keys(offer_media, theirs, ours, show_suite=True)
-                    + set_keys(answer_media, answered[0], chosen, show_suite=True))
+        if answered:
+            # The answer chose one of the suites we added, or a line that is none of ours:
+            # the legs have different keys, so the offerer is answered with its first suite
+            # and a key of ours (10.5), and the relay decrypts and encrypts between the two
+            # SDES legs. The answerer is sent with our line its answer names by tag and
+            # suite; an answer naming none (another suite under a tag of ours, a suite not
+            # offered) leaves nothing to encrypt for it with (``NO_KEY``: 10.5 keeps no line
+            # of those it offered), and what goes to it is refused.
+            chosen = next((c for c in answer_media.crypto_offered
+                           if c.tag == answered[0].tag and c.suite is answered[0].suite),
+                          None)
+            ours = _kept_key(offer_media, sdes.answer(offer_media.crypto_received))
+            if ours is not None:
+                plan.security = [ours.format()]
+                theirs = next(c for c in offer_media.crypto_received if c.tag == ours.tag)
+                offer_media.sdes = answer_media.sdes = True
+                return (set_keys(offer_media, theirs, ours, show_suite=True)
+                        + set_keys(answer_media, answered[0], chosen or NO_KEY,
+                                   show_suite=True))
+        elif is_srtp(section.protocol):
+            return _answer_keyless(plan, answer_media, offer_media)
     if osrtp_offerer and plain_answer:
         # An opportunistic offer answered plain: the call stays plain.
         offer_media.sdes = False
@@ -545,6 +569,48 @@ def _answer_security(plan: MediaPlan, section: MediaSection, answer_media: CallM
     # query, as 10.5's streams keep their crypto parameters; nothing is encrypted)
     return (set_keys(answer_media, None, None, keep_suite=True)
             + set_keys(offer_media, None, None, keep_suite=True))
+
+
+def keyless_answer(offered: list[sdes.Crypto], offered_on: list[sdes.Crypto],
+                   kept: sdes.Crypto | None = None
+                   ) -> tuple[sdes.Crypto | None, sdes.Crypto | None, sdes.Crypto | None]:
+    """An SDES (or opportunistic SRTP) offer answered RTP/SAVP(F) with no a=crypto line we
+    can read (none, or none that parses: a key too short, an unknown suite), as 10.5
+    settles it: ``(our line for the offerer, its line we decrypt it with, our line the
+    answerer is sent with)``. The offerer is answered as when the answer had chosen a suite
+    we added (its first suite we do, its tag, a key of ours; ``kept``: the one answered
+    before, kept while the suite is the same); the answerer, whose answer took none of the
+    lines offered to it, is still sent with the first of them (10.5 prunes the lines it
+    offered only by an answer's line, and this answer has none), which may be the
+    offerer's own key. None for the first two when no offered suite is one we do."""
+    ours = sdes.answer(offered)
+    if ours is not None and kept is not None and kept.suite is ours.suite:
+        ours = kept
+    theirs = next((c for c in offered if ours is not None and c.tag == ours.tag), None)
+    return ours, theirs, (offered_on[0] if offered_on else None)
+
+
+def _answer_keyless(plan: MediaPlan, answer_media: CallMedia,
+                    offer_media: CallMedia) -> list:
+    """``keyless_answer`` on the call: the offerer gets our a=crypto in its own protocol
+    (RTP/AVP for an opportunistic offerer, as 10.5 answers it) and the relay decrypts what
+    it sends and encrypts it for the answerer; what the answerer sends is refused, each
+    packet an error of its stream (10.5 has no key to decrypt it with). Query shows SDES
+    and a suite on both legs (10.5); the streams whose keys changed."""
+    kept = _kept_key(offer_media, sdes.answer(offer_media.crypto_received))
+    ours, theirs, sent_with = keyless_answer(list(offer_media.crypto_received),
+                                             list(answer_media.crypto_offered), kept)
+    if ours is None:
+        return (set_keys(answer_media, None, None, keep_suite=True)
+                + set_keys(offer_media, None, None, keep_suite=True))
+    plan.protocol = offer_media.protocol = offer_media.offer_protocol
+    plan.security = [ours.format()]
+    offer_media.sdes = True
+    # (SDES off in the offer: no line went on, so nothing is sent to the answerer either,
+    # and query shows no SDES on its leg: 10.5)
+    answer_media.sdes = sent_with is not None
+    return (set_keys(offer_media, theirs, ours, show_suite=True)
+            + set_keys(answer_media, NO_KEY, sent_with or NO_KEY, show_suite=True))
 
 
 def _osrtp_shown(answer_media: CallMedia, offer_media: CallMedia) -> None:

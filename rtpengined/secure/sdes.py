@@ -242,6 +242,9 @@ def accept_answer(offered: list[Crypto], answered: Crypto) -> Crypto:
     AES_CM_128_HMAC_SHA1_80, and the call went on), so the suite decides: same tag and suite
     first, else our first offered attribute of that suite. The answerer's key (`answered`) is
     what it protects with (our inbound context); the returned one is our outbound key.
+    (An offer/answer leg keyed by the relay takes only the same tag and suite: 10.5 keeps
+    no line to encrypt with otherwise and drops what goes to the answerer; see
+    offer_answer/sdes.py. Subscriptions still use this.)
     """
     for crypto in offered:
         if crypto.tag == answered.tag and crypto.suite is answered.suite:
