@@ -478,7 +478,8 @@ class _Session(SdpOutput, IceCandidates):
                         section, opts.strip, opts.except_, opts.mask, opts.transcode,
                         opts.offer)
                     work.sent_formats = sent
-                _gather_types(smedia, own.protocol, formats)
+                # (a T.38 gateway shows the receiver another section: the sender's own codecs)
+                _gather_types(smedia, own.protocol, formats if own is section else own.formats)
                 _gather_types(rmedia, rmedia.protocol, sent)
                 rmedia.offered = negotiation.offered(
                     section, formats, opts.ptime, opts.ptime_reverse,
