@@ -2285,7 +2285,9 @@ def _forward(stream: _Stream, sink: _Stream | None, extras: tuple, data: bytes, 
     generated = stream.rtcp_gen
     if generated is not None:  # ``generate RTCP``: the relay reports itself
         if rtcp:
-            if not (generated[0] & ch.RTCP_SECURE_LEG and stream.srtp_in is None
+            # (what an RTCP port gets that has no RTCP packet type, junk, goes on: 10.5)
+            if len(data) > 1 and 192 <= data[1] <= 223 and not (
+                    generated[0] & ch.RTCP_SECURE_LEG and stream.srtp_in is None
                     and stream.webrtc is None and generated[3] is None):
                 return 0
             # (SRTP passed through untouched and no keys for reports: the relay cannot
