@@ -109,6 +109,13 @@ class Stream:
     asymmetric: bool = False
     learning: str = "delayed"
     rtcp_mux: bool = False
+    # The payload types 10.5 knows on an RTP stream, as a bit mask (bit n: type n;
+    # ``media.rtcp_feedback.known_mask``), -1 for none checked (not RTP, or never offered
+    # here): RTP of another type that arrives here is an error of the stream, relayed all
+    # the same. Those of every offer on its media, the party's (what the strip left) or to
+    # the party (what we sent on), gathered: a re-offer without some keeps them, and an
+    # answer adds none (10.5 takes no codec the offer did not have).
+    payload_types: int = -1
     # What the party sends goes nowhere: 1 (``block media``: counted and learned from) or
     # ``media.channel.DROP_ALL`` (``drop-traffic``: dropped as it arrives, uncounted,
     # STUN/DTLS included).

@@ -3,13 +3,16 @@
 
 10.5 reads every RTCP compound it relays, whatever the legs' profiles: one it cannot read
 (not version 2, shorter than its type's fixed part or than its report blocks) is dropped,
-an error of the stream it came on, and on an RTCP port so is whatever is not RTCP (an error
-when it reads as RTP, quietly when it is junk). A length word that overruns the datagram
-ends the reading, and what the walk did not reach goes on (``media.rtcp_feedback``). One
-party sends each packet to the other's RTCP port, or muxed to its RTP port; what the other
-party receives (decrypted, on an SDES-SRTP call: SRTCP is read after decryption) and the
-query's counters of the sender's streams must be 10.5's, both while the streams learn
-(Python's drains) and once settled (where the relay's C loop takes them).
+an error of the stream it came on. On an RTCP port everything is read so, RTP and junk
+included; on a muxed port what ``is_rtcp`` says; on an RTP port without rtcp-mux nothing. A
+length word that overruns the datagram ends the reading, and what the walk did not reach
+goes on (``media.rtcp_feedback``). SRTCP is read after decryption, and before it 10.5 looks
+at its clear header: too short, not version 2 or not of the types 200-207, it is an error
+and not a packet of the stream (nor its bytes). One party sends each packet to the other's
+RTCP port, or muxed to its RTP port, and some to the RTP port; what the other party
+receives (decrypted, on an SDES-SRTP call) and the query's counters of the sender's streams
+must be 10.5's, both while the streams learn (Python's drains) and once settled (where the
+relay's C loop takes them).
 """
 
 from __future__ import annotations
@@ -32,25 +35,60 @@ from rtpengined.secure.srtp import SrtpContext
 
 RTP = struct.pack("!BBHII", 0x80, 0, 7, 1120, 0xAAAA) + bytes(160)
 VERSION_1 = struct.pack("!BBH", 0x40, 201, 1) + RR[4:]
-# name: (the packet, sent on an SRTP call too: its second byte says RTCP, so the party
-# protects it as SRTCP). Not on SRTP either: what 10.5 refuses before decrypting (a first
-# packet not version 2 or of a type it does not know: an error, not counted as a packet;
-# we decrypt, count it and then drop it), left as it is.
+SRTP, SRTCP = "SRTP", "SRTCP"  # (on an SRTP call, how the party protects the packet)
+# name: (the packet, how it is protected on an SRTP call; where libsrtp cannot, as it is)
 PACKETS = {
-    "SR version 1": (struct.pack("!BBH", 0x40, 200, 6) + SR[4:], False),
-    "SR of 8 bytes": (header(0, 200, 1) + RR[4:], True),
-    "RR claiming 2 blocks": (header(2, 201, 1) + RR[4:], True),
-    "SR, then RR version 1": (SR + VERSION_1, True),  # (SRTCP: encrypted, read decrypted)
-    "version 0": (struct.pack("!BBH", 0x00, 200, 2) + bytes(8), False),
-    "junk": (b"\x99" * 40, False),  # (muxed: RTP, payload type 25)
-    "RTP": (RTP, False),
-    "3 bytes": (b"\x80\xc8\x00", False),
-    "SR overrunning": (header(0, 200, 50) + SR[4:], True),
-    "SR, two bytes after": (SR + b"\x80\xc9", True),
-    "type 199": (header(0, 199, 1) + RR[4:], False),
-    "SR": (SR, True),
-    "APP": (APP, True),
+    "SR version 1": (struct.pack("!BBH", 0x40, 200, 6) + SR[4:], SRTCP),
+    "SR version 3": (struct.pack("!BBH", 0xC0, 200, 6) + SR[4:], SRTCP),
+    "SR of 8 bytes": (header(0, 200, 1) + RR[4:], SRTCP),
+    "RR claiming 2 blocks": (header(2, 201, 1) + RR[4:], SRTCP),
+    "SR, then RR version 1": (SR + VERSION_1, SRTCP),  # (SRTCP: encrypted, read decrypted)
+    "version 0": (struct.pack("!BBH", 0x00, 200, 2) + bytes(8), SRTCP),
+    "junk": (b"\x99" * 40, SRTCP),  # (muxed: RTP, payload type 25)
+    "RTP": (RTP, SRTCP),
+    "RTP, its length word overrunning": (struct.pack("!BBHII", 0x80, 0, 50, 8000, 0xAAAA)
+                                         + bytes(40), SRTCP),
+    "RTP as SRTP": (struct.pack("!BBHII", 0x80, 0, 51, 8160, 0xAAAA) + bytes(40), SRTP),
+    "RTP type 64, marker, as SRTP": (struct.pack("!BBHII", 0x80, 0xC0, 52, 8320, 0xAAAA)
+                                     + bytes(40), SRTP),  # (192: RTP on a muxed port)
+    "type 193": (header(0, 193, 2) + bytes(8), SRTCP),
+    "3 bytes": (b"\x80\xc8\x00", SRTCP),
+    "an SR's 4-byte header": (header(0, 200, 0), SRTCP),
+    "SR overrunning": (header(0, 200, 50) + SR[4:], SRTCP),
+    "SR, two bytes after": (SR + b"\x80\xc9", SRTCP),
+    "type 199": (header(0, 199, 1) + RR[4:], SRTCP),
+    "type 210": (header(0, 210, 1) + RR[4:], SRTCP),
+    "SR": (SR, SRTCP),
+    "APP": (APP, SRTCP),
 }
+# Sent to the RTP port (without rtcp-mux 10.5 takes nothing there for RTCP: RTP of a
+# payload type the stream does not know, an error, relayed all the same).
+TO_RTP_PORT = {
+    "SR to the RTP port": (SR, SRTCP),
+    "SR of 8 bytes to the RTP port": (header(0, 200, 1) + RR[4:], SRTCP),
+}
+
+
+def _protected(context, packet: bytes, how: str) -> bytes:
+    """``packet`` as the party sends it (``context``: None on a plain call)."""
+    if context is None:
+        return packet
+    try:
+        return context.protect_rtcp(packet) if how == SRTCP else context.protect(packet)
+    except Exception:  # noqa: BLE001  (too short for libsrtp: sent as it is)
+        return packet
+
+
+def _opened(context, packet: bytes) -> bytes:
+    """What the receiving party makes of ``packet`` (``context``: None on a plain call)."""
+    if context is None:
+        return packet
+    for how in (context.unprotect_rtcp, context.unprotect):
+        try:
+            return how(packet)
+        except Exception:  # noqa: BLE001, PERF203  (the other one, then neither)
+            continue
+    return b"(undecryptable)"
 
 
 def _exchange(daemon, call_id: str, protocol: str, mux: bool, settle: float) -> dict:
@@ -89,16 +127,13 @@ def _exchange(daemon, call_id: str, protocol: str, mux: bool, settle: float) -> 
         seen["learning"] = len(burst(b_gets_rtcp, 0.3))
         if settle:
             time.sleep(settle)
-        for name, (packet, on_srtp) in PACKETS.items():
-            if secure and not on_srtp:
-                continue
-            (a_rtp if mux else a_rtcp).sendto(protect.protect_rtcp(packet) if protect else packet,
+        for name, (packet, how) in PACKETS.items():
+            (a_rtp if mux else a_rtcp).sendto(_protected(protect, packet, how),
                                               ("127.0.0.1", rtcp_port))
-            got = burst(b_gets_rtcp, 0.3)
-            if unprotect:
-                got = [unprotect.unprotect_rtcp(g) if 192 <= g[1] <= 223 else unprotect.unprotect(g)
-                       for g in got]
-            seen[name] = got
+            seen[name] = [_opened(unprotect, g) for g in burst(b_gets_rtcp, 0.3)]
+        for name, (packet, how) in TO_RTP_PORT.items():
+            a_rtp.sendto(_protected(protect, packet, how), ("127.0.0.1", rtp_port))
+            seen[name] = [_opened(unprotect, g) for g in burst(b_rtp, 0.3)]
         seen["counters"] = _senders_counters(daemon, call_id)
         daemon.request({"command": "delete", "call-id": call_id})
     finally:

@@ -44,7 +44,7 @@ def test_the_c_loop_is_built():
     that an install without a compiler still works, which must not go unnoticed here."""
     from rtpengined.media import _relay
 
-    assert _relay.MAX_BATCH >= 32 and _relay.API == 8  # the interface worker.py expects
+    assert _relay.MAX_BATCH >= 32 and _relay.API == 9  # the interface worker.py expects
 
 
 class _Table:
@@ -866,3 +866,26 @@ async def test_workers_ask_for_a_short_slice():
             await wait_until(lambda: all(_slice_of(pid) == SLICE_NS for pid in pids))
             for pid in pids:
                 assert os.getpriority(os.PRIO_PROCESS, pid) == os.getpriority(os.PRIO_PROCESS, 0)
+
+
+def test_the_c_loop_counts_an_unknown_payload_type_and_relays_it(c_table):
+    """RTP of a payload type not among the stream's is an error, relayed and counted all the
+    same (10.5; ``rtcp_feedback.unknown_type``); on an RTP port without rtcp-mux an RTCP
+    compound is RTP to 10.5, not read (an SR of 8 bytes goes on, its type 72 an error)."""
+    from rtpengined.media.counters import SLOT_SIZE
+
+    t, relay = c_table, c_table.relay
+    relay.destination(t.b.fileno(), 4, "127.0.0.1", t.peer.getsockname()[1])
+    relay.register(t.a.fileno(), t.b.fileno(), 2 * SLOT_SIZE, 0, 0, 0, 0.0, 0, 0, 0,
+                   None, None, None, -1, None, -1, 0, 0, False, False, False, False,
+                   1 | 1 << 8, 0)  # (PCMU and PCMA)
+    short_sr = struct.pack("!BBHI", 0x80, 200, 1, 0xAAAA)  # (8 bytes: no RTP header)
+    sent = [rtp_packet(1), bytes([0x80, 9]) + rtp_packet(2)[2:], bytes([0x80, 0x88])
+            + rtp_packet(3)[2:], struct.pack("!BBHII", 0x80, 200, 6, 0xAAAA, 0) + bytes(20),
+            short_sr]
+    for packet in sent:
+        t.peer.sendto(packet, t.a.getsockname())
+        t.run(timeout=0.5)
+        assert t.peer.recv(2048) == packet
+    totals = relay.unregister(t.a.fileno())
+    assert totals[:3] == (5, sum(map(len, sent)), 2)  # (type 9 and type 72: 12 bytes or more)

@@ -105,10 +105,15 @@ ON_BOTH = [  # (a packet, what 10.5 does with it on a muxed port and on an RTCP 
     (struct.pack("!BBH", 0x00, 200, 2) + bytes(8), ERROR, ERROR),
     (header(0, 200, 1) + RR[4:], ERROR, ERROR),  # an SR of 8 bytes
     (header(2, 201, 1) + RR[4:], ERROR, ERROR),  # two report blocks announced, none there
-    (RTP, RELAY, ERROR),  # RTP: on an RTCP port an error
-    (header(0, 193, 2) + bytes(8), RELAY, ERROR),  # (193: RTP to 10.5, marker and type 65)
+    # RTP: on an RTCP port read as RTCP all the same: its sequence number is the length
+    # word (1: 8 bytes), then its SSRC's top half (0: overruns the rest, unread)
+    (RTP, RELAY, RELAY),
+    (RTP[:8] + bytes(8), RELAY, ERROR),  # (then a packet of version 0)
+    (header(0, 193, 2) + bytes(8), RELAY, RELAY),  # (193: RTP to 10.5, marker and type 65)
     (b"\x99" * 40, RELAY, RELAY),  # no RTP header (9 CSRCs announced) nor RTCP: junk
-    (header(0, 200, 0), RELAY, RELAY),  # 4 bytes: too short to be taken for RTCP
+    # 4 bytes: too short to be taken for RTCP on a muxed port, an SR too short to read on
+    # an RTCP port
+    (header(0, 200, 0), RELAY, ERROR),
     (b"\x80\xc8\x00", RELAY, RELAY),
     (b"", RELAY, RELAY),
 ]
@@ -122,13 +127,98 @@ def test_what_10_5_relays_of_what_arrives(refused, packet, muxed, on_rtcp_port):
 
 
 @pytest.mark.parametrize("refused", VERDICTS)
-def test_an_rtp_header_is_read_with_its_csrcs_and_extension(refused):
-    with_csrc = struct.pack("!BBHII", 0x81, 0, 1, 160, 1)  # one CSRC announced
-    assert not refused(with_csrc, True)
-    assert refused(with_csrc + bytes(4), True)
+def test_rtp_on_an_rtcp_port_is_walked_as_rtcp(refused):
+    """(10.5, by experiment: ``test_diff_rtcp_validate``.) Its header's CSRCs or extension
+    do not matter: the walk meets the SSRC's halves as a packet header."""
+    with_csrc = struct.pack("!BBHII", 0x81, 0, 1, 160, 1)  # length word 1: 8 bytes, then 4
+    assert not refused(with_csrc, True)  # (too few for another header's length: unread)
+    assert refused(with_csrc + bytes(4), True)  # (8 bytes of version 0)
     extended = struct.pack("!BBHII", 0x90, 0, 1, 160, 1) + struct.pack("!HH", 0xBEDE, 1)
-    assert not refused(extended, True)
-    assert refused(extended + bytes(4), True)
+    assert refused(extended, True) and refused(extended + bytes(4), True)
+    assert not refused(struct.pack("!BBHII", 0x80, 0, 50, 160, 1) + bytes(40), True)
+
+
+# -- what 10.5 reads before it decrypts SRTCP, and RTP's payload type ---------------------
+
+SRTCP_HEADERS = [pytest.param(rtcp_feedback.srtcp_header_ok, id="python"),
+                 pytest.param(getattr(_relay, "srtcp_header_ok", None), id="C",
+                              marks=pytest.mark.skipif(_relay is None,
+                                                       reason="the C helper is not built"))]
+
+
+@pytest.mark.parametrize("header_ok", SRTCP_HEADERS)
+@pytest.mark.parametrize(("packet", "decrypted"), [
+    (SR, True),
+    (APP, True),
+    (header(0, 207, 1) + RR[4:], True),  # XR
+    (header(0, 202, 1) + RR[4:], True),  # SDES
+    (header(0, 199, 1) + RR[4:], False),  # a type 10.5 does not take for SRTCP
+    (header(0, 208, 1) + RR[4:], False),
+    (header(0, 194, 1) + RR[4:], False),
+    (struct.pack("!BBH", 0x40, 200, 6) + SR[4:], False),  # version 1
+    (struct.pack("!BBH", 0xC0, 200, 6) + SR[4:], False),  # version 3
+    (SR[:7], False),  # shorter than a header and an SSRC
+    (RTP, False),
+    (b"", False),
+])
+def test_srtcp_is_refused_by_its_clear_header(header_ok, packet, decrypted):
+    assert header_ok(packet) is decrypted
+
+
+UNKNOWN_TYPES = [pytest.param(rtcp_feedback.unknown_type, id="python"),
+                 pytest.param(getattr(_relay, "unknown_type", None), id="C",
+                              marks=pytest.mark.skipif(_relay is None,
+                                                       reason="the C helper is not built"))]
+PCMU_PCMA = rtcp_feedback.known_mask(["0", "8"])
+
+
+def _rtp(first: int, second: int, size: int = 172) -> bytes:
+    return (struct.pack("!BBHII", first, second, 1, 160, 0xAAAA) + bytes(size))[:size]
+
+
+@pytest.mark.parametrize("unknown_type", UNKNOWN_TYPES)
+@pytest.mark.parametrize(("packet", "error"), [
+    (_rtp(0x80, 0), False),
+    (_rtp(0x80, 8), False),
+    (_rtp(0x80, 0x80 | 8), False),  # (the marker bit is not the type's)
+    (_rtp(0x80, 9), True),
+    (_rtp(0x80, 96), True),
+    (_rtp(0x80, 0x80 | 64), True),  # (192: RTP but on an RTCP port)
+    (_rtp(0x80, 0x80 | 72), True),  # (200: RTP on a port without rtcp-mux)
+    (_rtp(0x80, 9, 12), True),
+    (_rtp(0x80, 9, 11), False),  # no header: not RTP to 10.5, nothing counted
+    (_rtp(0x40, 9), False),  # version 1
+    (_rtp(0x8F, 9, 12 + 14 * 4), False),  # 15 CSRCs announced, 14 there
+    (_rtp(0x8F, 9, 12 + 15 * 4), True),
+    (_rtp(0x90, 9, 12 + 3), False),  # an extension header announced, not there
+    (struct.pack("!BBHII", 0x90, 9, 1, 160, 1) + struct.pack("!HH", 0xBEDE, 1), False),
+    (struct.pack("!BBHII", 0x90, 9, 1, 160, 1) + struct.pack("!HH", 0xBEDE, 1) + bytes(4),
+     True),
+    (b"\x80", False),
+    (b"", False),
+])
+def test_rtp_of_a_payload_type_the_stream_does_not_know_is_an_error(unknown_type, packet,
+                                                                     error):
+    assert unknown_type(packet, PCMU_PCMA) is error
+    assert unknown_type(packet, -1) is False  # (none checked)
+    assert unknown_type(packet, rtcp_feedback.known_mask(range(128))) is False
+
+
+def test_a_payload_type_mask_takes_the_format_list_as_sdp_has_it():
+    assert rtcp_feedback.known_mask(["0", "8", "101"]) == 1 | 1 << 8 | 1 << 101
+    assert rtcp_feedback.known_mask(["t38", "128", "-1", "127"]) == 1 << 127
+
+
+@pytest.mark.parametrize(("packet", "rtcp_port", "muxed", "rtcp"), [
+    (SR, True, False, True),
+    (RTP, True, False, True),  # (everything, on an RTCP port)
+    (SR, False, True, True),
+    (_rtp(0x80, 0x80 | 65), False, True, False),  # (193: RTP on a muxed port)
+    (SR[:7], False, True, False),
+    (SR, False, False, False),  # (nothing, on an RTP port without rtcp-mux)
+])
+def test_what_10_5_takes_for_rtcp(packet, rtcp_port, muxed, rtcp):
+    assert rtcp_feedback.taken_for_rtcp(packet, rtcp_port, muxed) is rtcp
 
 
 def test_the_walk_leaves_the_compound_alone():

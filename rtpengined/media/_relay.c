@@ -202,8 +202,8 @@ struct leg {
 };
 
 /* One entry per file descriptor of the worker's stream sockets. (One per socket of every
- * open call: fields ordered for no padding, a WebRTC leg's part apart; 136 bytes, the
- * last flag in what was the tail padding.) */
+ * open call: fields ordered for no padding, a WebRTC leg's part apart; 152 bytes, the
+ * last flags in what was the tail padding.) */
 struct entry {
     uint8_t known;    /* a destination was set (the fd is a stream's socket) */
     uint8_t settled;  /* registered: relayed here */
@@ -249,6 +249,12 @@ struct entry {
     uint8_t strip_feedback;
     /* An RTCP port (not muxed): every packet is read as RTCP (``refused``). */
     uint8_t rtcp_port;
+    /* rtcp-mux on the port: RTCP is what ``is_rtcp`` says (without it and not an RTCP
+     * port: nothing is, ``taken_for_rtcp``). */
+    uint8_t muxed;
+    /* The stream's payload types, bit n for type n (all set: none checked): RTP of
+     * another type is an error of the stream, relayed all the same (``unknown_type``). */
+    uint64_t payload_types[2];
 };
 
 static struct entry *table;
@@ -547,15 +553,37 @@ static int strip_feedback(unsigned char *data, int len)
     return walk_rtcp(data, len, 1);
 }
 
+/* Whether 10.5 takes ``data`` for RTCP on stream ``e``, as
+ * rtpengined.media.rtcp_feedback.taken_for_rtcp says: everything on an RTCP port, on a port
+ * with rtcp-mux 8 bytes or more whose second byte is 194..223, nothing on another. */
+static inline int taken_for_rtcp(const struct entry *e, const unsigned char *data, int len)
+{
+    return e->rtcp_port || (e->muxed && len >= 8 && data[1] >= 194 && data[1] <= 223);
+}
+
 /* Whether 10.5 drops ``data`` (decrypted) arriving on a stream, an error of that stream,
- * as rtpengined.media.rtcp_feedback.refused says: RTCP it cannot read, and on an RTCP port
- * (``rtcp_port``: not muxed) RTP too. */
+ * as rtpengined.media.rtcp_feedback.refused says: on an RTCP port (``rtcp_port``: not
+ * muxed) whatever it cannot read, on a port with rtcp-mux RTCP it cannot read. */
 static int refused(unsigned char *data, int len, int rtcp_port)
 {
-    if (len >= 8 && data[1] >= 194 && data[1] <= 223)
+    if (rtcp_port || (len >= 8 && data[1] >= 194 && data[1] <= 223))
         return walk_rtcp(data, len, 0) < 0;
-    if (!rtcp_port || len < 12 || data[0] >> 6 != 2)
-        return 0; /* RTP on a muxed port; junk */
+    return 0;
+}
+
+/* Whether 10.5 decrypts ``data``, SRTCP as it arrived (rtcp_feedback.srtcp_header_ok):
+ * 8 bytes or more, version 2, a first packet of type 200..207. */
+static inline int srtcp_header_ok(const unsigned char *data, int len)
+{
+    return len >= 8 && data[0] >> 6 == 2 && data[1] >= 200 && data[1] <= 207;
+}
+
+/* Whether RTP ``data`` has a header 10.5 parses: version 2, its CSRCs and extension
+ * header within the packet. */
+static int rtp_header_fits(const unsigned char *data, int len)
+{
+    if (len < 12 || data[0] >> 6 != 2)
+        return 0;
     int header = 12 + 4 * (data[0] & 0x0F);
     if (data[0] & 0x10) { /* an extension header: its 4-byte head, its length in words */
         if (header + 4 > len)
@@ -563,6 +591,59 @@ static int refused(unsigned char *data, int len, int rtcp_port)
         header += 4 + 4 * ((int)data[header + 2] << 8 | data[header + 3]);
     }
     return header <= len;
+}
+
+/* Whether 10.5 counts RTP ``data`` as an error of a stream whose payload types are the
+ * bits of ``types`` (rtcp_feedback.unknown_type): a header that parses with a payload
+ * type not among them. The usual packet costs the look at its second byte. */
+static inline int unknown_type(const uint64_t *types, const unsigned char *data, int len)
+{
+    if (len < 2)
+        return 0;
+    unsigned pt = data[1] & 0x7F;
+    if (__builtin_expect((types[pt >> 6] >> (pt & 63)) & 1, 1))
+        return 0;
+    return rtp_header_fits(data, len);
+}
+
+/* unknown_type(packet, types) -> bool: the C loop's verdict (``types`` a mask, -1 for
+ * every type), for the tests. */
+static PyObject *unknown_type_py(PyObject *self, PyObject *args)
+{
+    const char *packet;
+    Py_ssize_t size;
+    PyObject *mask;
+    if (!PyArg_ParseTuple(args, "y#O", &packet, &size, &mask))
+        return NULL;
+    if (size > INT_MAX) {
+        PyErr_SetString(PyExc_ValueError, "packet is too long");
+        return NULL;
+    }
+    uint64_t types[2];
+    for (int half = 0; half < 2; half++) {
+        PyObject *shift = PyLong_FromLong(64 * half);
+        PyObject *shifted = shift ? PyNumber_Rshift(mask, shift) : NULL;
+        Py_XDECREF(shift);
+        if (shifted == NULL)
+            return NULL;
+        types[half] = (uint64_t)PyLong_AsUnsignedLongLongMask(shifted);
+        Py_DECREF(shifted);
+        if (PyErr_Occurred())
+            return NULL;
+    }
+    return PyBool_FromLong(unknown_type(types, (const unsigned char *)packet, (int)size));
+}
+
+/* srtcp_header_ok(packet) -> bool: the C loop's verdict, for the tests. */
+static PyObject *srtcp_header_ok_py(PyObject *self, PyObject *packet)
+{
+    if (!PyBytes_Check(packet)) {
+        PyErr_SetString(PyExc_TypeError, "packet must be bytes");
+        return NULL;
+    }
+    return PyBool_FromLong(srtcp_header_ok((const unsigned char *)PyBytes_AS_STRING(packet),
+                                           PyBytes_GET_SIZE(packet) > INT_MAX
+                                           ? INT_MAX : (int)PyBytes_GET_SIZE(packet)));
 }
 
 /* refused(packet, rtcp_port) -> bool: the C loop's verdict, for the tests. */
@@ -629,8 +710,9 @@ static void count_emptied(int fd)
  * stream's context and protected with its sink's (as Worker.drain_secure does: a packet
  * libsrtp refuses is an error and is dropped), only RTCP ones with ``rtcp_keys_only``; with
  * ``strip_feedback``, RTCP without its feedback (after decryption, before encryption).
- * RTCP 10.5 would not read, and on an RTCP port whatever is not RTCP, is dropped after
- * decryption (``refused``).
+ * What 10.5 takes for RTCP (``taken_for_rtcp``) and would not read is dropped after
+ * decryption (``refused``); RTP of a payload type the stream does not know is an error,
+ * relayed all the same (``unknown_type``).
  * Returns 1 when Python must flush the stream (congestion or a refused send: its kernel
  * drops or errors go out with the next flush, as in Python). */
 static int relay(int fd, struct entry *e, double wall)
@@ -688,14 +770,18 @@ static int relay(int fd, struct entry *e, double wall)
         for (int i = 0; i < count; i++) {
             char *data = slots + (size_t)i * SLOT;
             int len = (int)msgs[i].msg_len;
-            int rtcp = len > 1 && (unsigned char)data[1] >= 192 && (unsigned char)data[1] <= 223;
+            int rtcp = taken_for_rtcp(e, (unsigned char *)data, len);
+            if (!rtcp && unknown_type(e->payload_types, (unsigned char *)data, len))
+                e->errors += 1; /* (its clear header, before decryption: 10.5) */
             int keyed = rtcp || !e->rtcp_keys_only; /* (else SRTP passed as it came) */
             if (e->unprotect != NULL && keyed) {
-                /* As 10.5 counts an SRTP leg: a packet libsrtp refuses is an error, not
-                 * a packet of the stream; the others count decrypted. */
+                /* As 10.5 counts an SRTP leg: a packet libsrtp refuses, or SRTCP whose
+                 * clear header 10.5 does not decrypt, is an error, not a packet of the
+                 * stream; the others count decrypted. */
                 int received = len;
                 Context *c = (Context *)e->unprotect;
-                if (apply(c, rtcp ? c->unprotect_rtcp : c->unprotect, data, &len, 0) < 0) {
+                if ((rtcp && !srtcp_header_ok((unsigned char *)data, len))
+                    || apply(c, rtcp ? c->unprotect_rtcp : c->unprotect, data, &len, 0) < 0) {
                     e->errors += 1;
                     e->packets -= 1;
                     e->bytes -= (uint64_t)received;
@@ -703,7 +789,7 @@ static int relay(int fd, struct entry *e, double wall)
                 }
                 e->bytes -= (uint64_t)(received - len);
             }
-            if (rtcp || e->rtcp_port) { /* (decrypted, counted as received: 10.5) */
+            if (rtcp) { /* (decrypted, counted as received: 10.5) */
                 if (refused((unsigned char *)data, len, e->rtcp_port)) {
                     e->errors += 1;
                     continue;
@@ -746,13 +832,16 @@ static int relay(int fd, struct entry *e, double wall)
         for (int i = 0; i < count; i++) {
             unsigned char *data = (unsigned char *)slots + (size_t)i * SLOT;
             int len = (int)msgs[i].msg_len;
-            /* RTCP is read before it is relayed (RTP costs one look at its second byte) */
-            if (e->rtcp_port || (len >= 8 && data[1] >= 194 && data[1] <= 223)) {
+            /* RTCP is read before it is relayed; RTP costs a look at its second byte (its
+             * payload type among the stream's: else an error, relayed all the same) */
+            if (taken_for_rtcp(e, data, len)) {
                 if (refused(data, len, e->rtcp_port)) {
                     e->errors += 1;
                     continue;
                 }
                 note_report(fd, wall, (char *)data, len); /* (it keeps SR, RR and XR only) */
+            } else if (unknown_type(e->payload_types, data, len)) {
+                e->errors += 1;
             }
             if (sending) {
                 iovs[i].iov_len = (size_t)len;
@@ -1110,11 +1199,15 @@ static int peer_arg(PyObject *value, struct leg *out)
 
 /* register(fd, sink_fd, offset, packets, bytes, errors, last_packet, ssrc, ssrc_seen,
  * payload_type[, unprotect, protect[, peer[, rtcp_sink_fd, rtcp_protect[, seq, lsr,
- * lsr_at[, rtcp_keys_only[, strip_feedback[, rtcp_port]]]]]]]): relay ``fd``'s packets
+ * lsr_at[, rtcp_keys_only[, strip_feedback[, rtcp_port[, muxed, types_low,
+ * types_high]]]]]]]]): relay ``fd``'s packets
  * here from now on, sent from ``sink_fd``, counted in the slot at byte ``offset``; SRTP
  * unprotected with ``unprotect`` and protected with ``protect`` (SrtpContexts, None for
  * plain), RTCP only with ``rtcp_keys_only``; RTCP feedback cut out of compounds with
- * ``strip_feedback``; every packet read as RTCP with ``rtcp_port`` (``refused``).
+ * ``strip_feedback``; every packet read as RTCP with ``rtcp_port`` (``refused``), RTCP
+ * told from RTP with ``muxed`` (left out: as on a muxed port); RTP of a payload type not
+ * among the bits of ``types_low`` (0-63) and ``types_high`` (64-127) an error (all set when
+ * left out: none checked).
  * Already registered: only the sink, slot and contexts change (the counters held here
  * stay; the given ones are Python's stale copy). */
 static PyObject *register_(PyObject *self, PyObject *args)
@@ -1127,12 +1220,14 @@ static PyObject *register_(PyObject *self, PyObject *args)
     PyObject *unprotect_arg = Py_None, *protect_arg = Py_None, *peer = Py_None;
     PyObject *rtcp_protect_arg = Py_None;
     PyObject *unprotect, *protect, *rtcp_protect;
-    int rtcp_sink = -1, seq = -1, rtcp_keys_only = 0, strip = 0, rtcp_port = 0;
+    int rtcp_sink = -1, seq = -1, rtcp_keys_only = 0, strip = 0, rtcp_port = 0, muxed = 1;
     unsigned long lsr = 0, lsr_at = 0;
-    if (!PyArg_ParseTuple(args, "iinKKKdkii|OOOiOikkppp", &fd, &sink, &offset, &packets,
+    unsigned long long types_low = ~0ULL, types_high = ~0ULL;
+    if (!PyArg_ParseTuple(args, "iinKKKdkii|OOOiOikkppppKK", &fd, &sink, &offset, &packets,
                           &nbytes, &errors, &last, &ssrc, &seen, &payload_type, &unprotect_arg,
                           &protect_arg, &peer, &rtcp_sink, &rtcp_protect_arg, &seq, &lsr,
-                          &lsr_at, &rtcp_keys_only, &strip, &rtcp_port))
+                          &lsr_at, &rtcp_keys_only, &strip, &rtcp_port, &muxed, &types_low,
+                          &types_high))
         return NULL;
     if (context_arg(unprotect_arg, &unprotect) < 0 || context_arg(protect_arg, &protect) < 0
         || context_arg(rtcp_protect_arg, &rtcp_protect) < 0)
@@ -1166,6 +1261,9 @@ static PyObject *register_(PyObject *self, PyObject *args)
     e->rtcp_keys_only = (uint8_t)rtcp_keys_only;
     e->strip_feedback = (uint8_t)strip;
     e->rtcp_port = (uint8_t)rtcp_port;
+    e->muxed = (uint8_t)muxed;
+    e->payload_types[0] = (uint64_t)types_low;
+    e->payload_types[1] = (uint64_t)types_high;
     if (!e->settled) {
         e->settled = 1;
         e->packets = packets;
@@ -1284,6 +1382,8 @@ static PyMethodDef methods[] = {
     {"attach", attach, METH_O, "The counter table relayed packets are counted in."},
     {"strip_feedback", strip_feedback_py, METH_O, "An RTCP compound without its feedback."},
     {"refused", refused_py, METH_VARARGS, "Whether 10.5 drops a packet, an error."},
+    {"unknown_type", unknown_type_py, METH_VARARGS, "Whether RTP's payload type is an error."},
+    {"srtcp_header_ok", srtcp_header_ok_py, METH_O, "Whether 10.5 decrypts SRTCP."},
     {NULL, NULL, 0, NULL},
 };
 
@@ -1311,7 +1411,7 @@ PyMODINIT_FUNC PyInit__relay(void)
         }
         PyModule_AddIntConstant(m, "MAX_BATCH", MAX_BATCH);
         /* worker.py uses the helper only when this matches: a stale build is ignored */
-        PyModule_AddIntConstant(m, "API", 8);
+        PyModule_AddIntConstant(m, "API", 9);
     }
     return m;
 }

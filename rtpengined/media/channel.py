@@ -117,6 +117,10 @@ class StreamSpec(NamedTuple):
     # The stream is an RTCP port (``Stream.rtcp``: not muxed): whatever arrives is read as
     # RTCP, and what 10.5 would not read is dropped (``rtcp_feedback.refused``).
     rtcp: bool = False
+    # The payload types of the stream's media (``Stream.payload_types``) as a bit mask (bit
+    # n: type n), -1 for none checked: RTP of another type is an error of the stream,
+    # relayed all the same (``rtcp_feedback.unknown_type``).
+    payload_types: int = -1
 
 
 def encode(messages: list[tuple]) -> bytes:

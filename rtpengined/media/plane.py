@@ -659,6 +659,7 @@ class RelayPlane:
             transcode_passes,
             strip_feedback,
             stream.rtcp,
+            stream.payload_types,
         )
 
     def _webrtc_spec(self, record: _Record, stream: Stream, ahead: list | None = None) -> tuple:

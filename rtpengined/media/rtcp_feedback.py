@@ -19,11 +19,19 @@ decides what happens (found by sending 10.5 such compounds):
   compound: it is dropped, an error of the stream it came on.
 
 10.5 reads every compound it relays, whatever the legs, and drops one it cannot read
-(``refused``). What it takes for RTCP (found by sending 10.5 such packets): on a port with
-rtcp-mux, a packet of at least 8 bytes whose second byte is 194 to 223 (``is_rtcp``); the
-rest there is RTP and goes on unread. On an RTCP port, what is not RTCP but reads as an RTP
-header (version 2, its CSRCs and extension header within the packet) is dropped too; junk
-that is neither goes on.
+(``refused``). What it takes for RTCP (found by sending 10.5 such packets): on an RTCP port
+(not muxed), everything, read as above (so RTP whose length word, its sequence number,
+overruns the datagram goes on, and a 4-byte SR header is refused); on a port with rtcp-mux,
+a packet of at least 8 bytes whose second byte is 194 to 223 (``is_rtcp``), the rest there
+being RTP; on an RTP port without rtcp-mux, nothing (``taken_for_rtcp``).
+
+SRTCP (``srtcp_header_ok``): 10.5 looks at the clear header before it decrypts, and one of
+fewer than 8 bytes, not version 2, or whose first packet is not one of the types 200 to 207
+is an error of the stream, not counted as one of its packets (nor its bytes).
+
+RTP (``unknown_type``): a packet whose header parses (version 2, 12 bytes, its CSRCs and
+extension header within it) with a payload type that is not among the stream's is an error
+of the stream, and it is counted and relayed all the same.
 
 Sans-I/O: bytes in, bytes (or the verdict) out; the relay worker does the rest (the C
 loop of ``_relay.c`` the same, the tests run the cases on both).
@@ -41,13 +49,47 @@ def is_rtcp(packet) -> bool:
     return len(packet) >= 8 and 194 <= packet[1] <= 223
 
 
+def taken_for_rtcp(packet, rtcp_port: bool, muxed: bool) -> bool:
+    """Whether 10.5 takes ``packet`` for RTCP: everything on an RTCP port, ``is_rtcp`` on
+    a port with rtcp-mux, nothing on an RTP port without it (see the module)."""
+    return rtcp_port or (muxed and is_rtcp(packet))
+
+
 def refused(packet, rtcp_port: bool) -> bool:
     """Whether 10.5 drops ``packet`` (decrypted) arriving on a stream, an error of that
-    stream: RTCP it cannot read, and on an RTCP port (``rtcp_port``: not muxed) RTP too
-    (see the module)."""
-    if is_rtcp(packet):
+    stream: on an RTCP port (``rtcp_port``: not muxed) whatever it cannot read, on a port
+    with rtcp-mux RTCP it cannot read (see the module). (A port without rtcp-mux takes
+    nothing for RTCP: not asked.)"""
+    if rtcp_port or is_rtcp(packet):
         return not readable(packet)
-    return rtcp_port and _rtp_header_fits(packet)
+    return False
+
+
+def srtcp_header_ok(packet) -> bool:
+    """Whether 10.5 goes on to decrypt ``packet``, SRTCP as it arrived (see the module)."""
+    return len(packet) >= 8 and packet[0] >> 6 == 2 and 200 <= packet[1] <= 207
+
+
+def known_mask(payload_types) -> int:
+    """The bit mask of ``payload_types`` (numbers, or their text as in an SDP's format
+    list; others left out) that ``unknown_type`` takes."""
+    mask = 0
+    for pt in payload_types:
+        try:
+            number = int(pt)
+        except (TypeError, ValueError):
+            continue
+        if 0 <= number <= 127:
+            mask |= 1 << number
+    return mask
+
+
+def unknown_type(packet, known: int) -> bool:
+    """Whether 10.5 counts RTP ``packet`` as an error of a stream whose payload types are
+    the bits of ``known`` (``known_mask``; -1: every type, nothing checked): a header that
+    parses with a payload type not among them (see the module). RTP only: ask after
+    ``taken_for_rtcp``."""
+    return len(packet) > 1 and not known >> (packet[1] & 0x7F) & 1 and _rtp_header_fits(packet)
 
 
 def readable(compound) -> bool:

@@ -79,7 +79,7 @@ try:  # the event loop for settled streams in C (setup.py builds it; optional)
     from . import _relay
 except ImportError:  # not built: the pure-Python loop below does the same, packet by packet
     _relay = None
-if os.environ.get("RTPENGINED_PURE_RELAY") or getattr(_relay, "API", None) != 8:
+if os.environ.get("RTPENGINED_PURE_RELAY") or getattr(_relay, "API", None) != 9:
     _relay = None  # forced (tests run both loops; operators may too) or a stale build
 # SRTP contexts the C helper can call (pylibsrtp's libsrtp sessions, see _c_context): the C
 # loop relays streams keyed with them; without the helper SRTP streams stay in Python.
@@ -117,6 +117,7 @@ _TALLY = transcoding.Tally()
 _CLOCK_RATES = {0: 8000, 3: 8000, 4: 8000, 5: 8000, 6: 16000, 7: 8000, 8: 8000, 9: 8000,
                 10: 44100, 11: 44100, 12: 8000, 13: 8000, 15: 8000, 16: 11025, 17: 22050,
                 18: 8000}
+_LOW_TYPES = (1 << 64) - 1  # (a payload type mask in two halves for the C table)
 _REPORT_TYPES = frozenset({200, 201, 207})  # RTCP SR, RR, XR (as the first of a compound)
 MAX_REPORTS = 256  # per loop turn (a flood of RTCP cannot grow it: the rest is not read)
 
@@ -133,7 +134,7 @@ class _Stream:
         "packets", "bytes", "errors", "last_packet", "ssrc", "ssrc_seen",
         "kernel_drops", "congested", "payload_type",
         "busy", "turn", "secure", "referred",
-        "seq", "sr", "rtcp_port",
+        "seq", "sr", "rtcp_port", "payload_types",
         "rare",  # (the state few streams set: ``add_rare_fields`` below the class)
     )
 
@@ -190,6 +191,7 @@ class _Stream:
         self.asymmetric = spec.asymmetric
         self.rtcp_mux = spec.rtcp_mux
         self.rtcp_port = spec.rtcp
+        self.payload_types = spec.payload_types
         self.blocked = spec.blocked
         if (self.rare is not None or spec.extra_sinks or spec.transcode or spec.rtcp_only
                 or spec.dropped or spec.egress or spec.t38 or spec.guard or spec.strip_feedback):
@@ -949,7 +951,8 @@ class Worker:
                             stream.ssrc_seen, stream.payload_type, unprotect, protect, peer,
                             -1 if rtcp_target is None else rtcp_target.fd, rtcp_protect,
                             stream.seq, lsr, lsr_at, rtcp_keys_only, stream.strip_feedback,
-                            stream.rtcp_port)
+                            stream.rtcp_port, stream.rtcp_mux,
+                            stream.payload_types & _LOW_TYPES, stream.payload_types >> 64 & _LOW_TYPES)
         except ValueError:  # a peer the C loop cannot compare sources with
             return False
         stream.native = True
@@ -1169,6 +1172,8 @@ class Worker:
         demux = stream.rtcp_mux and sink is not None and not sink.rtcp_mux
         count = nbytes = errors = size = offset = first = 0
         rtcp_port = stream.rtcp_port
+        muxed = stream.rtcp_mux
+        known = stream.payload_types  # (-1: not checked)
         busy = stream.busy
         limit = BATCH if busy else 1
         ends = self.ends  # end offset of each packet received, in order
@@ -1192,12 +1197,16 @@ class Worker:
                 count += 1
                 nbytes += size
                 first = offset
-                if rtcp_port or size >= 8 and 194 <= buffer[offset + 1] <= 223:  # (RTCP)
+                if rtcp_port or muxed and size >= 8 and 194 <= buffer[offset + 1] <= 223:
+                    # (RTCP: ``rtcp_feedback.taken_for_rtcp``)
                     if rtcp_feedback.refused(view[offset:offset + size], rtcp_port):
                         errors += 1  # dropped: the next packet lands in its place
                         continue
                     if buffer[offset + 1] in _REPORT_TYPES:  # (an RTCP SR, RR or XR)
                         _note_report(stream, wall, buffer[offset:offset + size])
+                elif (size > 1 and not known >> (buffer[offset + 1] & 0x7F) & 1
+                      and rtcp_feedback.unknown_type(view[offset:offset + size], known)):
+                    errors += 1  # (counted and relayed all the same, as 10.5 does)
                 offset += size
                 ends.append(offset)
             targets = None
@@ -1224,16 +1233,19 @@ class Worker:
                         continue
                     endpoint = stream.endpoint
                     settled = stream.confirmed
-                if rtcp_port or size >= 8 and 194 <= buffer[first + 1] <= 223:  # (RTCP)
+                rtcp = rtcp_port or muxed and size >= 8 and 194 <= buffer[first + 1] <= 223
+                if rtcp:  # (``rtcp_feedback.taken_for_rtcp``)
                     if rtcp_feedback.refused(view[first:offset], rtcp_port):
                         errors += 1
                         targets.append(None)
                         continue
                     if buffer[first + 1] in _REPORT_TYPES:  # (an RTCP SR, RR or XR)
                         _note_report(stream, wall, buffer[first:offset])
+                elif (size > 1 and not known >> (buffer[first + 1] & 0x7F) & 1
+                      and rtcp_feedback.unknown_type(view[first:offset], known)):
+                    errors += 1  # (counted and relayed all the same, as 10.5 does)
                 target = sink
-                if (demux and size > 1 and 192 <= buffer[first + 1] <= 223
-                        and sink.rtcp_peer is not None):
+                if rtcp and demux and sink.rtcp_peer is not None:
                     target = sink.rtcp_peer
                 targets.append(target)
         stream.busy = count > 1 if busy else stream.turn == turn - 1
@@ -1357,9 +1369,14 @@ class Worker:
                 errors += 1
                 nbytes += len(data)
                 continue
-            rtcp = len(data) > 1 and 192 <= data[1] <= 223
+            rtcp = rtcp_feedback.taken_for_rtcp(data, stream.rtcp_port, stream.rtcp_mux)
+            if (not rtcp and stream.payload_types != -1
+                    and rtcp_feedback.unknown_type(data, stream.payload_types)):
+                errors += 1  # (its clear header, before decryption: 10.5)
             if stream.srtp_in is not None or (rtcp and stream.srtcp is not None):
                 try:
+                    if rtcp and not rtcp_feedback.srtcp_header_ok(data):
+                        raise ValueError("not SRTCP")  # (10.5 looks before it decrypts)
                     data = _unprotect(stream, unprotect, data, rtcp)
                 except Exception:  # libsrtp: authentication, replay, malformed
                     errors += 1
@@ -2110,7 +2127,13 @@ class Worker:
                 control = True
                 continue
             unprotect = stream.unprotect
-            rtcp = len(data) > 1 and 192 <= data[1] <= 223
+            rtcp = rtcp_feedback.taken_for_rtcp(data, stream.rtcp_port, stream.rtcp_mux)
+            # (10.5 reads the clear header before it decrypts: RTP of a payload type the
+            # stream does not know is an error, SRTCP it would not decrypt an error and
+            # not a packet)
+            unknown = (not rtcp and stream.payload_types != -1
+                       and rtcp_feedback.unknown_type(data, stream.payload_types))
+            not_srtcp = rtcp and not rtcp_feedback.srtcp_header_ok(data)
             if ice_only:
                 peer = leg.peer
                 if leg.expired or (peer is not None and source != peer):
@@ -2123,9 +2146,10 @@ class Worker:
                         and not stream.on_new_source(source, now):
                     errors += 1
                     continue
+                errors += unknown
                 if stream.srtp_in is not None:
-                    if unprotect is None:
-                        errors += 1  # SDES suite without a context
+                    if unprotect is None or not_srtcp:
+                        errors += 1  # SDES suite without a context, or not SRTCP
                         continue
                     try:
                         data = (unprotect.unprotect_rtcp(data) if rtcp
@@ -2136,6 +2160,10 @@ class Worker:
             else:
                 if unprotect is None or source != leg.peer:
                     continue  # no keys yet, or not from the ICE/DTLS peer: dropped
+                errors += unknown
+                if not_srtcp:
+                    errors += 1  # as 10.5: an error, not a packet of the stream
+                    continue
                 try:
                     data = unprotect.unprotect_rtcp(data) if rtcp else unprotect.unprotect(data)
                 except Exception:  # libsrtp: authentication, replay, malformed
@@ -2246,7 +2274,7 @@ def _forward(stream: _Stream, sink: _Stream | None, extras: tuple, data: bytes, 
     a list) a packet to convert goes there instead, converted on the stream's DTX timer
     (``Worker.run_dtx``). A stream with a delay buffer (``guard``) puts what it receives
     there (``guarded``: armed by ``Worker.arm_guards``, sent by ``Worker.run_guards``)."""
-    if rtcp or stream.rtcp_port:  # (RTCP 10.5 cannot read is dropped: ``refused``)
+    if rtcp:  # (RTCP 10.5 cannot read is dropped: ``refused``; ``taken_for_rtcp``)
         if rtcp_feedback.refused(data, stream.rtcp_port):
             return 1
     dropped = stream.dropped
@@ -2257,7 +2285,9 @@ def _forward(stream: _Stream, sink: _Stream | None, extras: tuple, data: bytes, 
     generated = stream.rtcp_gen
     if generated is not None:  # ``generate RTCP``: the relay reports itself
         if rtcp:
-            if not (generated[0] & ch.RTCP_SECURE_LEG and stream.srtp_in is None
+            # (what an RTCP port gets that has no RTCP packet type, junk, goes on: 10.5)
+            if len(data) > 1 and 192 <= data[1] <= 223 and not (
+                    generated[0] & ch.RTCP_SECURE_LEG and stream.srtp_in is None
                     and stream.webrtc is None and generated[3] is None):
                 return 0
             # (SRTP passed through untouched and no keys for reports: the relay cannot

@@ -8,10 +8,12 @@ are in ``output`` and ``ice``.
 
 from __future__ import annotations
 
+import functools
 from typing import TYPE_CHECKING, Any
 
 from .. import codec_negotiation as negotiation
 from .. import sdp as sdpmod
+from ..media import rtcp_feedback
 from ..media.channel import RTCP_CONSUMED, RTCP_GENERATED, RTCP_ON_RTP, RTCP_SECURE_LEG
 from ..media.reception import clock_rates
 from ..model import Call, CallMedia, Endpoint, Interface, Monologue, Stream
@@ -476,6 +478,9 @@ class _Session(SdpOutput, IceCandidates):
                         section, opts.strip, opts.except_, opts.mask, opts.transcode,
                         opts.offer)
                     work.sent_formats = sent
+                # (a T.38 gateway shows the receiver another section: the sender's own codecs)
+                _gather_types(smedia, own.protocol, formats if own is section else own.formats)
+                _gather_types(rmedia, rmedia.protocol, sent)
                 rmedia.offered = negotiation.offered(
                     section, formats, opts.ptime, opts.ptime_reverse,
                     # (a consumed codec the strip took comes back on the offerer's own side)
@@ -659,6 +664,7 @@ class _Session(SdpOutput, IceCandidates):
                 stream.media_handover, stream.learning = old.media_handover, old.learning
                 stream.blocked = old.blocked
                 stream.extra_sinks = old.extra_sinks  # its subscribers (pubsub) stay
+                stream.payload_types = old.payload_types
             streams.append(stream)
         if len(streams) == 1 and media.protocol in sdpmod.RTP_PROTOCOLS:
             streams[0].rtcp_mux = True
@@ -771,3 +777,24 @@ def _leading_int(text: str) -> int:
     """An attribute value as 10.5 reads a number: its leading digits (0 without any)."""
     digits = len(text) - len(text.lstrip("0123456789"))
     return int(text[:digits]) if digits else 0
+
+
+@functools.lru_cache(maxsize=256)
+def _shared(mask: int) -> int:
+    """One int per mask (the calls of a daemon offer few codec lists): not one per media."""
+    return mask
+
+
+def _gather_types(media: CallMedia, protocol: str, formats: list[str]) -> None:
+    """An offer with ``formats`` on ``media``: its RTP stream's ``payload_types`` gathered
+    with them; -1 (none checked) when the media is not RTP (10.5 checks RTP only)."""
+    stream = media.rtp
+    if stream is None:
+        return
+    if "RTP" not in protocol:
+        stream.payload_types = -1
+        return
+    mask = rtcp_feedback.known_mask(formats)
+    if stream.payload_types != -1:
+        mask |= stream.payload_types
+    stream.payload_types = _shared(mask)
