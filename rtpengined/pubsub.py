@@ -243,14 +243,14 @@ def _plain(protocol: str) -> str:
 
 
 def _codec_option(message: dict[str, Any], flags: list[str], kind: str) -> list[str]:
-    """A ``codec`` list of the request (``codec: {kind: [...]}`` or ``codec-KIND-X`` flags),
-    upper case."""
+    """A ``codec`` list of the request (``codec: {kind: [...]}`` or ``codec-KIND-X`` flags;
+    ``transcode-X`` too, as 10.5 takes it), upper case."""
     codec = message.get("codec")
     names = []
     if isinstance(codec, dict) and isinstance(codec.get(kind), list):
         names += [n for n in codec[kind] if isinstance(n, str)]
-    prefix = f"codec-{kind}-"
-    names += [f[len(prefix):] for f in flags if f.startswith(prefix)]
+    prefixes = (f"codec-{kind}-", "transcode-") if kind == "transcode" else (f"codec-{kind}-",)
+    names += [f.split(f"{kind}-", 1)[1] for f in flags if f.startswith(prefixes)]
     return [n.upper() for n in names]
 
 

@@ -144,6 +144,7 @@ SCENARIOS: dict[str, list[dict]] = {
         subscribe(**{"from-tag": "A", "codec": {"transcode": ["PCMA", "G722", "G723",
                                                               "nonesuch"]}}),
         subscribe("T", **{"from-tag": "B", "flags": ["codec-transcode-G723"]}),
+        subscribe("U", **{"from-tag": "B", "flags": ["transcode-G722"]}),  # (10.5's spelling too)
         sub_answer(SUB.replace("RTP/AVP 8", "RTP/AVP 9"), flags=["allow transcoding"]),
         query(**{"from-tag": "S"}), delete()],
     # Opus on the first free dynamic payload types, stereo unless asked otherwise
