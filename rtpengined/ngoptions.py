@@ -197,8 +197,10 @@ class Options:
                 opts.mask.append(flag.split("-", 2)[2])
                 if flag.startswith("codec-consume-"):
                     opts.accept = [*opts.accept, flag[14:]]
-            elif flag.startswith("codec-transcode-"):
-                opts.transcode = [*opts.transcode, flag[16:]]
+            elif flag.startswith(("codec-transcode-", "transcode-")):
+                # (10.5 takes ``transcode-X`` for ``codec-transcode-X`` too; its own suites
+                # from mr12.0 on spell it so)
+                opts.transcode = [*opts.transcode, flag.split("transcode-", 1)[1]]
             elif flag.startswith("codec-accept-"):
                 opts.accept = [*opts.accept, flag[13:]]
             elif flag.startswith("codec-except-"):

@@ -128,8 +128,9 @@ def subscribe_request(core: Core, message: dict[str, Any], request: Request) -> 
     except NgError:
         give_back(bound)
         raise
-    if sub is not None:  # the same to-tag again: its old subscriptions go first
-        _unsubscribe(core, sub)
+    if sub is not None:  # the same to-tag again: its old subscriptions go first (the
+        # publishers' mirror links back to it stay, as with ``unsubscribe``)
+        _unsubscribe(core, sub, keep_mirror=True)
         for media in sub.medias:
             for stream in media.streams:
                 if not any(stream in group for group in kept[:len(wanted)]):
@@ -141,7 +142,10 @@ def subscribe_request(core: Core, message: dict[str, Any], request: Request) -> 
     label = get_str(message, "set-label")
     if label is not None:
         sub.label = label
-    sub.mirror_rtcp = "mirror-RTCP" in flags
+    # (a publisher still linked back to the subscriber by an earlier ``mirror RTCP`` keeps
+    # getting its RTCP: 10.5's link outlives the subscription that made it)
+    sub.mirror_rtcp = "mirror-RTCP" in flags or any(sub in src.pubsub_subscriptions
+                                                    for src in sources)
     if "egress" in flags or sub.egress:  # (a rare field: written only when it changes)
         sub.egress = "egress" in flags
     added = _transcode_codecs(message, flags)
@@ -239,14 +243,14 @@ def _plain(protocol: str) -> str:
 
 
 def _codec_option(message: dict[str, Any], flags: list[str], kind: str) -> list[str]:
-    """A ``codec`` list of the request (``codec: {kind: [...]}`` or ``codec-KIND-X`` flags),
-    upper case."""
+    """A ``codec`` list of the request (``codec: {kind: [...]}`` or ``codec-KIND-X`` flags;
+    ``transcode-X`` too, as 10.5 takes it), upper case."""
     codec = message.get("codec")
     names = []
     if isinstance(codec, dict) and isinstance(codec.get(kind), list):
         names += [n for n in codec[kind] if isinstance(n, str)]
-    prefix = f"codec-{kind}-"
-    names += [f[len(prefix):] for f in flags if f.startswith(prefix)]
+    prefixes = (f"codec-{kind}-", "transcode-") if kind == "transcode" else (f"codec-{kind}-",)
+    names += [f.split(f"{kind}-", 1)[1] for f in flags if f.startswith(prefixes)]
     return [n.upper() for n in names]
 
 
@@ -665,15 +669,22 @@ def unsubscribe(core: Core, message: dict[str, Any], request: Request) -> dict[s
     to_tag = require_str(message, "to-tag", "No to-tag in message")
     sub = _find(call, to_tag)
     if sub is not None:
-        _unsubscribe(core, sub)
+        # A ``mirror RTCP`` subscriber's RTCP still reaches the publisher afterwards, and
+        # ``query`` still shows the publisher subscribed to it: 10.5's unsubscribe drops
+        # the subscriber's subscriptions only, not the RTCP-only one the flag added the
+        # other way (rtpengine's mr13.0 pubsub suite, "simple sub, RTCP mirror").
+        _unsubscribe(core, sub, keep_mirror=True)
     return {"result": "ok"}
 
 
-def _unsubscribe(core: Core, sub: Monologue) -> None:
-    _wire(core, sub, False)
+def _unsubscribe(core: Core, sub: Monologue, keep_mirror: bool = False) -> None:
+    """End ``sub``'s subscriptions; with ``keep_mirror`` (the ``unsubscribe`` command) the
+    publishers' links back to it, which carry its mirrored RTCP, stay as 10.5 keeps them."""
+    _wire(core, sub, False, keep_mirror)
     for src in list(sub.pubsub_subscriptions):
         sub.pubsub_unlink(src)
-        src.pubsub_unlink(sub)
+        if not keep_mirror:
+            src.pubsub_unlink(sub)
 
 
 def drop_party(core: Core, call: Call, party: Monologue) -> None:
@@ -687,10 +698,17 @@ def drop_party(core: Core, call: Call, party: Monologue) -> None:
         party.pubsub_unlink(sub)
     core.calls.close_parties([party])
     call.monologues = [m for m in call.monologues if m is not party]
+    for other in call.monologues:  # (a former subscriber's mirrored RTCP went to it)
+        for media in other.medias:
+            for stream in media.streams:
+                if stream.sink is not None and stream.sink.closed and not stream.closed:
+                    stream.sink = None
+                    core.calls.media.update_stream(stream)
 
 
-def _wire(core: Core, sub: Monologue, on: bool) -> None:
-    """Start (``on``) or stop copying each publisher stream to the subscriber's stream."""
+def _wire(core: Core, sub: Monologue, on: bool, keep_mirror: bool = False) -> None:
+    """Start (``on``) or stop copying each publisher stream to the subscriber's stream
+    (``keep_mirror``: the subscriber's mirrored RTCP keeps going to the publisher)."""
     media_plane = core.calls.media
     for media in sub.medias:
         source = media.source
@@ -710,6 +728,8 @@ def _wire(core: Core, sub: Monologue, on: bool) -> None:
                 media_plane.update_stream(theirs)
         rtcp = media.rtcp
         rtp = media.rtp
+        if keep_mirror:
+            continue
         if (sub.mirror_rtcp and rtp is not None and not rtp.closed
                 and (rtcp is None or rtp.rtcp_mux)):
             # RTCP on the subscriber's RTP port (rtcp-mux, every WebRTC subscriber): only

@@ -21,6 +21,7 @@ from differential import (
     delete,
     offer,
     query,
+    rtp_rtcp_sockets,
     sdp,
 )
 
@@ -99,6 +100,12 @@ SCENARIOS: dict[str, list[dict]] = {
                                      subscribe("T", **{"from-tag": "B",
                                                        "flags": ["mirror RTCP"]}),
                                      sub_answer(to_tag="T"), query(), delete()],
+    # (the publisher stays subscribed to a mirror-RTCP subscriber after unsubscribe and
+    # a subscription asked again: 10.5's link the flag made goes the other way)
+    "mirror RTCP: unsubscribe and subscribe again": [
+        offer(A), answer(B), subscribe(**{"from-tag": "A", "flags": ["mirror RTCP"]}),
+        sub_answer(), unsubscribe(), query(), subscribe(**{"from-tag": "A"}), sub_answer(),
+        query(), delete()],
     # several publishers: an SDP of our own, one media per publisher media
     "subscribe to all": [offer(A), answer(B), subscribe(flags=["all"]),
                          sub_answer(SUB_TWO), query(), delete()],
@@ -137,6 +144,7 @@ SCENARIOS: dict[str, list[dict]] = {
         subscribe(**{"from-tag": "A", "codec": {"transcode": ["PCMA", "G722", "G723",
                                                               "nonesuch"]}}),
         subscribe("T", **{"from-tag": "B", "flags": ["codec-transcode-G723"]}),
+        subscribe("U", **{"from-tag": "B", "flags": ["transcode-G722"]}),  # (10.5's spelling too)
         sub_answer(SUB.replace("RTP/AVP 8", "RTP/AVP 9"), flags=["allow transcoding"]),
         query(**{"from-tag": "S"}), delete()],
     # Opus on the first free dynamic payload types, stereo unless asked otherwise
@@ -322,3 +330,73 @@ def test_egress_subscriber_gets_what_goes_on_to_the_peer(pair):
         plain = _copies(daemon, f"plain-{id(daemon)}", [])
         for seq, to_c in enumerate(plain[1::2], 1):
             assert to_c[1:] == (0, seq, 160 * seq, 0x1234, b"\x00" * 160), (daemon, plain)
+
+
+# An SR with one report block and an SDES, as the subscriber sends it (SSRC 0x9876)
+_SUB_RTCP = (struct.pack("!BBHI", 0x81, 200, 12, 0x9876) + b"aaaabbbb" + bytes(12)
+             + struct.pack("!I", 0x6543) + bytes(20) + struct.pack("!BBHIBB", 0x81, 202, 5,
+                                                                0x9876, 1, 12)
+             + b"qwertyuiopqw" + bytes(2))
+
+
+def _mirrored(daemon, call_id: str, mux: bool) -> list[tuple[str, str, bool]]:
+    """A calls B, C subscribes to A with ``mirror RTCP`` (taking rtcp-mux if ``mux``) and
+    sends an RTCP report before and after ``unsubscribe``, and after subscribing again
+    without the flag: for each, whether A got it on its RTCP port, and whether anyone else
+    got anything."""
+    parties = {name: rtp_rtcp_sockets() for name in "ABC"}
+    try:
+        def body(name: str, direction: str = "sendrecv") -> str:
+            lines = ["v=0", "o=- 1 1 IN IP4 127.0.0.1", "s=-", "c=IN IP4 127.0.0.1", "t=0 0",
+                     f"m=audio {parties[name][0].getsockname()[1]} RTP/AVP 0"]
+            if name == "C" and mux:
+                lines.append("a=rtcp-mux")
+            return sdp(*lines, f"a={direction}")
+
+        ids = {"call-id": call_id, "from-tag": "A"}
+        daemon.request({"command": "offer", **ids, "sdp": body("A")})
+        daemon.request({"command": "answer", **ids, "to-tag": "B", "sdp": body("B")})
+        request = daemon.request({"command": "subscribe request", **ids, "to-tag": "C",
+                                  "flags": ["mirror RTCP"],
+                                  **({"rtcp-mux": ["offer"]} if mux else {})})
+        rtp_port = int(re.search(r"m=audio (\d+)", request["sdp"]).group(1))
+        to_c = rtp_port if mux else int(re.search(r"a=rtcp:(\d+)", request["sdp"]).group(1))
+        daemon.request({"command": "subscribe answer", "call-id": call_id, "to-tag": "C",
+                        "sdp": body("C", "recvonly")})
+        seen = []
+        for step in ("subscribed", "unsubscribed", "subscribed again without the flag"):
+            if step == "unsubscribed":
+                assert daemon.request({"command": "unsubscribe", "call-id": call_id,
+                                       "to-tag": "C"}) == {"result": "ok"}
+            elif step.startswith("subscribed again"):
+                again = daemon.request({"command": "subscribe request", **ids, "to-tag": "C",
+                                        **({"rtcp-mux": ["offer"]} if mux else {})})
+                assert again["sdp"] == request["sdp"]  # (the same ports)
+                daemon.request({"command": "subscribe answer", "call-id": call_id,
+                                "to-tag": "C", "sdp": body("C", "recvonly")})
+            parties["C"][0 if mux else 1].sendto(_SUB_RTCP, ("127.0.0.1", to_c))
+            a_got = burst(parties["A"][1])
+            others = [data for name in "ABC" for sock in parties[name]
+                      if sock is not parties["A"][1]
+                      for data in burst(sock, first=0.1)]
+            seen.append((step, a_got == [_SUB_RTCP], others == []))
+        daemon.request({"command": "delete", "call-id": call_id})
+        return seen
+    finally:
+        for pair in parties.values():
+            for sock in pair:
+                sock.close()
+
+
+@pytest.mark.parametrize("mux", [False, True], ids=["rtcp port", "rtcp-mux"])
+def test_mirrored_rtcp_outlives_unsubscribe_as_rtpengine(pair, mux):
+    """``unsubscribe`` ends the copies to the subscriber; the RTCP it sends still reaches
+    the publisher, as with 10.5 (its unsubscribe drops the subscriber's subscription, not
+    the publisher's RTCP-only one the ``mirror RTCP`` flag added the other way; rtpengine's
+    mr13.0 pubsub suite, "simple sub, RTCP mirror"); that link outlives a subscription
+    asked for again without the flag too. Nobody else gets anything."""
+    results = {which: _mirrored(daemon, f"mirror-{which}-{mux}", mux)
+               for which, daemon in (("ref", pair.reference), ("ours", pair.ours))}
+    assert results["ours"] == results["ref"]
+    assert results["ours"] == [("subscribed", True, True), ("unsubscribed", True, True),
+                               ("subscribed again without the flag", True, True)]

@@ -70,6 +70,10 @@ SCENARIOS: dict[str, list[dict]] = {
         offer(a("0 96", "a=rtpmap:96 opus/48000/2"), **TC_PCMA), answer(b("8")), delete()],
     "transcode PCMA as a flag": [
         offer(a("0"), flags=["codec-transcode-PCMA"]), answer(b("8")), delete()],
+    # (10.5 takes ``transcode-X`` as ``codec-transcode-X``; rtpengine's own suites spell it
+    # so from mr12.0 on, "codec reneg control"; we ignored it and offered what was left)
+    "transcode PCMA as a flag without codec-": [
+        offer(a("0"), flags=["transcode-PCMA"]), answer(b("8")), query(), delete()],
     "mask PCMU, transcode PCMA": [
         offer(a("0"), codec={"mask": ["PCMU"], "transcode": ["PCMA"]}), answer(b("8")),
         query(), delete()],
@@ -231,6 +235,12 @@ SCENARIOS.update({
 TE8 = "a=rtpmap:101 telephone-event/8000"
 OPUS = "a=rtpmap:96 opus/48000/2"
 SCENARIOS.update({
+    # (rtpengine's mr12.0 suite, "codec reneg control": ``transcode-X`` flags)
+    "mask all but telephone-event, transcode opus as a flag": [
+        offer(a("101 0 8 9", *TE), flags=["codec-strip-telephone-event", "codec-mask-G722",
+                                          "codec-mask-PCMA", "codec-mask-PCMU",
+                                          "transcode-opus", "codec-offer-telephone-event"]),
+        answer(b("96 97", OPUS, "a=rtpmap:97 telephone-event/48000")), delete()],
     "transcode opus with CN and telephone-event": [
         offer(a("0 13 101", TE8), codec={"transcode": ["opus"]}),
         answer(b("96 97", OPUS, "a=rtpmap:97 telephone-event/48000")), query(), delete()],

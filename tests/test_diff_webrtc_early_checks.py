@@ -13,6 +13,7 @@ from __future__ import annotations
 import re
 import socket
 import struct
+import time
 
 import pytest
 from differential import rtp_rtcp_sockets, running, start_ours, start_reference
@@ -135,3 +136,82 @@ def test_checks_to_an_ice_offerer_start_with_the_offer(daemon):
         daemon.request({"command": "delete", "call-id": "offerer-checks"})
         rtp.close()
         rtcp.close()
+
+
+def _pair_sockets(host: str) -> tuple[socket.socket, socket.socket]:
+    """An RTP socket on ``host`` and its RTCP socket on the next port."""
+    for _ in range(50):
+        rtp = udp_socket_on(host)
+        try:
+            rtcp = udp_socket_on(host, rtp.getsockname()[1] + 1)
+            return rtp, rtcp
+        except OSError:
+            rtp.close()
+    raise RuntimeError("no free port pair")
+
+
+def udp_socket_on(host: str, port: int = 0) -> socket.socket:
+    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    sock.bind((host, port))
+    sock.settimeout(2)
+    return sock
+
+
+def _success(request: bytes, source: tuple, pwd: str) -> bytes:
+    """The party's answer to one of the daemon's checks (as rtpengine's suite makes it)."""
+    check = stun.parse(request)
+    reply = stun.Message(stun.BINDING, stun.SUCCESS, check.transaction_id)
+    reply.add(stun.XOR_MAPPED_ADDRESS, stun.xor_address(source[0], source[1],
+                                                        check.transaction_id))
+    return reply.encode(pwd.encode())
+
+
+def test_dtls_goes_to_the_first_candidate_whose_checks_all_succeeded(daemon):
+    """A DTLS offerer with ICE (``ICE: remove`` towards a plain callee), two candidates of
+    two components each, the daemon controlled: the party answers the daemon's checks of
+    the first candidate's RTP port and of both ports of the second, nominating nothing.
+    10.5 uses the best pair whose candidate succeeded on every component at once (its
+    "ICE not completed yet, but can use pair"): the ClientHellos go to the second
+    candidate's two ports, none to the first's. rtpengined waited for a nomination that
+    never came and sent no hello (rtpengine's suite, "ICE offer with DTLS", GH 1035)."""
+    pwd = "bd5e845657ecb8d6dd8e1bc6"
+    first, second = _pair_sockets("127.0.0.1"), _pair_sockets("127.0.0.2")
+    socks = {"first RTP": first[0], "first RTCP": first[1],
+             "second RTP": second[0], "second RTCP": second[1]}
+    port1, port2 = first[0].getsockname()[1], second[0].getsockname()[1]
+    sdp = ("v=0\r\no=- 2350 1824 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n"
+           f"a=ice-pwd:{pwd}\r\na=ice-ufrag:q2758e93\r\n"
+           f"m=audio {port1} UDP/TLS/RTP/SAVPF 0\r\na=setup:actpass\r\n"
+           "a=fingerprint:sha-256 DA:89:F7:04:38:D9:04:E1:9E:25:1A:43:87:8D:F5:BD:6E:4C:BB:"
+           "88:12:A6:D5:FA:B1:4A:34:BC:32:C0:05:FE\r\n"
+           f"a=rtcp:{port1 + 1}\r\n"
+           f"a=candidate:1 1 UDP 2130706303 127.0.0.1 {port1} typ host\r\n"
+           f"a=candidate:1 2 UDP 2130706302 127.0.0.1 {port1 + 1} typ host\r\n"
+           f"a=candidate:2 1 UDP 2130706301 127.0.0.2 {port2} typ host\r\n"
+           f"a=candidate:2 2 UDP 2130706300 127.0.0.2 {port2 + 1} typ host\r\n")
+    try:
+        reply = daemon.request({"command": "offer", "call-id": "usable-pair",
+                                "from-tag": "caller", "sdp": sdp, "ICE": "remove",
+                                "transport-protocol": "RTP/AVP", "rtcp-mux": ["demux"]})
+        assert reply["result"] == "ok", reply
+        checks = {name: sock.recvfrom(2048) for name, sock in socks.items()}
+        for name in ("first RTP", "second RTP", "second RTCP"):
+            data, source = checks[name]
+            assert stun.parse(data).cls == stun.REQUEST
+            socks[name].sendto(_success(data, source, pwd), source)
+        hellos = set()
+        end = time.monotonic() + 1.0  # (rtpengine's suite waits one second)
+        while time.monotonic() < end:
+            for name, sock in socks.items():
+                sock.settimeout(0.02)
+                try:
+                    data = sock.recv(2048)
+                except TimeoutError:
+                    continue
+                if data[:1] == b"\x16":
+                    hellos.add(name)
+        assert hellos == {"second RTP", "second RTCP"}
+    finally:
+        daemon.request({"command": "delete", "call-id": "usable-pair"})
+        for sock in socks.values():
+            sock.close()

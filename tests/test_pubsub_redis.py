@@ -90,7 +90,8 @@ def test_restored_subscription_queries_and_copies_as_before():
     # and it can be ended after the restore
     assert ng(other, command="unsubscribe", **{"call-id": "ps", "to-tag": "S"}) == {
         "result": "ok"}
-    assert a.medias[0].rtp.extra_sinks == () and s.medias[0].rtcp.sink is None
+    # (the copies stop; the mirrored RTCP still goes to the publisher, as 10.5 keeps it)
+    assert a.medias[0].rtp.extra_sinks == () and s.medias[0].rtcp.sink is a.medias[0].rtcp
 
 
 def test_restore_rtpengines_subscription_document():

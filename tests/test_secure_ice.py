@@ -255,3 +255,57 @@ def test_component_2_checks_a_new_pair_one_ta_after_component_1():
     assert [a for _, a in rtp.poll(5.0)] == [("192.0.2.1", 1000)]
     assert rtcp.poll(5.0) == [] and rtcp.deadline() == 5.0 + ice.TA
     assert [a for _, a in rtcp.poll(5.0 + ice.TA)] == [("192.0.2.1", 1001)]
+
+
+def _answer(agent, datagram, now):
+    """The peer's success for one of ``agent``'s checks (datagram, address[, local])."""
+    data, address = datagram[0], datagram[1]
+    check = stun.parse(data)
+    reply = stun.Message(stun.BINDING, stun.SUCCESS, check.transaction_id)
+    reply.add(stun.XOR_MAPPED_ADDRESS, stun.xor_address("192.0.2.99", 5000, check.transaction_id))
+    return agent.receive(reply.encode(b"theirpwd"), address, now)
+
+
+def _checked(agent, now):
+    """Every check ``agent`` sends by ``now`` (one new pair per Ta), by address."""
+    sent, t = {}, 0.0
+    while t <= now:
+        for datagram in agent.poll(t):
+            sent.setdefault(datagram[1], datagram)
+        t += ice.TA / 2
+    return sent
+
+
+@pytest.mark.parametrize("use", [True, False])
+def test_controlled_uses_a_candidate_whose_components_all_succeeded(use):
+    """10.5, controlled, uses the best pair whose candidate succeeded on every component
+    before any nomination ("can use pair"); the relay's agents do (``use_before_nomination``),
+    each told of the other component's (``partner``). Without the flag an agent selects
+    only what the peer nominates (a test's peer agent keeps waiting for that)."""
+    rtp = ice.IceAgent("ours", PWD, controlling=False, component=1, use_before_nomination=use)
+    rtcp = ice.IceAgent("ours", PWD, controlling=False, component=2, use_before_nomination=use)
+    rtp.partner, rtcp.partner = rtcp, rtp
+    rtp.set_remote("theirs", "theirpwd", [("192.0.2.1", 2000, 30), ("192.0.2.8", 3000, 10)])
+    rtcp.set_remote("theirs", "theirpwd", [("192.0.2.1", 2001, 29), ("192.0.2.8", 3001, 9)])
+    rtp_checks, rtcp_checks = _checked(rtp, 1.0), _checked(rtcp, 1.0)
+    _answer(rtp, rtp_checks[("192.0.2.1", 2000)], 1.0)  # (its RTCP never answers)
+    assert rtp.selected is None
+    _answer(rtp, rtp_checks[("192.0.2.8", 3000)], 1.0)
+    assert rtp.selected is None  # (not RTCP's yet)
+    _answer(rtcp, rtcp_checks[("192.0.2.8", 3001)], 1.0)
+    if not use:
+        assert rtp.selected is None and rtcp.selected is None
+        return
+    assert rtp.selected == ("192.0.2.8", 3000) and rtcp.selected == ("192.0.2.8", 3001)
+    # the peer nominates the other candidate: that one is used from then on
+    nominate = request("ours:theirs", PWD, role=stun.ICE_CONTROLLING, tb=5, use=True)
+    rtp.receive(nominate, ("192.0.2.1", 2000), 1.1)
+    assert rtp.selected == ("192.0.2.1", 2000)
+
+
+def test_one_component_uses_its_first_succeeded_pair():
+    agent = ice.IceAgent("ours", PWD, controlling=False, use_before_nomination=True)
+    agent.set_remote("theirs", "theirpwd", [("192.0.2.1", 2000, 30), ("192.0.2.8", 3000, 10)])
+    checks = _checked(agent, 1.0)
+    _answer(agent, checks[("192.0.2.8", 3000)], 1.0)
+    assert agent.selected == ("192.0.2.8", 3000)

@@ -413,6 +413,10 @@ class Worker:
         # Per WebRTC stream (only those: not a slot of every stream): when its leg's timer is
         # due (its live entry in ``timers``), and the state last reported for it.
         self.leg_due: dict[_Stream, float] = {}
+        # The stream of the other ICE component (RTP's and its RTCP port's, each way) of
+        # legs whose agents are partners: its timer is armed again when this one's agent
+        # chose a pair for it (``link_ice_partners``).
+        self.ice_partners: dict[_Stream, _Stream] = {}
         self.leg_reports: dict[_Stream, tuple] = {}
         self.timer_tie = 0
         self.secure_changed: list = []
@@ -699,6 +703,12 @@ class Worker:
                 self.leg_due.pop(stream, None)
             if self.leg_reports:
                 self.leg_reports.pop(stream, None)
+            if self.ice_partners:
+                partner = self.ice_partners.pop(stream, None)
+                if partner is not None:
+                    self.ice_partners.pop(partner, None)
+                    if partner.webrtc is not None and partner.webrtc.agent is not None:
+                        partner.webrtc.agent.partner = None
             if stream.rare is not None:
                 self.stop_player(stream)
                 if stream.guard is not None:  # (its packets are dropped with the stream)
@@ -1930,6 +1940,11 @@ class Worker:
                     stream.srtp_in = stream.srtp_out = stream.unprotect = stream.protect = None
                 self.leg_due.pop(stream, None)
                 self.select_local(stream, 0)  # no ICE: the stream's own socket again
+                partner = self.ice_partners.pop(stream, None)
+                if partner is not None and partner.webrtc is not None \
+                        and partner.webrtc.agent is not None:
+                    partner.webrtc.agent.partner = None
+                    self.ice_partners.pop(partner, None)
             return
         dtls_spec = DtlsSpec._make(spec.dtls) if spec.dtls is not None else None
         ice_spec = IceSpec._make(spec.ice) if spec.ice is not None else None
@@ -1963,6 +1978,7 @@ class Worker:
             if dtls_spec is not None or (leg is not None and leg.terminates_dtls):
                 stream.srtp_in = stream.srtp_out = stream.unprotect = stream.protect = None
             self.leg_reports.pop(stream, None)
+        self.link_ice_partners(stream)
         peer = stream.webrtc.peer
         # (A new agent has chosen nothing yet: the stream's own socket and the SDP's
         # endpoint, in its family, until it does.)
@@ -1974,6 +1990,29 @@ class Worker:
             stream.update_destination()
             self.learned.append(stream.id)
         self.schedule(stream)
+
+    def link_ice_partners(self, stream: _Stream) -> None:
+        """The agents of a media's RTP port and its own RTCP port know each other (a pair
+        is usable once both components have one, ``ice.IceAgent._usable``). Called for
+        either stream whenever its leg is set; the second one links them."""
+        agent = stream.webrtc.agent
+        if agent is None:
+            return
+        partner = None
+        if agent.component == 1:
+            partner = self.streams.get(stream.rtcp_peer_id) if stream.rtcp_peer_id is not None \
+                else None
+        else:  # (component 2: the RTP stream naming this one; rare, so found by a scan)
+            partner = next((s for s in self.streams.values() if s.rtcp_peer_id == stream.id),
+                           None)
+        other = partner.webrtc.agent if partner is not None and partner.webrtc is not None \
+            else None
+        if other is None or other.component == agent.component:
+            agent.partner = None
+            self.ice_partners.pop(stream, None)
+            return
+        agent.partner, other.partner = other, agent
+        self.ice_partners[stream], self.ice_partners[partner] = partner, stream
 
     def arm(self, timers: list, live: dict, stream: _Stream, due: float) -> None:
         """Put ``stream``'s timer at ``due`` on the heap ``timers`` (legs, players, DTX,
@@ -2055,6 +2094,10 @@ class Worker:
                 self.settle(stream)
                 for referrer in self.referring(stream.id):
                     self.settle(referrer)
+            partner = self.ice_partners.get(stream) if self.ice_partners else None
+            if partner is not None and partner.webrtc is not None \
+                    and self.streams.get(partner.id) is partner:
+                self.schedule(partner)  # (its agent may have had a pair chosen with ours)
         self.schedule(stream)
 
     def report_secure(self) -> None:

@@ -109,6 +109,13 @@ class IceAgent:
     consent_until: float | None = None
     consent_expired: bool = False
     _consent_ids: list[bytes] = field(default_factory=list)
+    # The agent of the media's other component (RTP's for RTCP on a port of its own, and
+    # back), set by the relay: a pair is usable before a nomination once every component
+    # has one from the same candidate (``_usable``).
+    partner: IceAgent | None = field(default=None, repr=False, compare=False)
+    # Controlled, use a pair whose checks succeeded before the peer nominates one, as 10.5
+    # does (``_usable``; the relay's legs). Off, ``selected`` is the nominated pair only.
+    use_before_nomination: bool = False
 
     def set_remote(self, ufrag: str, pwd: str, candidates: list[tuple[str, int, int]]) -> None:
         """Remote credentials and this component's candidates (host, port, priority) from SDP.
@@ -241,7 +248,35 @@ class IceAgent:
         elif self.controlling and self.selected is None:
             pair.sent_nomination = True  # regular nomination: repeat the check with USE-CANDIDATE
             out = self._send(pair, now)
+        elif not self.controlling and self.selected is None and self.use_before_nomination:
+            self._usable(now)
         return out, CheckResult("response", valid=True, nominated=pair.nominated)
+
+    def _usable(self, now: float) -> None:
+        """Controlled, nothing nominated yet: the best succeeded pair whose candidate has a
+        succeeded pair on every component too (the partner agent's, to the same host) is
+        used until the peer nominates one, on both components. 10.5 does so ("ICE not
+        completed yet, but can use pair"): media, and a DTLS handshake we start, go there
+        as soon as our checks of one candidate all succeeded (rtpengine's suite, "ICE offer
+        with DTLS"); a peer that nominates later moves them (``_select``). The partner
+        stands for 10.5's foundation by the candidate's address."""
+        partner = self.partner
+        if partner is not None and partner.selected is not None:
+            return  # (the partner's pair was nominated: this component's comes the same way)
+        for pair in self.pairs:  # (highest priority first)
+            if pair.state != "succeeded":
+                continue
+            other = None
+            if partner is not None:
+                other = next((p for p in partner.pairs if p.state == "succeeded"
+                              and p.remote[0] == pair.remote[0] and p.local == pair.local),
+                             None)
+                if other is None:
+                    continue
+            self._select(pair, now)
+            if other is not None:
+                partner._select(other, now)
+            return
 
     # -- consent freshness (RFC 7675) ------------------------------------------------------
     def _select(self, pair: Pair, now: float) -> None:

@@ -234,6 +234,9 @@ class WebrtcLeg:
         if not self.started and self._client and self.peer is not None and (
                 self.agent is None or self.agent.selected is not None):
             return 0.0  # start the handshake now
+        if self.agent is not None and self.agent.selected is not None and (
+                self.agent.selected, self.agent.selected_local) != (self.peer, self.local):
+            return 0.0  # the partner agent chose our pair (ice.IceAgent._usable): follow it
         if not self.failed and self.peer is not None and self.endpoint is not None:
             dtls_deadline = self.endpoint.deadline()
             if dtls_deadline is not None:
@@ -293,4 +296,5 @@ def _agent(ice_spec: IceSpec) -> ice.IceAgent:
     """A fresh ICE agent for the leg's credentials and role (a lite agent never controls)."""
     return ice.IceAgent(ice_spec.local_ufrag, ice_spec.local_pwd,
                         controlling=ice_spec.controlling and not ice_spec.lite,
-                        lite=ice_spec.lite, component=ice_spec.component)
+                        lite=ice_spec.lite, component=ice_spec.component,
+                        use_before_nomination=True)

@@ -1,0 +1,27 @@
+"""Codec flags of an ng request, read as 10.5 reads them (``Options.from_message``).
+
+10.5 takes ``transcode-X`` as ``codec-transcode-X`` (its flag parser tries both prefixes);
+rtpengine's own suites spell it so from mr12.0 on. We knew the long spelling only, so such
+an offer kept its masked codecs' absence and got nothing to transcode to.
+"""
+
+from __future__ import annotations
+
+from rtpengined.ngoptions import Options
+
+
+def _transcode(*flags: str) -> list[str]:
+    return list(Options.from_message({"command": "offer", "flags": list(flags)}).transcode)
+
+
+def test_transcode_flag_without_the_codec_prefix():
+    assert _transcode("transcode-opus") == ["opus"]
+
+
+def test_both_spellings_keep_the_order_given():
+    assert _transcode("transcode-PCMA", "codec-transcode-G722", "transcode-opus/48000/1") == [
+        "PCMA", "G722", "opus/48000/1"]
+
+
+def test_flags_that_only_contain_transcode_are_not_codecs():
+    assert _transcode("always-transcode", "no-transcode") == []
