@@ -471,7 +471,7 @@ class MediaPlan:
     # (payload type out, payload type in the input, rtpmap text): renumbered answer codecs.
     codecs: list[tuple[str, str, str | None, list[str] | None]] | None = None
     keep_ptime: bool = False  # copy the input's a=ptime lines where they are
-    hide_formats: bool = False  # empty m= format list, codec attributes kept (10.5 quirk)
+    hide_formats: bool = False  # empty m= format list, the SDP's codec lines kept (10.5)
     # Copied untouched (m=message): only a c= line is added when it has none of its own.
     passthrough: bool = False
     # None: the input's a=crypto/setup/fingerprint pass through; else they are replaced by
@@ -632,6 +632,10 @@ def _render_media(media: MediaSection, mplan: MediaPlan, plan: SessionPlan) -> l
     out: list[str] = []
     mids: list[str] = []
     keep_directions = mplan.direction is None
+    # An empty format list (``hide_formats``): 10.5 has no codecs to write the codec lines
+    # of, so it leaves the SDP's own rtpmap, fmtp and rtcp-fb lines where they are, all of
+    # them, those of the codecs the list lost included.
+    keep_codecs = rtp and mplan.hide_formats
     for index, line in enumerate(media.lines):
         if mplan.keep_media_line and (index == 0 or line.kind == "c"):
             out.append(line.text)
@@ -679,8 +683,12 @@ def _render_media(media: MediaSection, mplan: MediaPlan, plan: SessionPlan) -> l
             continue
         if rtp and name in MANAGED_MEDIA_ATTRIBUTES and not (
                 mplan.keep_media_line and name in ("rtcp", "rtcp-mux")):
+            if keep_codecs and (name == "rtpmap" or name == "fmtp"):
+                out.append(line.text)
             continue
         if rtp and name == "rtcp-fb" and value.split(" ", 1)[0] != "*":
+            if keep_codecs:
+                out.append(line.text)
             continue
         if mplan.security is not None and name in SECURITY_ATTRIBUTES:
             continue
@@ -693,7 +701,7 @@ def _render_media(media: MediaSection, mplan: MediaPlan, plan: SessionPlan) -> l
         out.append(f"a=label:{mplan.label}{CRLF}")
     if not mplan.port:
         return out
-    if rtp:
+    if rtp and not keep_codecs:
         out.extend(_codec_lines(media, formats, mplan.codecs))
     if mplan.direction is not None:
         out.append(f"a={mplan.direction}{CRLF}")

@@ -38,6 +38,15 @@ A_RTCP_ATTR = A.replace("a=sendrecv", "a=sendrecv\r\na=rtcp:2001")
 A_RTCP_FAR = A.replace("a=sendrecv", "a=sendrecv\r\na=rtcp:5555 IN IP4 192.0.2.99")
 
 CRYPTO_MASK = mask_sdp_lines("a=crypto:", "a=setup:", "a=fingerprint:", "a=tls-id:")
+# Codec lines of every kind, one of them among other attributes: a filter that leaves an
+# empty format list leaves all of them where they are (10.5).
+A_CODECS = sdp("v=0", "o=alice 1 1 IN IP4 192.0.2.10", "s=-", "c=IN IP4 192.0.2.10", "t=0 0",
+               "m=audio 2000 RTP/AVP 0 8 101", "a=rtpmap:0 PCMU/8000", "a=sendrecv",
+               "a=rtpmap:8 PCMA/8000", "a=rtpmap:101 telephone-event/8000", "a=fmtp:101 0-15",
+               "a=rtcp-fb:0 nack", "a=rtcp-fb:* trr-int 100", "a=ptime:20")
+B_PCMU_ONLY = sdp("v=0", "o=bob 2 2 IN IP4 192.0.2.20", "s=-", "c=IN IP4 192.0.2.20", "t=0 0",
+                  "m=audio 3000 RTP/AVP 0 101", "a=rtpmap:0 PCMU/8000",
+                  "a=rtpmap:101 telephone-event/8000", "a=sendrecv", "a=fmtp:101 0-16")
 
 SCENARIOS: dict[str, list[dict]] = {
     # -- flag spellings
@@ -182,6 +191,12 @@ SCENARIOS: dict[str, list[dict]] = {
     "codec mask and strip": [offer(A, codec={"mask": ["PCMU"], "strip": ["PCMA"]}), delete()],
     "codec-strip flags": [offer(A, flags=["codec-strip-PCMU"]), answer(B), delete()],
     "codec-strip-all flag alone": [offer(A, flags=["codec-strip-all"]), delete()],
+    "codecs stripped to telephone-event: the codec lines stay": [
+        offer(A_CODECS, flags=["codec-strip-PCMU", "codec-strip-PCMA"]), delete()],
+    "codecs masked to telephone-event: the codec lines stay": [
+        offer(A_CODECS, codec={"mask": ["PCMU", "PCMA"]}), delete()],
+    "answer left with telephone-event: its codec lines stay": [
+        offer(A_CODECS, flags=["codec-strip-PCMU"]), answer(B_PCMU_ONLY), delete()],
     "single codec flag": [offer(A), answer(B, flags=["single-codec"]), delete()],
     "always transcode": [offer(A, flags=["always-transcode"]), answer(B), delete()],
     # (the answerer took the offerer's codec: nothing converts, query says so; 10.5)
