@@ -18,7 +18,7 @@ from ..media.reception import clock_rates
 from ..model import Call, CallMedia, Interface, Monologue, Stream, StreamStats, media_by_stream
 from ..ng_extended import apply_media_blocks
 from ..offer_answer import feedback
-from ..offer_answer.sdes import report_keys, rtcp_keys, set_keys
+from ..offer_answer.sdes import NO_KEY, report_keys, rtcp_keys, set_keys
 from ..offer_answer.session import report_spec
 from ..ports import set_tos
 from .layout import (
@@ -297,7 +297,10 @@ def _restore_sdes(media: CallMedia, m, stored: StoredCall) -> None:
         _restore_end_to_end(media, m, offerer=m.tag < peer.tag)
         return
     rtp = _stored_rtp(stored, m)
-    if rtp is None or rtp.crypto_in is None or rtp.crypto_out is None:
+    if rtp is None:
+        return
+    if rtp.crypto_in is None or rtp.crypto_out is None:
+        _restore_half_keyed(media, rtp)
         return
     peers = [p for p in stored.medias if p.tag != m.tag and p.index == m.index]
     peer_keyed = any((r := _stored_rtp(stored, p)) is not None and r.crypto_in is not None
@@ -307,6 +310,20 @@ def _restore_sdes(media: CallMedia, m, stored: StoredCall) -> None:
     show = media.sdes and (m.tag == 0 or not _srtp(media.protocol) or peer_keyed
                            or media.crypto_accepted is not None)
     set_keys(media, rtp.crypto_in, rtp.crypto_out, show_suite=show)
+
+
+def _restore_half_keyed(media: CallMedia, rtp) -> None:
+    """An SDES-SRTP leg stored with a key one way only: an answerer that gave no key we can
+    use (its socket has none: what it sends is refused) or that named none of our lines
+    (its stream has none: nothing to send it with). 10.5 stores it so and, restoring it,
+    still refuses that way (probed: a restored keyless answerer's packets stay errors and
+    the offerer's SRTP still goes to it in the line offered), so the missing key is
+    ``NO_KEY`` again, as the answer left it; without it the leg would relay plain."""
+    if not media.sdes or not _srtp(media.protocol):
+        return
+    if rtp.crypto_in is None and rtp.crypto_out is None:
+        return
+    set_keys(media, rtp.crypto_in or NO_KEY, rtp.crypto_out or NO_KEY, show_suite=True)
 
 
 def _end_to_end_peer(stored: StoredCall, m):
