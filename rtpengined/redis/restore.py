@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 from .. import codec_negotiation as negotiation
 from .. import dtmf_block
 from ..media.reception import clock_rates
+from ..media.rtcp_feedback import known_mask
 from ..model import Call, CallMedia, Interface, Monologue, Stream, StreamStats, media_by_stream
 from ..ng_extended import apply_media_blocks
 from ..offer_answer import feedback
@@ -192,6 +193,7 @@ def restore_call(manager: CallManager, stored: StoredCall, now: float, foreign: 
             own[0].rtcp_mux = True
         if own and own[0].advertised is not None:
             media.bound_endpoint = own[0].advertised
+        _restore_payload_types(media, m)
         _restore_sdes(media, m, stored)
         monos[m.tag].medias.append(media)
     for mono in monos:
@@ -279,6 +281,18 @@ def _restore_pubsub(stored: StoredCall, monos: list[Monologue]) -> None:
                     target = owner.get(extra.id)
                     if target is not None:
                         target.source = media
+
+
+def _restore_payload_types(media: CallMedia, m) -> None:
+    """The payload types the media's RTP stream knows (``Stream.payload_types``): those of
+    its stored codecs (``payload_types-N``), as 10.5 fills a restored stream's RTP stats
+    from the codecs it restores for the media; RTP of another type is an error of the
+    stream again. (Not what the stream had gathered over its offers: the document holds
+    the media's codecs only, and 10.5 restoring it knows no more; probed.) Not checked on
+    a media that is not RTP, as after an offer."""
+    rtp = media.rtp
+    if rtp is not None and "RTP" in media.protocol:
+        rtp.payload_types = known_mask(m.rtpmaps)
 
 
 def _restore_sdes(media: CallMedia, m, stored: StoredCall) -> None:
