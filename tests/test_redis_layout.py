@@ -472,18 +472,21 @@ def test_the_ptime_each_party_is_shown_is_stored_as_rtpengines_media_ptime():
             for m in restored.monologues] == [(30, True), (20, True)]
 
 
-@pytest.mark.parametrize("b_line", ["", "a=crypto:1 AES_CM_128_HMAC_SHA1_32 inline:"
-                                    "Kl3GFJ5Gqz5x07xYkoyHODkVkSpiplZnXsQIw+Q7\r\n"],
-                         ids=["no a=crypto", "another suite under our tag"])
-def test_a_keyless_sdes_answerer_keeps_refusing_after_restore(b_line):
+@pytest.mark.parametrize(("b_line", "options"), [
+    ("", {}),
+    ("a=crypto:1 AES_CM_128_HMAC_SHA1_32 inline:Kl3GFJ5Gqz5x07xYkoyHODkVkSpiplZnXsQIw+Q7\r\n",
+     {}),
+    ("", {"SDES": ["off"]})], ids=["no a=crypto", "another suite under our tag", "SDES off"])
+def test_a_keyless_sdes_answerer_keeps_refusing_after_restore(b_line, options):
     """An SRTP answer with no key we can use, or naming none of our lines, is stored keyed
-    one way only: restored, that way is NO_KEY again (refused), not plain both ways
-    (``test_redis_savp_nocrypto`` sends media beside 10.5)."""
+    one way only (with ``SDES: off`` in the offer, not at all): restored, the missing
+    way is NO_KEY again (refused), not plain both ways (``test_redis_savp_nocrypto``
+    sends media beside 10.5)."""
     core, _ = make_core(FakeBinder())
     line = sdes.generate(1, "AES_CM_128_HMAC_SHA1_80").format()
     ids = {"call-id": "k", "from-tag": "a"}
     ng(core, command="offer", sdp=sdp_body(2000).replace("RTP/AVP", "RTP/SAVP")
-       + f"a={line}\r\n", **ids)
+       + f"a={line}\r\n", **ids, **options)
     ng(core, command="answer", sdp=sdp_body(3000, "192.0.2.20").replace("RTP/AVP", "RTP/SAVP")
        + b_line, **ids, **{"to-tag": "b"})
     before = [[(s.srtp_in, s.srtp_out) for s in m.medias[0].streams]

@@ -40,6 +40,8 @@ DAEMONS = {"rtpengined": ours, "rtpengine": reference}
 CASES = {
     "SAVP answer without a=crypto": ("RTP/SAVP", "RTP/SAVP", []),
     "SAVP answer with an unusable key": ("RTP/SAVP", "RTP/SAVP", [BAD_KEY]),
+    # (SDES off: no line went on, nothing to encrypt for the answerer with either)
+    "SDES off, SAVP answer without a=crypto": ("RTP/SAVP", "RTP/SAVP", [], {"SDES": ["off"]}),
     "OSRTP offer, SAVP answer without a=crypto": ("RTP/AVP", "RTP/SAVP", []),
     "SAVP answer with another suite under the offerer's tag": (
         "RTP/SAVP", "RTP/SAVP", [ANOTHER_SUITE]),

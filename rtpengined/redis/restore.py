@@ -313,6 +313,9 @@ def _restore_sdes(media: CallMedia, m, stored: StoredCall) -> None:
     rtp = _stored_rtp(stored, m)
     if rtp is None:
         return
+    if rtp.crypto_in is None and rtp.crypto_out is None:
+        _restore_unkeyed(media, m, stored)
+        return
     if rtp.crypto_in is None or rtp.crypto_out is None:
         _restore_half_keyed(media, rtp)
         return
@@ -338,6 +341,22 @@ def _restore_half_keyed(media: CallMedia, rtp) -> None:
     if rtp.crypto_in is None and rtp.crypto_out is None:
         return
     set_keys(media, rtp.crypto_in or NO_KEY, rtp.crypto_out or NO_KEY, show_suite=True)
+
+
+def _restore_unkeyed(media: CallMedia, m, stored: StoredCall) -> None:
+    """An RTP/SAVP(F) leg with no key at all (no lines either) beside a leg we key both
+    ways: an SDES offer sent on with ``SDES: off`` and answered without a key, so nothing
+    can be decrypted from or encrypted to that answerer. Before the restart both ways are
+    ``NO_KEY``; 10.5 restoring the document refuses both ways too (probed), where we
+    relayed it plain. (A DTLS leg, UDP/TLS, is not restored keyed at all: README.)"""
+    if m.sdes_in or m.sdes_out or not media.protocol.startswith("RTP/SAVP"):
+        return
+    for p in stored.medias:
+        if p.tag != m.tag and p.index == m.index:
+            peer = _stored_rtp(stored, p)
+            if peer is not None and peer.crypto_in is not None and peer.crypto_out is not None:
+                set_keys(media, NO_KEY, NO_KEY)
+                return
 
 
 def _end_to_end_peer(stored: StoredCall, m):
