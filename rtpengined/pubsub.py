@@ -43,6 +43,7 @@ from .ngoptions import (
 from .offer_answer import webrtc
 from .offer_answer.ice import alternate_candidates, credentials, foundation, ice_alternates
 from .offer_answer.sdes import answer_fingerprint, received_crypto, set_keys, terminate_end_to_end
+from .offer_answer.session import gather_types
 from .ports import give_back
 from .protocol.ngcodec import NgError
 from .request import Request
@@ -169,6 +170,8 @@ def subscribe_request(core: Core, message: dict[str, Any], request: Request) -> 
             media.dtls_offered = not dtls_off
         if number <= len(kept) and source.rtp is not None and not source.rtp.closed:
             media.streams = kept[number - 1]
+            # What it may send: the codecs offered to it (its answer adds none; 10.5)
+            gather_types(media, media.protocol, media.formats)
             for stream in media.streams:  # offered anew: where to send is not known yet
                 stream.advertised = stream.endpoint = None
                 stream.confirmed = False
@@ -187,6 +190,7 @@ def subscribe_request(core: Core, message: dict[str, Any], request: Request) -> 
             for stream in streams:
                 stream.egress = True
         media.streams = streams
+        gather_types(media, media.protocol, media.formats)
         sub.medias.append(media)
         webrtc_offer.prepare(manager, call, sub, media)
         for stream in streams:
@@ -811,6 +815,8 @@ def publish(core: Core, message: dict[str, Any], request: Request) -> dict[str, 
         media.rtpmaps = section.rtpmaps()
         pt = chosen[index]
         media.formats = [pt] if pt is not None else list(section.formats)
+        # (what it may send: the codec it is answered with, as 10.5 counts the others)
+        gather_types(media, media.protocol, media.formats)
         media.initialized = True
         conn = parsed.media_connection(index)
         direction = (parsed.direction(index) or "sendrecv") if conn is not None else "inactive"

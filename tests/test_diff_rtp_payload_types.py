@@ -178,3 +178,65 @@ def test_the_payload_types_a_stream_knows_are_its_offers_as_rtpengine(default_pa
     have = _codec_exchange(default_pair.ours, call_id, scenario)
     assert have == want
     assert any(errors for _, _, (_, _, errors) in want["A"])  # (the case is tested)
+
+
+# name: (B's formats in its subscribe answer, subscribe request options); A and B talk
+# PCMU and PCMA, C subscribes to A
+SUBSCRIBERS = {
+    "answered the same": ("0 8", {}),
+    "answered fewer": ("8", {}),
+    "answered another": ("0 9", {}),
+    "stripped": ("0", {"codec": {"strip": ["PCMA"]}}),
+}
+
+
+def _pubsub_exchange(daemon, call_id: str, c_formats: str, options: dict) -> list:
+    """A subscriber C, and a publisher P (PCMA, PCMU, telephone-event) on a call of its
+    own, each sending RTP of known and unknown types to its port: its streams' counters
+    (a subscriber knows the codecs offered to it, its answer adds none; a publisher the
+    one codec it is answered with; 10.5)."""
+    socks = [rtp_rtcp_sockets() for _ in "ABCP"]
+    (a, _), (b, _), (c, _), (p, _) = socks
+    ids = {"call-id": call_id, "from-tag": "A"}
+    try:
+        def body(sock, formats: str, direction: str) -> str:
+            attributes = ("a=rtpmap:101 telephone-event/8000",) if "101" in formats else ()
+            return sdp("v=0", "o=- 1 1 IN IP4 127.0.0.1", "s=-", "c=IN IP4 127.0.0.1",
+                       "t=0 0", f"m=audio {sock.getsockname()[1]} RTP/AVP {formats}",
+                       *attributes, f"a={direction}")
+
+        daemon.request({"command": "offer", **ids, "sdp": body(a, "0 8", "sendrecv")})
+        daemon.request({"command": "answer", **ids, "to-tag": "B",
+                        "sdp": body(b, "0 8", "sendrecv")})
+        request = daemon.request({"command": "subscribe request", **ids, "to-tag": "C",
+                                  **options})
+        daemon.request({"command": "subscribe answer", "call-id": call_id, "to-tag": "C",
+                        "sdp": body(c, c_formats, "recvonly")})
+        published = daemon.request({"command": "publish", "call-id": call_id + "-pub",
+                                    "from-tag": "P", "sdp": body(p, "8 0 101", "sendonly")})
+        seen = []
+        for tag, sock, reply, which in (("C", c, request, call_id),
+                                        ("P", p, published, call_id + "-pub")):
+            port = _ports(_text(reply))[0]
+            for seq, pt in enumerate((0, 8, 9, 96, 101, 18), start=1):
+                sock.sendto(_rtp(pt, seq), ("127.0.0.1", port))
+                time.sleep(0.05)
+            time.sleep(0.2)
+            seen.append((tag, _counters(daemon, which, tag)))
+        for which in (call_id, call_id + "-pub"):
+            daemon.request({"command": "delete", "call-id": which})
+    finally:
+        for pair in socks:
+            for sock in pair:
+                sock.close()
+    return seen
+
+
+@pytest.mark.parametrize("scenario", SUBSCRIBERS.values(), ids=SUBSCRIBERS.keys())
+def test_subscribers_and_publishers_count_unknown_payload_types_as_rtpengine(
+        default_pair, scenario):
+    call_id = f"pubsub-types-{list(SUBSCRIBERS.values()).index(scenario)}"
+    want = _pubsub_exchange(default_pair.reference, call_id, *scenario)
+    have = _pubsub_exchange(default_pair.ours, call_id, *scenario)
+    assert have == want
+    assert all(counters[0][2] for _, counters in want)  # (the case is tested)

@@ -10,6 +10,7 @@ import socket
 import pytest
 
 from rtpengined.config import ConfigError, parse_args
+from rtpengined.offer_answer.sdes import NO_KEY
 from rtpengined.redis import NullCallStore
 from rtpengined.redis.address import RedisAddress
 from rtpengined.redis.layout import (
@@ -469,3 +470,41 @@ def test_the_ptime_each_party_is_shown_is_stored_as_rtpengines_media_ptime():
                             foreign=True)
     assert [(m.medias[0].ptime_shown, m.medias[0].ptime_fixed)
             for m in restored.monologues] == [(30, True), (20, True)]
+
+
+@pytest.mark.parametrize(("b_line", "options"), [
+    ("", {}),
+    ("a=crypto:1 AES_CM_128_HMAC_SHA1_32 inline:Kl3GFJ5Gqz5x07xYkoyHODkVkSpiplZnXsQIw+Q7\r\n",
+     {}),
+    ("", {"SDES": ["off"]})], ids=["no a=crypto", "another suite under our tag", "SDES off"])
+def test_a_keyless_sdes_answerer_keeps_refusing_after_restore(b_line, options):
+    """An SRTP answer with no key we can use, or naming none of our lines, is stored keyed
+    one way only (with ``SDES: off`` in the offer, not at all): restored, the missing
+    way is NO_KEY again (refused), not plain both ways (``test_redis_savp_nocrypto``
+    sends media beside 10.5)."""
+    core, _ = make_core(FakeBinder())
+    line = sdes.generate(1, "AES_CM_128_HMAC_SHA1_80").format()
+    ids = {"call-id": "k", "from-tag": "a"}
+    ng(core, command="offer", sdp=sdp_body(2000).replace("RTP/AVP", "RTP/SAVP")
+       + f"a={line}\r\n", **ids, **options)
+    ng(core, command="answer", sdp=sdp_body(3000, "192.0.2.20").replace("RTP/AVP", "RTP/SAVP")
+       + b_line, **ids, **{"to-tag": "b"})
+    before = [[(s.srtp_in, s.srtp_out) for s in m.medias[0].streams]
+              for m in core.calls.calls["k"].monologues]
+    assert NO_KEY in before[1][0]  # (the case is tested)
+    restored = _restored_copy(core, "k")
+    assert [[(s.srtp_in, s.srtp_out) for s in m.medias[0].streams]
+            for m in restored.monologues] == before
+
+
+def test_restored_streams_know_their_medias_stored_payload_types():
+    """Each RTP stream knows its media's stored codecs (``payload_types-N``), as 10.5
+    fills a restored stream's RTP stats: here what it knew before the restart."""
+    core, _ = make_core(FakeBinder())
+    ids = {"call-id": "pt", "from-tag": "a"}
+    ng(core, command="offer", sdp=sdp_body(2000), **ids)
+    ng(core, command="answer", sdp=sdp_body(3000, "192.0.2.20"), **ids, **{"to-tag": "b"})
+    before = [m.medias[0].rtp.payload_types for m in core.calls.calls["pt"].monologues]
+    assert all(mask not in (-1, 0) for mask in before)
+    restored = _restored_copy(core, "pt")
+    assert [m.medias[0].rtp.payload_types for m in restored.monologues] == before

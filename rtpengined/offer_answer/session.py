@@ -479,8 +479,8 @@ class _Session(SdpOutput, IceCandidates):
                         opts.offer)
                     work.sent_formats = sent
                 # (a T.38 gateway shows the receiver another section: the sender's own codecs)
-                _gather_types(smedia, own.protocol, formats if own is section else own.formats)
-                _gather_types(rmedia, rmedia.protocol, sent)
+                gather_types(smedia, own.protocol, formats if own is section else own.formats)
+                gather_types(rmedia, rmedia.protocol, sent)
                 rmedia.offered = negotiation.offered(
                     section, formats, opts.ptime, opts.ptime_reverse,
                     # (a consumed codec the strip took comes back on the offerer's own side)
@@ -785,7 +785,7 @@ def _shared(mask: int) -> int:
     return mask
 
 
-def _gather_types(media: CallMedia, protocol: str, formats: list[str]) -> None:
+def gather_types(media: CallMedia, protocol: str, formats: list[str]) -> None:
     """An offer with ``formats`` on ``media``: its RTP stream's ``payload_types`` gathered
     with them; -1 (none checked) when the media is not RTP (10.5 checks RTP only)."""
     stream = media.rtp

@@ -15,10 +15,11 @@ from typing import TYPE_CHECKING
 from .. import codec_negotiation as negotiation
 from .. import dtmf_block
 from ..media.reception import clock_rates
+from ..media.rtcp_feedback import known_mask
 from ..model import Call, CallMedia, Interface, Monologue, Stream, StreamStats, media_by_stream
 from ..ng_extended import apply_media_blocks
 from ..offer_answer import feedback
-from ..offer_answer.sdes import report_keys, rtcp_keys, set_keys
+from ..offer_answer.sdes import NO_KEY, report_keys, rtcp_keys, set_keys
 from ..offer_answer.session import report_spec
 from ..ports import set_tos
 from .layout import (
@@ -192,6 +193,7 @@ def restore_call(manager: CallManager, stored: StoredCall, now: float, foreign: 
             own[0].rtcp_mux = True
         if own and own[0].advertised is not None:
             media.bound_endpoint = own[0].advertised
+        _restore_payload_types(media, m)
         _restore_sdes(media, m, stored)
         monos[m.tag].medias.append(media)
     for mono in monos:
@@ -281,6 +283,18 @@ def _restore_pubsub(stored: StoredCall, monos: list[Monologue]) -> None:
                         target.source = media
 
 
+def _restore_payload_types(media: CallMedia, m) -> None:
+    """The payload types the media's RTP stream knows (``Stream.payload_types``): those of
+    its stored codecs (``payload_types-N``), as 10.5 fills a restored stream's RTP stats
+    from the codecs it restores for the media; RTP of another type is an error of the
+    stream again. (Not what the stream had gathered over its offers: the document holds
+    the media's codecs only, and 10.5 restoring it knows no more; probed.) Not checked on
+    a media that is not RTP, as after an offer."""
+    rtp = media.rtp
+    if rtp is not None and "RTP" in media.protocol:
+        rtp.payload_types = known_mask(m.rtpmaps)
+
+
 def _restore_sdes(media: CallMedia, m, stored: StoredCall) -> None:
     """SDES keys: the relay's from the RTP stream's socket (inbound) and stream (outbound)
     parameters, as 10.5 keeps them; the media's a=crypto lines from ``sdes_in``/``sdes_out``.
@@ -297,7 +311,13 @@ def _restore_sdes(media: CallMedia, m, stored: StoredCall) -> None:
         _restore_end_to_end(media, m, offerer=m.tag < peer.tag)
         return
     rtp = _stored_rtp(stored, m)
-    if rtp is None or rtp.crypto_in is None or rtp.crypto_out is None:
+    if rtp is None:
+        return
+    if rtp.crypto_in is None and rtp.crypto_out is None:
+        _restore_unkeyed(media, m, stored)
+        return
+    if rtp.crypto_in is None or rtp.crypto_out is None:
+        _restore_half_keyed(media, rtp)
         return
     peers = [p for p in stored.medias if p.tag != m.tag and p.index == m.index]
     peer_keyed = any((r := _stored_rtp(stored, p)) is not None and r.crypto_in is not None
@@ -307,6 +327,36 @@ def _restore_sdes(media: CallMedia, m, stored: StoredCall) -> None:
     show = media.sdes and (m.tag == 0 or not _srtp(media.protocol) or peer_keyed
                            or media.crypto_accepted is not None)
     set_keys(media, rtp.crypto_in, rtp.crypto_out, show_suite=show)
+
+
+def _restore_half_keyed(media: CallMedia, rtp) -> None:
+    """An SDES-SRTP leg stored with a key one way only: an answerer that gave no key we can
+    use (its socket has none: what it sends is refused) or that named none of our lines
+    (its stream has none: nothing to send it with). 10.5 stores it so and, restoring it,
+    still refuses that way (probed: a restored keyless answerer's packets stay errors and
+    the offerer's SRTP still goes to it in the line offered), so the missing key is
+    ``NO_KEY`` again, as the answer left it; without it the leg would relay plain."""
+    if not media.sdes or not _srtp(media.protocol):
+        return
+    if rtp.crypto_in is None and rtp.crypto_out is None:
+        return
+    set_keys(media, rtp.crypto_in or NO_KEY, rtp.crypto_out or NO_KEY, show_suite=True)
+
+
+def _restore_unkeyed(media: CallMedia, m, stored: StoredCall) -> None:
+    """An RTP/SAVP(F) leg with no key at all (no lines either) beside a leg we key both
+    ways: an SDES offer sent on with ``SDES: off`` and answered without a key, so nothing
+    can be decrypted from or encrypted to that answerer. Before the restart both ways are
+    ``NO_KEY``; 10.5 restoring the document refuses both ways too (probed), where we
+    relayed it plain. (A DTLS leg, UDP/TLS, is not restored keyed at all: README.)"""
+    if m.sdes_in or m.sdes_out or not media.protocol.startswith("RTP/SAVP"):
+        return
+    for p in stored.medias:
+        if p.tag != m.tag and p.index == m.index:
+            peer = _stored_rtp(stored, p)
+            if peer is not None and peer.crypto_in is not None and peer.crypto_out is not None:
+                set_keys(media, NO_KEY, NO_KEY)
+                return
 
 
 def _end_to_end_peer(stored: StoredCall, m):
