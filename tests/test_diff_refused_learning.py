@@ -262,3 +262,66 @@ def test_confirmed_by_unreadable_rtcp_is_not_kernelized_as_rtpengine(default_pai
     want = _run(default_pair.reference, "ref-kernel", cases)
     have = _run(default_pair.ours, "ours-kernel", cases)
     assert have == want
+
+
+def _keyless(daemon, call_id: str, mux: bool) -> dict:
+    """An SDES offer answered RTP/SAVP without a=crypto: 10.5 has no key for what the
+    answerer sends and refuses all of it. B sends SRTP and SRTCP from ``other`` within
+    the window and after it; then A's media: which of B's sockets it reaches."""
+    a_rtp, a_rtcp = rtp_rtcp_sockets()
+    b_rtp, b_rtcp = rtp_rtcp_sockets()
+    other = loopback_party()
+    names = {b_rtp.getsockname()[1]: "B RTP", b_rtcp.getsockname()[1]: "B RTCP",
+             other.getsockname()[1]: "other"}
+    ids = {"call-id": call_id, "from-tag": "A"}
+    seen = {}
+    try:
+        a_key = sdes.generate(1, SUITE)
+        to_b = _text(daemon.request({"command": "offer", **ids, "ICE": "remove",
+                                     "sdp": _body(a_rtp.getsockname()[1], "RTP/SAVP", a_key,
+                                                  mux)}))
+        to_a = _text(daemon.request({"command": "answer", **ids, "to-tag": "B", "ICE": "remove",
+                                     "sdp": _body(b_rtp.getsockname()[1], "RTP/SAVP", None,
+                                                  mux)}))
+        signalled = time.monotonic()
+        b_send = SrtpContext.from_sdes(sdes.generate(1, SUITE), True)
+        b_ports = _ports(to_b)
+        for phase in ("learning", "after the window"):
+            if phase == "after the window":
+                time.sleep(max(0.0, signalled + 3.6 - time.monotonic()))
+            for seq in (1, 2):
+                other.sendto(b_send.protect(_rtp(seq + 10 * len(seen))),
+                             ("127.0.0.1", b_ports[0]))
+                other.sendto(b_send.protect_rtcp(RR), ("127.0.0.1", b_ports[1]))
+            time.sleep(0.3)
+            reply = _plain(daemon.request({"command": "query", "call-id": call_id}))
+            seen[phase] = {
+                "A got": [len(_take(s)) for s in (a_rtp, a_rtcp)],
+                "query": [{"flags": stream["flags"],
+                           "endpoint": names.get((stream.get("endpoint") or {}).get("port")),
+                           "stats": {k: stream["stats"][k]
+                                     for k in ("packets", "bytes", "errors")}}
+                          for media in reply["tags"]["B"].get("medias", [])
+                          for stream in media.get("streams", [])]}
+            if phase == "learning":
+                assert time.monotonic() < signalled + 2.5
+        a_send = SrtpContext.from_sdes(a_key, True)
+        a_ports = _ports(to_a)
+        a_rtp.sendto(a_send.protect(_rtp(50)), ("127.0.0.1", a_ports[0]))
+        (a_rtp if mux else a_rtcp).sendto(a_send.protect_rtcp(RR), ("127.0.0.1", a_ports[1]))
+        time.sleep(0.3)
+        seen["A's media reached"] = {name: len(_take(s)) for s, name in (
+            (b_rtp, "B RTP"), (b_rtcp, "B RTCP"), (other, "other"))}
+        daemon.request({"command": "delete", "call-id": call_id})
+    finally:
+        for sock in (a_rtp, a_rtcp, b_rtp, b_rtcp, other):
+            sock.close()
+    return seen
+
+
+@pytest.mark.parametrize("mux", [False, True], ids=["rtcp-port", "rtcp-mux"])
+def test_what_a_keyless_answerer_sends_does_not_learn_as_rtpengine(default_pair, mux):
+    want = _keyless(default_pair.reference, f"keyless-ref-{mux}", mux)
+    have = _keyless(default_pair.ours, f"keyless-ours-{mux}", mux)
+    assert have == want
+    assert want["after the window"]["query"][0]["endpoint"] == "B RTP"
