@@ -216,8 +216,9 @@ def _run(daemon, tag: str, cases: dict) -> dict:
     seen = {name: {} for name in calls}
     try:
         for phase in ("learning", "after the window", "a good packet"):
-            if phase == "after the window":
-                time.sleep(max(0.0, signalled + 3.6 - time.monotonic()))
+            if phase == "after the window":  # (10.5 counts whole seconds: its window
+                # ends 3 to 4 s after the signal)
+                time.sleep(max(0.0, signalled + 4.2 - time.monotonic()))
             for call in calls.values():
                 (call.send_good if phase == "a good packet" else call.send_refused)()
             time.sleep(0.3)
@@ -288,7 +289,7 @@ def _keyless(daemon, call_id: str, mux: bool) -> dict:
         b_ports = _ports(to_b)
         for phase in ("learning", "after the window"):
             if phase == "after the window":
-                time.sleep(max(0.0, signalled + 3.6 - time.monotonic()))
+                time.sleep(max(0.0, signalled + 4.2 - time.monotonic()))
             for seq in (1, 2):
                 other.sendto(b_send.protect(_rtp(seq + 10 * len(seen))),
                              ("127.0.0.1", b_ports[0]))
