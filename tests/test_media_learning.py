@@ -6,7 +6,7 @@ import pytest
 
 from rtpengined.media import channel as ch
 from rtpengined.media.counters import CounterTable, SlotAllocator
-from rtpengined.media.worker import LEARNING_WINDOW, _Stream, socket_address
+from rtpengined.media.worker import LEARNING_WINDOW, _source_ok, _Stream, socket_address
 
 SDP = ("192.0.2.10", 2000)
 NAT = ("198.51.100.7", 40000)
@@ -77,6 +77,41 @@ def test_asymmetric_with_strict_source_only_accepts_the_sdp_address():
     s = stream(asymmetric=True, strict_source=True)
     assert s.on_new_source(SDP, 100.0)
     assert not s.on_new_source(NAT, 100.1)
+
+
+RTP = bytes([0x80, 0]) + bytes(170)
+RTCP_SR = bytes([0x80, 200, 0, 6]) + bytes(24)
+
+
+@pytest.mark.parametrize("flags", [{}, {"learning": "immediate"}, {"learning": "off"},
+                                   {"asymmetric": True}, {"rtcp_mux": True}])
+def test_rtcp_on_the_rtp_port_learns_nothing_until_confirmed(flags):
+    """10.5's GH #697 work-around: relayed, but no source for learning or confirming."""
+    s = stream(**flags)
+    assert _source_ok(s, NAT, RTCP_SR, 100.0)
+    assert _source_ok(s, NAT, RTCP_SR, 110.0)
+    assert s.endpoint == SDP and not s.confirmed
+    assert _source_ok(s, NAT, RTP, 110.1) and s.confirmed
+
+
+def test_rtcp_port_learns_from_its_rtcp():
+    s = stream(learning="immediate", rtcp=True)
+    assert _source_ok(s, NAT, RTCP_SR, 100.0) and s.endpoint == NAT and s.confirmed
+
+
+def test_once_confirmed_rtcp_on_the_rtp_port_is_checked_as_any_packet():
+    s = stream(learning="immediate", strict_source=True)
+    assert _source_ok(s, NAT, RTP, 100.0) and s.confirmed
+    assert _source_ok(s, NAT, RTCP_SR, 100.1)
+    assert not _source_ok(s, OTHER, RTCP_SR, 100.2)
+
+
+def test_the_window_counts_from_the_signal_not_the_first_packet():
+    """A stream whose packets were all refused (never shown to ``_source_ok``) confirms the
+    first good packet's source once the window since the signal is over (10.5)."""
+    s = stream()
+    assert _source_ok(s, OTHER, RTP, 100.0 + LEARNING_WINDOW + 0.5)
+    assert s.endpoint == OTHER and s.confirmed
 
 
 def test_heuristic_prefers_the_sdp_match():

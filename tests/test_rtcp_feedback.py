@@ -221,6 +221,21 @@ def test_what_10_5_takes_for_rtcp(packet, rtcp_port, muxed, rtcp):
     assert rtcp_feedback.taken_for_rtcp(packet, rtcp_port, muxed) is rtcp
 
 
+@pytest.mark.parametrize(("packet", "rtcp_port", "ignored"), [
+    (SR, False, True),  # (stray RTCP on an RTP port, muxed or not)
+    (header(0, 194, 1) + bytes(4), False, True),
+    (header(0, 223, 1) + bytes(4), False, True),
+    (header(0, 193, 1) + bytes(4), False, False),  # (RTP with the marker, type 65)
+    (header(0, 224, 1) + bytes(4), False, False),
+    (SR[:7], False, False),  # (too short for an RTCP header and SSRC)
+    (b"\x40\xc8" + bytes(6), False, True),  # (the version is not looked at)
+    (RTP, False, False),
+    (SR, True, False),  # (a separate RTCP port's stream learns from its RTCP)
+])
+def test_what_10_5_leaves_out_of_learning(packet, rtcp_port, ignored):
+    assert rtcp_feedback.ignored_for_learning(packet, rtcp_port) is ignored
+
+
 def test_the_walk_leaves_the_compound_alone():
     assert rtcp_feedback.readable(SR + PLI) and not rtcp_feedback.readable(
         SR + struct.pack("!BBH", 0x41, 206, 2) + PLI[4:])

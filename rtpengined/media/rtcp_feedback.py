@@ -65,6 +65,17 @@ def refused(packet, rtcp_port: bool) -> bool:
     return False
 
 
+def ignored_for_learning(packet, rtcp_port: bool) -> bool:
+    """Whether 10.5 leaves ``packet`` out of learning on a stream not yet confirmed: on an
+    RTP port (muxed or not; ``rtcp_port`` is a separate RTCP port's stream) a packet of 8
+    bytes or more whose second byte is an RTCP type (194-223). rtpengine works so around
+    endpoints that send stray RTCP to the RTP port (its GH #697): the packet is still
+    counted and relayed (or dropped as RTCP it cannot read), but it neither learns nor
+    confirms the endpoint, and the first RTP does. (Once confirmed, nothing is left out:
+    ``strict-source`` and ``media-handover`` see every packet.)"""
+    return not rtcp_port and len(packet) >= 8 and 194 <= packet[1] <= 223
+
+
 def srtcp_header_ok(packet) -> bool:
     """Whether 10.5 goes on to decrypt ``packet``, SRTCP as it arrived (see the module)."""
     return len(packet) >= 8 and packet[0] >> 6 == 2 and 200 <= packet[1] <= 207

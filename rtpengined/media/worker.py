@@ -1236,7 +1236,12 @@ class Worker:
                 first = offset
                 offset += size
                 ends.append(offset)
-                if source != endpoint or not settled:
+                if settled and source == endpoint:
+                    pass
+                elif not settled and rtcp_feedback.ignored_for_learning(
+                        view[first:offset], rtcp_port):
+                    pass  # (stray RTCP on the RTP port: relayed, no source to learn: 10.5)
+                else:
                     if not stream.on_new_source(source, now):
                         errors += 1
                         targets.append(None)
@@ -1374,11 +1379,6 @@ class Worker:
                 errors += 1
                 break
             count += 1
-            if (source != stream.endpoint or not stream.confirmed) and not stream.on_new_source(
-                    source, now):
-                errors += 1
-                nbytes += len(data)
-                continue
             rtcp = rtcp_feedback.taken_for_rtcp(data, stream.rtcp_port, stream.rtcp_mux)
             if (not rtcp and stream.payload_types != -1
                     and rtcp_feedback.unknown_type(data, stream.payload_types)):
@@ -1391,8 +1391,11 @@ class Worker:
                 except Exception:  # libsrtp: authentication, replay, malformed
                     errors += 1
                     refused += 1  # as 10.5: an error, not a packet of the stream
-                    continue
+                    continue  # (nor a source: 10.5 learns after it decrypts)
             nbytes += len(data)  # as 10.5 counts SRTP: the packet decrypted
+            if not _source_ok(stream, source, data, now):
+                errors += 1  # (strict source: counted, decrypted, dropped: 10.5)
+                continue
             last = data
             errors += _forward(stream, sink, extras, data, rtcp, demux, out, self.dtx_held,
                                self.guarded)
@@ -2185,12 +2188,8 @@ class Worker:
                     # Before ICE chose, media on another of the stream's sockets makes that
                     # one the stream's (as 10.5 switches local sockets while learning).
                     self.select_local(stream, local)
-                if peer is None and (source != stream.endpoint or not stream.confirmed) \
-                        and not stream.on_new_source(source, now):
-                    errors += 1
-                    continue
                 errors += unknown
-                if stream.srtp_in is not None:
+                if stream.srtp_in is not None:  # (decrypted before its source is looked at)
                     if unprotect is None or not_srtcp:
                         errors += 1  # SDES suite without a context, or not SRTCP
                         continue
@@ -2200,6 +2199,9 @@ class Worker:
                     except Exception:  # libsrtp: authentication, replay, malformed
                         errors += 1
                         continue
+                if peer is None and not _source_ok(stream, source, data, now):
+                    errors += 1
+                    continue
             else:
                 if unprotect is None or source != leg.peer:
                     continue  # no keys yet, or not from the ICE/DTLS peer: dropped
@@ -2400,6 +2402,19 @@ def _rtcp_keys_only(stream: _Stream, sink: _Stream, rtcp_target: _Stream | None)
     as it is.)"""
     return all(end.srtcp is not None and end.srtp_in is None and end.srtp_out is None
                and end.webrtc is None for end in _ends(stream, sink, rtcp_target))
+
+
+def _source_ok(stream: _Stream, source: tuple, data: bytes, now: float) -> bool:
+    """The source check of a packet the drains took (decrypted: 10.5 looks at the source
+    only after decryption, so a packet it refuses before neither learns nor confirms):
+    learning, strict source and handover (``_Stream.on_new_source``). Stray RTCP on the
+    RTP port of a stream not yet confirmed is no source (``ignored_for_learning``). False:
+    drop the packet (an error)."""
+    if stream.confirmed:
+        return source == stream.endpoint or stream.on_new_source(source, now)
+    if rtcp_feedback.ignored_for_learning(data, stream.rtcp_port):
+        return True
+    return stream.on_new_source(source, now)
 
 
 def _unprotect(stream: _Stream, unprotect, data: bytes, rtcp: bool) -> bytes:
