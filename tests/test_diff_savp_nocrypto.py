@@ -184,45 +184,58 @@ def _exchange(daemon, call_id: str, a_proto: str, b_proto: str, b_lines: list[st
                                                [f"a={A_KEY.format()}"] if keyed else [])})
         answered = daemon.request({"command": "answer", **ids, "to-tag": "B", "ICE": "remove",
                                    "sdp": _body(b_rtp.getsockname()[1], b_proto, b_lines)})
-        to_a, to_b = audio_port(offered), audio_port(answered)
-        lines_b, lines_a = _lines(offered["sdp"]), _lines(answered["sdp"])
-        # B reads with the lines offered to it, A with the one it was answered
-        reads_b = {f"offered line {c.tag}": SrtpContext.from_sdes(c, False) for c in lines_b
-                   if c.suite.name.startswith("AES_CM_128")}
-        reads_a = {f"answered line {c.tag}": SrtpContext.from_sdes(c, False) for c in lines_a}
-        a_out = SrtpContext.from_sdes(A_KEY, True) if keyed else None
-        b_outs = {f"offered line {c.tag}": SrtpContext.from_sdes(c, True) for c in lines_b
-                  if c.suite.name.startswith("AES_CM_128")}
-        b_outs.update({f"answered line {c.tag}": SrtpContext.from_sdes(c, True)
-                       for c in lines_a})
-        b_outs.update({f"its own line {c.tag}": SrtpContext.from_sdes(c, True)
-                       for c in _lines("\n".join(b_lines)) if c.suite.name in SUPPORTED})
         protocol = re.search(r"m=audio \d+ (\S+)", answered["sdp"]).group(1)
-        log = [("answer", protocol, [(c.tag, c.suite.name) for c in lines_a])]
-
-        def send(name, sock, port, data, receiver, contexts, rtcp=False):
-            sock.sendto(data, ("127.0.0.1", port))
-            log.append((name, [_seen(got, contexts, rtcp) for got in burst(receiver, 0.4)]))
-
-        for seq in range(1, 4):
-            packet = _rtp(seq, A_SSRC)
-            send(f"A SRTP {seq}", a_rtp, to_b, a_out.protect(packet) if a_out else packet,
-                 b_rtp, reads_b)
-        send("A plain RTP", a_rtp, to_b, _rtp(4, A_SSRC), b_rtp, reads_b)
-        send("B plain RTP", b_rtp, to_a, _rtp(1, B_SSRC), a_rtp, reads_a)
-        for seq, (name, context) in enumerate(sorted(b_outs.items()), start=2):
-            send(f"B SRTP with {name}", b_rtp, to_a, context.protect(_rtp(seq, B_SSRC)),
-                 a_rtp, reads_a)
-        report = _rr(A_SSRC)
-        send("A SRTCP", a_rtcp, to_b + 1, a_out.protect_rtcp(report) if a_out else report,
-             b_rtcp, reads_b, True)
-        send("B plain RTCP", b_rtcp, to_a + 1, _rr(B_SSRC), a_rtcp, reads_a, True)
-        log.append(("query", _figures(daemon.request({"command": "query",
-                                                       "call-id": call_id}))))
-        daemon.request({"command": "delete", **ids})
+        log = [("answer", protocol, [(c.tag, c.suite.name) for c in _lines(answered["sdp"])])]
+        _media_both_ways(daemon, ids, ((a_rtp, a_rtcp), (b_rtp, b_rtcp)), offered, answered,
+                         b_lines, keyed, log)
     finally:
         for sock in (a_rtp, a_rtcp, b_rtp, b_rtcp):
             sock.close()
+    return log
+
+
+def _media_both_ways(daemon, ids: dict, sockets: tuple, offered: dict, answered: dict,
+                     b_lines: list[str], keyed: bool, log: list) -> list:
+    """Through the call ``offered`` and ``answered`` set up on ``daemon``, both parties send
+    SRTP (with every key they know of: A its own when ``keyed``, B every line offered or
+    answered to it and its own ``b_lines``), plain RTP and RTCP; appends to ``log`` what
+    each packet became at the other party and then query's figures, and deletes the call.
+    (Shared with ``test_redis_savp_nocrypto``, which runs it after a restore.)"""
+    (a_rtp, a_rtcp), (b_rtp, b_rtcp) = sockets
+    to_a, to_b = audio_port(offered), audio_port(answered)
+    lines_b, lines_a = _lines(offered["sdp"]), _lines(answered["sdp"])
+    # B reads with the lines offered to it, A with the one it was answered
+    reads_b = {f"offered line {c.tag}": SrtpContext.from_sdes(c, False) for c in lines_b
+               if c.suite.name.startswith("AES_CM_128")}
+    reads_a = {f"answered line {c.tag}": SrtpContext.from_sdes(c, False) for c in lines_a}
+    a_out = SrtpContext.from_sdes(A_KEY, True) if keyed else None
+    b_outs = {f"offered line {c.tag}": SrtpContext.from_sdes(c, True) for c in lines_b
+              if c.suite.name.startswith("AES_CM_128")}
+    b_outs.update({f"answered line {c.tag}": SrtpContext.from_sdes(c, True)
+                   for c in lines_a})
+    b_outs.update({f"its own line {c.tag}": SrtpContext.from_sdes(c, True)
+                   for c in _lines("\n".join(b_lines)) if c.suite.name in SUPPORTED})
+
+    def send(name, sock, port, data, receiver, contexts, rtcp=False):
+        sock.sendto(data, ("127.0.0.1", port))
+        log.append((name, [_seen(got, contexts, rtcp) for got in burst(receiver, 0.4)]))
+
+    for seq in range(1, 4):
+        packet = _rtp(seq, A_SSRC)
+        send(f"A SRTP {seq}", a_rtp, to_b, a_out.protect(packet) if a_out else packet,
+             b_rtp, reads_b)
+    send("A plain RTP", a_rtp, to_b, _rtp(4, A_SSRC), b_rtp, reads_b)
+    send("B plain RTP", b_rtp, to_a, _rtp(1, B_SSRC), a_rtp, reads_a)
+    for seq, (name, context) in enumerate(sorted(b_outs.items()), start=2):
+        send(f"B SRTP with {name}", b_rtp, to_a, context.protect(_rtp(seq, B_SSRC)),
+             a_rtp, reads_a)
+    report = _rr(A_SSRC)
+    send("A SRTCP", a_rtcp, to_b + 1, a_out.protect_rtcp(report) if a_out else report,
+         b_rtcp, reads_b, True)
+    send("B plain RTCP", b_rtcp, to_a + 1, _rr(B_SSRC), a_rtcp, reads_a, True)
+    log.append(("query", _figures(daemon.request({"command": "query",
+                                                   "call-id": ids["call-id"]}))))
+    daemon.request({"command": "delete", **ids})
     return log
 
 

@@ -14,25 +14,17 @@ from __future__ import annotations
 import time
 
 import pytest
-from differential import audio_port, burst, rtp_rtcp_sockets
+from differential import rtp_rtcp_sockets
 from test_diff_savp_nocrypto import (
     A_KEY,
-    A_SSRC,
     ANOTHER_SUITE,
-    B_SSRC,
     BAD_KEY,
     TO_SAVP,
     _body,
     _exchange,
-    _figures,
-    _lines,
-    _rr,
-    _rtp,
-    _seen,
+    _media_both_ways,
 )
 
-from rtpengined.offer_answer.sdes import SUPPORTED
-from rtpengined.secure.srtp import SrtpContext
 from tests.redis_helpers import kill9, ours, reference
 from tests.test_redis_daemon import _stopped
 
@@ -81,39 +73,8 @@ def _restored_exchange(redis, cleanup, db: int, stored_by: str, restored_by: str
     while daemon.request({"command": "query", "call-id": call_id}).get("result") != "ok":
         assert time.monotonic() < deadline, "the call was not restored"
         time.sleep(0.1)
-    to_a, to_b = audio_port(offered), audio_port(answered)
-    lines_b, lines_a = _lines(offered["sdp"]), _lines(answered["sdp"])
-    reads_b = {f"offered line {c.tag}": SrtpContext.from_sdes(c, False) for c in lines_b
-               if c.suite.name.startswith("AES_CM_128")}
-    reads_a = {f"answered line {c.tag}": SrtpContext.from_sdes(c, False) for c in lines_a}
-    a_out = SrtpContext.from_sdes(A_KEY, True) if keyed else None
-    b_outs = {f"offered line {c.tag}": SrtpContext.from_sdes(c, True) for c in lines_b
-              if c.suite.name.startswith("AES_CM_128")}
-    b_outs.update({f"answered line {c.tag}": SrtpContext.from_sdes(c, True)
-                   for c in lines_a})
-    b_outs.update({f"its own line {c.tag}": SrtpContext.from_sdes(c, True)
-                   for c in _lines("\n".join(b_lines)) if c.suite.name in SUPPORTED})
-    log: list = []
-
-    def send(name, sock, port, data, receiver, contexts, rtcp=False):
-        sock.sendto(data, ("127.0.0.1", port))
-        log.append((name, [_seen(got, contexts, rtcp) for got in burst(receiver, 0.4)]))
-
-    for seq in range(1, 4):
-        packet = _rtp(seq, A_SSRC)
-        send(f"A SRTP {seq}", a_rtp, to_b, a_out.protect(packet) if a_out else packet,
-             b_rtp, reads_b)
-    send("A plain RTP", a_rtp, to_b, _rtp(4, A_SSRC), b_rtp, reads_b)
-    send("B plain RTP", b_rtp, to_a, _rtp(1, B_SSRC), a_rtp, reads_a)
-    for seq, (name, context) in enumerate(sorted(b_outs.items()), start=2):
-        send(f"B SRTP with {name}", b_rtp, to_a, context.protect(_rtp(seq, B_SSRC)),
-             a_rtp, reads_a)
-    report = _rr(A_SSRC)
-    send("A SRTCP", a_rtcp, to_b + 1, a_out.protect_rtcp(report) if a_out else report,
-         b_rtcp, reads_b, True)
-    send("B plain RTCP", b_rtcp, to_a + 1, _rr(B_SSRC), a_rtcp, reads_a, True)
-    log.append(("query", _figures(daemon.request({"command": "query", "call-id": call_id}))))
-    daemon.request({"command": "delete", **ids})
+    log = _media_both_ways(daemon, ids, ((a_rtp, a_rtcp), (b_rtp, b_rtcp)), offered,
+                           answered, b_lines, keyed, [])
     daemon.stop()  # (its ports free for the next daemon)
     return log
 
