@@ -2005,8 +2005,9 @@ class Worker:
         if agent.component == 1:
             partner = self.streams.get(stream.rtcp_peer_id) if stream.rtcp_peer_id is not None \
                 else None
-        else:  # (component 2: the RTP stream naming this one; rare, so found by a scan)
-            partner = next((s for s in self.streams.values() if s.rtcp_peer_id == stream.id),
+        else:  # (component 2: the RTP stream naming this one as its RTCP peer, from the
+            # index of the streams naming it: no scan of the worker's streams per leg set)
+            partner = next((s for s in self.referring(stream.id) if s.rtcp_peer_id == stream.id),
                            None)
         other = partner.webrtc.agent if partner is not None and partner.webrtc is not None \
             else None
