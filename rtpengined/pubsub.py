@@ -23,6 +23,7 @@ subscriber (``transport-protocol``) is offered our SDES keys; its answer keys it
 from __future__ import annotations
 
 import secrets
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from . import __version__
@@ -88,11 +89,12 @@ def _parse(body: str) -> sdpmod.SessionDescription:
 
 
 def _sources(call: Call, message: dict[str, Any], flags: list[str]) -> list[Monologue]:
-    """The parties subscribed to: ``all`` (every offer/answer or published party), the
-    ``from-tags`` list (or ``from-tags-TAG`` flags), else one party as ``block DTMF``
-    selects it (from-tag, label, address)."""
+    """The parties subscribed to: ``all`` (every party that offered or answered, as 10.5
+    takes its FROM_TAG and TO_TAG parties: not a callee that has not answered yet, a
+    publisher or a subscriber), the ``from-tags`` list (or ``from-tags-TAG`` flags), else
+    one party as ``block DTMF`` selects it (from-tag, label, address)."""
     if "all" in flags:
-        return [m for m in call.monologues if m.subscriptions or m.published]
+        return [m for m in call.monologues if m.tag and m.tag_type in ("FROM_TAG", "TO_TAG")]
     given = message.get("from-tags")  # (a list; anything else names no party)
     tags = [t for t in given if isinstance(t, str)] if isinstance(given, list) else []
     tags += [f[len("from-tags-"):] for f in flags if f.startswith("from-tags-")]
@@ -106,8 +108,8 @@ def subscribe_request(core: Core, message: dict[str, Any], request: Request) -> 
     call = _call(core, message)
     flags = get_flags(message)
     sources = _sources(call, message, flags)
-    if not sources:
-        raise NgError("No monologues matched")
+    if not sources:  # (10.5's words for an ``all`` that finds nobody, and for the rest)
+        raise NgError("No call participant specified" if "all" in flags else "No monologues matched")
     manager: CallManager = core.calls
     now = core.clock()
     to_tag = get_str(message, "to-tag") or secrets.token_hex(32)
@@ -209,7 +211,11 @@ def subscribe_request(core: Core, message: dict[str, Any], request: Request) -> 
     reply: dict[str, Any] = {}
     if len(sources) == 1 and sources[0].last_sdp:
         # (one publisher, SIPREC too: 10.5 rewrites its SDP, with the a=label lines)
-        sdp = _mirrored_offer(sub, sources[0], fingerprint, webrtc_offer, labels)
+        def idle_address(family: str) -> sdpmod.Connection:
+            address = manager.pool_for(None, family).interface.advertised
+            return sdpmod.Connection("IP6" if ":" in address else "IP4", address)
+
+        sdp = _mirrored_offer(sub, sources[0], fingerprint, idle_address, webrtc_offer, labels)
     else:
         sdp = _made_offer(sub, sources, labels, now, fingerprint)
     if sdp:
@@ -400,7 +406,7 @@ class _WebrtcOffer:
         though we offer: 10.5's subscription leaves its agent so, and the subscriber's
         browser then nominates), candidates on the interface's other addresses as an
         offer's, and an agent on its RTP stream that answers checks before the answer."""
-        if not self.ice:
+        if not self.ice or media.rtp is None:  # (a rejected media: no leg to speak ICE on)
             return
         ice_alternates(manager, call, media)
         credentials(sub)
@@ -414,6 +420,8 @@ class _WebrtcOffer:
         rtp, rtcp = media.rtp, media.rtcp
         if self.mux:
             plan.rtcp_mux = True
+        if self.mux_required and rtp is not None:
+            plan.rtcp_port = rtp.port  # (RTCP only on the RTP port: a=rtcp names it, 10.5)
         if not self.rtcp_attribute:
             plan.rtcp_port = None
         if self.mid and not section.attributes("mid"):
@@ -430,18 +438,26 @@ class _WebrtcOffer:
 
 
 def _mirrored_offer(sub: Monologue, source: Monologue, fingerprint: str,
+                    idle_address: Callable[[str], sdpmod.Connection],
                     webrtc_offer: _WebrtcOffer | None = None,
                     labels: dict[int, str] | None = None) -> str:
     """One publisher: its own last SDP with our ports and address, its negotiated codecs,
-    ``sendonly``, no ICE or keys of its own (10.5 rewrites the publisher's SDP so)."""
+    ``sendonly``, no ICE or keys of its own (10.5 rewrites the publisher's SDP so).
+    ``idle_address(family)``: the address a refused media names (the default interface's)."""
     parsed = sdpmod.parse(source.last_sdp or "")
     plans: list[sdpmod.MediaPlan] = []
     first: sdpmod.Connection | None = None
+    refused: sdpmod.Connection | None = None
     for index, section in enumerate(parsed.medias):
         media = sub.medias[index] if index < len(sub.medias) else None
         rtp = media.rtp if media is not None else None
         if media is None or rtp is None or media.source is None:
-            address = first or sdpmod.Connection("IP4", "0.0.0.0")
+            # A refused media's c= names the interface it would have used, in the family
+            # of the publisher's own c= (10.5; not the subscriber's address family).
+            conn = parsed.media_connection(index)
+            address = idle_address("IPv6" if conn is not None and conn.family == "IP6"
+                                   else "IPv4")
+            refused = refused or address
             plans.append(sdpmod.MediaPlan(port=0, address=address))
             continue
         addr = _connection(rtp)
@@ -458,7 +474,10 @@ def _mirrored_offer(sub: Monologue, source: Monologue, fingerprint: str,
         if webrtc_offer is not None:
             webrtc_offer.plan(plan, sub, media, section)
         plans.append(plan)
-    plan = sdpmod.SessionPlan(plans, session_connection=first, strip_security=True)
+    # The session's c= is rewritten only where a media goes by it (10.5, as in offers).
+    lacking = any(section.connection is None for section in parsed.medias)
+    plan = sdpmod.SessionPlan(plans, session_connection=(first or refused) if lacking else None,
+                              strip_security=True)
     return sdpmod.render(parsed, plan)
 
 

@@ -253,8 +253,11 @@ class SdpOutput:
                 self._early_conversions(sender_media, out_media, work)
             media_plans.append(plan)
         session_plan = SessionPlan(media_plans)
-        if first_address is None:
-            first_address = Connection("IP4", self.manager.pool_for().interface.advertised)
+        if first_address is None:  # every media refused: the address the first would have
+            # used (its own family: an IPv6 body keeps an IPv6 c=, as in 10.5)
+            first_address = next(
+                (p.address for p in media_plans if p.port == 0 and not p.passthrough),
+                None) or Connection("IP4", self.manager.pool_for().interface.advertised)
         # A session-level c=0.0.0.0 stays a hold unless a media using it speaks ICE (a
         # trickle ICE offer: its candidates give the address), as for the medias' own c=.
         keep_zero = "zero-address" not in opts.replace
