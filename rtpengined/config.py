@@ -125,6 +125,12 @@ OPTIONS: list[Option] = [
     Option("dtx-lag", "", "int", "dtx_lag", "Audio in ms held before the DTX timer speeds up (with --dtx-buffer)", "INT"),
     Option("dtx-shift", "", "int", "dtx_shift", "Ms the DTX timer moves on an underflow or overflow (0: drop or step the clock instead)", "INT"),
     Option("dtx-cn-params", "", "int-list", "dtx_cn_params", "Comfort noise payload for DTX gaps, byte by byte (none: silence)", "INT"),
+    # Jitter buffer (rtpengine 10.5's options): read and checked as 10.5 checks them, and no
+    # more. 10.5.3.5 creates a buffer per stream but never holds a packet in it (from a
+    # stream's 31st packet on it reads the packet before it is filled in, finds no RTP
+    # header and relays it at once): every packet goes out as it comes, as here.
+    Option("jitter-buffer", "", "int", "jitter_buffer", "Jitter buffer size, not negative (read and checked only: 10.5.3.5's buffer holds no packet either, see README)", "INT"),
+    Option("jb-clock-drift", "", "bool", "jb_clock_drift", "Clock drift compensation of the jitter buffer (no effect, as in 10.5.3.5)", ""),
 ]
 OPTIONS_BY_NAME = {o.name: o for o in OPTIONS}
 OPTIONS_BY_SHORT = {o.short: o for o in OPTIONS if o.short}
@@ -208,6 +214,8 @@ class Config:
     dtx_lag: int = 100
     dtx_shift: int = 5
     dtx_cn_params: list[int] = field(default_factory=list)
+    jitter_buffer: int = 0
+    jb_clock_drift: bool = False
     unsupported: dict[str, Any] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
 
@@ -442,6 +450,8 @@ def validate(config: Config) -> None:
         raise ConfigError("--dtx-cn-params: bytes 0-254, the first (the noise level) at most 127")
     if config.dtx_delay < 0 or config.dtx_buffer < 0 or config.dtx_lag < 0:
         raise ConfigError("--dtx-delay, --dtx-buffer, --dtx-lag: not negative")
+    if config.jitter_buffer < 0:  # (10.5 refuses it too, and exits)
+        raise ConfigError(f"--jitter-buffer: {config.jitter_buffer} is negative")
     _validate_dtls(config)
     _validate_redis(config)
 

@@ -82,11 +82,22 @@ def test_no_fallback_is_rtpengines_short_flag():
         (["--dtls-ciphers=NO-SUCH-CIPHER"], "--dtls-ciphers: OpenSSL knows no cipher"),
         (["--dtls-cert-cipher=dsa"], "--dtls-cert-cipher: 'dsa' is not RSA or prime256v1"),
         (["--dtls-rsa-key-size=512"], "--dtls-rsa-key-size: 512 is too small"),
+        (["--jitter-buffer=-1"], "--jitter-buffer: -1 is negative"),
+        (["--jitter-buffer=ten"], "--jitter-buffer: 'ten' is not a whole number"),
     ],
 )
 def test_bad_options_fail_clearly(argv, message):
     with pytest.raises(ConfigError, match=message.replace("(", r"\(")):
         parse_args(argv)
+
+
+def test_jitter_buffer_options_are_read_without_a_warning():
+    """``--jitter-buffer``/``--jb-clock-drift`` are declared (10.5's buffer relays every
+    packet unbuffered, as we do), so they start the daemon without the "not supported"
+    warning other rtpengine options get."""
+    config = parse_args(["--jitter-buffer=10", "--jb-clock-drift"])
+    assert (config.jitter_buffer, config.jb_clock_drift, config.warnings) == (10, True, [])
+    assert (parse_args([]).jitter_buffer, parse_args([]).jb_clock_drift) == (0, False)
 
 
 def test_unknown_key_in_config_file_fails(tmp_path):

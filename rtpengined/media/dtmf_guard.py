@@ -302,7 +302,8 @@ class Guard:
         stopped, as 10.5 flushes it). ``output_for(ssrc)``: the direction's output state
         for an SSRC (``transcoding._Output``); ``forward(packet)``: what a packet passed as
         it came becomes (the direction's usual path); ``target``: payload type -> (payload
-        type, law) when the receiver was answered the other G.711 law."""
+        type, law) when the receiver was answered the other G.711 law (None: the direction
+        does not transcode; else audio is stamped on the encoder's clock)."""
         out: list[bytes] = []
         held = self.held
         while held and (now is None or held[0].due <= now):
@@ -332,7 +333,14 @@ class Guard:
                 0 if output.clock is None else (output.clock - item.ts) & 0xFFFFFFFF)
             _bound(self.offsets)
         stamp = (item.ts + offset) & 0xFFFFFFFF
-        if output.clock is not None and dtmf.before(stamp, output.clock):
+        if target is not None and output.clock is not None:
+            # Transcoded (``target``: the receiver's table): 10.5 buffers before its
+            # encoder, whose clock counts the frames it made, so a jump in what came in
+            # does not show (seen: a key whose end was sent three times, the audio after
+            # it continuing from the key's end, not from its own later timestamps).
+            offset = self.offsets[ssrc] = (output.clock - item.ts) & 0xFFFFFFFF
+            stamp = output.clock
+        elif output.clock is not None and dtmf.before(stamp, output.clock):
             # (audio decoded twice, after a trigger: the encoder's clock goes on)
             offset = self.offsets[ssrc] = (output.clock - item.ts) & 0xFFFFFFFF
             stamp = output.clock
