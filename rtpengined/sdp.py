@@ -274,6 +274,8 @@ class SessionDescription:
             port = int(parts[0])
         except (ValueError, IndexError):
             return None
+        if not 0 < port <= 0xFFFF:  # (10.5 ignores the attribute: RTCP goes to port + 1)
+            return None
         conn = parse_connection(" ".join(parts[1:4])) if len(parts) >= 4 else None
         return port, (None if conn is not None and conn.is_zero else conn)
 

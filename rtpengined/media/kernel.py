@@ -139,7 +139,7 @@ def why_userspace(stream: Stream, families: frozenset[int] = frozenset({4})) -> 
             return "family not forwarded"
         if ours != family:
             return "mixed families"
-        if s.endpoint is None or not s.endpoint.port:
+        if s.endpoint is None or not 0 < s.endpoint.port <= 0xFFFF:  # (65536: m=audio 65535's RTCP)
             return "endpoint unknown"
         if family_of(s.endpoint.address) != family:
             return "mixed families"  # e.g. an IPv4 peer learned on an IPv6 socket

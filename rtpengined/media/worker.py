@@ -2653,8 +2653,13 @@ def _kernel_drops(sock: socket.socket) -> int:
 def socket_address(family: int, address: str, port: int) -> tuple | None:
     """A ``sendto`` address for a socket of ``family`` (IPv4 mapped into IPv6 if needed).
 
-    ``None`` for anything that is not an IP literal: a worker must never resolve names.
+    ``None`` for anything that is not an IP literal (a worker must never resolve names)
+    and for a port ``sendto`` refuses: an SDP's ``m=audio 65535`` puts its RTCP on 65536,
+    which 10.5 shows in ``query`` and cannot send to either (the worker raised
+    ``OverflowError`` on the first packet for it, died, and died again on restart).
     """
+    if not 0 <= port <= 0xFFFF:
+        return None
     try:
         socket.inet_pton(socket.AF_INET, address)
         version = 4
