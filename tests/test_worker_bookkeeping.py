@@ -216,3 +216,19 @@ def test_a_dtls_client_leg_says_hello_at_once_again_when_kept_and_anew_after_fai
         assert again[13:14] == b"\x01" and again != hello  # a new association
     finally:
         peer.close()
+
+
+def test_a_stream_whose_relaying_raises_counts_errors_and_is_logged_once(worker, caplog):
+    """(The run loop calls ``drain_failed`` for an exception out of a stream's drain: the
+    worker goes on instead of ending, and a restart does not run into it again.)"""
+    send(worker, [("add", spec(3000, 30))])
+    stream = worker.streams[3000]
+    for _ in range(3):
+        try:
+            raise OverflowError("sendto(): port must be 0-65535.")
+        except OverflowError:
+            worker.drain_failed(stream)
+    assert stream.errors == 3
+    assert stream in worker.dirty
+    assert [r.getMessage() for r in caplog.records if "failed" in r.getMessage()] == [
+        "relaying stream 3000 failed; its packets are dropped"]

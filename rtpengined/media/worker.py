@@ -417,6 +417,7 @@ class Worker:
         # legs whose agents are partners: its timer is armed again when this one's agent
         # chose a pair for it (``link_ice_partners``).
         self.ice_partners: dict[_Stream, _Stream] = {}
+        self.failed_streams: set[int] = set()  # streams whose relaying raised (logged once)
         self.leg_reports: dict[_Stream, tuple] = {}
         self.timer_tie = 0
         self.secure_changed: list = []
@@ -1108,12 +1109,17 @@ class Worker:
             for fd, _mask in events:
                 stream = by_fd[fd] if fd < len(by_fd) else None
                 if stream is not None:
-                    if stream.native:  # its sink's address is one sendmmsg cannot take
-                        self.drain_taken(stream, wall, now, turn)
-                    elif stream.secure:
-                        drain_secure(stream, wall, now, turn)
-                    else:
-                        drain(stream, wall, now, turn)
+                    try:
+                        if stream.native:  # its sink's address is one sendmmsg cannot take
+                            self.drain_taken(stream, wall, now, turn)
+                        elif stream.secure:
+                            drain_secure(stream, wall, now, turn)
+                        else:
+                            drain(stream, wall, now, turn)
+                    except Exception:  # a bug on one stream: its packets are dropped, the
+                        # worker and every other call go on (raised on, it ended the worker,
+                        # and the restart with the same streams ran into it again)
+                        self.drain_failed(stream)
                 elif fd == channel_fd:
                     if not self.handle_channel():
                         return
@@ -2052,6 +2058,17 @@ class Worker:
                 # (raised on, it ended the worker, and the restart ran into it again)
                 log.exception("ICE/DTLS timer of stream %s failed; the leg stops checking",
                               stream.id)
+
+    def drain_failed(self, stream: _Stream) -> None:
+        """An exception relaying ``stream``'s packets: counted as an error of the stream,
+        logged with its traceback once per stream (a bug to report, not peer input to
+        log per packet)."""
+        stream.errors += 1
+        self.dirty.add(stream)
+        if stream.id not in self.failed_streams:
+            if len(self.failed_streams) < 1000:
+                self.failed_streams.add(stream.id)
+            log.exception("relaying stream %s failed; its packets are dropped", stream.id)
 
     def send_leg(self, stream: _Stream, datagrams: list) -> None:
         """ICE and DTLS datagrams of the leg. One that cannot be sent (a candidate on an
