@@ -11,7 +11,7 @@ has a plain leg and is re-offered plain (the same suite's "OSRTP offer, reject, 
 
 Keys are random on both daemons: each daemon's own keys become symbols by first
 appearance over the whole conversation (so a key offered again shows as the same symbol);
-the keys the test parties send stay as they are.
+the keys the test parties send stay as they are. Certificate fingerprints are masked.
 """
 
 from __future__ import annotations
@@ -38,7 +38,7 @@ SENT_KEYS = {KEY_A, KEY_B}
 
 class KeyNormaliser(Normaliser):
     """Ports as usual; the daemon's own SDES keys as symbols (K1, K2, ...) by first
-    appearance in the conversation, the parties' keys kept."""
+    appearance in the conversation, the parties' keys kept; fingerprints masked."""
 
     def __init__(self, port_range: tuple[int, int]) -> None:
         super().__init__(port_range)
@@ -51,6 +51,7 @@ class KeyNormaliser(Normaliser):
                 return match.group()
             return "inline:" + self.keys.setdefault(key, f"K{len(self.keys) + 1}")
 
+        text = re.sub(r"(a=fingerprint:\S+) [0-9A-F:]+", r"\1 FP", text)
         return super().sdp(re.sub(r"inline:([A-Za-z0-9+/=]+)", symbol, text))
 
 
@@ -116,6 +117,12 @@ SCENARIOS: dict[str, list[dict]] = {
     "accepted, A re-offers, then B re-offers": [
         *ACCEPTED, _o(A_OSRTP, **{"to-tag": "B"}), _a(B_PLAIN, **ACCEPT),
         _ro(B_PLAIN), _ra(A_OSRTP), delete()],
+    "accepted, A re-offers, B answers plain without the accept flag": [
+        *ACCEPTED, _o(A_OSRTP, **{"to-tag": "B"}), _a(B_PLAIN), query(),
+        _ro(B_PLAIN), delete()],
+    "accepted, reverse re-offer with DTLS on": [
+        *ACCEPTED, offer(B_PLAIN, tag="B", **{"to-tag": "A"}, ICE="remove",
+                         replace=["origin"]), delete()],
     # (the protocol not kept: B changed its own, or the offer names one)
     "accepted, reverse re-offer as RTP/AVPF": [
         *ACCEPTED, _ro(B_AVPF), _ra(A_OSRTP), delete()],
@@ -126,6 +133,9 @@ SCENARIOS: dict[str, list[dict]] = {
     # -- OSRTP declined: A's leg is plain (mr13.0's "OSRTP offer, reject, reinvite")
     "rejected, reverse re-offer": [
         *REJECTED, _ro(B_PLAIN), _ra(A_OSRTP), delete()],
+    "rejected, A answers a plain re-offer with OSRTP, B re-offers again": [
+        *REJECTED, _ro(B_PLAIN), _ra(A_OSRTP), query(), _ro(B_PLAIN), _ra(A_OSRTP), query(),
+        delete()],
     "rejected, reverse re-offer with OSRTP offer": [
         *REJECTED, _ro(B_PLAIN, **OFFER), _ra(A_OSRTP, **ACCEPT), delete()],
     # -- B answered SRTP itself (mr13.0's "OSRTP offer, accept, same/diff suite")

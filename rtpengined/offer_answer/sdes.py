@@ -299,6 +299,8 @@ def offer_security(plan: MediaPlan, section: MediaSection, sender_media: CallMed
     elif (is_srtp(in_proto) or to_plain) and not is_srtp(out_proto):
         sender_media.sdes = bool(sender_media.crypto_received)
         plan.security = []
+        if to_plain:
+            out_media.sdes = False  # (10.5 clears SDES on a leg offered plain)
     elif sender_media.crypto_received:
         # SDES on both legs: the offerer's lines (as 10.5 prints them) and the suites it
         # did not offer (none with SDES off), with DTLS; media passes through untouched.
@@ -487,7 +489,8 @@ def _answer_security(plan: MediaPlan, section: MediaSection, answer_media: CallM
     plain_answer = not is_srtp(section.protocol) and not received_crypto(section)
     # A plain answer from a party whose leg was plain already (a re-offer that kept it so)
     # changes no protocol: the OSRTP offerer keeps its SRTP, as `OSRTP: accept` would (10.5).
-    if osrtp_offerer and plain_answer and not answer_media.osrtp:
+    kept_plain = osrtp_offerer and plain_answer and not answer_media.osrtp
+    if kept_plain:
         osrtp_accept = True
     answer_media.osrtp = is_osrtp(section)
     if ((is_srtp(offered_proto) and not is_srtp(section.protocol))
@@ -505,7 +508,7 @@ def _answer_security(plan: MediaPlan, section: MediaSection, answer_media: CallM
             offer_media.crypto_offered = offer_media.crypto_accepted = [ours]
             offer_media.srtp_bridged = True
         theirs = next((c for c in offered if ours is not None and c.tag == ours.tag), None)
-        if osrtp_offerer:
+        if osrtp_offerer and not kept_plain:
             _osrtp_shown(answer_media, offer_media)
         # A plain answer to the SDES lines we passed on: query still shows SDES and the
         # first line's suite on the answerer's leg (10.5).
@@ -581,6 +584,10 @@ def _answer_security(plan: MediaPlan, section: MediaSection, answer_media: CallM
                                    show_suite=True))
         elif is_srtp(section.protocol):
             return _answer_keyless(plan, answer_media, offer_media)
+    if is_osrtp(section) and not offer_media.crypto_received:
+        # An opportunistic answer to a plain offer: nothing is keyed (its a=crypto answers
+        # nothing of ours), but its leg is OSRTP from now on and query shows SDES (10.5).
+        answer_media.sdes = True
     if osrtp_offerer and plain_answer:
         # An opportunistic offer answered plain: the call stays plain.
         offer_media.sdes = offer_media.osrtp = False
