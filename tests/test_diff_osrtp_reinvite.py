@@ -65,6 +65,10 @@ def _party(port: int, address: str, *lines: str, proto: str = "RTP/AVP") -> str:
                f"m=audio {port} {proto} 0", f"c=IN IP4 {address}", "a=sendrecv", *lines)
 
 
+def _savp(body: str) -> str:
+    return body.replace(" RTP/AVP ", " RTP/SAVP ")
+
+
 A_LINE = f"a=crypto:1 AES_CM_128_HMAC_SHA1_80 inline:{KEY_A}"
 A_OSRTP = _party(3324, "198.51.100.1", A_LINE)
 A_PLAIN = _party(3324, "198.51.100.1")
@@ -143,6 +147,33 @@ SCENARIOS: dict[str, list[dict]] = {
         *SAME_SUITE, _ro(B_PLAIN), delete()],
     "same suite, reverse re-offer OSRTP": [
         *SAME_SUITE, _ro(B_OSRTP_SAME), _ra(A_OSRTP), delete()],
+    # (B chose a line we added: each leg has our keys, which a re-offer to it carries on
+    # after the offerer's own lines, tag raised past them, key unchanged: 10.5's sdes_out)
+    "diff suite, reverse re-offer OSRTP": [
+        *DIFF_SUITE, _ro(B_OSRTP_DIFF), _ra(A_OSRTP), delete()],
+    "diff suite, A re-offers": [
+        *DIFF_SUITE, _o(A_OSRTP, **{"to-tag": "B"}), _a(B_OSRTP_DIFF), delete()],
+    "diff suite, reverse re-offer OSRTP with the first suite": [
+        *DIFF_SUITE, _ro(B_OSRTP_SAME), _ra(A_OSRTP), delete()],
+    "SAVP, diff suite, reverse re-offer": [
+        _o(_savp(A_OSRTP)), _a(_savp(B_OSRTP_DIFF)), _ro(_savp(B_OSRTP_DIFF)),
+        _ra(_savp(A_OSRTP)), delete()],
+    "SAVP, diff suite, A re-offers": [
+        _o(_savp(A_OSRTP)), _a(_savp(B_OSRTP_DIFF)), _o(_savp(A_OSRTP), **{"to-tag": "B"}),
+        _a(_savp(B_OSRTP_DIFF)), delete()],
+    "SAVP, same suite, reverse re-offer": [
+        _o(_savp(A_OSRTP)), _a(_savp(B_OSRTP_SAME)), _ro(_savp(B_OSRTP_SAME)),
+        _ra(_savp(A_OSRTP)), delete()],
+    "SAVP, answered plain, A re-offers": [
+        _o(_savp(A_OSRTP)), _a(B_PLAIN), _o(_savp(A_OSRTP), **{"to-tag": "B"}),
+        _a(_savp(B_OSRTP_DIFF)), delete()],
+    "SAVP, A re-offers before the answer": [
+        _o(_savp(A_OSRTP)), _o(_savp(A_OSRTP)), _a(_savp(B_OSRTP_DIFF)), delete()],
+    "OSRTP, A re-offers before the answer": [
+        _o(A_OSRTP), _o(A_OSRTP), _a(B_OSRTP_DIFF), delete()],
+    "SAVP to plain, reverse re-offer": [
+        _o(_savp(A_OSRTP), **{"transport-protocol": "RTP/AVP"}), _a(B_PLAIN),
+        _ro(B_PLAIN), _ra(_savp(A_OSRTP)), delete()],
 }
 
 

@@ -253,6 +253,10 @@ def offer_security(plan: MediaPlan, section: MediaSection, sender_media: CallMed
         sender_media.dtls_pending = roles
     if sender_media.dtls_role_left is not None:
         sender_media.dtls_role_left = None
+    # (the lines the party has from us: what its SDES answer left of those we offered it,
+    # our answer to its own SDES offer, or all we offered it; 10.5's sdes_out)
+    ours_before = (out_media.crypto_accepted if out_media.crypto_accepted is not None
+                   else out_media.crypto_offered)
     previous = out_media.crypto_offered if out_media.srtp_bridged else None
     out_media.crypto_offered = ()
     out_media.srtp_bridged = False
@@ -305,7 +309,8 @@ def offer_security(plan: MediaPlan, section: MediaSection, sender_media: CallMed
         # SDES on both legs: the offerer's lines (as 10.5 prints them) and the suites it
         # did not offer (none with SDES off), with DTLS; media passes through untouched.
         offered = ([] if "off" in opts.sdes
-                   else sdes.offer(sender_media.crypto_received, _sdes_list(opts)))
+                   else sdes.offer(sender_media.crypto_received, _sdes_list(opts),
+                                   ours_before))
         out_media.crypto_offered = offered  # (none with SDES off: see the answer)
         # A re-offer to a party that answered SDES before offers no DTLS again (10.5).
         dtls_off = opts.dtls == "off" or out_media.sdes
@@ -575,7 +580,10 @@ def _answer_security(plan: MediaPlan, section: MediaSection, answer_media: CallM
                            if c.tag == answered[0].tag and c.suite is answered[0].suite),
                           None)
             ours = _kept_key(offer_media, sdes.answer(offer_media.crypto_received))
+            # (each party's line of ours from now on: what a re-offer to it carries on)
+            answer_media.crypto_accepted = [chosen] if chosen is not None else []
             if ours is not None:
+                offer_media.crypto_accepted = [ours]
                 plan.security = [ours.format()]
                 theirs = next(c for c in offer_media.crypto_received if c.tag == ours.tag)
                 offer_media.sdes = answer_media.sdes = True
