@@ -7,7 +7,11 @@ same as before, no ``transport-protocol``) offers it SRTP again, whether or not 
 says ``OSRTP: offer``: our line it was answered with first, tag and key unchanged, the
 other suites after it (rtpengine mr13.0's suite, "OSRTP offer, reject w/ accept flag,
 reverse reinvite"). One whose opportunistic offer was answered plain without accepting it
-has a plain leg and is re-offered plain (the same suite's "OSRTP offer, reject, reinvite").
+has a plain leg and is re-offered plain (the same suite's "OSRTP offer, reject, reinvite"),
+and a plain leg a re-offer keeps so is not sent its peer's opportunistic a=crypto.
+With SDES on both legs (OSRTP or RTP/SAVP), a re-offer carries on the line each party
+already has from us after the offerer's own lines, key unchanged (10.5's sdes_out).
+The media test runs the suite's scenario over real sockets on each daemon.
 
 Keys are random on both daemons: each daemon's own keys become symbols by first
 appearance over the whole conversation (so a key offered again shows as the same symbol);
@@ -17,19 +21,26 @@ the keys the test parties send stay as they are. Certificate fingerprints are ma
 from __future__ import annotations
 
 import re
+import struct
 from typing import Any
 
 import pytest
 from differential import (
     Normaliser,
     answer,
+    audio_port,
+    burst,
     default_pair_fixture,  # noqa: F401  (registers default_pair)
     delete,
     describe_difference,
+    loopback_party,
     offer,
     query,
     sdp,
 )
+
+from rtpengined.secure import sdes
+from rtpengined.secure.srtp import SrtpContext
 
 KEY_A = "Qk0TvVeyfqfjFd/YebnyyklqSEhJntpVKV1KAhHa"
 KEY_B = "Kl3GFJ5Gqz5x07xYkoyHODkVkSpiplZnXsQIw+Q7"
@@ -195,3 +206,54 @@ def test_osrtp_reinvite_as_rtpengine(pair, name):
         if want != have:
             raise AssertionError(f"step {index} ({steps[index]['command']}) differs:\n"
                                  + describe_difference(want, have))
+
+
+def _rtp(seq: int, ssrc: int) -> bytes:
+    return struct.pack("!BBHII", 0x80, 0, seq, 160 * seq, ssrc) + b"\x00" * 160
+
+
+def _first_line(reply: dict) -> sdes.Crypto:
+    return next(sdes.parse(line[2:]) for line in reply["sdp"].splitlines()
+                if line.startswith("a=crypto:"))
+
+
+def _local(body: str, sock) -> str:
+    """``body`` for a party on loopback at ``sock``."""
+    port = sock.getsockname()[1]
+    text = re.sub(r"c=IN IP4 \S+", "c=IN IP4 127.0.0.1", body)
+    return re.sub(r"m=audio \d+", f"m=audio {port}", text)
+
+
+@pytest.mark.parametrize("which", ["reference", "ours"])
+def test_osrtp_media_across_the_reverse_reinvite(pair, which):
+    """mr13.0's scenario over real sockets: A sends SRTP in its own key and B gets it
+    plain; B sends plain and A gets SRTP in the key of the line we answered it with, before
+    and after B's re-INVITE (whose offer gives A that same line first), A's context built
+    once and its sequence numbers going on."""
+    daemon = getattr(pair, which)
+    ids = {"call-id": f"osrtp-media-{which}"}
+    a_sock, b_sock = loopback_party(), loopback_party()
+    try:
+        offered = daemon.request({**ids, **_o(_local(A_OSRTP, a_sock))})
+        answered = daemon.request({**ids, **_a(_local(B_PLAIN, b_sock), **ACCEPT)})
+        ours = _first_line(answered)
+        a_sends = SrtpContext.from_sdes(sdes.parse(A_LINE[2:]), True)
+        a_reads = SrtpContext.from_sdes(ours, False)
+        to_b, to_a = audio_port(answered), audio_port(offered)
+        for round_ in range(2):
+            if round_:
+                reoffer = daemon.request({**ids, **_ro(_local(B_PLAIN, b_sock), **OFFER)})
+                assert _first_line(reoffer) == ours
+                reanswer = daemon.request({**ids, **_ra(_local(A_OSRTP, a_sock), **ACCEPT)})
+                assert "a=crypto" not in reanswer["sdp"]
+                to_b, to_a = audio_port(reoffer), audio_port(reanswer)
+            for seq in range(1 + 3 * round_, 4 + 3 * round_):
+                a_sock.sendto(a_sends.protect(_rtp(seq, 0x1234)), ("127.0.0.1", to_b))
+                assert burst(b_sock) == [_rtp(seq, 0x1234)]
+                b_sock.sendto(_rtp(seq, 0x3456), ("127.0.0.1", to_a))
+                got = burst(a_sock)
+                assert len(got) == 1 and a_reads.unprotect(got[0]) == _rtp(seq, 0x3456)
+        daemon.request({**ids, **delete()})
+    finally:
+        a_sock.close()
+        b_sock.close()
