@@ -172,6 +172,11 @@ SCENARIOS: dict[str, list[dict]] = {
     "SAVP, diff suite, A re-offers": [
         _o(_savp(A_OSRTP)), _a(_savp(B_OSRTP_DIFF)), _o(_savp(A_OSRTP), **{"to-tag": "B"}),
         _a(_savp(B_OSRTP_DIFF)), delete()],
+    "SAVP, same suite, A re-offers": [
+        _o(_savp(A_OSRTP)), _a(_savp(B_OSRTP_SAME)), _o(_savp(A_OSRTP), **{"to-tag": "B"}),
+        _a(_savp(B_OSRTP_SAME)), delete()],
+    "same suite, A re-offers": [
+        *SAME_SUITE, _o(A_OSRTP, **{"to-tag": "B"}), _a(B_OSRTP_SAME), delete()],
     "SAVP, same suite, reverse re-offer": [
         _o(_savp(A_OSRTP)), _a(_savp(B_OSRTP_SAME)), _ro(_savp(B_OSRTP_SAME)),
         _ra(_savp(A_OSRTP)), delete()],

@@ -555,6 +555,12 @@ def _answer_security(plan: MediaPlan, section: MediaSection, answer_media: CallM
                             for c in offer_media.crypto_received):
             plan.security = [answered[0].format()]
             offer_media.crypto_answered = answered[0]
+            # (each party's line from now on, what a re-offer to it carries on: the one the
+            # answer chose, the answerer's fresh lines of other suites dropped; 10.5)
+            now = (chosen_now or answered)[0]
+            answer_media.crypto_accepted = [c for c in answer_media.crypto_offered
+                                            if c.tag == now.tag and c.suite is now.suite]
+            offer_media.crypto_accepted = [answered[0]]
             if not answer_media.crypto_offered:
                 # SDES off in the offer: none of its lines went on, so the answer's line is
                 # printed as 10.5 prints it but names no suite on the call (10.5).
