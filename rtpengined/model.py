@@ -299,6 +299,11 @@ class CallMedia:
     # answer since our offer): the one of the answer's tag and suite, or none (10.5).
     crypto_accepted: list | None = rare(None)
     sdes: bool = rare(False)  # SDES on this leg: query's "SDES" media flag
+    # The leg is opportunistic SRTP (RFC 8643): RTP/AVP(F) on the wire, SDES keys in it.
+    # 10.5 keeps that as a protocol of its own, so a re-offer that keeps a party's protocol
+    # (its peer's own unchanged, no transport-protocol) keeps it too: an OSRTP leg is
+    # offered SRTP again, a plain one is not sent its peer's opportunistic a=crypto.
+    osrtp: bool = rare(False)
     # We answered this party's DTLS offer: what we offer it from now on carries DTLS alone,
     # no a=crypto (10.5 drops the leg's SDES then), until it sends a=crypto itself or is
     # offered a protocol without SRTP.

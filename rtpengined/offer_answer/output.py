@@ -107,6 +107,9 @@ class SdpOutput:
                 direction = work.direction  # (_commit read it from the SDP)
             mux, rtcp_port = self._mux_out(out_media, parsed, work, opts, is_offer)
             protocol = opts.transport_protocol
+            # (a re-offer that keeps the protocol the receiving party had: sdes.offer_security)
+            kept = (is_offer and protocol is None and out_media.protocol_sent is None
+                    and work.kept_protocol is not None)
             if is_offer:
                 if protocol is None:
                     protocol = out_media.protocol_sent
@@ -201,9 +204,11 @@ class SdpOutput:
                         self.manager.media.update_stream(stream)
             elif is_offer:
                 secure = (sdes.is_srtp(protocol or section.protocol) or opts.osrtp
+                          or (kept and out_media.osrtp)
                           or section.has_attribute("crypto"))
                 sdes.offer_security(plan, section, sender_media, out_media, opts, protocol,
-                                    self._offer_fingerprint(opts, out_media) if secure else "")
+                                    self._offer_fingerprint(opts, out_media) if secure else "",
+                                    kept)
                 # checks the party sends before its answer are answered, not relayed
                 early = webrtc.await_answer(out_media, receiver)
                 if section.is_rtp:  # a DTLS offerer's handshake starts now (10.5)

@@ -32,6 +32,11 @@ def is_srtp(protocol: str | None) -> bool:
     return protocol is not None and "SAVP" in protocol
 
 
+def is_osrtp(section: MediaSection) -> bool:
+    """An opportunistic SRTP media (RFC 8643): RTP/AVP(F) with a=crypto lines we can read."""
+    return section.is_rtp and not is_srtp(section.protocol) and bool(received_crypto(section))
+
+
 def received_crypto(section: MediaSection) -> list[sdes.Crypto]:
     """The a=crypto lines of a media section, parsed (unparsable ones skipped)."""
     out = []
@@ -215,16 +220,22 @@ def _sdes_list(opts: Options) -> list[str]:
 
 def offer_security(plan: MediaPlan, section: MediaSection, sender_media: CallMedia,
                    out_media: CallMedia, opts: Options, protocol: str | None,
-                   fingerprint: str) -> None:
+                   fingerprint: str, kept: bool = False) -> None:
     """An offer: record what the offerer sent and write what we offer on (``protocol``: the
-    transport-protocol it is sent on as, None: its own)."""
+    transport-protocol it is sent on as, None: its own). ``kept``: a re-offer that keeps
+    the protocol the receiving party had (its peer's own unchanged, OSRTP or not, and no
+    transport-protocol given), which then also keeps whether its leg is OSRTP (10.5)."""
     in_proto = section.protocol
     out_proto = protocol or in_proto
     sender_media.offer_protocol = in_proto
     # An RTP/AVP(F) offer with a=crypto is opportunistic SRTP (RFC 8643): 10.5 takes its
     # keys like an SDES offerer's and keeps its protocol.
-    osrtp_in = section.is_rtp and not is_srtp(in_proto) and bool(received_crypto(section))
+    osrtp_in = is_osrtp(section)
+    sender_media.osrtp = osrtp_in
     sdes_in = is_srtp(in_proto) or osrtp_in
+    # A receiver whose leg stays plain (kept) is not sent an opportunistic offerer's keys:
+    # 10.5 sends it the offer as plain RTP, as it does an SDES offer sent on as RTP/AVP.
+    to_plain = osrtp_in and kept and not out_media.osrtp and not is_srtp(out_proto)
     # An SDES offerer's lines of a suite the `SDES` list excludes are neither sent on nor
     # answered (10.5: `no-<suite>` applies to both).
     excluded = sdes.excluded_suites(opts.sdes)
@@ -242,6 +253,10 @@ def offer_security(plan: MediaPlan, section: MediaSection, sender_media: CallMed
         sender_media.dtls_pending = roles
     if sender_media.dtls_role_left is not None:
         sender_media.dtls_role_left = None
+    # (the lines the party has from us: what its SDES answer left of those we offered it,
+    # our answer to its own SDES offer, or all we offered it; 10.5's sdes_out)
+    ours_before = (out_media.crypto_accepted if out_media.crypto_accepted is not None
+                   else out_media.crypto_offered)
     previous = out_media.crypto_offered if out_media.srtp_bridged else None
     out_media.crypto_offered = ()
     out_media.srtp_bridged = False
@@ -252,8 +267,11 @@ def offer_security(plan: MediaPlan, section: MediaSection, sender_media: CallMed
         out_media.dtls_only = False
     dtls_offerer = (is_srtp(in_proto) and not sender_media.crypto_received
                     and is_dtls(sender_media.remote_webrtc))
-    # `OSRTP: offer`: a plain offer sent on as RTP/AVP with our SDES keys (and DTLS).
-    osrtp_out = "offer" in opts.osrtp and not is_srtp(out_proto) and not sdes_in
+    # `OSRTP: offer`: a plain offer sent on as RTP/AVP with our SDES keys (and DTLS); so is
+    # one to a party whose OSRTP leg the offer keeps (10.5, with or without that option).
+    osrtp_out = (("offer" in opts.osrtp or (kept and out_media.osrtp))
+                 and not is_srtp(out_proto) and not sdes_in)
+    out_media.osrtp = osrtp_out or (osrtp_in and not to_plain and not is_srtp(out_proto))
     if (is_srtp(out_proto) or osrtp_out) and (not sdes_in or dtls_offerer):
         # A plain offerer sent on as SRTP, or a DTLS offerer (a browser) sent on as SRTP:
         # we offer our own keys and DTLS (10.5), and terminate whatever the answer picks.
@@ -282,14 +300,17 @@ def offer_security(plan: MediaPlan, section: MediaSection, sender_media: CallMed
                 stream.crypto_suite = offered[0].suite.name if offered else None
         plan.security = (security_attributes(offered) if dtls_off
                          else security_attributes(offered, "actpass", fingerprint))
-    elif is_srtp(in_proto) and not is_srtp(out_proto):
+    elif (is_srtp(in_proto) or to_plain) and not is_srtp(out_proto):
         sender_media.sdes = bool(sender_media.crypto_received)
         plan.security = []
+        if to_plain:
+            out_media.sdes = False  # (10.5 clears SDES on a leg offered plain)
     elif sender_media.crypto_received:
         # SDES on both legs: the offerer's lines (as 10.5 prints them) and the suites it
         # did not offer (none with SDES off), with DTLS; media passes through untouched.
         offered = ([] if "off" in opts.sdes
-                   else sdes.offer(sender_media.crypto_received, _sdes_list(opts)))
+                   else sdes.offer(sender_media.crypto_received, _sdes_list(opts),
+                                   ours_before))
         out_media.crypto_offered = offered  # (none with SDES off: see the answer)
         # A re-offer to a party that answered SDES before offers no DTLS again (10.5).
         dtls_off = opts.dtls == "off" or out_media.sdes
@@ -471,6 +492,12 @@ def _answer_security(plan: MediaPlan, section: MediaSection, answer_media: CallM
                 + set_keys(offer_media, None, None, keep_suite=previous_role is not None))
     osrtp_offerer = not is_srtp(offered_proto) and bool(offer_media.crypto_received)
     plain_answer = not is_srtp(section.protocol) and not received_crypto(section)
+    # A plain answer from a party whose leg was plain already (a re-offer that kept it so)
+    # changes no protocol: the OSRTP offerer keeps its SRTP, as `OSRTP: accept` would (10.5).
+    kept_plain = osrtp_offerer and plain_answer and not answer_media.osrtp
+    if kept_plain:
+        osrtp_accept = True
+    answer_media.osrtp = is_osrtp(section)
     if ((is_srtp(offered_proto) and not is_srtp(section.protocol))
             or (osrtp_offerer and plain_answer and osrtp_accept)):
         # SDES offerer, plain answerer: we answer the offerer's a=crypto.
@@ -479,13 +506,14 @@ def _answer_security(plan: MediaPlan, section: MediaSection, answer_media: CallM
         ours = _kept_key(offer_media, sdes.answer(offered))
         plan.security = [ours.format()] if ours is not None else []
         offer_media.sdes = ours is not None
-        if ours is not None and not osrtp_offerer:
+        if ours is not None:
             # Our line for this party is now the one we answered: a re-offer to it (its
-            # answerer re-INVITEs) starts with it, tag and key unchanged (10.5's sdes_out).
+            # answerer re-INVITEs) starts with it, tag and key unchanged (10.5's sdes_out),
+            # an OSRTP offerer's too.
             offer_media.crypto_offered = offer_media.crypto_accepted = [ours]
             offer_media.srtp_bridged = True
         theirs = next((c for c in offered if ours is not None and c.tag == ours.tag), None)
-        if osrtp_offerer:
+        if osrtp_offerer and not kept_plain:
             _osrtp_shown(answer_media, offer_media)
         # A plain answer to the SDES lines we passed on: query still shows SDES and the
         # first line's suite on the answerer's leg (10.5).
@@ -511,7 +539,9 @@ def _answer_security(plan: MediaPlan, section: MediaSection, answer_media: CallM
                              or bool(answer_media.crypto_accepted)),
                          keep_suite=(answer_media.dtls_role is not None
                                      or not is_srtp(section.protocol) and ours is None))
-                + set_keys(offer_media, None, None))
+                # (the plain offerer's streams keep the suite they showed: 10.5's keep their
+                # crypto parameters, e.g. an OSRTP answerer's that re-INVITEs it)
+                + set_keys(offer_media, None, None, keep_suite=True))
     if offer_media.crypto_received and not plain_answer:
         # SDES on both legs: an answer choosing one of the offerer's own lines goes back
         # as 10.5 prints it (keys end to end, media passes through).
@@ -525,6 +555,12 @@ def _answer_security(plan: MediaPlan, section: MediaSection, answer_media: CallM
                             for c in offer_media.crypto_received):
             plan.security = [answered[0].format()]
             offer_media.crypto_answered = answered[0]
+            # (each party's line from now on, what a re-offer to it carries on: the one the
+            # answer chose, the answerer's fresh lines of other suites dropped; 10.5)
+            now = (chosen_now or answered)[0]
+            answer_media.crypto_accepted = [c for c in answer_media.crypto_offered
+                                            if c.tag == now.tag and c.suite is now.suite]
+            offer_media.crypto_accepted = [answered[0]]
             if not answer_media.crypto_offered:
                 # SDES off in the offer: none of its lines went on, so the answer's line is
                 # printed as 10.5 prints it but names no suite on the call (10.5).
@@ -550,7 +586,10 @@ def _answer_security(plan: MediaPlan, section: MediaSection, answer_media: CallM
                            if c.tag == answered[0].tag and c.suite is answered[0].suite),
                           None)
             ours = _kept_key(offer_media, sdes.answer(offer_media.crypto_received))
+            # (each party's line of ours from now on: what a re-offer to it carries on)
+            answer_media.crypto_accepted = [chosen] if chosen is not None else []
             if ours is not None:
+                offer_media.crypto_accepted = [ours]
                 plan.security = [ours.format()]
                 theirs = next(c for c in offer_media.crypto_received if c.tag == ours.tag)
                 offer_media.sdes = answer_media.sdes = True
@@ -559,9 +598,13 @@ def _answer_security(plan: MediaPlan, section: MediaSection, answer_media: CallM
                                    show_suite=True))
         elif is_srtp(section.protocol):
             return _answer_keyless(plan, answer_media, offer_media)
+    if is_osrtp(section) and not offer_media.crypto_received:
+        # An opportunistic answer to a plain offer: nothing is keyed (its a=crypto answers
+        # nothing of ours), but its leg is OSRTP from now on and query shows SDES (10.5).
+        answer_media.sdes = True
     if osrtp_offerer and plain_answer:
         # An opportunistic offer answered plain: the call stays plain.
-        offer_media.sdes = False
+        offer_media.sdes = offer_media.osrtp = False
         _osrtp_shown(answer_media, offer_media)
         return (set_keys(answer_media, None, None, keep_suite=True)
                 + set_keys(offer_media, None, None))

@@ -23,7 +23,7 @@ from ..protocol.ngcodec import NgError
 from ..request import Request
 from ..sdp import Connection, SessionDescription
 from ..shared_values import SharedValues
-from . import endpoint_maps, t38
+from . import endpoint_maps, sdes, t38
 from .ice import IceCandidates
 from .output import SdpOutput
 from .work import _direction, _MediaWork, _needs_ports, _source_medias, _uses_source, parsed_text
@@ -262,6 +262,7 @@ class _Session(SdpOutput, IceCandidates):
         smedia, rmedia = work.sender_media, work.receiver_media
         if (is_offer and opts.transport_protocol is None and smedia is not None
                 and smedia.initialized and smedia.protocol == section.protocol
+                and smedia.osrtp == sdes.is_osrtp(section)  # (10.5: OSRTP is a protocol)
                 and rmedia is not None and rmedia.initialized and rmedia.protocol_sent is None):
             work.kept_protocol = rmedia.protocol
             if rmedia.t38 is not None and "stop" in opts.t38:

@@ -178,12 +178,16 @@ def excluded_suites(options: list[str]) -> frozenset[str]:
 DEFAULT_LIFETIME = 1 << 31  # what `SDES: lifetime` announces on our lines (10.5)
 
 
-def offer(received: list[Crypto], options: list[str] = ()) -> list[Crypto]:
+def offer(received: list[Crypto], options: list[str] = (),
+          kept: list[Crypto] = ()) -> list[Crypto]:
     """The `a=crypto` list rtpengine offers on the SRTP side of a call.
 
     `received` are the attributes the offerer sent (empty when it offered plain RTP). Those
-    come first, unchanged (so an SRTP peer that forwards keys end to end keeps them); then one
-    fresh attribute for every known suite not offered yet, tags counting on from the highest.
+    come first, unchanged (so an SRTP peer that forwards keys end to end keeps them); then
+    `kept`, the lines the party already has from us (a re-offer), of the suites not there
+    yet, keys unchanged, each tag raised past the ones before it if lower (10.5: a key a
+    party uses stays while its suite is offered); then one fresh attribute for every known
+    suite not offered yet, tags counting on from the highest.
     `options` is the ng `SDES` list: session flags (`unencrypted_srtp`, ...), added to the
     offerer's lines too; `no-<suite>`, which drops the offerer's lines of that suite as well
     (new tags then count on from the highest kept one); `pad` and `lifetime`, how every
@@ -197,6 +201,12 @@ def offer(received: list[Crypto], options: list[str] = ()) -> list[Crypto]:
            for c in received if c.suite.name not in excluded]
     have = {c.suite.name for c in out}
     tag = max((c.tag for c in out), default=0)
+    for line in kept:
+        if line.suite.name in have:
+            continue
+        tag = max(line.tag, tag + 1)
+        out.append(replace(line, tag=tag))
+        have.add(line.suite.name)
     for suite in SUITES:
         if suite.name in have or suite.name in excluded:
             continue
