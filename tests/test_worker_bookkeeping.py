@@ -232,3 +232,14 @@ def test_a_stream_whose_relaying_raises_counts_errors_and_is_logged_once(worker,
     assert stream in worker.dirty
     assert [r.getMessage() for r in caplog.records if "failed" in r.getMessage()] == [
         "relaying stream 3000 failed; its packets are dropped"]
+
+
+def test_an_ipv6_peer_of_an_ipv4_stream_is_written_in_its_own_family(worker):
+    """(An ICE pair on the interface's IPv6 alternate socket gives an IPv4 stream an IPv6
+    peer: packing it as IPv4 raised in the counters' flush and ended the worker.)"""
+    send(worker, [("add", spec(3100, 31))])
+    stream = worker.streams[3100]
+    stream.endpoint = ("2001:db8::7", 5004)
+    worker.dirty.add(stream)
+    worker.flush()
+    assert worker.counters.read(31).endpoint == ("2001:db8::7", 5004)

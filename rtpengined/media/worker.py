@@ -1006,16 +1006,22 @@ class Worker:
         if endpoint is None:
             family, port, address = 0, 0, b""
         else:
-            family = stream.family
             port = endpoint[1]
+            host = endpoint[0]
+            # The address's own family, not the socket's: an ICE pair on a socket of the
+            # interface's other family (an alternate) makes an IPv6 peer of an IPv4 stream
+            # (packing it as IPv4 raised, and the worker died on every restart).
+            family = 6 if ":" in host else 4
             # (packed once per host and family: not a copy per stream)
             packed = self.packed6 if family == 6 else self.packed4
-            host = endpoint[0]
             address = packed.get(host)
             if address is None:
                 if len(packed) >= PACKED_HOSTS:
                     packed.clear()
-                address = packed[host] = pack_address(family, host)
+                try:
+                    address = packed[host] = pack_address(family, host)
+                except (OSError, ValueError):  # (not an address literal: nothing to show)
+                    family, port, address = 0, 0, b""
         flags = ((CONFIRMED if stream.confirmed else 0) | (SSRC_SEEN if stream.ssrc_seen & 1 else 0)
                  | (RTCP_SEEN if stream.ssrc_seen & 2 else 0))
         self.counters.write(
@@ -1026,7 +1032,12 @@ class Worker:
 
     def flush(self) -> None:
         for stream in self.dirty:
-            self.flush_one(stream)
+            try:
+                self.flush_one(stream)
+            except Exception:  # (a bug: that stream's counters wait, the worker goes on)
+                if stream.id not in self.failed_streams:
+                    self.failed_streams.add(stream.id)
+                    log.exception("counters of stream %s not written", stream.id)
         self.dirty.clear()
 
     # -- the loop -------------------------------------------------------------------
