@@ -8,6 +8,7 @@ import os
 import socket
 from typing import Any
 
+import pytest
 import trio
 from relay_helpers import Party, party, rtp_packet
 
@@ -232,3 +233,17 @@ def cpu_seconds(pid: int) -> float:
     with open(f"/proc/{pid}/stat") as handle:
         fields = handle.read().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def module_daemon(*args: str):
+    """A module-scoped ``proc`` fixture: ``rtpengined run`` with ``args`` in a child for the
+    module's tests, which must stop cleanly with no traceback in its log."""
+
+    @pytest.fixture(scope="module")
+    def proc():
+        daemon = daemon_process(*args)
+        yield daemon
+        code, err = daemon.stop()
+        assert code == 0 and "Traceback" not in err, err
+
+    return proc

@@ -9,20 +9,14 @@ import os
 import pytest
 import trio
 from cli_helpers import cli
-from hardening_helpers import call_shape, daemon_process, live_call, ng, ping
+from hardening_helpers import call_shape, live_call, module_daemon, ng, ping
 
 from transports.http import open_client
 
 MEDIA = ["-m", "43000", "-M", "43099", "--relay-workers=1", "--delete-delay=0"]
 NO_C_NO_M = "v=0\r\no=- 1 3 IN IP4 127.0.0.1\r\ns=-\r\nt=0 0\r\n"
 
-
-@pytest.fixture(scope="module")
-def proc():
-    daemon = daemon_process(*MEDIA)
-    yield daemon
-    code, err = daemon.stop()
-    assert code == 0 and "Traceback" not in err, err
+proc = module_daemon(*MEDIA)
 
 
 async def check_intact(proc, call) -> None:

@@ -15,7 +15,7 @@ import struct
 
 import pytest
 import trio
-from hardening_helpers import call_shape, child_pids, daemon_process, live_call, media_port, ng
+from hardening_helpers import call_shape, child_pids, live_call, media_port, module_daemon, ng
 
 MEDIA = ["-m", "43100", "-M", "43199", "--relay-workers=1", "--delete-delay=0"]
 RR = struct.pack("!BBHI", 0x80, 201, 1, 0x1234)  # an RTCP receiver report, no blocks
@@ -25,13 +25,7 @@ HEAD = ("v=0", "o=- 1 1 IN IP4 127.0.0.1", "s=-", "c=IN IP4 127.0.0.1", "t=0 0")
 def _sdp(*lines: str) -> str:
     return "\r\n".join((*HEAD, *lines, ""))
 
-
-@pytest.fixture(scope="module")
-def proc():
-    daemon = daemon_process(*MEDIA)
-    yield daemon
-    code, err = daemon.stop()
-    assert code == 0 and "Traceback" not in err, err
+proc = module_daemon(*MEDIA)
 
 
 # (the offerer's SDP, and the RTCP endpoint `query` shows for it, as 10.5 shows it)
