@@ -30,7 +30,7 @@ from . import __version__
 from . import codec_negotiation as negotiation
 from . import sdp as sdpmod
 from .media import codecs as media_codecs
-from .model import Call, CallMedia, Endpoint, Monologue, Stream
+from .model import Call, CallMedia, Endpoint, Interface, Monologue, Stream
 from .ng_extended import select_party
 from .ngoptions import (
     get_flags,
@@ -212,8 +212,7 @@ def subscribe_request(core: Core, message: dict[str, Any], request: Request) -> 
     if len(sources) == 1 and sources[0].last_sdp:
         # (one publisher, SIPREC too: 10.5 rewrites its SDP, with the a=label lines)
         def idle_address(family: str) -> sdpmod.Connection:
-            address = manager.pool_for(None, family).interface.advertised
-            return sdpmod.Connection("IP6" if ":" in address else "IP4", address)
+            return _advertised(manager.pool_for(None, family).interface)
 
         sdp = _mirrored_offer(sub, sources[0], fingerprint, idle_address, webrtc_offer, labels)
     else:
@@ -482,7 +481,11 @@ def _mirrored_offer(sub: Monologue, source: Monologue, fingerprint: str,
 
 
 def _connection(stream: Stream) -> sdpmod.Connection:
-    address = stream.interface.advertised
+    return _advertised(stream.interface)
+
+
+def _advertised(interface: Interface) -> sdpmod.Connection:
+    address = interface.advertised
     return sdpmod.Connection("IP6" if ":" in address else "IP4", address)
 
 

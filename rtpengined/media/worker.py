@@ -1035,8 +1035,7 @@ class Worker:
             try:
                 self.flush_one(stream)
             except Exception:  # (a bug: that stream's counters wait, the worker goes on)
-                if stream.id not in self.failed_streams:
-                    self.failed_streams.add(stream.id)
+                if self.first_failure(stream):
                     log.exception("counters of stream %s not written", stream.id)
         self.dirty.clear()
 
@@ -2076,10 +2075,17 @@ class Worker:
         log per packet)."""
         stream.errors += 1
         self.dirty.add(stream)
-        if stream.id not in self.failed_streams:
-            if len(self.failed_streams) < 1000:
-                self.failed_streams.add(stream.id)
+        if self.first_failure(stream):
             log.exception("relaying stream %s failed; its packets are dropped", stream.id)
+
+    def first_failure(self, stream: _Stream) -> bool:
+        """Whether this is the first exception seen on ``stream`` (the streams remembered
+        are bounded: past 1,000 of them, each failure is logged)."""
+        if stream.id in self.failed_streams:
+            return False
+        if len(self.failed_streams) < 1000:
+            self.failed_streams.add(stream.id)
+        return True
 
     def send_leg(self, stream: _Stream, datagrams: list) -> None:
         """ICE and DTLS datagrams of the leg. One that cannot be sent (a candidate on an

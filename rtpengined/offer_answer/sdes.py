@@ -598,7 +598,7 @@ def _answer_security(plan: MediaPlan, section: MediaSection, answer_media: CallM
                                    show_suite=True))
         elif is_srtp(section.protocol):
             return _answer_keyless(plan, answer_media, offer_media)
-    if is_osrtp(section) and not offer_media.crypto_received:
+    if answer_media.osrtp and not offer_media.crypto_received:
         # An opportunistic answer to a plain offer: nothing is keyed (its a=crypto answers
         # nothing of ours), but its leg is OSRTP from now on and query shows SDES (10.5).
         answer_media.sdes = True
