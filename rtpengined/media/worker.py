@@ -2002,6 +2002,7 @@ class Worker:
         # (A new agent has chosen nothing yet: the stream's own socket and the SDP's
         # endpoint, in its family, until it does.)
         self.select_local(stream, stream.webrtc.local if peer is not None else 0)
+        peer = stream.webrtc.heard_peer
         if peer is not None and (stream.endpoint != peer or not stream.confirmed):
             # Signalling reset the endpoint to the SDP's: the peer ICE/DTLS chose stays.
             stream.endpoint = peer
@@ -2113,8 +2114,9 @@ class Worker:
             self.secure_changed.append((stream.id, report))
             if status.peer is not None:
                 self.select_local(stream, leg.local)
-            if status.peer is not None and (status.peer != stream.endpoint or not stream.confirmed):
-                stream.endpoint = status.peer
+            heard = leg.heard_peer
+            if heard is not None and (heard != stream.endpoint or not stream.confirmed):
+                stream.endpoint = heard
                 stream.confirmed = True
                 stream.update_destination()
                 self.learned.append(stream.id)

@@ -111,6 +111,7 @@ class WebrtcLeg:
             self.peer = default_peer
         self.started = False
         self.failed = False
+        self._heard = False  # DTLS came from the peer (without ICE, ``peer`` starts as the SDP's)
         self.inbound: SrtpContext | None = None
         self.outbound: SrtpContext | None = None
 
@@ -126,6 +127,14 @@ class WebrtcLeg:
             return None
         keys = self.endpoint.keys
         return SUITE_NAMES.get(keys.profile, keys.profile) if keys is not None else None
+
+    @property
+    def heard_peer(self) -> Address | None:
+        """The peer once the network named it: ICE selected it, or its DTLS came from it.
+        Without ICE ``peer`` starts as the SDP's address (where our handshake goes), and that
+        alone confirms nothing: 10.5 waits for a packet too, and a stream confirmed on the
+        SDP's word would no longer learn a peer behind NAT from its first packets."""
+        return self.peer if self.agent is not None or self._heard else None
 
     def status(self) -> Status:
         verified = self.endpoint is not None and self.endpoint.keys is not None
@@ -196,6 +205,7 @@ class WebrtcLeg:
                     self.peer, self.local = source, local
         elif source != self.peer:
             self.peer = source  # no ICE: the peer is where its DTLS comes from
+        self._heard = True
         try:
             out = self.endpoint.receive(data, now)
         except dtls.DtlsError:
