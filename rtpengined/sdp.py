@@ -692,8 +692,8 @@ def _render_media(media: MediaSection, mplan: MediaPlan, plan: SessionPlan) -> l
             if keep_codecs:
                 out.append(line.text)
             continue
-        if mplan.security is not None and name in SECURITY_ATTRIBUTES:
-            continue
+        if (mplan.security is not None or mplan.port == 0) and name in SECURITY_ATTRIBUTES:
+            continue  # (ours replace them; a refused media's go, as in 10.5)
         out.append(line.text)
     if rtp and mplan.write_mid:
         mids = [mplan.mid] if mplan.mid is not None else []

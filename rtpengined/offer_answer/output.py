@@ -444,7 +444,9 @@ class SdpOutput:
                        receiver: Monologue, opts: Options, is_offer: bool) -> MediaPlan:
         """A refused media (port 0) binds nothing, but its ``c=`` still names the interface it
         would have used (the family asked for, else its own) and an answer's format list is
-        narrowed to the offer's codecs like an accepted one's (10.5)."""
+        narrowed to the offer's codecs like an accepted one's (10.5). Its keys and DTLS
+        lines are not passed on (``sdp._render_media``): they are the sender's, for a media
+        nobody will key."""
         conn = parsed.media_connection(work.index)
         own_family = "IPv6" if conn is not None and conn.family == "IP6" else "IPv4"
         names = opts.direction
@@ -454,6 +456,13 @@ class SdpOutput:
         plan = MediaPlan(port=0, address=Connection("IP6" if ":" in address else "IP4", address),
                          keep_zero_address="zero-address" not in opts.replace)
         section = work.section
+        if section.is_rtp:
+            # In the protocol its receiver uses, as 10.5 writes it: an offer's
+            # ``transport-protocol``, an answer's the offerer's own.
+            protocol = (opts.transport_protocol if is_offer
+                        else receiver.medias[work.index].offer_protocol)
+            if protocol is not None and protocol in sdpmod.RTP_PROTOCOLS:
+                plan.protocol = protocol
         offer_sent = sender.medias[work.index].offered
         if not is_offer and section.is_rtp and offer_sent is not None and section.type == "audio":
             # (Only audio: 10.5 passes the codecs of media it cannot transcode through.)

@@ -235,7 +235,12 @@ def offer_security(plan: MediaPlan, section: MediaSection, sender_media: CallMed
     sdes_in = is_srtp(in_proto) or osrtp_in
     # A receiver whose leg stays plain (kept) is not sent an opportunistic offerer's keys:
     # 10.5 sends it the offer as plain RTP, as it does an SDES offer sent on as RTP/AVP.
-    to_plain = osrtp_in and kept and not out_media.osrtp and not is_srtp(out_proto)
+    # So is it with a plain transport-protocol named (10.5: `transport-protocol: RTP/AVP`
+    # sends an opportunistic offer on without keys and DTLS lines, as proxies use it).
+    named = opts.transport_protocol
+    plain_named = named is not None and not is_srtp(named) and not is_srtp(out_proto)
+    to_plain = osrtp_in and not is_srtp(out_proto) and (
+        (kept and not out_media.osrtp) or plain_named)
     # An SDES offerer's lines of a suite the `SDES` list excludes are neither sent on nor
     # answered (10.5: `no-<suite>` applies to both).
     excluded = sdes.excluded_suites(opts.sdes)
@@ -300,7 +305,8 @@ def offer_security(plan: MediaPlan, section: MediaSection, sender_media: CallMed
                 stream.crypto_suite = offered[0].suite.name if offered else None
         plan.security = (security_attributes(offered) if dtls_off
                          else security_attributes(offered, "actpass", fingerprint))
-    elif (is_srtp(in_proto) or to_plain) and not is_srtp(out_proto):
+    elif (is_srtp(in_proto) or to_plain or plain_named) and not is_srtp(out_proto):
+        # (plain_named: also a plain offer's own DTLS lines go, as in 10.5)
         sender_media.sdes = bool(sender_media.crypto_received)
         plan.security = []
         if to_plain:
