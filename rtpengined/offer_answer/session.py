@@ -587,6 +587,14 @@ class _Session(SdpOutput, IceCandidates):
         if not is_offer:
             for stream in [*sender_media.streams, *peer_media.streams]:
                 self.manager.release_stream(stream)
+        for media in (sender_media, peer_media):
+            if not media.streams:
+                # Refused from its first offer: no ports, but RTP and RTCP streams all the
+                # same, which query lists (10.5), the sender's with its address below.
+                interface = self.manager.pool_for().interface
+                media.streams = [Stream(interface=interface, port=0, rtcp=rtcp, closed=True,
+                                        group=self.call.call_id, created=self.now)
+                                 for rtcp in (False, True)]
         if conn is not None:
             for stream in sender_media.streams:
                 stream.advertised = Endpoint(conn.address, 1 if stream.rtcp else 0)

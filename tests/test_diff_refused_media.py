@@ -1,0 +1,71 @@
+"""A media refused (port 0) in the offer or in the answer, as rtpengine 10.5 handles it.
+
+Found by a differential run of random offer/answer flows:
+
+- A media refused from its first offer has no ports, but 10.5 still gives each party an
+  RTP and an RTCP stream, which ``query`` lists (the refusing party's with its address
+  and ports 0 and 1, ``filled``). rtpengined listed none.
+- An answer's refused media carries the ``a=mid`` the offerer gave it, as an accepted
+  media's does (a browser's BUNDLE answer needs it on a refused ``m=`` line too).
+  rtpengined wrote only the answerer's own, if any.
+"""
+
+from __future__ import annotations
+
+import pytest
+from differential import (
+    answer,
+    default_pair_fixture,  # noqa: F401  (registers default_pair)
+    offer,
+    query,
+    sdp,
+)
+
+
+def body(host: str, audio: int, video: int, mids: list[str] | None = None,
+         bundle: bool = False, *audio_attributes: str) -> str:
+    lines = ["v=0", f"o=- 1 1 IN IP4 {host}", "s=x", f"c=IN IP4 {host}", "t=0 0"]
+    if bundle:
+        lines.append("a=group:BUNDLE " + " ".join(mids or []))
+    lines += [f"m=audio {audio} RTP/AVP 0", *audio_attributes]
+    lines += [f"a=mid:{mids[0]}"] if mids else []
+    lines += [f"m=video {video} RTP/AVP 97", "a=rtpmap:97 H264/90000"]
+    lines += [f"a=mid:{mids[1]}"] if mids else []
+    return sdp(*lines)
+
+
+CALLER, CALLEE = "198.51.100.1", "198.51.100.2"
+QUERIED = {
+    "refused in offer and answer": (body(CALLER, 2000, 0), {}, body(CALLEE, 3000, 0), {}),
+    "refused, rtcp-mux reject": (body(CALLER, 2000, 0), {"rtcp-mux": ["reject"]},
+                                 body(CALLEE, 3000, 0), {}),
+    "refused, inactive audio": (body(CALLER, 2000, 0, None, False, "a=inactive"), {},
+                                body(CALLEE, 3000, 0, None, False, "a=inactive"), {}),
+    "refused in the answer": (body(CALLER, 2000, 2002), {}, body(CALLEE, 3000, 0), {}),
+}
+
+
+@pytest.mark.parametrize("name", list(QUERIED))
+def test_query_lists_a_refused_medias_streams(default_pair, name):
+    caller, offer_options, callee, answer_options = QUERIED[name]
+    default_pair.compare([{**offer(caller), **offer_options}, query(),
+                          {**answer(callee), **answer_options}, query()], name)
+
+
+MIDS = {
+    "offer refuses": (body(CALLER, 2000, 0, ["a0", "v1"]), body(CALLEE, 3000, 0)),
+    "answer refuses": (body(CALLER, 2000, 2002, ["a0", "v1"]), body(CALLEE, 3000, 0)),
+    "answer refuses with mids of its own": (body(CALLER, 2000, 2002, ["a0", "v1"]),
+                                            body(CALLEE, 3000, 0, ["x", "y"])),
+    "only the answerer has mids": (body(CALLER, 2000, 2002), body(CALLEE, 3000, 0, ["x", "y"])),
+    "BUNDLE": (body(CALLER, 2000, 2002, ["0", "1"], True), body(CALLEE, 3000, 0)),
+}
+
+
+@pytest.mark.parametrize("generate", [False, True])
+@pytest.mark.parametrize("name", list(MIDS))
+def test_a_refused_medias_mid(default_pair, name, generate):
+    caller, callee = MIDS[name]
+    options = {"flags": ["generate-mid"]} if generate else {}
+    default_pair.compare([{**offer(caller), **options}, answer(callee), query()],
+                         f"{name}-{generate}")
