@@ -285,3 +285,45 @@ async def test_srtp_party_keeps_its_context_across_the_reinvite(make_daemon):
                 assert receiver.unprotect(data) == back
     for sock in (a_rtp, a_rtcp, b_rtp, b_rtcp):
         sock.close()
+
+
+def _b_choosing(first_offer: list[tuple[int, str, str]], suite: str, key: str) -> str:
+    """B's SDES answer taking the line of ``suite`` from the offer it got, with ``key``."""
+    tag = next(line[0] for line in first_offer if line[1] == suite)
+    return SDES_B.replace("a=crypto:1 AES_CM_128_HMAC_SHA1_80 inline:QjnnaukLn7iwASAs0YLzPUplJkjOhTZK2dvOwo6c",
+                          f"a=crypto:{tag} {suite} inline:{key}")
+
+
+GCM_256_KEY = "WxZ4HY0RQ2M5I4kqb8yHk1cd8gr1fhqgJvPAm5Br0wBmxJZGzVd9NyMJe9U="  # 44 bytes
+SHORT_KEY = "QjnnaukLn7iwASAs0YLzPUplJkjOhTZK2dvOwo6c"  # 30 bytes: too short for GCM-256
+
+
+@pytest.mark.parametrize("case", ["A's own line", "a line we added", "a keyless answer"])
+@pytest.mark.parametrize("which", ["reference", "ours"])
+def test_a_plain_reoffer_sent_on_as_srtp_keeps_the_partys_line(default_pair, which, case):
+    """SDES on both legs, then the other party re-offers plain RTP, sent on as RTP/SAVP: the
+    re-offer starts with the line the party has, tag and key unchanged (10.5's sdes_out).
+    Found by differential random flows; rtpengined offered a fresh list.
+
+    - B took A's own line (keys end to end); A re-offers: B's first line is A's line.
+    - B took a suite we added (the legs bridged), or answered a line whose key is too short
+      for its suite (keyless): we answered A our own line; B re-offers: A's first line is
+      the one we answered it."""
+    daemon = getattr(default_pair, which)
+    call_id = f"sdes-plain-reoffer-{which}-{case}"
+    send = _sender(daemon, call_id)
+    first = _crypto(send(offer(SDES_A))["sdp"])
+    if case == "A's own line":
+        send(answer(SDES_B))
+        again = _crypto(send(offer(PLAIN_A, **SAVP, **{"to-tag": "B"}))["sdp"])
+        kept = first[0]  # A's line, passed on to B
+        assert kept == (1, "AES_CM_128_HMAC_SHA1_80", "cJOJ7kxQjhFBp2fP6AYjs3vKw7CeBdWZCj0isbJv")
+    else:
+        key = GCM_256_KEY if case == "a line we added" else SHORT_KEY
+        answered = _crypto(send(answer(_b_choosing(first, "AEAD_AES_256_GCM", key)))["sdp"])
+        assert len(answered) == 1 and answered[0][1] == "AES_CM_128_HMAC_SHA1_80"
+        kept = answered[0]  # our line for A
+        again = _crypto(send(offer(PLAIN_B, **SAVP, **{"from-tag": "B", "to-tag": "A"}))["sdp"])
+    assert again[0] == kept
+    assert len({line[1] for line in again}) == len(again)  # then one line per other suite
+    send(delete())

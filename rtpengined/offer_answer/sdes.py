@@ -262,7 +262,10 @@ def offer_security(plan: MediaPlan, section: MediaSection, sender_media: CallMed
     # our answer to its own SDES offer, or all we offered it; 10.5's sdes_out)
     ours_before = (out_media.crypto_accepted if out_media.crypto_accepted is not None
                    else out_media.crypto_offered)
-    previous = out_media.crypto_offered if out_media.srtp_bridged else None
+    # (also a party that took one of the offerer's own lines we passed on: SDES end to
+    # end until a plain re-offer is sent on to it as SRTP, which starts with that line)
+    previous = (out_media.crypto_offered
+                if out_media.srtp_bridged or out_media.crypto_accepted else None)
     out_media.crypto_offered = ()
     out_media.srtp_bridged = False
     out_media.srtp_offered = out_media.sdes_offered = False
@@ -595,7 +598,10 @@ def _answer_security(plan: MediaPlan, section: MediaSection, answer_media: CallM
             # (each party's line of ours from now on: what a re-offer to it carries on)
             answer_media.crypto_accepted = [chosen] if chosen is not None else []
             if ours is not None:
-                offer_media.crypto_accepted = [ours]
+                # (a re-offer to the offerer, its answerer re-INVITEing, starts with this
+                # line, tag and key unchanged: 10.5's sdes_out, as for an OSRTP offerer)
+                offer_media.crypto_offered = offer_media.crypto_accepted = [ours]
+                offer_media.srtp_bridged = True
                 plan.security = [ours.format()]
                 theirs = next(c for c in offer_media.crypto_received if c.tag == ours.tag)
                 offer_media.sdes = answer_media.sdes = True
@@ -655,6 +661,9 @@ def _answer_keyless(plan: MediaPlan, answer_media: CallMedia,
     plan.protocol = offer_media.protocol = offer_media.offer_protocol
     plan.security = [ours.format()]
     offer_media.sdes = True
+    # (a re-offer to the offerer starts with this line, tag and key unchanged: 10.5)
+    offer_media.crypto_offered = offer_media.crypto_accepted = [ours]
+    offer_media.srtp_bridged = True
     # (SDES off in the offer: no line went on, so nothing is sent to the answerer either,
     # and query shows no SDES on its leg: 10.5)
     answer_media.sdes = sent_with is not None
