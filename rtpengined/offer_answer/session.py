@@ -518,6 +518,7 @@ class _Session(SdpOutput, IceCandidates):
             # (an answer's a=rtcp-mux is in use though we did not offer it: 10.5)
             accepted_mux = not is_offer
             single_port = smedia.rtcp is None
+            ice_leg = smedia.ice_out
             for stream in smedia.streams:
                 target = rtcp_ep if stream.rtcp else rtp_ep
                 # (a held party's RTCP shows its a=rtcp port, else the next one, as 10.5)
@@ -528,9 +529,15 @@ class _Session(SdpOutput, IceCandidates):
                 elif stream.rare is not None:  # (else it has none already)
                     stream.shown_endpoint = None
                 if stream.advertised != target:
+                    if ice_leg and stream.advertised is not None and target is not None:
+                        # ICE on the leg: once filled, its SDP no longer moves where media
+                        # goes, ICE does (10.5); the address it had stays until then.
+                        if stream.endpoint is None:
+                            stream.endpoint = stream.advertised
+                    else:
+                        stream.endpoint = None
+                        stream.confirmed = False
                     stream.advertised = target
-                    stream.endpoint = None
-                    stream.confirmed = False
                 stream.asymmetric = asymmetric
                 stream.strict_source = strict_source
                 stream.media_handover = media_handover

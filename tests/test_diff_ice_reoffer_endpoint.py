@@ -1,0 +1,54 @@
+"""A re-offer that moves a party whose leg speaks ICE: query's endpoint stays where it was.
+
+rtpengine 10.5 takes a stream's endpoint from the SDP only until it is filled when ICE is in
+use on the leg: after that, the SDP moves the advertised endpoint and ICE (its checks and
+nomination) decides where media goes. rtpengined moved the endpoint with every re-offer, so
+query named the new address where 10.5 names the old one (found by differential random
+flows: a re-INVITE from a new address with candidates, ICE restarts included). A leg without
+ICE still moves at once, on both.
+"""
+
+from __future__ import annotations
+
+import pytest
+from differential import (
+    answer,
+    default_pair_fixture,  # noqa: F401  (registers default_pair)
+    offer,
+    query,
+    sdp,
+)
+
+
+def body(host: str, port: int, ufrag: str | None = None) -> str:
+    lines = ["v=0", f"o=- 1 1 IN IP4 {host}", "s=x", f"c=IN IP4 {host}", "t=0 0",
+             f"m=audio {port} RTP/AVP 0 8"]
+    if ufrag is not None:
+        lines += [f"a=ice-ufrag:{ufrag}", "a=ice-pwd:abcdefghijklmnopqrstuvwx",
+                  f"a=candidate:1 1 UDP 2130706431 {host} {port} typ host",
+                  f"a=candidate:1 2 UDP 2130706430 {host} {port + 1} typ host"]
+    return sdp(*lines)
+
+
+CALLEE = body("198.51.100.2", 3000)
+SCENARIOS = {
+    "ICE added by the re-offer": (None, "abcd"),
+    "ICE, same credentials": ("abcd", "abcd"),
+    "ICE restart": ("abcd", "efgh"),
+    "no ICE": (None, None),
+}
+
+
+@pytest.mark.parametrize("ice_remove", [False, True])
+@pytest.mark.parametrize("name", list(SCENARIOS))
+def test_a_reoffer_from_a_new_address(default_pair, name, ice_remove):
+    before, after = SCENARIOS[name]
+    options = {"ICE": "remove"} if ice_remove else {}
+    default_pair.compare([
+        {**offer(body("198.51.100.1", 2000, before)), **options},
+        answer(CALLEE),
+        query(),
+        {**offer(body("198.51.100.3", 4000, after)), "to-tag": "B", **options},
+        answer(CALLEE),
+        query(),
+    ], f"ice-reoffer-{name}-{ice_remove}")
