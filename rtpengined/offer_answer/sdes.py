@@ -248,8 +248,6 @@ def offer_security(plan: MediaPlan, section: MediaSection, sender_media: CallMed
         c for c in (received_crypto(section) if sdes_in else [])
         if c.suite.name not in excluded] or ()
     sender_media.dtls_reverse = opts.dtls_reverse
-    if not sdes_in and sender_media.sdes:
-        sender_media.sdes = False  # (a party that had SDES offers plain RTP now: 10.5)
     if sender_media.dtls_only and sender_media.crypto_received:
         sender_media.dtls_only = False
     # (rare fields: written only when they change, a plain offer writes neither)
@@ -333,6 +331,8 @@ def offer_security(plan: MediaPlan, section: MediaSection, sender_media: CallMed
         out_media.dtls_offered = not dtls_off and is_srtp(out_proto)
         for stream in out_media.streams:
             stream.crypto_suite = offered[0].suite.name if offered else None
+    if out_media.sdes and not is_srtp(out_proto) and not out_media.osrtp:
+        out_media.sdes = False  # (offered plain RTP: 10.5 clears SDES on that leg)
 
 
 def passthrough_security(plan: MediaPlan, section: MediaSection, sender_media: CallMedia,
@@ -447,6 +447,11 @@ def answer_security(plan: MediaPlan, section: MediaSection, answer_media: CallMe
                                osrtp_accept, protocol, static, dtls_off, dtls_option)
     if pending and offer_media.dtls_role is None:
         offer_media.dtls_role_left = dtls.answer_setup(offer_media.remote_webrtc.setup)
+    # (answered plain RTP: 10.5 clears SDES on a leg whenever it sends it a protocol
+    # without SRTP, an offerer that re-offers plain RTP at its answer, not before)
+    if (offer_media.sdes and section.is_rtp and not is_srtp(plan.protocol or section.protocol)
+            and not offer_media.osrtp):
+        offer_media.sdes = False
     return changed
 
 
@@ -495,8 +500,11 @@ def _answer_security(plan: MediaPlan, section: MediaSection, answer_media: CallM
                              previous_role)
         theirs, ours = _answerer_keys(answer_media, section)
         # (A DTLS answerer's streams keep naming our first offered suite until the
-        # handshake tells the real one, as 10.5 shows them.)
+        # handshake tells the real one, as 10.5 shows them; an SDES answerer's name the
+        # line it took.)
         return (set_keys(answer_media, theirs, ours,
+                         show_suite=ours is not None and (
+                             theirs is NO_KEY or bool(answer_media.crypto_accepted)),
                          keep_suite=answer_media.dtls_role is not None)
                 + set_keys(offer_media, None, None, keep_suite=previous_role is not None))
     osrtp_offerer = not is_srtp(offered_proto) and bool(offer_media.crypto_received)

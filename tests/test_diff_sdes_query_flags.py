@@ -1,0 +1,62 @@
+"""What query shows of SDES legs, as rtpengine 10.5 shows it (found by differential random
+flows):
+
+- A DTLS offerer sent on as SDES (``transport-protocol: RTP/SAVP``) whose answerer took one
+  of our lines: the answerer's streams name that line's suite. rtpengined named none.
+- A leg offered plain RTP again (its peer re-offers RTP/AVP) loses its ``SDES`` media flag
+  (10.5 clears it whenever it sends a leg a protocol without SRTP; the re-offerer's own
+  goes with our answer to it, not with its offer). rtpengined kept the first and cleared
+  the second at once.
+- A party given new ports by a re-offer still shows its streams' crypto suite (10.5 keeps
+  the stream, with its crypto parameters, and only moves its socket).
+"""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from differential import (
+    answer,
+    default_pair_fixture,  # noqa: F401  (registers default_pair)
+    offer,
+    query,
+    sdp,
+)
+from test_diff_sdes import PLAIN_A, SDES_A, SDES_B, _mask_keys
+
+DTLS_A = sdp("v=0", "o=- 1 1 IN IP4 192.0.2.10", "s=-", "c=IN IP4 192.0.2.10", "t=0 0",
+             "m=audio 2000 UDP/TLS/RTP/SAVPF 0 8",
+             "a=fingerprint:sha-256 " + ":".join(["AB"] * 32), "a=setup:actpass")
+KEYS = {"AEAD_AES_256_GCM": "WxZ4HY0RQ2M5I4kqb8yHk1cd8gr1fhqgJvPAm5Br0wBmxJZGzVd9NyMJe9U=",
+        "AES_CM_128_HMAC_SHA1_80": "QjnnaukLn7iwASAs0YLzPUplJkjOhTZK2dvOwo6c"}
+
+
+def _answer_taking(daemon, call_id: str, suite: str) -> dict:
+    """B's SDES answer taking our line of ``suite`` from the offer it got."""
+    reply = daemon.request({**offer(DTLS_A, **{"transport-protocol": "RTP/SAVP"}),
+                            "call-id": call_id})
+    tag = re.search(rf"a=crypto:(\d+) {suite} ", reply["sdp"]).group(1)
+    body = SDES_B.replace("a=crypto:1 AES_CM_128_HMAC_SHA1_80 inline:QjnnaukLn7iwASAs0YLzPUplJkjOhTZK2dvOwo6c",
+                          f"a=crypto:{tag} {suite} inline:{KEYS[suite]}")
+    return answer(body, _mask=_mask_keys)
+
+
+@pytest.mark.parametrize("suite", list(KEYS))
+def test_an_sdes_answer_to_a_dtls_offerer_names_its_suite(default_pair, suite):
+    call = f"dtls-to-sdes-{suite}"
+    # (the offer's tags are the same on both daemons: each answer takes its own)
+    steps = [_answer_taking(default_pair.reference, call + "-probe", suite), query()]
+    default_pair.compare([{**offer(DTLS_A, **{"transport-protocol": "RTP/SAVP"}),
+                           "_mask": _mask_keys}, *steps], call)
+
+
+@pytest.mark.parametrize("who", ["A", "B"])
+def test_a_leg_offered_plain_again_loses_sdes(default_pair, who):
+    reoffer = (offer(PLAIN_A, **{"to-tag": "B"}) if who == "A"
+               else offer(PLAIN_A.replace("192.0.2.10", "192.0.2.20"),
+                          **{"from-tag": "B", "to-tag": "A"}))
+    default_pair.compare([
+        offer(SDES_A, _mask=_mask_keys), answer(SDES_B, _mask=_mask_keys), query(),
+        {**reoffer, "_mask": _mask_keys}, query(),
+    ], f"sdes-then-plain-{who}")
