@@ -681,8 +681,6 @@ class _Session(SdpOutput, IceCandidates):
                 stream.blocked = old.blocked
                 stream.extra_sinks = old.extra_sinks  # its subscribers (pubsub) stay
                 stream.payload_types = old.payload_types
-                if old.crypto_suite is not None:  # (query: 10.5's stream keeps its crypto)
-                    stream.crypto_suite = old.crypto_suite
             streams.append(stream)
         if len(streams) == 1 and media.protocol in sdpmod.RTP_PROTOCOLS:
             streams[0].rtcp_mux = True
