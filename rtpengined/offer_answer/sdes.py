@@ -616,6 +616,21 @@ def _answer_security(plan: MediaPlan, section: MediaSection, answer_media: CallM
                 return (set_keys(offer_media, theirs, ours, show_suite=True)
                         + set_keys(answer_media, answered[0], chosen or NO_KEY,
                                    show_suite=True))
+        elif is_dtls(answer_media.remote_webrtc) and not dtls_off:
+            # SDES offerer, DTLS answerer (a browser answering an SDES phone sent on as
+            # UDP/TLS/RTP/SAVPF, SDES and DTLS offered): the relay terminates the
+            # answerer's DTLS and answers the offerer with a key of ours (10.5).
+            answer_media.dtls_role = dtls.answer_setup(answer_media.remote_webrtc.setup)
+            ours = _kept_key(offer_media, sdes.answer(offer_media.crypto_received))
+            if ours is not None:
+                offer_media.crypto_offered = offer_media.crypto_accepted = [ours]
+                offer_media.srtp_bridged = True
+                plan.security = [ours.format()]
+                theirs = next(c for c in offer_media.crypto_received if c.tag == ours.tag)
+                offer_media.sdes = answer_media.sdes = True
+                return (set_keys(offer_media, theirs, ours, show_suite=True)
+                        + set_keys(answer_media, None, None, keep_suite=True))
+            return _answer_keyless(plan, answer_media, offer_media)
         elif is_srtp(section.protocol):
             return _answer_keyless(plan, answer_media, offer_media)
     if answer_media.osrtp and not offer_media.crypto_received:
