@@ -319,8 +319,9 @@ def offer_security(plan: MediaPlan, section: MediaSection, sender_media: CallMed
                    else sdes.offer(sender_media.crypto_received, _sdes_list(opts),
                                    ours_before))
         out_media.crypto_offered = offered  # (none with SDES off: see the answer)
-        # A re-offer to a party that answered SDES before offers no DTLS again (10.5).
-        dtls_off = opts.dtls == "off" or out_media.sdes
+        # A re-offer to a party that answered SDES before offers no DTLS again (10.5); one
+        # whose DTLS we terminate is offered it again.
+        dtls_off = opts.dtls == "off" or (out_media.sdes and out_media.dtls_role is None)
         plan.security = (security_attributes(offered) if dtls_off
                          else security_attributes(offered, "actpass", fingerprint))
         # What query shows until the answer: SDES on both legs, the first line's suite on
