@@ -69,3 +69,20 @@ def test_a_refused_medias_mid(default_pair, name, generate):
     options = {"flags": ["generate-mid"]} if generate else {}
     default_pair.compare([{**offer(caller), **options}, answer(callee), query()],
                          f"{name}-{generate}")
+
+
+@pytest.mark.parametrize("mux", [False, True])
+def test_a_reoffer_dropping_video_closes_its_ports_at_once(default_pair, mux):
+    """A re-INVITE that drops the video (port 0): 10.5 closes both parties' video ports with
+    the offer; rtpengined kept them until the answer."""
+    def two(host: str, audio: int, video: int) -> str:
+        lines = ["v=0", f"o=- 1 1 IN IP4 {host}", "s=x", f"c=IN IP4 {host}", "t=0 0",
+                 f"m=audio {audio} RTP/AVP 0", *(["a=rtcp-mux"] if mux else []),
+                 f"m=video {video} RTP/AVP 97", "a=rtpmap:97 H264/90000"]
+        return sdp(*lines)
+
+    default_pair.compare([
+        offer(two(CALLER, 2000, 2002)), answer(two(CALLEE, 3000, 3002)),
+        {**offer(two(CALLER, 2000, 0)), "to-tag": "B"}, query(),
+        answer(two(CALLEE, 3000, 0)), query(),
+    ], f"video-dropped-{mux}")

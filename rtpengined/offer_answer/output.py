@@ -512,7 +512,7 @@ class SdpOutput:
             # A leg already using rtcp-mux keeps it, without a fallback port (10.5: the
             # fallback may be closed already), whatever the options.
             sticky = out_media.mux_in_use
-            if "offer" in flags or "require" in flags or sticky:
+            if "offer" in flags or "require" in flags or sticky or work.mux_forced:
                 mux = True
             elif "demux" in flags:
                 mux = False

@@ -191,8 +191,15 @@ class _Session(SdpOutput, IceCandidates):
         fax = opts.t38 or any(media.t38 is not None for media in sender.medias)
         if fax:  # (a T.38 gateway asked for or in place: nearly no call)
             gateways = self._t38_sections(parsed, sender, receiver, opts)
-        plans = [self._plan_media(parsed, i, sender, receiver, opts, is_offer)
-                 for i in range(len(parsed.medias))]
+        plans = []
+        mux_forced = False  # (10.5's quirk, ``_MediaWork.mux_forced``)
+        for index in range(len(parsed.medias)):
+            work = self._plan_media(parsed, index, sender, receiver, opts, is_offer, mux_forced)
+            plans.append(work)
+            rmedia = work.receiver_media
+            if (is_offer and work.section.port != 0 and rmedia is not None
+                    and rmedia.mux_in_use):
+                mux_forced = True
         if gateways:
             for index, (real, sides) in gateways.items():
                 plans[index].real_section, plans[index].gateways = real, sides
@@ -254,7 +261,8 @@ class _Session(SdpOutput, IceCandidates):
                             update(stream)
 
     def _plan_media(self, parsed: SessionDescription, index: int, sender: Monologue,
-                    receiver: Monologue, opts: Options, is_offer: bool) -> _MediaWork:
+                    receiver: Monologue, opts: Options, is_offer: bool,
+                    mux_forced: bool = False) -> _MediaWork:
         section = parsed.medias[index]
         work = _MediaWork(index=index, section=section)
         work.sender_media = sender.medias[index] if index < len(sender.medias) else None
@@ -289,7 +297,8 @@ class _Session(SdpOutput, IceCandidates):
                 own_family = "IPv6" if ":" in source else "IPv4"
         work.sender_pool = self.manager.pool_for(sender_if, own_family)
         work.receiver_pool = self.manager.pool_for(receiver_if, opts.address_family or own_family)
-        require = is_offer and "require" in opts.rtcp_mux and section.is_rtp
+        work.mux_forced = mux_forced and section.is_rtp
+        require = is_offer and ("require" in opts.rtcp_mux or work.mux_forced) and section.is_rtp
         # rtpengine binds an even/odd pair for every protocol (udptl and BFCP too).
         receiver_count = 1 if require else 2
         # A caller whose rtcp-mux is settled at offer time (not passed on to the other
@@ -297,7 +306,7 @@ class _Session(SdpOutput, IceCandidates):
         rmedia = work.receiver_media
         mux_flags = opts.rtcp_mux
         offers_mux = work.offers_mux = parsed.rtcp_mux(index)
-        to_peer = (not _OFFER_OR_REQUIRE.isdisjoint(mux_flags)
+        to_peer = (not _OFFER_OR_REQUIRE.isdisjoint(mux_flags) or work.mux_forced
                    or (rmedia is not None and rmedia.mux_in_use)
                    or ("demux" not in mux_flags and offers_mux))
         keeps_mux = (offers_mux and "reject" not in mux_flags
@@ -413,9 +422,11 @@ class _Session(SdpOutput, IceCandidates):
         unidirectional = "unidirectional" in flags
         reject_ice = "reject-ICE" in flags
         for work in plans:
-            smedia = self._ensure_media(sender, work, parsed)
+            smedia = self._ensure_media(sender, work, parsed,
+                                        controlling=False if is_offer else None)
             rmedia = self._ensure_media(receiver, work, parsed, mirror=True,
-                                        protocol=opts.transport_protocol, kept=is_offer)
+                                        protocol=opts.transport_protocol, kept=is_offer,
+                                        controlling=True if is_offer else None)
             # New local ports on a leg that speaks ICE are an ICE restart of ours (RFC 8445
             # 9; 10.5 restarts the leg's agent when its sockets change): new credentials.
             if work.sender_ports:
@@ -470,7 +481,8 @@ class _Session(SdpOutput, IceCandidates):
             if is_offer:
                 smedia.mux_offered = offers_mux
                 smedia.mux_in_use = offers_mux and "reject" not in opts.rtcp_mux
-                rmedia.mux_flags = _mux_flags(frozenset(opts.rtcp_mux))
+                rmedia.mux_flags = _mux_flags(frozenset(
+                    (*opts.rtcp_mux, "require") if work.mux_forced else opts.rtcp_mux))
                 formats = sdpmod.filter_codecs(section, opts.strip, opts.except_,
                                                offer=opts.offer)
                 sent = formats
@@ -589,11 +601,12 @@ class _Session(SdpOutput, IceCandidates):
 
     def _reject_media(self, sender_media: CallMedia, peer_media: CallMedia,
                       conn: Connection | None, is_offer: bool) -> None:
-        """Port 0: an answer refusing a media closes both sides' ports (as rtpengine);
+        """Port 0: an offer or answer refusing a media closes both sides' ports (10.5);
         either way the sender's streams show its address with ports 0 and 1."""
-        if not is_offer:
-            for stream in [*sender_media.streams, *peer_media.streams]:
-                self.manager.release_stream(stream)
+        # (a re-offer refusing a media it had, e.g. video dropped by a re-INVITE, closes
+        # them at once too: 10.5)
+        for stream in [*sender_media.streams, *peer_media.streams]:
+            self.manager.release_stream(stream)
         for media in (sender_media, peer_media):
             if not media.streams:
                 # Refused from its first offer: no ports, but RTP and RTCP streams all the
@@ -633,14 +646,20 @@ class _Session(SdpOutput, IceCandidates):
 
     def _ensure_media(self, mono: Monologue, work: _MediaWork, parsed: SessionDescription,
                       mirror: bool = False, protocol: str | None = None,
-                      kept: bool = False) -> CallMedia:
+                      kept: bool = False, controlling: bool | None = None) -> CallMedia:
         """``mono``'s media of ``work`` (made if new). ``mirror``: it is the receiving side,
         shown with ``protocol`` (else, with ``kept``, for an offer, the protocol the party
         was offered before, as output.py sends it on; else the section's own)."""
+        added = bool(mono.medias)  # (a media added to a party that had others)
         while len(mono.medias) <= work.index:
             section = parsed.medias[len(mono.medias)]
             media = CallMedia(index=len(mono.medias) + 1, type=section.type,
                           protocol=section.protocol)
+            if added and controlling is not None:
+                # An offer adds it: we control ICE towards the party offered to, whichever
+                # party that is now (10.5 sets the role per media as it offers it).
+                media.ice_role_own = True
+                media.ice_controlling = controlling
             if self.answers_for is not None and self.answers_for[0] is mono:
                 # It answers the offer that party was sent: what the offer said (its codecs
                 # and ptime, its rtcp-mux) is that party's (10.5 answers it so).
@@ -652,7 +671,8 @@ class _Session(SdpOutput, IceCandidates):
                     media.mux_sent = source.mux_sent
             mono.medias.append(media)
         media = mono.medias[work.index]
-        if mono.ice_controlling and not (media.lite_self or media.lite_controlled):
+        if (mono.ice_controlling and not (media.lite_self or media.lite_controlled)
+                and not media.ice_role_own):
             media.ice_controlling = True
         if mirror:
             media.type = work.section.type

@@ -37,6 +37,10 @@ class _MediaWork:
     # worked out once: whether its party offers rtcp-mux (``_plan_media``) and the
     # direction it states (``_commit``).
     offers_mux: bool = False
+    # rtcp-mux required of this media by an earlier one of the same offer whose leg uses
+    # it already (10.5: that media sets the message's `require`, which the media after
+    # it in the loop then see too)
+    mux_forced: bool = False
     direction: str = "sendrecv"
     # An offer's ``codec: {transcode}`` (``_commit``): the format list sent on with the
     # codecs it added, and those codecs as (payload type, rtpmap text); empty: none added.
