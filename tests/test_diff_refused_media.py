@@ -62,6 +62,9 @@ MIDS = {
 }
 
 
+MIDS["offer refuses, no mids"] = (body(CALLER, 2000, 0), body(CALLEE, 3000, 0))
+
+
 @pytest.mark.parametrize("generate", [False, True])
 @pytest.mark.parametrize("name", list(MIDS))
 def test_a_refused_medias_mid(default_pair, name, generate):

@@ -463,14 +463,13 @@ class SdpOutput:
                         else receiver.medias[work.index].offer_protocol)
             if protocol is not None and protocol in sdpmod.RTP_PROTOCOLS:
                 plan.protocol = protocol
-            # Its a=mid as an accepted one's: an offer's is the offerer's (its own lines
-            # stay, as they were), an answer's the one the offerer gave it (a browser
+            # Its a=mid as an accepted one's: the one its receiver has (an offer's the
+            # offerer's, or generated; an answer's the one the offerer gave it: a browser
             # needs it on a refused m= line too; 10.5 writes it).
             own, peer = sender.medias[work.index], receiver.medias[work.index]
             if is_offer:
                 _offer_mid(section, own, peer, "generate-mid" in opts.flags)
-            else:
-                plan.write_mid, plan.mid = True, peer.mid
+            plan.write_mid, plan.mid = True, peer.mid
         offer_sent = sender.medias[work.index].offered
         if not is_offer and section.is_rtp and offer_sent is not None and section.type == "audio":
             # (Only audio: 10.5 passes the codecs of media it cannot transcode through.)
