@@ -89,3 +89,21 @@ def test_a_reoffer_dropping_video_closes_its_ports_at_once(default_pair, mux):
         {**offer(two(CALLER, 2000, 0)), "to-tag": "B"}, query(),
         answer(two(CALLEE, 3000, 0)), query(),
     ], f"video-dropped-{mux}")
+
+
+@pytest.mark.parametrize("flag", ["media-handover", "strict-source", "asymmetric"])
+def test_a_refused_medias_streams_show_the_answers_stream_flags(default_pair, flag):
+    """10.5 sets the answer's stream flags on a refused media's streams too."""
+    default_pair.compare([
+        offer(body(CALLER, 2000, 0)),
+        {**answer(body(CALLEE, 3000, 0)), "flags": [flag]}, query(),
+    ], f"refused-flags-{flag}")
+
+
+def test_a_media_refused_in_the_answer_keeps_the_offerers_protocol(default_pair):
+    """The offerer's media shows the protocol it offered (as an accepted answer leaves it),
+    not the answerer's, sent on with transport-protocol (10.5)."""
+    default_pair.compare([
+        {**offer(body(CALLER, 2000, 2002)), "transport-protocol": "RTP/AVPF"},
+        answer(body(CALLEE, 3000, 0).replace("RTP/AVP", "RTP/AVPF")), query(),
+    ], "refused-answer-protocol")

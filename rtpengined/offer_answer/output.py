@@ -463,6 +463,8 @@ class SdpOutput:
                         else receiver.medias[work.index].offer_protocol)
             if protocol is not None and protocol in sdpmod.RTP_PROTOCOLS:
                 plan.protocol = protocol
+                if not is_offer:  # (query shows it, as an accepted answer's)
+                    receiver.medias[work.index].protocol = protocol
             # Its a=mid as an accepted one's: the one its receiver has (an offer's the
             # offerer's, or generated; an answer's the one the offerer gave it: a browser
             # needs it on a refused m= line too; 10.5 writes it).

@@ -467,6 +467,9 @@ class _Session(SdpOutput, IceCandidates):
             smedia.ice_out = has_ice and section.port != 0 and not reject_ice
             if section.port == 0:
                 self._reject_media(smedia, rmedia, parsed.media_connection(work.index), is_offer)
+                for stream in smedia.streams:  # (query shows them on a refused media too: 10.5)
+                    stream.strict_source = strict_source
+                    stream.media_handover = media_handover
                 continue
             smedia.unidirectional = unidirectional
             conn = parsed.media_connection(work.index)
