@@ -20,6 +20,7 @@ from differential import (
     query,
     sdp,
 )
+from test_diff_sdes import _mask_keys
 
 
 def body(host: str, audio: int, video: int, mids: list[str] | None = None,
@@ -107,3 +108,23 @@ def test_a_media_refused_in_the_answer_keeps_the_offerers_protocol(default_pair)
         {**offer(body(CALLER, 2000, 2002)), "transport-protocol": "RTP/AVPF"},
         answer(body(CALLEE, 3000, 0).replace("RTP/AVP", "RTP/AVPF")), query(),
     ], "refused-answer-protocol")
+
+
+def test_an_answer_refusing_a_refused_reoffer(default_pair):
+    """A re-offer refusing the media, sent on with another transport-protocol, and an answer
+    refusing it too: the answer goes back in the re-offer's protocol with the answer's own
+    formats (10.5); we wrote the first offer's protocol and a codec from it."""
+    def one(host: str, port: int, protocol: str, formats: str, *extra: str) -> str:
+        events = ["a=rtpmap:101 telephone-event/8000"] if "101" in formats else []
+        return sdp("v=0", f"o=- 1 1 IN IP4 {host}", "s=x", f"c=IN IP4 {host}", "t=0 0",
+                   f"m=audio {port} {protocol} {formats}", *events, *extra)
+
+    key = "a=crypto:1 AES_CM_128_HMAC_SHA1_80 inline:AQIDBAUGBwgJCgsMDQ4PEBESExQVFhcYGRobHB0e"
+    default_pair.compare([
+        {**offer(one(CALLER, 2000, "RTP/SAVPF", "9 0 101", key)),
+         "transport-protocol": "RTP/SAVPF", "_mask": _mask_keys},
+        {**answer(one(CALLEE, 3000, "RTP/SAVPF", "9 101", key)), "_mask": _mask_keys},
+        {**offer(one(CALLER, 0, "RTP/AVP", "3 8 18 101")), "to-tag": "B",
+         "transport-protocol": "RTP/SAVP"},
+        answer(one(CALLEE, 0, "RTP/SAVP", "3")),
+    ], "refused-reoffer-answer")

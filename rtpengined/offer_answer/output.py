@@ -471,6 +471,10 @@ class SdpOutput:
             own, peer = sender.medias[work.index], receiver.medias[work.index]
             if is_offer:
                 _offer_mid(section, own, peer, "generate-mid" in opts.flags)
+                # (what an answer refusing it too goes by: this offer's protocol, and no
+                # codecs offered to narrow its format list by, as in 10.5)
+                own.offer_protocol = section.protocol
+                peer.offered = None
             plan.write_mid, plan.mid = True, peer.mid
         offer_sent = sender.medias[work.index].offered
         if not is_offer and section.is_rtp and offer_sent is not None and section.type == "audio":
