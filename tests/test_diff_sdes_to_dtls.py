@@ -8,6 +8,9 @@ refused what the answerer sent and encrypted for it with a key it did not have, 
 call had no media. Checked on both daemons with real sockets: a DTLS client (our
 ``secure.dtls`` over OpenSSL) and an SDES party (libsrtp) exchange media both ways, and
 ``query`` shows the same flags.
+
+An offerer of DTLS beside its keys (with an ``a=setup``) gets DTLS back, as 10.5 prefers
+it: the relay then terminates both handshakes; we answered it SDES.
 """
 
 from __future__ import annotations
@@ -127,3 +130,85 @@ def test_sdes_phone_to_dtls_answerer(daemon):
     finally:
         phone.close()
         browser.close()
+
+
+def handshake(sock: socket.socket, endpoint: dtls.DtlsEndpoint, target: tuple,
+              client: bool) -> dtls.SrtpKeys:
+    """Run ``endpoint``'s handshake with the daemon over ``sock``; its SRTP keys."""
+    if client:
+        for datagram in endpoint.start(time.monotonic()):
+            sock.sendto(datagram, target)
+    deadline = time.monotonic() + 5
+    while endpoint.keys is None and time.monotonic() < deadline:
+        try:
+            data, _ = sock.recvfrom(4096)
+        except TimeoutError:
+            for datagram in endpoint.handle_timeout(time.monotonic()):
+                sock.sendto(datagram, target)
+            continue
+        if data[:1] in (b"\x14", b"\x15", b"\x16", b"\x17"):
+            for datagram in endpoint.receive(data, time.monotonic()):
+                sock.sendto(datagram, target)
+    assert endpoint.keys is not None, "no DTLS handshake"
+    return endpoint.keys
+
+
+def received(sock: socket.socket, unprotect, wait: float = 1.5) -> list[bytes]:
+    got = []
+    end = time.monotonic() + wait
+    while time.monotonic() < end:
+        try:
+            data, _ = sock.recvfrom(4096)
+        except TimeoutError:
+            continue
+        if 128 <= data[0] < 192 and not 200 <= data[1] <= 207:
+            try:
+                got.append(unprotect(data))
+            except Exception:  # noqa: BLE001  (counted as not arrived)
+                pass
+    return got
+
+
+def test_dtls_and_keys_offerer_to_dtls_answerer(daemon):
+    caller, callee = udp_socket(), udp_socket()
+    try:
+        key_line = base64.b64encode(SDES_KEY).decode()
+        caller_cert, callee_cert = dtls.Certificate(), dtls.Certificate()
+        offered = daemon.request({
+            "command": "offer", "call-id": "dtls-both", "from-tag": "a", "ICE": "remove",
+            "sdp": body(caller.getsockname()[1], "UDP/TLS/RTP/SAVP",
+                        f"a=crypto:1 AES_CM_128_HMAC_SHA1_80 inline:{key_line}",
+                        f"a=fingerprint:{caller_cert.fingerprint()}", "a=setup:actpass")})
+        assert offered["result"] == "ok", offered
+        to_callee = int(re.search(r"m=audio (\d+)", offered["sdp"]).group(1))
+        fingerprint_b = re.search(r"a=fingerprint:(.+)", offered["sdp"]).group(1).strip()
+        answered = daemon.request({
+            "command": "answer", "call-id": "dtls-both", "from-tag": "a", "to-tag": "b",
+            "sdp": body(callee.getsockname()[1], "UDP/TLS/RTP/SAVP",
+                        f"a=fingerprint:{callee_cert.fingerprint()}", "a=setup:active")})
+        assert answered["result"] == "ok", answered
+        assert "a=crypto" not in answered["sdp"] and "a=setup:active" in answered["sdp"]
+        to_caller = int(re.search(r"m=audio (\d+)", answered["sdp"]).group(1))
+        fingerprint_a = re.search(r"a=fingerprint:(.+)", answered["sdp"]).group(1).strip()
+        # the callee starts its handshake (client); the relay starts the caller's
+        keys_b = handshake(callee, dtls.DtlsEndpoint(callee_cert, True, fingerprint_b),
+                           ("127.0.0.1", to_callee), client=True)
+        keys_a = handshake(caller, dtls.DtlsEndpoint(caller_cert, False, fingerprint_a),
+                           ("127.0.0.1", to_caller), client=False)
+        a_out = srtp.SrtpContext(keys_a.profile, keys_a.local, outbound=True)
+        a_in = srtp.SrtpContext(keys_a.profile, keys_a.remote, outbound=False)
+        b_out = srtp.SrtpContext(keys_b.profile, keys_b.local, outbound=True)
+        b_in = srtp.SrtpContext(keys_b.profile, keys_b.remote, outbound=False)
+        for seq in range(1, 31):
+            caller.sendto(a_out.protect(rtp(seq, 0x3333)), ("127.0.0.1", to_caller))
+            time.sleep(0.01)
+        to_b = received(callee, b_in.unprotect)
+        for seq in range(1, 31):
+            callee.sendto(b_out.protect(rtp(seq, 0x4444)), ("127.0.0.1", to_callee))
+            time.sleep(0.01)
+        to_a = received(caller, a_in.unprotect)
+        assert len(to_b) >= 20 and to_b[-1][12:] == b"\xd5" * 160, len(to_b)
+        assert len(to_a) >= 20 and to_a[-1][12:] == b"\xd5" * 160, len(to_a)
+    finally:
+        caller.close()
+        callee.close()

@@ -622,6 +622,15 @@ def _answer_security(plan: MediaPlan, section: MediaSection, answer_media: CallM
             # UDP/TLS/RTP/SAVPF, SDES and DTLS offered): the relay terminates the
             # answerer's DTLS and answers the offerer with a key of ours (10.5).
             answer_media.dtls_role = dtls.answer_setup(answer_media.remote_webrtc.setup)
+            if _answers_dtls(offer_media, dtls_off):
+                # (an offerer of DTLS beside its keys, with an a=setup, gets DTLS back: 10.5
+                # prefers it; the relay terminates both handshakes)
+                _answer_dtls_offerer(plan, offer_media, offered_proto, certificate,
+                                     dtls_option, previous_role)
+                answer_media.sdes = True
+                return (set_keys(answer_media, None, None, keep_suite=True)
+                        + set_keys(offer_media, None, None,
+                                   keep_suite=previous_role is not None))
             ours = _kept_key(offer_media, sdes.answer(offer_media.crypto_received))
             if ours is not None:
                 offer_media.crypto_offered = offer_media.crypto_accepted = [ours]
