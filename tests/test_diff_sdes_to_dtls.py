@@ -56,6 +56,52 @@ def body(port: int, protocol: str, *attributes: str) -> str:
                         *attributes]) + "\r\n"
 
 
+def handshake(sock: socket.socket, endpoint: dtls.DtlsEndpoint, target: tuple,
+              client: bool) -> dtls.SrtpKeys:
+    """Run ``endpoint``'s handshake with the daemon over ``sock``; its SRTP keys."""
+    if client:
+        for datagram in endpoint.start(time.monotonic()):
+            sock.sendto(datagram, target)
+    deadline = time.monotonic() + 5
+    while endpoint.keys is None and time.monotonic() < deadline:
+        try:
+            data, _ = sock.recvfrom(4096)
+        except TimeoutError:
+            for datagram in endpoint.handle_timeout(time.monotonic()):
+                sock.sendto(datagram, target)
+            continue
+        if data[:1] in (b"\x14", b"\x15", b"\x16", b"\x17"):
+            for datagram in endpoint.receive(data, time.monotonic()):
+                sock.sendto(datagram, target)
+    assert endpoint.keys is not None, "no DTLS handshake"
+    return endpoint.keys
+
+
+def exchange(sender: socket.socket, protect, receiver: socket.socket, unprotect, port: int,
+             ssrc: int) -> list[bytes]:
+    """30 packets from ``sender`` to the daemon's ``port``; what ``receiver`` got of them."""
+    for seq in range(1, 31):
+        sender.sendto(protect(rtp(seq, ssrc)), ("127.0.0.1", port))
+        time.sleep(0.01)
+    return received(receiver, unprotect)
+
+
+def received(sock: socket.socket, unprotect, wait: float = 1.5) -> list[bytes]:
+    got = []
+    end = time.monotonic() + wait
+    while time.monotonic() < end:
+        try:
+            data, _ = sock.recvfrom(4096)
+        except TimeoutError:
+            continue
+        if 128 <= data[0] < 192 and not 200 <= data[1] <= 207:
+            try:
+                got.append(unprotect(data))
+            except Exception:  # noqa: BLE001  (counted as not arrived)
+                pass
+    return got
+
+
 def test_sdes_phone_to_dtls_answerer(daemon):
     phone, browser = udp_socket(), udp_socket()
     try:
@@ -82,46 +128,14 @@ def test_sdes_phone_to_dtls_answerer(daemon):
         phone_out = srtp.SrtpContext("AES_CM_128_HMAC_SHA1_80", SDES_KEY, outbound=True)
 
         # The browser (DTLS client, as its a=setup:active says) completes the handshake.
-        endpoint = dtls.DtlsEndpoint(certificate, True, their_fingerprint)
-        target = ("127.0.0.1", to_browser)
-        for datagram in endpoint.start(time.monotonic()):
-            browser.sendto(datagram, target)
-        deadline = time.monotonic() + 5
-        while endpoint.keys is None and time.monotonic() < deadline:
-            try:
-                data, _ = browser.recvfrom(4096)
-            except TimeoutError:
-                for datagram in endpoint.handle_timeout(time.monotonic()):
-                    browser.sendto(datagram, target)
-                continue
-            for datagram in endpoint.receive(data, time.monotonic()):
-                browser.sendto(datagram, target)
-        assert endpoint.keys is not None, "no DTLS handshake with the answerer"
-        keys = endpoint.keys
+        keys = handshake(browser, dtls.DtlsEndpoint(certificate, True, their_fingerprint),
+                         ("127.0.0.1", to_browser), client=True)
         browser_out = srtp.SrtpContext(keys.profile, keys.local, outbound=True)
         browser_in = srtp.SrtpContext(keys.profile, keys.remote, outbound=False)
-
-        def exchange(sender, protect, receiver, unprotect, port, ssrc) -> list[bytes]:
-            got = []
-            for seq in range(1, 31):
-                sender.sendto(protect(rtp(seq, ssrc)), ("127.0.0.1", port))
-                time.sleep(0.01)
-            end = time.monotonic() + 1.5
-            while time.monotonic() < end:
-                try:
-                    data, _ = receiver.recvfrom(4096)
-                except TimeoutError:
-                    continue
-                if 128 <= data[0] < 192 and not 200 <= data[1] <= 207:
-                    try:
-                        got.append(unprotect(data))
-                    except Exception:  # noqa: BLE001  (counted as not arrived)
-                        pass
-            return got
-
         # (learning: each side's first packets also latch its address)
         to_b = exchange(phone, phone_out.protect, browser, browser_in.unprotect, to_phone, 0x1111)
-        to_a = exchange(browser, browser_out.protect, phone, phone_in.unprotect, to_browser, 0x2222)
+        to_a = exchange(browser, browser_out.protect, phone, phone_in.unprotect, to_browser,
+                        0x2222)
         assert len(to_b) >= 20 and to_b[-1][12:] == b"\xd5" * 160, len(to_b)
         assert len(to_a) >= 20 and to_a[-1][12:] == b"\xd5" * 160, len(to_a)
         flags = {tag: party["medias"][0]["flags"] for tag, party in
@@ -130,43 +144,6 @@ def test_sdes_phone_to_dtls_answerer(daemon):
     finally:
         phone.close()
         browser.close()
-
-
-def handshake(sock: socket.socket, endpoint: dtls.DtlsEndpoint, target: tuple,
-              client: bool) -> dtls.SrtpKeys:
-    """Run ``endpoint``'s handshake with the daemon over ``sock``; its SRTP keys."""
-    if client:
-        for datagram in endpoint.start(time.monotonic()):
-            sock.sendto(datagram, target)
-    deadline = time.monotonic() + 5
-    while endpoint.keys is None and time.monotonic() < deadline:
-        try:
-            data, _ = sock.recvfrom(4096)
-        except TimeoutError:
-            for datagram in endpoint.handle_timeout(time.monotonic()):
-                sock.sendto(datagram, target)
-            continue
-        if data[:1] in (b"\x14", b"\x15", b"\x16", b"\x17"):
-            for datagram in endpoint.receive(data, time.monotonic()):
-                sock.sendto(datagram, target)
-    assert endpoint.keys is not None, "no DTLS handshake"
-    return endpoint.keys
-
-
-def received(sock: socket.socket, unprotect, wait: float = 1.5) -> list[bytes]:
-    got = []
-    end = time.monotonic() + wait
-    while time.monotonic() < end:
-        try:
-            data, _ = sock.recvfrom(4096)
-        except TimeoutError:
-            continue
-        if 128 <= data[0] < 192 and not 200 <= data[1] <= 207:
-            try:
-                got.append(unprotect(data))
-            except Exception:  # noqa: BLE001  (counted as not arrived)
-                pass
-    return got
 
 
 def test_dtls_and_keys_offerer_to_dtls_answerer(daemon):
@@ -199,14 +176,8 @@ def test_dtls_and_keys_offerer_to_dtls_answerer(daemon):
         a_in = srtp.SrtpContext(keys_a.profile, keys_a.remote, outbound=False)
         b_out = srtp.SrtpContext(keys_b.profile, keys_b.local, outbound=True)
         b_in = srtp.SrtpContext(keys_b.profile, keys_b.remote, outbound=False)
-        for seq in range(1, 31):
-            caller.sendto(a_out.protect(rtp(seq, 0x3333)), ("127.0.0.1", to_caller))
-            time.sleep(0.01)
-        to_b = received(callee, b_in.unprotect)
-        for seq in range(1, 31):
-            callee.sendto(b_out.protect(rtp(seq, 0x4444)), ("127.0.0.1", to_callee))
-            time.sleep(0.01)
-        to_a = received(caller, a_in.unprotect)
+        to_b = exchange(caller, a_out.protect, callee, b_in.unprotect, to_caller, 0x3333)
+        to_a = exchange(callee, b_out.protect, caller, a_in.unprotect, to_callee, 0x4444)
         assert len(to_b) >= 20 and to_b[-1][12:] == b"\xd5" * 160, len(to_b)
         assert len(to_a) >= 20 and to_a[-1][12:] == b"\xd5" * 160, len(to_a)
     finally:

@@ -607,12 +607,7 @@ def _answer_security(plan: MediaPlan, section: MediaSection, answer_media: CallM
             # (each party's line of ours from now on: what a re-offer to it carries on)
             answer_media.crypto_accepted = [chosen] if chosen is not None else []
             if ours is not None:
-                # (a re-offer to the offerer, its answerer re-INVITEing, starts with this
-                # line, tag and key unchanged: 10.5's sdes_out, as for an OSRTP offerer)
-                offer_media.crypto_offered = offer_media.crypto_accepted = [ours]
-                offer_media.srtp_bridged = True
-                plan.security = [ours.format()]
-                theirs = next(c for c in offer_media.crypto_received if c.tag == ours.tag)
+                theirs = _answer_with_ours(plan, offer_media, ours)
                 offer_media.sdes = answer_media.sdes = True
                 return (set_keys(offer_media, theirs, ours, show_suite=True)
                         + set_keys(answer_media, answered[0], chosen or NO_KEY,
@@ -633,10 +628,7 @@ def _answer_security(plan: MediaPlan, section: MediaSection, answer_media: CallM
                                    keep_suite=previous_role is not None))
             ours = _kept_key(offer_media, sdes.answer(offer_media.crypto_received))
             if ours is not None:
-                offer_media.crypto_offered = offer_media.crypto_accepted = [ours]
-                offer_media.srtp_bridged = True
-                plan.security = [ours.format()]
-                theirs = next(c for c in offer_media.crypto_received if c.tag == ours.tag)
+                theirs = _answer_with_ours(plan, offer_media, ours)
                 offer_media.sdes = answer_media.sdes = True
                 return (set_keys(offer_media, theirs, ours, show_suite=True)
                         + set_keys(answer_media, None, None, keep_suite=True))
@@ -657,6 +649,17 @@ def _answer_security(plan: MediaPlan, section: MediaSection, answer_media: CallM
     # query, as 10.5's streams keep their crypto parameters; nothing is encrypted)
     return (set_keys(answer_media, None, None, keep_suite=True)
             + set_keys(offer_media, None, None, keep_suite=True))
+
+
+def _answer_with_ours(plan: MediaPlan, offer_media: CallMedia,
+                      ours: sdes.Crypto) -> sdes.Crypto:
+    """An SDES offerer answered with our line ``ours`` (its legs keyed apart); its own line
+    of that tag, which we decrypt it with. A re-offer to it (its answerer re-INVITEing)
+    starts with this line, tag and key unchanged: 10.5's sdes_out, as for an OSRTP offerer."""
+    offer_media.crypto_offered = offer_media.crypto_accepted = [ours]
+    offer_media.srtp_bridged = True
+    plan.security = [ours.format()]
+    return next(c for c in offer_media.crypto_received if c.tag == ours.tag)
 
 
 def keyless_answer(offered: list[sdes.Crypto], offered_on: list[sdes.Crypto],
