@@ -245,7 +245,8 @@ class CallMedia:
     # sets up or declines a passthrough: the party's ``ICE controlling`` is then not shown).
     ice_roles_settled: bool = False
     ice_controlling: bool = False
-    # Its ICE role came with the re-offer that added it, not from its party (``session``).
+    # Its ICE role was settled by an exchange (the re-offer that added it, an ICE restart),
+    # no longer its party's (``session._ensure_media``).
     ice_role_own: bool = rare(False)
     transcoding: bool = rare(False)  # payload types renumbered between the parties
     # The a=ptime the SDP we send this party shows (10.5's media ptime; 0: none). Every

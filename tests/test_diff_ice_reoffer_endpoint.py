@@ -52,3 +52,23 @@ def test_a_reoffer_from_a_new_address(default_pair, name, ice_remove):
         answer(CALLEE),
         query(),
     ], f"ice-reoffer-{name}-{ice_remove}")
+
+
+@pytest.mark.parametrize("restarter", ["offerer", "answerer"])
+@pytest.mark.parametrize("who", ["A", "B"])
+def test_ice_roles_after_a_restart(default_pair, who, restarter):
+    """A party that restarts ICE (new credentials) in a re-offer or in its answer to one:
+    10.5 settles both legs' roles anew, as on a first exchange (controlling towards the
+    party it sends the offer to); rtpengined kept each party's first role."""
+    other = "B" if who == "A" else "A"
+    hosts = {"A": ("198.51.100.1", 2000), "B": ("198.51.100.2", 3000)}
+    first = {"A": "abcd", "B": "efgh"}
+    again = dict(first)
+    again[who if restarter == "offerer" else other] += "x"
+    default_pair.compare([
+        offer(body(*hosts["A"], first["A"])),
+        answer(body(*hosts["B"], first["B"])),
+        {**offer(body(*hosts[who], again[who])), "from-tag": who, "to-tag": other},
+        {**answer(body(*hosts[other], again[other])), "from-tag": who, "to-tag": other},
+        query(),
+    ], f"ice-restart-roles-{who}-{restarter}")

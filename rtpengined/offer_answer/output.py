@@ -184,10 +184,18 @@ class SdpOutput:
                     [c[0] for c in plan.codecs] if plan.codecs is not None else plan.formats)
             if section.is_rtp:
                 remote = webrtc.remote_params(parsed, work.index)
-                if is_offer and webrtc.ice_restarted(sender_media.remote_webrtc, remote):
+                restarted = webrtc.ice_restarted(sender_media.remote_webrtc, remote)
+                if is_offer and restarted:
                     # The party restarted ICE (RFC 8445 9): our answer to it restarts too,
                     # with credentials of its own (10.5); the ports stay.
                     sender.ice_credentials = None
+                if restarted and not any(m.lite_self or m.lite_controlled or m.ice_lite
+                                         for m in (out_media, sender_media)):
+                    # ... and the roles are settled anew, as on a first offer or answer:
+                    # we control ICE towards the party we send the offer to (10.5).
+                    out_media.ice_controlling = is_offer
+                    sender_media.ice_controlling = not is_offer
+                    out_media.ice_role_own = sender_media.ice_role_own = True
                 sender_media.remote_webrtc = remote
                 if is_offer:
                     _offer_mid(section, sender_media, out_media, "generate-mid" in opts.flags)
