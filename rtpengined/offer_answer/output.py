@@ -118,6 +118,7 @@ class SdpOutput:
                 out_media.protocol_sent = protocol
             if is_offer:
                 out_media.mux_sent = out_media.mux_in_use = mux
+                out_media.mux_shown = None  # (as the sender's: session.apply)
             plan = MediaPlan(
                 port=rtp.port, address=addr,
                 formats=sdpmod.filter_codecs(section, opts.strip, opts.except_, offer=opts.offer),

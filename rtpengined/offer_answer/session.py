@@ -484,6 +484,9 @@ class _Session(SdpOutput, IceCandidates):
             if is_offer:
                 smedia.mux_offered = offers_mux
                 smedia.mux_in_use = offers_mux and "reject" not in opts.rtcp_mux
+                # (query shows what this offer says until its answer settles it, as on a
+                # first offer: 10.5 sets both legs' rtcp-mux flag from the offer)
+                smedia.mux_shown = None
                 rmedia.mux_flags = _mux_flags(frozenset(
                     (*opts.rtcp_mux, "require") if work.mux_forced else opts.rtcp_mux))
                 formats = sdpmod.filter_codecs(section, opts.strip, opts.except_,
@@ -544,9 +547,13 @@ class _Session(SdpOutput, IceCandidates):
                 elif stream.rare is not None:  # (else it has none already)
                     stream.shown_endpoint = None
                 if stream.advertised != target:
-                    if ice_leg and stream.advertised is not None and target is not None:
+                    if stream.advertised is not None and target is not None and (
+                            ice_leg or (not stream.closed
+                                        and target.family != stream.interface.family)):
                         # ICE on the leg: once filled, its SDP no longer moves where media
                         # goes, ICE does (10.5); the address it had stays until then.
+                        # Nor does an address of another family than the local port's
+                        # (10.5 ignores it with a warning, but shows it as advertised).
                         if stream.endpoint is None:
                             stream.endpoint = stream.advertised
                     else:
@@ -698,7 +705,10 @@ class _Session(SdpOutput, IceCandidates):
             old = (next((o for o in old_streams if o.rtcp == stream.rtcp), None)
                    if old_streams else None)
             if old is not None:  # new local ports, same remote party
-                stream.advertised = old.advertised
+                # (what is known of the party stays: 10.5 swaps a stream's sockets, its
+                # endpoint and confirmation are kept, e.g. one ICE or a NAT gave it)
+                stream.advertised, stream.endpoint = old.advertised, old.endpoint
+                stream.confirmed = old.confirmed
                 stream.asymmetric, stream.strict_source = old.asymmetric, old.strict_source
                 stream.media_handover, stream.learning = old.media_handover, old.learning
                 stream.blocked = old.blocked
