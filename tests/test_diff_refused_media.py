@@ -128,3 +128,20 @@ def test_an_answer_refusing_a_refused_reoffer(default_pair):
          "transport-protocol": "RTP/SAVP"},
         answer(one(CALLEE, 0, "RTP/SAVP", "3")),
     ], "refused-reoffer-answer")
+
+
+@pytest.mark.parametrize("offered", ["a=sendonly", "a=recvonly", "a=inactive", None])
+@pytest.mark.parametrize("refused", ["a=sendonly", "a=recvonly", "a=inactive", None])
+@pytest.mark.parametrize("where", ["answer", "offer"])
+def test_a_refused_medias_direction_flags(default_pair, where, offered, refused):
+    """query's send/recv flags of a refused media follow the refusing SDP's direction
+    (10.5 sets them before it looks at the port); rtpengined left the previous ones, so an
+    offerer's ``recvonly`` refused by a plain ``m=audio 0`` still showed one way."""
+    first = [attribute for attribute in [offered] if attribute]
+    again = [attribute for attribute in [refused] if attribute]
+    steps = [offer(body(CALLER, 2000, 2002, None, False, *first)),
+             answer(body(CALLEE, 0 if where == "answer" else 3000, 3002, None, False, *again))]
+    if where == "offer":
+        steps += [{**offer(body(CALLER, 0, 2002, None, False, *again)), "to-tag": "B"},
+                  answer(body(CALLEE, 0, 3002))]
+    default_pair.compare([*steps, query()], f"refused-direction-{where}-{offered}-{refused}")

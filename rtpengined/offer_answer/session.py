@@ -467,6 +467,9 @@ class _Session(SdpOutput, IceCandidates):
             smedia.ice_out = has_ice and section.port != 0 and not reject_ice
             if section.port == 0:
                 self._reject_media(smedia, rmedia, parsed.media_connection(work.index), is_offer)
+                # (query's send/recv flags still follow its direction, no hold read from
+                # c=0.0.0.0: 10.5 sets them before it looks at the port)
+                _set_dir_flags(smedia, rmedia, parsed.direction(work.index) or "sendrecv")
                 for stream in smedia.streams:  # (query shows them on a refused media too: 10.5)
                     stream.strict_source = strict_source
                     stream.media_handover = media_handover
@@ -475,11 +478,7 @@ class _Session(SdpOutput, IceCandidates):
             conn = parsed.media_connection(work.index)
             assert conn is not None
             smedia.direction = work.direction = _direction(parsed, work.index, conn)
-            # rtpengine's media "send"/"recv" flags are from the proxy's point of view.
-            sends = smedia.direction in ("sendrecv", "sendonly")
-            receives = smedia.direction in ("sendrecv", "recvonly")
-            smedia.dir_flags = (receives, sends)
-            rmedia.dir_flags = (sends, receives)
+            _set_dir_flags(smedia, rmedia, smedia.direction)
             offers_mux = work.offers_mux
             if is_offer:
                 smedia.mux_offered = offers_mux
@@ -726,6 +725,15 @@ class _Session(SdpOutput, IceCandidates):
         media.streams = streams
         media.bound_endpoint = None
         return streams
+
+
+def _set_dir_flags(smedia: CallMedia, rmedia: CallMedia, direction: str) -> None:
+    """query's "send"/"recv" media flags, from the proxy's point of view (as rtpengine's):
+    the sender's SDP ``direction`` read for both parties."""
+    sends = direction in ("sendrecv", "sendonly")
+    receives = direction in ("sendrecv", "recvonly")
+    smedia.dir_flags = (receives, sends)
+    rmedia.dir_flags = (sends, receives)
 
 
 def _interface_of(mono: Monologue, media: CallMedia | None) -> str | None:
