@@ -145,3 +145,25 @@ def test_a_refused_medias_direction_flags(default_pair, where, offered, refused)
         steps += [{**offer(body(CALLER, 0, 2002, None, False, *again)), "to-tag": "B"},
                   answer(body(CALLEE, 0, 3002))]
     default_pair.compare([*steps, query()], f"refused-direction-{where}-{offered}-{refused}")
+
+
+REFUSED_CODEC_OPTIONS = [
+    {"mask": ["telephone-event"]}, {"strip": ["PCMU"]}, {"transcode": ["PCMA"]},
+    {"offer": ["PCMA"]}, {"mask": ["all"], "transcode": ["G722"]}, {"strip": ["all"]},
+    {"except": ["opus"], "strip": ["all"]}, {"transcode": ["opus"]}, {"strip": ["opus", "PCMA"]},
+]
+
+
+@pytest.mark.parametrize("codec", REFUSED_CODEC_OPTIONS, ids=str)
+@pytest.mark.parametrize("reoffer", [False, True])
+def test_a_refused_offers_format_list_follows_the_codec_options(default_pair, codec, reoffer):
+    """An offer's refused media lists its formats as an accepted one's would (strip, mask,
+    except, offer and transcode applied; 10.5). rtpengined passed the offerer's list on."""
+    def refused(host: str, port: int) -> str:
+        return sdp("v=0", f"o=- 1 1 IN IP4 {host}", "s=x", f"c=IN IP4 {host}", "t=0 0",
+                   f"m=audio {port} RTP/AVP 0 8 96 101", "a=rtpmap:96 opus/48000/2",
+                   "a=rtpmap:101 telephone-event/8000", "a=fmtp:101 0-16")
+    steps = [offer(refused(CALLER, 2000)), answer(refused(CALLEE, 3000))] if reoffer else []
+    steps.append({**offer(refused(CALLER, 0)), "codec": codec,
+                  **({"to-tag": "B"} if reoffer else {})})
+    default_pair.compare(steps, f"refused-codecs-{reoffer}")

@@ -484,6 +484,10 @@ class SdpOutput:
                 # codecs offered to narrow its format list by, as in 10.5)
                 own.offer_protocol = section.protocol
                 peer.offered = None
+                # (its format list as an accepted one's would be: strip, mask, except,
+                # offer and transcode apply; 10.5)
+                plan.formats, _ = negotiation.offer_formats(
+                    section, opts.strip, opts.except_, opts.mask, opts.transcode, opts.offer)
             plan.write_mid, plan.mid = True, peer.mid
         offer_sent = sender.medias[work.index].offered
         if not is_offer and section.is_rtp and offer_sent is not None and section.type == "audio":
