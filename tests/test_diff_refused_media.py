@@ -167,3 +167,27 @@ def test_a_refused_offers_format_list_follows_the_codec_options(default_pair, co
     steps.append({**offer(refused(CALLER, 0)), "codec": codec,
                   **({"to-tag": "B"} if reoffer else {})})
     default_pair.compare(steps, f"refused-codecs-{reoffer}")
+
+
+def _ice_body(host: str, audio: int, video: int, ice: bool) -> str:
+    lines = ["v=0", f"o=- 1 1 IN IP4 {host}", "s=x", f"c=IN IP4 {host}", "t=0 0",
+             f"m=audio {audio} RTP/AVP 0", f"m=video {video} RTP/AVP 97",
+             "a=rtpmap:97 H264/90000"]
+    if ice:
+        lines += ["a=ice-ufrag:abcd", "a=ice-pwd:abcdefghijklmnopqrstuvwx",
+                  f"a=candidate:1 1 UDP 2130706431 {host} {video} typ host"]
+    return sdp(*lines)
+
+
+@pytest.mark.parametrize("options", [{"ICE": "force"}, {}, {"ICE": "remove"}], ids=str)
+@pytest.mark.parametrize("offerer_ice,answerer_ice", [(False, False), (True, False),
+                                                      (True, True)])
+def test_a_media_refused_in_the_answer_keeps_its_ice_flags(default_pair, options, offerer_ice,
+                                                            answerer_ice):
+    """The answerer's refused media keeps the ICE its leg had from the offer (10.5 takes ICE
+    from an SDP only for a media with a port); rtpengined cleared it."""
+    default_pair.compare([
+        {**offer(_ice_body(CALLER, 2000, 2002, offerer_ice)), **options},
+        answer(_ice_body(CALLEE, 3000, 0, answerer_ice)),
+        query(),
+    ], f"refused-ice-{offerer_ice}-{answerer_ice}")

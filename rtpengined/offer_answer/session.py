@@ -464,7 +464,9 @@ class _Session(SdpOutput, IceCandidates):
             # ICE in use on the sender's leg: its own SDP decides (but for ``reject ICE``:
             # its ICE is declined, our answer to an offerer has none, as ``ICE: remove``
             # in that answer would; 10.5).
-            smedia.ice_out = has_ice and section.port != 0 and not reject_ice
+            # (a refused media's SDP says nothing of it: what the leg had stays, 10.5)
+            smedia.ice_out = ((has_ice if section.port != 0 else smedia.ice_out)
+                              and not reject_ice)
             if section.port == 0:
                 self._reject_media(smedia, rmedia, parsed.media_connection(work.index), is_offer)
                 # (query's send/recv flags still follow its direction, no hold read from
