@@ -561,6 +561,10 @@ def _answer_security(plan: MediaPlan, section: MediaSection, answer_media: CallM
                 # crypto parameters, e.g. an OSRTP answerer's that re-INVITEs it)
                 + set_keys(offer_media, None, None, keep_suite=True))
     if offer_media.crypto_received and not plain_answer:
+        if osrtp_offerer:
+            # An opportunistic offerer is answered in its own protocol (RFC 8643, 10.5),
+            # unless the answer's transport-protocol names another.
+            plan.protocol = offer_media.protocol = protocol or offered_proto
         # SDES on both legs: an answer choosing one of the offerer's own lines goes back
         # as 10.5 prints it (keys end to end, media passes through).
         answered = chosen_now = received_crypto(section)
