@@ -191,3 +191,27 @@ def test_a_media_refused_in_the_answer_keeps_its_ice_flags(default_pair, options
         answer(_ice_body(CALLEE, 3000, 0, answerer_ice)),
         query(),
     ], f"refused-ice-{offerer_ice}-{answerer_ice}")
+
+
+@pytest.mark.parametrize("audio", ["RTP/AVP", "RTP/SAVP"])
+@pytest.mark.parametrize("again", ["RTP/AVP", "RTP/AVPF", "RTP/SAVP"])
+def test_a_refusing_reoffer_keeps_the_receivers_protocol(default_pair, again, audio):
+    """A re-offer refusing a media from a party whose protocol is unchanged goes to the other
+    party in the protocol that party had (10.5 keeps it, as for an accepted media); a
+    changed protocol is passed on. rtpengined wrote the re-offerer's own."""
+    key = "a=crypto:1 AES_CM_128_HMAC_SHA1_80 inline:AQIDBAUGBwgJCgsMDQ4PEBESExQVFhcYGRobHB0e"
+
+    def two(host: str, video: int, protocol: str, *video_lines: str,
+            audio: str = "RTP/AVP") -> str:
+        return sdp("v=0", f"o=- 1 1 IN IP4 {host}", "s=x", f"c=IN IP4 {host}", "t=0 0",
+                   f"m=audio 4000 {audio} 0", *([key] if audio != "RTP/AVP" else []),
+                   f"m=video {video} {protocol} 97",
+                   "a=rtpmap:97 H264/90000", *video_lines)
+    default_pair.compare([
+        {**offer(two(CALLER, 2002, "RTP/SAVP", key)), "transport-protocol": "RTP/AVP",
+         "_mask": _mask_keys},
+        {**answer(two(CALLEE, 3002, "RTP/AVP")), "_mask": _mask_keys},
+        {**offer(two(CALLEE, 0, again, audio=audio)), "from-tag": "B", "to-tag": "A",
+         "_mask": _mask_keys},
+        query(),
+    ], f"refused-reoffer-protocol-{again}-{audio}")

@@ -468,8 +468,11 @@ class SdpOutput:
         if section.is_rtp:
             # In the protocol its receiver uses, as 10.5 writes it: an offer's
             # ``transport-protocol``, an answer's the offerer's own.
-            protocol = (opts.transport_protocol if is_offer
-                        else receiver.medias[work.index].offer_protocol)
+            # (a re-offer's with none named: the protocol the receiver had, when the
+            # sender's is unchanged, as an accepted media's: 10.5's ``kept``)
+            protocol = ((opts.transport_protocol
+                         or receiver.medias[work.index].protocol_sent or work.kept_protocol)
+                        if is_offer else receiver.medias[work.index].offer_protocol)
             if protocol is not None and protocol in sdpmod.RTP_PROTOCOLS:
                 plan.protocol = protocol
                 if not is_offer:  # (query shows it, as an accepted answer's)
