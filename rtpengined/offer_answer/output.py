@@ -483,6 +483,14 @@ class SdpOutput:
             own, peer = sender.medias[work.index], receiver.medias[work.index]
             if is_offer:
                 _offer_mid(section, own, peer, "generate-mid" in opts.flags)
+                # Whether its leg speaks ICE is settled as for an accepted media (10.5): a
+                # later re-offer that accepts it goes on from there.
+                if not peer.initialized:  # (the offerer's leg: its SDP's, with a port)
+                    peer.ice_out = own.ice_out
+                if opts.ice == "remove":
+                    peer.ice_out = False
+                elif opts.ice != "default":
+                    peer.ice_out = True
                 # (what an answer refusing it too goes by: this offer's protocol, and no
                 # codecs offered to narrow its format list by, as in 10.5)
                 own.offer_protocol = section.protocol
