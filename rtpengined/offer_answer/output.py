@@ -136,8 +136,11 @@ class SdpOutput:
             offer_sent = sender.medias[work.index].offered
             if not is_offer and section.is_rtp and offer_sent is not None:
                 codecs = negotiation.answer_codecs(section, plan.formats, offer_sent)
+                narrowed = False  # (``single codec`` left out codecs the answerer may send)
                 if "single-codec" in opts.flags:
+                    answered = len(codecs)
                     codecs = negotiation.single_codec(codecs)
+                    narrowed = len(codecs) < answered
                 plan.codecs = [(c.pt, c.source_pt, c.rtpmap, c.fmtps) for c in codecs]
                 plan.hide_formats = negotiation.hides_formats(section, codecs, offer_sent)
                 # (the answer took a telephone-event we made: its DTMF crosses between
@@ -150,8 +153,11 @@ class SdpOutput:
                 # Conversions only where 10.5 transcodes: the offer's codec options asked
                 # for it, the packet time changes, or the answer has nothing in common with
                 # the offer (its first codec is then the offerer's, from no answer codec).
+                # ``single codec``: what the answerer sends in the codecs the offerer was
+                # not answered is converted into the one it was (10.5).
                 converts = section.type == "audio" and bool(
-                    offer_sent.sent or offer_sent.repacketized or receiver.inject_dtmf
+                    narrowed or offer_sent.sent or offer_sent.repacketized
+                    or receiver.inject_dtmf
                     or (codecs and not codecs[0].source_pt) or sender.inject_dtmf
                     or offer_sent.prefer is not None)
                 answerer_media = sender.medias[work.index]
