@@ -228,3 +228,21 @@ def test_a_media_accepted_after_a_refused_offer_keeps_its_ice(default_pair, firs
              answer(_ice_body(CALLEE, 3000, 0, False)),
              {**offer(_ice_body("198.51.100.3", 4000, 4002, offerer_ice)), "to-tag": "B"}]
     default_pair.compare(steps, f"refused-then-ice-{offerer_ice}")
+
+
+@pytest.mark.parametrize("who", ["A", "B"])
+@pytest.mark.parametrize("options", [{"ICE": "force"}, {}], ids=str)
+def test_a_reoffer_refusing_an_ice_media_keeps_its_endpoint(default_pair, options, who):
+    """A party whose leg speaks ICE refuses its media in a re-offer: its streams keep the
+    endpoint they had, the port-0 address only advertised (10.5: once filled, an ICE leg's
+    SDP no longer moves the endpoint); rtpengined showed the refusing SDP's address."""
+    hosts = {"A": (CALLER, 2000), "B": (CALLEE, 3000)}
+    other = "B" if who == "A" else "A"
+    host, port = hosts[who]
+    default_pair.compare([
+        {**offer(_ice_body(CALLER, 2000, 2002, True)), **options},
+        answer(_ice_body(CALLEE, 3000, 3002, True)),
+        {**offer(_ice_body("198.51.100.3" if who == "A" else "198.51.100.4", port, 0, True)),
+         "from-tag": who, "to-tag": other},
+        query(),
+    ], f"refused-ice-endpoint-{who}")

@@ -548,13 +548,7 @@ class _Session(SdpOutput, IceCandidates):
                 elif stream.rare is not None:  # (else it has none already)
                     stream.shown_endpoint = None
                 if stream.advertised != target:
-                    if stream.advertised is not None and target is not None and (
-                            ice_leg or (not stream.closed
-                                        and target.family != stream.interface.family)):
-                        # ICE on the leg: once filled, its SDP no longer moves where media
-                        # goes, ICE does (10.5); the address it had stays until then.
-                        # Nor does an address of another family than the local port's
-                        # (10.5 ignores it with a warning, but shows it as advertised).
+                    if _endpoint_stays(stream, target, ice_leg):
                         if stream.endpoint is None:
                             stream.endpoint = stream.advertised
                     else:
@@ -628,9 +622,14 @@ class _Session(SdpOutput, IceCandidates):
                                  for rtcp in (False, True)]
         if conn is not None:
             for stream in sender_media.streams:
-                stream.advertised = Endpoint(conn.address, 1 if stream.rtcp else 0)
+                target = Endpoint(conn.address, 1 if stream.rtcp else 0)
+                if _endpoint_stays(stream, target, sender_media.ice_out):
+                    if stream.endpoint is None:
+                        stream.endpoint = stream.advertised
+                else:
+                    stream.endpoint = None
+                stream.advertised = target
                 stream.shown_endpoint = None
-                stream.endpoint = None
                 if not stream.closed:
                     self.manager.media.update_stream(stream)
 
@@ -727,6 +726,16 @@ class _Session(SdpOutput, IceCandidates):
         media.streams = streams
         media.bound_endpoint = None
         return streams
+
+
+def _endpoint_stays(stream: Stream, target: Endpoint | None, ice_leg: bool) -> bool:
+    """Whether an SDP's new address for ``stream`` leaves its endpoint where it was (10.5's
+    ``__fill_stream``): once filled, ICE on the leg moves it, not the SDP (the address it
+    had stays until then); nor does an address of another family than the local port's
+    (10.5 ignores it with a warning). Either way the SDP's shows as advertised."""
+    if stream.advertised is None or target is None:
+        return False
+    return ice_leg or (not stream.closed and target.family != stream.interface.family)
 
 
 def _set_dir_flags(smedia: CallMedia, rmedia: CallMedia, direction: str) -> None:
