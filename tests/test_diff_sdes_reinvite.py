@@ -51,6 +51,9 @@ A_HELD_RTCP = sdp("v=0", "o=- 1 1 IN IP4 192.0.2.10", "s=-", "c=IN IP4 0.0.0.0",
 A_HELD_RTCP_SAME = A_HELD_RTCP.replace("a=rtcp:2008", "a=rtcp:2000")
 A_SDES_MUX = SDES_A.replace("a=sendrecv", "a=rtcp-mux\r\na=sendrecv")
 A_SDES_RTCP_SAME = SDES_A.replace("a=sendrecv", "a=rtcp:2000 IN IP4 192.0.2.10\r\na=sendrecv")
+DTLS_B = sdp("v=0", "o=- 2 2 IN IP4 192.0.2.20", "s=-", "c=IN IP4 192.0.2.20", "t=0 0",
+             "m=audio 3000 UDP/TLS/RTP/SAVPF 0", "a=setup:actpass",
+             "a=fingerprint:sha-256 " + ":".join(["AB"] * 32), "a=sendrecv")
 DEMUX = {"rtcp-mux": ["demux"]}
 OFF = {"DTLS": "off", "ICE": "remove"}
 
@@ -151,6 +154,16 @@ SCENARIOS: dict[str, list[dict]] = {
         _o(PLAIN_A, **SAVP), _a(B_TAG7), _o(PLAIN_B, **{"from-tag": "B", "to-tag": "A"}),
         _a(PLAIN_A, **{"from-tag": "B", "to-tag": "A"}), query(_mask=_mask_keys),
         _o(PLAIN_A, **{"to-tag": "B"}), _a(PLAIN_B), query(_mask=_mask_keys), delete()],
+    # -- SDES end to end (B took A's own line), then B re-offers without keys sent on as
+    # SRTP: A is offered the line it has (the one its answer passed on) and fresh ones for
+    # the other suites (10.5's sdes_out); rtpengined offered A RTP/SAVP without a key
+    "SDES end to end, then a plain re-offer from B sent on as SRTP": [
+        _o(SDES_A), _a(SDES_B), _o(PLAIN_B, **SAVP, **{"from-tag": "B", "to-tag": "A"}),
+        query(_mask=_mask_keys), delete()],
+    "SDES end to end, then a DTLS re-offer from B sent on as SDES": [
+        _o(SDES_A), _a(SDES_B),
+        _o(DTLS_B, **SAVP, **{"from-tag": "B", "to-tag": "A"}), query(_mask=_mask_keys),
+        delete()],
 }
 
 

@@ -287,8 +287,10 @@ def offer_security(plan: MediaPlan, section: MediaSection, sender_media: CallMed
             # A re-offer keeps the keys (and SDES off) it had; once the party answered SDES,
             # what is left of them comes first and fresh lines for the other suites follow
             # (10.5 keeps our line of the answer's tag and suite, if any).
+            # (a party with SDES end to end before, which has no line of ours but the one
+            # its answer passed on, starts with that one too: 10.5's sdes_out)
             accepted = out_media.crypto_accepted
-            offered = (sdes.reoffer(accepted) if accepted is not None and previous
+            offered = (sdes.reoffer(accepted) if accepted is not None and (previous or accepted)
                        else previous)
         else:
             offered = [] if "off" in opts.sdes else sdes.offer([], _sdes_list(opts))
