@@ -54,6 +54,9 @@ A_SDES_RTCP_SAME = SDES_A.replace("a=sendrecv", "a=rtcp:2000 IN IP4 192.0.2.10\r
 DTLS_B = sdp("v=0", "o=- 2 2 IN IP4 192.0.2.20", "s=-", "c=IN IP4 192.0.2.20", "t=0 0",
              "m=audio 3000 UDP/TLS/RTP/SAVPF 0", "a=setup:actpass",
              "a=fingerprint:sha-256 " + ":".join(["AB"] * 32), "a=sendrecv")
+DTLS_A = sdp("v=0", "o=- 1 1 IN IP4 192.0.2.10", "s=-", "c=IN IP4 192.0.2.10", "t=0 0",
+             "m=audio 2000 UDP/TLS/RTP/SAVPF 0 8", "a=setup:actpass",
+             "a=fingerprint:sha-256 " + ":".join(["CD"] * 32), "a=sendrecv")
 DEMUX = {"rtcp-mux": ["demux"]}
 OFF = {"DTLS": "off", "ICE": "remove"}
 
@@ -160,6 +163,13 @@ SCENARIOS: dict[str, list[dict]] = {
     "SDES end to end, then a plain re-offer from B sent on as SRTP": [
         _o(SDES_A), _a(SDES_B), _o(PLAIN_B, **SAVP, **{"from-tag": "B", "to-tag": "A"}),
         query(_mask=_mask_keys), delete()],
+    # -- a DTLS offerer (never offered SDES) re-offered to with B's SDES: DTLS alone
+    # (10.5 keeps the leg's DTLS-only choice); rtpengined added our a=crypto lines
+    "DTLS both ways, then an SDES re-offer from B": [
+        _o(DTLS_A), _a(DTLS_B), _o(SDES_B, **{"from-tag": "B", "to-tag": "A"}), delete()],
+    "DTLS offerer answered plain, then an SDES re-offer from B": [
+        _o(DTLS_A, **AVP), _a(PLAIN_B), _o(SDES_B, **{"from-tag": "B", "to-tag": "A"}),
+        delete()],
     "SDES end to end, then a DTLS re-offer from B sent on as SDES": [
         _o(SDES_A), _a(SDES_B),
         _o(DTLS_B, **SAVP, **{"from-tag": "B", "to-tag": "A"}), query(_mask=_mask_keys),

@@ -317,7 +317,11 @@ def offer_security(plan: MediaPlan, section: MediaSection, sender_media: CallMed
     elif sender_media.crypto_received:
         # SDES on both legs: the offerer's lines (as 10.5 prints them) and the suites it
         # did not offer (none with SDES off), with DTLS; media passes through untouched.
-        offered = ([] if "off" in opts.sdes
+        # A party that only ever spoke DTLS to us (its own SDPs without a=crypto) and was
+        # never offered SDES is offered DTLS alone (10.5 keeps a leg's DTLS-only choice).
+        dtls_party = (not ours_before and not out_media.crypto_received
+                      and is_dtls(out_media.remote_webrtc))
+        offered = ([] if "off" in opts.sdes or dtls_party
                    else sdes.offer(sender_media.crypto_received, _sdes_list(opts),
                                    ours_before))
         out_media.crypto_offered = offered  # (none with SDES off: see the answer)
