@@ -312,6 +312,9 @@ class CallMedia:
     # offered a protocol without SRTP.
     dtls_only: bool = rare(False)
     dtls_offered: bool = rare(False)  # we offered DTLS (actpass) on this leg, not yet answered
+    # An offer to this party had the ``trickle ICE`` flag: query's "trickle ICE" until the
+    # party's own SDP says whether it trickles (10.5's media flag).
+    trickle_flagged: bool = rare(False)
     # The party offered DTLS: the roles its a=setup leaves us until its answer ("active",
     # "passive" or both; query's flags as 10.5 shows them).
     dtls_pending: tuple = rare(())

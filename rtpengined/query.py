@@ -171,11 +171,12 @@ def _media_flags(media: CallMedia) -> list[str]:
         flags.append("SDES")
     if media.ice_passthrough:
         flags.append("passthrough")
+    remote = media.remote_webrtc
     if media.ice_out:
         flags.append("ICE")
-        remote = media.remote_webrtc
-        if remote is not None and remote.trickle_option:
-            flags.append("trickle ICE")
+    if ((media.ice_out and remote is not None and remote.trickle_option)
+            or media.trickle_flagged):
+        flags.append("trickle ICE")
     if media.ice_controlling:
         flags.append("ICE controlling")
     if media.unidirectional:

@@ -68,3 +68,25 @@ TRICKLE_SCENARIOS: dict[str, list[dict]] = {
 @pytest.mark.parametrize("name", list(TRICKLE_SCENARIOS))
 def test_trickle_fragments(default_pair, name):
     default_pair.compare(TRICKLE_SCENARIOS[name], name)
+
+
+PLAIN_OFFER = sdp("v=0", "o=- 1 1 IN IP4 198.51.100.1", "s=x", "c=IN IP4 198.51.100.1",
+                  "t=0 0", "m=audio 2000 RTP/AVP 0")
+PLAIN_ANSWER = PLAIN_OFFER.replace("198.51.100.1", "198.51.100.2").replace("2000", "3000")
+
+
+@pytest.mark.parametrize("options", [{}, {"ICE": "force"}, {"ICE": "remove"}], ids=str)
+@pytest.mark.parametrize("answer_trickles", [False, True])
+def test_the_trickle_ice_flag_in_query(default_pair, options, answer_trickles):
+    """``trickle ICE`` in an offer shows as the receiving party's "trickle ICE" media flag
+    until that party's own SDP says whether it trickles, with or without ICE on its leg
+    (10.5); rtpengined showed it only from a party's own SDP, and only beside "ICE"."""
+    answered = (PLAIN_ANSWER + "a=ice-options:trickle\r\n"
+                if answer_trickles else PLAIN_ANSWER)
+    default_pair.compare([
+        {**offer(PLAIN_OFFER), "flags": ["trickle-ICE"], **options},
+        {"command": "query"},
+        answer(answered),
+        {"command": "query"},
+        delete(),
+    ], f"trickle-flag-{answer_trickles}")

@@ -204,6 +204,10 @@ class SdpOutput:
                     sender_media.ice_controlling = not is_offer
                     out_media.ice_role_own = sender_media.ice_role_own = True
                 sender_media.remote_webrtc = remote
+                if sender_media.trickle_flagged:  # (its own SDP says now: 10.5)
+                    sender_media.trickle_flagged = False
+                if is_offer and "trickle-ICE" in opts.flags:
+                    out_media.trickle_flagged = True
                 if is_offer:
                     _offer_mid(section, sender_media, out_media, "generate-mid" in opts.flags)
                 plan.write_mid, plan.mid = True, out_media.mid
