@@ -128,6 +128,12 @@ SCENARIOS: dict[str, list[dict[str, Any]]] = {
         offer(RELAYS, **RELAY), answer(ICE_B, **RELAY), delete()],
     "optional: relay candidates and session-level ICE stay": [
         offer(RELAYS, **OPTIONAL), answer(ICE_B, **OPTIONAL), query(), delete()],
+    # A leg already on rtcp-mux keeps it on its one port: force-relay keeps our a=rtcp and
+    # a=rtcp-mux there (10.5); rtpengined dropped them
+    "force-relay re-offer to a party using rtcp-mux": [
+        offer(PLAIN_A.replace("a=sendrecv", "a=rtcp-mux\r\na=sendrecv")),
+        answer(PLAIN_B.replace("a=sendrecv", "a=rtcp-mux\r\na=sendrecv")),
+        {**offer(PLAIN_A, **RELAY), "to-tag": "B"}, delete()],
     "force-relay with rtcp-mux require": [
         offer(GH850_OFFER, **RELAY, **{"rtcp-mux": ["require"]}),
         answer(GH850_ANSWER, **RELAY), delete()],

@@ -75,8 +75,10 @@ class IceCandidates:
         plan.strip_relay_candidates = relay
         if relay:
             plan.keep_media_line = True
-            # Our a=rtcp only for rtcp-mux in an answer (or required): the rest stays.
-            if not (plan.rtcp_mux and (not is_offer or "require" in opts.rtcp_mux)):
+            # Our a=rtcp only for rtcp-mux in an answer, or offered on one port (required,
+            # or kept on a leg that uses it: 10.5): the rest stays.
+            if not (plan.rtcp_mux and (not is_offer or "require" in opts.rtcp_mux
+                                       or rtcp_port == rtp.port)):
                 plan.rtcp_port, plan.rtcp_mux = None, False
         # An answer speaks ICE to the offerer if the offerer's leg uses it (10.5).
         ice_known = parsed.has_ice(index) if is_offer else out_media.ice_out
