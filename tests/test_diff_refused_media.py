@@ -217,16 +217,25 @@ def test_a_refusing_reoffer_keeps_the_receivers_protocol(default_pair, again, au
     ], f"refused-reoffer-protocol-{again}-{audio}")
 
 
+@pytest.mark.parametrize("reofferer", ["A", "B"])
+@pytest.mark.parametrize("answer_options", [{}, {"ICE": "force"}, {"ICE": "remove"}], ids=str)
 @pytest.mark.parametrize("first_options", [{"ICE": "force"}, {"ICE": "remove"}, {}], ids=str)
 @pytest.mark.parametrize("offerer_ice", [False, True])
 def test_a_media_accepted_after_a_refused_offer_keeps_its_ice(default_pair, first_options,
-                                                             offerer_ice):
+                                                             offerer_ice, answer_options,
+                                                             reofferer):
     """ICE settled for a media refused in the first offer (``ICE: force`` there, or the
-    offerer's own) still holds when a re-offer accepts it (10.5 settles it whatever the
+    offerer's own) or in its answer (that answer's ``ICE`` option, for the offerer's leg)
+    still holds when a re-offer from either party accepts it (10.5 settles it whatever the
     port); rtpengined had settled nothing and offered it without ICE."""
     steps = [{**offer(_ice_body(CALLER, 2000, 0, offerer_ice)), **first_options},
-             answer(_ice_body(CALLEE, 3000, 0, False)),
-             {**offer(_ice_body("198.51.100.3", 4000, 4002, offerer_ice)), "to-tag": "B"}]
+             {**answer(_ice_body(CALLEE, 3000, 0, False)), **answer_options}]
+    if reofferer == "A":
+        steps.append({**offer(_ice_body("198.51.100.3", 4000, 4002, offerer_ice)),
+                      "to-tag": "B"})
+    else:
+        steps.append({**offer(_ice_body("198.51.100.4", 5000, 5002, False)), "from-tag": "B",
+                      "to-tag": "A"})
     default_pair.compare(steps, f"refused-then-ice-{offerer_ice}")
 
 

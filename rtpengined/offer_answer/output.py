@@ -491,16 +491,17 @@ class SdpOutput:
             # offerer's, or generated; an answer's the one the offerer gave it: a browser
             # needs it on a refused m= line too; 10.5 writes it).
             own, peer = sender.medias[work.index], receiver.medias[work.index]
+            # Whether its receiver's leg speaks ICE is settled as for an accepted media, by
+            # an offer's or an answer's ICE option (10.5): a later re-offer that accepts
+            # the media goes on from there.
+            if is_offer and not peer.initialized:  # (the offerer's leg: its SDP's, if any)
+                peer.ice_out = own.ice_out
+            if opts.ice == "remove":
+                peer.ice_out = False
+            elif opts.ice != "default":
+                peer.ice_out = True
             if is_offer:
                 _offer_mid(section, own, peer, "generate-mid" in opts.flags)
-                # Whether its leg speaks ICE is settled as for an accepted media (10.5): a
-                # later re-offer that accepts it goes on from there.
-                if not peer.initialized:  # (the offerer's leg: its SDP's, with a port)
-                    peer.ice_out = own.ice_out
-                if opts.ice == "remove":
-                    peer.ice_out = False
-                elif opts.ice != "default":
-                    peer.ice_out = True
                 # (what an answer refusing it too goes by: this offer's protocol, and no
                 # codecs offered to narrow its format list by, as in 10.5)
                 own.offer_protocol = section.protocol
