@@ -97,3 +97,22 @@ def test_media_between_an_osrtp_offerer_and_an_srtp_answerer(default_pair, which
     finally:
         a_sock.close()
         b_sock.close()
+
+
+@pytest.mark.parametrize("line", list(ANSWER_LINES))
+def test_an_sdes_reoffer_to_the_osrtp_offerer(default_pair, line):
+    """B re-offers SDES: the opportunistic offerer's leg is kept (RTP/AVP, no
+    transport-protocol), so it is offered SDES in it, B's lines first, the line it has from
+    us next, fresh ones after (10.5); rtpengined sent it plain RTP/AVP without keys."""
+    reoffer = body("198.51.100.2", 3000, "RTP/SAVP",
+                   "a=crypto:1 AES_CM_128_HMAC_SHA1_80 "
+                   "inline:QjnnaukLn7iwASAs0YLzPUplJkjOhTZK2dvOwo6c")
+    default_pair.compare([
+        {**offer(body("198.51.100.1", 2000, "RTP/AVP", OFFERER_KEY)),
+         "transport-protocol": "RTP/SAVP", "_mask": _mask_keys},
+        {**answer(body("198.51.100.2", 3000, "RTP/SAVP", ANSWER_LINES[line])),
+         "_mask": _mask_keys},
+        {**offer(reoffer), "from-tag": "B", "to-tag": "A", "_mask": _mask_keys},
+        {**answer(body("198.51.100.1", 2000, "RTP/AVP", OFFERER_KEY)), "from-tag": "B",
+         "to-tag": "A", "_mask": _mask_keys},
+    ], f"osrtp-sdes-reoffer-{line}")

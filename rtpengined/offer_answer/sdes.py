@@ -277,7 +277,11 @@ def offer_security(plan: MediaPlan, section: MediaSection, sender_media: CallMed
     # one to a party whose OSRTP leg the offer keeps (10.5, with or without that option).
     osrtp_out = (("offer" in opts.osrtp or (kept and out_media.osrtp))
                  and not is_srtp(out_proto) and not sdes_in)
-    out_media.osrtp = osrtp_out or (osrtp_in and not to_plain and not is_srtp(out_proto))
+    # (an SDES offer to a party whose opportunistic leg the offer keeps: it stays one, and
+    # is offered the SDES it has, 10.5)
+    osrtp_kept = kept and out_media.osrtp and bool(sender_media.crypto_received)
+    out_media.osrtp = osrtp_out or osrtp_kept or (
+        osrtp_in and not to_plain and not is_srtp(out_proto))
     if (is_srtp(out_proto) or osrtp_out) and (not sdes_in or dtls_offerer):
         # A plain offerer sent on as SRTP, or a DTLS offerer (a browser) sent on as SRTP:
         # we offer our own keys and DTLS (10.5), and terminate whatever the answer picks.
@@ -308,7 +312,8 @@ def offer_security(plan: MediaPlan, section: MediaSection, sender_media: CallMed
                 stream.crypto_suite = offered[0].suite.name if offered else None
         plan.security = (security_attributes(offered) if dtls_off
                          else security_attributes(offered, "actpass", fingerprint))
-    elif (is_srtp(in_proto) or to_plain or plain_named) and not is_srtp(out_proto):
+    elif ((is_srtp(in_proto) or to_plain or plain_named) and not is_srtp(out_proto)
+          and not osrtp_kept):
         # (plain_named: also a plain offer's own DTLS lines go, as in 10.5)
         sender_media.sdes = bool(sender_media.crypto_received)
         plan.security = []
