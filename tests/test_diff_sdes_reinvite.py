@@ -57,6 +57,8 @@ DTLS_B = sdp("v=0", "o=- 2 2 IN IP4 192.0.2.20", "s=-", "c=IN IP4 192.0.2.20", "
 DTLS_A = sdp("v=0", "o=- 1 1 IN IP4 192.0.2.10", "s=-", "c=IN IP4 192.0.2.10", "t=0 0",
              "m=audio 2000 UDP/TLS/RTP/SAVPF 0 8", "a=setup:actpass",
              "a=fingerprint:sha-256 " + ":".join(["CD"] * 32), "a=sendrecv")
+OSRTP_B = PLAIN_B.replace("a=sendrecv", "a=crypto:1 AES_CM_128_HMAC_SHA1_80 "
+                          "inline:QjnnaukLn7iwASAs0YLzPUplJkjOhTZK2dvOwo6c\r\na=sendrecv")
 DEMUX = {"rtcp-mux": ["demux"]}
 OFF = {"DTLS": "off", "ICE": "remove"}
 
@@ -170,6 +172,17 @@ SCENARIOS: dict[str, list[dict]] = {
     "DTLS offerer answered plain, then an SDES re-offer from B": [
         _o(DTLS_A, **AVP), _a(PLAIN_B), _o(SDES_B, **{"from-tag": "B", "to-tag": "A"}),
         delete()],
+    # -- a DTLS offerer sent on as plain RTP, then its peer re-offers OSRTP: it is offered
+    # RTP/AVP with DTLS alone and answers that way; an RTP/AVP answer with DTLS lines is
+    # no plain answer, so the OSRTP offerer gets our SDES key (10.5); rtpengined passed the
+    # answerer's a=fingerprint and a=setup on to it
+    "DTLS offerer sent on as RTP/AVP, then an OSRTP re-offer answered with DTLS": [
+        _o(DTLS_A, **AVP), _a(PLAIN_B),
+        _o(OSRTP_B, **{"from-tag": "B", "to-tag": "A"}),
+        _a(PLAIN_A.replace("a=sendrecv", "a=setup:active\r\n"
+                           "a=fingerprint:sha-256 " + ":".join(["EF"] * 32)
+                           + "\r\na=sendrecv"), **{"from-tag": "B", "to-tag": "A"}),
+        query(_mask=_mask_keys), delete()],
     "SDES end to end, then a DTLS re-offer from B sent on as SDES": [
         _o(SDES_A), _a(SDES_B),
         _o(DTLS_B, **SAVP, **{"from-tag": "B", "to-tag": "A"}), query(_mask=_mask_keys),

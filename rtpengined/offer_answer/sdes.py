@@ -520,7 +520,10 @@ def _answer_security(plan: MediaPlan, section: MediaSection, answer_media: CallM
                          keep_suite=answer_media.dtls_role is not None)
                 + set_keys(offer_media, None, None, keep_suite=previous_role is not None))
     osrtp_offerer = not is_srtp(offered_proto) and bool(offer_media.crypto_received)
-    plain_answer = not is_srtp(section.protocol) and not received_crypto(section)
+    # (an RTP/AVP answer with DTLS lines is no plain one: 10.5 takes its DTLS whatever the
+    # protocol, so an opportunistic offerer gets our SDES key and its DTLS is terminated)
+    plain_answer = (not is_srtp(section.protocol) and not received_crypto(section)
+                    and not is_dtls(answer_media.remote_webrtc))
     # A plain answer from a party whose leg was plain already (a re-offer that kept it so)
     # changes no protocol: the OSRTP offerer keeps its SRTP, as `OSRTP: accept` would (10.5).
     kept_plain = osrtp_offerer and plain_answer and not answer_media.osrtp
@@ -644,7 +647,10 @@ def _answer_security(plan: MediaPlan, section: MediaSection, answer_media: CallM
             ours = _kept_key(offer_media, sdes.answer(offer_media.crypto_received))
             if ours is not None:
                 theirs = _answer_with_ours(plan, offer_media, ours)
-                offer_media.sdes = answer_media.sdes = True
+                offer_media.sdes = True
+                # (SDES shows on the answerer's leg if it was offered our a=crypto beside
+                # DTLS, not if it was offered DTLS alone: 10.5)
+                answer_media.sdes = bool(answer_media.crypto_offered)
                 return (set_keys(offer_media, theirs, ours, show_suite=True)
                         + set_keys(answer_media, None, None, keep_suite=True))
             return _answer_keyless(plan, answer_media, offer_media)
