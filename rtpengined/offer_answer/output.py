@@ -499,7 +499,11 @@ class SdpOutput:
             if opts.ice == "remove":
                 peer.ice_out = False
             elif opts.ice != "default":
-                peer.ice_out = True
+                # (``optional``/``force-relay`` in an answer whose party has no ICE leave
+                # none towards the offerer either: nothing of ours runs there, 10.5)
+                peer.ice_out = opts.ice == "force" or is_offer or own.ice_out
+            if opts.passthrough is not None:  # (both legs, whatever the port: 10.5)
+                own.ice_passthrough = peer.ice_passthrough = opts.passthrough
             if is_offer:
                 _offer_mid(section, own, peer, "generate-mid" in opts.flags)
                 # (what an answer refusing it too goes by: this offer's protocol, and no
