@@ -150,13 +150,26 @@ def offered(section: MediaSection, formats: list[str], ptime_option: int | None,
         always=always,
         sent=tuple(sent) if sent is not None and (accept or always or sent != formats) else (),
         added=tuple(added),
-        supp_touched=bool(sent) and any(
+        supp_touched=(bool(sent) and any(
             name.split("/")[0].lower() in ("all", "full", "telephone-event", "cn")
-            for name in touched),
+            for name in touched)) or _rate_stripped(rtpmaps, formats, section.formats),
         prefer=prefer,
     )
     # (fmtps, a dict, is not compared: only records without any are shared; they are rarer)
     return record if fmtps else _shared_offer(record)
+
+
+def _rate_stripped(rtpmaps: dict[str, str], kept: list[str], offered: list[str]) -> bool:
+    """The codec options took a codec out of the offer at the clock rate of a
+    telephone-event/CN it keeps: 10.5 then answers those from its codec handlers, which
+    carry the offerer's own format parameters."""
+    if len(kept) == len(offered):
+        return False
+    rates = {clock_rate(rtpmaps.get(pt, "")) for pt in kept
+             if _encoding(rtpmaps.get(pt, "")) in SUPPLEMENTARY}
+    return bool(rates) and any(
+        clock_rate(rtpmaps.get(pt, "")) in rates for pt in offered
+        if pt not in kept and _encoding(rtpmaps.get(pt, "")) not in SUPPLEMENTARY)
 
 
 def kept_conversion(last_offer: Offered | None, previous: list[str] | None,
@@ -819,9 +832,21 @@ def single_codec(codecs: list[AnswerCodec]) -> list[AnswerCodec]:
 def hides_formats(section: MediaSection, result: list[AnswerCodec], offer: Offered) -> bool:
     """10.5 quirk: an answer left with only telephone-event because its codecs were stripped
     from the offer gets an empty m= format list (the telephone-event attributes stay)."""
-    if not result or any(_encoding(c.rtpmap or "") != "telephone-event" for c in result):
+    if not result or any(_encoding(c.rtpmap or "") not in SUPPLEMENTARY for c in result):
         return False
     rtpmaps = section.rtpmaps()
     stripped = dict(offer.stripped)
-    return any(pt in stripped and _encoding(stripped[pt]) == _encoding(rtpmaps.get(pt, ""))
-               for pt in section.formats)
+    if any(_encoding(c.rtpmap or "") != "telephone-event" for c in result):
+        # (with CN too: only when the strip took a codec at their clock rate, as below)
+        return _rate_stripped_offer(offer)
+    return _rate_stripped_offer(offer) or any(
+        pt in stripped and _encoding(stripped[pt]) == _encoding(rtpmaps.get(pt, ""))
+        for pt in section.formats)
+
+
+def _rate_stripped_offer(offer: Offered) -> bool:
+    """``_rate_stripped`` from what an offer recorded."""
+    texts = dict(offer.stripped)
+    texts.update(offer.codecs)
+    return _rate_stripped(texts, [pt for pt, _ in offer.codecs],
+                          [*(pt for pt, _ in offer.codecs), *(pt for pt, _ in offer.stripped)])
