@@ -93,6 +93,7 @@ class SdpOutput:
             if section.port == 0 or out_media.rtp is None:
                 media_plans.append(self._rejected_plan(parsed, work, sender, receiver, opts,
                                                        is_offer))
+                _inject_shown(out_media, section, opts)
                 continue
             rtp = out_media.rtp
             conversion = None  # (an answer's conversions to set, once its keys are)
@@ -275,6 +276,7 @@ class SdpOutput:
                 self._set_conversions(*conversion)
             elif is_offer and work.added:
                 self._early_conversions(sender_media, out_media, work)
+            _inject_shown(out_media, section, opts)
             media_plans.append(plan)
         session_plan = SessionPlan(media_plans)
         if first_address is None:  # every media refused: the address the first would have
@@ -566,6 +568,13 @@ class SdpOutput:
         if out_media.mux_answer:
             return True, rtp.port
         return False, rtcp.port
+
+
+def _inject_shown(out_media: CallMedia, section: sdpmod.MediaSection, opts: Options) -> None:
+    """``inject DTMF`` in an offer or answer: 10.5 sets up codec handlers for the party it
+    goes to at once, so query shows "transcoding" on its media, a refused one too."""
+    if "inject-DTMF" in opts.flags and section.is_rtp and section.type == "audio":
+        out_media.transcoding = True
 
 
 def _offer_mid(section: sdpmod.MediaSection, sender_media: CallMedia, out_media: CallMedia,

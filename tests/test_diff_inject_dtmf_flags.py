@@ -1,0 +1,44 @@
+"""``inject DTMF`` and query's "transcoding" media flag, as rtpengine 10.5 shows them.
+
+10.5 sets up codec handlers for the party an offer or answer with ``inject DTMF`` goes to as
+soon as it is sent, so its media shows "transcoding" before any answer: on a first offer's
+callee, on the other party of a re-offer from either side, on an offerer whose answer
+refused the media. rtpengined showed it only once an answer's conversions were set (found
+by differential random flows).
+"""
+
+from __future__ import annotations
+
+import pytest
+from differential import (
+    answer,
+    default_pair_fixture,  # noqa: F401  (registers default_pair)
+    offer,
+    query,
+    sdp,
+)
+
+INJECT = {"flags": ["inject-DTMF"]}
+
+
+def body(host: str, port: int, formats: str = "0 101") -> str:
+    return sdp("v=0", f"o=- 1 1 IN IP4 {host}", "s=x", f"c=IN IP4 {host}", "t=0 0",
+               f"m=audio {port} RTP/AVP {formats}", "a=rtpmap:101 telephone-event/8000")
+
+
+SCENARIOS = {
+    "first offer": [{**offer(body("198.51.100.1", 2000)), **INJECT}, query(),
+                    answer(body("198.51.100.2", 3000)), query()],
+    "answer refusing the media": [offer(body("198.51.100.1", 2000)),
+                                  {**answer(body("198.51.100.2", 0)), **INJECT}, query()],
+    **{f"re-offer from {who}": [
+        offer(body("198.51.100.1", 2000)), answer(body("198.51.100.2", 3000)),
+        {**offer(body("198.51.100.4", 5000, "9")), "from-tag": who,
+         "to-tag": "B" if who == "A" else "A", **INJECT}, query()]
+       for who in ("A", "B")},
+}
+
+
+@pytest.mark.parametrize("name", list(SCENARIOS))
+def test_inject_dtmf_shows_transcoding(default_pair, name):
+    default_pair.compare(SCENARIOS[name], f"inject-flags-{name}")
