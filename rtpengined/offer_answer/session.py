@@ -298,12 +298,19 @@ class _Session(SdpOutput, IceCandidates):
         work.sender_pool = self.manager.pool_for(sender_if, own_family)
         work.receiver_pool = self.manager.pool_for(receiver_if, opts.address_family or own_family)
         work.mux_forced = mux_forced and section.is_rtp
-        require = is_offer and ("require" in opts.rtcp_mux or work.mux_forced) and section.is_rtp
+        rmedia = work.receiver_media
+        # (a leg already using rtcp-mux is offered it on one port: 10.5 requires it then)
+        sticky = is_offer and rmedia is not None and rmedia.mux_in_use
+        require = is_offer and ("require" in opts.rtcp_mux or work.mux_forced
+                                or sticky) and section.is_rtp
+        # (an answer leaving the offerer on rtcp-mux: one port if it needs new ones, 10.5)
+        if (not is_offer and section.is_rtp and rmedia is not None
+                and work.sender_media is not None):
+            require = _answered_mux(work.sender_media, rmedia, parsed.rtcp_mux(index), opts)
         # rtpengine binds an even/odd pair for every protocol (udptl and BFCP too).
         receiver_count = 1 if require else 2
         # A caller whose rtcp-mux is settled at offer time (not passed on to the other
         # side, or "accept"ed) gets one port on its side (as 10.5).
-        rmedia = work.receiver_media
         mux_flags = opts.rtcp_mux
         offers_mux = work.offers_mux = parsed.rtcp_mux(index)
         to_peer = (not _OFFER_OR_REQUIRE.isdisjoint(mux_flags) or work.mux_forced
@@ -318,9 +325,8 @@ class _Session(SdpOutput, IceCandidates):
             # A re-offer that needs a pair where one port was enough: fresh ports (10.5).
             work.sender_count = sender_count
         # A leg already using rtcp-mux keeps it in a re-offer without a fallback port
-        # (output._mux_out): its single port is enough, and stays (10.5).
-        sticky_mux = (is_offer and rmedia is not None and rmedia.mux_in_use
-                      and len(rmedia.streams) == 1)
+        # (output._mux_out): the ports it has are enough, and stay (10.5 reuses the set).
+        sticky_mux = sticky and bool(rmedia.streams)
         if _needs_ports(rmedia) or (is_offer and len(rmedia.streams) != receiver_count
                                     and not sticky_mux):
             work.receiver_count = receiver_count
@@ -636,14 +642,7 @@ class _Session(SdpOutput, IceCandidates):
     def _answer_mux(self, answer_media: CallMedia, offer_media: CallMedia, accepted: bool,
                     opts: Options) -> None:
         """Whether the offerer gets rtcp-mux back (RFC 5761 as rtpengine negotiates it)."""
-        # "reject" and "accept" only mean something in an offer (10.5 ignores them in
-        # answers).
-        flags = answer_media.mux_flags | (opts.rtcp_mux - {"reject", "accept"})
-        offered = offer_media.mux_offered
-        # The offerer keeps what it offered when we did not pass rtcp-mux on (demux) or were
-        # told to accept it; otherwise it gets the answerer's choice.
-        keeps = not answer_media.mux_sent or "accept" in flags
-        use = offered and "reject" not in flags and (accepted or keeps)
+        use = _answered_mux(answer_media, offer_media, accepted, opts)
         offer_media.mux_answer = use
         offer_media.mux_in_use = use
         answer_media.mux_in_use = accepted
@@ -697,6 +696,12 @@ class _Session(SdpOutput, IceCandidates):
         interface: Interface = pool.interface
         streams: list[Stream] = []
         own_tos = self.call.tos != self.manager.config.tos
+        kept: Stream | None = None
+        if len(ports) == 1 and len(old_streams) == 2 and media.protocol in sdpmod.RTP_PROTOCOLS:
+            # One new port for a leg on rtcp-mux: its RTCP stream keeps the socket it had
+            # (10.5 only swaps the sockets the new set has).
+            kept = next((o for o in old_streams if o.rtcp and not o.closed
+                         and o.interface is interface), None)
         for n, (port, sock) in enumerate(ports):
             stream = Stream(interface=interface, port=port, rtcp=n == 1, sock=sock,
                             group=self.call.call_id, created=self.now)
@@ -717,6 +722,9 @@ class _Session(SdpOutput, IceCandidates):
             streams.append(stream)
         if len(streams) == 1 and media.protocol in sdpmod.RTP_PROTOCOLS:
             streams[0].rtcp_mux = True
+        if kept is not None:
+            streams.append(kept)
+            old_streams.remove(kept)
         if len(streams) == 2:
             streams[0].rtcp_peer = streams[1]
         endpoint_maps.remember(media, old_streams, streams)
@@ -726,6 +734,18 @@ class _Session(SdpOutput, IceCandidates):
         media.streams = streams
         media.bound_endpoint = None
         return streams
+
+
+def _answered_mux(answer_media: CallMedia, offer_media: CallMedia, accepted: bool,
+                  opts: Options) -> bool:
+    """Whether an answer leaves the offerer on rtcp-mux (``accepted``: the answer's own
+    a=rtcp-mux). "reject" and "accept" only mean something in an offer (10.5 ignores them
+    in answers): the offer's own options (``mux_flags``) decide."""
+    flags = answer_media.mux_flags | (opts.rtcp_mux - {"reject", "accept"})
+    # The offerer keeps what it offered when we did not pass rtcp-mux on (demux) or were
+    # told to accept it; otherwise it gets the answerer's choice.
+    keeps = not answer_media.mux_sent or "accept" in flags
+    return offer_media.mux_offered and "reject" not in flags and (accepted or keeps)
 
 
 def _endpoint_stays(stream: Stream, target: Endpoint | None, ice_leg: bool) -> bool:
