@@ -183,6 +183,12 @@ SCENARIOS: dict[str, list[dict]] = {
                            "a=fingerprint:sha-256 " + ":".join(["EF"] * 32)
                            + "\r\na=sendrecv"), **{"from-tag": "B", "to-tag": "A"}),
         query(_mask=_mask_keys), delete()],
+    # -- an offerer of DTLS beside its keys answered SDES is still answered DTLS (10.5
+    # prefers it; media: test_diff_sdes_to_dtls)
+    "DTLS and SDES offerer answered SDES": [
+        _o(SDES_A.replace("a=sendrecv", "a=setup:actpass\r\na=fingerprint:sha-256 "
+                          + ":".join(["CD"] * 32) + "\r\na=sendrecv")),
+        _a(SDES_B), query(_mask=_mask_keys), delete()],
     "SDES end to end, then a DTLS re-offer from B sent on as SDES": [
         _o(SDES_A), _a(SDES_B),
         _o(DTLS_B, **SAVP, **{"from-tag": "B", "to-tag": "A"}), query(_mask=_mask_keys),

@@ -183,3 +183,50 @@ def test_dtls_and_keys_offerer_to_dtls_answerer(daemon):
     finally:
         caller.close()
         callee.close()
+
+
+@pytest.mark.parametrize("choice", ["the offerer's own line", "a line of ours"])
+def test_dtls_and_keys_offerer_to_sdes_answerer(daemon, choice):
+    """An offerer of DTLS beside its keys (with an a=setup) answered SDES is still answered
+    DTLS (10.5 prefers it): the relay terminates its handshake and keys the answerer's leg
+    with the line it chose; media both ways. rtpengined answered it the SDES line."""
+    caller, callee = udp_socket(), udp_socket()
+    try:
+        key_line = base64.b64encode(SDES_KEY).decode()
+        caller_cert = dtls.Certificate()
+        offered = daemon.request({
+            "command": "offer", "call-id": f"dtls-sdes-{choice}", "from-tag": "a",
+            "ICE": "remove",
+            "sdp": body(caller.getsockname()[1], "UDP/TLS/RTP/SAVP",
+                        f"a=crypto:1 AES_CM_128_HMAC_SHA1_80 inline:{key_line}",
+                        f"a=fingerprint:{caller_cert.fingerprint()}", "a=setup:actpass")})
+        assert offered["result"] == "ok", offered
+        to_callee = int(re.search(r"m=audio (\d+)", offered["sdp"]).group(1))
+        lines = re.findall(r"a=crypto:(\d+) (AES_CM_128_HMAC_SHA1_\d+) inline:(\S+)",
+                           offered["sdp"])
+        tag, suite, key = lines[0] if choice == "the offerer's own line" else lines[-1]
+        callee_key = bytes(range(100, 130))
+        answered = daemon.request({
+            "command": "answer", "call-id": f"dtls-sdes-{choice}", "from-tag": "a",
+            "to-tag": "b",
+            "sdp": body(callee.getsockname()[1], "UDP/TLS/RTP/SAVP",
+                        f"a=crypto:{tag} {suite} "
+                        f"inline:{base64.b64encode(callee_key).decode()}")})
+        assert answered["result"] == "ok", answered
+        assert "a=crypto" not in answered["sdp"] and "a=setup:active" in answered["sdp"]
+        to_caller = int(re.search(r"m=audio (\d+)", answered["sdp"]).group(1))
+        fingerprint_a = re.search(r"a=fingerprint:(.+)", answered["sdp"]).group(1).strip()
+        # the relay is the caller's DTLS client (a=setup:active): it starts the handshake
+        keys_a = handshake(caller, dtls.DtlsEndpoint(caller_cert, False, fingerprint_a),
+                           ("127.0.0.1", to_caller), client=False)
+        a_out = srtp.SrtpContext(keys_a.profile, keys_a.local, outbound=True)
+        a_in = srtp.SrtpContext(keys_a.profile, keys_a.remote, outbound=False)
+        b_out = srtp.SrtpContext(suite, callee_key, outbound=True)
+        b_in = srtp.SrtpContext(suite, base64.b64decode(key)[:30], outbound=False)
+        to_b = exchange(caller, a_out.protect, callee, b_in.unprotect, to_caller, 0x5555)
+        to_a = exchange(callee, b_out.protect, caller, a_in.unprotect, to_callee, 0x6666)
+        assert len(to_b) >= 20 and to_b[-1][12:] == b"\xd5" * 160, len(to_b)
+        assert len(to_a) >= 20 and to_a[-1][12:] == b"\xd5" * 160, len(to_a)
+    finally:
+        caller.close()
+        callee.close()

@@ -579,9 +579,26 @@ def _answer_security(plan: MediaPlan, section: MediaSection, answer_media: CallM
             # An opportunistic offerer is answered in its own protocol (RFC 8643, 10.5),
             # unless the answer's transport-protocol names another.
             plan.protocol = offer_media.protocol = protocol or offered_proto
+        answered_sdes = received_crypto(section)
+        if (answered_sdes and not osrtp_offerer and not is_dtls(answer_media.remote_webrtc)
+                and _answers_dtls(offer_media, dtls_off)):
+            # An offerer of DTLS beside its keys, answered SDES: 10.5 still answers it DTLS
+            # (it prefers DTLS), terminates that, and keys the answerer's leg with the line
+            # it chose (ours, or the offerer's own we passed on) and its own.
+            chosen = next((c for c in answer_media.crypto_offered
+                           if c.tag == answered_sdes[0].tag
+                           and c.suite is answered_sdes[0].suite), None)
+            _answer_dtls_offerer(plan, offer_media, offered_proto, certificate, dtls_option,
+                                 previous_role)
+            answer_media.crypto_accepted = [chosen] if chosen is not None else []
+            answer_media.sdes = True
+            return (set_keys(answer_media, answered_sdes[0], chosen or NO_KEY,
+                             show_suite=True)
+                    + set_keys(offer_media, None, None,
+                               keep_suite=previous_role is not None))
         # SDES on both legs: an answer choosing one of the offerer's own lines goes back
         # as 10.5 prints it (keys end to end, media passes through).
-        answered = chosen_now = received_crypto(section)
+        answered = chosen_now = answered_sdes
         previous = offer_media.crypto_answered
         if static and previous is not None and any(
                 c.tag == previous.tag and c.suite is previous.suite
