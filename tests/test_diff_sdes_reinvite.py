@@ -189,6 +189,12 @@ SCENARIOS: dict[str, list[dict]] = {
         _o(SDES_A.replace("a=sendrecv", "a=setup:actpass\r\na=fingerprint:sha-256 "
                           + ":".join(["CD"] * 32) + "\r\na=sendrecv")),
         _a(SDES_B), query(_mask=_mask_keys), delete()],
+    "DTLS and SDES offerer answered SRTP without a key": [
+        _o(SDES_A.replace("a=sendrecv", "a=setup:actpass\r\na=fingerprint:sha-256 "
+                          + ":".join(["CD"] * 32) + "\r\na=sendrecv")),
+        _a(SDES_B.replace("a=crypto:1 AES_CM_128_HMAC_SHA1_80 inline:QjnnaukLn7iwASAs0YLzPU"
+                          "plJkjOhTZK2dvOwo6c\r\n", "")),
+        query(_mask=_mask_keys), delete()],
     "SDES end to end, then a DTLS re-offer from B sent on as SDES": [
         _o(SDES_A), _a(SDES_B),
         _o(DTLS_B, **SAVP, **{"from-tag": "B", "to-tag": "A"}), query(_mask=_mask_keys),

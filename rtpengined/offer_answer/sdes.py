@@ -672,6 +672,17 @@ def _answer_security(plan: MediaPlan, section: MediaSection, answer_media: CallM
                         + set_keys(answer_media, None, None, keep_suite=True))
             return _answer_keyless(plan, answer_media, offer_media)
         elif is_srtp(section.protocol):
+            if not osrtp_offerer and _answers_dtls(offer_media, dtls_off):
+                # (an offerer of DTLS beside its keys: answered DTLS all the same, 10.5;
+                # the keyless answerer's leg as ``_answer_keyless`` keys it)
+                sent_with = keyless_answer(list(offer_media.crypto_received),
+                                           list(answer_media.crypto_offered), None)[2]
+                _answer_dtls_offerer(plan, offer_media, offered_proto, certificate,
+                                     dtls_option, previous_role)
+                answer_media.sdes = sent_with is not None
+                return (set_keys(answer_media, NO_KEY, sent_with or NO_KEY, show_suite=True)
+                        + set_keys(offer_media, None, None,
+                                   keep_suite=previous_role is not None))
             return _answer_keyless(plan, answer_media, offer_media)
     if answer_media.osrtp and not offer_media.crypto_received:
         # An opportunistic answer to a plain offer: nothing is keyed (its a=crypto answers
