@@ -10,21 +10,18 @@ differential random flows). An answer's own ``transport-protocol`` still decides
 
 from __future__ import annotations
 
-import struct
-
 import pytest
 from differential import (
     answer,
     audio_port,
-    burst,
     default_pair_fixture,  # noqa: F401  (registers default_pair)
     delete,
-    loopback_party,
     offer,
     query,
     sdp,
 )
 from test_diff_sdes import _mask_keys
+from test_diff_sdes_to_dtls import exchange, udp_socket
 
 from rtpengined.secure import sdes
 from rtpengined.secure.srtp import SrtpContext
@@ -61,17 +58,13 @@ def _line(reply: dict, tag: str) -> sdes.Crypto:
                 if line.startswith(f"a=crypto:{tag} "))
 
 
-def _rtp(seq: int, ssrc: int) -> bytes:
-    return struct.pack("!BBHII", 0x80, 0, seq, 160 * seq, ssrc) + b"\x00" * 160
-
-
 @pytest.mark.parametrize("which", ["reference", "ours"])
 def test_media_between_an_osrtp_offerer_and_an_srtp_answerer(default_pair, which):
     """Over real sockets, the answer taking a suite we added (each leg its own keys): A's
     SRTP reaches B in our tag-8 key, B's reaches A in the key of our answer to A."""
     daemon = getattr(default_pair, which)
     ids = {"call-id": f"osrtp-srtp-media-{which}"}
-    a_sock, b_sock = loopback_party(), loopback_party()
+    a_sock, b_sock = udp_socket(), udp_socket()
     try:
         a_port, b_port = a_sock.getsockname()[1], b_sock.getsockname()[1]
         offered = daemon.request({**ids, **offer(body("127.0.0.1", a_port, "RTP/AVP",
@@ -85,14 +78,12 @@ def test_media_between_an_osrtp_offerer_and_an_srtp_answerer(default_pair, which
         a_reads = SrtpContext.from_sdes(_line(answered, "1"), False)
         b_reads = SrtpContext.from_sdes(_line(offered, "8"), False)
         b_sends = SrtpContext.from_sdes(sdes.parse(b_line[2:]), True)
-        to_b, to_a = audio_port(answered), audio_port(offered)
-        for seq in range(1, 4):
-            a_sock.sendto(a_sends.protect(_rtp(seq, 0x1234)), ("127.0.0.1", to_b))
-            got = burst(b_sock)
-            assert len(got) == 1 and b_reads.unprotect(got[0]) == _rtp(seq, 0x1234)
-            b_sock.sendto(b_sends.protect(_rtp(seq, 0x3456)), ("127.0.0.1", to_a))
-            got = burst(a_sock)
-            assert len(got) == 1 and a_reads.unprotect(got[0]) == _rtp(seq, 0x3456)
+        to_b = exchange(a_sock, a_sends.protect, b_sock, b_reads.unprotect,
+                        audio_port(answered), 0x1234)
+        to_a = exchange(b_sock, b_sends.protect, a_sock, a_reads.unprotect,
+                        audio_port(offered), 0x3456)
+        assert len(to_b) >= 20 and to_b[-1][12:] == b"\xd5" * 160, len(to_b)
+        assert len(to_a) >= 20 and to_a[-1][12:] == b"\xd5" * 160, len(to_a)
         daemon.request({**ids, **delete()})
     finally:
         a_sock.close()

@@ -86,6 +86,15 @@ def exchange(sender: socket.socket, protect, receiver: socket.socket, unprotect,
     return received(receiver, unprotect)
 
 
+def both_ways(a: tuple, b: tuple) -> None:
+    """Each party, (socket, protect, unprotect, the daemon's port for it), sends 30 packets
+    to the daemon: at least 20 must reach the other whole (learning may take the first)."""
+    for (sender, protect, _, port), (receiver, _, unprotect, _), ssrc in (
+            (a, b, 0x1111), (b, a, 0x2222)):
+        got = exchange(sender, protect, receiver, unprotect, port, ssrc)
+        assert len(got) >= 20 and got[-1][12:] == b"\xd5" * 160, len(got)
+
+
 def received(sock: socket.socket, unprotect, wait: float = 1.5) -> list[bytes]:
     got = []
     end = time.monotonic() + wait
@@ -133,17 +142,27 @@ def test_sdes_phone_to_dtls_answerer(daemon):
         browser_out = srtp.SrtpContext(keys.profile, keys.local, outbound=True)
         browser_in = srtp.SrtpContext(keys.profile, keys.remote, outbound=False)
         # (learning: each side's first packets also latch its address)
-        to_b = exchange(phone, phone_out.protect, browser, browser_in.unprotect, to_phone, 0x1111)
-        to_a = exchange(browser, browser_out.protect, phone, phone_in.unprotect, to_browser,
-                        0x2222)
-        assert len(to_b) >= 20 and to_b[-1][12:] == b"\xd5" * 160, len(to_b)
-        assert len(to_a) >= 20 and to_a[-1][12:] == b"\xd5" * 160, len(to_a)
+        both_ways((phone, phone_out.protect, phone_in.unprotect, to_phone),
+                  (browser, browser_out.protect, browser_in.unprotect, to_browser))
         flags = {tag: party["medias"][0]["flags"] for tag, party in
                  daemon.request({"command": "query", "call-id": "sdes-to-dtls"})["tags"].items()}
         assert "DTLS-SRTP" in flags["b"] and "SDES" in flags["a"], flags
     finally:
         phone.close()
         browser.close()
+
+
+def _dtls_caller(caller: socket.socket, certificate: dtls.Certificate, answered: dict):
+    """The caller's side once ``answered`` gave it DTLS (a=setup:active: the relay is the
+    client and starts the handshake): the daemon's port for it and its SRTP contexts."""
+    assert answered["result"] == "ok", answered
+    assert "a=crypto" not in answered["sdp"] and "a=setup:active" in answered["sdp"]
+    to_caller = int(re.search(r"m=audio (\d+)", answered["sdp"]).group(1))
+    fingerprint = re.search(r"a=fingerprint:(.+)", answered["sdp"]).group(1).strip()
+    keys = handshake(caller, dtls.DtlsEndpoint(certificate, False, fingerprint),
+                     ("127.0.0.1", to_caller), client=False)
+    return (to_caller, srtp.SrtpContext(keys.profile, keys.local, outbound=True),
+            srtp.SrtpContext(keys.profile, keys.remote, outbound=False))
 
 
 def test_dtls_and_keys_offerer_to_dtls_answerer(daemon):
@@ -163,23 +182,14 @@ def test_dtls_and_keys_offerer_to_dtls_answerer(daemon):
             "command": "answer", "call-id": "dtls-both", "from-tag": "a", "to-tag": "b",
             "sdp": body(callee.getsockname()[1], "UDP/TLS/RTP/SAVP",
                         f"a=fingerprint:{callee_cert.fingerprint()}", "a=setup:active")})
-        assert answered["result"] == "ok", answered
-        assert "a=crypto" not in answered["sdp"] and "a=setup:active" in answered["sdp"]
-        to_caller = int(re.search(r"m=audio (\d+)", answered["sdp"]).group(1))
-        fingerprint_a = re.search(r"a=fingerprint:(.+)", answered["sdp"]).group(1).strip()
         # the callee starts its handshake (client); the relay starts the caller's
         keys_b = handshake(callee, dtls.DtlsEndpoint(callee_cert, True, fingerprint_b),
                            ("127.0.0.1", to_callee), client=True)
-        keys_a = handshake(caller, dtls.DtlsEndpoint(caller_cert, False, fingerprint_a),
-                           ("127.0.0.1", to_caller), client=False)
-        a_out = srtp.SrtpContext(keys_a.profile, keys_a.local, outbound=True)
-        a_in = srtp.SrtpContext(keys_a.profile, keys_a.remote, outbound=False)
+        to_caller, a_out, a_in = _dtls_caller(caller, caller_cert, answered)
         b_out = srtp.SrtpContext(keys_b.profile, keys_b.local, outbound=True)
         b_in = srtp.SrtpContext(keys_b.profile, keys_b.remote, outbound=False)
-        to_b = exchange(caller, a_out.protect, callee, b_in.unprotect, to_caller, 0x3333)
-        to_a = exchange(callee, b_out.protect, caller, a_in.unprotect, to_callee, 0x4444)
-        assert len(to_b) >= 20 and to_b[-1][12:] == b"\xd5" * 160, len(to_b)
-        assert len(to_a) >= 20 and to_a[-1][12:] == b"\xd5" * 160, len(to_a)
+        both_ways((caller, a_out.protect, a_in.unprotect, to_caller),
+                  (callee, b_out.protect, b_in.unprotect, to_callee))
     finally:
         caller.close()
         callee.close()
@@ -212,21 +222,11 @@ def test_dtls_and_keys_offerer_to_sdes_answerer(daemon, choice):
             "sdp": body(callee.getsockname()[1], "UDP/TLS/RTP/SAVP",
                         f"a=crypto:{tag} {suite} "
                         f"inline:{base64.b64encode(callee_key).decode()}")})
-        assert answered["result"] == "ok", answered
-        assert "a=crypto" not in answered["sdp"] and "a=setup:active" in answered["sdp"]
-        to_caller = int(re.search(r"m=audio (\d+)", answered["sdp"]).group(1))
-        fingerprint_a = re.search(r"a=fingerprint:(.+)", answered["sdp"]).group(1).strip()
-        # the relay is the caller's DTLS client (a=setup:active): it starts the handshake
-        keys_a = handshake(caller, dtls.DtlsEndpoint(caller_cert, False, fingerprint_a),
-                           ("127.0.0.1", to_caller), client=False)
-        a_out = srtp.SrtpContext(keys_a.profile, keys_a.local, outbound=True)
-        a_in = srtp.SrtpContext(keys_a.profile, keys_a.remote, outbound=False)
+        to_caller, a_out, a_in = _dtls_caller(caller, caller_cert, answered)
         b_out = srtp.SrtpContext(suite, callee_key, outbound=True)
         b_in = srtp.SrtpContext(suite, base64.b64decode(key)[:30], outbound=False)
-        to_b = exchange(caller, a_out.protect, callee, b_in.unprotect, to_caller, 0x5555)
-        to_a = exchange(callee, b_out.protect, caller, a_in.unprotect, to_callee, 0x6666)
-        assert len(to_b) >= 20 and to_b[-1][12:] == b"\xd5" * 160, len(to_b)
-        assert len(to_a) >= 20 and to_a[-1][12:] == b"\xd5" * 160, len(to_a)
+        both_ways((caller, a_out.protect, a_in.unprotect, to_caller),
+                  (callee, b_out.protect, b_in.unprotect, to_callee))
     finally:
         caller.close()
         callee.close()
