@@ -143,14 +143,18 @@ def open_calls(ng: NgClient, start: int, count: int, tag: str) -> None:
 
 
 def _split(pid: int, before: dict[int, float], after: dict[int, float], done: int) -> str:
-    """The suffix ``(main process X, child processes Y)``, ms per lifecycle: where the
-    tree's CPU went (rtpengined: the control process and its relay workers; rtpengine's
-    threads all count as its main process). Empty without schedstat or lifecycles."""
+    """The suffix ``(main process X, child processes Y: each child's)``, ms per lifecycle:
+    where the tree's CPU went (rtpengined: the control process and each relay worker, whose
+    shares differ when calls spread unevenly; rtpengine's threads all count as its main
+    process). Empty without schedstat or lifecycles."""
     if not done or pid not in before or pid not in after:
         return ""
     main = (after[pid] - before[pid]) / done * 1000
-    children = sum(after[p] - before.get(p, 0.0) for p in after if p != pid) / done * 1000
-    return f" (main process {main:.3f}, child processes {children:.3f})"
+    each = [(after[p] - before.get(p, 0.0)) / done * 1000 for p in sorted(after) if p != pid]
+    if not each:
+        return f" (main process {main:.3f})"
+    return (f" (main process {main:.3f}, child processes {sum(each):.3f}: "
+            + " + ".join(f"{ms:.3f}" for ms in each) + ")")
 
 
 def measure_daemon(name: str, command: str, args) -> dict:
