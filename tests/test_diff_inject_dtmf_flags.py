@@ -1,10 +1,12 @@
-"""``inject DTMF`` and query's "transcoding" media flag, as rtpengine 10.5 shows them.
+"""``inject DTMF``, ``ptime`` and query's "transcoding" media flag, as rtpengine 10.5 shows
+them.
 
 10.5 sets up codec handlers for the party an offer or answer with ``inject DTMF`` goes to as
-soon as it is sent, so its media shows "transcoding" before any answer: on a first offer's
-callee, on the other party of a re-offer from either side, on an offerer whose answer
-refused the media. rtpengined showed it only once an answer's conversions were set (found
-by differential random flows).
+soon as it is sent, and for the callee of an offer that frames the media anew (``ptime``
+other than the offerer's own, ``ptime-reverse``), so its media shows "transcoding" before
+any answer: on a first offer's callee, on the other party of a re-offer from either side,
+on an offerer whose answer refused the media. rtpengined showed it only once an answer's
+conversions were set (found by differential random flows).
 """
 
 from __future__ import annotations
@@ -37,6 +39,14 @@ SCENARIOS = {
          "to-tag": "B" if who == "A" else "A", **INJECT}, query()]
        for who in ("A", "B")},
 }
+
+
+for _options, _own in (({"ptime": 40}, None), ({"ptime": 30}, "20"), ({"ptime": 20}, "20"),
+                       ({"ptime-reverse": 30}, None)):
+    SCENARIOS[f"offer with {_options}, own ptime {_own}"] = [
+        {**offer(body("198.51.100.1", 2000).replace(
+            "a=rtpmap:101", f"a=ptime:{_own}\r\na=rtpmap:101" if _own else "a=rtpmap:101")),
+         **_options}, query(), answer(body("198.51.100.2", 3000)), query()]
 
 
 @pytest.mark.parametrize("name", list(SCENARIOS))

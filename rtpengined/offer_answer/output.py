@@ -93,7 +93,7 @@ class SdpOutput:
             if section.port == 0 or out_media.rtp is None:
                 media_plans.append(self._rejected_plan(parsed, work, sender, receiver, opts,
                                                        is_offer))
-                _inject_shown(out_media, section, opts)
+                _handlers_shown(out_media, section, opts, is_offer)
                 continue
             rtp = out_media.rtp
             conversion = None  # (an answer's conversions to set, once its keys are)
@@ -276,7 +276,7 @@ class SdpOutput:
                 self._set_conversions(*conversion)
             elif is_offer and work.added:
                 self._early_conversions(sender_media, out_media, work)
-            _inject_shown(out_media, section, opts)
+            _handlers_shown(out_media, section, opts, is_offer)
             media_plans.append(plan)
         session_plan = SessionPlan(media_plans)
         if first_address is None:  # every media refused: the address the first would have
@@ -570,10 +570,16 @@ class SdpOutput:
         return False, rtcp.port
 
 
-def _inject_shown(out_media: CallMedia, section: sdpmod.MediaSection, opts: Options) -> None:
-    """``inject DTMF`` in an offer or answer: 10.5 sets up codec handlers for the party it
-    goes to at once, so query shows "transcoding" on its media, a refused one too."""
-    if "inject-DTMF" in opts.flags and section.is_rtp and section.type == "audio":
+def _handlers_shown(out_media: CallMedia, section: sdpmod.MediaSection, opts: Options,
+                    is_offer: bool) -> None:
+    """``inject DTMF`` in an offer or answer, or an offer that frames the media anew
+    (``ptime`` other than the party's own, ``ptime-reverse``): 10.5 sets up codec handlers
+    for the party it goes to at once, so query shows "transcoding" on its media before any
+    answer, a refused one's too."""
+    if not (section.is_rtp and section.type == "audio"):
+        return
+    offered = out_media.offered if is_offer else None
+    if "inject-DTMF" in opts.flags or (offered is not None and offered.repacketized):
         out_media.transcoding = True
 
 
