@@ -221,7 +221,7 @@ class Options:
             ice = "force-relay"
         if ice in ("remove", "force", "default", "optional", "force-relay"):
             opts.ice = ice  # (optional, force-relay: offer_answer.ice)
-            opts.ice_given = True
+            opts.ice_given = ice != "default"  # (10.5: "default" is no option at all)
         media_address = get_str(message, "media address", "media-address")
         opts.media_address = media_address if _is_address(media_address) else None
         family = get_str(message, "address family", "address-family")

@@ -134,6 +134,16 @@ SCENARIOS: dict[str, list[dict[str, Any]]] = {
         offer(PLAIN_A.replace("a=sendrecv", "a=rtcp-mux\r\na=sendrecv")),
         answer(PLAIN_B.replace("a=sendrecv", "a=rtcp-mux\r\na=sendrecv")),
         {**offer(PLAIN_A, **RELAY), "to-tag": "B"}, delete()],
+    # ``ICE: default`` is no option at all (10.5): a re-offer keeps ICE towards a party as
+    # its leg last had it; rtpengined took it as a request and followed the offerer's SDP
+    **{f"re-offer with ICE default, {who} re-offers": [
+        offer(ICE_A), answer(PLAIN_B),
+        {**offer(ICE_A if who == "A" else PLAIN_B, ICE="default"), "from-tag": who,
+         "to-tag": "B" if who == "A" else "A"}, delete()]
+       for who in ("A", "B")},
+    "re-offer with ICE default from a plain party to an ICE leg": [
+        offer(ICE_A), answer(ICE_B),
+        {**offer(PLAIN_B, ICE="default"), "from-tag": "B", "to-tag": "A"}, delete()],
     "force-relay with rtcp-mux require": [
         offer(GH850_OFFER, **RELAY, **{"rtcp-mux": ["require"]}),
         answer(GH850_ANSWER, **RELAY), delete()],
