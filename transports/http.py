@@ -60,6 +60,13 @@ MAX_REQUEST_SECONDS = 30.0  # a started request (head and body) must be complete
 LINGER_SECONDS = 1.0  # after an error reply, read and drop what the peer still sends, so it sees the reply
 LINGER_BYTES = 4 * MAX_BODY
 RECEIVE_SIZE = 65536
+# Pipelined replies are written out once this much is waiting: one 64 KiB read can hold
+# a thousand small requests whose replies (CLI output) are each much larger, and a peer
+# that never reads would otherwise have all of them built and held until the send deadline.
+FLUSH_BYTES = 65536
+# A read is parsed this much at a time, and what it completed answered before the next
+# slice is parsed: so a read of many tiny pipelined requests never holds them all parsed.
+FEED_BYTES = 8192
 # A read's deadline is moved only when the wanted one is outside [wanted, wanted + slack]:
 # moving it re-sorts trio's deadline heap, once per request otherwise. Timeouts end at
 # most this much later than asked, never earlier.
@@ -352,21 +359,26 @@ class WebServer:
         parser = state.parser
         head_fed = 0
         request_deadline = float("inf")
+        received, fed = b"", 0
         while True:
-            now = trio.current_time()
-            conn.partial = state.in_message
-            data = await conn.receive(request_deadline if state.in_message else now + self.idle)
-            if not data:
-                return
-            if not state.in_message:
-                request_deadline = now + self.request_seconds
+            if fed >= len(received):
+                now = trio.current_time()
+                conn.partial = state.in_message
+                received, fed = await conn.receive(
+                    request_deadline if state.in_message else now + self.idle), 0
+                if not received:
+                    return
+                if not state.in_message:
+                    request_deadline = now + self.request_seconds
+            data = received[fed:fed + FEED_BYTES] if fed or len(received) > FEED_BYTES else received
+            fed += len(data)
             state.began = False
             refusal: Response | None = None
             leftover: bytes | None = None
             try:
                 parser.feed_data(data)
             except httptools.HttpParserUpgrade as exc:
-                leftover = data[exc.args[0]:] if exc.args else b""
+                leftover = (data[exc.args[0]:] if exc.args else b"") + received[fed:]
             except httptools.HttpParserCallbackError:
                 refusal = state.refusal or error(400, b"bad request\n")
             except httptools.HttpParserError as exc:
@@ -379,6 +391,7 @@ class WebServer:
             elif not state.in_head:
                 head_fed = 0
             out: list[bytes] = []
+            pending = 0
             close = False
             while state.ready:
                 request, keep_alive, upgrading = state.ready.popleft()
@@ -389,9 +402,14 @@ class WebServer:
                     return
                 response = self.answer(request)
                 out.append(encode_response(response, request.method == b"HEAD"))
+                pending += len(out[-1])
                 if response.close or not keep_alive or upgrading:
                     close = True
                     break
+                if pending >= FLUSH_BYTES:
+                    await conn.send(b"".join(out))
+                    out.clear()
+                    pending = 0
             if refusal is not None and not close:
                 log.info("http: refusing a request from %s with %d", _where(source), refusal.status)
                 out.append(encode_response(refusal))
