@@ -76,3 +76,41 @@ async def test_pipelined_requests_over_several_slices_then_an_upgrade_in_one_sen
                 got += data
     assert got.count(b"\r\n\r\npong\n") == 300
     assert b"101 Switching Protocols" in got
+
+
+def masked_text(payload: bytes) -> bytes:
+    key = b"\x01\x02\x03\x04"
+    assert len(payload) < 126
+    return bytes([0x81, 0x80 | len(payload)]) + key + bytes(
+        byte ^ key[index % 4] for index, byte in enumerate(payload))
+
+
+async def test_websocket_requests_of_a_peer_that_never_reads_are_not_all_answered(nursery):
+    """As over HTTP: 1,500 ng ``statistics`` frames of ~34 bytes in one read asked for ~11 MB of
+    replies, all built before the first was written (12 MiB of RSS per such peer)."""
+    daemon = await start_web_daemon(nursery, http_idle_timeout=IDLE)
+    host, port = daemon.address("http")[:2]
+    upgrade = (b"GET / HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+               b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n"
+               b"Sec-WebSocket-Protocol: ng.rtpengine.com\r\n\r\n")
+    def frames(round: int) -> bytes:  # cookies of their own: a repeated one is answered from the cache
+        return b"".join(masked_text(b"s%d_%d d7:command10:statisticse" % (round, index))
+                        for index in range(1500))[:60000]
+
+    before = statistics_answered(daemon.core)
+    for first, rest in ((upgrade + frames(1), b""), (upgrade, frames(2))):
+        sock = socket.socket()
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 2048)
+        try:
+            sock.connect((host, port))
+            sock.sendall(first)  # the frames in the upgrade's read, then in reads of their own
+            if rest:
+                await trio.sleep(0.2)
+                sock.sendall(rest)
+            await trio.sleep(IDLE + 1)  # past the send deadline: the connection is given up
+            answered = statistics_answered(daemon.core) - before
+            assert 0 < answered < 400, answered
+            before += answered
+            assert await ping(daemon.address("udp-ng"))
+        finally:
+            sock.close()
