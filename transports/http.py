@@ -60,6 +60,16 @@ MAX_REQUEST_SECONDS = 30.0  # a started request (head and body) must be complete
 LINGER_SECONDS = 1.0  # after an error reply, read and drop what the peer still sends, so it sees the reply
 LINGER_BYTES = 4 * MAX_BODY
 RECEIVE_SIZE = 65536
+# Pipelined replies are written out once this much is waiting: one 64 KiB read can hold
+# a thousand small requests whose replies (CLI output) are each much larger, and a peer
+# that never reads would otherwise have all of them built and held until the send deadline.
+FLUSH_BYTES = 65536
+# A read is parsed this much at a time, and what it completed answered before the next
+# slice is parsed: so a read of many tiny pipelined requests never holds them all parsed.
+FEED_BYTES = 8192
+# WebSocket frames are smaller still (a 34-byte ng ``statistics`` frame asks for 7 kB), so
+# their reads are answered in smaller slices.
+WS_FEED_BYTES = 2048
 # A read's deadline is moved only when the wanted one is outside [wanted, wanted + slack]:
 # moving it re-sorts trio's deadline heap, once per request otherwise. Timeouts end at
 # most this much later than asked, never earlier.
@@ -352,21 +362,26 @@ class WebServer:
         parser = state.parser
         head_fed = 0
         request_deadline = float("inf")
+        received, fed = b"", 0
         while True:
-            now = trio.current_time()
-            conn.partial = state.in_message
-            data = await conn.receive(request_deadline if state.in_message else now + self.idle)
-            if not data:
-                return
-            if not state.in_message:
-                request_deadline = now + self.request_seconds
+            if fed >= len(received):
+                now = trio.current_time()
+                conn.partial = state.in_message
+                received, fed = await conn.receive(
+                    request_deadline if state.in_message else now + self.idle), 0
+                if not received:
+                    return
+                if not state.in_message:
+                    request_deadline = now + self.request_seconds
+            data = received[fed:fed + FEED_BYTES] if fed or len(received) > FEED_BYTES else received
+            fed += len(data)
             state.began = False
             refusal: Response | None = None
             leftover: bytes | None = None
             try:
                 parser.feed_data(data)
             except httptools.HttpParserUpgrade as exc:
-                leftover = data[exc.args[0]:] if exc.args else b""
+                leftover = (data[exc.args[0]:] if exc.args else b"") + received[fed:]
             except httptools.HttpParserCallbackError:
                 refusal = state.refusal or error(400, b"bad request\n")
             except httptools.HttpParserError as exc:
@@ -379,6 +394,7 @@ class WebServer:
             elif not state.in_head:
                 head_fed = 0
             out: list[bytes] = []
+            pending = 0
             close = False
             while state.ready:
                 request, keep_alive, upgrading = state.ready.popleft()
@@ -389,9 +405,14 @@ class WebServer:
                     return
                 response = self.answer(request)
                 out.append(encode_response(response, request.method == b"HEAD"))
+                pending += len(out[-1])
                 if response.close or not keep_alive or upgrading:
                     close = True
                     break
+                if pending >= FLUSH_BYTES:
+                    await conn.send(b"".join(out))
+                    out.clear()
+                    pending = 0
             if refusal is not None and not close:
                 log.info("http: refusing a request from %s with %d", _where(source), refusal.status)
                 out.append(encode_response(refusal))
@@ -429,11 +450,12 @@ class WebServer:
         if refusal is not None:
             await conn.send(encode_response(refusal))
             return
-        session = WsSession(self.core, subprotocol, source, leftover)
-        await self.serve_ws(conn, session, reply + session.process())
+        session = WsSession(self.core, subprotocol, source)
+        await self.serve_ws(conn, session, reply, leftover)
 
-    async def serve_ws(self, conn: Conn, session: WsSession, out: bytes) -> None:
-        """Answer frames until either side closes; idle timeout and shutdown close with a frame."""
+    async def serve_ws(self, conn: Conn, session: WsSession, out: bytes, unfed: bytes = b"") -> None:
+        """Answer frames (first those in ``unfed``, what came after the upgrade request) until
+        either side closes; idle timeout and shutdown close with a frame."""
 
         def goodbye(closing: bool) -> bytes:
             if closing:
@@ -443,16 +465,20 @@ class WebServer:
 
         conn.on_close = goodbye
         if session.pushes is None:
-            await self._answer_frames(conn, session, out, conn.send)
+            await self._answer_frames(conn, session, out, conn.send, unfed)
             return
         try:
-            await self._serve_pushing(conn, session, out)
+            await self._serve_pushing(conn, session, out, unfed)
         finally:
             session.ended()
 
-    async def _answer_frames(self, conn: Conn, session: WsSession, out: bytes, send: Any) -> None:
+    async def _answer_frames(self, conn: Conn, session: WsSession, out: bytes, send: Any,
+                             unfed: bytes = b"") -> None:
         """Send what is due with ``send``, then answer the peer's frames until either side
-        closes."""
+        closes. A read is answered a slice at a time, each slice's replies sent before the
+        next is parsed: a peer that sends many small requests and never reads the replies
+        (each can be far larger than its request) makes us build no more than the socket holds."""
+        fed = 0
         while True:
             if out:
                 await send(out)
@@ -460,12 +486,15 @@ class WebServer:
                 if session.peer_may_still_send:
                     await self._linger(conn)
                 return
-            data = await conn.receive(trio.current_time() + self.idle)
-            if not data:
-                return
+            if fed >= len(unfed):
+                unfed, fed = await conn.receive(trio.current_time() + self.idle), 0
+                if not unfed:
+                    return
+            data = unfed[fed:fed + WS_FEED_BYTES] if fed or len(unfed) > WS_FEED_BYTES else unfed
+            fed += len(data)
             out = session.receive(data)
 
-    async def _serve_pushing(self, conn: Conn, session: WsSession, out: bytes) -> None:
+    async def _serve_pushing(self, conn: Conn, session: WsSession, out: bytes, unfed: bytes) -> None:
         """``serve_ws`` for a session with events of its own (Janus): a second task sends
         them as they come; the two never write at once."""
         pushes = session.pushes
@@ -493,7 +522,7 @@ class WebServer:
             async with trio.open_nursery() as nursery:
                 nursery.start_soon(send_pushes)
                 try:
-                    await self._answer_frames(conn, session, out, send)
+                    await self._answer_frames(conn, session, out, send, unfed)
                 finally:
                     pushes.wake = None
                     nursery.cancel_scope.cancel()
