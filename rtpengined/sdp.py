@@ -286,7 +286,15 @@ def parse_connection(value: str) -> Connection | None:
         return None
     # The address interned: the call model keeps it (endpoints) for the call's life, and
     # the calls through one gateway or SBC share it.
-    return Connection(parts[1], sys.intern(parts[2].split("/")[0]))
+    return Connection(parts[1], sys.intern(_unbracketed(parts[1], parts[2].split("/")[0])))
+
+
+def _unbracketed(family: str, address: str) -> str:
+    """An IPv6 address as some SDPs write it, ``[2001:db8::1]``, without its brackets (10.5
+    takes that form); anything else as it is."""
+    if family == "IP6" and address.startswith("[") and address.endswith("]"):
+        return address[1:-1]
+    return address
 
 
 def _parse_media_line(value: str) -> tuple[str, int, int | None, str, list[str]]:
@@ -403,7 +411,8 @@ def _is_address(value: str) -> bool:
     if known is None:
         parts = value.split()
         try:
-            socket.inet_pton(socket.AF_INET6 if parts[1] == "IP6" else socket.AF_INET, parts[2])
+            socket.inet_pton(socket.AF_INET6 if parts[1] == "IP6" else socket.AF_INET,
+                             _unbracketed(parts[1], parts[2]))
             known = True
         except (OSError, IndexError, ValueError):
             known = False
