@@ -314,8 +314,10 @@ def offer_security(plan: MediaPlan, section: MediaSection, sender_media: CallMed
                          else security_attributes(offered, "actpass", fingerprint))
     elif ((is_srtp(in_proto) or to_plain or plain_named) and not is_srtp(out_proto)
           and not osrtp_kept):
-        # (plain_named: also a plain offer's own DTLS lines go, as in 10.5)
-        sender_media.sdes = bool(sender_media.crypto_received)
+        # (plain_named: also a plain offer's own DTLS lines go, as in 10.5; a plain offerer
+        # keeps the SDES it had until the answer, as 10.5 clears it only then)
+        if sender_media.crypto_received or is_srtp(in_proto) or to_plain:
+            sender_media.sdes = bool(sender_media.crypto_received)
         plan.security = []
         if to_plain:
             out_media.sdes = False  # (10.5 clears SDES on a leg offered plain)
@@ -552,9 +554,10 @@ def _answer_security(plan: MediaPlan, section: MediaSection, answer_media: CallM
         passed_on = bool(answer_media.crypto_offered) and not osrtp_offerer
         if passed_on:
             answer_media.sdes = True
+        # (the answerer's streams keep the suite they named: 10.5 touches a stream's SRTP
+        # context only when it moves or its leg has SDES)
         return (set_keys(offer_media, theirs, ours, show_suite=True)
-                + set_keys(answer_media, None, None,
-                           keep_suite=osrtp_offerer or passed_on))
+                + set_keys(answer_media, None, None, keep_suite=True))
     if answer_media.srtp_bridged and not is_srtp(offered_proto):
         # Plain offerer, SRTP answerer: its a=crypto chose one of ours, or it answered DTLS
         # (the relay terminates it: dtls_role).

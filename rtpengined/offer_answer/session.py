@@ -23,7 +23,7 @@ from ..protocol.ngcodec import NgError
 from ..request import Request
 from ..sdp import Connection, SessionDescription
 from ..shared_values import SharedValues
-from . import endpoint_maps, sdes, t38
+from . import endpoint_maps, sdes, t38, webrtc
 from .ice import IceCandidates
 from .output import SdpOutput
 from .work import _direction, _MediaWork, _needs_ports, _source_medias, _uses_source, parsed_text
@@ -558,6 +558,8 @@ class _Session(SdpOutput, IceCandidates):
                         if stream.endpoint is None:
                             stream.endpoint = stream.advertised
                     else:
+                        if stream.advertised is not None and stream.crypto_suite is not None:
+                            _renew_suite(stream, smedia, parsed, work.index)
                         stream.endpoint = None
                         stream.confirmed = False
                     stream.advertised = target
@@ -719,6 +721,8 @@ class _Session(SdpOutput, IceCandidates):
                 stream.blocked = old.blocked
                 stream.extra_sinks = old.extra_sinks  # its subscribers (pubsub) stay
                 stream.payload_types = old.payload_types
+                if old.crypto_suite is not None:  # (10.5's stream keeps its SRTP context)
+                    stream.crypto_suite = old.crypto_suite
             streams.append(stream)
         if len(streams) == 1 and media.protocol in sdpmod.RTP_PROTOCOLS:
             streams[0].rtcp_mux = True
@@ -746,6 +750,28 @@ def _answered_mux(answer_media: CallMedia, offer_media: CallMedia, accepted: boo
     # told to accept it; otherwise it gets the answerer's choice.
     keeps = not answer_media.mux_sent or "accept" in flags
     return offer_media.mux_offered and "reject" not in flags and (accepted or keeps)
+
+
+def _renew_suite(stream: Stream, media: CallMedia, parsed: SessionDescription,
+                 index: int) -> None:
+    """A party's SDP moved a stream it had filled (no ICE on the leg, 10.5's
+    ``__fill_stream``): 10.5 resets the stream's SRTP context, unless the SDP speaks DTLS,
+    and sets it up again only while the leg has SDES (what query names as the stream's
+    crypto suite): from our first line for the party, whatever the protocol it moved to.
+    An SDP with a=crypto keeps only our lines of its first line's tag and suite."""
+    if webrtc.is_dtls(webrtc.remote_params(parsed, index)):
+        return
+    stream.crypto_suite = None
+    received = sdes.received_crypto(parsed.medias[index])
+    if not (media.sdes or received):
+        return
+    lines = (media.crypto_accepted if media.crypto_accepted is not None
+             else media.crypto_offered)
+    if received:
+        first = received[0]
+        lines = [c for c in lines if c.tag == first.tag and c.suite is first.suite]
+    if lines:
+        stream.crypto_suite = lines[0].suite.name
 
 
 def _endpoint_stays(stream: Stream, target: Endpoint | None, ice_leg: bool) -> bool:
