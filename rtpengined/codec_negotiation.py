@@ -189,15 +189,17 @@ def kept_conversion(last_offer: Offered | None, previous: list[str] | None,
     return first, rtpmaps.get(first, "")
 
 
-def takes_made_event(formats: list[str], section: MediaSection, offer: Offered) -> bool:
-    """The answer takes a telephone-event the offer's codec options made (the offerer has
-    none at that rate): 10.5 converts those events, and shows "transcoding"."""
+def takes_made_event(formats: list[str], section: MediaSection, offer: Offered,
+                     encoding: str = "telephone-event") -> bool:
+    """The answer takes a telephone-event (or, with ``encoding``, a CN) the offer's codec
+    options made (the offerer has none at that rate): 10.5 converts those events, and
+    shows "transcoding" (for CN too)."""
     if not offer.sent:
         return False
     own = {pt for pt, _ in (offer.own or offer.codecs)}
     rtpmaps = section.rtpmaps()
     return any(pt in offer.sent and pt not in own
-               and _encoding(rtpmaps.get(pt, "")) == "telephone-event" for pt in formats)
+               and _encoding(rtpmaps.get(pt, "")) == encoding for pt in formats)
 
 
 def _encoding(rtpmap: str) -> str:
@@ -590,6 +592,23 @@ def offer_formats(section: MediaSection, strip: list[str], except_: list[str],
         # them anew, by clock rate (each under the offer's payload type for its rate).
         sent = _by_rate(sent, texts, "telephone-event")
     return sent, added + extra
+
+
+def stripped_supplements(section: MediaSection, formats: list[str],
+                         ) -> tuple[list[str], list[tuple[str, str]]]:
+    """A strip or mask without ``transcode`` that took a telephone-event or CN from the
+    offer (``formats``: what it left): 10.5's supplemental codec tracker then gives the
+    other one (CN for a stripped telephone-event, and the reverse) to every clock rate a
+    codec has without it, as ``offer_formats`` does for added codecs. The format list and
+    the codecs made, none when it took no supplementary codec."""
+    if not section.is_rtp or section.type != "audio":
+        return formats, []
+    rtpmaps = section.rtpmaps()
+    removed = [rtpmaps.get(pt, "") for pt in section.formats if pt not in formats]
+    if not any(_encoding(text) in SUPPLEMENTARY for text in removed):
+        return formats, []
+    sent, extra = _supplemental(list(formats), dict(rtpmaps), removed, set(section.formats))
+    return (sent, extra) if extra else (formats, [])
 
 
 def _fresh(name: str) -> bool:

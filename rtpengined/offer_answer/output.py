@@ -148,7 +148,8 @@ class SdpOutput:
                 # tones and events, ``_set_conversions``, and query shows "transcoding")
                 made_event = negotiation.takes_made_event(plan.formats, section, offer_sent)
                 renumbered = (any(c.renumbered for c in codecs) or offer_sent.repacketized
-                              or made_event)
+                              or made_event or negotiation.takes_made_event(
+                                  plan.formats, section, offer_sent, "cn"))
                 for media in (out_media, sender.medias[work.index]):
                     media.transcoding = renumbered
                 # Conversions only where 10.5 transcodes: the offer's codec options asked
@@ -276,6 +277,8 @@ class SdpOutput:
                 self._set_conversions(*conversion)
             elif is_offer and work.added:
                 self._early_conversions(sender_media, out_media, work)
+                if not opts.transcode:  # (the tracker's CN or telephone-event: 10.5 shows
+                    out_media.transcoding = True  # its handlers on the party offered to)
             _handlers_shown(out_media, section, opts, is_offer)
             media_plans.append(plan)
         session_plan = SessionPlan(media_plans)

@@ -504,6 +504,13 @@ class _Session(SdpOutput, IceCandidates):
                         section, opts.strip, opts.except_, opts.mask, opts.transcode,
                         opts.offer)
                     work.sent_formats = sent
+                elif opts.strip and work.gateways is None:
+                    sent, work.added = negotiation.stripped_supplements(section, formats)
+                    if work.added:
+                        work.sent_formats = sent
+                # (codecs added by ``transcode`` or by the tracker after a strip: the relay
+                # may convert into them, 10.5 sets up its codec handlers for them)
+                converts = bool(opts.transcode or work.added)
                 # (a T.38 gateway shows the receiver another section: the sender's own codecs)
                 gather_types(smedia, own.protocol, formats if own is section else own.formats)
                 gather_types(rmedia, rmedia.protocol, sent)
@@ -514,8 +521,8 @@ class _Session(SdpOutput, IceCandidates):
                                          offer=[*opts.offer, *opts.accept])
                     if opts.mask else None,
                     opts.accept, "always-transcode" in opts.flags, sent,
-                    touched=[*opts.strip, *opts.transcode] if opts.transcode else (),
-                    added=work.added if opts.transcode else (),
+                    touched=[*opts.strip, *opts.transcode] if converts else (),
+                    added=work.added if converts else (),
                     prefer=negotiation.kept_conversion(smedia.offered, previous, own))
             if work.endpoint is not None:
                 rmedia.bound_endpoint = endpoint_maps.key_after(
