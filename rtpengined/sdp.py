@@ -898,12 +898,13 @@ def _without_orphans(formats: list[str], rtpmaps: dict[str, str],
 
 
 def only_dtmf_left(media: MediaSection, before: list[str], after: list[str]) -> bool:
-    """10.5 quirk: stripping every codec but telephone-event empties the m= format list
-    while the telephone-event attributes stay."""
+    """10.5 quirk: stripping every codec but telephone-event and CN empties the m= format
+    list while their attributes stay."""
     if not after or len(after) == len(before):
         return False
     rtpmaps = media.rtpmaps()
-    return all(rtpmaps.get(pt, "").split("/")[0].lower() == "telephone-event" for pt in after)
+    return all(rtpmaps.get(pt, "").split("/")[0].lower() in ("telephone-event", "cn")
+               for pt in after)
 
 
 def _mapped_codec_lines(media: MediaSection,

@@ -519,6 +519,9 @@ class SdpOutput:
                 # offer and transcode apply; 10.5)
                 plan.formats, _ = negotiation.offer_formats(
                     section, opts.strip, opts.except_, opts.mask, opts.transcode, opts.offer)
+                if opts.strip:  # (and one left with telephone-event/CN alone: an empty list)
+                    plan.hide_formats = sdpmod.only_dtmf_left(section, section.formats,
+                                                              plan.formats)
             plan.write_mid, plan.mid = True, peer.mid
         offer_sent = sender.medias[work.index].offered
         if not is_offer and section.is_rtp and offer_sent is not None and section.type == "audio":
