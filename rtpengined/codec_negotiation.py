@@ -202,8 +202,19 @@ def takes_made_event(formats: list[str], section: MediaSection, offer: Offered,
                and _encoding(rtpmaps.get(pt, "")) == encoding for pt in formats)
 
 
+def made_event_rates(answered: list[tuple[str, str]], offer: Offered) -> set[str]:
+    """The clock rates of the telephone-events the answer took that the offer's codec
+    options made (the offerer has none there: ``takes_made_event``)."""
+    own = {pt for pt, _ in (offer.own or offer.codecs)}
+    return {clock_rate(text) for pt, text in answered
+            if _encoding(text) == "telephone-event" and pt in offer.sent and pt not in own}
+
+
 def _encoding(rtpmap: str) -> str:
     return rtpmap.split("/", 1)[0].lower()
+
+
+encoding_of = _encoding  # (the encoding of an rtpmap text, lower case)
 
 
 def answer_codecs(section: MediaSection, formats: list[str], offer: Offered) -> list[AnswerCodec]:
@@ -398,6 +409,8 @@ def _preferred(offer: Offered, formats: list[str],
     source = next((pt for pt in formats if pt == chosen
                    and _same_codec(rtpmaps.get(pt, text), text)), "")
     result = [_offer_codec(offer, chosen, source)]
+    if source:  # (with the answerer's format parameters, as it sends them: 10.5)
+        result[0].fmtps = None
     if offer.prefer is not None:
         # (the kept codec marks its clock rate touched: 10.5 answers no telephone-event
         # or CN at that rate, the answerer's nor the offerer's)

@@ -7,6 +7,7 @@ output they feed stay in separate modules; it only reads what ``_commit`` decide
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from functools import partial
 
 from .. import codec_negotiation as negotiation
@@ -33,6 +34,32 @@ def _sealed(media: CallMedia) -> bool:
     stream = media.rtp
     return (sdes.is_srtp(media.protocol or "") and stream is not None
             and stream.srtp_in is None and stream.srtp_out is None and stream.dtls is None)
+
+
+def _encoded_fmtps(plan: MediaPlan, to_offerer: tuple, offer: negotiation.Offered,
+                   event_rates: Iterable[str] = ()) -> None:
+    """The codecs the relay encodes into for the offerer are answered with the offerer's own
+    format parameters where it gave any, else the answerer's (10.5 writes them from the
+    offerer's codec, which took the answerer's parameters only when it had none, and
+    whose encoder makes what the offerer gets: opus keeps its ``useinbandfec=1``). An offer
+    that changed the packet time has 10.5 frame every codec anew (``repacketized``), and a
+    telephone-event it made that the answer took (``event_rates``) turns into tones in the
+    codecs of its clock rate."""
+    # (telephone-event and CN keep theirs: ``Offered.supp_touched`` decides on them)
+    targets = {str(entry[1]) for entry in to_offerer
+               if not str(entry[3]).lower().startswith(("telephone-event", "tones", "cn"))}
+    rates = frozenset(event_rates)
+    for pt, _, rtpmap, _ in plan.codecs:
+        encoding = negotiation.encoding_of(rtpmap or "")
+        if (encoding in negotiation.FULLY_SUPPORTED
+                and encoding not in negotiation.SUPPLEMENTARY
+                and (offer.repacketized or sdpmod.clock_rate(rtpmap or "") in rates)):
+            targets.add(pt)
+    if not targets:
+        return
+    plan.codecs = [(pt, source, rtpmap, list(offer.fmtps[pt])
+                    if pt in targets and fmtps is None and offer.fmtps.get(pt) else fmtps)
+                   for pt, source, rtpmap, fmtps in plan.codecs]
 
 
 def _rare(media: CallMedia) -> bool:
@@ -170,7 +197,7 @@ class SdpOutput:
                     conversion = (out_media, answerer_media, codecs if converts else None,
                                   section, plan, offer_sent,
                                   (receiver.inject_dtmf, sender.inject_dtmf),
-                                  made_event)
+                                  made_event, narrowed)
             # The party's media's a=ptime (``session._update_ptime``); without one the
             # SDP's own a=ptime lines stay where they are (10.5).
             if out_media.ptime_shown:
@@ -372,7 +399,7 @@ class SdpOutput:
                          section: sdpmod.MediaSection, plan: MediaPlan,
                          offer_sent: negotiation.Offered,
                          inject: tuple[bool, bool] = (False, False),
-                         made_event: bool = False) -> None:
+                         made_event: bool = False, narrowed: bool = False) -> None:
         """What the relay converts each way once an answer is made: to the offerer (its
         streams send to it) what the answerer may send that the offerer was not answered,
         and to the answerer the other way round, in frames of the packet time our SDP told
@@ -419,6 +446,12 @@ class SdpOutput:
                 to_answerer_framed,
                 to_answerer_cn, silence, dtmf=dtmf,
                 into_first=negotiation.added_first(offer_sent, answerer_codecs))
+        # (``single codec`` narrowed only what the offerer was told: 10.5 writes the
+        # answerer's parameters then)
+        if codecs is not None and not passes and not narrowed and plan.codecs is not None:
+            _encoded_fmtps(plan, to_offerer, offer_sent,
+                           negotiation.made_event_rates(answerer_codecs, offer_sent)
+                           if made_event else ())
         # (query's "transcoding" flag, as 10.5's: on the media whose packets are converted)
         for media, conversions, source, passing in ((answerer, to_answerer, offerer, False),
                                                     (offerer, to_offerer, answerer, passes)):
