@@ -726,6 +726,11 @@ class Worker:
                     stream.gateway = None
             stream.close()
             self.unlink(stream)
+            peer = stream.rtcp_peer
+            if peer is not None and peer.rtcp_of is stream:  # (not kept alive by its RTCP)
+                peer.rtcp_of = None
+                if self.streams.get(peer.id) is peer:
+                    self.resolve(peer)
             if resolve:
                 self.resolve_referrers(stream_id)
 
