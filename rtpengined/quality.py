@@ -14,6 +14,7 @@ sender report's NTP time is remembered with the time it arrived; a receiver repo
 - jitter in ms (the reported units over the reported stream's clock rate: a report about
   an SSRC whose payload type is not known is dropped, as 10.5 drops it), packet loss in
   per cent of the fraction lost;
+- nothing at all from a block that names no sender report (LSR or DLSR 0): 10.5 drops it;
 - a MOS (x 10) from those, PingPlotter's formula (10.5's ``mos_calc``, MOS-CQ: none without
   the whole path's round-trip time).
 
@@ -128,8 +129,12 @@ def receiver_report(reporter: dict, others: list, block: tuple, wall: float,
     source, ssrc, fraction, cumulative, jitter, lsr, dlsr = block
     rtt = _round_trip(others, ssrc, lsr, dlsr, wall)
     own = _entry(reporter, source)
-    if clock_rate is None:
-        return  # (10.5: no payload type known for the reported SSRC, the report is dropped)
+    if clock_rate is None or not lsr or not dlsr:
+        # (10.5: no payload type known for the reported SSRC, the report is dropped; a
+        # block naming no sender report, LSR or DLSR 0, never gets as far as looking the
+        # payload type up, so it is dropped too: a callee reporting before the caller's
+        # first SR opens no MOS-less entry)
+        return
     jitter_ms = jitter * 1000 // clock_rate if clock_rate else jitter
     whole = rtt + own.last_rtt if own.last_rtt else 0
     if own.last_rtt_xr > 0:  # (XR VoIP metrics' round-trip delay, as 10.5 prefers it)

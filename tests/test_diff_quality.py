@@ -161,3 +161,51 @@ def test_mos_totals_count_each_mos(default_pair):
     assert int(mos_after["mos_samples_total"]) - int(mos_before["mos_samples_total"]) == 3
     assert (float(mos_after["mos_total"]) - float(mos_before["mos_total"])
             == pytest.approx(sum(shown) / 10))
+
+
+def _early_report_call(daemons: list, call_id: str, lsr_zero: bool) -> list[dict]:
+    """B reports about A's stream before it can name one of A's sender reports: its first
+    block has LSR 0 (nothing heard yet, as a party whose RTCP starts before the other's
+    does) or, naming A's SR, DLSR 0. Then the usual SRs and reports a second later.
+    In lockstep on each daemon (as ``_call``); each daemon's query ``SSRC``."""
+    with ExitStack() as stack:
+        calls = [stack.enter_context(loopback_call(daemon, call_id, "0", "0",
+                                                   a_attributes=("a=rtcp:{port}",),
+                                                   b_attributes=("a=rtcp:{port}",)))
+                 for daemon in daemons]
+
+        def send(party: str, data: bytes) -> None:
+            for socks, to_b, to_a in calls:
+                socks[party].sendto(data, ("127.0.0.1", to_b if party == "A" else to_a))
+
+        for seq in range(3):
+            send("A", struct.pack("!BBHII", 0x80, 0, seq, 160 * seq, A_SSRC) + b"\xff" * 160)
+            send("B", struct.pack("!BBHII", 0x80, 0, seq, 160 * seq, B_SSRC) + b"\xff" * 160)
+            time.sleep(0.02)
+        if not lsr_zero:
+            send("A", _sr(A_SSRC, 100, 0x12340000))
+            time.sleep(0.05)
+        early = (100 << 16) | 0x1234 if not lsr_zero else 0
+        send("B", _sr(B_SSRC, 200, 0x56780000, ((A_SSRC, 0, 0, 80, early, 0),)))
+        time.sleep(1.1)  # (a second on: a block of B's would be kept)
+        send("A", _sr(A_SSRC, 101, 0x11110000))
+        time.sleep(0.05)
+        send("A", _rr(A_SSRC, ((B_SSRC, 0, 0, 160, (200 << 16) | 0x5678, 655),)))
+        time.sleep(0.05)
+        send("B", _rr(B_SSRC, ((A_SSRC, 0, 0, 80, (101 << 16) | 0x1111, 655),)))
+        time.sleep(0.1)
+        return [_plain(daemon.request({"command": "query", "call-id": call_id}).get("SSRC"))
+                for daemon in daemons]
+
+
+@pytest.mark.parametrize("lsr_zero", [True, False], ids=["no-lsr", "no-dlsr"])
+def test_a_report_naming_no_sender_report_is_dropped(default_pair, lsr_zero):
+    """A report block with LSR or DLSR 0 gives 10.5 no payload type for the reported
+    stream, so it drops the block whole: no MOS-less entry opens the reporter's
+    progression (found with rtpengine's test-basic scripts, whose callee reports about
+    the caller's stream before the caller's first SR)."""
+    want, have = _early_report_call([default_pair.reference, default_pair.ours],
+                                    f"quality-early-{lsr_zero}", lsr_zero)
+    entries = want[str(B_SSRC)]["MOS progression"]["entries"]
+    assert len(entries) == 1 and entries[0]["MOS"]  # (the early block is not there)
+    assert _same(have, want), (have, want)

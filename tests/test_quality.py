@@ -68,8 +68,8 @@ def test_one_block_a_second_and_the_progression_in_about_ten_steps():
     a[0xA] = quality.SsrcQuality(last_rtt=20_000)  # (the other leg's, known)
     for n in range(40):
         wall = 100.0 + n * 0.5
-        quality.sender_report(b, 0xB, n, wall - 0.03)
-        quality.receiver_report(a, [b], (0xA, 0xB, 0, n, 80, n, 655), wall, 8000, totals)
+        quality.sender_report(b, 0xB, n + 1, wall - 0.03)  # (LSR 0 would name no SR)
+        quality.receiver_report(a, [b], (0xA, 0xB, 0, n, 80, n + 1, 655), wall, 8000, totals)
     entry = a[0xA]
     assert len(entry.blocks) == 20  # (half of them less than a second after the last)
     assert totals.samples == 40  # (the totals count every one)
@@ -82,8 +82,16 @@ def test_one_block_a_second_and_the_progression_in_about_ten_steps():
 
 def test_nothing_shown_before_a_mos():
     a, totals = {}, quality.Totals()
-    quality.receiver_report(a, [], (0xA, 0xB, 0, 3, 80, 0, 0), 1.0, 8000, totals)
+    # (an SR named that the daemon never saw: a block without a round-trip time)
+    quality.receiver_report(a, [], (0xA, 0xB, 0, 3, 80, 0x1234, 655), 1.0, 8000, totals)
     assert a[0xA].blocks and a[0xA].as_dict() is None  # (10.5: no lowest MOS yet)
+
+
+def test_a_block_naming_no_sender_report_is_dropped():
+    a, totals = {}, quality.Totals()
+    for lsr, dlsr in ((0, 655), (0x1234, 0), (0, 0)):
+        quality.receiver_report(a, [], (0xA, 0xB, 0, 3, 80, lsr, dlsr), 1.0, 8000, totals)
+    assert not a[0xA].blocks and a[0xA].lost == 0 and totals.samples == 0
 
 
 def test_a_party_naming_ever_new_ssrcs_keeps_a_bounded_table():

@@ -35,8 +35,9 @@ frame whose samples are all at or below the threshold goes out as a CN packet (p
 ``--cn-payload``) in its place, as 10.5 does (its check of the lower bound looks at the
 packet's second sample only, for every sample; so does ours).
 
-DTMF events ``play DTMF`` queued on a direction replace its frames (``dtmf``). RTCP is not
-touched. Each ``Direction`` is one stream's: the relay worker keeps it on the stream it
+DTMF events ``play DTMF`` queued on a direction replace its frames (``dtmf``). RTCP is
+translated by the relay worker (``worker._translate_rtcp``) from the outputs' SSRCs and
+what each sent (``_Output.sent``). Each ``Direction`` is one stream's: the relay worker keeps it on the stream it
 reads from.
 """
 
@@ -68,7 +69,7 @@ class _Output:
     clock, and samples that fill no frame yet."""
 
     __slots__ = ("ssrc", "shift", "expected", "last_ts", "waiting", "clock", "pending",
-                 "converters", "burst_until", "event", "origin", "dtmf")
+                 "converters", "burst_until", "event", "origin", "dtmf", "sent")
 
     def __init__(self) -> None:
         self.ssrc = os.urandom(4)
@@ -83,6 +84,10 @@ class _Output:
         self.event: tuple[int, int] | None = None  # (received, sent) timestamp of an event
         self.origin = 0  # the clock's first value (an encoder's pts count from it)
         self.dtmf: _Dtmf | None = None  # tones detected, or turned into tones (``_Dtmf``)
+        # What went out: (packets, octets with their headers, the last one's timestamp),
+        # the counts 10.5 puts in the sender reports it passes on for this output (None:
+        # nothing yet).
+        self.sent: tuple[int, int, bytes] | None = None
 
 
 class _Dtmf:
@@ -265,6 +270,17 @@ class Direction:
         self.dtmf.add(event)
 
     def rewrite(self, packet: bytes, conversions: dict) -> list[bytes]:
+        """``_rewrite``, what goes out counted on the packet's output (``_Output.sent``)."""
+        out = self._rewrite(packet, conversions)
+        if out:
+            output = self.outputs.get(packet[8:12])
+            if output is not None:
+                sent = output.sent
+                packets, octets = (0, 0) if sent is None else sent[:2]
+                output.sent = (packets + len(out), octets + sum(map(len, out)), out[-1][4:8])
+        return out
+
+    def _rewrite(self, packet: bytes, conversions: dict) -> list[bytes]:
         """What goes out for ``packet``: framed anew (and converted) when ``conversions``
         (payload type -> (payload type out, a G.711 table, None, ``Codecs`` or ``Events``,
         RTP clock units per frame[, silence detection: (CN payload type, threshold, CN

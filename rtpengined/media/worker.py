@@ -350,6 +350,10 @@ add_rare_fields(_Stream, {
     # of what it relays (``transcoding.Direction``), made on the first such packet.
     "rewriter": None,
     "transcode_passes": False,  # (``StreamSpec.transcode_passes``, on the sink)
+    # On an RTCP port's stream: the RTP stream it carries the RTCP of, while that stream's
+    # call converts in either direction (set by ``Worker.resolve`` of the RTP stream): its
+    # reports are translated (``_translate_rtcp``), so it goes by the per-packet drain.
+    "rtcp_of": None,
     # A subscriber whose copies are converted through libavcodec (G.722, G.723.1): their
     # framing and clocks (a ``transcoding.Direction`` keeping the received SSRCs).
     "copies": None,
@@ -722,6 +726,11 @@ class Worker:
                     stream.gateway = None
             stream.close()
             self.unlink(stream)
+            peer = stream.rtcp_peer
+            if peer is not None and peer.rtcp_of is stream:  # (not kept alive by its RTCP)
+                peer.rtcp_of = None
+                if self.streams.get(peer.id) is peer:
+                    self.resolve(peer)
             if resolve:
                 self.resolve_referrers(stream_id)
 
@@ -809,7 +818,9 @@ class Worker:
             stream.secure = False
         else:
             stream.secure = stream.srtp_in is not None or stream.webrtc is not None or (
-                stream.rtcp_only or stream.dropped or stream.t38 is not None
+                stream.rtcp_of is not None  # (its reports translated: ``_translate_rtcp``)
+                or (stream.rtcp_mux and stream.transcode is not None)
+                or stream.rtcp_only or stream.dropped or stream.t38 is not None
                 or stream.guard is not None or stream.rtcp_gen is not None
                 or stream.srtcp is not None or stream.strip_feedback) or (
                 sink is not None and (
@@ -831,6 +842,15 @@ class Worker:
             stream.secure = True  # (``drain_secure`` drops it all; plain drains pay nothing)
         if stream.t38 is not None or stream.gateway is not None:
             self.follow_gateway(stream)
+        peer = stream.rtcp_peer
+        if peer is not None and peer is not stream:
+            # A call converting either way: the reports on the RTCP port are translated as
+            # 10.5 translates them (``_translate_rtcp``), by the per-packet drain.
+            converts = sink is not None and (sink.transcode is not None
+                                             or stream.transcode is not None)
+            if converts != (peer.rtcp_of is stream):
+                peer.rtcp_of = stream if converts else None
+                self.resolve(peer)
         if _relay is not None:
             self.settle(stream)
             # The streams relaying to this one send their demuxed RTCP to its RTCP stream:
@@ -940,10 +960,12 @@ class Worker:
     def _relayable(self, stream: _Stream, sink: _Stream) -> bool:
         """What every stream with rare attributes needs before the C loop relays it to
         ``sink``: confirmed, still ours, and nothing only Python does (blocked, copies to
-        subscribers, conversions, RTCP only, dropped payload types, T.38, a delay buffer,
-        reports of our own)."""
+        subscribers, conversions, RTCP to translate, RTCP only, dropped payload types, T.38,
+        a delay buffer, reports of our own)."""
         return (stream.confirmed and not stream.blocked and not stream.extras
-                and sink.transcode is None and not stream.rtcp_only and not stream.dropped
+                and sink.transcode is None and stream.rtcp_of is None
+                and not (stream.rtcp_mux and stream.transcode is not None)
+                and not stream.rtcp_only and not stream.dropped
                 and stream.t38 is None and stream.guard is None and stream.rtcp_gen is None
                 and self.streams.get(stream.id) is stream)
 
@@ -2362,8 +2384,15 @@ def _forward(stream: _Stream, sink: _Stream | None, extras: tuple, data: bytes, 
     dropped = stream.dropped
     if dropped and not rtcp and len(data) > 1 and data[1] & 0x7F in dropped:
         return 0
+    translated = None
     if rtcp and len(data) >= 8 and data[1] in _REPORT_TYPES:
+        rtp = stream.rtcp_of if stream.rtcp_port else stream
+        if rtp is not None and rtp.sink is not None and (
+                rtp.sink.transcode is not None or rtp.transcode is not None):
+            data, translated = _translate_rtcp(rtp, data)
         _note_report(stream, time.time(), data)
+        if translated is not None:
+            data = translated
     generated = stream.rtcp_gen
     if generated is not None:  # ``generate RTCP``: the relay reports itself
         if rtcp:
@@ -2464,6 +2493,57 @@ def _unprotect(stream: _Stream, unprotect, data: bytes, rtcp: bool) -> bytes:
     if unprotect is None:
         raise ValueError("no SRTP context")
     return unprotect.unprotect_rtcp(data) if rtcp else unprotect.unprotect(data)
+
+
+def _translate_rtcp(rtp: _Stream, data: bytes) -> tuple[bytes, bytes | None]:
+    """RTCP of a party whose call converts (``rtp``: the party's RTP stream), as 10.5
+    passes it on: each direction converted goes out under SSRCs of the relay's own
+    (``transcoding.Direction``), so a report block about one the party received names
+    the SSRC it stands for again, and a packet sent under an SSRC of the party whose
+    media is converted goes out under that media's output SSRC, a sender report with
+    what that output sent (its RTP timestamp, packet and octet counts; the NTP time as it
+    came). Returns (the packet with its blocks mapped back, for the call's
+    quality figures, which name the SSRCs as they came; what goes on), or the packet and
+    None when nothing was translated."""
+    sink = rtp.sink
+    ours = rtp.rewriter if sink.transcode is not None else None
+    theirs = sink.rewriter if rtp.transcode is not None else None
+    forward = {k: o for k, o in ours.outputs.items() if o.ssrc != k} if ours else {}
+    back = ({o.ssrc: k for k, o in theirs.outputs.items() if o.ssrc != k} if theirs
+            else {})
+    if not forward and not back:
+        return data, None
+    noted = bytearray(data)
+    at = 0
+    size = len(data)
+    headers = []
+    while at + 8 <= size:
+        first, kind, length = struct.unpack_from("!BBH", data, at)
+        end = at + 4 + 4 * length
+        if first >> 6 != 2 or end > size:
+            break
+        headers.append((at + 4, kind == 200 and at + 28 <= end))
+        blocks = (at + 28 if kind == 200 else at + 8) if kind in (200, 201) else end
+        for index in range(first & 0x1F if kind in (200, 201) else 0):
+            where = blocks + 24 * index
+            if where + 24 > end:
+                break
+            named = bytes(data[where:where + 4])
+            if named in back:
+                noted[where:where + 4] = back[named]
+        at = end
+    sent = bytearray(noted)
+    for where, report in headers:
+        output = forward.get(bytes(sent[where:where + 4]))
+        if output is None:
+            continue
+        sent[where:where + 4] = output.ssrc
+        if report and output.sent is not None:  # (RTP timestamp, packet and octet counts)
+            packets, octets, stamp = output.sent
+            sent[where + 12:where + 16] = stamp
+            struct.pack_into("!II", sent, where + 16, packets & 0xFFFFFFFF,
+                             octets & 0xFFFFFFFF)
+    return bytes(noted), bytes(sent)
 
 
 def _note_report(stream: _Stream, wall: float, packet) -> None:
