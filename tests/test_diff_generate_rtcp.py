@@ -28,6 +28,10 @@ from hardening_helpers import child_pids
 
 A_SSRC, B_SSRC = 0xAAAA, 0xBBBB
 WAIT = 8.0  # seconds: past the first report (5 to 7 s after the offer)
+# Linux's SO_TIMESTAMPNS (also its control message's type): the kernel's receive time of
+# each datagram, so two reports the daemon sends back to back are told apart in the order
+# they were sent even when one select() wake-up returns both
+SO_TIMESTAMPNS = 35
 
 
 def _sr(ssrc: int, seconds: int, fraction: int) -> bytes:
@@ -68,15 +72,24 @@ def _listen(sockets: dict, until: float, start: float, got: dict, seen: dict | N
     ``got`` (time since ``start``, parts; ``decrypt[party]`` applied first if given), the
     SSRC of each RTP packet into ``seen``."""
     party_of = {sock: name for name, sock in sockets.items()}
+    for sock in party_of:
+        sock.setsockopt(socket.SOL_SOCKET, SO_TIMESTAMPNS, 1)
+    # (the kernel stamps in wall-clock time; ``start`` is monotonic)
+    wall_offset = time.time() - time.monotonic()
     while (left := until - time.monotonic()) > 0:
         ready, _, _ = select.select(list(party_of), [], [], left)
         for sock in ready:
             name = party_of[sock]
-            data = sock.recv(4096)
+            data, ancillary, _flags, _source = sock.recvmsg(4096, socket.CMSG_SPACE(16))
+            received = time.monotonic()
+            for level, kind, value in ancillary:
+                if level == socket.SOL_SOCKET and kind == SO_TIMESTAMPNS and len(value) >= 16:
+                    seconds, nanoseconds = struct.unpack_from("@qq", value)
+                    received = seconds + nanoseconds / 1e9 - wall_offset
             if len(data) > 1 and 192 <= data[1] <= 223:
                 if decrypt is not None:
                     data = decrypt[name](data)
-                got[name].append((time.monotonic() - start, _parse(data)))
+                got[name].append((received - start, _parse(data)))
             elif seen is not None and len(data) >= 12:
                 seen[name].add(struct.unpack_from("!I", data, 8)[0])
 
