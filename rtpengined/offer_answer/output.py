@@ -603,7 +603,10 @@ class SdpOutput:
                 mux = False
             else:
                 mux = work.offers_mux
-            return mux, rtp.port if sticky else rtcp.port
+            # (rtcp-mux required: offered on the RTP port alone, whatever port the leg's
+            # RTCP still has bound beside it; 10.5)
+            required = sticky or "require" in flags or work.mux_forced
+            return mux, rtp.port if required else rtcp.port
         if out_media.mux_answer:
             return True, rtp.port
         return False, rtcp.port

@@ -324,11 +324,11 @@ class _Session(SdpOutput, IceCandidates):
                                     and len(smedia.streams) < sender_count):
             # A re-offer that needs a pair where one port was enough: fresh ports (10.5).
             work.sender_count = sender_count
-        # A leg already using rtcp-mux keeps it in a re-offer without a fallback port
-        # (output._mux_out): the ports it has are enough, and stay (10.5 reuses the set).
-        sticky_mux = sticky and bool(rmedia.streams)
-        if _needs_ports(rmedia) or (is_offer and len(rmedia.streams) != receiver_count
-                                    and not sticky_mux):
+        # Ports the receiver has are kept when they are enough: a leg on rtcp-mux (sticky,
+        # or required now) needs only the first of its pair, the other stays bound beside
+        # it (10.5 reuses a set with at least as many ports as needed, and binds anew only
+        # for more ports or, below, another far address).
+        if _needs_ports(rmedia) or (is_offer and len(rmedia.streams) < receiver_count):
             work.receiver_count = receiver_count
         elif (is_offer or receiver_if is not None) and rmedia is not None and (
                 rmedia.rtp is not None
