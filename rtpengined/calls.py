@@ -202,6 +202,26 @@ class CallManager:
         self.media.close_stream(stream)
         call.retired_ports = (*call.retired_ports, (stream.interface, stream.port, sock))
 
+    def hold_stream(self, call: Call, stream: Stream) -> bool:
+        """A refused media's stream stops relaying but keeps its port bound for the call
+        (10.5 keeps a refused media's sockets in its endpoint map), so that a later offer
+        or answer for the same far address takes it again (``reclaim``). False if no socket
+        could be had (the daemon shuts down): then its port is free."""
+        if stream.closed:
+            return False
+        if self.converting:
+            self.converting.pop(stream.id, None)
+        sock = self.media.take_back(stream)
+        stream.closed = True
+        if sock is None:
+            pool = self.pool_of(stream.interface)
+            if pool is not None:
+                pool.release(stream.port)
+            return False
+        stream.sock = sock
+        call.retired_streams = (*call.retired_streams, stream)
+        return True
+
     def reclaim(self, call: Call, streams: tuple[Stream, ...]) -> list[tuple[int, Any]] | None:
         """Retired ``streams`` stop relaying and hand back their still-bound sockets, as
         (port, socket) for new streams on the same ports: their party came back to the far

@@ -6,7 +6,9 @@ party that comes back to an address it had gets the very ports it had there (a r
 to sendonly from another port, then back, shows the first ports again). Here the ports in
 use are the media's streams, keyed by ``CallMedia.bound_endpoint``; the others are
 ``CallMedia.earlier_maps``, whose streams the call keeps retired (``Call.retired_streams``)
-until the call ends or this module's lookup hands them out again.
+until the call ends or this module's lookup hands them out again. A refused media (port 0)
+keeps its ports the same way (10.5 only unhooks them from its streams): bound for the far
+address they had, or for none yet (10.5's wildcard map, taken by whatever comes first).
 
 Plain bookkeeping: taking the sockets back is the call manager's (``CallManager.reclaim``).
 """
@@ -15,8 +17,9 @@ from __future__ import annotations
 
 from ..model import Call, CallMedia, Endpoint, Interface, Stream
 
-# (the far address the ports were bound for, their retired streams)
-EarlierMap = tuple[Endpoint, tuple[Stream, ...]]
+# (the far address the ports were bound for, None for ports not yet answered for; their
+# retired streams)
+EarlierMap = tuple[Endpoint | None, tuple[Stream, ...]]
 
 
 def _unspecified(endpoint: Endpoint) -> bool:
@@ -52,6 +55,36 @@ def remember(media: CallMedia, old: list[Stream], new: list[Stream]) -> None:
     media.earlier_maps = (*media.earlier_maps, (key, tuple(old)))
 
 
+def hold_refused(media: CallMedia, streams: tuple[Stream, ...]) -> None:
+    """``media`` was refused (port 0): its ports in use (``streams``, held bound by the
+    call) are kept for the far address they were bound for, or for any (none yet)."""
+    media.earlier_maps = (*media.earlier_maps, (media.bound_endpoint, streams))
+
+
+def refused_ports(media: CallMedia, endpoint: Endpoint | None, count: int,
+                  interface: Interface, call: Call, any_address: bool) -> EarlierMap | None:
+    """A refused ``media`` (its streams closed) is accepted again: the ports it was refused
+    with, if 10.5 would take that set again: the newest set on ``interface`` with at least
+    ``count`` ports, bound for ``endpoint`` or for no address yet, or for any with
+    ``any_address`` (ICE on the leg, port latching). All of them are taken (10.5 gives a
+    media on rtcp-mux both ports of a pair it had)."""
+    if not media.earlier_maps:
+        return None
+    retired = {id(stream) for stream in call.retired_streams}
+    for entry in reversed(media.earlier_maps):
+        key, streams = entry
+        if streams[0].interface != interface:
+            continue
+        if not (key is None or any_address
+                or (endpoint is not None and same_far_end(key, endpoint))):
+            continue
+        usable = len(streams) >= count and all(
+            id(stream) in retired and stream.sock is not None and not stream.alternates
+            for stream in streams)
+        return entry if usable else None
+    return None
+
+
 def earlier_ports(media: CallMedia, endpoint: Endpoint, count: int, interface: Interface,
                   call: Call) -> EarlierMap | None:
     """The earlier ports of ``media`` for the far ``endpoint`` to take again, on
@@ -62,6 +95,8 @@ def earlier_ports(media: CallMedia, endpoint: Endpoint, count: int, interface: I
     since), or ICE sockets on other addresses (not tracked per set)."""
     for entry in reversed(media.earlier_maps):
         key, streams = entry
+        if key is None:  # (a refused media's: taken again by ``refused_ports`` only)
+            continue
         if streams[0].interface != interface or not same_far_end(key, endpoint):
             continue
         retired = {id(stream) for stream in call.retired_streams}

@@ -320,8 +320,16 @@ class _Session(SdpOutput, IceCandidates):
                      and (not to_peer or "accept" in mux_flags))
         sender_count = 1 if is_offer and keeps_mux and section.is_rtp else 2
         smedia = work.sender_media
-        if _needs_ports(smedia) or (is_offer and section.is_rtp
-                                    and len(smedia.streams) < sender_count):
+        if (smedia is not None and smedia.earlier_maps and smedia.streams
+                and smedia.streams[0].closed and endpoint_maps.refused_ports(
+                    smedia, None, sender_count, work.sender_pool.interface, self.call,
+                    True) is not None):
+            # Accepted again after a refusal, with the ports it was refused with still
+            # bound: none now; the answer takes those again if they serve (10.5 gives the
+            # offerer no ports before the answer then).
+            pass
+        elif _needs_ports(smedia) or (is_offer and section.is_rtp
+                                      and len(smedia.streams) < sender_count):
             # A re-offer that needs a pair where one port was enough: fresh ports (10.5).
             work.sender_count = sender_count
         # Ports the receiver has are kept when they are enough: a leg on rtcp-mux (sticky,
@@ -330,6 +338,12 @@ class _Session(SdpOutput, IceCandidates):
         # for more ports or, below, another far address).
         if _needs_ports(rmedia) or (is_offer and len(rmedia.streams) < receiver_count):
             work.receiver_count = receiver_count
+            if rmedia is not None and rmedia.earlier_maps and rmedia.streams:
+                # (refused before: its ports, if they serve; see endpoint_maps)
+                work.receiver_earlier = endpoint_maps.refused_ports(
+                    rmedia, work.endpoint, receiver_count, work.receiver_pool.interface,
+                    self.call, "port-latching" in opts.flags or (
+                        "no-port-latching" not in opts.flags and _speaks_ice(rmedia, opts)))
         elif (is_offer or receiver_if is not None) and rmedia is not None and (
                 rmedia.rtp is not None
                 and rmedia.rtp.interface.name != work.receiver_pool.interface.name):
@@ -621,12 +635,20 @@ class _Session(SdpOutput, IceCandidates):
 
     def _reject_media(self, sender_media: CallMedia, peer_media: CallMedia,
                       conn: Connection | None, is_offer: bool) -> None:
-        """Port 0: an offer or answer refusing a media closes both sides' ports (10.5);
+        """Port 0: an offer or answer refusing a media stops both sides' streams (10.5);
         either way the sender's streams show its address with ports 0 and 1."""
-        # (a re-offer refusing a media it had, e.g. video dropped by a re-INVITE, closes
-        # them at once too: 10.5)
-        for stream in [*sender_media.streams, *peer_media.streams]:
-            self.manager.release_stream(stream)
+        # (a re-offer refusing a media it had, e.g. video dropped by a re-INVITE, stops
+        # them at once too. Their ports stay bound for the call, for the media accepted
+        # again from the same address: 10.5 keeps them in its endpoint maps.)
+        for media in (sender_media, peer_media):
+            streams = tuple(media.streams)
+            if not streams or any(stream.closed or stream.alternates for stream in streams):
+                for stream in streams:
+                    self.manager.release_stream(stream)
+                continue
+            held = [self.manager.hold_stream(self.call, stream) for stream in streams]
+            if all(held):
+                endpoint_maps.hold_refused(media, streams)
         for media in (sender_media, peer_media):
             if not media.streams:
                 # Refused from its first offer: no ports, but RTP and RTCP streams all the
