@@ -72,3 +72,22 @@ def test_ice_roles_after_a_restart(default_pair, who, restarter):
         {**answer(body(*hosts[other], again[other])), "from-tag": who, "to-tag": other},
         query(),
     ], f"ice-restart-roles-{who}-{restarter}")
+
+@pytest.mark.parametrize("ice", ["optional", "force", "default", "remove"])
+@pytest.mark.parametrize("with_ice", [False, True], ids=["plain-sdp", "sdp-with-ice"])
+@pytest.mark.parametrize("who", ["A", "B"])
+def test_ports_after_a_moved_reoffer_with_an_ice_option(default_pair, who, with_ice, ice):
+    """A party re-offers from a new address with an ``ICE`` option: the other party keeps
+    its ports when ICE will be spoken to it (``optional`` offers ICE, as ``force`` does:
+    10.5 settles ICE before it looks for ports), else gets new ones. rtpengined gave new
+    ports under ``optional`` to a party that had no ICE yet."""
+    other = "B" if who == "A" else "A"
+    moved = body("198.51.100.3" if who == "A" else "198.51.100.4", 4000,
+                 "abcd" if with_ice else None)
+    default_pair.compare([
+        offer(body("198.51.100.1", 2000)),
+        answer(CALLEE),
+        {**offer(moved), "from-tag": who, "to-tag": other, "ICE": ice},
+        {**answer(body("198.51.100.5", 5000)), "from-tag": who, "to-tag": other},
+        query(),
+    ], f"ice-option-moved-{who}-{with_ice}-{ice}")

@@ -44,10 +44,11 @@ _OFFER_OR_REQUIRE = frozenset({"offer", "require"})
 _mux_flags: SharedValues[frozenset[str]] = SharedValues(64)
 
 
-def _speaks_ice(media: CallMedia, opts: Options) -> bool:
-    """ICE will be spoken on this (existing) leg after the request: forced by the ICE option,
-    or as before unless the option removes it."""
-    if opts.ice in ("force", "force-relay"):
+def _speaks_ice(media: CallMedia, opts: Options, is_offer: bool) -> bool:
+    """ICE will be spoken on this (existing) leg after the request: forced by the ICE option
+    (``optional`` too in an offer, as ice.py offers it), or as before unless the option
+    removes it."""
+    if opts.ice in ("force", "force-relay") or (is_offer and opts.ice == "optional"):
         return True
     return media.ice_out and opts.ice != "remove"
 
@@ -343,7 +344,8 @@ class _Session(SdpOutput, IceCandidates):
                 work.receiver_earlier = endpoint_maps.refused_ports(
                     rmedia, work.endpoint, receiver_count, work.receiver_pool.interface,
                     self.call, "port-latching" in opts.flags or (
-                        "no-port-latching" not in opts.flags and _speaks_ice(rmedia, opts)))
+                        "no-port-latching" not in opts.flags
+                        and _speaks_ice(rmedia, opts, is_offer)))
         elif (is_offer or receiver_if is not None) and rmedia is not None and (
                 rmedia.rtp is not None
                 and rmedia.rtp.interface.name != work.receiver_pool.interface.name):
@@ -354,7 +356,7 @@ class _Session(SdpOutput, IceCandidates):
             work.receiver_earlier = endpoint_maps.earlier_ports(
                 rmedia, work.endpoint, receiver_count, work.receiver_pool.interface, self.call)
         elif rmedia is not None and "port-latching" not in opts.flags and (
-                "no-port-latching" in opts.flags or not _speaks_ice(rmedia, opts)):
+                "no-port-latching" in opts.flags or not _speaks_ice(rmedia, opts, is_offer)):
             # The far side moved: the ports the receiver had for its new address before,
             # else fresh ones; unless ICE is spoken on the leg (its checks find the party
             # wherever it went; 10.5 keeps the ports then, except with no-port-latching).
