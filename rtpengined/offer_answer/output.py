@@ -225,8 +225,9 @@ class SdpOutput:
                     # The party restarted ICE (RFC 8445 9): our answer to it restarts too,
                     # with credentials of its own (10.5); the ports stay.
                     sender.ice_credentials = None
-                if restarted and not any(m.lite_self or m.lite_controlled or m.ice_lite
-                                         for m in (out_media, sender_media)):
+                if ((restarted or (is_offer and "reset" in opts.flags))
+                        and not any(m.lite_self or m.lite_controlled or m.ice_lite
+                                    for m in (out_media, sender_media))):
                     # ... and the roles are settled anew, as on a first offer or answer:
                     # we control ICE towards the party we send the offer to (10.5).
                     out_media.ice_controlling = is_offer

@@ -44,13 +44,32 @@ _OFFER_OR_REQUIRE = frozenset({"offer", "require"})
 _mux_flags: SharedValues[frozenset[str]] = SharedValues(64)
 
 
-def _speaks_ice(media: CallMedia, opts: Options, is_offer: bool) -> bool:
-    """ICE will be spoken on this (existing) leg after the request: forced by the ICE option
-    (``optional`` too in an offer, as ice.py offers it), or as before unless the option
-    removes it."""
-    if opts.ice in ("force", "force-relay") or (is_offer and opts.ice == "optional"):
+def _speaks_ice(media: CallMedia, opts: Options, is_offer: bool, sdp_ice: bool) -> bool:
+    """ICE will be spoken on this (existing) leg after the request (10.5 settles that before
+    it looks for ports). An offer decides as ice.py does: as the leg last did without an ICE
+    option, else forced by it (``optional`` too), removed, or (``default``, or a leg never
+    negotiated or ``reset``) as the offerer's SDP (``sdp_ice``) has it. Otherwise: forced by
+    the ICE option, or as before unless the option removes it."""
+    if is_offer:
+        if not opts.ice_given and media.initialized and "reset" not in opts.flags:
+            return media.ice_out
+        return opts.ice in ("force", "optional", "force-relay") or (
+            opts.ice == "default" and sdp_ice)
+    if opts.ice in ("force", "force-relay"):
         return True
     return media.ice_out and opts.ice != "remove"
+
+
+def _reset(sender: Monologue, receiver: Monologue, count: int) -> None:
+    """An offer with the ``reset`` flag: both parties' medias it names are taken as never
+    negotiated (10.5 clears their "initialized" flag: ICE towards the party offered to
+    follows the offerer's SDP again, the ICE roles are settled anew, and the party offered
+    to shows "initialized" again once it answers) and both ICE agents restart (new
+    credentials of ours)."""
+    for party in (sender, receiver):
+        for media in party.medias[:count]:
+            media.initialized = False
+        party.ice_credentials = None
 
 
 def _link(a: Monologue, b: Monologue) -> None:
@@ -201,6 +220,8 @@ class _Session(SdpOutput, IceCandidates):
             if (is_offer and work.section.port != 0 and rmedia is not None
                     and rmedia.mux_in_use):
                 mux_forced = True
+        if is_offer and "reset" in opts.flags:  # (the plan read what the parties had)
+            _reset(sender, receiver, len(parsed.medias))
         if gateways:
             for index, (real, sides) in gateways.items():
                 plans[index].real_section, plans[index].gateways = real, sides
@@ -345,7 +366,7 @@ class _Session(SdpOutput, IceCandidates):
                     rmedia, work.endpoint, receiver_count, work.receiver_pool.interface,
                     self.call, "port-latching" in opts.flags or (
                         "no-port-latching" not in opts.flags
-                        and _speaks_ice(rmedia, opts, is_offer)))
+                        and _speaks_ice(rmedia, opts, is_offer, parsed.has_ice(index))))
         elif (is_offer or receiver_if is not None) and rmedia is not None and (
                 rmedia.rtp is not None
                 and rmedia.rtp.interface.name != work.receiver_pool.interface.name):
@@ -356,7 +377,8 @@ class _Session(SdpOutput, IceCandidates):
             work.receiver_earlier = endpoint_maps.earlier_ports(
                 rmedia, work.endpoint, receiver_count, work.receiver_pool.interface, self.call)
         elif rmedia is not None and "port-latching" not in opts.flags and (
-                "no-port-latching" in opts.flags or not _speaks_ice(rmedia, opts, is_offer)):
+                "no-port-latching" in opts.flags
+                or not _speaks_ice(rmedia, opts, is_offer, parsed.has_ice(index))):
             # The far side moved: the ports the receiver had for its new address before,
             # else fresh ones; unless ICE is spoken on the leg (its checks find the party
             # wherever it went; 10.5 keeps the ports then, except with no-port-latching).
