@@ -5,8 +5,10 @@ them.
 soon as it is sent, and for the callee of an offer that frames the media anew (``ptime``
 other than the offerer's own, ``ptime-reverse``), so its media shows "transcoding" before
 any answer: on a first offer's callee, on the other party of a re-offer from either side,
-on an offerer whose answer refused the media. rtpengined showed it only once an answer's
-conversions were set (found by differential random flows).
+on an offerer whose answer refused the media, and still on the callee of an offer with
+``inject DTMF`` once its answer refused the media. rtpengined showed it only once an
+answer's conversions were set, and a refusing answer took it away (found by differential
+random flows).
 """
 
 from __future__ import annotations
@@ -33,6 +35,13 @@ SCENARIOS = {
                     answer(body("198.51.100.2", 3000)), query()],
     "answer refusing the media": [offer(body("198.51.100.1", 2000)),
                                   {**answer(body("198.51.100.2", 0)), **INJECT}, query()],
+    # (the handlers the offer's inject DTMF set up stay on the callee's media)
+    "offer injecting, answer refusing": [{**offer(body("198.51.100.1", 2000)), **INJECT},
+                                         answer(body("198.51.100.2", 0)), query()],
+    "re-offer injecting, answer refusing": [
+        offer(body("198.51.100.1", 2000)), answer(body("198.51.100.2", 3000)),
+        {**offer(body("198.51.100.2", 3000)), "from-tag": "B", "to-tag": "A", **INJECT},
+        {**answer(body("198.51.100.1", 0)), "from-tag": "B", "to-tag": "A"}, query()],
     **{f"re-offer from {who}": [
         offer(body("198.51.100.1", 2000)), answer(body("198.51.100.2", 3000)),
         {**offer(body("198.51.100.4", 5000, "9")), "from-tag": who,

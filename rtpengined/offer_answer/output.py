@@ -564,8 +564,11 @@ class SdpOutput:
             codecs = negotiation.answer_codecs(section, formats, offer_sent)
             plan.formats = [c.pt for c in codecs]
             renumbered = any(c.renumbered for c in codecs) or offer_sent.repacketized
-            for media in (receiver.medias[work.index], sender.medias[work.index]):
-                media.transcoding = renumbered
+            # (the handlers a party's ``inject DTMF`` set up stay on the media whose
+            # packets they take towards that party, the refused media's too: 10.5)
+            for media, injected in ((receiver.medias[work.index], sender.inject_dtmf),
+                                    (sender.medias[work.index], receiver.inject_dtmf)):
+                media.transcoding = renumbered or injected
         return plan
 
     def _versioned(self, parsed: SessionDescription, plan: SessionPlan, sender: Monologue,
