@@ -58,6 +58,20 @@ for _options, _own in (({"ptime": 40}, None), ({"ptime": 30}, "20"), ({"ptime": 
          **_options}, query(), answer(body("198.51.100.2", 3000)), query()]
 
 
+def _with_video(host: str, port: int) -> str:
+    return body(host, port) + f"m=video {port + 2} RTP/AVP 97\r\na=rtpmap:97 H264/90000\r\n"
+
+
+# (video has no codec handlers in 10.5: a changed ptime frames only the audio anew)
+for _where in ("first offer", "re-offer"):
+    _steps = [offer(_with_video("198.51.100.1", 2000)), answer(_with_video("198.51.100.2", 3000))]
+    _options = {"ptime": 30}
+    SCENARIOS[f"audio and video, ptime in the {_where}"] = (
+        [{**_steps[0], **_options}, query(), _steps[1], query()] if _where == "first offer"
+        else [*_steps, {**offer(_with_video("198.51.100.1", 2000)), "to-tag": "B", **_options},
+              query(), _steps[1], query()])
+
+
 @pytest.mark.parametrize("name", list(SCENARIOS))
 def test_inject_dtmf_shows_transcoding(default_pair, name):
     default_pair.compare(SCENARIOS[name], f"inject-flags-{name}")

@@ -174,7 +174,9 @@ class SdpOutput:
                 # (the answer took a telephone-event we made: its DTMF crosses between
                 # tones and events, ``_set_conversions``, and query shows "transcoding")
                 made_event = negotiation.takes_made_event(plan.formats, section, offer_sent)
-                renumbered = (any(c.renumbered for c in codecs) or offer_sent.repacketized
+                # (framed anew only where 10.5 has codec handlers: audio)
+                renumbered = (any(c.renumbered for c in codecs)
+                              or (offer_sent.repacketized and section.type == "audio")
                               or made_event or negotiation.takes_made_event(
                                   plan.formats, section, offer_sent, "cn"))
                 for media in (out_media, sender.medias[work.index]):
