@@ -521,8 +521,12 @@ def added_codecs(section: MediaSection, names: list[str], full: bool = False,
 
 
 def made_fmtps(text: str) -> list[str]:
-    """The a=fmtp 10.5 gives a codec it made for an offer: telephone-event gets ``0-15``."""
-    return ["0-15"] if _encoding(text) == "telephone-event" else []
+    """The a=fmtp 10.5 gives a codec it made for an offer: telephone-event gets ``0-15``,
+    G.729 ``annexb=no`` (its encoder sends no Annex B silence descriptors)."""
+    encoding = _encoding(text)
+    if encoding == "telephone-event":
+        return ["0-15"]
+    return ["annexb=no"] if encoding == "g729" else []
 
 
 def free_pt(used: set[str]) -> str | None:

@@ -1,5 +1,6 @@
 """Differential: offers and answers that make the relay convert between codecs (the G.711
-laws by table, G.722, G.723.1 and Opus through libavcodec).
+laws by table, G.722, G.723.1 and Opus through libavcodec, G.729 through bcg729 and GSM
+encoded by libgsm).
 
 ``codec: {transcode}`` adds the codec to what the answerer is offered (its static payload
 type, or the first free dynamic one; before telephone-event), with telephone-event and CN
@@ -128,6 +129,23 @@ SCENARIOS.update({
         delete()],
     "G723 offer, transcode PCMU, answer PCMU": [
         offer(a("4"), codec={"transcode": ["PCMU"]}), answer(b("0")), query(), delete()],
+    # G.729 (bcg729, written with annexb=no when added) and GSM (libgsm)
+    "transcode G729, answer takes it": [
+        offer(a("0"), codec={"transcode": ["G729"]}), answer(b("18")), query(), delete()],
+    "transcode GSM, answer takes it": [
+        offer(a("0 101", *TE), codec={"transcode": ["GSM"]}), answer(b("3 101", *TE)),
+        query(), delete()],
+    "transcode G729 and GSM, answer takes GSM": [
+        offer(a("0 8"), codec={"transcode": ["G729", "GSM"]}), answer(b("3")), query(),
+        delete()],
+    "G729 offer, transcode PCMU, answer PCMU": [
+        offer(a("18"), codec={"transcode": ["PCMU"]}), answer(b("0")), query(), delete()],
+    "GSM offer, transcode PCMA, answer PCMA": [
+        offer(a("3 101", *TE), codec={"transcode": ["PCMA"]}), answer(b("8 101", *TE)),
+        query(), delete()],
+    "G729 offer with annexb, transcode PCMA, answer takes both": [
+        offer(a("18", "a=fmtp:18 annexb=yes"), codec={"transcode": ["PCMA"]}),
+        answer(b("8 18")), delete()],
 })
 
 
@@ -522,6 +540,48 @@ def test_libavcodec_conversions_frame_and_time_as_rtpengine(default_pair, name, 
     linear = [g711.ulaw_to_linear(code) for code in pcmu]
     rising = sum(1 for x, y in zip(linear, linear[1:], strict=False) if x < 0 <= y)
     assert abs(rising * 8000 / len(linear) - 440) < 25
+
+
+@pytest.mark.parametrize(("name", "pt", "size"), [("G729", 18, 20), ("GSM", 3, 33)])
+def test_native_coders_byte_for_byte_as_rtpengine(default_pair, name, pt, size):
+    """PCMU to G.729 (bcg729) or GSM (libgsm) and back: every packet as 10.5 sends it,
+    payloads included (the same libraries code the same samples). A G.729 packet is
+    stamped with its last 10 ms frame's time, as 10.5 stamps it."""
+    tone = _tone()
+    steps = [("A", 0, 100 + i, 1000 + 160 * i, 0x1234, tone[160 * i:160 * (i + 1)])
+             for i in range(8)]
+    results = {}
+    for which, daemon in (("ref", default_pair.reference), ("ours", default_pair.ours)):
+        results[which] = media_exchange(daemon, f"native-{name}-{which}", "0", str(pt), steps,
+                                        {"codec": {"transcode": [name]}})
+    assert results["ours"] == results["ref"]
+    sent = [packet for got in results["ours"] for packet in got]
+    assert [len(p[3]) for p in sent] == [size] * 8
+    encoded = [p[3] for p in sent]
+    back = [("B", pt, 500 + i, 9000 + 160 * i, 0x5678, payload)
+            for i, payload in enumerate(encoded)]
+    for which, daemon in (("ref", default_pair.reference), ("ours", default_pair.ours)):
+        results[which] = media_exchange(daemon, f"native-{name}-back-{which}", "0", str(pt),
+                                        back, {"codec": {"transcode": [name]}})
+    assert results["ours"] == results["ref"]
+    pcmu = b"".join(got[0][3] for got in results["ours"] if got)
+    linear = [g711.ulaw_to_linear(code) for code in pcmu]
+    rising = sum(1 for x, y in zip(linear, linear[1:], strict=False) if x < 0 <= y)
+    assert len(pcmu) == 8 * 160 and abs(rising * 8000 / len(linear) - 440) < 25
+
+
+def test_g729_packet_time_as_rtpengine(default_pair):
+    """G.729 at another packet time than the default 20 ms (the offer's ``ptime``): whole
+    10 ms frames per packet, stamped as 10.5 stamps them."""
+    tone = _tone()
+    steps = [("A", 0, 100 + i, 1000 + 160 * i, 0x1234, tone[160 * i:160 * (i + 1)])
+             for i in range(9)]
+    results = {}
+    for which, daemon in (("ref", default_pair.reference), ("ours", default_pair.ours)):
+        results[which] = media_exchange(daemon, f"g729-ptime-{which}", "0", "18", steps,
+                                        {"codec": {"transcode": ["G729"]}, "ptime": 30})
+    assert results["ours"] == results["ref"]
+    assert [len(p[3]) for got in results["ours"] for p in got] == [30] * 6
 
 
 def test_g723_conversion_byte_for_byte_as_rtpengine(default_pair):

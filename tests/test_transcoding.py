@@ -53,8 +53,11 @@ def test_transcode_keeps_the_spelling_and_takes_a_dynamic_type_when_the_static_o
 
 def test_transcode_of_a_codec_the_offer_has_or_cannot_be_converted_adds_nothing():
     media = section("0 8")
-    assert negotiation.offer_formats(media, [], [], [], ["PCMU", "GSM", "PCMA/16000"]) == (
+    assert negotiation.offer_formats(media, [], [], [], ["PCMU", "AMR", "PCMA/16000"]) == (
         ["0", "8"], [])
+    # (GSM and G.729 are encoded by libgsm and bcg729 now: added as 10.5 adds them)
+    assert negotiation.offer_formats(media, [], [], [], ["GSM", "G729"]) == (
+        ["0", "8", "3", "18"], [("3", "GSM/8000"), ("18", "G729/8000")])
     speex = section("97", "a=rtpmap:97 speex/8000")  # (its first codec cannot be converted)
     assert negotiation.offer_formats(speex, [], [], [], ["PCMA"]) == (["97"], [])
 
@@ -199,7 +202,9 @@ def test_conversions_go_to_the_receivers_first_codec_for_what_it_was_not_answere
         (9, 0, "G722", "PCMU", 160),)
     assert negotiation.conversions([("0", "PCMU/8000")], [("96", "opus/48000/2")]) == (
         (0, 96, "PCMU", "OPUS", 960),)
-    assert negotiation.conversions([("3", "GSM/8000")], answered_a) == ()  # (decode only)
+    assert negotiation.conversions([("97", "AMR/8000")], answered_a) == ()  # (decode only)
+    assert negotiation.conversions([("3", "GSM/8000")], answered_a) == (
+        (3, 0, "GSM", "PCMU", 160),)  # (libavcodec decodes, libgsm encodes)
     # G.723.1: 30 ms frames whatever the packet time asked, unless a multiple of them
     assert negotiation.conversions([("0", "PCMU/8000")], [("4", "G723/8000")]) == (
         (0, 4, "PCMU", "G723", 240),)

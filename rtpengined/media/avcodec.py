@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import av
 
+from . import native
 from .codecs import AudioCodec
 
 
@@ -18,16 +19,25 @@ class AvConverter:
     units of the target)."""
 
     def __init__(self, source: AudioCodec, target: AudioCodec, frame: int) -> None:
-        self.decoder = av.CodecContext.create(source.decoder, "r")
-        self.decoder.sample_rate = source.sample_rate
-        self.decoder.layout = "mono"
+        # (G.729: bcg729 decodes too, as in 10.5)
+        self.native_decoder = (native.NativeCoder(source.decoder, False)
+                               if source.decoder in native.FRAMES else None)
+        if self.native_decoder is None:
+            self.decoder = av.CodecContext.create(source.decoder, "r")
+            self.decoder.sample_rate = source.sample_rate
+            self.decoder.layout = "mono"
+        self.source_rate = source.sample_rate
         self.resampler = av.AudioResampler(format="s16", layout="mono", rate=target.sample_rate)
-        self.encoder = av.CodecContext.create(target.encoder, "w")
-        self.encoder.sample_rate = target.sample_rate
-        self.encoder.layout = "mono"
-        self.encoder.format = "s16"
-        if target.bit_rate:
-            self.encoder.bit_rate = target.bit_rate
+        # (G.729 and GSM: bcg729 and libgsm encode, as in 10.5; libavcodec only decodes)
+        self.native = (native.NativeCoder(target.encoder, True)
+                       if target.encoder in native.FRAMES else None)
+        if self.native is None:
+            self.encoder = av.CodecContext.create(target.encoder, "w")
+            self.encoder.sample_rate = target.sample_rate
+            self.encoder.layout = "mono"
+            self.encoder.format = "s16"
+            if target.bit_rate:
+                self.encoder.bit_rate = target.bit_rate
         self.samples = frame * target.sample_rate // target.clock_rate  # per frame
         self.sample_rate = target.sample_rate
         self.buffer = bytearray()  # resampled audio (16-bit mono) not encoded yet
@@ -73,10 +83,23 @@ class AvConverter:
             self.buffer += bytes(size - len(self.buffer))
 
     def _decode(self, payload: bytes) -> bool:
-        try:
-            decoded = self.decoder.decode(av.Packet(payload))
-        except (av.error.FFmpegError, ValueError):
-            return False
+        if self.native_decoder is not None:
+            pcm = self.native_decoder.decode(payload)
+            if pcm is None:
+                return False
+            if self.source_rate == self.sample_rate:
+                self.buffer += pcm
+                self.decoded += len(pcm) // 2
+                return True
+            frame = av.AudioFrame(format="s16", layout="mono", samples=len(pcm) // 2)
+            frame.planes[0].update(pcm)
+            frame.sample_rate = self.source_rate
+            decoded = [frame]
+        else:
+            try:
+                decoded = self.decoder.decode(av.Packet(payload))
+            except (av.error.FFmpegError, ValueError):
+                return False
         for frame in decoded:
             for resampled in self.resampler.resample(frame):
                 self.buffer += bytes(resampled.planes[0])[:resampled.samples * 2]
@@ -88,6 +111,10 @@ class AvConverter:
         out: list[bytes] = []
         size = self.samples * 2
         while len(self.buffer) >= size and not (limit and len(out) >= limit):
+            if self.native is not None:
+                out.append(self.native.encode(bytes(self.buffer[:size])))
+                del self.buffer[:size]
+                continue
             frame = av.AudioFrame(format="s16", layout="mono", samples=self.samples)
             frame.planes[0].update(bytes(self.buffer[:size]))
             del self.buffer[:size]

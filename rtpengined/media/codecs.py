@@ -2,16 +2,20 @@
 
 The two G.711 laws convert through 256-byte tables in pure Python (``g711``). G.722, G.723.1, Opus
 and comfort noise (into audio) go through libavcodec, the codec library rtpengine itself
-uses, by way of PyAV (``avcodec``): decoded, resampled and encoded again. PyAV is looked
-for, not imported, here: the control process decides what an offer may add without loading
-it; a relay worker imports it when a call first needs it. Without PyAV only the G.711 laws
-are offered.
+uses, by way of PyAV (``avcodec``): decoded, resampled and encoded again. G.729 and GSM are
+decoded there too but encoded by bcg729 and libgsm (``native``), the libraries 10.5 links
+for them; without one, its codec is not offered for conversion. PyAV is looked for, not
+imported, here: the control process decides what an offer may add without loading it; a
+relay worker imports it when a call first needs it. Without PyAV only the G.711 laws are
+offered.
 """
 
 from __future__ import annotations
 
 import importlib.util
 from dataclasses import dataclass, replace
+
+from . import native
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,6 +50,10 @@ CODECS = {
     # G.723.1 (6.3 kbit/s, 30 ms frames), libavcodec's coder as 10.5 uses it.
     "g723": AudioCodec("G723", 8000, 8000, 1, "4", "g723_1", "g723_1", 6300, 30),
     "opus": AudioCodec("opus", 48000, 48000, 2, None, "libopus", "libopus", 32000),
+    # G.729 (Annex A, 8 kbit/s, 10 ms frames; encoded without Annex B's silence
+    # suppression, as 10.5 offers it: annexb=no) and GSM 06.10 (13 kbit/s, 20 ms frames).
+    "g729": AudioCodec("G729", 8000, 8000, 1, "18", "bcg729", "bcg729", frame_ms=10),
+    "gsm": AudioCodec("GSM", 8000, 8000, 1, "3", "gsm", "libgsm", frame_ms=20),
     # Comfort noise (RFC 3389): decoded into noise for a party that takes no CN (10.5).
     "cn": AudioCodec("CN", 8000, 8000, 1, "13", "comfortnoise", "comfortnoise"),
 }
@@ -78,7 +86,17 @@ def conversion_name(encoding: str, rate: str) -> str:
 
 def playable(codec: AudioCodec) -> bool:
     """Whether the media player can send in ``codec`` (it encodes through libavcodec)."""
-    return _HAS_PYAV and codec.encoder is not None and codec.name != "CN"
+    return (_HAS_PYAV and codec.encoder is not None and codec.name != "CN"
+            and codec.encoder not in native.FRAMES)
+
+
+def _native_ok(name: str | None) -> bool:
+    return name not in native.FRAMES or native.available(name)
+
+
+def encodable(codec: AudioCodec) -> bool:
+    """Whether the relay has an encoder for ``codec`` here (bcg729 or libgsm installed)."""
+    return _native_ok(codec.encoder)
 
 
 def convertible(source: str, target: str) -> bool:
@@ -86,5 +104,6 @@ def convertible(source: str, target: str) -> bool:
     source_codec, target_codec = codec(source), codec(target)
     if source_codec is None or target_codec is None or source_codec == target_codec:
         return False
-    return source.lower() in G711 and target.lower() in G711 or _HAS_PYAV
+    return (source.lower() in G711 and target.lower() in G711
+            or _HAS_PYAV and encodable(target_codec) and _native_ok(source_codec.decoder))
 

@@ -111,10 +111,13 @@ class Codecs:
     """A conversion through libavcodec (``avcodec.AvConverter``), for a conversions table:
     each received SSRC gets converters of its own (``new``), made on its first packet."""
 
-    __slots__ = ("source", "target", "frame")
+    __slots__ = ("source", "target", "frame", "stamp_shift")
 
     def __init__(self, source, target, frame: int) -> None:
         self.source, self.target, self.frame = source, target, frame
+        # (10.5 stamps a G.729 packet with its last 10 ms frame's time, bcg729 handing it
+        # one frame at a time)
+        self.stamp_shift = frame - 80 if target.encoder == "bcg729" and frame > 80 else 0
 
     # Equal conversions are one: a re-INVITE that leaves a conversion as it was keeps each
     # SSRC's converter and its state (10.5 keeps its codec handlers; upstream case 3950's
@@ -444,6 +447,7 @@ class Direction:
             return
         seq = (packet[2] << 8) | packet[3]
         clock = output.clock
+        shift = convert.stamp_shift if type(convert) is Codecs else 0
         first = True
         law = None
         if silence is not None:
@@ -463,7 +467,7 @@ class Direction:
                                            output.origin, frame, detect)
             if replaced is None and silence is not None and _silent(piece, law, silence[1]):
                 replaced = ((silence[0], False, clock, silence[2]),)
-            for pt, marker, stamp, body in replaced or ((pt_out, False, clock, piece),):
+            for pt, marker, stamp, body in replaced or ((pt_out, False, clock + shift, piece),):
                 if not first:
                     output.shift += 1
                 first = False
