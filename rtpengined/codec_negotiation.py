@@ -326,21 +326,30 @@ def _answer_codecs(section: MediaSection, formats: list[str],
 def _with_conversion_target(result: list[AnswerCodec], formats: list[str],
                             rtpmaps: dict[str, str], offer: Offered) -> list[AnswerCodec]:
     """An answer that took codecs in common and also one added for transcoding: the
-    offerer is answered its first codec too (after the common ones, before telephone-event
-    and CN), so that what it sends in it is converted for the answerer (10.5)."""
+    offerer is answered its first codec too, where the answer lists the first added codec
+    (moved there if the answer took it as well; before telephone-event and CN), so that
+    what it sends in it is converted for the answerer (10.5)."""
     if not offer.sent:
         return result
     offered_pts = {pt for pt, _ in offer.codecs}
-    if not any(pt in offer.sent and pt not in offered_pts
-               and _encoding(rtpmaps.get(pt, "")) not in SUPPLEMENTARY for pt in formats):
+    added_at = next((index for index, pt in enumerate(formats)
+                     if pt in offer.sent and pt not in offered_pts
+                     and _encoding(rtpmaps.get(pt, "")) not in SUPPLEMENTARY), None)
+    if added_at is None:
         return result
     first = _offerers_first(offer.codecs, True)
-    if first is None or any(c.pt == first[0] for c in result):
+    if first is None:
         return result
-    at = len(result)
-    while at and _encoding(result[at - 1].rtpmap or "") in SUPPLEMENTARY:
+    position = {pt: index for index, pt in enumerate(formats)}
+    target = next((c for c in result if c.pt == first[0]), None)
+    rest = [c for c in result if c is not target]
+    at = next((index for index, c in enumerate(rest)
+               if position.get(c.source_pt, len(formats)) > added_at), len(rest))
+    while at and _encoding(rest[at - 1].rtpmap or "") in SUPPLEMENTARY:
         at -= 1
-    return result[:at] + [_offer_codec(offer, first[0], "")] + result[at:]
+    if target is None:
+        target = _offer_codec(offer, first[0], "")
+    return rest[:at] + [target] + rest[at:]
 
 
 def _offerers_first(codecs: tuple[tuple[str, str], ...],

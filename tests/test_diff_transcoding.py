@@ -143,6 +143,16 @@ SCENARIOS.update({
     "GSM offer, transcode PCMA, answer PCMA": [
         offer(a("3 101", *TE), codec={"transcode": ["PCMA"]}), answer(b("8 101", *TE)),
         query(), delete()],
+    # (the offerer's first codec is answered where the answer lists the added codec)
+    "transcode G722, answer takes it first, then one in common": [
+        offer(a("8 0"), codec={"transcode": ["G722"]}), answer(b("9 0")), query(), delete()],
+    "transcode G722, answer takes one in common first": [
+        offer(a("8 0 101", *TE), codec={"transcode": ["G722"]}),
+        answer(b("0 9 101", *TE)), delete()],
+    "transcode G722, answer takes it, then the offerer's first codec": [
+        offer(a("0 8"), codec={"transcode": ["G722"]}), answer(b("9 8")), query(), delete()],
+    "transcode G722 to a G.729 offer, answer takes it between others": [
+        offer(a("8 0 18"), codec={"transcode": ["G722"]}), answer(b("18 9 0")), delete()],
     "G729 offer with annexb, transcode PCMA, answer takes both": [
         offer(a("18", "a=fmtp:18 annexb=yes"), codec={"transcode": ["PCMA"]}),
         answer(b("8 18")), delete()],
