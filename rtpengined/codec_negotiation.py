@@ -327,7 +327,7 @@ def _with_conversion_target(result: list[AnswerCodec], formats: list[str],
                             rtpmaps: dict[str, str], offer: Offered) -> list[AnswerCodec]:
     """An answer that took codecs in common and also one added for transcoding: the
     offerer is answered its first codec too, where the answer lists the first added codec
-    (moved there if the answer took it as well; before telephone-event and CN), so that
+    (moved there if the answer took it later; before telephone-event and CN), so that
     what it sends in it is converted for the answerer (10.5)."""
     if not offer.sent:
         return result
@@ -342,6 +342,8 @@ def _with_conversion_target(result: list[AnswerCodec], formats: list[str],
         return result
     position = {pt: index for index, pt in enumerate(formats)}
     target = next((c for c in result if c.pt == first[0]), None)
+    if target is not None and position.get(target.source_pt, len(formats)) < added_at:
+        return result  # (answered before the added codec: it stays there)
     rest = [c for c in result if c is not target]
     at = next((index for index, c in enumerate(rest)
                if position.get(c.source_pt, len(formats)) > added_at), len(rest))

@@ -151,6 +151,11 @@ SCENARIOS.update({
         answer(b("0 9 101", *TE)), delete()],
     "transcode G722, answer takes it, then the offerer's first codec": [
         offer(a("0 8"), codec={"transcode": ["G722"]}), answer(b("9 8")), query(), delete()],
+    # (rtpengine's main suite, "multi codec offer/answer" with single codec)
+    "transcode opus, answer has the offerer's first codec before it, single codec": [
+        offer(a("0 8 101", *TE), codec={"transcode": ["opus"]}),
+        answer(b("0 8 96 101 98", "a=rtpmap:96 opus/48000/2", "a=rtpmap:101 telephone-event/8000",
+                 "a=rtpmap:98 telephone-event/48000"), flags=["single-codec"]), delete()],
     "transcode G722 to a G.729 offer, answer takes it between others": [
         offer(a("8 0 18"), codec={"transcode": ["G722"]}), answer(b("18 9 0")), delete()],
     "G729 offer with annexb, transcode PCMA, answer takes both": [
