@@ -121,16 +121,34 @@ def _call(daemons: list, call_id: str, mux: bool, settle: float = 0.0,
 
 def _same(have, want, key: str = "") -> bool:
     """Equal but for the wall clock's part: round-trip times within 20 ms (each daemon
-    takes the same packet a moment apart), ``reported at`` seconds not compared."""
+    takes the same packet a moment apart), ``reported at`` seconds not compared, and a MOS
+    worked out from round-trip times that differ as :func:`_mos_near` allows."""
     if isinstance(want, dict):
-        return (isinstance(have, dict) and set(have) == set(want)
-                and all(k == "reported at" or _same(have[k], want[k], k) for k in want))
+        if not (isinstance(have, dict) and set(have) == set(want)):
+            return False
+        timed = "MOS" in want and "round-trip time" in want
+        if timed and not _mos_near(have, want):
+            return False
+        return all(k == "reported at" or (timed and k == "MOS") or _same(have[k], want[k], k)
+                   for k in want)
     if isinstance(want, list):
         return (isinstance(have, list) and len(have) == len(want)
                 and all(_same(h, w) for h, w in zip(have, want, strict=True)))
     if key.startswith("round-trip time"):
         return abs(have - want) <= 20_000 and (have == 0) == (want == 0)
     return have == want
+
+
+def _mos_near(have: dict, want: dict) -> bool:
+    """The MOS of one block, which falls as the round-trip time grows: equal where the
+    round-trip times are, else one step (0.1) apart at most, and a single block's lower
+    only where its round-trip time is longer. (Near a step a few milliseconds between
+    the two daemons' clocks move it: CI once saw 18 against 19 with ~635 ms round trips.)"""
+    mos, rtt = have["MOS"] - want["MOS"], have["round-trip time"] - want["round-trip time"]
+    if mos == 0 or rtt == 0:
+        return mos == 0
+    averaged = "samples" in want  # (an average of MOS and one of times need not agree)
+    return abs(mos) <= 1 and (averaged or (mos < 0) == (rtt > 0))
 
 
 @pytest.mark.parametrize(("mux", "settle", "xr"),
