@@ -35,6 +35,9 @@ SDES_B = sdp("v=0", "o=- 2 1 IN IP4 192.0.2.20", "s=-", "c=IN IP4 192.0.2.20", "
              "m=audio 3000 RTP/SAVP 0",
              "a=crypto:1 AES_CM_128_HMAC_SHA1_80 inline:QjnnaukLn7iwASAs0YLzPUplJkjOhTZK2dvOwo6c",
              "a=sendrecv")
+DTLS_B = sdp("v=0", "o=- 2 1 IN IP4 192.0.2.20", "s=-", "c=IN IP4 192.0.2.20", "t=0 0",
+             "m=audio 3000 RTP/SAVP 0", "a=setup:active",
+             "a=fingerprint:sha-256 " + ":".join(["AB"] * 32), "a=sendrecv")
 SDES_B_TAG7 = SDES_B.replace("a=crypto:1 ", "a=crypto:7 ")
 SDES_B_SAVPF = SDES_B.replace("RTP/SAVP ", "RTP/SAVPF ")
 SDES_B_32 = SDES_B.replace("a=crypto:1 AES_CM_128_HMAC_SHA1_80 ", "a=crypto:2 AES_CM_128_HMAC_SHA1_32 ")
@@ -123,6 +126,31 @@ SCENARIOS: dict[str, list[dict]] = {
     "plain offer to SAVP, SDES no": [_o(PLAIN_A, SDES=["no"], **SAVP), delete()],
     "plain offer, OSRTP-offer flag": [_o(PLAIN_A, flags=["OSRTP-offer"]), _a(SDES_B), query(),
                                       delete()],
+    # `SDES: off` in a re-offer: a leg that has SDES keeps it (ours or its own lines),
+    # one offered SDES off stays without; 10.5 reads the option for a leg not yet keyed.
+    "SDES on both legs, re-offer with SDES off": [
+        _o(SDES_A), _o(SDES_A, SDES=["off"]), query(), delete()],
+    "SDES on both legs answered, re-offer with SDES off": [
+        _o(SDES_A), _a(SDES_B), _o(SDES_A, SDES=["off"]), _a(SDES_B), query(), delete()],
+    "plain offer to SAVP, re-offer with SDES off": [
+        _o(PLAIN_A, **SAVP), _o(PLAIN_A, SDES=["off"], **SAVP), query(), delete()],
+    "plain offer to SAVP answered, re-offer with SDES off": [
+        _o(PLAIN_A, **SAVP), _a(SDES_B), _o(PLAIN_A, SDES=["off"], **SAVP), _a(SDES_B),
+        query(), delete()],
+    "plain offer to SAVP with SDES off, re-offer without": [
+        _o(PLAIN_A, SDES=["off"], **SAVP), _o(PLAIN_A, **SAVP), query(), delete()],
+    "SDES on both legs with SDES off, re-offer without": [
+        _o(SDES_A, SDES=["off"]), _o(SDES_A), query(), delete()],
+    "SDES on both legs, re-offer with SDES off and no-suite": [
+        _o(SDES_A), _o(SDES_A, SDES=["off", "no-AEAD_AES_256_GCM"]), delete()],
+    "plain offer to SAVP answered DTLS, re-offer with SDES off": [
+        _o(PLAIN_A, **SAVP), _a(DTLS_B), _o(PLAIN_A, SDES=["off"], **SAVP), query(), delete()],
+    "plain offer to SAVP answered DTLS, re-offer": [
+        _o(PLAIN_A, **SAVP), _a(DTLS_B), _o(PLAIN_A, **SAVP), query(), delete()],
+    "SDES on both legs answered DTLS, re-offer with SDES off": [
+        _o(SDES_A), _a(DTLS_B), _o(SDES_A, SDES=["off"]), query(), delete()],
+    "plain offer to plain, re-offer to SAVP with SDES off": [
+        _o(PLAIN_A), _a(PLAIN_B), _o(PLAIN_A, SDES=["off"], **SAVP), delete()],
     # (a value that starts with "crypto:" again has no tag: 10.5 skips the line, and so the
     # answer back gets no keys; we took it for tag 1)
     "a=crypto:crypto:1 in an offer sent on plain": [

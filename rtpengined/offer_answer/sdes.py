@@ -213,9 +213,11 @@ def set_keys(media: CallMedia, inbound: sdes.Crypto | tuple | None,
     return changed
 
 
-def _sdes_list(opts: Options) -> list[str]:
-    """The `SDES` list, with the `pad crypto` flag as its `pad` (10.5 takes either)."""
-    return [*opts.sdes, "pad"] if "pad-crypto" in opts.flags else list(opts.sdes)
+def _sdes_list(opts: Options, sdes_options: list[str] | None = None) -> list[str]:
+    """The `SDES` list (``sdes_options``: as the leg reads it, default all of it), with
+    the `pad crypto` flag as its `pad` (10.5 takes either)."""
+    listed = list(opts.sdes if sdes_options is None else sdes_options)
+    return [*listed, "pad"] if "pad-crypto" in opts.flags else listed
 
 
 def offer_security(plan: MediaPlan, section: MediaSection, sender_media: CallMedia,
@@ -264,6 +266,15 @@ def offer_security(plan: MediaPlan, section: MediaSection, sender_media: CallMed
     # end until a plain re-offer is sent on to it as SRTP, which starts with that line)
     previous = (out_media.crypto_offered
                 if out_media.srtp_bridged or out_media.crypto_accepted else None)
+    # `SDES: off` chooses for a leg that has neither SDES nor DTLS yet: one that has SDES
+    # (ours offered to it, or its own lines) keeps it, one with DTLS alone gets no SDES
+    # (10.5 reads the option only for a leg with neither).
+    sdes_options = list(opts.sdes)
+    if out_media.sdes or out_media.sdes_offered:
+        sdes_options = [option for option in sdes_options if option != "off"]
+    elif ((out_media.dtls_offered or out_media.dtls_role is not None
+           or out_media.dtls_pending) and "off" not in sdes_options):
+        sdes_options.append("off")
     out_media.crypto_offered = ()
     out_media.srtp_bridged = False
     out_media.srtp_offered = out_media.sdes_offered = False
@@ -287,7 +298,7 @@ def offer_security(plan: MediaPlan, section: MediaSection, sender_media: CallMed
         # we offer our own keys and DTLS (10.5), and terminate whatever the answer picks.
         if out_media.dtls_only:
             offered = []  # (a party whose DTLS offer we answered: DTLS alone, 10.5)
-        elif previous is not None and not opts.sdes:
+        elif previous is not None and not sdes_options:
             # A re-offer keeps the keys (and SDES off) it had; once the party answered SDES,
             # what is left of them comes first and fresh lines for the other suites follow
             # (10.5 keeps our line of the answer's tag and suite, if any).
@@ -297,7 +308,8 @@ def offer_security(plan: MediaPlan, section: MediaSection, sender_media: CallMed
             offered = (sdes.reoffer(accepted) if accepted is not None and (previous or accepted)
                        else previous)
         else:
-            offered = [] if "off" in opts.sdes else sdes.offer([], _sdes_list(opts))
+            offered = ([] if "off" in sdes_options
+                       else sdes.offer([], _sdes_list(opts, sdes_options)))
         out_media.crypto_offered = offered
         out_media.srtp_bridged = True
         out_media.sdes = bool(offered)
@@ -328,9 +340,9 @@ def offer_security(plan: MediaPlan, section: MediaSection, sender_media: CallMed
         # never offered SDES is offered DTLS alone (10.5 keeps a leg's DTLS-only choice).
         dtls_party = (not ours_before and not out_media.crypto_received
                       and is_dtls(out_media.remote_webrtc))
-        offered = ([] if "off" in opts.sdes or dtls_party
-                   else sdes.offer(sender_media.crypto_received, _sdes_list(opts),
-                                   ours_before))
+        offered = ([] if "off" in sdes_options or dtls_party
+                   else sdes.offer(sender_media.crypto_received,
+                                   _sdes_list(opts, sdes_options), ours_before))
         out_media.crypto_offered = offered  # (none with SDES off: see the answer)
         # A re-offer to a party that answered SDES before offers no DTLS again (10.5); one
         # whose DTLS we terminate is offered it again.
