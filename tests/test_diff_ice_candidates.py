@@ -159,6 +159,12 @@ SCENARIOS: dict[str, list[dict[str, Any]]] = {
     "plain offer sent on as RTP/SAVP, SDES answer": [
         offer(PLAIN_ICE_A, **OPTIONAL, **{"transport-protocol": "RTP/SAVP"}),
         answer(SDES_B, **OPTIONAL), delete()],
+    # The offerer's leg keeps its own protocol through a passthrough answer: a re-offer
+    # with it unchanged keeps the answerer's (10.5); we sent the offerer's own instead.
+    "plain offer sent on as RTP/SAVP, SDES answer, re-offers": [
+        offer(PLAIN_ICE_A, **OPTIONAL, **{"transport-protocol": "RTP/SAVP"}),
+        answer(SDES_B, **OPTIONAL), query(), offer(PLAIN_A), query(),
+        offer(PLAIN_ICE_A), delete()],
     "a session-level direction stays with the session's attributes": [
         offer(sdp(*HEAD, "a=sendonly", "m=audio 2000 RTP/AVP 0", "c=IN IP4 198.51.100.1",
                   *_ICE), **OPTIONAL), delete()],

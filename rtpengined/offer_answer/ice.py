@@ -54,9 +54,12 @@ class IceCandidates:
 
     def _plan_ice(self, plan: MediaPlan, parsed: SessionDescription, index: int,
                   sender_media: CallMedia, out_media: CallMedia, receiver: Monologue,
-                  opts: Options, is_offer: bool, rtcp_port: int) -> bool:
+                  opts: Options, is_offer: bool, rtcp_port: int,
+                  roles_kept: bool = False) -> bool:
         """The ICE of one media sent on (``plan``), from the ``ICE`` option and the legs'
-        state; whether the media is an ICE passthrough (see the module's docstring)."""
+        state; whether the media is an ICE passthrough (see the module's docstring).
+        ``roles_kept``: a re-offer to a leg that answered before, without an ICE restart,
+        where 10.5 leaves the ICE roles as they were (none, after a passthrough)."""
         section = parsed.medias[index]
         rtp = out_media.rtp
         assert rtp is not None
@@ -99,7 +102,7 @@ class IceCandidates:
         # 10.5 leaves the ICE roles alone when this request sets up a passthrough or
         # declines ICE towards a passed-through offerer: a party whose roles no request
         # settled yet is not controlling.
-        settles = not keeps or (not offers_ice and speak)
+        settles = (not keeps or (not offers_ice and speak)) and not roles_kept
         for media in (out_media, sender_media):
             media.ice_roles_settled = media.ice_roles_settled or settles
             if not media.ice_roles_settled:

@@ -207,8 +207,15 @@ class SdpOutput:
             else:
                 plan.keep_ptime = True
             sender_media = sender.medias[work.index]
+            passthrough_suite = (sdes.passthrough_suite(section, out_media, opts, protocol)
+                                 if is_offer else None)
+            # (a re-offer to a leg that has answered sets its ICE roles only on a restart)
+            roles_kept = (is_offer and out_media.initialized and section.is_rtp
+                          and not webrtc.ice_restarted(
+                              sender_media.remote_webrtc,
+                              webrtc.remote_params(parsed, work.index)))
             passthrough = self._plan_ice(plan, parsed, work.index, sender_media, out_media,
-                                         receiver, opts, is_offer, rtcp_port)
+                                         receiver, opts, is_offer, rtcp_port, roles_kept)
             if plan.address is not addr and first_address is addr:
                 first_address = plan.address  # ICE selected our socket on another address
             if plan.keep_zero_address and plan.ice is not None:
@@ -247,7 +254,8 @@ class SdpOutput:
                 # ICE passthrough (10.5): the parties' own DTLS/SDES attributes stay and we
                 # add none; the relay forwards what comes (STUN, DTLS, SRTP) untouched.
                 changed = sdes.passthrough_security(plan, section, sender_media, out_media,
-                                                    is_offer, opts.transport_accept)
+                                                    is_offer, opts.transport_accept,
+                                                    passthrough_suite)
                 changed += self._webrtc_legs(((out_media, receiver), (sender_media, sender)))
                 changed += sdes.drop_rtcp_keys(sender_media, out_media)
                 for stream in changed:

@@ -361,21 +361,46 @@ def offer_security(plan: MediaPlan, section: MediaSection, sender_media: CallMed
         out_media.sdes = False  # (offered plain RTP: 10.5 clears SDES on that leg)
 
 
+def passthrough_suite(section: MediaSection, out_media: CallMedia, opts: Options,
+                      protocol: str | None) -> str | None:
+    """The suite query names on the streams of a leg an offer makes an ICE passthrough
+    (until then none): 10.5 keys the leg as an SDES one before it sees both legs speak
+    ICE, so its streams show the first suite it would have offered, and keep showing it
+    while the passthrough lasts. None: not so (not SRTP, SDES off, DTLS settled)."""
+    if (out_media.ice_passthrough or not is_srtp(protocol or section.protocol)
+            or out_media.dtls_role is not None):
+        return None
+    if "off" in opts.sdes and not (out_media.sdes or out_media.sdes_offered):
+        return None
+    excluded = sdes.excluded_suites(opts.sdes)
+    received = [c for c in received_crypto(section) if c.suite.name not in excluded]
+    offered = sdes.offer(received, _sdes_list(opts))
+    return offered[0].suite.name if offered else None
+
+
 def passthrough_security(plan: MediaPlan, section: MediaSection, sender_media: CallMedia,
-                         out_media: CallMedia, is_offer: bool, accept: bool) -> list:
+                         out_media: CallMedia, is_offer: bool, accept: bool,
+                         suite: str | None = None) -> list:
     """An ICE passthrough leg (10.5): neither party's SDES or DTLS is ours to answer or
     terminate, so both legs drop whatever we keyed or offered; the streams that changed.
     An answer goes back in the protocol offered unless told otherwise (``accept``: the
-    answerer's), as any answer does."""
+    answerer's), as any answer does. ``suite``: what the leg offered to shows from now on
+    (:func:`passthrough_suite`); a suite shown before stays (10.5 never resets it)."""
+    if suite is not None:
+        for stream in out_media.streams:
+            stream.crypto_suite = suite
     if is_offer:
         sender_media.offer_protocol = section.protocol
     elif plan.protocol is None and not accept and out_media.offer_protocol is not None:
-        plan.protocol = out_media.offer_protocol
+        # (the offerer's leg keeps its own protocol: a re-offer with it unchanged keeps
+        # the one the answerer's leg has, as 10.5 does)
+        plan.protocol = out_media.protocol = out_media.offer_protocol
     for media in (sender_media, out_media):
         media.crypto_received, media.crypto_offered = (), ()
         media.srtp_bridged = media.sdes = media.dtls_offered = False
         media.dtls_role = None
-    return set_keys(sender_media, None, None) + set_keys(out_media, None, None)
+    return (set_keys(sender_media, None, None, keep_suite=True)
+            + set_keys(out_media, None, None, keep_suite=True))
 
 
 def answer_fingerprint(certificate: dtls.Certificate, remote) -> str:
