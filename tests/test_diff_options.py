@@ -34,6 +34,14 @@ A_ICE = A.replace("a=sendrecv", "a=sendrecv\r\na=ice-ufrag:F7gI\r\na=ice-pwd:x9c
                   "\r\na=candidate:1 2 UDP 2130706430 192.0.2.10 2001 typ host")
 B_ICE = B.replace("a=sendrecv", "a=sendrecv\r\na=ice-ufrag:8hhY\r\na=ice-pwd:asd88fgpdd777uzjYhagZg"
                   "\r\na=candidate:1 1 UDP 2130706431 192.0.2.20 3000 typ host")
+_VIDEO = "m=video 3002 RTP/AVP 97\r\na=rtpmap:97 H264/90000\r\na=sendrecv\r\n"
+
+
+def _reverse(step: dict) -> dict:
+    """``step`` sent by B to A (a re-offer by the callee, or the answer to one)."""
+    return {**step, "from-tag": "B", "to-tag": "A"}
+
+
 A_RTCP_ATTR = A.replace("a=sendrecv", "a=sendrecv\r\na=rtcp:2001")
 A_RTCP_FAR = A.replace("a=sendrecv", "a=sendrecv\r\na=rtcp:5555 IN IP4 192.0.2.99")
 
@@ -310,6 +318,20 @@ SCENARIOS: dict[str, list[dict]] = {
         answer(B_ICE), delete()],
     "passthrough flag with ICE force": [offer(A_ICE, ICE="force", flags=["passthrough"]),
                                         answer(B_ICE), query(), delete()],
+    # -- ICE roles of a passthrough leg (10.5 sets a media's roles when it first sees it
+    #    or its agent restarts, not with the passthrough flags, not without an agent)
+    "a media added by a re-offer with the passthrough flag": [
+        offer(A_ICE, ICE="force"), answer(B_ICE),
+        _reverse(offer(B + _VIDEO, flags=["passthrough"])),
+        _reverse(answer(A + _VIDEO, flags=["no-passthrough"])), query(), delete()],
+    "a media added by a re-offer with no-passthrough": [
+        offer(A), answer(B, ICE="optional"),
+        _reverse(offer(B + _VIDEO, flags=["no-passthrough"])),
+        _reverse(answer(A + _VIDEO)), query(), delete()],
+    "new ICE credentials on a force-relay passthrough": [
+        offer(A_ICE, ICE="force-relay"), answer(B_ICE),
+        _reverse(offer(B_ICE.replace("8hhY", "9jjZ"))), _reverse(answer(A_ICE)), query(),
+        delete()],
     # -- the answer goes back in the offerer's protocol (rtpengine's mr12.5 suite,
     #    "rtcp-fb with RTP/AVP")
     "RTP/AVPF offered on as RTP/AVP, answered RTP/AVP": [

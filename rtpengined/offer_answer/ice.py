@@ -102,9 +102,16 @@ class IceCandidates:
         # 10.5 leaves the ICE roles alone when this request sets up a passthrough or
         # declines ICE towards a passed-through offerer: a party whose roles no request
         # settled yet is not controlling.
-        settles = (not keeps or (not offers_ice and speak)) and not roles_kept
-        for media in (out_media, sender_media):
-            media.ice_roles_settled = media.ice_roles_settled or settles
+        # (nor with the passthrough flags, which 10.5 applies before it sets any roles)
+        settles = ((not keeps or (not offers_ice and speak)) and not roles_kept
+                   and opts.passthrough is None)
+        for media, ours in ((out_media, is_offer), (sender_media, not is_offer)):
+            if settles and not media.ice_roles_settled:
+                media.ice_roles_settled = True
+                if not (media.lite_self or media.lite_controlled or media.ice_lite):
+                    # (settled now, as on a first offer or answer: we control towards
+                    # the party offered to)
+                    media.ice_controlling = ours
             if not media.ice_roles_settled:
                 media.ice_controlling = False
         if not speak:

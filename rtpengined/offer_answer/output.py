@@ -209,11 +209,15 @@ class SdpOutput:
             sender_media = sender.medias[work.index]
             passthrough_suite = (sdes.passthrough_suite(section, out_media, opts, protocol)
                                  if is_offer else None)
+            # An ICE restart by the sender resets the roles where it has an agent of ours
+            # (none on a passthrough leg: 10.5 then takes new credentials for no restart).
+            remote = webrtc.remote_params(parsed, work.index) if section.is_rtp else None
+            restarted = remote is not None and webrtc.ice_restarted(
+                sender_media.remote_webrtc, remote)
+            roles_restart = restarted and not sender_media.ice_passthrough
             # (a re-offer to a leg that has answered sets its ICE roles only on a restart)
             roles_kept = (is_offer and out_media.initialized and section.is_rtp
-                          and not webrtc.ice_restarted(
-                              sender_media.remote_webrtc,
-                              webrtc.remote_params(parsed, work.index)))
+                          and not roles_restart)
             passthrough = self._plan_ice(plan, parsed, work.index, sender_media, out_media,
                                          receiver, opts, is_offer, rtcp_port, roles_kept)
             if plan.address is not addr and first_address is addr:
@@ -227,14 +231,12 @@ class SdpOutput:
                 plan.hide_formats = sdpmod.only_dtmf_left(
                     section, section.formats,
                     [c[0] for c in plan.codecs] if plan.codecs is not None else plan.formats)
-            if section.is_rtp:
-                remote = webrtc.remote_params(parsed, work.index)
-                restarted = webrtc.ice_restarted(sender_media.remote_webrtc, remote)
+            if remote is not None:
                 if is_offer and restarted:
                     # The party restarted ICE (RFC 8445 9): our answer to it restarts too,
                     # with credentials of its own (10.5); the ports stay.
                     sender.ice_credentials = None
-                if ((restarted or (is_offer and "reset" in opts.flags))
+                if ((roles_restart or (is_offer and "reset" in opts.flags))
                         and not any(m.lite_self or m.lite_controlled or m.ice_lite
                                     for m in (out_media, sender_media))):
                     # ... and the roles are settled anew, as on a first offer or answer:
