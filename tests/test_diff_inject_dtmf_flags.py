@@ -17,6 +17,7 @@ import pytest
 from differential import (
     answer,
     default_pair_fixture,  # noqa: F401  (registers default_pair)
+    mask_sdp_lines,
     offer,
     query,
     sdp,
@@ -70,6 +71,35 @@ for _where in ("first offer", "re-offer"):
         [{**_steps[0], **_options}, query(), _steps[1], query()] if _where == "first offer"
         else [*_steps, {**offer(_with_video("198.51.100.1", 2000)), "to-tag": "B", **_options},
               query(), _steps[1], query()])
+
+
+# The media towards a party injecting DTMF shows "transcoding" once answered, also where
+# the relay converts nothing: SDES passed end to end, or a codec it only passes on (10.5
+# sets its handlers up all the same; rtpengined flagged only media it converted).
+_KEYS = mask_sdp_lines("a=crypto:", "a=setup:", "a=fingerprint:")
+_SDES = ("a=crypto:1 AES_CM_128_HMAC_SHA1_80 inline:QjnnaukLn7iwASAs0YLzPUplJkjOhTZK2dvOwo6c",)
+
+
+def _srtp(host: str, port: int) -> str:
+    return body(host, port).replace("RTP/AVP", "RTP/SAVP") + _SDES[0] + "\r\n"
+
+
+SCENARIOS["re-offer injecting, SDES end to end"] = [
+    {**offer(_srtp("198.51.100.1", 2000)), "_mask": _KEYS},
+    {**answer(_srtp("198.51.100.2", 3000)), "_mask": _KEYS},
+    {**offer(_srtp("198.51.100.2", 3000)), "from-tag": "B", "to-tag": "A", **INJECT,
+     "_mask": _KEYS},
+    {**answer(_srtp("198.51.100.1", 2000)), "from-tag": "B", "to-tag": "A", "_mask": _KEYS},
+    query()]
+SCENARIOS["re-offer injecting, opus answered"] = [
+    offer(body("198.51.100.1", 2000, "0 96").replace(
+        "a=rtpmap:101 telephone-event/8000", "a=rtpmap:96 opus/48000/2")),
+    answer(body("198.51.100.2", 3000, "0")),
+    {**offer(body("198.51.100.2", 3000, "96 0 101") + "a=rtpmap:96 opus/48000/2\r\n"),
+     "from-tag": "B", "to-tag": "A", **INJECT},
+    {**answer(body("198.51.100.1", 2000, "96 101") + "a=rtpmap:96 opus/48000/2\r\n"),
+     "from-tag": "B", "to-tag": "A", "flags": ["single-codec"]},
+    query()]
 
 
 @pytest.mark.parametrize("name", list(SCENARIOS))

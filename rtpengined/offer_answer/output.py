@@ -465,10 +465,13 @@ class SdpOutput:
             _encoded_fmtps(plan, to_offerer, offer_sent,
                            negotiation.made_event_rates(answerer_codecs, offer_sent)
                            if made_event else ())
-        # (query's "transcoding" flag, as 10.5's: on the media whose packets are converted)
-        for media, conversions, source, passing in ((answerer, to_answerer, offerer, False),
-                                                    (offerer, to_offerer, answerer, passes)):
-            if conversions and not passing:
+        # (query's "transcoding" flag, as 10.5's: on the media whose packets are converted,
+        # and on one whose packets go to a party injecting DTMF, whatever the relay can do
+        # with them: SRTP passed end to end too)
+        for media, conversions, source, passing, injected in (
+                (answerer, to_answerer, offerer, False, inject[1]),
+                (offerer, to_offerer, answerer, passes, inject[0])):
+            if (conversions and not passing) or injected:
                 source.transcoding = True
             stream = media.rtp
             if stream is None or stream.closed:
