@@ -73,6 +73,20 @@ for _where in ("first offer", "re-offer"):
               query(), _steps[1], query()])
 
 
+# A packet time ``ptime`` fixed stays: a re-offer without the option still frames the
+# media anew for it (10.5 keeps the receiver's ptime; rtpengined went by the option alone).
+SCENARIOS["ptime in the first offer, re-offer without"] = [
+    {**offer(body("198.51.100.1", 2000)), "ptime": 40}, answer(body("198.51.100.2", 3000)),
+    {**offer(body("198.51.100.3", 4000)), "to-tag": "B"}, query(),
+    answer(body("198.51.100.2", 3000).replace("a=rtpmap:101", "a=ptime:30\r\na=rtpmap:101")),
+    query()]
+SCENARIOS["ptime in the first offer, re-offer from the callee"] = [
+    {**offer(body("198.51.100.1", 2000).replace("a=rtpmap:101", "a=ptime:20\r\na=rtpmap:101")),
+     "ptime": 40}, answer(body("198.51.100.2", 3000)),
+    {**offer(body("198.51.100.2", 3000).replace("a=rtpmap:101", "a=ptime:30\r\na=rtpmap:101")),
+     "from-tag": "B", "to-tag": "A"}, query(),
+    {**answer(body("198.51.100.1", 2000)), "from-tag": "B", "to-tag": "A"}, query()]
+
 # The media towards a party injecting DTMF shows "transcoding" once answered, also where
 # the relay converts nothing: SDES passed end to end, or a codec it only passes on (10.5
 # sets its handlers up all the same; rtpengined flagged only media it converted).

@@ -552,8 +552,13 @@ class _Session(SdpOutput, IceCandidates):
                 # (a T.38 gateway shows the receiver another section: the sender's own codecs)
                 gather_types(smedia, own.protocol, formats if own is section else own.formats)
                 gather_types(rmedia, rmedia.protocol, sent)
+                # (a packet time an earlier ``ptime`` fixed stays the receiver's: 10.5
+                # keeps framing its media anew for it)
+                ptime = opts.ptime
+                if not (ptime and ptime > 0) and rmedia.ptime_fixed and rmedia.ptime_shown:
+                    ptime = rmedia.ptime_shown
                 rmedia.offered = negotiation.offered(
-                    section, formats, opts.ptime, opts.ptime_reverse,
+                    section, formats, ptime, opts.ptime_reverse,
                     # (a consumed codec the strip took comes back on the offerer's own side)
                     sdpmod.filter_codecs(section, opts.strip_only, opts.except_,
                                          offer=[*opts.offer, *opts.accept])
