@@ -290,3 +290,18 @@ def test_a_refusing_answer_with_passthrough_sets_it_on_both_legs(default_pair):
         {**answer(_ice_body(CALLEE, 3000, 0, False)), "flags": ["passthrough"]},
         query(),
     ], "refused-passthrough")
+
+
+@pytest.mark.parametrize("answered", ["8", "9 3", "0 8"])
+def test_a_media_refused_both_ways_under_always_transcode(default_pair, answered):
+    """``always transcode``: the answer's refused media gets the offerer's telephone-event
+    and comfort noise added, as an accepted one's does (10.5); rtpengined passed the
+    answer's list on alone."""
+    def two(host: str, port: int, refused: str) -> str:
+        return sdp("v=0", f"o=- 1 1 IN IP4 {host}", "s=x", f"c=IN IP4 {host}", "t=0 0",
+                   f"m=audio {port} RTP/AVP 8 0 101", "a=rtpmap:101 telephone-event/8000",
+                   f"m=audio 0 RTP/AVP {refused}", "a=rtpmap:101 telephone-event/8000")
+    default_pair.compare([{**offer(two(CALLER, 2000, "8 0 101 13")),
+                           "flags": ["always-transcode"]},
+                          answer(two(CALLEE, 3000, answered).replace(" 8 0 101", " 8", 1))],
+                         f"refused-always-{answered}")

@@ -563,7 +563,11 @@ class SdpOutput:
                 # (what an answer refusing it too goes by: this offer's protocol, and no
                 # codecs offered to narrow its format list by, as in 10.5)
                 own.offer_protocol = section.protocol
-                peer.offered = None
+                # (``always transcode``: the answer gets the offerer's DTMF and comfort
+                # noise added, as an accepted one's, 10.5)
+                peer.offered = (negotiation.offered(section, section.formats, None,
+                                                    always=True)
+                                if "always-transcode" in opts.flags else None)
                 # (its format list as an accepted one's would be: strip, mask, except,
                 # offer and transcode apply; 10.5)
                 plan.formats, _ = negotiation.offer_formats(
