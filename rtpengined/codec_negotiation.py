@@ -37,7 +37,7 @@ probed on 10.5):
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from types import MappingProxyType
 
 from .media import codecs as media_codecs
@@ -143,7 +143,8 @@ def offered(section: MediaSection, formats: list[str], ptime_option: int | None,
         sent_ptime=str(ptime_option) if forced else own,
         fmtps=fmtps or _NO_FMTPS,
         reverse_ptime=reverse,
-        repacketized=(forced and str(ptime_option) != own) or reverse is not None,
+        repacketized=(forced and _reframes(ptime_option, own, formats, rtpmaps)
+                      or reverse is not None),
         own=(tuple([(pt, rtpmaps.get(pt, "")) for pt in unmasked])
              if unmasked is not None and unmasked != formats else ()),
         accept=tuple(accept) if accept else (),
@@ -208,6 +209,40 @@ def made_event_rates(answered: list[tuple[str, str]], offer: Offered) -> set[str
     own = {pt for pt, _ in (offer.own or offer.codecs)}
     return {clock_rate(text) for pt, text in answered
             if _encoding(text) == "telephone-event" and pt in offer.sent and pt not in own}
+
+
+# Packet times 10.5's codecs default to where an SDP gives none (the rest 20 ms), and the
+# audio codecs it has handlers for (an unknown one passes through as it comes).
+_DEFAULT_PTIMES = {"g723": 30, "ilbc": 30}
+_HANDLED = frozenset({"pcmu", "pcma", "g722", "g723", "g729", "g729a", "gsm", "opus", "amr",
+                      "amr-wb", "ilbc", "speex", "l16", "evs", "g7221"})
+
+
+def _reframes(ptime: int, own: str | None, formats: list[str],
+              rtpmaps: Mapping[str, str]) -> bool:
+    """An offer's ``ptime`` frames the media anew (10.5 shows "transcoding"): it differs
+    from the offerer's own a=ptime or, without one, from a codec's default packet time."""
+    if own is not None:
+        return str(ptime) != own
+    return any(_DEFAULT_PTIMES.get(name, 20) != ptime
+               for name in (_encoding(rtpmaps.get(pt, "")) for pt in formats)
+               if name in _HANDLED)
+
+
+def reframed_by_answer(offer: Offered, section: MediaSection,
+                       codecs: list[AnswerCodec]) -> Offered:
+    """The offer as the answer leaves it: a ``ptime`` that framed anew only for codecs of
+    another default packet time no longer does once the answer takes none of those (10.5
+    then drops "transcoding")."""
+    if not offer.repacketized or offer.reverse_ptime is not None or offer.ptime is not None:
+        return offer
+    rtpmaps = section.rtpmaps()
+    answered = [c.rtpmap or rtpmaps.get(c.source_pt, "") for c in codecs]
+    sent = offer.sent_ptime
+    if sent is None or not sent.isdigit() or _reframes(int(sent), None, answered,
+                                                       {m: m for m in answered}):
+        return offer
+    return replace(offer, repacketized=False)
 
 
 def _encoding(rtpmap: str) -> str:

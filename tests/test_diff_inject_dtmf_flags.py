@@ -73,6 +73,18 @@ for _where in ("first offer", "re-offer"):
               query(), _steps[1], query()])
 
 
+# Without an a=ptime of the offerer's, ``ptime`` frames anew where it differs from a codec's
+# default packet time (20 ms; G.723.1 30 ms): 10.5 shows no "transcoding" for 20 ms over
+# PCMU or opus, and does for G.723.1 at 20 ms, or beside PCMU at 30 ms.
+for _formats, _rtpmaps, _ptime in (("0 8", "", 20), ("96 0", "a=rtpmap:96 opus/48000/2", 20),
+                                   ("4 0", "", 30), ("4 0", "", 20), ("4", "", 30),
+                                   ("18", "", 20)):
+    _offer = body("198.51.100.1", 2000, _formats).replace(
+        "a=rtpmap:101 telephone-event/8000", _rtpmaps).replace("\r\n\r\n", "\r\n")
+    SCENARIOS[f"ptime {_ptime} over {_formats}, no a=ptime"] = [
+        {**offer(_offer), "ptime": _ptime}, query(),
+        answer(body("198.51.100.2", 3000, _formats.split()[0])), query()]
+
 # A packet time ``ptime`` fixed stays: a re-offer without the option still frames the
 # media anew for it (10.5 keeps the receiver's ptime; rtpengined went by the option alone).
 SCENARIOS["ptime in the first offer, re-offer without"] = [

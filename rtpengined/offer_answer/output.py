@@ -164,6 +164,7 @@ class SdpOutput:
             offer_sent = sender.medias[work.index].offered
             if not is_offer and section.is_rtp and offer_sent is not None:
                 codecs = negotiation.answer_codecs(section, plan.formats, offer_sent)
+                offer_sent = negotiation.reframed_by_answer(offer_sent, section, codecs)
                 narrowed = False  # (``single codec`` left out codecs the answerer may send)
                 if "single-codec" in opts.flags:
                     answered = len(codecs)
