@@ -235,6 +235,9 @@ class CallMedia:
     # Offer/answer state (fields, not dict keys: a dict per media cost ~0.6 kB a call).
     initialized: bool = False  # the party's own SDP has described this media
     ice_out: bool = False  # ICE spoken on this party's leg
+    # An ICE agent of ours has run on this leg: 10.5 keeps it (and so its ports, and ICE
+    # again with ``ICE: optional``) after SDPs without ICE, until a passthrough.
+    ice_agent: bool = rare(False)
     # media-echo: what happens to media arriving from this party: "echo" (sent back to it),
     # "drop" (discarded), None (relayed to the other party)
     echo: str | None = rare(None)

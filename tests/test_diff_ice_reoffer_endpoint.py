@@ -91,3 +91,19 @@ def test_ports_after_a_moved_reoffer_with_an_ice_option(default_pair, who, with_
         {**answer(body("198.51.100.5", 5000)), "from-tag": who, "to-tag": other},
         query(),
     ], f"ice-option-moved-{who}-{with_ice}-{ice}")
+
+
+@pytest.mark.parametrize("answer_ice", ["optional", "default", "force-relay"])
+@pytest.mark.parametrize("first", ["force", "default"])
+def test_an_agent_outlives_sdps_without_ice(default_pair, first, answer_ice):
+    """An offerer that spoke ICE re-offers from a new address without it; the answer has
+    ``ICE: optional``: 10.5 still has its ICE agent on that leg, so it answers with ICE
+    again on the ports the leg had. rtpengined took the leg for one without ICE: no ICE in
+    the answer, and new ports for the moved party."""
+    default_pair.compare([
+        {**offer(body("198.51.100.1", 2000, "abcd")), "ICE": first},
+        answer(CALLEE),
+        {**offer(body("198.51.100.3", 4000)), "to-tag": "B"},
+        {**answer(body("198.51.100.5", 5000)), "ICE": answer_ice},
+        query(),
+    ], f"ice-agent-kept-{first}-{answer_ice}")

@@ -73,6 +73,8 @@ class IceCandidates:
         if opts.passthrough is not None:
             out_media.ice_passthrough = sender_media.ice_passthrough = opts.passthrough
         passthrough = out_media.ice_passthrough
+        if passthrough and (out_media.ice_agent or sender_media.ice_agent):
+            out_media.ice_agent = sender_media.ice_agent = False  # (10.5 shuts them down)
         plan.keep_ice = keeps or passthrough
         plan.keep_extmap = passthrough
         plan.strip_relay_candidates = relay
@@ -95,8 +97,9 @@ class IceCandidates:
                 ice_mode == "default" and ice_known)
         elif keeps:
             # Answered with ICE beside the answerer's own, or towards an offerer whose leg
-            # we spoke ICE on ourselves (not one passed through: ours has no agent there).
-            speak = offers_ice or (ice_known and not passthrough)
+            # has an agent of ours (not one passed through: ours has no agent there), also
+            # one its last SDP spoke no ICE on (10.5 keeps the agent).
+            speak = offers_ice or ((ice_known or out_media.ice_agent) and not passthrough)
         else:
             speak = ice_mode == "force" or (ice_mode == "default" and ice_known)
         # 10.5 leaves the ICE roles alone when this request sets up a passthrough or
@@ -144,6 +147,8 @@ class IceCandidates:
             ice.type_pref, ice.local_pref = passthrough_preference(
                 section.attributes("candidate"), ice.kind, ice.type_pref)
         out_media.ice_out = True
+        if not (passthrough or out_media.ice_agent):
+            out_media.ice_agent = True
         out_media.ice_lite = out_media.lite_self
         return passthrough
 

@@ -57,6 +57,8 @@ def _speaks_ice(media: CallMedia, opts: Options, is_offer: bool, sdp_ice: bool) 
             opts.ice == "default" and sdp_ice)
     if opts.ice in ("force", "force-relay"):
         return True
+    if opts.ice == "optional" and (sdp_ice or media.ice_agent):
+        return True  # (a passthrough, or the leg's agent spoken to again: ice.py)
     return media.ice_out and opts.ice != "remove"
 
 
