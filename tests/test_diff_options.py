@@ -328,6 +328,15 @@ SCENARIOS: dict[str, list[dict]] = {
         offer(A), answer(B, ICE="optional"),
         _reverse(offer(B + _VIDEO, flags=["no-passthrough"])),
         _reverse(answer(A + _VIDEO)), query(), delete()],
+    "an answer with ICE remove after passthrough flags": [
+        offer(A, flags=["passthrough"]), answer(B, flags=["passthrough"]),
+        _reverse(offer(B + _VIDEO)), _reverse(answer(A + _VIDEO, ICE="remove")), query(),
+        delete()],
+    "a media refused from the first offer, accepted by a re-offer": [
+        offer(A.replace("m=audio 2000", "m=audio 0")),
+        answer(B.replace("m=audio 3000", "m=audio 0"), ICE="remove", flags=["no-passthrough"]),
+        _reverse(offer(B, ICE="remove")), _reverse(answer(A, flags=["no-passthrough"])),
+        query(), delete()],
     "new ICE credentials on a force-relay passthrough": [
         offer(A_ICE, ICE="force-relay"), answer(B_ICE),
         _reverse(offer(B_ICE.replace("8hhY", "9jjZ"))), _reverse(answer(A_ICE)), query(),

@@ -108,15 +108,12 @@ class IceCandidates:
         # (nor with the passthrough flags, which 10.5 applies before it sets any roles)
         settles = ((not keeps or (not offers_ice and speak)) and not roles_kept
                    and opts.passthrough is None)
-        for media, ours in ((out_media, is_offer), (sender_media, not is_offer)):
-            if settles and not media.ice_roles_settled:
-                media.ice_roles_settled = True
-                if not (media.lite_self or media.lite_controlled or media.ice_lite):
-                    # (settled now, as on a first offer or answer: we control towards
-                    # the party offered to)
-                    media.ice_controlling = ours
-            if not media.ice_roles_settled:
-                media.ice_controlling = False
+        # (an answer with an ICE option other than force, from a party without ICE, to an
+        # offerer's leg without an agent of ours: 10.5 drops ICE there and stops)
+        if (not is_offer and opts.ice not in ("force", "default", "force-relay", "optional")
+                and not offers_ice and not out_media.ice_agent):
+            settles = False
+        settle_roles(out_media, sender_media, settles, is_offer)
         if not speak:
             out_media.ice_out = False
             return passthrough
@@ -151,6 +148,20 @@ class IceCandidates:
             out_media.ice_agent = True
         out_media.ice_lite = out_media.lite_self
         return passthrough
+
+
+def settle_roles(out_media: CallMedia, sender_media: CallMedia, settles: bool,
+                 is_offer: bool) -> None:
+    """The ICE roles of a media's two legs after a request: ``settles``, 10.5 sets the roles
+    of a leg not set before as on a first offer or answer (we control towards the party
+    offered to); a leg whose roles no request set yet is not controlling."""
+    for media, ours in ((out_media, is_offer), (sender_media, not is_offer)):
+        if settles and not media.ice_roles_settled:
+            media.ice_roles_settled = True
+            if not (media.lite_self or media.lite_controlled or media.ice_lite):
+                media.ice_controlling = ours
+        if not media.ice_roles_settled:
+            media.ice_controlling = False
 
 
 def ice_alternates(manager: CallManager, call: Call,

@@ -18,7 +18,7 @@ from ..ngoptions import Options
 from ..sdp import Connection, MediaPlan, SessionDescription, SessionPlan
 from ..secure import dtls
 from . import sdes, webrtc
-from .ice import ice_alternates
+from .ice import ice_alternates, settle_roles
 from .work import _held, _MediaWork
 
 
@@ -546,6 +546,11 @@ class SdpOutput:
             # offerer's, or generated; an answer's the one the offerer gave it: a browser
             # needs it on a refused m= line too; 10.5 writes it).
             own, peer = sender.medias[work.index], receiver.medias[work.index]
+            # Its ICE roles are set as an accepted one's (10.5 does so whatever the port):
+            # not with the passthrough flags, nor towards a leg that had them before.
+            settle_roles(peer, own, opts.passthrough is None and not (
+                is_offer and peer.initialized) and (is_offer or opts.ice != "remove"
+                                                    or peer.ice_agent), is_offer)
             # Whether its receiver's leg speaks ICE is settled as for an accepted media, by
             # an offer's or an answer's ICE option (10.5): a later re-offer that accepts
             # the media goes on from there.
