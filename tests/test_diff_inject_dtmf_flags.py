@@ -85,6 +85,14 @@ for _formats, _rtpmaps, _ptime in (("0 8", "", 20), ("96 0", "a=rtpmap:96 opus/4
         {**offer(_offer), "ptime": _ptime}, query(),
         answer(body("198.51.100.2", 3000, _formats.split()[0])), query()]
 
+# A media refused by the offer itself: a ``ptime`` that frames anew still sets up the
+# handlers (both parties show "transcoding" once the answer refuses it too), and the
+# refusing answer's list is narrowed to the offer's codecs (10.5).
+for _ptime, _answered in ((30, "9 3"), (20, "0"), (30, "0 8")):
+    SCENARIOS[f"refused offer with ptime {_ptime}, refused answer {_answered}"] = [
+        {**offer(body("198.51.100.1", 0, "8 0 101")), "ptime": _ptime}, query(),
+        answer(body("198.51.100.2", 0, _answered)), query()]
+
 # A packet time ``ptime`` fixed stays: a re-offer without the option still frames the
 # media anew for it (10.5 keeps the receiver's ptime; rtpengined went by the option alone).
 SCENARIOS["ptime in the first offer, re-offer without"] = [

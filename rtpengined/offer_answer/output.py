@@ -571,9 +571,13 @@ class SdpOutput:
                 own.offer_protocol = section.protocol
                 # (``always transcode``: the answer gets the offerer's DTMF and comfort
                 # noise added, as an accepted one's, 10.5)
-                peer.offered = (negotiation.offered(section, section.formats, None,
-                                                    always=True)
-                                if "always-transcode" in opts.flags else None)
+                # (and a ``ptime`` that frames it anew: what the refusing answer frames)
+                refused_offer = negotiation.offered(
+                    section, section.formats, opts.ptime, opts.ptime_reverse,
+                    always="always-transcode" in opts.flags)
+                peer.offered = (refused_offer
+                                if refused_offer.always or refused_offer.repacketized
+                                else None)
                 # (its format list as an accepted one's would be: strip, mask, except,
                 # offer and transcode apply; 10.5)
                 plan.formats, _ = negotiation.offer_formats(
