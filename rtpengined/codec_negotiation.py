@@ -122,9 +122,11 @@ def offered(section: MediaSection, formats: list[str], ptime_option: int | None,
             sent: list[str] | None = None,
             touched: list[str] | tuple[()] = (),
             added: list[tuple[str, str]] | tuple[()] = (),
-            prefer: tuple[str, str] | None = None) -> Offered:
+            prefer: tuple[str, str] | None = None,
+            previous_ptime: int = 0) -> Offered:
     """Record the codecs an offer sends on (``formats`` after any stripping; ``unmasked``:
-    after the stripping alone, when codecs were masked too)."""
+    after the stripping alone, when codecs were masked too; ``previous_ptime``: the
+    offerer's packet time from an earlier SDP, which 10.5 keeps while its SDPs name none)."""
     rtpmaps = section.rtpmaps()
     ptimes = section.attributes("ptime")
     fmtps: dict[str, list[str]] = {}
@@ -143,7 +145,9 @@ def offered(section: MediaSection, formats: list[str], ptime_option: int | None,
         sent_ptime=str(ptime_option) if forced else own,
         fmtps=fmtps or _NO_FMTPS,
         reverse_ptime=reverse,
-        repacketized=(forced and _reframes(ptime_option, own, formats, rtpmaps)
+        repacketized=(forced and _reframes(ptime_option,
+                                           own or (str(previous_ptime) if previous_ptime
+                                                   else None), formats, rtpmaps)
                       or reverse is not None),
         own=(tuple([(pt, rtpmaps.get(pt, "")) for pt in unmasked])
              if unmasked is not None and unmasked != formats else ()),

@@ -93,6 +93,23 @@ for _ptime, _answered in ((30, "9 3"), (20, "0"), (30, "0 8")):
         {**offer(body("198.51.100.1", 0, "8 0 101")), "ptime": _ptime}, query(),
         answer(body("198.51.100.2", 0, _answered)), query()]
 
+# ... and one refused after it was answered, whichever codec the refusing answer names;
+# opus answered is framed anew like any codec.
+for _codec in ("96", "8"):
+    SCENARIOS[f"refused re-offer with ptime 30, refusing answer {_codec}"] = [
+        offer(body("198.51.100.1", 2000, "9 8")), answer(body("198.51.100.2", 3000, "9")),
+        {**offer(body("198.51.100.3", 0, "96 0 8 101").replace(
+            "a=rtpmap:101", "a=rtpmap:96 opus/48000/2\r\na=rtpmap:101")), "to-tag": "B",
+         "ptime": 30},
+        answer(body("198.51.100.9", 0, _codec).replace(
+            "a=rtpmap:101 telephone-event/8000", "a=rtpmap:96 opus/48000/2")), query()]
+for _ptime in (30, 40, 60):
+    SCENARIOS[f"opus offered with ptime {_ptime} and answered"] = [
+        {**offer(body("198.51.100.1", 2000, "96 0").replace(
+            "a=rtpmap:101 telephone-event/8000", "a=rtpmap:96 opus/48000/2")), "ptime": _ptime},
+        answer(body("198.51.100.2", 3000, "96").replace(
+            "a=rtpmap:101 telephone-event/8000", "a=rtpmap:96 opus/48000/2")), query()]
+
 # A packet time ``ptime`` fixed stays: a re-offer without the option still frames the
 # media anew for it (10.5 keeps the receiver's ptime; rtpengined went by the option alone).
 SCENARIOS["ptime in the first offer, re-offer without"] = [

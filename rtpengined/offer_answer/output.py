@@ -591,6 +591,7 @@ class SdpOutput:
             # (Only audio: 10.5 passes the codecs of media it cannot transcode through.)
             formats = sdpmod.filter_codecs(section, opts.strip, opts.except_, offer=opts.offer)
             codecs = negotiation.answer_codecs(section, formats, offer_sent)
+            offer_sent = negotiation.reframed_by_answer(offer_sent, section, codecs)
             plan.formats = [c.pt for c in codecs]
             renumbered = any(c.renumbered for c in codecs) or offer_sent.repacketized
             # (the handlers a party's ``inject DTMF`` set up stay on the media whose

@@ -568,7 +568,8 @@ class _Session(SdpOutput, IceCandidates):
                     opts.accept, "always-transcode" in opts.flags, sent,
                     touched=[*opts.strip, *opts.transcode] if converts else (),
                     added=work.added if converts else (),
-                    prefer=negotiation.kept_conversion(smedia.offered, previous, own))
+                    prefer=negotiation.kept_conversion(smedia.offered, previous, own),
+                    previous_ptime=smedia.ptime_shown)
             if work.endpoint is not None:
                 rmedia.bound_endpoint = endpoint_maps.key_after(
                     work.receiver_key or rmedia.bound_endpoint, work.endpoint)
