@@ -87,6 +87,12 @@ SCENARIOS: dict[str, list[dict]] = {
     "accept as a flag": [offer(a("0 8"), flags=["codec-accept-PCMU"]), answer(b("8")), delete()],
     "always transcode": [offer(a("0 8"), flags=["always-transcode"]), answer(b("8")), query(),
                          delete()],
+    # (audio only: 10.5 has no video codec handlers, so a video answer keeps its codec)
+    "always transcode with video": [
+        offer(a("0 8") + "m=video 2002 RTP/AVP 98 97\r\na=rtpmap:98 VP8/90000\r\n"
+              "a=rtpmap:97 H264/90000\r\n", flags=["always-transcode"]),
+        answer(b("8") + "m=video 3002 RTP/AVP 97\r\na=rtpmap:97 H264/90000\r\n"), query(),
+        delete()],
     "transcode, answer has an unknown codec only": [
         offer(a("0"), **TC_PCMA), answer(b("18")), delete()],
     "transcode, then a re-INVITE without it": [

@@ -565,7 +565,9 @@ class _Session(SdpOutput, IceCandidates):
                     sdpmod.filter_codecs(section, opts.strip_only, opts.except_,
                                          offer=[*opts.offer, *opts.accept])
                     if opts.mask else None,
-                    opts.accept, "always-transcode" in opts.flags, sent,
+                    # (``always transcode`` for audio: 10.5 has no video codec handlers)
+                    opts.accept, "always-transcode" in opts.flags and section.type == "audio",
+                    sent,
                     touched=[*opts.strip, *opts.transcode] if converts else (),
                     added=work.added if converts else (),
                     prefer=negotiation.kept_conversion(smedia.offered, previous, own),
