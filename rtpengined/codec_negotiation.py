@@ -36,7 +36,7 @@ probed on 10.5):
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from types import MappingProxyType
 
@@ -136,8 +136,9 @@ def offered(section: MediaSection, formats: list[str], ptime_option: int | None,
     own = ptimes[0] if ptimes else None
     forced = ptime_option is not None and ptime_option > 0
     reverse = str(ptime_reverse) if ptime_reverse is not None and ptime_reverse > 0 else None
+    codecs = tuple([(pt, rtpmaps.get(pt, "")) for pt in formats])
     record = Offered(
-        codecs=tuple([(pt, rtpmaps.get(pt, "")) for pt in formats]),
+        codecs=codecs,
         stripped=tuple([(pt, rtpmaps.get(pt, "")) for pt in section.formats
                         if pt not in formats]),
         ptime=own,
@@ -147,7 +148,8 @@ def offered(section: MediaSection, formats: list[str], ptime_option: int | None,
         reverse_ptime=reverse,
         repacketized=(forced and _reframes(ptime_option,
                                            own or (str(previous_ptime) if previous_ptime
-                                                   else None), formats, rtpmaps)
+                                                   else None),
+                                           [text for _, text in codecs])
                       or reverse is not None),
         own=(tuple([(pt, rtpmaps.get(pt, "")) for pt in unmasked])
              if unmasked is not None and unmasked != formats else ()),
@@ -222,15 +224,14 @@ _HANDLED = frozenset({"pcmu", "pcma", "g722", "g723", "g729", "g729a", "gsm", "o
                       "amr-wb", "ilbc", "speex", "l16", "evs", "g7221"})
 
 
-def _reframes(ptime: int, own: str | None, formats: list[str],
-              rtpmaps: Mapping[str, str]) -> bool:
+def _reframes(ptime: int, own: str | None, rtpmaps: Iterable[str]) -> bool:
     """An offer's ``ptime`` frames the media anew (10.5 shows "transcoding"): it differs
-    from the offerer's own a=ptime or, without one, from a codec's default packet time."""
+    from the offerer's own a=ptime or, without one, from the default packet time of a
+    codec (``rtpmaps``: their a=rtpmap texts)."""
     if own is not None:
         return str(ptime) != own
     return any(_DEFAULT_PTIMES.get(name, 20) != ptime
-               for name in (_encoding(rtpmaps.get(pt, "")) for pt in formats)
-               if name in _HANDLED)
+               for name in map(_encoding, rtpmaps) if name in _HANDLED)
 
 
 def reframed_by_answer(offer: Offered, section: MediaSection,
@@ -243,8 +244,7 @@ def reframed_by_answer(offer: Offered, section: MediaSection,
     rtpmaps = section.rtpmaps()
     answered = [c.rtpmap or rtpmaps.get(c.source_pt, "") for c in codecs]
     sent = offer.sent_ptime
-    if sent is None or not sent.isdigit() or _reframes(int(sent), None, answered,
-                                                       {m: m for m in answered}):
+    if sent is None or not sent.isdigit() or _reframes(int(sent), None, answered):
         return offer
     return replace(offer, repacketized=False)
 
