@@ -208,8 +208,7 @@ class SdpOutput:
             else:
                 plan.keep_ptime = True
             sender_media = sender.medias[work.index]
-            passthrough_suite = (sdes.passthrough_suite(section, out_media, opts, protocol)
-                                 if is_offer else None)
+            was_passthrough = out_media.ice_passthrough
             # An ICE restart by the sender resets the roles where it has an agent of ours
             # (none on a passthrough leg: 10.5 then takes new credentials for no restart).
             remote = webrtc.remote_params(parsed, work.index) if section.is_rtp else None
@@ -256,9 +255,10 @@ class SdpOutput:
             if passthrough:
                 # ICE passthrough (10.5): the parties' own DTLS/SDES attributes stay and we
                 # add none; the relay forwards what comes (STUN, DTLS, SRTP) untouched.
+                shown = (sdes.new_passthrough_keys(section, out_media, opts, protocol)
+                         if is_offer and not was_passthrough else None)
                 changed = sdes.passthrough_security(plan, section, sender_media, out_media,
-                                                    is_offer, opts.transport_accept,
-                                                    passthrough_suite)
+                                                    is_offer, opts.transport_accept, shown)
                 changed += self._webrtc_legs(((out_media, receiver), (sender_media, sender)))
                 changed += sdes.drop_rtcp_keys(sender_media, out_media)
                 for stream in changed:

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import replace
+from typing import NamedTuple
 
 from ..model import CallMedia, Monologue
 from ..ngoptions import Options
@@ -213,6 +214,20 @@ def set_keys(media: CallMedia, inbound: sdes.Crypto | tuple | None,
     return changed
 
 
+def _leg_sdes_options(out_media: CallMedia, opts: Options) -> list[str]:
+    """The `SDES` list as a leg offered to reads it. `SDES: off` chooses for a leg that has
+    neither SDES nor DTLS yet: one that has SDES (ours offered to it, or its own lines)
+    keeps it, one with DTLS alone gets no SDES (10.5 reads the option only for a leg with
+    neither)."""
+    options = list(opts.sdes)
+    if out_media.sdes or out_media.sdes_offered:
+        return [option for option in options if option != "off"]
+    if ((out_media.dtls_offered or out_media.dtls_role is not None or out_media.dtls_pending)
+            and "off" not in options):
+        options.append("off")
+    return options
+
+
 def _sdes_list(opts: Options, sdes_options: list[str] | None = None) -> list[str]:
     """The `SDES` list (``sdes_options``: as the leg reads it, default all of it), with
     the `pad crypto` flag as its `pad` (10.5 takes either)."""
@@ -266,15 +281,7 @@ def offer_security(plan: MediaPlan, section: MediaSection, sender_media: CallMed
     # end until a plain re-offer is sent on to it as SRTP, which starts with that line)
     previous = (out_media.crypto_offered
                 if out_media.srtp_bridged or out_media.crypto_accepted else None)
-    # `SDES: off` chooses for a leg that has neither SDES nor DTLS yet: one that has SDES
-    # (ours offered to it, or its own lines) keeps it, one with DTLS alone gets no SDES
-    # (10.5 reads the option only for a leg with neither).
-    sdes_options = list(opts.sdes)
-    if out_media.sdes or out_media.sdes_offered:
-        sdes_options = [option for option in sdes_options if option != "off"]
-    elif ((out_media.dtls_offered or out_media.dtls_role is not None
-           or out_media.dtls_pending) and "off" not in sdes_options):
-        sdes_options.append("off")
+    sdes_options = _leg_sdes_options(out_media, opts)
     out_media.crypto_offered = ()
     out_media.srtp_bridged = False
     out_media.srtp_offered = out_media.sdes_offered = False
@@ -361,34 +368,42 @@ def offer_security(plan: MediaPlan, section: MediaSection, sender_media: CallMed
         out_media.sdes = False  # (offered plain RTP: 10.5 clears SDES on that leg)
 
 
-def passthrough_suite(section: MediaSection, out_media: CallMedia, opts: Options,
-                      protocol: str | None) -> str | None:
-    """The suite query names on the streams of a leg an offer makes an ICE passthrough
-    (until then none): 10.5 keys the leg as an SDES one before it sees both legs speak
-    ICE, so its streams show the first suite it would have offered, and keep showing it
-    while the passthrough lasts. None: not so (not SRTP, SDES off, DTLS settled)."""
-    if (out_media.ice_passthrough or not is_srtp(protocol or section.protocol)
-            or out_media.dtls_role is not None):
+class PassthroughKeys(NamedTuple):
+    """What query shows of the keys of a leg an offer makes an ICE passthrough."""
+
+    suite: str | None  # (None: the suite its streams show stays)
+    sdes: bool
+    dtls: bool
+
+
+def new_passthrough_keys(section: MediaSection, out_media: CallMedia, opts: Options,
+                         protocol: str | None) -> PassthroughKeys | None:
+    """What query shows of a leg an offer makes an ICE passthrough, until the next offer or
+    the answer: 10.5 keys the leg as any SRTP leg offered to before it sees both legs
+    speak ICE, so it shows the SDES (and the first suite, kept while the passthrough lasts)
+    and DTLS it would have offered, though the SDP keeps the parties' own lines and the
+    media passes untouched. None for a leg not offered SRTP or whose DTLS is settled."""
+    if not is_srtp(protocol or section.protocol) or out_media.dtls_role is not None:
         return None
-    if "off" in opts.sdes and not (out_media.sdes or out_media.sdes_offered):
-        return None
-    excluded = sdes.excluded_suites(opts.sdes)
-    received = [c for c in received_crypto(section) if c.suite.name not in excluded]
-    offered = sdes.offer(received, _sdes_list(opts))
-    return offered[0].suite.name if offered else None
+    options = _leg_sdes_options(out_media, opts)
+    offered = []
+    if "off" not in options:
+        excluded = sdes.excluded_suites(options)
+        received = [c for c in received_crypto(section) if c.suite.name not in excluded]
+        offered = sdes.offer(received, _sdes_list(opts, options))
+    return PassthroughKeys(offered[0].suite.name if offered else None, bool(offered),
+                           not (opts.dtls == "off" or out_media.crypto_accepted is not None))
 
 
 def passthrough_security(plan: MediaPlan, section: MediaSection, sender_media: CallMedia,
                          out_media: CallMedia, is_offer: bool, accept: bool,
-                         suite: str | None = None) -> list:
+                         shown: PassthroughKeys | None = None) -> list:
     """An ICE passthrough leg (10.5): neither party's SDES or DTLS is ours to answer or
     terminate, so both legs drop whatever we keyed or offered; the streams that changed.
     An answer goes back in the protocol offered unless told otherwise (``accept``: the
-    answerer's), as any answer does. ``suite``: what the leg offered to shows from now on
-    (:func:`passthrough_suite`); a suite shown before stays (10.5 never resets it)."""
-    if suite is not None:
-        for stream in out_media.streams:
-            stream.crypto_suite = suite
+    answerer's), as any answer does. ``shown``: what the leg offered to shows now
+    (:func:`new_passthrough_keys`); a suite the streams show stays (10.5 never resets it).
+    """
     if is_offer:
         sender_media.offer_protocol = section.protocol
     elif plan.protocol is None and not accept and out_media.offer_protocol is not None:
@@ -398,7 +413,14 @@ def passthrough_security(plan: MediaPlan, section: MediaSection, sender_media: C
     for media in (sender_media, out_media):
         media.crypto_received, media.crypto_offered = (), ()
         media.srtp_bridged = media.sdes = media.dtls_offered = False
+        media.srtp_offered = media.sdes_offered = False
         media.dtls_role = None
+    if shown is not None:
+        out_media.srtp_offered = True
+        out_media.sdes_offered, out_media.dtls_offered = shown.sdes, shown.dtls
+        if shown.suite is not None:
+            for stream in out_media.streams:
+                stream.crypto_suite = shown.suite
     return (set_keys(sender_media, None, None, keep_suite=True)
             + set_keys(out_media, None, None, keep_suite=True))
 
