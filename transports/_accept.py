@@ -32,6 +32,10 @@ FIRST_BACKOFF = 0.1
 MAX_BACKOFF = 1.0
 # What a peer can make a connection's handler raise: it went away (reset, closed).
 PEER_GONE = (OSError, trio.BrokenResourceError, trio.ClosedResourceError)
+# Connections the kernel holds for us before we accept them. A burst larger than the
+# backlog (a proxy's pool reconnecting after a restart) has its extra SYNs dropped and
+# retried a second later; 128 made every 129th client of a burst wait that second.
+LISTEN_BACKLOG = 1024
 
 
 async def serve_listener(handler: Callable[[Any], Awaitable[None]], listener: trio.abc.Listener,
@@ -89,7 +93,7 @@ async def serve_tcp(address: Any, what: str, handler: Callable[[Any], Awaitable[
                     task_status: Any = trio.TASK_STATUS_IGNORED) -> None:
     """Bind ``address`` (a clear ListenError if that fails), report it started, accept forever."""
     sock = await bind_socket(socket.SOCK_STREAM, address.host, address.port, what)
-    sock.listen(128)
+    sock.listen(LISTEN_BACKLOG)
     listener = trio.SocketListener(sock)
     log.info("listening for %s on tcp %s", what, format_address(sock.getsockname()))
     task_status.started(sock.getsockname())

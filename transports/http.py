@@ -41,7 +41,7 @@ import httptools
 import trio
 
 from . import ListenError, Transport, register
-from ._accept import serve_listener
+from ._accept import LISTEN_BACKLOG, serve_listener
 from ._net import bind_socket, format_address
 from .http_app import MAX_BODY, MAX_HEADER_BLOCK, NG_CONTENT_TYPE, Request, Response, Routes, error, header
 from .ws import (
@@ -565,7 +565,7 @@ async def _serve(core: Any, address: Any, tls: bool, task_status: Any) -> None:
     what = "HTTPS/WSS" if tls else "HTTP/WS"
     context = make_ssl_context(core, what) if tls else None
     sock = await bind_socket(socket.SOCK_STREAM, address.host, address.port, what)
-    sock.listen(128)
+    sock.listen(LISTEN_BACKLOG)
     sockname = sock.getsockname()
     server = WebServer(core, context)
     listener = trio.SocketListener(sock)
