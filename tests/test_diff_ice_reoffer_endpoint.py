@@ -14,6 +14,7 @@ import pytest
 from differential import (
     answer,
     default_pair_fixture,  # noqa: F401  (registers default_pair)
+    mask_sdp_lines,
     offer,
     query,
     sdp,
@@ -107,3 +108,35 @@ def test_an_agent_outlives_sdps_without_ice(default_pair, first, answer_ice):
         {**answer(body("198.51.100.5", 5000)), "ICE": answer_ice},
         query(),
     ], f"ice-agent-kept-{first}-{answer_ice}")
+
+
+@pytest.mark.parametrize("webrtc", [False, True], ids=["same-protocol", "to-webrtc"])
+@pytest.mark.parametrize("rtcp", [None, 2005], ids=["next-port", "a=rtcp"])
+@pytest.mark.parametrize("ice", ["abcd", None], ids=["party-ice", "ice-force"])
+def test_rtcp_endpoint_of_a_muxed_leg_given_rtcp_again(default_pair, ice, rtcp, webrtc):
+    """A party on rtcp-mux (accepted: its leg has one port) re-offers from a new address
+    without it: its leg gets an RTCP port again. 10.5 had an RTCP stream all along, filled with the party's RTCP address (its
+    a=rtcp port, else the one after its RTP port), which a leg on ICE keeps, as it keeps
+    the RTP endpoint; rtpengined took the new address for RTCP alone. (Not compared: query
+    between that re-offer and its answer, where 10.5 still lists the leg's one port and
+    an unbound RTCP stream, and rtpengined already lists the new pair.)"""
+    options = {} if ice else {"ICE": "force"}
+    first = body("198.51.100.1", 2000, ice).replace(
+        "m=audio 2000 RTP/AVP 0 8\r\n",
+        "m=audio 2000 RTP/AVP 0 8\r\na=rtcp-mux\r\n"
+        + (f"a=rtcp:{rtcp}\r\n" if rtcp else ""))
+    reoffer = body("198.51.100.3", 4000, ice)
+    if webrtc:  # (new ports for the leg: its RTCP stream is a new one)
+        reoffer = reoffer.replace("RTP/AVP 0 8\r\n", "UDP/TLS/RTP/SAVPF 0 8\r\n"
+                                  f"a=fingerprint:sha-256 {':'.join(['AB'] * 32)}\r\n"
+                                  "a=setup:actpass\r\n")
+    default_pair.compare([
+        {**offer(first), **options, "rtcp-mux": ["accept"]},
+        answer(body("198.51.100.2", 3000).replace("RTP/AVP 0 8\r\n",
+                                                  "RTP/AVP 0 8\r\na=rtcp-mux\r\n")),
+        query(),
+        {**offer(reoffer), "to-tag": "B", **options,
+         "_mask": mask_sdp_lines("a=crypto", "a=fingerprint")},
+        {**answer(CALLEE), "_mask": mask_sdp_lines("a=fingerprint")},
+        query(),
+    ], f"ice-mux-rtcp-again-{ice}-{rtcp}-{webrtc}")

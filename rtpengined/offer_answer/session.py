@@ -786,6 +786,14 @@ class _Session(SdpOutput, IceCandidates):
                 stream.payload_types = old.payload_types
                 if old.crypto_suite is not None:  # (10.5's stream keeps its SRTP context)
                     stream.crypto_suite = old.crypto_suite
+            elif stream.rtcp and not media.rtcp_on_rtp:
+                # A leg on one port (rtcp-mux) given an RTCP port again: 10.5 had an RTCP
+                # stream all along, filled with the party's RTCP address (query's unbound
+                # one), which a leg on ICE keeps whatever the SDP now says.
+                rtp_old = next((o for o in old_streams if not o.rtcp), None)
+                if rtp_old is not None and rtp_old.advertised is not None:
+                    stream.advertised = Endpoint(rtp_old.advertised.address,
+                                                 media.rtcp_port or rtp_old.advertised.port + 1)
             streams.append(stream)
         if len(streams) == 1 and media.protocol in sdpmod.RTP_PROTOCOLS:
             streams[0].rtcp_mux = True
