@@ -52,6 +52,21 @@ def test_an_sdes_answer_to_a_dtls_offerer_names_its_suite(default_pair, suite):
                            "_mask": _mask_keys}, *steps], call)
 
 
+@pytest.mark.parametrize("ice", [False, True], ids=["no-ice", "ice"])
+def test_a_plain_answer_to_a_dtls_offerer_keeps_the_suite_offered(default_pair, ice):
+    """A DTLS offerer (a browser) sent on with our SDES and DTLS, answered plain RTP: the
+    answerer's streams still name the first suite we offered it, as after any plain answer
+    to our SDES (10.5). rtpengined named none."""
+    body = DTLS_A + ("a=ice-ufrag:abcd\r\na=ice-pwd:abcdefghijklmnopqrstuvwx\r\n"
+                     "a=candidate:1 1 UDP 2130706431 192.0.2.10 2000 typ host\r\n"
+                     if ice else "")
+    plain_b = sdp("v=0", "o=- 2 1 IN IP4 192.0.2.20", "s=-", "c=IN IP4 192.0.2.20", "t=0 0",
+                  "m=audio 3000 RTP/AVP 0 8")
+    default_pair.compare([
+        offer(body, _mask=_mask_keys), query(), answer(plain_b, _mask=_mask_keys), query(),
+    ], f"dtls-offerer-plain-answer-{ice}")
+
+
 @pytest.mark.parametrize("who", ["A", "B"])
 def test_a_leg_offered_plain_again_loses_sdes(default_pair, who):
     """(The suite is masked: see the module's docstring.)"""

@@ -561,9 +561,11 @@ def _answer_security(plan: MediaPlan, section: MediaSection, answer_media: CallM
         # a=setup:active for actpass, then our fingerprint) and terminate it.
         _answer_dtls_offerer(plan, offer_media, offered_proto, certificate, dtls_option,
                              previous_role)
-        # (a leg with DTLS settled keeps showing its suite, 10.5; else it shows none)
+        # (a leg with DTLS settled keeps showing its suite, 10.5; else it shows none. The
+        # plain answerer's leg keeps showing the suite we offered it, as after any plain
+        # answer to our SDES)
         return (set_keys(offer_media, None, None, keep_suite=previous_role is not None)
-                + set_keys(answer_media, None, None))
+                + set_keys(answer_media, None, None, keep_suite=True))
     if (answer_media.srtp_bridged and is_srtp(offered_proto) and is_srtp(section.protocol)
             and not offer_media.crypto_received and is_dtls(offer_media.remote_webrtc)):
         # DTLS offerer, SRTP answerer, each leg keyed by us: the offerer gets our DTLS
