@@ -24,7 +24,7 @@ from differential import (
     query,
     sdp,
 )
-from test_diff_sdes import PLAIN_A, SDES_A, SDES_B, _mask_keys
+from test_diff_sdes import PLAIN_A, SDES_A, SDES_B, SDES_B_32, _mask_keys
 
 DTLS_A = sdp("v=0", "o=- 1 1 IN IP4 192.0.2.10", "s=-", "c=IN IP4 192.0.2.10", "t=0 0",
              "m=audio 2000 UDP/TLS/RTP/SAVPF 0 8",
@@ -65,6 +65,20 @@ def test_a_plain_answer_to_a_dtls_offerer_keeps_the_suite_offered(default_pair, 
     default_pair.compare([
         offer(body, _mask=_mask_keys), query(), answer(plain_b, _mask=_mask_keys), query(),
     ], f"dtls-offerer-plain-answer-{ice}")
+
+
+@pytest.mark.parametrize("answer_protocol", ["RTP/AVP", "UDP/TLS/RTP/SAVPF"])
+def test_an_sdes_offerer_turned_browser_keeps_its_suite(default_pair, answer_protocol):
+    """An SDES offerer answered SDES re-offers as a DTLS offerer (no a=crypto), answered
+    without keys: its streams keep naming the suite its SDES had (10.5 keeps a stream's
+    SRTP context); rtpengined named none."""
+    plain_b = sdp("v=0", "o=- 2 2 IN IP4 192.0.2.20", "s=-", "c=IN IP4 192.0.2.20", "t=0 0",
+                  f"m=audio 3000 {answer_protocol} 0 8")
+    default_pair.compare([
+        offer(SDES_A, _mask=_mask_keys), answer(SDES_B_32, _mask=_mask_keys), query(),
+        offer(DTLS_A, **{"to-tag": "B"}, _mask=_mask_keys), query(),
+        answer(plain_b, _mask=_mask_keys), query(),
+    ], f"sdes-then-dtls-offerer-{answer_protocol}")
 
 
 @pytest.mark.parametrize("who", ["A", "B"])

@@ -561,10 +561,10 @@ def _answer_security(plan: MediaPlan, section: MediaSection, answer_media: CallM
         # a=setup:active for actpass, then our fingerprint) and terminate it.
         _answer_dtls_offerer(plan, offer_media, offered_proto, certificate, dtls_option,
                              previous_role)
-        # (a leg with DTLS settled keeps showing its suite, 10.5; else it shows none. The
-        # plain answerer's leg keeps showing the suite we offered it, as after any plain
-        # answer to our SDES)
-        return (set_keys(offer_media, None, None, keep_suite=previous_role is not None)
+        # (the offerer's leg keeps showing the suite it had: none for a browser's first
+        # offer, its DTLS's or the SDES it spoke before, 10.5. The plain answerer's leg
+        # keeps showing the suite we offered it, as after any plain answer to our SDES)
+        return (set_keys(offer_media, None, None, keep_suite=True)
                 + set_keys(answer_media, None, None, keep_suite=True))
     if (answer_media.srtp_bridged and is_srtp(offered_proto) and is_srtp(section.protocol)
             and not offer_media.crypto_received and is_dtls(offer_media.remote_webrtc)):
@@ -581,7 +581,7 @@ def _answer_security(plan: MediaPlan, section: MediaSection, answer_media: CallM
                          show_suite=ours is not None and (
                              theirs is NO_KEY or bool(answer_media.crypto_accepted)),
                          keep_suite=answer_media.dtls_role is not None)
-                + set_keys(offer_media, None, None, keep_suite=previous_role is not None))
+                + set_keys(offer_media, None, None, keep_suite=True))
     osrtp_offerer = not is_srtp(offered_proto) and bool(offer_media.crypto_received)
     # (an RTP/AVP answer with DTLS lines is no plain one: 10.5 takes its DTLS whatever the
     # protocol, so an opportunistic offerer gets our SDES key and its DTLS is terminated)
