@@ -272,6 +272,10 @@ class CallMedia:
     # The port of the party's a=rtcp (None without one): query's fallback RTCP entry of a
     # leg with one port shows it (10.5), else the RTP port + 1.
     rtcp_port: int | None = None
+    # A leg on one port (rtcp-mux) that speaks ICE: the RTCP address its fallback RTCP
+    # stream was filled with before a later SDP moved the party, which ICE legs keep as
+    # their endpoint (10.5 has that stream all along); None where it follows the SDP.
+    rtcp_kept: Endpoint | None = rare(None)
     # The rtcp-mux options of the offer sent to this party (kept per fork: its answer is
     # negotiated with the options its own offer had, as in 10.5).
     mux_flags: frozenset[str] = frozenset()

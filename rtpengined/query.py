@@ -118,17 +118,21 @@ def _muxed(media: CallMedia) -> bool:
 
 def _unbound_rtcp(rtp: Stream, created: float, ice: bool = False,
                   rtcp_on_rtp: bool = False, rtcp_port: int | None = None,
-                  fallback: bool = True) -> dict[str, Any]:
+                  fallback: bool = True, kept: Endpoint | None = None) -> dict[str, Any]:
     """10.5 lists an RTCP stream without a local port beside a single port (a fallback one
     where rtcp-mux is in use): the party's a=rtcp port (``rtcp_port``) if it gave one,
-    else the one after its RTP port."""
-    out: dict[str, Any] = {"local port": 0, "local address": rtp.interface.address,
-                           "family": rtp.interface.family}
+    else the one after its RTP port; its endpoint stays where it was filled (``kept``)
+    on a leg that speaks ICE (``CallMedia.rtcp_kept``)."""
+    # (beside a refused RTP stream, no local socket at all: 10.5)
+    out: dict[str, Any] = ({} if rtp.closed else {
+        "local port": 0, "local address": rtp.interface.address,
+        "family": rtp.interface.family})
     advertised = rtp.advertised or rtp.shown_endpoint
     if advertised is not None:
         advertised = Endpoint(advertised.address, rtcp_port or advertised.port + 1)
     shown = None if rtcp_on_rtp else advertised
-    out["endpoint"] = shown.as_dict() if shown is not None else {}
+    endpoint = kept if kept is not None and shown is not None else shown
+    out["endpoint"] = endpoint.as_dict() if endpoint is not None else {}
     out["advertised endpoint"] = shown.as_dict() if shown is not None else {}
     if rtp.dtls is not None and rtp.dtls_suite is not None:  # the leg's DTLS-SRTP suite (10.5)
         out["crypto suite"] = rtp.dtls_suite
@@ -137,6 +141,8 @@ def _unbound_rtcp(rtp: Stream, created: float, ice: bool = False,
     out["last packet"] = int(rtp.created or created)
     out["flags"] = ((["RTCP", "fallback RTCP"] if fallback else ["RTCP"])
                     + (["filled"] if advertised is not None else [])
+                    + (["strict source address"] if rtp.strict_source else [])
+                    + (["media handover"] if rtp.media_handover else [])
                     + (["ICE"] if ice else []))
     out["stats"] = {"packets": 0, "bytes": 0, "errors": 0}
     return out
@@ -216,10 +222,11 @@ def _monologue_dict(mono: Monologue) -> dict[str, Any]:
                             for s in media.streams]
         # (also a leg we offered one port, ``rtcp-mux: require``, that answered without
         # rtcp-mux: 10.5's RTCP stream there is no fallback)
-        if (media.rtcp is None and rtp is not None and not rtp.closed
+        if (media.rtcp is None and rtp is not None
                 and (muxed or "require" in media.mux_flags)):
             entry["streams"].append(_unbound_rtcp(rtp, mono.created, ice, on_rtp,
-                                                  media.rtcp_port, fallback=muxed))
+                                                  media.rtcp_port, fallback=muxed,
+                                                  kept=media.rtcp_kept))
         entry["flags"] = _media_flags(media)
         medias.append(entry)
     out["medias"] = medias

@@ -140,3 +140,41 @@ def test_rtcp_endpoint_of_a_muxed_leg_given_rtcp_again(default_pair, ice, rtcp, 
         {**answer(CALLEE), "_mask": mask_sdp_lines("a=fingerprint")},
         query(),
     ], f"ice-mux-rtcp-again-{ice}-{rtcp}-{webrtc}")
+
+
+@pytest.mark.parametrize("ice", ["abcd", None], ids=["ice", "no-ice"])
+@pytest.mark.parametrize("rtcp", [None, 1], ids=["next-port", "a=rtcp"])
+def test_fallback_rtcp_of_a_refused_muxed_leg(default_pair, ice, rtcp):
+    """A party on rtcp-mux (one port) refuses the media in a re-offer from a new address:
+    10.5 still lists its fallback RTCP stream (no local socket), whose endpoint a leg on
+    ICE keeps where it was filled (the first SDP's RTCP address) while the advertised one
+    follows the SDP. rtpengined listed no RTCP stream for a refused RTP one."""
+    first = body("198.51.100.1", 2000, ice).replace(
+        "m=audio 2000 RTP/AVP 0 8\r\n", "m=audio 2000 RTP/AVP 0 8\r\na=rtcp-mux\r\n")
+    refused = body("198.51.100.3", 0, ice).replace(
+        "m=audio 0 RTP/AVP 0 8\r\n",
+        "m=audio 0 RTP/AVP 0 8\r\na=rtcp-mux\r\n" + (f"a=rtcp:{rtcp}\r\n" if rtcp else ""))
+    default_pair.compare([
+        {**offer(first), "rtcp-mux": ["accept"]},
+        answer(body("198.51.100.2", 3000).replace("RTP/AVP 0 8\r\n",
+                                                  "RTP/AVP 0 8\r\na=rtcp-mux\r\n")),
+        {**offer(refused), "to-tag": "B"},
+        query(),
+        answer(body("198.51.100.2", 0)),
+        query(),
+    ], f"ice-mux-refused-{ice}-{rtcp}")
+
+
+@pytest.mark.parametrize("flag", ["strict-source", "media-handover"])
+def test_fallback_rtcp_of_a_leg_with_a_source_flag(default_pair, flag):
+    """``strict source`` and ``media handover`` show on the fallback RTCP stream of a leg
+    on one port too (10.5)."""
+    default_pair.compare([
+        {**offer(body("198.51.100.1", 2000).replace(
+            "RTP/AVP 0 8\r\n", "RTP/AVP 0 8\r\na=rtcp-mux\r\n")), "rtcp-mux": ["accept"],
+         "flags": [flag]},
+        {**answer(body("198.51.100.2", 3000).replace("RTP/AVP 0 8\r\n",
+                                                     "RTP/AVP 0 8\r\na=rtcp-mux\r\n")),
+         "flags": [flag]},
+        query(),
+    ], f"mux-{flag}")

@@ -587,6 +587,7 @@ class _Session(SdpOutput, IceCandidates):
             # shows that RTCP endpoint, as 10.5 does)
             smedia.rtcp_on_rtp = (rtcp_attr is not None and rtcp_attr[0] == section.port
                                   and offers_mux and not (section.port == 9 and conn.is_zero))
+            previous_rtcp_port = smedia.rtcp_port
             smedia.rtcp_port = rtcp_attr[0] if rtcp_attr is not None else None
             rtcp_ep = None
             if rtp_ep is not None:
@@ -609,10 +610,7 @@ class _Session(SdpOutput, IceCandidates):
                 elif stream.rare is not None:  # (else it has none already)
                     stream.shown_endpoint = None
                 if stream.advertised != target:
-                    if _endpoint_stays(stream, target, ice_leg):
-                        if stream.endpoint is None:
-                            stream.endpoint = stream.advertised
-                    else:
+                    if not _fill_endpoint(stream, smedia, target, ice_leg, previous_rtcp_port):
                         if stream.advertised is not None and stream.crypto_suite is not None:
                             _renew_suite(stream, smedia, parsed, work.index)
                         stream.endpoint = None
@@ -692,12 +690,11 @@ class _Session(SdpOutput, IceCandidates):
                                         group=self.call.call_id, created=self.now)
                                  for rtcp in (False, True)]
         if conn is not None:
+            rtcp_port_before = sender_media.rtcp_port
             for stream in sender_media.streams:
                 target = Endpoint(conn.address, 1 if stream.rtcp else 0)
-                if _endpoint_stays(stream, target, sender_media.ice_out):
-                    if stream.endpoint is None:
-                        stream.endpoint = stream.advertised
-                else:
+                if not _fill_endpoint(stream, sender_media, target, sender_media.ice_out,
+                                      rtcp_port_before):
                     stream.endpoint = None
                 stream.advertised = target
                 stream.shown_endpoint = None
@@ -794,6 +791,7 @@ class _Session(SdpOutput, IceCandidates):
                 if rtp_old is not None and rtp_old.advertised is not None:
                     stream.advertised = Endpoint(rtp_old.advertised.address,
                                                  media.rtcp_port or rtp_old.advertised.port + 1)
+                    stream.endpoint = media.rtcp_kept
             streams.append(stream)
         if len(streams) == 1 and media.protocol in sdpmod.RTP_PROTOCOLS:
             streams[0].rtcp_mux = True
@@ -843,6 +841,26 @@ def _renew_suite(stream: Stream, media: CallMedia, parsed: SessionDescription,
         lines = [c for c in lines if c.tag == first.tag and c.suite is first.suite]
     if lines:
         stream.crypto_suite = lines[0].suite.name
+
+
+def _fill_endpoint(stream: Stream, media: CallMedia, target: Endpoint | None, ice_leg: bool,
+                   rtcp_port_before: int | None) -> bool:
+    """An SDP names ``target`` for ``stream``: whether its endpoint stays where it was
+    (:func:`_endpoint_stays`; filled with the address it had if it was not yet). So does
+    the fallback RTCP address of a leg on one port (``CallMedia.rtcp_kept``: the party's
+    a=rtcp port before, else the one after its RTP port); an endpoint that follows the
+    SDP takes that one along."""
+    if not _endpoint_stays(stream, target, ice_leg):
+        if media.rtcp_kept is not None:
+            media.rtcp_kept = None
+        return False
+    if stream.endpoint is None:
+        stream.endpoint = stream.advertised
+    advertised = stream.advertised
+    if (not stream.rtcp and media.rtcp is None and media.rtcp_kept is None
+            and not media.rtcp_on_rtp and advertised is not None):
+        media.rtcp_kept = Endpoint(advertised.address, rtcp_port_before or advertised.port + 1)
+    return True
 
 
 def _endpoint_stays(stream: Stream, target: Endpoint | None, ice_leg: bool) -> bool:
