@@ -81,6 +81,59 @@ def test_an_sdes_offerer_turned_browser_keeps_its_suite(default_pair, answer_pro
     ], f"sdes-then-dtls-offerer-{answer_protocol}")
 
 
+def _audio(origin: int, host: str, port: int, protocol: str, *lines: str) -> str:
+    return sdp("v=0", f"o=- {origin} 1 IN IP4 {host}", "s=-", f"c=IN IP4 {host}", "t=0 0",
+               f"m=audio {port} {protocol} 0", *lines)
+
+
+_FINGERPRINT_B = "a=fingerprint:sha-256 " + ":".join(["CD"] * 32)
+_CRYPTO_B = "a=crypto:1 AES_CM_128_HMAC_SHA1_80 inline:AQIDBAUGBwgJCgsMDQ4PEBESExQVFhcYGRobHB0e"
+_PLAIN_ANSWER_A = _audio(9, "192.0.2.10", 2000, "RTP/AVP")
+
+
+@pytest.mark.parametrize("reoffer", [
+    ("RTP/SAVP", _CRYPTO_B), ("RTP/AVP",), ("UDP/TLS/RTP/SAVPF",),
+    ("UDP/TLS/RTP/SAVPF", _FINGERPRINT_B, "a=setup:actpass")],
+    ids=["sdes", "plain", "savpf-without-keys", "dtls-again"])
+def test_a_dtls_answerer_that_reoffers_without_dtls_loses_it(default_pair, reoffer):
+    """A party that answered DTLS re-offers without a fingerprint: its leg shows no DTLS
+    from that offer on (10.5); rtpengined kept the settled role until the answer."""
+    default_pair.compare([
+        offer(_audio(1, "192.0.2.10", 2000, "RTP/AVP"), SDES=["off"],
+              **{"transport-protocol": "UDP/TLS/RTP/SAVPF"}, _mask=_mask_keys),
+        answer(_audio(2, "192.0.2.20", 3000, "UDP/TLS/RTP/SAVPF", _FINGERPRINT_B,
+                      "a=setup:active"), _mask=_mask_keys),
+        query(),
+        offer(_audio(3, "192.0.2.20", 3000, *reoffer), **{"from-tag": "B", "to-tag": "A"},
+              _mask=_mask_keys),
+        query(),
+        answer(_PLAIN_ANSWER_A, **{"from-tag": "B", "to-tag": "A"}, _mask=_mask_keys),
+        query(),
+    ], f"dtls-answerer-reoffers-{reoffer[0]}-{len(reoffer)}")
+
+
+@pytest.mark.parametrize("dtls", [None, "off"])
+@pytest.mark.parametrize("keys", [False, True], ids=["plain", "sdes"])
+def test_a_refusing_party_that_offers_drops_what_we_offered_it(default_pair, dtls, keys):
+    """A party we offered SRTP (SDES and DTLS, or SDES alone) that refused the media then
+    sends an offer of its own: query shows none of our DTLS roles on its leg from then on
+    (10.5 keeps them after the refusal, until that offer); rtpengined kept them."""
+    options = {"DTLS": dtls} if dtls else {}
+    reoffer = (_audio(3, "192.0.2.20", 5000, "RTP/SAVP", _CRYPTO_B) if keys
+               else _audio(3, "192.0.2.20", 5000, "RTP/AVP"))
+    default_pair.compare([
+        offer(_audio(1, "192.0.2.10", 2000, "RTP/AVP"), **options,
+              **{"transport-protocol": "RTP/SAVP"}, _mask=_mask_keys),
+        answer(_audio(2, "192.0.2.20", 0, "RTP/SAVP"), _mask=_mask_keys),
+        query(),
+        offer(reoffer, **{"from-tag": "B", "to-tag": "A"}, _mask=_mask_keys),
+        query(),
+        answer(_audio(4, "192.0.2.10", 6000, "RTP/AVP"), **{"from-tag": "B", "to-tag": "A"},
+               _mask=_mask_keys),
+        query(),
+    ], f"refused-then-offers-{dtls}-{keys}")
+
+
 @pytest.mark.parametrize("who", ["A", "B"])
 def test_a_leg_offered_plain_again_loses_sdes(default_pair, who):
     """(The suite is masked: see the module's docstring.)"""

@@ -273,6 +273,14 @@ def offer_security(plan: MediaPlan, section: MediaSection, sender_media: CallMed
         sender_media.dtls_pending = roles
     if sender_media.dtls_role_left is not None:
         sender_media.dtls_role_left = None
+    # (the party's own offer settles what we offered it, as its answer would: after an
+    # answer that refused the media, query shows our DTLS roles until then, 10.5)
+    if sender_media.dtls_offered or sender_media.srtp_offered:
+        sender_media.dtls_offered = sender_media.srtp_offered = False
+    # (a party whose DTLS was settled that re-offers without it has none from now on:
+    # 10.5 clears it with that offer, SDES or plain)
+    if sender_media.dtls_role is not None and not is_dtls(sender_media.remote_webrtc):
+        sender_media.dtls_role = None
     # (the lines the party has from us: what its SDES answer left of those we offered it,
     # our answer to its own SDES offer, or all we offered it; 10.5's sdes_out)
     ours_before = (out_media.crypto_accepted if out_media.crypto_accepted is not None
