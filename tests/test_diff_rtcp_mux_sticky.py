@@ -61,3 +61,17 @@ def test_no_mux_in_use_forces_nothing(default_pair):
         offer(body(A, 2000, mux=False)), answer(body(B, 3000, mux=False)),
         {**offer(body(A, 2000, 2002, mux=False)), "to-tag": "B"}, query(),
     ], "mux-none")
+
+
+@pytest.mark.parametrize("moved", [False, True], ids=["same-address", "moved"])
+@pytest.mark.parametrize("first_flags", [["accept"], []], ids=["accepted", "offered"])
+def test_a_reofferer_on_one_port_keeps_it(default_pair, first_flags, moved):
+    """An offerer whose leg is on rtcp-mux re-offers rtcp-mux (no ``rtcp-mux`` option): 10.5
+    keeps its leg on one port (query lists its RTCP stream without a socket); rtpengined
+    bound a new pair for it. A leg that had a pair (rtcp-mux offered on, then answered)
+    keeps its pair on both."""
+    again = body("198.51.100.3" if moved else A, 4000 if moved else 2000)
+    default_pair.compare([
+        {**offer(body(A, 2000)), "rtcp-mux": first_flags}, answer(body(B, 3000)),
+        {**offer(again), "to-tag": "B"}, query(), answer(body(B, 3000)), query(),
+    ], f"mux-reoffer-keeps-{first_flags}-{moved}")

@@ -340,10 +340,12 @@ class _Session(SdpOutput, IceCandidates):
         to_peer = (not _OFFER_OR_REQUIRE.isdisjoint(mux_flags) or work.mux_forced
                    or (rmedia is not None and rmedia.mux_in_use)
                    or ("demux" not in mux_flags and offers_mux))
-        keeps_mux = (offers_mux and "reject" not in mux_flags
-                     and (not to_peer or "accept" in mux_flags))
-        sender_count = 1 if is_offer and keeps_mux and section.is_rtp else 2
         smedia = work.sender_media
+        # (so does a re-offerer whose leg is on rtcp-mux already: 10.5 keeps its one port)
+        keeps_mux = (offers_mux and "reject" not in mux_flags
+                     and (not to_peer or "accept" in mux_flags
+                          or (smedia is not None and smedia.mux_in_use)))
+        sender_count = 1 if is_offer and keeps_mux and section.is_rtp else 2
         if (smedia is not None and smedia.earlier_maps and smedia.streams
                 and smedia.streams[0].closed and endpoint_maps.refused_ports(
                     smedia, None, sender_count, work.sender_pool.interface, self.call,
