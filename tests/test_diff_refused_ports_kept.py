@@ -18,6 +18,7 @@ callee refused the audio).
 from __future__ import annotations
 
 import struct
+import time
 
 import pytest
 from differential import (
@@ -96,6 +97,20 @@ def _bound(port_range: tuple[int, int]) -> int:
     return count
 
 
+def _settled_bound(port_range: tuple[int, int]) -> int:
+    """``_bound`` once it stops changing: a daemon (10.5 in its media threads) closes the
+    sockets of a call deleted just before (the previous flow's, another module's) a moment
+    later, more so on a loaded machine, and those would count against this flow (seen once:
+    10.5's count 0 for a flow that binds 6). Read every 50 ms until five reads agree (at
+    most 5 s)."""
+    reads = [_bound(port_range)]
+    deadline = time.monotonic() + 5
+    while (len(reads) < 5 or len(set(reads[-5:])) > 1) and time.monotonic() < deadline:
+        time.sleep(0.05)
+        reads.append(_bound(port_range))
+    return reads[-1]
+
+
 @pytest.mark.parametrize("flow", ["answer refuses, same address again",
                                   "answer refuses, offerer moved",
                                   "answer refuses, moved and back"])
@@ -105,7 +120,7 @@ def test_refused_ports_stay_bound(default_pair, flow):
     counts = []
     for daemon in (default_pair.reference, default_pair.ours):
         call_id = f"refused-bound-{flow}".replace(" ", "_")
-        before = _bound(daemon.port_range)
+        before = _settled_bound(daemon.port_range)
         for step in FLOWS[flow]:
             assert daemon.request({**step, "call-id": call_id})["result"] == "ok"
         counts.append(_bound(daemon.port_range) - before)
