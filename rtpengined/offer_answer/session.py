@@ -341,10 +341,12 @@ class _Session(SdpOutput, IceCandidates):
                    or (rmedia is not None and rmedia.mux_in_use)
                    or ("demux" not in mux_flags and offers_mux))
         smedia = work.sender_media
-        # (so does a re-offerer whose leg is on rtcp-mux already: 10.5 keeps its one port)
+        # (so does a re-offerer whose leg an answer left on rtcp-mux: 10.5 keeps its one
+        # port; not one whose offer is still unanswered)
         keeps_mux = (offers_mux and "reject" not in mux_flags
                      and (not to_peer or "accept" in mux_flags
-                          or (smedia is not None and smedia.mux_in_use)))
+                          or (smedia is not None and smedia.mux_in_use
+                              and smedia.mux_answer)))
         sender_count = 1 if is_offer and keeps_mux and section.is_rtp else 2
         if (smedia is not None and smedia.earlier_maps and smedia.streams
                 and smedia.streams[0].closed and endpoint_maps.refused_ports(
