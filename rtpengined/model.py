@@ -46,6 +46,12 @@ class Endpoint:
     def as_dict(self) -> dict[str, Any]:
         return {"family": self.family, "address": self.address, "port": self.port}
 
+    def rtcp_of(self, rtcp_port: int | None) -> Endpoint:
+        """The RTCP address of a party whose RTP goes to this one: its SDP's ``a=rtcp``
+        port (``rtcp_port``) if it gave one, else the port after (RFC 3605; 10.5's rule
+        for a stream it fills without an RTCP port of its own)."""
+        return Endpoint(self.address, rtcp_port or self.port + 1)
+
 
 @dataclass(frozen=True, slots=True)
 class Interface:

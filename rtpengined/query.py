@@ -129,7 +129,7 @@ def _unbound_rtcp(rtp: Stream, created: float, ice: bool = False,
         "family": rtp.interface.family})
     advertised = rtp.advertised or rtp.shown_endpoint
     if advertised is not None:
-        advertised = Endpoint(advertised.address, rtcp_port or advertised.port + 1)
+        advertised = advertised.rtcp_of(rtcp_port)
     shown = None if rtcp_on_rtp else advertised
     endpoint = kept if kept is not None and shown is not None else shown
     out["endpoint"] = endpoint.as_dict() if endpoint is not None else {}

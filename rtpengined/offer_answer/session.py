@@ -609,8 +609,7 @@ class _Session(SdpOutput, IceCandidates):
                 # (a held party's RTCP shows its a=rtcp port, else the next one, as 10.5)
                 held_rtcp = rtcp_attr[0] if rtcp_attr is not None else None
                 if held is not None:
-                    stream.shown_endpoint = Endpoint(
-                        held.address, (held_rtcp or held.port + 1) if stream.rtcp else held.port)
+                    stream.shown_endpoint = held.rtcp_of(held_rtcp) if stream.rtcp else held
                 elif stream.rare is not None:  # (else it has none already)
                     stream.shown_endpoint = None
                 if stream.advertised != target:
@@ -793,8 +792,7 @@ class _Session(SdpOutput, IceCandidates):
                 # one), which a leg on ICE keeps whatever the SDP now says.
                 rtp_old = next((o for o in old_streams if not o.rtcp), None)
                 if rtp_old is not None and rtp_old.advertised is not None:
-                    stream.advertised = Endpoint(rtp_old.advertised.address,
-                                                 media.rtcp_port or rtp_old.advertised.port + 1)
+                    stream.advertised = rtp_old.advertised.rtcp_of(media.rtcp_port)
                     stream.endpoint = media.rtcp_kept
             streams.append(stream)
         if len(streams) == 1 and media.protocol in sdpmod.RTP_PROTOCOLS:
@@ -863,7 +861,7 @@ def _fill_endpoint(stream: Stream, media: CallMedia, target: Endpoint | None, ic
     advertised = stream.advertised
     if (not stream.rtcp and media.rtcp is None and media.rtcp_kept is None
             and not media.rtcp_on_rtp and advertised is not None):
-        media.rtcp_kept = Endpoint(advertised.address, rtcp_port_before or advertised.port + 1)
+        media.rtcp_kept = advertised.rtcp_of(rtcp_port_before)
     return True
 
 

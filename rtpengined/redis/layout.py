@@ -434,7 +434,7 @@ def _fallback_rtcp(media: CallMedia) -> Stream | None:
         return None
     advertised = rtp.advertised or rtp.shown_endpoint
     if advertised is not None and not media.rtcp_on_rtp:
-        advertised = Endpoint(advertised.address, media.rtcp_port or advertised.port + 1)
+        advertised = advertised.rtcp_of(media.rtcp_port)
     else:
         advertised = None
     return Stream(interface=rtp.interface, port=0, rtcp=True, sink=rtp.sink,
