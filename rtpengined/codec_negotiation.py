@@ -96,7 +96,14 @@ class Offered:
     # offer added for it and it kept (``kept_conversion``): it is answered that codec and
     # the relay converts into it, whatever the answerer chose (10.5).
     prefer: tuple[str, str] | None = None
+    # The clock rates of the codecs ``strip``/``mask`` took out of the offer (``ALL_RATES``:
+    # a telephone-event/CN among them, or ``all``/``full``): 10.5's codec tracker drops an
+    # answer's telephone-event/CN at such a rate when no codec it answers has that rate.
+    touched_rates: frozenset[str] = frozenset()
 
+
+# ``Offered.touched_rates`` of an offer whose options reached telephone-event/CN: every rate.
+ALL_RATES = frozenset({"*"})
 
 # Equal offers (nearly every call of a deployment offers the same codecs) share one record:
 # ~0.4 kB less per open call.
@@ -123,10 +130,11 @@ def offered(section: MediaSection, formats: list[str], ptime_option: int | None,
             touched: list[str] | tuple[()] = (),
             added: list[tuple[str, str]] | tuple[()] = (),
             prefer: tuple[str, str] | None = None,
-            previous_ptime: int = 0) -> Offered:
+            previous_ptime: int = 0, removed_all: bool = False) -> Offered:
     """Record the codecs an offer sends on (``formats`` after any stripping; ``unmasked``:
     after the stripping alone, when codecs were masked too; ``previous_ptime``: the
-    offerer's packet time from an earlier SDP, which 10.5 keeps while its SDPs name none)."""
+    offerer's packet time from an earlier SDP, which 10.5 keeps while its SDPs name none;
+    ``removed_all``: ``strip`` or ``mask`` named ``all``/``full``)."""
     rtpmaps = section.rtpmaps()
     ptimes = section.attributes("ptime")
     fmtps: dict[str, list[str]] = {}
@@ -137,10 +145,10 @@ def offered(section: MediaSection, formats: list[str], ptime_option: int | None,
     forced = ptime_option is not None and ptime_option > 0
     reverse = str(ptime_reverse) if ptime_reverse is not None and ptime_reverse > 0 else None
     codecs = tuple([(pt, rtpmaps.get(pt, "")) for pt in formats])
+    stripped = tuple([(pt, rtpmaps.get(pt, "")) for pt in section.formats if pt not in formats])
     record = Offered(
         codecs=codecs,
-        stripped=tuple([(pt, rtpmaps.get(pt, "")) for pt in section.formats
-                        if pt not in formats]),
+        stripped=stripped,
         ptime=own,
         forced_ptime=forced,
         sent_ptime=str(ptime_option) if forced else own,
@@ -161,9 +169,55 @@ def offered(section: MediaSection, formats: list[str], ptime_option: int | None,
             name.split("/")[0].lower() in ("all", "full", "telephone-event", "cn")
             for name in touched)) or _rate_stripped(rtpmaps, formats, section.formats),
         prefer=prefer,
+        touched_rates=_touched_rates(stripped, removed_all),
     )
     # (fmtps, a dict, is not compared: only records without any are shared; they are rarer)
     return record if fmtps else _shared_offer(record)
+
+
+def _touched_rates(stripped: tuple[tuple[str, str], ...], removed_all: bool) -> frozenset[str]:
+    """``Offered.touched_rates`` of an offer that took out ``stripped`` (rtpmap texts)."""
+    if removed_all or any(_encoding(text) in SUPPLEMENTARY for _, text in stripped):
+        return ALL_RATES
+    return frozenset({clock_rate(text) for _, text in stripped}) if stripped else frozenset()
+
+
+def _untouched_supplements(result: list[AnswerCodec], offer: Offered) -> list[AnswerCodec]:
+    """An answer's telephone-event/CN at a clock rate the offer's ``strip``/``mask`` touched
+    (``Offered.touched_rates``) go only with a codec of that rate in the answer: 10.5's
+    codec tracker drops the others (an answer of opus and telephone-event/8000 to an
+    offer whose G722 was masked is answered opus alone)."""
+    strays = _strays(result, offer)
+    return [c for c in result if c not in strays] if strays else result
+
+
+def _strays(result: list[AnswerCodec], offer: Offered) -> list[AnswerCodec]:
+    """The telephone-event/CN of ``result`` that :func:`_untouched_supplements` drops (none
+    where the answer has no other codec: 10.5 then lists what it has, formats hidden)."""
+    touched = offer.touched_rates
+    if not touched:
+        return []
+    rates = {clock_rate(c.rtpmap or "") for c in result
+             if _encoding(c.rtpmap or "") not in SUPPLEMENTARY}
+    if not rates:
+        return []
+    return [c for c in result if _encoding(c.rtpmap or "") in SUPPLEMENTARY
+            and (rate := clock_rate(c.rtpmap or "")) not in rates
+            and (touched is ALL_RATES or rate in touched)]
+
+
+def drops_strays(section: MediaSection, formats: list[str], codecs: list[AnswerCodec],
+                 offer: Offered) -> bool:
+    """The answer to the offerer (``codecs``) left out a telephone-event/CN the answerer
+    took (``formats``) at a clock rate the offer's ``strip``/``mask`` touched: 10.5's
+    handler for it on the answerer's media is no passthrough, and query shows that media
+    "transcoding"."""
+    if not offer.touched_rates:
+        return False
+    answered = {c.source_pt for c in codecs}
+    rtpmaps = section.rtpmaps()
+    return any(pt not in answered and _encoding(rtpmaps.get(pt, "")) in SUPPLEMENTARY
+               for pt in formats if any(pt == sent for sent, _ in offer.codecs))
 
 
 def _rate_stripped(rtpmaps: dict[str, str], kept: list[str], offered: list[str]) -> bool:
@@ -338,7 +392,8 @@ def _answer_codecs(section: MediaSection, formats: list[str],
                 and _encoding(text) in SUPPLEMENTARY else None))
     if result and (not offer.sent or any(
             _encoding(c.rtpmap or "") not in SUPPLEMENTARY for c in result)):
-        return _with_conversion_target(result, formats, rtpmaps, offer)
+        return _with_conversion_target(_untouched_supplements(result, offer), formats,
+                                       rtpmaps, offer)
     if result:  # (only telephone-event/CN in common, and the relay converts: see below)
         result = [c for c in result if c.source_pt in sent]
         used.clear()
@@ -662,19 +717,24 @@ def offer_formats(section: MediaSection, strip: list[str], except_: list[str],
 
 
 def stripped_supplements(section: MediaSection, formats: list[str],
+                         named: list[str] | None = None,
                          ) -> tuple[list[str], list[tuple[str, str]]]:
     """A strip or mask without ``transcode`` that took a telephone-event or CN from the
-    offer (``formats``: what it left): 10.5's supplemental codec tracker then gives the
-    other one (CN for a stripped telephone-event, and the reverse) to every clock rate a
-    codec has without it, as ``offer_formats`` does for added codecs. The format list and
-    the codecs made, none when it took no supplementary codec."""
+    offer (``formats``: what it left; ``named``: what the names alone left, the
+    telephone-event/CN without a codec of their rate still in): 10.5's supplemental codec
+    tracker then gives each one kept (CN for a stripped telephone-event, and the reverse;
+    one ``except`` kept after ``strip all``) to every clock rate a codec has without it,
+    as ``offer_formats`` does for added codecs, and only then drops those left at a rate
+    without codecs. The format list and the codecs made, none when it took no
+    supplementary codec."""
     if not section.is_rtp or section.type != "audio":
         return formats, []
     rtpmaps = section.rtpmaps()
-    removed = [rtpmaps.get(pt, "") for pt in section.formats if pt not in formats]
+    base = formats if named is None else named
+    removed = [rtpmaps.get(pt, "") for pt in section.formats if pt not in base]
     if not any(_encoding(text) in SUPPLEMENTARY for text in removed):
         return formats, []
-    sent, extra = _supplemental(list(formats), dict(rtpmaps), removed, set(section.formats))
+    sent, extra = _supplemental(list(base), dict(rtpmaps), removed, set(section.formats))
     return (sent, extra) if extra else (formats, [])
 
 

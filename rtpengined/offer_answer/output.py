@@ -182,6 +182,9 @@ class SdpOutput:
                                   plan.formats, section, offer_sent, "cn"))
                 for media in (out_media, sender.medias[work.index]):
                     media.transcoding = renumbered
+                if not renumbered and negotiation.drops_strays(section, plan.formats, codecs,
+                                                               offer_sent):
+                    sender.medias[work.index].transcoding = True
                 # Conversions only where 10.5 transcodes: the offer's codec options asked
                 # for it, the packet time changes, or the answer has nothing in common with
                 # the offer (its first codec is then the offerer's, from no answer codec).

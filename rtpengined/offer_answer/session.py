@@ -549,7 +549,9 @@ class _Session(SdpOutput, IceCandidates):
                         opts.offer)
                     work.sent_formats = sent
                 elif opts.strip and work.gateways is None:
-                    sent, work.added = negotiation.stripped_supplements(section, formats)
+                    sent, work.added = negotiation.stripped_supplements(
+                        section, formats, sdpmod.filter_codecs(
+                            section, opts.strip, opts.except_, offer=opts.offer, orphans=True))
                     if work.added:
                         work.sent_formats = sent
                 # (codecs added by ``transcode`` or by the tracker after a strip: the relay
@@ -575,7 +577,8 @@ class _Session(SdpOutput, IceCandidates):
                     touched=[*opts.strip, *opts.transcode] if converts else (),
                     added=work.added if converts else (),
                     prefer=negotiation.kept_conversion(smedia.offered, previous, own),
-                    previous_ptime=smedia.ptime_shown)
+                    previous_ptime=smedia.ptime_shown,
+                    removed_all=any(name.lower() in ("all", "full") for name in opts.strip))
             if work.endpoint is not None:
                 rmedia.bound_endpoint = endpoint_maps.key_after(
                     work.receiver_key or rmedia.bound_endpoint, work.endpoint)
