@@ -103,7 +103,7 @@ class CallManager:
         self._seqs = itertools.count()
         self._orders = itertools.count()
         self._settings: tuple | None = None
-        self._certificate = None  # secure.dtls.Certificate, see ``certificate``
+        self._certificate: Any = None  # secure.dtls.Certificate, see ``certificate``
 
     def certificate(self):
         """The daemon's DTLS certificate (``secure.dtls.Certificate``), made on first use.

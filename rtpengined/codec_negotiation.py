@@ -125,7 +125,7 @@ class AnswerCodec:
 
 def offered(section: MediaSection, formats: list[str], ptime_option: int | None,
             ptime_reverse: int | None = None, unmasked: list[str] | None = None,
-            accept: list[str] | None = None, always: bool = False,
+            accept: list[str] | tuple[()] | None = None, always: bool = False,
             sent: list[str] | None = None,
             touched: list[str] | tuple[()] = (),
             added: list[tuple[str, str]] | tuple[()] = (),
@@ -640,7 +640,8 @@ def free_pt(used: set[str]) -> str | None:
 
 
 def offer_formats(section: MediaSection, strip: list[str], except_: list[str],
-                  mask: list[str], transcode: list[str], offer: list[str] | tuple[()] = (),
+                  mask: list[str], transcode: list[str] | tuple[()],
+                  offer: list[str] | tuple[()] = (),
                   ) -> tuple[list[str], list[tuple[str, str]]]:
     """The format list an offer sends on (``strip`` already holds ``mask``) and the codecs
     ``transcode`` added to it (telephone-event and CN included), as 10.5 makes them:
@@ -771,7 +772,7 @@ def _insert(formats: list[str], anchor: int | None, pt: str, text: str) -> int |
 
 
 def _supplemental(formats: list[str], texts: dict[str, str], touched: list[str],
-                  original: set[str], made: set[str] = frozenset(),
+                  original: set[str], made: set[str] | frozenset[str] = frozenset(),
                   ) -> tuple[list[str], list[tuple[str, str]]]:
     """CN and telephone-event (in that order) for the clock rates the codec options
     touched (``touched``: the rtpmap texts of codecs added or removed; a supplementary one

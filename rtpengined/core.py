@@ -88,7 +88,7 @@ class Core:
         self.calls.store = store
 
     def rtcp_report(self, stream: Stream, wall: float, senders: list, blocks: list,
-                    extended: list = ()) -> None:
+                    extended: list | tuple = ()) -> None:
         """RTCP the relay read on a stream (``MediaPlane.on_rtcp``): the call quality
         figures of its call (``quality``)."""
         call = self.calls.calls.get(stream.group)

@@ -810,7 +810,7 @@ def by_payload_type(media: MediaSection, name: str, strip: bool) -> dict[str, li
 
 
 def filter_codecs(
-    media: MediaSection, strip: list[str], except_: list[str], keep_all: bool = True,
+    media: MediaSection, strip: list[str] | tuple[()], except_: list[str], keep_all: bool = True,
     offer: list[str] | tuple[()] = (), orphans: bool = False,
 ) -> list[str]:
     """The format list after ``codec: {strip, except, offer}`` (no transcoding).

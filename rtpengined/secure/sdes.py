@@ -13,6 +13,7 @@ import base64
 import binascii
 import re
 import secrets
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 
 
@@ -178,8 +179,8 @@ def excluded_suites(options: list[str]) -> frozenset[str]:
 DEFAULT_LIFETIME = 1 << 31  # what `SDES: lifetime` announces on our lines (10.5)
 
 
-def offer(received: list[Crypto], options: list[str] = (),
-          kept: list[Crypto] = ()) -> list[Crypto]:
+def offer(received: Sequence[Crypto], options: Sequence[str] = (),
+          kept: Sequence[Crypto] = ()) -> list[Crypto]:
     """The `a=crypto` list rtpengine offers on the SRTP side of a call.
 
     `received` are the attributes the offerer sent (empty when it offered plain RTP). Those
@@ -230,7 +231,7 @@ def reoffer(kept: list[Crypto]) -> list[Crypto]:
     return out
 
 
-def answer(offered: list[Crypto], supported: tuple[str, ...] | None = None) -> Crypto | None:
+def answer(offered: Sequence[Crypto], supported: tuple[str, ...] | None = None) -> Crypto | None:
     """rtpengine's answer to an SDES offer: the first offered suite it can do, with a new key.
 
     The answer keeps the offer's tag and session parameters (RFC 4568 6.1). `supported`
