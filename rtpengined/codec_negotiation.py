@@ -188,7 +188,32 @@ def _untouched_supplements(result: list[AnswerCodec], offer: Offered) -> list[An
     codec tracker drops the others (an answer of opus and telephone-event/8000 to an
     offer whose G722 was masked is answered opus alone)."""
     strays = _strays(result, offer)
-    return [c for c in result if c not in strays] if strays else result
+    if strays:
+        result = [c for c in result if c not in strays]
+    return _touched_after_codecs(result, offer.touched_rates)
+
+
+def _touched_after_codecs(result: list[AnswerCodec], touched: frozenset[str]) -> list[AnswerCodec]:
+    """The telephone-event/CN left at a touched rate come after the answer's codecs, for
+    each codec in turn its CN, then its telephone-event (10.5 adds them from each codec's
+    handler once the codecs are in; those at an untouched rate stay where they were)."""
+    if not touched:
+        return result
+    moved = [c for c in result if _encoding(c.rtpmap or "") in SUPPLEMENTARY
+             and (touched is ALL_RATES or clock_rate(c.rtpmap or "") in touched)]
+    rest = [c for c in result if c not in moved]
+    if not moved or all(_encoding(c.rtpmap or "") in SUPPLEMENTARY for c in rest):
+        return result  # (nothing to move, or no codec left: 10.5 hides the formats then)
+    tail: list[AnswerCodec] = []
+    for codec in rest:
+        text = codec.rtpmap or ""
+        if _encoding(text) in SUPPLEMENTARY:
+            continue
+        rate = clock_rate(text)
+        for supp in ("cn", "telephone-event"):
+            tail += [c for c in moved if c not in tail and _encoding(c.rtpmap or "") == supp
+                     and clock_rate(c.rtpmap or "") == rate]
+    return rest + tail
 
 
 def _strays(result: list[AnswerCodec], offer: Offered) -> list[AnswerCodec]:

@@ -9,7 +9,9 @@ A codec added by ``transcode`` touches nothing here, a removed telephone-event o
 touches every rate; the answerer's media then shows "transcoding" in query. rtpengined
 answered them all (found by differential random flows: a re-offer with ``mask`` answered
 opus and telephone-event). And an offer's ``strip all`` with ``except`` keeping opus and
-telephone-event/8000 gives the telephone-event to 48 kHz (rtpengined dropped it).
+telephone-event/8000 gives the telephone-event to 48 kHz (rtpengined dropped it). Those
+kept at a touched rate come after the answer's codecs, CN first (rtpengined kept the
+answerer's order).
 """
 
 from __future__ import annotations
@@ -62,6 +64,34 @@ SCENARIOS["re-offer from the answerer with mask G722, answered opus and telephon
     answer(_answer_body("3", "a=rtpmap:3 GSM/8000")),
     offer(OFFER, "B", codec={"mask": ["G722"]}, **{"to-tag": "A"}),
     answer(OPUS_TE_CN, "B", "A"), query(), delete()]
+
+
+# The order: those at a touched rate follow the answer's codecs, for each codec its CN, then
+# its telephone-event; those at another rate stay where the answerer listed them.
+_BOTH_RATES = ("a=rtpmap:96 opus/48000/2", "a=rtpmap:97 telephone-event/48000",
+               "a=rtpmap:101 telephone-event/8000", "a=fmtp:101 0-16", "a=rtpmap:13 CN/8000",
+               "a=rtpmap:98 CN/48000")
+
+
+def _both_rates(address: str, port: int, formats: str) -> str:
+    return sdp("v=0", f"o=- 1 1 IN IP4 {address}", "s=-", f"c=IN IP4 {address}", "t=0 0",
+               f"m=audio {port} RTP/AVP {formats}", *_BOTH_RATES)
+
+
+for codec, offered, answered in (
+        ({"strip": ["PCMA"]}, "0 8 101 13", "0 101 13"),
+        ({"mask": ["PCMA"]}, "0 8 101 13", "0 101 13"),
+        ({"strip": ["PCMA"]}, "0 8 101 13", "0 13 101"),
+        ({"mask": ["G722"]}, "96 0 9 97 101 13", "96 0 97 101 13"),
+        ({"strip": ["G722"]}, "96 0 8 9 97 101 13", "0 8 96 101 97 13"),
+        ({"strip": ["G722"]}, "96 0 8 9 97 101 13 98", "0 96 101 97 98 13"),
+        ({"strip": ["telephone-event/48000"]}, "96 0 8 97 101 13 98", "0 96 101 98 13"),
+        ({"strip": ["G722"], "transcode": ["PCMA"]}, "96 0 9 97 101 13", "96 0 97 101 13"),
+        ({"transcode": ["G722"]}, "0 8 101 13", "0 101 13")):
+    name = ", ".join(f"{verb} {' '.join(names)}" for verb, names in codec.items())
+    SCENARIOS[f"order: {name}, {offered} answered {answered}"] = [
+        offer(_both_rates("198.51.100.1", 2000, offered), codec=codec),
+        answer(_both_rates("198.51.100.2", 3000, answered)), query(), delete()]
 
 
 @pytest.fixture

@@ -153,6 +153,30 @@ SCENARIOS["re-offer injecting, opus answered"] = [
     query()]
 
 
+# An offerer injecting DTMF is answered its own format parameters for the codecs the relay
+# encodes for it (opus's useinbandfec=1, in place of the answerer's), as for a changed
+# ptime; telephone-event keeps the answer's, and an answerer injecting changes nothing
+# (rtpengined wrote the answerer's: found by differential random flows).
+def _opus_offer(host: str, port: int) -> str:
+    return sdp("v=0", f"o=- 1 1 IN IP4 {host}", "s=x", f"c=IN IP4 {host}", "t=0 0",
+               "m=audio 2000 RTP/AVP 96 0 9 101", "a=rtpmap:96 opus/48000/2",
+               "a=fmtp:96 useinbandfec=1", "a=rtpmap:101 telephone-event/8000",
+               "a=fmtp:101 0-16")
+
+
+for _who, _formats, _lines in (
+        ("offerer", "96", ("a=rtpmap:96 opus/48000/2",)),
+        ("offerer", "96", ("a=rtpmap:96 opus/48000/2", "a=fmtp:96 useinbandfec=0; stereo=1")),
+        ("offerer", "96 101", ("a=rtpmap:96 opus/48000/2", "a=rtpmap:101 telephone-event/8000")),
+        ("offerer", "0 101", ("a=rtpmap:101 telephone-event/8000",)),
+        ("answerer", "96", ("a=rtpmap:96 opus/48000/2",))):
+    _answer = sdp("v=0", "o=- 2 1 IN IP4 198.51.100.2", "s=x", "c=IN IP4 198.51.100.2",
+                  "t=0 0", f"m=audio 3000 RTP/AVP {_formats}", *_lines)
+    SCENARIOS[f"{_who} injecting, answered {_formats} ({len(_lines)} lines)"] = [
+        {**offer(_opus_offer("198.51.100.1", 2000)), **(INJECT if _who == "offerer" else {})},
+        {**answer(_answer), **(INJECT if _who == "answerer" else {})}, query()]
+
+
 @pytest.mark.parametrize("name", list(SCENARIOS))
 def test_inject_dtmf_shows_transcoding(default_pair, name):
     default_pair.compare(SCENARIOS[name], f"inject-flags-{name}")

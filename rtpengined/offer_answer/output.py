@@ -37,12 +37,13 @@ def _sealed(media: CallMedia) -> bool:
 
 
 def _encoded_fmtps(plan: MediaPlan, to_offerer: tuple, offer: negotiation.Offered,
-                   event_rates: Iterable[str] = ()) -> None:
+                   injected: bool = False, event_rates: Iterable[str] = ()) -> None:
     """The codecs the relay encodes into for the offerer are answered with the offerer's own
     format parameters where it gave any, else the answerer's (10.5 writes them from the
     offerer's codec, which took the answerer's parameters only when it had none, and
     whose encoder makes what the offerer gets: opus keeps its ``useinbandfec=1``). An offer
-    that changed the packet time has 10.5 frame every codec anew (``repacketized``), and a
+    that changed the packet time has 10.5 frame every codec anew (``repacketized``), so does
+    an offerer's ``inject DTMF`` (``injected``: its DTMF goes into what it gets), and a
     telephone-event it made that the answer took (``event_rates``) turns into tones in the
     codecs of its clock rate."""
     # (telephone-event and CN keep theirs: ``Offered.supp_touched`` decides on them)
@@ -53,7 +54,8 @@ def _encoded_fmtps(plan: MediaPlan, to_offerer: tuple, offer: negotiation.Offere
         encoding = negotiation.encoding_of(rtpmap or "")
         if (encoding in negotiation.FULLY_SUPPORTED
                 and encoding not in negotiation.SUPPLEMENTARY
-                and (offer.repacketized or sdpmod.clock_rate(rtpmap or "") in rates)):
+                and (offer.repacketized or injected
+                     or sdpmod.clock_rate(rtpmap or "") in rates)):
             targets.add(pt)
     if not targets:
         return
@@ -466,7 +468,7 @@ class SdpOutput:
         # (``single codec`` narrowed only what the offerer was told: 10.5 writes the
         # answerer's parameters then)
         if codecs is not None and not passes and not narrowed and plan.codecs is not None:
-            _encoded_fmtps(plan, to_offerer, offer_sent,
+            _encoded_fmtps(plan, to_offerer, offer_sent, inject[0],
                            negotiation.made_event_rates(answerer_codecs, offer_sent)
                            if made_event else ())
         # (query's "transcoding" flag, as 10.5's: on the media whose packets are converted,
