@@ -275,6 +275,23 @@ def kept_conversion(last_offer: Offered | None, previous: list[str] | None,
     return first, rtpmaps.get(first, "")
 
 
+def kept_always(last_offer: Offered | None, converted: bool, section: MediaSection,
+                accept: list[str] | tuple[()] = ()) -> tuple[str, str] | None:
+    """A party re-offers (``section``) after its offer with ``always transcode`` was answered
+    with a conversion (``converted``: the answerer's media shows "transcoding"): 10.5 keeps
+    the codec it answered it then (its first) and converts into it, whatever the answerer
+    chooses now and whatever the re-offer lists first, as long as the re-offer still has
+    it. Returns (payload type, rtpmap text) or None."""
+    if last_offer is None or not last_offer.always or not converted or accept:
+        return None
+    first = next(((pt, text) for pt, text in last_offer.own or last_offer.codecs
+                  if _encoding(text) not in SUPPLEMENTARY), None)
+    if first is None:
+        return None
+    text = section.rtpmaps().get(first[0])
+    return (first[0], text) if text is not None and _same_codec(text, first[1]) else None
+
+
 def takes_made_event(formats: list[str], section: MediaSection, offer: Offered,
                      encoding: str = "telephone-event") -> bool:
     """The answer takes a telephone-event (or, with ``encoding``, a CN) the offer's codec

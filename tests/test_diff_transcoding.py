@@ -372,6 +372,29 @@ SCENARIOS.update({
         answer(b("8 97", "a=rtpmap:97 telephone-event/8000")), query(), delete()],
 })
 
+# ``always transcode`` answered with a conversion stays with the offerer: its re-offer
+# without the flag is answered the codec it was answered then (PCMU here), whatever it now
+# lists first and the answerer chooses, as long as it still lists it; answered without a
+# conversion, or re-offered by the answerer, nothing stays (rtpengined answered the
+# re-offer as a plain one: found by differential random flows).
+_ALWAYS = [offer(a("0 3"), flags=["always-transcode"]), answer(b("3 0"))]
+SCENARIOS.update({
+    "always transcode, re-offer GSM first, answered GSM": [
+        *_ALWAYS, offer(a("3 0"), **{"to-tag": "B"}), answer(b("3")), query(), delete()],
+    "always transcode, re-offer PCMA first, answered GSM and PCMA": [
+        *_ALWAYS, offer(a("8 0 3"), **{"to-tag": "B"}), answer(b("3 8")), query(), delete()],
+    "always transcode, re-offer unchanged, answered PCMU and GSM": [
+        *_ALWAYS, offer(a("0 3"), **{"to-tag": "B"}), answer(b("0 3")), query(), delete()],
+    "always transcode, re-offer without PCMU": [
+        *_ALWAYS, offer(a("3 8"), **{"to-tag": "B"}), answer(b("8")), query(), delete()],
+    "always transcode answered without a conversion, re-offer": [
+        offer(a("0 3"), flags=["always-transcode"]), answer(b("0")),
+        offer(a("0 8"), **{"to-tag": "B"}), answer(b("8")), query(), delete()],
+    "always transcode, re-offer from the answerer": [
+        *_ALWAYS, offer(b("3 0"), "B", **{"to-tag": "A"}), answer(a("0"), "B", "A"), query(),
+        delete()],
+})
+
 
 @pytest.mark.parametrize("name", list(SCENARIOS))
 def test_transcoding_sdp(default_pair, name):

@@ -576,7 +576,9 @@ class _Session(SdpOutput, IceCandidates):
                     sent,
                     touched=[*opts.strip, *opts.transcode] if converts else (),
                     added=work.added if converts else (),
-                    prefer=negotiation.kept_conversion(smedia.offered, previous, own),
+                    prefer=(negotiation.kept_conversion(smedia.offered, previous, own)
+                            or negotiation.kept_always(rmedia.offered, rmedia.transcoding,
+                                                       own, opts.accept)),
                     previous_ptime=smedia.ptime_shown,
                     removed_all=any(name.lower() in ("all", "full") for name in opts.strip))
             if work.endpoint is not None:
