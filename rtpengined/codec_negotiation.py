@@ -216,33 +216,42 @@ def _touched_after_codecs(result: list[AnswerCodec], touched: frozenset[str]) ->
     return rest + tail
 
 
-def _strays(result: list[AnswerCodec], offer: Offered) -> list[AnswerCodec]:
-    """The telephone-event/CN of ``result`` that :func:`_untouched_supplements` drops (none
-    where the answer has no other codec: 10.5 then lists what it has, formats hidden)."""
-    touched = offer.touched_rates
+def _stray_test(codecs: list[AnswerCodec], touched: frozenset[str]):
+    """The rule of :func:`_strays` as a test of one rtpmap text against the codecs of an
+    answer (``codecs``): a telephone-event/CN at a ``touched`` rate that none of them has.
+    None when nothing can be a stray (nothing touched, or no codec but telephone-event/CN:
+    10.5 then lists what the answer has, formats hidden)."""
     if not touched:
-        return []
-    rates = {clock_rate(c.rtpmap or "") for c in result
+        return None
+    rates = {clock_rate(c.rtpmap or "") for c in codecs
              if _encoding(c.rtpmap or "") not in SUPPLEMENTARY}
     if not rates:
-        return []
-    return [c for c in result if _encoding(c.rtpmap or "") in SUPPLEMENTARY
-            and (rate := clock_rate(c.rtpmap or "")) not in rates
-            and (touched is ALL_RATES or rate in touched)]
+        return None
+
+    def stray(text: str) -> bool:
+        rate = clock_rate(text)
+        return (_encoding(text) in SUPPLEMENTARY and rate not in rates
+                and (touched is ALL_RATES or rate in touched))
+    return stray
+
+
+def _strays(result: list[AnswerCodec], offer: Offered) -> list[AnswerCodec]:
+    """The telephone-event/CN of ``result`` that :func:`_untouched_supplements` drops."""
+    stray = _stray_test(result, offer.touched_rates)
+    return [] if stray is None else [c for c in result if stray(c.rtpmap or "")]
 
 
 def drops_strays(section: MediaSection, formats: list[str], codecs: list[AnswerCodec],
                  offer: Offered) -> bool:
     """The answer to the offerer (``codecs``) left out a telephone-event/CN the answerer
-    took (``formats``) at a clock rate the offer's ``strip``/``mask`` touched: 10.5's
-    handler for it on the answerer's media is no passthrough, and query shows that media
-    "transcoding"."""
-    if not offer.touched_rates:
+    took (``formats``, one the offer had) by :func:`_strays`' rule: 10.5's handler for it
+    on the answerer's media is no passthrough, and query shows that media "transcoding"."""
+    stray = _stray_test(codecs, offer.touched_rates)
+    if stray is None:
         return False
-    answered = {c.source_pt for c in codecs}
     rtpmaps = section.rtpmaps()
-    return any(pt not in answered and _encoding(rtpmaps.get(pt, "")) in SUPPLEMENTARY
-               for pt in formats if any(pt == sent for sent, _ in offer.codecs))
+    offered_pts = {pt for pt, _ in offer.codecs}
+    return any(stray(rtpmaps.get(pt, "")) for pt in formats if pt in offered_pts)
 
 
 def _rate_stripped(rtpmaps: dict[str, str], kept: list[str], offered: list[str]) -> bool:
