@@ -89,6 +89,24 @@ def _add_transcoded(plan: MediaPlan, section: sdpmod.MediaSection, work: _MediaW
                    else (pt, pt, rtpmaps.get(pt), None) for pt in work.sent_formats]
 
 
+def _rejected_restart(parsed: SessionDescription, index: int, out_media: CallMedia,
+                      sender_media: CallMedia, is_offer: bool) -> None:
+    """A media refused (port 0) with new ICE credentials: 10.5 settles the legs' ICE roles
+    anew all the same, as for an ICE restart (it sets roles before it looks at the port),
+    though it neither restarts its agent nor keeps the party's credentials."""
+    section = parsed.medias[index]
+    if not section.is_rtp or sender_media.ice_passthrough:
+        return
+    remote = webrtc.remote_params(parsed, index)
+    if remote is None or not webrtc.ice_restarted(sender_media.remote_webrtc, remote):
+        return
+    if any(m.lite_self or m.lite_controlled or m.ice_lite for m in (out_media, sender_media)):
+        return
+    out_media.ice_controlling = is_offer
+    sender_media.ice_controlling = not is_offer
+    out_media.ice_role_own = sender_media.ice_role_own = True
+
+
 class SdpOutput:
     """SDP output of one offer/answer transaction (mixed into ``_Session``)."""
 
@@ -120,6 +138,9 @@ class SdpOutput:
                                              passthrough=True, connection_text=session_c))
                 continue
             if section.port == 0 or out_media.rtp is None:
+                if section.port == 0:
+                    _rejected_restart(parsed, work.index, out_media,
+                                      sender.medias[work.index], is_offer)
                 media_plans.append(self._rejected_plan(parsed, work, sender, receiver, opts,
                                                        is_offer))
                 _handlers_shown(out_media, section, opts, is_offer)

@@ -26,7 +26,15 @@ from ..shared_values import SharedValues
 from . import endpoint_maps, sdes, t38, webrtc
 from .ice import IceCandidates
 from .output import SdpOutput
-from .work import _direction, _MediaWork, _needs_ports, _source_medias, _uses_source, parsed_text
+from .work import (
+    _direction,
+    _MediaWork,
+    _needs_ports,
+    _never_bound,
+    _source_medias,
+    _uses_source,
+    parsed_text,
+)
 
 if TYPE_CHECKING:
     from ..calls import CallManager
@@ -355,6 +363,11 @@ class _Session(SdpOutput, IceCandidates):
             # Accepted again after a refusal, with the ports it was refused with still
             # bound: none now; the answer takes those again if they serve (10.5 gives the
             # offerer no ports before the answer then).
+            pass
+        elif is_offer and smedia is not None and _never_bound(smedia):
+            # Refused from its first offer and now offered: the party's streams exist but
+            # never had ports; 10.5 makes ports at an offer only for streams it creates, so
+            # these come with the answer (one port if the answer leaves it on rtcp-mux).
             pass
         elif _needs_ports(smedia) or (is_offer and section.is_rtp
                                       and len(smedia.streams) < sender_count):
@@ -772,6 +785,12 @@ class _Session(SdpOutput, IceCandidates):
             # (10.5 only swaps the sockets the new set has).
             kept = next((o for o in old_streams if o.rtcp and not o.closed
                          and o.interface is interface), None)
+            if kept is None:
+                # (one without a socket stays without one, where it was filled: query's
+                # unbound RTCP stream)
+                old_rtcp = next((o for o in old_streams if o.rtcp), None)
+                if old_rtcp is not None and old_rtcp.endpoint is not None:
+                    media.rtcp_kept = old_rtcp.endpoint
         for n, (port, sock) in enumerate(ports):
             stream = Stream(interface=interface, port=port, rtcp=n == 1, sock=sock,
                             group=self.call.call_id, created=self.now)

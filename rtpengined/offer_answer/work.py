@@ -86,6 +86,12 @@ def _needs_ports(media: CallMedia | None) -> bool:
     return False
 
 
+def _never_bound(media: CallMedia) -> bool:
+    """``media`` has streams that never had ports (refused from its first offer)."""
+    return bool(media.streams) and all(stream.closed and not stream.port
+                                       for stream in media.streams)
+
+
 def _uses_source(config: Any, opts: Options) -> bool:
     """Whether media addresses come from ``received from`` (not the SDP)."""
     return bool(config.sip_source) if opts.sip_source is None else opts.sip_source
