@@ -85,6 +85,23 @@ SCENARIOS = {
         offer(_body(A, 2000), flags=["port-latching"]), offer(_body(A, 2000)), query()],
 }
 
+# An answer's ICE option towards an offerer who moved (random flows, seed 710): "optional"
+# and "force-relay" speak ICE there only if the answer has ICE or the offerer's leg an
+# agent of ours, else 10.5 drops ICE on the leg, so its new address gets new ports;
+# "force" speaks ICE, which keeps the ports. (The answerer moves too: which of the two gets
+# its new ports first shows.)
+ICE_ANSWER = ("a=ice-ufrag:efgh", "a=ice-pwd:zyxwvutsrqponmlkjihgfedc",
+              f"a=candidate:1 1 UDP 2130706431 {B} 2020 typ host")
+for _option in ("force-relay", "optional", "force"):
+    for _ice in (False, True):
+        SCENARIOS[f"the offerer moves, answered with ICE {_option}"
+                  + (" and the answerer's ICE" if _ice else "")] = [
+            offer(_body(A, 2000)), answer(_body(B, 2010)), offer(_body(A2, 2002)),
+            answer(_body(B, 2020, *(ICE_ANSWER if _ice else ())), ICE=_option), query()]
+SCENARIOS["the offerer moves, its leg with an agent, answered with ICE force-relay"] = [
+    offer(_body(A, 2000), ICE="force"), answer(_body(B, 2010)), offer(_body(A2, 2002)),
+    answer(_body(B, 2020), ICE="force-relay"), query()]
+
 
 @pytest.mark.parametrize("name", list(SCENARIOS))
 def test_earlier_ports_come_back_as_rtpengine(default_pair, name):

@@ -57,15 +57,17 @@ def _speaks_ice(media: CallMedia, opts: Options, is_offer: bool, sdp_ice: bool) 
     it looks for ports). An offer decides as ice.py does: as the leg last did without an ICE
     option, else forced by it (``optional`` too), removed, or (``default``, or a leg never
     negotiated or ``reset``) as the offerer's SDP (``sdp_ice``) has it. Otherwise: forced by
-    the ICE option, or as before unless the option removes it."""
+    the ICE option (``optional`` and ``force-relay`` only where the answer has ICE or the
+    leg an agent of ours: 10.5 drops ICE on it else), or as before unless the option
+    removes it."""
     if is_offer:
         if not opts.ice_given and media.initialized and "reset" not in opts.flags:
             return media.ice_out
         return opts.ice in ("force", "optional", "force-relay") or (
             opts.ice == "default" and sdp_ice)
-    if opts.ice in ("force", "force-relay"):
+    if opts.ice == "force":
         return True
-    if opts.ice == "optional" and (sdp_ice or media.ice_agent):
+    if opts.ice in ("optional", "force-relay") and (sdp_ice or media.ice_agent):
         return True  # (a passthrough, or the leg's agent spoken to again: ice.py)
     return media.ice_out and opts.ice != "remove"
 
