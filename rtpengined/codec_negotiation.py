@@ -146,6 +146,9 @@ def offered(section: MediaSection, formats: list[str], ptime_option: int | None,
     reverse = str(ptime_reverse) if ptime_reverse is not None and ptime_reverse > 0 else None
     codecs = tuple([(pt, rtpmaps.get(pt, "")) for pt in formats])
     stripped = tuple([(pt, rtpmaps.get(pt, "")) for pt in section.formats if pt not in formats])
+    # (what the relay may convert: nothing when ``transcode`` named only codecs the offer
+    # had, without ``accept``/``always transcode``; 10.5 then has no handler to touch them)
+    converting = sent is not None and bool(accept or always or sent != formats)
     record = Offered(
         codecs=codecs,
         stripped=stripped,
@@ -163,9 +166,9 @@ def offered(section: MediaSection, formats: list[str], ptime_option: int | None,
              if unmasked is not None and unmasked != formats else ()),
         accept=tuple(accept) if accept else (),
         always=always,
-        sent=tuple(sent) if sent is not None and (accept or always or sent != formats) else (),
+        sent=tuple(sent) if converting and sent is not None else (),
         added=tuple(added),
-        supp_touched=(bool(sent) and any(
+        supp_touched=(converting and bool(sent) and any(
             name.split("/")[0].lower() in ("all", "full", "telephone-event", "cn")
             for name in touched)) or _rate_stripped(rtpmaps, formats, section.formats),
         prefer=prefer,
