@@ -282,6 +282,9 @@ class CallMedia:
     # stream was filled with before a later SDP moved the party, which ICE legs keep as
     # their endpoint (10.5 has that stream all along); None where it follows the SDP.
     rtcp_kept: Endpoint | None = rare(None)
+    # One port now where the leg had two: 10.5 keeps its RTCP stream (streams only grow),
+    # without a socket, which query lists whether or not rtcp-mux is in use.
+    rtcp_unbound: bool = rare(False)
     # The rtcp-mux options of the offer sent to this party (kept per fork: its answer is
     # negotiated with the options its own offer had, as in 10.5).
     mux_flags: frozenset[str] = frozenset()

@@ -223,7 +223,7 @@ def _monologue_dict(mono: Monologue) -> dict[str, Any]:
         # (also a leg we offered one port, ``rtcp-mux: require``, that answered without
         # rtcp-mux: 10.5's RTCP stream there is no fallback)
         if (media.rtcp is None and rtp is not None
-                and (muxed or "require" in media.mux_flags)):
+                and (muxed or "require" in media.mux_flags or media.rtcp_unbound)):
             entry["streams"].append(_unbound_rtcp(rtp, mono.created, ice, on_rtp,
                                                   media.rtcp_port, fallback=muxed,
                                                   kept=media.rtcp_kept))

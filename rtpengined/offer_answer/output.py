@@ -110,6 +110,10 @@ def _rejected_restart(parsed: SessionDescription, index: int, out_media: CallMed
 class SdpOutput:
     """SDP output of one offer/answer transaction (mixed into ``_Session``)."""
 
+    # An offer found a leg already on rtcp-mux (``_Session.apply``): 10.5 then requires
+    # rtcp-mux for the rest of the request, and its SDP shows it on every media.
+    mux_required = False
+
     # -- output -----------------------------------------------------------------------------
 
     def _render(self, plans: list[_MediaWork], parsed: SessionDescription, sender: Monologue,
@@ -665,7 +669,8 @@ class SdpOutput:
                 mux = work.offers_mux
             # (rtcp-mux required: offered on the RTP port alone, whatever port the leg's
             # RTCP still has bound beside it; 10.5)
-            required = sticky or "require" in flags or work.mux_forced
+            required = (sticky or "require" in flags or work.mux_forced
+                        or (mux and self.mux_required))
             return mux, rtp.port if required else rtcp.port
         if out_media.mux_answer:
             return True, rtp.port

@@ -287,9 +287,20 @@ def offer_security(plan: MediaPlan, section: MediaSection, sender_media: CallMed
                    else out_media.crypto_offered)
     # (also a party that took one of the offerer's own lines we passed on: SDES end to
     # end until a plain re-offer is sent on to it as SRTP, which starts with that line)
+    # (and a party offered SDES beside the offerer's lines that answered DTLS: 10.5 keeps
+    # the lines it offered it, keys and all, and offers them again)
     previous = (out_media.crypto_offered
-                if out_media.srtp_bridged or out_media.crypto_accepted else None)
+                if (out_media.srtp_bridged or out_media.crypto_accepted
+                    or (out_media.crypto_offered and out_media.dtls_role is not None))
+                else None)
     sdes_options = _leg_sdes_options(out_media, opts)
+    # (``DTLS: off`` only decides for a leg that has neither DTLS nor SDES yet: 10.5 keeps
+    # the DTLS of a leg that answered or was offered it, whatever a re-offer says)
+    dtls_kept = out_media.dtls_role is not None or out_media.dtls_offered
+    # (and a leg with SDES alone, its party's own or ours, is offered no DTLS: 10.5 sets
+    # a leg's DTLS and SDES from the options only while it has neither)
+    leg_dtls_off = not dtls_kept and not out_media.dtls_pending and (
+        out_media.sdes or out_media.sdes_offered or opts.dtls == "off")
     out_media.crypto_offered = ()
     out_media.srtp_bridged = False
     out_media.srtp_offered = out_media.sdes_offered = False
@@ -329,7 +340,7 @@ def offer_security(plan: MediaPlan, section: MediaSection, sender_media: CallMed
         out_media.srtp_bridged = True
         out_media.sdes = bool(offered)
         # SDES only: no setup, no fingerprint (10.5); nor once the party answered SDES.
-        dtls_off = opts.dtls == "off" or out_media.crypto_accepted is not None
+        dtls_off = leg_dtls_off or out_media.crypto_accepted is not None
         out_media.dtls_offered = not dtls_off
         out_media.srtp_offered = True
         # Until answered, query names our first suite on the leg's streams (10.5); a leg
@@ -361,7 +372,8 @@ def offer_security(plan: MediaPlan, section: MediaSection, sender_media: CallMed
         out_media.crypto_offered = offered  # (none with SDES off: see the answer)
         # A re-offer to a party that answered SDES before offers no DTLS again (10.5); one
         # whose DTLS we terminate is offered it again.
-        dtls_off = opts.dtls == "off" or (out_media.sdes and out_media.dtls_role is None)
+        dtls_off = ((opts.dtls == "off" and not dtls_kept)
+                    or (out_media.sdes and out_media.dtls_role is None))
         plan.security = (security_attributes(offered) if dtls_off
                          else security_attributes(offered, "actpass", fingerprint))
         # What query shows until the answer: SDES on both legs, the first line's suite on
@@ -372,8 +384,15 @@ def offer_security(plan: MediaPlan, section: MediaSection, sender_media: CallMed
         out_media.dtls_offered = not dtls_off and is_srtp(out_proto)
         for stream in out_media.streams:
             stream.crypto_suite = offered[0].suite.name if offered else None
-    if out_media.sdes and not is_srtp(out_proto) and not out_media.osrtp:
-        out_media.sdes = False  # (offered plain RTP: 10.5 clears SDES on that leg)
+    if not is_srtp(out_proto) and not out_media.osrtp:
+        # (offered plain RTP: 10.5 clears SDES and DTLS on that leg, the roles its party's
+        # own DTLS offer left open and a handshake it had settled: it shuts that down)
+        if out_media.sdes:
+            out_media.sdes = False
+        if out_media.dtls_pending:
+            out_media.dtls_pending = ()
+        if out_media.dtls_role is not None:
+            out_media.dtls_role = None
 
 
 class PassthroughKeys(NamedTuple):
@@ -719,10 +738,11 @@ def _answer_security(plan: MediaPlan, section: MediaSection, answer_media: CallM
                 return (set_keys(offer_media, theirs, ours, show_suite=True)
                         + set_keys(answer_media, answered[0], chosen or NO_KEY,
                                    show_suite=True))
-        elif is_dtls(answer_media.remote_webrtc) and not dtls_off:
+        elif is_dtls(answer_media.remote_webrtc):
             # SDES offerer, DTLS answerer (a browser answering an SDES phone sent on as
             # UDP/TLS/RTP/SAVPF, SDES and DTLS offered): the relay terminates the
-            # answerer's DTLS and answers the offerer with a key of ours (10.5).
+            # answerer's DTLS and answers the offerer with a key of ours (10.5; ``DTLS:
+            # off`` in the answer is about the offerer's leg only).
             answer_media.dtls_role = dtls.answer_setup(answer_media.remote_webrtc.setup)
             if _answers_dtls(offer_media, dtls_off):
                 # (an offerer of DTLS beside its keys, with an a=setup, gets DTLS back: 10.5
@@ -767,7 +787,11 @@ def _answer_security(plan: MediaPlan, section: MediaSection, answer_media: CallM
         return (set_keys(answer_media, None, None, keep_suite=True)
                 + set_keys(offer_media, None, None))
     # (both plain now: an offerer whose SRTP leg we keyed before still shows that suite in
-    # query, as 10.5's streams keep their crypto parameters; nothing is encrypted)
+    # query, as 10.5's streams keep their crypto parameters; nothing is encrypted. Its
+    # leg is plain: 10.5 clears the SDES it showed until this answer)
+    if not is_srtp(offered_proto) and not offer_media.osrtp:
+        if offer_media.sdes or offer_media.sdes_offered:
+            offer_media.sdes = offer_media.sdes_offered = False
     return (set_keys(answer_media, None, None, keep_suite=True)
             + set_keys(offer_media, None, None, keep_suite=True))
 
@@ -830,7 +854,9 @@ def _answer_keyless(plan: MediaPlan, answer_media: CallMedia,
 
 def _osrtp_shown(answer_media: CallMedia, offer_media: CallMedia) -> None:
     """An opportunistic SRTP offer answered plain: query still names the first suite sent
-    on, and SDES, on the answerer's leg (10.5)."""
+    on, and SDES, on the answerer's leg (10.5); not where none was sent on (`SDES: off`)."""
+    if not answer_media.crypto_offered:
+        return
     answer_media.sdes = True
     for stream in answer_media.streams:
         stream.crypto_suite = offer_media.crypto_received[0].suite.name

@@ -21,7 +21,7 @@ from ..ngoptions import Options
 from ..ports import give_back
 from ..protocol.ngcodec import NgError
 from ..request import Request
-from ..sdp import Connection, SessionDescription
+from ..sdp import SessionDescription
 from ..shared_values import SharedValues
 from . import endpoint_maps, sdes, t38, webrtc
 from .ice import IceCandidates
@@ -232,6 +232,9 @@ class _Session(SdpOutput, IceCandidates):
             if (is_offer and work.section.port != 0 and rmedia is not None
                     and rmedia.mux_in_use):
                 mux_forced = True
+        # (10.5 keeps that "require" for the whole request: the SDP offers every media on
+        # rtcp-mux on its RTP port alone, the ones before too, whatever they have bound)
+        self.mux_required = mux_forced
         if is_offer and "reset" in opts.flags:  # (the plan read what the parties had)
             _reset(sender, receiver, len(parsed.medias))
         if gateways:
@@ -533,7 +536,7 @@ class _Session(SdpOutput, IceCandidates):
             smedia.ice_out = ((has_ice if section.port != 0 else smedia.ice_out)
                               and not reject_ice)
             if section.port == 0:
-                self._reject_media(smedia, rmedia, parsed.media_connection(work.index), is_offer)
+                self._reject_media(smedia, rmedia, parsed, work.index, is_offer)
                 # (query's send/recv flags still follow its direction, no hold read from
                 # c=0.0.0.0: 10.5 sets them before it looks at the port)
                 _set_dir_flags(smedia, rmedia, parsed.direction(work.index) or "sendrecv")
@@ -547,6 +550,13 @@ class _Session(SdpOutput, IceCandidates):
             smedia.direction = work.direction = _direction(parsed, work.index, conn)
             _set_dir_flags(smedia, rmedia, smedia.direction)
             offers_mux = work.offers_mux
+            if (smedia.rtcp is None and smedia.rtp is not None and section.is_rtp
+                    and not smedia.rtcp_unbound
+                    and not (offers_mux and (not is_offer or "demux" in opts.rtcp_mux
+                                             or "accept" in opts.rtcp_mux))):
+                # A party on one port whose SDP takes two (no rtcp-mux, or an offer that
+                # does not settle it): 10.5 gives its media an RTCP stream, without a socket
+                smedia.rtcp_unbound = True
             if is_offer:
                 smedia.mux_offered = offers_mux
                 smedia.mux_in_use = offers_mux and "reject" not in opts.rtcp_mux
@@ -689,7 +699,7 @@ class _Session(SdpOutput, IceCandidates):
             media_plane.update_stream(stream)
 
     def _reject_media(self, sender_media: CallMedia, peer_media: CallMedia,
-                      conn: Connection | None, is_offer: bool) -> None:
+                      parsed: SessionDescription, index: int, is_offer: bool) -> None:
         """Port 0: an offer or answer refusing a media stops both sides' streams (10.5);
         either way the sender's streams show its address with ports 0 and 1."""
         # (a re-offer refusing a media it had, e.g. video dropped by a re-INVITE, stops
@@ -712,10 +722,17 @@ class _Session(SdpOutput, IceCandidates):
                 media.streams = [Stream(interface=interface, port=0, rtcp=rtcp, closed=True,
                                         group=self.call.call_id, created=self.now)
                                  for rtcp in (False, True)]
+        conn = parsed.media_connection(index)
         if conn is not None:
             rtcp_port_before = sender_media.rtcp_port
+            # (10.5 fills the refusing party's streams all the same: off ICE and DTLS
+            # that resets their SRTP context, set up again only where its leg has SDES)
+            resets = not (sender_media.ice_out or sender_media.dtls_offered
+                          or sender_media.dtls_role is not None or sender_media.dtls_pending)
             for stream in sender_media.streams:
                 target = Endpoint(conn.address, 1 if stream.rtcp else 0)
+                if resets and stream.advertised is not None and stream.crypto_suite:
+                    _renew_suite(stream, sender_media, parsed, index)
                 if not _fill_endpoint(stream, sender_media, target, sender_media.ice_out,
                                       rtcp_port_before):
                     stream.endpoint = None
@@ -787,6 +804,8 @@ class _Session(SdpOutput, IceCandidates):
             # (10.5 only swaps the sockets the new set has).
             kept = next((o for o in old_streams if o.rtcp and not o.closed
                          and o.interface is interface), None)
+            if not media.rtcp_unbound:
+                media.rtcp_unbound = True
             if kept is None:
                 # (one without a socket stays without one, where it was filled: query's
                 # unbound RTCP stream)
@@ -860,10 +879,11 @@ def _renew_suite(stream: Stream, media: CallMedia, parsed: SessionDescription,
         return
     stream.crypto_suite = None
     received = sdes.received_crypto(parsed.medias[index])
-    if not (media.sdes or received):
+    if not (media.sdes or media.sdes_offered or received):
         return
+    # (what we last sent the party: an offer still unanswered, else what its answer left)
     lines = (media.crypto_accepted if media.crypto_accepted is not None
-             else media.crypto_offered)
+             and not media.sdes_offered else media.crypto_offered)
     if received:
         first = received[0]
         lines = [c for c in lines if c.tag == first.tag and c.suite is first.suite]
