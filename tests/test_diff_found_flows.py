@@ -26,3 +26,31 @@ FLOWS = json.loads((Path(__file__).parent / "fixtures" / "found-flows.json").rea
 def test_found_flow_matches_rtpengine(default_pair, flow):
     steps = [{**step, "_mask": mask_own_values} for step in flow["steps"]]
     default_pair.compare(steps, f"found-{flow['seed']}")
+
+
+FINGERPRINT = ":".join(["AB"] * 32)
+
+
+def _sdp(host: str, version: int, media: str, *extra: str) -> str:
+    return "".join(f"{line}\r\n" for line in (
+        "v=0", f"o=- 1 {version} IN IP4 {host}", "s=x", f"c=IN IP4 {host}", "t=0 0", media,
+        *extra))
+
+
+def test_dtls_off_in_a_re_offer_to_a_dtls_only_leg(default_pair):
+    """A browser's DTLS offer sent on plain and answered: its leg is DTLS alone. A re-offer
+    to it with ``DTLS: off`` still offers it DTLS: 10.5 reads the option only for a leg
+    that has neither DTLS nor SDES (it used to be offered plain RTP/SAVPF without keys)."""
+    browser = _sdp("198.51.100.1", 1, "m=audio 2000 UDP/TLS/RTP/SAVPF 0",
+                   f"a=fingerprint:sha-256 {FINGERPRINT}", "a=setup:actpass")
+    steps = [
+        {"command": "offer", "from-tag": "A", "transport-protocol": "RTP/AVP", "ICE": "remove",
+         "sdp": browser},
+        {"command": "answer", "from-tag": "A", "to-tag": "B",
+         "sdp": _sdp("198.51.100.2", 1, "m=audio 3000 RTP/AVP 0")},
+        {"command": "offer", "from-tag": "B", "to-tag": "A", "DTLS": "off",
+         "sdp": _sdp("198.51.100.2", 2, "m=audio 3000 RTP/AVP 0")},
+        {"command": "query"},
+    ]
+    default_pair.compare([{**step, "_mask": mask_own_values} for step in steps],
+                         "dtls-off-dtls-only")
