@@ -287,11 +287,11 @@ def offer_security(plan: MediaPlan, section: MediaSection, sender_media: CallMed
                    else out_media.crypto_offered)
     # (also a party that took one of the offerer's own lines we passed on: SDES end to
     # end until a plain re-offer is sent on to it as SRTP, which starts with that line)
-    # (and a party offered SDES beside the offerer's lines that answered DTLS: 10.5 keeps
-    # the lines it offered it, keys and all, and offers them again)
+    # (and any party we offered lines that it did not answer with SDES: it answered DTLS,
+    # or refused the media; 10.5 keeps those lines, keys and all, and offers them again)
     previous = (out_media.crypto_offered
                 if (out_media.srtp_bridged or out_media.crypto_accepted
-                    or (out_media.crypto_offered and out_media.dtls_role is not None))
+                    or out_media.crypto_offered)
                 else None)
     sdes_options = _leg_sdes_options(out_media, opts)
     # (``DTLS: off`` only decides for a leg that has neither DTLS nor SDES yet: 10.5 keeps
@@ -371,9 +371,9 @@ def offer_security(plan: MediaPlan, section: MediaSection, sender_media: CallMed
                                    _sdes_list(opts, sdes_options), ours_before))
         out_media.crypto_offered = offered  # (none with SDES off: see the answer)
         # A re-offer to a party that answered SDES before offers no DTLS again (10.5); one
-        # whose DTLS we terminate is offered it again.
-        dtls_off = ((opts.dtls == "off" and not dtls_kept)
-                    or (out_media.sdes and out_media.dtls_role is None))
+        # whose DTLS we terminate, or that was offered it and never answered (refused the
+        # media), is offered it again.
+        dtls_off = not dtls_kept and (opts.dtls == "off" or out_media.sdes)
         plan.security = (security_attributes(offered) if dtls_off
                          else security_attributes(offered, "actpass", fingerprint))
         # What query shows until the answer: SDES on both legs, the first line's suite on

@@ -732,7 +732,7 @@ class _Session(SdpOutput, IceCandidates):
             for stream in sender_media.streams:
                 target = Endpoint(conn.address, 1 if stream.rtcp else 0)
                 if resets and stream.advertised is not None and stream.crypto_suite:
-                    _renew_suite(stream, sender_media, parsed, index)
+                    _renew_suite(stream, sender_media, parsed, index, refused=True)
                 if not _fill_endpoint(stream, sender_media, target, sender_media.ice_out,
                                       rtcp_port_before):
                     stream.endpoint = None
@@ -869,16 +869,18 @@ def _answered_mux(answer_media: CallMedia, offer_media: CallMedia, accepted: boo
 
 
 def _renew_suite(stream: Stream, media: CallMedia, parsed: SessionDescription,
-                 index: int) -> None:
+                 index: int, refused: bool = False) -> None:
     """A party's SDP moved a stream it had filled (no ICE on the leg, 10.5's
     ``__fill_stream``): 10.5 resets the stream's SRTP context, unless the SDP speaks DTLS,
     and sets it up again only while the leg has SDES (what query names as the stream's
     crypto suite): from our first line for the party, whatever the protocol it moved to.
-    An SDP with a=crypto keeps only our lines of its first line's tag and suite."""
+    An SDP with a=crypto keeps only our lines of its first line's tag and suite; one that
+    refuses the media (``refused``) changes no lines (10.5 reads its keys only for media
+    it accepts)."""
     if webrtc.is_dtls(webrtc.remote_params(parsed, index)):
         return
     stream.crypto_suite = None
-    received = sdes.received_crypto(parsed.medias[index])
+    received = () if refused else sdes.received_crypto(parsed.medias[index])
     if not (media.sdes or media.sdes_offered or received):
         return
     # (what we last sent the party: an offer still unanswered, else what its answer left)
