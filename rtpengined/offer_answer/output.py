@@ -100,6 +100,13 @@ def _rejected_restart(parsed: SessionDescription, index: int, out_media: CallMed
     remote = webrtc.remote_params(parsed, index)
     if remote is None or not webrtc.ice_restarted(sender_media.remote_webrtc, remote):
         return
+    _settle_roles_anew(out_media, sender_media, is_offer)
+
+
+def _settle_roles_anew(out_media: CallMedia, sender_media: CallMedia, is_offer: bool) -> None:
+    """Set the legs' ICE roles as on a first offer or answer (an ICE restart, a refusal with
+    new credentials, the ``reset`` flag): we control ICE towards the party we send the offer
+    to (10.5). Not where either side is ICE-lite: a lite agent's roles stay fixed."""
     if any(m.lite_self or m.lite_controlled or m.ice_lite for m in (out_media, sender_media)):
         return
     out_media.ice_controlling = is_offer
@@ -266,14 +273,8 @@ class SdpOutput:
                     # The party restarted ICE (RFC 8445 9): our answer to it restarts too,
                     # with credentials of its own (10.5); the ports stay.
                     sender.ice_credentials = None
-                if ((roles_restart or (is_offer and "reset" in opts.flags))
-                        and not any(m.lite_self or m.lite_controlled or m.ice_lite
-                                    for m in (out_media, sender_media))):
-                    # ... and the roles are settled anew, as on a first offer or answer:
-                    # we control ICE towards the party we send the offer to (10.5).
-                    out_media.ice_controlling = is_offer
-                    sender_media.ice_controlling = not is_offer
-                    out_media.ice_role_own = sender_media.ice_role_own = True
+                if roles_restart or (is_offer and "reset" in opts.flags):
+                    _settle_roles_anew(out_media, sender_media, is_offer)  # (... and roles)
                 sender_media.remote_webrtc = remote
                 if sender_media.trickle_flagged:  # (its own SDP says now: 10.5)
                     sender_media.trickle_flagged = False
