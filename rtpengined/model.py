@@ -384,6 +384,13 @@ class CallMedia:
                 return stream
         return None
 
+    @property
+    def has_dtls(self) -> bool:
+        """DTLS is on this leg in any of its states: we offered it, an answer settled our
+        role, or the party offered it and has not had our answer. 10.5 decides a leg's
+        SDES and DTLS from a request's options only while it has neither."""
+        return self.dtls_offered or self.dtls_role is not None or bool(self.dtls_pending)
+
 
 def _joined(parties: tuple[Monologue, ...], party: Monologue) -> tuple[Monologue, ...]:
     """``parties`` with ``party`` added last, unless it is there already."""

@@ -222,8 +222,7 @@ def _leg_sdes_options(out_media: CallMedia, opts: Options) -> list[str]:
     options = list(opts.sdes)
     if out_media.sdes or out_media.sdes_offered:
         return [option for option in options if option != "off"]
-    if ((out_media.dtls_offered or out_media.dtls_role is not None or out_media.dtls_pending)
-            and "off" not in options):
+    if out_media.has_dtls and "off" not in options:
         options.append("off")
     return options
 
@@ -299,7 +298,7 @@ def offer_security(plan: MediaPlan, section: MediaSection, sender_media: CallMed
     dtls_kept = out_media.dtls_role is not None or out_media.dtls_offered
     # (and a leg with SDES alone, its party's own or ours, is offered no DTLS: 10.5 sets
     # a leg's DTLS and SDES from the options only while it has neither)
-    leg_dtls_off = not dtls_kept and not out_media.dtls_pending and (
+    leg_dtls_off = not out_media.has_dtls and (
         out_media.sdes or out_media.sdes_offered or opts.dtls == "off")
     out_media.crypto_offered = ()
     out_media.srtp_bridged = False

@@ -727,8 +727,7 @@ class _Session(SdpOutput, IceCandidates):
             rtcp_port_before = sender_media.rtcp_port
             # (10.5 fills the refusing party's streams all the same: off ICE and DTLS
             # that resets their SRTP context, set up again only where its leg has SDES)
-            resets = not (sender_media.ice_out or sender_media.dtls_offered
-                          or sender_media.dtls_role is not None or sender_media.dtls_pending)
+            resets = not (sender_media.ice_out or sender_media.has_dtls)
             for stream in sender_media.streams:
                 target = Endpoint(conn.address, 1 if stream.rtcp else 0)
                 if resets and stream.advertised is not None and stream.crypto_suite:
