@@ -323,15 +323,22 @@ def offer_security(plan: MediaPlan, section: MediaSection, sender_media: CallMed
         # we offer our own keys and DTLS (10.5), and terminate whatever the answer picks.
         if out_media.dtls_only:
             offered = []  # (a party whose DTLS offer we answered: DTLS alone, 10.5)
-        elif previous is not None and not sdes_options:
+        elif previous is not None and "off" not in sdes_options:
             # A re-offer keeps the keys (and SDES off) it had; once the party answered SDES,
             # what is left of them comes first and fresh lines for the other suites follow
             # (10.5 keeps our line of the answer's tag and suite, if any).
             # (a party with SDES end to end before, which has no line of ours but the one
             # its answer passed on, starts with that one too: 10.5's sdes_out)
             accepted = out_media.crypto_accepted
-            offered = (sdes.reoffer(accepted) if accepted is not None and (previous or accepted)
-                       else previous)
+            kept_lines = (accepted if accepted is not None and (previous or accepted)
+                          else previous)
+            if sdes_options:
+                # (``SDES`` options shape the fresh lines only, `no-` leaves the kept ones
+                # alone: 10.5 re-adds our earlier lines as they were)
+                offered = sdes.offer([], _sdes_list(opts, sdes_options), kept=kept_lines)
+            else:
+                offered = (sdes.reoffer(kept_lines) if kept_lines is accepted
+                           else kept_lines)
         else:
             offered = ([] if "off" in sdes_options
                        else sdes.offer([], _sdes_list(opts, sdes_options)))
@@ -464,13 +471,20 @@ def answer_fingerprint(certificate: dtls.Certificate, remote) -> str:
 def _answer_dtls_offerer(plan: MediaPlan, offer_media: CallMedia, protocol: str,
                          certificate: Callable[[], dtls.Certificate] | None,
                          dtls_option: str | None = None,
-                         previous_role: str | None = None) -> None:
+                         previous_role: str | None = None,
+                         kept_line: sdes.Crypto | None = None) -> None:
     """The answer to a DTLS offerer (a browser) that we terminate: its own protocol, our
     a=setup (10.5: active for actpass, passive with the answer's ``DTLS: passive``) and our
     fingerprint in the offerer's hash. A re-offer (actpass) on a leg where we were passive
     keeps us passive, as 10.5 keeps it: a browser refuses an answer that swaps the roles of
-    its running DTLS association."""
+    its running DTLS association. ``kept_line`` (``_sdes_kept_over_dtls``): the answer says
+    ``DTLS: off`` and the leg still has SDES, so the offerer gets that a=crypto line
+    instead; query keeps showing the DTLS role its offer left us."""
     plan.protocol = offer_media.protocol = protocol
+    if kept_line is not None:
+        plan.security = [kept_line.format()]
+        offer_media.sdes = True
+        return
     prefer = "passive" if dtls_option == "passive" else offer_media.dtls_reverse
     if previous_role == "passive":
         prefer = "passive"
@@ -491,6 +505,16 @@ def _open_roles(params) -> tuple:
     if params is None or params.fingerprint is None:  # (no SDP of its own yet, or plain)
         return ()
     return _OPEN_ROLES.get(params.setup, ())  # (none for holdconn or no a=setup)
+
+
+def _sdes_kept_over_dtls(offer_media: CallMedia, dtls_off: bool) -> sdes.Crypto | None:
+    """An answer with ``DTLS: off`` to a party whose offer had DTLS and no a=crypto, while
+    its leg still has SDES from before (the line of ours it answered, kept): 10.5 clears the
+    leg's DTLS and answers with that line, as the leg's SDES is all that is left."""
+    if (not dtls_off or offer_media.crypto_received or not offer_media.sdes
+            or not offer_media.crypto_accepted or not is_dtls(offer_media.remote_webrtc)):
+        return None
+    return offer_media.crypto_accepted[0]
 
 
 def _answers_dtls(offer_media: CallMedia, dtls_off: bool) -> bool:
@@ -581,12 +605,13 @@ def _answer_security(plan: MediaPlan, section: MediaSection, answer_media: CallM
     if answer_media.dtls_only and received_crypto(section):
         answer_media.dtls_only = False
     offered_proto = offer_media.offer_protocol
+    kept_line = _sdes_kept_over_dtls(offer_media, dtls_off)
     if (is_srtp(offered_proto) and not is_srtp(section.protocol)
             and _answers_dtls(offer_media, dtls_off)):
         # DTLS offerer (a browser), plain answerer: we answer the offerer's DTLS (10.5:
         # a=setup:active for actpass, then our fingerprint) and terminate it.
         _answer_dtls_offerer(plan, offer_media, offered_proto, certificate, dtls_option,
-                             previous_role)
+                             previous_role, kept_line)
         # (the offerer's leg keeps showing the suite it had: none for a browser's first
         # offer, its DTLS's or the SDES it spoke before, 10.5. The plain answerer's leg
         # keeps showing the suite we offered it, as after any plain answer to our SDES)
@@ -598,7 +623,7 @@ def _answer_security(plan: MediaPlan, section: MediaSection, answer_media: CallM
         # answer; the answerer's leg is DTLS-SRTP (its a=setup/fingerprint) or SDES (its
         # a=crypto chose one of our keys); the relay re-encrypts between them.
         _answer_dtls_offerer(plan, offer_media, offered_proto, certificate, dtls_option,
-                             previous_role)
+                             previous_role, kept_line)
         theirs, ours = _answerer_keys(answer_media, section)
         # (A DTLS answerer's streams keep naming our first offered suite until the
         # handshake tells the real one, as 10.5 shows them; an SDES answerer's name the
@@ -748,7 +773,9 @@ def _answer_security(plan: MediaPlan, section: MediaSection, answer_media: CallM
                 # prefers it; the relay terminates both handshakes)
                 _answer_dtls_offerer(plan, offer_media, offered_proto, certificate,
                                      dtls_option, previous_role)
-                answer_media.sdes = True
+                # (SDES shows on the answerer's leg only if it was offered a=crypto beside
+                # DTLS: none with ``SDES: off``, 10.5)
+                answer_media.sdes = bool(answer_media.crypto_offered)
                 return (set_keys(answer_media, None, None, keep_suite=True)
                         + set_keys(offer_media, None, None,
                                    keep_suite=previous_role is not None))
