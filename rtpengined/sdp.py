@@ -479,6 +479,9 @@ class MediaPlan:
     ptime: str | None = None
     ice: IceCredentials | None = None
     ice_rtcp_port: int | None = None
+    # No ICE spoken, but the leg keeps an agent of ours and trickles: 10.5 still writes
+    # a=ice-options:trickle and a=end-of-candidates, with no credentials or candidates.
+    trickle_only: bool = False
     # (payload type out, payload type in the input, rtpmap text): renumbered answer codecs.
     codecs: list[tuple[str, str, str | None, list[str] | None]] | None = None
     keep_ptime: bool = False  # copy the input's a=ptime lines where they are
@@ -501,6 +504,9 @@ class MediaPlan:
     keep_ice: bool = False
     strip_relay_candidates: bool = False
     keep_extmap: bool = False
+    # A refused media keeps the input's a=crypto/setup/fingerprint (an ICE passthrough leg,
+    # whose parties key it end to end); otherwise a refused media's go.
+    keep_security: bool = False
     # `ICE: force-relay`: the m= and c= lines, a=rtcp and a=rtcp-mux stay as they were.
     keep_media_line: bool = False
 
@@ -701,7 +707,8 @@ def _render_media(media: MediaSection, mplan: MediaPlan, plan: SessionPlan) -> l
             if keep_codecs:
                 out.append(line.text)
             continue
-        if (mplan.security is not None or mplan.port == 0) and name in SECURITY_ATTRIBUTES:
+        if name in SECURITY_ATTRIBUTES and (
+                mplan.security is not None or (mplan.port == 0 and not mplan.keep_security)):
             continue  # (ours replace them; a refused media's go, as in 10.5)
         out.append(line.text)
     if rtp and mplan.write_mid:
@@ -730,7 +737,10 @@ def _render_media(media: MediaSection, mplan: MediaPlan, plan: SessionPlan) -> l
         out.append(f"a=ptime:{mplan.ptime}{CRLF}")
     if mplan.ice is not None:
         out.extend(_ice_lines(mplan.ice, mplan))
-    if media.has_attribute("end-of-candidates") or (mplan.ice is not None and mplan.ice.trickle):
+    elif mplan.trickle_only:
+        out.append(f"a=ice-options:trickle{CRLF}")
+    if (media.has_attribute("end-of-candidates") or mplan.trickle_only
+            or (mplan.ice is not None and mplan.ice.trickle)):
         out.append(f"a=end-of-candidates{CRLF}")  # kept, moved last (as 10.5)
     return out
 

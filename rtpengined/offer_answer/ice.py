@@ -114,18 +114,22 @@ class IceCandidates:
                 and not offers_ice and not out_media.ice_agent):
             settles = False
         settle_roles(out_media, sender_media, settles, is_offer)
-        if not speak:
-            out_media.ice_out = False
-            return passthrough
-        restarting = receiver.ice_credentials is None  # (new credentials: a new agent)
-        ice = plan.ice = self._ice(receiver, rtp.interface)
         # Trickle towards a party whose own media said a=ice-options:trickle (or with the
         # flag in an offer: 10.5 reads it in offers only), as 10.5: a=ice-options:trickle
         # and a=end-of-candidates (not passed through: no agent). 10.5 writes them for no
         # party that only sits on 0.0.0.0:9.
         remote = out_media.remote_webrtc
-        ice.trickle = not passthrough and (("trickle-ICE" in opts.flags and is_offer)
-                                           or (remote is not None and remote.trickle_option))
+        trickle = not passthrough and (("trickle-ICE" in opts.flags and is_offer)
+                                       or (remote is not None and remote.trickle_option))
+        if not speak:
+            out_media.ice_out = False
+            # (a leg without ICE now that keeps the agent an earlier request gave it still
+            # gets the trickle lines, as 10.5 writes them for any leg with an agent)
+            plan.trickle_only = trickle and out_media.ice_agent
+            return passthrough
+        restarting = receiver.ice_credentials is None  # (new credentials: a new agent)
+        ice = plan.ice = self._ice(receiver, rtp.interface)
+        ice.trickle = trickle
         plan.ice_rtcp_port = rtcp_port if rtcp_port != rtp.port else None
         # (With force-relay 10.5 replaces no address, so it never reads the media address:
         # the candidates name the interface's own.)

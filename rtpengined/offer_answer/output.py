@@ -595,6 +595,10 @@ class SdpOutput:
                 peer.ice_out = opts.ice == "force" or is_offer or own.ice_out
             if opts.passthrough is not None:  # (both legs, whatever the port: 10.5)
                 own.ice_passthrough = peer.ice_passthrough = opts.passthrough
+            if peer.ice_passthrough:
+                # (an ICE passthrough leg: its parties' ICE and DTLS/SDES lines go end to
+                # end, a refused media's too, as 10.5 passes them)
+                plan.keep_ice = plan.keep_security = True
             if is_offer:
                 _offer_mid(section, own, peer, "generate-mid" in opts.flags)
                 # (what an answer refusing it too goes by: this offer's protocol, and no
