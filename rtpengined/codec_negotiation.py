@@ -130,17 +130,25 @@ def offered(section: MediaSection, formats: list[str], ptime_option: int | None,
             touched: list[str] | tuple[()] = (),
             added: list[tuple[str, str]] | tuple[()] = (),
             prefer: tuple[str, str] | None = None,
-            previous_ptime: int = 0, removed_all: bool = False) -> Offered:
+            previous_ptime: int = 0, removed_all: bool = False,
+            previous: Offered | None = None) -> Offered:
     """Record the codecs an offer sends on (``formats`` after any stripping; ``unmasked``:
     after the stripping alone, when codecs were masked too; ``previous_ptime``: the
     offerer's packet time from an earlier SDP, which 10.5 keeps while its SDPs name none;
-    ``removed_all``: ``strip`` or ``mask`` named ``all``/``full``)."""
+    ``removed_all``: ``strip`` or ``mask`` named ``all``/``full``; ``previous``: the
+    same direction's earlier offer, whose format parameters 10.5 keeps for a codec the
+    re-offer names again, same number and encoding, without an a=fmtp)."""
     rtpmaps = section.rtpmaps()
     ptimes = section.attributes("ptime")
     fmtps: dict[str, list[str]] = {}
     for value in section.attributes("fmtp"):
         pt, _, params = value.partition(" ")
         fmtps.setdefault(pt, []).append(params)
+    if previous is not None and previous.fmtps:
+        before = dict(previous.codecs)
+        for pt, params in previous.fmtps.items():
+            if pt not in fmtps and pt in rtpmaps and before.get(pt) == rtpmaps[pt]:
+                fmtps[pt] = list(params)
     own = ptimes[0] if ptimes else None
     forced = ptime_option is not None and ptime_option > 0
     reverse = str(ptime_reverse) if ptime_reverse is not None and ptime_reverse > 0 else None

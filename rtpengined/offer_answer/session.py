@@ -605,7 +605,8 @@ class _Session(SdpOutput, IceCandidates):
                             or negotiation.kept_always(rmedia.offered, rmedia.transcoding,
                                                        own, opts.accept)),
                     previous_ptime=smedia.ptime_shown,
-                    removed_all=any(name.lower() in ("all", "full") for name in opts.strip))
+                    removed_all=any(name.lower() in ("all", "full") for name in opts.strip),
+                    previous=rmedia.offered)
             if work.endpoint is not None:
                 rmedia.bound_endpoint = endpoint_maps.key_after(
                     work.receiver_key or rmedia.bound_endpoint, work.endpoint)
