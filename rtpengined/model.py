@@ -336,6 +336,10 @@ class CallMedia:
     dtls_pending: tuple = rare(())
     # The role 10.5 still shows after an answer that took the party's SDES over its DTLS.
     dtls_role_left: str | None = rare(None)
+    # The DTLS role query shows on a leg whose ICE passthrough an answer started: 10.5
+    # answered its DTLS as on any leg before it saw both legs speak ICE, though the relay
+    # terminates nothing there (offer_answer.output); gone with the next passthrough request.
+    dtls_shown: tuple = rare(())
     # We offered this leg SRTP, not answered yet: 10.5 shows both DTLS roles (it always
     # offers actpass, DTLS or not) and, with a=crypto lines, SDES.
     srtp_offered: bool = rare(False)

@@ -169,6 +169,8 @@ def _media_flags(media: CallMedia) -> list[str]:
         flags += ["DTLS-SRTP", f"DTLS role {media.dtls_role}"]
     elif media.dtls_pending:  # the party offered DTLS: the roles open until its answer
         flags += ["DTLS-SRTP", *(f"DTLS role {role}" for role in media.dtls_pending)]
+    elif media.dtls_shown:  # an answer that started an ICE passthrough settled it (10.5)
+        flags += ["DTLS-SRTP", *(f"DTLS role {role}" for role in media.dtls_shown)]
     elif media.dtls_role_left is not None:  # its answer took SDES instead (10.5)
         flags.append(f"DTLS role {media.dtls_role_left}")
     elif media.srtp_offered:  # SRTP offered without DTLS: the roles all the same (10.5)

@@ -257,6 +257,10 @@ class SdpOutput:
                           and not roles_restart)
             passthrough = self._plan_ice(plan, parsed, work.index, sender_media, out_media,
                                          receiver, opts, is_offer, rtcp_port, roles_kept)
+            if passthrough:
+                # (nor on a leg this request makes a passthrough: 10.5 sets that up before it
+                # looks for a restart)
+                roles_restart = False
             if plan.address is not addr and first_address is addr:
                 first_address = plan.address  # ICE selected our socket on another address
             if plan.keep_zero_address and plan.ice is not None:
@@ -288,8 +292,18 @@ class SdpOutput:
                 # add none; the relay forwards what comes (STUN, DTLS, SRTP) untouched.
                 shown = (sdes.new_passthrough_keys(section, out_media, opts, protocol)
                          if is_offer and not was_passthrough else None)
+                sdes_shown = (self._passthrough_start_sdes(section, sender_media, out_media,
+                                                           opts, is_offer)
+                              if not was_passthrough else None)
                 changed = sdes.passthrough_security(plan, section, sender_media, out_media,
                                                     is_offer, opts.transport_accept, shown)
+                if sdes_shown is not None:
+                    for media, (shown_sdes, role) in zip((sender_media, out_media),
+                                                         sdes_shown, strict=True):
+                        if shown_sdes is not None:
+                            media.sdes = shown_sdes
+                        if role is not None:
+                            media.dtls_shown = (role,)
                 changed += self._webrtc_legs(((out_media, receiver), (sender_media, sender)))
                 changed += sdes.drop_rtcp_keys(sender_media, out_media)
                 for stream in changed:
@@ -424,6 +438,39 @@ class SdpOutput:
                       else None) or dtls.DEFAULT_FINGERPRINT_HASH
         out_media.fingerprint_hash = wanted
         return self.manager.certificate().fingerprint(wanted)
+
+    def _passthrough_start_sdes(self, section: sdpmod.MediaSection, sender_media: CallMedia,
+                                out_media: CallMedia, opts: Options,
+                                is_offer: bool) -> tuple[tuple, tuple] | None:
+        """The request that makes a media an ICE passthrough: 10.5 reads its SDES as on any
+        leg before it sees both legs speak ICE, so query shows SDES (and an answer's
+        suites) where that would, though the SDP keeps the parties' own lines and no key
+        of ours is used. For the sender's and the receiver's leg: (SDES flag, DTLS role)
+        to show, None for either: as the passthrough leaves it. An offer: its sender's own
+        a=crypto (the receiver's shows what ``new_passthrough_keys`` says); an answer: as
+        ``sdes.answer_security`` keys it, its other state put back."""
+        if is_offer:
+            return ((True, None), (None, None)) if sdes.received_crypto(section) else None
+        kept = [(media.crypto_accepted, media.crypto_answered, media.dtls_role_left,
+                 media.osrtp, media.dtls_only) for media in (sender_media, out_media)]
+        scratch = MediaPlan(port=0, address=Connection("IP4", ""))
+        sdes.answer_security(scratch, section, sender_media, out_media,
+                             self.manager.certificate,
+                             osrtp_accept="accept" in opts.osrtp,
+                             protocol=(section.protocol if opts.transport_accept
+                                       else opts.transport_protocol),
+                             static="static" in opts.sdes, dtls_off=opts.dtls == "off",
+                             dtls_option=opts.dtls)
+        for media, (accepted, answered, role_left, osrtp, dtls_only) in zip(
+                (sender_media, out_media), kept, strict=True):
+            if (media.crypto_accepted, media.crypto_answered, media.dtls_role_left,
+                    media.osrtp, media.dtls_only) != (accepted, answered, role_left, osrtp,
+                                                       dtls_only):
+                media.crypto_accepted, media.crypto_answered = accepted, answered
+                media.dtls_role_left, media.osrtp, media.dtls_only = (role_left, osrtp,
+                                                                      dtls_only)
+        return ((sender_media.sdes, sender_media.dtls_role),
+                (out_media.sdes, out_media.dtls_role))
 
     def _webrtc_legs(self, legs) -> list:
         """After an answer: the legs where the relay terminates DTLS-SRTP get their spec

@@ -448,6 +448,8 @@ def passthrough_security(plan: MediaPlan, section: MediaSection, sender_media: C
         media.srtp_bridged = media.sdes = media.dtls_offered = False
         media.srtp_offered = media.sdes_offered = False
         media.dtls_role = None
+        if media.dtls_shown:
+            media.dtls_shown = ()
     if shown is not None:
         out_media.srtp_offered = True
         out_media.sdes_offered, out_media.dtls_offered = shown.sdes, shown.dtls
