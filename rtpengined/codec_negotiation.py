@@ -136,8 +136,9 @@ def offered(section: MediaSection, formats: list[str], ptime_option: int | None,
     after the stripping alone, when codecs were masked too; ``previous_ptime``: the
     offerer's packet time from an earlier SDP, which 10.5 keeps while its SDPs name none;
     ``removed_all``: ``strip`` or ``mask`` named ``all``/``full``; ``previous``: the
-    same direction's earlier offer, whose format parameters 10.5 keeps for a codec the
-    re-offer names again, same number and encoding, without an a=fmtp)."""
+    same direction's earlier offer, whose format parameters 10.5 keeps for an audio codec
+    the re-offer names again, same number and encoding, without an a=fmtp: its encoder
+    for the offerer keeps them; not for telephone-event or CN)."""
     rtpmaps = section.rtpmaps()
     ptimes = section.attributes("ptime")
     fmtps: dict[str, list[str]] = {}
@@ -147,7 +148,8 @@ def offered(section: MediaSection, formats: list[str], ptime_option: int | None,
     if previous is not None and previous.fmtps:
         before = dict(previous.codecs)
         for pt, params in previous.fmtps.items():
-            if pt not in fmtps and pt in rtpmaps and before.get(pt) == rtpmaps[pt]:
+            if (pt not in fmtps and pt in rtpmaps and before.get(pt) == rtpmaps[pt]
+                    and encoding_of(rtpmaps[pt]) not in SUPPLEMENTARY):
                 fmtps[pt] = list(params)
     own = ptimes[0] if ptimes else None
     forced = ptime_option is not None and ptime_option > 0
