@@ -387,7 +387,8 @@ def offer_security(plan: MediaPlan, section: MediaSection, sender_media: CallMed
         sender_media.sdes = True
         out_media.sdes_offered = bool(offered)
         out_media.srtp_offered = is_srtp(out_proto)
-        out_media.dtls_offered = not dtls_off and is_srtp(out_proto)
+        # (DTLS shows where its lines went: an opportunistic leg's too, 10.5)
+        out_media.dtls_offered = not dtls_off and (is_srtp(out_proto) or out_media.osrtp)
         for stream in out_media.streams:
             stream.crypto_suite = offered[0].suite.name if offered else None
     if not is_srtp(out_proto) and not out_media.osrtp:
