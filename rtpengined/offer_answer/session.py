@@ -839,6 +839,9 @@ class _Session(SdpOutput, IceCandidates):
                 if rtp_old is not None and rtp_old.advertised is not None:
                     stream.advertised = rtp_old.advertised.rtcp_of(media.rtcp_port)
                     stream.endpoint = media.rtcp_kept
+                if rtp_old is not None and rtp_old.crypto_suite is not None:
+                    # (and its SRTP context, keyed with the RTP stream's: the same suite)
+                    stream.crypto_suite = rtp_old.crypto_suite
             streams.append(stream)
         if len(streams) == 1 and media.protocol in sdpmod.RTP_PROTOCOLS:
             streams[0].rtcp_mux = True
