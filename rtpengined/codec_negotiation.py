@@ -267,6 +267,16 @@ def drops_strays(section: MediaSection, formats: list[str], codecs: list[AnswerC
     return any(stray(rtpmaps.get(pt, "")) for pt in formats if pt in offered_pts)
 
 
+def _answer_strip_touched(rtpmaps: dict[str, str], kept: list[str],
+                          answered: list[str]) -> bool:
+    """An answer's ``strip`` took out a telephone-event/CN, or a codec at the clock rate of
+    a telephone-event/CN it keeps (``_rate_stripped``)."""
+    if len(kept) == len(answered):
+        return False
+    return any(_encoding(rtpmaps.get(pt, "")) in SUPPLEMENTARY
+               for pt in answered if pt not in kept) or _rate_stripped(rtpmaps, kept, answered)
+
+
 def _rate_stripped(rtpmaps: dict[str, str], kept: list[str], offered: list[str]) -> bool:
     """The codec options took a codec out of the offer at the clock rate of a
     telephone-event/CN it keeps: 10.5 then answers those from its codec handlers, which
@@ -418,6 +428,11 @@ def _answer_codecs(section: MediaSection, formats: list[str],
     by_pt = dict(offer.codecs)
     result: list[AnswerCodec] = []
     used: set[str] = set()
+    # (the answer's own ``strip`` took out a telephone-event/CN, or a codec at the clock
+    # rate of one it keeps: those are answered from 10.5's codec handlers too, with the
+    # offerer's format parameters, as after such an offer)
+    supp_from_offer = offer.supp_touched or _answer_strip_touched(rtpmaps, formats,
+                                                                  section.formats)
 
     def by_name(encoding: str) -> str | None:
         return next((pt for pt, text in offer.codecs
@@ -452,7 +467,7 @@ def _answer_codecs(section: MediaSection, formats: list[str],
                     text = spelt  # the same codec: in the answer's own spelling (10.5)
             result.append(AnswerCodec(
                 target, pt, text or None,
-                offer.fmtps.get(target, []) if offer.supp_touched
+                offer.fmtps.get(target, []) if supp_from_offer
                 and _encoding(text) in SUPPLEMENTARY else None))
     if result and (not offer.sent or any(
             _encoding(c.rtpmap or "") not in SUPPLEMENTARY for c in result)):

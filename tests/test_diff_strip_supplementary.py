@@ -6,7 +6,8 @@ offer keeps, 10.5 answers those from its codec handlers: the offerer gets its ow
 parameters back (``a=fmtp:101 0-16`` although the answerer wrote none, or wrote another),
 and an answer left with only telephone-event/CN gets an empty format list. A codec removed
 at another clock rate (opus at 48 kHz) changes nothing. rtpengined did so only when the
-options named telephone-event/CN themselves (found by differential random flows).
+options named telephone-event/CN themselves (found by differential random flows). The same
+holds for the answer's own ``strip`` (rtpengined used to pass the answerer's parameters).
 """
 
 from __future__ import annotations
@@ -50,3 +51,28 @@ def test_answer_after_a_strip(default_pair, codec, answer_fmtp, answered):
         {**offer(body("198.51.100.1", 2000, "0 8 96 101 13")), "codec": codec},
         answer(body("198.51.100.2", 3000, answered, answer_fmtp)),
     ], "strip-supplementary")
+
+
+# The answer's own codec options: a ``strip`` that takes a codec out of the answer at the
+# clock rate of its telephone-event/CN has the offerer's format parameters answered too
+# (``0-16``, whatever the answerer wrote); one at another rate, or none, leaves the
+# answerer's own. ``mask`` in an answer takes nothing out (10.5 reads it in offers only).
+ANSWER_CASES = [
+    ({"strip": ["PCMA"]}, None, "0 8 101"),
+    ({"strip": ["PCMA"]}, "0-15", "0 8 101"),
+    ({"strip": ["PCMA"]}, "0-15", "96 0 8 101"),
+    ({"strip": ["opus"]}, "0-15", "96 0 8 101"),
+    ({"strip": ["CN"]}, None, "0 8 101 13"),
+    ({"strip": ["all"], "except": ["PCMU", "telephone-event"]}, None, "0 8 101"),
+    ({"mask": ["PCMA"]}, None, "0 8 101"),
+    ({"strip": ["GSM"]}, None, "0 8 101"),
+    ({"strip": ["PCMA"]}, None, "8 101"),
+]
+
+
+@pytest.mark.parametrize("codec,answer_fmtp,answered", ANSWER_CASES, ids=str)
+def test_strip_in_the_answer(default_pair, codec, answer_fmtp, answered):
+    default_pair.compare([
+        offer(body("198.51.100.1", 2000, "0 8 96 101 13")),
+        {**answer(body("198.51.100.2", 3000, answered, answer_fmtp)), "codec": codec},
+    ], "strip-in-answer")
