@@ -389,8 +389,11 @@ def offer_security(plan: MediaPlan, section: MediaSection, sender_media: CallMed
         out_media.srtp_offered = is_srtp(out_proto)
         # (DTLS shows where its lines went: an opportunistic leg's too, 10.5)
         out_media.dtls_offered = not dtls_off and (is_srtp(out_proto) or out_media.osrtp)
-        for stream in out_media.streams:
-            stream.crypto_suite = offered[0].suite.name if offered else None
+        # (a leg whose DTLS is settled keeps the suite its context has: 10.5 re-keys it
+        # only with the answer)
+        if out_media.dtls_role is None:
+            for stream in out_media.streams:
+                stream.crypto_suite = offered[0].suite.name if offered else None
     if not is_srtp(out_proto) and not out_media.osrtp:
         # (offered plain RTP: 10.5 clears SDES and DTLS on that leg, the roles its party's
         # own DTLS offer left open and a handshake it had settled: it shuts that down)
