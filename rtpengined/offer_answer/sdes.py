@@ -16,7 +16,7 @@ answer (`accept`).
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 from typing import NamedTuple
 
@@ -478,17 +478,17 @@ def _answer_dtls_offerer(plan: MediaPlan, offer_media: CallMedia, protocol: str,
                          certificate: Callable[[], dtls.Certificate] | None,
                          dtls_option: str | None = None,
                          previous_role: str | None = None,
-                         kept_line: sdes.Crypto | None = None) -> None:
+                         kept_lines: Sequence[sdes.Crypto] = ()) -> None:
     """The answer to a DTLS offerer (a browser) that we terminate: its own protocol, our
     a=setup (10.5: active for actpass, passive with the answer's ``DTLS: passive``) and our
     fingerprint in the offerer's hash. A re-offer (actpass) on a leg where we were passive
     keeps us passive, as 10.5 keeps it: a browser refuses an answer that swaps the roles of
-    its running DTLS association. ``kept_line`` (``_sdes_kept_over_dtls``): the answer says
-    ``DTLS: off`` and the leg still has SDES, so the offerer gets that a=crypto line
+    its running DTLS association. ``kept_lines`` (``_sdes_kept_over_dtls``): the answer says
+    ``DTLS: off`` and the leg still has SDES, so the offerer gets those a=crypto lines
     instead; query keeps showing the DTLS role its offer left us."""
     plan.protocol = offer_media.protocol = protocol
-    if kept_line is not None:
-        plan.security = [kept_line.format()]
+    if kept_lines:
+        plan.security = [line.format() for line in kept_lines]
         offer_media.sdes = True
         return
     prefer = "passive" if dtls_option == "passive" else offer_media.dtls_reverse
@@ -513,14 +513,16 @@ def _open_roles(params) -> tuple:
     return _OPEN_ROLES.get(params.setup, ())  # (none for holdconn or no a=setup)
 
 
-def _sdes_kept_over_dtls(offer_media: CallMedia, dtls_off: bool) -> sdes.Crypto | None:
+def _sdes_kept_over_dtls(offer_media: CallMedia, dtls_off: bool) -> Sequence[sdes.Crypto]:
     """An answer with ``DTLS: off`` to a party whose offer had DTLS and no a=crypto, while
-    its leg still has SDES from before (the line of ours it answered, kept): 10.5 clears the
-    leg's DTLS and answers with that line, as the leg's SDES is all that is left."""
+    its leg still has SDES from before: 10.5 clears the leg's DTLS and answers with the
+    lines the leg has, as its SDES is all that is left: the line of ours it answered
+    SDES with, or all we offered it if it answered DTLS (none: answered DTLS as before)."""
     if (not dtls_off or offer_media.crypto_received or not offer_media.sdes
-            or not offer_media.crypto_accepted or not is_dtls(offer_media.remote_webrtc)):
-        return None
-    return offer_media.crypto_accepted[0]
+            or not is_dtls(offer_media.remote_webrtc)):
+        return ()
+    accepted = offer_media.crypto_accepted
+    return (accepted[:1] if accepted is not None else offer_media.crypto_offered)
 
 
 def _answers_dtls(offer_media: CallMedia, dtls_off: bool) -> bool:
@@ -611,13 +613,13 @@ def _answer_security(plan: MediaPlan, section: MediaSection, answer_media: CallM
     if answer_media.dtls_only and received_crypto(section):
         answer_media.dtls_only = False
     offered_proto = offer_media.offer_protocol
-    kept_line = _sdes_kept_over_dtls(offer_media, dtls_off)
+    kept_lines = _sdes_kept_over_dtls(offer_media, dtls_off)
     if (is_srtp(offered_proto) and not is_srtp(section.protocol)
             and _answers_dtls(offer_media, dtls_off)):
         # DTLS offerer (a browser), plain answerer: we answer the offerer's DTLS (10.5:
         # a=setup:active for actpass, then our fingerprint) and terminate it.
         _answer_dtls_offerer(plan, offer_media, offered_proto, certificate, dtls_option,
-                             previous_role, kept_line)
+                             previous_role, kept_lines)
         # (the offerer's leg keeps showing the suite it had: none for a browser's first
         # offer, its DTLS's or the SDES it spoke before, 10.5. The plain answerer's leg
         # keeps showing the suite we offered it, as after any plain answer to our SDES)
@@ -629,7 +631,7 @@ def _answer_security(plan: MediaPlan, section: MediaSection, answer_media: CallM
         # answer; the answerer's leg is DTLS-SRTP (its a=setup/fingerprint) or SDES (its
         # a=crypto chose one of our keys); the relay re-encrypts between them.
         _answer_dtls_offerer(plan, offer_media, offered_proto, certificate, dtls_option,
-                             previous_role, kept_line)
+                             previous_role, kept_lines)
         theirs, ours = _answerer_keys(answer_media, section)
         # (A DTLS answerer's streams keep naming our first offered suite until the
         # handshake tells the real one, as 10.5 shows them; an SDES answerer's name the
