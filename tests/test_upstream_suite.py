@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import pytest
 from netns_helpers import NetNamespace, NsDaemonPair, namespaces_available
-from upstream_suite import load, out_of_scope, sdp_match
+from upstream_suite import checked_reply, load, out_of_scope
 
 pytestmark = pytest.mark.skipif(namespaces_available() is not None,
                                 reason=namespaces_available() or "")
@@ -53,15 +53,7 @@ def run_case(daemon, index: int, case: dict) -> None:
             message["blob"] = message["blob"].encode("latin-1")
         reply = daemon.request(message)
         where = f"line {step['line']} {step['name']!r} ({step['command']})"
-        assert reply.get("result") == "ok", f"{where}: {reply}"
-        if "expected" in step:
-            got = reply.get("sdp", "")
-            match = sdp_match(step["expected"], got, returned)
-            assert match is not None, (
-                f"{where}: SDP differs\n--- expected\n{step['expected']}--- got\n"
-                + got.replace("\r\n", "\n"))
-            if step.get("returns"):
-                returned = match.groups()
+        returned = checked_reply(step, reply, where, returned)
 
 
 @pytest.mark.parametrize("which", ["rtpengine", "rtpengined"])

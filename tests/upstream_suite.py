@@ -75,6 +75,22 @@ def sdp_match(expected: str, got: str, returned: tuple[str, ...] = ()) -> re.Mat
                                       else None)
 
 
+def checked_reply(step: dict[str, Any], reply: dict[str, Any], where: str,
+                  returned: tuple[str, ...]) -> tuple[str, ...]:
+    """Assert a replayed step's reply as the suite checks it: ``ok``, and the SDP it
+    expects where it states one. Returns what the step's wildcards matched when the script
+    called it for its values (a later step's ``returned``), else ``returned`` as it was."""
+    assert reply.get("result") == "ok", f"{where}: {reply}"
+    if step.get("expected") is None:
+        return returned
+    got = reply.get("sdp", "")
+    match = sdp_match(step["expected"], got, returned)
+    assert match is not None, (
+        f"{where}: SDP differs\n--- expected\n{step['expected']}--- got\n"
+        + got.replace("\r\n", "\n"))
+    return match.groups() if step.get("returns") else returned
+
+
 def sdp_matches(expected: str, got: str) -> bool:
     return sdp_match(expected, got) is not None
 
