@@ -200,10 +200,34 @@ def _untouched_supplements(result: list[AnswerCodec], offer: Offered) -> list[An
     (``Offered.touched_rates``) go only with a codec of that rate in the answer: 10.5's
     codec tracker drops the others (an answer of opus and telephone-event/8000 to an
     offer whose G722 was masked is answered opus alone)."""
-    strays = _strays(result, offer)
+    strays = _strays(result, offer.touched_rates)
     if strays:
         result = [c for c in result if c not in strays]
     return _touched_after_codecs(result, offer.touched_rates)
+
+
+def _added_rate_strays(result: list[AnswerCodec], offer: Offered,
+                       formats: list[str]) -> list[AnswerCodec]:
+    """The same once the answer is complete (its conversion target in): a telephone-event/CN
+    at the rate of a codec the offer added that the answer took (``formats``) goes only
+    with a codec of that rate answered to the offerer (an offer of opus and
+    telephone-event/8000 with PCMA added by ``transcode``, answered PCMA: opus alone)."""
+    touched = _answer_touched(offer, formats)
+    if touched is offer.touched_rates:
+        return result
+    strays = _strays(result, touched)
+    return [c for c in result if c not in strays] if strays else result
+
+
+def _answer_touched(offer: Offered, formats: list[str]) -> frozenset[str]:
+    """The clock rates whose telephone-event/CN 10.5's codec tracker re-checks after an
+    answer (``formats``: its codecs): the offer's ``touched_rates`` and the rates of the
+    codecs it added that the answer took."""
+    if offer.touched_rates is ALL_RATES or not offer.added:
+        return offer.touched_rates
+    taken = {clock_rate(text) for pt, text in offer.added if pt in formats
+             and _encoding(text) not in SUPPLEMENTARY} - offer.touched_rates
+    return offer.touched_rates | taken if taken else offer.touched_rates
 
 
 def _touched_after_codecs(result: list[AnswerCodec], touched: frozenset[str]) -> list[AnswerCodec]:
@@ -248,9 +272,9 @@ def _stray_test(codecs: list[AnswerCodec], touched: frozenset[str]):
     return stray
 
 
-def _strays(result: list[AnswerCodec], offer: Offered) -> list[AnswerCodec]:
+def _strays(result: list[AnswerCodec], touched: frozenset[str]) -> list[AnswerCodec]:
     """The telephone-event/CN of ``result`` that :func:`_untouched_supplements` drops."""
-    stray = _stray_test(result, offer.touched_rates)
+    stray = _stray_test(result, touched)
     return [] if stray is None else [c for c in result if stray(c.rtpmap or "")]
 
 
@@ -259,7 +283,7 @@ def drops_strays(section: MediaSection, formats: list[str], codecs: list[AnswerC
     """The answer to the offerer (``codecs``) left out a telephone-event/CN the answerer
     took (``formats``, one the offer had) by :func:`_strays`' rule: 10.5's handler for it
     on the answerer's media is no passthrough, and query shows that media "transcoding"."""
-    stray = _stray_test(codecs, offer.touched_rates)
+    stray = _stray_test(codecs, _answer_touched(offer, formats))
     if stray is None:
         return False
     rtpmaps = section.rtpmaps()
@@ -471,8 +495,8 @@ def _answer_codecs(section: MediaSection, formats: list[str],
                 and _encoding(text) in SUPPLEMENTARY else None))
     if result and (not offer.sent or any(
             _encoding(c.rtpmap or "") not in SUPPLEMENTARY for c in result)):
-        return _with_conversion_target(_untouched_supplements(result, offer), formats,
-                                       rtpmaps, offer)
+        return _added_rate_strays(_with_conversion_target(
+            _untouched_supplements(result, offer), formats, rtpmaps, offer), offer, formats)
     if result:  # (only telephone-event/CN in common, and the relay converts: see below)
         result = [c for c in result if c.source_pt in sent]
         used.clear()
