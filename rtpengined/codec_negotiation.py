@@ -326,7 +326,11 @@ def kept_conversion(last_offer: Offered | None, previous: list[str] | None,
     rtpmaps = section.rtpmaps()
     first = next((pt for pt in section.formats
                   if _encoding(rtpmaps.get(pt, "")) not in SUPPLEMENTARY), None)
-    if first is None or first not in previous or first not in dict(last_offer.added):
+    added = dict(last_offer.added).get(first)
+    # (the same codec under that number: one the re-offer gives another codec's number,
+    # e.g. an added telephone-event's, is no conversion kept)
+    if (added is None or first not in previous
+            or _encoding(added) != _encoding(rtpmaps.get(first, ""))):
         return None
     return first, rtpmaps.get(first, "")
 
