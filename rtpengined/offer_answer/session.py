@@ -381,8 +381,9 @@ class _Session(SdpOutput, IceCandidates):
         # Ports the receiver has are kept when they are enough: a leg on rtcp-mux (sticky,
         # or required now) needs only the first of its pair, the other stays bound beside
         # it (10.5 reuses a set with at least as many ports as needed, and binds anew only
-        # for more ports or, below, another far address).
-        if _needs_ports(rmedia) or (is_offer and len(rmedia.streams) < receiver_count):
+        # for more ports or, below, another far address). An answer too: one that leaves
+        # the offerer off the rtcp-mux its one port served needs a pair, ICE or not.
+        if _needs_ports(rmedia) or len(rmedia.streams) < receiver_count:
             work.receiver_count = receiver_count
             if rmedia is not None and rmedia.earlier_maps and rmedia.streams:
                 # (refused before: its ports, if they serve; see endpoint_maps)
