@@ -360,8 +360,8 @@ def offer_security(plan: MediaPlan, section: MediaSection, sender_media: CallMed
           and not osrtp_kept):
         # (plain_named: also a plain offer's own DTLS lines go, as in 10.5; a plain offerer
         # keeps the SDES it had until the answer, as 10.5 clears it only then)
-        if sender_media.crypto_received or is_srtp(in_proto) or to_plain:
-            sender_media.sdes = bool(sender_media.crypto_received)
+        if sender_media.crypto_received:
+            sender_media.sdes = True
         plan.security = []
         if to_plain:
             out_media.sdes = False  # (10.5 clears SDES on a leg offered plain)
