@@ -165,6 +165,12 @@ def _media_flags(media: CallMedia) -> list[str]:
         flags.append("rtcp-mux")
     if media.dtls_offered:  # actpass: either role is still possible (10.5)
         flags += ["DTLS-SRTP", "DTLS role active", "DTLS role passive"]
+    elif media.dtls_pending and media.dtls_role is not None:
+        # A settled party's DTLS re-offer: its a=setup leaves the roles open anew, but for
+        # an actpass that keeps us passive where we were (10.5)
+        roles = (("passive",) if media.dtls_role == "passive" and len(media.dtls_pending) > 1
+                 else media.dtls_pending)
+        flags += ["DTLS-SRTP", *(f"DTLS role {role}" for role in roles)]
     elif media.dtls_role is not None:  # settled by the answer; the relay does the handshake
         flags += ["DTLS-SRTP", f"DTLS role {media.dtls_role}"]
     elif media.dtls_pending:  # the party offered DTLS: the roles open until its answer
