@@ -386,7 +386,7 @@ def offer_security(plan: MediaPlan, section: MediaSection, sender_media: CallMed
         # the leg offered to, DTLS with its two roles (10.5).
         sender_media.sdes = True
         out_media.sdes_offered = bool(offered)
-        out_media.srtp_offered = is_srtp(out_proto)
+        out_media.srtp_offered = is_srtp(out_proto) or out_media.osrtp
         # (DTLS shows where its lines went: an opportunistic leg's too, 10.5)
         out_media.dtls_offered = not dtls_off and (is_srtp(out_proto) or out_media.osrtp)
         # (a leg whose DTLS is settled keeps the suite its context has: 10.5 re-keys it
