@@ -225,9 +225,15 @@ def _answer_touched(offer: Offered, formats: list[str]) -> frozenset[str]:
     codecs it added that the answer took."""
     if offer.touched_rates is ALL_RATES or not offer.added:
         return offer.touched_rates
-    taken = {clock_rate(text) for pt, text in offer.added if pt in formats
-             and _encoding(text) not in SUPPLEMENTARY} - offer.touched_rates
+    taken = _taken_added_rates(offer, formats) - offer.touched_rates
     return offer.touched_rates | taken if taken else offer.touched_rates
+
+
+def _taken_added_rates(offer: Offered, formats: list[str]) -> set[str]:
+    """The clock rates of the codecs (not telephone-event/CN) the offer added that the
+    answer (``formats``) takes."""
+    return {clock_rate(text) for pt, text in offer.added if pt in formats
+            and _encoding(text) not in SUPPLEMENTARY}
 
 
 def _touched_after_codecs(result: list[AnswerCodec], touched: frozenset[str]) -> list[AnswerCodec]:
@@ -461,6 +467,9 @@ def _answer_codecs(section: MediaSection, formats: list[str],
     # offerer's format parameters, as after such an offer)
     supp_from_offer = offer.supp_touched or _answer_strip_touched(rtpmaps, formats,
                                                                   section.formats)
+    # (so are those at the clock rate of a codec the offer added that the answer takes:
+    # the relay converts at that rate)
+    converted_rates = _taken_added_rates(offer, formats) if offer.added else set()
 
     def by_name(encoding: str) -> str | None:
         return next((pt for pt, text in offer.codecs
@@ -495,8 +504,8 @@ def _answer_codecs(section: MediaSection, formats: list[str],
                     text = spelt  # the same codec: in the answer's own spelling (10.5)
             result.append(AnswerCodec(
                 target, pt, text or None,
-                offer.fmtps.get(target, []) if supp_from_offer
-                and _encoding(text) in SUPPLEMENTARY else None))
+                offer.fmtps.get(target, []) if _encoding(text) in SUPPLEMENTARY
+                and (supp_from_offer or clock_rate(text) in converted_rates) else None))
     if result and (not offer.sent or any(
             _encoding(c.rtpmap or "") not in SUPPLEMENTARY for c in result)):
         return _added_rate_strays(_with_conversion_target(
