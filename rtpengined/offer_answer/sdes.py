@@ -574,6 +574,8 @@ def answer_security(plan: MediaPlan, section: MediaSection, answer_media: CallMe
     pending = offer_media.dtls_pending
     if pending:  # (rare fields: a plain call's answer writes none)
         offer_media.dtls_pending = ()
+    if answer_media.dtls_pending:  # (its own offer's roles, which its answer settles)
+        answer_media.dtls_pending = ()
     changed = _answer_security(plan, section, answer_media, offer_media, certificate,
                                osrtp_accept, protocol, static, dtls_off, dtls_option)
     if pending and offer_media.dtls_role is None:
