@@ -131,14 +131,16 @@ def offered(section: MediaSection, formats: list[str], ptime_option: int | None,
             added: list[tuple[str, str]] | tuple[()] = (),
             prefer: tuple[str, str] | None = None,
             previous_ptime: int = 0, removed_all: bool = False,
-            previous: Offered | None = None) -> Offered:
+            previous: Offered | None = None,
+            converted_rates: frozenset[str] = frozenset()) -> Offered:
     """Record the codecs an offer sends on (``formats`` after any stripping; ``unmasked``:
     after the stripping alone, when codecs were masked too; ``previous_ptime``: the
     offerer's packet time from an earlier SDP, which 10.5 keeps while its SDPs name none;
     ``removed_all``: ``strip`` or ``mask`` named ``all``/``full``; ``previous``: the
     same direction's earlier offer, whose format parameters 10.5 keeps for an audio codec
     the re-offer names again, same number and encoding, without an a=fmtp: its encoder
-    for the offerer keeps them; not for telephone-event or CN)."""
+    for the offerer keeps them; not for telephone-event or CN; ``converted_rates``: see
+    :func:`kept_conversion_rates`)."""
     rtpmaps = section.rtpmaps()
     ptimes = section.attributes("ptime")
     fmtps: dict[str, list[str]] = {}
@@ -182,17 +184,21 @@ def offered(section: MediaSection, formats: list[str], ptime_option: int | None,
             name.split("/")[0].lower() in ("all", "full", "telephone-event", "cn")
             for name in touched)) or _rate_stripped(rtpmaps, formats, section.formats),
         prefer=prefer,
-        touched_rates=_touched_rates(stripped, removed_all),
+        touched_rates=_touched_rates(stripped, removed_all, converted_rates),
     )
     # (fmtps, a dict, is not compared: only records without any are shared; they are rarer)
     return record if fmtps else _shared_offer(record)
 
 
-def _touched_rates(stripped: tuple[tuple[str, str], ...], removed_all: bool) -> frozenset[str]:
-    """``Offered.touched_rates`` of an offer that took out ``stripped`` (rtpmap texts)."""
+def _touched_rates(stripped: tuple[tuple[str, str], ...], removed_all: bool,
+                   converted: frozenset[str]) -> frozenset[str]:
+    """``Offered.touched_rates`` of an offer that took out ``stripped`` (rtpmap texts), with
+    the rates of the conversions a re-offer keeps (``converted``)."""
     if removed_all or any(_encoding(text) in SUPPLEMENTARY for _, text in stripped):
         return ALL_RATES
-    return frozenset({clock_rate(text) for _, text in stripped}) if stripped else frozenset()
+    if not stripped:
+        return converted
+    return frozenset({clock_rate(text) for _, text in stripped}) | converted
 
 
 def _untouched_supplements(result: list[AnswerCodec], offer: Offered) -> list[AnswerCodec]:
@@ -339,6 +345,20 @@ def kept_conversion(last_offer: Offered | None, previous: list[str] | None,
             or _encoding(added) != _encoding(rtpmaps.get(first, ""))):
         return None
     return first, rtpmaps.get(first, "")
+
+
+def kept_conversion_rates(last_offer: Offered | None, previous: list[str] | None,
+                          section: MediaSection) -> frozenset[str]:
+    """A party re-offers (``section``) after an offer added codecs for it that it took
+    (``previous``: its formats since): the clock rates of those it names again (same
+    number and encoding). 10.5's codec tracker keeps their handlers and re-checks the
+    telephone-event/CN at those rates as at rates a strip touched."""
+    if last_offer is None or not last_offer.added or not previous:
+        return frozenset()
+    rtpmaps = section.rtpmaps()
+    return frozenset({clock_rate(text) for pt, text in last_offer.added
+                      if pt in previous and _encoding(text) not in SUPPLEMENTARY
+                      and _encoding(rtpmaps.get(pt, "")) == _encoding(text)})
 
 
 def kept_always(last_offer: Offered | None, converted: bool, section: MediaSection,

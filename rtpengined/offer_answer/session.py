@@ -607,7 +607,9 @@ class _Session(SdpOutput, IceCandidates):
                                                        own, opts.accept)),
                     previous_ptime=smedia.ptime_shown,
                     removed_all=any(name.lower() in ("all", "full") for name in opts.strip),
-                    previous=rmedia.offered)
+                    previous=rmedia.offered,
+                    converted_rates=negotiation.kept_conversion_rates(smedia.offered,
+                                                                      previous, own))
             if work.endpoint is not None:
                 rmedia.bound_endpoint = endpoint_maps.key_after(
                     work.receiver_key or rmedia.bound_endpoint, work.endpoint)
