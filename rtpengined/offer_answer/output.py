@@ -646,6 +646,18 @@ class SdpOutput:
                 # (an ICE passthrough leg: its parties' ICE and DTLS/SDES lines go end to
                 # end, a refused media's too, as 10.5 passes them)
                 plan.keep_ice = plan.keep_security = True
+            # Whether its sender's protocol is opportunistic SRTP, as an accepted one's
+            # (10.5 reads a refused media's protocol too; a re-offer keeps the receiver's
+            # protocol only if it is unchanged). Changed, an offer's is its receiver's too
+            # (but for a ``transport-protocol``); an answer's, to plain RTP, declines an
+            # offerer's (unless ``OSRTP: accept``).
+            if own.osrtp != sdes.is_osrtp(section):
+                own.osrtp = not own.osrtp
+                if is_offer:
+                    peer.osrtp = own.osrtp and opts.transport_protocol is None
+                elif (peer.osrtp and not own.osrtp and not sdes.is_srtp(section.protocol)
+                        and "accept" not in opts.osrtp):
+                    peer.osrtp = False
             if is_offer:
                 _offer_mid(section, own, peer, "generate-mid" in opts.flags)
                 # (what an answer refusing it too goes by: this offer's protocol, and no
