@@ -148,6 +148,31 @@ def _unbound_rtcp(rtp: Stream, created: float, ice: bool = False,
     return out
 
 
+def _dtls_display(media: CallMedia) -> tuple[bool, tuple[str, ...]]:
+    """What query shows of a leg's DTLS: whether "DTLS-SRTP", and the "DTLS role"s. The leg
+    keeps several DTLS states (what we offered, what the handshake settled, what the party's
+    own last SDP left open, ...); 10.5 shows one set of roles, and this is the precedence by
+    which the state it shows is chosen, first match wins."""
+    if media.dtls_offered:  # our actpass: either role is still possible (10.5)
+        return True, ("active", "passive")
+    settled, pending = media.dtls_role, media.dtls_pending
+    if pending and settled is not None:
+        # A settled party's DTLS re-offer: its a=setup leaves the roles open anew, but for
+        # an actpass that keeps us passive where we were (10.5)
+        return True, (("passive",) if settled == "passive" and len(pending) > 1 else pending)
+    if settled is not None:  # settled by the answer; the relay does the handshake
+        return True, (settled,)
+    if pending:  # the party offered DTLS: the roles open until its answer
+        return True, pending
+    if media.dtls_shown:  # an answer that started an ICE passthrough settled it (10.5)
+        return True, media.dtls_shown
+    if media.dtls_role_left is not None:  # its answer took SDES instead (10.5)
+        return False, (media.dtls_role_left,)
+    if media.srtp_offered:  # SRTP offered without DTLS: the roles all the same (10.5)
+        return False, ("active", "passive")
+    return False, ()
+
+
 def _media_flags(media: CallMedia) -> list[str]:
     flags: list[str] = []
     initialized = media.initialized
@@ -163,24 +188,10 @@ def _media_flags(media: CallMedia) -> list[str]:
         flags.append("recv")
     if _muxed(media):
         flags.append("rtcp-mux")
-    if media.dtls_offered:  # actpass: either role is still possible (10.5)
-        flags += ["DTLS-SRTP", "DTLS role active", "DTLS role passive"]
-    elif media.dtls_pending and media.dtls_role is not None:
-        # A settled party's DTLS re-offer: its a=setup leaves the roles open anew, but for
-        # an actpass that keeps us passive where we were (10.5)
-        roles = (("passive",) if media.dtls_role == "passive" and len(media.dtls_pending) > 1
-                 else media.dtls_pending)
-        flags += ["DTLS-SRTP", *(f"DTLS role {role}" for role in roles)]
-    elif media.dtls_role is not None:  # settled by the answer; the relay does the handshake
-        flags += ["DTLS-SRTP", f"DTLS role {media.dtls_role}"]
-    elif media.dtls_pending:  # the party offered DTLS: the roles open until its answer
-        flags += ["DTLS-SRTP", *(f"DTLS role {role}" for role in media.dtls_pending)]
-    elif media.dtls_shown:  # an answer that started an ICE passthrough settled it (10.5)
-        flags += ["DTLS-SRTP", *(f"DTLS role {role}" for role in media.dtls_shown)]
-    elif media.dtls_role_left is not None:  # its answer took SDES instead (10.5)
-        flags.append(f"DTLS role {media.dtls_role_left}")
-    elif media.srtp_offered:  # SRTP offered without DTLS: the roles all the same (10.5)
-        flags += ["DTLS role active", "DTLS role passive"]
+    dtls_srtp, roles = _dtls_display(media)
+    if dtls_srtp:
+        flags.append("DTLS-SRTP")
+    flags += [f"DTLS role {role}" for role in roles]
     if media.sdes or media.sdes_offered:
         flags.append("SDES")
     if media.ice_passthrough:
