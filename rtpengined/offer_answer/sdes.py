@@ -474,23 +474,33 @@ def answer_fingerprint(certificate: dtls.Certificate, remote) -> str:
     return certificate.fingerprint()
 
 
+def _answer_terminated_offerer(plan: MediaPlan, offer_media: CallMedia, protocol: str,
+                               certificate: Callable[[], dtls.Certificate] | None,
+                               dtls_option: str | None, previous_role: str | None,
+                               kept_lines: Sequence[sdes.Crypto]) -> None:
+    """The answer to a DTLS offerer whose SRTP we terminate: our DTLS
+    (``_answer_dtls_offerer``); or, where the answer says ``DTLS: off`` and the leg still
+    has SDES (``kept_lines``, from ``_sdes_kept_over_dtls``), those a=crypto lines, in its
+    own protocol (query keeps showing the DTLS role its offer left us)."""
+    if not kept_lines:
+        _answer_dtls_offerer(plan, offer_media, protocol, certificate, dtls_option,
+                             previous_role)
+        return
+    plan.protocol = offer_media.protocol = protocol
+    plan.security = [line.format() for line in kept_lines]
+    offer_media.sdes = True
+
+
 def _answer_dtls_offerer(plan: MediaPlan, offer_media: CallMedia, protocol: str,
                          certificate: Callable[[], dtls.Certificate] | None,
                          dtls_option: str | None = None,
-                         previous_role: str | None = None,
-                         kept_lines: Sequence[sdes.Crypto] = ()) -> None:
+                         previous_role: str | None = None) -> None:
     """The answer to a DTLS offerer (a browser) that we terminate: its own protocol, our
     a=setup (10.5: active for actpass, passive with the answer's ``DTLS: passive``) and our
     fingerprint in the offerer's hash. A re-offer (actpass) on a leg where we were passive
     keeps us passive, as 10.5 keeps it: a browser refuses an answer that swaps the roles of
-    its running DTLS association. ``kept_lines`` (``_sdes_kept_over_dtls``): the answer says
-    ``DTLS: off`` and the leg still has SDES, so the offerer gets those a=crypto lines
-    instead; query keeps showing the DTLS role its offer left us."""
+    its running DTLS association."""
     plan.protocol = offer_media.protocol = protocol
-    if kept_lines:
-        plan.security = [line.format() for line in kept_lines]
-        offer_media.sdes = True
-        return
     prefer = "passive" if dtls_option == "passive" else offer_media.dtls_reverse
     if previous_role == "passive":
         prefer = "passive"
@@ -620,8 +630,8 @@ def _answer_security(plan: MediaPlan, section: MediaSection, answer_media: CallM
             and _answers_dtls(offer_media, dtls_off)):
         # DTLS offerer (a browser), plain answerer: we answer the offerer's DTLS (10.5:
         # a=setup:active for actpass, then our fingerprint) and terminate it.
-        _answer_dtls_offerer(plan, offer_media, offered_proto, certificate, dtls_option,
-                             previous_role, kept_lines)
+        _answer_terminated_offerer(plan, offer_media, offered_proto, certificate,
+                                   dtls_option, previous_role, kept_lines)
         # (the offerer's leg keeps showing the suite it had: none for a browser's first
         # offer, its DTLS's or the SDES it spoke before, 10.5. The plain answerer's leg
         # keeps showing the suite we offered it, as after any plain answer to our SDES)
@@ -632,8 +642,8 @@ def _answer_security(plan: MediaPlan, section: MediaSection, answer_media: CallM
         # DTLS offerer, SRTP answerer, each leg keyed by us: the offerer gets our DTLS
         # answer; the answerer's leg is DTLS-SRTP (its a=setup/fingerprint) or SDES (its
         # a=crypto chose one of our keys); the relay re-encrypts between them.
-        _answer_dtls_offerer(plan, offer_media, offered_proto, certificate, dtls_option,
-                             previous_role, kept_lines)
+        _answer_terminated_offerer(plan, offer_media, offered_proto, certificate,
+                                   dtls_option, previous_role, kept_lines)
         theirs, ours = _answerer_keys(answer_media, section)
         # (A DTLS answerer's streams keep naming our first offered suite until the
         # handshake tells the real one, as 10.5 shows them; an SDES answerer's name the
