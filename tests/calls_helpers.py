@@ -17,7 +17,7 @@ from rtpengined.protocol import bencode
 
 NG_CAPTURES = os.path.join(os.path.dirname(__file__), "fixtures", "ng-captures.jsonl")
 CAPTURED_RANGE = (31000, 31999)
-OUR_RANGE = (41000, 41999)
+OUR_RANGE = (18000, 18999)  # below the ephemeral ports (32768+): no client socket takes one
 TIME_KEYS = {"created", "created_us", "last signal", "last packet"}
 _FIVE_DIGITS = re.compile(r"(?<![\d.])(\d{5})(?![\d.])")
 _MASKS = [

@@ -17,7 +17,7 @@ import subprocess
 from tests.calls_helpers import PortTokens
 from tests.conftest import FIXTURES, free_udp_port_block
 
-DAEMON_ARGS = ("--config-file=none", "-i", "127.0.0.1", "-m", "41000", "-M", "41999")
+DAEMON_ARGS = ("--config-file=none", "-i", "127.0.0.1", "-m", "19000", "-M", "19999")
 
 
 def ng_client(port: int, *args: str) -> str:
@@ -37,7 +37,7 @@ def new_sdp(output: str) -> str:
 
 def test_ng_client_offer_answer_delete_match_fixtures(daemon_process):
     proc = daemon_process(*DAEMON_ARGS)
-    captured, ours = PortTokens(40000, 40999), PortTokens(41000, 41999)
+    captured, ours = PortTokens(40000, 40999), PortTokens(19000, 19999)
     sdp_dir = os.path.join(FIXTURES, "sdp")
     steps = [
         ("offer1", ["offer", "--call-id=fixture-call-1", "--from-tag=caller1"]),
@@ -91,7 +91,7 @@ def test_perl_rtpengine_test_harness(daemon_process, tmp_path):
     answered = out.split("ANSWERED\n")[1].split("QUERY")[0]
     for body in (offered, answered):
         port = int(re.search(r"^m=audio (\d+) RTP/AVP 0$", body, re.M).group(1))
-        assert 41000 <= port <= 41999 and port % 2 == 0
+        assert 19000 <= port <= 19999 and port % 2 == 0
         assert f"a=rtcp:{port + 1}" in body and "c=IN IP4 127.0.0.1" in body
         assert "a=ice-" not in body
     assert "QUERY ok 2" in out and "DELETE ok 2" in out

@@ -1,7 +1,7 @@
 """Replay rtpengine 10.5's captured offer/answer/query/delete/list exchanges (ng-captures.jsonl).
 
 Each group runs against a fresh ``Core`` (real media sockets on 127.0.0.1, ports
-41000-41999, no relay) and must produce the captured replies: same keys, order, types and
+18000-18999, no relay) and must produce the captured replies: same keys, order, types and
 SDP text, with ports turned into tokens and times/ICE credentials masked
 (``calls_helpers``). Captures that need media to have flowed are left to the relay tests.
 """
