@@ -238,8 +238,19 @@ def _answer_touched(offer: Offered, formats: list[str]) -> frozenset[str]:
 def _taken_added_rates(offer: Offered, formats: list[str]) -> set[str]:
     """The clock rates of the codecs (not telephone-event/CN) the offer added that the
     answer (``formats``) takes."""
-    return {clock_rate(text) for pt, text in offer.added if pt in formats
-            and _encoding(text) not in SUPPLEMENTARY}
+    return {clock_rate(text) for _, text in _taken_added(offer, formats)}
+
+
+def _taken_added(offer: Offered, formats: list[str],
+                 rtpmaps: dict[str, str] | None = None) -> list[tuple[str, str]]:
+    """The codecs (payload type, rtpmap text; not telephone-event/CN) ``offer`` added for
+    the other party that it took (``formats``: its answer, or its formats since) and, given
+    the ``rtpmaps`` of its re-offer, still names as that codec under that number (a re-offer
+    that gives the number to another codec, e.g. to an added telephone-event, keeps no
+    conversion)."""
+    return [(pt, text) for pt, text in offer.added
+            if pt in formats and _encoding(text) not in SUPPLEMENTARY
+            and (rtpmaps is None or _encoding(rtpmaps.get(pt, "")) == _encoding(text))]
 
 
 def _touched_after_codecs(result: list[AnswerCodec], touched: frozenset[str]) -> list[AnswerCodec]:
@@ -338,11 +349,7 @@ def kept_conversion(last_offer: Offered | None, previous: list[str] | None,
     rtpmaps = section.rtpmaps()
     first = next((pt for pt in section.formats
                   if _encoding(rtpmaps.get(pt, "")) not in SUPPLEMENTARY), None)
-    added = dict(last_offer.added).get(first)
-    # (the same codec under that number: one the re-offer gives another codec's number,
-    # e.g. an added telephone-event's, is no conversion kept)
-    if (added is None or first not in previous
-            or _encoding(added) != _encoding(rtpmaps.get(first, ""))):
+    if first not in dict(_taken_added(last_offer, previous, rtpmaps)):
         return None
     return first, rtpmaps.get(first, "")
 
@@ -355,10 +362,8 @@ def kept_conversion_rates(last_offer: Offered | None, previous: list[str] | None
     telephone-event/CN at those rates as at rates a strip touched."""
     if last_offer is None or not last_offer.added or not previous:
         return frozenset()
-    rtpmaps = section.rtpmaps()
-    return frozenset({clock_rate(text) for pt, text in last_offer.added
-                      if pt in previous and _encoding(text) not in SUPPLEMENTARY
-                      and _encoding(rtpmaps.get(pt, "")) == _encoding(text)})
+    return frozenset({clock_rate(text) for _, text
+                      in _taken_added(last_offer, previous, section.rtpmaps())})
 
 
 def kept_always(last_offer: Offered | None, converted: bool, section: MediaSection,
@@ -470,6 +475,19 @@ def _accepted_supplements(result: list[AnswerCodec], offer: Offered) -> list[Ans
     return out
 
 
+def _handler_rates(offer: Offered, rtpmaps: dict[str, str], formats: list[str],
+                   answered: list[str]) -> frozenset[str]:
+    """The clock rates (``ALL_RATES``: every rate) at which an answer's telephone-event/CN
+    come from 10.5's codec handlers, so with the offerer's format parameters: every rate
+    after a strip touched them (the offer's, ``supp_touched``, or the answer's own, which
+    took out a telephone-event/CN or a codec at the rate of one it keeps: ``answered`` are
+    the answer's formats before its codec options, ``formats`` after); else the rates of
+    the codecs the offer added that the answer takes (the relay converts at those)."""
+    if offer.supp_touched or _answer_strip_touched(rtpmaps, formats, answered):
+        return ALL_RATES
+    return frozenset(_taken_added_rates(offer, formats)) if offer.added else frozenset()
+
+
 def _answer_codecs(section: MediaSection, formats: list[str],
                    offer: Offered) -> list[AnswerCodec]:
     rtpmaps = section.rtpmaps()
@@ -482,14 +500,7 @@ def _answer_codecs(section: MediaSection, formats: list[str],
     by_pt = dict(offer.codecs)
     result: list[AnswerCodec] = []
     used: set[str] = set()
-    # (the answer's own ``strip`` took out a telephone-event/CN, or a codec at the clock
-    # rate of one it keeps: those are answered from 10.5's codec handlers too, with the
-    # offerer's format parameters, as after such an offer)
-    supp_from_offer = offer.supp_touched or _answer_strip_touched(rtpmaps, formats,
-                                                                  section.formats)
-    # (so are those at the clock rate of a codec the offer added that the answer takes:
-    # the relay converts at that rate)
-    converted_rates = _taken_added_rates(offer, formats) if offer.added else set()
+    handler_rates = _handler_rates(offer, rtpmaps, formats, section.formats)
 
     def by_name(encoding: str) -> str | None:
         return next((pt for pt, text in offer.codecs
@@ -525,7 +536,8 @@ def _answer_codecs(section: MediaSection, formats: list[str],
             result.append(AnswerCodec(
                 target, pt, text or None,
                 offer.fmtps.get(target, []) if _encoding(text) in SUPPLEMENTARY
-                and (supp_from_offer or clock_rate(text) in converted_rates) else None))
+                and (handler_rates is ALL_RATES or clock_rate(text) in handler_rates)
+                else None))
     if result and (not offer.sent or any(
             _encoding(c.rtpmap or "") not in SUPPLEMENTARY for c in result)):
         return _added_rate_strays(_with_conversion_target(
