@@ -315,7 +315,7 @@ class SdpOutput:
                           or section.has_attribute("crypto"))
                 sdes.offer_security(plan, section, sender_media, out_media, opts, protocol,
                                     self._offer_fingerprint(opts, out_media) if secure else "",
-                                    kept)
+                                    kept, new_ports=bool(work.receiver_ports))
                 # checks the party sends before its answer are answered, not relayed
                 early = webrtc.await_answer(out_media, receiver)
                 if section.is_rtp:  # a DTLS offerer's handshake starts now (10.5)

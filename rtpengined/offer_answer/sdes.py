@@ -236,11 +236,12 @@ def _sdes_list(opts: Options, sdes_options: list[str] | None = None) -> list[str
 
 def offer_security(plan: MediaPlan, section: MediaSection, sender_media: CallMedia,
                    out_media: CallMedia, opts: Options, protocol: str | None,
-                   fingerprint: str, kept: bool = False) -> None:
+                   fingerprint: str, kept: bool = False, new_ports: bool = False) -> None:
     """An offer: record what the offerer sent and write what we offer on (``protocol``: the
     transport-protocol it is sent on as, None: its own). ``kept``: a re-offer that keeps
     the protocol the receiving party had (its peer's own unchanged, OSRTP or not, and no
-    transport-protocol given), which then also keeps whether its leg is OSRTP (10.5)."""
+    transport-protocol given), which then also keeps whether its leg is OSRTP (10.5).
+    ``new_ports``: the receiving party's leg got new local ports with this offer."""
     in_proto = section.protocol
     out_proto = protocol or in_proto
     sender_media.offer_protocol = in_proto
@@ -390,8 +391,10 @@ def offer_security(plan: MediaPlan, section: MediaSection, sender_media: CallMed
         # (DTLS shows where its lines went: an opportunistic leg's too, 10.5)
         out_media.dtls_offered = not dtls_off and (is_srtp(out_proto) or out_media.osrtp)
         # (a leg whose DTLS is settled keeps the suite its context has: 10.5 re-keys it
-        # only with the answer)
-        if out_media.dtls_role is None:
+        # only with the answer; but 10.5's DTLS connection off ICE belongs to the local
+        # port, so on new ports it starts anew and the context is set up from our first
+        # line, as on a leg without DTLS)
+        if out_media.dtls_role is None or (offered and new_ports and not out_media.ice_out):
             for stream in out_media.streams:
                 stream.crypto_suite = offered[0].suite.name if offered else None
     if not is_srtp(out_proto) and not out_media.osrtp:
