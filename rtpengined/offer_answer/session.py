@@ -730,11 +730,17 @@ class _Session(SdpOutput, IceCandidates):
         if conn is not None:
             rtcp_port_before = sender_media.rtcp_port
             # (10.5 fills the refusing party's streams all the same: off ICE and DTLS
-            # that resets their SRTP context, set up again only where its leg has SDES)
-            resets = not (sender_media.ice_out or sender_media.has_dtls)
+            # that resets their SRTP context, set up again only where its leg has SDES;
+            # on ICE or DTLS it is set up again where the leg has SDES lines of ours all
+            # the same, as the refusal took the streams' sockets and with them their DTLS
+            # connection; a passthrough's show the suite they had)
+            renews = (not (sender_media.ice_out or sender_media.has_dtls)
+                      or ((sender_media.sdes or sender_media.sdes_offered)
+                          and bool(sender_media.crypto_offered
+                                   or sender_media.crypto_accepted)))
             for stream in sender_media.streams:
                 target = Endpoint(conn.address, 1 if stream.rtcp else 0)
-                if resets and stream.advertised is not None and stream.crypto_suite:
+                if renews and stream.advertised is not None and stream.crypto_suite:
                     _renew_suite(stream, sender_media, parsed, index, refused=True)
                 if not _fill_endpoint(stream, sender_media, target, sender_media.ice_out,
                                       rtcp_port_before):
