@@ -250,6 +250,9 @@ def offer_security(plan: MediaPlan, section: MediaSection, sender_media: CallMed
     osrtp_in = is_osrtp(section)
     sender_media.osrtp = osrtp_in
     sdes_in = is_srtp(in_proto) or osrtp_in
+    # (a DTLS connection on the leg before this offer: a role settled, or the party's own
+    # DTLS offer pending; DTLS we only offered it, which it did not take, leaves none)
+    had_dtls = sender_media.dtls_role is not None or bool(sender_media.dtls_pending)
     # A receiver whose leg stays plain (kept) is not sent an opportunistic offerer's keys:
     # 10.5 sends it the offer as plain RTP, as it does an SDES offer sent on as RTP/AVP.
     # So is it with a plain transport-protocol named (10.5: `transport-protocol: RTP/AVP`
@@ -264,6 +267,12 @@ def offer_security(plan: MediaPlan, section: MediaSection, sender_media: CallMed
     sender_media.crypto_received = [
         c for c in (received_crypto(section) if sdes_in else [])
         if c.suite.name not in excluded] or ()
+    if sender_media.crypto_received and not had_dtls and section.port != 0:
+        # An SDES offerer's leg without a DTLS connection: 10.5 sets its SRTP context up
+        # again from our lines for it with each offer that has keys.
+        suite = context_suite(sender_media, sender_media.crypto_received)
+        for stream in sender_media.streams:
+            stream.crypto_suite = suite
     sender_media.dtls_reverse = opts.dtls_reverse
     if sender_media.dtls_only and sender_media.crypto_received:
         sender_media.dtls_only = False
@@ -406,6 +415,19 @@ def offer_security(plan: MediaPlan, section: MediaSection, sender_media: CallMed
             out_media.dtls_pending = ()
         if out_media.dtls_role is not None:
             out_media.dtls_role = None
+
+
+def context_suite(media: CallMedia, received: Sequence[sdes.Crypto]) -> str | None:
+    """The suite 10.5 sets a leg's SRTP context up with when it does (what query names as
+    its streams' crypto suite): our first line for the party, from what we last sent it
+    (an offer still unanswered, else what its answer left); a party's SDP with a=crypto
+    (``received``) keeps only our lines of its first line's tag and suite."""
+    lines = (media.crypto_accepted if media.crypto_accepted is not None
+             and not media.sdes_offered else media.crypto_offered)
+    if received:
+        first = received[0]
+        lines = [c for c in lines if c.tag == first.tag and c.suite is first.suite]
+    return lines[0].suite.name if lines else None
 
 
 class PassthroughKeys(NamedTuple):
@@ -800,8 +822,7 @@ def _answer_security(plan: MediaPlan, section: MediaSection, answer_media: CallM
                 # DTLS: none with ``SDES: off``, 10.5)
                 answer_media.sdes = bool(answer_media.crypto_offered)
                 return (set_keys(answer_media, None, None, keep_suite=True)
-                        + set_keys(offer_media, None, None,
-                                   keep_suite=previous_role is not None))
+                        + set_keys(offer_media, None, None, keep_suite=True))
             ours = _kept_key(offer_media, sdes.answer(offer_media.crypto_received))
             if ours is not None:
                 theirs = _answer_with_ours(plan, offer_media, ours)

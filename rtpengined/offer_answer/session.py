@@ -895,14 +895,7 @@ def _renew_suite(stream: Stream, media: CallMedia, parsed: SessionDescription,
     received = () if refused else sdes.received_crypto(parsed.medias[index])
     if not (media.sdes or media.sdes_offered or received):
         return
-    # (what we last sent the party: an offer still unanswered, else what its answer left)
-    lines = (media.crypto_accepted if media.crypto_accepted is not None
-             and not media.sdes_offered else media.crypto_offered)
-    if received:
-        first = received[0]
-        lines = [c for c in lines if c.tag == first.tag and c.suite is first.suite]
-    if lines:
-        stream.crypto_suite = lines[0].suite.name
+    stream.crypto_suite = sdes.context_suite(media, received)
 
 
 def _fill_endpoint(stream: Stream, media: CallMedia, target: Endpoint | None, ice_leg: bool,
