@@ -524,7 +524,8 @@ def _answer_dtls_offerer(plan: MediaPlan, offer_media: CallMedia, protocol: str,
     a=setup (10.5: active for actpass, passive with the answer's ``DTLS: passive``) and our
     fingerprint in the offerer's hash. A re-offer (actpass) on a leg where we were passive
     keeps us passive, as 10.5 keeps it: a browser refuses an answer that swaps the roles of
-    its running DTLS association."""
+    its running DTLS association. (Its streams keep the suite their SRTP context has: with
+    SDES off on the leg, 10.5 sets nothing up again, so callers keep the suite.)"""
     plan.protocol = offer_media.protocol = protocol
     prefer = "passive" if dtls_option == "passive" else offer_media.dtls_reverse
     if previous_role == "passive":
@@ -754,8 +755,7 @@ def _answer_security(plan: MediaPlan, section: MediaSection, answer_media: CallM
             answer_media.sdes = True
             return (set_keys(answer_media, answered_sdes[0], chosen or NO_KEY,
                              show_suite=True)
-                    + set_keys(offer_media, None, None,
-                               keep_suite=previous_role is not None))
+                    + set_keys(offer_media, None, None, keep_suite=True))
         # SDES on both legs: an answer choosing one of the offerer's own lines goes back
         # as 10.5 prints it (keys end to end, media passes through).
         answered = chosen_now = answered_sdes
@@ -843,8 +843,7 @@ def _answer_security(plan: MediaPlan, section: MediaSection, answer_media: CallM
                                      dtls_option, previous_role)
                 answer_media.sdes = sent_with is not None
                 return (set_keys(answer_media, NO_KEY, sent_with or NO_KEY, show_suite=True)
-                        + set_keys(offer_media, None, None,
-                                   keep_suite=previous_role is not None))
+                        + set_keys(offer_media, None, None, keep_suite=True))
             return _answer_keyless(plan, answer_media, offer_media)
     if answer_media.osrtp and not offer_media.crypto_received:
         # An opportunistic answer to a plain offer: nothing is keyed (its a=crypto answers
