@@ -252,6 +252,10 @@ class SdpOutput:
             restarted = remote is not None and webrtc.ice_restarted(
                 sender_media.remote_webrtc, remote)
             roles_restart = restarted and not sender_media.ice_passthrough
+            # (a fingerprint other than the one the party had restarts its DTLS: 10.5)
+            dtls_restart = (remote is not None and sender_media.remote_webrtc is not None
+                            and sender_media.remote_webrtc.fingerprint is not None
+                            and remote.fingerprint != sender_media.remote_webrtc.fingerprint)
             # (a re-offer to a leg that has answered sets its ICE roles only on a restart)
             roles_kept = (is_offer and out_media.initialized and section.is_rtp
                           and not roles_restart)
@@ -315,7 +319,8 @@ class SdpOutput:
                           or section.has_attribute("crypto"))
                 sdes.offer_security(plan, section, sender_media, out_media, opts, protocol,
                                     self._offer_fingerprint(opts, out_media) if secure else "",
-                                    kept, new_ports=bool(work.receiver_ports))
+                                    kept, new_ports=bool(work.receiver_ports),
+                                    dtls_restart=dtls_restart)
                 # checks the party sends before its answer are answered, not relayed
                 early = webrtc.await_answer(out_media, receiver)
                 if section.is_rtp:  # a DTLS offerer's handshake starts now (10.5)

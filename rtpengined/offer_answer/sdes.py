@@ -236,12 +236,14 @@ def _sdes_list(opts: Options, sdes_options: list[str] | None = None) -> list[str
 
 def offer_security(plan: MediaPlan, section: MediaSection, sender_media: CallMedia,
                    out_media: CallMedia, opts: Options, protocol: str | None,
-                   fingerprint: str, kept: bool = False, new_ports: bool = False) -> None:
+                   fingerprint: str, kept: bool = False, new_ports: bool = False,
+                   dtls_restart: bool = False) -> None:
     """An offer: record what the offerer sent and write what we offer on (``protocol``: the
     transport-protocol it is sent on as, None: its own). ``kept``: a re-offer that keeps
     the protocol the receiving party had (its peer's own unchanged, OSRTP or not, and no
     transport-protocol given), which then also keeps whether its leg is OSRTP (10.5).
-    ``new_ports``: the receiving party's leg got new local ports with this offer."""
+    ``new_ports``: the receiving party's leg got new local ports with this offer;
+    ``dtls_restart``: the offer names another fingerprint than the party had."""
     in_proto = section.protocol
     out_proto = protocol or in_proto
     sender_media.offer_protocol = in_proto
@@ -251,8 +253,10 @@ def offer_security(plan: MediaPlan, section: MediaSection, sender_media: CallMed
     sender_media.osrtp = osrtp_in
     sdes_in = is_srtp(in_proto) or osrtp_in
     # (a DTLS connection on the leg before this offer: a role settled, or the party's own
-    # DTLS offer pending; DTLS we only offered it, which it did not take, leaves none)
-    had_dtls = sender_media.dtls_role is not None or bool(sender_media.dtls_pending)
+    # DTLS offer pending; DTLS we only offered it, which it did not take, leaves none, and
+    # a new fingerprint shuts it down)
+    had_dtls = not dtls_restart and (sender_media.dtls_role is not None
+                                     or bool(sender_media.dtls_pending))
     # A receiver whose leg stays plain (kept) is not sent an opportunistic offerer's keys:
     # 10.5 sends it the offer as plain RTP, as it does an SDES offer sent on as RTP/AVP.
     # So is it with a plain transport-protocol named (10.5: `transport-protocol: RTP/AVP`
