@@ -389,6 +389,19 @@ class CallMedia:
         return None
 
     @property
+    def muxed(self) -> bool:
+        """rtcp-mux in use on this party's leg (negotiated both ways, as 10.5 shows it); its
+        RTCP stream is then only a fallback (10.5's FALLBACK_RTCP).
+
+        Before an answer settles it: what the offer said on this leg (the offerer's own
+        a=rtcp-mux, or our offer of it to the callee), as 10.5 shows it while it waits."""
+        shown = self.mux_shown
+        if shown is not None:
+            return bool(shown)
+        rtp = self.rtp
+        return self.mux_in_use or (rtp is not None and rtp.rtcp_mux)
+
+    @property
     def has_dtls(self) -> bool:
         """DTLS is on this leg in any of its states: we offered it, an answer settled our
         role, or the party offered it and has not had our answer. 10.5 decides a leg's

@@ -104,18 +104,6 @@ def _stream_dict(stream: Stream, created: float, muxed: bool = False,
     return out
 
 
-def _muxed(media: CallMedia) -> bool:
-    """rtcp-mux in use on this party's leg (negotiated both ways, as 10.5 shows it).
-
-    Before an answer settles it: what the offer said on this leg (the offerer's own
-    a=rtcp-mux, or our offer of it to the callee), as 10.5 shows it while it waits."""
-    shown = media.mux_shown
-    if shown is not None:
-        return bool(shown)
-    rtp = media.rtp
-    return media.mux_in_use or (rtp is not None and rtp.rtcp_mux)
-
-
 def _unbound_rtcp(rtp: Stream, created: float, ice: bool = False,
                   rtcp_on_rtp: bool = False, rtcp_port: int | None = None,
                   fallback: bool = True, kept: Endpoint | None = None) -> dict[str, Any]:
@@ -186,7 +174,7 @@ def _media_flags(media: CallMedia) -> list[str]:
         flags.append("send")
     if recv:
         flags.append("recv")
-    if _muxed(media):
+    if media.muxed:
         flags.append("rtcp-mux")
     dtls_srtp, roles = _dtls_display(media)
     if dtls_srtp:
@@ -233,7 +221,7 @@ def _monologue_dict(mono: Monologue) -> dict[str, Any]:
             entry["protocol"] = media.protocol
         if media.codec:
             entry["codec"] = media.codec
-        muxed = _muxed(media)
+        muxed = media.muxed
         ice = media.ice_out
         rtp = media.rtp
         on_rtp = media.rtcp_on_rtp

@@ -410,6 +410,12 @@ def offer_security(plan: MediaPlan, section: MediaSection, sender_media: CallMed
         if out_media.dtls_role is None or (offered and new_ports and not out_media.ice_out):
             for stream in out_media.streams:
                 stream.crypto_suite = offered[0].suite.name if offered else None
+        elif offered and out_media.muxed:
+            # (the fallback RTCP stream of a leg on rtcp-mux never has a DTLS connection
+            # in 10.5: its context is set up again from our first line with every offer)
+            for stream in out_media.streams:
+                if stream.rtcp:
+                    stream.crypto_suite = offered[0].suite.name
     if not is_srtp(out_proto) and not out_media.osrtp:
         # (offered plain RTP: 10.5 clears SDES and DTLS on that leg, the roles its party's
         # own DTLS offer left open and a handshake it had settled: it shuts that down)
