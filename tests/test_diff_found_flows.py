@@ -54,3 +54,27 @@ def test_dtls_off_in_a_re_offer_to_a_dtls_only_leg(default_pair):
     ]
     default_pair.compare([{**step, "_mask": mask_own_values} for step in steps],
                          "dtls-off-dtls-only")
+
+
+@pytest.mark.parametrize("rtcp_lines", [(), ("a=rtcp:7000",)], ids=["no-a-rtcp", "a-rtcp"])
+def test_a_refusing_re_offer_names_the_rtcp_port_of_its_sdp(default_pair, rtcp_lines):
+    """A re-offer refusing its media (port 0): query shows each RTCP stream of the refusing
+    party at its SDP's a=rtcp port, else at port 1, the fallback RTCP stream of a leg on
+    rtcp-mux too (they kept the port the party gave before)."""
+    a = "198.51.100.1"
+    first = _sdp(a, 1, "m=audio 2000 RTP/AVP 0", "a=rtcp-mux", "a=rtcp:2001",
+                 "m=audio 2002 RTP/AVP 8")
+    refusing = _sdp("198.51.100.3", 2, "m=audio 0 RTP/AVP 0", *rtcp_lines,
+                    "m=audio 0 RTP/AVP 8", *(("a=rtcp:7002",) if rtcp_lines else ()))
+    steps = [
+        {"command": "offer", "from-tag": "A", "rtcp-mux": ["accept"], "sdp": first},
+        {"command": "answer", "from-tag": "A", "to-tag": "B",
+         "sdp": _sdp("198.51.100.2", 1, "m=audio 3000 RTP/AVP 0", "a=rtcp-mux",
+                     "m=audio 3002 RTP/AVP 8")},
+        {"command": "offer", "from-tag": "A", "to-tag": "B", "sdp": refusing},
+        {"command": "answer", "from-tag": "A", "to-tag": "B",
+         "sdp": _sdp("198.51.100.2", 2, "m=audio 0 RTP/AVP 0", "m=audio 0 RTP/AVP 8")},
+        {"command": "query"},
+    ]
+    default_pair.compare([{**step, "_mask": mask_own_values} for step in steps],
+                         f"refused-rtcp-{len(rtcp_lines)}")

@@ -738,8 +738,15 @@ class _Session(SdpOutput, IceCandidates):
                       or ((sender_media.sdes or sender_media.sdes_offered)
                           and bool(sender_media.crypto_offered
                                    or sender_media.crypto_accepted)))
+            # (RTCP at the refusing SDP's a=rtcp, else at port 1; 10.5)
+            rtcp_attr = parsed.rtcp_attribute(index)
+            rtcp_target = Endpoint(conn.address, 1)
+            if rtcp_attr is not None:
+                rtcp_target = Endpoint(rtcp_attr[1].address if rtcp_attr[1] is not None
+                                       else conn.address, rtcp_attr[0])
+            sender_media.rtcp_port = rtcp_attr[0] if rtcp_attr is not None else None
             for stream in sender_media.streams:
-                target = Endpoint(conn.address, 1 if stream.rtcp else 0)
+                target = rtcp_target if stream.rtcp else Endpoint(conn.address, 0)
                 if renews and stream.advertised is not None and stream.crypto_suite:
                     _renew_suite(stream, sender_media, parsed, index, refused=True)
                 if not _fill_endpoint(stream, sender_media, target, sender_media.ice_out,
