@@ -7,7 +7,7 @@ output they feed stay in separate modules; it only reads what ``_commit`` decide
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from functools import partial
 
 from .. import codec_negotiation as negotiation
@@ -37,7 +37,8 @@ def _sealed(media: CallMedia) -> bool:
 
 
 def _encoded_fmtps(plan: MediaPlan, to_offerer: tuple, offer: negotiation.Offered,
-                   injected: bool = False, event_rates: Iterable[str] = ()) -> None:
+                   injected: bool = False, event_rates: Iterable[str] = (),
+                   answered: Sequence[str] = ()) -> None:
     """The codecs the relay encodes into for the offerer are answered with the offerer's own
     format parameters where it gave any, else the answerer's (10.5 writes them from the
     offerer's codec, which took the answerer's parameters only when it had none, and
@@ -45,10 +46,21 @@ def _encoded_fmtps(plan: MediaPlan, to_offerer: tuple, offer: negotiation.Offere
     that changed the packet time has 10.5 frame every codec anew (``repacketized``), so does
     an offerer's ``inject DTMF`` (``injected``: its DTMF goes into what it gets), and a
     telephone-event it made that the answer took (``event_rates``) turns into tones in the
-    codecs of its clock rate."""
+    codecs of its clock rate. A codec converted into that the answer (``answered``, its
+    formats in order) also lists itself, passed through, ahead of every codec converted
+    into it keeps the answerer's parameters: 10.5 builds the answer in the answer's order
+    and adds a payload type once."""
     # (telephone-event and CN keep theirs: ``Offered.supp_touched`` decides on them)
-    targets = {str(entry[1]) for entry in to_offerer
-               if not str(entry[3]).lower().startswith(("telephone-event", "tones", "cn"))}
+    position = {pt: index for index, pt in enumerate(answered)}
+    passed = {pt for pt, source, _, fmtps in plan.codecs if pt == source and fmtps is None}
+    first_source: dict[str, int] = {}
+    for entry in to_offerer:
+        if not str(entry[3]).lower().startswith(("telephone-event", "tones", "cn")):
+            at = position.get(str(entry[0]), len(answered))
+            target = str(entry[1])
+            first_source[target] = min(at, first_source.get(target, at))
+    targets = {pt for pt, at in first_source.items()
+               if not (pt in passed and position.get(pt, len(answered)) < at)}
     rates = frozenset(event_rates)
     for pt, _, rtpmap, _ in plan.codecs:
         encoding = negotiation.encoding_of(rtpmap or "")
@@ -506,8 +518,9 @@ class SdpOutput:
         to_offerer: tuple = ()
         to_answerer: tuple = ()
         passes = False  # (towards the offerer: ``Stream.transcode_passes``)
-        if codecs is not None and (_sealed(offerer) or _sealed(answerer)):
-            codecs = None  # (SRTP passed end to end: the relay cannot read the packets)
+        # (SRTP passed end to end: the relay cannot read the packets, it converts nothing;
+        # the answer's format parameters still follow 10.5's codec handlers)
+        sealed = codecs is not None and (_sealed(offerer) or _sealed(answerer))
         if codecs is not None:
             told = plan.ptime
             if told is None and plan.keep_ptime:
@@ -548,15 +561,18 @@ class SdpOutput:
         if codecs is not None and not passes and not narrowed and plan.codecs is not None:
             _encoded_fmtps(plan, to_offerer, offer_sent, inject[0],
                            negotiation.made_event_rates(answerer_codecs, offer_sent)
-                           if made_event else ())
+                           if made_event else (), plan.formats)
         # (query's "transcoding" flag, as 10.5's: on the media whose packets are converted,
         # and on one whose packets go to a party injecting DTMF, whatever the relay can do
-        # with them: SRTP passed end to end too)
+        # with them: SRTP passed end to end too, where 10.5 sets its codec handlers up
+        # all the same)
         for media, conversions, source, passing, injected in (
                 (answerer, to_answerer, offerer, False, inject[1]),
                 (offerer, to_offerer, answerer, passes, inject[0])):
             if (conversions and not passing) or injected:
                 source.transcoding = True
+            if sealed:
+                conversions, passing = (), False
             stream = media.rtp
             if stream is None or stream.closed:
                 continue
@@ -582,7 +598,7 @@ class SdpOutput:
         stream = offerer.rtp
         section = work.section
         if (offer is None or stream is None or stream.closed or stream.transcode
-                or section.type != "audio" or _sealed(offerer) or _sealed(answerer)):
+                or section.type != "audio"):
             return
         rtpmaps = section.rtpmaps()
         texts = dict(work.added)
@@ -592,6 +608,8 @@ class SdpOutput:
             _ptime_ms(offer.reverse_ptime or offer.ptime))
         if conversions:
             answerer.transcoding = True  # (query shows it on the media sending, as 10.5)
+            if _sealed(offerer) or _sealed(answerer):
+                return  # (SRTP passed end to end: nothing the relay can convert)
             stream.transcode = conversions
             self.manager.media.update_stream(stream)
             if answerer.rtp is not None:
@@ -677,6 +695,11 @@ class SdpOutput:
                 peer.offered = (refused_offer
                                 if refused_offer.always or refused_offer.repacketized
                                 else None)
+                if section.type == "audio":
+                    # (the refusal takes down the codec handlers towards the party offered
+                    # to, but those its offerer's ``inject DTMF`` set up; the offerer's
+                    # stay until the answer: 10.5)
+                    peer.transcoding = sender.inject_dtmf
                 # (its format list as an accepted one's would be: strip, mask, except,
                 # offer and transcode apply; 10.5)
                 plan.formats, _ = negotiation.offer_formats(
@@ -686,13 +709,16 @@ class SdpOutput:
                                                               plan.formats)
             plan.write_mid, plan.mid = True, peer.mid
         offer_sent = sender.medias[work.index].offered
-        if not is_offer and section.is_rtp and offer_sent is not None and section.type == "audio":
+        if not is_offer and section.is_rtp and section.type == "audio":
             # (Only audio: 10.5 passes the codecs of media it cannot transcode through.)
-            formats = sdpmod.filter_codecs(section, opts.strip, opts.except_, offer=opts.offer)
-            codecs = negotiation.answer_codecs(section, formats, offer_sent)
-            offer_sent = negotiation.reframed_by_answer(offer_sent, section, codecs)
-            plan.formats = [c.pt for c in codecs]
-            renumbered = any(c.renumbered for c in codecs) or offer_sent.repacketized
+            renumbered = False  # (no codecs offered to narrow by: nothing converts, 10.5)
+            if offer_sent is not None:
+                formats = sdpmod.filter_codecs(section, opts.strip, opts.except_,
+                                               offer=opts.offer)
+                codecs = negotiation.answer_codecs(section, formats, offer_sent)
+                offer_sent = negotiation.reframed_by_answer(offer_sent, section, codecs)
+                plan.formats = [c.pt for c in codecs]
+                renumbered = any(c.renumbered for c in codecs) or offer_sent.repacketized
             # (the handlers a party's ``inject DTMF`` set up stay on the media whose
             # packets they take towards that party, the refused media's too: 10.5)
             for media, injected in ((receiver.medias[work.index], sender.inject_dtmf),
