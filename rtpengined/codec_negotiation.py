@@ -887,6 +887,50 @@ def stripped_supplements(section: MediaSection, formats: list[str],
     return (sent, extra) if extra else (formats, [])
 
 
+def carried_supplements(section: MediaSection, sent: list[str], added: list[tuple[str, str]],
+                        carried: frozenset[str]) -> tuple[list[str], list[tuple[str, str]]]:
+    """A re-offer to a party whose codec store holds codecs for transcoding (``carried``:
+    their payload types, ``CallMedia.transcoding_pts``): 10.5 carries that mark over by
+    number to the offer's codecs, which touches their clock rates (every rate for a
+    telephone-event or CN), and its supplemental codec tracker runs on the list sent
+    (``sent``, with the codecs the options made, ``added``): telephone-event and CN added
+    at those rates where missing, dropped where no codec is left. The format list and the
+    codecs the tracker made."""
+    if not section.is_rtp or section.type != "audio":
+        return sent, []
+    texts = dict(section.rtpmaps())
+    texts.update(added)
+    touched = [texts.get(pt, "") for pt in section.formats if pt in carried]
+    if not touched:
+        return sent, []
+    made = {pt for pt, text in added if _encoding(text) in SUPPLEMENTARY}
+    return _supplemental(list(sent), texts, touched, set(section.formats), made)
+
+
+def offered_for_transcoding(section: MediaSection, sent: list[str],
+                            added: Iterable[tuple[str, str]],
+                            carried: frozenset[str]) -> frozenset[str]:
+    """The payload types the codec store of the party offered to holds for transcoding
+    once an offer is sent (``sent``): the codecs made for it (``added``: by the codec
+    options or the tracker), and those the offer gave the numbers of such again."""
+    return frozenset([pt for pt, _ in added]
+                     + [pt for pt in section.formats if pt in carried and pt in sent])
+
+
+def answered_for_transcoding(section: MediaSection, carried: frozenset[str]) -> frozenset[str]:
+    """The payload types an answerer's codec store holds for transcoding once its answer
+    (``section``) is in: those it answered of the ones it held (``carried``), less the
+    telephone-event/CN 10.5's tracker then drops, plus those the tracker makes for the
+    clock rates they touch (see ``carried_supplements``)."""
+    kept = [pt for pt in section.formats if pt in carried]
+    if not kept or not section.is_rtp or section.type != "audio":
+        return frozenset()
+    rtpmaps = section.rtpmaps()
+    result, extra = _supplemental(list(section.formats), dict(rtpmaps),
+                                  [rtpmaps.get(pt, "") for pt in kept], set(section.formats))
+    return frozenset(pt for pt in kept if pt in result) | {pt for pt, _ in extra}
+
+
 def _fresh(name: str) -> bool:
     """A ``transcode`` name with format parameters or codec options after its channels
     (``opus/48000/1//useinbandfec=1``, ``opus/48000/1/x=1``): 10.5 makes it a codec of its

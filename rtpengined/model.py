@@ -295,6 +295,10 @@ class CallMedia:
     # set, a re-offer towards this party keeps rtcp-mux without a fallback port (10.5).
     mux_in_use: bool = False
     offered: Any = None  # codec_negotiation.Offered: what the offer sent to this party
+    # The payload types 10.5's codec store for this party holds "for transcoding" (codecs
+    # the codec options or its supplemental codec tracker made for the offers sent to it,
+    # as its answer kept them): a re-offer's codecs under these numbers take the mark.
+    transcoding_pts: frozenset[str] = rare(frozenset())
     # The far address the ports in use were bound for (10.5's endpoint map key): set when
     # they are bound or first answered for, a zero address filled in by the first real one
     # of the same port; ICE and ``port-latching`` leave it as it was.

@@ -122,6 +122,29 @@ def test_codecs_10_5_cannot_decode_and_encode_leave_an_offer_that_adds_one():
     vorbis = section("96 0", "a=rtpmap:96 vorbis/48000")  # (fully supported: kept)
     assert negotiation.offer_formats(vorbis, [], [], [], ["PCMA"])[0] == ["96", "0", "8"]
 
+
+def test_a_re_offer_carries_the_for_transcoding_mark_by_payload_type_number():
+    """6187's calls: the answer took the telephone-event/48000 made for it, so the answerer's
+    codec store (after 10.5's tracker) holds a telephone-event/8000 for transcoding under
+    96; a re-offer listing opus under 96 touches 48000, and telephone-event is offered at
+    that rate under the first free type, before the offer's own."""
+    answer = section("3 98", "a=rtpmap:3 GSM/8000", "a=rtpmap:98 telephone-event/48000")
+    held = negotiation.answered_for_transcoding(answer, frozenset({"98", "97"}))
+    assert held == frozenset({"96"})
+    reoffer = section("9 96 3 18 101", "a=rtpmap:96 opus/48000/2",
+                      "a=rtpmap:101 telephone-event/8000")
+    sent, made = negotiation.carried_supplements(reoffer, list(reoffer.formats), [], held)
+    assert sent == ["9", "96", "3", "18", "97", "101"]
+    assert made == [("97", "telephone-event/48000")]
+    assert negotiation.offered_for_transcoding(reoffer, sent, made, held) == {"96", "97"}
+
+
+def test_no_mark_carried_leaves_a_re_offer_as_it_is():
+    reoffer = section("0 101", "a=rtpmap:101 telephone-event/8000")
+    assert negotiation.carried_supplements(reoffer, ["0", "101"], [], frozenset({"8"})) == (
+        ["0", "101"], [])
+    assert negotiation.answered_for_transcoding(reoffer, frozenset({"8"})) == frozenset()
+
 # -- the answer -------------------------------------------------------------------------
 
 def _offered(formats: str, *attributes: str, sent: list[str] | None = None,

@@ -702,8 +702,22 @@ class SdpOutput:
                     peer.transcoding = sender.inject_dtmf
                 # (its format list as an accepted one's would be: strip, mask, except,
                 # offer and transcode apply; 10.5)
-                plan.formats, _ = negotiation.offer_formats(
+                plan.formats, added = negotiation.offer_formats(
                     section, opts.strip, opts.except_, opts.mask, opts.transcode, opts.offer)
+                if opts.strip and not opts.transcode:  # (the tracker after a strip too)
+                    formats, made = negotiation.stripped_supplements(
+                        section, plan.formats, sdpmod.filter_codecs(
+                            section, opts.strip, opts.except_, offer=opts.offer,
+                            orphans=True))
+                    if made:
+                        plan.formats, added = formats, made
+                extra: list[tuple[str, str]] = []
+                if peer.transcoding_pts:  # (and the tracker's, ``carried_supplements``)
+                    plan.formats, extra = negotiation.carried_supplements(
+                        section, plan.formats, added, peer.transcoding_pts)
+                peer.transcoding_pts = negotiation.offered_for_transcoding(
+                    section, plan.formats, [*added, *extra], peer.transcoding_pts)
+                own.transcoding_pts = frozenset()
                 if opts.strip:  # (and one left with telephone-event/CN alone: an empty list)
                     plan.hide_formats = sdpmod.only_dtmf_left(section, section.formats,
                                                               plan.formats)

@@ -528,6 +528,9 @@ class _Session(SdpOutput, IceCandidates):
                 # transport-protocol keeps that one, not the one we last offered it; 10.5)
                 smedia.protocol_sent = None
             smedia.initialized = True
+            if not is_offer and smedia.transcoding_pts:
+                smedia.transcoding_pts = negotiation.answered_for_transcoding(
+                    own, smedia.transcoding_pts)
             _update_ptime(smedia, rmedia, own, opts if is_offer else None)
             has_ice = parsed.has_ice(work.index)
             # ICE in use on the sender's leg: its own SDP decides (but for ``reject ICE``:
@@ -580,6 +583,18 @@ class _Session(SdpOutput, IceCandidates):
                             section, opts.strip, opts.except_, offer=opts.offer, orphans=True))
                     if work.added:
                         work.sent_formats = sent
+                if rmedia.transcoding_pts and work.gateways is None:
+                    sent, extra = negotiation.carried_supplements(
+                        section, sent, work.added, rmedia.transcoding_pts)
+                    if extra or sent != (work.sent_formats or formats):
+                        work.sent_formats = sent
+                        work.added = [*work.added, *extra]
+                # (what 10.5's codec store for the receiver holds for transcoding now: the
+                # codecs made for it, and those the offer gave the numbers of such again;
+                # the offerer's own store is built anew, ours knows none of it)
+                rmedia.transcoding_pts = negotiation.offered_for_transcoding(
+                    section, sent, work.added, rmedia.transcoding_pts)
+                smedia.transcoding_pts = frozenset()
                 # (codecs added by ``transcode`` or by the tracker after a strip: the relay
                 # may convert into them, 10.5 sets up its codec handlers for them)
                 converts = bool(opts.transcode or work.added)
