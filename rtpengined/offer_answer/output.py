@@ -193,6 +193,11 @@ class SdpOutput:
             if is_offer:
                 out_media.mux_sent = out_media.mux_in_use = mux
                 out_media.mux_shown = None  # (as the sender's: session.apply)
+                if section.is_rtp and section.type == "audio":
+                    # (10.5 sets up the handlers towards the party offered to anew: its
+                    # "transcoding" flag is what they do now, set below; the offerer's
+                    # stays until the answer)
+                    out_media.transcoding = sender.inject_dtmf
             plan = MediaPlan(
                 port=rtp.port, address=addr,
                 formats=sdpmod.filter_codecs(section, opts.strip, opts.except_, offer=opts.offer),
@@ -692,9 +697,11 @@ class SdpOutput:
                 refused_offer = negotiation.offered(
                     section, section.formats, opts.ptime, opts.ptime_reverse,
                     always="always-transcode" in opts.flags)
+                # (and a ``mask``'s: an answer with nothing in common is answered the
+                # offerer's first codec, the one its handlers convert into, as 10.5)
                 peer.offered = (refused_offer
                                 if refused_offer.always or refused_offer.repacketized
-                                else None)
+                                or opts.mask else None)
                 if section.type == "audio":
                     # (the refusal takes down the codec handlers towards the party offered
                     # to, but those its offerer's ``inject DTMF`` set up; the offerer's
