@@ -445,6 +445,9 @@ encoding_of = _encoding  # (the encoding of an rtpmap text, lower case)
 
 def answer_codecs(section: MediaSection, formats: list[str], offer: Offered) -> list[AnswerCodec]:
     """The answer's codec list narrowed to the offer's (see the module doc)."""
+    if _options_left_supplements(section, formats):  # (nothing to convert from: 10.5)
+        rtpmaps = section.rtpmaps()
+        return [AnswerCodec(pt, pt, rtpmaps.get(pt)) for pt in formats]
     result = _answer_codecs(section, formats, offer)
     if offer.accept or offer.always:
         return _accepted_supplements(result, offer)
@@ -1168,12 +1171,16 @@ def single_codec(codecs: list[AnswerCodec]) -> list[AnswerCodec]:
     return result
 
 
-def hides_formats(section: MediaSection, result: list[AnswerCodec], offer: Offered) -> bool:
+def hides_formats(section: MediaSection, result: list[AnswerCodec], offer: Offered,
+                  formats: list[str] | None = None) -> bool:
     """10.5 quirk: an answer left with only telephone-event because its codecs were stripped
-    from the offer gets an empty m= format list (the telephone-event attributes stay)."""
+    from the offer, or by the answer's own options (``formats``: what they left of it),
+    gets an empty m= format list (the telephone-event attributes stay)."""
+    rtpmaps = section.rtpmaps()
+    if formats is not None and _options_left_supplements(section, formats):
+        return True
     if not result or any(_encoding(c.rtpmap or "") not in SUPPLEMENTARY for c in result):
         return False
-    rtpmaps = section.rtpmaps()
     stripped = dict(offer.stripped)
     if any(_encoding(c.rtpmap or "") != "telephone-event" for c in result):
         # (with CN too: only when the strip took a codec at their clock rate, as below)
@@ -1181,6 +1188,16 @@ def hides_formats(section: MediaSection, result: list[AnswerCodec], offer: Offer
     return _rate_stripped_offer(offer) or any(
         pt in stripped and _encoding(stripped[pt]) == _encoding(rtpmaps.get(pt, ""))
         for pt in section.formats)
+
+
+def _options_left_supplements(section: MediaSection, formats: list[str]) -> bool:
+    """An answer's own codec options took every codec it had at the clock rate of the
+    telephone-event/CN they left (``formats``), and nothing else is left: 10.5 answers
+    those as they are, under an empty format list (``hides_formats``)."""
+    rtpmaps = section.rtpmaps()
+    return (bool(formats)
+            and all(_encoding(rtpmaps.get(pt, "")) in SUPPLEMENTARY for pt in formats)
+            and _rate_stripped(rtpmaps, formats, list(section.formats)))
 
 
 def _rate_stripped_offer(offer: Offered) -> bool:

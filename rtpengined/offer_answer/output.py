@@ -222,7 +222,8 @@ class SdpOutput:
                     codecs = negotiation.single_codec(codecs)
                     narrowed = len(codecs) < answered
                 plan.codecs = [(c.pt, c.source_pt, c.rtpmap, c.fmtps) for c in codecs]
-                plan.hide_formats = negotiation.hides_formats(section, codecs, offer_sent)
+                plan.hide_formats = negotiation.hides_formats(section, codecs, offer_sent,
+                                                              plan.formats)
                 # (the answer took a telephone-event we made: its DTMF crosses between
                 # tones and events, ``_set_conversions``, and query shows "transcoding")
                 made_event = negotiation.takes_made_event(plan.formats, section, offer_sent)
