@@ -445,13 +445,21 @@ encoding_of = _encoding  # (the encoding of an rtpmap text, lower case)
 
 def answer_codecs(section: MediaSection, formats: list[str], offer: Offered) -> list[AnswerCodec]:
     """The answer's codec list narrowed to the offer's (see the module doc)."""
-    if _options_left_supplements(section, formats):  # (nothing to convert from: 10.5)
+    return answer_plan(section, formats, offer)[0]
+
+
+def answer_plan(section: MediaSection, formats: list[str],
+                offer: Offered) -> tuple[list[AnswerCodec], bool]:
+    """``answer_codecs``, and whether the answer's own codec options left it only
+    telephone-event/CN, which go as they are (nothing to convert from, 10.5) under an
+    empty format list (``hides_formats``)."""
+    if _options_left_supplements(section, formats):
         rtpmaps = section.rtpmaps()
-        return [AnswerCodec(pt, pt, rtpmaps.get(pt)) for pt in formats]
+        return [AnswerCodec(pt, pt, rtpmaps.get(pt)) for pt in formats], True
     result = _answer_codecs(section, formats, offer)
     if offer.accept or offer.always:
-        return _accepted_supplements(result, offer)
-    return result
+        return _accepted_supplements(result, offer), False
+    return result, False
 
 
 def _accepted_supplements(result: list[AnswerCodec], offer: Offered) -> list[AnswerCodec]:
@@ -920,6 +928,29 @@ def offered_for_transcoding(section: MediaSection, sent: list[str],
                      + [pt for pt in section.formats if pt in carried and pt in sent])
 
 
+def offered_format_list(section: MediaSection, formats: list[str], strip: list[str],
+                        except_: list[str], mask: list[str], transcode: list[str] | tuple[()],
+                        offer: list[str] | tuple[()], held: frozenset[str],
+                        ) -> tuple[list[str], list[tuple[str, str]], frozenset[str]]:
+    """What an offer sends the party offered to, accepted or refused alike, as 10.5's codec
+    store makes it: the format list after the codec options (``formats``: what
+    ``filter_codecs`` left; with ``transcode``: ``offer_formats``; the tracker after a
+    strip without it: ``stripped_supplements``; the tracker on the codecs that party held
+    for transcoding, ``held``: ``carried_supplements``), the codecs made for it, and the
+    payload types its store holds for transcoding from now on (``offered_for_transcoding``)."""
+    sent, added = formats, []
+    if transcode:
+        sent, added = offer_formats(section, strip, except_, mask, transcode, offer)
+    elif strip:
+        sent, added = stripped_supplements(section, sent, filter_codecs(
+            section, strip, except_, offer=offer, orphans=True))
+    if held:
+        sent, extra = carried_supplements(section, sent, added, held)
+        if extra:
+            added = [*added, *extra]
+    return sent, added, offered_for_transcoding(section, sent, added, held)
+
+
 def answered_for_transcoding(section: MediaSection, carried: frozenset[str]) -> frozenset[str]:
     """The payload types an answerer's codec store holds for transcoding once its answer
     (``section``) is in: those it answered of the ones it held (``carried``), less the
@@ -1172,13 +1203,13 @@ def single_codec(codecs: list[AnswerCodec]) -> list[AnswerCodec]:
 
 
 def hides_formats(section: MediaSection, result: list[AnswerCodec], offer: Offered,
-                  formats: list[str] | None = None) -> bool:
+                  options_left_supplements: bool = False) -> bool:
     """10.5 quirk: an answer left with only telephone-event because its codecs were stripped
-    from the offer, or by the answer's own options (``formats``: what they left of it),
-    gets an empty m= format list (the telephone-event attributes stay)."""
-    rtpmaps = section.rtpmaps()
-    if formats is not None and _options_left_supplements(section, formats):
+    from the offer, or by the answer's own options (``options_left_supplements``, from
+    ``answer_plan``), gets an empty m= format list (the telephone-event attributes stay)."""
+    if options_left_supplements:
         return True
+    rtpmaps = section.rtpmaps()
     if not result or any(_encoding(c.rtpmap or "") not in SUPPLEMENTARY for c in result):
         return False
     stripped = dict(offer.stripped)
@@ -1193,7 +1224,7 @@ def hides_formats(section: MediaSection, result: list[AnswerCodec], offer: Offer
 def _options_left_supplements(section: MediaSection, formats: list[str]) -> bool:
     """An answer's own codec options took every codec it had at the clock rate of the
     telephone-event/CN they left (``formats``), and nothing else is left: 10.5 answers
-    those as they are, under an empty format list (``hides_formats``)."""
+    those as they are, under an empty format list (``answer_plan``)."""
     rtpmaps = section.rtpmaps()
     return (bool(formats)
             and all(_encoding(rtpmaps.get(pt, "")) in SUPPLEMENTARY for pt in formats)

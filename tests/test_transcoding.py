@@ -139,6 +139,32 @@ def test_a_re_offer_carries_the_for_transcoding_mark_by_payload_type_number():
     assert negotiation.offered_for_transcoding(reoffer, sent, made, held) == {"96", "97"}
 
 
+def test_the_offered_format_list_is_the_options_then_the_tracker_then_the_carried_mark():
+    """``offered_format_list``, what accepted and refused offers both send: the same steps
+    as the functions it chains, and without options or mark the list as it is."""
+    reoffer = section("9 96 3 18 101", "a=rtpmap:96 opus/48000/2",
+                      "a=rtpmap:101 telephone-event/8000")
+    plain = list(reoffer.formats)
+    assert negotiation.offered_format_list(reoffer, plain, [], [], [], [], [], frozenset()) == (
+        plain, [], frozenset())
+    assert negotiation.offered_format_list(
+        reoffer, plain, [], [], [], [], [], frozenset({"96"})) == (
+        ["9", "96", "3", "18", "97", "101"], [("97", "telephone-event/48000")],
+        frozenset({"96", "97"}))
+    opus = section("96 0 101", "a=rtpmap:96 opus/48000/2", "a=rtpmap:101 telephone-event/8000")
+    assert negotiation.offered_format_list(
+        opus, list(opus.formats), [], [], [], ["CN"], [], frozenset()) == (
+        ["96", "0", "13", "97", "98", "101"],
+        [("13", "CN/8000"), ("97", "CN/48000"), ("98", "telephone-event/48000")],
+        frozenset({"13", "97", "98"}))
+    stripped = section("0 8 101", "a=rtpmap:101 telephone-event/8000")
+    kept = sdpmod.filter_codecs(stripped, ["telephone-event"], [])
+    assert negotiation.offered_format_list(
+        stripped, kept, ["telephone-event"], [], [], [], [], frozenset()) == (
+        *negotiation.stripped_supplements(stripped, kept, sdpmod.filter_codecs(
+            stripped, ["telephone-event"], [], orphans=True)), frozenset())
+
+
 def test_no_mark_carried_leaves_a_re_offer_as_it_is():
     reoffer = section("0 101", "a=rtpmap:101 telephone-event/8000")
     assert negotiation.carried_supplements(reoffer, ["0", "101"], [], frozenset({"8"})) == (

@@ -144,6 +144,12 @@ class SdpOutput:
             section = work.section
             # The produced SDP shows the ports of the party it is sent to.
             out_media = receiver.medias[work.index]
+            if is_offer and section.is_rtp and section.type == "audio":
+                # 10.5 sets up the codec handlers towards the party offered to anew, an
+                # accepted media's or a refused one's: its "transcoding" flag is what they
+                # do now (those its offerer's ``inject DTMF`` sets up, and what the codec
+                # options add, below); the offerer's stays until the answer.
+                out_media.transcoding = sender.inject_dtmf
             if is_offer and opts.ice_lite in _LITE_OPTIONS:
                 # ICE-lite (offers only, as 10.5): which parties we are lite towards from now
                 # on; without the option, the sides stay as they were (even after a hold).
@@ -193,11 +199,6 @@ class SdpOutput:
             if is_offer:
                 out_media.mux_sent = out_media.mux_in_use = mux
                 out_media.mux_shown = None  # (as the sender's: session.apply)
-                if section.is_rtp and section.type == "audio":
-                    # (10.5 sets up the handlers towards the party offered to anew: its
-                    # "transcoding" flag is what they do now, set below; the offerer's
-                    # stays until the answer)
-                    out_media.transcoding = sender.inject_dtmf
             plan = MediaPlan(
                 port=rtp.port, address=addr,
                 formats=sdpmod.filter_codecs(section, opts.strip, opts.except_, offer=opts.offer),
@@ -214,7 +215,8 @@ class SdpOutput:
                 _add_transcoded(plan, section, work)
             offer_sent = sender.medias[work.index].offered
             if not is_offer and section.is_rtp and offer_sent is not None:
-                codecs = negotiation.answer_codecs(section, plan.formats, offer_sent)
+                codecs, left_supplements = negotiation.answer_plan(section, plan.formats,
+                                                                   offer_sent)
                 offer_sent = negotiation.reframed_by_answer(offer_sent, section, codecs)
                 narrowed = False  # (``single codec`` left out codecs the answerer may send)
                 if "single-codec" in opts.flags:
@@ -223,7 +225,7 @@ class SdpOutput:
                     narrowed = len(codecs) < answered
                 plan.codecs = [(c.pt, c.source_pt, c.rtpmap, c.fmtps) for c in codecs]
                 plan.hide_formats = negotiation.hides_formats(section, codecs, offer_sent,
-                                                              plan.formats)
+                                                              left_supplements)
                 # (the answer took a telephone-event we made: its DTMF crosses between
                 # tones and events, ``_set_conversions``, and query shows "transcoding")
                 made_event = negotiation.takes_made_event(plan.formats, section, offer_sent)
@@ -703,28 +705,13 @@ class SdpOutput:
                 peer.offered = (refused_offer
                                 if refused_offer.always or refused_offer.repacketized
                                 or opts.mask else None)
-                if section.type == "audio":
-                    # (the refusal takes down the codec handlers towards the party offered
-                    # to, but those its offerer's ``inject DTMF`` set up; the offerer's
-                    # stay until the answer: 10.5)
-                    peer.transcoding = sender.inject_dtmf
                 # (its format list as an accepted one's would be: strip, mask, except,
-                # offer and transcode apply; 10.5)
-                plan.formats, added = negotiation.offer_formats(
-                    section, opts.strip, opts.except_, opts.mask, opts.transcode, opts.offer)
-                if opts.strip and not opts.transcode:  # (the tracker after a strip too)
-                    formats, made = negotiation.stripped_supplements(
-                        section, plan.formats, sdpmod.filter_codecs(
-                            section, opts.strip, opts.except_, offer=opts.offer,
-                            orphans=True))
-                    if made:
-                        plan.formats, added = formats, made
-                extra: list[tuple[str, str]] = []
-                if peer.transcoding_pts:  # (and the tracker's, ``carried_supplements``)
-                    plan.formats, extra = negotiation.carried_supplements(
-                        section, plan.formats, added, peer.transcoding_pts)
-                peer.transcoding_pts = negotiation.offered_for_transcoding(
-                    section, plan.formats, [*added, *extra], peer.transcoding_pts)
+                # offer, transcode and the tracker apply; 10.5)
+                plan.formats, _, peer.transcoding_pts = negotiation.offered_format_list(
+                    section, sdpmod.filter_codecs(section, opts.strip, opts.except_,
+                                                  offer=opts.offer),
+                    opts.strip, opts.except_, opts.mask, opts.transcode, opts.offer,
+                    peer.transcoding_pts)
                 own.transcoding_pts = frozenset()
                 if opts.strip:  # (and one left with telephone-event/CN alone: an empty list)
                     plan.hide_formats = sdpmod.only_dtmf_left(section, section.formats,

@@ -571,29 +571,20 @@ class _Session(SdpOutput, IceCandidates):
                     (*opts.rtcp_mux, "require") if work.mux_forced else opts.rtcp_mux))
                 formats = sdpmod.filter_codecs(section, opts.strip, opts.except_,
                                                offer=opts.offer)
-                sent = formats
-                if opts.transcode and work.gateways is None:
-                    sent, work.added = negotiation.offer_formats(
-                        section, opts.strip, opts.except_, opts.mask, opts.transcode,
-                        opts.offer)
-                    work.sent_formats = sent
-                elif opts.strip and work.gateways is None:
-                    sent, work.added = negotiation.stripped_supplements(
-                        section, formats, sdpmod.filter_codecs(
-                            section, opts.strip, opts.except_, offer=opts.offer, orphans=True))
-                    if work.added:
-                        work.sent_formats = sent
-                if rmedia.transcoding_pts and work.gateways is None:
-                    sent, extra = negotiation.carried_supplements(
-                        section, sent, work.added, rmedia.transcoding_pts)
-                    if extra or sent != (work.sent_formats or formats):
-                        work.sent_formats = sent
-                        work.added = [*work.added, *extra]
                 # (what 10.5's codec store for the receiver holds for transcoding now: the
                 # codecs made for it, and those the offer gave the numbers of such again;
                 # the offerer's own store is built anew, ours knows none of it)
-                rmedia.transcoding_pts = negotiation.offered_for_transcoding(
-                    section, sent, work.added, rmedia.transcoding_pts)
+                if work.gateways is None:
+                    sent, work.added, rmedia.transcoding_pts = (
+                        negotiation.offered_format_list(
+                            section, formats, opts.strip, opts.except_, opts.mask, opts.transcode,
+                            opts.offer, rmedia.transcoding_pts))
+                    if work.added or sent != formats:
+                        work.sent_formats = sent
+                else:  # (a T.38 gateway: the codec options are its, the list goes as it is)
+                    sent = formats
+                    rmedia.transcoding_pts = negotiation.offered_for_transcoding(
+                        section, sent, work.added, rmedia.transcoding_pts)
                 smedia.transcoding_pts = frozenset()
                 # (codecs added by ``transcode`` or by the tracker after a strip: the relay
                 # may convert into them, 10.5 sets up its codec handlers for them)

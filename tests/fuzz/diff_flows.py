@@ -292,7 +292,12 @@ def main() -> None:
     pair = DaemonPair(ranges=((30000, 34999), (35000, 39999)))
     try:
         for seed in seeds:
-            found = run_seed(pair, seed, options)
+            try:
+                found = run_seed(pair, seed, options)
+            except OSError as exc:  # (a daemon that stopped answering: say which, and why)
+                for name, daemon in (("rtpengine", pair.reference), ("ours", pair.ours)):
+                    print(f"seed {seed}: {exc!r}; {name} exit code {daemon.proc.poll()}")
+                raise
             if found is None:
                 continue
             steps, difference = found
