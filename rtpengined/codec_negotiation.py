@@ -149,10 +149,10 @@ def offered(section: MediaSection, formats: list[str], ptime_option: int | None,
         fmtps.setdefault(pt, []).append(params)
     if previous is not None and previous.fmtps:
         before = dict(previous.codecs)
-        for pt, params in previous.fmtps.items():
+        for pt, kept in previous.fmtps.items():
             if (pt not in fmtps and pt in rtpmaps and before.get(pt) == rtpmaps[pt]
                     and encoding_of(rtpmaps[pt]) not in SUPPLEMENTARY):
-                fmtps[pt] = list(params)
+                fmtps[pt] = list(kept)
     own = ptimes[0] if ptimes else None
     forced = ptime_option is not None and ptime_option > 0
     reverse = str(ptime_reverse) if ptime_reverse is not None and ptime_reverse > 0 else None
@@ -169,7 +169,7 @@ def offered(section: MediaSection, formats: list[str], ptime_option: int | None,
         sent_ptime=str(ptime_option) if forced else own,
         fmtps=fmtps or _NO_FMTPS,
         reverse_ptime=reverse,
-        repacketized=(forced and _reframes(ptime_option,
+        repacketized=(forced and _reframes(ptime_option or 0,
                                            own or (str(previous_ptime) if previous_ptime
                                                    else None),
                                            [text for _, text in codecs])
@@ -938,7 +938,8 @@ def offered_format_list(section: MediaSection, formats: list[str], strip: list[s
     strip without it: ``stripped_supplements``; the tracker on the codecs that party held
     for transcoding, ``held``: ``carried_supplements``), the codecs made for it, and the
     payload types its store holds for transcoding from now on (``offered_for_transcoding``)."""
-    sent, added = formats, []
+    sent = formats
+    added: list[tuple[str, str]] = []
     if transcode:
         sent, added = offer_formats(section, strip, except_, mask, transcode, offer)
     elif strip:
@@ -1106,6 +1107,7 @@ def conversions(sent: list[tuple[str, str]], received: list[tuple[str, str]],
             if (primary is not None and primary[0].isdigit()
                     and media_codecs.convertible(encoding, primary[1])):
                 target = media_codecs.codec(primary[1])
+                assert target is not None  # (convertible: a codec of ours)
                 out.append((int(pt), int(primary[0]), encoding.upper(), primary[1].upper(),
                             target.frame(ptime)))
         elif through and encoding in media_codecs.G711 and names[encoding].isdigit():
@@ -1113,7 +1115,7 @@ def conversions(sent: list[tuple[str, str]], received: list[tuple[str, str]],
                         ptime * 8))
     if out and primary is not None:
         out += _event_conversions(sent, received, clock_rate(dict(received)[primary[0]]))
-    if tones:
+    if tones and primary is not None:  # (tones: a G.711 primary)
         out += [(int(pt), int(primary[0]), "TELEPHONE-EVENT/8000", f"TONES/{primary[1].upper()}",
                  ptime * 8) for pt in sent_events]
     if cn_out is not None and silence is not None:

@@ -12,10 +12,10 @@ calls a daemon holds do not pay a slot for each.
 
 from __future__ import annotations
 
+import _socket
 import functools
 import ipaddress
 import itertools
-import socket
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -105,7 +105,7 @@ class Stream:
     interface: Interface
     port: int
     rtcp: bool = False
-    sock: socket.socket | None = None
+    sock: _socket.socket | None = None  # (the C type: ports.bind_udp)
     sink: Stream | None = None
     advertised: Endpoint | None = None
     endpoint: Endpoint | None = None
@@ -205,6 +205,9 @@ class Stream:
     # The call's TOS is not ``--tos`` (an offer's ``TOS``): the kernel, which marks what it
     # forwards with ``--tos``, leaves the stream to the relay (``kernel.why_userspace``).
     tos_own: bool = rare(False)
+
+    # (the holder of the rare attributes, or None: ``rare_fields``, which declares it too)
+    rare: Any = field(default=None, init=False, repr=False, compare=False)
 
     @property
     def local(self) -> Endpoint:
@@ -378,6 +381,9 @@ class CallMedia:
     # media too, which the relay here does anyway).
     unidirectional: bool = rare(False)
 
+    # (the holder of the rare attributes, or None: ``rare_fields``, which declares it too)
+    rare: Any = field(default=None, init=False, repr=False, compare=False)
+
     @property
     def rtp(self) -> Stream | None:
         for stream in self.streams:  # a loop, not a generator: read on every command
@@ -486,6 +492,9 @@ class Monologue:
     mirror_rtcp: bool = rare(False)
     egress: bool = rare(False)  # a subscriber with the ``egress`` flag (``Stream.egress``)
     published: bool = rare(False)  # created by ``publish`` (no offer/answer peer)
+
+    # (the holder of the rare attributes, or None: ``rare_fields``, which declares it too)
+    rare: Any = field(default=None, init=False, repr=False, compare=False)
 
     def link(self, sender: Monologue) -> None:
         """This party receives ``sender``'s media (once, however often linked)."""

@@ -20,18 +20,18 @@ import os
 import random
 import socket
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 from .model import Interface
 from .protocol.ngcodec import NgError
 
-Binder = Callable[[Interface, int], socket.socket]
+Binder = Callable[[Interface, int], _socket.socket]
 _NONBLOCKING_UDP = socket.SOCK_DGRAM | getattr(socket, "SOCK_NONBLOCK", 0)
 # A new run starts 6..19 ports above the previous one, as in rtpengine.
 _STEP_MIN, _STEP_MAX = 6, 20
 
 
-def bind_udp(interface: Interface, port: int) -> socket.socket:
+def bind_udp(interface: Interface, port: int) -> _socket.socket:
     """Bind a non-blocking UDP socket on the interface address (raises ``OSError``).
 
     The C socket type (``_socket.socket``, the base of ``socket.socket``): every open call
@@ -52,7 +52,7 @@ def bind_udp(interface: Interface, port: int) -> socket.socket:
     return sock
 
 
-def set_tos(sock: socket.socket, tos: int) -> None:
+def set_tos(sock: _socket.socket, tos: int) -> None:
     """The IP TOS (IPv4) or traffic class (IPv6) of what ``sock`` sends."""
     if sock.family == socket.AF_INET6:
         sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_TCLASS, tos)
@@ -79,7 +79,7 @@ class LingeringSockets:
     def __len__(self) -> int:
         return len(self.entries)
 
-    def hold(self, address: str, port: int, sock: socket.socket | int) -> None:
+    def hold(self, address: str, port: int, sock: _socket.socket | int) -> None:
         entry = self.entries.get((address, port))
         if entry is None:
             self.entries[(address, port)] = [sock, 1]
@@ -99,7 +99,7 @@ class LingeringSockets:
             if entry[0] is not None:
                 _close(entry[0])
 
-    def take(self, address: str, port: int, drain: bool = True) -> socket.socket | None:
+    def take(self, address: str, port: int, drain: bool = True) -> _socket.socket | None:
         """The still-bound socket of ``port``; packets queued for the old call dropped
         unless ``drain`` is false (the port goes back to the same call's party)."""
         entry = self.entries.get((address, port))
@@ -116,7 +116,7 @@ class LingeringSockets:
                 break
         return sock
 
-    def put_back(self, address: str, port: int, sock: socket.socket) -> None:
+    def put_back(self, address: str, port: int, sock: _socket.socket) -> None:
         """Undo ``take`` (the port's partner could not be bound)."""
         entry = self.entries.get((address, port))
         if entry is None:
@@ -131,14 +131,15 @@ class LingeringSockets:
         self.entries.clear()
 
 
-def _close(sock: socket.socket | int) -> None:
+def _close(sock: _socket.socket | int) -> None:
     if isinstance(sock, int):
         os.close(sock)
     else:
         sock.close()
 
 
-def give_back(bound: list[tuple[PortPool | None, list[tuple[int, socket.socket]]]]) -> None:
+def give_back(bound: Sequence[tuple[PortPool | None, Sequence[tuple[int, _socket.socket]]]]
+              ) -> None:
     """Undo ``allocate`` calls of a transaction that failed part way (the next one ran out
     of ports): every socket closed and its port free again. ``(None, [])`` entries, for
     media that needed no ports, are allowed."""
@@ -243,7 +244,7 @@ class PortPool:
     def used(self) -> int:
         return len(self.in_use)
 
-    def allocate(self, count: int, tos: int = 0) -> list[tuple[int, socket.socket]]:
+    def allocate(self, count: int, tos: int = 0) -> list[tuple[int, _socket.socket]]:
         """Bind ``count`` (1 or 2) consecutive ports; ``NgError('Ran out of ports')`` if full.
         Their sockets send with ``tos`` (the call's TOS: 10.5 marks every socket of a call).
 
@@ -283,7 +284,7 @@ class PortPool:
             if not in_use.run_free(port, last):
                 port = in_use.next_free(port + 1)
                 continue
-            bound: list[tuple[int, socket.socket]] = []
+            bound: list[tuple[int, _socket.socket]] = []
             reclaimed: list[int] = []
             for p in range(port, last + 1):
                 sock = (lingering.take(self.interface.address, p) if lingering is not None
@@ -306,11 +307,12 @@ class PortPool:
                         set_tos(sock, tos)
                 return bound
 
-    def _undo_run(self, bound: list[tuple[int, socket.socket]], reclaimed: list[int]) -> None:
+    def _undo_run(self, bound: list[tuple[int, _socket.socket]], reclaimed: list[int]) -> None:
         """Undo a run that could not be bound whole: lingering sockets back to their set,
         the others closed."""
         for p, sock in bound:
             if p in reclaimed:
+                assert self.lingering is not None  # (only lingering sockets are reclaimed)
                 self.lingering.put_back(self.interface.address, p, sock)
             else:
                 sock.close()

@@ -26,6 +26,7 @@ MOS and about ten entries of its progression), and the daemon's MOS totals count
 from __future__ import annotations
 
 from collections import deque
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 MAX_TIMES = 10  # sender reports remembered per SSRC (10.5)
@@ -206,7 +207,7 @@ def _round_trip(others: list, ssrc: int, lsr: int, dlsr: int, wall: float,
 
 
 def note(monologues: list, stream, wall: float, senders: list, blocks: list,
-         totals: Totals, extended: list = ()) -> None:
+         totals: Totals, extended: Sequence = ()) -> None:
     """RTCP the relay read on ``stream`` (one of these parties'): its sender reports and
     report blocks go to the party that sent them (``Monologue.quality``)."""
     party = media = None

@@ -13,6 +13,7 @@ from __future__ import annotations
 import re
 import socket
 import sys
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from .protocol.ngcodec import NgError
@@ -768,6 +769,7 @@ def _ice_lines(ice: IceCredentials, mplan: MediaPlan) -> list[str]:
         out.append(f"a=ice-pwd:{ice.pwd}{CRLF}")
         if ice.trickle:
             out.append(f"a=ice-options:trickle{CRLF}")
+    candidates: Sequence[tuple[int, int, str, str, int | None]]
     if ice.selected is not None:  # ICE completed: each component's selected socket only
         candidates = ice.selected
     else:

@@ -48,6 +48,9 @@ def credentials(mono: Monologue) -> tuple[str, str]:
 class IceCandidates:
     """ICE credentials and alternate candidates of one transaction (mixed into ``_Session``)."""
 
+    manager: CallManager  # (``_Session`` sets both)
+    call: Call
+
     def _ice(self, mono: Monologue, interface: Interface) -> IceCredentials:
         creds = credentials(mono)
         return IceCredentials(creds[0], creds[1], foundation(interface))
@@ -231,8 +234,9 @@ def _narrow_to_selected(plan: MediaPlan, ice: IceCredentials, media: CallMedia) 
         and rtcp.selected < len(hosts) else 0
     foundation, host, port, _ = hosts[first]
     ice.selected = [(1, first, foundation, host, port)]
-    if hosts[second][3] is not None:
-        ice.selected.append((2, second, hosts[second][0], hosts[second][1], hosts[second][3]))
+    rtcp_port = hosts[second][3]
+    if rtcp_port is not None:
+        ice.selected.append((2, second, hosts[second][0], hosts[second][1], rtcp_port))
     if first:
         plan.address = Connection("IP6" if ":" in host else "IP4", host)
         plan.port = port

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from functools import partial
+from typing import TYPE_CHECKING
 
 from .. import codec_negotiation as negotiation
 from .. import sdp as sdpmod
@@ -18,8 +19,12 @@ from ..ngoptions import Options
 from ..sdp import Connection, MediaPlan, SessionDescription, SessionPlan
 from ..secure import dtls
 from . import sdes, webrtc
-from .ice import ice_alternates, settle_roles
+from .ice import IceCandidates, ice_alternates, settle_roles
 from .work import _held, _MediaWork
+
+if TYPE_CHECKING:
+    from ..calls import CallManager
+    from ..model import Call
 
 
 def _zero(conn: Connection | None) -> bool:
@@ -51,8 +56,10 @@ def _encoded_fmtps(plan: MediaPlan, to_offerer: tuple, offer: negotiation.Offere
     into it keeps the answerer's parameters: 10.5 builds the answer in the answer's order
     and adds a payload type once."""
     # (telephone-event and CN keep theirs: ``Offered.supp_touched`` decides on them)
+    codecs = plan.codecs
+    assert codecs is not None  # (the answer's, made before)
     position = {pt: index for index, pt in enumerate(answered)}
-    passed = {pt for pt, source, _, fmtps in plan.codecs if pt == source and fmtps is None}
+    passed = {pt for pt, source, _, fmtps in codecs if pt == source and fmtps is None}
     first_source: dict[str, int] = {}
     for entry in to_offerer:
         if not str(entry[3]).lower().startswith(("telephone-event", "tones", "cn")):
@@ -62,7 +69,7 @@ def _encoded_fmtps(plan: MediaPlan, to_offerer: tuple, offer: negotiation.Offere
     targets = {pt for pt, at in first_source.items()
                if not (pt in passed and position.get(pt, len(answered)) < at)}
     rates = frozenset(event_rates)
-    for pt, _, rtpmap, _ in plan.codecs:
+    for pt, _, rtpmap, _ in codecs:
         encoding = negotiation.encoding_of(rtpmap or "")
         if (encoding in negotiation.FULLY_SUPPORTED
                 and encoding not in negotiation.SUPPLEMENTARY
@@ -73,7 +80,7 @@ def _encoded_fmtps(plan: MediaPlan, to_offerer: tuple, offer: negotiation.Offere
         return
     plan.codecs = [(pt, source, rtpmap, list(offer.fmtps[pt])
                     if pt in targets and fmtps is None and offer.fmtps.get(pt) else fmtps)
-                   for pt, source, rtpmap, fmtps in plan.codecs]
+                   for pt, source, rtpmap, fmtps in codecs]
 
 
 def _rare(media: CallMedia) -> bool:
@@ -126,8 +133,12 @@ def _settle_roles_anew(out_media: CallMedia, sender_media: CallMedia, is_offer: 
     out_media.ice_role_own = sender_media.ice_role_own = True
 
 
-class SdpOutput:
-    """SDP output of one offer/answer transaction (mixed into ``_Session``)."""
+class SdpOutput(IceCandidates):
+    """SDP output of one offer/answer transaction (a base of ``_Session``; its ICE plan is
+    ``IceCandidates``', one chain of single inheritance, as a compiled build needs)."""
+
+    manager: CallManager  # (``_Session`` sets both)
+    call: Call
 
     # An offer found a leg already on rtcp-mux (``_Session.apply``): 10.5 then requires
     # rtcp-mux for the rest of the request, and its SDP shows it on every media.
@@ -215,7 +226,9 @@ class SdpOutput:
                 _add_transcoded(plan, section, work)
             offer_sent = sender.medias[work.index].offered
             if not is_offer and section.is_rtp and offer_sent is not None:
-                codecs, left_supplements = negotiation.answer_plan(section, plan.formats,
+                formats = plan.formats
+                assert formats is not None  # (the answer's, filter_codecs' list)
+                codecs, left_supplements = negotiation.answer_plan(section, formats,
                                                                    offer_sent)
                 offer_sent = negotiation.reframed_by_answer(offer_sent, section, codecs)
                 narrowed = False  # (``single codec`` left out codecs the answerer may send)
@@ -228,15 +241,15 @@ class SdpOutput:
                                                               left_supplements)
                 # (the answer took a telephone-event we made: its DTMF crosses between
                 # tones and events, ``_set_conversions``, and query shows "transcoding")
-                made_event = negotiation.takes_made_event(plan.formats, section, offer_sent)
+                made_event = negotiation.takes_made_event(formats, section, offer_sent)
                 # (framed anew only where 10.5 has codec handlers: audio)
                 renumbered = (any(c.renumbered for c in codecs)
                               or (offer_sent.repacketized and section.type == "audio")
                               or made_event or negotiation.takes_made_event(
-                                  plan.formats, section, offer_sent, "cn"))
+                                  formats, section, offer_sent, "cn"))
                 for media in (out_media, sender.medias[work.index]):
                     media.transcoding = renumbered
-                if not renumbered and negotiation.drops_strays(section, plan.formats, codecs,
+                if not renumbered and negotiation.drops_strays(section, formats, codecs,
                                                                offer_sent):
                     sender.medias[work.index].transcoding = True
                 # Conversions only where 10.5 transcodes: the offer's codec options asked
@@ -295,7 +308,8 @@ class SdpOutput:
             if opts.strip and section.is_rtp and not plan.hide_formats:
                 plan.hide_formats = sdpmod.only_dtmf_left(
                     section, section.formats,
-                    [c[0] for c in plan.codecs] if plan.codecs is not None else plan.formats)
+                    [c[0] for c in plan.codecs] if plan.codecs is not None
+                    else plan.formats or [])
             if remote is not None:
                 if is_offer and restarted:
                     # The party restarted ICE (RFC 8445 9): our answer to it restarts too,
@@ -529,14 +543,16 @@ class SdpOutput:
         # (SRTP passed end to end: the relay cannot read the packets, it converts nothing;
         # the answer's format parameters still follow 10.5's codec handlers)
         sealed = codecs is not None and (_sealed(offerer) or _sealed(answerer))
+        formats = plan.formats
         if codecs is not None:
+            assert formats is not None  # (the answer's)
             told = plan.ptime
             if told is None and plan.keep_ptime:
                 own = section.attributes("ptime")
                 told = own[0] if own else None
             rtpmaps = section.rtpmaps()
             offerer_codecs = [(c.pt, c.rtpmap or "") for c in codecs]
-            answerer_codecs = [(pt, rtpmaps.get(pt, "")) for pt in plan.formats]
+            answerer_codecs = [(pt, rtpmaps.get(pt, "")) for pt in formats]
             # (a changed ptime, or DTMF to inject: what passes is framed anew too; DTMF
             # goes in towards a party that asked for ``inject DTMF``, as 10.5)
             to_offerer_framed = offer_sent.repacketized or inject[0]
@@ -569,7 +585,7 @@ class SdpOutput:
         if codecs is not None and not passes and not narrowed and plan.codecs is not None:
             _encoded_fmtps(plan, to_offerer, offer_sent, inject[0],
                            negotiation.made_event_rates(answerer_codecs, offer_sent)
-                           if made_event else (), plan.formats)
+                           if made_event else (), formats or ())
         # (query's "transcoding" flag, as 10.5's: on the media whose packets are converted,
         # and on one whose packets go to a party injecting DTMF, whatever the relay can do
         # with them: SRTP passed end to end too, where 10.5 sets its codec handlers up

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import replace
-from typing import NamedTuple
+from typing import NamedTuple, cast
 
 from ..model import CallMedia, Monologue
 from ..ngoptions import Options
@@ -57,7 +57,7 @@ def relay_keys(crypto: sdes.Crypto) -> tuple:
     or plain RTP to an SRTP one."""
     if crypto.suite.name not in SUPPORTED or (crypto.flags and crypto.suite.aead):
         return (f"unsupported {crypto.suite.name}", b"")
-    keys = (crypto.suite.name, crypto.key_salt, tuple(sorted(crypto.flags)))
+    keys: tuple = (crypto.suite.name, crypto.key_salt, tuple(sorted(crypto.flags)))
     if crypto.mki is not None:
         keys += (mki_bytes(*crypto.mki),)
     return keys
@@ -336,7 +336,8 @@ def offer_security(plan: MediaPlan, section: MediaSection, sender_media: CallMed
         # A plain offerer sent on as SRTP, or a DTLS offerer (a browser) sent on as SRTP:
         # we offer our own keys and DTLS (10.5), and terminate whatever the answer picks.
         if out_media.dtls_only:
-            offered = []  # (a party whose DTLS offer we answered: DTLS alone, 10.5)
+            offered: Sequence[sdes.Crypto] = []  # (a party whose DTLS offer we answered: DTLS
+            # alone, 10.5)
         elif previous is not None and "off" not in sdes_options:
             # A re-offer keeps the keys (and SDES off) it had; once the party answered SDES,
             # what is left of them comes first and fresh lines for the other suites follow
@@ -918,7 +919,7 @@ def _answer_keyless(plan: MediaPlan, answer_media: CallMedia,
     if ours is None:
         return (set_keys(answer_media, None, None, keep_suite=True)
                 + set_keys(offer_media, None, None, keep_suite=True))
-    plan.protocol = offer_media.protocol = offer_media.offer_protocol
+    plan.protocol = offer_media.protocol = cast(str, offer_media.offer_protocol)  # (offered)
     plan.security = [ours.format()]
     offer_media.sdes = True
     # (a re-offer to the offerer starts with this line, tag and key unchanged: 10.5)

@@ -24,7 +24,6 @@ from ..request import Request
 from ..sdp import SessionDescription
 from ..shared_values import SharedValues
 from . import endpoint_maps, sdes, t38, webrtc
-from .ice import IceCandidates
 from .output import SdpOutput
 from .work import (
     _direction,
@@ -99,7 +98,7 @@ def _fork_to(sender: Monologue, branch: Monologue) -> None:
     sender.put_first(branch)
 
 
-class _Session(SdpOutput, IceCandidates):
+class _Session(SdpOutput):
     """Collects model changes of one request; nothing is visible until ``apply`` succeeds."""
 
     def __init__(self, manager: CallManager, call: Call, now: float) -> None:
@@ -374,7 +373,7 @@ class _Session(SdpOutput, IceCandidates):
             # never had ports; 10.5 makes ports at an offer only for streams it creates, so
             # these come with the answer (one port if the answer leaves it on rtcp-mux).
             pass
-        elif _needs_ports(smedia) or (is_offer and section.is_rtp
+        elif _needs_ports(smedia) or (is_offer and section.is_rtp and smedia is not None
                                       and len(smedia.streams) < sender_count):
             # A re-offer that needs a pair where one port was enough: fresh ports (10.5).
             work.sender_count = sender_count
@@ -383,7 +382,8 @@ class _Session(SdpOutput, IceCandidates):
         # it (10.5 reuses a set with at least as many ports as needed, and binds anew only
         # for more ports or, below, another far address). An answer too: one that leaves
         # the offerer off the rtcp-mux its one port served needs a pair, ICE or not.
-        if _needs_ports(rmedia) or len(rmedia.streams) < receiver_count:
+        if _needs_ports(rmedia) or (rmedia is not None
+                                    and len(rmedia.streams) < receiver_count):
             work.receiver_count = receiver_count
             if rmedia is not None and rmedia.earlier_maps and rmedia.streams:
                 # (refused before: its ports, if they serve; see endpoint_maps)

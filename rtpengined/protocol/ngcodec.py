@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -69,7 +69,8 @@ def from_json(value: Any) -> Any:
     pending = [(value, root)]
     while pending:
         source, target = pending.pop()
-        items = enumerate(source) if isinstance(source, list) else source.items()
+        items: Iterable[tuple[Any, Any]] = (enumerate(source) if isinstance(source, list)
+                                            else source.items())
         for key, item in items:
             converted = _json_scalar(item)
             if converted is None:

@@ -8,10 +8,12 @@ gets what was chosen: one `a=crypto`, or `a=setup` + `a=fingerprint`.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from .sdes import Crypto
 
 
-def security_attributes(crypto: list[Crypto] = (), setup: str | None = None,
+def security_attributes(crypto: Sequence[Crypto] = (), setup: str | None = None,
                         fingerprint: str | None = None) -> list[str]:
     """Attribute values (without `a=`) for one media section: crypto lines, setup, fingerprint."""
     out = [c.format() for c in crypto]
