@@ -36,7 +36,7 @@ _SLACK = 1e-6
 _FAMILIES = (None, "IPv4", "IPv6")
 CALL_ID_KEYS = ("call-id", "call-ID", "call id", "call ID")
 
-REASON_COUNTERS = {
+REASON_COUNTERS: dict[str | None, str] = {  # (None: a CLI terminate, counted nowhere)
     "regular": "regular_terminated_sessions",
     "forced": "forced_terminated_sessions",
     "timeout": "timeout_sessions",
@@ -271,7 +271,7 @@ class CallManager:
         self.touch(call_id)
         return call
 
-    def destroy(self, call: Call, reason: str) -> None:
+    def destroy(self, call: Call, reason: str | None) -> None:
         """End ``call``: final counters into the totals, ports released, call removed."""
         stats = self.stats
         streams = [s for s in call.streams() if not s.closed]

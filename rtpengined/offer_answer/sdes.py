@@ -180,7 +180,8 @@ SUPPORTED = frozenset(s.name for s in sdes.SUITES
 # no crypto parameters to decrypt or encrypt. For an SRTP answerer whose answer gave no
 # key we can read (nothing to decrypt it with), and one whose answer named none of the
 # lines offered to it by tag and suite, or was offered none (nothing to encrypt with:
-# 10.5 keeps of the lines it offered only the one an answer names).
+# 10.5 keeps of the lines it offered only the one an answer names). Compared with ``==``,
+# not ``is``: a compiled build (mypyc) makes a new tuple where a constant tuple is used.
 NO_KEY = ("no key", b"")
 
 
@@ -635,6 +636,14 @@ def answer_security(plan: MediaPlan, section: MediaSection, answer_media: CallMe
     return changed
 
 
+def _unset_roles(*medias: CallMedia) -> None:
+    """No DTLS role on these legs until the answer sets one. (A function, not an
+    assignment in ``_answer_security``: there mypy would take the role for None all the
+    way down, past the calls that set it, and a compiled build checks that at run time.)"""
+    for media in medias:
+        media.dtls_role = None
+
+
 def _answer_security(plan: MediaPlan, section: MediaSection, answer_media: CallMedia,
                      offer_media: CallMedia,
                      certificate: Callable[[], dtls.Certificate] | None = None,
@@ -654,7 +663,7 @@ def _answer_security(plan: MediaPlan, section: MediaSection, answer_media: CallM
     only when the answer terminates DTLS (a plain call never makes one). ``dtls_off``: the
     answer's ``DTLS: off``, which makes an offerer of both SDES and DTLS get SDES."""
     previous_role = offer_media.dtls_role
-    offer_media.dtls_role = answer_media.dtls_role = None
+    _unset_roles(offer_media, answer_media)
     # Answered now: whatever we offered this party is settled.
     answer_media.srtp_offered = answer_media.sdes_offered = answer_media.dtls_offered = False
     if not section.is_rtp or offer_media.offer_protocol is None:
@@ -687,7 +696,7 @@ def _answer_security(plan: MediaPlan, section: MediaSection, answer_media: CallM
         # line it took.)
         return (set_keys(answer_media, theirs, ours,
                          show_suite=ours is not None and (
-                             theirs is NO_KEY or bool(answer_media.crypto_accepted)),
+                             theirs == NO_KEY or bool(answer_media.crypto_accepted)),
                          keep_suite=answer_media.dtls_role is not None)
                 + set_keys(offer_media, None, None, keep_suite=True))
     osrtp_offerer = not is_srtp(offered_proto) and bool(offer_media.crypto_received)
@@ -739,7 +748,7 @@ def _answer_security(plan: MediaPlan, section: MediaSection, answer_media: CallM
                          # the line it kept of ours, by its tag and suite, or without
                          # keys the first line offered, which it is sent with)
                          show_suite=ours is not None and (
-                             not is_srtp(section.protocol) or theirs is NO_KEY
+                             not is_srtp(section.protocol) or theirs == NO_KEY
                              or bool(answer_media.crypto_accepted)),
                          keep_suite=(answer_media.dtls_role is not None
                                      or not is_srtp(section.protocol) and ours is None))
