@@ -10,8 +10,8 @@ own Python code.
 
 Opt-in (issue 18): ``RTPENGINED_MYPYC=1`` also compiles the ng core's hot modules, the ones
 ``[tool.mypy]`` in pyproject.toml lists, with mypyc (from our own sources; it needs mypy
-installed and no build isolation: ``pip install mypy && RTPENGINED_MYPYC=1 pip install
---no-build-isolation .``). The same code runs either way; compiled, every offer, answer and
+installed and no build isolation: ``pip install mypy setuptools wheel &&
+RTPENGINED_MYPYC=1 pip install --no-build-isolation .``). The same code runs either way; compiled, every offer, answer and
 delete costs the control process less CPU (bench/README.md). Without the variable nothing
 changes: the install is pure Python but for the two helpers above.
 """
