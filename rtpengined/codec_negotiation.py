@@ -1211,9 +1211,9 @@ def hides_formats(section: MediaSection, result: list[AnswerCodec], offer: Offer
     ``answer_plan``), gets an empty m= format list (the telephone-event attributes stay)."""
     if options_left_supplements:
         return True
-    rtpmaps = section.rtpmaps()
     if not result or any(_encoding(c.rtpmap or "") not in SUPPLEMENTARY for c in result):
         return False
+    rtpmaps = section.rtpmaps()
     stripped = dict(offer.stripped)
     if any(_encoding(c.rtpmap or "") != "telephone-event" for c in result):
         # (with CN too: only when the strip took a codec at their clock rate, as below)

@@ -337,8 +337,8 @@ def offer_security(plan: MediaPlan, section: MediaSection, sender_media: CallMed
         # A plain offerer sent on as SRTP, or a DTLS offerer (a browser) sent on as SRTP:
         # we offer our own keys and DTLS (10.5), and terminate whatever the answer picks.
         if out_media.dtls_only:
-            offered: Sequence[sdes.Crypto] = []  # (a party whose DTLS offer we answered: DTLS
-            # alone, 10.5)
+            # (a party whose DTLS offer we answered: DTLS alone, 10.5)
+            offered: Sequence[sdes.Crypto] = []
         elif previous is not None and "off" not in sdes_options:
             # A re-offer keeps the keys (and SDES off) it had; once the party answered SDES,
             # what is left of them comes first and fresh lines for the other suites follow
