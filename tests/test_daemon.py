@@ -81,6 +81,44 @@ def test_rtpengine_ng_client_pings_us(daemon_process):
     assert "pong" in result.stdout
 
 
+def test_workers_import_the_daemons_package_not_the_working_directorys(tmp_path):
+    """An installed daemon started in a directory holding another ``rtpengined`` (the
+    source tree it was installed from: the README's ``pip install . && rtpengined run``):
+    its relay workers run the package the daemon runs, not that directory's (they ran the
+    tree's sources, without the C loop the installed copy was built with)."""
+    decoy = tmp_path / "rtpengined"
+    (decoy / "media").mkdir(parents=True)
+    (decoy / "__init__.py").write_text('raise ImportError("the decoy package was imported")\n')
+    (decoy / "media" / "__init__.py").write_text("")
+    package_root = os.path.dirname(os.path.dirname(os.path.abspath(daemon_module.__file__)))
+    env = {**os.environ, "PYTHONPATH": package_root}  # (as an install puts it on the path)
+    ng_port = free_port(socket.SOCK_DGRAM)
+    log_path = tmp_path / "stderr.log"
+    with open(log_path, "wb") as log:
+        # (-P: the daemon itself, like a console script, does not import from the directory)
+        proc = subprocess.Popen(
+            [sys.executable, "-P", "-m", "rtpengined", "run", f"--listen-ng=127.0.0.1:{ng_port}",
+             f"--listen-cli=127.0.0.1:{free_port()}", "--relay-workers=1"],
+            cwd=tmp_path, env=env, stdout=subprocess.DEVNULL, stderr=log,
+            start_new_session=True)
+    try:
+        wait_for_ping(ng_port, 15)  # (answered once its worker said it is ready)
+        workers = child_pids(proc.pid)
+        assert workers
+        for pid in workers:
+            path = open(f"/proc/{pid}/environ", "rb").read().split(b"\0")
+            assert f"PYTHONPATH={package_root}".encode() in path
+    finally:
+        os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+    text = log_path.read_text()
+    assert "decoy" not in text and "Traceback" not in text, text
+
+
 def test_help_is_plain_text_with_one_usage_line():
     result = run_briefly("--help")
     assert result.returncode == 0

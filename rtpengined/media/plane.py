@@ -73,6 +73,11 @@ KERNEL_FRESH = 0.1  # a view of all streams re-reads kernel counters older than 
 # was still relayed.
 DEFER_DELAY = 0.02
 WORKER_READY_TIMEOUT = 10  # seconds a starting daemon waits for its relay workers
+# The directory this package was imported from. Workers import the same one: ``-m`` would
+# put the working directory first, and a daemon installed with ``pip install .`` and started
+# in the source tree (the README's first command) had its workers run that tree's sources,
+# without the C loop that only the installed copy has been built with (``worker_command``).
+PACKAGE_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 # Bytes of a ``play media`` blob sent to the worker inside a batch (more: through a file).
 INLINE_BLOB = 8192
 
@@ -952,10 +957,11 @@ class RelayPlane:
                 child_fd = worker.child_end.fileno()
                 try:
                     process = await trio.lowlevel.open_process(
-                        [sys.executable, "-m", "rtpengined.media.worker", str(child_fd),
-                         str(self.counters.fd), str(worker.index), *self.worker_options],
+                        worker_command(child_fd, self.counters.fd, worker.index,
+                                       self.worker_options),
                         pass_fds=(child_fd, self.counters.fd),
                         stdin=subprocess.DEVNULL,
+                        env=worker_environment(os.environ),
                     )
                 except OSError:
                     if self.closing:  # the plane closed the channel while the worker was spawning
@@ -1159,6 +1165,23 @@ class _Batch:
         plane.batching -= 1
         if not plane.batching and plane.batched:
             plane.flush()
+
+
+def worker_command(channel_fd: int, counters_fd: int, index: int,
+                   options: list[str]) -> list[str]:
+    """A relay worker's command line: ``-P`` leaves the working directory off its import
+    path (``worker_environment`` puts ``PACKAGE_ROOT`` there instead)."""
+    return [sys.executable, "-P", "-m", "rtpengined.media.worker", str(channel_fd),
+            str(counters_fd), str(index), *options]
+
+
+def worker_environment(environ) -> dict[str, str]:
+    """The daemon's environment with ``PACKAGE_ROOT`` first on the worker's import path."""
+    env = dict(environ)
+    rest = [part for part in environ.get("PYTHONPATH", "").split(os.pathsep)
+            if part and part != PACKAGE_ROOT]
+    env["PYTHONPATH"] = os.pathsep.join([PACKAGE_ROOT, *rest])
+    return env
 
 
 def _family(sock: socket.socket) -> int:
