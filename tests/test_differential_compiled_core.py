@@ -1,15 +1,21 @@
-"""The opt-in compiled build (``RTPENGINED_MYPYC=1``, setup.py) builds and answers as the pure one.
+"""The compiled ng core that ``pip install .`` builds answers as the pure one, and an install
+that cannot compile it is pure Python, never half compiled.
 
-A copy of the tree is built the way setup.py builds it when an operator opts in (mypyc over
-the modules ``[tool.mypy]`` lists), then the golden ng calls and the found differential
-flows run against a daemon of that copy: the compiled modules are what it imports, and what
-they answer is compared byte for byte with rtpengine 10.5 as the pure tree's is. mypyc
-checks annotations at run time, so this is where one that says less than a caller passes
-would show (test_typed_core.py keeps them honest statically).
+A copy of the tree is built as setup.py builds a wheel (mypyc over the modules
+``[tool.mypy]`` lists, no variable needed) and its compiled modules put beside its sources,
+as an install has them; then the golden ng calls, the found differential flows, rtpengine's
+own signalling cases, the suites that once caught a compiled build answering otherwise
+(DTLS roles, SDES query flags, the CLI's terminate), WebRTC with a real browser, Redis and
+the attack probes run against daemons of that copy (~5 minutes):
+the compiled modules are what they import, and what they answer is compared with rtpengine
+10.5 as the pure tree's is. mypyc checks annotations at run time, so this is where one that
+says less than a caller passes would show (test_typed_core.py keeps them honest
+statically). The rest of the suite runs on the pure tree (an editable install).
 """
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import shutil
 import subprocess
@@ -17,7 +23,20 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-CHECKS = ["tests/test_ng_calls_golden.py", "tests/test_diff_found_flows.py"]
+CHECKS = [
+    "tests/test_ng_calls_golden.py", "tests/test_diff_found_flows.py",
+    "tests/test_upstream_suite.py",  # (rtpengine's own signalling cases)
+    "tests/test_diff_webrtc_flags.py", "tests/test_diff_sdes_query_flags.py",
+    "tests/test_diff_webrtc.py", "tests/test_diff_dtls_unconfirmed.py",
+    "tests/test_diff_browser_webrtc.py", "tests/test_webrtc_relay.py",
+    "tests/test_webrtc_trickle.py", "tests/test_ice_alternate_addresses.py",
+    "tests/test_diff_sdes.py", "tests/test_cli_calls.py",
+    "tests/test_redis_daemon.py", "tests/test_redis_sdes_end_to_end.py",
+    "tests/test_pubsub_redis.py",
+    "tests/test_hardening_crash_probes.py", "tests/test_hardening_security.py",
+    "tests/test_hardening_attack27.py",
+]
+WARNING = "building without the compiled ng core"
 
 
 def _copy_tree(target: Path) -> None:
@@ -33,15 +52,56 @@ def _copy_tree(target: Path) -> None:
         ".git", "build", "*.so", "__pycache__", ".*_cache", ".hypothesis", "*.egg-info"))
 
 
+def _build(tree: Path, env: dict[str, str]) -> subprocess.CompletedProcess:
+    """setup.py's build of the extensions as for a wheel (not in place), into ``built``."""
+    return subprocess.run(
+        [sys.executable, "setup.py", "-q", "build_ext", "-b", "built", "-t", "built-tmp"],
+        cwd=tree, env=env, capture_output=True, text=True, timeout=1800)
+
+
+def _built(tree: Path) -> list[str]:
+    return sorted(str(path.relative_to(tree / "built")) for path in (tree / "built").rglob("*.so"))
+
+
+def _environment(**extra: str) -> dict[str, str]:
+    env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1", **extra}
+    env.pop("PYTHONPATH", None)
+    env.pop("RTPENGINED_MYPYC", None)
+    return env
+
+
+def _setup_module():
+    spec = importlib.util.spec_from_file_location("rtpengined_setup", ROOT / "setup.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)  # (setup() itself runs only as __main__)
+    return module
+
+
+def test_which_builds_compile_the_core():
+    wants = _setup_module().wants_compiled_core
+    assert wants(["setup.py", "bdist_wheel", "--dist-dir", "x"], {})  # pip install .
+    assert not wants(["setup.py", "editable_wheel", "--dist-dir", "x"], {})  # pip install -e .
+    assert not wants(["setup.py", "build_ext", "--inplace"], {})
+    assert not wants(["setup.py", "egg_info"], {})  # (pip asking for metadata: no build)
+    assert wants(["setup.py", "build_ext", "--inplace"], {"RTPENGINED_MYPYC": "1"})
+    assert wants(["setup.py", "editable_wheel"], {"RTPENGINED_MYPYC": "1"})
+    assert not wants(["setup.py", "bdist_wheel"], {"RTPENGINED_MYPYC": "0"})
+
+
 def test_the_compiled_core_builds_and_answers_as_the_pure_one(tmp_path):
     tree = tmp_path / "tree"
     tree.mkdir()
     _copy_tree(tree)
-    env = {**os.environ, "RTPENGINED_MYPYC": "1", "PYTHONDONTWRITEBYTECODE": "1"}
-    env.pop("PYTHONPATH", None)
-    built = subprocess.run([sys.executable, "setup.py", "-q", "build_ext", "--inplace"],
-                           cwd=tree, env=env, capture_output=True, text=True, timeout=1800)
+    env = _environment()
+    built = _build(tree, env)
     assert built.returncode == 0, built.stdout[-4000:] + built.stderr[-4000:]
+    assert WARNING not in built.stderr, built.stderr[-4000:]
+    modules = _built(tree)
+    assert "rtpengined/offer_answer/session.cpython" in " ".join(modules), modules
+    assert any(name.startswith("rtpengined__mypyc.") for name in modules), modules
+    for name in modules:  # (beside the sources, as an install has them)
+        shutil.copy2(tree / "built" / name, tree / name)
     # (the daemon started from the copy imports the compiled modules, not this tree's)
     where = subprocess.run(
         [sys.executable, "-c", "import rtpengined.offer_answer.session as s, "
@@ -55,3 +115,32 @@ def test_the_compiled_core_builds_and_answers_as_the_pure_one(tmp_path):
         cwd=tree, env=env, capture_output=True, text=True, timeout=1800)
     assert checked.returncode == 0, checked.stdout[-6000:] + checked.stderr[-2000:]
     assert " passed" in checked.stdout and " failed" not in checked.stdout
+
+
+def test_without_mypyc_the_install_is_pure_python(tmp_path):
+    """mypy missing from the build: the two C helpers only, and one line saying why."""
+    tree = tmp_path / "tree"
+    tree.mkdir()
+    _copy_tree(tree)
+    stand_in = tmp_path / "stand-in" / "mypyc"
+    stand_in.mkdir(parents=True)
+    (stand_in / "__init__.py").write_text('raise ImportError("no mypyc in this build")\n')
+    env = _environment()
+    env["PYTHONPATH"] = str(stand_in.parent)
+    built = _build(tree, env)
+    assert built.returncode == 0, built.stdout[-4000:] + built.stderr[-4000:]
+    assert f"{WARNING} (pure Python, same behaviour): mypyc is not installed" in built.stderr
+    assert [name.split(".")[0] for name in _built(tree)] == [
+        "rtpengined/media/_relay", "rtpengined/protocol/_bencode"]
+
+
+def test_a_core_that_does_not_compile_leaves_no_part_of_it(tmp_path):
+    """No working C compiler: the install still succeeds, without any of mypyc's modules
+    (each imports their shared library: one without it would fail at import)."""
+    tree = tmp_path / "tree"
+    tree.mkdir()
+    _copy_tree(tree)
+    built = _build(tree, _environment(CC="false", MYPYC_OPT_LEVEL="0"))
+    assert built.returncode == 0, built.stdout[-4000:] + built.stderr[-4000:]
+    assert f"{WARNING} (pure Python, same behaviour): compiling it failed" in built.stderr
+    assert _built(tree) == []  # (the two helpers are optional and failed too)
