@@ -19,7 +19,7 @@ from rtpengined import daemon as daemon_module
 from rtpengined.config import ListenAddress
 from transports import Transport
 
-from conftest import free_port, loopback_config
+from conftest import free_port, free_udp_and_tcp_port, loopback_config
 
 RUN = [sys.executable, "-m", "rtpengined", "run"]
 
@@ -92,13 +92,15 @@ def test_workers_import_the_daemons_package_not_the_working_directorys(tmp_path)
     (decoy / "media" / "__init__.py").write_text("")
     package_root = os.path.dirname(os.path.dirname(os.path.abspath(daemon_module.__file__)))
     env = {**os.environ, "PYTHONPATH": package_root}  # (as an install puts it on the path)
-    ng_port = free_port(socket.SOCK_DGRAM)
+    ng_port = free_udp_and_tcp_port()
     log_path = tmp_path / "stderr.log"
     with open(log_path, "wb") as log:
-        # (-P: the daemon itself, like a console script, does not import from the directory)
+        # (-P: the daemon itself, like a console script, does not import from the directory;
+        # every listener on a free port: the defaults may be taken)
         proc = subprocess.Popen(
             [sys.executable, "-P", "-m", "rtpengined", "run", f"--listen-ng=127.0.0.1:{ng_port}",
-             f"--listen-cli=127.0.0.1:{free_port()}", "--relay-workers=1"],
+             f"--listen-tcp-ng=127.0.0.1:{ng_port}", f"--listen-cli=127.0.0.1:{free_port()}",
+             f"--listen-http=127.0.0.1:{free_port()}", "--relay-workers=1"],
             cwd=tmp_path, env=env, stdout=subprocess.DEVNULL, stderr=log,
             start_new_session=True)
     try:

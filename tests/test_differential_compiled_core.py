@@ -22,20 +22,30 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parent.parent
-CHECKS = [
-    "tests/test_ng_calls_golden.py", "tests/test_diff_found_flows.py",
-    "tests/test_upstream_suite.py",  # (rtpengine's own signalling cases)
-    "tests/test_diff_webrtc_flags.py", "tests/test_diff_sdes_query_flags.py",
-    "tests/test_diff_webrtc.py", "tests/test_diff_dtls_unconfirmed.py",
-    "tests/test_diff_browser_webrtc.py", "tests/test_webrtc_relay.py",
-    "tests/test_webrtc_trickle.py", "tests/test_ice_alternate_addresses.py",
-    "tests/test_diff_sdes.py", "tests/test_cli_calls.py",
-    "tests/test_redis_daemon.py", "tests/test_redis_sdes_end_to_end.py",
-    "tests/test_pubsub_redis.py",
-    "tests/test_hardening_crash_probes.py", "tests/test_hardening_security.py",
-    "tests/test_hardening_attack27.py",
-]
+# (in groups, each one run of pytest well inside the per-test timeout; the build is once)
+CHECKS = {
+    "golden-and-upstream": [
+        "tests/test_ng_calls_golden.py", "tests/test_diff_found_flows.py",
+        "tests/test_upstream_suite.py",  # (rtpengine's own signalling cases)
+    ],
+    "sdes-dtls-cli": [
+        "tests/test_diff_webrtc_flags.py", "tests/test_diff_sdes_query_flags.py",
+        "tests/test_diff_webrtc.py", "tests/test_diff_dtls_unconfirmed.py",
+        "tests/test_diff_sdes.py", "tests/test_cli_calls.py",
+    ],
+    "browser": ["tests/test_diff_browser_webrtc.py"],
+    "webrtc-redis-attacks": [
+        "tests/test_webrtc_relay.py", "tests/test_webrtc_trickle.py",
+        "tests/test_ice_alternate_addresses.py",
+        "tests/test_redis_daemon.py", "tests/test_redis_sdes_end_to_end.py",
+        "tests/test_pubsub_redis.py",
+        "tests/test_hardening_crash_probes.py", "tests/test_hardening_security.py",
+        "tests/test_hardening_attack27.py",
+    ],
+}
 WARNING = "building without the compiled ng core"
 
 
@@ -89,8 +99,10 @@ def test_which_builds_compile_the_core():
     assert not wants(["setup.py", "bdist_wheel"], {"RTPENGINED_MYPYC": "0"})
 
 
-def test_the_compiled_core_builds_and_answers_as_the_pure_one(tmp_path):
-    tree = tmp_path / "tree"
+@pytest.fixture(scope="module")
+def compiled_tree(tmp_path_factory) -> Path:
+    """A copy of the tree with the compiled core built as for a wheel, beside its sources."""
+    tree = tmp_path_factory.mktemp("compiled") / "tree"
     tree.mkdir()
     _copy_tree(tree)
     env = _environment()
@@ -102,17 +114,24 @@ def test_the_compiled_core_builds_and_answers_as_the_pure_one(tmp_path):
     assert any(name.startswith("rtpengined__mypyc.") for name in modules), modules
     for name in modules:  # (beside the sources, as an install has them)
         shutil.copy2(tree / "built" / name, tree / name)
-    # (the daemon started from the copy imports the compiled modules, not this tree's)
+    return tree
+
+
+def test_the_compiled_core_is_what_a_daemon_of_the_build_imports(compiled_tree):
     where = subprocess.run(
         [sys.executable, "-c", "import rtpengined.offer_answer.session as s, "
          "rtpengined.codec_negotiation as c; print(s.__file__); print(c.__file__)"],
-        cwd=tree, env=env, capture_output=True, text=True, timeout=60)
+        cwd=compiled_tree, env=_environment(), capture_output=True, text=True, timeout=60)
     assert where.returncode == 0, where.stderr
     for path in where.stdout.split():
-        assert path.startswith(str(tree)) and path.endswith(".so"), where.stdout
+        assert path.startswith(str(compiled_tree)) and path.endswith(".so"), where.stdout
+
+
+@pytest.mark.parametrize("group", list(CHECKS))
+def test_the_compiled_core_answers_as_the_pure_one(compiled_tree, group):
     checked = subprocess.run(
-        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", *CHECKS],
-        cwd=tree, env=env, capture_output=True, text=True, timeout=1800)
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", *CHECKS[group]],
+        cwd=compiled_tree, env=_environment(), capture_output=True, text=True, timeout=1800)
     assert checked.returncode == 0, checked.stdout[-6000:] + checked.stderr[-2000:]
     assert " passed" in checked.stdout and " failed" not in checked.stdout
 
