@@ -155,8 +155,8 @@ class CallManager:
         return name in self._interface_names
 
     def pool_of(self, interface: Interface) -> PortPool | None:
-        for pool in self.port_pools:
-            if pool.interface == interface:
+        for pool in self.port_pools:  # (the same object nearly always: no field compare)
+            if pool.interface is interface or pool.interface == interface:
                 return pool
         return None
 

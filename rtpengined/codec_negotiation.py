@@ -64,7 +64,7 @@ FULLY_SUPPORTED = frozenset({
 _NO_FMTPS: Mapping[str, list[str]] = MappingProxyType({})
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, init=False)
 class Offered:
     """What an offer sent for one media section (kept on the answerer's media for the
     call's life). Immutable, so that equal records are one object (``offered``)."""
@@ -101,6 +101,32 @@ class Offered:
     # answer's telephone-event/CN at such a rate when no codec it answers has that rate.
     touched_rates: frozenset[str] = frozenset()
 
+    # Written out, not left to dataclasses: compiled (mypyc), this runs as C.
+    def __init__(self, codecs: tuple[tuple[str, str], ...], ptime: str | None = None,
+                 forced_ptime: bool = False, sent_ptime: str | None = None,
+                 fmtps: Mapping[str, list[str]] | None = None, reverse_ptime: str | None = None,
+                 repacketized: bool = False, stripped: tuple[tuple[str, str], ...] = (),
+                 own: tuple[tuple[str, str], ...] = (), accept: tuple[str, ...] = (),
+                 always: bool = False, sent: tuple[str, ...] = (),
+                 added: tuple[tuple[str, str], ...] = (), supp_touched: bool = False,
+                 prefer: tuple[str, str] | None = None, touched_rates: frozenset[str] = frozenset()) -> None:
+        object.__setattr__(self, "codecs", codecs)
+        object.__setattr__(self, "ptime", ptime)
+        object.__setattr__(self, "forced_ptime", forced_ptime)
+        object.__setattr__(self, "sent_ptime", sent_ptime)
+        object.__setattr__(self, "fmtps", _NO_FMTPS if fmtps is None else fmtps)
+        object.__setattr__(self, "reverse_ptime", reverse_ptime)
+        object.__setattr__(self, "repacketized", repacketized)
+        object.__setattr__(self, "stripped", stripped)
+        object.__setattr__(self, "own", own)
+        object.__setattr__(self, "accept", accept)
+        object.__setattr__(self, "always", always)
+        object.__setattr__(self, "sent", sent)
+        object.__setattr__(self, "added", added)
+        object.__setattr__(self, "supp_touched", supp_touched)
+        object.__setattr__(self, "prefer", prefer)
+        object.__setattr__(self, "touched_rates", touched_rates)
+
 
 # ``Offered.touched_rates`` of an offer whose options reached telephone-event/CN: every rate.
 ALL_RATES = frozenset({"*"})
@@ -110,12 +136,19 @@ ALL_RATES = frozenset({"*"})
 _shared_offer: SharedValues[Offered] = SharedValues(256)
 
 
-@dataclass
+@dataclass(init=False)
 class AnswerCodec:
     pt: str  # payload type in the produced answer
     source_pt: str  # payload type in the answerer's SDP ("" if it had none)
     rtpmap: str | None  # encoding text for a=rtpmap
     fmtps: list[str] | None = None  # fmtp parameters to use instead of the answer's
+
+    # Written out, not left to dataclasses: compiled (mypyc), this runs as C.
+    def __init__(self, pt: str, source_pt: str, rtpmap: str | None, fmtps: list[str] | None = None) -> None:
+        self.pt = pt
+        self.source_pt = source_pt
+        self.rtpmap = rtpmap
+        self.fmtps = fmtps
 
     @property
     def renumbered(self) -> bool:

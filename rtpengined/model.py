@@ -31,12 +31,17 @@ def _address_family(address: str) -> str:
     return "IPv6" if ipaddress.ip_address(address).version == 6 else "IPv4"
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, init=False)
 class Endpoint:
     """A transport address (IP text as written in SDP or seen on the wire, and port)."""
 
     address: str
     port: int
+
+    # Written out, not left to dataclasses: compiled (mypyc), this runs as C.
+    def __init__(self, address: str, port: int) -> None:
+        object.__setattr__(self, "address", address)
+        object.__setattr__(self, "port", port)
 
     @property
     def family(self) -> str:
@@ -53,13 +58,19 @@ class Endpoint:
         return Endpoint(self.address, rtcp_port or self.port + 1)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, init=False)
 class Interface:
     """One ``--interface [NAME/]IP[!ADVERTISED]`` entry."""
 
     name: str
     address: str
     advertised: str
+
+    # Written out, not left to dataclasses: compiled (mypyc), this runs as C.
+    def __init__(self, name: str, address: str, advertised: str) -> None:
+        object.__setattr__(self, "name", name)
+        object.__setattr__(self, "address", address)
+        object.__setattr__(self, "advertised", advertised)
 
     @property
     def family(self) -> str:
@@ -71,7 +82,7 @@ class Interface:
         return "IP6" if self.family == "IPv6" else "IP4"
 
 
-@dataclass(slots=True)
+@dataclass(slots=True, init=False)
 class StreamStats:
     """Counters of packets *received* on a stream's local port (rtpengine counts these)."""
 
@@ -89,11 +100,24 @@ class StreamStats:
     # The media plane forwards this stream in the kernel right now (``--table=N``).
     kernel: bool = False
 
+    # Written out, not left to dataclasses: compiled (mypyc), this runs as C.
+    def __init__(self, packets: int = 0, bytes: int = 0, errors: int = 0, last_packet: float = 0.0,
+                 ssrc: int = 0, payload_type: int | None = None, rtcp_seen: bool = False,
+                 kernel: bool = False) -> None:
+        self.packets = packets
+        self.bytes = bytes
+        self.errors = errors
+        self.last_packet = last_packet
+        self.ssrc = ssrc
+        self.payload_type = payload_type
+        self.rtcp_seen = rtcp_seen
+        self.kernel = kernel
+
     def as_dict(self) -> dict[str, int]:
         return {"packets": self.packets, "bytes": self.bytes, "errors": self.errors}
 
 
-@dataclass(eq=False, slots=True)
+@dataclass(eq=False, slots=True, init=False)
 @rare_fields
 class Stream:
     """One local media socket: the port a party sends its RTP (or RTCP) to.
@@ -209,6 +233,38 @@ class Stream:
     # (the holder of the rare attributes, or None: ``rare_fields``, which declares it too)
     rare: Any = field(default=None, init=False, repr=False, compare=False)
 
+    # Written out, not left to dataclasses: compiled (mypyc), this runs as C.
+    def __init__(self, interface: Interface, port: int, rtcp: bool = False,
+                 sock: _socket.socket | None = None, sink: Stream | None = None,
+                 advertised: Endpoint | None = None, endpoint: Endpoint | None = None,
+                 confirmed: bool = False, strict_source: bool = False, media_handover: bool = False,
+                 asymmetric: bool = False, learning: str = "delayed", rtcp_mux: bool = False,
+                 payload_types: int = -1, blocked: int = 0, group: str = "",
+                 rtcp_peer: Stream | None = None, stats: StreamStats | None = None,
+                 id: int | None = None, closed: bool = False, created: float = 0.0) -> None:
+        self.interface = interface
+        self.port = port
+        self.rtcp = rtcp
+        self.sock = sock
+        self.sink = sink
+        self.advertised = advertised
+        self.endpoint = endpoint
+        self.confirmed = confirmed
+        self.strict_source = strict_source
+        self.media_handover = media_handover
+        self.asymmetric = asymmetric
+        self.learning = learning
+        self.rtcp_mux = rtcp_mux
+        self.payload_types = payload_types
+        self.blocked = blocked
+        self.group = group
+        self.rtcp_peer = rtcp_peer
+        self.stats = StreamStats() if stats is None else stats
+        self.id = next(_stream_ids) if id is None else id
+        self.closed = closed
+        self.created = created
+        self.rare = None
+
     @property
     def local(self) -> Endpoint:
         return Endpoint(self.interface.address, self.port)
@@ -222,7 +278,7 @@ class Stream:
         return self.interface, self.port
 
 
-@dataclass(eq=False, slots=True)
+@dataclass(eq=False, slots=True, init=False)
 @rare_fields
 class CallMedia:
     """One ``m=`` section of one party."""
@@ -384,6 +440,49 @@ class CallMedia:
     # (the holder of the rare attributes, or None: ``rare_fields``, which declares it too)
     rare: Any = field(default=None, init=False, repr=False, compare=False)
 
+    # Written out, not left to dataclasses: compiled (mypyc), this runs as C.
+    def __init__(self, index: int, type: str, protocol: str, streams: list[Stream] | None = None,
+                 codec: str | None = None, formats: list[str] | None = None,
+                 last_formats: list[str] | None = None, rtpmaps: dict[str, str] | None = None,
+                 direction: str = "sendrecv", initialized: bool = False, ice_out: bool = False,
+                 ice_passthrough: bool = False, ice_roles_settled: bool = False,
+                 ice_controlling: bool = False, ptime_shown: int = 0,
+                 dir_flags: tuple[bool, bool] = (True, True), mux_offered: bool = False,
+                 rtcp_on_rtp: bool = False, rtcp_port: int | None = None,
+                 mux_flags: frozenset[str] = frozenset(), mux_sent: bool | None = None,
+                 mux_answer: bool = False, mux_shown: bool | None = None, mux_in_use: bool = False,
+                 offered: Any = None, bound_endpoint: Endpoint | None = None,
+                 offer_protocol: str | None = None, remote_webrtc: Any = None) -> None:
+        self.index = index
+        self.type = type
+        self.protocol = protocol
+        self.streams = [] if streams is None else streams
+        self.codec = codec
+        self.formats = [] if formats is None else formats
+        self.last_formats = last_formats
+        self.rtpmaps = {} if rtpmaps is None else rtpmaps
+        self.direction = direction
+        self.initialized = initialized
+        self.ice_out = ice_out
+        self.ice_passthrough = ice_passthrough
+        self.ice_roles_settled = ice_roles_settled
+        self.ice_controlling = ice_controlling
+        self.ptime_shown = ptime_shown
+        self.dir_flags = dir_flags
+        self.mux_offered = mux_offered
+        self.rtcp_on_rtp = rtcp_on_rtp
+        self.rtcp_port = rtcp_port
+        self.mux_flags = mux_flags
+        self.mux_sent = mux_sent
+        self.mux_answer = mux_answer
+        self.mux_shown = mux_shown
+        self.mux_in_use = mux_in_use
+        self.offered = offered
+        self.bound_endpoint = bound_endpoint
+        self.offer_protocol = offer_protocol
+        self.remote_webrtc = remote_webrtc
+        self.rare = None
+
     @property
     def rtp(self) -> Stream | None:
         for stream in self.streams:  # a loop, not a generator: read on every command
@@ -428,7 +527,7 @@ def _without(parties: tuple[Monologue, ...], party: Monologue) -> tuple[Monologu
     return tuple(m for m in parties if m is not party)
 
 
-@dataclass(eq=False, slots=True)
+@dataclass(eq=False, slots=True, init=False)
 @rare_fields
 class Monologue:
     """One call party, keyed by its SIP tag (empty until the answer names it)."""
@@ -496,6 +595,35 @@ class Monologue:
     # (the holder of the rare attributes, or None: ``rare_fields``, which declares it too)
     rare: Any = field(default=None, init=False, repr=False, compare=False)
 
+    # Written out, not left to dataclasses: compiled (mypyc), this runs as C.
+    def __init__(self, tag: str, created: float, label: str = "", via_branch: str = "",
+                 medias: list[CallMedia] | None = None, subscriptions: tuple[Monologue, ...] = (),
+                 subscribers: tuple[Monologue, ...] = (), tag_type: str = "FROM_TAG",
+                 delete_at: float | None = None, terminated: float | None = None,
+                 ice_controlling: bool = False, new_via_branch: str | None = None,
+                 destroyed: bool = False, sdp_username: str | None = None,
+                 sdp_session_name: str | None = None, sdp_version: int | None = None,
+                 sdp_last_body: str | None = None, last_sdp: str | None = None) -> None:
+        self.tag = tag
+        self.created = created
+        self.label = label
+        self.via_branch = via_branch
+        self.medias = [] if medias is None else medias
+        self.subscriptions = subscriptions
+        self.subscribers = subscribers
+        self.tag_type = tag_type
+        self.delete_at = delete_at
+        self.terminated = terminated
+        self.ice_controlling = ice_controlling
+        self.new_via_branch = new_via_branch
+        self.destroyed = destroyed
+        self.sdp_username = sdp_username
+        self.sdp_session_name = sdp_session_name
+        self.sdp_version = sdp_version
+        self.sdp_last_body = sdp_last_body
+        self.last_sdp = last_sdp
+        self.rare = None
+
     def link(self, sender: Monologue) -> None:
         """This party receives ``sender``'s media (once, however often linked)."""
         self.subscriptions = _joined(self.subscriptions, sender)
@@ -521,7 +649,7 @@ class Monologue:
         publisher.pubsub_subscribers = _without(publisher.pubsub_subscribers, self)
 
 
-@dataclass(eq=False, slots=True)
+@dataclass(eq=False, slots=True, init=False)
 class Call:
     """One call, keyed by SIP Call-ID."""
 
@@ -553,6 +681,38 @@ class Call:
     # nearly every call has none, and two empty lists cost ~0.1 kB of every open call.
     retired_streams: tuple[Stream, ...] = ()
     retired_ports: tuple[tuple[Interface, int, Any], ...] = ()
+
+    # Written out, not left to dataclasses: compiled (mypyc), this runs as C.
+    def __init__(self, call_id: str, created: float, last_signal: float,
+                 monologues: list[Monologue] | None = None, deletion_mark: bool = False,
+                 delete_at: float | None = None, proxy: str = "", foreign: bool = False,
+                 tos: int = 0, debug: bool = False, answered: bool = False,
+                 terminated: float | None = None, block_media: bool = False,
+                 drop_traffic: bool = False, silence_media: bool = False, block_dtmf: bool = False,
+                 dtmf_security: str = "drop", forwarding: bool = False, recording: bool = False,
+                 retired_streams: tuple[Stream, ...] = (),
+                 retired_ports: tuple[tuple[Interface, int, Any], ...] = ()) -> None:
+        self.call_id = call_id
+        self.created = created
+        self.last_signal = last_signal
+        self.monologues = [] if monologues is None else monologues
+        self.deletion_mark = deletion_mark
+        self.delete_at = delete_at
+        self.proxy = proxy
+        self.foreign = foreign
+        self.tos = tos
+        self.debug = debug
+        self.answered = answered
+        self.terminated = terminated
+        self.block_media = block_media
+        self.drop_traffic = drop_traffic
+        self.silence_media = silence_media
+        self.block_dtmf = block_dtmf
+        self.dtmf_security = dtmf_security
+        self.forwarding = forwarding
+        self.recording = recording
+        self.retired_streams = retired_streams
+        self.retired_ports = retired_ports
 
     def streams(self) -> list[Stream]:
         """Every stream of every party, for counters and teardown (a list: cheaper than a

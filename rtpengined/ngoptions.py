@@ -111,7 +111,7 @@ def get_flags(message: dict[str, Any]) -> list[str]:
     return [_FLAG_SPELLINGS.get(flag, flag) for flag in get_list(message, "flags")]
 
 
-@dataclass
+@dataclass(init=False)
 class Options:
     """The offer/answer options that matter for plain RTP."""
 
@@ -178,6 +178,63 @@ class Options:
     # The T.38 list and ``T38-``/``T.38-`` flags, spelt as ``offer_answer.t38`` names them
     # (decode, force, stop, FEC, no-ECM, no-V.17, ...). Empty for nearly every request.
     t38: frozenset[str] = frozenset()
+
+    # Written out, not left to dataclasses: compiled (mypyc), this runs as C.
+    def __init__(self, flags: set[str] | None = None, replace: set[str] | None = None,
+                 rtcp_mux: set[str] | None = None, ice: str = "default", ice_given: bool = False,
+                 media_address: str | None = None, address_family: str | None = None,
+                 received_from: str | None = None, sip_source: bool | None = None,
+                 ice_lite: str | None = None, ptime_reverse: int | None = None,
+                 transport_protocol: str | None = None, transport_accept: bool = False,
+                 sdes: list[str] | None = None, dtls_reverse: str | None = None,
+                 dtls: str | None = None, dtls_fingerprint: str | None = None,
+                 osrtp: list[str] | None = None, label: str | None = None,
+                 passthrough: bool | None = None, drop_traffic: bool | None = None, tos: int = 256,
+                 via_branch: str | None = None, ptime: int | None = None,
+                 strip: list[str] | None = None, except_: list[str] | None = None,
+                 mask: list[str] | None = None, strip_only: list[str] | tuple[()] = (),
+                 transcode: list[str] | tuple[()] = (), accept: list[str] | tuple[()] = (),
+                 offer: list[str] | tuple[()] = (), direction: list[str] | None = None,
+                 supports: set[str] | None = None, learning: str | None = None,
+                 media_echo: str | None = None, generate_rtcp: bool | None = None,
+                 t38: frozenset[str] = frozenset()) -> None:
+        self.flags = set() if flags is None else flags
+        self.replace = set() if replace is None else replace
+        self.rtcp_mux = set() if rtcp_mux is None else rtcp_mux
+        self.ice = ice
+        self.ice_given = ice_given
+        self.media_address = media_address
+        self.address_family = address_family
+        self.received_from = received_from
+        self.sip_source = sip_source
+        self.ice_lite = ice_lite
+        self.ptime_reverse = ptime_reverse
+        self.transport_protocol = transport_protocol
+        self.transport_accept = transport_accept
+        self.sdes = [] if sdes is None else sdes
+        self.dtls_reverse = dtls_reverse
+        self.dtls = dtls
+        self.dtls_fingerprint = dtls_fingerprint
+        self.osrtp = [] if osrtp is None else osrtp
+        self.label = label
+        self.passthrough = passthrough
+        self.drop_traffic = drop_traffic
+        self.tos = tos
+        self.via_branch = via_branch
+        self.ptime = ptime
+        self.strip = [] if strip is None else strip
+        self.except_ = [] if except_ is None else except_
+        self.mask = [] if mask is None else mask
+        self.strip_only = strip_only
+        self.transcode = transcode
+        self.accept = accept
+        self.offer = offer
+        self.direction = [] if direction is None else direction
+        self.supports = set() if supports is None else supports
+        self.learning = learning
+        self.media_echo = media_echo
+        self.generate_rtcp = generate_rtcp
+        self.t38 = t38
 
     @classmethod
     def from_message(cls, message: dict[str, Any]) -> Options:

@@ -14,11 +14,15 @@ if TYPE_CHECKING:
     from .core import Core
 
 
-@dataclass
+@dataclass(init=False)
 class Request:
     """What a command may know about where its request came from."""
 
     source: tuple[str, int] | None = None
+
+    # Written out, not left to dataclasses: compiled (mypyc), this runs as C.
+    def __init__(self, source: tuple[str, int] | None = None) -> None:
+        self.source = source
 
     @property
     def source_ip(self) -> str:

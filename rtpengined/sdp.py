@@ -57,13 +57,19 @@ class SdpError(NgError):
     """SDP the proxy cannot work with; the reason is rtpengine's error text."""
 
 
-@dataclass(slots=True)
+@dataclass(slots=True, init=False)
 class Line:
     """One SDP line: type letter, value after ``=``, and its original line ending."""
 
     kind: str
     value: str
     ending: str
+
+    # Written out, not left to dataclasses: compiled (mypyc), this runs as C.
+    def __init__(self, kind: str, value: str, ending: str) -> None:
+        self.kind = kind
+        self.value = value
+        self.ending = ending
 
     @property
     def text(self) -> str:
@@ -76,17 +82,22 @@ class Line:
         return name, value
 
 
-@dataclass(slots=True)
+@dataclass(slots=True, init=False)
 class Connection:
     family: str  # IP4 / IP6
     address: str
+
+    # Written out, not left to dataclasses: compiled (mypyc), this runs as C.
+    def __init__(self, family: str, address: str) -> None:
+        self.family = family
+        self.address = address
 
     @property
     def is_zero(self) -> bool:
         return self.address in ("0.0.0.0", "::")
 
 
-@dataclass
+@dataclass(init=False)
 class MediaSection:
     """One ``m=`` section: the m= line first, then its own lines."""
 
@@ -100,6 +111,21 @@ class MediaSection:
     _attributes: dict[str, list[str]] | None = field(default=None, repr=False, compare=False)
     _connection: Connection | None | bool = field(default=False, repr=False, compare=False)
     _rtpmaps: dict[str, str] | None = field(default=None, repr=False, compare=False)
+
+    # Written out, not left to dataclasses: compiled (mypyc), this runs as C.
+    def __init__(self, lines: list[Line], type: str, port: int, port_count: int | None,
+                 protocol: str, formats: list[str], _attributes: dict[str, list[str]] | None = None,
+                 _connection: Connection | None | bool = False,
+                 _rtpmaps: dict[str, str] | None = None) -> None:
+        self.lines = lines
+        self.type = type
+        self.port = port
+        self.port_count = port_count
+        self.protocol = protocol
+        self.formats = formats
+        self._attributes = _attributes
+        self._connection = _connection
+        self._rtpmaps = _rtpmaps
 
     def attribute_index(self) -> dict[str, list[str]]:
         index = self._attributes
@@ -178,13 +204,24 @@ class SessionHeader:
     connection: Connection | None = None
 
 
-@dataclass
+@dataclass(init=False)
 class SessionDescription:
     session: list[Line]
     medias: list[MediaSection]
     _attributes: dict[str, list[str]] | None = field(default=None, repr=False, compare=False)
     _connection: Connection | None | bool = field(default=False, repr=False, compare=False)
     more_sessions: list[SessionHeader] = field(default_factory=list)
+
+    # Written out, not left to dataclasses: compiled (mypyc), this runs as C.
+    def __init__(self, session: list[Line], medias: list[MediaSection],
+                 _attributes: dict[str, list[str]] | None = None,
+                 _connection: Connection | None | bool = False,
+                 more_sessions: list[SessionHeader] | None = None) -> None:
+        self.session = session
+        self.medias = medias
+        self._attributes = _attributes
+        self._connection = _connection
+        self.more_sessions = [] if more_sessions is None else more_sessions
 
     def session_attribute_index(self) -> dict[str, list[str]]:
         index = self._attributes
@@ -464,7 +501,7 @@ class IceCredentials:
     selected: list[tuple[int, int, str, str, int]] | None = None
 
 
-@dataclass
+@dataclass(init=False)
 class MediaPlan:
     """What the produced SDP says for one media section."""
 
@@ -511,8 +548,50 @@ class MediaPlan:
     # `ICE: force-relay`: the m= and c= lines, a=rtcp and a=rtcp-mux stay as they were.
     keep_media_line: bool = False
 
+    # Written out, not left to dataclasses: compiled (mypyc), this runs as C.
+    def __init__(self, port: int, address: Connection, formats: list[str] | None = None,
+                 protocol: str | None = None, direction: str | None = "sendrecv",
+                 keep_zero_address: bool = False, rtcp_port: int | None = None,
+                 rtcp_full: bool = False, rtcp_mux: bool = False, ptime: str | None = None,
+                 ice: IceCredentials | None = None, ice_rtcp_port: int | None = None,
+                 trickle_only: bool = False,
+                 codecs: list[tuple[str, str, str | None, list[str] | None]] | None = None,
+                 keep_ptime: bool = False, hide_formats: bool = False, passthrough: bool = False,
+                 security: list[str] | None = None, connection_text: str | None = None,
+                 write_mid: bool = False, mid: str | None = None, label: str | None = None,
+                 keep_ice: bool = False, strip_relay_candidates: bool = False,
+                 keep_extmap: bool = False, keep_security: bool = False,
+                 keep_media_line: bool = False) -> None:
+        self.port = port
+        self.address = address
+        self.formats = formats
+        self.protocol = protocol
+        self.direction = direction
+        self.keep_zero_address = keep_zero_address
+        self.rtcp_port = rtcp_port
+        self.rtcp_full = rtcp_full
+        self.rtcp_mux = rtcp_mux
+        self.ptime = ptime
+        self.ice = ice
+        self.ice_rtcp_port = ice_rtcp_port
+        self.trickle_only = trickle_only
+        self.codecs = codecs
+        self.keep_ptime = keep_ptime
+        self.hide_formats = hide_formats
+        self.passthrough = passthrough
+        self.security = security
+        self.connection_text = connection_text
+        self.write_mid = write_mid
+        self.mid = mid
+        self.label = label
+        self.keep_ice = keep_ice
+        self.strip_relay_candidates = strip_relay_candidates
+        self.keep_extmap = keep_extmap
+        self.keep_security = keep_security
+        self.keep_media_line = keep_media_line
 
-@dataclass
+
+@dataclass(init=False)
 class SessionPlan:
     medias: list[MediaPlan]
     origin_address: Connection | None = None
@@ -533,6 +612,31 @@ class SessionPlan:
     keep_ice: bool = False
     strip_relay_candidates: bool = False
     keep_attributes: bool = False
+
+    # Written out, not left to dataclasses: compiled (mypyc), this runs as C.
+    def __init__(self, medias: list[MediaPlan], origin_address: Connection | None = None,
+                 session_connection: Connection | None = None, keep_zero_address: bool = False,
+                 origin_username: str | None = None, origin_version: str | None = None,
+                 session_name: str | None = None, extra_attributes: list[str] | None = None,
+                 keep_directions: bool = False, strip_extmap: bool = False,
+                 replace_session_connection: bool = False, strip_security: bool = False,
+                 keep_ice: bool = False, strip_relay_candidates: bool = False,
+                 keep_attributes: bool = False) -> None:
+        self.medias = medias
+        self.origin_address = origin_address
+        self.session_connection = session_connection
+        self.keep_zero_address = keep_zero_address
+        self.origin_username = origin_username
+        self.origin_version = origin_version
+        self.session_name = session_name
+        self.extra_attributes = [] if extra_attributes is None else extra_attributes
+        self.keep_directions = keep_directions
+        self.strip_extmap = strip_extmap
+        self.replace_session_connection = replace_session_connection
+        self.strip_security = strip_security
+        self.keep_ice = keep_ice
+        self.strip_relay_candidates = strip_relay_candidates
+        self.keep_attributes = keep_attributes
 
 
 def render(sdp: SessionDescription, plan: SessionPlan) -> str:

@@ -13,7 +13,7 @@ from ..ngoptions import Options
 from ..sdp import Connection, SessionDescription
 
 
-@dataclass
+@dataclass(init=False)
 class _MediaWork:
     index: int
     section: sdpmod.MediaSection
@@ -50,6 +50,40 @@ class _MediaWork:
     # party is shown) and each party's side of the gateway after this request.
     real_section: sdpmod.MediaSection | None = None
     gateways: tuple | None = None
+
+    # Written out, not left to dataclasses: compiled (mypyc), this runs as C.
+    def __init__(self, index: int, section: sdpmod.MediaSection,
+                 sender_media: CallMedia | None = None, receiver_media: CallMedia | None = None,
+                 endpoint: Endpoint | None = None, sender_pool: Any = None,
+                 receiver_pool: Any = None, sender_count: int = 0, receiver_count: int = 0,
+                 sender_ports: list[tuple[int, Any]] | None = None,
+                 receiver_ports: list[tuple[int, Any]] | None = None,
+                 receiver_earlier: tuple | None = None, receiver_key: Endpoint | None = None,
+                 kept_protocol: str | None = None, offers_mux: bool = False,
+                 mux_forced: bool = False, direction: str = "sendrecv",
+                 sent_formats: list[str] | None = None, added: list[tuple[str, str]] | None = None,
+                 real_section: sdpmod.MediaSection | None = None, gateways: tuple | None = None) -> None:
+        self.index = index
+        self.section = section
+        self.sender_media = sender_media
+        self.receiver_media = receiver_media
+        self.endpoint = endpoint
+        self.sender_pool = sender_pool
+        self.receiver_pool = receiver_pool
+        self.sender_count = sender_count
+        self.receiver_count = receiver_count
+        self.sender_ports = [] if sender_ports is None else sender_ports
+        self.receiver_ports = [] if receiver_ports is None else receiver_ports
+        self.receiver_earlier = receiver_earlier
+        self.receiver_key = receiver_key
+        self.kept_protocol = kept_protocol
+        self.offers_mux = offers_mux
+        self.mux_forced = mux_forced
+        self.direction = direction
+        self.sent_formats = [] if sent_formats is None else sent_formats
+        self.added = [] if added is None else added
+        self.real_section = real_section
+        self.gateways = gateways
 
 
 def _held(parsed: SessionDescription, index: int, conn: Connection) -> bool:

@@ -29,10 +29,15 @@ class NgError(Exception):
         self.reason = reason
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, init=False)
 class Envelope:
     cookie: bytes
     payload: bytes
+
+    # Written out, not left to dataclasses: compiled (mypyc), this runs as C.
+    def __init__(self, cookie: bytes, payload: bytes) -> None:
+        object.__setattr__(self, "cookie", cookie)
+        object.__setattr__(self, "payload", payload)
 
 
 def split_envelope(raw: bytes) -> Envelope | None:
