@@ -39,6 +39,7 @@ from __future__ import annotations
 
 import _socket
 import array
+import gc
 import heapq
 import logging
 import os
@@ -2815,6 +2816,10 @@ def main(argv: list[str]) -> int:
             transcoding.filler("PCMA", 160)
             for law in ("PCMU", "PCMA"):
                 g711.encoder(law)
+        # What is alive now (modules, libraries, the worker's tables) lives as long as the
+        # process: kept out of the cyclic collector, whose older generations' passes walked
+        # it all every few hundred streams set up (the daemon does the same once ready).
+        gc.freeze()
         worker.run()
     except (BrokenPipeError, ConnectionResetError):
         pass  # the daemon went away: nothing left to relay for
