@@ -58,19 +58,14 @@ class Endpoint:
         return Endpoint(self.address, rtcp_port or self.port + 1)
 
 
-@dataclass(frozen=True, slots=True, init=False)
+@dataclass(frozen=True, slots=True)
 class Interface:
-    """One ``--interface [NAME/]IP[!ADVERTISED]`` entry."""
+    """One ``--interface [NAME/]IP[!ADVERTISED]`` entry (made when the options are read,
+    not per request: its generated ``__init__`` costs nothing that matters)."""
 
     name: str
     address: str
     advertised: str
-
-    # Written out, not left to dataclasses: compiled (mypyc), this runs as C.
-    def __init__(self, name: str, address: str, advertised: str) -> None:
-        object.__setattr__(self, "name", name)
-        object.__setattr__(self, "address", address)
-        object.__setattr__(self, "advertised", advertised)
 
     @property
     def family(self) -> str:
