@@ -6,11 +6,12 @@ A copy of the tree is built as setup.py builds a wheel (mypyc over the modules
 as an install has them; then the golden ng calls, the found differential flows, rtpengine's
 own signalling cases, the suites that once caught a compiled build answering otherwise
 (DTLS roles, SDES query flags, the CLI's terminate), WebRTC with a real browser, Redis and
-the attack probes run against daemons of that copy (~5 minutes):
-the compiled modules are what they import, and what they answer is compared with rtpengine
-10.5 as the pure tree's is. mypyc checks annotations at run time, so this is where one that
-says less than a caller passes would show (test_typed_core.py keeps them honest
-statically). The rest of the suite runs on the pure tree (an editable install).
+the attack probes run against daemons of that copy (~5 minutes): the compiled modules are
+what they import, and what they answer is compared with rtpengine 10.5 as the pure tree's
+is. Random call flows (``fuzz/flow_replies.py``) then get the same replies, request by
+request, from the copy's core as from the pure one. mypyc checks annotations at run time,
+so this is where one that says less than a caller passes would show (test_typed_core.py
+keeps them honest statically). The rest of the suite runs on the pure tree (an editable install).
 """
 
 from __future__ import annotations
@@ -136,6 +137,33 @@ def test_the_compiled_core_answers_as_the_pure_one(compiled_tree, group):
     summary = checked.stdout.strip().splitlines()[-1]
     assert " passed" in summary and " failed" not in summary, checked.stdout[-6000:]
     assert " skipped" not in summary, checked.stdout[-6000:]  # every check ran, none left out
+
+
+FLOW_SEEDS = (1, 2, 3, 4)
+FLOW_STEPS = 3000
+
+
+def _flow_replies(tree: Path, seed: int) -> list[str]:
+    run = subprocess.run(
+        [sys.executable, "tests/fuzz/flow_replies.py", str(seed), str(FLOW_STEPS)],
+        cwd=tree, env=_environment(), capture_output=True, text=True, timeout=600)
+    assert run.returncode == 0, run.stderr[-4000:]
+    return run.stdout.splitlines()
+
+
+@pytest.mark.parametrize("seed", FLOW_SEEDS)
+def test_random_call_flows_get_the_pure_cores_answers(compiled_tree, seed):
+    """Requests no fixed test thought of (``fuzz/flows.py``'s generator: random commands,
+    flags, options and SDP over a few calls, the core's own SDP fed back): every reply of
+    the compiled core is the pure one's, once what each build draws at random is masked.
+    A value of a type the annotations do not admit would stop a compiled function (mypyc
+    checks them at run time) and answer otherwise here."""
+    pure = _flow_replies(ROOT, seed)
+    compiled = _flow_replies(compiled_tree, seed)
+    assert len(pure) == len(compiled) == FLOW_STEPS
+    differ = [(ours, theirs) for ours, theirs in zip(pure, compiled, strict=True) if ours != theirs]
+    assert not differ, "\n".join(f"pure:     {ours[:1500]}\ncompiled: {theirs[:1500]}"
+                                  for ours, theirs in differ[:3])
 
 
 def test_without_mypyc_the_install_is_pure_python(tmp_path):
