@@ -17,7 +17,6 @@ from __future__ import annotations
 import json
 import logging
 import os
-import random
 import re
 import sys
 from typing import Any
@@ -26,7 +25,6 @@ _TESTS = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path[:0] = [os.path.dirname(_TESTS), _TESTS]
 
 from fuzz import flows  # noqa: E402
-from rtpengined.protocol import bencode  # noqa: E402
 
 _DRAWN = re.compile(
     r"(fingerprint:\S+ |ice-ufrag:|ice-pwd:|rtpengine:|tls-id:|candidate:|cname:|msid:|label:)"
@@ -54,28 +52,14 @@ def mask(value: Any) -> Any:
 
 def replies(seed: int, steps: int) -> list:
     """(request number, command, masked reply) for ``steps`` requests of ``flows``'
-    generator, fed back the SDP the core answers with as ``flows`` does."""
-    rng = random.Random(seed)
+    generator."""
     core = flows.new_core()
-    call_ids = [f"flow{seed}-{n}" for n in range(6)]
-    sdps: dict[str, str] = {}
-    found = []
     try:
-        for number in range(steps):
-            message = flows.random_message(rng, call_ids, sdps)
-            reply = flows._send(core, message, number)
-            decoded: Any = None
-            if reply is not None:
-                try:
-                    decoded = bencode.decode(reply.split(b" ", 1)[1])
-                except bencode.BencodeError:
-                    decoded = "undecodable"
-            if isinstance(decoded, dict) and isinstance(decoded.get("sdp"), str):
-                sdps[message.get("call-id", "")] = decoded["sdp"]
-            found.append([number, message["command"], mask(decoded)])
+        return [[number, message["command"],
+                 "undecodable" if reply is not None and decoded is None else mask(decoded)]
+                for number, message, reply, decoded in flows.exchanges(seed, steps, core)]
     finally:
         core.shutdown()
-    return found
 
 
 def main() -> None:

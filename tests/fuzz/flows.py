@@ -22,6 +22,7 @@ import os
 import random
 import sys
 from collections import defaultdict
+from collections.abc import Iterator
 from typing import Any
 
 _TESTS = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -182,40 +183,52 @@ def _send(core: Core, message: dict, number: int) -> bytes | None:
 
 def run_flows(seed: int, steps: int, core: Core | None = None) -> list[list[dict]]:
     """``steps`` random requests; for each internal error, the call's requests up to it."""
-    rng = random.Random(seed)
     own = core is None
     core = core or new_core()
     try:
-        return _flows(rng, seed, steps, core)
+        return _internal_errors(exchanges(seed, steps, core))
     finally:
         if own:
             core.shutdown()
 
 
-def _flows(rng: random.Random, seed: int, steps: int, core: Core) -> list[list[dict]]:
+def exchanges(seed: int, steps: int, core: Core) -> Iterator[tuple[int, dict, bytes | None, Any]]:
+    """(number, request, raw reply, decoded reply) for ``steps`` random requests to ``core``.
+
+    The decoded reply is None when there is none or it does not decode. The SDP of each
+    reply is fed back into later requests for its call, so that offers meet answers the
+    core wrote. ``run_flows`` looks through these for internal errors, and
+    ``flow_replies.py`` prints them all to compare two builds of the core.
+    """
+    rng = random.Random(seed)
     call_ids = [f"flow{seed}-{n}" for n in range(6)]
-    history: dict[str, list[dict]] = defaultdict(list)
     sdps: dict[str, str] = {}
-    found = []
     for number in range(steps):
         message = random_message(rng, call_ids, sdps)
+        reply = _send(core, message, number)
+        decoded: Any = None
+        if reply is not None:
+            try:
+                decoded = bencode.decode(reply.split(b" ", 1)[1])
+            except bencode.BencodeError:
+                pass
+        if isinstance(decoded, dict) and isinstance(decoded.get("sdp"), str):
+            sdps[message.get("call-id", "")] = decoded["sdp"]
+        yield number, message, reply, decoded
+
+
+def _internal_errors(flow: Iterator[tuple[int, dict, bytes | None, Any]]) -> list[list[dict]]:
+    history: dict[str, list[dict]] = defaultdict(list)
+    found = []
+    for _number, message, reply, _decoded in flow:
         call_id = message.get("call-id", "")
         history[call_id].append(message)
-        reply = _send(core, message, number)
         if reply is None:
             continue
         if INTERNAL in reply:
             found.append(list(history[call_id]))
-            continue
-        if message["command"] == "delete" and "from-tag" not in message:
+        elif message["command"] == "delete" and "from-tag" not in message:
             history[call_id].clear()  # (a new call under this id starts from nothing)
-        try:
-            decoded = bencode.decode(reply.split(b" ", 1)[1])
-        except bencode.BencodeError:
-            continue
-        body = decoded.get("sdp")
-        if isinstance(body, str):
-            sdps[call_id] = body
     return found
 
 
