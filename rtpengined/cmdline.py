@@ -64,10 +64,11 @@ def setup_logging(level: int, journal: bool = False) -> None:
 def _find_listen_error(exc: BaseException):
     from transports import ListenError
 
+    from .dtmf_sender import DtmfLogUnavailable
     from .media.kernel import KernelUnavailable
     from .redis.store import RedisUnavailable
 
-    if isinstance(exc, (ListenError, RedisUnavailable, KernelUnavailable)):
+    if isinstance(exc, (ListenError, RedisUnavailable, KernelUnavailable, DtmfLogUnavailable)):
         return exc
     for inner in getattr(exc, "exceptions", ()):
         found = _find_listen_error(inner)

@@ -54,7 +54,7 @@ class ListenAddress:
 class Option:
     name: str
     short: str
-    kind: str  # str, int, float, bool, list, listen, listen-list, interface-list
+    kind: str  # str, int, float, bool, list, listen, listen-list, interface-list, destination
     dest: str
     help: str
     metavar: str = ""
@@ -125,6 +125,10 @@ OPTIONS: list[Option] = [
     Option("dtx-lag", "", "int", "dtx_lag", "Audio in ms held before the DTX timer speeds up (with --dtx-buffer)", "INT"),
     Option("dtx-shift", "", "int", "dtx_shift", "Ms the DTX timer moves on an underflow or overflow (0: drop or step the clock instead)", "INT"),
     Option("dtx-cn-params", "", "int-list", "dtx_cn_params", "Comfort noise payload for DTX gaps, byte by byte (none: silence)", "INT"),
+    # DTMF events (rtpengine 10.5's options, see rtpengined.dtmf_log): each key a party sends
+    # as telephone-event, as a JSON line to a UDP address and/or to the TCP ng clients.
+    Option("dtmf-log-dest", "", "destination", "dtmf_log_dest", "Send each DTMF key a party sends (RFC 4733 events) as a JSON line to this UDP address", "IP46|HOSTNAME:PORT"),
+    Option("dtmf-log-ng-tcp", "", "bool", "dtmf_log_ng_tcp", "Send each DTMF key a party sends to every TCP ng client as an onDTMF notification", ""),
     # Jitter buffer (rtpengine 10.5's options): read and checked as 10.5 checks them, and no
     # more. 10.5.3.5 creates a buffer per stream but never holds a packet in it (from a
     # stream's 31st packet on it reads the packet before it is filled in, finds no RTP
@@ -214,6 +218,8 @@ class Config:
     dtx_lag: int = 100
     dtx_shift: int = 5
     dtx_cn_params: list[int] = field(default_factory=list)
+    dtmf_log_dest: ListenAddress | None = None
+    dtmf_log_ng_tcp: bool = False
     jitter_buffer: int = 0
     jb_clock_drift: bool = False
     unsupported: dict[str, Any] = field(default_factory=dict)
@@ -281,6 +287,11 @@ def _convert(option: Option, value: str) -> Any:
         raise ConfigError(f"--{option.name}: {value!r} is not true or false")
     if option.kind == "listen-list":
         return [parse_listen(v, option.name) for v in value.split(";") if v.strip()]
+    if option.kind == "destination":  # (an address to send to: a host is needed)
+        address = parse_listen(value, option.name)
+        if ":" not in value.strip():
+            raise ConfigError(f"--{option.name}: {value!r} names no host (IP46|HOSTNAME:PORT)")
+        return address
     if option.kind == "int-list":
         try:
             return [int(v) for v in value.replace(",", ";").split(";") if v.strip()]

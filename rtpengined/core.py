@@ -9,12 +9,13 @@ when another arrives, and a retransmission can always be answered from the cache
 from __future__ import annotations
 
 import logging
+import secrets
 import time
 from collections.abc import Callable
 from contextlib import AbstractContextManager, nullcontext
 from typing import Any
 
-from . import ctl, quality, statsview
+from . import ctl, dtmf_log, quality, statsview
 from .calls import CallManager
 from .commands import NG_COMMANDS
 from .config import Config
@@ -67,6 +68,12 @@ class Core:
         self.ctl_state: Any = None
         # The Janus videoroom interface's sessions and rooms (``janus``).
         self.janus = Janus(self)
+        # Where ``dtmf_event`` sends each key's JSON line: the daemon's socket to
+        # ``--dtmf-log-dest`` (``dtmf_sender``), None without the option.
+        self.dtmf_sink: Callable[[bytes], None] | None = None
+        # ``--dtmf-log-ng-tcp``: one callable per open TCP ng connection, each taking a
+        # framed message to write to its peer (the transport adds and removes them).
+        self.ng_notified: set[Callable[[bytes], None]] = set()
 
     # The media plane and the call store belong to the call model; the core reaches them
     # through it. The daemon replaces the null call store once Redis is connected.
@@ -97,6 +104,25 @@ class Core:
                 self.media.refresh([s for s in call.streams() if not s.closed])
             quality.note(call.monologues, stream, wall, senders, blocks, self.stats.mos,
                          extended)
+
+    def dtmf_event(self, stream: Stream, source_ip: str, event: int, volume: int,
+                   samples: int, rate: int) -> None:
+        """A key a party ended as telephone-event on ``stream`` (``MediaPlane.on_dtmf``): its
+        JSON line to ``--dtmf-log-dest``, its ``onDTMF`` message to every TCP ng client
+        with ``--dtmf-log-ng-tcp`` (``dtmf_log``)."""
+        call = self.calls.calls.get(stream.group)
+        party = dtmf_log.sender_of(call, stream) if call is not None else None
+        if call is None or party is None:
+            return
+        tags = [p.tag for p in call.monologues if p.tag]
+        key = (call.call_id, party.tag, tags, int(self.clock()), source_ip, event, volume,
+               samples, rate)
+        if self.dtmf_sink is not None:
+            self.dtmf_sink(dtmf_log.line(*key))
+        if self.ng_notified:
+            message = dtmf_log.notification(secrets.token_hex(8).encode(), *key)
+            for notify in list(self.ng_notified):
+                notify(message)
 
     # -- ng ---------------------------------------------------------------------------
 

@@ -13,8 +13,10 @@ import trio
 
 import transports
 
+from . import dtmf_log
 from .config import Config
 from .core import Core
+from .dtmf_sender import DtmfLogSender
 from .host import OsHost
 from .redis.store import start_call_store
 from .service import Notifier, release_freed_memory
@@ -100,6 +102,11 @@ async def run_daemon(
                     media.on_first_packet = core.janus.media_up
                 if hasattr(media, "on_rtcp"):  # the parties' RTCP: call quality (MOS)
                     media.on_rtcp = core.rtcp_report
+                dtmf_sender = None
+                if config.dtmf_log_dest is not None:  # keys the parties send, as JSON
+                    core.dtmf_sink = dtmf_sender = DtmfLogSender(config.dtmf_log_dest)
+                if dtmf_log.wanted(config) and hasattr(media, "on_dtmf"):
+                    media.on_dtmf = core.dtmf_event
                 daemon = Daemon(core, cancel_scope=scope)
                 # Calls stored in Redis come back before any listener serves (issue 16).
                 await start_call_store(core, nursery)
@@ -132,6 +139,8 @@ async def run_daemon(
                     notifier.stopping()
                     with trio.CancelScope(shield=True):
                         core.shutdown()
+                        if dtmf_sender is not None:
+                            dtmf_sender.close()
     if config.pidfile:
         try:
             os.unlink(config.pidfile)

@@ -174,6 +174,9 @@ class Stream:
     # ``block DTMF`` behind a delay buffer (``dtmf_block.guard_spec``): what the relay holds
     # and does with this party's DTMF (a ``media.dtmf_guard.GuardSpec`` tuple), or None.
     guard: tuple | None = rare(None)
+    # DTMF logging: the (payload type, clock rate) pairs of the telephone-event the
+    # party sends here, whose keys the relay reports (``dtmf_log``). Empty when not logging.
+    dtmf_events: tuple = rare(())
     # A T.38 gateway (``offer_answer.t38``) between this stream's party and the other:
     # (side "t38"/"pcm", options as a tuple, audio payload type, its encoding, ptime);
     # the relay feeds what arrives here to the gateway instead of the sink.

@@ -27,6 +27,9 @@ SEND_TIMEOUT = 30.0
 # Bytes read (and scanned) per turn: scanning costs about 0.1-0.5 us per byte in Python,
 # so 16 KiB keeps one connection's turn to a few ms, and other transports get theirs.
 RECEIVE_SIZE = 16384
+# With --dtmf-log-ng-tcp: messages (replies, notifications) a connection may have queued;
+# past this a peer that does not read loses notifications and waits for its replies.
+OUTBOX = 256
 
 
 class FramingError(Exception):
@@ -87,27 +90,83 @@ async def _serve_connection(core, stream: trio.SocketStream) -> None:
     Every reply must be taken by the peer within ``SEND_TIMEOUT``: a peer that sends
     requests and never reads the replies is closed then, instead of holding the
     connection (and its descriptor) forever. Errors from the peer end only this
-    connection (``_accept`` keeps them here).
+    connection (``_accept`` keeps them here). With ``--dtmf-log-ng-tcp`` the connection
+    also gets every key's ``onDTMF`` message (``_serve_notified``).
     """
     peer = peer_of(stream)
     if peer is None:  # reset before we got to it
         return
-    framer = TcpNgFramer()
     async with stream:
+        if core.config.dtmf_log_ng_tcp:
+            await _serve_notified(core, stream, peer)
+            return
+
+        async def reply_now(reply: bytes) -> None:
+            with trio.fail_after(SEND_TIMEOUT):
+                await stream.send_all(reply)
+
+        await _answer(core, stream, peer, reply_now)
+
+
+async def _answer(core, stream: trio.SocketStream, peer, deliver) -> None:
+    """Read the connection's requests and hand each reply to ``deliver`` until the peer
+    closes, breaks the framing or stops reading."""
+    framer = TcpNgFramer()
+    try:
+        while data := await stream.receive_some(RECEIVE_SIZE):
+            for message in framer.feed(data):
+                reply = core.handle_ng(message, peer)
+                if reply is not None:
+                    await deliver(reply)
+    except FramingError as exc:
+        log.warning("tcp ng from %s: %s; closing", format_address(peer), exc)
+    except trio.TooSlowError:
+        log.warning("tcp ng from %s: replies not read for %g s; closing",
+                    format_address(peer), SEND_TIMEOUT)
+    except (trio.BrokenResourceError, trio.ClosedResourceError, OSError):
+        pass
+
+
+async def _serve_notified(core, stream: trio.SocketStream, peer) -> None:
+    """``_answer`` for a daemon with ``--dtmf-log-ng-tcp``: replies and notifications go
+    through one queue that a single writer empties, so that they never interleave. A
+    notification finding the queue full (the peer does not read) is dropped, never
+    waited for: the relay's news must not wait on a peer."""
+    send, queued = trio.open_memory_channel(OUTBOX)
+    dropped = 0
+
+    def notify(message: bytes) -> None:
+        nonlocal dropped
         try:
-            while data := await stream.receive_some(RECEIVE_SIZE):
-                for message in framer.feed(data):
-                    reply = core.handle_ng(message, peer)
-                    if reply is not None:
-                        with trio.fail_after(SEND_TIMEOUT):
-                            await stream.send_all(reply)
-        except FramingError as exc:
-            log.warning("tcp ng from %s: %s; closing", format_address(peer), exc)
+            send.send_nowait(message)
+        except trio.WouldBlock:
+            dropped += 1
+            if dropped == 1:
+                log.warning("tcp ng to %s: not reading; notifications dropped",
+                            format_address(peer))
+        except (trio.ClosedResourceError, trio.BrokenResourceError):
+            pass
+
+    async def write(done: trio.CancelScope) -> None:
+        try:
+            async for message in queued:
+                with trio.fail_after(SEND_TIMEOUT):
+                    await stream.send_all(message)
         except trio.TooSlowError:
             log.warning("tcp ng from %s: replies not read for %g s; closing",
                         format_address(peer), SEND_TIMEOUT)
         except (trio.BrokenResourceError, trio.ClosedResourceError, OSError):
             pass
+        done.cancel()  # (the reader too: the connection is of no more use)
+
+    core.ng_notified.add(notify)
+    try:
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(write, nursery.cancel_scope)
+            with send:  # (closed once the peer is done: the writer sends what is left)
+                await _answer(core, stream, peer, send.send)
+    finally:
+        core.ng_notified.discard(notify)
 
 
 async def serve(core, address, *, task_status=trio.TASK_STATUS_IGNORED) -> None:

@@ -121,6 +121,9 @@ class StreamSpec(NamedTuple):
     # n: type n), -1 for none checked: RTP of another type is an error of the stream,
     # relayed all the same (``rtcp_feedback.unknown_type``).
     payload_types: int = -1
+    # DTMF logging: (payload type, clock rate) of the telephone-event the party sends
+    # here; the relay reports each key's end ("dtmf" news, ``dtmf_log``). Empty: not read.
+    dtmf_events: tuple = ()
 
 
 def encode(messages: list[tuple]) -> bytes:

@@ -128,6 +128,8 @@ def why_userspace(stream: Stream, families: frozenset[int] = frozenset({4})) -> 
             return "subscribers"  # the relay copies each packet to them (pubsub)
         if s.dropped_types:
             return "DTMF blocked"  # the relay drops the party's telephone-event
+        if s.dtmf_events:
+            return "DTMF logged"  # the relay reads the party's telephone-event
         if s.strip_feedback:
             return "RTCP feedback stripped"  # the relay rewrites the party's RTCP compounds
         if s.transcode:

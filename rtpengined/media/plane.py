@@ -161,6 +161,9 @@ class RelayPlane:
         # quality figures.
         self.on_rtcp: Callable[[Stream, float, list, list, list], None] | None = None
         self.reports: list = []  # (read, not yet handed to ``on_rtcp``)
+        # Keys the parties sent as telephone-event (``dtmf_log``): the stream they came in
+        # on, the source address, and the event's code, volume, duration and clock rate.
+        self.on_dtmf: Callable[[Stream, str, int, int, int, int], None] | None = None
         # The workers' conversions, added up from their "transcoded" news (``MediaPlane``).
         self.transcoded: dict[tuple[str, str], list[int]] = {}
         # Told when a refresh finds a stream's first packet counted (the Janus interface's
@@ -608,7 +611,7 @@ class RelayPlane:
         sink = stream.sink
         rtcp_peer = stream.rtcp_peer
         ice = dtls = srtp_in = srtp_out = None
-        extra_sinks = transcode = dropped = ()
+        extra_sinks = transcode = dropped = dtmf_events = ()
         rtcp_only = egress = False
         t38 = guard = rtcp_gen = srtcp = None
         transcode_passes = strip_feedback = False
@@ -621,6 +624,7 @@ class RelayPlane:
             srtp_in, srtp_out, transcode = stream.srtp_in, stream.srtp_out, stream.transcode
             rtcp_only, egress = stream.rtcp_only, stream.egress
             dropped = stream.dropped_types
+            dtmf_events = stream.dtmf_events
             t38 = stream.t38
             guard = stream.guard
             rtcp_gen = stream.rtcp_gen
@@ -665,6 +669,7 @@ class RelayPlane:
             strip_feedback,
             stream.rtcp,
             stream.payload_types,
+            dtmf_events,
         )
 
     def _webrtc_spec(self, record: _Record, stream: Stream, ahead: list | None = None) -> tuple:
@@ -1040,6 +1045,8 @@ class RelayPlane:
                     self._reports(stream_ids)
                 elif kind == "transcoded":  # what went into the worker's conversions
                     self._transcoded(stream_ids)
+                elif kind == "dtmf":  # keys the parties sent (DTMF logging)
+                    self._dtmf(stream_ids)
                 elif kind == "secure":  # a WebRTC leg's handshake state changed
                     for stream_id, status in stream_ids:
                         record = self.records.get(stream_id)
@@ -1052,6 +1059,13 @@ class RelayPlane:
     def _reports(self, reports: list) -> None:
         if self.on_rtcp is not None:
             self.reports.extend(reports)
+
+    def _dtmf(self, keys: list) -> None:
+        handler = self.on_dtmf
+        for stream_id, *key in keys:
+            record = self.records.get(stream_id)
+            if record is not None and handler is not None:
+                handler(record.stream, *key)
 
     def _transcoded(self, counts: list) -> None:
         totals = self.transcoded

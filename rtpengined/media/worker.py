@@ -195,11 +195,14 @@ class _Stream:
         self.payload_types = spec.payload_types
         self.blocked = spec.blocked
         if (self.rare is not None or spec.extra_sinks or spec.transcode or spec.rtcp_only
-                or spec.dropped or spec.egress or spec.t38 or spec.guard or spec.strip_feedback):
+                or spec.dropped or spec.egress or spec.t38 or spec.guard or spec.strip_feedback
+                or spec.dtmf_events):
             self.extra_ids = spec.extra_sinks
             self.t38 = spec.t38
             self.rtcp_only = spec.rtcp_only
             self.dropped = spec.dropped
+            # (payload type -> clock rate, looked up per packet of the stream)
+            self.dtmf_events = dict(spec.dtmf_events) if spec.dtmf_events else ()
             self.strip_feedback = spec.strip_feedback
             self.egress = spec.egress
             # (None without conversions, the usual case: no empty dict per stream)
@@ -360,6 +363,9 @@ add_rare_fields(_Stream, {
     "copies": None,
     "rtcp_only": False,  # (``StreamSpec.rtcp_only``)
     "dropped": (),  # (``StreamSpec.dropped``: payload types that go nowhere, ``_forward``)
+    # DTMF logging (``StreamSpec.dtmf_events``): payload type -> clock rate of the
+    # party's telephone-event, and the RTP timestamp of the last key reported (``note_dtmf``).
+    "dtmf_events": (), "dtmf_ts": None,
     "strip_feedback": False,  # (``StreamSpec.strip_feedback``: RTCP feedback cut, ``_forward``)
     "egress": False,  # (``StreamSpec.egress``: a subscriber copied what goes on, ``_forward``)
     # ICE on several addresses (``Worker.add_alternates``): the stream's sockets, its own
@@ -411,6 +417,8 @@ class Worker:
         self.targets: list[_Stream | None] = []
         # Streams whose endpoint or confirmation changed this turn ("learned" messages).
         self.learned: list[int] = []
+        # Keys the parties ended this turn ("dtmf" messages, ``note_dtmf``).
+        self.dtmf_keys: list[tuple] = []
         # WebRTC: daemon certificates by name, leg timers (due time, tie, stream), and the
         # legs whose state changed this turn ("secure" messages).
         self.certificates: dict = {}
@@ -526,6 +534,37 @@ class Worker:
             self.channel.send(ch.encode([("learned", learned)]))
         except OSError:
             pass  # channel full or gone: the next refresh of the stream sees it anyway
+
+    def note_dtmf(self, stream: _Stream, packet: bytes, source: tuple) -> None:
+        """DTMF logging: a telephone-event packet (decrypted) that ends a key is news
+        for the control plane (``dtmf_log``), once per key: 10.5 takes the end packets
+        repeated with the same RTP timestamp for the same key."""
+        if len(packet) < 12:
+            return
+        rate = stream.dtmf_events.get(packet[1] & 0x7F)
+        if rate is None:
+            return
+        start = 12 + 4 * (packet[0] & 0x0F)
+        if packet[0] & 0x10 and len(packet) >= start + 4:  # (a header extension)
+            start += 4 + 4 * int.from_bytes(packet[start + 2:start + 4], "big")
+        if len(packet) < start + 4 or not packet[start + 1] & 0x80:
+            return  # (short, or the key goes on)
+        timestamp = packet[4:8]
+        if timestamp == stream.dtmf_ts:
+            return
+        stream.dtmf_ts = timestamp
+        host = source[0]
+        if host.startswith("::ffff:") and "." in host:
+            host = host[7:]
+        self.dtmf_keys.append((stream.id, host, packet[start], packet[start + 1] & 0x3F,
+                               int.from_bytes(packet[start + 2:start + 4], "big"), rate))
+
+    def report_dtmf(self) -> None:
+        keys, self.dtmf_keys = self.dtmf_keys, []
+        try:
+            self.channel.send(ch.encode([("dtmf", keys)]))
+        except OSError:
+            log.warning("relay worker: %d DTMF events not reported (channel full)", len(keys))
 
     def report_rtcp(self) -> None:
         """The RTCP reports relayed since the last turn, parsed (``rtcp_report.parse``), for the
@@ -821,7 +860,8 @@ class Worker:
             stream.secure = stream.srtp_in is not None or stream.webrtc is not None or (
                 stream.rtcp_of is not None  # (its reports translated: ``_translate_rtcp``)
                 or (stream.rtcp_mux and stream.transcode is not None)
-                or stream.rtcp_only or stream.dropped or stream.t38 is not None
+                or stream.rtcp_only or stream.dropped or stream.dtmf_events
+                or stream.t38 is not None
                 or stream.guard is not None or stream.rtcp_gen is not None
                 or stream.srtcp is not None or stream.strip_feedback) or (
                 sink is not None and (
@@ -961,12 +1001,12 @@ class Worker:
     def _relayable(self, stream: _Stream, sink: _Stream) -> bool:
         """What every stream with rare attributes needs before the C loop relays it to
         ``sink``: confirmed, still ours, and nothing only Python does (blocked, copies to
-        subscribers, conversions, RTCP to translate, RTCP only, dropped payload types, T.38,
-        a delay buffer, reports of our own)."""
+        subscribers, conversions, RTCP to translate, RTCP only, dropped payload types, DTMF
+        to report, T.38, a delay buffer, reports of our own)."""
         return (stream.confirmed and not stream.blocked and not stream.extras
                 and sink.transcode is None and stream.rtcp_of is None
                 and not (stream.rtcp_mux and stream.transcode is not None)
-                and not stream.rtcp_only and not stream.dropped
+                and not stream.rtcp_only and not stream.dropped and not stream.dtmf_events
                 and stream.t38 is None and stream.guard is None and stream.rtcp_gen is None
                 and self.streams.get(stream.id) is stream)
 
@@ -1170,6 +1210,8 @@ class Worker:
                 self.report_transcoded()
             if self.learned:
                 self.report_learned()
+            if self.dtmf_keys:
+                self.report_dtmf()
             if native_run is not None:
                 for fd, at, packet in _relay.reports():
                     stream = by_fd[fd] if fd < len(by_fd) else None
@@ -1436,6 +1478,8 @@ class Worker:
                 errors += 1  # (strict source: counted, decrypted, dropped: 10.5)
                 continue
             last = data
+            if stream.dtmf_events and not rtcp:
+                self.note_dtmf(stream, data, source)
             errors += _forward(stream, sink, extras, data, rtcp, demux, out, self.dtx_held,
                                self.guarded)
         stream.busy = count > 1 if busy else stream.turn == turn - 1
@@ -2277,6 +2321,8 @@ class Worker:
             nbytes += len(data)  # decrypted, as 10.5 counts it
             media += 1
             last = data
+            if stream.dtmf_events and not rtcp:
+                self.note_dtmf(stream, data, source)
             errors += _forward(stream, sink, extras, data, rtcp, demux, out, self.dtx_held,
                                self.guarded)
         stream.busy = count > 1 if busy else stream.turn == turn - 1

@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from .. import dtmf_block
+from .. import dtmf_block, dtmf_log
 from .. import sdp as sdpmod
 from ..model import Call, Monologue, Stream
 from ..ng_extended import apply_media_blocks
@@ -111,6 +111,8 @@ def offer(core: Core, message: dict[str, Any], request: Request) -> dict[str, An
     _drop_traffic(call, opts.drop_traffic, manager)
     if dtmf_block.any_block(call):  # (new ports or payload types keep the block)
         dtmf_block.apply(call, manager.media.update_stream)
+    if dtmf_log.wanted(core.config):  # (the same: the relay reads their keys)
+        dtmf_log.apply(call, manager.media.update_stream)
     feedback.apply(call, manager.media.update_stream)
     trickle.dequeue(manager, call, from_tag, now)
     if result == "":
@@ -150,6 +152,8 @@ def answer(core: Core, message: dict[str, Any], request: Request) -> dict[str, A
     _drop_traffic(call, opts.drop_traffic, manager)
     if dtmf_block.any_block(call):
         dtmf_block.apply(call, manager.media.update_stream)
+    if dtmf_log.wanted(core.config):
+        dtmf_log.apply(call, manager.media.update_stream)
     feedback.apply(call, manager.media.update_stream)
     trickle.dequeue(manager, call, to_tag, now)
     if result == "":

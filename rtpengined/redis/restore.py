@@ -13,7 +13,7 @@ import errno
 from typing import TYPE_CHECKING
 
 from .. import codec_negotiation as negotiation
-from .. import dtmf_block
+from .. import dtmf_block, dtmf_log
 from ..media.reception import clock_rates
 from ..media.rtcp_feedback import known_mask
 from ..model import Call, CallMedia, Interface, Monologue, Stream, StreamStats, media_by_stream
@@ -210,6 +210,8 @@ def restore_call(manager: CallManager, stored: StoredCall, now: float, foreign: 
         _unsupported_suites_stay_dropped(monos)
         _restore_conversions(manager, monos)
     _restore_blocks(call, stored)
+    if dtmf_log.wanted(manager.config):  # (the relay reads the parties' keys again)
+        dtmf_log.apply(call, _not_yet_relayed)
     feedback.apply(call, _not_yet_relayed)  # (derived from the protocols: not stored)
     old = manager.calls.get(stored.call_id)
     if old is not None:
