@@ -5,6 +5,8 @@ Both daemons relay the same packets of the same calls; each sends its lines to a
 socket of its own. Compared: every line's fields (the Unix timestamp only as being now, the
 parties' tags as a set: 10.5 lists them in its hash table's order). With
 ``--dtmf-log-ng-tcp`` the same key reaches every TCP ng client as an ``onDTMF`` message.
+The calls that convert between tones and telephone-event log keys too, those sent as
+tones from the tone detector.
 """
 
 from __future__ import annotations
@@ -15,7 +17,8 @@ import struct
 import time
 
 import pytest
-from differential import loopback_call, running, start_ours, start_reference
+from differential import loopback_call, media_exchange, running, start_ours, start_reference
+from test_diff_dtmf import INTERWORKING, TE
 
 from rtpengined.protocol import bencode
 
@@ -136,3 +139,36 @@ def test_dtmf_notifications_to_tcp_clients_as_rtpengine():
     have = _notifications(start_ours)
     assert have == want
     assert want[0][2] == ["notify", "data"] and want[0][4][0]["event"] == 4
+
+
+@pytest.mark.parametrize("name", list(INTERWORKING))
+def test_keys_of_converted_calls_are_logged_as_rtpengine(name):
+    """The calls ``test_diff_dtmf.py`` converts between tones and telephone-event: a key
+    sent as events is logged from its end packet, a key sent as tones from the tone
+    detector's reports (its level as the volume, the samples between its reports as the
+    duration), and tones nobody converts are not looked at."""
+    a_formats, b_formats, options, steps = INTERWORKING[name]
+
+    def logged(daemon_start) -> list[dict]:
+        collector = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        collector.bind(("127.0.0.1", 0))
+        collector.settimeout(0.3)
+        extra = [f"--dtmf-log-dest=127.0.0.1:{collector.getsockname()[1]}"]
+        try:
+            with running(lambda: daemon_start(extra=extra)) as daemon:
+                media_exchange(daemon, "dtmf-log-x", a_formats, b_formats, steps, options, {},
+                               (TE,) if " 96" in a_formats else (),
+                               (TE,) if " 96" in b_formats else ())
+                lines = []
+                try:
+                    while True:
+                        lines.append(json.loads(collector.recv(65536)))
+                except TimeoutError:
+                    pass
+                return _comparable(lines)
+        finally:
+            collector.close()
+
+    want = logged(start_reference)
+    assert logged(start_ours) == want
+    assert bool(want) == ("no option" not in name)

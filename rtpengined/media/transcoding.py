@@ -96,12 +96,13 @@ class _Dtmf:
     sent; and the telephone-event turned into tones (its timestamp, code, volume, samples
     rendered, ended)."""
 
-    __slots__ = ("detector", "fed", "reported", "events", "current", "tone")
+    __slots__ = ("detector", "fed", "reported", "last", "events", "current", "tone")
 
     def __init__(self) -> None:
         self.detector = None
         self.fed: int | None = None  # input samples fed (None: nothing yet)
         self.reported = 0  # where the detector's last report was
+        self.last: tuple[int, int, int] | None = None  # that report: (code or -1, volume, where)
         self.events: list[tuple[int, int, int]] = []
         self.current: tuple[int, int, int] | None = None
         self.tone: list | None = None
@@ -255,17 +256,22 @@ class Direction:
     (a subscriber's converted copies) each output goes out under the SSRC it came with.
     With ``passes`` (a direction that passes through but for codecs the offer added, as
     10.5 relays it) what is not converted goes out exactly as it came, its sequence number
-    unshifted. With a ``tally``, what goes into each conversion is counted there."""
+    unshifted. With a ``tally``, what goes into each conversion is counted there. With
+    ``keys``, each key the tone detector finds ended goes there as (``owner``, event code,
+    volume, samples from its report to its end's), as 10.5 reports a DSP key for DTMF
+    logging (``dtmf_log``)."""
 
-    __slots__ = ("outputs", "dtmf", "keep_ssrc", "passes", "tally")
+    __slots__ = ("outputs", "dtmf", "keep_ssrc", "passes", "tally", "keys", "owner")
 
     def __init__(self, keep_ssrc: bool = False, passes: bool = False,
-                 tally: Tally | None = None) -> None:
+                 tally: Tally | None = None, keys: list | None = None, owner: int = 0) -> None:
         self.outputs: dict[bytes, _Output] = {}
         self.dtmf: dtmf.Injector | None = None
         self.keep_ssrc = keep_ssrc
         self.passes = passes
         self.tally = tally
+        self.keys = keys
+        self.owner = owner
 
     def inject(self, event: dtmf.Event) -> None:
         if self.dtmf is None:
@@ -525,6 +531,12 @@ class Direction:
             key = dtmf.EVENTS.find(chr(code)) if code else -1
             volume = 0 if level > 0 else (-level if level >= -63 else 63)
             state.events.append((key + 1, volume, state.reported))  # (0: no key)
+            last = state.last
+            if key < 0 and last is not None and last[0] >= 0 and self.keys is not None:
+                # (a key ended: the key of the report before, from there to here; a key
+                # straight after another is reported from its own start, as 10.5 does)
+                self.keys.append((self.owner, last[0], last[1], state.reported - last[2]))
+            state.last = (key, volume, state.reported)
 
     def _tone_event(self, output: _Output, packet: bytes, payload: bytes, pt_out: int,
                     convert: Tones, frame: int, out: list) -> None:

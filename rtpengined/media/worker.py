@@ -111,6 +111,9 @@ _window = [-1.0, -1.0]
 # RTCP sender/receiver reports relayed by the Python paths (stream id, wall clock, packet as
 # received, decrypted), for the control plane's call quality figures (``Worker.report_rtcp``).
 _REPORTS: list = []
+# Keys the tone detectors of converted directions found ended: (stream id, event code,
+# volume, samples), made DTMF news by ``Worker.report_detected`` (``dtmf_log``).
+_DETECTED: list = []
 # What went into this worker's conversions since the last report (``Worker.report_transcoded``).
 _TALLY = transcoding.Tally()
 # RTP clocks of the static audio payload types (RFC 3551), for the jitter of generated
@@ -558,6 +561,22 @@ class Worker:
             host = host[7:]
         self.dtmf_keys.append((stream.id, host, packet[start], packet[start + 1] & 0x3F,
                                int.from_bytes(packet[start + 2:start + 4], "big"), rate))
+
+    def report_detected(self) -> None:
+        """Keys found in a party's audio (``_DETECTED``) as DTMF news, from the stream's
+        endpoint at 8 kHz (G.711: what the detector reads), as 10.5 reports a key its DSP
+        found. Sent whether or not the daemon logs keys: they are rare, and the control
+        plane drops them unless an option asks."""
+        for stream_id, code, volume, samples in _DETECTED:
+            stream = self.streams.get(stream_id)
+            if stream is None:
+                continue
+            address = stream.endpoint or stream.advertised
+            host = address[0] if address else ""
+            if host.startswith("::ffff:") and "." in host:
+                host = host[7:]
+            self.dtmf_keys.append((stream_id, host, code, volume, samples, 8000))
+        _DETECTED.clear()
 
     def report_dtmf(self) -> None:
         keys, self.dtmf_keys = self.dtmf_keys, []
@@ -1210,6 +1229,8 @@ class Worker:
                 self.report_transcoded()
             if self.learned:
                 self.report_learned()
+            if _DETECTED:
+                self.report_detected()
             if self.dtmf_keys:
                 self.report_dtmf()
             if native_run is not None:
@@ -2607,7 +2628,8 @@ def _rewriter(stream: _Stream) -> transcoding.Direction:
     passes = sink is not None and sink.rare is not None and sink.transcode_passes
     if rewriter is None or rewriter.passes != passes:
         rewriter = stream.rewriter = transcoding.Direction(keep_ssrc=passes, passes=passes,
-                                                           tally=_TALLY)
+                                                           tally=_TALLY, keys=_DETECTED,
+                                                           owner=stream.id)
     return rewriter
 
 
