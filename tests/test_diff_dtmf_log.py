@@ -15,6 +15,7 @@ import json
 import socket
 import struct
 import time
+from contextlib import contextmanager
 
 import pytest
 from differential import loopback_call, media_exchange, running, start_ours, start_reference
@@ -61,30 +62,41 @@ SCENARIOS = {
 }
 
 
-def _collect(daemon_start, name: str) -> list[dict]:
+@contextmanager
+def _logging(daemon_start):
+    """A daemon from ``daemon_start`` logging keys to a collector socket of the test's, and
+    a function that reads what the collector got (until nothing came for 0.3 s)."""
     collector = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     collector.bind(("127.0.0.1", 0))
     collector.settimeout(0.3)
     extra = [f"--dtmf-log-dest=127.0.0.1:{collector.getsockname()[1]}"]
-    a_formats, a_attributes, b_formats, b_attributes, packets = SCENARIOS[name]
+
+    def lines() -> list[dict]:
+        found = []
+        try:
+            while True:
+                found.append(json.loads(collector.recv(65536)))
+        except TimeoutError:
+            return found
+
     try:
-        with running(lambda: daemon_start(extra=extra)) as daemon, \
-                loopback_call(daemon, "dtmf-log", a_formats, b_formats, a_attributes=a_attributes,
-                              b_attributes=b_attributes) as (parties, a_sends_to, b_sends_to):
-            to = {"A": a_sends_to, "B": b_sends_to}
-            for seq, (sender, pt, ts, payload) in enumerate(packets, 1):
-                header = struct.pack("!BBHII", 0x80, pt, seq, ts, 0x1234 if sender == "A" else 0x5678)
-                parties[sender].sendto(header + payload, ("127.0.0.1", to[sender]))
-                time.sleep(0.005)
-            lines = []
-            try:
-                while True:
-                    lines.append(json.loads(collector.recv(65536)))
-            except TimeoutError:
-                pass
-            return lines
+        with running(lambda: daemon_start(extra=extra)) as daemon:
+            yield daemon, lines
     finally:
         collector.close()
+
+
+def _collect(daemon_start, name: str) -> list[dict]:
+    a_formats, a_attributes, b_formats, b_attributes, packets = SCENARIOS[name]
+    with _logging(daemon_start) as (daemon, lines), \
+            loopback_call(daemon, "dtmf-log", a_formats, b_formats, a_attributes=a_attributes,
+                          b_attributes=b_attributes) as (parties, a_sends_to, b_sends_to):
+        to = {"A": a_sends_to, "B": b_sends_to}
+        for seq, (sender, pt, ts, payload) in enumerate(packets, 1):
+            header = struct.pack("!BBHII", 0x80, pt, seq, ts, 0x1234 if sender == "A" else 0x5678)
+            parties[sender].sendto(header + payload, ("127.0.0.1", to[sender]))
+            time.sleep(0.005)
+        return lines()
 
 
 def _comparable(lines: list[dict]) -> list[dict]:
@@ -150,24 +162,10 @@ def test_keys_of_converted_calls_are_logged_as_rtpengine(name):
     a_formats, b_formats, options, steps = INTERWORKING[name]
 
     def logged(daemon_start) -> list[dict]:
-        collector = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        collector.bind(("127.0.0.1", 0))
-        collector.settimeout(0.3)
-        extra = [f"--dtmf-log-dest=127.0.0.1:{collector.getsockname()[1]}"]
-        try:
-            with running(lambda: daemon_start(extra=extra)) as daemon:
-                media_exchange(daemon, "dtmf-log-x", a_formats, b_formats, steps, options, {},
-                               (TE,) if " 96" in a_formats else (),
-                               (TE,) if " 96" in b_formats else ())
-                lines = []
-                try:
-                    while True:
-                        lines.append(json.loads(collector.recv(65536)))
-                except TimeoutError:
-                    pass
-                return _comparable(lines)
-        finally:
-            collector.close()
+        with _logging(daemon_start) as (daemon, lines):
+            media_exchange(daemon, "dtmf-log-x", a_formats, b_formats, steps, options, {},
+                           (TE,) if " 96" in a_formats else (), (TE,) if " 96" in b_formats else ())
+            return _comparable(lines())
 
     want = logged(start_reference)
     assert logged(start_ours) == want

@@ -121,10 +121,14 @@ async def _answer(core, stream: trio.SocketStream, peer, deliver) -> None:
     except FramingError as exc:
         log.warning("tcp ng from %s: %s; closing", format_address(peer), exc)
     except trio.TooSlowError:
-        log.warning("tcp ng from %s: replies not read for %g s; closing",
-                    format_address(peer), SEND_TIMEOUT)
+        _not_reading(peer)
     except (trio.BrokenResourceError, trio.ClosedResourceError, OSError):
         pass
+
+
+def _not_reading(peer) -> None:
+    log.warning("tcp ng from %s: replies not read for %g s; closing", format_address(peer),
+                SEND_TIMEOUT)
 
 
 async def _serve_notified(core, stream: trio.SocketStream, peer) -> None:
@@ -153,8 +157,7 @@ async def _serve_notified(core, stream: trio.SocketStream, peer) -> None:
                 with trio.fail_after(SEND_TIMEOUT):
                     await stream.send_all(message)
         except trio.TooSlowError:
-            log.warning("tcp ng from %s: replies not read for %g s; closing",
-                        format_address(peer), SEND_TIMEOUT)
+            _not_reading(peer)
         except (trio.BrokenResourceError, trio.ClosedResourceError, OSError):
             pass
         done.cancel()  # (the reader too: the connection is of no more use)

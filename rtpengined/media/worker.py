@@ -556,11 +556,9 @@ class Worker:
         if timestamp == stream.dtmf_ts:
             return
         stream.dtmf_ts = timestamp
-        host = source[0]
-        if host.startswith("::ffff:") and "." in host:
-            host = host[7:]
-        self.dtmf_keys.append((stream.id, host, packet[start], packet[start + 1] & 0x3F,
-                               int.from_bytes(packet[start + 2:start + 4], "big"), rate))
+        code, volume = packet[start], packet[start + 1] & 0x3F
+        samples = int.from_bytes(packet[start + 2:start + 4], "big")
+        self.dtmf_keys.append((stream.id, _plain_host(source), code, volume, samples, rate))
 
     def report_detected(self) -> None:
         """Keys found in a party's audio (``_DETECTED``) as DTMF news, from the stream's
@@ -572,10 +570,8 @@ class Worker:
             if stream is None:
                 continue
             address = stream.endpoint or stream.advertised
-            host = address[0] if address else ""
-            if host.startswith("::ffff:") and "." in host:
-                host = host[7:]
-            self.dtmf_keys.append((stream_id, host, code, volume, samples, 8000))
+            self.dtmf_keys.append((stream_id, _plain_host(address) if address else "", code,
+                                   volume, samples, 8000))
         _DETECTED.clear()
 
     def report_dtmf(self) -> None:
@@ -2617,6 +2613,12 @@ def _translate_rtcp(rtp: _Stream, data: bytes) -> tuple[bytes, bytes | None]:
 def _note_report(stream: _Stream, wall: float, packet) -> None:
     if len(_REPORTS) < MAX_REPORTS:
         _REPORTS.append((stream.id, wall, bytes(packet)))
+
+
+def _plain_host(address: tuple) -> str:
+    """An address's host as 10.5 prints it: IPv4 mapped into an IPv6 socket's as IPv4."""
+    host = address[0]
+    return host[7:] if host.startswith("::ffff:") and "." in host else host
 
 
 def _rewriter(stream: _Stream) -> transcoding.Direction:
