@@ -8,8 +8,10 @@ ICE credentials are masked) so that only real differences remain.
 from __future__ import annotations
 
 import difflib
+import os
 import pprint
 import re
+import signal
 import socket
 import struct
 import subprocess
@@ -23,7 +25,7 @@ import pytest
 
 from rtpengined.protocol import bencode
 
-from conftest import free_port
+from conftest import free_port, group_alive
 
 REFERENCE_BINARY = "/usr/bin/rtpengine"
 VOLATILE_KEYS = {"created", "created_us", "last signal", "last packet", "uptime"}
@@ -36,7 +38,9 @@ class NgProcess:
                  wait: bool = True) -> None:
         self.ng_port = ng_port
         self.port_range = (port_min, port_max)
-        self.proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        # (a process group of its own: ``stop`` waits for our relay workers too)
+        self.proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                                     start_new_session=True)
         self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         # Bound now to a port not handed out: left unbound, the first ping would take any
         # free ephemeral port, which may be the ng port of a daemon not yet listening (this
@@ -74,6 +78,10 @@ class NgProcess:
         return bencode.decode(self.raw(bencode.encode(message)))
 
     def stop(self) -> None:
+        """Stop the daemon and whatever is left of its group. Our relay workers leave a
+        moment after the control process and hold their sockets until then: the next
+        daemon on the same port range (the next test module's pair) would find those
+        ports taken and number its ports otherwise than 10.5."""
         self.sock.close()
         self.proc.terminate()
         try:
@@ -81,6 +89,13 @@ class NgProcess:
         except subprocess.TimeoutExpired:
             self.proc.kill()
             self.proc.wait()
+        deadline = time.monotonic() + 5
+        while group_alive(self.proc.pid) and time.monotonic() < deadline:
+            time.sleep(0.01)
+        try:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass
 
 
 DEFAULT_INTERFACES = ("127.0.0.1",)
