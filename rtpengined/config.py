@@ -288,10 +288,9 @@ def _convert(option: Option, value: str) -> Any:
     if option.kind == "listen-list":
         return [parse_listen(v, option.name) for v in value.split(";") if v.strip()]
     if option.kind == "destination":  # (an address to send to: a host is needed)
-        address = parse_listen(value, option.name)
         if ":" not in value.strip():
             raise ConfigError(f"--{option.name}: {value!r} names no host (IP46|HOSTNAME:PORT)")
-        return address
+        return parse_listen(value, option.name)
     if option.kind == "int-list":
         try:
             return [int(v) for v in value.replace(",", ";").split(";") if v.strip()]

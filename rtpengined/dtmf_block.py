@@ -152,10 +152,21 @@ def any_block(call: Call) -> bool:
         for party in call.monologues)
 
 
+def event_clocks(media: CallMedia) -> tuple[tuple[int, int], ...]:
+    """(payload type, clock rate) of each telephone-event the party's own SDP declared for
+    the media, by payload type (8000 where the rtpmap names no rate)."""
+    found = []
+    for pt, text in media.rtpmaps.items():
+        name, _, rest = text.partition("/")
+        if pt.isdigit() and name.lower() == "telephone-event":
+            rate = rest.split("/", 1)[0]
+            found.append((int(pt), int(rate) if rate.isdigit() else 8000))
+    return tuple(sorted(found))
+
+
 def event_types(media: CallMedia) -> tuple[int, ...]:
     """The telephone-event payload types the party's own SDP declared for the media."""
-    return tuple(sorted(int(pt) for pt, text in media.rtpmaps.items()
-                        if pt.isdigit() and text.split("/", 1)[0].lower() == "telephone-event"))
+    return tuple(pt for pt, _rate in event_clocks(media))
 
 
 def apply(call: Call, update: Callable[[Stream], None]) -> None:

@@ -29,24 +29,14 @@ import json
 from collections.abc import Callable, Iterable
 
 from .config import Config
-from .model import Call, CallMedia, Monologue, Stream
+from .dtmf_block import event_clocks
+from .model import Call, Monologue, Stream
 from .protocol import bencode
 
 
 def wanted(config: Config) -> bool:
     """Whether keys are reported anywhere (10.5 reads them only then)."""
     return config.dtmf_log_dest is not None or config.dtmf_log_ng_tcp
-
-
-def event_clocks(media: CallMedia) -> tuple[tuple[int, int], ...]:
-    """(payload type, clock rate) of the telephone-event the party's SDP declared."""
-    found = []
-    for pt, text in media.rtpmaps.items():
-        name, _, rest = text.partition("/")
-        if pt.isdigit() and name.lower() == "telephone-event":
-            rate = rest.split("/", 1)[0]
-            found.append((int(pt), int(rate) if rate.isdigit() else 8000))
-    return tuple(sorted(found))
 
 
 def apply(call: Call, update: Callable[[Stream], None]) -> None:

@@ -25,20 +25,19 @@ class DtmfLogSender:
     unreachable of one datagram as the next one's error, and that one is not sent."""
 
     def __init__(self, destination: ListenAddress) -> None:
+        sock: socket.socket | None = None
         try:
             family, kind, proto, _, address = socket.getaddrinfo(
                 destination.host, destination.port, type=socket.SOCK_DGRAM)[0]
-            self.sock = socket.socket(family, kind, proto)
-        except OSError as exc:
-            raise DtmfLogUnavailable(
-                f"--dtmf-log-dest: cannot send to {destination}: {exc.strerror or exc}") from None
-        try:
+            sock = socket.socket(family, kind, proto)
             # (connected, as 10.5's: a port unreachable comes back as the next send's error)
-            self.sock.connect(address)
+            sock.connect(address)
         except OSError as exc:
-            self.sock.close()
+            if sock is not None:
+                sock.close()
             raise DtmfLogUnavailable(
                 f"--dtmf-log-dest: cannot send to {destination}: {exc.strerror or exc}") from None
+        self.sock = sock
         self.sock.setblocking(False)
         self.warned_at = -WARN_EVERY
         self.lost = 0

@@ -29,6 +29,11 @@ def test_an_address_to_send_to_is_refused_without_a_host_or_port(value):
         parse_args([f"--dtmf-log-dest={value}"])
 
 
+def test_a_port_alone_is_refused_as_naming_no_host():
+    with pytest.raises(ConfigError, match="names no host"):
+        parse_args(["--dtmf-log-dest=5555"])
+
+
 def test_a_line_has_10_5s_fields_in_its_order():
     line = dtmf_log.line("c1", "A", ["A", "B"], 1796488268, "127.0.0.1", 5, 10, 640, 8000)
     assert line == (b'{"callid":"c1","source_tag":"A","tags":["A","B"],"type":"DTMF",'
