@@ -129,6 +129,7 @@ OPTIONS: list[Option] = [
     # as telephone-event, as a JSON line to a UDP address and/or to the TCP ng clients.
     Option("dtmf-log-dest", "", "destination", "dtmf_log_dest", "Send each DTMF key a party sends (RFC 4733 events) as a JSON line to this UDP address", "IP46|HOSTNAME:PORT"),
     Option("dtmf-log-ng-tcp", "", "bool", "dtmf_log_ng_tcp", "Send each DTMF key a party sends to every TCP ng client as an onDTMF notification", ""),
+    Option("dtmf-no-suppress", "", "bool", "dtmf_no_suppress", "When transcoding, send on the audio a party sends during its DTMF events too (default: only the events)", ""),
     # Jitter buffer (rtpengine 10.5's options): read and checked as 10.5 checks them, and no
     # more. 10.5.3.5 creates a buffer per stream but never holds a packet in it (from a
     # stream's 31st packet on it reads the packet before it is filled in, finds no RTP
@@ -220,6 +221,7 @@ class Config:
     dtx_cn_params: list[int] = field(default_factory=list)
     dtmf_log_dest: ListenAddress | None = None
     dtmf_log_ng_tcp: bool = False
+    dtmf_no_suppress: bool = False
     jitter_buffer: int = 0
     jb_clock_drift: bool = False
     unsupported: dict[str, Any] = field(default_factory=dict)

@@ -100,6 +100,17 @@ def test_jitter_buffer_options_are_read_without_a_warning():
     assert (parse_args([]).jitter_buffer, parse_args([]).jb_clock_drift) == (0, False)
 
 
+def test_dtmf_no_suppress_reaches_the_relay_workers_command_line():
+    from rtpengined.media.plane import RelayPlane
+    from rtpengined.media.worker import NO_SUPPRESS
+
+    config = parse_args(["--dtmf-no-suppress"])
+    assert (config.dtmf_no_suppress, config.warnings, parse_args([]).dtmf_no_suppress) == (
+        True, [], False)
+    assert NO_SUPPRESS in RelayPlane(config, workers=0).worker_options
+    assert RelayPlane(parse_args([]), workers=0).worker_options == []
+
+
 def test_unknown_key_in_config_file_fails(tmp_path):
     ini = tmp_path / "bad.conf"
     ini.write_text("[rtpengine]\ntimeuot = 5\n")

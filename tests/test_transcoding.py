@@ -17,7 +17,7 @@ from rtpengined import codec_negotiation as negotiation
 from rtpengined import sdp as sdpmod
 from rtpengined.media import codecs, dtmf, g711, transcoding
 from rtpengined.media.avcodec import AvConverter
-from rtpengined.media.transcoding import Codecs, Direction, Events, Tones
+from rtpengined.media.transcoding import Codecs, Direction, Events, Tones, event_shift
 
 TO_PCMU = {8: (0, g711.ALAW_TO_ULAW, 160)}  # (pt out, table, samples per frame)
 
@@ -466,6 +466,54 @@ def test_telephone_events_cross_clock_rates_on_the_encoders_clock():
     assert after[0][12:] == silence.translate(g711.TABLES[("PCMU", "PCMA")])
     assert len({p[8:12] for packets in (*audio, *out, after) for p in packets}) == 1
     assert Events(8000, 48000) == Events(8000, 48000) != Events(48000, 8000)
+
+
+def _key_amid_audio(direction: Direction, conversions: dict) -> list:
+    """Audio at 3000 and 3160; a key of three event packets (101, started at 3320), each
+    followed by audio of its time; the end repeated; audio after. What goes out: (pt with
+    marker, seq, ts) per packet sent."""
+    silence = b"\xff" * 160
+    steps = [(0, 1, 3000, silence), (0, 2, 3160, silence),
+             (0x80 | 101, 3, 3320, bytes([5, 10, 0, 160])), (0, 4, 3320, silence),
+             (101, 5, 3320, bytes([5, 10, 1, 64])), (0, 6, 3480, silence),
+             (101, 7, 3320, bytes([5, 0x8A, 1, 224])), (101, 8, 3320, bytes([5, 0x8A, 1, 224])),
+             (0, 9, 3640, silence), (0, 10, 3800, silence)]
+    return [[fields(p)[:3] for p in direction.rewrite(rtp(pt, seq, ts, payload), conversions)]
+            for pt, seq, ts, payload in steps]
+
+
+EVENTS_WITH_PCMA = {0: (8, g711.TABLES[("PCMU", "PCMA")], 160), 101: (101, Events(8000, 8000), 0)}
+
+
+def test_audio_sent_during_a_key_is_suppressed_and_numbered_over():
+    assert _key_amid_audio(Direction(), EVENTS_WITH_PCMA) == [
+        [(8, 1, 3000)], [(8, 2, 3160)], [(0x80 | 101, 3, 3320)], [], [(101, 4, 3320)], [],
+        [(101, 5, 3320)], [(101, 6, 3320)], [(8, 7, 3800)], [(8, 8, 3960)]]
+
+
+def test_without_suppression_the_audio_goes_on_and_moves_the_events_stamp_as_in_10_5():
+    # (each event packet moves the clock by what its duration grew and is stamped where
+    # the clock was less the duration before: audio between moves both)
+    assert _key_amid_audio(Direction(suppress=False), EVENTS_WITH_PCMA) == [
+        [(8, 1, 3000)], [(8, 2, 3160)], [(0x80 | 101, 3, 3320)], [(8, 4, 3480)],
+        [(101, 5, 3480)], [(8, 6, 3800)], [(101, 7, 3640)], [(101, 8, 3640)],
+        [(8, 9, 4120)], [(8, 10, 4280)]]
+
+
+def test_a_key_whose_end_never_comes_stops_suppressing_audio_far_from_it():
+    lost_end = Direction()
+    silence = b"\xff" * 160
+    lost_end.rewrite(rtp(0, 1, 3000, silence), EVENTS_WITH_PCMA)
+    lost_end.rewrite(rtp(0x80 | 101, 2, 3160, bytes([5, 10, 0, 160])), EVENTS_WITH_PCMA)
+    assert lost_end.rewrite(rtp(0, 3, 3160 + 80000, silence), EVENTS_WITH_PCMA) == []
+    assert [fields(p)[:3] for p in lost_end.rewrite(rtp(0, 4, 3160 + 80001, silence),
+                                                    EVENTS_WITH_PCMA)] == [(8, 3, 3320)]
+
+
+def test_events_are_stamped_half_a_frame_later_towards_g722_as_10_5_does():
+    assert event_shift("G722", 160) == 80 and event_shift("G722", 240) == 120
+    assert event_shift("PCMA", 160) == event_shift("G729", 160) == event_shift("opus", 960) == 0
+    assert Events(8000, 8000, 80) != Events(8000, 8000)
 
 # -- whatever comes ---------------------------------------------------------------------
 

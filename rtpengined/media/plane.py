@@ -56,7 +56,7 @@ from .counters import (
 from .dtx import DtxSettings
 from .kernel import Kernel, KernelPlanner, NullKernel, Pair
 from .nft import open_kernel
-from .worker import socket_address
+from .worker import NO_SUPPRESS, socket_address
 
 log = logging.getLogger("rtpengined")
 
@@ -137,10 +137,13 @@ class RelayPlane:
         count = workers if workers is not None else (config.relay_workers or os.cpu_count() or 1)
         self.config = config
         # What each worker's command line carries besides its descriptors: the DTX options
-        # (``--dtx-delay`` on: the converted streams' timers run in the workers).
+        # (``--dtx-delay`` on: the converted streams' timers run in the workers) and
+        # ``--dtmf-no-suppress``.
         self.worker_options = [] if config.dtx_delay <= 0 else [DtxSettings(
             config.dtx_delay / 1000, config.max_dtx, config.dtx_buffer, config.dtx_lag / 1000,
             config.dtx_shift / 1000, bytes(config.dtx_cn_params)).to_arg()]
+        if config.dtmf_no_suppress:
+            self.worker_options.append(NO_SUPPRESS)
         self.counters = CounterTable.create()
         # Ended streams' sockets a worker may still hold; the port pools reuse them.
         self.lingering = LingeringSockets()

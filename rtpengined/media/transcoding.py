@@ -59,6 +59,9 @@ MAX_WAITING = 10  # out-of-order packets the sequencer holds before it gives up 
 # timestamps' difference in the output codec's rate): give up on a gap.
 FORCE_AFTER = 480  # (8 kHz targets)
 MAX_TONE_STEP = 8000  # samples of tone one telephone-event packet may add (1 s)
+# Audio is suppressed while a telephone-event lasts, unless its timestamp is this far (in
+# the sender's clock units) from the event's: then the event is taken as over (10.5).
+SUPPRESS_SPAN = 80000
 _HEADER = struct.Struct("!BBHI4s")
 
 
@@ -69,7 +72,8 @@ class _Output:
     clock, and samples that fill no frame yet."""
 
     __slots__ = ("ssrc", "shift", "expected", "last_ts", "waiting", "clock", "pending",
-                 "converters", "burst_until", "event", "origin", "dtmf", "sent")
+                 "converters", "burst_until", "event", "origin", "dtmf", "sent", "pressed",
+                 "released")
 
     def __init__(self) -> None:
         self.ssrc = os.urandom(4)
@@ -81,13 +85,18 @@ class _Output:
         self.pending = b""
         self.converters: dict[Codecs, object] = {}  # libavcodec conversions (stateful)
         self.burst_until: int | None = None  # DTMF tones sent ahead: input before it drops
-        self.event: tuple[int, int] | None = None  # (received, sent) timestamp of an event
+        self.event: tuple[int, int] | None = None  # (received timestamp, duration) of an event
         self.origin = 0  # the clock's first value (an encoder's pts count from it)
         self.dtmf: _Dtmf | None = None  # tones detected, or turned into tones (``_Dtmf``)
         # What went out: (packets, octets with their headers, the last one's timestamp),
         # the counts 10.5 puts in the sender reports it passes on for this output (None:
         # nothing yet).
         self.sent: tuple[int, int, bytes] | None = None
+        # The timestamp of the telephone-event the sender is in (None: none), and of the
+        # last one that ended (its repeated end packets change nothing): audio received
+        # meanwhile is suppressed (``Direction.suppress``).
+        self.pressed: int | None = None
+        self.released: int | None = None
 
 
 class _Dtmf:
@@ -151,19 +160,28 @@ def _silent(piece: bytes, law: tuple, threshold: int) -> bool:
 
 class Events:
     """telephone-event from one clock rate (and payload type) to another, for a conversions
-    table: the events keep their codes and flags, their durations are scaled."""
+    table: the events keep their codes and flags, their durations are scaled. ``shift``:
+    how much later than the audio's clock 10.5 stamps them (``event_shift``)."""
 
-    __slots__ = ("rate_in", "rate_out")
+    __slots__ = ("rate_in", "rate_out", "shift")
 
-    def __init__(self, rate_in: int, rate_out: int) -> None:
-        self.rate_in, self.rate_out = rate_in, rate_out
+    def __init__(self, rate_in: int, rate_out: int, shift: int = 0) -> None:
+        self.rate_in, self.rate_out, self.shift = rate_in, rate_out, shift
 
     def __eq__(self, other: object) -> bool:
         return (type(other) is Events and other.rate_in == self.rate_in
-                and other.rate_out == self.rate_out)
+                and other.rate_out == self.rate_out and other.shift == self.shift)
 
     def __hash__(self) -> int:
-        return hash((self.rate_in, self.rate_out))
+        return hash((self.rate_in, self.rate_out, self.shift))
+
+
+def event_shift(codec_out: str, frame: int) -> int:
+    """How much later than the audio's clock 10.5 stamps a telephone-event in a direction
+    whose audio goes out converted into ``codec_out`` in frames of ``frame`` RTP clock
+    units: half a frame for G.722 (its encoder runs at twice the RTP clock; measured at
+    20 and 30 ms), none for the others measured (G.711, G.729, GSM, G.723.1, Opus)."""
+    return frame // 2 if codec_out == "G722" else 0
 
 
 class Tones:
@@ -259,12 +277,19 @@ class Direction:
     unshifted. With a ``tally``, what goes into each conversion is counted there. With
     ``keys``, each key the tone detector finds ended goes there as (``owner``, event code,
     volume, samples from its report to its end's), as 10.5 reports a DSP key for DTMF
-    logging (``dtmf_log``)."""
+    logging (``dtmf_log``).
 
-    __slots__ = ("outputs", "dtmf", "keep_ssrc", "passes", "tally", "keys", "owner")
+    With ``suppress`` (10.5's default; ``--dtmf-no-suppress`` turns it off) the audio a
+    sender sends while one of its telephone-events lasts is not converted: the receiver
+    gets the event (or its tones) alone, numbered on without a gap; audio whose timestamp
+    is more than ``SUPPRESS_SPAN`` away from the event's ends it (a lost end packet)."""
+
+    __slots__ = ("outputs", "dtmf", "keep_ssrc", "passes", "tally", "keys", "owner",
+                 "suppress")
 
     def __init__(self, keep_ssrc: bool = False, passes: bool = False,
-                 tally: Tally | None = None, keys: list | None = None, owner: int = 0) -> None:
+                 tally: Tally | None = None, keys: list | None = None, owner: int = 0,
+                 suppress: bool = True) -> None:
         self.outputs: dict[bytes, _Output] = {}
         self.dtmf: dtmf.Injector | None = None
         self.keep_ssrc = keep_ssrc
@@ -272,6 +297,7 @@ class Direction:
         self.tally = tally
         self.keys = keys
         self.owner = owner
+        self.suppress = suppress
 
     def inject(self, event: dtmf.Event) -> None:
         if self.dtmf is None:
@@ -412,12 +438,24 @@ class Direction:
         detect = conversion[4] if len(conversion) > 4 else None
         if output.clock is None:
             output.clock = output.origin = ts  # (10.5 starts the encoder's clock there)
-        if type(convert) is Events:
-            self._event(output, packet, ts, payload, pt_out, convert, out)
+        if type(convert) is Events or type(convert) is Tones:
+            if len(payload) >= 4 and output.released != ts:
+                # (as 10.5 follows a sender's key: a start until its end; ts 0 counts as 1)
+                if payload[1] & 0x80:
+                    output.released, output.pressed = ts, None
+                else:
+                    output.pressed = ts or 1
+            if type(convert) is Events:
+                self._event(output, packet, ts, payload, pt_out, convert, out)
+            else:
+                self._tone_event(output, packet, payload, pt_out, convert, frame, out)
             return
-        if type(convert) is Tones:
-            self._tone_event(output, packet, payload, pt_out, convert, frame, out)
-            return
+        pressed = output.pressed
+        if pressed is not None and self.suppress:
+            if abs(ts - pressed) <= SUPPRESS_SPAN:
+                output.shift -= 1  # (the audio of a key: not sent, numbered on without it)
+                return
+            output.pressed = None
         if detect is not None:
             self._detect(output, packet, ts, payload)
         if output.burst_until is not None:
@@ -486,24 +524,25 @@ class Direction:
 
     def _event(self, output: _Output, packet: bytes, ts: int, payload: bytes, pt_out: int,
                convert: Events, out: list) -> None:
-        """One telephone-event packet: stamped at the clock's position when its event began,
-        its duration in the receiver's rate; its end moves the clock past the event."""
+        """One telephone-event packet, its duration in the receiver's rate, on the encoder's
+        clock as 10.5 puts it there: the event replaces the audio, so each packet moves the
+        clock on by what its duration grew, and is stamped where the clock was less the
+        duration before (the event's start while the sender's audio is suppressed; audio
+        sent beside it moves the clock too, and the event's stamp with it)."""
         if len(payload) < 4:
             output.shift -= 1
             return
         event = output.event
-        if event is None or event[0] != ts:
-            event = output.event = (ts, output.clock)
+        last = event[1] if event is not None and event[0] == ts else 0
         duration = min(int.from_bytes(payload[2:4], "big") * convert.rate_out
                        // convert.rate_in, 0xFFFF)
+        start = output.clock - last
+        output.clock = start + duration
+        output.event = (ts, duration)
         seq = (packet[2] << 8) | packet[3]
         out.append(_HEADER.pack(0x80, pt_out | (packet[1] & 0x80), (seq + output.shift) & 0xFFFF,
-                                event[1] & 0xFFFFFFFF, output.ssrc)
+                                (start + convert.shift) & 0xFFFFFFFF, output.ssrc)
                    + payload[:2] + duration.to_bytes(2, "big") + payload[4:])
-        if payload[1] & 0x80:  # the end: what follows starts after the event
-            end = (event[1] + duration) & 0xFFFFFFFF
-            if dtmf.before(output.clock, end):
-                output.clock = end
 
     def _detect(self, output: _Output, packet: bytes, ts: int, payload: bytes) -> None:
         """Feed a G.711 packet's samples to the output's DTMF detector; its reports become

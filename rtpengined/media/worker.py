@@ -116,6 +116,10 @@ _REPORTS: list = []
 _DETECTED: list = []
 # What went into this worker's conversions since the last report (``Worker.report_transcoded``).
 _TALLY = transcoding.Tally()
+NO_SUPPRESS = "dtmf-no-suppress"  # (a worker's command-line option)
+# Whether converted directions suppress the audio sent during a telephone-event (10.5's
+# default; a worker started with ``NO_SUPPRESS`` does not: ``--dtmf-no-suppress``).
+_SUPPRESS = [True]
 # RTP clocks of the static audio payload types (RFC 3551), for the jitter of generated
 # reports (``reception``) where the party's rtpmaps do not name the type's.
 _CLOCK_RATES = {0: 8000, 3: 8000, 4: 8000, 5: 8000, 6: 16000, 7: 8000, 8: 8000, 9: 8000,
@@ -2411,13 +2415,15 @@ def _conversions(entries: tuple) -> dict | None:
     directions, and copies into a codec of libavcodec's (G.722, G.723.1, Opus), framed
     anew."""
     table = {}
+    shift = max((transcoding.event_shift(entry[3], entry[4]) for entry in entries
+                 if len(entry) > 4 and entry[2] != entry[3]), default=0)
     for entry in entries:
         pt_in, pt_out, codec_in, codec_out = entry[:4]
         frame = entry[4] if len(entry) > 4 else transcoding.FRAME
         if codec_out.startswith("TONES/"):
             convert = transcoding.Tones(codec_out[6:])
         elif codec_in.startswith("TELEPHONE-EVENT/"):
-            convert = transcoding.Events(int(codec_in[16:]), int(codec_out[16:]))
+            convert = transcoding.Events(int(codec_in[16:]), int(codec_out[16:]), shift)
         elif codec_in == codec_out:
             # (re-framed: through the codec as 10.5 does; copies pass as they are)
             convert = g711.ROUND_TRIP.get(codec_in) if len(entry) > 4 else None
@@ -2631,7 +2637,8 @@ def _rewriter(stream: _Stream) -> transcoding.Direction:
     if rewriter is None or rewriter.passes != passes:
         rewriter = stream.rewriter = transcoding.Direction(keep_ssrc=passes, passes=passes,
                                                            tally=_TALLY, keys=_DETECTED,
-                                                           owner=stream.id)
+                                                           owner=stream.id,
+                                                           suppress=_SUPPRESS[0])
     return rewriter
 
 
@@ -2724,7 +2731,8 @@ def _copies_converted(extra: _Stream, data: bytes) -> list[bytes]:
     (``transcoding.Direction``), as 10.5 sends them."""
     rewriter = extra.copies
     if rewriter is None:
-        rewriter = extra.copies = transcoding.Direction(keep_ssrc=True, tally=_TALLY)
+        rewriter = extra.copies = transcoding.Direction(keep_ssrc=True, tally=_TALLY,
+                                                        suppress=_SUPPRESS[0])
     return rewriter.rewrite(data, extra.transcode)
 
 
@@ -2868,7 +2876,12 @@ def socket_address(family: int, address: str, port: int) -> tuple | None:
 
 def main(argv: list[str]) -> int:
     channel_fd, counters_fd, index = (int(arg) for arg in argv[1:4])
-    settings = dtx.DtxSettings.from_arg(argv[4]) if len(argv) > 4 else None
+    settings = None
+    for option in argv[4:]:
+        if option == NO_SUPPRESS:
+            _SUPPRESS[0] = False
+        else:
+            settings = dtx.DtxSettings.from_arg(option)
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C goes to the daemon; it stops us
     try:
         channel = socket.socket(fileno=channel_fd)
