@@ -97,7 +97,7 @@ OPTIONS: list[Option] = [
     Option("control-tos", "", "int", "control_tos", "TOS value to set on ng control sockets", "INT"),
     Option("relay-workers", "", "int", "relay_workers", "Media relay worker processes (default: one per CPU core)", "INT"),
     Option("log-level", "L", "int", "log_level", "Log level (syslog numbering: 3 error … 7 debug)", "INT"),
-    Option("log-stderr", "E", "bool", "log_stderr", "Log to stderr (always on: we do not use syslog)", ""),
+    Option("log-stderr", "E", "bool", "log_stderr", "Log to stderr (always on: only --log-facility-dtmf writes to syslog)", ""),
     Option("foreground", "f", "bool", "foreground", "Stay in the foreground (always: use a service manager to detach)", ""),
     Option("pidfile", "p", "str", "pidfile", "Write the daemon's PID to this file", "FILE"),
     Option("table", "t", "int", "table", "Kernel forwarding: nftables table rtpengined_N for N >= 0 (needs CAP_NET_ADMIN; without it, or without libnftables, relays in userspace and says so); -1 (default, unlike rtpengine's 0: a NAT table turns on conntrack for the whole host, so a root daemon does not do it unasked): userspace only", "INT"),
@@ -129,6 +129,8 @@ OPTIONS: list[Option] = [
     # as telephone-event, as a JSON line to a UDP address and/or to the TCP ng clients.
     Option("dtmf-log-dest", "", "destination", "dtmf_log_dest", "Send each DTMF key a party sends (RFC 4733 events) as a JSON line to this UDP address", "IP46|HOSTNAME:PORT"),
     Option("dtmf-log-ng-tcp", "", "bool", "dtmf_log_ng_tcp", "Send each DTMF key a party sends to every TCP ng client as an onDTMF notification", ""),
+    Option("log-facility-dtmf", "", "facility", "log_facility_dtmf", "Log each DTMF key a party sends (RFC 4733 events) as a JSON line to syslog, at priority info of this facility", "daemon|local0|...|local7"),
+    Option("syslog-socket", "", "str", "syslog_socket", "The local syslog socket --log-facility-dtmf writes to (default /dev/log)", "PATH"),
     Option("dtmf-no-suppress", "", "bool", "dtmf_no_suppress", "When transcoding, send on the audio a party sends during its DTMF events too (default: only the events)", ""),
     # Jitter buffer (rtpengine 10.5's options): read and checked as 10.5 checks them, and no
     # more. 10.5.3.5 creates a buffer per stream but never holds a packet in it (from a
@@ -138,6 +140,10 @@ OPTIONS: list[Option] = [
     Option("jb-clock-drift", "", "bool", "jb_clock_drift", "Clock drift compensation of the jitter buffer (no effect, as in 10.5.3.5)", ""),
 ]
 OPTIONS_BY_NAME = {o.name: o for o in OPTIONS}
+# The facility names 10.5 takes (glibc's list), by their numbers.
+SYSLOG_FACILITIES = {"kern": 0, "user": 1, "mail": 2, "daemon": 3, "auth": 4, "security": 4,
+                     "syslog": 5, "lpr": 6, "news": 7, "uucp": 8, "cron": 9, "authpriv": 10,
+                     "ftp": 11, "mark": 24, **{f"local{n}": 16 + n for n in range(8)}}
 OPTIONS_BY_SHORT = {o.short: o for o in OPTIONS if o.short}
 LOG_SUBSYSTEMS = list(cliwords.SUBSYSTEMS)
 _UNSUPPORTED_SHORT = {
@@ -222,6 +228,8 @@ class Config:
     dtmf_log_dest: ListenAddress | None = None
     dtmf_log_ng_tcp: bool = False
     dtmf_no_suppress: bool = False
+    log_facility_dtmf: int | None = None  # (a syslog facility's number: local5 is 21)
+    syslog_socket: str = "/dev/log"
     jitter_buffer: int = 0
     jb_clock_drift: bool = False
     unsupported: dict[str, Any] = field(default_factory=dict)
@@ -289,6 +297,11 @@ def _convert(option: Option, value: str) -> Any:
         raise ConfigError(f"--{option.name}: {value!r} is not true or false")
     if option.kind == "listen-list":
         return [parse_listen(v, option.name) for v in value.split(";") if v.strip()]
+    if option.kind == "facility":
+        if value not in SYSLOG_FACILITIES:
+            raise ConfigError(f"--{option.name}: {value!r} is not a syslog facility "
+                              "(daemon, user, local0 … local7, …)")
+        return SYSLOG_FACILITIES[value]
     if option.kind == "destination":  # (an address to send to: a host is needed)
         if ":" not in value.strip():
             raise ConfigError(f"--{option.name}: {value!r} names no host (IP46|HOSTNAME:PORT)")

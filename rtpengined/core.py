@@ -68,9 +68,9 @@ class Core:
         self.ctl_state: Any = None
         # The Janus videoroom interface's sessions and rooms (``janus``).
         self.janus = Janus(self)
-        # Where ``dtmf_event`` sends each key's JSON line: the daemon's socket to
-        # ``--dtmf-log-dest`` (``dtmf_sender``), None without the option.
-        self.dtmf_sink: Callable[[bytes], None] | None = None
+        # Where ``dtmf_event`` sends each key's JSON line: the daemon's sockets to
+        # ``--dtmf-log-dest`` and to syslog (``dtmf_sender``), none without the options.
+        self.dtmf_sinks: list[Callable[[bytes], None]] = []
         # ``--dtmf-log-ng-tcp``: one callable per open TCP ng connection, each taking a
         # framed message to write to its peer (the transport adds and removes them).
         self.ng_notified: set[Callable[[bytes], None]] = set()
@@ -108,8 +108,9 @@ class Core:
     def dtmf_event(self, stream: Stream, source_ip: str, event: int, volume: int,
                    samples: int, rate: int) -> None:
         """A key a party ended as telephone-event on ``stream`` (``MediaPlane.on_dtmf``): its
-        JSON line to ``--dtmf-log-dest``, its ``onDTMF`` message to every TCP ng client
-        with ``--dtmf-log-ng-tcp`` (``dtmf_log``)."""
+        JSON line to ``--dtmf-log-dest`` and to syslog (``--log-facility-dtmf``), its
+        ``onDTMF`` message to every TCP ng client with ``--dtmf-log-ng-tcp``
+        (``dtmf_log``)."""
         call = self.calls.calls.get(stream.group)
         party = dtmf_log.sender_of(call, stream) if call is not None else None
         if call is None or party is None:
@@ -117,8 +118,10 @@ class Core:
         tags = [p.tag for p in call.monologues if p.tag]
         key = (call.call_id, party.tag, tags, int(self.clock()), source_ip, event, volume,
                samples, rate)
-        if self.dtmf_sink is not None:
-            self.dtmf_sink(dtmf_log.line(*key))
+        if self.dtmf_sinks:
+            line = dtmf_log.line(*key)
+            for sink in self.dtmf_sinks:
+                sink(line)
         if self.ng_notified:
             message = dtmf_log.notification(secrets.token_hex(8).encode(), *key)
             for notify in list(self.ng_notified):

@@ -16,7 +16,7 @@ import transports
 from . import dtmf_log
 from .config import Config
 from .core import Core
-from .dtmf_sender import DtmfLogSender
+from .dtmf_sender import DtmfLogSender, DtmfSyslogSender
 from .host import OsHost
 from .redis.store import start_call_store
 from .service import Notifier, release_freed_memory
@@ -102,9 +102,14 @@ async def run_daemon(
                     media.on_first_packet = core.janus.media_up
                 if hasattr(media, "on_rtcp"):  # the parties' RTCP: call quality (MOS)
                     media.on_rtcp = core.rtcp_report
-                dtmf_sender = None
-                if config.dtmf_log_dest is not None:  # keys the parties send, as JSON
-                    core.dtmf_sink = dtmf_sender = DtmfLogSender(config.dtmf_log_dest)
+                # Keys the parties send, as JSON lines: to a collector, to syslog.
+                dtmf_senders: list[DtmfLogSender | DtmfSyslogSender] = []
+                if config.dtmf_log_dest is not None:
+                    dtmf_senders.append(DtmfLogSender(config.dtmf_log_dest))
+                if config.log_facility_dtmf is not None:
+                    dtmf_senders.append(DtmfSyslogSender(config.syslog_socket,
+                                                         config.log_facility_dtmf))
+                core.dtmf_sinks.extend(dtmf_senders)
                 if dtmf_log.wanted(config) and hasattr(media, "on_dtmf"):
                     media.on_dtmf = core.dtmf_event
                 daemon = Daemon(core, cancel_scope=scope)
@@ -139,8 +144,8 @@ async def run_daemon(
                     notifier.stopping()
                     with trio.CancelScope(shield=True):
                         core.shutdown()
-                        if dtmf_sender is not None:
-                            dtmf_sender.close()
+                        for sender in dtmf_senders:
+                            sender.close()
     if config.pidfile:
         try:
             os.unlink(config.pidfile)

@@ -36,7 +36,8 @@ from .protocol import bencode
 
 def wanted(config: Config) -> bool:
     """Whether keys are reported anywhere (10.5 reads them only then)."""
-    return config.dtmf_log_dest is not None or config.dtmf_log_ng_tcp
+    return (config.dtmf_log_dest is not None or config.dtmf_log_ng_tcp
+            or config.log_facility_dtmf is not None)
 
 
 def apply(call: Call, update: Callable[[Stream], None]) -> None:

@@ -1,9 +1,17 @@
-"""The I/O side of ``--dtmf-log-dest``: one UDP socket the daemon sends each key's JSON on
-(``dtmf_log`` makes the lines; ``Core.dtmf_event`` hands them here)."""
+"""The I/O side of DTMF event logging: the sockets the daemon sends each key's JSON on
+(``dtmf_log`` makes the lines; ``Core.dtmf_event`` hands them to every sink here).
+
+``--dtmf-log-dest``: one connected UDP socket to the collector. ``--log-facility-dtmf``:
+the local syslog socket (``--syslog-socket``, ``/dev/log``), one datagram per key in the
+format glibc's ``syslog()`` writes (``<PRI>Mmm dd hh:mm:ss ident[pid]: message``) at
+priority info of the facility named, as 10.5 logs them. Neither ever blocks the daemon: a
+key that cannot be sent is lost and warned about, at most once a minute.
+"""
 
 from __future__ import annotations
 
 import logging
+import os
 import socket
 import time
 
@@ -11,6 +19,8 @@ from .config import ListenAddress
 
 log = logging.getLogger("rtpengined.dtmf")
 WARN_EVERY = 60.0  # seconds between two warnings about failing sends
+LOG_INFO = 6  # (syslog severity of the DTMF lines, as 10.5 logs them)
+SYSLOG_IDENT = "rtpengined"
 
 
 class DtmfLogUnavailable(Exception):
@@ -18,11 +28,34 @@ class DtmfLogUnavailable(Exception):
     as 10.5 does not)."""
 
 
-class DtmfLogSender:
-    """Sends datagrams to the destination without ever blocking: a key that cannot be sent
-    (nobody listens, the buffer is full) is lost and warned about, at most once a minute.
-    Nobody listening shows as every other send failing: the kernel reports the port
-    unreachable of one datagram as the next one's error, and that one is not sent."""
+class _LossySink:
+    """Counts what could not be sent, and warns about it at most once a minute."""
+
+    what = "DTMF event not sent"
+
+    def __init__(self, sock: socket.socket) -> None:
+        sock.setblocking(False)
+        self.sock = sock
+        self.warned_at = -WARN_EVERY
+        self.lost = 0
+
+    def _lose(self, exc: OSError) -> None:
+        self.lost += 1
+        now = time.monotonic()
+        if now - self.warned_at >= WARN_EVERY:
+            self.warned_at = now
+            log.warning("%s (%s); %d lost so far", self.what, exc.strerror or exc, self.lost)
+
+    def close(self) -> None:
+        self.sock.close()
+
+
+class DtmfLogSender(_LossySink):
+    """``--dtmf-log-dest``. Nobody listening shows as every other send failing: the kernel
+    reports the port unreachable of one datagram as the next one's error, and that one is
+    not sent."""
+
+    what = "DTMF event not sent to --dtmf-log-dest"
 
     def __init__(self, destination: ListenAddress) -> None:
         sock: socket.socket | None = None
@@ -37,21 +70,31 @@ class DtmfLogSender:
                 sock.close()
             raise DtmfLogUnavailable(
                 f"--dtmf-log-dest: cannot send to {destination}: {exc.strerror or exc}") from None
-        self.sock = sock
-        self.sock.setblocking(False)
-        self.warned_at = -WARN_EVERY
-        self.lost = 0
+        super().__init__(sock)
 
     def __call__(self, line: bytes) -> None:
         try:
             self.sock.send(line)
         except OSError as exc:
-            self.lost += 1
-            now = time.monotonic()
-            if now - self.warned_at >= WARN_EVERY:
-                self.warned_at = now
-                log.warning("DTMF event not sent to --dtmf-log-dest (%s); %d lost so far",
-                            exc.strerror or exc, self.lost)
+            self._lose(exc)
 
-    def close(self) -> None:
-        self.sock.close()
+
+class DtmfSyslogSender(_LossySink):
+    """``--log-facility-dtmf``: each line to the syslog socket at ``path``, addressed anew
+    each time (no connection to lose: a syslog daemon that starts or restarts later gets
+    the keys from then on; until then they are lost, as 10.5's ``syslog()`` loses them)."""
+
+    what = "DTMF event not logged to syslog"
+
+    def __init__(self, path: str, facility: int) -> None:
+        super().__init__(socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM))
+        self.path = path
+        self.header = f"<{facility * 8 + LOG_INFO}>"
+        self.tag = f" {SYSLOG_IDENT}[{os.getpid()}]: ".encode()
+
+    def __call__(self, line: bytes) -> None:
+        stamp = time.strftime("%b %e %H:%M:%S")  # (RFC 3164's, local time, as glibc's)
+        try:
+            self.sock.sendto(f"{self.header}{stamp}".encode() + self.tag + line, self.path)
+        except OSError as exc:
+            self._lose(exc)

@@ -98,7 +98,18 @@ def test_a_notification_is_a_cookie_and_bencode_in_10_5s_order():
                        b"9:timestampi7e5:eventi4e8:durationi80e6:volumei10eee")
 
 
-def test_keys_are_read_when_either_option_asks_for_them():
+def test_keys_are_read_when_any_option_asks_for_them():
     assert not dtmf_log.wanted(parse_args([]))
     assert dtmf_log.wanted(parse_args(["--dtmf-log-dest=127.0.0.1:9"]))
     assert dtmf_log.wanted(parse_args(["--dtmf-log-ng-tcp"]))
+    assert dtmf_log.wanted(parse_args(["--log-facility-dtmf=daemon"]))
+
+
+def test_log_facility_dtmf_takes_10_5s_facility_names():
+    config = parse_args(["--log-facility-dtmf=local5"])
+    assert (config.log_facility_dtmf, config.syslog_socket, config.warnings) == (
+        21, "/dev/log", [])
+    assert parse_args(["--log-facility-dtmf=daemon", "--syslog-socket=/run/log"]).syslog_socket \
+        == "/run/log"
+    with pytest.raises(ConfigError, match="'local8' is not a syslog facility"):
+        parse_args(["--log-facility-dtmf=local8"])

@@ -95,7 +95,7 @@ async def test_a_collector_that_is_not_there_costs_keys_not_the_daemon(make_daem
             await trio.sleep(0.05)
         assert (await ng(daemon, command="ping"))["result"] == "pong"
         # (every other key: the refusal of one comes back as the error of the next)
-        assert daemon.core.dtmf_sink.lost >= 4
+        assert daemon.core.dtmf_sinks[0].lost >= 4
     warnings = [r for r in caplog.records if r.name == "rtpengined.dtmf"]
     assert len(warnings) == 1 and "lost" in warnings[0].getMessage()
     for sock in (a, b):
@@ -132,4 +132,36 @@ async def test_a_tcp_client_that_does_not_read_loses_notifications_not_replies(m
     for closing in (stuck, reader):
         await closing.aclose()
     for sock in (a, b):
+        sock.close()
+
+
+async def test_log_facility_dtmf_writes_each_key_to_syslog_as_the_collector_gets_it(
+        make_daemon, tmp_path, caplog):
+    collector = await _party()
+    path = str(tmp_path / "log")  # (the syslog daemon's socket: not there yet)
+    daemon = await make_daemon(port_min=47800, port_max=47899, log_facility_dtmf=21,
+                               syslog_socket=path,
+                               dtmf_log_dest=ListenAddress("127.0.0.1", collector.getsockname()[1]))
+    a, b = await _party(), await _party()
+    ids = {"call-id": "dtmf-syslog", "from-tag": "a"}
+    await ng(daemon, command="offer", **ids, sdp=_body(a.getsockname()[1]))
+    answer = await ng(daemon, command="answer", **ids, **{"to-tag": "b"},
+                      sdp=_body(b.getsockname()[1]))
+    to_daemon = ("127.0.0.1", _port(answer["sdp"]))
+    with caplog.at_level(logging.WARNING, logger="rtpengined.dtmf"):
+        await a.sendto(_key(1, 800, 4, True), to_daemon)
+        assert len(await _lines(collector)) == 1  # (the collector still gets it)
+    assert daemon.core.dtmf_sinks[1].lost == 1
+    assert [r.getMessage() for r in caplog.records if r.name == "rtpengined.dtmf"] == [
+        "DTMF event not logged to syslog (No such file or directory); 1 lost so far"]
+    syslog = trio.socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    await syslog.bind(path)  # (syslog started: the next key reaches it)
+    await a.sendto(_key(2, 1600, 11, True), to_daemon)
+    message = await syslog.recv(65536)
+    [line] = await _lines(collector)
+    # <local5 * 8 + info>, the time as RFC 3164 writes it, our name and process id
+    header, _, text = message.partition(b": ")
+    assert re.fullmatch(rb"<174>[A-Z][a-z]{2} [ \d]\d \d\d:\d\d:\d\d rtpengined\[\d+\]", header)
+    assert json.loads(text) == line and line["event"] == 11
+    for sock in (a, b, collector, syslog):
         sock.close()
