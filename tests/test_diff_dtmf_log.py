@@ -6,7 +6,8 @@ socket of its own. Compared: every line's fields (the Unix timestamp only as bei
 parties' tags as a set: 10.5 lists them in its hash table's order). With
 ``--dtmf-log-ng-tcp`` the same key reaches every TCP ng client as an ``onDTMF`` message.
 The calls that convert between tones and telephone-event log keys too, those sent as
-tones from the tone detector.
+tones from the tone detector, and so do the delay buffers of ``block DTMF`` that look for
+keys in a party's audio.
 """
 
 from __future__ import annotations
@@ -19,6 +20,8 @@ from contextlib import contextmanager
 
 import pytest
 from differential import loopback_call, media_exchange, running, start_ours, start_reference
+from test_diff_delay_buffer import SCENARIOS as DELAY_BUFFERED
+from test_diff_delay_buffer import _run as delay_buffered
 from test_diff_dtmf import INTERWORKING, TE
 
 from rtpengined.protocol import bencode
@@ -170,3 +173,22 @@ def test_keys_of_converted_calls_are_logged_as_rtpengine(name):
     want = logged(start_reference)
     assert logged(start_ours) == want
     assert bool(want) == ("no option" not in name)
+
+
+IN_BAND = [name for name, scenario in DELAY_BUFFERED.items() if not scenario[1]]
+
+
+@pytest.mark.parametrize("name", IN_BAND)
+def test_keys_a_delay_buffer_finds_are_logged_as_rtpengine(name):
+    """``block DTMF`` with a delay buffer on a party without telephone-event: the keys its
+    detector finds in the party's tones are logged (the detector's level as the volume,
+    the samples between its reports as the duration); unblocked, nothing looks for them."""
+
+    def logged(daemon_start) -> list[dict]:
+        with _logging(daemon_start) as (daemon, lines):
+            delay_buffered(daemon, name, DELAY_BUFFERED[name])
+            return _comparable(lines())
+
+    want = logged(start_reference)
+    assert logged(start_ours) == want
+    assert bool(want) == ("unblocked" not in name)

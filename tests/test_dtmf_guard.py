@@ -180,3 +180,18 @@ def test_trigger_end_time_switches_to_the_end_mode_later():
     assert guard.mode == "tone"
     guard.push(_packet(0, 3, 480, b"\x00" * 160), 10.5)
     assert guard.mode == "silence" and guard.trigger == ""
+
+
+def test_keys_found_in_the_audio_are_reported_for_dtmf_logging():
+    # (a party without telephone-event: the detector reads its tones; 10.5 logs its keys)
+    keys: list = []
+    guard = Guard(_spec(mode="silence", delay=1, events_in=()), keys=keys, owner=7)
+    quiet = b"\xff" * 160
+    frames = [quiet] * 2 + [_ulaw(dtmf.tone(5, 10, 160 * n, 160)) for n in range(4)] + [quiet] * 4
+    for seq, payload in enumerate(frames):
+        guard.push(_packet(0, seq, 160 * seq, payload), 0.0)
+    [(owner, code, volume, samples)] = keys
+    assert (owner, code, volume) == (7, 5, 9) and 400 <= samples <= 640  # (its level)
+    unreported = Guard(_spec(mode="silence", delay=1, events_in=()))  # (no list: nobody asks)
+    for seq, payload in enumerate(frames):
+        unreported.push(_packet(0, seq, 160 * seq, payload), 0.0)

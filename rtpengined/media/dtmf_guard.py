@@ -99,10 +99,14 @@ class _Held:
 
 
 class Guard:
-    """One receiving stream's delay buffer and DTMF state."""
+    """One receiving stream's delay buffer and DTMF state. With ``keys``, each key the tone
+    detector finds ended goes there as (``owner``, event code, volume, samples from its
+    report to its end's), as 10.5 reports its DSP's keys for DTMF logging (``dtmf_log``)."""
 
-    def __init__(self, spec: GuardSpec) -> None:
+    def __init__(self, spec: GuardSpec, keys: list | None = None, owner: int = 0) -> None:
         self.spec = spec
+        self.keys = keys
+        self.owner = owner
         self.mode = spec.mode
         self.trigger, self.trigger_end = spec.trigger, spec.trigger_end
         self.trigger_mode, self.trigger_end_mode = spec.trigger_mode, spec.trigger_end_mode
@@ -116,7 +120,8 @@ class Guard:
         self.delayed: deque[_Event] = deque(maxlen=MAX_EVENTS)
         self.held: deque[_Held] = deque()
         self.tes: dict[bytes, list] = {}  # per SSRC: [event timestamp, samples decoded]
-        self.detectors: dict[bytes, list] = {}  # per SSRC: [detector, origin, fed, reported]
+        # per SSRC: [detector, origin, fed, reported, the last report (code, volume, where)]
+        self.detectors: dict[bytes, list] = {}
         self.offsets: dict[bytes, int] = {}  # per SSRC: output clock minus input timestamp
         self.reproducing: dict[bytes, list] = {}  # per SSRC: reproduced key, its events
         # After a trigger turned the decoding of keys on, 10.5's new audio decoder reckons
@@ -221,9 +226,9 @@ class Guard:
                 detector = Detector()
             except OSError:
                 detector = None
-            state = self.detectors[ssrc] = [detector, ts, None, 0]
+            state = self.detectors[ssrc] = [detector, ts, None, 0, None]
             _bound(self.detectors)
-        detector, origin, fed, _ = state
+        detector, origin, fed = state[:3]
         if detector is None:
             return
         position = (ts - origin) & 0xFFFFFFFF
@@ -234,10 +239,16 @@ class Guard:
             state[3] += delay
             at = (origin + state[3]) & 0xFFFFFFFF
             key = dtmf.EVENTS.find(chr(code)) if code else -1
+            volume = 0 if level > 0 else min(-level, 63)
             if key < 0:
                 self._end(at)
             else:
-                self._start(key, at, 0 if level > 0 else min(-level, 63))
+                self._start(key, at, volume)
+            last = state[4]
+            if key < 0 and last is not None and last[0] >= 0 and self.keys is not None:
+                # (a key ended: the one of the report before, from there to here)
+                self.keys.append((self.owner, last[0], last[1], state[3] - last[2]))
+            state[4] = (key, volume, state[3])
 
     def _start(self, code: int, ts: int, volume: int) -> None:
         last = self.received[-1] if self.received else None

@@ -1844,7 +1844,8 @@ class Worker:
         flushes a buffer when its handlers are rebuilt), the new one starts empty."""
         old = stream.guard
         stream.guard_spec = spec
-        stream.guard = dtmf_guard.Guard(dtmf_guard.GuardSpec(*spec)) if spec else None
+        stream.guard = (dtmf_guard.Guard(dtmf_guard.GuardSpec(*spec), keys=_DETECTED,
+                                         owner=stream.id) if spec else None)
         self.guard_due.pop(stream, None)
         if old is not None and old.held:
             self.send_guarded(stream, old, None)
