@@ -181,26 +181,49 @@ def apply(call: Call, update: Callable[[Stream], None]) -> None:
             dropped = (event_types(media) if mode is not None and (
                 mode == "drop" or (mode not in PASSING_MODES and not guarded)) else ())
             for stream in media.streams:
-                guard = None
-                if guarded and not stream.rtcp:
+                guard = detect = None
+                if (guarded or party.detect_dtmf) and not stream.rtcp:
                     if media_of is None:
                         media_of = {s.id: m for p in call.monologues for m in p.medias
                                     for s in m.streams}
                     sink = stream.sink
                     sink_media = media_of.get(sink.id) if sink is not None else None
-                    guard = guard_spec(mode, settings, media, sink_media)
-                if (stream.dropped_types != dropped or stream.guard != guard) and not stream.closed:
+                    if guarded:
+                        guard = guard_spec(mode, settings, media, sink_media)
+                    else:
+                        detect = detect_spec(media, sink_media)
+                if (stream.dropped_types != dropped or stream.guard != guard
+                        or stream.detect != detect) and not stream.closed:
                     stream.dropped_types = dropped
                     stream.guard = guard
+                    stream.detect = detect
                     update(stream)
+
+
+def _laws(media: CallMedia) -> tuple[tuple[int, str], ...]:
+    """(payload type, "PCMU"/"PCMA") of the G.711 audio at 8 kHz the party's media sends."""
+    rtpmaps = media.rtpmaps
+    return tuple((int(pt), rtpmaps[pt].split("/", 1)[0].upper()) for pt in media.formats
+                 if pt.isdigit() and rtpmaps.get(pt, "").upper() in ("PCMU/8000", "PCMA/8000"))
+
+
+def detect_spec(media: CallMedia, sink_media: CallMedia | None) -> tuple | None:
+    """Audio DTMF detection on what a party's media sends (``detect DTMF`` without a delay
+    buffer), as 10.5's DSP: the party's G.711 payload types, and the telephone-event type
+    at 8 kHz the receiver takes, which the keys found go out as (-1: the receiver takes
+    none, they are only reported for DTMF logging). None: no G.711 audio to read."""
+    laws = _laws(media)
+    if not laws:
+        return None
+    events = [pt for pt, rate in event_clocks(sink_media)
+              if rate == 8000] if sink_media is not None else []
+    return (laws, events[0] if events else -1)
 
 
 def guard_spec(mode: str | None, settings: Settings, media: CallMedia,
                sink_media: CallMedia | None) -> tuple:
     """The relay's ``dtmf_guard.GuardSpec`` (as a tuple) for what a party's media sends."""
-    rtpmaps = media.rtpmaps
-    laws = tuple((int(pt), rtpmaps[pt].split("/", 1)[0].upper()) for pt in media.formats
-                 if pt.isdigit() and rtpmaps.get(pt, "").upper() in ("PCMU/8000", "PCMA/8000"))
+    laws = _laws(media)
     sink_te = event_types(sink_media) if sink_media is not None else ()
     return tuple(GuardSpec(
         mode=mode or "off", delay=settings.delay, dtmf_delay=settings.dtmf_delay,

@@ -177,6 +177,10 @@ class Stream:
     # DTMF logging: the (payload type, clock rate) pairs of the telephone-event the
     # party sends here, whose keys the relay reports (``dtmf_log``). Empty when not logging.
     dtmf_events: tuple = rare(())
+    # Audio DTMF detection (``detect DTMF``, ``dtmf_block.detect_spec``): the party's G.711
+    # payload types (pt, law) and the telephone-event type its keys go out as to the
+    # receiver (-1: none, the keys are only reported), or None.
+    detect: tuple | None = rare(None)
     # A T.38 gateway (``offer_answer.t38``) between this stream's party and the other:
     # (side "t38"/"pcm", options as a tuple, audio payload type, its encoding, ptime);
     # the relay feeds what arrives here to the gateway instead of the sink.

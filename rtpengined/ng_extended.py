@@ -20,7 +20,7 @@ from . import dtmf_block
 from .media import dtmf
 from .media.channel import DROP_ALL
 from .model import Call, CallMedia, Monologue, Stream, media_by_stream
-from .ngoptions import get_int, get_list, get_str, require_call_id
+from .ngoptions import get_flags, get_int, get_list, get_str, require_call_id
 from .protocol.ngcodec import NgError
 
 OK: dict[str, Any] = {"result": "ok"}
@@ -120,10 +120,15 @@ def _dtmf_settings(call: Call, party: Monologue | None, message: dict[str, Any],
                    block: bool, mode: str | None, trigger: bool) -> None:
     """The delay buffer and DTMF settings a ``block DTMF``/``unblock DTMF`` sets on the
     party, or on every party without one (10.5: a block sets them all when its mode
-    replaces DTMF, or a delay buffer or trigger is given; an unblock only the delay).
-    ``mode``/``trigger``: the message's ``DTMF-security`` and whether it gives a trigger."""
+    replaces DTMF, or a delay buffer or trigger is given; an unblock only the delay), and
+    whether the ``detect DTMF`` flag turns audio DTMF detection on or off (a block as its
+    settings; an unblock when a delay is given or the block it ends replaced DTMF, or for
+    the whole call with ``all``). ``mode``/``trigger``: the message's ``DTMF-security``
+    and whether it gives a trigger."""
     parties = [party] if party is not None else list(call.monologues)
     delay = dtmf_block.delay_given(message)
+    flags = get_flags(message)
+    detect = "detect-DTMF" in flags
     if block:
         if mode is None:
             mode = "off" if trigger else "drop"
@@ -131,9 +136,16 @@ def _dtmf_settings(call: Call, party: Monologue | None, message: dict[str, Any],
             return
         for each in parties:
             each.dtmf_settings = dtmf_block.settings_from(message, mode, each.dtmf_settings)
-    elif delay is not None:
+            each.detect_dtmf = detect
+        return
+    if delay is not None:
         for each in parties:
             dtmf_block.set_delay(each, delay)
+    ended = party if party is not None else call
+    if (delay is not None or (ended.block_dtmf and ended.dtmf_security in dtmf_block.REPLACE_MODES)
+            or (party is None and "all" in flags)):
+        for each in parties:
+            each.detect_dtmf = detect
 
 
 # Commands that set or clear one state on a party or the whole call: name → (state, value).

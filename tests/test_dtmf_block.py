@@ -111,3 +111,42 @@ def test_a_delay_buffer_gives_the_rtp_streams_a_guard_through_reinvites():
     ng(core, command="unblock DTMF", **ids, **{"delay-buffer": 0})
     assert _guards(core, "a") == [None, None]
     core.shutdown()
+
+
+def _detect(core, tag: str) -> list:
+    call = core.calls.calls["c"]
+    party = next(m for m in call.monologues if m.tag == tag)
+    return [s.detect for media in party.medias for s in media.streams]
+
+
+def test_detect_dtmf_reads_the_partys_g711_audio_and_names_the_receivers_event_type():
+    core, _ = make_core()
+    ids = {"call-id": "c", "from-tag": "a"}
+    ng(core, command="offer", **ids, sdp=_sdp(2000))
+    ng(core, command="answer", **ids, **{"to-tag": "b"}, sdp=_sdp(3000, 96, "192.0.2.20"))
+    assert _detect(core, "a") == [None, None]
+    # (an unblock sets it only with a delay, as 10.5; a block with a mode that replaces)
+    ng(core, command="unblock DTMF", **ids, flags=["detect DTMF"])
+    assert _detect(core, "a") == [None, None]
+    ng(core, command="unblock DTMF", **ids, flags=["detect DTMF"], **{"delay-buffer": 0})
+    assert _detect(core, "a") == [(((0, "PCMU"),), 96), None]  # (RTP only; B's type 96)
+    assert _detect(core, "b") == [None, None]
+    # behind a delay buffer the buffer's own detector reads the tones: no second one
+    ng(core, command="block DTMF", **ids, flags=["detect DTMF"],
+       **{"DTMF-security": "tone", "delay-buffer": 20})
+    call = core.calls.calls["c"]
+    assert _detect(core, "a") == [None, None] and call.monologues[0].detect_dtmf
+    ng(core, command="unblock DTMF", **ids, **{"delay-buffer": 0})  # (the flag not given)
+    assert _detect(core, "a") == [None, None] and not call.monologues[0].detect_dtmf
+    core.shutdown()
+
+
+def test_detect_spec_without_g711_audio_or_receiver_events():
+    media = CallMedia(index=1, type="audio", protocol="RTP/AVP", formats=["8", "9"],
+                      rtpmaps={"8": "PCMA/8000", "9": "G722/8000"})
+    sink = CallMedia(index=1, type="audio", protocol="RTP/AVP", formats=["0", "96"],
+                     rtpmaps={"0": "PCMU/8000", "96": "telephone-event/48000"})
+    assert dtmf_block.detect_spec(media, sink) == (((8, "PCMA"),), -1)  # (no 8 kHz events)
+    opus = CallMedia(index=1, type="audio", protocol="RTP/AVP", formats=["96"],
+                     rtpmaps={"96": "opus/48000/2"})
+    assert dtmf_block.detect_spec(opus, sink) is None  # (nothing in G.711 to read)

@@ -60,6 +60,7 @@ def test_streams_that_need_the_relay_stay_in_userspace():
     assert why_userspace(call(transcode=((0, 8, "PCMU", "PCMA"),))[0]) == "transcoding"
     assert why_userspace(call(t38=("t38", (), None, None, 20))[0]) == "T.38 gateway"
     assert why_userspace(call(dtmf_events=((101, 8000),))[0]) == "DTMF logged"
+    assert why_userspace(call(detect=(((0, "PCMU"),), -1))[0]) == "DTMF detected"
     assert why_userspace(call(OURS6)[0]) == "family not forwarded"  # a kernel without IPv6
     both = frozenset({4, 6})
     assert why_userspace(call(OURS6)[0], both) == "mixed families"  # IPv4 peers, IPv6 socket

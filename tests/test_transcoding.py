@@ -692,6 +692,20 @@ def test_detected_tones_go_out_as_events_from_the_frame_after_the_report():
     assert out[7] == [((96, 8 + n, 3640), 0, b"\x08\x8e\x02\x80") for n in range(3)]
 
 
+def test_detection_for_reporting_only_sends_the_audio_as_it_came():
+    # (``detect DTMF`` towards a party without telephone-event: 10.5 logs the key, the
+    # tones go on; the received SSRC kept)
+    table = {0: (0, None, 160, None, -1, "PCMU", "PCMU")}
+    keys: list = []
+    direction = Direction(keep_ssrc=True, keys=keys, owner=3)
+    silence = b"\xff" * 160
+    packets = ([rtp(0, 1, 3000, silence), rtp(0, 2, 3160, silence)]
+               + _tone_packets(8, 15, 3, 3, 3320)
+               + [rtp(0, 6 + n, 3800 + 160 * n, silence) for n in range(3)])
+    assert [out for packet in packets for out in direction.rewrite(packet, table)] == packets
+    assert keys == [(3, 8, 14, 510)]  # (reported from sample 510 to 1020, at -14 dBm0)
+
+
 def test_events_to_a_party_without_telephone_event_become_tones():
     table = {0: (0, g711.ROUND_TRIP["PCMU"], 160, None, None),
              96: (0, Tones("PCMU"), 160, None, None)}

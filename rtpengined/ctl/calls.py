@@ -116,6 +116,7 @@ def _tag_table(call: Call, monologue: Monologue) -> Table:
         if value not in (0, 1):
             return f"Invalid setting {value}\n"
         monologue.detect_dtmf = bool(value)
+        dtmf_block.apply(call, core.media.update_stream)
         return "Enabling audio DTMF detection\n" if value else "Disabling audio DTMF detection\n"
 
     return [("info", info), ("delay", delay), ("detect-dtmf", detect_dtmf)]

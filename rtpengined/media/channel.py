@@ -124,6 +124,9 @@ class StreamSpec(NamedTuple):
     # DTMF logging: (payload type, clock rate) of the telephone-event the party sends
     # here; the relay reports each key's end ("dtmf" news, ``dtmf_log``). Empty: not read.
     dtmf_events: tuple = ()
+    # Audio DTMF detection (``Stream.detect``): ((pt, law) of the party's G.711 audio, the
+    # receiver's telephone-event type or -1), or None.
+    detect: tuple | None = None
 
 
 def encode(messages: list[tuple]) -> bytes:

@@ -130,6 +130,8 @@ def why_userspace(stream: Stream, families: frozenset[int] = frozenset({4})) -> 
             return "DTMF blocked"  # the relay drops the party's telephone-event
         if s.dtmf_events:
             return "DTMF logged"  # the relay reads the party's telephone-event
+        if s.detect is not None:
+            return "DTMF detected"  # the relay reads the party's audio for DTMF tones
         if s.strip_feedback:
             return "RTCP feedback stripped"  # the relay rewrites the party's RTCP compounds
         if s.transcode:

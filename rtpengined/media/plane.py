@@ -616,7 +616,7 @@ class RelayPlane:
         ice = dtls = srtp_in = srtp_out = None
         extra_sinks = transcode = dropped = dtmf_events = ()
         rtcp_only = egress = False
-        t38 = guard = rtcp_gen = srtcp = None
+        t38 = guard = rtcp_gen = srtcp = detect = None
         transcode_passes = strip_feedback = False
         if stream.rare is not None:  # (else plain: no keys, WebRTC, subscribers, conversions)
             if stream.dtls is not None or stream.ice is not None:
@@ -630,6 +630,7 @@ class RelayPlane:
             dtmf_events = stream.dtmf_events
             t38 = stream.t38
             guard = stream.guard
+            detect = stream.detect
             rtcp_gen = stream.rtcp_gen
             srtcp = stream.srtcp
             transcode_passes = stream.transcode_passes
@@ -673,6 +674,7 @@ class RelayPlane:
             stream.rtcp,
             stream.payload_types,
             dtmf_events,
+            detect,
         )
 
     def _webrtc_spec(self, record: _Record, stream: Stream, ahead: list | None = None) -> tuple:

@@ -501,7 +501,8 @@ class Direction:
             if (law is None or source is None or len(payload) < 2
                     or source[payload[1]] < -silence[1]):
                 silence = None
-        detected = output.dtmf if detect is not None else None
+        # (-1: keys read for reporting only, the audio goes on as it is)
+        detected = output.dtmf if detect is not None and detect >= 0 else None
         for piece in pieces:
             replaced = (injector.frame(clock & 0xFFFFFFFF, frame)
                         if injector is not None and not injector.idle else None)

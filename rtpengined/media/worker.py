@@ -203,7 +203,7 @@ class _Stream:
         self.blocked = spec.blocked
         if (self.rare is not None or spec.extra_sinks or spec.transcode or spec.rtcp_only
                 or spec.dropped or spec.egress or spec.t38 or spec.guard or spec.strip_feedback
-                or spec.dtmf_events):
+                or spec.dtmf_events or spec.detect):
             self.extra_ids = spec.extra_sinks
             self.t38 = spec.t38
             self.rtcp_only = spec.rtcp_only
@@ -215,6 +215,7 @@ class _Stream:
             # (None without conversions, the usual case: no empty dict per stream)
             self.transcode = _conversions(spec.transcode) if spec.transcode else None
             self.transcode_passes = spec.transcode_passes
+            self.detect = _detect_conversions(spec.detect) if spec.detect else None
         if spec.override_endpoint:
             endpoint = spec.endpoint
             # (one tuple when the SDP's address is the endpoint too, as it came)
@@ -392,6 +393,9 @@ add_rare_fields(_Stream, {
     # ``block DTMF`` behind a delay buffer (``StreamSpec.guard``): the spec's settings and
     # the ``dtmf_guard.Guard`` holding what the stream received (``Worker.run_guards``).
     "guard_spec": None, "guard": None,
+    # Audio DTMF detection (``StreamSpec.detect``): conversions that read the party's G.711
+    # audio for keys where nothing converts it (``_detect_conversions``), or None.
+    "detect": None,
     # ``generate RTCP`` (``StreamSpec.rtcp_gen``); what the stream received as the generated
     # reports tell it (a ``reception.Reception``: ``Worker.send_generated``); the reports'
     # own SRTP context (keys passed end to end); the clock rate of each payload type.
@@ -880,7 +884,7 @@ class Worker:
                 stream.rtcp_of is not None  # (its reports translated: ``_translate_rtcp``)
                 or (stream.rtcp_mux and stream.transcode is not None)
                 or stream.rtcp_only or stream.dropped or stream.dtmf_events
-                or stream.t38 is not None
+                or stream.detect is not None or stream.t38 is not None
                 or stream.guard is not None or stream.rtcp_gen is not None
                 or stream.srtcp is not None or stream.strip_feedback) or (
                 sink is not None and (
@@ -1026,6 +1030,7 @@ class Worker:
                 and sink.transcode is None and stream.rtcp_of is None
                 and not (stream.rtcp_mux and stream.transcode is not None)
                 and not stream.rtcp_only and not stream.dropped and not stream.dtmf_events
+                and stream.detect is None
                 and stream.t38 is None and stream.guard is None and stream.rtcp_gen is None
                 and self.streams.get(stream.id) is stream)
 
@@ -2497,13 +2502,17 @@ def _forward(stream: _Stream, sink: _Stream | None, extras: tuple, data: bytes, 
         guard.push(data, time.monotonic())
         guarded.append(stream)
         return errors
-    if sink.transcode is not None and not rtcp:
-        if held is not None and len(data) >= 12 and data[1] & 0x7F in sink.transcode:
+    conversions = sink.transcode
+    if conversions is None and not rtcp:
+        conversions = stream.detect  # (``detect DTMF``: its reading is a conversion too)
+    if conversions is not None and not rtcp:
+        if (held is not None and len(data) >= 12 and sink.transcode is not None
+                and data[1] & 0x7F in conversions):
             held.append((stream, data))
             return errors
         rewriter = _rewriter(stream)
         # (none: a duplicate, or less than a frame yet; more: a long packet)
-        pieces = rewriter.rewrite(data, sink.transcode)
+        pieces = rewriter.rewrite(data, conversions)
     else:
         pieces = (data,)
     return errors + _send_on(stream, sink, extras, pieces, rtcp, demux, out)
@@ -2631,16 +2640,26 @@ def _plain_host(address: tuple) -> str:
 def _rewriter(stream: _Stream) -> transcoding.Direction:
     """The stream's converted direction (its output SSRCs and clocks), made on first use;
     made anew when the sink's conversions change between converting the direction and
-    passing it with some codecs converted (``StreamSpec.transcode_passes``)."""
+    passing it with some codecs converted (``StreamSpec.transcode_passes``), or between
+    converting it and only reading it for DTMF (``StreamSpec.detect``: the received SSRCs
+    kept, as 10.5 keeps them, and nothing counted as transcoding)."""
     rewriter = stream.rewriter
     sink = stream.sink
     passes = sink is not None and sink.rare is not None and sink.transcode_passes
-    if rewriter is None or rewriter.passes != passes:
-        rewriter = stream.rewriter = transcoding.Direction(keep_ssrc=passes, passes=passes,
-                                                           tally=_TALLY, keys=_DETECTED,
-                                                           owner=stream.id,
-                                                           suppress=_SUPPRESS[0])
+    detects = sink is not None and sink.transcode is None and stream.detect is not None
+    if rewriter is None or rewriter.passes != passes or (rewriter.tally is None) != detects:
+        rewriter = stream.rewriter = transcoding.Direction(
+            keep_ssrc=passes or detects, passes=passes, tally=None if detects else _TALLY,
+            keys=_DETECTED, owner=stream.id, suppress=_SUPPRESS[0])
     return rewriter
+
+
+def _detect_conversions(spec: tuple) -> dict:
+    """``StreamSpec.detect`` as a conversions table: the party's G.711 audio through the
+    conversion path unchanged in 20 ms frames, read by the tone detector, whose keys go out
+    as the receiver's telephone-event (or, -1, are only reported)."""
+    laws, event_pt = spec
+    return {pt: (pt, None, transcoding.FRAME, None, event_pt, law, law) for pt, law in laws}
 
 
 def _send_on(stream: _Stream, sink: _Stream, extras: tuple, pieces, rtcp: bool, demux: bool,
