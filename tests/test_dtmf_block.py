@@ -15,10 +15,15 @@ def _sdp(port: int, pt: int = 101, address: str = "192.0.2.10") -> str:
             f"m=audio {port} RTP/AVP 0 {pt}\r\na=rtpmap:{pt} telephone-event/8000\r\n")
 
 
-def _dropped(core, tag: str) -> list[tuple]:
+def _of_streams(core, tag: str, name: str) -> list:
+    """A field of each stream of the party ``tag`` of call "c", in media order."""
     call = core.calls.calls["c"]
     party = next(m for m in call.monologues if m.tag == tag)
-    return [s.dropped_types for media in party.medias for s in media.streams]
+    return [getattr(s, name) for media in party.medias for s in media.streams]
+
+
+def _dropped(core, tag: str) -> list[tuple]:
+    return _of_streams(core, tag, "dropped_types")
 
 
 def test_block_follows_reinvites_and_lifts():
@@ -77,9 +82,7 @@ def test_apply_reports_only_streams_that_change():
 
 
 def _guards(core, tag: str) -> list:
-    call = core.calls.calls["c"]
-    party = next(m for m in call.monologues if m.tag == tag)
-    return [s.guard for media in party.medias for s in media.streams]
+    return _of_streams(core, tag, "guard")
 
 
 def test_a_delay_buffer_gives_the_rtp_streams_a_guard_through_reinvites():
@@ -114,9 +117,7 @@ def test_a_delay_buffer_gives_the_rtp_streams_a_guard_through_reinvites():
 
 
 def _detect(core, tag: str) -> list:
-    call = core.calls.calls["c"]
-    party = next(m for m in call.monologues if m.tag == tag)
-    return [s.detect for media in party.medias for s in media.streams]
+    return _of_streams(core, tag, "detect")
 
 
 def test_detect_dtmf_reads_the_partys_g711_audio_and_names_the_receivers_event_type():

@@ -40,6 +40,17 @@ async def _party() -> trio.socket.SocketType:
     return sock
 
 
+async def _plain_call(daemon, call_id: str) -> tuple:
+    """Parties A and B on loopback sockets in a call with telephone-event both ways; A's
+    socket, B's, and where A sends to."""
+    a, b = await _party(), await _party()
+    ids = {"call-id": call_id, "from-tag": "a"}
+    await ng(daemon, command="offer", **ids, sdp=_body(a.getsockname()[1]))
+    answer = await ng(daemon, command="answer", **ids, **{"to-tag": "b"},
+                      sdp=_body(b.getsockname()[1]))
+    return a, b, ("127.0.0.1", _port(answer["sdp"]))
+
+
 async def _lines(collector, wait: float = 1.0) -> list[dict]:
     found = []
     with trio.move_on_after(wait):
@@ -84,14 +95,10 @@ async def test_a_collector_that_is_not_there_costs_keys_not_the_daemon(make_daem
     destination = ListenAddress("127.0.0.1", gone.getsockname()[1])
     gone.close()  # (nobody listens: the kernel answers with port unreachable)
     daemon = await make_daemon(port_min=47600, port_max=47699, dtmf_log_dest=destination)
-    a, b = await _party(), await _party()
-    ids = {"call-id": "dtmf-nobody", "from-tag": "a"}
-    await ng(daemon, command="offer", **ids, sdp=_body(a.getsockname()[1]))
-    answer = await ng(daemon, command="answer", **ids, **{"to-tag": "b"},
-                      sdp=_body(b.getsockname()[1]))
+    a, b, to_daemon = await _plain_call(daemon, "dtmf-nobody")
     with caplog.at_level(logging.WARNING, logger="rtpengined.dtmf"):
         for ts in range(10):
-            await a.sendto(_key(ts, 800 * (ts + 1), 1, True), ("127.0.0.1", _port(answer["sdp"])))
+            await a.sendto(_key(ts, 800 * (ts + 1), 1, True), to_daemon)
             await trio.sleep(0.05)
         assert (await ng(daemon, command="ping"))["result"] == "pong"
         # (every other key: the refusal of one comes back as the error of the next)
@@ -107,12 +114,7 @@ async def test_a_tcp_client_that_does_not_read_loses_notifications_not_replies(m
     address = daemon.address("tcp-ng")
     stuck = await trio.open_tcp_stream(*address[:2])  # (never reads)
     stuck.socket.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
-    a, b = await _party(), await _party()
-    ids = {"call-id": "dtmf-tcp", "from-tag": "a"}
-    await ng(daemon, command="offer", **ids, sdp=_body(a.getsockname()[1]))
-    answer = await ng(daemon, command="answer", **ids, **{"to-tag": "b"},
-                      sdp=_body(b.getsockname()[1]))
-    to_daemon = ("127.0.0.1", _port(answer["sdp"]))
+    a, b, to_daemon = await _plain_call(daemon, "dtmf-tcp")
     with caplog.at_level(logging.WARNING, logger="rtpengined.tcp"):
         for ts in range(3000):  # (far more than the socket buffers and the queue hold)
             await a.sendto(_key(ts, 160 * (ts + 1), 2, True), to_daemon)
@@ -142,12 +144,7 @@ async def test_log_facility_dtmf_writes_each_key_to_syslog_as_the_collector_gets
     daemon = await make_daemon(port_min=47800, port_max=47899, log_facility_dtmf=21,
                                syslog_socket=path,
                                dtmf_log_dest=ListenAddress("127.0.0.1", collector.getsockname()[1]))
-    a, b = await _party(), await _party()
-    ids = {"call-id": "dtmf-syslog", "from-tag": "a"}
-    await ng(daemon, command="offer", **ids, sdp=_body(a.getsockname()[1]))
-    answer = await ng(daemon, command="answer", **ids, **{"to-tag": "b"},
-                      sdp=_body(b.getsockname()[1]))
-    to_daemon = ("127.0.0.1", _port(answer["sdp"]))
+    a, b, to_daemon = await _plain_call(daemon, "dtmf-syslog")
     with caplog.at_level(logging.WARNING, logger="rtpengined.dtmf"):
         await a.sendto(_key(1, 800, 4, True), to_daemon)
         assert len(await _lines(collector)) == 1  # (the collector still gets it)
