@@ -22,15 +22,22 @@ def _of_streams(core, tag: str, name: str) -> list:
     return [getattr(s, name) for media in party.medias for s in media.streams]
 
 
+def _call() -> tuple:
+    """A core with call "c": A (tag a, telephone-event 101) offered, B (96) answered; the
+    core and A's ids."""
+    core, _ = make_core()
+    ids = {"call-id": "c", "from-tag": "a"}
+    ng(core, command="offer", **ids, sdp=_sdp(2000))
+    ng(core, command="answer", **ids, **{"to-tag": "b"}, sdp=_sdp(3000, 96, "192.0.2.20"))
+    return core, ids
+
+
 def _dropped(core, tag: str) -> list[tuple]:
     return _of_streams(core, tag, "dropped_types")
 
 
 def test_block_follows_reinvites_and_lifts():
-    core, _ = make_core()
-    ids = {"call-id": "c", "from-tag": "a"}
-    ng(core, command="offer", **ids, sdp=_sdp(2000))
-    ng(core, command="answer", **ids, **{"to-tag": "b"}, sdp=_sdp(3000, 96, "192.0.2.20"))
+    core, ids = _call()
     assert _dropped(core, "a") == [(), ()]
     assert ng(core, command="block DTMF", **ids)["result"] == "ok"
     assert _dropped(core, "a") == [(101,), (101,)]  # RTP and RTCP stream of its media
@@ -45,10 +52,7 @@ def test_block_follows_reinvites_and_lifts():
 
 
 def test_modes_and_call_wide_block():
-    core, _ = make_core()
-    ids = {"call-id": "c", "from-tag": "a"}
-    ng(core, command="offer", **ids, sdp=_sdp(2000))
-    ng(core, command="answer", **ids, **{"to-tag": "b"}, sdp=_sdp(3000, 96, "192.0.2.20"))
+    core, ids = _call()
     for mode, dropped in (("zero", ()), ("DTMF", ()), ("off", (101,)), ("tone", (101,)),
                           ("whatever", (101,)), ("drop", (101,))):
         ng(core, command="block DTMF", **ids, **{"DTMF-security": mode})
@@ -90,10 +94,7 @@ def test_a_delay_buffer_gives_the_rtp_streams_a_guard_through_reinvites():
     mode, the settings and the payload types of both sides; the events are not dropped
     then; a trigger waiting for its keys (no block yet) keeps the guard through a
     re-INVITE; ``unblock DTMF`` with ``delay-buffer: 0`` ends it."""
-    core, _ = make_core()
-    ids = {"call-id": "c", "from-tag": "a"}
-    ng(core, command="offer", **ids, sdp=_sdp(2000))
-    ng(core, command="answer", **ids, **{"to-tag": "b"}, sdp=_sdp(3000, 96, "192.0.2.20"))
+    core, ids = _call()
     assert ng(core, command="block DTMF", **ids, **{
         "DTMF-security": "tone", "delay-buffer": 20, "frequency": 1000, "volume": -20,
         "DTMF-delay": 60})["result"] == "ok"
@@ -121,10 +122,7 @@ def _detect(core, tag: str) -> list:
 
 
 def test_detect_dtmf_reads_the_partys_g711_audio_and_names_the_receivers_event_type():
-    core, _ = make_core()
-    ids = {"call-id": "c", "from-tag": "a"}
-    ng(core, command="offer", **ids, sdp=_sdp(2000))
-    ng(core, command="answer", **ids, **{"to-tag": "b"}, sdp=_sdp(3000, 96, "192.0.2.20"))
+    core, ids = _call()
     assert _detect(core, "a") == [None, None]
     # (an unblock sets it only with a delay, as 10.5; a block with a mode that replaces)
     ng(core, command="unblock DTMF", **ids, flags=["detect DTMF"])
