@@ -195,3 +195,16 @@ def test_keys_found_in_the_audio_are_reported_for_dtmf_logging():
     unreported = Guard(_spec(mode="silence", delay=1, events_in=()))  # (no list: nobody asks)
     for seq, payload in enumerate(frames):
         unreported.push(_packet(0, seq, 160 * seq, payload), 0.0)
+
+
+def test_a_detector_report_gives_key_and_volume_and_logs_the_key_it_ends():
+    keys: list = []
+    last = dtmf.detected(None, ord("5"), -12, 160, keys, "s1")
+    assert last == (5, 12, 160) and keys == []
+    last = dtmf.detected(last, ord("#"), -80, 800, keys, "s1")  # (a key straight after)
+    assert last == (11, 63, 800) and keys == []  # (volume kept to 6 bits)
+    last = dtmf.detected(last, 0, 0, 1600, keys, "s1")
+    assert last == (-1, 0, 1600) and keys == [("s1", 11, 63, 800)]
+    assert dtmf.detected(last, 0, 0, 2400, keys, "s1") == (-1, 0, 2400)  # (nothing ended)
+    assert dtmf.detected((3, 5, 0), ord("A"), 2, 9, None, "s1") == (12, 0, 9)  # (no log)
+    assert len(keys) == 1

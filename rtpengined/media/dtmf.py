@@ -142,6 +142,21 @@ def event_payload(code: int, volume: int, end: bool, duration: int) -> bytes:
     return _EVENT.pack(code, (0x80 if end else 0) | volume, duration & 0xFFFF)
 
 
+def detected(last: tuple | None, code: int, level: int, where: int, keys: list | None,
+             owner: Any) -> tuple[int, int, int]:
+    """One report of an audio DTMF detector (spandsp's code, 0 for "no key", and level in
+    dBm0) at ``where`` samples into the stream: returns ``(key, volume, where)``, the key's
+    event number (-1: none) and its RFC 4733 volume, to be passed back as ``last`` with the
+    next report. When a key ends, ``(owner, key, volume, samples)`` of the one reported
+    before is added to ``keys`` (the DTMF log's list), measured from that report as 10.5
+    does: a key straight after another counts from its own start."""
+    key = EVENTS.find(chr(code)) if code else -1
+    volume = 0 if level > 0 else min(-level, 63)
+    if key < 0 and last is not None and last[0] >= 0 and keys is not None:
+        keys.append((owner, last[0], last[1], where - last[2]))
+    return key, volume, where
+
+
 def before(ts: int, limit: int) -> bool:
     """``ts`` before ``limit`` on a 32-bit RTP clock."""
     return 0 < (limit - ts) & 0xFFFFFFFF < 0x80000000

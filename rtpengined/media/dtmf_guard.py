@@ -238,17 +238,12 @@ class Guard:
         for code, level, delay in detector.feed(array.array("h", samples)):
             state[3] += delay
             at = (origin + state[3]) & 0xFFFFFFFF
-            key = dtmf.EVENTS.find(chr(code)) if code else -1
-            volume = 0 if level > 0 else min(-level, 63)
+            state[4] = key, volume, _ = dtmf.detected(state[4], code, level, state[3],
+                                                      self.keys, self.owner)
             if key < 0:
                 self._end(at)
             else:
                 self._start(key, at, volume)
-            last = state[4]
-            if key < 0 and last is not None and last[0] >= 0 and self.keys is not None:
-                # (a key ended: the one of the report before, from there to here)
-                self.keys.append((self.owner, last[0], last[1], state[3] - last[2]))
-            state[4] = (key, volume, state[3])
 
     def _start(self, code: int, ts: int, volume: int) -> None:
         last = self.received[-1] if self.received else None

@@ -568,15 +568,9 @@ class Direction:
         state.fed = position + len(samples)
         for code, level, delay in state.detector.feed(samples):
             state.reported += delay
-            key = dtmf.EVENTS.find(chr(code)) if code else -1
-            volume = 0 if level > 0 else (-level if level >= -63 else 63)
+            state.last = key, volume, _ = dtmf.detected(state.last, code, level, state.reported,
+                                                        self.keys, self.owner)
             state.events.append((key + 1, volume, state.reported))  # (0: no key)
-            last = state.last
-            if key < 0 and last is not None and last[0] >= 0 and self.keys is not None:
-                # (a key ended: the key of the report before, from there to here; a key
-                # straight after another is reported from its own start, as 10.5 does)
-                self.keys.append((self.owner, last[0], last[1], state.reported - last[2]))
-            state.last = (key, volume, state.reported)
 
     def _tone_event(self, output: _Output, packet: bytes, payload: bytes, pt_out: int,
                     convert: Tones, frame: int, out: list) -> None:
