@@ -104,6 +104,9 @@ class CallManager:
         self._orders = itertools.count()
         self._settings: tuple | None = None
         self._certificate: Any = None  # secure.dtls.Certificate, see ``certificate``
+        # Told of every own call as it ends, its counters read (``--log-facility-cdr``:
+        # ``Core.call_detail_record``); None without the option.
+        self.on_end: Callable[[Call, str | None], None] | None = None
 
     def certificate(self):
         """The daemon's DTLS certificate (``secure.dtls.Certificate``), made on first use.
@@ -275,6 +278,10 @@ class CallManager:
         """End ``call``: final counters into the totals, ports released, call removed."""
         stats = self.stats
         streams = [s for s in call.streams() if not s.closed]
+        if self.on_end is not None and not call.foreign:
+            # (its streams as they are: the ports a delete that named a tag closed show so)
+            self.media.refresh(streams)
+            self.on_end(call, reason)
         for stream in streams:
             # The media plane reads each stream's final counters as it closes it (no
             # refresh before: that read them twice).
@@ -525,6 +532,11 @@ class CallManager:
         for call, reason in due:
             self._timer_of.pop(call.call_id, None)
             try:
+                if reason == "regular" and call.deletion_mark and self.on_end is not None:
+                    # The parties a delayed delete named go first, as 10.5 ends them: the
+                    # call's detail record shows their ports closed.
+                    self.close_parties([m for m in call.monologues
+                                        if m.terminated is not None and not m.destroyed])
                 self.destroy(call, reason)
             except Exception:
                 log.exception("ending call %s failed", call.call_id)

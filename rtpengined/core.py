@@ -15,14 +15,14 @@ from collections.abc import Callable
 from contextlib import AbstractContextManager, nullcontext
 from typing import Any
 
-from . import ctl, dtmf_log, quality, statsview
+from . import cdr, ctl, dtmf_log, quality, statsview
 from .calls import CallManager
 from .commands import NG_COMMANDS
 from .config import Config
 from .host import Host, OsHost
 from .janus import Janus, JanusLink
 from .media import MediaPlane, NullMediaPlane
-from .model import Stream
+from .model import Call, Stream
 from .ngoptions import canonical_keys
 from .ports import Binder, bind_udp
 from .protocol import ngcodec
@@ -71,6 +71,11 @@ class Core:
         # Where ``dtmf_event`` sends each key's JSON line: the daemon's sockets to
         # ``--dtmf-log-dest`` and to syslog (``dtmf_sender``), none without the options.
         self.dtmf_sinks: list[Callable[[bytes], None]] = []
+        # Where ``call_detail_record`` sends each call's CDR as it ends: the daemon's
+        # syslog socket with ``--log-facility-cdr``.
+        self.cdr_sinks: list[Callable[[bytes], None]] = []
+        if self.config.log_facility_cdr is not None:
+            self.calls.on_end = self.call_detail_record
         # ``--dtmf-log-ng-tcp``: one callable per open TCP ng connection, each taking a
         # framed message to write to its peer (the transport adds and removes them).
         self.ng_notified: set[Callable[[bytes], None]] = set()
@@ -104,6 +109,14 @@ class Core:
                 self.media.refresh([s for s in call.streams() if not s.closed])
             quality.note(call.monologues, stream, wall, senders, blocks, self.stats.mos,
                          extended)
+
+    def call_detail_record(self, call: Call, reason: str | None) -> None:
+        """An own call ending (``CallManager.on_end``): its CDR line (``cdr``) to every
+        sink, as 10.5 logs it with ``--log-facility-cdr``."""
+        if self.cdr_sinks:
+            record = cdr.line(call, reason, self.clock())
+            for sink in self.cdr_sinks:
+                sink(record)
 
     def dtmf_event(self, stream: Stream, source_ip: str, event: int, volume: int,
                    samples: int, rate: int) -> None:

@@ -16,7 +16,7 @@ import transports
 from . import dtmf_log
 from .config import Config
 from .core import Core
-from .dtmf_sender import DtmfLogSender, DtmfSyslogSender
+from .dtmf_sender import DtmfLogSender, SyslogSender
 from .host import OsHost
 from .redis.store import start_call_store
 from .service import Notifier, release_freed_memory
@@ -103,13 +103,18 @@ async def run_daemon(
                 if hasattr(media, "on_rtcp"):  # the parties' RTCP: call quality (MOS)
                     media.on_rtcp = core.rtcp_report
                 # Keys the parties send, as JSON lines: to a collector, to syslog.
-                dtmf_senders: list[DtmfLogSender | DtmfSyslogSender] = []
+                dtmf_senders: list[DtmfLogSender | SyslogSender] = []
                 if config.dtmf_log_dest is not None:
                     dtmf_senders.append(DtmfLogSender(config.dtmf_log_dest))
                 if config.log_facility_dtmf is not None:
-                    dtmf_senders.append(DtmfSyslogSender(config.syslog_socket,
-                                                         config.log_facility_dtmf))
+                    dtmf_senders.append(SyslogSender(config.syslog_socket,
+                                                     config.log_facility_dtmf))
                 core.dtmf_sinks.extend(dtmf_senders)
+                # Each call's detail record as it ends, to syslog.
+                cdr_senders = [] if config.log_facility_cdr is None else [
+                    SyslogSender(config.syslog_socket, config.log_facility_cdr,
+                                 "call detail record not logged to syslog")]
+                core.cdr_sinks.extend(cdr_senders)
                 if dtmf_log.wanted(config) and hasattr(media, "on_dtmf"):
                     media.on_dtmf = core.dtmf_event
                 daemon = Daemon(core, cancel_scope=scope)
@@ -144,7 +149,7 @@ async def run_daemon(
                     notifier.stopping()
                     with trio.CancelScope(shield=True):
                         core.shutdown()
-                        for sender in dtmf_senders:
+                        for sender in (*dtmf_senders, *cdr_senders):
                             sender.close()
     if config.pidfile:
         try:

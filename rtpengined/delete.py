@@ -47,7 +47,8 @@ def delete(core: Core, message: dict[str, Any], request: Request) -> dict[str, A
     if party is not None:
         # The statistics of the dialogue the tags name (as query), whatever party goes.
         reply = tagged_stats(core, call, from_tag, to_tag)
-        if not teardown(call, party)[1]:  # the call goes on without this branch
+        gone, ends = teardown(call, party)
+        if not ends:  # the call goes on without this branch
             if delay > 0:  # the branch keeps its ports until the delay is over (10.5)
                 stop_players(core, (party, *party.subscribers))
                 party.delete_at = now + delay
@@ -60,11 +61,19 @@ def delete(core: Core, message: dict[str, Any], request: Request) -> dict[str, A
         # What is played to the parties stops now, the relay goes on until the delay ends
         # (10.5; a new call on the same addresses would get the rest of the media).
         stop_players(core, call.monologues)
-        # 10.5 shows "deletionmark: yes" in the CLI only when the delete named a tag.
+        # 10.5 shows "deletionmark: yes" in the CLI only when the delete named a tag; the
+        # parties it named end first when the delay is over (``CallManager.tick``).
         call.deletion_mark = party is not None
+        if party is not None:
+            for named in gone:
+                named.terminated = now
         call.delete_at = now + delay
         call.terminated = now  # durations shown by the CLI stop growing
     else:
+        if party is not None and manager.on_end is not None:
+            # 10.5 closes the ports of the parties a tag names before the call goes: the
+            # call's detail record shows them closed (only it could tell the difference).
+            manager.close_parties(gone)
         manager.destroy(call, "regular")
     reply["result"] = "ok"
     return reply

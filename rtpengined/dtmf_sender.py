@@ -1,5 +1,6 @@
 """The I/O side of DTMF event logging: the sockets the daemon sends each key's JSON on
-(``dtmf_log`` makes the lines; ``Core.dtmf_event`` hands them to every sink here).
+(``dtmf_log`` makes the lines; ``Core.dtmf_event`` hands them to every sink here). The
+syslog sender carries the call detail records of ``--log-facility-cdr`` too (``cdr``).
 
 ``--dtmf-log-dest``: one connected UDP socket to the collector. ``--log-facility-dtmf``:
 the local syslog socket (``--syslog-socket``, ``/dev/log``), one datagram per key in the
@@ -79,14 +80,15 @@ class DtmfLogSender(_LossySink):
             self._lose(exc)
 
 
-class DtmfSyslogSender(_LossySink):
-    """``--log-facility-dtmf``: each line to the syslog socket at ``path``, addressed anew
-    each time (no connection to lose: a syslog daemon that starts or restarts later gets
-    the keys from then on; until then they are lost, as 10.5's ``syslog()`` loses them)."""
+class SyslogSender(_LossySink):
+    """``--log-facility-dtmf`` and ``--log-facility-cdr``: each line to the syslog socket
+    at ``path``, addressed anew each time (no connection to lose: a syslog daemon that
+    starts or restarts later gets the lines from then on; until then they are lost, as
+    10.5's ``syslog()`` loses them). ``what``: the warning's words for a line lost."""
 
-    what = "DTMF event not logged to syslog"
-
-    def __init__(self, path: str, facility: int) -> None:
+    def __init__(self, path: str, facility: int,
+                 what: str = "DTMF event not logged to syslog") -> None:
+        self.what = what
         super().__init__(socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM))
         self.path = path
         self.header = f"<{facility * 8 + LOG_INFO}>"

@@ -201,7 +201,7 @@ def _media_flags(media: CallMedia) -> list[str]:
     return flags
 
 
-def _monologue_dict(mono: Monologue) -> dict[str, Any]:
+def party_dict(mono: Monologue) -> dict[str, Any]:
     out: dict[str, Any] = {"tag": mono.tag}
     if mono.via_branch:
         out["via-branch"] = mono.via_branch
@@ -257,7 +257,7 @@ def call_stats(core: Core, call: Call, party: Monologue | None = None,
         # 10.5 numbers an untagged party by its place among the call's parties.
         keys[id(mono)] = mono.tag or f"<untagged {index}>"
     for mono in monologues:
-        tags[keys.get(id(mono), mono.tag)] = _monologue_dict(mono)
+        tags[keys.get(id(mono), mono.tag)] = party_dict(mono)
     totals = {"RTP": {"packets": 0, "bytes": 0, "errors": 0},
               "RTCP": {"packets": 0, "bytes": 0, "errors": 0}}
     for stream in call.streams():

@@ -16,8 +16,11 @@ if TYPE_CHECKING:
 
 
 def destroy_call(core: Core, call: Call, reason: str | None) -> None:
-    """End ``call`` now; a call already deleted via ng keeps its regular reason."""
-    if reason == "forced" and call.delete_at is not None:
+    """End ``call`` now. A call with the delete of a named party pending (an ng delete
+    with a tag and a delay) keeps that delete's regular reason, as 10.5 keeps it; one
+    deleted by its call-id alone with a delay is forced now (10.5 tells the two apart)."""
+    if reason == "forced" and (call.deletion_mark
+                               or any(m.delete_at is not None for m in call.monologues)):
         reason = "regular"
     core.calls.destroy(call, reason)
 
