@@ -178,7 +178,44 @@ def _delete(logged: _Logged, call_id: str, **keys) -> None:
                                   **keys})["result"] == "ok"
 
 
+def _sent_call(logged: _Logged, call_id: str, pt: int, offer_options: dict | None = None,
+               a_formats: str = "0 8", b_formats: str = "8", **b_lines) -> None:
+    """A loopback call where A sends three packets of payload type ``pt``, B one of 8."""
+    with loopback_call(logged.daemon, call_id, a_formats, b_formats, offer_options,
+                       **b_lines) as (sockets, to_b, to_a):
+        for seq in range(3):
+            sockets["A"].sendto(struct.pack("!BBHII", 0x80, pt, seq, seq * 160, 7)
+                                + bytes(160), ("127.0.0.1", to_b))
+            time.sleep(0.02)
+        sockets["B"].sendto(struct.pack("!BBHII", 0x80, 8, 0, 0, 9) + bytes(160),
+                            ("127.0.0.1", to_a))
+        time.sleep(0.2)
+
+
+def _forked(logged: _Logged, call_id: str) -> None:
+    _offer(logged, call_id)
+    for tag, port in (("Y1", 6000), ("Y2", 6002)):
+        assert logged.daemon.request({
+            "command": "answer", "call-id": call_id, "from-tag": "X", "to-tag": tag,
+            "sdp": _offer_sdp("10.0.0.2", f"m=audio {port} RTP/AVP 0")})["result"] == "ok"
+    _delete(logged, call_id)
+
+
+def _subscribed(logged: _Logged, call_id: str) -> None:
+    _answered(logged, call_id)
+    assert logged.daemon.request({"command": "subscribe request", "call-id": call_id,
+                                  "from-tag": "X", "to-tag": "S"})["result"] == "ok"
+    _delete(logged, call_id)
+
+
 SCENARIOS = {
+    "a payload type the party's SDP does not list": lambda d, c: _sent_call(d, c, 9),
+    "transcoded from PCMU to PCMA": lambda d, c: _sent_call(
+        d, c, 0, {"codec": {"transcode": ["PCMA"]}}, "0", "8"),
+    "rtcp-mux on both sides": lambda d, c: _sent_call(
+        d, c, 8, None, a_attributes=("a=rtcp-mux",), b_attributes=("a=rtcp-mux",)),
+    "two answers to one offer (forked)": _forked,
+    "a subscription beside the dialogue": _subscribed,
     "media both ways, deleted by call-id": _media_call,
     "offered with two medias, deleted by the offerer's tag": lambda d, c: (
         _offer(d, c, "m=audio 5000 RTP/AVP 0", "m=video 5002 RTP/AVP 96",
