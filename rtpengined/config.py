@@ -97,7 +97,7 @@ OPTIONS: list[Option] = [
     Option("control-tos", "", "int", "control_tos", "TOS value to set on ng control sockets", "INT"),
     Option("relay-workers", "", "int", "relay_workers", "Media relay worker processes (default: one per CPU core)", "INT"),
     Option("log-level", "L", "int", "log_level", "Log level (syslog numbering: 3 error … 7 debug)", "INT"),
-    Option("log-stderr", "E", "bool", "log_stderr", "Log to stderr (always on: only --log-facility-dtmf and --log-facility-cdr write to syslog)", ""),
+    Option("log-stderr", "E", "bool", "log_stderr", "Log to stderr (always on: only --log-facility-dtmf, -cdr and -rtcp write to syslog)", ""),
     Option("foreground", "f", "bool", "foreground", "Stay in the foreground (always: use a service manager to detach)", ""),
     Option("pidfile", "p", "str", "pidfile", "Write the daemon's PID to this file", "FILE"),
     Option("table", "t", "int", "table", "Kernel forwarding: nftables table rtpengined_N for N >= 0 (needs CAP_NET_ADMIN; without it, or without libnftables, relays in userspace and says so); -1 (default, unlike rtpengine's 0: a NAT table turns on conntrack for the whole host, so a root daemon does not do it unasked): userspace only", "INT"),
@@ -131,7 +131,8 @@ OPTIONS: list[Option] = [
     Option("dtmf-log-ng-tcp", "", "bool", "dtmf_log_ng_tcp", "Send each DTMF key a party sends to every TCP ng client as an onDTMF notification", ""),
     Option("log-facility-dtmf", "", "facility", "log_facility_dtmf", "Log each DTMF key a party sends (RFC 4733 events) as a JSON line to syslog, at priority info of this facility", "daemon|local0|...|local7"),
     Option("log-facility-cdr", "", "facility", "log_facility_cdr", "Log a call detail record (parties, times, why it ended, addresses and counters of every stream) to syslog as each call ends, at priority info of this facility", "daemon|local0|...|local7"),
-    Option("syslog-socket", "", "str", "syslog_socket", "The local syslog socket --log-facility-dtmf and --log-facility-cdr write to (default /dev/log)", "PATH"),
+    Option("log-facility-rtcp", "", "facility", "log_facility_rtcp", "Log each RTCP report a party sends (sender and receiver reports, source description headers, extended reports) to syslog, at priority info of this facility", "daemon|local0|...|local7"),
+    Option("syslog-socket", "", "str", "syslog_socket", "The local syslog socket --log-facility-dtmf, -cdr and -rtcp write to (default /dev/log)", "PATH"),
     Option("dtmf-no-suppress", "", "bool", "dtmf_no_suppress", "When transcoding, send on the audio a party sends during its DTMF events too (default: only the events)", ""),
     # Jitter buffer (rtpengine 10.5's options): read and checked as 10.5 checks them, and no
     # more. 10.5.3.5 creates a buffer per stream but never holds a packet in it (from a
@@ -231,6 +232,7 @@ class Config:
     dtmf_no_suppress: bool = False
     log_facility_dtmf: int | None = None  # (a syslog facility's number: local5 is 21)
     log_facility_cdr: int | None = None
+    log_facility_rtcp: int | None = None
     syslog_socket: str = "/dev/log"
     jitter_buffer: int = 0
     jb_clock_drift: bool = False

@@ -15,7 +15,7 @@ from collections.abc import Callable
 from contextlib import AbstractContextManager, nullcontext
 from typing import Any
 
-from . import cdr, ctl, dtmf_log, quality, statsview
+from . import cdr, ctl, dtmf_log, quality, rtcp_log, statsview
 from .calls import CallManager
 from .commands import NG_COMMANDS
 from .config import Config
@@ -74,6 +74,9 @@ class Core:
         # Where ``call_detail_record`` sends each call's CDR as it ends: the daemon's
         # syslog socket with ``--log-facility-cdr``.
         self.cdr_sinks: list[Callable[[bytes], None]] = []
+        # Where ``rtcp_report`` sends each RTCP packet's line: syslog with
+        # ``--log-facility-rtcp`` (its relay workers then hand over the packets too).
+        self.rtcp_sinks: list[Callable[[bytes], None]] = []
         if self.config.log_facility_cdr is not None:
             self.calls.on_end = self.call_detail_record
         # ``--dtmf-log-ng-tcp``: one callable per open TCP ng connection, each taking a
@@ -100,11 +103,19 @@ class Core:
         self.calls.store = store
 
     def rtcp_report(self, stream: Stream, wall: float, senders: list, blocks: list,
-                    extended: list | tuple = ()) -> None:
+                    extended: list | tuple = (), packet: bytes | None = None) -> None:
         """RTCP the relay read on a stream (``MediaPlane.on_rtcp``): the call quality
-        figures of its call (``quality``)."""
+        figures of its call (``quality``), and with ``--log-facility-rtcp`` the packet's
+        line (``rtcp_log``) to every RTCP sink."""
         call = self.calls.calls.get(stream.group)
         if call is not None:
+            if packet and self.rtcp_sinks:
+                logged = rtcp_log.line(call.call_id, packet)
+                if logged is not None:
+                    for sink in self.rtcp_sinks:
+                        sink(logged)
+            if not (senders or blocks or extended):
+                return
             if blocks:  # (the payload types the reported streams came in with)
                 self.media.refresh([s for s in call.streams() if not s.closed])
             quality.note(call.monologues, stream, wall, senders, blocks, self.stats.mos,

@@ -115,6 +115,11 @@ async def run_daemon(
                     SyslogSender(config.syslog_socket, config.log_facility_cdr,
                                  "call detail record not logged to syslog")]
                 core.cdr_sinks.extend(cdr_senders)
+                # Each RTCP packet a party sends, to syslog.
+                rtcp_senders = [] if config.log_facility_rtcp is None else [
+                    SyslogSender(config.syslog_socket, config.log_facility_rtcp,
+                                 "RTCP report not logged to syslog")]
+                core.rtcp_sinks.extend(rtcp_senders)
                 if dtmf_log.wanted(config) and hasattr(media, "on_dtmf"):
                     media.on_dtmf = core.dtmf_event
                 daemon = Daemon(core, cancel_scope=scope)
@@ -149,7 +154,7 @@ async def run_daemon(
                     notifier.stopping()
                     with trio.CancelScope(shield=True):
                         core.shutdown()
-                        for sender in (*dtmf_senders, *cdr_senders):
+                        for sender in (*dtmf_senders, *cdr_senders, *rtcp_senders):
                             sender.close()
     if config.pidfile:
         try:

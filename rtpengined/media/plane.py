@@ -56,7 +56,7 @@ from .counters import (
 from .dtx import DtxSettings
 from .kernel import Kernel, KernelPlanner, NullKernel, Pair
 from .nft import open_kernel
-from .worker import NO_SUPPRESS, socket_address
+from .worker import LOG_RTCP, NO_SUPPRESS, socket_address
 
 log = logging.getLogger("rtpengined")
 
@@ -144,6 +144,8 @@ class RelayPlane:
             config.dtx_shift / 1000, bytes(config.dtx_cn_params)).to_arg()]
         if config.dtmf_no_suppress:
             self.worker_options.append(NO_SUPPRESS)
+        if config.log_facility_rtcp is not None:  # (the reports come with their packets)
+            self.worker_options.append(LOG_RTCP)
         self.counters = CounterTable.create()
         # Ended streams' sockets a worker may still hold; the port pools reuse them.
         self.lingering = LingeringSockets()
@@ -160,9 +162,10 @@ class RelayPlane:
         # writes the call again: a media-driven change).
         self.on_learned: Callable[[Stream], None] | None = None
         # RTCP reports the relay read (``rtcp_report.parse``): (the stream they came in on,
-        # wall clock, sender reports, report blocks, extended reports), for the call
-        # quality figures.
-        self.on_rtcp: Callable[[Stream, float, list, list, list], None] | None = None
+        # wall clock, sender reports, report blocks, extended reports, the packet as the
+        # party sent it with ``--log-facility-rtcp`` or None), for the call quality
+        # figures and the RTCP log.
+        self.on_rtcp: Callable[[Stream, float, list, list, list, bytes | None], None] | None = None
         self.reports: list = []  # (read, not yet handed to ``on_rtcp``)
         # Keys the parties sent as telephone-event (``dtmf_log``): the stream they came in
         # on, the source address, and the event's code, volume, duration and clock rate.
@@ -1087,10 +1090,10 @@ class RelayPlane:
         may refresh the call's counters, which reads news again)."""
         reports, self.reports = self.reports, []
         handler = self.on_rtcp
-        for stream_id, wall, senders, blocks, extended in reports:
+        for stream_id, wall, senders, blocks, extended, packet in reports:
             record = self.records.get(stream_id)
             if record is not None and handler is not None:
-                handler(record.stream, wall, senders, blocks, extended)
+                handler(record.stream, wall, senders, blocks, extended, packet)
 
     def _removed(self, worker: _WorkerHandle, stream_ids: list[int]) -> None:
         """The worker no longer holds these streams: their slots and ports are free."""

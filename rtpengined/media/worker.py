@@ -109,7 +109,8 @@ _FRESH_SLOT = (0, 0, 0, 0.0, 0, 0, 0, 0, bytes(16), 0, 0, 0)  # ``read_raw`` of 
 # invalidate the interpreter's attribute caches for every stream access.
 _window = [-1.0, -1.0]
 # RTCP sender/receiver reports relayed by the Python paths (stream id, wall clock, packet as
-# received, decrypted), for the control plane's call quality figures (``Worker.report_rtcp``).
+# received, decrypted, and the same for the RTCP log or None), for the control plane's call
+# quality figures (``Worker.report_rtcp``).
 _REPORTS: list = []
 # Keys the tone detectors of converted directions found ended: (stream id, event code,
 # volume, samples), made DTMF news by ``Worker.report_detected`` (``dtmf_log``).
@@ -120,6 +121,10 @@ NO_SUPPRESS = "dtmf-no-suppress"  # (a worker's command-line option)
 # Whether converted directions suppress the audio sent during a telephone-event (10.5's
 # default; a worker started with ``NO_SUPPRESS`` does not: ``--dtmf-no-suppress``).
 _SUPPRESS = [True]
+LOG_RTCP = "log-rtcp"  # (a worker's command-line option: ``--log-facility-rtcp``)
+# Whether the reports noted carry the packet as the party sent it too, for the control
+# plane's RTCP log (``rtcp_log``); a worker started with ``LOG_RTCP`` does.
+_LOG_RTCP = [False]
 # RTP clocks of the static audio payload types (RFC 3551), for the jitter of generated
 # reports (``reception``) where the party's rtpmaps do not name the type's.
 _CLOCK_RATES = {0: 8000, 3: 8000, 4: 8000, 5: 8000, 6: 16000, 7: 8000, 8: 8000, 9: 8000,
@@ -592,12 +597,13 @@ class Worker:
     def report_rtcp(self) -> None:
         """The RTCP reports relayed since the last turn, parsed (``rtcp_report.parse``), for the
         control plane's call quality figures: (stream id, wall clock, sender reports,
-        report blocks, extended reports)."""
+        report blocks, extended reports, the packet as received for the RTCP log or
+        None)."""
         parsed = []
-        for stream_id, wall, packet in _REPORTS:
+        for stream_id, wall, packet, logged in _REPORTS:
             reports, blocks, extended = rtcp_report.parse(packet)
-            if reports or blocks or extended:
-                parsed.append((stream_id, wall, reports, blocks, extended))
+            if reports or blocks or extended or logged:
+                parsed.append((stream_id, wall, reports, blocks, extended, logged))
         _REPORTS.clear()
         if parsed:
             try:
@@ -1840,7 +1846,7 @@ class Worker:
                 if ssrc != sent.ssrc:  # (filed under the SSRC it was received with)
                     report = rtcp_report.sender_report(sent.ssrc, wall, sent.timestamp,
                                                        sent.packets, sent.octets, blocks, cname)
-                _note_report(source, wall, report)
+                _note_report(source, wall, report, generated=True)
 
     # -- delay buffers (``block DTMF`` with ``delay-buffer``, ``dtmf_guard``) ----------------
 
@@ -2463,10 +2469,12 @@ def _forward(stream: _Stream, sink: _Stream | None, extras: tuple, data: bytes, 
     translated = None
     if rtcp and len(data) >= 8 and data[1] in _REPORT_TYPES:
         rtp = stream.rtcp_of if stream.rtcp_port else stream
+        received = None
         if rtp is not None and rtp.sink is not None and (
                 rtp.sink.transcode is not None or rtp.transcode is not None):
+            received = data
             data, translated = _translate_rtcp(rtp, data)
-        _note_report(stream, time.time(), data)
+        _note_report(stream, time.time(), data, received)
         if translated is not None:
             data = translated
     generated = stream.rtcp_gen
@@ -2626,9 +2634,16 @@ def _translate_rtcp(rtp: _Stream, data: bytes) -> tuple[bytes, bytes | None]:
     return bytes(noted), bytes(sent)
 
 
-def _note_report(stream: _Stream, wall: float, packet) -> None:
+def _note_report(stream: _Stream, wall: float, packet, received=None,
+                 generated: bool = False) -> None:
+    """A report for the quality figures; for the RTCP log (``_LOG_RTCP``) also the packet
+    as the party sent it (``received``, when ``packet`` was translated), none for one the
+    relay made itself (``generated``)."""
     if len(_REPORTS) < MAX_REPORTS:
-        _REPORTS.append((stream.id, wall, bytes(packet)))
+        noted = bytes(packet)
+        logged = None if generated or not _LOG_RTCP[0] else (
+            noted if received is None else bytes(received))
+        _REPORTS.append((stream.id, wall, noted, logged))
 
 
 def _plain_host(address: tuple) -> str:
@@ -2900,6 +2915,8 @@ def main(argv: list[str]) -> int:
     for option in argv[4:]:
         if option == NO_SUPPRESS:
             _SUPPRESS[0] = False
+        elif option == LOG_RTCP:
+            _LOG_RTCP[0] = True
         else:
             settings = dtx.DtxSettings.from_arg(option)
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C goes to the daemon; it stops us
