@@ -130,6 +130,19 @@ def start_ours(port_min: int = 21000, port_max: int = 21999, extra: list[str] = 
     return NgProcess(argv, ng_port, port_min, port_max, wait)
 
 
+def cli(daemon: NgProcess, command: str) -> str:
+    """One line to the daemon's CLI port (its ``--listen-cli``), as rtpengine-ctl sends it;
+    the whole reply."""
+    port = int(next(arg for arg in daemon.proc.args
+                    if arg.startswith("--listen-cli=")).rsplit(":", 1)[1])
+    with socket.create_connection(("127.0.0.1", port), timeout=5) as conn:
+        conn.sendall(command.encode() + b"\n")
+        reply = b""
+        while chunk := conn.recv(65536):
+            reply += chunk
+    return reply.decode()
+
+
 @contextmanager
 def running(start: Callable[[], NgProcess]) -> Iterator[NgProcess]:
     """A daemon from ``start`` (``start_reference``/``start_ours`` with their arguments),

@@ -23,6 +23,7 @@ import pytest
 from differential import (
     REFERENCE_BINARY,
     NgProcess,
+    cli,
     common_args,
     loopback_call,
     sdp,
@@ -47,14 +48,7 @@ class _Logged:
         self.daemon, self.log = daemon, log
 
     def cli(self, command: str) -> str:
-        port = int(next(arg for arg in self.daemon.proc.args
-                        if arg.startswith("--listen-cli=")).rsplit(":", 1)[1])
-        with socket.create_connection(("127.0.0.1", port), timeout=5) as conn:
-            conn.sendall(command.encode() + b"\n")
-            reply = b""
-            while chunk := conn.recv(65536):
-                reply += chunk
-        return reply.decode()
+        return cli(self.daemon, command)
 
     def record(self, call_id: str, wait: float = 6.0) -> tuple[bytes, str, float]:
         """The CDR of ``call_id``: (priority, message, when it arrived)."""

@@ -11,28 +11,15 @@ goes on as it came.
 
 from __future__ import annotations
 
-import socket
 import struct
 
 import pytest
-from differential import burst, loopback_call, start_ours, start_reference
+from differential import burst, cli, loopback_call, start_ours, start_reference
 from test_diff_dtmf import _tone_frames
 from test_diff_dtmf_log import _comparable, _logging
 
 TE8 = ("a=rtpmap:101 telephone-event/8000",)
 QUIET = b"\xff" * 160
-
-
-def _cli(daemon, command: str) -> str:
-    """One line to the daemon's CLI port, as rtpengine-ctl sends it; the reply."""
-    port = int(next(arg for arg in daemon.proc.args
-                    if arg.startswith("--listen-cli=")).rsplit(":", 1)[1])
-    with socket.create_connection(("127.0.0.1", port), timeout=5) as conn:
-        conn.sendall(command.encode() + b"\n")
-        reply = b""
-        while chunk := conn.recv(65536):
-            reply += chunk
-    return reply.decode()
 
 
 def _key(code: int) -> list[bytes]:
@@ -76,7 +63,7 @@ def _run(daemon, lines, name: str) -> tuple[list, list, list]:
 
         def command(step) -> None:
             if isinstance(step, str):
-                replies.append(_cli(daemon, f"call detect tag A {step[4:]}"))
+                replies.append(cli(daemon, f"call detect tag A {step[4:]}"))
             else:
                 replies.append(daemon.request({"call-id": "detect", **step}).get("result"))
 
