@@ -281,7 +281,10 @@ class CallManager:
         if self.on_end is not None and not call.foreign:
             # (its streams as they are: the ports a delete that named a tag closed show so)
             self.media.refresh(streams)
-            self.on_end(call, reason)
+            try:
+                self.on_end(call, reason)
+            except Exception:  # a bug in the record: the call still ends
+                log.exception("call %s: its detail record failed", call.call_id)
         for stream in streams:
             # The media plane reads each stream's final counters as it closes it (no
             # refresh before: that read them twice).

@@ -76,3 +76,11 @@ def test_foreign_calls_have_no_record():
     core.calls.calls["c1"].foreign = True
     core.handle_cli("terminate c1")
     assert records == []
+
+
+def test_a_record_that_fails_does_not_keep_the_call(caplog):
+    core, _, records = _records()
+    core.cdr_sinks[:] = [lambda record: 1 / 0]
+    _answered_call(core)
+    assert ng(core, command="delete", **{"call-id": "c1", "delete-delay": 0})["result"] == "ok"
+    assert core.calls.calls == {} and "its detail record failed" in caplog.text
