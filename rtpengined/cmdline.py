@@ -65,10 +65,12 @@ def _find_listen_error(exc: BaseException):
     from transports import ListenError
 
     from .dtmf_sender import DtmfLogUnavailable
+    from .homer_sender import HomerUnavailable
     from .media.kernel import KernelUnavailable
     from .redis.store import RedisUnavailable
 
-    if isinstance(exc, (ListenError, RedisUnavailable, KernelUnavailable, DtmfLogUnavailable)):
+    if isinstance(exc, (ListenError, RedisUnavailable, KernelUnavailable, DtmfLogUnavailable,
+                        HomerUnavailable)):
         return exc
     for inner in getattr(exc, "exceptions", ()):
         found = _find_listen_error(inner)

@@ -132,6 +132,9 @@ OPTIONS: list[Option] = [
     Option("log-facility-dtmf", "", "facility", "log_facility_dtmf", "Log each DTMF key a party sends (RFC 4733 events) as a JSON line to syslog, at priority info of this facility", "daemon|local0|...|local7"),
     Option("log-facility-cdr", "", "facility", "log_facility_cdr", "Log a call detail record (parties, times, why it ended, addresses and counters of every stream) to syslog as each call ends, at priority info of this facility", "daemon|local0|...|local7"),
     Option("log-facility-rtcp", "", "facility", "log_facility_rtcp", "Log each RTCP report a party sends (sender and receiver reports, source description headers, extended reports) to syslog, at priority info of this facility", "daemon|local0|...|local7"),
+    Option("homer", "", "destination", "homer", "Send each RTCP report a party sends to this Homer capture server (HEPv3, the report as JSON)", "IP46|HOSTNAME:PORT"),
+    Option("homer-protocol", "", "str", "homer_protocol", "Transport protocol for Homer (default udp)", "udp|tcp"),
+    Option("homer-id", "", "int", "homer_id", "'Capture ID' to use within the HEP protocol (default 2001)", "INT"),
     Option("syslog-socket", "", "str", "syslog_socket", "The local syslog socket --log-facility-dtmf, -cdr and -rtcp write to (default /dev/log)", "PATH"),
     Option("dtmf-no-suppress", "", "bool", "dtmf_no_suppress", "When transcoding, send on the audio a party sends during its DTMF events too (default: only the events)", ""),
     # Jitter buffer (rtpengine 10.5's options): read and checked as 10.5 checks them, and no
@@ -233,6 +236,9 @@ class Config:
     log_facility_dtmf: int | None = None  # (a syslog facility's number: local5 is 21)
     log_facility_cdr: int | None = None
     log_facility_rtcp: int | None = None
+    homer: ListenAddress | None = None
+    homer_protocol: str = "udp"
+    homer_id: int = 2001
     syslog_socket: str = "/dev/log"
     jitter_buffer: int = 0
     jb_clock_drift: bool = False
@@ -317,6 +323,8 @@ def _convert(option: Option, value: str) -> Any:
             raise ConfigError(f"--{option.name}: {value!r} is not a whole number") from None
     if option.kind == "interface-list":
         return [parse_interface(v) for v in value.split(";") if v.strip()]
+    if option.name == "homer-protocol" and value not in ("udp", "tcp"):
+        raise ConfigError(f"--homer-protocol: invalid protocol {value!r} (udp or tcp)")
     if option.name == "endpoint-learning" and value not in ("delayed", "immediate", "off", "heuristic"):
         raise ConfigError(f"--endpoint-learning: {value!r} is not delayed, immediate, off or heuristic")
     return value

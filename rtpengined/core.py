@@ -15,7 +15,7 @@ from collections.abc import Callable
 from contextlib import AbstractContextManager, nullcontext
 from typing import Any
 
-from . import cdr, ctl, dtmf_log, quality, rtcp_log, statsview
+from . import cdr, ctl, dtmf_log, homer, quality, rtcp_log, statsview
 from .calls import CallManager
 from .commands import NG_COMMANDS
 from .config import Config
@@ -77,6 +77,9 @@ class Core:
         # Where ``rtcp_report`` sends each RTCP packet's line: syslog with
         # ``--log-facility-rtcp`` (its relay workers then hand over the packets too).
         self.rtcp_sinks: list[Callable[[bytes], None]] = []
+        # Where ``rtcp_report`` sends each RTCP packet's HEPv3 frame (``homer``): the
+        # daemon's Homer socket with ``--homer``.
+        self.homer_sinks: list[Callable[[bytes], None]] = []
         if self.config.log_facility_cdr is not None:
             self.calls.on_end = self.call_detail_record
         # ``--dtmf-log-ng-tcp``: one callable per open TCP ng connection, each taking a
@@ -114,12 +117,27 @@ class Core:
                 if logged is not None:
                     for sink in self.rtcp_sinks:
                         sink(logged)
+            if packet and self.homer_sinks:
+                self._to_homer(call, stream, wall, packet)
             if not (senders or blocks or extended):
                 return
             if blocks:  # (the payload types the reported streams came in with)
                 self.media.refresh([s for s in call.streams() if not s.closed])
             quality.note(call.monologues, stream, wall, senders, blocks, self.stats.mos,
                          extended)
+
+    def _to_homer(self, call: Call, stream: Stream, wall: float, packet: bytes) -> None:
+        """An RTCP packet as 10.5 sends it Homer: its JSON in a HEPv3 frame, from the party's
+        address to our socket's."""
+        payload = homer.rtcp_json(packet)
+        source = stream.endpoint or stream.advertised
+        if payload is None or source is None or stream.closed:
+            return
+        interface, port = stream.selected_local
+        frame = homer.hep3(payload, call.call_id, self.config.homer_id,
+                           (source.address, source.port), (interface.address, port), wall)
+        for sink in self.homer_sinks:
+            sink(frame)
 
     def call_detail_record(self, call: Call, reason: str | None) -> None:
         """An own call ending (``CallManager.on_end``): its CDR line (``cdr``) to every

@@ -17,6 +17,7 @@ from . import dtmf_log
 from .config import Config
 from .core import Core
 from .dtmf_sender import DtmfLogSender, SyslogSender
+from .homer_sender import HomerSender
 from .host import OsHost
 from .redis.store import start_call_store
 from .service import Notifier, release_freed_memory
@@ -120,6 +121,10 @@ async def run_daemon(
                     SyslogSender(config.syslog_socket, config.log_facility_rtcp,
                                  "RTCP report not logged to syslog")]
                 core.rtcp_sinks.extend(rtcp_senders)
+                # Each RTCP packet a party sends, to Homer.
+                homer_senders = [] if config.homer is None else [
+                    HomerSender(config.homer, config.homer_protocol == "tcp")]
+                core.homer_sinks.extend(homer_senders)
                 if dtmf_log.wanted(config) and hasattr(media, "on_dtmf"):
                     media.on_dtmf = core.dtmf_event
                 daemon = Daemon(core, cancel_scope=scope)
@@ -154,7 +159,8 @@ async def run_daemon(
                     notifier.stopping()
                     with trio.CancelScope(shield=True):
                         core.shutdown()
-                        for sender in (*dtmf_senders, *cdr_senders, *rtcp_senders):
+                        for sender in (*dtmf_senders, *cdr_senders, *rtcp_senders,
+                                       *homer_senders):
                             sender.close()
     if config.pidfile:
         try:

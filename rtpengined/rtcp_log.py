@@ -23,7 +23,7 @@ from __future__ import annotations
 import struct
 
 # Each part's minimum length by packet type (10.5's structure sizes).
-_MIN_LENGTH = {200: 28, 201: 8, 202: 4, 203: 4, 204: 12, 205: 12, 206: 12, 207: 8}
+MIN_LENGTH = {200: 28, 201: 8, 202: 4, 203: 4, 204: 12, 205: 12, 206: 12, 207: 8}
 # Extended report blocks 10.5 reads, by block type: their minimum length.
 _XR_MIN_LENGTH = {4: 12, 5: 16, 6: 40, 7: 36}
 _REPORT_BLOCK = struct.Struct("!IB3sIIII")
@@ -108,7 +108,7 @@ def _parts(packet: bytes, out: list[str]) -> None:
             return
         part = packet[at:at + size]
         kind = part[1]
-        if part[0] >> 6 != 2 or size < _MIN_LENGTH.get(kind, 0):
+        if part[0] >> 6 != 2 or size < MIN_LENGTH.get(kind, 0):
             return
         if kind in (200, 201):
             count = part[0] & 31

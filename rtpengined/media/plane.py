@@ -144,7 +144,8 @@ class RelayPlane:
             config.dtx_shift / 1000, bytes(config.dtx_cn_params)).to_arg()]
         if config.dtmf_no_suppress:
             self.worker_options.append(NO_SUPPRESS)
-        if config.log_facility_rtcp is not None:  # (the reports come with their packets)
+        if config.log_facility_rtcp is not None or config.homer is not None:
+            # (the reports come with their packets: for the RTCP log and Homer)
             self.worker_options.append(LOG_RTCP)
         self.counters = CounterTable.create()
         # Ended streams' sockets a worker may still hold; the port pools reuse them.
