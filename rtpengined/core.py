@@ -134,8 +134,11 @@ class Core:
         if payload is None or source is None or stream.closed:
             return
         interface, port = stream.selected_local
-        frame = homer.hep3(payload, call.call_id, self.config.homer_id,
-                           (source.address, source.port), (interface.address, port), wall)
+        try:
+            frame = homer.hep3(payload, call.call_id, self.config.homer_id,
+                               (source.address, source.port), (interface.address, port), wall)
+        except ValueError:  # (an address that is no IP: a name in the party's SDP)
+            return
         for sink in self.homer_sinks:
             sink(frame)
 
