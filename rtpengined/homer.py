@@ -19,7 +19,7 @@ from __future__ import annotations
 import ipaddress
 import struct
 
-from .rtcp_log import MIN_LENGTH
+from .rtcp_log import readable_parts
 
 PROTO_RTCP_JSON = 5
 _ESCAPES = {ord('"'): '\\"', ord("\\"): "\\\\", 8: "\\b", 12: "\\f", 10: "\\n", 13: "\\r",
@@ -85,18 +85,9 @@ def rtcp_json(packet: bytes) -> bytes | None:
     """The JSON 10.5 sends Homer for one RTCP packet (plain, decrypted); None if nothing."""
     packet = bytes(packet)
     out = ["{ "]
-    at = 0
-    while len(packet) - at >= 4:
-        size = (int.from_bytes(packet[at + 2:at + 4], "big") + 1) * 4
-        if size > len(packet) - at:
-            break
-        part = packet[at:at + size]
+    for at, part in readable_parts(packet):
         kind = part[1]
-        if part[0] >> 6 != 2 or size < MIN_LENGTH.get(kind, 0):
-            break
         if kind in (200, 201):
-            if size < (part[0] & 31) * 24:
-                break
             if kind == 200:
                 msw, lsw, stamp, packets, octets = struct.unpack_from("!IIIII", part, 8)
                 out.append(f'"sender_information":{{"ntp_timestamp_sec":{msw},'
@@ -105,7 +96,6 @@ def rtcp_json(packet: bytes) -> bytes | None:
             _reports(packet, part, at + (28 if kind == 200 else 8), out)
         elif kind == 202:
             _descriptions(part, out)
-        at += size
     _sanitized(out)
     text = out[0] + " }"
     if len(text) <= 4:  # ("{ }": nothing read)

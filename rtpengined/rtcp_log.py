@@ -21,9 +21,10 @@ block lack their space.
 from __future__ import annotations
 
 import struct
+from collections.abc import Iterator
 
 # Each part's minimum length by packet type (10.5's structure sizes).
-MIN_LENGTH = {200: 28, 201: 8, 202: 4, 203: 4, 204: 12, 205: 12, 206: 12, 207: 8}
+_MIN_LENGTH = {200: 28, 201: 8, 202: 4, 203: 4, 204: 12, 205: 12, 206: 12, 207: 8}
 # Extended report blocks 10.5 reads, by block type: their minimum length.
 _XR_MIN_LENGTH = {4: 12, 5: 16, 6: 40, 7: 36}
 _REPORT_BLOCK = struct.Struct("!IB3sIIII")
@@ -99,8 +100,9 @@ def _extended_blocks(part: bytes, out: list[str]) -> None:
                 f"rb_voip_mtc_jb_abs_max={jb_abs_max}, ")
 
 
-def _parts(packet: bytes, out: list[str]) -> None:
-    """The pairs of each part into ``out``, up to the first part 10.5 cannot read."""
+def readable_parts(packet: bytes) -> Iterator[tuple[int, bytes]]:
+    """(offset, part) of each part of a compound packet, up to the first that 10.5's
+    parser cannot read (shared with ``homer``, which reads what the same parser reads)."""
     at = 0
     while len(packet) - at >= 4:
         size = (int.from_bytes(packet[at + 2:at + 4], "big") + 1) * 4
@@ -108,12 +110,21 @@ def _parts(packet: bytes, out: list[str]) -> None:
             return
         part = packet[at:at + size]
         kind = part[1]
-        if part[0] >> 6 != 2 or size < MIN_LENGTH.get(kind, 0):
+        if part[0] >> 6 != 2 or size < _MIN_LENGTH.get(kind, 0):
             return
+        # (a report's blocks checked against the whole part, header and all, as 10.5 does)
+        if kind in (200, 201) and size < (part[0] & 31) * 24:
+            return
+        yield at, part
+        at += size
+
+
+def _parts(packet: bytes, out: list[str]) -> None:
+    """The pairs of each part into ``out``, up to the first part 10.5 cannot read."""
+    for at, part in readable_parts(packet):
+        kind = part[1]
         if kind in (200, 201):
             count = part[0] & 31
-            if size < count * 24:  # (10.5 compares the whole part, header and all)
-                return
             _header(part, out)
             out[-1] += f"ssrc={_U32.unpack_from(part, 4)[0]}, "
             if kind == 200:
@@ -128,7 +139,6 @@ def _parts(packet: bytes, out: list[str]) -> None:
             _header(part, out)
             out[-1] += f"ssrc={_U32.unpack_from(part, 4)[0]}, "
             _extended_blocks(part, out)
-        at += size
 
 
 def line(call_id: str, packet: bytes) -> bytes | None:
