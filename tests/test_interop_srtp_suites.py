@@ -169,6 +169,15 @@ for my $side ([A => $a], [B => $b]) {
     print "$name SUITE $c->{sdes}->{suite}->{str}\n";
 }
 $a->start_rtp(); $a->start_rtcp(); $b->start_rtp(); $b->start_rtcp();
+# The harness decrypts a stream whose first sequence number is 0 as of rollover counter 1
+# (it counts a rollover at every 0; its random start is a fraction, packed whole) where the
+# relay encrypted it as of 0: rtpengine 10.5 fails there as well. A party whose peer
+# decrypts starts anywhere else (its own SRTP starting at 0, which it encrypts as of 1, is
+# tests/test_diff_srtp_roc.py's).
+for my $pair ([$a, $b], [$b, $a]) {
+    my ($sender, $receiver) = @$pair;
+    $sender->{rtp}->{seq} = int($sender->{rtp}->{seq}) || 1 if $receiver->{sdes};
+}
 $t->run();
 $a->teardown();
 print "A RECEIVED @{$a->{media_packets_received}}\n";
