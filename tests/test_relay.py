@@ -609,6 +609,55 @@ def test_the_c_srtp_context_interoperates_with_pylibsrtp(profile, size, paramete
         relay.SrtpContext(object(), 0, 1, 1, 1, 1)
 
 
+@pytest.mark.parametrize("profile", ["AES_CM_128_HMAC_SHA1_80", "AEAD_AES_128_GCM"])
+def test_the_c_srtp_context_guesses_the_senders_rollover_counter(profile):
+    """A packet that fails authentication as of the rollover counter libsrtp estimates is
+    tried as of one more, one fewer and zero (an SSRC's first packet: one), as 10.5 does;
+    a packet none of them takes leaves the stream where it was (its replay window too).
+    tests/test_diff_srtp_roc.py compares the same with 10.5, the sender being the Perl SRTP
+    of rtpengine's test harness; here the sender is libsrtp with its ROC set."""
+    import ctypes
+
+    import pylibsrtp
+
+    relay = pytest.importorskip("rtpengined.media._relay")
+    from rtpengined.secure.srtp import SrtpContext
+
+    set_roc = ctypes.CDLL(pylibsrtp._binding.__file__).srtp_set_stream_roc
+    key = os.urandom(30 if profile.startswith("AES_CM") else 28)
+    receiver = relay.SrtpContext(*SrtpContext(profile, key, False).handles())
+
+    def sent(seq: int, roc: int) -> bytes:
+        """rtp_packet(seq) as a sender at ``roc`` protects it."""
+        sender = SrtpContext(profile, key, True)
+        sender.protect(rtp_packet(seq))  # (its stream, whose ROC is then set)
+        session = pylibsrtp._binding.ffi.cast("uintptr_t", sender._session._srtp[0])
+        assert set_roc(ctypes.c_void_p(int(session)), 0x11111111, roc) == 0
+        return sender.protect(rtp_packet(seq))
+
+    def taken(seq: int, roc: int) -> bool:
+        try:
+            return receiver.unprotect(sent(seq, roc)) == rtp_packet(seq)
+        except ValueError:
+            return False
+
+    assert taken(5, 1) and taken(6, 1)  # a first packet one rollover ahead
+    assert taken(7, 2)  # one more
+    assert taken(8, 1)  # one fewer
+    assert taken(0xFFFF, 1) and taken(0, 2) and taken(1, 2)  # (a wrap as libsrtp sees it)
+    assert not taken(2, 4)  # two more is not guessed
+    broken = bytearray(sent(2, 2))
+    broken[-1] ^= 1
+    with pytest.raises(ValueError):
+        receiver.unprotect(bytes(broken))
+    good = sent(2, 2)
+    assert receiver.unprotect(good) == rtp_packet(2)
+    with pytest.raises(ValueError):
+        receiver.unprotect(good)  # still a replay: no guess replaced the stream
+    assert taken(3, 0) and taken(4, 0)  # the sender started its counter anew
+    assert not taken(5, 2)
+
+
 async def test_srtp_keeps_one_replay_window_while_a_stream_moves_between_the_loops(plane):
     """SDES-SRTP on one side, settled: relayed by the C loop when it is built
     (else by Python). A re-INVITE that turns strict source on moves it to Python's drain and

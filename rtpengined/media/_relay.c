@@ -80,31 +80,95 @@ static struct sockaddr_storage names[MAX_BATCH]; /* sources, for a filtered (Web
  * an enum whose "ok" is 0. */
 typedef int (*transform)(void *, void *, int *);
 
+/* What the rollover guesses of unprotect_rtp call: libsrtp 2's srtp_create, srtp_dealloc,
+ * srtp_add_stream, srtp_remove_stream (SSRC in network order), srtp_get_stream_roc and
+ * srtp_set_stream_roc (SSRC in host order; a ROC set is "pending": the next packet of the
+ * SSRC is taken as of that ROC, and 0 sets none), and the context's srtp_policy_t. */
+typedef int (*session_create)(void **, const void *);
+typedef int (*session_dealloc)(void *);
+typedef int (*stream_add)(void *, const void *);
+typedef int (*stream_remove)(void *, uint32_t);
+typedef int (*roc_get)(void *, uint32_t, uint32_t *);
+typedef int (*roc_set)(void *, uint32_t, uint32_t);
+#define SRTP_AUTH_FAIL 7 /* srtp_err_status_auth_fail */
+#define SSRC_SPECIFIC 1  /* ssrc_specific: srtp_ssrc_t {type, value} leads srtp_policy_t */
+#define POLICY_MAX 256
+
+struct guesses {
+    char policy[POLICY_MAX];
+    size_t policy_size;
+    session_create create;
+    session_dealloc dealloc;
+    stream_add add;
+    stream_remove remove;
+    roc_get get_roc;
+    roc_set set_roc;
+    void *scratch; /* a session of the same key where a guess may fail harmlessly, or NULL */
+};
+
 typedef struct {
     PyObject_HEAD
     void *session;
     transform protect, unprotect, protect_rtcp, unprotect_rtcp;
+    struct guesses *guesses; /* NULL: packets libsrtp refuses are not guessed at */
     PyObject *owner;
 } Context;
 
 static PyTypeObject ContextType;
 
-/* SrtpContext(owner, session, protect, unprotect, protect_rtcp, unprotect_rtcp): the
- * addresses as integers; ``owner`` is kept for as long as this context lives. */
+/* The guesses' part of the constructor: (policy, policy size, srtp_create, srtp_dealloc,
+ * srtp_add_stream, srtp_remove_stream, srtp_get_stream_roc, srtp_set_stream_roc), the
+ * policy's bytes copied (its key stays where it is: the owner keeps it). */
+static struct guesses *guesses_new(PyObject *arg)
+{
+    unsigned long long policy, size, fns[6];
+    if (!PyArg_ParseTuple(arg, "KKKKKKKK", &policy, &size, &fns[0], &fns[1], &fns[2],
+                          &fns[3], &fns[4], &fns[5]))
+        return NULL;
+    if (!policy || size < 2 * sizeof(unsigned int) || size > POLICY_MAX || !fns[0] || !fns[1]
+        || !fns[2] || !fns[3] || !fns[4] || !fns[5]) {
+        PyErr_SetString(PyExc_ValueError, "a null libsrtp call or an unexpected policy");
+        return NULL;
+    }
+    struct guesses *g = PyMem_Calloc(1, sizeof *g);
+    if (g == NULL) {
+        PyErr_NoMemory();
+        return NULL;
+    }
+    memcpy(g->policy, (const void *)(uintptr_t)policy, (size_t)size);
+    g->policy_size = (size_t)size;
+    g->create = (session_create)(uintptr_t)fns[0];
+    g->dealloc = (session_dealloc)(uintptr_t)fns[1];
+    g->add = (stream_add)(uintptr_t)fns[2];
+    g->remove = (stream_remove)(uintptr_t)fns[3];
+    g->get_roc = (roc_get)(uintptr_t)fns[4];
+    g->set_roc = (roc_set)(uintptr_t)fns[5];
+    return g;
+}
+
+/* SrtpContext(owner, session, protect, unprotect, protect_rtcp, unprotect_rtcp[, guesses]):
+ * the addresses as integers, ``guesses`` as guesses_new takes them (or None); ``owner`` is
+ * kept for as long as this context lives. */
 static PyObject *context_new(PyTypeObject *type, PyObject *args, PyObject *kwargs)
 {
-    PyObject *owner;
+    PyObject *owner, *guess_arg = Py_None;
     unsigned long long session, fns[4];
-    if (!PyArg_ParseTuple(args, "OKKKKK", &owner, &session, &fns[0], &fns[1], &fns[2],
-                          &fns[3]))
+    if (!PyArg_ParseTuple(args, "OKKKKK|O", &owner, &session, &fns[0], &fns[1], &fns[2],
+                          &fns[3], &guess_arg))
         return NULL;
     if (session == 0 || !fns[0] || !fns[1] || !fns[2] || !fns[3]) {
         PyErr_SetString(PyExc_ValueError, "a null libsrtp session or transform");
         return NULL;
     }
-    Context *self = (Context *)type->tp_alloc(type, 0);
-    if (self == NULL)
+    struct guesses *guesses = NULL;
+    if (guess_arg != Py_None && (guesses = guesses_new(guess_arg)) == NULL)
         return NULL;
+    Context *self = (Context *)type->tp_alloc(type, 0);
+    if (self == NULL) {
+        PyMem_Free(guesses);
+        return NULL;
+    }
+    self->guesses = guesses;
     self->session = (void *)(uintptr_t)session;
     self->protect = (transform)(uintptr_t)fns[0];
     self->unprotect = (transform)(uintptr_t)fns[1];
@@ -117,16 +181,119 @@ static PyObject *context_new(PyTypeObject *type, PyObject *args, PyObject *kwarg
 
 static void context_dealloc(Context *self)
 {
+    if (self->guesses != NULL) {
+        if (self->guesses->scratch != NULL)
+            self->guesses->dealloc(self->guesses->scratch);
+        PyMem_Free(self->guesses);
+    }
     Py_CLEAR(self->owner); /* the pylibsrtp session frees the libsrtp one */
     Py_TYPE(self)->tp_free((PyObject *)self);
 }
 
-/* One transform in place: 0, or -1 when libsrtp refuses (authentication, replay, size). */
+
+/* A stream of ``ssrc`` in ``session`` of its own (not the template's clone), whose next
+ * packet is taken as of rollover counter ``roc`` (at least 1). */
+static int add_stream(struct guesses *g, void *session, uint32_t ssrc, uint32_t roc)
+{
+    char policy[POLICY_MAX];
+    unsigned int head[2] = {SSRC_SPECIFIC, ssrc};
+    memcpy(policy, g->policy, g->policy_size);
+    memcpy(policy, head, sizeof head);
+    if (g->add(session, policy) != 0)
+        return -1;
+    return g->set_roc(session, ssrc, roc) == 0 ? 0 : -1;
+}
+
+/* ``packet`` unprotected in ``session`` as of rollover counter ``roc`` for its SSRC: that
+ * SSRC's stream replaced by one at ``roc`` (none for 0: the template then takes the
+ * packet's sequence number as its index, as for a stream's first packet). */
+static int try_roc(Context *c, void *session, uint32_t ssrc, uint32_t roc, const char *packet,
+                   int size, char *data, int *len)
+{
+    struct guesses *g = c->guesses;
+    g->remove(session, htonl(ssrc));
+    if (roc > 0 && add_stream(g, session, ssrc, roc) < 0)
+        return -1;
+    memcpy(data, packet, (size_t)size);
+    *len = size;
+    return c->unprotect(session, data, len) == 0 ? 0 : -1;
+}
+
+/* An SRTP packet unprotected in place: 0, or -1 when libsrtp refuses it. libsrtp estimates
+ * the sender's rollover counter (ROC) from the sequence number; a packet that then fails
+ * authentication gets guesses before it is dropped, as 10.5 guesses: one rollover more
+ * than the stream is at (one the sender counted where we did not see it), the stream's own
+ * (where a sequence number far from the last made libsrtp's estimate one off it), one
+ * fewer, and zero (a sender that started its counter anew, as some do on a re-INVITE
+ * keeping key and SSRC); for an SSRC's first packet, one (a sender that counted a rollover
+ * at its first sequence number 0). 10.5 guesses from its estimate for the packet, one
+ * either side, which libsrtp does not tell: ROCs two off the stream's are not tried.
+ * Only authentication failures are guessed at: a packet whose estimated index libsrtp's
+ * replay window has seen stays a replay (10.5 keeps no window, and guesses on). A guess
+ * that fails leaves the stream as it was: the one-rollover-more guess is libsrtp's
+ * pending ROC (cleared again), the others are tried in a scratch session of the same key,
+ * and the stream is replaced only by one that took the packet. */
+static int unprotect_rtp(Context *c, char *data, int *len)
+{
+    int size = *len;
+    if (c->guesses == NULL || size < 12 || size > SRTP_BUFFER)
+        return c->unprotect(c->session, data, len) == 0 ? 0 : -1;
+    char packet[SRTP_BUFFER]; /* as it came: a failed AEAD decryption leaves its output */
+    memcpy(packet, data, (size_t)size);
+    int status = c->unprotect(c->session, data, len);
+    if (status != SRTP_AUTH_FAIL)
+        return status == 0 ? 0 : -1;
+    struct guesses *g = c->guesses;
+    uint32_t ssrc, roc;
+    memcpy(&ssrc, packet + 8, sizeof ssrc);
+    ssrc = ntohl(ssrc);
+    if (g->get_roc(c->session, ssrc, &roc) != 0) { /* the first packet: no stream yet */
+        if (try_roc(c, c->session, ssrc, 1, packet, size, data, len) == 0)
+            return 0;
+        g->remove(c->session, htonl(ssrc));
+        return -1;
+    }
+    if (roc + 1 != 0 && g->set_roc(c->session, ssrc, roc + 1) == 0) {
+        memcpy(data, packet, (size_t)size);
+        *len = size;
+        status = c->unprotect(c->session, data, len);
+        g->set_roc(c->session, ssrc, 0); /* (a pending ROC another packet must not see) */
+        if (status == 0)
+            return 0;
+    }
+    if (g->scratch == NULL && g->create(&g->scratch, g->policy) != 0) {
+        g->scratch = NULL;
+        return -1;
+    }
+    /* the stream's own ROC (libsrtp's estimate may have been one off it), one fewer, zero */
+    uint32_t guesses[3];
+    int count = 0;
+    if (roc >= 1)
+        guesses[count++] = roc;
+    if (roc >= 2)
+        guesses[count++] = roc - 1;
+    guesses[count++] = 0;
+    for (int i = 0; i < count; i++) {
+        if (try_roc(c, g->scratch, ssrc, guesses[i], packet, size, data, len) == 0)
+            return try_roc(c, c->session, ssrc, guesses[i], packet, size, data, len);
+    }
+    return -1;
+}
+
+/* One transform in place (SRTP unprotected with the rollover guesses): 0, or -1 when
+ * libsrtp refuses (authentication, replay, size). */
+static int transform_in_place(Context *context, transform func, char *data, int *len)
+{
+    if (func == context->unprotect)
+        return unprotect_rtp(context, data, len);
+    return func(context->session, data, len) == 0 ? 0 : -1;
+}
+
 static int apply(Context *context, transform func, char *data, int *len, int trailer)
 {
     if (*len > SRTP_BUFFER - trailer)
         return -1;
-    return func(context->session, data, len) == 0 ? 0 : -1;
+    return transform_in_place(context, func, data, len);
 }
 
 static PyObject *context_process(Context *self, PyObject *packet, transform func, int trailer)
@@ -143,9 +310,8 @@ static PyObject *context_process(Context *self, PyObject *packet, transform func
         return NULL;
     }
     memcpy(buffer, PyBytes_AS_STRING(packet), (size_t)len);
-    int status = func(self->session, buffer, &len);
-    if (status != 0) {
-        PyErr_Format(PyExc_ValueError, "libsrtp error %d", status);
+    if (transform_in_place(self, func, buffer, &len) < 0) {
+        PyErr_SetString(PyExc_ValueError, "libsrtp refused the packet");
         return NULL;
     }
     return PyBytes_FromStringAndSize(buffer, len);

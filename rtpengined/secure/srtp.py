@@ -9,6 +9,9 @@ the replay window; this module only maps suites/profiles and keeps the per-direc
 
 from __future__ import annotations
 
+import ctypes
+import functools
+
 import pylibsrtp
 
 from .mki import MkiContext, mki_bytes
@@ -98,7 +101,7 @@ class SrtpContext:
     forwarding a peer's retransmission must.
     """
 
-    __slots__ = ("outbound", "profile", "_session")
+    __slots__ = ("outbound", "profile", "_policy", "_session")
 
     def __init__(self, profile: str, key_salt: bytes, outbound: bool,
                  parameters: tuple[str, ...] | frozenset[str] = ()) -> None:
@@ -121,6 +124,7 @@ class SrtpContext:
         policy.window_size = REPLAY_WINDOW
         self.outbound = outbound
         self.profile = profile
+        self._policy = policy  # (its key, for the rollover guesses' streams of the C helper)
         self._session = pylibsrtp.Session(policy)
 
     @classmethod
@@ -131,19 +135,27 @@ class SrtpContext:
             return context
         return MkiContext(context, mki_bytes(*crypto.mki), crypto.suite.name, crypto.flags)
 
-    def handles(self) -> tuple[object, int, int, int, int, int]:
+    def handles(self) -> tuple[object, int, int, int, int, int, tuple[int, ...] | None]:
         """(owner, libsrtp session, srtp_protect, srtp_unprotect, srtp_protect_rtcp,
-        srtp_unprotect_rtcp) as addresses, for the relay's C loop to call libsrtp on this
-        context's own session (one replay window and rollover counter whichever loop
-        relays the stream); ``owner`` frees the session when it goes, so whoever holds the
-        addresses keeps it. ValueError if pylibsrtp no longer looks as this expects."""
+        srtp_unprotect_rtcp, guesses) as addresses, for the relay's C loop to call libsrtp
+        on this context's own session (one replay window and rollover counter whichever
+        loop relays the stream); ``owner`` frees the session when it goes, so whoever holds
+        the addresses keeps it. ``guesses``: what the C helper's rollover guesses call
+        (``rollover_handles``), for an inbound context; None for an outbound one or where
+        libsrtp does not have them. ValueError if pylibsrtp no longer looks as this
+        expects."""
         try:
             ffi, lib = pylibsrtp._binding.ffi, pylibsrtp._binding.lib
             session = self._session._srtp[0]
-            return (self._session, int(ffi.cast("uintptr_t", session)),
+            guesses = None
+            if not self.outbound:
+                policy = self._policy._policy
+                guesses = rollover_handles(int(ffi.cast("uintptr_t", policy)),
+                                           ffi.sizeof("srtp_policy_t"))
+            return ((self._session, self._policy), int(ffi.cast("uintptr_t", session)),
                     *(int(ffi.cast("uintptr_t", ffi.addressof(lib, name)))
                       for name in ("srtp_protect", "srtp_unprotect", "srtp_protect_rtcp",
-                                   "srtp_unprotect_rtcp")))
+                                   "srtp_unprotect_rtcp")), guesses)
         except (AttributeError, TypeError, IndexError) as exc:
             raise ValueError(f"pylibsrtp's session cannot be handed over: {exc}") from exc
 
@@ -159,6 +171,33 @@ class SrtpContext:
 
     def unprotect_rtcp(self, srtcp: bytes) -> bytes:
         return self._session.unprotect_rtcp(srtcp)
+
+
+def rollover_handles(policy: int, size: int) -> tuple[int, ...] | None:
+    """What the C helper needs to guess at a sender's rollover counter as 10.5 does
+    (``unprotect_rtp`` in media/_relay.c): the policy's address and size, and libsrtp's
+    srtp_create, srtp_dealloc, srtp_add_stream, srtp_remove_stream, srtp_get_stream_roc and
+    srtp_set_stream_roc. pylibsrtp's binding declares the first four; the ROC calls are in
+    the libsrtp it links (2.x exports them) and are looked up there, in the same loaded
+    library. None where they are not."""
+    calls = _rollover_calls()
+    return None if calls is None else (policy, size, *calls)
+
+
+@functools.cache
+def _rollover_calls() -> tuple[int, ...] | None:
+    ffi, lib = pylibsrtp._binding.ffi, pylibsrtp._binding.lib
+    try:
+        library = ctypes.CDLL(pylibsrtp._binding.__file__)
+        roc_calls = [ctypes.cast(getattr(library, name), ctypes.c_void_p).value
+                     for name in ("srtp_get_stream_roc", "srtp_set_stream_roc")]
+    except (OSError, AttributeError):
+        return None
+    if not all(roc_calls):
+        return None
+    return (*(int(ffi.cast("uintptr_t", ffi.addressof(lib, name)))
+              for name in ("srtp_create", "srtp_dealloc", "srtp_add_stream",
+                           "srtp_remove_stream")), *roc_calls)
 
 
 def _direct_policy(profile: str, key_salt: bytes, ssrc_type: int,
