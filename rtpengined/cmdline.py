@@ -64,7 +64,7 @@ def setup_logging(level: int, journal: bool = False) -> None:
 def _find_listen_error(exc: BaseException):
     from transports import ListenError
 
-    from .dtmf_sender import DtmfLogUnavailable
+    from .event_senders import DtmfLogUnavailable
     from .homer_sender import HomerUnavailable
     from .media.kernel import KernelUnavailable
     from .redis.store import RedisUnavailable

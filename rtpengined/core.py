@@ -69,7 +69,7 @@ class Core:
         # The Janus videoroom interface's sessions and rooms (``janus``).
         self.janus = Janus(self)
         # Where ``dtmf_event`` sends each key's JSON line: the daemon's sockets to
-        # ``--dtmf-log-dest`` and to syslog (``dtmf_sender``), none without the options.
+        # ``--dtmf-log-dest`` and to syslog (``event_senders``), none without the options.
         self.dtmf_sinks: list[Callable[[bytes], None]] = []
         # Where ``call_detail_record`` sends each call's CDR as it ends: the daemon's
         # syslog socket with ``--log-facility-cdr``.

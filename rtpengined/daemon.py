@@ -16,7 +16,7 @@ import transports
 from . import dtmf_log
 from .config import Config
 from .core import Core
-from .dtmf_sender import DtmfLogSender, SyslogSender
+from .event_senders import DtmfLogSender, SyslogSender
 from .homer_sender import HomerSender
 from .host import OsHost
 from .redis.store import start_call_store

@@ -19,12 +19,11 @@ from __future__ import annotations
 import ipaddress
 import struct
 
-from .rtcp_log import readable_parts
+from .rtcp_log import readable_parts, report_blocks
 
 PROTO_RTCP_JSON = 5
 _ESCAPES = {ord('"'): '\\"', ord("\\"): "\\\\", 8: "\\b", 12: "\\f", 10: "\\n", 13: "\\r",
             9: "\\t"}
-_BLOCK = struct.Struct("!IB3sIIII")
 
 
 def _text(data: bytes) -> str:
@@ -42,13 +41,10 @@ def _reports(packet: bytes, part: bytes, at: int, out: list[str]) -> None:
     count = part[0] & 31
     out.append(f'"ssrc":{int.from_bytes(part[4:8], "big")},"type":{part[1]},'
                f'"report_count":{count},"report_blocks":[')
-    for index in range(count):
-        start = at + index * 24  # (past the part's end: what follows, as 10.5 reads)
-        ssrc, fraction, lost, highest, jitter, lsr, dlsr = _BLOCK.unpack(
-            packet[start:start + 24].ljust(24, b"\0"))
+    for ssrc, fraction, lost, highest, jitter, lsr, dlsr in report_blocks(packet, at, count):
         out.append(f'{{"source_ssrc":{ssrc},"highest_seq_no":{highest},'
                    f'"fraction_lost":{fraction},"ia_jitter":{jitter},'
-                   f'"packets_lost":{int.from_bytes(lost, "big")},"lsr":{lsr},"dlsr":{dlsr}}},')
+                   f'"packets_lost":{lost},"lsr":{lsr},"dlsr":{dlsr}}},')
     _sanitized(out)
     out.append("],")
 

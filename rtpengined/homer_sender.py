@@ -20,11 +20,11 @@ from collections import deque
 from collections.abc import Callable
 
 from .config import ListenAddress
+from .event_senders import OccasionalWarning
 
 log = logging.getLogger("rtpengined.homer")
 QUEUE_LIMIT = 200
 RETRY_AFTER = 30.0
-WARN_EVERY = 60.0
 _PENDING = (errno.EINPROGRESS, errno.EALREADY, errno.EAGAIN)
 
 
@@ -52,7 +52,7 @@ class HomerSender:
         self.queue: deque[bytes] = deque()
         self.partial: memoryview | None = None  # (what is left of a frame half sent)
         self.dropped = 0
-        self.warned_at = -WARN_EVERY
+        self._warn = OccasionalWarning(log, clock)
 
     def __call__(self, frame: bytes) -> None:
         if len(self.queue) < QUEUE_LIMIT:
@@ -62,12 +62,6 @@ class HomerSender:
             self._warn("send queue full (%d frames): Homer frame dropped, %d so far",
                        QUEUE_LIMIT, self.dropped)
         self._step()
-
-    def _warn(self, message: str, *args) -> None:
-        now = self.clock()
-        if now - self.warned_at >= WARN_EVERY:
-            self.warned_at = now
-            log.warning(message, *args)
 
     def _step(self) -> None:
         if self.sock is None:

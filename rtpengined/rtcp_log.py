@@ -41,14 +41,25 @@ def _header(part: bytes, out: list[str]) -> None:
                f"payloadtype={kind}, length={length}, ")
 
 
-def _report_blocks(data: bytes, at: int, count: int, out: list[str]) -> None:
+def report_blocks(data: bytes, at: int, count: int
+                  ) -> Iterator[tuple[int, int, int, int, int, int, int]]:
+    """The ``count`` report blocks of a sender or receiver report, the first at ``at`` in
+    ``data`` (the whole packet), each as (SSRC, fraction lost, cumulative lost, highest
+    sequence number, jitter, LSR, DLSR); the RTCP log and Homer read them alike, as 10.5
+    does: a count larger than the part reads on into what follows (zeros past the packet's
+    end)."""
     for index in range(count):
         start = at + index * 24
-        block = data[start:start + 24].ljust(24, b"\0")
-        ssrc, fraction, lost, highest, jitter, lsr, dlsr = _REPORT_BLOCK.unpack(block)
-        out.append(f"ssrc={ssrc}, fraction_lost={fraction}, "
-                   f"packet_loss={int.from_bytes(lost, 'big')}, last_seq={highest}, "
-                   f"jitter={jitter}, last_sr={lsr}, delay_since_last_sr={dlsr}, ")
+        ssrc, fraction, lost, highest, jitter, lsr, dlsr = _REPORT_BLOCK.unpack(
+            data[start:start + 24].ljust(24, b"\0"))
+        yield ssrc, fraction, int.from_bytes(lost, "big"), highest, jitter, lsr, dlsr
+
+
+def _report_blocks(data: bytes, at: int, count: int, out: list[str]) -> None:
+    for ssrc, fraction, lost, highest, jitter, lsr, dlsr in report_blocks(data, at, count):
+        out.append(f"ssrc={ssrc}, fraction_lost={fraction}, packet_loss={lost}, "
+                   f"last_seq={highest}, jitter={jitter}, last_sr={lsr}, "
+                   f"delay_since_last_sr={dlsr}, ")
 
 
 def _extended_blocks(part: bytes, out: list[str]) -> None:

@@ -1,12 +1,14 @@
-"""The I/O side of DTMF event logging: the sockets the daemon sends each key's JSON on
-(``dtmf_log`` makes the lines; ``Core.dtmf_event`` hands them to every sink here). The
-syslog sender carries the call detail records of ``--log-facility-cdr`` too (``cdr``).
+"""The I/O side of the event outputs that go out as datagrams: DTMF events (``dtmf_log``
+makes the lines; ``Core.dtmf_event`` hands them to every sink here) and the syslog lines of
+``--log-facility-cdr`` (``cdr``) and ``--log-facility-rtcp`` (``rtcp_log``); and the
+occasional warning every sender here and ``homer_sender`` gives about what it lost.
 
-``--dtmf-log-dest``: one connected UDP socket to the collector. ``--log-facility-dtmf``:
-the local syslog socket (``--syslog-socket``, ``/dev/log``), one datagram per key in the
-format glibc's ``syslog()`` writes (``<PRI>Mmm dd hh:mm:ss ident[pid]: message``) at
-priority info of the facility named, as 10.5 logs them. Neither ever blocks the daemon: a
-key that cannot be sent is lost and warned about, at most once a minute.
+``--dtmf-log-dest``: one connected UDP socket to the collector. ``--log-facility-dtmf``
+(and the CDR and RTCP facilities): the local syslog socket (``--syslog-socket``,
+``/dev/log``), one datagram per line in the format glibc's ``syslog()`` writes
+(``<PRI>Mmm dd hh:mm:ss ident[pid]: message``) at priority info of the facility named, as
+10.5 logs them. Neither ever blocks the daemon: a line that cannot be sent is lost and
+warned about, at most once a minute.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ import logging
 import os
 import socket
 import time
+from collections.abc import Callable
 
 from .config import ListenAddress
 
@@ -29,6 +32,23 @@ class DtmfLogUnavailable(Exception):
     as 10.5 does not)."""
 
 
+class OccasionalWarning:
+    """A warning logged at most once every ``WARN_EVERY`` seconds: a sink that cannot send
+    fails for every line, and one warning a line would flood the log it warns in."""
+
+    def __init__(self, logger: logging.Logger,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self.logger = logger
+        self.clock = clock
+        self.warned_at = -WARN_EVERY
+
+    def __call__(self, message: str, *args: object) -> None:
+        now = self.clock()
+        if now - self.warned_at >= WARN_EVERY:
+            self.warned_at = now
+            self.logger.warning(message, *args)
+
+
 class _LossySink:
     """Counts what could not be sent, and warns about it at most once a minute."""
 
@@ -37,15 +57,12 @@ class _LossySink:
     def __init__(self, sock: socket.socket) -> None:
         sock.setblocking(False)
         self.sock = sock
-        self.warned_at = -WARN_EVERY
+        self.warn = OccasionalWarning(log)
         self.lost = 0
 
     def _lose(self, exc: OSError) -> None:
         self.lost += 1
-        now = time.monotonic()
-        if now - self.warned_at >= WARN_EVERY:
-            self.warned_at = now
-            log.warning("%s (%s); %d lost so far", self.what, exc.strerror or exc, self.lost)
+        self.warn("%s (%s); %d lost so far", self.what, exc.strerror or exc, self.lost)
 
     def close(self) -> None:
         self.sock.close()
