@@ -94,6 +94,7 @@ OPTIONS: list[Option] = [
     Option("dtls-rsa-key-size", "", "int", "dtls_rsa_key_size", "Size of an RSA DTLS certificate's key", "INT"),
     Option("dtls-mtu", "", "int", "dtls_mtu", "Largest DTLS handshake packet (at least 576)", "INT"),
     Option("dtls-ciphers", "", "str", "dtls_ciphers", "OpenSSL cipher list for DTLS", "STRING"),
+    Option("dtls-passive", "", "bool", "dtls_passive", "Prefer the passive DTLS role where the peer leaves it open (the default of DTLS=passive and DTLS-reverse=passive)", ""),
     Option("control-tos", "", "int", "control_tos", "TOS value to set on ng control sockets", "INT"),
     Option("relay-workers", "", "int", "relay_workers", "Media relay worker processes (default: one per CPU core)", "INT"),
     Option("log-level", "L", "int", "log_level", "Log level (syslog numbering: 3 error … 7 debug)", "INT"),
@@ -203,6 +204,7 @@ class Config:
     dtls_rsa_key_size: int = 2048
     dtls_mtu: int = DTLS_MTU
     dtls_ciphers: str = DTLS_CIPHERS
+    dtls_passive: bool = False
     control_tos: int = 0
     relay_workers: int = 0
     log_level: int = 5

@@ -295,9 +295,7 @@ class Options:
             opts.transport_protocol = protocol
         opts.transport_accept = protocol == "accept"
         opts.sdes = sdes_options(message, flags)
-        opts.dtls_reverse = get_str(message, "DTLS-reverse", "DTLS reverse")
-        dtls = get_str(message, "DTLS", "dtls")
-        opts.dtls = "off" if is_off(dtls) else dtls
+        opts.dtls, opts.dtls_reverse = dtls_flags(message)
         opts.dtls_fingerprint = get_str(message, "DTLS-fingerprint", "DTLS fingerprint")
         opts.osrtp = [*get_list(message, "OSRTP", "osrtp"),
                       *(flag[6:] for flag in flags if flag.startswith("OSRTP-"))]
@@ -353,6 +351,22 @@ _ICE_LITE = {
     "none": "off", "no": "off", "offer": "forward", "fwd": "forward", "fw": "forward",
     **dict.fromkeys(("backwards", "reverse", "answer", "back", "bkw", "bk"), "backward"),
 }
+
+
+def dtls_flags(message: dict[str, Any], passive: bool = False) -> tuple[str | None, str | None]:
+    """A request's ``DTLS`` flag (``off`` for any word that turns it off) and its
+    ``DTLS-reverse``. ``passive``: ``--dtls-passive``, which makes passive 10.5's default of
+    both: only ``active`` (or ``DTLS: off``) turns it off, a value it does not know leaves
+    it on."""
+    reverse = get_str(message, "DTLS-reverse", "DTLS reverse")
+    dtls = get_str(message, "DTLS", "dtls")
+    dtls = "off" if is_off(dtls) else dtls
+    if passive:
+        if dtls not in ("active", "off"):
+            dtls = "passive"
+        if reverse != "active":
+            reverse = "passive"
+    return dtls, reverse
 
 
 def is_off(value: str | None) -> bool:

@@ -33,6 +33,7 @@ from .media import codecs as media_codecs
 from .model import Call, CallMedia, Endpoint, Interface, Monologue, Stream
 from .ng_extended import select_party
 from .ngoptions import (
+    dtls_flags,
     get_flags,
     get_list,
     get_str,
@@ -799,7 +800,9 @@ def publish(core: Core, message: dict[str, Any], request: Request) -> dict[str, 
                 continue
             family = "IPv6" if conn.family == "IP6" else "IPv4"
             pool = manager.pool_for(None, family)
-            bound.append((pool, pool.allocate(2, call.tos if call is not None
+            # (one port for a publisher muxing RTCP: 10.5 binds no RTCP port beside it)
+            count = 1 if section.has_attribute("rtcp-mux") else 2
+            bound.append((pool, pool.allocate(count, call.tos if call is not None
                                               else core.config.tos)))
     except NgError:
         give_back(bound)
@@ -831,7 +834,8 @@ def publish(core: Core, message: dict[str, Any], request: Request) -> dict[str, 
             media.streams = [Stream(interface=pool.interface, port=port, rtcp=n == 1, sock=sock,
                                     group=call.call_id, created=now)
                              for n, (port, sock) in enumerate(ports)]
-            media.streams[0].rtcp_peer = media.streams[1]
+            if len(media.streams) > 1:
+                media.streams[0].rtcp_peer = media.streams[1]
             opened = list(media.streams)
         media.type, media.protocol = section.type, section.protocol
         media.rtpmaps = section.rtpmaps()
@@ -845,6 +849,10 @@ def publish(core: Core, message: dict[str, Any], request: Request) -> dict[str, 
         media.direction = direction
         media.dir_flags = (False, direction in ("sendrecv", "sendonly"))
         rtp = media.rtp
+        muxed = rtp is not None and section.has_attribute("rtcp-mux")
+        if muxed:  # (10.5 answers rtcp-mux to any publisher offering it, plain RTP too)
+            media.mux_in_use = True
+            rtp.rtcp_mux = True
         if conn is not None and section.port and rtp is not None:
             rtcp_attr = parsed.rtcp_attribute(index)
             rtp_ep = Endpoint(conn.address, section.port)
@@ -880,9 +888,11 @@ def publish(core: Core, message: dict[str, Any], request: Request) -> dict[str, 
             media.mid = mids[0]  # (what a trickled candidate names the media by)
         lines += _codec_lines(section, media, [pt], feedback=True)
         lines.append("a=recvonly")
-        if media.rtcp is not None:
+        if muxed:
+            lines += [f"a=rtcp:{rtp.port}", "a=rtcp-mux"]
+        elif media.rtcp is not None:
             lines.append(f"a=rtcp:{media.rtcp.port}")
-        lines += _publisher_leg(core, party, media, parsed, index, addr)
+        lines += _publisher_leg(core, party, media, parsed, index, addr, message)
         ptime = _ptime(section)
         if ptime is not None:
             lines.append(f"a=ptime:{ptime}")
@@ -895,10 +905,11 @@ def publish(core: Core, message: dict[str, Any], request: Request) -> dict[str, 
 
 def _publisher_leg(core: Core, party: Monologue, media: CallMedia,
                    parsed: sdpmod.SessionDescription, index: int,
-                   addr: sdpmod.Connection) -> list[str]:
+                   addr: sdpmod.Connection, message: dict[str, Any]) -> list[str]:
     """What a publish answer says about a WebRTC or SRTP publisher's leg, and that leg's
-    relay spec, as 10.5 answers: rtcp-mux if offered; DTLS-SRTP terminated (``a=setup``
-    active for actpass, our fingerprint) where the offer has a fingerprint, else an SDES
+    relay spec, as 10.5 answers: DTLS-SRTP terminated (``a=setup``
+    active for actpass, passive with ``DTLS``, ``DTLS-reverse`` or ``--dtls-passive``
+    passive; our fingerprint) where the offer has a fingerprint, else an SDES
     key of ours for the first suite offered; ICE of ours (controlled: we answer) where
     the offer has ICE. A plain RTP publisher gets nothing of this."""
     section = parsed.medias[index]
@@ -912,15 +923,13 @@ def _publisher_leg(core: Core, party: Monologue, media: CallMedia,
     media.remote_webrtc = params
     manager = core.calls
     lines: list[str] = []
-    mux = section.has_attribute("rtcp-mux")
-    if mux:
-        lines.append("a=rtcp-mux")
-        media.mux_in_use = True
-        rtp.rtcp_mux = True
     role = None
     changed: list[Stream] = []
     if webrtc.is_dtls(params):
-        role = dtls.answer_setup(params.setup)
+        # (10.5 answers a publisher passive for either flag passive, ``--dtls-passive``
+        # making passive the default of both)
+        flags = dtls_flags(message, passive=core.config.dtls_passive)
+        role = dtls.answer_setup(params.setup, "passive" if "passive" in flags else None)
         fingerprint = answer_fingerprint(manager.certificate(), params)
         lines += [f"a={value}" for value in security_attributes([], role, fingerprint)]
     elif srtp:
@@ -929,7 +938,9 @@ def _publisher_leg(core: Core, party: Monologue, media: CallMedia,
         theirs = next((c for c in offered if ours is not None and c.tag == ours.tag), None)
         if ours is not None and theirs is not None:
             lines.append(f"a={ours.format()}")
-            changed += set_keys(media, theirs, ours)
+            # (query names the suite on the publisher's streams, and SDES: 10.5)
+            changed += set_keys(media, theirs, ours, show_suite=True)
+            media.sdes = True
     media.dtls_role = role
     if params.ufrag and params.pwd:
         ufrag, pwd = credentials(party)
@@ -939,7 +950,8 @@ def _publisher_leg(core: Core, party: Monologue, media: CallMedia,
                                     trickle=params.trickle_option)
         rtcp = media.rtcp
         plan = sdpmod.MediaPlan(port=rtp.port, address=addr,
-                                ice_rtcp_port=rtcp.port if rtcp is not None and not mux else None)
+                                ice_rtcp_port=None if rtcp is None or section.has_attribute("rtcp-mux")
+                                else rtcp.port)
         lines += [line.rstrip("\r\n") for line in sdpmod.ice_lines(ice, plan)]
         if ice.trickle:
             lines.append("a=end-of-candidates")

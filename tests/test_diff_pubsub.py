@@ -46,6 +46,9 @@ SUB_WRONG_CODEC = SUB.replace("RTP/AVP 8", "RTP/AVP 0")
 PUB = sdp("v=0", "o=pub 1 1 IN IP4 192.0.2.9", "s=pubs", "c=IN IP4 192.0.2.40", "t=0 0",
           "m=audio 9000 RTP/AVP 8 0 101", "a=rtpmap:101 telephone-event/8000", "a=sendonly",
           "a=ptime:20")
+PUB_MUX = PUB.replace("a=ptime:20", "a=rtcp-mux\r\na=ptime:20")
+PUB_MUX_SDES = PUB_MUX.replace("RTP/AVP", "RTP/SAVP").replace(
+    "a=ptime:20", "a=crypto:1 AES_CM_128_HMAC_SHA1_80 inline:cJOJ7kxQjhFBp2fP6AYjs3vKw7CeBdWZCj0isbJv")
 
 _MADE = re.compile(r"o=- \d+ \d+ (IN IP[46] \S+)\r\ns=rtpengine-\S+\r\n")
 
@@ -191,6 +194,11 @@ SCENARIOS: dict[str, list[dict]] = {
     "publish and subscribe": [publish(), subscribe(**{"from-tag": "P"}), sub_answer(),
                               query(), delete()],
     "publish with codec accept": [publish(codec={"accept": ["PCMU"]}), query(), delete()],
+    # a publisher offering rtcp-mux, plain or SDES: answered rtcp-mux, a=rtcp the RTP port
+    "publish with rtcp-mux": [publish(PUB_MUX), subscribe(**{"from-tag": "P"}), sub_answer(),
+                              query(), delete()],
+    "publish SDES with rtcp-mux": [publish(PUB_MUX_SDES), query(), delete()],
+    "publish SDES": [publish(PUB_MUX_SDES.replace("a=rtcp-mux\r\n", "")), query(), delete()],
     "publish errors": [{"command": "publish", "from-tag": "P"},
                        {"command": "publish", "sdp": PUB},
                        {"command": "publish", "sdp": PUB, "call-id": "x"}],
@@ -400,3 +408,43 @@ def test_mirrored_rtcp_outlives_unsubscribe_as_rtpengine(pair, mux):
     assert results["ours"] == results["ref"]
     assert results["ours"] == [("subscribed", True, True), ("unsubscribed", True, True),
                                ("subscribed again without the flag", True, True)]
+
+
+def _muxed_publisher_copies(daemon, call_id: str) -> list:
+    """P publishes with rtcp-mux (one socket for RTP and RTCP); S subscribes (RTP and
+    RTCP sockets). P sends two RTP packets and a sender report to its one port: what S
+    gets, on which of its sockets, as (socket, second byte, length) lists."""
+    socks = _sockets("PRT")  # the publisher; the subscriber's RTP and RTCP
+    try:
+        p_port = socks["P"].getsockname()[1]
+        body = sdp("v=0", "o=- 1 1 IN IP4 127.0.0.1", "s=-", "c=IN IP4 127.0.0.1", "t=0 0",
+                   f"m=audio {p_port} RTP/AVP 0", "a=sendonly", "a=rtcp-mux")
+        published = daemon.request({"command": "publish", "call-id": call_id, "from-tag": "P",
+                                    "sdp": body})
+        to_us = int(re.search(r"m=audio (\d+)", published["sdp"]).group(1))
+        daemon.request({"command": "subscribe request", "call-id": call_id, "from-tag": "P",
+                        "to-tag": "S"})
+        s_port = socks["R"].getsockname()[1]
+        answer = sdp("v=0", "o=- 1 1 IN IP4 127.0.0.1", "s=-", "c=IN IP4 127.0.0.1", "t=0 0",
+                     f"m=audio {s_port} RTP/AVP 0", "a=recvonly",
+                     f"a=rtcp:{socks['T'].getsockname()[1]}")
+        daemon.request({"command": "subscribe answer", "call-id": call_id, "to-tag": "S",
+                        "sdp": answer})
+        report = struct.pack("!BBHIIIIII", 0x80, 200, 6, 0x1234, 1, 2, 320, 2, 344)
+        for packet in (struct.pack("!BBHII", 0x80, 0, 1, 160, 0x1234) + bytes(160),
+                       struct.pack("!BBHII", 0x80, 0, 2, 320, 0x1234) + bytes(160), report):
+            socks["P"].sendto(packet, ("127.0.0.1", to_us))
+        got = [[(name, data[1], len(data)) for data in burst(socks[name])] for name in "RT"]
+        daemon.request({"command": "delete", "call-id": call_id})
+        return got
+    finally:
+        for sock in socks.values():
+            sock.close()
+
+
+def test_a_muxed_publishers_rtcp_reaches_its_subscriber_as_rtpengine(pair):
+    """A publisher muxing RTCP sends it on its one port: the subscriber gets its RTP and
+    its RTCP as 10.5 passes them on."""
+    theirs = _muxed_publisher_copies(pair.reference, "muxed-publisher-10.5")
+    assert theirs[0], "10.5 relayed no RTP"
+    assert _muxed_publisher_copies(pair.ours, "muxed-publisher") == theirs

@@ -19,7 +19,7 @@ from .. import dtmf_block, dtmf_log
 from .. import sdp as sdpmod
 from ..model import Call, Monologue, Stream
 from ..ng_extended import apply_media_blocks
-from ..ngoptions import Options, get_list, get_str
+from ..ngoptions import Options, dtls_flags, get_list, get_str
 from ..ports import set_tos
 from ..protocol.ngcodec import NgError
 from ..request import Request
@@ -58,6 +58,15 @@ def _parse(body: str) -> SessionDescription:
     return parsed
 
 
+def _options(core: Core, message: dict[str, Any]) -> Options:
+    """The request's options, with the daemon's defaults for what it leaves out (those of
+    ``--dtls-passive``)."""
+    opts = Options.from_message(message)
+    if core.config.dtls_passive:
+        opts.dtls, opts.dtls_reverse = dtls_flags(message, passive=True)
+    return opts
+
+
 # -- the commands ----------------------------------------------------------------------
 
 
@@ -66,7 +75,7 @@ def offer(core: Core, message: dict[str, Any], request: Request) -> dict[str, An
     if "fragment" in get_list(message, "flags"):  # trickle ICE candidates, no SDP to send
         return trickle.receive(core.calls, call_id, from_tag, body, False, core.clock())
     parsed = _parse(body)
-    opts = Options.from_message(message)
+    opts = _options(core, message)
     if opts.mask:
         opts.strip_only = opts.strip[:]
         opts.strip += opts.mask
@@ -126,7 +135,7 @@ def answer(core: Core, message: dict[str, Any], request: Request) -> dict[str, A
     if "fragment" in get_list(message, "flags"):
         return trickle.receive(core.calls, call_id, to_tag, body, True, core.clock())
     parsed = _parse(body)
-    opts = Options.from_message(message)
+    opts = _options(core, message)
     _check_source(core, opts, parsed)
     manager: CallManager = core.calls
     if _looped(manager, parsed, opts):
