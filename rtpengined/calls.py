@@ -119,7 +119,8 @@ class CallManager:
             from .secure.dtls import Certificate
             config = self.config
             self._certificate = Certificate(config.dtls_cert_cipher, config.dtls_mtu,
-                                            config.dtls_ciphers, config.dtls_rsa_key_size)
+                                            config.dtls_ciphers, config.dtls_rsa_key_size,
+                                            common_name=config.software_id or "rtpengine")
         return self._certificate
 
     @property

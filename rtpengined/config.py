@@ -13,6 +13,7 @@ from __future__ import annotations
 import configparser
 import ipaddress
 import os
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -94,6 +95,7 @@ OPTIONS: list[Option] = [
     Option("dtls-rsa-key-size", "", "int", "dtls_rsa_key_size", "Size of an RSA DTLS certificate's key", "INT"),
     Option("dtls-mtu", "", "int", "dtls_mtu", "Largest DTLS handshake packet (at least 576)", "INT"),
     Option("dtls-ciphers", "", "str", "dtls_ciphers", "OpenSSL cipher list for DTLS", "STRING"),
+    Option("software-id", "", "str", "software_id", "Name of this software in STUN SOFTWARE, the s= line of SDP it makes and its DTLS certificate (characters other than letters, digits and '-' become '-')", "STRING"),
     Option("dtls-passive", "", "bool", "dtls_passive", "Prefer the passive DTLS role where the peer leaves it open (the default of DTLS=passive and DTLS-reverse=passive)", ""),
     Option("control-tos", "", "int", "control_tos", "TOS value to set on ng control sockets", "INT"),
     Option("relay-workers", "", "int", "relay_workers", "Media relay worker processes (default: one per CPU core)", "INT"),
@@ -205,6 +207,7 @@ class Config:
     dtls_mtu: int = DTLS_MTU
     dtls_ciphers: str = DTLS_CIPHERS
     dtls_passive: bool = False
+    software_id: str | None = None  # (canonical: see ``canonical_software_id``)
     control_tos: int = 0
     relay_workers: int = 0
     log_level: int = 5
@@ -492,7 +495,15 @@ def validate(config: Config) -> None:
     if config.jitter_buffer < 0:  # (10.5 refuses it too, and exits)
         raise ConfigError(f"--jitter-buffer: {config.jitter_buffer} is negative")
     _validate_dtls(config)
+    if config.software_id is not None:
+        config.software_id = canonical_software_id(config.software_id)
     _validate_redis(config)
+
+
+def canonical_software_id(value: str) -> str:
+    """``--software-id`` as 10.5 keeps it: every byte that is not an ASCII letter, digit or
+    '-' made '-' (a UTF-8 character thus becomes several)."""
+    return re.sub(rb"[^A-Za-z0-9-]", b"-", value.encode()).decode()
 
 
 def _validate_dtls(config: Config) -> None:

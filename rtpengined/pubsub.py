@@ -217,7 +217,8 @@ def subscribe_request(core: Core, message: dict[str, Any], request: Request) -> 
 
         sdp = _mirrored_offer(sub, sources[0], fingerprint, idle_address, webrtc_offer, labels)
     else:
-        sdp = _made_offer(sub, sources, labels, now, fingerprint)
+        sdp = _made_offer(sub, sources, labels, now, fingerprint,
+                          core.config.software_id)
     if sdp:
         reply["sdp"] = sdp
     if len(sources) == 1:
@@ -490,10 +491,11 @@ def _advertised(interface: Interface) -> sdpmod.Connection:
     return sdpmod.Connection("IP6" if ":" in address else "IP4", address)
 
 
-def _header(address: sdpmod.Connection, now: float) -> list[str]:
+def _header(address: sdpmod.Connection, now: float, software_id: str | None) -> list[str]:
+    """The session lines of an SDP we make: s= names the software (``--software-id``)."""
     session = str(int(now * 1_000_000))
     return ["v=0", f"o=- {session} {session} IN {address.family} {address.address}",
-            f"s={SESSION_NAME}", "t=0 0"]
+            f"s={SESSION_NAME if software_id is None else software_id}", "t=0 0"]
 
 
 def _codec_lines(section: sdpmod.MediaSection | None, media: CallMedia,
@@ -524,7 +526,7 @@ def _source_section(party: Monologue, media: CallMedia) -> sdpmod.MediaSection |
 
 
 def _made_offer(sub: Monologue, sources: list[Monologue], labels: dict[int, str],
-                now: float, fingerprint: str) -> str:
+                now: float, fingerprint: str, software_id: str | None) -> str:
     """Several publishers (or SIPREC): an SDP of our own, one media per publisher media."""
     owner = {id(m): src for src in sources for m in src.medias}
     lines: list[str] = []
@@ -535,7 +537,7 @@ def _made_offer(sub: Monologue, sources: list[Monologue], labels: dict[int, str]
             continue
         addr = _connection(rtp)
         if not lines:
-            lines = _header(addr, now)
+            lines = _header(addr, now, software_id)
         party = owner.get(id(source))
         section = _source_section(party, source) if party is not None else None
         formats = media.formats
@@ -874,12 +876,12 @@ def publish(core: Core, message: dict[str, Any], request: Request) -> dict[str, 
         if rtp is None or section.port == 0 or pt is None:
             addr = _connection(rtp) if rtp is not None else sdpmod.Connection("IP4", "0.0.0.0")
             if not lines:
-                lines = _header(addr, now)
+                lines = _header(addr, now, core.config.software_id)
             lines.append(f"m={section.type} 0 {section.protocol} {' '.join(section.formats)}")
             continue
         addr = _connection(rtp)
         if not lines:
-            lines = _header(addr, now)
+            lines = _header(addr, now, core.config.software_id)
         lines.append(f"m={section.type} {rtp.port} {section.protocol} {pt}")
         lines.append(f"c=IN {addr.family} {addr.address}")
         mids = section.attributes("mid")

@@ -56,7 +56,7 @@ from .counters import (
 from .dtx import DtxSettings
 from .kernel import Kernel, KernelPlanner, NullKernel, Pair
 from .nft import open_kernel
-from .worker import LOG_RTCP, NO_SUPPRESS, socket_address
+from .worker import LOG_RTCP, NO_SUPPRESS, SOFTWARE_ID, socket_address
 
 log = logging.getLogger("rtpengined")
 
@@ -147,6 +147,8 @@ class RelayPlane:
         if config.log_facility_rtcp is not None or config.homer is not None:
             # (the reports come with their packets: for the RTCP log and Homer)
             self.worker_options.append(LOG_RTCP)
+        if config.software_id is not None:  # (canonical: letters, digits and '-' only)
+            self.worker_options.append(SOFTWARE_ID + config.software_id)
         self.counters = CounterTable.create()
         # Ended streams' sockets a worker may still hold; the port pools reuse them.
         self.lingering = LingeringSockets()

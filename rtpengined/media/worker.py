@@ -125,6 +125,7 @@ LOG_RTCP = "log-rtcp"  # (a worker's command-line option: ``--log-facility-rtcp`
 # Whether the reports noted carry the packet as the party sent it too, for the control
 # plane's RTCP log (``rtcp_log``); a worker started with ``LOG_RTCP`` does.
 _LOG_RTCP = [False]
+SOFTWARE_ID = "software-id="  # (a worker's command-line option, with ``--software-id``)
 # RTP clocks of the static audio payload types (RFC 3551), for the jitter of generated
 # reports (``reception``) where the party's rtpmaps do not name the type's.
 _CLOCK_RATES = {0: 8000, 3: 8000, 4: 8000, 5: 8000, 6: 16000, 7: 8000, 8: 8000, 9: 8000,
@@ -467,6 +468,7 @@ class Worker:
         # appends (stream, packet), None without DTX), and (due, tie, stream) of each
         # holding stream's timer (``dtx_due``: the live one per stream).
         self.dtx_settings: dtx.DtxSettings | None = None
+        self.software_id: str | None = None  # (``--software-id``: what its ICE agents send)
         self.dtx_held: list | None = None
         self.dtx_timers: list = []
         self.dtx_due: dict[_Stream, float] = {}
@@ -2049,6 +2051,7 @@ class Worker:
         own, as 10.5 does).
         An ICE-only leg (no DTLS: plain or SDES media) keeps the keys signalling gave.
         """
+        from ..secure.ice import software_value
         from ..secure.webrtc import DtlsSpec, IceSpec, WebrtcLeg
 
         leg = stream.webrtc
@@ -2093,7 +2096,8 @@ class Worker:
             stream.webrtc = WebrtcLeg(certificate, dtls_spec, ice_spec,
                                       default_peer=spec.endpoint or spec.advertised,
                                       agent=leg.agent if same_ice else None,
-                                      srtp_context=_leg_context)
+                                      srtp_context=_leg_context,
+                                      software=software_value(self.software_id))
             if dtls_spec is not None or (leg is not None and leg.terminates_dtls):
                 stream.srtp_in = stream.srtp_out = stream.unprotect = stream.protect = None
             self.leg_reports.pop(stream, None)
@@ -2912,11 +2916,14 @@ def socket_address(family: int, address: str, port: int) -> tuple | None:
 def main(argv: list[str]) -> int:
     channel_fd, counters_fd, index = (int(arg) for arg in argv[1:4])
     settings = None
+    software_id = None
     for option in argv[4:]:
         if option == NO_SUPPRESS:
             _SUPPRESS[0] = False
         elif option == LOG_RTCP:
             _LOG_RTCP[0] = True
+        elif option.startswith(SOFTWARE_ID):
+            software_id = option[len(SOFTWARE_ID):]
         else:
             settings = dtx.DtxSettings.from_arg(option)
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C goes to the daemon; it stops us
@@ -2928,6 +2935,7 @@ def main(argv: list[str]) -> int:
     request_short_slice()  # run soon after a packet arrives, even beside busy work
     try:
         worker = Worker(channel, counters, index)
+        worker.software_id = software_id
         if settings is not None:
             worker.dtx_settings, worker.dtx_held = settings, []
             # Loaded now, not when the first gap is due: libavcodec and its CN decoder

@@ -48,7 +48,10 @@ class Certificate:
     """A self-signed certificate and key, as `--dtls-cert-cipher` (prime256v1 or RSA) asks."""
 
     def __init__(self, cipher: str = "prime256v1", mtu: int = DTLS_MTU,
-                 ciphers: str = DTLS_CIPHERS, rsa_key_size: int = 2048) -> None:
+                 ciphers: str = DTLS_CIPHERS, rsa_key_size: int = 2048,
+                 common_name: str = "rtpengine") -> None:
+        """``common_name``: the subject's (and issuer's) CN, ``--software-id`` if given, cut
+        to 63 characters as 10.5 cuts it (X.509's upper bound)."""
         # The handshake settings every endpoint with this certificate uses (``--dtls-mtu``,
         # ``--dtls-ciphers``): they travel to the relay workers with it.
         self.mtu, self.ciphers = mtu, ciphers
@@ -59,7 +62,7 @@ class Certificate:
             self.key = rsa.generate_private_key(public_exponent=65537, key_size=rsa_key_size)
         else:
             raise ValueError(f"unknown DTLS certificate cipher {cipher!r} (prime256v1 or RSA)")
-        name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "rtpengine")])
+        name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name[:63])])
         now = datetime.datetime.now(datetime.UTC)
         self.cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name)
                      .public_key(self.key.public_key()).serial_number(secrets.randbits(63))

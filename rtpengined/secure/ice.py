@@ -45,11 +45,17 @@ CONSENT_PENDING = 8  # outstanding consent transactions still accepted (each sen
 SOFTWARE = f"rtpengined-{__version__}".encode()
 
 
-def _message(cls: int, transaction_id: bytes | None = None) -> stun.Message:
+def _message(cls: int, software: bytes, transaction_id: bytes | None = None) -> stun.Message:
     """A binding message of ours: SOFTWARE first, the rest added in 10.5's order."""
     msg = (stun.Message(stun.BINDING, cls) if transaction_id is None
            else stun.Message(stun.BINDING, cls, transaction_id))
-    return msg.add(stun.SOFTWARE, SOFTWARE)
+    return msg.add(stun.SOFTWARE, software)
+
+
+def software_value(software_id: str | None) -> bytes:
+    """The SOFTWARE attribute's value: ``--software-id`` (at most 127 bytes, what 10.5's
+    buffer holds), else ours."""
+    return SOFTWARE if software_id is None else software_id.encode()[:127]
 
 
 def via(data: bytes, address: Address, local: int) -> tuple:
@@ -116,6 +122,7 @@ class IceAgent:
     # Controlled, use a pair whose checks succeeded before the peer nominates one, as 10.5
     # does (``_usable``; the relay's legs). Off, ``selected`` is the nominated pair only.
     use_before_nomination: bool = False
+    software: bytes = SOFTWARE  # (``software_value``: what our messages name us)
 
     def set_remote(self, ufrag: str, pwd: str, candidates: list[tuple[str, int, int]]) -> None:
         """Remote credentials and this component's candidates (host, port, priority) from SDP.
@@ -159,7 +166,7 @@ class IceAgent:
         return [], CheckResult("ignored", reason="indication")
 
     def _error(self, msg: stun.Message, code: int, reason: str, key: bytes | None) -> bytes:
-        reply = _message(stun.ERROR, msg.transaction_id)
+        reply = _message(stun.ERROR, self.software, msg.transaction_id)
         reply.add(stun.ERROR_CODE, stun.error_code(code, reason))
         return reply.encode(key)
 
@@ -184,7 +191,7 @@ class IceAgent:
                 return [via(self._error(msg, 487, "Role Conflict", key), source, local)], \
                     CheckResult("request", reason="487")
             self._switch_role()
-        reply = _message(stun.SUCCESS, msg.transaction_id)
+        reply = _message(stun.SUCCESS, self.software, msg.transaction_id)
         reply.add(stun.XOR_MAPPED_ADDRESS, stun.xor_address(source[0], source[1], msg.transaction_id))
         out = [via(reply.encode(key), source, local)]
         prio = msg.get(stun.PRIORITY)
@@ -207,7 +214,7 @@ class IceAgent:
             pair.sent_nomination = False
 
     def _lite_request(self, msg: stun.Message, source: Address, key: bytes, local: int):
-        reply = _message(stun.SUCCESS, msg.transaction_id)
+        reply = _message(stun.SUCCESS, self.software, msg.transaction_id)
         reply.add(stun.XOR_MAPPED_ADDRESS, stun.xor_address(source[0], source[1], msg.transaction_id))
         prio = msg.get(stun.PRIORITY)
         pair = self._pair(source, struct.unpack("!I", prio)[0] if prio and len(prio) == 4 else 0,
@@ -324,7 +331,7 @@ class IceAgent:
     def _check(self, nominate: bool) -> stun.Message:
         """A binding request of ours, attributes in 10.5's order: SOFTWARE, USERNAME, our
         role with the tie-breaker, PRIORITY (as a peer-reflexive candidate), USE-CANDIDATE."""
-        req = _message(stun.REQUEST)
+        req = _message(stun.REQUEST, self.software)
         req.add(stun.USERNAME, f"{self.remote_ufrag}:{self.local_ufrag}".encode())
         req.add(stun.ICE_CONTROLLING if self.controlling else stun.ICE_CONTROLLED,
                 struct.pack("!Q", self.tie_breaker))

@@ -83,15 +83,18 @@ class WebrtcLeg:
 
     def __init__(self, certificate: dtls.Certificate | None, spec: DtlsSpec | None,
                  ice_spec: IceSpec | None, default_peer: Address | None = None,
-                 agent: ice.IceAgent | None = None, srtp_context=SrtpContext) -> None:
+                 agent: ice.IceAgent | None = None, srtp_context=SrtpContext,
+                 software: bytes = ice.SOFTWARE) -> None:
         """``agent``: the ICE agent of the leg this one replaces when only DTLS changed (a
         re-INVITE with a new fingerprint): its nominated pair stays, the handshake is new.
         ``spec`` None: an ICE-only leg (``ice_spec`` required), no handshake, no keys.
         ``srtp_context``: builds the leg's contexts, ``(profile, key_salt, outbound)``; the
         relay worker passes its C helper's when it has one, so that its C loop and its
-        Python drain share one context (one replay window) per direction."""
+        Python drain share one context (one replay window) per direction. ``software``:
+        the STUN SOFTWARE of the leg's ICE agents (``ice.software_value``)."""
         assert spec is not None or ice_spec is not None
         self.srtp_context = srtp_context
+        self.software = software
         self.spec = spec
         self.ice_spec = ice_spec
         self.endpoint = (dtls.DtlsEndpoint(certificate, spec.client, spec.remote_fingerprint)
@@ -104,7 +107,7 @@ class WebrtcLeg:
             self.peer = agent.selected
             self.local = agent.selected_local
         elif ice_spec is not None:
-            self.agent = _agent(ice_spec)
+            self.agent = _agent(ice_spec, self.software)
             self._remote(ice_spec)
             self.peer: Address | None = None
         else:
@@ -167,7 +170,7 @@ class WebrtcLeg:
         dropped when consent expired come back (the restart renews consent)."""
         assert self.agent is not None
         self.ice_spec = ice_spec
-        self.agent = _agent(ice_spec)
+        self.agent = _agent(ice_spec, self.software)
         self._remote(ice_spec)
         if self.endpoint is not None and not self.failed:
             self._keys()
@@ -302,9 +305,9 @@ class WebrtcLeg:
             self.outbound = self.srtp_context(keys.profile, keys.local, True)
 
 
-def _agent(ice_spec: IceSpec) -> ice.IceAgent:
+def _agent(ice_spec: IceSpec, software: bytes) -> ice.IceAgent:
     """A fresh ICE agent for the leg's credentials and role (a lite agent never controls)."""
     return ice.IceAgent(ice_spec.local_ufrag, ice_spec.local_pwd,
                         controlling=ice_spec.controlling and not ice_spec.lite,
                         lite=ice_spec.lite, component=ice_spec.component,
-                        use_before_nomination=True)
+                        use_before_nomination=True, software=software)
