@@ -95,6 +95,7 @@ OPTIONS: list[Option] = [
     Option("dtls-rsa-key-size", "", "int", "dtls_rsa_key_size", "Size of an RSA DTLS certificate's key", "INT"),
     Option("dtls-mtu", "", "int", "dtls_mtu", "Largest DTLS handshake packet (at least 576)", "INT"),
     Option("dtls-ciphers", "", "str", "dtls_ciphers", "OpenSSL cipher list for DTLS", "STRING"),
+    Option("reject-invalid-sdp", "", "bool", "reject_invalid_sdp", "Refuse SDP with an empty line (without it the body ends there, as in rtpengine)", ""),
     Option("software-id", "", "str", "software_id", "Name of this software in STUN SOFTWARE, the s= line of SDP it makes and its DTLS certificate (characters other than letters, digits and '-' become '-')", "STRING"),
     Option("dtls-passive", "", "bool", "dtls_passive", "Prefer the passive DTLS role where the peer leaves it open (the default of DTLS=passive and DTLS-reverse=passive)", ""),
     Option("control-tos", "", "int", "control_tos", "TOS value to set on ng control sockets", "INT"),
@@ -207,6 +208,7 @@ class Config:
     dtls_mtu: int = DTLS_MTU
     dtls_ciphers: str = DTLS_CIPHERS
     dtls_passive: bool = False
+    reject_invalid_sdp: bool = False
     software_id: str | None = None  # (canonical: see ``canonical_software_id``)
     control_tos: int = 0
     relay_workers: int = 0

@@ -80,8 +80,8 @@ def _find(call: Call, tag: str) -> Monologue | None:
     return next((m for m in call.monologues if m.tag == tag), None)
 
 
-def _parse(body: str) -> sdpmod.SessionDescription:
-    parsed = sdpmod.parse(body)
+def _parse(body: str, reject_invalid: bool) -> sdpmod.SessionDescription:
+    parsed = sdpmod.parse(body, reject_invalid)
     sdpmod.check_complete(parsed)
     return parsed
 
@@ -566,7 +566,7 @@ def subscribe_answer(core: Core, message: dict[str, Any], request: Request) -> d
     sub = _find(call, to_tag)
     if sub is None:
         raise NgError("To-tag not found")
-    parsed = _parse(body)
+    parsed = _parse(body, core.config.reject_invalid_sdp)
     flags = get_flags(message)
     if len(parsed.medias) != len(sub.medias) or not sub.pubsub_subscriptions:
         raise NgError("Failed to process subscription answer")
@@ -783,7 +783,7 @@ def publish(core: Core, message: dict[str, Any], request: Request) -> dict[str, 
     body = require_str(message, "sdp", "No SDP body in message")
     call_id = require_call_id(message)
     from_tag = require_str(message, "from-tag", "No from-tag in message")
-    parsed = _parse(body)
+    parsed = _parse(body, core.config.reject_invalid_sdp)
     accept = _accept_list(message)
     manager: CallManager = core.calls
     now = core.clock()

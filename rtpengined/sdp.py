@@ -366,19 +366,24 @@ def _split_lines(text: str) -> list[tuple[str, str]]:
     return pairs
 
 
-def parse(text: str) -> SessionDescription:
+def parse(text: str, reject_invalid: bool = False) -> SessionDescription:
     """Parse an SDP body; ``SdpError('Failed to parse SDP')`` for anything that is not SDP.
 
     What 10.5 refuses is refused: a line type it does not know, a v= other than 0, o= or
     s= inside a media section, a second c= or o= in one section, a c= address that is no
     address of its family (a name, a multicast /ttl), an m= port beyond 65535 or a port
-    count other than 1 to 10."""
+    count other than 1 to 10. An empty line ends the body, as it ends 10.5's (what follows
+    is neither read nor sent on); with ``reject_invalid`` (``--reject-invalid-sdp``) it is
+    refused, unless it is a lone CR or LF at the very end (10.5 reads no line shorter than
+    two characters there)."""
     lines: list[Line] = []
-    for body, ending in _split_lines(text):
+    pairs = _split_lines(text)
+    for index, (body, ending) in enumerate(pairs):
         if not body:
-            if not ending:
-                break
-            continue  # rtpengine skips empty lines
+            if reject_invalid and ending and not (
+                    len(ending) == 1 and index == len(pairs) - 2 and pairs[-1] == ("", "")):
+                raise SdpError("Failed to parse SDP")
+            break
         if len(body) < 2 or body[1] != "=" or body[0] not in _LINE_TYPES:
             raise SdpError("Failed to parse SDP")
         lines.append(Line(body[0], body[2:], ending))

@@ -50,10 +50,10 @@ def _required(message: dict[str, Any], answer: bool) -> tuple[str, str, str, str
     return body, call_id, from_tag, to_tag
 
 
-def _parse(body: str) -> SessionDescription:
+def _parse(body: str, reject_invalid: bool) -> SessionDescription:
     if body == "":  # 10.5 takes an empty SDP as one without media, and answers bare "ok"
         return SessionDescription([], [])
-    parsed = sdpmod.parse(body)
+    parsed = sdpmod.parse(body, reject_invalid)
     sdpmod.check_complete(parsed)
     return parsed
 
@@ -74,7 +74,7 @@ def offer(core: Core, message: dict[str, Any], request: Request) -> dict[str, An
     body, call_id, from_tag, to_tag = _required(message, answer=False)
     if "fragment" in get_list(message, "flags"):  # trickle ICE candidates, no SDP to send
         return trickle.receive(core.calls, call_id, from_tag, body, False, core.clock())
-    parsed = _parse(body)
+    parsed = _parse(body, core.config.reject_invalid_sdp)
     opts = _options(core, message)
     if opts.mask:
         opts.strip_only = opts.strip[:]
@@ -134,7 +134,7 @@ def answer(core: Core, message: dict[str, Any], request: Request) -> dict[str, A
     assert to_tag is not None
     if "fragment" in get_list(message, "flags"):
         return trickle.receive(core.calls, call_id, to_tag, body, True, core.clock())
-    parsed = _parse(body)
+    parsed = _parse(body, core.config.reject_invalid_sdp)
     opts = _options(core, message)
     _check_source(core, opts, parsed)
     manager: CallManager = core.calls
