@@ -10,6 +10,7 @@ from functools import partial
 import click
 import trio
 
+from . import __version__
 from .config import ConfigError, options_help, parse_args
 from .service import Notifier, freeze_startup_heap, stderr_is_journal
 
@@ -98,6 +99,14 @@ def run(options: tuple[str, ...]) -> None:
         config = parse_args(list(options))
     except ConfigError as exc:
         raise click.UsageError(str(exc)) from None
+    if config.version:  # (on stderr, as 10.5 prints it)
+        click.echo(f"Version: {__version__}", err=True)
+        return
+    if config.codecs:
+        from .media.codecs import support_lines
+
+        click.echo("\n".join(support_lines()))
+        return
     setup_logging(config.log_level, journal=stderr_is_journal())
     log = logging.getLogger("rtpengined")
     for warning in config.warnings:

@@ -95,6 +95,8 @@ OPTIONS: list[Option] = [
     Option("dtls-rsa-key-size", "", "int", "dtls_rsa_key_size", "Size of an RSA DTLS certificate's key", "INT"),
     Option("dtls-mtu", "", "int", "dtls_mtu", "Largest DTLS handshake packet (at least 576)", "INT"),
     Option("dtls-ciphers", "", "str", "dtls_ciphers", "OpenSSL cipher list for DTLS", "STRING"),
+    Option("version", "v", "bool", "version", "Print the version and exit", ""),
+    Option("codecs", "", "bool", "codecs", "Print the codecs the relay converts here and exit", ""),
     Option("reject-invalid-sdp", "", "bool", "reject_invalid_sdp", "Refuse SDP with an empty line (without it the body ends there, as in rtpengine)", ""),
     Option("software-id", "", "str", "software_id", "Name of this software in STUN SOFTWARE, the s= line of SDP it makes and its DTLS certificate (characters other than letters, digits and '-' become '-')", "STRING"),
     Option("dtls-passive", "", "bool", "dtls_passive", "Prefer the passive DTLS role where the peer leaves it open (the default of DTLS=passive and DTLS-reverse=passive)", ""),
@@ -209,6 +211,8 @@ class Config:
     dtls_ciphers: str = DTLS_CIPHERS
     dtls_passive: bool = False
     reject_invalid_sdp: bool = False
+    version: bool = False  # (``--version``: print it and exit)
+    codecs: bool = False  # (``--codecs``: list them and exit)
     software_id: str | None = None  # (canonical: see ``canonical_software_id``)
     control_tos: int = 0
     relay_workers: int = 0
@@ -471,7 +475,8 @@ def parse_args(argv: list[str], environ: dict[str, str] | None = None) -> Config
         if name in ("config-file", "config-section"):
             continue
         _apply(config, name, value, explicit)
-    validate(config)
+    if not (config.version or config.codecs):  # (10.5 answers those before its checks)
+        validate(config)
     return config
 
 

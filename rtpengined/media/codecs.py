@@ -107,3 +107,27 @@ def convertible(source: str, target: str) -> bool:
     return (source.lower() in G711 and target.lower() in G711
             or _HAS_PYAV and encodable(target_codec) and _native_ok(source_codec.decoder))
 
+
+
+# (the order 10.5's ``--codecs`` lists them in)
+_LISTED = ("pcma", "pcmu", "g723", "g722", "g729", "gsm", "opus")
+
+
+def support_lines() -> list[str]:
+    """``--codecs``: each codec the relay knows and what it can do with it here, in 10.5's
+    words and layout (the name right-aligned in 20 columns): G.711 always both ways, the
+    others with PyAV (and bcg729 or libgsm for G.729 and GSM); telephone-event and comfort
+    noise as 10.5 lists them after the audio codecs."""
+    lines = []
+    for key in (*_LISTED, "telephone-event", "cn"):
+        known = CODECS.get(key)
+        if known is None or key in G711:  # (telephone-event: DTMF, relayed and converted)
+            decode = encode = True
+        else:
+            decode = _HAS_PYAV and _native_ok(known.decoder)
+            encode = _HAS_PYAV and encodable(known)
+        status = ("fully supported" if decode and encode
+                  else "supported for decoding only" if decode
+                  else "supported for encoding only" if encode else "not supported")
+        lines.append(f"{known.name if known is not None else key:>20}: {status}")
+    return lines
