@@ -95,6 +95,7 @@ OPTIONS: list[Option] = [
     Option("dtls-rsa-key-size", "", "int", "dtls_rsa_key_size", "Size of an RSA DTLS certificate's key", "INT"),
     Option("dtls-mtu", "", "int", "dtls_mtu", "Largest DTLS handshake packet (at least 576)", "INT"),
     Option("dtls-ciphers", "", "str", "dtls_ciphers", "OpenSSL cipher list for DTLS", "STRING"),
+    Option("mos", "", "str", "mos", "MOS type: CQ (conversational, the default: none without a round-trip time) or LQ (listening)", "CQ|LQ"),
     Option("version", "v", "bool", "version", "Print the version and exit", ""),
     Option("codecs", "", "bool", "codecs", "Print the codecs the relay converts here and exit", ""),
     Option("reject-invalid-sdp", "", "bool", "reject_invalid_sdp", "Refuse SDP with an empty line (without it the body ends there, as in rtpengine)", ""),
@@ -211,6 +212,7 @@ class Config:
     dtls_ciphers: str = DTLS_CIPHERS
     dtls_passive: bool = False
     reject_invalid_sdp: bool = False
+    mos: str = "CQ"  # (upper case: ``validate``)
     version: bool = False  # (``--version``: print it and exit)
     codecs: bool = False  # (``--codecs``: list them and exit)
     software_id: str | None = None  # (canonical: see ``canonical_software_id``)
@@ -502,6 +504,9 @@ def validate(config: Config) -> None:
     if config.jitter_buffer < 0:  # (10.5 refuses it too, and exits)
         raise ConfigError(f"--jitter-buffer: {config.jitter_buffer} is negative")
     _validate_dtls(config)
+    if config.mos.upper() not in ("CQ", "LQ"):
+        raise ConfigError(f"Invalid --mos option ('{config.mos}')")
+    config.mos = config.mos.upper()
     if config.software_id is not None:
         config.software_id = canonical_software_id(config.software_id)
     _validate_redis(config)

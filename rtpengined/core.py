@@ -124,7 +124,7 @@ class Core:
             if blocks:  # (the payload types the reported streams came in with)
                 self.media.refresh([s for s in call.streams() if not s.closed])
             quality.note(call.monologues, stream, wall, senders, blocks, self.stats.mos,
-                         extended)
+                         extended, self.config.mos == "LQ")
 
     def _to_homer(self, call: Call, stream: Stream, wall: float, packet: bytes) -> None:
         """An RTCP packet as 10.5 sends it Homer: its JSON in a HEPv3 frame, from the party's

@@ -35,9 +35,12 @@ MAX_SSRCS = 32  # SSRCs kept per party (RTCP naming ever new ones cannot grow it
 # oldest go, as 10.5's SSRC table drops its least recently used)
 
 
-def mos(rtt_us: int, jitter_ms: int, loss_pct: int) -> int:
-    """MOS x 10 (10 to 50; 0: no MOS), 10.5's arithmetic: none without a round-trip time."""
-    if not rtt_us:
+def mos(rtt_us: int, jitter_ms: int, loss_pct: int, listening: bool = False) -> int:
+    """MOS x 10 (10 to 50; 0: no MOS), 10.5's arithmetic. Conversational quality (CQ, the
+    default): none without a round-trip time; ``listening`` (``--mos=LQ``): worked out
+    without one too, as if it were 0 (10.5 still counts one it has: the two differ only
+    where there is none)."""
+    if not rtt_us and not listening:
         return 0
     effective = rtt_us // 1000 + jitter_ms * 2 + 10
     r = 93.2 - effective / 40.0 if effective < 160 else 93.2 - (effective - 120) / 10.0
@@ -124,7 +127,7 @@ def sender_report(party: dict, ssrc: int, middle: int, wall: float) -> None:
 
 
 def receiver_report(reporter: dict, others: list, block: tuple, wall: float,
-                    clock_rate: int | None, totals: Totals) -> None:
+                    clock_rate: int | None, totals: Totals, listening: bool = False) -> None:
     """A report block the party (``reporter``: its SSRCs) sent about an SSRC of one of
     ``others`` (the parties it receives from); ``clock_rate``: the reported stream's."""
     source, ssrc, fraction, cumulative, jitter, lsr, dlsr = block
@@ -141,7 +144,7 @@ def receiver_report(reporter: dict, others: list, block: tuple, wall: float,
     if own.last_rtt_xr > 0:  # (XR VoIP metrics' round-trip delay, as 10.5 prefers it)
         whole = own.last_rtt_xr * 1000
     entry = Block(0, whole, rtt, jitter_ms, fraction * 100 // 256, wall)
-    entry.mos = mos(whole, jitter_ms, entry.loss)
+    entry.mos = mos(whole, jitter_ms, entry.loss, listening)
     own.lost = cumulative
     if entry.mos:
         totals.mos += entry.mos
@@ -207,9 +210,10 @@ def _round_trip(others: list, ssrc: int, lsr: int, dlsr: int, wall: float,
 
 
 def note(monologues: list, stream, wall: float, senders: list, blocks: list,
-         totals: Totals, extended: Sequence = ()) -> None:
+         totals: Totals, extended: Sequence = (), listening: bool = False) -> None:
     """RTCP the relay read on ``stream`` (one of these parties'): its sender reports and
-    report blocks go to the party that sent them (``Monologue.quality``)."""
+    report blocks go to the party that sent them (``Monologue.quality``); ``listening``:
+    MOS as listening quality (``--mos=LQ``)."""
     party = media = None
     for monologue in monologues:
         for each in monologue.medias:
@@ -232,7 +236,7 @@ def note(monologues: list, stream, wall: float, senders: list, blocks: list,
         extended_report(own, others, item, wall)
     for block in blocks:
         receiver_report(own, others, block, wall, _clock_rate(monologues, party, media, block[1]),
-                        totals)
+                        totals, listening)
 
 
 def _clock_rate(monologues: list, party, media, ssrc: int) -> int | None:

@@ -15,6 +15,7 @@ from contextlib import ExitStack
 
 import pytest
 from differential import (
+    DaemonPair,
     default_pair_fixture,  # noqa: F401  (registers default_pair)
     loopback_call,
 )
@@ -227,3 +228,30 @@ def test_a_report_naming_no_sender_report_is_dropped(default_pair, lsr_zero):
     entries = want[str(B_SSRC)]["MOS progression"]["entries"]
     assert len(entries) == 1 and entries[0]["MOS"]  # (the early block is not there)
     assert _same(have, want), (have, want)
+
+
+@pytest.fixture(scope="module")
+def listening_pair():
+    daemons = DaemonPair(["--mos=LQ"], ranges=((28000, 28999), (29000, 29999)))
+    yield daemons
+    daemons.stop()
+
+
+def test_listening_quality_has_a_mos_without_a_round_trip_time(listening_pair):
+    """``--mos=LQ``: a report whose reporter's own leg has no round-trip time yet (the first
+    of each side here) gets a MOS too, worked out without one, as 10.5 does; the others are
+    as with CQ (10.5 still counts the round trip it has)."""
+    (want, _), (have, _) = _call([listening_pair.reference, listening_pair.ours],
+                                 "quality-listening", False)
+    assert _same(have, want), (have, want)
+    shown = [entry["MOS"] for ssrc in have.values()
+             for entry in ssrc["MOS progression"]["entries"]]
+    assert len(shown) == 4 and all(shown)  # (with CQ one of them has none)
+
+
+def test_an_unknown_mos_type_is_refused():
+    from rtpengined.config import ConfigError, parse_args
+
+    assert parse_args(["--mos=lq"]).mos == "LQ"
+    with pytest.raises(ConfigError, match=r"Invalid --mos option \('XQ'\)"):
+        parse_args(["--mos=XQ"])
