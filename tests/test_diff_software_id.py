@@ -15,6 +15,7 @@ import socket
 import pytest
 from differential import rtp_rtcp_sockets, running, start_ours, start_reference
 from test_diff_dtls_early import dtls_call, offer_sdp, port_in, text
+from test_diff_webrtc_early_checks import ice_offerer_sdp
 
 from rtpengined.config import canonical_software_id
 from rtpengined.secure import dtls, stun
@@ -43,12 +44,7 @@ def test_the_value_is_canonical_as_rtpengine_keeps_it():
 def test_ice_checks_name_the_software(daemon):
     """The check the daemon sends an ICE offerer, and its answer to the offerer's check."""
     rtp, rtcp = rtp_rtcp_sockets()
-    port = rtp.getsockname()[1]
-    sdp = ("v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n"
-           f"m=audio {port} RTP/AVP 0\r\na=rtpmap:0 PCMU/8000\r\n"
-           "a=ice-ufrag:AAAAAAAA\r\na=ice-pwd:BBBBBBBBBBBBBBBBBBBBBBBBBB\r\n"
-           f"a=candidate:F1 1 UDP 2130706431 127.0.0.1 {port} typ host\r\n"
-           f"a=candidate:F1 2 UDP 2130706430 127.0.0.1 {port + 1} typ host\r\na=sendrecv\r\n")
+    sdp = ice_offerer_sdp(rtp.getsockname()[1])
     try:
         reply = daemon.request({"command": "offer", "call-id": "software-ice",
                                 "from-tag": "caller", "sdp": sdp, "ICE": "remove"})

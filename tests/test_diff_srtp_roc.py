@@ -26,7 +26,7 @@ from contextlib import ExitStack
 
 import pytest
 
-from tests.differential import start_ours, start_reference
+from tests.differential import running, start_ours, start_reference
 from tests.test_redis_sdes import _pair, _recv
 from tests.test_secure_sdes_relay import body, port_of, rtp
 
@@ -99,15 +99,9 @@ pytestmark = pytest.mark.skipif(_perl_ready() is not None, reason=_perl_ready() 
 
 @pytest.fixture(scope="module")
 def daemons():
-    reference = start_reference(23000, 23499)
-    try:
-        ours = start_ours(23500, 23999)
-        try:
-            yield reference, ours
-        finally:
-            ours.stop()
-    finally:
-        reference.stop()
+    with (running(lambda: start_reference(23000, 23499)) as reference,
+          running(lambda: start_ours(23500, 23999)) as ours):
+        yield reference, ours
 
 
 def _relayed(daemon, call: str, packets: list[bytes]) -> tuple[list[int], int]:

@@ -48,6 +48,17 @@ def check(ufrag: str, pwd: str, peer_ufrag: str = "brws") -> bytes:
     return msg.encode(pwd.encode())
 
 
+def ice_offerer_sdp(port: int) -> str:
+    """A plain RTP offer with ICE (ufrag AAAAAAAA, pwd B x 26): host candidates on ``port``
+    and the port after it."""
+    return ("v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n"
+            f"m=audio {port} RTP/AVP 0\r\na=rtpmap:0 PCMU/8000\r\n"
+            "a=ice-ufrag:AAAAAAAA\r\na=ice-pwd:BBBBBBBBBBBBBBBBBBBBBBBBBB\r\n"
+            f"a=candidate:F1 1 UDP 2130706431 127.0.0.1 {port} typ host\r\n"
+            f"a=candidate:F1 2 UDP 2130706430 127.0.0.1 {port + 1} typ host\r\n"
+            "a=sendrecv\r\n")
+
+
 def test_checks_before_the_answer_are_answered_not_relayed(daemon):
     phone, phone_rtcp = udp_socket(), None
     for _ in range(20):  # the phone's RTCP on the next port
@@ -111,12 +122,7 @@ def test_checks_to_an_ice_offerer_start_with_the_offer(daemon):
     (``t/test-ice.pl``) cancels its check when ours comes first and then fails on the reply
     to its own, so it could not set up a call through us."""
     rtp, rtcp = rtp_rtcp_sockets()
-    port = rtp.getsockname()[1]
-    sdp = ("v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n"
-           f"m=audio {port} RTP/AVP 0\r\na=rtpmap:0 PCMU/8000\r\n"
-           "a=ice-ufrag:AAAAAAAA\r\na=ice-pwd:BBBBBBBBBBBBBBBBBBBBBBBBBB\r\n"
-           f"a=candidate:F1 1 UDP 2130706431 127.0.0.1 {port} typ host\r\n"
-           f"a=candidate:F1 2 UDP 2130706430 127.0.0.1 {port + 1} typ host\r\na=sendrecv\r\n")
+    sdp = ice_offerer_sdp(rtp.getsockname()[1])
     try:
         reply = daemon.request({"command": "offer", "call-id": "offerer-checks",
                                 "from-tag": "caller", "sdp": sdp, "ICE": "remove"})
