@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import signal
 import sys
 from functools import partial
@@ -27,7 +28,8 @@ With no options it listens on loopback only:
   ng over TCP       off (as in rtpengine): ask with --listen-tcp-ng
 
 \b
-Logs go to stderr (no timestamps of its own when stderr is journald). Under
+Logs go to stderr (no timestamps of its own when stderr is journald), or with
+--log-facility to syslog as rtpengine logs there (and stderr too with -E). Under
 systemd (Type=notify) it reports READY=1 once every listener is up and
 STOPPING=1 when it stops. SIGHUP is logged and ignored: nothing is reloaded.
 
@@ -52,14 +54,25 @@ class JournalFormatter(logging.Formatter):
         return f"<{priority}>" + super().format(record)
 
 
-def setup_logging(level: int, journal: bool = False) -> None:
-    handler = logging.StreamHandler(sys.stderr)
-    if journal:
-        handler.setFormatter(JournalFormatter("%(levelname)s [%(name)s] %(message)s"))
-    else:
-        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s [%(name)s] %(message)s"))
+def setup_logging(level: int, journal: bool = False,
+                  syslog: tuple[str, int] | None = None, stderr: bool = True) -> None:
+    """The daemon's log: to stderr, and/or with ``syslog`` (socket path, facility:
+    ``--log-facility``) to syslog as 10.5 logs there."""
+    handlers: list[logging.Handler] = []
+    if syslog is not None:
+        from .event_senders import SyslogHandler
+
+        handlers.append(SyslogHandler(*syslog, LOGGING_TO_SYSLOG))
+    if stderr or syslog is None:
+        handler = logging.StreamHandler(sys.stderr)
+        if journal:
+            handler.setFormatter(JournalFormatter("%(levelname)s [%(name)s] %(message)s"))
+        else:
+            handler.setFormatter(
+                logging.Formatter("%(asctime)s %(levelname)s [%(name)s] %(message)s"))
+        handlers.append(handler)
     logging.basicConfig(level=SYSLOG_TO_LOGGING.get(max(0, min(level, 7)), logging.INFO),
-                        handlers=[handler])
+                        handlers=handlers)
 
 
 def _find_listen_error(exc: BaseException):
@@ -107,7 +120,15 @@ def run(options: tuple[str, ...]) -> None:
 
         click.echo("\n".join(support_lines()))
         return
-    setup_logging(config.log_level, journal=stderr_is_journal())
+    syslog = None
+    if config.log_facility is not None:
+        syslog = (config.syslog_socket, config.log_facility)
+        if not os.path.exists(config.syslog_socket):  # (lines sent there would be lost)
+            click.echo(f"rtpengined: no syslog socket at {config.syslog_socket}: logging to "
+                       "stderr", err=True)
+            syslog = None
+    setup_logging(config.log_level, journal=stderr_is_journal(), syslog=syslog,
+                  stderr=config.log_stderr)
     log = logging.getLogger("rtpengined")
     for warning in config.warnings:
         log.warning("%s", warning)

@@ -104,7 +104,8 @@ OPTIONS: list[Option] = [
     Option("control-tos", "", "int", "control_tos", "TOS value to set on ng control sockets", "INT"),
     Option("relay-workers", "", "int", "relay_workers", "Media relay worker processes (default: one per CPU core)", "INT"),
     Option("log-level", "L", "int", "log_level", "Log level (syslog numbering: 3 error … 7 debug)", "INT"),
-    Option("log-stderr", "E", "bool", "log_stderr", "Log to stderr (always on: only --log-facility-dtmf, -cdr and -rtcp write to syslog)", ""),
+    Option("log-stderr", "E", "bool", "log_stderr", "Log to stderr also with --log-facility (without it the log always goes to stderr)", ""),
+    Option("log-facility", "", "facility", "log_facility", "Send the daemon's log to syslog at this facility instead of stderr (unless --log-stderr)", "daemon|local0|...|local7"),
     Option("foreground", "f", "bool", "foreground", "Stay in the foreground (always: use a service manager to detach)", ""),
     Option("pidfile", "p", "str", "pidfile", "Write the daemon's PID to this file", "FILE"),
     Option("table", "t", "int", "table", "Kernel forwarding: nftables table rtpengined_N for N >= 0 (needs CAP_NET_ADMIN; without it, or without libnftables, relays in userspace and says so); -1 (default, unlike rtpengine's 0: a NAT table turns on conntrack for the whole host, so a root daemon does not do it unasked): userspace only", "INT"),
@@ -142,7 +143,7 @@ OPTIONS: list[Option] = [
     Option("homer", "", "destination", "homer", "Send each RTCP report a party sends to this Homer capture server (HEPv3, the report as JSON)", "IP46|HOSTNAME:PORT"),
     Option("homer-protocol", "", "str", "homer_protocol", "Transport protocol for Homer (default udp)", "udp|tcp"),
     Option("homer-id", "", "int", "homer_id", "'Capture ID' to use within the HEP protocol (default 2001)", "INT"),
-    Option("syslog-socket", "", "str", "syslog_socket", "The local syslog socket --log-facility-dtmf, -cdr and -rtcp write to (default /dev/log)", "PATH"),
+    Option("syslog-socket", "", "str", "syslog_socket", "The local syslog socket --log-facility, -dtmf, -cdr and -rtcp write to (default /dev/log)", "PATH"),
     Option("dtmf-no-suppress", "", "bool", "dtmf_no_suppress", "When transcoding, send on the audio a party sends during its DTMF events too (default: only the events)", ""),
     # Jitter buffer (rtpengine 10.5's options): read and checked as 10.5 checks them, and no
     # more. 10.5.3.5 creates a buffer per stream but never holds a packet in it (from a
@@ -220,7 +221,8 @@ class Config:
     relay_workers: int = 0
     log_level: int = 5
     log_levels: dict[str, int] = field(default_factory=dict)
-    log_stderr: bool = True
+    log_stderr: bool = False  # (-E given: with --log-facility, still to stderr)
+    log_facility: int | None = None  # (a syslog facility's number: the daemon's own log)
     foreground: bool = True
     pidfile: str | None = None
     table: int = -1

@@ -98,22 +98,50 @@ class DtmfLogSender(_LossySink):
 
 
 class SyslogSender(_LossySink):
-    """``--log-facility-dtmf`` and ``--log-facility-cdr``: each line to the syslog socket
-    at ``path``, addressed anew each time (no connection to lose: a syslog daemon that
-    starts or restarts later gets the lines from then on; until then they are lost, as
-    10.5's ``syslog()`` loses them). ``what``: the warning's words for a line lost."""
+    """``--log-facility-dtmf``, ``-cdr``, ``-rtcp`` and the daemon's own log
+    (``--log-facility``, ``SyslogHandler``): each line to the syslog socket at ``path``,
+    addressed anew each time (no connection to lose: a syslog daemon that starts or
+    restarts later gets the lines from then on; until then they are lost, as 10.5's
+    ``syslog()`` loses them). ``what``: the warning's words for a line lost."""
 
     def __init__(self, path: str, facility: int,
                  what: str = "DTMF event not logged to syslog") -> None:
         self.what = what
         super().__init__(socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM))
         self.path = path
+        self.facility = facility
         self.header = f"<{facility * 8 + LOG_INFO}>"
         self.tag = f" {SYSLOG_IDENT}[{os.getpid()}]: ".encode()
 
-    def __call__(self, line: bytes) -> None:
+    def __call__(self, line: bytes, severity: int = LOG_INFO) -> None:
         stamp = time.strftime("%b %e %H:%M:%S")  # (RFC 3164's, local time, as glibc's)
+        header = self.header if severity == LOG_INFO else f"<{self.facility * 8 + severity}>"
         try:
-            self.sock.sendto(f"{self.header}{stamp}".encode() + self.tag + line, self.path)
+            self.sock.sendto(f"{header}{stamp}".encode() + self.tag + line, self.path)
         except OSError as exc:
             self._lose(exc)
+
+
+class SyslogHandler(logging.Handler):
+    """The daemon's log to syslog (``--log-facility``), as 10.5 logs without
+    ``--log-stderr``: each record a datagram at its own severity, ``LEVEL: [logger]
+    message``, never blocking the daemon (a full or absent syslog socket loses lines, and
+    says so once a minute, to itself)."""
+
+    def __init__(self, path: str, facility: int, severities: dict[int, int]) -> None:
+        super().__init__()
+        self.sender = SyslogSender(path, facility, "log line not sent to syslog")
+        self.severities = severities  # (logging level -> syslog severity)
+        self.setFormatter(logging.Formatter("%(levelname)s: [%(name)s] %(message)s"))
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            line = self.format(record).encode("utf-8", "replace")
+        except Exception:  # (a record that does not format: logging's own report)
+            self.handleError(record)
+            return
+        self.sender(line, self.severities.get(record.levelno, LOG_INFO))
+
+    def close(self) -> None:
+        self.sender.close()
+        super().close()

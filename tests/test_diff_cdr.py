@@ -90,8 +90,9 @@ def _times(message: str) -> dict[str, float]:
 
 
 @contextlib.contextmanager
-def _reference(extra: list[str]):
-    """10.5 with ``extra``, its ``/dev/log`` a socket of the test's."""
+def _reference(extra: list[str], log_stderr: bool = True):
+    """10.5 with ``extra``, its ``/dev/log`` a socket of the test's; without ``log_stderr``
+    (its ``-E``) its own log goes there too."""
     folder = tempfile.mkdtemp(prefix="cdr-")
     path = os.path.join(folder, "log")
     bound_in_place = not os.path.exists("/dev/log")
@@ -99,7 +100,8 @@ def _reference(extra: list[str]):
     log.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1 << 22)
     log.bind("/dev/log" if bound_in_place else path)
     ng_port = free_port(socket.SOCK_DGRAM)
-    argv = [REFERENCE_BINARY, *common_args(ng_port, 20000, 20999),
+    argv = [REFERENCE_BINARY, *(arg for arg in common_args(ng_port, 20000, 20999)
+                                if log_stderr or arg != "-E"),
             f"--listen-cli=127.0.0.1:{free_port()}", *extra]
     if not bound_in_place:  # (a syslog daemon's socket is there: 10.5 gets ours over it)
         argv = ["unshare", "--mount", "sh", "-c", 'mount --bind "$0" /dev/log && exec "$@"',

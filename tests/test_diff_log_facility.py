@@ -1,0 +1,90 @@
+"""Differential: ``--log-facility``, the daemon's own log to syslog, beside rtpengine 10.5.
+
+Without ``--log-stderr`` 10.5 logs to syslog (``/dev/log``) at the facility named: each
+line a datagram as glibc's ``syslog()`` writes it, at the line's own severity, the message
+``LEVEL: [subsystem] text``. rtpengined's log goes there too with the option (to the
+``--syslog-socket``); the messages are its own, the form is 10.5's. Without the option, and
+with ``-E`` beside it, it goes to stderr as before.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import socket
+import time
+
+import pytest
+from differential import start_ours
+from test_diff_cdr import _HEADER, _ours, _reference
+
+FACILITY = 19  # local3
+
+
+def _lines(log: socket.socket, wait: float) -> list[tuple[int, bytes, str]]:
+    """What came within ``wait`` s: (priority, ident, message) per datagram."""
+    got = []
+    deadline = time.monotonic() + wait
+    while (left := deadline - time.monotonic()) > 0:
+        log.settimeout(left)
+        try:
+            data = log.recv(1 << 16)
+        except TimeoutError:
+            break
+        match = _HEADER.fullmatch(data)
+        assert match, data[:80]
+        got.append((int(match.group(1)), match.group(2), match.group(3).decode()))
+    return got
+
+
+def _form(lines: list[tuple[int, bytes, str]]) -> set[tuple[int, str]]:
+    """(priority, level word) of each line: what the two daemons' logs share."""
+    return {(priority, message.split(":", 1)[0]) for priority, _, message in lines}
+
+
+@pytest.mark.skipif(not os.path.exists("/usr/bin/rtpengine"), reason="rtpengine not installed")
+def test_the_log_goes_to_syslog_in_rtpengines_form():
+    options = ["--log-facility=local3", "-L", "6"]
+    with _reference(options, log_stderr=False) as theirs:
+        want = _lines(theirs.log, 1.0)
+    with _ours(options) as ours:
+        ours.daemon.request({"command": "delete", "call-id": "nope"})  # (a warning line)
+        have = _lines(ours.log, 1.0)
+    assert want and have
+    # info lines at local3.info, each "INFO: [...] ..."
+    assert (FACILITY * 8 + 6, "INFO") in _form(want) & _form(have)
+    assert all(re.fullmatch(r"rtpengine\[\d+\]", ident.decode()) for _, ident, _ in want)
+    assert all(re.fullmatch(r"rtpengined\[\d+\]", ident.decode()) for _, ident, _ in have)
+    for priority, _, message in have:
+        level = message.split(":", 1)[0]
+        assert priority == FACILITY * 8 + {"DEBUG": 7, "INFO": 6, "WARNING": 4, "ERROR": 3,
+                                           "CRITICAL": 2}[level], message
+        assert re.match(r"[A-Z]+: \[rtpengined[\w.]*\] ", message), message
+
+
+def test_stderr_keeps_the_log_with_e_and_without_the_option(tmp_path):
+    """-E beside --log-facility: both; neither option: stderr alone (nothing to syslog)."""
+    path = str(tmp_path / "log")
+    log = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    log.bind(path)
+    try:
+        for extra, to_syslog in ((["--log-facility=local3", "-E"], True), ([], False)):
+            daemon = start_ours(extra=[*extra, f"--syslog-socket={path}", "-L", "6"])
+            daemon.stop()
+            stderr = daemon.proc.stderr.read().decode()
+            assert "rtpengined ready" in stderr
+            sent = _lines(log, 0.3)
+            assert any("rtpengined ready" in m for _, _, m in sent) == to_syslog
+    finally:
+        log.close()
+
+
+def test_without_a_syslog_socket_the_log_stays_on_stderr(tmp_path):
+    """Lines sent to a socket nobody has bound would be lost: the daemon says so and logs
+    to stderr instead (10.5 would lose them)."""
+    daemon = start_ours(extra=["--log-facility=local3", f"--syslog-socket={tmp_path}/none",
+                               "-L", "6"])
+    daemon.stop()
+    stderr = daemon.proc.stderr.read().decode()
+    assert f"no syslog socket at {tmp_path}/none: logging to stderr" in stderr
+    assert "rtpengined ready" in stderr
