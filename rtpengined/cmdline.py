@@ -55,9 +55,11 @@ class JournalFormatter(logging.Formatter):
 
 
 def setup_logging(level: int, journal: bool = False,
-                  syslog: tuple[str, int] | None = None, stderr: bool = True) -> None:
-    """The daemon's log: to stderr, and/or with ``syslog`` (socket path, facility:
-    ``--log-facility``) to syslog as 10.5 logs there."""
+                  syslog: tuple[str, int] | None = None, stderr: bool = True,
+                  timestamps: bool = True) -> None:
+    """The daemon's log: to stderr (with ``timestamps`` unless journald stamps them), and/or
+    with ``syslog`` (socket path, facility: ``--log-facility``) to syslog as 10.5 logs
+    there."""
     handlers: list[logging.Handler] = []
     if syslog is not None:
         from .event_senders import SyslogHandler
@@ -68,8 +70,8 @@ def setup_logging(level: int, journal: bool = False,
         if journal:
             handler.setFormatter(JournalFormatter("%(levelname)s [%(name)s] %(message)s"))
         else:
-            handler.setFormatter(
-                logging.Formatter("%(asctime)s %(levelname)s [%(name)s] %(message)s"))
+            handler.setFormatter(logging.Formatter(
+                ("%(asctime)s " if timestamps else "") + "%(levelname)s [%(name)s] %(message)s"))
         handlers.append(handler)
     logging.basicConfig(level=SYSLOG_TO_LOGGING.get(max(0, min(level, 7)), logging.INFO),
                         handlers=handlers)
@@ -128,7 +130,7 @@ def run(options: tuple[str, ...]) -> None:
                        "stderr", err=True)
             syslog = None
     setup_logging(config.log_level, journal=stderr_is_journal(), syslog=syslog,
-                  stderr=config.log_stderr)
+                  stderr=config.log_stderr, timestamps=not config.no_log_timestamps)
     log = logging.getLogger("rtpengined")
     for warning in config.warnings:
         log.warning("%s", warning)

@@ -105,6 +105,7 @@ OPTIONS: list[Option] = [
     Option("relay-workers", "", "int", "relay_workers", "Media relay worker processes (default: one per CPU core)", "INT"),
     Option("log-level", "L", "int", "log_level", "Log level (syslog numbering: 3 error … 7 debug)", "INT"),
     Option("log-stderr", "E", "bool", "log_stderr", "Log to stderr also with --log-facility (without it the log always goes to stderr)", ""),
+    Option("no-log-timestamps", "", "bool", "no_log_timestamps", "No timestamps on the log lines to stderr", ""),
     Option("log-facility", "", "facility", "log_facility", "Send the daemon's log to syslog at this facility instead of stderr (unless --log-stderr)", "daemon|local0|...|local7"),
     Option("foreground", "f", "bool", "foreground", "Stay in the foreground (always: use a service manager to detach)", ""),
     Option("pidfile", "p", "str", "pidfile", "Write the daemon's PID to this file", "FILE"),
@@ -223,6 +224,7 @@ class Config:
     log_levels: dict[str, int] = field(default_factory=dict)
     log_stderr: bool = False  # (-E given: with --log-facility, still to stderr)
     log_facility: int | None = None  # (a syslog facility's number: the daemon's own log)
+    no_log_timestamps: bool = False
     foreground: bool = True
     pidfile: str | None = None
     table: int = -1

@@ -88,3 +88,13 @@ def test_without_a_syslog_socket_the_log_stays_on_stderr(tmp_path):
     stderr = daemon.proc.stderr.read().decode()
     assert f"no syslog socket at {tmp_path}/none: logging to stderr" in stderr
     assert "rtpengined ready" in stderr
+
+
+def test_no_log_timestamps_drops_ours_on_stderr():
+    for extra, stamped in (([], True), (["--no-log-timestamps"], False)):
+        daemon = start_ours(extra=[*extra, "-L", "6"])
+        daemon.stop()
+        ready = next(line for line in daemon.proc.stderr.read().decode().splitlines()
+                     if line.endswith("rtpengined ready"))
+        assert bool(re.match(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d+ INFO ", ready)) == stamped
+        assert ready.startswith("INFO [rtpengined] ") != stamped
