@@ -102,6 +102,8 @@ OPTIONS: list[Option] = [
     Option("software-id", "", "str", "software_id", "Name of this software in STUN SOFTWARE, the s= line of SDP it makes and its DTLS certificate (characters other than letters, digits and '-' become '-')", "STRING"),
     Option("dtls-passive", "", "bool", "dtls_passive", "Prefer the passive DTLS role where the peer leaves it open (the default of DTLS=passive and DTLS-reverse=passive)", ""),
     Option("control-tos", "", "int", "control_tos", "TOS value to set on ng control sockets", "INT"),
+    Option("scheduling", "", "str", "scheduling", "Scheduling policy of the relay workers, as of rtpengine's media threads: default, none, fifo, rr, other, batch or idle", "POLICY"),
+    Option("priority", "", "int", "priority", "Their real-time priority (fifo, rr) or nice value (the others, and without --scheduling)", "INT"),
     Option("relay-workers", "", "int", "relay_workers", "Media relay worker processes (default: one per CPU core)", "INT"),
     Option("log-level", "L", "int", "log_level", "Log level (syslog numbering: 3 error … 7 debug)", "INT"),
     Option("log-stderr", "E", "bool", "log_stderr", "Log to stderr also with --log-facility (without it the log always goes to stderr)", ""),
@@ -220,6 +222,8 @@ class Config:
     software_id: str | None = None  # (canonical: see ``canonical_software_id``)
     control_tos: int = 0
     relay_workers: int = 0
+    scheduling: str | None = None  # (``media.scheduling.POLICIES``; 10.5 warns at others)
+    priority: int = 0
     log_level: int = 5
     log_levels: dict[str, int] = field(default_factory=dict)
     log_stderr: bool = False  # (-E given: with --log-facility, still to stderr)

@@ -56,7 +56,7 @@ from .counters import (
 from .dtx import DtxSettings
 from .kernel import Kernel, KernelPlanner, NullKernel, Pair
 from .nft import open_kernel
-from .worker import LOG_RTCP, NO_SUPPRESS, SOFTWARE_ID, socket_address
+from .worker import LOG_RTCP, NO_SUPPRESS, SCHEDULING, SOFTWARE_ID, socket_address
 
 log = logging.getLogger("rtpengined")
 
@@ -149,6 +149,8 @@ class RelayPlane:
             self.worker_options.append(LOG_RTCP)
         if config.software_id is not None:  # (canonical: letters, digits and '-' only)
             self.worker_options.append(SOFTWARE_ID + config.software_id)
+        if config.scheduling is not None or config.priority:
+            self.worker_options.append(f"{SCHEDULING}{config.scheduling or ''}:{config.priority}")
         self.counters = CounterTable.create()
         # Ended streams' sockets a worker may still hold; the port pools reuse them.
         self.lingering = LingeringSockets()

@@ -60,3 +60,37 @@ def request_short_slice(slice_ns: int = SLICE_NS) -> bool:
         return libc.syscall(number, 0, attr, 0) == 0
     except (OSError, AttributeError, ImportError):
         return False
+
+
+# ``--scheduling``'s policies as 10.5 names them: (the policy, or None to keep it; whether
+# ``--priority`` is then a nice value rather than a real-time priority).
+POLICIES: dict[str, tuple[int | None, bool]] = {
+    "default": (None, True), "none": (None, True),
+    "fifo": (os.SCHED_FIFO, False), "rr": (os.SCHED_RR, False),
+    "other": (os.SCHED_OTHER, True), "batch": (os.SCHED_BATCH, True),
+    "idle": (os.SCHED_IDLE, False),
+}
+
+
+def apply_policy(name: str | None, priority: int) -> str | None:
+    """``--scheduling``/``--priority`` for the calling process, as 10.5 sets them for its
+    media threads: the policy named (fifo and rr with ``priority`` as their real-time
+    priority), or the process's nice value set to ``priority`` for the policies that have
+    one (default, none, other, batch), without a policy and with one it does not know
+    (10.5's error, then the nice value). Returns what failed, in 10.5's words, or None; the
+    process runs on either way."""
+    known = name is not None and name in POLICIES
+    policy, nice = POLICIES[name] if known else (None, True)
+    failed = None if name is None or known else f"Specified scheduler policy '{name}' not found"
+    if policy is not None:
+        try:
+            os.sched_setscheduler(0, policy, os.sched_param(0 if nice else priority))
+        except OSError as exc:
+            return (f"Failed to set thread scheduling parameters to '{name}' ({policy}) / "
+                    f"{0 if nice else priority}: {exc.strerror}")
+    if (not known and priority) or (known and nice):
+        try:
+            os.setpriority(os.PRIO_PROCESS, 0, priority)
+        except OSError as exc:
+            return f"Failed to set thread nice value to {priority}: {exc.strerror}"
+    return failed

@@ -74,7 +74,7 @@ from .counters import (
     CounterTable,
     pack_address,
 )
-from .scheduling import request_short_slice
+from .scheduling import apply_policy, request_short_slice
 
 try:  # the event loop for settled streams in C (setup.py builds it; optional)
     from . import _relay
@@ -126,6 +126,7 @@ LOG_RTCP = "log-rtcp"  # (a worker's command-line option: ``--log-facility-rtcp`
 # plane's RTCP log (``rtcp_log``); a worker started with ``LOG_RTCP`` does.
 _LOG_RTCP = [False]
 SOFTWARE_ID = "software-id="  # (a worker's command-line option, with ``--software-id``)
+SCHEDULING = "scheduling="  # (one too: ``--scheduling`` and ``--priority``, NAME:PRIORITY)
 # RTP clocks of the static audio payload types (RFC 3551), for the jitter of generated
 # reports (``reception``) where the party's rtpmaps do not name the type's.
 _CLOCK_RATES = {0: 8000, 3: 8000, 4: 8000, 5: 8000, 6: 16000, 7: 8000, 8: 8000, 9: 8000,
@@ -2917,6 +2918,7 @@ def main(argv: list[str]) -> int:
     channel_fd, counters_fd, index = (int(arg) for arg in argv[1:4])
     settings = None
     software_id = None
+    scheduling: tuple[str, str, str] | None = None
     for option in argv[4:]:
         if option == NO_SUPPRESS:
             _SUPPRESS[0] = False
@@ -2924,6 +2926,8 @@ def main(argv: list[str]) -> int:
             _LOG_RTCP[0] = True
         elif option.startswith(SOFTWARE_ID):
             software_id = option[len(SOFTWARE_ID):]
+        elif option.startswith(SCHEDULING):
+            scheduling = option[len(SCHEDULING):].rpartition(":")
         else:
             settings = dtx.DtxSettings.from_arg(option)
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C goes to the daemon; it stops us
@@ -2933,6 +2937,11 @@ def main(argv: list[str]) -> int:
     except OSError:
         return 0  # the daemon stopped (e.g. a listener failed) before this worker started
     request_short_slice()  # run soon after a packet arrives, even beside busy work
+    if scheduling is not None:  # (what the operator asked for goes over the slice)
+        name, _, priority = scheduling
+        failed = apply_policy(name or None, int(priority or 0))
+        if failed is not None:
+            log.error("%s", failed)
     try:
         worker = Worker(channel, counters, index)
         worker.software_id = software_id
