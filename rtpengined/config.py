@@ -104,7 +104,8 @@ OPTIONS: list[Option] = [
     Option("control-tos", "", "int", "control_tos", "TOS value to set on ng control sockets", "INT"),
     Option("scheduling", "", "str", "scheduling", "Scheduling policy of the relay workers, as of rtpengine's media threads: default, none, fifo, rr, other, batch or idle", "POLICY"),
     Option("priority", "", "int", "priority", "Their real-time priority (fifo, rr) or nice value (the others, and without --scheduling)", "INT"),
-    Option("relay-workers", "", "int", "relay_workers", "Media relay worker processes (default: one per CPU core)", "INT"),
+    Option("relay-workers", "", "int", "relay_workers", "Media relay worker processes (default: --num-threads, else one per CPU core)", "INT"),
+    Option("num-threads", "", "int", "num_threads", "rtpengine's media threads: the relay workers here, where --relay-workers does not say", "INT"),
     Option("log-level", "L", "int", "log_level", "Log level (syslog numbering: 3 error … 7 debug)", "INT"),
     Option("log-stderr", "E", "bool", "log_stderr", "Log to stderr also with --log-facility (without it the log always goes to stderr)", ""),
     Option("no-log-timestamps", "", "bool", "no_log_timestamps", "No timestamps on the log lines to stderr", ""),
@@ -222,6 +223,7 @@ class Config:
     software_id: str | None = None  # (canonical: see ``canonical_software_id``)
     control_tos: int = 0
     relay_workers: int = 0
+    num_threads: int = 0
     scheduling: str | None = None  # (``media.scheduling.POLICIES``; 10.5 warns at others)
     priority: int = 0
     log_level: int = 5

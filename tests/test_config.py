@@ -54,9 +54,10 @@ def test_command_line_overrides_file_and_sections(tmp_path):
 
 
 def test_unsupported_rtpengine_option_warns_once():
-    config = parse_args(["--num-threads=4", "--num-threads", "8", "-S", "--recording-dir=/tmp"])
+    config = parse_args(["--media-num-threads=4", "--media-num-threads", "8", "-S",
+                         "--recording-dir=/tmp"])
     assert config.warnings == [
-        "option --num-threads is an rtpengine option that rtpengined does not support; ignored",
+        "option --media-num-threads is an rtpengine option that rtpengined does not support; ignored",
         "option --save-interface-ports is an rtpengine option that rtpengined does not support; ignored",
         "option --recording-dir is an rtpengine option that rtpengined does not support; ignored",
     ]

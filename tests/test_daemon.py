@@ -62,13 +62,14 @@ def test_help_lists_rtpengine_options():
 
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
 def test_signal_stops_cleanly(daemon_process, signum):
-    proc = daemon_process("--num-threads=2", "--no-fallback")
+    proc = daemon_process("--media-num-threads=2", "--no-fallback")
     proc.proc.send_signal(signum)
     proc.proc.wait(timeout=5)
     err = proc.stderr()
     assert proc.proc.returncode == 0, err
     assert "Traceback" not in err
-    assert err.count("--num-threads is an rtpengine option that rtpengined does not support") == 1
+    assert err.count("--media-num-threads is an rtpengine option that rtpengined does not "
+                     "support") == 1
     assert "stopped" in err
 
 
@@ -277,7 +278,7 @@ def test_no_notify_socket_is_fine_and_a_dead_one_is_one_warning(logged_daemon, t
 
 
 def test_journald_stderr_gets_no_timestamps_but_priorities(logged_daemon):
-    daemon = logged_daemon("--num-threads=2")
+    daemon = logged_daemon("--media-num-threads=2")
     stat = os.fstat(daemon.log.fileno())
     daemon.start(JOURNAL_STREAM=f"{stat.st_dev}:{stat.st_ino}")
     wait_for_ping(daemon.ng_port)
@@ -288,7 +289,8 @@ def test_journald_stderr_gets_no_timestamps_but_priorities(logged_daemon):
         assert time.monotonic() < deadline, daemon.log_path.read_text()
         time.sleep(0.02)
     lines = daemon.stop().splitlines()
-    assert "<4>WARNING [rtpengined] option --num-threads is an rtpengine option" in lines[0], lines
+    assert ("<4>WARNING [rtpengined] option --media-num-threads is an rtpengine option"
+            in lines[0]), lines
     assert "<6>INFO [rtpengined] rtpengined ready" in lines, lines
     assert all(re.match(r"<\d>[A-Z]+ \[", line) for line in lines), lines
 

@@ -9,9 +9,13 @@ relay workers are rtpengined's media threads, and get the same. The control proc
 from __future__ import annotations
 
 import os
+import socket
+import sys
 
 import pytest
-from differential import running, start_ours, start_reference
+from differential import NgProcess, cli, common_args, running, start_ours, start_reference
+
+from conftest import free_port
 
 CASES = [("batch", 7), ("fifo", 10), ("rr", 3), ("idle", 0), (None, 4), ("other", -2),
          ("default", 2), ("bogus", 3)]
@@ -58,3 +62,27 @@ def test_an_unknown_policy_is_an_error_and_the_workers_run_on():
     with running(lambda: start_ours(24500, 24999, ["--scheduling=bogus"])) as ours:
         assert ours.request({"command": "ping"})["result"] == "pong"
     assert "Specified scheduler policy 'bogus' not found" in ours.proc.stderr.read().decode()
+
+
+@pytest.mark.skipif(not os.path.exists("/usr/bin/rtpengine"), reason="rtpengine not installed")
+def test_num_threads_is_the_number_of_media_workers_as_rtpengines():
+    """``--num-threads``: 10.5's poller threads, rtpengined's relay workers (where
+    ``--relay-workers`` does not say otherwise); ``params current`` shows the number."""
+    with running(lambda: start_reference(24000, 24499, ["--num-threads=3"])) as theirs:
+        assert len(_pollers(theirs.proc.pid)) == 3
+        want = _threads_shown(theirs)
+
+    def ours() -> NgProcess:  # (start_ours asks for one relay worker: not here)
+        ng_port = free_port(socket.SOCK_DGRAM)
+        return NgProcess([sys.executable, "-m", "rtpengined", "run",
+                          *common_args(ng_port, 24500, 24999), "--num-threads=3",
+                          f"--listen-cli=127.0.0.1:{free_port()}"], ng_port, 24500, 24999)
+
+    with running(ours) as daemon:
+        assert len(_workers(daemon.proc.pid)) == 3
+        assert _threads_shown(daemon) == want == ["num-threads = 3"]
+
+
+def _threads_shown(daemon: NgProcess) -> list[str]:
+    return [line for line in cli(daemon, "params current").splitlines()
+            if line.startswith("num-threads")]

@@ -35,7 +35,7 @@ def _daemons():
 @pytest.mark.parametrize("flag", ["--version", "-v"])
 def test_version_is_printed_and_nothing_started(argv, flag):
     # (an option this daemon only warns about, and one that would start a listener, beside)
-    done = _run([*argv, flag, "--num-threads=4", "--listen-ng=127.0.0.1:1"])
+    done = _run([*argv, flag, "--media-num-threads=4", "--listen-ng=127.0.0.1:1"])
     assert done.returncode == 0, done.stderr
     assert done.stdout == ""
     assert re.fullmatch(r"Version: \S+\n", done.stderr), done.stderr

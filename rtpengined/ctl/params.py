@@ -108,7 +108,7 @@ def _params(core: Core, state: CliState, start: bool) -> str:
                   f"redis-write-db = {redis_write.db if redis_write else -1}"]
     lines += [
         f"no-redis-required = {int(config.no_redis_required)}",
-        f"num-threads = {core.host.cpu_count()}",
+        f"num-threads = {config.relay_workers or config.num_threads or core.host.cpu_count()}",
         "xmlrpc-format = 0",
         "log_format = 0",
         f"redis_allowed_errors = {state.redis_allowed_errors}",
