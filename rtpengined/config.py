@@ -100,6 +100,7 @@ OPTIONS: list[Option] = [
     Option("codecs", "", "bool", "codecs", "Print the codecs the relay converts here and exit", ""),
     Option("reject-invalid-sdp", "", "bool", "reject_invalid_sdp", "Refuse SDP with an empty line (without it the body ends there, as in rtpengine)", ""),
     Option("software-id", "", "str", "software_id", "Name of this software in STUN SOFTWARE, the s= line of SDP it makes and its DTLS certificate (characters other than letters, digits and '-' become '-')", "STRING"),
+    Option("log-srtp-keys", "", "bool", "log_srtp_keys", "Log the SRTP keys each DTLS handshake yields (at error level)", ""),
     Option("dtls-passive", "", "bool", "dtls_passive", "Prefer the passive DTLS role where the peer leaves it open (the default of DTLS=passive and DTLS-reverse=passive)", ""),
     Option("control-tos", "", "int", "control_tos", "TOS value to set on ng control sockets", "INT"),
     Option("scheduling", "", "str", "scheduling", "Scheduling policy of the relay workers, as of rtpengine's media threads: default, none, fifo, rr, other, batch or idle", "POLICY"),
@@ -216,6 +217,7 @@ class Config:
     dtls_mtu: int = DTLS_MTU
     dtls_ciphers: str = DTLS_CIPHERS
     dtls_passive: bool = False
+    log_srtp_keys: bool = False
     reject_invalid_sdp: bool = False
     mos: str = "CQ"  # (upper case: ``validate``)
     version: bool = False  # (``--version``: print it and exit)

@@ -56,7 +56,14 @@ from .counters import (
 from .dtx import DtxSettings
 from .kernel import Kernel, KernelPlanner, NullKernel, Pair
 from .nft import open_kernel
-from .worker import LOG_RTCP, NO_SUPPRESS, SCHEDULING, SOFTWARE_ID, socket_address
+from .worker import (
+    LOG_RTCP,
+    LOG_SRTP_KEYS,
+    NO_SUPPRESS,
+    SCHEDULING,
+    SOFTWARE_ID,
+    socket_address,
+)
 
 log = logging.getLogger("rtpengined")
 
@@ -150,6 +157,8 @@ class RelayPlane:
             self.worker_options.append(LOG_RTCP)
         if config.software_id is not None:  # (canonical: letters, digits and '-' only)
             self.worker_options.append(SOFTWARE_ID + config.software_id)
+        if config.log_srtp_keys:
+            self.worker_options.append(LOG_SRTP_KEYS)
         if config.scheduling is not None or config.priority:
             self.worker_options.append(f"{SCHEDULING}{config.scheduling or ''}:{config.priority}")
         self.counters = CounterTable.create()

@@ -127,6 +127,7 @@ LOG_RTCP = "log-rtcp"  # (a worker's command-line option: ``--log-facility-rtcp`
 _LOG_RTCP = [False]
 SOFTWARE_ID = "software-id="  # (a worker's command-line option, with ``--software-id``)
 SCHEDULING = "scheduling="  # (one too: ``--scheduling`` and ``--priority``, NAME:PRIORITY)
+LOG_SRTP_KEYS = "log-srtp-keys"  # (and ``--log-srtp-keys``: DTLS legs log their keys)
 # RTP clocks of the static audio payload types (RFC 3551), for the jitter of generated
 # reports (``reception``) where the party's rtpmaps do not name the type's.
 _CLOCK_RATES = {0: 8000, 3: 8000, 4: 8000, 5: 8000, 6: 16000, 7: 8000, 8: 8000, 9: 8000,
@@ -470,6 +471,7 @@ class Worker:
         # holding stream's timer (``dtx_due``: the live one per stream).
         self.dtx_settings: dtx.DtxSettings | None = None
         self.software_id: str | None = None  # (``--software-id``: what its ICE agents send)
+        self.log_srtp_keys = False  # (``--log-srtp-keys``)
         self.dtx_held: list | None = None
         self.dtx_timers: list = []
         self.dtx_due: dict[_Stream, float] = {}
@@ -2098,7 +2100,8 @@ class Worker:
                                       default_peer=spec.endpoint or spec.advertised,
                                       agent=leg.agent if same_ice else None,
                                       srtp_context=_leg_context,
-                                      software=software_value(self.software_id))
+                                      software=software_value(self.software_id),
+                                      log_keys=self.log_srtp_keys)
             if dtls_spec is not None or (leg is not None and leg.terminates_dtls):
                 stream.srtp_in = stream.srtp_out = stream.unprotect = stream.protect = None
             self.leg_reports.pop(stream, None)
@@ -2919,6 +2922,7 @@ def main(argv: list[str]) -> int:
     settings = None
     software_id = None
     scheduling: tuple[str, str, str] | None = None
+    log_srtp_keys = False
     for option in argv[4:]:
         if option == NO_SUPPRESS:
             _SUPPRESS[0] = False
@@ -2926,6 +2930,8 @@ def main(argv: list[str]) -> int:
             _LOG_RTCP[0] = True
         elif option.startswith(SOFTWARE_ID):
             software_id = option[len(SOFTWARE_ID):]
+        elif option == LOG_SRTP_KEYS:
+            log_srtp_keys = True
         elif option.startswith(SCHEDULING):
             scheduling = option[len(SCHEDULING):].rpartition(":")
         else:
@@ -2944,7 +2950,7 @@ def main(argv: list[str]) -> int:
             log.error("%s", failed)
     try:
         worker = Worker(channel, counters, index)
-        worker.software_id = software_id
+        worker.software_id, worker.log_srtp_keys = software_id, log_srtp_keys
         if settings is not None:
             worker.dtx_settings, worker.dtx_held = settings, []
             # Loaded now, not when the first gap is due: libavcodec and its CN decoder

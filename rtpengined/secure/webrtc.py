@@ -26,12 +26,15 @@ element names the local socket when it is not the stream's own.
 
 from __future__ import annotations
 
+import base64
+import logging
 from typing import NamedTuple
 
 from . import dtls, ice, stun
 from .srtp import SrtpContext
 
 Address = tuple
+log = logging.getLogger("rtpengined.srtp")
 
 # DTLS-SRTP profile (OpenSSL's name) -> the suite name rtpengine shows as "crypto suite".
 SUITE_NAMES = {
@@ -84,17 +87,19 @@ class WebrtcLeg:
     def __init__(self, certificate: dtls.Certificate | None, spec: DtlsSpec | None,
                  ice_spec: IceSpec | None, default_peer: Address | None = None,
                  agent: ice.IceAgent | None = None, srtp_context=SrtpContext,
-                 software: bytes = ice.SOFTWARE) -> None:
+                 software: bytes = ice.SOFTWARE, log_keys: bool = False) -> None:
         """``agent``: the ICE agent of the leg this one replaces when only DTLS changed (a
         re-INVITE with a new fingerprint): its nominated pair stays, the handshake is new.
         ``spec`` None: an ICE-only leg (``ice_spec`` required), no handshake, no keys.
         ``srtp_context``: builds the leg's contexts, ``(profile, key_salt, outbound)``; the
         relay worker passes its C helper's when it has one, so that its C loop and its
         Python drain share one context (one replay window) per direction. ``software``:
-        the STUN SOFTWARE of the leg's ICE agents (``ice.software_value``)."""
+        the STUN SOFTWARE of the leg's ICE agents (``ice.software_value``); ``log_keys``:
+        the keys the handshake yields are logged (``--log-srtp-keys``)."""
         assert spec is not None or ice_spec is not None
         self.srtp_context = srtp_context
         self.software = software
+        self.log_keys = log_keys
         self.spec = spec
         self.ice_spec = ice_spec
         self.endpoint = (dtls.DtlsEndpoint(certificate, spec.client, spec.remote_fingerprint)
@@ -303,6 +308,24 @@ class WebrtcLeg:
         if keys is not None and self.inbound is None and not self.expired:
             self.inbound = self.srtp_context(keys.profile, keys.remote, False)
             self.outbound = self.srtp_context(keys.profile, keys.local, True)
+            if self.log_keys:
+                for line in key_lines(keys):
+                    log.error("%s", line)
+
+
+def key_lines(keys: dtls.SrtpKeys) -> list[str]:
+    """A handshake's SRTP keys as 10.5 logs them with ``--log-srtp-keys`` (at error level,
+    so that they show whatever the log level), each as its suite, master key and master
+    salt in base64; under 10.5's labels, which are the other way round: ``incoming`` is the
+    key we protect with, ``outgoing`` the peer's."""
+    suite = SUITE_NAMES.get(keys.profile, keys.profile)
+    key_length = dtls.SRTP_PROFILES.get(keys.profile, (16, 14))[0]
+    lines = []
+    for direction, material in (("incoming", keys.local), ("outgoing", keys.remote)):
+        key, salt = (base64.b64encode(part).decode()
+                     for part in (material[:key_length], material[key_length:]))
+        lines += [f"SRTP keys, {direction}:", f"--- {suite} key {key} salt {salt}"]
+    return lines
 
 
 def _agent(ice_spec: IceSpec, software: bytes) -> ice.IceAgent:
