@@ -85,10 +85,17 @@ class Peer:
         pwd = re.search(r"^a=ice-pwd:(\S+)", remote_sdp, re.M).group(1)
         fp = re.search(r"^a=fingerprint:sha-256 (\S+)", remote_sdp, re.M).group(1)
         lite = "a=ice-lite" in remote_sdp
+        # (the other role than the daemon's a=setup says, as a browser takes it: aiortc's
+        # transport left alone goes by the ICE roles)
+        setup = re.search(r"^a=setup:(\S+)", remote_sdp, re.M)
+        role = {"active": "server", "passive": "client"}.get(setup.group(1) if setup else "")
+        if role is not None:
+            self.dtls._set_role(role)
         await asyncio.wait_for(self.ice.start(RTCIceParameters(
             usernameFragment=ufrag, password=pwd, iceLite=lite)), DEADLINE)
         await asyncio.wait_for(self.dtls.start(RTCDtlsParameters(
-            fingerprints=[RTCDtlsFingerprint(algorithm="sha-256", value=fp)], role="auto")), DEADLINE)
+            fingerprints=[RTCDtlsFingerprint(algorithm="sha-256", value=fp)], role="auto")),
+            DEADLINE)
 
     async def stop(self) -> None:
         for part in (getattr(self, "dtls", None), getattr(self, "ice", None)):
@@ -190,7 +197,9 @@ def streams(reply: dict, tag: str) -> list[dict]:
     return [s for m in reply["tags"][tag]["medias"] for s in m["streams"]]
 
 
-async def browser_offers(daemon: DaemonProcess) -> tuple[float, float]:
+async def browser_offers(daemon: DaemonProcess, role: str = "active") -> tuple[float, float]:
+    """``role``: ours towards the browser (``--dtls-passive`` makes it passive: the browser
+    then starts the handshake)."""
     loop = asyncio.get_running_loop()
     browser = await Peer().start(controlling=True)
     plain = await plain_socket(loop)
@@ -203,7 +212,7 @@ async def browser_offers(daemon: DaemonProcess) -> tuple[float, float]:
         answer = ng(daemon, command="answer", **{"call-id": "wa", "from-tag": "browser",
                     "to-tag": "phone", "sdp": plain_sdp(plain[4])})
         back = answer["sdp"]
-        assert "UDP/TLS/RTP/SAVPF" in back and "a=setup:active" in back and "a=fingerprint:" in back
+        assert "UDP/TLS/RTP/SAVPF" in back and f"a=setup:{role}" in back and "a=fingerprint:" in back
         answered = time.monotonic()
         await browser.connect(back)
         answered = time.monotonic() - answered  # ICE + DTLS done (aiortc's view)
@@ -216,7 +225,7 @@ async def browser_offers(daemon: DaemonProcess) -> tuple[float, float]:
         assert fallback["crypto suite"] == leg["crypto suite"]
         assert leg["endpoint"]["port"] == browser.port  # learned from ICE
         media_flags = reply["tags"]["browser"]["medias"][0]["flags"]
-        assert "DTLS-SRTP" in media_flags and "DTLS role active" in media_flags
+        assert "DTLS-SRTP" in media_flags and f"DTLS role {role}" in media_flags
         return answered, first
     finally:
         await browser.stop()
@@ -265,6 +274,13 @@ def webrtc_daemon(relay_loop):
 
 def test_browser_offer_to_plain_answerer(webrtc_daemon):
     asyncio.run(browser_offers(webrtc_daemon))
+
+
+def test_browser_offer_answered_passive_with_our_software_id():
+    """``--dtls-passive``: aiortc (DTLS client now) starts the handshake; ``--software-id``
+    names us in the ICE checks aiortc answers. Media flows both ways as with the defaults."""
+    with relay_daemon(*PORTS, "--dtls-passive", "--software-id=acme-sbc") as daemon:
+        asyncio.run(browser_offers(daemon, role="passive"))
 
 
 def test_plain_offer_to_browser_answerer(webrtc_daemon):
