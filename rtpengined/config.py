@@ -270,6 +270,11 @@ class Config:
     unsupported: dict[str, Any] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
 
+    def relay_worker_count(self, cpu_count: int) -> int:
+        """How many relay workers run: --relay-workers, else --num-threads (rtpengine's
+        media threads), else one per CPU core."""
+        return self.relay_workers or self.num_threads or cpu_count
+
 
 def parse_listen(value: str, option: str) -> ListenAddress:
     """Parse ``[IP46|HOSTNAME:]PORT``; a bare port means every address, as in rtpengine."""

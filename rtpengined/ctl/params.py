@@ -94,8 +94,9 @@ def _params(core: Core, state: CliState, start: bool) -> str:
         f"control-tos = {config.control_tos}",
         "graphite-interval = 0",
         "redis-num-threads = 4",
-        "homer-protocol = 2",
-        "homer-id = 2001",
+        # (10.5 shows the socket type: SOCK_STREAM 1 for tcp, SOCK_DGRAM 2 for udp)
+        f"homer-protocol = {1 if config.homer_protocol == 'tcp' else 2}",
+        f"homer-id = {config.homer_id}",
         "no-fallback = 0",
         f"port-min = {config.port_min}",
         f"port-max = {config.port_max}",
@@ -108,7 +109,7 @@ def _params(core: Core, state: CliState, start: bool) -> str:
                   f"redis-write-db = {redis_write.db if redis_write else -1}"]
     lines += [
         f"no-redis-required = {int(config.no_redis_required)}",
-        f"num-threads = {config.relay_workers or config.num_threads or core.host.cpu_count()}",
+        f"num-threads = {config.relay_worker_count(core.host.cpu_count())}",
         "xmlrpc-format = 0",
         "log_format = 0",
         f"redis_allowed_errors = {state.redis_allowed_errors}",

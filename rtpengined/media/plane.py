@@ -141,8 +141,8 @@ class RelayPlane:
 
     def __init__(self, config: Config, workers: int | None = None,
                  kernel: Kernel | None = None) -> None:
-        count = workers if workers is not None else (
-            config.relay_workers or config.num_threads or os.cpu_count() or 1)
+        count = workers if workers is not None else config.relay_worker_count(
+            os.cpu_count() or 1)
         self.config = config
         # What each worker's command line carries besides its descriptors: the DTX options
         # (``--dtx-delay`` on: the converted streams' timers run in the workers) and
