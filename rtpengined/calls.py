@@ -16,6 +16,7 @@ import secrets
 from typing import TYPE_CHECKING, Any
 
 from . import branches
+from .family_gauges import FamilyGauges
 from .model import Call, CallMedia, Interface, Monologue, Stream
 from .ports import Binder, PortPool, bind_udp
 from .redis import CallStore, NullCallStore
@@ -80,6 +81,8 @@ class CallManager:
         self.clock = clock
         self.store: CallStore = NullCallStore()
         self.calls: dict[str, Call] = {}
+        # The calls by the address families of offer and answer (``list numsessions``).
+        self.families = FamilyGauges()
         # Trickle ICE fragments waiting for their call or party (offer_answer.trickle).
         self.pending_fragments = PendingFragments()
         self.port_pools: list[PortPool] = [
@@ -275,6 +278,13 @@ class CallManager:
         self.touch(call_id)
         return call
 
+    def changed(self, call: Call) -> None:
+        """A command, a timer or Janus may have changed ``call``: its address-family gauge
+        follows, and the call store hears of it."""
+        if self.calls.get(call.call_id) is call:
+            self.families.refile(call)
+        self.store.changed(call)
+
     def destroy(self, call: Call, reason: str | None) -> None:
         """End ``call``: final counters into the totals, ports released, call removed."""
         stats = self.stats
@@ -303,6 +313,7 @@ class CallManager:
             setattr(stats, counter, getattr(stats, counter) + 1)
         if self.calls.get(call.call_id) is call:
             del self.calls[call.call_id]
+            self.families.remove(call)
             entry = self._timer_of.get(call.call_id)
             if entry is not None and entry[0] is call:
                 del self._timer_of[call.call_id]
@@ -544,7 +555,9 @@ class CallManager:
                 self.destroy(call, reason)
             except Exception:
                 log.exception("ending call %s failed", call.call_id)
-                self.calls.pop(call.call_id, None)
+                if self.calls.get(call.call_id) is call:
+                    del self.calls[call.call_id]
+                    self.families.remove(call)
 
     def _end_due_branches(self, call: Call, now: float) -> str | None:
         """Parties whose delete delay is over go; "regular" if that ends the call."""
@@ -557,7 +570,7 @@ class CallManager:
                     return "regular"
                 ended = True
         if ended:
-            self.store.changed(call)  # a branch gone on a timer: stored as a command would
+            self.changed(call)  # a branch gone on a timer: as after a command
         return None
 
     def _expired(self, call: Call, now: float) -> str | None:

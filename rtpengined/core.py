@@ -257,7 +257,7 @@ class Core:
 
         with self._media_batch():
             drop_party(self, call, party)
-        self.store.changed(call)
+        self.calls.changed(call)
 
     def add_candidate(self, call: Any, party: Any, media: Any, candidate: str,
                       ufrag: str | None) -> None:
@@ -266,20 +266,21 @@ class Core:
 
         with self._media_batch():
             add_candidate(self, party, media, candidate, ufrag)
-        self.store.changed(call)
+        self.calls.changed(call)
 
     def handle_janus(self, payload: bytes, link: JanusLink | None) -> list[bytes]:
         """Answer one Janus JSON message (see ``janus``); ``link`` is None over HTTP."""
         return self.janus.handle(payload, link)
 
     def _store_call(self, call_id: Any) -> None:
-        """A command may have changed the call it names: hand it to the call store."""
+        """A command may have changed the call it names: its gauges and the call store
+        follow."""
         if isinstance(call_id, bytes):
             call_id = call_id.decode("utf-8", "surrogateescape")
         if isinstance(call_id, str):
             call = self.calls.calls.get(call_id)
             if call is not None:
-                self.store.changed(call)
+                self.calls.changed(call)
 
     def _error(
         self, encoding: str, reason: str, request: Request, command: str | None = None

@@ -683,6 +683,8 @@ class Call:
     # nearly every call has none, and two empty lists cost ~0.1 kB of every open call.
     retired_streams: tuple[Stream, ...] = ()
     retired_ports: tuple[tuple[Interface, int, Any], ...] = ()
+    # Which address-family gauge the call counts in (``family_gauges``; 0: none yet).
+    family: int = 0
 
     # Written out, not left to dataclasses: compiled (mypyc), this runs as C.
     def __init__(self, call_id: str, created: float, last_signal: float,
@@ -715,6 +717,7 @@ class Call:
         self.recording = recording
         self.retired_streams = retired_streams
         self.retired_ports = retired_ports
+        self.family = 0
 
     def streams(self) -> list[Stream]:
         """Every stream of every party, for counters and teardown (a list: cheaper than a

@@ -21,7 +21,7 @@ from .stats import NG_COMMANDS
 
 if TYPE_CHECKING:
     from .core import Core
-    from .model import Call, Stream
+    from .model import Stream
 
 # Rates are re-sampled at most this often (rtpengine's timer: at most every 0.9 s).
 RATE_MIN_INTERVAL = 0.9
@@ -237,38 +237,10 @@ def _rates(core: Core, totals: LiveTotals) -> tuple[int, int, int]:
     return stats.rate_packets, stats.rate_bytes, stats.rate_errors
 
 
-def _family(call: Call, monologue_index: int) -> set[str]:
-    monologue = call.monologues[monologue_index]
-    families = set()
-    for media in monologue.medias:
-        for stream in media.streams:
-            if not stream.rtcp and stream.advertised is not None and stream.advertised.address:
-                families.add(stream.advertised.family)
-    return families
-
-
 def address_family_gauges(core: Core) -> tuple[int, int, int]:
-    """(ipv4, ipv6, mixed) over established calls, by the families of offer and answer."""
-    ipv4 = ipv6 = mixed = 0
-    for call in core.calls.calls.values():
-        answered = [i for i, m in enumerate(call.monologues) if m.tag_type == "TO_TAG"]
-        offered = [i for i, m in enumerate(call.monologues) if m.tag_type == "FROM_TAG"]
-        if not answered or not offered:
-            continue
-        offer, answer = _family(call, offered[0]), _family(call, answered[0])
-        if not offer or not answer:
-            continue
-        if len(offer) > 1 and len(answer) == 1:
-            offer = answer
-        elif len(answer) > 1 and len(offer) == 1:
-            answer = offer
-        if len(offer) > 1 or offer != answer:
-            mixed += 1
-        elif offer == {"IPv4"}:
-            ipv4 += 1
-        else:
-            ipv6 += 1
-    return ipv4, ipv6, mixed
+    """(ipv4, ipv6, mixed) over established calls, by the families of offer and answer
+    (kept as calls change: ``family_gauges``)."""
+    return core.calls.families.gauges()
 
 
 @dataclass

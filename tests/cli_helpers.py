@@ -8,6 +8,8 @@ import socket
 
 import trio
 
+from rtpengined.family_gauges import FamilyGauges
+
 from conftest import FIXTURES
 
 CAPTURE_SCRIPT = os.path.join(FIXTURES, "tools", "capture.sh")
@@ -117,10 +119,12 @@ class FakeCalls:
         self.port_pools = pools
         self.destroyed: list[tuple[str, str | None]] = []
         self.converting: dict = {}  # (no stream converts in these tests)
+        self.families = FamilyGauges()
 
     def destroy(self, call, reason) -> None:
         self.destroyed.append((call.call_id, reason))
         del self.calls[call.call_id]
+        self.families.remove(call)
 
     def tick(self, now: float) -> None:
         pass
@@ -187,6 +191,7 @@ def model_core(calls=(), used: int = 0, last: int = 0, clock=None):
     core.calls = FakeCalls(core, pools)
     for call in calls:
         core.calls.calls[call.call_id] = call
+        core.calls.families.refile(call)
     return core
 
 

@@ -172,4 +172,7 @@ def test_address_family_gauges():
     core = model_core(calls)
     assert statsview.address_family_gauges(core) == (1, 0, 1)
     calls[1].monologues[0].medias[0].streams[0].advertised = Endpoint("::1", 5000)
+    core.calls.families.refile(calls[1])  # (as after the command that changed it)
     assert statsview.address_family_gauges(core) == (1, 1, 0)
+    core.calls.destroy(calls[0], "regular")
+    assert statsview.address_family_gauges(core) == (0, 1, 0)

@@ -217,6 +217,7 @@ def restore_call(manager: CallManager, stored: StoredCall, now: float, foreign: 
     if old is not None:
         manager.destroy(old, "forced")
     manager.calls[stored.call_id] = call
+    manager.families.refile(call)
     media_plane = manager.media
     for stream in streams:
         if stream is not None:
