@@ -274,9 +274,16 @@ class CallManager:
         now = self.clock()
         call = Call(call_id=call_id, created=now, last_signal=now, proxy=proxy,
                     tos=self.config.tos)
-        self.calls[call_id] = call
+        self.add(call)
         self.touch(call_id)
         return call
+
+    def add(self, call: Call) -> None:
+        """File a new call under its call-id (every way one comes: an offer, a publish, a
+        Janus room, Redis), counted in the session gauge. (Its address family is filed
+        with ``changed`` after the command that made it, or by the Redis restore.)"""
+        self.calls[call.call_id] = call
+        self.stats.call_added(call.call_id, call.created, len(self.calls))
 
     def changed(self, call: Call) -> None:
         """A command, a timer or Janus may have changed ``call``: its address-family gauge
@@ -314,6 +321,7 @@ class CallManager:
         if self.calls.get(call.call_id) is call:
             del self.calls[call.call_id]
             self.families.remove(call)
+            stats.call_removed(call.call_id, len(self.calls))
             entry = self._timer_of.get(call.call_id)
             if entry is not None and entry[0] is call:
                 del self._timer_of[call.call_id]
@@ -558,6 +566,7 @@ class CallManager:
                 if self.calls.get(call.call_id) is call:
                     del self.calls[call.call_id]
                     self.families.remove(call)
+                    self.stats.call_removed(call.call_id, len(self.calls))
 
     def _end_due_branches(self, call: Call, now: float) -> str | None:
         """Parties whose delete delay is over go; "regular" if that ends the call."""

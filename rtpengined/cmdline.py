@@ -81,12 +81,13 @@ def _find_listen_error(exc: BaseException):
     from transports import ListenError
 
     from .event_senders import DtmfLogUnavailable
+    from .graphite_sender import GraphiteUnavailable
     from .homer_sender import HomerUnavailable
     from .media.kernel import KernelUnavailable
     from .redis.store import RedisUnavailable
 
     if isinstance(exc, (ListenError, RedisUnavailable, KernelUnavailable, DtmfLogUnavailable,
-                        HomerUnavailable)):
+                        HomerUnavailable, GraphiteUnavailable)):
         return exc
     for inner in getattr(exc, "exceptions", ()):
         found = _find_listen_error(inner)

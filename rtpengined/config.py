@@ -145,6 +145,10 @@ OPTIONS: list[Option] = [
     Option("log-facility-dtmf", "", "facility", "log_facility_dtmf", "Log each DTMF key a party sends (RFC 4733 events) as a JSON line to syslog, at priority info of this facility", "daemon|local0|...|local7"),
     Option("log-facility-cdr", "", "facility", "log_facility_cdr", "Log a call detail record (parties, times, why it ended, addresses and counters of every stream) to syslog as each call ends, at priority info of this facility", "daemon|local0|...|local7"),
     Option("log-facility-rtcp", "", "facility", "log_facility_rtcp", "Log each RTCP report a party sends (sender and receiver reports, source description headers, extended reports) to syslog, at priority info of this facility", "daemon|local0|...|local7"),
+    Option("graphite", "g", "destination", "graphite", "Send the daemon's figures to this Graphite server (plaintext protocol over TCP) every --graphite-interval seconds", "IP46|HOSTNAME:PORT"),
+    Option("graphite-interval", "G", "int", "graphite_interval", "Seconds between two reports to Graphite (default and below 1: 1)", "INT"),
+    Option("graphite-prefix", "", "str", "graphite_prefix", "Put this before the name of every line sent to Graphite (a trailing '.' is not added)", "STRING"),
+    Option("graphite-timeout", "", "int", "graphite_timeout", "Drop the Graphite connection when what is sent stays unacknowledged this many seconds (TCP_USER_TIMEOUT; 0: the system's)", "INT"),
     Option("homer", "", "destination", "homer", "Send each RTCP report a party sends to this Homer capture server (HEPv3, the report as JSON)", "IP46|HOSTNAME:PORT"),
     Option("homer-protocol", "", "str", "homer_protocol", "Transport protocol for Homer (default udp)", "udp|tcp"),
     Option("homer-id", "", "int", "homer_id", "'Capture ID' to use within the HEP protocol (default 2001)", "INT"),
@@ -261,6 +265,10 @@ class Config:
     log_facility_dtmf: int | None = None  # (a syslog facility's number: local5 is 21)
     log_facility_cdr: int | None = None
     log_facility_rtcp: int | None = None
+    graphite: ListenAddress | None = None
+    graphite_interval: int = 0
+    graphite_prefix: str = ""
+    graphite_timeout: int = 0
     homer: ListenAddress | None = None
     homer_protocol: str = "udp"
     homer_id: int = 2001
@@ -274,6 +282,12 @@ class Config:
         """How many relay workers run: --relay-workers, else --num-threads (rtpengine's
         media threads), else one per CPU core."""
         return self.relay_workers or self.num_threads or cpu_count
+
+    @property
+    def graphite_seconds(self) -> int:
+        """The Graphite report interval: --graphite-interval, 1 s where it is not above 0
+        (10.5 warns and does the same)."""
+        return self.graphite_interval if self.graphite_interval > 0 else 1
 
 
 def parse_listen(value: str, option: str) -> ListenAddress:

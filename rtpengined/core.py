@@ -29,7 +29,7 @@ from .protocol import ngcodec
 from .protocol.ngcodec import BENCODE, NgError
 from .redis import CallStore
 from .request import NgHandler, Request
-from .stats import Stats
+from .stats import IntervalTally, Stats
 
 log = logging.getLogger("rtpengined")
 
@@ -59,6 +59,8 @@ class Core:
         # ng command -> handler; the table lives in ``commands`` (one place lists them all).
         self.commands = NG_COMMANDS if commands is None else commands
         self.stats = Stats(clock=clock)
+        if self.config.graphite is not None:  # (its interval figures: ``graphite``)
+            self.stats.graphite = IntervalTally(clock(), self.config.graphite_seconds)
         self.cache = ngcodec.ReplyCache()
         self.calls = CallManager(self.config, media or NullMediaPlane(), self.stats, clock, binder)
         self._trimmed_at_generation = 0

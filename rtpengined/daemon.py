@@ -13,7 +13,7 @@ import trio
 
 import transports
 
-from . import dtmf_log
+from . import dtmf_log, graphite_sender
 from .config import Config
 from .core import Core
 from .event_senders import DtmfLogSender, SyslogSender
@@ -93,6 +93,7 @@ async def run_daemon(
     ``on_ready`` runs once every listener is up (``rtpengined run`` freezes the heap
     then: a process-wide effect that tests running daemons in-process do without)."""
     notifier = notifier or Notifier(None)
+    graphite_sender.check_destination(config)
     registry = transports.load_all()
     stop = trio.Event()
     with trio.CancelScope() as scope:
@@ -146,6 +147,8 @@ async def run_daemon(
                         daemon.addresses.setdefault(transport.name, []).append(bound)
                     if not stop.is_set():
                         nursery.start_soon(_tick, core)
+                        if config.graphite is not None:
+                            nursery.start_soon(graphite_sender.run, core, config)
                         if config.pidfile:
                             with open(config.pidfile, "w") as handle:
                                 handle.write(f"{os.getpid()}\n")

@@ -812,7 +812,7 @@ def publish(core: Core, message: dict[str, Any], request: Request) -> dict[str, 
     if call is None:
         call = Call(call_id=call_id, created=now, last_signal=now, proxy=request.source_text,
                     tos=core.config.tos)
-        manager.calls[call_id] = call
+        manager.add(call)
     if party is None:
         party = Monologue(tag=from_tag, created=now, tag_type="UNKNOWN")  # (10.5's CLI type)
         call.monologues.append(party)

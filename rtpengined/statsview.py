@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from .media import codecs as media_codecs
-from .stats import NG_COMMANDS
+from .stats import NG_COMMANDS, Shown
 
 if TYPE_CHECKING:
     from .core import Core
@@ -165,6 +165,8 @@ def sample_rates(core: Core, now: float | None = None, streams: list[Stream] | N
         stats.rate_errors = max(0, totals.errors - base_errors) * 1_000_000 // elapsed_us
     stats.rate_sampled_at = now
     stats.rate_base = (totals.packets, totals.bytes, totals.errors)
+    if stats.graphite is not None:  # (--graphite: each command's rate, as 10.5 samples it)
+        stats.graphite.sample(elapsed_us if previous else None, stats.managed_sessions)
     if core.calls.converting or core.media.transcoded or stats.transcoder_base:
         chains = transcoder_chains(core)
         if previous:
@@ -344,17 +346,21 @@ def json_statistics(core: Core) -> dict[str, Any]:
         "totalcallsduration2": squared,
         "totalcallsduration_stddev": stddev,
     }
+    # (what --graphite last reported; all 0 without it, as in 10.5)
+    shown = stats.graphite.shown if stats.graphite is not None else Shown()
     interval: dict[str, Any] = {
-        "totalcallsduration": 0.0,
-        "minmanagedsessions": 0,
-        "maxmanagedsessions": 0,
+        "totalcallsduration": shown.calls_duration_us / 1_000_000,
+        "minmanagedsessions": shown.sessions_min,
+        "maxmanagedsessions": shown.sessions_max,
     }
-    for long_name, _, _ in NG_COMMANDS:
-        for which in ("min", "max", "avg"):
-            interval[f"{which}{long_name}delay"] = 0.0
-    for long_name, _, _ in NG_COMMANDS:
-        for which in ("min", "max", "avg"):
-            interval[f"{which}{long_name}requestrate"] = TextInt(0)
+    for index, (long_name, _, _) in enumerate(NG_COMMANDS):
+        interval[f"min{long_name}delay"] = shown.time_min[index] / 1_000_000
+        interval[f"max{long_name}delay"] = shown.time_max[index] / 1_000_000
+        interval[f"avg{long_name}delay"] = shown.time_avg[index] / 1_000_000
+    for index, (long_name, _, _) in enumerate(NG_COMMANDS):
+        interval[f"min{long_name}requestrate"] = TextInt(shown.rate_min[index])
+        interval[f"max{long_name}requestrate"] = TextInt(shown.rate_max[index])
+        interval[f"avg{long_name}requestrate"] = TextInt(shown.rate_avg[index])
     tally = stats.mos  # (x 10, as 10.5 sums them)
     mean = tally.mos / tally.samples if tally.samples else 0.0
     variance = abs(tally.mos2 / tally.samples - mean * mean) if tally.samples else 0.0

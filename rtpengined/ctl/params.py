@@ -92,7 +92,7 @@ def _params(core: Core, state: CliState, start: bool) -> str:
         f"redis-expires = {config.redis_expires}",
         f"tos = {config.tos}",
         f"control-tos = {config.control_tos}",
-        "graphite-interval = 0",
+        f"graphite-interval = {config.graphite_interval}",
         "redis-num-threads = 4",
         # (10.5 shows the socket type: SOCK_STREAM 1 for tcp, SOCK_DGRAM 2 for udp)
         f"homer-protocol = {1 if config.homer_protocol == 'tcp' else 2}",

@@ -113,7 +113,7 @@ def offer(core: Core, message: dict[str, Any], request: Request) -> dict[str, An
     call.deletion_mark = False
     call.delete_at = None
     if new_call:
-        manager.calls[call_id] = call
+        manager.add(call)
     if result is None:
         raise NgError("Error rewriting SDP")
     sender.last_sdp = body  # what a subscription to this party mirrors (pubsub)

@@ -216,7 +216,7 @@ def restore_call(manager: CallManager, stored: StoredCall, now: float, foreign: 
     old = manager.calls.get(stored.call_id)
     if old is not None:
         manager.destroy(old, "forced")
-    manager.calls[stored.call_id] = call
+    manager.add(call)
     manager.families.refile(call)
     media_plane = manager.media
     for stream in streams:
