@@ -30,6 +30,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from .stats import NG_COMMANDS, IntervalTally
+from .statsview import address_family_gauges, json_statistics, port_pools
 
 if TYPE_CHECKING:
     from .core import Core
@@ -72,9 +73,6 @@ def calls_time_us(core: Core, tally: IntervalTally, now: float, own: int) -> int
 
 def report(core: Core, tally: IntervalTally, timestamp: int, prefix: str = "") -> str:
     """The lines of one report (the interval ends with it)."""
-    # (imported here: statsview reads this module's tally for its interval figures)
-    from .statsview import address_family_gauges, json_statistics, port_pools
-
     now = core.clock()
     model = json_statistics(core)
     current, totals = model["currentstatistics"], model["totalstatistics"]
