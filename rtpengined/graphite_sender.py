@@ -54,8 +54,10 @@ async def _connect(destination, timeout: int) -> trio.SocketStream:
     return stream
 
 
-async def run(core: Core, config: Config) -> None:
-    """Report to ``config.graphite`` until cancelled."""
+async def run(core: Core, config: Config, *, connect=_connect,
+              send_deadline: float = SEND_DEADLINE) -> None:
+    """Report to ``config.graphite`` until cancelled (``connect`` and ``send_deadline``:
+    a test's own, to see a stalled server dropped without waiting minutes)."""
     destination, interval = config.graphite, config.graphite_seconds
     tally = core.stats.graphite
     assert destination is not None and tally is not None
@@ -68,7 +70,7 @@ async def run(core: Core, config: Config) -> None:
         (log.debug if tried else log.info)("connecting to Graphite at %s", destination)
         tried = True
         try:
-            stream = await _connect(destination, config.graphite_timeout)
+            stream = await connect(destination, config.graphite_timeout)
         except (OSError, trio.TooSlowError) as exc:
             warn("cannot connect to Graphite at %s: %s; trying again every %d s",
                  destination, _reason(exc), interval)
@@ -86,7 +88,7 @@ async def run(core: Core, config: Config) -> None:
                         log.exception("Graphite report failed")
                         text = ""
                     next_run = trio.current_time() + interval
-                    with trio.fail_after(SEND_DEADLINE):
+                    with trio.fail_after(send_deadline):
                         await stream.send_all(text.encode())
                     await trio.sleep_until(next_run)
             except (OSError, trio.BrokenResourceError, trio.TooSlowError) as exc:

@@ -205,3 +205,39 @@ def test_the_call_time_without_a_sweep_is_10_5s_sum():
             want = _swept_calls_time_us(core, tally.started, 3, clock.now)
             lines = _lines(graphite.report(core, tally, int(clock.now)))
             assert lines["call_dur"] == "%.6f" % (want / 1e6)
+
+
+async def test_a_server_that_stops_reading_is_dropped_and_connected_again():
+    """A write that does not finish in time drops the connection; the next interval
+    connects again (small socket buffers on both ends, so it stalls in a moment)."""
+    import functools
+    import socket
+
+    import trio
+
+    from rtpengined import graphite_sender
+
+    accepted: list[trio.SocketStream] = []
+
+    async def never_reads(stream: trio.SocketStream) -> None:
+        stream.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 2048)
+        accepted.append(stream)
+        await trio.sleep_forever()
+
+    async def small_buffer(destination, timeout: int) -> trio.SocketStream:
+        stream = await graphite_sender._connect(destination, timeout)
+        stream.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 4096)
+        return stream
+
+    async with trio.open_nursery() as nursery:
+        listeners = await nursery.start(functools.partial(
+            trio.serve_tcp, never_reads, 0, host="127.0.0.1"))
+        port = listeners[0].socket.getsockname()[1]
+        core, _ = _core(interval=1)
+        core.config.graphite = ListenAddress("127.0.0.1", port)
+        nursery.start_soon(functools.partial(graphite_sender.run, core, core.config,
+                                             connect=small_buffer, send_deadline=0.3))
+        with trio.fail_after(30):
+            while len(accepted) < 2:
+                await trio.sleep(0.05)
+        nursery.cancel_scope.cancel()
