@@ -64,7 +64,7 @@ async def run(core: Core, config: Config, *, connect=_connect,
     if config.graphite_interval <= 0:
         log.warning("--graphite-interval not set: reporting to Graphite every second")
     warn = OccasionalWarning(log, time.monotonic)
-    connected_once = tried = False
+    connected_once = tried = report_failed = False
     while True:
         next_run = trio.current_time() + interval
         (log.debug if tried else log.info)("connecting to Graphite at %s", destination)
@@ -85,7 +85,10 @@ async def run(core: Core, config: Config, *, connect=_connect,
                     try:
                         text = report(core, tally, int(core.clock()), config.graphite_prefix)
                     except Exception:  # a bug in a report must not end the daemon
-                        log.exception("Graphite report failed")
+                        if not report_failed:  # (the traceback once, then a warning a minute)
+                            log.exception("Graphite report failed")
+                        report_failed = True
+                        warn("Graphite reports fail (see the first traceback)")
                         text = ""
                     next_run = trio.current_time() + interval
                     with trio.fail_after(send_deadline):
