@@ -684,7 +684,7 @@ class Call:
     retired_streams: tuple[Stream, ...] = ()
     retired_ports: tuple[tuple[Interface, int, Any], ...] = ()
     # Which address-family gauge the call counts in (``family_gauges``; 0: none yet).
-    family: int = 0
+    family: int = field(default=0, init=False)
 
     # Written out, not left to dataclasses: compiled (mypyc), this runs as C.
     def __init__(self, call_id: str, created: float, last_signal: float,
