@@ -16,6 +16,7 @@ import secrets
 from typing import TYPE_CHECKING, Any
 
 from . import branches
+from .b2b import MEDIA_TIMEOUTS
 from .family_gauges import FamilyGauges
 from .model import Call, CallMedia, Interface, Monologue, Stream
 from .ports import Binder, PortPool, bind_udp
@@ -110,6 +111,9 @@ class CallManager:
         # Told of every own call as it ends, its counters read (``--log-facility-cdr``:
         # ``Core.call_detail_record``); None without the option.
         self.on_end: Callable[[Call, str | None], None] | None = None
+        # Told of every own call its media timed out, before it goes (``--b2b-url``:
+        # ``Core.media_timed_out``); None without the option.
+        self.on_media_timeout: Callable[[Call], None] | None = None
 
     def certificate(self):
         """The daemon's DTLS certificate (``secure.dtls.Certificate``), made on first use.
@@ -296,6 +300,11 @@ class CallManager:
         """End ``call``: final counters into the totals, ports released, call removed."""
         stats = self.stats
         streams = [s for s in call.streams() if not s.closed]
+        if self.on_media_timeout is not None and reason in MEDIA_TIMEOUTS and not call.foreign:
+            try:
+                self.on_media_timeout(call)
+            except Exception:  # a bug in the teardown requests: the call still ends
+                log.exception("call %s: its teardown requests failed", call.call_id)
         if self.on_end is not None and not call.foreign:
             # (its streams as they are: the ports a delete that named a tag closed show so)
             self.media.refresh(streams)

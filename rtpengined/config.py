@@ -149,6 +149,8 @@ OPTIONS: list[Option] = [
     Option("graphite-interval", "G", "int", "graphite_interval", "Seconds between two reports to Graphite (default and below 1: 1)", "INT"),
     Option("graphite-prefix", "", "str", "graphite_prefix", "Put this before the name of every line sent to Graphite (a trailing '.' is not added)", "STRING"),
     Option("graphite-timeout", "", "int", "graphite_timeout", "Drop the Graphite connection when what is sent stays unacknowledged this many seconds (TCP_USER_TIMEOUT; 0: the system's)", "INT"),
+    Option("b2b-url", "b", "str", "b2b_url", "XML-RPC URL that is asked to end the SIP dialogs of a call whose media timed out ('%%': the address of the ng client that created the call)", "URL"),
+    Option("xmlrpc-format", "x", "int", "xmlrpc_format", "Its requests: 0 SEMS (di ... teardown, the default), 1 teardown(call-id), 2 Kamailio (dlg.terminate_dlg)", "INT"),
     Option("homer", "", "destination", "homer", "Send each RTCP report a party sends to this Homer capture server (HEPv3, the report as JSON)", "IP46|HOSTNAME:PORT"),
     Option("homer-protocol", "", "str", "homer_protocol", "Transport protocol for Homer (default udp)", "udp|tcp"),
     Option("homer-id", "", "int", "homer_id", "'Capture ID' to use within the HEP protocol (default 2001)", "INT"),
@@ -269,6 +271,8 @@ class Config:
     graphite_interval: int = 0
     graphite_prefix: str = ""
     graphite_timeout: int = 0
+    b2b_url: str | None = None
+    xmlrpc_format: int = 0
     homer: ListenAddress | None = None
     homer_protocol: str = "udp"
     homer_id: int = 2001

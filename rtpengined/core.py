@@ -15,7 +15,7 @@ from collections.abc import Callable
 from contextlib import AbstractContextManager, nullcontext
 from typing import Any
 
-from . import cdr, ctl, dtmf_log, homer, quality, rtcp_log, statsview
+from . import b2b, cdr, ctl, dtmf_log, homer, quality, rtcp_log, statsview
 from .calls import CallManager
 from .commands import NG_COMMANDS
 from .config import Config
@@ -84,6 +84,11 @@ class Core:
         self.homer_sinks: list[Callable[[bytes], None]] = []
         if self.config.log_facility_cdr is not None:
             self.calls.on_end = self.call_detail_record
+        # Where ``media_timed_out`` sends the XML-RPC requests that end a timed-out call's
+        # dialogs (``b2b``): the daemon's sender with ``--b2b-url``.
+        self.teardown_sinks: list[Callable[[list[b2b.Teardown]], None]] = []
+        if self.config.b2b_url:
+            self.calls.on_media_timeout = self.media_timed_out
         # ``--dtmf-log-ng-tcp``: one callable per open TCP ng connection, each taking a
         # framed message to write to its peer (the transport adds and removes them).
         self.ng_notified: set[Callable[[bytes], None]] = set()
@@ -143,6 +148,15 @@ class Core:
             return
         for sink in self.homer_sinks:
             sink(frame)
+
+    def media_timed_out(self, call: Call) -> None:
+        """An own call whose media timed out (``CallManager.on_media_timeout``): the
+        requests asking ``--b2b-url`` to end its dialogs, to every sink."""
+        requests = b2b.teardown_requests(call, self.config.b2b_url or "",
+                                         self.config.xmlrpc_format, call.xmlrpc_callback)
+        if requests:
+            for sink in self.teardown_sinks:
+                sink(requests)
 
     def call_detail_record(self, call: Call, reason: str | None) -> None:
         """An own call ending (``CallManager.on_end``): its CDR line (``cdr``) to every

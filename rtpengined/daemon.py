@@ -21,6 +21,7 @@ from .homer_sender import HomerSender
 from .host import OsHost
 from .redis.store import start_call_store
 from .service import Notifier, release_freed_memory
+from .xmlrpc_sender import XmlRpcSender
 
 log = logging.getLogger("rtpengined")
 TICK_SECONDS = 1.0
@@ -123,6 +124,11 @@ async def run_daemon(
                                  "RTCP report not logged to syslog")]
                 core.rtcp_sinks.extend(rtcp_senders)
                 # Each RTCP packet a party sends, to Homer.
+                # Timed-out calls' dialogs, ended by the B2BUA over XML-RPC.
+                teardown_sender = XmlRpcSender() if config.b2b_url else None
+                if teardown_sender is not None:
+                    core.teardown_sinks.append(teardown_sender)
+                    nursery.start_soon(teardown_sender.run)
                 homer_senders = [] if config.homer is None else [
                     HomerSender(config.homer, config.homer_protocol == "tcp")]
                 core.homer_sinks.extend(homer_senders)

@@ -685,6 +685,8 @@ class Call:
     retired_ports: tuple[tuple[Interface, int, Any], ...] = ()
     # Which address-family gauge the call counts in (``family_gauges``; 0: none yet).
     family: int = field(default=0, init=False)
+    # ``xmlrpc-callback`` of an offer or answer: what ``%%`` in --b2b-url names (``b2b``).
+    xmlrpc_callback: str | None = field(default=None, init=False)
 
     # Written out, not left to dataclasses: compiled (mypyc), this runs as C.
     def __init__(self, call_id: str, created: float, last_signal: float,
@@ -718,6 +720,7 @@ class Call:
         self.retired_streams = retired_streams
         self.retired_ports = retired_ports
         self.family = 0
+        self.xmlrpc_callback = None
 
     def streams(self) -> list[Stream]:
         """Every stream of every party, for counters and teardown (a list: cheaper than a

@@ -90,6 +90,7 @@ _KEY_SPELLINGS = {
     "ice lite": "ICE-lite", "dtls-reverse": "DTLS-reverse", "dtls reverse": "DTLS-reverse",
     "dtls fingerprint": "DTLS-fingerprint", "dtls-fingerprint": "DTLS-fingerprint",
     "reverse ptime": "ptime-reverse", "reverse-ptime": "ptime-reverse",
+    "XMLRPC-callback": "xmlrpc-callback",
 }
 
 

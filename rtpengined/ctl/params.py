@@ -110,7 +110,7 @@ def _params(core: Core, state: CliState, start: bool) -> str:
     lines += [
         f"no-redis-required = {int(config.no_redis_required)}",
         f"num-threads = {config.relay_worker_count(core.host.cpu_count())}",
-        "xmlrpc-format = 0",
+        f"xmlrpc-format = {config.xmlrpc_format}",
         "log_format = 0",
         f"redis_allowed_errors = {state.redis_allowed_errors}",
         f"redis_disable_time = {state.redis_disable_time}",
@@ -123,7 +123,7 @@ def _params(core: Core, state: CliState, start: bool) -> str:
     lines += [f"interface[{i}] = {iface.name}\\{iface.address} " for i, iface in enumerate(config.interfaces)]
     lines += [f"keyspace[{i}] = {db} " for i, db in enumerate(core.store.keyspaces())]
     lines += [
-        "b2b_url = (null)",
+        f"b2b_url = {config.b2b_url or '(null)'}",
         f"redis-auth = {(redis and redis.password) or '(null)'}",
         f"redis-write-auth = {(redis_write and redis_write.password) or '(null)'}",
         "recording-dir = (null)",

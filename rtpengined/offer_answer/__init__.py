@@ -12,10 +12,11 @@ per-media state the steps share. Options come from ``rtpengined.ngoptions``.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from .. import dtmf_block, dtmf_log
+from .. import b2b, dtmf_block, dtmf_log
 from .. import sdp as sdpmod
 from ..model import Call, Monologue, Stream
 from ..ng_extended import apply_media_blocks
@@ -27,6 +28,8 @@ from ..sdp import SessionDescription
 from . import feedback, trickle
 from .session import _Session
 from .work import _source_medias, _uses_source
+
+log = logging.getLogger("rtpengined")
 
 if TYPE_CHECKING:
     from ..calls import CallManager
@@ -110,6 +113,8 @@ def offer(core: Core, message: dict[str, Any], request: Request) -> dict[str, An
         raise
     _keep_dialogue(sender, peer)
     call.last_signal = now
+    if "xmlrpc-callback" in message:
+        _xmlrpc_callback(call, message["xmlrpc-callback"])
     call.deletion_mark = False
     call.delete_at = None
     if new_call:
@@ -154,6 +159,8 @@ def answer(core: Core, message: dict[str, Any], request: Request) -> dict[str, A
     result = session.apply(parsed, answerer, offerer, opts, request, is_offer=False)
     _keep_dialogue(answerer, offerer)
     call.last_signal = now
+    if "xmlrpc-callback" in message:
+        _xmlrpc_callback(call, message["xmlrpc-callback"])
     if result is None:
         raise NgError("Error rewriting SDP")
     call.answered = True
@@ -168,6 +175,17 @@ def answer(core: Core, message: dict[str, Any], request: Request) -> dict[str, A
     if result == "":
         return {"result": "ok"}
     return {"sdp": result, "result": "ok"}
+
+
+def _xmlrpc_callback(call: Call, value: Any) -> None:
+    """``xmlrpc-callback``: the address ``%%`` in ``--b2b-url`` stands for (``b2b``); 10.5
+    warns about one that is no IP address and keeps what it had."""
+    text = value.decode("utf-8", "replace") if isinstance(value, bytes) else str(value)
+    address = b2b.callback_address(text)
+    if address is None:
+        log.warning("Failed to parse 'xmlrpc-callback' address %r", text)
+    else:
+        call.xmlrpc_callback = address
 
 
 def _keep_dialogue(sender: Monologue, receiver: Monologue) -> None:
