@@ -121,6 +121,10 @@ class FakeCalls:
         self.converting: dict = {}  # (no stream converts in these tests)
         self.families = FamilyGauges()
 
+    def changed(self, call) -> None:
+        self.families.refile(call)
+        self.store.changed(call)
+
     def destroy(self, call, reason) -> None:
         self.destroyed.append((call.call_id, reason))
         del self.calls[call.call_id]
