@@ -109,6 +109,8 @@ OPTIONS: list[Option] = [
     Option("num-threads", "", "int", "num_threads", "rtpengine's media threads: the relay workers here, where --relay-workers does not say", "INT"),
     Option("log-level", "L", "int", "log_level", "Log level (syslog numbering: 3 error … 7 debug)", "INT"),
     Option("log-stderr", "E", "bool", "log_stderr", "Log to stderr also with --log-facility (without it the log always goes to stderr)", ""),
+    Option("split-logs", "", "bool", "split_logs", "Write each line of a message with several (a traceback) as a log line of its own", ""),
+    Option("max-log-line-length", "", "int", "max_log_line_length", "Break log lines longer than this (0: the default, none to stderr and 500 to syslog; negative: none)", "INT"),
     Option("no-log-timestamps", "", "bool", "no_log_timestamps", "No timestamps on the log lines to stderr", ""),
     Option("log-facility", "", "facility", "log_facility", "Send the daemon's log to syslog at this facility instead of stderr (unless --log-stderr)", "daemon|local0|...|local7"),
     Option("foreground", "f", "bool", "foreground", "Stay in the foreground (always: use a service manager to detach)", ""),
@@ -239,6 +241,8 @@ class Config:
     log_stderr: bool = False  # (-E given: with --log-facility, still to stderr)
     log_facility: int | None = None  # (a syslog facility's number: the daemon's own log)
     no_log_timestamps: bool = False
+    split_logs: bool = False
+    max_log_line_length: int = 0
     foreground: bool = True
     pidfile: str | None = None
     table: int = -1

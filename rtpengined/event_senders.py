@@ -20,6 +20,7 @@ import time
 from collections.abc import Callable
 
 from .config import ListenAddress
+from .log_lines import BreakingFormatter
 
 log = logging.getLogger("rtpengined.dtmf")
 WARN_EVERY = 60.0  # seconds between two warnings about failing sends
@@ -128,19 +129,23 @@ class SyslogHandler(logging.Handler):
     message``, never blocking the daemon (a full or absent syslog socket loses lines, and
     says so once a minute, to itself)."""
 
-    def __init__(self, path: str, facility: int, severities: dict[int, int]) -> None:
+    def __init__(self, path: str, facility: int, severities: dict[int, int],
+                 formatter: BreakingFormatter | None = None) -> None:
         super().__init__()
         self.sender = SyslogSender(path, facility, "log line not sent to syslog")
         self.severities = severities  # (logging level -> syslog severity)
-        self.setFormatter(logging.Formatter("%(levelname)s: [%(name)s] %(message)s"))
+        self.breaking = formatter or BreakingFormatter("%(levelname)s: [%(name)s] %(message)s")
+        self.setFormatter(self.breaking)
 
     def emit(self, record: logging.LogRecord) -> None:
         try:
-            line = self.format(record).encode("utf-8", "replace")
+            lines = self.breaking.format_lines(record)
         except Exception:  # (a record that does not format: logging's own report)
             self.handleError(record)
             return
-        self.sender(line, self.severities.get(record.levelno, LOG_INFO))
+        severity = self.severities.get(record.levelno, LOG_INFO)
+        for line in lines:  # (each its own datagram, as 10.5 writes each piece)
+            self.sender(line.encode("utf-8", "replace"), severity)
 
     def close(self) -> None:
         self.sender.close()

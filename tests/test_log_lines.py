@@ -1,0 +1,64 @@
+"""``--split-logs`` and ``--max-log-line-length``: messages broken into lines as 10.5 breaks
+them, each line with our whole prefix."""
+
+from __future__ import annotations
+
+import logging
+import subprocess
+import sys
+
+from rtpengined.log_lines import BreakingFormatter, effective_max, pieces
+
+
+def test_long_messages_break_at_the_maximum_as_10_5s_do():
+    # (10.5.3.5 with --max-log-line-length=20 writes its start-up line so)
+    assert pieces("[core] Startup complete, version 10.5.3.5-1+deb12u1", 20) == [
+        "[core] Startup compl ...", "... ete, version 10.5.3. ...", "... 5-1+deb12u1"]
+    assert pieces("short\n\n", 20) == ["short"]
+    assert pieces("x" * 20, 20) == ["x" * 20]
+    assert pieces("a\nb", 0) == ["a\nb"]
+
+
+def test_split_logs_breaks_at_newlines_and_still_at_the_maximum():
+    assert pieces("one\r\ntwo\nthree", 0, split=True) == ["one ...", "... two ...", "... three"]
+    # (a newline right where a piece begins stops the breaking: 10.5 writes the rest as it
+    # is, newline and all)
+    assert pieces("abcdefgh\nij", 4, split=True) == ["abcd ...", "... efgh ...", "... \nij"]
+    assert pieces("a\n\nb", 0, split=True) == ["a ...", "... \nb"]
+
+
+def test_the_default_maximum_is_500_for_syslog_only():
+    assert effective_max(0, to_syslog_only=True) == 500
+    assert effective_max(0, to_syslog_only=False) == 0
+    assert effective_max(-1, to_syslog_only=True) == 0
+    assert effective_max(80, to_syslog_only=False) == 80
+
+
+def test_each_line_gets_the_prefix_and_a_traceback_is_part_of_the_message():
+    formatter = BreakingFormatter("%(levelname)s [%(name)s] %(message)s", 0, split=True)
+    try:
+        raise ValueError("boom")
+    except ValueError:
+        record = logging.LogRecord("rtpengined.x", logging.ERROR, __file__, 1, "failed %s",
+                                   ("here",), sys.exc_info())
+    lines = formatter.format_lines(record)
+    assert lines[0] == "ERROR [rtpengined.x] failed here ..."
+    assert lines[1] == "ERROR [rtpengined.x] ... Traceback (most recent call last): ..."
+    assert lines[-1] == "ERROR [rtpengined.x] ... ValueError: boom"
+    assert all(line.startswith("ERROR [rtpengined.x] ") for line in lines)
+    plain = BreakingFormatter("%(message)s")
+    assert plain.format(record).startswith("failed here\nTraceback")
+
+
+def test_the_daemon_breaks_its_log_lines():
+    # (it stops at once: the ng address is not on this host; its warnings came first)
+    result = subprocess.run(
+        [sys.executable, "-m", "rtpengined", "run", "--config-file=none", "--mqtt-host=x",
+         "--max-log-line-length=30", "--no-log-timestamps", "--listen-ng=192.0.2.99:2223",
+         "--listen-cli=127.0.0.1:0", "--listen-http=127.0.0.1:0"],
+        capture_output=True, text=True, timeout=60)
+    assert result.returncode != 0
+    assert result.stderr.splitlines()[:3] == [
+        "WARNING [rtpengined] option --mqtt-host is an rtpen ...",
+        "WARNING [rtpengined] ... gine option that rtpengined do ...",
+        "WARNING [rtpengined] ... es not support; ignored"]
