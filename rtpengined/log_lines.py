@@ -63,6 +63,9 @@ class BreakingFormatter(logging.Formatter):
             message = f"{message}\n{record.exc_text}"
         if record.stack_info:
             message = f"{message}\n{self.formatStack(record.stack_info)}"
+        if (not self.max_length or len(message) <= self.max_length) and (
+                not self.split or "\n" not in message):
+            return [logging.Formatter.format(self, record)]  # (the usual line: as it is)
         lines = []
         for piece in pieces(message, self.max_length, self.split):
             copy = logging.makeLogRecord(record.__dict__)
