@@ -13,8 +13,8 @@ import trio
 
 from . import __version__
 from .config import ConfigError, options_help, parse_args
-from .log_lines import BreakingFormatter, effective_max
-from .service import Notifier, freeze_startup_heap, stderr_is_journal
+from .log_setup import LogSettings, setup_logging
+from .service import Notifier, freeze_startup_heap
 
 RUN_HELP = f"""Run the media proxy in the foreground until SIGINT/SIGTERM.
 
@@ -38,51 +38,6 @@ STOPPING=1 when it stops. SIGHUP is logged and ignored: nothing is reloaded.
 Options:
 {options_help()}
 """
-
-SYSLOG_TO_LOGGING = {0: logging.CRITICAL, 1: logging.CRITICAL, 2: logging.CRITICAL, 3: logging.ERROR,
-                     4: logging.WARNING, 5: logging.INFO, 6: logging.INFO, 7: logging.DEBUG}
-
-
-LOGGING_TO_SYSLOG = {logging.CRITICAL: 2, logging.ERROR: 3, logging.WARNING: 4, logging.INFO: 6,
-                     logging.DEBUG: 7}
-
-
-class JournalFormatter(BreakingFormatter):
-    """journald stamps every line itself and reads a ``<N>`` syslog priority prefix."""
-
-    def format(self, record: logging.LogRecord) -> str:
-        priority = LOGGING_TO_SYSLOG.get(record.levelno, 6)
-        return "\n".join(f"<{priority}>{line}" for line in self.format_lines(record))
-
-
-def setup_logging(level: int, journal: bool = False,
-                  syslog: tuple[str, int] | None = None, stderr: bool = True,
-                  timestamps: bool = True, max_length: int = 0, split: bool = False) -> None:
-    """The daemon's log: to stderr (with ``timestamps`` unless journald stamps them), and/or
-    with ``syslog`` (socket path, facility: ``--log-facility``) to syslog as 10.5 logs
-    there; messages broken into lines as ``--max-log-line-length`` and ``--split-logs``
-    say (``log_lines``)."""
-    handlers: list[logging.Handler] = []
-    to_stderr = stderr or syslog is None
-    max_length = effective_max(max_length, to_syslog_only=not to_stderr)
-    if syslog is not None:
-        from .event_senders import SyslogHandler
-
-        handlers.append(SyslogHandler(*syslog, LOGGING_TO_SYSLOG, BreakingFormatter(
-            "%(levelname)s: [%(name)s] %(message)s", max_length, split)))
-    if to_stderr:
-        handler = logging.StreamHandler(sys.stderr)
-        if journal:
-            handler.setFormatter(JournalFormatter("%(levelname)s [%(name)s] %(message)s",
-                                                  max_length, split))
-        else:
-            handler.setFormatter(BreakingFormatter(
-                ("%(asctime)s " if timestamps else "") + "%(levelname)s [%(name)s] %(message)s",
-                max_length, split))
-        handlers.append(handler)
-    logging.basicConfig(level=SYSLOG_TO_LOGGING.get(max(0, min(level, 7)), logging.INFO),
-                        handlers=handlers)
-
 
 def _find_listen_error(exc: BaseException):
     from transports import ListenError
@@ -130,16 +85,10 @@ def run(options: tuple[str, ...]) -> None:
 
         click.echo("\n".join(support_lines()))
         return
-    syslog = None
-    if config.log_facility is not None:
-        syslog = (config.syslog_socket, config.log_facility)
-        if not os.path.exists(config.syslog_socket):  # (lines sent there would be lost)
-            click.echo(f"rtpengined: no syslog socket at {config.syslog_socket}: logging to "
-                       "stderr", err=True)
-            syslog = None
-    setup_logging(config.log_level, journal=stderr_is_journal(), syslog=syslog,
-                  stderr=config.log_stderr, timestamps=not config.no_log_timestamps,
-                  max_length=config.max_log_line_length, split=config.split_logs)
+    if config.log_facility is not None and not os.path.exists(config.syslog_socket):
+        click.echo(f"rtpengined: no syslog socket at {config.syslog_socket}: logging to "
+                   "stderr", err=True)  # (lines sent there would be lost)
+    setup_logging(LogSettings.of(config))
     log = logging.getLogger("rtpengined")
     for warning in config.warnings:
         log.warning("%s", warning)

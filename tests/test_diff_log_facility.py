@@ -98,3 +98,28 @@ def test_no_log_timestamps_drops_ours_on_stderr():
                      if line.endswith("rtpengined ready"))
         assert bool(re.match(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d+ INFO ", ready)) == stamped
         assert ready.startswith("INFO [rtpengined] ") != stamped
+
+
+def test_the_relay_workers_log_goes_to_syslog_too(tmp_path):
+    """A relay worker is a process of its own: its lines (here the error of a scheduling
+    priority the kernel refuses) go where the daemon's go, in the same form, at the long
+    lines broken as the daemon's; before they went bare to stderr alone."""
+    path = str(tmp_path / "log")
+    log = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    log.bind(path)
+    try:
+        daemon = start_ours(extra=["--log-facility=local3", f"--syslog-socket={path}",
+                                   "--scheduling=fifo", "--priority=500",
+                                   "--max-log-line-length=40"])
+        daemon.stop()
+        stderr = daemon.proc.stderr.read().decode()
+        sent = [(priority, message) for priority, _, message in _lines(log, 0.3)]
+    finally:
+        log.close()
+    assert (FACILITY * 8 + 3, "ERROR: [rtpengined.relay] Failed to set thread scheduling "
+            "paramete ...") in sent
+    assert (FACILITY * 8 + 3, "ERROR: [rtpengined.relay] ... rs to 'fifo' (1) / 500: Invalid "
+            "argument") in sent
+    # (-E, which the test daemons have: stderr too, in the daemon's form, never bare)
+    assert "ERROR [rtpengined.relay] Failed to set thread" in stderr
+    assert not any(line.startswith("Failed to set") for line in stderr.splitlines())

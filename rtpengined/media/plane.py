@@ -41,6 +41,7 @@ from dataclasses import dataclass, field
 import trio
 
 from ..config import Config
+from ..log_setup import LogSettings
 from ..model import Endpoint, Stream, StreamStats
 from ..ports import LingeringSockets
 from . import channel as ch
@@ -58,6 +59,7 @@ from .kernel import Kernel, KernelPlanner, NullKernel, Pair
 from .nft import open_kernel
 from .worker import (
     LOG_RTCP,
+    LOG_SETTINGS,
     LOG_SRTP_KEYS,
     NO_SUPPRESS,
     SCHEDULING,
@@ -161,6 +163,8 @@ class RelayPlane:
             self.worker_options.append(LOG_SRTP_KEYS)
         if config.scheduling is not None or config.priority:
             self.worker_options.append(f"{SCHEDULING}{config.scheduling or ''}:{config.priority}")
+        # Their log goes where the daemon's goes, and looks the same (``log_setup``).
+        self.worker_options.insert(0, LOG_SETTINGS + LogSettings.of(config).to_arg())
         self.counters = CounterTable.create()
         # Ended streams' sockets a worker may still hold; the port pools reuse them.
         self.lingering = LingeringSockets()

@@ -128,6 +128,7 @@ _LOG_RTCP = [False]
 SOFTWARE_ID = "software-id="  # (a worker's command-line option, with ``--software-id``)
 SCHEDULING = "scheduling="  # (one too: ``--scheduling`` and ``--priority``, NAME:PRIORITY)
 LOG_SRTP_KEYS = "log-srtp-keys"  # (and ``--log-srtp-keys``: DTLS legs log their keys)
+LOG_SETTINGS = "log="  # (where its log goes: ``log_setup.LogSettings.to_arg``)
 # RTP clocks of the static audio payload types (RFC 3551), for the jitter of generated
 # reports (``reception``) where the party's rtpmaps do not name the type's.
 _CLOCK_RATES = {0: 8000, 3: 8000, 4: 8000, 5: 8000, 6: 16000, 7: 8000, 8: 8000, 9: 8000,
@@ -2934,6 +2935,10 @@ def main(argv: list[str]) -> int:
             log_srtp_keys = True
         elif option.startswith(SCHEDULING):
             scheduling = option[len(SCHEDULING):].rpartition(":")
+        elif option.startswith(LOG_SETTINGS):
+            from ..log_setup import LogSettings, setup_logging
+
+            setup_logging(LogSettings.from_arg(option[len(LOG_SETTINGS):]))
         else:
             settings = dtx.DtxSettings.from_arg(option)
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C goes to the daemon; it stops us

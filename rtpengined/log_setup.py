@@ -1,0 +1,95 @@
+"""Where the log goes and how its lines look, for the daemon and its relay workers alike:
+stderr (with timestamps unless journald stamps them, or ``--no-log-timestamps``) and/or
+syslog (``--log-facility``, as 10.5 logs there), at ``--log-level``, lines broken as
+``--max-log-line-length`` and ``--split-logs`` say (``log_lines``).
+
+The relay workers are processes of their own: they get the same ``LogSettings`` on their
+command line (``to_arg``/``from_arg``) and set their log up the same way, so what they
+report reaches syslog and looks like every other line (without it Python's last-resort
+handler wrote their warnings bare to stderr, at whatever level was set).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import sys
+from dataclasses import asdict, dataclass
+from typing import TYPE_CHECKING
+
+from .log_lines import BreakingFormatter, effective_max
+
+if TYPE_CHECKING:
+    from .config import Config
+
+SYSLOG_TO_LOGGING = {0: logging.CRITICAL, 1: logging.CRITICAL, 2: logging.CRITICAL, 3: logging.ERROR,
+                     4: logging.WARNING, 5: logging.INFO, 6: logging.INFO, 7: logging.DEBUG}
+
+LOGGING_TO_SYSLOG = {logging.CRITICAL: 2, logging.ERROR: 3, logging.WARNING: 4, logging.INFO: 6,
+                     logging.DEBUG: 7}
+
+
+@dataclass(frozen=True)
+class LogSettings:
+    level: int = 5
+    syslog_socket: str | None = None  # (with the facility: --log-facility)
+    facility: int = 0
+    stderr: bool = True  # (-E: with --log-facility, stderr too)
+    timestamps: bool = True
+    max_length: int = 0
+    split: bool = False
+
+    @classmethod
+    def of(cls, config: Config) -> LogSettings:
+        """The settings the options give (syslog only where its socket is there)."""
+        syslog = (config.syslog_socket if config.log_facility is not None
+                  and os.path.exists(config.syslog_socket) else None)
+        return cls(config.log_level, syslog, config.log_facility or 0,
+                   config.log_stderr, not config.no_log_timestamps,
+                   config.max_log_line_length, config.split_logs)
+
+    def to_arg(self) -> str:
+        return json.dumps(asdict(self), separators=(",", ":"))
+
+    @classmethod
+    def from_arg(cls, text: str) -> LogSettings:
+        return cls(**json.loads(text))
+
+
+class JournalFormatter(BreakingFormatter):
+    """journald stamps every line itself and reads a ``<N>`` syslog priority prefix."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        priority = LOGGING_TO_SYSLOG.get(record.levelno, 6)
+        return "\n".join(f"<{priority}>{line}" for line in self.format_lines(record))
+
+
+def setup_logging(settings: LogSettings, journal: bool | None = None) -> None:
+    """Send this process's log where ``settings`` say (``journal``: stderr is journald's,
+    found out here unless given)."""
+    from .event_senders import SyslogHandler
+    from .service import stderr_is_journal
+
+    if journal is None:
+        journal = stderr_is_journal()
+    handlers: list[logging.Handler] = []
+    syslog = settings.syslog_socket
+    to_stderr = settings.stderr or syslog is None
+    max_length = effective_max(settings.max_length, to_syslog_only=not to_stderr)
+    if syslog is not None:
+        handlers.append(SyslogHandler(syslog, settings.facility, LOGGING_TO_SYSLOG,
+                                      BreakingFormatter("%(levelname)s: [%(name)s] %(message)s",
+                                                        max_length, settings.split)))
+    if to_stderr:
+        handler = logging.StreamHandler(sys.stderr)
+        if journal:
+            handler.setFormatter(JournalFormatter("%(levelname)s [%(name)s] %(message)s",
+                                                  max_length, settings.split))
+        else:
+            handler.setFormatter(BreakingFormatter(
+                ("%(asctime)s " if settings.timestamps else "")
+                + "%(levelname)s [%(name)s] %(message)s", max_length, settings.split))
+        handlers.append(handler)
+    logging.basicConfig(level=SYSLOG_TO_LOGGING.get(max(0, min(settings.level, 7)), logging.INFO),
+                        handlers=handlers)
