@@ -3,6 +3,8 @@
 import pytest
 
 from rtpengined.config import ConfigError, ListenAddress, parse_args
+from rtpengined.log_setup import LogSettings
+from rtpengined.media.worker import LOG_SETTINGS
 from rtpengined.model import Interface
 
 
@@ -109,7 +111,21 @@ def test_dtmf_no_suppress_reaches_the_relay_workers_command_line():
     assert (config.dtmf_no_suppress, config.warnings, parse_args([]).dtmf_no_suppress) == (
         True, [], False)
     assert NO_SUPPRESS in RelayPlane(config, workers=0).worker_options
-    assert RelayPlane(parse_args([]), workers=0).worker_options == []
+    # (without it, only where their log goes: every worker gets that)
+    options = RelayPlane(parse_args([]), workers=0).worker_options
+    assert len(options) == 1 and LogSettings.from_arg(options[0][len(LOG_SETTINGS):]) == \
+        LogSettings.of(parse_args([]))
+
+
+def test_the_log_settings_reach_the_relay_workers():
+    from rtpengined.media.plane import RelayPlane
+
+    config = parse_args(["-L", "7", "--split-logs", "--max-log-line-length=80",
+                         "--no-log-timestamps"])
+    first = RelayPlane(config, workers=0).worker_options[0]
+    assert first.startswith(LOG_SETTINGS)
+    assert LogSettings.from_arg(first[len(LOG_SETTINGS):]) == LogSettings(
+        level=7, stderr=False, timestamps=False, max_length=80, split=True)
 
 
 def test_unknown_key_in_config_file_fails(tmp_path):
