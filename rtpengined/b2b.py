@@ -41,18 +41,12 @@ def callback_address(text: str) -> str | None:
         return None
 
 
-def _origin(proxy: str) -> str:
-    """The address of ``Call.proxy`` (``IP:port``, IPv6 in brackets), without the port."""
-    host = proxy.rsplit(":", 1)[0] if proxy.count(":") == 1 or proxy.startswith("[") else proxy
-    return host.strip("[]")
-
-
 def teardown_requests(call: Call, url: str, fmt: int, callback: str | None = None
                       ) -> list[Teardown]:
     """The requests that end ``call``'s dialogs (none for a format 10.5 does not know)."""
     if "%%" in url:
         prefix, _, suffix = url.partition("%%")
-        url = prefix + (callback or _origin(call.proxy)) + suffix
+        url = prefix + (callback or call.proxy_address()) + suffix
     tagged = [party for party in call.monologues if party.tag]
     if fmt == SEMS:
         return [Teardown(url, "di", ("sbc", "postControlCmd", party.tag, "teardown"))

@@ -722,6 +722,11 @@ class Call:
         self.family = 0
         self.xmlrpc_callback = None
 
+    def proxy_address(self) -> str:
+        """The address of the ng client that created the call, without its port (10.5's
+        ``created_from_addr``; empty for a call no ng client made)."""
+        return self.proxy.rpartition(":")[0].strip("[]")
+
     def streams(self) -> list[Stream]:
         """Every stream of every party, for counters and teardown (a list: cheaper than a
         generator for the few streams of a call, and read several times per command)."""

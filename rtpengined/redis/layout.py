@@ -173,7 +173,7 @@ def encode_call(call: Call, db: int, intf_index: dict[tuple[str, str], int] | No
         "num_maps": str(len(medias)),
         "ml_deleted": "0",
         "created_from": escape(call.proxy),
-        "created_from_addr": escape(call.proxy.rpartition(":")[0].strip("[]")),
+        "created_from_addr": escape(call.proxy_address()),
         "redis_hosted_db": str(db),
         "recording_metadata": "",
         "block_dtmf": dtmf_block.stored(call.block_dtmf, call.dtmf_security),
