@@ -13,6 +13,7 @@ import trio
 
 from . import __version__
 from .config import ConfigError, options_help, parse_args
+from .log_context import CONTEXT
 from .log_setup import LogSettings, setup_logging
 from .service import Notifier, freeze_startup_heap
 
@@ -88,7 +89,9 @@ def run(options: tuple[str, ...]) -> None:
     if config.log_facility is not None and not os.path.exists(config.syslog_socket):
         click.echo(f"rtpengined: no syslog socket at {config.syslog_socket}: logging to "
                    "stderr", err=True)  # (lines sent there would be lost)
-    setup_logging(LogSettings.of(config))
+    setup_logging(LogSettings.of(config), subsystem_levels=config.log_levels)
+    CONTEXT.configure(config.log_format == "parsable", config.log_mark_prefix,
+                      config.log_mark_suffix)
     log = logging.getLogger("rtpengined")
     for warning in config.warnings:
         log.warning("%s", warning)

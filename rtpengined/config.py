@@ -112,6 +112,9 @@ OPTIONS: list[Option] = [
     Option("split-logs", "", "bool", "split_logs", "Write each line of a message with several (a traceback) as a log line of its own", ""),
     Option("max-log-line-length", "", "int", "max_log_line_length", "Break log lines longer than this (0: the default, none to stderr and 500 to syslog; negative: none)", "INT"),
     Option("no-log-timestamps", "", "bool", "no_log_timestamps", "No timestamps on the log lines to stderr", ""),
+    Option("log-format", "", "str", "log_format", "How a line names its call: default [CALL-ID], parsable [ID=\"CALL-ID\"]", "default|parsable"),
+    Option("log-mark-prefix", "", "str", "log_mark_prefix", "Written before what a log line holds that is private (tags, a request's bytes)", "STRING"),
+    Option("log-mark-suffix", "", "str", "log_mark_suffix", "Written after it", "STRING"),
     Option("log-facility", "", "facility", "log_facility", "Send the daemon's log to syslog at this facility instead of stderr (unless --log-stderr)", "daemon|local0|...|local7"),
     Option("foreground", "f", "bool", "foreground", "Stay in the foreground (always: use a service manager to detach)", ""),
     Option("pidfile", "p", "str", "pidfile", "Write the daemon's PID to this file", "FILE"),
@@ -236,11 +239,14 @@ class Config:
     num_threads: int = 0
     scheduling: str | None = None  # (``media.scheduling.POLICIES``; 10.5 warns at others)
     priority: int = 0
-    log_level: int = 5
+    log_level: int = 6
     log_levels: dict[str, int] = field(default_factory=dict)
     log_stderr: bool = False  # (-E given: with --log-facility, still to stderr)
     log_facility: int | None = None  # (a syslog facility's number: the daemon's own log)
     no_log_timestamps: bool = False
+    log_format: str = "default"
+    log_mark_prefix: str = ""
+    log_mark_suffix: str = ""
     split_logs: bool = False
     max_log_line_length: int = 0
     foreground: bool = True
@@ -543,6 +549,8 @@ def validate(config: Config) -> None:
     if config.jitter_buffer < 0:  # (10.5 refuses it too, and exits)
         raise ConfigError(f"--jitter-buffer: {config.jitter_buffer} is negative")
     _validate_dtls(config)
+    if config.log_format not in ("default", "parsable"):
+        raise ConfigError("Invalid --log-format option")
     if config.mos.upper() not in ("CQ", "LQ"):
         raise ConfigError(f"Invalid --mos option ('{config.mos}')")
     config.mos = config.mos.upper()

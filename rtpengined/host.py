@@ -8,14 +8,11 @@ acting (as the media plane has ``NullMediaPlane``); the daemon runs with ``OsHos
 
 from __future__ import annotations
 
-import logging
 import os
 import resource
 from typing import Protocol
 
-# syslog level → Python logging level, for the loggers a subsystem maps to.
-_SYSLOG_TO_LOGGING = {0: 50, 1: 50, 2: 50, 3: 40, 4: 30, 5: 20, 6: 20, 7: 10}
-_SUBSYSTEM_LOGGERS = {"core": "rtpengined", "http": "rtpengined.http", "control": "rtpengined.cli"}
+from .log_setup import set_subsystem_level
 
 
 class Host(Protocol):
@@ -50,6 +47,4 @@ class OsHost:
         resource.setrlimit(resource.RLIMIT_NOFILE, (value, value))
 
     def set_log_level(self, subsystem: str, level: int) -> None:
-        name = _SUBSYSTEM_LOGGERS.get(subsystem)
-        if name is not None:
-            logging.getLogger(name).setLevel(_SYSLOG_TO_LOGGING.get(max(0, min(level, 7)), 20))
+        set_subsystem_level(subsystem, level)

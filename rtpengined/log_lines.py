@@ -1,5 +1,6 @@
 """``--split-logs`` and ``--max-log-line-length``: one log message written as several lines,
-each with the whole prefix (time, level, logger), as 10.5 breaks them.
+as 10.5 breaks them: each with the time, the level and the call, the subsystem
+(``rtpe_subsystem``, see ``log_context``) part of the text that is broken.
 
 ``pieces`` is 10.5's rule: with ``--split-logs`` a message breaks at each newline (a
 carriage return before it dropped); a piece longer than the maximum (0: none) breaks at it.
@@ -56,7 +57,7 @@ class BreakingFormatter(logging.Formatter):
     def format_lines(self, record: logging.LogRecord) -> list[str]:
         if not self.max_length and not self.split:
             return [logging.Formatter.format(self, record)]
-        message = record.getMessage()
+        message = getattr(record, "rtpe_subsystem", "") + record.getMessage()
         if record.exc_info and not record.exc_text:
             record.exc_text = self.formatException(record.exc_info)
         if record.exc_text:
@@ -69,7 +70,7 @@ class BreakingFormatter(logging.Formatter):
         lines = []
         for piece in pieces(message, self.max_length, self.split):
             copy = logging.makeLogRecord(record.__dict__)
-            copy.msg, copy.args = piece, None
+            copy.msg, copy.args, copy.rtpe_subsystem = piece, None, ""
             copy.exc_info = copy.exc_text = copy.stack_info = None
             lines.append(logging.Formatter.format(self, copy))
         return lines

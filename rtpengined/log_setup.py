@@ -1,7 +1,9 @@
 """Where the log goes and how its lines look, for the daemon and its relay workers alike:
 stderr (with timestamps unless journald stamps them, or ``--no-log-timestamps``) and/or
-syslog (``--log-facility``, as 10.5 logs there), at ``--log-level``, lines broken as
-``--max-log-line-length`` and ``--split-logs`` say (``log_lines``).
+syslog (``--log-facility``, as 10.5 logs there), at ``--log-level`` and the subsystems'
+``--log-level-NAME``, lines in 10.5's form (``[SECONDS.MICROS] LEVEL: [CALL-ID]: [subsystem]
+message``, see ``log_context``) broken as ``--max-log-line-length`` and ``--split-logs`` say
+(``log_lines``).
 
 The relay workers are processes of their own: they get the same ``LogSettings`` on their
 command line (``to_arg``/``from_arg``) and set their log up the same way, so what they
@@ -18,16 +20,20 @@ import sys
 from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING
 
+from .log_context import (
+    CONTEXT,
+    LOGGING_TO_SYSLOG,
+    SUBSYSTEM_LOGGERS,
+    ContextFilter,
+    syslog_to_logging,
+)
 from .log_lines import BreakingFormatter, effective_max
 
 if TYPE_CHECKING:
     from .config import Config
 
-SYSLOG_TO_LOGGING = {0: logging.CRITICAL, 1: logging.CRITICAL, 2: logging.CRITICAL, 3: logging.ERROR,
-                     4: logging.WARNING, 5: logging.INFO, 6: logging.INFO, 7: logging.DEBUG}
-
-LOGGING_TO_SYSLOG = {logging.CRITICAL: 2, logging.ERROR: 3, logging.WARNING: 4, logging.INFO: 6,
-                     logging.DEBUG: 7}
+LINE = "%(rtpe_level)s: %(rtpe_call)s%(rtpe_subsystem)s%(message)s"  # (after the time, where there is one)
+STAMPED_LINE = "[%(created).6f] " + LINE
 
 
 @dataclass(frozen=True)
@@ -39,6 +45,7 @@ class LogSettings:
     timestamps: bool = True
     max_length: int = 0
     split: bool = False
+    parsable: bool = False  # (--log-format=parsable: the call as [ID="..."])
 
     @classmethod
     def of(cls, config: Config) -> LogSettings:
@@ -47,7 +54,8 @@ class LogSettings:
                   and os.path.exists(config.syslog_socket) else None)
         return cls(config.log_level, syslog, config.log_facility or 0,
                    config.log_stderr, not config.no_log_timestamps,
-                   config.max_log_line_length, config.split_logs)
+                   config.max_log_line_length, config.split_logs,
+                   config.log_format == "parsable")
 
     def to_arg(self) -> str:
         return json.dumps(asdict(self), separators=(",", ":"))
@@ -65,12 +73,14 @@ class JournalFormatter(BreakingFormatter):
         return "\n".join(f"<{priority}>{line}" for line in self.format_lines(record))
 
 
-def setup_logging(settings: LogSettings, journal: bool | None = None) -> None:
+def setup_logging(settings: LogSettings, journal: bool | None = None,
+                  subsystem_levels: dict[str, int] | None = None) -> None:
     """Send this process's log where ``settings`` say (``journal``: stderr is journald's,
-    found out here unless given)."""
+    found out here unless given); ``subsystem_levels`` are the ``--log-level-NAME`` given."""
     from .event_senders import SyslogHandler
     from .service import stderr_is_journal
 
+    CONTEXT.parsable = settings.parsable
     if journal is None:
         journal = stderr_is_journal()
     handlers: list[logging.Handler] = []
@@ -79,17 +89,33 @@ def setup_logging(settings: LogSettings, journal: bool | None = None) -> None:
     max_length = effective_max(settings.max_length, to_syslog_only=not to_stderr)
     if syslog is not None:
         handlers.append(SyslogHandler(syslog, settings.facility, LOGGING_TO_SYSLOG,
-                                      BreakingFormatter("%(levelname)s: [%(name)s] %(message)s",
-                                                        max_length, settings.split)))
+                                      BreakingFormatter(LINE, max_length, settings.split)))
     if to_stderr:
         handler = logging.StreamHandler(sys.stderr)
         if journal:
-            handler.setFormatter(JournalFormatter("%(levelname)s [%(name)s] %(message)s",
-                                                  max_length, settings.split))
+            handler.setFormatter(JournalFormatter(LINE, max_length, settings.split))
         else:
-            handler.setFormatter(BreakingFormatter(
-                ("%(asctime)s " if settings.timestamps else "")
-                + "%(levelname)s [%(name)s] %(message)s", max_length, settings.split))
+            handler.setFormatter(BreakingFormatter(STAMPED_LINE if settings.timestamps else LINE,
+                                                   max_length, settings.split))
         handlers.append(handler)
-    logging.basicConfig(level=SYSLOG_TO_LOGGING.get(max(0, min(settings.level, 7)), logging.INFO),
-                        handlers=handlers)
+    for handler in handlers:
+        handler.addFilter(ContextFilter())
+    logging.basicConfig(level=syslog_to_logging(settings.level), handlers=handlers)
+    set_subsystem_levels(settings.level, subsystem_levels or {})
+
+
+def set_subsystem_levels(default: int, levels: dict[str, int]) -> None:
+    """Each subsystem's loggers at its own level (``--log-level-NAME``, else ``default``), so
+    that a later ``set loglevel`` of one subsystem changes that one alone, as in 10.5."""
+    for subsystem in SUBSYSTEM_LOGGERS:
+        set_subsystem_level(subsystem, levels.get(subsystem, default))
+
+
+def set_subsystem_level(subsystem: str, level: int) -> bool:
+    """The loggers of ``subsystem`` at syslog ``level``; False for a subsystem with none."""
+    names = SUBSYSTEM_LOGGERS.get(subsystem)
+    if names is None:
+        return False
+    for name in names:
+        logging.getLogger(name).setLevel(syslog_to_logging(level))
+    return True

@@ -2,9 +2,10 @@
 
 Without ``--log-stderr`` 10.5 logs to syslog (``/dev/log``) at the facility named: each
 line a datagram as glibc's ``syslog()`` writes it, at the line's own severity, the message
-``LEVEL: [subsystem] text``. rtpengined's log goes there too with the option (to the
-``--syslog-socket``); the messages are its own, the form is 10.5's. Without the option, and
-with ``-E`` beside it, it goes to stderr as before.
+``LEVEL: [CALL-ID]: [subsystem] text``. rtpengined's log goes there too with the option
+(to the ``--syslog-socket``), in that form; the lines about ng commands are 10.5's own
+(``test_diff_control_log.py`` compares them line for line on stderr). Without the option,
+and with ``-E`` beside it, it goes to stderr as before.
 """
 
 from __future__ import annotations
@@ -45,10 +46,13 @@ def _form(lines: list[tuple[int, bytes, str]]) -> set[tuple[int, str]]:
 @pytest.mark.skipif(not os.path.exists("/usr/bin/rtpengine"), reason="rtpengine not installed")
 def test_the_log_goes_to_syslog_in_rtpengines_form():
     options = ["--log-facility=local3", "-L", "6"]
+    request = {"command": "delete", "call-id": "nope"}  # (not found: an info line of core)
     with _reference(options, log_stderr=False) as theirs:
+        theirs.daemon.request(request)
         want = _lines(theirs.log, 1.0)
     with _ours(options) as ours:
-        ours.daemon.request({"command": "delete", "call-id": "nope"})  # (a warning line)
+        ours.daemon.request(request)
+        ours.daemon.request({"command": "answer", "call-id": "nope"})  # (a warning line)
         have = _lines(ours.log, 1.0)
     assert want and have
     # info lines at local3.info, each "INFO: [...] ..."
@@ -57,9 +61,19 @@ def test_the_log_goes_to_syslog_in_rtpengines_form():
     assert all(re.fullmatch(r"rtpengined\[\d+\]", ident.decode()) for _, ident, _ in have)
     for priority, _, message in have:
         level = message.split(":", 1)[0]
-        assert priority == FACILITY * 8 + {"DEBUG": 7, "INFO": 6, "WARNING": 4, "ERROR": 3,
-                                           "CRITICAL": 2}[level], message
-        assert re.match(r"[A-Z]+: \[rtpengined[\w.]*\] ", message), message
+        assert priority == FACILITY * 8 + {"DEBUG": 7, "INFO": 6, "NOTICE": 5, "WARNING": 4,
+                                           "ERR": 3, "CRIT": 2}[level], message
+        assert re.match(r"[A-Z]+: (\[nope\]: )?\[(core|control|http)\] ", message), message
+
+    def about_the_delete(lines: list[tuple[int, bytes, str]]) -> list[tuple[int, str]]:
+        return [(priority, re.sub(r"127\.0\.0\.1:\d+ \(elapsed time [\d.]+", "PEER (T", re.sub(
+            r"127\.0\.0\.1:\d+$", "PEER", message))) for priority, _, message in lines
+            if message.startswith("INFO: [nope]: ")][:3]
+
+    assert about_the_delete(have) == about_the_delete(want) == [
+        (FACILITY * 8 + 6, "INFO: [nope]: [control] Received command 'delete' from PEER"),
+        (FACILITY * 8 + 6, "INFO: [nope]: [core] Call-ID to delete not found"),
+        (FACILITY * 8 + 6, "INFO: [nope]: [control] Replying to 'delete' from PEER (T sec)")]
 
 
 def test_stderr_keeps_the_log_with_e_and_without_the_option(tmp_path):
@@ -96,8 +110,9 @@ def test_no_log_timestamps_drops_ours_on_stderr():
         daemon.stop()
         ready = next(line for line in daemon.proc.stderr.read().decode().splitlines()
                      if line.endswith("rtpengined ready"))
-        assert bool(re.match(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d+ INFO ", ready)) == stamped
-        assert ready.startswith("INFO [rtpengined] ") != stamped
+        # (10.5's stamp: seconds since the epoch with microseconds)
+        assert bool(re.match(r"\[\d+\.\d{6}\] INFO: \[core\] ", ready)) == stamped
+        assert ready.startswith("INFO: [core] ") != stamped
 
 
 def test_the_relay_workers_log_goes_to_syslog_too(tmp_path):
@@ -116,10 +131,11 @@ def test_the_relay_workers_log_goes_to_syslog_too(tmp_path):
         sent = [(priority, message) for priority, _, message in _lines(log, 0.3)]
     finally:
         log.close()
-    assert (FACILITY * 8 + 3, "ERROR: [rtpengined.relay] Failed to set thread scheduling "
-            "paramete ...") in sent
-    assert (FACILITY * 8 + 3, "ERROR: [rtpengined.relay] ... rs to 'fifo' (1) / 500: Invalid "
-            "argument") in sent
+    # (the subsystem counts towards the 40 characters, as in 10.5)
+    assert [message for priority, message in sent if priority == FACILITY * 8 + 3] == [
+        "ERR: [core] Failed to set thread scheduling p ...",
+        "ERR: ... arameters to 'fifo' (1) / 500: Invalid a ...",
+        "ERR: ... rgument"]
     # (-E, which the test daemons have: stderr too, in the daemon's form, never bare)
-    assert "ERROR [rtpengined.relay] Failed to set thread" in stderr
+    assert "ERR: [core] Failed to set thread" in stderr
     assert not any(line.startswith("Failed to set") for line in stderr.splitlines())

@@ -111,7 +111,7 @@ def _params(core: Core, state: CliState, start: bool) -> str:
         f"no-redis-required = {int(config.no_redis_required)}",
         f"num-threads = {config.relay_worker_count(core.host.cpu_count())}",
         f"xmlrpc-format = {config.xmlrpc_format}",
-        "log_format = 0",
+        f"log_format = {int(config.log_format == 'parsable')}",
         f"redis_allowed_errors = {state.redis_allowed_errors}",
         f"redis_disable_time = {state.redis_disable_time}",
         f"redis_cmd_timeout = {state.redis_cmd_timeout}",

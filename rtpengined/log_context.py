@@ -1,0 +1,111 @@
+"""What a log line says besides its message, as 10.5 writes it: the level by its syslog
+name, the call it is about and the subsystem, ``INFO: [CALL-ID]: [control] Received ...``.
+
+The call is the one the code on the event loop is working for at the moment: the core
+names it while it runs an ng command (``Context.call``), so every line written meanwhile,
+in whatever module, carries it, as 10.5's per-thread log context does. The daemon is one
+thread and a command runs without awaiting, so one slot is enough.
+
+``--log-format=parsable`` writes the call as ``[ID="CALL-ID"]``; ``--log-mark-prefix`` and
+``--log-mark-suffix`` wrap what 10.5 deems private in a line (the tags, a request's raw
+bytes) so that a log shipper can find and scrub it (``Context.mark``).
+
+Plain Python without I/O: ``ContextFilter`` fills the fields a handler's format names
+(``log_setup.LINE``).
+"""
+
+from __future__ import annotations
+
+import logging
+
+NOTICE = 25  # (syslog's 5, between logging's INFO and WARNING)
+logging.addLevelName(NOTICE, "NOTICE")
+
+# syslog level → logging level, and back (10.5's numbers: -L 5 shows notices, 6 info too).
+SYSLOG_TO_LOGGING = {0: logging.CRITICAL, 1: logging.CRITICAL, 2: logging.CRITICAL,
+                     3: logging.ERROR, 4: logging.WARNING, 5: NOTICE, 6: logging.INFO,
+                     7: logging.DEBUG}
+LOGGING_TO_SYSLOG = {logging.CRITICAL: 2, logging.ERROR: 3, logging.WARNING: 4, NOTICE: 5,
+                     logging.INFO: 6, logging.DEBUG: 7}
+_LEVEL_NAMES = {logging.CRITICAL: "CRIT", logging.ERROR: "ERR", logging.WARNING: "WARNING",
+                NOTICE: "NOTICE", logging.INFO: "INFO", logging.DEBUG: "DEBUG"}
+
+# 10.5's log subsystems (``--log-level-NAME``, the CLI's ``set loglevel NAME``) and the
+# loggers whose lines belong to each; a logger not named here writes as ``core``.
+SUBSYSTEM_LOGGERS = {
+    "core": ("rtpengined", "rtpengined.calls", "rtpengined.relay", "rtpengined.redis",
+             "rtpengined.dtmf", "rtpengined.graphite", "rtpengined.homer", "rtpengined.b2b"),
+    "control": ("rtpengined.control", "rtpengined.ng", "rtpengined.cli", "rtpengined.accept",
+                "rtpengined.udp", "rtpengined.tcp"),
+    "http": ("rtpengined.http", "rtpengined.ws", "rtpengined.janus"),
+    "crypto": ("rtpengined.srtp",),
+}
+_SUBSYSTEM_OF = {name: subsystem for subsystem, names in SUBSYSTEM_LOGGERS.items()
+                 for name in names}
+
+
+def syslog_to_logging(level: int) -> int:
+    return SYSLOG_TO_LOGGING[max(0, min(level, 7))]
+
+
+def level_name(levelno: int) -> str:
+    """A record's level as 10.5 names it (a level between two: the next more severe)."""
+    name = _LEVEL_NAMES.get(levelno)
+    if name is None:
+        name = next((_LEVEL_NAMES[known] for known in sorted(_LEVEL_NAMES) if known >= levelno),
+                    "CRIT")
+    return name
+
+
+def subsystem_of(logger_name: str) -> str:
+    return _SUBSYSTEM_OF.get(logger_name, "core")
+
+
+class Context:
+    """The call being worked on and the marks for private data."""
+
+    def __init__(self) -> None:
+        self.call_id: str | None = None
+        self.parsable = False
+        self.mark_prefix = ""
+        self.mark_suffix = ""
+
+    def configure(self, parsable: bool = False, mark_prefix: str = "",
+                  mark_suffix: str = "") -> None:
+        self.parsable = parsable
+        self.mark_prefix = mark_prefix
+        self.mark_suffix = mark_suffix
+
+    def mark(self, text: str) -> str:
+        """``text`` between ``--log-mark-prefix`` and ``--log-mark-suffix``."""
+        return f"{self.mark_prefix}{text}{self.mark_suffix}"
+
+    def prefix(self, call_id: str | None) -> str:
+        """What stands before the subsystem for a line about ``call_id`` (none: nothing)."""
+        if call_id is None:
+            return ""
+        if self.parsable:
+            return f'[ID="{call_id}"]: '
+        return f"[{self.mark_prefix}{call_id}{self.mark_suffix}]: "  # (10.5 marks it here)
+
+
+CONTEXT = Context()
+
+
+class ContextFilter(logging.Filter):
+    """Adds what a handler's format names to each record it writes: ``rtpe_level``,
+    ``rtpe_call`` (the call's prefix; a record that names its call with
+    ``extra={"call_id": ...}`` keeps it) and ``rtpe_subsystem`` (``[control] ``: part of
+    the text ``--max-log-line-length`` breaks, as in 10.5, the call's prefix is not)."""
+
+    def __init__(self, context: Context = CONTEXT) -> None:
+        super().__init__()
+        self.context = context
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if not hasattr(record, "rtpe_call"):
+            record.rtpe_level = level_name(record.levelno)
+            record.rtpe_call = self.context.prefix(getattr(record, "call_id", None)
+                                                   or self.context.call_id)
+            record.rtpe_subsystem = f"[{subsystem_of(record.name)}] "
+        return True
