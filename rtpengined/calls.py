@@ -15,9 +15,10 @@ import math
 import secrets
 from typing import TYPE_CHECKING, Any
 
-from . import branches
+from . import branches, final_stats
 from .b2b import MEDIA_TIMEOUTS
 from .family_gauges import FamilyGauges
+from .log_context import CONTEXT
 from .model import Call, CallMedia, Interface, Monologue, Stream
 from .ports import Binder, PortPool, bind_udp
 from .redis import CallStore, NullCallStore
@@ -297,17 +298,33 @@ class CallManager:
         self.store.changed(call)
 
     def destroy(self, call: Call, reason: str | None) -> None:
-        """End ``call``: final counters into the totals, ports released, call removed."""
-        stats = self.stats
+        """End ``call``: final counters into the totals, ports released, call removed (its
+        final packet stats logged at info level, as 10.5 logs them)."""
         streams = [s for s in call.streams() if not s.closed]
+        outer_call, CONTEXT.call_id = CONTEXT.call_id, call.call_id
+        try:
+            self._destroy(call, reason, streams)
+        finally:
+            CONTEXT.call_id = outer_call
+
+    def _destroy(self, call: Call, reason: str | None, streams: list[Stream]) -> None:
+        stats = self.stats
+        if reason in MEDIA_TIMEOUTS or reason == "final_timeout":
+            log.info("Closing call due to %stimeout", "final " if reason == "final_timeout" else "")
+        report = log.isEnabledFor(logging.INFO)
+        if report or (self.on_end is not None and not call.foreign):
+            # (its streams as they are: the ports a delete that named a tag closed show so)
+            self.media.refresh(streams)
+        if report:
+            final_stats.note_codecs(call)
+            for line in final_stats.lines(call, self.clock(), CONTEXT.mark):
+                log.info("%s", line)
         if self.on_media_timeout is not None and reason in MEDIA_TIMEOUTS and not call.foreign:
             try:
                 self.on_media_timeout(call)
             except Exception:  # a bug in the teardown requests: the call still ends
                 log.exception("call %s: its teardown requests failed", call.call_id)
         if self.on_end is not None and not call.foreign:
-            # (its streams as they are: the ports a delete that named a tag closed show so)
-            self.media.refresh(streams)
             try:
                 self.on_end(call, reason)
             except Exception:  # a bug in the record: the call still ends
@@ -335,7 +352,7 @@ class CallManager:
             if entry is not None and entry[0] is call:
                 del self._timer_of[call.call_id]
             self.store.deleted(call)
-        log.info("call %s ended (%s)", call.call_id, reason)
+        log.debug("call %s ended (%s)", call.call_id, reason)
         _unlink(call)
 
     def abandon(self, call: Call) -> None:
@@ -404,7 +421,7 @@ class CallManager:
                             s.closed for s in stream.extra_sinks):  # a subscriber went (pubsub)
                         stream.extra_sinks = tuple(s for s in stream.extra_sinks if not s.closed)
                         self.media.update_stream(stream)
-        log.info("call %s: branch %r (via-branch %r) deleted", call.call_id, monologue.tag,
+        log.debug("call %s: branch %r (via-branch %r) deleted", call.call_id, monologue.tag,
                  monologue.via_branch)
         return False
 

@@ -21,17 +21,19 @@ from .commands import NG_COMMANDS
 from .config import Config
 from .host import Host, OsHost
 from .janus import Janus, JanusLink
+from .log_context import CONTEXT
 from .media import MediaPlane, NullMediaPlane
 from .model import Call, Stream
 from .ngoptions import canonical_keys
 from .ports import Binder, bind_udp
-from .protocol import ngcodec
+from .protocol import ngcodec, ngdump
 from .protocol.ngcodec import BENCODE, NgError
 from .redis import CallStore
 from .request import NgHandler, Request
 from .stats import IntervalTally, Stats
 
 log = logging.getLogger("rtpengined")
+control_log = logging.getLogger("rtpengined.control")  # (10.5's "control" subsystem)
 
 # Commands that never change a call (everything else may: the call store is told).
 _READ_ONLY_COMMANDS = frozenset({"ping", "query", "list", "statistics"})
@@ -195,10 +197,12 @@ class Core:
         self.stats.register_proxy(source[0] if source else "")
         envelope = ngcodec.split_envelope(raw)
         if envelope is None:
-            log.warning("ng: dropping message without cookie from %s", _peer(source))
+            control_log.warning("Received invalid data on NG port (no cookie) from %s: %s",
+                                _peer(source), CONTEXT.mark(_raw_text(raw)))
             return None
         cached = self.cache.get(envelope.cookie)
         if cached is not None:
+            control_log.info("Detected command from %s as a duplicate", _peer(source))
             return envelope.cookie + b" " + cached
         reply = self._execute(envelope.payload, Request(source))
         self.cache.put(envelope.cookie, reply)
@@ -211,30 +215,50 @@ class Core:
         return self._execute(payload, Request(source)), encoding
 
     def _execute(self, payload: bytes, request: Request) -> bytes:
+        """Decode, run and encode one request, with 10.5's log lines about it: received,
+        replied (with the time it took), or the protocol error with the request's bytes;
+        at debug level the request and the reply as 10.5 dumps them. Every line written
+        meanwhile names the request's call (``log_context``)."""
         if not payload:
-            return self._error(BENCODE, "Invalid data (no payload)", request)
+            return self._error(BENCODE, "Invalid data (no payload)", request, payload)
         encoding = ngcodec.detect_encoding(payload)
         if encoding is None:
-            return self._error(BENCODE, "Invalid NG data format", request)
+            return self._error(BENCODE, "Invalid NG data format", request, payload)
         try:
             message = ngcodec.decode_payload(payload, encoding)
         except NgError as exc:
-            return self._error(encoding, exc.reason, request)
+            return self._error(encoding, exc.reason, request, payload)
         command = message.get("command")
         if not isinstance(command, str):
-            return self._error(encoding, 'Dictionary contains no key "command"', request)
-        handler = self.commands.get(command)
-        if handler is None:
-            return self._error(encoding, "Unrecognized command", request, command)
+            return self._error(encoding, 'Dictionary contains no key "command"', request, payload)
+        call_id = message.get("call-id")
+        outer_call, CONTEXT.call_id = CONTEXT.call_id, call_id if isinstance(call_id, str) else None
         try:
-            reply = self._run(command, handler, message, request)
-        except NgError as exc:
-            log.warning("ng %s from %s failed: %s", command, _peer(request.source), exc.reason)
-            reply = ngcodec.error_reply(exc.reason)
-        except Exception:
-            log.exception("ng %s from %s: internal error", command, _peer(request.source))
-            reply = ngcodec.error_reply("Internal error while processing the request")
-        return ngcodec.encode_payload(reply, encoding)
+            peer = _peer(request.source)
+            control_log.info("Received command '%s' from %s", command, peer)
+            if control_log.isEnabledFor(logging.DEBUG):
+                control_log.debug("Dump for '%s' from %s: %s", command, peer,
+                                  CONTEXT.mark(ngdump.dump(message)))
+            handler = self.commands.get(command)
+            if handler is None:
+                return self._error(encoding, "Unrecognized command", request, payload)
+            started = time.perf_counter()
+            try:
+                reply = self._run(command, handler, message, request)
+            except NgError as exc:
+                return self._error(encoding, exc.reason, request, payload)
+            except Exception:
+                log.exception("ng %s from %s: internal error", command, peer)
+                reply = ngcodec.error_reply("Internal error while processing the request")
+            else:
+                control_log.info("Replying to '%s' from %s (elapsed time %.6f sec)", command, peer,
+                                 time.perf_counter() - started)
+                if encoding == BENCODE and control_log.isEnabledFor(logging.DEBUG):
+                    control_log.debug("Response dump for '%s' to %s: %s", command, peer,
+                                      CONTEXT.mark(ngdump.dump(reply)))
+            return ngcodec.encode_payload(reply, encoding)
+        finally:
+            CONTEXT.call_id = outer_call
 
     def command(self, message: dict[str, Any], source: tuple[str, int] | None = None) -> dict[str, Any]:
         """Run one ng command given as a dictionary (the Janus interface maps its requests
@@ -298,11 +322,11 @@ class Core:
             if call is not None:
                 self.calls.changed(call)
 
-    def _error(
-        self, encoding: str, reason: str, request: Request, command: str | None = None
-    ) -> bytes:
-        what = f"ng {command!r}" if command else "ng message"
-        log.warning("%s from %s rejected: %s", what, _peer(request.source), reason)
+    def _error(self, encoding: str, reason: str, request: Request, payload: bytes) -> bytes:
+        """The error reply for ``reason``, logged as 10.5 logs it (the request's bytes
+        between the log marks)."""
+        control_log.warning("Protocol error in packet from %s: %s [%s]", _peer(request.source),
+                            reason, CONTEXT.mark(_raw_text(payload)))
         return ngcodec.encode_payload(ngcodec.error_reply(reason), encoding)
 
     # -- CLI --------------------------------------------------------------------------
@@ -340,4 +364,12 @@ class Core:
 
 
 def _peer(source: tuple[str, int] | None) -> str:
-    return f"{source[0]}:{source[1]}" if source else "local"
+    """A client's address as 10.5 writes it (an IPv6 one in brackets)."""
+    if not source:
+        return "local"
+    host = source[0]
+    return f"[{host}]:{source[1]}" if ":" in host else f"{host}:{source[1]}"
+
+
+def _raw_text(data: bytes) -> str:
+    return data.decode("utf-8", "replace")

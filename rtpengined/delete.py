@@ -8,9 +8,11 @@ forking: deleting one fork by its via-branch leaves the call to the others).
 
 from __future__ import annotations
 
+import logging
 from typing import TYPE_CHECKING, Any
 
 from .branches import delete_target, teardown
+from .log_context import CONTEXT
 from .model import Monologue
 from .ngoptions import get_int, get_list, get_str, require_call_id
 from .playback import stop_players
@@ -21,6 +23,8 @@ from .request import Request
 if TYPE_CHECKING:
     from .calls import CallManager
     from .core import Core
+
+log = logging.getLogger("rtpengined")
 
 
 def delete(core: Core, message: dict[str, Any], request: Request) -> dict[str, Any]:
@@ -34,10 +38,14 @@ def delete(core: Core, message: dict[str, Any], request: Request) -> dict[str, A
     from_tag = get_str(message, "from-tag")
     to_tag = get_str(message, "to-tag")
     party: Monologue | None = None
+    via_branch = get_str(message, "via-branch")
     if call is not None and from_tag:
-        party = delete_target(call, from_tag, to_tag, get_str(message, "via-branch"))
+        party = delete_target(call, from_tag, to_tag, via_branch)
         if party is None:
+            log.info("Tag '%s' in delete message not found, ignoring", from_tag)
             call = None
+    elif call is None:
+        log.info("Call-ID to delete not found")
     if call is None:
         if fatal:
             raise NgError(NOT_FOUND)
@@ -47,7 +55,18 @@ def delete(core: Core, message: dict[str, Any], request: Request) -> dict[str, A
     if party is not None:
         # The statistics of the dialogue the tags name (as query), whatever party goes.
         reply = tagged_stats(core, call, from_tag, to_tag)
+        logged = log.isEnabledFor(logging.INFO)
+        if logged:  # (10.5 names the branch by the to-tag where there is one)
+            branch = (CONTEXT.mark(to_tag or from_tag or ""), CONTEXT.mark(via_branch or ""))
+            if delay > 0:
+                log.info("Scheduling deletion of call branch '%s' (via-branch '%s') in %d "
+                         "seconds", *branch, delay)
+            else:
+                log.info("Deleting call branch '%s' (via-branch '%s')", *branch)
         gone, ends = teardown(call, party)
+        if logged and delay <= 0:
+            log.info("Call branch '%s' (via-branch '%s') deleted%s", *branch,
+                     ", no more branches remaining" if ends else "")
         if not ends:  # the call goes on without this branch
             if delay > 0:  # the branch keeps its ports until the delay is over (10.5)
                 stop_players(core, (party, *party.subscribers))
@@ -58,6 +77,8 @@ def delete(core: Core, message: dict[str, Any], request: Request) -> dict[str, A
             reply["result"] = "ok"
             return reply
     if delay > 0:
+        if party is None:
+            log.info("Scheduling deletion of entire call in %d seconds", delay)
         # What is played to the parties stops now, the relay goes on until the delay ends
         # (10.5; a new call on the same addresses would get the rest of the media).
         stop_players(core, call.monologues)
@@ -74,6 +95,7 @@ def delete(core: Core, message: dict[str, Any], request: Request) -> dict[str, A
             # 10.5 closes the ports of the parties a tag names before the call goes: the
             # call's detail record shows them closed (only it could tell the difference).
             manager.close_parties(gone)
+        log.info("Deleting entire call")
         manager.destroy(call, "regular")
     reply["result"] = "ok"
     return reply

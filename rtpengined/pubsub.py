@@ -22,6 +22,7 @@ subscriber (``transport-protocol``) is offered our SDES keys; its answer keys it
 
 from __future__ import annotations
 
+import logging
 import secrets
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
@@ -29,6 +30,7 @@ from typing import TYPE_CHECKING, Any
 from . import __version__
 from . import codec_negotiation as negotiation
 from . import sdp as sdpmod
+from .log_context import NOTICE
 from .media import codecs as media_codecs
 from .model import Call, CallMedia, Endpoint, Interface, Monologue, Stream
 from .ng_extended import select_party
@@ -55,6 +57,8 @@ from .secure.attributes import security_attributes
 if TYPE_CHECKING:
     from .calls import CallManager
     from .core import Core
+
+log = logging.getLogger("rtpengined")
 
 CRLF = "\r\n"
 # s= of an SDP made here (the offer of a multi-party subscription, a publish answer).
@@ -810,6 +814,7 @@ def publish(core: Core, message: dict[str, Any], request: Request) -> dict[str, 
         give_back(bound)
         raise
     if call is None:
+        log.log(NOTICE, "Creating new call")
         call = Call(call_id=call_id, created=now, last_signal=now, proxy=request.source_text,
                     tos=core.config.tos)
         manager.add(call)

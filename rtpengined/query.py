@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from . import quality
+from .final_stats import note_codecs
 from .model import Call, CallMedia, Endpoint, Monologue, Stream
 from .ngoptions import get_int, get_str, require_call_id
 from .protocol.ngcodec import NgError
@@ -34,22 +35,8 @@ def _find(call: Call, tag: str | None) -> Monologue | None:
 
 def refresh(core: Core, call: Call) -> None:
     """Pull the relay's counters and fill in what a view derives from them."""
-    streams = [s for s in call.streams() if not s.closed]
-    core.media.refresh(streams)
-    for mono in call.monologues:
-        for media in mono.medias:
-            rtp = media.rtp
-            if rtp is None or rtp.stats.packets == 0:
-                continue
-            received = rtp.stats.payload_type
-            if received is not None:
-                # A type the party's SDP does not name gives no codec (10.5).
-                if str(received) in media.rtpmaps:
-                    media.codec = media.rtpmaps[str(received)]
-            elif media.codec is None:  # the relay does not tell: the party's first codec
-                pt = media.formats[0] if media.formats else None
-                if pt is not None and pt in media.rtpmaps:
-                    media.codec = media.rtpmaps[pt]
+    core.media.refresh([s for s in call.streams() if not s.closed])
+    note_codecs(call)
 
 
 def _stream_dict(stream: Stream, created: float, muxed: bool = False,

@@ -106,6 +106,7 @@ async def _serve_connection(core, stream: trio.SocketStream) -> None:
     peer = peer_of(stream)
     if peer is None:  # reset before we got to it
         return
+    log.info("New cli connection from %s", format_address(peer))  # (as 10.5)
     async with stream:
         try:
             line = None

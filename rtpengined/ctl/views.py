@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from .. import query, statsview
 from ..config import LOG_SUBSYSTEMS
+from ..final_stats import endpoint_text
 from .params import cli_state
 from .parser import MORE, Handler, Table, _argument
 from .state import log_level_of
@@ -66,12 +67,6 @@ def _list_sessions(core: Core, rest: str) -> str:
     return call_info(core, call)
 
 
-def _endpoint_text(endpoint: Any) -> str:
-    if endpoint is None or not endpoint.address:
-        return f"{'':>15}:{0:<5}"
-    return f"{endpoint.address:>15}:{endpoint.port:<5}"
-
-
 def _duration_text(seconds: float) -> str:
     micros = max(0, int(seconds * 1_000_000))
     return f"{micros // 1_000_000}.{micros % 1_000_000:06d}"
@@ -101,7 +96,7 @@ def tag_info(core: Core, call: Call, monologue: Monologue) -> str:
             last = int(stats.last_packet or stream.created or monologue.created)
             out.append(
                 f"-------- Port {stream.interface.address:>15}:{stream.port:<5} <> "
-                f"{_endpoint_text(remote)}{' (RTCP)' if stream.rtcp else ''}, "
+                f"{endpoint_text(remote)}{' (RTCP)' if stream.rtcp else ''}, "
                 f"SSRC {stats.ssrc:x}, {stats.packets} p, {stats.bytes} b, {stats.errors} e, "
                 f"{last} ts\n"
             )

@@ -1,0 +1,249 @@
+"""Differential: the log lines about ng commands and calls, line for line beside 10.5.
+
+Both daemons get the same requests; what each writes to stderr for them is compared after
+the parts that must differ are normalised (the time stamp, the client's port, the ports
+each daemon picked, the elapsed time, seconds since something happened):
+
+- per command ``Received command 'X' from ADDR`` and ``Replying to 'X' from ADDR (elapsed
+  time ... sec)`` at info level, the request (and a bencode reply) dumped at debug level,
+  every line about a call carrying ``[CALL-ID]: ``;
+- a bad request's ``Protocol error in packet from ADDR: REASON [RAW BYTES]``, a message
+  without a cookie, a retransmission answered from the cache;
+- a new call's notice, the delete's lines (a branch, the whole call, a delay, a tag or
+  call that is not there) and a call's ``Final packet stats`` block with the codec, SSRC
+  and counters of the media that flowed;
+- ``--log-mark-prefix``/``--log-mark-suffix`` around what 10.5 deems private, and
+  ``--log-format=parsable`` with ``--max-log-line-length`` and ``--split-logs``.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Iterator
+
+import pytest
+from netns_helpers import (
+    NetNamespace,
+    NsDaemonPair,
+    NsNgProcess,
+    media_target,
+    namespaces_available,
+    rtp_packet,
+)
+
+pytestmark = pytest.mark.skipif(namespaces_available() is not None,
+                                reason=namespaces_available() or "")
+
+MARKS = ("--log-mark-prefix={", "--log-mark-suffix=}")
+PARSABLE = ("-L", "6", "--log-format=parsable", "--max-log-line-length=60", "--split-logs")
+
+
+def _sdp(address: str, port: int) -> str:
+    return (f"v=0\no=- 1 1 IN IP4 {address}\ns=t\nt=0 0\nm=audio {port} RTP/AVP 0 8 101\n"
+            f"c=IN IP4 {address}\na=rtpmap:101 telephone-event/8000\na=sendrecv\n")
+
+
+@pytest.fixture(scope="module")
+def namespace() -> Iterator[NetNamespace]:
+    space = NetNamespace()
+    try:
+        yield space
+    finally:
+        space.delete()
+
+
+def _pair(namespace: NetNamespace, extra: tuple[str, ...]) -> Iterator[NsDaemonPair]:
+    pair = NsDaemonPair(namespace, extra)
+    try:
+        yield pair
+    finally:
+        pair.stop()
+
+
+@pytest.fixture(scope="module")
+def marked(namespace):
+    yield from _pair(namespace, MARKS)
+
+
+@pytest.fixture(scope="module")
+def parsable(namespace):
+    yield from _pair(namespace, PARSABLE)
+
+
+def _written(daemon: NsNgProcess, run) -> str:
+    """What ``daemon`` logs while ``run(daemon)`` runs (its lines are written before it
+    answers; a short wait for the last)."""
+    daemon.log.seek(0, 2)
+    start = daemon.log.tell()
+    run(daemon)
+    time.sleep(0.2)
+    daemon.log.seek(start)
+    return daemon.log.read().decode(errors="replace")
+
+
+_PORTS = re.compile(r"(\d+\.\d+\.\d+\.\d+|\[[0-9a-f:]+\]):\d+")
+
+
+def _normalised(text: str, keep=lambda line: True) -> list[str]:
+    lines = []
+    for line in re.split(r"\n(?=\[\d+\.\d{6}\] )", text):
+        line = re.sub(r"^\[\d+\.\d{6}\] ", "", line.rstrip("\n"))
+        if not line or "[internals]" in line or "[codec]" in line or not keep(line):
+            continue
+        if line.startswith("DEBUG: ") and " [control] Dump for " not in line and \
+                " [control] Response dump for " not in line:
+            continue  # (what else each says at debug level is its own)
+        line = _PORTS.sub(r"\1:P", line)
+        line = re.sub(r"[\d.]+ sec\)", "T sec)", line)  # (the elapsed time)
+        line = re.sub(r"created \d+:\d\d ago", "created M:SS ago", line)
+        line = re.sub(r"\d+ ts$", "N ts", line)
+        line = re.sub(r"(m=\w+ |a=rtcp:)\d+", r"\1P", line)
+        lines.append(line)
+    return lines
+
+
+def _same(pair: NsDaemonPair, run, keep=lambda line: True) -> list[str]:
+    want = _normalised(_written(pair.reference, run), keep)
+    have = _normalised(_written(pair.ours, run), keep)
+    assert have == want
+    return have
+
+
+def test_a_ping_and_bad_requests(marked):
+    def run(daemon: NsNgProcess) -> None:
+        assert daemon.raw(b"d7:command4:pinge") == b"d6:result4:ponge"
+        daemon.raw(b"d7:command4:ping5:flagsl1:a1:be5:emptyle2:ddde1:ni-42e1:xd1:yl1:zeeee")
+        daemon.raw(b"d7:command6:answeree")
+        daemon.raw(b'd4:xxxxi1ee')
+        daemon.raw(b"d7:command6:foobare")
+        daemon.raw(b"garbage")
+        daemon.raw(b'{"command":"ping","flags":["a"]}')
+        daemon.sock.sendto(b"nocookie", ("127.0.0.1", daemon.ng_port))
+        time.sleep(0.1)  # (no reply to wait for; 10.5 may take the next one first)
+        sdp = _sdp("198.51.100.1", 2000)
+        daemon.request({"command": "answer", "call-id": "nowhere", "from-tag": "a",
+                        "to-tag": "b", "sdp": sdp})
+        daemon.request({"command": "query", "call-id": "nowhere"})
+        daemon.sock.sendto(b"same1 d7:command4:pinge", ("127.0.0.1", daemon.ng_port))
+        daemon.sock.recv(1000)
+        daemon.sock.sendto(b"same1 d7:command4:pinge", ("127.0.0.1", daemon.ng_port))
+        daemon.sock.recv(1000)
+
+    lines = _same(marked, run)
+    assert "INFO: [control] Received command 'ping' from 127.0.0.1:P" in lines
+    # (the whole dump between the marks)
+    assert ('DEBUG: [control] Dump for \'ping\' from 127.0.0.1:P: {{ "command": "ping", "flags": '
+            '[ "a", "b" ], "empty": [  ], "dd": {  }, "n": -42, "x": { "y": [ "z" ] } }}') in lines
+    assert ("WARNING: [control] Protocol error in packet from 127.0.0.1:P: Unrecognized "
+            "command [{d7:command6:foobare}]") in lines
+    assert "WARNING: [control] Received invalid data on NG port (no cookie) from " \
+        "127.0.0.1:P: {nocookie}" in lines
+    assert "INFO: [control] Detected command from 127.0.0.1:P as a duplicate" in lines
+    assert any(line.startswith("WARNING: [{nowhere}]: [control] Protocol error in packet from "
+                               "127.0.0.1:P: Unknown call-id [{d7:command6:answer") for line in lines)
+
+
+def _call(daemon: NsNgProcess, call_id: str) -> None:
+    daemon.request({"command": "offer", "call-id": call_id, "from-tag": "ft",
+                    "sdp": _sdp("198.51.100.1", 2000)})
+    daemon.request({"command": "answer", "call-id": call_id, "from-tag": "ft", "to-tag": "tt",
+                    "sdp": _sdp("198.51.100.2", 3000)})
+
+
+def test_deletes_of_calls_branches_and_what_is_not_there(marked):
+    def run(daemon: NsNgProcess) -> None:
+        _call(daemon, "del-all")
+        daemon.request({"command": "delete", "call-id": "del-all"})
+        _call(daemon, "del-later")
+        daemon.request({"command": "delete", "call-id": "del-later", "from-tag": "ft",
+                        "delete-delay": 30})
+        _call(daemon, "del-all-later")
+        daemon.request({"command": "delete", "call-id": "del-all-later", "delete-delay": 30})
+        _call(daemon, "del-no-tag")
+        daemon.request({"command": "delete", "call-id": "del-no-tag", "from-tag": "xx"})
+        _call(daemon, "del-to-tag")
+        daemon.request({"command": "delete", "call-id": "del-to-tag", "from-tag": "tt",
+                        "to-tag": "ft"})
+        daemon.request({"command": "offer", "call-id": "del-offered", "from-tag": "ft",
+                        "sdp": _sdp("198.51.100.1", 2000)})
+        daemon.request({"command": "delete", "call-id": "del-offered", "from-tag": "ft"})
+        for branch in ("v1", "v2"):
+            daemon.request({"command": "offer", "call-id": "del-fork", "from-tag": "ft",
+                            "via-branch": branch, "sdp": _sdp("198.51.100.1", 2000)})
+        daemon.request({"command": "answer", "call-id": "del-fork", "from-tag": "ft",
+                        "to-tag": "t1", "via-branch": "v1", "sdp": _sdp("198.51.100.2", 3000)})
+        daemon.request({"command": "delete", "call-id": "del-fork", "from-tag": "ft",
+                        "to-tag": "t1", "via-branch": "v1"})
+        daemon.request({"command": "delete", "call-id": "del-nowhere"})
+        for call_id in ("del-later", "del-all-later", "del-no-tag", "del-fork"):
+            daemon.request({"command": "delete", "call-id": call_id, "delete-delay": 0})
+
+    # (a delete's reply dump holds times and counters in each daemon's own order)
+    lines = _same(marked, run, keep=lambda line: "Response dump for 'delete'" not in line)
+    for expected in (
+            "NOTICE: [{del-all}]: [core] Creating new call",
+            "INFO: [{del-all}]: [core] Deleting entire call",
+            "INFO: [{del-all}]: [core] Final packet stats:",
+            "INFO: [{del-all}]: [core] --- Tag '{ft}', created M:SS ago for branch '{}'",
+            "INFO: [{del-all}]: [core] ------ Media #1 (audio over RTP/AVP) using unknown codec",
+            "INFO: [{del-all}]: [core] --------- Port     203.0.113.1:P <> {   198.51.100.2:P }, "
+            "SSRC {0}, 0 p, 0 b, 0 e, N ts",
+            "INFO: [{del-offered}]: [core] --------- Port     203.0.113.1:P <> {               :0"
+            "    }, SSRC {0}, 0 p, 0 b, 0 e, N ts",
+            "INFO: [{del-later}]: [core] Scheduling deletion of call branch '{ft}' "
+            "(via-branch '{}') in 30 seconds",
+            "INFO: [{del-all-later}]: [core] Scheduling deletion of entire call in 30 seconds",
+            "INFO: [{del-no-tag}]: [core] Tag 'xx' in delete message not found, ignoring",
+            "INFO: [{del-to-tag}]: [core] Call branch '{ft}' (via-branch '{}') deleted, no more "
+            "branches remaining",
+            "INFO: [{del-fork}]: [core] Call branch '{t1}' (via-branch '{v1}') deleted",
+            "INFO: [{del-nowhere}]: [core] Call-ID to delete not found"):
+        assert expected in lines
+
+
+def test_final_packet_stats_of_a_call_with_media(marked, namespace):
+    a = namespace.udp_socket("198.51.100.1")
+    b = namespace.udp_socket("198.51.100.2")
+
+    def run(daemon: NsNgProcess) -> None:
+        offer = daemon.request({"command": "offer", "call-id": "stats-media", "from-tag": "ft",
+                                "sdp": _sdp("198.51.100.1", a.getsockname()[1])})
+        answer = daemon.request({"command": "answer", "call-id": "stats-media",
+                                 "from-tag": "ft", "to-tag": "tt",
+                                 "sdp": _sdp("198.51.100.2", b.getsockname()[1])})
+        to_b, to_a = media_target(offer), media_target(answer)
+        for sequence in range(5):
+            a.sendto(rtp_packet(0, sequence, sequence * 160, 0x1234ABCD), to_a)
+            b.sendto(rtp_packet(8, sequence, sequence * 160, 0x5678, b"\xd5" * 160), to_b)
+            time.sleep(0.02)
+        time.sleep(0.3)
+        daemon.request({"command": "delete", "call-id": "stats-media"})
+
+    try:
+        lines = _same(marked, run, keep=lambda line: "Response dump for 'delete'" not in line)
+    finally:
+        a.close()
+        b.close()
+    assert "INFO: [{stats-media}]: [core] ------ Media #1 (audio over RTP/AVP) using PCMU/8000" \
+        in lines
+    assert any(re.fullmatch(r"INFO: \[\{stats-media\}\]: \[core\] --------- Port     "
+                            r"203\.0\.113\.1:P <> \{   198\.51\.100\.1:P\}, SSRC \{1234abcd\}, "
+                            r"5 p, 860 b, 0 e, N ts", line) for line in lines), lines
+
+
+def test_parsable_format_and_broken_lines(parsable):
+    def run(daemon: NsNgProcess) -> None:
+        _call(daemon, "parsable-call")
+        daemon.request({"command": "answer", "call-id": "parsable-none", "from-tag": "a",
+                        "to-tag": "b", "sdp": _sdp("198.51.100.2", 3000)})
+        daemon.request({"command": "delete", "call-id": "parsable-call"})
+
+    lines = _same(parsable, run)
+    assert 'INFO: [ID="parsable-call"]: [control] Received command \'offer\' from 127.0.0.1:P' \
+        in lines
+    # (the subsystem is part of the text broken at 60 characters, the call is not)
+    assert ('WARNING: [ID="parsable-none"]: [control] Protocol error in packet from '
+            '127.0.0.1:P: Unk ...') in lines
+    assert 'WARNING: [ID="parsable-none"]: ... o=- 1 1 IN IP4 198.51.100.2 ...' in lines
+    assert 'WARNING: [ID="parsable-none"]: ... e]' in lines
