@@ -317,8 +317,9 @@ class CallManager:
             self.media.refresh(streams)
         if report:
             final_stats.note_codecs(call)
-            for line in final_stats.lines(call, self.clock(), CONTEXT.mark):
-                log.info("%s", line)
+            block = final_stats.lines(call, self.clock(), CONTEXT.mark)
+            # (one record, a line per entry: ``log_lines.LineFormatter``)
+            log.info("%s", "\n".join(block), extra={"rtpe_lines": block})
         if self.on_media_timeout is not None and reason in MEDIA_TIMEOUTS and not call.foreign:
             try:
                 self.on_media_timeout(call)

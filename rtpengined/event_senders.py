@@ -20,7 +20,7 @@ import time
 from collections.abc import Callable
 
 from .config import ListenAddress
-from .log_lines import BreakingFormatter
+from .log_lines import LineFormatter
 
 log = logging.getLogger("rtpengined.dtmf")
 WARN_EVERY = 60.0  # seconds between two warnings about failing sends
@@ -125,16 +125,16 @@ class SyslogSender(_LossySink):
 
 class SyslogHandler(logging.Handler):
     """The daemon's log to syslog (``--log-facility``), as 10.5 logs without
-    ``--log-stderr``: each record a datagram at its own severity, ``LEVEL: [logger]
-    message``, never blocking the daemon (a full or absent syslog socket loses lines, and
+    ``--log-stderr``: each line a datagram at its own severity, ``LEVEL: [CALL-ID]:
+    [subsystem] message``, never blocking the daemon (a full or absent syslog socket loses lines, and
     says so once a minute, to itself)."""
 
     def __init__(self, path: str, facility: int, severities: dict[int, int],
-                 formatter: BreakingFormatter | None = None) -> None:
+                 formatter: LineFormatter | None = None) -> None:
         super().__init__()
         self.sender = SyslogSender(path, facility, "log line not sent to syslog")
         self.severities = severities  # (logging level -> syslog severity)
-        self.breaking = formatter or BreakingFormatter("%(levelname)s: [%(name)s] %(message)s")
+        self.breaking = formatter or LineFormatter(stamped=False)
         self.setFormatter(self.breaking)
 
     def emit(self, record: logging.LogRecord) -> None:

@@ -10,13 +10,13 @@ thread and a command runs without awaiting, so one slot is enough.
 ``--log-mark-suffix`` wrap what 10.5 deems private in a line (the tags, a request's raw
 bytes) so that a log shipper can find and scrub it (``Context.mark``).
 
-Plain Python without I/O: ``ContextFilter`` fills the fields a handler's format names
-(``log_setup.LINE``).
+Plain Python without I/O: ``log_lines.LineFormatter`` writes the lines with it.
 """
 
 from __future__ import annotations
 
 import logging
+import threading
 
 NOTICE = 25  # (syslog's 5, between logging's INFO and WARNING)
 logging.addLevelName(NOTICE, "NOTICE")
@@ -66,6 +66,8 @@ class Context:
 
     def __init__(self) -> None:
         self.call_id: str | None = None
+        # (the event loop's: a line another thread writes meanwhile is not about the call)
+        self.thread = threading.get_ident()
         self.parsable = False
         self.mark_prefix = ""
         self.mark_suffix = ""
@@ -80,6 +82,14 @@ class Context:
         """``text`` between ``--log-mark-prefix`` and ``--log-mark-suffix``."""
         return f"{self.mark_prefix}{text}{self.mark_suffix}"
 
+    def call_of(self, fields: dict) -> str | None:
+        """The call a record (its ``__dict__``) is about: the one it names
+        (``extra={"call_id": ...}``), else the one being worked on in this thread."""
+        named = fields.get("call_id")
+        if named is not None:
+            return named
+        return self.call_id if threading.get_ident() == self.thread else None
+
     def prefix(self, call_id: str | None) -> str:
         """What stands before the subsystem for a line about ``call_id`` (none: nothing)."""
         if call_id is None:
@@ -90,22 +100,3 @@ class Context:
 
 
 CONTEXT = Context()
-
-
-class ContextFilter(logging.Filter):
-    """Adds what a handler's format names to each record it writes: ``rtpe_level``,
-    ``rtpe_call`` (the call's prefix; a record that names its call with
-    ``extra={"call_id": ...}`` keeps it) and ``rtpe_subsystem`` (``[control] ``: part of
-    the text ``--max-log-line-length`` breaks, as in 10.5, the call's prefix is not)."""
-
-    def __init__(self, context: Context = CONTEXT) -> None:
-        super().__init__()
-        self.context = context
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        if not hasattr(record, "rtpe_call"):
-            record.rtpe_level = level_name(record.levelno)
-            record.rtpe_call = self.context.prefix(getattr(record, "call_id", None)
-                                                   or self.context.call_id)
-            record.rtpe_subsystem = f"[{subsystem_of(record.name)}] "
-        return True

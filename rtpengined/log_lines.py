@@ -1,6 +1,6 @@
-"""``--split-logs`` and ``--max-log-line-length``: one log message written as several lines,
-as 10.5 breaks them: each with the time, the level and the call, the subsystem
-(``rtpe_subsystem``, see ``log_context``) part of the text that is broken.
+"""The daemon's log lines as 10.5 writes them (``LineFormatter``), and ``--split-logs`` and
+``--max-log-line-length``: one message written as several lines, each with the time, the
+level and the call, the subsystem part of the text that is broken, as 10.5 breaks them.
 
 ``pieces`` is 10.5's rule: with ``--split-logs`` a message breaks at each newline (a
 carriage return before it dropped); a piece longer than the maximum (0: none) breaks at it.
@@ -13,6 +13,8 @@ as part of its message.
 from __future__ import annotations
 
 import logging
+
+from .log_context import CONTEXT, Context, level_name, subsystem_of
 
 SYSLOG_DEFAULT_MAX = 500
 
@@ -46,34 +48,46 @@ def effective_max(configured: int, to_syslog_only: bool) -> int:
     return max(0, configured)
 
 
-class BreakingFormatter(logging.Formatter):
-    """A formatter whose ``format_lines`` gives a record's lines, each with the prefix."""
+class LineFormatter(logging.Formatter):
+    """A record as the lines 10.5 writes for it (``format_lines``): each starts with the
+    head (``[SECONDS.MICROS] `` unless ``stamped`` is off, the level's syslog name, the
+    call's prefix), then its piece of the text (the subsystem and the message, a
+    traceback included), broken as ``pieces`` says. A record with ``rtpe_lines`` (a
+    block such as the final packet stats) is one line per entry, written at once.
 
-    def __init__(self, fmt: str, max_length: int = 0, split: bool = False) -> None:
-        super().__init__(fmt)
+    Built by hand rather than from a format string: at the default level each ng command
+    writes two lines, and ``logging.Formatter``'s way costs several times this."""
+
+    def __init__(self, stamped: bool = True, max_length: int = 0, split: bool = False,
+                 context: Context = CONTEXT) -> None:
+        super().__init__()
+        self.stamped = stamped
         self.max_length = max_length
         self.split = split
+        self.context = context
 
     def format_lines(self, record: logging.LogRecord) -> list[str]:
+        fields = record.__dict__
+        head = f"{level_name(record.levelno)}: {self.context.prefix(self.context.call_of(fields))}"
+        if self.stamped:
+            head = f"[{record.created:.6f}] {head}"
+        subsystem = f"[{subsystem_of(record.name)}] "
+        block = fields.get("rtpe_lines")
+        texts = [subsystem + line for line in block] if block else [subsystem + self._message(record)]
         if not self.max_length and not self.split:
-            return [logging.Formatter.format(self, record)]
-        message = getattr(record, "rtpe_subsystem", "") + record.getMessage()
+            return [head + text for text in texts]
+        return [head + piece for text in texts
+                for piece in pieces(text, self.max_length, self.split)]
+
+    def _message(self, record: logging.LogRecord) -> str:
+        message = record.getMessage()
         if record.exc_info and not record.exc_text:
             record.exc_text = self.formatException(record.exc_info)
         if record.exc_text:
             message = f"{message}\n{record.exc_text}"
         if record.stack_info:
             message = f"{message}\n{self.formatStack(record.stack_info)}"
-        if (not self.max_length or len(message) <= self.max_length) and (
-                not self.split or "\n" not in message):
-            return [logging.Formatter.format(self, record)]  # (the usual line: as it is)
-        lines = []
-        for piece in pieces(message, self.max_length, self.split):
-            copy = logging.makeLogRecord(record.__dict__)
-            copy.msg, copy.args, copy.rtpe_subsystem = piece, None, ""
-            copy.exc_info = copy.exc_text = copy.stack_info = None
-            lines.append(logging.Formatter.format(self, copy))
-        return lines
+        return message
 
     def format(self, record: logging.LogRecord) -> str:
         return "\n".join(self.format_lines(record))

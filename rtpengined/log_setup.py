@@ -20,20 +20,12 @@ import sys
 from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING
 
-from .log_context import (
-    CONTEXT,
-    LOGGING_TO_SYSLOG,
-    SUBSYSTEM_LOGGERS,
-    ContextFilter,
-    syslog_to_logging,
-)
-from .log_lines import BreakingFormatter, effective_max
+from .log_context import CONTEXT, LOGGING_TO_SYSLOG, SUBSYSTEM_LOGGERS, syslog_to_logging
+from .log_lines import LineFormatter, effective_max
 
 if TYPE_CHECKING:
     from .config import Config
 
-LINE = "%(rtpe_level)s: %(rtpe_call)s%(rtpe_subsystem)s%(message)s"  # (after the time, where there is one)
-STAMPED_LINE = "[%(created).6f] " + LINE
 
 
 @dataclass(frozen=True)
@@ -65,7 +57,7 @@ class LogSettings:
         return cls(**json.loads(text))
 
 
-class JournalFormatter(BreakingFormatter):
+class JournalFormatter(LineFormatter):
     """journald stamps every line itself and reads a ``<N>`` syslog priority prefix."""
 
     def format(self, record: logging.LogRecord) -> str:
@@ -89,17 +81,18 @@ def setup_logging(settings: LogSettings, journal: bool | None = None,
     max_length = effective_max(settings.max_length, to_syslog_only=not to_stderr)
     if syslog is not None:
         handlers.append(SyslogHandler(syslog, settings.facility, LOGGING_TO_SYSLOG,
-                                      BreakingFormatter(LINE, max_length, settings.split)))
+                                      LineFormatter(False, max_length, settings.split)))
     if to_stderr:
         handler = logging.StreamHandler(sys.stderr)
         if journal:
-            handler.setFormatter(JournalFormatter(LINE, max_length, settings.split))
+            handler.setFormatter(JournalFormatter(False, max_length, settings.split))
         else:
-            handler.setFormatter(BreakingFormatter(STAMPED_LINE if settings.timestamps else LINE,
-                                                   max_length, settings.split))
+            handler.setFormatter(LineFormatter(settings.timestamps, max_length, settings.split))
         handlers.append(handler)
-    for handler in handlers:
-        handler.addFilter(ContextFilter())
+    # (no line shows the source file, the thread or the process: not finding them out
+    # saves a third of what each line costs)
+    logging._srcfile = None  # type: ignore[attr-defined]
+    logging.logThreads = logging.logProcesses = logging.logMultiprocessing = False
     logging.basicConfig(level=syslog_to_logging(settings.level), handlers=handlers)
     set_subsystem_levels(settings.level, subsystem_levels or {})
 

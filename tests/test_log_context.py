@@ -19,13 +19,12 @@ from rtpengined.log_context import (
     NOTICE,
     SUBSYSTEM_LOGGERS,
     Context,
-    ContextFilter,
     level_name,
     subsystem_of,
     syslog_to_logging,
 )
-from rtpengined.log_lines import BreakingFormatter
-from rtpengined.log_setup import LINE, set_subsystem_level, set_subsystem_levels
+from rtpengined.log_lines import LineFormatter
+from rtpengined.log_setup import set_subsystem_level, set_subsystem_levels
 from rtpengined.protocol import bencode, ngdump
 
 _LOGGERS = [name for names in SUBSYSTEM_LOGGERS.values() for name in names]
@@ -37,8 +36,7 @@ def captured(level: int = logging.DEBUG, max_length: int = 0, split: bool = Fals
     """The daemon's lines (without the time) while the block runs."""
     stream = io.StringIO()
     handler = logging.StreamHandler(stream)
-    handler.setFormatter(BreakingFormatter(LINE, max_length, split))
-    handler.addFilter(ContextFilter())
+    handler.setFormatter(LineFormatter(False, max_length, split))
     levels = {name: logging.getLogger(name).level for name in _LOGGERS}
     for name in _LOGGERS:
         logging.getLogger(name).setLevel(level)

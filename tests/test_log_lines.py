@@ -4,10 +4,11 @@ them, each line with our whole prefix."""
 from __future__ import annotations
 
 import logging
+import re
 import subprocess
 import sys
 
-from rtpengined.log_lines import BreakingFormatter, effective_max, pieces
+from rtpengined.log_lines import LineFormatter, effective_max, pieces
 
 
 def test_long_messages_break_at_the_maximum_as_10_5s_do():
@@ -34,20 +35,33 @@ def test_the_default_maximum_is_500_for_syslog_only():
     assert effective_max(80, to_syslog_only=False) == 80
 
 
-def test_each_line_gets_the_prefix_and_a_traceback_is_part_of_the_message():
-    formatter = BreakingFormatter("%(levelname)s [%(name)s] %(message)s", 0, split=True)
+def test_each_line_gets_the_head_and_a_traceback_is_part_of_the_message():
+    formatter = LineFormatter(stamped=False, split=True)
     try:
         raise ValueError("boom")
     except ValueError:
         record = logging.LogRecord("rtpengined.x", logging.ERROR, __file__, 1, "failed %s",
                                    ("here",), sys.exc_info())
     lines = formatter.format_lines(record)
-    assert lines[0] == "ERROR [rtpengined.x] failed here ..."
-    assert lines[1] == "ERROR [rtpengined.x] ... Traceback (most recent call last): ..."
-    assert lines[-1] == "ERROR [rtpengined.x] ... ValueError: boom"
-    assert all(line.startswith("ERROR [rtpengined.x] ") for line in lines)
-    plain = BreakingFormatter("%(message)s")
-    assert plain.format(record).startswith("failed here\nTraceback")
+    assert lines[0] == "ERR: [core] failed here ..."
+    assert lines[1] == "ERR: ... Traceback (most recent call last): ..."
+    assert lines[-1] == "ERR: ... ValueError: boom"
+    assert all(line.startswith("ERR: ") for line in lines)
+    plain = LineFormatter(stamped=False)
+    assert plain.format(record).startswith("ERR: [core] failed here\nTraceback")
+    stamped = LineFormatter().format(record)
+    assert re.match(r"\[\d+\.\d{6}\] ERR: \[core\] failed here\n", stamped), stamped
+
+
+def test_a_block_is_one_record_of_several_lines():
+    record = logging.LogRecord("rtpengined.control", logging.INFO, __file__, 1, "a\nbb", (),
+                               None)
+    record.rtpe_lines = ["a", "bb"]
+    record.call_id = "c"
+    assert LineFormatter(stamped=False).format_lines(record) == [
+        "INFO: [c]: [control] a", "INFO: [c]: [control] bb"]
+    assert LineFormatter(stamped=False, max_length=11).format_lines(record) == [
+        "INFO: [c]: [control] a", "INFO: [c]: [control] b ...", "INFO: [c]: ... b"]
 
 
 def test_the_daemon_breaks_its_log_lines():
