@@ -8,6 +8,7 @@ import signal
 from collections.abc import Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
+from functools import partial
 
 import trio
 
@@ -16,6 +17,7 @@ import transports
 from . import dtmf_log, graphite_sender
 from .config import Config
 from .core import Core
+from .ctl.setters import shift_log_levels
 from .event_senders import DtmfLogSender, SyslogSender
 from .homer_sender import HomerSender
 from .host import OsHost
@@ -66,16 +68,21 @@ async def _tick(core: Core) -> None:
             log.exception("timer tick failed")
 
 
-async def _watch_signals(stop: trio.Event, cancel_scope: trio.CancelScope) -> None:
+async def _watch_signals(stop: trio.Event, cancel_scope: trio.CancelScope,
+                         shift_log_levels: Callable[[int], None] = lambda step: None) -> None:
     """SIGINT/SIGTERM stop the daemon: ``stop`` is set, and ``run_daemon`` shuts down
     once start-up is complete (a listener is never interrupted half-started; that is
     what once left an HTTP server running after SIGTERM). A second one cancels at
     once. SIGHUP (a service manager's "reload", a closed terminal) is logged and
-    ignored: every option needs a restart to change."""
-    with trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM, signal.SIGHUP) as signals:
+    ignored: every option needs a restart to change. SIGUSR2 raises every log level by
+    one, SIGUSR1 lowers it, as in 10.5 (they used to end the daemon)."""
+    with trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM, signal.SIGHUP,
+                                   signal.SIGUSR1, signal.SIGUSR2) as signals:
         async for signum in signals:
             name = signal.Signals(signum).name
-            if signum == signal.SIGHUP:
+            if signum in (signal.SIGUSR1, signal.SIGUSR2):
+                shift_log_levels(1 if signum == signal.SIGUSR2 else -1)
+            elif signum == signal.SIGHUP:
                 log.warning("received SIGHUP: ignored (nothing to reload; restart to apply new options)")
             elif not stop.is_set():
                 log.info("received %s, shutting down", name)
@@ -138,7 +145,8 @@ async def run_daemon(
                 # Calls stored in Redis come back before any listener serves (issue 16).
                 await start_call_store(core, nursery)
                 if handle_signals:
-                    nursery.start_soon(_watch_signals, stop, scope)
+                    nursery.start_soon(_watch_signals, stop, scope,
+                                       partial(shift_log_levels, core))
                 # UDP ng last: it answers as soon as it is bound, and a ping there is how
                 # proxies and tests see the daemon up; 10.5 binds every socket before it
                 # serves any, so an answered ping means the other ports listen too.

@@ -18,6 +18,8 @@ from __future__ import annotations
 import logging
 import threading
 
+from .protocol.cliwords import SUBSYSTEMS  # (10.5's: --log-level-NAME, set loglevel NAME)
+
 NOTICE = 25  # (syslog's 5, between logging's INFO and WARNING)
 logging.addLevelName(NOTICE, "NOTICE")
 
@@ -30,15 +32,14 @@ LOGGING_TO_SYSLOG = {logging.CRITICAL: 2, logging.ERROR: 3, logging.WARNING: 4, 
 _LEVEL_NAMES = {logging.CRITICAL: "CRIT", logging.ERROR: "ERR", logging.WARNING: "WARNING",
                 NOTICE: "NOTICE", logging.INFO: "INFO", logging.DEBUG: "DEBUG"}
 
-# 10.5's log subsystems (``--log-level-NAME``, the CLI's ``set loglevel NAME``) and the
-# loggers whose lines belong to each; a logger not named here writes as ``core``.
+# The loggers whose lines belong to a subsystem; another logger writes as ``core``.
 SUBSYSTEM_LOGGERS = {
     "core": ("rtpengined", "rtpengined.calls", "rtpengined.relay", "rtpengined.redis",
              "rtpengined.dtmf", "rtpengined.graphite", "rtpengined.homer", "rtpengined.b2b"),
     "control": ("rtpengined.control", "rtpengined.ng", "rtpengined.cli", "rtpengined.accept",
                 "rtpengined.udp", "rtpengined.tcp"),
     "http": ("rtpengined.http", "rtpengined.ws", "rtpengined.janus"),
-    "crypto": ("rtpengined.srtp",),
+    "crypto": ("rtpengined.crypto",),
 }
 _SUBSYSTEM_OF = {name: subsystem for subsystem, names in SUBSYSTEM_LOGGERS.items()
                  for name in names}
@@ -58,7 +59,12 @@ def level_name(levelno: int) -> str:
 
 
 def subsystem_of(logger_name: str) -> str:
-    return _SUBSYSTEM_OF.get(logger_name, "core")
+    """The subsystem a logger writes as (``rtpengined.NAME`` for any 10.5 subsystem NAME)."""
+    subsystem = _SUBSYSTEM_OF.get(logger_name)
+    if subsystem is None:
+        suffix = logger_name[11:] if logger_name.startswith("rtpengined.") else ""
+        subsystem = suffix if suffix in SUBSYSTEMS else "core"
+    return subsystem
 
 
 class Context:

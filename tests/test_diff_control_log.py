@@ -12,6 +12,8 @@ each daemon picked, the elapsed time, seconds since something happened):
 - a new call's notice, the delete's lines (a branch, the whole call, a delay, a tag or
   call that is not there) and a call's ``Final packet stats`` block with the codec, SSRC
   and counters of the media that flowed;
+- a call closed by ``--timeout``, with its final packet stats; SIGUSR2 and SIGUSR1 raising
+  and lowering every subsystem's log level;
 - ``--log-mark-prefix``/``--log-mark-suffix`` around what 10.5 deems private, and
   ``--log-format=parsable`` with ``--max-log-line-length`` and ``--split-logs``.
 """
@@ -19,6 +21,7 @@ each daemon picked, the elapsed time, seconds since something happened):
 from __future__ import annotations
 
 import re
+import signal
 import time
 from collections.abc import Iterator
 
@@ -71,6 +74,11 @@ def parsable(namespace):
     yield from _pair(namespace, PARSABLE)
 
 
+@pytest.fixture(scope="module")
+def timing_out(namespace):
+    yield from _pair(namespace, ("-L", "6", "--timeout=2"))
+
+
 def _written(daemon: NsNgProcess, run) -> str:
     """What ``daemon`` logs while ``run(daemon)`` runs (its lines are written before it
     answers; a short wait for the last)."""
@@ -92,7 +100,7 @@ def _normalised(text: str, keep=lambda line: True) -> list[str]:
         if not line or "[internals]" in line or "[codec]" in line or not keep(line):
             continue
         if line.startswith("DEBUG: ") and " [control] Dump for " not in line and \
-                " [control] Response dump for " not in line:
+                " [control] Response dump for " not in line and " log level to " not in line:
             continue  # (what else each says at debug level is its own)
         line = _PORTS.sub(r"\1:P", line)
         line = re.sub(r"[\d.]+ sec\)", "T sec)", line)  # (the elapsed time)
@@ -247,3 +255,39 @@ def test_parsable_format_and_broken_lines(parsable):
             '127.0.0.1:P: Unk ...') in lines
     assert 'WARNING: [ID="parsable-none"]: ... o=- 1 1 IN IP4 198.51.100.2 ...' in lines
     assert 'WARNING: [ID="parsable-none"]: ... e]' in lines
+
+
+def test_a_call_closed_by_the_timeout(timing_out):
+    def run(daemon: NsNgProcess) -> None:
+        _call(daemon, "timed-out")
+        daemon.request({"command": "offer", "call-id": "only-offered", "from-tag": "ft",
+                        "sdp": _sdp("198.51.100.1", 2000)})  # (the offer timeout is an hour)
+        time.sleep(4)
+        daemon.request({"command": "delete", "call-id": "only-offered"})
+
+    lines = _same(timing_out, run)
+    start = lines.index("INFO: [timed-out]: [core] Closing call due to timeout")
+    assert lines[start + 1:start + 3] == [
+        "INFO: [timed-out]: [core] Final packet stats:",
+        "INFO: [timed-out]: [core] --- Tag 'ft', created M:SS ago for branch ''"]
+
+
+def test_sigusr2_and_sigusr1_raise_and_lower_every_log_level(timing_out):
+    levels = {}
+
+    def run(daemon: NsNgProcess) -> None:
+        shown = []
+        for signum in (signal.SIGUSR2, signal.SIGUSR1, signal.SIGUSR1, signal.SIGUSR2):
+            daemon.proc.send_signal(signum)
+            time.sleep(0.3)  # (two of the same at once would be one)
+            shown.append(daemon.cli("list loglevel"))
+        levels[daemon] = shown
+        assert daemon.request({"command": "ping"})["result"] == "pong"  # (still there)
+
+    lines = _same(timing_out, run, keep=lambda line: " log level to " in line)
+    assert levels[timing_out.ours] == levels[timing_out.reference]
+    assert levels[timing_out.ours][0].startswith("core = 7\nspandsp = 7\n")
+    assert levels[timing_out.ours][2].startswith("core = 5\n")
+    assert lines[:2] == ["DEBUG: [core] Increased 'core' log level to 7",
+                         "DEBUG: [spandsp] Increased 'spandsp' log level to 7"]
+    assert "NOTICE: [control] Decreased 'control' log level to 5" in lines

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import logging
 import math
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from ..config import LOG_SUBSYSTEMS
+from ..log_context import syslog_to_logging
 from .numbers import INT_MAX, NO_DIGITS, c_atoi, c_strtod, c_strtol, c_strtoul, wrap32
 from .params import cli_state
 from .parser import MORE, Handler, Table, _argument, _token
+from .state import log_level_of
 
 if TYPE_CHECKING:
     from ..core import Core
@@ -114,6 +117,18 @@ def _set_loglevel(core: Core, arg: str) -> str:
     if not subsystem:
         core.config.log_level = level
     return f"Success setting loglevel to {level}\n"
+
+
+def shift_log_levels(core: Core, step: int) -> None:
+    """SIGUSR2 (``step`` 1) and SIGUSR1 (-1), as 10.5 takes them: every subsystem's level
+    one up or down (no bound, as 10.5), each change logged at the level it is now."""
+    for name in LOG_SUBSYSTEMS:
+        level = log_level_of(core, name) + step
+        core.config.log_levels[name] = level
+        core.host.set_log_level(name, level)
+        logging.getLogger(f"rtpengined.{name}").log(
+            syslog_to_logging(level), "%s '%s' log level to %d",
+            "Increased" if step > 0 else "Decreased", name, level)
 
 
 def _apply_redis(core: Core) -> None:

@@ -34,7 +34,7 @@ from . import dtls, ice, stun
 from .srtp import SrtpContext
 
 Address = tuple
-log = logging.getLogger("rtpengined.srtp")
+log = logging.getLogger("rtpengined.crypto")  # (10.5: DTLS and SRTP set-up is "crypto")
 
 # DTLS-SRTP profile (OpenSSL's name) -> the suite name rtpengine shows as "crypto suite".
 SUITE_NAMES = {
