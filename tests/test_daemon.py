@@ -148,6 +148,25 @@ def ping(port: int, timeout: float = 2.0) -> bool:
             return False
 
 
+def test_sigusr1_and_sigusr2_change_log_levels_and_end_nothing(daemon_process):
+    """10.5's log-level signals, sent to the daemon and to its relay workers (a ``pkill
+    -USR2 rtpengined`` reaches both): each used to end the process it reached."""
+    proc = daemon_process("--relay-workers=2", "-L", "6")
+    workers = child_pids(proc.proc.pid)
+    assert len(workers) == 2
+    for signum in (signal.SIGUSR2, signal.SIGUSR1):
+        for pid in (proc.proc.pid, *workers):
+            os.kill(pid, signum)
+        time.sleep(0.3)
+        assert proc.proc.poll() is None
+        assert ping(proc.ng_port)
+    assert child_pids(proc.proc.pid) == workers
+    code, err = proc.stop()
+    assert code == 0, err
+    assert "DEBUG: [core] Increased 'core' log level to 7" in err, err
+    assert "INFO: [core] Decreased 'core' log level to 6" in err, err
+
+
 def test_sighup_is_logged_and_ignored(daemon_process):
     proc = daemon_process("--relay-workers=1")
     for _ in range(2):

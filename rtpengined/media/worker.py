@@ -2942,6 +2942,9 @@ def main(argv: list[str]) -> int:
         else:
             settings = dtx.DtxSettings.from_arg(option)
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C goes to the daemon; it stops us
+    # (the daemon's log-level signals: a ``pkill -USR2 rtpengined`` must not end a worker)
+    signal.signal(signal.SIGUSR1, signal.SIG_IGN)
+    signal.signal(signal.SIGUSR2, signal.SIG_IGN)
     try:
         channel = socket.socket(fileno=channel_fd)
         counters = CounterTable.attach(counters_fd)
