@@ -96,9 +96,10 @@ def run(options: tuple[str, ...]) -> None:
     for warning in config.warnings:
         log.warning("%s", warning)
     notifier = Notifier.from_environ()
-    # Until the daemon's signal watcher runs (and after it stopped), a SIGHUP must not
-    # kill it silently either; relay workers inherit the ignore.
-    signal.signal(signal.SIGHUP, signal.SIG_IGN)
+    # Until the daemon's signal watcher runs (and after it stopped), a SIGHUP (or a
+    # log-level SIGUSR1/2) must not kill it silently either; relay workers inherit the ignore.
+    for signum in (signal.SIGHUP, signal.SIGUSR1, signal.SIGUSR2):
+        signal.signal(signum, signal.SIG_IGN)
     from .daemon import run_daemon
 
     try:
