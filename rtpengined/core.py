@@ -21,7 +21,7 @@ from .commands import NG_COMMANDS
 from .config import Config
 from .host import Host, OsHost
 from .janus import Janus, JanusLink
-from .log_context import CONTEXT
+from .log_context import CONTEXT, address_text
 from .media import MediaPlane, NullMediaPlane
 from .model import Call, Stream
 from .ngoptions import canonical_keys
@@ -198,11 +198,11 @@ class Core:
         envelope = ngcodec.split_envelope(raw)
         if envelope is None:
             control_log.warning("Received invalid data on NG port (no cookie) from %s: %s",
-                                _peer(source), CONTEXT.mark(_raw_text(raw)))
+                                address_text(source), CONTEXT.mark(_raw_text(raw)))
             return None
         cached = self.cache.get(envelope.cookie)
         if cached is not None:
-            control_log.info("Detected command from %s as a duplicate", _peer(source))
+            control_log.info("Detected command from %s as a duplicate", address_text(source))
             return envelope.cookie + b" " + cached
         reply = self._execute(envelope.payload, Request(source))
         self.cache.put(envelope.cookie, reply)
@@ -234,7 +234,7 @@ class Core:
         call_id = message.get("call-id")
         outer_call, CONTEXT.call_id = CONTEXT.call_id, call_id if isinstance(call_id, str) else None
         try:
-            peer = _peer(request.source)
+            peer = address_text(request.source)
             control_log.info("Received command '%s' from %s", command, peer)
             if control_log.isEnabledFor(logging.DEBUG):
                 control_log.debug("Dump for '%s' from %s: %s", command, peer,
@@ -325,7 +325,7 @@ class Core:
     def _error(self, encoding: str, reason: str, request: Request, payload: bytes) -> bytes:
         """The error reply for ``reason``, logged as 10.5 logs it (the request's bytes
         between the log marks)."""
-        control_log.warning("Protocol error in packet from %s: %s [%s]", _peer(request.source),
+        control_log.warning("Protocol error in packet from %s: %s [%s]", address_text(request.source),
                             reason, CONTEXT.mark(_raw_text(payload)))
         return ngcodec.encode_payload(ngcodec.error_reply(reason), encoding)
 
@@ -361,14 +361,6 @@ class Core:
     def shutdown(self) -> None:
         """Release every call's media before the process exits."""
         self.calls.shutdown()
-
-
-def _peer(source: tuple[str, int] | None) -> str:
-    """A client's address as 10.5 writes it (an IPv6 one in brackets)."""
-    if not source:
-        return "local"
-    host = source[0]
-    return f"[{host}]:{source[1]}" if ":" in host else f"{host}:{source[1]}"
 
 
 def _raw_text(data: bytes) -> str:

@@ -45,6 +45,14 @@ _SUBSYSTEM_OF = {name: subsystem for subsystem, names in SUBSYSTEM_LOGGERS.items
                  for name in names}
 
 
+def address_text(source: tuple | None) -> str:
+    """A peer's address as 10.5 writes it in log lines (IPv6 in brackets; none: "local")."""
+    if not source:
+        return "local"
+    host = source[0]
+    return f"[{host}]:{source[1]}" if ":" in host else f"{host}:{source[1]}"
+
+
 def syslog_to_logging(level: int) -> int:
     return SYSLOG_TO_LOGGING[max(0, min(level, 7))]
 

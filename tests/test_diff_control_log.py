@@ -12,6 +12,8 @@ each daemon picked, the elapsed time, seconds since something happened):
 - a new call's notice, the delete's lines (a branch, the whole call, a delay, a tag or
   call that is not there) and a call's ``Final packet stats`` block with the codec, SSRC
   and counters of the media that flowed;
+- each HTTP request (``HTTP GET from ADDR: '/ping'``), one nothing answers, a CLI command
+  over HTTP;
 - a call closed by ``--timeout``, with its final packet stats; SIGUSR2 and SIGUSR1 raising
   and lowering every subsystem's log level;
 - ``--log-mark-prefix``/``--log-mark-suffix`` around what 10.5 deems private, and
@@ -22,6 +24,7 @@ from __future__ import annotations
 
 import re
 import signal
+import socket
 import time
 from collections.abc import Iterator
 
@@ -72,6 +75,19 @@ def marked(namespace):
 @pytest.fixture(scope="module")
 def parsable(namespace):
     yield from _pair(namespace, PARSABLE)
+
+
+REFERENCE_HTTP = 19191  # (inside the test's namespace: no other listener there)
+
+
+@pytest.fixture(scope="module")
+def http(namespace):
+    pair = NsDaemonPair(namespace, ("-L", "6", f"--listen-http=127.0.0.1:{REFERENCE_HTTP}"),
+                        our_extra=("-L", "6"))
+    try:
+        yield pair
+    finally:
+        pair.stop()
 
 
 @pytest.fixture(scope="module")
@@ -291,3 +307,39 @@ def test_sigusr2_and_sigusr1_raise_and_lower_every_log_level(timing_out):
     assert lines[:2] == ["DEBUG: [core] Increased 'core' log level to 7",
                          "DEBUG: [spandsp] Increased 'spandsp' log level to 7"]
     assert "NOTICE: [control] Decreased 'control' log level to 5" in lines
+
+
+def _http(namespace: NetNamespace, port: int, request: bytes) -> bytes:
+    with namespace.entered():
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    with sock:
+        sock.settimeout(3)
+        sock.connect(("127.0.0.1", port))
+        sock.sendall(request)
+        reply = b""
+        while b"\r\n\r\n" not in reply:
+            reply += sock.recv(4096)
+        return reply
+
+
+def test_http_requests(http, namespace):
+    def run(daemon: NsNgProcess) -> None:
+        port = REFERENCE_HTTP if daemon is http.reference else http.http_port
+        for request in (
+                b"GET /ping HTTP/1.1\r\nHost: x\r\n\r\n",
+                b"GET /cli/list%20numsessions HTTP/1.1\r\nHost: x\r\n\r\n",
+                b"GET /nothing HTTP/1.1\r\nHost: x\r\n\r\n",
+                b"POST /ng-plain HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-www-form-"
+                b"urlencoded\r\nContent-Length: 17\r\n\r\nd7:command4:pinge"):
+            _http(namespace, port, request)
+
+    lines = _same(http, run, keep=lambda line: "[http]" in line or "CLI command" in line)
+    assert lines == [
+        "INFO: [http] HTTP GET from 127.0.0.1:P: '/ping'",
+        "INFO: [http] HTTP GET from 127.0.0.1:P: '/cli/list numsessions'",
+        "INFO: [control] Got CLI command: list numsessions",
+        "INFO: [http] HTTP GET from 127.0.0.1:P: '/nothing'",
+        "WARNING: [http] Unhandled HTTP GET URI: '/nothing'",
+        "INFO: [http] HTTP POST from 127.0.0.1:P: '/ng-plain'",
+        "WARNING: [http] Unsupported content-type 'application/x-www-form-urlencoded'",
+        "WARNING: [http] Unhandled HTTP POST URI: '/ng-plain'"]

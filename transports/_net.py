@@ -7,6 +7,8 @@ import socket
 
 import trio
 
+from rtpengined.log_context import address_text
+
 from . import ListenError
 
 
@@ -33,5 +35,4 @@ async def bind_socket(kind: int, host: str, port: int, what: str) -> trio.socket
 
 
 def format_address(address: tuple) -> str:
-    host, port = address[0], address[1]
-    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+    return address_text(address)

@@ -22,9 +22,12 @@ import re
 from dataclasses import dataclass, replace
 from typing import Any
 
+from rtpengined.log_context import address_text
 from rtpengined.protocol.ngcodec import JSON
 
 log = logging.getLogger("rtpengined.http")
+cli_log = logging.getLogger("rtpengined.cli")
+
 
 NG_CONTENT_TYPE = "application/x-rtpengine-ng"
 JSON_CONTENT_TYPE = "application/json"
@@ -194,6 +197,8 @@ class Routes:
             log.info("http: refusing target %r: %s", request.target[:200], exc)
             return forbidden()
         method = request.method
+        log.info("HTTP %s from %s: '%s'", method.decode("latin-1"), address_text(request.source),
+                 path.decode("utf-8", "replace"))  # (as 10.5 logs each request)
         open_route = method == b"GET" and (path == b"/ping" or path == b"/metrics")
         if self.auth_token is not None and (self.protect_open_routes or not open_route) \
                 and not self.authorized(request.headers):
@@ -205,12 +210,14 @@ class Routes:
                 return PONG
             if path.startswith(b"/cli/"):
                 line = path[5:].decode("utf-8", "surrogateescape")
+                cli_log.info("Got CLI command: %s", line)
                 return text(self.core.handle_cli(line).encode("utf-8", "surrogateescape"))
             if path == b"/metrics":
                 from rtpengined.metrics import CONTENT_TYPE, metrics_text
 
                 return text(metrics_text(self.core).encode("utf-8", "surrogateescape"), 200,
                             CONTENT_TYPE.encode())
+            log.warning("Unhandled HTTP GET URI: '%s'", path.decode("utf-8", "replace"))
             return NOT_FOUND
         if method == b"POST":
             return self._post(path, request)
@@ -231,5 +238,6 @@ class Routes:
             replies = self.core.handle_janus(request.body, None)
             return text(replies[-1], 200, _JSON)
         if content_type not in (_NG, _JSON):
-            log.info("http: unsupported content type %r for POST %r", content_type, path)
+            log.warning("Unsupported content-type '%s'", content_type.decode("latin-1"))
+        log.warning("Unhandled HTTP POST URI: '%s'", path.decode("utf-8", "replace"))
         return NOT_FOUND
