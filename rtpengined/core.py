@@ -197,8 +197,9 @@ class Core:
         self.stats.register_proxy(source[0] if source else "")
         envelope = ngcodec.split_envelope(raw)
         if envelope is None:
-            control_log.warning("Received invalid data on NG port (no cookie) from %s: %s",
-                                address_text(source), CONTEXT.mark(_raw_text(raw)))
+            if control_log.isEnabledFor(logging.WARNING):
+                control_log.warning("Received invalid data on NG port (no cookie) from %s: %s",
+                                    address_text(source), CONTEXT.mark(_raw_text(raw)))
             return None
         cached = self.cache.get(envelope.cookie)
         if cached is not None:
@@ -234,9 +235,11 @@ class Core:
         call_id = message.get("call-id")
         outer_call, CONTEXT.call_id = CONTEXT.call_id, call_id if isinstance(call_id, str) else None
         try:
-            peer = address_text(request.source)
-            control_log.info("Received command '%s' from %s", command, peer)
-            if control_log.isEnabledFor(logging.DEBUG):
+            logged = control_log.isEnabledFor(logging.INFO)  # (-L 6, the default)
+            peer = address_text(request.source) if logged else ""
+            if logged:
+                control_log.info("Received command '%s' from %s", command, peer)
+            if logged and control_log.isEnabledFor(logging.DEBUG):
                 control_log.debug("Dump for '%s' from %s: %s", command, peer,
                                   CONTEXT.mark(ngdump.dump(message)))
             handler = self.commands.get(command)
@@ -248,12 +251,14 @@ class Core:
             except NgError as exc:
                 return self._error(encoding, exc.reason, request, payload)
             except Exception:
-                log.exception("ng %s from %s: internal error", command, peer)
+                log.exception("ng %s from %s: internal error", command,
+                              address_text(request.source))
                 reply = ngcodec.error_reply("Internal error while processing the request")
             else:
-                control_log.info("Replying to '%s' from %s (elapsed time %.6f sec)", command, peer,
-                                 time.perf_counter() - started)
-                if encoding == BENCODE and control_log.isEnabledFor(logging.DEBUG):
+                if logged:
+                    control_log.info("Replying to '%s' from %s (elapsed time %.6f sec)", command,
+                                     peer, time.perf_counter() - started)
+                if logged and encoding == BENCODE and control_log.isEnabledFor(logging.DEBUG):
                     control_log.debug("Response dump for '%s' to %s: %s", command, peer,
                                       CONTEXT.mark(ngdump.dump(reply)))
             return ngcodec.encode_payload(reply, encoding)
@@ -325,8 +330,10 @@ class Core:
     def _error(self, encoding: str, reason: str, request: Request, payload: bytes) -> bytes:
         """The error reply for ``reason``, logged as 10.5 logs it (the request's bytes
         between the log marks)."""
-        control_log.warning("Protocol error in packet from %s: %s [%s]", address_text(request.source),
-                            reason, CONTEXT.mark(_raw_text(payload)))
+        if control_log.isEnabledFor(logging.WARNING):
+            control_log.warning("Protocol error in packet from %s: %s [%s]",
+                                address_text(request.source), reason,
+                                CONTEXT.mark(_raw_text(payload)))
         return ngcodec.encode_payload(ngcodec.error_reply(reason), encoding)
 
     # -- CLI --------------------------------------------------------------------------
