@@ -98,6 +98,7 @@ OPTIONS: list[Option] = [
     Option("mos", "", "str", "mos", "MOS type: CQ (conversational, the default: none without a round-trip time) or LQ (listening)", "CQ|LQ"),
     Option("version", "v", "bool", "version", "Print the version and exit", ""),
     Option("codecs", "", "bool", "codecs", "Print the codecs the relay converts here and exit", ""),
+    Option("save-interface-ports", "S", "bool", "save_interface_ports", "Bind ports on the first address of a logical interface only: no ICE candidates on its other addresses", ""),
     Option("reject-invalid-sdp", "", "bool", "reject_invalid_sdp", "Refuse SDP with an empty line (without it the body ends there, as in rtpengine)", ""),
     Option("software-id", "", "str", "software_id", "Name of this software in STUN SOFTWARE, the s= line of SDP it makes and its DTLS certificate (characters other than letters, digits and '-' become '-')", "STRING"),
     Option("log-srtp-keys", "", "bool", "log_srtp_keys", "Log the SRTP keys each DTLS handshake yields (at error level)", ""),
@@ -230,6 +231,7 @@ class Config:
     dtls_passive: bool = False
     log_srtp_keys: bool = False
     reject_invalid_sdp: bool = False
+    save_interface_ports: bool = False
     mos: str = "CQ"  # (upper case: ``validate``)
     version: bool = False  # (``--version``: print it and exit)
     codecs: bool = False  # (``--codecs``: list them and exit)

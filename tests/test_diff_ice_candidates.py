@@ -12,7 +12,8 @@ Both daemons run in a namespace with one logical interface of two addresses (203
 2001:db8:4321::1). 10.5 tends to take the same port number on both addresses, rtpengined
 does not, so the ports of candidates on the address the section's c= does not name are
 masked before normalising; every other port is compared as usual. A last test sends
-STUN, DTLS and RTP through a passthrough leg to both daemons: relayed untouched.
+STUN, DTLS and RTP through a passthrough leg to both daemons: relayed untouched. With
+``--save-interface-ports`` (``-S``) every scenario again: no candidates on the second address.
 """
 
 from __future__ import annotations
@@ -262,8 +263,21 @@ def pair():
         namespace.delete()
 
 
-@pytest.mark.parametrize("name", list(SCENARIOS))
-def test_ice_candidates(pair, name):
+@pytest.fixture(scope="module")
+def saving_pair():
+    """Both with ``--save-interface-ports``: ports on the first address only."""
+    namespace = NetNamespace()
+    try:
+        daemons = NsDaemonPair(namespace, ("-S",), interfaces=INTERFACES)
+        try:
+            yield daemons
+        finally:
+            daemons.stop()
+    finally:
+        namespace.delete()
+
+
+def _same_conversation(pair: NsDaemonPair, name: str) -> list[Any]:
     steps = SCENARIOS[name]
     call_id = re.sub(r"\W+", "_", name)
     expected = converse(pair.reference, steps, call_id)
@@ -272,6 +286,29 @@ def test_ice_candidates(pair, name):
         if want != have:
             raise AssertionError(f"step {index} ({step['command']}) differs:\n"
                                  + describe_difference(want, have))
+    return got
+
+
+@pytest.mark.parametrize("name", list(SCENARIOS))
+def test_ice_candidates(pair, name):
+    _same_conversation(pair, name)
+
+
+@pytest.mark.parametrize("name", list(SCENARIOS))
+def test_ice_candidates_with_save_interface_ports(saving_pair, name):
+    for reply in _same_conversation(saving_pair, name):
+        if isinstance(reply, dict) and isinstance(reply.get("sdp"), str):
+            ours = {line.split()[4] for line in reply["sdp"].splitlines()
+                    if line.startswith("a=candidate:") and line.split()[4] in INTERFACES}
+            assert len(ours) <= 1, reply["sdp"]  # (none on the other address)
+
+
+def test_without_save_interface_ports_both_addresses_are_candidates(pair):
+    reply = pair.ours.request({**offer(PLAIN_A, ICE="force"), "call-id": "both-addresses"})
+    ours = {line.split()[4] for line in reply["sdp"].splitlines()
+            if line.startswith("a=candidate:")}
+    assert ours == set(INTERFACES)
+    pair.ours.request({**delete(), "call-id": "both-addresses"})
 
 
 def test_passthrough_priorities_as_upstream(pair):

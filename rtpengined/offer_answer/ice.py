@@ -183,6 +183,7 @@ def ice_alternates(manager: CallManager, call: Call,
     agent the relay worker receives on them too, answers checks arriving there and, when
     the peer's pair uses one, sends the peer its media from it. The call owns the
     sockets (``retired_ports``: closed with it). Offers and subscriptions (``pubsub``) share it.
+    With ``--save-interface-ports`` there are none, as in 10.5.
     """
     rtp = media.rtp
     assert rtp is not None
@@ -192,7 +193,8 @@ def ice_alternates(manager: CallManager, call: Call,
     rtcp = media.rtcp
     count = 2 if rtcp is not None else 1
     alternates: list[tuple[Interface, int, int | None]] = []
-    for pool in manager.port_pools:
+    # (--save-interface-ports: the first address's ports alone, as 10.5 binds then)
+    for pool in () if manager.config.save_interface_ports else manager.port_pools:
         if pool.interface.name != rtp.interface.name or pool.interface == rtp.interface:
             continue
         try:
