@@ -274,4 +274,5 @@ def test_process_wide_effects_go_through_the_host():
     assert host.limit == 70000
     assert handle_cli(core, "set loglevel core 3") == "Success setting loglevel to 3\n"
     assert host.levels == [("core", 3)]
+    assert core.media.log_levels == [("core", 3)]  # (the relay workers' too)
     assert "num-threads = 3\n" in handle_cli(core, "params current")

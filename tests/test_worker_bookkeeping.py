@@ -264,3 +264,19 @@ def test_an_ipv6_peer_of_an_ipv4_stream_is_written_in_its_own_family(worker):
     worker.dirty.add(stream)
     worker.flush()
     assert worker.counters.read(31).endpoint == ("2001:db8::7", 5004)
+
+
+def test_the_cli_log_level_reaches_the_worker(worker):
+    """``set loglevel``/SIGUSR1/2 in the daemon: a "log-level" message sets the worker's
+    loggers of that subsystem (the worker is a process of its own)."""
+    relay = logging.getLogger("rtpengined.relay")
+    before = relay.level
+    try:
+        send(worker, [("log-level", ("core", 7))])
+        assert relay.level == logging.DEBUG
+        send(worker, [("log-level", ("core", 3))])
+        assert relay.level == logging.ERROR
+        send(worker, [("log-level", ("spandsp", 7))])  # (none of the worker's: nothing)
+        assert relay.level == logging.ERROR
+    finally:
+        relay.setLevel(before)

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 from ..config import LOG_SUBSYSTEMS
 from ..redis.address import RedisAddress
 from .parser import Table
-from .state import CliState, log_level_of
+from .state import CliState, apply_log_level, log_level_of
 
 if TYPE_CHECKING:
     from ..core import Core
@@ -46,8 +46,7 @@ def _restore(core: Core, state: CliState, values: dict[str, Any]) -> None:
     for sub in LOG_SUBSYSTEMS:
         level = values[f"log-level-{sub}"]
         if level != log_level_of(core, sub):
-            config.log_levels[sub] = level
-            core.host.set_log_level(sub, level)
+            apply_log_level(core, sub, level)
     config.max_sessions = values["max-sessions"]
     config.max_cpu = values["max-cpu"] / 100
     config.max_load = values["max-load"] / 100

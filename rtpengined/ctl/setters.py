@@ -12,7 +12,7 @@ from ..log_context import syslog_to_logging
 from .numbers import INT_MAX, NO_DIGITS, c_atoi, c_strtod, c_strtol, c_strtoul, wrap32
 from .params import cli_state
 from .parser import MORE, Handler, Table, _argument, _token
-from .state import log_level_of
+from .state import apply_log_level, log_level_of
 
 if TYPE_CHECKING:
     from ..core import Core
@@ -112,8 +112,7 @@ def _set_loglevel(core: Core, arg: str) -> str:
     level = c_atoi(level_text)
     targets = LOG_SUBSYSTEMS if not subsystem else [s for s in LOG_SUBSYSTEMS if s == subsystem]
     for name in targets:
-        core.config.log_levels[name] = level
-        core.host.set_log_level(name, level)
+        apply_log_level(core, name, level)
     if not subsystem:
         core.config.log_level = level
     return f"Success setting loglevel to {level}\n"
@@ -124,8 +123,7 @@ def shift_log_levels(core: Core, step: int) -> None:
     one up or down (no bound, as 10.5), each change logged at the level it is now."""
     for name in LOG_SUBSYSTEMS:
         level = log_level_of(core, name) + step
-        core.config.log_levels[name] = level
-        core.host.set_log_level(name, level)
+        apply_log_level(core, name, level)
         logging.getLogger(f"rtpengined.{name}").log(
             syslog_to_logging(level), "%s '%s' log level to %d",
             "Increased" if step > 0 else "Decreased", name, level)

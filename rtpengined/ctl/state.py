@@ -29,6 +29,15 @@ class CliState:
     initial_params: str = ""
 
 
+def apply_log_level(core: Core, subsystem: str, level: int) -> None:
+    """``subsystem``'s level from now on (``set loglevel``, ``params revert``, SIGUSR1/2):
+    kept for ``list loglevel``, applied to this process's loggers and to every relay
+    worker's (they are processes of their own)."""
+    core.config.log_levels[subsystem] = level
+    core.host.set_log_level(subsystem, level)
+    core.media.set_log_level(subsystem, level)
+
+
 def log_level_of(core: Core, subsystem: str) -> int:
     levels = core.config.log_levels
     if subsystem in levels:

@@ -57,6 +57,10 @@ class MediaPlane(Protocol):
     def stop_media(self, stream: Stream) -> None:
         """Stop what plays to ``stream``'s party (nothing when nothing does)."""
 
+    def set_log_level(self, subsystem: str, level: int) -> None:
+        """``subsystem``'s log level (syslog's numbers) in every relay worker too (the CLI's
+        ``set loglevel``, SIGUSR1/2): they are processes of their own."""
+
     def refresh(self, streams: list[Stream] | None = None) -> None:
         """Copy the latest counters and learned endpoints into ``stream.stats``/``endpoint``.
 
@@ -75,6 +79,7 @@ class NullMediaPlane:
         self.transcoded: dict[tuple[str, str], list[int]] = {}  # (nothing converts here)
         self.dtmf: list[tuple[int, tuple]] = []  # (stream id, event) injected, in order
         self.played: list[tuple[int, tuple | None]] = []  # (stream id, playback; None: stop)
+        self.log_levels: list[tuple[str, int]] = []  # (subsystem, level) set, in order
 
     def open_stream(self, stream: Stream) -> None:
         self.open[stream.id] = stream
@@ -108,6 +113,9 @@ class NullMediaPlane:
 
     def stop_media(self, stream: Stream) -> None:
         self.played.append((stream.id, None))
+
+    def set_log_level(self, subsystem: str, level: int) -> None:
+        self.log_levels.append((subsystem, level))
 
     def refresh(self, streams: list[Stream] | None = None) -> None:
         return None

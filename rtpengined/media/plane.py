@@ -264,6 +264,10 @@ class RelayPlane:
         if record is not None:
             self._send(record.worker, ("dtmf", (stream.id, event)))
 
+    def set_log_level(self, subsystem: str, level: int) -> None:
+        for worker in self.workers:
+            self._send(worker, ("log-level", (subsystem, level)))
+
     def probe_media(self, source: bytes | str) -> int:
         from .player import probe  # (loads libavformat: once a daemon plays media)
 

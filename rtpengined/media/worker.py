@@ -531,6 +531,10 @@ class Worker:
                         self.inject_dtmf(*argument)
                     elif kind == "play":
                         self.play(*argument)
+                    elif kind == "log-level":  # (the CLI's set loglevel, SIGUSR1/2)
+                        from ..log_setup import set_subsystem_level
+
+                        set_subsystem_level(*argument)
                 # The streams that named the removed ones and are still here, once for the
                 # batch (before the next receive: its sockets may take the closed numbers).
                 # A call's streams are removed together: most name each other and are gone.
