@@ -2,7 +2,7 @@
 name, the call it is about and the subsystem, ``INFO: [CALL-ID]: [control] Received ...``.
 
 The call is the one the code on the event loop is working for at the moment: the core
-names it while it runs an ng command (``Context.call``), so every line written meanwhile,
+names it while it runs an ng command (``Context.call_id``), so every line written meanwhile,
 in whatever module, carries it, as 10.5's per-thread log context does. The daemon is one
 thread and a command runs without awaiting, so one slot is enough.
 

@@ -20,12 +20,11 @@ import sys
 from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING
 
-from .log_context import CONTEXT, LOGGING_TO_SYSLOG, SUBSYSTEM_LOGGERS, syslog_to_logging
+from .log_context import LOGGING_TO_SYSLOG, SUBSYSTEM_LOGGERS, syslog_to_logging
 from .log_lines import LineFormatter, effective_max
 
 if TYPE_CHECKING:
     from .config import Config
-
 
 
 @dataclass(frozen=True)
@@ -37,7 +36,6 @@ class LogSettings:
     timestamps: bool = True
     max_length: int = 0
     split: bool = False
-    parsable: bool = False  # (--log-format=parsable: the call as [ID="..."])
 
     @classmethod
     def of(cls, config: Config) -> LogSettings:
@@ -46,8 +44,7 @@ class LogSettings:
                   and os.path.exists(config.syslog_socket) else None)
         return cls(config.log_level, syslog, config.log_facility or 0,
                    config.log_stderr, not config.no_log_timestamps,
-                   config.max_log_line_length, config.split_logs,
-                   config.log_format == "parsable")
+                   config.max_log_line_length, config.split_logs)
 
     def to_arg(self) -> str:
         return json.dumps(asdict(self), separators=(",", ":"))
@@ -72,7 +69,6 @@ def setup_logging(settings: LogSettings, journal: bool | None = None,
     from .event_senders import SyslogHandler
     from .service import stderr_is_journal
 
-    CONTEXT.parsable = settings.parsable
     if journal is None:
         journal = stderr_is_journal()
     handlers: list[logging.Handler] = []

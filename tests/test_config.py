@@ -56,13 +56,14 @@ def test_command_line_overrides_file_and_sections(tmp_path):
 
 
 def test_unsupported_rtpengine_option_warns_once():
-    config = parse_args(["--media-num-threads=4", "--media-num-threads", "8", "-S",
+    config = parse_args(["--media-num-threads=4", "--media-num-threads", "8", "-y",
                          "--recording-dir=/tmp"])
     assert config.warnings == [
         "option --media-num-threads is an rtpengine option that rtpengined does not support; ignored",
-        "option --save-interface-ports is an rtpengine option that rtpengined does not support; ignored",
+        "option --redis-delete-async is an rtpengine option that rtpengined does not support; ignored",
         "option --recording-dir is an rtpengine option that rtpengined does not support; ignored",
     ]
+    assert parse_args(["-S"]).save_interface_ports and parse_args(["-S"]).warnings == []
 
 
 def test_no_fallback_is_rtpengines_short_flag():
