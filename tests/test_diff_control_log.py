@@ -59,8 +59,9 @@ def namespace() -> Iterator[NetNamespace]:
         space.delete()
 
 
-def _pair(namespace: NetNamespace, extra: tuple[str, ...]) -> Iterator[NsDaemonPair]:
-    pair = NsDaemonPair(namespace, extra)
+def _pair(namespace: NetNamespace, extra: tuple[str, ...],
+          our_extra: tuple[str, ...] | None = None) -> Iterator[NsDaemonPair]:
+    pair = NsDaemonPair(namespace, extra, our_extra)
     try:
         yield pair
     finally:
@@ -82,12 +83,8 @@ REFERENCE_HTTP = 19191  # (inside the test's namespace: no other listener there)
 
 @pytest.fixture(scope="module")
 def http(namespace):
-    pair = NsDaemonPair(namespace, ("-L", "6", f"--listen-http=127.0.0.1:{REFERENCE_HTTP}"),
-                        our_extra=("-L", "6"))
-    try:
-        yield pair
-    finally:
-        pair.stop()
+    yield from _pair(namespace, ("-L", "6", f"--listen-http=127.0.0.1:{REFERENCE_HTTP}"),
+                     our_extra=("-L", "6"))
 
 
 @pytest.fixture(scope="module")

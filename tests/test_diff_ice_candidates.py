@@ -250,31 +250,27 @@ def converse(daemon, steps: list[dict[str, Any]], call_id: str) -> list[Any]:
     return replies
 
 
-@pytest.fixture(scope="module")
-def pair():
+def _pair_in_own_namespace(extra: tuple[str, ...] = ()):
     namespace = NetNamespace()
     try:
-        daemons = NsDaemonPair(namespace, interfaces=INTERFACES)
+        daemons = NsDaemonPair(namespace, extra, interfaces=INTERFACES)
         try:
             yield daemons
         finally:
             daemons.stop()
     finally:
         namespace.delete()
+
+
+@pytest.fixture(scope="module")
+def pair():
+    yield from _pair_in_own_namespace()
 
 
 @pytest.fixture(scope="module")
 def saving_pair():
     """Both with ``--save-interface-ports``: ports on the first address only."""
-    namespace = NetNamespace()
-    try:
-        daemons = NsDaemonPair(namespace, ("-S",), interfaces=INTERFACES)
-        try:
-            yield daemons
-        finally:
-            daemons.stop()
-    finally:
-        namespace.delete()
+    yield from _pair_in_own_namespace(("-S",))
 
 
 def _same_conversation(pair: NsDaemonPair, name: str) -> list[Any]:
