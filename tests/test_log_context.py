@@ -116,6 +116,19 @@ def test_the_dump_of_a_message_as_10_5_writes_it():
         '"x": { "y": [ "z" ] }, "sdp": "v=0\r\nline\n" }')
 
 
+def test_a_dump_takes_any_depth_the_decoder_takes():
+    deep = bencode.decode(b"d7:command4:ping1:x" + b"l" * 20000 + b"e" * 20000 + b"e")
+    text = ngdump.dump(deep)
+    assert text.startswith('{ "command": "ping", "x": [ [ [ ') and text.endswith(" ] ] ] }")
+    assert text.count("[") == 20000
+    core = Core(Config(port_min=45100, port_max=45199))
+    with captured(logging.DEBUG) as out:
+        reply = core.handle_ng(b"deep d7:command4:ping1:x" + b"l" * 20000 + b"e" * 20000 + b"e",
+                               ("127.0.0.1", 5060))
+    assert reply == b"deep d6:result4:ponge"
+    assert "DEBUG: [control] Dump for 'ping' from 127.0.0.1:5060: { \"command\"" in out.getvalue()
+
+
 def _sdp(port: int) -> str:
     return (f"v=0\no=- 1 1 IN IP4 127.0.0.1\ns=t\nt=0 0\nm=audio {port} RTP/AVP 0\n"
             "c=IN IP4 127.0.0.1\na=sendrecv\n")
