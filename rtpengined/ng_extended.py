@@ -9,7 +9,8 @@ media: the relay drops the packets a blocked party sends. ``play media`` is ``pl
 from __future__ import annotations
 
 import ipaddress
-from collections.abc import Callable
+import logging
+from collections.abc import Callable, Collection
 from typing import TYPE_CHECKING, Any
 
 from .request import Request
@@ -17,6 +18,7 @@ from .request import Request
 if TYPE_CHECKING:
     from .core import Core
 from . import dtmf_block
+from .log_context import CONTEXT
 from .media import dtmf
 from .media.channel import DROP_ALL
 from .model import Call, CallMedia, Monologue, Stream, media_by_stream
@@ -24,6 +26,46 @@ from .ngoptions import get_flags, get_int, get_list, get_str, require_call_id
 from .protocol.ngcodec import NgError
 
 OK: dict[str, Any] = {"result": "ok"}
+
+log = logging.getLogger("rtpengined")
+
+# What 10.5 logs as each state changes: (for one party, "%s" its tag; for the whole call).
+_STATE_LINES = {
+    ("block_media", True): ("Blocking directional media (tag '%s')", "Blocking media (entire call)"),
+    ("block_media", False): ("Unblocking directional media (tag '%s')",
+                             "Unblocking media (entire call)"),
+    ("block_dtmf", True): ("Blocking directional DTMF (tag '%s')", "Blocking DTMF (entire call)"),
+    ("block_dtmf", False): ("Unblocking directional DTMF (tag '%s')",
+                            "Unblocking DTMF (entire call)"),
+    # (10.5 words silencing the whole call as blocking it)
+    ("silence_media", True): ("Silencing directional media (tag '%s')",
+                              "Blocking media (entire call)"),
+    ("silence_media", False): ("Unsilencing directional media (tag '%s')",
+                               "Unsilencing media (entire call)"),
+    ("forwarding", True): ("Start forwarding for single party (tag '%s')",
+                           "Start forwarding (entire call)"),
+    ("forwarding", False): ("Stop forwarding for single party (tag '%s')",
+                            "Stop forwarding (entire call)"),
+}
+# There is no call recording here: 10.5 without --recording-dir says this where it is asked.
+NO_RECORDING = "Call recording requested, but no spool directory configured"
+
+
+def _log_state(key: str, value: bool, party: Monologue | None) -> None:
+    one, whole = _STATE_LINES[key, value]
+    if party is None:
+        log.info(whole)
+    else:
+        log.info(one, CONTEXT.mark(party.tag))
+
+
+def recording_requested(message: dict[str, Any], flags: Collection[str]) -> None:
+    """An offer's or answer's ``record call`` (key ``yes``/``on``, or among its ``flags``
+    as ``get_flags`` spells them), as 10.5 takes it: nothing to record into, said as 10.5
+    says it."""
+    if "record-call" in flags or message.get("record-call") in ("yes", "on") or \
+            message.get("record call") in ("yes", "on"):
+        log.error(NO_RECORDING)
 
 
 def find_call(core: Core, message: dict[str, Any], unknown: str = "Unknown call-ID") -> Call:
@@ -96,6 +138,7 @@ def _set_state(core: Core, message: dict[str, Any], key: str, value: bool) -> di
     """Block/silence state on the named party, or the whole call (``all`` clears parties too)."""
     call = find_call(core, message)
     party = select_party(call, message)
+    _log_state(key, value, party)
     target = party if party is not None else call
     if key == "block_dtmf":
         mode = dtmf_block.parse_mode(get_str(message, *dtmf_block.MODE_KEYS))
@@ -173,6 +216,8 @@ STATE_HANDLERS = {name: _state_command(key, value) for name, (key, value) in STA
 def _recording(core: Core, message: dict[str, Any], value: bool) -> dict[str, Any]:
     call = find_call(core, message, unknown="Unknown call-id")
     call.recording = value
+    if value:
+        log.error(NO_RECORDING)
     return dict(OK)
 
 
@@ -187,6 +232,9 @@ def stop_recording(core: Core, message: dict[str, Any], request: Request) -> dic
 def _forwarding(core: Core, message: dict[str, Any], value: bool) -> dict[str, Any]:
     call = find_call(core, message)
     party = select_party(call, message)
+    _log_state("forwarding", value, party)
+    if value:
+        log.error(NO_RECORDING)
     (party if party is not None else call).forwarding = value
     return dict(OK)
 

@@ -9,6 +9,8 @@ each daemon picked, the elapsed time, seconds since something happened):
   every line about a call carrying ``[CALL-ID]: ``;
 - a bad request's ``Protocol error in packet from ADDR: REASON [RAW BYTES]``, a message
   without a cookie, a retransmission answered from the cache;
+- block/silence/forwarding on a party or the whole call, recording asked for (there is
+  none: 10.5 without ``--recording-dir`` says so);
 - a new call's notice, the delete's lines (a branch, the whole call, a delay, a tag or
   call that is not there) and a call's ``Final packet stats`` block with the codec, SSRC
   and counters of the media that flowed;
@@ -220,6 +222,32 @@ def test_deletes_of_calls_branches_and_what_is_not_there(marked):
             "branches remaining",
             "INFO: [{del-fork}]: [core] Call branch '{t1}' (via-branch '{v1}') deleted",
             "INFO: [{del-nowhere}]: [core] Call-ID to delete not found"):
+        assert expected in lines
+
+
+def test_block_silence_forwarding_and_recording(marked):
+    """Each state command on one party (by from-tag or label) or the whole call (no tag,
+    a to-tag alone, ``all``), and recording asked for where there is none."""
+    def run(daemon: NsNgProcess) -> None:
+        _call(daemon, "states")
+        for command in ("block media", "unblock media", "block DTMF", "unblock DTMF",
+                        "silence media", "unsilence media", "start forwarding",
+                        "stop forwarding", "start recording", "stop recording"):
+            for selection in ({"from-tag": "ft"}, {}, {"to-tag": "tt"}, {"label": "none"},
+                              {"flags": ["all"]}):
+                daemon.request({"command": command, "call-id": "states", **selection})
+        for asked in ({"record call": "yes"}, {"record-call": "on"}, {"record call": "no"},
+                      {"flags": ["record call"]}):
+            daemon.request({"command": "offer", "call-id": "states", "from-tag": "ft",
+                            "sdp": _sdp("198.51.100.1", 2000), **asked})
+        daemon.request({"command": "delete", "call-id": "states"})
+
+    lines = _same(marked, run, keep=lambda line: "Response dump for 'delete'" not in line)
+    for expected in ("INFO: [{states}]: [core] Blocking directional media (tag '{ft}')",
+                     "INFO: [{states}]: [core] Unsilencing media (entire call)",
+                     "INFO: [{states}]: [core] Stop forwarding for single party (tag '{ft}')",
+                     "ERR: [{states}]: [core] Call recording requested, but no spool "
+                     "directory configured"):
         assert expected in lines
 
 

@@ -20,7 +20,7 @@ from .. import b2b, dtmf_block, dtmf_log
 from .. import sdp as sdpmod
 from ..log_context import NOTICE
 from ..model import Call, Monologue, Stream
-from ..ng_extended import apply_media_blocks
+from ..ng_extended import apply_media_blocks, recording_requested
 from ..ngoptions import Options, dtls_flags, get_list, get_str
 from ..ports import set_tos
 from ..protocol.ngcodec import NgError
@@ -123,6 +123,7 @@ def offer(core: Core, message: dict[str, Any], request: Request) -> dict[str, An
         manager.add(call)
     if result is None:
         raise NgError("Error rewriting SDP")
+    recording_requested(message, opts.flags)
     sender.last_sdp = body  # what a subscription to this party mirrors (pubsub)
     _drop_traffic(call, opts.drop_traffic, manager)
     if dtmf_block.any_block(call):  # (new ports or payload types keep the block)
@@ -165,6 +166,7 @@ def answer(core: Core, message: dict[str, Any], request: Request) -> dict[str, A
         _xmlrpc_callback(call, message["xmlrpc-callback"])
     if result is None:
         raise NgError("Error rewriting SDP")
+    recording_requested(message, opts.flags)
     call.answered = True
     answerer.last_sdp = body  # what a subscription to this party mirrors (pubsub)
     _drop_traffic(call, opts.drop_traffic, manager)
