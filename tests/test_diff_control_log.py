@@ -251,6 +251,20 @@ def test_block_silence_forwarding_and_recording(marked):
         assert expected in lines
 
 
+def test_an_sdp_that_looped_back(marked):
+    def run(daemon: NsNgProcess) -> None:
+        ours = daemon.request({"command": "offer", "call-id": "looped", "from-tag": "ft",
+                               "sdp": _sdp("198.51.100.1", 2000), "flags": ["loop-protect"]})
+        for command, tags in (("offer", {}), ("answer", {"to-tag": "tt"})):
+            daemon.request({"command": command, "call-id": "looped", "from-tag": "ft", **tags,
+                            "sdp": ours["sdp"], "flags": ["loop-protect"]})
+        daemon.request({"command": "delete", "call-id": "looped"})
+
+    lines = _same(marked, run, keep=lambda line: "Response dump for 'delete'" not in line)
+    assert lines.count("INFO: [{looped}]: [core] Ignoring message as SDP has already been "
+                       "processed by us") == 2
+
+
 def test_final_packet_stats_of_a_call_with_media(marked, namespace):
     a = namespace.udp_socket("198.51.100.1")
     b = namespace.udp_socket("198.51.100.2")

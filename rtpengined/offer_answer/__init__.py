@@ -244,8 +244,12 @@ def _check_source(core: Core, opts: Options, parsed: SessionDescription) -> None
 
 
 def _looped(manager: CallManager, parsed: SessionDescription, opts: Options) -> bool:
-    """loop-protect: an SDP that already carries our marker is returned untouched."""
-    return "loop-protect" in opts.flags and manager.instance_id in parsed.session_attributes(
+    """loop-protect: an SDP that already carries our marker is returned untouched (and
+    said so, as 10.5 says it)."""
+    looped = "loop-protect" in opts.flags and manager.instance_id in parsed.session_attributes(
         "rtpengine")
+    if looped:
+        log.info("Ignoring message as SDP has already been processed by us")
+    return looped
 
 
