@@ -122,6 +122,7 @@ def _normalised(text: str, keep=lambda line: True) -> list[str]:
         line = re.sub(r"created \d+:\d\d ago", "created M:SS ago", line)
         line = re.sub(r"\d+ ts$", "N ts", line)
         line = re.sub(r"(m=\w+ |a=rtcp:)\d+", r"\1P", line)
+        line = re.sub(r"a=rtpengine:\w+", "a=rtpengine:ID", line)  # (each daemon's own)
         lines.append(line)
     return lines
 
