@@ -15,7 +15,7 @@ from collections.abc import Callable
 from contextlib import AbstractContextManager, nullcontext
 from typing import Any
 
-from . import b2b, cdr, ctl, dtmf_log, homer, quality, rtcp_log, statsview
+from . import b2b, cdr, ctl, dtmf_log, homer, ng_vocabulary, quality, rtcp_log, statsview
 from .calls import CallManager
 from .commands import NG_COMMANDS
 from .config import Config
@@ -245,6 +245,9 @@ class Core:
             handler = self.commands.get(command)
             if handler is None:
                 return self._error(encoding, "Unrecognized command", request, payload)
+            if logged and command in ng_vocabulary.COMMANDS:  # (a key or flag 10.5 knows not)
+                for level, line in ng_vocabulary.warnings(command, message):
+                    log.log(level, "%s", line)
             started = time.perf_counter()
             try:
                 reply = self._run(command, handler, message, request)
@@ -371,4 +374,5 @@ class Core:
 
 
 def _raw_text(data: bytes) -> str:
-    return data.decode("utf-8", "replace")
+    """A request's bytes as 10.5 writes them in a line: up to the first NUL (a C string)."""
+    return data.split(b"\0", 1)[0].decode("utf-8", "replace")

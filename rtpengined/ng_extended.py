@@ -63,8 +63,13 @@ def recording_requested(message: dict[str, Any], flags: Collection[str]) -> None
     """An offer's or answer's ``record call`` (key ``yes``/``on``, or among its ``flags``
     as ``get_flags`` spells them), as 10.5 takes it: nothing to record into, said as 10.5
     says it."""
-    if "record-call" in flags or message.get("record-call") in ("yes", "on") or \
-            message.get("record call") in ("yes", "on"):
+    value = message.get("record-call", message.get("record call"))
+    if isinstance(value, str):
+        if value in ("yes", "on"):
+            log.error(NO_RECORDING)
+        elif value not in ("no", "off"):
+            log.info('"record-call" flag %s is invalid flag.', value)
+    if "record-call" in flags:
         log.error(NO_RECORDING)
 
 

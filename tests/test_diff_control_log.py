@@ -11,6 +11,7 @@ each daemon picked, the elapsed time, seconds since something happened):
   without a cookie, a retransmission answered from the cache;
 - block/silence/forwarding on a party or the whole call, recording asked for (there is
   none: 10.5 without ``--recording-dir`` says so);
+- the keys and flags 10.5 does not know (typos): a warning each, as 10.5 words it;
 - a new call's notice, the delete's lines (a branch, the whole call, a delay, a tag or
   call that is not there) and a call's ``Final packet stats`` block with the codec, SSRC
   and counters of the media that flowed;
@@ -250,6 +251,42 @@ def test_block_silence_forwarding_and_recording(marked):
                      "ERR: [{states}]: [core] Call recording requested, but no spool "
                      "directory configured"):
         assert expected in lines
+
+
+_FLAGS = ["strict source", "strict_source", "STRICT-SOURCE", "asymmetric-codecs",
+          "reorder-codecs", "SDES-no-AES_CM_128_HMAC_SHA1_32", "SDES-pad", "SDES-bogus",
+          "SDES-unencrypted_srtp", "OSRTP-offer", "OSRTP-bogus", "endpoint-learning-heuristic",
+          "endpoint-learning-bogus", "T38-decode", "T.38-no-V.17", "T38-bogus",
+          "transcode-G722", "codec-mask-PCMA", "codec-set-PCMA/8000", "codec-except-PCMU",
+          "from-tags-x", "loop-protect", "ICE reject", "ice-lite", 7]
+
+
+def test_words_10_5_does_not_know(marked):
+    """Keys and flags 10.5 does not know, in the commands that read them: each a warning
+    (its own for a prefix's vocabulary; transcoding and T.38 flags only where offering),
+    obsolete flags an info line, ``record call`` with a value it does not take."""
+    def run(daemon: NsNgProcess) -> None:
+        offer = {"command": "offer", "call-id": "words", "from-tag": "ft",
+                 "sdp": _sdp("198.51.100.1", 2000), "ICE_lite": "yes", "Call-ID": "x",
+                 "transport protocol": "RTP/AVP", "record call": "maybe", "flags": _FLAGS}
+        daemon.request(offer)
+        daemon.request({**offer, "command": "answer", "to-tag": "tt",
+                        "sdp": _sdp("198.51.100.2", 3000)})
+        daemon.raw(b'{"command":"block media","call-id":"words","from_tag":"ft",'
+                   b'"flags":["all","bogus"]}')
+        for command in ("query", "delete"):  # (these read their own keys: no warnings)
+            daemon.request({"command": command, "call-id": "words", "bogus": 1,
+                            "flags": ["bogus"]})
+
+    lines = _same(marked, run, keep=lambda line: " [core] " in line and (
+        "encountered" in line or "obsolete" in line or "invalid flag" in line))
+    assert "WARNING: [{words}]: [core] Unknown dictionary key encountered: 'ICE_lite'" in lines
+    assert "WARNING: [{words}]: [core] Unknown flag encountered: 'strict_source'" in lines
+    assert "WARNING: [{words}]: [core] Unknown 'SDES' flag encountered: 'bogus'" in lines
+    assert "WARNING: [{words}]: [core] Unknown flag encountered: 'transcode-G722'" in lines
+    assert "INFO: [{words}]: [core] Ignoring obsolete flag `reorder-codecs`" in lines
+    assert 'INFO: [{words}]: [core] "record-call" flag maybe is invalid flag.' in lines
+    assert not any("'bogus'" in line and "delete" in line for line in lines)
 
 
 def test_an_sdp_that_looped_back(marked):
