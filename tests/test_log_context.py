@@ -42,9 +42,13 @@ def captured(level: int = logging.DEBUG, max_length: int = 0, split: bool = Fals
         logging.getLogger(name).setLevel(level)
     root = logging.getLogger("rtpengined")
     root.addHandler(handler)
+    # (earlier tests in the same process, the fuzz targets, switch logging off for it)
+    disabled = logging.root.manager.disable
+    logging.disable(logging.NOTSET)
     try:
         yield stream
     finally:
+        logging.disable(disabled)
         root.removeHandler(handler)
         for name, old in levels.items():
             logging.getLogger(name).setLevel(old)
