@@ -236,10 +236,11 @@ class Core:
         outer_call, CONTEXT.call_id = CONTEXT.call_id, call_id if isinstance(call_id, str) else None
         try:
             logged = control_log.isEnabledFor(logging.INFO)  # (-L 6, the default)
+            dumped = logged and control_log.isEnabledFor(logging.DEBUG)  # (-L 7)
             peer = address_text(request.source) if logged else ""
             if logged:
                 control_log.info("Received command '%s' from %s", command, peer)
-            if logged and control_log.isEnabledFor(logging.DEBUG):
+            if dumped:
                 control_log.debug("Dump for '%s' from %s: %s", command, peer,
                                   CONTEXT.mark(ngdump.dump(message)))
             handler = self.commands.get(command)
@@ -261,7 +262,7 @@ class Core:
                 if logged:
                     control_log.info("Replying to '%s' from %s (elapsed time %.6f sec)", command,
                                      peer, time.perf_counter() - started)
-                if logged and encoding == BENCODE and control_log.isEnabledFor(logging.DEBUG):
+                if dumped and encoding == BENCODE:
                     control_log.debug("Response dump for '%s' to %s: %s", command, peer,
                                       CONTEXT.mark(ngdump.dump(reply)))
             return ngcodec.encode_payload(reply, encoding)

@@ -23,7 +23,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from .model import Call, Endpoint, Monologue
+    from .model import Call, Endpoint, Monologue, Stream
 
 HEADING = "Final packet stats:"
 
@@ -74,11 +74,20 @@ def _party(mono: Monologue, now: float, mark: Callable[[str], str], out: list[st
         out.append(f"------ Media #{media.index} ({media.type} over {media.protocol}) using "
                    f"{media.codec or 'unknown codec'}")
         for stream in sorted(media.streams, key=lambda s: s.rtcp):
-            stats = stream.stats
-            remote = stream.endpoint if stream.endpoint is not None else stream.advertised
-            last = stats.last_packet or stream.created or mono.created
-            out.append(
-                f"--------- Port {stream.interface.address:>15}:{stream.port:<5} <> "
-                f"{mark(endpoint_text(remote))}{' (RTCP)' if stream.rtcp else ''}, "
-                f"SSRC {mark(format(stats.ssrc, 'x'))}, {stats.packets} p, {stats.bytes} b, "
-                f"{stats.errors} e, {max(0, int(now - last))} ts")
+            age = max(0, int(now - last_seen(stream, mono)))
+            out.append(port_line("---------", stream, age, mark))
+
+
+def last_seen(stream: Stream, mono: Monologue) -> float:
+    """When the stream last carried a packet (else when it, or its party, was made)."""
+    return stream.stats.last_packet or stream.created or mono.created
+
+
+def port_line(dashes: str, stream: Stream, ts: int, mark: Callable[[str], str] = str) -> str:
+    """One stream's line (``list sessions`` gives ``ts`` as a time, the final stats as an age)."""
+    stats = stream.stats
+    remote = stream.endpoint if stream.endpoint is not None else stream.advertised
+    return (f"{dashes} Port {stream.interface.address:>15}:{stream.port:<5} <> "
+            f"{mark(endpoint_text(remote))}{' (RTCP)' if stream.rtcp else ''}, "
+            f"SSRC {mark(format(stats.ssrc, 'x'))}, {stats.packets} p, {stats.bytes} b, "
+            f"{stats.errors} e, {ts} ts")

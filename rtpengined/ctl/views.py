@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 
 from .. import query, statsview
 from ..config import LOG_SUBSYSTEMS
-from ..final_stats import endpoint_text
+from ..final_stats import last_seen, port_line
 from .params import cli_state
 from .parser import MORE, Handler, Table, _argument
 from .state import log_level_of
@@ -91,15 +91,8 @@ def tag_info(core: Core, call: Call, monologue: Monologue) -> str:
         codec = media.codec or "unknown codec"
         out.append(f"------ Media #{media.index} ({media.type} over {media.protocol}) using {codec}\n")
         for stream in sorted(media.streams, key=lambda s: s.rtcp):
-            stats = stream.stats
-            remote = stream.endpoint if stream.endpoint is not None else stream.advertised
-            last = int(stats.last_packet or stream.created or monologue.created)
-            out.append(
-                f"-------- Port {stream.interface.address:>15}:{stream.port:<5} <> "
-                f"{endpoint_text(remote)}{' (RTCP)' if stream.rtcp else ''}, "
-                f"SSRC {stats.ssrc:x}, {stats.packets} p, {stats.bytes} b, {stats.errors} e, "
-                f"{last} ts\n"
-            )
+            last = int(last_seen(stream, monologue))
+            out.append(port_line("--------", stream, last) + "\n")
     return "".join(out)
 
 
