@@ -35,7 +35,8 @@ _LEVEL_NAMES = {logging.CRITICAL: "CRIT", logging.ERROR: "ERR", logging.WARNING:
 # The loggers whose lines belong to a subsystem; another logger writes as ``core``.
 SUBSYSTEM_LOGGERS = {
     "core": ("rtpengined", "rtpengined.calls", "rtpengined.relay", "rtpengined.redis",
-             "rtpengined.dtmf", "rtpengined.graphite", "rtpengined.homer", "rtpengined.b2b"),
+             "rtpengined.dtmf", "rtpengined.graphite", "rtpengined.homer", "rtpengined.b2b",
+             "rtpengined.sdp"),
     "control": ("rtpengined.control", "rtpengined.ng", "rtpengined.cli", "rtpengined.accept",
                 "rtpengined.udp", "rtpengined.tcp"),
     "http": ("rtpengined.http", "rtpengined.ws", "rtpengined.janus"),

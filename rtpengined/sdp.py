@@ -10,6 +10,7 @@ which lines are copied, so splitting them would put one format in two places.
 
 from __future__ import annotations
 
+import logging
 import re
 import socket
 import sys
@@ -55,6 +56,18 @@ _LINE_TYPES = frozenset("vomcabksiuteprz")
 
 class SdpError(NgError):
     """SDP the proxy cannot work with; the reason is rtpengine's error text."""
+
+
+log = logging.getLogger("rtpengined.sdp")
+
+
+class _Refused(Exception):
+    """A line ``parse`` refuses (its index), with 10.5's word for what is wrong with it."""
+
+    def __init__(self, detail: str, index: int = 0) -> None:
+        super().__init__(detail)
+        self.detail = detail
+        self.index = index
 
 
 @dataclass(slots=True, init=False)
@@ -335,16 +348,19 @@ def _unbracketed(family: str, address: str) -> str:
     return address
 
 
+_BAD_M = "Error parsing m= line"
+
+
 def _parse_media_line(value: str) -> tuple[str, int, int | None, str, list[str]]:
     parts = value.split()
     if len(parts) < 3:
-        raise SdpError("Failed to parse SDP")
+        raise _Refused(_BAD_M)
     port_text, _, count_text = parts[1].partition("/")
     if not port_text.isdigit() or (count_text and not count_text.isdigit()):
-        raise SdpError("Failed to parse SDP")
+        raise _Refused(_BAD_M)
     port = int(port_text)
     if port > 65535 or (count_text and not 1 <= int(count_text) <= 10):
-        raise SdpError("Failed to parse SDP")  # (10.5 takes 1 to 10 ports, as m=.../N says)
+        raise _Refused(_BAD_M)  # (10.5 takes 1 to 10 ports, as m=.../N says)
     # Type, protocol and formats interned: the call model keeps them (the format list
     # shared, not copied) for the call's life, and nearly every call has the same few.
     formats = [sys.intern(pt) for pt in parts[3:]]
@@ -376,19 +392,44 @@ def parse(text: str, reject_invalid: bool = False) -> SessionDescription:
     is neither read nor sent on); with ``reject_invalid`` (``--reject-invalid-sdp``) it is
     refused, unless it is a lone CR or LF at the very end (10.5 reads no line shorter than
     two characters there)."""
-    lines: list[Line] = []
     pairs = _split_lines(text)
+    lines: list[Line] = []
+    refused: tuple[int, str] | None = None  # the first line that is no SDP line, and why
     for index, (body, ending) in enumerate(pairs):
         if not body:
             if reject_invalid and ending and not (
                     len(ending) == 1 and index == len(pairs) - 2 and pairs[-1] == ("", "")):
-                raise SdpError("Failed to parse SDP")
+                refused = (index, "Missing '=' sign")
             break
-        if len(body) < 2 or body[1] != "=" or body[0] not in _LINE_TYPES:
-            raise SdpError("Failed to parse SDP")
+        if len(body) < 2 or body[1] != "=":
+            refused = (index, "Missing '=' sign")
+        elif index == 0 and body[0] != "v":
+            refused = (index, "SDP doesn't start with a session definition")
+        elif body[0] not in _LINE_TYPES:
+            refused = (index, "Unknown SDP line type found")
+        if refused:
+            break
         lines.append(Line(body[0], body[2:], ending))
-    if not lines or lines[0].kind != "v":
+    try:
+        parsed = _sections(lines)
+    except _Refused as exc:  # (a line before the one that is no SDP line: 10.5 reads in order)
+        raise _refusal(pairs, exc.index, exc.detail) from None
+    if refused is not None:
+        raise _refusal(pairs, *refused)
+    if not lines:  # (an empty body, or one that ends before its first line)
         raise SdpError("Failed to parse SDP")
+    return parsed
+
+
+def _refusal(pairs: list[tuple[str, str]], index: int, detail: str) -> SdpError:
+    """The error for line ``index``, logged as 10.5 logs it (the offset is the line's)."""
+    offset = sum(len(body) + len(ending) for body, ending in pairs[:index])
+    log.warning("Error parsing SDP at offset %d: %s", offset, detail)
+    return SdpError("Failed to parse SDP")
+
+
+def _sections(lines: list[Line]) -> SessionDescription:
+    """The lines in their sections; ``_Refused`` for the first one 10.5 refuses."""
     session: list[Line] = []
     medias: list[MediaSection] = []
     headers: list[SessionHeader] = []
@@ -397,11 +438,11 @@ def parse(text: str, reject_invalid: bool = False) -> SessionDescription:
     header: SessionHeader | None = None
     seen: set[str] = set()  # the c= and o= of the current section (one of each)
     in_media = False
-    for line in lines:
+    for index, line in enumerate(lines):
         kind = line.kind
         if kind == "v":
             if line.value != "0":
-                raise SdpError("Failed to parse SDP")
+                raise _Refused("Error in v= line", index)
             if section_lines is not session:
                 if medias:
                     medias[-1]._connection = connection
@@ -417,7 +458,11 @@ def parse(text: str, reject_invalid: bool = False) -> SessionDescription:
                 medias[-1]._connection = connection
             header = None
             connection = None
-            mtype, port, count, proto, formats = _parse_media_line(line.value)
+            try:
+                mtype, port, count, proto, formats = _parse_media_line(line.value)
+            except _Refused as exc:
+                exc.index = index
+                raise
             section_lines = [line]
             medias.append(MediaSection(section_lines, mtype, port, count, proto, formats))
             seen.clear()
@@ -427,18 +472,20 @@ def parse(text: str, reject_invalid: bool = False) -> SessionDescription:
         if kind == "c":
             parsed = parse_connection(line.value)
             if parsed is None or "c" in seen or not _is_address(line.value):
-                raise SdpError("Failed to parse SDP")
+                raise _Refused("Error parsing c= line", index)
             seen.add("c")
             if header is not None:
                 header.connection = header.connection or parsed
             elif connection is None and medias:
                 connection = parsed
         elif kind == "o":
-            if in_media or "o" in seen or len(line.value.split()) != 6:
-                raise SdpError("Failed to parse SDP")
+            if in_media:
+                raise _Refused("o= line found within media section", index)
+            if "o" in seen or len(line.value.split()) != 6:
+                raise _Refused("Error parsing o= line", index)
             seen.add("o")
         elif kind == "s" and in_media:
-            raise SdpError("Failed to parse SDP")
+            raise _Refused("s= line found within media section", index)
     if medias and header is None:
         medias[-1]._connection = connection
     return SessionDescription(session, medias, more_sessions=headers)

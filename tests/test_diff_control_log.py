@@ -289,6 +289,39 @@ def test_words_10_5_does_not_know(marked):
     assert not any("'bogus'" in line and "delete" in line for line in lines)
 
 
+_GOOD = ("v=0", "o=- 1 1 IN IP4 198.51.100.1", "s=t", "c=IN IP4 198.51.100.1", "t=0 0",
+         "m=audio 2000 RTP/AVP 0")
+_BAD_SDPS = {
+    "no =": ("v=0", "o=- 1 1 IN IP4 198.51.100.1", "s t"),
+    "first not v=": ("o=- 1 1 IN IP4 198.51.100.1", "v=0"),
+    "v=1": ("v=1",),
+    "unknown type": (*_GOOD[:3], "x=what"),
+    "bad m=": (*_GOOD[:5], "m=audio 70000 RTP/AVP 0"),
+    "m= without formats": (*_GOOD[:5], "m=audio 2000"),
+    "bad c=": (*_GOOD[:3], "c=IN IP4 example.com"),
+    "second c=": (*_GOOD, "c=IN IP4 198.51.100.1", "c=IN IP4 198.51.100.2"),
+    "o= in a media": (*_GOOD, "o=- 1 1 IN IP4 198.51.100.1"),
+    "bad o=": ("v=0", "o=- 1 1 IN IP4"),
+    "s= in a media": (*_GOOD, "s=again"),
+    "a bad line after a bad m=": (*_GOOD[:5], "m=audio x RTP/AVP 0", "zz"),
+    "a bad c= after an unknown type": (*_GOOD[:3], "x=what", "c=IN IP4 nowhere"),
+}
+
+
+def test_sdp_that_is_no_sdp(marked):
+    """Each SDP 10.5 cannot parse: which line (its offset) and why, as 10.5 words it."""
+    def run(daemon: NsNgProcess) -> None:
+        for name, lines in _BAD_SDPS.items():
+            reply = daemon.request({"command": "offer", "call-id": f"bad {name}",
+                                    "from-tag": "ft", "sdp": "\r\n".join(lines) + "\r\n"})
+            assert reply == {"result": "error", "error-reason": "Failed to parse SDP"}
+
+    lines = _same(marked, run, keep=lambda line: "Error parsing SDP" in line)
+    assert len(lines) == len(_BAD_SDPS)
+    assert "WARNING: [{bad bad m=}]: [core] Error parsing SDP at offset 69: Error parsing m= " \
+        "line" in lines
+
+
 def test_an_sdp_that_looped_back(marked):
     def run(daemon: NsNgProcess) -> None:
         ours = daemon.request({"command": "offer", "call-id": "looped", "from-tag": "ft",

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+
 import pytest
 
 from rtpengined import sdp
@@ -73,6 +75,28 @@ def test_parse_rejects_what_rtpengine_refuses(body):
     with pytest.raises(sdp.SdpError) as info:
         sdp.parse(body)
     assert info.value.reason == "Failed to parse SDP"
+
+
+@pytest.mark.parametrize(("body", "line"), [
+    ("garbage", "at offset 0: Missing '=' sign"),
+    ("o=- 1 1 IN IP4 1.2.3.4\r\nv=0\r\n", "at offset 0: SDP doesn't start with a session "
+                                          "definition"),
+    (_HEAD + _MEDIA + "x=junk\r\n", "at offset 87: Unknown SDP line type found"),
+    (_HEAD + "m=audio x RTP/AVP 0\r\n", "at offset 63: Error parsing m= line"),
+    # the first line refused, whichever check refuses it (10.5 reads line by line)
+    (_HEAD + "m=audio x RTP/AVP 0\r\nx=junk\r\n", "at offset 63: Error parsing m= line"),
+    (_HEAD + _MEDIA + "s=-\r\n", "at offset 87: s= line found within media section"),
+    ("v=0\r\n\r\nx=junk\r\n", None),  # (an empty line ends the body: not refused)
+])
+def test_a_refused_line_is_logged_as_rtpengine_logs_it(body, line, caplog):
+    logging.disable(logging.NOTSET)  # (the fuzz targets of a whole run switch logging off)
+    with caplog.at_level(logging.WARNING, logger="rtpengined.sdp"):
+        try:
+            sdp.parse(body)
+        except sdp.SdpError as exc:
+            assert exc.reason == "Failed to parse SDP"
+    assert [r.getMessage() for r in caplog.records] == (
+        [f"Error parsing SDP {line}"] if line else [])
 
 
 @pytest.mark.parametrize("body", [
