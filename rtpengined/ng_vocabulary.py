@@ -125,9 +125,85 @@ def _flag(flag: str, offering: bool) -> tuple[int, str] | None:
     return 30, f"Unknown flag encountered: '{flag}'"
 
 
+_RTCP_MUX = frozenset({"offer", "require", "demux", "accept", "reject"})
+_REPLACE = frozenset({"origin", "session-connection", "session-name", "sdp-version",
+                      "SDP-version", "username", "zero-address"})
+_BLOCK_MODES = frozenset({"off", "drop", "silence", "tone", "random", "zero", "DTMF", "dtmf"})
+
+
+def _block_mode(word: str) -> str | None:
+    return None if word in _BLOCK_MODES else f"Unknown DTMF block mode encountered: '{word}'"
+
+
+# Keys whose list 10.5 reads word by word, each word checked (a word that is no string
+# skipped, as 10.5 skips it).
+_LISTS = {
+    **dict.fromkeys(("replace",), _in(_REPLACE, "replace", True)),
+    **dict.fromkeys(("rtcp-mux", "RTCP-mux"), _in(_RTCP_MUX, "rtcp-mux")),
+    **dict.fromkeys(("SDES", "sdes"), _sdes),
+    **dict.fromkeys(("OSRTP", "osrtp"), _in(_OSRTP, "OSRTP")),
+    **dict.fromkeys(("endpoint-learning", "endpoint learning"),
+                    _in(_LEARNING, "endpoint-learning")),
+    **dict.fromkeys(("T38", "T.38", "t38", "t.38"), _in(_T38, "T.38", True)),
+}
+# Keys with one word 10.5 knows only from a vocabulary (a value that is no string counts
+# as the empty word).
+_WORDS = {
+    **dict.fromkeys(("drop-traffic", "drop traffic"),
+                    _in(frozenset({"start", "stop"}), "drop-traffic")),
+    **dict.fromkeys(("ICE", "ice"), _in(frozenset({
+        "remove", "force", "default", "optional", "force_relay", "force-relay",
+        "force relay"}), "ICE")),
+    **dict.fromkeys(("ICE-lite", "ice-lite", "ICE lite", "ice lite"), _in(frozenset({
+        "off", "none", "no", "forward", "offer", "fwd", "fw", "backward", "backwards",
+        "reverse", "answer", "back", "bkw", "bk", "both"}), "ICE-lite")),
+    **dict.fromkeys(("DTLS", "dtls"), _in(frozenset({
+        "passive", "active", "no", "off", "disabled", "disable"}), "DTLS")),
+    **dict.fromkeys(("DTLS-reverse", "dtls-reverse", "DTLS reverse", "dtls reverse"),
+                    _in(frozenset({"passive", "active"}), "DTLS-reverse")),
+    **dict.fromkeys(("passthrough", "passthru"), _in(frozenset({
+        "on", "yes", "enable", "enabled", "no", "off", "disable", "disabled"}), "passthrough")),
+    **dict.fromkeys(("media echo", "media-echo"), _in(frozenset({
+        "blackhole", "sinkhole", "forward", "fwd", "fw", "backward", "backwards", "reverse",
+        "back", "bkw", "bk", "both"}), "media-echo")),
+    **{key: _block_mode for key in (
+        "DTMF-security", "dtmf-security", "DTMF security", "dtmf security",
+        "DTMF-security-trigger", "dtmf-security-trigger", "DTMF security trigger",
+        "dtmf security trigger", "DTMF-security-trigger-end", "dtmf-security-trigger-end",
+        "DTMF security trigger end", "dtmf security trigger end")},
+}
+_CODEC_OPERATIONS = frozenset({"strip", "offer", "except"})
+_CODEC_OFFERING_OPERATIONS = frozenset({"transcode", "mask", "set", "accept", "consume"})
+
+
+def _value_lines(key: str, value: Any, offering: bool) -> list[tuple[int, str]]:
+    """What 10.5 warns about in the value of a key it knows."""
+    if key == "flags":
+        if not isinstance(value, list):
+            return []
+        return [line for flag in value if isinstance(flag, str)
+                for line in (_flag(flag, offering),) if line is not None]
+    check = _LISTS.get(key)
+    if check is not None:
+        if not isinstance(value, list):
+            return []
+        return [(30, line) for word in value if isinstance(word, str)
+                for line in (check(word),) if line is not None]
+    check = _WORDS.get(key)
+    if check is not None:
+        line = check(value if isinstance(value, str) else "")
+        return [] if line is None else [(30, line)]
+    if key == "codec" and isinstance(value, dict):
+        # (transcode, mask, set, accept and consume outside an offer: silently ignored)
+        return [(30, f"Unknown 'codec' operation encountered: '{operation}'")
+                for operation in value if operation not in _CODEC_OPERATIONS
+                and operation not in _CODEC_OFFERING_OPERATIONS]
+    return []
+
+
 def warnings(command: str, message: dict[str, Any]) -> list[tuple[int, str]]:
     """The (logging level, line) pairs 10.5 logs for the words of ``message`` it does not
-    know (none for a command that does not read them)."""
+    know (none for a command that does not read them), in the message's order."""
     if command not in COMMANDS:
         return []
     offering = command in _OFFERING
@@ -135,10 +211,6 @@ def warnings(command: str, message: dict[str, Any]) -> list[tuple[int, str]]:
     for key, value in message.items():
         if key not in KEYS:
             out.append((30, f"Unknown dictionary key encountered: '{key}'"))
-        elif key == "flags" and isinstance(value, list):
-            for flag in value:
-                if isinstance(flag, str):
-                    line = _flag(flag, offering)
-                    if line is not None:
-                        out.append(line)
+        elif key == "flags" or key in _LISTS or key in _WORDS or key == "codec":
+            out += _value_lines(key, value, offering)
     return out

@@ -11,7 +11,8 @@ each daemon picked, the elapsed time, seconds since something happened):
   without a cookie, a retransmission answered from the cache;
 - block/silence/forwarding on a party or the whole call, recording asked for (there is
   none: 10.5 without ``--recording-dir`` says so);
-- the keys and flags 10.5 does not know (typos): a warning each, as 10.5 words it;
+- the keys, flags and values 10.5 does not know (typos): a warning each, as 10.5 words it;
+- an SDP that is no SDP: the offset of the line refused and why;
 - a new call's notice, the delete's lines (a branch, the whole call, a delay, a tag or
   call that is not there) and a call's ``Final packet stats`` block with the codec, SSRC
   and counters of the media that flowed;
@@ -259,6 +260,15 @@ _FLAGS = ["strict source", "strict_source", "STRICT-SOURCE", "asymmetric-codecs"
           "endpoint-learning-bogus", "T38-decode", "T.38-no-V.17", "T38-bogus",
           "transcode-G722", "codec-mask-PCMA", "codec-set-PCMA/8000", "codec-except-PCMU",
           "from-tags-x", "loop-protect", "ICE reject", "ice-lite", 7]
+# Keys 10.5 knows with values it does not (each its own wording; a value that is no string
+# is an empty word where one word is read, skipped where a list is).
+_VALUES = {"ICE": "forcee", "replace": ["origin", "session name", "bogus word", 3],
+           "rtcp-mux": ["offer", "x"], "codec": {"strip": ["PCMA"], "bogus": ["x"],
+                                                 "transcode": ["G722"], "set": []},
+           "DTMF-security": "beep", "T.38": ["decode", "no V.17", "nope"], "drop-traffic": 5,
+           "media-echo": "up", "passthrough": "maybe", "DTLS-reverse": "off",
+           "endpoint-learning": ["sometimes", "delayed"], "OSRTP": ["x"],
+           "SDES": ["no-AES_CM_128_HMAC_SHA1_32", "bad"], "DTLS": "what", "ICE-lite": "half"}
 
 
 def test_words_10_5_does_not_know(marked):
@@ -268,7 +278,8 @@ def test_words_10_5_does_not_know(marked):
     def run(daemon: NsNgProcess) -> None:
         offer = {"command": "offer", "call-id": "words", "from-tag": "ft",
                  "sdp": _sdp("198.51.100.1", 2000), "ICE_lite": "yes", "Call-ID": "x",
-                 "transport protocol": "RTP/AVP", "record call": "maybe", "flags": _FLAGS}
+                 "transport protocol": "RTP/AVP", "record call": "maybe", "flags": _FLAGS,
+                 **_VALUES}
         daemon.request(offer)
         daemon.request({**offer, "command": "answer", "to-tag": "tt",
                         "sdp": _sdp("198.51.100.2", 3000)})
@@ -280,6 +291,10 @@ def test_words_10_5_does_not_know(marked):
 
     lines = _same(marked, run, keep=lambda line: " [core] " in line and (
         "encountered" in line or "obsolete" in line or "invalid flag" in line))
+    assert "WARNING: [{words}]: [core] Unknown 'ICE' flag encountered: 'forcee'" in lines
+    assert "WARNING: [{words}]: [core] Unknown 'replace' flag encountered: 'bogus-word'" in lines
+    assert "WARNING: [{words}]: [core] Unknown 'codec' operation encountered: 'bogus'" in lines
+    assert "WARNING: [{words}]: [core] Unknown DTMF block mode encountered: 'beep'" in lines
     assert "WARNING: [{words}]: [core] Unknown dictionary key encountered: 'ICE_lite'" in lines
     assert "WARNING: [{words}]: [core] Unknown flag encountered: 'strict_source'" in lines
     assert "WARNING: [{words}]: [core] Unknown 'SDES' flag encountered: 'bogus'" in lines
