@@ -21,7 +21,7 @@ from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING
 
 from .log_context import LOGGING_TO_SYSLOG, SUBSYSTEM_LOGGERS, syslog_to_logging
-from .log_lines import LineFormatter, effective_max
+from .log_lines import LineFormatter, LineRecord, LineStreamHandler, effective_max
 
 if TYPE_CHECKING:
     from .config import Config
@@ -79,7 +79,7 @@ def setup_logging(settings: LogSettings, journal: bool | None = None,
         handlers.append(SyslogHandler(syslog, settings.facility, LOGGING_TO_SYSLOG,
                                       LineFormatter(False, max_length, settings.split)))
     if to_stderr:
-        handler = logging.StreamHandler(sys.stderr)
+        handler = LineStreamHandler(sys.stderr)
         if journal:
             handler.setFormatter(JournalFormatter(False, max_length, settings.split))
         else:
@@ -89,6 +89,7 @@ def setup_logging(settings: LogSettings, journal: bool | None = None,
     # saves a third of what each line costs)
     logging._srcfile = None  # type: ignore[attr-defined]
     logging.logThreads = logging.logProcesses = logging.logMultiprocessing = False
+    logging.setLogRecordFactory(LineRecord)
     logging.basicConfig(level=syslog_to_logging(settings.level), handlers=handlers)
     set_subsystem_levels(settings.level, subsystem_levels or {})
 

@@ -23,7 +23,7 @@ from rtpengined.log_context import (
     subsystem_of,
     syslog_to_logging,
 )
-from rtpengined.log_lines import LineFormatter
+from rtpengined.log_lines import LineFormatter, LineRecord, LineStreamHandler
 from rtpengined.log_setup import set_subsystem_level, set_subsystem_levels
 from rtpengined.protocol import bencode, ngdump
 
@@ -180,3 +180,32 @@ def test_a_core_logs_each_command_and_the_call_it_ends():
     assert lines[stats + 5].endswith(" <>       127.0.0.1:2000 , SSRC 0, 0 p, 0 b, 0 e, 0 ts")
     assert lines[-1] == ("WARNING: [lc]: [control] Protocol error in packet from "
                          "127.0.0.1:5060: Unknown call-id [d7:command5:query7:call-id2:lce]")
+
+
+def test_a_lean_record_serves_any_formatter():
+    """The records the daemon makes (``LineRecord``) carry what a stock format reads."""
+    record = LineRecord("rtpengined.calls", logging.WARNING, "(unknown file)", 0,
+                        "%(what)s went %(how)s", ({"what": "it", "how": "well"},), None)
+    formatter = logging.Formatter("%(asctime)s %(levelname)s %(name)s:%(filename)s:"
+                                  "%(lineno)d %(funcName)s %(thread)s %(message)s")
+    assert formatter.format(record).endswith(
+        " WARNING rtpengined.calls:(unknown file):0 None None it went well")
+
+
+def test_a_record_of_several_lines_is_one_write():
+    writes: list[str] = []
+
+    class Stream(io.StringIO):
+        write_through = True
+
+        def write(self, text: str) -> int:
+            writes.append(text)
+            return len(text)
+
+    handler = LineStreamHandler(Stream())
+    handler.setFormatter(LineFormatter(stamped=False))
+    record = logging.LogRecord("rtpengined", logging.INFO, "", 0, "", None, None)
+    record.rtpe_lines = ["Final packet stats:", "--- Tag 'a'"]
+    handler.emit(record)
+    assert writes == ["INFO: [core] Final packet stats:\nINFO: [core] --- Tag 'a'\n"]
+    assert not handler.flushes and LineStreamHandler(io.StringIO()).flushes
