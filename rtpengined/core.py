@@ -21,7 +21,7 @@ from .commands import NG_COMMANDS
 from .config import Config
 from .host import Host, OsHost
 from .janus import Janus, JanusLink
-from .log_context import CONTEXT, address_text
+from .log_context import CONTEXT, LIMITER, address_text
 from .media import MediaPlane, NullMediaPlane
 from .model import Call, Stream
 from .ngoptions import canonical_keys
@@ -247,8 +247,9 @@ class Core:
             if handler is None:
                 return self._error(encoding, "Unrecognized command", request, payload)
             if logged and command in ng_vocabulary.COMMANDS:  # (a key or flag 10.5 knows not)
-                for level, line in ng_vocabulary.warnings(command, message):
-                    log.log(level, "%s", line)
+                for level, line, limited in ng_vocabulary.warnings(command, message):
+                    if not limited or LIMITER.allows(CONTEXT.call_id, line, self.clock()):
+                        log.log(level, "%s", line)
             started = time.perf_counter()
             try:
                 reply = self._run(command, handler, message, request)

@@ -114,4 +114,27 @@ class Context:
         return f"[{self.mark_prefix}{call_id}{self.mark_suffix}]: "  # (10.5 marks it here)
 
 
+class Limiter:
+    """10.5's limit on lines that could repeat without end (a proxy sending the same odd
+    word in every request): a line, with the call it names, at most once in 15 seconds;
+    the memory of lines forgotten at once when it holds more than 10,000."""
+
+    WINDOW = 15
+    SIZE = 10_000
+
+    def __init__(self) -> None:
+        self._last: dict[tuple[str | None, str], float] = {}
+
+    def allows(self, call_id: str | None, line: str, now: float) -> bool:
+        key = (call_id, line)
+        last = self._last.get(key)
+        if last is not None and now - last < self.WINDOW:
+            return False
+        if len(self._last) > self.SIZE:
+            self._last.clear()
+        self._last[key] = now
+        return True
+
+
 CONTEXT = Context()
+LIMITER = Limiter()

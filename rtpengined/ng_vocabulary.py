@@ -201,16 +201,21 @@ def _value_lines(key: str, value: Any, offering: bool) -> list[tuple[int, str]]:
     return []
 
 
-def warnings(command: str, message: dict[str, Any]) -> list[tuple[int, str]]:
-    """The (logging level, line) pairs 10.5 logs for the words of ``message`` it does not
-    know (none for a command that does not read them), in the message's order."""
+def warnings(command: str, message: dict[str, Any]) -> list[tuple[int, str, bool]]:
+    """The (logging level, line, limited) 10.5 logs for the words of ``message`` it does not
+    know (none for a command that does not read them), in the message's order. A limited
+    line is one 10.5 writes at most once in a while (``log_context.Limiter``): a
+    ``supports`` word other than the one it has, "load limit"."""
     if command not in COMMANDS:
         return []
     offering = command in _OFFERING
-    out: list[tuple[int, str]] = []
+    out: list[tuple[int, str, bool]] = []
     for key, value in message.items():
         if key not in KEYS:
-            out.append((30, f"Unknown dictionary key encountered: '{key}'"))
+            out.append((30, f"Unknown dictionary key encountered: '{key}'", False))
+        elif key == "supports" and isinstance(value, list):
+            out += [(20, f"Optional feature '{word}' not supported", True) for word in value
+                    if isinstance(word, str) and word != "load limit"]
         elif key == "flags" or key in _LISTS or key in _WORDS or key == "codec":
-            out += _value_lines(key, value, offering)
+            out += [(level, line, False) for level, line in _value_lines(key, value, offering)]
     return out

@@ -268,7 +268,8 @@ _VALUES = {"ICE": "forcee", "replace": ["origin", "session name", "bogus word", 
            "DTMF-security": "beep", "T.38": ["decode", "no V.17", "nope"], "drop-traffic": 5,
            "media-echo": "up", "passthrough": "maybe", "DTLS-reverse": "off",
            "endpoint-learning": ["sometimes", "delayed"], "OSRTP": ["x"],
-           "SDES": ["no-AES_CM_128_HMAC_SHA1_32", "bad"], "DTLS": "what", "ICE-lite": "half"}
+           "SDES": ["no-AES_CM_128_HMAC_SHA1_32", "bad"], "DTLS": "what", "ICE-lite": "half",
+           "supports": ["load limit", "magic"]}  # (once: the answer's is within 15 s)
 
 
 def test_words_10_5_does_not_know(marked):
@@ -290,11 +291,13 @@ def test_words_10_5_does_not_know(marked):
                             "flags": ["bogus"]})
 
     lines = _same(marked, run, keep=lambda line: " [core] " in line and (
-        "encountered" in line or "obsolete" in line or "invalid flag" in line))
+        "encountered" in line or "obsolete" in line or "invalid flag" in line
+        or "not supported" in line))
     assert "WARNING: [{words}]: [core] Unknown 'ICE' flag encountered: 'forcee'" in lines
     assert "WARNING: [{words}]: [core] Unknown 'replace' flag encountered: 'bogus-word'" in lines
     assert "WARNING: [{words}]: [core] Unknown 'codec' operation encountered: 'bogus'" in lines
     assert "WARNING: [{words}]: [core] Unknown DTMF block mode encountered: 'beep'" in lines
+    assert lines.count("INFO: [{words}]: [core] Optional feature 'magic' not supported") == 1
     assert "WARNING: [{words}]: [core] Unknown dictionary key encountered: 'ICE_lite'" in lines
     assert "WARNING: [{words}]: [core] Unknown flag encountered: 'strict_source'" in lines
     assert "WARNING: [{words}]: [core] Unknown 'SDES' flag encountered: 'bogus'" in lines

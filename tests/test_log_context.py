@@ -19,6 +19,7 @@ from rtpengined.log_context import (
     NOTICE,
     SUBSYSTEM_LOGGERS,
     Context,
+    Limiter,
     level_name,
     subsystem_of,
     syslog_to_logging,
@@ -209,3 +210,11 @@ def test_a_record_of_several_lines_is_one_write():
     handler.emit(record)
     assert writes == ["INFO: [core] Final packet stats:\nINFO: [core] --- Tag 'a'\n"]
     assert not handler.flushes and LineStreamHandler(io.StringIO()).flushes
+
+
+def test_a_limited_line_once_in_15_seconds_per_call():
+    limiter = Limiter()
+    assert limiter.allows("c1", "line", 100.0)
+    assert not limiter.allows("c1", "line", 114.9)
+    assert limiter.allows("c2", "line", 114.9) and limiter.allows("c1", "other", 114.9)
+    assert limiter.allows("c1", "line", 115.0)

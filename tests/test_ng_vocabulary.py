@@ -7,7 +7,7 @@ from rtpengined import ng_vocabulary
 
 
 def _lines(command: str, **message) -> list[str]:
-    return [line for _, line in ng_vocabulary.warnings(command, message)]
+    return [line for _, line, _ in ng_vocabulary.warnings(command, message)]
 
 
 def test_known_keys_with_known_values_say_nothing():
@@ -35,3 +35,8 @@ def test_codec_operations():
 
 def test_commands_that_read_no_flags():
     assert _lines("query", ICE="what", bogus=1) == []
+
+
+def test_a_feature_10_5_does_not_have_is_an_info_line_it_limits():
+    assert ng_vocabulary.warnings("offer", {"supports": ["load limit", "telepathy", 3]}) == [
+        (20, "Optional feature 'telepathy' not supported", True)]
