@@ -24,7 +24,9 @@ from typing import Any
 
 import trio
 
-from ._net import bind_socket, format_address
+from rtpengined.log_context import address_text
+
+from ._net import bind_socket
 
 log = logging.getLogger("rtpengined.accept")
 OUT_OF_RESOURCES = {errno.EMFILE, errno.ENFILE, errno.ENOMEM, errno.ENOBUFS}
@@ -95,7 +97,7 @@ async def serve_tcp(address: Any, what: str, handler: Callable[[Any], Awaitable[
     sock = await bind_socket(socket.SOCK_STREAM, address.host, address.port, what)
     sock.listen(LISTEN_BACKLOG)
     listener = trio.SocketListener(sock)
-    log.info("listening for %s on tcp %s", what, format_address(sock.getsockname()))
+    log.info("listening for %s on tcp %s", what, address_text(sock.getsockname()))
     task_status.started(sock.getsockname())
     async with listener:
         await serve_listener(handler, listener, what)

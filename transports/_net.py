@@ -7,8 +7,6 @@ import socket
 
 import trio
 
-from rtpengined.log_context import address_text
-
 from . import ListenError
 
 
@@ -33,6 +31,3 @@ async def bind_socket(kind: int, host: str, port: int, what: str) -> trio.socket
         raise ListenError(f"cannot listen for {what} on {where}: {reason}") from None
     return sock
 
-
-def format_address(address: tuple) -> str:
-    return address_text(address)

@@ -18,9 +18,10 @@ from urllib.parse import urlsplit
 
 import trio
 
+from rtpengined.log_context import address_text
+
 from . import Transport, register
 from ._accept import peer_of, serve_tcp
-from ._net import format_address
 
 log = logging.getLogger("rtpengined.cli")
 MAX_LINE = 1024  # rtpengine closes a connection holding more than this without a LF
@@ -106,7 +107,7 @@ async def _serve_connection(core, stream: trio.SocketStream) -> None:
     peer = peer_of(stream)
     if peer is None:  # reset before we got to it
         return
-    log.info("New cli connection from %s", format_address(peer))  # (as 10.5)
+    log.info("New cli connection from %s", address_text(peer))  # (as 10.5)
     async with stream:
         try:
             line = None
@@ -123,11 +124,11 @@ async def _serve_connection(core, stream: trio.SocketStream) -> None:
                 await stream.send_eof()
             if sending.cancelled_caught:
                 log.warning("CLI connection from %s: reply not read for %g s; closing",
-                            format_address(peer), IDLE_TIMEOUT)
+                            address_text(peer), IDLE_TIMEOUT)
                 return
             await _linger(stream)
         except LineTooLong as exc:
-            log.warning("CLI connection from %s: %s; closing", format_address(peer), exc)
+            log.warning("CLI connection from %s: %s; closing", address_text(peer), exc)
             try:
                 await stream.send_eof()
                 await _linger(stream)

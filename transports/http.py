@@ -40,9 +40,11 @@ import h11
 import httptools
 import trio
 
+from rtpengined.log_context import address_text
+
 from . import ListenError, Transport, register
 from ._accept import LISTEN_BACKLOG, serve_listener
-from ._net import bind_socket, format_address
+from ._net import bind_socket
 from .http_app import MAX_BODY, MAX_HEADER_BLOCK, NG_CONTENT_TYPE, Request, Response, Routes, error, header
 from .ws import (
     CLOSE_GOING_AWAY,
@@ -539,7 +541,7 @@ def _peer(stream: Any) -> tuple[str, int] | None:
 
 
 def _where(source: Any) -> str:
-    return format_address(source) if source else "?"
+    return address_text(source) if source else "?"
 
 
 def make_ssl_context(core: Any, what: str) -> ssl.SSLContext:
@@ -596,7 +598,7 @@ async def _serve(core: Any, address: Any, tls: bool, task_status: Any) -> None:
         async with trio.open_nursery() as nursery:
             try:
                 nursery.start_soon(run_server)  # the socket listens already: nothing to wait for
-                log.info("listening for %s on %s", what, format_address(sockname))
+                log.info("listening for %s on %s", what, address_text(sockname))
                 task_status.started(sockname)
                 await trio.sleep_forever()
             finally:

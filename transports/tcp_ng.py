@@ -13,11 +13,11 @@ from urllib.parse import urlsplit
 
 import trio
 
+from rtpengined.log_context import address_text
 from rtpengined.protocol import bencode
 
 from . import Transport, register
 from ._accept import peer_of, serve_tcp
-from ._net import format_address
 
 log = logging.getLogger("rtpengined.tcp")
 MAX_PENDING = 1024 * 1024  # rtpengine closes past 1 KiB of partial message; we allow 1 MiB
@@ -119,7 +119,7 @@ async def _answer(core, stream: trio.SocketStream, peer, deliver) -> None:
                 if reply is not None:
                     await deliver(reply)
     except FramingError as exc:
-        log.warning("tcp ng from %s: %s; closing", format_address(peer), exc)
+        log.warning("tcp ng from %s: %s; closing", address_text(peer), exc)
     except trio.TooSlowError:
         _not_reading(peer)
     except (trio.BrokenResourceError, trio.ClosedResourceError, OSError):
@@ -127,7 +127,7 @@ async def _answer(core, stream: trio.SocketStream, peer, deliver) -> None:
 
 
 def _not_reading(peer) -> None:
-    log.warning("tcp ng from %s: replies not read for %g s; closing", format_address(peer),
+    log.warning("tcp ng from %s: replies not read for %g s; closing", address_text(peer),
                 SEND_TIMEOUT)
 
 
@@ -147,7 +147,7 @@ async def _serve_notified(core, stream: trio.SocketStream, peer) -> None:
             dropped += 1
             if dropped == 1:
                 log.warning("tcp ng to %s: not reading; notifications dropped",
-                            format_address(peer))
+                            address_text(peer))
         except (trio.ClosedResourceError, trio.BrokenResourceError):
             pass
 

@@ -10,8 +10,10 @@ from urllib.parse import urlsplit
 
 import trio
 
+from rtpengined.log_context import address_text
+
 from . import Transport, register
-from ._net import bind_socket, family_of, format_address
+from ._net import bind_socket, family_of
 
 log = logging.getLogger("rtpengined.udp")
 MAX_DATAGRAM = 65535
@@ -31,7 +33,7 @@ async def serve(core, address, *, task_status=trio.TASK_STATUS_IGNORED) -> None:
     raw.setblocking(False)
     with sock, raw:
         applied_tos = 0
-        log.info("listening for ng on udp %s", format_address(sock.getsockname()))
+        log.info("listening for ng on udp %s", address_text(sock.getsockname()))
         task_status.started(sock.getsockname())
         recvfrom = raw.recvfrom
         while True:
@@ -57,7 +59,7 @@ async def serve(core, address, *, task_status=trio.TASK_STATUS_IGNORED) -> None:
                     try:
                         reply = core.handle_ng(data, source[:2])
                     except Exception:  # a bug, but one datagram must not end the daemon
-                        log.exception("ng request from %s failed", format_address(source))
+                        log.exception("ng request from %s failed", address_text(source))
                         continue
                     if reply is not None:
                         replies.append((reply, source))
@@ -67,7 +69,7 @@ async def serve(core, address, *, task_status=trio.TASK_STATUS_IGNORED) -> None:
                 except BlockingIOError:
                     await _send_when_writable(sock, reply, source)
                 except OSError as exc:
-                    log.warning("ng reply to %s failed: %s", format_address(source), exc)
+                    log.warning("ng reply to %s failed: %s", address_text(source), exc)
             # wait_readable always yields, so a full burst also lets other tasks run
 
 
@@ -75,7 +77,7 @@ async def _send_when_writable(sock, reply: bytes, source) -> None:
     try:
         await sock.sendto(reply, source)
     except OSError as exc:
-        log.warning("ng reply to %s failed: %s", format_address(source), exc)
+        log.warning("ng reply to %s failed: %s", address_text(source), exc)
 
 
 def _set_tos(sock, tos: int) -> None:
@@ -107,7 +109,7 @@ class UdpClient:
                     reply = await self.sock.recv(MAX_DATAGRAM)
                     if reply.split(b" ", 1)[0] == cookie:
                         return reply
-        raise TimeoutError(f"no reply from udp {format_address(self.target)}")
+        raise TimeoutError(f"no reply from udp {address_text(self.target)}")
 
     async def aclose(self) -> None:
         self.sock.close()
