@@ -125,6 +125,7 @@ class CallManager:
         the X.509 and key code (~2.3 MB of the control process) nor pays for the key."""
         if self._certificate is None:
             from .secure.dtls import Certificate
+            logging.getLogger("rtpengined.crypto").info("Generating new DTLS certificate")
             config = self.config
             self._certificate = Certificate(config.dtls_cert_cipher, config.dtls_mtu,
                                             config.dtls_ciphers, config.dtls_rsa_key_size,

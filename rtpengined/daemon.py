@@ -14,7 +14,7 @@ import trio
 
 import transports
 
-from . import dtmf_log, graphite_sender
+from . import __version__, dtmf_log, graphite_sender
 from .config import Config
 from .core import Core
 from .ctl.setters import shift_log_levels
@@ -85,7 +85,7 @@ async def _watch_signals(stop: trio.Event, cancel_scope: trio.CancelScope,
             elif signum == signal.SIGHUP:
                 log.warning("received SIGHUP: ignored (nothing to reload; restart to apply new options)")
             elif not stop.is_set():
-                log.info("received %s, shutting down", name)
+                log.info("received %s", name)
                 stop.set()
             else:
                 log.warning("received %s again, stopping now", name)
@@ -167,10 +167,11 @@ async def run_daemon(
                             with open(config.pidfile, "w") as handle:
                                 handle.write(f"{os.getpid()}\n")
                         on_ready()
-                        log.info("rtpengined ready")
+                        log.info("Startup complete, version %s", __version__)  # (10.5's words)
                         notifier.ready("ready")
                         task_status.started(daemon)
                     await stop.wait()
+                    log.info("Version %s shutting down", __version__)
                     scope.cancel()
                 finally:
                     notifier.stopping()

@@ -18,7 +18,8 @@ each daemon picked, the elapsed time, seconds since something happened):
   and counters of the media that flowed;
 - each HTTP request (``HTTP GET from ADDR: '/ping'``), one nothing answers, a CLI command
   over HTTP;
-- a call closed by ``--timeout``, with its final packet stats; SIGUSR2 and SIGUSR1 raising
+- the start and stop of a daemon; a call closed by ``--timeout``, with its final packet
+  stats; SIGUSR2 and SIGUSR1 raising
   and lowering every subsystem's log level;
 - ``--log-mark-prefix``/``--log-mark-suffix`` around what 10.5 deems private, and
   ``--log-format=parsable`` with ``--max-log-line-length`` and ``--split-logs``.
@@ -382,6 +383,26 @@ def test_final_packet_stats_of_a_call_with_media(marked, namespace):
     assert any(re.fullmatch(r"INFO: \[\{stats-media\}\]: \[core\] --------- Port     "
                             r"203\.0\.113\.1:P <> \{   198\.51\.100\.1:P\}, SSRC \{1234abcd\}, "
                             r"5 p, 860 b, 0 e, N ts", line) for line in lines), lines
+
+
+def test_startup_and_shutdown(namespace):
+    """The lines a daemon starts and stops with, as 10.5 words them (its version: its own)."""
+    pair = NsDaemonPair(namespace, ())
+    lines = []
+    try:
+        for daemon in pair.daemons:
+            daemon.proc.terminate()
+        for daemon in pair.daemons:
+            daemon.proc.wait(timeout=10)
+            daemon.log.seek(0)
+            text = daemon.log.read().decode(errors="replace")
+            lines.append([re.sub(r"version \S+|Version \S+", "VERSION", line)
+                          for line in _normalised(text)
+                          if "Startup complete" in line or "shutting down" in line])
+    finally:
+        pair.stop()
+    assert lines[1] == lines[0] == ["INFO: [core] Startup complete, VERSION",
+                                    "INFO: [core] VERSION shutting down"]
 
 
 def test_parsable_format_and_broken_lines(parsable):

@@ -218,3 +218,19 @@ def test_a_limited_line_once_in_15_seconds_per_call():
     assert not limiter.allows("c1", "line", 114.9)
     assert limiter.allows("c2", "line", 114.9) and limiter.allows("c1", "other", 114.9)
     assert limiter.allows("c1", "line", 115.0)
+
+
+def test_the_dtls_certificate_is_made_once_and_said_so():
+    """10.5 says so at start; here the first offer that needs it makes it."""
+    core = Core(Config(port_min=45100, port_max=45199, delete_delay=0))
+    try:
+        with captured(logging.INFO) as out:
+            for tag in ("a", "b"):
+                _ng(core, tag, {"command": "offer", "call-id": f"dtls-{tag}", "from-tag": "ft",
+                                "sdp": _sdp(2000), "transport-protocol": "UDP/TLS/RTP/SAVP"})
+        lines = out.getvalue().splitlines()
+    finally:
+        for call in list(core.calls.calls.values()):
+            core.calls.destroy(call, "regular")
+    assert lines.count("INFO: [dtls-a]: [crypto] Generating new DTLS certificate") == 1
+    assert not any("dtls-b" in line and "certificate" in line for line in lines)
