@@ -16,6 +16,7 @@ the call that had it is gone, whatever the worker is doing.
 from __future__ import annotations
 
 import _socket
+import logging
 import os
 import random
 import socket
@@ -29,6 +30,7 @@ Binder = Callable[[Interface, int], _socket.socket]
 _NONBLOCKING_UDP = socket.SOCK_DGRAM | getattr(socket, "SOCK_NONBLOCK", 0)
 # A new run starts 6..19 ports above the previous one, as in rtpengine.
 _STEP_MIN, _STEP_MAX = 6, 20
+log = logging.getLogger("rtpengined")
 
 
 def bind_udp(interface: Interface, port: int) -> _socket.socket:
@@ -260,7 +262,7 @@ class PortPool:
         always) that lookup is skipped."""
         in_use = self.in_use
         if self.total - in_use.count < count:
-            raise NgError("Ran out of ports")
+            raise self._ran_out(count, 0)
         port_min, port_max = self.port_min, self.port_max
         lingering = (self.lingering if self.lingering is not None and self.lingering.entries
                      else None)
@@ -269,6 +271,7 @@ class PortPool:
             port = self.released.popleft()
             self.queued[port - port_min] = 0
         wraps = 0
+        last_error = 0  # (the errno of the last bind refused, for the log)
         while True:
             if port < port_min:
                 port = port_min
@@ -278,7 +281,7 @@ class PortPool:
             if last > port_max:
                 wraps += 1
                 if wraps >= 2:
-                    raise NgError("Ran out of ports")
+                    raise self._ran_out(count, last_error)
                 port = port_min
                 continue
             if not in_use.run_free(port, last):
@@ -294,7 +297,8 @@ class PortPool:
                 else:
                     try:
                         sock = self.binder(self.interface, p)
-                    except OSError:  # taken by another process: go on past it
+                    except OSError as exc:  # taken by another process: go on past it
+                        last_error = exc.errno or 0
                         self._undo_run(bound, reclaimed)
                         port = p + 1
                         break
@@ -306,6 +310,12 @@ class PortPool:
                     for _, sock in bound:
                         set_tos(sock, tos)
                 return bound
+
+    def _ran_out(self, count: int, last_error: int) -> NgError:
+        """The error for a full pool, logged as 10.5 logs it (no error: "Success")."""
+        log.error("Failed to get %d consecutive ports on interface %s for media relay "
+                  "(last error: %s)", count, self.interface.address, os.strerror(last_error))
+        return NgError("Ran out of ports")
 
     def _undo_run(self, bound: list[tuple[int, _socket.socket]], reclaimed: list[int]) -> None:
         """Undo a run that could not be bound whole: lingering sockets back to their set,

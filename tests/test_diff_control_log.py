@@ -13,6 +13,7 @@ each daemon picked, the elapsed time, seconds since something happened):
   none: 10.5 without ``--recording-dir`` says so);
 - the keys, flags and values 10.5 does not know (typos): a warning each, as 10.5 words it;
 - an SDP that is no SDP: the offset of the line refused and why;
+- ports running out, a direction naming no interface;
 - a new call's notice, the delete's lines (a branch, the whole call, a delay, a tag or
   call that is not there) and a call's ``Final packet stats`` block with the codec, SSRC
   and counters of the media that flowed;
@@ -383,6 +384,43 @@ def test_final_packet_stats_of_a_call_with_media(marked, namespace):
     assert any(re.fullmatch(r"INFO: \[\{stats-media\}\]: \[core\] --------- Port     "
                             r"203\.0\.113\.1:P <> \{   198\.51\.100\.1:P\}, SSRC \{1234abcd\}, "
                             r"5 p, 860 b, 0 e, N ts", line) for line in lines), lines
+
+
+def test_out_of_ports(namespace):
+    """A pool too small for a second call: the interface, the logical interface, the
+    allocation and the call that ends, each said as 10.5 says it at error level."""
+    pair = NsDaemonPair(namespace, ("-m", "40000", "-M", "40003"), ("-m", "40010", "-M", "40013"))
+
+    def run(daemon: NsNgProcess) -> None:
+        for call in ("fits", "too many"):
+            daemon.request({"command": "offer", "call-id": call, "from-tag": "ft",
+                            "sdp": _sdp("198.51.100.1", 2000)})
+
+    try:
+        lines = _same(pair, run, keep=lambda line: line.startswith(("ERR", "WARNING")))
+    finally:
+        pair.stop()
+    assert lines[:4] == [
+        "ERR: [too many]: [core] Failed to get 2 consecutive ports on interface 203.0.113.1 "
+        "for media relay (last error: Success)",
+        "ERR: [too many]: [core] Failed to get 2 consecutive ports on all locals of logical "
+        "'default'",
+        "ERR: [too many]: [core] Error allocating media ports",
+        "ERR: [too many]: [core] Destroying call"]
+
+
+def test_a_direction_naming_no_interface(marked):
+    def run(daemon: NsNgProcess) -> None:
+        two = _sdp("198.51.100.1", 2000) + "m=video 2002 RTP/AVP 96\nc=IN IP4 198.51.100.1\n"
+        for command, tags in (("offer", {}), ("answer", {"to-tag": "tt"})):
+            daemon.request({"command": command, "call-id": "directions", "from-tag": "ft",
+                            **tags, "sdp": two, "direction": ["bogus", "nope"]})
+        daemon.request({"command": "delete", "call-id": "directions"})
+
+    lines = _same(marked, run, keep=lambda line: "Interface" in line)
+    # (per media, each side: the receiving side's name first)
+    assert lines == [f"WARNING: [{{directions}}]: [core] Interface '{name}' not found, using "
+                     "default" for name in ("nope", "bogus") * 4]
 
 
 def test_startup_and_shutdown(namespace):

@@ -109,8 +109,11 @@ def offer(core: Core, message: dict[str, Any], request: Request) -> dict[str, An
     peer = session.offer_peer(sender, to_tag, opts.via_branch)
     try:
         result = session.apply(parsed, sender, peer, opts, request, is_offer=True)
-    except Exception:
+    except Exception as exc:
         if new_call:  # (the core answers the error; the half-built call must not leak)
+            if isinstance(exc, NgError) and exc.reason == "Ran out of ports":
+                # (10.5 ends the call, whose first offer got no ports, saying so)
+                log.error("Destroying call")
             manager.abandon(call)
         raise
     _keep_dialogue(sender, peer)

@@ -9,6 +9,7 @@ are in ``output`` and ``ice``.
 from __future__ import annotations
 
 import functools
+import logging
 from typing import TYPE_CHECKING, Any
 
 from .. import codec_negotiation as negotiation
@@ -39,11 +40,15 @@ if TYPE_CHECKING:
     from ..calls import CallManager
     from ..ports import PortPool
 
+log = logging.getLogger("rtpengined")
+
 
 # -- one offer/answer transaction ------------------------------------------------------
 
 
 _OFFER_OR_REQUIRE = frozenset({"offer", "require"})
+# Direction names 10.5 takes without a logical interface of that name (no warning).
+_LEGACY_NAMES = frozenset({"internal", "external"})
 
 
 # The offer's rtcp-mux options as kept on the answering party's media: one frozenset per
@@ -319,6 +324,9 @@ class _Session(SdpOutput):
         names = opts.direction
         sender_if = names[0] if len(names) > 0 and self.manager.has_interface(names[0]) else None
         receiver_if = names[1] if len(names) > 1 and self.manager.has_interface(names[1]) else None
+        for name, known in ((names[1:2], receiver_if), (names[:1], sender_if)):
+            if name and known is None and name[0] not in _LEGACY_NAMES:  # (10.5's order)
+                log.warning("Interface '%s' not found, using default", name[0])
         if not names:
             # No direction given: each party stays on the logical interface it has (10.5
             # keeps one per party), a media section it adds included.
@@ -417,25 +425,32 @@ class _Session(SdpOutput):
 
     def _bind(self, plans: list[_MediaWork], opts: Options) -> None:
         bound: list[tuple[PortPool, list[tuple[int, Any]]]] = []
+        pool: PortPool | None = None  # (what is being allocated: named in the log if it fails)
+        count = 0
         try:
             # Per media, as 10.5: first the ports the message's output names (those
             # its recipient sends to), then the sender's.
             for work in plans:
                 if work.receiver_count and work.receiver_earlier is None:
-                    work.receiver_ports = work.receiver_pool.allocate(work.receiver_count,
-                                                                      self.call.tos)
-                    bound.append((work.receiver_pool, work.receiver_ports))
+                    pool, count = work.receiver_pool, work.receiver_count
+                    work.receiver_ports = pool.allocate(count, self.call.tos)
+                    bound.append((pool, work.receiver_ports))
                 if work.sender_count:
-                    work.sender_ports = work.sender_pool.allocate(work.sender_count,
-                                                                  self.call.tos)
-                    bound.append((work.sender_pool, work.sender_ports))
+                    pool, count = work.sender_pool, work.sender_count
+                    work.sender_ports = pool.allocate(count, self.call.tos)
+                    bound.append((pool, work.sender_ports))
             # Earlier ports taken again once every new one is bound (out of ports above:
             # the call is as it was).
             for work in plans:
                 if work.receiver_earlier is not None:
+                    pool, count = work.receiver_pool, work.receiver_count
                     self._take_again(work, bound)
         except NgError:
             give_back(bound)
+            if pool is not None:
+                log.error("Failed to get %d consecutive ports on all locals of logical '%s'",
+                          count, pool.interface.name)
+            log.error("Error allocating media ports")
             raise
 
     def _take_again(self, work: _MediaWork,
