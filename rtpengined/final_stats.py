@@ -58,11 +58,31 @@ def lines(call: Call, now: float, mark: Callable[[str], str] = str) -> list[str]
     """The block's lines for ``call`` ending at ``now``."""
     out = [HEADING]
     for mono in call.monologues:
-        _party(mono, now, mark, out)
+        _party(mono, now, mark, out, call.created)
     return out
 
 
-def _party(mono: Monologue, now: float, mark: Callable[[str], str], out: list[str]) -> None:
+def _mos_lines(mono: Monologue, created: float, mark: Callable[[str], str]) -> list[str]:
+    """The party's SSRCs with MOS figures from its RTCP (``quality``), as 10.5 adds them:
+    the average, lowest and highest MOS (when, from the call's start) and the loss."""
+    out = []
+    for ssrc, entry in (mono.quality or {}).items():
+        lowest, highest = entry.lowest, entry.highest
+        if not entry.blocks or lowest is None or highest is None:
+            continue
+        average = entry.sums[0] // max(len(entry.blocks) - entry.no_mos, 1)
+        low_at = max(0, int(lowest.reported - created))
+        high_at = max(0, int(highest.reported - created))
+        out.append(f"--- SSRC {mark(format(ssrc, 'x'))}")
+        out.append(f"------ Average MOS {average // 10}.{average % 10}, lowest MOS "
+                   f"{lowest.mos // 10}.{lowest.mos % 10} (at {low_at // 60}:{low_at % 60:02d}), "
+                   f"highest MOS {highest.mos // 10}.{highest.mos % 10} "
+                   f"(at {high_at // 60}:{high_at % 60:02d}) lost:{entry.lost}")
+    return out
+
+
+def _party(mono: Monologue, now: float, mark: Callable[[str], str], out: list[str],
+           created: float = 0.0) -> None:
     age = max(0, int(now - mono.created))
     out.append(f"--- Tag '{mark(mono.tag)}', created {age // 60}:{age % 60:02d} ago for "
                f"branch '{mark(mono.via_branch)}'")
@@ -76,6 +96,8 @@ def _party(mono: Monologue, now: float, mark: Callable[[str], str], out: list[st
         for stream in sorted(media.streams, key=lambda s: s.rtcp):
             age = max(0, int(now - last_seen(stream, mono)))
             out.append(port_line("---------", stream, age, mark))
+    if mono.quality:
+        out += _mos_lines(mono, created, mark)
 
 
 def last_seen(stream: Stream, mono: Monologue) -> float:

@@ -31,6 +31,7 @@ from __future__ import annotations
 import re
 import signal
 import socket
+import struct
 import time
 from collections.abc import Iterator
 
@@ -384,6 +385,50 @@ def test_final_packet_stats_of_a_call_with_media(marked, namespace):
     assert any(re.fullmatch(r"INFO: \[\{stats-media\}\]: \[core\] --------- Port     "
                             r"203\.0\.113\.1:P <> \{   198\.51\.100\.1:P\}, SSRC \{1234abcd\}, "
                             r"5 p, 860 b, 0 e, N ts", line) for line in lines), lines
+
+
+def test_final_packet_stats_with_the_mos_of_rtcp_reports(namespace):
+    """A party that reported on RTCP: its SSRC's average, lowest and highest MOS and loss
+    close its part of the final packet stats. (Listening quality, and a report whose
+    round-trip time is out of reach: the MOS owes nothing to the wall clock.)"""
+    pair = NsDaemonPair(namespace, ("--mos=LQ",))
+    sockets = {}
+    for name, address in (("a", "198.51.100.1"), ("b", "198.51.100.2")):
+        rtp = namespace.udp_socket(address)
+        sockets[name] = rtp, namespace.udp_socket(address, rtp.getsockname()[1] + 1)
+    (a, a_rtcp), (b, b_rtcp) = sockets["a"], sockets["b"]
+
+    def run(daemon: NsNgProcess) -> None:
+        offer = daemon.request({"command": "offer", "call-id": "mos", "from-tag": "ft",
+                                "sdp": _sdp("198.51.100.1", a.getsockname()[1])})
+        answer = daemon.request({"command": "answer", "call-id": "mos", "from-tag": "ft",
+                                 "to-tag": "tt", "sdp": _sdp("198.51.100.2", b.getsockname()[1])})
+        for sequence in range(3):
+            a.sendto(rtp_packet(0, sequence, sequence * 160, 0xAAAA), media_target(answer))
+            b.sendto(rtp_packet(0, sequence, sequence * 160, 0xBBBB), media_target(offer))
+            time.sleep(0.02)
+        sender_report = struct.pack("!BBHIIIIII", 0x80, 200, 6, 0xAAAA, 100, 0x12340000, 480,
+                                    3, 480)
+        a_rtcp.sendto(sender_report, media_target(answer, rtcp=True))
+        time.sleep(0.05)
+        # (B about A: 5 % lost, 7 in all, jitter 80; the SR's middle, a delay since it of
+        # 18 hours: no round-trip time)
+        report = struct.pack("!BBHIIIIIII", 0x81, 201, 7, 0xBBBB, 0xAAAA, (13 << 24) | 7, 2,
+                             80, (100 << 16) | 0x1234, 0xFFFF0000)
+        b_rtcp.sendto(report, media_target(offer, rtcp=True))
+        time.sleep(0.2)
+        daemon.request({"command": "delete", "call-id": "mos"})
+
+    try:
+        lines = _same(pair, run, keep=lambda line: " [core] " in line and "---" in line)
+    finally:
+        pair.stop()
+        for rtp, rtcp in sockets.values():
+            rtp.close()
+            rtcp.close()
+    assert "INFO: [mos]: [core] --- SSRC bbbb" in lines, lines
+    assert any(line.startswith("INFO: [mos]: [core] ------ Average MOS ") and
+               line.endswith(" (at 0:00) lost:7") for line in lines), lines
 
 
 def test_out_of_ports(namespace):
