@@ -42,7 +42,8 @@ def delete(core: Core, message: dict[str, Any], request: Request) -> dict[str, A
     if call is not None and from_tag:
         party = delete_target(call, from_tag, to_tag, via_branch)
         if party is None:
-            log.info("Tag '%s' in delete message not found, ignoring", from_tag)
+            # (the tag looked for: the to-tag where there is one, as 10.5 names it)
+            log.info("Tag '%s' in delete message not found, ignoring", to_tag or from_tag)
             call = None
     elif call is None:
         log.info("Call-ID to delete not found")

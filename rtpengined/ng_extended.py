@@ -258,6 +258,8 @@ def play_dtmf(core: Core, message: dict[str, Any], request: Request) -> dict[str
     nothing is heard, as here. Nothing received from the party yet: 10.5's error."""
     call = find_call(core, message)
     party = require_party(call, message)
+    duration = _clamped(get_int(message, "duration"), 250, "duration")  # (checked first: 10.5)
+    pause = _clamped(get_int(message, "pause"), 100, "pause")
     code = dtmf.event_code(message.get("code", message.get("digit")))
     if code is None:
         raise NgError("Out of range 'code' specified")
@@ -268,8 +270,6 @@ def play_dtmf(core: Core, message: dict[str, Any], request: Request) -> dict[str
     if not medias:
         raise NgError("No SSRC context present for DTMF injection")
     volume = get_int(message, "volume")
-    duration = _clamped(get_int(message, "duration"), 250)
-    pause = _clamped(get_int(message, "pause"), 100)
     owners = media_by_stream(call.monologues)
     for media in medias:
         sink = media.rtp.sink
@@ -289,9 +289,16 @@ def play_dtmf(core: Core, message: dict[str, Any], request: Request) -> dict[str
     return dict(OK)
 
 
-def _clamped(millis: int | None, default: int) -> int:
-    """``duration``/``pause`` in ms: 100 to 5000, ``default`` when not given (10.5)."""
-    return default if millis is None else max(100, min(5000, millis))
+def _clamped(millis: int | None, default: int, what: str) -> int:
+    """``duration``/``pause`` in ms: 100 to 5000, ``default`` when not given or 0, one out
+    of range warned about as 10.5 warns (naming the value it takes instead, twice)."""
+    if not millis:
+        return default
+    if 100 <= millis <= 5000:
+        return millis
+    taken = 100 if millis < 100 else 5000
+    log.warning("Invalid %s (%d ms) specified, using %d ms instead", what, taken, taken)
+    return taken
 
 
 def _dtmf_target(receiver: CallMedia) -> tuple[int | None, str | None]:

@@ -19,6 +19,7 @@ the worker the rest. 10.5's rules, probed:
 
 from __future__ import annotations
 
+import logging
 import os
 from typing import TYPE_CHECKING, Any
 
@@ -28,6 +29,8 @@ from .ng_extended import find_call, require_party, select_party
 from .ngoptions import get_int, get_list, get_str
 from .offer_answer.sdes import end_to_end, relay_keys
 from .protocol.ngcodec import NgError
+
+log = logging.getLogger("rtpengined")
 
 if TYPE_CHECKING:
     from .core import Core
@@ -131,7 +134,10 @@ def play_media(core: Core, message: dict[str, Any], request: Request) -> dict[st
         if duration is None:
             try:
                 duration = core.media.probe_media(what)
-            except ValueError:
+            except ValueError as exc:
+                if kind == "file":  # (10.5's line; the reply says no more)
+                    log.error("Failed to open media file for playback: %s",
+                              getattr(exc, "reason", exc))
                 raise failed from None
         chosen = _codec(media)
         if chosen is not None:

@@ -903,11 +903,10 @@ def publish(core: Core, message: dict[str, Any], request: Request) -> dict[str, 
         ptime = _ptime(section)
         if ptime is not None:
             lines.append(f"a=ptime:{ptime}")
-    reply: dict[str, Any] = {}
-    if lines:
-        reply["sdp"] = CRLF.join(lines) + CRLF
-    reply["result"] = "ok"
-    return reply
+    if not lines:  # (the party is kept, with nothing to publish: 10.5 too)
+        log.error("Failed to create SDP: Need at least one media")
+        raise NgError("Failed to create SDP")
+    return {"sdp": CRLF.join(lines) + CRLF, "result": "ok"}
 
 
 def _publisher_leg(core: Core, party: Monologue, media: CallMedia,

@@ -13,7 +13,8 @@ each daemon picked, the elapsed time, seconds since something happened):
   none: 10.5 without ``--recording-dir`` says so);
 - the keys, flags and values 10.5 does not know (typos): a warning each, as 10.5 words it;
 - an SDP that is no SDP: the offset of the line refused and why;
-- ports running out, a direction naming no interface;
+- ports running out, a direction naming no interface; what other commands refuse (a media
+  file, a DTMF duration, a publish without media, a tag a delete names);
 - a new call's notice, the delete's lines (a branch, the whole call, a delay, a tag or
   call that is not there) and a call's ``Final packet stats`` block with the codec, SSRC
   and counters of the media that flowed;
@@ -429,6 +430,47 @@ def test_final_packet_stats_with_the_mos_of_rtcp_reports(namespace):
     assert "INFO: [mos]: [core] --- SSRC bbbb" in lines, lines
     assert any(line.startswith("INFO: [mos]: [core] ------ Average MOS ") and
                line.endswith(" (at 0:00) lost:7") for line in lines), lines
+
+
+def test_what_other_commands_refuse(marked):
+    """Requests that name what is not there or ask what cannot be: each daemon's lines
+    about them (the errors, 10.5's own lines before some: a media file that cannot be
+    opened, a DTMF duration out of range, a publish with nothing to publish)."""
+    def run(daemon: NsNgProcess) -> None:
+        daemon.request({"command": "offer", "call-id": "refused", "from-tag": "ft",
+                        "sdp": _sdp("198.51.100.1", 2000)})
+        daemon.request({"command": "answer", "call-id": "refused", "from-tag": "ft",
+                        "to-tag": "tt", "sdp": _sdp("198.51.100.2", 3000)})
+        party = {"call-id": "refused", "from-tag": "ft"}
+        for message in (
+                {"command": "block media", "call-id": "refused", "from-tag": "zz"},
+                {"command": "silence media", "call-id": "refused", "from-tag": "zz"},
+                {"command": "play media", "call-id": "refused", "from-tag": "zz",
+                 "file": "/nonexistent"},
+                {"command": "play media", **party, "file": "/nonexistent"},
+                {"command": "play media", **party, "file": "/"},
+                {"command": "play DTMF", **party, "code": "Z"},
+                {"command": "play DTMF", **party, "code": "1", "duration": 5},
+                {"command": "play DTMF", **party, "code": "1", "duration": 0, "pause": 9000},
+                {"command": "stop media", **party},
+                {"command": "subscribe request", "call-id": "refused", "from-tag": "zz"},
+                {"command": "subscribe answer", "call-id": "refused", "to-tag": "zz",
+                 "sdp": _sdp("198.51.100.3", 4000)},
+                {"command": "start recording", "call-id": "nowhere"},
+                {"command": "delete", **party, "to-tag": "zz"},
+                {"command": "publish", "call-id": "empty", "from-tag": "pt", "sdp": "v=0\r\n"},
+                {"command": "delete", "call-id": "refused"},
+                {"command": "delete", "call-id": "empty"}):
+            daemon.request(message)
+
+    lines = _same(marked, run, keep=lambda line: "Received command" not in line
+                  and "Replying to" not in line and " dump for " not in line.lower())
+    assert "ERR: [{refused}]: [core] Failed to open media file for playback: No such file or " \
+        "directory" in lines
+    assert "WARNING: [{refused}]: [core] Invalid duration (100 ms) specified, using 100 ms " \
+        "instead" in lines
+    assert "INFO: [{refused}]: [core] Tag 'zz' in delete message not found, ignoring" in lines
+    assert "ERR: [{empty}]: [core] Failed to create SDP: Need at least one media" in lines
 
 
 def test_out_of_ports(namespace):

@@ -24,6 +24,7 @@ when libavformat cannot open it).
 
 from __future__ import annotations
 
+import errno
 import io
 import logging
 import os
@@ -39,7 +40,12 @@ _HEADER = struct.Struct("!BBHI4s")
 
 
 class PlaybackError(ValueError):
-    """The media cannot be opened (not a format libavformat reads)."""
+    """The media cannot be opened (not a format libavformat reads); ``reason`` as libav words
+    it (what 10.5 logs: "No such file or directory", "Invalid data found when ...")."""
+
+    def __init__(self, message: str, reason: str = "") -> None:
+        super().__init__(message)
+        self.reason = reason or message
 
 
 def _open(source: bytes | str):
@@ -48,11 +54,13 @@ def _open(source: bytes | str):
     if isinstance(source, str) and not os.path.isfile(source):
         # Only a regular file: a FIFO or device would block the reader, and libavformat
         # would fetch a URL (10.5 lets it); neither is a media file on this machine.
-        raise PlaybackError(f"not a regular file: {source}")
+        missing = errno.EISDIR if os.path.isdir(source) else (
+            errno.EINVAL if os.path.exists(source) else errno.ENOENT)
+        raise PlaybackError(f"not a regular file: {source}", os.strerror(missing))
     try:
         return av.open(io.BytesIO(source) if isinstance(source, bytes) else source)
     except (av.error.FFmpegError, OSError, ValueError) as error:
-        raise PlaybackError(str(error)) from None
+        raise PlaybackError(str(error), getattr(error, "strerror", None) or str(error)) from None
 
 
 def probe(source: bytes | str) -> int:
