@@ -13,8 +13,9 @@ each daemon picked, the elapsed time, seconds since something happened):
   none: 10.5 without ``--recording-dir`` says so);
 - the keys, flags and values 10.5 does not know (typos): a warning each, as 10.5 words it;
 - an SDP that is no SDP: the offset of the line refused and why;
-- ports running out, a direction naming no interface; what other commands refuse (a media
-  file, a DTMF duration, a publish without media, a tag a delete names);
+- ports running out, a direction naming no interface, codec options emptying a list;
+  what other commands refuse (a media file, a DTMF duration, a publish without media, a
+  tag a delete names);
 - a new call's notice, the delete's lines (a branch, the whole call, a delay, a tag or
   call that is not there) and a call's ``Final packet stats`` block with the codec, SSRC
   and counters of the media that flowed;
@@ -471,6 +472,34 @@ def test_what_other_commands_refuse(marked):
         "instead" in lines
     assert "INFO: [{refused}]: [core] Tag 'zz' in delete message not found, ignoring" in lines
     assert "ERR: [{empty}]: [core] Failed to create SDP: Need at least one media" in lines
+
+
+_EMPTYING = {  # codec options -> how many of an offer's two lists they empty (10.5)
+    "strip all": ({"strip": ["all"]}, 2), "strip full": ({"strip": ["full"]}, 2),
+    "strip each": ({"strip": ["PCMU", "PCMA", "telephone-event"]}, 2),
+    "strip the codecs": ({"strip": ["PCMU", "PCMA"]}, 0),
+    "strip all but one": ({"strip": ["all"], "except": ["PCMA"]}, 0),
+    "strip all, offer one": ({"strip": ["all"], "offer": ["PCMU"]}, 0),
+    "mask all": ({"mask": ["all"]}, 1), "mask all, transcode": ({"mask": ["all"],
+                                                                  "transcode": ["G722"]}, 0),
+    "strip all, transcode": ({"strip": ["all"], "transcode": ["G722"]}, 1),
+    "mask all, strip each": ({"mask": ["all"], "strip": ["PCMU", "PCMA", "telephone-event"]}, 2),
+}
+
+
+def test_codec_options_that_empty_the_list(marked):
+    """Codec options that leave an offer's list empty: 10.5 keeps the codecs offered and
+    says so for each of the two lists it makes (the one sent on, the offerer's own)."""
+    def run(daemon: NsNgProcess) -> None:
+        for name, (codec, _) in _EMPTYING.items():
+            daemon.request({"command": "offer", "call-id": f"emptied {name}", "from-tag": "ft",
+                            "sdp": _sdp("198.51.100.1", 2000), "codec": codec})
+        daemon.request({"command": "offer", "call-id": "emptied flag", "from-tag": "ft",
+                        "sdp": _sdp("198.51.100.1", 2000), "flags": ["codec-strip-all"]})
+
+    lines = _same(marked, run, keep=lambda line: "Usage error" in line)
+    for name, (_, count) in _EMPTYING.items():
+        assert sum(f"[{{emptied {name}}}]" in line for line in lines) == count, name
 
 
 def test_out_of_ports(namespace):

@@ -46,6 +46,26 @@ log = logging.getLogger("rtpengined")
 # -- one offer/answer transaction ------------------------------------------------------
 
 
+_EMPTIED = ("Usage error: List of codecs empty. Restoring original list of codecs. "
+            "Results may be unexpected.")
+
+
+def _warn_emptied(section: sdpmod.MediaSection, opts: Options, added: bool) -> None:
+    """10.5's warning for each of an offer's two codec lists its options empty (both then
+    keep every codec offered): the one sent on (``strip`` and ``mask``; a codec
+    ``transcode`` adds keeps it from being empty) and the offerer's own (``strip`` alone)."""
+    def left(names: list[str] | tuple[()]) -> list[str]:
+        names = ["all" if name == "full" else name for name in names]  # (both: everything)
+        return sdpmod.filter_codecs(section, names, opts.except_, keep_all=False,
+                                    offer=opts.offer, orphans=True)
+
+    if not added and not left(opts.strip):
+        log.warning(_EMPTIED)
+    own = opts.strip_only if opts.mask else opts.strip  # (``strip`` holds the mask too)
+    if own and not left(own):
+        log.warning(_EMPTIED)
+
+
 _OFFER_OR_REQUIRE = frozenset({"offer", "require"})
 # Direction names 10.5 takes without a logical interface of that name (no warning).
 _LEGACY_NAMES = frozenset({"internal", "external"})
@@ -596,6 +616,8 @@ class _Session(SdpOutput):
                             opts.offer, rmedia.transcoding_pts))
                     if work.added or sent != formats:
                         work.sent_formats = sent
+                    if opts.strip and section.is_rtp:
+                        _warn_emptied(section, opts, bool(work.added))
                 else:  # (a T.38 gateway: the codec options are its, the list goes as it is)
                     sent = formats
                     rmedia.transcoding_pts = negotiation.offered_for_transcoding(
