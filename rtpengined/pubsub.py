@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING, Any
 from . import __version__
 from . import codec_negotiation as negotiation
 from . import sdp as sdpmod
-from .log_context import NOTICE
+from .log_context import CONTEXT, NOTICE
 from .media import codecs as media_codecs
 from .model import Call, CallMedia, Endpoint, Interface, Monologue, Stream
 from .ng_extended import select_party
@@ -104,7 +104,14 @@ def _sources(call: Call, message: dict[str, Any], flags: list[str]) -> list[Mono
     tags = [t for t in given if isinstance(t, str)] if isinstance(given, list) else []
     tags += [f[len("from-tags-"):] for f in flags if f.startswith("from-tags-")]
     if tags:
-        return [m for t in tags if (m := _find(call, t)) is not None]
+        found = []
+        for tag in tags:
+            party = _find(call, tag)
+            if party is None:
+                log.warning("Given from-tag %s not found", CONTEXT.mark(tag))
+            else:
+                found.append(party)
+        return found
     party = select_party(call, message)
     return [party] if party is not None else []
 
@@ -565,8 +572,8 @@ def _made_offer(sub: Monologue, sources: list[Monologue], labels: dict[int, str]
 
 def subscribe_answer(core: Core, message: dict[str, Any], request: Request) -> dict[str, Any]:
     call = _call(core, message)
-    body = require_str(message, "sdp", "No SDP body in message")
     to_tag = require_str(message, "to-tag", "No to-tag in message")
+    body = require_str(message, "sdp", "No SDP body in message")
     sub = _find(call, to_tag)
     if sub is None:
         raise NgError("To-tag not found")

@@ -457,6 +457,9 @@ def test_what_other_commands_refuse(marked):
                 {"command": "subscribe request", "call-id": "refused", "from-tag": "zz"},
                 {"command": "subscribe answer", "call-id": "refused", "to-tag": "zz",
                  "sdp": _sdp("198.51.100.3", 4000)},
+                {"command": "subscribe answer", "call-id": "refused"},
+                {"command": "subscribe request", "call-id": "refused", "to-tag": "sub",
+                 "from-tags": ["nope", "ft", "zz"]},
                 {"command": "start recording", "call-id": "nowhere"},
                 {"command": "delete", **party, "to-tag": "zz"},
                 {"command": "publish", "call-id": "empty", "from-tag": "pt", "sdp": "v=0\r\n"},
@@ -472,6 +475,7 @@ def test_what_other_commands_refuse(marked):
         "instead" in lines
     assert "INFO: [{refused}]: [core] Tag 'zz' in delete message not found, ignoring" in lines
     assert "ERR: [{empty}]: [core] Failed to create SDP: Need at least one media" in lines
+    assert "WARNING: [{refused}]: [core] Given from-tag {zz} not found" in lines
 
 
 _EMPTYING = {  # codec options -> how many of an offer's two lists they empty (10.5)
