@@ -463,6 +463,9 @@ def test_what_other_commands_refuse(marked):
                 {"command": "start recording", "call-id": "nowhere"},
                 {"command": "delete", **party, "to-tag": "zz"},
                 {"command": "publish", "call-id": "empty", "from-tag": "pt", "sdp": "v=0\r\n"},
+                {"command": "offer", "call-id": "callback", "from-tag": "ft",
+                 "sdp": _sdp("198.51.100.1", 2000), "xmlrpc-callback": "not-an-ip"},
+                {"command": "delete", "call-id": "callback"},
                 {"command": "delete", "call-id": "refused"},
                 {"command": "delete", "call-id": "empty"}):
             daemon.request(message)
@@ -476,6 +479,8 @@ def test_what_other_commands_refuse(marked):
     assert "INFO: [{refused}]: [core] Tag 'zz' in delete message not found, ignoring" in lines
     assert "ERR: [{empty}]: [core] Failed to create SDP: Need at least one media" in lines
     assert "WARNING: [{refused}]: [core] Given from-tag {zz} not found" in lines
+    assert lines.index("WARNING: [{callback}]: [core] Failed to parse 'xmlrpc-callback' address "
+                       "'not-an-ip'") < lines.index("NOTICE: [{callback}]: [core] Creating new call")
 
 
 _EMPTYING = {  # codec options -> how many of an offer's two lists they empty (10.5)

@@ -78,6 +78,7 @@ def offer(core: Core, message: dict[str, Any], request: Request) -> dict[str, An
     body, call_id, from_tag, to_tag = _required(message, answer=False)
     if "fragment" in get_list(message, "flags"):  # trickle ICE candidates, no SDP to send
         return trickle.receive(core.calls, call_id, from_tag, body, False, core.clock())
+    callback = _xmlrpc_callback(message)
     parsed = _parse(body, core.config.reject_invalid_sdp)
     opts = _options(core, message)
     if opts.mask:
@@ -118,8 +119,8 @@ def offer(core: Core, message: dict[str, Any], request: Request) -> dict[str, An
         raise
     _keep_dialogue(sender, peer)
     call.last_signal = now
-    if "xmlrpc-callback" in message:
-        _xmlrpc_callback(call, message["xmlrpc-callback"])
+    if callback is not None:
+        call.xmlrpc_callback = callback
     call.deletion_mark = False
     call.delete_at = None
     if new_call:
@@ -145,6 +146,7 @@ def answer(core: Core, message: dict[str, Any], request: Request) -> dict[str, A
     assert to_tag is not None
     if "fragment" in get_list(message, "flags"):
         return trickle.receive(core.calls, call_id, to_tag, body, True, core.clock())
+    callback = _xmlrpc_callback(message)
     parsed = _parse(body, core.config.reject_invalid_sdp)
     opts = _options(core, message)
     _check_source(core, opts, parsed)
@@ -165,8 +167,8 @@ def answer(core: Core, message: dict[str, Any], request: Request) -> dict[str, A
     result = session.apply(parsed, answerer, offerer, opts, request, is_offer=False)
     _keep_dialogue(answerer, offerer)
     call.last_signal = now
-    if "xmlrpc-callback" in message:
-        _xmlrpc_callback(call, message["xmlrpc-callback"])
+    if callback is not None:
+        call.xmlrpc_callback = callback
     if result is None:
         raise NgError("Error rewriting SDP")
     recording_requested(message, opts.flags)
@@ -184,15 +186,18 @@ def answer(core: Core, message: dict[str, Any], request: Request) -> dict[str, A
     return {"sdp": result, "result": "ok"}
 
 
-def _xmlrpc_callback(call: Call, value: Any) -> None:
-    """``xmlrpc-callback``: the address ``%%`` in ``--b2b-url`` stands for (``b2b``); 10.5
-    warns about one that is no IP address and keeps what it had."""
+def _xmlrpc_callback(message: dict[str, Any]) -> str | None:
+    """``xmlrpc-callback``: the address ``%%`` in ``--b2b-url`` stands for (``b2b``), read
+    with the other options (before the SDP); 10.5 warns about one that is no IP address
+    and keeps what it had (None: keep)."""
+    if "xmlrpc-callback" not in message:
+        return None
+    value = message["xmlrpc-callback"]
     text = value.decode("utf-8", "replace") if isinstance(value, bytes) else str(value)
     address = b2b.callback_address(text)
     if address is None:
-        log.warning("Failed to parse 'xmlrpc-callback' address %r", text)
-    else:
-        call.xmlrpc_callback = address
+        log.warning("Failed to parse 'xmlrpc-callback' address '%s'", text)
+    return address
 
 
 def _keep_dialogue(sender: Monologue, receiver: Monologue) -> None:
