@@ -523,8 +523,12 @@ def test_out_of_ports(namespace):
 
     try:
         lines = _same(pair, run, keep=lambda line: line.startswith(("ERR", "WARNING")))
+        # (the call ended counts as a managed session, of no duration, in 10.5 too)
+        managed = [daemon.request({"command": "statistics"})["statistics"]["totalstatistics"]
+                   ["managedsessions"] for daemon in pair.daemons]
     finally:
         pair.stop()
+    assert managed == [1, 1]
     assert lines[:4] == [
         "ERR: [too many]: [core] Failed to get 2 consecutive ports on interface 203.0.113.1 "
         "for media relay (last error: Success)",

@@ -115,6 +115,8 @@ def offer(core: Core, message: dict[str, Any], request: Request) -> dict[str, An
             if isinstance(exc, NgError) and exc.reason == "Ran out of ports":
                 # (10.5 ends the call, whose first offer got no ports, saying so)
                 log.error("Destroying call")
+                # (10.5 ends it as a call: one more managed session, of no time)
+                manager.stats.record_call_end(0.0)
             manager.abandon(call)
         raise
     _keep_dialogue(sender, peer)
