@@ -382,7 +382,7 @@ def _split_lines(text: str) -> list[tuple[str, str]]:
     return pairs
 
 
-def parse(text: str, reject_invalid: bool = False) -> SessionDescription:
+def parse(text: str, reject_invalid: bool = False, added: int = 0) -> SessionDescription:
     """Parse an SDP body; ``SdpError('Failed to parse SDP')`` for anything that is not SDP.
 
     What 10.5 refuses is refused: a line type it does not know, a v= other than 0, o= or
@@ -391,7 +391,8 @@ def parse(text: str, reject_invalid: bool = False) -> SessionDescription:
     count other than 1 to 10. An empty line ends the body, as it ends 10.5's (what follows
     is neither read nor sent on); with ``reject_invalid`` (``--reject-invalid-sdp``) it is
     refused, unless it is a lone CR or LF at the very end (10.5 reads no line shorter than
-    two characters there)."""
+    two characters there). ``added``: the length of what the caller put before the body
+    it was given (a trickle fragment's ``v=0``), left out of a refused line's offset."""
     pairs = _split_lines(text)
     lines: list[Line] = []
     refused: tuple[int, str] | None = None  # the first line that is no SDP line, and why
@@ -413,17 +414,18 @@ def parse(text: str, reject_invalid: bool = False) -> SessionDescription:
     try:
         parsed = _sections(lines)
     except _Refused as exc:  # (a line before the one that is no SDP line: 10.5 reads in order)
-        raise _refusal(pairs, exc.index, exc.detail) from None
+        raise _refusal(pairs, exc.index, exc.detail, added) from None
     if refused is not None:
-        raise _refusal(pairs, *refused)
+        raise _refusal(pairs, *refused, added)
     if not lines:  # (an empty body, or one that ends before its first line)
         raise SdpError("Failed to parse SDP")
     return parsed
 
 
-def _refusal(pairs: list[tuple[str, str]], index: int, detail: str) -> SdpError:
+def _refusal(pairs: list[tuple[str, str]], index: int, detail: str, added: int = 0
+             ) -> SdpError:
     """The error for line ``index``, logged as 10.5 logs it (the offset is the line's)."""
-    offset = sum(len(body) + len(ending) for body, ending in pairs[:index])
+    offset = sum(len(body) + len(ending) for body, ending in pairs[:index]) - added
     log.warning("Error parsing SDP at offset %d: %s", offset, detail)
     return SdpError("Failed to parse SDP")
 

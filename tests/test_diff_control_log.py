@@ -466,6 +466,8 @@ def test_what_other_commands_refuse(marked):
                 {"command": "offer", "call-id": "callback", "from-tag": "ft",
                  "sdp": _sdp("198.51.100.1", 2000), "xmlrpc-callback": "not-an-ip"},
                 {"command": "delete", "call-id": "callback"},
+                {"command": "offer", "call-id": "fragment", "from-tag": "ft",
+                 "flags": ["fragment"], "sdp": "a=ice-ufrag:x\r\nm=audio x RTP/AVP 0\r\n"},
                 {"command": "delete", "call-id": "refused"},
                 {"command": "delete", "call-id": "empty"}):
             daemon.request(message)
@@ -479,6 +481,8 @@ def test_what_other_commands_refuse(marked):
     assert "INFO: [{refused}]: [core] Tag 'zz' in delete message not found, ignoring" in lines
     assert "ERR: [{empty}]: [core] Failed to create SDP: Need at least one media" in lines
     assert "WARNING: [{refused}]: [core] Given from-tag {zz} not found" in lines
+    assert "WARNING: [{fragment}]: [core] Error parsing SDP at offset 15: Error parsing m= " \
+        "line" in lines  # (the fragment's own offset)
     assert lines.index("WARNING: [{callback}]: [core] Failed to parse 'xmlrpc-callback' address "
                        "'not-an-ip'") < lines.index("NOTICE: [{callback}]: [core] Creating new call")
 

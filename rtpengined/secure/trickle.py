@@ -43,8 +43,8 @@ def parse_fragment(body: str) -> list[FragmentMedia]:
     SDP lines. The leading ``v=0`` a full SDP has is optional (10.5 takes fragments without)."""
     if not body.strip():
         return []
-    text = body if body.lstrip().startswith("v=") else "v=0\r\n" + body
-    parsed = sdpmod.parse(text)
+    head = "" if body.lstrip().startswith("v=") else "v=0\r\n"
+    parsed = sdpmod.parse(head + body, added=len(head))
     medias = []
     for index, section in enumerate(parsed.medias):
         def first(name: str, section=section) -> str | None:
