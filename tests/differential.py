@@ -247,9 +247,14 @@ class Normaliser:
 
     PORT_LINES = re.compile(r"^(?:m=|a=rtcp:|a=candidate:|a=remote-candidates:)")
 
-    def __init__(self, port_range: tuple[int, int]) -> None:
+    def __init__(self, port_range: tuple[int, int],
+                 local: frozenset[str] | set[str] | None = None) -> None:
         self.port_range = port_range
         self.ports: dict[tuple[str, int], str] = {}
+        # The daemon's own addresses, where known: a candidate on another address is the
+        # party's, its port left as it is even where it falls in the daemon's range (a
+        # party's fixed port in one daemon's range and not the other's looked different).
+        self.local = local
 
     def port(self, value: int, address: str = "") -> str | int:
         low, high = self.port_range
@@ -277,6 +282,14 @@ class Normaliser:
                     if number == 0:
                         session_address = address
             for line in section:
+                if self.local is not None:  # (a line about the party's port: as it is)
+                    fields = line.split()
+                    theirs = (fields[4] not in self.local if line.startswith("a=candidate:")
+                              and len(fields) > 4 else
+                              line.startswith("m=") and address not in self.local)
+                    if theirs:
+                        out.append(line)
+                        continue
                 if self.PORT_LINES.match(line):
                     line = re.sub(r"\b\d{4,5}\b",
                                   lambda m, a=address: str(self.port(int(m.group()), a)), line)

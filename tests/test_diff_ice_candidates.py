@@ -238,7 +238,9 @@ def mask_other_address_ports(text: str) -> str:
 
 
 def converse(daemon, steps: list[dict[str, Any]], call_id: str) -> list[Any]:
-    normaliser = Normaliser(daemon.port_range)
+    # (ours: the interfaces' addresses and a media-address the steps advertise instead)
+    advertised = {step.get(key) for step in steps for key in ("media-address", "media address")}
+    normaliser = Normaliser(daemon.port_range, _OURS | {a for a in advertised if a})
     replies = []
     for step in steps:
         reply = daemon.request({**step, "call-id": call_id})
