@@ -70,21 +70,25 @@ def _mos_lines(mono: Monologue, created: float, mark: Callable[[str], str]) -> l
         lowest, highest = entry.lowest, entry.highest
         if not entry.blocks or lowest is None or highest is None:
             continue
-        average = entry.sums[0] // max(len(entry.blocks) - entry.no_mos, 1)
-        low_at = max(0, int(lowest.reported - created))
-        high_at = max(0, int(highest.reported - created))
+        average = entry.sums[0] // entry.samples()
         out.append(f"--- SSRC {mark(format(ssrc, 'x'))}")
         out.append(f"------ Average MOS {average // 10}.{average % 10}, lowest MOS "
-                   f"{lowest.mos // 10}.{lowest.mos % 10} (at {low_at // 60}:{low_at % 60:02d}), "
-                   f"highest MOS {highest.mos // 10}.{highest.mos % 10} "
-                   f"(at {high_at // 60}:{high_at % 60:02d}) lost:{entry.lost}")
+                   f"{lowest.mos // 10}.{lowest.mos % 10} (at "
+                   f"{_minutes(lowest.reported - created)}), highest MOS "
+                   f"{highest.mos // 10}.{highest.mos % 10} (at "
+                   f"{_minutes(highest.reported - created)}) lost:{entry.lost}")
     return out
 
 
+def _minutes(seconds: float) -> str:
+    """``M:SS`` of a span, as 10.5 writes ages and times in the block (none below 0)."""
+    whole = max(0, int(seconds))
+    return f"{whole // 60}:{whole % 60:02d}"
+
+
 def _party(mono: Monologue, now: float, mark: Callable[[str], str], out: list[str],
-           created: float = 0.0) -> None:
-    age = max(0, int(now - mono.created))
-    out.append(f"--- Tag '{mark(mono.tag)}', created {age // 60}:{age % 60:02d} ago for "
+           created: float) -> None:
+    out.append(f"--- Tag '{mark(mono.tag)}', created {_minutes(now - mono.created)} ago for "
                f"branch '{mark(mono.via_branch)}'")
     out += [f"---     subscribed to '{mark(other.tag)}'"
             for other in (*mono.subscriptions, *mono.pubsub_subscriptions)]

@@ -138,7 +138,7 @@ def _block_mode(word: str) -> str | None:
 # Keys whose list 10.5 reads word by word, each word checked (a word that is no string
 # skipped, as 10.5 skips it).
 _LISTS = {
-    **dict.fromkeys(("replace",), _in(_REPLACE, "replace", True)),
+    "replace": _in(_REPLACE, "replace", True),
     **dict.fromkeys(("rtcp-mux", "RTCP-mux"), _in(_RTCP_MUX, "rtcp-mux")),
     **dict.fromkeys(("SDES", "sdes"), _sdes),
     **dict.fromkeys(("OSRTP", "osrtp"), _in(_OSRTP, "OSRTP")),

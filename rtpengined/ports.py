@@ -33,6 +33,10 @@ _STEP_MIN, _STEP_MAX = 6, 20
 log = logging.getLogger("rtpengined")
 
 
+class OutOfPorts(NgError):
+    """A pool with no run of ports left (10.5's "Ran out of ports")."""
+
+
 def bind_udp(interface: Interface, port: int) -> _socket.socket:
     """Bind a non-blocking UDP socket on the interface address (raises ``OSError``).
 
@@ -247,7 +251,7 @@ class PortPool:
         return len(self.in_use)
 
     def allocate(self, count: int, tos: int = 0) -> list[tuple[int, _socket.socket]]:
-        """Bind ``count`` (1 or 2) consecutive ports; ``NgError('Ran out of ports')`` if full.
+        """Bind ``count`` (1 or 2) consecutive ports; ``OutOfPorts`` if full.
         Their sockets send with ``tos`` (the call's TOS: 10.5 marks every socket of a call).
 
         rtpengine's walk: from a small random step (6..19) above the run handed out last,
@@ -311,11 +315,11 @@ class PortPool:
                         set_tos(sock, tos)
                 return bound
 
-    def _ran_out(self, count: int, last_error: int) -> NgError:
+    def _ran_out(self, count: int, last_error: int) -> OutOfPorts:
         """The error for a full pool, logged as 10.5 logs it (no error: "Success")."""
         log.error("Failed to get %d consecutive ports on interface %s for media relay "
                   "(last error: %s)", count, self.interface.address, os.strerror(last_error))
-        return NgError("Ran out of ports")
+        return OutOfPorts("Ran out of ports")
 
     def _undo_run(self, bound: list[tuple[int, _socket.socket]], reclaimed: list[int]) -> None:
         """Undo a run that could not be bound whole: lingering sockets back to their set,

@@ -87,11 +87,15 @@ class SsrcQuality:
     lowest: Block | None = None
     highest: Block | None = None
 
+    def samples(self) -> int:
+        """The blocks the average MOS is over (those with a MOS; at least one, as 10.5)."""
+        return max(len(self.blocks) - self.no_mos, 1)
+
     def as_dict(self) -> dict | None:
         """The ``SSRC`` entry of a query reply (None: nothing to show yet)."""
         if not self.blocks or self.lowest is None or self.highest is None:
             return None
-        samples = max(len(self.blocks) - self.no_mos, 1)
+        samples = self.samples()
         average = Block(*(value // samples for value in self.sums), 0.0).as_dict(False)
         average["samples"] = samples
         first = self.blocks[0]

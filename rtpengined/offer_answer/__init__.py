@@ -22,7 +22,7 @@ from ..log_context import NOTICE
 from ..model import Call, Monologue, Stream
 from ..ng_extended import apply_media_blocks, recording_requested
 from ..ngoptions import Options, dtls_flags, get_list, get_str
-from ..ports import set_tos
+from ..ports import OutOfPorts, set_tos
 from ..protocol.ngcodec import NgError
 from ..request import Request
 from ..sdp import SessionDescription
@@ -112,7 +112,7 @@ def offer(core: Core, message: dict[str, Any], request: Request) -> dict[str, An
         result = session.apply(parsed, sender, peer, opts, request, is_offer=True)
     except Exception as exc:
         if new_call:  # (the core answers the error; the half-built call must not leak)
-            if isinstance(exc, NgError) and exc.reason == "Ran out of ports":
+            if isinstance(exc, OutOfPorts):
                 # (10.5 ends the call, whose first offer got no ports, saying so)
                 log.error("Destroying call")
                 # (10.5 ends it as a call: one more managed session, of no time)
