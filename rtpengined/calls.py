@@ -19,6 +19,7 @@ from . import branches, final_stats
 from .b2b import MEDIA_TIMEOUTS
 from .family_gauges import FamilyGauges
 from .log_context import CONTEXT
+from .log_lines import write_block
 from .model import Call, CallMedia, Interface, Monologue, Stream
 from .ports import Binder, PortPool, bind_udp
 from .redis import CallStore, NullCallStore
@@ -320,7 +321,7 @@ class CallManager:
             final_stats.note_codecs(call)
             block = final_stats.lines(call, self.clock(), CONTEXT.mark)
             # (one record, a line per entry: ``log_lines.LineFormatter``)
-            log.info("%s", "\n".join(block), extra={"rtpe_lines": block})
+            write_block(log, logging.INFO, block)
         if self.on_media_timeout is not None and reason in MEDIA_TIMEOUTS and not call.foreign:
             try:
                 self.on_media_timeout(call)

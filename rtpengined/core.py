@@ -22,6 +22,7 @@ from .config import Config
 from .host import Host, OsHost
 from .janus import Janus, JanusLink
 from .log_context import CONTEXT, LIMITER, address_text
+from .log_lines import write_line
 from .media import MediaPlane, NullMediaPlane
 from .model import Call, Stream
 from .ngoptions import canonical_keys
@@ -239,7 +240,7 @@ class Core:
             dumped = logged and control_log.isEnabledFor(logging.DEBUG)  # (-L 7)
             peer = address_text(request.source) if logged else ""
             if logged:
-                control_log.info("Received command '%s' from %s", command, peer)
+                write_line(control_log, logging.INFO, f"Received command '{command}' from {peer}")
             if dumped:
                 control_log.debug("Dump for '%s' from %s: %s", command, peer,
                                   CONTEXT.mark(ngdump.dump(message)))
@@ -261,8 +262,8 @@ class Core:
                 reply = ngcodec.error_reply("Internal error while processing the request")
             else:
                 if logged:
-                    control_log.info("Replying to '%s' from %s (elapsed time %.6f sec)", command,
-                                     peer, time.perf_counter() - started)
+                    write_line(control_log, logging.INFO, f"Replying to '{command}' from {peer} "
+                               f"(elapsed time {time.perf_counter() - started:.6f} sec)")
                 if dumped and encoding == BENCODE:
                     control_log.debug("Response dump for '%s' to %s: %s", command, peer,
                                       CONTEXT.mark(ngdump.dump(reply)))

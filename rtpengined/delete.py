@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from .branches import delete_target, teardown
 from .log_context import CONTEXT
+from .log_lines import write_line
 from .model import Monologue
 from .ngoptions import get_int, get_list, get_str, require_call_id
 from .playback import stop_players
@@ -63,11 +64,12 @@ def delete(core: Core, message: dict[str, Any], request: Request) -> dict[str, A
                 log.info("Scheduling deletion of call branch '%s' (via-branch '%s') in %d "
                          "seconds", *branch, delay)
             else:
-                log.info("Deleting call branch '%s' (via-branch '%s')", *branch)
+                write_line(log, logging.INFO,
+                           f"Deleting call branch '{branch[0]}' (via-branch '{branch[1]}')")
         gone, ends = teardown(call, party)
         if logged and delay <= 0:
-            log.info("Call branch '%s' (via-branch '%s') deleted%s", *branch,
-                     ", no more branches remaining" if ends else "")
+            write_line(log, logging.INFO, f"Call branch '{branch[0]}' (via-branch '{branch[1]}') "
+                       f"deleted{', no more branches remaining' if ends else ''}")
         if not ends:  # the call goes on without this branch
             if delay > 0:  # the branch keeps its ports until the delay is over (10.5)
                 stop_players(core, (party, *party.subscribers))
@@ -96,7 +98,7 @@ def delete(core: Core, message: dict[str, Any], request: Request) -> dict[str, A
             # 10.5 closes the ports of the parties a tag names before the call goes: the
             # call's detail record shows them closed (only it could tell the difference).
             manager.close_parties(gone)
-        log.info("Deleting entire call")
+        write_line(log, logging.INFO, "Deleting entire call")
         manager.destroy(call, "regular")
     reply["result"] = "ok"
     return reply

@@ -17,10 +17,10 @@ import logging
 import os
 import socket
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 from .config import ListenAddress
-from .log_lines import LineFormatter
+from .log_lines import LineFormatter, record_of
 
 log = logging.getLogger("rtpengined.dtmf")
 WARN_EVERY = 60.0  # seconds between two warnings about failing sends
@@ -143,7 +143,22 @@ class SyslogHandler(logging.Handler):
         except Exception:  # (a record that does not format: logging's own report)
             self.handleError(record)
             return
-        severity = self.severities.get(record.levelno, LOG_INFO)
+        self._send(lines, record.levelno)
+
+    def write_lines(self, levelno: int, name: str, texts: Sequence[str], created: float) -> None:
+        """What ``emit`` sends for a record of ``texts`` (``log_lines.DirectRoute``)."""
+        breaking = self.breaking
+        try:
+            lines = breaking.lines_of(levelno, name, texts, created,
+                                      breaking.context.call_of({}))
+        except Exception:
+            self.handleError(record_of(levelno, name, texts))
+            return
+        with self.lock:  # type: ignore[union-attr]  # (as ``handle`` holds it)
+            self._send(lines, levelno)
+
+    def _send(self, lines: list[str], levelno: int) -> None:
+        severity = self.severities.get(levelno, LOG_INFO)
         for line in lines:  # (each its own datagram, as 10.5 writes each piece)
             self.sender(line.encode("utf-8", "replace"), severity)
 

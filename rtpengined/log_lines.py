@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Sequence
 
 from .log_context import CONTEXT, Context, level_name, subsystem_of
 
@@ -66,19 +67,35 @@ class LineFormatter(logging.Formatter):
         self.max_length = max_length
         self.split = split
         self.context = context
+        # (each logger's level name and subsystem, by level and logger name)
+        self._parts: dict[tuple[int, str], tuple[str, str]] = {}
 
     def format_lines(self, record: logging.LogRecord) -> list[str]:
         fields = record.__dict__
-        head = f"{level_name(record.levelno)}: {self.context.prefix(self.context.call_of(fields))}"
-        if self.stamped:
-            head = f"[{record.created:.6f}] {head}"
-        subsystem = f"[{subsystem_of(record.name)}] "
         block = fields.get("rtpe_lines")
-        texts = [subsystem + line for line in block] if block else [subsystem + self._message(record)]
+        return self.lines_of(record.levelno, record.name,
+                             block if block else (self._message(record),), record.created,
+                             self.context.call_of(fields))
+
+    def lines_of(self, levelno: int, name: str, texts: Sequence[str], created: float,
+                 call_id: str | None) -> list[str]:
+        """The lines of a message made of ``texts`` (one each) from logger ``name``: what
+        ``format_lines`` gives for a record and ``write_line`` for a line without one."""
+        parts = self._parts.get((levelno, name))
+        if parts is None:  # (a few levels times a few dozen loggers)
+            parts = self._parts[levelno, name] = (f"{level_name(levelno)}: ",
+                                                  f"[{subsystem_of(name)}] ")
+        level, subsystem = parts
+        head = level + self.context.prefix(call_id)
+        if self.stamped:
+            head = f"[{created:.6f}] {head}"
         if not self.max_length and not self.split:
+            head += subsystem
+            if len(texts) == 1:
+                return [head + texts[0]]
             return [head + text for text in texts]
         return [head + piece for text in texts
-                for piece in pieces(text, self.max_length, self.split)]
+                for piece in pieces(subsystem + text, self.max_length, self.split)]
 
     def _message(self, record: logging.LogRecord) -> str:
         message = record.getMessage()
@@ -136,10 +153,110 @@ class LineStreamHandler(logging.StreamHandler):
 
     def emit(self, record: logging.LogRecord) -> None:
         try:
-            self.stream.write(self.format(record) + "\n")
-            if self.flushes:
-                self.stream.flush()
+            self._write(self.format(record))
         except RecursionError:
             raise
         except Exception:
             self.handleError(record)
+
+    def write_lines(self, levelno: int, name: str, texts: Sequence[str], created: float) -> None:
+        """What ``emit`` writes for a record of ``texts`` (``DirectRoute``), under the lock
+        ``handle`` would hold."""
+        formatter: LineFormatter = self.formatter  # type: ignore[assignment]
+        try:
+            lines = formatter.lines_of(levelno, name, texts, created,
+                                       formatter.context.call_of(_NO_FIELDS))
+            with self.lock:  # type: ignore[union-attr]
+                self._write("\n".join(lines))
+        except RecursionError:
+            raise
+        except Exception:
+            self.handleError(record_of(levelno, name, texts))
+
+    def _write(self, text: str) -> None:
+        self.stream.write(text + "\n")
+        if self.flushes:
+            self.stream.flush()
+
+
+_NO_FIELDS: dict = {}  # (a line without a record names no call of its own)
+
+
+def record_of(levelno: int, name: str, texts: Sequence[str]) -> logging.LogRecord:
+    """The record a direct line stands for, made only when a handler has to report it."""
+    return LineRecord(name, levelno, "", 0, "\n".join(texts), None, None)
+
+
+class DirectRoute:
+    """The way the lines the daemon writes most (each ng command's received and replying
+    lines, a call's creation, deletion and final stats: eleven per offer/answer/delete at
+    -L 6) reach the log without the logging module's dispatch, which costs more than
+    formatting and writing them: the handlers ``setup_logging`` installed on the root
+    logger are called directly, with the text.
+
+    Only while nothing else would see the line: the logger, its ancestors and the handlers
+    without filters, the ancestors without handlers of their own, every one propagating,
+    the root's handlers still the installed ones (pytest's ``caplog``, a test's handler or a
+    second configuration make it take the logging module's way, which gives the same lines).
+    Checked on every line: the logging module tells nobody when a handler is added."""
+
+    def __init__(self) -> None:
+        self.handlers: list[logging.Handler] = []
+
+    def install(self, handlers: list[logging.Handler]) -> None:
+        """Route to ``handlers`` (those on the root logger now), if each can take lines."""
+        direct = all(callable(getattr(handler, "write_lines", None)) for handler in handlers)
+        self.handlers = list(handlers) if direct and handlers else []
+
+    def handlers_for(self, logger: logging.Logger, level: int) -> list[logging.Handler] | None:
+        """The handlers a line at ``level`` from ``logger`` goes to directly; None: it takes
+        the logging module's way."""
+        installed = self.handlers
+        if not installed or logger.disabled:
+            return None
+        node = logger
+        parent = node.parent
+        while parent is not None:
+            if node.handlers or node.filters or not node.propagate:
+                return None
+            node, parent = parent, parent.parent
+        if node.filters or node.handlers != installed:
+            return None
+        for handler in installed:
+            if handler.filters or level < handler.level \
+                    or not isinstance(handler.formatter, LineFormatter):
+                return None
+        return installed
+
+
+DIRECT = DirectRoute()
+
+
+def write_line(logger: logging.Logger, level: int, text: str) -> None:
+    """``logger.log(level, "%s", text)``, the same lines by the ``DirectRoute``."""
+    if not logger.isEnabledFor(level):
+        return
+    handlers = DIRECT.handlers_for(logger, level)
+    if handlers is None:
+        logger.log(level, "%s", text)
+        return
+    created = time.time()
+    name = logger.name
+    for handler in handlers:
+        handler.write_lines(level, name, (text,), created)  # type: ignore[attr-defined]
+
+
+def write_block(logger: logging.Logger, level: int, lines: list[str]) -> None:
+    """A block of lines written at once (the final packet stats): one record whose message
+    is the lines joined, one line each (``rtpe_lines``), or the same by the ``DirectRoute``."""
+    if not logger.isEnabledFor(level):
+        return
+    handlers = DIRECT.handlers_for(logger, level)
+    if handlers is None:
+        logger.log(level, "%s", "\n".join(lines), extra={"rtpe_lines": lines})
+        return
+    created = time.time()
+    name = logger.name
+    texts = lines or [""]  # (as the record's empty message: one line)
+    for handler in handlers:
+        handler.write_lines(level, name, texts, created)  # type: ignore[attr-defined]

@@ -17,11 +17,12 @@ import json
 import logging
 import os
 import sys
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING
 
 from .log_context import LOGGING_TO_SYSLOG, SUBSYSTEM_LOGGERS, syslog_to_logging
-from .log_lines import LineFormatter, LineRecord, LineStreamHandler, effective_max
+from .log_lines import DIRECT, LineFormatter, LineRecord, LineStreamHandler, effective_max
 
 if TYPE_CHECKING:
     from .config import Config
@@ -57,9 +58,11 @@ class LogSettings:
 class JournalFormatter(LineFormatter):
     """journald stamps every line itself and reads a ``<N>`` syslog priority prefix."""
 
-    def format(self, record: logging.LogRecord) -> str:
-        priority = LOGGING_TO_SYSLOG.get(record.levelno, 6)
-        return "\n".join(f"<{priority}>{line}" for line in self.format_lines(record))
+    def lines_of(self, levelno: int, name: str, texts: Sequence[str], created: float,
+                 call_id: str | None) -> list[str]:
+        priority = LOGGING_TO_SYSLOG.get(levelno, 6)
+        return [f"<{priority}>{line}"
+                for line in super().lines_of(levelno, name, texts, created, call_id)]
 
 
 def setup_logging(settings: LogSettings, journal: bool | None = None,
@@ -91,6 +94,8 @@ def setup_logging(settings: LogSettings, journal: bool | None = None,
     logging.logThreads = logging.logProcesses = logging.logMultiprocessing = False
     logging.setLogRecordFactory(LineRecord)
     logging.basicConfig(level=syslog_to_logging(settings.level), handlers=handlers)
+    # (the lines written most go to them directly while they are the root's: log_lines)
+    DIRECT.install(logging.getLogger().handlers)
     set_subsystem_levels(settings.level, subsystem_levels or {})
 
 

@@ -31,6 +31,7 @@ from . import __version__
 from . import codec_negotiation as negotiation
 from . import sdp as sdpmod
 from .log_context import CONTEXT, NOTICE
+from .log_lines import write_line
 from .media import codecs as media_codecs
 from .model import Call, CallMedia, Endpoint, Interface, Monologue, Stream
 from .ng_extended import select_party
@@ -821,7 +822,7 @@ def publish(core: Core, message: dict[str, Any], request: Request) -> dict[str, 
         give_back(bound)
         raise
     if call is None:
-        log.log(NOTICE, "Creating new call")
+        write_line(log, NOTICE, "Creating new call")
         call = Call(call_id=call_id, created=now, last_signal=now, proxy=request.source_text,
                     tos=core.config.tos)
         manager.add(call)

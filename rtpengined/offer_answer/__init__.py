@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 from .. import b2b, dtmf_block, dtmf_log
 from .. import sdp as sdpmod
 from ..log_context import NOTICE
+from ..log_lines import write_line
 from ..model import Call, Monologue, Stream
 from ..ng_extended import apply_media_blocks, recording_requested
 from ..ngoptions import Options, dtls_flags, get_list, get_str
@@ -99,7 +100,7 @@ def offer(core: Core, message: dict[str, Any], request: Request) -> dict[str, An
     now = core.clock()
     new_call = call is None
     if call is None:
-        log.log(NOTICE, "Creating new call")
+        write_line(log, NOTICE, "Creating new call")
         call = Call(call_id=call_id, created=now, last_signal=now, proxy=request.source_text,
                     tos=core.config.tos)
     _change_tos(call, opts.tos, core.config.tos, manager.media.update_stream)
