@@ -204,7 +204,9 @@ class Core:
             return None
         cached = self.cache.get(envelope.cookie)
         if cached is not None:
-            control_log.info("Detected command from %s as a duplicate", address_text(source))
+            if control_log.isEnabledFor(logging.INFO):
+                write_line(control_log, logging.INFO,
+                           f"Detected command from {address_text(source)} as a duplicate")
             return envelope.cookie + b" " + cached
         reply = self._execute(envelope.payload, Request(source))
         self.cache.put(envelope.cookie, reply)

@@ -61,8 +61,8 @@ def delete(core: Core, message: dict[str, Any], request: Request) -> dict[str, A
         if logged:  # (10.5 names the branch by the to-tag where there is one)
             branch = (CONTEXT.mark(to_tag or from_tag or ""), CONTEXT.mark(via_branch or ""))
             if delay > 0:
-                log.info("Scheduling deletion of call branch '%s' (via-branch '%s') in %d "
-                         "seconds", *branch, delay)
+                write_line(log, logging.INFO, f"Scheduling deletion of call branch '{branch[0]}' "
+                           f"(via-branch '{branch[1]}') in {delay} seconds")
             else:
                 write_line(log, logging.INFO,
                            f"Deleting call branch '{branch[0]}' (via-branch '{branch[1]}')")
@@ -81,7 +81,7 @@ def delete(core: Core, message: dict[str, Any], request: Request) -> dict[str, A
             return reply
     if delay > 0:
         if party is None:
-            log.info("Scheduling deletion of entire call in %d seconds", delay)
+            write_line(log, logging.INFO, f"Scheduling deletion of entire call in {delay} seconds")
         # What is played to the parties stops now, the relay goes on until the delay ends
         # (10.5; a new call on the same addresses would get the rest of the media).
         stop_players(core, call.monologues)
