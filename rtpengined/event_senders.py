@@ -147,10 +147,8 @@ class SyslogHandler(logging.Handler):
 
     def write_lines(self, levelno: int, name: str, texts: Sequence[str], created: float) -> None:
         """What ``emit`` sends for a record of ``texts`` (``log_lines.DirectRoute``)."""
-        breaking = self.breaking
         try:
-            lines = breaking.lines_of(levelno, name, texts, created,
-                                      breaking.context.call_of({}))
+            lines = self.breaking.current_lines(levelno, name, texts, created)
         except Exception:
             self.handleError(record_of(levelno, name, texts))
             return

@@ -19,6 +19,7 @@ from collections.abc import Sequence
 from .log_context import CONTEXT, Context, level_name, subsystem_of
 
 SYSLOG_DEFAULT_MAX = 500
+_NO_FIELDS: dict = {}  # (a line without a record names no call of its own)
 
 
 def pieces(message: str, max_length: int = 0, split: bool = False) -> list[str]:
@@ -97,6 +98,11 @@ class LineFormatter(logging.Formatter):
         return [head + piece for text in texts
                 for piece in pieces(subsystem + text, self.max_length, self.split)]
 
+    def current_lines(self, levelno: int, name: str, texts: Sequence[str],
+                      created: float) -> list[str]:
+        """``lines_of`` a line without a record: about the call being worked on, if any."""
+        return self.lines_of(levelno, name, texts, created, self.context.call_of(_NO_FIELDS))
+
     def _message(self, record: logging.LogRecord) -> str:
         message = record.getMessage()
         if record.exc_info and not record.exc_text:
@@ -164,8 +170,7 @@ class LineStreamHandler(logging.StreamHandler):
         ``handle`` would hold."""
         formatter: LineFormatter = self.formatter  # type: ignore[assignment]
         try:
-            lines = formatter.lines_of(levelno, name, texts, created,
-                                       formatter.context.call_of(_NO_FIELDS))
+            lines = formatter.current_lines(levelno, name, texts, created)
             with self.lock:  # type: ignore[union-attr]
                 self._write("\n".join(lines))
         except RecursionError:
@@ -177,9 +182,6 @@ class LineStreamHandler(logging.StreamHandler):
         self.stream.write(text + "\n")
         if self.flushes:
             self.stream.flush()
-
-
-_NO_FIELDS: dict = {}  # (a line without a record names no call of its own)
 
 
 def record_of(levelno: int, name: str, texts: Sequence[str]) -> logging.LogRecord:
@@ -234,29 +236,25 @@ DIRECT = DirectRoute()
 
 def write_line(logger: logging.Logger, level: int, text: str) -> None:
     """``logger.log(level, "%s", text)``, the same lines by the ``DirectRoute``."""
-    if not logger.isEnabledFor(level):
-        return
-    handlers = DIRECT.handlers_for(logger, level)
-    if handlers is None:
+    if logger.isEnabledFor(level) and not _written_directly(logger, level, (text,)):
         logger.log(level, "%s", text)
-        return
-    created = time.time()
-    name = logger.name
-    for handler in handlers:
-        handler.write_lines(level, name, (text,), created)  # type: ignore[attr-defined]
 
 
 def write_block(logger: logging.Logger, level: int, lines: list[str]) -> None:
     """A block of lines written at once (the final packet stats): one record whose message
     is the lines joined, one line each (``rtpe_lines``), or the same by the ``DirectRoute``."""
-    if not logger.isEnabledFor(level):
-        return
+    # (no lines: one empty line, as the record's empty message gives)
+    if logger.isEnabledFor(level) and not _written_directly(logger, level, lines or [""]):
+        logger.log(level, "%s", "\n".join(lines), extra={"rtpe_lines": lines})
+
+
+def _written_directly(logger: logging.Logger, level: int, texts: Sequence[str]) -> bool:
+    """``texts`` written by the ``DirectRoute``; False: it stands aside."""
     handlers = DIRECT.handlers_for(logger, level)
     if handlers is None:
-        logger.log(level, "%s", "\n".join(lines), extra={"rtpe_lines": lines})
-        return
+        return False
     created = time.time()
     name = logger.name
-    texts = lines or [""]  # (as the record's empty message: one line)
     for handler in handlers:
         handler.write_lines(level, name, texts, created)  # type: ignore[attr-defined]
+    return True
