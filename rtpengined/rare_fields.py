@@ -1,21 +1,22 @@
 """Attributes most objects of a class leave at their default, kept out of those objects.
 
-A slotted object pays 8 bytes per attribute whether it is set or not. The call model's
-``CallMedia``, ``Stream`` and ``Monologue`` carry SDES, DTLS, ICE, pub/sub and extended
-command state that a plain SIP call never sets: more than a third of their attributes,
-~0.9 kB of every open call. ``add_rare_fields`` moves such attributes into a holder object
-that exists only once one of them is set to something else than its default; until then
-reading one gives the default (``obj.rare is None``: all of them have theirs). Readers and
-writers keep using plain attribute syntax, and the class declares them with the rest::
+A slotted object pays 8 bytes per attribute whether it is set or not. A relay worker's
+streams (``media.worker``) carry SRTP, WebRTC, subscriber and conversion state that a plain
+SIP call never sets. ``add_rare_fields`` moves such attributes into a holder object that
+exists only once one of them is set to something else than its default; until then reading
+one gives the default (``obj.rare is None``: all of them have theirs). Readers and writers
+keep using plain attribute syntax, and a dataclass declares them with the rest::
 
     @dataclass(slots=True)
     @rare_fields
-    class CallMedia:
+    class Leg:
         index: int
         sdes: bool = rare(False)  # a property now, not a slot or an __init__ argument
 
 The price is a property call per access (tens of nanoseconds), paid only on these
-attributes, which the per-packet paths do not read.
+attributes, which the per-packet paths do not read. The call model (``model``) does the
+same with properties written out, which mypyc compiles: properties made here at import
+would keep its classes from being native ones.
 """
 
 from __future__ import annotations

@@ -273,7 +273,7 @@ UNIT_FILES = {
     "test_architecture.py", "test_bencode.py", "test_bencode_c.py", "test_cli_parser.py", "test_config.py",
     "test_http_routes.py", "test_ngcodec.py", "test_perf_bencode.py", "test_redis_layout.py",
     "test_rtpctl_units.py", "test_sdp.py", "test_statsview.py", "test_secure_webrtc_leg.py",
-    "test_rare_fields.py", "test_transcoding.py", "test_t38.py", "test_rtcp_report.py", "test_dtx.py",
+    "test_rare_fields.py", "test_model_rare.py", "test_transcoding.py", "test_t38.py", "test_rtcp_report.py", "test_dtx.py",
     "test_dtmf_guard.py", "test_quality.py", "test_explicit_inits.py", "test_dtmf_log.py",
 }
 DIFFERENTIAL_PREFIXES = ("test_diff_", "test_differential_", "test_upstream_suite", "test_interop_")
