@@ -84,10 +84,12 @@ def test_the_objects_are_smaller():
     stream = Stream(interface, 30000)
     media = CallMedia(index=1, type="audio", protocol="RTP/AVP")
     party = Monologue("a", 0.0)
-    # One slot for the holder instead of one per rare attribute.
-    assert sys.getsizeof(stream) <= 216
-    assert sys.getsizeof(media) <= 264
-    assert sys.getsizeof(party) <= 184
+    # One slot for the holder instead of one per rare attribute. (Compiled, the classes are
+    # native: a bool takes a byte, not a slot, and each object has a vtable pointer.)
+    native = "__mypyc_attrs__" in vars(Monologue)
+    assert sys.getsizeof(stream) <= (192 if native else 216)
+    assert sys.getsizeof(media) <= (224 if native else 264)
+    assert sys.getsizeof(party) <= (192 if native else 184)
 
 
 def _objects(core, call_id: str) -> list:
