@@ -22,9 +22,13 @@ import ipaddress
 import itertools
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Final
 
 _stream_ids = itertools.count(1)
+
+# The one empty set of transcoding payload types every media starts with (a module
+# constant: mypyc compiles a class default only for simple literals).
+_NO_PTS: Final[frozenset[str]] = frozenset()
 
 
 def _differs(value: object, default: object) -> bool:
@@ -1095,7 +1099,7 @@ class CallMediaRare:
     # The payload types 10.5's codec store for this party holds "for transcoding" (codecs
     # the codec options or its supplemental codec tracker made for the offers sent to it,
     # as its answer kept them): a re-offer's codecs under these numbers take the mark.
-    transcoding_pts: frozenset[str] = frozenset()
+    transcoding_pts: frozenset[str] = _NO_PTS
     # The ports this party had before for other far addresses (10.5's other endpoint
     # maps): (the far address they were bound for, their retired streams, still bound and
     # relaying as their successor), oldest first. A party back at one of those addresses

@@ -22,9 +22,10 @@ OWNERS = [
 ]
 
 
-def _holder_names(holder: type) -> list[str]:
-    # (a compiled build's native class lists its attributes in ``__mypyc_attrs__``)
-    return list(vars(holder).get("__mypyc_attrs__", ()) or vars(holder).get("__annotations__", {}))
+def _holder_names(cls: type) -> list[str]:
+    """The attributes a class declares (a compiled build's native class lists them in
+    ``__mypyc_attrs__``, the pure one in its annotations)."""
+    return list(vars(cls).get("__mypyc_attrs__", ()) or vars(cls).get("__annotations__", {}))
 
 
 def _other_value(default):
@@ -50,8 +51,7 @@ def test_every_holder_attribute_is_a_property_of_its_owner(owner, holder, make):
         # (a property; compiled, a native class's getter/setter pair)
         assert inspect.isdatadescriptor(getattr(owner, name)), name
     # ... and none is a field of the owner as well (it would take a slot in every object)
-    owner_fields = vars(owner).get("__mypyc_attrs__", ()) or vars(owner).get("__annotations__", {})
-    assert not set(names) & set(owner_fields)
+    assert not set(names) & set(_holder_names(owner))
 
 
 @pytest.mark.parametrize("owner, holder, make", OWNERS, ids=[o[0].__name__ for o in OWNERS])
