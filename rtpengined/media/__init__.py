@@ -8,7 +8,7 @@ non-blocking so the sans-I/O command code can call it directly.
 
 from __future__ import annotations
 
-import socket
+import _socket
 from contextlib import AbstractContextManager, nullcontext
 from typing import Protocol
 
@@ -35,7 +35,7 @@ class MediaPlane(Protocol):
         ``stream.sock`` as ``successor`` does (same sink, counters added into
         ``successor.stats``), as 10.5 does, until ``close_stream(stream)`` at call end."""
 
-    def take_back(self, stream: Stream) -> socket.socket | None:
+    def take_back(self, stream: Stream) -> _socket.socket | None:
         """Stop relaying what arrives on a retired ``stream`` and hand back its socket,
         still bound, for a new stream on the same port (its party came back to the far
         address the port was bound for); None if it is gone (the daemon shuts down)."""
@@ -95,7 +95,7 @@ class NullMediaPlane:
     def retire_stream(self, stream: Stream, successor: Stream) -> None:
         self.open[stream.id] = stream  # stays open (bound) until close_stream
 
-    def take_back(self, stream: Stream) -> socket.socket | None:
+    def take_back(self, stream: Stream) -> _socket.socket | None:
         self.open.pop(stream.id, None)
         sock, stream.sock = stream.sock, None
         return sock

@@ -35,7 +35,6 @@ import tempfile
 import time
 from collections import deque
 from collections.abc import Callable
-from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 
 import trio
@@ -352,7 +351,7 @@ class RelayPlane:
             follower.generation += 1
             self._send(follower.worker, ("update", self._spec(follower, False, False)))
 
-    def take_back(self, stream: Stream) -> socket.socket | None:
+    def take_back(self, stream: Stream) -> _socket.socket | None:
         if stream.id not in self.records:  # (never relayed: nobody else holds the socket)
             sock, stream.sock = stream.sock, None
             return sock
@@ -429,9 +428,9 @@ class RelayPlane:
                 self._refresh_record(record)
             return
         for stream in streams:
-            record = records.get(stream.id)
-            if record is not None:
-                self._refresh_record(record)
+            found = records.get(stream.id)
+            if found is not None:
+                self._refresh_record(found)
 
     def _release_slot(self, slot: int) -> None:
         (self.slots if self.slots.owns(slot) else self.rtcp_slots).release(slot)
@@ -640,7 +639,10 @@ class RelayPlane:
         sink = stream.sink
         rtcp_peer = stream.rtcp_peer
         ice = dtls = srtp_in = srtp_out = None
-        extra_sinks = transcode = dropped = dtmf_events = ()
+        extra_sinks: tuple = ()
+        transcode: tuple = ()
+        dropped: tuple = ()
+        dtmf_events: tuple = ()
         rtcp_only = egress = False
         t38 = guard = rtcp_gen = srtcp = detect = None
         transcode_passes = strip_feedback = False
@@ -899,9 +901,9 @@ class RelayPlane:
                     record = records.get(message[1][0])
                     if record is not None:
                         changed.add(record.stream.group)
-        kept = []
-        held = {}
-        rest = []
+        kept: list = []
+        held: dict[int, int] = {}
+        rest: list = []
         complete = False
         for entry in batch:
             if entry is None:
@@ -1023,10 +1025,10 @@ class RelayPlane:
         finally:
             with trio.CancelScope(shield=True):
                 self._close_channel(worker)
-                if process is not None and process.returncode is None:
+                if process is not None and _running(process):
                     with trio.move_on_after(STOP_GRACE):
                         await process.wait()
-                    if process.returncode is None:
+                    if _running(process):  # (a function: the wait changed it)
                         process.kill()
                         await process.wait()
 
@@ -1229,13 +1231,17 @@ def worker_environment(environ) -> dict[str, str]:
     return env
 
 
-def _family(sock: socket.socket) -> int:
+def _family(sock: _socket.socket) -> int:
     """4 or 6 (the C getter: ``socket.socket.family`` builds an enum, ten times slower)."""
     return 6 if _socket_family(sock) == _AF_INET6 else 4
 
 
 _socket_family = _socket.socket.family.__get__
 _AF_INET6 = int(socket.AF_INET6)
+
+
+def _running(process: trio.Process) -> bool:
+    return process.returncode is None
 
 
 def _nonblocking(alternates: tuple) -> tuple:
@@ -1294,15 +1300,34 @@ def _raise_file_limit() -> None:
         pass
 
 
-@asynccontextmanager
-async def open_media_plane(config: Config, nursery: trio.Nursery):
-    """Start the relay workers in ``nursery``; yield the plane; stop them on exit."""
-    _raise_file_limit()
-    plane = RelayPlane(config, kernel=open_kernel(config.table, config.no_fallback,
-                                                  config.tos))
-    plane.start(nursery)
-    try:
-        await plane.wait_ready()
-        yield plane
-    finally:
-        plane.close()
+def open_media_plane(config: Config, nursery: trio.Nursery) -> _OpenPlane:
+    """``async with open_media_plane(config, nursery) as plane``: start the relay workers in
+    ``nursery``, give the plane once they are ready, stop them on exit."""
+    return _OpenPlane(config, nursery)
+
+
+class _OpenPlane:
+    """``open_media_plane``'s context (a class, not an async generator: the compiled build
+    has none of those)."""
+
+    def __init__(self, config: Config, nursery: trio.Nursery) -> None:
+        self.config = config
+        self.nursery = nursery
+        self.plane: RelayPlane | None = None
+
+    async def __aenter__(self) -> RelayPlane:
+        _raise_file_limit()
+        config = self.config
+        plane = self.plane = RelayPlane(config, kernel=open_kernel(
+            config.table, config.no_fallback, config.tos))
+        plane.start(self.nursery)
+        try:
+            await plane.wait_ready()
+        except BaseException:
+            plane.close()
+            raise
+        return plane
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        if self.plane is not None:
+            self.plane.close()
