@@ -24,17 +24,13 @@ from collections import deque
 from collections.abc import Callable, Sequence
 
 from .model import Interface
-from .protocol.ngcodec import NgError
+from .protocol.errors import OutOfPorts
 
 Binder = Callable[[Interface, int], _socket.socket]
 _NONBLOCKING_UDP = socket.SOCK_DGRAM | getattr(socket, "SOCK_NONBLOCK", 0)
 # A new run starts 6..19 ports above the previous one, as in rtpengine.
 _STEP_MIN, _STEP_MAX = 6, 20
 log = logging.getLogger("rtpengined")
-
-
-class OutOfPorts(NgError):
-    """A pool with no run of ports left (10.5's "Ran out of ports")."""
 
 
 def bind_udp(interface: Interface, port: int) -> _socket.socket:

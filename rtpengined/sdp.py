@@ -17,7 +17,8 @@ import sys
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from .protocol.ngcodec import NgError
+from .protocol.errors import SdpError
+from .protocol.errors import SdpLineRefused as _Refused
 
 CRLF = "\r\n"
 NULL_ADDRESSES = {"IP4": "0.0.0.0", "IP6": "::"}
@@ -54,20 +55,7 @@ _LINE = re.compile(r"([^\n]*?)(\r\n|\n|$)")
 _LINE_TYPES = frozenset("vomcabksiuteprz")
 
 
-class SdpError(NgError):
-    """SDP the proxy cannot work with; the reason is rtpengine's error text."""
-
-
 log = logging.getLogger("rtpengined.sdp")
-
-
-class _Refused(Exception):
-    """A line ``parse`` refuses (its index), with 10.5's word for what is wrong with it."""
-
-    def __init__(self, detail: str, index: int = 0) -> None:
-        super().__init__(detail)
-        self.detail = detail
-        self.index = index
 
 
 @dataclass(slots=True, init=False)

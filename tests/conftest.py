@@ -275,6 +275,7 @@ UNIT_FILES = {
     "test_rtpctl_units.py", "test_sdp.py", "test_statsview.py", "test_secure_webrtc_leg.py",
     "test_rare_fields.py", "test_model_rare.py", "test_transcoding.py", "test_t38.py", "test_rtcp_report.py", "test_dtx.py",
     "test_dtmf_guard.py", "test_quality.py", "test_explicit_inits.py", "test_dtmf_log.py",
+    "test_compiled_exceptions.py",
 }
 DIFFERENTIAL_PREFIXES = ("test_diff_", "test_differential_", "test_upstream_suite", "test_interop_")
 HARDENING_PREFIXES = ("test_hardening_", "test_fuzz")

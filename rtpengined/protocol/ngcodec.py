@@ -16,17 +16,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from . import bencode
+from .errors import JsonTextError, NgError
 
 BENCODE = "bencode"
 JSON = "json"
-
-
-class NgError(Exception):
-    """A request that must be answered with ``result: error`` and this reason."""
-
-    def __init__(self, reason: str) -> None:
-        super().__init__(reason)
-        self.reason = reason
 
 
 @dataclass(frozen=True, init=False)
@@ -86,12 +79,6 @@ def from_json(value: Any) -> Any:
             else:
                 target[_json_text(key)] = converted
     return root
-
-
-class JsonTextError(ValueError):
-    """A JSON string with a lone UTF-16 surrogate (``\\ud800``): no text at all, which
-    10.5's parser refuses; taken, it made call-ids that ``list`` wrote out as invalid
-    UTF-8."""
 
 
 def _json_text(value: str) -> str:
