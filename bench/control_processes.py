@@ -1,0 +1,103 @@
+"""Sizing issue 18's plan of several control processes: N daemons behind one ng address.
+
+A launcher for ``control.py --daemon``, not a daemon mode: it starts N ``rtpengined run``
+processes with the options it was given, each with its own share of ``--port-min`` ..
+``--port-max``, and every listening socket bound with ``SO_REUSEPORT``, so the kernel
+spreads the ng datagrams over them by source address (``control.py`` runs each
+lifecycle from one socket of its own, so its three requests reach the same process).
+Nothing is handed over and nothing is shared: ``list``, ``statistics`` and the CLI would
+each show one process's calls. That makes its figure the most such a design could give on
+this machine (no hand-over of requests for another process's calls, no shared counters),
+which is what it is for:
+
+    python bench/control.py --daemon "rtpengine=/usr/bin/rtpengine --table=-1" \\
+        --daemon "one=python -m rtpengined run" \\
+        --daemon "two=python bench/control_processes.py --processes 2" ...
+
+``--processes N`` (default 2) must come before the daemon's own options. Unless they say
+``--relay-workers``, each process runs its share of the relay workers one daemon would
+(one per CPU core, at least one each). Stopping the launcher (SIGTERM, SIGINT) stops every
+process it started.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+
+# Run in each process: every listener gets SO_REUSEPORT (the daemon binds them through
+# ``transports._net.bind_socket``, replaced before the transports import it), then the
+# daemon's own command line.
+_PROCESS = """
+import socket, sys
+import transports._net as net
+
+async def shared(kind, host, port, what):
+    sock = net.trio.socket.socket(net.family_of(host), kind)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+    await sock.bind((host, port))
+    return sock
+
+net.bind_socket = shared
+sys.argv = ["rtpengined", *sys.argv[1:]]
+from rtpengined.cmdline import main
+main()
+"""
+
+
+def _option(args: list[str], name: str) -> tuple[int, int]:
+    """(index, value) of ``--name=VALUE`` or ``--name VALUE`` in ``args``."""
+    for index, arg in enumerate(args):
+        if arg.startswith(name + "="):
+            return index, int(arg.split("=", 1)[1])
+        if arg == name:
+            return index, int(args[index + 1])
+    raise SystemExit(f"control_processes.py: {name} is needed (each process gets a share)")
+
+
+def _shares(args: list[str], processes: int) -> list[list[str]]:
+    """Each process's command line: ``args`` with its own part of the port range."""
+    low_at, low = _option(args, "--port-min")
+    high_at, high = _option(args, "--port-max")
+    span = (high - low + 1) // processes
+    if span < 4:
+        raise SystemExit("control_processes.py: the port range is too small to share")
+    lines = []
+    for number in range(processes):
+        own = [arg for index, arg in enumerate(args)
+               if index not in (low_at, high_at)
+               and not (index in (low_at + 1, high_at + 1) and "=" not in args[index - 1])]
+        first = low + number * span
+        line = [*own, f"--port-min={first}", f"--port-max={first + span - 1}"]
+        if not any(arg.startswith("--relay-workers") for arg in args):
+            line.append(f"--relay-workers={max(1, (os.cpu_count() or 1) // processes)}")
+        lines.append(line)
+    return lines
+
+
+def main() -> None:
+    args = sys.argv[1:]
+    processes = 2
+    if args[:1] == ["--processes"]:
+        processes, args = int(args[1]), args[2:]
+    if args[:1] == ["run"]:
+        args = args[1:]
+    children = [subprocess.Popen([sys.executable, "-c", _PROCESS, "run", *line])
+                for line in _shares(args, processes)]
+
+    def stop(*_: object) -> None:
+        for child in children:
+            if child.poll() is None:
+                child.send_signal(signal.SIGTERM)
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    codes = [child.wait() for child in children]
+    sys.exit(max(codes, key=abs))
+
+
+if __name__ == "__main__":
+    os.environ.setdefault("PYTHONDONTWRITEBYTECODE", "1")
+    main()
