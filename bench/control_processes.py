@@ -14,7 +14,11 @@ which is what it is for:
         --daemon "one=python -m rtpengined run" \\
         --daemon "two=python bench/control_processes.py --processes 2" ...
 
-``--processes N`` (default 2) must come before the daemon's own options. Unless they say
+``--hand-over`` adds what the plan needs and the ceiling leaves out: each call is owned
+by one process (a hash of its call-id), and a request that reached another process is
+passed to the owner over a local datagram socket and answered by it, from the shared
+address (bencode requests; the rest stay where they landed). ``--processes N`` (default
+2) and ``--hand-over`` must come before the daemon's own options. Unless they say
 ``--relay-workers``, each process runs its share of the relay workers one daemon would
 (one per CPU core, at least one each). Stopping the launcher (SIGTERM, SIGINT) stops every
 process it started.
@@ -23,16 +27,22 @@ process it started.
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 
 # Run in each process: every listener gets SO_REUSEPORT (the daemon binds them through
 # ``transports._net.bind_socket``, replaced before the transports import it), then the
-# daemon's own command line.
+# daemon's own command line. With ``--hand-over`` the UDP ng listener is replaced too: a
+# request for a call another process owns (by a hash of its call-id) goes to that process
+# over a local datagram socket, and the owner answers it from its own socket on the shared
+# address (same source address for the client). Only bencode requests are looked into.
 _PROCESS = """
-import socket, sys
-import transports._net as net
+import dataclasses, os, socket, sys, zlib
+import trio
+import transports, transports._net as net
 
 async def shared(kind, host, port, what):
     sock = net.trio.socket.socket(net.family_of(host), kind)
@@ -41,6 +51,72 @@ async def shared(kind, host, port, what):
     return sock
 
 net.bind_socket = shared
+SHARE = os.environ.get("CONTROL_SHARE")
+if SHARE:
+    import transports.udp_ng as udp
+    OWN, COUNT, WHERE = SHARE.split(",")
+    OWN, COUNT = int(OWN), int(COUNT)
+    PEERS = [os.path.join(WHERE, f"{n}.sock") for n in range(COUNT)]
+
+    def owner(data):
+        at = data.find(b"7:call-id")
+        if at < 0:
+            return OWN
+        at += 9
+        colon = data.find(b":", at)
+        try:
+            length = int(data[at:colon])
+        except ValueError:
+            return OWN
+        return zlib.crc32(data[colon + 1:colon + 1 + length]) % COUNT
+
+    async def serve(core, address, *, task_status=trio.TASK_STATUS_IGNORED):
+        sock = await shared(socket.SOCK_DGRAM, address.host, address.port, "ng")
+        raw = socket.socket(sock.family, sock.type, fileno=os.dup(sock.fileno()))
+        raw.setblocking(False)
+        local = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        local.bind(PEERS[OWN])
+        local.setblocking(False)
+        task_status.started(sock.getsockname())
+
+        def answer(data, source):
+            reply = core.handle_ng(data, source)
+            if reply is not None:
+                raw.sendto(reply, source)
+
+        async def network():
+            while True:
+                await trio.lowlevel.wait_readable(raw)
+                with core.media_batch():
+                    for _ in range(udp.BURST):
+                        try:
+                            data, source = raw.recvfrom(65535)
+                        except BlockingIOError:
+                            break
+                        target = owner(data)
+                        if target == OWN:
+                            answer(data, source[:2])
+                        else:
+                            head = f"{source[0]}|{source[1]}|".encode()
+                            local.sendto(head + data, PEERS[target])
+
+        async def handed():
+            while True:
+                await trio.lowlevel.wait_readable(local)
+                with core.media_batch():
+                    for _ in range(udp.BURST):
+                        try:
+                            message = local.recv(65600)
+                        except BlockingIOError:
+                            break
+                        host, port, data = message.split(b"|", 2)
+                        answer(data, (host.decode(), int(port)))
+
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(network)
+            nursery.start_soon(handed)
+
+    transports.register(dataclasses.replace(transports.REGISTRY["udp-ng"], serve=serve))
 sys.argv = ["rtpengined", *sys.argv[1:]]
 from rtpengined.cmdline import main
 main()
@@ -79,13 +155,22 @@ def _shares(args: list[str], processes: int) -> list[list[str]]:
 
 def main() -> None:
     args = sys.argv[1:]
-    processes = 2
-    if args[:1] == ["--processes"]:
-        processes, args = int(args[1]), args[2:]
+    processes, hand_over = 2, False
+    while args[:1] in (["--processes"], ["--hand-over"]):
+        if args[0] == "--hand-over":
+            hand_over, args = True, args[1:]
+        else:
+            processes, args = int(args[1]), args[2:]
     if args[:1] == ["run"]:
         args = args[1:]
-    children = [subprocess.Popen([sys.executable, "-c", _PROCESS, "run", *line])
-                for line in _shares(args, processes)]
+    where = tempfile.mkdtemp(prefix="control-processes-")
+    children = []
+    for number, line in enumerate(_shares(args, processes)):
+        env = dict(os.environ)
+        if hand_over:
+            env["CONTROL_SHARE"] = f"{number},{processes},{where}"
+        children.append(subprocess.Popen([sys.executable, "-c", _PROCESS, "run", *line],
+                                         env=env))
 
     def stop(*_: object) -> None:
         for child in children:
@@ -95,6 +180,7 @@ def main() -> None:
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
     codes = [child.wait() for child in children]
+    shutil.rmtree(where, ignore_errors=True)
     sys.exit(max(codes, key=abs))
 
 
