@@ -98,7 +98,10 @@ if SHARE:
                             answer(data, source[:2])
                         else:
                             head = f"{source[0]}|{source[1]}|".encode()
-                            local.sendto(head + data, PEERS[target])
+                            try:
+                                local.sendto(head + data, PEERS[target])
+                            except BlockingIOError:
+                                pass  # (the owner's queue is full: the client retransmits)
 
         async def handed():
             while True:
