@@ -157,48 +157,116 @@ def _split(pid: int, before: dict[int, float], after: dict[int, float], done: in
             + " + ".join(f"{ms:.3f}" for ms in each) + ")")
 
 
+def measure_slice(daemon, in_flight: int, duration: float, tag: str) -> dict:
+    """One run of lifecycles against ``daemon``, with the CPU its process tree spent on them."""
+    user_before, system_before = cpu_user_system(daemon.pid)
+    split_before = cpu_by_process(daemon.pid)
+    run = lifecycles(daemon.ng, in_flight, duration, tag)
+    user, system = cpu_user_system(daemon.pid)
+    run["split"] = _split(daemon.pid, split_before, cpu_by_process(daemon.pid), run["done"])
+    per_call = 1000 / run["done"] if run["done"] else float("nan")
+    run["user_ms"] = (user - user_before) * per_call
+    run["system_ms"] = (system - system_before) * per_call
+    run["cpu_ms"] = run["user_ms"] + run["system_ms"]
+    return run
+
+
+def _print_run(in_flight: int, run: dict) -> None:
+    print(f"  {in_flight:>3} in flight: {run['rate']:8,.0f} lifecycles/s  "
+          f"latency p50 {run['p50']:.2f} ms p99 {run['p99']:.2f} ms  "
+          f"CPU {run['cpu_ms']:.3f} ms/call{run['split']}  errors {run['errors']}")
+    print(f"      of that in user space {run['user_ms']:.3f} ms, "
+          f"in the kernel {run['system_ms']:.3f} ms")
+
+
+def measure_open_calls(daemon, name: str, args, result: dict) -> None:
+    """Open ``--open-calls`` calls one request at a time: set-up rate, memory, fds per call."""
+    ng = NgClient(daemon.ng)
+    time.sleep(1.0)
+    base_kb, base_fds = memory_kb(daemon.pid), open_fds(daemon.pid)
+    opened = 0
+    for target in args.open_calls:
+        started = time.perf_counter()
+        open_calls(ng, opened, target - opened, name)
+        result[f"setup{target}"] = (target - opened) / (time.perf_counter() - started)
+        opened = target
+        time.sleep(0.5)
+        kb, fds = memory_kb(daemon.pid), open_fds(daemon.pid)
+        per_call = (kb - base_kb) * 1024 / opened
+        result[f"mem{target}"] = per_call
+        result[f"fds{target}"] = (fds - base_fds) / opened
+        print(f"  {opened:>5} calls open: {result[f'setup{target}']:,.0f} calls/s set up, "
+              f"+{(kb - base_kb) / 1024:.1f} MiB PSS = "
+              f"{per_call / 1024:.1f} kB/call, {(fds - base_fds) / opened:.1f} fds/call")
+    ng.close()
+
+
 def measure_daemon(name: str, command: str, args) -> dict:
     daemon = start_daemon(name, command, args)
     result: dict = {}
     try:
         for in_flight in args.in_flight:
             lifecycles(daemon.ng, in_flight, 0.5, f"{name}-warm{in_flight}")
-            user_before, system_before = cpu_user_system(daemon.pid)
-            split_before = cpu_by_process(daemon.pid)
-            run = lifecycles(daemon.ng, in_flight, args.duration, f"{name}-{in_flight}")
-            user, system = cpu_user_system(daemon.pid)
-            split = _split(daemon.pid, split_before, cpu_by_process(daemon.pid), run["done"])
-            per_call = 1000 / run["done"] if run["done"] else float("nan")
-            run["user_ms"] = (user - user_before) * per_call
-            run["system_ms"] = (system - system_before) * per_call
-            run["cpu_ms"] = run["user_ms"] + run["system_ms"]
+            run = measure_slice(daemon, in_flight, args.duration, f"{name}-{in_flight}")
             result[in_flight] = run
-            print(f"  {in_flight:>3} in flight: {run['rate']:8,.0f} lifecycles/s  "
-                  f"latency p50 {run['p50']:.2f} ms p99 {run['p99']:.2f} ms  "
-                  f"CPU {run['cpu_ms']:.3f} ms/call{split}  errors {run['errors']}")
-            print(f"      of that in user space {run['user_ms']:.3f} ms, "
-                  f"in the kernel {run['system_ms']:.3f} ms")
-        ng = NgClient(daemon.ng)
-        time.sleep(1.0)
-        base_kb, base_fds = memory_kb(daemon.pid), open_fds(daemon.pid)
-        opened = 0
-        for target in args.open_calls:
-            started = time.perf_counter()
-            open_calls(ng, opened, target - opened, name)
-            result[f"setup{target}"] = (target - opened) / (time.perf_counter() - started)
-            opened = target
-            time.sleep(0.5)
-            kb, fds = memory_kb(daemon.pid), open_fds(daemon.pid)
-            per_call = (kb - base_kb) * 1024 / opened
-            result[f"mem{target}"] = per_call
-            result[f"fds{target}"] = (fds - base_fds) / opened
-            print(f"  {opened:>5} calls open: {result[f'setup{target}']:,.0f} calls/s set up, "
-                  f"+{(kb - base_kb) / 1024:.1f} MiB PSS = "
-                  f"{per_call / 1024:.1f} kB/call, {(fds - base_fds) / opened:.1f} fds/call")
-        ng.close()
+            _print_run(in_flight, run)
+        measure_open_calls(daemon, name, args, result)
     finally:
         daemon.stop()
     return result
+
+
+def interleaved(args) -> dict[str, dict]:
+    """Every daemon started at once (each on a loopback address of its own, so their media
+    ports never meet), then ``--interleave`` rounds per in-flight count, each running every
+    daemon for ``--duration`` s in turn (the order rotating); per daemon the median over
+    the rounds, per pair of daemons the median of the rounds' ratios (a burst of other work
+    on the machine hits both sides of a ratio taken a few seconds apart alike). The calls
+    opened for memory are opened afterwards, one daemon after the other."""
+    daemons = []
+    base = args.interface.rsplit(".", 1)
+    try:
+        for number, (name, command) in enumerate(daemons_from(args)):
+            own = argparse.Namespace(**vars(args))
+            own.interface = f"{base[0]}.{int(base[1]) + number}"
+            daemons.append((name, start_daemon(name, command, own)))
+        results: dict[str, dict] = {name: {} for name, _ in daemons}
+        for in_flight in args.in_flight:
+            slices: dict[str, list[dict]] = {name: [] for name, _ in daemons}
+            for name, daemon in daemons:
+                lifecycles(daemon.ng, in_flight, 0.5, f"{name}-warm{in_flight}")
+            for turn in range(args.interleave):
+                order = daemons[turn % len(daemons):] + daemons[:turn % len(daemons)]
+                for name, daemon in order:
+                    slices[name].append(measure_slice(
+                        daemon, in_flight, args.duration, f"{name}-{in_flight}-{turn}"))
+            print(f"\n{in_flight} in flight, medians of {args.interleave} interleaved rounds "
+                  f"(load average {os.getloadavg()[0]:.2f}):")
+            for name, _ in daemons:
+                found = slices[name]
+                run = {key: statistics.median(each[key] for each in found)
+                       for key in ("rate", "p50", "p99", "user_ms", "system_ms", "cpu_ms")}
+                run["errors"] = sum(each["errors"] for each in found)
+                run["split"] = ""
+                results[name][in_flight] = run
+                print(f"== {name}: " + ", ".join(f"{each['rate']:,.0f}" for each in found))
+                _print_run(in_flight, run)
+            for later in range(1, len(daemons)):
+                for earlier in range(later):
+                    ours, theirs = daemons[later][0], daemons[earlier][0]
+                    pairs = list(zip(slices[ours], slices[theirs], strict=True))
+                    rates = [a["rate"] / b["rate"] for a, b in pairs if b["rate"]]
+                    cpus = [a["cpu_ms"] / b["cpu_ms"] for a, b in pairs if b["cpu_ms"]]
+                    print(f"  {ours}/{theirs}, paired by round: lifecycles/s "
+                          f"{statistics.median(rates):.2f} (rounds {min(rates):.2f}-"
+                          f"{max(rates):.2f}), CPU per lifecycle {statistics.median(cpus):.2f}")
+        for name, daemon in daemons:
+            print(f"\n== {name}: calls opened")
+            measure_open_calls(daemon, name, args, results[name])
+    finally:
+        for _, daemon in daemons:
+            daemon.stop()
+    return results
 
 
 def _medians(found: list[dict]) -> dict:
@@ -222,6 +290,9 @@ def main() -> None:
     parser.add_argument("--open-calls", type=int, nargs="+", default=[1000, 4000])
     parser.add_argument("--repeat", type=int, default=1,
                         help="alternate the daemons this many times; ratios of the medians")
+    parser.add_argument("--interleave", type=int, default=0, metavar="ROUNDS",
+                        help="start every daemon at once and alternate them ROUNDS times per "
+                             "in-flight count (--duration s each); ratios paired by round")
     args = parser.parse_args()
 
     print(f"control bench: {args.duration:g} s per configuration, media on {args.interface} "
@@ -235,14 +306,17 @@ def main() -> None:
         print(f"client ceiling (stub server), {in_flight:>3} in flight: {run['rate']:8,.0f} lifecycles/s")
     server.kill()
 
-    runs: dict[str, list[dict]] = {}
-    for repeat in range(args.repeat):
-        for name, command in daemons_from(args):
-            print(f"\n== {name} (repeat {repeat + 1}/{args.repeat}, load average "
-                  f"{os.getloadavg()[0]:.2f}): {command}")
-            runs.setdefault(name, []).append(measure_daemon(name, command, args))
-    results = {name: _medians(found) for name, found in runs.items()}
-    if args.repeat > 1:
+    if args.interleave:
+        results = interleaved(args)
+    else:
+        runs: dict[str, list[dict]] = {}
+        for repeat in range(args.repeat):
+            for name, command in daemons_from(args):
+                print(f"\n== {name} (repeat {repeat + 1}/{args.repeat}, load average "
+                      f"{os.getloadavg()[0]:.2f}): {command}")
+                runs.setdefault(name, []).append(measure_daemon(name, command, args))
+        results = {name: _medians(found) for name, found in runs.items()}
+    if args.repeat > 1 and not args.interleave:
         print(f"\nmedians of {args.repeat} repeats:")
         for name, result in results.items():
             print(f"  {name}:")
