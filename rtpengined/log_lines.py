@@ -8,6 +8,10 @@ Every piece but the last ends in `` ...``, every one but the first begins with `
 The maximum is ``--max-log-line-length``; 0 (the default) means none when the log goes to
 stderr and 500 when it goes to syslog only, a negative one none at all. A traceback counts
 as part of its message.
+
+Compiled with the ng core (every command writes its lines through here); the handler that
+writes them to stderr is in ``log_stream``, which is not: the logging module holds
+handlers by weak reference, which a compiled class does not honour.
 """
 
 from __future__ import annotations
@@ -146,42 +150,6 @@ class LineRecord(logging.LogRecord):
         self.relativeCreated = (now - logging._startTime) * 1000  # type: ignore[attr-defined]
         self.thread = self.threadName = self.processName = self.process = None
         self.taskName = None
-
-
-class LineStreamHandler(logging.StreamHandler):
-    """A stream handler that writes each record once, flushing only a stream that buffers
-    (stderr writes through): a record's lines reach the file in one write, no second call."""
-
-    def __init__(self, stream) -> None:  # noqa: ANN001
-        super().__init__(stream)
-        self.flushes = not (getattr(stream, "write_through", False)
-                            or getattr(stream, "line_buffering", False))
-
-    def emit(self, record: logging.LogRecord) -> None:
-        try:
-            self._write(self.format(record))
-        except RecursionError:
-            raise
-        except Exception:
-            self.handleError(record)
-
-    def write_lines(self, levelno: int, name: str, texts: Sequence[str], created: float) -> None:
-        """What ``emit`` writes for a record of ``texts`` (``DirectRoute``), under the lock
-        ``handle`` would hold."""
-        formatter: LineFormatter = self.formatter  # type: ignore[assignment]
-        try:
-            lines = formatter.current_lines(levelno, name, texts, created)
-            with self.lock:  # type: ignore[union-attr]
-                self._write("\n".join(lines))
-        except RecursionError:
-            raise
-        except Exception:
-            self.handleError(record_of(levelno, name, texts))
-
-    def _write(self, text: str) -> None:
-        self.stream.write(text + "\n")
-        if self.flushes:
-            self.stream.flush()
 
 
 def record_of(levelno: int, name: str, texts: Sequence[str]) -> logging.LogRecord:

@@ -22,7 +22,8 @@ from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING
 
 from .log_context import LOGGING_TO_SYSLOG, SUBSYSTEM_LOGGERS, syslog_to_logging
-from .log_lines import DIRECT, LineFormatter, LineRecord, LineStreamHandler, effective_max
+from .log_lines import DIRECT, LineFormatter, LineRecord, effective_max
+from .log_stream import LineStreamHandler
 
 if TYPE_CHECKING:
     from .config import Config

@@ -1,4 +1,5 @@
-"""No module that mypyc compiles defines an exception class (``rtpengined/protocol/errors.py``).
+"""No module that mypyc compiles defines a class that something holds by weak reference: an
+exception class (``rtpengined/protocol/errors.py``) or a logging handler (``log_stream``).
 
 A compiled build makes every class of those modules native, and a native exception's
 deallocator leaves weak references to it dangling: their callbacks never run and one that
@@ -6,7 +7,10 @@ outlives the exception crashes the interpreter at exit (mypyc/mypyc#1102; reprod
 with the core's ``SdpError`` before it moved). The pure build shows nothing of that, so
 this test holds the rule on the sources: the modules ``[tool.mypy]`` lists (the ones the
 compiled build is made of) define no subclass of ``BaseException``; their errors live in
-``rtpengined.protocol.errors``, which is not compiled.
+``rtpengined.protocol.errors``, which is not compiled. The logging module holds every
+handler by weak reference (its list of handlers to flush at exit): the daemon's own
+handler, ``LineStreamHandler``, lives in ``rtpengined.log_stream`` for that reason, beside
+the compiled ``log_lines`` (a dropped one, compiled, crashed ``logging.shutdown``).
 """
 
 from __future__ import annotations
@@ -38,6 +42,38 @@ def test_no_compiled_module_defines_an_exception():
         and issubclass(value, BaseException)
     ]
     assert not defined, defined
+
+
+def test_no_compiled_module_defines_a_logging_handler():
+    import logging
+
+    modules = _compiled_modules()
+    assert "rtpengined.log_lines" in modules and "rtpengined.log_stream" not in modules
+    defined = [
+        f"{module}.{name}"
+        for module in modules
+        for name, value in vars(importlib.import_module(module)).items()
+        if inspect.isclass(value) and value.__module__ == module
+        and issubclass(value, logging.Handler)
+    ]
+    assert not defined, defined
+
+
+def test_a_weak_reference_to_the_daemons_handler_is_told_when_it_goes():
+    """What ``logging.shutdown`` relies on: a handler dropped leaves no weak reference."""
+    import io
+
+    from rtpengined.log_lines import LineFormatter
+    from rtpengined.log_stream import LineStreamHandler
+
+    gone: list[str] = []
+    handler = LineStreamHandler(io.StringIO())
+    handler.setFormatter(LineFormatter())
+    ref = weakref.ref(handler, lambda _: gone.append("handler"))
+    handler.close()
+    del handler
+    gc.collect()
+    assert gone == ["handler"] and ref() is None
 
 
 def test_the_cores_errors_are_where_they_were_imported_from():

@@ -24,8 +24,9 @@ from rtpengined.log_context import (
     subsystem_of,
     syslog_to_logging,
 )
-from rtpengined.log_lines import LineFormatter, LineRecord, LineStreamHandler
+from rtpengined.log_lines import LineFormatter, LineRecord
 from rtpengined.log_setup import set_subsystem_level, set_subsystem_levels
+from rtpengined.log_stream import LineStreamHandler
 from rtpengined.protocol import bencode, ngdump
 
 _LOGGERS = [name for names in SUBSYSTEM_LOGGERS.values() for name in names]

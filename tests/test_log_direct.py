@@ -17,8 +17,9 @@ import pytest
 
 from rtpengined.event_senders import SyslogHandler
 from rtpengined.log_context import CONTEXT, LOGGING_TO_SYSLOG, NOTICE
-from rtpengined.log_lines import DIRECT, LineFormatter, LineStreamHandler, write_block, write_line
+from rtpengined.log_lines import DIRECT, LineFormatter, write_block, write_line
 from rtpengined.log_setup import JournalFormatter
+from rtpengined.log_stream import LineStreamHandler
 
 CONTROL = logging.getLogger("rtpengined.control")
 CORE = logging.getLogger("rtpengined.calls")
