@@ -20,7 +20,7 @@ import logging
 import time
 from collections.abc import Sequence
 
-from .log_context import CONTEXT, Context, level_name, subsystem_of
+from .log_context import CONTEXT, LOGGING_TO_SYSLOG, Context, level_name, subsystem_of
 
 SYSLOG_DEFAULT_MAX = 500
 _NO_FIELDS: dict = {}  # (a line without a record names no call of its own)
@@ -119,6 +119,17 @@ class LineFormatter(logging.Formatter):
 
     def format(self, record: logging.LogRecord) -> str:
         return "\n".join(self.format_lines(record))
+
+
+class JournalFormatter(LineFormatter):
+    """journald stamps every line itself and reads a ``<N>`` syslog priority prefix (here, not
+    beside ``setup_logging``, which uses it: Python classes cannot subclass compiled ones)."""
+
+    def lines_of(self, levelno: int, name: str, texts: Sequence[str], created: float,
+                 call_id: str | None) -> list[str]:
+        priority = LOGGING_TO_SYSLOG.get(levelno, 6)
+        return [f"<{priority}>{line}"
+                for line in super().lines_of(levelno, name, texts, created, call_id)]
 
 
 class LineRecord(logging.LogRecord):

@@ -17,12 +17,11 @@ import json
 import logging
 import os
 import sys
-from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING
 
 from .log_context import LOGGING_TO_SYSLOG, SUBSYSTEM_LOGGERS, syslog_to_logging
-from .log_lines import DIRECT, LineFormatter, LineRecord, effective_max
+from .log_lines import DIRECT, JournalFormatter, LineFormatter, LineRecord, effective_max
 from .log_stream import LineStreamHandler
 
 if TYPE_CHECKING:
@@ -54,16 +53,6 @@ class LogSettings:
     @classmethod
     def from_arg(cls, text: str) -> LogSettings:
         return cls(**json.loads(text))
-
-
-class JournalFormatter(LineFormatter):
-    """journald stamps every line itself and reads a ``<N>`` syslog priority prefix."""
-
-    def lines_of(self, levelno: int, name: str, texts: Sequence[str], created: float,
-                 call_id: str | None) -> list[str]:
-        priority = LOGGING_TO_SYSLOG.get(levelno, 6)
-        return [f"<{priority}>{line}"
-                for line in super().lines_of(levelno, name, texts, created, call_id)]
 
 
 def setup_logging(settings: LogSettings, journal: bool | None = None,
