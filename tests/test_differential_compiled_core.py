@@ -6,9 +6,9 @@ A copy of the tree is built as setup.py builds a wheel (mypyc over the modules
 as an install has them; then the golden ng calls, the found differential flows, rtpengine's
 own signalling cases, the suites that once caught a compiled build answering otherwise
 (DTLS roles, SDES query flags, the CLI's terminate), WebRTC with a real browser, Redis, the
-attack probes and the relay plane's own tests run against that copy (~5 minutes): the compiled modules are
-what they import, and what they answer is compared with rtpengine 10.5 as the pure tree's
-is. Random call flows (``fuzz/flow_replies.py``) then get the same replies, request by
+attack probes, the relay plane's and the log's own tests run against that copy (~5 minutes):
+the compiled modules are what they import, and what they answer is compared with rtpengine
+10.5 as the pure tree's is. Random call flows (``fuzz/flow_replies.py``) then get the same replies, request by
 request, from the copy's core as from the pure one. mypyc checks annotations at run time,
 so this is where one that says less than a caller passes would show (test_typed_core.py
 keeps them honest statically). The rest of the suite runs on the pure tree (an editable install).
@@ -41,6 +41,9 @@ CHECKS = {
     "browser": ["tests/test_diff_browser_webrtc.py"],
     # (the relay plane, compiled too: what it tells the workers, and their media relayed)
     "relay-plane": ["tests/test_relay.py", "tests/test_relay_plane_batches.py"],
+    # (the log's lines, compiled: every form 10.5 writes, by the direct route and a record's)
+    "log": ["tests/test_log_direct.py", "tests/test_log_lines.py", "tests/test_log_context.py",
+            "tests/test_compiled_exceptions.py"],
     "webrtc-redis-attacks": [
         "tests/test_webrtc_relay.py", "tests/test_webrtc_trickle.py",
         "tests/test_ice_alternate_addresses.py",
@@ -124,8 +127,9 @@ def compiled_tree(tmp_path_factory) -> Path:
 def test_the_compiled_core_is_what_a_daemon_of_the_build_imports(compiled_tree):
     where = subprocess.run(
         [sys.executable, "-c", "import rtpengined.offer_answer.session as s, "
-         "rtpengined.codec_negotiation as c, rtpengined.media.plane as p; "
-         "print(s.__file__); print(c.__file__); print(p.__file__)"],
+         "rtpengined.codec_negotiation as c, rtpengined.media.plane as p, "
+         "rtpengined.log_lines as log; "
+         "print(s.__file__); print(c.__file__); print(p.__file__); print(log.__file__)"],
         cwd=compiled_tree, env=_environment(), capture_output=True, text=True, timeout=60)
     assert where.returncode == 0, where.stderr
     for path in where.stdout.split():
