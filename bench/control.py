@@ -292,8 +292,11 @@ def main() -> None:
                         help="alternate the daemons this many times; ratios of the medians")
     parser.add_argument("--interleave", type=int, default=0, metavar="ROUNDS",
                         help="start every daemon at once and alternate them ROUNDS times per "
-                             "in-flight count (--duration s each); ratios paired by round")
+                             "in-flight count (--duration s each); ratios paired by round "
+                             "(takes the place of --repeat, which must stay 1)")
     args = parser.parse_args()
+    if args.interleave and args.repeat > 1:
+        parser.error("--interleave takes the place of --repeat: give one of them")
 
     print(f"control bench: {args.duration:g} s per configuration, media on {args.interface} "
           f"ports {args.port_min}-{args.port_max}, {os.cpu_count()} CPUs")

@@ -84,40 +84,37 @@ if SHARE:
             if reply is not None:
                 raw.sendto(reply, source)
 
-        async def network():
+        async def each_burst(sock, receive, handle):
+            # wait for sock, then handle what receive() gets from it (a burst at most)
             while True:
-                await trio.lowlevel.wait_readable(raw)
+                await trio.lowlevel.wait_readable(sock)
                 with core.media_batch():
                     for _ in range(udp.BURST):
                         try:
-                            data, source = raw.recvfrom(65535)
+                            received = receive()
                         except BlockingIOError:
                             break
-                        target = owner(data)
-                        if target == OWN:
-                            answer(data, source[:2])
-                        else:
-                            head = f"{source[0]}|{source[1]}|".encode()
-                            try:
-                                local.sendto(head + data, PEERS[target])
-                            except BlockingIOError:
-                                pass  # (the owner's queue is full: the client retransmits)
+                        handle(received)
 
-        async def handed():
-            while True:
-                await trio.lowlevel.wait_readable(local)
-                with core.media_batch():
-                    for _ in range(udp.BURST):
-                        try:
-                            message = local.recv(65600)
-                        except BlockingIOError:
-                            break
-                        host, port, data = message.split(b"|", 2)
-                        answer(data, (host.decode(), int(port)))
+        def from_network(received):
+            data, source = received
+            target = owner(data)
+            if target == OWN:
+                answer(data, source[:2])
+                return
+            head = f"{source[0]}|{source[1]}|".encode()
+            try:
+                local.sendto(head + data, PEERS[target])
+            except BlockingIOError:
+                pass  # (the owner's queue is full: the client retransmits)
+
+        def handed(message):
+            host, port, data = message.split(b"|", 2)
+            answer(data, (host.decode(), int(port)))
 
         async with trio.open_nursery() as nursery:
-            nursery.start_soon(network)
-            nursery.start_soon(handed)
+            nursery.start_soon(each_burst, raw, lambda: raw.recvfrom(65535), from_network)
+            nursery.start_soon(each_burst, local, lambda: local.recv(65600), handed)
 
     transports.register(dataclasses.replace(transports.REGISTRY["udp-ng"], serve=serve))
 sys.argv = ["rtpengined", *sys.argv[1:]]
