@@ -130,7 +130,7 @@ class CounterTable:
 
     def write_traffic(
         self, slot: int, packets: int, nbytes: int, errors: int, last_packet: float, ssrc: int,
-        ssrc_seen: bool,
+        ssrc_seen: int,
     ) -> None:
         """Update only the traffic part (the relay's write after each drain; cheaper)."""
         offset = slot * SLOT_SIZE
