@@ -9,9 +9,10 @@ own signalling cases, the suites that once caught a compiled build answering oth
 attack probes, the relay plane's and the log's own tests run against that copy (~5 minutes):
 the compiled modules are what they import, and what they answer is compared with rtpengine
 10.5 as the pure tree's is. Random call flows (``fuzz/flow_replies.py``) then get the same
-replies, request by request, from the copy's core as from the pure one. mypyc checks annotations at run time,
-so this is where one that says less than a caller passes would show (test_typed_core.py
-keeps them honest statically). The rest of the suite runs on the pure tree (an editable install).
+replies, request by request, from the copy's core as from the pure one. mypyc checks
+annotations at run time, so this is where one that says less than a caller passes would
+show (test_typed_core.py keeps them honest statically). The rest of the suite runs on the
+pure tree (an editable install).
 """
 
 from __future__ import annotations
