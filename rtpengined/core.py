@@ -13,6 +13,7 @@ import secrets
 import time
 from collections.abc import Callable
 from contextlib import AbstractContextManager, nullcontext
+from types import TracebackType
 from typing import Any
 
 from . import b2b, cdr, ctl, dtmf_log, homer, ng_vocabulary, quality, rtcp_log, statsview
@@ -23,6 +24,7 @@ from .host import Host, OsHost
 from .janus import Janus, JanusLink
 from .log_context import CONTEXT, LIMITER, address_text
 from .log_lines import write_line
+from .log_stream import held_lines
 from .media import MediaPlane, NullMediaPlane
 from .model import Call, Stream
 from .ngoptions import canonical_keys
@@ -369,6 +371,13 @@ class Core:
         answering several queued requests at once sends the workers one message."""
         return self._media_batch()
 
+    def burst(self) -> AbstractContextManager[None]:
+        """What a transport answering the requests one wakeup found wraps them in: one
+        media-plane batch (``media_batch``) and one write of their log lines to stderr
+        (``log_stream.held_lines``), written before the batch goes to the relay workers,
+        so that what the workers log about it follows the requests' lines."""
+        return _Burst(self._media_batch(), held_lines())
+
     def _media_batch(self) -> AbstractContextManager[None]:
         batch = getattr(self.media, "batch", None)  # optional for third-party planes
         return batch() if batch is not None else nullcontext()
@@ -376,6 +385,28 @@ class Core:
     def shutdown(self) -> None:
         """Release every call's media before the process exits."""
         self.calls.shutdown()
+
+
+class _Burst:
+    """Two context managers in one ``with`` (no ``ExitStack``: this runs per wakeup)."""
+
+    def __init__(self, batch: AbstractContextManager[None],
+                 lines: AbstractContextManager[None]) -> None:
+        self.batch = batch
+        self.lines = lines
+
+    def __enter__(self) -> None:
+        self.batch.__enter__()
+        try:
+            self.lines.__enter__()
+        except BaseException:
+            self.batch.__exit__(None, None, None)
+            raise
+
+    def __exit__(self, kind: type[BaseException] | None, value: BaseException | None,
+                 traceback: TracebackType | None) -> bool | None:
+        self.lines.__exit__(kind, value, traceback)  # (reports a failed write itself)
+        return self.batch.__exit__(kind, value, traceback)
 
 
 def _raw_text(data: bytes) -> str:

@@ -11,15 +11,17 @@ import logging
 import os
 import re
 import socket
+import threading
 from collections.abc import Callable, Iterator
 
 import pytest
+import trio
 
 from rtpengined.event_senders import SyslogHandler
 from rtpengined.log_context import CONTEXT, LOGGING_TO_SYSLOG, NOTICE
 from rtpengined.log_lines import DIRECT, LineFormatter, write_block, write_line
 from rtpengined.log_setup import JournalFormatter
-from rtpengined.log_stream import LineStreamHandler
+from rtpengined.log_stream import LineStreamHandler, held_lines
 
 CONTROL = logging.getLogger("rtpengined.control")
 CORE = logging.getLogger("rtpengined.calls")
@@ -234,3 +236,94 @@ def test_a_line_that_cannot_be_written_is_reported_as_its_record(root_handlers, 
     root_handlers([handler])
     write_line(CONTROL, logging.INFO, "lost line")  # (no exception reaches the caller)
     assert "lost line" in capsys.readouterr().err
+
+
+class _CountedWrites(io.StringIO):
+    """A stream that keeps each write apart (``writes``)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.writes: list[str] = []
+
+    def write(self, text: str) -> int:
+        self.writes.append(text)
+        return super().write(text)
+
+
+def _counted(root_handlers) -> _CountedWrites:
+    stream = _CountedWrites()
+    handler = LineStreamHandler(stream)
+    handler.setFormatter(LineFormatter(False))
+    root_handlers([handler])
+    return stream
+
+
+def test_held_lines_are_written_at_once_and_in_order(root_handlers):
+    stream = _counted(root_handlers)
+    with held_lines():
+        write_line(CONTROL, logging.INFO, "first")
+        CONTROL.warning("second, by the logging module's way")
+        write_block(CORE, logging.INFO, ["third", "fourth"])
+        assert stream.writes == []
+    assert stream.writes == ["INFO: [control] first\n"
+                             "WARNING: [control] second, by the logging module's way\n"
+                             "INFO: [core] third\nINFO: [core] fourth\n"]
+    write_line(CONTROL, logging.INFO, "after the block")  # (written at once again)
+    assert stream.writes[1:] == ["INFO: [control] after the block\n"]
+
+
+def test_a_hold_inside_a_hold_writes_with_the_outer_one(root_handlers):
+    stream = _counted(root_handlers)
+    with held_lines():
+        write_line(CONTROL, logging.INFO, "outer")
+        with held_lines():
+            write_line(CONTROL, logging.INFO, "inner")
+        assert stream.writes == []
+    assert stream.writes == ["INFO: [control] outer\nINFO: [control] inner\n"]
+
+
+def test_a_line_from_another_thread_joins_the_held_ones(root_handlers):
+    stream = _counted(root_handlers)
+    with held_lines():
+        write_line(CONTROL, logging.INFO, "main thread")
+        other = threading.Thread(target=CORE.warning, args=("other thread",))
+        other.start()
+        other.join()
+        assert stream.writes == []
+    assert stream.writes == ["INFO: [control] main thread\nWARNING: [core] other thread\n"]
+
+
+def test_held_lines_that_cannot_be_written_are_reported(root_handlers, capsys):
+    class Broken(io.StringIO):
+        def write(self, text: str) -> int:
+            raise OSError("disk full")
+
+    handler = LineStreamHandler(Broken())
+    handler.setFormatter(LineFormatter(False))
+    root_handlers([handler])
+    with held_lines():
+        write_line(CONTROL, logging.INFO, "lost line")
+    assert "lost line" in capsys.readouterr().err
+    assert handler.held is None and handler.holds == 0  # (the next lines are not kept)
+
+
+async def test_a_burst_of_ng_requests_writes_its_lines_once(root_handlers, daemon):
+    """Requests queued together on the UDP ng port: one wakeup answers them, and their
+    lines (each one's received and replying lines, in order) reach stderr in one write."""
+    stream = _counted(root_handlers)
+    address = daemon.address("udp-ng")
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as raw:
+        raw.connect(address)
+        for number in range(10):  # (no checkpoint between: all are queued before it wakes)
+            raw.send(b"burst-%d d7:command4:pinge" % number)
+        client = trio.socket.from_stdlib_socket(raw)
+        replies = set()
+        with trio.fail_after(5):
+            while len(replies) < 10:
+                replies.add(await client.recv(100))
+    assert replies == {b"burst-%d d6:result4:ponge" % number for number in range(10)}
+    ping_writes = [text for text in stream.writes if "'ping'" in text]
+    assert len(ping_writes) == 1, stream.writes
+    lines = [line for line in ping_writes[0].splitlines() if line.startswith("INFO:")]
+    assert [line.split("'ping'")[0] for line in lines] == [
+        "INFO: [control] Received command ", "INFO: [control] Replying to "] * 10

@@ -43,8 +43,9 @@ async def serve(core, address, *, task_status=trio.TASK_STATUS_IGNORED) -> None:
             # (one wakeup) for all the commands queued together, and still before any of
             # their replies leaves, so a peer never sends media ahead of the spec an answer
             # changed (a fresh offer's streams may reach their worker a moment later: the
-            # sockets are bound, early media waits in them; media.plane.DEFER_DELAY).
-            with core.media_batch():
+            # sockets are bound, early media waits in them; media.plane.DEFER_DELAY). The
+            # burst's log lines go to stderr in one write, before the batch.
+            with core.burst():
                 for _ in range(BURST):
                     if core.config.control_tos != applied_tos:  # `set controltos` at once
                         applied_tos = core.config.control_tos
