@@ -183,13 +183,14 @@ class CallManager:
         if sink.transcode:
             self.converting[sink.id] = (source, sink)
 
-    def release_stream(self, stream: Stream) -> None:
-        """Close a stream's socket through the media plane and give its port back."""
+    def release_stream(self, stream: Stream, counted: bool = False) -> None:
+        """Close a stream's socket through the media plane and give its port back
+        (``counted``: its counters were ``refresh``ed just now, ``MediaPlane.close_stream``)."""
         if stream.closed:
             return
         if self.converting:
             self.converting.pop(stream.id, None)
-        self.media.close_stream(stream)
+        self.media.close_stream(stream, counted)
         stream.sock = None
         stream.closed = True
         pool = self.pool_of(stream.interface)
@@ -314,7 +315,8 @@ class CallManager:
         if reason in MEDIA_TIMEOUTS or reason == "final_timeout":
             log.info("Closing call due to %stimeout", "final " if reason == "final_timeout" else "")
         report = log.isEnabledFor(logging.INFO)
-        if report or (self.on_end is not None and not call.foreign):
+        counted = report or (self.on_end is not None and not call.foreign)
+        if counted:
             # (its streams as they are: the ports a delete that named a tag closed show so)
             self.media.refresh(streams)
         if report:
@@ -333,9 +335,9 @@ class CallManager:
             except Exception:  # a bug in the record: the call still ends
                 log.exception("call %s: its detail record failed", call.call_id)
         for stream in streams:
-            # The media plane reads each stream's final counters as it closes it (no
-            # refresh before: that read them twice).
-            self.release_stream(stream)
+            # The media plane reads each stream's final counters as it closes it, unless
+            # they were read for the lines and the record above: those are the final ones.
+            self.release_stream(stream, counted)
         self._count_stream_pairs(call)
         for stream in streams:
             stats.closed_packets += stream.stats.packets

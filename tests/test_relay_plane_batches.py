@@ -168,3 +168,25 @@ async def test_a_re_offers_new_streams_go_with_its_updates(setup) -> None:
     adds = {argument[0] for kind, argument in batch if kind == "add"}
     assert adds == new and sockets == 4
     assert {argument[0] for kind, argument in batch if kind == "update"} <= before
+
+
+async def test_a_delete_reads_each_streams_counters_once(setup, monkeypatch, caplog) -> None:
+    """The final packet stats and the closed totals come from one read of each stream's
+    counter slot (read for the lines, not again as the stream closes): both say the same."""
+    setup.offer("c1")
+    setup.answer("c1")
+    records = [record for record in setup.plane.records.values()
+               if record.stream.group == "c1"]
+    counters = setup.plane.counters
+    for number, record in enumerate(records, 1):  # (as the worker writes them)
+        counters.write_traffic(record.slot, number, 100 * number, 0, 1.0, 0, 0)
+    reads: list[int] = []
+    read_raw = counters.read_raw
+    monkeypatch.setattr(counters, "read_raw", lambda slot: reads.append(slot) or read_raw(slot))
+    stats = setup.core.stats
+    before = stats.closed_packets
+    with caplog.at_level("INFO", logger="rtpengined"):
+        setup.delete("c1")
+    assert sorted(reads) == sorted(record.slot for record in records)
+    assert stats.closed_packets - before == sum(range(1, len(records) + 1))
+    assert "Final packet stats:" in caplog.text

@@ -27,8 +27,10 @@ class MediaPlane(Protocol):
     def update_stream(self, stream: Stream) -> None:
         """``stream``'s sink, endpoints or flags changed."""
 
-    def close_stream(self, stream: Stream) -> None:
-        """Stop relaying and close ``stream.sock``; final counters stay in ``stream.stats``."""
+    def close_stream(self, stream: Stream, counted: bool = False) -> None:
+        """Stop relaying and close ``stream.sock``; final counters stay in ``stream.stats``
+        (``counted``: the caller ``refresh``ed them just now, for the call's final lines, and
+        they are the final ones: not read again, so both say the same)."""
 
     def retire_stream(self, stream: Stream, successor: Stream) -> None:
         """A re-INVITE replaced ``stream`` by ``successor``: keep relaying what arrives on
@@ -87,7 +89,7 @@ class NullMediaPlane:
     def update_stream(self, stream: Stream) -> None:
         self.open[stream.id] = stream
 
-    def close_stream(self, stream: Stream) -> None:
+    def close_stream(self, stream: Stream, counted: bool = False) -> None:
         self.open.pop(stream.id, None)
         if stream.sock is not None:
             stream.sock.close()

@@ -361,12 +361,13 @@ class RelayPlane:
         stream.sock = None
         return self.lingering.take(stream.interface.address, stream.port, drain=False)
 
-    def close_stream(self, stream: Stream) -> None:
+    def close_stream(self, stream: Stream, counted: bool = False) -> None:
         if self.kernel.active:
             self._kernel_out(self.planner.forget(stream))
         record = self.records.pop(stream.id, None)
         if record is not None:
-            self._refresh_record(record)
+            if not counted or self.kernel.active:  # (a move out of the kernel adds counts)
+                self._refresh_record(record)
             if self.kernel_counts:
                 self.kernel_counts.pop(stream.id, None)  # folded into stats just now
             if self.followers:
