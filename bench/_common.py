@@ -39,6 +39,11 @@ def add_daemon_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--port-min", type=int, default=42000)
     parser.add_argument("--port-max", type=int, default=43999)
     parser.add_argument("--extra", default="", help="extra options for every daemon")
+    parser.add_argument(
+        "--log-dir", metavar="DIR",
+        help="write each daemon's log (its stderr) to DIR/NAME.log instead of /dev/null: "
+             "the lines then cost what writing them to a file costs (with --log-level=6)",
+    )
 
 
 def daemons_from(args: argparse.Namespace) -> list[tuple[str, str]]:
@@ -115,12 +120,20 @@ def start_daemon(name: str, command: str, args: argparse.Namespace) -> Daemon:
     if "rtpengined" in command:
         argv += [f"--listen-http=127.0.0.1:{free_port()}",
                  f"--listen-tcp-ng=127.0.0.1:{free_port()}"]
-    return spawn_daemon(name, argv, ng_port, timeout=15)
+    log_dir = getattr(args, "log_dir", None)
+    log = os.path.join(log_dir, f"{name}.log") if log_dir else None
+    return spawn_daemon(name, argv, ng_port, timeout=15, log=log)
 
 
-def spawn_daemon(name: str, argv: list[str], ng_port: int, timeout: float) -> Daemon:
-    """Start ``argv`` and wait until it answers an ng ping on ``ng_port`` (stopped if not)."""
-    proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+def spawn_daemon(name: str, argv: list[str], ng_port: int, timeout: float,
+                 log: str | None = None) -> Daemon:
+    """Start ``argv`` and wait until it answers an ng ping on ``ng_port`` (stopped if not);
+    its stderr goes to the file ``log`` (appended to), else to /dev/null."""
+    if log is None:
+        proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    else:
+        with open(log, "ab") as stderr:  # (the child keeps its own copy)
+            proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=stderr)
     daemon = Daemon(name, proc, ("127.0.0.1", ng_port))
     deadline = time.monotonic() + timeout
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
