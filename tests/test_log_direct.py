@@ -6,6 +6,7 @@ handler or filter added, a disabled or non-propagating logger, levels)."""
 
 from __future__ import annotations
 
+import contextlib
 import io
 import logging
 import os
@@ -226,7 +227,8 @@ def test_a_stock_handler_on_the_root_takes_the_logging_modules_way(root_handlers
     assert stream.getvalue() == "INFO rtpengined.control as ever\nINFO rtpengined.calls one\ntwo\n"
 
 
-def test_a_line_that_cannot_be_written_is_reported_as_its_record(root_handlers, capsys):
+@pytest.mark.parametrize("held", [False, True], ids=["at-once", "held"])
+def test_a_line_that_cannot_be_written_is_reported_as_its_record(root_handlers, capsys, held):
     class Broken(io.StringIO):
         def write(self, text: str) -> int:
             raise OSError("disk full")
@@ -234,8 +236,10 @@ def test_a_line_that_cannot_be_written_is_reported_as_its_record(root_handlers, 
     handler = LineStreamHandler(Broken())
     handler.setFormatter(LineFormatter(False))
     root_handlers([handler])
-    write_line(CONTROL, logging.INFO, "lost line")  # (no exception reaches the caller)
+    with held_lines() if held else contextlib.nullcontext():
+        write_line(CONTROL, logging.INFO, "lost line")  # (no exception reaches the caller)
     assert "lost line" in capsys.readouterr().err
+    assert handler.held is None and handler.holds == 0  # (the next lines are not kept)
 
 
 class _CountedWrites(io.StringIO):
@@ -291,20 +295,6 @@ def test_a_line_from_another_thread_joins_the_held_ones(root_handlers):
         other.join()
         assert stream.writes == []
     assert stream.writes == ["INFO: [control] main thread\nWARNING: [core] other thread\n"]
-
-
-def test_held_lines_that_cannot_be_written_are_reported(root_handlers, capsys):
-    class Broken(io.StringIO):
-        def write(self, text: str) -> int:
-            raise OSError("disk full")
-
-    handler = LineStreamHandler(Broken())
-    handler.setFormatter(LineFormatter(False))
-    root_handlers([handler])
-    with held_lines():
-        write_line(CONTROL, logging.INFO, "lost line")
-    assert "lost line" in capsys.readouterr().err
-    assert handler.held is None and handler.holds == 0  # (the next lines are not kept)
 
 
 async def test_a_burst_of_ng_requests_writes_its_lines_once(root_handlers, daemon):
