@@ -8,6 +8,8 @@ SDP text, with ports turned into tokens and times/ICE credentials masked
 
 from __future__ import annotations
 
+import random
+
 import pytest
 
 from rtpengined.config import Config
@@ -43,6 +45,11 @@ GROUPS = {
 
 def replay(first: int, last: int, skip: set[int]):
     core = Core(Config(port_min=OUR_RANGE[0], port_max=OUR_RANGE[1]), media=NullMediaPlane())
+    # The port walk's random steps (rtpengine's) decide now and then that a port freed
+    # earlier in a group comes back, which the tokens cannot tell from a new one (about
+    # one run in 300 failed, e.g. the walk of seed 71 at capture 272): one fixed walk.
+    for pool in core.calls.port_pools:
+        pool.rng = random.Random(0)
     captured = PortTokens(*CAPTURED_RANGE)
     ours = PortTokens(*OUR_RANGE)
     results = []
