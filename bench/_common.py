@@ -9,6 +9,7 @@ no config file) are appended to each command; both daemons understand them.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import itertools
 import os
 import shlex
@@ -129,11 +130,9 @@ def spawn_daemon(name: str, argv: list[str], ng_port: int, timeout: float,
                  log: str | None = None) -> Daemon:
     """Start ``argv`` and wait until it answers an ng ping on ``ng_port`` (stopped if not);
     its stderr goes to the file ``log`` (appended to), else to /dev/null."""
-    if log is None:
-        proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    else:
-        with open(log, "ab") as stderr:  # (the child keeps its own copy)
-            proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=stderr)
+    # (the child keeps its own copy of the file)
+    with open(log, "ab") if log else contextlib.nullcontext(subprocess.DEVNULL) as stderr:
+        proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=stderr)
     daemon = Daemon(name, proc, ("127.0.0.1", ng_port))
     deadline = time.monotonic() + timeout
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
