@@ -287,7 +287,9 @@ def main() -> None:
                         extra="--delete-delay=0")
     parser.add_argument("--duration", type=float, default=3.0, help="seconds per configuration")
     parser.add_argument("--in-flight", type=int, nargs="+", default=[1, 16, 64])
-    parser.add_argument("--open-calls", type=int, nargs="+", default=[1000, 4000])
+    parser.add_argument("--open-calls", type=int, nargs="+", default=[1000, 4000],
+                        help="open this many calls, then this many, ... (growing counts) for "
+                             "the set-up rate and the memory and fds per call; 0 skips it")
     parser.add_argument("--repeat", type=int, default=1,
                         help="alternate the daemons this many times; ratios of the medians")
     parser.add_argument("--interleave", type=int, default=0, metavar="ROUNDS",
@@ -297,6 +299,9 @@ def main() -> None:
     args = parser.parse_args()
     if args.interleave and args.repeat > 1:
         parser.error("--interleave takes the place of --repeat: give one of them")
+    args.open_calls = [count for count in args.open_calls if count > 0]
+    if args.open_calls != sorted(set(args.open_calls)):
+        parser.error("--open-calls: growing counts (each phase opens the calls beyond the last)")
 
     print(f"control bench: {args.duration:g} s per configuration, media on {args.interface} "
           f"ports {args.port_min}-{args.port_max}, {os.cpu_count()} CPUs")
