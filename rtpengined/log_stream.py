@@ -27,31 +27,30 @@ class LineStreamHandler(logging.StreamHandler):
         super().__init__(stream)
         self.flushes = not (getattr(stream, "write_through", False)
                             or getattr(stream, "line_buffering", False))
-        self.held: list[str] | None = None  # (the lines ``hold_lines`` keeps)
-        self.holds = 0
+        self.holds = 0  # open ``hold_lines`` blocks: while > 0, ``_write`` keeps its text
+        self.held: list[str] = []  # (what it kept, in order)
 
     def hold_lines(self) -> None:
         """Keep the lines written from now on, in order, until ``write_held`` (nestable;
         not ``hold``/``release``: ``logging.Handler`` has those for its lock)."""
         with self.lock:  # type: ignore[union-attr]
             self.holds += 1
-            if self.held is None:
-                self.held = []
 
     def write_held(self) -> None:
-        """Write what the matching ``hold_lines`` kept, in one write (the outermost release)."""
+        """Write what the matching ``hold_lines`` kept, in one write (the outermost release).
+        A failed write is reported as ``emit`` reports one, as a record of every line lost."""
         with self.lock:  # type: ignore[union-attr]
             self.holds -= 1
-            if self.holds > 0:
+            if self.holds > 0 or not self.held:
                 return
-            held, self.held = self.held, None
-            if held:
-                try:
-                    self._write("\n".join(held))
-                except RecursionError:
-                    raise
-                except Exception:  # (as ``emit`` reports a stream that failed)
-                    self.handleError(logging.makeLogRecord({"msg": held[0]}))
+            text = "\n".join(self.held)
+            self.held = []
+            try:
+                self._write(text)
+            except RecursionError:
+                raise
+            except Exception:
+                self.handleError(logging.makeLogRecord({"msg": text}))
 
     def emit(self, record: logging.LogRecord) -> None:
         try:
@@ -75,9 +74,8 @@ class LineStreamHandler(logging.StreamHandler):
             self.handleError(record_of(levelno, name, texts))
 
     def _write(self, text: str) -> None:
-        held = self.held
-        if held is not None:
-            held.append(text)
+        if self.holds:
+            self.held.append(text)
             return
         self.stream.write(text + "\n")
         if self.flushes:

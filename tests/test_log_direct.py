@@ -238,8 +238,10 @@ def test_a_line_that_cannot_be_written_is_reported_as_its_record(root_handlers, 
     root_handlers([handler])
     with held_lines() if held else contextlib.nullcontext():
         write_line(CONTROL, logging.INFO, "lost line")  # (no exception reaches the caller)
-    assert "lost line" in capsys.readouterr().err
-    assert handler.held is None and handler.holds == 0  # (the next lines are not kept)
+        write_line(CONTROL, logging.INFO, "and another")
+    report = capsys.readouterr().err
+    assert "lost line" in report and "and another" in report  # (held: one report of both)
+    assert handler.held == [] and handler.holds == 0  # (the next lines are not kept)
 
 
 class _CountedWrites(io.StringIO):
