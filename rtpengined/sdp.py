@@ -351,9 +351,39 @@ def _parse_media_line(value: str) -> tuple[str, int, int | None, str, list[str]]
         raise _Refused(_BAD_M)  # (10.5 takes 1 to 10 ports, as m=.../N says)
     # Type, protocol and formats interned: the call model keeps them (the format list
     # shared, not copied) for the call's life, and nearly every call has the same few.
-    formats = [sys.intern(pt) for pt in parts[3:]]
+    protocol = sys.intern(parts[2])
+    if protocol in RTP_PROTOCOLS and not _PAYLOAD_TYPES.issuperset(parts[3:]):
+        formats = [sys.intern(pt if pt in _PAYLOAD_TYPES else _c_payload_type(pt))
+                   for pt in parts[3:]]
+    else:
+        formats = [sys.intern(pt) for pt in parts[3:]]
     return (sys.intern(parts[0]), port, int(count_text) if count_text else None,
-            sys.intern(parts[2]), formats)
+            protocol, formats)
+
+
+# The payload types an RTP media may list, as their canonical text ("0" to "127").
+_PAYLOAD_TYPES = frozenset(str(number) for number in range(128))
+_ULONG_MAX = 2**64 - 1
+
+
+def _c_payload_type(token: str) -> str:
+    """An RTP media's format as 10.5 reads it, a C ``strtoul`` cast to 32 bits: a sign and
+    leading digits count, the rest is ignored ("+8", "08" and "8x" are 8, "4294967296" is
+    0), as its canonical text; a token without digits stays as it is. What is then not
+    a payload type (above 127, no number) makes the SDP incomplete (``check_complete``)."""
+    sign = token[:1]
+    digits = token[1:] if sign in ("+", "-") else token
+    end = 0
+    while end < len(digits) and digits[end].isdigit() and digits[end].isascii():
+        end += 1
+    if end == 0:
+        return token
+    value = int(digits[:end])
+    if value > _ULONG_MAX:
+        value = _ULONG_MAX  # (strtoul's overflow, whatever the sign)
+    elif sign == "-":
+        value = -value % 2**64
+    return str(value & 0xFFFFFFFF)
 
 
 def _split_lines(text: str) -> list[tuple[str, str]]:
@@ -503,9 +533,12 @@ def _is_address(value: str) -> bool:
 
 
 def check_complete(sdp: SessionDescription) -> None:
-    """Every media needs a connection address (``Incomplete SDP specification``)."""
-    for index in range(len(sdp.medias)):
-        if sdp.media_connection(index) is None:
+    """Every media needs a connection address, and an RTP media's formats must be payload
+    types, 0 to 127 (``Incomplete SDP specification``, as 10.5 refuses them)."""
+    for index, media in enumerate(sdp.medias):
+        if sdp.media_connection(index) is None or (
+                media.protocol in RTP_PROTOCOLS
+                and not _PAYLOAD_TYPES.issuperset(media.formats)):
             raise SdpError("Incomplete SDP specification")
 
 
@@ -948,6 +981,8 @@ def _codec_lines(media: MediaSection, formats: list[str],
         codec = rtpmaps.get(pt)
         if codec is not None:
             out.append(f"a=rtpmap:{pt} {rtpmap_text(codec)}{CRLF}")
+        else:  # a dynamic type without its rtpmap: 10.5 writes it, as no encoding at 0 Hz
+            out.append(f"a=rtpmap:{pt} /0{CRLF}")
         if fmtps:
             for value in fmtps.get(pt, ()):
                 out.append(f"a=fmtp:{value}{CRLF}")

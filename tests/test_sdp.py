@@ -118,6 +118,41 @@ def test_incomplete_without_connection():
     assert info.value.reason == "Incomplete SDP specification"
 
 
+def _audio(protocol: str, formats: str) -> sdp.SessionDescription:
+    return sdp.parse(crlf("v=0", "o=- 1 1 IN IP4 1.2.3.4", "s=-", "c=IN IP4 1.2.3.4", "t=0 0",
+                          f"m=audio 2000 {protocol} {formats}"))
+
+
+@pytest.mark.parametrize("formats", ["0 128", "0 999", "abc", "0 -1", "0 18446744073709551616"])
+@pytest.mark.parametrize("protocol", ["RTP/AVP", "UDP/TLS/RTP/SAVPF"])
+def test_incomplete_with_a_format_that_is_no_payload_type(protocol, formats):
+    with pytest.raises(sdp.SdpError) as info:
+        sdp.check_complete(_audio(protocol, formats))
+    assert info.value.reason == "Incomplete SDP specification"
+
+
+@pytest.mark.parametrize(("formats", "read"), [
+    ("0 8 127", ["0", "8", "127"]), ("+8 08 8x", ["8", "8", "8"]), ("0x8", ["0"]),
+    ("4294967296 4294967423", ["0", "127"]), ("-4294967295", ["1"]),
+])
+def test_an_rtp_medias_formats_are_read_as_strtoul_reads_them(formats, read):
+    parsed = _audio("RTP/AVP", formats)
+    assert parsed.medias[0].formats == read
+    sdp.check_complete(parsed)
+
+
+def test_other_protocols_keep_their_formats():
+    parsed = _audio("RTP/AVP/TCP", "+8 200 x")
+    assert parsed.medias[0].formats == ["+8", "200", "x"]
+    sdp.check_complete(parsed)
+
+
+def test_a_dynamic_payload_type_without_rtpmap_is_written_without_encoding():
+    parsed = _audio("RTP/AVP", "0 96 97")
+    out = sdp.render(parsed, plain_plan(parsed, 31000))
+    assert "a=rtpmap:0 PCMU/8000\r\na=rtpmap:96 /0\r\na=rtpmap:97 /0\r\n" in out
+
+
 def test_basic_offer_rewrite_matches_capture():
     parsed = sdp.parse(BASIC)
     out = sdp.render(parsed, plain_plan(parsed, 31000))
