@@ -239,8 +239,8 @@ class _Session(SdpOutput):
         """Bind ports, update both parties from ``parsed`` and return the produced SDP.
 
         An SDP without media sections still associates the parties (rtpengine 10.5 keeps
-        the call); it comes back unchanged if the sender already has media, else ``None``
-        (rtpengine's "Error rewriting SDP").
+        the call); it comes back unchanged if the sender already has media (an offer only
+        with a c=), else ``None`` (rtpengine's "Error rewriting SDP").
         """
         self.request = request
         gateways = None
@@ -271,8 +271,10 @@ class _Session(SdpOutput):
         if not plans:
             if not parsed.session:
                 return ""  # empty SDP
-            # Neither c= nor m= on a party with media crashes 10.5: an error here.
-            usable = sender.medias and parsed.connection is not None
+            # It comes back as it is if its party has media (10.5: else "Error rewriting
+            # SDP"), an answer with or without c=; an offer needs one (neither c= nor m= in
+            # an offer to a party with media crashes 10.5: an error here).
+            usable = sender.medias and (not is_offer or parsed.connection is not None)
             return parsed_text(parsed) if usable else None
         return self._render(plans, parsed, sender, receiver, opts, is_offer)
 
