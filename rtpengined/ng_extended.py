@@ -99,11 +99,12 @@ def _normal(address: str) -> str:
 def select_party(call: Call, message: dict[str, Any]) -> Monologue | None:
     """The party a command names, None for the whole call. As 10.5 looks: by label first,
     else by media address, else by from-tag (a label that names nobody is an error even
-    beside a from-tag that would)."""
+    beside a from-tag that would, and so is an empty one: no party has that label, not
+    even one without a label)."""
     label = message.get("label")
     if isinstance(label, str):
         for monologue in call.monologues:
-            if monologue.label == label:
+            if label and monologue.label == label:
                 return monologue
         raise NgError("No monologue matching the given label")
     address = message.get("address")
