@@ -371,11 +371,15 @@ class SdpOutput(IceCandidates):
                 if (plan.protocol is None and section.is_rtp and not opts.transport_accept
                         and offered_proto in sdpmod.RTP_PROTOCOLS  # (not a T.38 gateway's)
                         and offered_proto != section.protocol and work.real_section is None
-                        and sdes.is_srtp(offered_proto) == sdes.is_srtp(section.protocol)):
+                        and (sdes.is_srtp(offered_proto) == sdes.is_srtp(section.protocol)
+                             or not (sdes.is_srtp(offered_proto) or sender_media.srtp_bridged
+                                     or out_media.crypto_received))):
                     # An answer goes to the offerer in the protocol it offered (as 10.5
                     # answers), e.g. RTP/AVPF offered on as RTP/AVP
-                    # (``transport-protocol``): answered RTP/AVPF. (Where SRTP differs
-                    # between the two, answer_security picks it.)
+                    # (``transport-protocol``): answered RTP/AVPF; a plain offerer offered
+                    # on plain gets its own protocol back from an SRTP answerer too (its
+                    # keys are not ours to pass on). (Where SRTP differs between the two
+                    # otherwise, answer_security picks it.)
                     plan.protocol = out_media.protocol = offered_proto  # (query shows it)
                 changed = sdes.answer_security(plan, section, sender_media, out_media,
                                                self.manager.certificate,

@@ -322,8 +322,9 @@ def offer_security(plan: MediaPlan, section: MediaSection, sender_media: CallMed
         return
     if out_media.dtls_only and not is_srtp(out_proto):
         out_media.dtls_only = False
-    dtls_offerer = (is_srtp(in_proto) and not sender_media.crypto_received
-                    and is_dtls(sender_media.remote_webrtc))
+    # (an SRTP offerer without keys we could take: a DTLS offerer, or one whose a=crypto
+    # lines are missing or unusable, which 10.5 offers on as it offers a plain one)
+    keyless_srtp = is_srtp(in_proto) and not sender_media.crypto_received
     # `OSRTP: offer`: a plain offer sent on as RTP/AVP with our SDES keys (and DTLS); so is
     # one to a party whose OSRTP leg the offer keeps (10.5, with or without that option).
     osrtp_out = (("offer" in opts.osrtp or (kept and out_media.osrtp))
@@ -333,9 +334,10 @@ def offer_security(plan: MediaPlan, section: MediaSection, sender_media: CallMed
     osrtp_kept = kept and out_media.osrtp and bool(sender_media.crypto_received)
     out_media.osrtp = osrtp_out or osrtp_kept or (
         osrtp_in and not to_plain and not is_srtp(out_proto))
-    if (is_srtp(out_proto) or osrtp_out) and (not sdes_in or dtls_offerer):
-        # A plain offerer sent on as SRTP, or a DTLS offerer (a browser) sent on as SRTP:
-        # we offer our own keys and DTLS (10.5), and terminate whatever the answer picks.
+    if (is_srtp(out_proto) or osrtp_out) and (not sdes_in or keyless_srtp):
+        # A plain offerer sent on as SRTP, or an SRTP offerer without keys (a browser's
+        # DTLS, or no a=crypto we can use) sent on as SRTP: we offer our own keys and
+        # DTLS (10.5), and terminate whatever the answer picks.
         if out_media.dtls_only:
             # (a party whose DTLS offer we answered: DTLS alone, 10.5)
             offered: Sequence[sdes.Crypto] = []
