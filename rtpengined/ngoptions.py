@@ -55,6 +55,16 @@ def get_int(message: dict[str, Any], *names: str) -> int | None:
     return None
 
 
+def get_c_int(message: dict[str, Any], *names: str) -> int | None:
+    """``get_int`` as 10.5 keeps it, in a C ``int``: clamped to 64 bits as it parses, then
+    cut to 32 (2^32 + 20 is 20, 2^31 + 20 a negative number, which options ignore)."""
+    value = get_int(message, *names)
+    if value is None:
+        return None
+    value = max(min(value, 2**63 - 1), -2**63)
+    return (value + 2**31) % 2**32 - 2**31
+
+
 def get_list(message: dict[str, Any], *names: str) -> list[str]:
     """A list of strings, with spaces turned into dashes (rtpengine's flag spelling rule)."""
     for name in names:
@@ -290,7 +300,7 @@ class Options:
             opts.received_from = received[1]
         lite = get_str(message, "ICE-lite", "ICE lite", "ice-lite")
         opts.ice_lite = _ICE_LITE.get(lite, lite) if lite is not None else None
-        opts.ptime_reverse = get_int(message, "ptime-reverse", "ptime reverse")
+        opts.ptime_reverse = get_c_int(message, "ptime-reverse", "ptime reverse")
         protocol = get_str(message, "transport protocol", "transport-protocol")
         if protocol in sdpmod.RTP_PROTOCOLS:
             opts.transport_protocol = protocol
@@ -316,7 +326,7 @@ class Options:
         if tos is not None:
             opts.tos = tos
         opts.via_branch = get_str(message, "via-branch", "via branch")
-        opts.ptime = get_int(message, "ptime")
+        opts.ptime = get_c_int(message, "ptime")
         codec = message.get("codec")
         if isinstance(codec, dict):
             opts.strip += get_list(codec, "strip")

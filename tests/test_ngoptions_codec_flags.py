@@ -1,4 +1,4 @@
-"""Codec flags of an ng request, read as 10.5 reads them (``Options.from_message``).
+"""Options of an ng request read as 10.5 reads them (``Options.from_message``): codec flags, ptime.
 
 10.5 takes ``transcode-X`` as ``codec-transcode-X`` (its flag parser tries both prefixes);
 rtpengine's own suites spell it so from mr12.0 on. We knew the long spelling only, so such
@@ -25,3 +25,17 @@ def test_both_spellings_keep_the_order_given():
 
 def test_flags_that_only_contain_transcode_are_not_codecs():
     assert _transcode("always-transcode", "no-transcode") == []
+
+
+def test_ptime_is_a_c_int_as_10_5_keeps_it():
+    def ptimes(value):
+        options = Options.from_message({"command": "offer", "ptime": value,
+                                        "ptime-reverse": value})
+        return options.ptime, options.ptime_reverse
+
+    assert ptimes(30) == (30, 30)
+    assert ptimes(2**32 + 20) == (20, 20)
+    assert ptimes(str(2**32 + 20)) == (20, 20)
+    assert ptimes(2**31 + 20) == (-(2**31) + 20, -(2**31) + 20)  # (negative: no a=ptime)
+    assert ptimes(99999999999999999999) == (-1, -1)  # (clamped to 64 bits, then cut)
+    assert ptimes("abc") == (None, None)
