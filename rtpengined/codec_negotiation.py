@@ -872,7 +872,10 @@ def offer_formats(section: MediaSection, strip: list[str], except_: list[str],
     if not added and not any(rtpmaps.get(pt) and codec_matches(rtpmaps[pt], name)
                              for name in transcode if name not in fresh for pt in hidden):
         return formats, []  # (nothing to add, and no codec a mask hid to bring back)
-    base = [pt for pt in base if _encoding(rtpmaps.get(pt, "")) in FULLY_SUPPORTED]
+    # (the codecs that leave stay in 10.5's codec store: the tracker's new telephone-event
+    # and CN do not take their numbers, as they take a stripped codec's)
+    unsupported = {pt for pt in base if _encoding(rtpmaps.get(pt, "")) not in FULLY_SUPPORTED}
+    base = [pt for pt in base if pt not in unsupported]
     # Each name in order: a codec of the offer it names that the mask hid comes back, one it
     # does not name is made (``added``); both go in as 10.5 inserts them (``_insert``).
     sent = list(base)
@@ -897,7 +900,7 @@ def offer_formats(section: MediaSection, strip: list[str], except_: list[str],
     removed = [texts.get(pt, "") for pt in section.formats if pt not in base]
     touched = [text for _, text in added] + removed + [texts[pt] for pt in back]
     made = {pt for pt, text in added if _encoding(text) in SUPPLEMENTARY}
-    sent, extra = _supplemental(sent, texts, touched, set(section.formats), made)
+    sent, extra = _supplemental(sent, texts, touched, set(section.formats), made, unsupported)
     if not any(_encoding(texts.get(pt, "")) not in SUPPLEMENTARY for pt in sent):
         return formats, []  # (no codec left to offer: the options are as if not given)
     if (not any(_encoding(texts.get(pt, "")) == "telephone-event" for pt in base)
@@ -1033,13 +1036,14 @@ def _insert(formats: list[str], anchor: int | None, pt: str, text: str) -> int |
 
 def _supplemental(formats: list[str], texts: dict[str, str], touched: list[str],
                   original: set[str], made: set[str] | frozenset[str] = frozenset(),
+                  reserved: set[str] | frozenset[str] = frozenset(),
                   ) -> tuple[list[str], list[tuple[str, str]]]:
     """CN and telephone-event (in that order) for the clock rates the codec options
     touched (``touched``: the rtpmap texts of codecs added or removed; a supplementary one
     among them touches every rate): added where a codec has a rate without them (before
     the first of them the offer itself listed, ``original``; without one, before the first
-    the options made, ``made``), removed where they have a rate without codecs (10.5's
-    supplemental codec tracker)."""
+    the options made, ``made``; under a free number, not one of ``reserved``), removed
+    where they have a rate without codecs (10.5's supplemental codec tracker)."""
     every = any(_encoding(text) in SUPPLEMENTARY for text in touched)
     touched_rates = {clock_rate(text) for text in touched}
     rates = sorted({clock_rate(texts.get(pt, "")) for pt in formats
@@ -1055,7 +1059,7 @@ def _supplemental(formats: list[str], texts: dict[str, str], touched: list[str],
         for rate in rates:
             if rate in have_rates or not (every or rate in touched_rates):
                 continue
-            pt = free_pt(set(result))
+            pt = free_pt(set(result) | reserved)
             if pt is None:
                 continue
             anchor = next((index for index, p in enumerate(result) if p in original
