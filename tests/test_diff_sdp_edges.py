@@ -12,7 +12,10 @@ Each scenario here once got another reply from rtpengined than from rtpengine 10
 - an RTP/SAVP offer without a=crypto we can take is sent on with our keys and DTLS, as a
   plain offer sent on as SRTP; an SRTP answer to a plain offerer it did not get our keys
   from goes back in the offerer's own protocol;
-- ``ptime`` and ``ptime-reverse`` are C ints: 2^32 + 20 is 20, 2^31 + 20 negative (none).
+- ``ptime`` and ``ptime-reverse`` are C ints: 2^32 + 20 is 20, 2^31 + 20 negative (none);
+- the telephone-event and CN a ``transcode`` offer makes take no number of the codecs it
+  dropped (iLBC, AMR, unknown ones: they stay in 10.5's codec store), where they took the
+  first of those free.
 """
 
 from __future__ import annotations
@@ -82,6 +85,11 @@ SCENARIOS: dict[str, list[dict]] = {
         offer(media("0 8")), answer(media("0 8", "RTP/SAVP", CRYPTO, port=3000)),
         answer(media("0 8", "RTP/SAVPF", CRYPTO, port=3000)),
         answer(media("0 8", "UDP/TLS/RTP/SAVP", port=3000)), answer(media("0 8", port=3000)),
+        delete()],
+    "supplements made beside codecs a transcode offer dropped": [
+        offer(media("0 8 9 18 3 97 98 99 100 101 96 13", "RTP/AVP", "a=rtpmap:97 speex/8000",
+                    "a=rtpmap:98 iLBC/8000", "a=rtpmap:99 AMR/8000", "a=rtpmap:100 G7221/16000",
+                    "a=rtpmap:101 telephone-event/8000"), codec={"transcode": ["opus"]}),
         delete()],
     "ptime beyond a C int": [
         step for value in (2**32 + 20, 2**31 + 20, 99999999999999999999, str(2**32 + 20))
