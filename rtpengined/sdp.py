@@ -981,7 +981,7 @@ def _codec_lines(media: MediaSection, formats: list[str],
         codec = rtpmaps.get(pt)
         if codec is not None:
             out.append(f"a=rtpmap:{pt} {rtpmap_text(codec)}{CRLF}")
-        else:  # a dynamic type without its rtpmap: 10.5 writes it, as no encoding at 0 Hz
+        else:  # (no rtpmap, not a static type: 10.5 writes it, as no encoding at 0 Hz)
             out.append(f"a=rtpmap:{pt} /0{CRLF}")
         if fmtps:
             for value in fmtps.get(pt, ()):
